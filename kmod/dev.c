@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/mq: the misc device.  Every open file is a handle that may attach to
+ * one topic, to produce to it, consume from it, or both.  A consuming handle
+ * owns one page of reader positions, one per partition, which it maps
+ * writable; everything else it maps is read-only.
+ */
+
+#include <linux/bitmap.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include "mqdev.h"
+
+#define MQDEV_MAX_BATCH		4096
+
+/* The command without its size: structs may grow, the command stays. */
+#define MQDEV_IOC_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
+
+static int mqdev_copy_in(void *dst, size_t ksize, const void __user *src,
+			 size_t usize)
+{
+	/* Every struct so far is its first version: nothing may be missing. */
+	if (usize < ksize)
+		return -EINVAL;
+	return copy_struct_from_user(dst, ksize, src, usize);
+}
+
+static int mqdev_copy_out(void __user *dst, size_t usize, const void *src,
+			  size_t ksize)
+{
+	return copy_to_user(dst, src, min(usize, ksize)) ? -EFAULT : 0;
+}
+
+/* The handle's topic, if it is attached in @mode. */
+static struct mqdev_topic *handle_topic(struct mqdev_handle *h, u32 mode)
+{
+	/* Pairs with smp_store_release() in mqdev_ioctl_attach(). */
+	struct mqdev_topic *topic = smp_load_acquire(&h->topic);
+
+	if (!topic)
+		return ERR_PTR(-EBADFD);
+	if (!(h->mode & mode))
+		return ERR_PTR(-EBADF);
+	return topic;
+}
+
+static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
+{
+	return &h->cons[part * (MQDEV_CONS_STRIDE / sizeof(u64))];
+}
+
+static int mqdev_open(struct inode *inode, struct file *file)
+{
+	struct mqdev_handle *h;
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h)
+		return -ENOMEM;
+	mutex_init(&h->lock);
+	h->wait_part = MQDEV_PARTITION_ANY;
+	file->private_data = h;
+	return 0;
+}
+
+static void handle_free_reader(struct mqdev_handle *h)
+{
+	bitmap_free(h->subscribed);
+	kfree(h->holds);
+	if (h->cons_page)
+		put_page(h->cons_page);
+}
+
+static int handle_alloc_reader(struct mqdev_handle *h, u32 nr_parts)
+{
+	u32 i;
+
+	h->cons_page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	h->holds = kcalloc(nr_parts, sizeof(*h->holds), GFP_KERNEL_ACCOUNT);
+	h->subscribed = bitmap_zalloc(nr_parts, GFP_KERNEL_ACCOUNT);
+	if (!h->cons_page || !h->holds || !h->subscribed) {
+		handle_free_reader(h);
+		return -ENOMEM;
+	}
+	h->cons = page_address(h->cons_page);
+	for (i = 0; i < nr_parts; i++) {
+		INIT_LIST_HEAD(&h->holds[i].node);
+		h->holds[i].pos = handle_pos(h, i);
+	}
+	return 0;
+}
+
+static int mqdev_release(struct inode *inode, struct file *file)
+{
+	struct mqdev_handle *h = file->private_data;
+	struct mqdev_topic *topic = h->topic;
+	u32 i;
+
+	if (topic) {
+		if (h->holds)
+			for (i = 0; i < topic->nr_parts; i++)
+				mqdev_ring_hold(&topic->parts[i],
+						&h->holds[i], false);
+		handle_free_reader(h);
+		mqdev_topic_put(topic);
+	}
+	kfree(h);
+	return 0;
+}
+
+static void attach_fill(struct mqdev_attach *req,
+			const struct mqdev_topic *topic)
+{
+	struct mqdev_ring_offsets *off = &req->off;
+
+	req->partitions = topic->nr_parts;
+	req->capacity = topic->capacity;
+	req->topic_flags = topic->flags;
+	req->max_record = topic->max_record;
+	off->ring_mmap = MQDEV_RING_MMAP;
+	off->part_stride = MQDEV_PART_STRIDE;
+	off->ring_size = PAGE_SIZE + 2 * topic->capacity;
+	off->cons_mmap = MQDEV_CONS_MMAP;
+	off->cons_size = PAGE_SIZE;
+	off->head = offsetof(struct mqdev_ring_ctrl, head);
+	off->tail = offsetof(struct mqdev_ring_ctrl, tail);
+	off->flags = offsetof(struct mqdev_ring_ctrl, flags);
+	off->data = PAGE_SIZE;
+	off->data_size = topic->capacity;
+	off->cons_pos = 0;
+	off->cons_stride = MQDEV_CONS_STRIDE;
+}
+
+static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
+			       size_t usize)
+{
+	struct mqdev_topic *topic;
+	struct mqdev_attach req;
+	int may = 0, err;
+
+	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
+	if (err)
+		return err;
+	if (!req.flags || (req.flags & ~MQDEV_ATTACH_FLAGS) ||
+	    req.reserved[0] || req.reserved[1] ||
+	    memchr_inv(&req.off, 0, sizeof(req.off)))
+		return -EINVAL;
+	err = mqdev_name_check(req.name);
+	if (err)
+		return err;
+
+	if (req.flags & MQDEV_ATTACH_PRODUCE)
+		may |= MAY_WRITE;
+	if (req.flags & MQDEV_ATTACH_CONSUME)
+		may |= MAY_READ;
+	topic = mqdev_topic_get(req.name, may);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+
+	mutex_lock(&h->lock);
+	if (h->topic) {
+		err = -EBUSY;
+		goto err_unlock;
+	}
+	attach_fill(&req, topic);
+	err = mqdev_copy_out(uarg, usize, &req, sizeof(req));
+	if (err)
+		goto err_unlock;
+	if (req.flags & MQDEV_ATTACH_CONSUME) {
+		err = handle_alloc_reader(h, topic->nr_parts);
+		if (err)
+			goto err_unlock;
+	}
+	h->mode = req.flags;
+	/* Pairs with smp_load_acquire() in handle_topic(): state first. */
+	smp_store_release(&h->topic, topic);
+	mutex_unlock(&h->lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&h->lock);
+	mqdev_topic_put(topic);
+	return err;
+}
+
+static int produce_check(const struct mqdev_topic *topic,
+			 const struct mqdev_msg *msg)
+{
+	u64 len = sizeof(struct mqdev_record) + (u64)msg->key_len +
+		  msg->value_len;
+
+	if (msg->flags || msg->key_len > MQDEV_MAX_KEY ||
+	    (msg->partition != MQDEV_PARTITION_ANY &&
+	     msg->partition >= topic->nr_parts))
+		return -EINVAL;
+	if (len > topic->max_record)
+		return -EMSGSIZE;
+	return 0;
+}
+
+struct produce_ctx {
+	struct mqdev_append	ap;
+	struct mqdev_topic	*topic;
+	void			*key;		/* a keyed message's key */
+	u32			sticky;		/* unkeyed messages' partition */
+};
+
+/*
+ * A message's partition: its own, its key's hash, or for unkeyed messages one
+ * partition for the whole batch, the next in round-robin order (the sticky
+ * partitioning Kafka's producer uses, so batches stay whole).
+ */
+static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
+			     const void **kkey)
+{
+	struct mqdev_topic *topic = ctx->topic;
+
+	*kkey = NULL;
+	if (msg->partition != MQDEV_PARTITION_ANY)
+		return 0;
+	if (msg->key_len) {
+		if (!ctx->key) {
+			ctx->key = kmalloc(MQDEV_MAX_KEY, GFP_KERNEL);
+			if (!ctx->key)
+				return -ENOMEM;
+		}
+		if (copy_from_user(ctx->key, u64_to_user_ptr(msg->key),
+				   msg->key_len))
+			return -EFAULT;
+		msg->partition = mqdev_key_hash(ctx->key, msg->key_len) %
+				 topic->nr_parts;
+		*kkey = ctx->key;
+		return 0;
+	}
+	if (ctx->sticky == MQDEV_PARTITION_ANY)
+		ctx->sticky = (u32)atomic_inc_return(&topic->next_rr) %
+			      topic->nr_parts;
+	msg->partition = ctx->sticky;
+	return 0;
+}
+
+static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
+		       struct mqdev_msg __user *umsg, u32 msg_size)
+{
+	struct mqdev_msg msg;
+	const void *kkey;
+	struct mqdev_part *part;
+	u64 offset;
+	int err;
+
+	err = copy_struct_from_user(&msg, sizeof(msg), umsg, msg_size);
+	if (err)
+		return err;
+	err = produce_check(ctx->topic, &msg);
+	if (err)
+		return err;
+	err = produce_partition(ctx, &msg, &kkey);
+	if (err)
+		return err;
+	/* The acknowledgement must have somewhere to go before we append. */
+	if (put_user(msg.partition, &umsg->partition))
+		return -EFAULT;
+
+	part = &ctx->topic->parts[msg.partition];
+	err = mqdev_append(&ctx->ap, part, &msg, kkey, &offset);
+	if (err == -EAGAIN) {
+		WRITE_ONCE(h->wait_space, MQDEV_RECORD_SPACE(sizeof(struct
+				mqdev_record) + msg.key_len + msg.value_len));
+		WRITE_ONCE(h->wait_part, msg.partition);
+	}
+	if (err)
+		return err;
+	/* Appended: only a racing munmap() of the array can lose the ack. */
+	return put_user(offset, &umsg->offset) ? 1 : 0;
+}
+
+static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
+				void __user *uarg, size_t usize)
+{
+	struct produce_ctx ctx = { .sticky = MQDEV_PARTITION_ANY };
+	struct mqdev_produce req;
+	u8 __user *umsgs;
+	long done;
+	int err;
+
+	ctx.topic = handle_topic(h, MQDEV_ATTACH_PRODUCE);
+	if (IS_ERR(ctx.topic))
+		return PTR_ERR(ctx.topic);
+	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
+	if (err)
+		return err;
+	if (req.flags || req.reserved || req.count > MQDEV_MAX_BATCH ||
+	    req.msg_size < sizeof(struct mqdev_msg) || req.msg_size > PAGE_SIZE)
+		return -EINVAL;
+
+	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
+	ctx.ap.timestamp = ktime_get_real_ns();
+	ctx.ap.nonblock = file->f_flags & O_NONBLOCK;
+	umsgs = u64_to_user_ptr(req.msgs);
+	for (done = 0; done < req.count; done++) {
+		err = produce_one(h, &ctx, (struct mqdev_msg __user *)
+				  (umsgs + done * req.msg_size), req.msg_size);
+		if (err)
+			break;
+	}
+	mqdev_append_end(&ctx.ap);
+	kfree(ctx.key);
+
+	if (err > 0)		/* appended, but its ack could not be written */
+		return done + 1;
+	return done ? done : err;
+}
+
+static int seek_one(struct mqdev_handle *h, struct mqdev_topic *topic,
+		    u32 part, const struct mqdev_seek *req, u64 *offset)
+{
+	int err;
+
+	*offset = req->offset;
+	err = mqdev_ring_seek(&topic->parts[part], req->whence, offset,
+			      handle_pos(h, part), &h->holds[part],
+			      req->flags & MQDEV_SEEK_HOLD);
+	if (!err)
+		set_bit(part, h->subscribed);
+	return err;
+}
+
+static long mqdev_ioctl_seek(struct mqdev_handle *h, void __user *uarg,
+			     size_t usize)
+{
+	struct mqdev_topic *topic;
+	struct mqdev_seek req;
+	u64 offset = 0;
+	u32 i;
+	int err;
+
+	topic = handle_topic(h, MQDEV_ATTACH_CONSUME);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
+	if (err)
+		return err;
+	if (req.whence > MQDEV_SEEK_OFFSET || (req.flags & ~MQDEV_SEEK_FLAGS) ||
+	    req.reserved)
+		return -EINVAL;
+	/* Offsets belong to one partition. */
+	if (req.partition == MQDEV_PARTITION_ALL ?
+	    req.whence == MQDEV_SEEK_OFFSET : req.partition >= topic->nr_parts)
+		return -EINVAL;
+
+	mutex_lock(&h->lock);
+	if (req.partition != MQDEV_PARTITION_ALL)
+		err = seek_one(h, topic, req.partition, &req, &offset);
+	else
+		for (i = 0; i < topic->nr_parts && !err; i++)
+			err = seek_one(h, topic, i, &req, &offset);
+	mutex_unlock(&h->lock);
+	if (err)
+		return err;
+
+	req.offset = offset;
+	return mqdev_copy_out(uarg, usize, &req, sizeof(req));
+}
+
+static long mqdev_ioctl_wakeup(struct mqdev_handle *h, void __user *uarg,
+			       size_t usize)
+{
+	struct mqdev_topic *topic;
+	struct mqdev_wakeup req;
+	u32 i;
+	int err;
+
+	topic = handle_topic(h, MQDEV_ATTACH_CONSUME);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
+	if (err)
+		return err;
+	if (req.reserved || (req.partition != MQDEV_PARTITION_ALL &&
+			     req.partition >= topic->nr_parts))
+		return -EINVAL;
+
+	for (i = 0; i < topic->nr_parts; i++)
+		if (req.partition == MQDEV_PARTITION_ALL || req.partition == i)
+			mqdev_ring_moved(&topic->parts[i]);
+	return 0;
+}
+
+static long mqdev_ioctl_topic(unsigned int cmd, void __user *uarg,
+			      size_t usize)
+{
+	union {
+		struct mqdev_topic_create create;
+		struct mqdev_topic_id id;
+		struct mqdev_topic_list list;
+		struct mqdev_topic_info info;
+	} req;
+	size_t ksize;
+	int err;
+
+	switch (MQDEV_IOC_BASE(cmd)) {
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_CREATE):
+		ksize = sizeof(req.create);
+		break;
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_DELETE):
+		ksize = sizeof(req.id);
+		break;
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_LIST):
+		ksize = sizeof(req.list);
+		break;
+	default:
+		ksize = sizeof(req.info);
+		break;
+	}
+	err = mqdev_copy_in(&req, ksize, uarg, usize);
+	if (err)
+		return err;
+
+	switch (MQDEV_IOC_BASE(cmd)) {
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_CREATE):
+		return mqdev_topic_create(&req.create);
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_DELETE):
+		if (req.id.flags || req.id.reserved)
+			return -EINVAL;
+		err = mqdev_name_check(req.id.name);
+		return err ?: mqdev_topic_delete(req.id.name);
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_LIST):
+		err = mqdev_topic_list(&req.list);
+		break;
+	default:
+		err = mqdev_topic_describe(&req.info);
+		break;
+	}
+	return err ?: mqdev_copy_out(uarg, usize, &req, ksize);
+}
+
+static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mqdev_handle *h = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	size_t usize = _IOC_SIZE(cmd);
+
+	switch (MQDEV_IOC_BASE(cmd)) {
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_CREATE):
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_DELETE):
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_LIST):
+	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_DESCRIBE):
+		return mqdev_ioctl_topic(cmd, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_ATTACH):
+		return mqdev_ioctl_attach(h, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCE):
+		return mqdev_ioctl_produce(h, file, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_SEEK):
+		return mqdev_ioctl_seek(h, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_WAKEUP):
+		return mqdev_ioctl_wakeup(h, uarg, usize);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static bool handle_readable(struct mqdev_handle *h, struct mqdev_topic *topic)
+{
+	u32 i;
+
+	for_each_set_bit(i, h->subscribed, topic->nr_parts)
+		if (mqdev_ring_readable(&topic->parts[i],
+					READ_ONCE(*handle_pos(h, i))))
+			return true;
+	return false;
+}
+
+/* Read from the first subscribed partition with records, round-robin. */
+static ssize_t handle_read_once(struct mqdev_handle *h,
+				struct mqdev_topic *topic,
+				char __user *buf, size_t len)
+{
+	u32 n = topic->nr_parts, i, part;
+	ssize_t ret = 0;
+
+	mutex_lock(&h->lock);
+	if (bitmap_empty(h->subscribed, n)) {
+		ret = -EDESTADDRREQ;
+		goto out_unlock;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		part = (h->next_read + i) % n;
+		if (!test_bit(part, h->subscribed) ||
+		    !mqdev_ring_readable(&topic->parts[part],
+					 READ_ONCE(*handle_pos(h, part))))
+			continue;
+		ret = mqdev_ring_read(&topic->parts[part], handle_pos(h, part),
+				      buf, len);
+		if (!list_empty(&h->holds[part].node))
+			mqdev_ring_moved(&topic->parts[part]);
+		h->next_read = part + 1;
+	}
+out_unlock:
+	mutex_unlock(&h->lock);
+	return ret;
+}
+
+static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
+			  loff_t *ppos)
+{
+	struct mqdev_handle *h = file->private_data;
+	struct mqdev_topic *topic = handle_topic(h, MQDEV_ATTACH_CONSUME);
+	ssize_t ret;
+
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	for (;;) {
+		ret = handle_read_once(h, topic, buf, len);
+		if (ret)
+			return ret;
+		if (mqdev_topic_dead(topic))
+			return 0;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(topic->read_wait,
+					       handle_readable(h, topic) ||
+					       mqdev_topic_dead(topic));
+		if (ret)
+			return ret;
+	}
+}
+
+static __poll_t mqdev_poll(struct file *file, poll_table *pt)
+{
+	struct mqdev_handle *h = file->private_data;
+	struct mqdev_topic *topic = smp_load_acquire(&h->topic);
+	__poll_t mask = 0;
+	u32 i, part;
+
+	if (!topic)
+		return EPOLLERR;
+
+	if (h->mode & MQDEV_ATTACH_CONSUME) {
+		for_each_set_bit(i, h->subscribed, topic->nr_parts) {
+			poll_wait(file, &topic->parts[i].data_wait, pt);
+			if (mqdev_ring_readable(&topic->parts[i],
+						READ_ONCE(*handle_pos(h, i))))
+				mask |= EPOLLIN | EPOLLRDNORM;
+		}
+	}
+	if (h->mode & MQDEV_ATTACH_PRODUCE) {
+		part = READ_ONCE(h->wait_part);
+		if (part == MQDEV_PARTITION_ANY) {
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		} else {
+			poll_wait(file, &topic->parts[part].space_wait, pt);
+			if (mqdev_ring_has_room(&topic->parts[part],
+						READ_ONCE(h->wait_space)))
+				mask |= EPOLLOUT | EPOLLWRNORM;
+		}
+	}
+	if (mqdev_topic_dead(topic))
+		mask |= EPOLLHUP;
+	return mask;
+}
+
+/*
+ * A consumer maps each partition's ring read-only (ctrl page, data twice) and
+ * its own position page writable, at offsets MQDEV_IOC_ATTACH reports.
+ */
+static int mqdev_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mqdev_handle *h = file->private_data;
+	struct mqdev_topic *topic = handle_topic(h, MQDEV_ATTACH_CONSUME);
+	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	struct mqdev_part *part;
+
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	vm_flags_mod(vma, VM_DONTEXPAND, VM_MAYEXEC);
+
+	if (off == MQDEV_CONS_MMAP)
+		return vm_map_pages_zero(vma, &h->cons_page, 1);
+
+	if (off >= MQDEV_CONS_MMAP || off % MQDEV_PART_STRIDE ||
+	    off / MQDEV_PART_STRIDE >= topic->nr_parts)
+		return -EINVAL;
+	if (vma->vm_flags & VM_WRITE)
+		return -EACCES;
+	vm_flags_clear(vma, VM_MAYWRITE);
+	part = &topic->parts[off / MQDEV_PART_STRIDE];
+	return vm_map_pages_zero(vma, part->pages, part->nr_map_pages);
+}
+
+static const struct file_operations mqdev_fops = {
+	.owner		= THIS_MODULE,
+	.open		= mqdev_open,
+	.release	= mqdev_release,
+	.read		= mqdev_read,
+	.poll		= mqdev_poll,
+	.mmap		= mqdev_mmap,
+	.unlocked_ioctl	= mqdev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice mqdev_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "mq",
+	.fops	= &mqdev_fops,
+	.mode	= 0666,
+};
+
+static int __init mqdev_init(void)
+{
+	return misc_register(&mqdev_misc);
+}
+
+static void __exit mqdev_exit(void)
+{
+	misc_deregister(&mqdev_misc);
+	mqdev_topics_destroy();
+}
+
+module_init(mqdev_init);
+module_exit(mqdev_exit);
+MODULE_DESCRIPTION("Kafka-style message queues behind /dev/mq");
+MODULE_AUTHOR("The mqdev authors");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _MQDEV_H
+#define _MQDEV_H
+
+#include <linux/atomic.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
+#include <linux/mqdev.h>
+
+/* The first page of every ring mapping; userspace finds these fields through
+ * struct mqdev_ring_offsets.
+ */
+struct mqdev_ring_ctrl {
+	u64		head;		/* written by producers, under part->lock */
+	u64		tail;		/* written by producers, under part->lock */
+	atomic_t	flags;		/* MQDEV_RING_* */
+};
+
+/* A reader whose position keeps records from being reclaimed under block. */
+struct mqdev_hold {
+	struct list_head	node;	/* on part->holders */
+	u64			*pos;	/* in the holder's position page */
+};
+
+struct mqdev_topic;
+
+struct mqdev_part {
+	struct mqdev_topic	*topic;
+	u32			index;
+
+	struct mutex		lock;		/* serialises producers */
+	u64			head;		/* next byte to write */
+	u64			tail;		/* oldest byte kept */
+	u64			next_offset;
+	u64			tail_offset;	/* offset of the record at tail */
+
+	struct mqdev_ring_ctrl	*ctrl;
+	char			*data;		/* data area, mapped twice */
+	u64			mask;
+	struct page		**pages;	/* ctrl, data, data again */
+	unsigned int		nr_pages;	/* distinct pages */
+	unsigned int		nr_map_pages;	/* entries in pages[] */
+
+	spinlock_t		holders_lock;
+	struct list_head	holders;
+
+	wait_queue_head_t	data_wait;	/* readers in poll */
+	wait_queue_head_t	space_wait;	/* producers and POLLOUT */
+	atomic_t		space_gen;	/* bumped when space may be back */
+};
+
+struct mqdev_topic {
+	struct kref		ref;
+	struct list_head	node;		/* on the registry, under its lock */
+	char			name[MQDEV_NAME_SIZE];
+	kuid_t			uid;
+	kgid_t			gid;
+	umode_t			mode;
+	u32			flags;		/* MQDEV_TOPIC_* */
+	u64			capacity;
+	u32			max_record;
+	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
+	atomic_t		next_rr;	/* round-robin partition */
+	wait_queue_head_t	read_wait;	/* readers blocked in read() */
+	u32			nr_parts;
+	struct mqdev_part	parts[] __counted_by(nr_parts);
+};
+
+/* The per-open-file state: a handle attached to at most one topic. */
+struct mqdev_handle {
+	struct mutex		lock;		/* attach and seek */
+	struct mqdev_topic	*topic;		/* set once, under lock */
+	u32			mode;		/* MQDEV_ATTACH_* */
+	struct page		*cons_page;	/* reader positions, user-writable */
+	u64			*cons;
+	struct mqdev_hold	*holds;		/* one per partition */
+	unsigned long		*subscribed;	/* bitmap of partitions */
+	unsigned int		next_read;	/* read() round-robin start */
+	u32			wait_part;	/* where POLLOUT waits, or ANY */
+	u32			wait_space;
+};
+
+#define MQDEV_CONS_STRIDE	16
+#define MQDEV_RING_MMAP		0ULL
+#define MQDEV_PART_STRIDE	(1ULL << 32)
+#define MQDEV_CONS_MMAP		(1ULL << 40)
+
+/* topic.c */
+int mqdev_topic_create(const struct mqdev_topic_create *req);
+int mqdev_topic_delete(const char *name);
+int mqdev_topic_list(struct mqdev_topic_list *req);
+int mqdev_topic_describe(struct mqdev_topic_info *req);
+struct mqdev_topic *mqdev_topic_get(const char *name, int may);
+void mqdev_topic_put(struct mqdev_topic *topic);
+int mqdev_name_check(const char *name);
+void mqdev_topics_destroy(void);
+
+static inline bool mqdev_topic_dead(const struct mqdev_topic *topic)
+{
+	return READ_ONCE(topic->dead);
+}
+
+/* ring.c */
+int mqdev_ring_init(struct mqdev_part *part, u64 capacity);
+void mqdev_ring_free(struct mqdev_part *part);
+void mqdev_ring_kill(struct mqdev_part *part);
+void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info);
+
+struct mqdev_append {
+	struct mqdev_part	*part;		/* locked while set */
+	u64			timestamp;
+	bool			nonblock;
+};
+
+int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
+		 const struct mqdev_msg *msg, const void *kkey, u64 *offset);
+void mqdev_append_end(struct mqdev_append *ap);
+bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
+
+int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
+		    u64 *cons_pos, struct mqdev_hold *hold, bool holding);
+void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on);
+bool mqdev_ring_readable(struct mqdev_part *part, u64 pos);
+ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *pos, char __user *buf,
+			size_t len);
+void mqdev_ring_kick(struct mqdev_part *part);
+void mqdev_ring_moved(struct mqdev_part *part);
+
+#endif /* _MQDEV_H */

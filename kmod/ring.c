@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A partition: an append-only log in a ring of kernel pages.
+ *
+ * The pages are vmap()ed for the kernel and vm_insert_page()d for readers in
+ * the same order, with every data page twice:
+ *
+ *   +--------+-----------------------------+-----------------------------+
+ *   |  ctrl  |  data  0  1  2  ...  n-1    |  data  0  1  2  ...  n-1    |
+ *   +--------+-----------------------------+-----------------------------+
+ *            ^ data                        ^ data + capacity
+ *
+ * A record that starts near the end of the data area runs on into the second
+ * mapping of the same pages, so neither the kernel nor a reader ever splits
+ * one.  Positions are byte counts that only grow; (pos & mask) is where they
+ * fall in the data area:
+ *
+ *      tail             a reader's pos              head
+ *   ... |  kept, read     |  kept, not yet read      |  free  ...
+ *
+ * Producers append under part->lock and publish a batch by moving head with
+ * smp_store_release(); readers load head with smp_load_acquire() and read the
+ * records before it without taking any lock.
+ *
+ * When the ring is full, a topic that overwrites moves tail past its oldest
+ * records, and publishes the new tail before it reuses their bytes: a reader
+ * that reads tail again after reading a record knows whether the record may
+ * have been overwritten under it, as a seqlock reader does.  A topic that
+ * blocks moves tail only up to the slowest holding reader; when it cannot
+ * make room, the producer sets MQDEV_RING_NEED_WAKEUP and sleeps until a
+ * holding reader that moved on says so (MQDEV_IOC_WAKEUP), as AF_XDP does.
+ */
+
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include "mqdev.h"
+
+static inline struct mqdev_record *ring_record(struct mqdev_part *part,
+					       u64 pos)
+{
+	return (struct mqdev_record *)(part->data + (pos & part->mask));
+}
+
+static inline u64 ring_capacity(const struct mqdev_part *part)
+{
+	return part->mask + 1;
+}
+
+int mqdev_ring_init(struct mqdev_part *part, u64 capacity)
+{
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
+			  __GFP_RETRY_MAYFAIL;
+	unsigned int nr_data = capacity >> PAGE_SHIFT;
+	unsigned int i;
+	void *vaddr;
+
+	part->nr_pages = 1 + nr_data;
+	part->nr_map_pages = 1 + 2 * nr_data;
+	part->pages = kvcalloc(part->nr_map_pages, sizeof(*part->pages),
+			       GFP_KERNEL_ACCOUNT);
+	if (!part->pages)
+		return -ENOMEM;
+
+	for (i = 0; i < part->nr_pages; i++) {
+		part->pages[i] = alloc_page(gfp);
+		if (!part->pages[i])
+			goto err_free_pages;
+		if (i)
+			part->pages[nr_data + i] = part->pages[i];
+	}
+
+	vaddr = vmap(part->pages, part->nr_map_pages, VM_MAP, PAGE_KERNEL);
+	if (!vaddr)
+		goto err_free_pages;
+
+	part->ctrl = vaddr;
+	part->data = vaddr + PAGE_SIZE;
+	part->mask = capacity - 1;
+	mutex_init(&part->lock);
+	spin_lock_init(&part->holders_lock);
+	INIT_LIST_HEAD(&part->holders);
+	init_waitqueue_head(&part->data_wait);
+	init_waitqueue_head(&part->space_wait);
+	atomic_set(&part->space_gen, 0);
+	return 0;
+
+err_free_pages:
+	while (i--)
+		__free_page(part->pages[i]);
+	kvfree(part->pages);
+	return -ENOMEM;
+}
+
+/* Readers' mappings hold their own page references and outlive this. */
+void mqdev_ring_free(struct mqdev_part *part)
+{
+	unsigned int i;
+
+	vunmap(part->ctrl);
+	for (i = 0; i < part->nr_pages; i++)
+		put_page(part->pages[i]);
+	kvfree(part->pages);
+}
+
+void mqdev_ring_kick(struct mqdev_part *part)
+{
+	atomic_andnot(MQDEV_RING_NEED_WAKEUP, &part->ctrl->flags);
+	atomic_inc(&part->space_gen);
+	wake_up_all(&part->space_wait);
+}
+
+/* The topic is gone: tell every sleeper and every mapping. */
+void mqdev_ring_kill(struct mqdev_part *part)
+{
+	atomic_or(MQDEV_RING_DEAD, &part->ctrl->flags);
+	wake_up_all(&part->data_wait);
+	mqdev_ring_kick(part);
+}
+
+void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
+{
+	mutex_lock(&part->lock);
+	info->first_offset = part->tail_offset;
+	info->next_offset = part->next_offset;
+	info->bytes_used = part->head - part->tail;
+	info->records = part->next_offset - part->tail_offset;
+	mutex_unlock(&part->lock);
+}
+
+static void ring_publish(struct mqdev_part *part)
+{
+	struct mqdev_topic *topic = part->topic;
+
+	if (part->ctrl->head == part->head)
+		return;
+	/* Pairs with smp_load_acquire() of head in readers: records first. */
+	smp_store_release(&part->ctrl->head, part->head);
+	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees head. */
+	smp_mb();
+	if (waitqueue_active(&part->data_wait))
+		wake_up_interruptible_poll(&part->data_wait,
+					   EPOLLIN | EPOLLRDNORM);
+	if (waitqueue_active(&topic->read_wait))
+		wake_up_interruptible(&topic->read_wait);
+}
+
+static void ring_publish_tail(struct mqdev_part *part)
+{
+	WRITE_ONCE(part->ctrl->tail, part->tail);
+	/* Pairs with smp_rmb() in readers: tail moves before its bytes do. */
+	smp_wmb();
+}
+
+static void ring_drop_oldest(struct mqdev_part *part)
+{
+	struct mqdev_record *rec = ring_record(part, part->tail);
+
+	part->tail += MQDEV_RECORD_SPACE(rec->len);
+	part->tail_offset = rec->offset + 1;
+}
+
+/* The lowest position a holding reader still needs, within [tail, head]. */
+static u64 ring_hold_limit(struct mqdev_part *part)
+{
+	struct mqdev_hold *hold;
+	u64 limit = U64_MAX;
+
+	spin_lock(&part->holders_lock);
+	list_for_each_entry(hold, &part->holders, node)
+		limit = min(limit, READ_ONCE(*hold->pos));
+	spin_unlock(&part->holders_lock);
+
+	if (limit == U64_MAX)		/* nobody has consumed anything */
+		return part->tail;
+	return clamp(limit, part->tail, part->ctrl->head);
+}
+
+static bool ring_fits(struct mqdev_part *part, u64 space)
+{
+	return part->head + space - part->tail <= ring_capacity(part);
+}
+
+/* Make room for @space bytes at head; false when a blocking topic is full. */
+static bool ring_reserve(struct mqdev_part *part, u64 space)
+{
+	u64 old_tail = part->tail;
+	u64 limit;
+
+	if (ring_fits(part, space))
+		return true;
+
+	if (part->topic->flags & MQDEV_TOPIC_OVERWRITE) {
+		/* Only ever drop records that readers have been shown. */
+		ring_publish(part);
+		while (!ring_fits(part, space))
+			ring_drop_oldest(part);
+	} else {
+		limit = ring_hold_limit(part);
+		while (part->tail < limit &&
+		       part->tail + MQDEV_RECORD_SPACE(ring_record(part,
+					part->tail)->len) <= limit)
+			ring_drop_oldest(part);
+	}
+
+	if (part->tail != old_tail)
+		ring_publish_tail(part);
+	return ring_fits(part, space);
+}
+
+/* Reserve room, or ask holding readers to wake us when they move on. */
+static bool ring_reserve_or_arm(struct mqdev_part *part, u64 space)
+{
+	if (ring_reserve(part, space))
+		return true;
+	atomic_or(MQDEV_RING_NEED_WAKEUP, &part->ctrl->flags);
+	/* Pairs with smp_mb() in mqdev_ring_moved() and libmqdev's release. */
+	smp_mb__after_atomic();
+	return ring_reserve(part, space);
+}
+
+bool mqdev_ring_has_room(struct mqdev_part *part, u64 space)
+{
+	bool room;
+
+	mutex_lock(&part->lock);
+	room = ring_reserve_or_arm(part, space);
+	mutex_unlock(&part->lock);
+	return room;
+}
+
+void mqdev_append_end(struct mqdev_append *ap)
+{
+	if (!ap->part)
+		return;
+	ring_publish(ap->part);
+	mutex_unlock(&ap->part->lock);
+	ap->part = NULL;
+}
+
+/* Keep the partition locked across a run of messages for it. */
+static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
+{
+	int err;
+
+	if (ap->part == part)
+		return 0;
+	mqdev_append_end(ap);
+	err = mutex_lock_interruptible(&part->lock);
+	if (err)
+		return err;
+	if (mqdev_topic_dead(part->topic)) {
+		mutex_unlock(&part->lock);
+		return -EIDRM;
+	}
+	ap->part = part;
+	return 0;
+}
+
+static int append_wait_room(struct mqdev_append *ap, u64 space)
+{
+	struct mqdev_part *part = ap->part;
+	int gen, err;
+
+	for (;;) {
+		gen = atomic_read(&part->space_gen);
+		if (ring_reserve_or_arm(part, space))
+			return 0;
+		if (ap->nonblock)
+			return -EAGAIN;
+
+		mqdev_append_end(ap);
+		err = wait_event_interruptible(part->space_wait,
+				atomic_read(&part->space_gen) != gen);
+		if (err)
+			return err;
+		err = append_lock(ap, part);
+		if (err)
+			return err;
+	}
+}
+
+static int append_copy(struct mqdev_record *rec, const struct mqdev_msg *msg,
+		       const void *kkey)
+{
+	char *key = (char *)(rec + 1);
+
+	if (kkey)
+		memcpy(key, kkey, msg->key_len);
+	else if (copy_from_user(key, u64_to_user_ptr(msg->key), msg->key_len))
+		return -EFAULT;
+	if (copy_from_user(key + msg->key_len, u64_to_user_ptr(msg->value),
+			   msg->value_len))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Append one message to @part and return its offset.  @kkey is the key when
+ * the caller already copied it in.  Records are visible once the run ends in
+ * mqdev_append_end(); on error nothing of this message is.
+ */
+int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
+		 const struct mqdev_msg *msg, const void *kkey, u64 *offset)
+{
+	u32 len = sizeof(struct mqdev_record) + msg->key_len + msg->value_len;
+	u64 space = MQDEV_RECORD_SPACE(len);
+	struct mqdev_record *rec;
+	int err;
+
+	/* A bad pointer must fail before room is made for it. */
+	if (fault_in_readable(u64_to_user_ptr(msg->value), msg->value_len) ||
+	    (!kkey && fault_in_readable(u64_to_user_ptr(msg->key),
+					msg->key_len)))
+		return -EFAULT;
+
+	err = append_lock(ap, part);
+	if (err)
+		return err;
+	err = append_wait_room(ap, space);
+	if (err)
+		return err;
+
+	rec = ring_record(part, part->head);
+	err = append_copy(rec, msg, kkey);
+	if (err)
+		return err;
+	rec->len = len;
+	rec->key_len = msg->key_len;
+	rec->offset = part->next_offset;
+	rec->timestamp = ap->timestamp;
+	rec->producer_id = 0;
+	rec->sequence = 0;
+	rec->flags = 0;
+	rec->reserved = 0;
+
+	part->head += space;
+	*offset = part->next_offset++;
+	return 0;
+}
+
+/* Find the position of @offset, or of the oldest record kept if older. */
+static u64 ring_find(struct mqdev_part *part, u64 *offset)
+{
+	u64 pos = part->tail;
+	struct mqdev_record *rec;
+
+	if (*offset < part->tail_offset)
+		*offset = part->tail_offset;
+	while (pos < part->head) {
+		rec = ring_record(part, pos);
+		if (rec->offset >= *offset)
+			break;
+		pos += MQDEV_RECORD_SPACE(rec->len);
+	}
+	return pos;
+}
+
+void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
+{
+	bool released = false;
+
+	spin_lock(&part->holders_lock);
+	if (on && list_empty(&hold->node)) {
+		list_add(&hold->node, &part->holders);
+	} else if (!on && !list_empty(&hold->node)) {
+		list_del_init(&hold->node);
+		released = true;
+	}
+	spin_unlock(&part->holders_lock);
+
+	if (released)
+		mqdev_ring_kick(part);
+}
+
+/*
+ * Place a reader at @whence/@offset and return where it landed.  Done under
+ * the partition lock so that a hold taken here covers the records from the
+ * position on before any producer can reclaim them.
+ */
+int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
+		    u64 *cons_pos, struct mqdev_hold *hold, bool holding)
+{
+	u64 pos;
+	int err;
+
+	err = mutex_lock_interruptible(&part->lock);
+	if (err)
+		return err;
+
+	switch (whence) {
+	case MQDEV_SEEK_EARLIEST:
+		pos = part->tail;
+		*offset = part->tail_offset;
+		break;
+	case MQDEV_SEEK_LATEST:
+		pos = part->head;
+		*offset = part->next_offset;
+		break;
+	default:
+		if (*offset > part->next_offset) {
+			err = -ERANGE;
+			goto out_unlock;
+		}
+		pos = ring_find(part, offset);
+		break;
+	}
+	WRITE_ONCE(*cons_pos, pos);
+	mqdev_ring_hold(part, hold, holding);
+
+out_unlock:
+	mutex_unlock(&part->lock);
+	return err;
+}
+
+bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
+{
+	return READ_ONCE(part->ctrl->head) > pos;
+}
+
+/* A holding reader moved on: wake producers that wait for the space. */
+void mqdev_ring_moved(struct mqdev_part *part)
+{
+	/* Pairs with smp_mb__after_atomic() in ring_reserve_or_arm(). */
+	smp_mb();
+	if (atomic_read(&part->ctrl->flags) & MQDEV_RING_NEED_WAKEUP)
+		mqdev_ring_kick(part);
+}
+
+static bool ring_record_sane(struct mqdev_part *part, u64 pos, u64 head,
+			     u32 len)
+{
+	return len >= sizeof(struct mqdev_record) &&
+	       len <= part->topic->max_record &&
+	       pos + MQDEV_RECORD_SPACE(len) <= head;
+}
+
+/*
+ * Copy whole records from *@cons_pos on into @buf, each at the aligned place
+ * it has in the ring, and move the position past them.  Lock-free: a record
+ * that an overwriting producer reclaimed while we copied it is dropped, and
+ * the reader goes on from the new tail (it sees the gap in the offsets).  The
+ * position is the reader's to write, so it is checked, never trusted.
+ */
+ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
+			char __user *buf, size_t len)
+{
+	struct mqdev_record *rec;
+	bool sane, fits;
+	size_t done = 0;
+	u64 head, pos;
+	int err = 0;
+	u32 rlen;
+
+	/* Pairs with smp_store_release() in ring_publish(): records first. */
+	head = smp_load_acquire(&part->ctrl->head);
+	pos = min(READ_ONCE(*cons_pos), head);
+
+	while (pos < head) {
+		pos = max(pos, READ_ONCE(part->ctrl->tail));
+		if (pos >= head)
+			break;
+		rec = ring_record(part, pos);
+		rlen = READ_ONCE(rec->len);
+		sane = ring_record_sane(part, pos, head, rlen);
+		fits = sane && done + rlen <= len;
+		if (fits && copy_to_user(buf + done, rec, rlen)) {
+			err = -EFAULT;
+			break;
+		}
+		/* Pairs with smp_wmb() in ring_publish_tail(). */
+		smp_rmb();
+		if (READ_ONCE(part->ctrl->tail) > pos)
+			continue;		/* overwritten under us */
+		if (!fits) {
+			err = sane ? -EMSGSIZE : -EINVAL;
+			break;
+		}
+		pos += MQDEV_RECORD_SPACE(rlen);
+		done = min_t(size_t, done + MQDEV_RECORD_SPACE(rlen), len);
+	}
+
+	WRITE_ONCE(*cons_pos, pos);
+	return done ? done : err;
+}

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Topics: the registry of named topics, their limits and their permissions.
+ *
+ * A topic belongs to the user that created it and has mode bits like a file:
+ * producing needs write, consuming and describing need read, and deleting
+ * needs ownership or CAP_SYS_ADMIN.  CAP_IPC_OWNER overrides the mode bits,
+ * as it does for System V IPC.  Ring memory is charged to the creator's
+ * memory cgroup and capped globally by module parameters.
+ */
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/ctype.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include "mqdev.h"
+
+#define MQDEV_DEFAULT_CAPACITY	(1ULL << 20)
+#define MQDEV_DEFAULT_MODE	0644
+#define MQDEV_MAX_RECORD	(8U << 20)
+
+static unsigned int max_topics = 1024;
+module_param(max_topics, uint, 0644);
+MODULE_PARM_DESC(max_topics, "Most topics that may exist at once");
+
+static unsigned long max_bytes = 256UL << 20;
+module_param(max_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_bytes, "Most bytes of ring all topics may use together");
+
+static unsigned long max_partition_bytes = 64UL << 20;
+module_param(max_partition_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_partition_bytes, "Largest capacity of one partition");
+
+static DEFINE_MUTEX(mqdev_topics_lock);
+static LIST_HEAD(mqdev_topics);		/* under mqdev_topics_lock */
+static unsigned int mqdev_nr_topics;	/* under mqdev_topics_lock */
+static atomic64_t mqdev_ring_bytes = ATOMIC64_INIT(0);
+
+int mqdev_name_check(const char *name)
+{
+	size_t len = strnlen(name, MQDEV_NAME_SIZE);
+	size_t i;
+
+	if (!len || len > MQDEV_NAME_MAX)
+		return -EINVAL;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!isalnum(name[i]) && !strchr("._-", name[i]))
+			return -EINVAL;
+	/* The padding is reserved: it must be zero. */
+	for (; i < MQDEV_NAME_SIZE; i++)
+		if (name[i])
+			return -EINVAL;
+	return 0;
+}
+
+static u64 topic_ring_bytes(const struct mqdev_topic *topic)
+{
+	return (u64)topic->nr_parts * (topic->capacity + PAGE_SIZE);
+}
+
+static void topic_free_rings(struct mqdev_topic *topic, u32 nr)
+{
+	while (nr--)
+		mqdev_ring_free(&topic->parts[nr]);
+}
+
+static void topic_release(struct kref *ref)
+{
+	struct mqdev_topic *topic = container_of(ref, struct mqdev_topic, ref);
+
+	topic_free_rings(topic, topic->nr_parts);
+	atomic64_sub(topic_ring_bytes(topic), &mqdev_ring_bytes);
+	kvfree(topic);
+}
+
+void mqdev_topic_put(struct mqdev_topic *topic)
+{
+	kref_put(&topic->ref, topic_release);
+}
+
+static struct mqdev_topic *topic_find(const char *name)
+{
+	struct mqdev_topic *topic;
+
+	lockdep_assert_held(&mqdev_topics_lock);
+	list_for_each_entry(topic, &mqdev_topics, node)
+		if (!strcmp(topic->name, name))
+			return topic;
+	return NULL;
+}
+
+/* @may is MAY_READ and/or MAY_WRITE, checked against the mode like a file. */
+static bool topic_permits(const struct mqdev_topic *topic, int may)
+{
+	umode_t mode = topic->mode;
+
+	if (uid_eq(current_fsuid(), topic->uid))
+		mode >>= 6;
+	else if (in_group_p(topic->gid))
+		mode >>= 3;
+	if (!(may & ~mode & (MAY_READ | MAY_WRITE)))
+		return true;
+	return capable(CAP_IPC_OWNER);
+}
+
+struct mqdev_topic *mqdev_topic_get(const char *name, int may)
+{
+	struct mqdev_topic *topic;
+
+	mutex_lock(&mqdev_topics_lock);
+	topic = topic_find(name);
+	if (!topic)
+		topic = ERR_PTR(-ENOENT);
+	else if (!topic_permits(topic, may))
+		topic = ERR_PTR(-EACCES);
+	else
+		kref_get(&topic->ref);
+	mutex_unlock(&mqdev_topics_lock);
+	return topic;
+}
+
+static int topic_create_check(const struct mqdev_topic_create *req,
+			      u64 *capacity)
+{
+	int err = mqdev_name_check(req->name);
+
+	if (err)
+		return err;
+	if (!req->partitions || req->partitions > MQDEV_MAX_PARTITIONS ||
+	    (req->flags & ~MQDEV_TOPIC_FLAGS) || (req->mode & ~0777U) ||
+	    req->reserved)
+		return -EINVAL;
+
+	*capacity = req->capacity ?: MQDEV_DEFAULT_CAPACITY;
+	if (!is_power_of_2(*capacity) || *capacity < PAGE_SIZE ||
+	    *capacity > max_partition_bytes)
+		return -EINVAL;
+	return 0;
+}
+
+static struct mqdev_topic *topic_alloc(const struct mqdev_topic_create *req,
+				       u64 capacity)
+{
+	struct mqdev_topic *topic;
+
+	topic = kvzalloc(struct_size(topic, parts, req->partitions),
+			 GFP_KERNEL_ACCOUNT);
+	if (!topic)
+		return NULL;
+	kref_init(&topic->ref);
+	strscpy_pad(topic->name, req->name);
+	topic->uid = current_fsuid();
+	topic->gid = current_fsgid();
+	topic->mode = req->mode ?: MQDEV_DEFAULT_MODE;
+	topic->flags = req->flags;
+	topic->capacity = capacity;
+	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
+	topic->nr_parts = req->partitions;
+	init_waitqueue_head(&topic->read_wait);
+	return topic;
+}
+
+/* Register @topic under its name, unless the name or the limit is taken. */
+static int topic_register(struct mqdev_topic *topic)
+{
+	int err = 0;
+
+	mutex_lock(&mqdev_topics_lock);
+	if (topic_find(topic->name))
+		err = -EEXIST;
+	else if (mqdev_nr_topics >= READ_ONCE(max_topics))
+		err = -ENOSPC;
+	if (!err) {
+		list_add_tail(&topic->node, &mqdev_topics);
+		mqdev_nr_topics++;
+	}
+	mutex_unlock(&mqdev_topics_lock);
+	return err;
+}
+
+int mqdev_topic_create(const struct mqdev_topic_create *req)
+{
+	struct mqdev_topic *topic;
+	u64 capacity, bytes;
+	u32 nr;
+	int err;
+
+	err = topic_create_check(req, &capacity);
+	if (err)
+		return err;
+
+	topic = topic_alloc(req, capacity);
+	if (!topic)
+		return -ENOMEM;
+
+	bytes = topic_ring_bytes(topic);
+	if (atomic64_add_return(bytes, &mqdev_ring_bytes) > READ_ONCE(max_bytes)) {
+		err = -ENOSPC;
+		goto err_uncharge;
+	}
+
+	for (nr = 0; nr < topic->nr_parts; nr++) {
+		topic->parts[nr].topic = topic;
+		topic->parts[nr].index = nr;
+		err = mqdev_ring_init(&topic->parts[nr], capacity);
+		if (err)
+			goto err_free_rings;
+	}
+
+	err = topic_register(topic);
+	if (err)
+		goto err_free_rings;
+	return 0;
+
+err_free_rings:
+	topic_free_rings(topic, nr);
+err_uncharge:
+	atomic64_sub(bytes, &mqdev_ring_bytes);
+	kvfree(topic);
+	return err;
+}
+
+int mqdev_topic_delete(const char *name)
+{
+	struct mqdev_topic *topic;
+	u32 i;
+
+	mutex_lock(&mqdev_topics_lock);
+	topic = topic_find(name);
+	if (!topic) {
+		mutex_unlock(&mqdev_topics_lock);
+		return -ENOENT;
+	}
+	if (!uid_eq(current_euid(), topic->uid) && !capable(CAP_SYS_ADMIN)) {
+		mutex_unlock(&mqdev_topics_lock);
+		return -EPERM;
+	}
+	list_del(&topic->node);
+	mqdev_nr_topics--;
+	WRITE_ONCE(topic->dead, true);
+	mutex_unlock(&mqdev_topics_lock);
+
+	for (i = 0; i < topic->nr_parts; i++)
+		mqdev_ring_kill(&topic->parts[i]);
+	wake_up_all(&topic->read_wait);
+	mqdev_topic_put(topic);
+	return 0;
+}
+
+/* Names are snapshotted under the lock and copied out after it. */
+int mqdev_topic_list(struct mqdev_topic_list *req)
+{
+	char (*names)[MQDEV_NAME_SIZE] = NULL;
+	struct mqdev_topic *topic;
+	u32 room = req->count, n = 0;
+	int err = 0;
+
+	if (req->reserved)
+		return -EINVAL;
+	room = min(room, READ_ONCE(max_topics));
+	if (room) {
+		names = kvcalloc(room, MQDEV_NAME_SIZE, GFP_KERNEL);
+		if (!names)
+			return -ENOMEM;
+	}
+
+	mutex_lock(&mqdev_topics_lock);
+	list_for_each_entry(topic, &mqdev_topics, node) {
+		if (n < room)
+			memcpy(names[n], topic->name, MQDEV_NAME_SIZE);
+		n++;
+	}
+	mutex_unlock(&mqdev_topics_lock);
+
+	if (copy_to_user(u64_to_user_ptr(req->names), names,
+			 (size_t)min(n, room) * MQDEV_NAME_SIZE))
+		err = -EFAULT;
+	req->count = n;
+	kvfree(names);
+	return err;
+}
+
+static int topic_copy_parts(struct mqdev_topic *topic,
+			    const struct mqdev_topic_info *req)
+{
+	struct mqdev_partition_info info = {};
+	u32 size = req->part_info_size;
+	u8 __user *dst = u64_to_user_ptr(req->parts);
+	u32 i, n = min(req->parts_count, topic->nr_parts);
+
+	for (i = 0; i < n; i++, dst += size) {
+		mqdev_ring_info(&topic->parts[i], &info);
+		if (copy_to_user(dst, &info, sizeof(info)) ||
+		    clear_user(dst + sizeof(info), size - sizeof(info)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+int mqdev_topic_describe(struct mqdev_topic_info *req)
+{
+	struct mqdev_topic *topic;
+	int err = mqdev_name_check(req->name);
+
+	if (err)
+		return err;
+	if (req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (req->parts_count &&
+	    (req->part_info_size < sizeof(struct mqdev_partition_info) ||
+	     req->part_info_size > PAGE_SIZE))
+		return -EINVAL;
+
+	topic = mqdev_topic_get(req->name, MAY_READ);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+
+	err = topic_copy_parts(topic, req);
+	req->capacity = topic->capacity;
+	req->partitions = topic->nr_parts;
+	req->flags = topic->flags;
+	req->mode = topic->mode;
+	req->uid = from_kuid_munged(current_user_ns(), topic->uid);
+	req->gid = from_kgid_munged(current_user_ns(), topic->gid);
+	req->max_record = topic->max_record;
+	mqdev_topic_put(topic);
+	return err;
+}
+
+/* Module exit: no handle is left, so nothing else holds a topic. */
+void mqdev_topics_destroy(void)
+{
+	struct mqdev_topic *topic, *next;
+
+	mutex_lock(&mqdev_topics_lock);
+	list_for_each_entry_safe(topic, next, &mqdev_topics, node) {
+		list_del(&topic->node);
+		mqdev_topic_put(topic);
+	}
+	mqdev_nr_topics = 0;
+	mutex_unlock(&mqdev_topics_lock);
+}

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * mqdev: Kafka-style message queues behind /dev/mq.
+ *
+ * A topic has 1..MQDEV_MAX_PARTITIONS partitions; each partition is an
+ * append-only log kept in a ring of kernel pages.  Producers append batches
+ * with MQDEV_IOC_PRODUCE and get every record's partition and offset back.
+ * Consumers map a partition's ring read-only and walk its records in place,
+ * or copy them out with read(2).
+ *
+ * Every ioctl argument is a struct whose size is part of the command number.
+ * The kernel accepts older (smaller) and newer (larger) structs the way
+ * copy_struct_from_user() does: missing fields read as zero, extra fields must
+ * be zero.  Reserved fields and unknown flags are rejected with EINVAL.
+ */
+#ifndef _UAPI_LINUX_MQDEV_H
+#define _UAPI_LINUX_MQDEV_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define MQDEV_DEVICE		"/dev/mq"
+
+#define MQDEV_NAME_MAX		64	/* characters in a topic name */
+#define MQDEV_NAME_SIZE		72	/* NUL-terminated, zero-padded */
+#define MQDEV_MAX_PARTITIONS	256
+#define MQDEV_MAX_KEY		4096
+#define MQDEV_PARTITION_ANY	0xffffffffU
+#define MQDEV_PARTITION_ALL	0xffffffffU
+
+/* struct mqdev_topic_create.flags */
+#define MQDEV_TOPIC_OVERWRITE	(1U << 0) /* drop the oldest records when full */
+#define MQDEV_TOPIC_FLAGS	(MQDEV_TOPIC_OVERWRITE)
+
+struct mqdev_topic_create {
+	char	name[MQDEV_NAME_SIZE];
+	__u64	capacity;	/* bytes per partition, a power of two */
+	__u32	partitions;
+	__u32	flags;		/* MQDEV_TOPIC_* */
+	__u32	mode;		/* permission bits, 0 for the default 0644 */
+	__u32	reserved;
+};
+
+struct mqdev_topic_id {
+	char	name[MQDEV_NAME_SIZE];
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/* MQDEV_IOC_TOPIC_LIST: names are written as an array of MQDEV_NAME_SIZE. */
+struct mqdev_topic_list {
+	__u64	names;		/* user pointer to char[count][MQDEV_NAME_SIZE] */
+	__u32	count;		/* in: room in names; out: topics that exist */
+	__u32	reserved;
+};
+
+struct mqdev_partition_info {
+	__u64	first_offset;	/* offset of the oldest record kept */
+	__u64	next_offset;	/* offset the next record will get */
+	__u64	bytes_used;	/* bytes of ring the kept records occupy */
+	__u64	records;	/* next_offset - first_offset */
+	__u64	reserved[2];
+};
+
+/* MQDEV_IOC_TOPIC_DESCRIBE */
+struct mqdev_topic_info {
+	char	name[MQDEV_NAME_SIZE];		/* in */
+	__u64	parts;		/* in: user pointer to mqdev_partition_info[] */
+	__u32	parts_count;	/* in: room in parts */
+	__u32	part_info_size;	/* in: sizeof(struct mqdev_partition_info) */
+	__u64	capacity;	/* out */
+	__u32	partitions;	/* out */
+	__u32	flags;		/* out: MQDEV_TOPIC_* */
+	__u32	mode;		/* out */
+	__u32	uid;		/* out */
+	__u32	gid;		/* out */
+	__u32	max_record;	/* out: largest record, header included */
+	__u64	reserved[2];
+};
+
+/*
+ * Layout of a partition's mapping, as MQDEV_IOC_ATTACH reports it.  Userspace
+ * must take every position from here rather than hard-coding it, so that the
+ * layout can change without breaking binaries (as io_uring and AF_XDP do).
+ *
+ *   mmap(NULL, ring_size, PROT_READ, MAP_SHARED, fd,
+ *        ring_mmap + partition * part_stride);
+ *   mmap(NULL, cons_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, cons_mmap);
+ */
+struct mqdev_ring_offsets {
+	__u64	ring_mmap;	/* mmap offset of partition 0's ring */
+	__u64	part_stride;	/* mmap offset distance between partitions */
+	__u64	ring_size;	/* bytes to map for one ring */
+	__u64	cons_mmap;	/* mmap offset of this handle's position page */
+	__u64	cons_size;
+	__u32	head;		/* ring: __u64 byte position of the next record */
+	__u32	tail;		/* ring: __u64 byte position of the oldest record */
+	__u32	flags;		/* ring: __u32 MQDEV_RING_* */
+	__u32	data;		/* ring: start of the data area */
+	__u64	data_size;	/* ring: bytes of data, mapped twice after data */
+	__u32	cons_pos;	/* cons: __u64 position of partition 0 */
+	__u32	cons_stride;	/* cons: distance between partitions' positions */
+	__u64	reserved[2];
+};
+
+/* ring flags word */
+#define MQDEV_RING_NEED_WAKEUP	(1U << 0) /* a producer waits for space */
+#define MQDEV_RING_DEAD		(1U << 1) /* the topic was deleted */
+
+/* struct mqdev_attach.flags */
+#define MQDEV_ATTACH_PRODUCE	(1U << 0)
+#define MQDEV_ATTACH_CONSUME	(1U << 1)
+#define MQDEV_ATTACH_FLAGS	(MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME)
+
+/* MQDEV_IOC_ATTACH: bind the handle to one topic; once per handle. */
+struct mqdev_attach {
+	char	name[MQDEV_NAME_SIZE];		/* in */
+	__u32	flags;				/* in: MQDEV_ATTACH_* */
+	__u32	partitions;			/* out */
+	__u64	capacity;			/* out */
+	__u32	topic_flags;			/* out: MQDEV_TOPIC_* */
+	__u32	max_record;			/* out */
+	struct mqdev_ring_offsets off;		/* out */
+	__u64	reserved[2];
+};
+
+/* Where a consumer starts: struct mqdev_seek.whence */
+#define MQDEV_SEEK_EARLIEST	0
+#define MQDEV_SEEK_LATEST	1
+#define MQDEV_SEEK_OFFSET	2
+
+/* struct mqdev_seek.flags */
+#define MQDEV_SEEK_HOLD		(1U << 0) /* under block, keep what we haven't read */
+#define MQDEV_SEEK_FLAGS	(MQDEV_SEEK_HOLD)
+
+/*
+ * MQDEV_IOC_SEEK: subscribe the handle to a partition (or to all of them) and
+ * place its position.  A holding reader's position keeps the records after it
+ * from being reclaimed on a topic that blocks when full.
+ */
+struct mqdev_seek {
+	__u32	partition;	/* or MQDEV_PARTITION_ALL */
+	__u32	whence;		/* MQDEV_SEEK_* */
+	__u64	offset;		/* in: for MQDEV_SEEK_OFFSET; out: where it landed */
+	__u32	flags;		/* MQDEV_SEEK_* flags */
+	__u32	reserved;
+};
+
+/* One message of a produce batch; the array element size is msg_size. */
+struct mqdev_msg {
+	__u64	key;		/* user pointer, or 0 */
+	__u64	value;		/* user pointer */
+	__u32	key_len;
+	__u32	value_len;
+	__u32	partition;	/* in: MQDEV_PARTITION_ANY or a number; out */
+	__u32	flags;		/* none defined yet */
+	__u64	offset;		/* out: the record's offset (the acknowledgement) */
+};
+
+/*
+ * MQDEV_IOC_PRODUCE returns how many messages were appended, from the first;
+ * fewer than count when it was interrupted or would block after some.
+ */
+struct mqdev_produce {
+	__u64	msgs;		/* user pointer to the mqdev_msg array */
+	__u32	count;
+	__u32	msg_size;	/* sizeof(struct mqdev_msg) */
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/* MQDEV_IOC_WAKEUP: a holding reader moved on while a producer waited. */
+struct mqdev_wakeup {
+	__u32	partition;	/* or MQDEV_PARTITION_ALL */
+	__u32	reserved;
+};
+
+/*
+ * A record in a partition's data area.  Records start at 8-byte aligned
+ * positions and take MQDEV_RECORD_SPACE(len) bytes; the key follows the
+ * header, and the value follows the key.  Offsets rise by one per record.
+ */
+struct mqdev_record {
+	__u32	len;		/* header + key + value */
+	__u32	key_len;
+	__u64	offset;
+	__u64	timestamp;	/* CLOCK_REALTIME nanoseconds at append */
+	__u64	producer_id;	/* 0 until idempotent producers set it */
+	__u32	sequence;
+	__u16	flags;
+	__u16	reserved;
+};
+
+#define MQDEV_RECORD_ALIGN	8
+#define MQDEV_RECORD_SPACE(len) \
+	(((len) + MQDEV_RECORD_ALIGN - 1) & ~(__u64)(MQDEV_RECORD_ALIGN - 1))
+
+/*
+ * The partition of a keyed message that names none: the 32-bit FNV-1a hash
+ * of the key bytes, modulo the number of partitions.  This is part of the
+ * ABI: a key maps to the same partition on every kernel.
+ */
+static __inline__ __u32 mqdev_key_hash(const void *key, __u32 len)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	__u32 hash = 2166136261U;
+
+	while (len--) {
+		hash ^= *p++;
+		hash *= 16777619U;
+	}
+	return hash;
+}
+
+#define MQDEV_IOC_MAGIC		0xB9
+
+#define MQDEV_IOC_TOPIC_CREATE	 _IOW(MQDEV_IOC_MAGIC, 0x01, struct mqdev_topic_create)
+#define MQDEV_IOC_TOPIC_DELETE	 _IOW(MQDEV_IOC_MAGIC, 0x02, struct mqdev_topic_id)
+#define MQDEV_IOC_TOPIC_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x03, struct mqdev_topic_list)
+#define MQDEV_IOC_TOPIC_DESCRIBE _IOWR(MQDEV_IOC_MAGIC, 0x04, struct mqdev_topic_info)
+#define MQDEV_IOC_ATTACH	_IOWR(MQDEV_IOC_MAGIC, 0x10, struct mqdev_attach)
+#define MQDEV_IOC_PRODUCE	 _IOW(MQDEV_IOC_MAGIC, 0x11, struct mqdev_produce)
+#define MQDEV_IOC_SEEK		_IOWR(MQDEV_IOC_MAGIC, 0x12, struct mqdev_seek)
+#define MQDEV_IOC_WAKEUP	 _IOW(MQDEV_IOC_MAGIC, 0x13, struct mqdev_wakeup)
+
+#endif /* _UAPI_LINUX_MQDEV_H */
