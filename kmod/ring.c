@@ -335,7 +335,7 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	rec->producer_id = 0;
 	rec->sequence = 0;
 	rec->flags = 0;
-	rec->reserved = 0;
+	rec->partition = part->index;
 
 	part->head += space;
 	*offset = part->next_offset++;

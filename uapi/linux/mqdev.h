@@ -188,7 +188,7 @@ struct mqdev_record {
 	__u64	producer_id;	/* 0 until idempotent producers set it */
 	__u32	sequence;
 	__u16	flags;
-	__u16	reserved;
+	__u16	partition;	/* the partition the record is in */
 };
 
 #define MQDEV_RECORD_ALIGN	8

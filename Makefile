@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make            build the module, libmqdev, the tools and the selftests
+# make deps       install what building and testing need (Debian, as root)
+# make demo       a producer and a consumer exchanging messages in the VM
+# make check      every selftest in the VM; ends with "N passed, M failed"
+# make install    headers, library, tools and module under PREFIX
+#
+# The module is built for the kernel the VM boots (Debian's newest 6.12);
+# for the running kernel of a real host: make KVER=$(uname -r).
+
+VERSION	:= 0.1.0
+SOMAJOR	:= 0
+KVER	?= $(shell scripts/kver.sh)
+KDIR	?= /usr/src/linux-headers-$(KVER)
+PREFIX	?= /usr/local
+B	:= build
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wno-unused-parameter
+# The kselftest harness is written for the kernel selftests' plain -Wall.
+TWARN	:= -Wall -Wshadow
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+TWARN	+= -Werror
+KWERROR	:= KCFLAGS=-Werror
+endif
+CPPFLAGS += -Iuapi -Ilib -D_GNU_SOURCE
+ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS)
+RPATH	:= -Wl,-rpath,'$$ORIGIN/../lib'
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
+LIB_SO	 := $(B)/lib/libmqdev.so.$(VERSION)
+LIB_A	 := $(B)/lib/libmqdev.a
+LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
+LDLIBS	 := -L$(B)/lib -lmqdev
+
+TOOLS	 := $(B)/bin/mqctl
+TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
+	     $(wildcard selftests/mqdev/*_test.c))
+HARNESS	 := $(B)/kselftest/kselftest_harness.h
+HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
+
+.PHONY: all module lib tools selftests deps demo check install clean
+all: module lib tools selftests
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m W=1 $(KWERROR) modules
+
+lib: $(LIBS)
+tools: $(TOOLS)
+selftests: $(TESTS)
+
+$(B)/lib/%.o: lib/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(LIB_SO): $(LIB_OBJS) lib/libmqdev.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libmqdev.so.$(SOMAJOR) \
+		-Wl,--version-script=lib/libmqdev.map -o $@ $(LIB_OBJS)
+	ln -sf libmqdev.so.$(VERSION) $(B)/lib/libmqdev.so.$(SOMAJOR)
+	ln -sf libmqdev.so.$(SOMAJOR) $(B)/lib/libmqdev.so
+
+$(LIB_A): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(B)/lib/libmqdev.pc: lib/libmqdev.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
+
+$(B)/bin/mqctl: tools/mqctl/mqctl.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# kselftest_harness.h comes from Debian's linux-source-6.12 tarball.
+$(HARNESS):
+	@mkdir -p $(@D)
+	tar -xJf /usr/src/linux-source-6.12.tar.xz -C $(@D) --strip-components=4 \
+		linux-source-6.12/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.12/tools/testing/selftests/kselftest.h
+
+$(B)/selftests/%: selftests/mqdev/%.c selftests/mqdev/common.h $(HARNESS) \
+		$(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(TWARN) $(CFLAGS) -I$(B)/kselftest $(RPATH) \
+		-o $@ $< $(LDLIBS) -lpthread
+
+deps:
+	scripts/deps.sh
+
+demo: deps
+	$(MAKE) all
+	tools/vm/run -- tools/demo.sh
+
+check: deps
+	$(MAKE) WERROR=1 all
+	tools/vm/run -- selftests/run.sh
+
+install: all
+	install -D -m 644 uapi/linux/mqdev.h $(DESTDIR)$(PREFIX)/include/linux/mqdev.h
+	install -D -m 644 lib/mqdev.h $(DESTDIR)$(PREFIX)/include/mqdev.h
+	install -D -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libmqdev.so.$(VERSION)
+	ln -sf libmqdev.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmqdev.so.$(SOMAJOR)
+	ln -sf libmqdev.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libmqdev.so
+	install -D -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmqdev.a
+	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
+	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
+	install -D -m 644 kmod/mqdev.ko $(DESTDIR)/lib/modules/$(KVER)/extra/mqdev.ko
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
+	rm -rf $(B)

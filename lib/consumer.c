@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * The consumer: walks records in place in each partition's read-only ring
+ * mapping, or copies them out with read(2) (MQDEV_CONSUMER_COPY).
+ *
+ * In place, a record is checked twice against the ring's tail: when it is
+ * peeked, and again when it is released.  A topic that overwrites moves the
+ * tail before it reuses bytes, so a record whose position fell behind the
+ * tail by the second check may have been overwritten while the caller read
+ * it: release reports -ESTALE, and the record counts as lost.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define CONSUMER_BURST		64	/* records from one partition in a row */
+#define CONSUMER_COPY_BUF	(256 * 1024)
+
+struct consumer_part {
+	void			*map;		/* the ring, read-only */
+	const uint64_t		*head;
+	const uint64_t		*tail;
+	const uint32_t		*flags;
+	const char		*data;
+	uint64_t		*pos;		/* ours, read by the kernel */
+	uint64_t		next_offset;	/* what we expect to read next */
+	bool			subscribed;
+	bool			holding;
+};
+
+struct mqdev_consumer {
+	int			fd;
+	bool			copy;
+	struct mqdev_attach	attach;
+	uint64_t		mask;
+	void			*cons;		/* position page */
+	struct consumer_part	*parts;
+	uint32_t		cur;		/* partition being read */
+	uint32_t		burst;
+	unsigned int		busy_usec;
+	uint64_t		lost;
+	int			error;
+
+	/* the record handed out by peek */
+	const struct mqdev_record *held;
+	uint32_t		held_part;
+	uint64_t		held_pos;
+
+	/* MQDEV_CONSUMER_COPY */
+	char			*buf;
+	size_t			buf_size;
+	size_t			buf_len;
+	size_t			buf_off;
+};
+
+static bool record_sane(const struct mqdev_consumer *c, uint32_t len)
+{
+	return len >= sizeof(struct mqdev_record) &&
+	       len <= c->attach.max_record;
+}
+
+MQDEV_EXPORT int mqdev_consumer_new(const char *topic, unsigned int flags,
+				    struct mqdev_consumer **consumer)
+{
+	struct mqdev_consumer *c;
+	const struct mqdev_ring_offsets *off;
+	int err;
+
+	if (flags & ~MQDEV_CONSUMER_COPY)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->copy = flags & MQDEV_CONSUMER_COPY;
+	c->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, O_NONBLOCK,
+				&c->attach);
+	if (c->fd < 0) {
+		err = c->fd;
+		goto err_free;
+	}
+	off = &c->attach.off;
+	c->mask = off->data_size - 1;
+	c->parts = calloc(c->attach.partitions, sizeof(*c->parts));
+	if (!c->parts) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+
+	if (c->copy) {
+		c->buf_size = c->attach.max_record > CONSUMER_COPY_BUF ?
+			      c->attach.max_record : CONSUMER_COPY_BUF;
+		c->buf = malloc(c->buf_size);
+		if (!c->buf) {
+			err = -ENOMEM;
+			goto err_free_parts;
+		}
+	} else {
+		c->cons = mmap(NULL, off->cons_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, c->fd, off->cons_mmap);
+		if (c->cons == MAP_FAILED) {
+			err = -errno;
+			goto err_free_parts;
+		}
+	}
+	*consumer = c;
+	return 0;
+
+err_free_parts:
+	free(c->parts);
+err_close:
+	close(c->fd);
+err_free:
+	free(c);
+	return err;
+}
+
+MQDEV_EXPORT void mqdev_consumer_free(struct mqdev_consumer *c)
+{
+	const struct mqdev_ring_offsets *off;
+	uint32_t i;
+
+	if (!c)
+		return;
+	off = &c->attach.off;
+	for (i = 0; i < c->attach.partitions; i++)
+		if (c->parts[i].map)
+			munmap(c->parts[i].map, off->ring_size);
+	if (c->cons)
+		munmap(c->cons, off->cons_size);
+	free(c->buf);
+	free(c->parts);
+	close(c->fd);
+	free(c);
+}
+
+MQDEV_EXPORT int mqdev_consumer_fd(const struct mqdev_consumer *c)
+{
+	return c->fd;
+}
+
+MQDEV_EXPORT uint32_t mqdev_consumer_partitions(const struct mqdev_consumer *c)
+{
+	return c->attach.partitions;
+}
+
+MQDEV_EXPORT uint64_t mqdev_consumer_lost(const struct mqdev_consumer *c)
+{
+	return c->lost;
+}
+
+MQDEV_EXPORT int mqdev_consumer_error(const struct mqdev_consumer *c)
+{
+	return c->error;
+}
+
+MQDEV_EXPORT uint64_t mqdev_consumer_position(const struct mqdev_consumer *c,
+					      uint32_t partition)
+{
+	return partition < c->attach.partitions ?
+	       c->parts[partition].next_offset : 0;
+}
+
+MQDEV_EXPORT void mqdev_consumer_set_busy_poll(struct mqdev_consumer *c,
+					       unsigned int usec)
+{
+	c->busy_usec = usec;
+}
+
+static int consumer_map(struct mqdev_consumer *c, uint32_t p)
+{
+	const struct mqdev_ring_offsets *off = &c->attach.off;
+	struct consumer_part *cp = &c->parts[p];
+	char *ring;
+
+	if (c->copy || cp->map)
+		return 0;
+	ring = mmap(NULL, off->ring_size, PROT_READ, MAP_SHARED, c->fd,
+		    off->ring_mmap + p * off->part_stride);
+	if (ring == MAP_FAILED)
+		return -errno;
+	cp->map = ring;
+	cp->head = (const uint64_t *)(ring + off->head);
+	cp->tail = (const uint64_t *)(ring + off->tail);
+	cp->flags = (const uint32_t *)(ring + off->flags);
+	cp->data = ring + off->data;
+	cp->pos = (uint64_t *)((char *)c->cons + off->cons_pos +
+			       p * off->cons_stride);
+	return 0;
+}
+
+static int consumer_seek_one(struct mqdev_consumer *c, uint32_t p,
+			     uint32_t whence, uint64_t offset, uint32_t flags,
+			     uint64_t *landed)
+{
+	struct mqdev_seek req = {
+		.partition = p,
+		.whence = whence,
+		.offset = offset,
+		.flags = flags,
+	};
+	int err;
+
+	err = consumer_map(c, p);
+	if (err)
+		return err;
+	err = mqdev_ioctl(c->fd, MQDEV_IOC_SEEK, &req);
+	if (err)
+		return err;
+	c->parts[p].next_offset = req.offset;
+	c->parts[p].subscribed = true;
+	c->parts[p].holding = flags & MQDEV_SEEK_HOLD;
+	if (landed)
+		*landed = req.offset;
+	return 0;
+}
+
+MQDEV_EXPORT int mqdev_consumer_seek(struct mqdev_consumer *c,
+				     uint32_t partition, uint32_t whence,
+				     uint64_t offset, uint32_t flags,
+				     uint64_t *landed)
+{
+	uint32_t p;
+	int err;
+
+	if (c->held)
+		return -EBUSY;
+	/* Records already copied out are from before the seek. */
+	c->buf_len = c->buf_off = 0;
+	if (partition != MQDEV_PARTITION_ALL)
+		return consumer_seek_one(c, partition, whence, offset, flags,
+					 landed);
+	if (whence == MQDEV_SEEK_OFFSET)
+		return -EINVAL;
+	for (p = 0; p < c->attach.partitions; p++) {
+		err = consumer_seek_one(c, p, whence, offset, flags, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void consumer_note_offset(struct mqdev_consumer *c, uint32_t p,
+				 uint64_t offset)
+{
+	struct consumer_part *cp = &c->parts[p];
+
+	if (offset > cp->next_offset)
+		c->lost += offset - cp->next_offset;
+	cp->next_offset = offset;
+}
+
+/* The next record of partition @p in place, or NULL. */
+static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
+					    uint32_t p)
+{
+	struct consumer_part *cp = &c->parts[p];
+	const struct mqdev_record *rec;
+	uint64_t pos = *cp->pos, head, tail;
+	uint64_t offset;
+	uint32_t len;
+
+	/* Pairs with smp_store_release() in the kernel's ring_publish(). */
+	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
+	for (;;) {
+		if (pos >= head)
+			return NULL;
+		tail = __atomic_load_n(cp->tail, __ATOMIC_RELAXED);
+		if (pos < tail)
+			pos = tail;		/* lapped: go on from the oldest */
+		if (pos >= head)
+			return NULL;
+		rec = (const void *)(cp->data + (pos & c->mask));
+		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+		offset = __atomic_load_n(&rec->offset, __ATOMIC_RELAXED);
+		/* Pairs with smp_wmb() in ring_publish_tail(). */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
+			break;
+	}
+	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head) {
+		c->error = -EIO;
+		return NULL;
+	}
+	if (pos != *cp->pos)
+		__atomic_store_n(cp->pos, pos, __ATOMIC_RELAXED);
+	consumer_note_offset(c, p, offset);
+	c->held_pos = pos;
+	return rec;
+}
+
+/* The next record read with read(2), or NULL. */
+static const struct mqdev_record *peek_copy(struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec;
+	ssize_t n;
+
+	if (c->buf_off >= c->buf_len) {
+		n = read(c->fd, c->buf, c->buf_size);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				c->error = -errno;
+			return NULL;
+		}
+		c->buf_len = n;
+		c->buf_off = 0;
+	}
+	rec = (const void *)(c->buf + c->buf_off);
+	if (!record_sane(c, rec->len) || rec->partition >= c->attach.partitions) {
+		c->error = -EIO;
+		return NULL;
+	}
+	consumer_note_offset(c, rec->partition, rec->offset);
+	c->held_part = rec->partition;
+	return rec;
+}
+
+MQDEV_EXPORT const struct mqdev_record *
+mqdev_consumer_peek(struct mqdev_consumer *c)
+{
+	uint32_t n = c->attach.partitions, i, p;
+	const struct mqdev_record *rec = NULL;
+
+	if (c->held)
+		return c->held;
+	if (c->error)
+		return NULL;
+	if (c->copy) {
+		rec = peek_copy(c);
+	} else {
+		if (c->burst >= CONSUMER_BURST) {
+			c->burst = 0;
+			c->cur = (c->cur + 1) % n;
+		}
+		for (i = 0; i < n && !rec && !c->error; i++) {
+			p = (c->cur + i) % n;
+			if (!c->parts[p].subscribed)
+				continue;
+			rec = peek_ring(c, p);
+			if (rec) {
+				if (p != c->cur)
+					c->burst = 0;
+				c->cur = c->held_part = p;
+			}
+		}
+	}
+	c->held = rec;
+	return rec;
+}
+
+/* A holding reader moved on: wake a producer that waits for the room. */
+static void consumer_moved(struct mqdev_consumer *c, uint32_t p)
+{
+	struct mqdev_wakeup req = { .partition = p };
+
+	/* Pairs with smp_mb__after_atomic() in ring_reserve_or_arm(). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(c->parts[p].flags, __ATOMIC_RELAXED) &
+	    MQDEV_RING_NEED_WAKEUP)
+		mqdev_ioctl(c->fd, MQDEV_IOC_WAKEUP, &req);
+}
+
+MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec = c->held;
+	struct consumer_part *cp;
+
+	if (!rec)
+		return -EINVAL;
+	c->held = NULL;
+	cp = &c->parts[c->held_part];
+	if (c->copy) {
+		c->buf_off += MQDEV_RECORD_SPACE(rec->len);
+		cp->next_offset = rec->offset + 1;
+		return 0;
+	}
+
+	/* Pairs with smp_wmb() in ring_publish_tail(): reused under us? */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
+		return -ESTALE;	/* the next peek counts it as lost */
+
+	cp->next_offset = rec->offset + 1;
+	c->burst++;
+	/* Pairs with READ_ONCE() in ring_hold_limit(): done with the bytes. */
+	__atomic_store_n(cp->pos, c->held_pos + MQDEV_RECORD_SPACE(rec->len),
+			 __ATOMIC_RELEASE);
+	if (cp->holding)
+		consumer_moved(c, c->held_part);
+	return 0;
+}
+
+static bool consumer_ready(struct mqdev_consumer *c)
+{
+	uint32_t p;
+
+	if (c->held || c->buf_off < c->buf_len)
+		return true;
+	if (c->copy)
+		return false;
+	for (p = 0; p < c->attach.partitions; p++)
+		if (c->parts[p].subscribed &&
+		    __atomic_load_n(c->parts[p].head, __ATOMIC_ACQUIRE) >
+		    *c->parts[p].pos)
+			return true;
+	return false;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static bool consumer_spin(struct mqdev_consumer *c)
+{
+	uint64_t end;
+
+	if (!c->busy_usec || c->copy)
+		return false;
+	end = now_usec() + c->busy_usec;
+	do {
+		if (consumer_ready(c))
+			return true;
+		cpu_relax();
+	} while (now_usec() < end);
+	return false;
+}
+
+MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int n;
+
+	if (consumer_ready(c) || consumer_spin(c))
+		return 1;
+	n = poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	if (n && (pfd.revents & POLLIN))
+		return 1;
+	if (n && (pfd.revents & POLLHUP))
+		return -EIDRM;
+	if (n && (pfd.revents & POLLERR))
+		return -EIO;
+	return 0;
+}
+
+MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
+				     unsigned int max, mqdev_record_fn fn,
+				     void *ctx)
+{
+	const struct mqdev_record *rec;
+	unsigned int done = 0;
+	int err;
+
+	err = mqdev_consumer_wait(c, timeout_ms);
+	if (err <= 0)
+		return err;
+	while (done < max && (rec = mqdev_consumer_peek(c))) {
+		err = fn(ctx, rec);
+		if (err < 0)
+			return err;
+		if (mqdev_consumer_release(c) == 0)
+			done++;
+	}
+	return c->error ? c->error : (int)done;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers shared by the mqdev selftests. */
+#ifndef _MQDEV_SELFTEST_COMMON_H
+#define _MQDEV_SELFTEST_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mqdev.h"
+
+#define USER_UID	1000
+#define OTHER_UID	1001
+
+/* A topic name no other test uses: the test's name and a counter. */
+static inline const char *topic_name(const char *test)
+{
+	static char name[MQDEV_NAME_MAX + 1];
+	static unsigned int seq;
+
+	snprintf(name, sizeof(name), "%.40s-%d-%u", test, getpid(), seq++);
+	return name;
+}
+
+/* ioctl() with the result as -errno, as libmqdev reports it. */
+static inline int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+static inline int create_topic(int fd, const char *name, uint32_t parts,
+			       uint64_t capacity, uint32_t flags)
+{
+	struct mqdev_topic_config cfg = {
+		.partitions = parts, .capacity = capacity, .flags = flags,
+	};
+
+	return mqdev_topic_create(fd, name, &cfg);
+}
+
+static inline int topic_count(int fd)
+{
+	struct mqdev_topic_list req = {};
+
+	if (ioctl(fd, MQDEV_IOC_TOPIC_LIST, &req))
+		return -errno;
+	return req.count;
+}
+
+/* Open /dev/mq and attach in @mode; -errno on failure. */
+static inline int attach(const char *name, uint32_t mode,
+			 struct mqdev_attach *out)
+{
+	struct mqdev_attach req = { .flags = mode };
+	int fd, err;
+
+	mqdev_name_set(req.name, name);
+	fd = open(MQDEV_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = xioctl(fd, MQDEV_IOC_ATTACH, &req);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	if (out)
+		*out = req;
+	return fd;
+}
+
+/* Produce one value to @partition on an attached producer fd; -errno. */
+static inline int produce_one(int fd, uint32_t partition, const void *key,
+			      uint32_t key_len, const void *value,
+			      uint32_t value_len, uint64_t *offset)
+{
+	struct mqdev_msg msg;
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)&msg, .count = 1, .msg_size = sizeof(msg),
+	};
+	int n;
+
+	mqdev_msg_init(&msg, key, key_len, value, value_len, partition);
+	n = ioctl(fd, MQDEV_IOC_PRODUCE, &req);
+	if (n < 0)
+		return -errno;
+	if (n != 1)
+		return -EPROTO;
+	if (offset)
+		*offset = msg.offset;
+	return msg.partition;
+}
+
+static inline int seek(int fd, uint32_t partition, uint32_t whence,
+		       uint64_t *offset, uint32_t flags)
+{
+	struct mqdev_seek req = {
+		.partition = partition, .whence = whence,
+		.offset = offset ? *offset : 0, .flags = flags,
+	};
+	int err = xioctl(fd, MQDEV_IOC_SEEK, &req);
+
+	if (!err && offset)
+		*offset = req.offset;
+	return err;
+}
+
+/*
+ * Run @fn in a child with the given uid/gid and no supplementary groups;
+ * returns the child's exit status (or 255 if it died).
+ */
+static inline int as_user(uid_t uid, int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(uid) || setuid(uid))
+			_exit(254);
+		_exit(fn(arg));
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 255;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+/* Fill @buf with bytes that depend on @seed, so a reader can check them. */
+static inline void pattern_fill(void *buf, size_t len, uint64_t seed)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (unsigned char)(seed * 31 + i * 7 + (seed >> 8));
+}
+
+static inline int pattern_check(const void *buf, size_t len, uint64_t seed)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (unsigned char)(seed * 31 + i * 7 + (seed >> 8)))
+			return -1;
+	return 0;
+}
+
+#endif /* _MQDEV_SELFTEST_COMMON_H */
