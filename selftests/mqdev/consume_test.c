@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Consuming: in place through mmap, by copy through read(), and polling. */
+#include <pthread.h>
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define PARTS 2
+#define CAP 65536
+
+FIXTURE(consume) {
+	int fd;
+	int prod;
+	char name[MQDEV_NAME_MAX + 1];
+};
+
+FIXTURE_SETUP(consume)
+{
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	strcpy(self->name, topic_name("consume"));
+	ASSERT_EQ(0, create_topic(self->fd, self->name, PARTS, CAP, 0));
+	self->prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, self->prod);
+}
+
+FIXTURE_TEARDOWN(consume)
+{
+	close(self->prod);
+	mqdev_topic_delete(self->fd, self->name);
+	close(self->fd);
+}
+
+static void produce_n(struct __test_metadata *_metadata, int prod,
+		      uint32_t part, int first, int n)
+{
+	char key[16], value[64];
+	int i;
+
+	for (i = first; i < first + n; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		snprintf(value, sizeof(value), "value number %d", i);
+		ASSERT_EQ((int)part, produce_one(prod, part, key, strlen(key),
+						 value, strlen(value), NULL));
+	}
+}
+
+/* Read every ready record with @c and check it is value number @first... */
+static int consume_check(struct __test_metadata *_metadata,
+			 struct mqdev_consumer *c, uint32_t part, int first)
+{
+	const struct mqdev_record *rec;
+	char key[16], value[64];
+	int n = 0;
+
+	while ((rec = mqdev_consumer_peek(c))) {
+		snprintf(key, sizeof(key), "k%d", first + n);
+		snprintf(value, sizeof(value), "value number %d", first + n);
+		EXPECT_EQ(part, rec->partition);
+		EXPECT_EQ(first + n, rec->offset);
+		EXPECT_EQ(strlen(key), rec->key_len);
+		EXPECT_EQ(0, memcmp(mqdev_record_key(rec), key, strlen(key)));
+		EXPECT_EQ(strlen(value), mqdev_record_value_len(rec));
+		EXPECT_EQ(0, memcmp(mqdev_record_value(rec), value,
+				    strlen(value)));
+		EXPECT_NE(0, rec->timestamp);
+		EXPECT_EQ(0, mqdev_consumer_release(c));
+		n++;
+	}
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	return n;
+}
+
+static void round_trip(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(consume) *self, unsigned int flags)
+{
+	struct mqdev_consumer *c;
+	uint64_t landed;
+
+	produce_n(_metadata, self->prod, 1, 0, 300);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, flags, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 1, MQDEV_SEEK_EARLIEST, 0, 0,
+					 &landed));
+	EXPECT_EQ(0, landed);
+	EXPECT_EQ(300, consume_check(_metadata, c, 1, 0));
+	/* more after the reader caught up, across the ring's wrap */
+	produce_n(_metadata, self->prod, 1, 300, 200);
+	EXPECT_EQ(200, consume_check(_metadata, c, 1, 300));
+	EXPECT_EQ(500, mqdev_consumer_position(c, 1));
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
+TEST_F(consume, round_trip_in_place)
+{
+	round_trip(_metadata, self, 0);
+}
+
+TEST_F(consume, round_trip_by_copy)
+{
+	round_trip(_metadata, self, MQDEV_CONSUMER_COPY);
+}
+
+TEST_F(consume, seek)
+{
+	struct mqdev_consumer *c;
+	const struct mqdev_record *rec;
+	uint64_t off = 0;
+	int cons;
+
+	produce_n(_metadata, self->prod, 0, 0, 5);
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	EXPECT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, &off, 0));
+	EXPECT_EQ(0, off);
+	EXPECT_EQ(0, seek(cons, 0, MQDEV_SEEK_LATEST, &off, 0));
+	EXPECT_EQ(5, off);
+	off = 3;
+	EXPECT_EQ(0, seek(cons, 0, MQDEV_SEEK_OFFSET, &off, 0));
+	EXPECT_EQ(3, off);
+	off = 5;
+	EXPECT_EQ(0, seek(cons, 0, MQDEV_SEEK_OFFSET, &off, 0));
+	off = 6;
+	EXPECT_EQ(-ERANGE, seek(cons, 0, MQDEV_SEEK_OFFSET, &off, 0));
+	EXPECT_EQ(-EINVAL, seek(cons, MQDEV_PARTITION_ALL, MQDEV_SEEK_OFFSET,
+				NULL, 0));
+	EXPECT_EQ(-EINVAL, seek(cons, PARTS, MQDEV_SEEK_EARLIEST, NULL, 0));
+	EXPECT_EQ(-EINVAL, seek(cons, 0, 3, NULL, 0));
+	EXPECT_EQ(-EINVAL, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 1 << 5));
+	EXPECT_EQ(-EBADF, seek(self->prod, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	close(cons);
+
+	/* reading starts where the seek landed */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 3, 0, NULL));
+	rec = mqdev_consumer_peek(c);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(3, rec->offset);
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	EXPECT_EQ(1, consume_check(_metadata, c, 0, 4));
+	mqdev_consumer_free(c);
+}
+
+struct delayed {
+	int prod;
+	uint32_t part;
+	int delay_ms;
+};
+
+static void *produce_later(void *arg)
+{
+	struct delayed *d = arg;
+
+	usleep(d->delay_ms * 1000);
+	produce_one(d->prod, d->part, NULL, 0, "late", 4, NULL);
+	return NULL;
+}
+
+TEST_F(consume, poll_wakes_the_reader)
+{
+	struct delayed d = { .prod = self->prod, .part = 1, .delay_ms = 200 };
+	struct mqdev_consumer *c;
+	struct pollfd pfd;
+	pthread_t t;
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, MQDEV_PARTITION_ALL,
+					 MQDEV_SEEK_LATEST, 0, 0, NULL));
+	pfd.fd = mqdev_consumer_fd(c);
+	pfd.events = POLLIN;
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	EXPECT_EQ(0, mqdev_consumer_wait(c, 50));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, produce_later, &d));
+	EXPECT_EQ(1, poll(&pfd, 1, 10000));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	ASSERT_NE(NULL, mqdev_consumer_peek(c));
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	/* read to the end: no longer readable */
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	pthread_join(t, NULL);
+
+	/* and through the library's wait */
+	ASSERT_EQ(0, pthread_create(&t, NULL, produce_later, &d));
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 10000));
+	pthread_join(t, NULL);
+	mqdev_consumer_free(c);
+}
+
+TEST_F(consume, read_copies_whole_records)
+{
+	struct mqdev_record *rec;
+	char buf[4096];
+	void *volatile bad;
+	int cons;
+	ssize_t n;
+
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	EXPECT_EQ(-1, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(EDESTADDRREQ, errno);
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ASSERT_EQ(0, fcntl(cons, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+
+	produce_n(_metadata, self->prod, 0, 0, 3);
+	/* too small for one record: an error, and the position stays */
+	EXPECT_EQ(-1, read(cons, buf, sizeof(struct mqdev_record) + 2));
+	EXPECT_EQ(EMSGSIZE, errno);
+	bad = (void *)0x10;	/* hidden from the compiler's bounds checks */
+	EXPECT_EQ(-1, read(cons, bad, sizeof(buf)));
+	EXPECT_EQ(EFAULT, errno);
+	n = read(cons, buf, sizeof(buf));
+	ASSERT_LT(0, n);
+	rec = (void *)buf;
+	EXPECT_EQ(0, rec->offset);
+	rec = (void *)(buf + MQDEV_RECORD_SPACE(rec->len));
+	EXPECT_EQ(1, rec->offset);
+	rec = (void *)((char *)rec + MQDEV_RECORD_SPACE(rec->len));
+	EXPECT_EQ(2, rec->offset);
+	EXPECT_EQ(n, (char *)rec - buf + MQDEV_RECORD_SPACE(rec->len));
+	EXPECT_EQ(-1, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	close(cons);
+}
+
+static int write_to(volatile char *p)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		*p = 1;
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+TEST_F(consume, mappings_are_read_only)
+{
+	struct mqdev_attach att = {};
+	size_t size;
+	char *ring, *cons_page;
+	int cons;
+
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
+	ASSERT_LE(0, cons);
+	size = att.off.ring_size;
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, cons, att.off.ring_mmap));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ, MAP_PRIVATE, cons,
+				   att.off.ring_mmap));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ | PROT_EXEC,
+				   MAP_SHARED, cons, att.off.ring_mmap));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ, MAP_SHARED, cons,
+				   att.off.ring_mmap + PARTS * att.off.part_stride));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ, MAP_SHARED, cons,
+				   att.off.ring_mmap + 4096));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size + 4096, PROT_READ, MAP_SHARED,
+				   cons, att.off.ring_mmap));
+
+	ring = mmap(NULL, size, PROT_READ, MAP_SHARED, cons,
+		    att.off.ring_mmap + att.off.part_stride);
+	ASSERT_NE(MAP_FAILED, ring);
+	EXPECT_EQ(-1, mprotect(ring, size, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(SIGSEGV, write_to(ring));
+	EXPECT_EQ(SIGSEGV, write_to(ring + att.off.data + 100));
+
+	/* the data pages are mapped twice: the same bytes at both places */
+	produce_n(_metadata, self->prod, 1, 0, 1);
+	EXPECT_EQ(0, memcmp(ring + att.off.data,
+			    ring + att.off.data + att.off.data_size, 4096));
+	EXPECT_EQ(0, ((struct mqdev_record *)(ring + att.off.data +
+					       att.off.data_size))->offset);
+	EXPECT_LT(0, *(uint64_t *)(ring + att.off.head));
+
+	/* the position page is the one the reader may write */
+	cons_page = mmap(NULL, att.off.cons_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, cons, att.off.cons_mmap);
+	ASSERT_NE(MAP_FAILED, cons_page);
+	EXPECT_EQ(0, write_to(cons_page));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * 4096, PROT_READ, MAP_SHARED, cons,
+				   att.off.cons_mmap));
+	munmap(cons_page, att.off.cons_size);
+	munmap(ring, size);
+	close(cons);
+
+	/* producers map nothing */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ, MAP_SHARED,
+				   self->prod, att.off.ring_mmap));
+	EXPECT_EQ(EBADF, errno);
+}
+
+/* A reader that scribbles over its own position hurts only itself. */
+TEST_F(consume, scribbled_position)
+{
+	struct mqdev_attach att = {};
+	uint64_t *pos, head;
+	char buf[4096], *ring;
+	int cons;
+
+	produce_n(_metadata, self->prod, 0, 0, 10);
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, fcntl(cons, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	pos = mmap(NULL, att.off.cons_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   cons, att.off.cons_mmap);
+	ASSERT_NE(MAP_FAILED, pos);
+	ring = mmap(NULL, att.off.ring_size, PROT_READ, MAP_SHARED, cons,
+		    att.off.ring_mmap);
+	ASSERT_NE(MAP_FAILED, ring);
+	head = *(uint64_t *)(ring + att.off.head);
+
+	*pos = 12;		/* inside the first record */
+	EXPECT_EQ(-1, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(EINVAL, errno);
+	*pos = head + 1000;	/* beyond what exists */
+	EXPECT_EQ(-1, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	*pos = ~0ULL;
+	EXPECT_EQ(-1, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	/* a seek puts it right */
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	EXPECT_LT(0, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(head, *pos);
+
+	/* nobody else noticed */
+	EXPECT_EQ(0, produce_one(self->prod, 0, NULL, 0, "more", 4, NULL));
+	munmap(ring, att.off.ring_size);
+	munmap(pos, att.off.cons_size);
+	close(cons);
+}
+
+TEST_F(consume, deleted_topic)
+{
+	struct mqdev_attach att = {};
+	struct mqdev_consumer *c;
+	struct pollfd pfd;
+	char buf[4096], *ring;
+	uint32_t flags;
+	int cons;
+
+	produce_n(_metadata, self->prod, 0, 0, 2);
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ring = mmap(NULL, att.off.ring_size, PROT_READ, MAP_SHARED, cons,
+		    att.off.ring_mmap);
+	ASSERT_NE(MAP_FAILED, ring);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_LATEST, 0, 0, NULL));
+
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
+	EXPECT_EQ(-EIDRM, produce_one(self->prod, 0, NULL, 0, "x", 1, NULL));
+	EXPECT_EQ(-ENOENT, attach(self->name, MQDEV_ATTACH_CONSUME, NULL));
+
+	flags = *(uint32_t *)(ring + att.off.flags);
+	EXPECT_TRUE(flags & MQDEV_RING_DEAD);
+	EXPECT_EQ(0, ((struct mqdev_record *)(ring + att.off.data))->offset);
+	pfd.fd = cons;
+	pfd.events = POLLIN;
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+	EXPECT_TRUE(pfd.revents & POLLHUP);
+	/* what was there can still be read, then it is the end */
+	EXPECT_LT(0, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(0, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(-EIDRM, mqdev_consumer_wait(c, 1000));
+	mqdev_consumer_free(c);
+	munmap(ring, att.off.ring_size);
+	close(cons);
+}
+
+TEST_HARNESS_MAIN
