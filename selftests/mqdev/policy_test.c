@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What happens when a partition is full: block (flow control, space held by
+ * holding readers) or overwrite (retention, readers told what they lost).
+ */
+#include <pthread.h>
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define CAP 16384
+#define VALUE 100
+#define SPACE MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) + VALUE)
+
+FIXTURE(policy) {
+	int fd;
+	char name[MQDEV_NAME_MAX + 1];
+};
+
+FIXTURE_SETUP(policy)
+{
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	strcpy(self->name, topic_name("policy"));
+}
+
+FIXTURE_TEARDOWN(policy)
+{
+	mqdev_topic_delete(self->fd, self->name);
+	close(self->fd);
+}
+
+/* Produce values seeded by their sequence until the first error. */
+static int fill(int prod, uint64_t first, uint64_t max, int *err)
+{
+	char value[VALUE];
+	uint64_t i;
+	int ret = 0;
+
+	for (i = first; i < first + max; i++) {
+		pattern_fill(value, VALUE, i);
+		memcpy(value, &i, sizeof(i));
+		ret = produce_one(prod, 0, NULL, 0, value, VALUE, NULL);
+		if (ret < 0)
+			break;
+	}
+	*err = ret < 0 ? ret : 0;
+	return i - first;
+}
+
+static int check_value(const struct mqdev_record *rec)
+{
+	const char *v = mqdev_record_value(rec);
+	char expect[VALUE];
+	uint64_t seq;
+
+	if (mqdev_record_value_len(rec) != VALUE)
+		return -1;
+	memcpy(&seq, v, sizeof(seq));
+	pattern_fill(expect, VALUE, seq);
+	memcpy(expect, &seq, sizeof(seq));
+	return memcmp(v, expect, VALUE) ? -1 : 0;
+}
+
+TEST_F(policy, block_eagain_then_pollout)
+{
+	struct mqdev_consumer *c;
+	struct pollfd pfd;
+	int prod, n, err, i;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
+	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+
+	n = fill(prod, 0, 1000, &err);
+	EXPECT_EQ(-EAGAIN, err);
+	EXPECT_EQ(CAP / SPACE, n);
+	pfd.fd = prod;
+	pfd.events = POLLOUT;
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+
+	/* the holder reads five: their space comes back, POLLOUT says so */
+	for (i = 0; i < 5; i++) {
+		const struct mqdev_record *rec = mqdev_consumer_peek(c);
+
+		ASSERT_NE(NULL, rec);
+		EXPECT_EQ(i, rec->offset);
+		EXPECT_EQ(0, check_value(rec));
+		EXPECT_EQ(0, mqdev_consumer_release(c));
+	}
+	EXPECT_EQ(1, poll(&pfd, 1, 5000));
+	EXPECT_TRUE(pfd.revents & POLLOUT);
+	EXPECT_EQ(5, fill(prod, n, 1000, &err));
+	EXPECT_EQ(-EAGAIN, err);
+	mqdev_consumer_free(c);
+	close(prod);
+}
+
+/* No holder, nothing is reclaimed: a plain reader does not free space. */
+TEST_F(policy, block_keeps_what_nobody_holds)
+{
+	struct mqdev_consumer *reader, *holder;
+	int prod, n, err, read = 0;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
+	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
+	n = fill(prod, 0, 1000, &err);
+	EXPECT_EQ(-EAGAIN, err);
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &reader));
+	ASSERT_EQ(0, mqdev_consumer_seek(reader, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	while (mqdev_consumer_peek(reader)) {
+		EXPECT_EQ(0, mqdev_consumer_release(reader));
+		read++;
+	}
+	EXPECT_EQ(n, read);
+	EXPECT_EQ(0, fill(prod, n, 1, &err));
+	EXPECT_EQ(-EAGAIN, err);
+
+	/* a holder from the earliest record frees what it reads */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &holder));
+	ASSERT_EQ(0, mqdev_consumer_seek(holder, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	ASSERT_NE(NULL, mqdev_consumer_peek(holder));
+	EXPECT_EQ(0, mqdev_consumer_release(holder));
+	EXPECT_EQ(1, fill(prod, n, 1, &err));
+	mqdev_consumer_free(holder);
+	mqdev_consumer_free(reader);
+	close(prod);
+}
+
+struct producer_arg {
+	int prod;
+	uint64_t count;
+	int err;
+	int done;
+};
+
+static void *blocking_producer(void *arg)
+{
+	struct producer_arg *a = arg;
+
+	fill(a->prod, 0, a->count, &a->err);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A blocking producer sleeps until the holder makes room, and loses nothing. */
+TEST_F(policy, block_producer_waits_for_holder)
+{
+	struct producer_arg a = { .count = 3 * CAP / SPACE + 17 };
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	uint64_t expect = 0;
+	pthread_t t;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
+	a.prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, a.prod);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, blocking_producer, &a));
+
+	/* let it fill the ring and block */
+	usleep(300 * 1000);
+	EXPECT_EQ(0, __atomic_load_n(&a.done, __ATOMIC_ACQUIRE));
+
+	while (expect < a.count) {
+		ASSERT_EQ(1, mqdev_consumer_wait(c, 10000));
+		while ((rec = mqdev_consumer_peek(c))) {
+			EXPECT_EQ(expect, rec->offset);
+			EXPECT_EQ(0, check_value(rec));
+			EXPECT_EQ(0, mqdev_consumer_release(c));
+			expect++;
+		}
+	}
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, a.err);
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+	close(a.prod);
+}
+
+/* Space is held by the slowest holder; when it leaves, the next one rules. */
+TEST_F(policy, block_slowest_holder_rules)
+{
+	struct mqdev_consumer *slow, *fast;
+	int prod, n, err;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
+	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &slow));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &fast));
+	ASSERT_EQ(0, mqdev_consumer_seek(slow, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	ASSERT_EQ(0, mqdev_consumer_seek(fast, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	n = fill(prod, 0, 1000, &err);
+	ASSERT_EQ(-EAGAIN, err);
+
+	while (mqdev_consumer_peek(fast))
+		EXPECT_EQ(0, mqdev_consumer_release(fast));
+	EXPECT_EQ(0, fill(prod, n, 1, &err));
+	EXPECT_EQ(-EAGAIN, err);
+
+	mqdev_consumer_free(slow);
+	EXPECT_EQ(n, fill(prod, n, 1000, &err));
+	EXPECT_EQ(-EAGAIN, err);
+	mqdev_consumer_free(fast);
+	close(prod);
+}
+
+TEST_F(policy, overwrite_reports_lost_records)
+{
+	struct mqdev_partition_info part;
+	struct mqdev_topic_info info;
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	uint64_t first = ~0ULL, got = 0;
+	int prod, err;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP,
+				  MQDEV_TOPIC_OVERWRITE));
+	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	/* holding means nothing to a topic that overwrites: it never blocks */
+	ASSERT_EQ(1000, fill(prod, 0, 1000, &err));
+	ASSERT_EQ(0, err);
+
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &part, 1));
+	EXPECT_EQ(1000, part.next_offset);
+	EXPECT_EQ(1000 - CAP / SPACE, part.first_offset);
+	EXPECT_LE(part.bytes_used, CAP);
+
+	while ((rec = mqdev_consumer_peek(c))) {
+		if (first == ~0ULL)
+			first = rec->offset;
+		EXPECT_EQ(first + got, rec->offset);
+		EXPECT_EQ(0, check_value(rec));
+		EXPECT_EQ(0, mqdev_consumer_release(c));
+		got++;
+	}
+	EXPECT_EQ(part.first_offset, first);
+	EXPECT_EQ(first, mqdev_consumer_lost(c));
+	EXPECT_EQ(1000, got + mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+	close(prod);
+}
+
+/* As fast as it can: batches of 64, each value seeded by its sequence. */
+static void *overwriting_producer(void *arg)
+{
+	struct producer_arg *a = arg;
+	static char values[64][VALUE];
+	struct mqdev_msg msgs[64];
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)msgs, .msg_size = sizeof(msgs[0]),
+	};
+	uint64_t seq = 0;
+	int i, n;
+
+	while (seq < a->count) {
+		n = a->count - seq < 64 ? a->count - seq : 64;
+		for (i = 0; i < n; i++, seq++) {
+			pattern_fill(values[i], VALUE, seq);
+			memcpy(values[i], &seq, sizeof(seq));
+			mqdev_msg_init(&msgs[i], NULL, 0, values[i], VALUE, 0);
+		}
+		req.count = n;
+		if (ioctl(a->prod, MQDEV_IOC_PRODUCE, &req) != n) {
+			a->err = -errno;
+			break;
+		}
+	}
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A reader that takes its time over a record, so the producer laps it. */
+static int slow_check(const struct mqdev_record *rec)
+{
+	volatile int spin;
+	int ok = check_value(rec);
+
+	for (spin = 0; spin < 20000; spin++)
+		;
+	return ok | check_value(rec);
+}
+
+/*
+ * A reader that is lapped again and again, in place and by copy, must never
+ * accept a record that was overwritten under it.
+ */
+static void never_torn(struct __test_metadata *_metadata, const char *name,
+		       unsigned int flags)
+{
+	struct producer_arg a = { .count = 60000 };
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	uint64_t accepted = 0, stale = 0, bad = 0, last = 0;
+	pthread_t t;
+
+	a.prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, a.prod);
+	ASSERT_EQ(0, mqdev_consumer_new(name, flags, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, overwriting_producer, &a));
+	for (;;) {
+		int done = __atomic_load_n(&a.done, __ATOMIC_ACQUIRE);
+
+		while ((rec = mqdev_consumer_peek(c))) {
+			int ok = slow_check(rec) == 0;
+			uint64_t off = rec->offset;
+
+			if (mqdev_consumer_release(c) == -ESTALE) {
+				stale++;
+				continue;
+			}
+			bad += !ok;
+			EXPECT_LE(last, off);
+			last = off;
+			accepted++;
+		}
+		if (done && !mqdev_consumer_peek(c))
+			break;
+	}
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, a.err);
+	EXPECT_EQ(0, bad);
+	/* the point of the test: the reader was lapped, many times */
+	EXPECT_LT(a.count / 10, mqdev_consumer_lost(c));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	EXPECT_EQ(a.count - 1, last);
+	/* every offset was either read or counted lost */
+	EXPECT_EQ(a.count, accepted + mqdev_consumer_lost(c));
+	TH_LOG("accepted %llu, lost %llu (of which %llu overwritten while held)",
+	       (unsigned long long)accepted,
+	       (unsigned long long)mqdev_consumer_lost(c),
+	       (unsigned long long)stale);
+	mqdev_consumer_free(c);
+	close(a.prod);
+}
+
+TEST_F(policy, overwrite_never_torn_in_place)
+{
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192,
+				  MQDEV_TOPIC_OVERWRITE));
+	never_torn(_metadata, self->name, 0);
+}
+
+TEST_F(policy, overwrite_never_torn_by_copy)
+{
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192,
+				  MQDEV_TOPIC_OVERWRITE));
+	never_torn(_metadata, self->name, MQDEV_CONSUMER_COPY);
+}
+
+TEST_HARNESS_MAIN
