@@ -63,6 +63,8 @@ static inline int attach(const char *name, uint32_t mode,
 	struct mqdev_attach req = { .flags = mode };
 	int fd, err;
 
+	if (out)
+		memset(out, 0, sizeof(*out));
 	mqdev_name_set(req.name, name);
 	fd = open(MQDEV_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
