@@ -42,9 +42,11 @@ TOOLS	 := $(B)/bin/mqctl
 TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
 	     $(wildcard selftests/mqdev/*_test.c))
 HARNESS	 := $(B)/kselftest/kselftest_harness.h
+CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
+KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
 HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
 
-.PHONY: all module lib tools selftests deps demo check install clean
+.PHONY: all module lib tools selftests deps demo check lint install clean
 all: module lib tools selftests
 
 module:
@@ -87,6 +89,21 @@ $(B)/selftests/%: selftests/mqdev/%.c selftests/mqdev/common.h $(HARNESS) \
 	$(CC) $(CPPFLAGS) $(TWARN) $(CFLAGS) -I$(B)/kselftest $(RPATH) \
 		-o $@ $< $(LDLIBS) -lpthread
 
+# checkpatch.pl comes from the same tarball.
+$(CHECKPATCH):
+	@mkdir -p $(B)/checkpatch
+	tar -xJf /usr/src/linux-source-6.12.tar.xz -C $(B)/checkpatch \
+		--strip-components=1 linux-source-6.12/scripts/checkpatch.pl \
+		linux-source-6.12/scripts/spelling.txt \
+		linux-source-6.12/scripts/const_structs.checkpatch
+
+# The kernel community's own checks: checkpatch --strict and sparse, clean.
+lint: $(CHECKPATCH)
+	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types -f $(KSRCS)
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m C=2 modules \
+		2>&1 | tee $(B)/sparse.log
+	@! grep -E '(warning|error):' $(B)/sparse.log
+
 deps:
 	scripts/deps.sh
 
@@ -96,6 +113,7 @@ demo: deps
 
 check: deps
 	$(MAKE) WERROR=1 all
+	$(MAKE) lint
 	tools/vm/run -- selftests/run.sh
 
 install: all

@@ -263,7 +263,7 @@ static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 	err = produce_partition(ctx, &msg, &kkey);
 	if (err)
 		return err;
-	/* The acknowledgement must have somewhere to go before we append. */
+	/* The acknowledgment must have somewhere to go before we append. */
 	if (put_user(msg.partition, &umsg->partition))
 		return -EFAULT;
 
@@ -534,6 +534,7 @@ static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
 static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 {
 	struct mqdev_handle *h = file->private_data;
+	/* Pairs with smp_store_release() in mqdev_ioctl_attach(). */
 	struct mqdev_topic *topic = smp_load_acquire(&h->topic);
 	__poll_t mask = 0;
 	u32 i, part;

@@ -3,6 +3,7 @@
 #define _MQDEV_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -45,7 +46,7 @@ struct mqdev_part {
 	unsigned int		nr_pages;	/* distinct pages */
 	unsigned int		nr_map_pages;	/* entries in pages[] */
 
-	spinlock_t		holders_lock;
+	spinlock_t		holders_lock;	/* guards holders */
 	struct list_head	holders;
 
 	wait_queue_head_t	data_wait;	/* readers in poll */
@@ -86,8 +87,8 @@ struct mqdev_handle {
 
 #define MQDEV_CONS_STRIDE	16
 #define MQDEV_RING_MMAP		0ULL
-#define MQDEV_PART_STRIDE	(1ULL << 32)
-#define MQDEV_CONS_MMAP		(1ULL << 40)
+#define MQDEV_PART_STRIDE	BIT_ULL(32)
+#define MQDEV_CONS_MMAP		BIT_ULL(40)
 
 /* topic.c */
 int mqdev_topic_create(const struct mqdev_topic_create *req);
@@ -98,6 +99,7 @@ struct mqdev_topic *mqdev_topic_get(const char *name, int may);
 void mqdev_topic_put(struct mqdev_topic *topic);
 int mqdev_name_check(const char *name);
 void mqdev_topics_destroy(void);
+u32 mqdev_key_hash(const void *key, u32 len);
 
 static inline bool mqdev_topic_dead(const struct mqdev_topic *topic)
 {

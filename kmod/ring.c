@@ -141,9 +141,11 @@ static void ring_publish(struct mqdev_part *part)
 	smp_store_release(&part->ctrl->head, part->head);
 	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees head. */
 	smp_mb();
+	/* Safe without the lock: the smp_mb() above orders head first. */
 	if (waitqueue_active(&part->data_wait))
 		wake_up_interruptible_poll(&part->data_wait,
 					   EPOLLIN | EPOLLRDNORM);
+	/* As above: one barrier serves both queues. */
 	if (waitqueue_active(&topic->read_wait))
 		wake_up_interruptible(&topic->read_wait);
 }
@@ -274,7 +276,7 @@ static int append_wait_room(struct mqdev_append *ap, u64 space)
 
 		mqdev_append_end(ap);
 		err = wait_event_interruptible(part->space_wait,
-				atomic_read(&part->space_gen) != gen);
+					       atomic_read(&part->space_gen) != gen);
 		if (err)
 			return err;
 		err = append_lock(ap, part);

@@ -15,14 +15,15 @@
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include "mqdev.h"
 
-#define MQDEV_DEFAULT_CAPACITY	(1ULL << 20)
+#define MQDEV_DEFAULT_CAPACITY	SZ_1M
 #define MQDEV_DEFAULT_MODE	0644
-#define MQDEV_MAX_RECORD	(8U << 20)
+#define MQDEV_MAX_RECORD	SZ_8M
 
 static unsigned int max_topics = 1024;
 module_param(max_topics, uint, 0644);
@@ -58,6 +59,19 @@ int mqdev_name_check(const char *name)
 		if (name[i])
 			return -EINVAL;
 	return 0;
+}
+
+/* The partition hash of keys, part of the ABI: 32-bit FNV-1a. */
+u32 mqdev_key_hash(const void *key, u32 len)
+{
+	const u8 *p = key;
+	u32 hash = 2166136261U;
+
+	while (len--) {
+		hash ^= *p++;
+		hash *= 16777619U;
+	}
+	return hash;
 }
 
 static u64 topic_ring_bytes(const struct mqdev_topic *topic)

@@ -47,6 +47,20 @@ int mqdev_topic_describe(int fd, const char *name,
 /* Copy @name into a zero-padded uapi name field; -EINVAL if too long. */
 int mqdev_name_set(char dst[MQDEV_NAME_SIZE], const char *name);
 
+/* The partition hash of keys, as the kernel computes it: 32-bit FNV-1a. */
+static inline uint32_t mqdev_key_hash(const void *key, uint32_t len)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	uint32_t hash = 2166136261U;
+
+	while (len--) {
+		hash ^= *p++;
+		hash *= 16777619U;
+	}
+	return hash;
+}
+
+/* The partition a keyed message that names none goes to. */
 static inline uint32_t mqdev_partition_for_key(const void *key, uint32_t len,
 					       uint32_t partitions)
 {

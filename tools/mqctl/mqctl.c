@@ -1,1 +1,640 @@
-int main(void){return 0;}
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqctl: the console tool for /dev/mq, in the spirit of Kafka's
+ * kafka-topics, kafka-console-producer and kafka-console-consumer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mqdev.h"
+
+static bool json;
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mqctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* What an error means, in the words of the thing that was asked for. */
+static const char *explain(int err)
+{
+	switch (-err) {
+	case ENOENT:	return "no such topic";
+	case EEXIST:	return "a topic of that name exists already";
+	case EACCES:	return "permission denied by the topic's mode";
+	case EPERM:	return "only the topic's owner or an administrator may do that";
+	case ENOSPC:	return "a limit was reached (max_topics or max_bytes of the mqdev module)";
+	case EMSGSIZE:	return "message too large for the topic";
+	case ERANGE:	return "offset beyond the end of the partition";
+	case EIDRM:	return "the topic was deleted";
+	case EAGAIN:	return "the partition is full";
+	case ENODEV:
+	case ENXIO:	return "no /dev/mq: is the mqdev module loaded?";
+	default:	return strerror(-err);
+	}
+}
+
+static void check(int err, const char *what, const char *name)
+{
+	if (err < 0)
+		die("%s '%s': %s", what, name, explain(err));
+}
+
+static unsigned long long parse_number(const char *s, const char *what,
+				       bool suffixes)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		die("%s: '%s' is not a number", what, s);
+	if (suffixes && *end) {
+		int shift = 0;
+
+		switch (*end) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		default: die("%s: unknown suffix in '%s' (K, M or G)", what, s);
+		}
+		end++;
+		if (*end == 'i')
+			end++;
+		if (*end == 'B')
+			end++;
+		v <<= shift;
+	}
+	if (*end)
+		die("%s: '%s' is not a number", what, s);
+	return v;
+}
+
+static void json_string(FILE *f, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i]);
+		else
+			fputc(p[i], f);
+	}
+	fputc('"', f);
+}
+
+static const char *human_size(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes >= (1ULL << 30) && !(bytes & ((1ULL << 30) - 1)))
+		snprintf(buf, len, "%" PRIu64 " GiB", bytes >> 30);
+	else if (bytes >= (1ULL << 20) && !(bytes & ((1ULL << 20) - 1)))
+		snprintf(buf, len, "%" PRIu64 " MiB", bytes >> 20);
+	else if (bytes >= 1024 && !(bytes & 1023))
+		snprintf(buf, len, "%" PRIu64 " KiB", bytes >> 10);
+	else
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+	return buf;
+}
+
+static int open_dev(void)
+{
+	int fd = mqdev_open();
+
+	if (fd < 0)
+		die("%s: %s", MQDEV_DEVICE, fd == -ENOENT ?
+		    "no such device: is the mqdev module loaded?" :
+		    explain(fd));
+	return fd;
+}
+
+/* ---- mqctl topic ... --------------------------------------------------- */
+
+static const char topic_usage[] =
+"usage: mqctl topic create NAME [--partitions N] [--capacity SIZE]\n"
+"                               [--on-full block|overwrite] [--mode MODE]\n"
+"       mqctl topic list\n"
+"       mqctl topic describe NAME\n"
+"       mqctl topic delete NAME\n"
+"\n"
+"  --partitions N    1 to 256 (default 1)\n"
+"  --capacity SIZE   bytes per partition, a power of two; K, M, G suffixes\n"
+"                    (default 1M)\n"
+"  --on-full POLICY  block: producers wait for consumers (flow control);\n"
+"                    overwrite: the oldest records are dropped (retention)\n"
+"  --mode MODE       octal permission bits, like a file's (default 0644)\n";
+
+static int topic_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "partitions", required_argument, NULL, 'p' },
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "on-full", required_argument, NULL, 'f' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct mqdev_topic_config cfg = { .partitions = 1 };
+	int opt, fd;
+
+	while ((opt = getopt_long(argc, argv, "p:c:f:m:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			cfg.partitions = parse_number(optarg, "--partitions", false);
+			if (!cfg.partitions || cfg.partitions > MQDEV_MAX_PARTITIONS)
+				die("--partitions: 1 to %d", MQDEV_MAX_PARTITIONS);
+			break;
+		case 'c':
+			cfg.capacity = parse_number(optarg, "--capacity", true);
+			break;
+		case 'f':
+			if (!strcmp(optarg, "overwrite"))
+				cfg.flags |= MQDEV_TOPIC_OVERWRITE;
+			else if (strcmp(optarg, "block"))
+				die("--on-full: block or overwrite, not '%s'", optarg);
+			break;
+		case 'm':
+			cfg.mode = strtoul(optarg, NULL, 8);
+			if (!cfg.mode || cfg.mode > 0777)
+				die("--mode: octal permission bits, like 0640");
+			break;
+		case 'h':
+			fputs(topic_usage, stdout);
+			return 0;
+		default:
+			fputs(topic_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("topic create: one topic name, please (see --help)");
+
+	fd = open_dev();
+	opt = mqdev_topic_create(fd, argv[optind], &cfg);
+	if (opt == -EINVAL)
+		die("create topic '%s': invalid name or settings (names are 1 to %d "
+		    "of [A-Za-z0-9._-]; capacity a power of two from 4K to the "
+		    "module's max_partition_bytes)", argv[optind], MQDEV_NAME_MAX);
+	check(opt, "create topic", argv[optind]);
+	if (json)
+		printf("{\"created\":\"%s\"}\n", argv[optind]);
+	else
+		printf("Created topic %s.\n", argv[optind]);
+	return 0;
+}
+
+static int topic_list(int argc, char **argv)
+{
+	char (*names)[MQDEV_NAME_SIZE];
+	int fd, n, i;
+
+	if (argc > 1)
+		die("topic list takes no arguments");
+	fd = open_dev();
+	n = mqdev_topic_list(fd, &names);
+	if (n < 0)
+		die("list topics: %s", explain(n));
+	if (json) {
+		fputc('[', stdout);
+		for (i = 0; i < n; i++) {
+			if (i)
+				fputc(',', stdout);
+			json_string(stdout, names[i], strlen(names[i]));
+		}
+		puts("]");
+	} else {
+		for (i = 0; i < n; i++)
+			puts(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+static int topic_describe(int argc, char **argv)
+{
+	struct mqdev_partition_info parts[MQDEV_MAX_PARTITIONS];
+	struct mqdev_topic_info info;
+	char cap[32], maxrec[32];
+	const char *policy;
+	uint32_t i;
+	int fd;
+
+	if (argc != 2)
+		die("topic describe: one topic name, please");
+	fd = open_dev();
+	check(mqdev_topic_describe(fd, argv[1], &info, parts,
+				   MQDEV_MAX_PARTITIONS), "describe topic", argv[1]);
+	policy = info.flags & MQDEV_TOPIC_OVERWRITE ? "overwrite" : "block";
+	if (json) {
+		printf("{\"topic\":\"%s\",\"partitions\":%u,\"capacity\":%" PRIu64
+		       ",\"on_full\":\"%s\",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,"
+		       "\"max_record\":%u,\"partition_info\":[", argv[1],
+		       info.partitions, (uint64_t)info.capacity, policy, info.mode,
+		       info.uid, info.gid, info.max_record);
+		for (i = 0; i < info.partitions; i++)
+			printf("%s{\"partition\":%u,\"first_offset\":%" PRIu64
+			       ",\"next_offset\":%" PRIu64 ",\"records\":%" PRIu64
+			       ",\"bytes_used\":%" PRIu64 "}", i ? "," : "", i,
+			       (uint64_t)parts[i].first_offset,
+			       (uint64_t)parts[i].next_offset,
+			       (uint64_t)parts[i].records,
+			       (uint64_t)parts[i].bytes_used);
+		puts("]}");
+		return 0;
+	}
+	printf("Topic: %s\tPartitions: %u\tCapacity: %s\tOnFull: %s\t"
+	       "Mode: %04o\tOwner: %u:%u\tMaxRecord: %s\n", argv[1],
+	       info.partitions, human_size(info.capacity, cap, sizeof(cap)),
+	       policy, info.mode, info.uid, info.gid,
+	       human_size(info.max_record, maxrec, sizeof(maxrec)));
+	printf("%-10s %14s %14s %12s %12s\n", "PARTITION", "FIRST-OFFSET",
+	       "NEXT-OFFSET", "RECORDS", "BYTES-USED");
+	for (i = 0; i < info.partitions; i++)
+		printf("%-10u %14" PRIu64 " %14" PRIu64 " %12" PRIu64 " %12" PRIu64
+		       "\n", i, (uint64_t)parts[i].first_offset,
+		       (uint64_t)parts[i].next_offset, (uint64_t)parts[i].records,
+		       (uint64_t)parts[i].bytes_used);
+	return 0;
+}
+
+static int topic_delete(int argc, char **argv)
+{
+	int fd;
+
+	if (argc != 2)
+		die("topic delete: one topic name, please");
+	fd = open_dev();
+	check(mqdev_topic_delete(fd, argv[1]), "delete topic", argv[1]);
+	if (json)
+		printf("{\"deleted\":\"%s\"}\n", argv[1]);
+	else
+		printf("Deleted topic %s.\n", argv[1]);
+	return 0;
+}
+
+static int cmd_topic(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(topic_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "create"))
+		return topic_create(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return topic_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "describe"))
+		return topic_describe(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "delete"))
+		return topic_delete(argc - 1, argv + 1);
+	die("topic: unknown command '%s' (create, list, describe, delete)",
+	    argv[1]);
+	return 2;
+}
+
+/* ---- mqctl produce ------------------------------------------------------- */
+
+static const char produce_usage[] =
+"usage: mqctl produce TOPIC [--key K | --key-separator SEP] [--partition P]\n"
+"                           [-v]\n"
+"\n"
+"Sends one message per line of standard input.\n"
+"  --key K              every message gets key K (which picks the partition)\n"
+"  --key-separator SEP  each line is KEY<SEP>VALUE\n"
+"  --partition P        send to partition P instead\n"
+"  -v, --verbose        print the partition and offset of every message\n";
+
+struct produce_state {
+	bool verbose;
+	int failed;
+	const char *topic;
+};
+
+static void on_ack(void *ctx, const struct mqdev_ack *ack)
+{
+	struct produce_state *st = ctx;
+
+	if (ack->error) {
+		fprintf(stderr, "mqctl: message %" PRIuPTR " to '%s': %s\n",
+			(uintptr_t)ack->opaque, st->topic, explain(ack->error));
+		st->failed++;
+		return;
+	}
+	if (!st->verbose)
+		return;
+	if (json)
+		printf("{\"partition\":%u,\"offset\":%" PRIu64 "}\n",
+		       ack->partition, ack->offset);
+	else
+		printf("partition %u offset %" PRIu64 "\n", ack->partition,
+		       ack->offset);
+}
+
+/* Nothing more to read right now: a person typing, not a pipe of lines. */
+static bool stdin_idle(void)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 0;
+}
+
+static int cmd_produce(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "key-separator", required_argument, NULL, 's' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct produce_state st = {};
+	uint32_t partition = MQDEV_PARTITION_ANY;
+	const char *key = NULL, *sep = NULL;
+	struct mqdev_producer *p;
+	char *line = NULL, *value, *k;
+	size_t cap = 0, klen, n = 0;
+	ssize_t len;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "k:s:p:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'k': key = optarg; break;
+		case 's': sep = optarg; break;
+		case 'p':
+			partition = parse_number(optarg, "--partition", false);
+			break;
+		case 'v': st.verbose = true; break;
+		case 'h': fputs(produce_usage, stdout); return 0;
+		default: fputs(produce_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("produce: one topic name, please (see --help)");
+	if (key && sep)
+		die("produce: --key or --key-separator, not both");
+	st.topic = argv[optind];
+	err = mqdev_producer_new(st.topic, 0, &p);
+	check(err, "produce to", st.topic);
+	if (partition != MQDEV_PARTITION_ANY &&
+	    partition >= mqdev_producer_partitions(p))
+		die("--partition: topic '%s' has partitions 0 to %u", st.topic,
+		    mqdev_producer_partitions(p) - 1);
+	mqdev_producer_set_ack(p, on_ack, &st);
+
+	while (!interrupted && (len = getline(&line, &cap, stdin)) >= 0) {
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		k = (char *)key;
+		klen = key ? strlen(key) : 0;
+		value = line;
+		if (sep) {
+			char *at = strstr(line, sep);
+
+			if (!at)
+				die("line %zu has no key separator '%s'", n + 1, sep);
+			k = line;
+			klen = at - line;
+			value = at + strlen(sep);
+		}
+		err = mqdev_producer_send(p, k, klen, value,
+					  len - (value - line), partition,
+					  (void *)(uintptr_t)++n);
+		check(err, "produce to", st.topic);
+		/* interactive input goes out line by line */
+		if (stdin_idle()) {
+			check(mqdev_producer_flush(p), "produce to", st.topic);
+			fflush(stdout);
+		}
+	}
+	err = mqdev_producer_flush(p);
+	check(err, "produce to", st.topic);
+	mqdev_producer_free(p);
+	free(line);
+	return st.failed ? 1 : 0;
+}
+
+/* ---- mqctl consume ------------------------------------------------------- */
+
+static const char consume_usage[] =
+"usage: mqctl consume TOPIC [--from earliest|latest|OFFSET] [--from-beginning]\n"
+"                           [--partition P] [--count N] [--timeout MS]\n"
+"                           [--keys] [--no-hold]\n"
+"\n"
+"Prints one value per line.  Without --partition it reads every partition;\n"
+"without --count or --timeout it follows the topic until interrupted.\n"
+"  --from WHERE      earliest, latest (the default) or an offset\n"
+"  --from-beginning  the same as --from earliest\n"
+"  --count N         stop after N records\n"
+"  --timeout MS      stop when no record came for MS milliseconds\n"
+"  --keys            print KEY<TAB>VALUE\n"
+"  --no-hold         read without holding: on a topic that blocks when\n"
+"                    full, records read this way are not freed\n";
+
+struct consume_opts {
+	uint32_t whence;
+	uint64_t offset;
+	uint32_t partition;
+	uint64_t count;
+	int timeout;
+	bool keys;
+	bool hold;
+};
+
+static void print_record(const struct mqdev_record *rec, bool keys)
+{
+	if (json) {
+		printf("{\"partition\":%u,\"offset\":%" PRIu64
+		       ",\"timestamp\":%" PRIu64 ",\"key\":", rec->partition,
+		       (uint64_t)rec->offset, (uint64_t)rec->timestamp);
+		if (rec->key_len)
+			json_string(stdout, mqdev_record_key(rec), rec->key_len);
+		else
+			fputs("null", stdout);
+		fputs(",\"value\":", stdout);
+		json_string(stdout, mqdev_record_value(rec),
+			    mqdev_record_value_len(rec));
+		puts("}");
+		return;
+	}
+	if (keys) {
+		fwrite(mqdev_record_key(rec), 1, rec->key_len, stdout);
+		fputc('\t', stdout);
+	}
+	fwrite(mqdev_record_value(rec), 1, mqdev_record_value_len(rec), stdout);
+	fputc('\n', stdout);
+}
+
+static void consume_seek(struct mqdev_consumer *c, const char *topic,
+			 const struct consume_opts *o)
+{
+	uint32_t flags = o->hold ? MQDEV_SEEK_HOLD : 0;
+	uint32_t p, n = mqdev_consumer_partitions(c);
+	int err;
+
+	if (o->partition != MQDEV_PARTITION_ALL && o->partition >= n)
+		die("--partition: topic '%s' has partitions 0 to %u", topic, n - 1);
+	for (p = 0; p < n; p++) {
+		if (o->partition != MQDEV_PARTITION_ALL && p != o->partition)
+			continue;
+		err = mqdev_consumer_seek(c, p, o->whence, o->offset, flags, NULL);
+		if (err == -ERANGE)
+			die("--from %" PRIu64 ": beyond the end of partition %u of "
+			    "'%s'", o->offset, p, topic);
+		check(err, "consume from", topic);
+	}
+}
+
+static int cmd_consume(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "from-beginning", no_argument, NULL, 'b' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "keys", no_argument, NULL, 'k' },
+		{ "no-hold", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct consume_opts o = {
+		.whence = MQDEV_SEEK_LATEST, .partition = MQDEV_PARTITION_ALL,
+		.timeout = -1, .hold = true,
+	};
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	uint64_t got = 0;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "f:bp:n:t:kh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			if (!strcmp(optarg, "earliest")) {
+				o.whence = MQDEV_SEEK_EARLIEST;
+			} else if (!strcmp(optarg, "latest")) {
+				o.whence = MQDEV_SEEK_LATEST;
+			} else {
+				o.whence = MQDEV_SEEK_OFFSET;
+				o.offset = parse_number(optarg, "--from", false);
+			}
+			break;
+		case 'b': o.whence = MQDEV_SEEK_EARLIEST; break;
+		case 'p':
+			o.partition = parse_number(optarg, "--partition", false);
+			break;
+		case 'n': o.count = parse_number(optarg, "--count", false); break;
+		case 't':
+			o.timeout = parse_number(optarg, "--timeout", false);
+			if (o.timeout < 0)
+				die("--timeout: too large");
+			break;
+		case 'k': o.keys = true; break;
+		case 'H': o.hold = false; break;
+		case 'h': fputs(consume_usage, stdout); return 0;
+		default: fputs(consume_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("consume: one topic name, please (see --help)");
+
+	check(mqdev_consumer_new(argv[optind], 0, &c), "consume from",
+	      argv[optind]);
+	consume_seek(c, argv[optind], &o);
+
+	while (!interrupted && (!o.count || got < o.count)) {
+		err = mqdev_consumer_wait(c, o.timeout);
+		if (err == -EINTR)
+			continue;
+		if (err == -EIDRM)
+			break;
+		check(err, "consume from", argv[optind]);
+		if (!err)
+			break;		/* --timeout with nothing new */
+		while ((!o.count || got < o.count) &&
+		       (rec = mqdev_consumer_peek(c))) {
+			print_record(rec, o.keys);
+			if (mqdev_consumer_release(c) == 0)
+				got++;
+		}
+		check(mqdev_consumer_error(c), "consume from", argv[optind]);
+		fflush(stdout);
+	}
+	if (mqdev_consumer_lost(c))
+		fprintf(stderr, "mqctl: %" PRIu64 " records were overwritten before "
+			"they could be read\n", mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+	return 0;
+}
+
+static const char usage[] =
+"usage: mqctl [--json] COMMAND ...\n"
+"\n"
+"  topic create|list|describe|delete   manage topics\n"
+"  produce TOPIC                       send lines of standard input\n"
+"  consume TOPIC                       print records\n"
+"\n"
+"Every command takes --help.  --json prints JSON for scripts.\n";
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	argv++, argc--;
+	while (argc && !strcmp(argv[0], "--json")) {
+		json = true;
+		argv++, argc--;
+	}
+	if (!argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	/* --json may also come after the command */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+			memmove(argv + i, argv + i + 1, (argc - i) * sizeof(*argv));
+			argc--, i--;
+		}
+	}
+	if (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[0], "topic"))
+		return cmd_topic(argc, argv);
+	if (!strcmp(argv[0], "produce"))
+		return cmd_produce(argc, argv);
+	if (!strcmp(argv[0], "consume"))
+		return cmd_consume(argc, argv);
+	die("unknown command '%s' (see mqctl --help)", argv[0]);
+	return 2;
+}

@@ -16,6 +16,7 @@
 #ifndef _UAPI_LINUX_MQDEV_H
 #define _UAPI_LINUX_MQDEV_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -25,11 +26,16 @@
 #define MQDEV_NAME_SIZE		72	/* NUL-terminated, zero-padded */
 #define MQDEV_MAX_PARTITIONS	256
 #define MQDEV_MAX_KEY		4096
+/*
+ * A keyed message that names no partition goes to partition
+ * FNV-1a-32(key bytes) % partitions: a key maps to the same partition on
+ * every kernel (libmqdev: mqdev_partition_for_key()).
+ */
 #define MQDEV_PARTITION_ANY	0xffffffffU
 #define MQDEV_PARTITION_ALL	0xffffffffU
 
 /* struct mqdev_topic_create.flags */
-#define MQDEV_TOPIC_OVERWRITE	(1U << 0) /* drop the oldest records when full */
+#define MQDEV_TOPIC_OVERWRITE	_BITUL(0) /* drop the oldest records when full */
 #define MQDEV_TOPIC_FLAGS	(MQDEV_TOPIC_OVERWRITE)
 
 struct mqdev_topic_create {
@@ -104,12 +110,12 @@ struct mqdev_ring_offsets {
 };
 
 /* ring flags word */
-#define MQDEV_RING_NEED_WAKEUP	(1U << 0) /* a producer waits for space */
-#define MQDEV_RING_DEAD		(1U << 1) /* the topic was deleted */
+#define MQDEV_RING_NEED_WAKEUP	_BITUL(0) /* a producer waits for space */
+#define MQDEV_RING_DEAD		_BITUL(1) /* the topic was deleted */
 
 /* struct mqdev_attach.flags */
-#define MQDEV_ATTACH_PRODUCE	(1U << 0)
-#define MQDEV_ATTACH_CONSUME	(1U << 1)
+#define MQDEV_ATTACH_PRODUCE	_BITUL(0)
+#define MQDEV_ATTACH_CONSUME	_BITUL(1)
 #define MQDEV_ATTACH_FLAGS	(MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME)
 
 /* MQDEV_IOC_ATTACH: bind the handle to one topic; once per handle. */
@@ -130,7 +136,7 @@ struct mqdev_attach {
 #define MQDEV_SEEK_OFFSET	2
 
 /* struct mqdev_seek.flags */
-#define MQDEV_SEEK_HOLD		(1U << 0) /* under block, keep what we haven't read */
+#define MQDEV_SEEK_HOLD		_BITUL(0) /* under block, keep what we haven't read */
 #define MQDEV_SEEK_FLAGS	(MQDEV_SEEK_HOLD)
 
 /*
@@ -154,7 +160,7 @@ struct mqdev_msg {
 	__u32	value_len;
 	__u32	partition;	/* in: MQDEV_PARTITION_ANY or a number; out */
 	__u32	flags;		/* none defined yet */
-	__u64	offset;		/* out: the record's offset (the acknowledgement) */
+	__u64	offset;		/* out: the record's offset (the acknowledgment) */
 };
 
 /*
@@ -194,23 +200,6 @@ struct mqdev_record {
 #define MQDEV_RECORD_ALIGN	8
 #define MQDEV_RECORD_SPACE(len) \
 	(((len) + MQDEV_RECORD_ALIGN - 1) & ~(__u64)(MQDEV_RECORD_ALIGN - 1))
-
-/*
- * The partition of a keyed message that names none: the 32-bit FNV-1a hash
- * of the key bytes, modulo the number of partitions.  This is part of the
- * ABI: a key maps to the same partition on every kernel.
- */
-static __inline__ __u32 mqdev_key_hash(const void *key, __u32 len)
-{
-	const unsigned char *p = (const unsigned char *)key;
-	__u32 hash = 2166136261U;
-
-	while (len--) {
-		hash ^= *p++;
-		hash *= 16777619U;
-	}
-	return hash;
-}
 
 #define MQDEV_IOC_MAGIC		0xB9
 
