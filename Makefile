@@ -46,7 +46,7 @@ CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
 HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
 
-.PHONY: all module lib tools selftests deps demo check lint install clean
+.PHONY: all module lib tools selftests deps demo check lint intree install clean
 all: module lib tools selftests
 
 module:
@@ -104,6 +104,10 @@ lint: $(CHECKPATCH)
 		2>&1 | tee $(B)/sparse.log
 	@! grep -E '(warning|error):' $(B)/sparse.log
 
+# The same sources, built in a kernel tree with CONFIG_MQDEV=m.
+intree:
+	scripts/intree-build.sh
+
 deps:
 	scripts/deps.sh
 
@@ -114,6 +118,7 @@ demo: deps
 check: deps
 	$(MAKE) WERROR=1 all
 	$(MAKE) lint
+	$(MAKE) intree
 	tools/vm/run -- selftests/run.sh
 
 install: all
