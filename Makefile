@@ -119,6 +119,7 @@ check: deps
 	$(MAKE) WERROR=1 all
 	$(MAKE) lint
 	$(MAKE) intree
+	tools/vm/selftest.sh
 	tools/vm/run -- selftests/run.sh
 
 install: all
