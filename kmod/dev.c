@@ -51,6 +51,20 @@ static struct mqdev_topic *handle_topic(struct mqdev_handle *h, u32 mode)
 	return topic;
 }
 
+/* The handle's topic for @mode, with the request copied in. */
+static struct mqdev_topic *handle_request(struct mqdev_handle *h, u32 mode,
+					  void *req, size_t ksize,
+					  const void __user *uarg, size_t usize)
+{
+	struct mqdev_topic *topic = handle_topic(h, mode);
+	int err;
+
+	if (IS_ERR(topic))
+		return topic;
+	err = mqdev_copy_in(req, ksize, uarg, usize);
+	return err ? ERR_PTR(err) : topic;
+}
+
 static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
 {
 	return &h->cons[part * (MQDEV_CONS_STRIDE / sizeof(u64))];
@@ -289,12 +303,10 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 	long done;
 	int err;
 
-	ctx.topic = handle_topic(h, MQDEV_ATTACH_PRODUCE);
+	ctx.topic = handle_request(h, MQDEV_ATTACH_PRODUCE, &req, sizeof(req),
+				   uarg, usize);
 	if (IS_ERR(ctx.topic))
 		return PTR_ERR(ctx.topic);
-	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
-	if (err)
-		return err;
 	if (req.flags || req.reserved || req.count > MQDEV_MAX_BATCH ||
 	    req.msg_size < sizeof(struct mqdev_msg) || req.msg_size > PAGE_SIZE)
 		return -EINVAL;
@@ -340,12 +352,10 @@ static long mqdev_ioctl_seek(struct mqdev_handle *h, void __user *uarg,
 	u32 i;
 	int err;
 
-	topic = handle_topic(h, MQDEV_ATTACH_CONSUME);
+	topic = handle_request(h, MQDEV_ATTACH_CONSUME, &req, sizeof(req),
+			       uarg, usize);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
-	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
-	if (err)
-		return err;
 	if (req.whence > MQDEV_SEEK_OFFSET || (req.flags & ~MQDEV_SEEK_FLAGS) ||
 	    req.reserved)
 		return -EINVAL;
@@ -374,14 +384,11 @@ static long mqdev_ioctl_wakeup(struct mqdev_handle *h, void __user *uarg,
 	struct mqdev_topic *topic;
 	struct mqdev_wakeup req;
 	u32 i;
-	int err;
 
-	topic = handle_topic(h, MQDEV_ATTACH_CONSUME);
+	topic = handle_request(h, MQDEV_ATTACH_CONSUME, &req, sizeof(req),
+			       uarg, usize);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
-	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
-	if (err)
-		return err;
 	if (req.reserved || (req.partition != MQDEV_PARTITION_ALL &&
 			     req.partition >= topic->nr_parts))
 		return -EINVAL;
