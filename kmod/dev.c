@@ -65,11 +65,6 @@ static struct mqdev_topic *handle_request(struct mqdev_handle *h, u32 mode,
 	return err ? ERR_PTR(err) : topic;
 }
 
-static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
-{
-	return &h->cons[part * (MQDEV_CONS_STRIDE / sizeof(u64))];
-}
-
 static int mqdev_open(struct inode *inode, struct file *file)
 {
 	struct mqdev_handle *h;
@@ -117,6 +112,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 	u32 i;
 
 	if (topic) {
+		mqdev_group_leave(h);
 		if (h->holds)
 			for (i = 0; i < topic->nr_parts; i++)
 				mqdev_ring_hold(&topic->parts[i],
@@ -312,7 +308,6 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 		return -EINVAL;
 
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
-	ctx.ap.timestamp = ktime_get_real_ns();
 	ctx.ap.nonblock = file->f_flags & O_NONBLOCK;
 	umsgs = u64_to_user_ptr(req.msgs);
 	for (done = 0; done < req.count; done++) {
@@ -356,16 +351,20 @@ static long mqdev_ioctl_seek(struct mqdev_handle *h, void __user *uarg,
 			       uarg, usize);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
-	if (req.whence > MQDEV_SEEK_OFFSET || (req.flags & ~MQDEV_SEEK_FLAGS) ||
+	if (req.whence > MQDEV_SEEK_TIMESTAMP ||
+	    (req.flags & ~MQDEV_SEEK_FLAGS) ||
 	    req.reserved)
 		return -EINVAL;
-	/* Offsets belong to one partition. */
+	/* Offsets belong to one partition; times do not. */
 	if (req.partition == MQDEV_PARTITION_ALL ?
 	    req.whence == MQDEV_SEEK_OFFSET : req.partition >= topic->nr_parts)
 		return -EINVAL;
 
 	mutex_lock(&h->lock);
-	if (req.partition != MQDEV_PARTITION_ALL)
+	/* A member reads where its group says. */
+	if (h->member)
+		err = -EBUSY;
+	else if (req.partition != MQDEV_PARTITION_ALL)
 		err = seek_one(h, topic, req.partition, &req, &offset);
 	else
 		for (i = 0; i < topic->nr_parts && !err; i++)
@@ -397,6 +396,46 @@ static long mqdev_ioctl_wakeup(struct mqdev_handle *h, void __user *uarg,
 		if (req.partition == MQDEV_PARTITION_ALL || req.partition == i)
 			mqdev_ring_moved(&topic->parts[i]);
 	return 0;
+}
+
+static long mqdev_ioctl_group(struct mqdev_handle *h, unsigned int cmd,
+			      void __user *uarg, size_t usize)
+{
+	union {
+		struct mqdev_group_join join;
+		struct mqdev_group_assignment assignment;
+		struct mqdev_group_commit commit;
+	} req;
+	struct mqdev_topic *topic;
+	size_t ksize;
+	int err;
+
+	switch (MQDEV_IOC_BASE(cmd)) {
+	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_JOIN):
+		ksize = sizeof(req.join);
+		break;
+	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_ASSIGNMENT):
+		ksize = sizeof(req.assignment);
+		break;
+	default:
+		ksize = sizeof(req.commit);
+		break;
+	}
+	topic = handle_request(h, MQDEV_ATTACH_CONSUME, &req, ksize, uarg, usize);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+
+	switch (MQDEV_IOC_BASE(cmd)) {
+	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_JOIN):
+		err = mqdev_group_join(h, &req.join);
+		break;
+	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_ASSIGNMENT):
+		err = mqdev_group_assignment(h, &req.assignment);
+		break;
+	default:
+		return mqdev_group_commit(h, &req.commit);
+	}
+	return err ?: mqdev_copy_out(uarg, usize, &req, ksize);
 }
 
 static long mqdev_ioctl_topic(unsigned int cmd, void __user *uarg,
@@ -467,6 +506,10 @@ static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return mqdev_ioctl_seek(h, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_WAKEUP):
 		return mqdev_ioctl_wakeup(h, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_JOIN):
+	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_ASSIGNMENT):
+	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_COMMIT):
+		return mqdev_ioctl_group(h, cmd, uarg, usize);
 	default:
 		return -ENOTTY;
 	}
@@ -570,7 +613,7 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 	}
 	if (mqdev_topic_dead(topic))
 		mask |= EPOLLHUP;
-	return mask;
+	return mask | mqdev_group_poll(h, file, pt);
 }
 
 /*

@@ -7,6 +7,9 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
@@ -38,6 +41,7 @@ struct mqdev_part {
 	u64			tail;		/* oldest byte kept */
 	u64			next_offset;
 	u64			tail_offset;	/* offset of the record at tail */
+	u64			last_timestamp;
 
 	struct mqdev_ring_ctrl	*ctrl;
 	char			*data;		/* data area, mapped twice */
@@ -65,6 +69,8 @@ struct mqdev_topic {
 	u64			capacity;
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
+	struct mutex		groups_lock;	/* groups and all their state */
+	struct list_head	groups;
 	atomic_t		next_rr;	/* round-robin partition */
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
 	u32			nr_parts;
@@ -83,9 +89,52 @@ struct mqdev_handle {
 	unsigned int		next_read;	/* read() round-robin start */
 	u32			wait_part;	/* where POLLOUT waits, or ANY */
 	u32			wait_space;
+	struct mqdev_member	*member;	/* of a group, under both locks */
+};
+
+/* A consumer group's state in one partition. */
+struct mqdev_group_part {
+	u64			pos;		/* the group's position: held */
+	u64			offset;		/* the offset at pos */
+	bool			committed;	/* pos came from a commit */
+	struct mqdev_hold	hold;
+	struct mqdev_member	*owner;
+};
+
+/* A consumer group of one topic; all of it under topic->groups_lock. */
+struct mqdev_group {
+	struct list_head	node;		/* on topic->groups */
+	struct mqdev_topic	*topic;
+	char			name[MQDEV_NAME_SIZE];
+	kuid_t			uid;		/* who created it */
+	u32			generation;
+	struct list_head	members;
+	u32			nr_members;
+	u32			next_member_id;
+	wait_queue_head_t	wait;		/* members' EPOLLPRI */
+	u32			nr_parts;
+	struct mqdev_group_part	parts[] __counted_by(nr_parts);
+};
+
+struct mqdev_member {
+	struct list_head	node;		/* on group->members */
+	struct mqdev_group	*group;
+	struct mqdev_handle	*h;
+	u32			id;
+	u32			seen_gen;	/* last assignment fetched */
+	u32			count;		/* partitions owned */
+	u32			quota;		/* while rebalancing */
+	struct pid		*pid;
+	char			comm[TASK_COMM_LEN];
 };
 
 #define MQDEV_CONS_STRIDE	16
+
+static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
+{
+	return &h->cons[part * (MQDEV_CONS_STRIDE / sizeof(u64))];
+}
+
 #define MQDEV_RING_MMAP		0ULL
 #define MQDEV_PART_STRIDE	BIT_ULL(32)
 #define MQDEV_CONS_MMAP		BIT_ULL(40)
@@ -114,7 +163,7 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
 
 struct mqdev_append {
 	struct mqdev_part	*part;		/* locked while set */
-	u64			timestamp;
+	u64			timestamp;	/* of the records of this run */
 	bool			nonblock;
 };
 
@@ -126,10 +175,28 @@ bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 		    u64 *cons_pos, struct mqdev_hold *hold, bool holding);
 void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on);
+int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
+		      u64 *pos, u64 hint_offset);
 bool mqdev_ring_readable(struct mqdev_part *part, u64 pos);
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *pos, char __user *buf,
 			size_t len);
 void mqdev_ring_kick(struct mqdev_part *part);
 void mqdev_ring_moved(struct mqdev_part *part);
+
+/* group.c */
+int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req);
+int mqdev_group_assignment(struct mqdev_handle *h,
+			   struct mqdev_group_assignment *req);
+int mqdev_group_commit(struct mqdev_handle *h,
+		       const struct mqdev_group_commit *req);
+void mqdev_group_leave(struct mqdev_handle *h);
+__poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
+			  poll_table *pt);
+void mqdev_groups_free(struct mqdev_topic *topic);
+struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
+				     const char *name);
+int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value);
+void mqdev_group_resync(struct mqdev_group *g);
+void mqdev_group_destroy(struct mqdev_group *g);
 
 #endif /* _MQDEV_H */

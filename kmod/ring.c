@@ -35,6 +35,7 @@
 #include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include "mqdev.h"
@@ -259,6 +260,8 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 		return -EIDRM;
 	}
 	ap->part = part;
+	/* Taken under the lock: timestamps never go back within a partition. */
+	ap->timestamp = max(ktime_get_real_ns(), part->last_timestamp);
 	return 0;
 }
 
@@ -334,6 +337,7 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	rec->key_len = msg->key_len;
 	rec->offset = part->next_offset;
 	rec->timestamp = ap->timestamp;
+	part->last_timestamp = ap->timestamp;
 	rec->producer_id = 0;
 	rec->sequence = 0;
 	rec->flags = 0;
@@ -344,21 +348,68 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	return 0;
 }
 
-/* Find the position of @offset, or of the oldest record kept if older. */
-static u64 ring_find(struct mqdev_part *part, u64 *offset)
+/*
+ * The position of the first record at or after @offset (or, for
+ * MQDEV_SEEK_TIMESTAMP, with a timestamp at or after it), walking from @hint
+ * when it is a kept record at or before the target, else from the tail.
+ * *@offset becomes the offset found.  Called with part->lock held.
+ */
+static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
+		       u64 *pos, u64 hint, u64 hint_offset)
 {
-	u64 pos = part->tail;
 	struct mqdev_record *rec;
+	u64 p = part->tail, off = part->tail_offset;
 
-	if (*offset < part->tail_offset)
-		*offset = part->tail_offset;
-	while (pos < part->head) {
-		rec = ring_record(part, pos);
-		if (rec->offset >= *offset)
-			break;
-		pos += MQDEV_RECORD_SPACE(rec->len);
+	lockdep_assert_held(&part->lock);
+	switch (whence) {
+	case MQDEV_SEEK_EARLIEST:
+		break;
+	case MQDEV_SEEK_LATEST:
+		p = part->head;
+		off = part->next_offset;
+		break;
+	case MQDEV_SEEK_OFFSET:
+		if (*offset > part->next_offset)
+			return -ERANGE;
+		if (hint >= part->tail && hint <= part->head &&
+		    hint_offset <= *offset) {
+			p = hint;
+			off = hint_offset;
+		}
+		while (off < *offset) {
+			rec = ring_record(part, p);
+			p += MQDEV_RECORD_SPACE(rec->len);
+			off = rec->offset + 1;
+		}
+		break;
+	case MQDEV_SEEK_TIMESTAMP:
+		while (p < part->head) {
+			rec = ring_record(part, p);
+			if (rec->timestamp >= *offset)
+				break;
+			p += MQDEV_RECORD_SPACE(rec->len);
+			off = rec->offset + 1;
+		}
+		break;
+	default:
+		return -EINVAL;
 	}
-	return pos;
+	*offset = off;
+	*pos = p;
+	return 0;
+}
+
+/* ring_locate() for callers that do not hold the lock. */
+int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
+		      u64 *pos, u64 hint_offset)
+{
+	int err = mutex_lock_interruptible(&part->lock);
+
+	if (err)
+		return err;
+	err = ring_locate(part, whence, offset, pos, *pos, hint_offset);
+	mutex_unlock(&part->lock);
+	return err;
 }
 
 void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
@@ -392,28 +443,11 @@ int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 	err = mutex_lock_interruptible(&part->lock);
 	if (err)
 		return err;
-
-	switch (whence) {
-	case MQDEV_SEEK_EARLIEST:
-		pos = part->tail;
-		*offset = part->tail_offset;
-		break;
-	case MQDEV_SEEK_LATEST:
-		pos = part->head;
-		*offset = part->next_offset;
-		break;
-	default:
-		if (*offset > part->next_offset) {
-			err = -ERANGE;
-			goto out_unlock;
-		}
-		pos = ring_find(part, offset);
-		break;
+	err = ring_locate(part, whence, offset, &pos, 0, U64_MAX);
+	if (!err) {
+		WRITE_ONCE(*cons_pos, pos);
+		mqdev_ring_hold(part, hold, holding);
 	}
-	WRITE_ONCE(*cons_pos, pos);
-	mqdev_ring_hold(part, hold, holding);
-
-out_unlock:
 	mutex_unlock(&part->lock);
 	return err;
 }

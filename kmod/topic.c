@@ -89,6 +89,7 @@ static void topic_release(struct kref *ref)
 {
 	struct mqdev_topic *topic = container_of(ref, struct mqdev_topic, ref);
 
+	mqdev_groups_free(topic);
 	topic_free_rings(topic, topic->nr_parts);
 	atomic64_sub(topic_ring_bytes(topic), &mqdev_ring_bytes);
 	kvfree(topic);
@@ -178,6 +179,8 @@ static struct mqdev_topic *topic_alloc(const struct mqdev_topic_create *req,
 	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
 	topic->nr_parts = req->partitions;
 	init_waitqueue_head(&topic->read_wait);
+	mutex_init(&topic->groups_lock);
+	INIT_LIST_HEAD(&topic->groups);
 	return topic;
 }
 

@@ -29,6 +29,7 @@ struct consumer_part {
 	const char		*data;
 	uint64_t		*pos;		/* ours, read by the kernel */
 	uint64_t		next_offset;	/* what we expect to read next */
+	uint64_t		committed;	/* a member's last commit */
 	bool			subscribed;
 	bool			holding;
 };
@@ -45,6 +46,12 @@ struct mqdev_consumer {
 	unsigned int		busy_usec;
 	uint64_t		lost;
 	int			error;
+
+	/* a member of a consumer group */
+	bool			member;
+	uint32_t		generation;
+	unsigned int		commit_ms;	/* auto-commit interval, or 0 */
+	uint64_t		commit_due;	/* usec */
 
 	/* the record handed out by peek */
 	const struct mqdev_record *held;
@@ -440,16 +447,28 @@ static bool consumer_spin(struct mqdev_consumer *c)
 	return false;
 }
 
+static int consumer_refresh(struct mqdev_consumer *c);
+static int consumer_group_tick(struct mqdev_consumer *c);
+
 MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	int n;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN | POLLPRI };
+	int n, err;
 
+	if (c->member) {
+		err = consumer_group_tick(c);
+		if (err)		/* an error, or a new assignment */
+			return err;
+	}
 	if (consumer_ready(c) || consumer_spin(c))
 		return 1;
 	n = poll(&pfd, 1, timeout_ms);
 	if (n < 0)
 		return -errno;
+	if (n && (pfd.revents & POLLPRI)) {
+		err = consumer_refresh(c);
+		return err ? err : 1;
+	}
 	if (n && (pfd.revents & POLLIN))
 		return 1;
 	if (n && (pfd.revents & POLLHUP))
@@ -478,4 +497,141 @@ MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
 			done++;
 	}
 	return c->error ? c->error : (int)done;
+}
+
+/* ---- consumer groups ---------------------------------------------------- */
+
+/* Take the assignment of the current generation. */
+static int consumer_refresh(struct mqdev_consumer *c)
+{
+	uint32_t n = c->attach.partitions, p;
+	struct mqdev_group_start *starts;
+	struct mqdev_group_assignment req = {};
+	struct consumer_part *cp;
+	bool owned;
+	int err;
+
+	starts = calloc(n, sizeof(*starts));
+	if (!starts)
+		return -ENOMEM;
+	req.starts = (uint64_t)(uintptr_t)starts;
+	req.starts_count = n;
+	err = mqdev_ioctl(c->fd, MQDEV_IOC_GROUP_ASSIGNMENT, &req);
+	if (err)
+		goto out_free;
+
+	for (p = 0; p < n; p++) {
+		cp = &c->parts[p];
+		owned = req.owned[p / 64] & (1ULL << (p % 64));
+		if (owned && (!cp->subscribed || req.generation != c->generation)) {
+			err = consumer_map(c, p);
+			if (err)
+				goto out_free;
+			if (!cp->subscribed) {
+				/* anew: from where the group left off */
+				if (cp->pos)	/* not in copy mode */
+					__atomic_store_n(cp->pos, starts[p].pos,
+							 __ATOMIC_RELAXED);
+				cp->next_offset = starts[p].offset;
+				cp->committed = starts[p].offset;
+			}
+		}
+		if (!owned && c->held && c->held_part == p)
+			c->held = NULL;		/* no longer ours to finish */
+		cp->subscribed = owned;
+	}
+	c->generation = req.generation;
+	c->buf_len = c->buf_off = 0;
+out_free:
+	free(starts);
+	return err;
+}
+
+MQDEV_EXPORT int mqdev_consumer_join(struct mqdev_consumer *c,
+				     const char *group, uint32_t reset)
+{
+	struct mqdev_group_join req = { .reset = reset };
+	int err;
+
+	if (c->member)
+		return -EBUSY;
+	err = mqdev_name_set(req.group, group);
+	if (err)
+		return err;
+	err = mqdev_ioctl(c->fd, MQDEV_IOC_GROUP_JOIN, &req);
+	if (err)
+		return err;
+	c->member = true;
+	return consumer_refresh(c);
+}
+
+MQDEV_EXPORT int mqdev_consumer_commit(struct mqdev_consumer *c)
+{
+	struct mqdev_group_commit req = {};
+	struct consumer_part *cp;
+	int err, ret = 0;
+	uint32_t p;
+
+	if (!c->member)
+		return -EINVAL;
+	for (p = 0; p < c->attach.partitions; p++) {
+		cp = &c->parts[p];
+		if (!cp->subscribed || cp->next_offset == cp->committed)
+			continue;
+		req.partition = p;
+		req.generation = c->generation;
+		req.offset = cp->next_offset;
+		err = mqdev_ioctl(c->fd, MQDEV_IOC_GROUP_COMMIT, &req);
+		if (!err)
+			cp->committed = cp->next_offset;
+		else if (!ret)
+			ret = err;
+	}
+	if (ret == -ESTALE) {
+		err = consumer_refresh(c);
+		if (err)
+			return err;
+	}
+	return ret;
+}
+
+MQDEV_EXPORT void mqdev_consumer_set_auto_commit(struct mqdev_consumer *c,
+						 unsigned int interval_ms)
+{
+	c->commit_ms = interval_ms;
+	c->commit_due = now_usec() + interval_ms * 1000ULL;
+}
+
+/*
+ * Between batches: an auto-commit when due, and a new assignment when one
+ * was made (then 1: the caller should look for records again).
+ */
+static int consumer_group_tick(struct mqdev_consumer *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLPRI };
+	int err;
+
+	if (c->commit_ms && now_usec() >= c->commit_due) {
+		err = mqdev_consumer_commit(c);
+		if (err && err != -ESTALE)
+			return err;
+		c->commit_due = now_usec() + c->commit_ms * 1000ULL;
+	}
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLPRI)) {
+		err = consumer_refresh(c);
+		return err ? err : 1;
+	}
+	return 0;
+}
+
+MQDEV_EXPORT uint32_t mqdev_consumer_generation(const struct mqdev_consumer *c)
+{
+	return c->generation;
+}
+
+MQDEV_EXPORT bool mqdev_consumer_owns(const struct mqdev_consumer *c,
+				      uint32_t partition)
+{
+	return c->member && partition < c->attach.partitions &&
+	       c->parts[partition].subscribed;
 }

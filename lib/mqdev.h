@@ -179,7 +179,10 @@ const struct mqdev_record *mqdev_consumer_peek(struct mqdev_consumer *consumer);
  */
 int mqdev_consumer_release(struct mqdev_consumer *consumer);
 
-/* Wait up to @timeout_ms (-1: forever) for a record; 1, 0 on time-out. */
+/*
+ * Wait up to @timeout_ms (-1: forever) for a record: 1 when there may be
+ * one (or, for a group member, the assignment changed), 0 on time-out.
+ */
 int mqdev_consumer_wait(struct mqdev_consumer *consumer, int timeout_ms);
 
 /*
@@ -208,6 +211,33 @@ int mqdev_consumer_error(const struct mqdev_consumer *consumer);
 /* The offset the consumer will read next in @partition. */
 uint64_t mqdev_consumer_position(const struct mqdev_consumer *consumer,
 				 uint32_t partition);
+
+/* ---- consumer groups ----------------------------------------------------- */
+
+/*
+ * Join consumer group @group of the consumer's topic, instead of seeking.
+ * A new group starts at @reset (MQDEV_SEEK_EARLIEST or _LATEST).  The
+ * partitions this member owns are read from where the group left off, and
+ * change the moment a member joins or leaves; mqdev_consumer_wait() follows.
+ */
+int mqdev_consumer_join(struct mqdev_consumer *consumer, const char *group,
+			uint32_t reset);
+
+/*
+ * Commit, in every owned partition, the records released so far: they will
+ * not be delivered to this group again.  Returns 0, or -ESTALE when a
+ * partition was taken away before its commit (its uncommitted records go to
+ * the new owner: at-least-once), or -errno.
+ */
+int mqdev_consumer_commit(struct mqdev_consumer *consumer);
+
+/* Commit from mqdev_consumer_wait() every @interval_ms; 0: only by hand. */
+void mqdev_consumer_set_auto_commit(struct mqdev_consumer *consumer,
+				    unsigned int interval_ms);
+
+uint32_t mqdev_consumer_generation(const struct mqdev_consumer *consumer);
+bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
+			 uint32_t partition);
 
 #ifdef __cplusplus
 }

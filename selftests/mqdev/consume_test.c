@@ -124,10 +124,43 @@ TEST_F(consume, seek)
 	EXPECT_EQ(-EINVAL, seek(cons, MQDEV_PARTITION_ALL, MQDEV_SEEK_OFFSET,
 				NULL, 0));
 	EXPECT_EQ(-EINVAL, seek(cons, PARTS, MQDEV_SEEK_EARLIEST, NULL, 0));
-	EXPECT_EQ(-EINVAL, seek(cons, 0, 3, NULL, 0));
+	EXPECT_EQ(-EINVAL, seek(cons, 0, 4, NULL, 0));
 	EXPECT_EQ(-EINVAL, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 1 << 5));
 	EXPECT_EQ(-EBADF, seek(self->prod, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
 	close(cons);
+
+	/* by time: the first record at or after it */
+	{
+		struct mqdev_consumer *tc;
+		const struct mqdev_record *r;
+		uint64_t ts[5];
+		int i = 0;
+
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &tc));
+		ASSERT_EQ(0, mqdev_consumer_seek(tc, 0, MQDEV_SEEK_EARLIEST, 0,
+						 0, NULL));
+		while ((r = mqdev_consumer_peek(tc)) && i < 5) {
+			ts[i++] = r->timestamp;
+			mqdev_consumer_release(tc);
+		}
+		ASSERT_EQ(5, i);
+		for (i = 1; i < 5; i++)
+			ASSERT_LE(ts[i - 1], ts[i]);
+		ASSERT_LT(ts[2], ts[3]);
+		off = ts[3];
+		EXPECT_EQ(0, seek(mqdev_consumer_fd(tc), 0,
+				  MQDEV_SEEK_TIMESTAMP, &off, 0));
+		EXPECT_EQ(3, off);
+		off = 0;
+		EXPECT_EQ(0, seek(mqdev_consumer_fd(tc), 0,
+				  MQDEV_SEEK_TIMESTAMP, &off, 0));
+		EXPECT_EQ(0, off);
+		off = ~0ULL;
+		EXPECT_EQ(0, seek(mqdev_consumer_fd(tc), 0,
+				  MQDEV_SEEK_TIMESTAMP, &off, 0));
+		EXPECT_EQ(5, off);
+		mqdev_consumer_free(tc);
+	}
 
 	/* reading starts where the seek landed */
 	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));

@@ -134,6 +134,7 @@ struct mqdev_attach {
 #define MQDEV_SEEK_EARLIEST	0
 #define MQDEV_SEEK_LATEST	1
 #define MQDEV_SEEK_OFFSET	2
+#define MQDEV_SEEK_TIMESTAMP	3	/* first record at or after a time (ns) */
 
 /* struct mqdev_seek.flags */
 #define MQDEV_SEEK_HOLD		_BITUL(0) /* under block, keep what we haven't read */
@@ -147,7 +148,7 @@ struct mqdev_attach {
 struct mqdev_seek {
 	__u32	partition;	/* or MQDEV_PARTITION_ALL */
 	__u32	whence;		/* MQDEV_SEEK_* */
-	__u64	offset;		/* in: for MQDEV_SEEK_OFFSET; out: where it landed */
+	__u64	offset;		/* in: the offset or timestamp; out: where it landed */
 	__u32	flags;		/* MQDEV_SEEK_* flags */
 	__u32	reserved;
 };
@@ -201,6 +202,114 @@ struct mqdev_record {
 #define MQDEV_RECORD_SPACE(len) \
 	(((len) + MQDEV_RECORD_ALIGN - 1) & ~(__u64)(MQDEV_RECORD_ALIGN - 1))
 
+/*
+ * MQDEV_IOC_GROUP_JOIN: make this consuming handle a member of a consumer
+ * group of its topic, for as long as the handle lives.  Every group gets
+ * every record; the members of one group share the partitions.  The kernel
+ * moves partitions between members the moment one joins or its handle is
+ * closed, and says so with EPOLLPRI; MQDEV_IOC_GROUP_ASSIGNMENT then tells
+ * the member what it owns and where each partition starts.
+ */
+struct mqdev_group_join {
+	char	group[MQDEV_NAME_SIZE];
+	__u32	reset;		/* MQDEV_SEEK_EARLIEST or _LATEST, for a new group */
+	__u32	flags;		/* none defined yet */
+	__u32	member_id;	/* out */
+	__u32	generation;	/* out */
+	__u64	reserved[2];
+};
+
+/* Where an owned partition starts: the group's position in it. */
+struct mqdev_group_start {
+	__u64	offset;
+	__u64	pos;		/* byte position, as in the position page */
+};
+
+struct mqdev_group_assignment {
+	__u32	generation;	/* out */
+	__u32	count;		/* out: partitions owned */
+	__u64	owned[MQDEV_MAX_PARTITIONS / 64];	/* out: bitmap */
+	__u64	starts;		/* in: user pointer to mqdev_group_start[] */
+	__u32	starts_count;	/* in: entries, one per partition of the topic */
+	__u32	reserved;
+};
+
+/*
+ * MQDEV_IOC_GROUP_COMMIT: every record of @partition before @offset is done.
+ * Refused with ESTALE unless the member owns the partition in @generation.
+ */
+struct mqdev_group_commit {
+	__u32	partition;
+	__u32	generation;
+	__u64	offset;
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/* The control channel: generic netlink family "mqdev". */
+#define MQDEV_GENL_NAME		"mqdev"
+#define MQDEV_GENL_VERSION	1
+#define MQDEV_GENL_MCGRP_EVENTS	"events"
+
+enum {
+	MQDEV_CMD_UNSPEC,
+	MQDEV_CMD_GROUP_GET,		/* dump: groups, or one by GROUP/TOPIC */
+	MQDEV_CMD_GROUP_COMMIT,		/* GROUP TOPIC PARTITION OFFSET [GENERATION] */
+	MQDEV_CMD_GROUP_RESET,		/* GROUP TOPIC RESET [OFFSET|TIMESTAMP] [FORCE] */
+	MQDEV_CMD_GROUP_DELETE,		/* GROUP [TOPIC] */
+	MQDEV_CMD_EVENT_REBALANCE,	/* GROUP TOPIC GENERATION MEMBERS */
+	MQDEV_CMD_EVENT_TOPIC_NEW,	/* TOPIC */
+	MQDEV_CMD_EVENT_TOPIC_DEL,	/* TOPIC */
+	__MQDEV_CMD_MAX,
+};
+
+#define MQDEV_CMD_MAX (__MQDEV_CMD_MAX - 1)
+
+enum {
+	MQDEV_A_UNSPEC,
+	MQDEV_A_PAD,
+	MQDEV_A_GROUP,			/* string */
+	MQDEV_A_TOPIC,			/* string */
+	MQDEV_A_PARTITION,		/* u32 */
+	MQDEV_A_OFFSET,			/* u64 */
+	MQDEV_A_GENERATION,		/* u32 */
+	MQDEV_A_RESET,			/* u32: MQDEV_SEEK_* */
+	MQDEV_A_TIMESTAMP,		/* u64, ns */
+	MQDEV_A_FORCE,			/* flag */
+	MQDEV_A_MEMBERS,		/* u32: how many */
+	MQDEV_A_MEMBER,			/* nest: MQDEV_MEMBER_A_* */
+	MQDEV_A_PART,			/* nest: MQDEV_PART_A_* */
+	__MQDEV_A_MAX,
+};
+
+#define MQDEV_A_MAX (__MQDEV_A_MAX - 1)
+
+enum {
+	MQDEV_MEMBER_A_UNSPEC,
+	MQDEV_MEMBER_A_ID,		/* u32 */
+	MQDEV_MEMBER_A_PID,		/* u32, in the reader's pid namespace */
+	MQDEV_MEMBER_A_COMM,		/* string */
+	MQDEV_MEMBER_A_COUNT,		/* u32: partitions owned */
+	__MQDEV_MEMBER_A_MAX,
+};
+
+#define MQDEV_MEMBER_A_MAX (__MQDEV_MEMBER_A_MAX - 1)
+
+enum {
+	MQDEV_PART_A_UNSPEC,
+	MQDEV_PART_A_PAD,
+	MQDEV_PART_A_INDEX,		/* u32 */
+	MQDEV_PART_A_COMMITTED,		/* u64, absent until a commit */
+	MQDEV_PART_A_POSITION,		/* u64: the group's offset, committed or not */
+	MQDEV_PART_A_FIRST,		/* u64: oldest offset kept */
+	MQDEV_PART_A_END,		/* u64: next offset to be written */
+	MQDEV_PART_A_LAG,		/* u64: END - POSITION */
+	MQDEV_PART_A_OWNER,		/* u32 member id, absent if none */
+	__MQDEV_PART_A_MAX,
+};
+
+#define MQDEV_PART_A_MAX (__MQDEV_PART_A_MAX - 1)
+
 #define MQDEV_IOC_MAGIC		0xB9
 
 #define MQDEV_IOC_TOPIC_CREATE	 _IOW(MQDEV_IOC_MAGIC, 0x01, struct mqdev_topic_create)
@@ -211,5 +320,8 @@ struct mqdev_record {
 #define MQDEV_IOC_PRODUCE	 _IOW(MQDEV_IOC_MAGIC, 0x11, struct mqdev_produce)
 #define MQDEV_IOC_SEEK		_IOWR(MQDEV_IOC_MAGIC, 0x12, struct mqdev_seek)
 #define MQDEV_IOC_WAKEUP	 _IOW(MQDEV_IOC_MAGIC, 0x13, struct mqdev_wakeup)
+#define MQDEV_IOC_GROUP_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x20, struct mqdev_group_join)
+#define MQDEV_IOC_GROUP_ASSIGNMENT _IOWR(MQDEV_IOC_MAGIC, 0x21, struct mqdev_group_assignment)
+#define MQDEV_IOC_GROUP_COMMIT	 _IOW(MQDEV_IOC_MAGIC, 0x22, struct mqdev_group_commit)
 
 #endif /* _UAPI_LINUX_MQDEV_H */

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Consumer groups.  Every group of a topic receives every record; the
+ * members of one group share the partitions, each partition owned by at most
+ * one member at a time.  A member is a consuming handle that joined, so
+ * membership ends exactly when the handle is closed, also when its process
+ * dies: the kernel rebalances at once, with no session time-out to wait for.
+ *
+ * Each group keeps a position per partition: the offset every record before
+ * which is done (committed), and where that is in the ring.  The position is
+ * a holder of the partition (see ring.c), so on a topic that blocks, a record
+ * is reclaimed only when every group has committed past it.
+ *
+ * Assignment is sticky: a rebalance keeps every member's partitions up to its
+ * new share and moves only the rest.  Each rebalance starts a generation; a
+ * commit from a member that does not own the partition in the current
+ * generation is refused (fencing), so a member that lost a partition cannot
+ * move the group's position in it.
+ */
+
+#include <linux/bitmap.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include "mqdev.h"
+
+#define MQDEV_MAX_MEMBERS	1024
+
+struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
+				     const char *name)
+{
+	struct mqdev_group *g;
+
+	lockdep_assert_held(&topic->groups_lock);
+	list_for_each_entry(g, &topic->groups, node)
+		if (!strcmp(g->name, name))
+			return g;
+	return NULL;
+}
+
+static void group_unhold(struct mqdev_group *g, u32 nr)
+{
+	while (nr--)
+		mqdev_ring_hold(&g->topic->parts[nr], &g->parts[nr].hold, false);
+}
+
+/* A new group starts every partition at @reset and holds from there. */
+static struct mqdev_group *group_create(struct mqdev_topic *topic,
+					const char *name, u32 reset)
+{
+	struct mqdev_group_part *gp;
+	struct mqdev_group *g;
+	u32 i;
+	int err;
+
+	g = kzalloc(struct_size(g, parts, topic->nr_parts), GFP_KERNEL_ACCOUNT);
+	if (!g)
+		return ERR_PTR(-ENOMEM);
+	g->nr_parts = topic->nr_parts;
+	g->topic = topic;
+	strscpy_pad(g->name, name);
+	g->uid = current_fsuid();
+	INIT_LIST_HEAD(&g->members);
+	init_waitqueue_head(&g->wait);
+
+	for (i = 0; i < g->nr_parts; i++) {
+		gp = &g->parts[i];
+		INIT_LIST_HEAD(&gp->hold.node);
+		gp->hold.pos = &gp->pos;
+		err = mqdev_ring_seek(&topic->parts[i], reset, &gp->offset,
+				      &gp->pos, &gp->hold, true);
+		if (err)
+			goto err_unhold;
+	}
+	list_add_tail(&g->node, &topic->groups);
+	return g;
+
+err_unhold:
+	group_unhold(g, i);
+	kfree(g);
+	return ERR_PTR(err);
+}
+
+/* Forget a group with no members: its holds go, producers may go on. */
+void mqdev_group_destroy(struct mqdev_group *g)
+{
+	lockdep_assert_held(&g->topic->groups_lock);
+	list_del(&g->node);
+	group_unhold(g, g->nr_parts);
+	kfree(g);
+}
+
+/* Topic release: nothing else can reach the groups any more. */
+void mqdev_groups_free(struct mqdev_topic *topic)
+{
+	struct mqdev_group *g, *next;
+
+	list_for_each_entry_safe(g, next, &topic->groups, node) {
+		list_del(&g->node);
+		kfree(g);
+	}
+}
+
+/* Give @part to @m: its handle reads on from the group's position. */
+static void group_assign(struct mqdev_group *g, u32 part,
+			 struct mqdev_member *m)
+{
+	struct mqdev_handle *h = m->h;
+
+	g->parts[part].owner = m;
+	m->count++;
+	mutex_lock(&h->lock);
+	WRITE_ONCE(*handle_pos(h, part), g->parts[part].pos);
+	set_bit(part, h->subscribed);
+	mutex_unlock(&h->lock);
+}
+
+static void group_revoke(struct mqdev_group *g, u32 part)
+{
+	struct mqdev_member *m = g->parts[part].owner;
+	struct mqdev_handle *h = m->h;
+
+	g->parts[part].owner = NULL;
+	m->count--;
+	mutex_lock(&h->lock);
+	clear_bit(part, h->subscribed);
+	mutex_unlock(&h->lock);
+}
+
+/* Shares: n / members each, and one more for n % members of them. */
+static void group_set_quotas(struct mqdev_group *g)
+{
+	u32 base = g->nr_parts / g->nr_members;
+	u32 extra = g->nr_parts % g->nr_members;
+	struct mqdev_member *m;
+
+	list_for_each_entry(m, &g->members, node)
+		m->quota = base;
+	/* Members that own more than the base keep one more, first. */
+	list_for_each_entry(m, &g->members, node)
+		if (extra && m->count > base) {
+			m->quota++;
+			extra--;
+		}
+	list_for_each_entry(m, &g->members, node)
+		if (extra && m->quota == base) {
+			m->quota++;
+			extra--;
+		}
+}
+
+static void group_rebalance(struct mqdev_group *g)
+{
+	struct mqdev_member *m;
+	u32 i;
+
+	lockdep_assert_held(&g->topic->groups_lock);
+	g->generation++;
+	if (g->nr_members) {
+		group_set_quotas(g);
+		for (i = g->nr_parts; i-- > 0;) {
+			m = g->parts[i].owner;
+			if (m && m->count > m->quota)
+				group_revoke(g, i);
+		}
+		m = list_first_entry(&g->members, struct mqdev_member, node);
+		for (i = 0; i < g->nr_parts; i++) {
+			if (g->parts[i].owner)
+				continue;
+			while (m->count >= m->quota)
+				m = list_next_entry(m, node);
+			group_assign(g, i, m);
+		}
+	}
+	wake_up_interruptible_poll(&g->wait, EPOLLPRI);
+}
+
+/* After positions moved under the members: every partition anew. */
+void mqdev_group_resync(struct mqdev_group *g)
+{
+	u32 i;
+
+	for (i = 0; i < g->nr_parts; i++)
+		if (g->parts[i].owner)
+			group_revoke(g, i);
+	group_rebalance(g);
+}
+
+static int join_check(const struct mqdev_group_join *req)
+{
+	if ((req->reset != MQDEV_SEEK_EARLIEST &&
+	     req->reset != MQDEV_SEEK_LATEST) || req->flags ||
+	    req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	return mqdev_name_check(req->group);
+}
+
+static struct mqdev_member *member_alloc(struct mqdev_handle *h)
+{
+	struct mqdev_member *m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+
+	if (!m)
+		return NULL;
+	m->h = h;
+	m->pid = get_pid(task_tgid(current));
+	get_task_comm(m->comm, current);
+	return m;
+}
+
+static void member_free(struct mqdev_member *m)
+{
+	put_pid(m->pid);
+	kfree(m);
+}
+
+/* Add @m to @g unless the handle already reads on its own. */
+static int member_add(struct mqdev_group *g, struct mqdev_member *m)
+{
+	struct mqdev_handle *h = m->h;
+	int err = 0;
+
+	mutex_lock(&h->lock);
+	if (h->member || !bitmap_empty(h->subscribed, g->nr_parts))
+		err = -EBUSY;
+	else if (g->nr_members >= MQDEV_MAX_MEMBERS)
+		err = -ENOSPC;
+	if (!err) {
+		m->group = g;
+		m->id = ++g->next_member_id;
+		list_add_tail(&m->node, &g->members);
+		g->nr_members++;
+		h->member = m;
+	}
+	mutex_unlock(&h->lock);
+	return err;
+}
+
+int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req)
+{
+	struct mqdev_topic *topic = h->topic;
+	struct mqdev_member *m;
+	struct mqdev_group *g;
+	bool created = false;
+	int err;
+
+	err = join_check(req);
+	if (err)
+		return err;
+	m = member_alloc(h);
+	if (!m)
+		return -ENOMEM;
+
+	mutex_lock(&topic->groups_lock);
+	g = mqdev_group_find(topic, req->group);
+	if (!g) {
+		g = group_create(topic, req->group, req->reset);
+		if (IS_ERR(g)) {
+			err = PTR_ERR(g);
+			goto err_unlock;
+		}
+		created = true;
+	}
+	err = member_add(g, m);
+	if (err)
+		goto err_destroy;
+	group_rebalance(g);
+	req->member_id = m->id;
+	req->generation = g->generation;
+	mutex_unlock(&topic->groups_lock);
+	return 0;
+
+err_destroy:
+	if (created)
+		mqdev_group_destroy(g);
+err_unlock:
+	mutex_unlock(&topic->groups_lock);
+	member_free(m);
+	return err;
+}
+
+void mqdev_group_leave(struct mqdev_handle *h)
+{
+	struct mqdev_member *m = h->member;
+	struct mqdev_topic *topic = h->topic;
+	struct mqdev_group *g;
+	u32 i;
+
+	if (!m)
+		return;
+	mutex_lock(&topic->groups_lock);
+	g = m->group;
+	for (i = 0; i < g->nr_parts; i++)
+		if (g->parts[i].owner == m)
+			group_revoke(g, i);
+	list_del(&m->node);
+	g->nr_members--;
+	h->member = NULL;
+	group_rebalance(g);
+	mutex_unlock(&topic->groups_lock);
+	member_free(m);
+}
+
+int mqdev_group_assignment(struct mqdev_handle *h,
+			   struct mqdev_group_assignment *req)
+{
+	struct mqdev_group_start __user *ustarts = u64_to_user_ptr(req->starts);
+	struct mqdev_group_start start;
+	struct mqdev_member *m = h->member;
+	struct mqdev_group *g;
+	u32 i;
+	int err = 0;
+
+	if (!m)
+		return -EBADFD;
+	if (req->reserved || req->starts_count < h->topic->nr_parts)
+		return -EINVAL;
+	memset(req->owned, 0, sizeof(req->owned));
+
+	/* The starts are copied out under the lock: they must be of one generation. */
+	mutex_lock(&h->topic->groups_lock);
+	g = m->group;
+	for (i = 0; i < g->nr_parts && !err; i++) {
+		if (g->parts[i].owner != m)
+			continue;
+		req->owned[i / 64] |= 1ULL << (i % 64);
+		start.offset = g->parts[i].offset;
+		start.pos = g->parts[i].pos;
+		if (copy_to_user(&ustarts[i], &start, sizeof(start)))
+			err = -EFAULT;
+	}
+	req->count = m->count;
+	req->generation = g->generation;
+	if (!err)
+		WRITE_ONCE(m->seen_gen, g->generation);
+	mutex_unlock(&h->topic->groups_lock);
+	return err;
+}
+
+/*
+ * Move the group's position in @part: to an offset (a commit, or a reset),
+ * earliest, latest, or the first record at or after a time.  The walk starts
+ * from the current position when it can, so a commit costs only the records
+ * it covers.
+ */
+int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
+{
+	struct mqdev_group_part *gp = &g->parts[part];
+	struct mqdev_part *ring = &g->topic->parts[part];
+	u64 offset = value, pos = gp->pos;
+	int err;
+
+	lockdep_assert_held(&g->topic->groups_lock);
+	err = mqdev_ring_locate(ring, whence, &offset, &pos, gp->offset);
+	if (err)
+		return err;
+	WRITE_ONCE(gp->pos, pos);
+	gp->offset = offset;
+	gp->committed = true;
+	mqdev_ring_moved(ring);
+	return 0;
+}
+
+int mqdev_group_commit(struct mqdev_handle *h,
+		       const struct mqdev_group_commit *req)
+{
+	struct mqdev_member *m = h->member;
+	struct mqdev_group *g;
+	int err;
+
+	if (!m)
+		return -EBADFD;
+	if (req->flags || req->reserved || req->partition >= h->topic->nr_parts)
+		return -EINVAL;
+
+	mutex_lock(&h->topic->groups_lock);
+	g = m->group;
+	if (req->generation != g->generation ||
+	    g->parts[req->partition].owner != m)
+		err = -ESTALE;
+	else
+		err = mqdev_group_set(g, req->partition, MQDEV_SEEK_OFFSET,
+				      req->offset);
+	mutex_unlock(&h->topic->groups_lock);
+	return err;
+}
+
+__poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
+			  poll_table *pt)
+{
+	struct mqdev_member *m = READ_ONCE(h->member);
+
+	if (!m)
+		return 0;
+	poll_wait(file, &m->group->wait, pt);
+	return READ_ONCE(m->seen_gen) != READ_ONCE(m->group->generation) ?
+	       EPOLLPRI : 0;
+}
