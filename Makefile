@@ -36,7 +36,7 @@ LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
 LIB_SO	 := $(B)/lib/libmqdev.so.$(VERSION)
 LIB_A	 := $(B)/lib/libmqdev.a
 LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
-LDLIBS	 := -L$(B)/lib -lmqdev
+LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl
 TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
@@ -62,7 +62,7 @@ $(B)/lib/%.o: lib/%.c $(HDRS)
 
 $(LIB_SO): $(LIB_OBJS) lib/libmqdev.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libmqdev.so.$(SOMAJOR) \
-		-Wl,--version-script=lib/libmqdev.map -o $@ $(LIB_OBJS)
+		-Wl,--version-script=lib/libmqdev.map -o $@ $(LIB_OBJS) -lmnl
 	ln -sf libmqdev.so.$(VERSION) $(B)/lib/libmqdev.so.$(SOMAJOR)
 	ln -sf libmqdev.so.$(SOMAJOR) $(B)/lib/libmqdev.so
 

@@ -669,12 +669,25 @@ static struct miscdevice mqdev_misc = {
 
 static int __init mqdev_init(void)
 {
-	return misc_register(&mqdev_misc);
+	int err;
+
+	err = mqdev_nl_init();
+	if (err)
+		return err;
+	err = misc_register(&mqdev_misc);
+	if (err)
+		goto err_nl_exit;
+	return 0;
+
+err_nl_exit:
+	mqdev_nl_exit();
+	return err;
 }
 
 static void __exit mqdev_exit(void)
 {
 	misc_deregister(&mqdev_misc);
+	mqdev_nl_exit();
 	mqdev_topics_destroy();
 }
 

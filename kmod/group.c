@@ -81,6 +81,15 @@ err_unhold:
 	return ERR_PTR(err);
 }
 
+/* For an administrator's reset: a group may be set up before anyone joins. */
+struct mqdev_group *mqdev_group_get_or_create(struct mqdev_topic *topic,
+					      const char *name)
+{
+	struct mqdev_group *g = mqdev_group_find(topic, name);
+
+	return g ?: group_create(topic, name, MQDEV_SEEK_EARLIEST);
+}
+
 /* Forget a group with no members: its holds go, producers may go on. */
 void mqdev_group_destroy(struct mqdev_group *g)
 {
@@ -173,6 +182,7 @@ static void group_rebalance(struct mqdev_group *g)
 		}
 	}
 	wake_up_interruptible_poll(&g->wait, EPOLLPRI);
+	mqdev_nl_rebalanced(g);
 }
 
 /* After positions moved under the members: every partition anew. */

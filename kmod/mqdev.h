@@ -148,6 +148,8 @@ struct mqdev_topic *mqdev_topic_get(const char *name, int may);
 void mqdev_topic_put(struct mqdev_topic *topic);
 int mqdev_name_check(const char *name);
 void mqdev_topics_destroy(void);
+struct mqdev_topic **mqdev_topics_get(const char *name, u32 *count);
+void mqdev_topics_put(struct mqdev_topic **topics, u32 count);
 u32 mqdev_key_hash(const void *key, u32 len);
 
 static inline bool mqdev_topic_dead(const struct mqdev_topic *topic)
@@ -198,5 +200,13 @@ struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
 int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value);
 void mqdev_group_resync(struct mqdev_group *g);
 void mqdev_group_destroy(struct mqdev_group *g);
+struct mqdev_group *mqdev_group_get_or_create(struct mqdev_topic *topic,
+					      const char *name);
+
+/* netlink.c */
+int mqdev_nl_init(void);
+void mqdev_nl_exit(void);
+void mqdev_nl_rebalanced(struct mqdev_group *g);
+void mqdev_nl_topic_event(const char *name, bool created);
 
 #endif /* _MQDEV_H */

@@ -234,6 +234,7 @@ int mqdev_topic_create(const struct mqdev_topic_create *req)
 	err = topic_register(topic);
 	if (err)
 		goto err_free_rings;
+	mqdev_nl_topic_event(topic->name, true);
 	return 0;
 
 err_free_rings:
@@ -267,6 +268,7 @@ int mqdev_topic_delete(const char *name)
 	for (i = 0; i < topic->nr_parts; i++)
 		mqdev_ring_kill(&topic->parts[i]);
 	wake_up_all(&topic->read_wait);
+	mqdev_nl_topic_event(topic->name, false);
 	mqdev_topic_put(topic);
 	return 0;
 }
@@ -349,6 +351,37 @@ int mqdev_topic_describe(struct mqdev_topic_info *req)
 	req->max_record = topic->max_record;
 	mqdev_topic_put(topic);
 	return err;
+}
+
+/*
+ * References to the topics the caller may read, optionally just @name; put
+ * each with mqdev_topic_put() and free the array with kfree().
+ */
+struct mqdev_topic **mqdev_topics_get(const char *name, u32 *count)
+{
+	struct mqdev_topic **topics, *topic;
+	u32 n = 0;
+
+	mutex_lock(&mqdev_topics_lock);
+	topics = kcalloc(mqdev_nr_topics ?: 1, sizeof(*topics), GFP_KERNEL);
+	if (topics)
+		list_for_each_entry(topic, &mqdev_topics, node) {
+			if ((name && strcmp(topic->name, name)) ||
+			    !topic_permits(topic, MAY_READ))
+				continue;
+			kref_get(&topic->ref);
+			topics[n++] = topic;
+		}
+	mutex_unlock(&mqdev_topics_lock);
+	*count = n;
+	return topics;
+}
+
+void mqdev_topics_put(struct mqdev_topic **topics, u32 count)
+{
+	while (count--)
+		mqdev_topic_put(topics[count]);
+	kfree(topics);
 }
 
 /* Module exit: no handle is left, so nothing else holds a topic. */

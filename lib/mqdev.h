@@ -239,6 +239,84 @@ uint32_t mqdev_consumer_generation(const struct mqdev_consumer *consumer);
 bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
 			 uint32_t partition);
 
+/* ---- the control channel: generic netlink, through libmnl ------------------ */
+
+struct mqdev_nl;
+
+struct mqdev_member_info {
+	uint32_t	id;
+	uint32_t	pid;
+	uint32_t	partitions;	/* how many it owns */
+	char		comm[16];
+};
+
+struct mqdev_group_partition {
+	uint32_t	partition;
+	bool		committed;	/* the group committed here */
+	bool		owned;
+	uint32_t	owner;		/* member id, when owned */
+	uint64_t	position;	/* the group's offset */
+	uint64_t	first;		/* oldest offset kept */
+	uint64_t	end;		/* next offset to be written */
+	uint64_t	lag;		/* end - position */
+};
+
+struct mqdev_group_info {
+	char				group[MQDEV_NAME_SIZE];
+	char				topic[MQDEV_NAME_SIZE];
+	uint32_t			generation;
+	uint32_t			members;
+	uint32_t			nr_members;
+	struct mqdev_member_info	*member;
+	uint32_t			nr_parts;
+	struct mqdev_group_partition	*part;
+};
+
+typedef int (*mqdev_group_fn)(void *ctx, const struct mqdev_group_info *info);
+
+struct mqdev_event {
+	uint8_t		cmd;		/* MQDEV_CMD_EVENT_* */
+	char		group[MQDEV_NAME_SIZE];
+	char		topic[MQDEV_NAME_SIZE];
+	uint32_t	generation;
+	uint32_t	members;
+};
+
+int mqdev_nl_open(struct mqdev_nl **nl);
+void mqdev_nl_close(struct mqdev_nl *nl);
+int mqdev_nl_fd(const struct mqdev_nl *nl);
+
+/* The kernel's own words for the last refusal (extended ack), or "". */
+const char *mqdev_nl_error(const struct mqdev_nl *nl);
+
+/* Every (topic, group) the caller may see; @group, @topic narrow (NULL: all). */
+int mqdev_group_get(struct mqdev_nl *nl, const char *group, const char *topic,
+		    mqdev_group_fn fn, void *ctx);
+
+/* Commit for a group from outside it: with its @generation, or while empty. */
+int mqdev_group_commit_offset(struct mqdev_nl *nl, const char *group,
+			      const char *topic, uint32_t partition,
+			      uint64_t offset, const uint32_t *generation);
+
+/*
+ * Move a group's positions in @partition (or MQDEV_PARTITION_ALL) to
+ * MQDEV_SEEK_EARLIEST, _LATEST, _OFFSET @value or _TIMESTAMP @value (ns).
+ * Refused while the group has members unless @force.
+ */
+int mqdev_group_reset(struct mqdev_nl *nl, const char *group,
+		      const char *topic, uint32_t partition, uint32_t whence,
+		      uint64_t value, bool force);
+
+/* Delete a group with no members, of @topic or (NULL) of every topic. */
+int mqdev_group_delete(struct mqdev_nl *nl, const char *group,
+		       const char *topic);
+
+/* Receive rebalances and topics coming and going, as they happen. */
+int mqdev_nl_subscribe(struct mqdev_nl *nl);
+/* Wait up to @timeout_ms for an event: 1, or 0 on time-out, or -errno. */
+int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *event,
+		   int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

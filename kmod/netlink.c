@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The control channel: generic netlink family "mqdev".  Consumer groups are
+ * listed and described, their offsets committed, reset and deleted here, and
+ * the "events" multicast group announces rebalances and topics coming and
+ * going.  Every attribute is checked by a strict policy; every refusal comes
+ * with an extended-ack message a person can read.
+ *
+ * Requests run in the sender's context.  Describing needs read permission on
+ * the topic; changing a group needs that and either being the user that
+ * created the group or CAP_SYS_ADMIN in the socket's user namespace.
+ */
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/string.h>
+#include <net/genetlink.h>
+#include "mqdev.h"
+
+enum { MQDEV_MCGRP_EVENTS };
+
+static const struct nla_policy mqdev_policy[MQDEV_A_MAX + 1] = {
+	[MQDEV_A_GROUP]		= { .type = NLA_NUL_STRING, .len = MQDEV_NAME_MAX },
+	[MQDEV_A_TOPIC]		= { .type = NLA_NUL_STRING, .len = MQDEV_NAME_MAX },
+	[MQDEV_A_PARTITION]	= NLA_POLICY_MAX(NLA_U32, MQDEV_MAX_PARTITIONS - 1),
+	[MQDEV_A_OFFSET]	= { .type = NLA_U64 },
+	[MQDEV_A_GENERATION]	= { .type = NLA_U32 },
+	[MQDEV_A_RESET]		= NLA_POLICY_MAX(NLA_U32, MQDEV_SEEK_TIMESTAMP),
+	[MQDEV_A_TIMESTAMP]	= { .type = NLA_U64 },
+	[MQDEV_A_FORCE]		= { .type = NLA_FLAG },
+};
+
+static struct genl_family mqdev_genl_family;
+
+/* A required attribute: its absence is named, for tools and for people. */
+static bool nl_missing(struct genl_info *info, int attr, const char *what)
+{
+	if (info->attrs[attr])
+		return false;
+	NL_SET_ERR_ATTR_MISS(info->extack, NULL, attr);
+	NL_SET_ERR_MSG_FMT(info->extack, "missing attribute: %s", what);
+	return true;
+}
+
+/* A name attribute as the zero-padded field the rest of mqdev checks. */
+static int nl_name(struct genl_info *info, int attr, char *name)
+{
+	struct nlattr *nla = info->attrs[attr];
+
+	if (!nla) {
+		NL_SET_ERR_ATTR_MISS(info->extack, NULL, attr);
+		NL_SET_ERR_MSG(info->extack, "missing a topic or group name");
+		return -EINVAL;
+	}
+	memset(name, 0, MQDEV_NAME_SIZE);
+	nla_strscpy(name, nla, MQDEV_NAME_SIZE);
+	if (mqdev_name_check(name)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nla,
+				    "names are 1 to 64 of [A-Za-z0-9._-]");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool nl_may_change(struct sk_buff *skb, const struct mqdev_group *g)
+{
+	return uid_eq(current_fsuid(), g->uid) ||
+	       netlink_capable(skb, CAP_SYS_ADMIN);
+}
+
+static int fill_member(struct sk_buff *skb, const struct mqdev_member *m)
+{
+	struct nlattr *nest = nla_nest_start(skb, MQDEV_A_MEMBER);
+
+	if (!nest ||
+	    nla_put_u32(skb, MQDEV_MEMBER_A_ID, m->id) ||
+	    nla_put_u32(skb, MQDEV_MEMBER_A_PID, pid_vnr(m->pid)) ||
+	    nla_put_string(skb, MQDEV_MEMBER_A_COMM, m->comm) ||
+	    nla_put_u32(skb, MQDEV_MEMBER_A_COUNT, m->count))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int fill_part(struct sk_buff *skb, struct mqdev_group *g, u32 i)
+{
+	const struct mqdev_group_part *gp = &g->parts[i];
+	struct mqdev_partition_info info;
+	struct nlattr *nest;
+
+	mqdev_ring_info(&g->topic->parts[i], &info);
+	nest = nla_nest_start(skb, MQDEV_A_PART);
+	if (!nest ||
+	    nla_put_u32(skb, MQDEV_PART_A_INDEX, i) ||
+	    (gp->committed &&
+	     nla_put_u64_64bit(skb, MQDEV_PART_A_COMMITTED, gp->offset,
+			       MQDEV_PART_A_PAD)) ||
+	    nla_put_u64_64bit(skb, MQDEV_PART_A_POSITION, gp->offset,
+			      MQDEV_PART_A_PAD) ||
+	    nla_put_u64_64bit(skb, MQDEV_PART_A_FIRST, info.first_offset,
+			      MQDEV_PART_A_PAD) ||
+	    nla_put_u64_64bit(skb, MQDEV_PART_A_END, info.next_offset,
+			      MQDEV_PART_A_PAD) ||
+	    nla_put_u64_64bit(skb, MQDEV_PART_A_LAG,
+			      info.next_offset - gp->offset, MQDEV_PART_A_PAD) ||
+	    (gp->owner && nla_put_u32(skb, MQDEV_PART_A_OWNER, gp->owner->id)))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* One message describing @g; topic->groups_lock held. */
+static int fill_group(struct sk_buff *skb, u32 portid, u32 seq, int flags,
+		      u8 cmd, struct mqdev_group *g, bool detail)
+{
+	struct mqdev_member *m;
+	void *hdr;
+	u32 i;
+
+	hdr = genlmsg_put(skb, portid, seq, &mqdev_genl_family, flags, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_string(skb, MQDEV_A_GROUP, g->name) ||
+	    nla_put_string(skb, MQDEV_A_TOPIC, g->topic->name) ||
+	    nla_put_u32(skb, MQDEV_A_GENERATION, g->generation) ||
+	    nla_put_u32(skb, MQDEV_A_MEMBERS, g->nr_members))
+		goto err_cancel;
+	if (detail) {
+		list_for_each_entry(m, &g->members, node)
+			if (fill_member(skb, m))
+				goto err_cancel;
+		for (i = 0; i < g->nr_parts; i++)
+			if (fill_part(skb, g, i))
+				goto err_cancel;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+
+err_cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+/*
+ * Dump the groups of the topics the caller may read, each (topic, group) a
+ * message; GROUP and TOPIC narrow it.  cb->args[0] counts the messages sent
+ * by earlier calls.
+ */
+static int mqdev_nl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_info *info = genl_info_dump(cb);
+	struct nlattr *want_group = info->attrs[MQDEV_A_GROUP];
+	struct nlattr *want_topic = info->attrs[MQDEV_A_TOPIC];
+	struct mqdev_topic **topics;
+	struct mqdev_group *g;
+	long idx = 0, skip = cb->args[0];
+	u32 n, i;
+	int err = 0;
+
+	topics = mqdev_topics_get(want_topic ? nla_data(want_topic) : NULL, &n);
+	if (!topics)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++) {
+		mutex_lock(&topics[i]->groups_lock);
+		list_for_each_entry(g, &topics[i]->groups, node) {
+			if (want_group && nla_strcmp(want_group, g->name))
+				continue;
+			if (idx++ < skip)
+				continue;
+			err = fill_group(skb, NETLINK_CB(cb->skb).portid,
+					 cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					 MQDEV_CMD_GROUP_GET, g, true);
+			if (err) {
+				idx--;
+				break;
+			}
+		}
+		mutex_unlock(&topics[i]->groups_lock);
+	}
+	mqdev_topics_put(topics, n);
+	cb->args[0] = idx;
+	/* A message too big for an empty buffer can never be sent. */
+	if (err && !skb->len)
+		return err;
+	return skb->len;
+}
+
+/* The topic and group a change names, with the topic's groups locked. */
+static struct mqdev_group *nl_group_lock(struct sk_buff *skb,
+					 struct genl_info *info,
+					 struct mqdev_topic **topicp,
+					 bool create)
+{
+	char topic_name[MQDEV_NAME_SIZE], group_name[MQDEV_NAME_SIZE];
+	struct mqdev_topic *topic;
+	struct mqdev_group *g;
+	int err;
+
+	err = nl_name(info, MQDEV_A_TOPIC, topic_name) ?:
+	      nl_name(info, MQDEV_A_GROUP, group_name);
+	if (err)
+		return ERR_PTR(err);
+	topic = mqdev_topic_get(topic_name, MAY_READ);
+	if (IS_ERR(topic)) {
+		if (PTR_ERR(topic) == -ENOENT)
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[MQDEV_A_TOPIC],
+					    "no such topic");
+		else
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[MQDEV_A_TOPIC],
+					    "no read permission on the topic");
+		return ERR_CAST(topic);
+	}
+	mutex_lock(&topic->groups_lock);
+	g = create ? mqdev_group_get_or_create(topic, group_name) :
+		     mqdev_group_find(topic, group_name);
+	if (IS_ERR_OR_NULL(g)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQDEV_A_GROUP],
+				    "no such group on the topic");
+		err = g ? PTR_ERR(g) : -ENOENT;
+		goto err_unlock;
+	}
+	if (!nl_may_change(skb, g)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "only the group's creator or an administrator may change it");
+		err = -EPERM;
+		goto err_unlock;
+	}
+	*topicp = topic;
+	return g;
+
+err_unlock:
+	mutex_unlock(&topic->groups_lock);
+	mqdev_topic_put(topic);
+	return ERR_PTR(err);
+}
+
+static void nl_group_unlock(struct mqdev_topic *topic)
+{
+	mutex_unlock(&topic->groups_lock);
+	mqdev_topic_put(topic);
+}
+
+static int mqdev_nl_group_commit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **a = info->attrs;
+	struct mqdev_topic *topic;
+	struct mqdev_group *g;
+	int err;
+
+	if (nl_missing(info, MQDEV_A_PARTITION, "partition") ||
+	    nl_missing(info, MQDEV_A_OFFSET, "offset"))
+		return -EINVAL;
+	g = nl_group_lock(skb, info, &topic, false);
+	if (IS_ERR(g))
+		return PTR_ERR(g);
+
+	err = -EINVAL;
+	if (nla_get_u32(a[MQDEV_A_PARTITION]) >= g->nr_parts) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[MQDEV_A_PARTITION],
+				    "the topic has no such partition");
+	} else if (a[MQDEV_A_GENERATION] &&
+		   nla_get_u32(a[MQDEV_A_GENERATION]) != g->generation) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[MQDEV_A_GENERATION],
+				    "stale generation: the group has rebalanced");
+		err = -ESTALE;
+	} else if (!a[MQDEV_A_GENERATION] && g->nr_members) {
+		NL_SET_ERR_MSG(info->extack,
+			       "the group has members: commit with its generation");
+		err = -EBUSY;
+	} else {
+		err = mqdev_group_set(g, nla_get_u32(a[MQDEV_A_PARTITION]),
+				      MQDEV_SEEK_OFFSET,
+				      nla_get_u64(a[MQDEV_A_OFFSET]));
+		if (err == -ERANGE)
+			NL_SET_ERR_MSG_ATTR(info->extack, a[MQDEV_A_OFFSET],
+					    "offset beyond the end of the partition");
+	}
+	nl_group_unlock(topic);
+	return err;
+}
+
+/* What a reset asks for: a whence and its value, checked. */
+static int nl_reset_target(struct genl_info *info, u32 *whence, u64 *value)
+{
+	struct nlattr **a = info->attrs;
+
+	if (nl_missing(info, MQDEV_A_RESET, "reset (where to)"))
+		return -EINVAL;
+	*whence = nla_get_u32(a[MQDEV_A_RESET]);
+	*value = 0;
+	if (*whence == MQDEV_SEEK_OFFSET) {
+		if (nl_missing(info, MQDEV_A_OFFSET, "offset"))
+			return -EINVAL;
+		*value = nla_get_u64(a[MQDEV_A_OFFSET]);
+	} else if (*whence == MQDEV_SEEK_TIMESTAMP) {
+		if (nl_missing(info, MQDEV_A_TIMESTAMP, "timestamp"))
+			return -EINVAL;
+		*value = nla_get_u64(a[MQDEV_A_TIMESTAMP]);
+	}
+	return 0;
+}
+
+static int mqdev_nl_group_reset(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **a = info->attrs;
+	struct mqdev_topic *topic;
+	struct mqdev_group *g;
+	u32 whence, i;
+	u64 value;
+	int err;
+
+	err = nl_reset_target(info, &whence, &value);
+	if (err)
+		return err;
+	g = nl_group_lock(skb, info, &topic, true);
+	if (IS_ERR(g))
+		return PTR_ERR(g);
+
+	if (g->nr_members && !nla_get_flag(a[MQDEV_A_FORCE])) {
+		NL_SET_ERR_MSG(info->extack,
+			       "the group has members; stop them, or force");
+		err = -EBUSY;
+		goto out_unlock;
+	}
+	if (a[MQDEV_A_PARTITION] &&
+	    nla_get_u32(a[MQDEV_A_PARTITION]) >= g->nr_parts) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[MQDEV_A_PARTITION],
+				    "the topic has no such partition");
+		err = -EINVAL;
+		goto out_unlock;
+	}
+	for (i = 0; i < g->nr_parts && !err; i++)
+		if (!a[MQDEV_A_PARTITION] ||
+		    nla_get_u32(a[MQDEV_A_PARTITION]) == i)
+			err = mqdev_group_set(g, i, whence, value);
+	if (err == -ERANGE)
+		NL_SET_ERR_MSG_ATTR(info->extack, a[MQDEV_A_OFFSET],
+				    "offset beyond the end of a partition");
+	/* Members read on from the new positions. */
+	if (g->nr_members)
+		mqdev_group_resync(g);
+out_unlock:
+	nl_group_unlock(topic);
+	return err;
+}
+
+static int mqdev_nl_group_delete(struct sk_buff *skb, struct genl_info *info)
+{
+	struct mqdev_topic *topic;
+	struct mqdev_group *g;
+	int err = 0;
+
+	g = nl_group_lock(skb, info, &topic, false);
+	if (IS_ERR(g))
+		return PTR_ERR(g);
+	if (g->nr_members) {
+		NL_SET_ERR_MSG(info->extack, "the group has members");
+		err = -EBUSY;
+	} else {
+		mqdev_group_destroy(g);
+	}
+	nl_group_unlock(topic);
+	return err;
+}
+
+static const struct genl_ops mqdev_genl_ops[] = {
+	{
+		.cmd	= MQDEV_CMD_GROUP_GET,
+		.dumpit	= mqdev_nl_group_dump,
+	},
+	{
+		.cmd	= MQDEV_CMD_GROUP_COMMIT,
+		.doit	= mqdev_nl_group_commit,
+	},
+	{
+		.cmd	= MQDEV_CMD_GROUP_RESET,
+		.doit	= mqdev_nl_group_reset,
+	},
+	{
+		.cmd	= MQDEV_CMD_GROUP_DELETE,
+		.doit	= mqdev_nl_group_delete,
+	},
+};
+
+static const struct genl_multicast_group mqdev_mcgrps[] = {
+	[MQDEV_MCGRP_EVENTS] = { .name = MQDEV_GENL_MCGRP_EVENTS },
+};
+
+static struct genl_family mqdev_genl_family __ro_after_init = {
+	.name		= MQDEV_GENL_NAME,
+	.version	= MQDEV_GENL_VERSION,
+	.maxattr	= MQDEV_A_MAX,
+	.policy		= mqdev_policy,
+	.netnsok	= true,
+	.module		= THIS_MODULE,
+	.ops		= mqdev_genl_ops,
+	.n_ops		= ARRAY_SIZE(mqdev_genl_ops),
+	.mcgrps		= mqdev_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(mqdev_mcgrps),
+};
+
+static void nl_multicast(struct sk_buff *skb)
+{
+	rcu_read_lock();
+	genlmsg_multicast_allns(&mqdev_genl_family, skb, 0, MQDEV_MCGRP_EVENTS);
+	rcu_read_unlock();
+}
+
+/* Events are best effort, as netlink notifications are: no memory, none. */
+void mqdev_nl_rebalanced(struct mqdev_group *g)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return;
+	if (fill_group(skb, 0, 0, 0, MQDEV_CMD_EVENT_REBALANCE, g, false)) {
+		nlmsg_free(skb);
+		return;
+	}
+	nl_multicast(skb);
+}
+
+void mqdev_nl_topic_event(const char *name, bool created)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	void *hdr;
+
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &mqdev_genl_family, 0, created ?
+			  MQDEV_CMD_EVENT_TOPIC_NEW : MQDEV_CMD_EVENT_TOPIC_DEL);
+	if (!hdr || nla_put_string(skb, MQDEV_A_TOPIC, name)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	nl_multicast(skb);
+}
+
+int __init mqdev_nl_init(void)
+{
+	return genl_register_family(&mqdev_genl_family);
+}
+
+void mqdev_nl_exit(void)
+{
+	genl_unregister_family(&mqdev_genl_family);
+}

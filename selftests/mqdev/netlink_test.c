@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The generic netlink control channel: groups described, reset, committed,
+ * deleted, events announced, and malformed requests refused with a reason.
+ */
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define PARTS 3
+
+FIXTURE(nl) {
+	int fd, prod;
+	struct mqdev_nl *nl;
+	char name[MQDEV_NAME_MAX + 1];
+};
+
+FIXTURE_SETUP(nl)
+{
+	int p, i;
+
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, mqdev_nl_open(&self->nl));
+	strcpy(self->name, topic_name("nl"));
+	ASSERT_EQ(0, create_topic(self->fd, self->name, PARTS, 65536, 0));
+	self->prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, self->prod);
+	/* partition p gets 10 * (p + 1) records */
+	for (p = 0; p < PARTS; p++)
+		for (i = 0; i < 10 * (p + 1); i++)
+			ASSERT_EQ(p, produce_one(self->prod, p, NULL, 0, "x", 1,
+						 NULL));
+}
+
+FIXTURE_TEARDOWN(nl)
+{
+	close(self->prod);
+	mqdev_topic_delete(self->fd, self->name);
+	mqdev_nl_close(self->nl);
+	close(self->fd);
+}
+
+struct seen {
+	int count;
+	struct mqdev_group_info info;
+	struct mqdev_group_partition part[PARTS];
+	struct mqdev_member_info member[4];
+};
+
+static int keep(void *ctx, const struct mqdev_group_info *info)
+{
+	struct seen *s = ctx;
+
+	s->count++;
+	s->info = *info;
+	memcpy(s->part, info->part, sizeof(s->part[0]) *
+	       (info->nr_parts < PARTS ? info->nr_parts : PARTS));
+	memcpy(s->member, info->member, sizeof(s->member[0]) *
+	       (info->nr_members < 4 ? info->nr_members : 4));
+	return 0;
+}
+
+static void read_n(struct mqdev_consumer *c, int n)
+{
+	while (n-- && mqdev_consumer_peek(c))
+		mqdev_consumer_release(c);
+}
+
+TEST_F(nl, describe_members_and_lag)
+{
+	struct mqdev_consumer *a, *b;
+	struct seen s = {};
+	int p, owned_by_a = 0;
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &a));
+	ASSERT_EQ(0, mqdev_consumer_join(a, "desc", MQDEV_SEEK_EARLIEST));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &b));
+	ASSERT_EQ(0, mqdev_consumer_join(b, "desc", MQDEV_SEEK_EARLIEST));
+	mqdev_consumer_wait(a, 0);
+	read_n(a, 5);
+	ASSERT_EQ(0, mqdev_consumer_commit(a));
+
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "desc", self->name, keep, &s));
+	ASSERT_EQ(1, s.count);
+	EXPECT_STREQ("desc", s.info.group);
+	EXPECT_STREQ(self->name, s.info.topic);
+	EXPECT_EQ(2, s.info.members);
+	EXPECT_EQ(mqdev_consumer_generation(a), s.info.generation);
+	ASSERT_EQ(2, s.info.nr_members);
+	EXPECT_EQ(getpid(), s.member[0].pid);
+	EXPECT_STREQ("netlink_test", s.member[0].comm);
+	EXPECT_EQ(PARTS, s.member[0].partitions + s.member[1].partitions);
+	ASSERT_EQ(PARTS, s.info.nr_parts);
+	for (p = 0; p < PARTS; p++) {
+		EXPECT_EQ(p, s.part[p].partition);
+		EXPECT_EQ(10 * (p + 1), s.part[p].end);
+		EXPECT_EQ(s.part[p].end - s.part[p].position, s.part[p].lag);
+		EXPECT_TRUE(s.part[p].owned);
+		owned_by_a += mqdev_consumer_owns(a, p);
+	}
+	/* a read 5 records of its first partition and committed them */
+	EXPECT_LE(1, owned_by_a);
+	for (p = 0; p < PARTS && !mqdev_consumer_owns(a, p); p++)
+		;
+	EXPECT_TRUE(s.part[p].committed);
+	EXPECT_EQ(5, s.part[p].position);
+	EXPECT_EQ(10 * (p + 1) - 5, s.part[p].lag);
+
+	/* the whole list has it too, and nothing for a name that is not there */
+	s.count = 0;
+	ASSERT_EQ(0, mqdev_group_get(self->nl, NULL, NULL, keep, &s));
+	EXPECT_LE(1, s.count);
+	s.count = 0;
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "nope", NULL, keep, &s));
+	EXPECT_EQ(0, s.count);
+	mqdev_consumer_free(a);
+	mqdev_consumer_free(b);
+}
+
+TEST_F(nl, reset_commit_delete)
+{
+	struct mqdev_consumer *c;
+	const struct mqdev_record *rec;
+	struct seen s = {};
+	uint32_t gen;
+	uint64_t ts;
+
+	/* reset creates a group before anyone joins */
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "rst", self->name,
+				       MQDEV_PARTITION_ALL, MQDEV_SEEK_LATEST,
+				       0, false));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "rst", self->name, keep, &s));
+	EXPECT_EQ(0, s.part[2].lag);
+	EXPECT_EQ(30, s.part[2].position);
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "rst", self->name, 1,
+				       MQDEV_SEEK_OFFSET, 7, false));
+	ASSERT_EQ(-ERANGE, mqdev_group_reset(self->nl, "rst", self->name, 1,
+					     MQDEV_SEEK_OFFSET, 21, false));
+	EXPECT_STRNE("", mqdev_nl_error(self->nl));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "rst", self->name, keep, &s));
+	EXPECT_EQ(7, s.part[1].position);
+	EXPECT_EQ(13, s.part[1].lag);
+	EXPECT_EQ(30, s.part[2].position);
+
+	/* a member starts where the group was put */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "rst", MQDEV_SEEK_EARLIEST));
+	rec = mqdev_consumer_peek(c);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(1, rec->partition);
+	EXPECT_EQ(7, rec->offset);
+	ts = rec->timestamp;
+
+	/* with a member, resets need force and commits the generation */
+	EXPECT_EQ(-EBUSY, mqdev_group_reset(self->nl, "rst", self->name,
+					    MQDEV_PARTITION_ALL,
+					    MQDEV_SEEK_EARLIEST, 0, false));
+	EXPECT_STRNE("", mqdev_nl_error(self->nl));
+	EXPECT_EQ(-EBUSY, mqdev_group_commit_offset(self->nl, "rst", self->name,
+						    0, 1, NULL));
+	gen = mqdev_consumer_generation(c) - 1;
+	EXPECT_EQ(-ESTALE, mqdev_group_commit_offset(self->nl, "rst",
+						     self->name, 0, 1, &gen));
+	gen++;
+	EXPECT_EQ(0, mqdev_group_commit_offset(self->nl, "rst", self->name, 0,
+					       1, &gen));
+	EXPECT_EQ(-EBUSY, mqdev_group_delete(self->nl, "rst", self->name));
+
+	/* forced: by time, and the member is moved at once */
+	EXPECT_EQ(0, mqdev_group_reset(self->nl, "rst", self->name, 1,
+				       MQDEV_SEEK_TIMESTAMP, ts, true));
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 1000));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "rst", self->name, keep, &s));
+	EXPECT_GE(7, s.part[1].position);
+	mqdev_consumer_free(c);
+
+	EXPECT_EQ(0, mqdev_group_delete(self->nl, "rst", NULL));
+	EXPECT_EQ(-ENOENT, mqdev_group_delete(self->nl, "rst", self->name));
+	EXPECT_EQ(-ENOENT, mqdev_group_reset(self->nl, "rst", "no-topic",
+					     MQDEV_PARTITION_ALL,
+					     MQDEV_SEEK_EARLIEST, 0, false));
+	EXPECT_STREQ("no such topic", mqdev_nl_error(self->nl));
+}
+
+TEST_F(nl, events)
+{
+	struct mqdev_consumer *c;
+	struct mqdev_event ev;
+	struct mqdev_nl *watch;
+	const char *t = topic_name("nl-ev");
+	char topic[MQDEV_NAME_MAX + 1];
+
+	strcpy(topic, t);
+	ASSERT_EQ(0, mqdev_nl_open(&watch));
+	ASSERT_EQ(0, mqdev_nl_subscribe(watch));
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 4096, 0));
+	ASSERT_EQ(1, mqdev_nl_event(watch, &ev, 2000));
+	EXPECT_EQ(MQDEV_CMD_EVENT_TOPIC_NEW, ev.cmd);
+	EXPECT_STREQ(topic, ev.topic);
+
+	ASSERT_EQ(0, mqdev_consumer_new(topic, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "ev", MQDEV_SEEK_EARLIEST));
+	ASSERT_EQ(1, mqdev_nl_event(watch, &ev, 2000));
+	EXPECT_EQ(MQDEV_CMD_EVENT_REBALANCE, ev.cmd);
+	EXPECT_STREQ("ev", ev.group);
+	EXPECT_EQ(1, ev.members);
+	EXPECT_EQ(mqdev_consumer_generation(c), ev.generation);
+	mqdev_consumer_free(c);
+	ASSERT_EQ(1, mqdev_nl_event(watch, &ev, 2000));
+	EXPECT_EQ(MQDEV_CMD_EVENT_REBALANCE, ev.cmd);
+	EXPECT_EQ(0, ev.members);
+
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, topic));
+	ASSERT_EQ(1, mqdev_nl_event(watch, &ev, 2000));
+	EXPECT_EQ(MQDEV_CMD_EVENT_TOPIC_DEL, ev.cmd);
+	EXPECT_EQ(0, mqdev_nl_event(watch, &ev, 100));
+	mqdev_nl_close(watch);
+}
+
+/* Raw requests: the family's id, then hand-made messages. */
+static int family_id(void)
+{
+	char buf[8192];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_GENERIC);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *genl;
+	struct nlattr *a;
+	int id = -1, n;
+
+	nlh->nlmsg_type = GENL_ID_CTRL;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	genl = mnl_nlmsg_put_extra_header(nlh, sizeof(*genl));
+	genl->cmd = CTRL_CMD_GETFAMILY;
+	genl->version = 1;
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, MQDEV_GENL_NAME);
+	mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
+	mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	nlh = (struct nlmsghdr *)buf;
+	if (n > 0 && nlh->nlmsg_type == GENL_ID_CTRL)
+		mnl_attr_for_each(a, nlh, sizeof(*genl))
+			if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID)
+				id = mnl_attr_get_u16(a);
+	mnl_socket_close(nl);
+	return id;
+}
+
+struct raw {
+	char buf[8192];
+	struct nlmsghdr *nlh;
+	char msg[256];
+};
+
+static struct nlmsghdr *raw_start(struct raw *r, int family, uint8_t cmd)
+{
+	struct genlmsghdr *genl;
+
+	r->nlh = mnl_nlmsg_put_header(r->buf);
+	r->nlh->nlmsg_type = family;
+	r->nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	genl = mnl_nlmsg_put_extra_header(r->nlh, sizeof(*genl));
+	genl->cmd = cmd;
+	genl->version = MQDEV_GENL_VERSION;
+	return r->nlh;
+}
+
+/* Send and return the error in the ack, keeping the ext-ack message. */
+static int raw_send(struct raw *r)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_GENERIC);
+	char rbuf[8192];
+	const struct nlmsgerr *err;
+	const struct nlattr *attr;
+	struct nlmsghdr *nlh;
+	int one = 1, ret = -EPROTO, n;
+
+	r->msg[0] = '\0';
+	mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
+	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_sendto(nl, r->nlh, r->nlh->nlmsg_len);
+	n = mnl_socket_recvfrom(nl, rbuf, sizeof(rbuf));
+	nlh = (struct nlmsghdr *)rbuf;
+	if (n > 0 && nlh->nlmsg_type == NLMSG_ERROR) {
+		err = mnl_nlmsg_get_payload(nlh);
+		ret = err->error;
+		mnl_attr_for_each_payload((const void *)(err + 1),
+					  mnl_nlmsg_get_payload_len(nlh) -
+					  sizeof(*err))
+			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
+				snprintf(r->msg, sizeof(r->msg), "%s",
+					 mnl_attr_get_str(attr));
+	}
+	mnl_socket_close(nl);
+	return ret;
+}
+
+TEST_F(nl, malformed_requests)
+{
+	int family = family_id();
+	struct seen before = {}, after = {};
+	static struct raw r;
+	char longname[100];
+
+	ASSERT_LT(0, family);
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "bad", self->name,
+				       MQDEV_PARTITION_ALL, MQDEV_SEEK_OFFSET,
+				       3, false));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "bad", NULL, keep, &before));
+
+	raw_start(&r, family, 99);				/* unknown */
+	EXPECT_EQ(-EOPNOTSUPP, raw_send(&r));
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* missing */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+	EXPECT_STREQ("missing attribute: partition", r.msg);
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* wrong size */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u16(r.nlh, MQDEV_A_PARTITION, 0);
+	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+	EXPECT_STRNE("", r.msg);
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* range */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_PARTITION, 256);
+	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
+	EXPECT_EQ(-ERANGE, raw_send(&r));
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* no partition */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_PARTITION, PARTS);
+	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+	EXPECT_STREQ("the topic has no such partition", r.msg);
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* long name */
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, longname);
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_EARLIEST);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* bad name */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "a/b");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_EARLIEST);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+	EXPECT_STRNE("", r.msg);
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* bad whence */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, 9);
+	EXPECT_EQ(-ERANGE, raw_send(&r));
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* no offset */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_OFFSET);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* unknown attr */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_EARLIEST);
+	mnl_attr_put_u32(r.nlh, 200, 1);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+
+	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* reply-only */
+	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_EARLIEST);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_MEMBERS, 1);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+
+	raw_start(&r, family, MQDEV_CMD_EVENT_REBALANCE);	/* not a request */
+	EXPECT_EQ(-EOPNOTSUPP, raw_send(&r));
+
+	/* none of it changed the group */
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "bad", NULL, keep, &after));
+	EXPECT_EQ(before.info.generation, after.info.generation);
+	EXPECT_EQ(0, memcmp(before.part, after.part, sizeof(before.part)));
+	EXPECT_EQ(3, after.part[0].position);
+}
+
+struct user_args {
+	const char *topic;
+};
+
+static int as_other(void *arg)
+{
+	struct user_args *u = arg;
+	struct mqdev_nl *nl;
+	struct seen s = {};
+	int fails = 0;
+
+	if (mqdev_nl_open(&nl))
+		return 100;
+	/* root's group on a topic others may read: visible, not changeable */
+	fails += mqdev_group_get(nl, "root-group", u->topic, keep, &s) != 0;
+	fails += s.count != 1;
+	fails += mqdev_group_reset(nl, "root-group", u->topic,
+				   MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST, 0,
+				   false) != -EPERM;
+	fails += mqdev_group_delete(nl, "root-group", u->topic) != -EPERM;
+	fails += mqdev_group_commit_offset(nl, "root-group", u->topic, 0, 1,
+					   NULL) != -EPERM;
+	/* its own group on the same topic is its own */
+	fails += mqdev_group_reset(nl, "users-group", u->topic,
+				   MQDEV_PARTITION_ALL, MQDEV_SEEK_LATEST, 0,
+				   false) != 0;
+	fails += mqdev_group_delete(nl, "users-group", u->topic) != 0;
+	mqdev_nl_close(nl);
+	return fails;
+}
+
+static int as_other_private(void *arg)
+{
+	struct user_args *u = arg;
+	struct mqdev_nl *nl;
+	struct seen s = {};
+	int fails = 0;
+
+	if (mqdev_nl_open(&nl))
+		return 100;
+	/* a topic it may not read: its groups are not there for it */
+	fails += mqdev_group_get(nl, NULL, u->topic, keep, &s) != 0;
+	fails += s.count != 0;
+	fails += mqdev_group_reset(nl, "root-group", u->topic,
+				   MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST, 0,
+				   false) != -EACCES;
+	mqdev_nl_close(nl);
+	return fails;
+}
+
+TEST_F(nl, unprivileged_users)
+{
+	struct user_args u = { .topic = self->name };
+	struct mqdev_topic_config cfg = { .partitions = 1, .mode = 0600 };
+	char private[MQDEV_NAME_MAX + 1];
+
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "root-group", self->name,
+				       MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+				       0, false));
+	EXPECT_EQ(0, as_user(USER_UID, as_other, &u));
+
+	strcpy(private, topic_name("nl-private"));
+	ASSERT_EQ(0, mqdev_topic_create(self->fd, private, &cfg));
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "root-group", private,
+				       MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+				       0, false));
+	u.topic = private;
+	EXPECT_EQ(0, as_user(USER_UID, as_other_private, &u));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, private));
+}
+
+TEST_HARNESS_MAIN
