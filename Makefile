@@ -40,7 +40,9 @@ LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl
 TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
-	     $(wildcard selftests/mqdev/*_test.c))
+	     $(wildcard selftests/mqdev/*_test.c)) \
+	    $(patsubst selftests/mqdev/%.sh,$(B)/selftests/%, \
+	     $(wildcard selftests/mqdev/*_test.sh))
 HARNESS	 := $(B)/kselftest/kselftest_harness.h
 CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
@@ -107,6 +109,11 @@ lint: $(CHECKPATCH)
 # The same sources, built in a kernel tree with CONFIG_MQDEV=m.
 intree:
 	scripts/intree-build.sh
+
+$(B)/selftests/%: selftests/mqdev/%.sh
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod +x $@
 
 deps:
 	scripts/deps.sh

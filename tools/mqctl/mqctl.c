@@ -446,6 +446,7 @@ static const char consume_usage[] =
 "usage: mqctl consume TOPIC [--from earliest|latest|OFFSET] [--from-beginning]\n"
 "                           [--partition P] [--count N] [--timeout MS]\n"
 "                           [--keys] [--no-hold]\n"
+"                           [--group G [--commit manual|auto]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
 "without --count or --timeout it follows the topic until interrupted.\n"
@@ -455,7 +456,12 @@ static const char consume_usage[] =
 "  --timeout MS      stop when no record came for MS milliseconds\n"
 "  --keys            print KEY<TAB>VALUE\n"
 "  --no-hold         read without holding: on a topic that blocks when\n"
-"                    full, records read this way are not freed\n";
+"                    full, records read this way are not freed\n"
+"  --group G         read as a member of consumer group G: the group's\n"
+"                    members share the partitions, and it goes on where it\n"
+"                    left off (--from earliest|latest: where a new group starts)\n"
+"  --commit manual   commit records only once they are written out (default)\n"
+"  --commit auto     commit every second, whatever was written\n";
 
 struct consume_opts {
 	uint32_t whence;
@@ -465,6 +471,8 @@ struct consume_opts {
 	int timeout;
 	bool keys;
 	bool hold;
+	const char *group;
+	bool auto_commit;
 };
 
 static void print_record(const struct mqdev_record *rec, bool keys)
@@ -521,6 +529,8 @@ static int cmd_consume(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "keys", no_argument, NULL, 'k' },
 		{ "no-hold", no_argument, NULL, 'H' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "commit", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -557,6 +567,13 @@ static int cmd_consume(int argc, char **argv)
 			break;
 		case 'k': o.keys = true; break;
 		case 'H': o.hold = false; break;
+		case 'g': o.group = optarg; break;
+		case 'c':
+			if (!strcmp(optarg, "auto"))
+				o.auto_commit = true;
+			else if (strcmp(optarg, "manual"))
+				die("--commit: manual or auto, not '%s'", optarg);
+			break;
 		case 'h': fputs(consume_usage, stdout); return 0;
 		default: fputs(consume_usage, stderr); return 2;
 		}
@@ -566,7 +583,17 @@ static int cmd_consume(int argc, char **argv)
 
 	check(mqdev_consumer_new(argv[optind], 0, &c), "consume from",
 	      argv[optind]);
-	consume_seek(c, argv[optind], &o);
+	if (o.group) {
+		if (o.whence == MQDEV_SEEK_OFFSET || o.partition !=
+		    MQDEV_PARTITION_ALL)
+			die("--group: the group decides partitions and offsets");
+		check(mqdev_consumer_join(c, o.group, o.whence), "join group",
+		      o.group);
+		if (o.auto_commit)
+			mqdev_consumer_set_auto_commit(c, 1000);
+	} else {
+		consume_seek(c, argv[optind], &o);
+	}
 
 	while (!interrupted && (!o.count || got < o.count)) {
 		err = mqdev_consumer_wait(c, o.timeout);
@@ -585,6 +612,17 @@ static int cmd_consume(int argc, char **argv)
 		}
 		check(mqdev_consumer_error(c), "consume from", argv[optind]);
 		fflush(stdout);
+		/* written out: now they may count as done */
+		if (o.group && !o.auto_commit) {
+			err = mqdev_consumer_commit(c);
+			if (err && err != -ESTALE)
+				check(err, "commit for group", o.group);
+		}
+	}
+	if (o.group) {
+		err = mqdev_consumer_commit(c);
+		if (err && err != -ESTALE)
+			check(err, "commit for group", o.group);
 	}
 	if (mqdev_consumer_lost(c))
 		fprintf(stderr, "mqctl: %" PRIu64 " records were overwritten before "
@@ -593,12 +631,344 @@ static int cmd_consume(int argc, char **argv)
 	return 0;
 }
 
+/* ---- mqctl group ... and mqctl watch ---------------------------------------- */
+
+static const char group_usage[] =
+"usage: mqctl group list\n"
+"       mqctl group describe GROUP\n"
+"       mqctl group reset GROUP --topic T --to earliest|latest|OFFSET|@TIME\n"
+"                         [--partition P] [--force]\n"
+"       mqctl group delete GROUP [--topic T]\n"
+"\n"
+"  --to @TIME   the first record at or after TIME, in seconds since the\n"
+"               epoch (fractions allowed), as 'date +%s.%N' prints it\n"
+"  --force      reset although the group has members (they are moved)\n";
+
+static struct mqdev_nl *open_nl(void)
+{
+	struct mqdev_nl *nl;
+	int err = mqdev_nl_open(&nl);
+
+	if (err)
+		die("control channel: %s", err == -ENODEV ?
+		    "no mqdev netlink family: is the mqdev module loaded?" :
+		    explain(err));
+	return nl;
+}
+
+static void nl_check(struct mqdev_nl *nl, int err, const char *what,
+		     const char *name)
+{
+	if (err < 0)
+		die("%s '%s': %s", what, name, *mqdev_nl_error(nl) ?
+		    mqdev_nl_error(nl) : explain(err));
+}
+
+static uint64_t total_lag(const struct mqdev_group_info *g)
+{
+	uint64_t lag = 0;
+	uint32_t i;
+
+	for (i = 0; i < g->nr_parts; i++)
+		lag += g->part[i].lag;
+	return lag;
+}
+
+static int print_group_row(void *ctx, const struct mqdev_group_info *g)
+{
+	int *n = ctx;
+
+	if (json)
+		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"members\":%u,"
+		       "\"generation\":%u,\"lag\":%" PRIu64 "}", (*n)++ ? "," : "",
+		       g->group, g->topic, g->members, g->generation,
+		       total_lag(g));
+	else
+		printf("%-24s %-24s %8u %11u %12" PRIu64 "\n", g->group, g->topic,
+		       g->members, g->generation, total_lag(g));
+	return 0;
+}
+
+static const struct mqdev_member_info *
+member_by_id(const struct mqdev_group_info *g, uint32_t id)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nr_members; i++)
+		if (g->member[i].id == id)
+			return &g->member[i];
+	return NULL;
+}
+
+static int print_group_detail(void *ctx, const struct mqdev_group_info *g)
+{
+	const struct mqdev_member_info *m;
+	const struct mqdev_group_partition *p;
+	char owner[64];
+	int *n = ctx;
+	uint32_t i;
+
+	if (json) {
+		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"generation\":%u,"
+		       "\"members\":[", (*n)++ ? "," : "", g->group, g->topic,
+		       g->generation);
+		for (i = 0; i < g->nr_members; i++)
+			printf("%s{\"id\":%u,\"pid\":%u,\"comm\":\"%s\","
+			       "\"partitions\":%u}", i ? "," : "", g->member[i].id,
+			       g->member[i].pid, g->member[i].comm,
+			       g->member[i].partitions);
+		fputs("],\"partitions\":[", stdout);
+		for (i = 0; i < g->nr_parts; i++) {
+			p = &g->part[i];
+			printf("%s{\"partition\":%u,\"current_offset\":", i ? "," : "",
+			       p->partition);
+			if (p->committed)
+				printf("%" PRIu64, p->position);
+			else
+				fputs("null", stdout);
+			printf(",\"position\":%" PRIu64 ",\"log_end_offset\":%" PRIu64
+			       ",\"lag\":%" PRIu64 ",\"owner\":", p->position, p->end,
+			       p->lag);
+			if (p->owned)
+				printf("%u}", p->owner);
+			else
+				fputs("null}", stdout);
+		}
+		fputs("]}", stdout);
+		return 0;
+	}
+	if ((*n)++)
+		putchar('\n');
+	printf("%-20s %-20s %9s %15s %15s %10s  %s\n", "GROUP", "TOPIC",
+	       "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "OWNER");
+	for (i = 0; i < g->nr_parts; i++) {
+		char cur[24];
+
+		p = &g->part[i];
+		m = p->owned ? member_by_id(g, p->owner) : NULL;
+		if (m)
+			snprintf(owner, sizeof(owner), "member-%u (pid %u, %s)",
+				 m->id, m->pid, m->comm);
+		else
+			snprintf(owner, sizeof(owner), "-");
+		if (p->committed)
+			snprintf(cur, sizeof(cur), "%" PRIu64, p->position);
+		else
+			snprintf(cur, sizeof(cur), "- (%" PRIu64 ")", p->position);
+		printf("%-20s %-20s %9u %15s %15" PRIu64 " %10" PRIu64 "  %s\n",
+		       g->group, g->topic, p->partition, cur, p->end, p->lag,
+		       owner);
+	}
+	printf("(generation %u, %u member%s)\n", g->generation, g->members,
+	       g->members == 1 ? "" : "s");
+	return 0;
+}
+
+static int group_list(struct mqdev_nl *nl, int argc, char **argv)
+{
+	int n = 0;
+
+	if (argc > 1)
+		die("group list takes no arguments");
+	if (json)
+		putchar('[');
+	else
+		printf("%-24s %-24s %8s %11s %12s\n", "GROUP", "TOPIC",
+		       "MEMBERS", "GENERATION", "LAG");
+	nl_check(nl, mqdev_group_get(nl, NULL, NULL, print_group_row, &n),
+		 "list groups", "*");
+	if (json)
+		puts("]");
+	return 0;
+}
+
+static int group_describe(struct mqdev_nl *nl, int argc, char **argv)
+{
+	int n = 0;
+
+	if (argc != 2)
+		die("group describe: one group name, please");
+	if (json)
+		putchar('[');
+	nl_check(nl, mqdev_group_get(nl, argv[1], NULL, print_group_detail, &n),
+		 "describe group", argv[1]);
+	if (json)
+		puts("]");
+	if (!n)
+		die("describe group '%s': no such group (on a topic you may read)",
+		    argv[1]);
+	return 0;
+}
+
+static void parse_reset_to(const char *to, uint32_t *whence, uint64_t *value)
+{
+	char *end;
+	double secs;
+
+	*value = 0;
+	if (!strcmp(to, "earliest")) {
+		*whence = MQDEV_SEEK_EARLIEST;
+	} else if (!strcmp(to, "latest")) {
+		*whence = MQDEV_SEEK_LATEST;
+	} else if (to[0] == '@') {
+		secs = strtod(to + 1, &end);
+		if (end == to + 1 || *end || secs < 0)
+			die("--to: @SECONDS since the epoch, not '%s'", to);
+		*whence = MQDEV_SEEK_TIMESTAMP;
+		*value = (uint64_t)(secs * 1e9);
+	} else {
+		*whence = MQDEV_SEEK_OFFSET;
+		*value = parse_number(to, "--to", false);
+	}
+}
+
+static int group_reset(struct mqdev_nl *nl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "topic", required_argument, NULL, 't' },
+		{ "to", required_argument, NULL, 'o' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "force", no_argument, NULL, 'f' },
+		{}
+	};
+	uint32_t whence = 0, partition = MQDEV_PARTITION_ALL;
+	const char *topic = NULL, *to = NULL;
+	bool force = false;
+	uint64_t value = 0;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "t:o:p:f", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't': topic = optarg; break;
+		case 'o': to = optarg; break;
+		case 'p':
+			partition = parse_number(optarg, "--partition", false);
+			break;
+		case 'f': force = true; break;
+		default: fputs(group_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || !topic || !to)
+		die("group reset: GROUP --topic T --to WHERE (see --help)");
+	parse_reset_to(to, &whence, &value);
+	nl_check(nl, mqdev_group_reset(nl, argv[optind], topic, partition,
+				       whence, value, force),
+		 "reset group", argv[optind]);
+	if (!json)
+		printf("Reset group %s on %s to %s.\n", argv[optind], topic, to);
+	else
+		printf("{\"reset\":\"%s\",\"topic\":\"%s\"}\n", argv[optind],
+		       topic);
+	return 0;
+}
+
+static int group_delete(struct mqdev_nl *nl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "topic", required_argument, NULL, 't' },
+		{}
+	};
+	const char *topic = NULL;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+		if (opt != 't') {
+			fputs(group_usage, stderr);
+			return 2;
+		}
+		topic = optarg;
+	}
+	if (optind != argc - 1)
+		die("group delete: one group name, please");
+	nl_check(nl, mqdev_group_delete(nl, argv[optind], topic),
+		 "delete group", argv[optind]);
+	if (json)
+		printf("{\"deleted\":\"%s\"}\n", argv[optind]);
+	else
+		printf("Deleted group %s.\n", argv[optind]);
+	return 0;
+}
+
+static int cmd_group(int argc, char **argv)
+{
+	struct mqdev_nl *nl;
+	int ret;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(group_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	nl = open_nl();
+	if (!strcmp(argv[1], "list"))
+		ret = group_list(nl, argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "describe"))
+		ret = group_describe(nl, argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "reset"))
+		ret = group_reset(nl, argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "delete"))
+		ret = group_delete(nl, argc - 1, argv + 1);
+	else
+		die("group: unknown command '%s' (list, describe, reset, delete)",
+		    argv[1]);
+	mqdev_nl_close(nl);
+	return ret;
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	static const char *const names[] = {
+		[MQDEV_CMD_EVENT_REBALANCE] = "rebalance",
+		[MQDEV_CMD_EVENT_TOPIC_NEW] = "topic-created",
+		[MQDEV_CMD_EVENT_TOPIC_DEL] = "topic-deleted",
+	};
+	struct mqdev_event ev;
+	struct mqdev_nl *nl;
+	int err;
+
+	if (argc > 1) {
+		fputs("usage: mqctl watch\n\nPrints control-channel events "
+		      "(rebalances, topics created and deleted) as they happen.\n",
+		      strcmp(argv[1], "--help") ? stderr : stdout);
+		return strcmp(argv[1], "--help") ? 2 : 0;
+	}
+	nl = open_nl();
+	nl_check(nl, mqdev_nl_subscribe(nl), "watch", "events");
+	while (!interrupted) {
+		err = mqdev_nl_event(nl, &ev, 500);
+		if (err == -EINTR || !err)
+			continue;
+		nl_check(nl, err, "watch", "events");
+		if (ev.cmd > MQDEV_CMD_EVENT_TOPIC_DEL || !names[ev.cmd])
+			continue;
+		if (json && ev.cmd == MQDEV_CMD_EVENT_REBALANCE)
+			printf("{\"event\":\"%s\",\"group\":\"%s\",\"topic\":"
+			       "\"%s\",\"generation\":%u,\"members\":%u}\n",
+			       names[ev.cmd], ev.group, ev.topic, ev.generation,
+			       ev.members);
+		else if (json)
+			printf("{\"event\":\"%s\",\"topic\":\"%s\"}\n",
+			       names[ev.cmd], ev.topic);
+		else if (ev.cmd == MQDEV_CMD_EVENT_REBALANCE)
+			printf("rebalance group %s topic %s generation %u "
+			       "members %u\n", ev.group, ev.topic, ev.generation,
+			       ev.members);
+		else
+			printf("%s %s\n", names[ev.cmd], ev.topic);
+		fflush(stdout);
+	}
+	mqdev_nl_close(nl);
+	return 0;
+}
+
 static const char usage[] =
 "usage: mqctl [--json] COMMAND ...\n"
 "\n"
 "  topic create|list|describe|delete   manage topics\n"
 "  produce TOPIC                       send lines of standard input\n"
-"  consume TOPIC                       print records\n"
+"  consume TOPIC                       print records (--group G: as a\n"
+"                                      consumer group's member)\n"
+"  group list|describe|reset|delete    manage consumer groups\n"
+"  watch                               print rebalances and topic events\n"
 "\n"
 "Every command takes --help.  --json prints JSON for scripts.\n";
 
@@ -635,6 +1005,10 @@ int main(int argc, char **argv)
 		return cmd_produce(argc, argv);
 	if (!strcmp(argv[0], "consume"))
 		return cmd_consume(argc, argv);
+	if (!strcmp(argv[0], "group"))
+		return cmd_group(argc, argv);
+	if (!strcmp(argv[0], "watch"))
+		return cmd_watch(argc, argv);
 	die("unknown command '%s' (see mqctl --help)", argv[0]);
 	return 2;
 }
