@@ -266,6 +266,16 @@ static struct nlmsghdr *raw_start(struct raw *r, int family, uint8_t cmd)
 	return r->nlh;
 }
 
+/* A request about group "bad" of @topic. */
+static struct nlmsghdr *raw_group(struct raw *r, int family, uint8_t cmd,
+				  const char *topic)
+{
+	raw_start(r, family, cmd);
+	mnl_attr_put_strz(r->nlh, MQDEV_A_GROUP, "bad");
+	mnl_attr_put_strz(r->nlh, MQDEV_A_TOPIC, topic);
+	return r->nlh;
+}
+
 /* Send and return the error in the ack, keeping the ext-ack message. */
 static int raw_send(struct raw *r)
 {
@@ -313,30 +323,22 @@ TEST_F(nl, malformed_requests)
 	raw_start(&r, family, 99);				/* unknown */
 	EXPECT_EQ(-EOPNOTSUPP, raw_send(&r));
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* missing */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_COMMIT, self->name);		/* missing */
 	EXPECT_EQ(-EINVAL, raw_send(&r));
 	EXPECT_STREQ("missing attribute: partition", r.msg);
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* wrong size */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_COMMIT, self->name);		/* wrong size */
 	mnl_attr_put_u16(r.nlh, MQDEV_A_PARTITION, 0);
 	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
 	EXPECT_EQ(-EINVAL, raw_send(&r));
 	EXPECT_STRNE("", r.msg);
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* range */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_COMMIT, self->name);		/* range */
 	mnl_attr_put_u32(r.nlh, MQDEV_A_PARTITION, 256);
 	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
 	EXPECT_EQ(-ERANGE, raw_send(&r));
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_COMMIT);		/* no partition */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_COMMIT, self->name);		/* no partition */
 	mnl_attr_put_u32(r.nlh, MQDEV_A_PARTITION, PARTS);
 	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
 	EXPECT_EQ(-EINVAL, raw_send(&r));
@@ -357,28 +359,20 @@ TEST_F(nl, malformed_requests)
 	EXPECT_EQ(-EINVAL, raw_send(&r));
 	EXPECT_STRNE("", r.msg);
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* bad whence */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_RESET, self->name);		/* bad whence */
 	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, 9);
 	EXPECT_EQ(-ERANGE, raw_send(&r));
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* no offset */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_RESET, self->name);		/* no offset */
 	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_OFFSET);
 	EXPECT_EQ(-EINVAL, raw_send(&r));
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* unknown attr */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_RESET, self->name);		/* unknown attr */
 	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_EARLIEST);
 	mnl_attr_put_u32(r.nlh, 200, 1);
 	EXPECT_EQ(-EINVAL, raw_send(&r));
 
-	raw_start(&r, family, MQDEV_CMD_GROUP_RESET);		/* reply-only */
-	mnl_attr_put_strz(r.nlh, MQDEV_A_GROUP, "bad");
-	mnl_attr_put_strz(r.nlh, MQDEV_A_TOPIC, self->name);
+	raw_group(&r, family, MQDEV_CMD_GROUP_RESET, self->name);		/* reply-only */
 	mnl_attr_put_u32(r.nlh, MQDEV_A_RESET, MQDEV_SEEK_EARLIEST);
 	mnl_attr_put_u32(r.nlh, MQDEV_A_MEMBERS, 1);
 	EXPECT_EQ(-EINVAL, raw_send(&r));
