@@ -49,9 +49,41 @@ mqctl consume metrics --from earliest --timeout 100 2>"$out/lost" | tail -n 3
 cat "$out/lost"
 run mqctl topic describe metrics
 
+say "A consumer group: two members share the four partitions of 'events'"
+run mqctl topic create events --partitions 4
+echo "\$ mqctl consume events --group billing --from earliest > member-1.out &   (twice)"
+mqctl consume events --group billing --from earliest >"$out/m1" &
+m1=$!
+mqctl consume events --group billing --from earliest >"$out/m2" &
+m2=$!
+sleep 0.5
+echo "\$ for p in 0 1 2 3; do seq ... | mqctl produce events --partition \$p; done"
+for p in 0 1 2 3; do
+	seq $((p * 100 + 1)) $((p * 100 + 5)) | mqctl produce events --partition $p
+done
+sleep 0.5
+run mqctl group describe billing
+
+say "One member is killed; the other takes its partitions at once and carries on"
+echo "\$ kill -9 $m1"
+kill -9 $m1
+wait $m1 2>/dev/null || true
+for p in 0 1 2 3; do
+	seq $((p * 100 + 6)) $((p * 100 + 8)) | mqctl produce events --partition $p
+done
+sleep 0.5
+run mqctl group describe billing
+kill -INT $m2
+wait $m2 || true
+echo "\$ sort -n member-1.out member-2.out | tr '\\n' ' '   (each record once or, if it was read but not committed when a member died, again)"
+sort -n "$out/m1" "$out/m2" | tr '\n' ' '
+echo
+run mqctl group list
+
 say "Errors say what is wrong"
 run mqctl topic create orders || true
 run mqctl produce no-such-topic </dev/null || true
 
 run mqctl topic delete orders
 run mqctl topic delete metrics
+run mqctl topic delete events
