@@ -24,7 +24,8 @@
 #include <linux/string.h>
 #include "mqdev.h"
 
-#define MQDEV_MAX_MEMBERS	1024
+/* Members beyond the partition count only wait: this is plenty. */
+#define MQDEV_MAX_MEMBERS	256
 
 struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
 				     const char *name)

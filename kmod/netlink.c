@@ -142,6 +142,16 @@ err_cancel:
 }
 
 /*
+ * A described group of 256 partitions and members runs to tens of KiB: one
+ * message must fit one dump buffer (readers need a 64 KiB receive buffer).
+ */
+static int mqdev_nl_group_dump_start(struct netlink_callback *cb)
+{
+	cb->min_dump_alloc = U16_MAX;
+	return 0;
+}
+
+/*
  * Dump the groups of the topics the caller may read, each (topic, group) a
  * message; GROUP and TOPIC narrow it.  cb->args[0] counts the messages sent
  * by earlier calls.
@@ -368,6 +378,7 @@ static int mqdev_nl_group_delete(struct sk_buff *skb, struct genl_info *info)
 static const struct genl_ops mqdev_genl_ops[] = {
 	{
 		.cmd	= MQDEV_CMD_GROUP_GET,
+		.start	= mqdev_nl_group_dump_start,
 		.dumpit	= mqdev_nl_group_dump,
 	},
 	{

@@ -434,4 +434,24 @@ TEST_F(group, groups_hold_space)
 	close(prod);
 }
 
+TEST_F(group, member_limit)
+{
+	static struct mqdev_consumer *c[257];
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[i]));
+		ASSERT_EQ(0, mqdev_consumer_join(c[i], "crowd",
+						 MQDEV_SEEK_LATEST));
+	}
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[256]));
+	EXPECT_EQ(-ENOSPC, mqdev_consumer_join(c[256], "crowd",
+					       MQDEV_SEEK_LATEST));
+	/* refused, it is no member: it may still read on its own */
+	EXPECT_EQ(0, mqdev_consumer_seek(c[256], 0, MQDEV_SEEK_LATEST, 0, 0,
+					 NULL));
+	for (i = 0; i <= 256; i++)
+		mqdev_consumer_free(c[i]);
+}
+
 TEST_HARNESS_MAIN

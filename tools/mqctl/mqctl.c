@@ -587,8 +587,11 @@ static int cmd_consume(int argc, char **argv)
 		if (o.whence == MQDEV_SEEK_OFFSET || o.partition !=
 		    MQDEV_PARTITION_ALL)
 			die("--group: the group decides partitions and offsets");
-		check(mqdev_consumer_join(c, o.group, o.whence), "join group",
-		      o.group);
+		err = mqdev_consumer_join(c, o.group, o.whence);
+		if (err == -ENOSPC)
+			die("join group '%s': the group has as many members as it "
+			    "may have (256)", o.group);
+		check(err, "join group", o.group);
 		if (o.auto_commit)
 			mqdev_consumer_set_auto_commit(c, 1000);
 	} else {

@@ -246,7 +246,10 @@ struct mqdev_group_commit {
 	__u32	reserved;
 };
 
-/* The control channel: generic netlink family "mqdev". */
+/*
+ * The control channel: generic netlink family "mqdev".  A described group
+ * can run to tens of KiB: read MQDEV_CMD_GROUP_GET dumps with a 64 KiB buffer.
+ */
 #define MQDEV_GENL_NAME		"mqdev"
 #define MQDEV_GENL_VERSION	1
 #define MQDEV_GENL_MCGRP_EVENTS	"events"
