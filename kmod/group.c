@@ -240,7 +240,8 @@ static int member_add(struct mqdev_group *g, struct mqdev_member *m)
 		m->id = ++g->next_member_id;
 		list_add_tail(&m->node, &g->members);
 		g->nr_members++;
-		h->member = m;
+		/* Pairs with smp_load_acquire() in mqdev_group_poll(). */
+		smp_store_release(&h->member, m);
 	}
 	mutex_unlock(&h->lock);
 	return err;
@@ -398,7 +399,8 @@ int mqdev_group_commit(struct mqdev_handle *h,
 __poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
 			  poll_table *pt)
 {
-	struct mqdev_member *m = READ_ONCE(h->member);
+	/* Pairs with smp_store_release() in member_add(): m is whole. */
+	struct mqdev_member *m = smp_load_acquire(&h->member);
 
 	if (!m)
 		return 0;
