@@ -38,7 +38,7 @@ LIB_A	 := $(B)/lib/libmqdev.a
 LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
-TOOLS	 := $(B)/bin/mqctl
+TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench
 TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
 	     $(wildcard selftests/mqdev/*_test.c)) \
 	    $(patsubst selftests/mqdev/%.sh,$(B)/selftests/%, \
@@ -48,7 +48,8 @@ CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
 HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
 
-.PHONY: all module lib tools selftests deps demo check lint intree install clean
+.PHONY: all module lib tools selftests deps demo check lint intree bench \
+	install clean
 all: module lib tools selftests
 
 module:
@@ -75,6 +76,10 @@ $(B)/lib/libmqdev.pc: lib/libmqdev.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
 $(B)/bin/mqctl: tools/mqctl/mqctl.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+$(B)/bin/mqbench: tools/mqbench/mqbench.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
 
@@ -127,7 +132,15 @@ check: deps
 	$(MAKE) lint
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	tools/vm/run -- mqbench --count 2000 --reps 1 >/dev/null
 	tools/vm/run -- selftests/run.sh
+
+# Every peer in one VM boot; not a test (see README, Benchmarks).
+BENCH_ARGS ?=
+bench: deps
+	$(MAKE) all
+	@mkdir -p $(B)/bench
+	tools/vm/run -- mqbench --json $(B)/bench/results.json $(BENCH_ARGS)
 
 install: all
 	install -D -m 644 uapi/linux/mqdev.h $(DESTDIR)$(PREFIX)/include/linux/mqdev.h

@@ -19,6 +19,7 @@
 #include "internal.h"
 
 #define CONSUMER_BURST		64	/* records from one partition in a row */
+#define CONSUMER_KICK_EVERY	64	/* releases between wake-up checks */
 #define CONSUMER_COPY_BUF	(256 * 1024)
 
 struct consumer_part {
@@ -46,6 +47,7 @@ struct mqdev_consumer {
 	unsigned int		busy_usec;
 	uint64_t		lost;
 	int			error;
+	unsigned int		unkicked;	/* holding releases not checked */
 
 	/* a member of a consumer group */
 	bool			member;
@@ -371,6 +373,18 @@ static void consumer_moved(struct mqdev_consumer *c, uint32_t p)
 		mqdev_ioctl(c->fd, MQDEV_IOC_WAKEUP, &req);
 }
 
+static void consumer_kick_all(struct mqdev_consumer *c)
+{
+	uint32_t p;
+
+	if (!c->unkicked)
+		return;
+	c->unkicked = 0;
+	for (p = 0; p < c->attach.partitions; p++)
+		if (c->parts[p].holding && c->parts[p].flags)
+			consumer_moved(c, p);
+}
+
 MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 {
 	const struct mqdev_record *rec = c->held;
@@ -396,8 +410,13 @@ MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 	/* Pairs with READ_ONCE() in ring_hold_limit(): done with the bytes. */
 	__atomic_store_n(cp->pos, c->held_pos + MQDEV_RECORD_SPACE(rec->len),
 			 __ATOMIC_RELEASE);
-	if (cp->holding)
-		consumer_moved(c, c->held_part);
+	/*
+	 * A producer waiting for this room is told every so often, and always
+	 * before this consumer sleeps (consumer_kick_all()): not a full
+	 * barrier per record.
+	 */
+	if (cp->holding && ++c->unkicked >= CONSUMER_KICK_EVERY)
+		consumer_kick_all(c);
 	return 0;
 }
 
@@ -460,7 +479,10 @@ MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
 		if (err)		/* an error, or a new assignment */
 			return err;
 	}
-	if (consumer_ready(c) || consumer_spin(c))
+	if (consumer_ready(c))
+		return 1;
+	consumer_kick_all(c);		/* before any chance of sleeping */
+	if (consumer_spin(c))
 		return 1;
 	n = poll(&pfd, 1, timeout_ms);
 	if (n < 0)
