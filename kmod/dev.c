@@ -214,11 +214,14 @@ static int produce_check(const struct mqdev_topic *topic,
 	return 0;
 }
 
+#define PRODUCE_CHUNK		64
+
 struct produce_ctx {
 	struct mqdev_append	ap;
 	struct mqdev_topic	*topic;
 	void			*key;		/* a keyed message's key */
 	u32			sticky;		/* unkeyed messages' partition */
+	struct mqdev_msg	*chunk;		/* PRODUCE_CHUNK copied in */
 };
 
 /*
@@ -255,39 +258,89 @@ static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
 	return 0;
 }
 
+/* Check, place and append one message already in kernel memory. */
+static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
+		       struct mqdev_msg *msg)
+{
+	const void *kkey;
+	int err;
+
+	err = produce_check(ctx->topic, msg);
+	if (err)
+		return err;
+	err = produce_partition(ctx, msg, &kkey);
+	if (err)
+		return err;
+	err = mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
+			   kkey, &msg->offset);
+	if (err == -EAGAIN) {
+		WRITE_ONCE(h->wait_space, MQDEV_RECORD_SPACE(sizeof(struct
+				mqdev_record) + msg->key_len + msg->value_len));
+		WRITE_ONCE(h->wait_part, msg->partition);
+	}
+	return err;
+}
+
+/*
+ * One message straight from user memory: the exact path, for elements of
+ * another size and for chunks that could not be copied whole.  Returns 1 if
+ * the message was appended but its acknowledgment could not be written.
+ */
 static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 		       struct mqdev_msg __user *umsg, u32 msg_size)
 {
 	struct mqdev_msg msg;
-	const void *kkey;
-	struct mqdev_part *part;
-	u64 offset;
 	int err;
 
 	err = copy_struct_from_user(&msg, sizeof(msg), umsg, msg_size);
 	if (err)
 		return err;
-	err = produce_check(ctx->topic, &msg);
-	if (err)
-		return err;
-	err = produce_partition(ctx, &msg, &kkey);
-	if (err)
-		return err;
 	/* The acknowledgment must have somewhere to go before we append. */
 	if (put_user(msg.partition, &umsg->partition))
 		return -EFAULT;
-
-	part = &ctx->topic->parts[msg.partition];
-	err = mqdev_append(&ctx->ap, part, &msg, kkey, &offset);
-	if (err == -EAGAIN) {
-		WRITE_ONCE(h->wait_space, MQDEV_RECORD_SPACE(sizeof(struct
-				mqdev_record) + msg.key_len + msg.value_len));
-		WRITE_ONCE(h->wait_part, msg.partition);
-	}
+	err = produce_msg(h, ctx, &msg);
 	if (err)
 		return err;
 	/* Appended: only a racing munmap() of the array can lose the ack. */
-	return put_user(offset, &umsg->offset) ? 1 : 0;
+	return put_user(msg.partition, &umsg->partition) ||
+	       put_user(msg.offset, &umsg->offset) ? 1 : 0;
+}
+
+/*
+ * Up to PRODUCE_CHUNK messages of the current size with one copy in and one
+ * copy out, instead of several user accesses per message.  *@appended says
+ * how many went in; a chunk that cannot be copied whole goes message by
+ * message instead, so errors land on the same message either way.
+ */
+static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
+			 struct mqdev_msg __user *umsgs, u32 n, u32 *appended)
+{
+	size_t len = n * sizeof(*umsgs);
+	int err = 0;
+	u32 i;
+
+	*appended = 0;
+	/* Reading it back out also proves the acks have somewhere to go. */
+	if (copy_from_user(ctx->chunk, umsgs, len) ||
+	    copy_to_user(umsgs, ctx->chunk, len)) {
+		for (i = 0; i < n && !err; i++) {
+			err = produce_one(h, ctx, &umsgs[i], sizeof(*umsgs));
+			if (err <= 0)
+				*appended += !err;
+			else
+				++*appended;
+		}
+		return err;
+	}
+	for (i = 0; i < n; i++) {
+		err = produce_msg(h, ctx, &ctx->chunk[i]);
+		if (err)
+			break;
+	}
+	*appended = i;
+	if (copy_to_user(umsgs, ctx->chunk, i * sizeof(*umsgs)))
+		return 1;	/* a racing munmap(): appended, acks lost */
+	return err;
 }
 
 static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
@@ -310,17 +363,32 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	ctx.ap.nonblock = file->f_flags & O_NONBLOCK;
 	umsgs = u64_to_user_ptr(req.msgs);
-	for (done = 0; done < req.count; done++) {
-		err = produce_one(h, &ctx, (struct mqdev_msg __user *)
-				  (umsgs + done * req.msg_size), req.msg_size);
-		if (err)
-			break;
+	if (req.msg_size == sizeof(struct mqdev_msg)) {
+		ctx.chunk = kmalloc_array(PRODUCE_CHUNK, sizeof(*ctx.chunk),
+					  GFP_KERNEL);
+		if (!ctx.chunk)
+			return -ENOMEM;
+	}
+	err = 0;
+	for (done = 0; done < req.count && !err;) {
+		u32 n = min_t(u32, req.count - done, PRODUCE_CHUNK), went;
+
+		if (ctx.chunk) {
+			err = produce_chunk(h, &ctx, (struct mqdev_msg __user *)
+					    umsgs + done, n, &went);
+			done += went;
+		} else {
+			err = produce_one(h, &ctx, (struct mqdev_msg __user *)
+					  (umsgs + done * req.msg_size),
+					  req.msg_size);
+			done += err >= 0;
+		}
 	}
 	mqdev_append_end(&ctx.ap);
+	kfree(ctx.chunk);
 	kfree(ctx.key);
 
-	if (err > 0)		/* appended, but its ack could not be written */
-		return done + 1;
+	/* err > 0: appended, but an ack could not be written (counted) */
 	return done ? done : err;
 }
 

@@ -316,15 +316,19 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	struct mqdev_record *rec;
 	int err;
 
-	/* A bad pointer must fail before room is made for it. */
-	if (fault_in_readable(u64_to_user_ptr(msg->value), msg->value_len) ||
-	    (!kkey && fault_in_readable(u64_to_user_ptr(msg->key),
-					msg->key_len)))
-		return -EFAULT;
-
 	err = append_lock(ap, part);
 	if (err)
 		return err;
+	/*
+	 * A bad pointer must fail before room is made for it: when records
+	 * have to go, fault the message in first.  When it fits, a failed copy
+	 * simply publishes nothing.
+	 */
+	if (!ring_fits(part, space) &&
+	    (fault_in_readable(u64_to_user_ptr(msg->value), msg->value_len) ||
+	     (!kkey && fault_in_readable(u64_to_user_ptr(msg->key),
+					 msg->key_len))))
+		return -EFAULT;
 	err = append_wait_room(ap, space);
 	if (err)
 		return err;
