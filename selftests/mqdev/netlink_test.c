@@ -387,6 +387,50 @@ TEST_F(nl, malformed_requests)
 	EXPECT_EQ(3, after.part[0].position);
 }
 
+/* Under overwrite a slow group loses records, is told how many, and its
+ * lag shows it.
+ */
+TEST_F(nl, overwrite_slow_group)
+{
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	struct seen s = {};
+	char topic[MQDEV_NAME_MAX + 1], value[100] = {};
+	int prod, i, got = 0;
+
+	strcpy(topic, topic_name("nl-ow"));
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 8192,
+				  MQDEV_TOPIC_OVERWRITE));
+	prod = attach(topic, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, mqdev_consumer_new(topic, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "slow", MQDEV_SEEK_EARLIEST));
+	for (i = 0; i < 500; i++)
+		ASSERT_EQ(0, produce_one(prod, 0, NULL, 0, value, sizeof(value),
+					 NULL));
+
+	/* the group is still at 0: its lag counts what it already lost */
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "slow", topic, keep, &s));
+	EXPECT_EQ(0, s.part[0].position);
+	EXPECT_EQ(500, s.part[0].lag);
+	EXPECT_LT(0, s.part[0].first);
+
+	while ((rec = mqdev_consumer_peek(c))) {
+		EXPECT_EQ(s.part[0].first + got, rec->offset);
+		mqdev_consumer_release(c);
+		got++;
+	}
+	EXPECT_EQ(s.part[0].first, mqdev_consumer_lost(c));
+	EXPECT_EQ(500, got + mqdev_consumer_lost(c));
+	ASSERT_EQ(0, mqdev_consumer_commit(c));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "slow", topic, keep, &s));
+	EXPECT_EQ(0, s.part[0].lag);
+	EXPECT_EQ(500, s.part[0].position);
+	mqdev_consumer_free(c);
+	close(prod);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, topic));
+}
+
 struct user_args {
 	const char *topic;
 };
