@@ -23,6 +23,8 @@ expect 0 "a passing command passes" -- true
 expect 3 "the command's exit status comes back" -- sh -c 'exit 3'
 expect 1 "a WARNING in the kernel log fails the run" \
 	-- sh -c 'echo "WARNING: CPU: 0 PID: 1 at test" >/dev/kmsg'
+expect 1 "a guest that never boots fails, retries and all" \
+	--kernel /dev/null -- true
 expect 1 "a hung guest is stopped at the time limit" --timeout 15 \
 	-- sh -c 'sleep 600'
 [ $fails = 0 ]
