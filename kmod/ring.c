@@ -262,6 +262,7 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 	ap->part = part;
 	/* Taken under the lock: timestamps never go back within a partition. */
 	ap->timestamp = max(ktime_get_real_ns(), part->last_timestamp);
+	part->last_timestamp = ap->timestamp;
 	return 0;
 }
 
@@ -341,7 +342,6 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	rec->key_len = msg->key_len;
 	rec->offset = part->next_offset;
 	rec->timestamp = ap->timestamp;
-	part->last_timestamp = ap->timestamp;
 	rec->producer_id = 0;
 	rec->sequence = 0;
 	rec->flags = 0;
@@ -403,7 +403,10 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	return 0;
 }
 
-/* ring_locate() for callers that do not hold the lock. */
+/*
+ * ring_locate() for callers that do not hold the lock: *@pos comes in as the
+ * hint (a position whose record has offset @hint_offset) and goes out found.
+ */
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset)
 {
