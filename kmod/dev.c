@@ -111,7 +111,11 @@ static int mqdev_release(struct inode *inode, struct file *file)
 	struct mqdev_topic *topic = h->topic;
 	u32 i;
 
+	if (h->session)
+		mqdev_session_release(h->session);
 	if (topic) {
+		if (h->bound)
+			mqdev_bound_release(topic, h->bound);
 		mqdev_group_leave(h);
 		if (h->holds)
 			for (i = 0; i < topic->nr_parts; i++)
@@ -145,6 +149,7 @@ static void attach_fill(struct mqdev_attach *req,
 	off->data_size = topic->capacity;
 	off->cons_pos = 0;
 	off->cons_stride = MQDEV_CONS_STRIDE;
+	mqdev_txn_fill_offsets(off);
 }
 
 static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
@@ -174,7 +179,7 @@ static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
 		return PTR_ERR(topic);
 
 	mutex_lock(&h->lock);
-	if (h->topic) {
+	if (h->topic || h->session) {
 		err = -EBUSY;
 		goto err_unlock;
 	}
@@ -200,7 +205,7 @@ err_unlock:
 }
 
 static int produce_check(const struct mqdev_topic *topic,
-			 const struct mqdev_msg *msg)
+			 const struct mqdev_msg *msg, bool bound)
 {
 	u64 len = sizeof(struct mqdev_record) + (u64)msg->key_len +
 		  msg->value_len;
@@ -208,6 +213,9 @@ static int produce_check(const struct mqdev_topic *topic,
 	if (msg->flags || msg->key_len > MQDEV_MAX_KEY ||
 	    (msg->partition != MQDEV_PARTITION_ANY &&
 	     msg->partition >= topic->nr_parts))
+		return -EINVAL;
+	/* A sequence number belongs to one partition: it must be known. */
+	if (bound && msg->partition == MQDEV_PARTITION_ANY && !msg->key_len)
 		return -EINVAL;
 	if (len > topic->max_record)
 		return -EMSGSIZE;
@@ -265,14 +273,17 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 	const void *kkey;
 	int err;
 
-	err = produce_check(ctx->topic, msg);
+	msg->status = 0;
+	err = produce_check(ctx->topic, msg, ctx->ap.bound);
 	if (err)
 		return err;
 	err = produce_partition(ctx, msg, &kkey);
 	if (err)
 		return err;
 	err = mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
-			   kkey, &msg->offset);
+			   kkey);
+	if (err > 0)
+		return 0;		/* a duplicate: acknowledged as before */
 	if (err == -EAGAIN) {
 		WRITE_ONCE(h->wait_space, MQDEV_RECORD_SPACE(sizeof(struct
 				mqdev_record) + msg->key_len + msg->value_len));
@@ -302,8 +313,13 @@ static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 	if (err)
 		return err;
 	/* Appended: only a racing munmap() of the array can lose the ack. */
-	return put_user(msg.partition, &umsg->partition) ||
-	       put_user(msg.offset, &umsg->offset) ? 1 : 0;
+	if (put_user(msg.partition, &umsg->partition) ||
+	    put_user(msg.offset, &umsg->offset))
+		return 1;
+	if (msg_size >= offsetofend(struct mqdev_msg, status) &&
+	    put_user(msg.status, &umsg->status))
+		return 1;
+	return 0;
 }
 
 /*
@@ -349,19 +365,22 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 	struct produce_ctx ctx = { .sticky = MQDEV_PARTITION_ANY };
 	struct mqdev_produce req;
 	u8 __user *umsgs;
-	long done;
+	long done = 0;
 	int err;
 
 	ctx.topic = handle_request(h, MQDEV_ATTACH_PRODUCE, &req, sizeof(req),
 				   uarg, usize);
 	if (IS_ERR(ctx.topic))
 		return PTR_ERR(ctx.topic);
+	/* Pairs with smp_store_release() in mqdev_producer_bind(). */
+	ctx.ap.bound = smp_load_acquire(&h->bound);
 	if (req.flags || req.reserved || req.count > MQDEV_MAX_BATCH ||
-	    req.msg_size < sizeof(struct mqdev_msg) || req.msg_size > PAGE_SIZE)
+	    req.msg_size < (ctx.ap.bound ? sizeof(struct mqdev_msg) :
+			    MQDEV_MSG_SIZE_VER0) ||
+	    req.msg_size > PAGE_SIZE)
 		return -EINVAL;
 
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
-	ctx.ap.nonblock = file->f_flags & O_NONBLOCK;
 	umsgs = u64_to_user_ptr(req.msgs);
 	if (req.msg_size == sizeof(struct mqdev_msg)) {
 		ctx.chunk = kmalloc_array(PRODUCE_CHUNK, sizeof(*ctx.chunk),
@@ -369,6 +388,16 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 		if (!ctx.chunk)
 			return -ENOMEM;
 	}
+	if (ctx.ap.bound) {
+		err = mqdev_txn_append_begin(ctx.ap.bound->session, &ctx.ap.txn);
+		if (err)
+			goto out_free;
+	}
+	/*
+	 * An open transaction's own records may be what fills the ring, and
+	 * it must stay decidable: its appends never sleep for room.
+	 */
+	ctx.ap.nonblock = (file->f_flags & O_NONBLOCK) || ctx.ap.txn;
 	err = 0;
 	for (done = 0; done < req.count && !err;) {
 		u32 n = min_t(u32, req.count - done, PRODUCE_CHUNK), went;
@@ -385,9 +414,11 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 		}
 	}
 	mqdev_append_end(&ctx.ap);
-	kfree(ctx.chunk);
+	if (ctx.ap.bound)
+		mqdev_txn_append_end(ctx.ap.bound->session, ctx.ap.txn);
 	kfree(ctx.key);
-
+out_free:
+	kfree(ctx.chunk);
 	/* err > 0: appended, but an ack could not be written (counted) */
 	return done ? done : err;
 }
@@ -506,6 +537,52 @@ static long mqdev_ioctl_group(struct mqdev_handle *h, unsigned int cmd,
 	return err ?: mqdev_copy_out(uarg, usize, &req, ksize);
 }
 
+static long mqdev_ioctl_producer(struct mqdev_handle *h, unsigned int cmd,
+				 void __user *uarg, size_t usize)
+{
+	union {
+		struct mqdev_producer_init init;
+		struct mqdev_producer_bind bind;
+		struct mqdev_txn txn;
+		struct mqdev_txn_offsets offsets;
+	} req;
+	struct mqdev_topic *topic;
+	size_t ksize;
+	int err;
+
+	switch (MQDEV_IOC_BASE(cmd)) {
+	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCER_INIT):
+		ksize = sizeof(req.init);
+		break;
+	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCER_BIND):
+		topic = handle_request(h, MQDEV_ATTACH_PRODUCE, &req.bind,
+				       sizeof(req.bind), uarg, usize);
+		return IS_ERR(topic) ? PTR_ERR(topic) :
+		       mqdev_producer_bind(h, &req.bind);
+	case MQDEV_IOC_BASE(MQDEV_IOC_TXN):
+		ksize = sizeof(req.txn);
+		break;
+	default:
+		ksize = sizeof(req.offsets);
+		break;
+	}
+	err = mqdev_copy_in(&req, ksize, uarg, usize);
+	if (err)
+		return err;
+	if (MQDEV_IOC_BASE(cmd) == MQDEV_IOC_BASE(MQDEV_IOC_PRODUCER_INIT))
+		err = mqdev_producer_init(h, &req.init);
+	else if (!h->session)	/* set once, before the handle is shared */
+		return -EBADFD;
+	else if (MQDEV_IOC_BASE(cmd) == MQDEV_IOC_BASE(MQDEV_IOC_TXN))
+		err = mqdev_txn_ioctl(h->session, &req.txn);
+	else
+		return mqdev_txn_offsets(h->session, &req.offsets);
+	/* A commit that fails still says what became of the transaction. */
+	if (err && err != -ESTALE && err != -EOVERFLOW && err != -ETIMEDOUT)
+		return err;
+	return mqdev_copy_out(uarg, usize, &req, ksize) ?: err;
+}
+
 static long mqdev_ioctl_topic(unsigned int cmd, void __user *uarg,
 			      size_t usize)
 {
@@ -578,6 +655,11 @@ static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_ASSIGNMENT):
 	case MQDEV_IOC_BASE(MQDEV_IOC_GROUP_COMMIT):
 		return mqdev_ioctl_group(h, cmd, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCER_INIT):
+	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCER_BIND):
+	case MQDEV_IOC_BASE(MQDEV_IOC_TXN):
+	case MQDEV_IOC_BASE(MQDEV_IOC_TXN_OFFSETS):
+		return mqdev_ioctl_producer(h, cmd, uarg, usize);
 	default:
 		return -ENOTTY;
 	}
@@ -705,6 +787,8 @@ static int mqdev_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (off == MQDEV_CONS_MMAP)
 		return vm_map_pages_zero(vma, &h->cons_page, 1);
+	if (off == MQDEV_TXN_MMAP)
+		return mqdev_txn_mmap(vma);
 
 	if (off >= MQDEV_CONS_MMAP || off % MQDEV_PART_STRIDE ||
 	    off / MQDEV_PART_STRIDE >= topic->nr_parts)
@@ -728,6 +812,12 @@ static const struct file_operations mqdev_fops = {
 	.llseek		= noop_llseek,
 };
 
+/* The handle behind a file, if it is one of ours. */
+struct mqdev_handle *mqdev_file_handle(struct file *file)
+{
+	return file->f_op == &mqdev_fops ? file->private_data : NULL;
+}
+
 static struct miscdevice mqdev_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= "mq",
@@ -739,9 +829,12 @@ static int __init mqdev_init(void)
 {
 	int err;
 
-	err = mqdev_nl_init();
+	err = mqdev_txn_init();
 	if (err)
 		return err;
+	err = mqdev_nl_init();
+	if (err)
+		goto err_txn_exit;
 	err = misc_register(&mqdev_misc);
 	if (err)
 		goto err_nl_exit;
@@ -749,13 +842,17 @@ static int __init mqdev_init(void)
 
 err_nl_exit:
 	mqdev_nl_exit();
+err_txn_exit:
+	mqdev_txn_exit();
 	return err;
 }
 
 static void __exit mqdev_exit(void)
 {
 	misc_deregister(&mqdev_misc);
+	mqdev_txn_exit();
 	mqdev_nl_exit();
+	mqdev_identities_destroy();
 	mqdev_topics_destroy();
 }
 

@@ -13,6 +13,8 @@
 #include <linux/spinlock.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
 #include <linux/mqdev.h>
 
 /* The first page of every ring mapping; userspace finds these fields through
@@ -30,7 +32,12 @@ struct mqdev_hold {
 	u64			*pos;	/* in the holder's position page */
 };
 
+struct file;
+struct net;
+struct netlink_ext_ack;
+struct vm_area_struct;
 struct mqdev_topic;
+struct mqdev_txn_k;
 
 struct mqdev_part {
 	struct mqdev_topic	*topic;
@@ -72,6 +79,9 @@ struct mqdev_topic {
 	struct mutex		groups_lock;	/* groups and all their state */
 	struct list_head	groups;
 	atomic_t		next_rr;	/* round-robin partition */
+	struct mutex		producers_lock;	/* producers and their users */
+	struct xarray		producers;	/* id -> struct mqdev_pstate */
+	u32			nr_producers;
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
 	u32			nr_parts;
 	struct mqdev_part	parts[] __counted_by(nr_parts);
@@ -90,6 +100,58 @@ struct mqdev_handle {
 	u32			wait_part;	/* where POLLOUT waits, or ANY */
 	u32			wait_space;
 	struct mqdev_member	*member;	/* of a group, under both locks */
+	struct mqdev_session	*session;	/* this handle is a producer session */
+	struct mqdev_bound	*bound;		/* appends as a session */
+};
+
+/*
+ * A producer identity: a producer id and, when named, the epoch that fences
+ * older sessions of the name and the checker asked about its transactions.
+ */
+struct mqdev_identity {
+	struct kref		ref;
+	struct list_head	node;		/* on the named list, if named */
+	char			name[MQDEV_NAME_SIZE];
+	u64			id;
+	u32			epoch;		/* READ_ONCE: checked by appends */
+	kuid_t			uid;
+	struct list_head	sessions;	/* under the identities lock */
+	u32			checker_portid;	/* 0: none */
+	struct net		*checker_net;
+};
+
+/* What a producer session handle holds. */
+struct mqdev_session {
+	struct list_head	node;		/* on identity->sessions */
+	struct mqdev_identity	*ident;
+	u32			epoch;
+	u32			txn_timeout_ms;
+	struct mutex		lock;		/* txn, and appends through it */
+	struct mqdev_txn_k	*txn;		/* the open transaction, or NULL */
+};
+
+/* The most recent offsets of a producer's sequence numbers in a partition. */
+#define MQDEV_SEQ_WINDOW	128
+
+struct mqdev_seq {
+	u32			next;		/* the sequence expected next */
+	u64			offsets[MQDEV_SEQ_WINDOW];
+};
+
+/* One producer id's sequence numbers in one topic; under part->lock each. */
+struct mqdev_pstate {
+	u64			id;
+	u32			users;		/* bound handles: producers_lock */
+	bool			named;		/* kept when no one is bound */
+	u32			nr_parts;
+	struct mqdev_seq	*seq[] __counted_by(nr_parts);
+};
+
+/* A producing handle bound to a session. */
+struct mqdev_bound {
+	struct file		*file;		/* the session's, pinned */
+	struct mqdev_session	*session;
+	struct mqdev_pstate	*pstate;
 };
 
 /* A consumer group's state in one partition. */
@@ -138,6 +200,10 @@ static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
 #define MQDEV_RING_MMAP		0ULL
 #define MQDEV_PART_STRIDE	BIT_ULL(32)
 #define MQDEV_CONS_MMAP		BIT_ULL(40)
+#define MQDEV_TXN_MMAP		BIT_ULL(41)
+
+/* dev.c */
+struct mqdev_handle *mqdev_file_handle(struct file *file);
 
 /* topic.c */
 int mqdev_topic_create(const struct mqdev_topic_create *req);
@@ -167,10 +233,13 @@ struct mqdev_append {
 	struct mqdev_part	*part;		/* locked while set */
 	u64			timestamp;	/* of the records of this run */
 	bool			nonblock;
+	struct mqdev_bound	*bound;		/* idempotent, or NULL */
+	struct mqdev_txn_k	*txn;		/* locked, or NULL */
 };
 
+/* 0: appended; 1: a duplicate, not appended (msg->offset says where) */
 int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
-		 const struct mqdev_msg *msg, const void *kkey, u64 *offset);
+		 struct mqdev_msg *msg, const void *kkey);
 void mqdev_append_end(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
 
@@ -184,6 +253,50 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *pos, char __user *buf,
 			size_t len);
 void mqdev_ring_kick(struct mqdev_part *part);
 void mqdev_ring_moved(struct mqdev_part *part);
+void mqdev_ring_wake_readers(struct mqdev_part *part);
+void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
+			u64 producer_id, u16 slot, u16 mark);
+
+/* producer.c */
+int mqdev_producer_init(struct mqdev_handle *h,
+			struct mqdev_producer_init *req);
+int mqdev_producer_bind(struct mqdev_handle *h,
+			const struct mqdev_producer_bind *req);
+void mqdev_session_release(struct mqdev_session *s);
+void mqdev_bound_release(struct mqdev_topic *topic, struct mqdev_bound *b);
+int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
+		    struct mqdev_msg *msg);
+void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
+			u64 offset);
+void mqdev_pstates_free(struct mqdev_topic *topic);
+struct mqdev_identity *mqdev_identity_find(const char *name);
+void mqdev_identity_put(struct mqdev_identity *ident);
+int mqdev_checker_register(const char *name, u32 portid, struct net *net,
+			   bool capable, struct netlink_ext_ack *extack);
+void mqdev_checkers_forget(u32 portid, struct net *net);
+struct net *mqdev_identity_checker(struct mqdev_identity *ident, u32 *portid);
+void mqdev_identities_destroy(void);
+
+/* txn.c */
+int mqdev_txn_init(void);
+void mqdev_txn_exit(void);
+int mqdev_txn_ioctl(struct mqdev_session *s, struct mqdev_txn *req);
+int mqdev_txn_offsets(struct mqdev_session *s,
+		      const struct mqdev_txn_offsets *req);
+int mqdev_txn_append_begin(struct mqdev_session *s,
+			   struct mqdev_txn_k **txn);
+void mqdev_txn_append_end(struct mqdev_session *s, struct mqdev_txn_k *txn);
+int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
+		      u64 space);
+void mqdev_txn_appended(struct mqdev_txn_k *txn, u64 pos, u64 space);
+u16 mqdev_txn_slot(const struct mqdev_txn_k *txn);
+u32 mqdev_txn_record_state(const struct mqdev_record *rec);
+void mqdev_txn_record_dropped(const struct mqdev_record *rec);
+void mqdev_txn_orphan(struct mqdev_txn_k *txn);
+int mqdev_txn_resolve(const char *name, u64 txn_id, u32 decision,
+		      bool capable, struct netlink_ext_ack *extack);
+int mqdev_txn_mmap(struct vm_area_struct *vma);
+void mqdev_txn_fill_offsets(struct mqdev_ring_offsets *off);
 
 /* group.c */
 int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req);
@@ -208,5 +321,8 @@ int mqdev_nl_init(void);
 void mqdev_nl_exit(void);
 void mqdev_nl_rebalanced(struct mqdev_group *g);
 void mqdev_nl_topic_event(const char *name, bool created);
+int mqdev_nl_txn_check(struct net *net, u32 portid,
+		       const struct mqdev_identity *ident, u64 txn_id,
+		       u64 cookie);
 
 #endif /* _MQDEV_H */

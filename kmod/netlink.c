@@ -28,6 +28,10 @@ static const struct nla_policy mqdev_policy[MQDEV_A_MAX + 1] = {
 	[MQDEV_A_RESET]		= NLA_POLICY_MAX(NLA_U32, MQDEV_SEEK_TIMESTAMP),
 	[MQDEV_A_TIMESTAMP]	= { .type = NLA_U64 },
 	[MQDEV_A_FORCE]		= { .type = NLA_FLAG },
+	[MQDEV_A_PRODUCER]	= { .type = NLA_NUL_STRING, .len = MQDEV_NAME_MAX },
+	[MQDEV_A_TXN]		= { .type = NLA_U64 },
+	[MQDEV_A_DECISION]	= NLA_POLICY_RANGE(NLA_U32, MQDEV_TXN_COMMIT,
+						   MQDEV_TXN_UNKNOWN),
 };
 
 static struct genl_family mqdev_genl_family;
@@ -375,6 +379,49 @@ static int mqdev_nl_group_delete(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/*
+ * The sender checks the transactions of a producer name: when one is
+ * orphaned, MQDEV_CMD_TXN_CHECK comes to this socket, until it closes.
+ */
+static int mqdev_nl_checker_register(struct sk_buff *skb,
+				     struct genl_info *info)
+{
+	char name[MQDEV_NAME_SIZE];
+	int err;
+
+	err = nl_name(info, MQDEV_A_PRODUCER, name);
+	if (err)
+		return err;
+	return mqdev_checker_register(name, info->snd_portid, genl_info_net(info),
+				      netlink_capable(skb, CAP_SYS_ADMIN),
+				      info->extack);
+}
+
+static int mqdev_nl_txn_resolve(struct sk_buff *skb, struct genl_info *info)
+{
+	char name[MQDEV_NAME_SIZE];
+	u32 decision;
+	int err;
+
+	err = nl_name(info, MQDEV_A_PRODUCER, name);
+	if (err)
+		return err;
+	if (nl_missing(info, MQDEV_A_TXN, "transaction id") ||
+	    nl_missing(info, MQDEV_A_DECISION, "decision"))
+		return -EINVAL;
+	/* The policy's range has BEGIN in it, which is no answer. */
+	decision = nla_get_u32(info->attrs[MQDEV_A_DECISION]);
+	if (decision == MQDEV_TXN_BEGIN) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[MQDEV_A_DECISION],
+				    "answer commit, abort or unknown");
+		return -EINVAL;
+	}
+	return mqdev_txn_resolve(name, nla_get_u64(info->attrs[MQDEV_A_TXN]),
+				 decision, netlink_capable(skb, CAP_SYS_ADMIN),
+				 info->extack);
+}
+
 static const struct genl_ops mqdev_genl_ops[] = {
 	{
 		.cmd	= MQDEV_CMD_GROUP_GET,
@@ -393,6 +440,53 @@ static const struct genl_ops mqdev_genl_ops[] = {
 		.cmd	= MQDEV_CMD_GROUP_DELETE,
 		.doit	= mqdev_nl_group_delete,
 	},
+	{
+		.cmd	= MQDEV_CMD_CHECKER_REGISTER,
+		.doit	= mqdev_nl_checker_register,
+	},
+	{
+		.cmd	= MQDEV_CMD_TXN_RESOLVE,
+		.doit	= mqdev_nl_txn_resolve,
+	},
+};
+
+/* The question to a checker: "transaction T of producer P: commit or abort?" */
+int mqdev_nl_txn_check(struct net *net, u32 portid,
+		       const struct mqdev_identity *ident, u64 txn_id,
+		       u64 cookie)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	void *hdr;
+
+	if (!skb)
+		return -ENOMEM;
+	hdr = genlmsg_put(skb, 0, 0, &mqdev_genl_family, 0,
+			  MQDEV_CMD_TXN_CHECK);
+	if (!hdr ||
+	    nla_put_string(skb, MQDEV_A_PRODUCER, ident->name) ||
+	    nla_put_u64_64bit(skb, MQDEV_A_PRODUCER_ID, ident->id, MQDEV_A_PAD) ||
+	    nla_put_u64_64bit(skb, MQDEV_A_TXN, txn_id, MQDEV_A_PAD) ||
+	    nla_put_u64_64bit(skb, MQDEV_A_COOKIE, cookie, MQDEV_A_PAD)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return genlmsg_unicast(net, skb, portid);
+}
+
+static int mqdev_nl_notify(struct notifier_block *nb, unsigned long event,
+			   void *ptr)
+{
+	struct netlink_notify *n = ptr;
+
+	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
+	    n->portid)
+		mqdev_checkers_forget(n->portid, n->net);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block mqdev_nl_notifier = {
+	.notifier_call	= mqdev_nl_notify,
 };
 
 static const struct genl_multicast_group mqdev_mcgrps[] = {
@@ -452,10 +546,19 @@ void mqdev_nl_topic_event(const char *name, bool created)
 
 int __init mqdev_nl_init(void)
 {
-	return genl_register_family(&mqdev_genl_family);
+	int err;
+
+	err = netlink_register_notifier(&mqdev_nl_notifier);
+	if (err)
+		return err;
+	err = genl_register_family(&mqdev_genl_family);
+	if (err)
+		netlink_unregister_notifier(&mqdev_nl_notifier);
+	return err;
 }
 
 void mqdev_nl_exit(void)
 {
 	genl_unregister_family(&mqdev_genl_family);
+	netlink_unregister_notifier(&mqdev_nl_notifier);
 }

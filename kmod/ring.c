@@ -132,23 +132,27 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
 	mutex_unlock(&part->lock);
 }
 
-static void ring_publish(struct mqdev_part *part)
+/* Records became readable: head moved, or a transaction was decided. */
+void mqdev_ring_wake_readers(struct mqdev_part *part)
 {
-	struct mqdev_topic *topic = part->topic;
-
-	if (part->ctrl->head == part->head)
-		return;
-	/* Pairs with smp_load_acquire() of head in readers: records first. */
-	smp_store_release(&part->ctrl->head, part->head);
-	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees head. */
+	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees it. */
 	smp_mb();
-	/* Safe without the lock: the smp_mb() above orders head first. */
+	/* Safe without the lock: the smp_mb() above orders the change first. */
 	if (waitqueue_active(&part->data_wait))
 		wake_up_interruptible_poll(&part->data_wait,
 					   EPOLLIN | EPOLLRDNORM);
 	/* As above: one barrier serves both queues. */
-	if (waitqueue_active(&topic->read_wait))
-		wake_up_interruptible(&topic->read_wait);
+	if (waitqueue_active(&part->topic->read_wait))
+		wake_up_interruptible(&part->topic->read_wait);
+}
+
+static void ring_publish(struct mqdev_part *part)
+{
+	if (part->ctrl->head == part->head)
+		return;
+	/* Pairs with smp_load_acquire() of head in readers: records first. */
+	smp_store_release(&part->ctrl->head, part->head);
+	mqdev_ring_wake_readers(part);
 }
 
 static void ring_publish_tail(struct mqdev_part *part)
@@ -162,6 +166,7 @@ static void ring_drop_oldest(struct mqdev_part *part)
 {
 	struct mqdev_record *rec = ring_record(part, part->tail);
 
+	mqdev_txn_record_dropped(rec);
 	part->tail += MQDEV_RECORD_SPACE(rec->len);
 	part->tail_offset = rec->offset + 1;
 }
@@ -304,13 +309,30 @@ static int append_copy(struct mqdev_record *rec, const struct mqdev_msg *msg,
 	return 0;
 }
 
+static void append_header(struct mqdev_append *ap, struct mqdev_record *rec,
+			  const struct mqdev_msg *msg, u32 len)
+{
+	struct mqdev_part *part = ap->part;
+
+	rec->len = len;
+	rec->key_len = msg->key_len;
+	rec->partition = part->index;
+	rec->offset = part->next_offset;
+	rec->timestamp = ap->timestamp;
+	rec->producer_id = ap->bound ? ap->bound->pstate->id : 0;
+	rec->sequence = ap->bound ? msg->sequence : 0;
+	rec->flags = ap->txn ? MQDEV_RECORD_TXN : 0;
+	rec->txn = ap->txn ? mqdev_txn_slot(ap->txn) : 0;
+}
+
 /*
- * Append one message to @part and return its offset.  @kkey is the key when
- * the caller already copied it in.  Records are visible once the run ends in
- * mqdev_append_end(); on error nothing of this message is.
+ * Append one message to @part; its offset goes to msg->offset.  @kkey is the
+ * key when the caller already copied it in.  Records are visible once the
+ * run ends in mqdev_append_end(); on error nothing of this message is.
+ * Returns 1, appending nothing, for a bound producer's duplicate.
  */
 int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
-		 const struct mqdev_msg *msg, const void *kkey, u64 *offset)
+		 struct mqdev_msg *msg, const void *kkey)
 {
 	u32 len = sizeof(struct mqdev_record) + msg->key_len + msg->value_len;
 	u64 space = MQDEV_RECORD_SPACE(len);
@@ -320,6 +342,16 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	err = append_lock(ap, part);
 	if (err)
 		return err;
+	if (ap->bound) {
+		err = mqdev_seq_check(ap->bound, part, msg);
+		if (err)
+			return err;
+	}
+	if (ap->txn) {
+		err = mqdev_txn_reserve(ap->txn, part, space);
+		if (err)
+			return err;
+	}
 	/*
 	 * A bad pointer must fail before room is made for it: when records
 	 * have to go, fault the message in first.  When it fits, a failed copy
@@ -338,17 +370,13 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	err = append_copy(rec, msg, kkey);
 	if (err)
 		return err;
-	rec->len = len;
-	rec->key_len = msg->key_len;
-	rec->offset = part->next_offset;
-	rec->timestamp = ap->timestamp;
-	rec->producer_id = 0;
-	rec->sequence = 0;
-	rec->flags = 0;
-	rec->partition = part->index;
-
+	append_header(ap, rec, msg, len);
+	if (ap->bound)
+		mqdev_seq_appended(ap->bound, part, part->next_offset);
+	if (ap->txn)
+		mqdev_txn_appended(ap->txn, part->head, space);
 	part->head += space;
-	*offset = part->next_offset++;
+	msg->offset = part->next_offset++;
 	return 0;
 }
 
@@ -459,9 +487,41 @@ int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 	return err;
 }
 
+/* A record at @pos may be read: it exists and no open transaction holds it. */
 bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
 {
-	return READ_ONCE(part->ctrl->head) > pos;
+	/* Pairs with smp_store_release() in ring_publish(): records first. */
+	u64 head = smp_load_acquire(&part->ctrl->head);
+
+	if (pos >= head)
+		return false;
+	pos = max(pos, READ_ONCE(part->ctrl->tail));
+	return pos < head &&
+	       mqdev_txn_record_state(ring_record(part, pos)) != MQDEV_TXN_OPEN;
+}
+
+/*
+ * Mark every unmarked record of a decided transaction between @first and
+ * @last (positions of its first and last records here) with @mark.
+ */
+void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
+			u64 producer_id, u16 slot, u16 mark)
+{
+	const u16 done = MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED;
+	struct mqdev_record *rec;
+	u64 pos;
+	u16 flags;
+
+	mutex_lock(&part->lock);
+	for (pos = max(first, part->tail); pos <= last && pos < part->head;
+	     pos += MQDEV_RECORD_SPACE(rec->len)) {
+		rec = ring_record(part, pos);
+		flags = rec->flags;
+		if ((flags & MQDEV_RECORD_TXN) && !(flags & done) &&
+		    rec->txn == slot && rec->producer_id == producer_id)
+			WRITE_ONCE(rec->flags, flags | mark);
+	}
+	mutex_unlock(&part->lock);
 }
 
 /* A holding reader moved on: wake producers that wait for the space. */
@@ -481,12 +541,28 @@ static bool ring_record_sane(struct mqdev_part *part, u64 pos, u64 head,
 	       pos + MQDEV_RECORD_SPACE(len) <= head;
 }
 
+/* A decided record not yet marked in place is copied out marked. */
+static int ring_read_mark(const struct mqdev_record *rec,
+			  struct mqdev_record __user *urec, u32 state)
+{
+	u16 flags = READ_ONCE(rec->flags);
+
+	if (!(flags & MQDEV_RECORD_TXN) ||
+	    (flags & (MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED)))
+		return 0;
+	flags |= state == MQDEV_TXN_ABORT ? MQDEV_RECORD_ABORTED :
+					    MQDEV_RECORD_COMMITTED;
+	return put_user(flags, &urec->flags);
+}
+
 /*
  * Copy whole records from *@cons_pos on into @buf, each at the aligned place
  * it has in the ring, and move the position past them.  Lock-free: a record
  * that an overwriting producer reclaimed while we copied it is dropped, and
  * the reader goes on from the new tail (it sees the gap in the offsets).  The
- * position is the reader's to write, so it is checked, never trusted.
+ * position is the reader's to write, so it is checked, never trusted.  It
+ * stops at a record of an open transaction; aborted ones are copied out
+ * marked MQDEV_RECORD_ABORTED, for the reader to skip.
  */
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			char __user *buf, size_t len)
@@ -496,7 +572,7 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 	size_t done = 0;
 	u64 head, pos;
 	int err = 0;
-	u32 rlen;
+	u32 rlen, state;
 
 	/* Pairs with smp_store_release() in ring_publish(): records first. */
 	head = smp_load_acquire(&part->ctrl->head);
@@ -507,10 +583,15 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 		if (pos >= head)
 			break;
 		rec = ring_record(part, pos);
+		state = mqdev_txn_record_state(rec);
+		if (state == MQDEV_TXN_OPEN)
+			break;
 		rlen = READ_ONCE(rec->len);
 		sane = ring_record_sane(part, pos, head, rlen);
 		fits = sane && done + rlen <= len;
-		if (fits && copy_to_user(buf + done, rec, rlen)) {
+		if (fits && (copy_to_user(buf + done, rec, rlen) ||
+			     ring_read_mark(rec, (struct mqdev_record __user *)
+						    (buf + done), state))) {
 			err = -EFAULT;
 			break;
 		}

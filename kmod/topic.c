@@ -90,6 +90,7 @@ static void topic_release(struct kref *ref)
 	struct mqdev_topic *topic = container_of(ref, struct mqdev_topic, ref);
 
 	mqdev_groups_free(topic);
+	mqdev_pstates_free(topic);
 	topic_free_rings(topic, topic->nr_parts);
 	atomic64_sub(topic_ring_bytes(topic), &mqdev_ring_bytes);
 	kvfree(topic);
@@ -181,6 +182,8 @@ static struct mqdev_topic *topic_alloc(const struct mqdev_topic_create *req,
 	init_waitqueue_head(&topic->read_wait);
 	mutex_init(&topic->groups_lock);
 	INIT_LIST_HEAD(&topic->groups);
+	mutex_init(&topic->producers_lock);
+	xa_init(&topic->producers);
 	return topic;
 }
 

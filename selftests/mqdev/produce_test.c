@@ -189,7 +189,7 @@ TEST_F(produce, bad_messages_change_nothing)
 	/* the batch itself */
 	req.msgs = (uintptr_t)msgs;
 	req.count = 1;
-	req.msg_size = sizeof(msgs[0]) - 8;
+	req.msg_size = MQDEV_MSG_SIZE_VER0 - 8;
 	EXPECT_EQ(-EINVAL, xioctl(self->prod, MQDEV_IOC_PRODUCE, &req));
 	req.msg_size = sizeof(msgs[0]);
 	req.count = 4097;

@@ -106,7 +106,9 @@ struct mqdev_ring_offsets {
 	__u64	data_size;	/* ring: bytes of data, mapped twice after data */
 	__u32	cons_pos;	/* cons: __u64 position of partition 0 */
 	__u32	cons_stride;	/* cons: distance between partitions' positions */
-	__u64	reserved[2];
+	__u64	txn_mmap;	/* mmap offset of the transaction table */
+	__u32	txn_size;	/* bytes to map for it */
+	__u32	txn_slots;	/* __u32 MQDEV_TXN_* states, one per slot */
 };
 
 /* ring flags word */
@@ -153,7 +155,21 @@ struct mqdev_seek {
 	__u32	reserved;
 };
 
-/* One message of a produce batch; the array element size is msg_size. */
+/* struct mqdev_msg.status, out */
+#define MQDEV_MSG_DUPLICATE	_BITUL(0) /* sequence seen before: not appended */
+
+/* struct mqdev_msg.offset of a duplicate too old to remember */
+#define MQDEV_OFFSET_UNKNOWN	(~(__u64)0)
+
+/*
+ * One message of a produce batch; the array element size is msg_size, at
+ * least MQDEV_MSG_SIZE_VER0.  A handle bound to a producer session
+ * (MQDEV_IOC_PRODUCER_BIND) must give every message its sequence number in
+ * its partition, and a partition (or a key to hash).  A message whose
+ * sequence was already appended is not appended again: it comes back with
+ * MQDEV_MSG_DUPLICATE and the offset it got the first time.  A sequence that
+ * skips ahead of the next expected one is refused with EBADMSG.
+ */
 struct mqdev_msg {
 	__u64	key;		/* user pointer, or 0 */
 	__u64	value;		/* user pointer */
@@ -162,7 +178,11 @@ struct mqdev_msg {
 	__u32	partition;	/* in: MQDEV_PARTITION_ANY or a number; out */
 	__u32	flags;		/* none defined yet */
 	__u64	offset;		/* out: the record's offset (the acknowledgment) */
+	__u32	sequence;	/* in, for a bound handle */
+	__u32	status;		/* out: MQDEV_MSG_* */
 };
+
+#define MQDEV_MSG_SIZE_VER0	40	/* without sequence and status */
 
 /*
  * MQDEV_IOC_PRODUCE returns how many messages were appended, from the first;
@@ -189,14 +209,40 @@ struct mqdev_wakeup {
  */
 struct mqdev_record {
 	__u32	len;		/* header + key + value */
-	__u32	key_len;
+	__u16	key_len;
+	__u16	partition;	/* the partition the record is in */
 	__u64	offset;
 	__u64	timestamp;	/* CLOCK_REALTIME nanoseconds at append */
-	__u64	producer_id;	/* 0 until idempotent producers set it */
-	__u32	sequence;
-	__u16	flags;
-	__u16	partition;	/* the partition the record is in */
+	__u64	producer_id;	/* 0 unless produced through a session */
+	__u32	sequence;	/* the producer's, in this partition */
+	__u16	flags;		/* MQDEV_RECORD_* */
+	__u16	txn;		/* transaction table slot, with _TXN */
 };
+
+/*
+ * struct mqdev_record.flags.  A record written in a transaction carries
+ * MQDEV_RECORD_TXN and its transaction's slot.  Until the transaction is
+ * decided, no reader may pass it (the "last stable offset" of Kafka): records
+ * after it in the partition wait too.  The decision is one store to the
+ * slot's state in the transaction table; afterwards the kernel also marks
+ * every record of it COMMITTED or ABORTED, and only then reuses the slot.  So
+ * a reader that finds a TXN record unmarked reads the slot's state, then the
+ * record's flags again: if they are still unmarked, the state it read is the
+ * record's own transaction's (MQDEV_TXN_OPEN: wait).  Aborted records are
+ * never to be delivered; read(2) copies them out with ABORTED set so that a
+ * reader can account for their sequence numbers.
+ */
+#define MQDEV_RECORD_TXN	_BITUL(0)
+#define MQDEV_RECORD_COMMITTED	_BITUL(1)
+#define MQDEV_RECORD_ABORTED	_BITUL(2)
+
+/* Transaction table slot states, and struct mqdev_txn.op */
+#define MQDEV_TXN_FREE		0
+#define MQDEV_TXN_OPEN		1
+#define MQDEV_TXN_COMMIT	2
+#define MQDEV_TXN_ABORT		3
+#define MQDEV_TXN_BEGIN		4	/* op only */
+#define MQDEV_TXN_UNKNOWN	5	/* a checker's answer: ask again later */
 
 #define MQDEV_RECORD_ALIGN	8
 #define MQDEV_RECORD_SPACE(len) \
@@ -247,6 +293,74 @@ struct mqdev_group_commit {
 };
 
 /*
+ * MQDEV_IOC_PRODUCER_INIT turns a handle that is not attached to any topic
+ * into a producer session.  With a name, the session takes over that stable
+ * producer identity: the same producer id, its sequence numbers where they
+ * stand, and a new epoch that fences every older session of the name (their
+ * appends and transaction calls fail with ESTALE; an open transaction of
+ * theirs is handed to the name's checker).  Without a name it gets a fresh
+ * producer id of its own.  Only the user that first used a name, or a
+ * CAP_SYS_ADMIN one, may use it again.
+ */
+struct mqdev_producer_init {
+	char	name[MQDEV_NAME_SIZE];	/* in: or all zero */
+	__u32	flags;			/* none defined yet */
+	__u32	txn_timeout_ms;		/* in: 0 for the module's default */
+	__u64	producer_id;		/* out */
+	__u32	epoch;			/* out */
+	__u32	reserved;
+	__u64	reserved2[2];
+};
+
+/*
+ * MQDEV_IOC_PRODUCER_BIND: a producing handle appends as the session
+ * @session_fd from now on, and learns the next sequence number of every
+ * partition of its topic (a restarted named producer resumes from there).
+ */
+struct mqdev_producer_bind {
+	__s32	session_fd;
+	__u32	flags;			/* none defined yet */
+	__u64	next_seq;		/* user pointer to __u32[next_seq_count] */
+	__u32	next_seq_count;		/* at least the topic's partitions */
+	__u32	reserved;
+};
+
+/*
+ * MQDEV_IOC_TXN on a session: @op is MQDEV_TXN_BEGIN, _COMMIT or _ABORT.
+ * Between BEGIN and COMMIT, what the session's bound handles append is
+ * invisible to every reader; COMMIT makes all of it visible at one instant,
+ * in every partition of every topic; ABORT (or a commit that cannot hold,
+ * see below) makes none of it ever visible.  @cookie is the application's
+ * (an order number, say): a checker is given it when asked about the
+ * transaction.  COMMIT fails with ESTALE, and aborts, when the group offsets
+ * sent with the transaction are no longer the sender's to commit; with
+ * EOVERFLOW when a topic that overwrites dropped a record of it first; with
+ * ETIMEDOUT when the time-out passed and the transaction was decided without
+ * the session (then @op says how: MQDEV_TXN_COMMIT or _ABORT).
+ */
+struct mqdev_txn {
+	__u32	op;
+	__u32	flags;			/* none defined yet */
+	__u64	cookie;			/* in at BEGIN */
+	__u64	txn_id;			/* out */
+	__u64	reserved[2];
+};
+
+/*
+ * MQDEV_IOC_TXN_OFFSETS: commit a consumer group's offsets with the open
+ * transaction (consume-transform-produce, exactly once).  @consumer_fd is a
+ * member of the group; each entry is as for MQDEV_IOC_GROUP_COMMIT and is
+ * checked now and again at the commit.  One group per transaction.
+ */
+struct mqdev_txn_offsets {
+	__s32	consumer_fd;
+	__u32	count;
+	__u64	commits;		/* user pointer to mqdev_group_commit[] */
+	__u32	commit_size;		/* sizeof(struct mqdev_group_commit) */
+	__u32	reserved;
+};
+
+/*
  * The control channel: generic netlink family "mqdev".  A described group
  * can run to tens of KiB: read MQDEV_CMD_GROUP_GET dumps with a 64 KiB buffer.
  */
@@ -263,6 +377,9 @@ enum {
 	MQDEV_CMD_EVENT_REBALANCE,	/* GROUP TOPIC GENERATION MEMBERS */
 	MQDEV_CMD_EVENT_TOPIC_NEW,	/* TOPIC */
 	MQDEV_CMD_EVENT_TOPIC_DEL,	/* TOPIC */
+	MQDEV_CMD_CHECKER_REGISTER,	/* PRODUCER: ask this socket about its txns */
+	MQDEV_CMD_TXN_CHECK,		/* to the checker: PRODUCER PRODUCER_ID TXN COOKIE */
+	MQDEV_CMD_TXN_RESOLVE,		/* PRODUCER TXN DECISION */
 	__MQDEV_CMD_MAX,
 };
 
@@ -282,6 +399,11 @@ enum {
 	MQDEV_A_MEMBERS,		/* u32: how many */
 	MQDEV_A_MEMBER,			/* nest: MQDEV_MEMBER_A_* */
 	MQDEV_A_PART,			/* nest: MQDEV_PART_A_* */
+	MQDEV_A_PRODUCER,		/* string: a producer name */
+	MQDEV_A_PRODUCER_ID,		/* u64 */
+	MQDEV_A_TXN,			/* u64: transaction id */
+	MQDEV_A_COOKIE,			/* u64: the application's, from BEGIN */
+	MQDEV_A_DECISION,		/* u32: MQDEV_TXN_COMMIT, _ABORT, _UNKNOWN */
 	__MQDEV_A_MAX,
 };
 
@@ -326,5 +448,9 @@ enum {
 #define MQDEV_IOC_GROUP_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x20, struct mqdev_group_join)
 #define MQDEV_IOC_GROUP_ASSIGNMENT _IOWR(MQDEV_IOC_MAGIC, 0x21, struct mqdev_group_assignment)
 #define MQDEV_IOC_GROUP_COMMIT	 _IOW(MQDEV_IOC_MAGIC, 0x22, struct mqdev_group_commit)
+#define MQDEV_IOC_PRODUCER_INIT	_IOWR(MQDEV_IOC_MAGIC, 0x30, struct mqdev_producer_init)
+#define MQDEV_IOC_PRODUCER_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x31, struct mqdev_producer_bind)
+#define MQDEV_IOC_TXN		_IOWR(MQDEV_IOC_MAGIC, 0x32, struct mqdev_txn)
+#define MQDEV_IOC_TXN_OFFSETS	 _IOW(MQDEV_IOC_MAGIC, 0x33, struct mqdev_txn_offsets)
 
 #endif /* _UAPI_LINUX_MQDEV_H */

@@ -1,0 +1,751 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transactions: "half" messages that become visible all at once, or never.
+ *
+ * A transaction's records are appended to their partitions as they come,
+ * marked MQDEV_RECORD_TXN with the transaction's slot in a table of states
+ * that every consumer may map read-only.  No reader passes a marked record
+ * while its slot says OPEN, so nothing after it in that partition is read
+ * either.  The decision is one store to the slot; from that instant every
+ * reader in every partition of every topic sees the same outcome:
+ *
+ *   begin        slot := OPEN                   (before any record is seen)
+ *   produce      records marked TXN, slot       (readers stop at them)
+ *   commit       slot := COMMIT                 <- the instant, release
+ *                group offsets applied          (under the group's lock)
+ *                every record marked COMMITTED  (in place, under part locks)
+ *                slot := FREE, release          (only now may it be reused)
+ *
+ * A reader that finds a record marked TXN but neither COMMITTED nor ABORTED
+ * loads the slot's state with acquire and then the record's flags again: if
+ * they are still unmarked, the slot cannot have been freed yet, so the state
+ * is this transaction's.
+ *
+ * A transaction whose session is gone, was fenced by a newer session of its
+ * name, or outlived its time-out is an orphan: its producer can no longer
+ * decide it.  As RocketMQ does, the kernel then asks: the checker registered
+ * for the producer name gets MQDEV_CMD_TXN_CHECK over netlink and answers
+ * with MQDEV_CMD_TXN_RESOLVE.  With no checker, or no decisive answer after
+ * MQDEV_TXN_CHECKS questions a time-out apart, it is aborted.
+ */
+
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/netlink.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include <net/net_namespace.h>
+#include "mqdev.h"
+
+#define MQDEV_TXN_SLOTS		(PAGE_SIZE / sizeof(u32))
+#define MQDEV_TXN_CHECKS	3
+#define MQDEV_TXN_DAMAGED	16	/* kernel only: a record was overwritten */
+
+static unsigned int max_txns = 128;
+module_param(max_txns, uint, 0644);
+MODULE_PARM_DESC(max_txns, "Most transactions open at once");
+
+static unsigned long max_txn_bytes = 16UL << 20;
+module_param(max_txn_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_txn_bytes, "Most bytes of records one transaction may hold");
+
+/* One partition a transaction wrote to, and where its records lie. */
+struct mqdev_txn_part {
+	struct list_head	node;
+	struct mqdev_topic	*topic;		/* a reference */
+	struct mqdev_part	*part;
+	u64			first;		/* position of its first record */
+	u64			last;		/* and of its last */
+	bool			any;		/* first and last are set */
+};
+
+struct mqdev_txn_k {
+	struct kref		ref;
+	struct list_head	node;		/* on mqdev_txns */
+	struct mqdev_identity	*ident;
+	u64			id;
+	u64			cookie;
+	u16			slot;
+	u32			timeout_ms;
+	atomic_t		state;		/* OPEN, COMMIT, ABORT or DAMAGED */
+
+	struct mutex		lock;		/* all below, and appends */
+	u32			decided;	/* 0, MQDEV_TXN_COMMIT or _ABORT */
+	bool			orphan;		/* the checker decides */
+	unsigned int		checks;
+	u64			bytes;
+	struct list_head	parts;
+	struct mqdev_txn_part	*cur;		/* the one last appended to */
+
+	/* group offsets committed with it: one group of one topic */
+	struct mqdev_topic	*off_topic;	/* a reference, or NULL */
+	char			off_group[MQDEV_NAME_SIZE];
+	u32			off_member;
+	u32			off_generation;
+	u32			nr_offsets;
+	struct mqdev_group_commit *offsets;	/* one per partition at most */
+
+	struct delayed_work	work;		/* time-out, then check-back */
+	struct work_struct	free_work;
+};
+
+static DEFINE_MUTEX(mqdev_txns_lock);
+static LIST_HEAD(mqdev_txns);			/* undecided: under the lock */
+static unsigned int mqdev_nr_txns;		/* slots in use: under the lock */
+static struct mqdev_txn_k *mqdev_txn_slots[MQDEV_TXN_SLOTS];
+static u32 mqdev_txn_next_slot;
+static atomic64_t mqdev_next_txn_id = ATOMIC64_INIT(0);
+static struct page *mqdev_txn_page;		/* the states, mapped by readers */
+static u32 *mqdev_txn_states;
+static struct workqueue_struct *mqdev_txn_wq;
+
+u16 mqdev_txn_slot(const struct mqdev_txn_k *txn)
+{
+	return txn->slot;
+}
+
+static void txn_release(struct kref *ref)
+{
+	struct mqdev_txn_k *txn = container_of(ref, struct mqdev_txn_k, ref);
+	struct mqdev_txn_part *tp, *next;
+
+	list_for_each_entry_safe(tp, next, &txn->parts, node) {
+		mqdev_topic_put(tp->topic);
+		kfree(tp);
+	}
+	if (txn->off_topic)
+		mqdev_topic_put(txn->off_topic);
+	kfree(txn->offsets);
+	mqdev_identity_put(txn->ident);
+	kfree(txn);
+}
+
+static void txn_put(struct mqdev_txn_k *txn)
+{
+	kref_put(&txn->ref, txn_release);
+}
+
+/* Decided and freed from its slot: no work of it may run any more. */
+static void txn_free_work(struct work_struct *work)
+{
+	struct mqdev_txn_k *txn = container_of(work, struct mqdev_txn_k,
+					       free_work);
+
+	cancel_delayed_work_sync(&txn->work);
+	txn_put(txn);
+}
+
+/* ---- what readers see ------------------------------------------------------ */
+
+/*
+ * The state of @rec for a reader: 0 (not in a transaction, or committed),
+ * MQDEV_TXN_OPEN (stop here) or MQDEV_TXN_ABORT (never deliver it).
+ */
+u32 mqdev_txn_record_state(const struct mqdev_record *rec)
+{
+	u16 flags = READ_ONCE(rec->flags);
+	u32 state;
+
+	if (!(flags & MQDEV_RECORD_TXN) || (flags & MQDEV_RECORD_COMMITTED))
+		return 0;
+	if (flags & MQDEV_RECORD_ABORTED)
+		return MQDEV_TXN_ABORT;
+	if (rec->txn >= MQDEV_TXN_SLOTS)
+		return MQDEV_TXN_ABORT;
+	/* Pairs with smp_store_release() of the slot in txn_decide()/txn_unslot(). */
+	state = smp_load_acquire(&mqdev_txn_states[rec->txn]);
+	flags = READ_ONCE(rec->flags);
+	if (flags & MQDEV_RECORD_COMMITTED)
+		return 0;
+	if (flags & MQDEV_RECORD_ABORTED)
+		return MQDEV_TXN_ABORT;
+	return state == MQDEV_TXN_COMMIT ? 0 : state == MQDEV_TXN_OPEN ?
+	       MQDEV_TXN_OPEN : MQDEV_TXN_ABORT;
+}
+
+/*
+ * An overwriting topic dropped @rec (under its partition's lock).  If its
+ * transaction is still open it can no longer commit whole.  The slot cannot
+ * have been freed: that happens only after every record is marked, and
+ * marking takes the partition lock we hold.
+ */
+void mqdev_txn_record_dropped(const struct mqdev_record *rec)
+{
+	struct mqdev_txn_k *txn;
+
+	if (!(rec->flags & MQDEV_RECORD_TXN) ||
+	    (rec->flags & (MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED)) ||
+	    rec->txn >= MQDEV_TXN_SLOTS)
+		return;
+	txn = READ_ONCE(mqdev_txn_slots[rec->txn]);
+	if (txn)
+		atomic_cmpxchg(&txn->state, MQDEV_TXN_OPEN, MQDEV_TXN_DAMAGED);
+}
+
+int mqdev_txn_mmap(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & VM_WRITE)
+		return -EACCES;
+	vm_flags_clear(vma, VM_MAYWRITE);
+	return vm_map_pages_zero(vma, &mqdev_txn_page, 1);
+}
+
+void mqdev_txn_fill_offsets(struct mqdev_ring_offsets *off)
+{
+	off->txn_mmap = MQDEV_TXN_MMAP;
+	off->txn_size = PAGE_SIZE;
+	off->txn_slots = MQDEV_TXN_SLOTS;
+}
+
+/* ---- begin, and appends ---------------------------------------------------- */
+
+static void txn_work(struct work_struct *work);
+
+static int txn_take_slot(struct mqdev_txn_k *txn)
+{
+	u32 i, slot;
+	int err = -ENOSPC;
+
+	mutex_lock(&mqdev_txns_lock);
+	if (mqdev_nr_txns >= min_t(u32, READ_ONCE(max_txns), MQDEV_TXN_SLOTS))
+		goto out_unlock;
+	for (i = 0; i < MQDEV_TXN_SLOTS; i++) {
+		slot = (mqdev_txn_next_slot + i) % MQDEV_TXN_SLOTS;
+		if (!mqdev_txn_slots[slot])
+			break;
+	}
+	if (i == MQDEV_TXN_SLOTS)
+		goto out_unlock;
+	txn->slot = slot;
+	mqdev_txn_next_slot = slot + 1;
+	/* Published to readers by the release of the first record's head. */
+	WRITE_ONCE(mqdev_txn_states[slot], MQDEV_TXN_OPEN);
+	WRITE_ONCE(mqdev_txn_slots[slot], txn);
+	list_add_tail(&txn->node, &mqdev_txns);
+	mqdev_nr_txns++;
+	err = 0;
+out_unlock:
+	mutex_unlock(&mqdev_txns_lock);
+	return err;
+}
+
+/* Every record is marked: the slot may serve another transaction. */
+static void txn_unslot(struct mqdev_txn_k *txn)
+{
+	mutex_lock(&mqdev_txns_lock);
+	/* Pairs with smp_load_acquire() in readers: marks before reuse. */
+	smp_store_release(&mqdev_txn_states[txn->slot], MQDEV_TXN_FREE);
+	WRITE_ONCE(mqdev_txn_slots[txn->slot], NULL);
+	list_del(&txn->node);
+	mqdev_nr_txns--;
+	mutex_unlock(&mqdev_txns_lock);
+}
+
+static int txn_begin(struct mqdev_session *s, struct mqdev_txn *req)
+{
+	struct mqdev_txn_k *txn;
+	int err;
+
+	if (s->txn) {
+		if (!s->txn->orphan)
+			return -EBUSY;
+		txn_put(s->txn);	/* decided without us: forget it */
+		s->txn = NULL;
+	}
+	txn = kzalloc(sizeof(*txn), GFP_KERNEL_ACCOUNT);
+	if (!txn)
+		return -ENOMEM;
+	kref_init(&txn->ref);		/* the slot's, until decided */
+	mutex_init(&txn->lock);
+	INIT_LIST_HEAD(&txn->parts);
+	INIT_DELAYED_WORK(&txn->work, txn_work);
+	INIT_WORK(&txn->free_work, txn_free_work);
+	atomic_set(&txn->state, MQDEV_TXN_OPEN);
+	txn->id = atomic64_inc_return(&mqdev_next_txn_id);
+	txn->cookie = req->cookie;
+	txn->timeout_ms = s->txn_timeout_ms;
+	kref_get(&s->ident->ref);
+	txn->ident = s->ident;
+
+	err = txn_take_slot(txn);
+	if (err) {
+		txn_put(txn);
+		return err;
+	}
+	kref_get(&txn->ref);		/* the session's */
+	s->txn = txn;
+	req->txn_id = txn->id;
+	queue_delayed_work(mqdev_txn_wq, &txn->work,
+			   msecs_to_jiffies(txn->timeout_ms));
+	return 0;
+}
+
+/*
+ * Appends through a session: with its transaction, if one is open, locked
+ * against its decision until mqdev_txn_append_end().
+ */
+int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_txn_k **txnp)
+{
+	struct mqdev_txn_k *txn;
+
+	mutex_lock(&s->lock);
+	txn = s->txn;
+	*txnp = txn;
+	if (!txn)
+		return 0;
+	mutex_lock(&txn->lock);
+	if (!txn->orphan)
+		return 0;
+	mutex_unlock(&txn->lock);
+	mutex_unlock(&s->lock);
+	*txnp = NULL;
+	return READ_ONCE(s->ident->epoch) != s->epoch ? -ESTALE : -ETIMEDOUT;
+}
+
+void mqdev_txn_append_end(struct mqdev_session *s, struct mqdev_txn_k *txn)
+{
+	if (txn)
+		mutex_unlock(&txn->lock);
+	mutex_unlock(&s->lock);
+}
+
+static struct mqdev_txn_part *txn_part(struct mqdev_txn_k *txn,
+				       struct mqdev_part *part)
+{
+	struct mqdev_txn_part *tp;
+
+	if (txn->cur && txn->cur->part == part)
+		return txn->cur;
+	list_for_each_entry(tp, &txn->parts, node)
+		if (tp->part == part)
+			return tp;
+	tp = kzalloc(sizeof(*tp), GFP_KERNEL_ACCOUNT);
+	if (!tp)
+		return NULL;
+	kref_get(&part->topic->ref);
+	tp->topic = part->topic;
+	tp->part = part;
+	list_add_tail(&tp->node, &txn->parts);
+	return tp;
+}
+
+/* Room in the transaction's limits for @space more bytes in @part. */
+int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
+		      u64 space)
+{
+	lockdep_assert_held(&txn->lock);
+	if (txn->bytes + space > READ_ONCE(max_txn_bytes))
+		return -EFBIG;
+	txn->cur = txn_part(txn, part);
+	return txn->cur ? 0 : -ENOMEM;
+}
+
+/* A record of @space bytes went in at @pos of the partition just reserved. */
+void mqdev_txn_appended(struct mqdev_txn_k *txn, u64 pos, u64 space)
+{
+	struct mqdev_txn_part *tp = txn->cur;
+
+	if (!tp->any)
+		tp->first = pos;
+	tp->any = true;
+	tp->last = pos;
+	txn->bytes += space;
+}
+
+/* ---- the decision ------------------------------------------------------------ */
+
+/* The group offsets sent with @txn, if they are still the sender's to commit. */
+static struct mqdev_group *txn_offsets_group(struct mqdev_txn_k *txn)
+{
+	struct mqdev_group *g;
+	struct mqdev_member *owner;
+	u32 i;
+
+	lockdep_assert_held(&txn->off_topic->groups_lock);
+	g = mqdev_group_find(txn->off_topic, txn->off_group);
+	if (!g || g->generation != txn->off_generation)
+		return NULL;
+	for (i = 0; i < txn->nr_offsets; i++) {
+		owner = g->parts[txn->offsets[i].partition].owner;
+		if (!owner || owner->id != txn->off_member)
+			return NULL;
+	}
+	return g;
+}
+
+static int txn_apply_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
+{
+	int err = 0;
+	u32 i;
+
+	for (i = 0; i < txn->nr_offsets && !err; i++)
+		err = mqdev_group_set(g, txn->offsets[i].partition,
+				      MQDEV_SEEK_OFFSET, txn->offsets[i].offset);
+	return err;
+}
+
+static void txn_mark_records(struct mqdev_txn_k *txn, u32 decision)
+{
+	u16 mark = decision == MQDEV_TXN_COMMIT ? MQDEV_RECORD_COMMITTED :
+						   MQDEV_RECORD_ABORTED;
+	struct mqdev_txn_part *tp;
+
+	list_for_each_entry(tp, &txn->parts, node) {
+		if (tp->any)
+			mqdev_ring_resolve(tp->part, tp->first, tp->last,
+					   txn->ident->id, txn->slot, mark);
+		mqdev_ring_wake_readers(tp->part);
+	}
+}
+
+/*
+ * Commit or abort, under txn->lock.  A commit that cannot hold (offsets no
+ * longer the sender's, a record overwritten) aborts instead and says why.
+ */
+static int txn_decide(struct mqdev_txn_k *txn, u32 want)
+{
+	struct mqdev_group *g = NULL;
+	int err = 0;
+
+	lockdep_assert_held(&txn->lock);
+	if (txn->off_topic) {
+		mutex_lock(&txn->off_topic->groups_lock);
+		if (want == MQDEV_TXN_COMMIT) {
+			g = txn_offsets_group(txn);
+			if (!g) {
+				want = MQDEV_TXN_ABORT;
+				err = -ESTALE;
+			}
+		}
+	}
+	if (want == MQDEV_TXN_COMMIT &&
+	    atomic_cmpxchg(&txn->state, MQDEV_TXN_OPEN, MQDEV_TXN_COMMIT) !=
+	    MQDEV_TXN_OPEN) {
+		want = MQDEV_TXN_ABORT;
+		err = -EOVERFLOW;
+	}
+	if (want == MQDEV_TXN_ABORT)
+		atomic_set(&txn->state, MQDEV_TXN_ABORT);
+	/* The instant. Pairs with smp_load_acquire() in readers. */
+	smp_store_release(&mqdev_txn_states[txn->slot], want);
+	if (g)
+		err = txn_apply_offsets(txn, g);
+	if (txn->off_topic)
+		mutex_unlock(&txn->off_topic->groups_lock);
+
+	txn->decided = want;
+	txn_mark_records(txn, want);
+	txn_unslot(txn);
+	queue_work(mqdev_txn_wq, &txn->free_work);
+	return err;
+}
+
+/* Ask the checker once; -ENOENT when there is none to ask. */
+static int txn_ask(struct mqdev_txn_k *txn)
+{
+	struct net *net;
+	u32 portid;
+	int err;
+
+	net = mqdev_identity_checker(txn->ident, &portid);
+	if (!net)
+		return -ENOENT;
+	err = mqdev_nl_txn_check(net, portid, txn->ident, txn->id,
+				 txn->cookie);
+	put_net(net);
+	return err;
+}
+
+static void txn_work(struct work_struct *work)
+{
+	struct mqdev_txn_k *txn = container_of(to_delayed_work(work),
+					       struct mqdev_txn_k, work);
+
+	mutex_lock(&txn->lock);
+	if (txn->decided)
+		goto out_unlock;
+	txn->orphan = true;
+	if (txn->checks < MQDEV_TXN_CHECKS && !txn_ask(txn)) {
+		txn->checks++;
+		queue_delayed_work(mqdev_txn_wq, &txn->work,
+				   msecs_to_jiffies(txn->timeout_ms));
+		goto out_unlock;
+	}
+	txn_decide(txn, MQDEV_TXN_ABORT);
+out_unlock:
+	mutex_unlock(&txn->lock);
+}
+
+/* Its producer can no longer decide @txn: ask the checker now. */
+void mqdev_txn_orphan(struct mqdev_txn_k *txn)
+{
+	mutex_lock(&txn->lock);
+	if (!txn->decided && !txn->orphan) {
+		txn->orphan = true;
+		mod_delayed_work(mqdev_txn_wq, &txn->work, 0);
+	}
+	mutex_unlock(&txn->lock);
+}
+
+/*
+ * COMMIT or ABORT from the session that began it.  An orphan is the
+ * checker's to decide: ETIMEDOUT, and @op says what became of it (0 while
+ * the checker is still being asked).
+ */
+static int txn_end(struct mqdev_session *s, struct mqdev_txn *req)
+{
+	struct mqdev_txn_k *txn = s->txn;
+	int err;
+
+	if (!txn)
+		return -ENOENT;
+	mutex_lock(&txn->lock);
+	req->txn_id = txn->id;
+	err = txn->orphan ? -ETIMEDOUT : txn_decide(txn, req->op);
+	req->op = txn->decided;
+	mutex_unlock(&txn->lock);
+	s->txn = NULL;
+	txn_put(txn);
+	return err;
+}
+
+int mqdev_txn_ioctl(struct mqdev_session *s, struct mqdev_txn *req)
+{
+	int err;
+
+	if (req->flags || req->reserved[0] || req->reserved[1] ||
+	    (req->op != MQDEV_TXN_BEGIN && req->op != MQDEV_TXN_COMMIT &&
+	     req->op != MQDEV_TXN_ABORT) ||
+	    (req->op != MQDEV_TXN_BEGIN && req->cookie))
+		return -EINVAL;
+	mutex_lock(&s->lock);
+	if (READ_ONCE(s->ident->epoch) != s->epoch)
+		err = -ESTALE;
+	else if (req->op == MQDEV_TXN_BEGIN)
+		err = txn_begin(s, req);
+	else
+		err = txn_end(s, req);
+	mutex_unlock(&s->lock);
+	return err;
+}
+
+/* ---- group offsets ------------------------------------------------------------ */
+
+static int offsets_check(struct mqdev_handle *ch, struct mqdev_group_commit *c,
+			 u32 count)
+{
+	struct mqdev_member *m = ch->member;
+	struct mqdev_group *g = m->group;
+	u32 i;
+
+	lockdep_assert_held(&ch->topic->groups_lock);
+	for (i = 0; i < count; i++) {
+		if (c[i].flags || c[i].reserved ||
+		    c[i].partition >= ch->topic->nr_parts)
+			return -EINVAL;
+		if (c[i].generation != g->generation ||
+		    g->parts[c[i].partition].owner != m)
+			return -ESTALE;
+	}
+	return 0;
+}
+
+/* Merge @count commits into the transaction's, one per partition. */
+static void offsets_merge(struct mqdev_txn_k *txn,
+			  const struct mqdev_group_commit *c, u32 count)
+{
+	u32 i, j;
+
+	for (i = 0; i < count; i++) {
+		for (j = 0; j < txn->nr_offsets; j++)
+			if (txn->offsets[j].partition == c[i].partition)
+				break;
+		txn->offsets[j] = c[i];
+		if (j == txn->nr_offsets)
+			txn->nr_offsets++;
+	}
+}
+
+static int offsets_attach(struct mqdev_txn_k *txn, struct mqdev_handle *ch)
+{
+	struct mqdev_member *m = ch->member;
+
+	if (txn->off_topic)
+		return txn->off_topic == ch->topic &&
+		       !strcmp(txn->off_group, m->group->name) &&
+		       txn->off_member == m->id ? 0 : -EXDEV;
+	txn->offsets = kcalloc(ch->topic->nr_parts, sizeof(*txn->offsets),
+			       GFP_KERNEL_ACCOUNT);
+	if (!txn->offsets)
+		return -ENOMEM;
+	kref_get(&ch->topic->ref);
+	txn->off_topic = ch->topic;
+	strscpy_pad(txn->off_group, m->group->name);
+	txn->off_member = m->id;
+	return 0;
+}
+
+static int txn_offsets_locked(struct mqdev_txn_k *txn, struct mqdev_handle *ch,
+			      struct mqdev_group_commit *c, u32 count)
+{
+	int err;
+
+	mutex_lock(&ch->topic->groups_lock);
+	err = -EBADFD;
+	if (!ch->member)
+		goto out_unlock;
+	err = offsets_check(ch, c, count);
+	if (err)
+		goto out_unlock;
+	err = offsets_attach(txn, ch);
+	if (err)
+		goto out_unlock;
+	txn->off_generation = ch->member->group->generation;
+	offsets_merge(txn, c, count);
+out_unlock:
+	mutex_unlock(&ch->topic->groups_lock);
+	return err;
+}
+
+int mqdev_txn_offsets(struct mqdev_session *s,
+		      const struct mqdev_txn_offsets *req)
+{
+	struct mqdev_group_commit *c;
+	struct mqdev_handle *ch;
+	struct mqdev_txn_k *txn;
+	int err;
+
+	if (req->reserved || req->commit_size < sizeof(*c) || !req->count ||
+	    req->count > MQDEV_MAX_PARTITIONS)
+		return -EINVAL;
+	CLASS(fd, f)(req->consumer_fd);
+	if (fd_empty(f))
+		return -EBADF;
+	ch = mqdev_file_handle(fd_file(f));
+	/* Pairs with smp_store_release() in mqdev_ioctl_attach(). */
+	if (!ch || !smp_load_acquire(&ch->topic) ||
+	    !(ch->mode & MQDEV_ATTACH_CONSUME) || req->count > ch->topic->nr_parts)
+		return -EINVAL;
+
+	c = kcalloc(req->count, sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return -ENOMEM;
+	err = 0;
+	for (u32 i = 0; i < req->count && !err; i++)
+		err = copy_struct_from_user(&c[i], sizeof(*c),
+					    u64_to_user_ptr(req->commits) +
+					    (u64)i * req->commit_size,
+					    req->commit_size);
+	if (err)
+		goto out_free;
+
+	mutex_lock(&s->lock);
+	txn = s->txn;
+	if (READ_ONCE(s->ident->epoch) != s->epoch) {
+		err = -ESTALE;
+	} else if (!txn) {
+		err = -ENOENT;
+	} else {
+		mutex_lock(&txn->lock);
+		err = txn->orphan ? -ETIMEDOUT :
+		      txn_offsets_locked(txn, ch, c, req->count);
+		mutex_unlock(&txn->lock);
+	}
+	mutex_unlock(&s->lock);
+out_free:
+	kfree(c);
+	return err;
+}
+
+/* ---- the checker's answer -------------------------------------------------------- */
+
+static struct mqdev_txn_k *txn_find(const char *name, u64 txn_id)
+{
+	struct mqdev_txn_k *txn;
+
+	mutex_lock(&mqdev_txns_lock);
+	list_for_each_entry(txn, &mqdev_txns, node) {
+		if (txn->id == txn_id && !strcmp(txn->ident->name, name)) {
+			kref_get(&txn->ref);
+			mutex_unlock(&mqdev_txns_lock);
+			return txn;
+		}
+	}
+	mutex_unlock(&mqdev_txns_lock);
+	return NULL;
+}
+
+int mqdev_txn_resolve(const char *name, u64 txn_id, u32 decision,
+		      bool capable, struct netlink_ext_ack *extack)
+{
+	struct mqdev_txn_k *txn = txn_find(name, txn_id);
+	int err = 0;
+
+	if (!txn) {
+		NL_SET_ERR_MSG(extack, "no such undecided transaction");
+		return -ENOENT;
+	}
+	if (!uid_eq(current_fsuid(), txn->ident->uid) && !capable) {
+		NL_SET_ERR_MSG(extack, "the producer name belongs to another user");
+		err = -EPERM;
+		goto out_put;
+	}
+	mutex_lock(&txn->lock);
+	if (txn->decided) {
+		NL_SET_ERR_MSG(extack, "the transaction is already decided");
+		err = -EALREADY;
+	} else if (!txn->orphan) {
+		NL_SET_ERR_MSG(extack, "its producer is alive and decides it");
+		err = -EBUSY;
+	} else if (decision != MQDEV_TXN_UNKNOWN) {
+		err = txn_decide(txn, decision);
+		if (err)
+			NL_SET_ERR_MSG(extack, "could not commit: aborted");
+	}
+	mutex_unlock(&txn->lock);
+out_put:
+	txn_put(txn);
+	return err;
+}
+
+/* ---- module ------------------------------------------------------------------- */
+
+int __init mqdev_txn_init(void)
+{
+	mqdev_txn_wq = alloc_workqueue("mqdev_txn", WQ_UNBOUND, 0);
+	if (!mqdev_txn_wq)
+		return -ENOMEM;
+	mqdev_txn_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!mqdev_txn_page) {
+		destroy_workqueue(mqdev_txn_wq);
+		return -ENOMEM;
+	}
+	mqdev_txn_states = page_address(mqdev_txn_page);
+	return 0;
+}
+
+/* Module exit: no session is left; abort what the checkers did not decide. */
+void mqdev_txn_exit(void)
+{
+	struct mqdev_txn_k *txn;
+
+	for (;;) {
+		mutex_lock(&mqdev_txns_lock);
+		txn = list_first_entry_or_null(&mqdev_txns, struct mqdev_txn_k,
+					       node);
+		if (txn)
+			kref_get(&txn->ref);
+		mutex_unlock(&mqdev_txns_lock);
+		if (!txn)
+			break;
+		cancel_delayed_work_sync(&txn->work);
+		mutex_lock(&txn->lock);
+		if (!txn->decided)
+			txn_decide(txn, MQDEV_TXN_ABORT);
+		mutex_unlock(&txn->lock);
+		txn_put(txn);
+	}
+	destroy_workqueue(mqdev_txn_wq);
+	put_page(mqdev_txn_page);
+}
