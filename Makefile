@@ -39,6 +39,8 @@ LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench
+EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
+	     $(wildcard tools/examples/*.c))
 TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
 	     $(wildcard selftests/mqdev/*_test.c)) \
 	    $(patsubst selftests/mqdev/%.sh,$(B)/selftests/%, \
@@ -56,7 +58,7 @@ module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m W=1 $(KWERROR) modules
 
 lib: $(LIBS)
-tools: $(TOOLS)
+tools: $(TOOLS) $(EXAMPLES)
 selftests: $(TESTS)
 
 $(B)/lib/%.o: lib/%.c $(HDRS)
@@ -80,6 +82,10 @@ $(B)/bin/mqctl: tools/mqctl/mqctl.c $(HDRS) $(LIB_SO)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
 
 $(B)/bin/mqbench: tools/mqbench/mqbench.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+$(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
 

@@ -8,6 +8,11 @@
  * tail before it reuses bytes, so a record whose position fell behind the
  * tail by the second check may have been overwritten while the caller read
  * it: release reports -ESTALE, and the record counts as lost.
+ *
+ * A record of a transaction is delivered once it is committed: the kernel
+ * marks it so, but a reader may find it first and then asks the transaction
+ * table (see struct mqdev_record).  A record of an open transaction stops
+ * its partition; one of an aborted transaction is skipped, unseen.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -46,7 +51,10 @@ struct mqdev_consumer {
 	uint32_t		burst;
 	unsigned int		busy_usec;
 	uint64_t		lost;
+	uint64_t		aborted;
 	int			error;
+	const uint32_t		*txn_states;	/* the transaction table */
+	struct mqdev_verifier	*verifier;
 	unsigned int		unkicked;	/* holding releases not checked */
 
 	/* a member of a consumer group */
@@ -141,6 +149,8 @@ MQDEV_EXPORT void mqdev_consumer_free(struct mqdev_consumer *c)
 			munmap(c->parts[i].map, off->ring_size);
 	if (c->cons)
 		munmap(c->cons, off->cons_size);
+	if (c->txn_states)
+		munmap((void *)c->txn_states, off->txn_size);
 	free(c->buf);
 	free(c->parts);
 	close(c->fd);
@@ -160,6 +170,17 @@ MQDEV_EXPORT uint32_t mqdev_consumer_partitions(const struct mqdev_consumer *c)
 MQDEV_EXPORT uint64_t mqdev_consumer_lost(const struct mqdev_consumer *c)
 {
 	return c->lost;
+}
+
+MQDEV_EXPORT uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *c)
+{
+	return c->aborted;
+}
+
+MQDEV_EXPORT void mqdev_consumer_set_verifier(struct mqdev_consumer *c,
+					      struct mqdev_verifier *v)
+{
+	c->verifier = v;
 }
 
 MQDEV_EXPORT int mqdev_consumer_error(const struct mqdev_consumer *c)
@@ -263,9 +284,64 @@ static void consumer_note_offset(struct mqdev_consumer *c, uint32_t p,
 	cp->next_offset = offset;
 }
 
-/* The next record of partition @p in place, or NULL. */
-static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
-					    uint32_t p)
+/* Mapped the first time a transaction's record is met. */
+static const uint32_t *consumer_txn_states(struct mqdev_consumer *c)
+{
+	const struct mqdev_ring_offsets *off = &c->attach.off;
+	void *map;
+
+	if (c->txn_states || !off->txn_size)
+		return c->txn_states;
+	map = mmap(NULL, off->txn_size, PROT_READ, MAP_SHARED, c->fd,
+		   off->txn_mmap);
+	if (map == MAP_FAILED) {
+		c->error = -errno;
+		return NULL;
+	}
+	c->txn_states = map;
+	return map;
+}
+
+/*
+ * What to do with @rec: 0 deliver it, MQDEV_TXN_OPEN wait (its transaction
+ * is undecided), MQDEV_TXN_ABORT skip it.
+ */
+static uint32_t record_txn_state(struct mqdev_consumer *c,
+				 const struct mqdev_record *rec)
+{
+	const uint16_t done = MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED;
+	uint16_t flags = __atomic_load_n(&rec->flags, __ATOMIC_RELAXED);
+	const uint32_t *states;
+	uint32_t state;
+	uint16_t slot;
+
+	if (!(flags & MQDEV_RECORD_TXN) || (flags & done))
+		return flags & MQDEV_RECORD_ABORTED ? MQDEV_TXN_ABORT : 0;
+	states = consumer_txn_states(c);
+	slot = __atomic_load_n(&rec->txn, __ATOMIC_RELAXED);
+	if (!states)
+		return MQDEV_TXN_OPEN;
+	if (slot >= c->attach.off.txn_slots)
+		return MQDEV_TXN_ABORT;
+	/* Pairs with smp_store_release() in txn_decide() and txn_unslot(). */
+	state = __atomic_load_n(&states[slot], __ATOMIC_ACQUIRE);
+	/* Marked meanwhile: the slot may be another transaction's by now. */
+	flags = __atomic_load_n(&rec->flags, __ATOMIC_RELAXED);
+	if (flags & done)
+		return flags & MQDEV_RECORD_ABORTED ? MQDEV_TXN_ABORT : 0;
+	if (state == MQDEV_TXN_OPEN || state == MQDEV_TXN_COMMIT)
+		return state == MQDEV_TXN_OPEN ? MQDEV_TXN_OPEN : 0;
+	return MQDEV_TXN_ABORT;
+}
+
+/*
+ * The record at the reader's position in partition @p, at least the tail,
+ * with its length, offset and transaction state read before the tail is
+ * checked again (a record overwritten meanwhile is read anew); or NULL.
+ */
+static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
+					    uint32_t p, uint64_t *posp,
+					    uint32_t *state)
 {
 	struct consumer_part *cp = &c->parts[p];
 	const struct mqdev_record *rec;
@@ -286,6 +362,7 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 		rec = (const void *)(cp->data + (pos & c->mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
 		offset = __atomic_load_n(&rec->offset, __ATOMIC_RELAXED);
+		*state = record_txn_state(c, rec);
 		/* Pairs with smp_wmb() in ring_publish_tail(). */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
@@ -298,7 +375,41 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	if (pos != *cp->pos)
 		__atomic_store_n(cp->pos, pos, __ATOMIC_RELAXED);
 	consumer_note_offset(c, p, offset);
-	c->held_pos = pos;
+	*posp = pos;
+	return rec;
+}
+
+/* An aborted record goes by unseen, but its sequence number was used. */
+static void consumer_skip_aborted(struct mqdev_consumer *c, uint32_t p,
+				  const struct mqdev_record *rec)
+{
+	c->aborted++;
+	c->parts[p].next_offset = rec->offset + 1;
+	if (c->verifier)
+		mqdev_verifier_check(c->verifier, rec);
+}
+
+/* The next record of partition @p in place, or NULL. */
+static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
+					    uint32_t p)
+{
+	const struct mqdev_record *rec;
+	uint32_t state;
+	uint64_t pos;
+
+	while ((rec = ring_next(c, p, &pos, &state))) {
+		if (state == MQDEV_TXN_OPEN)
+			return NULL;
+		if (state == 0)
+			break;
+		consumer_skip_aborted(c, p, rec);
+		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
+		__atomic_store_n(c->parts[p].pos,
+				 pos + MQDEV_RECORD_SPACE(rec->len),
+				 __ATOMIC_RELEASE);
+	}
+	if (rec)
+		c->held_pos = pos;
 	return rec;
 }
 
@@ -328,6 +439,18 @@ static const struct mqdev_record *peek_copy(struct mqdev_consumer *c)
 	return rec;
 }
 
+/* The next record read with read(2) that was not aborted, or NULL. */
+static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec;
+
+	while ((rec = peek_copy(c)) && (rec->flags & MQDEV_RECORD_ABORTED)) {
+		consumer_skip_aborted(c, rec->partition, rec);
+		c->buf_off += MQDEV_RECORD_SPACE(rec->len);
+	}
+	return rec;
+}
+
 MQDEV_EXPORT const struct mqdev_record *
 mqdev_consumer_peek(struct mqdev_consumer *c)
 {
@@ -339,7 +462,7 @@ mqdev_consumer_peek(struct mqdev_consumer *c)
 	if (c->error)
 		return NULL;
 	if (c->copy) {
-		rec = peek_copy(c);
+		rec = peek_copy_visible(c);
 	} else {
 		if (c->burst >= CONSUMER_BURST) {
 			c->burst = 0;
@@ -358,6 +481,8 @@ mqdev_consumer_peek(struct mqdev_consumer *c)
 		}
 	}
 	c->held = rec;
+	if (rec && c->verifier)
+		mqdev_verifier_check(c->verifier, rec);
 	return rec;
 }
 
@@ -420,6 +545,22 @@ MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 	return 0;
 }
 
+/* A hint: partition @p has a record to deliver or skip at its position. */
+static bool part_ready(struct mqdev_consumer *c, uint32_t p)
+{
+	const struct consumer_part *cp = &c->parts[p];
+	/* Pairs with smp_store_release() in the kernel's ring_publish(). */
+	uint64_t head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
+	uint64_t pos = *cp->pos, tail = __atomic_load_n(cp->tail,
+						       __ATOMIC_RELAXED);
+
+	if (pos < tail)
+		pos = tail;
+	return pos < head &&
+	       record_txn_state(c, (const void *)(cp->data + (pos & c->mask))) !=
+	       MQDEV_TXN_OPEN;
+}
+
 static bool consumer_ready(struct mqdev_consumer *c)
 {
 	uint32_t p;
@@ -429,9 +570,7 @@ static bool consumer_ready(struct mqdev_consumer *c)
 	if (c->copy)
 		return false;
 	for (p = 0; p < c->attach.partitions; p++)
-		if (c->parts[p].subscribed &&
-		    __atomic_load_n(c->parts[p].head, __ATOMIC_ACQUIRE) >
-		    *c->parts[p].pos)
+		if (c->parts[p].subscribed && part_ready(c, p))
 			return true;
 	return false;
 }
@@ -587,25 +726,49 @@ MQDEV_EXPORT int mqdev_consumer_join(struct mqdev_consumer *c,
 	return consumer_refresh(c);
 }
 
-MQDEV_EXPORT int mqdev_consumer_commit(struct mqdev_consumer *c)
+uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
+				    struct mqdev_group_commit *commits)
 {
-	struct mqdev_group_commit req = {};
-	struct consumer_part *cp;
-	int err, ret = 0;
-	uint32_t p;
+	const struct consumer_part *cp;
+	uint32_t p, n = 0;
 
 	if (!c->member)
-		return -EINVAL;
+		return 0;
 	for (p = 0; p < c->attach.partitions; p++) {
 		cp = &c->parts[p];
 		if (!cp->subscribed || cp->next_offset == cp->committed)
 			continue;
-		req.partition = p;
-		req.generation = c->generation;
-		req.offset = cp->next_offset;
-		err = mqdev_ioctl(c->fd, MQDEV_IOC_GROUP_COMMIT, &req);
+		commits[n].partition = p;
+		commits[n].generation = c->generation;
+		commits[n].offset = cp->next_offset;
+		n++;
+	}
+	return n;
+}
+
+void mqdev_consumer_committed(struct mqdev_consumer *c,
+			      const struct mqdev_group_commit *commits,
+			      uint32_t count)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++)
+		c->parts[commits[i].partition].committed = commits[i].offset;
+}
+
+MQDEV_EXPORT int mqdev_consumer_commit(struct mqdev_consumer *c)
+{
+	struct mqdev_group_commit commits[MQDEV_MAX_PARTITIONS];
+	int err, ret = 0;
+	uint32_t n, i;
+
+	if (!c->member)
+		return -EINVAL;
+	n = mqdev_consumer_uncommitted(c, commits);
+	for (i = 0; i < n; i++) {
+		err = mqdev_ioctl(c->fd, MQDEV_IOC_GROUP_COMMIT, &commits[i]);
 		if (!err)
-			cp->committed = cp->next_offset;
+			mqdev_consumer_committed(c, &commits[i], 1);
 		else if (!ret)
 			ret = err;
 	}

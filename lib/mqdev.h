@@ -94,6 +94,8 @@ struct mqdev_ack {
 	uint64_t	offset;
 	int		error;		/* 0, or -errno when not appended */
 	void		*opaque;	/* as given to mqdev_producer_send() */
+	uint32_t	sequence;	/* a bound producer's, in the partition */
+	bool		duplicate;	/* landed before: offset is the first one's */
 };
 
 typedef void (*mqdev_ack_fn)(void *ctx, const struct mqdev_ack *ack);
@@ -119,6 +121,8 @@ static inline void mqdev_msg_init(struct mqdev_msg *msg,
 	msg->partition = partition;
 	msg->flags = 0;
 	msg->offset = 0;
+	msg->sequence = 0;
+	msg->status = 0;
 }
 
 /*
@@ -142,6 +146,70 @@ int mqdev_producer_send(struct mqdev_producer *producer,
 int mqdev_producer_flush(struct mqdev_producer *producer);
 void mqdev_producer_set_ack(struct mqdev_producer *producer, mqdev_ack_fn fn,
 			    void *ctx);
+
+/* ---- producer sessions: idempotence and transactions ----------------------- */
+
+struct mqdev_session;
+
+/*
+ * A producer identity for one process.  With @name (may be NULL), the stable
+ * identity of that name: a restarted process continues its producer id and
+ * sequence numbers, and fences the instance before it (whose appends fail
+ * with -ESTALE from then on).  @txn_timeout_ms: how long a transaction may
+ * stay open before its checker is asked (0: the module's default).
+ */
+int mqdev_session_new(const char *name, uint32_t txn_timeout_ms,
+		      struct mqdev_session **session);
+/* Closing a session with an open transaction hands it to the checker. */
+void mqdev_session_free(struct mqdev_session *session);
+int mqdev_session_fd(const struct mqdev_session *session);
+uint64_t mqdev_session_producer_id(const struct mqdev_session *session);
+uint32_t mqdev_session_epoch(const struct mqdev_session *session);
+
+/*
+ * Append as @session from now on: every message carries the producer id and
+ * a sequence number per partition, so that a resent message is appended
+ * once.  mqdev_producer_send() then picks partitions in the library (the
+ * named one, the key's hash, or one per batch in turn) and numbers them.
+ */
+int mqdev_producer_bind(struct mqdev_producer *producer,
+			struct mqdev_session *session);
+
+/* The sequence number the next message to @partition gets. */
+uint32_t mqdev_producer_next_sequence(const struct mqdev_producer *producer,
+				      uint32_t partition);
+
+/*
+ * For mqdev_produce() on a bound producer: give each message a partition
+ * (if MQDEV_PARTITION_ANY) and the next sequence number in it.  Stamp a batch
+ * once; sending it again as it is, after an error that left it unclear what
+ * landed, appends only what had not (those come back MQDEV_MSG_DUPLICATE).
+ */
+void mqdev_producer_stamp(struct mqdev_producer *producer,
+			  struct mqdev_msg *msgs, uint32_t count);
+
+/*
+ * Transactions: between begin and commit, what the session's bound
+ * producers send is invisible to every consumer; commit flushes them and
+ * makes all of it visible at once; abort (or a failed commit) makes none of
+ * it ever visible.  @cookie is handed to the checker if the producer dies
+ * or the transaction times out (an order number, say).
+ */
+int mqdev_txn_begin(struct mqdev_session *session, uint64_t cookie);
+int mqdev_txn_commit(struct mqdev_session *session);
+int mqdev_txn_abort(struct mqdev_session *session);
+/* The open (or last) transaction's id, as the checker is told it. */
+uint64_t mqdev_txn_id(const struct mqdev_session *session);
+
+struct mqdev_consumer;
+
+/*
+ * Commit group member @consumer's released records with the open
+ * transaction instead of by itself: consume-transform-produce, exactly once.
+ * The consumer must outlive the commit.
+ */
+int mqdev_txn_send_offsets(struct mqdev_session *session,
+			   struct mqdev_consumer *consumer);
 
 /* ---- consumer ------------------------------------------------------------ */
 
@@ -212,6 +280,61 @@ int mqdev_consumer_error(const struct mqdev_consumer *consumer);
 uint64_t mqdev_consumer_position(const struct mqdev_consumer *consumer,
 				 uint32_t partition);
 
+/* ---- loss and duplicate detection ----------------------------------------- */
+
+struct mqdev_verifier;
+
+#define MQDEV_ANOMALY_GAP	1	/* sequence numbers missing */
+#define MQDEV_ANOMALY_REPEAT	2	/* a sequence number seen again */
+
+struct mqdev_anomaly {
+	uint32_t	kind;		/* MQDEV_ANOMALY_* */
+	uint32_t	partition;
+	uint64_t	producer_id;
+	uint32_t	expected;	/* the sequence number due */
+	uint32_t	sequence;	/* the one found */
+	uint64_t	offset;		/* of the record where it was found */
+	uint32_t	count;		/* records missing, for a gap */
+};
+
+typedef void (*mqdev_anomaly_fn)(void *ctx, const struct mqdev_anomaly *a);
+
+/* Every producer's first record in a partition is expected at sequence 0. */
+#define MQDEV_VERIFY_FROM_START	(1U << 0)
+
+/*
+ * Per partition and producer, checks that sequence numbers run on without
+ * gaps or repeats, and calls @fn (may be NULL) for each anomaly.  Records
+ * without a producer id are not checked.
+ */
+int mqdev_verifier_new(unsigned int flags, mqdev_anomaly_fn fn, void *ctx,
+		       struct mqdev_verifier **verifier);
+void mqdev_verifier_free(struct mqdev_verifier *verifier);
+/* Check one record (aborted ones too: they used their numbers). */
+int mqdev_verifier_check(struct mqdev_verifier *verifier,
+			 const struct mqdev_record *rec);
+
+struct mqdev_verify_stats {
+	uint64_t	records;	/* checked */
+	uint64_t	producers;	/* (partition, producer) streams seen */
+	uint64_t	gaps;		/* gap anomalies */
+	uint64_t	missing;	/* records missing in them */
+	uint64_t	repeats;
+};
+
+void mqdev_verifier_stats(const struct mqdev_verifier *verifier,
+			  struct mqdev_verify_stats *stats);
+
+/*
+ * Have the consumer feed every record it peeks, and every aborted record it
+ * skips, to @verifier (NULL: stop).
+ */
+void mqdev_consumer_set_verifier(struct mqdev_consumer *consumer,
+				 struct mqdev_verifier *verifier);
+
+/* Transactional records skipped because their transaction was aborted. */
+uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *consumer);
+
 /* ---- consumer groups ----------------------------------------------------- */
 
 /*
@@ -275,11 +398,16 @@ struct mqdev_group_info {
 typedef int (*mqdev_group_fn)(void *ctx, const struct mqdev_group_info *info);
 
 struct mqdev_event {
-	uint8_t		cmd;		/* MQDEV_CMD_EVENT_* */
+	uint8_t		cmd;		/* MQDEV_CMD_EVENT_*, _TXN_CHECK */
 	char		group[MQDEV_NAME_SIZE];
 	char		topic[MQDEV_NAME_SIZE];
 	uint32_t	generation;
 	uint32_t	members;
+	/* MQDEV_CMD_TXN_CHECK: a transaction to commit or abort */
+	char		producer[MQDEV_NAME_SIZE];
+	uint64_t	producer_id;
+	uint64_t	txn;
+	uint64_t	cookie;
 };
 
 int mqdev_nl_open(struct mqdev_nl **nl);
@@ -313,9 +441,24 @@ int mqdev_group_delete(struct mqdev_nl *nl, const char *group,
 
 /* Receive rebalances and topics coming and going, as they happen. */
 int mqdev_nl_subscribe(struct mqdev_nl *nl);
-/* Wait up to @timeout_ms for an event: 1, or 0 on time-out, or -errno. */
+/*
+ * Wait up to @timeout_ms for an event (or a checker's question): 1, or 0 on
+ * time-out, or -errno.
+ */
 int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *event,
 		   int timeout_ms);
+
+/*
+ * Become the checker of producer name @producer: when one of its
+ * transactions is orphaned (its producer died, or let it time out), an
+ * MQDEV_CMD_TXN_CHECK event arrives on this socket, to be answered with
+ * mqdev_txn_resolve().  No answer in time, or no checker: it is aborted.
+ */
+int mqdev_nl_checker_register(struct mqdev_nl *nl, const char *producer);
+
+/* Answer: MQDEV_TXN_COMMIT, _ABORT, or _UNKNOWN (ask again later). */
+int mqdev_txn_resolve(struct mqdev_nl *nl, const char *producer,
+		      uint64_t txn, uint32_t decision);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,10 @@
  * The control channel: the "mqdev" generic netlink family, spoken with
  * libmnl.  Requests ask for extended acks, so that a refusal comes back with
  * the kernel's own explanation (mqdev_nl_error()).
+ *
+ * What the kernel sends unasked (events, a checker's questions) has sequence
+ * number 0.  When it arrives while a request waits for its answer, it is put
+ * aside for mqdev_nl_event() rather than taken for part of the answer.
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -23,6 +27,14 @@ struct mqdev_nl {
 	uint32_t		events;		/* multicast group id */
 	char			error[256];
 	char			*buf;
+	struct nl_aside		*aside;		/* oldest first */
+	struct nl_aside		**aside_end;
+};
+
+struct nl_aside {
+	struct nl_aside		*next;
+	size_t			len;
+	char			msg[];
 };
 
 /* What a request's callbacks share. */
@@ -95,10 +107,29 @@ static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* Keep an unasked message for mqdev_nl_event(). */
+static int nl_put_aside(struct mqdev_nl *nl, const struct nlmsghdr *nlh)
+{
+	struct nl_aside *a = malloc(sizeof(*a) + nlh->nlmsg_len);
+
+	if (!a) {
+		errno = ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	a->next = NULL;
+	a->len = nlh->nlmsg_len;
+	memcpy(a->msg, nlh, nlh->nlmsg_len);
+	*nl->aside_end = a;
+	nl->aside_end = &a->next;
+	return MNL_CB_OK;
+}
+
 static int nl_data_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_call *call = data;
 
+	if (!nlh->nlmsg_seq)
+		return nl_put_aside(call->nl, nlh);
 	return call->cb ? call->cb(nlh, call->ctx) : MNL_CB_OK;
 }
 
@@ -174,6 +205,7 @@ MQDEV_EXPORT int mqdev_nl_open(struct mqdev_nl **nlp)
 	nl = calloc(1, sizeof(*nl));
 	if (!nl)
 		return -ENOMEM;
+	nl->aside_end = &nl->aside;
 	nl->buf = malloc(NL_BUF_SIZE);
 	nl->sock = mnl_socket_open(NETLINK_GENERIC);
 	if (!nl->buf || !nl->sock) {
@@ -206,8 +238,14 @@ err_close:
 
 MQDEV_EXPORT void mqdev_nl_close(struct mqdev_nl *nl)
 {
+	struct nl_aside *a;
+
 	if (!nl)
 		return;
+	while ((a = nl->aside)) {
+		nl->aside = a->next;
+		free(a);
+	}
 	if (nl->sock)
 		mnl_socket_close(nl->sock);
 	free(nl->buf);
@@ -493,14 +531,45 @@ MQDEV_EXPORT int mqdev_nl_subscribe(struct mqdev_nl *nl)
 	return 0;
 }
 
+static void parse_txn_check(const struct nlmsghdr *nlh, struct mqdev_event *ev)
+{
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		switch (mnl_attr_get_type(a)) {
+		case MQDEV_A_PRODUCER:
+			nl_copy_name(ev->producer, a);
+			break;
+		case MQDEV_A_PRODUCER_ID:
+			if (mnl_attr_validate(a, MNL_TYPE_U64) == 0)
+				ev->producer_id = mnl_attr_get_u64(a);
+			break;
+		case MQDEV_A_TXN:
+			if (mnl_attr_validate(a, MNL_TYPE_U64) == 0)
+				ev->txn = mnl_attr_get_u64(a);
+			break;
+		case MQDEV_A_COOKIE:
+			if (mnl_attr_validate(a, MNL_TYPE_U64) == 0)
+				ev->cookie = mnl_attr_get_u64(a);
+			break;
+		}
+	}
+}
+
 static int event_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct mqdev_event *ev = data;
 	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(nlh);
 	struct mqdev_group_info info;
 
+	memset(ev, 0, sizeof(*ev));
+	if (genl->cmd == MQDEV_CMD_TXN_CHECK) {
+		parse_txn_check(nlh, ev);
+		if (ev->txn)
+			ev->cmd = genl->cmd;
+		return MNL_CB_OK;
+	}
 	if (parse_group(nlh, &info) == 0) {
-		memset(ev, 0, sizeof(*ev));
 		ev->cmd = genl->cmd;
 		memcpy(ev->group, info.group, sizeof(ev->group));
 		memcpy(ev->topic, info.topic, sizeof(ev->topic));
@@ -512,6 +581,22 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* The oldest message put aside during a request, as an event. */
+static int nl_event_aside(struct mqdev_nl *nl, struct mqdev_event *ev)
+{
+	struct nl_aside *a = nl->aside;
+	int ret;
+
+	nl->aside = a->next;
+	if (!nl->aside)
+		nl->aside_end = &nl->aside;
+	ret = mnl_cb_run(a->msg, a->len, 0, 0, event_cb, ev);
+	free(a);
+	if (ret < 0)
+		return -errno;
+	return ev->cmd ? 1 : 0;
+}
+
 MQDEV_EXPORT int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *ev,
 				int timeout_ms)
 {
@@ -519,6 +604,8 @@ MQDEV_EXPORT int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *ev,
 	ssize_t n;
 	int ret;
 
+	if (nl->aside)
+		return nl_event_aside(nl, ev);
 	ret = poll(&pfd, 1, timeout_ms);
 	if (ret <= 0)
 		return ret < 0 ? -errno : 0;
@@ -530,4 +617,30 @@ MQDEV_EXPORT int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *ev,
 	if (ret < 0)
 		return -errno;
 	return ev->cmd ? 1 : 0;
+}
+
+/* ---- transaction checkers ------------------------------------------------ */
+
+MQDEV_EXPORT int mqdev_nl_checker_register(struct mqdev_nl *nl,
+					   const char *producer)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = nl_msg(nl, nl->family, NLM_F_ACK, MQDEV_CMD_CHECKER_REGISTER,
+		     MQDEV_GENL_VERSION);
+	mnl_attr_put_strz(nlh, MQDEV_A_PRODUCER, producer);
+	return nl_request(nl, nlh, NULL, NULL);
+}
+
+MQDEV_EXPORT int mqdev_txn_resolve(struct mqdev_nl *nl, const char *producer,
+				   uint64_t txn, uint32_t decision)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = nl_msg(nl, nl->family, NLM_F_ACK, MQDEV_CMD_TXN_RESOLVE,
+		     MQDEV_GENL_VERSION);
+	mnl_attr_put_strz(nlh, MQDEV_A_PRODUCER, producer);
+	mnl_attr_put_u64(nlh, MQDEV_A_TXN, txn);
+	mnl_attr_put_u32(nlh, MQDEV_A_DECISION, decision);
+	return nl_request(nl, nlh, NULL, NULL);
 }

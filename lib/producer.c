@@ -3,8 +3,15 @@
  * The producer: batches of messages appended with one ioctl each, either
  * straight from the caller's buffers (mqdev_produce) or queued and copied
  * into a batch that is flushed when full (mqdev_producer_send).
+ *
+ * A producer bound to a session numbers its messages per partition, so the
+ * partition is chosen here, when a message is queued, not by the kernel.
+ * next_seq[] is the number the next queued message of a partition gets; a
+ * queued message the kernel refused never used its number, so the messages
+ * queued after it in its partition move down by one.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,8 +23,16 @@
 struct mqdev_producer {
 	int			fd;
 	struct mqdev_attach	attach;
+	bool			nonblock;
 	mqdev_ack_fn		ack_fn;
 	void			*ack_ctx;
+
+	/* bound to a session (which may be freed first: numbering goes on) */
+	struct mqdev_session	*session;
+	struct mqdev_producer	*session_next;
+	uint32_t		*next_seq;	/* per partition, once bound */
+	uint32_t		sticky;		/* unkeyed messages' partition */
+	uint32_t		next_rr;
 
 	/* the queued batch: messages point into arena */
 	struct mqdev_msg	msgs[PRODUCER_BATCH];
@@ -43,6 +58,8 @@ MQDEV_EXPORT int mqdev_producer_new(const char *topic, unsigned int flags,
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->nonblock = flags & MQDEV_PRODUCER_NONBLOCK;
+	p->sticky = MQDEV_PARTITION_ANY;
 	p->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_PRODUCE, oflags, &p->attach);
 	if (p->fd < 0) {
 		int err = p->fd;
@@ -58,7 +75,10 @@ MQDEV_EXPORT void mqdev_producer_free(struct mqdev_producer *p)
 {
 	if (!p)
 		return;
+	if (p->session)
+		mqdev_session_unbind(p->session, p);
 	close(p->fd);
+	free(p->next_seq);
 	free(p->arena);
 	free(p);
 }
@@ -92,6 +112,93 @@ MQDEV_EXPORT int mqdev_produce(struct mqdev_producer *p, struct mqdev_msg *msgs,
 	return mqdev_ioctl(p->fd, MQDEV_IOC_PRODUCE, &req);
 }
 
+MQDEV_EXPORT int mqdev_producer_bind(struct mqdev_producer *p,
+				     struct mqdev_session *s)
+{
+	struct mqdev_producer_bind req = {
+		.session_fd = s->fd,
+		.next_seq_count = p->attach.partitions,
+	};
+	uint32_t *next;
+	int err;
+
+	if (p->next_seq)
+		return -EBUSY;
+	if (p->count)		/* queued unnumbered */
+		return -EINPROGRESS;
+	next = calloc(p->attach.partitions, sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	req.next_seq = (uint64_t)(uintptr_t)next;
+	err = mqdev_ioctl(p->fd, MQDEV_IOC_PRODUCER_BIND, &req);
+	if (err) {
+		free(next);
+		return err;
+	}
+	p->next_seq = next;
+	p->session = s;
+	p->session_next = s->bound;
+	s->bound = p;
+	return 0;
+}
+
+MQDEV_EXPORT uint32_t
+mqdev_producer_next_sequence(const struct mqdev_producer *p, uint32_t partition)
+{
+	return p->next_seq && partition < p->attach.partitions ?
+	       p->next_seq[partition] : 0;
+}
+
+/* The partition of a message to a bound producer, chosen as the kernel would. */
+static uint32_t producer_partition(struct mqdev_producer *p,
+				   const struct mqdev_msg *msg)
+{
+	uint32_t n = p->attach.partitions;
+
+	if (msg->partition != MQDEV_PARTITION_ANY)
+		return msg->partition;
+	if (msg->key_len)
+		return mqdev_partition_for_key((const void *)(uintptr_t)msg->key,
+					       msg->key_len, n);
+	if (p->sticky == MQDEV_PARTITION_ANY)
+		p->sticky = p->next_rr++ % n;
+	return p->sticky;
+}
+
+/* A bound producer's message gets its partition and its sequence number. */
+static void producer_number(struct mqdev_producer *p, struct mqdev_msg *msg)
+{
+	msg->partition = producer_partition(p, msg);
+	/* Out of range is the kernel's to refuse, numbered or not. */
+	if (msg->partition < p->attach.partitions)
+		msg->sequence = p->next_seq[msg->partition]++;
+}
+
+MQDEV_EXPORT void mqdev_producer_stamp(struct mqdev_producer *p,
+				       struct mqdev_msg *msgs, uint32_t count)
+{
+	uint32_t i;
+
+	if (!p->next_seq)
+		return;
+	for (i = 0; i < count; i++)
+		producer_number(p, &msgs[i]);
+	p->sticky = MQDEV_PARTITION_ANY;	/* the next batch moves on */
+}
+
+/* Queued message @i was refused: the ones after it in its partition move up. */
+static void producer_unnumber(struct mqdev_producer *p, uint32_t i)
+{
+	uint32_t part = p->msgs[i].partition, j;
+
+	if (!p->next_seq || part >= p->attach.partitions)
+		return;
+	for (j = i + 1; j < p->count; j++)
+		if (p->msgs[j].partition == part)
+			p->msgs[j].sequence--;
+	p->next_seq[part]--;
+}
+
 static void producer_ack(struct mqdev_producer *p, uint32_t i, int error)
 {
 	struct mqdev_ack ack = {
@@ -99,7 +206,14 @@ static void producer_ack(struct mqdev_producer *p, uint32_t i, int error)
 		.offset = p->msgs[i].offset,
 		.error = error,
 		.opaque = p->opaque[i],
+		.sequence = p->msgs[i].sequence,
+		.duplicate = p->msgs[i].status & MQDEV_MSG_DUPLICATE,
 	};
+
+	/* A transaction that lost a message must not commit without it. */
+	if (error && p->session && p->session->in_txn &&
+	    !p->session->txn_error)
+		p->session->txn_error = error;
 
 	if (p->ack_fn)
 		p->ack_fn(p->ack_ctx, &ack);
@@ -115,6 +229,21 @@ static void producer_keep(struct mqdev_producer *p, uint32_t from)
 }
 
 /*
+ * A transaction's appends never sleep in the kernel (they hold it against
+ * its decision): a blocking producer waits for room here instead.
+ */
+static int producer_wait_room(struct mqdev_producer *p)
+{
+	struct pollfd pfd = { .fd = p->fd, .events = POLLOUT };
+
+	if (p->nonblock || !p->session || !p->session->in_txn)
+		return -EAGAIN;
+	if (poll(&pfd, 1, -1) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
  * Append everything queued.  A message the kernel refuses gets an ack with
  * the error and the rest go on; -EAGAIN or -EINTR stop the flush with the
  * rest still queued.  Returns how many were appended, or that error.
@@ -126,12 +255,15 @@ MQDEV_EXPORT int mqdev_producer_flush(struct mqdev_producer *p)
 
 	while (done < p->count) {
 		n = mqdev_produce(p, p->msgs + done, p->count - done);
+		if (n == -EAGAIN && producer_wait_room(p) == 0)
+			continue;
 		if (n == -EAGAIN || n == -EINTR) {
 			producer_keep(p, done);
 			p->stopped = n;
 			return appended ? appended : n;
 		}
 		if (n < 0) {
+			producer_unnumber(p, done);
 			producer_ack(p, done++, n);
 			continue;
 		}
@@ -142,6 +274,7 @@ MQDEV_EXPORT int mqdev_producer_flush(struct mqdev_producer *p)
 	}
 	p->count = 0;
 	p->arena_used = 0;
+	p->sticky = MQDEV_PARTITION_ANY;	/* the next batch moves on */
 	return appended;
 }
 
@@ -193,6 +326,37 @@ MQDEV_EXPORT int mqdev_producer_send(struct mqdev_producer *p,
 	p->arena_used += len;
 	mqdev_msg_init(&p->msgs[p->count], key_len ? dst : NULL, key_len,
 		       dst + key_len, value_len, partition);
+	if (p->next_seq)
+		producer_number(p, &p->msgs[p->count]);
 	p->opaque[p->count++] = opaque;
 	return 0;
+}
+
+int mqdev_session_flush(struct mqdev_session *s)
+{
+	struct mqdev_producer *p;
+	int err;
+
+	for (p = s->bound; p; p = p->session_next) {
+		err = mqdev_producer_flush(p);
+		if (err < 0)
+			return err;
+		if (p->count)
+			return p->stopped;
+	}
+	return 0;
+}
+
+void mqdev_session_unbind(struct mqdev_session *s, struct mqdev_producer *p)
+{
+	struct mqdev_producer **link;
+
+	for (link = &s->bound; *link; link = &(*link)->session_next) {
+		if (*link != p)
+			continue;
+		*link = p->session_next;
+		p->session = NULL;
+		p->session_next = NULL;
+		return;
+	}
 }

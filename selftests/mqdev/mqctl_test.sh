@@ -5,7 +5,9 @@
 pass=0 fail=0
 t=mqctl-test-$$
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1' EXIT
+trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
+      mqctl topic delete $t-v >/dev/null 2>&1
+      mqctl topic delete $t-ow >/dev/null 2>&1' EXIT
 
 ok() {
 	if [ "$1" = 0 ]; then
@@ -90,6 +92,27 @@ mqctl group delete g >/dev/null && ! mqctl group describe g 2>/dev/null
 ok $? "group delete"
 mqctl group delete g 2>&1 | grep -q "no such group"
 ok $? "deleting it again says why"
+
+# verify: an idempotent producer's records, checked for gaps and repeats
+mqctl topic create $t-v --partitions 2 >/dev/null
+seq 1 50 | mqctl produce $t-v --producer vp-$$ --partition 0 &&
+	seq 51 100 | mqctl produce $t-v --producer vp-$$ --partition 0 &&
+	seq 101 120 | mqctl produce $t-v --producer vp-$$ --partition 1
+ok $? "produce as a named producer, three times"
+out=$(mqctl verify $t-v)
+[ $? = 0 ] && echo "$out" | grep -q "120 records in 2 (partition, producer) streams.* 0 gaps .* 0 repeats"
+ok $? "verify finds the restarted producer's numbers run on"
+mqctl consume $t-v --group vg --from earliest --count 30 >/dev/null
+[ "$(mqctl --json verify $t-v --group vg)" = \
+  '{"records":90,"streams":2,"gaps":0,"missing":0,"repeats":0,"aborted":0}' ]
+ok $? "verify from where a group stands"
+mqctl topic create $t-ow --capacity 4K --on-full overwrite >/dev/null
+seq 1 2000 | mqctl produce $t-ow --producer vo-$$
+out=$(mqctl verify $t-ow)
+[ $? = 1 ] && echo "$out" | grep -q "^gap: partition 0 producer [0-9]*: [0-9]* missing, sequence [1-9]"
+ok $? "verify reports what overwriting dropped, and fails"
+mqctl verify nosuch-$$ 2>&1 | grep -q "nosuch-$$"
+ok $? "verify names a missing topic"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 [ $fail = 0 ]

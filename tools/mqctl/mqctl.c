@@ -322,12 +322,14 @@ static int cmd_topic(int argc, char **argv)
 
 static const char produce_usage[] =
 "usage: mqctl produce TOPIC [--key K | --key-separator SEP] [--partition P]\n"
-"                           [-v]\n"
+"                           [--producer NAME] [-v]\n"
 "\n"
 "Sends one message per line of standard input.\n"
 "  --key K              every message gets key K (which picks the partition)\n"
 "  --key-separator SEP  each line is KEY<SEP>VALUE\n"
 "  --partition P        send to partition P instead\n"
+"  --producer NAME      send as idempotent producer NAME: every record gets\n"
+"                       its id and a sequence number (see mqctl verify)\n"
 "  -v, --verbose        print the partition and offset of every message\n";
 
 struct produce_state {
@@ -370,23 +372,26 @@ static int cmd_produce(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "key-separator", required_argument, NULL, 's' },
 		{ "partition", required_argument, NULL, 'p' },
+		{ "producer", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct produce_state st = {};
 	uint32_t partition = MQDEV_PARTITION_ANY;
-	const char *key = NULL, *sep = NULL;
+	const char *key = NULL, *sep = NULL, *producer = NULL;
+	struct mqdev_session *session = NULL;
 	struct mqdev_producer *p;
 	char *line = NULL, *value, *k;
 	size_t cap = 0, klen, n = 0;
 	ssize_t len;
 	int opt, err;
 
-	while ((opt = getopt_long(argc, argv, "k:s:p:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:s:p:P:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k': key = optarg; break;
 		case 's': sep = optarg; break;
+		case 'P': producer = optarg; break;
 		case 'p':
 			partition = parse_number(optarg, "--partition", false);
 			break;
@@ -406,6 +411,11 @@ static int cmd_produce(int argc, char **argv)
 	    partition >= mqdev_producer_partitions(p))
 		die("--partition: topic '%s' has partitions 0 to %u", st.topic,
 		    mqdev_producer_partitions(p) - 1);
+	if (producer) {
+		check(mqdev_session_new(producer, 0, &session), "be producer",
+		      producer);
+		check(mqdev_producer_bind(p, session), "be producer", producer);
+	}
 	mqdev_producer_set_ack(p, on_ack, &st);
 
 	while (!interrupted && (len = getline(&line, &cap, stdin)) >= 0) {
@@ -436,6 +446,7 @@ static int cmd_produce(int argc, char **argv)
 	err = mqdev_producer_flush(p);
 	check(err, "produce to", st.topic);
 	mqdev_producer_free(p);
+	mqdev_session_free(session);
 	free(line);
 	return st.failed ? 1 : 0;
 }
@@ -963,6 +974,156 @@ static int cmd_watch(int argc, char **argv)
 	return 0;
 }
 
+/* ---- mqctl verify ------------------------------------------------------- */
+
+static const char verify_usage[] =
+"usage: mqctl verify TOPIC [--group G] [--timeout MS]\n"
+"\n"
+"Reads a topic and checks, per partition and producer, that the sequence\n"
+"numbers of idempotent producers run on without gaps (records lost) or\n"
+"repeats (records twice).  Prints each one found and a summary; exits 1 if\n"
+"it found any.  It neither joins nor commits for any group.\n"
+"  --group G     from where group G stands, instead of the earliest record\n"
+"                (a record sent before that is not expected from 0)\n"
+"  --timeout MS  wait MS milliseconds for more records at the end (0)\n";
+
+static void print_anomaly(void *ctx, const struct mqdev_anomaly *a)
+{
+	if (json) {
+		printf("{\"anomaly\":\"%s\",\"partition\":%u,\"producer_id\":%"
+		       PRIu64 ",\"expected\":%u,\"sequence\":%u,\"offset\":%"
+		       PRIu64 ",\"missing\":%u}\n",
+		       a->kind == MQDEV_ANOMALY_GAP ? "gap" : "repeat", a->partition,
+		       a->producer_id, a->expected, a->sequence, a->offset,
+		       a->count);
+	} else if (a->kind == MQDEV_ANOMALY_GAP) {
+		printf("gap: partition %u producer %" PRIu64 ": %u missing, "
+		       "sequence %u where %u was due (offset %" PRIu64 ")\n",
+		       a->partition, a->producer_id, a->count, a->sequence,
+		       a->expected, a->offset);
+	} else {
+		printf("repeat: partition %u producer %" PRIu64 ": sequence %u "
+		       "again, %u was due (offset %" PRIu64 ")\n", a->partition,
+		       a->producer_id, a->sequence, a->expected, a->offset);
+	}
+}
+
+struct group_positions {
+	uint32_t nr;
+	uint64_t *offset;
+	bool found;
+};
+
+static int collect_positions(void *ctx, const struct mqdev_group_info *g)
+{
+	struct group_positions *gp = ctx;
+	uint32_t i;
+
+	gp->found = true;
+	for (i = 0; i < g->nr_parts; i++)
+		if (g->part[i].partition < gp->nr)
+			gp->offset[g->part[i].partition] = g->part[i].position;
+	return 0;
+}
+
+/* Seek every partition to where @group stands in @topic. */
+static void verify_seek_group(struct mqdev_consumer *c, const char *topic,
+			      const char *group)
+{
+	uint32_t n = mqdev_consumer_partitions(c), p;
+	struct group_positions gp = { .nr = n };
+	struct mqdev_nl *nl = open_nl();
+	int err;
+
+	gp.offset = calloc(n, sizeof(*gp.offset));
+	if (!gp.offset)
+		die("out of memory");
+	nl_check(nl, mqdev_group_get(nl, group, topic, collect_positions, &gp),
+		 "describe group", group);
+	if (!gp.found)
+		die("group '%s' has not read topic '%s'", group, topic);
+	for (p = 0; p < n; p++) {
+		err = mqdev_consumer_seek(c, p, MQDEV_SEEK_OFFSET, gp.offset[p],
+					  0, NULL);
+		if (err == -ERANGE)	/* reclaimed: from the oldest kept */
+			err = mqdev_consumer_seek(c, p, MQDEV_SEEK_EARLIEST, 0,
+						  0, NULL);
+		check(err, "read", topic);
+	}
+	free(gp.offset);
+	mqdev_nl_close(nl);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct mqdev_verify_stats st;
+	struct mqdev_verifier *v;
+	struct mqdev_consumer *c;
+	const char *group = NULL, *topic;
+	int opt, err, timeout = 0;
+
+	while ((opt = getopt_long(argc, argv, "g:t:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'g': group = optarg; break;
+		case 't':
+			timeout = parse_number(optarg, "--timeout", false);
+			if (timeout < 0)
+				die("--timeout: too large");
+			break;
+		case 'h': fputs(verify_usage, stdout); return 0;
+		default: fputs(verify_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("verify: one topic name, please (see --help)");
+	topic = argv[optind];
+	check(mqdev_consumer_new(topic, 0, &c), "read", topic);
+	check(mqdev_verifier_new(group ? 0 : MQDEV_VERIFY_FROM_START,
+				 print_anomaly, NULL, &v), "verify", topic);
+	mqdev_consumer_set_verifier(c, v);
+	if (group)
+		verify_seek_group(c, topic, group);
+	else
+		check(mqdev_consumer_seek(c, MQDEV_PARTITION_ALL,
+					  MQDEV_SEEK_EARLIEST, 0, 0, NULL),
+		      "read", topic);
+
+	while (!interrupted) {
+		while (mqdev_consumer_peek(c))
+			mqdev_consumer_release(c);
+		check(mqdev_consumer_error(c), "read", topic);
+		err = mqdev_consumer_wait(c, timeout);
+		if (err == -EINTR)
+			continue;
+		if (err == -EIDRM || !err)
+			break;
+		check(err, "read", topic);
+	}
+	mqdev_verifier_stats(v, &st);
+	if (json)
+		printf("{\"records\":%" PRIu64 ",\"streams\":%" PRIu64
+		       ",\"gaps\":%" PRIu64 ",\"missing\":%" PRIu64
+		       ",\"repeats\":%" PRIu64 ",\"aborted\":%" PRIu64 "}\n",
+		       st.records, st.producers, st.gaps, st.missing, st.repeats,
+		       mqdev_consumer_aborted(c));
+	else
+		printf("%s: %" PRIu64 " records in %" PRIu64 " (partition, "
+		       "producer) streams checked (%" PRIu64 " of them aborted): %" PRIu64
+		       " gaps (%" PRIu64 " records missing), %" PRIu64
+		       " repeats\n", topic, st.records, st.producers,
+		       mqdev_consumer_aborted(c), st.gaps, st.missing,
+		       st.repeats);
+	mqdev_consumer_free(c);
+	mqdev_verifier_free(v);
+	return st.gaps || st.repeats ? 1 : 0;
+}
+
 static const char usage[] =
 "usage: mqctl [--json] COMMAND ...\n"
 "\n"
@@ -971,6 +1132,7 @@ static const char usage[] =
 "  consume TOPIC                       print records (--group G: as a\n"
 "                                      consumer group's member)\n"
 "  group list|describe|reset|delete    manage consumer groups\n"
+"  verify TOPIC                        find lost and repeated records\n"
 "  watch                               print rebalances and topic events\n"
 "\n"
 "Every command takes --help.  --json prints JSON for scripts.\n";
@@ -1012,6 +1174,8 @@ int main(int argc, char **argv)
 		return cmd_group(argc, argv);
 	if (!strcmp(argv[0], "watch"))
 		return cmd_watch(argc, argv);
+	if (!strcmp(argv[0], "verify"))
+		return cmd_verify(argc, argv);
 	die("unknown command '%s' (see mqctl --help)", argv[0]);
 	return 2;
 }
