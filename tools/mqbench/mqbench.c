@@ -406,6 +406,7 @@ static int shm_consume(struct bench *b, void *ctx)
 /* /dev/mq: batches appended with one ioctl, read in place through mmap. */
 struct mqdev_ctx {
 	char topic[MQDEV_NAME_MAX + 1];
+	int group;		/* consume as a member of group "gN", or -1 */
 };
 
 static int mqdev_setup(struct bench *b, void **ctx)
@@ -419,6 +420,7 @@ static int mqdev_setup(struct bench *b, void **ctx)
 	*ctx = m;
 	if (fd < 0)
 		return -1;
+	m->group = -1;
 	snprintf(m->topic, sizeof(m->topic), "mqbench-%d", getpid());
 	mqdev_topic_delete(fd, m->topic);
 	err = mqdev_topic_create(fd, m->topic, &cfg);
@@ -459,17 +461,34 @@ static int mqdev_produce_all(struct bench *b, void *ctx)
 	return 0;
 }
 
-static int mqdev_consume_all(struct bench *b, void *ctx)
+/* A standalone holding reader, or the one member of group "g<group>". */
+static struct mqdev_consumer *mqdev_reader(const struct mqdev_ctx *m)
 {
-	struct mqdev_ctx *m = ctx;
-	const struct mqdev_record *rec;
 	struct mqdev_consumer *c;
+	char group[16];
+	int err;
+
+	if (mqdev_consumer_new(m->topic, 0, &c))
+		return NULL;
+	if (m->group < 0) {
+		err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					  MQDEV_SEEK_HOLD, NULL);
+	} else {
+		snprintf(group, sizeof(group), "g%d", m->group);
+		err = mqdev_consumer_join(c, group, MQDEV_SEEK_EARLIEST);
+	}
+	if (err) {
+		mqdev_consumer_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec;
 	uint64_t i = 0, ok = 0;
 
-	if (mqdev_consumer_new(m->topic, 0, &c) ||
-	    mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, MQDEV_SEEK_HOLD,
-				NULL))
-		return -1;
 	if (getenv("MQBENCH_BUSY_POLL"))
 		mqdev_consumer_set_busy_poll(c, atoi(getenv("MQBENCH_BUSY_POLL")));
 	while (i < b->count) {
@@ -481,9 +500,19 @@ static int mqdev_consume_all(struct bench *b, void *ctx)
 			mqdev_consumer_release(c);
 			i++;
 		}
+		/* a group's commit is what frees space under block */
+		if (mqdev_consumer_generation(c) && mqdev_consumer_commit(c))
+			return -1;
 	}
 	mqdev_consumer_free(c);
 	return ok == b->count ? 0 : -1;
+}
+
+static int mqdev_consume_all(struct bench *b, void *ctx)
+{
+	struct mqdev_consumer *c = mqdev_reader(ctx);
+
+	return c ? mqdev_consume_from(b, c) : -1;
 }
 
 static void mqdev_teardown(void *ctx)
@@ -566,11 +595,114 @@ static int64_t run_once(const struct peer *p, struct bench *b)
 	return ok ? (int64_t)t1 : -1;
 }
 
+/*
+ * One producer, @groups consumer groups of one member each, every group
+ * reading every record in place: the time from the go until the last group
+ * has its last record, in ns.
+ */
+static int64_t run_fanout(struct bench *b, int groups)
+{
+	int go[2], done[2], ready[2], status, g, ok = 1;
+	struct mqdev_consumer *c;
+	struct mqdev_ctx *m;
+	uint64_t t0, t1, slowest = 0;
+	char ch = 0;
+	pid_t pid;
+
+	if (mqdev_setup(b, (void **)&m))
+		return -1;
+	if (pipe(go) || pipe(done) || pipe(ready))
+		fail("pipe");
+	for (g = 0; g < groups; g++) {
+		if (fork())
+			continue;
+		m->group = g;
+		c = mqdev_reader(m);
+		/* joined before the producer starts: every group holds */
+		if (write(ready[1], c ? "r" : "x", 1) != 1 || !c ||
+		    read(go[0], &ch, 1) != 1)
+			_exit(3);
+		t0 = now_ns();
+		ok = mqdev_consume_from(b, c);
+		t1 = now_ns() - t0;
+		if (write(done[1], &t1, sizeof(t1)) != sizeof(t1))
+			_exit(3);
+		_exit(ok ? 1 : 0);
+	}
+	for (g = 0; g < groups; g++)
+		ok &= read(ready[0], &ch, 1) == 1 && ch == 'r';
+	pid = fork();
+	if (!pid) {
+		if (read(go[0], &ch, 1) != 1)
+			_exit(3);
+		_exit(mqdev_produce_all(b, m) ? 1 : 0);
+	}
+	for (g = 0; g <= groups; g++)
+		if (write(go[1], "g", 1) != 1)
+			fail("write");
+	for (g = 0; g < groups && ok; g++) {
+		ok = read(done[0], &t1, sizeof(t1)) == sizeof(t1);
+		if (t1 > slowest)
+			slowest = t1;
+	}
+	while (wait(&status) > 0)
+		ok = ok && WIFEXITED(status) && !WEXITSTATUS(status);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+	close(ready[0]);
+	close(ready[1]);
+	mqdev_teardown(m);
+	return ok ? (int64_t)slowest : -1;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Aggregate deliveries per second to 1, 4 and 16 groups, at 64 B. */
+static int fanout_table(uint64_t count, int reps, FILE *json)
+{
+	static const int groups[] = { 1, 4, 16 };
+	struct bench b = { .size = 64, .count = count };
+	double rate[16], med, one = 0;
+	unsigned int i;
+	int64_t ns;
+	int r;
+
+	printf("\nfan-out: 1 producer -> N consumer groups (one member each), "
+	       "64 B, aggregate deliveries\n\n");
+	printf("| groups | deliveries/s | vs 1 group | spread |\n");
+	printf("|---:|---:|---:|---:|\n");
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		for (r = 0; r < reps; r++) {
+			ns = run_fanout(&b, groups[i]);
+			if (ns <= 0)
+				break;
+			rate[r] = (double)b.count * groups[i] * 1e9 / ns;
+		}
+		if (r < reps) {
+			printf("| %d | FAILED | | |\n", groups[i]);
+			return 1;
+		}
+		qsort(rate, reps, sizeof(rate[0]), cmp_double);
+		med = rate[reps / 2];
+		if (groups[i] == 1)
+			one = med;
+		printf("| %d | %.0f | %.2fx | %.0f-%.0f |\n", groups[i], med,
+		       med / one, rate[0], rate[reps - 1]);
+		fflush(stdout);
+		if (json)
+			fprintf(json, ",{\"scenario\":\"fanout\",\"groups\":%d,"
+				"\"size\":64,\"msgs_per_s\":%.0f,\"min\":%.0f,"
+				"\"max\":%.0f}", groups[i], med, rate[0],
+				rate[reps - 1]);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -667,6 +799,7 @@ int main(int argc, char **argv)
 			first = 0;
 		}
 	}
+	failed += fanout_table(count, reps, json);
 	if (json) {
 		fputs("]}\n", json);
 		fclose(json);
