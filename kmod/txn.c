@@ -520,12 +520,14 @@ int mqdev_txn_ioctl(struct mqdev_session *s, struct mqdev_txn *req)
 	    (req->op != MQDEV_TXN_BEGIN && req->cookie))
 		return -EINVAL;
 	mutex_lock(&s->lock);
-	if (READ_ONCE(s->ident->epoch) != s->epoch)
+	if (READ_ONCE(s->ident->epoch) != s->epoch) {
+		req->op = 0;	/* fenced: the checker decides, not we */
 		err = -ESTALE;
-	else if (req->op == MQDEV_TXN_BEGIN)
+	} else if (req->op == MQDEV_TXN_BEGIN) {
 		err = txn_begin(s, req);
-	else
+	} else {
 		err = txn_end(s, req);
+	}
 	mutex_unlock(&s->lock);
 	return err;
 }

@@ -114,7 +114,8 @@ static int txn_end(struct mqdev_session *s, uint32_t op)
 	int err;
 
 	err = mqdev_ioctl(s->fd, MQDEV_IOC_TXN, &req);
-	if (req.op == MQDEV_TXN_COMMIT && s->offsets_consumer)
+	/* req.op is the outcome only when the kernel got that far */
+	if (!err && op == MQDEV_TXN_COMMIT && s->offsets_consumer)
 		mqdev_consumer_committed(s->offsets_consumer, s->offsets,
 					 s->nr_offsets);
 	txn_forget_offsets(s);

@@ -524,6 +524,7 @@ TEST_F(txn, timeout_aborts)
 TEST_F(txn, fenced_instance_loses_txn)
 {
 	struct mqdev_consumer *c = reader(self->name, 0);
+	struct mqdev_txn req = { .op = MQDEV_TXN_COMMIT };
 	struct mqdev_session *s2;
 
 	ASSERT_NE(NULL, c);
@@ -531,6 +532,9 @@ TEST_F(txn, fenced_instance_loses_txn)
 	ASSERT_EQ(0, send_all(self->p, NULL, 0, 1));
 	ASSERT_EQ(0, flush_both(self));
 	ASSERT_EQ(0, mqdev_session_new(self->producer, 0, &s2));
+	EXPECT_EQ(-ESTALE, xioctl(mqdev_session_fd(self->s), MQDEV_IOC_TXN,
+				  &req));
+	EXPECT_EQ(0, req.op);		/* not ours to know any more */
 	EXPECT_EQ(-ESTALE, mqdev_txn_commit(self->s));
 	EXPECT_EQ(1, mqdev_consumer_wait(c, 2000));
 	EXPECT_EQ(0, drain(c));

@@ -336,7 +336,9 @@ struct mqdev_producer_bind {
  * sent with the transaction are no longer the sender's to commit; with
  * EOVERFLOW when a topic that overwrites dropped a record of it first; with
  * ETIMEDOUT when the time-out passed and the transaction was decided without
- * the session (then @op says how: MQDEV_TXN_COMMIT or _ABORT).
+ * the session (then @op says how: MQDEV_TXN_COMMIT or _ABORT, or 0 while
+ * its checker is still being asked).  A fenced session's calls fail with
+ * ESTALE and @op 0: its transaction is the checker's to decide.
  */
 struct mqdev_txn {
 	__u32	op;
