@@ -62,4 +62,48 @@ TEST(unload_while_in_use)
 	close(fd);
 }
 
+/*
+ * A transaction left undecided, its checker asked and silent, its work still
+ * pending: unloading aborts it and frees everything, and the checker's
+ * socket outliving the module is harmless.
+ */
+TEST(unload_with_undecided_txn)
+{
+	const char *name = topic_name("module-txn");
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	struct mqdev_event ev;
+	struct mqdev_nl *nl;
+	char producer[32];
+	int fd;
+
+	if (!getenv("MQDEV_KO"))
+		SKIP(return, "MQDEV_KO is not set: not in the test VM");
+	snprintf(producer, sizeof(producer), "unload-%d", getpid());
+	fd = mqdev_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, create_topic(fd, name, 1, 4096, 0));
+	close(fd);
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, mqdev_nl_checker_register(nl, producer));
+	ASSERT_EQ(0, mqdev_session_new(producer, 60000, &s));
+	ASSERT_EQ(0, mqdev_producer_new(name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_bind(p, s));
+	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(p));
+	mqdev_producer_free(p);
+	mqdev_session_free(s);		/* orphaned: the checker is asked */
+	ASSERT_EQ(1, mqdev_nl_event(nl, &ev, 5000));
+	EXPECT_EQ(MQDEV_CMD_TXN_CHECK, ev.cmd);
+
+	ASSERT_EQ(0, unload());
+	mqdev_nl_close(nl);
+	ASSERT_EQ(0, load());
+	fd = mqdev_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, topic_count(fd));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
