@@ -294,19 +294,44 @@ static int append_wait_room(struct mqdev_append *ap, u64 space)
 	}
 }
 
-static int append_copy(struct mqdev_record *rec, const struct mqdev_msg *msg,
-		       const void *kkey)
+/*
+ * Copy @len bytes of user memory to data offset @off through the data pages'
+ * own (linear map) addresses: the same bytes the vmap shows, but hardened
+ * usercopy checks a page in a few loads, where a vmap address costs it a
+ * search of the vmap areas under a lock, for every message.
+ */
+static int ring_copy_in(struct mqdev_part *part, u64 off,
+			const char __user *src, u32 len)
 {
-	char *key = (char *)(rec + 1);
+	u32 in_page, n;
+	u64 o;
+
+	while (len) {
+		o = off & part->mask;
+		in_page = offset_in_page(o);
+		n = min_t(u32, len, PAGE_SIZE - in_page);
+		if (copy_from_user(page_address(part->pages[1 + (o >> PAGE_SHIFT)]) +
+				   in_page, src, n))
+			return -EFAULT;
+		src += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int append_copy(struct mqdev_part *part, u64 pos,
+		       const struct mqdev_msg *msg, const void *kkey)
+{
+	u64 key = pos + sizeof(struct mqdev_record);
 
 	if (kkey)
-		memcpy(key, kkey, msg->key_len);
-	else if (copy_from_user(key, u64_to_user_ptr(msg->key), msg->key_len))
+		memcpy(ring_record(part, pos) + 1, kkey, msg->key_len);
+	else if (ring_copy_in(part, key, u64_to_user_ptr(msg->key),
+			      msg->key_len))
 		return -EFAULT;
-	if (copy_from_user(key + msg->key_len, u64_to_user_ptr(msg->value),
-			   msg->value_len))
-		return -EFAULT;
-	return 0;
+	return ring_copy_in(part, key + msg->key_len,
+			    u64_to_user_ptr(msg->value), msg->value_len);
 }
 
 static void append_header(struct mqdev_append *ap, struct mqdev_record *rec,
@@ -367,7 +392,7 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 		return err;
 
 	rec = ring_record(part, part->head);
-	err = append_copy(rec, msg, kkey);
+	err = append_copy(part, part->head, msg, kkey);
 	if (err)
 		return err;
 	append_header(ap, rec, msg, len);
