@@ -4,6 +4,7 @@
 # make deps       install what building and testing need (Debian, as root)
 # make demo       a producer and a consumer exchanging messages in the VM
 # make check      every selftest in the VM; ends with "N passed, M failed"
+# make bench      the benchmark, in one VM boot (and one under -icount)
 # make install    headers, library, tools and module under PREFIX
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
@@ -81,9 +82,10 @@ $(B)/bin/mqctl: tools/mqctl/mqctl.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
 
-$(B)/bin/mqbench: tools/mqbench/mqbench.c $(HDRS) $(LIB_SO)
+MQBENCH_SRCS := $(wildcard tools/mqbench/*.c)
+$(B)/bin/mqbench: $(MQBENCH_SRCS) tools/mqbench/mqbench.h $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrt
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -138,15 +140,26 @@ check: deps
 	$(MAKE) lint
 	$(MAKE) intree
 	tools/vm/selftest.sh
-	tools/vm/run -- mqbench --count 2000 --reps 1 >/dev/null
+	$(BENCH_VM) -- mqbench --count 2000 --reps 1 \
+		--scenario throughput,group,fanout,backlog,latency,memory,cost >/dev/null
 	tools/vm/run -- selftests/run.sh
 
 # Every peer in one VM boot; not a test (see README, Benchmarks).
 BENCH_ARGS ?=
+# The benchmark's guest also runs Debian's Redis server (the Redis peer).
+BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048
+
 bench: deps
+	scripts/deps.sh gnuplot-nox
 	$(MAKE) all
 	@mkdir -p $(B)/bench
-	tools/vm/run -- mqbench --json $(B)/bench/results.json $(BENCH_ARGS)
+	$(BENCH_VM) --timeout 3600 -- mqbench --json $(B)/bench/results.json \
+		$(BENCH_ARGS) >$(B)/bench/results.md
+	tools/vm/run --icount --timeout 1800 -- mqbench --scenario cost \
+		--json $(B)/bench/cost.json $(BENCH_ARGS) >>$(B)/bench/results.md
+	cat $(B)/bench/results.md
+	tools/mqbench/plot.sh $(B)/bench/results.json $(B)/bench/throughput.png
+	@echo "bench: $(B)/bench/results.md, results.json, cost.json, throughput.png"
 
 install: all
 	install -D -m 644 uapi/linux/mqdev.h $(DESTDIR)$(PREFIX)/include/linux/mqdev.h

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Ping-pong: one 64-byte message there and one back, a round trip at a
+ * time, between two processes; the round trips' percentiles.  /dev/mq goes
+ * both ways through two topics, sleeping in poll(2), or spinning first
+ * (libmqdev's busy-poll) as a latency-critical consumer would.
+ */
+#include <fcntl.h>
+#include <mqueue.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "mqdev.h"
+#include "mqbench.h"
+
+#define PP_SIZE		64
+#define BUSY_POLL_US	2000
+
+struct pp_ctx {
+	int fd[2][2];			/* pipes, or a socket pair in fd[0] */
+	mqd_t q[2];
+	char qname[2][32];
+	char topic[2][MQDEV_NAME_MAX + 1];
+	uint64_t *flag;			/* shm: [0] there, [8] back */
+	unsigned int busy_usec;
+};
+
+/* One side's way to send one message on @dir and take one from the other. */
+struct pp_ops {
+	const char *name;
+	int (*setup)(struct pp_ctx *p);
+	int (*side)(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt);
+	void (*teardown)(struct pp_ctx *p);
+};
+
+/* ---- pipes and sockets ---------------------------------------------------- */
+
+static int pipe_pp_setup(struct pp_ctx *p)
+{
+	return pipe(p->fd[0]) || pipe(p->fd[1]) ? -1 : 0;
+}
+
+static int full(ssize_t r)
+{
+	return r == PP_SIZE ? 0 : -1;
+}
+
+/* me 0 pings: sends on 0 and waits on 1; me 1 answers. */
+static int fd_side(int out, int in, int me, uint64_t n, uint64_t *rtt)
+{
+	char buf[PP_SIZE], msg[PP_SIZE];
+	void *tmpl = template_of(PP_SIZE);
+	uint64_t i, t0;
+
+	for (i = 0; i < n; i++) {
+		t0 = now_ns();
+		if (me == 0) {
+			fill(msg, PP_SIZE, i, tmpl);
+			if (full(write(out, msg, PP_SIZE)) ||
+			    full(read(in, buf, PP_SIZE)) || check(buf, PP_SIZE))
+				return -1;
+			rtt[i] = now_ns() - t0;
+		} else {
+			if (full(read(in, buf, PP_SIZE)) || check(buf, PP_SIZE) ||
+			    full(write(out, buf, PP_SIZE)))
+				return -1;
+		}
+	}
+	free(tmpl);
+	return 0;
+}
+
+static int pipe_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
+{
+	return me == 0 ? fd_side(p->fd[0][1], p->fd[1][0], me, n, rtt) :
+			 fd_side(p->fd[1][1], p->fd[0][0], me, n, rtt);
+}
+
+static void pipe_pp_teardown(struct pp_ctx *p)
+{
+	int i, j;
+
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++)
+			close(p->fd[i][j]);
+}
+
+static int unix_pp_setup(struct pp_ctx *p)
+{
+	p->fd[1][0] = p->fd[1][1] = -1;
+	return socketpair(AF_UNIX, SOCK_SEQPACKET, 0, p->fd[0]) ? -1 : 0;
+}
+
+static int unix_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
+{
+	int fd = p->fd[0][me];
+
+	return fd_side(fd, fd, me, n, rtt);
+}
+
+/* ---- POSIX message queues ---------------------------------------------- */
+
+static int pmq_pp_setup(struct pp_ctx *p)
+{
+	struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = PP_SIZE };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(p->qname[i], sizeof(p->qname[i]), "/mqbench-pp%d-%d",
+			 i, getpid());
+		mq_unlink(p->qname[i]);
+		p->q[i] = mq_open(p->qname[i], O_RDWR | O_CREAT, 0600, &attr);
+		if (p->q[i] == (mqd_t)-1)
+			return -1;
+	}
+	return 0;
+}
+
+static int pmq_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
+{
+	char buf[PP_SIZE], msg[PP_SIZE];
+	void *tmpl = template_of(PP_SIZE);
+	mqd_t out = p->q[me], in = p->q[!me];
+	uint64_t i, t0;
+
+	for (i = 0; i < n; i++) {
+		t0 = now_ns();
+		if (me == 0) {
+			fill(msg, PP_SIZE, i, tmpl);
+			if (mq_send(out, msg, PP_SIZE, 0) ||
+			    full(mq_receive(in, buf, PP_SIZE, NULL)) ||
+			    check(buf, PP_SIZE))
+				return -1;
+			rtt[i] = now_ns() - t0;
+		} else if (full(mq_receive(in, buf, PP_SIZE, NULL)) ||
+			   check(buf, PP_SIZE) || mq_send(out, buf, PP_SIZE, 0)) {
+			return -1;
+		}
+	}
+	free(tmpl);
+	return 0;
+}
+
+static void pmq_pp_teardown(struct pp_ctx *p)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		mq_close(p->q[i]);
+		mq_unlink(p->qname[i]);
+	}
+}
+
+/* ---- shared memory, spinning: the floor ------------------------------------ */
+
+static int shm_pp_setup(struct pp_ctx *p)
+{
+	p->flag = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p->flag == MAP_FAILED ? -1 : 0;
+}
+
+static int shm_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
+{
+	uint64_t *out = &p->flag[me * 8], *in = &p->flag[!me * 8];
+	uint64_t i, t0;
+
+	for (i = 1; i <= n; i++) {
+		t0 = now_ns();
+		if (me == 0)
+			__atomic_store_n(out, i, __ATOMIC_RELEASE);
+		while (__atomic_load_n(in, __ATOMIC_ACQUIRE) != i)
+			__builtin_ia32_pause();
+		if (me == 0)
+			rtt[i - 1] = now_ns() - t0;
+		else
+			__atomic_store_n(out, i, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+static void shm_pp_teardown(struct pp_ctx *p)
+{
+	munmap(p->flag, 4096);
+}
+
+/* ---- /dev/mq --------------------------------------------------------------- */
+
+static int mqdev_pp_setup(struct pp_ctx *p)
+{
+	struct mqdev_topic_config cfg = { .partitions = 1, .capacity = 1 << 20 };
+	int fd = mqdev_open(), i, err = 0;
+
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < 2 && !err; i++) {
+		snprintf(p->topic[i], sizeof(p->topic[i]), "mqbench-pp%d-%d", i,
+			 getpid());
+		mqdev_topic_delete(fd, p->topic[i]);
+		err = mqdev_topic_create(fd, p->topic[i], &cfg);
+	}
+	close(fd);
+	return err ? -1 : 0;
+}
+
+static int mqdev_pp_busy_setup(struct pp_ctx *p)
+{
+	p->busy_usec = BUSY_POLL_US;
+	return mqdev_pp_setup(p);
+}
+
+/* Wait for the next record, check it, and let it go. */
+static int mqdev_pp_take(struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec;
+	int err;
+
+	while (!(rec = mqdev_consumer_peek(c))) {
+		err = mqdev_consumer_wait(c, 10000);
+		if (err <= 0)
+			return -1;
+	}
+	err = mqdev_record_value_len(rec) == PP_SIZE &&
+	      !check(mqdev_record_value(rec), PP_SIZE) ? 0 : -1;
+	mqdev_consumer_release(c);
+	return err;
+}
+
+static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
+{
+	void *tmpl = template_of(PP_SIZE);
+	struct mqdev_consumer *c;
+	struct mqdev_producer *prod;
+	struct mqdev_msg msg;
+	char buf[PP_SIZE];
+	uint64_t i, t0;
+	int err = 0;
+
+	if (mqdev_producer_new(p->topic[me], 0, &prod) ||
+	    mqdev_consumer_new(p->topic[!me], 0, &c) ||
+	    mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, MQDEV_SEEK_HOLD,
+				NULL))
+		return -1;
+	mqdev_consumer_set_busy_poll(c, p->busy_usec);
+	for (i = 0; i < n && !err; i++) {
+		t0 = now_ns();
+		fill(buf, PP_SIZE, i, tmpl);
+		mqdev_msg_init(&msg, NULL, 0, buf, PP_SIZE, 0);
+		if (me == 1)
+			err = mqdev_pp_take(c);
+		if (!err)
+			err = mqdev_produce(prod, &msg, 1) == 1 ? 0 : -1;
+		if (!err && me == 0) {
+			err = mqdev_pp_take(c);
+			rtt[i] = now_ns() - t0;
+		}
+	}
+	mqdev_consumer_free(c);
+	mqdev_producer_free(prod);
+	free(tmpl);
+	return err;
+}
+
+static void mqdev_pp_teardown(struct pp_ctx *p)
+{
+	int fd = mqdev_open(), i;
+
+	for (i = 0; i < 2 && fd >= 0; i++)
+		mqdev_topic_delete(fd, p->topic[i]);
+	if (fd >= 0)
+		close(fd);
+}
+
+static const struct pp_ops pp_peers[] = {
+	{ "mqdev", mqdev_pp_setup, mqdev_pp_side, mqdev_pp_teardown },
+	{ "mqdev-busy-poll", mqdev_pp_busy_setup, mqdev_pp_side,
+	  mqdev_pp_teardown },
+	{ "posix-mq", pmq_pp_setup, pmq_pp_side, pmq_pp_teardown },
+	{ "unix-seqpacket", unix_pp_setup, unix_pp_side, pipe_pp_teardown },
+	{ "pipe", pipe_pp_setup, pipe_pp_side, pipe_pp_teardown },
+	{ "shm-spin", shm_pp_setup, shm_pp_side, shm_pp_teardown },
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* @n round trips of peer @i: percentiles in ns into @pct (50, 99, 99.9). */
+static int pp_run(unsigned int i, uint64_t n, double pct[3])
+{
+	const struct pp_ops *ops = &pp_peers[i];
+	struct pp_ctx p = {};
+	uint64_t *rtt;
+	int status, ok;
+	pid_t pong;
+
+	rtt = mmap(NULL, n * sizeof(*rtt), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rtt == MAP_FAILED || ops->setup(&p))
+		return -1;
+	pong = fork();
+	if (!pong)
+		_exit(ops->side(&p, 1, n, NULL) ? 1 : 0);
+	ok = ops->side(&p, 0, n, rtt) == 0;
+	waitpid(pong, &status, 0);
+	ok = ok && WIFEXITED(status) && !WEXITSTATUS(status);
+	ops->teardown(&p);
+	if (ok) {
+		qsort(rtt, n, sizeof(*rtt), cmp_u64);
+		pct[0] = rtt[n / 2];
+		pct[1] = rtt[n * 99 / 100];
+		pct[2] = rtt[n * 999 / 1000];
+	}
+	munmap(rtt, n * sizeof(*rtt));
+	return ok ? 0 : -1;
+}
+
+int latency_table(uint64_t n, FILE *json)
+{
+	double pct[3];
+	unsigned int i;
+	int failed = 0;
+
+	printf("\nping-pong: one %d-byte message each way, %" PRIu64
+	       " round trips, microseconds\n\n", PP_SIZE, n);
+	printf("| peer | p50 | p99 | p99.9 |\n|---|---:|---:|---:|\n");
+	for (i = 0; i < sizeof(pp_peers) / sizeof(pp_peers[0]); i++) {
+		if (pp_run(i, n, pct)) {
+			printf("| %s | FAILED | | |\n", pp_peers[i].name);
+			failed++;
+			continue;
+		}
+		printf("| %s | %.1f | %.1f | %.1f |\n", pp_peers[i].name,
+		       pct[0] / 1e3, pct[1] / 1e3, pct[2] / 1e3);
+		fflush(stdout);
+		json_result(json, "latency", pp_peers[i].name, PP_SIZE,
+			    "\"p50_ns\":%.0f,\"p99_ns\":%.0f,\"p999_ns\":%.0f",
+			    pct[0], pct[1], pct[2]);
+	}
+	return failed;
+}

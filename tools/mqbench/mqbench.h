@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* mqbench: what its files share. */
+#ifndef _MQBENCH_H
+#define _MQBENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define BATCH		64
+#define MAX_SIZE	(64 * 1024)
+
+struct bench {
+	size_t		size;		/* message bytes, checksum included */
+	uint64_t	count;
+};
+
+struct peer {
+	const char *name;
+	int (*setup)(struct bench *b, void **ctx);
+	int (*produce)(struct bench *b, void *ctx);
+	int (*consume)(struct bench *b, void *ctx);	/* 0 if all checked */
+	void (*teardown)(void *ctx);
+};
+
+/* payload.c */
+uint64_t now_ns(void);
+void fail(const char *what);
+void fill(void *msg, size_t size, uint64_t seq, const void *tmpl);
+int check(const void *msg, size_t size);
+void *template_of(size_t size);
+int cmp_double(const void *a, const void *b);
+
+/* peers.c: one producer to one consumer */
+extern const struct peer peers[];
+extern const unsigned int nr_peers;
+
+/* mqdev.c: /dev/mq as a peer, and as groups */
+struct mqdev_ctx;
+int mqdev_setup(struct bench *b, void **ctx);
+void mqdev_teardown(void *ctx);
+int mqdev_produce_all(struct bench *b, void *ctx);
+int mqdev_consume_all(struct bench *b, void *ctx);
+int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members);
+double mqdev_bytes_per_msg(size_t size, uint64_t n);
+int mqdev_cost(struct bench *b, double *produce_ns, double *consume_ns);
+
+/* scenarios.c */
+int64_t run_parallel(const struct peer *p, struct bench *b, int k);
+int64_t run_backlog(const struct peer *p, struct bench *b);
+double pmq_bytes_per_msg(size_t size, long n);
+long pmq_raise_limits(long depth);
+int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
+
+/* latency.c */
+int latency_table(uint64_t n, FILE *json);
+
+/* mqbench.c: one result, as a JSON object in the results array */
+void json_result(FILE *json, const char *scenario, const char *peer,
+		 size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* redis.c: Redis Streams, a real broker, started in the guest */
+int redis_start(void);
+void redis_stop(void);
+int redis_setup(struct bench *b, void **ctx);
+int redis_produce(struct bench *b, void *ctx);
+int redis_consume(struct bench *b, void *ctx);
+void redis_teardown(void *ctx);
+double redis_bytes_per_msg(size_t size, uint64_t n);
+
+#endif /* _MQBENCH_H */

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/* /dev/mq in the benchmark: the peer, and its consumer groups. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <string.h>
+#include <unistd.h>
+#include "mqdev.h"
+#include "mqbench.h"
+
+/* /dev/mq: batches appended with one ioctl, read in place through mmap. */
+struct mqdev_ctx {
+	char topic[MQDEV_NAME_MAX + 1];
+	int group;		/* consume as a member of group "gN", or -1 */
+	uint32_t partition;	/* the producer's */
+};
+
+/*
+ * 32 MiB a partition: a backlog of 200,000 64-byte messages fits, so the
+ * drain scenario never waits for room.
+ */
+#define MQDEV_BENCH_CAPACITY	(32 << 20)
+
+static int mqdev_setup_parts(void **ctx, uint32_t partitions)
+{
+	struct mqdev_ctx *m = calloc(1, sizeof(*m));
+	struct mqdev_topic_config cfg = {
+		.partitions = partitions, .capacity = MQDEV_BENCH_CAPACITY,
+	};
+	static unsigned int seq;
+	int fd = mqdev_open(), err;
+
+	*ctx = m;
+	if (fd < 0 || !m)
+		return -1;
+	m->group = -1;
+	snprintf(m->topic, sizeof(m->topic), "mqbench-%d-%u", getpid(), seq++);
+	mqdev_topic_delete(fd, m->topic);
+	err = mqdev_topic_create(fd, m->topic, &cfg);
+	close(fd);
+	return err ? -1 : 0;
+}
+
+int mqdev_setup(struct bench *b, void **ctx)
+{
+	return mqdev_setup_parts(ctx, 1);
+}
+
+int mqdev_produce_all(struct bench *b, void *ctx)
+{
+	struct mqdev_ctx *m = ctx;
+	char *buf = malloc(b->size * BATCH);
+	void *tmpl = template_of(b->size);
+	struct mqdev_msg msgs[BATCH];
+	struct mqdev_producer *p;
+	uint64_t i = 0, j;
+	int n, done;
+
+	if (mqdev_producer_new(m->topic, 0, &p))
+		return -1;
+	while (i < b->count) {
+		n = b->count - i < BATCH ? b->count - i : BATCH;
+		for (j = 0; j < (uint64_t)n; j++) {
+			fill(buf + j * b->size, b->size, i + j, tmpl);
+			mqdev_msg_init(&msgs[j], NULL, 0, buf + j * b->size,
+				       b->size, m->partition);
+		}
+		for (done = 0; done < n;) {
+			int r = mqdev_produce(p, msgs + done, n - done);
+
+			if (r < 0 && r != -EINTR)
+				return -1;
+			if (r > 0)
+				done += r;
+		}
+		i += n;
+	}
+	mqdev_producer_free(p);
+	return 0;
+}
+
+/* A standalone holding reader, or the one member of group "g<group>". */
+static struct mqdev_consumer *mqdev_reader(const struct mqdev_ctx *m)
+{
+	struct mqdev_consumer *c;
+	char group[16];
+	int err;
+
+	if (mqdev_consumer_new(m->topic, 0, &c))
+		return NULL;
+	if (m->group < 0) {
+		err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					  MQDEV_SEEK_HOLD, NULL);
+	} else {
+		snprintf(group, sizeof(group), "g%d", m->group);
+		err = mqdev_consumer_join(c, group, MQDEV_SEEK_EARLIEST);
+	}
+	if (err) {
+		mqdev_consumer_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec;
+	uint64_t i = 0, ok = 0;
+	int err;
+
+	if (getenv("MQBENCH_BUSY_POLL"))
+		mqdev_consumer_set_busy_poll(c, atoi(getenv("MQBENCH_BUSY_POLL")));
+	while (i < b->count) {
+		err = mqdev_consumer_wait(c, 10000);
+		if (err <= 0) {
+			fprintf(stderr, "mqbench: mqdev: %s after %" PRIu64
+				" of %" PRIu64 " records\n",
+				err ? strerror(-err) : "nothing for 10 s", i,
+				b->count);
+			return -1;
+		}
+		while ((rec = mqdev_consumer_peek(c))) {
+			ok += mqdev_record_value_len(rec) == b->size &&
+			      check(mqdev_record_value(rec), b->size) == 0;
+			mqdev_consumer_release(c);
+			i++;
+		}
+		/*
+		 * A group's commit is what frees space under block.  ESTALE:
+		 * a member that finished left, and the group rebalanced.
+		 */
+		err = mqdev_consumer_generation(c) ? mqdev_consumer_commit(c) : 0;
+		if (err && err != -ESTALE) {
+			fprintf(stderr, "mqbench: mqdev: commit: %s\n",
+				strerror(-err));
+			return -1;
+		}
+	}
+	if (ok != b->count)
+		fprintf(stderr, "mqbench: mqdev: %" PRIu64 " of %" PRIu64
+			" records checked out\n", ok, b->count);
+	mqdev_consumer_free(c);
+	return ok == b->count ? 0 : -1;
+}
+
+int mqdev_consume_all(struct bench *b, void *ctx)
+{
+	struct mqdev_consumer *c = mqdev_reader(ctx);
+
+	return c ? mqdev_consume_from(b, c) : -1;
+}
+
+void mqdev_teardown(void *ctx)
+{
+	struct mqdev_ctx *m = ctx;
+	int fd = mqdev_open();
+
+	if (fd >= 0) {
+		mqdev_topic_delete(fd, m->topic);
+		close(fd);
+	}
+	free(m);
+}
+
+/*
+ * One producer per partition of a topic of @parts, read by @groups consumer
+ * groups of @members each (members == parts, or 1 and 1): every group gets
+ * every record, each member count / members of them.  The time from the go
+ * until the last member has its last record, in ns.
+ */
+int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
+{
+	struct bench each = { .size = b->size, .count = b->count / members };
+	struct bench share = { .size = b->size, .count = b->count / parts };
+	int go[2], done[2], ready[2], status, i, n = groups * members, ok = 1;
+	pid_t pids[64];
+	int nr_pids = 0;
+	uint64_t t0, t1, slowest = 0;
+	struct mqdev_consumer *c;
+	struct mqdev_ctx *m;
+	char ch = 0;
+
+	if (n + parts > 64 || mqdev_setup_parts((void **)&m, parts))
+		return -1;
+	if (pipe(go) || pipe(done) || pipe(ready))
+		fail("pipe");
+	for (i = 0; i < n; i++) {
+		pids[nr_pids] = fork();
+		if (pids[nr_pids++])
+			continue;
+		m->group = i / members;
+		c = mqdev_reader(m);
+		/* joined before the producers start: every group holds */
+		if (write(ready[1], c ? "r" : "x", 1) != 1 || !c ||
+		    read(go[0], &ch, 1) != 1)
+			_exit(3);
+		t0 = now_ns();
+		ok = mqdev_consume_from(&each, c);
+		t1 = now_ns() - t0;
+		if (write(done[1], &t1, sizeof(t1)) != sizeof(t1))
+			_exit(3);
+		_exit(ok ? 1 : 0);
+	}
+	for (i = 0; i < n; i++)
+		ok &= read(ready[0], &ch, 1) == 1 && ch == 'r';
+	for (i = 0; i < (int)parts; i++) {
+		pids[nr_pids] = fork();
+		if (pids[nr_pids++])
+			continue;
+		m->partition = i;
+		if (read(go[0], &ch, 1) != 1)
+			_exit(3);
+		_exit(mqdev_produce_all(&share, m) ? 1 : 0);
+	}
+	for (i = 0; i < n + (int)parts; i++)
+		if (write(go[1], "g", 1) != 1)
+			fail("write");
+	for (i = 0; i < n && ok; i++) {
+		ok = read(done[0], &t1, sizeof(t1)) == sizeof(t1);
+		if (t1 > slowest)
+			slowest = t1;
+	}
+	/* only our own: the Redis server is a child too */
+	while (nr_pids)
+		if (waitpid(pids[--nr_pids], &status, 0) < 0 ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			ok = 0;
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+	close(ready[0]);
+	close(ready[1]);
+	mqdev_teardown(m);
+	return ok ? (int64_t)slowest : -1;
+}
+
+/* Ring bytes per record when @n messages of @size are queued. */
+double mqdev_bytes_per_msg(size_t size, uint64_t n)
+{
+	struct mqdev_partition_info part;
+	struct mqdev_topic_info info;
+	struct bench b = { .size = size, .count = n };
+	struct mqdev_ctx *m;
+	double per = -1;
+	int fd;
+
+	if (mqdev_setup(&b, (void **)&m) || mqdev_produce_all(&b, m))
+		return -1;
+	fd = mqdev_open();
+	if (fd >= 0 && !mqdev_topic_describe(fd, m->topic, &info, &part, 1) &&
+	    part.records == n)
+		per = (double)part.bytes_used / n;
+	if (fd >= 0)
+		close(fd);
+	mqdev_teardown(m);
+	return per;
+}
+
+/* A batch produced, then consumed in place, in one process. */
+int mqdev_cost(struct bench *b, double *produce_ns, double *consume_ns)
+{
+	void *tmpl = template_of(b->size);
+	char *buf = malloc(b->size * BATCH);
+	const struct mqdev_record *rec;
+	struct mqdev_msg msgs[BATCH];
+	struct mqdev_consumer *c;
+	struct mqdev_producer *p;
+	uint64_t i, j, tp = 0, tc = 0, t0, ok = 0;
+	struct mqdev_ctx *m;
+	int err = 0;
+
+	if (mqdev_setup(b, (void **)&m) || mqdev_producer_new(m->topic, 0, &p))
+		return -1;
+	m->group = -1;
+	c = mqdev_reader(m);
+	if (!c)
+		return -1;
+	for (i = 0; i < b->count && !err; i += BATCH) {
+		t0 = now_ns();
+		for (j = 0; j < BATCH; j++) {
+			fill(buf + j * b->size, b->size, i + j, tmpl);
+			mqdev_msg_init(&msgs[j], NULL, 0, buf + j * b->size,
+				       b->size, 0);
+		}
+		err = mqdev_produce(p, msgs, BATCH) == BATCH ? 0 : -1;
+		tp += now_ns() - t0;
+		t0 = now_ns();
+		for (j = 0; j < BATCH && (rec = mqdev_consumer_peek(c)); j++) {
+			ok += mqdev_record_value_len(rec) == b->size &&
+			      check(mqdev_record_value(rec), b->size) == 0;
+			mqdev_consumer_release(c);
+		}
+		tc += now_ns() - t0;
+	}
+	mqdev_consumer_free(c);
+	mqdev_producer_free(p);
+	mqdev_teardown(m);
+	free(buf);
+	free(tmpl);
+	*produce_ns = (double)tp / i;
+	*consume_ns = (double)tc / i;
+	return !err && ok == i ? 0 : -1;
+}

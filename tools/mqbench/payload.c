@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The payload every peer carries: a template stamped with the message's
+ * number and a checksum in its last 8 bytes, which every consumer checks by
+ * reading every byte.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "mqbench.h"
+
+static uint64_t sum_words(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t sum = 0, w;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		sum = (sum ^ w) * 0x100000001b3ULL;
+	}
+	return sum;
+}
+
+/* Message @seq: a template stamped with its number, and the checksum. */
+void fill(void *msg, size_t size, uint64_t seq, const void *tmpl)
+{
+	uint64_t sum;
+
+	memcpy(msg, tmpl, size - 8);
+	memcpy(msg, &seq, 8);
+	sum = sum_words(msg, size - 8);
+	memcpy((char *)msg + size - 8, &sum, 8);
+}
+
+int check(const void *msg, size_t size)
+{
+	uint64_t sum;
+
+	memcpy(&sum, (const char *)msg + size - 8, 8);
+	return sum == sum_words(msg, size - 8) ? 0 : -1;
+}
+
+void *template_of(size_t size)
+{
+	unsigned char *t = malloc(size);
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		t[i] = (unsigned char)(i * 131 + 7);
+	return t;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void fail(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
