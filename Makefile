@@ -5,6 +5,8 @@
 # make demo       a producer and a consumer exchanging messages in the VM
 # make check      every selftest in the VM; ends with "N passed, M failed"
 # make bench      the benchmark, in one VM boot (and one under -icount)
+# make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
+# make torture    producers, transactions and a group under SIGKILL
 # make install    headers, library, tools and module under PREFIX
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
@@ -39,7 +41,7 @@ LIB_A	 := $(B)/lib/libmqdev.a
 LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
-TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench
+TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
@@ -51,7 +53,7 @@ CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
 HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
 
-.PHONY: all module lib tools selftests deps demo check lint intree bench \
+.PHONY: all module lib tools selftests deps demo check lint intree bench fuzz torture \
 	install clean
 all: module lib tools selftests
 
@@ -86,6 +88,14 @@ MQBENCH_SRCS := $(wildcard tools/mqbench/*.c)
 $(B)/bin/mqbench: $(MQBENCH_SRCS) tools/mqbench/mqbench.h $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrt
+
+$(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -pthread -o $@ $< $(LDLIBS)
+
+$(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -143,9 +153,28 @@ check: deps
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost >/dev/null
 	tools/vm/run -- selftests/run.sh
+	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
+	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
+	tools/vm/run -- mqtorture --seconds 20 --seed 1
 
 # Every peer in one VM boot; not a test (see README, Benchmarks).
 BENCH_ARGS ?=
+# The long runs: the fuzzer across seeds, and the kill torture.
+FUZZ_SECONDS	?= 150
+FUZZ_SEEDS	?= 1 2 3 4
+TORTURE_SECONDS	?= 600
+
+fuzz: all
+	for s in $(FUZZ_SEEDS); do \
+		tools/vm/run --timeout $$(($(FUZZ_SECONDS) + 300)) -- \
+			mqfuzz --seed $$s --seconds $(FUZZ_SECONDS) \
+			--procs 3 --threads 2 || exit 1; \
+	done
+
+torture: all
+	tools/vm/run --timeout $$(($(TORTURE_SECONDS) + 300)) -- \
+		mqtorture --seconds $(TORTURE_SECONDS)
+
 # The benchmark's guest also runs Debian's Redis server (the Redis peer).
 BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048
 

@@ -1,0 +1,790 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuzz: a system call fuzzer for /dev/mq's whole surface.
+ *
+ * Several processes, each with several threads, call everything the module
+ * offers with arguments that are mostly well formed and then mutated: every
+ * ioctl (valid structs with one field broken, random bytes, bad pointers,
+ * odd sizes and counts, names, flags and partitions), mmap with odd offsets,
+ * lengths and protections (and reads of what was mapped), read(2) and
+ * poll(2), the generic netlink family with valid, malformed and random
+ * attributes; and they open, close, fork and exit at random, so that every
+ * release path runs with work in flight.  The kernel's own checks (and the
+ * VM runner's scan of its log) are the oracle.
+ *
+ * Each thread's calls follow from the seed, so a failing seed can be run
+ * again (the interleaving between threads differs).
+ *
+ *   mqfuzz [--seed S] [--seconds T | --calls N] [--procs P] [--threads T]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include "mqdev.h"
+
+#define NR_FDS		16
+#define NR_MAPS		8
+#define NR_NAMES	4
+#define RBUF_SIZE	(64 << 10)
+#define PAGE_SIZE_	(256 << 10)	/* f->page, guard page excluded */
+
+struct fuzzer {
+	uint64_t	rng;
+	int		fd[NR_FDS];
+	struct {
+		void	*addr;
+		size_t	len;
+	} map[NR_MAPS];
+	struct mnl_socket *nl;
+	uint16_t	family;
+	uint64_t	calls;
+	uint64_t	ok[0x40];	/* ioctls that succeeded, by number */
+	uint64_t	maps;		/* mmaps that succeeded */
+	char		*rbuf;		/* RBUF_SIZE, then a PROT_NONE page */
+	/*
+	 * Every buffer the kernel may write goes in page, never on the stack
+	 * or the heap, and a PROT_NONE page follows it: a count or a size the
+	 * fuzzer made up can make the kernel write far, and it must fault
+	 * (EFAULT), not scribble on what we live on.  Layout: [0, 1K) keys
+	 * and values, [1K, 2K) message arrays, [2K, 3K) and [3K, 4K) other
+	 * arrays and the ioctl argument, [4K, 8K) topic lists.
+	 */
+	char		*page;
+};
+
+#define PAGE_MSGS	1024
+#define PAGE_ARRAY	2048
+#define PAGE_ARRAY2	3072
+#define PAGE_SCRATCH	(PAGE_ARRAY2 + 512)
+#define PAGE_LIST	4096
+
+static uint64_t seed = 1, max_calls;
+static __thread const char *doing = "starting";	/* for a crash report */
+static __thread uint64_t doing_call;
+static unsigned int seconds = 10, nr_procs = 2, nr_threads = 2;
+static uint64_t deadline_ns;
+static char *bad_page;		/* mapped PROT_NONE: a pointer that faults */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* xorshift64*: small, fast, and the same everywhere for a seed */
+static uint64_t rnd(struct fuzzer *f)
+{
+	f->rng ^= f->rng >> 12;
+	f->rng ^= f->rng << 25;
+	f->rng ^= f->rng >> 27;
+	return f->rng * 0x2545f4914f6cdd1dULL;
+}
+
+static uint32_t below(struct fuzzer *f, uint32_t n)
+{
+	return n ? rnd(f) % n : 0;
+}
+
+static bool chance(struct fuzzer *f, unsigned int percent)
+{
+	return below(f, 100) < percent;
+}
+
+/* A number that is usually interesting: small, a boundary, or anything. */
+static uint64_t number(struct fuzzer *f)
+{
+	static const uint64_t edges[] = {
+		0, 1, 2, 3, 7, 8, 63, 64, 255, 256, 4095, 4096, 4097, 65536,
+		1 << 20, 0x7fffffff, 0x80000000, 0xffffffff, ~0ULL, ~0ULL >> 1,
+	};
+
+	switch (below(f, 3)) {
+	case 0:
+		return below(f, 16);
+	case 1:
+		return edges[below(f, sizeof(edges) / sizeof(edges[0]))];
+	default:
+		return rnd(f);
+	}
+}
+
+/* A user pointer: good memory, NULL, a faulting page, kernel space. */
+static uint64_t pointer(struct fuzzer *f, void *good)
+{
+	switch (below(f, 10)) {
+	case 0:
+		return 0;
+	case 1:
+		return (uintptr_t)bad_page;
+	case 2:
+		return 0xffff888000000000ULL + below(f, 4096);
+	case 3:		/* off by a little: still inside f->page */
+		return (uintptr_t)good + below(f, 32);
+	default:
+		return (uintptr_t)good;
+	}
+}
+
+static void name(struct fuzzer *f, char dst[MQDEV_NAME_SIZE])
+{
+	memset(dst, 0, MQDEV_NAME_SIZE);
+	switch (below(f, 10)) {
+	case 0:			/* not terminated */
+		memset(dst, 'a' + below(f, 26), MQDEV_NAME_SIZE);
+		break;
+	case 1:			/* odd characters */
+		snprintf(dst, MQDEV_NAME_SIZE, "f/%c\x01", (char)rnd(f));
+		break;
+	case 2:
+		break;		/* empty */
+	default:
+		snprintf(dst, MQDEV_NAME_SIZE, "fz%u", below(f, NR_NAMES));
+	}
+}
+
+/*
+ * Break one thing in a struct that was built well: a random byte.  A byte
+ * of one of our own pointers would send the kernel's writes anywhere in this
+ * process, stack and heap included: such a word has only its lowest byte
+ * changed, which keeps it inside the page-aligned buffer it points into.
+ */
+static void mutate(struct fuzzer *f, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	size_t i, word;
+	uint64_t w;
+
+	if (!chance(f, 30))
+		return;
+	i = below(f, len);
+	word = i & ~(size_t)7;
+	if (word + 8 <= len) {
+		memcpy(&w, p + word, 8);
+		if (w >= 0x10000 && w < 0x800000000000ULL)
+			i = word;
+	}
+	p[i] = rnd(f);
+}
+
+static int *any_fd(struct fuzzer *f)
+{
+	return &f->fd[below(f, NR_FDS)];
+}
+
+/*
+ * The argument goes to the kernel from f->page, so that what it writes back
+ * through a pointer nudged off the struct lands there, not on our stack.
+ */
+static void fuzz_ioctl(struct fuzzer *f, int fd, unsigned long cmd, void *arg,
+		       size_t len)
+{
+	char *scratch = f->page + PAGE_SCRATCH;
+
+	mutate(f, arg, len);
+	memcpy(scratch, arg, len);
+	if (ioctl(fd, cmd, chance(f, 5) ?
+		  (void *)(uintptr_t)pointer(f, scratch) : scratch) >= 0)
+		f->ok[_IOC_NR(cmd) & 0x3f]++;
+}
+
+/* ---- the actions ------------------------------------------------------- */
+
+static void do_open(struct fuzzer *f)
+{
+	int *fd = any_fd(f);
+
+	if (*fd >= 0)
+		close(*fd);
+	*fd = open(MQDEV_DEVICE, chance(f, 50) ? O_RDWR | O_NONBLOCK : O_RDWR);
+}
+
+static void do_close(struct fuzzer *f)
+{
+	int *fd = any_fd(f);
+
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void do_topic(struct fuzzer *f, int fd)
+{
+	union {
+		struct mqdev_topic_create create;
+		struct mqdev_topic_id id;
+		struct mqdev_topic_list list;
+		struct mqdev_topic_info info;
+	} u;
+	void *parts = f->page + PAGE_ARRAY;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 4)) {
+	case 0:
+		name(f, u.create.name);
+		u.create.partitions = chance(f, 80) ? 1 + below(f, 4) : number(f);
+		u.create.capacity = chance(f, 80) ? 4096ULL << below(f, 4) :
+						    number(f);
+		u.create.flags = chance(f, 80) ? below(f, 2) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_CREATE, &u.create,
+			   sizeof(u.create));
+		break;
+	case 1:
+		if (chance(f, 70))	/* topics come back often enough */
+			return;
+		name(f, u.id.name);
+		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_DELETE, &u.id, sizeof(u.id));
+		break;
+	case 2:
+		u.list.names = pointer(f, f->page + PAGE_LIST);
+		u.list.count = chance(f, 80) ? below(f, 56) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_LIST, &u.list, sizeof(u.list));
+		break;
+	default:
+		name(f, u.info.name);
+		u.info.parts = pointer(f, parts);
+		u.info.parts_count = below(f, 5);
+		u.info.part_info_size = chance(f, 80) ?
+			sizeof(struct mqdev_partition_info) : below(f, 256);
+		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_DESCRIBE, &u.info,
+			   sizeof(u.info));
+	}
+}
+
+static void do_attach(struct fuzzer *f, int fd)
+{
+	struct mqdev_attach req = {};
+
+	name(f, req.name);
+	req.flags = chance(f, 90) ? 1 + below(f, 3) : number(f);
+	fuzz_ioctl(f, fd, MQDEV_IOC_ATTACH, &req, sizeof(req));
+}
+
+static void do_produce(struct fuzzer *f, int fd)
+{
+	struct mqdev_msg *msgs = (void *)(f->page + PAGE_MSGS);
+	struct mqdev_produce req = {};
+	uint32_t n = 1 + below(f, 8), i;
+
+	for (i = 0; i < n; i++) {
+		mqdev_msg_init(&msgs[i], chance(f, 30) ? f->page : NULL,
+			       below(f, 16), f->page + 100, below(f, 900),
+			       chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5));
+		msgs[i].sequence = chance(f, 80) ? i : number(f);
+		if (chance(f, 10))
+			msgs[i].value = pointer(f, f->page);
+		if (chance(f, 5))
+			msgs[i].value_len = number(f);
+		mutate(f, &msgs[i], sizeof(msgs[i]));
+	}
+	req.msgs = pointer(f, msgs);
+	req.count = chance(f, 90) ? n : number(f);
+	req.msg_size = chance(f, 80) ? sizeof(msgs[0]) :
+		       chance(f, 50) ? MQDEV_MSG_SIZE_VER0 : number(f);
+	fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCE, &req, sizeof(req));
+}
+
+static void do_consume(struct fuzzer *f, int fd)
+{
+	struct mqdev_seek seek = {};
+	struct mqdev_wakeup wake = {};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT | POLLPRI };
+
+	switch (below(f, 4)) {
+	case 0:
+		seek.partition = chance(f, 50) ? MQDEV_PARTITION_ALL :
+						 below(f, 5);
+		seek.whence = below(f, 5);
+		seek.offset = number(f);
+		seek.flags = below(f, 3);
+		fuzz_ioctl(f, fd, MQDEV_IOC_SEEK, &seek, sizeof(seek));
+		break;
+	case 1:
+		/* any length: the kernel stops at the guard page after rbuf */
+		if (read(fd, chance(f, 90) ? f->rbuf : bad_page,
+			 chance(f, 80) ? below(f, RBUF_SIZE) : number(f)) < 0)
+			break;
+		break;
+	case 2:
+		poll(&pfd, 1, 0);
+		break;
+	default:
+		wake.partition = chance(f, 50) ? MQDEV_PARTITION_ALL :
+						 below(f, 5);
+		fuzz_ioctl(f, fd, MQDEV_IOC_WAKEUP, &wake, sizeof(wake));
+	}
+}
+
+static void do_group(struct fuzzer *f, int fd)
+{
+	void *starts = f->page + PAGE_ARRAY;
+	union {
+		struct mqdev_group_join join;
+		struct mqdev_group_assignment as;
+		struct mqdev_group_commit commit;
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 3)) {
+	case 0:
+		snprintf(u.join.group, sizeof(u.join.group), "g%u",
+			 below(f, 3));
+		u.join.reset = below(f, 3);
+		fuzz_ioctl(f, fd, MQDEV_IOC_GROUP_JOIN, &u.join,
+			   sizeof(u.join));
+		break;
+	case 1:
+		u.as.starts = pointer(f, starts);
+		u.as.starts_count = below(f, 9);
+		fuzz_ioctl(f, fd, MQDEV_IOC_GROUP_ASSIGNMENT, &u.as,
+			   sizeof(u.as));
+		break;
+	default:
+		u.commit.partition = below(f, 5);
+		u.commit.generation = below(f, 8);
+		u.commit.offset = number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_GROUP_COMMIT, &u.commit,
+			   sizeof(u.commit));
+	}
+}
+
+static void do_producer(struct fuzzer *f, int fd)
+{
+	struct mqdev_group_commit *commits = (void *)(f->page + PAGE_ARRAY2);
+	uint32_t *next = (void *)(f->page + PAGE_ARRAY);
+	union {
+		struct mqdev_producer_init init;
+		struct mqdev_producer_bind bind;
+		struct mqdev_txn txn;
+		struct mqdev_txn_offsets off;
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 4)) {
+	case 0:
+		if (chance(f, 50))
+			snprintf(u.init.name, sizeof(u.init.name), "p%u",
+				 below(f, 3));
+		u.init.txn_timeout_ms = chance(f, 80) ? 50 + below(f, 200) :
+							number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCER_INIT, &u.init,
+			   sizeof(u.init));
+		break;
+	case 1:
+		u.bind.session_fd = chance(f, 90) ? *any_fd(f) : (int)number(f);
+		u.bind.next_seq = pointer(f, next);
+		u.bind.next_seq_count = chance(f, 90) ? 8 : below(f, 300);
+		fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCER_BIND, &u.bind,
+			   sizeof(u.bind));
+		break;
+	case 2:
+		u.txn.op = chance(f, 90) ? 2 + below(f, 3) : number(f);
+		u.txn.cookie = u.txn.op == MQDEV_TXN_BEGIN ? rnd(f) : 0;
+		fuzz_ioctl(f, fd, MQDEV_IOC_TXN, &u.txn, sizeof(u.txn));
+		break;
+	default:
+		memset(commits, 0, 4 * sizeof(*commits));
+		commits[0].partition = below(f, 5);
+		commits[0].generation = below(f, 8);
+		commits[0].offset = number(f);
+		u.off.consumer_fd = *any_fd(f);
+		u.off.count = chance(f, 90) ? 1 + below(f, 4) : number(f);
+		u.off.commits = pointer(f, commits);
+		u.off.commit_size = chance(f, 80) ? sizeof(commits[0]) :
+						    below(f, 256);
+		fuzz_ioctl(f, fd, MQDEV_IOC_TXN_OFFSETS, &u.off, sizeof(u.off));
+	}
+}
+
+/* An ioctl of any number, with any argument: ENOTTY, or EINVAL, or sense. */
+static void do_random_ioctl(struct fuzzer *f, int fd)
+{
+	unsigned long cmd = chance(f, 50) ?
+		_IOC(below(f, 4), MQDEV_IOC_MAGIC, below(f, 0x40), below(f, 512)) :
+		(unsigned long)rnd(f);
+
+	memset(f->page + PAGE_LIST, (int)rnd(f), 512);
+	ioctl(fd, cmd, chance(f, 80) ? f->page + PAGE_LIST :
+				       (void *)(uintptr_t)rnd(f));
+}
+
+static void do_mmap(struct fuzzer *f, int fd)
+{
+	static const uint64_t bases[] = {
+		0, 1ULL << 32, 2ULL << 32, 1ULL << 40, 1ULL << 41, 3ULL << 40,
+	};
+	unsigned int slot = below(f, NR_MAPS);
+	uint64_t off = bases[below(f, 6)] + (chance(f, 80) ? 0 :
+					      4096ULL * below(f, 4));
+	size_t len = chance(f, 70) ? 4096 * (1 + below(f, 40)) : number(f);
+	int prot = chance(f, 70) ? PROT_READ : below(f, 8);
+	volatile const char *p;
+	void *addr;
+	size_t i;
+
+	if (f->map[slot].addr) {
+		munmap(f->map[slot].addr, f->map[slot].len);
+		f->map[slot].addr = NULL;
+	}
+	addr = mmap(NULL, len, prot, chance(f, 90) ? MAP_SHARED : MAP_PRIVATE,
+		    fd, off);
+	if (addr == MAP_FAILED)
+		return;
+	f->map[slot].addr = addr;
+	f->map[slot].len = len;
+	f->maps++;
+	/* Read what was mapped, a page at a time, as a consumer would. */
+	if (prot & PROT_READ)
+		for (i = 0, p = addr; i < len && i < (64 << 10); i += 4096)
+			(void)p[i];
+	if (chance(f, 20))
+		mprotect(addr, 4096, PROT_READ | PROT_WRITE);
+}
+
+/* ---- netlink ------------------------------------------------------------- */
+
+static int family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID)
+			*(uint16_t *)data = mnl_attr_get_u16(a);
+	return MNL_CB_OK;
+}
+
+static void nl_open(struct fuzzer *f)
+{
+	char buf[8192];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+	ssize_t n;
+
+	f->nl = mnl_socket_open(NETLINK_GENERIC);
+	if (!f->nl || mnl_socket_bind(f->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return;
+	nlh->nlmsg_type = GENL_ID_CTRL;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = CTRL_CMD_GETFAMILY;
+	g->version = 1;
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, MQDEV_GENL_NAME);
+	if (mnl_socket_sendto(f->nl, nlh, nlh->nlmsg_len) < 0)
+		return;
+	n = mnl_socket_recvfrom(f->nl, buf, sizeof(buf));
+	if (n > 0)
+		mnl_cb_run(buf, n, 0, 0, family_cb, &f->family);
+}
+
+/* A request of any command with attributes well typed, or not. */
+static void do_netlink(struct fuzzer *f)
+{
+	char buf[4096];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+	struct nlattr *nest;
+	unsigned int i, n = below(f, 6);
+	uint16_t type;
+	int flags = MSG_DONTWAIT;
+
+	if (!f->nl || !f->family)
+		return;
+	nlh->nlmsg_type = f->family;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (chance(f, 50) ? NLM_F_ACK : 0) |
+			   (chance(f, 20) ? NLM_F_DUMP : 0);
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = below(f, MQDEV_CMD_MAX + 3);
+	g->version = chance(f, 90) ? MQDEV_GENL_VERSION : below(f, 256);
+	for (i = 0; i < n; i++) {
+		type = below(f, MQDEV_A_MAX + 3);
+		switch (below(f, 6)) {
+		case 0:
+			mnl_attr_put_u32(nlh, type, number(f));
+			break;
+		case 1:
+			mnl_attr_put_u64(nlh, type, number(f));
+			break;
+		case 2: {
+			char s[MQDEV_NAME_SIZE];
+
+			name(f, s);
+			mnl_attr_put_strz(nlh, type, s);
+			break;
+		}
+		case 3:
+			nest = mnl_attr_nest_start(nlh, type);
+			mnl_attr_put_u32(nlh, below(f, 10), number(f));
+			mnl_attr_nest_end(nlh, nest);
+			break;
+		case 4:
+			mnl_attr_put(nlh, type, 0, NULL);
+			break;
+		default:
+			memset(f->page, (int)rnd(f), 64);
+			mnl_attr_put(nlh, type, below(f, 64), f->page);
+		}
+	}
+	if (chance(f, 5))	/* a length that lies */
+		nlh->nlmsg_len -= below(f, 8);
+	mnl_socket_sendto(f->nl, nlh, nlh->nlmsg_len);
+	while (recv(mnl_socket_get_fd(f->nl), buf, sizeof(buf), flags) > 0)
+		;
+}
+
+/* ---- the loop -------------------------------------------------------------- */
+
+static bool done(struct fuzzer *f)
+{
+	if (max_calls)
+		return f->calls >= max_calls;
+	return (f->calls & 63) == 0 && now_ns() >= deadline_ns;
+}
+
+static void fuzz_one(struct fuzzer *f)
+{
+	int fd = *any_fd(f);
+	pid_t pid;
+
+	doing_call = ++f->calls;
+	switch (below(f, 100)) {
+	case 0 ... 9:
+		doing = "open";
+		do_open(f);
+		return;
+	case 10 ... 13:
+		doing = "close";
+		do_close(f);
+		return;
+	case 14 ... 15:
+		/* a child with our descriptors and mappings dies at once */
+		pid = fork();
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		return;
+	case 16 ... 22:
+		doing = "netlink";
+		do_netlink(f);
+		return;
+	}
+	if (fd < 0)
+		return;
+	switch (below(f, 9)) {
+	case 0:
+		doing = "topic";
+		do_topic(f, fd);
+		break;
+	case 1:
+		doing = "attach";
+		do_attach(f, fd);
+		break;
+	case 2:
+		doing = "produce";
+		do_produce(f, fd);
+		break;
+	case 3:
+		doing = "consume";
+		do_consume(f, fd);
+		break;
+	case 4:
+		doing = "group";
+		do_group(f, fd);
+		break;
+	case 5:
+		doing = "producer";
+		do_producer(f, fd);
+		break;
+	case 6:
+		doing = "mmap";
+		do_mmap(f, fd);
+		break;
+	case 7:
+		doing = "random_ioctl";
+		do_random_ioctl(f, fd);
+		break;
+	default:
+		doing = "produce";
+		do_produce(f, fd);
+	}
+}
+
+/* @len bytes of memory with an inaccessible page after them. */
+static char *guarded(size_t len)
+{
+	char *p = mmap(NULL, len + 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || mprotect(p + len, 4096, PROT_NONE))
+		return NULL;
+	return p;
+}
+
+static void *fuzz_thread(void *arg)
+{
+	struct fuzzer *f = arg;
+	unsigned int i;
+
+	for (i = 0; i < NR_FDS; i++)
+		f->fd[i] = -1;
+	f->rbuf = guarded(RBUF_SIZE);
+	f->page = guarded(PAGE_SIZE_);
+	if (!f->rbuf || !f->page)
+		return NULL;
+	nl_open(f);
+	while (!done(f))
+		fuzz_one(f);
+	return NULL;
+}
+
+static uint64_t fuzz_process(unsigned int proc)
+{
+	struct fuzzer *f = calloc(nr_threads, sizeof(*f));
+	pthread_t *tid = calloc(nr_threads, sizeof(*tid));
+	uint64_t calls = 0;
+	unsigned int t, i, n;
+
+	for (t = 0; t < nr_threads; t++) {
+		f[t].rng = (seed * 1000003 + proc * 1009 + t) | 1;
+		pthread_create(&tid[t], NULL, fuzz_thread, &f[t]);
+	}
+	for (t = 0; t < nr_threads; t++) {
+		pthread_join(tid[t], NULL);
+		calls += f[t].calls;
+		for (i = 1; i < nr_threads && !t; i++) {
+			f[0].maps += f[i].maps;
+			for (n = 0; n < 0x40; n++)
+				f[0].ok[n] += f[i].ok[n];
+		}
+	}
+	/* proof that the calls got past the argument checks, too */
+	printf("mqfuzz: process %u succeeded: create %" PRIu64 ", attach %"
+	       PRIu64 ", produce %" PRIu64 ", seek %" PRIu64 ", join %" PRIu64
+	       ", commit %" PRIu64 ", init %" PRIu64 ", bind %" PRIu64
+	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", mmap %" PRIu64 "\n",
+	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x12],
+	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
+	       f[0].ok[0x32], f[0].ok[0x33], f[0].maps);
+	fflush(stdout);
+	return calls;
+}
+
+/* A fuzzer that crashes says where, so that the seed can be chased. */
+static void on_crash(int sig)
+{
+	char msg[160];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "mqfuzz: signal %d in call %" PRIu64
+		     " (%s) of a thread of seed %" PRIu64 "\n", sig, doing_call,
+		     doing, seed);
+	if (write(STDOUT_FILENO, msg, n) < 0)
+		_exit(4);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static pid_t workers[64];
+
+/* The deadline passed a while ago: every worker still there goes. */
+static void on_alarm(int sig)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_procs; i++)
+		kill(workers[i], SIGKILL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "seconds", required_argument, NULL, 't' },
+		{ "calls", required_argument, NULL, 'n' },
+		{ "procs", required_argument, NULL, 'p' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	uint64_t calls, total = 0;
+	int fds[2], status, opt, failed = 0, killed = 0;
+	unsigned int p;
+	pid_t pid;
+
+	while ((opt = getopt_long(argc, argv, "s:t:n:p:j:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': seed = strtoull(optarg, NULL, 0); break;
+		case 't': seconds = atoi(optarg); break;
+		case 'n': max_calls = strtoull(optarg, NULL, 0); break;
+		case 'p': nr_procs = atoi(optarg); break;
+		case 'j': nr_threads = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: mqfuzz [--seed S] [--seconds T | "
+				"--calls N] [--procs P] [--threads T]\n");
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (!nr_procs || !nr_threads || nr_procs > 64 || nr_threads > 64)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGSEGV, on_crash);
+	signal(SIGBUS, on_crash);
+	signal(SIGABRT, on_crash);
+	bad_page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	deadline_ns = now_ns() + seconds * 1000000000ULL;
+	if (pipe(fds))
+		return 2;
+	for (p = 0; p < nr_procs; p++) {
+		workers[p] = fork();
+		if (workers[p])
+			continue;
+		calls = fuzz_process(p);
+		if (write(fds[1], &calls, sizeof(calls)) != sizeof(calls))
+			_exit(3);
+		_exit(0);
+	}
+	close(fds[1]);
+	/*
+	 * A thread may sleep for good (a blocking read, a full partition):
+	 * whatever still runs a little after the deadline is killed, which
+	 * is one more path worth taking.
+	 */
+	if (!max_calls) {
+		signal(SIGALRM, on_alarm);
+		alarm(seconds + 5);
+	}
+	while (read(fds[0], &calls, sizeof(calls)) == sizeof(calls))
+		total += calls;
+	for (p = 0; p < nr_procs; p++) {
+		pid = wait(&status);
+		if (pid < 0)
+			break;
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			killed++;
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
+			failed++, printf("mqfuzz: a worker %s %d\n",
+					 WIFEXITED(status) ? "exited" : "died of",
+					 WIFEXITED(status) ? WEXITSTATUS(status) :
+							     WTERMSIG(status));
+	}
+	printf("mqfuzz: seed %" PRIu64 ", %u processes x %u threads, %" PRIu64
+	       " calls by those that finished, %d killed at the deadline, %d "
+	       "failed\n", seed, nr_procs, nr_threads, total, killed, failed);
+	return failed ? 1 : 0;
+}

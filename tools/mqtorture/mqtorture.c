@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqtorture: producers, transactions and a consumer group under SIGKILL.
+ *
+ * For a fixed time, on one topic that blocks when full:
+ *   - idempotent producers (named, so a restarted one resumes its numbers)
+ *     send records and note every acknowledgment;
+ *   - transactional producers write one record to every partition per
+ *     transaction and commit or abort it, noting the outcome they saw; a
+ *     checker answers for the ones whose producer was killed, and notes its
+ *     answers;
+ *   - members of one consumer group read, note every record they were
+ *     given, and commit after processing;
+ * while the supervisor kills a random one of them every few milliseconds
+ * and starts it again.  An auditor (never killed) reads every record as it
+ * is published, with read(2), holding the space until it has.  Then:
+ *
+ *   1. every acknowledged record is in its partition, exactly once, in order
+ *      (each producer's numbers run 0, 1, 2, ... in each partition, and
+ *      reach at least the last acknowledged one);
+ *   2. no transaction is half visible: all of its records or none, all if a
+ *      commit was acknowledged, none if an abort was;
+ *   3. the group's committed offsets never go back;
+ *   4. every record the group was given is either committed or delivered
+ *      again: after the run, one last member reads from the committed
+ *      offsets, and every record (but aborted ones) was delivered at least
+ *      once.
+ *
+ * It prints what it checked and exits 1 at the first violation.
+ *
+ *   mqtorture [--seconds T] [--seed S]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "mqdev.h"
+
+#define PARTS		4
+#define PRODUCERS	3
+#define TXNERS		2
+#define MEMBERS		3
+#define MAX_OFFSETS	(1 << 21)	/* per partition, for the delivery counts */
+#define MAX_TXNS	(1 << 20)
+#define TOPIC		"torture"
+#define GROUP		"tg"
+
+enum { KIND_PLAIN = 1, KIND_TXN = 2 };
+
+struct value {
+	uint32_t	kind;
+	uint32_t	who;
+	uint64_t	n;		/* a transaction's number */
+};
+
+/*
+ * How a transaction ended, as its producer or the checker was told.  A
+ * checker may commit one whose producer died before its records went in:
+ * that makes nothing visible, correctly.
+ */
+enum { TXN_NONE, TXN_COMMITTED, TXN_ABORTED, TXN_CHECKED_COMMIT };
+
+struct audit {
+	uint64_t	next_seq[PRODUCERS][PARTS];
+	uint64_t	next_offset[PARTS];
+	uint8_t		txn_parts[MAX_TXNS];		/* visible records */
+	uint64_t	records, aborted;
+};
+
+/* Shared by every process, in an anonymous shared mapping. */
+struct shared {
+	uint64_t	acked[PRODUCERS][PARTS];	/* numbers acknowledged */
+	uint64_t	next_txn;
+	uint8_t		txn_seen[MAX_TXNS];		/* TXN_*, as decided */
+	uint8_t		delivered[PARTS][MAX_OFFSETS];	/* to the group */
+	volatile int	stop;
+	struct audit	audit;				/* the auditor's */
+};
+
+static struct shared *sh;
+static unsigned int seconds = 60;
+static uint64_t seed = 1;
+
+static void violation(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void violation(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("mqtorture: VIOLATION: ");
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	exit(1);
+}
+
+/* A worker that cannot even start says why. */
+static void worker_fails(const char *what)
+	__attribute__((noreturn));
+
+static void worker_fails(const char *what)
+{
+	printf("mqtorture: %s: %s\n", what, strerror(errno));
+	fflush(stdout);
+	_exit(2);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dULL;
+}
+
+/* ---- the workers ------------------------------------------------------------ */
+
+static void note_ack(void *ctx, const struct mqdev_ack *ack)
+{
+	uint64_t *acked = ctx;
+
+	if (!ack->error && ack->partition < PARTS &&
+	    ack->sequence + 1ULL > acked[ack->partition])
+		__atomic_store_n(&acked[ack->partition], ack->sequence + 1ULL,
+				 __ATOMIC_RELAXED);
+}
+
+static void plain_producer(unsigned int who, uint64_t rs)
+{
+	struct value v = { .kind = KIND_PLAIN, .who = who };
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	char name[32];
+	int i, n;
+
+	snprintf(name, sizeof(name), "tp%u", who);
+	if (mqdev_session_new(name, 0, &s) ||
+	    mqdev_producer_new(TOPIC, 0, &p) || mqdev_producer_bind(p, s))
+		_exit(2);
+	mqdev_producer_set_ack(p, note_ack, sh->acked[who]);
+	while (!sh->stop) {
+		n = 1 + rnd(&rs) % 32;
+		for (i = 0; i < n; i++)
+			mqdev_producer_send(p, NULL, 0, &v, sizeof(v),
+					    rnd(&rs) % PARTS, NULL);
+		mqdev_producer_flush(p);
+		usleep(rnd(&rs) % 2000);
+	}
+	_exit(0);
+}
+
+static void txn_producer(unsigned int who, uint64_t rs)
+{
+	struct value v = { .kind = KIND_TXN, .who = who };
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	uint32_t part;
+	char name[32];
+
+	snprintf(name, sizeof(name), "tx%u", who);
+	if (mqdev_session_new(name, 300, &s) ||
+	    mqdev_producer_new(TOPIC, 0, &p) || mqdev_producer_bind(p, s))
+		_exit(2);
+	while (!sh->stop) {
+		v.n = __atomic_fetch_add(&sh->next_txn, 1, __ATOMIC_RELAXED);
+		if (v.n >= MAX_TXNS)
+			break;
+		if (mqdev_txn_begin(s, v.n))
+			continue;
+		for (part = 0; part < PARTS; part++)
+			mqdev_producer_send(p, NULL, 0, &v, sizeof(v), part,
+					    NULL);
+		usleep(rnd(&rs) % 3000);	/* a window to be killed in */
+		if (rnd(&rs) % 5) {
+			if (!mqdev_txn_commit(s))
+				sh->txn_seen[v.n] = TXN_COMMITTED;
+		} else if (!mqdev_txn_abort(s)) {
+			sh->txn_seen[v.n] = TXN_ABORTED;
+		}
+	}
+	_exit(0);
+}
+
+/* Answer for killed transactional producers, at random; never killed. */
+static void checker(uint64_t rs)
+{
+	struct mqdev_event ev;
+	struct mqdev_nl *nl;
+	char name[32];
+	unsigned int i;
+	uint32_t d;
+
+	if (mqdev_nl_open(&nl))
+		_exit(2);
+	for (i = 0; i < TXNERS; i++) {
+		snprintf(name, sizeof(name), "tx%u", i);
+		if (mqdev_nl_checker_register(nl, name))
+			_exit(2);
+	}
+	for (;;) {
+		if (mqdev_nl_event(nl, &ev, 1000) != 1 ||
+		    ev.cmd != MQDEV_CMD_TXN_CHECK || ev.cookie >= MAX_TXNS)
+			continue;
+		d = rnd(&rs) % 2 ? MQDEV_TXN_COMMIT : MQDEV_TXN_ABORT;
+		if (!mqdev_txn_resolve(nl, ev.producer, ev.txn, d))
+			sh->txn_seen[ev.cookie] = d == MQDEV_TXN_COMMIT ?
+						  TXN_CHECKED_COMMIT :
+						  TXN_ABORTED;
+	}
+}
+
+static void member(uint64_t rs)
+{
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	int n = 0;
+
+	if (mqdev_consumer_new(TOPIC, 0, &c) ||
+	    mqdev_consumer_join(c, GROUP, MQDEV_SEEK_EARLIEST))
+		_exit(2);
+	while (!sh->stop) {
+		if (mqdev_consumer_wait(c, 100) < 0)
+			continue;
+		while ((rec = mqdev_consumer_peek(c))) {
+			if (rec->offset < MAX_OFFSETS &&
+			    sh->delivered[rec->partition][rec->offset] < 255)
+				__atomic_add_fetch(&sh->delivered[rec->partition]
+						   [rec->offset], 1,
+						   __ATOMIC_RELAXED);
+			mqdev_consumer_release(c);
+			if (++n % (1 + rnd(&rs) % 16) == 0)
+				mqdev_consumer_commit(c);
+		}
+		mqdev_consumer_commit(c);
+	}
+	_exit(0);
+}
+
+/* ---- the auditor ---------------------------------------------------------------- */
+
+
+static void audit_record(struct audit *a, const struct mqdev_record *rec)
+{
+	struct value v;
+	uint32_t p = rec->partition;
+
+	if (p >= PARTS || rec->offset != a->next_offset[p])
+		violation("partition %u: offset %" PRIu64 " where %" PRIu64
+			  " was due", p, (uint64_t)rec->offset,
+			  a->next_offset[p]);
+	a->next_offset[p]++;
+	a->records++;
+	if (mqdev_record_value_len(rec) != sizeof(v))
+		violation("partition %u offset %" PRIu64 ": %u bytes", p,
+			  (uint64_t)rec->offset, mqdev_record_value_len(rec));
+	memcpy(&v, mqdev_record_value(rec), sizeof(v));
+	if (v.kind == KIND_PLAIN) {
+		if (v.who >= PRODUCERS || rec->sequence != a->next_seq[v.who][p])
+			violation("producer tp%u partition %u: sequence %u where "
+				  "%" PRIu64 " was due (offset %" PRIu64 ")",
+				  v.who, p, rec->sequence,
+				  a->next_seq[v.who % PRODUCERS][p],
+				  (uint64_t)rec->offset);
+		a->next_seq[v.who][p]++;
+	} else if (v.kind == KIND_TXN && v.n < MAX_TXNS) {
+		if (rec->flags & MQDEV_RECORD_ABORTED)
+			a->aborted++;
+		else
+			a->txn_parts[v.n]++;
+	} else {
+		violation("partition %u offset %" PRIu64 ": a record of no one",
+			  p, (uint64_t)rec->offset);
+	}
+}
+
+/*
+ * Read every record as it is published, with read(2), which hands aborted
+ * records out marked; holding, so nothing is reclaimed before it is read.
+ */
+static void auditor(void)
+{
+	struct audit *a = &sh->audit;
+	static char buf[1 << 16];
+	struct mqdev_attach at = { .flags = MQDEV_ATTACH_CONSUME };
+	struct mqdev_seek seek = {
+		.partition = MQDEV_PARTITION_ALL, .whence = MQDEV_SEEK_EARLIEST,
+		.flags = MQDEV_SEEK_HOLD,
+	};
+	struct mqdev_partition_info parts[PARTS];
+	struct mqdev_topic_info info;
+	const struct mqdev_record *rec;
+	struct pollfd pfd;
+	bool finished;
+	ssize_t n, off;
+	uint32_t p;
+	int fd;
+
+	fd = mqdev_open();
+	mqdev_name_set(at.name, TOPIC);
+	if (fd < 0 || ioctl(fd, MQDEV_IOC_ATTACH, &at) ||
+	    ioctl(fd, MQDEV_IOC_SEEK, &seek) ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK))
+		worker_fails("auditor");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		poll(&pfd, 1, 100);
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			for (off = 0; off < n;
+			     off += MQDEV_RECORD_SPACE(rec->len)) {
+				rec = (const void *)(buf + off);
+				audit_record(a, rec);
+			}
+		if (sh->stop < 2)
+			continue;
+		/* stopped: finished once every published record is read */
+		p = mqdev_topic_describe(fd, TOPIC, &info, parts, PARTS);
+		if (p) {
+			errno = -(int)p;
+			worker_fails("auditor: describe");
+		}
+		finished = true;
+		for (p = 0; p < PARTS; p++)
+			finished &= a->next_offset[p] == parts[p].next_offset;
+		if (finished)
+			break;
+	}
+	_exit(0);
+}
+
+/* ---- the supervisor --------------------------------------------------------- */
+
+enum role { PLAIN, TXNER, MEMBER, NR_ROLES };
+
+struct worker {
+	enum role	role;
+	unsigned int	index;
+	pid_t		pid;
+};
+
+static pid_t start(struct worker *w, uint64_t rs)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	switch (w->role) {
+	case PLAIN:
+		plain_producer(w->index, rs);
+		break;
+	case TXNER:
+		txn_producer(w->index, rs);
+		break;
+	default:
+		member(rs);
+	}
+	_exit(0);
+}
+
+static int committed_cb(void *ctx, const struct mqdev_group_info *g)
+{
+	uint64_t *out = ctx;
+	uint32_t i;
+
+	for (i = 0; i < g->nr_parts; i++)
+		if (g->part[i].partition < PARTS)
+			out[g->part[i].partition] = g->part[i].committed ?
+						    g->part[i].position : 0;
+	return 0;
+}
+
+static uint64_t group_committed(struct mqdev_nl *nl, uint64_t out[PARTS])
+{
+	memset(out, 0, PARTS * sizeof(*out));
+	return mqdev_group_get(nl, GROUP, TOPIC, committed_cb, out) ? 1 : 0;
+}
+
+/* Read from the group's offsets to the end as its last member. */
+static void last_member(void)
+{
+	struct mqdev_consumer *c;
+	const struct mqdev_record *rec;
+	uint64_t got = 0;
+
+	if (mqdev_consumer_new(TOPIC, 0, &c) ||
+	    mqdev_consumer_join(c, GROUP, MQDEV_SEEK_EARLIEST))
+		violation("the last member cannot join");
+	while (mqdev_consumer_wait(c, 500) > 0)
+		while ((rec = mqdev_consumer_peek(c))) {
+			if (rec->offset < MAX_OFFSETS)
+				sh->delivered[rec->partition][rec->offset]++;
+			mqdev_consumer_release(c);
+			got++;
+		}
+	mqdev_consumer_commit(c);
+	mqdev_consumer_free(c);
+	printf("mqtorture: the last member read %" PRIu64 " records from the "
+	       "group's committed offsets\n", got);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "seconds", required_argument, NULL, 't' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct audit *a;
+	struct worker w[PRODUCERS + TXNERS + MEMBERS];
+	struct mqdev_topic_config cfg = {
+		.partitions = PARTS, .capacity = 4 << 20,
+	};
+	uint64_t rs, end, committed[PARTS], prev[PARTS] = {}, kills = 0;
+	uint64_t o, given = 0, txns = 0, whole = 0;
+	unsigned int i, nr = 0, p, t;
+	int opt, fd, status;
+	pid_t audit_pid, checker_pid;
+	struct mqdev_nl *nl;
+	struct timespec ts;
+
+	while ((opt = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't': seconds = atoi(optarg); break;
+		case 's': seed = strtoull(optarg, NULL, 0); break;
+		default:
+			fprintf(stderr, "usage: mqtorture [--seconds T] "
+				"[--seed S]\n");
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	rs = seed * 2654435761ULL | 1;
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	fd = mqdev_open();
+	if (sh == MAP_FAILED || fd < 0 || mqdev_nl_open(&nl))
+		violation("cannot set up: %s", strerror(errno));
+	mqdev_topic_delete(fd, TOPIC);
+	if (mqdev_topic_create(fd, TOPIC, &cfg))
+		violation("cannot create the topic");
+
+	a = &sh->audit;
+	audit_pid = fork();
+	if (!audit_pid)
+		auditor();
+	checker_pid = fork();
+	if (!checker_pid)
+		checker(rnd(&rs));
+	usleep(200 * 1000);		/* the auditor holds from offset 0 */
+	for (i = 0; i < PRODUCERS; i++)
+		w[nr++] = (struct worker){ PLAIN, i, 0 };
+	for (i = 0; i < TXNERS; i++)
+		w[nr++] = (struct worker){ TXNER, i, 0 };
+	for (i = 0; i < MEMBERS; i++)
+		w[nr++] = (struct worker){ MEMBER, i, 0 };
+	for (i = 0; i < nr; i++)
+		w[i].pid = start(&w[i], rnd(&rs));
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = ts.tv_sec + seconds;
+	while (clock_gettime(CLOCK_MONOTONIC, &ts), (uint64_t)ts.tv_sec < end) {
+		usleep(5000 + rnd(&rs) % 50000);
+		i = rnd(&rs) % nr;
+		if (w[i].pid > 0) {
+			kill(w[i].pid, SIGKILL);
+			waitpid(w[i].pid, &status, 0);
+			kills++;
+		}
+		w[i].pid = start(&w[i], rnd(&rs));
+		/* 3: committed offsets never go back */
+		if (!group_committed(nl, committed))
+			for (p = 0; p < PARTS; p++) {
+				if (committed[p] < prev[p])
+					violation("partition %u: the group's "
+						  "committed offset went back "
+						  "from %" PRIu64 " to %" PRIu64,
+						  p, prev[p], committed[p]);
+				prev[p] = committed[p];
+			}
+	}
+	/* a worker may sleep on a full partition: stop them all the hard way */
+	sh->stop = 1;
+	for (i = 0; i < nr; i++) {
+		if (w[i].pid <= 0)
+			continue;
+		kill(w[i].pid, SIGKILL);
+		waitpid(w[i].pid, &status, 0);
+	}
+	/* transactions left open are the checker's now: let it answer */
+	sleep(2);
+	sh->stop = 2;
+	if (waitpid(audit_pid, &status, 0) != audit_pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status))
+		violation("the auditor did not finish");
+	kill(checker_pid, SIGKILL);
+	waitpid(checker_pid, &status, 0);
+
+	/* 1: every acknowledged record is there (order was checked as read) */
+	for (i = 0; i < PRODUCERS; i++)
+		for (p = 0; p < PARTS; p++)
+			if (a->next_seq[i][p] < sh->acked[i][p])
+				violation("producer tp%u partition %u: %" PRIu64
+					  " acknowledged, %" PRIu64 " there",
+					  i, p, sh->acked[i][p],
+					  a->next_seq[i][p]);
+	/* 2: no transaction half visible, each as its outcome says */
+	for (t = 0; t < sh->next_txn && t < MAX_TXNS; t++) {
+		if (a->txn_parts[t] != 0 && a->txn_parts[t] != PARTS)
+			violation("transaction %u: %u of %d records visible", t,
+				  a->txn_parts[t], PARTS);
+		if ((sh->txn_seen[t] == TXN_COMMITTED && !a->txn_parts[t]) ||
+		    (sh->txn_seen[t] == TXN_ABORTED && a->txn_parts[t]))
+			violation("transaction %u: %s, %u records visible", t,
+				  sh->txn_seen[t] == TXN_COMMITTED ?
+				  "its commit acknowledged" : "aborted",
+				  a->txn_parts[t]);
+		txns += !!sh->txn_seen[t];
+		whole += a->txn_parts[t] == PARTS;
+	}
+	/* 4: everything the group was given is committed or comes again */
+	last_member();
+	for (p = 0; p < PARTS; p++)
+		for (o = 0; o < a->next_offset[p] && o < MAX_OFFSETS; o++)
+			given += sh->delivered[p][o] != 0;
+	if (given + a->aborted < a->records)
+		violation("%" PRIu64 " records were never delivered to the group "
+			  "(%" PRIu64 " published, %" PRIu64 " aborted)",
+			  a->records - a->aborted - given, a->records, a->aborted);
+
+	printf("mqtorture: %u s, %" PRIu64 " kills; %" PRIu64 " records "
+	       "audited in order; every acknowledged one there once; %" PRIu64
+	       " transactions decided, %" PRIu64 " visible whole, none in part, "
+	       "%" PRIu64 " aborted records never delivered; committed offsets "
+	       "never went back; every record delivered to the group: OK\n",
+	       seconds, kills, a->records, txns, whole, a->aborted);
+	mqdev_topic_delete(fd, TOPIC);
+	return 0;
+}
