@@ -21,7 +21,7 @@ kernel=$(sed -n 's/.*"kernel":"\([^"]*\)".*/\1/p' "$json" | head -n 1)
 gnuplot <<GP
 set terminal pngcairo size 900,560 noenhanced
 set output "$png"
-set title "1 producer -> 1 consumer, every byte checked ($cpu, $kernel, 2 vCPUs, TCG)"
+set title "1 producer -> 1 consumer, every byte checked\n$cpu, $kernel, 2 vCPUs"
 set xlabel "message size (bytes)"
 set ylabel "messages per second"
 set logscale xy
