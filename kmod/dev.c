@@ -546,6 +546,7 @@ static long mqdev_ioctl_producer(struct mqdev_handle *h, unsigned int cmd,
 		struct mqdev_txn txn;
 		struct mqdev_txn_offsets offsets;
 	} req;
+	struct mqdev_session *session;
 	struct mqdev_topic *topic;
 	size_t ksize;
 	int err;
@@ -569,14 +570,16 @@ static long mqdev_ioctl_producer(struct mqdev_handle *h, unsigned int cmd,
 	err = mqdev_copy_in(&req, ksize, uarg, usize);
 	if (err)
 		return err;
+	/* Pairs with smp_store_release() in mqdev_producer_init(). */
+	session = smp_load_acquire(&h->session);
 	if (MQDEV_IOC_BASE(cmd) == MQDEV_IOC_BASE(MQDEV_IOC_PRODUCER_INIT))
 		err = mqdev_producer_init(h, &req.init);
-	else if (!h->session)	/* set once, before the handle is shared */
+	else if (!session)
 		return -EBADFD;
 	else if (MQDEV_IOC_BASE(cmd) == MQDEV_IOC_BASE(MQDEV_IOC_TXN))
-		err = mqdev_txn_ioctl(h->session, &req.txn);
+		err = mqdev_txn_ioctl(session, &req.txn);
 	else
-		return mqdev_txn_offsets(h->session, &req.offsets);
+		return mqdev_txn_offsets(session, &req.offsets);
 	/* A commit that fails still says what became of the transaction. */
 	if (err && err != -ESTALE && err != -EOVERFLOW && err != -ETIMEDOUT)
 		return err;

@@ -293,6 +293,7 @@ u16 mqdev_txn_slot(const struct mqdev_txn_k *txn);
 u32 mqdev_txn_record_state(const struct mqdev_record *rec);
 void mqdev_txn_record_dropped(const struct mqdev_record *rec);
 void mqdev_txn_orphan(struct mqdev_txn_k *txn);
+void mqdev_txn_session_gone(struct mqdev_txn_k *txn);
 int mqdev_txn_resolve(const char *name, u64 txn_id, u32 decision,
 		      bool capable, struct netlink_ext_ack *extack);
 int mqdev_txn_mmap(struct vm_area_struct *vma);

@@ -159,6 +159,32 @@ static int producer_init_check(const struct mqdev_producer_init *req)
 	return mqdev_name_check(req->name);
 }
 
+static bool handle_taken(struct mqdev_handle *h)
+{
+	bool taken;
+
+	mutex_lock(&h->lock);
+	taken = h->topic || h->session;
+	mutex_unlock(&h->lock);
+	return taken;
+}
+
+/* Leave the identity again: the handle was taken meanwhile. */
+static void session_abandon(struct mqdev_session *s)
+{
+	mutex_lock(&mqdev_identities_lock);
+	list_del(&s->node);
+	mutex_unlock(&mqdev_identities_lock);
+	mqdev_identity_put(s->ident);
+	kfree(s);
+}
+
+/*
+ * h->lock is not held across the identity's work: fencing takes the old
+ * sessions' locks under mqdev_identities_lock, and a group join takes
+ * h->lock under a topic's groups_lock, which a transaction takes under a
+ * session's lock.  The handle is checked before, and again after.
+ */
 int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 {
 	struct mqdev_identity *ident;
@@ -168,17 +194,14 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 	err = producer_init_check(req);
 	if (err)
 		return err;
+	if (handle_taken(h))
+		return -EBUSY;
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;
 	mutex_init(&s->lock);
 	s->txn_timeout_ms = req->txn_timeout_ms ?: READ_ONCE(txn_timeout_ms);
 
-	mutex_lock(&h->lock);
-	if (h->topic || h->session) {
-		err = -EBUSY;
-		goto err_unlock;
-	}
 	mutex_lock(&mqdev_identities_lock);
 	if (req->name[0]) {
 		ident = identity_named(req->name, capable(CAP_SYS_ADMIN));
@@ -189,24 +212,26 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 	}
 	if (IS_ERR(ident)) {
 		mutex_unlock(&mqdev_identities_lock);
-		err = PTR_ERR(ident);
-		goto err_unlock;
+		kfree(s);
+		return PTR_ERR(ident);
 	}
 	s->ident = ident;
 	s->epoch = ident->epoch;
 	list_add_tail(&s->node, &ident->sessions);
 	mutex_unlock(&mqdev_identities_lock);
 
+	mutex_lock(&h->lock);
+	if (h->topic || h->session) {		/* raced with another call */
+		mutex_unlock(&h->lock);
+		session_abandon(s);
+		return -EBUSY;
+	}
 	req->producer_id = ident->id;
 	req->epoch = s->epoch;
-	h->session = s;
+	/* Pairs with smp_load_acquire() in mqdev_ioctl_producer(): s is whole. */
+	smp_store_release(&h->session, s);
 	mutex_unlock(&h->lock);
 	return 0;
-
-err_unlock:
-	mutex_unlock(&h->lock);
-	kfree(s);
-	return err;
 }
 
 /* The session's handle is gone: its open transaction goes to the checker. */
@@ -218,7 +243,7 @@ void mqdev_session_release(struct mqdev_session *s)
 
 	mutex_lock(&s->lock);
 	if (s->txn)
-		mqdev_txn_orphan(s->txn);
+		mqdev_txn_session_gone(s->txn);
 	mutex_unlock(&s->lock);
 	mqdev_identity_put(s->ident);
 	kfree(s);

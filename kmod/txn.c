@@ -488,6 +488,13 @@ void mqdev_txn_orphan(struct mqdev_txn_k *txn)
 	mutex_unlock(&txn->lock);
 }
 
+/* Its session is gone: the checker decides, and the session's reference goes. */
+void mqdev_txn_session_gone(struct mqdev_txn_k *txn)
+{
+	mqdev_txn_orphan(txn);
+	txn_put(txn);
+}
+
 /*
  * COMMIT or ABORT from the session that began it.  An orphan is the
  * checker's to decide: ETIMEDOUT, and @op says what became of it (0 while

@@ -687,6 +687,54 @@ TEST_F(txn, limit_txn_bytes)
 	mqdev_consumer_free(c);
 }
 
+/* Create a topic, waiting up to 2 s for memory that is being given back. */
+static int create_waiting(int fd, const char *name, uint64_t capacity)
+{
+	int i, err = -ENOSPC;
+
+	for (i = 0; i < 200 && err == -ENOSPC; i++) {
+		err = create_topic(fd, name, 1, capacity, 0);
+		if (err == -ENOSPC)
+			usleep(10 * 1000);
+	}
+	return err;
+}
+
+/*
+ * A session closed with its transaction open used to keep a reference on
+ * the transaction, so the transaction kept its topics: deleted ones never
+ * gave their ring memory back.  With room for one more 64 KiB topic, six in
+ * a row must fit.
+ */
+TEST_F(txn, closed_session_lets_topics_go)
+{
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	char name[MQDEV_NAME_MAX + 1];
+	int i;
+
+	/* the fixture's 5 partitions of 256 KiB, and one of 64 KiB: each
+	 * with its control page */
+	ASSERT_EQ(0, write_param("max_bytes", 5 * ((256 << 10) + 4096) +
+				 (64 << 10) + 4096));
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "txn-gone-%d-%d", getpid(), i);
+		ASSERT_EQ(0, create_waiting(self->fd, name, 64 << 10)) {
+			TH_LOG("round %d: the deleted topics' memory is held", i);
+		}
+		ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
+		ASSERT_EQ(0, mqdev_producer_new(name, 0, &p));
+		ASSERT_EQ(0, mqdev_producer_bind(p, s));
+		ASSERT_EQ(0, mqdev_txn_begin(s, i));
+		ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL));
+		ASSERT_EQ(1, mqdev_producer_flush(p));
+		mqdev_producer_free(p);
+		mqdev_session_free(s);		/* open: aborted, no checker */
+		ASSERT_EQ(0, mqdev_topic_delete(self->fd, name));
+	}
+	ASSERT_EQ(0, write_param("max_bytes", 256 << 20));
+}
+
 TEST_F(txn, bad_input)
 {
 	struct mqdev_txn req = { .op = MQDEV_TXN_BEGIN };
