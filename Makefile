@@ -4,6 +4,8 @@
 # make deps       install what building and testing need (Debian, as root)
 # make demo       a producer and a consumer exchanging messages in the VM
 # make check      every selftest in the VM; ends with "N passed, M failed"
+# make check-debug  the selftests, the fuzzer and the torture on a debug
+#                 kernel (KASAN, lockdep, kmemleak, UBSAN...), built once
 # make bench      the benchmark, in one VM boot (and one under -icount)
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
 # make torture    producers, transactions and a group under SIGKILL
@@ -53,7 +55,8 @@ CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
 HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
 
-.PHONY: all module lib tools selftests deps demo check lint intree bench fuzz torture \
+.PHONY: all module lib tools selftests deps demo check check-debug lint intree \
+	bench fuzz torture \
 	install clean
 all: module lib tools selftests
 
@@ -159,6 +162,18 @@ check: deps
 
 # Every peer in one VM boot; not a test (see README, Benchmarks).
 BENCH_ARGS ?=
+# The debug kernel: see scripts/debug-kernel.sh and .config fragment.
+DEBUG_RUN := mqfuzz --seed 1 --seconds 60 --procs 2 --threads 2 && \
+	     mqfuzz --seed 2 --seconds 60 --procs 3 --threads 1 && \
+	     mqtorture --seconds 60 && kmemleak-scan
+
+check-debug: deps
+	$(MAKE) WERROR=1 all
+	kernel=$$(scripts/debug-kernel.sh) && \
+	tools/vm/run --debug-kernel --kernel "$$kernel" \
+		--module build/debug/kmod/mqdev.ko --mem 1024 --timeout 4800 \
+		-- sh -c 'selftests/run.sh && $(DEBUG_RUN)'
+
 # The long runs: the fuzzer across seeds, and the kill torture.
 FUZZ_SECONDS	?= 150
 FUZZ_SEEDS	?= 1 2 3 4

@@ -18,8 +18,9 @@
  *   1. every acknowledged record is in its partition, exactly once, in order
  *      (each producer's numbers run 0, 1, 2, ... in each partition, and
  *      reach at least the last acknowledged one);
- *   2. no transaction is half visible: all of its records or none, all if a
- *      commit was acknowledged, none if an abort was;
+ *   2. no transaction is half visible: all of the records that went into it
+ *      or none, all PARTS if its producer's commit was acknowledged, none if
+ *      an abort was;
  *   3. the group's committed offsets never go back;
  *   4. every record the group was given is either committed or delivered
  *      again: after the run, one last member reads from the committed
@@ -75,6 +76,7 @@ struct audit {
 	uint64_t	next_seq[PRODUCERS][PARTS];
 	uint64_t	next_offset[PARTS];
 	uint8_t		txn_parts[MAX_TXNS];		/* visible records */
+	uint8_t		txn_aborted[MAX_TXNS];		/* aborted records */
 	uint64_t	records, aborted;
 };
 
@@ -277,10 +279,12 @@ static void audit_record(struct audit *a, const struct mqdev_record *rec)
 				  (uint64_t)rec->offset);
 		a->next_seq[v.who][p]++;
 	} else if (v.kind == KIND_TXN && v.n < MAX_TXNS) {
-		if (rec->flags & MQDEV_RECORD_ABORTED)
+		if (rec->flags & MQDEV_RECORD_ABORTED) {
 			a->aborted++;
-		else
+			a->txn_aborted[v.n]++;
+		} else {
 			a->txn_parts[v.n]++;
+		}
 	} else {
 		violation("partition %u offset %" PRIu64 ": a record of no one",
 			  p, (uint64_t)rec->offset);
@@ -519,17 +523,23 @@ int main(int argc, char **argv)
 					  a->next_seq[i][p]);
 	/* 2: no transaction half visible, each as its outcome says */
 	for (t = 0; t < sh->next_txn && t < MAX_TXNS; t++) {
-		if (a->txn_parts[t] != 0 && a->txn_parts[t] != PARTS)
-			violation("transaction %u: %u of %d records visible", t,
-				  a->txn_parts[t], PARTS);
-		if ((sh->txn_seen[t] == TXN_COMMITTED && !a->txn_parts[t]) ||
+		/*
+		 * All that went into it, or none: a checker that commits for a
+		 * producer killed halfway through sending commits what the
+		 * transaction holds, which may be fewer than PARTS records.
+		 */
+		if (a->txn_parts[t] && a->txn_aborted[t])
+			violation("transaction %u: %u records visible, %u aborted",
+				  t, a->txn_parts[t], a->txn_aborted[t]);
+		if ((sh->txn_seen[t] == TXN_COMMITTED &&
+		     a->txn_parts[t] != PARTS) ||
 		    (sh->txn_seen[t] == TXN_ABORTED && a->txn_parts[t]))
 			violation("transaction %u: %s, %u records visible", t,
 				  sh->txn_seen[t] == TXN_COMMITTED ?
 				  "its commit acknowledged" : "aborted",
 				  a->txn_parts[t]);
 		txns += !!sh->txn_seen[t];
-		whole += a->txn_parts[t] == PARTS;
+		whole += a->txn_parts[t] && !a->txn_aborted[t];
 	}
 	/* 4: everything the group was given is committed or comes again */
 	last_member();
