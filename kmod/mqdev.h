@@ -76,6 +76,7 @@ struct mqdev_topic {
 	u64			capacity;
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
+	bool			charged;	/* to its user's limits */
 	struct mutex		groups_lock;	/* groups and all their state */
 	struct list_head	groups;
 	atomic_t		next_rr;	/* round-robin partition */

@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/xarray.h>
 #include "mqdev.h"
 
 #define MQDEV_DEFAULT_CAPACITY	SZ_1M
@@ -40,6 +41,32 @@ MODULE_PARM_DESC(max_partition_bytes, "Largest capacity of one partition");
 static DEFINE_MUTEX(mqdev_topics_lock);
 static LIST_HEAD(mqdev_topics);		/* under mqdev_topics_lock */
 static unsigned int mqdev_nr_topics;	/* under mqdev_topics_lock */
+
+/*
+ * Per-user limits, in the manner of RLIMIT_MSGQUEUE for POSIX queues: what
+ * a user's topics hold is charged to the user from creation until the topic
+ * is freed.  CAP_SYS_RESOURCE goes past them, as it does there.
+ */
+static unsigned int max_user_topics = 256;
+module_param(max_user_topics, uint, 0644);
+MODULE_PARM_DESC(max_user_topics, "Most topics one user may have");
+
+static unsigned int max_user_partitions = 1024;
+module_param(max_user_partitions, uint, 0644);
+MODULE_PARM_DESC(max_user_partitions, "Most partitions one user's topics may have");
+
+static unsigned long max_user_bytes = 128UL << 20;
+module_param(max_user_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_user_bytes, "Most bytes of ring one user's topics may use");
+
+struct mqdev_user {
+	u64	bytes;
+	u32	topics;
+	u32	partitions;
+};
+
+static DEFINE_MUTEX(mqdev_users_lock);
+static DEFINE_XARRAY(mqdev_users);	/* by uid: under mqdev_users_lock */
 static atomic64_t mqdev_ring_bytes = ATOMIC64_INIT(0);
 
 int mqdev_name_check(const char *name)
@@ -85,10 +112,75 @@ static void topic_free_rings(struct mqdev_topic *topic, u32 nr)
 		mqdev_ring_free(&topic->parts[nr]);
 }
 
+static bool user_over(const struct mqdev_user *u, const struct mqdev_topic *t,
+		      u64 bytes)
+{
+	return u->topics + 1 > READ_ONCE(max_user_topics) ||
+	       u->partitions + t->nr_parts > READ_ONCE(max_user_partitions) ||
+	       u->bytes + bytes > READ_ONCE(max_user_bytes);
+}
+
+/* Charge @topic to its user; -EDQUOT over a limit, nothing charged. */
+static int user_charge(struct mqdev_topic *topic, u64 bytes)
+{
+	unsigned long uid = __kuid_val(topic->uid);
+	struct mqdev_user *u;
+	int err = 0;
+
+	if (capable(CAP_SYS_RESOURCE))
+		return 0;
+	mutex_lock(&mqdev_users_lock);
+	u = xa_load(&mqdev_users, uid);
+	if (!u) {
+		u = kzalloc(sizeof(*u), GFP_KERNEL);
+		err = u ? xa_err(xa_store(&mqdev_users, uid, u, GFP_KERNEL)) :
+			  -ENOMEM;
+		if (err) {
+			kfree(u);
+			goto out_unlock;
+		}
+	}
+	if (user_over(u, topic, bytes)) {
+		err = -EDQUOT;
+		if (!u->topics) {
+			xa_erase(&mqdev_users, uid);
+			kfree(u);
+		}
+		goto out_unlock;
+	}
+	u->topics++;
+	u->partitions += topic->nr_parts;
+	u->bytes += bytes;
+	topic->charged = true;
+out_unlock:
+	mutex_unlock(&mqdev_users_lock);
+	return err;
+}
+
+static void user_uncharge(struct mqdev_topic *topic, u64 bytes)
+{
+	unsigned long uid = __kuid_val(topic->uid);
+	struct mqdev_user *u;
+
+	if (!topic->charged)
+		return;
+	mutex_lock(&mqdev_users_lock);
+	u = xa_load(&mqdev_users, uid);
+	u->topics--;
+	u->partitions -= topic->nr_parts;
+	u->bytes -= bytes;
+	if (!u->topics) {
+		xa_erase(&mqdev_users, uid);
+		kfree(u);
+	}
+	mutex_unlock(&mqdev_users_lock);
+}
+
 static void topic_release(struct kref *ref)
 {
 	struct mqdev_topic *topic = container_of(ref, struct mqdev_topic, ref);
 
+	user_uncharge(topic, topic_ring_bytes(topic));
 	mqdev_groups_free(topic);
 	mqdev_pstates_free(topic);
 	topic_free_rings(topic, topic->nr_parts);
@@ -221,6 +313,9 @@ int mqdev_topic_create(const struct mqdev_topic_create *req)
 		return -ENOMEM;
 
 	bytes = topic_ring_bytes(topic);
+	err = user_charge(topic, bytes);
+	if (err)
+		goto err_free_topic;
 	if (atomic64_add_return(bytes, &mqdev_ring_bytes) > READ_ONCE(max_bytes)) {
 		err = -ENOSPC;
 		goto err_uncharge;
@@ -244,6 +339,8 @@ err_free_rings:
 	topic_free_rings(topic, nr);
 err_uncharge:
 	atomic64_sub(bytes, &mqdev_ring_bytes);
+	user_uncharge(topic, bytes);
+err_free_topic:
 	kvfree(topic);
 	return err;
 }
@@ -399,4 +496,6 @@ void mqdev_topics_destroy(void)
 	}
 	mqdev_nr_topics = 0;
 	mutex_unlock(&mqdev_topics_lock);
+	/* every topic is gone, so is every user's charge */
+	xa_destroy(&mqdev_users);
 }
