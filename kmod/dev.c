@@ -11,11 +11,13 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <net/net_namespace.h>
 #include "mqdev.h"
 
 #define MQDEV_MAX_BATCH		4096
@@ -74,6 +76,8 @@ static int mqdev_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&h->lock);
 	h->wait_part = MQDEV_PARTITION_ANY;
+	/* Like a socket: the namespace it was opened in is the one it sees. */
+	h->net = get_net(current->nsproxy->net_ns);
 	file->private_data = h;
 	return 0;
 }
@@ -124,6 +128,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 		handle_free_reader(h);
 		mqdev_topic_put(topic);
 	}
+	put_net(h->net);
 	kfree(h);
 	return 0;
 }
@@ -174,7 +179,7 @@ static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
 		may |= MAY_WRITE;
 	if (req.flags & MQDEV_ATTACH_CONSUME)
 		may |= MAY_READ;
-	topic = mqdev_topic_get(req.name, may);
+	topic = mqdev_topic_get(h->net, req.name, may);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
 
@@ -586,7 +591,8 @@ static long mqdev_ioctl_producer(struct mqdev_handle *h, unsigned int cmd,
 	return mqdev_copy_out(uarg, usize, &req, ksize) ?: err;
 }
 
-static long mqdev_ioctl_topic(unsigned int cmd, void __user *uarg,
+static long mqdev_ioctl_topic(struct mqdev_handle *h, unsigned int cmd,
+			      void __user *uarg,
 			      size_t usize)
 {
 	union {
@@ -618,17 +624,17 @@ static long mqdev_ioctl_topic(unsigned int cmd, void __user *uarg,
 
 	switch (MQDEV_IOC_BASE(cmd)) {
 	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_CREATE):
-		return mqdev_topic_create(&req.create);
+		return mqdev_topic_create(h->net, &req.create);
 	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_DELETE):
 		if (req.id.flags || req.id.reserved)
 			return -EINVAL;
 		err = mqdev_name_check(req.id.name);
-		return err ?: mqdev_topic_delete(req.id.name);
+		return err ?: mqdev_topic_delete(h->net, req.id.name);
 	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_LIST):
-		err = mqdev_topic_list(&req.list);
+		err = mqdev_topic_list(h->net, &req.list);
 		break;
 	default:
-		err = mqdev_topic_describe(&req.info);
+		err = mqdev_topic_describe(h->net, &req.info);
 		break;
 	}
 	return err ?: mqdev_copy_out(uarg, usize, &req, ksize);
@@ -645,7 +651,7 @@ static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_DELETE):
 	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_LIST):
 	case MQDEV_IOC_BASE(MQDEV_IOC_TOPIC_DESCRIBE):
-		return mqdev_ioctl_topic(cmd, uarg, usize);
+		return mqdev_ioctl_topic(h, cmd, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_ATTACH):
 		return mqdev_ioctl_attach(h, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCE):
@@ -828,6 +834,20 @@ static struct miscdevice mqdev_misc = {
 	.mode	= 0666,
 };
 
+/*
+ * Topics and producer names belong to a network namespace, as the netlink
+ * control channel does; when a namespace goes, so do they.
+ */
+static void __net_exit mqdev_net_exit(struct net *net)
+{
+	mqdev_topics_destroy_net(net);
+	mqdev_identities_destroy_net(net);
+}
+
+static struct pernet_operations mqdev_net_ops = {
+	.exit	= mqdev_net_exit,
+};
+
 static int __init mqdev_init(void)
 {
 	int err;
@@ -838,11 +858,16 @@ static int __init mqdev_init(void)
 	err = mqdev_nl_init();
 	if (err)
 		goto err_txn_exit;
-	err = misc_register(&mqdev_misc);
+	err = register_pernet_subsys(&mqdev_net_ops);
 	if (err)
 		goto err_nl_exit;
+	err = misc_register(&mqdev_misc);
+	if (err)
+		goto err_unregister_pernet;
 	return 0;
 
+err_unregister_pernet:
+	unregister_pernet_subsys(&mqdev_net_ops);
 err_nl_exit:
 	mqdev_nl_exit();
 err_txn_exit:
@@ -854,6 +879,7 @@ static void __exit mqdev_exit(void)
 {
 	misc_deregister(&mqdev_misc);
 	mqdev_txn_exit();
+	unregister_pernet_subsys(&mqdev_net_ops);
 	mqdev_nl_exit();
 	mqdev_identities_destroy();
 	mqdev_topics_destroy();

@@ -77,6 +77,8 @@ struct mqdev_topic {
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
 	bool			charged;	/* to its user's limits */
+	/* its namespace: no reference, the namespace's exit deletes it */
+	struct net		*net;
 	struct mutex		groups_lock;	/* groups and all their state */
 	struct list_head	groups;
 	atomic_t		next_rr;	/* round-robin partition */
@@ -91,6 +93,7 @@ struct mqdev_topic {
 /* The per-open-file state: a handle attached to at most one topic. */
 struct mqdev_handle {
 	struct mutex		lock;		/* attach and seek */
+	struct net		*net;		/* the opener's: what it may see */
 	struct mqdev_topic	*topic;		/* set once, under lock */
 	u32			mode;		/* MQDEV_ATTACH_* */
 	struct page		*cons_page;	/* reader positions, user-writable */
@@ -116,6 +119,7 @@ struct mqdev_identity {
 	u64			id;
 	u32			epoch;		/* READ_ONCE: checked by appends */
 	kuid_t			uid;
+	struct net		*net;		/* a name is per namespace */
 	struct list_head	sessions;	/* under the identities lock */
 	u32			checker_portid;	/* 0: none */
 	struct net		*checker_net;
@@ -207,15 +211,17 @@ static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
 struct mqdev_handle *mqdev_file_handle(struct file *file);
 
 /* topic.c */
-int mqdev_topic_create(const struct mqdev_topic_create *req);
-int mqdev_topic_delete(const char *name);
-int mqdev_topic_list(struct mqdev_topic_list *req);
-int mqdev_topic_describe(struct mqdev_topic_info *req);
-struct mqdev_topic *mqdev_topic_get(const char *name, int may);
+int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req);
+int mqdev_topic_delete(struct net *net, const char *name);
+int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req);
+int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req);
+struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name, int may);
 void mqdev_topic_put(struct mqdev_topic *topic);
 int mqdev_name_check(const char *name);
 void mqdev_topics_destroy(void);
-struct mqdev_topic **mqdev_topics_get(const char *name, u32 *count);
+struct mqdev_topic **mqdev_topics_get(struct net *net, const char *name,
+				      u32 *count);
+void mqdev_topics_destroy_net(struct net *net);
 void mqdev_topics_put(struct mqdev_topic **topics, u32 count);
 u32 mqdev_key_hash(const void *key, u32 len);
 
@@ -270,7 +276,7 @@ int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
 			u64 offset);
 void mqdev_pstates_free(struct mqdev_topic *topic);
-struct mqdev_identity *mqdev_identity_find(const char *name);
+void mqdev_identities_destroy_net(struct net *net);
 void mqdev_identity_put(struct mqdev_identity *ident);
 int mqdev_checker_register(const char *name, u32 portid, struct net *net,
 			   bool capable, struct netlink_ext_ack *extack);
@@ -295,8 +301,8 @@ u32 mqdev_txn_record_state(const struct mqdev_record *rec);
 void mqdev_txn_record_dropped(const struct mqdev_record *rec);
 void mqdev_txn_orphan(struct mqdev_txn_k *txn);
 void mqdev_txn_session_gone(struct mqdev_txn_k *txn);
-int mqdev_txn_resolve(const char *name, u64 txn_id, u32 decision,
-		      bool capable, struct netlink_ext_ack *extack);
+int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
+		      u32 decision, bool capable, struct netlink_ext_ack *extack);
 int mqdev_txn_mmap(struct vm_area_struct *vma);
 void mqdev_txn_fill_offsets(struct mqdev_ring_offsets *off);
 
@@ -322,7 +328,7 @@ struct mqdev_group *mqdev_group_get_or_create(struct mqdev_topic *topic,
 int mqdev_nl_init(void);
 void mqdev_nl_exit(void);
 void mqdev_nl_rebalanced(struct mqdev_group *g);
-void mqdev_nl_topic_event(const char *name, bool created);
+void mqdev_nl_topic_event(struct net *net, const char *name, bool created);
 int mqdev_nl_txn_check(struct net *net, u32 portid,
 		       const struct mqdev_identity *ident, u64 txn_id,
 		       u64 cookie);

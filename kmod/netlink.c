@@ -15,6 +15,7 @@
 #include <linux/cred.h>
 #include <linux/string.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 #include "mqdev.h"
 
 enum { MQDEV_MCGRP_EVENTS };
@@ -171,7 +172,8 @@ static int mqdev_nl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	u32 n, i;
 	int err = 0;
 
-	topics = mqdev_topics_get(want_topic ? nla_data(want_topic) : NULL, &n);
+	topics = mqdev_topics_get(sock_net(cb->skb->sk),
+				  want_topic ? nla_data(want_topic) : NULL, &n);
 	if (!topics)
 		return -ENOMEM;
 	for (i = 0; i < n && !err; i++) {
@@ -214,7 +216,7 @@ static struct mqdev_group *nl_group_lock(struct sk_buff *skb,
 	      nl_name(info, MQDEV_A_GROUP, group_name);
 	if (err)
 		return ERR_PTR(err);
-	topic = mqdev_topic_get(topic_name, MAY_READ);
+	topic = mqdev_topic_get(genl_info_net(info), topic_name, MAY_READ);
 	if (IS_ERR(topic)) {
 		if (PTR_ERR(topic) == -ENOENT)
 			NL_SET_ERR_MSG_ATTR(info->extack,
@@ -417,7 +419,8 @@ static int mqdev_nl_txn_resolve(struct sk_buff *skb, struct genl_info *info)
 				    "answer commit, abort or unknown");
 		return -EINVAL;
 	}
-	return mqdev_txn_resolve(name, nla_get_u64(info->attrs[MQDEV_A_TXN]),
+	return mqdev_txn_resolve(genl_info_net(info), name,
+				 nla_get_u64(info->attrs[MQDEV_A_TXN]),
 				 decision, netlink_capable(skb, CAP_SYS_ADMIN),
 				 info->extack);
 }
@@ -506,11 +509,11 @@ static struct genl_family mqdev_genl_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(mqdev_mcgrps),
 };
 
-static void nl_multicast(struct sk_buff *skb)
+/* Events go to listeners in the topic's own network namespace only. */
+static void nl_multicast(struct net *net, struct sk_buff *skb)
 {
-	rcu_read_lock();
-	genlmsg_multicast_allns(&mqdev_genl_family, skb, 0, MQDEV_MCGRP_EVENTS);
-	rcu_read_unlock();
+	genlmsg_multicast_netns(&mqdev_genl_family, net, skb, 0,
+				MQDEV_MCGRP_EVENTS, GFP_KERNEL);
 }
 
 /* Events are best effort, as netlink notifications are: no memory, none. */
@@ -524,10 +527,10 @@ void mqdev_nl_rebalanced(struct mqdev_group *g)
 		nlmsg_free(skb);
 		return;
 	}
-	nl_multicast(skb);
+	nl_multicast(g->topic->net, skb);
 }
 
-void mqdev_nl_topic_event(const char *name, bool created)
+void mqdev_nl_topic_event(struct net *net, const char *name, bool created)
 {
 	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	void *hdr;
@@ -541,7 +544,7 @@ void mqdev_nl_topic_event(const char *name, bool created)
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	nl_multicast(skb);
+	nl_multicast(net, skb);
 }
 
 int __init mqdev_nl_init(void)

@@ -50,7 +50,7 @@ static unsigned int mqdev_nr_named;	/* under the lock */
 static atomic64_t mqdev_next_producer_id = ATOMIC64_INIT(0);
 static DEFINE_SPINLOCK(mqdev_checker_lock);	/* every checker_* field */
 
-static struct mqdev_identity *identity_alloc(const char *name)
+static struct mqdev_identity *identity_alloc(struct net *net, const char *name)
 {
 	struct mqdev_identity *ident;
 
@@ -63,6 +63,7 @@ static struct mqdev_identity *identity_alloc(const char *name)
 	strscpy_pad(ident->name, name);
 	ident->id = atomic64_inc_return(&mqdev_next_producer_id);
 	ident->uid = current_fsuid();
+	ident->net = net;
 	return ident;
 }
 
@@ -81,27 +82,16 @@ void mqdev_identity_put(struct mqdev_identity *ident)
 	kref_put(&ident->ref, identity_release);
 }
 
-static struct mqdev_identity *identity_find(const char *name)
+/* Names are per network namespace, as topics are. */
+static struct mqdev_identity *identity_find(struct net *net, const char *name)
 {
 	struct mqdev_identity *ident;
 
 	lockdep_assert_held(&mqdev_identities_lock);
 	list_for_each_entry(ident, &mqdev_identities, node)
-		if (!strcmp(ident->name, name))
+		if (net_eq(ident->net, net) && !strcmp(ident->name, name))
 			return ident;
 	return NULL;
-}
-
-struct mqdev_identity *mqdev_identity_find(const char *name)
-{
-	struct mqdev_identity *ident;
-
-	mutex_lock(&mqdev_identities_lock);
-	ident = identity_find(name);
-	if (ident)
-		kref_get(&ident->ref);
-	mutex_unlock(&mqdev_identities_lock);
-	return ident;
 }
 
 static bool identity_may_use(const struct mqdev_identity *ident, bool capable)
@@ -110,12 +100,13 @@ static bool identity_may_use(const struct mqdev_identity *ident, bool capable)
 }
 
 /* The named identity, made if new; a reference for the caller. */
-static struct mqdev_identity *identity_named(const char *name, bool capable)
+static struct mqdev_identity *identity_named(struct net *net, const char *name,
+					     bool capable)
 {
 	struct mqdev_identity *ident;
 
 	lockdep_assert_held(&mqdev_identities_lock);
-	ident = identity_find(name);
+	ident = identity_find(net, name);
 	if (ident) {
 		if (!identity_may_use(ident, capable))
 			return ERR_PTR(-EPERM);
@@ -124,7 +115,7 @@ static struct mqdev_identity *identity_named(const char *name, bool capable)
 	}
 	if (mqdev_nr_named >= READ_ONCE(max_producers))
 		return ERR_PTR(-ENOSPC);
-	ident = identity_alloc(name);
+	ident = identity_alloc(net, name);
 	if (!ident)
 		return ERR_PTR(-ENOMEM);
 	kref_get(&ident->ref);		/* the list's */
@@ -204,11 +195,13 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 
 	mutex_lock(&mqdev_identities_lock);
 	if (req->name[0]) {
-		ident = identity_named(req->name, capable(CAP_SYS_ADMIN));
+		ident = identity_named(h->net, req->name,
+				       ns_capable(h->net->user_ns,
+						  CAP_SYS_ADMIN));
 		if (!IS_ERR(ident))
 			identity_fence(ident);
 	} else {
-		ident = identity_alloc("") ?: ERR_PTR(-ENOMEM);
+		ident = identity_alloc(h->net, "") ?: ERR_PTR(-ENOMEM);
 	}
 	if (IS_ERR(ident)) {
 		mutex_unlock(&mqdev_identities_lock);
@@ -461,7 +454,7 @@ int mqdev_checker_register(const char *name, u32 portid, struct net *net,
 	struct net *old;
 
 	mutex_lock(&mqdev_identities_lock);
-	ident = identity_named(name, capable);
+	ident = identity_named(net, name, capable);
 	mutex_unlock(&mqdev_identities_lock);
 	if (IS_ERR(ident)) {
 		if (PTR_ERR(ident) == -EPERM)
@@ -517,6 +510,22 @@ struct net *mqdev_identity_checker(struct mqdev_identity *ident, u32 *portid)
 	}
 	spin_unlock(&mqdev_checker_lock);
 	return net;
+}
+
+/* A network namespace is going away: its names go with it. */
+void mqdev_identities_destroy_net(struct net *net)
+{
+	struct mqdev_identity *ident, *next;
+
+	mutex_lock(&mqdev_identities_lock);
+	list_for_each_entry_safe(ident, next, &mqdev_identities, node) {
+		if (!net_eq(ident->net, net))
+			continue;
+		list_del_init(&ident->node);
+		mqdev_nr_named--;
+		mqdev_identity_put(ident);
+	}
+	mutex_unlock(&mqdev_identities_lock);
 }
 
 /* Module exit: no session is left. */

@@ -20,6 +20,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
+#include <net/net_namespace.h>
 #include "mqdev.h"
 
 #define MQDEV_DEFAULT_CAPACITY	SZ_1M
@@ -193,13 +194,14 @@ void mqdev_topic_put(struct mqdev_topic *topic)
 	kref_put(&topic->ref, topic_release);
 }
 
-static struct mqdev_topic *topic_find(const char *name)
+/* Topics are per network namespace: one list, each topic knows its own. */
+static struct mqdev_topic *topic_find(struct net *net, const char *name)
 {
 	struct mqdev_topic *topic;
 
 	lockdep_assert_held(&mqdev_topics_lock);
 	list_for_each_entry(topic, &mqdev_topics, node)
-		if (!strcmp(topic->name, name))
+		if (net_eq(topic->net, net) && !strcmp(topic->name, name))
 			return topic;
 	return NULL;
 }
@@ -215,15 +217,15 @@ static bool topic_permits(const struct mqdev_topic *topic, int may)
 		mode >>= 3;
 	if (!(may & ~mode & (MAY_READ | MAY_WRITE)))
 		return true;
-	return capable(CAP_IPC_OWNER);
+	return ns_capable(topic->net->user_ns, CAP_IPC_OWNER);
 }
 
-struct mqdev_topic *mqdev_topic_get(const char *name, int may)
+struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name, int may)
 {
 	struct mqdev_topic *topic;
 
 	mutex_lock(&mqdev_topics_lock);
-	topic = topic_find(name);
+	topic = topic_find(net, name);
 	if (!topic)
 		topic = ERR_PTR(-ENOENT);
 	else if (!topic_permits(topic, may))
@@ -253,7 +255,8 @@ static int topic_create_check(const struct mqdev_topic_create *req,
 	return 0;
 }
 
-static struct mqdev_topic *topic_alloc(const struct mqdev_topic_create *req,
+static struct mqdev_topic *topic_alloc(struct net *net,
+				       const struct mqdev_topic_create *req,
 				       u64 capacity)
 {
 	struct mqdev_topic *topic;
@@ -263,6 +266,7 @@ static struct mqdev_topic *topic_alloc(const struct mqdev_topic_create *req,
 	if (!topic)
 		return NULL;
 	kref_init(&topic->ref);
+	topic->net = net;
 	strscpy_pad(topic->name, req->name);
 	topic->uid = current_fsuid();
 	topic->gid = current_fsgid();
@@ -285,7 +289,7 @@ static int topic_register(struct mqdev_topic *topic)
 	int err = 0;
 
 	mutex_lock(&mqdev_topics_lock);
-	if (topic_find(topic->name))
+	if (topic_find(topic->net, topic->name))
 		err = -EEXIST;
 	else if (mqdev_nr_topics >= READ_ONCE(max_topics))
 		err = -ENOSPC;
@@ -297,7 +301,7 @@ static int topic_register(struct mqdev_topic *topic)
 	return err;
 }
 
-int mqdev_topic_create(const struct mqdev_topic_create *req)
+int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
 {
 	struct mqdev_topic *topic;
 	u64 capacity, bytes;
@@ -308,7 +312,7 @@ int mqdev_topic_create(const struct mqdev_topic_create *req)
 	if (err)
 		return err;
 
-	topic = topic_alloc(req, capacity);
+	topic = topic_alloc(net, req, capacity);
 	if (!topic)
 		return -ENOMEM;
 
@@ -332,7 +336,7 @@ int mqdev_topic_create(const struct mqdev_topic_create *req)
 	err = topic_register(topic);
 	if (err)
 		goto err_free_rings;
-	mqdev_nl_topic_event(topic->name, true);
+	mqdev_nl_topic_event(topic->net, topic->name, true);
 	return 0;
 
 err_free_rings:
@@ -345,18 +349,29 @@ err_free_topic:
 	return err;
 }
 
-int mqdev_topic_delete(const char *name)
+/* Off the list (the caller took it off): readers and producers are told. */
+static void topic_kill(struct mqdev_topic *topic)
 {
-	struct mqdev_topic *topic;
 	u32 i;
 
+	for (i = 0; i < topic->nr_parts; i++)
+		mqdev_ring_kill(&topic->parts[i]);
+	wake_up_all(&topic->read_wait);
+	mqdev_topic_put(topic);
+}
+
+int mqdev_topic_delete(struct net *net, const char *name)
+{
+	struct mqdev_topic *topic;
+
 	mutex_lock(&mqdev_topics_lock);
-	topic = topic_find(name);
+	topic = topic_find(net, name);
 	if (!topic) {
 		mutex_unlock(&mqdev_topics_lock);
 		return -ENOENT;
 	}
-	if (!uid_eq(current_euid(), topic->uid) && !capable(CAP_SYS_ADMIN)) {
+	if (!uid_eq(current_euid(), topic->uid) &&
+	    !ns_capable(net->user_ns, CAP_SYS_ADMIN)) {
 		mutex_unlock(&mqdev_topics_lock);
 		return -EPERM;
 	}
@@ -365,16 +380,34 @@ int mqdev_topic_delete(const char *name)
 	WRITE_ONCE(topic->dead, true);
 	mutex_unlock(&mqdev_topics_lock);
 
-	for (i = 0; i < topic->nr_parts; i++)
-		mqdev_ring_kill(&topic->parts[i]);
-	wake_up_all(&topic->read_wait);
-	mqdev_nl_topic_event(topic->name, false);
-	mqdev_topic_put(topic);
+	mqdev_nl_topic_event(net, topic->name, false);
+	topic_kill(topic);
 	return 0;
 }
 
+/* A network namespace is going away: so do its topics. */
+void mqdev_topics_destroy_net(struct net *net)
+{
+	struct mqdev_topic *topic, *next;
+	LIST_HEAD(dying);
+
+	mutex_lock(&mqdev_topics_lock);
+	list_for_each_entry_safe(topic, next, &mqdev_topics, node) {
+		if (!net_eq(topic->net, net))
+			continue;
+		list_move_tail(&topic->node, &dying);
+		mqdev_nr_topics--;
+		WRITE_ONCE(topic->dead, true);
+	}
+	mutex_unlock(&mqdev_topics_lock);
+	list_for_each_entry_safe(topic, next, &dying, node) {
+		list_del(&topic->node);
+		topic_kill(topic);
+	}
+}
+
 /* Names are snapshotted under the lock and copied out after it. */
-int mqdev_topic_list(struct mqdev_topic_list *req)
+int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req)
 {
 	char (*names)[MQDEV_NAME_SIZE] = NULL;
 	struct mqdev_topic *topic;
@@ -392,6 +425,8 @@ int mqdev_topic_list(struct mqdev_topic_list *req)
 
 	mutex_lock(&mqdev_topics_lock);
 	list_for_each_entry(topic, &mqdev_topics, node) {
+		if (!net_eq(topic->net, net))
+			continue;
 		if (n < room)
 			memcpy(names[n], topic->name, MQDEV_NAME_SIZE);
 		n++;
@@ -423,7 +458,7 @@ static int topic_copy_parts(struct mqdev_topic *topic,
 	return 0;
 }
 
-int mqdev_topic_describe(struct mqdev_topic_info *req)
+int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
 {
 	struct mqdev_topic *topic;
 	int err = mqdev_name_check(req->name);
@@ -437,7 +472,7 @@ int mqdev_topic_describe(struct mqdev_topic_info *req)
 	     req->part_info_size > PAGE_SIZE))
 		return -EINVAL;
 
-	topic = mqdev_topic_get(req->name, MAY_READ);
+	topic = mqdev_topic_get(net, req->name, MAY_READ);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
 
@@ -457,7 +492,8 @@ int mqdev_topic_describe(struct mqdev_topic_info *req)
  * References to the topics the caller may read, optionally just @name; put
  * each with mqdev_topic_put() and free the array with kfree().
  */
-struct mqdev_topic **mqdev_topics_get(const char *name, u32 *count)
+struct mqdev_topic **mqdev_topics_get(struct net *net, const char *name,
+				      u32 *count)
 {
 	struct mqdev_topic **topics, *topic;
 	u32 n = 0;
@@ -466,7 +502,8 @@ struct mqdev_topic **mqdev_topics_get(const char *name, u32 *count)
 	topics = kcalloc(mqdev_nr_topics ?: 1, sizeof(*topics), GFP_KERNEL);
 	if (topics)
 		list_for_each_entry(topic, &mqdev_topics, node) {
-			if ((name && strcmp(topic->name, name)) ||
+			if (!net_eq(topic->net, net) ||
+			    (name && strcmp(topic->name, name)) ||
 			    !topic_permits(topic, MAY_READ))
 				continue;
 			kref_get(&topic->ref);

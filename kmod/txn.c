@@ -669,13 +669,15 @@ out_free:
 
 /* ---- the checker's answer -------------------------------------------------------- */
 
-static struct mqdev_txn_k *txn_find(const char *name, u64 txn_id)
+static struct mqdev_txn_k *txn_find(struct net *net, const char *name,
+				    u64 txn_id)
 {
 	struct mqdev_txn_k *txn;
 
 	mutex_lock(&mqdev_txns_lock);
 	list_for_each_entry(txn, &mqdev_txns, node) {
-		if (txn->id == txn_id && !strcmp(txn->ident->name, name)) {
+		if (txn->id == txn_id && net_eq(txn->ident->net, net) &&
+		    !strcmp(txn->ident->name, name)) {
 			kref_get(&txn->ref);
 			mutex_unlock(&mqdev_txns_lock);
 			return txn;
@@ -685,10 +687,10 @@ static struct mqdev_txn_k *txn_find(const char *name, u64 txn_id)
 	return NULL;
 }
 
-int mqdev_txn_resolve(const char *name, u64 txn_id, u32 decision,
-		      bool capable, struct netlink_ext_ack *extack)
+int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
+		      u32 decision, bool capable, struct netlink_ext_ack *extack)
 {
-	struct mqdev_txn_k *txn = txn_find(name, txn_id);
+	struct mqdev_txn_k *txn = txn_find(net, name, txn_id);
 	int err = 0;
 
 	if (!txn) {
