@@ -566,15 +566,20 @@ static bool ring_record_sane(struct mqdev_part *part, u64 pos, u64 head,
 	       pos + MQDEV_RECORD_SPACE(len) <= head;
 }
 
-/* A decided record not yet marked in place is copied out marked. */
+/*
+ * A record of a decided transaction goes out marked with the decision
+ * @state, whatever the copy caught of its marking in place: the copy may
+ * have been taken before the mark landed, so what the ring says now is no
+ * guide to what the copy says.
+ */
 static int ring_read_mark(const struct mqdev_record *rec,
 			  struct mqdev_record __user *urec, u32 state)
 {
 	u16 flags = READ_ONCE(rec->flags);
 
-	if (!(flags & MQDEV_RECORD_TXN) ||
-	    (flags & (MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED)))
+	if (!(flags & MQDEV_RECORD_TXN))
 		return 0;
+	flags &= ~(MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED);
 	flags |= state == MQDEV_TXN_ABORT ? MQDEV_RECORD_ABORTED :
 					    MQDEV_RECORD_COMMITTED;
 	return put_user(flags, &urec->flags);
