@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define BATCH		64
 #define MAX_SIZE	(64 * 1024)
@@ -32,6 +33,8 @@ void fill(void *msg, size_t size, uint64_t seq, const void *tmpl);
 int check(const void *msg, size_t size);
 void *template_of(size_t size);
 int cmp_double(const void *a, const void *b);
+int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
+		     const pid_t *pids, int nr_pids);
 
 /* peers.c: one producer to one consumer */
 extern const struct peer peers[];

@@ -172,10 +172,11 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 {
 	struct bench each = { .size = b->size, .count = b->count / members };
 	struct bench share = { .size = b->size, .count = b->count / parts };
-	int go[2], done[2], ready[2], status, i, n = groups * members, ok = 1;
+	int go[2], done[2], ready[2], i, n = groups * members, ok = 1;
 	pid_t pids[64];
 	int nr_pids = 0;
-	uint64_t t0, t1, slowest = 0;
+	uint64_t t0, t1;
+	int64_t ns;
 	struct mqdev_consumer *c;
 	struct mqdev_ctx *m;
 	char ch = 0;
@@ -212,19 +213,9 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 			_exit(3);
 		_exit(mqdev_produce_all(&share, m) ? 1 : 0);
 	}
-	for (i = 0; i < n + (int)parts; i++)
-		if (write(go[1], "g", 1) != 1)
-			fail("write");
-	for (i = 0; i < n && ok; i++) {
-		ok = read(done[0], &t1, sizeof(t1)) == sizeof(t1);
-		if (t1 > slowest)
-			slowest = t1;
-	}
-	/* only our own: the Redis server is a child too */
-	while (nr_pids)
-		if (waitpid(pids[--nr_pids], &status, 0) < 0 ||
-		    !WIFEXITED(status) || WEXITSTATUS(status))
-			ok = 0;
+	ns = run_children(go[1], done[0], n + parts, n, pids, nr_pids);
+	if (!ok)		/* a member could not join */
+		ns = -1;
 	close(go[0]);
 	close(go[1]);
 	close(done[0]);
@@ -232,7 +223,7 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 	close(ready[0]);
 	close(ready[1]);
 	mqdev_teardown(m);
-	return ok ? (int64_t)slowest : -1;
+	return ns;
 }
 
 /* Ring bytes per record when @n messages of @size are queued. */

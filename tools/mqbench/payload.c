@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "mqbench.h"
 
 static uint64_t sum_words(const void *buf, size_t len)
@@ -71,4 +73,30 @@ int cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * Let @starts children waiting on @go_fd start at once, then take the times
+ * @finishers of them report on @done_fd: the slowest, in ns, or -1 if any
+ * of @pids failed.  Only @pids are reaped: the Redis server is a child too.
+ */
+int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
+		     const pid_t *pids, int nr_pids)
+{
+	uint64_t t, slowest = 0;
+	int i, status, ok = 1;
+
+	for (i = 0; i < starts; i++)
+		if (write(go_fd, "g", 1) != 1)
+			fail("write");
+	for (i = 0; i < finishers && ok; i++) {
+		ok = read(done_fd, &t, sizeof(t)) == sizeof(t);
+		if (t > slowest)
+			slowest = t;
+	}
+	for (i = 0; i < nr_pids; i++)
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			ok = 0;
+	return ok ? (int64_t)slowest : -1;
 }

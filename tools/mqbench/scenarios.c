@@ -22,8 +22,9 @@
 int64_t run_parallel(const struct peer *p, struct bench *b, int k)
 {
 	struct bench each = { .size = b->size, .count = b->count / k };
-	int go[2], done[2], status, i, ok = 1, nr_pids = 0;
-	uint64_t t0, t1, slowest = 0;
+	int go[2], done[2], i, ok, nr_pids = 0;
+	uint64_t t0, t1;
+	int64_t ns;
 	pid_t pids[32];
 	void *ctx[16];
 	char c;
@@ -50,19 +51,7 @@ int64_t run_parallel(const struct peer *p, struct bench *b, int k)
 			_exit(3);
 		_exit(ok ? 1 : 0);
 	}
-	for (i = 0; i < 2 * k; i++)
-		if (write(go[1], "g", 1) != 1)
-			fail("write");
-	for (i = 0; i < k && ok; i++) {
-		ok = read(done[0], &t1, sizeof(t1)) == sizeof(t1);
-		if (t1 > slowest)
-			slowest = t1;
-	}
-	/* only our own: the Redis server is a child too */
-	while (nr_pids)
-		if (waitpid(pids[--nr_pids], &status, 0) < 0 ||
-		    !WIFEXITED(status) || WEXITSTATUS(status))
-			ok = 0;
+	ns = run_children(go[1], done[0], 2 * k, k, pids, nr_pids);
 	close(go[0]);
 	close(go[1]);
 	close(done[0]);
@@ -70,7 +59,7 @@ int64_t run_parallel(const struct peer *p, struct bench *b, int k)
 	for (i = 0; i < k; i++)
 		if (p->teardown)
 			p->teardown(ctx[i]);
-	return ok ? (int64_t)slowest : -1;
+	return ns;
 }
 
 /*
