@@ -8,6 +8,7 @@
 #                 kernel (KASAN, lockdep, kmemleak, UBSAN...), built once
 # make bench      the benchmark, in one VM boot (and one under -icount)
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
+#                 (FUZZ_DEBUG=1: on the debug kernel)
 # make torture    producers, transactions and a group under SIGKILL
 # make install    headers, library, tools and module under PREFIX
 #
@@ -179,11 +180,18 @@ FUZZ_SECONDS	?= 150
 FUZZ_SEEDS	?= 1 2 3 4
 TORTURE_SECONDS	?= 600
 
+# FUZZ_DEBUG=1: on make check-debug's kernel
 fuzz: all
+	set -e; vm="tools/vm/run"; \
+	if [ -n "$(FUZZ_DEBUG)" ]; then \
+		kernel=$$(scripts/debug-kernel.sh); \
+		vm="$$vm --debug-kernel --kernel $$kernel --mem 1024 \
+		    --module build/debug/kmod/mqdev.ko"; \
+	fi; \
 	for s in $(FUZZ_SEEDS); do \
-		tools/vm/run --timeout $$(($(FUZZ_SECONDS) + 300)) -- \
+		$$vm --timeout $$(($(FUZZ_SECONDS) + 300)) -- \
 			mqfuzz --seed $$s --seconds $(FUZZ_SECONDS) \
-			--procs 3 --threads 2 || exit 1; \
+			--procs 3 --threads 2; \
 	done
 
 torture: all
