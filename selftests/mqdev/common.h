@@ -155,4 +155,36 @@ static inline int pattern_check(const void *buf, size_t len, uint64_t seed)
 	return 0;
 }
 
+/* The module's parameters under /sys/module/mqdev/parameters. */
+static inline int set_param(const char *name, unsigned long value)
+{
+	char path[128], buf[32];
+	int fd, len, ret;
+
+	snprintf(path, sizeof(path), "/sys/module/mqdev/parameters/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%lu", value);
+	ret = write(fd, buf, len) == len ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+static inline unsigned long get_param(const char *name)
+{
+	char path[128];
+	unsigned long value = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/mqdev/parameters/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%lu", &value) != 1)
+			value = 0;
+		fclose(f);
+	}
+	return value;
+}
+
 #endif /* _MQDEV_SELFTEST_COMMON_H */

@@ -18,37 +18,6 @@ FIXTURE_TEARDOWN(topic)
 	close(self->fd);
 }
 
-static int set_param(const char *name, unsigned long value)
-{
-	char path[128], buf[32];
-	int fd, len, ret;
-
-	snprintf(path, sizeof(path), "/sys/module/mqdev/parameters/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%lu", value);
-	ret = write(fd, buf, len) == len ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
-static unsigned long get_param(const char *name)
-{
-	char path[128];
-	unsigned long value = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/mqdev/parameters/%s", name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%lu", &value) != 1)
-			value = 0;
-		fclose(f);
-	}
-	return value;
-}
-
 TEST_F(topic, create_describe_delete)
 {
 	const char *name = topic_name("cdd");
@@ -300,6 +269,10 @@ TEST_F(topic, user_limits)
 		t[i] = (struct user_try){ names[i], 1, 4096 };
 	}
 	/* topics: two for the user, then EDQUOT, and nothing made */
+	unsigned long topics = get_param("max_user_topics");
+	unsigned long parts = get_param("max_user_partitions");
+	unsigned long bytes = get_param("max_user_bytes");
+
 	ASSERT_EQ(0, set_param("max_user_topics", 2));
 	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[0]));
 	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[1]));
@@ -313,7 +286,7 @@ TEST_F(topic, user_limits)
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[1]));
 	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[3]));
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[3]));
-	ASSERT_EQ(0, set_param("max_user_topics", 256));
+	ASSERT_EQ(0, set_param("max_user_topics", topics));
 
 	/* partitions and bytes count every partition of the topic */
 	ASSERT_EQ(0, set_param("max_user_partitions", 4));
@@ -322,14 +295,14 @@ TEST_F(topic, user_limits)
 	t[1].parts = 3;
 	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[1]));
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[1]));
-	ASSERT_EQ(0, set_param("max_user_partitions", 1024));
+	ASSERT_EQ(0, set_param("max_user_partitions", parts));
 	ASSERT_EQ(0, set_param("max_user_bytes", 64 << 10));
 	t[1] = (struct user_try){ names[1], 1, 64 << 10 };	/* + the control page */
 	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_as, &t[1]));
 	t[1].capacity = 32 << 10;
 	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[1]));
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[1]));
-	ASSERT_EQ(0, set_param("max_user_bytes", 128 << 20));
+	ASSERT_EQ(0, set_param("max_user_bytes", bytes));
 
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[0]));
 	EXPECT_EQ(0, as_user(OTHER_UID, delete_as, &t[2]));

@@ -652,26 +652,13 @@ TEST_F(txn, offsets_with_txn)
 
 /* ---- limits and bad input ------------------------------------------------------ */
 
-static int write_param(const char *param, unsigned long value)
-{
-	char path[128];
-	FILE *f;
-	int err;
-
-	snprintf(path, sizeof(path), "/sys/module/mqdev/parameters/%s", param);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	err = fprintf(f, "%lu\n", value) < 0;
-	return fclose(f) || err ? -EIO : 0;
-}
-
 TEST_F(txn, limit_open_txns)
 {
+	unsigned long max = get_param("max_txns");
 	struct mqdev_session *more[3];
 	int i;
 
-	ASSERT_EQ(0, write_param("max_txns", 2));
+	ASSERT_EQ(0, set_param("max_txns", 2));
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, mqdev_session_new(NULL, 0, &more[i]));
 	EXPECT_EQ(0, mqdev_txn_begin(more[0], 0));
@@ -681,23 +668,24 @@ TEST_F(txn, limit_open_txns)
 	EXPECT_EQ(0, mqdev_txn_begin(more[2], 0));
 	for (i = 0; i < 3; i++)
 		mqdev_session_free(more[i]);
-	ASSERT_EQ(0, write_param("max_txns", 128));
+	ASSERT_EQ(0, set_param("max_txns", max));
 }
 
 TEST_F(txn, limit_txn_bytes)
 {
+	unsigned long max = get_param("max_txn_bytes");
 	struct mqdev_consumer *c = reader(self->name, 0);
 	char value[512] = "";
 	int i;
 
 	ASSERT_NE(NULL, c);
-	ASSERT_EQ(0, write_param("max_txn_bytes", 4096));
+	ASSERT_EQ(0, set_param("max_txn_bytes", 4096));
 	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
 	for (i = 0; i < 10; i++)
 		ASSERT_EQ(0, mqdev_producer_send(self->p, NULL, 0, value,
 						 sizeof(value), 0, NULL));
 	EXPECT_EQ(-EFBIG, mqdev_txn_commit(self->s));
-	ASSERT_EQ(0, write_param("max_txn_bytes", 16 << 20));
+	ASSERT_EQ(0, set_param("max_txn_bytes", max));
 	EXPECT_EQ(0, drain(c));
 	EXPECT_LT(0, mqdev_consumer_aborted(c));
 	mqdev_consumer_free(c);
@@ -724,6 +712,7 @@ static int create_waiting(int fd, const char *name, uint64_t capacity)
  */
 TEST_F(txn, closed_session_lets_topics_go)
 {
+	unsigned long max = get_param("max_bytes");
 	struct mqdev_producer *p;
 	struct mqdev_session *s;
 	char name[MQDEV_NAME_MAX + 1];
@@ -731,7 +720,7 @@ TEST_F(txn, closed_session_lets_topics_go)
 
 	/* the fixture's 5 partitions of 256 KiB, and one of 64 KiB: each
 	 * with its control page */
-	ASSERT_EQ(0, write_param("max_bytes", 5 * ((256 << 10) + 4096) +
+	ASSERT_EQ(0, set_param("max_bytes", 5 * ((256 << 10) + 4096) +
 				 (64 << 10) + 4096));
 	for (i = 0; i < 6; i++) {
 		snprintf(name, sizeof(name), "txn-gone-%d-%d", getpid(), i);
@@ -748,7 +737,7 @@ TEST_F(txn, closed_session_lets_topics_go)
 		mqdev_session_free(s);		/* open: aborted, no checker */
 		ASSERT_EQ(0, mqdev_topic_delete(self->fd, name));
 	}
-	ASSERT_EQ(0, write_param("max_bytes", 256 << 20));
+	ASSERT_EQ(0, set_param("max_bytes", max));
 }
 
 TEST_F(txn, bad_input)
