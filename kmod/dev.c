@@ -428,6 +428,64 @@ out_free:
 	return done ? done : err;
 }
 
+static int produce_batch_check(struct mqdev_handle *h,
+			       const struct mqdev_topic *topic,
+			       const struct mqdev_produce_batch *req)
+{
+	/* Pairs with smp_store_release() in mqdev_producer_bind(). */
+	struct mqdev_bound *bound = smp_load_acquire(&h->bound);
+
+	if (req->flags || req->reserved[0] || req->reserved[1] || bound ||
+	    !req->len || req->len % MQDEV_RECORD_ALIGN ||
+	    (req->partition != MQDEV_PARTITION_ANY &&
+	     req->partition >= topic->nr_parts))
+		return -EINVAL;
+	if (req->len > MQDEV_BATCH_MAX || req->len > topic->capacity)
+		return -EMSGSIZE;
+	return 0;
+}
+
+static long mqdev_ioctl_produce_batch(struct mqdev_handle *h,
+				      struct file *file, void __user *uarg,
+				      size_t usize)
+{
+	struct mqdev_append ap = { .nonblock = file->f_flags & O_NONBLOCK };
+	struct mqdev_produce_batch req;
+	struct mqdev_topic *topic;
+	bool any;
+	int err;
+
+	topic = handle_request(h, MQDEV_ATTACH_PRODUCE, &req, sizeof(req),
+			       uarg, usize);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	err = produce_batch_check(h, topic, &req);
+	if (err)
+		return err;
+	/* The acknowledgment must have somewhere to go before we append. */
+	if (mqdev_copy_out(uarg, usize, &req, sizeof(req)))
+		return -EFAULT;
+
+	any = req.partition == MQDEV_PARTITION_ANY;
+	if (any)
+		req.partition = (u32)atomic_inc_return(&topic->next_rr) %
+				topic->nr_parts;
+	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
+	err = mqdev_append_batch(&ap, &topic->parts[req.partition],
+				 u64_to_user_ptr(req.records), req.len, any,
+				 &req.base_offset, &req.count);
+	mqdev_append_end(&ap);
+	if (err == -EAGAIN) {
+		WRITE_ONCE(h->wait_space, req.len);
+		WRITE_ONCE(h->wait_part, req.partition);
+	}
+	if (err)
+		return err;
+	/* Appended: only a racing munmap() can lose the acknowledgment. */
+	mqdev_copy_out(uarg, usize, &req, sizeof(req));
+	return 0;
+}
+
 static int seek_one(struct mqdev_handle *h, struct mqdev_topic *topic,
 		    u32 part, const struct mqdev_seek *req, u64 *offset)
 {
@@ -656,6 +714,8 @@ static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return mqdev_ioctl_attach(h, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCE):
 		return mqdev_ioctl_produce(h, file, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCE_BATCH):
+		return mqdev_ioctl_produce_batch(h, file, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_SEEK):
 		return mqdev_ioctl_seek(h, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_WAKEUP):

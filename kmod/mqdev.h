@@ -247,6 +247,9 @@ struct mqdev_append {
 /* 0: appended; 1: a duplicate, not appended (msg->offset says where) */
 int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 		 struct mqdev_msg *msg, const void *kkey);
+int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
+		       const char __user *src, u32 len, bool keyless,
+		       u64 *base_offset, u32 *count);
 void mqdev_append_end(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
 

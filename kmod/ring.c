@@ -406,6 +406,115 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 }
 
 /*
+ * One header of a record batch: it fits in the @room left of the batch and
+ * in the topic, so does its key, and the fields that are the kernel's to
+ * write are zero (a later version may give them a meaning).
+ */
+static int batch_record_check(const struct mqdev_record *rec, u64 room,
+			      u32 max_record, bool keyless)
+{
+	if (rec->len > max_record)
+		return -EMSGSIZE;
+	if (rec->len < sizeof(*rec) || MQDEV_RECORD_SPACE(rec->len) > room ||
+	    rec->key_len > MQDEV_MAX_KEY ||
+	    rec->key_len > rec->len - sizeof(*rec) || (keyless && rec->key_len))
+		return -EINVAL;
+	if (rec->partition || rec->offset || rec->timestamp ||
+	    rec->producer_id || rec->sequence || rec->flags || rec->txn)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * The batch as it stands in user memory, for when records must be dropped
+ * to make room for it: bad input has to fail before anything goes.  The
+ * check that counts is batch_stamp()'s, of the copy.
+ */
+static int batch_check_user(const char __user *src, u32 len, u32 max_record,
+			    bool keyless)
+{
+	struct mqdev_record rec;
+	u32 off;
+	int err;
+
+	for (off = 0; off < len; off += MQDEV_RECORD_SPACE(rec.len)) {
+		if (len - off < sizeof(rec))
+			return -EINVAL;
+		if (copy_from_user(&rec, src + off, sizeof(rec)))
+			return -EFAULT;
+		err = batch_record_check(&rec, len - off, max_record, keyless);
+		if (err)
+			return err;
+	}
+	return fault_in_readable(src, len) ? -EFAULT : 0;
+}
+
+/*
+ * Check the batch of @len bytes copied in at head and stamp its records
+ * with their partition, offsets and time.  Reading a header past the end of
+ * a short batch reads the ring's own bytes, which the room check refuses.
+ */
+static int batch_stamp(struct mqdev_append *ap, u64 len, bool keyless,
+		       u32 *count)
+{
+	struct mqdev_part *part = ap->part;
+	u64 pos, end = part->head + len, offset = part->next_offset;
+	struct mqdev_record *rec;
+	int err;
+
+	for (pos = part->head; pos < end; pos += MQDEV_RECORD_SPACE(rec->len)) {
+		rec = ring_record(part, pos);
+		err = batch_record_check(rec, end - pos, part->topic->max_record,
+					 keyless);
+		if (err)
+			return err;
+		rec->partition = part->index;
+		rec->offset = offset++;
+		rec->timestamp = ap->timestamp;
+	}
+	*count = offset - part->next_offset;
+	return 0;
+}
+
+/*
+ * Append a record batch of @len bytes from @src to @part, whole or not at
+ * all: one copy into the free space at head, where only this producer
+ * writes and no reader looks, then the check of every header in that copy.
+ * A batch that fails it leaves head where it was, so nothing of it is ever
+ * seen.  Its records are visible once the run ends in mqdev_append_end().
+ * @keyless: the partition was not the producer's choice, so keys are refused.
+ */
+int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
+		       const char __user *src, u32 len, bool keyless,
+		       u64 *base_offset, u32 *count)
+{
+	int err;
+
+	err = append_lock(ap, part);
+	if (err)
+		return err;
+	if (!ring_fits(part, len)) {
+		err = batch_check_user(src, len, part->topic->max_record,
+				       keyless);
+		if (err)
+			return err;
+	}
+	err = append_wait_room(ap, len);
+	if (err)
+		return err;
+	err = ring_copy_in(part, part->head, src, len);
+	if (err)
+		return err;
+	err = batch_stamp(ap, len, keyless, count);
+	if (err)
+		return err;
+	*base_offset = part->next_offset;
+	part->next_offset += *count;
+	part->head += len;
+	return 0;
+}
+
+/*
  * The position of the first record at or after @offset (or, for
  * MQDEV_SEEK_TIMESTAMP, with a timestamp at or after it), walking from @hint
  * when it is a kept record at or before the target, else from the tail.

@@ -147,6 +147,42 @@ int mqdev_producer_flush(struct mqdev_producer *producer);
 void mqdev_producer_set_ack(struct mqdev_producer *producer, mqdev_ack_fn fn,
 			    void *ctx);
 
+/* ---- record batches -------------------------------------------------------- */
+
+/*
+ * A record batch for one partition, as Kafka's producers build them: the
+ * records are laid out in the batch as they will stand in the ring, each
+ * value written in place by the caller, and the whole batch goes in with
+ * one system call and one copy.  For producers not bound to a session.
+ */
+struct mqdev_batch;
+
+/* A batch of up to @size bytes (MQDEV_BATCH_MAX at most). */
+int mqdev_batch_new(uint32_t size, struct mqdev_batch **batch);
+void mqdev_batch_free(struct mqdev_batch *batch);
+
+/*
+ * Lay out one more record: the key is copied in, and *@value is where the
+ * caller writes its @value_len bytes before the batch is produced.
+ * -ENOSPC: the batch is full (produce it, then add again); -EMSGSIZE: the
+ * record is larger than any batch of this size.
+ */
+int mqdev_batch_add(struct mqdev_batch *batch, const void *key,
+		    uint32_t key_len, uint32_t value_len, void **value);
+uint32_t mqdev_batch_count(const struct mqdev_batch *batch);
+void mqdev_batch_clear(struct mqdev_batch *batch);
+
+/*
+ * Append the whole batch to *@partition (or MQDEV_PARTITION_ANY, for a
+ * batch without keys), which becomes the partition it went to; its records
+ * have offsets *@base_offset, *@base_offset + 1, ...  Returns how many
+ * records were appended, all of the batch, which is then empty; or -errno,
+ * with nothing appended and the batch as it was.
+ */
+int mqdev_produce_batch(struct mqdev_producer *producer,
+			struct mqdev_batch *batch, uint32_t *partition,
+			uint64_t *base_offset);
+
 /* ---- producer sessions: idempotence and transactions ----------------------- */
 
 struct mqdev_session;

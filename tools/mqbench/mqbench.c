@@ -160,6 +160,10 @@ static const struct peer *peer_named(const char *name)
 	return NULL;
 }
 
+/* --peers: the throughput scenario's peers, all by default */
+static const char *peer_list;
+static bool wanted(const char *list, const char *name, bool by_default);
+
 static int throughput_table(uint64_t count, FILE *json)
 {
 	static const size_t sizes[] = { 64, 1024, 16384 };
@@ -176,6 +180,8 @@ static int throughput_table(uint64_t count, FILE *json)
 		if (sizes[s] >= 16384)
 			b.count = count / 8 ? count / 8 : 1;
 		for (i = 0; i < nr_peers; i++) {
+			if (!wanted(peer_list, peers[i].name, true))
+				continue;
 			if (measure(once_pair, &peers[i], &b, 0, b.count, &r)) {
 				printf("| %s | %zu | FAILED | | |\n",
 				       peers[i].name, b.size);
@@ -317,20 +323,25 @@ static int memory_table(uint64_t count, FILE *json)
 static int cost_table(uint64_t count, FILE *json)
 {
 	struct bench b = { .size = 64, .count = count - count % BATCH + BATCH };
-	double mp, mc, pp, pc;
+	static const char *const names[] = { "mqdev", "mqdev-msg", "posix-mq" };
+	double prod[3], cons[3];
+	unsigned int i;
 	int err;
 
-	err = mqdev_cost(&b, &mp, &mc) | pmq_cost(&b, &pp, &pc);
+	err = mqdev_cost(&b, false, &prod[0], &cons[0]) |
+	      mqdev_cost(&b, true, &prod[1], &cons[1]) |
+	      pmq_cost(&b, &prod[2], &cons[2]);
 	printf("\ncost: one process, batches of %d produced then consumed, "
 	       "64 B, guest ns per message (instructions, under -icount)\n\n",
 	       BATCH);
 	printf("| peer | produce | consume | total |\n|---|---:|---:|---:|\n");
-	printf("| mqdev | %.0f | %.0f | %.0f |\n", mp, mc, mp + mc);
-	printf("| posix-mq | %.0f | %.0f | %.0f |\n", pp, pc, pp + pc);
-	json_result(json, "cost", "mqdev", 64,
-		    "\"produce_ns\":%.0f,\"consume_ns\":%.0f", mp, mc);
-	json_result(json, "cost", "posix-mq", 64,
-		    "\"produce_ns\":%.0f,\"consume_ns\":%.0f", pp, pc);
+	for (i = 0; i < 3; i++) {
+		printf("| %s | %.0f | %.0f | %.0f |\n", names[i], prod[i],
+		       cons[i], prod[i] + cons[i]);
+		json_result(json, "cost", names[i], 64,
+			    "\"produce_ns\":%.0f,\"consume_ns\":%.0f", prod[i],
+			    cons[i]);
+	}
 	return err ? 1 : 0;
 }
 
@@ -392,6 +403,7 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "scenario", required_argument, NULL, 's' },
+		{ "peers", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -403,15 +415,17 @@ int main(int argc, char **argv)
 	char cpu[128];
 	unsigned int i;
 
-	while ((opt = getopt_long(argc, argv, "n:r:j:s:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:r:j:s:p:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': count = strtoull(optarg, NULL, 0); break;
 		case 'r': reps = atoi(optarg); break;
 		case 'j': json_path = optarg; break;
 		case 's': list = optarg; break;
+		case 'p': peer_list = optarg; break;
 		default:
 			fprintf(stderr, "usage: mqbench [--count N] [--reps R] "
-				"[--json FILE] [--scenario LIST]\n"
+				"[--json FILE] [--scenario LIST] "
+				"[--peers LIST]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory (the default), cost\n");
 			return opt == 'h' ? 0 : 2;

@@ -45,10 +45,12 @@ struct mqdev_ctx;
 int mqdev_setup(struct bench *b, void **ctx);
 void mqdev_teardown(void *ctx);
 int mqdev_produce_all(struct bench *b, void *ctx);
+int mqdev_produce_msgs(struct bench *b, void *ctx);
 int mqdev_consume_all(struct bench *b, void *ctx);
 int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members);
 double mqdev_bytes_per_msg(size_t size, uint64_t n);
-int mqdev_cost(struct bench *b, double *produce_ns, double *consume_ns);
+int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
+	       double *consume_ns);
 
 /* scenarios.c */
 int64_t run_parallel(const struct peer *p, struct bench *b, int k);

@@ -8,7 +8,10 @@
 #include "mqdev.h"
 #include "mqbench.h"
 
-/* /dev/mq: batches appended with one ioctl, read in place through mmap. */
+/*
+ * /dev/mq: record batches appended with one ioctl each (or, as the peer
+ * "mqdev-msg", messages acknowledged one by one), read in place through mmap.
+ */
 struct mqdev_ctx {
 	char topic[MQDEV_NAME_MAX + 1];
 	int group;		/* consume as a member of group "gN", or -1 */
@@ -46,37 +49,134 @@ int mqdev_setup(struct bench *b, void **ctx)
 	return mqdev_setup_parts(ctx, 1);
 }
 
-int mqdev_produce_all(struct bench *b, void *ctx)
+/* Messages in one record batch: BATCH, or what fits in the largest batch. */
+static uint32_t batch_msgs(size_t size)
+{
+	uint64_t space = MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) + size);
+
+	return space * BATCH <= MQDEV_BATCH_MAX ? BATCH :
+					  MQDEV_BATCH_MAX / space;
+}
+
+/* Messages @first.. laid out in place in @batch and appended with it. */
+static int produce_batch_of(struct mqdev_producer *p,
+			    struct mqdev_batch *batch, const struct bench *b,
+			    uint64_t first, uint32_t n, uint32_t partition,
+			    const void *tmpl)
+{
+	uint32_t j, part;
+	void *value;
+	int r;
+
+	for (j = 0; j < n; j++) {
+		if (mqdev_batch_add(batch, NULL, 0, b->size, &value))
+			return -1;
+		fill(value, b->size, first + j, tmpl);
+	}
+	do {
+		part = partition;
+		r = mqdev_produce_batch(p, batch, &part, NULL);
+	} while (r == -EINTR);
+	return r == (int)n ? 0 : -1;
+}
+
+/* Messages @first.. each from its own buffer, acknowledged one by one. */
+static int produce_msgs_of(struct mqdev_producer *p, char *buf,
+			   const struct bench *b, uint64_t first, uint32_t n,
+			   uint32_t partition, const void *tmpl)
+{
+	struct mqdev_msg msgs[BATCH];
+	uint32_t j, done;
+	int r;
+
+	for (j = 0; j < n; j++) {
+		fill(buf + j * b->size, b->size, first + j, tmpl);
+		mqdev_msg_init(&msgs[j], NULL, 0, buf + j * b->size, b->size,
+			       partition);
+	}
+	for (done = 0; done < n;) {
+		r = mqdev_produce(p, msgs + done, n - done);
+		if (r < 0 && r != -EINTR)
+			return -1;
+		if (r > 0)
+			done += r;
+	}
+	return 0;
+}
+
+/*
+ * A producer that appends @b's messages either as record batches or, with
+ * @msgs, through MQDEV_IOC_PRODUCE with one struct mqdev_msg each.
+ */
+struct bench_producer {
+	struct mqdev_producer	*p;
+	struct mqdev_batch	*batch;
+	char			*buf;
+	void			*tmpl;
+	uint32_t		per_call;
+};
+
+static int bench_producer_new(struct bench_producer *bp, const char *topic,
+			      const struct bench *b, bool msgs)
+{
+	memset(bp, 0, sizeof(*bp));
+	bp->tmpl = template_of(b->size);
+	if (mqdev_producer_new(topic, 0, &bp->p))
+		return -1;
+	bp->per_call = msgs ? BATCH : batch_msgs(b->size);
+	if (msgs) {
+		bp->buf = malloc(b->size * BATCH);
+		return bp->buf ? 0 : -1;
+	}
+	return mqdev_batch_new(MQDEV_BATCH_MAX, &bp->batch) ? -1 : 0;
+}
+
+static void bench_producer_free(struct bench_producer *bp)
+{
+	mqdev_batch_free(bp->batch);
+	mqdev_producer_free(bp->p);
+	free(bp->buf);
+	free(bp->tmpl);
+}
+
+/* Up to one call's worth of messages from @first; how many, or -1. */
+static int bench_produce(struct bench_producer *bp, const struct bench *b,
+			 uint64_t first, uint32_t partition)
+{
+	uint32_t n = b->count - first < bp->per_call ? b->count - first :
+						       bp->per_call;
+	int err = bp->batch ?
+		  produce_batch_of(bp->p, bp->batch, b, first, n, partition,
+				   bp->tmpl) :
+		  produce_msgs_of(bp->p, bp->buf, b, first, n, partition,
+				  bp->tmpl);
+
+	return err ? -1 : (int)n;
+}
+
+static int produce_all(struct bench *b, void *ctx, bool msgs)
 {
 	struct mqdev_ctx *m = ctx;
-	char *buf = malloc(b->size * BATCH);
-	void *tmpl = template_of(b->size);
-	struct mqdev_msg msgs[BATCH];
-	struct mqdev_producer *p;
-	uint64_t i = 0, j;
-	int n, done;
+	struct bench_producer bp;
+	uint64_t i;
+	int n = 0;
 
-	if (mqdev_producer_new(m->topic, 0, &p))
+	if (bench_producer_new(&bp, m->topic, b, msgs))
 		return -1;
-	while (i < b->count) {
-		n = b->count - i < BATCH ? b->count - i : BATCH;
-		for (j = 0; j < (uint64_t)n; j++) {
-			fill(buf + j * b->size, b->size, i + j, tmpl);
-			mqdev_msg_init(&msgs[j], NULL, 0, buf + j * b->size,
-				       b->size, m->partition);
-		}
-		for (done = 0; done < n;) {
-			int r = mqdev_produce(p, msgs + done, n - done);
+	for (i = 0; i < b->count && n >= 0; i += n)
+		n = bench_produce(&bp, b, i, m->partition);
+	bench_producer_free(&bp);
+	return n < 0 ? -1 : 0;
+}
 
-			if (r < 0 && r != -EINTR)
-				return -1;
-			if (r > 0)
-				done += r;
-		}
-		i += n;
-	}
-	mqdev_producer_free(p);
-	return 0;
+int mqdev_produce_all(struct bench *b, void *ctx)
+{
+	return produce_all(b, ctx, false);
+}
+
+int mqdev_produce_msgs(struct bench *b, void *ctx)
+{
+	return produce_all(b, ctx, true);
 }
 
 /* A standalone holding reader, or the one member of group "g<group>". */
@@ -248,36 +348,33 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n)
 	return per;
 }
 
-/* A batch produced, then consumed in place, in one process. */
-int mqdev_cost(struct bench *b, double *produce_ns, double *consume_ns)
+/*
+ * A batch produced, then consumed in place, in one process: as a record
+ * batch or, with @msgs, as messages acknowledged one by one.
+ */
+int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
+	       double *consume_ns)
 {
-	void *tmpl = template_of(b->size);
-	char *buf = malloc(b->size * BATCH);
 	const struct mqdev_record *rec;
-	struct mqdev_msg msgs[BATCH];
+	struct bench_producer bp;
 	struct mqdev_consumer *c;
-	struct mqdev_producer *p;
 	uint64_t i, j, tp = 0, tc = 0, t0, ok = 0;
 	struct mqdev_ctx *m;
-	int err = 0;
+	int n = 0;
 
-	if (mqdev_setup(b, (void **)&m) || mqdev_producer_new(m->topic, 0, &p))
+	if (mqdev_setup(b, (void **)&m) ||
+	    bench_producer_new(&bp, m->topic, b, msgs))
 		return -1;
-	m->group = -1;
 	c = mqdev_reader(m);
 	if (!c)
 		return -1;
-	for (i = 0; i < b->count && !err; i += BATCH) {
+	for (i = 0; i < b->count && n >= 0; i += n) {
 		t0 = now_ns();
-		for (j = 0; j < BATCH; j++) {
-			fill(buf + j * b->size, b->size, i + j, tmpl);
-			mqdev_msg_init(&msgs[j], NULL, 0, buf + j * b->size,
-				       b->size, 0);
-		}
-		err = mqdev_produce(p, msgs, BATCH) == BATCH ? 0 : -1;
+		n = bench_produce(&bp, b, i, 0);
 		tp += now_ns() - t0;
 		t0 = now_ns();
-		for (j = 0; j < BATCH && (rec = mqdev_consumer_peek(c)); j++) {
+		for (j = 0; j < (uint64_t)n && (rec = mqdev_consumer_peek(c));
+		     j++) {
 			ok += mqdev_record_value_len(rec) == b->size &&
 			      check(mqdev_record_value(rec), b->size) == 0;
 			mqdev_consumer_release(c);
@@ -285,11 +382,9 @@ int mqdev_cost(struct bench *b, double *produce_ns, double *consume_ns)
 		tc += now_ns() - t0;
 	}
 	mqdev_consumer_free(c);
-	mqdev_producer_free(p);
+	bench_producer_free(&bp);
 	mqdev_teardown(m);
-	free(buf);
-	free(tmpl);
 	*produce_ns = (double)tp / i;
 	*consume_ns = (double)tc / i;
-	return !err && ok == i ? 0 : -1;
+	return n >= 0 && ok == i ? 0 : -1;
 }

@@ -330,6 +330,8 @@ static void shm_teardown(void *ctx)
 const struct peer peers[] = {
 	{ "mqdev", mqdev_setup, mqdev_produce_all, mqdev_consume_all,
 	  mqdev_teardown },
+	{ "mqdev-msg", mqdev_setup, mqdev_produce_msgs, mqdev_consume_all,
+	  mqdev_teardown },
 	{ "posix-mq", pmq_setup, pmq_produce, pmq_consume, pmq_teardown },
 	{ "unix-mmsg", unix_setup, unix_produce, unix_consume, pipe_teardown },
 	{ "pipe", pipe_setup, pipe_produce, pipe_consume, pipe_teardown },

@@ -4,7 +4,9 @@
  *
  * A topic has 1..MQDEV_MAX_PARTITIONS partitions; each partition is an
  * append-only log kept in a ring of kernel pages.  Producers append batches
- * with MQDEV_IOC_PRODUCE and get every record's partition and offset back.
+ * with MQDEV_IOC_PRODUCE and get every record's partition and offset back,
+ * or lay out a batch of records for one partition themselves and append it
+ * whole with MQDEV_IOC_PRODUCE_BATCH, getting its first offset back.
  * Consumers map a partition's ring read-only and walk its records in place,
  * or copy them out with read(2).
  *
@@ -195,6 +197,38 @@ struct mqdev_produce {
 	__u32	flags;		/* none defined yet */
 	__u32	reserved;
 };
+
+/*
+ * MQDEV_IOC_PRODUCE_BATCH: a record batch, as Kafka's producers send them.
+ * The producer lays the records out in @records exactly as they will stand
+ * in the ring: each a struct mqdev_record, its key and its value, starting
+ * at an 8-byte aligned place (MQDEV_RECORD_SPACE() apart), @len bytes in
+ * all.  It fills in each header's len and key_len and leaves the other
+ * header fields zero: they are the kernel's to write (partition, offset,
+ * timestamp) or reserved.  The kernel copies the batch into the partition's
+ * ring in one go, checks every header there, where the producer can no
+ * longer change it, and appends the whole batch or nothing: its records get
+ * consecutive offsets from @base_offset on.
+ *
+ * The batch goes to one partition.  MQDEV_PARTITION_ANY picks the next one
+ * in round-robin order, and is refused for a batch with keyed records: a
+ * key's partition is the producer's to choose (mqdev_partition_for_key()).
+ * A handle bound to a producer session numbers every message, and appends
+ * with MQDEV_IOC_PRODUCE only.  Returns 0; EMSGSIZE for a batch larger than
+ * MQDEV_BATCH_MAX or the ring; EINVAL, with nothing appended, for a batch
+ * whose headers do not add up to @len.
+ */
+struct mqdev_produce_batch {
+	__u64	records;	/* user pointer to the laid-out records */
+	__u32	len;		/* bytes: their MQDEV_RECORD_SPACE()s added up */
+	__u32	partition;	/* in: a number or MQDEV_PARTITION_ANY; out */
+	__u32	flags;		/* none defined yet */
+	__u32	count;		/* out: records appended */
+	__u64	base_offset;	/* out: the first record's offset */
+	__u64	reserved[2];
+};
+
+#define MQDEV_BATCH_MAX		(1024 * 1024)	/* bytes in one batch */
 
 /* MQDEV_IOC_WAKEUP: a holding reader moved on while a producer waited. */
 struct mqdev_wakeup {
@@ -447,6 +481,7 @@ enum {
 #define MQDEV_IOC_PRODUCE	 _IOW(MQDEV_IOC_MAGIC, 0x11, struct mqdev_produce)
 #define MQDEV_IOC_SEEK		_IOWR(MQDEV_IOC_MAGIC, 0x12, struct mqdev_seek)
 #define MQDEV_IOC_WAKEUP	 _IOW(MQDEV_IOC_MAGIC, 0x13, struct mqdev_wakeup)
+#define MQDEV_IOC_PRODUCE_BATCH _IOWR(MQDEV_IOC_MAGIC, 0x14, struct mqdev_produce_batch)
 #define MQDEV_IOC_GROUP_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x20, struct mqdev_group_join)
 #define MQDEV_IOC_GROUP_ASSIGNMENT _IOWR(MQDEV_IOC_MAGIC, 0x21, struct mqdev_group_assignment)
 #define MQDEV_IOC_GROUP_COMMIT	 _IOW(MQDEV_IOC_MAGIC, 0x22, struct mqdev_group_commit)

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * Record batches: records laid out by the producer exactly as they will
+ * stand in a partition's ring, values written in place by the caller, and
+ * appended whole with one MQDEV_IOC_PRODUCE_BATCH (the kernel copies the
+ * batch once and checks it in its own copy).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+struct mqdev_batch {
+	char		*buf;
+	uint32_t	size;		/* bytes of buf */
+	uint32_t	len;		/* bytes laid out */
+	uint32_t	count;		/* records laid out */
+};
+
+MQDEV_EXPORT int mqdev_batch_new(uint32_t size, struct mqdev_batch **batch)
+{
+	struct mqdev_batch *b;
+
+	if (size < sizeof(struct mqdev_record) || size > MQDEV_BATCH_MAX)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->size = size & ~(MQDEV_RECORD_ALIGN - 1);
+	b->buf = aligned_alloc(MQDEV_RECORD_ALIGN, b->size);
+	if (!b->buf) {
+		free(b);
+		return -ENOMEM;
+	}
+	*batch = b;
+	return 0;
+}
+
+MQDEV_EXPORT void mqdev_batch_free(struct mqdev_batch *b)
+{
+	if (!b)
+		return;
+	free(b->buf);
+	free(b);
+}
+
+MQDEV_EXPORT uint32_t mqdev_batch_count(const struct mqdev_batch *b)
+{
+	return b->count;
+}
+
+MQDEV_EXPORT void mqdev_batch_clear(struct mqdev_batch *b)
+{
+	b->len = 0;
+	b->count = 0;
+}
+
+MQDEV_EXPORT int mqdev_batch_add(struct mqdev_batch *b, const void *key,
+				 uint32_t key_len, uint32_t value_len,
+				 void **value)
+{
+	uint64_t len = sizeof(struct mqdev_record) + (uint64_t)key_len +
+		       value_len;
+	uint64_t space = MQDEV_RECORD_SPACE(len);
+	struct mqdev_record *rec;
+	char *at;
+
+	if (key_len > MQDEV_MAX_KEY || space > b->size)
+		return -EMSGSIZE;
+	if (space > b->size - b->len)
+		return -ENOSPC;
+	at = b->buf + b->len;
+	/* The padding after the value goes into the ring too: no stale bytes. */
+	memset(at + space - MQDEV_RECORD_ALIGN, 0, MQDEV_RECORD_ALIGN);
+	rec = (struct mqdev_record *)at;
+	memset(rec, 0, sizeof(*rec));
+	rec->len = len;
+	rec->key_len = key_len;
+	if (key_len)
+		memcpy(rec + 1, key, key_len);
+	*value = (char *)(rec + 1) + key_len;
+	b->len += space;
+	b->count++;
+	return 0;
+}
+
+MQDEV_EXPORT int mqdev_produce_batch(struct mqdev_producer *p,
+				     struct mqdev_batch *b,
+				     uint32_t *partition,
+				     uint64_t *base_offset)
+{
+	struct mqdev_produce_batch req = {
+		.records = (uint64_t)(uintptr_t)b->buf,
+		.len = b->len,
+		.partition = *partition,
+	};
+	uint32_t count = b->count;
+	int err;
+
+	if (!count)
+		return 0;
+	err = mqdev_ioctl(mqdev_producer_fd(p), MQDEV_IOC_PRODUCE_BATCH, &req);
+	if (err)
+		return err;
+	*partition = req.partition;
+	if (base_offset)
+		*base_offset = req.base_offset;
+	mqdev_batch_clear(b);
+	return count;
+}
