@@ -63,10 +63,13 @@ struct mqdev_consumer {
 	unsigned int		commit_ms;	/* auto-commit interval, or 0 */
 	uint64_t		commit_due;	/* usec */
 
-	/* the record handed out by peek */
-	const struct mqdev_record *held;
+	/* the run of records handed out by peek, all of one partition */
+	const struct mqdev_record *held;	/* its first */
 	uint32_t		held_part;
-	uint64_t		held_pos;
+	uint32_t		held_count;
+	uint64_t		held_pos;	/* of the first, in place */
+	uint64_t		held_end;	/* after the last: ring or buf */
+	uint64_t		held_next;	/* the offset after the last */
 
 	/* MQDEV_CONSUMER_COPY */
 	char			*buf;
@@ -451,39 +454,154 @@ static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
 	return rec;
 }
 
+/*
+ * The records after @first in partition @p's ring that can go out with it,
+ * into @recs[1..max-1]: up to head, ending before any record of a
+ * transaction (peek_ring() decides those one at a time) or a gap in the
+ * offsets (which the next peek counts as lost).  Their lengths are
+ * read before the tail is checked once for the whole run, as ring_next()
+ * does for one record.  Returns the run's length, 0 if it was overwritten
+ * under us; held_end and held_next describe its end.
+ */
+static unsigned int ring_run(struct mqdev_consumer *c, uint32_t p,
+			     const struct mqdev_record **recs,
+			     unsigned int max)
+{
+	const struct consumer_part *cp = &c->parts[p];
+	const struct mqdev_record *rec = recs[0];
+	uint64_t pos = c->held_pos + MQDEV_RECORD_SPACE(rec->len), head;
+	uint64_t next = rec->offset + 1;
+	unsigned int n = 1;
+	uint32_t len;
+
+	/* Pairs with smp_store_release() in the kernel's ring_publish(). */
+	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
+	for (; n < max && pos < head; n++) {
+		rec = (const void *)(cp->data + (pos & c->mask));
+		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+		if ((__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
+		     MQDEV_RECORD_TXN) || !record_sane(c, len) ||
+		    pos + MQDEV_RECORD_SPACE(len) > head ||
+		    __atomic_load_n(&rec->offset, __ATOMIC_RELAXED) != next)
+			break;
+		next++;
+		recs[n] = rec;
+		pos += MQDEV_RECORD_SPACE(len);
+	}
+	/* Pairs with smp_wmb() in ring_publish_tail(). */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
+		return 0;
+	c->held_end = pos;
+	c->held_next = next;
+	return n;
+}
+
+/*
+ * The records after @first in the read(2) buffer that can go out with it:
+ * of its partition, with no gap in the offsets (read(2) leaves out what
+ * was overwritten while it copied; the next peek counts that as lost).
+ */
+static unsigned int copy_run(struct mqdev_consumer *c,
+			     const struct mqdev_record **recs,
+			     unsigned int max)
+{
+	const struct mqdev_record *rec = recs[0];
+	size_t off = c->buf_off + MQDEV_RECORD_SPACE(rec->len);
+	uint64_t next = rec->offset + 1;
+	unsigned int n = 1;
+
+	for (; n < max && off + sizeof(*rec) <= c->buf_len; n++) {
+		rec = (const void *)(c->buf + off);
+		if (rec->partition != c->held_part || rec->offset != next ||
+		    (rec->flags & MQDEV_RECORD_ABORTED) ||
+		    !record_sane(c, rec->len) || off + rec->len > c->buf_len)
+			break;
+		next++;
+		recs[n] = rec;
+		off += MQDEV_RECORD_SPACE(rec->len);
+	}
+	c->held_end = off;
+	c->held_next = next;
+	return n;
+}
+
+/* The next run in place: from the partition whose turn it is, or the next. */
+static unsigned int peek_ring_run(struct mqdev_consumer *c,
+				  const struct mqdev_record **recs,
+				  unsigned int max)
+{
+	uint32_t n = c->attach.partitions, i, p;
+	unsigned int got;
+
+	if (c->burst >= CONSUMER_BURST) {
+		c->burst = 0;
+		c->cur = (c->cur + 1) % n;
+	}
+	for (i = 0; i < n && !c->error; i++) {
+		p = (c->cur + i) % n;
+		if (!c->parts[p].subscribed)
+			continue;
+		recs[0] = peek_ring(c, p);
+		if (!recs[0])
+			continue;
+		if (p != c->cur)
+			c->burst = 0;
+		c->cur = c->held_part = p;
+		if (max > CONSUMER_BURST - c->burst)
+			max = CONSUMER_BURST - c->burst;
+		got = ring_run(c, p, recs, max);
+		if (got)
+			return got;
+		i--;			/* lapped meanwhile: this one again */
+	}
+	return 0;
+}
+
+/* Take the next run of up to @max records, or none; how many. */
+static unsigned int consumer_take(struct mqdev_consumer *c,
+				  const struct mqdev_record **recs,
+				  unsigned int max)
+{
+	unsigned int n = 0, i;
+
+	if (c->error)
+		return 0;
+	if (c->copy) {
+		recs[0] = peek_copy_visible(c);
+		if (recs[0])
+			n = copy_run(c, recs, max);
+	} else {
+		n = peek_ring_run(c, recs, max);
+	}
+	if (!n)
+		return 0;
+	c->held = recs[0];
+	c->held_count = n;
+	for (i = 0; c->verifier && i < n; i++)
+		mqdev_verifier_check(c->verifier, recs[i]);
+	return n;
+}
+
 MQDEV_EXPORT const struct mqdev_record *
 mqdev_consumer_peek(struct mqdev_consumer *c)
 {
-	uint32_t n = c->attach.partitions, i, p;
-	const struct mqdev_record *rec = NULL;
+	const struct mqdev_record *rec;
 
 	if (c->held)
 		return c->held;
-	if (c->error)
-		return NULL;
-	if (c->copy) {
-		rec = peek_copy_visible(c);
-	} else {
-		if (c->burst >= CONSUMER_BURST) {
-			c->burst = 0;
-			c->cur = (c->cur + 1) % n;
-		}
-		for (i = 0; i < n && !rec && !c->error; i++) {
-			p = (c->cur + i) % n;
-			if (!c->parts[p].subscribed)
-				continue;
-			rec = peek_ring(c, p);
-			if (rec) {
-				if (p != c->cur)
-					c->burst = 0;
-				c->cur = c->held_part = p;
-			}
-		}
-	}
-	c->held = rec;
-	if (rec && c->verifier)
-		mqdev_verifier_check(c->verifier, rec);
-	return rec;
+	return consumer_take(c, &rec, 1) ? rec : NULL;
+}
+
+MQDEV_EXPORT int mqdev_consumer_peek_batch(struct mqdev_consumer *c,
+					   const struct mqdev_record **recs,
+					   unsigned int max)
+{
+	if (c->held)
+		return -EBUSY;
+	if (!max)
+		return -EINVAL;
+	return consumer_take(c, recs, max);
 }
 
 /* A holding reader moved on: wake a producer that waits for the room. */
@@ -512,36 +630,37 @@ static void consumer_kick_all(struct mqdev_consumer *c)
 
 MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 {
-	const struct mqdev_record *rec = c->held;
 	struct consumer_part *cp;
 
-	if (!rec)
+	if (!c->held)
 		return -EINVAL;
 	c->held = NULL;
 	cp = &c->parts[c->held_part];
 	if (c->copy) {
-		c->buf_off += MQDEV_RECORD_SPACE(rec->len);
-		cp->next_offset = rec->offset + 1;
+		c->buf_off = c->held_end;
+		cp->next_offset = c->held_next;
 		return 0;
 	}
 
 	/* Pairs with smp_wmb() in ring_publish_tail(): reused under us? */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
-		return -ESTALE;	/* the next peek counts it as lost */
+		return -ESTALE;	/* the next peek counts them as lost */
 
-	cp->next_offset = rec->offset + 1;
-	c->burst++;
+	cp->next_offset = c->held_next;
+	c->burst += c->held_count;
 	/* Pairs with READ_ONCE() in ring_hold_limit(): done with the bytes. */
-	__atomic_store_n(cp->pos, c->held_pos + MQDEV_RECORD_SPACE(rec->len),
-			 __ATOMIC_RELEASE);
+	__atomic_store_n(cp->pos, c->held_end, __ATOMIC_RELEASE);
 	/*
 	 * A producer waiting for this room is told every so often, and always
 	 * before this consumer sleeps (consumer_kick_all()): not a full
 	 * barrier per record.
 	 */
-	if (cp->holding && ++c->unkicked >= CONSUMER_KICK_EVERY)
-		consumer_kick_all(c);
+	if (cp->holding) {
+		c->unkicked += c->held_count;
+		if (c->unkicked >= CONSUMER_KICK_EVERY)
+			consumer_kick_all(c);
+	}
 	return 0;
 }
 
@@ -643,19 +762,23 @@ MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
 				     unsigned int max, mqdev_record_fn fn,
 				     void *ctx)
 {
-	const struct mqdev_record *rec;
-	unsigned int done = 0;
+	const struct mqdev_record *recs[CONSUMER_BURST];
+	unsigned int done = 0, n, i;
 	int err;
 
 	err = mqdev_consumer_wait(c, timeout_ms);
 	if (err <= 0)
 		return err;
-	while (done < max && (rec = mqdev_consumer_peek(c))) {
-		err = fn(ctx, rec);
-		if (err < 0)
-			return err;
+	while (done < max &&
+	       (n = consumer_take(c, recs, max - done < CONSUMER_BURST ?
+				  max - done : CONSUMER_BURST))) {
+		for (i = 0; i < n; i++) {
+			err = fn(ctx, recs[i]);
+			if (err < 0)
+				return err;
+		}
 		if (mqdev_consumer_release(c) == 0)
-			done++;
+			done += n;
 	}
 	return c->error ? c->error : (int)done;
 }

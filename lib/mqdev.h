@@ -277,9 +277,24 @@ int mqdev_consumer_seek(struct mqdev_consumer *consumer, uint32_t partition,
 const struct mqdev_record *mqdev_consumer_peek(struct mqdev_consumer *consumer);
 
 /*
- * Done with the record from the last peek: move past it.  Returns 0, or
- * -ESTALE when, on a topic that overwrites, it was overwritten while it was
- * held: whatever was made of it must be thrown away (it counts as lost).
+ * Up to @max of the next records in place, in order and all of one
+ * partition, into @recs: what peek and release would hand out one after
+ * another, with one look at the ring for all of them (as libbpf's ring
+ * buffer consumer walks every record up to the producer's position).  A run
+ * ends before a record of a transaction, which peek then hands out alone.
+ * They stay valid until mqdev_consumer_release(), which releases them all.
+ * Returns how many (0: none is ready, or see mqdev_consumer_error()),
+ * -EBUSY while records are held, -EINVAL for @max 0.
+ */
+int mqdev_consumer_peek_batch(struct mqdev_consumer *consumer,
+			      const struct mqdev_record **recs,
+			      unsigned int max);
+
+/*
+ * Done with the record (or the run) from the last peek: move past it.
+ * Returns 0, or -ESTALE when, on a topic that overwrites, it was
+ * overwritten while it was held: whatever was made of it must be thrown
+ * away (it counts as lost).
  */
 int mqdev_consumer_release(struct mqdev_consumer *consumer);
 

@@ -412,4 +412,106 @@ TEST_F(consume, deleted_topic)
 	close(cons);
 }
 
+/*
+ * Runs: every record of both partitions exactly once, in order, each run
+ * of one partition with consecutive offsets and no longer than asked.
+ */
+static void read_in_runs(struct __test_metadata *_metadata, const char *name,
+			 unsigned int flags)
+{
+	const struct mqdev_record *recs[256];
+	uint64_t next[PARTS] = {};
+	struct mqdev_consumer *c;
+	int n, i, runs = 0, total = 0;
+	unsigned int max;
+
+	ASSERT_EQ(0, mqdev_consumer_new(name, flags, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, MQDEV_PARTITION_ALL,
+					 MQDEV_SEEK_EARLIEST, 0, 0, NULL));
+	EXPECT_EQ(-EINVAL, mqdev_consumer_peek_batch(c, recs, 0));
+	for (max = 7;; max = max == 7 ? 256 : 7) {
+		n = mqdev_consumer_peek_batch(c, recs, max);
+		if (n <= 0)
+			break;
+		runs++;
+		ASSERT_GE(max, (unsigned int)n);
+		/* peek hands out the run's first; no second run meanwhile */
+		EXPECT_EQ(recs[0], mqdev_consumer_peek(c));
+		EXPECT_EQ(-EBUSY, mqdev_consumer_peek_batch(c, recs, max));
+		for (i = 0; i < n; i++) {
+			ASSERT_GT(PARTS, recs[i]->partition);
+			EXPECT_EQ(recs[0]->partition, recs[i]->partition);
+			EXPECT_EQ(next[recs[i]->partition], recs[i]->offset);
+			next[recs[i]->partition] = recs[i]->offset + 1;
+		}
+		total += n;
+		EXPECT_EQ(0, mqdev_consumer_release(c));
+		EXPECT_EQ(-EINVAL, mqdev_consumer_release(c));
+	}
+	EXPECT_EQ(0, n);
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	EXPECT_EQ(100, next[0]);
+	EXPECT_EQ(30, next[1]);
+	EXPECT_EQ(130, total);
+	/* runs, not one record at a time, and never past a burst of 64 */
+	EXPECT_GT(130 / 2, runs);
+	EXPECT_LE((130 + 63) / 64, runs);
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
+TEST_F(consume, peek_batch_in_place)
+{
+	produce_n(_metadata, self->prod, 0, 0, 60);
+	produce_n(_metadata, self->prod, 1, 0, 30);
+	produce_n(_metadata, self->prod, 0, 60, 40);
+	read_in_runs(_metadata, self->name, 0);
+}
+
+TEST_F(consume, peek_batch_by_copy)
+{
+	produce_n(_metadata, self->prod, 0, 0, 60);
+	produce_n(_metadata, self->prod, 1, 0, 30);
+	produce_n(_metadata, self->prod, 0, 60, 40);
+	read_in_runs(_metadata, self->name, MQDEV_CONSUMER_COPY);
+}
+
+/* A run ends before a transaction's record: those are decided one by one. */
+TEST_F(consume, peek_batch_stops_at_transactions)
+{
+	const struct mqdev_record *recs[64];
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	struct mqdev_consumer *c;
+	const int want[] = { 3, 1, 4 };
+	unsigned int i;
+
+	produce_n(_metadata, self->prod, 0, 0, 3);
+	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_bind(p, s));
+	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "t1", 2, 0, NULL));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "t2", 2, 0, NULL));
+	ASSERT_EQ(0, mqdev_txn_commit(s));
+	produce_n(_metadata, self->prod, 0, 5, 3);
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	/* the plain three; t1 alone; t2 first of a run with the plain three */
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ASSERT_EQ(want[i], mqdev_consumer_peek_batch(c, recs, 64));
+		EXPECT_EQ(i ? 3 + i - 1 : 0, recs[0]->offset);
+		EXPECT_EQ(i != 0, !!(recs[0]->flags & MQDEV_RECORD_TXN));
+		if (want[i] > 1)
+			EXPECT_EQ(0, recs[1]->flags & MQDEV_RECORD_TXN);
+		EXPECT_EQ(0, mqdev_consumer_release(c));
+	}
+	EXPECT_EQ(0, mqdev_consumer_peek_batch(c, recs, 64));
+	mqdev_consumer_free(c);
+	mqdev_producer_free(p);
+	mqdev_session_free(s);
+}
+
 TEST_HARNESS_MAIN

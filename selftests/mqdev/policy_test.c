@@ -29,6 +29,13 @@ FIXTURE_TEARDOWN(policy)
 	close(self->fd);
 }
 
+/* Value @seq, seeded by its sequence, at @v. */
+static void seeded_value(char *v, uint64_t seq)
+{
+	pattern_fill(v, VALUE, seq);
+	memcpy(v, &seq, sizeof(seq));
+}
+
 /* Produce values seeded by their sequence until the first error. */
 static int fill(int prod, uint64_t first, uint64_t max, int *err)
 {
@@ -37,8 +44,7 @@ static int fill(int prod, uint64_t first, uint64_t max, int *err)
 	int ret = 0;
 
 	for (i = first; i < first + max; i++) {
-		pattern_fill(value, VALUE, i);
-		memcpy(value, &i, sizeof(i));
+		seeded_value(value, i);
 		ret = produce_one(prod, 0, NULL, 0, value, VALUE, NULL);
 		if (ret < 0)
 			break;
@@ -56,8 +62,7 @@ static int check_value(const struct mqdev_record *rec)
 	if (mqdev_record_value_len(rec) != VALUE)
 		return -1;
 	memcpy(&seq, v, sizeof(seq));
-	pattern_fill(expect, VALUE, seq);
-	memcpy(expect, &seq, sizeof(seq));
+	seeded_value(expect, seq);
 	return memcmp(v, expect, VALUE) ? -1 : 0;
 }
 
@@ -138,6 +143,7 @@ TEST_F(policy, block_keeps_what_nobody_holds)
 struct producer_arg {
 	int prod;
 	uint64_t count;
+	bool record_batches;	/* MQDEV_IOC_PRODUCE_BATCH, not _PRODUCE */
 	int err;
 	int done;
 };
@@ -259,30 +265,57 @@ TEST_F(policy, overwrite_reports_lost_records)
 	close(prod);
 }
 
-/* As fast as it can: batches of 64, each value seeded by its sequence. */
-static void *overwriting_producer(void *arg)
+/* @n messages from @seq, through MQDEV_IOC_PRODUCE. */
+static int produce_msgs(int prod, uint64_t seq, int n)
 {
-	struct producer_arg *a = arg;
 	static char values[64][VALUE];
 	struct mqdev_msg msgs[64];
 	struct mqdev_produce req = {
-		.msgs = (uintptr_t)msgs, .msg_size = sizeof(msgs[0]),
+		.msgs = (uintptr_t)msgs, .msg_size = sizeof(msgs[0]), .count = n,
 	};
-	uint64_t seq = 0;
-	int i, n;
+	int i;
 
-	while (seq < a->count) {
-		n = a->count - seq < 64 ? a->count - seq : 64;
-		for (i = 0; i < n; i++, seq++) {
-			pattern_fill(values[i], VALUE, seq);
-			memcpy(values[i], &seq, sizeof(seq));
-			mqdev_msg_init(&msgs[i], NULL, 0, values[i], VALUE, 0);
-		}
-		req.count = n;
-		if (ioctl(a->prod, MQDEV_IOC_PRODUCE, &req) != n) {
-			a->err = -errno;
-			break;
-		}
+	for (i = 0; i < n; i++) {
+		seeded_value(values[i], seq + i);
+		mqdev_msg_init(&msgs[i], NULL, 0, values[i], VALUE, 0);
+	}
+	return ioctl(prod, MQDEV_IOC_PRODUCE, &req) == n ? 0 : -errno;
+}
+
+/* @n messages from @seq, as one record batch laid out in place. */
+static int produce_record_batch(int prod, uint64_t seq, int n)
+{
+	static uint64_t buf[64 * SPACE / 8];
+	struct mqdev_produce_batch req = {
+		.records = (uintptr_t)buf, .len = n * SPACE,
+	};
+	struct mqdev_record *rec;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		rec = (void *)((char *)buf + i * SPACE);
+		memset(rec, 0, sizeof(*rec));
+		rec->len = sizeof(*rec) + VALUE;
+		seeded_value((char *)(rec + 1), seq + i);
+	}
+	return ioctl(prod, MQDEV_IOC_PRODUCE_BATCH, &req) ? -errno : 0;
+}
+
+/*
+ * As fast as it can, each value seeded by its sequence: messages 64 at a
+ * time, or record batches of 32 (a quarter of the 8 KiB ring).
+ */
+static void *overwriting_producer(void *arg)
+{
+	struct producer_arg *a = arg;
+	int per_call = a->record_batches ? 32 : 64, n;
+	uint64_t seq;
+
+	for (seq = 0; seq < a->count && !a->err; seq += n) {
+		n = a->count - seq < (uint64_t)per_call ? a->count - seq :
+							  per_call;
+		a->err = a->record_batches ? produce_record_batch(a->prod, seq, n) :
+					     produce_msgs(a->prod, seq, n);
 	}
 	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -304,13 +337,16 @@ static int slow_check(const struct mqdev_record *rec)
  * accept a record that was overwritten under it.
  */
 static void never_torn(struct __test_metadata *_metadata, const char *name,
-		       unsigned int flags)
+		       unsigned int flags, unsigned int run, bool record_batches)
 {
-	struct producer_arg a = { .count = 60000 };
-	const struct mqdev_record *rec;
+	struct producer_arg a = {
+		.count = 60000, .record_batches = record_batches,
+	};
+	const struct mqdev_record *recs[16];
 	struct mqdev_consumer *c;
 	uint64_t accepted = 0, stale = 0, bad = 0, last = 0;
 	pthread_t t;
+	int i, n;
 
 	a.prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, a.prod);
@@ -321,18 +357,24 @@ static void never_torn(struct __test_metadata *_metadata, const char *name,
 	for (;;) {
 		int done = __atomic_load_n(&a.done, __ATOMIC_ACQUIRE);
 
-		while ((rec = mqdev_consumer_peek(c))) {
-			int ok = slow_check(rec) == 0;
-			uint64_t off = rec->offset;
+		while ((n = mqdev_consumer_peek_batch(c, recs, run)) > 0) {
+			uint64_t off;
+			int ok = 1;
 
+			for (i = 0; i < n; i++) {
+				ok &= slow_check(recs[i]) == 0;
+				/* a run is consecutive: read before release */
+				ok &= recs[i]->offset == recs[0]->offset + i;
+			}
+			off = recs[n - 1]->offset;
 			if (mqdev_consumer_release(c) == -ESTALE) {
-				stale++;
+				stale += n;
 				continue;
 			}
 			bad += !ok;
 			EXPECT_LE(last, off);
 			last = off;
-			accepted++;
+			accepted += n;
 		}
 		if (done && !mqdev_consumer_peek(c))
 			break;
@@ -358,14 +400,29 @@ TEST_F(policy, overwrite_never_torn_in_place)
 {
 	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192,
 				  MQDEV_TOPIC_OVERWRITE));
-	never_torn(_metadata, self->name, 0);
+	never_torn(_metadata, self->name, 0, 1, false);
 }
 
 TEST_F(policy, overwrite_never_torn_by_copy)
 {
 	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192,
 				  MQDEV_TOPIC_OVERWRITE));
-	never_torn(_metadata, self->name, MQDEV_CONSUMER_COPY);
+	never_torn(_metadata, self->name, MQDEV_CONSUMER_COPY, 1, false);
+}
+
+/* Runs of records held at once, lapped by a producer of record batches. */
+TEST_F(policy, overwrite_never_torn_in_runs)
+{
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192,
+				  MQDEV_TOPIC_OVERWRITE));
+	never_torn(_metadata, self->name, 0, 16, true);
+}
+
+TEST_F(policy, overwrite_never_torn_in_runs_by_copy)
+{
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192,
+				  MQDEV_TOPIC_OVERWRITE));
+	never_torn(_metadata, self->name, MQDEV_CONSUMER_COPY, 16, true);
 }
 
 TEST_HARNESS_MAIN

@@ -202,11 +202,24 @@ static struct mqdev_consumer *mqdev_reader(const struct mqdev_ctx *m)
 	return c;
 }
 
+/* How many of a run of records have the size and checksum they should. */
+static uint64_t check_run(const struct mqdev_record **recs, int n,
+			  size_t size)
+{
+	uint64_t ok = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		ok += mqdev_record_value_len(recs[i]) == size &&
+		      check(mqdev_record_value(recs[i]), size) == 0;
+	return ok;
+}
+
 static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
 {
-	const struct mqdev_record *rec;
+	const struct mqdev_record *recs[BATCH];
 	uint64_t i = 0, ok = 0;
-	int err;
+	int err, n;
 
 	if (getenv("MQBENCH_BUSY_POLL"))
 		mqdev_consumer_set_busy_poll(c, atoi(getenv("MQBENCH_BUSY_POLL")));
@@ -219,11 +232,10 @@ static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
 				b->count);
 			return -1;
 		}
-		while ((rec = mqdev_consumer_peek(c))) {
-			ok += mqdev_record_value_len(rec) == b->size &&
-			      check(mqdev_record_value(rec), b->size) == 0;
+		while ((n = mqdev_consumer_peek_batch(c, recs, BATCH)) > 0) {
+			ok += check_run(recs, n, b->size);
 			mqdev_consumer_release(c);
-			i++;
+			i += n;
 		}
 		/*
 		 * A group's commit is what frees space under block.  ESTALE:
@@ -355,12 +367,12 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n)
 int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
 	       double *consume_ns)
 {
-	const struct mqdev_record *rec;
+	const struct mqdev_record *recs[BATCH];
 	struct bench_producer bp;
 	struct mqdev_consumer *c;
 	uint64_t i, j, tp = 0, tc = 0, t0, ok = 0;
 	struct mqdev_ctx *m;
-	int n = 0;
+	int n = 0, got;
 
 	if (mqdev_setup(b, (void **)&m) ||
 	    bench_producer_new(&bp, m->topic, b, msgs))
@@ -373,10 +385,11 @@ int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
 		n = bench_produce(&bp, b, i, 0);
 		tp += now_ns() - t0;
 		t0 = now_ns();
-		for (j = 0; j < (uint64_t)n && (rec = mqdev_consumer_peek(c));
-		     j++) {
-			ok += mqdev_record_value_len(rec) == b->size &&
-			      check(mqdev_record_value(rec), b->size) == 0;
+		for (j = 0; j < (uint64_t)n; j += got) {
+			got = mqdev_consumer_peek_batch(c, recs, BATCH);
+			if (got <= 0)
+				break;
+			ok += check_run(recs, got, b->size);
 			mqdev_consumer_release(c);
 		}
 		tc += now_ns() - t0;
