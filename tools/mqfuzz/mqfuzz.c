@@ -61,7 +61,8 @@ struct fuzzer {
 	 * fuzzer made up can make the kernel write far, and it must fault
 	 * (EFAULT), not scribble on what we live on.  Layout: [0, 1K) keys
 	 * and values, [1K, 2K) message arrays, [2K, 3K) and [3K, 4K) other
-	 * arrays and the ioctl argument, [4K, 8K) topic lists.
+	 * arrays and the ioctl argument, [4K, 8K) topic lists, [8K, 24K)
+	 * record batches.
 	 */
 	char		*page;
 };
@@ -71,6 +72,8 @@ struct fuzzer {
 #define PAGE_ARRAY2	3072
 #define PAGE_SCRATCH	(PAGE_ARRAY2 + 512)
 #define PAGE_LIST	4096
+#define PAGE_BATCH	8192
+#define PAGE_BATCH_SIZE	16384
 
 static uint64_t seed = 1, max_calls;
 static __thread const char *doing = "starting";	/* for a crash report */
@@ -297,6 +300,32 @@ static void do_produce(struct fuzzer *f, int fd)
 	req.msg_size = chance(f, 80) ? sizeof(msgs[0]) :
 		       chance(f, 50) ? MQDEV_MSG_SIZE_VER0 : number(f);
 	fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCE, &req, sizeof(req));
+}
+
+/* A record batch laid out well, then broken a byte at a time. */
+static void do_produce_batch(struct fuzzer *f, int fd)
+{
+	char *batch = f->page + PAGE_BATCH;
+	struct mqdev_produce_batch req = {};
+	struct mqdev_record *rec;
+	uint32_t n = 1 + below(f, 8), i, len = 0, rlen;
+
+	for (i = 0; i < n; i++) {
+		rlen = sizeof(*rec) + below(f, 1500);
+		if (len + MQDEV_RECORD_SPACE(rlen) > PAGE_BATCH_SIZE)
+			break;
+		rec = (struct mqdev_record *)(batch + len);
+		memset(rec, 0, sizeof(*rec));
+		rec->len = chance(f, 95) ? rlen : number(f);
+		rec->key_len = chance(f, 70) ? 0 :
+			       below(f, rlen - sizeof(*rec) + 1);
+		mutate(f, rec, sizeof(*rec));
+		len += MQDEV_RECORD_SPACE(rlen);
+	}
+	req.records = pointer(f, batch);
+	req.len = chance(f, 90) ? len : number(f);
+	req.partition = chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5);
+	fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCE_BATCH, &req, sizeof(req));
 }
 
 static void do_consume(struct fuzzer *f, int fd)
@@ -619,8 +648,8 @@ static void fuzz_one(struct fuzzer *f)
 		do_random_ioctl(f, fd);
 		break;
 	default:
-		doing = "produce";
-		do_produce(f, fd);
+		doing = "produce_batch";
+		do_produce_batch(f, fd);
 	}
 }
 
@@ -674,10 +703,12 @@ static uint64_t fuzz_process(unsigned int proc)
 	}
 	/* proof that the calls got past the argument checks, too */
 	printf("mqfuzz: process %u succeeded: create %" PRIu64 ", attach %"
-	       PRIu64 ", produce %" PRIu64 ", seek %" PRIu64 ", join %" PRIu64
+	       PRIu64 ", produce %" PRIu64 ", batch %" PRIu64 ", seek %"
+	       PRIu64 ", join %" PRIu64
 	       ", commit %" PRIu64 ", init %" PRIu64 ", bind %" PRIu64
 	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", mmap %" PRIu64 "\n",
-	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x12],
+	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
+	       f[0].ok[0x12],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
 	       f[0].ok[0x32], f[0].ok[0x33], f[0].maps);
 	fflush(stdout);
