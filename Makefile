@@ -207,11 +207,17 @@ bench: deps
 	@mkdir -p $(B)/bench
 	$(BENCH_VM) --timeout 3600 -- mqbench --json $(B)/bench/results.json \
 		$(BENCH_ARGS) >$(B)/bench/results.md
+	$(BENCH_VM) --cpu max,-erms --timeout 1800 -- mqbench \
+		--scenario throughput --json $(B)/bench/results-noerms.json \
+		$(BENCH_ARGS) >>$(B)/bench/results.md
 	tools/vm/run --icount --timeout 1800 -- mqbench --scenario cost \
 		--json $(B)/bench/cost.json $(BENCH_ARGS) >>$(B)/bench/results.md
 	cat $(B)/bench/results.md
 	tools/mqbench/plot.sh $(B)/bench/results.json $(B)/bench/throughput.png
-	@echo "bench: $(B)/bench/results.md, results.json, cost.json, throughput.png"
+	tools/mqbench/plot.sh $(B)/bench/results-noerms.json \
+		$(B)/bench/throughput-noerms.png
+	@echo "bench: $(B)/bench/results.md, results.json, results-noerms.json," \
+		"cost.json, throughput.png, throughput-noerms.png"
 
 install: all
 	install -D -m 644 uapi/linux/mqdev.h $(DESTDIR)$(PREFIX)/include/linux/mqdev.h

@@ -388,8 +388,8 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	umsgs = u64_to_user_ptr(req.msgs);
 	if (req.msg_size == sizeof(struct mqdev_msg)) {
-		ctx.chunk = kmalloc_array(PRODUCE_CHUNK, sizeof(*ctx.chunk),
-					  GFP_KERNEL);
+		ctx.chunk = kmalloc_array(min_t(u32, req.count, PRODUCE_CHUNK),
+					  sizeof(*ctx.chunk), GFP_KERNEL);
 		if (!ctx.chunk)
 			return -ENOMEM;
 	}

@@ -348,7 +348,7 @@ static int cost_table(uint64_t count, FILE *json)
 /* Round trips are slower than a stream: a tenth of the count of them. */
 static int latency_table_count(uint64_t count, FILE *json)
 {
-	return latency_table(count / 10, json);
+	return latency_table(count / 10, reps, json);
 }
 
 static const struct {
@@ -379,21 +379,44 @@ static bool wanted(const char *list, const char *name, bool by_default)
 	return false;
 }
 
+/* Is @flag among the words of /proc/cpuinfo's flags line @flags? */
+static bool has_flag(const char *flags, const char *flag)
+{
+	size_t len = strlen(flag);
+	const char *at;
+
+	for (at = strstr(flags, flag); at; at = strstr(at + 1, flag))
+		if (at[-1] == ' ' && (at[len] == ' ' || at[len] == '\n'))
+			return true;
+	return false;
+}
+
+/*
+ * The CPU model, and whether it has ERMS and FSRM: with them the kernel's
+ * copies (and glibc's large ones) are rep movsb, which TCG runs a byte at
+ * a time; without, rep movsq and vector loops, several bytes at a time.
+ */
 static void cpu_model(char *cpu, size_t len)
 {
-	char line[256];
+	char line[4096], model[256] = "unknown";
+	bool erms = false, fsrm = false;
 	FILE *f = fopen("/proc/cpuinfo", "r");
 
-	snprintf(cpu, len, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "model name", 10)) {
-			snprintf(cpu, len, "%s", strchr(line, ':') + 2);
-			cpu[strcspn(cpu, "\n")] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "model name", 10) && !strcmp(model, "unknown")) {
+			snprintf(model, sizeof(model), "%s", strchr(line, ':') + 2);
+			model[strcspn(model, "\n")] = '\0';
+		} else if (!strncmp(line, "flags", 5)) {
+			erms = has_flag(line, "erms");
+			fsrm = has_flag(line, "fsrm");
 			break;
 		}
-	fclose(f);
+	}
+	if (f)
+		fclose(f);
+	snprintf(cpu, len, "%s, %s", model,
+		 erms && fsrm ? "erms fsrm" : erms ? "erms, no fsrm" :
+		 fsrm ? "fsrm, no erms" : "no erms or fsrm");
 }
 
 int main(int argc, char **argv)
@@ -412,7 +435,7 @@ int main(int argc, char **argv)
 	FILE *json = NULL;
 	int opt, failed = 0;
 	struct utsname uts;
-	char cpu[128];
+	char cpu[320];
 	unsigned int i;
 
 	while ((opt = getopt_long(argc, argv, "n:r:j:s:p:h", opts, NULL)) != -1) {

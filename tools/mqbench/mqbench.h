@@ -60,7 +60,7 @@ long pmq_raise_limits(long depth);
 int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
 /* latency.c */
-int latency_table(uint64_t n, FILE *json);
+int latency_table(uint64_t n, int reps, FILE *json);
 
 /* mqbench.c: one result, as a JSON object in the results array */
 void json_result(FILE *json, const char *scenario, const char *peer,
