@@ -4,6 +4,7 @@
  * offsets, readable in place and through read(2), and every malformed batch
  * refused with nothing appended and nothing dropped.
  */
+#include <stddef.h>
 #include "common.h"
 #include "kselftest_harness.h"
 
@@ -259,7 +260,17 @@ TEST_F(batch, malformed_batches_append_nothing)
 		struct mqdev_produce_batch req;
 		uint64_t more;
 	} bigger;
+	static const size_t kernel_fields[] = {
+		offsetof(struct mqdev_record, partition),
+		offsetof(struct mqdev_record, offset),
+		offsetof(struct mqdev_record, timestamp),
+		offsetof(struct mqdev_record, producer_id),
+		offsetof(struct mqdev_record, sequence),
+		offsetof(struct mqdev_record, flags),
+		offsetof(struct mqdev_record, txn),
+	};
 	void *unmapped;
+	size_t i;
 	char *big;
 
 	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &tinfo,
@@ -298,25 +309,12 @@ TEST_F(batch, malformed_batches_append_nothing)
 	REFUSED(-EINVAL, good);
 	good = lay(buf, second, "key", "fine too");
 
-	/* the fields that are the kernel's must be left zero */
-	rec_at(buf, second)->offset = 7;
-	REFUSED(-EINVAL, good);
-	rec_at(buf, second)->offset = 0;
-	rec_at(buf, second)->timestamp = 1;
-	REFUSED(-EINVAL, good);
-	rec_at(buf, second)->timestamp = 0;
-	rec_at(buf, second)->partition = 1;
-	REFUSED(-EINVAL, good);
-	rec_at(buf, second)->partition = 0;
-	rec_at(buf, second)->flags = MQDEV_RECORD_TXN;
-	REFUSED(-EINVAL, good);
-	rec_at(buf, second)->flags = 0;
-	rec_at(buf, second)->sequence = 3;
-	REFUSED(-EINVAL, good);
-	rec_at(buf, second)->sequence = 0;
-	rec_at(buf, second)->producer_id = 3;
-	REFUSED(-EINVAL, good);
-	rec_at(buf, second)->producer_id = 0;
+	/* the fields that are the kernel's must be left zero, each of them */
+	for (i = 0; i < sizeof(kernel_fields) / sizeof(kernel_fields[0]); i++) {
+		((char *)rec_at(buf, second))[kernel_fields[i]] = 1;
+		REFUSED(-EINVAL, good);
+		((char *)rec_at(buf, second))[kernel_fields[i]] = 0;
+	}
 
 	/* a record larger than the topic takes */
 	big_len = MQDEV_RECORD_SPACE(max_record + 8);
