@@ -5,6 +5,8 @@
  * For a fixed time, on one topic that blocks when full:
  *   - idempotent producers (named, so a restarted one resumes its numbers)
  *     send records and note every acknowledgment;
+ *   - batch producers append record batches of 1 to 32 records to one
+ *     partition each and note every acknowledged batch;
  *   - transactional producers write one record to every partition per
  *     transaction and commit or abort it, noting the outcome they saw; a
  *     checker answers for the ones whose producer was killed, and notes its
@@ -25,7 +27,10 @@
  *   4. every record the group was given is either committed or delivered
  *      again: after the run, one last member reads from the committed
  *      offsets, and every record (but aborted ones) was delivered at least
- *      once.
+ *      once;
+ *   5. every record batch is whole and in one piece: its records follow
+ *      each other in one partition, none missing, and every acknowledged
+ *      batch is there.
  *
  * It prints what it checked and exits 1 at the first violation.
  *
@@ -51,18 +56,21 @@
 #define PARTS		4
 #define PRODUCERS	3
 #define TXNERS		2
+#define BATCHERS	2
+#define MAX_BATCHES	(1 << 20)	/* per batch producer */
 #define MEMBERS		3
 #define MAX_OFFSETS	(1 << 23)	/* per partition, for the delivery counts */
 #define MAX_TXNS	(1 << 20)
 #define TOPIC		"torture"
 #define GROUP		"tg"
 
-enum { KIND_PLAIN = 1, KIND_TXN = 2 };
+enum { KIND_PLAIN = 1, KIND_TXN = 2, KIND_BATCH = 3 };
 
 struct value {
 	uint32_t	kind;
 	uint32_t	who;
-	uint64_t	n;		/* a transaction's number */
+	uint64_t	n;		/* a transaction's or a batch's number */
+	uint32_t	i, count;	/* a batch's record i of count */
 };
 
 /*
@@ -78,6 +86,9 @@ struct audit {
 	uint8_t		txn_parts[MAX_TXNS];		/* visible records */
 	uint8_t		txn_aborted[MAX_TXNS];		/* aborted records */
 	uint64_t	records, aborted;
+	struct value	last[PARTS];			/* each one's last */
+	uint8_t		batch_whole[BATCHERS][MAX_BATCHES];
+	uint64_t	batches;
 	/* of them, those with offsets the delivery counts can hold */
 	uint64_t	tracked, tracked_aborted;
 };
@@ -86,6 +97,8 @@ struct audit {
 struct shared {
 	uint64_t	acked[PRODUCERS][PARTS];	/* numbers acknowledged */
 	uint64_t	next_txn;
+	uint64_t	next_batch[BATCHERS];
+	uint8_t		batch_acked[BATCHERS][MAX_BATCHES];
 	uint8_t		txn_seen[MAX_TXNS];		/* TXN_*, as decided */
 	uint8_t		delivered[PARTS][MAX_OFFSETS];	/* to the group */
 	volatile int	stop;
@@ -162,6 +175,36 @@ static void plain_producer(unsigned int who, uint64_t rs)
 			mqdev_producer_send(p, NULL, 0, &v, sizeof(v),
 					    rnd(&rs) % PARTS, NULL);
 		mqdev_producer_flush(p);
+		usleep(rnd(&rs) % 2000);
+	}
+	_exit(0);
+}
+
+/* Record batches of 1 to 32 records to one partition, whole or not at all. */
+static void batch_producer(unsigned int who, uint64_t rs)
+{
+	struct value v = { .kind = KIND_BATCH, .who = who };
+	struct mqdev_producer *p;
+	struct mqdev_batch *b;
+	uint32_t part;
+	void *at;
+
+	if (mqdev_producer_new(TOPIC, 0, &p) || mqdev_batch_new(4096, &b))
+		_exit(2);
+	while (!sh->stop) {
+		v.n = sh->next_batch[who]++;
+		if (v.n >= MAX_BATCHES)
+			break;
+		v.count = 1 + rnd(&rs) % 32;
+		for (v.i = 0; v.i < v.count; v.i++) {
+			if (mqdev_batch_add(b, NULL, 0, sizeof(v), &at))
+				_exit(2);
+			memcpy(at, &v, sizeof(v));
+		}
+		part = rnd(&rs) % PARTS;
+		if (mqdev_produce_batch(p, b, &part, NULL) == (int)v.count)
+			sh->batch_acked[who][v.n] = 1;
+		mqdev_batch_clear(b);
 		usleep(rnd(&rs) % 2000);
 	}
 	_exit(0);
@@ -257,6 +300,34 @@ static void member(uint64_t rs)
 /* ---- the auditor ---------------------------------------------------------------- */
 
 
+/* 5: a batch's records follow each other in its partition, none missing. */
+static void audit_batch(struct audit *a, uint32_t p, const struct value *v,
+			uint64_t offset)
+{
+	const struct value *last = &a->last[p];
+	bool open = last->kind == KIND_BATCH && last->i + 1 < last->count;
+
+	if (v->kind != KIND_BATCH) {
+		if (open)
+			violation("partition %u offset %" PRIu64 ": batch %u/%"
+				  PRIu64 " cut off after %u of %u records", p,
+				  offset, last->who, last->n, last->i + 1,
+				  last->count);
+		return;
+	}
+	if (v->who >= BATCHERS || v->n >= MAX_BATCHES || !v->count ||
+	    v->i >= v->count ||
+	    (v->i ? !open || last->who != v->who || last->n != v->n ||
+		    last->i + 1 != v->i : open))
+		violation("partition %u offset %" PRIu64 ": batch %u/%" PRIu64
+			  " record %u of %u out of place", p, offset, v->who,
+			  v->n, v->i, v->count);
+	if (v->i + 1 == v->count) {
+		a->batch_whole[v->who][v->n] = 1;
+		a->batches++;
+	}
+}
+
 static void audit_record(struct audit *a, const struct mqdev_record *rec)
 {
 	struct value v;
@@ -276,7 +347,11 @@ static void audit_record(struct audit *a, const struct mqdev_record *rec)
 		violation("partition %u offset %" PRIu64 ": %u bytes", p,
 			  (uint64_t)rec->offset, mqdev_record_value_len(rec));
 	memcpy(&v, mqdev_record_value(rec), sizeof(v));
-	if (v.kind == KIND_PLAIN) {
+	audit_batch(a, p, &v, rec->offset);
+	a->last[p] = v;
+	if (v.kind == KIND_BATCH) {
+		return;
+	} else if (v.kind == KIND_PLAIN) {
 		if (v.who >= PRODUCERS || rec->sequence != a->next_seq[v.who][p])
 			violation("producer tp%u partition %u: sequence %u where "
 				  "%" PRIu64 " was due (offset %" PRIu64 ")",
@@ -354,7 +429,7 @@ static void auditor(void)
 
 /* ---- the supervisor --------------------------------------------------------- */
 
-enum role { PLAIN, TXNER, MEMBER, NR_ROLES };
+enum role { PLAIN, TXNER, BATCHER, MEMBER, NR_ROLES };
 
 struct worker {
 	enum role	role;
@@ -374,6 +449,9 @@ static pid_t start(struct worker *w, uint64_t rs)
 		break;
 	case TXNER:
 		txn_producer(w->index, rs);
+		break;
+	case BATCHER:
+		batch_producer(w->index, rs);
 		break;
 	default:
 		member(rs);
@@ -431,12 +509,12 @@ int main(int argc, char **argv)
 		{}
 	};
 	struct audit *a;
-	struct worker w[PRODUCERS + TXNERS + MEMBERS];
+	struct worker w[PRODUCERS + TXNERS + BATCHERS + MEMBERS];
 	struct mqdev_topic_config cfg = {
 		.partitions = PARTS, .capacity = 4 << 20,
 	};
 	uint64_t rs, end, committed[PARTS], prev[PARTS] = {}, kills = 0;
-	uint64_t o, given = 0, txns = 0, whole = 0;
+	uint64_t o, n, given = 0, txns = 0, whole = 0;
 	unsigned int i, nr = 0, p, t;
 	int opt, fd, status;
 	pid_t audit_pid, checker_pid;
@@ -475,6 +553,8 @@ int main(int argc, char **argv)
 		w[nr++] = (struct worker){ PLAIN, i, 0 };
 	for (i = 0; i < TXNERS; i++)
 		w[nr++] = (struct worker){ TXNER, i, 0 };
+	for (i = 0; i < BATCHERS; i++)
+		w[nr++] = (struct worker){ BATCHER, i, 0 };
 	for (i = 0; i < MEMBERS; i++)
 		w[nr++] = (struct worker){ MEMBER, i, 0 };
 	for (i = 0; i < nr; i++)
@@ -527,6 +607,15 @@ int main(int argc, char **argv)
 					  " acknowledged, %" PRIu64 " there",
 					  i, p, sh->acked[i][p],
 					  a->next_seq[i][p]);
+	/* 5: no batch cut off at the end, and every acknowledged one there */
+	for (p = 0; p < PARTS; p++)
+		audit_batch(a, p, &(struct value){ .kind = KIND_PLAIN },
+			    a->next_offset[p]);
+	for (i = 0; i < BATCHERS; i++)
+		for (n = 0; n < sh->next_batch[i] && n < MAX_BATCHES; n++)
+			if (sh->batch_acked[i][n] && !a->batch_whole[i][n])
+				violation("batch %u/%" PRIu64 ": acknowledged, "
+					  "not there", i, n);
 	/* 2: no transaction half visible, each as its outcome says */
 	for (t = 0; t < sh->next_txn && t < MAX_TXNS; t++) {
 		/*
@@ -564,10 +653,11 @@ int main(int argc, char **argv)
 
 	printf("mqtorture: %u s, %" PRIu64 " kills; %" PRIu64 " records "
 	       "audited in order; every acknowledged one there once; %" PRIu64
+	       " record batches, each whole; %" PRIu64
 	       " transactions decided, %" PRIu64 " visible whole, none in part, "
 	       "%" PRIu64 " aborted records never delivered; committed offsets "
 	       "never went back; every record delivered to the group: OK\n",
-	       seconds, kills, a->records, txns, whole, a->aborted);
+	       seconds, kills, a->records, a->batches, txns, whole, a->aborted);
 	mqdev_topic_delete(fd, TOPIC);
 	return 0;
 }
