@@ -486,6 +486,23 @@ static long mqdev_ioctl_produce_batch(struct mqdev_handle *h,
 	return 0;
 }
 
+static long mqdev_ioctl_wait(struct mqdev_handle *h, void __user *uarg,
+			     size_t usize)
+{
+	struct mqdev_topic *topic;
+	struct mqdev_wait req;
+	int err;
+
+	topic = handle_request(h, MQDEV_ATTACH_CONSUME, &req, sizeof(req),
+			       uarg, usize);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	if (req.flags || req.reserved)
+		return -EINVAL;
+	err = mqdev_wait(h, topic, &req);
+	return err ?: mqdev_copy_out(uarg, usize, &req, sizeof(req));
+}
+
 static int seek_one(struct mqdev_handle *h, struct mqdev_topic *topic,
 		    u32 part, const struct mqdev_seek *req, u64 *offset)
 {
@@ -716,6 +733,8 @@ static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return mqdev_ioctl_produce(h, file, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCE_BATCH):
 		return mqdev_ioctl_produce_batch(h, file, uarg, usize);
+	case MQDEV_IOC_BASE(MQDEV_IOC_WAIT):
+		return mqdev_ioctl_wait(h, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_SEEK):
 		return mqdev_ioctl_seek(h, uarg, usize);
 	case MQDEV_IOC_BASE(MQDEV_IOC_WAKEUP):

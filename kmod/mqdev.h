@@ -259,6 +259,7 @@ void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on);
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset);
 bool mqdev_ring_readable(struct mqdev_part *part, u64 pos);
+bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes);
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *pos, char __user *buf,
 			size_t len);
 void mqdev_ring_kick(struct mqdev_part *part);
@@ -326,6 +327,10 @@ void mqdev_group_resync(struct mqdev_group *g);
 void mqdev_group_destroy(struct mqdev_group *g);
 struct mqdev_group *mqdev_group_get_or_create(struct mqdev_topic *topic,
 					      const char *name);
+
+/* wait.c */
+int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
+	       struct mqdev_wait *req);
 
 /* netlink.c */
 int mqdev_nl_init(void);

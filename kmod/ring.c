@@ -621,8 +621,12 @@ int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 	return err;
 }
 
-/* A record at @pos may be read: it exists and no open transaction holds it. */
-bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
+/*
+ * At least @min_bytes (one or more) of records are published past @pos and
+ * the first may be read: no open transaction holds it.  Lock-free, so that
+ * a wake function may ask it too.
+ */
+static bool ring_has(struct mqdev_part *part, u64 pos, u64 min_bytes)
 {
 	/* Pairs with smp_store_release() in ring_publish(): records first. */
 	u64 head = smp_load_acquire(&part->ctrl->head);
@@ -630,8 +634,20 @@ bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
 	if (pos >= head)
 		return false;
 	pos = max(pos, READ_ONCE(part->ctrl->tail));
-	return pos < head &&
+	return pos < head && head - pos >= min_bytes &&
 	       mqdev_txn_record_state(ring_record(part, pos)) != MQDEV_TXN_OPEN;
+}
+
+/* A record at @pos may be read: it exists and no open transaction holds it. */
+bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
+{
+	return ring_has(part, pos, 1);
+}
+
+/* What a watermark waiter at @pos waits for: @min_bytes ready to read. */
+bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes)
+{
+	return ring_has(part, pos, max(min_bytes, 1U));
 }
 
 /*

@@ -50,6 +50,8 @@ struct mqdev_consumer {
 	uint32_t		cur;		/* partition being read */
 	uint32_t		burst;
 	unsigned int		busy_usec;
+	uint32_t		fetch_min;	/* bytes to wake for, or 0 */
+	bool			no_wait_ioctl;	/* an older kernel: poll(2) */
 	uint64_t		lost;
 	uint64_t		aborted;
 	int			error;
@@ -202,6 +204,12 @@ MQDEV_EXPORT void mqdev_consumer_set_busy_poll(struct mqdev_consumer *c,
 					       unsigned int usec)
 {
 	c->busy_usec = usec;
+}
+
+MQDEV_EXPORT void mqdev_consumer_set_fetch_min(struct mqdev_consumer *c,
+					       uint32_t bytes)
+{
+	c->fetch_min = bytes;
 }
 
 static int consumer_map(struct mqdev_consumer *c, uint32_t p)
@@ -664,8 +672,12 @@ MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 	return 0;
 }
 
-/* A hint: partition @p has a record to deliver or skip at its position. */
-static bool part_ready(struct mqdev_consumer *c, uint32_t p)
+/*
+ * A hint: partition @p has a record to deliver or skip at its position,
+ * and at least @min_bytes of records from there on.
+ */
+static bool part_ready(struct mqdev_consumer *c, uint32_t p,
+		       uint32_t min_bytes)
 {
 	const struct consumer_part *cp = &c->parts[p];
 	/* Pairs with smp_store_release() in the kernel's ring_publish(). */
@@ -675,12 +687,12 @@ static bool part_ready(struct mqdev_consumer *c, uint32_t p)
 
 	if (pos < tail)
 		pos = tail;
-	return pos < head &&
+	return pos < head && head - pos >= min_bytes &&
 	       record_txn_state(c, (const void *)(cp->data + (pos & c->mask))) !=
 	       MQDEV_TXN_OPEN;
 }
 
-static bool consumer_ready(struct mqdev_consumer *c)
+static bool consumer_ready(struct mqdev_consumer *c, uint32_t min_bytes)
 {
 	uint32_t p;
 
@@ -689,7 +701,7 @@ static bool consumer_ready(struct mqdev_consumer *c)
 	if (c->copy)
 		return false;
 	for (p = 0; p < c->attach.partitions; p++)
-		if (c->parts[p].subscribed && part_ready(c, p))
+		if (c->parts[p].subscribed && part_ready(c, p, min_bytes))
 			return true;
 	return false;
 }
@@ -717,7 +729,7 @@ static bool consumer_spin(struct mqdev_consumer *c)
 		return false;
 	end = now_usec() + c->busy_usec;
 	do {
-		if (consumer_ready(c))
+		if (consumer_ready(c, c->fetch_min))
 			return true;
 		cpu_relax();
 	} while (now_usec() < end);
@@ -727,35 +739,71 @@ static bool consumer_spin(struct mqdev_consumer *c)
 static int consumer_refresh(struct mqdev_consumer *c);
 static int consumer_group_tick(struct mqdev_consumer *c);
 
-MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
+/* poll(2), for a kernel without MQDEV_IOC_WAIT: POLL* bits, 0, or -errno. */
+static int consumer_poll_fd(struct mqdev_consumer *c, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN | POLLPRI };
-	int n, err;
+	int n = poll(&pfd, 1, timeout_ms);
+
+	if (n < 0)
+		return -errno;
+	return n ? pfd.revents : 0;
+}
+
+/*
+ * Sleep in MQDEV_IOC_WAIT, whose wake-up heeds fetch_min: POLL* bits, 0
+ * when the time ran out, or -errno.
+ */
+static int consumer_sleep(struct mqdev_consumer *c, int timeout_ms)
+{
+	struct mqdev_wait req = {
+		.timeout_ns = timeout_ms < 0 ? MQDEV_WAIT_FOREVER :
+			      (uint64_t)timeout_ms * 1000000,
+		.min_bytes = c->fetch_min,
+	};
+	int err;
+
+	if (c->no_wait_ioctl)
+		return consumer_poll_fd(c, timeout_ms);
+	err = mqdev_ioctl(c->fd, MQDEV_IOC_WAIT, &req);
+	if (err == -ENOTTY) {
+		c->no_wait_ioctl = true;
+		return consumer_poll_fd(c, timeout_ms);
+	}
+	if (err == -ETIMEDOUT)
+		return 0;
+	return err ? err : (int)req.revents;
+}
+
+MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
+{
+	int revents, err;
 
 	if (c->member) {
 		err = consumer_group_tick(c);
 		if (err)		/* an error, or a new assignment */
 			return err;
 	}
-	if (consumer_ready(c))
+	if (consumer_ready(c, c->fetch_min))
 		return 1;
 	consumer_kick_all(c);		/* before any chance of sleeping */
 	if (consumer_spin(c))
 		return 1;
-	n = poll(&pfd, 1, timeout_ms);
-	if (n < 0)
-		return -errno;
-	if (n && (pfd.revents & POLLPRI)) {
+	revents = consumer_sleep(c, timeout_ms);
+	if (revents < 0)
+		return revents;
+	if (revents & POLLPRI) {
 		err = consumer_refresh(c);
 		return err ? err : 1;
 	}
-	if (n && (pfd.revents & POLLIN))
+	if (revents & POLLIN)
 		return 1;
-	if (n && (pfd.revents & POLLHUP))
+	if (revents & POLLHUP)
 		return -EIDRM;
-	if (n && (pfd.revents & POLLERR))
+	if (revents & POLLERR)
 		return -EIO;
-	return 0;
+	/* fetch.max.wait passed: what there is, if fewer than fetch_min */
+	return consumer_ready(c, 1) ? 1 : 0;
 }
 
 MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,

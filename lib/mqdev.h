@@ -311,6 +311,16 @@ int mqdev_consumer_wait(struct mqdev_consumer *consumer, int timeout_ms);
 void mqdev_consumer_set_busy_poll(struct mqdev_consumer *consumer,
 				  unsigned int usec);
 
+/*
+ * Kafka's fetch.min.bytes: mqdev_consumer_wait() sleeps until @bytes of
+ * records are ready in a partition (0: any record), and when its time-out
+ * (fetch.max.wait.ms) passes first, returns 1 if fewer are.  The kernel
+ * checks the watermark before waking the consumer (MQDEV_IOC_WAIT), so
+ * appends smaller than it do not wake it.
+ */
+void mqdev_consumer_set_fetch_min(struct mqdev_consumer *consumer,
+				  uint32_t bytes);
+
 typedef int (*mqdev_record_fn)(void *ctx, const struct mqdev_record *rec);
 
 /*

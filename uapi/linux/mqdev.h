@@ -237,6 +237,29 @@ struct mqdev_wakeup {
 };
 
 /*
+ * MQDEV_IOC_WAIT: sleep until a partition the handle reads has at least
+ * @min_bytes of records ready past its position (Kafka's fetch.min.bytes;
+ * 0 counts as 1), a group member's assignment changed, or the topic was
+ * deleted, for at most @timeout_ns (Kafka's fetch.max.wait.ms; 0 does not
+ * sleep, MQDEV_WAIT_FOREVER has no limit).  Unlike poll(2), the wake-up
+ * looks at the waiter's own position and watermark before it wakes it, so
+ * a consumer waiting for a batch's worth sleeps through smaller appends.
+ * Returns 0 with @revents EPOLLIN, EPOLLPRI and EPOLLHUP as poll(2) would
+ * report them; ETIMEDOUT when the time ran out first (records may be
+ * ready, fewer than asked); EINTR on a signal; EDESTADDRREQ when the handle
+ * reads no partition.
+ */
+struct mqdev_wait {
+	__u64	timeout_ns;
+	__u32	min_bytes;
+	__u32	flags;		/* none defined yet */
+	__u32	revents;	/* out */
+	__u32	reserved;
+};
+
+#define MQDEV_WAIT_FOREVER	(~(__u64)0)
+
+/*
  * A record in a partition's data area.  Records start at 8-byte aligned
  * positions and take MQDEV_RECORD_SPACE(len) bytes; the key follows the
  * header, and the value follows the key.  Offsets rise by one per record.
@@ -482,6 +505,7 @@ enum {
 #define MQDEV_IOC_SEEK		_IOWR(MQDEV_IOC_MAGIC, 0x12, struct mqdev_seek)
 #define MQDEV_IOC_WAKEUP	 _IOW(MQDEV_IOC_MAGIC, 0x13, struct mqdev_wakeup)
 #define MQDEV_IOC_PRODUCE_BATCH _IOWR(MQDEV_IOC_MAGIC, 0x14, struct mqdev_produce_batch)
+#define MQDEV_IOC_WAIT		_IOWR(MQDEV_IOC_MAGIC, 0x15, struct mqdev_wait)
 #define MQDEV_IOC_GROUP_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x20, struct mqdev_group_join)
 #define MQDEV_IOC_GROUP_ASSIGNMENT _IOWR(MQDEV_IOC_MAGIC, 0x21, struct mqdev_group_assignment)
 #define MQDEV_IOC_GROUP_COMMIT	 _IOW(MQDEV_IOC_MAGIC, 0x22, struct mqdev_group_commit)

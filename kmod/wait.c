@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Waiting for records with a watermark (MQDEV_IOC_WAIT): Kafka's
+ * fetch.min.bytes and fetch.max.wait.ms for a consumer that reads in place.
+ *
+ * poll(2) wakes every sleeper on a partition's data_wait whenever head moves,
+ * and each one that wanted more goes back to sleep having cost a wake-up and
+ * two context switches; with many consumer groups on one topic that is most
+ * of what consuming costs.  Here the waiter hangs one entry on the data_wait
+ * of every partition it reads, with a wake function that looks at how much
+ * is ready past the waiter's own position before waking it, as io_uring's
+ * io_wake_function() does for min_complete:
+ *
+ *   producer                              waiter
+ *   smp_store_release(head)               add entries to data_wait
+ *   smp_mb(), waitqueue_active()          set_current_state(INTERRUPTIBLE)
+ *   __wake_up(data_wait)                  wait_ready(): enough?  no:
+ *     wait_wake(): enough past *pos?        schedule()
+ *       no: return 0 (stay asleep)
+ *       yes: wake the waiter  ------->    wait_ready(): enough, return
+ *
+ * The producer's smp_mb() pairs with the one in set_current_state(): either
+ * the waiter sees the new head, or the producer sees the entry.
+ */
+
+#include <linux/hrtimer.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include "mqdev.h"
+
+/* Entries on the stack for this many partitions; more are allocated. */
+#define WAIT_ON_STACK		4
+
+struct wait_entry {
+	struct wait_queue_entry	wq;
+	struct mqdev_part	*part;
+	const u64		*pos;		/* the handle's, in its page */
+	u32			min_bytes;
+};
+
+static int wait_wake(struct wait_queue_entry *curr, unsigned int mode,
+		     int wake_flags, void *key)
+{
+	struct wait_entry *e = container_of(curr, struct wait_entry, wq);
+
+	/* The topic is marked dead before its rings' sleepers are woken. */
+	if (!mqdev_ring_ready(e->part, READ_ONCE(*e->pos), e->min_bytes) &&
+	    !mqdev_topic_dead(e->part->topic))
+		return 0;	/* another waiter may be content with less */
+	return default_wake_function(curr, mode, wake_flags, key);
+}
+
+/* What the handle would be woken for now: EPOLLIN, EPOLLPRI, EPOLLHUP. */
+static __poll_t wait_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
+			   u32 min_bytes)
+{
+	/* Pairs with smp_store_release() in member_add(): m is whole. */
+	struct mqdev_member *m = smp_load_acquire(&h->member);
+	__poll_t mask = 0;
+	u32 i;
+
+	for_each_set_bit(i, h->subscribed, topic->nr_parts)
+		if (mqdev_ring_ready(&topic->parts[i],
+				     READ_ONCE(*handle_pos(h, i)), min_bytes)) {
+			mask |= EPOLLIN;
+			break;
+		}
+	if (m && READ_ONCE(m->seen_gen) != READ_ONCE(m->group->generation))
+		mask |= EPOLLPRI;
+	if (mqdev_topic_dead(topic))
+		mask |= EPOLLHUP;
+	return mask;
+}
+
+/* The waiter's entries: one per partition it reads, one for its group. */
+struct wait_entries {
+	struct wait_entry	*e;
+	u32			nr;
+	struct wait_queue_entry	group_wq;
+	wait_queue_head_t	*group_head;	/* or NULL */
+};
+
+static void wait_add(struct mqdev_handle *h, struct mqdev_topic *topic,
+		     struct wait_entries *we, u32 min_bytes)
+{
+	/* Pairs with smp_store_release() in member_add(): m is whole. */
+	struct mqdev_member *m = smp_load_acquire(&h->member);
+	u32 i, n = 0;
+
+	/* A rebalance may change the partitions meanwhile: it wakes us. */
+	for_each_set_bit(i, h->subscribed, topic->nr_parts) {
+		if (n == we->nr)
+			break;
+		we->e[n].part = &topic->parts[i];
+		we->e[n].pos = handle_pos(h, i);
+		we->e[n].min_bytes = min_bytes;
+		init_waitqueue_func_entry(&we->e[n].wq, wait_wake);
+		we->e[n].wq.private = current;
+		add_wait_queue(&topic->parts[i].data_wait, &we->e[n].wq);
+		n++;
+	}
+	we->nr = n;
+	we->group_head = m ? &m->group->wait : NULL;
+	if (we->group_head) {
+		init_waitqueue_entry(&we->group_wq, current);
+		add_wait_queue(we->group_head, &we->group_wq);
+	}
+}
+
+static void wait_remove(struct wait_entries *we)
+{
+	u32 i;
+
+	for (i = 0; i < we->nr; i++)
+		remove_wait_queue(&we->e[i].part->data_wait, &we->e[i].wq);
+	if (we->group_head)
+		remove_wait_queue(we->group_head, &we->group_wq);
+}
+
+/* Sleep until wait_ready() says something, a signal, or @expires. */
+static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
+		      u32 min_bytes, ktime_t *expires, __poll_t *revents)
+{
+	struct wait_entry stack[WAIT_ON_STACK];
+	struct wait_entries we = {
+		.e = stack,
+		.nr = bitmap_weight(h->subscribed, topic->nr_parts),
+	};
+	bool timed_out = false;
+	int err = 0;
+
+	if (we.nr > WAIT_ON_STACK) {
+		we.e = kmalloc_array(we.nr, sizeof(*we.e), GFP_KERNEL);
+		if (!we.e)
+			return -ENOMEM;
+	}
+	wait_add(h, topic, &we, min_bytes);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		*revents = wait_ready(h, topic, min_bytes);
+		if (*revents)
+			break;
+		if (signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		if (timed_out) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		timed_out = !schedule_hrtimeout(expires, HRTIMER_MODE_ABS);
+	}
+	__set_current_state(TASK_RUNNING);
+	wait_remove(&we);
+	if (we.e != stack)
+		kfree(we.e);
+	return err;
+}
+
+int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
+	       struct mqdev_wait *req)
+{
+	/* Pairs with smp_store_release() in member_add(). */
+	bool member = smp_load_acquire(&h->member);
+	ktime_t expires, *until = NULL;
+	__poll_t mask;
+	int err = 0;
+
+	/* A member with no partitions waits for its next assignment. */
+	if (bitmap_empty(h->subscribed, topic->nr_parts) && !member)
+		return -EDESTADDRREQ;
+	mask = wait_ready(h, topic, req->min_bytes);
+	if (!mask && !req->timeout_ns)
+		return -ETIMEDOUT;
+	if (!mask && req->timeout_ns != MQDEV_WAIT_FOREVER) {
+		expires = ktime_add_ns(ktime_get(),
+				       min_t(u64, req->timeout_ns,
+					     KTIME_MAX / 2));
+		until = &expires;
+	}
+	if (!mask)
+		err = wait_sleep(h, topic, req->min_bytes, until, &mask);
+	/* As poll(2) reports them to userspace. */
+	req->revents = mangle_poll(mask);
+	return err;
+}

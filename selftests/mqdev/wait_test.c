@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MQDEV_IOC_WAIT: a consumer sleeps until a watermark of bytes is ready
+ * (Kafka's fetch.min.bytes), a rebalance, the topic's deletion, a signal or
+ * its time-out, and appends smaller than the watermark do not wake it.
+ */
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define VALUE		56
+#define SPACE		MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) + VALUE)
+#define SEC		1000000000ULL
+
+FIXTURE(wait) {
+	int fd;			/* admin */
+	int prod;
+	int cons;		/* attached consumer, reading partition 0 */
+	char name[MQDEV_NAME_MAX + 1];
+};
+
+FIXTURE_SETUP(wait)
+{
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	strcpy(self->name, topic_name("wait"));
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 2, 65536, 0));
+	self->prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, self->prod);
+	self->cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, self->cons);
+	ASSERT_EQ(0, seek(self->cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+}
+
+FIXTURE_TEARDOWN(wait)
+{
+	close(self->cons);
+	close(self->prod);
+	mqdev_topic_delete(self->fd, self->name);
+	close(self->fd);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * SEC + ts.tv_nsec;
+}
+
+/* MQDEV_IOC_WAIT: 0 or -errno; *revents what it woke for. */
+static int wait_for(int fd, uint32_t min_bytes, uint64_t timeout_ns,
+		    uint32_t *revents)
+{
+	struct mqdev_wait req = {
+		.timeout_ns = timeout_ns, .min_bytes = min_bytes,
+	};
+	int err = xioctl(fd, MQDEV_IOC_WAIT, &req);
+
+	if (revents)
+		*revents = err ? 0 : req.revents;
+	return err;
+}
+
+static void append(struct __test_metadata *_metadata, int prod, int n)
+{
+	char value[VALUE] = "a value";
+
+	while (n--)
+		ASSERT_EQ(0, produce_one(prod, 0, NULL, 0, value, VALUE, NULL));
+}
+
+/* A thread asleep in MQDEV_IOC_WAIT, and what it came back with. */
+struct waiter {
+	int fd;
+	uint32_t min_bytes;
+	int err;
+	uint32_t revents;
+	long switches;		/* voluntary context switches while waiting */
+	int done;
+	pthread_t thread;
+};
+
+static void *waiter_run(void *arg)
+{
+	struct waiter *w = arg;
+	struct rusage before, after;
+
+	getrusage(RUSAGE_THREAD, &before);
+	w->err = wait_for(w->fd, w->min_bytes, MQDEV_WAIT_FOREVER, &w->revents);
+	getrusage(RUSAGE_THREAD, &after);
+	w->switches = after.ru_nvcsw - before.ru_nvcsw;
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int waiter_start(struct waiter *w, int fd, uint32_t min_bytes)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->min_bytes = min_bytes;
+	return pthread_create(&w->thread, NULL, waiter_run, w);
+}
+
+static bool waiter_done(struct waiter *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+}
+
+/* Wait up to a second for the waiter to come back. */
+static bool waiter_join(struct waiter *w)
+{
+	int i;
+
+	for (i = 0; i < 1000 && !waiter_done(w); i++)
+		usleep(1000);
+	if (!waiter_done(w))
+		return false;
+	pthread_join(w->thread, NULL);
+	return true;
+}
+
+TEST_F(wait, ready_returns_at_once)
+{
+	uint32_t revents;
+	uint64_t t0;
+
+	append(_metadata, self->prod, 1);
+	t0 = now_ns();
+	EXPECT_EQ(0, wait_for(self->cons, 0, 10 * SEC, &revents));
+	EXPECT_EQ(EPOLLIN, revents);
+	EXPECT_EQ(0, wait_for(self->cons, SPACE, 0, &revents));
+	EXPECT_EQ(EPOLLIN, revents);
+	EXPECT_GT(SEC / 2, now_ns() - t0);
+}
+
+TEST_F(wait, times_out)
+{
+	uint64_t t0 = now_ns();
+
+	EXPECT_EQ(-ETIMEDOUT, wait_for(self->cons, 0, 0, NULL));
+	EXPECT_EQ(-ETIMEDOUT, wait_for(self->cons, 0, 50000000, NULL));
+	EXPECT_LE(50000000, now_ns() - t0);
+	EXPECT_GT(5 * SEC, now_ns() - t0);
+	/* records of another partition do not count */
+	EXPECT_EQ(1, produce_one(self->prod, 1, NULL, 0, "x", 1, NULL));
+	EXPECT_EQ(-ETIMEDOUT, wait_for(self->cons, 0, 20000000, NULL));
+	/* fewer than the watermark: the time runs out */
+	append(_metadata, self->prod, 3);
+	EXPECT_EQ(-ETIMEDOUT, wait_for(self->cons, 4 * SPACE, 20000000, NULL));
+	EXPECT_EQ(0, wait_for(self->cons, 3 * SPACE, 20000000, NULL));
+}
+
+/*
+ * The point of it: nine appends below the watermark do not wake the
+ * waiter at all (one voluntary switch: the sleep), the tenth does.
+ */
+TEST_F(wait, smaller_appends_do_not_wake)
+{
+	struct waiter w;
+	int i;
+
+	ASSERT_EQ(0, waiter_start(&w, self->cons, 10 * SPACE));
+	usleep(50000);
+	for (i = 0; i < 9; i++) {
+		append(_metadata, self->prod, 1);
+		usleep(20000);
+		ASSERT_FALSE(waiter_done(&w));
+	}
+	append(_metadata, self->prod, 1);
+	ASSERT_TRUE(waiter_join(&w));
+	EXPECT_EQ(0, w.err);
+	EXPECT_EQ(EPOLLIN, w.revents);
+	EXPECT_GE(2, w.switches);
+	TH_LOG("voluntary context switches while waiting: %ld", w.switches);
+}
+
+/* The library: fetch.min.bytes, and what there is after fetch.max.wait. */
+TEST_F(wait, library_fetch_min)
+{
+	struct mqdev_consumer *c;
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	mqdev_consumer_set_fetch_min(c, 4 * SPACE);
+	EXPECT_EQ(0, mqdev_consumer_wait(c, 20));	/* nothing at all */
+	append(_metadata, self->prod, 1);
+	/* fewer than the minimum: after the wait, what there is */
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 20));
+	ASSERT_NE(NULL, mqdev_consumer_peek(c));
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	append(_metadata, self->prod, 4);
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 0));
+	mqdev_consumer_free(c);
+}
+
+TEST_F(wait, deleted_topic_wakes)
+{
+	struct waiter w;
+
+	ASSERT_EQ(0, waiter_start(&w, self->cons, 1 << 20));
+	usleep(50000);
+	ASSERT_FALSE(waiter_done(&w));
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
+	ASSERT_TRUE(waiter_join(&w));
+	EXPECT_EQ(0, w.err);
+	EXPECT_TRUE(w.revents & EPOLLHUP);
+}
+
+static void on_signal(int sig)
+{
+}
+
+TEST_F(wait, signal_interrupts)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct waiter w;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, waiter_start(&w, self->cons, 1 << 20));
+	usleep(50000);
+	ASSERT_FALSE(waiter_done(&w));
+	pthread_kill(w.thread, SIGUSR1);
+	ASSERT_TRUE(waiter_join(&w));
+	EXPECT_EQ(-EINTR, w.err);
+}
+
+/* Take in a member's assignment; how many partitions it owns, or -errno. */
+static int assignment(int fd)
+{
+	struct mqdev_group_start starts[2];
+	struct mqdev_group_assignment as = {
+		.starts = (uintptr_t)starts, .starts_count = 2,
+	};
+	int err = xioctl(fd, MQDEV_IOC_GROUP_ASSIGNMENT, &as);
+
+	return err ? err : (int)as.count;
+}
+
+/* A member, with or without partitions, wakes when the group rebalances. */
+TEST_F(wait, rebalance_wakes_members)
+{
+	struct mqdev_group_join join = { .reset = MQDEV_SEEK_EARLIEST };
+	int a, b, c;
+	struct waiter wa, wc;
+
+	a = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	b = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	c = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_LE(0, c);
+	mqdev_name_set(join.group, "wg");
+	ASSERT_EQ(0, xioctl(a, MQDEV_IOC_GROUP_JOIN, &join));
+	ASSERT_EQ(0, xioctl(b, MQDEV_IOC_GROUP_JOIN, &join));
+	ASSERT_EQ(0, xioctl(c, MQDEV_IOC_GROUP_JOIN, &join));
+	/* take in the assignments so far, then sleep: c owns nothing */
+	EXPECT_EQ(1, assignment(a));
+	EXPECT_EQ(0, assignment(c));
+	ASSERT_EQ(0, waiter_start(&wa, a, 1 << 20));
+	ASSERT_EQ(0, waiter_start(&wc, c, 1 << 20));
+	usleep(50000);
+	ASSERT_FALSE(waiter_done(&wa));
+	ASSERT_FALSE(waiter_done(&wc));
+	close(b);			/* b leaves: a rebalance */
+	ASSERT_TRUE(waiter_join(&wa));
+	ASSERT_TRUE(waiter_join(&wc));
+	EXPECT_EQ(0, wa.err);
+	EXPECT_TRUE(wa.revents & EPOLLPRI);
+	EXPECT_EQ(0, wc.err);
+	EXPECT_TRUE(wc.revents & EPOLLPRI);
+	close(a);
+	close(c);
+}
+
+TEST_F(wait, bad_requests)
+{
+	struct mqdev_wait req = { .timeout_ns = 0 };
+	struct {
+		struct mqdev_wait req;
+		uint64_t more;
+	} bigger = { .more = 1 };
+	int fd;
+
+	req.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->cons, MQDEV_IOC_WAIT, &req));
+	req.flags = 0;
+	req.reserved = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->cons, MQDEV_IOC_WAIT, &req));
+	EXPECT_EQ(-E2BIG, xioctl(self->cons, _IOC(_IOC_READ | _IOC_WRITE,
+						  MQDEV_IOC_MAGIC, 0x15,
+						  sizeof(bigger)), &bigger));
+	EXPECT_EQ(-EFAULT, xioctl(self->cons, MQDEV_IOC_WAIT, NULL));
+	EXPECT_EQ(-EBADF, wait_for(self->prod, 0, 0, NULL));
+	fd = mqdev_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBADFD, wait_for(fd, 0, 0, NULL));
+	close(fd);
+	/* reads nothing and is no member: nothing could ever wake it */
+	fd = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EDESTADDRREQ, wait_for(fd, 0, SEC, NULL));
+	close(fd);
+}
+
+/* An open transaction's record is not ready, whatever its size. */
+TEST_F(wait, open_transaction_is_not_ready)
+{
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	uint32_t revents;
+
+	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_bind(p, s));
+	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "t", 1, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(p));
+	EXPECT_EQ(-ETIMEDOUT, wait_for(self->cons, 0, 20000000, NULL));
+	ASSERT_EQ(0, mqdev_txn_commit(s));
+	EXPECT_EQ(0, wait_for(self->cons, 0, SEC, &revents));
+	EXPECT_EQ(EPOLLIN, revents);
+	mqdev_producer_free(p);
+	mqdev_session_free(s);
+}
+
+TEST_HARNESS_MAIN
