@@ -77,6 +77,7 @@ static int64_t run_once(const struct peer *p, struct bench *b)
 }
 
 static int reps = 3;
+uint32_t fetch_min;
 static bool json_first = true;
 
 void json_result(FILE *json, const char *scenario, const char *peer,
@@ -427,6 +428,7 @@ int main(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "scenario", required_argument, NULL, 's' },
 		{ "peers", required_argument, NULL, 'p' },
+		{ "fetch-min", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -438,17 +440,18 @@ int main(int argc, char **argv)
 	char cpu[320];
 	unsigned int i;
 
-	while ((opt = getopt_long(argc, argv, "n:r:j:s:p:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:r:j:s:p:f:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': count = strtoull(optarg, NULL, 0); break;
 		case 'r': reps = atoi(optarg); break;
 		case 'j': json_path = optarg; break;
 		case 's': list = optarg; break;
 		case 'p': peer_list = optarg; break;
+		case 'f': fetch_min = strtoul(optarg, NULL, 0); break;
 		default:
 			fprintf(stderr, "usage: mqbench [--count N] [--reps R] "
 				"[--json FILE] [--scenario LIST] "
-				"[--peers LIST]\n"
+				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory (the default), cost\n");
 			return opt == 'h' ? 0 : 2;
@@ -463,8 +466,8 @@ int main(int argc, char **argv)
 		if (!json)
 			fail(json_path);
 		fprintf(json, "{\"cpu\":\"%s\",\"kernel\":\"%s\",\"count\":%"
-			PRIu64 ",\"reps\":%d,\"results\":[\n", cpu, uts.release,
-			count, reps);
+			PRIu64 ",\"reps\":%d,\"fetch_min\":%u,\"results\":[\n",
+			cpu, uts.release, count, reps, fetch_min);
 	}
 	/* every peer at its fastest: a POSIX queue as deep as the others */
 	pmq_raise_limits(256);
@@ -473,7 +476,8 @@ int main(int argc, char **argv)
 	     wanted(list, "memory", true)) && redis_start())
 		fprintf(stderr, "mqbench: redis-server did not start\n");
 	printf("mqbench: %" PRIu64 " messages, median of %d (min-max); CPU: %s; "
-	       "kernel %s\n", count, reps, cpu, uts.release);
+	       "kernel %s; mqdev fetch-min %u bytes\n", count, reps, cpu,
+	       uts.release, fetch_min);
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		if (wanted(list, scenarios[i].name, scenarios[i].by_default))
 			failed += scenarios[i].table(count, json);

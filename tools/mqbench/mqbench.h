@@ -26,6 +26,9 @@ struct peer {
 	void (*teardown)(void *ctx);
 };
 
+/* mqbench.c: --fetch-min, the mqdev consumers' watermark in bytes */
+extern uint32_t fetch_min;
+
 /* payload.c */
 uint64_t now_ns(void);
 void fail(const char *what);

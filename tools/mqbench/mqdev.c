@@ -215,16 +215,28 @@ static uint64_t check_run(const struct mqdev_record **recs, int n,
 	return ok;
 }
 
+/*
+ * With --fetch-min, a consumer sleeps until that many bytes are ready
+ * (fetch.min.bytes), for at most FETCH_MAX_WAIT_MS (fetch.max.wait.ms),
+ * after which it takes what there is.
+ */
+#define FETCH_MAX_WAIT_MS	1
+#define IDLE_LIMIT_MS		10000
+
 static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
 {
+	const int wait_ms = fetch_min ? FETCH_MAX_WAIT_MS : IDLE_LIMIT_MS;
 	const struct mqdev_record *recs[BATCH];
 	uint64_t i = 0, ok = 0;
-	int err, n;
+	int err, n, idle_ms = 0;
 
 	if (getenv("MQBENCH_BUSY_POLL"))
 		mqdev_consumer_set_busy_poll(c, atoi(getenv("MQBENCH_BUSY_POLL")));
+	mqdev_consumer_set_fetch_min(c, fetch_min);
 	while (i < b->count) {
-		err = mqdev_consumer_wait(c, 10000);
+		err = mqdev_consumer_wait(c, wait_ms);
+		if (err == 0 && (idle_ms += wait_ms) < IDLE_LIMIT_MS)
+			continue;
 		if (err <= 0) {
 			fprintf(stderr, "mqbench: mqdev: %s after %" PRIu64
 				" of %" PRIu64 " records\n",
@@ -232,6 +244,7 @@ static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
 				b->count);
 			return -1;
 		}
+		idle_ms = 0;
 		while ((n = mqdev_consumer_peek_batch(c, recs, BATCH)) > 0) {
 			ok += check_run(recs, n, b->size);
 			mqdev_consumer_release(c);

@@ -332,9 +332,10 @@ static void do_consume(struct fuzzer *f, int fd)
 {
 	struct mqdev_seek seek = {};
 	struct mqdev_wakeup wake = {};
+	struct mqdev_wait wait = {};
 	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT | POLLPRI };
 
-	switch (below(f, 4)) {
+	switch (below(f, 5)) {
 	case 0:
 		seek.partition = chance(f, 50) ? MQDEV_PARTITION_ALL :
 						 below(f, 5);
@@ -351,6 +352,12 @@ static void do_consume(struct fuzzer *f, int fd)
 		break;
 	case 2:
 		poll(&pfd, 1, 0);
+		break;
+	case 3:
+		/* never long: a thread asleep here fuzzes nothing */
+		wait.timeout_ns = chance(f, 30) ? 0 : below(f, 2000000);
+		wait.min_bytes = chance(f, 50) ? below(f, 4096) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_WAIT, &wait, sizeof(wait));
 		break;
 	default:
 		wake.partition = chance(f, 50) ? MQDEV_PARTITION_ALL :
@@ -704,11 +711,11 @@ static uint64_t fuzz_process(unsigned int proc)
 	/* proof that the calls got past the argument checks, too */
 	printf("mqfuzz: process %u succeeded: create %" PRIu64 ", attach %"
 	       PRIu64 ", produce %" PRIu64 ", batch %" PRIu64 ", seek %"
-	       PRIu64 ", join %" PRIu64
+	       PRIu64 ", wait %" PRIu64 ", join %" PRIu64
 	       ", commit %" PRIu64 ", init %" PRIu64 ", bind %" PRIu64
 	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", mmap %" PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
-	       f[0].ok[0x12],
+	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
 	       f[0].ok[0x32], f[0].ok[0x33], f[0].maps);
 	fflush(stdout);
