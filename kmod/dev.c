@@ -43,9 +43,9 @@ static __always_inline int mqdev_copy_in(void *dst, size_t ksize,
 	return copy_struct_from_user(dst, ksize, src, usize);
 }
 
-/* Only after mqdev_copy_in(): @usize is at least @ksize. */
-static __always_inline int mqdev_copy_out(void __user *dst, size_t usize,
-					  const void *src, size_t ksize)
+/* Only after mqdev_copy_in(), which made sure the caller's struct has room. */
+static __always_inline int mqdev_copy_out(void __user *dst, const void *src,
+					  size_t ksize)
 {
 	return copy_to_user(dst, src, ksize) ? -EFAULT : 0;
 }
@@ -199,7 +199,7 @@ static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
 		goto err_unlock;
 	}
 	attach_fill(&req, topic);
-	err = mqdev_copy_out(uarg, usize, &req, sizeof(req));
+	err = mqdev_copy_out(uarg, &req, sizeof(req));
 	if (err)
 		goto err_unlock;
 	if (req.flags & MQDEV_ATTACH_CONSUME) {
@@ -247,6 +247,12 @@ struct produce_ctx {
 	struct mqdev_msg	*chunk;		/* PRODUCE_CHUNK copied in */
 };
 
+/* The partition whose turn it is, for a batch that names none. */
+static u32 next_rr_partition(struct mqdev_topic *topic)
+{
+	return (u32)atomic_inc_return(&topic->next_rr) % topic->nr_parts;
+}
+
 /*
  * A message's partition: its own, its key's hash, or for unkeyed messages one
  * partition for the whole batch, the next in round-robin order (the sticky
@@ -275,8 +281,7 @@ static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
 		return 0;
 	}
 	if (ctx->sticky == MQDEV_PARTITION_ANY)
-		ctx->sticky = (u32)atomic_inc_return(&topic->next_rr) %
-			      topic->nr_parts;
+		ctx->sticky = next_rr_partition(topic);
 	msg->partition = ctx->sticky;
 	return 0;
 }
@@ -473,13 +478,12 @@ static long mqdev_ioctl_produce_batch(struct mqdev_handle *h,
 	if (err)
 		return err;
 	/* The acknowledgment must have somewhere to go before we append. */
-	if (mqdev_copy_out(uarg, usize, &req, sizeof(req)))
+	if (mqdev_copy_out(uarg, &req, sizeof(req)))
 		return -EFAULT;
 
 	any = req.partition == MQDEV_PARTITION_ANY;
 	if (any)
-		req.partition = (u32)atomic_inc_return(&topic->next_rr) %
-				topic->nr_parts;
+		req.partition = next_rr_partition(topic);
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	err = mqdev_append_batch(&ap, &topic->parts[req.partition],
 				 u64_to_user_ptr(req.records), req.len, any,
@@ -492,7 +496,7 @@ static long mqdev_ioctl_produce_batch(struct mqdev_handle *h,
 	if (err)
 		return err;
 	/* Appended: only a racing munmap() can lose the acknowledgment. */
-	mqdev_copy_out(uarg, usize, &req, sizeof(req));
+	mqdev_copy_out(uarg, &req, sizeof(req));
 	return 0;
 }
 
@@ -510,7 +514,7 @@ static long mqdev_ioctl_wait(struct mqdev_handle *h, void __user *uarg,
 	if (req.flags || req.reserved)
 		return -EINVAL;
 	err = mqdev_wait(h, topic, &req);
-	return err ?: mqdev_copy_out(uarg, usize, &req, sizeof(req));
+	return err ?: mqdev_copy_out(uarg, &req, sizeof(req));
 }
 
 static int seek_one(struct mqdev_handle *h, struct mqdev_topic *topic,
@@ -563,7 +567,7 @@ static long mqdev_ioctl_seek(struct mqdev_handle *h, void __user *uarg,
 		return err;
 
 	req.offset = offset;
-	return mqdev_copy_out(uarg, usize, &req, sizeof(req));
+	return mqdev_copy_out(uarg, &req, sizeof(req));
 }
 
 static long mqdev_ioctl_wakeup(struct mqdev_handle *h, void __user *uarg,
@@ -624,7 +628,7 @@ static long mqdev_ioctl_group(struct mqdev_handle *h, unsigned int cmd,
 	default:
 		return mqdev_group_commit(h, &req.commit);
 	}
-	return err ?: mqdev_copy_out(uarg, usize, &req, ksize);
+	return err ?: mqdev_copy_out(uarg, &req, ksize);
 }
 
 static long mqdev_ioctl_producer(struct mqdev_handle *h, unsigned int cmd,
@@ -673,7 +677,7 @@ static long mqdev_ioctl_producer(struct mqdev_handle *h, unsigned int cmd,
 	/* A commit that fails still says what became of the transaction. */
 	if (err && err != -ESTALE && err != -EOVERFLOW && err != -ETIMEDOUT)
 		return err;
-	return mqdev_copy_out(uarg, usize, &req, ksize) ?: err;
+	return mqdev_copy_out(uarg, &req, ksize) ?: err;
 }
 
 static long mqdev_ioctl_topic(struct mqdev_handle *h, unsigned int cmd,
@@ -722,7 +726,7 @@ static long mqdev_ioctl_topic(struct mqdev_handle *h, unsigned int cmd,
 		err = mqdev_topic_describe(h->net, &req.info);
 		break;
 	}
-	return err ?: mqdev_copy_out(uarg, usize, &req, ksize);
+	return err ?: mqdev_copy_out(uarg, &req, ksize);
 }
 
 static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
