@@ -105,9 +105,17 @@ TEST_F(consume, seek)
 	struct mqdev_consumer *c;
 	const struct mqdev_record *rec;
 	uint64_t off = 0;
-	int cons;
+	int cons, k;
 
-	produce_n(_metadata, self->prod, 0, 0, 5);
+	/*
+	 * Apart in time: timestamps never go back within a partition, but two
+	 * appends within one tick of a coarse clock share one, and seeking by
+	 * time below needs ts[2] < ts[3].
+	 */
+	for (k = 0; k < 5; k++) {
+		produce_n(_metadata, self->prod, 0, k, 1);
+		usleep(10000);
+	}
 	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
 	ASSERT_LE(0, cons);
 	EXPECT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, &off, 0));
