@@ -767,17 +767,6 @@ static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
-static bool handle_readable(struct mqdev_handle *h, struct mqdev_topic *topic)
-{
-	u32 i;
-
-	for_each_set_bit(i, h->subscribed, topic->nr_parts)
-		if (mqdev_ring_readable(&topic->parts[i],
-					READ_ONCE(*handle_pos(h, i))))
-			return true;
-	return false;
-}
-
 /* Read from the first subscribed partition with records, round-robin. */
 static ssize_t handle_read_once(struct mqdev_handle *h,
 				struct mqdev_topic *topic,
@@ -826,7 +815,7 @@ static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		ret = wait_event_interruptible(topic->read_wait,
-					       handle_readable(h, topic) ||
+					       mqdev_handle_ready(h, topic, 1) ||
 					       mqdev_topic_dead(topic));
 		if (ret)
 			return ret;

@@ -329,6 +329,8 @@ struct mqdev_group *mqdev_group_get_or_create(struct mqdev_topic *topic,
 					      const char *name);
 
 /* wait.c */
+bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
+			u32 min_bytes);
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req);
 

@@ -51,23 +51,28 @@ static int wait_wake(struct wait_queue_entry *curr, unsigned int mode,
 	return default_wake_function(curr, mode, wake_flags, key);
 }
 
-/* What the handle would be woken for now: EPOLLIN, EPOLLPRI, EPOLLHUP. */
-static __poll_t wait_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
-			   u32 min_bytes)
+/* A partition the handle reads has @min_bytes ready past its position. */
+bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
+			u32 min_bytes)
 {
-	/* Pairs with smp_store_release() in member_add(): m is whole. */
-	struct mqdev_member *m = smp_load_acquire(&h->member);
-	__poll_t mask = 0;
 	u32 i;
 
 	for_each_set_bit(i, h->subscribed, topic->nr_parts)
 		if (mqdev_ring_ready(&topic->parts[i],
-				     READ_ONCE(*handle_pos(h, i)), min_bytes)) {
-			mask |= EPOLLIN;
-			break;
-		}
-	if (m && READ_ONCE(m->seen_gen) != READ_ONCE(m->group->generation))
-		mask |= EPOLLPRI;
+				     READ_ONCE(*handle_pos(h, i)), min_bytes))
+			return true;
+	return false;
+}
+
+/* What the handle would be woken for now: EPOLLIN, EPOLLPRI, EPOLLHUP. */
+static __poll_t wait_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
+			   u32 min_bytes)
+{
+	/* A NULL poll table asks without waiting, as vfs_poll() allows. */
+	__poll_t mask = mqdev_group_poll(h, NULL, NULL);
+
+	if (mqdev_handle_ready(h, topic, min_bytes))
+		mask |= EPOLLIN;
 	if (mqdev_topic_dead(topic))
 		mask |= EPOLLHUP;
 	return mask;
