@@ -85,6 +85,7 @@ static int mqdev_open(struct inode *inode, struct file *file)
 	if (!h)
 		return -ENOMEM;
 	mutex_init(&h->lock);
+	mutex_init(&h->read_lock);
 	h->wait_part = MQDEV_PARTITION_ANY;
 	/* Like a socket: the namespace it was opened in is the one it sees. */
 	h->net = get_net(current->nsproxy->net_ns);
@@ -92,12 +93,17 @@ static int mqdev_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* Leaves the handle as it was before handle_alloc_reader(): it may try again. */
 static void handle_free_reader(struct mqdev_handle *h)
 {
 	bitmap_free(h->subscribed);
+	h->subscribed = NULL;
 	kfree(h->holds);
+	h->holds = NULL;
 	if (h->cons_page)
 		put_page(h->cons_page);
+	h->cons_page = NULL;
+	h->cons = NULL;
 }
 
 static int handle_alloc_reader(struct mqdev_handle *h, u32 nr_parts)
@@ -170,9 +176,15 @@ static void attach_fill(struct mqdev_attach *req,
 static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
 			       size_t usize)
 {
+	static const enum mqdev_act acts[] = {
+		[MQDEV_ATTACH_PRODUCE] = MQDEV_ACT_PRODUCE,
+		[MQDEV_ATTACH_CONSUME] = MQDEV_ACT_CONSUME,
+		[MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME] =
+			MQDEV_ACT_PRODUCE_CONSUME,
+	};
 	struct mqdev_topic *topic;
 	struct mqdev_attach req;
-	int may = 0, err;
+	int err;
 
 	err = mqdev_copy_in(&req, sizeof(req), uarg, usize);
 	if (err)
@@ -185,11 +197,7 @@ static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
 	if (err)
 		return err;
 
-	if (req.flags & MQDEV_ATTACH_PRODUCE)
-		may |= MAY_WRITE;
-	if (req.flags & MQDEV_ATTACH_CONSUME)
-		may |= MAY_READ;
-	topic = mqdev_topic_get(h->net, req.name, may);
+	topic = mqdev_topic_get(h->net, req.name, acts[req.flags]);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
 
@@ -254,6 +262,22 @@ static u32 next_rr_partition(struct mqdev_topic *topic)
 }
 
 /*
+ * The key of a message the kernel places: the run of the message before may
+ * still hold its partition's lock, where no user memory may fault (see
+ * ring.c), so a key that is not there now is copied after the run ends.
+ */
+static int produce_copy_key(struct produce_ctx *ctx, const void __user *ukey,
+			    u32 len)
+{
+	if (ctx->ap.part) {
+		if (!copy_from_user_nofault(ctx->key, ukey, len))
+			return 0;
+		mqdev_append_end(&ctx->ap);
+	}
+	return copy_from_user(ctx->key, ukey, len) ? -EFAULT : 0;
+}
+
+/*
  * A message's partition: its own, its key's hash, or for unkeyed messages one
  * partition for the whole batch, the next in round-robin order (the sticky
  * partitioning Kafka's producer uses, so batches stay whole).
@@ -262,6 +286,7 @@ static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
 			     const void **kkey)
 {
 	struct mqdev_topic *topic = ctx->topic;
+	int err;
 
 	*kkey = NULL;
 	if (msg->partition != MQDEV_PARTITION_ANY)
@@ -272,9 +297,10 @@ static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
 			if (!ctx->key)
 				return -ENOMEM;
 		}
-		if (copy_from_user(ctx->key, u64_to_user_ptr(msg->key),
-				   msg->key_len))
-			return -EFAULT;
+		err = produce_copy_key(ctx, u64_to_user_ptr(msg->key),
+				       msg->key_len);
+		if (err)
+			return err;
 		msg->partition = mqdev_key_hash(ctx->key, msg->key_len) %
 				 topic->nr_parts;
 		*kkey = ctx->key;
@@ -323,6 +349,8 @@ static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 	struct mqdev_msg msg;
 	int err;
 
+	/* No user memory under the partition lock: see ring.c. */
+	mqdev_append_end(&ctx->ap);
 	err = copy_struct_from_user(&msg, sizeof(msg), umsg, msg_size);
 	if (err)
 		return err;
@@ -332,6 +360,7 @@ static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 	err = produce_msg(h, ctx, &msg);
 	if (err)
 		return err;
+	mqdev_append_end(&ctx->ap);
 	/* Appended: only a racing munmap() of the array can lose the ack. */
 	if (put_user(msg.partition, &umsg->partition) ||
 	    put_user(msg.offset, &umsg->offset))
@@ -356,6 +385,8 @@ static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
 	u32 i;
 
 	*appended = 0;
+	/* No user memory under the partition lock: see ring.c. */
+	mqdev_append_end(&ctx->ap);
 	/* Reading it back out also proves the acks have somewhere to go. */
 	if (copy_from_user(ctx->chunk, umsgs, len) ||
 	    copy_to_user(umsgs, ctx->chunk, len)) {
@@ -374,6 +405,7 @@ static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
 			break;
 	}
 	*appended = i;
+	mqdev_append_end(&ctx->ap);
 	if (copy_to_user(umsgs, ctx->chunk, i * sizeof(*umsgs)))
 		return 1;	/* a racing munmap(): appended, acks lost */
 	return err;
@@ -553,6 +585,14 @@ static long mqdev_ioctl_seek(struct mqdev_handle *h, void __user *uarg,
 	    req.whence == MQDEV_SEEK_OFFSET : req.partition >= topic->nr_parts)
 		return -EINVAL;
 
+	/* Holding a block topic's records stops its producers: a writer's say. */
+	if ((req.flags & MQDEV_SEEK_HOLD) &&
+	    !(topic->flags & MQDEV_TOPIC_OVERWRITE)) {
+		err = mqdev_permits(topic, NULL, MQDEV_ACT_HOLD);
+		if (err)
+			return err;
+	}
+
 	mutex_lock(&h->lock);
 	/* A member reads where its group says. */
 	if (h->member)
@@ -675,7 +715,8 @@ static long mqdev_ioctl_producer(struct mqdev_handle *h, unsigned int cmd,
 	else
 		return mqdev_txn_offsets(session, &req.offsets);
 	/* A commit that fails still says what became of the transaction. */
-	if (err && err != -ESTALE && err != -EOVERFLOW && err != -ETIMEDOUT)
+	if (err && err != -ESTALE && err != -EOVERFLOW && err != -ERANGE &&
+	    err != -ETIMEDOUT)
 		return err;
 	return mqdev_copy_out(uarg, &req, ksize) ?: err;
 }
@@ -767,34 +808,63 @@ static long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
-/* Read from the first subscribed partition with records, round-robin. */
+/*
+ * Where the handle reads @part next, if it reads @part.  h->lock is held only
+ * to look: a rebalance takes it under the topic's groups_lock, so it is never
+ * held across the copy to user memory.
+ */
+static bool handle_read_pos(struct mqdev_handle *h, u32 part, u64 *pos)
+{
+	bool subscribed;
+
+	mutex_lock(&h->lock);
+	subscribed = test_bit(part, h->subscribed);
+	*pos = READ_ONCE(*handle_pos(h, part));
+	mutex_unlock(&h->lock);
+	return subscribed;
+}
+
+/* Move on to @pos, unless the position was moved (a seek, a rebalance). */
+static void handle_read_done(struct mqdev_handle *h, u32 part, u64 from,
+			     u64 pos)
+{
+	mutex_lock(&h->lock);
+	if (test_bit(part, h->subscribed) &&
+	    READ_ONCE(*handle_pos(h, part)) == from)
+		WRITE_ONCE(*handle_pos(h, part), pos);
+	mutex_unlock(&h->lock);
+}
+
+/*
+ * Read from the first subscribed partition with records, round-robin.
+ * h->read_lock keeps this handle's readers in turn; nobody else takes it.
+ */
 static ssize_t handle_read_once(struct mqdev_handle *h,
 				struct mqdev_topic *topic,
 				char __user *buf, size_t len)
 {
 	u32 n = topic->nr_parts, i, part;
+	bool subscribed = false;
 	ssize_t ret = 0;
+	u64 from, pos;
 
-	mutex_lock(&h->lock);
-	if (bitmap_empty(h->subscribed, n)) {
-		ret = -EDESTADDRREQ;
-		goto out_unlock;
-	}
+	mutex_lock(&h->read_lock);
 	for (i = 0; i < n && !ret; i++) {
 		part = (h->next_read + i) % n;
-		if (!test_bit(part, h->subscribed) ||
-		    !mqdev_ring_readable(&topic->parts[part],
-					 READ_ONCE(*handle_pos(h, part))))
+		if (!handle_read_pos(h, part, &from))
 			continue;
-		ret = mqdev_ring_read(&topic->parts[part], handle_pos(h, part),
-				      buf, len);
+		subscribed = true;
+		if (!mqdev_ring_readable(&topic->parts[part], from))
+			continue;
+		pos = from;
+		ret = mqdev_ring_read(&topic->parts[part], &pos, buf, len);
+		handle_read_done(h, part, from, pos);
 		if (!list_empty(&h->holds[part].node))
 			mqdev_ring_moved(&topic->parts[part]);
 		h->next_read = part + 1;
 	}
-out_unlock:
-	mutex_unlock(&h->lock);
-	return ret;
+	mutex_unlock(&h->read_lock);
+	return subscribed ? ret : -EDESTADDRREQ;
 }
 
 static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
@@ -965,6 +1035,7 @@ static void __exit mqdev_exit(void)
 	mqdev_nl_exit();
 	mqdev_identities_destroy();
 	mqdev_topics_destroy();
+	mqdev_users_destroy();
 }
 
 module_init(mqdev_init);

@@ -19,6 +19,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -26,6 +27,9 @@
 
 /* Members beyond the partition count only wait: this is plenty. */
 #define MQDEV_MAX_MEMBERS	256
+
+MQDEV_LIMIT(max_topic_groups, 256, 1, 65536,
+	    "Most consumer groups one topic may have");
 
 struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
 				     const char *name)
@@ -45,7 +49,18 @@ static void group_unhold(struct mqdev_group *g, u32 nr)
 		mqdev_ring_hold(&g->topic->parts[nr], &g->parts[nr].hold, false);
 }
 
-/* A new group starts every partition at @reset and holds from there. */
+static void group_revoke(struct mqdev_group *g, u32 part);
+
+static void group_free(struct mqdev_group *g)
+{
+	mqdev_uncharge(g->uid, MQDEV_CHARGE_GROUPS, 1);
+	kfree(g);
+}
+
+/*
+ * A new group starts every partition at @reset and holds from there.  It
+ * belongs to its maker, who is charged for it.
+ */
 static struct mqdev_group *group_create(struct mqdev_topic *topic,
 					const char *name, u32 reset)
 {
@@ -54,9 +69,17 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 	u32 i;
 	int err;
 
+	lockdep_assert_held(&topic->groups_lock);
+	if (topic->nr_groups >= mqdev_limit(&max_topic_groups))
+		return ERR_PTR(-ENOSPC);
+	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_GROUPS, 1);
+	if (err)
+		return ERR_PTR(err);
 	g = kzalloc(struct_size(g, parts, topic->nr_parts), GFP_KERNEL_ACCOUNT);
-	if (!g)
+	if (!g) {
+		mqdev_uncharge(current_fsuid(), MQDEV_CHARGE_GROUPS, 1);
 		return ERR_PTR(-ENOMEM);
+	}
 	g->nr_parts = topic->nr_parts;
 	g->topic = topic;
 	strscpy_pad(g->name, name);
@@ -74,30 +97,65 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 			goto err_unhold;
 	}
 	list_add_tail(&g->node, &topic->groups);
+	topic->nr_groups++;
 	return g;
 
 err_unhold:
 	group_unhold(g, i);
-	kfree(g);
+	group_free(g);
 	return ERR_PTR(err);
 }
 
-/* For an administrator's reset: a group may be set up before anyone joins. */
-struct mqdev_group *mqdev_group_get_or_create(struct mqdev_topic *topic,
-					      const char *name)
+/*
+ * For an administrator's reset: a group may be set up before anyone joins.
+ * Returns the group, NULL if there is none and @create is false, or an
+ * ERR_PTR: the caller may not use it, or could not make it.
+ */
+struct mqdev_group *mqdev_group_lookup(struct mqdev_topic *topic,
+				       const char *name, bool create)
 {
 	struct mqdev_group *g = mqdev_group_find(topic, name);
+	int err;
 
-	return g ?: group_create(topic, name, MQDEV_SEEK_EARLIEST);
+	if (!g)
+		return create ? group_create(topic, name, MQDEV_SEEK_EARLIEST) :
+				NULL;
+	err = mqdev_permits(topic, g, MQDEV_ACT_GROUP_USE);
+	return err ? ERR_PTR(err) : g;
 }
 
-/* Forget a group with no members: its holds go, producers may go on. */
+/*
+ * The members' view: revoked from every partition and woken, the group
+ * deleted under them.  They stay members of nothing until their handles go.
+ */
+static void group_evict(struct mqdev_group *g)
+{
+	u32 i;
+
+	for (i = 0; i < g->nr_parts; i++)
+		if (g->parts[i].owner)
+			group_revoke(g, i);
+	g->generation++;
+	wake_up_interruptible_poll(&g->wait, EPOLLHUP | EPOLLPRI | EPOLLIN);
+	wake_up_interruptible(&g->topic->read_wait);
+}
+
+/*
+ * Forget a group: its holds go and producers may go on.  A group with
+ * members is marked dead and freed by the last one to leave.
+ */
 void mqdev_group_destroy(struct mqdev_group *g)
 {
 	lockdep_assert_held(&g->topic->groups_lock);
 	list_del(&g->node);
+	g->topic->nr_groups--;
 	group_unhold(g, g->nr_parts);
-	kfree(g);
+	if (!g->nr_members) {
+		group_free(g);
+		return;
+	}
+	WRITE_ONCE(g->dead, true);
+	group_evict(g);
 }
 
 /* Topic release: nothing else can reach the groups any more. */
@@ -107,8 +165,19 @@ void mqdev_groups_free(struct mqdev_topic *topic)
 
 	list_for_each_entry_safe(g, next, &topic->groups, node) {
 		list_del(&g->node);
-		kfree(g);
+		group_free(g);
 	}
+}
+
+/* The topic is deleted: every member wakes, the idle ones too. */
+void mqdev_groups_kill(struct mqdev_topic *topic)
+{
+	struct mqdev_group *g;
+
+	mutex_lock(&topic->groups_lock);
+	list_for_each_entry(g, &topic->groups, node)
+		wake_up_interruptible_poll(&g->wait, EPOLLHUP | EPOLLIN);
+	mutex_unlock(&topic->groups_lock);
 }
 
 /* Give @part to @m: its handle reads on from the group's position. */
@@ -182,7 +251,12 @@ static void group_rebalance(struct mqdev_group *g)
 			group_assign(g, i, m);
 		}
 	}
-	wake_up_interruptible_poll(&g->wait, EPOLLPRI);
+	/*
+	 * EPOLLIN too: a member may be handed a partition with records, and
+	 * its epoll may wait for EPOLLIN alone.  read(2) sleepers likewise.
+	 */
+	wake_up_interruptible_poll(&g->wait, EPOLLPRI | EPOLLIN | EPOLLRDNORM);
+	wake_up_interruptible(&g->topic->read_wait);
 	mqdev_nl_rebalanced(g);
 }
 
@@ -263,14 +337,14 @@ int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req)
 		return -ENOMEM;
 
 	mutex_lock(&topic->groups_lock);
-	g = mqdev_group_find(topic, req->group);
+	g = mqdev_group_lookup(topic, req->group, false);
 	if (!g) {
 		g = group_create(topic, req->group, req->reset);
-		if (IS_ERR(g)) {
-			err = PTR_ERR(g);
-			goto err_unlock;
-		}
 		created = true;
+	}
+	if (IS_ERR(g)) {
+		err = PTR_ERR(g);
+		goto err_unlock;
 	}
 	err = member_add(g, m);
 	if (err)
@@ -307,69 +381,125 @@ void mqdev_group_leave(struct mqdev_handle *h)
 	list_del(&m->node);
 	g->nr_members--;
 	h->member = NULL;
-	group_rebalance(g);
+	if (!g->dead)
+		group_rebalance(g);
+	else if (!g->nr_members)
+		group_free(g);		/* deleted under its members */
 	mutex_unlock(&topic->groups_lock);
 	member_free(m);
 }
 
+/*
+ * The starts are taken under the lock, so that they are of one generation,
+ * and copied out after it: a slow user buffer stalls nobody else.
+ */
 int mqdev_group_assignment(struct mqdev_handle *h,
 			   struct mqdev_group_assignment *req)
 {
 	struct mqdev_group_start __user *ustarts = u64_to_user_ptr(req->starts);
-	struct mqdev_group_start start;
 	struct mqdev_member *m = h->member;
+	struct mqdev_group_start *starts;
 	struct mqdev_group *g;
-	u32 i;
+	u32 i, nr = h->topic->nr_parts;
 	int err = 0;
 
 	if (!m)
 		return -EBADFD;
-	if (req->reserved || req->starts_count < h->topic->nr_parts)
+	if (req->reserved || req->starts_count < nr)
 		return -EINVAL;
+	starts = kcalloc(nr, sizeof(*starts), GFP_KERNEL);
+	if (!starts)
+		return -ENOMEM;
 	memset(req->owned, 0, sizeof(req->owned));
 
-	/* The starts are copied out under the lock: they must be of one generation. */
 	mutex_lock(&h->topic->groups_lock);
 	g = m->group;
-	for (i = 0; i < g->nr_parts && !err; i++) {
+	for (i = 0; i < nr; i++) {
 		if (g->parts[i].owner != m)
 			continue;
 		req->owned[i / 64] |= 1ULL << (i % 64);
-		start.offset = g->parts[i].offset;
-		start.pos = g->parts[i].pos;
-		if (copy_to_user(&ustarts[i], &start, sizeof(start)))
-			err = -EFAULT;
+		starts[i].offset = g->parts[i].offset;
+		starts[i].pos = g->parts[i].pos;
 	}
 	req->count = m->count;
 	req->generation = g->generation;
-	if (!err)
-		WRITE_ONCE(m->seen_gen, g->generation);
 	mutex_unlock(&h->topic->groups_lock);
+
+	for (i = 0; i < nr && !err; i++)
+		if (req->owned[i / 64] & (1ULL << (i % 64)) &&
+		    copy_to_user(&ustarts[i], &starts[i], sizeof(starts[i])))
+			err = -EFAULT;
+	/* Seen only once the starts are the member's. */
+	if (!err)
+		WRITE_ONCE(m->seen_gen, req->generation);
+	kfree(starts);
 	return err;
 }
 
-/*
- * Move the group's position in @part: to an offset (a commit, or a reset),
- * earliest, latest, or the first record at or after a time.  The walk starts
- * from the current position when it can, so a commit costs only the records
- * it covers.
+/**
+ * mqdev_group_locate() - where the group's position in @part would go
+ * @g: the group, its topic's groups_lock held
+ * @part: the partition
+ * @whence: MQDEV_SEEK_OFFSET (a commit, or a reset), _EARLIEST, _LATEST, or
+ *	    _TIMESTAMP (the first record at or after a time)
+ * @value: the offset or the time
+ * @found: the position and offset found, for mqdev_group_move()
+ *
+ * The walk starts from the current position when it can, so a commit costs
+ * only the records it covers.  Nothing is changed.
+ *
+ * Return: 0, or -ERANGE for an offset past the partition's end.
+ */
+int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,
+		       struct mqdev_group_pos *found)
+{
+	struct mqdev_group_part *gp = &g->parts[part];
+
+	lockdep_assert_held(&g->topic->groups_lock);
+	found->offset = value;
+	found->pos = gp->pos;
+	return mqdev_ring_locate(&g->topic->parts[part], whence, &found->offset,
+				 &found->pos, gp->offset);
+}
+
+/**
+ * mqdev_group_move() - move the group's position to what was located
+ * @g: the group, its topic's groups_lock held since mqdev_group_locate()
+ * @part: the partition
+ * @found: from mqdev_group_locate()
+ *
+ * Cannot fail: what can was checked when it was located.
+ */
+void mqdev_group_move(struct mqdev_group *g, u32 part,
+		      const struct mqdev_group_pos *found)
+{
+	struct mqdev_group_part *gp = &g->parts[part];
+
+	lockdep_assert_held(&g->topic->groups_lock);
+	WRITE_ONCE(gp->pos, found->pos);
+	gp->offset = found->offset;
+	gp->committed = true;
+	mqdev_ring_moved(&g->topic->parts[part]);
+}
+
+/**
+ * mqdev_group_set() - mqdev_group_locate(), then mqdev_group_move()
+ * @g: the group, its topic's groups_lock held
+ * @part: the partition
+ * @whence: as for mqdev_group_locate()
+ * @value: as for mqdev_group_locate()
+ *
+ * Return: 0, or -ERANGE with nothing moved.
  */
 int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
 {
-	struct mqdev_group_part *gp = &g->parts[part];
-	struct mqdev_part *ring = &g->topic->parts[part];
-	u64 offset = value, pos = gp->pos;
+	struct mqdev_group_pos found;
 	int err;
 
-	lockdep_assert_held(&g->topic->groups_lock);
-	err = mqdev_ring_locate(ring, whence, &offset, &pos, gp->offset);
-	if (err)
-		return err;
-	WRITE_ONCE(gp->pos, pos);
-	gp->offset = offset;
-	gp->committed = true;
-	mqdev_ring_moved(ring);
-	return 0;
+	err = mqdev_group_locate(g, part, whence, value, &found);
+	if (!err)
+		mqdev_group_move(g, part, &found);
+	return err;
 }
 
 int mqdev_group_commit(struct mqdev_handle *h,
@@ -386,8 +516,10 @@ int mqdev_group_commit(struct mqdev_handle *h,
 
 	mutex_lock(&h->topic->groups_lock);
 	g = m->group;
-	if (req->generation != g->generation ||
-	    g->parts[req->partition].owner != m)
+	if (g->dead)
+		err = -EIDRM;
+	else if (req->generation != g->generation ||
+		 g->parts[req->partition].owner != m)
 		err = -ESTALE;
 	else
 		err = mqdev_group_set(g, req->partition, MQDEV_SEEK_OFFSET,
@@ -405,6 +537,8 @@ __poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
 	if (!m)
 		return 0;
 	poll_wait(file, &m->group->wait, pt);
+	if (READ_ONCE(m->group->dead))
+		return EPOLLHUP | EPOLLPRI;
 	return READ_ONCE(m->seen_gen) != READ_ONCE(m->group->generation) ?
 	       EPOLLPRI : 0;
 }

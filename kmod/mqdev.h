@@ -6,6 +6,7 @@
 #include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
@@ -76,11 +77,11 @@ struct mqdev_topic {
 	u64			capacity;
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
-	bool			charged;	/* to its user's limits */
 	/* its namespace: no reference, the namespace's exit deletes it */
 	struct net		*net;
 	struct mutex		groups_lock;	/* groups and all their state */
 	struct list_head	groups;
+	u32			nr_groups;	/* under groups_lock */
 	atomic_t		next_rr;	/* round-robin partition */
 	struct mutex		producers_lock;	/* producers and their users */
 	struct xarray		producers;	/* id -> struct mqdev_pstate */
@@ -92,7 +93,8 @@ struct mqdev_topic {
 
 /* The per-open-file state: a handle attached to at most one topic. */
 struct mqdev_handle {
-	struct mutex		lock;		/* attach and seek */
+	struct mutex		lock;		/* attach, seek, assignment */
+	struct mutex		read_lock;	/* read(2): its own readers only */
 	struct net		*net;		/* the opener's: what it may see */
 	struct mqdev_topic	*topic;		/* set once, under lock */
 	u32			mode;		/* MQDEV_ATTACH_* */
@@ -106,6 +108,7 @@ struct mqdev_handle {
 	struct mqdev_member	*member;	/* of a group, under both locks */
 	struct mqdev_session	*session;	/* this handle is a producer session */
 	struct mqdev_bound	*bound;		/* appends as a session */
+	bool			binding;	/* a bind is under way: lock */
 };
 
 /*
@@ -146,6 +149,7 @@ struct mqdev_seq {
 /* One producer id's sequence numbers in one topic; under part->lock each. */
 struct mqdev_pstate {
 	u64			id;
+	kuid_t			uid;		/* charged for it */
 	u32			users;		/* bound handles: producers_lock */
 	bool			named;		/* kept when no one is bound */
 	u32			nr_parts;
@@ -168,12 +172,19 @@ struct mqdev_group_part {
 	struct mqdev_member	*owner;
 };
 
+/* Where a group's position in a partition is to go. */
+struct mqdev_group_pos {
+	u64			pos;
+	u64			offset;
+};
+
 /* A consumer group of one topic; all of it under topic->groups_lock. */
 struct mqdev_group {
 	struct list_head	node;		/* on topic->groups */
 	struct mqdev_topic	*topic;
 	char			name[MQDEV_NAME_SIZE];
-	kuid_t			uid;		/* who created it */
+	kuid_t			uid;		/* who made it: its owner */
+	bool			dead;		/* deleted under its members */
 	u32			generation;
 	struct list_head	members;
 	u32			nr_members;
@@ -207,6 +218,68 @@ static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
 #define MQDEV_CONS_MMAP		BIT_ULL(40)
 #define MQDEV_TXN_MMAP		BIT_ULL(41)
 
+/* limits.c */
+
+/* A module parameter with the range it may be set to. */
+struct mqdev_limit {
+	unsigned long	val;
+	unsigned long	min;
+	unsigned long	max;
+};
+
+extern const struct kernel_param_ops mqdev_limit_ops;
+
+/* @name is an identifier: a variable and the parameter it backs. */
+#define MQDEV_LIMIT(name, def, lo, hi, desc)				\
+	static struct mqdev_limit name = {				\
+		.val = (def), .min = (lo), .max = (hi),			\
+	};								\
+	module_param_cb(name, &mqdev_limit_ops, &name, 0644);		\
+	MODULE_PARM_DESC(name, desc " [" #lo ", " #hi "]")
+
+static inline unsigned long mqdev_limit(const struct mqdev_limit *limit)
+{
+	return READ_ONCE(limit->val);
+}
+
+/* The largest partition, and the most ring bytes any limit may allow. */
+#define MQDEV_MAX_CAPACITY	BIT_ULL(30)
+#define MQDEV_MAX_TOTAL_BYTES	BIT_ULL(40)
+
+enum mqdev_charge_kind {
+	MQDEV_CHARGE_TOPICS,
+	MQDEV_CHARGE_PARTITIONS,
+	MQDEV_CHARGE_BYTES,
+	MQDEV_CHARGE_GROUPS,
+	MQDEV_CHARGE_PRODUCERS,
+	MQDEV_CHARGE_PSTATES,
+	MQDEV_CHARGE_TXNS,
+	MQDEV_NR_CHARGES
+};
+
+int mqdev_charge_many(kuid_t uid, const u64 *amount);
+void mqdev_uncharge_many(kuid_t uid, const u64 *amount);
+int mqdev_charge(kuid_t uid, enum mqdev_charge_kind what, u64 n);
+void mqdev_uncharge(kuid_t uid, enum mqdev_charge_kind what, u64 n);
+void mqdev_users_destroy(void);
+
+/* perm.c: what each act needs is in the table there */
+enum mqdev_act {
+	MQDEV_ACT_PRODUCE,
+	MQDEV_ACT_CONSUME,
+	MQDEV_ACT_PRODUCE_CONSUME,
+	MQDEV_ACT_HOLD,
+	MQDEV_ACT_TOPIC_DELETE,
+	MQDEV_ACT_GROUP_USE,
+	MQDEV_ACT_GROUP_DELETE,
+};
+
+struct cred;
+int mqdev_permits(const struct mqdev_topic *topic, const struct mqdev_group *g,
+		  enum mqdev_act act);
+bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
+			 const struct cred *cred);
+
 /* dev.c */
 struct mqdev_handle *mqdev_file_handle(struct file *file);
 
@@ -215,7 +288,8 @@ int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req);
 int mqdev_topic_delete(struct net *net, const char *name);
 int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req);
 int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req);
-struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name, int may);
+struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name,
+				    enum mqdev_act act);
 void mqdev_topic_put(struct mqdev_topic *topic);
 int mqdev_name_check(const char *name);
 void mqdev_topics_destroy(void);
@@ -305,6 +379,7 @@ u32 mqdev_txn_record_state(const struct mqdev_record *rec);
 void mqdev_txn_record_dropped(const struct mqdev_record *rec);
 void mqdev_txn_orphan(struct mqdev_txn_k *txn);
 void mqdev_txn_session_gone(struct mqdev_txn_k *txn);
+void mqdev_txn_fence(struct mqdev_identity *ident);
 int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
 		      u32 decision, bool capable, struct netlink_ext_ack *extack);
 int mqdev_txn_mmap(struct vm_area_struct *vma);
@@ -322,11 +397,16 @@ __poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
 void mqdev_groups_free(struct mqdev_topic *topic);
 struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
 				     const char *name);
+int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,
+		       struct mqdev_group_pos *found);
+void mqdev_group_move(struct mqdev_group *g, u32 part,
+		      const struct mqdev_group_pos *found);
 int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value);
+void mqdev_groups_kill(struct mqdev_topic *topic);
 void mqdev_group_resync(struct mqdev_group *g);
 void mqdev_group_destroy(struct mqdev_group *g);
-struct mqdev_group *mqdev_group_get_or_create(struct mqdev_topic *topic,
-					      const char *name);
+struct mqdev_group *mqdev_group_lookup(struct mqdev_topic *topic,
+				       const char *name, bool create);
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
@@ -338,7 +418,7 @@ int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 int mqdev_nl_init(void);
 void mqdev_nl_exit(void);
 void mqdev_nl_rebalanced(struct mqdev_group *g);
-void mqdev_nl_topic_event(struct net *net, const char *name, bool created);
+void mqdev_nl_topic_event(const struct mqdev_topic *topic, bool created);
 int mqdev_nl_txn_check(struct net *net, u32 portid,
 		       const struct mqdev_identity *ident, u64 txn_id,
 		       u64 cookie);

@@ -6,9 +6,11 @@
  * going.  Every attribute is checked by a strict policy; every refusal comes
  * with an extended-ack message a person can read.
  *
- * Requests run in the sender's context.  Describing needs read permission on
- * the topic; changing a group needs that and either being the user that
- * created the group or CAP_SYS_ADMIN in the socket's user namespace.
+ * Requests run in the sender's context and ask mqdev_permits() (perm.c), as
+ * the ioctls do: describing needs read permission on the topic; committing
+ * for a group or resetting it needs that and the group's ownership; deleting
+ * a group needs the group's or the topic's ownership.  Events go only to
+ * listeners that may read the topic they are about.
  */
 
 #include <linux/capability.h>
@@ -65,12 +67,6 @@ static int nl_name(struct genl_info *info, int attr, char *name)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static bool nl_may_change(struct sk_buff *skb, const struct mqdev_group *g)
-{
-	return uid_eq(current_fsuid(), g->uid) ||
-	       netlink_capable(skb, CAP_SYS_ADMIN);
 }
 
 static int fill_member(struct sk_buff *skb, const struct mqdev_member *m)
@@ -201,22 +197,60 @@ static int mqdev_nl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
+/* What a change to a group asks of it: mqdev_group_lookup() or deletion. */
+enum nl_group_op {
+	NL_GROUP_USE,
+	NL_GROUP_CREATE,
+	NL_GROUP_DELETE,
+};
+
+static void nl_group_refused(struct genl_info *info, int err)
+{
+	if (err == -ENOENT)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQDEV_A_GROUP],
+				    "no such group on the topic");
+	else if (err == -EPERM)
+		NL_SET_ERR_MSG(info->extack,
+			       "the group belongs to another user");
+	else if (err == -EDQUOT)
+		NL_SET_ERR_MSG(info->extack,
+			       "over your limit of consumer groups");
+	else if (err == -ENOSPC)
+		NL_SET_ERR_MSG(info->extack,
+			       "the topic has as many groups as it may");
+}
+
+static struct mqdev_group *nl_group_find(struct mqdev_topic *topic,
+					 const char *name, enum nl_group_op op)
+{
+	struct mqdev_group *g;
+	int err;
+
+	if (op != NL_GROUP_DELETE)
+		return mqdev_group_lookup(topic, name, op == NL_GROUP_CREATE) ?:
+		       ERR_PTR(-ENOENT);
+	g = mqdev_group_find(topic, name);
+	if (!g)
+		return ERR_PTR(-ENOENT);
+	err = mqdev_permits(topic, g, MQDEV_ACT_GROUP_DELETE);
+	return err ? ERR_PTR(err) : g;
+}
+
 /* The topic and group a change names, with the topic's groups locked. */
-static struct mqdev_group *nl_group_lock(struct sk_buff *skb,
-					 struct genl_info *info,
+static struct mqdev_group *nl_group_lock(struct genl_info *info,
 					 struct mqdev_topic **topicp,
-					 bool create)
+					 enum nl_group_op op)
 {
 	char topic_name[MQDEV_NAME_SIZE], group_name[MQDEV_NAME_SIZE];
 	struct mqdev_topic *topic;
 	struct mqdev_group *g;
-	int err;
 
-	err = nl_name(info, MQDEV_A_TOPIC, topic_name) ?:
-	      nl_name(info, MQDEV_A_GROUP, group_name);
+	int err = nl_name(info, MQDEV_A_TOPIC, topic_name) ?:
+		  nl_name(info, MQDEV_A_GROUP, group_name);
 	if (err)
 		return ERR_PTR(err);
-	topic = mqdev_topic_get(genl_info_net(info), topic_name, MAY_READ);
+	topic = mqdev_topic_get(genl_info_net(info), topic_name,
+				MQDEV_ACT_CONSUME);
 	if (IS_ERR(topic)) {
 		if (PTR_ERR(topic) == -ENOENT)
 			NL_SET_ERR_MSG_ATTR(info->extack,
@@ -229,27 +263,15 @@ static struct mqdev_group *nl_group_lock(struct sk_buff *skb,
 		return ERR_CAST(topic);
 	}
 	mutex_lock(&topic->groups_lock);
-	g = create ? mqdev_group_get_or_create(topic, group_name) :
-		     mqdev_group_find(topic, group_name);
-	if (IS_ERR_OR_NULL(g)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQDEV_A_GROUP],
-				    "no such group on the topic");
-		err = g ? PTR_ERR(g) : -ENOENT;
-		goto err_unlock;
-	}
-	if (!nl_may_change(skb, g)) {
-		NL_SET_ERR_MSG(info->extack,
-			       "only the group's creator or an administrator may change it");
-		err = -EPERM;
-		goto err_unlock;
+	g = nl_group_find(topic, group_name, op);
+	if (IS_ERR(g)) {
+		nl_group_refused(info, PTR_ERR(g));
+		mutex_unlock(&topic->groups_lock);
+		mqdev_topic_put(topic);
+		return g;
 	}
 	*topicp = topic;
 	return g;
-
-err_unlock:
-	mutex_unlock(&topic->groups_lock);
-	mqdev_topic_put(topic);
-	return ERR_PTR(err);
 }
 
 static void nl_group_unlock(struct mqdev_topic *topic)
@@ -268,7 +290,7 @@ static int mqdev_nl_group_commit(struct sk_buff *skb, struct genl_info *info)
 	if (nl_missing(info, MQDEV_A_PARTITION, "partition") ||
 	    nl_missing(info, MQDEV_A_OFFSET, "offset"))
 		return -EINVAL;
-	g = nl_group_lock(skb, info, &topic, false);
+	g = nl_group_lock(info, &topic, NL_GROUP_USE);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
 
@@ -330,7 +352,7 @@ static int mqdev_nl_group_reset(struct sk_buff *skb, struct genl_info *info)
 	err = nl_reset_target(info, &whence, &value);
 	if (err)
 		return err;
-	g = nl_group_lock(skb, info, &topic, true);
+	g = nl_group_lock(info, &topic, NL_GROUP_CREATE);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
 
@@ -368,11 +390,13 @@ static int mqdev_nl_group_delete(struct sk_buff *skb, struct genl_info *info)
 	struct mqdev_group *g;
 	int err = 0;
 
-	g = nl_group_lock(skb, info, &topic, false);
+	g = nl_group_lock(info, &topic, NL_GROUP_DELETE);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
-	if (g->nr_members) {
-		NL_SET_ERR_MSG(info->extack, "the group has members");
+	/* Forced, its members are evicted: they own nothing from now on. */
+	if (g->nr_members && !nla_get_flag(info->attrs[MQDEV_A_FORCE])) {
+		NL_SET_ERR_MSG(info->extack,
+			       "the group has members; stop them, or force");
 		err = -EBUSY;
 	} else {
 		mqdev_group_destroy(g);
@@ -509,11 +533,37 @@ static struct genl_family mqdev_genl_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(mqdev_mcgrps),
 };
 
-/* Events go to listeners in the topic's own network namespace only. */
-static void nl_multicast(struct net *net, struct sk_buff *skb)
+/* What a listener must be allowed to read to hear an event. */
+struct nl_event_topic {
+	kuid_t		uid;
+	kgid_t		gid;
+	umode_t		mode;
+};
+
+/* Nonzero: @dsk's opener may not read the topic, so it does not hear of it. */
+static int nl_event_filter(struct sock *dsk, struct sk_buff *skb, void *data)
 {
-	genlmsg_multicast_netns(&mqdev_genl_family, net, skb, 0,
-				MQDEV_MCGRP_EVENTS, GFP_KERNEL);
+	const struct nl_event_topic *t = data;
+	struct socket *sock = dsk->sk_socket;
+
+	if (!sock || !sock->file)
+		return 1;
+	return !mqdev_cred_may_read(t->uid, t->gid, t->mode, sock->file->f_cred);
+}
+
+/*
+ * Events go to listeners in the topic's own network namespace that may read
+ * the topic: a group's or a topic's name is not news to anyone else.
+ */
+static void nl_multicast(const struct mqdev_topic *topic, struct sk_buff *skb)
+{
+	struct nl_event_topic t = {
+		.uid = topic->uid, .gid = topic->gid, .mode = topic->mode,
+	};
+
+	genlmsg_multicast_netns_filtered(&mqdev_genl_family, topic->net, skb, 0,
+					 MQDEV_MCGRP_EVENTS, GFP_KERNEL,
+					 nl_event_filter, &t);
 }
 
 /* Events are best effort, as netlink notifications are: no memory, none. */
@@ -527,10 +577,10 @@ void mqdev_nl_rebalanced(struct mqdev_group *g)
 		nlmsg_free(skb);
 		return;
 	}
-	nl_multicast(g->topic->net, skb);
+	nl_multicast(g->topic, skb);
 }
 
-void mqdev_nl_topic_event(struct net *net, const char *name, bool created)
+void mqdev_nl_topic_event(const struct mqdev_topic *topic, bool created)
 {
 	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	void *hdr;
@@ -539,12 +589,12 @@ void mqdev_nl_topic_event(struct net *net, const char *name, bool created)
 		return;
 	hdr = genlmsg_put(skb, 0, 0, &mqdev_genl_family, 0, created ?
 			  MQDEV_CMD_EVENT_TOPIC_NEW : MQDEV_CMD_EVENT_TOPIC_DEL);
-	if (!hdr || nla_put_string(skb, MQDEV_A_TOPIC, name)) {
+	if (!hdr || nla_put_string(skb, MQDEV_A_TOPIC, topic->name)) {
 		nlmsg_free(skb);
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	nl_multicast(net, skb);
+	nl_multicast(topic, skb);
 }
 
 int __init mqdev_nl_init(void)

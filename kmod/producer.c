@@ -34,15 +34,12 @@
 #include <net/net_namespace.h>
 #include "mqdev.h"
 
-static unsigned int max_producers = 1024;
-module_param(max_producers, uint, 0644);
-MODULE_PARM_DESC(max_producers, "Most named producers, and producer ids per topic");
-
-static unsigned int txn_timeout_ms = 10000;
-module_param(txn_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(txn_timeout_ms, "Default transaction time-out (ms)");
-
 #define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
+
+MQDEV_LIMIT(max_producers, 1024, 0, 1 << 20,
+	    "Most named producers, and producer ids per topic");
+MQDEV_LIMIT(txn_timeout_ms, 10000, 1, MQDEV_MAX_TXN_TIMEOUT_MS,
+	    "Default transaction time-out (ms)");
 
 static DEFINE_MUTEX(mqdev_identities_lock);
 static LIST_HEAD(mqdev_identities);	/* named ones: under the lock */
@@ -74,6 +71,8 @@ static void identity_release(struct kref *ref)
 
 	if (ident->checker_net)
 		put_net(ident->checker_net);
+	if (ident->name[0])
+		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PRODUCERS, 1);
 	kfree(ident);
 }
 
@@ -104,6 +103,7 @@ static struct mqdev_identity *identity_named(struct net *net, const char *name,
 					     bool capable)
 {
 	struct mqdev_identity *ident;
+	int err;
 
 	lockdep_assert_held(&mqdev_identities_lock);
 	ident = identity_find(net, name);
@@ -113,30 +113,33 @@ static struct mqdev_identity *identity_named(struct net *net, const char *name,
 		kref_get(&ident->ref);
 		return ident;
 	}
-	if (mqdev_nr_named >= READ_ONCE(max_producers))
+	if (mqdev_nr_named >= mqdev_limit(&max_producers))
 		return ERR_PTR(-ENOSPC);
+	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
+	if (err)
+		return ERR_PTR(err);
 	ident = identity_alloc(net, name);
-	if (!ident)
+	if (!ident) {
+		mqdev_uncharge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
 		return ERR_PTR(-ENOMEM);
+	}
 	kref_get(&ident->ref);		/* the list's */
 	list_add_tail(&ident->node, &mqdev_identities);
 	mqdev_nr_named++;
 	return ident;
 }
 
-/* A new session of a name fences the older ones and hands on their txns. */
+/*
+ * A new session of a name fences the older ones: from now on their appends
+ * and decisions are refused (ESTALE).  Their open transactions go to the
+ * checker afterwards, in mqdev_txn_fence(), without this lock: an old
+ * session may be busy, and nobody waits for it under a lock every producer
+ * and every netlink socket's close needs.
+ */
 static void identity_fence(struct mqdev_identity *ident)
 {
-	struct mqdev_session *old;
-
 	lockdep_assert_held(&mqdev_identities_lock);
 	WRITE_ONCE(ident->epoch, ident->epoch + 1);
-	list_for_each_entry(old, &ident->sessions, node) {
-		mutex_lock(&old->lock);
-		if (old->txn)
-			mqdev_txn_orphan(old->txn);
-		mutex_unlock(&old->lock);
-	}
 }
 
 static int producer_init_check(const struct mqdev_producer_init *req)
@@ -171,10 +174,10 @@ static void session_abandon(struct mqdev_session *s)
 }
 
 /*
- * h->lock is not held across the identity's work: fencing takes the old
- * sessions' locks under mqdev_identities_lock, and a group join takes
- * h->lock under a topic's groups_lock, which a transaction takes under a
- * session's lock.  The handle is checked before, and again after.
+ * h->lock is not held across the identity's work: fencing takes the undecided
+ * transactions' list lock, which a transaction's decision takes under the
+ * groups_lock of its offsets' topic, and a group join takes h->lock under a
+ * groups_lock.  The handle is checked before, and again after.
  */
 int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 {
@@ -191,7 +194,7 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 	if (!s)
 		return -ENOMEM;
 	mutex_init(&s->lock);
-	s->txn_timeout_ms = req->txn_timeout_ms ?: READ_ONCE(txn_timeout_ms);
+	s->txn_timeout_ms = req->txn_timeout_ms ?: mqdev_limit(&txn_timeout_ms);
 
 	mutex_lock(&mqdev_identities_lock);
 	if (req->name[0]) {
@@ -212,6 +215,8 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 	s->epoch = ident->epoch;
 	list_add_tail(&s->node, &ident->sessions);
 	mutex_unlock(&mqdev_identities_lock);
+	if (req->name[0])
+		mqdev_txn_fence(ident);
 
 	mutex_lock(&h->lock);
 	if (h->topic || h->session) {		/* raced with another call */
@@ -248,6 +253,7 @@ static void pstate_free(struct mqdev_pstate *ps)
 
 	for (i = 0; i < ps->nr_parts; i++)
 		kfree(ps->seq[i]);
+	mqdev_uncharge(ps->uid, MQDEV_CHARGE_PSTATES, ps->nr_parts);
 	kfree(ps);
 }
 
@@ -262,21 +268,29 @@ static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic,
 	ps = xa_load(&topic->producers, ident->id);
 	if (ps)
 		goto out_use;
-	if (topic->nr_producers >= READ_ONCE(max_producers)) {
+	if (topic->nr_producers >= mqdev_limit(&max_producers)) {
 		ps = ERR_PTR(-ENOSPC);
+		goto out_unlock;
+	}
+	/* A sequence table for every partition, at worst: charged as such. */
+	err = mqdev_charge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+	if (err) {
+		ps = ERR_PTR(err);
 		goto out_unlock;
 	}
 	ps = kzalloc(struct_size(ps, seq, topic->nr_parts), GFP_KERNEL_ACCOUNT);
 	if (!ps) {
+		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
 		ps = ERR_PTR(-ENOMEM);
 		goto out_unlock;
 	}
 	ps->nr_parts = topic->nr_parts;
 	ps->id = ident->id;
+	ps->uid = ident->uid;
 	ps->named = ident->name[0];
 	err = xa_insert(&topic->producers, ident->id, ps, GFP_KERNEL_ACCOUNT);
 	if (err) {
-		kfree(ps);
+		pstate_free(ps);
 		ps = ERR_PTR(err);
 		goto out_unlock;
 	}
@@ -348,6 +362,24 @@ static struct mqdev_bound *bound_alloc(struct file *file,
 	return b;
 }
 
+/* Claim the handle for a bind, or -EBUSY: h->lock is not held across it. */
+static int bind_claim(struct mqdev_handle *h, bool claim)
+{
+	int err = 0;
+
+	mutex_lock(&h->lock);
+	if (claim && (h->bound || h->binding))
+		err = -EBUSY;
+	else
+		h->binding = claim;
+	mutex_unlock(&h->lock);
+	return err;
+}
+
+/*
+ * The handle's lock is a group member's too, which a rebalance takes, so the
+ * sequences are copied out without it: the bind claims the handle instead.
+ */
 int mqdev_producer_bind(struct mqdev_handle *h,
 			const struct mqdev_producer_bind *req)
 {
@@ -367,15 +399,13 @@ int mqdev_producer_bind(struct mqdev_handle *h,
 	if (!sh || !sh->session)
 		return -EINVAL;
 
-	mutex_lock(&h->lock);
-	if (h->bound) {
-		err = -EBUSY;
-		goto err_unlock;
-	}
+	err = bind_claim(h, true);
+	if (err)
+		return err;
 	ps = pstate_get(topic, sh->session->ident);
 	if (IS_ERR(ps)) {
 		err = PTR_ERR(ps);
-		goto err_unlock;
+		goto err_unclaim;
 	}
 	err = pstate_copy_next(topic, ps, u64_to_user_ptr(req->next_seq));
 	if (err)
@@ -385,6 +415,8 @@ int mqdev_producer_bind(struct mqdev_handle *h,
 		err = -ENOMEM;
 		goto err_put_pstate;
 	}
+	mutex_lock(&h->lock);
+	h->binding = false;
 	/* Pairs with smp_load_acquire() in the produce path: b is whole. */
 	smp_store_release(&h->bound, b);
 	mutex_unlock(&h->lock);
@@ -392,8 +424,8 @@ int mqdev_producer_bind(struct mqdev_handle *h,
 
 err_put_pstate:
 	pstate_put(topic, ps);
-err_unlock:
-	mutex_unlock(&h->lock);
+err_unclaim:
+	bind_claim(h, false);
 	return err;
 }
 

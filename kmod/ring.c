@@ -29,11 +29,19 @@
  * blocks moves tail only up to the slowest holding reader; when it cannot
  * make room, the producer sets MQDEV_RING_NEED_WAKEUP and sleeps until a
  * holding reader that moved on says so (MQDEV_IOC_WAKEUP), as AF_XDP does.
+ *
+ * part->lock is needed by every producer of the partition, by poll and by
+ * describe, so nothing under it sleeps or faults on user memory, where a
+ * slow mapping (FUSE, userfaultfd) would stall them all: copies under it do
+ * not fault (copy_from_user_nofault()), and one that would ends the run,
+ * faults the memory in without the lock, and starts the message again, as
+ * generic_perform_write() does with a page lock.
  */
 
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/poll.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
@@ -271,34 +279,49 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 	return 0;
 }
 
+/*
+ * The lock was dropped: check the message again from the start.  Positive,
+ * never returned from mqdev_append(), and not the 1 of a duplicate.
+ */
+#define APPEND_AGAIN	2
+
+/*
+ * Room for @space bytes, or a sleep without the lock until a holding reader
+ * moves on, after which the caller starts the message again.
+ */
 static int append_wait_room(struct mqdev_append *ap, u64 space)
 {
 	struct mqdev_part *part = ap->part;
 	int gen, err;
 
-	for (;;) {
-		gen = atomic_read(&part->space_gen);
-		if (ring_reserve_or_arm(part, space))
-			return 0;
-		if (ap->nonblock)
-			return -EAGAIN;
+	gen = atomic_read(&part->space_gen);
+	if (ring_reserve_or_arm(part, space))
+		return 0;
+	if (ap->nonblock)
+		return -EAGAIN;
 
-		mqdev_append_end(ap);
-		err = wait_event_interruptible(part->space_wait,
-					       atomic_read(&part->space_gen) != gen);
-		if (err)
-			return err;
-		err = append_lock(ap, part);
-		if (err)
-			return err;
-	}
+	mqdev_append_end(ap);
+	err = wait_event_interruptible(part->space_wait,
+				       atomic_read(&part->space_gen) != gen);
+	return err ?: APPEND_AGAIN;
+}
+
+/* End the run and fault @len bytes at @src in, without the lock. */
+static int append_fault_in(struct mqdev_append *ap, const void __user *src,
+			   size_t len)
+{
+	mqdev_append_end(ap);
+	if (fault_in_readable(src, len))
+		return -EFAULT;
+	return fatal_signal_pending(current) ? -EINTR : APPEND_AGAIN;
 }
 
 /*
  * Copy @len bytes of user memory to data offset @off through the data pages'
  * own (linear map) addresses: the same bytes the vmap shows, but hardened
  * usercopy checks a page in a few loads, where a vmap address costs it a
- * search of the vmap areas under a lock, for every message.
+ * search of the vmap areas under a lock, for every message.  Under the lock:
+ * -EFAULT when the memory is not there now, for append_fault_in().
  */
 static int ring_copy_in(struct mqdev_part *part, u64 off,
 			const char __user *src, u32 len)
@@ -310,8 +333,8 @@ static int ring_copy_in(struct mqdev_part *part, u64 off,
 		o = off & part->mask;
 		in_page = offset_in_page(o);
 		n = min_t(u32, len, PAGE_SIZE - in_page);
-		if (copy_from_user(page_address(part->pages[1 + (o >> PAGE_SHIFT)]) +
-				   in_page, src, n))
+		if (copy_from_user_nofault(page_address(part->pages[1 +
+					(o >> PAGE_SHIFT)]) + in_page, src, n))
 			return -EFAULT;
 		src += n;
 		off += n;
@@ -350,23 +373,29 @@ static void append_header(struct mqdev_append *ap, struct mqdev_record *rec,
 	rec->txn = ap->txn ? mqdev_txn_slot(ap->txn) : 0;
 }
 
-/*
- * Append one message to @part; its offset goes to msg->offset.  @kkey is the
- * key when the caller already copied it in.  Records are visible once the
- * run ends in mqdev_append_end(); on error nothing of this message is.
- * Returns 1, appending nothing, for a bound producer's duplicate.
- */
-int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
-		 struct mqdev_msg *msg, const void *kkey)
+/* Fault in what append_copy() reads: the key, unless copied, and the value. */
+static int append_fault_in_msg(struct mqdev_append *ap,
+			       const struct mqdev_msg *msg, const void *kkey)
+{
+	int err = append_fault_in(ap, u64_to_user_ptr(msg->value),
+				  msg->value_len);
+
+	if (err != APPEND_AGAIN || kkey)
+		return err;
+	return fault_in_readable(u64_to_user_ptr(msg->key), msg->key_len) ?
+	       -EFAULT : APPEND_AGAIN;
+}
+
+/* mqdev_append() with @part locked; APPEND_AGAIN when it had to unlock. */
+static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
+			 struct mqdev_msg *msg, const void *kkey,
+			 bool *faulted_in)
 {
 	u32 len = sizeof(struct mqdev_record) + msg->key_len + msg->value_len;
 	u64 space = MQDEV_RECORD_SPACE(len);
 	struct mqdev_record *rec;
 	int err;
 
-	err = append_lock(ap, part);
-	if (err)
-		return err;
 	if (ap->bound) {
 		err = mqdev_seq_check(ap->bound, part, msg);
 		if (err)
@@ -382,19 +411,19 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	 * have to go, fault the message in first.  When it fits, a failed copy
 	 * simply publishes nothing.
 	 */
-	if (!ring_fits(part, space) &&
-	    (fault_in_readable(u64_to_user_ptr(msg->value), msg->value_len) ||
-	     (!kkey && fault_in_readable(u64_to_user_ptr(msg->key),
-					 msg->key_len))))
-		return -EFAULT;
+	if (!*faulted_in && !ring_fits(part, space)) {
+		*faulted_in = true;
+		return append_fault_in_msg(ap, msg, kkey);
+	}
 	err = append_wait_room(ap, space);
 	if (err)
 		return err;
 
 	rec = ring_record(part, part->head);
-	err = append_copy(part, part->head, msg, kkey);
-	if (err)
-		return err;
+	if (append_copy(part, part->head, msg, kkey)) {
+		*faulted_in = true;
+		return append_fault_in_msg(ap, msg, kkey);
+	}
 	append_header(ap, rec, msg, len);
 	if (ap->bound)
 		mqdev_seq_appended(ap->bound, part, part->next_offset);
@@ -403,6 +432,34 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	part->head += space;
 	msg->offset = part->next_offset++;
 	return 0;
+}
+
+/**
+ * mqdev_append() - append one message to a partition
+ * @ap: the run of appends: the partition stays locked across it
+ * @part: the partition
+ * @msg: the message; its offset goes to msg->offset
+ * @kkey: the key when the caller already copied it in, else NULL
+ *
+ * Records are visible once the run ends in mqdev_append_end(); on error
+ * nothing of this message is.
+ *
+ * Return: 0; 1, appending nothing, for a bound producer's duplicate (its
+ * first offset in msg->offset); or -errno.
+ */
+int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
+		 struct mqdev_msg *msg, const void *kkey)
+{
+	bool faulted_in = false;
+	int err;
+
+	do {
+		err = append_lock(ap, part);
+		if (err)
+			return err;
+		err = append_locked(ap, part, msg, kkey, &faulted_in);
+	} while (err == APPEND_AGAIN);
+	return err;
 }
 
 /*
@@ -476,36 +533,52 @@ static int batch_stamp(struct mqdev_append *ap, u64 len, bool keyless,
 	return 0;
 }
 
+/* mqdev_append_batch() with @part locked; APPEND_AGAIN when it unlocked. */
+static int append_batch_locked(struct mqdev_append *ap, struct mqdev_part *part,
+			       const char __user *src, u32 len, bool keyless,
+			       u32 *count, bool *checked)
+{
+	int err;
+
+	if (!*checked && !ring_fits(part, len)) {
+		*checked = true;
+		mqdev_append_end(ap);
+		err = batch_check_user(src, len, part->topic->max_record,
+				       keyless);
+		return err ?: APPEND_AGAIN;
+	}
+	err = append_wait_room(ap, len);
+	if (err)
+		return err;
+	if (ring_copy_in(part, part->head, src, len))
+		return append_fault_in(ap, src, len);
+	return batch_stamp(ap, len, keyless, count);
+}
+
 /*
  * Append a record batch of @len bytes from @src to @part, whole or not at
  * all: one copy into the free space at head, where only this producer
  * writes and no reader looks, then the check of every header in that copy.
  * A batch that fails it leaves head where it was, so nothing of it is ever
  * seen.  Its records are visible once the run ends in mqdev_append_end().
+ * When records must be dropped to make room, the batch is checked in user
+ * memory first, without the lock, so that bad input drops nothing.
  * @keyless: the partition was not the producer's choice, so keys are refused.
  */
 int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
 		       const char __user *src, u32 len, bool keyless,
 		       u64 *base_offset, u32 *count)
 {
+	bool checked = false;
 	int err;
 
-	err = append_lock(ap, part);
-	if (err)
-		return err;
-	if (!ring_fits(part, len)) {
-		err = batch_check_user(src, len, part->topic->max_record,
-				       keyless);
+	do {
+		err = append_lock(ap, part);
 		if (err)
 			return err;
-	}
-	err = append_wait_room(ap, len);
-	if (err)
-		return err;
-	err = ring_copy_in(part, part->head, src, len);
-	if (err)
-		return err;
-	err = batch_stamp(ap, len, keyless, count);
+		err = append_batch_locked(ap, part, src, len, keyless, count,
+					  &checked);
+	} while (err == APPEND_AGAIN);
 	if (err)
 		return err;
 	*base_offset = part->next_offset;
@@ -568,14 +641,15 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 /*
  * ring_locate() for callers that do not hold the lock: *@pos comes in as the
  * hint (a position whose record has offset @hint_offset) and goes out found.
+ * Not interruptible: a transaction's commit checks its offsets here, and the
+ * lock is never held across user memory or a sleep, so the wait is short.
  */
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset)
 {
-	int err = mutex_lock_interruptible(&part->lock);
+	int err;
 
-	if (err)
-		return err;
+	mutex_lock(&part->lock);
 	err = ring_locate(part, whence, offset, pos, *pos, hint_offset);
 	mutex_unlock(&part->lock);
 	return err;

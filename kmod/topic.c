@@ -27,47 +27,16 @@
 #define MQDEV_DEFAULT_MODE	0644
 #define MQDEV_MAX_RECORD	SZ_8M
 
-static unsigned int max_topics = 1024;
-module_param(max_topics, uint, 0644);
-MODULE_PARM_DESC(max_topics, "Most topics that may exist at once");
-
-static unsigned long max_bytes = 256UL << 20;
-module_param(max_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_bytes, "Most bytes of ring all topics may use together");
-
-static unsigned long max_partition_bytes = 64UL << 20;
-module_param(max_partition_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_partition_bytes, "Largest capacity of one partition");
+MQDEV_LIMIT(max_topics, 1024, 0, 1 << 20,
+	    "Most topics that may exist at once");
+MQDEV_LIMIT(max_bytes, 256UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
+	    "Most bytes of ring all topics may use together");
+MQDEV_LIMIT(max_partition_bytes, 64UL << 20, PAGE_SIZE, MQDEV_MAX_CAPACITY,
+	    "Largest capacity of one partition");
 
 static DEFINE_MUTEX(mqdev_topics_lock);
 static LIST_HEAD(mqdev_topics);		/* under mqdev_topics_lock */
 static unsigned int mqdev_nr_topics;	/* under mqdev_topics_lock */
-
-/*
- * Per-user limits, in the manner of RLIMIT_MSGQUEUE for POSIX queues: what
- * a user's topics hold is charged to the user from creation until the topic
- * is freed.  CAP_SYS_RESOURCE goes past them, as it does there.
- */
-static unsigned int max_user_topics = 256;
-module_param(max_user_topics, uint, 0644);
-MODULE_PARM_DESC(max_user_topics, "Most topics one user may have");
-
-static unsigned int max_user_partitions = 1024;
-module_param(max_user_partitions, uint, 0644);
-MODULE_PARM_DESC(max_user_partitions, "Most partitions one user's topics may have");
-
-static unsigned long max_user_bytes = 128UL << 20;
-module_param(max_user_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_user_bytes, "Most bytes of ring one user's topics may use");
-
-struct mqdev_user {
-	u64	bytes;
-	u32	topics;
-	u32	partitions;
-};
-
-static DEFINE_MUTEX(mqdev_users_lock);
-static DEFINE_XARRAY(mqdev_users);	/* by uid: under mqdev_users_lock */
 static atomic64_t mqdev_ring_bytes = ATOMIC64_INIT(0);
 
 int mqdev_name_check(const char *name)
@@ -102,9 +71,19 @@ u32 mqdev_key_hash(const void *key, u32 len)
 	return hash;
 }
 
+/*
+ * Each partition is its capacity and a control page.  The capacity is at
+ * most MQDEV_MAX_CAPACITY and partitions at most MQDEV_MAX_PARTITIONS, so
+ * this cannot overflow; the helper says so where it is computed.
+ */
 static u64 topic_ring_bytes(const struct mqdev_topic *topic)
 {
-	return (u64)topic->nr_parts * (topic->capacity + PAGE_SIZE);
+	u64 bytes;
+
+	if (check_mul_overflow((u64)topic->nr_parts, topic->capacity + PAGE_SIZE,
+			       &bytes))
+		return U64_MAX;
+	return bytes;
 }
 
 static void topic_free_rings(struct mqdev_topic *topic, u32 nr)
@@ -113,75 +92,36 @@ static void topic_free_rings(struct mqdev_topic *topic, u32 nr)
 		mqdev_ring_free(&topic->parts[nr]);
 }
 
-static bool user_over(const struct mqdev_user *u, const struct mqdev_topic *t,
-		      u64 bytes)
+/* What @topic counts against its user's limits. */
+static void topic_usage(const struct mqdev_topic *topic, u64 *amount)
 {
-	return u->topics + 1 > READ_ONCE(max_user_topics) ||
-	       u->partitions + t->nr_parts > READ_ONCE(max_user_partitions) ||
-	       u->bytes + bytes > READ_ONCE(max_user_bytes);
+	memset(amount, 0, MQDEV_NR_CHARGES * sizeof(*amount));
+	amount[MQDEV_CHARGE_TOPICS] = 1;
+	amount[MQDEV_CHARGE_PARTITIONS] = topic->nr_parts;
+	amount[MQDEV_CHARGE_BYTES] = topic_ring_bytes(topic);
 }
 
-/* Charge @topic to its user; -EDQUOT over a limit, nothing charged. */
-static int user_charge(struct mqdev_topic *topic, u64 bytes)
+static int user_charge(struct mqdev_topic *topic)
 {
-	unsigned long uid = __kuid_val(topic->uid);
-	struct mqdev_user *u;
-	int err = 0;
+	u64 amount[MQDEV_NR_CHARGES];
 
-	if (capable(CAP_SYS_RESOURCE))
-		return 0;
-	mutex_lock(&mqdev_users_lock);
-	u = xa_load(&mqdev_users, uid);
-	if (!u) {
-		u = kzalloc(sizeof(*u), GFP_KERNEL);
-		err = u ? xa_err(xa_store(&mqdev_users, uid, u, GFP_KERNEL)) :
-			  -ENOMEM;
-		if (err) {
-			kfree(u);
-			goto out_unlock;
-		}
-	}
-	if (user_over(u, topic, bytes)) {
-		err = -EDQUOT;
-		if (!u->topics) {
-			xa_erase(&mqdev_users, uid);
-			kfree(u);
-		}
-		goto out_unlock;
-	}
-	u->topics++;
-	u->partitions += topic->nr_parts;
-	u->bytes += bytes;
-	topic->charged = true;
-out_unlock:
-	mutex_unlock(&mqdev_users_lock);
-	return err;
+	topic_usage(topic, amount);
+	return mqdev_charge_many(topic->uid, amount);
 }
 
-static void user_uncharge(struct mqdev_topic *topic, u64 bytes)
+static void user_uncharge(struct mqdev_topic *topic)
 {
-	unsigned long uid = __kuid_val(topic->uid);
-	struct mqdev_user *u;
+	u64 amount[MQDEV_NR_CHARGES];
 
-	if (!topic->charged)
-		return;
-	mutex_lock(&mqdev_users_lock);
-	u = xa_load(&mqdev_users, uid);
-	u->topics--;
-	u->partitions -= topic->nr_parts;
-	u->bytes -= bytes;
-	if (!u->topics) {
-		xa_erase(&mqdev_users, uid);
-		kfree(u);
-	}
-	mutex_unlock(&mqdev_users_lock);
+	topic_usage(topic, amount);
+	mqdev_uncharge_many(topic->uid, amount);
 }
 
 static void topic_release(struct kref *ref)
 {
 	struct mqdev_topic *topic = container_of(ref, struct mqdev_topic, ref);
 
-	user_uncharge(topic, topic_ring_bytes(topic));
+	user_uncharge(topic);
 	mqdev_groups_free(topic);
 	mqdev_pstates_free(topic);
 	topic_free_rings(topic, topic->nr_parts);
@@ -206,30 +146,26 @@ static struct mqdev_topic *topic_find(struct net *net, const char *name)
 	return NULL;
 }
 
-/* @may is MAY_READ and/or MAY_WRITE, checked against the mode like a file. */
-static bool topic_permits(const struct mqdev_topic *topic, int may)
+/**
+ * mqdev_topic_get() - a reference to the topic @name, if the caller may @act
+ * @net: the caller's network namespace
+ * @name: the topic's name, checked by mqdev_name_check()
+ * @act: what the caller is about to do with it
+ *
+ * Return: the topic, ERR_PTR(-ENOENT), or the refusal of mqdev_permits().
+ */
+struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name,
+				    enum mqdev_act act)
 {
-	umode_t mode = topic->mode;
+	int err;
 
-	if (uid_eq(current_fsuid(), topic->uid))
-		mode >>= 6;
-	else if (in_group_p(topic->gid))
-		mode >>= 3;
-	if (!(may & ~mode & (MAY_READ | MAY_WRITE)))
-		return true;
-	return ns_capable(topic->net->user_ns, CAP_IPC_OWNER);
-}
-
-struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name, int may)
-{
 	struct mqdev_topic *topic;
 
 	mutex_lock(&mqdev_topics_lock);
 	topic = topic_find(net, name);
-	if (!topic)
-		topic = ERR_PTR(-ENOENT);
-	else if (!topic_permits(topic, may))
-		topic = ERR_PTR(-EACCES);
+	err = topic ? mqdev_permits(topic, NULL, act) : -ENOENT;
+	if (err)
+		topic = ERR_PTR(err);
 	else
 		kref_get(&topic->ref);
 	mutex_unlock(&mqdev_topics_lock);
@@ -250,7 +186,7 @@ static int topic_create_check(const struct mqdev_topic_create *req,
 
 	*capacity = req->capacity ?: MQDEV_DEFAULT_CAPACITY;
 	if (!is_power_of_2(*capacity) || *capacity < PAGE_SIZE ||
-	    *capacity > max_partition_bytes)
+	    *capacity > mqdev_limit(&max_partition_bytes))
 		return -EINVAL;
 	return 0;
 }
@@ -291,7 +227,7 @@ static int topic_register(struct mqdev_topic *topic)
 	mutex_lock(&mqdev_topics_lock);
 	if (topic_find(topic->net, topic->name))
 		err = -EEXIST;
-	else if (mqdev_nr_topics >= READ_ONCE(max_topics))
+	else if (mqdev_nr_topics >= mqdev_limit(&max_topics))
 		err = -ENOSPC;
 	if (!err) {
 		list_add_tail(&topic->node, &mqdev_topics);
@@ -317,10 +253,11 @@ int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
 		return -ENOMEM;
 
 	bytes = topic_ring_bytes(topic);
-	err = user_charge(topic, bytes);
+	err = user_charge(topic);
 	if (err)
 		goto err_free_topic;
-	if (atomic64_add_return(bytes, &mqdev_ring_bytes) > READ_ONCE(max_bytes)) {
+	if (atomic64_add_return(bytes, &mqdev_ring_bytes) >
+	    mqdev_limit(&max_bytes)) {
 		err = -ENOSPC;
 		goto err_uncharge;
 	}
@@ -336,14 +273,14 @@ int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
 	err = topic_register(topic);
 	if (err)
 		goto err_free_rings;
-	mqdev_nl_topic_event(topic->net, topic->name, true);
+	mqdev_nl_topic_event(topic, true);
 	return 0;
 
 err_free_rings:
 	topic_free_rings(topic, nr);
 err_uncharge:
 	atomic64_sub(bytes, &mqdev_ring_bytes);
-	user_uncharge(topic, bytes);
+	user_uncharge(topic);
 err_free_topic:
 	kvfree(topic);
 	return err;
@@ -357,12 +294,14 @@ static void topic_kill(struct mqdev_topic *topic)
 	for (i = 0; i < topic->nr_parts; i++)
 		mqdev_ring_kill(&topic->parts[i]);
 	wake_up_all(&topic->read_wait);
+	mqdev_groups_kill(topic);
 	mqdev_topic_put(topic);
 }
 
 int mqdev_topic_delete(struct net *net, const char *name)
 {
 	struct mqdev_topic *topic;
+	int err;
 
 	mutex_lock(&mqdev_topics_lock);
 	topic = topic_find(net, name);
@@ -370,17 +309,17 @@ int mqdev_topic_delete(struct net *net, const char *name)
 		mutex_unlock(&mqdev_topics_lock);
 		return -ENOENT;
 	}
-	if (!uid_eq(current_euid(), topic->uid) &&
-	    !ns_capable(net->user_ns, CAP_SYS_ADMIN)) {
+	err = mqdev_permits(topic, NULL, MQDEV_ACT_TOPIC_DELETE);
+	if (err) {
 		mutex_unlock(&mqdev_topics_lock);
-		return -EPERM;
+		return err;
 	}
 	list_del(&topic->node);
 	mqdev_nr_topics--;
 	WRITE_ONCE(topic->dead, true);
 	mutex_unlock(&mqdev_topics_lock);
 
-	mqdev_nl_topic_event(net, topic->name, false);
+	mqdev_nl_topic_event(topic, false);
 	topic_kill(topic);
 	return 0;
 }
@@ -416,7 +355,7 @@ int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req)
 
 	if (req->reserved)
 		return -EINVAL;
-	room = min(room, READ_ONCE(max_topics));
+	room = min_t(unsigned long, room, mqdev_limit(&max_topics));
 	if (room) {
 		names = kvcalloc(room, MQDEV_NAME_SIZE, GFP_KERNEL);
 		if (!names)
@@ -472,7 +411,7 @@ int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
 	     req->part_info_size > PAGE_SIZE))
 		return -EINVAL;
 
-	topic = mqdev_topic_get(net, req->name, MAY_READ);
+	topic = mqdev_topic_get(net, req->name, MQDEV_ACT_CONSUME);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
 
@@ -504,7 +443,7 @@ struct mqdev_topic **mqdev_topics_get(struct net *net, const char *name,
 		list_for_each_entry(topic, &mqdev_topics, node) {
 			if (!net_eq(topic->net, net) ||
 			    (name && strcmp(topic->name, name)) ||
-			    !topic_permits(topic, MAY_READ))
+			    mqdev_permits(topic, NULL, MQDEV_ACT_CONSUME))
 				continue;
 			kref_get(&topic->ref);
 			topics[n++] = topic;
@@ -533,6 +472,4 @@ void mqdev_topics_destroy(void)
 	}
 	mqdev_nr_topics = 0;
 	mutex_unlock(&mqdev_topics_lock);
-	/* every topic is gone, so is every user's charge */
-	xa_destroy(&mqdev_users);
 }

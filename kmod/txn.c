@@ -42,13 +42,13 @@
 #define MQDEV_TXN_CHECKS	3
 #define MQDEV_TXN_DAMAGED	16	/* kernel only: a record was overwritten */
 
-static unsigned int max_txns = 128;
-module_param(max_txns, uint, 0644);
-MODULE_PARM_DESC(max_txns, "Most transactions open at once");
+MQDEV_LIMIT(max_txns, 128, 0, MQDEV_TXN_SLOTS,
+	    "Most transactions open at once");
+MQDEV_LIMIT(max_txn_bytes, 16UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
+	    "Most bytes of records one transaction may hold");
 
-static unsigned long max_txn_bytes = 16UL << 20;
-module_param(max_txn_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_txn_bytes, "Most bytes of records one transaction may hold");
+/* txn->bits */
+#define TXN_ORPHANED		0	/* its work was asked to run now */
 
 /* One partition a transaction wrote to, and where its records lie. */
 struct mqdev_txn_part {
@@ -67,7 +67,9 @@ struct mqdev_txn_k {
 	u64			id;
 	u64			cookie;
 	u16			slot;
+	u32			epoch;		/* of the session that began it */
 	u32			timeout_ms;
+	unsigned long		bits;		/* TXN_* */
 	atomic_t		state;		/* OPEN, COMMIT, ABORT or DAMAGED */
 
 	struct mutex		lock;		/* all below, and appends */
@@ -85,6 +87,7 @@ struct mqdev_txn_k {
 	u32			off_generation;
 	u32			nr_offsets;
 	struct mqdev_group_commit *offsets;	/* one per partition at most */
+	struct mqdev_group_pos	*found;		/* where each offset is */
 
 	struct delayed_work	work;		/* time-out, then check-back */
 	struct work_struct	free_work;
@@ -117,6 +120,7 @@ static void txn_release(struct kref *ref)
 	if (txn->off_topic)
 		mqdev_topic_put(txn->off_topic);
 	kfree(txn->offsets);
+	kfree(txn->found);
 	mqdev_identity_put(txn->ident);
 	kfree(txn);
 }
@@ -208,7 +212,7 @@ static int txn_take_slot(struct mqdev_txn_k *txn)
 	int err = -ENOSPC;
 
 	mutex_lock(&mqdev_txns_lock);
-	if (mqdev_nr_txns >= min_t(u32, READ_ONCE(max_txns), MQDEV_TXN_SLOTS))
+	if (mqdev_nr_txns >= mqdev_limit(&max_txns))
 		goto out_unlock;
 	for (i = 0; i < MQDEV_TXN_SLOTS; i++) {
 		slot = (mqdev_txn_next_slot + i) % MQDEV_TXN_SLOTS;
@@ -240,6 +244,7 @@ static void txn_unslot(struct mqdev_txn_k *txn)
 	list_del(&txn->node);
 	mqdev_nr_txns--;
 	mutex_unlock(&mqdev_txns_lock);
+	mqdev_uncharge(txn->ident->uid, MQDEV_CHARGE_TXNS, 1);
 }
 
 static int txn_begin(struct mqdev_session *s, struct mqdev_txn *req)
@@ -265,20 +270,28 @@ static int txn_begin(struct mqdev_session *s, struct mqdev_txn *req)
 	txn->id = atomic64_inc_return(&mqdev_next_txn_id);
 	txn->cookie = req->cookie;
 	txn->timeout_ms = s->txn_timeout_ms;
+	txn->epoch = s->epoch;
 	kref_get(&s->ident->ref);
 	txn->ident = s->ident;
 
+	err = mqdev_charge(txn->ident->uid, MQDEV_CHARGE_TXNS, 1);
+	if (err)
+		goto err_put;
 	err = txn_take_slot(txn);
-	if (err) {
-		txn_put(txn);
-		return err;
-	}
+	if (err)
+		goto err_uncharge;
 	kref_get(&txn->ref);		/* the session's */
 	s->txn = txn;
 	req->txn_id = txn->id;
 	queue_delayed_work(mqdev_txn_wq, &txn->work,
 			   msecs_to_jiffies(txn->timeout_ms));
 	return 0;
+
+err_uncharge:
+	mqdev_uncharge(txn->ident->uid, MQDEV_CHARGE_TXNS, 1);
+err_put:
+	txn_put(txn);
+	return err;
 }
 
 /*
@@ -292,8 +305,11 @@ int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_txn_k **txnp)
 	mutex_lock(&s->lock);
 	txn = s->txn;
 	*txnp = txn;
-	if (!txn)
+	/* Without a transaction the appends may sleep for room: not locked. */
+	if (!txn) {
+		mutex_unlock(&s->lock);
 		return 0;
+	}
 	mutex_lock(&txn->lock);
 	if (!txn->orphan)
 		return 0;
@@ -305,8 +321,9 @@ int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_txn_k **txnp)
 
 void mqdev_txn_append_end(struct mqdev_session *s, struct mqdev_txn_k *txn)
 {
-	if (txn)
-		mutex_unlock(&txn->lock);
+	if (!txn)
+		return;
+	mutex_unlock(&txn->lock);
 	mutex_unlock(&s->lock);
 }
 
@@ -335,7 +352,7 @@ int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
 		      u64 space)
 {
 	lockdep_assert_held(&txn->lock);
-	if (txn->bytes + space > READ_ONCE(max_txn_bytes))
+	if (txn->bytes + space > mqdev_limit(&max_txn_bytes))
 		return -EFBIG;
 	txn->cur = txn_part(txn, part);
 	return txn->cur ? 0 : -ENOMEM;
@@ -374,15 +391,28 @@ static struct mqdev_group *txn_offsets_group(struct mqdev_txn_k *txn)
 	return g;
 }
 
-static int txn_apply_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
+/*
+ * Where every offset sent with @txn lands, found before the decision: after
+ * it nothing may fail.  Returns -ERANGE for an offset past a partition's end.
+ */
+static int txn_locate_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
 {
 	int err = 0;
 	u32 i;
 
 	for (i = 0; i < txn->nr_offsets && !err; i++)
-		err = mqdev_group_set(g, txn->offsets[i].partition,
-				      MQDEV_SEEK_OFFSET, txn->offsets[i].offset);
+		err = mqdev_group_locate(g, txn->offsets[i].partition,
+					 MQDEV_SEEK_OFFSET,
+					 txn->offsets[i].offset, &txn->found[i]);
 	return err;
+}
+
+static void txn_move_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
+{
+	u32 i;
+
+	for (i = 0; i < txn->nr_offsets; i++)
+		mqdev_group_move(g, txn->offsets[i].partition, &txn->found[i]);
 }
 
 static void txn_mark_records(struct mqdev_txn_k *txn, u32 decision)
@@ -400,8 +430,27 @@ static void txn_mark_records(struct mqdev_txn_k *txn, u32 decision)
 }
 
 /*
+ * What a commit of @txn needs, checked while nothing is decided: its group
+ * offsets are still the sender's, and each lands in its partition.  Returns
+ * the group to move, or NULL with *@err set when the commit cannot hold.
+ */
+static struct mqdev_group *txn_commit_check(struct mqdev_txn_k *txn, int *err)
+{
+	struct mqdev_group *g = txn_offsets_group(txn);
+
+	if (!g) {
+		*err = -ESTALE;
+		return NULL;
+	}
+	*err = txn_locate_offsets(txn, g);
+	return *err ? NULL : g;
+}
+
+/*
  * Commit or abort, under txn->lock.  A commit that cannot hold (offsets no
- * longer the sender's, a record overwritten) aborts instead and says why.
+ * longer the sender's or out of range, a record overwritten) aborts instead
+ * and says why.  Everything that can fail is checked before the instant;
+ * from the instant on, nothing can fail or wait for a signal.
  */
 static int txn_decide(struct mqdev_txn_k *txn, u32 want)
 {
@@ -412,11 +461,9 @@ static int txn_decide(struct mqdev_txn_k *txn, u32 want)
 	if (txn->off_topic) {
 		mutex_lock(&txn->off_topic->groups_lock);
 		if (want == MQDEV_TXN_COMMIT) {
-			g = txn_offsets_group(txn);
-			if (!g) {
+			g = txn_commit_check(txn, &err);
+			if (!g)
 				want = MQDEV_TXN_ABORT;
-				err = -ESTALE;
-			}
 		}
 	}
 	if (want == MQDEV_TXN_COMMIT &&
@@ -429,8 +476,8 @@ static int txn_decide(struct mqdev_txn_k *txn, u32 want)
 		atomic_set(&txn->state, MQDEV_TXN_ABORT);
 	/* The instant. Pairs with smp_load_acquire() in readers. */
 	smp_store_release(&mqdev_txn_states[txn->slot], want);
-	if (g)
-		err = txn_apply_offsets(txn, g);
+	if (g && want == MQDEV_TXN_COMMIT)
+		txn_move_offsets(txn, g);
 	if (txn->off_topic)
 		mutex_unlock(&txn->off_topic->groups_lock);
 
@@ -466,6 +513,7 @@ static void txn_work(struct work_struct *work)
 	if (txn->decided)
 		goto out_unlock;
 	txn->orphan = true;
+	set_bit(TXN_ORPHANED, &txn->bits);
 	if (txn->checks < MQDEV_TXN_CHECKS && !txn_ask(txn)) {
 		txn->checks++;
 		queue_delayed_work(mqdev_txn_wq, &txn->work,
@@ -477,15 +525,45 @@ out_unlock:
 	mutex_unlock(&txn->lock);
 }
 
+/*
+ * Run @txn's work now, once: it makes the transaction an orphan and asks the
+ * checker.  @txn is undecided, so its free_work, which cancels the work, is
+ * not queued yet.
+ */
+static void txn_orphan_now(struct mqdev_txn_k *txn)
+{
+	if (!test_and_set_bit(TXN_ORPHANED, &txn->bits))
+		mod_delayed_work(mqdev_txn_wq, &txn->work, 0);
+}
+
 /* Its producer can no longer decide @txn: ask the checker now. */
 void mqdev_txn_orphan(struct mqdev_txn_k *txn)
 {
 	mutex_lock(&txn->lock);
-	if (!txn->decided && !txn->orphan) {
-		txn->orphan = true;
-		mod_delayed_work(mqdev_txn_wq, &txn->work, 0);
-	}
+	if (!txn->decided)
+		txn_orphan_now(txn);
 	mutex_unlock(&txn->lock);
+}
+
+/**
+ * mqdev_txn_fence() - a new session of @ident fenced the older ones
+ * @ident: the producer name
+ *
+ * The older sessions' open transactions go to the checker.  Only the list
+ * of undecided transactions is locked, never a session or a transaction,
+ * which their producers may hold while they work.
+ */
+void mqdev_txn_fence(struct mqdev_identity *ident)
+{
+	u32 epoch = READ_ONCE(ident->epoch);
+	struct mqdev_txn_k *txn;
+
+	mutex_lock(&mqdev_txns_lock);
+	/* Undecided while on the list: txn_unslot() takes it off first. */
+	list_for_each_entry(txn, &mqdev_txns, node)
+		if (txn->ident == ident && txn->epoch != epoch)
+			txn_orphan_now(txn);
+	mutex_unlock(&mqdev_txns_lock);
 }
 
 /* Its session is gone: the checker decides, and the session's reference goes. */
@@ -586,8 +664,15 @@ static int offsets_attach(struct mqdev_txn_k *txn, struct mqdev_handle *ch)
 		       txn->off_member == m->id ? 0 : -EXDEV;
 	txn->offsets = kcalloc(ch->topic->nr_parts, sizeof(*txn->offsets),
 			       GFP_KERNEL_ACCOUNT);
-	if (!txn->offsets)
+	txn->found = kcalloc(ch->topic->nr_parts, sizeof(*txn->found),
+			     GFP_KERNEL_ACCOUNT);
+	if (!txn->offsets || !txn->found) {
+		kfree(txn->offsets);
+		txn->offsets = NULL;
+		kfree(txn->found);
+		txn->found = NULL;
 		return -ENOMEM;
+	}
 	kref_get(&ch->topic->ref);
 	txn->off_topic = ch->topic;
 	strscpy_pad(txn->off_group, m->group->name);

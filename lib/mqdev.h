@@ -496,9 +496,13 @@ int mqdev_group_reset(struct mqdev_nl *nl, const char *group,
 		      const char *topic, uint32_t partition, uint32_t whence,
 		      uint64_t value, bool force);
 
-/* Delete a group with no members, of @topic or (NULL) of every topic. */
+/*
+ * Delete a group of @topic or (NULL) of every topic: the group's owner, or
+ * the topic's.  Refused while it has members unless @force, which evicts
+ * them: they own nothing from then on and their poll reports EPOLLHUP.
+ */
 int mqdev_group_delete(struct mqdev_nl *nl, const char *group,
-		       const char *topic);
+		       const char *topic, bool force);
 
 /* Receive rebalances and topics coming and going, as they happen. */
 int mqdev_nl_subscribe(struct mqdev_nl *nl);

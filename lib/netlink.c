@@ -490,31 +490,33 @@ static int collect_topic(void *ctx, const struct mqdev_group_info *info)
 }
 
 static int group_delete_one(struct mqdev_nl *nl, const char *group,
-			    const char *topic)
+			    const char *topic, bool force)
 {
 	struct nlmsghdr *nlh;
 
 	nlh = nl_msg(nl, nl->family, NLM_F_ACK, MQDEV_CMD_GROUP_DELETE,
 		     MQDEV_GENL_VERSION);
 	nl_put_names(nlh, group, topic);
+	if (force)
+		mnl_attr_put(nlh, MQDEV_A_FORCE, 0, NULL);
 	return nl_request(nl, nlh, NULL, NULL);
 }
 
 MQDEV_EXPORT int mqdev_group_delete(struct mqdev_nl *nl, const char *group,
-				    const char *topic)
+				    const char *topic, bool force)
 {
 	struct topic_names t = {};
 	int i, err;
 
 	if (topic)
-		return group_delete_one(nl, group, topic);
+		return group_delete_one(nl, group, topic, force);
 	err = mqdev_group_get(nl, group, NULL, collect_topic, &t);
 	if (!err && !t.n) {
 		snprintf(nl->error, sizeof(nl->error), "no such group");
 		err = -ENOENT;
 	}
 	for (i = 0; i < t.n && !err; i++)
-		err = group_delete_one(nl, group, t.names[i]);
+		err = group_delete_one(nl, group, t.names[i], force);
 	free(t.names);
 	return err;
 }

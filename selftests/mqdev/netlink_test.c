@@ -165,7 +165,7 @@ TEST_F(nl, reset_commit_delete)
 	gen++;
 	EXPECT_EQ(0, mqdev_group_commit_offset(self->nl, "rst", self->name, 0,
 					       1, &gen));
-	EXPECT_EQ(-EBUSY, mqdev_group_delete(self->nl, "rst", self->name));
+	EXPECT_EQ(-EBUSY, mqdev_group_delete(self->nl, "rst", self->name, false));
 
 	/* forced: by time, and the member is moved at once */
 	EXPECT_EQ(0, mqdev_group_reset(self->nl, "rst", self->name, 1,
@@ -175,8 +175,8 @@ TEST_F(nl, reset_commit_delete)
 	EXPECT_GE(7, s.part[1].position);
 	mqdev_consumer_free(c);
 
-	EXPECT_EQ(0, mqdev_group_delete(self->nl, "rst", NULL));
-	EXPECT_EQ(-ENOENT, mqdev_group_delete(self->nl, "rst", self->name));
+	EXPECT_EQ(0, mqdev_group_delete(self->nl, "rst", NULL, false));
+	EXPECT_EQ(-ENOENT, mqdev_group_delete(self->nl, "rst", self->name, false));
 	EXPECT_EQ(-ENOENT, mqdev_group_reset(self->nl, "rst", "no-topic",
 					     MQDEV_PARTITION_ALL,
 					     MQDEV_SEEK_EARLIEST, 0, false));
@@ -450,14 +450,14 @@ static int as_other(void *arg)
 	fails += mqdev_group_reset(nl, "root-group", u->topic,
 				   MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST, 0,
 				   false) != -EPERM;
-	fails += mqdev_group_delete(nl, "root-group", u->topic) != -EPERM;
+	fails += mqdev_group_delete(nl, "root-group", u->topic, false) != -EPERM;
 	fails += mqdev_group_commit_offset(nl, "root-group", u->topic, 0, 1,
 					   NULL) != -EPERM;
 	/* its own group on the same topic is its own */
 	fails += mqdev_group_reset(nl, "users-group", u->topic,
 				   MQDEV_PARTITION_ALL, MQDEV_SEEK_LATEST, 0,
 				   false) != 0;
-	fails += mqdev_group_delete(nl, "users-group", u->topic) != 0;
+	fails += mqdev_group_delete(nl, "users-group", u->topic, false) != 0;
 	mqdev_nl_close(nl);
 	return fails;
 }
@@ -500,6 +500,112 @@ TEST_F(nl, unprivileged_users)
 	u.topic = private;
 	EXPECT_EQ(0, as_user(USER_UID, as_other_private, &u));
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, private));
+}
+
+/* The two topics of events_only_for_readers, owned by USER_UID. */
+struct ev_topics {
+	char private[MQDEV_NAME_MAX + 1];	/* mode 0600 */
+	char public[MQDEV_NAME_MAX + 1];	/* mode 0644 */
+};
+
+#define HEARD_PRIVATE_NEW	1
+#define HEARD_PUBLIC_NEW	2
+#define HEARD_PRIVATE_DEL	4
+#define HEARD_PUBLIC_DEL	8
+
+static int create_both(void *arg)
+{
+	struct ev_topics *t = arg;
+	struct mqdev_topic_config cfg = { .partitions = 1, .capacity = 4096 };
+	int fd = mqdev_open(), fails = 0;
+
+	if (fd < 0)
+		return 100;
+	cfg.mode = 0600;
+	fails += mqdev_topic_create(fd, t->private, &cfg) != 0;
+	cfg.mode = 0644;
+	fails += mqdev_topic_create(fd, t->public, &cfg) != 0;
+	close(fd);
+	return fails;
+}
+
+/* What @nl heard of the two topics until nothing came for half a second. */
+static int heard(struct mqdev_nl *nl, const struct ev_topics *t)
+{
+	struct mqdev_event ev;
+	int i, got = 0, priv, pub;
+
+	for (i = 0; i < 1000 && mqdev_nl_event(nl, &ev, 500) == 1; i++) {
+		priv = !strcmp(ev.topic, t->private);
+		pub = !strcmp(ev.topic, t->public);
+		if (ev.cmd == MQDEV_CMD_EVENT_TOPIC_NEW)
+			got |= (priv ? HEARD_PRIVATE_NEW : 0) |
+			       (pub ? HEARD_PUBLIC_NEW : 0);
+		else if (ev.cmd == MQDEV_CMD_EVENT_TOPIC_DEL)
+			got |= (priv ? HEARD_PRIVATE_DEL : 0) |
+			       (pub ? HEARD_PUBLIC_DEL : 0);
+	}
+	return got;
+}
+
+/*
+ * The events group tells a listener only of topics it may read, by the
+ * credentials of whoever opened the socket: OTHER_UID hears of USER_UID's
+ * 0644 topic coming and going and nothing of its 0600 one; root of both.
+ */
+TEST_F(nl, events_only_for_readers)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	struct mqdev_nl *root;
+	struct ev_topics t;
+	int ready[2], go[2], status;
+	pid_t pid;
+	char b = 0;
+
+	strcpy(t.private, topic_name("nl-ev-private"));
+	strcpy(t.public, topic_name("nl-ev-public"));
+	ASSERT_EQ(0, mqdev_nl_open(&root));
+	ASSERT_EQ(0, mqdev_nl_subscribe(root));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct mqdev_nl *nl;
+
+		close(ready[0]);
+		close(go[1]);
+		if (setgroups(0, NULL) || setgid(OTHER_UID) ||
+		    setuid(OTHER_UID))
+			_exit(254);
+		if (mqdev_nl_open(&nl) || mqdev_nl_subscribe(nl))
+			_exit(253);
+		if (write(ready[1], &b, 1) != 1 || read(go[0], &b, 1) != 1)
+			_exit(252);
+		_exit(heard(nl, &t));
+	}
+	close(ready[1]);
+	close(go[0]);
+	pfd.fd = ready[0];
+	EXPECT_EQ(1, poll(&pfd, 1, 10000));
+	EXPECT_EQ(1, read(ready[0], &b, 1));
+
+	EXPECT_EQ(0, as_user(USER_UID, create_both, &t));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, t.private));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, t.public));
+	EXPECT_EQ(1, write(go[1], &b, 1));
+	close(go[1]);
+	close(ready[0]);
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(HEARD_PUBLIC_NEW | HEARD_PUBLIC_DEL, WEXITSTATUS(status))
+		TH_LOG("bit %d: a 0600 topic's creation reached another user; "
+		       "bit %d: its deletion", HEARD_PRIVATE_NEW,
+		       HEARD_PRIVATE_DEL);
+	EXPECT_EQ(HEARD_PRIVATE_NEW | HEARD_PUBLIC_NEW | HEARD_PRIVATE_DEL |
+		  HEARD_PUBLIC_DEL, heard(root, &t));
+	mqdev_nl_close(root);
 }
 
 TEST_HARNESS_MAIN

@@ -650,6 +650,56 @@ TEST_F(txn, offsets_with_txn)
 	mqdev_nl_close(nl);
 }
 
+/*
+ * An offset past the partition's end sent with a transaction: the commit
+ * fails, and it fails whole.  Before, the decision was published first and
+ * the offsets applied after, so the commit returned ERANGE for a
+ * transaction whose records were visible.
+ */
+TEST_F(txn, commit_that_cannot_hold_aborts_whole)
+{
+	char group[MQDEV_NAME_MAX + 1];
+	struct mqdev_txn req = { .op = MQDEV_TXN_COMMIT };
+	struct mqdev_group_commit gc = { .partition = 0 };
+	struct mqdev_txn_offsets off = {
+		.commits = (uintptr_t)&gc, .commit_size = sizeof(gc),
+		.count = 1,
+	};
+	struct mqdev_consumer *in, *out;
+	uint64_t committed[1];
+	struct mqdev_nl *nl;
+	uint32_t v = 7;
+
+	snprintf(group, sizeof(group), "range-%d", getpid());
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	out = reader(self->name, 0);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &in));
+	ASSERT_EQ(0, mqdev_consumer_join(in, group, MQDEV_SEEK_EARLIEST));
+
+	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(self->p, NULL, 0, &v, 4, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(self->p));
+	off.consumer_fd = mqdev_consumer_fd(in);
+	gc.generation = mqdev_consumer_generation(in);
+	gc.offset = 1000;		/* the partition is empty */
+	ASSERT_EQ(0, xioctl(mqdev_session_fd(self->s), MQDEV_IOC_TXN_OFFSETS,
+			    &off));
+	EXPECT_EQ(-ERANGE, xioctl(mqdev_session_fd(self->s), MQDEV_IOC_TXN,
+				  &req));
+	EXPECT_EQ(MQDEV_TXN_ABORT, req.op);
+	/* nothing of it: no record, no offset */
+	EXPECT_EQ(0, drain(out));
+	EXPECT_EQ(1, mqdev_consumer_aborted(out));
+	ASSERT_EQ(0, mqdev_group_get(nl, group, self->other, committed_cb,
+				     committed));
+	EXPECT_EQ(~0ULL, committed[0]);
+
+	mqdev_consumer_free(in);
+	mqdev_consumer_free(out);
+	mqdev_nl_close(nl);
+}
+
 /* ---- limits and bad input ------------------------------------------------------ */
 
 TEST_F(txn, limit_open_txns)

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Who may do what: the one place the ioctls and the netlink family ask.
+ *
+ * The actors and what each may cost the others are in the threat model of
+ * Documentation/mqdev.rst ("Who may do what"); this file is its code:
+ *
+ *   act                 needs
+ *   ------------------  -----------------------------------------------------
+ *   PRODUCE             write permission on the topic (its mode bits)
+ *   CONSUME, DESCRIBE   read permission on the topic
+ *   HOLD                a standalone reader holding a block topic's records:
+ *                       write permission (holding stops the producers)
+ *   TOPIC_DELETE        the topic's owner, or CAP_SYS_ADMIN
+ *   GROUP_USE           read permission, and the group's owner (its maker);
+ *                       join, commit, reset, and make a group by doing so
+ *   GROUP_DELETE        the group's owner or the topic's owner: whatever
+ *                       holds a topic, its owner may take away
+ *
+ * CAP_IPC_OWNER in the topic's user namespace passes the mode bits, as it
+ * does for System V IPC; CAP_SYS_ADMIN there passes every owner check.
+ */
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <net/net_namespace.h>
+#include "mqdev.h"
+
+static bool cred_in_group(const struct cred *cred, kgid_t gid)
+{
+	const struct group_info *gi = cred->group_info;
+	int i;
+
+	if (gid_eq(cred->fsgid, gid))
+		return true;
+	for (i = 0; gi && i < gi->ngroups; i++)
+		if (gid_eq(gi->gid[i], gid))
+			return true;
+	return false;
+}
+
+/* @may is MAY_READ and/or MAY_WRITE, checked against @mode like a file's. */
+static bool mode_permits(kuid_t uid, kgid_t gid, umode_t mode,
+			 const struct cred *cred, int may)
+{
+	if (uid_eq(cred->fsuid, uid))
+		mode >>= 6;
+	else if (cred_in_group(cred, gid))
+		mode >>= 3;
+	return !(may & ~mode & (MAY_READ | MAY_WRITE));
+}
+
+/**
+ * mqdev_cred_may_read() - may a listener with @cred hear of a topic?
+ * @uid: the topic's owner
+ * @gid: the topic's group
+ * @mode: the topic's mode bits
+ * @cred: the listener's credentials, from when it opened its socket
+ *
+ * For the netlink events, filtered per listener in atomic context: no
+ * capability is asked, only the mode bits, and root is root.
+ *
+ * Return: true when @cred may read the topic.
+ */
+bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
+			 const struct cred *cred)
+{
+	return mode_permits(uid, gid, mode, cred, MAY_READ) ||
+	       uid_eq(cred->euid, GLOBAL_ROOT_UID);
+}
+
+static bool topic_admin(const struct mqdev_topic *topic, int cap)
+{
+	return ns_capable(topic->net->user_ns, cap);
+}
+
+static bool topic_owner(const struct mqdev_topic *topic)
+{
+	return uid_eq(current_euid(), topic->uid) ||
+	       topic_admin(topic, CAP_SYS_ADMIN);
+}
+
+static bool topic_may(const struct mqdev_topic *topic, int may)
+{
+	return mode_permits(topic->uid, topic->gid, topic->mode,
+			    current_cred(), may) ||
+	       topic_admin(topic, CAP_IPC_OWNER);
+}
+
+static bool group_owner(const struct mqdev_group *g)
+{
+	return uid_eq(current_fsuid(), g->uid) ||
+	       topic_admin(g->topic, CAP_SYS_ADMIN);
+}
+
+/**
+ * mqdev_permits() - may the caller do @act?
+ * @topic: the topic acted on
+ * @g: the group acted on, for the GROUP_* acts; else NULL
+ * @act: what the caller wants to do
+ *
+ * Return: 0, -EACCES for what needs permission on the topic, or -EPERM for
+ * what needs ownership.
+ */
+int mqdev_permits(const struct mqdev_topic *topic, const struct mqdev_group *g,
+		  enum mqdev_act act)
+{
+	switch (act) {
+	case MQDEV_ACT_PRODUCE:
+	case MQDEV_ACT_HOLD:
+		return topic_may(topic, MAY_WRITE) ? 0 : -EACCES;
+	case MQDEV_ACT_CONSUME:
+		return topic_may(topic, MAY_READ) ? 0 : -EACCES;
+	case MQDEV_ACT_PRODUCE_CONSUME:
+		return topic_may(topic, MAY_READ | MAY_WRITE) ? 0 : -EACCES;
+	case MQDEV_ACT_TOPIC_DELETE:
+		return topic_owner(topic) ? 0 : -EPERM;
+	case MQDEV_ACT_GROUP_USE:
+		if (!topic_may(topic, MAY_READ))
+			return -EACCES;
+		return !g || group_owner(g) ? 0 : -EPERM;
+	case MQDEV_ACT_GROUP_DELETE:
+		return group_owner(g) || topic_owner(topic) ? 0 : -EPERM;
+	}
+	return -EPERM;
+}
