@@ -243,10 +243,26 @@ static int producer_wait_room(struct mqdev_producer *p)
 	return 0;
 }
 
+/* Stop a flush at message @done for @err: it and the rest stay queued. */
+static int producer_stop(struct mqdev_producer *p, uint32_t done,
+			 int appended, int err)
+{
+	producer_keep(p, done);
+	p->stopped = err;
+	return appended ? appended : err;
+}
+
 /*
  * Append everything queued.  A message the kernel refuses gets an ack with
- * the error and the rest go on; -EAGAIN or -EINTR stop the flush with the
- * rest still queued.  Returns how many were appended, or that error.
+ * the error and the rest go on; -EAGAIN, or -EINTR (a signal, while the
+ * kernel or producer_wait_room() waited for room), stop the flush with the
+ * rest still queued: it is never retried here.  Returns how many were
+ * appended, or that error.
+ *
+ * A signal that comes after the kernel appended some of a call's messages
+ * is answered with that count, like any short count, and the next call for
+ * the rest may sleep again: a caller that must stop on a signal makes the
+ * descriptor non-blocking in its handler (mqctl does).
  */
 MQDEV_EXPORT int mqdev_producer_flush(struct mqdev_producer *p)
 {
@@ -255,13 +271,14 @@ MQDEV_EXPORT int mqdev_producer_flush(struct mqdev_producer *p)
 
 	while (done < p->count) {
 		n = mqdev_produce(p, p->msgs + done, p->count - done);
-		if (n == -EAGAIN && producer_wait_room(p) == 0)
-			continue;
-		if (n == -EAGAIN || n == -EINTR) {
-			producer_keep(p, done);
-			p->stopped = n;
-			return appended ? appended : n;
+		if (n == -EAGAIN) {
+			n = producer_wait_room(p);
+			if (!n)
+				continue;
+			return producer_stop(p, done, appended, n);
 		}
+		if (n == -EINTR)
+			return producer_stop(p, done, appended, n);
 		if (n < 0) {
 			producer_unnumber(p, done);
 			producer_ack(p, done++, n);

@@ -1,13 +1,15 @@
 #!/bin/sh
 # mqctl end to end: topics, produce/consume, and a consumer group of mqctl
-# processes sharing a topic, one of them killed, the rest carrying on.
+# processes sharing a topic, one of them killed, the rest carrying on; and
+# SIGTERM and SIGINT ending producers and consumers asleep in the kernel.
 # Prints kselftest-style totals for selftests/run.sh.
 pass=0 fail=0
 t=mqctl-test-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
       mqctl topic delete $t-v >/dev/null 2>&1
-      mqctl topic delete $t-ow >/dev/null 2>&1' EXIT
+      mqctl topic delete $t-ow >/dev/null 2>&1
+      mqctl topic delete $t-full >/dev/null 2>&1' EXIT
 
 ok() {
 	if [ "$1" = 0 ]; then
@@ -15,6 +17,18 @@ ok() {
 	else
 		fail=$((fail + 1)); echo "not ok - $2"
 	fi
+}
+
+# Run a command, send it signal $1 after $2 seconds, and SIGKILL 5 seconds
+# later if it is still there; $rc is its exit status (busybox's timeout execs
+# the command: its status is the command's own), $took the seconds it ran.
+signalled() {
+	sig=$1 after=$2
+	shift 2
+	start=$(date +%s)
+	timeout -s $sig -k 5 $after "$@"
+	rc=$?
+	took=$(($(date +%s) - start))
 }
 
 mqctl topic create $t --partitions 4 --capacity 64K >/dev/null
@@ -113,6 +127,34 @@ out=$(mqctl verify $t-ow)
 ok $? "verify reports what overwriting dropped, and fails"
 mqctl verify nosuch-$$ 2>&1 | grep -q "nosuch-$$"
 ok $? "verify names a missing topic"
+
+# A stop signal ends a command asleep in the kernel at once.  Nobody holds
+# this 'block' topic, so nothing in it is ever freed: a producer of 200 lines
+# fills its 4 KiB (about 85 records) and waits for room that never comes.
+seq 1 200 >"$dir/200"
+mqctl topic create $t-full --capacity 4K >/dev/null
+signalled TERM 5 mqctl produce $t-full <"$dir/200" 2>"$dir/err"
+[ $rc = 143 ] && [ $took -le 8 ] &&
+	grep -q '^mqctl: interrupted: [0-9]* lines* not sent$' "$dir/err"
+ok $? "SIGTERM ends a producer waiting for room at once (exit $rc after ${took}s)"
+unsent=$(sed -n 's/^mqctl: interrupted: \([0-9]*\) lines* not sent$/\1/p' "$dir/err")
+sent=$(mqctl --json topic describe $t-full |
+	sed -n 's/.*"next_offset":\([0-9]*\).*/\1/p')
+[ -n "$unsent" ] && [ "${sent:-0}" -gt 0 ] && [ $((sent + unsent)) = 200 ]
+ok $? "the lines it says were not sent are those the topic lacks ($sent in, $unsent not)"
+signalled INT 5 mqctl produce $t-full <"$dir/200" 2>"$dir/err"
+[ $rc = 130 ] && [ $took -le 8 ] &&
+	grep -qx 'mqctl: interrupted: 200 lines not sent' "$dir/err"
+ok $? "SIGINT ends a producer that found the topic full at once (exit $rc after ${took}s)"
+signalled TERM 2 mqctl consume $t-full >"$dir/out"
+[ $rc = 0 ] && [ $took -le 5 ] && [ ! -s "$dir/out" ]
+ok $? "SIGTERM ends a consumer waiting for records at once (exit $rc after ${took}s)"
+signalled INT 2 mqctl consume $t-full --group gs >"$dir/out"
+[ $rc = 0 ] && [ $took -le 5 ] && [ ! -s "$dir/out" ]
+ok $? "SIGINT ends a group member waiting for records at once (exit $rc after ${took}s)"
+signalled TERM 2 mqctl verify $t-full --timeout 60000 >"$dir/out"
+[ $rc = 0 ] && [ $took -le 5 ] && grep -q "^$t-full: [0-9]* records" "$dir/out"
+ok $? "SIGTERM ends verify waiting for more records (exit $rc after ${took}s)"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 [ $fail = 0 ]

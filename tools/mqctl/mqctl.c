@@ -4,6 +4,7 @@
  * kafka-topics, kafka-console-producer and kafka-console-consumer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -19,11 +20,39 @@
 #include "mqdev.h"
 
 static bool json;
-static volatile sig_atomic_t interrupted;
+
+/*
+ * The signal (SIGINT or SIGTERM) that asked mqctl to stop, or 0.  The
+ * handlers are installed without SA_RESTART, so that a call asleep in the
+ * kernel (a produce waiting for room, a consumer waiting for records, a
+ * read of standard input) returns EINTR; every loop that sleeps looks here
+ * after an EINTR, and before it sleeps again.
+ */
+static volatile sig_atomic_t stop;
+/* A producer's descriptor, made non-blocking when a stop signal comes. */
+static volatile sig_atomic_t stop_fd = -1;
 
 static void on_signal(int sig)
 {
-	interrupted = 1;
+	int saved_errno = errno;
+
+	if (sig != SIGALRM && !stop)
+		stop = sig;
+	/*
+	 * The kernel answers a produce call that a signal cut short with the
+	 * count it appended, and the library then asks again for the rest:
+	 * non-blocking, that call and every later one get EAGAIN at once
+	 * instead of waiting for room again.
+	 */
+	if (stop_fd >= 0)
+		fcntl(stop_fd, F_SETFL, fcntl(stop_fd, F_GETFL) | O_NONBLOCK);
+	/*
+	 * A signal that lands after a loop looked at stop, and before it went
+	 * to sleep, does not wake that sleep: until mqctl is gone, SIGALRM
+	 * interrupts whatever sleeps, every second.
+	 */
+	alarm(1);
+	errno = saved_errno;
 }
 
 static void die(const char *fmt, ...)
@@ -330,11 +359,18 @@ static const char produce_usage[] =
 "  --partition P        send to partition P instead\n"
 "  --producer NAME      send as idempotent producer NAME: every record gets\n"
 "                       its id and a sequence number (see mqctl verify)\n"
-"  -v, --verbose        print the partition and offset of every message\n";
+"  -v, --verbose        print the partition and offset of every message\n"
+"\n"
+"SIGINT (Ctrl-C) or SIGTERM stops it at once, even while it waits for room in\n"
+"a full topic: it sends what fits without waiting, says on standard error how\n"
+"many of the lines it read were not sent (\"mqctl: interrupted: 37 lines not\n"
+"sent\"), and exits with 128 + the signal's number (130, 143).  Lines the\n"
+"topic took are not counted; lines not read yet are not either.\n";
 
 struct produce_state {
 	bool verbose;
 	int failed;
+	size_t answered;	/* messages appended or refused */
 	const char *topic;
 };
 
@@ -342,6 +378,7 @@ static void on_ack(void *ctx, const struct mqdev_ack *ack)
 {
 	struct produce_state *st = ctx;
 
+	st->answered++;
 	if (ack->error) {
 		fprintf(stderr, "mqctl: message %" PRIuPTR " to '%s': %s\n",
 			(uintptr_t)ack->opaque, st->topic, explain(ack->error));
@@ -364,6 +401,16 @@ static bool stdin_idle(void)
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) == 0;
+}
+
+/*
+ * What a send or flush says once a stop signal came: -EINTR (it was asleep),
+ * or -EAGAIN (it would have slept: on_signal() made the descriptor
+ * non-blocking).
+ */
+static bool produce_stopped(int err)
+{
+	return stop && (err == -EINTR || err == -EAGAIN);
 }
 
 static int cmd_produce(int argc, char **argv)
@@ -417,8 +464,9 @@ static int cmd_produce(int argc, char **argv)
 		check(mqdev_producer_bind(p, session), "be producer", producer);
 	}
 	mqdev_producer_set_ack(p, on_ack, &st);
+	stop_fd = mqdev_producer_fd(p);
 
-	while (!interrupted && (len = getline(&line, &cap, stdin)) >= 0) {
+	while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
 		if (len && line[len - 1] == '\n')
 			line[--len] = '\0';
 		k = (char *)key;
@@ -436,18 +484,31 @@ static int cmd_produce(int argc, char **argv)
 		err = mqdev_producer_send(p, k, klen, value,
 					  len - (value - line), partition,
 					  (void *)(uintptr_t)++n);
+		if (produce_stopped(err))
+			break;
 		check(err, "produce to", st.topic);
 		/* interactive input goes out line by line */
 		if (stdin_idle()) {
-			check(mqdev_producer_flush(p), "produce to", st.topic);
+			err = mqdev_producer_flush(p);
+			if (produce_stopped(err))
+				break;
+			check(err, "produce to", st.topic);
 			fflush(stdout);
 		}
 	}
+	/* Once stopped, this sends only what fits now: it never waits. */
 	err = mqdev_producer_flush(p);
-	check(err, "produce to", st.topic);
+	if (!produce_stopped(err))
+		check(err, "produce to", st.topic);
+	fflush(stdout);
 	mqdev_producer_free(p);
 	mqdev_session_free(session);
 	free(line);
+	if (stop) {
+		fprintf(stderr, "mqctl: interrupted: %zu line%s not sent\n",
+			n - st.answered, n - st.answered == 1 ? "" : "s");
+		return 128 + stop;
+	}
 	return st.failed ? 1 : 0;
 }
 
@@ -460,7 +521,8 @@ static const char consume_usage[] =
 "                           [--group G [--commit manual|auto]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
-"without --count or --timeout it follows the topic until interrupted.\n"
+"without --count or --timeout it follows the topic until interrupted\n"
+"(SIGINT or SIGTERM, which end even a wait for records at once; it exits 0).\n"
 "  --from WHERE      earliest, latest (the default) or an offset\n"
 "  --from-beginning  the same as --from earliest\n"
 "  --count N         stop after N records\n"
@@ -609,10 +671,10 @@ static int cmd_consume(int argc, char **argv)
 		consume_seek(c, argv[optind], &o);
 	}
 
-	while (!interrupted && (!o.count || got < o.count)) {
+	while (!stop && (!o.count || got < o.count)) {
 		err = mqdev_consumer_wait(c, o.timeout);
 		if (err == -EINTR)
-			continue;
+			continue;	/* a stop signal ends the loop */
 		if (err == -EIDRM)
 			break;
 		check(err, "consume from", argv[optind]);
@@ -625,7 +687,16 @@ static int cmd_consume(int argc, char **argv)
 				got++;
 		}
 		check(mqdev_consumer_error(c), "consume from", argv[optind]);
-		fflush(stdout);
+		/*
+		 * A stop signal may cut a write to a slow reader short: what
+		 * was not written out is not done, and is not committed.
+		 */
+		if (fflush(stdout) == EOF) {
+			if (!stop)
+				die("consume from '%s': writing out: %s",
+				    argv[optind], strerror(errno));
+			break;
+		}
 		/* written out: now they may count as done */
 		if (o.group && !o.auto_commit) {
 			err = mqdev_consumer_commit(c);
@@ -633,7 +704,7 @@ static int cmd_consume(int argc, char **argv)
 				check(err, "commit for group", o.group);
 		}
 	}
-	if (o.group) {
+	if (o.group && !ferror(stdout)) {
 		err = mqdev_consumer_commit(c);
 		if (err && err != -ESTALE)
 			check(err, "commit for group", o.group);
@@ -652,11 +723,14 @@ static const char group_usage[] =
 "       mqctl group describe GROUP\n"
 "       mqctl group reset GROUP --topic T --to earliest|latest|OFFSET|@TIME\n"
 "                         [--partition P] [--force]\n"
-"       mqctl group delete GROUP [--topic T]\n"
+"       mqctl group delete GROUP [--topic T] [--force]\n"
 "\n"
 "  --to @TIME   the first record at or after TIME, in seconds since the\n"
 "               epoch (fractions allowed), as 'date +%s.%N' prints it\n"
-"  --force      reset although the group has members (they are moved)\n";
+"  --force      reset although the group has members (they are moved);\n"
+"               delete although it has members (they are evicted)\n"
+"\n"
+"A group belongs to the user that made it; its topic's owner may delete it.\n";
 
 static struct mqdev_nl *open_nl(void)
 {
@@ -880,21 +954,26 @@ static int group_delete(struct mqdev_nl *nl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "topic", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
 		{}
 	};
 	const char *topic = NULL;
+	bool force = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
-		if (opt != 't') {
+	while ((opt = getopt_long(argc, argv, "t:f", opts, NULL)) != -1) {
+		if (opt == 't') {
+			topic = optarg;
+		} else if (opt == 'f') {
+			force = true;
+		} else {
 			fputs(group_usage, stderr);
 			return 2;
 		}
-		topic = optarg;
 	}
 	if (optind != argc - 1)
 		die("group delete: one group name, please");
-	nl_check(nl, mqdev_group_delete(nl, argv[optind], topic),
+	nl_check(nl, mqdev_group_delete(nl, argv[optind], topic, force),
 		 "delete group", argv[optind]);
 	if (json)
 		printf("{\"deleted\":\"%s\"}\n", argv[optind]);
@@ -947,7 +1026,7 @@ static int cmd_watch(int argc, char **argv)
 	}
 	nl = open_nl();
 	nl_check(nl, mqdev_nl_subscribe(nl), "watch", "events");
-	while (!interrupted) {
+	while (!stop) {
 		err = mqdev_nl_event(nl, &ev, 500);
 		if (err == -EINTR || !err)
 			continue;
@@ -1094,7 +1173,7 @@ static int cmd_verify(int argc, char **argv)
 					  MQDEV_SEEK_EARLIEST, 0, 0, NULL),
 		      "read", topic);
 
-	while (!interrupted) {
+	while (!stop) {
 		while (mqdev_consumer_peek(c))
 			mqdev_consumer_release(c);
 		check(mqdev_consumer_error(c), "read", topic);
@@ -1139,10 +1218,12 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+	/* No SA_RESTART: a stop signal must end a sleep in the kernel. */
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	argv++, argc--;
 	while (argc && !strcmp(argv[0], "--json")) {
 		json = true;
