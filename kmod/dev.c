@@ -867,6 +867,17 @@ static ssize_t handle_read_once(struct mqdev_handle *h,
 	return subscribed ? ret : -EDESTADDRREQ;
 }
 
+/*
+ * What ends a read(2) sleep: records, the topic's deletion, or for a group
+ * member its group's deletion under it (a rebalance wakes the sleepers, who
+ * look at their partitions again).
+ */
+static bool handle_read_wakes(struct mqdev_handle *h, struct mqdev_topic *topic)
+{
+	return mqdev_handle_ready(h, topic, 1) || mqdev_topic_dead(topic) ||
+	       (mqdev_group_poll(h, NULL, NULL) & EPOLLHUP);
+}
+
 static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
 			  loff_t *ppos)
 {
@@ -878,15 +889,22 @@ static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
 		return PTR_ERR(topic);
 	for (;;) {
 		ret = handle_read_once(h, topic, buf, len);
+		/*
+		 * A member that owns nothing waits for its assignment.
+		 * Pairs with smp_store_release() in member_add().
+		 */
+		if (ret == -EDESTADDRREQ && smp_load_acquire(&h->member))
+			ret = 0;
 		if (ret)
 			return ret;
 		if (mqdev_topic_dead(topic))
 			return 0;
+		if (mqdev_group_poll(h, NULL, NULL) & EPOLLHUP)
+			return -EIDRM;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		ret = wait_event_interruptible(topic->read_wait,
-					       mqdev_handle_ready(h, topic, 1) ||
-					       mqdev_topic_dead(topic));
+					       handle_read_wakes(h, topic));
 		if (ret)
 			return ret;
 	}

@@ -329,6 +329,48 @@ TEST_F(wake, rebalance_wakes_read)
 }
 
 /*
+ * A member that owns nothing blocks in read(2) for its assignment, as it
+ * does in MQDEV_IOC_WAIT (it used to fail at once with EDESTADDRREQ), and
+ * is woken with the records of the partition it is handed.  Non-blocking,
+ * it gets EAGAIN; evicted, EIDRM.
+ */
+TEST_F(wake, idle_member_reads_its_assignment)
+{
+	struct read_args r = {};
+	struct mqdev_nl *nl;
+	struct call c;
+	char buf[64];
+	int busy, woke;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192, 0));
+	idle_pair(_metadata, self->name, &busy, &r.fd);
+	produce_n(_metadata, self->name, 0, 3);	/* busy's backlog */
+	ASSERT_EQ(0, fcntl(r.fd, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, read(r.fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(0, fcntl(r.fd, F_SETFL, 0));
+
+	ASSERT_EQ(0, call_start(&c, do_read, &r));
+	EXPECT_FALSE(call_done(&c, ASLEEP_MS));
+	close(busy);			/* the idle member gets partition 0 */
+	woke = call_done(&c, WAKE_MS);
+	EXPECT_TRUE(woke) TH_LOG("the idle reader slept on past the rebalance");
+	EXPECT_TRUE(call_stop(&c));
+	if (woke) {
+		EXPECT_EQ(3 * MQDEV_RECORD_SPACE(REC_LEN), c.ret);
+		check_first(_metadata, r.buf, 0);
+	}
+
+	/* deleted under it: the next read says so */
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, mqdev_group_delete(nl, "g", self->name, true));
+	mqdev_nl_close(nl);
+	EXPECT_EQ(-1, read(r.fd, buf, sizeof(buf)));
+	EXPECT_EQ(EIDRM, errno);
+	close(r.fd);
+}
+
+/*
  * epoll waiting for EPOLLIN alone on an idle member: handed a partition
  * with records when the other member leaves, it is told.
  */
