@@ -18,6 +18,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <net/net_namespace.h>
+#include <net/netns/generic.h>
 #include "mqdev.h"
 
 #define MQDEV_MAX_BATCH		4096
@@ -967,7 +968,7 @@ static int mqdev_mmap(struct file *file, struct vm_area_struct *vma)
 	if (off == MQDEV_CONS_MMAP)
 		return vm_map_pages_zero(vma, &h->cons_page, 1);
 	if (off == MQDEV_TXN_MMAP)
-		return mqdev_txn_mmap(vma);
+		return mqdev_txn_mmap(h->net, vma);
 
 	if (off >= MQDEV_CONS_MMAP || off % MQDEV_PART_STRIDE ||
 	    off / MQDEV_PART_STRIDE >= topic->nr_parts)
@@ -1004,18 +1005,41 @@ static struct miscdevice mqdev_misc = {
 	.mode	= 0666,
 };
 
+static unsigned int mqdev_net_id __read_mostly;
+
+/**
+ * mqdev_net() - what mqdev keeps for a network namespace
+ * @net: the namespace
+ *
+ * Return: its struct mqdev_net, made when the namespace was.
+ */
+struct mqdev_net *mqdev_net(const struct net *net)
+{
+	return net_generic(net, mqdev_net_id);
+}
+
+static int __net_init mqdev_net_init(struct net *net)
+{
+	return mqdev_txn_init_net(net);
+}
+
 /*
  * Topics and producer names belong to a network namespace, as the netlink
- * control channel does; when a namespace goes, so do they.
+ * control channel does; when a namespace goes, so do they.  Its
+ * transactions are aborted first: they hold its topics and names.
  */
 static void __net_exit mqdev_net_exit(struct net *net)
 {
+	mqdev_txn_exit_net(net);
 	mqdev_topics_destroy_net(net);
 	mqdev_identities_destroy_net(net);
 }
 
 static struct pernet_operations mqdev_net_ops = {
+	.init	= mqdev_net_init,
 	.exit	= mqdev_net_exit,
+	.id	= &mqdev_net_id,
+	.size	= sizeof(struct mqdev_net),
 };
 
 static int __init mqdev_init(void)
@@ -1045,14 +1069,15 @@ err_txn_exit:
 	return err;
 }
 
+/* No handle is left: every namespace's part of mqdev goes, then the rest. */
 static void __exit mqdev_exit(void)
 {
 	misc_deregister(&mqdev_misc);
-	mqdev_txn_exit();
 	unregister_pernet_subsys(&mqdev_net_ops);
 	mqdev_nl_exit();
 	mqdev_identities_destroy();
 	mqdev_topics_destroy();
+	mqdev_txn_exit();
 	mqdev_users_destroy();
 }
 

@@ -39,6 +39,14 @@ struct netlink_ext_ack;
 struct vm_area_struct;
 struct mqdev_topic;
 struct mqdev_txn_k;
+struct mqdev_txn_table;
+
+/* What mqdev keeps per network namespace (net_generic()). */
+struct mqdev_net {
+	struct mqdev_txn_table	*txns;
+};
+
+struct mqdev_net *mqdev_net(const struct net *net);
 
 struct mqdev_part {
 	struct mqdev_topic	*topic;
@@ -79,6 +87,7 @@ struct mqdev_topic {
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
 	/* its namespace: no reference, the namespace's exit deletes it */
 	struct net		*net;
+	struct mqdev_txn_table	*txns;		/* its namespace's */
 	struct mutex		groups_lock;	/* groups and all their state */
 	struct list_head	groups;
 	u32			nr_groups;	/* under groups_lock */
@@ -365,6 +374,8 @@ void mqdev_identities_destroy(void);
 /* txn.c */
 int mqdev_txn_init(void);
 void mqdev_txn_exit(void);
+int mqdev_txn_init_net(struct net *net);
+void mqdev_txn_exit_net(struct net *net);
 int mqdev_txn_ioctl(struct mqdev_session *s, struct mqdev_txn *req);
 int mqdev_txn_offsets(struct mqdev_session *s,
 		      const struct mqdev_txn_offsets *req);
@@ -375,14 +386,16 @@ int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
 		      u64 space);
 void mqdev_txn_appended(struct mqdev_txn_k *txn, u64 pos, u64 space);
 u16 mqdev_txn_slot(const struct mqdev_txn_k *txn);
-u32 mqdev_txn_record_state(const struct mqdev_record *rec);
-void mqdev_txn_record_dropped(const struct mqdev_record *rec);
+u32 mqdev_txn_record_state(const struct mqdev_part *part,
+			   const struct mqdev_record *rec);
+void mqdev_txn_record_dropped(const struct mqdev_part *part,
+			      const struct mqdev_record *rec);
 void mqdev_txn_orphan(struct mqdev_txn_k *txn);
 void mqdev_txn_session_gone(struct mqdev_txn_k *txn);
 void mqdev_txn_fence(struct mqdev_identity *ident);
 int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
 		      u32 decision, bool capable, struct netlink_ext_ack *extack);
-int mqdev_txn_mmap(struct vm_area_struct *vma);
+int mqdev_txn_mmap(struct net *net, struct vm_area_struct *vma);
 void mqdev_txn_fill_offsets(struct mqdev_ring_offsets *off);
 
 /* group.c */

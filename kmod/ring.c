@@ -174,7 +174,7 @@ static void ring_drop_oldest(struct mqdev_part *part)
 {
 	struct mqdev_record *rec = ring_record(part, part->tail);
 
-	mqdev_txn_record_dropped(rec);
+	mqdev_txn_record_dropped(part, rec);
 	part->tail += MQDEV_RECORD_SPACE(rec->len);
 	part->tail_offset = rec->offset + 1;
 }
@@ -709,7 +709,8 @@ static bool ring_has(struct mqdev_part *part, u64 pos, u64 min_bytes)
 		return false;
 	pos = max(pos, READ_ONCE(part->ctrl->tail));
 	return pos < head && head - pos >= min_bytes &&
-	       mqdev_txn_record_state(ring_record(part, pos)) != MQDEV_TXN_OPEN;
+	       mqdev_txn_record_state(part, ring_record(part, pos)) !=
+	       MQDEV_TXN_OPEN;
 }
 
 /* A record at @pos may be read: it exists and no open transaction holds it. */
@@ -812,7 +813,7 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 		if (pos >= head)
 			break;
 		rec = ring_record(part, pos);
-		state = mqdev_txn_record_state(rec);
+		state = mqdev_txn_record_state(part, rec);
 		if (state == MQDEV_TXN_OPEN)
 			break;
 		rlen = READ_ONCE(rec->len);

@@ -203,6 +203,7 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 		return NULL;
 	kref_init(&topic->ref);
 	topic->net = net;
+	topic->txns = mqdev_net(net)->txns;
 	strscpy_pad(topic->name, req->name);
 	topic->uid = current_fsuid();
 	topic->gid = current_fsgid();

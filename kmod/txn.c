@@ -62,7 +62,8 @@ struct mqdev_txn_part {
 
 struct mqdev_txn_k {
 	struct kref		ref;
-	struct list_head	node;		/* on mqdev_txns */
+	struct list_head	node;		/* on table->txns */
+	struct mqdev_txn_table	*table;		/* its namespace's */
 	struct mqdev_identity	*ident;
 	u64			id;
 	u64			cookie;
@@ -93,14 +94,21 @@ struct mqdev_txn_k {
 	struct work_struct	free_work;
 };
 
-static DEFINE_MUTEX(mqdev_txns_lock);
-static LIST_HEAD(mqdev_txns);			/* undecided: under the lock */
-static unsigned int mqdev_nr_txns;		/* slots in use: under the lock */
-static struct mqdev_txn_k *mqdev_txn_slots[MQDEV_TXN_SLOTS];
-static u32 mqdev_txn_next_slot;
+/*
+ * A network namespace's transactions: each namespace has its own slots and
+ * its own page of states, so that a reader of one sees nothing of another's.
+ */
+struct mqdev_txn_table {
+	struct mutex		lock;		/* all below */
+	struct list_head	txns;		/* undecided ones */
+	unsigned int		nr;		/* slots in use */
+	u32			next_slot;
+	struct mqdev_txn_k	*slots[MQDEV_TXN_SLOTS];
+	struct page		*page;		/* the states, mapped by readers */
+	u32			*states;
+};
+
 static atomic64_t mqdev_next_txn_id = ATOMIC64_INIT(0);
-static struct page *mqdev_txn_page;		/* the states, mapped by readers */
-static u32 *mqdev_txn_states;
 static struct workqueue_struct *mqdev_txn_wq;
 
 u16 mqdev_txn_slot(const struct mqdev_txn_k *txn)
@@ -146,8 +154,10 @@ static void txn_free_work(struct work_struct *work)
  * The state of @rec for a reader: 0 (not in a transaction, or committed),
  * MQDEV_TXN_OPEN (stop here) or MQDEV_TXN_ABORT (never deliver it).
  */
-u32 mqdev_txn_record_state(const struct mqdev_record *rec)
+u32 mqdev_txn_record_state(const struct mqdev_part *part,
+			   const struct mqdev_record *rec)
 {
+	const u32 *states = part->topic->txns->states;
 	u16 flags = READ_ONCE(rec->flags);
 	u32 state;
 
@@ -158,7 +168,7 @@ u32 mqdev_txn_record_state(const struct mqdev_record *rec)
 	if (rec->txn >= MQDEV_TXN_SLOTS)
 		return MQDEV_TXN_ABORT;
 	/* Pairs with smp_store_release() of the slot in txn_decide()/txn_unslot(). */
-	state = smp_load_acquire(&mqdev_txn_states[rec->txn]);
+	state = smp_load_acquire(&states[rec->txn]);
 	flags = READ_ONCE(rec->flags);
 	if (flags & MQDEV_RECORD_COMMITTED)
 		return 0;
@@ -174,7 +184,8 @@ u32 mqdev_txn_record_state(const struct mqdev_record *rec)
  * have been freed: that happens only after every record is marked, and
  * marking takes the partition lock we hold.
  */
-void mqdev_txn_record_dropped(const struct mqdev_record *rec)
+void mqdev_txn_record_dropped(const struct mqdev_part *part,
+			      const struct mqdev_record *rec)
 {
 	struct mqdev_txn_k *txn;
 
@@ -182,17 +193,19 @@ void mqdev_txn_record_dropped(const struct mqdev_record *rec)
 	    (rec->flags & (MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED)) ||
 	    rec->txn >= MQDEV_TXN_SLOTS)
 		return;
-	txn = READ_ONCE(mqdev_txn_slots[rec->txn]);
+	txn = READ_ONCE(part->topic->txns->slots[rec->txn]);
 	if (txn)
 		atomic_cmpxchg(&txn->state, MQDEV_TXN_OPEN, MQDEV_TXN_DAMAGED);
 }
 
-int mqdev_txn_mmap(struct vm_area_struct *vma)
+int mqdev_txn_mmap(struct net *net, struct vm_area_struct *vma)
 {
+	struct mqdev_txn_table *table = mqdev_net(net)->txns;
+
 	if (vma->vm_flags & VM_WRITE)
 		return -EACCES;
 	vm_flags_clear(vma, VM_MAYWRITE);
-	return vm_map_pages_zero(vma, &mqdev_txn_page, 1);
+	return vm_map_pages_zero(vma, &table->page, 1);
 }
 
 void mqdev_txn_fill_offsets(struct mqdev_ring_offsets *off)
@@ -208,42 +221,45 @@ static void txn_work(struct work_struct *work);
 
 static int txn_take_slot(struct mqdev_txn_k *txn)
 {
+	struct mqdev_txn_table *table = txn->table;
 	u32 i, slot;
 	int err = -ENOSPC;
 
-	mutex_lock(&mqdev_txns_lock);
-	if (mqdev_nr_txns >= mqdev_limit(&max_txns))
+	mutex_lock(&table->lock);
+	if (table->nr >= mqdev_limit(&max_txns))
 		goto out_unlock;
 	for (i = 0; i < MQDEV_TXN_SLOTS; i++) {
-		slot = (mqdev_txn_next_slot + i) % MQDEV_TXN_SLOTS;
-		if (!mqdev_txn_slots[slot])
+		slot = (table->next_slot + i) % MQDEV_TXN_SLOTS;
+		if (!table->slots[slot])
 			break;
 	}
 	if (i == MQDEV_TXN_SLOTS)
 		goto out_unlock;
 	txn->slot = slot;
-	mqdev_txn_next_slot = slot + 1;
+	table->next_slot = slot + 1;
 	/* Published to readers by the release of the first record's head. */
-	WRITE_ONCE(mqdev_txn_states[slot], MQDEV_TXN_OPEN);
-	WRITE_ONCE(mqdev_txn_slots[slot], txn);
-	list_add_tail(&txn->node, &mqdev_txns);
-	mqdev_nr_txns++;
+	WRITE_ONCE(table->states[slot], MQDEV_TXN_OPEN);
+	WRITE_ONCE(table->slots[slot], txn);
+	list_add_tail(&txn->node, &table->txns);
+	table->nr++;
 	err = 0;
 out_unlock:
-	mutex_unlock(&mqdev_txns_lock);
+	mutex_unlock(&table->lock);
 	return err;
 }
 
 /* Every record is marked: the slot may serve another transaction. */
 static void txn_unslot(struct mqdev_txn_k *txn)
 {
-	mutex_lock(&mqdev_txns_lock);
+	struct mqdev_txn_table *table = txn->table;
+
+	mutex_lock(&table->lock);
 	/* Pairs with smp_load_acquire() in readers: marks before reuse. */
-	smp_store_release(&mqdev_txn_states[txn->slot], MQDEV_TXN_FREE);
-	WRITE_ONCE(mqdev_txn_slots[txn->slot], NULL);
+	smp_store_release(&table->states[txn->slot], MQDEV_TXN_FREE);
+	WRITE_ONCE(table->slots[txn->slot], NULL);
 	list_del(&txn->node);
-	mqdev_nr_txns--;
-	mutex_unlock(&mqdev_txns_lock);
+	table->nr--;
+	mutex_unlock(&table->lock);
 	mqdev_uncharge(txn->ident->uid, MQDEV_CHARGE_TXNS, 1);
 }
 
@@ -273,6 +289,7 @@ static int txn_begin(struct mqdev_session *s, struct mqdev_txn *req)
 	txn->epoch = s->epoch;
 	kref_get(&s->ident->ref);
 	txn->ident = s->ident;
+	txn->table = mqdev_net(s->ident->net)->txns;
 
 	err = mqdev_charge(txn->ident->uid, MQDEV_CHARGE_TXNS, 1);
 	if (err)
@@ -475,7 +492,7 @@ static int txn_decide(struct mqdev_txn_k *txn, u32 want)
 	if (want == MQDEV_TXN_ABORT)
 		atomic_set(&txn->state, MQDEV_TXN_ABORT);
 	/* The instant. Pairs with smp_load_acquire() in readers. */
-	smp_store_release(&mqdev_txn_states[txn->slot], want);
+	smp_store_release(&txn->table->states[txn->slot], want);
 	if (g && want == MQDEV_TXN_COMMIT)
 		txn_move_offsets(txn, g);
 	if (txn->off_topic)
@@ -555,15 +572,16 @@ void mqdev_txn_orphan(struct mqdev_txn_k *txn)
  */
 void mqdev_txn_fence(struct mqdev_identity *ident)
 {
+	struct mqdev_txn_table *table = mqdev_net(ident->net)->txns;
 	u32 epoch = READ_ONCE(ident->epoch);
 	struct mqdev_txn_k *txn;
 
-	mutex_lock(&mqdev_txns_lock);
+	mutex_lock(&table->lock);
 	/* Undecided while on the list: txn_unslot() takes it off first. */
-	list_for_each_entry(txn, &mqdev_txns, node)
+	list_for_each_entry(txn, &table->txns, node)
 		if (txn->ident == ident && txn->epoch != epoch)
 			txn_orphan_now(txn);
-	mutex_unlock(&mqdev_txns_lock);
+	mutex_unlock(&table->lock);
 }
 
 /* Its session is gone: the checker decides, and the session's reference goes. */
@@ -757,19 +775,19 @@ out_free:
 static struct mqdev_txn_k *txn_find(struct net *net, const char *name,
 				    u64 txn_id)
 {
-	struct mqdev_txn_k *txn;
+	struct mqdev_txn_table *table = mqdev_net(net)->txns;
+	struct mqdev_txn_k *txn, *found = NULL;
 
-	mutex_lock(&mqdev_txns_lock);
-	list_for_each_entry(txn, &mqdev_txns, node) {
-		if (txn->id == txn_id && net_eq(txn->ident->net, net) &&
-		    !strcmp(txn->ident->name, name)) {
+	mutex_lock(&table->lock);
+	list_for_each_entry(txn, &table->txns, node) {
+		if (txn->id == txn_id && !strcmp(txn->ident->name, name)) {
 			kref_get(&txn->ref);
-			mutex_unlock(&mqdev_txns_lock);
-			return txn;
+			found = txn;
+			break;
 		}
 	}
-	mutex_unlock(&mqdev_txns_lock);
-	return NULL;
+	mutex_unlock(&table->lock);
+	return found;
 }
 
 int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
@@ -810,29 +828,57 @@ out_put:
 int __init mqdev_txn_init(void)
 {
 	mqdev_txn_wq = alloc_workqueue("mqdev_txn", WQ_UNBOUND, 0);
-	if (!mqdev_txn_wq)
+	return mqdev_txn_wq ? 0 : -ENOMEM;
+}
+
+/* Module exit: every namespace's transactions are decided already. */
+void mqdev_txn_exit(void)
+{
+	destroy_workqueue(mqdev_txn_wq);
+}
+
+/**
+ * mqdev_txn_init_net() - a namespace's table of transactions
+ * @net: the namespace
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int mqdev_txn_init_net(struct net *net)
+{
+	struct mqdev_txn_table *table;
+
+	table = kzalloc(sizeof(*table), GFP_KERNEL_ACCOUNT);
+	if (!table)
 		return -ENOMEM;
-	mqdev_txn_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!mqdev_txn_page) {
-		destroy_workqueue(mqdev_txn_wq);
+	table->page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!table->page) {
+		kfree(table);
 		return -ENOMEM;
 	}
-	mqdev_txn_states = page_address(mqdev_txn_page);
+	table->states = page_address(table->page);
+	mutex_init(&table->lock);
+	INIT_LIST_HEAD(&table->txns);
+	mqdev_net(net)->txns = table;
 	return 0;
 }
 
-/* Module exit: no session is left; abort what the checkers did not decide. */
-void mqdev_txn_exit(void)
+/*
+ * The namespace is going: no session of it is left (a handle holds its
+ * namespace), so abort what the checkers did not decide, then free the
+ * table.  Readers' mappings keep their own reference on the page.
+ */
+void mqdev_txn_exit_net(struct net *net)
 {
+	struct mqdev_txn_table *table = mqdev_net(net)->txns;
 	struct mqdev_txn_k *txn;
 
 	for (;;) {
-		mutex_lock(&mqdev_txns_lock);
-		txn = list_first_entry_or_null(&mqdev_txns, struct mqdev_txn_k,
-					       node);
+		mutex_lock(&table->lock);
+		txn = list_first_entry_or_null(&table->txns,
+					       struct mqdev_txn_k, node);
 		if (txn)
 			kref_get(&txn->ref);
-		mutex_unlock(&mqdev_txns_lock);
+		mutex_unlock(&table->lock);
 		if (!txn)
 			break;
 		cancel_delayed_work_sync(&txn->work);
@@ -842,6 +888,6 @@ void mqdev_txn_exit(void)
 		mutex_unlock(&txn->lock);
 		txn_put(txn);
 	}
-	destroy_workqueue(mqdev_txn_wq);
-	put_page(mqdev_txn_page);
+	put_page(table->page);
+	kfree(table);
 }

@@ -118,4 +118,67 @@ TEST_F(ns, another_namespace_sees_nothing)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, ev_topic));
 }
 
+/* The states in a handle's mapped transaction page that are not free. */
+static int busy_slots(const char *topic)
+{
+	struct mqdev_attach at;
+	const uint32_t *states;
+	int fd = attach(topic, MQDEV_ATTACH_CONSUME, &at), n = 0;
+	uint32_t i;
+
+	if (fd < 0)
+		return -1;
+	states = mmap(NULL, at.off.txn_size, PROT_READ, MAP_SHARED, fd,
+		      at.off.txn_mmap);
+	if (states == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	for (i = 0; i < at.off.txn_slots; i++)
+		n += states[i] != MQDEV_TXN_FREE;
+	munmap((void *)states, at.off.txn_size);
+	close(fd);
+	return n;
+}
+
+/*
+ * Each namespace has its own page of transaction states: an open
+ * transaction here is not a state a reader in another namespace can see.
+ */
+TEST_F(ns, transaction_states_are_per_namespace)
+{
+	struct mqdev_session *s;
+	struct mqdev_producer *p;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_bind(p, s));
+	ASSERT_EQ(0, mqdev_txn_begin(s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(p));
+	EXPECT_LE(1, busy_slots(self->name));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd;
+
+		if (unshare(CLONE_NEWNET))
+			_exit(100);
+		fd = mqdev_open();
+		if (fd < 0 || create_topic(fd, "ns-txn", 1, 4096, 0))
+			_exit(101);
+		_exit(busy_slots("ns-txn"));
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("another namespace sees open slots");
+
+	EXPECT_EQ(0, mqdev_txn_abort(s));
+	mqdev_producer_free(p);
+	mqdev_session_free(s);
+}
+
 TEST_HARNESS_MAIN
