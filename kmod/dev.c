@@ -198,7 +198,7 @@ static long mqdev_ioctl_attach(struct mqdev_handle *h, void __user *uarg,
 	if (err)
 		return err;
 
-	topic = mqdev_topic_get(h->net, req.name, acts[req.flags]);
+	topic = mqdev_topic_get(NULL, h->net, req.name, acts[req.flags]);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
 
@@ -264,18 +264,26 @@ static u32 next_rr_partition(struct mqdev_topic *topic)
 
 /*
  * The key of a message the kernel places: the run of the message before may
- * still hold its partition's lock, where no user memory may fault (see
- * ring.c), so a key that is not there now is copied after the run ends.
+ * still hold its partition's lock (and a transaction's), where no user
+ * memory may fault and nothing may sleep (see ring.c), so the buffer is
+ * made and a key that is not there now is copied with the run paused.
  */
 static int produce_copy_key(struct produce_ctx *ctx, const void __user *ukey,
 			    u32 len)
 {
-	if (ctx->ap.part) {
-		if (!copy_from_user_nofault(ctx->key, ukey, len))
-			return 0;
-		mqdev_append_end(&ctx->ap);
-	}
-	return copy_from_user(ctx->key, ukey, len) ? -EFAULT : 0;
+	int err = 0;
+
+	if (ctx->key && !copy_from_user_nofault(ctx->key, ukey, len))
+		return 0;
+	mqdev_append_pause(&ctx->ap);
+	if (!ctx->key)
+		ctx->key = kmalloc(MQDEV_MAX_KEY, GFP_KERNEL);
+	if (!ctx->key)
+		err = -ENOMEM;
+	else if (copy_from_user(ctx->key, ukey, len))
+		err = -EFAULT;
+	mqdev_append_resume(&ctx->ap);
+	return err;
 }
 
 /*
@@ -293,11 +301,6 @@ static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
 	if (msg->partition != MQDEV_PARTITION_ANY)
 		return 0;
 	if (msg->key_len) {
-		if (!ctx->key) {
-			ctx->key = kmalloc(MQDEV_MAX_KEY, GFP_KERNEL);
-			if (!ctx->key)
-				return -ENOMEM;
-		}
 		err = produce_copy_key(ctx, u64_to_user_ptr(msg->key),
 				       msg->key_len);
 		if (err)
@@ -350,26 +353,26 @@ static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 	struct mqdev_msg msg;
 	int err;
 
-	/* No user memory under the partition lock: see ring.c. */
-	mqdev_append_end(&ctx->ap);
+	/* No user memory under the run's locks: see ring.c. */
+	mqdev_append_pause(&ctx->ap);
 	err = copy_struct_from_user(&msg, sizeof(msg), umsg, msg_size);
+	/* The acknowledgment must have somewhere to go before we append. */
+	if (!err && put_user(msg.partition, &umsg->partition))
+		err = -EFAULT;
+	mqdev_append_resume(&ctx->ap);
 	if (err)
 		return err;
-	/* The acknowledgment must have somewhere to go before we append. */
-	if (put_user(msg.partition, &umsg->partition))
-		return -EFAULT;
 	err = produce_msg(h, ctx, &msg);
 	if (err)
 		return err;
-	mqdev_append_end(&ctx->ap);
 	/* Appended: only a racing munmap() of the array can lose the ack. */
-	if (put_user(msg.partition, &umsg->partition) ||
-	    put_user(msg.offset, &umsg->offset))
-		return 1;
-	if (msg_size >= offsetofend(struct mqdev_msg, status) &&
-	    put_user(msg.status, &umsg->status))
-		return 1;
-	return 0;
+	mqdev_append_pause(&ctx->ap);
+	err = put_user(msg.partition, &umsg->partition) ||
+	      put_user(msg.offset, &umsg->offset) ||
+	      (msg_size >= offsetofend(struct mqdev_msg, status) &&
+	       put_user(msg.status, &umsg->status));
+	mqdev_append_resume(&ctx->ap);
+	return err ? 1 : 0;
 }
 
 /*
@@ -382,15 +385,18 @@ static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
 			 struct mqdev_msg __user *umsgs, u32 n, u32 *appended)
 {
 	size_t len = n * sizeof(*umsgs);
+	bool faulted;
 	int err = 0;
 	u32 i;
 
 	*appended = 0;
-	/* No user memory under the partition lock: see ring.c. */
-	mqdev_append_end(&ctx->ap);
+	/* No user memory under the run's locks: see ring.c. */
+	mqdev_append_pause(&ctx->ap);
 	/* Reading it back out also proves the acks have somewhere to go. */
-	if (copy_from_user(ctx->chunk, umsgs, len) ||
-	    copy_to_user(umsgs, ctx->chunk, len)) {
+	faulted = copy_from_user(ctx->chunk, umsgs, len) ||
+		  copy_to_user(umsgs, ctx->chunk, len);
+	mqdev_append_resume(&ctx->ap);
+	if (faulted) {
 		for (i = 0; i < n && !err; i++) {
 			err = produce_one(h, ctx, &umsgs[i], sizeof(*umsgs));
 			if (err <= 0)
@@ -406,8 +412,10 @@ static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
 			break;
 	}
 	*appended = i;
-	mqdev_append_end(&ctx->ap);
-	if (copy_to_user(umsgs, ctx->chunk, i * sizeof(*umsgs)))
+	mqdev_append_pause(&ctx->ap);
+	faulted = copy_to_user(umsgs, ctx->chunk, i * sizeof(*umsgs));
+	mqdev_append_resume(&ctx->ap);
+	if (faulted)
 		return 1;	/* a racing munmap(): appended, acks lost */
 	return err;
 }
@@ -467,8 +475,7 @@ static long mqdev_ioctl_produce(struct mqdev_handle *h, struct file *file,
 		}
 	}
 	mqdev_append_end(&ctx.ap);
-	if (ctx.ap.bound)
-		mqdev_txn_append_end(ctx.ap.bound->session, ctx.ap.txn);
+	mqdev_txn_append_end(ctx.ap.txn);
 	kfree(ctx.key);
 out_free:
 	kfree(ctx.chunk);
@@ -589,7 +596,7 @@ static long mqdev_ioctl_seek(struct mqdev_handle *h, void __user *uarg,
 	/* Holding a block topic's records stops its producers: a writer's say. */
 	if ((req.flags & MQDEV_SEEK_HOLD) &&
 	    !(topic->flags & MQDEV_TOPIC_OVERWRITE)) {
-		err = mqdev_permits(topic, NULL, MQDEV_ACT_HOLD);
+		err = mqdev_permits(NULL, topic, NULL, MQDEV_ACT_HOLD);
 		if (err)
 			return err;
 	}
@@ -825,7 +832,11 @@ static bool handle_read_pos(struct mqdev_handle *h, u32 part, u64 *pos)
 	return subscribed;
 }
 
-/* Move on to @pos, unless the position was moved (a seek, a rebalance). */
+/*
+ * Move on to @pos, unless the position was moved (a seek, a rebalance).  A
+ * move to exactly @from meanwhile is not seen: the read's records were
+ * delivered anyway, and a group's reader commits by offset, not position.
+ */
 static void handle_read_done(struct mqdev_handle *h, u32 part, u64 from,
 			     u64 pos)
 {

@@ -9,7 +9,8 @@
  * Each group keeps a position per partition: the offset every record before
  * which is done (committed), and where that is in the ring.  The position is
  * a holder of the partition (see ring.c), so on a topic that blocks, a record
- * is reclaimed only when every group has committed past it.
+ * is reclaimed only when every holding group has committed past it: every
+ * group whose maker may write the topic (see group_create()).
  *
  * Assignment is sticky: a rebalance keeps every member's partitions up to its
  * new share and moves only the rest.  Each rebalance starts a generation; a
@@ -27,6 +28,9 @@
 
 /* Members beyond the partition count only wait: this is plenty. */
 #define MQDEV_MAX_MEMBERS	256
+
+/* A name can be made again after a delete; a serial is never reused. */
+static atomic64_t mqdev_group_serial = ATOMIC64_INIT(0);
 
 MQDEV_LIMIT(max_topic_groups, 256, 1, 65536,
 	    "Most consumer groups one topic may have");
@@ -58,10 +62,15 @@ static void group_free(struct mqdev_group *g)
 }
 
 /*
- * A new group starts every partition at @reset and holds from there.  It
- * belongs to its maker, who is charged for it.
+ * A new group starts every partition at @reset.  It belongs to its maker,
+ * who is charged for it.  It holds the records from there on, so that the
+ * producers of a block topic wait for it, only if its maker may write the
+ * topic: holding is a say over the producers, as MQDEV_SEEK_HOLD is (see
+ * perm.c).  A reader's group reads as on an overwrite topic: lapped when it
+ * falls behind, and told how much it lost.
  */
-static struct mqdev_group *group_create(struct mqdev_topic *topic,
+static struct mqdev_group *group_create(const struct sk_buff *nlskb,
+					struct mqdev_topic *topic,
 					const char *name, u32 reset)
 {
 	struct mqdev_group_part *gp;
@@ -84,6 +93,8 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 	g->topic = topic;
 	strscpy_pad(g->name, name);
 	g->uid = current_fsuid();
+	g->serial = atomic64_inc_return(&mqdev_group_serial);
+	g->holds = !mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_HOLD);
 	INIT_LIST_HEAD(&g->members);
 	init_waitqueue_head(&g->wait);
 
@@ -92,7 +103,7 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 		INIT_LIST_HEAD(&gp->hold.node);
 		gp->hold.pos = &gp->pos;
 		err = mqdev_ring_seek(&topic->parts[i], reset, &gp->offset,
-				      &gp->pos, &gp->hold, true);
+				      &gp->pos, &gp->hold, g->holds);
 		if (err)
 			goto err_unhold;
 	}
@@ -111,16 +122,17 @@ err_unhold:
  * Returns the group, NULL if there is none and @create is false, or an
  * ERR_PTR: the caller may not use it, or could not make it.
  */
-struct mqdev_group *mqdev_group_lookup(struct mqdev_topic *topic,
+struct mqdev_group *mqdev_group_lookup(const struct sk_buff *nlskb,
+				       struct mqdev_topic *topic,
 				       const char *name, bool create)
 {
 	struct mqdev_group *g = mqdev_group_find(topic, name);
 	int err;
 
 	if (!g)
-		return create ? group_create(topic, name, MQDEV_SEEK_EARLIEST) :
-				NULL;
-	err = mqdev_permits(topic, g, MQDEV_ACT_GROUP_USE);
+		return create ? group_create(nlskb, topic, name,
+					     MQDEV_SEEK_EARLIEST) : NULL;
+	err = mqdev_permits(nlskb, topic, g, MQDEV_ACT_GROUP_USE);
 	return err ? ERR_PTR(err) : g;
 }
 
@@ -135,7 +147,7 @@ static void group_evict(struct mqdev_group *g)
 	for (i = 0; i < g->nr_parts; i++)
 		if (g->parts[i].owner)
 			group_revoke(g, i);
-	g->generation++;
+	WRITE_ONCE(g->generation, g->generation + 1);
 	wake_up_interruptible_poll(&g->wait, EPOLLHUP | EPOLLPRI | EPOLLIN);
 	wake_up_interruptible(&g->topic->read_wait);
 }
@@ -234,7 +246,7 @@ static void group_rebalance(struct mqdev_group *g)
 	u32 i;
 
 	lockdep_assert_held(&g->topic->groups_lock);
-	g->generation++;
+	WRITE_ONCE(g->generation, g->generation + 1);
 	if (g->nr_members) {
 		group_set_quotas(g);
 		for (i = g->nr_parts; i-- > 0;) {
@@ -337,9 +349,9 @@ int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req)
 		return -ENOMEM;
 
 	mutex_lock(&topic->groups_lock);
-	g = mqdev_group_lookup(topic, req->group, false);
+	g = mqdev_group_lookup(NULL, topic, req->group, false);
 	if (!g) {
-		g = group_create(topic, req->group, req->reset);
+		g = group_create(NULL, topic, req->group, req->reset);
 		created = true;
 	}
 	if (IS_ERR(g)) {
@@ -448,7 +460,8 @@ int mqdev_group_assignment(struct mqdev_handle *h,
  * The walk starts from the current position when it can, so a commit costs
  * only the records it covers.  Nothing is changed.
  *
- * Return: 0, or -ERANGE for an offset past the partition's end.
+ * Return: 0, -ERANGE for an offset past the partition's end, or -EINVAL
+ * for an unknown @whence.
  */
 int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,
 		       struct mqdev_group_pos *found)

@@ -30,6 +30,7 @@
 #include <linux/capability.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 #include <linux/xarray.h>
@@ -66,7 +67,7 @@ MQDEV_LIMIT(max_user_topics, 256, 0, 65536,
 	    "Most topics one user may have");
 MQDEV_LIMIT(max_user_partitions, 1024, 0, 1 << 20,
 	    "Most partitions one user's topics may have");
-MQDEV_LIMIT(max_user_bytes, 128UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
+MQDEV_LIMIT(max_user_bytes, 64UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
 	    "Most bytes of ring one user's topics may use");
 MQDEV_LIMIT(max_user_groups, 64, 0, 65536,
 	    "Most consumer groups one user may have made");
@@ -74,7 +75,7 @@ MQDEV_LIMIT(max_user_producers, 64, 0, 65536,
 	    "Most producer names one user may have");
 MQDEV_LIMIT(max_user_producer_states, 4096, 0, 1 << 20,
 	    "Most partitions of producer sequence state one user may hold");
-MQDEV_LIMIT(max_user_txns, 16, 0, 1024,
+MQDEV_LIMIT(max_user_txns, 8, 0, 1024,
 	    "Most transactions one user may have open");
 
 static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
@@ -102,11 +103,13 @@ static bool user_idle(const struct mqdev_user *u)
 
 static bool user_over(const struct mqdev_user *u, const u64 *amount)
 {
+	u64 sum;
 	int i;
 
 	for (i = 0; i < MQDEV_NR_CHARGES; i++)
 		if (amount[i] &&
-		    u->used[i] + amount[i] > mqdev_limit(user_limits[i]))
+		    (check_add_overflow(u->used[i], amount[i], &sum) ||
+		     sum > mqdev_limit(user_limits[i])))
 			return true;
 	return false;
 }

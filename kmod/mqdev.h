@@ -193,6 +193,8 @@ struct mqdev_group {
 	struct mqdev_topic	*topic;
 	char			name[MQDEV_NAME_SIZE];
 	kuid_t			uid;		/* who made it: its owner */
+	u64			serial;		/* no other group ever has it */
+	bool			holds;		/* its positions hold the ring */
 	bool			dead;		/* deleted under its members */
 	u32			generation;
 	struct list_head	members;
@@ -284,8 +286,9 @@ enum mqdev_act {
 };
 
 struct cred;
-int mqdev_permits(const struct mqdev_topic *topic, const struct mqdev_group *g,
-		  enum mqdev_act act);
+struct sk_buff;
+int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
+		  const struct mqdev_group *g, enum mqdev_act act);
 bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
 			 const struct cred *cred);
 
@@ -297,12 +300,14 @@ int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req);
 int mqdev_topic_delete(struct net *net, const char *name);
 int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req);
 int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req);
-struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name,
+struct mqdev_topic *mqdev_topic_get(const struct sk_buff *nlskb,
+				    struct net *net, const char *name,
 				    enum mqdev_act act);
 void mqdev_topic_put(struct mqdev_topic *topic);
 int mqdev_name_check(const char *name);
 void mqdev_topics_destroy(void);
-struct mqdev_topic **mqdev_topics_get(struct net *net, const char *name,
+struct mqdev_topic **mqdev_topics_get(const struct sk_buff *nlskb,
+				      struct net *net, const char *name,
 				      u32 *count);
 void mqdev_topics_destroy_net(struct net *net);
 void mqdev_topics_put(struct mqdev_topic **topics, u32 count);
@@ -334,6 +339,8 @@ int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
 		       const char __user *src, u32 len, bool keyless,
 		       u64 *base_offset, u32 *count);
 void mqdev_append_end(struct mqdev_append *ap);
+void mqdev_append_pause(struct mqdev_append *ap);
+void mqdev_append_resume(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
 
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
@@ -358,6 +365,7 @@ int mqdev_producer_bind(struct mqdev_handle *h,
 			const struct mqdev_producer_bind *req);
 void mqdev_session_release(struct mqdev_session *s);
 void mqdev_bound_release(struct mqdev_topic *topic, struct mqdev_bound *b);
+int mqdev_seq_prepare(struct mqdev_bound *b, struct mqdev_part *part);
 int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 		    struct mqdev_msg *msg);
 void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
@@ -381,7 +389,10 @@ int mqdev_txn_offsets(struct mqdev_session *s,
 		      const struct mqdev_txn_offsets *req);
 int mqdev_txn_append_begin(struct mqdev_session *s,
 			   struct mqdev_txn_k **txn);
-void mqdev_txn_append_end(struct mqdev_session *s, struct mqdev_txn_k *txn);
+void mqdev_txn_append_end(struct mqdev_txn_k *txn);
+void mqdev_txn_append_pause(struct mqdev_txn_k *txn);
+void mqdev_txn_append_resume(struct mqdev_txn_k *txn);
+int mqdev_txn_prepare(struct mqdev_txn_k *txn, struct mqdev_part *part);
 int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
 		      u64 space);
 void mqdev_txn_appended(struct mqdev_txn_k *txn, u64 pos, u64 space);
@@ -418,7 +429,8 @@ int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value);
 void mqdev_groups_kill(struct mqdev_topic *topic);
 void mqdev_group_resync(struct mqdev_group *g);
 void mqdev_group_destroy(struct mqdev_group *g);
-struct mqdev_group *mqdev_group_lookup(struct mqdev_topic *topic,
+struct mqdev_group *mqdev_group_lookup(const struct sk_buff *nlskb,
+				       struct mqdev_topic *topic,
 				       const char *name, bool create);
 
 /* wait.c */

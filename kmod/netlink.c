@@ -168,7 +168,7 @@ static int mqdev_nl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	u32 n, i;
 	int err = 0;
 
-	topics = mqdev_topics_get(sock_net(cb->skb->sk),
+	topics = mqdev_topics_get(cb->skb, sock_net(cb->skb->sk),
 				  want_topic ? nla_data(want_topic) : NULL, &n);
 	if (!topics)
 		return -ENOMEM;
@@ -220,26 +220,36 @@ static void nl_group_refused(struct genl_info *info, int err)
 			       "the topic has as many groups as it may");
 }
 
-static struct mqdev_group *nl_group_find(struct mqdev_topic *topic,
-					 const char *name, enum nl_group_op op)
+static struct mqdev_group *nl_group_find(const struct sk_buff *skb,
+					 struct mqdev_topic *topic,
+					 const char *name, enum nl_group_op op,
+					 bool *created)
 {
 	struct mqdev_group *g;
 	int err;
 
-	if (op != NL_GROUP_DELETE)
-		return mqdev_group_lookup(topic, name, op == NL_GROUP_CREATE) ?:
-		       ERR_PTR(-ENOENT);
+	if (op != NL_GROUP_DELETE) {
+		g = mqdev_group_lookup(skb, topic, name, false);
+		if (g || op != NL_GROUP_CREATE)
+			return g ?: ERR_PTR(-ENOENT);
+		*created = true;
+		return mqdev_group_lookup(skb, topic, name, true);
+	}
 	g = mqdev_group_find(topic, name);
 	if (!g)
 		return ERR_PTR(-ENOENT);
-	err = mqdev_permits(topic, g, MQDEV_ACT_GROUP_DELETE);
+	err = mqdev_permits(skb, topic, g, MQDEV_ACT_GROUP_DELETE);
 	return err ? ERR_PTR(err) : g;
 }
 
-/* The topic and group a change names, with the topic's groups locked. */
-static struct mqdev_group *nl_group_lock(struct genl_info *info,
+/*
+ * The topic and group a change names, with the topic's groups locked;
+ * *@created says whether NL_GROUP_CREATE made it.
+ */
+static struct mqdev_group *nl_group_lock(struct sk_buff *skb,
+					 struct genl_info *info,
 					 struct mqdev_topic **topicp,
-					 enum nl_group_op op)
+					 enum nl_group_op op, bool *created)
 {
 	char topic_name[MQDEV_NAME_SIZE], group_name[MQDEV_NAME_SIZE];
 	struct mqdev_topic *topic;
@@ -249,7 +259,7 @@ static struct mqdev_group *nl_group_lock(struct genl_info *info,
 		  nl_name(info, MQDEV_A_GROUP, group_name);
 	if (err)
 		return ERR_PTR(err);
-	topic = mqdev_topic_get(genl_info_net(info), topic_name,
+	topic = mqdev_topic_get(skb, genl_info_net(info), topic_name,
 				MQDEV_ACT_CONSUME);
 	if (IS_ERR(topic)) {
 		if (PTR_ERR(topic) == -ENOENT)
@@ -263,7 +273,8 @@ static struct mqdev_group *nl_group_lock(struct genl_info *info,
 		return ERR_CAST(topic);
 	}
 	mutex_lock(&topic->groups_lock);
-	g = nl_group_find(topic, group_name, op);
+	*created = false;
+	g = nl_group_find(skb, topic, group_name, op, created);
 	if (IS_ERR(g)) {
 		nl_group_refused(info, PTR_ERR(g));
 		mutex_unlock(&topic->groups_lock);
@@ -285,12 +296,13 @@ static int mqdev_nl_group_commit(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr **a = info->attrs;
 	struct mqdev_topic *topic;
 	struct mqdev_group *g;
+	bool created;
 	int err;
 
 	if (nl_missing(info, MQDEV_A_PARTITION, "partition") ||
 	    nl_missing(info, MQDEV_A_OFFSET, "offset"))
 		return -EINVAL;
-	g = nl_group_lock(info, &topic, NL_GROUP_USE);
+	g = nl_group_lock(skb, info, &topic, NL_GROUP_USE, &created);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
 
@@ -340,11 +352,39 @@ static int nl_reset_target(struct genl_info *info, u32 *whence, u64 *value)
 	return 0;
 }
 
+/*
+ * Every partition a reset names is located before any is moved: a reset
+ * that fails (ERANGE) moves nothing.
+ */
+static int nl_reset_locate(struct genl_info *info, struct mqdev_group *g,
+			   u32 whence, u64 value, struct mqdev_group_pos *found)
+{
+	struct nlattr *part = info->attrs[MQDEV_A_PARTITION];
+	int err = 0;
+	u32 i;
+
+	if (part && nla_get_u32(part) >= g->nr_parts) {
+		NL_SET_ERR_MSG_ATTR(info->extack, part,
+				    "the topic has no such partition");
+		return -EINVAL;
+	}
+	for (i = 0; i < g->nr_parts && !err; i++)
+		if (!part || nla_get_u32(part) == i)
+			err = mqdev_group_locate(g, i, whence, value,
+						 &found[i]);
+	if (err == -ERANGE)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQDEV_A_OFFSET],
+				    "offset beyond the end of a partition");
+	return err;
+}
+
 static int mqdev_nl_group_reset(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr **a = info->attrs;
+	struct nlattr *part = info->attrs[MQDEV_A_PARTITION];
+	struct mqdev_group_pos *found;
 	struct mqdev_topic *topic;
 	struct mqdev_group *g;
+	bool created;
 	u32 whence, i;
 	u64 value;
 	int err;
@@ -352,35 +392,36 @@ static int mqdev_nl_group_reset(struct sk_buff *skb, struct genl_info *info)
 	err = nl_reset_target(info, &whence, &value);
 	if (err)
 		return err;
-	g = nl_group_lock(info, &topic, NL_GROUP_CREATE);
-	if (IS_ERR(g))
+	found = kcalloc(MQDEV_MAX_PARTITIONS, sizeof(*found), GFP_KERNEL);
+	if (!found)
+		return -ENOMEM;
+	g = nl_group_lock(skb, info, &topic, NL_GROUP_CREATE, &created);
+	if (IS_ERR(g)) {
+		kfree(found);
 		return PTR_ERR(g);
+	}
 
-	if (g->nr_members && !nla_get_flag(a[MQDEV_A_FORCE])) {
+	if (g->nr_members && !nla_get_flag(info->attrs[MQDEV_A_FORCE])) {
 		NL_SET_ERR_MSG(info->extack,
 			       "the group has members; stop them, or force");
 		err = -EBUSY;
 		goto out_unlock;
 	}
-	if (a[MQDEV_A_PARTITION] &&
-	    nla_get_u32(a[MQDEV_A_PARTITION]) >= g->nr_parts) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a[MQDEV_A_PARTITION],
-				    "the topic has no such partition");
-		err = -EINVAL;
+	err = nl_reset_locate(info, g, whence, value, found);
+	if (err) {
+		if (created)		/* bad input makes nothing */
+			mqdev_group_destroy(g);
 		goto out_unlock;
 	}
-	for (i = 0; i < g->nr_parts && !err; i++)
-		if (!a[MQDEV_A_PARTITION] ||
-		    nla_get_u32(a[MQDEV_A_PARTITION]) == i)
-			err = mqdev_group_set(g, i, whence, value);
-	if (err == -ERANGE)
-		NL_SET_ERR_MSG_ATTR(info->extack, a[MQDEV_A_OFFSET],
-				    "offset beyond the end of a partition");
+	for (i = 0; i < g->nr_parts; i++)
+		if (!part || nla_get_u32(part) == i)
+			mqdev_group_move(g, i, &found[i]);
 	/* Members read on from the new positions. */
 	if (g->nr_members)
 		mqdev_group_resync(g);
 out_unlock:
 	nl_group_unlock(topic);
+	kfree(found);
 	return err;
 }
 
@@ -388,9 +429,10 @@ static int mqdev_nl_group_delete(struct sk_buff *skb, struct genl_info *info)
 {
 	struct mqdev_topic *topic;
 	struct mqdev_group *g;
+	bool created;
 	int err = 0;
 
-	g = nl_group_lock(info, &topic, NL_GROUP_DELETE);
+	g = nl_group_lock(skb, info, &topic, NL_GROUP_DELETE, &created);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
 	/* Forced, its members are evicted: they own nothing from now on. */

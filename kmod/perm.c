@@ -13,17 +13,23 @@
  *                       write permission (holding stops the producers)
  *   TOPIC_DELETE        the topic's owner, or CAP_SYS_ADMIN
  *   GROUP_USE           read permission, and the group's owner (its maker);
- *                       join, commit, reset, and make a group by doing so
+ *                       join, commit, reset, and make a group by doing so;
+ *                       a group holds a block topic only if its maker may
+ *                       HOLD
  *   GROUP_DELETE        the group's owner or the topic's owner: whatever
  *                       holds a topic, its owner may take away
  *
  * CAP_IPC_OWNER in the topic's user namespace passes the mode bits, as it
- * does for System V IPC; CAP_SYS_ADMIN there passes every owner check.
+ * does for System V IPC; CAP_SYS_ADMIN there passes every owner check.  Over
+ * netlink a capability counts only if the socket's opener has it too, as
+ * netlink_ns_capable() asks, so that a privileged process writing what an
+ * unprivileged one asked for on its socket is no deputy.
  */
 
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/netlink.h>
 #include <net/net_namespace.h>
 #include "mqdev.h"
 
@@ -70,32 +76,41 @@ bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
 	       uid_eq(cred->euid, GLOBAL_ROOT_UID);
 }
 
-static bool topic_admin(const struct mqdev_topic *topic, int cap)
+/* Who asks: the device's caller, or a netlink request's sender and opener. */
+static bool subject_capable(const struct sk_buff *nlskb,
+			    const struct mqdev_topic *topic, int cap)
 {
-	return ns_capable(topic->net->user_ns, cap);
+	struct user_namespace *ns = topic->net->user_ns;
+
+	return nlskb ? netlink_ns_capable(nlskb, ns, cap) : ns_capable(ns, cap);
 }
 
-static bool topic_owner(const struct mqdev_topic *topic)
+/* Ownership is by fsuid, as it was recorded, like a file's. */
+static bool topic_owner(const struct sk_buff *nlskb,
+			const struct mqdev_topic *topic)
 {
-	return uid_eq(current_euid(), topic->uid) ||
-	       topic_admin(topic, CAP_SYS_ADMIN);
+	return uid_eq(current_fsuid(), topic->uid) ||
+	       subject_capable(nlskb, topic, CAP_SYS_ADMIN);
 }
 
-static bool topic_may(const struct mqdev_topic *topic, int may)
+static bool topic_may(const struct sk_buff *nlskb,
+		      const struct mqdev_topic *topic, int may)
 {
 	return mode_permits(topic->uid, topic->gid, topic->mode,
 			    current_cred(), may) ||
-	       topic_admin(topic, CAP_IPC_OWNER);
+	       subject_capable(nlskb, topic, CAP_IPC_OWNER);
 }
 
-static bool group_owner(const struct mqdev_group *g)
+static bool group_owner(const struct sk_buff *nlskb,
+			const struct mqdev_group *g)
 {
 	return uid_eq(current_fsuid(), g->uid) ||
-	       topic_admin(g->topic, CAP_SYS_ADMIN);
+	       subject_capable(nlskb, g->topic, CAP_SYS_ADMIN);
 }
 
 /**
  * mqdev_permits() - may the caller do @act?
+ * @nlskb: the netlink request asking, or NULL for the device's caller
  * @topic: the topic acted on
  * @g: the group acted on, for the GROUP_* acts; else NULL
  * @act: what the caller wants to do
@@ -103,25 +118,26 @@ static bool group_owner(const struct mqdev_group *g)
  * Return: 0, -EACCES for what needs permission on the topic, or -EPERM for
  * what needs ownership.
  */
-int mqdev_permits(const struct mqdev_topic *topic, const struct mqdev_group *g,
-		  enum mqdev_act act)
+int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
+		  const struct mqdev_group *g, enum mqdev_act act)
 {
 	switch (act) {
 	case MQDEV_ACT_PRODUCE:
 	case MQDEV_ACT_HOLD:
-		return topic_may(topic, MAY_WRITE) ? 0 : -EACCES;
+		return topic_may(nlskb, topic, MAY_WRITE) ? 0 : -EACCES;
 	case MQDEV_ACT_CONSUME:
-		return topic_may(topic, MAY_READ) ? 0 : -EACCES;
+		return topic_may(nlskb, topic, MAY_READ) ? 0 : -EACCES;
 	case MQDEV_ACT_PRODUCE_CONSUME:
-		return topic_may(topic, MAY_READ | MAY_WRITE) ? 0 : -EACCES;
+		return topic_may(nlskb, topic, MAY_READ | MAY_WRITE) ? 0 : -EACCES;
 	case MQDEV_ACT_TOPIC_DELETE:
-		return topic_owner(topic) ? 0 : -EPERM;
+		return topic_owner(nlskb, topic) ? 0 : -EPERM;
 	case MQDEV_ACT_GROUP_USE:
-		if (!topic_may(topic, MAY_READ))
+		if (!topic_may(nlskb, topic, MAY_READ))
 			return -EACCES;
-		return !g || group_owner(g) ? 0 : -EPERM;
+		return !g || group_owner(nlskb, g) ? 0 : -EPERM;
 	case MQDEV_ACT_GROUP_DELETE:
-		return group_owner(g) || topic_owner(topic) ? 0 : -EPERM;
+		return group_owner(nlskb, g) || topic_owner(nlskb, topic) ?
+		       0 : -EPERM;
 	}
 	return -EPERM;
 }

@@ -436,9 +436,32 @@ void mqdev_bound_release(struct mqdev_topic *topic, struct mqdev_bound *b)
 	kfree(b);
 }
 
+/**
+ * mqdev_seq_prepare() - the sequence table of @part, made if new
+ * @b: the bound producer
+ * @part: the partition, not locked: nothing may sleep under its lock
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int mqdev_seq_prepare(struct mqdev_bound *b, struct mqdev_part *part)
+{
+	struct mqdev_seq **slot = &b->pstate->seq[part->index];
+	struct mqdev_seq *seq;
+
+	if (READ_ONCE(*slot))
+		return 0;
+	seq = kzalloc(sizeof(*seq), GFP_KERNEL_ACCOUNT);
+	if (!seq)
+		return -ENOMEM;
+	/* Another handle of the producer may have made it meanwhile. */
+	if (cmpxchg(slot, NULL, seq))
+		kfree(seq);
+	return 0;
+}
+
 /*
- * Under part->lock: 0 to append @msg, 1 if it is a duplicate (its offset and
- * status filled in), or -errno.
+ * Under part->lock, after mqdev_seq_prepare(): 0 to append @msg, 1 if it is
+ * a duplicate (its offset and status filled in), or -errno.
  */
 int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 		    struct mqdev_msg *msg)
@@ -450,11 +473,8 @@ int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 	lockdep_assert_held(&part->lock);
 	if (READ_ONCE(b->session->ident->epoch) != b->session->epoch)
 		return -ESTALE;
-	if (!*slot) {
-		*slot = kzalloc(sizeof(**slot), GFP_KERNEL_ACCOUNT);
-		if (!*slot)
-			return -ENOMEM;
-	}
+	if (WARN_ON_ONCE(!*slot))
+		return -ENOMEM;
 	ahead = (s32)(msg->sequence - (*slot)->next);
 	if (ahead > 0)
 		return -EBADMSG;

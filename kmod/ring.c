@@ -306,14 +306,51 @@ static int append_wait_room(struct mqdev_append *ap, u64 space)
 	return err ?: APPEND_AGAIN;
 }
 
-/* End the run and fault @len bytes at @src in, without the lock. */
-static int append_fault_in(struct mqdev_append *ap, const void __user *src,
-			   size_t len)
+/**
+ * mqdev_append_pause() - let go of every lock of a run, for user memory
+ * @ap: the run: its partition, and its transaction if it has one
+ *
+ * The records appended so far are published.  Resume with
+ * mqdev_append_resume() before appending again.
+ */
+void mqdev_append_pause(struct mqdev_append *ap)
 {
 	mqdev_append_end(ap);
-	if (fault_in_readable(src, len))
+	if (ap->txn)
+		mqdev_txn_append_pause(ap->txn);
+}
+
+/**
+ * mqdev_append_resume() - take back what mqdev_append_pause() let go of
+ * @ap: the run
+ *
+ * The partition is locked again by the next append.  A transaction decided
+ * meanwhile takes no more records: mqdev_txn_reserve() refuses them.
+ */
+void mqdev_append_resume(struct mqdev_append *ap)
+{
+	if (ap->txn)
+		mqdev_txn_append_resume(ap->txn);
+}
+
+/*
+ * Fault @len1 bytes at @src1 and @len2 at @src2 in with every lock let go
+ * of, then start the message again.  A signal ends the retries: a buffer
+ * that keeps going away (MADV_DONTNEED from another thread) costs only its
+ * owner's time.
+ */
+static int append_fault_in(struct mqdev_append *ap, const void __user *src1,
+			   size_t len1, const void __user *src2, size_t len2)
+{
+	bool failed;
+
+	mqdev_append_pause(ap);
+	failed = fault_in_readable(src1, len1) ||
+		 fault_in_readable(src2, len2);
+	mqdev_append_resume(ap);
+	if (failed)
 		return -EFAULT;
-	return fatal_signal_pending(current) ? -EINTR : APPEND_AGAIN;
+	return signal_pending(current) ? -EINTR : APPEND_AGAIN;
 }
 
 /*
@@ -377,13 +414,20 @@ static void append_header(struct mqdev_append *ap, struct mqdev_record *rec,
 static int append_fault_in_msg(struct mqdev_append *ap,
 			       const struct mqdev_msg *msg, const void *kkey)
 {
-	int err = append_fault_in(ap, u64_to_user_ptr(msg->value),
-				  msg->value_len);
+	return append_fault_in(ap, u64_to_user_ptr(msg->value), msg->value_len,
+			       u64_to_user_ptr(msg->key), kkey ? 0 : msg->key_len);
+}
 
-	if (err != APPEND_AGAIN || kkey)
-		return err;
-	return fault_in_readable(u64_to_user_ptr(msg->key), msg->key_len) ?
-	       -EFAULT : APPEND_AGAIN;
+/* What the append will need under the lock, made before it is taken. */
+static int append_prepare(struct mqdev_append *ap, struct mqdev_part *part)
+{
+	int err = 0;
+
+	if (ap->bound)
+		err = mqdev_seq_prepare(ap->bound, part);
+	if (!err && ap->txn)
+		err = mqdev_txn_prepare(ap->txn, part);
+	return err;
 }
 
 /* mqdev_append() with @part locked; APPEND_AGAIN when it had to unlock. */
@@ -454,7 +498,7 @@ int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 	int err;
 
 	do {
-		err = append_lock(ap, part);
+		err = append_prepare(ap, part) ?: append_lock(ap, part);
 		if (err)
 			return err;
 		err = append_locked(ap, part, msg, kkey, &faulted_in);
@@ -551,7 +595,7 @@ static int append_batch_locked(struct mqdev_append *ap, struct mqdev_part *part,
 	if (err)
 		return err;
 	if (ring_copy_in(part, part->head, src, len))
-		return append_fault_in(ap, src, len);
+		return append_fault_in(ap, src, len, NULL, 0);
 	return batch_stamp(ap, len, keyless, count);
 }
 

@@ -148,13 +148,15 @@ static struct mqdev_topic *topic_find(struct net *net, const char *name)
 
 /**
  * mqdev_topic_get() - a reference to the topic @name, if the caller may @act
+ * @nlskb: the netlink request asking, or NULL for the device's caller
  * @net: the caller's network namespace
  * @name: the topic's name, checked by mqdev_name_check()
  * @act: what the caller is about to do with it
  *
  * Return: the topic, ERR_PTR(-ENOENT), or the refusal of mqdev_permits().
  */
-struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name,
+struct mqdev_topic *mqdev_topic_get(const struct sk_buff *nlskb,
+				    struct net *net, const char *name,
 				    enum mqdev_act act)
 {
 	int err;
@@ -163,7 +165,7 @@ struct mqdev_topic *mqdev_topic_get(struct net *net, const char *name,
 
 	mutex_lock(&mqdev_topics_lock);
 	topic = topic_find(net, name);
-	err = topic ? mqdev_permits(topic, NULL, act) : -ENOENT;
+	err = topic ? mqdev_permits(nlskb, topic, NULL, act) : -ENOENT;
 	if (err)
 		topic = ERR_PTR(err);
 	else
@@ -220,7 +222,11 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	return topic;
 }
 
-/* Register @topic under its name, unless the name or the limit is taken. */
+/*
+ * Register @topic under its name, unless the name or the limit is taken.
+ * The caller keeps a reference of its own: once registered, the topic may
+ * be deleted by its owner at any moment.
+ */
 static int topic_register(struct mqdev_topic *topic)
 {
 	int err = 0;
@@ -231,6 +237,7 @@ static int topic_register(struct mqdev_topic *topic)
 	else if (mqdev_nr_topics >= mqdev_limit(&max_topics))
 		err = -ENOSPC;
 	if (!err) {
+		kref_get(&topic->ref);
 		list_add_tail(&topic->node, &mqdev_topics);
 		mqdev_nr_topics++;
 	}
@@ -275,6 +282,7 @@ int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
 	if (err)
 		goto err_free_rings;
 	mqdev_nl_topic_event(topic, true);
+	mqdev_topic_put(topic);
 	return 0;
 
 err_free_rings:
@@ -310,7 +318,7 @@ int mqdev_topic_delete(struct net *net, const char *name)
 		mutex_unlock(&mqdev_topics_lock);
 		return -ENOENT;
 	}
-	err = mqdev_permits(topic, NULL, MQDEV_ACT_TOPIC_DELETE);
+	err = mqdev_permits(NULL, topic, NULL, MQDEV_ACT_TOPIC_DELETE);
 	if (err) {
 		mutex_unlock(&mqdev_topics_lock);
 		return err;
@@ -412,7 +420,7 @@ int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
 	     req->part_info_size > PAGE_SIZE))
 		return -EINVAL;
 
-	topic = mqdev_topic_get(net, req->name, MQDEV_ACT_CONSUME);
+	topic = mqdev_topic_get(NULL, net, req->name, MQDEV_ACT_CONSUME);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
 
@@ -432,7 +440,8 @@ int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
  * References to the topics the caller may read, optionally just @name; put
  * each with mqdev_topic_put() and free the array with kfree().
  */
-struct mqdev_topic **mqdev_topics_get(struct net *net, const char *name,
+struct mqdev_topic **mqdev_topics_get(const struct sk_buff *nlskb,
+				      struct net *net, const char *name,
 				      u32 *count)
 {
 	struct mqdev_topic **topics, *topic;
@@ -444,7 +453,7 @@ struct mqdev_topic **mqdev_topics_get(struct net *net, const char *name,
 		list_for_each_entry(topic, &mqdev_topics, node) {
 			if (!net_eq(topic->net, net) ||
 			    (name && strcmp(topic->name, name)) ||
-			    mqdev_permits(topic, NULL, MQDEV_ACT_CONSUME))
+			    mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_CONSUME))
 				continue;
 			kref_get(&topic->ref);
 			topics[n++] = topic;

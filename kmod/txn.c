@@ -84,6 +84,7 @@ struct mqdev_txn_k {
 	/* group offsets committed with it: one group of one topic */
 	struct mqdev_topic	*off_topic;	/* a reference, or NULL */
 	char			off_group[MQDEV_NAME_SIZE];
+	u64			off_serial;	/* that group, not its name */
 	u32			off_member;
 	u32			off_generation;
 	u32			nr_offsets;
@@ -313,35 +314,63 @@ err_put:
 
 /*
  * Appends through a session: with its transaction, if one is open, locked
- * against its decision until mqdev_txn_append_end().
+ * against its decision until mqdev_txn_append_end(), and referenced: the
+ * session's lock is not held, so its own commit from another thread waits
+ * for the transaction's lock, not for us.
  */
 int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_txn_k **txnp)
 {
 	struct mqdev_txn_k *txn;
+	int err = 0;
 
 	mutex_lock(&s->lock);
 	txn = s->txn;
-	*txnp = txn;
-	/* Without a transaction the appends may sleep for room: not locked. */
-	if (!txn) {
-		mutex_unlock(&s->lock);
-		return 0;
-	}
-	mutex_lock(&txn->lock);
-	if (!txn->orphan)
-		return 0;
-	mutex_unlock(&txn->lock);
-	mutex_unlock(&s->lock);
 	*txnp = NULL;
-	return READ_ONCE(s->ident->epoch) != s->epoch ? -ESTALE : -ETIMEDOUT;
+	if (txn) {
+		mutex_lock(&txn->lock);
+		if (!txn->orphan) {
+			kref_get(&txn->ref);
+			*txnp = txn;
+		} else {
+			mutex_unlock(&txn->lock);
+			err = READ_ONCE(s->ident->epoch) != s->epoch ?
+			      -ESTALE : -ETIMEDOUT;
+		}
+	}
+	mutex_unlock(&s->lock);
+	return err;
 }
 
-void mqdev_txn_append_end(struct mqdev_session *s, struct mqdev_txn_k *txn)
+void mqdev_txn_append_end(struct mqdev_txn_k *txn)
 {
 	if (!txn)
 		return;
 	mutex_unlock(&txn->lock);
-	mutex_unlock(&s->lock);
+	txn_put(txn);
+}
+
+/**
+ * mqdev_txn_append_pause() - let go of @txn for a user memory access
+ * @txn: the transaction an append run holds
+ *
+ * Its time-out and its checker may decide it meanwhile: a user buffer that
+ * is slow to fault in must not keep a transaction open past its time-out.
+ */
+void mqdev_txn_append_pause(struct mqdev_txn_k *txn)
+{
+	mutex_unlock(&txn->lock);
+}
+
+/**
+ * mqdev_txn_append_resume() - take @txn again after mqdev_txn_append_pause()
+ * @txn: the transaction
+ *
+ * If it was decided or orphaned meanwhile, mqdev_txn_reserve() refuses the
+ * next append to it.
+ */
+void mqdev_txn_append_resume(struct mqdev_txn_k *txn)
+{
+	mutex_lock(&txn->lock);
 }
 
 static struct mqdev_txn_part *txn_part(struct mqdev_txn_k *txn,
@@ -354,14 +383,31 @@ static struct mqdev_txn_part *txn_part(struct mqdev_txn_k *txn,
 	list_for_each_entry(tp, &txn->parts, node)
 		if (tp->part == part)
 			return tp;
+	return NULL;
+}
+
+/**
+ * mqdev_txn_prepare() - what an append to @part will need, made beforehand
+ * @txn: the transaction, locked
+ * @part: the partition, not locked: nothing may sleep under its lock
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int mqdev_txn_prepare(struct mqdev_txn_k *txn, struct mqdev_part *part)
+{
+	struct mqdev_txn_part *tp;
+
+	lockdep_assert_held(&txn->lock);
+	if (txn_part(txn, part))
+		return 0;
 	tp = kzalloc(sizeof(*tp), GFP_KERNEL_ACCOUNT);
 	if (!tp)
-		return NULL;
+		return -ENOMEM;
 	kref_get(&part->topic->ref);
 	tp->topic = part->topic;
 	tp->part = part;
 	list_add_tail(&tp->node, &txn->parts);
-	return tp;
+	return 0;
 }
 
 /* Room in the transaction's limits for @space more bytes in @part. */
@@ -369,6 +415,9 @@ int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
 		      u64 space)
 {
 	lockdep_assert_held(&txn->lock);
+	/* It was let go of for a user access: decided meanwhile, it is shut. */
+	if (txn->decided || txn->orphan)
+		return -ETIMEDOUT;
 	if (txn->bytes + space > mqdev_limit(&max_txn_bytes))
 		return -EFBIG;
 	txn->cur = txn_part(txn, part);
@@ -398,7 +447,8 @@ static struct mqdev_group *txn_offsets_group(struct mqdev_txn_k *txn)
 
 	lockdep_assert_held(&txn->off_topic->groups_lock);
 	g = mqdev_group_find(txn->off_topic, txn->off_group);
-	if (!g || g->generation != txn->off_generation)
+	if (!g || g->serial != txn->off_serial ||
+	    g->generation != txn->off_generation)
 		return NULL;
 	for (i = 0; i < txn->nr_offsets; i++) {
 		owner = g->parts[txn->offsets[i].partition].owner;
@@ -544,8 +594,9 @@ out_unlock:
 
 /*
  * Run @txn's work now, once: it makes the transaction an orphan and asks the
- * checker.  @txn is undecided, so its free_work, which cancels the work, is
- * not queued yet.
+ * checker.  @txn is still on its table's list, so its free_work, which
+ * cancels the work, is not queued yet (it may be decided already: then the
+ * work finds it so and does nothing).
  */
 static void txn_orphan_now(struct mqdev_txn_k *txn)
 {
@@ -678,7 +729,7 @@ static int offsets_attach(struct mqdev_txn_k *txn, struct mqdev_handle *ch)
 
 	if (txn->off_topic)
 		return txn->off_topic == ch->topic &&
-		       !strcmp(txn->off_group, m->group->name) &&
+		       txn->off_serial == m->group->serial &&
 		       txn->off_member == m->id ? 0 : -EXDEV;
 	txn->offsets = kcalloc(ch->topic->nr_parts, sizeof(*txn->offsets),
 			       GFP_KERNEL_ACCOUNT);
@@ -694,6 +745,7 @@ static int offsets_attach(struct mqdev_txn_k *txn, struct mqdev_handle *ch)
 	kref_get(&ch->topic->ref);
 	txn->off_topic = ch->topic;
 	strscpy_pad(txn->off_group, m->group->name);
+	txn->off_serial = m->group->serial;
 	txn->off_member = m->id;
 	return 0;
 }

@@ -638,4 +638,79 @@ TEST_F(locks, producer_bind)
 	close(a.session);
 }
 
+/* ---- a transaction's time-out is not held back by its producer's buffer ---- */
+
+struct txn_produce_args {
+	struct mqdev_producer *p;
+	struct mqdev_msg msg;
+};
+
+static long do_txn_produce(void *p)
+{
+	struct txn_produce_args *a = p;
+
+	mqdev_producer_stamp(a->p, &a->msg, 1);
+	return mqdev_produce(a->p, &a->msg, 1);
+}
+
+/* Read(2) without sleeping until the transaction's first record comes out. */
+static long do_wait_decided(void *p)
+{
+	int fd = *(int *)p;
+	char buf[4096];
+	int64_t until = now_ms() + LATE_MS;
+	ssize_t n;
+
+	do {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0)
+			return ((struct mqdev_record *)buf)->flags;
+		usleep(20000);
+	} while (now_ms() < until);
+	return -ETIMEDOUT;
+}
+
+/*
+ * A transactional produce stalls on its buffer with its transaction open;
+ * the transaction's time-out (no checker: abort) must come all the same, or
+ * every reader of the partition waits behind its first record for as long
+ * as the producer's buffer takes.  Then the produce is refused.
+ */
+TEST_F(locks, txn_timeout_while_stalled)
+{
+	struct txn_produce_args a = {};
+	struct other others[] = {
+		{ "the transaction's time-out", do_wait_decided, NULL },
+	};
+	struct mqdev_session *s;
+	int reader;
+	long ret;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192, 0));
+	ASSERT_EQ(0, mqdev_session_new(NULL, 300, &s));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &a.p));
+	ASSERT_EQ(0, mqdev_producer_bind(a.p, s));
+	reader = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, reader);
+	ASSERT_EQ(0, fcntl(reader, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, seek(reader, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	others[0].arg = &reader;
+
+	ASSERT_EQ(0, mqdev_txn_begin(s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(a.p, NULL, 0, "first", 5, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(a.p));
+	mqdev_msg_init(&a.msg, NULL, 0, self->u.page, VALUE, 0);
+
+	pattern_fill(self->fill, VALUE, 1);
+	run_stalled(_metadata, &self->u, do_txn_produce, &a, &ret, others, 1,
+		    self->fill);
+	EXPECT_EQ(-ETIMEDOUT, ret);
+	EXPECT_TRUE(others[0].ret > 0 &&
+		    (others[0].ret & MQDEV_RECORD_ABORTED))
+		TH_LOG("the first record came out as %ld", others[0].ret);
+	close(reader);
+	mqdev_producer_free(a.p);
+	mqdev_session_free(s);
+}
+
 TEST_HARNESS_MAIN

@@ -608,4 +608,35 @@ TEST_F(nl, events_only_for_readers)
 	mqdev_nl_close(root);
 }
 
+/*
+ * A reset moves every partition it names or none: an offset past one
+ * partition's end (ERANGE) leaves the others where they were, and a reset
+ * of a missing group with bad input makes no group.
+ */
+TEST_F(nl, reset_is_all_or_nothing)
+{
+	struct seen s = {};
+	int i;
+
+	/* partition 0 has 10 records, 1 has 20, 2 has 30: add to 0 */
+	for (i = 0; i < 15; i++)
+		ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, "x", 1, NULL));
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "whole", self->name,
+				       MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+				       0, false));
+	/* 25 is inside partition 0 (25 records), past 1's end (20) */
+	EXPECT_EQ(-ERANGE, mqdev_group_reset(self->nl, "whole", self->name,
+					     MQDEV_PARTITION_ALL,
+					     MQDEV_SEEK_OFFSET, 25, false));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "whole", self->name, keep, &s));
+	EXPECT_EQ(0, s.part[0].position) TH_LOG("a failed reset moved one");
+
+	EXPECT_EQ(-EINVAL, mqdev_group_reset(self->nl, "never", self->name, 7,
+					     MQDEV_SEEK_EARLIEST, 0, false));
+	s.count = 0;
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "never", self->name, keep, &s));
+	EXPECT_EQ(0, s.count) TH_LOG("a refused reset made a group");
+	EXPECT_EQ(0, mqdev_group_delete(self->nl, "whole", self->name, false));
+}
+
 TEST_HARNESS_MAIN

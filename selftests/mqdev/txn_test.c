@@ -700,6 +700,47 @@ TEST_F(txn, commit_that_cannot_hold_aborts_whole)
 	mqdev_nl_close(nl);
 }
 
+/*
+ * The offsets sent with a transaction are for the group the sender was a
+ * member of, not for its name: deleted and made again, even with the same
+ * generation and member id, it is another group, and the commit aborts.
+ */
+TEST_F(txn, offsets_follow_the_group_not_its_name)
+{
+	char group[MQDEV_NAME_MAX + 1];
+	struct mqdev_consumer *in, *again;
+	uint64_t committed[1];
+	struct mqdev_producer *src;
+	struct mqdev_nl *nl;
+	uint32_t v = 1;
+
+	snprintf(group, sizeof(group), "serial-%d", getpid());
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, mqdev_producer_new(self->other, 0, &src));
+	ASSERT_EQ(0, mqdev_producer_send(src, NULL, 0, &v, 4, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(src));
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &in));
+	ASSERT_EQ(0, mqdev_consumer_join(in, group, MQDEV_SEEK_EARLIEST));
+
+	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
+	ASSERT_NE(NULL, mqdev_consumer_peek(in));
+	mqdev_consumer_release(in);
+	ASSERT_EQ(0, mqdev_txn_send_offsets(self->s, in));
+	/* the group goes, and one of the same name comes, its first member 1 */
+	ASSERT_EQ(0, mqdev_group_delete(nl, group, self->other, true));
+	mqdev_consumer_free(in);
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &again));
+	ASSERT_EQ(0, mqdev_consumer_join(again, group, MQDEV_SEEK_EARLIEST));
+
+	EXPECT_EQ(-ESTALE, mqdev_txn_commit(self->s));
+	ASSERT_EQ(0, mqdev_group_get(nl, group, self->other, committed_cb,
+				     committed));
+	EXPECT_EQ(~0ULL, committed[0]);
+	mqdev_consumer_free(again);
+	mqdev_producer_free(src);
+	mqdev_nl_close(nl);
+}
+
 /* ---- limits and bad input ------------------------------------------------------ */
 
 TEST_F(txn, limit_open_txns)

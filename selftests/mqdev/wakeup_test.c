@@ -361,10 +361,17 @@ TEST_F(wake, idle_member_reads_its_assignment)
 		check_first(_metadata, r.buf, 0);
 	}
 
-	/* deleted under it: the next read says so */
+	/* deleted under it while it sleeps in read(2): EIDRM, then too */
+	ASSERT_EQ(0, call_start(&c, do_read, &r));
+	EXPECT_FALSE(call_done(&c, ASLEEP_MS));
 	ASSERT_EQ(0, mqdev_nl_open(&nl));
 	ASSERT_EQ(0, mqdev_group_delete(nl, "g", self->name, true));
 	mqdev_nl_close(nl);
+	woke = call_done(&c, WAKE_MS);
+	EXPECT_TRUE(woke) TH_LOG("the reader slept on past the eviction");
+	EXPECT_TRUE(call_stop(&c));
+	if (woke)
+		EXPECT_EQ(-EIDRM, c.ret);
 	EXPECT_EQ(-1, read(r.fd, buf, sizeof(buf)));
 	EXPECT_EQ(EIDRM, errno);
 	close(r.fd);
