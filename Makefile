@@ -169,7 +169,10 @@ check: deps
 BENCH_ARGS ?=
 BENCH_OPTS := --fetch-min 65536 $(BENCH_ARGS)
 # The debug kernel: see scripts/debug-kernel.sh and .config fragment.
-DEBUG_RUN := mqfuzz --seed 1 --seconds 60 --procs 2 --threads 2 && \
+# Its KCOV guides the first fuzzer run, which prints the module's coverage
+# (each function's: build/debug/kcov-functions.txt).
+DEBUG_RUN := mqfuzz --seed 1 --seconds 60 --procs 2 --threads 2 --kcov \
+		--kcov-report build/debug/kcov-functions.txt && \
 	     mqfuzz --seed 2 --seconds 60 --procs 3 --threads 1 && \
 	     mqtorture --seconds 60 && kmemleak-scan
 
@@ -185,18 +188,19 @@ FUZZ_SECONDS	?= 150
 FUZZ_SEEDS	?= 1 2 3 4
 TORTURE_SECONDS	?= 600
 
-# FUZZ_DEBUG=1: on make check-debug's kernel
+# FUZZ_DEBUG=1: on make check-debug's kernel, guided by its KCOV
 fuzz: all
-	set -e; vm="tools/vm/run"; \
+	set -e; vm="tools/vm/run"; kcov=; \
 	if [ -n "$(FUZZ_DEBUG)" ]; then \
 		kernel=$$(scripts/debug-kernel.sh); \
 		vm="$$vm --debug-kernel --kernel $$kernel --mem 1024 \
 		    --module build/debug/kmod/mqdev.ko"; \
+		kcov=--kcov; \
 	fi; \
 	for s in $(FUZZ_SEEDS); do \
 		$$vm --timeout $$(($(FUZZ_SECONDS) + 300)) -- \
 			mqfuzz --seed $$s --seconds $(FUZZ_SECONDS) \
-			--procs 3 --threads 2; \
+			--procs 3 --threads 2 $$kcov; \
 	done
 
 torture: all

@@ -15,8 +15,19 @@
  * Each thread's calls follow from the seed, so a failing seed can be run
  * again (the interleaving between threads differs).
  *
+ * Every random choice a call makes is a draw from its tape: a fresh call
+ * draws from the seed and records the draws, so that a call can be replayed
+ * and mutated a choice at a time.  With --kcov (a kernel with CONFIG_KCOV,
+ * such as make check-debug's), each thread traces the kernel's PCs during
+ * each call with KCOV, keeps those inside mqdev.ko, and turns consecutive
+ * ones into edges in a bitmap the processes share; a call that reached a new
+ * edge goes into a shared corpus, and half the calls then mutate a corpus
+ * entry instead of drawing afresh.  The run ends with the module's coverage.
+ *
  *   mqfuzz [--seed S] [--seconds T | --calls N] [--procs P] [--threads T]
+ *          [--kcov [--no-feedback] [--kcov-report FILE]]
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -29,11 +40,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
+#include <linux/kcov.h>
 #include "mqdev.h"
 
 #define NR_FDS		16
@@ -41,9 +55,20 @@
 #define NR_NAMES	4
 #define RBUF_SIZE	(64 << 10)
 #define PAGE_SIZE_	(256 << 10)	/* f->page, guard page excluded */
+#define TAPE_MAX	192	/* draws a call records; later ones are fresh */
+
+/* The random draws of one call: replayed, it makes the same choices. */
+struct tape {
+	uint32_t	len;
+	uint32_t	picked;		/* in the corpus: times mutated */
+	uint64_t	v[TAPE_MAX];
+};
 
 struct fuzzer {
 	uint64_t	rng;
+	struct tape	tape;		/* this call's draws */
+	uint32_t	pos;		/* the next draw in tape */
+	uint64_t	*cover;		/* KCOV's buffer: count, then PCs */
 	int		fd[NR_FDS];
 	struct {
 		void	*addr;
@@ -91,12 +116,32 @@ static uint64_t now_ns(void)
 }
 
 /* xorshift64*: small, fast, and the same everywhere for a seed */
-static uint64_t rnd(struct fuzzer *f)
+static uint64_t next(struct fuzzer *f)
 {
 	f->rng ^= f->rng >> 12;
 	f->rng ^= f->rng << 25;
 	f->rng ^= f->rng >> 27;
 	return f->rng * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * Every choice of a call goes through here: from the tape while it lasts
+ * (a replayed or mutated call), then fresh from the seed, recorded.  A call
+ * drawn fresh draws exactly what it drew before tapes existed.
+ */
+static uint64_t rnd(struct fuzzer *f)
+{
+	struct tape *t = &f->tape;
+	uint64_t v;
+
+	if (f->pos < t->len)
+		return t->v[f->pos++];
+	v = next(f);
+	if (f->pos < TAPE_MAX) {
+		t->v[f->pos++] = v;
+		t->len = f->pos;
+	}
+	return v;
 }
 
 static uint32_t below(struct fuzzer *f, uint32_t n)
@@ -582,6 +627,629 @@ static void do_netlink(struct fuzzer *f)
 		;
 }
 
+/* ---- coverage (KCOV) ------------------------------------------------------ */
+
+#define KCOV_PATH	"/sys/kernel/debug/kcov"
+#define MOD_SYSFS	"/sys/module/mqdev"
+#define COVER_WORDS	(1 << 18)	/* a thread's trace buffer: 2 MiB */
+#define EDGE_BITS	20		/* a million edge slots: few collide */
+#define CORPUS_MAX	4096
+#define NR_SECTS	16
+#define EDGE_START	0x5a5a5a5aULL	/* where every call's first edge is from */
+
+/*
+ * mqdev.ko's code as the kernel loaded it.  Its sections are numbered one
+ * after the other, so that a PC is an offset in [0, span) whatever section
+ * it is in, and the same offset in every process and every boot.
+ */
+struct sect {
+	char		name[32];
+	unsigned int	shndx;		/* its index in mqdev.ko */
+	uint64_t	addr;		/* where it was loaded */
+	uint64_t	size;
+	uint64_t	base;		/* the offset of its first byte */
+};
+
+struct func {
+	const char	*name;
+	uint64_t	start, end;	/* offsets */
+};
+
+static struct {
+	struct sect	sect[NR_SECTS];
+	unsigned int	nr;
+	uint64_t	lo, hi;		/* every section lies in [lo, hi) */
+	uint64_t	span;
+	const char	*ko;		/* NULL: the call sites are unknown */
+	const char	*map;		/* mqdev.ko, mapped */
+	size_t		map_len;
+	uint32_t	*site;		/* KCOV's PCs, as offsets, sorted */
+	uint32_t	nr_sites;
+	struct func	*func;
+	uint32_t	nr_funcs;
+} mod;
+
+/* What the processes share: the coverage so far, and the corpus. */
+struct shared {
+	uint64_t	edge[(1 << EDGE_BITS) / 64];
+	uint32_t	nr_edges;
+	uint32_t	corpus_len;	/* entries added: may pass CORPUS_MAX */
+	uint64_t	calls[2];	/* drawn fresh, mutated from the corpus */
+	uint64_t	found[2];	/* of those, the ones with a new edge */
+	struct tape	corpus[CORPUS_MAX];
+	uint64_t	pc[];		/* a bit for each byte of module code */
+};
+
+static bool kcov, feedback = true;
+static const char *kcov_report;
+static struct shared *cov;
+
+static int read_u64(const char *path, int base, uint64_t *v)
+{
+	char buf[64];
+	FILE *fp = fopen(path, "r");
+	bool ok;
+
+	if (!fp)
+		return -1;
+	ok = fgets(buf, sizeof(buf), fp);
+	fclose(fp);
+	if (!ok)
+		return -1;
+	*v = strtoull(buf, NULL, base);
+	return 0;
+}
+
+/* A section of the module, at the address sysfs gives for it. */
+static int sect_add(const char *name, unsigned int shndx, uint64_t size)
+{
+	struct sect *s = &mod.sect[mod.nr];
+	char path[128];
+	uint64_t addr;
+
+	/*
+	 * Init code has run and gone, exit code runs at rmmod, after us, and
+	 * so do the constructors and destructors (KASAN's, of the module's
+	 * globals) gcc puts in .text.startup and .text.exit: none is ours.
+	 */
+	if (!strncmp(name, ".init", 5) || !strncmp(name, ".exit", 5) ||
+	    !strcmp(name, ".text.startup") || !strcmp(name, ".text.exit"))
+		return 0;
+	snprintf(path, sizeof(path), MOD_SYSFS "/sections/%s", name);
+	if (mod.nr == NR_SECTS || read_u64(path, 16, &addr))
+		return 0;
+	if (!addr) {
+		fprintf(stderr, "mqfuzz: kcov: %s reads 0: kernel pointers "
+			"are hidden (not root, or kernel.kptr_restrict=2)\n",
+			path);
+		return -1;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->shndx = shndx;
+	s->addr = addr;
+	s->size = size;
+	s->base = mod.span;
+	mod.span += size;
+	if (!mod.nr || addr < mod.lo)
+		mod.lo = addr;
+	if (addr + size > mod.hi)
+		mod.hi = addr + size;
+	mod.nr++;
+	return 0;
+}
+
+static struct sect *sect_of(unsigned int shndx)
+{
+	unsigned int i;
+
+	for (i = 0; i < mod.nr; i++)
+		if (mod.sect[i].shndx == shndx)
+			return &mod.sect[i];
+	return NULL;
+}
+
+/* @len bytes at @off of mqdev.ko, or NULL if the file is shorter. */
+static const void *ko_at(uint64_t off, uint64_t len)
+{
+	if (off > mod.map_len || len > mod.map_len - off)
+		return NULL;
+	return mod.map + off;
+}
+
+/* The string at @off of string table @strtab, if it ends inside it. */
+static const char *ko_str(const Elf64_Shdr *strtab, uint32_t off)
+{
+	const char *s = ko_at(strtab->sh_offset, strtab->sh_size);
+
+	if (!s || off >= strtab->sh_size ||
+	    !memchr(s + off, 0, strtab->sh_size - off))
+		return NULL;
+	return s + off;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int func_cmp(const void *a, const void *b)
+{
+	const struct func *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Room for one more in an array of @n: it doubles when @n is a power of 2. */
+static void *grow(void *p, uint32_t n, size_t size)
+{
+	if (n & (n - 1))
+		return p;
+	p = realloc(p, (n ? 2 * n : 1) * size);
+	if (!p) {
+		perror("mqfuzz: kcov");
+		exit(2);
+	}
+	return p;
+}
+
+/*
+ * The functions of mqdev.ko, and its KCOV call sites: each is a 5-byte
+ * call of __sanitizer_cov_trace_pc, whose 4-byte displacement a relocation
+ * fills in, and KCOV records its return address: the relocation's offset
+ * plus 4.  A block that only returns may jump to it instead (a tail call):
+ * then KCOV records the return address of whoever called the function,
+ * which is no site of ours; those blocks are not counted.
+ */
+static int ko_symbols(const Elf64_Shdr *sh, unsigned int shnum,
+		      const Elf64_Shdr *symtab)
+{
+	const Elf64_Sym *sym = ko_at(symtab->sh_offset, symtab->sh_size);
+	uint32_t nr = symtab->sh_size / sizeof(*sym), k, cov_sym = 0;
+	const uint8_t *code;
+	const Elf64_Rela *rela;
+	const struct sect *s;
+	const char *name;
+	unsigned int i;
+	uint64_t at;
+
+	if (!sym || symtab->sh_link >= shnum)
+		return -1;
+	for (k = 1; k < nr; k++) {
+		name = ko_str(&sh[symtab->sh_link], sym[k].st_name);
+		if (!name)
+			continue;
+		if (sym[k].st_shndx == SHN_UNDEF &&
+		    !strcmp(name, "__sanitizer_cov_trace_pc"))
+			cov_sym = k;
+		s = sect_of(sym[k].st_shndx);
+		if (ELF64_ST_TYPE(sym[k].st_info) != STT_FUNC || !s)
+			continue;
+		mod.func = grow(mod.func, mod.nr_funcs, sizeof(*mod.func));
+		mod.func[mod.nr_funcs++] = (struct func){ name,
+			s->base + sym[k].st_value,
+			s->base + sym[k].st_value + sym[k].st_size };
+	}
+	if (!cov_sym)
+		return 1;
+	for (i = 0; i < shnum; i++) {
+		s = sect_of(sh[i].sh_info);
+		rela = ko_at(sh[i].sh_offset, sh[i].sh_size);
+		if (sh[i].sh_type != SHT_RELA || !s || !rela)
+			continue;
+		code = ko_at(sh[s->shndx].sh_offset, s->size);
+		for (k = 0; code && k < sh[i].sh_size / sizeof(*rela); k++) {
+			at = rela[k].r_offset;
+			if (ELF64_R_SYM(rela[k].r_info) != cov_sym ||
+			    at < 1 || at + 4 > s->size || code[at - 1] != 0xe8)
+				continue;	/* not a call */
+			mod.site = grow(mod.site, mod.nr_sites,
+					sizeof(*mod.site));
+			mod.site[mod.nr_sites++] = s->base + at + 4;
+		}
+	}
+	qsort(mod.site, mod.nr_sites, sizeof(*mod.site), u32_cmp);
+	qsort(mod.func, mod.nr_funcs, sizeof(*mod.func), func_cmp);
+	return 0;
+}
+
+/* The loaded module's code sections and call sites, from its .ko. */
+static int ko_load(const char *path)
+{
+	const Elf64_Shdr *sh, *symtab = NULL;
+	const Elf64_Ehdr *eh;
+	const char *name;
+	struct stat st;
+	unsigned int i;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		goto fail;
+	if (fstat(fd, &st)) {
+		close(fd);
+		goto fail;
+	}
+	mod.map_len = st.st_size;
+	mod.map = mmap(NULL, mod.map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (mod.map == MAP_FAILED)
+		goto fail;
+	eh = ko_at(0, sizeof(*eh));
+	if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_type != ET_REL ||
+	    eh->e_shstrndx >= eh->e_shnum)
+		goto bad;
+	sh = ko_at(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(*sh));
+	if (!sh)
+		goto bad;
+	for (i = 0; i < eh->e_shnum; i++) {
+		name = ko_str(&sh[eh->e_shstrndx], sh[i].sh_name);
+		if (sh[i].sh_type == SHT_SYMTAB)
+			symtab = &sh[i];
+		if (!name || !sh[i].sh_size || (sh[i].sh_flags &
+		    (SHF_ALLOC | SHF_EXECINSTR)) != (SHF_ALLOC | SHF_EXECINSTR))
+			continue;
+		if (sect_add(name, i, sh[i].sh_size))
+			return -1;
+	}
+	if (!mod.nr) {
+		fprintf(stderr, "mqfuzz: kcov: no section of %s under "
+			MOD_SYSFS "/sections: is it loaded?\n", path);
+		return -1;
+	}
+	ret = symtab ? ko_symbols(sh, eh->e_shnum, symtab) : -1;
+	if (ret > 0) {
+		fprintf(stderr, "mqfuzz: kcov: %s calls no "
+			"__sanitizer_cov_trace_pc: it was built without KCOV "
+			"(see README, Robustness runs)\n", path);
+		return -1;
+	}
+	if (ret < 0)
+		goto bad;
+	mod.ko = path;
+	return 0;
+bad:
+	fprintf(stderr, "mqfuzz: kcov: %s: not a module this fuzzer reads\n",
+		path);
+	return -1;
+fail:
+	fprintf(stderr, "mqfuzz: kcov: %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+/*
+ * Without the .ko, the module's .text is all we know of: from its address
+ * to the size of its loaded code, which overshoots into its data; the call
+ * sites, and so the share of them reached, stay unknown.
+ */
+static int text_load(void)
+{
+	uint64_t size;
+
+	if (read_u64(MOD_SYSFS "/coresize", 10, &size)) {
+		fprintf(stderr, "mqfuzz: kcov: no " MOD_SYSFS
+			": mqdev is not loaded\n");
+		return -1;
+	}
+	return sect_add(".text", 0, size) || !mod.nr ? -1 : 0;
+}
+
+/*
+ * Before the workers fork: find KCOV (debugfs mounted if it is not), the
+ * module's code, and map what the processes share.
+ */
+static int kcov_setup(void)
+{
+	const char *ko = getenv("MQDEV_KO");
+	size_t len;
+
+	if (access(KCOV_PATH, R_OK | W_OK))
+		mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (access(KCOV_PATH, R_OK | W_OK)) {
+		fprintf(stderr, "mqfuzz: --kcov: " KCOV_PATH ": %s (a kernel "
+			"without CONFIG_KCOV?)\n", strerror(errno));
+		return -1;
+	}
+	if (ko && *ko ? ko_load(ko) : text_load())
+		return -1;
+	len = sizeof(*cov) + (mod.span + 63) / 64 * 8;
+	cov = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (cov == MAP_FAILED) {
+		cov = NULL;
+		perror("mqfuzz: kcov");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * KCOV traces the task that enabled it: each thread has its own buffer.
+ * It stays enabled, and each call starts by emptying the buffer (what the
+ * thread does between calls never enters the module).  A thread that
+ * cannot have one fuzzes without feedback, and says so.
+ */
+static void kcov_thread(struct fuzzer *f)
+{
+	size_t len = COVER_WORDS * sizeof(uint64_t);
+	void *p;
+	int fd;
+
+	fd = open(KCOV_PATH, O_RDWR);
+	if (fd < 0 || ioctl(fd, KCOV_INIT_TRACE, COVER_WORDS))
+		goto fail;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	if (ioctl(fd, KCOV_ENABLE, KCOV_TRACE_PC)) {
+		munmap(p, len);
+		goto fail;
+	}
+	f->cover = p;
+	return;
+fail:
+	fprintf(stderr, "mqfuzz: kcov: a thread goes without: %s\n",
+		strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static bool module_offset(uint64_t pc, uint64_t *off)
+{
+	const struct sect *s;
+	unsigned int i;
+
+	if (pc < mod.lo || pc >= mod.hi)
+		return false;
+	for (i = 0, s = mod.sect; i < mod.nr; i++, s++) {
+		if (pc - s->addr < s->size) {
+			*off = s->base + pc - s->addr;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Set a bit that any process may be setting; true if it was not set. */
+static bool set_new(uint64_t *map, uint64_t bit)
+{
+	uint64_t *w = &map[bit / 64], m = 1ULL << (bit % 64);
+
+	if (__atomic_load_n(w, __ATOMIC_RELAXED) & m)
+		return false;
+	return !(__atomic_fetch_or(w, m, __ATOMIC_RELAXED) & m);
+}
+
+/* An edge as AFL has it: where from, shifted so that a->b is not b->a. */
+static uint64_t edge_hash(uint64_t prev, uint64_t cur)
+{
+	return ((prev << 1 ^ cur) * 0x9e3779b97f4a7c15ULL) >> (64 - EDGE_BITS);
+}
+
+/*
+ * Change a few draws of a corpus call: another value (another choice),
+ * the one next to it (below() takes it modulo: the next option), or an end
+ * to the tape (the call goes its way and draws the rest fresh).
+ */
+static void tape_mutate(struct fuzzer *f)
+{
+	struct tape *t = &f->tape;
+	unsigned int n = 1 + next(f) % 4, pos;
+
+	while (n-- && t->len) {
+		pos = next(f) % t->len;
+		switch (next(f) % 4) {
+		case 0:
+			t->v[pos] = next(f);
+			break;
+		case 1:
+			t->v[pos]++;
+			break;
+		case 2:
+			t->v[pos]--;
+			break;
+		default:
+			t->len = pos;
+		}
+	}
+}
+
+/*
+ * Pick the corpus entry to mutate: of two at random, the one mutated less,
+ * so that every entry gets its turns and the new ones catch up.  An entry
+ * another process is writing may be torn: then it is one more mutation.
+ */
+static bool corpus_pick(struct fuzzer *f)
+{
+	uint32_t n = __atomic_load_n(&cov->corpus_len, __ATOMIC_ACQUIRE);
+	struct tape *a, *b;
+	uint32_t len;
+
+	if (n > CORPUS_MAX)
+		n = CORPUS_MAX;
+	if (!n || next(f) >> 63)		/* half the calls stay fresh */
+		return false;
+	a = &cov->corpus[next(f) % n];
+	b = &cov->corpus[next(f) % n];
+	if (b->picked < a->picked)
+		a = b;
+	len = __atomic_load_n(&a->len, __ATOMIC_ACQUIRE);
+	if (!len || len > TAPE_MAX)
+		return false;
+	a->picked++;
+	memcpy(f->tape.v, a->v, len * sizeof(a->v[0]));
+	f->tape.len = len;
+	tape_mutate(f);
+	return true;
+}
+
+static void corpus_add(struct fuzzer *f)
+{
+	uint32_t i = __atomic_fetch_add(&cov->corpus_len, 1, __ATOMIC_RELAXED);
+	struct tape *t;
+
+	/* full: a new entry takes the place of any */
+	t = &cov->corpus[i < CORPUS_MAX ? i : next(f) % CORPUS_MAX];
+	t->picked = 0;
+	memcpy(t->v, f->tape.v, f->tape.len * sizeof(t->v[0]));
+	__atomic_store_n(&t->len, f->tape.len, __ATOMIC_RELEASE);
+}
+
+/* A call begins: fresh, or mutated from the corpus; its trace empty. */
+static bool call_start(struct fuzzer *f)
+{
+	bool mutated = false;
+
+	f->pos = 0;
+	f->tape.len = 0;
+	if (!f->cover)
+		return false;
+	if (feedback)
+		mutated = corpus_pick(f);
+	__atomic_store_n(&f->cover[0], 0, __ATOMIC_RELAXED);
+	return mutated;
+}
+
+/* A call ended: its module PCs, and its edges; if one is new, keep it. */
+static void call_end(struct fuzzer *f, bool mutated)
+{
+	uint64_t n, i, off, prev = EDGE_START;
+	bool found = false;
+
+	if (!f->cover)
+		return;
+	n = __atomic_load_n(&f->cover[0], __ATOMIC_RELAXED);
+	if (n >= COVER_WORDS)
+		n = COVER_WORDS - 1;
+	for (i = 1; i <= n; i++) {
+		if (!module_offset(f->cover[i], &off))
+			continue;
+		set_new(cov->pc, off);
+		if (set_new(cov->edge, edge_hash(prev, off))) {
+			__atomic_add_fetch(&cov->nr_edges, 1, __ATOMIC_RELAXED);
+			found = true;
+		}
+		prev = off;
+	}
+	__atomic_add_fetch(&cov->calls[mutated], 1, __ATOMIC_RELAXED);
+	if (!found)
+		return;
+	__atomic_add_fetch(&cov->found[mutated], 1, __ATOMIC_RELAXED);
+	if (!feedback)
+		return;
+	if (f->pos < f->tape.len)	/* draws the call went without */
+		f->tape.len = f->pos;
+	corpus_add(f);
+}
+
+static bool reached(uint64_t off)
+{
+	return cov->pc[off / 64] >> (off % 64) & 1;
+}
+
+static bool is_site(uint64_t off)
+{
+	uint32_t key = off;
+
+	return bsearch(&key, mod.site, mod.nr_sites, sizeof(key), u32_cmp);
+}
+
+static const struct func *func_of(uint64_t off)
+{
+	uint32_t i;
+
+	for (i = 0; i < mod.nr_funcs; i++)
+		if (off > mod.func[i].start && off <= mod.func[i].end)
+			return &mod.func[i];
+	return NULL;
+}
+
+/*
+ * Each function: its call sites reached, of all, in address order; then
+ * the PCs that are no call site, and after which call they are.
+ */
+static void kcov_functions(const char *path, uint64_t strays)
+{
+	const struct func *fn;
+	uint32_t i, j, total, hit;
+	uint64_t off;
+	FILE *fp = fopen(path, "w");
+
+	if (!fp) {
+		fprintf(stderr, "mqfuzz: kcov: %s: %s\n", path,
+			strerror(errno));
+		return;
+	}
+	fprintf(fp, "# reached sites function (mqfuzz --kcov, seed %" PRIu64
+		")\n", seed);
+	for (i = 0, fn = mod.func; i < mod.nr_funcs; i++, fn++) {
+		for (j = 0, total = hit = 0; j < mod.nr_sites; j++) {
+			if (mod.site[j] <= fn->start || mod.site[j] > fn->end)
+				continue;
+			total++;
+			hit += reached(mod.site[j]);
+		}
+		if (total)
+			fprintf(fp, "%u %u %s\n", hit, total, fn->name);
+	}
+	fprintf(fp, "# %" PRIu64 " PCs reached that are no call site\n",
+		strays);
+	for (off = 0; strays && off < mod.span; off++) {
+		if (!reached(off) || is_site(off))
+			continue;
+		fn = func_of(off);
+		fprintf(fp, "# %s+0x%" PRIx64 "\n", fn ? fn->name : "?",
+			fn ? off - fn->start : off);
+	}
+	fclose(fp);
+}
+
+/*
+ * The module's coverage, after the run: the call sites reached.  The other
+ * PCs are those after calls of functions that end in a tail call of KCOV's
+ * (they count as edges); when they are many, MQDEV_KO is not the module
+ * that was loaded, or the kernel has KASLR and its KCOV PCs are off by its
+ * offset: then the share is meaningless.
+ */
+static void kcov_summary(void)
+{
+	uint64_t off, pcs = 0, strays = 0;
+
+	for (off = 0; off < mod.span; off++) {
+		if (!reached(off))
+			continue;
+		if (mod.ko && !is_site(off))
+			strays++;
+		else
+			pcs++;
+	}
+	if (mod.ko)
+		printf("kcov: %" PRIu64 " of %u module PCs reached (%.1f%%), "
+		       "%u edges\n", pcs, mod.nr_sites,
+		       mod.nr_sites ? 100.0 * pcs / mod.nr_sites : 0.0,
+		       cov->nr_edges);
+	else
+		printf("kcov: %" PRIu64 " module PCs reached, %u edges (no "
+		       "MQDEV_KO: the number of sites is unknown)\n", pcs,
+		       cov->nr_edges);
+	printf("kcov: %s; a new edge from %" PRIu64 " of %" PRIu64
+	       " fresh calls and %" PRIu64 " of %" PRIu64 " mutated\n",
+	       feedback ? "feedback on" : "no feedback", cov->found[0],
+	       cov->calls[0], cov->found[1], cov->calls[1]);
+	if (feedback)
+		printf("kcov: corpus of %u calls (%u kept)\n", cov->corpus_len,
+		       cov->corpus_len < CORPUS_MAX ? cov->corpus_len :
+						      CORPUS_MAX);
+	if (strays > pcs)
+		printf("kcov: %" PRIu64 " PCs reached are no call site of %s: "
+		       "not the module loaded?\n", strays, mod.ko);
+	if (kcov_report && mod.ko)
+		kcov_functions(kcov_report, strays);
+	fflush(stdout);
+}
+
 /* ---- the loop -------------------------------------------------------------- */
 
 static bool done(struct fuzzer *f)
@@ -591,12 +1259,11 @@ static bool done(struct fuzzer *f)
 	return (f->calls & 63) == 0 && now_ns() >= deadline_ns;
 }
 
-static void fuzz_one(struct fuzzer *f)
+static void fuzz_call(struct fuzzer *f)
 {
 	int fd = *any_fd(f);
 	pid_t pid;
 
-	doing_call = ++f->calls;
 	switch (below(f, 100)) {
 	case 0 ... 9:
 		doing = "open";
@@ -660,6 +1327,15 @@ static void fuzz_one(struct fuzzer *f)
 	}
 }
 
+static void fuzz_one(struct fuzzer *f)
+{
+	bool mutated = call_start(f);
+
+	doing_call = ++f->calls;
+	fuzz_call(f);
+	call_end(f, mutated);
+}
+
 /* @len bytes of memory with an inaccessible page after them. */
 static char *guarded(size_t len)
 {
@@ -683,6 +1359,8 @@ static void *fuzz_thread(void *arg)
 	if (!f->rbuf || !f->page)
 		return NULL;
 	nl_open(f);
+	if (cov)
+		kcov_thread(f);
 	while (!done(f))
 		fuzz_one(f);
 	return NULL;
@@ -739,6 +1417,20 @@ static void on_crash(int sig)
 
 static pid_t workers[64];
 
+static const char usage[] =
+"usage: mqfuzz [--seed S] [--seconds T | --calls N] [--procs P] [--threads T]\n"
+"              [--kcov [--no-feedback] [--kcov-report FILE]]\n"
+"  --kcov         coverage-guided, on a kernel with CONFIG_KCOV (debugfs is\n"
+"                 mounted if need be): the module PCs and edges each call\n"
+"                 reaches, and a corpus of the calls that reached new edges,\n"
+"                 which half the calls mutate; ends with \"kcov: N of M module\n"
+"                 PCs reached\", M being the KCOV call sites of the mqdev.ko\n"
+"                 that $MQDEV_KO names (the VM's runner sets it).  Needs\n"
+"                 root; a seed no longer replays the same calls\n"
+"  --no-feedback  with --kcov: measure the coverage, every call drawn fresh\n"
+"                 (the calls of a run without --kcov)\n"
+"  --kcov-report FILE  with --kcov: each function's call sites reached\n";
+
 /* The deadline passed a while ago: every worker still there goes. */
 static void on_alarm(int sig)
 {
@@ -756,6 +1448,9 @@ int main(int argc, char **argv)
 		{ "calls", required_argument, NULL, 'n' },
 		{ "procs", required_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "kcov", no_argument, NULL, 'k' },
+		{ "no-feedback", no_argument, NULL, 'F' },
+		{ "kcov-report", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -764,20 +1459,30 @@ int main(int argc, char **argv)
 	unsigned int p;
 	pid_t pid;
 
-	while ((opt = getopt_long(argc, argv, "s:t:n:p:j:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:t:n:p:j:kFr:h", opts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 't': seconds = atoi(optarg); break;
 		case 'n': max_calls = strtoull(optarg, NULL, 0); break;
 		case 'p': nr_procs = atoi(optarg); break;
 		case 'j': nr_threads = atoi(optarg); break;
+		case 'k': kcov = true; break;
+		case 'F': feedback = false; break;
+		case 'r': kcov_report = optarg; break;
 		default:
-			fprintf(stderr, "usage: mqfuzz [--seed S] [--seconds T | "
-				"--calls N] [--procs P] [--threads T]\n");
+			fputs(usage, stderr);
 			return opt == 'h' ? 0 : 2;
 		}
 	}
 	if (!nr_procs || !nr_threads || nr_procs > 64 || nr_threads > 64)
+		return 2;
+	if (!kcov && (!feedback || kcov_report)) {
+		fprintf(stderr, "mqfuzz: --no-feedback and --kcov-report go "
+			"with --kcov\n");
+		return 2;
+	}
+	if (kcov && kcov_setup())
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGSEGV, on_crash);
@@ -824,5 +1529,7 @@ int main(int argc, char **argv)
 	printf("mqfuzz: seed %" PRIu64 ", %u processes x %u threads, %" PRIu64
 	       " calls by those that finished, %d killed at the deadline, %d "
 	       "failed\n", seed, nr_procs, nr_threads, total, killed, failed);
+	if (cov)
+		kcov_summary();
 	return failed ? 1 : 0;
 }
