@@ -56,7 +56,7 @@ CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
 HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
 
-.PHONY: all module lib tools selftests deps demo check check-debug lint intree \
+.PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
 	bench fuzz torture \
 	install clean
 all: module lib tools selftests
@@ -154,6 +154,7 @@ demo: deps
 check: deps
 	$(MAKE) WERROR=1 all
 	$(MAKE) lint
+	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
@@ -227,6 +228,10 @@ bench: deps
 		$(B)/bench/throughput-noerms.png
 	@echo "bench: $(B)/bench/results.md, results.json, results-noerms.json," \
 		"cost.json, throughput.png, throughput-noerms.png"
+
+# libmqdev's ABI baseline, moved on purpose (see scripts/abi-check.sh)
+abi: lib
+	scripts/abi-check.sh --update
 
 install: all
 	install -D -m 644 uapi/linux/mqdev.h $(DESTDIR)$(PREFIX)/include/linux/mqdev.h

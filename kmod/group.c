@@ -401,6 +401,16 @@ void mqdev_group_leave(struct mqdev_handle *h)
 	member_free(m);
 }
 
+/* One start at its element's place, the rest of a larger element cleared. */
+static int group_copy_start(u8 __user *dst,
+			    const struct mqdev_group_start *start, u32 size)
+{
+	if (copy_to_user(dst, start, sizeof(*start)) ||
+	    clear_user(dst + sizeof(*start), size - sizeof(*start)))
+		return -EFAULT;
+	return 0;
+}
+
 /*
  * The starts are taken under the lock, so that they are of one generation,
  * and copied out after it: a slow user buffer stalls nobody else.
@@ -408,16 +418,18 @@ void mqdev_group_leave(struct mqdev_handle *h)
 int mqdev_group_assignment(struct mqdev_handle *h,
 			   struct mqdev_group_assignment *req)
 {
-	struct mqdev_group_start __user *ustarts = u64_to_user_ptr(req->starts);
+	u8 __user *ustarts = u64_to_user_ptr(req->starts);
 	struct mqdev_member *m = h->member;
 	struct mqdev_group_start *starts;
 	struct mqdev_group *g;
+	u32 size = req->start_size ?: sizeof(*starts);
 	u32 i, nr = h->topic->nr_parts;
 	int err = 0;
 
 	if (!m)
 		return -EBADFD;
-	if (req->reserved || req->starts_count < nr)
+	if (req->starts_count < nr || size < sizeof(*starts) ||
+	    size > PAGE_SIZE)
 		return -EINVAL;
 	starts = kcalloc(nr, sizeof(*starts), GFP_KERNEL);
 	if (!starts)
@@ -438,9 +450,9 @@ int mqdev_group_assignment(struct mqdev_handle *h,
 	mutex_unlock(&h->topic->groups_lock);
 
 	for (i = 0; i < nr && !err; i++)
-		if (req->owned[i / 64] & (1ULL << (i % 64)) &&
-		    copy_to_user(&ustarts[i], &starts[i], sizeof(starts[i])))
-			err = -EFAULT;
+		if (req->owned[i / 64] & (1ULL << (i % 64)))
+			err = group_copy_start(ustarts + (size_t)i * size,
+					       &starts[i], size);
 	/* Seen only once the starts are the member's. */
 	if (!err)
 		WRITE_ONCE(m->seen_gen, req->generation);

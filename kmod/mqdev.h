@@ -15,6 +15,7 @@
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/uaccess.h>
 #include <linux/xarray.h>
 #include <linux/mqdev.h>
 
@@ -38,7 +39,7 @@ struct net;
 struct netlink_ext_ack;
 struct vm_area_struct;
 struct mqdev_topic;
-struct mqdev_txn_k;
+struct mqdev_transaction;
 struct mqdev_txn_table;
 
 /* What mqdev keeps per network namespace (net_generic()). */
@@ -144,7 +145,7 @@ struct mqdev_session {
 	u32			epoch;
 	u32			txn_timeout_ms;
 	struct mutex		lock;		/* txn, and appends through it */
-	struct mqdev_txn_k	*txn;		/* the open transaction, or NULL */
+	struct mqdev_transaction	*txn;		/* the open transaction, or NULL */
 };
 
 /* The most recent offsets of a producer's sequence numbers in a partition. */
@@ -292,8 +293,56 @@ int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
 bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
 			 const struct cred *cred);
 
+/* The handle's topic, if it is attached in @mode (MQDEV_ATTACH_*). */
+static inline struct mqdev_topic *mqdev_handle_topic(struct mqdev_handle *h,
+						     u32 mode)
+{
+	/* Pairs with smp_store_release() in mqdev_attach(). */
+	struct mqdev_topic *topic = smp_load_acquire(&h->topic);
+
+	if (!topic)
+		return ERR_PTR(-EBADFD);
+	if (!(h->mode & mode))
+		return ERR_PTR(-EBADF);
+	return topic;
+}
+
+/* ioctl.c: one ioctl as its handler sees it */
+struct mqdev_ioc {
+	struct mqdev_handle	*h;
+	struct file		*file;
+	struct mqdev_topic	*topic;		/* when it needs one attached */
+	struct mqdev_session	*session;	/* when it needs a session */
+	void __user		*uarg;		/* the caller's struct */
+	size_t			usize;		/* and its size */
+};
+
+/*
+ * Copy @req back, as much as the caller's struct holds: with the size known
+ * at compile time where the caller's is this kernel's (see ioctl.c).
+ */
+static __always_inline int mqdev_ioc_copy_out(const struct mqdev_ioc *ioc,
+					      const void *req, size_t ksize)
+{
+	size_t n = likely(ioc->usize >= ksize) ? ksize : ioc->usize;
+
+	return copy_to_user(ioc->uarg, req, n) ? -EFAULT : 0;
+}
+
+long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
 /* dev.c */
 struct mqdev_handle *mqdev_file_handle(struct file *file);
+long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req);
+
+/* producer.c */
+long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req);
+long mqdev_produce_batch(struct mqdev_ioc *ioc,
+			 struct mqdev_produce_batch *req);
+
+/* consumer.c */
+long mqdev_seek(struct mqdev_ioc *ioc, struct mqdev_seek *req);
+long mqdev_wakeup(struct mqdev_ioc *ioc, struct mqdev_wakeup *req);
 
 /* topic.c */
 int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req);
@@ -329,10 +378,12 @@ struct mqdev_append {
 	u64			timestamp;	/* of the records of this run */
 	bool			nonblock;
 	struct mqdev_bound	*bound;		/* idempotent, or NULL */
-	struct mqdev_txn_k	*txn;		/* locked, or NULL */
+	struct mqdev_transaction	*txn;		/* locked, or NULL */
 };
 
-/* 0: appended; 1: a duplicate, not appended (msg->offset says where) */
+/* mqdev_append()'s and mqdev_seq_check()'s: not appended, seen before */
+#define MQDEV_APPEND_DUPLICATE	1
+
 int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 		 struct mqdev_msg *msg, const void *kkey);
 int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
@@ -358,7 +409,7 @@ void mqdev_ring_wake_readers(struct mqdev_part *part);
 void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
 			u64 producer_id, u16 slot, u16 mark);
 
-/* producer.c */
+/* session.c */
 int mqdev_producer_init(struct mqdev_handle *h,
 			struct mqdev_producer_init *req);
 int mqdev_producer_bind(struct mqdev_handle *h,
@@ -388,21 +439,21 @@ int mqdev_txn_ioctl(struct mqdev_session *s, struct mqdev_txn *req);
 int mqdev_txn_offsets(struct mqdev_session *s,
 		      const struct mqdev_txn_offsets *req);
 int mqdev_txn_append_begin(struct mqdev_session *s,
-			   struct mqdev_txn_k **txn);
-void mqdev_txn_append_end(struct mqdev_txn_k *txn);
-void mqdev_txn_append_pause(struct mqdev_txn_k *txn);
-void mqdev_txn_append_resume(struct mqdev_txn_k *txn);
-int mqdev_txn_prepare(struct mqdev_txn_k *txn, struct mqdev_part *part);
-int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
+			   struct mqdev_transaction **txn);
+void mqdev_txn_append_end(struct mqdev_transaction *txn);
+void mqdev_txn_append_pause(struct mqdev_transaction *txn);
+void mqdev_txn_append_resume(struct mqdev_transaction *txn);
+int mqdev_txn_prepare(struct mqdev_transaction *txn, struct mqdev_part *part);
+int mqdev_txn_reserve(struct mqdev_transaction *txn, struct mqdev_part *part,
 		      u64 space);
-void mqdev_txn_appended(struct mqdev_txn_k *txn, u64 pos, u64 space);
-u16 mqdev_txn_slot(const struct mqdev_txn_k *txn);
+void mqdev_txn_appended(struct mqdev_transaction *txn, u64 pos, u64 space);
+u16 mqdev_txn_slot(const struct mqdev_transaction *txn);
 u32 mqdev_txn_record_state(const struct mqdev_part *part,
 			   const struct mqdev_record *rec);
 void mqdev_txn_record_dropped(const struct mqdev_part *part,
 			      const struct mqdev_record *rec);
-void mqdev_txn_orphan(struct mqdev_txn_k *txn);
-void mqdev_txn_session_gone(struct mqdev_txn_k *txn);
+void mqdev_txn_orphan(struct mqdev_transaction *txn);
+void mqdev_txn_session_gone(struct mqdev_transaction *txn);
 void mqdev_txn_fence(struct mqdev_identity *ident);
 int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
 		      u32 decision, bool capable, struct netlink_ext_ack *extack);

@@ -1,595 +1,342 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Producer sessions, identities and sequence numbers: exactly-once appends.
- *
- * A producer session is a /dev/mq handle that asked for an identity with
- * MQDEV_IOC_PRODUCER_INIT: a producer id, fresh or (for a name) the one the
- * name always has.  Producing handles bind to a session and from then on
- * every message they append carries the producer id and the producer's
- * sequence number in its partition.  Each topic keeps, per producer id and
- * partition, the next sequence it expects and the offsets of the last
- * MQDEV_SEQ_WINDOW records, all under the partition's lock, so the check and
- * the append are one step:
- *
- *   sequence == next   append, remember its offset, next++
- *   sequence <  next   a retry of something that landed: append nothing,
- *                      answer with the offset it got (if still remembered)
- *   sequence >  next   refused (EBADMSG): something before it never came
- *
- * A named identity survives its sessions, so a restarted producer resumes
- * its sequences where they stand.  Each new session of a name bumps the
- * identity's epoch; appends check the epoch under the partition lock, so an
- * old session that is still alive can no longer append anything (ESTALE)
- * once the new one has read where the sequences stand.
+ * Producing: MQDEV_IOC_PRODUCE, a batch of messages each placed in its
+ * partition (named, by key, or one partition per batch in turn) and
+ * appended with ring.c's mqdev_append(), and MQDEV_IOC_PRODUCE_BATCH, a
+ * record batch the producer laid out, appended whole.  A handle bound to a
+ * producer session (session.c) numbers its messages, and appends in its
+ * open transaction (txn.c).  Every user memory access here happens with
+ * the run's locks let go of (mqdev_append_pause()): see ring.c.
  */
 
-#include <linux/capability.h>
-#include <linux/cred.h>
-#include <linux/file.h>
-#include <linux/module.h>
-#include <linux/netlink.h>
+#include <linux/fs.h>
 #include <linux/slab.h>
-#include <linux/string.h>
 #include <linux/uaccess.h>
-#include <net/net_namespace.h>
 #include "mqdev.h"
 
-#define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
+/* Messages in one MQDEV_IOC_PRODUCE. */
+#define PRODUCE_MAX_MSGS	4096
 
-MQDEV_LIMIT(max_producers, 1024, 0, 1 << 20,
-	    "Most named producers, and producer ids per topic");
-MQDEV_LIMIT(txn_timeout_ms, 10000, 1, MQDEV_MAX_TXN_TIMEOUT_MS,
-	    "Default transaction time-out (ms)");
-
-static DEFINE_MUTEX(mqdev_identities_lock);
-static LIST_HEAD(mqdev_identities);	/* named ones: under the lock */
-static unsigned int mqdev_nr_named;	/* under the lock */
-static atomic64_t mqdev_next_producer_id = ATOMIC64_INIT(0);
-static DEFINE_SPINLOCK(mqdev_checker_lock);	/* every checker_* field */
-
-static struct mqdev_identity *identity_alloc(struct net *net, const char *name)
+static int produce_check(const struct mqdev_topic *topic,
+			 const struct mqdev_msg *msg, bool bound)
 {
-	struct mqdev_identity *ident;
+	u64 len = sizeof(struct mqdev_record) + (u64)msg->key_len +
+		  msg->value_len;
 
-	ident = kzalloc(sizeof(*ident), GFP_KERNEL_ACCOUNT);
-	if (!ident)
-		return NULL;
-	kref_init(&ident->ref);
-	INIT_LIST_HEAD(&ident->node);
-	INIT_LIST_HEAD(&ident->sessions);
-	strscpy_pad(ident->name, name);
-	ident->id = atomic64_inc_return(&mqdev_next_producer_id);
-	ident->uid = current_fsuid();
-	ident->net = net;
-	return ident;
+	if (msg->flags || msg->key_len > MQDEV_MAX_KEY ||
+	    (msg->partition != MQDEV_PARTITION_ANY &&
+	     msg->partition >= topic->nr_parts))
+		return -EINVAL;
+	/* A sequence number belongs to one partition: it must be known. */
+	if (bound && msg->partition == MQDEV_PARTITION_ANY && !msg->key_len)
+		return -EINVAL;
+	if (len > topic->max_record)
+		return -EMSGSIZE;
+	return 0;
 }
 
-static void identity_release(struct kref *ref)
+#define PRODUCE_CHUNK		64
+
+/* Appended, but its acknowledgment could not be written (a racing munmap). */
+#define PRODUCE_ACK_LOST	1
+
+struct produce_ctx {
+	struct mqdev_append	ap;
+	struct mqdev_topic	*topic;
+	void			*key;		/* a keyed message's key */
+	u32			sticky;		/* unkeyed messages' partition */
+	struct mqdev_msg	*chunk;		/* PRODUCE_CHUNK copied in */
+};
+
+/* The partition whose turn it is, for a batch that names none. */
+static u32 next_rr_partition(struct mqdev_topic *topic)
 {
-	struct mqdev_identity *ident = container_of(ref, struct mqdev_identity,
-						    ref);
-
-	if (ident->checker_net)
-		put_net(ident->checker_net);
-	if (ident->name[0])
-		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PRODUCERS, 1);
-	kfree(ident);
-}
-
-void mqdev_identity_put(struct mqdev_identity *ident)
-{
-	kref_put(&ident->ref, identity_release);
-}
-
-/* Names are per network namespace, as topics are. */
-static struct mqdev_identity *identity_find(struct net *net, const char *name)
-{
-	struct mqdev_identity *ident;
-
-	lockdep_assert_held(&mqdev_identities_lock);
-	list_for_each_entry(ident, &mqdev_identities, node)
-		if (net_eq(ident->net, net) && !strcmp(ident->name, name))
-			return ident;
-	return NULL;
-}
-
-static bool identity_may_use(const struct mqdev_identity *ident, bool capable)
-{
-	return uid_eq(current_fsuid(), ident->uid) || capable;
-}
-
-/* The named identity, made if new; a reference for the caller. */
-static struct mqdev_identity *identity_named(struct net *net, const char *name,
-					     bool capable)
-{
-	struct mqdev_identity *ident;
-	int err;
-
-	lockdep_assert_held(&mqdev_identities_lock);
-	ident = identity_find(net, name);
-	if (ident) {
-		if (!identity_may_use(ident, capable))
-			return ERR_PTR(-EPERM);
-		kref_get(&ident->ref);
-		return ident;
-	}
-	if (mqdev_nr_named >= mqdev_limit(&max_producers))
-		return ERR_PTR(-ENOSPC);
-	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
-	if (err)
-		return ERR_PTR(err);
-	ident = identity_alloc(net, name);
-	if (!ident) {
-		mqdev_uncharge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
-		return ERR_PTR(-ENOMEM);
-	}
-	kref_get(&ident->ref);		/* the list's */
-	list_add_tail(&ident->node, &mqdev_identities);
-	mqdev_nr_named++;
-	return ident;
+	return (u32)atomic_inc_return(&topic->next_rr) % topic->nr_parts;
 }
 
 /*
- * A new session of a name fences the older ones: from now on their appends
- * and decisions are refused (ESTALE).  Their open transactions go to the
- * checker afterwards, in mqdev_txn_fence(), without this lock: an old
- * session may be busy, and nobody waits for it under a lock every producer
- * and every netlink socket's close needs.
+ * The key of a message the kernel places: the run of the message before may
+ * still hold its partition's lock (and a transaction's), where no user
+ * memory may fault and nothing may sleep (see ring.c), so the buffer is
+ * made and a key that is not there now is copied with the run paused.
  */
-static void identity_fence(struct mqdev_identity *ident)
+static int produce_copy_key(struct produce_ctx *ctx, const void __user *ukey,
+			    u32 len)
 {
-	lockdep_assert_held(&mqdev_identities_lock);
-	WRITE_ONCE(ident->epoch, ident->epoch + 1);
-}
+	int err = 0;
 
-static int producer_init_check(const struct mqdev_producer_init *req)
-{
-	if (req->flags || req->reserved || req->reserved2[0] ||
-	    req->reserved2[1] || req->producer_id || req->epoch ||
-	    req->txn_timeout_ms > MQDEV_MAX_TXN_TIMEOUT_MS)
-		return -EINVAL;
-	if (!memchr_inv(req->name, 0, sizeof(req->name)))
+	if (ctx->key && !copy_from_user_nofault(ctx->key, ukey, len))
 		return 0;
-	return mqdev_name_check(req->name);
-}
-
-static bool handle_taken(struct mqdev_handle *h)
-{
-	bool taken;
-
-	mutex_lock(&h->lock);
-	taken = h->topic || h->session;
-	mutex_unlock(&h->lock);
-	return taken;
-}
-
-/* Leave the identity again: the handle was taken meanwhile. */
-static void session_abandon(struct mqdev_session *s)
-{
-	mutex_lock(&mqdev_identities_lock);
-	list_del(&s->node);
-	mutex_unlock(&mqdev_identities_lock);
-	mqdev_identity_put(s->ident);
-	kfree(s);
-}
-
-/*
- * h->lock is not held across the identity's work: fencing takes the undecided
- * transactions' list lock, which a transaction's decision takes under the
- * groups_lock of its offsets' topic, and a group join takes h->lock under a
- * groups_lock.  The handle is checked before, and again after.
- */
-int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
-{
-	struct mqdev_identity *ident;
-	struct mqdev_session *s;
-	int err;
-
-	err = producer_init_check(req);
-	if (err)
-		return err;
-	if (handle_taken(h))
-		return -EBUSY;
-	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
-	if (!s)
-		return -ENOMEM;
-	mutex_init(&s->lock);
-	s->txn_timeout_ms = req->txn_timeout_ms ?: mqdev_limit(&txn_timeout_ms);
-
-	mutex_lock(&mqdev_identities_lock);
-	if (req->name[0]) {
-		ident = identity_named(h->net, req->name,
-				       ns_capable(h->net->user_ns,
-						  CAP_SYS_ADMIN));
-		if (!IS_ERR(ident))
-			identity_fence(ident);
-	} else {
-		ident = identity_alloc(h->net, "") ?: ERR_PTR(-ENOMEM);
-	}
-	if (IS_ERR(ident)) {
-		mutex_unlock(&mqdev_identities_lock);
-		kfree(s);
-		return PTR_ERR(ident);
-	}
-	s->ident = ident;
-	s->epoch = ident->epoch;
-	list_add_tail(&s->node, &ident->sessions);
-	mutex_unlock(&mqdev_identities_lock);
-	if (req->name[0])
-		mqdev_txn_fence(ident);
-
-	mutex_lock(&h->lock);
-	if (h->topic || h->session) {		/* raced with another call */
-		mutex_unlock(&h->lock);
-		session_abandon(s);
-		return -EBUSY;
-	}
-	req->producer_id = ident->id;
-	req->epoch = s->epoch;
-	/* Pairs with smp_load_acquire() in mqdev_ioctl_producer(): s is whole. */
-	smp_store_release(&h->session, s);
-	mutex_unlock(&h->lock);
-	return 0;
-}
-
-/* The session's handle is gone: its open transaction goes to the checker. */
-void mqdev_session_release(struct mqdev_session *s)
-{
-	mutex_lock(&mqdev_identities_lock);
-	list_del(&s->node);
-	mutex_unlock(&mqdev_identities_lock);
-
-	mutex_lock(&s->lock);
-	if (s->txn)
-		mqdev_txn_session_gone(s->txn);
-	mutex_unlock(&s->lock);
-	mqdev_identity_put(s->ident);
-	kfree(s);
-}
-
-static void pstate_free(struct mqdev_pstate *ps)
-{
-	u32 i;
-
-	for (i = 0; i < ps->nr_parts; i++)
-		kfree(ps->seq[i]);
-	mqdev_uncharge(ps->uid, MQDEV_CHARGE_PSTATES, ps->nr_parts);
-	kfree(ps);
-}
-
-/* The topic's state for @ident, made if new, with one more user. */
-static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic,
-				       const struct mqdev_identity *ident)
-{
-	struct mqdev_pstate *ps;
-	int err;
-
-	mutex_lock(&topic->producers_lock);
-	ps = xa_load(&topic->producers, ident->id);
-	if (ps)
-		goto out_use;
-	if (topic->nr_producers >= mqdev_limit(&max_producers)) {
-		ps = ERR_PTR(-ENOSPC);
-		goto out_unlock;
-	}
-	/* A sequence table for every partition, at worst: charged as such. */
-	err = mqdev_charge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
-	if (err) {
-		ps = ERR_PTR(err);
-		goto out_unlock;
-	}
-	ps = kzalloc(struct_size(ps, seq, topic->nr_parts), GFP_KERNEL_ACCOUNT);
-	if (!ps) {
-		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
-		ps = ERR_PTR(-ENOMEM);
-		goto out_unlock;
-	}
-	ps->nr_parts = topic->nr_parts;
-	ps->id = ident->id;
-	ps->uid = ident->uid;
-	ps->named = ident->name[0];
-	err = xa_insert(&topic->producers, ident->id, ps, GFP_KERNEL_ACCOUNT);
-	if (err) {
-		pstate_free(ps);
-		ps = ERR_PTR(err);
-		goto out_unlock;
-	}
-	topic->nr_producers++;
-out_use:
-	ps->users++;
-out_unlock:
-	mutex_unlock(&topic->producers_lock);
-	return ps;
-}
-
-/* An unnamed producer's sequences die with its last bound handle. */
-static void pstate_put(struct mqdev_topic *topic, struct mqdev_pstate *ps)
-{
-	mutex_lock(&topic->producers_lock);
-	if (!--ps->users && !ps->named) {
-		xa_erase(&topic->producers, ps->id);
-		topic->nr_producers--;
-		pstate_free(ps);
-	}
-	mutex_unlock(&topic->producers_lock);
-}
-
-void mqdev_pstates_free(struct mqdev_topic *topic)
-{
-	struct mqdev_pstate *ps;
-	unsigned long id;
-
-	xa_for_each(&topic->producers, id, ps)
-		pstate_free(ps);
-	xa_destroy(&topic->producers);
-}
-
-/* Where @ps's sequences stand in every partition, each read under its lock. */
-static int pstate_copy_next(struct mqdev_topic *topic, struct mqdev_pstate *ps,
-			    u32 __user *unext)
-{
-	struct mqdev_part *part;
-	u32 *next;
-	u32 i;
-	int err = 0;
-
-	next = kcalloc(topic->nr_parts, sizeof(*next), GFP_KERNEL);
-	if (!next)
-		return -ENOMEM;
-	for (i = 0; i < topic->nr_parts; i++) {
-		part = &topic->parts[i];
-		mutex_lock(&part->lock);
-		next[i] = ps->seq[i] ? ps->seq[i]->next : 0;
-		mutex_unlock(&part->lock);
-	}
-	if (copy_to_user(unext, next, topic->nr_parts * sizeof(*next)))
-		err = -EFAULT;
-	kfree(next);
-	return err;
-}
-
-static struct mqdev_bound *bound_alloc(struct file *file,
-				       struct mqdev_session *s,
-				       struct mqdev_pstate *ps)
-{
-	struct mqdev_bound *b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
-
-	if (!b)
-		return NULL;
-	b->file = get_file(file);
-	b->session = s;
-	b->pstate = ps;
-	return b;
-}
-
-/* Claim the handle for a bind, or -EBUSY: h->lock is not held across it. */
-static int bind_claim(struct mqdev_handle *h, bool claim)
-{
-	int err = 0;
-
-	mutex_lock(&h->lock);
-	if (claim && (h->bound || h->binding))
-		err = -EBUSY;
-	else
-		h->binding = claim;
-	mutex_unlock(&h->lock);
-	return err;
-}
-
-/*
- * The handle's lock is a group member's too, which a rebalance takes, so the
- * sequences are copied out without it: the bind claims the handle instead.
- */
-int mqdev_producer_bind(struct mqdev_handle *h,
-			const struct mqdev_producer_bind *req)
-{
-	struct mqdev_topic *topic = h->topic;
-	struct mqdev_handle *sh;
-	struct mqdev_pstate *ps;
-	struct mqdev_bound *b;
-	int err;
-
-	if (req->flags || req->reserved ||
-	    req->next_seq_count < topic->nr_parts)
-		return -EINVAL;
-	CLASS(fd, f)(req->session_fd);
-	if (fd_empty(f))
-		return -EBADF;
-	sh = mqdev_file_handle(fd_file(f));
-	if (!sh || !sh->session)
-		return -EINVAL;
-
-	err = bind_claim(h, true);
-	if (err)
-		return err;
-	ps = pstate_get(topic, sh->session->ident);
-	if (IS_ERR(ps)) {
-		err = PTR_ERR(ps);
-		goto err_unclaim;
-	}
-	err = pstate_copy_next(topic, ps, u64_to_user_ptr(req->next_seq));
-	if (err)
-		goto err_put_pstate;
-	b = bound_alloc(fd_file(f), sh->session, ps);
-	if (!b) {
+	mqdev_append_pause(&ctx->ap);
+	if (!ctx->key)
+		ctx->key = kmalloc(MQDEV_MAX_KEY, GFP_KERNEL);
+	if (!ctx->key)
 		err = -ENOMEM;
-		goto err_put_pstate;
-	}
-	mutex_lock(&h->lock);
-	h->binding = false;
-	/* Pairs with smp_load_acquire() in the produce path: b is whole. */
-	smp_store_release(&h->bound, b);
-	mutex_unlock(&h->lock);
-	return 0;
-
-err_put_pstate:
-	pstate_put(topic, ps);
-err_unclaim:
-	bind_claim(h, false);
+	else if (copy_from_user(ctx->key, ukey, len))
+		err = -EFAULT;
+	mqdev_append_resume(&ctx->ap);
 	return err;
 }
 
-void mqdev_bound_release(struct mqdev_topic *topic, struct mqdev_bound *b)
+/*
+ * A message's partition: its own, its key's hash, or for unkeyed messages one
+ * partition for the whole batch, the next in round-robin order (the sticky
+ * partitioning Kafka's producer uses, so batches stay whole).
+ */
+static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
+			     const void **kkey)
 {
-	pstate_put(topic, b->pstate);
-	fput(b->file);
-	kfree(b);
+	struct mqdev_topic *topic = ctx->topic;
+	int err;
+
+	*kkey = NULL;
+	if (msg->partition != MQDEV_PARTITION_ANY)
+		return 0;
+	if (msg->key_len) {
+		err = produce_copy_key(ctx, u64_to_user_ptr(msg->key),
+				       msg->key_len);
+		if (err)
+			return err;
+		msg->partition = mqdev_key_hash(ctx->key, msg->key_len) %
+				 topic->nr_parts;
+		*kkey = ctx->key;
+		return 0;
+	}
+	if (ctx->sticky == MQDEV_PARTITION_ANY)
+		ctx->sticky = next_rr_partition(topic);
+	msg->partition = ctx->sticky;
+	return 0;
+}
+
+/* Check, place and append one message already in kernel memory. */
+static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
+		       struct mqdev_msg *msg)
+{
+	const void *kkey;
+	int err;
+
+	msg->status = 0;
+	err = produce_check(ctx->topic, msg, ctx->ap.bound);
+	if (err)
+		return err;
+	err = produce_partition(ctx, msg, &kkey);
+	if (err)
+		return err;
+	err = mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
+			   kkey);
+	if (err == MQDEV_APPEND_DUPLICATE)
+		return 0;		/* acknowledged as it was the first time */
+	if (err == -EAGAIN) {
+		WRITE_ONCE(h->wait_space, MQDEV_RECORD_SPACE(sizeof(struct
+				mqdev_record) + msg->key_len + msg->value_len));
+		WRITE_ONCE(h->wait_part, msg->partition);
+	}
+	return err;
+}
+
+/*
+ * One message straight from user memory: the exact path, for elements of
+ * another size and for chunks that could not be copied whole.  Returns
+ * PRODUCE_ACK_LOST if the message was appended but its acknowledgment could
+ * not be written.
+ */
+static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
+		       struct mqdev_msg __user *umsg, u32 msg_size)
+{
+	struct mqdev_msg msg;
+	int err;
+
+	/* No user memory under the run's locks: see ring.c. */
+	mqdev_append_pause(&ctx->ap);
+	err = copy_struct_from_user(&msg, sizeof(msg), umsg, msg_size);
+	/* The acknowledgment must have somewhere to go before we append. */
+	if (!err && put_user(msg.partition, &umsg->partition))
+		err = -EFAULT;
+	mqdev_append_resume(&ctx->ap);
+	if (err)
+		return err;
+	err = produce_msg(h, ctx, &msg);
+	if (err)
+		return err;
+	/* Appended: only a racing munmap() of the array can lose the ack. */
+	mqdev_append_pause(&ctx->ap);
+	err = put_user(msg.partition, &umsg->partition) ||
+	      put_user(msg.offset, &umsg->offset) ||
+	      (msg_size >= offsetofend(struct mqdev_msg, status) &&
+	       put_user(msg.status, &umsg->status));
+	mqdev_append_resume(&ctx->ap);
+	return err ? PRODUCE_ACK_LOST : 0;
+}
+
+/*
+ * Up to PRODUCE_CHUNK messages of the current size with one copy in and one
+ * copy out, instead of several user accesses per message.  *@appended says
+ * how many went in; a chunk that cannot be copied whole goes message by
+ * message instead, so errors land on the same message either way.
+ */
+static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
+			 struct mqdev_msg __user *umsgs, u32 n, u32 *appended)
+{
+	size_t len = n * sizeof(*umsgs);
+	bool faulted;
+	int err = 0;
+	u32 i;
+
+	*appended = 0;
+	/* No user memory under the run's locks: see ring.c. */
+	mqdev_append_pause(&ctx->ap);
+	/* Reading it back out also proves the acks have somewhere to go. */
+	faulted = copy_from_user(ctx->chunk, umsgs, len) ||
+		  copy_to_user(umsgs, ctx->chunk, len);
+	mqdev_append_resume(&ctx->ap);
+	if (faulted) {
+		for (i = 0; i < n && !err; i++) {
+			err = produce_one(h, ctx, &umsgs[i], sizeof(*umsgs));
+			if (err <= 0)
+				*appended += !err;
+			else
+				++*appended;
+		}
+		return err;
+	}
+	for (i = 0; i < n; i++) {
+		err = produce_msg(h, ctx, &ctx->chunk[i]);
+		if (err)
+			break;
+	}
+	*appended = i;
+	mqdev_append_pause(&ctx->ap);
+	faulted = copy_to_user(umsgs, ctx->chunk, i * sizeof(*umsgs));
+	mqdev_append_resume(&ctx->ap);
+	if (faulted)
+		return PRODUCE_ACK_LOST;	/* a racing munmap() */
+	return err;
 }
 
 /**
- * mqdev_seq_prepare() - the sequence table of @part, made if new
- * @b: the bound producer
- * @part: the partition, not locked: nothing may sleep under its lock
+ * mqdev_produce() - MQDEV_IOC_PRODUCE: append a batch of messages
+ * @ioc: the ioctl, on a handle attached to produce
+ * @req: the request, copied in
  *
- * Return: 0 or -ENOMEM.
+ * Return: how many messages were appended, from the first; or -errno when
+ * none was.
  */
-int mqdev_seq_prepare(struct mqdev_bound *b, struct mqdev_part *part)
+long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 {
-	struct mqdev_seq **slot = &b->pstate->seq[part->index];
-	struct mqdev_seq *seq;
+	struct produce_ctx ctx = {
+		.topic = ioc->topic, .sticky = MQDEV_PARTITION_ANY,
+	};
+	struct mqdev_handle *h = ioc->h;
+	u8 __user *umsgs;
+	long done = 0;
+	int err;
 
-	if (READ_ONCE(*slot))
-		return 0;
-	seq = kzalloc(sizeof(*seq), GFP_KERNEL_ACCOUNT);
-	if (!seq)
-		return -ENOMEM;
-	/* Another handle of the producer may have made it meanwhile. */
-	if (cmpxchg(slot, NULL, seq))
-		kfree(seq);
-	return 0;
-}
+	/* Pairs with smp_store_release() in mqdev_producer_bind(). */
+	ctx.ap.bound = smp_load_acquire(&h->bound);
+	if (req->flags || req->reserved || req->count > PRODUCE_MAX_MSGS ||
+	    req->msg_size < (ctx.ap.bound ? sizeof(struct mqdev_msg) :
+			     MQDEV_MSG_SIZE_VER0) ||
+	    req->msg_size > PAGE_SIZE)
+		return -EINVAL;
 
-/*
- * Under part->lock, after mqdev_seq_prepare(): 0 to append @msg, 1 if it is
- * a duplicate (its offset and status filled in), or -errno.
- */
-int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
-		    struct mqdev_msg *msg)
-{
-	struct mqdev_seq **slot = &b->pstate->seq[part->index];
-	u32 behind;
-	s32 ahead;
-
-	lockdep_assert_held(&part->lock);
-	if (READ_ONCE(b->session->ident->epoch) != b->session->epoch)
-		return -ESTALE;
-	if (WARN_ON_ONCE(!*slot))
-		return -ENOMEM;
-	ahead = (s32)(msg->sequence - (*slot)->next);
-	if (ahead > 0)
-		return -EBADMSG;
-	if (!ahead)
-		return 0;
-	behind = -ahead;
-	msg->status = MQDEV_MSG_DUPLICATE;
-	msg->offset = behind <= MQDEV_SEQ_WINDOW ?
-		      (*slot)->offsets[msg->sequence % MQDEV_SEQ_WINDOW] :
-		      MQDEV_OFFSET_UNKNOWN;
-	return 1;
-}
-
-void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
-			u64 offset)
-{
-	struct mqdev_seq *seq = b->pstate->seq[part->index];
-
-	seq->offsets[seq->next % MQDEV_SEQ_WINDOW] = offset;
-	seq->next++;
-}
-
-/* ---- checkers ------------------------------------------------------------ */
-
-int mqdev_checker_register(const char *name, u32 portid, struct net *net,
-			   bool capable, struct netlink_ext_ack *extack)
-{
-	struct mqdev_identity *ident;
-	struct net *old;
-
-	mutex_lock(&mqdev_identities_lock);
-	ident = identity_named(net, name, capable);
-	mutex_unlock(&mqdev_identities_lock);
-	if (IS_ERR(ident)) {
-		if (PTR_ERR(ident) == -EPERM)
-			NL_SET_ERR_MSG(extack,
-				       "the producer name belongs to another user");
-		else
-			NL_SET_ERR_MSG(extack, "too many producer names");
-		return PTR_ERR(ident);
+	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
+	umsgs = u64_to_user_ptr(req->msgs);
+	if (req->msg_size == sizeof(struct mqdev_msg)) {
+		ctx.chunk = kmalloc_array(min_t(u32, req->count, PRODUCE_CHUNK),
+					  sizeof(*ctx.chunk), GFP_KERNEL);
+		if (!ctx.chunk)
+			return -ENOMEM;
 	}
-	spin_lock(&mqdev_checker_lock);
-	old = ident->checker_net;
-	ident->checker_portid = portid;
-	ident->checker_net = get_net(net);
-	spin_unlock(&mqdev_checker_lock);
-	if (old)
-		put_net(old);
-	mqdev_identity_put(ident);
-	return 0;
-}
+	if (ctx.ap.bound) {
+		err = mqdev_txn_append_begin(ctx.ap.bound->session, &ctx.ap.txn);
+		if (err)
+			goto out_free;
+	}
+	/*
+	 * An open transaction's own records may be what fills the ring, and
+	 * it must stay decidable: its appends never sleep for room.
+	 */
+	ctx.ap.nonblock = (ioc->file->f_flags & O_NONBLOCK) || ctx.ap.txn;
+	err = 0;
+	for (done = 0; done < req->count && !err;) {
+		u32 n = min_t(u32, req->count - done, PRODUCE_CHUNK), went;
 
-/* A netlink socket closed: it checks nothing any more. */
-void mqdev_checkers_forget(u32 portid, struct net *net)
-{
-	struct mqdev_identity *ident;
-	struct net *old;
-
-	mutex_lock(&mqdev_identities_lock);
-	list_for_each_entry(ident, &mqdev_identities, node) {
-		old = NULL;
-		spin_lock(&mqdev_checker_lock);
-		if (ident->checker_portid == portid &&
-		    net_eq(ident->checker_net, net)) {
-			old = ident->checker_net;
-			ident->checker_net = NULL;
-			ident->checker_portid = 0;
+		if (ctx.chunk) {
+			err = produce_chunk(h, &ctx, (struct mqdev_msg __user *)
+					    umsgs + done, n, &went);
+			done += went;
+		} else {
+			err = produce_one(h, &ctx, (struct mqdev_msg __user *)
+					  (umsgs + done * req->msg_size),
+					  req->msg_size);
+			done += err >= 0;
 		}
-		spin_unlock(&mqdev_checker_lock);
-		if (old)
-			put_net(old);
 	}
-	mutex_unlock(&mqdev_identities_lock);
+	mqdev_append_end(&ctx.ap);
+	mqdev_txn_append_end(ctx.ap.txn);
+	kfree(ctx.key);
+out_free:
+	kfree(ctx.chunk);
+	/* err == PRODUCE_ACK_LOST: appended, an ack not written (counted) */
+	return done ? done : err;
 }
 
-/* The checker of @ident, with a reference on its namespace, or NULL. */
-struct net *mqdev_identity_checker(struct mqdev_identity *ident, u32 *portid)
+static int produce_batch_check(struct mqdev_handle *h,
+			       const struct mqdev_topic *topic,
+			       const struct mqdev_produce_batch *req)
 {
-	struct net *net = NULL;
+	/* Pairs with smp_store_release() in mqdev_producer_bind(). */
+	struct mqdev_bound *bound = smp_load_acquire(&h->bound);
 
-	spin_lock(&mqdev_checker_lock);
-	if (ident->checker_net) {
-		net = get_net(ident->checker_net);
-		*portid = ident->checker_portid;
-	}
-	spin_unlock(&mqdev_checker_lock);
-	return net;
+	if (req->flags || req->reserved[0] || req->reserved[1] || bound ||
+	    !req->len || req->len % MQDEV_RECORD_ALIGN ||
+	    (req->partition != MQDEV_PARTITION_ANY &&
+	     req->partition >= topic->nr_parts))
+		return -EINVAL;
+	if (req->len > MQDEV_BATCH_MAX || req->len > topic->capacity)
+		return -EMSGSIZE;
+	return 0;
 }
 
-/* A network namespace is going away: its names go with it. */
-void mqdev_identities_destroy_net(struct net *net)
+/**
+ * mqdev_produce_batch() - MQDEV_IOC_PRODUCE_BATCH: append a record batch
+ * @ioc: the ioctl, on a handle attached to produce
+ * @req: the request, copied in; its acknowledgment goes back
+ *
+ * Return: 0, or -errno with nothing of the batch appended.
+ */
+long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 {
-	struct mqdev_identity *ident, *next;
+	struct mqdev_append ap = {
+		.nonblock = ioc->file->f_flags & O_NONBLOCK,
+	};
+	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_handle *h = ioc->h;
+	bool any;
+	int err;
 
-	mutex_lock(&mqdev_identities_lock);
-	list_for_each_entry_safe(ident, next, &mqdev_identities, node) {
-		if (!net_eq(ident->net, net))
-			continue;
-		list_del_init(&ident->node);
-		mqdev_nr_named--;
-		mqdev_identity_put(ident);
+	err = produce_batch_check(h, topic, req);
+	if (err)
+		return err;
+	/* The acknowledgment must have somewhere to go before we append. */
+	if (mqdev_ioc_copy_out(ioc, req, sizeof(*req)))
+		return -EFAULT;
+
+	any = req->partition == MQDEV_PARTITION_ANY;
+	if (any)
+		req->partition = next_rr_partition(topic);
+	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
+	err = mqdev_append_batch(&ap, &topic->parts[req->partition],
+				 u64_to_user_ptr(req->records), req->len, any,
+				 &req->base_offset, &req->count);
+	mqdev_append_end(&ap);
+	if (err == -EAGAIN) {
+		WRITE_ONCE(h->wait_space, req->len);
+		WRITE_ONCE(h->wait_part, req->partition);
 	}
-	mutex_unlock(&mqdev_identities_lock);
-}
-
-/* Module exit: no session is left. */
-void mqdev_identities_destroy(void)
-{
-	struct mqdev_identity *ident, *next;
-
-	mutex_lock(&mqdev_identities_lock);
-	list_for_each_entry_safe(ident, next, &mqdev_identities, node) {
-		list_del(&ident->node);
-		mqdev_identity_put(ident);
-	}
-	mqdev_nr_named = 0;
-	mutex_unlock(&mqdev_identities_lock);
+	if (err)
+		return err;
+	/* Appended: only a racing munmap() can lose the acknowledgment. */
+	mqdev_ioc_copy_out(ioc, req, sizeof(*req));
+	return 0;
 }

@@ -280,10 +280,10 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 }
 
 /*
- * The lock was dropped: check the message again from the start.  Positive,
- * never returned from mqdev_append(), and not the 1 of a duplicate.
+ * The lock was dropped: check the message again from the start.  Never
+ * returned from mqdev_append(), and not MQDEV_APPEND_DUPLICATE.
  */
-#define APPEND_AGAIN	2
+#define APPEND_AGAIN	(MQDEV_APPEND_DUPLICATE + 1)
 
 /*
  * Room for @space bytes, or a sleep without the lock until a holding reader
@@ -488,8 +488,8 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
  * Records are visible once the run ends in mqdev_append_end(); on error
  * nothing of this message is.
  *
- * Return: 0; 1, appending nothing, for a bound producer's duplicate (its
- * first offset in msg->offset); or -errno.
+ * Return: 0; MQDEV_APPEND_DUPLICATE, appending nothing, for a bound
+ * producer's duplicate (its first offset in msg->offset); or -errno.
  */
 int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 		 struct mqdev_msg *msg, const void *kkey)

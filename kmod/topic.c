@@ -354,15 +354,35 @@ void mqdev_topics_destroy_net(struct net *net)
 	}
 }
 
-/* Names are snapshotted under the lock and copied out after it. */
+/* Each name at its element's place, the rest of a larger element cleared. */
+static int topic_copy_names(const struct mqdev_topic_list *req, u32 size,
+			    char (*names)[MQDEV_NAME_SIZE], u32 n)
+{
+	u8 __user *dst = u64_to_user_ptr(req->names);
+	u32 i;
+
+	if (size == MQDEV_NAME_SIZE)
+		return copy_to_user(dst, names, (size_t)n * size) ? -EFAULT : 0;
+	for (i = 0; i < n; i++, dst += size)
+		if (copy_to_user(dst, names[i], MQDEV_NAME_SIZE) ||
+		    clear_user(dst + MQDEV_NAME_SIZE, size - MQDEV_NAME_SIZE))
+			return -EFAULT;
+	return 0;
+}
+
+/*
+ * Names are snapshotted under the lock and copied out after it.  With no
+ * room, only the count is asked, and the element size is not looked at.
+ */
 int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req)
 {
+	u32 size = req->name_size ?: MQDEV_NAME_SIZE;
 	char (*names)[MQDEV_NAME_SIZE] = NULL;
-	struct mqdev_topic *topic;
 	u32 room = req->count, n = 0;
-	int err = 0;
+	struct mqdev_topic *topic;
+	int err;
 
-	if (req->reserved)
+	if (room && (size < MQDEV_NAME_SIZE || size > PAGE_SIZE))
 		return -EINVAL;
 	room = min_t(unsigned long, room, mqdev_limit(&max_topics));
 	if (room) {
@@ -381,9 +401,7 @@ int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req)
 	}
 	mutex_unlock(&mqdev_topics_lock);
 
-	if (copy_to_user(u64_to_user_ptr(req->names), names,
-			 (size_t)min(n, room) * MQDEV_NAME_SIZE))
-		err = -EFAULT;
+	err = topic_copy_names(req, size, names, min(n, room));
 	req->count = n;
 	kvfree(names);
 	return err;

@@ -11,8 +11,9 @@
  *
  *   begin        slot := OPEN                   (before any record is seen)
  *   produce      records marked TXN, slot       (readers stop at them)
- *   commit       slot := COMMIT                 <- the instant, release
- *                group offsets applied          (under the group's lock)
+ *   commit       group offsets located          (what can fail, first)
+ *                slot := COMMIT                 <- the instant, release
+ *                group offsets moved            (under the group's lock)
  *                every record marked COMMITTED  (in place, under part locks)
  *                slot := FREE, release          (only now may it be reused)
  *
@@ -60,7 +61,7 @@ struct mqdev_txn_part {
 	bool			any;		/* first and last are set */
 };
 
-struct mqdev_txn_k {
+struct mqdev_transaction {
 	struct kref		ref;
 	struct list_head	node;		/* on table->txns */
 	struct mqdev_txn_table	*table;		/* its namespace's */
@@ -104,7 +105,7 @@ struct mqdev_txn_table {
 	struct list_head	txns;		/* undecided ones */
 	unsigned int		nr;		/* slots in use */
 	u32			next_slot;
-	struct mqdev_txn_k	*slots[MQDEV_TXN_SLOTS];
+	struct mqdev_transaction	*slots[MQDEV_TXN_SLOTS];
 	struct page		*page;		/* the states, mapped by readers */
 	u32			*states;
 };
@@ -112,14 +113,14 @@ struct mqdev_txn_table {
 static atomic64_t mqdev_next_txn_id = ATOMIC64_INIT(0);
 static struct workqueue_struct *mqdev_txn_wq;
 
-u16 mqdev_txn_slot(const struct mqdev_txn_k *txn)
+u16 mqdev_txn_slot(const struct mqdev_transaction *txn)
 {
 	return txn->slot;
 }
 
 static void txn_release(struct kref *ref)
 {
-	struct mqdev_txn_k *txn = container_of(ref, struct mqdev_txn_k, ref);
+	struct mqdev_transaction *txn = container_of(ref, struct mqdev_transaction, ref);
 	struct mqdev_txn_part *tp, *next;
 
 	list_for_each_entry_safe(tp, next, &txn->parts, node) {
@@ -134,7 +135,7 @@ static void txn_release(struct kref *ref)
 	kfree(txn);
 }
 
-static void txn_put(struct mqdev_txn_k *txn)
+static void txn_put(struct mqdev_transaction *txn)
 {
 	kref_put(&txn->ref, txn_release);
 }
@@ -142,7 +143,7 @@ static void txn_put(struct mqdev_txn_k *txn)
 /* Decided and freed from its slot: no work of it may run any more. */
 static void txn_free_work(struct work_struct *work)
 {
-	struct mqdev_txn_k *txn = container_of(work, struct mqdev_txn_k,
+	struct mqdev_transaction *txn = container_of(work, struct mqdev_transaction,
 					       free_work);
 
 	cancel_delayed_work_sync(&txn->work);
@@ -188,7 +189,7 @@ u32 mqdev_txn_record_state(const struct mqdev_part *part,
 void mqdev_txn_record_dropped(const struct mqdev_part *part,
 			      const struct mqdev_record *rec)
 {
-	struct mqdev_txn_k *txn;
+	struct mqdev_transaction *txn;
 
 	if (!(rec->flags & MQDEV_RECORD_TXN) ||
 	    (rec->flags & (MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED)) ||
@@ -220,7 +221,7 @@ void mqdev_txn_fill_offsets(struct mqdev_ring_offsets *off)
 
 static void txn_work(struct work_struct *work);
 
-static int txn_take_slot(struct mqdev_txn_k *txn)
+static int txn_take_slot(struct mqdev_transaction *txn)
 {
 	struct mqdev_txn_table *table = txn->table;
 	u32 i, slot;
@@ -250,7 +251,7 @@ out_unlock:
 }
 
 /* Every record is marked: the slot may serve another transaction. */
-static void txn_unslot(struct mqdev_txn_k *txn)
+static void txn_unslot(struct mqdev_transaction *txn)
 {
 	struct mqdev_txn_table *table = txn->table;
 
@@ -266,7 +267,7 @@ static void txn_unslot(struct mqdev_txn_k *txn)
 
 static int txn_begin(struct mqdev_session *s, struct mqdev_txn *req)
 {
-	struct mqdev_txn_k *txn;
+	struct mqdev_transaction *txn;
 	int err;
 
 	if (s->txn) {
@@ -318,9 +319,9 @@ err_put:
  * session's lock is not held, so its own commit from another thread waits
  * for the transaction's lock, not for us.
  */
-int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_txn_k **txnp)
+int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_transaction **txnp)
 {
-	struct mqdev_txn_k *txn;
+	struct mqdev_transaction *txn;
 	int err = 0;
 
 	mutex_lock(&s->lock);
@@ -341,7 +342,7 @@ int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_txn_k **txnp)
 	return err;
 }
 
-void mqdev_txn_append_end(struct mqdev_txn_k *txn)
+void mqdev_txn_append_end(struct mqdev_transaction *txn)
 {
 	if (!txn)
 		return;
@@ -356,7 +357,7 @@ void mqdev_txn_append_end(struct mqdev_txn_k *txn)
  * Its time-out and its checker may decide it meanwhile: a user buffer that
  * is slow to fault in must not keep a transaction open past its time-out.
  */
-void mqdev_txn_append_pause(struct mqdev_txn_k *txn)
+void mqdev_txn_append_pause(struct mqdev_transaction *txn)
 {
 	mutex_unlock(&txn->lock);
 }
@@ -368,12 +369,12 @@ void mqdev_txn_append_pause(struct mqdev_txn_k *txn)
  * If it was decided or orphaned meanwhile, mqdev_txn_reserve() refuses the
  * next append to it.
  */
-void mqdev_txn_append_resume(struct mqdev_txn_k *txn)
+void mqdev_txn_append_resume(struct mqdev_transaction *txn)
 {
 	mutex_lock(&txn->lock);
 }
 
-static struct mqdev_txn_part *txn_part(struct mqdev_txn_k *txn,
+static struct mqdev_txn_part *txn_part(struct mqdev_transaction *txn,
 				       struct mqdev_part *part)
 {
 	struct mqdev_txn_part *tp;
@@ -393,7 +394,7 @@ static struct mqdev_txn_part *txn_part(struct mqdev_txn_k *txn,
  *
  * Return: 0 or -ENOMEM.
  */
-int mqdev_txn_prepare(struct mqdev_txn_k *txn, struct mqdev_part *part)
+int mqdev_txn_prepare(struct mqdev_transaction *txn, struct mqdev_part *part)
 {
 	struct mqdev_txn_part *tp;
 
@@ -411,7 +412,7 @@ int mqdev_txn_prepare(struct mqdev_txn_k *txn, struct mqdev_part *part)
 }
 
 /* Room in the transaction's limits for @space more bytes in @part. */
-int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
+int mqdev_txn_reserve(struct mqdev_transaction *txn, struct mqdev_part *part,
 		      u64 space)
 {
 	lockdep_assert_held(&txn->lock);
@@ -425,7 +426,7 @@ int mqdev_txn_reserve(struct mqdev_txn_k *txn, struct mqdev_part *part,
 }
 
 /* A record of @space bytes went in at @pos of the partition just reserved. */
-void mqdev_txn_appended(struct mqdev_txn_k *txn, u64 pos, u64 space)
+void mqdev_txn_appended(struct mqdev_transaction *txn, u64 pos, u64 space)
 {
 	struct mqdev_txn_part *tp = txn->cur;
 
@@ -439,7 +440,7 @@ void mqdev_txn_appended(struct mqdev_txn_k *txn, u64 pos, u64 space)
 /* ---- the decision ------------------------------------------------------------ */
 
 /* The group offsets sent with @txn, if they are still the sender's to commit. */
-static struct mqdev_group *txn_offsets_group(struct mqdev_txn_k *txn)
+static struct mqdev_group *txn_offsets_group(struct mqdev_transaction *txn)
 {
 	struct mqdev_group *g;
 	struct mqdev_member *owner;
@@ -462,7 +463,7 @@ static struct mqdev_group *txn_offsets_group(struct mqdev_txn_k *txn)
  * Where every offset sent with @txn lands, found before the decision: after
  * it nothing may fail.  Returns -ERANGE for an offset past a partition's end.
  */
-static int txn_locate_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
+static int txn_locate_offsets(struct mqdev_transaction *txn, struct mqdev_group *g)
 {
 	int err = 0;
 	u32 i;
@@ -474,7 +475,7 @@ static int txn_locate_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
 	return err;
 }
 
-static void txn_move_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
+static void txn_move_offsets(struct mqdev_transaction *txn, struct mqdev_group *g)
 {
 	u32 i;
 
@@ -482,7 +483,7 @@ static void txn_move_offsets(struct mqdev_txn_k *txn, struct mqdev_group *g)
 		mqdev_group_move(g, txn->offsets[i].partition, &txn->found[i]);
 }
 
-static void txn_mark_records(struct mqdev_txn_k *txn, u32 decision)
+static void txn_mark_records(struct mqdev_transaction *txn, u32 decision)
 {
 	u16 mark = decision == MQDEV_TXN_COMMIT ? MQDEV_RECORD_COMMITTED :
 						   MQDEV_RECORD_ABORTED;
@@ -501,7 +502,7 @@ static void txn_mark_records(struct mqdev_txn_k *txn, u32 decision)
  * offsets are still the sender's, and each lands in its partition.  Returns
  * the group to move, or NULL with *@err set when the commit cannot hold.
  */
-static struct mqdev_group *txn_commit_check(struct mqdev_txn_k *txn, int *err)
+static struct mqdev_group *txn_commit_check(struct mqdev_transaction *txn, int *err)
 {
 	struct mqdev_group *g = txn_offsets_group(txn);
 
@@ -519,7 +520,7 @@ static struct mqdev_group *txn_commit_check(struct mqdev_txn_k *txn, int *err)
  * and says why.  Everything that can fail is checked before the instant;
  * from the instant on, nothing can fail or wait for a signal.
  */
-static int txn_decide(struct mqdev_txn_k *txn, u32 want)
+static int txn_decide(struct mqdev_transaction *txn, u32 want)
 {
 	struct mqdev_group *g = NULL;
 	int err = 0;
@@ -556,7 +557,7 @@ static int txn_decide(struct mqdev_txn_k *txn, u32 want)
 }
 
 /* Ask the checker once; -ENOENT when there is none to ask. */
-static int txn_ask(struct mqdev_txn_k *txn)
+static int txn_ask(struct mqdev_transaction *txn)
 {
 	struct net *net;
 	u32 portid;
@@ -573,8 +574,8 @@ static int txn_ask(struct mqdev_txn_k *txn)
 
 static void txn_work(struct work_struct *work)
 {
-	struct mqdev_txn_k *txn = container_of(to_delayed_work(work),
-					       struct mqdev_txn_k, work);
+	struct mqdev_transaction *txn = container_of(to_delayed_work(work),
+					       struct mqdev_transaction, work);
 
 	mutex_lock(&txn->lock);
 	if (txn->decided)
@@ -598,14 +599,14 @@ out_unlock:
  * cancels the work, is not queued yet (it may be decided already: then the
  * work finds it so and does nothing).
  */
-static void txn_orphan_now(struct mqdev_txn_k *txn)
+static void txn_orphan_now(struct mqdev_transaction *txn)
 {
 	if (!test_and_set_bit(TXN_ORPHANED, &txn->bits))
 		mod_delayed_work(mqdev_txn_wq, &txn->work, 0);
 }
 
 /* Its producer can no longer decide @txn: ask the checker now. */
-void mqdev_txn_orphan(struct mqdev_txn_k *txn)
+void mqdev_txn_orphan(struct mqdev_transaction *txn)
 {
 	mutex_lock(&txn->lock);
 	if (!txn->decided)
@@ -625,7 +626,7 @@ void mqdev_txn_fence(struct mqdev_identity *ident)
 {
 	struct mqdev_txn_table *table = mqdev_net(ident->net)->txns;
 	u32 epoch = READ_ONCE(ident->epoch);
-	struct mqdev_txn_k *txn;
+	struct mqdev_transaction *txn;
 
 	mutex_lock(&table->lock);
 	/* Undecided while on the list: txn_unslot() takes it off first. */
@@ -636,7 +637,7 @@ void mqdev_txn_fence(struct mqdev_identity *ident)
 }
 
 /* Its session is gone: the checker decides, and the session's reference goes. */
-void mqdev_txn_session_gone(struct mqdev_txn_k *txn)
+void mqdev_txn_session_gone(struct mqdev_transaction *txn)
 {
 	mqdev_txn_orphan(txn);
 	txn_put(txn);
@@ -649,7 +650,7 @@ void mqdev_txn_session_gone(struct mqdev_txn_k *txn)
  */
 static int txn_end(struct mqdev_session *s, struct mqdev_txn *req)
 {
-	struct mqdev_txn_k *txn = s->txn;
+	struct mqdev_transaction *txn = s->txn;
 	int err;
 
 	if (!txn)
@@ -708,7 +709,7 @@ static int offsets_check(struct mqdev_handle *ch, struct mqdev_group_commit *c,
 }
 
 /* Merge @count commits into the transaction's, one per partition. */
-static void offsets_merge(struct mqdev_txn_k *txn,
+static void offsets_merge(struct mqdev_transaction *txn,
 			  const struct mqdev_group_commit *c, u32 count)
 {
 	u32 i, j;
@@ -723,7 +724,7 @@ static void offsets_merge(struct mqdev_txn_k *txn,
 	}
 }
 
-static int offsets_attach(struct mqdev_txn_k *txn, struct mqdev_handle *ch)
+static int offsets_attach(struct mqdev_transaction *txn, struct mqdev_handle *ch)
 {
 	struct mqdev_member *m = ch->member;
 
@@ -750,7 +751,7 @@ static int offsets_attach(struct mqdev_txn_k *txn, struct mqdev_handle *ch)
 	return 0;
 }
 
-static int txn_offsets_locked(struct mqdev_txn_k *txn, struct mqdev_handle *ch,
+static int txn_offsets_locked(struct mqdev_transaction *txn, struct mqdev_handle *ch,
 			      struct mqdev_group_commit *c, u32 count)
 {
 	int err;
@@ -777,7 +778,7 @@ int mqdev_txn_offsets(struct mqdev_session *s,
 {
 	struct mqdev_group_commit *c;
 	struct mqdev_handle *ch;
-	struct mqdev_txn_k *txn;
+	struct mqdev_transaction *txn;
 	int err;
 
 	if (req->reserved || req->commit_size < sizeof(*c) || !req->count ||
@@ -824,11 +825,11 @@ out_free:
 
 /* ---- the checker's answer -------------------------------------------------------- */
 
-static struct mqdev_txn_k *txn_find(struct net *net, const char *name,
-				    u64 txn_id)
+static struct mqdev_transaction *txn_find(struct net *net, const char *name,
+					  u64 txn_id)
 {
 	struct mqdev_txn_table *table = mqdev_net(net)->txns;
-	struct mqdev_txn_k *txn, *found = NULL;
+	struct mqdev_transaction *txn, *found = NULL;
 
 	mutex_lock(&table->lock);
 	list_for_each_entry(txn, &table->txns, node) {
@@ -845,7 +846,7 @@ static struct mqdev_txn_k *txn_find(struct net *net, const char *name,
 int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
 		      u32 decision, bool capable, struct netlink_ext_ack *extack)
 {
-	struct mqdev_txn_k *txn = txn_find(net, name, txn_id);
+	struct mqdev_transaction *txn = txn_find(net, name, txn_id);
 	int err = 0;
 
 	if (!txn) {
@@ -922,12 +923,12 @@ int mqdev_txn_init_net(struct net *net)
 void mqdev_txn_exit_net(struct net *net)
 {
 	struct mqdev_txn_table *table = mqdev_net(net)->txns;
-	struct mqdev_txn_k *txn;
+	struct mqdev_transaction *txn;
 
 	for (;;) {
 		mutex_lock(&table->lock);
 		txn = list_first_entry_or_null(&table->txns,
-					       struct mqdev_txn_k, node);
+					       struct mqdev_transaction, node);
 		if (txn)
 			kref_get(&txn->ref);
 		mutex_unlock(&table->lock);

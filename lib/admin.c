@@ -13,6 +13,16 @@ MQDEV_EXPORT int mqdev_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
+MQDEV_EXPORT uint64_t mqdev_features(int fd)
+{
+	struct mqdev_version req = {};
+
+	/* A kernel from before MQDEV_IOC_VERSION (ENOTTY) says nothing. */
+	if (mqdev_ioctl(fd, MQDEV_IOC_VERSION, &req))
+		return 0;
+	return req.features;
+}
+
 MQDEV_EXPORT int mqdev_name_set(char dst[MQDEV_NAME_SIZE], const char *name)
 {
 	size_t len = strlen(name);
@@ -80,6 +90,7 @@ MQDEV_EXPORT int mqdev_topic_list(int fd, char (**names)[MQDEV_NAME_SIZE])
 	for (;;) {
 		req.names = (uint64_t)(uintptr_t)buf;
 		req.count = room;
+		req.name_size = MQDEV_NAME_SIZE;
 		err = mqdev_ioctl(fd, MQDEV_IOC_TOPIC_LIST, &req);
 		if (err) {
 			free(buf);

@@ -105,6 +105,8 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic, unsigned int flags,
 		err = c->fd;
 		goto err_free;
 	}
+	/* A kernel from before MQDEV_IOC_WAIT: sleep in poll(2) instead. */
+	c->no_wait_ioctl = !(mqdev_features(c->fd) & MQDEV_FEAT_WAIT);
 	off = &c->attach.off;
 	c->mask = off->data_size - 1;
 	c->parts = calloc(c->attach.partitions, sizeof(*c->parts));
@@ -766,10 +768,6 @@ static int consumer_sleep(struct mqdev_consumer *c, int timeout_ms)
 	if (c->no_wait_ioctl)
 		return consumer_poll_fd(c, timeout_ms);
 	err = mqdev_ioctl(c->fd, MQDEV_IOC_WAIT, &req);
-	if (err == -ENOTTY) {
-		c->no_wait_ioctl = true;
-		return consumer_poll_fd(c, timeout_ms);
-	}
 	if (err == -ETIMEDOUT)
 		return 0;
 	return err ? err : (int)req.revents;
@@ -848,6 +846,7 @@ static int consumer_refresh(struct mqdev_consumer *c)
 		return -ENOMEM;
 	req.starts = (uint64_t)(uintptr_t)starts;
 	req.starts_count = n;
+	req.start_size = sizeof(*starts);
 	err = mqdev_ioctl(c->fd, MQDEV_IOC_GROUP_ASSIGNMENT, &req);
 	if (err)
 		goto out_free;

@@ -28,6 +28,11 @@ struct mqdev_topic_config {
 
 /* Open /dev/mq (close-on-exec); returns a descriptor or -errno. */
 int mqdev_open(void);
+/*
+ * What the kernel's mqdev can do, MQDEV_FEAT_* bits (MQDEV_IOC_VERSION), on
+ * any /dev/mq descriptor; 0 from a kernel that cannot say.
+ */
+uint64_t mqdev_features(int fd);
 
 int mqdev_topic_create(int fd, const char *name,
 		       const struct mqdev_topic_config *config);

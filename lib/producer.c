@@ -118,6 +118,7 @@ MQDEV_EXPORT int mqdev_producer_bind(struct mqdev_producer *p,
 	struct mqdev_producer_bind req = {
 		.session_fd = s->fd,
 		.next_seq_count = p->attach.partitions,
+		.seq_size = sizeof(uint32_t),
 	};
 	uint32_t *next;
 	int err;

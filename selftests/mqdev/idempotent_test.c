@@ -280,9 +280,9 @@ TEST_F(idem, bad_input)
 	bind.next_seq_count = 1;
 	EXPECT_EQ(-EINVAL, xioctl(prod, MQDEV_IOC_PRODUCER_BIND, &bind));
 	bind.next_seq_count = 4;
-	bind.reserved = 1;
+	bind.seq_size = 1;		/* smaller than a sequence number */
 	EXPECT_EQ(-EINVAL, xioctl(prod, MQDEV_IOC_PRODUCER_BIND, &bind));
-	bind.reserved = 0;
+	bind.seq_size = 0;
 	bind.next_seq = 8;
 	EXPECT_EQ(-EFAULT, xioctl(prod, MQDEV_IOC_PRODUCER_BIND, &bind));
 	bind.next_seq = (uintptr_t)next;

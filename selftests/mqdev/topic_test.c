@@ -169,7 +169,7 @@ TEST_F(topic, bad_ioctls)
 	list.count = 100;
 	EXPECT_EQ(-EFAULT, xioctl(self->fd, MQDEV_IOC_TOPIC_LIST, &list));
 	list.names = 0;
-	list.reserved = 1;
+	list.name_size = 1;	/* smaller than a name */
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_TOPIC_LIST, &list));
 
 	/* delete: flags and reserved must be zero */

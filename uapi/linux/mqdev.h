@@ -13,7 +13,16 @@
  * Every ioctl argument is a struct whose size is part of the command number.
  * The kernel accepts older (smaller) and newer (larger) structs the way
  * copy_struct_from_user() does: missing fields read as zero, extra fields must
- * be zero.  Reserved fields and unknown flags are rejected with EINVAL.
+ * be zero (E2BIG otherwise), and only as much as the caller's struct holds is
+ * written back.  Older means back to the struct's first version: a size
+ * below that (MQDEV_*_SIZE_VER0, or the struct's size where none is defined)
+ * is refused with EINVAL.  Reserved fields and unknown flags are rejected
+ * with EINVAL, unknown commands with ENOTTY.  MQDEV_IOC_VERSION says which
+ * features this kernel has (MQDEV_FEAT_*), so that a library need not probe.
+ *
+ * Arrays passed by pointer carry their element size, which may likewise be
+ * an older or a newer element's; 0 there means the first version's (the
+ * field was reserved, and zero, before it had a meaning).
  */
 #ifndef _UAPI_LINUX_MQDEV_H
 #define _UAPI_LINUX_MQDEV_H
@@ -55,11 +64,11 @@ struct mqdev_topic_id {
 	__u32	reserved;
 };
 
-/* MQDEV_IOC_TOPIC_LIST: names are written as an array of MQDEV_NAME_SIZE. */
+/* MQDEV_IOC_TOPIC_LIST: names are written as an array of name_size each. */
 struct mqdev_topic_list {
-	__u64	names;		/* user pointer to char[count][MQDEV_NAME_SIZE] */
+	__u64	names;		/* user pointer to char[count][name_size] */
 	__u32	count;		/* in: room in names; out: topics that exist */
-	__u32	reserved;
+	__u32	name_size;	/* in: MQDEV_NAME_SIZE (or 0) */
 };
 
 struct mqdev_partition_info {
@@ -111,6 +120,7 @@ struct mqdev_ring_offsets {
 	__u64	txn_mmap;	/* mmap offset of the transaction table */
 	__u32	txn_size;	/* bytes to map for it */
 	__u32	txn_slots;	/* __u32 MQDEV_TXN_* states, one per slot */
+	__u64	reserved[4];	/* room for what a later layout adds */
 };
 
 /* ring flags word */
@@ -133,6 +143,9 @@ struct mqdev_attach {
 	struct mqdev_ring_offsets off;		/* out */
 	__u64	reserved[2];
 };
+
+/* struct mqdev_attach before struct mqdev_ring_offsets had reserved room */
+#define MQDEV_ATTACH_SIZE_VER0	200
 
 /* Where a consumer starts: struct mqdev_seek.whence */
 #define MQDEV_SEEK_EARLIEST	0
@@ -334,7 +347,7 @@ struct mqdev_group_assignment {
 	__u64	owned[MQDEV_MAX_PARTITIONS / 64];	/* out: bitmap */
 	__u64	starts;		/* in: user pointer to mqdev_group_start[] */
 	__u32	starts_count;	/* in: entries, one per partition of the topic */
-	__u32	reserved;
+	__u32	start_size;	/* in: sizeof(struct mqdev_group_start), or 0 */
 };
 
 /*
@@ -379,7 +392,7 @@ struct mqdev_producer_bind {
 	__u32	flags;			/* none defined yet */
 	__u64	next_seq;		/* user pointer to __u32[next_seq_count] */
 	__u32	next_seq_count;		/* at least the topic's partitions */
-	__u32	reserved;
+	__u32	seq_size;		/* sizeof(__u32), or 0 */
 };
 
 /*
@@ -494,8 +507,29 @@ enum {
 
 #define MQDEV_PART_A_MAX (__MQDEV_PART_A_MAX - 1)
 
+/*
+ * MQDEV_IOC_VERSION, on any handle: what this kernel's mqdev is and can do.
+ * A feature's bit is set when its ioctl or behaviour is there.
+ */
+struct mqdev_version {
+	__u32	api;		/* MQDEV_API_VERSION of the kernel */
+	__u32	flags;		/* none defined yet */
+	__u64	features;	/* out: MQDEV_FEAT_* */
+	__u64	reserved[2];
+};
+
+#define MQDEV_API_VERSION	1
+
+#define MQDEV_FEAT_RECORD_BATCH	_BITULL(0) /* MQDEV_IOC_PRODUCE_BATCH */
+#define MQDEV_FEAT_WAIT		_BITULL(1) /* MQDEV_IOC_WAIT */
+#define MQDEV_FEAT_GROUPS	_BITULL(2) /* consumer groups */
+#define MQDEV_FEAT_TXN		_BITULL(3) /* sessions and transactions */
+#define MQDEV_FEAT_GROUP_EVICT	_BITULL(4) /* GROUP_DELETE with FORCE */
+#define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
+
 #define MQDEV_IOC_MAGIC		0xB9
 
+#define MQDEV_IOC_VERSION	 _IOR(MQDEV_IOC_MAGIC, 0x00, struct mqdev_version)
 #define MQDEV_IOC_TOPIC_CREATE	 _IOW(MQDEV_IOC_MAGIC, 0x01, struct mqdev_topic_create)
 #define MQDEV_IOC_TOPIC_DELETE	 _IOW(MQDEV_IOC_MAGIC, 0x02, struct mqdev_topic_id)
 #define MQDEV_IOC_TOPIC_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x03, struct mqdev_topic_list)

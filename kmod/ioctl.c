@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ioctls of /dev/mq, dispatched from one table: the command, the struct
+ * this kernel knows, the size of that struct's first version, what the
+ * handle must be, whether the struct goes back to the caller, and the
+ * handler.  Everything an ioctl shares with the others is done here, once:
+ *
+ *   - the command is looked up by its number and checked without its size,
+ *     so a struct may grow and the command stay (unknown: ENOTTY);
+ *   - the handle is what the command needs (attached to produce or consume,
+ *     or a producer session), before anything is copied;
+ *   - the struct is copied in as copy_struct_from_user() would: an older,
+ *     smaller one back to its first version is zero-extended, a newer,
+ *     larger one must be zero past what this kernel knows (E2BIG), one
+ *     smaller than the first version is refused (EINVAL);
+ *   - on success it is copied back, as much of it as the caller's holds.
+ *
+ * The struct this kernel knows is copied with a size known at compile time
+ * (each command's entry is its own function, so the copy is inlined with
+ * the command's sizeof), which hardened usercopy checks when it is compiled
+ * instead of on every call: the produce path pays for its copies three
+ * times.
+ */
+
+#include <linux/fs.h>
+#include <linux/uaccess.h>
+#include "mqdev.h"
+
+/* The command without its size: structs may grow, the command stays. */
+#define MQDEV_IOC_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
+
+/* What the handle must be */
+enum ioc_needs {
+	ANY,
+	PRODUCE,		/* attached with MQDEV_ATTACH_PRODUCE */
+	CONSUME,		/* attached with MQDEV_ATTACH_CONSUME */
+	SESSION,		/* a producer session */
+};
+
+#define BACK		BIT(0)	/* the struct goes back when it returns 0 */
+
+static int ioc_handle(struct mqdev_ioc *ioc, enum ioc_needs needs)
+{
+	struct mqdev_handle *h = ioc->h;
+
+	switch (needs) {
+	case ANY:
+		return 0;
+	case PRODUCE:
+	case CONSUME:
+		ioc->topic = mqdev_handle_topic(h, needs == PRODUCE ?
+						MQDEV_ATTACH_PRODUCE :
+						MQDEV_ATTACH_CONSUME);
+		return PTR_ERR_OR_ZERO(ioc->topic);
+	case SESSION:
+		/* Pairs with smp_store_release() in mqdev_producer_init(). */
+		ioc->session = smp_load_acquire(&h->session);
+		return ioc->session ? 0 : -EBADFD;
+	}
+	return -EINVAL;
+}
+
+/* @ksize is a sizeof where this is inlined: see the head of the file. */
+static __always_inline int ioc_copy_in(void *req, size_t ksize, size_t first,
+				       const struct mqdev_ioc *ioc)
+{
+	if (ioc->usize == ksize)
+		return copy_from_user(req, ioc->uarg, ksize) ? -EFAULT : 0;
+	if (ioc->usize < first)
+		return -EINVAL;
+	return copy_struct_from_user(req, ksize, ioc->uarg, ioc->usize);
+}
+
+/* Before the handler: the handle, then the struct. */
+static __always_inline long ioc_enter(struct mqdev_ioc *ioc, void *req,
+				      size_t ksize, size_t first,
+				      enum ioc_needs needs)
+{
+	return ioc_handle(ioc, needs) ?: ioc_copy_in(req, ksize, first, ioc);
+}
+
+/* After it: the struct back, if the command has it so and all went well. */
+static __always_inline long ioc_leave(struct mqdev_ioc *ioc, long ret,
+				      const void *req, size_t ksize,
+				      unsigned int flags)
+{
+	if (!ret && (flags & BACK))
+		ret = mqdev_ioc_copy_out(ioc, req, ksize);
+	return ret;
+}
+
+/* ---- the handlers that only call on -------------------------------------- */
+
+static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
+{
+	if (req->flags || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	req->api = MQDEV_API_VERSION;
+	req->features = MQDEV_FEAT_RECORD_BATCH | MQDEV_FEAT_WAIT |
+			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
+			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET;
+	return 0;
+}
+
+static long ioc_topic_create(struct mqdev_ioc *ioc,
+			     struct mqdev_topic_create *req)
+{
+	return mqdev_topic_create(ioc->h->net, req);
+}
+
+static long ioc_topic_delete(struct mqdev_ioc *ioc, struct mqdev_topic_id *req)
+{
+	if (req->flags || req->reserved)
+		return -EINVAL;
+	return mqdev_name_check(req->name) ?:
+	       mqdev_topic_delete(ioc->h->net, req->name);
+}
+
+static long ioc_topic_list(struct mqdev_ioc *ioc, struct mqdev_topic_list *req)
+{
+	return mqdev_topic_list(ioc->h->net, req);
+}
+
+static long ioc_topic_describe(struct mqdev_ioc *ioc,
+			       struct mqdev_topic_info *req)
+{
+	return mqdev_topic_describe(ioc->h->net, req);
+}
+
+static long ioc_wait(struct mqdev_ioc *ioc, struct mqdev_wait *req)
+{
+	if (req->flags || req->reserved)
+		return -EINVAL;
+	return mqdev_wait(ioc->h, ioc->topic, req);
+}
+
+static long ioc_group_join(struct mqdev_ioc *ioc, struct mqdev_group_join *req)
+{
+	return mqdev_group_join(ioc->h, req);
+}
+
+static long ioc_group_assignment(struct mqdev_ioc *ioc,
+				 struct mqdev_group_assignment *req)
+{
+	return mqdev_group_assignment(ioc->h, req);
+}
+
+static long ioc_group_commit(struct mqdev_ioc *ioc,
+			     struct mqdev_group_commit *req)
+{
+	return mqdev_group_commit(ioc->h, req);
+}
+
+static long ioc_producer_init(struct mqdev_ioc *ioc,
+			      struct mqdev_producer_init *req)
+{
+	return mqdev_producer_init(ioc->h, req);
+}
+
+static long ioc_producer_bind(struct mqdev_ioc *ioc,
+			      struct mqdev_producer_bind *req)
+{
+	return mqdev_producer_bind(ioc->h, req);
+}
+
+/* A commit that fails still says what became of the transaction. */
+static long ioc_txn(struct mqdev_ioc *ioc, struct mqdev_txn *req)
+{
+	int err = mqdev_txn_ioctl(ioc->session, req);
+
+	if (err && err != -ESTALE && err != -EOVERFLOW && err != -ERANGE &&
+	    err != -ETIMEDOUT)
+		return err;
+	return mqdev_ioc_copy_out(ioc, req, sizeof(*req)) ?: err;
+}
+
+static long ioc_txn_offsets(struct mqdev_ioc *ioc,
+			    struct mqdev_txn_offsets *req)
+{
+	return mqdev_txn_offsets(ioc->session, req);
+}
+
+/* ---- the table -------------------------------------------------------------- */
+
+/*
+ * The table, a line a command: IOC(command, its struct, the size of its
+ * first version or 0 for the struct's, what the handle must be, BACK if the
+ * struct goes back, the handler).  Each line is a function of its own, so
+ * that the struct's size is a constant in it.
+ */
+#define IOC(cmd, type, first, needs, flags, fn)				\
+static long ioc_##cmd(struct mqdev_ioc *ioc)				\
+{									\
+	type req;							\
+	long ret;							\
+									\
+	ret = ioc_enter(ioc, &req, sizeof(req), (first) ?: sizeof(req),	\
+			needs);						\
+	if (ret)							\
+		return ret;						\
+	ret = fn(ioc, &req);						\
+	return ioc_leave(ioc, ret, &req, sizeof(req), flags);		\
+}
+
+IOC(VERSION, struct mqdev_version, 0, ANY, BACK, ioc_version)
+IOC(TOPIC_CREATE, struct mqdev_topic_create, 0, ANY, 0, ioc_topic_create)
+IOC(TOPIC_DELETE, struct mqdev_topic_id, 0, ANY, 0, ioc_topic_delete)
+IOC(TOPIC_LIST, struct mqdev_topic_list, 0, ANY, BACK, ioc_topic_list)
+IOC(TOPIC_DESCRIBE, struct mqdev_topic_info, 0, ANY, BACK, ioc_topic_describe)
+IOC(ATTACH, struct mqdev_attach, MQDEV_ATTACH_SIZE_VER0, ANY, 0, mqdev_attach)
+IOC(PRODUCE, struct mqdev_produce, 0, PRODUCE, 0, mqdev_produce)
+IOC(PRODUCE_BATCH, struct mqdev_produce_batch, 0, PRODUCE, 0, mqdev_produce_batch)
+IOC(SEEK, struct mqdev_seek, 0, CONSUME, BACK, mqdev_seek)
+IOC(WAKEUP, struct mqdev_wakeup, 0, CONSUME, 0, mqdev_wakeup)
+IOC(WAIT, struct mqdev_wait, 0, CONSUME, BACK, ioc_wait)
+IOC(GROUP_JOIN, struct mqdev_group_join, 0, CONSUME, BACK, ioc_group_join)
+IOC(GROUP_ASSIGNMENT, struct mqdev_group_assignment, 0, CONSUME, BACK, ioc_group_assignment)
+IOC(GROUP_COMMIT, struct mqdev_group_commit, 0, CONSUME, 0, ioc_group_commit)
+IOC(PRODUCER_INIT, struct mqdev_producer_init, 0, ANY, BACK, ioc_producer_init)
+IOC(PRODUCER_BIND, struct mqdev_producer_bind, 0, PRODUCE, 0, ioc_producer_bind)
+IOC(TXN, struct mqdev_txn, 0, SESSION, 0, ioc_txn)
+IOC(TXN_OFFSETS, struct mqdev_txn_offsets, 0, SESSION, 0, ioc_txn_offsets)
+
+struct mqdev_ioctl {
+	unsigned int	cmd;
+	long		(*call)(struct mqdev_ioc *ioc);
+};
+
+/* Indexed by command number; a hole is ENOTTY. */
+#define IOC_AT(cmd)							\
+	[_IOC_NR(MQDEV_IOC_##cmd)] = { MQDEV_IOC_##cmd, ioc_##cmd }
+
+static const struct mqdev_ioctl mqdev_ioctls[] = {
+	IOC_AT(VERSION),
+	IOC_AT(TOPIC_CREATE),
+	IOC_AT(TOPIC_DELETE),
+	IOC_AT(TOPIC_LIST),
+	IOC_AT(TOPIC_DESCRIBE),
+	IOC_AT(ATTACH),
+	IOC_AT(PRODUCE),
+	IOC_AT(PRODUCE_BATCH),
+	IOC_AT(SEEK),
+	IOC_AT(WAKEUP),
+	IOC_AT(WAIT),
+	IOC_AT(GROUP_JOIN),
+	IOC_AT(GROUP_ASSIGNMENT),
+	IOC_AT(GROUP_COMMIT),
+	IOC_AT(PRODUCER_INIT),
+	IOC_AT(PRODUCER_BIND),
+	IOC_AT(TXN),
+	IOC_AT(TXN_OFFSETS),
+};
+
+/**
+ * mqdev_ioctl() - the device's unlocked_ioctl
+ * @file: the handle's file
+ * @cmd: the command, with the size of the caller's struct in it
+ * @arg: the struct's address
+ *
+ * Return: what the command's handler returns, or -ENOTTY for a command
+ * this kernel does not know.
+ */
+long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mqdev_ioc ioc = {
+		.h = file->private_data,
+		.file = file,
+		.uarg = (void __user *)arg,
+		.usize = _IOC_SIZE(cmd),
+	};
+	const struct mqdev_ioctl *entry;
+	unsigned int nr = _IOC_NR(cmd);
+
+	if (nr >= ARRAY_SIZE(mqdev_ioctls))
+		return -ENOTTY;
+	entry = &mqdev_ioctls[nr];
+	if (!entry->call || MQDEV_IOC_BASE(cmd) != MQDEV_IOC_BASE(entry->cmd))
+		return -ENOTTY;
+	return entry->call(&ioc);
+}
