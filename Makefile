@@ -154,6 +154,7 @@ demo: deps
 check: deps
 	$(MAKE) WERROR=1 all
 	$(MAKE) lint
+	scripts/kdoc-check.sh
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh

@@ -30,7 +30,12 @@ static int seek_one(struct mqdev_handle *h, struct mqdev_topic *topic,
  * @ioc: the ioctl, on a handle attached to consume
  * @req: the request; where it landed goes back
  *
- * Return: 0 or -errno.
+ * For every partition, one that fails leaves those before it placed.
+ *
+ * Return: 0; -EINVAL for a bad request (unknown whence or flags, reserved
+ * set, no such partition, or MQDEV_SEEK_OFFSET for every partition);
+ * -EACCES for MQDEV_SEEK_HOLD on a block topic without write permission;
+ * -EBUSY for a group member; or, as mqdev_ring_seek(), -EINTR or -ERANGE.
  */
 long mqdev_seek(struct mqdev_ioc *ioc, struct mqdev_seek *req)
 {
@@ -79,7 +84,7 @@ long mqdev_seek(struct mqdev_ioc *ioc, struct mqdev_seek *req)
  * @ioc: the ioctl, on a handle attached to consume
  * @req: the partition, or all
  *
- * Return: 0 or -EINVAL.
+ * Return: 0, or -EINVAL for reserved set or no such partition.
  */
 long mqdev_wakeup(struct mqdev_ioc *ioc, struct mqdev_wakeup *req)
 {

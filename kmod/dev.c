@@ -124,7 +124,11 @@ static void attach_fill(struct mqdev_attach *req,
  * @ioc: the ioctl
  * @req: the request; the topic's layout goes back before it is attached
  *
- * Return: 0 or -errno, with the handle as it was.
+ * Return: 0; else, with the handle as it was: -EINVAL for bad flags or
+ * name, or reserved fields or layout not zero, -ENOENT for no such topic,
+ * -EACCES without the permission the flags ask, -EBUSY for a handle
+ * already attached or a producer session, -EFAULT copying the layout back,
+ * or -ENOMEM.
  */
 long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 {
@@ -363,7 +367,12 @@ static const struct file_operations mqdev_fops = {
 	.llseek		= noop_llseek,
 };
 
-/* The handle behind a file, if it is one of ours. */
+/**
+ * mqdev_file_handle() - the handle behind a file, if it is one of ours
+ * @file: any file, such as one a caller passed by descriptor
+ *
+ * Return: the handle, or NULL when @file is not a /dev/mq file.
+ */
 struct mqdev_handle *mqdev_file_handle(struct file *file)
 {
 	return file->f_op == &mqdev_fops ? file->private_data : NULL;

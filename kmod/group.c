@@ -35,6 +35,15 @@ static atomic64_t mqdev_group_serial = ATOMIC64_INIT(0);
 MQDEV_LIMIT(max_topic_groups, 256, 1, 65536,
 	    "Most consumer groups one topic may have");
 
+/**
+ * mqdev_group_find() - the group of @topic named @name
+ * @topic: the topic, its groups_lock held
+ * @name: the group's name
+ *
+ * No permission is asked: see mqdev_group_lookup().
+ *
+ * Return: the group, or NULL when there is none.
+ */
 struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
 				     const char *name)
 {
@@ -117,10 +126,21 @@ err_unhold:
 	return ERR_PTR(err);
 }
 
-/*
+/**
+ * mqdev_group_lookup() - a group of @topic, if the caller may use it
+ * @nlskb: the netlink request asking, or NULL for the device's caller
+ * @topic: the topic, its groups_lock held
+ * @name: the group's name
+ * @create: make the group, reading from the earliest record, if there is
+ *	    none
+ *
  * For an administrator's reset: a group may be set up before anyone joins.
- * Returns the group, NULL if there is none and @create is false, or an
- * ERR_PTR: the caller may not use it, or could not make it.
+ *
+ * Return: the group; NULL when there is none and !@create; for one that
+ * exists, ERR_PTR(-EACCES) without read permission on the topic or
+ * ERR_PTR(-EPERM) when it is another user's; making one, ERR_PTR(-ENOSPC)
+ * when the topic has max_topic_groups groups, ERR_PTR(-EDQUOT) past the
+ * user's limit, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) for a signal.
  */
 struct mqdev_group *mqdev_group_lookup(const struct sk_buff *nlskb,
 				       struct mqdev_topic *topic,
@@ -152,9 +172,12 @@ static void group_evict(struct mqdev_group *g)
 	wake_up_interruptible(&g->topic->read_wait);
 }
 
-/*
- * Forget a group: its holds go and producers may go on.  A group with
- * members is marked dead and freed by the last one to leave.
+/**
+ * mqdev_group_destroy() - delete a group
+ * @g: the group, its topic's groups_lock held
+ *
+ * Its holds go and producers may go on.  A group with members is marked
+ * dead, its members evicted and woken, and freed by the last one to leave.
  */
 void mqdev_group_destroy(struct mqdev_group *g)
 {
@@ -170,7 +193,12 @@ void mqdev_group_destroy(struct mqdev_group *g)
 	group_evict(g);
 }
 
-/* Topic release: nothing else can reach the groups any more. */
+/**
+ * mqdev_groups_free() - free every group of a topic being freed
+ * @topic: the topic
+ *
+ * Topic release: nothing else can reach the groups any more.
+ */
 void mqdev_groups_free(struct mqdev_topic *topic)
 {
 	struct mqdev_group *g, *next;
@@ -181,7 +209,12 @@ void mqdev_groups_free(struct mqdev_topic *topic)
 	}
 }
 
-/* The topic is deleted: every member wakes, the idle ones too. */
+/**
+ * mqdev_groups_kill() - wake the members of a deleted topic's groups
+ * @topic: the topic, deleted
+ *
+ * Every member wakes, the idle ones too.
+ */
 void mqdev_groups_kill(struct mqdev_topic *topic)
 {
 	struct mqdev_group *g;
@@ -272,7 +305,12 @@ static void group_rebalance(struct mqdev_group *g)
 	mqdev_nl_rebalanced(g);
 }
 
-/* After positions moved under the members: every partition anew. */
+/**
+ * mqdev_group_resync() - assign every partition anew
+ * @g: the group, its topic's groups_lock held
+ *
+ * After positions moved under the members: they read on from the new ones.
+ */
 void mqdev_group_resync(struct mqdev_group *g)
 {
 	u32 i;
@@ -333,6 +371,20 @@ static int member_add(struct mqdev_group *g, struct mqdev_member *m)
 	return err;
 }
 
+/**
+ * mqdev_group_join() - MQDEV_IOC_GROUP_JOIN: become a member of a group
+ * @h: the handle, attached to consume
+ * @req: the request: the group, made if new; the member id and the
+ *	 generation go back
+ *
+ * The group rebalances at once.
+ *
+ * Return: 0; -EINVAL for a bad request or name; -EBUSY for a handle that
+ * is a member already or reads partitions of its own; -ENOSPC when the
+ * group has MQDEV_MAX_MEMBERS members; -ENOMEM; or what
+ * mqdev_group_lookup() returns for a group the caller may not use or
+ * could not make.
+ */
 int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req)
 {
 	struct mqdev_topic *topic = h->topic;
@@ -376,6 +428,12 @@ err_unlock:
 	return err;
 }
 
+/**
+ * mqdev_group_leave() - the handle leaves its group, if it is a member
+ * @h: the handle, going away
+ *
+ * The group rebalances; a deleted one is freed by its last member.
+ */
 void mqdev_group_leave(struct mqdev_handle *h)
 {
 	struct mqdev_member *m = h->member;
@@ -411,9 +469,18 @@ static int group_copy_start(u8 __user *dst,
 	return 0;
 }
 
-/*
+/**
+ * mqdev_group_assignment() - MQDEV_IOC_GROUP_ASSIGNMENT: what the member owns
+ * @h: the handle, attached to consume
+ * @req: the request: room for a start in every partition; the partitions
+ *	 owned, their starts and the generation go back
+ *
  * The starts are taken under the lock, so that they are of one generation,
- * and copied out after it: a slow user buffer stalls nobody else.
+ * and copied out after it: a slow user buffer stalls nobody else.  Once
+ * they are out, the member has seen the generation: EPOLLPRI ends.
+ *
+ * Return: 0; -EBADFD for a handle that is no member; -EINVAL for a bad
+ * request; -ENOMEM; or -EFAULT.
  */
 int mqdev_group_assignment(struct mqdev_handle *h,
 			   struct mqdev_group_assignment *req)
@@ -514,7 +581,8 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
  * @whence: as for mqdev_group_locate()
  * @value: as for mqdev_group_locate()
  *
- * Return: 0, or -ERANGE with nothing moved.
+ * Return: 0, or with nothing moved -ERANGE or -EINVAL, as
+ * mqdev_group_locate().
  */
 int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
 {
@@ -527,6 +595,16 @@ int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
 	return err;
 }
 
+/**
+ * mqdev_group_commit() - MQDEV_IOC_GROUP_COMMIT: move the group's position
+ * @h: the handle, attached to consume
+ * @req: the partition, the offset, and the generation the member owns it in
+ *
+ * Return: 0; -EBADFD for a handle that is no member; -EINVAL for a bad
+ * request; -EIDRM when the group was deleted; -ESTALE when the member does
+ * not own the partition in the generation (fenced); or -ERANGE for an
+ * offset past the partition's end.
+ */
 int mqdev_group_commit(struct mqdev_handle *h,
 		       const struct mqdev_group_commit *req)
 {
@@ -553,6 +631,16 @@ int mqdev_group_commit(struct mqdev_handle *h,
 	return err;
 }
 
+/**
+ * mqdev_group_poll() - what a member's poll(2) sees of its group
+ * @h: the handle
+ * @file: its file; NULL, with a NULL @pt, only to ask
+ * @pt: the poll table, or NULL
+ *
+ * Return: 0 for a handle that is no member, or has seen its group's
+ * generation; EPOLLPRI for a new assignment not yet fetched; EPOLLHUP |
+ * EPOLLPRI for a group deleted under it.
+ */
 __poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
 			  poll_table *pt)
 {

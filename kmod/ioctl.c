@@ -257,8 +257,12 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
  * @cmd: the command, with the size of the caller's struct in it
  * @arg: the struct's address
  *
- * Return: what the command's handler returns, or -ENOTTY for a command
- * this kernel does not know.
+ * Return: -ENOTTY for a command this kernel does not know; -EBADFD or
+ * -EBADF for a handle that is not what the command needs (see
+ * mqdev_handle_topic(); -EBADFD too for no producer session); -EINVAL for
+ * a struct smaller than its first version, -E2BIG for a larger one not
+ * zero past what this kernel knows, -EFAULT; else what the command's
+ * handler returns, or -EFAULT copying its struct back.
  */
 long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {

@@ -227,7 +227,11 @@ void mqdev_uncharge(kuid_t uid, enum mqdev_charge_kind what, u64 n)
 	mqdev_uncharge_many(uid, amount);
 }
 
-/* Module exit: every object is gone, so is every charge. */
+/**
+ * mqdev_users_destroy() - free what is left of the per-user accounting
+ *
+ * Module exit: every object is gone, so is every charge.
+ */
 void mqdev_users_destroy(void)
 {
 	struct mqdev_user *u;

@@ -220,6 +220,16 @@ struct mqdev_member {
 
 #define MQDEV_CONS_STRIDE	16
 
+/**
+ * handle_pos() - where a consuming handle reads a partition next
+ * @h: the handle, with its position page
+ * @part: the partition
+ *
+ * The page is mapped writable by the handle's owner: the position may
+ * change at any moment, and is checked where it is used, never trusted.
+ *
+ * Return: a pointer to the position of @part in @h's position page.
+ */
 static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
 {
 	return &h->cons[part * (MQDEV_CONS_STRIDE / sizeof(u64))];
@@ -249,6 +259,12 @@ extern const struct kernel_param_ops mqdev_limit_ops;
 	module_param_cb(name, &mqdev_limit_ops, &name, 0644);		\
 	MODULE_PARM_DESC(name, desc " [" #lo ", " #hi "]")
 
+/**
+ * mqdev_limit() - the value a limit is set to now
+ * @limit: the limit, from MQDEV_LIMIT()
+ *
+ * Return: its value; it may be set again at any moment.
+ */
 static inline unsigned long mqdev_limit(const struct mqdev_limit *limit)
 {
 	return READ_ONCE(limit->val);
@@ -293,7 +309,14 @@ int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
 bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
 			 const struct cred *cred);
 
-/* The handle's topic, if it is attached in @mode (MQDEV_ATTACH_*). */
+/**
+ * mqdev_handle_topic() - the handle's topic, if it is attached in @mode
+ * @h: the handle
+ * @mode: MQDEV_ATTACH_PRODUCE and/or MQDEV_ATTACH_CONSUME; one is enough
+ *
+ * Return: the topic, ERR_PTR(-EBADFD) when @h is not attached, or
+ * ERR_PTR(-EBADF) when it is attached in none of @mode.
+ */
 static inline struct mqdev_topic *mqdev_handle_topic(struct mqdev_handle *h,
 						     u32 mode)
 {
@@ -317,9 +340,16 @@ struct mqdev_ioc {
 	size_t			usize;		/* and its size */
 };
 
-/*
- * Copy @req back, as much as the caller's struct holds: with the size known
- * at compile time where the caller's is this kernel's (see ioctl.c).
+/**
+ * mqdev_ioc_copy_out() - copy an ioctl's struct back to the caller
+ * @ioc: the ioctl
+ * @req: the struct, as this kernel knows it
+ * @ksize: its size, a sizeof
+ *
+ * As much of @req goes back as the caller's struct holds: with the size
+ * known at compile time where the caller's is this kernel's (see ioctl.c).
+ *
+ * Return: 0 or -EFAULT.
  */
 static __always_inline int mqdev_ioc_copy_out(const struct mqdev_ioc *ioc,
 					      const void *req, size_t ksize)
@@ -362,6 +392,12 @@ void mqdev_topics_destroy_net(struct net *net);
 void mqdev_topics_put(struct mqdev_topic **topics, u32 count);
 u32 mqdev_key_hash(const void *key, u32 len);
 
+/**
+ * mqdev_topic_dead() - was the topic deleted?
+ * @topic: the topic, referenced
+ *
+ * Return: true once @topic is deleted (or its namespace is gone).
+ */
 static inline bool mqdev_topic_dead(const struct mqdev_topic *topic)
 {
 	return READ_ONCE(topic->dead);

@@ -116,7 +116,7 @@ static bool group_owner(const struct sk_buff *nlskb,
  * @act: what the caller wants to do
  *
  * Return: 0, -EACCES for what needs permission on the topic, or -EPERM for
- * what needs ownership.
+ * what needs ownership (and for an unknown @act).
  */
 int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
 		  const struct mqdev_group *g, enum mqdev_act act)

@@ -218,8 +218,16 @@ static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
  * @ioc: the ioctl, on a handle attached to produce
  * @req: the request, copied in
  *
- * Return: how many messages were appended, from the first; or -errno when
- * none was.
+ * A duplicate of a bound producer counts as appended: it is acknowledged as
+ * it was the first time.  So does a message whose acknowledgment a racing
+ * munmap() of the array lost.
+ *
+ * Return: how many messages were appended, from the first, if any was;
+ * else 0 for an empty batch, -EINVAL for a bad request or message, -E2BIG
+ * for a message struct larger than this kernel's and not zero past it,
+ * -EMSGSIZE for a message larger than the topic's max_record, -EFAULT,
+ * -ENOMEM, -ESTALE or -ETIMEDOUT for a session whose transaction was
+ * orphaned (fenced, or timed out), or what mqdev_append() returns.
  */
 long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 {
@@ -303,7 +311,11 @@ static int produce_batch_check(struct mqdev_handle *h,
  * @ioc: the ioctl, on a handle attached to produce
  * @req: the request, copied in; its acknowledgment goes back
  *
- * Return: 0, or -errno with nothing of the batch appended.
+ * Return: 0; else, with nothing of the batch appended: -EINVAL for a bad
+ * request (flags or reserved set, a bound handle, a length of 0 or not
+ * aligned, no such partition), -EMSGSIZE for a batch larger than
+ * MQDEV_BATCH_MAX or the partition, -EFAULT writing the acknowledgment, or
+ * what mqdev_append_batch() returns.
  */
 long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 {

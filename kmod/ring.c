@@ -59,6 +59,13 @@ static inline u64 ring_capacity(const struct mqdev_part *part)
 	return part->mask + 1;
 }
 
+/**
+ * mqdev_ring_init() - allocate and map a partition's ring
+ * @part: the partition, its topic and index set
+ * @capacity: bytes of data: a power of two, at least PAGE_SIZE
+ *
+ * Return: 0 or -ENOMEM.
+ */
 int mqdev_ring_init(struct mqdev_part *part, u64 capacity)
 {
 	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
@@ -104,7 +111,12 @@ err_free_pages:
 	return -ENOMEM;
 }
 
-/* Readers' mappings hold their own page references and outlive this. */
+/**
+ * mqdev_ring_free() - free a ring made by mqdev_ring_init()
+ * @part: the partition
+ *
+ * Readers' mappings hold their own page references and outlive this.
+ */
 void mqdev_ring_free(struct mqdev_part *part)
 {
 	unsigned int i;
@@ -115,6 +127,12 @@ void mqdev_ring_free(struct mqdev_part *part)
 	kvfree(part->pages);
 }
 
+/**
+ * mqdev_ring_kick() - wake every producer that waits for room in @part
+ * @part: the partition
+ *
+ * Each looks again; so do poll(2) sleepers waiting for EPOLLOUT.
+ */
 void mqdev_ring_kick(struct mqdev_part *part)
 {
 	atomic_andnot(MQDEV_RING_NEED_WAKEUP, &part->ctrl->flags);
@@ -122,7 +140,12 @@ void mqdev_ring_kick(struct mqdev_part *part)
 	wake_up_all(&part->space_wait);
 }
 
-/* The topic is gone: tell every sleeper and every mapping. */
+/**
+ * mqdev_ring_kill() - mark the partition of a deleted topic dead
+ * @part: the partition
+ *
+ * The topic is gone: tell every sleeper and every mapping.
+ */
 void mqdev_ring_kill(struct mqdev_part *part)
 {
 	atomic_or(MQDEV_RING_DEAD, &part->ctrl->flags);
@@ -130,6 +153,11 @@ void mqdev_ring_kill(struct mqdev_part *part)
 	mqdev_ring_kick(part);
 }
 
+/**
+ * mqdev_ring_info() - what the partition holds, for a describe
+ * @part: the partition
+ * @info: filled in: first and next offset, bytes and records kept
+ */
 void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
 {
 	mutex_lock(&part->lock);
@@ -140,7 +168,12 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
 	mutex_unlock(&part->lock);
 }
 
-/* Records became readable: head moved, or a transaction was decided. */
+/**
+ * mqdev_ring_wake_readers() - wake who waits to read @part
+ * @part: the partition
+ *
+ * Records became readable: head moved, or a transaction was decided.
+ */
 void mqdev_ring_wake_readers(struct mqdev_part *part)
 {
 	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees it. */
@@ -238,6 +271,17 @@ static bool ring_reserve_or_arm(struct mqdev_part *part, u64 space)
 	return ring_reserve(part, space);
 }
 
+/**
+ * mqdev_ring_has_room() - is there room for @space bytes, for poll(2)?
+ * @part: the partition
+ * @space: the bytes a record or batch needs
+ *
+ * The room is made as an append would make it: an overwrite topic drops
+ * its oldest records.  Where there is none, holding readers are asked to
+ * say when they move on (MQDEV_RING_NEED_WAKEUP).
+ *
+ * Return: true when @space bytes fit now.
+ */
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 space)
 {
 	bool room;
@@ -248,6 +292,10 @@ bool mqdev_ring_has_room(struct mqdev_part *part, u64 space)
 	return room;
 }
 
+/**
+ * mqdev_append_end() - end a run of appends: publish it, unlock
+ * @ap: the run; nothing happens if it holds no partition
+ */
 void mqdev_append_end(struct mqdev_append *ap)
 {
 	if (!ap->part)
@@ -489,7 +537,14 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
  * nothing of this message is.
  *
  * Return: 0; MQDEV_APPEND_DUPLICATE, appending nothing, for a bound
- * producer's duplicate (its first offset in msg->offset); or -errno.
+ * producer's duplicate (its first offset in msg->offset); -EAGAIN when
+ * there is no room and the run may not sleep for it; -EINTR or
+ * -ERESTARTSYS for a signal; -EIDRM for a deleted topic; -EFAULT for a key
+ * or value not in user memory; -ENOMEM; for a bound producer, -ESTALE
+ * when its session was fenced or -EBADMSG for a sequence number past the
+ * next (as mqdev_seq_check()); in a transaction, -ETIMEDOUT when it was
+ * decided or orphaned meanwhile or -EFBIG past max_txn_bytes (as
+ * mqdev_txn_reserve()).
  */
 int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 		 struct mqdev_msg *msg, const void *kkey)
@@ -599,15 +654,28 @@ static int append_batch_locked(struct mqdev_append *ap, struct mqdev_part *part,
 	return batch_stamp(ap, len, keyless, count);
 }
 
-/*
- * Append a record batch of @len bytes from @src to @part, whole or not at
- * all: one copy into the free space at head, where only this producer
- * writes and no reader looks, then the check of every header in that copy.
- * A batch that fails it leaves head where it was, so nothing of it is ever
- * seen.  Its records are visible once the run ends in mqdev_append_end().
- * When records must be dropped to make room, the batch is checked in user
- * memory first, without the lock, so that bad input drops nothing.
- * @keyless: the partition was not the producer's choice, so keys are refused.
+/**
+ * mqdev_append_batch() - append a record batch to a partition, whole
+ * @ap: the run of appends: the partition stays locked across it
+ * @part: the partition
+ * @src: the batch: records laid out as in the ring, the kernel's fields 0
+ * @len: its length in bytes
+ * @keyless: the partition was not the producer's choice, so keys are refused
+ * @base_offset: the offset of its first record goes here
+ * @count: how many records it had goes here
+ *
+ * Whole or not at all: one copy into the free space at head, where only
+ * this producer writes and no reader looks, then the check of every header
+ * in that copy.  A batch that fails it leaves head where it was, so nothing
+ * of it is ever seen.  Its records are visible once the run ends in
+ * mqdev_append_end().  When records must be dropped to make room, the batch
+ * is checked in user memory first, without the lock, so that bad input
+ * drops nothing.
+ *
+ * Return: 0; -EINVAL for a bad record header, -EMSGSIZE for a record
+ * larger than the topic's max_record, -EFAULT for a batch not in user
+ * memory, -EAGAIN when there is no room and the run may not sleep for it,
+ * -EINTR or -ERESTARTSYS for a signal, or -EIDRM for a deleted topic.
  */
 int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
 		       const char __user *src, u32 len, bool keyless,
@@ -682,11 +750,21 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	return 0;
 }
 
-/*
- * ring_locate() for callers that do not hold the lock: *@pos comes in as the
- * hint (a position whose record has offset @hint_offset) and goes out found.
+/**
+ * mqdev_ring_locate() - find a record by offset or time, without moving
+ * @part: the partition, not locked
+ * @whence: MQDEV_SEEK_EARLIEST, _LATEST, _OFFSET or _TIMESTAMP
+ * @offset: the offset or time asked; the offset found goes here
+ * @pos: in, the hint: a position whose record has offset @hint_offset,
+ *	 walked from when it is still kept and not past the target; out, the
+ *	 position found
+ * @hint_offset: the offset of the record at the hint
+ *
  * Not interruptible: a transaction's commit checks its offsets here, and the
  * lock is never held across user memory or a sleep, so the wait is short.
+ *
+ * Return: 0, -ERANGE for an offset past the partition's next one, or
+ * -EINVAL for an unknown @whence.
  */
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset)
@@ -699,6 +777,15 @@ int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	return err;
 }
 
+/**
+ * mqdev_ring_hold() - make a reader's position a holder of @part, or not
+ * @part: the partition
+ * @hold: the reader's hold, its position set
+ * @on: hold, or let go (which wakes the producers waiting for room)
+ *
+ * On a block topic, a holder's records from its position on are not
+ * reclaimed.  A hold already as @on asks is left so.
+ */
 void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
 {
 	bool released = false;
@@ -716,10 +803,21 @@ void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
 		mqdev_ring_kick(part);
 }
 
-/*
- * Place a reader at @whence/@offset and return where it landed.  Done under
- * the partition lock so that a hold taken here covers the records from the
- * position on before any producer can reclaim them.
+/**
+ * mqdev_ring_seek() - place a reader at a record found by offset or time
+ * @part: the partition, not locked
+ * @whence: MQDEV_SEEK_EARLIEST, _LATEST, _OFFSET or _TIMESTAMP
+ * @offset: the offset or time asked; the offset landed at goes here
+ * @cons_pos: the reader's position, set to where it landed
+ * @hold: the reader's hold on @part
+ * @holding: whether the position is to hold the records from there on
+ *
+ * Done under the partition lock so that a hold taken here covers the
+ * records from the position on before any producer can reclaim them.
+ *
+ * Return: 0, -EINTR for a signal, -ERANGE for an offset past the
+ * partition's next one, or -EINVAL for an unknown @whence; on error nothing
+ * is changed.
  */
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 		    u64 *cons_pos, struct mqdev_hold *hold, bool holding)
@@ -757,21 +855,47 @@ static bool ring_has(struct mqdev_part *part, u64 pos, u64 min_bytes)
 	       MQDEV_TXN_OPEN;
 }
 
-/* A record at @pos may be read: it exists and no open transaction holds it. */
+/**
+ * mqdev_ring_readable() - may the record at @pos be read?
+ * @part: the partition
+ * @pos: a reader's position, which it may have written: any value
+ *
+ * Lock-free.
+ *
+ * Return: true when a record is published at @pos (or, if @pos was
+ * reclaimed, at the tail) and no open transaction holds it.
+ */
 bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
 {
 	return ring_has(part, pos, 1);
 }
 
-/* What a watermark waiter at @pos waits for: @min_bytes ready to read. */
+/**
+ * mqdev_ring_ready() - what a watermark waiter at @pos waits for
+ * @part: the partition
+ * @pos: the waiter's position, which it may have written: any value
+ * @min_bytes: how much must be ready: 0 counts as 1
+ *
+ * Lock-free, so that a wake function may ask it.
+ *
+ * Return: true when at least @min_bytes of records are published past @pos
+ * and the first may be read: no open transaction holds it.
+ */
 bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes)
 {
 	return ring_has(part, pos, max(min_bytes, 1U));
 }
 
-/*
- * Mark every unmarked record of a decided transaction between @first and
- * @last (positions of its first and last records here) with @mark.
+/**
+ * mqdev_ring_resolve() - mark a decided transaction's records in @part
+ * @part: the partition, not locked
+ * @first: the position of the transaction's first record here
+ * @last: and of its last
+ * @producer_id: the producer id its records carry
+ * @slot: its slot, which its records carry
+ * @mark: MQDEV_RECORD_COMMITTED or MQDEV_RECORD_ABORTED
+ *
+ * Only the records still kept, and still unmarked, are marked.
  */
 void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
 			u64 producer_id, u16 slot, u16 mark)
@@ -793,7 +917,13 @@ void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
 	mutex_unlock(&part->lock);
 }
 
-/* A holding reader moved on: wake producers that wait for the space. */
+/**
+ * mqdev_ring_moved() - a holding reader moved on
+ * @part: the partition
+ *
+ * Wakes the producers that wait for the space, if they asked to be
+ * (MQDEV_RING_NEED_WAKEUP).
+ */
 void mqdev_ring_moved(struct mqdev_part *part)
 {
 	/* Pairs with smp_mb__after_atomic() in ring_reserve_or_arm(). */
@@ -829,14 +959,24 @@ static int ring_read_mark(const struct mqdev_record *rec,
 	return put_user(flags, &urec->flags);
 }
 
-/*
- * Copy whole records from *@cons_pos on into @buf, each at the aligned place
- * it has in the ring, and move the position past them.  Lock-free: a record
- * that an overwriting producer reclaimed while we copied it is dropped, and
- * the reader goes on from the new tail (it sees the gap in the offsets).  The
- * position is the reader's to write, so it is checked, never trusted.  It
- * stops at a record of an open transaction; aborted ones are copied out
- * marked MQDEV_RECORD_ABORTED, for the reader to skip.
+/**
+ * mqdev_ring_read() - copy whole records from a reader's position to @buf
+ * @part: the partition
+ * @cons_pos: the reader's position; moved past what was copied
+ * @buf: the user buffer
+ * @len: its size
+ *
+ * Each record goes at the aligned place it has in the ring.  Lock-free: a
+ * record that an overwriting producer reclaimed while we copied it is
+ * dropped, and the reader goes on from the new tail (it sees the gap in the
+ * offsets).  The position is the reader's to write, so it is checked, never
+ * trusted.  It stops at a record of an open transaction; aborted ones are
+ * copied out marked MQDEV_RECORD_ABORTED, for the reader to skip.
+ *
+ * Return: the bytes of @buf filled, records and their padding, if any
+ * record was copied; else 0 when there is nothing that may be read,
+ * -EMSGSIZE when the first record is larger than @len, -EINVAL when the
+ * position is not at a record, or -EFAULT.
  */
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			char __user *buf, size_t len)

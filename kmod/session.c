@@ -76,6 +76,12 @@ static void identity_release(struct kref *ref)
 	kfree(ident);
 }
 
+/**
+ * mqdev_identity_put() - drop a reference to a producer identity
+ * @ident: the identity
+ *
+ * The last one frees it, and gives back a name's charge.
+ */
 void mqdev_identity_put(struct mqdev_identity *ident)
 {
 	kref_put(&ident->ref, identity_release);
@@ -173,11 +179,23 @@ static void session_abandon(struct mqdev_session *s)
 	kfree(s);
 }
 
-/*
- * h->lock is not held across the identity's work: fencing takes the undecided
+/**
+ * mqdev_producer_init() - MQDEV_IOC_PRODUCER_INIT: make the handle a session
+ * @h: the handle, to be a producer session
+ * @req: the request: a name, or none for a fresh producer id; the producer
+ *	 id and the epoch go back
+ *
+ * A session of a name fences the name's older sessions.  h->lock is not
+ * held across the identity's work: fencing takes the undecided
  * transactions' list lock, which a transaction's decision takes under the
  * groups_lock of its offsets' topic, and a group join takes h->lock under a
  * groups_lock.  The handle is checked before, and again after.
+ *
+ * Return: 0; -EINVAL for a bad request or name; -EBUSY for a handle
+ * attached or a session already; -ENOMEM; for a name, -EPERM when it
+ * belongs to another user (and the caller has no CAP_SYS_ADMIN in the
+ * handle's namespace), -ENOSPC when max_producers names exist, or -EDQUOT
+ * past the user's limit.
  */
 int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 {
@@ -226,13 +244,18 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 	}
 	req->producer_id = ident->id;
 	req->epoch = s->epoch;
-	/* Pairs with smp_load_acquire() in mqdev_ioctl_producer(): s is whole. */
+	/* Pairs with smp_load_acquire() in ioc_handle(): s is whole. */
 	smp_store_release(&h->session, s);
 	mutex_unlock(&h->lock);
 	return 0;
 }
 
-/* The session's handle is gone: its open transaction goes to the checker. */
+/**
+ * mqdev_session_release() - free a session whose handle is gone
+ * @s: the session
+ *
+ * Its open transaction goes to the checker.
+ */
 void mqdev_session_release(struct mqdev_session *s)
 {
 	mutex_lock(&mqdev_identities_lock);
@@ -314,6 +337,10 @@ static void pstate_put(struct mqdev_topic *topic, struct mqdev_pstate *ps)
 	mutex_unlock(&topic->producers_lock);
 }
 
+/**
+ * mqdev_pstates_free() - free every producer's sequence state in @topic
+ * @topic: the topic, released: no handle is bound to it any more
+ */
 void mqdev_pstates_free(struct mqdev_topic *topic)
 {
 	struct mqdev_pstate *ps;
@@ -373,9 +400,20 @@ static int bind_claim(struct mqdev_handle *h, bool claim)
 	return err;
 }
 
-/*
+/**
+ * mqdev_producer_bind() - MQDEV_IOC_PRODUCER_BIND: append as a session
+ * @h: the handle, attached to produce
+ * @req: the request: the session's descriptor, and where the next sequence
+ *	 number of every partition goes
+ *
  * The handle's lock is a group member's too, which a rebalance takes, so the
  * sequences are copied out without it: the bind claims the handle instead.
+ *
+ * Return: 0; -EINVAL for a bad request or a descriptor that is no producer
+ * session; -EBADF for a descriptor not open; -EBUSY for a handle bound, or
+ * binding, already; -ENOSPC when the topic has max_producers producer ids;
+ * -EDQUOT past the user's limit; -ENOMEM; or -EFAULT copying the sequence
+ * numbers out.
  */
 int mqdev_producer_bind(struct mqdev_handle *h,
 			const struct mqdev_producer_bind *req)
@@ -427,6 +465,13 @@ err_unclaim:
 	return err;
 }
 
+/**
+ * mqdev_bound_release() - unbind a producing handle that is going away
+ * @topic: the handle's topic
+ * @b: what the handle is bound to
+ *
+ * An unnamed producer's sequences go with its last bound handle.
+ */
 void mqdev_bound_release(struct mqdev_topic *topic, struct mqdev_bound *b)
 {
 	pstate_put(topic, b->pstate);
@@ -457,9 +502,16 @@ int mqdev_seq_prepare(struct mqdev_bound *b, struct mqdev_part *part)
 	return 0;
 }
 
-/*
- * Under part->lock, after mqdev_seq_prepare(): 0 to append @msg,
- * MQDEV_APPEND_DUPLICATE (its offset and status filled in), or -errno.
+/**
+ * mqdev_seq_check() - may the bound producer append @msg to @part?
+ * @b: the bound producer
+ * @part: the partition, locked, after mqdev_seq_prepare()
+ * @msg: the message with its sequence number
+ *
+ * Return: 0 to append @msg; MQDEV_APPEND_DUPLICATE for one that landed
+ * before (its offset, or MQDEV_OFFSET_UNKNOWN if no longer remembered, and
+ * its status filled in); -ESTALE when the session was fenced; -EBADMSG for
+ * a sequence number past the next; or -ENOMEM without mqdev_seq_prepare().
  */
 int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 		    struct mqdev_msg *msg)
@@ -486,6 +538,12 @@ int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 	return MQDEV_APPEND_DUPLICATE;
 }
 
+/**
+ * mqdev_seq_appended() - the message mqdev_seq_check() let through went in
+ * @b: the bound producer
+ * @part: the partition, still locked
+ * @offset: the offset it got
+ */
 void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
 			u64 offset)
 {
@@ -497,6 +555,21 @@ void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
 
 /* ---- checkers ------------------------------------------------------------ */
 
+/**
+ * mqdev_checker_register() - a netlink socket checks a producer name
+ * @name: the producer name, made if new
+ * @portid: the socket's port id
+ * @net: its namespace, which is the name's
+ * @capable: the sender may check another user's name (CAP_SYS_ADMIN)
+ * @extack: what went wrong goes here
+ *
+ * It is asked about the name's orphaned transactions from now on, in place
+ * of the one before.
+ *
+ * Return: 0; -EPERM when the name belongs to another user and !@capable;
+ * -ENOSPC when max_producers names exist; -EDQUOT past the user's limit;
+ * or -ENOMEM.
+ */
 int mqdev_checker_register(const char *name, u32 portid, struct net *net,
 			   bool capable, struct netlink_ext_ack *extack)
 {
@@ -525,7 +598,11 @@ int mqdev_checker_register(const char *name, u32 portid, struct net *net,
 	return 0;
 }
 
-/* A netlink socket closed: it checks nothing any more. */
+/**
+ * mqdev_checkers_forget() - a netlink socket closed: it checks nothing more
+ * @portid: the socket's port id
+ * @net: its namespace
+ */
 void mqdev_checkers_forget(u32 portid, struct net *net)
 {
 	struct mqdev_identity *ident;
@@ -548,7 +625,14 @@ void mqdev_checkers_forget(u32 portid, struct net *net)
 	mutex_unlock(&mqdev_identities_lock);
 }
 
-/* The checker of @ident, with a reference on its namespace, or NULL. */
+/**
+ * mqdev_identity_checker() - who checks @ident's transactions
+ * @ident: the producer identity
+ * @portid: the checker's port id goes here
+ *
+ * Return: the checker's namespace, with a reference for the caller to put,
+ * or NULL when @ident has no checker.
+ */
 struct net *mqdev_identity_checker(struct mqdev_identity *ident, u32 *portid)
 {
 	struct net *net = NULL;
@@ -562,7 +646,10 @@ struct net *mqdev_identity_checker(struct mqdev_identity *ident, u32 *portid)
 	return net;
 }
 
-/* A network namespace is going away: its names go with it. */
+/**
+ * mqdev_identities_destroy_net() - forget a dying namespace's names
+ * @net: the namespace, going away
+ */
 void mqdev_identities_destroy_net(struct net *net)
 {
 	struct mqdev_identity *ident, *next;
@@ -578,7 +665,11 @@ void mqdev_identities_destroy_net(struct net *net)
 	mutex_unlock(&mqdev_identities_lock);
 }
 
-/* Module exit: no session is left. */
+/**
+ * mqdev_identities_destroy() - forget every producer name
+ *
+ * Module exit: no session is left.
+ */
 void mqdev_identities_destroy(void)
 {
 	struct mqdev_identity *ident, *next;

@@ -39,6 +39,13 @@ static LIST_HEAD(mqdev_topics);		/* under mqdev_topics_lock */
 static unsigned int mqdev_nr_topics;	/* under mqdev_topics_lock */
 static atomic64_t mqdev_ring_bytes = ATOMIC64_INIT(0);
 
+/**
+ * mqdev_name_check() - is @name a valid topic, group or producer name?
+ * @name: MQDEV_NAME_SIZE bytes: 1 to MQDEV_NAME_MAX letters, digits, '.',
+ *	  '_' or '-', not "." nor "..", then zeros to the end
+ *
+ * Return: 0, or -EINVAL for a name that is not.
+ */
 int mqdev_name_check(const char *name)
 {
 	size_t len = strnlen(name, MQDEV_NAME_SIZE);
@@ -58,7 +65,13 @@ int mqdev_name_check(const char *name)
 	return 0;
 }
 
-/* The partition hash of keys, part of the ABI: 32-bit FNV-1a. */
+/**
+ * mqdev_key_hash() - the partition hash of keys, part of the ABI
+ * @key: the key
+ * @len: its length in bytes
+ *
+ * Return: the key's 32-bit FNV-1a hash.
+ */
 u32 mqdev_key_hash(const void *key, u32 len)
 {
 	const u8 *p = key;
@@ -129,6 +142,12 @@ static void topic_release(struct kref *ref)
 	kvfree(topic);
 }
 
+/**
+ * mqdev_topic_put() - drop a reference to a topic
+ * @topic: the topic
+ *
+ * The last one frees it and gives back its charges.
+ */
 void mqdev_topic_put(struct mqdev_topic *topic)
 {
 	kref_put(&topic->ref, topic_release);
@@ -245,6 +264,17 @@ static int topic_register(struct mqdev_topic *topic)
 	return err;
 }
 
+/**
+ * mqdev_topic_create() - MQDEV_IOC_TOPIC_CREATE: make a topic
+ * @net: the caller's network namespace, the topic's
+ * @req: the request
+ *
+ * The topic belongs to the caller, who is charged for it.
+ *
+ * Return: 0; -EINVAL for a bad request, name or capacity; -EEXIST when
+ * the name is taken; -ENOSPC when max_topics topics exist or max_bytes of
+ * ring would be passed; -EDQUOT past the user's limits; or -ENOMEM.
+ */
 int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
 {
 	struct mqdev_topic *topic;
@@ -307,6 +337,17 @@ static void topic_kill(struct mqdev_topic *topic)
 	mqdev_topic_put(topic);
 }
 
+/**
+ * mqdev_topic_delete() - delete a topic
+ * @net: the caller's network namespace
+ * @name: the topic's name, checked by mqdev_name_check()
+ *
+ * It leaves the registry now and is freed with its last reference; its
+ * readers, producers and group members are told.
+ *
+ * Return: 0, -ENOENT for no such topic, or -EPERM for a caller that
+ * neither owns it nor has CAP_SYS_ADMIN.
+ */
 int mqdev_topic_delete(struct net *net, const char *name)
 {
 	struct mqdev_topic *topic;
@@ -333,7 +374,10 @@ int mqdev_topic_delete(struct net *net, const char *name)
 	return 0;
 }
 
-/* A network namespace is going away: so do its topics. */
+/**
+ * mqdev_topics_destroy_net() - delete a dying namespace's topics
+ * @net: the namespace, going away
+ */
 void mqdev_topics_destroy_net(struct net *net)
 {
 	struct mqdev_topic *topic, *next;
@@ -370,9 +414,15 @@ static int topic_copy_names(const struct mqdev_topic_list *req, u32 size,
 	return 0;
 }
 
-/*
+/**
+ * mqdev_topic_list() - MQDEV_IOC_TOPIC_LIST: the names of the topics
+ * @net: the caller's network namespace, whose topics are listed
+ * @req: the request: room for names, or none; the count of topics goes back
+ *
  * Names are snapshotted under the lock and copied out after it.  With no
  * room, only the count is asked, and the element size is not looked at.
+ *
+ * Return: 0; -EINVAL for a bad element size; -ENOMEM; or -EFAULT.
  */
 int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req)
 {
@@ -424,6 +474,15 @@ static int topic_copy_parts(struct mqdev_topic *topic,
 	return 0;
 }
 
+/**
+ * mqdev_topic_describe() - MQDEV_IOC_TOPIC_DESCRIBE: a topic, its partitions
+ * @net: the caller's network namespace
+ * @req: the request: the name, and room for partitions, or none; what the
+ *	 topic is goes back
+ *
+ * Return: 0; -EINVAL for a bad request or name; -ENOENT for no such topic;
+ * -EACCES without read permission; or -EFAULT.
+ */
 int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
 {
 	struct mqdev_topic *topic;
@@ -454,9 +513,17 @@ int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
 	return err;
 }
 
-/*
- * References to the topics the caller may read, optionally just @name; put
- * each with mqdev_topic_put() and free the array with kfree().
+/**
+ * mqdev_topics_get() - references to the topics the caller may read
+ * @nlskb: the netlink request asking
+ * @net: the caller's network namespace
+ * @name: only the topic of this name, or NULL for all
+ * @count: how many went in the array goes here
+ *
+ * Give them back with mqdev_topics_put().
+ *
+ * Return: the array, of *@count topics (maybe none), or NULL when it could
+ * not be allocated.
  */
 struct mqdev_topic **mqdev_topics_get(const struct sk_buff *nlskb,
 				      struct net *net, const char *name,
@@ -481,6 +548,11 @@ struct mqdev_topic **mqdev_topics_get(const struct sk_buff *nlskb,
 	return topics;
 }
 
+/**
+ * mqdev_topics_put() - give back what mqdev_topics_get() gave
+ * @topics: the array
+ * @count: the topics in it
+ */
 void mqdev_topics_put(struct mqdev_topic **topics, u32 count)
 {
 	while (count--)
@@ -488,7 +560,11 @@ void mqdev_topics_put(struct mqdev_topic **topics, u32 count)
 	kfree(topics);
 }
 
-/* Module exit: no handle is left, so nothing else holds a topic. */
+/**
+ * mqdev_topics_destroy() - free every topic
+ *
+ * Module exit: no handle is left, so nothing else holds a topic.
+ */
 void mqdev_topics_destroy(void)
 {
 	struct mqdev_topic *topic, *next;

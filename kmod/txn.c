@@ -113,6 +113,12 @@ struct mqdev_txn_table {
 static atomic64_t mqdev_next_txn_id = ATOMIC64_INIT(0);
 static struct workqueue_struct *mqdev_txn_wq;
 
+/**
+ * mqdev_txn_slot() - the slot of @txn in its namespace's table of states
+ * @txn: the transaction
+ *
+ * Return: the slot, which its records carry.
+ */
 u16 mqdev_txn_slot(const struct mqdev_transaction *txn)
 {
 	return txn->slot;
@@ -152,9 +158,16 @@ static void txn_free_work(struct work_struct *work)
 
 /* ---- what readers see ------------------------------------------------------ */
 
-/*
- * The state of @rec for a reader: 0 (not in a transaction, or committed),
- * MQDEV_TXN_OPEN (stop here) or MQDEV_TXN_ABORT (never deliver it).
+/**
+ * mqdev_txn_record_state() - the state of a record for a reader
+ * @part: the record's partition
+ * @rec: the record, in the ring
+ *
+ * Lock-free, for readers and wake functions.
+ *
+ * Return: 0 for a record in no transaction or in a committed one,
+ * MQDEV_TXN_OPEN for one whose transaction is undecided (stop here), or
+ * MQDEV_TXN_ABORT for an aborted one (never deliver it).
  */
 u32 mqdev_txn_record_state(const struct mqdev_part *part,
 			   const struct mqdev_record *rec)
@@ -180,11 +193,14 @@ u32 mqdev_txn_record_state(const struct mqdev_part *part,
 	       MQDEV_TXN_OPEN : MQDEV_TXN_ABORT;
 }
 
-/*
- * An overwriting topic dropped @rec (under its partition's lock).  If its
- * transaction is still open it can no longer commit whole.  The slot cannot
- * have been freed: that happens only after every record is marked, and
- * marking takes the partition lock we hold.
+/**
+ * mqdev_txn_record_dropped() - an overwriting topic dropped @rec
+ * @part: the record's partition, locked
+ * @rec: the record
+ *
+ * If its transaction is still open it can no longer commit whole.  The slot
+ * cannot have been freed: that happens only after every record is marked,
+ * and marking takes the partition lock we hold.
  */
 void mqdev_txn_record_dropped(const struct mqdev_part *part,
 			      const struct mqdev_record *rec)
@@ -200,6 +216,14 @@ void mqdev_txn_record_dropped(const struct mqdev_part *part,
 		atomic_cmpxchg(&txn->state, MQDEV_TXN_OPEN, MQDEV_TXN_DAMAGED);
 }
 
+/**
+ * mqdev_txn_mmap() - map a namespace's page of transaction states
+ * @net: the namespace of the handle mapping it
+ * @vma: the mapping: one page, not writable
+ *
+ * Return: 0; -EACCES for a writable mapping; or what vm_map_pages_zero()
+ * returns, such as -ENXIO for a mapping larger than the page.
+ */
 int mqdev_txn_mmap(struct net *net, struct vm_area_struct *vma)
 {
 	struct mqdev_txn_table *table = mqdev_net(net)->txns;
@@ -210,6 +234,10 @@ int mqdev_txn_mmap(struct net *net, struct vm_area_struct *vma)
 	return vm_map_pages_zero(vma, &table->page, 1);
 }
 
+/**
+ * mqdev_txn_fill_offsets() - where a consumer finds the transaction states
+ * @off: the layout MQDEV_IOC_ATTACH reports, its txn_* fields filled in
+ */
 void mqdev_txn_fill_offsets(struct mqdev_ring_offsets *off)
 {
 	off->txn_mmap = MQDEV_TXN_MMAP;
@@ -313,11 +341,18 @@ err_put:
 	return err;
 }
 
-/*
- * Appends through a session: with its transaction, if one is open, locked
- * against its decision until mqdev_txn_append_end(), and referenced: the
- * session's lock is not held, so its own commit from another thread waits
- * for the transaction's lock, not for us.
+/**
+ * mqdev_txn_append_begin() - begin appends through a session
+ * @s: the session
+ * @txnp: its open transaction goes here, or NULL when it has none
+ *
+ * The transaction is locked against its decision until
+ * mqdev_txn_append_end(), and referenced: the session's lock is not held,
+ * so its own commit from another thread waits for the transaction's lock,
+ * not for us.
+ *
+ * Return: 0; or, for a transaction orphaned already, -ESTALE when the
+ * session was fenced, else -ETIMEDOUT.
  */
 int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_transaction **txnp)
 {
@@ -342,6 +377,10 @@ int mqdev_txn_append_begin(struct mqdev_session *s, struct mqdev_transaction **t
 	return err;
 }
 
+/**
+ * mqdev_txn_append_end() - end what mqdev_txn_append_begin() began
+ * @txn: the transaction it gave, or NULL
+ */
 void mqdev_txn_append_end(struct mqdev_transaction *txn)
 {
 	if (!txn)
@@ -411,7 +450,15 @@ int mqdev_txn_prepare(struct mqdev_transaction *txn, struct mqdev_part *part)
 	return 0;
 }
 
-/* Room in the transaction's limits for @space more bytes in @part. */
+/**
+ * mqdev_txn_reserve() - room in the transaction for a record in @part
+ * @txn: the transaction, locked
+ * @part: the partition, locked, after mqdev_txn_prepare()
+ * @space: the bytes the record takes in the ring
+ *
+ * Return: 0; -ETIMEDOUT when @txn was decided or orphaned while it was let
+ * go of; -EFBIG past max_txn_bytes; or -ENOMEM without mqdev_txn_prepare().
+ */
 int mqdev_txn_reserve(struct mqdev_transaction *txn, struct mqdev_part *part,
 		      u64 space)
 {
@@ -425,7 +472,12 @@ int mqdev_txn_reserve(struct mqdev_transaction *txn, struct mqdev_part *part,
 	return txn->cur ? 0 : -ENOMEM;
 }
 
-/* A record of @space bytes went in at @pos of the partition just reserved. */
+/**
+ * mqdev_txn_appended() - a record went in where mqdev_txn_reserve() said
+ * @txn: the transaction, locked
+ * @pos: the record's position in the partition just reserved
+ * @space: the bytes it takes
+ */
 void mqdev_txn_appended(struct mqdev_transaction *txn, u64 pos, u64 space)
 {
 	struct mqdev_txn_part *tp = txn->cur;
@@ -605,7 +657,12 @@ static void txn_orphan_now(struct mqdev_transaction *txn)
 		mod_delayed_work(mqdev_txn_wq, &txn->work, 0);
 }
 
-/* Its producer can no longer decide @txn: ask the checker now. */
+/**
+ * mqdev_txn_orphan() - its producer can no longer decide @txn
+ * @txn: the transaction
+ *
+ * The checker is asked now, unless @txn is decided already.
+ */
 void mqdev_txn_orphan(struct mqdev_transaction *txn)
 {
 	mutex_lock(&txn->lock);
@@ -636,7 +693,12 @@ void mqdev_txn_fence(struct mqdev_identity *ident)
 	mutex_unlock(&table->lock);
 }
 
-/* Its session is gone: the checker decides, and the session's reference goes. */
+/**
+ * mqdev_txn_session_gone() - the session of @txn is gone
+ * @txn: the transaction, with the session's reference, which goes
+ *
+ * The checker decides it.
+ */
 void mqdev_txn_session_gone(struct mqdev_transaction *txn)
 {
 	mqdev_txn_orphan(txn);
@@ -665,6 +727,23 @@ static int txn_end(struct mqdev_session *s, struct mqdev_txn *req)
 	return err;
 }
 
+/**
+ * mqdev_txn_ioctl() - MQDEV_IOC_TXN: begin, commit or abort
+ * @s: the session
+ * @req: the request; the transaction's id, and for a commit or an abort
+ *	 what became of it, go back
+ *
+ * A commit that cannot hold aborts instead.
+ *
+ * Return: 0; -EINVAL for a bad request; -ESTALE for a fenced session (the
+ * checker decides); to begin, -EBUSY when a transaction is open, -ENOSPC
+ * when max_txns are open or no slot is free, -EDQUOT past the user's limit,
+ * or -ENOMEM; to end, -ENOENT when none is open, -ETIMEDOUT for an orphan
+ * (the checker decides; @req says what became of it), or for a commit
+ * that aborted: -ESTALE when its group offsets are no longer the sender's,
+ * -ERANGE for one past its partition's end, -EOVERFLOW when one of its
+ * records was overwritten.
+ */
 int mqdev_txn_ioctl(struct mqdev_session *s, struct mqdev_txn *req)
 {
 	int err;
@@ -773,6 +852,23 @@ out_unlock:
 	return err;
 }
 
+/**
+ * mqdev_txn_offsets() - MQDEV_IOC_TXN_OFFSETS: group offsets to commit with
+ * @s: the session, with its transaction open
+ * @req: the request: the descriptor of a consuming handle that is a group
+ *	 member, and the member's commits
+ *
+ * The offsets are committed with the transaction, or not at all.  All the
+ * offsets of one transaction are of one group, sent by one member.
+ *
+ * Return: 0; -EINVAL for a bad request or commit, or a descriptor that is
+ * no consuming handle; -EBADF for a descriptor not open; -E2BIG or -EFAULT
+ * copying the commits in; -ENOMEM; -ESTALE for a fenced session, or a
+ * commit of a partition the member does not own in its generation;
+ * -ENOENT when no transaction is open; -ETIMEDOUT for an orphan; -EBADFD
+ * for a handle that is no group member; or -EXDEV for a topic, group or
+ * member other than the one the transaction's offsets are already of.
+ */
 int mqdev_txn_offsets(struct mqdev_session *s,
 		      const struct mqdev_txn_offsets *req)
 {
@@ -788,7 +884,7 @@ int mqdev_txn_offsets(struct mqdev_session *s,
 	if (fd_empty(f))
 		return -EBADF;
 	ch = mqdev_file_handle(fd_file(f));
-	/* Pairs with smp_store_release() in mqdev_ioctl_attach(). */
+	/* Pairs with smp_store_release() in mqdev_attach(). */
 	if (!ch || !smp_load_acquire(&ch->topic) ||
 	    !(ch->mode & MQDEV_ATTACH_CONSUME) || req->count > ch->topic->nr_parts)
 		return -EINVAL;
@@ -843,6 +939,24 @@ static struct mqdev_transaction *txn_find(struct net *net, const char *name,
 	return found;
 }
 
+/**
+ * mqdev_txn_resolve() - a checker's answer about an orphaned transaction
+ * @net: the sender's namespace, where the transaction is looked for
+ * @name: the transaction's producer name
+ * @txn_id: the transaction
+ * @decision: MQDEV_TXN_COMMIT, MQDEV_TXN_ABORT, or MQDEV_TXN_UNKNOWN to
+ *	      leave it undecided: it is asked again later
+ * @capable: the sender may decide another user's transactions
+ *	     (CAP_SYS_ADMIN)
+ * @extack: what went wrong goes here
+ *
+ * A commit that cannot hold aborts instead.
+ *
+ * Return: 0; -ENOENT for no such undecided transaction; -EPERM when it is
+ * another user's and !@capable; -EALREADY when it was decided meanwhile;
+ * -EBUSY when its producer is alive and decides it; or, for a commit that
+ * aborted, -ESTALE, -ERANGE or -EOVERFLOW, as mqdev_txn_ioctl().
+ */
 int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
 		      u32 decision, bool capable, struct netlink_ext_ack *extack)
 {
@@ -878,13 +992,22 @@ out_put:
 
 /* ---- module ------------------------------------------------------------------- */
 
+/**
+ * mqdev_txn_init() - module init: the transactions' workqueue
+ *
+ * Return: 0 or -ENOMEM.
+ */
 int __init mqdev_txn_init(void)
 {
 	mqdev_txn_wq = alloc_workqueue("mqdev_txn", WQ_UNBOUND, 0);
 	return mqdev_txn_wq ? 0 : -ENOMEM;
 }
 
-/* Module exit: every namespace's transactions are decided already. */
+/**
+ * mqdev_txn_exit() - module exit: the transactions' workqueue goes
+ *
+ * Every namespace's transactions are decided already.
+ */
 void mqdev_txn_exit(void)
 {
 	destroy_workqueue(mqdev_txn_wq);
@@ -915,10 +1038,13 @@ int mqdev_txn_init_net(struct net *net)
 	return 0;
 }
 
-/*
- * The namespace is going: no session of it is left (a handle holds its
- * namespace), so abort what the checkers did not decide, then free the
- * table.  Readers' mappings keep their own reference on the page.
+/**
+ * mqdev_txn_exit_net() - free a namespace's table of transactions
+ * @net: the namespace, going away
+ *
+ * No session of it is left (a handle holds its namespace), so what the
+ * checkers did not decide is aborted first.  Readers' mappings keep their
+ * own reference on the page.
  */
 void mqdev_txn_exit_net(struct net *net)
 {

@@ -51,7 +51,17 @@ static int wait_wake(struct wait_queue_entry *curr, unsigned int mode,
 	return default_wake_function(curr, mode, wake_flags, key);
 }
 
-/* A partition the handle reads has @min_bytes ready past its position. */
+/**
+ * mqdev_handle_ready() - has the handle enough to read?
+ * @h: the handle, attached to consume
+ * @topic: its topic
+ * @min_bytes: how much must be ready: 0 counts as 1
+ *
+ * Lock-free, as mqdev_ring_ready(): for wake conditions too.
+ *
+ * Return: true when a partition @h reads has @min_bytes ready past its
+ * position.
+ */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
 			u32 min_bytes)
 {
@@ -163,6 +173,19 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 	return err;
 }
 
+/**
+ * mqdev_wait() - MQDEV_IOC_WAIT: sleep until enough is ready to read
+ * @h: the handle, attached to consume
+ * @topic: its topic
+ * @req: the request: the watermark and the time-out; revents goes back
+ *
+ * Also woken by the topic's deletion and, for a group member, by its
+ * group's news (a rebalance, the group's deletion), as poll(2) would be.
+ *
+ * Return: 0 with req->revents set; -EDESTADDRREQ for a handle that reads no
+ * partition and is no group member; -ETIMEDOUT when nothing came in time
+ * (at once for a time-out of 0); -EINTR for a signal; or -ENOMEM.
+ */
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req)
 {
