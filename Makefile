@@ -2,6 +2,7 @@
 #
 # make            build the module, libmqdev, the tools and the selftests
 # make deps       install what building and testing need (Debian, as root)
+# make regen      the netlink family's code and uapi enums, from its spec
 # make demo       a producer and a consumer exchanging messages in the VM
 # make check      every selftest in the VM; ends with "N passed, M failed"
 # make check-debug  the selftests, the fuzzer and the torture on a debug
@@ -26,11 +27,8 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wno-unused-parameter
-# The kselftest harness is written for the kernel selftests' plain -Wall.
-TWARN	:= -Wall -Wshadow
 ifeq ($(WERROR),1)
 WARN	+= -Werror
-TWARN	+= -Werror
 KWERROR	:= KCFLAGS=-Werror
 endif
 CPPFLAGS += -Iuapi -Ilib -D_GNU_SOURCE
@@ -47,16 +45,18 @@ LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
-TESTS	 := $(patsubst selftests/mqdev/%.c,$(B)/selftests/%, \
-	     $(wildcard selftests/mqdev/*_test.c)) \
-	    $(patsubst selftests/mqdev/%.sh,$(B)/selftests/%, \
-	     $(wildcard selftests/mqdev/*_test.sh))
-HARNESS	 := $(B)/kselftest/kselftest_harness.h
+# What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
+# lib.mk, the harness and ktap_helpers.sh (which the scripts, run from
+# build/selftests, find at ../kselftest/ as in a kernel tree).
+KSFT	 := $(B)/kselftest
+KSFT_FILES := $(addprefix $(KSFT)/,lib.mk kselftest.h kselftest_harness.h \
+	      ktap_helpers.sh)
 CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
 HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
+	regen \
 	bench fuzz torture \
 	install clean
 all: module lib tools selftests
@@ -66,7 +66,13 @@ module:
 
 lib: $(LIBS)
 tools: $(TOOLS) $(EXAMPLES)
-selftests: $(TESTS)
+# selftests/mqdev/Makefile is a kselftest one (see README, Tests); it builds
+# libmqdev's sources into the tests, as in a kernel tree.
+selftests: $(KSFT_FILES)
+	$(MAKE) -C selftests/mqdev OUTPUT=$(CURDIR)/$(B)/selftests \
+		KSFT_DIR=$(CURDIR)/$(KSFT) MQDEV_LIB=$(CURDIR)/lib \
+		KHDR_INCLUDES="-isystem $(CURDIR)/uapi" \
+		$(if $(filter 1,$(WERROR)),USERCFLAGS=-Werror)
 
 $(B)/lib/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -105,18 +111,13 @@ $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
 
-# kselftest_harness.h comes from Debian's linux-source-6.12 tarball.
-$(HARNESS):
-	@mkdir -p $(@D)
-	tar -xJf /usr/src/linux-source-6.12.tar.xz -C $(@D) --strip-components=4 \
-		linux-source-6.12/tools/testing/selftests/kselftest_harness.h \
-		linux-source-6.12/tools/testing/selftests/kselftest.h
-
-$(B)/selftests/%: selftests/mqdev/%.c selftests/mqdev/common.h $(HARNESS) \
-		$(HDRS) $(LIB_SO)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TWARN) $(CFLAGS) -I$(B)/kselftest $(RPATH) \
-		-o $@ $< $(LDLIBS) -lpthread
+# The kselftest files come from Debian's linux-source-6.12 tarball.
+$(KSFT_FILES) &:
+	@mkdir -p $(KSFT)
+	tar -xJf /usr/src/linux-source-6.12.tar.xz -C $(KSFT) \
+		--transform='s|.*/||' \
+		$(addprefix linux-source-6.12/tools/testing/selftests/, \
+		lib.mk kselftest.h kselftest_harness.h kselftest/ktap_helpers.sh)
 
 # checkpatch.pl comes from the same tarball.
 $(CHECKPATCH):
@@ -139,19 +140,20 @@ lint: $(CHECKPATCH)
 intree:
 	scripts/intree-build.sh
 
-$(B)/selftests/%: selftests/mqdev/%.sh
-	@mkdir -p $(@D)
-	cp $< $@
-	chmod +x $@
-
 deps:
 	scripts/deps.sh
+
+# The netlink family's code and uapi enums, from its spec
+# (Documentation/netlink/specs/mqdev.yaml) with the kernel's ynl-gen-c.py.
+regen:
+	scripts/ynl-regen.sh
 
 demo: deps
 	$(MAKE) all
 	tools/vm/run -- tools/demo.sh
 
 check: deps
+	scripts/ynl-regen.sh --check
 	$(MAKE) WERROR=1 all
 	$(MAKE) lint
 	scripts/kdoc-check.sh
@@ -160,7 +162,7 @@ check: deps
 	tools/vm/selftest.sh
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost >/dev/null
-	tools/vm/run -- selftests/run.sh
+	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1

@@ -3,8 +3,14 @@
  * The control channel: generic netlink family "mqdev".  Consumer groups are
  * listed and described, their offsets committed, reset and deleted here, and
  * the "events" multicast group announces rebalances and topics coming and
- * going.  Every attribute is checked by a strict policy; every refusal comes
- * with an extended-ack message a person can read.
+ * going.  Every refusal comes with an extended-ack message a person can read.
+ *
+ * The family's ABI is Documentation/netlink/specs/mqdev.yaml: each command's
+ * strict policy (the attributes it takes, their types, lengths and ranges)
+ * and the split ops table are generated from it into netlink-gen.c by the
+ * kernel's ynl-gen-c.py (make regen), so an attribute a command does not
+ * take is refused before its handler runs.  The handlers are here, named as
+ * the generator declares them in netlink-gen.h.
  *
  * Requests run in the sender's context and ask mqdev_permits() (perm.c), as
  * the ioctls do: describing needs read permission on the topic; committing
@@ -19,43 +25,25 @@
 #include <net/genetlink.h>
 #include <net/sock.h>
 #include "mqdev.h"
+#include "netlink-gen.h"
 
-enum { MQDEV_MCGRP_EVENTS };
-
-static const struct nla_policy mqdev_policy[MQDEV_A_MAX + 1] = {
-	[MQDEV_A_GROUP]		= { .type = NLA_NUL_STRING, .len = MQDEV_NAME_MAX },
-	[MQDEV_A_TOPIC]		= { .type = NLA_NUL_STRING, .len = MQDEV_NAME_MAX },
-	[MQDEV_A_PARTITION]	= NLA_POLICY_MAX(NLA_U32, MQDEV_MAX_PARTITIONS - 1),
-	[MQDEV_A_OFFSET]	= { .type = NLA_U64 },
-	[MQDEV_A_GENERATION]	= { .type = NLA_U32 },
-	[MQDEV_A_RESET]		= NLA_POLICY_MAX(NLA_U32, MQDEV_SEEK_TIMESTAMP),
-	[MQDEV_A_TIMESTAMP]	= { .type = NLA_U64 },
-	[MQDEV_A_FORCE]		= { .type = NLA_FLAG },
-	[MQDEV_A_PRODUCER]	= { .type = NLA_NUL_STRING, .len = MQDEV_NAME_MAX },
-	[MQDEV_A_TXN]		= { .type = NLA_U64 },
-	[MQDEV_A_DECISION]	= NLA_POLICY_RANGE(NLA_U32, MQDEV_TXN_COMMIT,
-						   MQDEV_TXN_UNKNOWN),
-};
+/* The spec's limits are the header's (the spec can only hold numbers). */
+static_assert(MQDEV_PARTITION_MAX + 1 == MQDEV_MAX_PARTITIONS);
 
 static struct genl_family mqdev_genl_family;
 
-/* A required attribute: its absence is named, for tools and for people. */
-static bool nl_missing(struct genl_info *info, int attr, const char *what)
-{
-	if (info->attrs[attr])
-		return false;
-	NL_SET_ERR_ATTR_MISS(info->extack, NULL, attr);
-	NL_SET_ERR_MSG_FMT(info->extack, "missing attribute: %s", what);
-	return true;
-}
-
-/* A name attribute as the zero-padded field the rest of mqdev checks. */
+/*
+ * A name attribute as the zero-padded field the rest of mqdev checks.
+ *
+ * Here and in the handlers a required attribute is checked with
+ * GENL_REQ_ATTR_CHECK(), which reports the missing one to tools
+ * (NLMSGERR_ATTR_MISS_TYPE); the message names it for people.
+ */
 static int nl_name(struct genl_info *info, int attr, char *name)
 {
 	struct nlattr *nla = info->attrs[attr];
 
-	if (!nla) {
-		NL_SET_ERR_ATTR_MISS(info->extack, NULL, attr);
+	if (GENL_REQ_ATTR_CHECK(info, attr)) {
 		NL_SET_ERR_MSG(info->extack, "missing a topic or group name");
 		return -EINVAL;
 	}
@@ -146,7 +134,7 @@ err_cancel:
  * A described group of 256 partitions and members runs to tens of KiB: one
  * message must fit one dump buffer (readers need a 64 KiB receive buffer).
  */
-static int mqdev_nl_group_dump_start(struct netlink_callback *cb)
+int mqdev_nl_group_get_start(struct netlink_callback *cb)
 {
 	cb->min_dump_alloc = U16_MAX;
 	return 0;
@@ -157,7 +145,7 @@ static int mqdev_nl_group_dump_start(struct netlink_callback *cb)
  * message; GROUP and TOPIC narrow it.  cb->args[0] counts the messages sent
  * by earlier calls.
  */
-static int mqdev_nl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
+int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct genl_info *info = genl_info_dump(cb);
 	struct nlattr *want_group = info->attrs[MQDEV_A_GROUP];
@@ -291,7 +279,7 @@ static void nl_group_unlock(struct mqdev_topic *topic)
 	mqdev_topic_put(topic);
 }
 
-static int mqdev_nl_group_commit(struct sk_buff *skb, struct genl_info *info)
+int mqdev_nl_group_commit_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **a = info->attrs;
 	struct mqdev_topic *topic;
@@ -299,9 +287,14 @@ static int mqdev_nl_group_commit(struct sk_buff *skb, struct genl_info *info)
 	bool created;
 	int err;
 
-	if (nl_missing(info, MQDEV_A_PARTITION, "partition") ||
-	    nl_missing(info, MQDEV_A_OFFSET, "offset"))
+	if (GENL_REQ_ATTR_CHECK(info, MQDEV_A_PARTITION)) {
+		NL_SET_ERR_MSG(info->extack, "missing attribute: partition");
 		return -EINVAL;
+	}
+	if (GENL_REQ_ATTR_CHECK(info, MQDEV_A_OFFSET)) {
+		NL_SET_ERR_MSG(info->extack, "missing attribute: offset");
+		return -EINVAL;
+	}
 	g = nl_group_lock(skb, info, &topic, NL_GROUP_USE, &created);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
@@ -336,17 +329,26 @@ static int nl_reset_target(struct genl_info *info, u32 *whence, u64 *value)
 {
 	struct nlattr **a = info->attrs;
 
-	if (nl_missing(info, MQDEV_A_RESET, "reset (where to)"))
+	if (GENL_REQ_ATTR_CHECK(info, MQDEV_A_RESET)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "missing attribute: reset (where to)");
 		return -EINVAL;
+	}
 	*whence = nla_get_u32(a[MQDEV_A_RESET]);
 	*value = 0;
 	if (*whence == MQDEV_SEEK_OFFSET) {
-		if (nl_missing(info, MQDEV_A_OFFSET, "offset"))
+		if (GENL_REQ_ATTR_CHECK(info, MQDEV_A_OFFSET)) {
+			NL_SET_ERR_MSG(info->extack,
+				       "missing attribute: offset");
 			return -EINVAL;
+		}
 		*value = nla_get_u64(a[MQDEV_A_OFFSET]);
 	} else if (*whence == MQDEV_SEEK_TIMESTAMP) {
-		if (nl_missing(info, MQDEV_A_TIMESTAMP, "timestamp"))
+		if (GENL_REQ_ATTR_CHECK(info, MQDEV_A_TIMESTAMP)) {
+			NL_SET_ERR_MSG(info->extack,
+				       "missing attribute: timestamp");
 			return -EINVAL;
+		}
 		*value = nla_get_u64(a[MQDEV_A_TIMESTAMP]);
 	}
 	return 0;
@@ -378,7 +380,7 @@ static int nl_reset_locate(struct genl_info *info, struct mqdev_group *g,
 	return err;
 }
 
-static int mqdev_nl_group_reset(struct sk_buff *skb, struct genl_info *info)
+int mqdev_nl_group_reset_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *part = info->attrs[MQDEV_A_PARTITION];
 	struct mqdev_group_pos *found;
@@ -425,7 +427,7 @@ out_unlock:
 	return err;
 }
 
-static int mqdev_nl_group_delete(struct sk_buff *skb, struct genl_info *info)
+int mqdev_nl_group_delete_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct mqdev_topic *topic;
 	struct mqdev_group *g;
@@ -451,8 +453,8 @@ static int mqdev_nl_group_delete(struct sk_buff *skb, struct genl_info *info)
  * The sender checks the transactions of a producer name: when one is
  * orphaned, MQDEV_CMD_TXN_CHECK comes to this socket, until it closes.
  */
-static int mqdev_nl_checker_register(struct sk_buff *skb,
-				     struct genl_info *info)
+int mqdev_nl_checker_register_doit(struct sk_buff *skb,
+				   struct genl_info *info)
 {
 	char name[MQDEV_NAME_SIZE];
 	int err;
@@ -465,7 +467,7 @@ static int mqdev_nl_checker_register(struct sk_buff *skb,
 				      info->extack);
 }
 
-static int mqdev_nl_txn_resolve(struct sk_buff *skb, struct genl_info *info)
+int mqdev_nl_txn_resolve_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	char name[MQDEV_NAME_SIZE];
 	u32 decision;
@@ -474,10 +476,16 @@ static int mqdev_nl_txn_resolve(struct sk_buff *skb, struct genl_info *info)
 	err = nl_name(info, MQDEV_A_PRODUCER, name);
 	if (err)
 		return err;
-	if (nl_missing(info, MQDEV_A_TXN, "transaction id") ||
-	    nl_missing(info, MQDEV_A_DECISION, "decision"))
+	if (GENL_REQ_ATTR_CHECK(info, MQDEV_A_TXN)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "missing attribute: transaction id");
 		return -EINVAL;
-	/* The policy's range has BEGIN in it, which is no answer. */
+	}
+	if (GENL_REQ_ATTR_CHECK(info, MQDEV_A_DECISION)) {
+		NL_SET_ERR_MSG(info->extack, "missing attribute: decision");
+		return -EINVAL;
+	}
+	/* The spec's range has BEGIN in it, which is no answer. */
 	decision = nla_get_u32(info->attrs[MQDEV_A_DECISION]);
 	if (decision == MQDEV_TXN_BEGIN) {
 		NL_SET_ERR_MSG_ATTR(info->extack,
@@ -490,34 +498,6 @@ static int mqdev_nl_txn_resolve(struct sk_buff *skb, struct genl_info *info)
 				 decision, netlink_capable(skb, CAP_SYS_ADMIN),
 				 info->extack);
 }
-
-static const struct genl_ops mqdev_genl_ops[] = {
-	{
-		.cmd	= MQDEV_CMD_GROUP_GET,
-		.start	= mqdev_nl_group_dump_start,
-		.dumpit	= mqdev_nl_group_dump,
-	},
-	{
-		.cmd	= MQDEV_CMD_GROUP_COMMIT,
-		.doit	= mqdev_nl_group_commit,
-	},
-	{
-		.cmd	= MQDEV_CMD_GROUP_RESET,
-		.doit	= mqdev_nl_group_reset,
-	},
-	{
-		.cmd	= MQDEV_CMD_GROUP_DELETE,
-		.doit	= mqdev_nl_group_delete,
-	},
-	{
-		.cmd	= MQDEV_CMD_CHECKER_REGISTER,
-		.doit	= mqdev_nl_checker_register,
-	},
-	{
-		.cmd	= MQDEV_CMD_TXN_RESOLVE,
-		.doit	= mqdev_nl_txn_resolve,
-	},
-};
 
 /* The question to a checker: "transaction T of producer P: commit or abort?" */
 int mqdev_nl_txn_check(struct net *net, u32 portid,
@@ -559,18 +539,22 @@ static struct notifier_block mqdev_nl_notifier = {
 };
 
 static const struct genl_multicast_group mqdev_mcgrps[] = {
-	[MQDEV_MCGRP_EVENTS] = { .name = MQDEV_GENL_MCGRP_EVENTS },
+	[MQDEV_NLGRP_EVENTS] = { .name = MQDEV_GENL_MCGRP_EVENTS },
 };
 
+/*
+ * The spec's protocol is genetlink-c (its names are the uapi header's), for
+ * which the generator writes the ops and their policies but not the family:
+ * it is here, with the generated split ops.  Requests are serialized by
+ * genl_mutex, as they always were (no parallel_ops).
+ */
 static struct genl_family mqdev_genl_family __ro_after_init = {
 	.name		= MQDEV_GENL_NAME,
 	.version	= MQDEV_GENL_VERSION,
-	.maxattr	= MQDEV_A_MAX,
-	.policy		= mqdev_policy,
 	.netnsok	= true,
 	.module		= THIS_MODULE,
-	.ops		= mqdev_genl_ops,
-	.n_ops		= ARRAY_SIZE(mqdev_genl_ops),
+	.split_ops	= mqdev_nl_ops,
+	.n_split_ops	= ARRAY_SIZE(mqdev_nl_ops),
 	.mcgrps		= mqdev_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(mqdev_mcgrps),
 };
@@ -604,7 +588,7 @@ static void nl_multicast(const struct mqdev_topic *topic, struct sk_buff *skb)
 	};
 
 	genlmsg_multicast_netns_filtered(&mqdev_genl_family, topic->net, skb, 0,
-					 MQDEV_MCGRP_EVENTS, GFP_KERNEL,
+					 MQDEV_NLGRP_EVENTS, GFP_KERNEL,
 					 nl_event_filter, &t);
 }
 

@@ -2,7 +2,10 @@
 # Build mqdev in-tree: put the sources into Debian's linux-source-6.12 tree
 # (extracted once under $MQDEV_CACHE), enable CONFIG_MQDEV=m through Kconfig,
 # and compile drivers/misc/mqdev.  Proves Kconfig and kmod/Kbuild serve an
-# in-tree build as well as the out-of-tree one.
+# in-tree build as well as the out-of-tree one.  Then the selftests, as
+# kselftest builds them: selftests/mqdev at tools/testing/selftests/mqdev with
+# libmqdev's sources beside them in lib/, against the tree's uapi headers
+# (built only: the host cannot load the module; the VM runs them).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${MQDEV_CACHE:-/var/cache/mqdev}
@@ -38,3 +41,12 @@ make -s -j"$(nproc)" modules_prepare
 rm -f drivers/misc/mqdev/*.o
 make -j"$(nproc)" W=1 KCFLAGS=-Werror drivers/misc/mqdev/
 ls -l drivers/misc/mqdev/mqdev.o
+
+st=tools/testing/selftests/mqdev
+rm -rf "$st"
+mkdir -p "$st/lib"
+cp -R "$root"/selftests/mqdev/. "$st/"
+cp "$root"/lib/*.c "$root"/lib/*.h "$st/lib/"
+make -s -j"$(nproc)" headers
+make -j"$(nproc)" -C tools/testing/selftests TARGETS=mqdev USERCFLAGS=-Werror
+ls "$st"/*_test

@@ -16,10 +16,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kselftest.h"
 #include "mqdev.h"
 
 #define USER_UID	1000
 #define OTHER_UID	1001
+
+/*
+ * Every test needs /dev/mq.  Without it (mqdev.ko not loaded, or a kernel
+ * built without CONFIG_MQDEV) the whole program skips, saying why, before
+ * the harness starts: a constructor, so that every file including this one
+ * gets it, whatever its tests and fixtures.
+ */
+static void __attribute__((constructor)) mqdev_require_device(void)
+{
+	int fd = open(MQDEV_DEVICE, O_RDWR | O_CLOEXEC);
+	int err = errno;
+
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	/* anything else (EACCES...) is for the tests to report */
+	if (err != ENOENT && err != ENODEV && err != ENXIO)
+		return;
+	ksft_print_header();
+	ksft_exit_skip("%s: %s: the mqdev module is not loaded (CONFIG_MQDEV=m)\n",
+		       MQDEV_DEVICE, strerror(err));
+}
 
 /* A topic name no other test uses: the test's name and a counter. */
 static inline const char *topic_name(const char *test)

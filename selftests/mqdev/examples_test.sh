@@ -1,9 +1,21 @@
 #!/bin/sh
 # The examples in tools/examples, each run on fresh topics: each shows one
 # delivery guarantee and exits non-zero if the guarantee did not hold.
-# Prints kselftest-style totals for selftests/run.sh.
+# Prints TAP through kselftest's ktap_helpers.sh, with the "# Totals:" line
+# selftests/run.sh reads; skips without /dev/mq, mqctl or the examples.
+. "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+
 ex=$(cd "$(dirname "$0")/.." && pwd)/examples
-pass=0 fail=0
+ktap_print_header
+if [ ! -c /dev/mq ]; then
+	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
+	exit "$KSFT_SKIP"
+fi
+if ! command -v mqctl >/dev/null || [ ! -x "$ex/txn_pipeline" ]; then
+	ktap_skip_all "mqctl or $ex is missing (tools/ of the mqdev repository)"
+	exit "$KSFT_SKIP"
+fi
+
 t=ex-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; for s in idem alo in out orders; do
@@ -11,14 +23,15 @@ trap 'rm -rf "$dir"; for s in idem alo in out orders; do
 
 ok() {
 	if [ "$1" = 0 ]; then
-		pass=$((pass + 1)); echo "ok - $2"
+		ktap_test_pass "$2"
 	else
-		fail=$((fail + 1)); echo "not ok - $2"
+		ktap_test_fail "$2"
 	fi
 }
 
 for s in idem alo in out orders; do
-	mqctl topic create $t-$s >/dev/null || exit 1
+	mqctl topic create $t-$s >/dev/null ||
+		ktap_exit_fail_msg "cannot create the topic $t-$s"
 done
 
 "$ex/idempotent_retry" $t-idem >"$dir/idem"
@@ -45,6 +58,6 @@ grep -q "order 2: the order is in the database: commit" "$dir/cart" &&
 	grep -q "order 3: no such order: abort" "$dir/cart"
 ok $? "order_cart: the checker decided both orphans"
 
-cat "$dir/idem" "$dir/alo" "$dir/pipe" "$dir/cart"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ $fail = 0 ]
+sed 's/^/# /' "$dir/idem" "$dir/alo" "$dir/pipe" "$dir/cart"
+ktap_set_plan $((KTAP_TESTNO - 1))
+ktap_finished

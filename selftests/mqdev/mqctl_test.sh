@@ -2,8 +2,20 @@
 # mqctl end to end: topics, produce/consume, and a consumer group of mqctl
 # processes sharing a topic, one of them killed, the rest carrying on; and
 # SIGTERM and SIGINT ending producers and consumers asleep in the kernel.
-# Prints kselftest-style totals for selftests/run.sh.
-pass=0 fail=0
+# Prints TAP through kselftest's ktap_helpers.sh, with the "# Totals:" line
+# selftests/run.sh reads; skips without /dev/mq or mqctl.
+. "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+
+ktap_print_header
+if [ ! -c /dev/mq ]; then
+	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
+	exit "$KSFT_SKIP"
+fi
+if ! command -v mqctl >/dev/null; then
+	ktap_skip_all "mqctl is not in PATH (tools/mqctl of the mqdev repository)"
+	exit "$KSFT_SKIP"
+fi
+
 t=mqctl-test-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
@@ -13,9 +25,9 @@ trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
 
 ok() {
 	if [ "$1" = 0 ]; then
-		pass=$((pass + 1)); echo "ok - $2"
+		ktap_test_pass "$2"
 	else
-		fail=$((fail + 1)); echo "not ok - $2"
+		ktap_test_fail "$2"
 	fi
 }
 
@@ -156,5 +168,5 @@ signalled TERM 2 mqctl verify $t-full --timeout 60000 >"$dir/out"
 [ $rc = 0 ] && [ $took -le 5 ] && grep -q "^$t-full: [0-9]* records" "$dir/out"
 ok $? "SIGTERM ends verify waiting for more records (exit $rc after ${took}s)"
 
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ $fail = 0 ]
+ktap_set_plan $((KTAP_TESTNO - 1))
+ktap_finished

@@ -251,6 +251,7 @@ struct raw {
 	char buf[8192];
 	struct nlmsghdr *nlh;
 	char msg[256];
+	int32_t offs;		/* of the attribute the ext-ack names, or -1 */
 };
 
 static struct nlmsghdr *raw_start(struct raw *r, int family, uint8_t cmd)
@@ -276,7 +277,9 @@ static struct nlmsghdr *raw_group(struct raw *r, int family, uint8_t cmd,
 	return r->nlh;
 }
 
-/* Send and return the error in the ack, keeping the ext-ack message. */
+/* Send and return the error in the ack, keeping the ext-ack message and
+ * the offset of the attribute it points at.
+ */
 static int raw_send(struct raw *r)
 {
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_GENERIC);
@@ -287,6 +290,7 @@ static int raw_send(struct raw *r)
 	int one = 1, ret = -EPROTO, n;
 
 	r->msg[0] = '\0';
+	r->offs = -1;
 	mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
 	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
@@ -302,6 +306,8 @@ static int raw_send(struct raw *r)
 			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
 				snprintf(r->msg, sizeof(r->msg), "%s",
 					 mnl_attr_get_str(attr));
+			else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS)
+				r->offs = mnl_attr_get_u32(attr);
 	}
 	mnl_socket_close(nl);
 	return ret;
@@ -385,6 +391,45 @@ TEST_F(nl, malformed_requests)
 	EXPECT_EQ(before.info.generation, after.info.generation);
 	EXPECT_EQ(0, memcmp(before.part, after.part, sizeof(before.part)));
 	EXPECT_EQ(3, after.part[0].position);
+}
+
+/*
+ * Each command has its own policy (Documentation/netlink/specs/mqdev.yaml):
+ * GROUP_COMMIT takes no FORCE, and says which attribute it refused rather
+ * than committing as if it were not there.
+ */
+TEST_F(nl, commit_refuses_force)
+{
+	int family = family_id();
+	struct seen s = {};
+	static struct raw r;
+	struct nlattr *force;
+
+	ASSERT_LT(0, family);
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "bad", self->name,
+				       MQDEV_PARTITION_ALL, MQDEV_SEEK_OFFSET,
+				       3, false));
+
+	raw_group(&r, family, MQDEV_CMD_GROUP_COMMIT, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_PARTITION, 0);
+	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
+	force = mnl_nlmsg_get_payload_tail(r.nlh);
+	mnl_attr_put(r.nlh, MQDEV_A_FORCE, 0, NULL);
+	EXPECT_EQ(-EINVAL, raw_send(&r));
+	EXPECT_STREQ("Unknown attribute type", r.msg);
+	EXPECT_EQ((char *)force - (char *)r.nlh, r.offs)
+		TH_LOG("the ext-ack should point at FORCE");
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "bad", self->name, keep, &s));
+	EXPECT_EQ(3, s.part[0].position) TH_LOG("a refused commit moved it");
+
+	/* without FORCE the same commit is taken */
+	raw_group(&r, family, MQDEV_CMD_GROUP_COMMIT, self->name);
+	mnl_attr_put_u32(r.nlh, MQDEV_A_PARTITION, 0);
+	mnl_attr_put_u64(r.nlh, MQDEV_A_OFFSET, 1);
+	EXPECT_EQ(0, raw_send(&r));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "bad", self->name, keep, &s));
+	EXPECT_EQ(1, s.part[0].position);
+	EXPECT_EQ(0, mqdev_group_delete(self->nl, "bad", self->name, false));
 }
 
 /* Under overwrite a slow group loses records, is told how many, and its

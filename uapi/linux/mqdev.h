@@ -435,59 +435,49 @@ struct mqdev_txn_offsets {
 /*
  * The control channel: generic netlink family "mqdev".  A described group
  * can run to tens of KiB: read MQDEV_CMD_GROUP_GET dumps with a 64 KiB buffer.
+ *
+ * Its commands, attributes, their types and checks, and its multicast group
+ * are specified and documented in Documentation/netlink/specs/mqdev.yaml;
+ * the lines between the two markers below are generated from it by the
+ * kernel's ynl-gen-c.py (make regen, scripts/ynl-regen.sh).
  */
+/* YNL-GEN-BEGIN: generated from the spec by make regen; do not edit */
 #define MQDEV_GENL_NAME		"mqdev"
 #define MQDEV_GENL_VERSION	1
-#define MQDEV_GENL_MCGRP_EVENTS	"events"
-
-enum {
-	MQDEV_CMD_UNSPEC,
-	MQDEV_CMD_GROUP_GET,		/* dump: groups, or one by GROUP/TOPIC */
-	MQDEV_CMD_GROUP_COMMIT,		/* GROUP TOPIC PARTITION OFFSET [GENERATION] */
-	MQDEV_CMD_GROUP_RESET,		/* GROUP TOPIC RESET [OFFSET|TIMESTAMP] [FORCE] */
-	MQDEV_CMD_GROUP_DELETE,		/* GROUP [TOPIC] */
-	MQDEV_CMD_EVENT_REBALANCE,	/* GROUP TOPIC GENERATION MEMBERS */
-	MQDEV_CMD_EVENT_TOPIC_NEW,	/* TOPIC */
-	MQDEV_CMD_EVENT_TOPIC_DEL,	/* TOPIC */
-	MQDEV_CMD_CHECKER_REGISTER,	/* PRODUCER: ask this socket about its txns */
-	MQDEV_CMD_TXN_CHECK,		/* to the checker: PRODUCER PRODUCER_ID TXN COOKIE */
-	MQDEV_CMD_TXN_RESOLVE,		/* PRODUCER TXN DECISION */
-	__MQDEV_CMD_MAX,
-};
-
-#define MQDEV_CMD_MAX (__MQDEV_CMD_MAX - 1)
 
 enum {
 	MQDEV_A_UNSPEC,
 	MQDEV_A_PAD,
-	MQDEV_A_GROUP,			/* string */
-	MQDEV_A_TOPIC,			/* string */
-	MQDEV_A_PARTITION,		/* u32 */
-	MQDEV_A_OFFSET,			/* u64 */
-	MQDEV_A_GENERATION,		/* u32 */
-	MQDEV_A_RESET,			/* u32: MQDEV_SEEK_* */
-	MQDEV_A_TIMESTAMP,		/* u64, ns */
-	MQDEV_A_FORCE,			/* flag */
-	MQDEV_A_MEMBERS,		/* u32: how many */
-	MQDEV_A_MEMBER,			/* nest: MQDEV_MEMBER_A_* */
-	MQDEV_A_PART,			/* nest: MQDEV_PART_A_* */
-	MQDEV_A_PRODUCER,		/* string: a producer name */
-	MQDEV_A_PRODUCER_ID,		/* u64 */
-	MQDEV_A_TXN,			/* u64: transaction id */
-	MQDEV_A_COOKIE,			/* u64: the application's, from BEGIN */
-	MQDEV_A_DECISION,		/* u32: MQDEV_TXN_COMMIT, _ABORT, _UNKNOWN */
-	__MQDEV_A_MAX,
+	MQDEV_A_GROUP,
+	MQDEV_A_TOPIC,
+	MQDEV_A_PARTITION,
+	MQDEV_A_OFFSET,
+	MQDEV_A_GENERATION,
+	MQDEV_A_RESET,
+	MQDEV_A_TIMESTAMP,
+	MQDEV_A_FORCE,
+	MQDEV_A_MEMBERS,
+	MQDEV_A_MEMBER,
+	MQDEV_A_PART,
+	MQDEV_A_PRODUCER,
+	MQDEV_A_PRODUCER_ID,
+	MQDEV_A_TXN,
+	MQDEV_A_COOKIE,
+	MQDEV_A_DECISION,
+
+	__MQDEV_A_MAX
 };
 
 #define MQDEV_A_MAX (__MQDEV_A_MAX - 1)
 
 enum {
 	MQDEV_MEMBER_A_UNSPEC,
-	MQDEV_MEMBER_A_ID,		/* u32 */
-	MQDEV_MEMBER_A_PID,		/* u32, in the reader's pid namespace */
-	MQDEV_MEMBER_A_COMM,		/* string */
-	MQDEV_MEMBER_A_COUNT,		/* u32: partitions owned */
-	__MQDEV_MEMBER_A_MAX,
+	MQDEV_MEMBER_A_ID,
+	MQDEV_MEMBER_A_PID,
+	MQDEV_MEMBER_A_COMM,
+	MQDEV_MEMBER_A_COUNT,
+
+	__MQDEV_MEMBER_A_MAX
 };
 
 #define MQDEV_MEMBER_A_MAX (__MQDEV_MEMBER_A_MAX - 1)
@@ -495,17 +485,39 @@ enum {
 enum {
 	MQDEV_PART_A_UNSPEC,
 	MQDEV_PART_A_PAD,
-	MQDEV_PART_A_INDEX,		/* u32 */
-	MQDEV_PART_A_COMMITTED,		/* u64, absent until a commit */
-	MQDEV_PART_A_POSITION,		/* u64: the group's offset, committed or not */
-	MQDEV_PART_A_FIRST,		/* u64: oldest offset kept */
-	MQDEV_PART_A_END,		/* u64: next offset to be written */
-	MQDEV_PART_A_LAG,		/* u64: END - POSITION */
-	MQDEV_PART_A_OWNER,		/* u32 member id, absent if none */
-	__MQDEV_PART_A_MAX,
+	MQDEV_PART_A_INDEX,
+	MQDEV_PART_A_COMMITTED,
+	MQDEV_PART_A_POSITION,
+	MQDEV_PART_A_FIRST,
+	MQDEV_PART_A_END,
+	MQDEV_PART_A_LAG,
+	MQDEV_PART_A_OWNER,
+
+	__MQDEV_PART_A_MAX
 };
 
 #define MQDEV_PART_A_MAX (__MQDEV_PART_A_MAX - 1)
+
+enum {
+	MQDEV_CMD_UNSPEC,
+	MQDEV_CMD_GROUP_GET,
+	MQDEV_CMD_GROUP_COMMIT,
+	MQDEV_CMD_GROUP_RESET,
+	MQDEV_CMD_GROUP_DELETE,
+	MQDEV_CMD_EVENT_REBALANCE,
+	MQDEV_CMD_EVENT_TOPIC_NEW,
+	MQDEV_CMD_EVENT_TOPIC_DEL,
+	MQDEV_CMD_CHECKER_REGISTER,
+	MQDEV_CMD_TXN_CHECK,
+	MQDEV_CMD_TXN_RESOLVE,
+
+	__MQDEV_CMD_MAX
+};
+
+#define MQDEV_CMD_MAX (__MQDEV_CMD_MAX - 1)
+
+#define MQDEV_GENL_MCGRP_EVENTS	"events"
+/* YNL-GEN-END */
 
 /*
  * MQDEV_IOC_VERSION, on any handle: what this kernel's mqdev is and can do.
