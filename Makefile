@@ -53,7 +53,7 @@ KSFT_FILES := $(addprefix $(KSFT)/,lib.mk kselftest.h kselftest_harness.h \
 	      ktap_helpers.sh)
 CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
-HDRS	 := uapi/linux/mqdev.h lib/mqdev.h lib/internal.h
+HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
 	regen \
@@ -238,7 +238,7 @@ abi: lib
 
 install: all
 	install -D -m 644 uapi/linux/mqdev.h $(DESTDIR)$(PREFIX)/include/linux/mqdev.h
-	install -D -m 644 lib/mqdev.h $(DESTDIR)$(PREFIX)/include/mqdev.h
+	install -D -m 644 lib/libmqdev.h $(DESTDIR)$(PREFIX)/include/libmqdev.h
 	install -D -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libmqdev.so.$(VERSION)
 	ln -sf libmqdev.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmqdev.so.$(SOMAJOR)
 	ln -sf libmqdev.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libmqdev.so

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <sys/ioctl.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 
 #define MQDEV_EXPORT __attribute__((visibility("default")))
 

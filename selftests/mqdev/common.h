@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-#include "mqdev.h"
+#include "libmqdev.h"
 
 #define USER_UID	1000
 #define OTHER_UID	1001

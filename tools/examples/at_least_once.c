@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 
 #define RECORDS 10
 

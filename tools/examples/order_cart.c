@@ -31,7 +31,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 
 #define PRODUCER "order-service"
 

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 
 #define NUMBERS 10
 #define BATCH 4

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 #include "mqbench.h"
 
 #define PP_SIZE		64

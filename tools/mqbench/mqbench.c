@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mqdev.h"
+#include "libmqdev.h"
 #include "mqbench.h"
 
 /* One run: the consumer's time from the go to its last message, in ns. */

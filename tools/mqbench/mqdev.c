@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 #include "mqbench.h"
 
 /*

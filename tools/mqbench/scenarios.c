@@ -12,7 +12,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 #include "mqbench.h"
 
 /*

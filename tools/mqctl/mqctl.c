@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mqdev.h"
+#include "libmqdev.h"
 
 static bool json;
 

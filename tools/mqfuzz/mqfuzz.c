@@ -48,7 +48,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/kcov.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 
 #define NR_FDS		16
 #define NR_MAPS		8

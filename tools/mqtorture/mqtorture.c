@@ -51,7 +51,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "mqdev.h"
+#include "libmqdev.h"
 
 #define PARTS		4
 #define PRODUCERS	3

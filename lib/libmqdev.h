@@ -5,8 +5,8 @@
  * Every function that can fail returns 0 (or a count) on success and a
  * negative errno on failure, as the kernel does; errno is left alone.
  */
-#ifndef _MQDEV_LIB_H
-#define _MQDEV_LIB_H
+#ifndef _LIBMQDEV_H
+#define _LIBMQDEV_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -534,4 +534,4 @@ int mqdev_txn_resolve(struct mqdev_nl *nl, const char *producer,
 }
 #endif
 
-#endif /* _MQDEV_LIB_H */
+#endif /* _LIBMQDEV_H */
