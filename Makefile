@@ -183,7 +183,7 @@ DEBUG_RUN := mqfuzz --seed 1 --seconds 60 --procs 2 --threads 2 --kcov \
 check-debug: deps
 	$(MAKE) WERROR=1 all
 	kernel=$$(scripts/debug-kernel.sh) && \
-	tools/vm/run --debug-kernel --kernel "$$kernel" \
+	tools/vm/run --debug-kernel --host-usr --kernel "$$kernel" \
 		--module build/debug/kmod/mqdev.ko --mem 1024 --timeout 4800 \
 		-- sh -c 'selftests/run.sh && $(DEBUG_RUN)'
 
