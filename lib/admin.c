@@ -57,17 +57,18 @@ int mqdev_attach_fd(const char *topic, uint32_t mode, int oflags,
 }
 
 MQDEV_EXPORT int mqdev_topic_create(int fd, const char *name,
-				    const struct mqdev_topic_config *config)
+				    const struct mqdev_topic_opts *opts)
 {
-	struct mqdev_topic_create req = {
-		.capacity = config ? config->capacity : 0,
-		.partitions = config && config->partitions ?
-			      config->partitions : 1,
-		.flags = config ? config->flags : 0,
-		.mode = config ? config->mode : 0,
-	};
-	int err = mqdev_name_set(req.name, name);
+	struct mqdev_topic_create req = {};
+	int err;
 
+	if (!OPTS_VALID(opts, mqdev_topic_opts))
+		return -EINVAL;
+	req.capacity = OPTS_GET(opts, capacity, 0);
+	req.partitions = OPTS_GET(opts, partitions, 0) ?: 1;
+	req.flags = OPTS_GET(opts, flags, 0);
+	req.mode = OPTS_GET(opts, mode, 0);
+	err = mqdev_name_set(req.name, name);
 	return err ?: mqdev_ioctl(fd, MQDEV_IOC_TOPIC_CREATE, &req);
 }
 

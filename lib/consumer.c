@@ -86,19 +86,28 @@ static bool record_sane(const struct mqdev_consumer *c, uint32_t len)
 	       len <= c->attach.max_record;
 }
 
-MQDEV_EXPORT int mqdev_consumer_new(const char *topic, unsigned int flags,
+MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
+				    const struct mqdev_consumer_opts *opts,
 				    struct mqdev_consumer **consumer)
 {
 	struct mqdev_consumer *c;
 	const struct mqdev_ring_offsets *off;
+	uint32_t flags;
 	int err;
 
+	if (!OPTS_VALID(opts, mqdev_consumer_opts))
+		return -EINVAL;
+	flags = OPTS_GET(opts, flags, 0);
 	if (flags & ~MQDEV_CONSUMER_COPY)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->copy = flags & MQDEV_CONSUMER_COPY;
+	c->busy_usec = OPTS_GET(opts, busy_poll_usec, 0);
+	c->fetch_min = OPTS_GET(opts, fetch_min, 0);
+	c->commit_ms = OPTS_GET(opts, auto_commit_ms, 0);
+	c->verifier = OPTS_GET(opts, verifier, NULL);
 	c->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, O_NONBLOCK,
 				&c->attach);
 	if (c->fd < 0) {
@@ -184,12 +193,6 @@ MQDEV_EXPORT uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *c)
 	return c->aborted;
 }
 
-MQDEV_EXPORT void mqdev_consumer_set_verifier(struct mqdev_consumer *c,
-					      struct mqdev_verifier *v)
-{
-	c->verifier = v;
-}
-
 MQDEV_EXPORT int mqdev_consumer_error(const struct mqdev_consumer *c)
 {
 	return c->error;
@@ -200,18 +203,6 @@ MQDEV_EXPORT uint64_t mqdev_consumer_position(const struct mqdev_consumer *c,
 {
 	return partition < c->attach.partitions ?
 	       c->parts[partition].next_offset : 0;
-}
-
-MQDEV_EXPORT void mqdev_consumer_set_busy_poll(struct mqdev_consumer *c,
-					       unsigned int usec)
-{
-	c->busy_usec = usec;
-}
-
-MQDEV_EXPORT void mqdev_consumer_set_fetch_min(struct mqdev_consumer *c,
-					       uint32_t bytes)
-{
-	c->fetch_min = bytes;
 }
 
 static int consumer_map(struct mqdev_consumer *c, uint32_t p)
@@ -893,6 +884,7 @@ MQDEV_EXPORT int mqdev_consumer_join(struct mqdev_consumer *c,
 	if (err)
 		return err;
 	c->member = true;
+	c->commit_due = now_usec() + c->commit_ms * 1000ULL;
 	return consumer_refresh(c);
 }
 
@@ -908,6 +900,8 @@ uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
 		cp = &c->parts[p];
 		if (!cp->subscribed || cp->next_offset == cp->committed)
 			continue;
+		/* flags and reserved must be zero: the kernel refuses others */
+		memset(&commits[n], 0, sizeof(commits[n]));
 		commits[n].partition = p;
 		commits[n].generation = c->generation;
 		commits[n].offset = cp->next_offset;
@@ -948,13 +942,6 @@ MQDEV_EXPORT int mqdev_consumer_commit(struct mqdev_consumer *c)
 			return err;
 	}
 	return ret;
-}
-
-MQDEV_EXPORT void mqdev_consumer_set_auto_commit(struct mqdev_consumer *c,
-						 unsigned int interval_ms)
-{
-	c->commit_ms = interval_ms;
-	c->commit_due = now_usec() + interval_ms * 1000ULL;
 }
 
 /*

@@ -3,10 +3,81 @@
 #define _MQDEV_INTERNAL_H
 
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include "libmqdev.h"
 
 #define MQDEV_EXPORT __attribute__((visibility("default")))
+
+/*
+ * Options and results with a leading size_t sz, as libbpf has them (see
+ * libmqdev.h).  TYPE_LAST is the last field this library knows of a struct.
+ */
+#ifndef offsetofend
+#define offsetofend(TYPE, FIELD) \
+	(offsetof(TYPE, FIELD) + sizeof(((TYPE *)0)->FIELD))
+#endif
+
+/*
+ * @sz covers at least the size field, and what lies past the @known bytes
+ * of this library's struct is zero: options it does not know are unset.
+ */
+static inline bool mqdev_opts_valid(const void *opts, size_t known)
+{
+	const unsigned char *p = opts;
+	size_t sz, i;
+
+	if (!opts)
+		return true;
+	sz = *(const size_t *)opts;
+	if (sz < sizeof(size_t))
+		return false;
+	for (i = known; i < sz; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+#define OPTS_VALID(opts, type) \
+	mqdev_opts_valid(opts, offsetofend(struct type, type##__last))
+/* The caller's struct has @field: it ends within sz. */
+#define OPTS_HAS(opts, field) \
+	((opts) && (opts)->sz >= offsetofend(typeof(*(opts)), field))
+/* @field of @opts, or @def where the caller's (older) struct lacks it. */
+#define OPTS_GET(opts, field, def) \
+	(OPTS_HAS(opts, field) ? (opts)->field : (def))
+
+/*
+ * Hand result struct @src, of which this library knows @known bytes, to the
+ * caller's @dst: what fits in dst's sz, and zeros past @known up to it; sz
+ * itself is the caller's and stays.  0, or -EINVAL for a sz that does not
+ * even cover itself.
+ */
+static inline int mqdev_out_check(const void *dst)
+{
+	return dst && *(const size_t *)dst >= sizeof(size_t) ? 0 : -EINVAL;
+}
+
+static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
+{
+	size_t sz = *(const size_t *)dst;
+
+	memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t),
+	       (sz < known ? sz : known) - sizeof(size_t));
+	if (sz > known)
+		memset((char *)dst + known, 0, sz - known);
+}
+
+#define OUT_COPY(dst, src, type) \
+	mqdev_out_copy(dst, src, offsetofend(struct type, type##__last))
+
+/* The last field of each struct with a sz, as this library knows them. */
+#define mqdev_topic_opts__last		mode
+#define mqdev_producer_opts__last	ack_ctx
+#define mqdev_consumer_opts__last	verifier
+#define mqdev_verify_stats__last	repeats
+#define mqdev_event__last		cookie
 
 /* ioctl() as the library reports it: a result, or -errno. */
 static inline int mqdev_ioctl(int fd, unsigned long cmd, void *arg)

@@ -4,6 +4,27 @@
  *
  * Every function that can fail returns 0 (or a count) on success and a
  * negative errno on failure, as the kernel does; errno is left alone.
+ *
+ * Options and results, as libbpf has them: every struct a function takes
+ * options in (struct mqdev_*_opts), or fills for the caller (struct
+ * mqdev_verify_stats, struct mqdev_event), starts with `size_t sz`, the
+ * size of the struct as the caller was built, which the caller sets:
+ *
+ *	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .fetch_min = 65536);
+ *	err = mqdev_consumer_new("orders", &opts, &c);
+ *
+ * declares the struct zero-filled, sz set, and the fields named.  New
+ * fields are only ever added at the end.  A library older than the caller
+ * refuses options it does not know (-EINVAL, when any byte past the end of
+ * its own struct is non-zero), and fills results only as far as it knows
+ * them, zeroing the rest up to sz; a library newer than the caller takes
+ * the defaults (0) for the options the caller's struct lacks, and writes
+ * results no further than sz.  A sz smaller than sizeof(size_t) is -EINVAL.
+ * A NULL options pointer takes every default.
+ *
+ * Structs the library hands to a callback (struct mqdev_ack, struct
+ * mqdev_anomaly, struct mqdev_group_info) carry the library's own sz
+ * instead: a field is there when it ends within sz.
  */
 #ifndef _LIBMQDEV_H
 #define _LIBMQDEV_H
@@ -11,15 +32,30 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <linux/mqdev.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/*
+ * Declare options (or a result) struct @TYPE named @NAME: zero-filled,
+ * padding included, with sz = sizeof(struct TYPE) and the fields given.
+ */
+#define LIBMQDEV_OPTS(TYPE, NAME, ...)					\
+	struct TYPE NAME = ({						\
+		memset(&NAME, 0, sizeof(struct TYPE));			\
+		(struct TYPE) {						\
+			.sz = sizeof(struct TYPE),			\
+			__VA_ARGS__					\
+		};							\
+	})
+
 /* ---- administration ---------------------------------------------------- */
 
-struct mqdev_topic_config {
+struct mqdev_topic_opts {
+	size_t		sz;		/* sizeof(struct mqdev_topic_opts) */
 	uint32_t	partitions;	/* 0: 1 */
 	uint64_t	capacity;	/* bytes per partition, 0: 1 MiB */
 	uint32_t	flags;		/* MQDEV_TOPIC_OVERWRITE or 0 (block) */
@@ -34,8 +70,9 @@ int mqdev_open(void);
  */
 uint64_t mqdev_features(int fd);
 
+/* Create topic @name; @opts may be NULL (one partition of 1 MiB, 0644). */
 int mqdev_topic_create(int fd, const char *name,
-		       const struct mqdev_topic_config *config);
+		       const struct mqdev_topic_opts *opts);
 int mqdev_topic_delete(int fd, const char *name);
 
 /*
@@ -93,8 +130,12 @@ static inline uint32_t mqdev_record_value_len(const struct mqdev_record *rec)
 
 struct mqdev_producer;
 
-/* The acknowledgement of one message: where it landed, or why it did not. */
+/*
+ * The acknowledgement of one message: where it landed, or why it did not.
+ * The library's own: sz is its size in the library.
+ */
 struct mqdev_ack {
+	size_t		sz;
 	uint32_t	partition;
 	uint64_t	offset;
 	int		error;		/* 0, or -errno when not appended */
@@ -107,7 +148,16 @@ typedef void (*mqdev_ack_fn)(void *ctx, const struct mqdev_ack *ack);
 
 #define MQDEV_PRODUCER_NONBLOCK	(1U << 0)	/* -EAGAIN instead of waiting */
 
-int mqdev_producer_new(const char *topic, unsigned int flags,
+struct mqdev_producer_opts {
+	size_t		sz;		/* sizeof(struct mqdev_producer_opts) */
+	uint32_t	flags;		/* MQDEV_PRODUCER_* */
+	mqdev_ack_fn	ack_fn;		/* see mqdev_producer_set_ack() */
+	void		*ack_ctx;
+};
+
+/* A producer of @topic; @opts may be NULL (blocking, no ack callback). */
+int mqdev_producer_new(const char *topic,
+		       const struct mqdev_producer_opts *opts,
 		       struct mqdev_producer **producer);
 void mqdev_producer_free(struct mqdev_producer *producer);
 int mqdev_producer_fd(const struct mqdev_producer *producer);
@@ -149,6 +199,7 @@ int mqdev_producer_send(struct mqdev_producer *producer,
 			const void *value, uint32_t value_len,
 			uint32_t partition, void *opaque);
 int mqdev_producer_flush(struct mqdev_producer *producer);
+/* Change the ack callback (initially the opts' ack_fn); NULL: none. */
 void mqdev_producer_set_ack(struct mqdev_producer *producer, mqdev_ack_fn fn,
 			    void *ctx);
 
@@ -256,9 +307,44 @@ int mqdev_txn_send_offsets(struct mqdev_session *session,
 
 struct mqdev_consumer;
 
+struct mqdev_verifier;
+
 #define MQDEV_CONSUMER_COPY	(1U << 0)	/* read(2), not mmap */
 
-int mqdev_consumer_new(const char *topic, unsigned int flags,
+struct mqdev_consumer_opts {
+	size_t		sz;		/* sizeof(struct mqdev_consumer_opts) */
+	uint32_t	flags;		/* MQDEV_CONSUMER_* */
+	/*
+	 * Spin for up to this many microseconds before sleeping in
+	 * mqdev_consumer_wait(), for consumers that trade a CPU for
+	 * latency.  0: never spin.
+	 */
+	uint32_t	busy_poll_usec;
+	/*
+	 * Kafka's fetch.min.bytes: mqdev_consumer_wait() sleeps until this
+	 * many bytes of records are ready in a partition (0: any record),
+	 * and when its time-out (fetch.max.wait.ms) passes first, returns 1
+	 * if fewer are.  The kernel checks the watermark before waking the
+	 * consumer (MQDEV_IOC_WAIT), so appends smaller than it do not
+	 * wake it.
+	 */
+	uint32_t	fetch_min;
+	/*
+	 * A group member commits from mqdev_consumer_wait() every this
+	 * many milliseconds after it joins; 0: only by hand.
+	 */
+	uint32_t	auto_commit_ms;
+	/*
+	 * Feed every record peeked, and every aborted record skipped, to
+	 * this verifier (see below), which must outlive the consumer.
+	 * NULL: none.
+	 */
+	struct mqdev_verifier *verifier;
+};
+
+/* A consumer of @topic; @opts may be NULL (mmap, no spinning, ...). */
+int mqdev_consumer_new(const char *topic,
+		       const struct mqdev_consumer_opts *opts,
 		       struct mqdev_consumer **consumer);
 void mqdev_consumer_free(struct mqdev_consumer *consumer);
 int mqdev_consumer_fd(const struct mqdev_consumer *consumer);
@@ -309,23 +395,6 @@ int mqdev_consumer_release(struct mqdev_consumer *consumer);
  */
 int mqdev_consumer_wait(struct mqdev_consumer *consumer, int timeout_ms);
 
-/*
- * Spin for up to @usec microseconds before sleeping in mqdev_consumer_wait(),
- * for consumers that trade a CPU for latency.  0 turns it off.
- */
-void mqdev_consumer_set_busy_poll(struct mqdev_consumer *consumer,
-				  unsigned int usec);
-
-/*
- * Kafka's fetch.min.bytes: mqdev_consumer_wait() sleeps until @bytes of
- * records are ready in a partition (0: any record), and when its time-out
- * (fetch.max.wait.ms) passes first, returns 1 if fewer are.  The kernel
- * checks the watermark before waking the consumer (MQDEV_IOC_WAIT), so
- * appends smaller than it do not wake it.
- */
-void mqdev_consumer_set_fetch_min(struct mqdev_consumer *consumer,
-				  uint32_t bytes);
-
 typedef int (*mqdev_record_fn)(void *ctx, const struct mqdev_record *rec);
 
 /*
@@ -348,12 +417,12 @@ uint64_t mqdev_consumer_position(const struct mqdev_consumer *consumer,
 
 /* ---- loss and duplicate detection ----------------------------------------- */
 
-struct mqdev_verifier;
-
 #define MQDEV_ANOMALY_GAP	1	/* sequence numbers missing */
 #define MQDEV_ANOMALY_REPEAT	2	/* a sequence number seen again */
 
+/* The library's own: sz is its size in the library. */
 struct mqdev_anomaly {
+	size_t		sz;
 	uint32_t	kind;		/* MQDEV_ANOMALY_* */
 	uint32_t	partition;
 	uint64_t	producer_id;
@@ -380,7 +449,9 @@ void mqdev_verifier_free(struct mqdev_verifier *verifier);
 int mqdev_verifier_check(struct mqdev_verifier *verifier,
 			 const struct mqdev_record *rec);
 
+/* Filled by mqdev_verifier_stats(), up to the caller's sz. */
 struct mqdev_verify_stats {
+	size_t		sz;		/* sizeof(struct mqdev_verify_stats) */
 	uint64_t	records;	/* checked */
 	uint64_t	producers;	/* (partition, producer) streams seen */
 	uint64_t	gaps;		/* gap anomalies */
@@ -388,15 +459,9 @@ struct mqdev_verify_stats {
 	uint64_t	repeats;
 };
 
-void mqdev_verifier_stats(const struct mqdev_verifier *verifier,
-			  struct mqdev_verify_stats *stats);
-
-/*
- * Have the consumer feed every record it peeks, and every aborted record it
- * skips, to @verifier (NULL: stop).
- */
-void mqdev_consumer_set_verifier(struct mqdev_consumer *consumer,
-				 struct mqdev_verifier *verifier);
+/* The counts so far into @stats, whose sz the caller sets: 0 or -EINVAL. */
+int mqdev_verifier_stats(const struct mqdev_verifier *verifier,
+			 struct mqdev_verify_stats *stats);
 
 /* Transactional records skipped because their transaction was aborted. */
 uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *consumer);
@@ -407,7 +472,8 @@ uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *consumer);
  * Join consumer group @group of the consumer's topic, instead of seeking.
  * A new group starts at @reset (MQDEV_SEEK_EARLIEST or _LATEST).  The
  * partitions this member owns are read from where the group left off, and
- * change the moment a member joins or leaves; mqdev_consumer_wait() follows.
+ * change the moment a member joins or leaves; mqdev_consumer_wait() follows
+ * (and commits every auto_commit_ms of the consumer's opts, if set).
  */
 int mqdev_consumer_join(struct mqdev_consumer *consumer, const char *group,
 			uint32_t reset);
@@ -420,10 +486,6 @@ int mqdev_consumer_join(struct mqdev_consumer *consumer, const char *group,
  */
 int mqdev_consumer_commit(struct mqdev_consumer *consumer);
 
-/* Commit from mqdev_consumer_wait() every @interval_ms; 0: only by hand. */
-void mqdev_consumer_set_auto_commit(struct mqdev_consumer *consumer,
-				    unsigned int interval_ms);
-
 uint32_t mqdev_consumer_generation(const struct mqdev_consumer *consumer);
 bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
 			 uint32_t partition);
@@ -432,6 +494,12 @@ bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
 
 struct mqdev_nl;
 
+/*
+ * The elements of mqdev_group_info's arrays, struct mqdev_member_info and
+ * struct mqdev_group_partition, are indexed by the caller: their size is
+ * fixed for good.  What more a later version says of members or partitions
+ * comes as new arrays in struct mqdev_group_info.
+ */
 struct mqdev_member_info {
 	uint32_t	id;
 	uint32_t	pid;
@@ -450,7 +518,9 @@ struct mqdev_group_partition {
 	uint64_t	lag;		/* end - position */
 };
 
+/* The library's own, for a callback: sz is its size in the library. */
 struct mqdev_group_info {
+	size_t				sz;
 	char				group[MQDEV_NAME_SIZE];
 	char				topic[MQDEV_NAME_SIZE];
 	uint32_t			generation;
@@ -463,7 +533,9 @@ struct mqdev_group_info {
 
 typedef int (*mqdev_group_fn)(void *ctx, const struct mqdev_group_info *info);
 
+/* Filled by mqdev_nl_event(), up to the caller's sz. */
 struct mqdev_event {
+	size_t		sz;		/* sizeof(struct mqdev_event) */
 	uint8_t		cmd;		/* MQDEV_CMD_EVENT_*, _TXN_CHECK */
 	char		group[MQDEV_NAME_SIZE];
 	char		topic[MQDEV_NAME_SIZE];
@@ -512,8 +584,9 @@ int mqdev_group_delete(struct mqdev_nl *nl, const char *group,
 /* Receive rebalances and topics coming and going, as they happen. */
 int mqdev_nl_subscribe(struct mqdev_nl *nl);
 /*
- * Wait up to @timeout_ms for an event (or a checker's question): 1, or 0 on
- * time-out, or -errno.
+ * Wait up to @timeout_ms for an event (or a checker's question) into
+ * @event, whose sz the caller sets: 1, or 0 on time-out, or -errno
+ * (-EINVAL for a bad sz, before anything is received).
  */
 int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *event,
 		   int timeout_ms);

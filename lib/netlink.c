@@ -364,6 +364,7 @@ static int parse_group(const struct nlmsghdr *nlh,
 	uint32_t nm = 0, np = 0;
 
 	memset(info, 0, sizeof(*info));
+	info->sz = sizeof(*info);
 	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
 		nm += mnl_attr_get_type(a) == MQDEV_A_MEMBER;
 		np += mnl_attr_get_type(a) == MQDEV_A_PART;
@@ -599,8 +600,8 @@ static int nl_event_aside(struct mqdev_nl *nl, struct mqdev_event *ev)
 	return ev->cmd ? 1 : 0;
 }
 
-MQDEV_EXPORT int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *ev,
-				int timeout_ms)
+static int nl_event(struct mqdev_nl *nl, struct mqdev_event *ev,
+		    int timeout_ms)
 {
 	struct pollfd pfd = { .fd = mqdev_nl_fd(nl), .events = POLLIN };
 	ssize_t n;
@@ -619,6 +620,20 @@ MQDEV_EXPORT int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *ev,
 	if (ret < 0)
 		return -errno;
 	return ev->cmd ? 1 : 0;
+}
+
+MQDEV_EXPORT int mqdev_nl_event(struct mqdev_nl *nl, struct mqdev_event *event,
+				int timeout_ms)
+{
+	struct mqdev_event ev = { .sz = sizeof(ev) };
+	int ret = mqdev_out_check(event);
+
+	if (ret)
+		return ret;
+	ret = nl_event(nl, &ev, timeout_ms);
+	if (ret == 1)
+		OUT_COPY(event, &ev, mqdev_event);
+	return ret;
 }
 
 /* ---- transaction checkers ------------------------------------------------ */

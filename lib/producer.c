@@ -44,12 +44,17 @@ struct mqdev_producer {
 	size_t			arena_size;
 };
 
-MQDEV_EXPORT int mqdev_producer_new(const char *topic, unsigned int flags,
+MQDEV_EXPORT int mqdev_producer_new(const char *topic,
+				    const struct mqdev_producer_opts *opts,
 				    struct mqdev_producer **producer)
 {
 	struct mqdev_producer *p;
+	uint32_t flags;
 	int oflags = 0;
 
+	if (!OPTS_VALID(opts, mqdev_producer_opts))
+		return -EINVAL;
+	flags = OPTS_GET(opts, flags, 0);
 	if (flags & ~MQDEV_PRODUCER_NONBLOCK)
 		return -EINVAL;
 	if (flags & MQDEV_PRODUCER_NONBLOCK)
@@ -59,6 +64,8 @@ MQDEV_EXPORT int mqdev_producer_new(const char *topic, unsigned int flags,
 	if (!p)
 		return -ENOMEM;
 	p->nonblock = flags & MQDEV_PRODUCER_NONBLOCK;
+	p->ack_fn = OPTS_GET(opts, ack_fn, NULL);
+	p->ack_ctx = OPTS_GET(opts, ack_ctx, NULL);
 	p->sticky = MQDEV_PARTITION_ANY;
 	p->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_PRODUCE, oflags, &p->attach);
 	if (p->fd < 0) {
@@ -203,6 +210,7 @@ static void producer_unnumber(struct mqdev_producer *p, uint32_t i)
 static void producer_ack(struct mqdev_producer *p, uint32_t i, int error)
 {
 	struct mqdev_ack ack = {
+		.sz = sizeof(ack),
 		.partition = p->msgs[i].partition,
 		.offset = p->msgs[i].offset,
 		.error = error,

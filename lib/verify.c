@@ -107,6 +107,7 @@ static void verifier_report(struct mqdev_verifier *v,
 			    uint32_t expected)
 {
 	struct mqdev_anomaly a = {
+		.sz = sizeof(a),
 		.kind = kind,
 		.partition = rec->partition,
 		.producer_id = rec->producer_id,
@@ -166,8 +167,13 @@ MQDEV_EXPORT int mqdev_verifier_check(struct mqdev_verifier *v,
 	return MQDEV_ANOMALY_GAP;
 }
 
-MQDEV_EXPORT void mqdev_verifier_stats(const struct mqdev_verifier *v,
-				       struct mqdev_verify_stats *stats)
+MQDEV_EXPORT int mqdev_verifier_stats(const struct mqdev_verifier *v,
+				      struct mqdev_verify_stats *stats)
 {
-	*stats = v->stats;
+	int err = mqdev_out_check(stats);
+
+	if (err)
+		return err;
+	OUT_COPY(stats, &v->stats, mqdev_verify_stats);
+	return 0;
 }

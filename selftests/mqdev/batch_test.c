@@ -91,11 +91,12 @@ static struct mqdev_partition_info part_info(int fd, const char *name,
 static int read_all(const char *name, uint32_t part, unsigned int flags,
 		    char *store, int max)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .flags = flags);
 	const struct mqdev_record *rec;
 	struct mqdev_consumer *c;
 	int n = 0;
 
-	if (mqdev_consumer_new(name, flags, &c))
+	if (mqdev_consumer_new(name, &opts, &c))
 		return -1;
 	if (mqdev_consumer_seek(c, part, MQDEV_SEEK_EARLIEST, 0, 0, NULL)) {
 		mqdev_consumer_free(c);
@@ -132,7 +133,7 @@ TEST_F(batch, appended_whole_with_consecutive_offsets)
 	void *at;
 	int i, n;
 
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
 	ASSERT_EQ(0, mqdev_batch_new(4096, &b));
 	for (i = 0; i < 10; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
@@ -393,7 +394,7 @@ TEST_F(batch, handles_that_may_not)
 
 	/* a session numbers every message: batches would bypass it */
 	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, s));
 	EXPECT_EQ(-EINVAL, batch_ioctl(mqdev_producer_fd(p), self->buf, len,
 				       &part, NULL));
@@ -423,7 +424,7 @@ TEST(full_block_topic_takes_batches_whole)
 	prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, prod);
 	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
-	ASSERT_EQ(0, mqdev_consumer_new(name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
 					 MQDEV_SEEK_HOLD, NULL));
 

@@ -64,9 +64,8 @@ static inline int xioctl(int fd, unsigned long cmd, void *arg)
 static inline int create_topic(int fd, const char *name, uint32_t parts,
 			       uint64_t capacity, uint32_t flags)
 {
-	struct mqdev_topic_config cfg = {
-		.partitions = parts, .capacity = capacity, .flags = flags,
-	};
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = parts,
+		      .capacity = capacity, .flags = flags);
 
 	return mqdev_topic_create(fd, name, &cfg);
 }

@@ -93,7 +93,7 @@ static long check_partition(struct __test_metadata *_metadata,
 	long n = 0;
 
 	memset(next_seq, 0, writers * sizeof(*next_seq));
-	if (mqdev_consumer_new(name, 0, &c))
+	if (mqdev_consumer_new(name, NULL, &c))
 		return -1;
 	if (mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL))
 		return -1;
@@ -224,7 +224,7 @@ TEST_F(conc, writer_killed_while_blocked)
 	pid_t pid;
 	int status;
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &holder));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &holder));
 	ASSERT_EQ(0, mqdev_consumer_seek(holder, 0, MQDEV_SEEK_EARLIEST, 0,
 					 MQDEV_SEEK_HOLD, NULL));
 	pid = fork();

@@ -73,11 +73,12 @@ static int consume_check(struct __test_metadata *_metadata,
 static void round_trip(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(consume) *self, unsigned int flags)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .flags = flags);
 	struct mqdev_consumer *c;
 	uint64_t landed;
 
 	produce_n(_metadata, self->prod, 1, 0, 300);
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, flags, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 1, MQDEV_SEEK_EARLIEST, 0, 0,
 					 &landed));
 	EXPECT_EQ(0, landed);
@@ -144,7 +145,7 @@ TEST_F(consume, seek)
 		uint64_t ts[5];
 		int i = 0;
 
-		ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &tc));
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &tc));
 		ASSERT_EQ(0, mqdev_consumer_seek(tc, 0, MQDEV_SEEK_EARLIEST, 0,
 						 0, NULL));
 		while ((r = mqdev_consumer_peek(tc)) && i < 5) {
@@ -171,7 +172,7 @@ TEST_F(consume, seek)
 	}
 
 	/* reading starts where the seek landed */
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 3, 0, NULL));
 	rec = mqdev_consumer_peek(c);
 	ASSERT_NE(NULL, rec);
@@ -203,7 +204,7 @@ TEST_F(consume, poll_wakes_the_reader)
 	struct pollfd pfd;
 	pthread_t t;
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, MQDEV_PARTITION_ALL,
 					 MQDEV_SEEK_LATEST, 0, 0, NULL));
 	pfd.fd = mqdev_consumer_fd(c);
@@ -397,7 +398,7 @@ TEST_F(consume, deleted_topic)
 	ring = mmap(NULL, att.off.ring_size, PROT_READ, MAP_SHARED, cons,
 		    att.off.ring_mmap);
 	ASSERT_NE(MAP_FAILED, ring);
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_LATEST, 0, 0, NULL));
 
 	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
@@ -427,13 +428,14 @@ TEST_F(consume, deleted_topic)
 static void read_in_runs(struct __test_metadata *_metadata, const char *name,
 			 unsigned int flags)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .flags = flags);
 	const struct mqdev_record *recs[256];
 	uint64_t next[PARTS] = {};
 	struct mqdev_consumer *c;
 	int n, i, runs = 0, total = 0;
 	unsigned int max;
 
-	ASSERT_EQ(0, mqdev_consumer_new(name, flags, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(name, &opts, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, MQDEV_PARTITION_ALL,
 					 MQDEV_SEEK_EARLIEST, 0, 0, NULL));
 	EXPECT_EQ(-EINVAL, mqdev_consumer_peek_batch(c, recs, 0));
@@ -496,7 +498,7 @@ TEST_F(consume, peek_batch_stops_at_transactions)
 
 	produce_n(_metadata, self->prod, 0, 0, 3);
 	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, s));
 	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
 	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "t1", 2, 0, NULL));
@@ -504,7 +506,7 @@ TEST_F(consume, peek_batch_stops_at_transactions)
 	ASSERT_EQ(0, mqdev_txn_commit(s));
 	produce_n(_metadata, self->prod, 0, 5, 3);
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
 					 NULL));
 	/* the plain three; t1 alone; t2 first of a run with the plain three */

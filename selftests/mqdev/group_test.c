@@ -83,7 +83,7 @@ static int member(const char *topic, const char *group, uint8_t *seen,
 	char b = 0;
 	int err;
 
-	if (mqdev_consumer_new(topic, 0, &c) ||
+	if (mqdev_consumer_new(topic, NULL, &c) ||
 	    mqdev_consumer_join(c, group, MQDEV_SEEK_EARLIEST))
 		return 10;
 	if (write(ready_fd, &b, 1) != 1 || read(go_fd, &b, 1) != 1)
@@ -168,7 +168,7 @@ TEST_F(group, every_group_gets_everything)
 
 	for (i = 0; i < 5; i++) {
 		snprintf(group, sizeof(group), "fan-%d", i);
-		ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[i]));
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c[i]));
 		ASSERT_EQ(0, mqdev_consumer_join(c[i], group,
 						 MQDEV_SEEK_EARLIEST));
 		EXPECT_EQ(PARTS, owned_count(c[i]));
@@ -192,11 +192,11 @@ TEST_F(group, sticky_even_and_idle_members)
 	bool before[PARTS];
 	int i, p, total;
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[0]));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c[0]));
 	ASSERT_EQ(0, mqdev_consumer_join(c[0], "sticky", MQDEV_SEEK_LATEST));
 	EXPECT_EQ(PARTS, owned_count(c[0]));
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[1]));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c[1]));
 	ASSERT_EQ(0, mqdev_consumer_join(c[1], "sticky", MQDEV_SEEK_LATEST));
 	EXPECT_EQ(1, mqdev_consumer_wait(c[0], 1000));	/* told at once */
 	EXPECT_EQ(3, owned_count(c[0]));
@@ -208,7 +208,7 @@ TEST_F(group, sticky_even_and_idle_members)
 	}
 
 	/* a third member takes one from each; nobody else moves */
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[2]));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c[2]));
 	ASSERT_EQ(0, mqdev_consumer_join(c[2], "sticky", MQDEV_SEEK_LATEST));
 	mqdev_consumer_wait(c[0], 0);
 	mqdev_consumer_wait(c[1], 0);
@@ -221,7 +221,7 @@ TEST_F(group, sticky_even_and_idle_members)
 
 	/* beyond the partition count, members wait idle */
 	for (i = 3; i < 8; i++) {
-		ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[i]));
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c[i]));
 		ASSERT_EQ(0, mqdev_consumer_join(c[i], "sticky",
 						 MQDEV_SEEK_LATEST));
 	}
@@ -327,7 +327,7 @@ TEST_F(group, killed_member_loses_nothing)
 	ASSERT_NE(NULL, seen);
 	ASSERT_EQ(0, pipe(ready));
 	produce_all(_metadata, self->prod, PER_PART);
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &b));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &b));
 	ASSERT_EQ(0, mqdev_consumer_join(b, "kill", MQDEV_SEEK_EARLIEST));
 
 	pid = fork();
@@ -335,7 +335,7 @@ TEST_F(group, killed_member_loses_nothing)
 	if (!pid) {
 		struct mqdev_consumer *a;
 
-		if (mqdev_consumer_new(self->name, 0, &a) ||
+		if (mqdev_consumer_new(self->name, NULL, &a) ||
 		    mqdev_consumer_join(a, "kill", MQDEV_SEEK_EARLIEST))
 			_exit(1);
 		/* read 50 and commit them, read 25 more and die */
@@ -394,7 +394,7 @@ TEST_F(group, groups_hold_space)
 	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, prod);
 	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_join(c, "holder", MQDEV_SEEK_EARLIEST));
 
 	while ((err = produce_one(prod, 0, NULL, 0, value, sizeof(value),
@@ -405,7 +405,7 @@ TEST_F(group, groups_hold_space)
 					      sizeof(value)), n);
 
 	/* a standalone reader reads it all and frees nothing */
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &reader));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &reader));
 	ASSERT_EQ(0, mqdev_consumer_seek(reader, 0, MQDEV_SEEK_EARLIEST, 0, 0,
 					 NULL));
 	while ((rec = mqdev_consumer_peek(reader)))
@@ -440,11 +440,11 @@ TEST_F(group, member_limit)
 	int i;
 
 	for (i = 0; i < 256; i++) {
-		ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[i]));
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c[i]));
 		ASSERT_EQ(0, mqdev_consumer_join(c[i], "crowd",
 						 MQDEV_SEEK_LATEST));
 	}
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c[256]));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c[256]));
 	EXPECT_EQ(-ENOSPC, mqdev_consumer_join(c[256], "crowd",
 					       MQDEV_SEEK_LATEST));
 	/* refused, it is no member: it may still read on its own */

@@ -30,7 +30,7 @@ FIXTURE_SETUP(idem)
 	snprintf(self->producer, sizeof(self->producer), "idem-%d", getpid());
 	ASSERT_EQ(0, create_topic(self->fd, self->name, 2, 1 << 16, 0));
 	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &self->s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &self->p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &self->p));
 	ASSERT_EQ(0, mqdev_producer_bind(self->p, self->s));
 	for (i = 0; i < 2 * N; i++) {
 		self->values[i] = i;
@@ -176,7 +176,7 @@ TEST_F(idem, restart_resumes_and_fences)
 	int i;
 
 	ASSERT_EQ(0, mqdev_session_new(self->producer, 0, &a));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &pa));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &pa));
 	ASSERT_EQ(0, mqdev_producer_bind(pa, a));
 	id = mqdev_session_producer_id(a);
 	mqdev_producer_stamp(pa, self->msgs, N);
@@ -188,7 +188,7 @@ TEST_F(idem, restart_resumes_and_fences)
 	ASSERT_EQ(0, mqdev_session_new(self->producer, 0, &b));
 	EXPECT_EQ(id, mqdev_session_producer_id(b));
 	EXPECT_EQ(mqdev_session_epoch(a) + 1, mqdev_session_epoch(b));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &pb));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &pb));
 	ASSERT_EQ(0, mqdev_producer_bind(pb, b));
 	EXPECT_EQ(N, mqdev_producer_next_sequence(pb, 1));
 	EXPECT_EQ(0, mqdev_producer_next_sequence(pb, 0));
@@ -326,7 +326,7 @@ static struct mqdev_record fake(uint32_t part, uint64_t id, uint32_t seq)
 TEST(detector_counts)
 {
 	static const uint32_t seqs[] = { 0, 1, 4, 4, 5, 2, 6 };
-	struct mqdev_verify_stats st;
+	LIBMQDEV_OPTS(mqdev_verify_stats, st);
 	struct mqdev_verifier *v;
 	struct mqdev_record rec;
 	struct found f = {};
@@ -363,7 +363,8 @@ TEST(detector_counts)
 /* Records an overwriting topic dropped before a slow reader got to them. */
 TEST_F(idem, detector_finds_overwritten)
 {
-	struct mqdev_verify_stats st;
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts);
+	LIBMQDEV_OPTS(mqdev_verify_stats, st);
 	struct mqdev_consumer *c;
 	struct mqdev_verifier *v;
 	struct mqdev_producer *p;
@@ -376,13 +377,13 @@ TEST_F(idem, detector_finds_overwritten)
 	ASSERT_EQ(0, create_topic(self->fd, name, 1, 4096,
 				  MQDEV_TOPIC_OVERWRITE));
 	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
-	ASSERT_EQ(0, mqdev_producer_new(name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, s));
-	ASSERT_EQ(0, mqdev_consumer_new(name, 0, &c));
-	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL));
 	ASSERT_EQ(0, mqdev_verifier_new(MQDEV_VERIFY_FROM_START, NULL, NULL,
 					&v));
-	mqdev_consumer_set_verifier(c, v);
+	opts.verifier = v;
+	ASSERT_EQ(0, mqdev_consumer_new(name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL));
 
 	/* Read a few as they come, then fall behind by far more than fits. */
 	for (i = 0; i < total; i++) {
@@ -414,7 +415,8 @@ TEST_F(idem, detector_finds_overwritten)
 TEST_F(idem, detector_finds_redelivered)
 {
 	char group[MQDEV_NAME_MAX + 1];
-	struct mqdev_verify_stats st;
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts);
+	LIBMQDEV_OPTS(mqdev_verify_stats, st);
 	struct mqdev_consumer *c;
 	struct mqdev_verifier *v;
 	int round, i;
@@ -426,11 +428,11 @@ TEST_F(idem, detector_finds_redelivered)
 	ASSERT_EQ(N, mqdev_producer_flush(self->p));
 	ASSERT_EQ(0, mqdev_verifier_new(MQDEV_VERIFY_FROM_START, NULL, NULL,
 					&v));
+	opts.verifier = v;
 	for (round = 0; round < 2; round++) {
-		ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
 		ASSERT_EQ(0, mqdev_consumer_join(c, group,
 						 MQDEV_SEEK_EARLIEST));
-		mqdev_consumer_set_verifier(c, v);
 		for (i = 0; i < N && mqdev_consumer_peek(c); i++)
 			mqdev_consumer_release(c);
 		EXPECT_EQ(N, i);

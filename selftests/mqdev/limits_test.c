@@ -88,9 +88,8 @@ static int limit(FIXTURE_DATA(limits) *self, const char *name,
 static int make_topic(FIXTURE_DATA(limits) *self, int i, const char *test,
 		      uint32_t parts, uint32_t mode)
 {
-	struct mqdev_topic_config cfg = {
-		.partitions = parts, .capacity = 65536, .mode = mode,
-	};
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = parts,
+		      .capacity = 65536, .mode = mode);
 
 	strcpy(self->topic[i], topic_name(test));
 	return mqdev_topic_create(self->fd, self->topic[i], &cfg);
@@ -251,7 +250,7 @@ struct group_args {
 static int join(const char *topic, const char *group,
 		struct mqdev_consumer **c)
 {
-	int err = mqdev_consumer_new(topic, 0, c);
+	int err = mqdev_consumer_new(topic, NULL, c);
 
 	if (err)
 		return err;
@@ -525,9 +524,9 @@ static int pstates_as_user(void *arg)
 		if (mqdev_session_new(NULL, 0, &s[i]))
 			return 100;
 	for (i = 0; i < 4; i++)
-		if (mqdev_producer_new(a->topic, 0, &p[i]))
+		if (mqdev_producer_new(a->topic, NULL, &p[i]))
 			return 101;
-	if (mqdev_producer_new(a->small, 0, &q))
+	if (mqdev_producer_new(a->small, NULL, &q))
 		return 102;
 
 	fails += CHECK(0, mqdev_producer_bind(p[0], s[0]));
@@ -589,7 +588,7 @@ static int txns_as_user(void *arg)
 	for (i = 0; i < 2; i++)
 		if (mqdev_session_new(NULL, 0, &s[i]))
 			return 100;
-	if (mqdev_producer_new(arg, 0, &p) || mqdev_producer_bind(p, s[0]))
+	if (mqdev_producer_new(arg, NULL, &p) || mqdev_producer_bind(p, s[0]))
 		return 101;
 
 	fails += CHECK(0, mqdev_txn_begin(s[0], 1));

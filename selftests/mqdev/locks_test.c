@@ -688,7 +688,7 @@ TEST_F(locks, txn_timeout_while_stalled)
 
 	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 8192, 0));
 	ASSERT_EQ(0, mqdev_session_new(NULL, 300, &s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &a.p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &a.p));
 	ASSERT_EQ(0, mqdev_producer_bind(a.p, s));
 	reader = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
 	ASSERT_LE(0, reader);

@@ -72,7 +72,7 @@ TEST(unload_with_undecided_txn)
 	const char *name = topic_name("module-txn");
 	struct mqdev_producer *p;
 	struct mqdev_session *s;
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	struct mqdev_nl *nl;
 	char producer[32];
 	int fd;
@@ -87,7 +87,7 @@ TEST(unload_with_undecided_txn)
 	ASSERT_EQ(0, mqdev_nl_open(&nl));
 	ASSERT_EQ(0, mqdev_nl_checker_register(nl, producer));
 	ASSERT_EQ(0, mqdev_session_new(producer, 60000, &s));
-	ASSERT_EQ(0, mqdev_producer_new(name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, s));
 	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
 	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL));

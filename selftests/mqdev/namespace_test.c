@@ -40,7 +40,7 @@ FIXTURE_SETUP(ns)
 	snprintf(self->group, sizeof(self->group), "nsg-%d", getpid());
 	snprintf(self->producer, sizeof(self->producer), "nsp-%d", getpid());
 	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 4096, 0));
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_join(c, self->group, MQDEV_SEEK_EARLIEST));
 	mqdev_consumer_free(c);		/* the group stays, empty */
 }
@@ -69,7 +69,7 @@ TEST_F(ns, another_namespace_sees_nothing)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct mqdev_event ev;
+		LIBMQDEV_OPTS(mqdev_event, ev);
 		struct mqdev_nl *nl;
 
 		if (unshare(CLONE_NEWNET))
@@ -107,7 +107,7 @@ TEST_F(ns, another_namespace_sees_nothing)
 	EXPECT_EQ(0, seen->events);
 	EXPECT_EQ(0, seen->fence);
 	/* our producer name was not taken over: not fenced */
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, mine));
 	EXPECT_EQ(0, mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL));
 	EXPECT_EQ(1, mqdev_producer_flush(p));
@@ -153,7 +153,7 @@ TEST_F(ns, transaction_states_are_per_namespace)
 	int status;
 
 	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, s));
 	ASSERT_EQ(0, mqdev_txn_begin(s, 0));
 	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL));

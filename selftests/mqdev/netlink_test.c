@@ -73,9 +73,9 @@ TEST_F(nl, describe_members_and_lag)
 	struct seen s = {};
 	int p, owned_by_a = 0;
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &a));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &a));
 	ASSERT_EQ(0, mqdev_consumer_join(a, "desc", MQDEV_SEEK_EARLIEST));
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &b));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &b));
 	ASSERT_EQ(0, mqdev_consumer_join(b, "desc", MQDEV_SEEK_EARLIEST));
 	mqdev_consumer_wait(a, 0);
 	read_n(a, 5);
@@ -144,7 +144,7 @@ TEST_F(nl, reset_commit_delete)
 	EXPECT_EQ(30, s.part[2].position);
 
 	/* a member starts where the group was put */
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_join(c, "rst", MQDEV_SEEK_EARLIEST));
 	rec = mqdev_consumer_peek(c);
 	ASSERT_NE(NULL, rec);
@@ -186,7 +186,7 @@ TEST_F(nl, reset_commit_delete)
 TEST_F(nl, events)
 {
 	struct mqdev_consumer *c;
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	struct mqdev_nl *watch;
 	const char *t = topic_name("nl-ev");
 	char topic[MQDEV_NAME_MAX + 1];
@@ -200,7 +200,7 @@ TEST_F(nl, events)
 	EXPECT_EQ(MQDEV_CMD_EVENT_TOPIC_NEW, ev.cmd);
 	EXPECT_STREQ(topic, ev.topic);
 
-	ASSERT_EQ(0, mqdev_consumer_new(topic, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(topic, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_join(c, "ev", MQDEV_SEEK_EARLIEST));
 	ASSERT_EQ(1, mqdev_nl_event(watch, &ev, 2000));
 	EXPECT_EQ(MQDEV_CMD_EVENT_REBALANCE, ev.cmd);
@@ -448,7 +448,7 @@ TEST_F(nl, overwrite_slow_group)
 				  MQDEV_TOPIC_OVERWRITE));
 	prod = attach(topic, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, prod);
-	ASSERT_EQ(0, mqdev_consumer_new(topic, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(topic, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_join(c, "slow", MQDEV_SEEK_EARLIEST));
 	for (i = 0; i < 500; i++)
 		ASSERT_EQ(0, produce_one(prod, 0, NULL, 0, value, sizeof(value),
@@ -529,7 +529,7 @@ static int as_other_private(void *arg)
 TEST_F(nl, unprivileged_users)
 {
 	struct user_args u = { .topic = self->name };
-	struct mqdev_topic_config cfg = { .partitions = 1, .mode = 0600 };
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1, .mode = 0600);
 	char private[MQDEV_NAME_MAX + 1];
 
 	ASSERT_EQ(0, mqdev_group_reset(self->nl, "root-group", self->name,
@@ -561,7 +561,7 @@ struct ev_topics {
 static int create_both(void *arg)
 {
 	struct ev_topics *t = arg;
-	struct mqdev_topic_config cfg = { .partitions = 1, .capacity = 4096 };
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1, .capacity = 4096);
 	int fd = mqdev_open(), fails = 0;
 
 	if (fd < 0)
@@ -577,7 +577,7 @@ static int create_both(void *arg)
 /* What @nl heard of the two topics until nothing came for half a second. */
 static int heard(struct mqdev_nl *nl, const struct ev_topics *t)
 {
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	int i, got = 0, priv, pub;
 
 	for (i = 0; i < 1000 && mqdev_nl_event(nl, &ev, 500) == 1; i++) {

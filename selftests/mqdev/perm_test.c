@@ -58,8 +58,8 @@ FIXTURE_TEARDOWN(perm)
 
 static int create_mode(int fd, const char *name, uint32_t mode)
 {
-	struct mqdev_topic_config cfg = { .partitions = 1, .capacity = 4096,
-					  .mode = mode };
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1, .capacity = 4096,
+		      .mode = mode);
 
 	return mqdev_topic_create(fd, name, &cfg);
 }

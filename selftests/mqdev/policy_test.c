@@ -76,7 +76,7 @@ TEST_F(policy, block_eagain_then_pollout)
 	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, prod);
 	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
 					 MQDEV_SEEK_HOLD, NULL));
 
@@ -117,7 +117,7 @@ TEST_F(policy, block_keeps_what_nobody_holds)
 	n = fill(prod, 0, 1000, &err);
 	EXPECT_EQ(-EAGAIN, err);
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &reader));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &reader));
 	ASSERT_EQ(0, mqdev_consumer_seek(reader, 0, MQDEV_SEEK_EARLIEST, 0, 0,
 					 NULL));
 	while (mqdev_consumer_peek(reader)) {
@@ -129,7 +129,7 @@ TEST_F(policy, block_keeps_what_nobody_holds)
 	EXPECT_EQ(-EAGAIN, err);
 
 	/* a holder from the earliest record frees what it reads */
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &holder));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &holder));
 	ASSERT_EQ(0, mqdev_consumer_seek(holder, 0, MQDEV_SEEK_EARLIEST, 0,
 					 MQDEV_SEEK_HOLD, NULL));
 	ASSERT_NE(NULL, mqdev_consumer_peek(holder));
@@ -169,7 +169,7 @@ TEST_F(policy, block_producer_waits_for_holder)
 	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
 	a.prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, a.prod);
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
 					 MQDEV_SEEK_HOLD, NULL));
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocking_producer, &a));
@@ -204,8 +204,8 @@ TEST_F(policy, block_slowest_holder_rules)
 	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, prod);
 	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &slow));
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &fast));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &slow));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &fast));
 	ASSERT_EQ(0, mqdev_consumer_seek(slow, 0, MQDEV_SEEK_EARLIEST, 0,
 					 MQDEV_SEEK_HOLD, NULL));
 	ASSERT_EQ(0, mqdev_consumer_seek(fast, 0, MQDEV_SEEK_EARLIEST, 0,
@@ -238,7 +238,7 @@ TEST_F(policy, overwrite_reports_lost_records)
 				  MQDEV_TOPIC_OVERWRITE));
 	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, prod);
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
 					 MQDEV_SEEK_HOLD, NULL));
 	/* holding means nothing to a topic that overwrites: it never blocks */
@@ -339,6 +339,7 @@ static int slow_check(const struct mqdev_record *rec)
 static void never_torn(struct __test_metadata *_metadata, const char *name,
 		       unsigned int flags, unsigned int run, bool record_batches)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .flags = flags);
 	struct producer_arg a = {
 		.count = 60000, .record_batches = record_batches,
 	};
@@ -350,7 +351,7 @@ static void never_torn(struct __test_metadata *_metadata, const char *name,
 
 	a.prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, a.prod);
-	ASSERT_EQ(0, mqdev_consumer_new(name, flags, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(name, &opts, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
 					 NULL));
 	ASSERT_EQ(0, pthread_create(&t, NULL, overwriting_producer, &a));

@@ -296,13 +296,14 @@ static void on_ack(void *ctx, const struct mqdev_ack *ack)
 
 TEST_F(produce, library_send_and_flush)
 {
-	struct mqdev_producer *p;
 	struct acks acks = {};
+	LIBMQDEV_OPTS(mqdev_producer_opts, opts, .ack_fn = on_ack,
+		      .ack_ctx = &acks);
+	struct mqdev_producer *p;
 	char buf[32];
 	int i;
 
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
-	mqdev_producer_set_ack(p, on_ack, &acks);
+	ASSERT_EQ(0, mqdev_producer_new(self->name, &opts, &p));
 	for (i = 0; i < 40; i++) {
 		snprintf(buf, sizeof(buf), "message %d", i);
 		ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, buf, strlen(buf),

@@ -199,8 +199,8 @@ static int try_change(void *arg)
 
 static int make_topic(void *arg)
 {
-	struct mqdev_topic_config cfg = { .partitions = 1, .capacity = 4096,
-					  .mode = 0644 };
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1, .capacity = 4096,
+		      .mode = 0644);
 	int fd = mqdev_open(), err;
 
 	if (fd < 0)

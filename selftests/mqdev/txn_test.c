@@ -30,8 +30,8 @@ FIXTURE_SETUP(txn)
 	ASSERT_EQ(0, create_topic(self->fd, self->name, PARTS, 1 << 18, 0));
 	ASSERT_EQ(0, create_topic(self->fd, self->other, 1, 1 << 18, 0));
 	ASSERT_EQ(0, mqdev_session_new(self->producer, 0, &self->s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &self->p));
-	ASSERT_EQ(0, mqdev_producer_new(self->other, 0, &self->q));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &self->p));
+	ASSERT_EQ(0, mqdev_producer_new(self->other, NULL, &self->q));
 	ASSERT_EQ(0, mqdev_producer_bind(self->p, self->s));
 	ASSERT_EQ(0, mqdev_producer_bind(self->q, self->s));
 }
@@ -91,11 +91,12 @@ static int drain(struct mqdev_consumer *c)
 	return n;
 }
 
-static struct mqdev_consumer *reader(const char *name, unsigned int flags)
+static struct mqdev_consumer *
+reader_opts(const char *name, const struct mqdev_consumer_opts *opts)
 {
 	struct mqdev_consumer *c;
 
-	if (mqdev_consumer_new(name, flags, &c))
+	if (mqdev_consumer_new(name, opts, &c))
 		return NULL;
 	if (mqdev_consumer_seek(c, MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST, 0,
 				0, NULL)) {
@@ -103,6 +104,13 @@ static struct mqdev_consumer *reader(const char *name, unsigned int flags)
 		return NULL;
 	}
 	return c;
+}
+
+static struct mqdev_consumer *reader(const char *name, unsigned int flags)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .flags = flags);
+
+	return reader_opts(name, &opts);
 }
 
 TEST_F(txn, invisible_until_commit)
@@ -157,10 +165,10 @@ TEST_F(txn, plain_records_wait_behind)
 	uint32_t v = 100, got[2];
 	int i;
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 2, MQDEV_SEEK_EARLIEST, 0, 0,
 					 NULL));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &plain));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &plain));
 	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
 	ASSERT_EQ(0, send_all(self->p, NULL, 1, 1));
 	ASSERT_EQ(0, flush_both(self));
@@ -182,19 +190,22 @@ TEST_F(txn, plain_records_wait_behind)
 
 TEST_F(txn, abort_leaves_nothing)
 {
-	struct mqdev_consumer *c = reader(self->name, 0);
 	struct mqdev_consumer *cc = reader(self->name, MQDEV_CONSUMER_COPY);
-	struct mqdev_verify_stats st;
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts);
+	LIBMQDEV_OPTS(mqdev_verify_stats, st);
+	struct mqdev_consumer *c;
 	struct mqdev_verifier *v;
 	struct mqdev_record *rec;
 	char buf[4096];
 	ssize_t n;
 	int raw, aborted = 0, off;
 
-	ASSERT_TRUE(c && cc);
+	ASSERT_TRUE(cc != NULL);
 	ASSERT_EQ(0, mqdev_verifier_new(MQDEV_VERIFY_FROM_START, NULL, NULL,
 					&v));
-	mqdev_consumer_set_verifier(c, v);
+	opts.verifier = v;
+	c = reader_opts(self->name, &opts);
+	ASSERT_TRUE(c != NULL);
 	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
 	ASSERT_EQ(0, send_all(self->p, self->q, 0, 10));
 	ASSERT_EQ(0, mqdev_txn_abort(self->s));
@@ -246,7 +257,7 @@ static void txn_loop(const char *topic, const char *producer)
 	int t, i, part;
 
 	if (mqdev_session_new(producer, 0, &s) ||
-	    mqdev_producer_new(topic, 0, &p) || mqdev_producer_bind(p, s))
+	    mqdev_producer_new(topic, NULL, &p) || mqdev_producer_bind(p, s))
 		_exit(2);
 	for (t = 1; t <= ROUNDS; t++) {
 		if (mqdev_txn_begin(s, t))
@@ -277,6 +288,7 @@ static uint32_t value_of(const struct mqdev_record *rec)
 static void all_at_once(struct __test_metadata *_metadata,
 			FIXTURE_DATA(txn) *self, unsigned int flags)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .flags = flags);
 	struct mqdev_consumer *c[PARTS];
 	const struct mqdev_record *rec;
 	int counts[PARTS][ROUNDS + 1] = {};
@@ -285,7 +297,7 @@ static void all_at_once(struct __test_metadata *_metadata,
 	pid_t pid;
 
 	for (part = 0; part < PARTS; part++) {
-		ASSERT_EQ(0, mqdev_consumer_new(self->name, flags, &c[part]));
+		ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c[part]));
 		ASSERT_EQ(0, mqdev_consumer_seek(c[part], part,
 						 MQDEV_SEEK_EARLIEST, 0, 0,
 						 NULL));
@@ -372,7 +384,7 @@ static uint64_t open_and_die(const char *topic, const char *producer,
 	pid = fork();
 	if (pid == 0) {
 		if (mqdev_session_new(producer, timeout_ms, &s) ||
-		    mqdev_producer_new(topic, 0, &p) ||
+		    mqdev_producer_new(topic, NULL, &p) ||
 		    mqdev_producer_bind(p, s) || mqdev_txn_begin(s, cookie))
 			_exit(1);
 		for (i = 0; i < 3; i++)
@@ -411,7 +423,7 @@ static void checker_answers(struct __test_metadata *_metadata,
 {
 	struct mqdev_consumer *c = reader(self->name, 0);
 	char name[MQDEV_NAME_MAX + 1];
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	struct mqdev_nl *nl;
 	uint64_t id;
 
@@ -470,7 +482,7 @@ TEST_F(txn, silent_checker_aborts)
 {
 	struct mqdev_consumer *c = reader(self->name, 0);
 	char name[MQDEV_NAME_MAX + 1];
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	struct mqdev_nl *nl;
 	int asked = 0;
 	uint64_t id;
@@ -506,7 +518,7 @@ TEST_F(txn, timeout_aborts)
 
 	ASSERT_NE(NULL, c);
 	ASSERT_EQ(0, mqdev_session_new(NULL, 100, &s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, s));
 	ASSERT_EQ(0, mqdev_txn_begin(s, 0));
 	ASSERT_EQ(0, send_all(p, NULL, 0, 2));
@@ -585,13 +597,13 @@ TEST_F(txn, offsets_with_txn)
 
 	snprintf(group, sizeof(group), "xform-%d", getpid());
 	ASSERT_EQ(0, mqdev_nl_open(&nl));
-	ASSERT_EQ(0, mqdev_producer_new(self->other, 0, &src));
+	ASSERT_EQ(0, mqdev_producer_new(self->other, NULL, &src));
 	out = reader(self->name, 0);
 	ASSERT_NE(NULL, out);
 	for (v = 0; v < 20; v++)
 		ASSERT_EQ(0, mqdev_producer_send(src, NULL, 0, &v, 4, 0, NULL));
 	ASSERT_EQ(20, mqdev_producer_flush(src));
-	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &in));
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, NULL, &in));
 	ASSERT_EQ(0, mqdev_consumer_join(in, group, MQDEV_SEEK_EARLIEST));
 
 	/* Consume 10, produce their doubles, commit both in one step. */
@@ -630,7 +642,7 @@ TEST_F(txn, offsets_with_txn)
 	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
 	ASSERT_EQ(0, mqdev_producer_send(self->p, NULL, 0, &v, 4, 0, NULL));
 	ASSERT_EQ(0, mqdev_txn_send_offsets(self->s, in));
-	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &in2));
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, NULL, &in2));
 	ASSERT_EQ(0, mqdev_consumer_join(in2, group, MQDEV_SEEK_EARLIEST));
 	mqdev_consumer_free(in);	/* in2 owns the partition now */
 	EXPECT_EQ(1, mqdev_consumer_wait(in2, 1000));
@@ -674,7 +686,7 @@ TEST_F(txn, commit_that_cannot_hold_aborts_whole)
 	ASSERT_EQ(0, mqdev_nl_open(&nl));
 	out = reader(self->name, 0);
 	ASSERT_NE(NULL, out);
-	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &in));
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, NULL, &in));
 	ASSERT_EQ(0, mqdev_consumer_join(in, group, MQDEV_SEEK_EARLIEST));
 
 	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
@@ -716,10 +728,10 @@ TEST_F(txn, offsets_follow_the_group_not_its_name)
 
 	snprintf(group, sizeof(group), "serial-%d", getpid());
 	ASSERT_EQ(0, mqdev_nl_open(&nl));
-	ASSERT_EQ(0, mqdev_producer_new(self->other, 0, &src));
+	ASSERT_EQ(0, mqdev_producer_new(self->other, NULL, &src));
 	ASSERT_EQ(0, mqdev_producer_send(src, NULL, 0, &v, 4, 0, NULL));
 	ASSERT_EQ(1, mqdev_producer_flush(src));
-	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &in));
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, NULL, &in));
 	ASSERT_EQ(0, mqdev_consumer_join(in, group, MQDEV_SEEK_EARLIEST));
 
 	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
@@ -729,7 +741,7 @@ TEST_F(txn, offsets_follow_the_group_not_its_name)
 	/* the group goes, and one of the same name comes, its first member 1 */
 	ASSERT_EQ(0, mqdev_group_delete(nl, group, self->other, true));
 	mqdev_consumer_free(in);
-	ASSERT_EQ(0, mqdev_consumer_new(self->other, 0, &again));
+	ASSERT_EQ(0, mqdev_consumer_new(self->other, NULL, &again));
 	ASSERT_EQ(0, mqdev_consumer_join(again, group, MQDEV_SEEK_EARLIEST));
 
 	EXPECT_EQ(-ESTALE, mqdev_txn_commit(self->s));
@@ -819,7 +831,7 @@ TEST_F(txn, closed_session_lets_topics_go)
 			TH_LOG("round %d: the deleted topics' memory is held", i);
 		}
 		ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
-		ASSERT_EQ(0, mqdev_producer_new(name, 0, &p));
+		ASSERT_EQ(0, mqdev_producer_new(name, NULL, &p));
 		ASSERT_EQ(0, mqdev_producer_bind(p, s));
 		ASSERT_EQ(0, mqdev_txn_begin(s, i));
 		ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL));

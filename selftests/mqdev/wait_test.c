@@ -181,12 +181,12 @@ TEST_F(wait, smaller_appends_do_not_wake)
 /* The library: fetch.min.bytes, and what there is after fetch.max.wait. */
 TEST_F(wait, library_fetch_min)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .fetch_min = 4 * SPACE);
 	struct mqdev_consumer *c;
 
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, 0, &c));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
 					 NULL));
-	mqdev_consumer_set_fetch_min(c, 4 * SPACE);
 	EXPECT_EQ(0, mqdev_consumer_wait(c, 20));	/* nothing at all */
 	append(_metadata, self->prod, 1);
 	/* fewer than the minimum: after the wait, what there is */
@@ -315,7 +315,7 @@ TEST_F(wait, open_transaction_is_not_ready)
 	uint32_t revents;
 
 	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &s));
-	ASSERT_EQ(0, mqdev_producer_new(self->name, 0, &p));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
 	ASSERT_EQ(0, mqdev_producer_bind(p, s));
 	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
 	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "t", 1, 0, NULL));

@@ -495,9 +495,8 @@ struct owner_args {
 static int create_as_user(void *arg)
 {
 	struct owner_args *d = arg;
-	struct mqdev_topic_config cfg = {
-		.partitions = 1, .capacity = 8192, .mode = d->mode,
-	};
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1, .capacity = 8192,
+		      .mode = d->mode);
 	int fd = mqdev_open(), err;
 
 	if (fd < 0)

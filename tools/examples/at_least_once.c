@@ -34,7 +34,7 @@ static void produce(const char *topic)
 
 	err = mqdev_session_new(NULL, 0, &s);
 	if (!err)
-		err = mqdev_producer_new(topic, 0, &p);
+		err = mqdev_producer_new(topic, NULL, &p);
 	if (!err)
 		err = mqdev_producer_bind(p, s);
 	for (i = 0; i < RECORDS && !err; i++) {
@@ -56,16 +56,16 @@ static void produce(const char *topic)
 static int member(const char *topic, struct mqdev_verifier *v, int max,
 		  const char *who)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .verifier = v);
 	const struct mqdev_record *rec;
 	struct mqdev_consumer *c;
 	int n = 0, err;
 
-	err = mqdev_consumer_new(topic, 0, &c);
+	err = mqdev_consumer_new(topic, &opts, &c);
 	if (!err)
 		err = mqdev_consumer_join(c, "billing", MQDEV_SEEK_EARLIEST);
 	if (err)
 		fail("join", err);
-	mqdev_consumer_set_verifier(c, v);
 	while (n < max && mqdev_consumer_wait(c, 200) > 0) {
 		while (n < max && (rec = mqdev_consumer_peek(c))) {
 			printf("%s: processed %.*s (offset %llu)\n", who,
@@ -88,7 +88,7 @@ static int member(const char *topic, struct mqdev_verifier *v, int max,
 
 int main(int argc, char **argv)
 {
-	struct mqdev_verify_stats st;
+	LIBMQDEV_OPTS(mqdev_verify_stats, st);
 	struct mqdev_verifier *v;
 	int a, b, err;
 

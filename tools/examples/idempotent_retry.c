@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	err = mqdev_session_new("ledger-writer", 0, &s);
 	if (err)
 		return fail("producer session", err);
-	err = mqdev_producer_new(argv[1], 0, &p);
+	err = mqdev_producer_new(argv[1], NULL, &p);
 	if (!err)
 		err = mqdev_producer_bind(p, s);
 	if (err)
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	       mqdev_session_epoch(again),
 	       strerror(-mqdev_produce(p, msgs, 1)));
 	mqdev_producer_free(p);
-	err = mqdev_producer_new(argv[1], 0, &p);
+	err = mqdev_producer_new(argv[1], NULL, &p);
 	if (!err)
 		err = mqdev_producer_bind(p, again);
 	if (err)

@@ -86,7 +86,7 @@ static void order_service(const char *topic, uint64_t order, enum fate fate)
 	char msg[64];
 
 	check(mqdev_session_new(PRODUCER, 1000, &s), "session");
-	check(mqdev_producer_new(topic, 0, &p), "producer");
+	check(mqdev_producer_new(topic, NULL, &p), "producer");
 	check(mqdev_producer_bind(p, s), "bind");
 
 	/* 1. the half message, flushed into the ring, invisible */
@@ -115,7 +115,7 @@ static void order_service(const char *topic, uint64_t order, enum fate fate)
 /* The checker: answer every question about an orphaned order message. */
 static void answer_questions(struct mqdev_nl *nl)
 {
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	uint32_t decision;
 
 	while (mqdev_nl_event(nl, &ev, 300) == 1) {
@@ -164,7 +164,7 @@ static int cart_service(const char *topic)
 	struct mqdev_consumer *c;
 	int n = 0;
 
-	check(mqdev_consumer_new(topic, 0, &c), "cart");
+	check(mqdev_consumer_new(topic, NULL, &c), "cart");
 	check(mqdev_consumer_join(c, "cart-service", MQDEV_SEEK_EARLIEST),
 	      "cart");
 	while (mqdev_consumer_wait(c, 300) > 0) {

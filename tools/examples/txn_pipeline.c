@@ -51,10 +51,10 @@ static void pipeline(const char *in, const char *out, int crash_in_batch)
 	int batch, n;
 	uint32_t v;
 
-	check(mqdev_consumer_new(in, 0, &c), "consumer");
+	check(mqdev_consumer_new(in, NULL, &c), "consumer");
 	check(mqdev_consumer_join(c, "doubler", MQDEV_SEEK_EARLIEST), "join");
 	check(mqdev_session_new("doubler", 0, &s), "session");
-	check(mqdev_producer_new(out, 0, &p), "producer");
+	check(mqdev_producer_new(out, NULL, &p), "producer");
 	check(mqdev_producer_bind(p, s), "bind");
 
 	for (batch = 1; mqdev_consumer_wait(c, 200) > 0; batch++) {
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 		fputs("usage: txn_pipeline INPUT OUTPUT\n", stderr);
 		return 2;
 	}
-	check(mqdev_producer_new(argv[1], 0, &src), "input");
+	check(mqdev_producer_new(argv[1], NULL, &src), "input");
 	for (v = 0; v < NUMBERS; v++)
 		check(mqdev_producer_send(src, NULL, 0, &v, sizeof(v), 0, NULL),
 		      "input");
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	printf("restart\n");
 	pipeline(argv[1], argv[2], 0);
 
-	check(mqdev_consumer_new(argv[2], 0, &c), "output");
+	check(mqdev_consumer_new(argv[2], NULL, &c), "output");
 	check(mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL),
 	      "output");
 	while (mqdev_consumer_wait(c, 500) > 0 && (rec = mqdev_consumer_peek(c))) {

@@ -191,7 +191,8 @@ static void shm_pp_teardown(struct pp_ctx *p)
 
 static int mqdev_pp_setup(struct pp_ctx *p)
 {
-	struct mqdev_topic_config cfg = { .partitions = 1, .capacity = 1 << 20 };
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
+		      .capacity = 1 << 20);
 	int fd = mqdev_open(), i, err = 0;
 
 	if (fd < 0)
@@ -231,6 +232,8 @@ static int mqdev_pp_take(struct mqdev_consumer *c)
 
 static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts,
+		      .busy_poll_usec = p->busy_usec);
 	void *tmpl = template_of(PP_SIZE);
 	struct mqdev_consumer *c;
 	struct mqdev_producer *prod;
@@ -240,14 +243,13 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 	void *value;
 	int err = 0;
 
-	if (mqdev_producer_new(p->topic[me], 0, &prod) ||
+	if (mqdev_producer_new(p->topic[me], NULL, &prod) ||
 	    mqdev_batch_new(MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
 					       PP_SIZE), &batch) ||
-	    mqdev_consumer_new(p->topic[!me], 0, &c) ||
+	    mqdev_consumer_new(p->topic[!me], &opts, &c) ||
 	    mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, MQDEV_SEEK_HOLD,
 				NULL))
 		return -1;
-	mqdev_consumer_set_busy_poll(c, p->busy_usec);
 	for (i = 0; i < n && !err; i++) {
 		t0 = now_ns();
 		err = mqdev_batch_add(batch, NULL, 0, PP_SIZE, &value);

@@ -27,9 +27,8 @@ struct mqdev_ctx {
 static int mqdev_setup_parts(void **ctx, uint32_t partitions)
 {
 	struct mqdev_ctx *m = calloc(1, sizeof(*m));
-	struct mqdev_topic_config cfg = {
-		.partitions = partitions, .capacity = MQDEV_BENCH_CAPACITY,
-	};
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = partitions,
+		      .capacity = MQDEV_BENCH_CAPACITY);
 	static unsigned int seq;
 	int fd = mqdev_open(), err;
 
@@ -121,7 +120,7 @@ static int bench_producer_new(struct bench_producer *bp, const char *topic,
 {
 	memset(bp, 0, sizeof(*bp));
 	bp->tmpl = template_of(b->size);
-	if (mqdev_producer_new(topic, 0, &bp->p))
+	if (mqdev_producer_new(topic, NULL, &bp->p))
 		return -1;
 	bp->per_call = msgs ? BATCH : batch_msgs(b->size);
 	if (msgs) {
@@ -182,11 +181,15 @@ int mqdev_produce_msgs(struct bench *b, void *ctx)
 /* A standalone holding reader, or the one member of group "g<group>". */
 static struct mqdev_consumer *mqdev_reader(const struct mqdev_ctx *m)
 {
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .fetch_min = fetch_min);
+	const char *busy_poll = getenv("MQBENCH_BUSY_POLL");
 	struct mqdev_consumer *c;
 	char group[16];
 	int err;
 
-	if (mqdev_consumer_new(m->topic, 0, &c))
+	if (busy_poll)
+		opts.busy_poll_usec = atoi(busy_poll);
+	if (mqdev_consumer_new(m->topic, &opts, &c))
 		return NULL;
 	if (m->group < 0) {
 		err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
@@ -230,9 +233,6 @@ static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
 	uint64_t i = 0, ok = 0;
 	int err, n, idle_ms = 0;
 
-	if (getenv("MQBENCH_BUSY_POLL"))
-		mqdev_consumer_set_busy_poll(c, atoi(getenv("MQBENCH_BUSY_POLL")));
-	mqdev_consumer_set_fetch_min(c, fetch_min);
 	while (i < b->count) {
 		err = mqdev_consumer_wait(c, wait_ms);
 		if (err == 0 && (idle_ms += wait_ms) < IDLE_LIMIT_MS)

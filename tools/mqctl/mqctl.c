@@ -190,7 +190,7 @@ static int topic_create(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct mqdev_topic_config cfg = { .partitions = 1 };
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1);
 	int opt, fd;
 
 	while ((opt = getopt_long(argc, argv, "p:c:f:m:h", opts, NULL)) != -1) {
@@ -425,6 +425,8 @@ static int cmd_produce(int argc, char **argv)
 		{}
 	};
 	struct produce_state st = {};
+	LIBMQDEV_OPTS(mqdev_producer_opts, popts, .ack_fn = on_ack,
+		      .ack_ctx = &st);
 	uint32_t partition = MQDEV_PARTITION_ANY;
 	const char *key = NULL, *sep = NULL, *producer = NULL;
 	struct mqdev_session *session = NULL;
@@ -452,7 +454,7 @@ static int cmd_produce(int argc, char **argv)
 	if (key && sep)
 		die("produce: --key or --key-separator, not both");
 	st.topic = argv[optind];
-	err = mqdev_producer_new(st.topic, 0, &p);
+	err = mqdev_producer_new(st.topic, &popts, &p);
 	check(err, "produce to", st.topic);
 	if (partition != MQDEV_PARTITION_ANY &&
 	    partition >= mqdev_producer_partitions(p))
@@ -463,7 +465,6 @@ static int cmd_produce(int argc, char **argv)
 		      producer);
 		check(mqdev_producer_bind(p, session), "be producer", producer);
 	}
-	mqdev_producer_set_ack(p, on_ack, &st);
 	stop_fd = mqdev_producer_fd(p);
 
 	while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
@@ -611,6 +612,7 @@ static int cmd_consume(int argc, char **argv)
 		.whence = MQDEV_SEEK_LATEST, .partition = MQDEV_PARTITION_ALL,
 		.timeout = -1, .hold = true,
 	};
+	LIBMQDEV_OPTS(mqdev_consumer_opts, copts);
 	const struct mqdev_record *rec;
 	struct mqdev_consumer *c;
 	uint64_t got = 0;
@@ -654,7 +656,9 @@ static int cmd_consume(int argc, char **argv)
 	if (optind != argc - 1)
 		die("consume: one topic name, please (see --help)");
 
-	check(mqdev_consumer_new(argv[optind], 0, &c), "consume from",
+	/* --commit auto: a member commits every second */
+	copts.auto_commit_ms = o.auto_commit ? 1000 : 0;
+	check(mqdev_consumer_new(argv[optind], &copts, &c), "consume from",
 	      argv[optind]);
 	if (o.group) {
 		if (o.whence == MQDEV_SEEK_OFFSET || o.partition !=
@@ -665,8 +669,6 @@ static int cmd_consume(int argc, char **argv)
 			die("join group '%s': the group has as many members as it "
 			    "may have (256)", o.group);
 		check(err, "join group", o.group);
-		if (o.auto_commit)
-			mqdev_consumer_set_auto_commit(c, 1000);
 	} else {
 		consume_seek(c, argv[optind], &o);
 	}
@@ -1014,7 +1016,7 @@ static int cmd_watch(int argc, char **argv)
 		[MQDEV_CMD_EVENT_TOPIC_NEW] = "topic-created",
 		[MQDEV_CMD_EVENT_TOPIC_DEL] = "topic-deleted",
 	};
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	struct mqdev_nl *nl;
 	int err;
 
@@ -1141,7 +1143,8 @@ static int cmd_verify(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct mqdev_verify_stats st;
+	LIBMQDEV_OPTS(mqdev_consumer_opts, copts);
+	LIBMQDEV_OPTS(mqdev_verify_stats, st);
 	struct mqdev_verifier *v;
 	struct mqdev_consumer *c;
 	const char *group = NULL, *topic;
@@ -1162,10 +1165,10 @@ static int cmd_verify(int argc, char **argv)
 	if (optind != argc - 1)
 		die("verify: one topic name, please (see --help)");
 	topic = argv[optind];
-	check(mqdev_consumer_new(topic, 0, &c), "read", topic);
 	check(mqdev_verifier_new(group ? 0 : MQDEV_VERIFY_FROM_START,
 				 print_anomaly, NULL, &v), "verify", topic);
-	mqdev_consumer_set_verifier(c, v);
+	copts.verifier = v;
+	check(mqdev_consumer_new(topic, &copts, &c), "read", topic);
 	if (group)
 		verify_seek_group(c, topic, group);
 	else

@@ -159,6 +159,8 @@ static void note_ack(void *ctx, const struct mqdev_ack *ack)
 static void plain_producer(unsigned int who, uint64_t rs)
 {
 	struct value v = { .kind = KIND_PLAIN, .who = who };
+	LIBMQDEV_OPTS(mqdev_producer_opts, opts, .ack_fn = note_ack,
+		      .ack_ctx = sh->acked[who]);
 	struct mqdev_producer *p;
 	struct mqdev_session *s;
 	char name[32];
@@ -166,9 +168,8 @@ static void plain_producer(unsigned int who, uint64_t rs)
 
 	snprintf(name, sizeof(name), "tp%u", who);
 	if (mqdev_session_new(name, 0, &s) ||
-	    mqdev_producer_new(TOPIC, 0, &p) || mqdev_producer_bind(p, s))
+	    mqdev_producer_new(TOPIC, &opts, &p) || mqdev_producer_bind(p, s))
 		_exit(2);
-	mqdev_producer_set_ack(p, note_ack, sh->acked[who]);
 	while (!sh->stop) {
 		n = 1 + rnd(&rs) % 32;
 		for (i = 0; i < n; i++)
@@ -189,7 +190,7 @@ static void batch_producer(unsigned int who, uint64_t rs)
 	uint32_t part;
 	void *at;
 
-	if (mqdev_producer_new(TOPIC, 0, &p) || mqdev_batch_new(4096, &b))
+	if (mqdev_producer_new(TOPIC, NULL, &p) || mqdev_batch_new(4096, &b))
 		_exit(2);
 	while (!sh->stop) {
 		v.n = sh->next_batch[who]++;
@@ -220,7 +221,7 @@ static void txn_producer(unsigned int who, uint64_t rs)
 
 	snprintf(name, sizeof(name), "tx%u", who);
 	if (mqdev_session_new(name, 300, &s) ||
-	    mqdev_producer_new(TOPIC, 0, &p) || mqdev_producer_bind(p, s))
+	    mqdev_producer_new(TOPIC, NULL, &p) || mqdev_producer_bind(p, s))
 		_exit(2);
 	while (!sh->stop) {
 		v.n = __atomic_fetch_add(&sh->next_txn, 1, __ATOMIC_RELAXED);
@@ -245,7 +246,7 @@ static void txn_producer(unsigned int who, uint64_t rs)
 /* Answer for killed transactional producers, at random; never killed. */
 static void checker(uint64_t rs)
 {
-	struct mqdev_event ev;
+	LIBMQDEV_OPTS(mqdev_event, ev);
 	struct mqdev_nl *nl;
 	char name[32];
 	unsigned int i;
@@ -276,7 +277,7 @@ static void member(uint64_t rs)
 	struct mqdev_consumer *c;
 	int n = 0;
 
-	if (mqdev_consumer_new(TOPIC, 0, &c) ||
+	if (mqdev_consumer_new(TOPIC, NULL, &c) ||
 	    mqdev_consumer_join(c, GROUP, MQDEV_SEEK_EARLIEST))
 		_exit(2);
 	while (!sh->stop) {
@@ -484,7 +485,7 @@ static void last_member(void)
 	const struct mqdev_record *rec;
 	uint64_t got = 0;
 
-	if (mqdev_consumer_new(TOPIC, 0, &c) ||
+	if (mqdev_consumer_new(TOPIC, NULL, &c) ||
 	    mqdev_consumer_join(c, GROUP, MQDEV_SEEK_EARLIEST))
 		violation("the last member cannot join");
 	while (mqdev_consumer_wait(c, 500) > 0)
@@ -510,9 +511,8 @@ int main(int argc, char **argv)
 	};
 	struct audit *a;
 	struct worker w[PRODUCERS + TXNERS + BATCHERS + MEMBERS];
-	struct mqdev_topic_config cfg = {
-		.partitions = PARTS, .capacity = 4 << 20,
-	};
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = PARTS,
+		      .capacity = 4 << 20);
 	uint64_t rs, end, committed[PARTS], prev[PARTS] = {}, kills = 0;
 	uint64_t o, n, given = 0, txns = 0, whole = 0;
 	unsigned int i, nr = 0, p, t;
