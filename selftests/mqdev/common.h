@@ -70,6 +70,25 @@ static inline int create_topic(int fd, const char *name, uint32_t parts,
 	return mqdev_topic_create(fd, name, &cfg);
 }
 
+/* A topic for as_user() to create: its exit status is the -errno. */
+struct topic_try {
+	const char *name;
+	uint32_t parts;
+	uint64_t capacity;
+};
+
+static inline int create_topic_as(void *arg)
+{
+	const struct topic_try *t = arg;
+	int fd = mqdev_open(), err;
+
+	if (fd < 0)
+		return 100;
+	err = create_topic(fd, t->name, t->parts, t->capacity, 0);
+	close(fd);
+	return -err;
+}
+
 static inline int topic_count(int fd)
 {
 	struct mqdev_topic_list req = {};

@@ -186,28 +186,10 @@ TEST_F(limits, parameter_ranges)
 
 /* ---- 2. the largest partition: no size computation can overflow ------------ */
 
-struct huge_try {
-	const char *name;
-	uint32_t parts;
-	uint64_t capacity;
-};
-
-static int create_as(void *arg)
-{
-	const struct huge_try *t = arg;
-	int fd = mqdev_open(), err;
-
-	if (fd < 0)
-		return 100;
-	err = create_topic(fd, t->name, t->parts, t->capacity, 0);
-	close(fd);
-	return -err;
-}
-
 TEST_F(limits, largest_partition)
 {
 	char name[MQDEV_NAME_MAX + 1];
-	struct huge_try t = { name, MQDEV_MAX_PARTITIONS, GIB };
+	struct topic_try t = { name, MQDEV_MAX_PARTITIONS, GIB };
 	int n = topic_count(self->fd);
 
 	strcpy(name, topic_name("huge"));
@@ -220,13 +202,13 @@ TEST_F(limits, largest_partition)
 	EXPECT_EQ(-ENOSPC, create_topic(self->fd, name, MQDEV_MAX_PARTITIONS,
 					GIB, 0));
 	EXPECT_EQ(-ENOSPC, create_topic(self->fd, name, 1, GIB, 0));
-	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_as, &t));
+	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_topic_as, &t));
 	/* past the largest partition, or the largest the module may allow */
 	EXPECT_EQ(-EINVAL, create_topic(self->fd, name, 1, 2 * GIB, 0));
 	EXPECT_EQ(-EINVAL, create_topic(self->fd, name, 2, 1ULL << 63, 0));
 	t.parts = 1;
 	t.capacity = 2 * GIB;
-	EXPECT_EQ(EINVAL, as_user(USER_UID, create_as, &t));
+	EXPECT_EQ(EINVAL, as_user(USER_UID, create_topic_as, &t));
 	EXPECT_EQ(n, topic_count(self->fd));
 	EXPECT_EQ(-ENOENT, mqdev_topic_delete(self->fd, name));
 

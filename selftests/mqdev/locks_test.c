@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include "call.h"
 #include "common.h"
 #include "kselftest_harness.h"
 
@@ -111,54 +112,7 @@ static int uffd_fill(struct uffd *u, const void *src)
 	return 0;
 }
 
-/* ---- calls made in threads of their own, so that they can be timed ---- */
-
-struct call {
-	pthread_t thread;
-	long (*fn)(void *arg);
-	void *arg;
-	long ret;
-	int efd;		/* readable once fn returned */
-	bool running;
-};
-
-static void *call_run(void *p)
-{
-	struct call *c = p;
-	uint64_t one = 1;
-
-	c->ret = c->fn(c->arg);
-	if (write(c->efd, &one, sizeof(one)) != sizeof(one))
-		abort();
-	return NULL;
-}
-
-static int call_start(struct call *c, long (*fn)(void *), void *arg)
-{
-	int err;
-
-	memset(c, 0, sizeof(*c));
-	c->fn = fn;
-	c->arg = arg;
-	c->efd = eventfd(0, EFD_CLOEXEC);
-	if (c->efd < 0)
-		return -errno;
-	err = pthread_create(&c->thread, NULL, call_run, c);
-	if (err) {
-		close(c->efd);
-		return -err;
-	}
-	c->running = true;
-	return 0;
-}
-
-/* Has the call returned, or does it within @ms? */
-static bool call_done(struct call *c, int ms)
-{
-	struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
-
-	return poll(&pfd, 1, ms) == 1;
-}
+/* ---- calls made in threads of their own: call.h ---- */
 
 /* Join the call if it returns within @ms. */
 static bool call_join(struct call *c, int ms)

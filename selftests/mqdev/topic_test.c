@@ -228,27 +228,9 @@ TEST_F(topic, limits)
 }
 
 /* What a user may create: topics, partitions, bytes (EDQUOT past them). */
-struct user_try {
-	const char *name;
-	uint32_t parts;
-	uint64_t capacity;
-};
-
-static int create_as(void *arg)
-{
-	const struct user_try *t = arg;
-	int fd = mqdev_open(), err;
-
-	if (fd < 0)
-		return 100;
-	err = create_topic(fd, t->name, t->parts, t->capacity, 0);
-	close(fd);
-	return -err;
-}
-
 static int delete_as(void *arg)
 {
-	const struct user_try *t = arg;
+	const struct topic_try *t = arg;
 	int fd = mqdev_open(), err;
 
 	if (fd < 0)
@@ -261,12 +243,12 @@ static int delete_as(void *arg)
 TEST_F(topic, user_limits)
 {
 	char names[4][MQDEV_NAME_MAX + 1];
-	struct user_try t[4];
+	struct topic_try t[4];
 	int i, n = topic_count(self->fd);
 
 	for (i = 0; i < 4; i++) {
 		strcpy(names[i], topic_name("ulimit"));
-		t[i] = (struct user_try){ names[i], 1, 4096 };
+		t[i] = (struct topic_try){ names[i], 1, 4096 };
 	}
 	/* topics: two for the user, then EDQUOT, and nothing made */
 	unsigned long topics = get_param("max_user_topics");
@@ -274,33 +256,33 @@ TEST_F(topic, user_limits)
 	unsigned long bytes = get_param("max_user_bytes");
 
 	ASSERT_EQ(0, set_param("max_user_topics", 2));
-	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[0]));
-	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[1]));
-	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_as, &t[2]));
+	EXPECT_EQ(0, as_user(USER_UID, create_topic_as, &t[0]));
+	EXPECT_EQ(0, as_user(USER_UID, create_topic_as, &t[1]));
+	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_topic_as, &t[2]));
 	EXPECT_EQ(n + 2, topic_count(self->fd));
 	/* another user, and root (CAP_SYS_RESOURCE), have their own room */
-	EXPECT_EQ(0, as_user(OTHER_UID, create_as, &t[2]));
+	EXPECT_EQ(0, as_user(OTHER_UID, create_topic_as, &t[2]));
 	EXPECT_EQ(0, create_topic(self->fd, names[3], 1, 4096, 0));
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, names[3]));
 	/* a deleted topic gives its room back */
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[1]));
-	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[3]));
+	EXPECT_EQ(0, as_user(USER_UID, create_topic_as, &t[3]));
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[3]));
 	ASSERT_EQ(0, set_param("max_user_topics", topics));
 
 	/* partitions and bytes count every partition of the topic */
 	ASSERT_EQ(0, set_param("max_user_partitions", 4));
-	t[1] = (struct user_try){ names[1], 4, 4096 };	/* 1 + 4 > 4 */
-	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_as, &t[1]));
+	t[1] = (struct topic_try){ names[1], 4, 4096 };	/* 1 + 4 > 4 */
+	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_topic_as, &t[1]));
 	t[1].parts = 3;
-	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[1]));
+	EXPECT_EQ(0, as_user(USER_UID, create_topic_as, &t[1]));
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[1]));
 	ASSERT_EQ(0, set_param("max_user_partitions", parts));
 	ASSERT_EQ(0, set_param("max_user_bytes", 64 << 10));
-	t[1] = (struct user_try){ names[1], 1, 64 << 10 };	/* + the control page */
-	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_as, &t[1]));
+	t[1] = (struct topic_try){ names[1], 1, 64 << 10 };	/* + the control page */
+	EXPECT_EQ(EDQUOT, as_user(USER_UID, create_topic_as, &t[1]));
 	t[1].capacity = 32 << 10;
-	EXPECT_EQ(0, as_user(USER_UID, create_as, &t[1]));
+	EXPECT_EQ(0, as_user(USER_UID, create_topic_as, &t[1]));
 	EXPECT_EQ(0, as_user(USER_UID, delete_as, &t[1]));
 	ASSERT_EQ(0, set_param("max_user_bytes", bytes));
 
