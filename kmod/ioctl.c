@@ -22,9 +22,18 @@
  * times.
  */
 
+#include <linux/build_bug.h>
 #include <linux/fs.h>
+#include <linux/nospec.h>
 #include <linux/uaccess.h>
 #include "mqdev.h"
+
+/* The first versions' sizes the uapi names, as the structs lay them out. */
+static_assert(offsetof(struct mqdev_attach, off) +
+	      offsetof(struct mqdev_ring_offsets, reserved) +
+	      sizeof_field(struct mqdev_attach, reserved) ==
+	      MQDEV_ATTACH_SIZE_VER0);
+static_assert(offsetof(struct mqdev_msg, sequence) == MQDEV_MSG_SIZE_VER0);
 
 /* The command without its size: structs may grow, the command stays. */
 #define MQDEV_IOC_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
@@ -277,7 +286,8 @@ long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	if (nr >= ARRAY_SIZE(mqdev_ioctls))
 		return -ENOTTY;
-	entry = &mqdev_ioctls[nr];
+	/* Not even speculatively past the table: the entry holds a call. */
+	entry = &mqdev_ioctls[array_index_nospec(nr, ARRAY_SIZE(mqdev_ioctls))];
 	if (!entry->call || MQDEV_IOC_BASE(cmd) != MQDEV_IOC_BASE(entry->cmd))
 		return -ENOTTY;
 	return entry->call(&ioc);

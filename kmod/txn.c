@@ -877,7 +877,8 @@ int mqdev_txn_offsets(struct mqdev_session *s,
 	struct mqdev_transaction *txn;
 	int err;
 
-	if (req->reserved || req->commit_size < sizeof(*c) || !req->count ||
+	if (req->reserved || req->commit_size < sizeof(*c) ||
+	    req->commit_size > PAGE_SIZE || !req->count ||
 	    req->count > MQDEV_MAX_PARTITIONS)
 		return -EINVAL;
 	CLASS(fd, f)(req->consumer_fd);

@@ -887,6 +887,9 @@ TEST_F(txn, bad_input)
 	off.count = 1;
 	off.commit_size = 8;
 	EXPECT_EQ(-EINVAL, xioctl(sfd, MQDEV_IOC_TXN_OFFSETS, &off));
+	/* elements of any size were scanned whole: a page at most */
+	off.commit_size = 8192;
+	EXPECT_EQ(-EINVAL, xioctl(sfd, MQDEV_IOC_TXN_OFFSETS, &off));
 	off.commit_size = 24;
 	off.commits = 8;
 	EXPECT_EQ(-EFAULT, xioctl(sfd, MQDEV_IOC_TXN_OFFSETS, &off));

@@ -21,8 +21,9 @@
  * features this kernel has (MQDEV_FEAT_*), so that a library need not probe.
  *
  * Arrays passed by pointer carry their element size, which may likewise be
- * an older or a newer element's; 0 there means the first version's (the
- * field was reserved, and zero, before it had a meaning).
+ * an older or a newer element's, at most a page.  For the sizes that were a
+ * reserved field before they had a meaning (name_size, start_size,
+ * seq_size), 0 means the first version's.
  */
 #ifndef _UAPI_LINUX_MQDEV_H
 #define _UAPI_LINUX_MQDEV_H
@@ -404,6 +405,7 @@ struct mqdev_producer_bind {
  * (an order number, say): a checker is given it when asked about the
  * transaction.  COMMIT fails with ESTALE, and aborts, when the group offsets
  * sent with the transaction are no longer the sender's to commit; with
+ * ERANGE when one of them is past its partition's end; with
  * EOVERFLOW when a topic that overwrites dropped a record of it first; with
  * ETIMEDOUT when the time-out passed and the transaction was decided without
  * the session (then @op says how: MQDEV_TXN_COMMIT or _ABORT, or 0 while
@@ -521,7 +523,8 @@ enum {
 
 /*
  * MQDEV_IOC_VERSION, on any handle: what this kernel's mqdev is and can do.
- * A feature's bit is set when its ioctl or behaviour is there.
+ * A feature's bit is set when its ioctl or behaviour is there.  @flags and
+ * @reserved go in, and must be zero.
  */
 struct mqdev_version {
 	__u32	api;		/* MQDEV_API_VERSION of the kernel */
@@ -541,7 +544,7 @@ struct mqdev_version {
 
 #define MQDEV_IOC_MAGIC		0xB9
 
-#define MQDEV_IOC_VERSION	 _IOR(MQDEV_IOC_MAGIC, 0x00, struct mqdev_version)
+#define MQDEV_IOC_VERSION	_IOWR(MQDEV_IOC_MAGIC, 0x00, struct mqdev_version)
 #define MQDEV_IOC_TOPIC_CREATE	 _IOW(MQDEV_IOC_MAGIC, 0x01, struct mqdev_topic_create)
 #define MQDEV_IOC_TOPIC_DELETE	 _IOW(MQDEV_IOC_MAGIC, 0x02, struct mqdev_topic_id)
 #define MQDEV_IOC_TOPIC_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x03, struct mqdev_topic_list)
