@@ -459,16 +459,6 @@ void mqdev_group_leave(struct mqdev_handle *h)
 	member_free(m);
 }
 
-/* One start at its element's place, the rest of a larger element cleared. */
-static int group_copy_start(u8 __user *dst,
-			    const struct mqdev_group_start *start, u32 size)
-{
-	if (copy_to_user(dst, start, sizeof(*start)) ||
-	    clear_user(dst + sizeof(*start), size - sizeof(*start)))
-		return -EFAULT;
-	return 0;
-}
-
 /**
  * mqdev_group_assignment() - MQDEV_IOC_GROUP_ASSIGNMENT: what the member owns
  * @h: the handle, attached to consume
@@ -518,8 +508,9 @@ int mqdev_group_assignment(struct mqdev_handle *h,
 
 	for (i = 0; i < nr && !err; i++)
 		if (req->owned[i / 64] & (1ULL << (i % 64)))
-			err = group_copy_start(ustarts + (size_t)i * size,
-					       &starts[i], size);
+			err = mqdev_copy_element(ustarts + (size_t)i * size,
+						 &starts[i], sizeof(starts[i]),
+						 size);
 	/* Seen only once the starts are the member's. */
 	if (!err)
 		WRITE_ONCE(m->seen_gen, req->generation);

@@ -330,6 +330,27 @@ static inline struct mqdev_topic *mqdev_handle_topic(struct mqdev_handle *h,
 	return topic;
 }
 
+/**
+ * mqdev_copy_element() - one element of an array the caller sized
+ * @dst: the element's place in user memory
+ * @src: what this kernel knows of the element
+ * @ksize: its size
+ * @usize: the caller's element size, at least @ksize (checked before)
+ *
+ * A newer caller's larger element gets the rest cleared, as
+ * copy_struct_from_user() would want it read back.
+ *
+ * Return: 0, or -EFAULT.
+ */
+static inline int mqdev_copy_element(void __user *dst, const void *src,
+				     size_t ksize, size_t usize)
+{
+	if (copy_to_user(dst, src, ksize) ||
+	    clear_user((u8 __user *)dst + ksize, usize - ksize))
+		return -EFAULT;
+	return 0;
+}
+
 /* ioctl.c: one ioctl as its handler sees it */
 struct mqdev_ioc {
 	struct mqdev_handle	*h;

@@ -364,9 +364,7 @@ static int pstate_copy_next(struct mqdev_topic *topic, struct mqdev_pstate *ps,
 		mutex_lock(&part->lock);
 		next = ps->seq[i] ? ps->seq[i]->next : 0;
 		mutex_unlock(&part->lock);
-		/* each element as large as the caller's, the rest cleared */
-		if (copy_to_user(dst, &next, sizeof(next)) ||
-		    clear_user(dst + sizeof(next), size - sizeof(next)))
+		if (mqdev_copy_element(dst, &next, sizeof(next), size))
 			return -EFAULT;
 	}
 	return 0;

@@ -408,8 +408,7 @@ static int topic_copy_names(const struct mqdev_topic_list *req, u32 size,
 	if (size == MQDEV_NAME_SIZE)
 		return copy_to_user(dst, names, (size_t)n * size) ? -EFAULT : 0;
 	for (i = 0; i < n; i++, dst += size)
-		if (copy_to_user(dst, names[i], MQDEV_NAME_SIZE) ||
-		    clear_user(dst + MQDEV_NAME_SIZE, size - MQDEV_NAME_SIZE))
+		if (mqdev_copy_element(dst, names[i], MQDEV_NAME_SIZE, size))
 			return -EFAULT;
 	return 0;
 }
@@ -467,8 +466,7 @@ static int topic_copy_parts(struct mqdev_topic *topic,
 
 	for (i = 0; i < n; i++, dst += size) {
 		mqdev_ring_info(&topic->parts[i], &info);
-		if (copy_to_user(dst, &info, sizeof(info)) ||
-		    clear_user(dst + sizeof(info), size - sizeof(info)))
+		if (mqdev_copy_element(dst, &info, sizeof(info), size))
 			return -EFAULT;
 	}
 	return 0;
