@@ -83,6 +83,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 		if (h->bound)
 			mqdev_bound_release(topic, h->bound);
 		mqdev_group_leave(h);
+		mqdev_replica_detach(h, topic);
 		if (h->holds)
 			for (i = 0; i < topic->nr_parts; i++)
 				mqdev_ring_hold(&topic->parts[i],
@@ -98,6 +99,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 static void attach_fill(struct mqdev_attach *req,
 			const struct mqdev_topic *topic)
 {
+	bool replica = req->flags & MQDEV_ATTACH_REPLICA;
 	struct mqdev_ring_offsets *off = &req->off;
 
 	req->partitions = topic->nr_parts;
@@ -109,7 +111,11 @@ static void attach_fill(struct mqdev_attach *req,
 	off->ring_size = PAGE_SIZE + 2 * topic->capacity;
 	off->cons_mmap = MQDEV_CONS_MMAP;
 	off->cons_size = PAGE_SIZE;
-	off->head = offsetof(struct mqdev_ring_ctrl, head);
+	/* A replica reads to the end of the log: see the uapi header. */
+	off->head = replica ? offsetof(struct mqdev_ring_ctrl, end) :
+			      offsetof(struct mqdev_ring_ctrl, head);
+	off->end = offsetof(struct mqdev_ring_ctrl, end);
+	off->high_watermark = offsetof(struct mqdev_ring_ctrl, high_watermark);
 	off->tail = offsetof(struct mqdev_ring_ctrl, tail);
 	off->flags = offsetof(struct mqdev_ring_ctrl, flags);
 	off->data = PAGE_SIZE;
@@ -125,10 +131,12 @@ static void attach_fill(struct mqdev_attach *req,
  * @req: the request; the topic's layout goes back before it is attached
  *
  * Return: 0; else, with the handle as it was: -EINVAL for bad flags or
- * name, or reserved fields or layout not zero, -ENOENT for no such topic,
- * -EACCES without the permission the flags ask, -EBUSY for a handle
- * already attached or a producer session, -EFAULT copying the layout back,
- * or -ENOMEM.
+ * name, or reserved fields or layout not zero, or REPLICA on a topic that
+ * is not durable, -ENOENT for no such topic, -EACCES without the
+ * permission the flags ask, -EPERM for a replica without CAP_SYS_ADMIN,
+ * -EBUSY for a handle already attached or a producer session, -ENOSPC for
+ * a topic with all the replicas it may have, -EFAULT copying the layout
+ * back, or -ENOMEM.
  */
 long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 {
@@ -138,11 +146,16 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 		[MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME] =
 			MQDEV_ACT_PRODUCE_CONSUME,
 	};
+	const u32 rw = MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME;
+	bool replica = req->flags & MQDEV_ATTACH_REPLICA;
 	struct mqdev_handle *h = ioc->h;
 	struct mqdev_topic *topic;
 	int err;
 
-	if (!req->flags || (req->flags & ~MQDEV_ATTACH_FLAGS) ||
+	if (!(req->flags & rw) || (req->flags & ~MQDEV_ATTACH_FLAGS) ||
+	    (replica && !(req->flags & MQDEV_ATTACH_CONSUME)) ||
+	    ((req->flags & MQDEV_ATTACH_ACKS_ALL) &&
+	     !(req->flags & MQDEV_ATTACH_PRODUCE)) ||
 	    req->reserved[0] || req->reserved[1] ||
 	    memchr_inv(&req->off, 0, sizeof(req->off)))
 		return -EINVAL;
@@ -150,9 +163,15 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 	if (err)
 		return err;
 
-	topic = mqdev_topic_get(NULL, h->net, req->name, acts[req->flags]);
+	topic = mqdev_topic_get(NULL, h->net, req->name,
+				replica ? MQDEV_ACT_REPLICATE :
+					  acts[req->flags & rw]);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
+	if (replica && !(topic->flags & MQDEV_TOPIC_DURABLE)) {
+		mqdev_topic_put(topic);
+		return -EINVAL;
+	}
 
 	mutex_lock(&h->lock);
 	if (h->topic || h->session) {
@@ -168,12 +187,19 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 		if (err)
 			goto err_unlock;
 	}
+	if (replica) {
+		err = mqdev_replica_attach(h, topic);
+		if (err)
+			goto err_free_reader;
+	}
 	h->mode = req->flags;
 	/* Pairs with smp_load_acquire() in mqdev_handle_topic(): state first. */
 	smp_store_release(&h->topic, topic);
 	mutex_unlock(&h->lock);
 	return 0;
 
+err_free_reader:
+	handle_free_reader(h);
 err_unlock:
 	mutex_unlock(&h->lock);
 	mqdev_topic_put(topic);
@@ -230,10 +256,12 @@ static ssize_t handle_read_once(struct mqdev_handle *h,
 		if (!handle_read_pos(h, part, &from))
 			continue;
 		subscribed = true;
-		if (!mqdev_ring_readable(&topic->parts[part], from))
+		if (!mqdev_ring_readable(&topic->parts[part], from,
+					 handle_replica(h)))
 			continue;
 		pos = from;
-		ret = mqdev_ring_read(&topic->parts[part], &pos, buf, len);
+		ret = mqdev_ring_read(&topic->parts[part], &pos, buf, len,
+				      handle_replica(h));
 		handle_read_done(h, part, from, pos);
 		if (!list_empty(&h->holds[part].node))
 			mqdev_ring_moved(&topic->parts[part]);
@@ -301,7 +329,8 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 		for_each_set_bit(i, h->subscribed, topic->nr_parts) {
 			poll_wait(file, &topic->parts[i].data_wait, pt);
 			if (mqdev_ring_readable(&topic->parts[i],
-						READ_ONCE(*handle_pos(h, i))))
+						READ_ONCE(*handle_pos(h, i)),
+						handle_replica(h)))
 				mask |= EPOLLIN | EPOLLRDNORM;
 		}
 	}

@@ -30,7 +30,7 @@
 
 /* The first versions' sizes the uapi names, as the structs lay them out. */
 static_assert(offsetof(struct mqdev_attach, off) +
-	      offsetof(struct mqdev_ring_offsets, reserved) +
+	      offsetof(struct mqdev_ring_offsets, end) +
 	      sizeof_field(struct mqdev_attach, reserved) ==
 	      MQDEV_ATTACH_SIZE_VER0);
 static_assert(offsetof(struct mqdev_msg, sequence) == MQDEV_MSG_SIZE_VER0);
@@ -107,7 +107,8 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 	req->api = MQDEV_API_VERSION;
 	req->features = MQDEV_FEAT_RECORD_BATCH | MQDEV_FEAT_WAIT |
 			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
-			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET;
+			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
+			MQDEV_FEAT_DURABLE;
 	return 0;
 }
 
@@ -222,6 +223,7 @@ IOC(PRODUCE_BATCH, struct mqdev_produce_batch, 0, PRODUCE, 0, mqdev_produce_batc
 IOC(SEEK, struct mqdev_seek, 0, CONSUME, BACK, mqdev_seek)
 IOC(WAKEUP, struct mqdev_wakeup, 0, CONSUME, 0, mqdev_wakeup)
 IOC(WAIT, struct mqdev_wait, 0, CONSUME, BACK, ioc_wait)
+IOC(REPLICA_CONFIRM, struct mqdev_replica_confirm, 0, CONSUME, BACK, mqdev_replica_confirm)
 IOC(GROUP_JOIN, struct mqdev_group_join, 0, CONSUME, BACK, ioc_group_join)
 IOC(GROUP_ASSIGNMENT, struct mqdev_group_assignment, 0, CONSUME, BACK, ioc_group_assignment)
 IOC(GROUP_COMMIT, struct mqdev_group_commit, 0, CONSUME, 0, ioc_group_commit)
@@ -251,6 +253,7 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(SEEK),
 	IOC_AT(WAKEUP),
 	IOC_AT(WAIT),
+	IOC_AT(REPLICA_CONFIRM),
 	IOC_AT(GROUP_JOIN),
 	IOC_AT(GROUP_ASSIGNMENT),
 	IOC_AT(GROUP_COMMIT),

@@ -26,6 +26,8 @@ struct mqdev_ring_ctrl {
 	u64		head;		/* written by producers, under part->lock */
 	u64		tail;		/* written by producers, under part->lock */
 	atomic_t	flags;		/* MQDEV_RING_* */
+	u64		end;		/* under part->lock: the log's end */
+	u64		high_watermark;	/* under part->lock: an offset */
 };
 
 /* A reader whose position keeps records from being reclaimed under block. */
@@ -59,6 +61,10 @@ struct mqdev_part {
 	u64			next_offset;
 	u64			tail_offset;	/* offset of the record at tail */
 	u64			last_timestamp;
+	/* what consumers see up to (replica.c); the end while none in sync */
+	u64			hw_pos;
+	u64			hw_offset;	/* READ_ONCE: acks=all waiters */
+	u32			nr_in_sync;	/* replicas in sync here */
 
 	struct mqdev_ring_ctrl	*ctrl;
 	char			*data;		/* data area, mapped twice */
@@ -96,6 +102,10 @@ struct mqdev_topic {
 	struct mutex		producers_lock;	/* producers and their users */
 	struct xarray		producers;	/* id -> struct mqdev_pstate */
 	u32			nr_producers;
+	u32			min_insync;	/* durable: for acks=all */
+	spinlock_t		replicas_lock;	/* inside part->lock */
+	struct list_head	replicas;	/* struct mqdev_replica */
+	u32			nr_replicas;	/* under replicas_lock */
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
 	u32			nr_parts;
 	struct mqdev_part	parts[] __counted_by(nr_parts);
@@ -118,7 +128,23 @@ struct mqdev_handle {
 	struct mqdev_member	*member;	/* of a group, under both locks */
 	struct mqdev_session	*session;	/* this handle is a producer session */
 	struct mqdev_bound	*bound;		/* appends as a session */
+	struct mqdev_replica	*replica;	/* a durable topic's replica */
 	bool			binding;	/* a bind is under way: lock */
+};
+
+/* A replica's confirmation in one partition; under that part->lock. */
+struct mqdev_replica_part {
+	u64			offset;		/* confirmed: safe before it */
+	u64			pos;		/* of the record at offset */
+	bool			known;		/* pos is still in the ring */
+	bool			in_sync;
+};
+
+/* A replica handle of a durable topic (replica.c). */
+struct mqdev_replica {
+	struct list_head	node;		/* on topic->replicas */
+	u32			nr_parts;
+	struct mqdev_replica_part parts[] __counted_by(nr_parts);
 };
 
 /*
@@ -149,7 +175,7 @@ struct mqdev_session {
 };
 
 /* The most recent offsets of a producer's sequence numbers in a partition. */
-#define MQDEV_SEQ_WINDOW	128
+#define MQDEV_SEQ_WINDOW	MQDEV_SEQ_KEPT
 
 struct mqdev_seq {
 	u32			next;		/* the sequence expected next */
@@ -219,6 +245,17 @@ struct mqdev_member {
 };
 
 #define MQDEV_CONS_STRIDE	16
+
+/**
+ * handle_replica() - does the handle read as a replica, past the watermark?
+ * @h: an attached handle
+ *
+ * Return: true for a replica of a durable topic.
+ */
+static inline bool handle_replica(const struct mqdev_handle *h)
+{
+	return h->replica;
+}
 
 /**
  * handle_pos() - where a consuming handle reads a partition next
@@ -300,6 +337,7 @@ enum mqdev_act {
 	MQDEV_ACT_TOPIC_DELETE,
 	MQDEV_ACT_GROUP_USE,
 	MQDEV_ACT_GROUP_DELETE,
+	MQDEV_ACT_REPLICATE,
 };
 
 struct cred;
@@ -424,6 +462,19 @@ static inline bool mqdev_topic_dead(const struct mqdev_topic *topic)
 	return READ_ONCE(topic->dead);
 }
 
+/**
+ * mqdev_ring_record() - the record at a position of a partition's ring
+ * @part: the partition
+ * @pos: a position the ring keeps a record at
+ *
+ * Return: the record, in the kernel's mapping of the data area.
+ */
+static inline struct mqdev_record *mqdev_ring_record(struct mqdev_part *part,
+						     u64 pos)
+{
+	return (struct mqdev_record *)(part->data + (pos & part->mask));
+}
+
 /* ring.c */
 int mqdev_ring_init(struct mqdev_part *part, u64 capacity);
 void mqdev_ring_free(struct mqdev_part *part);
@@ -456,15 +507,26 @@ int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on);
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset);
-bool mqdev_ring_readable(struct mqdev_part *part, u64 pos);
-bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes);
+bool mqdev_ring_readable(struct mqdev_part *part, u64 pos, bool replica);
+bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes,
+		      bool replica);
+void mqdev_ring_publish(struct mqdev_part *part);
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *pos, char __user *buf,
-			size_t len);
+			size_t len, bool replica);
 void mqdev_ring_kick(struct mqdev_part *part);
 void mqdev_ring_moved(struct mqdev_part *part);
 void mqdev_ring_wake_readers(struct mqdev_part *part);
 void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
 			u64 producer_id, u16 slot, u16 mark);
+
+/* replica.c */
+#define MQDEV_MAX_MIN_INSYNC	64	/* max_topic_replicas' own limit */
+int mqdev_replica_attach(struct mqdev_handle *h, struct mqdev_topic *topic);
+void mqdev_replica_detach(struct mqdev_handle *h, struct mqdev_topic *topic);
+long mqdev_replica_confirm(struct mqdev_ioc *ioc,
+			   struct mqdev_replica_confirm *req);
+int mqdev_acks_check(struct mqdev_part *part);
+int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need);
 
 /* session.c */
 int mqdev_producer_init(struct mqdev_handle *h,

@@ -18,6 +18,9 @@
  *                       HOLD
  *   GROUP_DELETE        the group's owner or the topic's owner: whatever
  *                       holds a topic, its owner may take away
+ *   REPLICATE           read permission and CAP_SYS_ADMIN: a replica's
+ *                       confirmations are what acks=all producers are told
+ *                       is safe, and a slow one holds them all back
  *
  * CAP_IPC_OWNER in the topic's user namespace passes the mode bits, as it
  * does for System V IPC; CAP_SYS_ADMIN there passes every owner check.  Over
@@ -138,6 +141,10 @@ int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
 	case MQDEV_ACT_GROUP_DELETE:
 		return group_owner(nlskb, g) || topic_owner(nlskb, topic) ?
 		       0 : -EPERM;
+	case MQDEV_ACT_REPLICATE:
+		if (!topic_may(nlskb, topic, MAY_READ))
+			return -EACCES;
+		return subject_capable(nlskb, topic, CAP_SYS_ADMIN) ? 0 : -EPERM;
 	}
 	return -EPERM;
 }

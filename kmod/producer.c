@@ -37,6 +37,14 @@ static int produce_check(const struct mqdev_topic *topic,
 
 #define PRODUCE_CHUNK		64
 
+/* Does a produce on @h wait for the high watermark (Kafka's acks=all)? */
+static bool produce_acks_all(const struct mqdev_handle *h,
+			     const struct mqdev_topic *topic)
+{
+	return (h->mode & MQDEV_ATTACH_ACKS_ALL) &&
+	       (topic->flags & MQDEV_TOPIC_DURABLE);
+}
+
 /* Appended, but its acknowledgment could not be written (a racing munmap). */
 #define PRODUCE_ACK_LOST	1
 
@@ -46,6 +54,7 @@ struct produce_ctx {
 	void			*key;		/* a keyed message's key */
 	u32			sticky;		/* unkeyed messages' partition */
 	struct mqdev_msg	*chunk;		/* PRODUCE_CHUNK copied in */
+	u64			*acks;		/* acks=all: offsets to wait for */
 };
 
 /* The partition whose turn it is, for a batch that names none. */
@@ -108,6 +117,21 @@ static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
 	return 0;
 }
 
+/*
+ * What an acks=all produce waits for.  An open transaction's records are
+ * not: they become safe once it is decided (see the uapi header).
+ */
+static void produce_acks_need(struct produce_ctx *ctx,
+			      const struct mqdev_msg *msg)
+{
+	u64 *need;
+
+	if (!ctx->acks || ctx->ap.txn || msg->offset == MQDEV_OFFSET_UNKNOWN)
+		return;
+	need = &ctx->acks[msg->partition];
+	*need = max(*need, msg->offset + 1);
+}
+
 /* Check, place and append one message already in kernel memory. */
 static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 		       struct mqdev_msg *msg)
@@ -122,8 +146,15 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 	err = produce_partition(ctx, msg, &kkey);
 	if (err)
 		return err;
+	if (ctx->acks) {
+		err = mqdev_acks_check(&ctx->topic->parts[msg->partition]);
+		if (err)
+			return err;
+	}
 	err = mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
 			   kkey);
+	if (err <= MQDEV_APPEND_DUPLICATE && err >= 0)
+		produce_acks_need(ctx, msg);
 	if (err == MQDEV_APPEND_DUPLICATE)
 		return 0;		/* acknowledged as it was the first time */
 	if (err == -EAGAIN) {
@@ -227,7 +258,9 @@ static int produce_chunk(struct mqdev_handle *h, struct produce_ctx *ctx,
  * for a message struct larger than this kernel's and not zero past it,
  * -EMSGSIZE for a message larger than the topic's max_record, -EFAULT,
  * -ENOMEM, -ESTALE or -ETIMEDOUT for a session whose transaction was
- * orphaned (fenced, or timed out), or what mqdev_append() returns.
+ * orphaned (fenced, or timed out), or what mqdev_append() returns.  On an
+ * acks=all handle: -ENOLINK before the first message when too few replicas
+ * are in sync; and once appended, what mqdev_acks_wait() returns.
  */
 long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 {
@@ -249,11 +282,19 @@ long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	umsgs = u64_to_user_ptr(req->msgs);
+	if (produce_acks_all(h, ctx.topic)) {
+		ctx.acks = kcalloc(ctx.topic->nr_parts, sizeof(*ctx.acks),
+				   GFP_KERNEL);
+		if (!ctx.acks)
+			return -ENOMEM;
+	}
 	if (req->msg_size == sizeof(struct mqdev_msg)) {
 		ctx.chunk = kmalloc_array(min_t(u32, req->count, PRODUCE_CHUNK),
 					  sizeof(*ctx.chunk), GFP_KERNEL);
-		if (!ctx.chunk)
-			return -ENOMEM;
+		if (!ctx.chunk) {
+			err = -ENOMEM;
+			goto out_free;
+		}
 	}
 	if (ctx.ap.bound) {
 		err = mqdev_txn_append_begin(ctx.ap.bound->session, &ctx.ap.txn);
@@ -283,8 +324,14 @@ long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 	mqdev_append_end(&ctx.ap);
 	mqdev_txn_append_end(ctx.ap.txn);
 	kfree(ctx.key);
+	if (done && ctx.acks && !(ioc->file->f_flags & O_NONBLOCK)) {
+		err = mqdev_acks_wait(ctx.topic, ctx.acks);
+		if (err)
+			done = 0;	/* appended, but not acknowledged */
+	}
 out_free:
 	kfree(ctx.chunk);
+	kfree(ctx.acks);
 	/* err == PRODUCE_ACK_LOST: appended, an ack not written (counted) */
 	return done ? done : err;
 }
@@ -304,6 +351,22 @@ static int produce_batch_check(struct mqdev_handle *h,
 	if (req->len > MQDEV_BATCH_MAX || req->len > topic->capacity)
 		return -EMSGSIZE;
 	return 0;
+}
+
+/* An acks=all batch: wait for the watermark to pass its last record. */
+static int produce_batch_acks_wait(struct mqdev_topic *topic,
+				   const struct mqdev_produce_batch *req)
+{
+	u64 *need;
+	int err;
+
+	need = kcalloc(topic->nr_parts, sizeof(*need), GFP_KERNEL);
+	if (!need)
+		return -ENOMEM;
+	need[req->partition] = req->base_offset + req->count;
+	err = mqdev_acks_wait(topic, need);
+	kfree(need);
+	return err;
 }
 
 /**
@@ -337,6 +400,11 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 	any = req->partition == MQDEV_PARTITION_ANY;
 	if (any)
 		req->partition = next_rr_partition(topic);
+	if (produce_acks_all(h, topic)) {
+		err = mqdev_acks_check(&topic->parts[req->partition]);
+		if (err)
+			return err;
+	}
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	err = mqdev_append_batch(&ap, &topic->parts[req->partition],
 				 u64_to_user_ptr(req->records), req->len, any,
@@ -350,5 +418,7 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 		return err;
 	/* Appended: only a racing munmap() can lose the acknowledgment. */
 	mqdev_ioc_copy_out(ioc, req, sizeof(*req));
+	if (produce_acks_all(h, topic) && !ap.nonblock)
+		return produce_batch_acks_wait(topic, req);
 	return 0;
 }

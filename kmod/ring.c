@@ -48,12 +48,6 @@
 #include <linux/vmalloc.h>
 #include "mqdev.h"
 
-static inline struct mqdev_record *ring_record(struct mqdev_part *part,
-					       u64 pos)
-{
-	return (struct mqdev_record *)(part->data + (pos & part->mask));
-}
-
 static inline u64 ring_capacity(const struct mqdev_part *part)
 {
 	return part->mask + 1;
@@ -165,6 +159,8 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
 	info->next_offset = part->next_offset;
 	info->bytes_used = part->head - part->tail;
 	info->records = part->next_offset - part->tail_offset;
+	info->high_watermark = part->hw_offset;
+	info->in_sync = part->nr_in_sync;
 	mutex_unlock(&part->lock);
 }
 
@@ -187,13 +183,37 @@ void mqdev_ring_wake_readers(struct mqdev_part *part)
 		wake_up_interruptible(&part->topic->read_wait);
 }
 
-static void ring_publish(struct mqdev_part *part)
+/**
+ * mqdev_ring_publish() - show readers what was appended, and how far it is safe
+ * @part: the partition, locked
+ *
+ * The end of the log is published for replicas; head, what consumers see,
+ * stops at the high watermark (replica.c), which is the end itself on a
+ * topic that is not durable or while no replica is in sync.
+ */
+void mqdev_ring_publish(struct mqdev_part *part)
 {
-	if (part->ctrl->head == part->head)
-		return;
-	/* Pairs with smp_load_acquire() of head in readers: records first. */
-	smp_store_release(&part->ctrl->head, part->head);
-	mqdev_ring_wake_readers(part);
+	struct mqdev_ring_ctrl *ctrl = part->ctrl;
+	bool moved = false;
+
+	lockdep_assert_held(&part->lock);
+	if (!part->nr_in_sync) {
+		part->hw_pos = part->head;
+		part->hw_offset = part->next_offset;
+	}
+	if (ctrl->end != part->head) {
+		/* Pairs with smp_load_acquire() of end in replicas. */
+		smp_store_release(&ctrl->end, part->head);
+		moved = true;
+	}
+	if (ctrl->head != part->hw_pos) {
+		WRITE_ONCE(ctrl->high_watermark, part->hw_offset);
+		/* Pairs with smp_load_acquire() of head in readers, as end. */
+		smp_store_release(&ctrl->head, part->hw_pos);
+		moved = true;
+	}
+	if (moved)
+		mqdev_ring_wake_readers(part);
 }
 
 static void ring_publish_tail(struct mqdev_part *part)
@@ -205,7 +225,7 @@ static void ring_publish_tail(struct mqdev_part *part)
 
 static void ring_drop_oldest(struct mqdev_part *part)
 {
-	struct mqdev_record *rec = ring_record(part, part->tail);
+	struct mqdev_record *rec = mqdev_ring_record(part, part->tail);
 
 	mqdev_txn_record_dropped(part, rec);
 	part->tail += MQDEV_RECORD_SPACE(rec->len);
@@ -223,7 +243,10 @@ static u64 ring_hold_limit(struct mqdev_part *part)
 		limit = min(limit, READ_ONCE(*hold->pos));
 	spin_unlock(&part->holders_lock);
 
-	if (limit == U64_MAX)		/* nobody has consumed anything */
+	/* On a durable topic, nothing in sync may be lost either. */
+	if (part->nr_in_sync)
+		limit = min(limit, part->hw_pos);
+	else if (limit == U64_MAX)	/* nobody has consumed anything */
 		return part->tail;
 	return clamp(limit, part->tail, part->ctrl->head);
 }
@@ -244,13 +267,13 @@ static bool ring_reserve(struct mqdev_part *part, u64 space)
 
 	if (part->topic->flags & MQDEV_TOPIC_OVERWRITE) {
 		/* Only ever drop records that readers have been shown. */
-		ring_publish(part);
+		mqdev_ring_publish(part);
 		while (!ring_fits(part, space))
 			ring_drop_oldest(part);
 	} else {
 		limit = ring_hold_limit(part);
 		while (part->tail < limit &&
-		       part->tail + MQDEV_RECORD_SPACE(ring_record(part,
+		       part->tail + MQDEV_RECORD_SPACE(mqdev_ring_record(part,
 					part->tail)->len) <= limit)
 			ring_drop_oldest(part);
 	}
@@ -300,7 +323,7 @@ void mqdev_append_end(struct mqdev_append *ap)
 {
 	if (!ap->part)
 		return;
-	ring_publish(ap->part);
+	mqdev_ring_publish(ap->part);
 	mutex_unlock(&ap->part->lock);
 	ap->part = NULL;
 }
@@ -434,7 +457,7 @@ static int append_copy(struct mqdev_part *part, u64 pos,
 	u64 key = pos + sizeof(struct mqdev_record);
 
 	if (kkey)
-		memcpy(ring_record(part, pos) + 1, kkey, msg->key_len);
+		memcpy(mqdev_ring_record(part, pos) + 1, kkey, msg->key_len);
 	else if (ring_copy_in(part, key, u64_to_user_ptr(msg->key),
 			      msg->key_len))
 		return -EFAULT;
@@ -511,7 +534,7 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
 	if (err)
 		return err;
 
-	rec = ring_record(part, part->head);
+	rec = mqdev_ring_record(part, part->head);
 	if (append_copy(part, part->head, msg, kkey)) {
 		*faulted_in = true;
 		return append_fault_in_msg(ap, msg, kkey);
@@ -619,7 +642,7 @@ static int batch_stamp(struct mqdev_append *ap, u64 len, bool keyless,
 	int err;
 
 	for (pos = part->head; pos < end; pos += MQDEV_RECORD_SPACE(rec->len)) {
-		rec = ring_record(part, pos);
+		rec = mqdev_ring_record(part, pos);
 		err = batch_record_check(rec, end - pos, part->topic->max_record,
 					 keyless);
 		if (err)
@@ -716,8 +739,9 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	case MQDEV_SEEK_EARLIEST:
 		break;
 	case MQDEV_SEEK_LATEST:
-		p = part->head;
-		off = part->next_offset;
+		/* what consumers may see: Kafka's latest is the watermark */
+		p = part->hw_pos;
+		off = part->hw_offset;
 		break;
 	case MQDEV_SEEK_OFFSET:
 		if (*offset > part->next_offset)
@@ -728,14 +752,14 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 			off = hint_offset;
 		}
 		while (off < *offset) {
-			rec = ring_record(part, p);
+			rec = mqdev_ring_record(part, p);
 			p += MQDEV_RECORD_SPACE(rec->len);
 			off = rec->offset + 1;
 		}
 		break;
 	case MQDEV_SEEK_TIMESTAMP:
 		while (p < part->head) {
-			rec = ring_record(part, p);
+			rec = mqdev_ring_record(part, p);
 			if (rec->timestamp >= *offset)
 				break;
 			p += MQDEV_RECORD_SPACE(rec->len);
@@ -837,21 +861,31 @@ int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 	return err;
 }
 
+/* Where a reader's records end: the watermark, or for a replica the end. */
+static u64 ring_readers_end(struct mqdev_part *part, bool replica)
+{
+	if (replica)
+		/* Pairs with smp_store_release() in mqdev_ring_publish(). */
+		return smp_load_acquire(&part->ctrl->end);
+	/* Pairs with smp_store_release() in mqdev_ring_publish(). */
+	return smp_load_acquire(&part->ctrl->head);
+}
+
 /*
  * At least @min_bytes (one or more) of records are published past @pos and
  * the first may be read: no open transaction holds it.  Lock-free, so that
  * a wake function may ask it too.
  */
-static bool ring_has(struct mqdev_part *part, u64 pos, u64 min_bytes)
+static bool ring_has(struct mqdev_part *part, u64 pos, u64 min_bytes,
+		     bool replica)
 {
-	/* Pairs with smp_store_release() in ring_publish(): records first. */
-	u64 head = smp_load_acquire(&part->ctrl->head);
+	u64 head = ring_readers_end(part, replica);
 
 	if (pos >= head)
 		return false;
 	pos = max(pos, READ_ONCE(part->ctrl->tail));
 	return pos < head && head - pos >= min_bytes &&
-	       mqdev_txn_record_state(part, ring_record(part, pos)) !=
+	       mqdev_txn_record_state(part, mqdev_ring_record(part, pos)) !=
 	       MQDEV_TXN_OPEN;
 }
 
@@ -859,15 +893,16 @@ static bool ring_has(struct mqdev_part *part, u64 pos, u64 min_bytes)
  * mqdev_ring_readable() - may the record at @pos be read?
  * @part: the partition
  * @pos: a reader's position, which it may have written: any value
+ * @replica: the reader is a replica: it reads past the high watermark
  *
  * Lock-free.
  *
  * Return: true when a record is published at @pos (or, if @pos was
  * reclaimed, at the tail) and no open transaction holds it.
  */
-bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
+bool mqdev_ring_readable(struct mqdev_part *part, u64 pos, bool replica)
 {
-	return ring_has(part, pos, 1);
+	return ring_has(part, pos, 1, replica);
 }
 
 /**
@@ -875,15 +910,17 @@ bool mqdev_ring_readable(struct mqdev_part *part, u64 pos)
  * @part: the partition
  * @pos: the waiter's position, which it may have written: any value
  * @min_bytes: how much must be ready: 0 counts as 1
+ * @replica: the waiter is a replica: it reads past the high watermark
  *
  * Lock-free, so that a wake function may ask it.
  *
  * Return: true when at least @min_bytes of records are published past @pos
  * and the first may be read: no open transaction holds it.
  */
-bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes)
+bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes,
+		      bool replica)
 {
-	return ring_has(part, pos, max(min_bytes, 1U));
+	return ring_has(part, pos, max(min_bytes, 1U), replica);
 }
 
 /**
@@ -908,7 +945,7 @@ void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
 	mutex_lock(&part->lock);
 	for (pos = max(first, part->tail); pos <= last && pos < part->head;
 	     pos += MQDEV_RECORD_SPACE(rec->len)) {
-		rec = ring_record(part, pos);
+		rec = mqdev_ring_record(part, pos);
 		flags = rec->flags;
 		if ((flags & MQDEV_RECORD_TXN) && !(flags & done) &&
 		    rec->txn == slot && rec->producer_id == producer_id)
@@ -965,6 +1002,7 @@ static int ring_read_mark(const struct mqdev_record *rec,
  * @cons_pos: the reader's position; moved past what was copied
  * @buf: the user buffer
  * @len: its size
+ * @replica: the reader is a replica: it reads past the high watermark
  *
  * Each record goes at the aligned place it has in the ring.  Lock-free: a
  * record that an overwriting producer reclaimed while we copied it is
@@ -979,7 +1017,7 @@ static int ring_read_mark(const struct mqdev_record *rec,
  * position is not at a record, or -EFAULT.
  */
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
-			char __user *buf, size_t len)
+			char __user *buf, size_t len, bool replica)
 {
 	struct mqdev_record *rec;
 	bool sane, fits;
@@ -988,15 +1026,18 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 	int err = 0;
 	u32 rlen, state;
 
-	/* Pairs with smp_store_release() in ring_publish(): records first. */
-	head = smp_load_acquire(&part->ctrl->head);
-	pos = min(READ_ONCE(*cons_pos), head);
+	head = ring_readers_end(part, replica);
+	/* Past the watermark is a place to wait, not to be moved back from. */
+	pos = READ_ONCE(*cons_pos);
+	if (pos > head && pos <= READ_ONCE(part->ctrl->end))
+		return 0;
+	pos = min(pos, head);
 
 	while (pos < head) {
 		pos = max(pos, READ_ONCE(part->ctrl->tail));
 		if (pos >= head)
 			break;
-		rec = ring_record(part, pos);
+		rec = mqdev_ring_record(part, pos);
 		state = mqdev_txn_record_state(part, rec);
 		if (state == MQDEV_TXN_OPEN)
 			break;

@@ -201,8 +201,13 @@ static int topic_create_check(const struct mqdev_topic_create *req,
 	if (err)
 		return err;
 	if (!req->partitions || req->partitions > MQDEV_MAX_PARTITIONS ||
-	    (req->flags & ~MQDEV_TOPIC_FLAGS) || (req->mode & ~0777U) ||
-	    req->reserved)
+	    (req->flags & ~MQDEV_TOPIC_FLAGS) || (req->mode & ~0777U))
+		return -EINVAL;
+	/* A durable topic's records are safe once confirmed: none dropped. */
+	if (req->flags & MQDEV_TOPIC_DURABLE ?
+	    req->flags & MQDEV_TOPIC_OVERWRITE ||
+	    req->min_insync > MQDEV_MAX_MIN_INSYNC :
+	    req->min_insync)
 		return -EINVAL;
 
 	*capacity = req->capacity ?: MQDEV_DEFAULT_CAPACITY;
@@ -230,6 +235,10 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	topic->gid = current_fsgid();
 	topic->mode = req->mode ?: MQDEV_DEFAULT_MODE;
 	topic->flags = req->flags;
+	if (req->flags & MQDEV_TOPIC_DURABLE)
+		topic->min_insync = req->min_insync ?: 1;
+	spin_lock_init(&topic->replicas_lock);
+	INIT_LIST_HEAD(&topic->replicas);
 	topic->capacity = capacity;
 	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
 	topic->nr_parts = req->partitions;
@@ -418,8 +427,9 @@ static int topic_copy_names(const struct mqdev_topic_list *req, u32 size,
  * @net: the caller's network namespace, whose topics are listed
  * @req: the request: room for names, or none; the count of topics goes back
  *
- * Names are snapshotted under the lock and copied out after it.  With no
- * room, only the count is asked, and the element size is not looked at.
+ * Only the topics the caller may read are listed, as over netlink.  Names
+ * are snapshotted under the lock and copied out after it.  With no room,
+ * only the count is asked, and the element size is not looked at.
  *
  * Return: 0; -EINVAL for a bad element size; -ENOMEM; or -EFAULT.
  */
@@ -442,7 +452,8 @@ int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req)
 
 	mutex_lock(&mqdev_topics_lock);
 	list_for_each_entry(topic, &mqdev_topics, node) {
-		if (!net_eq(topic->net, net))
+		if (!net_eq(topic->net, net) ||
+		    mqdev_permits(NULL, topic, NULL, MQDEV_ACT_CONSUME))
 			continue;
 		if (n < room)
 			memcpy(names[n], topic->name, MQDEV_NAME_SIZE);
@@ -488,7 +499,7 @@ int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
 
 	if (err)
 		return err;
-	if (req->reserved[0] || req->reserved[1])
+	if (req->reserved)
 		return -EINVAL;
 	if (req->parts_count &&
 	    (req->part_info_size < sizeof(struct mqdev_partition_info) ||
@@ -507,6 +518,8 @@ int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req)
 	req->uid = from_kuid_munged(current_user_ns(), topic->uid);
 	req->gid = from_kgid_munged(current_user_ns(), topic->gid);
 	req->max_record = topic->max_record;
+	req->min_insync = topic->min_insync;
+	req->replicas = READ_ONCE(topic->nr_replicas);
 	mqdev_topic_put(topic);
 	return err;
 }

@@ -37,6 +37,7 @@ struct wait_entry {
 	struct mqdev_part	*part;
 	const u64		*pos;		/* the handle's, in its page */
 	u32			min_bytes;
+	bool			replica;
 };
 
 static int wait_wake(struct wait_queue_entry *curr, unsigned int mode,
@@ -45,7 +46,8 @@ static int wait_wake(struct wait_queue_entry *curr, unsigned int mode,
 	struct wait_entry *e = container_of(curr, struct wait_entry, wq);
 
 	/* The topic is marked dead before its rings' sleepers are woken. */
-	if (!mqdev_ring_ready(e->part, READ_ONCE(*e->pos), e->min_bytes) &&
+	if (!mqdev_ring_ready(e->part, READ_ONCE(*e->pos), e->min_bytes,
+			      e->replica) &&
 	    !mqdev_topic_dead(e->part->topic))
 		return 0;	/* another waiter may be content with less */
 	return default_wake_function(curr, mode, wake_flags, key);
@@ -69,7 +71,8 @@ bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
 
 	for_each_set_bit(i, h->subscribed, topic->nr_parts)
 		if (mqdev_ring_ready(&topic->parts[i],
-				     READ_ONCE(*handle_pos(h, i)), min_bytes))
+				     READ_ONCE(*handle_pos(h, i)), min_bytes,
+				     handle_replica(h)))
 			return true;
 	return false;
 }
@@ -110,6 +113,7 @@ static void wait_add(struct mqdev_handle *h, struct mqdev_topic *topic,
 		we->e[n].part = &topic->parts[i];
 		we->e[n].pos = handle_pos(h, i);
 		we->e[n].min_bytes = min_bytes;
+		we->e[n].replica = handle_replica(h);
 		init_waitqueue_func_entry(&we->e[n].wq, wait_wake);
 		we->e[n].wq.private = current;
 		add_wait_queue(&topic->parts[i].data_wait, &we->e[n].wq);

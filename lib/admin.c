@@ -68,6 +68,7 @@ MQDEV_EXPORT int mqdev_topic_create(int fd, const char *name,
 	req.partitions = OPTS_GET(opts, partitions, 0) ?: 1;
 	req.flags = OPTS_GET(opts, flags, 0);
 	req.mode = OPTS_GET(opts, mode, 0);
+	req.min_insync = OPTS_GET(opts, min_insync, 0);
 	err = mqdev_name_set(req.name, name);
 	return err ?: mqdev_ioctl(fd, MQDEV_IOC_TOPIC_CREATE, &req);
 }

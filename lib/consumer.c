@@ -98,7 +98,7 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	if (!OPTS_VALID(opts, mqdev_consumer_opts))
 		return -EINVAL;
 	flags = OPTS_GET(opts, flags, 0);
-	if (flags & ~MQDEV_CONSUMER_COPY)
+	if (flags & ~(MQDEV_CONSUMER_COPY | MQDEV_CONSUMER_REPLICA))
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -108,7 +108,9 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	c->fetch_min = OPTS_GET(opts, fetch_min, 0);
 	c->commit_ms = OPTS_GET(opts, auto_commit_ms, 0);
 	c->verifier = OPTS_GET(opts, verifier, NULL);
-	c->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, O_NONBLOCK,
+	c->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME |
+				(flags & MQDEV_CONSUMER_REPLICA ?
+				 MQDEV_ATTACH_REPLICA : 0), O_NONBLOCK,
 				&c->attach);
 	if (c->fd < 0) {
 		err = c->fd;
@@ -918,6 +920,24 @@ void mqdev_consumer_committed(struct mqdev_consumer *c,
 
 	for (i = 0; i < count; i++)
 		c->parts[commits[i].partition].committed = commits[i].offset;
+}
+
+MQDEV_EXPORT int mqdev_replica_confirm(struct mqdev_consumer *c,
+				      uint32_t partition, uint64_t offset,
+				      uint64_t *confirmed, uint64_t *hw)
+{
+	struct mqdev_replica_confirm req = {
+		.partition = partition, .offset = offset,
+	};
+	int err = mqdev_ioctl(c->fd, MQDEV_IOC_REPLICA_CONFIRM, &req);
+
+	if (err)
+		return err;
+	if (confirmed)
+		*confirmed = req.offset;
+	if (hw)
+		*hw = req.high_watermark;
+	return 0;
 }
 
 MQDEV_EXPORT int mqdev_consumer_commit(struct mqdev_consumer *c)

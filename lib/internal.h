@@ -73,11 +73,22 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 	mqdev_out_copy(dst, src, offsetofend(struct type, type##__last))
 
 /* The last field of each struct with a sz, as this library knows them. */
-#define mqdev_topic_opts__last		mode
+#define mqdev_topic_opts__last		min_insync
 #define mqdev_producer_opts__last	ack_ctx
 #define mqdev_consumer_opts__last	verifier
 #define mqdev_verify_stats__last	repeats
 #define mqdev_event__last		cookie
+
+/* A field added after __last would be dropped: only padding may follow. */
+#define OPTS_LAST_CHECK(type)						\
+	_Static_assert(offsetofend(struct type, type##__last) +		\
+		       _Alignof(struct type) > sizeof(struct type),	\
+		       #type "__last is not its last field")
+OPTS_LAST_CHECK(mqdev_topic_opts);
+OPTS_LAST_CHECK(mqdev_producer_opts);
+OPTS_LAST_CHECK(mqdev_consumer_opts);
+OPTS_LAST_CHECK(mqdev_verify_stats);
+OPTS_LAST_CHECK(mqdev_event);
 
 /* ioctl() as the library reports it: a result, or -errno. */
 static inline int mqdev_ioctl(int fd, unsigned long cmd, void *arg)

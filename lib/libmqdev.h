@@ -58,8 +58,10 @@ struct mqdev_topic_opts {
 	size_t		sz;		/* sizeof(struct mqdev_topic_opts) */
 	uint32_t	partitions;	/* 0: 1 */
 	uint64_t	capacity;	/* bytes per partition, 0: 1 MiB */
-	uint32_t	flags;		/* MQDEV_TOPIC_OVERWRITE or 0 (block) */
+	uint32_t	flags;		/* MQDEV_TOPIC_OVERWRITE or _DURABLE, or 0 */
 	uint32_t	mode;		/* 0: 0644 */
+	/* DURABLE: replicas in sync an acks=all producer needs; 0: 1 */
+	uint32_t	min_insync;
 };
 
 /* Open /dev/mq (close-on-exec); returns a descriptor or -errno. */
@@ -147,6 +149,12 @@ struct mqdev_ack {
 typedef void (*mqdev_ack_fn)(void *ctx, const struct mqdev_ack *ack);
 
 #define MQDEV_PRODUCER_NONBLOCK	(1U << 0)	/* -EAGAIN instead of waiting */
+/*
+ * Kafka's acks=all: on a durable topic, a produce returns only once the
+ * high watermark has passed its records (see MQDEV_ATTACH_ACKS_ALL);
+ * -ENOLINK while too few replicas are in sync.
+ */
+#define MQDEV_PRODUCER_ACKS_ALL	(1U << 1)
 
 struct mqdev_producer_opts {
 	size_t		sz;		/* sizeof(struct mqdev_producer_opts) */
@@ -310,6 +318,11 @@ struct mqdev_consumer;
 struct mqdev_verifier;
 
 #define MQDEV_CONSUMER_COPY	(1U << 0)	/* read(2), not mmap */
+/*
+ * A replica of a durable topic (CAP_SYS_ADMIN): reads to the end of the
+ * log, past the high watermark, and confirms with mqdev_replica_confirm().
+ */
+#define MQDEV_CONSUMER_REPLICA	(1U << 1)
 
 struct mqdev_consumer_opts {
 	size_t		sz;		/* sizeof(struct mqdev_consumer_opts) */
@@ -485,6 +498,15 @@ int mqdev_consumer_join(struct mqdev_consumer *consumer, const char *group,
  * the new owner: at-least-once), or -errno.
  */
 int mqdev_consumer_commit(struct mqdev_consumer *consumer);
+
+/*
+ * A replica's confirmation: the records of @partition before @offset are
+ * safe.  *@confirmed (may be NULL) gets where the kernel moved the
+ * replica to, which stops before a transaction not yet decided; *@hw
+ * (may be NULL) the partition's high watermark after it.
+ */
+int mqdev_replica_confirm(struct mqdev_consumer *replica, uint32_t partition,
+			  uint64_t offset, uint64_t *confirmed, uint64_t *hw);
 
 uint32_t mqdev_consumer_generation(const struct mqdev_consumer *consumer);
 bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,

@@ -49,16 +49,18 @@ MQDEV_EXPORT int mqdev_producer_new(const char *topic,
 				    struct mqdev_producer **producer)
 {
 	struct mqdev_producer *p;
-	uint32_t flags;
+	uint32_t flags, attach = MQDEV_ATTACH_PRODUCE;
 	int oflags = 0;
 
 	if (!OPTS_VALID(opts, mqdev_producer_opts))
 		return -EINVAL;
 	flags = OPTS_GET(opts, flags, 0);
-	if (flags & ~MQDEV_PRODUCER_NONBLOCK)
+	if (flags & ~(MQDEV_PRODUCER_NONBLOCK | MQDEV_PRODUCER_ACKS_ALL))
 		return -EINVAL;
 	if (flags & MQDEV_PRODUCER_NONBLOCK)
 		oflags |= O_NONBLOCK;
+	if (flags & MQDEV_PRODUCER_ACKS_ALL)
+		attach |= MQDEV_ATTACH_ACKS_ALL;
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -67,7 +69,7 @@ MQDEV_EXPORT int mqdev_producer_new(const char *topic,
 	p->ack_fn = OPTS_GET(opts, ack_fn, NULL);
 	p->ack_ctx = OPTS_GET(opts, ack_ctx, NULL);
 	p->sticky = MQDEV_PARTITION_ANY;
-	p->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_PRODUCE, oflags, &p->attach);
+	p->fd = mqdev_attach_fd(topic, attach, oflags, &p->attach);
 	if (p->fd < 0) {
 		int err = p->fd;
 

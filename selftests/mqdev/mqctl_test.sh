@@ -21,7 +21,8 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
       mqctl topic delete $t-v >/dev/null 2>&1
       mqctl topic delete $t-ow >/dev/null 2>&1
-      mqctl topic delete $t-full >/dev/null 2>&1' EXIT
+      mqctl topic delete $t-full >/dev/null 2>&1
+      mqctl topic delete $t-d >/dev/null 2>&1' EXIT
 
 ok() {
 	if [ "$1" = 0 ]; then
@@ -167,6 +168,23 @@ ok $? "SIGINT ends a group member waiting for records at once (exit $rc after ${
 signalled TERM 2 mqctl verify $t-full --timeout 60000 >"$dir/out"
 [ $rc = 0 ] && [ $took -le 5 ] && grep -q "^$t-full: [0-9]* records" "$dir/out"
 ok $? "SIGTERM ends verify waiting for more records (exit $rc after ${took}s)"
+
+# A durable topic: described so, refused with overwrite, and with no replica
+# in sync an acks=all producer is told why, with nothing appended.
+mqctl topic create $t-d --durable --on-full overwrite 2>"$dir/err"
+[ $? != 0 ] && grep -q 'blocks when full' "$dir/err"
+ok $? "a durable topic that would overwrite is refused"
+mqctl topic create $t-d --durable --min-insync 1 >/dev/null &&
+	mqctl topic describe $t-d | grep -q '^Durable: yes	MinInSync: 1	Replicas: 0$'
+ok $? "a durable topic is described as such"
+echo lost | mqctl produce $t-d --acks all 2>"$dir/err"
+[ $? != 0 ] && grep -q 'too few replicas in sync' "$dir/err" &&
+	mqctl --json topic describe $t-d | grep -q '"next_offset":0,'
+ok $? "acks=all without a replica in sync is refused, nothing appended"
+echo one | mqctl produce $t-d --acks 1 &&
+	mqctl --json topic describe $t-d | grep -q '"high_watermark":1,"in_sync":0'
+ok $? "acks=1 appends, and with none in sync the watermark is the end"
+mqctl topic delete $t-d >/dev/null
 
 ktap_set_plan $((KTAP_TESTNO - 1))
 ktap_finished

@@ -230,6 +230,43 @@ TEST_F(threat, another_user_cannot_join_a_group)
 	EXPECT_EQ(0, try_join(&mine));
 }
 
+/* Listed topics: only those the lister may read, as over netlink. */
+static int listed(void *name)
+{
+	char (*names)[MQDEV_NAME_SIZE];
+	int fd = mqdev_open(), n, i, found = 0;
+
+	n = fd < 0 ? fd : mqdev_topic_list(fd, &names);
+	if (n < 0)
+		return 100;
+	for (i = 0; i < n; i++)
+		found |= !strcmp(names[i], name);
+	free(names);
+	close(fd);
+	return found;
+}
+
+static int make_private_topic(void *name)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1, .mode = 0600);
+	int fd = mqdev_open();
+
+	return fd < 0 || mqdev_topic_create(fd, name, &cfg) ? 100 : 0;
+}
+
+/*
+ * Finding of the man pages' read: TOPIC_LIST named every topic of the
+ * namespace, where netlink and the events group show only what the
+ * listener may read.
+ */
+TEST_F(threat, list_shows_only_readable_topics)
+{
+	ASSERT_EQ(0, as_user(USER_UID, make_private_topic, self->name));
+	EXPECT_EQ(1, as_user(USER_UID, listed, self->name));
+	EXPECT_EQ(0, as_user(OTHER_UID, listed, self->name));
+	EXPECT_EQ(1, listed(self->name));	/* root */
+}
+
 /* ---- what holds a topic, its owner may take away ----------------------------- */
 
 static int produce_nonblock(const char *topic)

@@ -109,7 +109,7 @@ TEST_F(topic, bad_parameters)
 	struct {
 		uint32_t parts;
 		uint64_t capacity;
-		uint32_t flags, mode, reserved;
+		uint32_t flags, mode, min_insync;
 	} bad[] = {
 		{ 0, 0, 0, 0, 0 },			/* no partitions */
 		{ 257, 0, 0, 0, 0 },			/* too many */
@@ -118,7 +118,9 @@ TEST_F(topic, bad_parameters)
 		{ 1, 1ULL << 40, 0, 0, 0 },		/* over the limit */
 		{ 1, 0, 0x80, 0, 0 },			/* unknown flag */
 		{ 1, 0, 0, 01000, 0 },			/* not permission bits */
-		{ 1, 0, 0, 0, 1 },			/* reserved */
+		{ 1, 0, 0, 0, 1 },			/* min_insync, not durable */
+		{ 1, 0, MQDEV_TOPIC_DURABLE | MQDEV_TOPIC_OVERWRITE, 0, 0 },
+		{ 1, 0, MQDEV_TOPIC_DURABLE, 0, 65 },	/* past every limit */
 	};
 	unsigned int i;
 
@@ -129,7 +131,7 @@ TEST_F(topic, bad_parameters)
 		req.capacity = bad[i].capacity;
 		req.flags = bad[i].flags;
 		req.mode = bad[i].mode;
-		req.reserved = bad[i].reserved;
+		req.min_insync = bad[i].min_insync;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_TOPIC_CREATE, &req))
 			TH_LOG("case %u was accepted", i);
 	}

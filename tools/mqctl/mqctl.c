@@ -79,6 +79,7 @@ static const char *explain(int err)
 	case EMSGSIZE:	return "message too large for the topic";
 	case ERANGE:	return "offset beyond the end of the partition";
 	case EIDRM:	return "the topic was deleted";
+	case ENOLINK:	return "too few replicas in sync for acks=all (the topic's min_insync)";
 	case EAGAIN:	return "the partition is full";
 	case ENODEV:
 	case ENXIO:	return "no /dev/mq: is the mqdev module loaded?";
@@ -169,6 +170,7 @@ static int open_dev(void)
 static const char topic_usage[] =
 "usage: mqctl topic create NAME [--partitions N] [--capacity SIZE]\n"
 "                               [--on-full block|overwrite] [--mode MODE]\n"
+"                               [--durable [--min-insync N]]\n"
 "       mqctl topic list\n"
 "       mqctl topic describe NAME\n"
 "       mqctl topic delete NAME\n"
@@ -178,7 +180,11 @@ static const char topic_usage[] =
 "                    (default 1M)\n"
 "  --on-full POLICY  block: producers wait for consumers (flow control);\n"
 "                    overwrite: the oldest records are dropped (retention)\n"
-"  --mode MODE       octal permission bits, like a file's (default 0644)\n";
+"  --mode MODE       octal permission bits, like a file's (default 0644)\n"
+"  --durable         replicated: consumers see only what its replicas (a disk\n"
+"                    daemon, a mirror) confirmed safe; blocks when full\n"
+"  --min-insync N    replicas in sync that an acks=all producer needs\n"
+"                    (default 1)\n";
 
 static int topic_create(int argc, char **argv)
 {
@@ -187,13 +193,15 @@ static int topic_create(int argc, char **argv)
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "on-full", required_argument, NULL, 'f' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "durable", no_argument, NULL, 'd' },
+		{ "min-insync", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1);
 	int opt, fd;
 
-	while ((opt = getopt_long(argc, argv, "p:c:f:m:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:m:di:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			cfg.partitions = parse_number(optarg, "--partitions", false);
@@ -214,6 +222,13 @@ static int topic_create(int argc, char **argv)
 			if (!cfg.mode || cfg.mode > 0777)
 				die("--mode: octal permission bits, like 0640");
 			break;
+		case 'd':
+			cfg.flags |= MQDEV_TOPIC_DURABLE;
+			break;
+		case 'i':
+			cfg.min_insync = parse_number(optarg, "--min-insync",
+						      false);
+			break;
 		case 'h':
 			fputs(topic_usage, stdout);
 			return 0;
@@ -224,6 +239,12 @@ static int topic_create(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		die("topic create: one topic name, please (see --help)");
+	if (cfg.min_insync && !(cfg.flags & MQDEV_TOPIC_DURABLE))
+		die("--min-insync: for a --durable topic");
+	if ((cfg.flags & MQDEV_TOPIC_DURABLE) &&
+	    (cfg.flags & MQDEV_TOPIC_OVERWRITE))
+		die("--durable: a durable topic blocks when full: it never drops "
+		    "what may not be safe yet");
 
 	fd = open_dev();
 	opt = mqdev_topic_create(fd, argv[optind], &cfg);
@@ -272,6 +293,7 @@ static int topic_describe(int argc, char **argv)
 	struct mqdev_topic_info info;
 	char cap[32], maxrec[32];
 	const char *policy;
+	bool durable;
 	uint32_t i;
 	int fd;
 
@@ -281,20 +303,27 @@ static int topic_describe(int argc, char **argv)
 	check(mqdev_topic_describe(fd, argv[1], &info, parts,
 				   MQDEV_MAX_PARTITIONS), "describe topic", argv[1]);
 	policy = info.flags & MQDEV_TOPIC_OVERWRITE ? "overwrite" : "block";
+	durable = info.flags & MQDEV_TOPIC_DURABLE;
 	if (json) {
 		printf("{\"topic\":\"%s\",\"partitions\":%u,\"capacity\":%" PRIu64
 		       ",\"on_full\":\"%s\",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,"
-		       "\"max_record\":%u,\"partition_info\":[", argv[1],
+		       "\"max_record\":%u,\"durable\":%s,\"min_insync\":%u,"
+		       "\"replicas\":%u,\"partition_info\":[", argv[1],
 		       info.partitions, (uint64_t)info.capacity, policy, info.mode,
-		       info.uid, info.gid, info.max_record);
+		       info.uid, info.gid, info.max_record,
+		       durable ? "true" : "false", info.min_insync,
+		       info.replicas);
 		for (i = 0; i < info.partitions; i++)
 			printf("%s{\"partition\":%u,\"first_offset\":%" PRIu64
 			       ",\"next_offset\":%" PRIu64 ",\"records\":%" PRIu64
-			       ",\"bytes_used\":%" PRIu64 "}", i ? "," : "", i,
+			       ",\"bytes_used\":%" PRIu64 ",\"high_watermark\":%"
+			       PRIu64 ",\"in_sync\":%u}", i ? "," : "", i,
 			       (uint64_t)parts[i].first_offset,
 			       (uint64_t)parts[i].next_offset,
 			       (uint64_t)parts[i].records,
-			       (uint64_t)parts[i].bytes_used);
+			       (uint64_t)parts[i].bytes_used,
+			       (uint64_t)parts[i].high_watermark,
+			       parts[i].in_sync);
 		puts("]}");
 		return 0;
 	}
@@ -303,13 +332,19 @@ static int topic_describe(int argc, char **argv)
 	       info.partitions, human_size(info.capacity, cap, sizeof(cap)),
 	       policy, info.mode, info.uid, info.gid,
 	       human_size(info.max_record, maxrec, sizeof(maxrec)));
-	printf("%-10s %14s %14s %12s %12s\n", "PARTITION", "FIRST-OFFSET",
-	       "NEXT-OFFSET", "RECORDS", "BYTES-USED");
+	if (durable)
+		printf("Durable: yes\tMinInSync: %u\tReplicas: %u\n",
+		       info.min_insync, info.replicas);
+	printf("%-10s %14s %14s %12s %12s %14s %8s\n", "PARTITION",
+	       "FIRST-OFFSET", "NEXT-OFFSET", "RECORDS", "BYTES-USED",
+	       "HIGH-WATERMARK", "IN-SYNC");
 	for (i = 0; i < info.partitions; i++)
 		printf("%-10u %14" PRIu64 " %14" PRIu64 " %12" PRIu64 " %12" PRIu64
-		       "\n", i, (uint64_t)parts[i].first_offset,
+		       " %14" PRIu64 " %8u\n", i,
+		       (uint64_t)parts[i].first_offset,
 		       (uint64_t)parts[i].next_offset, (uint64_t)parts[i].records,
-		       (uint64_t)parts[i].bytes_used);
+		       (uint64_t)parts[i].bytes_used,
+		       (uint64_t)parts[i].high_watermark, parts[i].in_sync);
 	return 0;
 }
 
@@ -351,7 +386,7 @@ static int cmd_topic(int argc, char **argv)
 
 static const char produce_usage[] =
 "usage: mqctl produce TOPIC [--key K | --key-separator SEP] [--partition P]\n"
-"                           [--producer NAME] [-v]\n"
+"                           [--producer NAME] [--acks all|1] [-v]\n"
 "\n"
 "Sends one message per line of standard input.\n"
 "  --key K              every message gets key K (which picks the partition)\n"
@@ -359,6 +394,9 @@ static const char produce_usage[] =
 "  --partition P        send to partition P instead\n"
 "  --producer NAME      send as idempotent producer NAME: every record gets\n"
 "                       its id and a sequence number (see mqctl verify)\n"
+"  --acks all           on a durable topic, each message is acknowledged only\n"
+"                       once its replicas confirmed it (Kafka's acks=all);\n"
+"                       1 (the default): once appended\n"
 "  -v, --verbose        print the partition and offset of every message\n"
 "\n"
 "SIGINT (Ctrl-C) or SIGTERM stops it at once, even while it waits for room in\n"
@@ -420,6 +458,7 @@ static int cmd_produce(int argc, char **argv)
 		{ "key-separator", required_argument, NULL, 's' },
 		{ "partition", required_argument, NULL, 'p' },
 		{ "producer", required_argument, NULL, 'P' },
+		{ "acks", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -436,8 +475,14 @@ static int cmd_produce(int argc, char **argv)
 	ssize_t len;
 	int opt, err;
 
-	while ((opt = getopt_long(argc, argv, "k:s:p:P:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:s:p:P:a:vh", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'a':
+			if (!strcmp(optarg, "all"))
+				popts.flags |= MQDEV_PRODUCER_ACKS_ALL;
+			else if (strcmp(optarg, "1"))
+				die("--acks: all or 1, not '%s'", optarg);
+			break;
 		case 'k': key = optarg; break;
 		case 's': sep = optarg; break;
 		case 'P': producer = optarg; break;

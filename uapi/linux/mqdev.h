@@ -48,7 +48,24 @@
 
 /* struct mqdev_topic_create.flags */
 #define MQDEV_TOPIC_OVERWRITE	_BITUL(0) /* drop the oldest records when full */
-#define MQDEV_TOPIC_FLAGS	(MQDEV_TOPIC_OVERWRITE)
+/* replicated (see below); never with OVERWRITE */
+#define MQDEV_TOPIC_DURABLE	_BITUL(1)
+#define MQDEV_TOPIC_FLAGS	(MQDEV_TOPIC_OVERWRITE | MQDEV_TOPIC_DURABLE)
+
+/*
+ * A durable topic has replicas: privileged handles attached with
+ * MQDEV_ATTACH_REPLICA that read its partitions past what consumers may see,
+ * make the records safe somewhere (a disk, another host) and confirm, per
+ * partition, the offset up to which they are (MQDEV_IOC_REPLICA_CONFIRM).  A
+ * partition's high watermark is the lowest offset its in-sync replicas have
+ * confirmed; consumers see only the records below it, so none acts on a
+ * record a crash could take back.  A replica is in sync once it has
+ * confirmed every record appended, and drops out when the oldest record it
+ * has not confirmed was appended more than the module's replica_lag_ms ago,
+ * or when its handle is closed.  While no replica is in sync the high
+ * watermark is the end of the log, as a Kafka leader alone in its ISR.
+ * The high watermark never passes a record of an undecided transaction.
+ */
 
 struct mqdev_topic_create {
 	char	name[MQDEV_NAME_SIZE];
@@ -56,7 +73,7 @@ struct mqdev_topic_create {
 	__u32	partitions;
 	__u32	flags;		/* MQDEV_TOPIC_* */
 	__u32	mode;		/* permission bits, 0 for the default 0644 */
-	__u32	reserved;
+	__u32	min_insync;	/* DURABLE: in sync for ACKS_ALL; 0: 1 */
 };
 
 struct mqdev_topic_id {
@@ -77,7 +94,9 @@ struct mqdev_partition_info {
 	__u64	next_offset;	/* offset the next record will get */
 	__u64	bytes_used;	/* bytes of ring the kept records occupy */
 	__u64	records;	/* next_offset - first_offset */
-	__u64	reserved[2];
+	__u64	high_watermark;	/* consumers see the records before it */
+	__u32	in_sync;	/* replicas in sync, for a durable topic */
+	__u32	reserved;
 };
 
 /* MQDEV_IOC_TOPIC_DESCRIBE */
@@ -93,7 +112,9 @@ struct mqdev_topic_info {
 	__u32	uid;		/* out */
 	__u32	gid;		/* out */
 	__u32	max_record;	/* out: largest record, header included */
-	__u64	reserved[2];
+	__u32	min_insync;	/* out: as created; 0 unless durable */
+	__u32	replicas;	/* out: replica handles attached */
+	__u64	reserved;
 };
 
 /*
@@ -121,8 +142,16 @@ struct mqdev_ring_offsets {
 	__u64	txn_mmap;	/* mmap offset of the transaction table */
 	__u32	txn_size;	/* bytes to map for it */
 	__u32	txn_slots;	/* __u32 MQDEV_TXN_* states, one per slot */
-	__u64	reserved[4];	/* room for what a later layout adds */
+	__u32	end;		/* ring: __u64 byte position of the log's end */
+	__u32	high_watermark;	/* ring: __u64 offset consumers see up to */
+	__u64	reserved[3];	/* room for what a later layout adds */
 };
+
+/*
+ * A consumer reads up to head.  On a durable topic head stops at the high
+ * watermark, and end, which a replica reads up to, may be ahead of it; for
+ * a replica handle, head names the end itself.  Elsewhere the two are one.
+ */
 
 /* ring flags word */
 #define MQDEV_RING_NEED_WAKEUP	_BITUL(0) /* a producer waits for space */
@@ -131,7 +160,15 @@ struct mqdev_ring_offsets {
 /* struct mqdev_attach.flags */
 #define MQDEV_ATTACH_PRODUCE	_BITUL(0)
 #define MQDEV_ATTACH_CONSUME	_BITUL(1)
-#define MQDEV_ATTACH_FLAGS	(MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME)
+/* with CONSUME, on a durable topic, CAP_SYS_ADMIN: be one of its replicas */
+#define MQDEV_ATTACH_REPLICA	_BITUL(2)
+/*
+ * with PRODUCE: an append returns only when the partition's high watermark
+ * has passed it (Kafka's acks=all); see MQDEV_IOC_PRODUCE
+ */
+#define MQDEV_ATTACH_ACKS_ALL	_BITUL(3)
+#define MQDEV_ATTACH_FLAGS	(MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME | \
+				 MQDEV_ATTACH_REPLICA | MQDEV_ATTACH_ACKS_ALL)
 
 /* MQDEV_IOC_ATTACH: bind the handle to one topic; once per handle. */
 struct mqdev_attach {
@@ -203,6 +240,19 @@ struct mqdev_msg {
 /*
  * MQDEV_IOC_PRODUCE returns how many messages were appended, from the first;
  * fewer than count when it was interrupted or would block after some.
+ *
+ * On a handle attached with MQDEV_ATTACH_ACKS_ALL, to a durable topic, an
+ * append is refused with ENOLINK, before anything is appended, while fewer
+ * replicas are in sync than the topic's min_insync; after appending, the
+ * call sleeps until every partition's high watermark has passed what it
+ * appended.  If in the meantime replicas drop out below min_insync, it
+ * fails with ENOLINK; on a signal, with EINTR: the records are appended
+ * (their offsets are written back) but not known to be safe, and a resend
+ * may duplicate them unless the handle is an idempotent producer's.  Records
+ * of an open transaction are not waited for: they become safe after the
+ * transaction is decided.  With O_NONBLOCK the call does not sleep: the
+ * producer learns that its records are safe from the high watermark (the
+ * ring's, or MQDEV_IOC_TOPIC_DESCRIBE's).
  */
 struct mqdev_produce {
 	__u64	msgs;		/* user pointer to the mqdev_msg array */
@@ -243,6 +293,134 @@ struct mqdev_produce_batch {
 };
 
 #define MQDEV_BATCH_MAX		(1024 * 1024)	/* bytes in one batch */
+
+/*
+ * MQDEV_IOC_REPLICA_GROUPS, on a replica handle: every consumer group of the
+ * topic, one struct mqdev_group_state each (@state_size apart), with the
+ * committed offset of each partition (MQDEV_OFFSET_UNKNOWN where it never
+ * committed) in the __u64 array after it, @partitions long.  @serial is the
+ * commit serial the snapshot covers: confirm it once the offsets are safe.
+ * @count in: room in @states; out: the groups there are (more than room:
+ * ask again with enough).
+ */
+struct mqdev_group_state {
+	char	name[MQDEV_NAME_SIZE];
+	__u32	uid;		/* its owner, in the caller's user namespace */
+	__u32	reserved;
+	/* followed by __u64 committed[partitions] */
+};
+
+struct mqdev_replica_groups {
+	__u64	states;		/* user pointer */
+	__u32	count;		/* in: room; out: groups */
+	__u32	state_size;	/* in: sizeof(mqdev_group_state) + 8 * partitions */
+	__u64	serial;		/* out */
+	__u64	reserved[2];
+};
+
+/*
+ * Restoring a durable topic after the module was loaded again (or the
+ * machine restarted), by its disk replica, with CAP_SYS_ADMIN:
+ *
+ *   MQDEV_IOC_TOPIC_RESTORE makes the topic as it was: its owner, mode,
+ *   settings, and each partition's next offset and last timestamp (its ring
+ *   starts empty there; what came before is the replica's history).  Until
+ *   MQDEV_IOC_TOPIC_OPEN, only replicas may attach (others get EAGAIN).
+ *   On a replica handle of it, MQDEV_IOC_GROUP_RESTORE brings back a group
+ *   with its owner and committed offsets, and MQDEV_IOC_PRODUCER_RESTORE a
+ *   producer's sequence numbers in a partition, so that a resend of what was
+ *   appended before the restart is answered as a duplicate.
+ *   MQDEV_IOC_IDENTITY_RESTORE, on any handle, brings back a named
+ *   producer identity (its id and epoch) in the caller's namespace, and
+ *   MQDEV_IOC_IDENTITY_LIST lists them, for the replica to keep.  Producer
+ *   ids handed out afterwards are above every restored one.
+ */
+struct mqdev_part_restore {
+	__u64	next_offset;
+	__u64	last_timestamp;	/* later appends are stamped after it */
+};
+
+struct mqdev_topic_restore {
+	struct mqdev_topic_create topic;	/* with MQDEV_TOPIC_DURABLE */
+	__u32	uid;		/* its owner, in the caller's user namespace */
+	__u32	gid;
+	__u64	parts;		/* user pointer to mqdev_part_restore[] */
+	__u32	parts_count;	/* topic.partitions */
+	__u32	part_size;	/* sizeof(struct mqdev_part_restore) */
+	__u64	reserved[2];
+};
+
+struct mqdev_group_restore {
+	char	name[MQDEV_NAME_SIZE];
+	__u32	uid;
+	__u32	count;		/* entries in offsets: the topic's partitions */
+	__u64	offsets;	/* user pointer to __u64[count]; UNKNOWN: none */
+	__u64	reserved[2];
+};
+
+struct mqdev_seq_restore {
+	__u32	sequence;
+	__u32	reserved;
+	__u64	offset;		/* where the record of that sequence went */
+};
+
+struct mqdev_producer_restore {
+	__u64	producer_id;
+	__u32	partition;
+	__u32	next_seq;	/* the sequence expected next */
+	__u64	entries;	/* user pointer to mqdev_seq_restore[]: */
+				/* up to next_seq - 1, MQDEV_SEQ_KEPT at most */
+	__u32	count;
+	__u32	entry_size;	/* sizeof(struct mqdev_seq_restore) */
+	__u32	uid;		/* charged for it */
+	__u32	reserved;
+	__u64	reserved2[2];
+};
+
+/* Sequence numbers per producer and partition whose offsets are kept. */
+#define MQDEV_SEQ_KEPT		128
+
+struct mqdev_identity_state {
+	char	name[MQDEV_NAME_SIZE];
+	__u64	producer_id;
+	__u32	epoch;
+	__u32	uid;
+};
+
+/* MQDEV_IOC_IDENTITY_LIST: @count in: room; out: how many there are. */
+struct mqdev_identity_list {
+	__u64	states;		/* user pointer to mqdev_identity_state[] */
+	__u32	count;
+	__u32	state_size;	/* sizeof(struct mqdev_identity_state) */
+	__u64	reserved[2];
+};
+
+/* struct mqdev_replica_confirm.flags */
+#define MQDEV_CONFIRM_GROUPS	_BITUL(0) /* @offset is a groups serial */
+#define MQDEV_CONFIRM_FLAGS	(MQDEV_CONFIRM_GROUPS)
+
+/*
+ * MQDEV_IOC_REPLICA_CONFIRM, on a replica handle: every record of
+ * @partition before @offset is safe.  The confirmed offset only rises; it
+ * stops before a record of a transaction not yet decided (the replica must
+ * not have kept that one undecided), and @offset comes back as where it
+ * stopped, with the partition's @high_watermark after the confirmation.
+ *
+ * With MQDEV_CONFIRM_GROUPS, @partition 0: the consumer groups' offsets as
+ * MQDEV_IOC_REPLICA_GROUPS returned them with serial @offset are safe.  A
+ * group commit on a durable topic whose partition has a replica in sync
+ * returns once a replica confirmed a serial at or past its own (or failed
+ * with ENOLINK when none is left in sync): a committed offset never goes
+ * back across a restart.  A replica's handle polls EPOLLPRI while commits
+ * wait for it.
+ */
+struct mqdev_replica_confirm {
+	__u32	partition;
+	__u32	flags;		/* none defined yet */
+	__u64	offset;		/* in: safe up to; out: confirmed up to */
+	__u64	high_watermark;	/* out */
+	__u64	reserved[2];
+};
 
 /* MQDEV_IOC_WAKEUP: a holding reader moved on while a producer waited. */
 struct mqdev_wakeup {
@@ -541,6 +719,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_TXN		_BITULL(3) /* sessions and transactions */
 #define MQDEV_FEAT_GROUP_EVICT	_BITULL(4) /* GROUP_DELETE with FORCE */
 #define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
+#define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -555,6 +734,14 @@ struct mqdev_version {
 #define MQDEV_IOC_WAKEUP	 _IOW(MQDEV_IOC_MAGIC, 0x13, struct mqdev_wakeup)
 #define MQDEV_IOC_PRODUCE_BATCH _IOWR(MQDEV_IOC_MAGIC, 0x14, struct mqdev_produce_batch)
 #define MQDEV_IOC_WAIT		_IOWR(MQDEV_IOC_MAGIC, 0x15, struct mqdev_wait)
+#define MQDEV_IOC_REPLICA_CONFIRM _IOWR(MQDEV_IOC_MAGIC, 0x16, struct mqdev_replica_confirm)
+#define MQDEV_IOC_REPLICA_GROUPS _IOWR(MQDEV_IOC_MAGIC, 0x17, struct mqdev_replica_groups)
+#define MQDEV_IOC_TOPIC_RESTORE	 _IOW(MQDEV_IOC_MAGIC, 0x05, struct mqdev_topic_restore)
+#define MQDEV_IOC_TOPIC_OPEN	 _IOW(MQDEV_IOC_MAGIC, 0x06, struct mqdev_topic_id)
+#define MQDEV_IOC_GROUP_RESTORE	 _IOW(MQDEV_IOC_MAGIC, 0x23, struct mqdev_group_restore)
+#define MQDEV_IOC_PRODUCER_RESTORE _IOW(MQDEV_IOC_MAGIC, 0x34, struct mqdev_producer_restore)
+#define MQDEV_IOC_IDENTITY_RESTORE _IOW(MQDEV_IOC_MAGIC, 0x35, struct mqdev_identity_state)
+#define MQDEV_IOC_IDENTITY_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x36, struct mqdev_identity_list)
 #define MQDEV_IOC_GROUP_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x20, struct mqdev_group_join)
 #define MQDEV_IOC_GROUP_ASSIGNMENT _IOWR(MQDEV_IOC_MAGIC, 0x21, struct mqdev_group_assignment)
 #define MQDEV_IOC_GROUP_COMMIT	 _IOW(MQDEV_IOC_MAGIC, 0x22, struct mqdev_group_commit)
