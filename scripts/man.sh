@@ -10,6 +10,8 @@
 #                              NAME section of each SRC: mqdev_produce.3 says
 #                              ".so man3/mqdev_producer.3", so that
 #                              "man mqdev_produce" finds the family's page
+#                              (DIR/manN are links to DIR itself, so that
+#                              MANPATH=DIR man mqdev_produce works too)
 #   man.sh check DIR MQCTL MAP HEADER
 #                              every page lints clean (mandoc -T lint
 #                              -W warning, groff -ww) and renders; every
@@ -33,6 +35,8 @@ tidy() {
 	/^\.P$/ { if (!heading) pending = 1; next }
 	/^\.(SH|SS)( |$)/ { pending = 0; heading = 1; print; next }
 	/^\.RE$/ { print; next }
+	# .TH resets hyphenation: names like mqdev_producer_new must not break
+	/^\.TH / { print; print ".nh"; next }
 	/^\.nf$/ { nofill = 1 }
 	/^\.fi$/ { nofill = 0 }
 	/^$/ && !nofill { next }
@@ -69,9 +73,12 @@ cmd_links() {
 	dir=$1
 	shift
 	mkdir -p "$dir"
-	# Links of names no page has any more go first.
+	# Links go first, made again below; so do pages whose source is gone.
 	for f in "$dir"/*.[1-8]; do
-		[ -e "$f" ] && is_link "$f" && rm -f "$f"
+		[ -e "$f" ] || continue
+		if is_link "$f" || ! echo " $* " | grep -q "/$(basename "$f").scd "; then
+			rm -f "$f"
+		fi
 	done
 	for src in "$@"; do
 		page=$(basename "$src" .scd)		# mqdev_producer.3
@@ -82,6 +89,8 @@ cmd_links() {
 				die "$name.$sect: named by $src and another page"
 			echo ".so man$sect/$page" >"$dir/$name.$sect"
 		done
+		# DIR as a manpath: MANPATH=DIR man NAME follows the links too
+		ln -sfn . "$dir/man$sect"
 	done
 }
 
@@ -102,7 +111,7 @@ render() {
 
 check_lint() {
 	dir=$1
-	n=0
+	n=0 before=$failed
 	for f in "$dir"/*.[1-8]; do
 		[ -e "$f" ] || die "no pages in $dir (make man)"
 		if is_link "$f"; then
@@ -111,28 +120,30 @@ check_lint() {
 				fail "$f: links to $target, which is no page"
 			continue
 		fi
-		out=$(mandoc -T lint -W warning "$f" 2>&1) ||
-			fail "$f: mandoc -T lint: ${out:-failed}"
-		[ -z "$out" ] || fail "$f: mandoc -T lint:
-$out"
-		out=$(groff -t -man -ww -z "$f" 2>&1) || fail "$f: groff failed"
-		[ -z "$out" ] || fail "$f: groff -ww:
-$out"
-		# Both formatters render it, with text in every section.
-		out=$(MANWIDTH=80 man -l "$f" 2>&1 >/dev/null) ||
-			fail "$f: man -l failed"
-		[ -z "$out" ] || fail "$f: man -l:
-$out"
+		if ! out=$(mandoc -T lint -W warning "$f" 2>&1) || [ -n "$out" ]; then
+			fail "$f: mandoc -T lint -W warning:
+${out:-failed}"
+		fi
+		if ! out=$(groff -t -man -ww -z "$f" 2>&1) || [ -n "$out" ]; then
+			fail "$f: groff -ww:
+${out:-failed}"
+		fi
+		# man(1) renders it too, and it says something.
+		if ! out=$(MANWIDTH=80 man -l "$f" 2>&1 >/dev/null) ||
+		   [ -n "$out" ]; then
+			fail "$f: man -l:
+${out:-failed}"
+		fi
 		[ "$(render "$f" | grep -c .)" -gt 10 ] ||
 			fail "$f: renders to (nearly) nothing"
 		n=$((n + 1))
 	done
-	echo "man: $n pages lint clean and render"
+	[ "$failed" != "$before" ] || echo "man: $n pages lint clean and render"
 }
 
 check_lib() {
 	dir=$1 map=$2 header=$3
-	n=0
+	n=0 before=$failed
 	for name in $(lib_names "$map" "$header"); do
 		n=$((n + 1))
 		f=$dir/$name.3
@@ -147,7 +158,8 @@ check_lib() {
 			fail "$name: no prototype in the SYNOPSIS of $(basename "$f")"
 	done
 	[ "$n" -gt 0 ] || fail "no libmqdev names found in $map"
-	echo "man: $n libmqdev functions, each with a page"
+	[ "$failed" != "$before" ] ||
+		echo "man: $n libmqdev functions, each with a page"
 }
 
 # mqctl's commands: "  topic create|list|describe|delete   ..." and
@@ -163,6 +175,7 @@ check_mqctl() {
 	mqctl=$1 page=$2
 	[ -x "$mqctl" ] || die "$mqctl: not built"
 	text=$(render "$page")
+	synopsis=$(echo "$text" | sed -n '/^SYNOPSIS/,/^[A-Z]/p')
 	cmds=$(mqctl_commands "$mqctl") || fail "$mqctl --help failed"
 	[ -n "$cmds" ] || fail "no commands in $mqctl --help"
 	n=0
@@ -170,8 +183,8 @@ check_mqctl() {
 		while read -r cmd subs; do
 			n=$((n + 1))
 			for sub in $(echo "$subs" | tr '|' ' ') ""; do
-				echo "$text" | grep -q "mqctl \(\[--json\] \)\?$cmd${sub:+ $sub}\b" ||
-					fail "mqctl(1) has no 'mqctl $cmd${sub:+ $sub}'"
+				echo "$synopsis" | grep -q "mqctl $cmd${sub:+ $sub}\b" ||
+					fail "mqctl(1)'s SYNOPSIS has no 'mqctl $cmd${sub:+ $sub}'"
 			done
 			usage=$("$mqctl" "$cmd" --help 2>&1) ||
 				fail "mqctl $cmd --help failed: $usage"
