@@ -116,8 +116,9 @@ check_lint() {
 		[ -e "$f" ] || die "no pages in $dir (make man)"
 		if is_link "$f"; then
 			target=$(sed -n '1s/^\.so man[1-8]\///p' "$f")
-			[ -f "$dir/$target" ] && ! is_link "$dir/$target" ||
+			if [ ! -f "$dir/$target" ] || is_link "$dir/$target"; then
 				fail "$f: links to $target, which is no page"
+			fi
 			continue
 		fi
 		if ! out=$(mandoc -T lint -W warning "$f" 2>&1) || [ -n "$out" ]; then
