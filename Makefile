@@ -130,7 +130,8 @@ $(B)/man/.links: $(MAN_SRCS) scripts/man.sh
 	@touch $@
 
 man-check: man $(B)/bin/mqctl
-	scripts/man.sh check $(B)/man $(B)/bin/mqctl lib/libmqdev.map lib/libmqdev.h
+	CC="$(CC)" CPPFLAGS="$(CPPFLAGS)" scripts/man.sh check $(B)/man \
+		$(B)/bin/mqctl lib/libmqdev.map lib/libmqdev.h
 
 # The kselftest files come from Debian's linux-source-6.12 tarball.
 $(KSFT_FILES) &:

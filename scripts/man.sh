@@ -18,7 +18,9 @@
 #                              link has its page; every function libmqdev
 #                              exports (MAP) or defines inline (HEADER) has a
 #                              page with its prototype; every mqctl command
-#                              and option in MQCTL's --help is in mqctl(1)
+#                              and option in MQCTL's --help is in mqctl(1);
+#                              every whole example program compiles ($CC,
+#                              $CPPFLAGS for the headers)
 #   man.sh install DIR MANDIR  every page and link into MANDIR/manN
 set -eu
 
@@ -199,6 +201,33 @@ check_mqctl() {
 	} || failed=1
 }
 
+# A whole program in a page's EXAMPLES (one with main()) compiles, warning
+# free, against the headers: the API it shows is the API there is.
+check_examples() {
+	dir=$1
+	n=0 before=$failed
+	for f in "$dir"/*.[1-8]; do
+		is_link "$f" && continue
+		src=$(render "$f" | awk '
+			/^EXAMPLES/ { on = 1; next }
+			/^[A-Z]/ { on = 0 }
+			on && /^           / { sub(/^           /, ""); buf = buf $0 "\n"; next }
+			on && NF { if (buf ~ /int main\(/) exit
+				   buf = "" }
+			END { if (buf ~ /int main\(/) printf "%s", buf }')
+		[ -n "$src" ] || continue
+		n=$((n + 1))
+		# shellcheck disable=SC2086 # CPPFLAGS: words, as make has them
+		if ! out=$(printf '%s\n' "$src" | ${CC:-cc} ${CPPFLAGS:-} \
+			   -Wall -Wextra -Werror -fsyntax-only -x c - 2>&1); then
+			fail "$f: its example does not compile:
+$out"
+		fi
+	done
+	[ "$failed" != "$before" ] ||
+		echo "man: $n example programs compile"
+}
+
 failed=0
 fail() {
 	echo "man: $*" >&2
@@ -210,6 +239,7 @@ cmd_check() {
 	command -v mandoc >/dev/null || die "mandoc not found (make deps)"
 	check_lint "$dir"
 	check_lib "$dir" "$map" "$header"
+	check_examples "$dir"
 	check_mqctl "$mqctl" "$dir/mqctl.1"
 	[ "$failed" = 0 ] || die "the manual pages need work (see above)"
 }
