@@ -11,7 +11,10 @@
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
 #                 (FUZZ_DEBUG=1: on the debug kernel)
 # make torture    producers, transactions and a group under SIGKILL
-# make install    headers, library, tools and module under PREFIX
+# make man        the manual pages, from Documentation/man/*.scd, into build/man
+# make man-check  lint them, and check that every libmqdev function and every
+#                 mqctl command has its page (make check runs it)
+# make install    headers, library, tools, manual pages and module under PREFIX
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
 # for the running kernel of a real host: make KVER=$(uname -r).
@@ -56,10 +59,10 @@ KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqd
 HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
-	regen \
+	regen man man-check \
 	bench fuzz torture \
 	install clean
-all: module lib tools selftests
+all: module lib tools selftests man
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m W=1 $(KWERROR) modules
@@ -111,6 +114,25 @@ $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
 
+# The manual pages: every Documentation/man/NAME.SECTION.scd is a page
+# (scripts/man.sh says how they are built, linked, checked and installed).
+MAN_SRCS  := $(wildcard Documentation/man/*.scd)
+MAN_PAGES := $(MAN_SRCS:Documentation/man/%.scd=$(B)/man/%)
+
+man: $(MAN_PAGES) $(B)/man/.links
+
+$(B)/man/%: Documentation/man/%.scd scripts/man.sh
+	scripts/man.sh page $< $@
+
+# A .so page for every name a page's NAME section gives besides its own.
+$(B)/man/.links: $(MAN_SRCS) scripts/man.sh
+	scripts/man.sh links $(B)/man $(MAN_SRCS)
+	@touch $@
+
+man-check: man $(B)/bin/mqctl
+	CC="$(CC)" CPPFLAGS="$(CPPFLAGS)" scripts/man.sh check $(B)/man \
+		$(B)/bin/mqctl lib/libmqdev.map lib/libmqdev.h
+
 # The kselftest files come from Debian's linux-source-6.12 tarball.
 $(KSFT_FILES) &:
 	@mkdir -p $(KSFT)
@@ -155,6 +177,7 @@ demo: deps
 check: deps
 	scripts/ynl-regen.sh --check
 	$(MAKE) WERROR=1 all
+	$(MAKE) man-check
 	$(MAKE) lint
 	scripts/kdoc-check.sh
 	scripts/abi-check.sh
@@ -245,6 +268,7 @@ install: all
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmqdev.a
 	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
 	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
+	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
 	install -D -m 644 kmod/mqdev.ko $(DESTDIR)/lib/modules/$(KVER)/extra/mqdev.ko
 
 clean:
