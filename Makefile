@@ -45,7 +45,8 @@ LIB_A	 := $(B)/lib/libmqdev.a
 LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
-TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture
+TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
+	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -56,7 +57,7 @@ KSFT_FILES := $(addprefix $(KSFT)/,lib.mk kselftest.h kselftest_harness.h \
 	      ktap_helpers.sh)
 CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
-HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h
+HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h lib/segment.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
 	regen man man-check \
@@ -109,6 +110,20 @@ $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 $(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# mqdev-persistd builds the segment format's code (lib/segment.c) in: one
+# source for it and for libmqdev's history reader.  The selftests run the
+# -asan one, built with the address and undefined-behaviour sanitizers.
+PERSISTD_SRCS := $(wildcard tools/persistd/*.c) lib/segment.c
+PERSISTD_HDRS := tools/persistd/persistd.h lib/segment.h $(HDRS)
+$(B)/bin/mqdev-persistd: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(PERSISTD_SRCS) $(LDLIBS)
+
+$(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
