@@ -43,6 +43,7 @@ const struct config *cfg;
 
 static struct config config;
 static struct topic *topics;
+static struct topic *graveyard;	/* removed, freed after the event batch */
 static struct mqdev_nl *nl;
 static int epfd = -1;
 static bool foreground, stopping, ids_unsupported, rescan;
@@ -187,6 +188,26 @@ static int topic_seek(struct topic *t)
 	return err;
 }
 
+/*
+ * Confirm where the disk ends in every partition: at the end of the log,
+ * that puts the replica in sync at once (an empty topic's too).
+ */
+static int topic_join(struct topic *t)
+{
+	struct plog *p;
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < t->info.partitions; i++) {
+		p = &t->parts[i];
+		err = mqdev_replica_confirm(t->rep, i, p->synced, &p->confirmed,
+					    NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int topic_attach(struct topic *t)
 {
 	LIBMQDEV_OPTS(mqdev_consumer_opts, opts,
@@ -199,6 +220,9 @@ static int topic_attach(struct topic *t)
 		return err;
 	t->fd = mqdev_consumer_fd(t->rep);
 	err = topic_seek(t);
+	if (err)
+		return err;
+	err = topic_join(t);
 	if (err)
 		return err;
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, t->fd, &ev) ? -errno : 0;
@@ -302,7 +326,21 @@ static void topic_remove(struct topic *t, bool delete_files)
 		rmtree_at(data_dirfd, t->name);
 		fsync_dir(data_dirfd);
 	}
-	topic_free(t);
+	/* events of this epoll_wait() may still name it */
+	epoll_ctl(epfd, EPOLL_CTL_DEL, t->fd, NULL);
+	t->dead = true;
+	t->next = graveyard;
+	graveyard = t;
+}
+
+static void graveyard_empty(void)
+{
+	struct topic *t;
+
+	while ((t = graveyard)) {
+		graveyard = t->next;
+		topic_free(t);
+	}
 }
 
 /* A topic the kernel has: replicate it if it is durable and new to us. */
@@ -624,6 +662,8 @@ static void handle(struct epoll_event *ev)
 		nl_events();
 		return;
 	}
+	if (t->dead)
+		return;
 	if (ev->events & EPOLLPRI)
 		topic_groups(t);
 	if (ev->events & EPOLLHUP) {
@@ -655,6 +695,7 @@ static int loop(int sfd)
 			}
 			handle(&evs[i]);
 		}
+		graveyard_empty();
 		if (rescan) {
 			rescan = false;
 			scan_topics(false);
@@ -665,6 +706,7 @@ static int loop(int sfd)
 		for (i = 0; i < (int)t->info.partitions; i++)
 			plog_sync(&t->parts[i]);
 	turn(now_ms());
+	say(LOG_INFO, "stopping: what was taken is written and synced");
 	return 0;
 }
 
@@ -762,6 +804,7 @@ int main(int argc, char **argv)
 		err = loop(sfd);
 	while (topics)
 		topic_remove(topics, false);
+	graveyard_empty();
 	mqdev_nl_close(nl);
 	config_free(&config);
 	close(sfd);

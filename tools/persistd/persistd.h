@@ -72,6 +72,7 @@ struct topic {
 	uint64_t		lost;		/* mqdev_consumer_lost() seen */
 	uint64_t		next_sync_ms;	/* FSYNC_INTERVAL */
 	bool			groups_unsupported;
+	bool			dead;		/* removed, not yet freed */
 	bool			stalled;	/* a write failed: read no more */
 	/* the run taken from the ring and not yet all in batches */
 	const struct mqdev_record *run[64];
