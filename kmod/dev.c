@@ -325,6 +325,11 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 	if (!topic)
 		return EPOLLERR;
 
+	if (handle_replica(h)) {
+		poll_wait(file, &topic->groups_wait, pt);
+		if (mqdev_replica_groups_pending(topic))
+			mask |= EPOLLPRI;
+	}
 	if (h->mode & MQDEV_ATTACH_CONSUME) {
 		for_each_set_bit(i, h->subscribed, topic->nr_parts) {
 			poll_wait(file, &topic->parts[i].data_wait, pt);

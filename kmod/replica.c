@@ -209,16 +209,38 @@ static void replica_advance(struct mqdev_part *part,
 	rp->known = true;
 }
 
+/* A replica confirmed the groups' state up to @serial. */
+static int replica_confirm_groups(struct mqdev_topic *topic, u64 serial)
+{
+	s64 safe = atomic64_read(&topic->groups_safe);
+	int err = 0;
+
+	mutex_lock(&topic->groups_lock);
+	if (serial > topic->groups_serial)
+		err = -ERANGE;
+	mutex_unlock(&topic->groups_lock);
+	if (err)
+		return err;
+	while (safe < (s64)serial &&
+	       !atomic64_try_cmpxchg(&topic->groups_safe, &safe, serial))
+		;
+	wake_up_interruptible_all(&topic->groups_wait);
+	return 0;
+}
+
 /**
  * mqdev_replica_confirm() - MQDEV_IOC_REPLICA_CONFIRM
  * @ioc: the ioctl, on a replica handle
  * @req: the request; where the confirmation stopped and the watermark go
  *	 back
  *
+ * With MQDEV_CONFIRM_GROUPS, @req's offset is a serial of the groups'
+ * state (MQDEV_IOC_REPLICA_GROUPS): the commits up to it are safe.
+ *
  * Return: 0; -EBADF on a handle that is not a replica; -EINVAL for flags
  * or reserved fields set, no such partition, or an offset below the one
  * the replica confirmed before; -ERANGE for an offset past the end of the
- * log; -EINTR for a signal; or -EFAULT.
+ * log (or a serial not reached yet); -EINTR for a signal; or -EFAULT.
  */
 long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 			   struct mqdev_replica_confirm *req)
@@ -230,9 +252,12 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 
 	if (!r)
 		return -EBADF;
-	if (req->flags || req->reserved[0] || req->reserved[1] ||
-	    req->partition >= ioc->topic->nr_parts)
+	if ((req->flags & ~MQDEV_CONFIRM_FLAGS) || req->reserved[0] ||
+	    req->reserved[1] || req->partition >= ioc->topic->nr_parts)
 		return -EINVAL;
+	if (req->flags & MQDEV_CONFIRM_GROUPS)
+		return req->partition ? -EINVAL :
+		       replica_confirm_groups(ioc->topic, req->offset);
 	part = &ioc->topic->parts[req->partition];
 	rp = &r->parts[req->partition];
 
@@ -259,6 +284,20 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 }
 
 /**
+ * mqdev_replica_groups_pending() - do group commits wait for a replica?
+ * @topic: a durable topic
+ *
+ * Lock-free, for poll: a replica's EPOLLPRI.
+ *
+ * Return: true while the groups changed past what a replica confirmed.
+ */
+bool mqdev_replica_groups_pending(struct mqdev_topic *topic)
+{
+	return READ_ONCE(topic->groups_serial) >
+	       (u64)atomic64_read(&topic->groups_safe);
+}
+
+/**
  * mqdev_acks_check() - may an acks=all producer append to @part?
  * @part: the partition of a durable topic
  *
@@ -280,16 +319,30 @@ static bool acks_settled(struct mqdev_part *part, u64 need)
 	       mqdev_topic_dead(part->topic);
 }
 
+/* How long a waiter for the replicas sleeps before it checks on them. */
+static long replica_wait_slice(void)
+{
+	return max(msecs_to_jiffies(mqdev_limit(&replica_lag_ms)) / 4, 1UL);
+}
+
+/* A waiter's slice ran out: drop the replicas that lag behind. */
+static void replica_isr_refresh(struct mqdev_part *part)
+{
+	mutex_lock(&part->lock);
+	replica_isr_check(part);
+	replica_hw_update(part);
+	mutex_unlock(&part->lock);
+}
+
 /* Wait for @part's watermark to reach @need, dropping replicas that lag. */
 static int acks_wait_part(struct mqdev_part *part, u64 need)
 {
-	long slice = max(msecs_to_jiffies(mqdev_limit(&replica_lag_ms)) / 4, 1UL);
 	long left;
 
 	for (;;) {
 		left = wait_event_interruptible_timeout(part->data_wait,
 							acks_settled(part, need),
-							slice);
+							replica_wait_slice());
 		/* Appended already: a restart would append it again. */
 		if (left < 0)
 			return -EINTR;
@@ -297,10 +350,7 @@ static int acks_wait_part(struct mqdev_part *part, u64 need)
 			return -EIDRM;
 		if (left)
 			return mqdev_acks_check(part);
-		mutex_lock(&part->lock);
-		replica_isr_check(part);
-		replica_hw_update(part);
-		mutex_unlock(&part->lock);
+		replica_isr_refresh(part);
 	}
 }
 
@@ -329,4 +379,83 @@ int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need)
 			return err;
 	}
 	return 0;
+}
+
+/* Safe, or no replica is in sync to make it so, or the topic is gone. */
+static bool groups_settled(struct mqdev_part *part, u64 serial)
+{
+	return atomic64_read(&part->topic->groups_safe) >= (s64)serial ||
+	       !READ_ONCE(part->nr_in_sync) || mqdev_topic_dead(part->topic);
+}
+
+/**
+ * mqdev_groups_wait_safe() - wait until a group commit is safe
+ * @part: the partition committed, of a durable topic
+ * @serial: the groups' serial after the commit
+ *
+ * Only while a replica is in sync in @part: a commit is then returned only
+ * once a replica kept it, so that a committed offset never goes back
+ * across a restart.  With none in sync it is as safe as it will get.
+ * Bounded as mqdev_acks_wait() is.
+ *
+ * Return: 0, or -EINTR for a signal (committed, not known safe).
+ */
+int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial)
+{
+	long left;
+
+	for (;;) {
+		left = wait_event_interruptible_timeout(part->topic->groups_wait,
+							groups_settled(part,
+								       serial),
+							replica_wait_slice());
+		if (left < 0)
+			return -EINTR;
+		if (left)
+			return 0;
+		replica_isr_refresh(part);
+	}
+}
+
+/**
+ * mqdev_replica_groups() - MQDEV_IOC_REPLICA_GROUPS: the groups to keep
+ * @ioc: the ioctl, on a replica handle
+ * @req: room for the groups' states; how many there are and the serial
+ *	 they are at go back
+ *
+ * Snapshotted under the groups' lock, copied out after it.
+ *
+ * Return: 0; -EBADF on a handle that is no replica; -EINVAL for a bad
+ * request or a state size too small for the topic's partitions; -ENOMEM;
+ * or -EFAULT.
+ */
+long mqdev_replica_groups(struct mqdev_ioc *ioc,
+			  struct mqdev_replica_groups *req)
+{
+	size_t size = mqdev_groups_state_size(ioc->topic);
+	u8 __user *dst = u64_to_user_ptr(req->states);
+	u32 room, n, i;
+	void *buf = NULL;
+	int err = 0;
+
+	if (!ioc->h->replica)
+		return -EBADF;
+	if (req->reserved[0] || req->reserved[1] ||
+	    (req->count && (req->state_size < size ||
+			    req->state_size > 4 * PAGE_SIZE)))
+		return -EINVAL;
+	room = min_t(unsigned long, req->count, mqdev_limit_topic_groups());
+	if (room) {
+		buf = kvcalloc(room, size, GFP_KERNEL);
+		if (!buf)
+			return -ENOMEM;
+	}
+	n = mqdev_groups_snapshot(ioc->topic, buf, room, &req->serial);
+	for (i = 0; i < min(n, room) && !err; i++)
+		err = mqdev_copy_element(dst + (size_t)i * req->state_size,
+					 buf + i * size, size,
+					 req->state_size);
+	req->count = n;
+	kvfree(buf);
+	return err;
 }

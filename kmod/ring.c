@@ -746,6 +746,15 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	case MQDEV_SEEK_OFFSET:
 		if (*offset > part->next_offset)
 			return -ERANGE;
+		/*
+		 * Older than the ring, on a durable topic: kept as asked, at
+		 * the tail, for the reader to read from the replica's history.
+		 */
+		if (*offset < off &&
+		    (part->topic->flags & MQDEV_TOPIC_DURABLE)) {
+			off = *offset;
+			break;
+		}
 		if (hint >= part->tail && hint <= part->head &&
 		    hint_offset <= *offset) {
 			p = hint;

@@ -280,15 +280,18 @@ static void pstate_free(struct mqdev_pstate *ps)
 	kfree(ps);
 }
 
-/* The topic's state for @ident, made if new, with one more user. */
-static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic,
-				       const struct mqdev_identity *ident)
+/*
+ * The topic's state for producer @id, made if new (charged to @uid, and
+ * kept when no one is bound if @named), with one more user.
+ */
+static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic, u64 id,
+				       kuid_t uid, bool named)
 {
 	struct mqdev_pstate *ps;
 	int err;
 
 	mutex_lock(&topic->producers_lock);
-	ps = xa_load(&topic->producers, ident->id);
+	ps = xa_load(&topic->producers, id);
 	if (ps)
 		goto out_use;
 	if (topic->nr_producers >= mqdev_limit(&max_producers)) {
@@ -296,22 +299,22 @@ static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic,
 		goto out_unlock;
 	}
 	/* A sequence table for every partition, at worst: charged as such. */
-	err = mqdev_charge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+	err = mqdev_charge(uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
 	if (err) {
 		ps = ERR_PTR(err);
 		goto out_unlock;
 	}
 	ps = kzalloc(struct_size(ps, seq, topic->nr_parts), GFP_KERNEL_ACCOUNT);
 	if (!ps) {
-		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+		mqdev_uncharge(uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
 		ps = ERR_PTR(-ENOMEM);
 		goto out_unlock;
 	}
 	ps->nr_parts = topic->nr_parts;
-	ps->id = ident->id;
-	ps->uid = ident->uid;
-	ps->named = ident->name[0];
-	err = xa_insert(&topic->producers, ident->id, ps, GFP_KERNEL_ACCOUNT);
+	ps->id = id;
+	ps->uid = uid;
+	ps->named = named;
+	err = xa_insert(&topic->producers, id, ps, GFP_KERNEL_ACCOUNT);
 	if (err) {
 		pstate_free(ps);
 		ps = ERR_PTR(err);
@@ -436,7 +439,8 @@ int mqdev_producer_bind(struct mqdev_handle *h,
 	err = bind_claim(h, true);
 	if (err)
 		return err;
-	ps = pstate_get(topic, sh->session->ident);
+	ps = pstate_get(topic, sh->session->ident->id, sh->session->ident->uid,
+			sh->session->ident->name[0]);
 	if (IS_ERR(ps)) {
 		err = PTR_ERR(ps);
 		goto err_unclaim;
@@ -549,6 +553,169 @@ void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
 
 	seq->offsets[seq->next % MQDEV_SEQ_WINDOW] = offset;
 	seq->next++;
+}
+
+/* ---- restoring a durable topic (restore.c) ------------------------------- */
+
+/* Ids handed out from now on are above @id, which a restore brought back. */
+static void producer_id_above(u64 id)
+{
+	s64 cur = atomic64_read(&mqdev_next_producer_id);
+
+	while (cur < (s64)id &&
+	       !atomic64_try_cmpxchg(&mqdev_next_producer_id, &cur, id))
+		;
+}
+
+/**
+ * mqdev_pstate_restore() - bring back a producer's sequences in a partition
+ * @topic: the topic, being restored
+ * @id: the producer id
+ * @uid: charged for its state, which is kept until the topic goes
+ * @part: the partition
+ * @next: the sequence number expected next
+ * @offsets: the offsets of the sequences before @next, by sequence % window
+ *
+ * Return: 0, or what pstate_get() returns: -ENOSPC, -EDQUOT, -ENOMEM.
+ */
+int mqdev_pstate_restore(struct mqdev_topic *topic, u64 id, kuid_t uid,
+			 struct mqdev_part *part, u32 next, const u64 *offsets)
+{
+	struct mqdev_pstate *ps;
+	struct mqdev_seq *seq;
+
+	seq = kzalloc(sizeof(*seq), GFP_KERNEL_ACCOUNT);
+	if (!seq)
+		return -ENOMEM;
+	ps = pstate_get(topic, id, uid, true);
+	if (IS_ERR(ps)) {
+		kfree(seq);
+		return PTR_ERR(ps);
+	}
+	memcpy(seq->offsets, offsets, sizeof(seq->offsets));
+	seq->next = next;
+	mutex_lock(&part->lock);
+	swap(ps->seq[part->index], seq);
+	mutex_unlock(&part->lock);
+	kfree(seq);
+	/* Kept: restored states have no bound handle to go with. */
+	pstate_put(topic, ps);
+	producer_id_above(id);
+	return 0;
+}
+
+/**
+ * mqdev_identity_restore() - MQDEV_IOC_IDENTITY_RESTORE
+ * @net: the caller's namespace, the name's
+ * @req: the name, its producer id, epoch and owner
+ *
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad name, id 0,
+ * or an owner not of the caller's user namespace; -EEXIST for a name in
+ * use; -ENOSPC, -EDQUOT or -ENOMEM as for a new name.
+ */
+int mqdev_identity_restore(struct net *net,
+			   const struct mqdev_identity_state *req)
+{
+	kuid_t uid = make_kuid(current_user_ns(), req->uid);
+	struct mqdev_identity *ident;
+	int err;
+
+	if (!ns_capable(net->user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	err = mqdev_name_check(req->name);
+	if (err)
+		return err;
+	if (!req->producer_id || !uid_valid(uid))
+		return -EINVAL;
+
+	mutex_lock(&mqdev_identities_lock);
+	if (identity_find(net, req->name)) {
+		err = -EEXIST;
+		goto out_unlock;
+	}
+	if (mqdev_nr_named >= mqdev_limit(&max_producers)) {
+		err = -ENOSPC;
+		goto out_unlock;
+	}
+	err = mqdev_charge(uid, MQDEV_CHARGE_PRODUCERS, 1);
+	if (err)
+		goto out_unlock;
+	ident = identity_alloc(net, req->name);
+	if (!ident) {
+		mqdev_uncharge(uid, MQDEV_CHARGE_PRODUCERS, 1);
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	ident->id = req->producer_id;
+	ident->epoch = req->epoch;
+	ident->uid = uid;
+	list_add_tail(&ident->node, &mqdev_identities);
+	mqdev_nr_named++;
+	producer_id_above(req->producer_id);
+out_unlock:
+	mutex_unlock(&mqdev_identities_lock);
+	return err;
+}
+
+/* The named identities of @net, at most @room, into @out; how many exist. */
+static u32 identity_snapshot(struct net *net, struct mqdev_identity_state *out,
+			     u32 room)
+{
+	struct mqdev_identity *ident;
+	u32 n = 0;
+
+	mutex_lock(&mqdev_identities_lock);
+	list_for_each_entry(ident, &mqdev_identities, node) {
+		if (!net_eq(ident->net, net))
+			continue;
+		if (n < room) {
+			memcpy(out[n].name, ident->name, MQDEV_NAME_SIZE);
+			out[n].producer_id = ident->id;
+			out[n].epoch = READ_ONCE(ident->epoch);
+			out[n].uid = from_kuid_munged(current_user_ns(),
+						      ident->uid);
+		}
+		n++;
+	}
+	mutex_unlock(&mqdev_identities_lock);
+	return n;
+}
+
+/**
+ * mqdev_identity_list() - MQDEV_IOC_IDENTITY_LIST: the named producers
+ * @net: the caller's namespace
+ * @req: room for them, or none; how many there are goes back
+ *
+ * Snapshotted under the identities lock, copied out after it.
+ *
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad request;
+ * -ENOMEM; or -EFAULT.
+ */
+int mqdev_identity_list(struct net *net, struct mqdev_identity_list *req)
+{
+	u32 size = req->state_size, room, n, i;
+	struct mqdev_identity_state *states = NULL;
+	u8 __user *dst = u64_to_user_ptr(req->states);
+	int err = 0;
+
+	if (!ns_capable(net->user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	if (req->reserved[0] || req->reserved[1] ||
+	    (req->count && (size < sizeof(*states) || size > PAGE_SIZE)))
+		return -EINVAL;
+	room = min_t(unsigned long, req->count, mqdev_limit(&max_producers));
+	if (room) {
+		states = kvcalloc(room, sizeof(*states), GFP_KERNEL);
+		if (!states)
+			return -ENOMEM;
+	}
+	n = identity_snapshot(net, states, room);
+	for (i = 0; i < min(n, room) && !err; i++)
+		err = mqdev_copy_element(dst + (size_t)i * size, &states[i],
+					 sizeof(states[i]), size);
+	req->count = n;
+	kvfree(states);
+	return err;
 }
 
 /* ---- checkers ------------------------------------------------------------ */

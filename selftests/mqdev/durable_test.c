@@ -290,8 +290,12 @@ TEST_F(durable, bad_confirmations)
 	ASSERT_LE(0, cons);
 	ASSERT_LE(0, r);
 	EXPECT_EQ(-EBADF, confirm(cons, 0, NULL, NULL));
-	req.flags = 1;
+	req.flags = 1U << 31;				/* unknown */
 	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &req));
+	req.flags = MQDEV_CONFIRM_GROUPS;		/* partition 0 only */
+	req.partition = 1;
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &req));
+	req.partition = 0;
 	req.flags = 0;
 	req.reserved[1] = 1;
 	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &req));
