@@ -744,19 +744,6 @@ static int module_unload(void)
 	return -errno;
 }
 
-static int module_load(void)
-{
-	const char *ko = getenv("MQDEV_KO");
-	int fd, ret;
-
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 /*
  * Produce with acks=all as a named idempotent producer, commit a group,
  * reload the module, restart the daemon: the topic is back with its
