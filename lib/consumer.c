@@ -251,21 +251,45 @@ static void history_stop(struct mqdev_consumer *c, uint32_t p)
 	c->parts[p].hist = NULL;
 }
 
+/* The oldest offset partition @p's ring keeps now, or -errno. */
+static int64_t ring_first(struct mqdev_consumer *c, uint32_t p)
+{
+	struct mqdev_partition_info *pi;
+	struct mqdev_topic_info info;
+	int64_t first;
+	int err;
+
+	pi = calloc(c->attach.partitions, sizeof(*pi));
+	if (!pi)
+		return -ENOMEM;
+	err = mqdev_topic_describe(c->fd, c->attach.name, &info, pi,
+				   c->attach.partitions);
+	first = err ? err : (int64_t)pi[p].first_offset;
+	free(pi);
+	return first;
+}
+
 /*
  * Read partition @p from disk from offset @from on, if the ring no longer
- * has it (it begins at *@ring): *@ring becomes where the reader starts.
- * No history on disk is no error: the reader starts in the ring.
+ * has it: *@landed becomes where the reader starts.  No history on disk is
+ * no error: the reader starts in the ring.
  */
 static int history_start(struct mqdev_consumer *c, uint32_t p, uint64_t from,
-			 uint64_t *ring)
+			 uint64_t *landed)
 {
 	struct mqdev_history *h;
+	int64_t first;
 	int err;
 
 	history_stop(c, p);
-	if (!c->data_dir || from >= *ring)
+	if (!c->data_dir)
 		return 0;
-	err = mqdev_history_open(c->data_dir, c->attach.name, p, &from, *ring,
+	first = ring_first(c, p);
+	if (first < 0)
+		return first;
+	if (from >= (uint64_t)first)
+		return 0;
+	err = mqdev_history_open(c->data_dir, c->attach.name, p, &from, first,
 				 &h);
 	if (err == -ENOENT)
 		return 0;
@@ -276,8 +300,19 @@ static int history_start(struct mqdev_consumer *c, uint32_t p, uint64_t from,
 		return 0;
 	}
 	c->parts[p].hist = h;
-	*ring = from;
+	*landed = from;
 	return 0;
+}
+
+/*
+ * The history reached the ring's oldest record as it was: if the ring moved
+ * on meanwhile, read on from disk to where it begins now.  True if it did.
+ */
+static bool history_extend(struct mqdev_consumer *c, uint32_t p)
+{
+	int64_t first = ring_first(c, p);
+
+	return first > 0 && !mqdev_history_extend(c->parts[p].hist, first);
 }
 
 static int consumer_seek_one(struct mqdev_consumer *c, uint32_t p,
@@ -644,6 +679,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 				c->error = n;
 				return 0;
 			}
+			if (!n && history_extend(c, p))
+				continue;
 			if (!n) {
 				history_stop(c, p);
 				break;
@@ -940,25 +977,11 @@ MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
  */
 static int group_history(struct mqdev_consumer *c, uint32_t p, uint64_t from)
 {
-	struct mqdev_partition_info *pi;
-	struct mqdev_topic_info info;
-	uint64_t ring;
-	int err;
+	uint64_t landed = from;
+	int err = history_start(c, p, from, &landed);
 
-	if (!c->data_dir)
-		return 0;
-	pi = calloc(c->attach.partitions, sizeof(*pi));
-	if (!pi)
-		return -ENOMEM;
-	err = mqdev_topic_describe(c->fd, c->attach.name, &info, pi,
-				   c->attach.partitions);
-	ring = pi[p].first_offset;
-	free(pi);
-	if (err)
-		return err;
-	err = history_start(c, p, from, &ring);
 	if (!err && c->parts[p].hist)
-		c->parts[p].next_offset = ring;
+		c->parts[p].next_offset = landed;
 	return err;
 }
 
@@ -1043,13 +1066,7 @@ uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
 		return 0;
 	for (p = 0; p < c->attach.partitions; p++) {
 		cp = &c->parts[p];
-		/*
-		 * Not while reading history: the kernel cannot place a
-		 * position older than its ring (it would land at the ring's
-		 * start, past what is not yet read).
-		 */
-		if (!cp->subscribed || cp->next_offset == cp->committed ||
-		    cp->hist)
+		if (!cp->subscribed || cp->next_offset == cp->committed)
 			continue;
 		/* flags and reserved must be zero: the kernel refuses others */
 		memset(&commits[n], 0, sizeof(commits[n]));

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "internal.h"
 #include "segment.h"
@@ -19,7 +20,9 @@
 
 struct mqdev_history {
 	struct mqseg_reader	r;
+	char			*path;	/* the partition's directory */
 	uint64_t		until;	/* the ring's first offset */
+	uint64_t		next;	/* after the last record handed out */
 	bool			done;
 };
 
@@ -65,16 +68,20 @@ int mqdev_history_open(const char *dir, const char *topic, uint32_t partition,
 	if (dirfd < 0)
 		return -errno;
 	nh = calloc(1, sizeof(*nh));
-	if (!nh) {
+	if (nh)
+		nh->path = strdup(path);
+	if (!nh || !nh->path) {
+		free(nh);
 		close(dirfd);
 		return -ENOMEM;
 	}
 	err = mqseg_reader_open(&nh->r, dirfd, *from);
 	if (err) {
+		free(nh->path);
 		free(nh);
 		return err;
 	}
-	*from = nh->r.next_offset;
+	*from = nh->next = nh->r.next_offset;
 	nh->until = until;
 	nh->done = *from >= until;
 	*h = nh;
@@ -90,7 +97,33 @@ static const struct mqdev_record *history_next(struct mqdev_history *h)
 		h->done = !h->r.error;	/* at the ring, or the disk's end */
 		return NULL;
 	}
+	h->next = rec->offset + 1;
 	return rec;
+}
+
+/**
+ * mqdev_history_extend() - read on to the ring's oldest record as it is now
+ * @h: a reader that is done
+ * @until: the ring's first offset now
+ *
+ * Return: 0 when there is more to read, -EAGAIN when not, or -errno.
+ */
+int mqdev_history_extend(struct mqdev_history *h, uint64_t until)
+{
+	int dirfd, err;
+
+	if (until <= h->next || h->r.error)
+		return -EAGAIN;
+	dirfd = open(h->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	mqseg_reader_close(&h->r);
+	err = mqseg_reader_open(&h->r, dirfd, h->next);
+	if (err)
+		return err;
+	h->until = until;
+	h->done = false;
+	return 0;
 }
 
 /**
@@ -140,5 +173,6 @@ void mqdev_history_free(struct mqdev_history *h)
 	if (!h)
 		return;
 	mqseg_reader_close(&h->r);
+	free(h->path);
 	free(h);
 }

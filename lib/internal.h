@@ -145,6 +145,7 @@ int mqdev_history_open(const char *dir, const char *topic, uint32_t partition,
 int mqdev_history_take(struct mqdev_history *h,
 		       const struct mqdev_record **recs, unsigned int max);
 bool mqdev_history_done(const struct mqdev_history *h);
+int mqdev_history_extend(struct mqdev_history *h, uint64_t until);
 void mqdev_history_free(struct mqdev_history *h);
 
 #endif /* _MQDEV_INTERNAL_H */

@@ -370,6 +370,23 @@ static int produce_consumed(const char *name, int from, int n)
 	return done;
 }
 
+/* Lines mqctl consume --from earliest prints from @topic, or -1. */
+static int mqctl_count(const char *dir, const char *topic)
+{
+	char cmd[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "MQDEV_DATA_DIR=%s mqctl consume %s "
+		 "--from earliest --timeout 1000 | wc -l", dir, topic);
+	f = popen(cmd, "r");
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
 /* ---- the fixture ---------------------------------------------------------- */
 
 FIXTURE(persist) {
@@ -504,10 +521,56 @@ TEST_F(persist, history_by_offset)
 				     &landed, &err));
 	EXPECT_EQ(0, err);
 	EXPECT_EQ(137, landed);
-	/* without the files (another data dir): the ring's oldest */
-	consume_check(self->name, "/nonexistent", 0, 0, 1, &landed, &err);
-	EXPECT_EQ(0, err);
-	EXPECT_EQ(pi.first_offset, landed);
+	/* mqctl consume --from earliest: from 0, through $MQDEV_DATA_DIR */
+	EXPECT_EQ(400, mqctl_count(self->d.dir, self->name));
+}
+
+/* A group whose position is older than the ring reads it from disk. */
+TEST_F(persist, history_by_group)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	struct mqdev_nl *nl;
+	uint64_t expect = 0;
+	int err;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self,
+				      "segment_bytes = 8192", 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(300, produce_n(self->name, 0, 0, 300,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	/* a group placed at offset 10, long gone from the ring */
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, mqdev_group_reset(nl, "persist-hg", self->name, 0,
+				       MQDEV_SEEK_OFFSET, 10, true));
+	mqdev_nl_close(nl);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-hg", MQDEV_SEEK_LATEST));
+	EXPECT_EQ(10, mqdev_consumer_position(c, 0));
+	for (expect = 10; expect < 300; expect++) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec && mqdev_consumer_wait(c, 1000) > 0)
+			rec = mqdev_consumer_peek(c);
+		ASSERT_NE(NULL, rec);
+		ASSERT_EQ(expect, rec->offset);
+		mqdev_consumer_release(c);
+		/* it commits as it goes, older than the ring or not */
+		if (expect == 100)
+			ASSERT_EQ(0, mqdev_consumer_commit(c));
+	}
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+	/* a new member resumes from the commit, from disk again */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-hg", MQDEV_SEEK_LATEST));
+	EXPECT_EQ(101, mqdev_consumer_position(c, 0));
+	rec = mqdev_consumer_peek(c);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(101, rec->offset);
+	mqdev_consumer_free(c);
 }
 
 /* Whole old segments go, by size and by age; what is left reads back. */
@@ -754,6 +817,7 @@ TEST_F(persist, restore_after_reload)
 {
 	LIBMQDEV_OPTS(mqdev_producer_opts, popts,
 		      .flags = MQDEV_PRODUCER_ACKS_ALL);
+	LIBMQDEV_OPTS(mqdev_consumer_opts, copts, .data_dir = self->d.dir);
 	struct mqdev_partition_info pi[2];
 	struct mqdev_topic_info info;
 	struct mqdev_producer *pr;
@@ -799,7 +863,8 @@ TEST_F(persist, restore_after_reload)
 			break;
 		mqdev_consumer_release(c);
 	}
-	err = mqdev_consumer_commit(c);
+	/* on a durable topic it returns once the daemon kept the offsets */
+	ASSERT_EQ(0, mqdev_consumer_commit(c));
 	mqdev_consumer_free(c);
 
 	ASSERT_EQ(0, daemon_stop(&self->d));
@@ -813,8 +878,6 @@ TEST_F(persist, restore_after_reload)
 	for (i = 0; i < 100 && mqdev_topic_describe(self->fd, self->name,
 						    &info, pi, 2); i++)
 		sleep_ms(50);
-	if (log_has(&self->d, "this kernel cannot restore topics"))
-		SKIP(return, "the kernel has no MQDEV_IOC_TOPIC_RESTORE yet");
 	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, pi, 2)) {
 		log_dump(&self->d);
 	}
@@ -838,20 +901,14 @@ TEST_F(persist, restore_after_reload)
 	mqdev_session_free(se);
 
 	/* the group resumes where it committed, reading history from disk */
-	if (!err) {
-		LIBMQDEV_OPTS(mqdev_consumer_opts, copts,
-			      .data_dir = self->d.dir);
-
-		ASSERT_EQ(0, mqdev_consumer_new(self->name, &copts, &c));
-		ASSERT_EQ(0, mqdev_consumer_join(c, "persist-g",
-						 MQDEV_SEEK_LATEST));
-		EXPECT_EQ(4, mqdev_consumer_position(c, 0));
-		rec = mqdev_consumer_peek(c);
-		ASSERT_NE(NULL, rec);
-		EXPECT_EQ(0, rec->partition);
-		EXPECT_EQ(4, rec->offset);
-		mqdev_consumer_free(c);
-	}
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &copts, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-g", MQDEV_SEEK_LATEST));
+	EXPECT_EQ(4, mqdev_consumer_position(c, 0));
+	rec = mqdev_consumer_peek(c);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(0, rec->partition);
+	EXPECT_EQ(4, rec->offset);
+	mqdev_consumer_free(c);
 	/* by offset: all of partition 1 from disk */
 	EXPECT_EQ(10, consume_check(self->name, self->d.dir, 1, 0, 10, &landed,
 				    &err));

@@ -152,7 +152,7 @@ static int topic_open_disk(struct topic *t, struct pwins *w)
  * here and are gone.  A disk ahead of the ring is another incarnation of
  * the topic: -ESTALE.
  */
-static int topic_seek(struct topic *t)
+static int topic_seek(struct topic *t, bool restoring)
 {
 	uint32_t n = t->info.partitions, p;
 	struct mqdev_partition_info *pi;
@@ -163,7 +163,10 @@ static int topic_seek(struct topic *t)
 	pi = calloc(n, sizeof(*pi));
 	if (!pi)
 		return -ENOMEM;
-	err = mqdev_topic_describe(t->fd, t->name, &info, pi, n);
+	/* being restored (no one may describe it): its rings begin here */
+	for (p = 0; restoring && p < n; p++)
+		pi[p].first_offset = pi[p].next_offset = t->parts[p].next_offset;
+	err = restoring ? 0 : mqdev_topic_describe(t->fd, t->name, &info, pi, n);
 	for (p = 0; !err && p < n; p++) {
 		pl = &t->parts[p];
 		if (pl->next_offset > pi[p].next_offset) {
@@ -208,7 +211,7 @@ static int topic_join(struct topic *t)
 	return 0;
 }
 
-static int topic_attach(struct topic *t)
+static int topic_attach(struct topic *t, bool restoring)
 {
 	LIBMQDEV_OPTS(mqdev_consumer_opts, opts,
 		      .flags = MQDEV_CONSUMER_REPLICA);
@@ -219,7 +222,7 @@ static int topic_attach(struct topic *t)
 	if (err)
 		return err;
 	t->fd = mqdev_consumer_fd(t->rep);
-	err = topic_seek(t);
+	err = topic_seek(t, restoring);
 	if (err)
 		return err;
 	err = topic_join(t);
@@ -283,7 +286,7 @@ again:
 	if (!err && restore)
 		err = restore_topic_create(t);
 	if (!err)
-		err = topic_attach(t);
+		err = topic_attach(t, restore);
 	if (!err && restore)
 		err = restore_topic_state(t, w);
 	pwins_free(w, info->partitions);
