@@ -53,6 +53,7 @@ struct disk_scan {
 	uint64_t segments;
 	uint64_t bytes;
 	int bad;		/* batches failing the check */
+	uint16_t flags[512];	/* of the records at offsets below 512 */
 };
 
 static int cmp_names(const void *a, const void *b)
@@ -96,6 +97,8 @@ static bool scan_segment(const char *path, struct disk_scan *s)
 				ok = false;
 			s->next = rec->offset + 1;
 			s->records++;
+			if (rec->offset < 512)
+				s->flags[rec->offset] = rec->flags;
 		}
 		pos += sizeof(*b) + b->len;
 	}
@@ -230,6 +233,22 @@ static void sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/* The daemon's log says @what within 20 s. */
+static bool log_wait(struct daemon *d, const char *what)
+{
+	int i;
+
+	for (i = 0; i < 400 && !log_has(d, what); i++)
+		sleep_ms(50);
+	return log_has(d, what);
+}
+
+/* The daemon listens for topics: it said "ready". */
+static bool daemon_ready(struct daemon *d)
+{
+	return log_wait(d, "ready: ");
 }
 
 /* Wait until the daemon replicates @name and is in sync everywhere. */
@@ -439,9 +458,8 @@ static int start_with_topic(struct __test_metadata *_metadata,
 			    uint32_t parts, uint64_t capacity)
 {
 	daemon_config(&self->d, extra);
-	if (daemon_start(&self->d) <= 0)
+	if (daemon_start(&self->d) <= 0 || !daemon_ready(&self->d))
 		return -1;
-	sleep_ms(300);	/* subscribed to the events before the topic comes */
 	return create_topic(self->fd, self->name, parts, capacity,
 			    MQDEV_TOPIC_DURABLE);
 }
@@ -490,6 +508,85 @@ TEST_F(persist, acks_all_on_disk)
 	     n++)
 		sleep_ms(50);
 	EXPECT_EQ(-1, disk_scan(self->d.dir, self->name, 1).bad);
+}
+
+/* Produce @n values, value_of(@from + i), in a transaction of @s. */
+static int txn_produce(struct mqdev_session *s, struct mqdev_producer *pr,
+		       int from, int n, bool commit)
+{
+	struct mqdev_msg msgs[8];
+	char vals[8][VALUE_LEN];
+	int i, err;
+
+	err = mqdev_txn_begin(s, from);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		value_of(vals[i], from + i);
+		mqdev_msg_init(&msgs[i], NULL, 0, vals[i], VALUE_LEN, 0);
+	}
+	mqdev_producer_stamp(pr, msgs, n);
+	if (mqdev_produce(pr, msgs, n) != n)
+		return -EIO;
+	return commit ? mqdev_txn_commit(s) : mqdev_txn_abort(s);
+}
+
+/*
+ * Transactions' records are kept with their decision: committed ones
+ * marked so, aborted ones as bare aborted headers; a history reader
+ * delivers the committed and skips the aborted, as the ring's readers do.
+ */
+TEST_F(persist, txn_decisions)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	struct mqdev_session *se;
+	struct mqdev_producer *pr;
+	struct disk_scan s;
+	uint64_t expect;
+	int err, i;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self, "segment_bytes = 8192",
+				      1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &se));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &pr));
+	ASSERT_EQ(0, mqdev_producer_bind(pr, se));
+	ASSERT_EQ(0, txn_produce(se, pr, 0, 5, true));	/* 0..4 */
+	ASSERT_EQ(0, txn_produce(se, pr, 5, 3, false));	/* 5..7 */
+	ASSERT_EQ(0, txn_produce(se, pr, 8, 2, true));	/* 8..9 */
+	mqdev_producer_free(pr);
+	mqdev_session_free(se);
+	/* acknowledged after them: so they are on disk before it */
+	ASSERT_EQ(300, produce_n(self->name, 0, 10, 300,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	s = disk_scan(self->d.dir, self->name, 0);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_EQ(310, s.records);
+	for (i = 0; i < 10; i++)
+		EXPECT_EQ(MQDEV_RECORD_TXN | (i >= 5 && i < 8 ?
+					      MQDEV_RECORD_ABORTED :
+					      MQDEV_RECORD_COMMITTED),
+			  s.flags[i]);
+	EXPECT_EQ(0, s.flags[10]);
+
+	/* from 0, long gone from the ring: the aborted three skipped */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL));
+	for (expect = 0; expect < 310; expect = expect == 4 ? 8 : expect + 1) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec && mqdev_consumer_wait(c, 1000) > 0)
+			rec = mqdev_consumer_peek(c);
+		ASSERT_NE(NULL, rec);
+		ASSERT_EQ(expect, rec->offset);
+		mqdev_consumer_release(c);
+	}
+	EXPECT_EQ(3, mqdev_consumer_aborted(c));
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
 }
 
 /* A consumer at an offset the ring no longer has reads it from disk. */
@@ -647,7 +744,7 @@ TEST_F_TIMEOUT(persist, restart, 120)
 	for (i = 0; i < 40 && disk_scan(self->d.dir, self->name, 0).next < 480;
 	     i++)
 		sleep_ms(50);
-	EXPECT_TRUE(log_has(&self->d, "were never made safe here and are lost")) {
+	EXPECT_TRUE(log_wait(&self->d, "were never made safe here and are lost")) {
 		log_dump(&self->d);
 	}
 	s = disk_scan(self->d.dir, self->name, 0);
@@ -691,7 +788,7 @@ TEST_F(persist, torn_and_corrupted)
 	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
 		log_dump(&self->d);
 	}
-	EXPECT_TRUE(log_has(&self->d, "cutting off a torn or corrupted tail")) {
+	EXPECT_TRUE(log_wait(&self->d, "cutting off a torn or corrupted tail")) {
 		log_dump(&self->d);
 	}
 	sleep_ms(300);
@@ -745,7 +842,7 @@ TEST_F(persist, read_only_dir)
 			       &err));
 	EXPECT_EQ(-ENOLINK, err);
 	EXPECT_TRUE(daemon_alive(&self->d));
-	EXPECT_TRUE(log_has(&self->d, "Read-only file system")) {
+	EXPECT_TRUE(log_wait(&self->d, "Read-only file system")) {
 		log_dump(&self->d);
 	}
 	/* writable again: it replicates the topic, with what came before */
@@ -774,7 +871,7 @@ TEST_F(persist, disk_full)
 	EXPECT_EQ(-ENOLINK, err);
 	EXPECT_GT(2000, n);
 	EXPECT_TRUE(daemon_alive(&self->d));
-	EXPECT_TRUE(log_has(&self->d, "No space left on device")) {
+	EXPECT_TRUE(log_wait(&self->d, "No space left on device")) {
 		log_dump(&self->d);
 	}
 	s = disk_scan(self->d.dir, self->name, 0);
@@ -787,7 +884,7 @@ TEST_F(persist, disk_full)
 	EXPECT_EQ(10, produce_n(self->name, 0, 0, 10, MQDEV_PRODUCER_ACKS_ALL,
 				&err));
 	EXPECT_EQ(0, err);
-	EXPECT_TRUE(log_has(&self->d, "writing works again")) {
+	EXPECT_TRUE(log_wait(&self->d, "writing works again")) {
 		log_dump(&self->d);
 	}
 }

@@ -749,7 +749,11 @@ static int setup(void)
 	else if (err)
 		say(LOG_ERR, "restoring producer identities: %s",
 		    strerror(-err));
-	return scan_topics(true);
+	err = scan_topics(true);
+	if (!err)
+		say(LOG_INFO, "ready: replicating the durable topics of %s",
+		    config.data_dir);
+	return err;
 }
 
 int main(int argc, char **argv)

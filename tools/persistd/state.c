@@ -296,6 +296,10 @@ int groups_persist(struct topic *t)
 static uint64_t *known;
 static size_t known_size, known_used;
 static bool pending;
+/* ids taken since the last keeping: anonymous ones count as kept after it */
+#define PENDING_MAX	1024
+static uint64_t pending_ids[PENDING_MAX];
+static unsigned int nr_pending;
 
 static bool set_find(uint64_t id, size_t *slot)
 {
@@ -343,8 +347,15 @@ static int set_add(uint64_t id)
 /* A record of producer @id was taken: its identity must be kept first. */
 void identity_note(uint64_t id)
 {
-	if (!identity_known(id))
-		pending = true;
+	unsigned int i;
+
+	if (identity_known(id))
+		return;
+	pending = true;
+	for (i = 0; i < nr_pending && pending_ids[i] != id; i++)
+		;
+	if (i == nr_pending && nr_pending < PENDING_MAX)
+		pending_ids[nr_pending++] = id;
 }
 
 bool identities_pending(void)
@@ -427,9 +438,13 @@ int identities_persist(int dirfd)
 	free(text);
 	for (i = 0; !err && i < count; i++)
 		err = set_add(s[i].producer_id);
+	for (i = 0; !err && i < nr_pending; i++)
+		err = set_add(pending_ids[i]);
 	free(s);
-	if (!err)
+	if (!err) {
 		pending = false;
+		nr_pending = 0;
+	}
 	return err;
 }
 
