@@ -163,6 +163,12 @@ int mqdev_history_take(struct mqdev_history *h,
 	return n;
 }
 
+/**
+ * mqdev_history_done() - has the reader reached the ring, or the disk's end?
+ * @h: the reader
+ *
+ * Return: true when it has nothing more before the ring.
+ */
 bool mqdev_history_done(const struct mqdev_history *h)
 {
 	return h->done;

@@ -26,7 +26,7 @@ static char *trim(char *s)
 	return s;
 }
 
-int policy_parse_fsync(struct policy *pol, const char *val)
+static int policy_parse_fsync(struct policy *pol, const char *val)
 {
 	char *end;
 	unsigned long ms;

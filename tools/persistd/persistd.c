@@ -65,6 +65,11 @@ static const char usage[] =
 "\n"
 "SIGTERM or SIGINT: write and sync what was taken, then exit.\n";
 
+/**
+ * now_ms() - the time of day
+ *
+ * Return: milliseconds since the epoch.
+ */
 uint64_t now_ms(void)
 {
 	struct timespec ts;

@@ -83,7 +83,6 @@ struct topic {
 int config_load(struct config *cfg, const char *path);
 const struct policy *config_policy(const struct config *cfg, const char *topic);
 void config_free(struct config *cfg);
-int policy_parse_fsync(struct policy *pol, const char *val);
 
 /* log.c */
 void plog_init(struct plog *p, uint32_t partition);

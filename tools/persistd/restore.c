@@ -217,6 +217,12 @@ int restore_topic_state(struct topic *t, struct pwins *w)
 	return ioctl(t->fd, MQDEV_IOC_TOPIC_OPEN, &id) ? -errno : 0;
 }
 
+/**
+ * pwins_new() - room for the producers' windows of @n partitions
+ * @n: the topic's partitions
+ *
+ * Return: the windows, to pwins_free(), or NULL.
+ */
 struct pwins *pwins_new(uint32_t n)
 {
 	return calloc(n, sizeof(struct pwins));
@@ -231,11 +237,23 @@ void pwins_free(struct pwins *w, uint32_t n)
 	free(w);
 }
 
+/**
+ * pwins_at() - the windows of one partition, as pwins_fn()'s context
+ * @w: from pwins_new(), or NULL
+ * @partition: the partition
+ *
+ * Return: the context, or NULL for none.
+ */
 void *pwins_at(struct pwins *w, uint32_t partition)
 {
 	return w ? &w[partition] : NULL;
 }
 
+/**
+ * pwins_fn() - the mqseg_scan() callback that fills a partition's windows
+ *
+ * Return: the callback; it ignores a NULL context.
+ */
 mqseg_record_fn pwins_fn(void)
 {
 	return pwin_note;

@@ -22,6 +22,12 @@
 #define IDENTITIES_FILE	"identities@"
 #define STATE_MAX	(16U << 20)	/* bytes of one state file */
 
+/**
+ * fsync_dir() - make a directory's entries durable
+ * @dirfd: the directory
+ *
+ * Return: 0 or -errno.
+ */
 int fsync_dir(int dirfd)
 {
 	return fsync(dirfd) ? -errno : 0;
@@ -161,6 +167,12 @@ int rmtree_at(int dirfd, const char *name)
 
 /* ---- the topic's configuration ---------------------------------------- */
 
+/**
+ * topic_config_write() - keep @t's configuration, for its restore
+ * @t: the topic, its directory open
+ *
+ * Return: 0 or -errno.
+ */
 int topic_config_write(const struct topic *t)
 {
 	const struct mqdev_topic_info *i = &t->info;
@@ -311,6 +323,12 @@ static bool set_find(uint64_t id, size_t *slot)
 	return known[i] == id;
 }
 
+/**
+ * identity_known() - may records of producer @id be confirmed?
+ * @id: a producer id, 0 for none
+ *
+ * Return: true when its identity (if it has a name) is on disk.
+ */
 bool identity_known(uint64_t id)
 {
 	size_t slot;
@@ -358,6 +376,11 @@ void identity_note(uint64_t id)
 		pending_ids[nr_pending++] = id;
 }
 
+/**
+ * identities_pending() - were records taken of producers not yet known?
+ *
+ * Return: true when identities_persist() must run before confirming.
+ */
 bool identities_pending(void)
 {
 	return pending;
