@@ -180,6 +180,17 @@ static pid_t daemon_start(struct daemon *d)
 
 static void log_dump(struct daemon *d);
 
+/* Its exit status once it exits by itself. */
+static int daemon_exit(struct daemon *d)
+{
+	int status;
+
+	if (d->pid <= 0 || waitpid(d->pid, &status, 0) != d->pid)
+		return -1;
+	d->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /* SIGTERM; its exit status (0: clean), -1 when it was already gone. */
 static int daemon_stop(struct daemon *d)
 {
@@ -632,8 +643,8 @@ TEST_F(persist, history_by_group)
 	uint64_t expect = 0;
 	int err;
 
-	ASSERT_EQ(0, start_with_topic(_metadata, self,
-				      "segment_bytes = 8192", 1, 4096));
+	ASSERT_EQ(0, start_with_topic(_metadata, self, "segment_bytes = 8192\n"
+				      "fsync = interval=50", 1, 4096));
 	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
 		log_dump(&self->d);
 	}
@@ -679,7 +690,8 @@ TEST_F(persist, retention)
 	int err, n, i;
 
 	snprintf(extra, sizeof(extra),
-		 "[topic %s]\nsegment_bytes = 4096\nretention_bytes = 12288\n",
+		 "[topic %s]\nsegment_bytes = 4096\nretention_bytes = 12288\n"
+		 "fsync = os\n",
 		 self->name);
 	ASSERT_EQ(0, start_with_topic(_metadata, self, extra, 1, 4096));
 	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
@@ -887,6 +899,28 @@ TEST_F(persist, disk_full)
 	EXPECT_TRUE(log_wait(&self->d, "writing works again")) {
 		log_dump(&self->d);
 	}
+}
+
+/* A bad configuration is refused, saying where; --help says how. */
+TEST_F(persist, config_errors)
+{
+	char line[256] = "";
+	FILE *f;
+
+	daemon_config(&self->d, "[topic x]\nfsync = sometimes");
+	ASSERT_GT(daemon_start(&self->d), 0);
+	EXPECT_EQ(1, daemon_exit(&self->d));
+	EXPECT_TRUE(log_has(&self->d, ".conf:5: not valid"));
+	daemon_config(&self->d, "colour = blue");
+	ASSERT_GT(daemon_start(&self->d), 0);
+	EXPECT_EQ(1, daemon_exit(&self->d));
+	EXPECT_TRUE(log_has(&self->d, ".conf:4: unknown setting"));
+	unlink(self->d.log);
+	f = popen("mqdev-persistd --help", "r");
+	ASSERT_NE(NULL, f);
+	EXPECT_NE(NULL, fgets(line, sizeof(line), f));
+	EXPECT_EQ(0, pclose(f));
+	EXPECT_EQ(0, strncmp(line, "usage: mqdev-persistd", 21));
 }
 
 /* ---- restore across rmmod/insmod ---------------------------------------- */

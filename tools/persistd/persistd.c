@@ -34,6 +34,7 @@
 
 #define TICK_MS		100	/* the loop's longest sleep */
 #define RETENTION_MS	5000	/* between retention passes */
+#define RESCAN_MS	2000	/* between tries of a topic that failed */
 #define DRAIN_BUDGET	(16U << 20)	/* bytes from one topic per turn */
 #define NL_TAG		((void *)1)
 #define SIG_TAG		((void *)2)
@@ -684,6 +685,7 @@ static void handle(struct epoll_event *ev)
 
 static int loop(int sfd)
 {
+	uint64_t rescan_due = 0;
 	struct epoll_event evs[64], ev = { .events = EPOLLIN };
 	struct topic *t;
 	int n, i;
@@ -704,8 +706,9 @@ static int loop(int sfd)
 			handle(&evs[i]);
 		}
 		graveyard_empty();
-		if (rescan) {
+		if (rescan && now_ms() >= rescan_due) {
 			rescan = false;
+			rescan_due = now_ms() + RESCAN_MS;
 			scan_topics(false);
 		}
 		turn(now_ms());
