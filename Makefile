@@ -19,7 +19,8 @@
 # make man        the manual pages, from Documentation/man/*.scd, into build/man
 # make man-check  lint them, and check that every libmqdev function and every
 #                 mqctl command has its page (make check runs it)
-# make install    headers, library, tools, manual pages and module under PREFIX
+# make install    headers, library, tools, manual pages and module under PREFIX;
+#                 mqdev-persistd's config in /etc/mqdev, its unit in systemd's
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
 # for the running kernel of a real host: make KVER=$(uname -r).  Kernels
@@ -349,6 +350,12 @@ install: all
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmqdev.a
 	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
 	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
+	install -D -m 755 $(B)/bin/mqdev-persistd $(DESTDIR)$(PREFIX)/sbin/mqdev-persistd
+	install -D -m 644 tools/persistd/mqdev-persistd.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-persistd.conf
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/persistd/mqdev-persistd.service \
+		| install -D -m 644 /dev/stdin \
+		$(DESTDIR)/lib/systemd/system/mqdev-persistd.service
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
 	install -D -m 644 kmod/mqdev.ko $(DESTDIR)/lib/modules/$(KVER)/extra/mqdev.ko
 

@@ -417,6 +417,42 @@ static int mqctl_count(const char *dir, const char *topic)
 	return n;
 }
 
+/*
+ * A new member of @group: its position in partition 0, and the offset of
+ * the first record it is given, which must be of partition 0.
+ */
+static int member_first(const char *name, const char *dir, const char *group,
+			uint64_t *pos, uint64_t *first)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	int err;
+
+	err = mqdev_consumer_new(name, &opts, &c);
+	if (err)
+		return err;
+	err = mqdev_consumer_join(c, group, MQDEV_SEEK_LATEST);
+	*pos = mqdev_consumer_position(c, 0);
+	rec = err ? NULL : mqdev_consumer_peek(c);
+	if (rec && rec->partition == 0)
+		*first = rec->offset;
+	else
+		err = -ENODATA;
+	mqdev_consumer_free(c);
+	return err;
+}
+
+/* The next record, waiting up to a second for it; or NULL. */
+static const struct mqdev_record *next_record(struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec = mqdev_consumer_peek(c);
+
+	if (!rec && mqdev_consumer_wait(c, 1000) > 0)
+		rec = mqdev_consumer_peek(c);
+	return rec;
+}
+
 /* ---- the fixture ---------------------------------------------------------- */
 
 FIXTURE(persist) {
@@ -588,9 +624,7 @@ TEST_F(persist, txn_decisions)
 	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL));
 	for (expect = 0; expect < 310; expect = expect == 4 ? 8 : expect + 1) {
-		rec = mqdev_consumer_peek(c);
-		if (!rec && mqdev_consumer_wait(c, 1000) > 0)
-			rec = mqdev_consumer_peek(c);
+		rec = next_record(c);
 		ASSERT_NE(NULL, rec);
 		ASSERT_EQ(expect, rec->offset);
 		mqdev_consumer_release(c);
@@ -640,7 +674,7 @@ TEST_F(persist, history_by_group)
 	const struct mqdev_record *rec;
 	struct mqdev_consumer *c;
 	struct mqdev_nl *nl;
-	uint64_t expect = 0;
+	uint64_t expect = 0, pos, first;
 	int err;
 
 	ASSERT_EQ(0, start_with_topic(_metadata, self, "segment_bytes = 8192\n"
@@ -659,9 +693,7 @@ TEST_F(persist, history_by_group)
 	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-hg", MQDEV_SEEK_LATEST));
 	EXPECT_EQ(10, mqdev_consumer_position(c, 0));
 	for (expect = 10; expect < 300; expect++) {
-		rec = mqdev_consumer_peek(c);
-		if (!rec && mqdev_consumer_wait(c, 1000) > 0)
-			rec = mqdev_consumer_peek(c);
+		rec = next_record(c);
 		ASSERT_NE(NULL, rec);
 		ASSERT_EQ(expect, rec->offset);
 		mqdev_consumer_release(c);
@@ -672,13 +704,10 @@ TEST_F(persist, history_by_group)
 	EXPECT_EQ(0, mqdev_consumer_lost(c));
 	mqdev_consumer_free(c);
 	/* a new member resumes from the commit, from disk again */
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
-	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-hg", MQDEV_SEEK_LATEST));
-	EXPECT_EQ(101, mqdev_consumer_position(c, 0));
-	rec = mqdev_consumer_peek(c);
-	ASSERT_NE(NULL, rec);
-	EXPECT_EQ(101, rec->offset);
-	mqdev_consumer_free(c);
+	ASSERT_EQ(0, member_first(self->name, self->d.dir, "persist-hg", &pos,
+				  &first));
+	EXPECT_EQ(101, pos);
+	EXPECT_EQ(101, first);
 }
 
 /* Whole old segments go, by size and by age; what is left reads back. */
@@ -957,7 +986,7 @@ TEST_F(persist, restore_after_reload)
 	struct mqdev_msg msgs[20];
 	char vals[20][VALUE_LEN], sname[40];
 	const struct mqdev_record *rec;
-	uint64_t offsets[20], landed;
+	uint64_t offsets[20], landed, pos, first;
 	int err, i;
 
 	if (!getenv("MQDEV_KO"))
@@ -1032,14 +1061,10 @@ TEST_F(persist, restore_after_reload)
 	mqdev_session_free(se);
 
 	/* the group resumes where it committed, reading history from disk */
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, &copts, &c));
-	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-g", MQDEV_SEEK_LATEST));
-	EXPECT_EQ(4, mqdev_consumer_position(c, 0));
-	rec = mqdev_consumer_peek(c);
-	ASSERT_NE(NULL, rec);
-	EXPECT_EQ(0, rec->partition);
-	EXPECT_EQ(4, rec->offset);
-	mqdev_consumer_free(c);
+	ASSERT_EQ(0, member_first(self->name, self->d.dir, "persist-g", &pos,
+				  &first));
+	EXPECT_EQ(4, pos);
+	EXPECT_EQ(4, first);
 	/* by offset: all of partition 1 from disk */
 	EXPECT_EQ(10, consume_check(self->name, self->d.dir, 1, 0, 10, &landed,
 				    &err));
