@@ -482,6 +482,29 @@ static inline struct mqdev_record *mqdev_ring_record(struct mqdev_part *part,
 	return (struct mqdev_record *)(part->data + (pos & part->mask));
 }
 
+/**
+ * mqdev_record_flags_valid() - may a producer give a record these flags?
+ * @flags: the record's flags, as the producer gave them
+ * @key_len: its key's length
+ * @value_len: its value's length, the header block's included
+ *
+ * Only the producer's flags; a null key or value has length 0; a header
+ * block has at least its count.
+ *
+ * Return: true when they may stand.
+ */
+static inline bool mqdev_record_flags_valid(u32 flags, u32 key_len,
+					    u32 value_len)
+{
+	if (flags & ~MQDEV_RECORD_PRODUCER_FLAGS)
+		return false;
+	if ((flags & MQDEV_RECORD_NULL_KEY) && key_len)
+		return false;
+	if (flags & MQDEV_RECORD_HEADERS)
+		return value_len >= sizeof(u32);
+	return !(flags & MQDEV_RECORD_NULL_VALUE) || !value_len;
+}
+
 /* ring.c */
 int mqdev_ring_init(struct mqdev_part *part, u64 capacity);
 void mqdev_ring_free(struct mqdev_part *part);

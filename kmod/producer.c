@@ -23,7 +23,9 @@ static int produce_check(const struct mqdev_topic *topic,
 	u64 len = sizeof(struct mqdev_record) + (u64)msg->key_len +
 		  msg->value_len;
 
-	if (msg->flags || msg->key_len > MQDEV_MAX_KEY ||
+	if (!mqdev_record_flags_valid(msg->flags, msg->key_len,
+				      msg->value_len) ||
+	    msg->key_len > MQDEV_MAX_KEY ||
 	    (msg->partition != MQDEV_PARTITION_ANY &&
 	     msg->partition >= topic->nr_parts))
 		return -EINVAL;

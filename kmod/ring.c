@@ -477,7 +477,7 @@ static void append_header(struct mqdev_append *ap, struct mqdev_record *rec,
 	rec->timestamp = ap->timestamp;
 	rec->producer_id = ap->bound ? ap->bound->pstate->id : 0;
 	rec->sequence = ap->bound ? msg->sequence : 0;
-	rec->flags = ap->txn ? MQDEV_RECORD_TXN : 0;
+	rec->flags = msg->flags | (ap->txn ? MQDEV_RECORD_TXN : 0);
 	rec->txn = ap->txn ? mqdev_txn_slot(ap->txn) : 0;
 }
 
@@ -599,7 +599,9 @@ static int batch_record_check(const struct mqdev_record *rec, u64 room,
 	    rec->key_len > rec->len - sizeof(*rec) || (keyless && rec->key_len))
 		return -EINVAL;
 	if (rec->partition || rec->offset || rec->timestamp ||
-	    rec->producer_id || rec->sequence || rec->flags || rec->txn)
+	    rec->producer_id || rec->sequence || rec->txn ||
+	    !mqdev_record_flags_valid(rec->flags, rec->key_len,
+				      rec->len - sizeof(*rec) - rec->key_len))
 		return -EINVAL;
 	return 0;
 }

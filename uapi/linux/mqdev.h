@@ -229,13 +229,19 @@ struct mqdev_msg {
 	__u32	key_len;
 	__u32	value_len;
 	__u32	partition;	/* in: MQDEV_PARTITION_ANY or a number; out */
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_MSG_*: they go to the record */
 	__u64	offset;		/* out: the record's offset (the acknowledgment) */
 	__u32	sequence;	/* in, for a bound handle */
 	__u32	status;		/* out: MQDEV_MSG_* */
 };
 
 #define MQDEV_MSG_SIZE_VER0	40	/* without sequence and status */
+
+/* struct mqdev_msg.flags: what the record says of its key and value */
+#define MQDEV_MSG_NULL_KEY	MQDEV_RECORD_NULL_KEY
+#define MQDEV_MSG_NULL_VALUE	MQDEV_RECORD_NULL_VALUE
+#define MQDEV_MSG_HEADERS	MQDEV_RECORD_HEADERS
+#define MQDEV_MSG_FLAGS		MQDEV_RECORD_PRODUCER_FLAGS
 
 /*
  * MQDEV_IOC_PRODUCE returns how many messages were appended, from the first;
@@ -267,8 +273,9 @@ struct mqdev_produce {
  * The producer lays the records out in @records exactly as they will stand
  * in the ring: each a struct mqdev_record, its key and its value, starting
  * at an 8-byte aligned place (MQDEV_RECORD_SPACE() apart), @len bytes in
- * all.  It fills in each header's len and key_len and leaves the other
- * header fields zero: they are the kernel's to write (partition, offset,
+ * all.  It fills in each header's len and key_len, and in flags only the
+ * producer's (MQDEV_RECORD_PRODUCER_FLAGS), and leaves the other header
+ * fields zero: they are the kernel's to write (partition, offset,
  * timestamp) or reserved.  The kernel copies the batch into the partition's
  * ring in one go, checks every header there, where the producer can no
  * longer change it, and appends the whole batch or nothing: its records get
@@ -484,6 +491,29 @@ struct mqdev_record {
 #define MQDEV_RECORD_TXN	_BITUL(0)
 #define MQDEV_RECORD_COMMITTED	_BITUL(1)
 #define MQDEV_RECORD_ABORTED	_BITUL(2)
+
+/*
+ * The producer's record flags (struct mqdev_msg.flags, or the flags of a
+ * record batch's headers; the rest of the flags are the kernel's), for the
+ * Kafka record model: a key or a value that is null, distinct from empty
+ * (key_len or the value's length is then 0), and headers.  With
+ * MQDEV_RECORD_HEADERS the value starts with a header block, all in host
+ * byte order and unaligned:
+ *
+ *   __u32 count;
+ *   count times: __u32 key_len; __s32 value_len (-1: null);
+ *                key_len bytes of key; value_len bytes of value (if not null)
+ *
+ * and the value proper follows it (with NULL_VALUE, nothing does).  The
+ * kernel stores the block as it stores values, without looking into it:
+ * a reader checks it against the record's bounds (libmqdev:
+ * mqdev_record_payload(), mqdev_record_header_next()).
+ */
+#define MQDEV_RECORD_NULL_KEY	_BITUL(3)
+#define MQDEV_RECORD_NULL_VALUE	_BITUL(4)
+#define MQDEV_RECORD_HEADERS	_BITUL(5)
+#define MQDEV_RECORD_PRODUCER_FLAGS \
+	(MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE | MQDEV_RECORD_HEADERS)
 
 /* Transaction table slot states, and struct mqdev_txn.op */
 #define MQDEV_TXN_FREE		0
@@ -720,6 +750,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_GROUP_EVICT	_BITULL(4) /* GROUP_DELETE with FORCE */
 #define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
 #define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
+#define MQDEV_FEAT_RECORD_FLAGS	_BITULL(7) /* null key/value, headers */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
