@@ -132,6 +132,10 @@ lint: $(CHECKPATCH)
 	# MACRO_ARG_REUSE: MQDEV_LIMIT() names a variable and its parameter
 	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
 		--ignore MACRO_ARG_REUSE -f $(KSRCS)
+	# The TRACE_EVENT() layout every kernel trace header has: TP_*( ends
+	# a line, and its arguments are indented by a tab, not aligned to it.
+	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
+		--ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT -f kmod/trace.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m C=2 modules \
 		2>&1 | tee $(B)/sparse.log
 	@! grep -E '(warning|error):' $(B)/sparse.log

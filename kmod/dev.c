@@ -23,6 +23,9 @@
 #include <net/netns/generic.h>
 #include "mqdev.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 static int mqdev_open(struct inode *inode, struct file *file)
 {
 	struct mqdev_handle *h;
@@ -151,8 +154,11 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 		return err;
 
 	topic = mqdev_topic_get(NULL, h->net, req->name, acts[req->flags]);
-	if (IS_ERR(topic))
+	if (IS_ERR(topic)) {
+		trace_mqdev_refuse(req->name, MQDEV_TRACE_ATTACH,
+				   MQDEV_PARTITION_ANY, 0, PTR_ERR(topic));
 		return PTR_ERR(topic);
+	}
 
 	mutex_lock(&h->lock);
 	if (h->topic || h->session) {
