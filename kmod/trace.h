@@ -40,9 +40,9 @@
 
 #define mqdev_trace_name(dst, src)	strscpy(dst, src, MQDEV_NAME_SIZE)
 
-/* An errno as the reason an operator reads. */
-#define mqdev_trace_reason(err)						\
-	__print_symbolic(-(err),					\
+/* An errno (positive) as the reason an operator reads. */
+#define mqdev_trace_reason(errno)					\
+	__print_symbolic(errno,						\
 			 { EAGAIN,	"full" },			\
 			 { EMSGSIZE,	"too_big" },			\
 			 { EBADMSG,	"bad_sequence" },		\
@@ -120,8 +120,10 @@ TRACE_EVENT(mqdev_append_batch,
 );
 
 /*
- * A message, a batch or an attach refused, with its errno and the reason
- * it stands for.  The partition is the one asked for (0xffffffff: any).
+ * A message, a batch or an attach refused, with its errno (positive, so
+ * that perf and trace-cmd, whose print-format parser takes -(x) as
+ * unsigned, show the reason too) and the reason it stands for.  The
+ * partition is the one asked for (0xffffffff: any).
  */
 TRACE_EVENT(mqdev_refuse,
 	TP_PROTO(const char *topic, u32 op, u32 partition, u64 bytes, int error),
@@ -131,23 +133,23 @@ TRACE_EVENT(mqdev_refuse,
 		__field(u32,	op)
 		__field(u32,	partition)
 		__field(u64,	bytes)
-		__field(int,	error)
+		__field(int,	errno)
 	),
 	TP_fast_assign(
 		mqdev_trace_name(__entry->topic, topic);
 		__entry->op = op;
 		__entry->partition = partition;
 		__entry->bytes = bytes;
-		__entry->error = error;
+		__entry->errno = -error;
 	),
-	TP_printk("topic=%s op=%s partition=%u bytes=%llu error=%d reason=%s",
+	TP_printk("topic=%s op=%s partition=%u bytes=%llu errno=%d reason=%s",
 		  __entry->topic,
 		  __print_symbolic(__entry->op,
 				   { MQDEV_TRACE_PRODUCE, "produce" },
 				   { MQDEV_TRACE_BATCH, "batch" },
 				   { MQDEV_TRACE_ATTACH, "attach" }),
-		  __entry->partition, __entry->bytes, __entry->error,
-		  mqdev_trace_reason(__entry->error))
+		  __entry->partition, __entry->bytes, __entry->errno,
+		  mqdev_trace_reason(__entry->errno))
 );
 
 /* A bound producer's retry of a message that landed: acknowledged, not appended. */

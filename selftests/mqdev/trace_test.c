@@ -285,7 +285,7 @@ TEST_F(trace, refusals)
 	EXPECT_EQ(-EMSGSIZE, produce_one(fd, 0, NULL, 0, big, sizeof(big),
 					 NULL));
 	EXPECT_EVENT("mqdev_refuse", "topic=%s ", self->topic, "op=produce ",
-		     "partition=0 ", "bytes=8192 ", "error=-90 ",
+		     "partition=0 ", "bytes=8192 ", "errno=90 ",
 		     "reason=too_big");
 
 	/* Full, and no holder to reclaim for: a block topic refuses. */
@@ -296,17 +296,17 @@ TEST_F(trace, refusals)
 	EXPECT_EQ(-EAGAIN, err);
 	EXPECT_EQ(4, n);
 	EXPECT_EVENT("mqdev_refuse", "topic=%s ", self->topic, "op=produce ",
-		     "partition=0 ", "error=-11 ", "reason=full");
+		     "partition=0 ", "errno=11 ", "reason=full");
 	close(fd);
 
 	/* No such topic, and one another user may not write. */
 	EXPECT_EQ(-ENOENT, attach("trace-no-such-topic", MQDEV_ATTACH_PRODUCE,
 				  NULL));
 	EXPECT_EVENT("mqdev_refuse", "topic=trace-no-such-topic ",
-		     "op=attach ", "error=-2 ", "reason=no_topic");
+		     "op=attach ", "errno=2 ", "reason=no_topic");
 	EXPECT_EQ(EACCES, as_user(OTHER_UID, attach_as, self->topic));
 	EXPECT_EVENT("mqdev_refuse", "topic=%s ", self->topic, "op=attach ",
-		     "error=-13 ", "reason=permission");
+		     "errno=13 ", "reason=permission");
 }
 
 /* A bound producer: a retry is a duplicate, a sequence ahead is refused. */
@@ -338,7 +338,7 @@ TEST_F(trace, sequences)
 	msg.sequence = 7;
 	EXPECT_EQ(-EBADMSG, mqdev_produce(p, &msg, 1));
 	EXPECT_EVENT("mqdev_refuse", "topic=%s ", self->topic,
-		     "op=produce ", "error=-74 ", "reason=bad_sequence");
+		     "op=produce ", "errno=74 ", "reason=bad_sequence");
 	mqdev_producer_free(p);
 	mqdev_session_free(s);
 }
