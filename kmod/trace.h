@@ -50,6 +50,47 @@
 	} while (0)
 #define mqdev_trace_str(dst, src)	strscpy(dst, src, MQDEV_NAME_SIZE)
 
+/*
+ * The fields most events begin with, as sunrpc's trace headers share
+ * theirs: the partition's (its topic and index), the group's (its topic
+ * and name), the transaction's (its producer, producer id and id).
+ */
+#define MQDEV_PART_FIELDS						\
+	__array(char,	topic, MQDEV_NAME_SIZE)				\
+	__field(u32,	partition)
+#define MQDEV_PART_ASSIGN(part)						\
+	do {								\
+		mqdev_trace_name(__entry->topic, (part)->topic->name);	\
+		__entry->partition = (part)->index;			\
+	} while (0)
+#define MQDEV_PART_FMT		"topic=%s partition=%u"
+#define MQDEV_PART_ARGS		__entry->topic, __entry->partition
+
+#define MQDEV_GROUP_FIELDS						\
+	__array(char,	topic, MQDEV_NAME_SIZE)				\
+	__array(char,	group, MQDEV_NAME_SIZE)
+#define MQDEV_GROUP_ASSIGN(g)						\
+	do {								\
+		mqdev_trace_name(__entry->topic, (g)->topic->name);	\
+		mqdev_trace_name(__entry->group, (g)->name);		\
+	} while (0)
+#define MQDEV_GROUP_FMT		"topic=%s group=%s"
+#define MQDEV_GROUP_ARGS	__entry->topic, __entry->group
+
+#define MQDEV_TXN_FIELDS						\
+	__array(char,	producer, MQDEV_NAME_SIZE)			\
+	__field(u64,	producer_id)					\
+	__field(u64,	txn_id)
+#define MQDEV_TXN_ASSIGN(ident, txn)					\
+	do {								\
+		mqdev_trace_name(__entry->producer, (ident)->name);	\
+		__entry->producer_id = (ident)->id;			\
+		__entry->txn_id = (txn);				\
+	} while (0)
+#define MQDEV_TXN_FMT		"producer=%s producer_id=%llu txn_id=%llu"
+#define MQDEV_TXN_ARGS		__entry->producer, __entry->producer_id, \
+				__entry->txn_id
+
 /* An errno (positive) as the reason an operator reads. */
 #define mqdev_trace_reason(errno)					\
 	__print_symbolic(errno,						\
@@ -80,8 +121,7 @@ TRACE_EVENT(mqdev_append,
 	TP_PROTO(const struct mqdev_part *part, const struct mqdev_record *rec),
 	TP_ARGS(part, rec),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(u64,	offset)
 		__field(u32,	len)
 		__field(u32,	key_len)
@@ -90,8 +130,7 @@ TRACE_EVENT(mqdev_append,
 		__field(bool,	txn)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		__entry->offset = rec->offset;
 		__entry->len = rec->len;
 		__entry->key_len = rec->key_len;
@@ -99,8 +138,8 @@ TRACE_EVENT(mqdev_append,
 		__entry->sequence = rec->sequence;
 		__entry->txn = rec->flags & MQDEV_RECORD_TXN;
 	),
-	TP_printk("topic=%s partition=%u offset=%llu len=%u key_len=%u producer_id=%llu sequence=%u txn=%d",
-		  __entry->topic, __entry->partition, __entry->offset,
+	TP_printk(MQDEV_PART_FMT " offset=%llu len=%u key_len=%u producer_id=%llu sequence=%u txn=%d",
+		  MQDEV_PART_ARGS, __entry->offset,
 		  __entry->len, __entry->key_len, __entry->producer_id,
 		  __entry->sequence, __entry->txn)
 );
@@ -111,21 +150,19 @@ TRACE_EVENT(mqdev_append_batch,
 		 u32 bytes),
 	TP_ARGS(part, base_offset, count, bytes),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(u64,	base_offset)
 		__field(u32,	count)
 		__field(u32,	bytes)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		__entry->base_offset = base_offset;
 		__entry->count = count;
 		__entry->bytes = bytes;
 	),
-	TP_printk("topic=%s partition=%u base_offset=%llu count=%u bytes=%u",
-		  __entry->topic, __entry->partition, __entry->base_offset,
+	TP_printk(MQDEV_PART_FMT " base_offset=%llu count=%u bytes=%u",
+		  MQDEV_PART_ARGS, __entry->base_offset,
 		  __entry->count, __entry->bytes)
 );
 
@@ -168,21 +205,19 @@ TRACE_EVENT(mqdev_duplicate,
 		 const struct mqdev_msg *msg),
 	TP_ARGS(part, producer_id, msg),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(u64,	producer_id)
 		__field(u32,	sequence)
 		__field(u64,	offset)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		__entry->producer_id = producer_id;
 		__entry->sequence = msg->sequence;
 		__entry->offset = msg->offset;
 	),
-	TP_printk("topic=%s partition=%u producer_id=%llu sequence=%u offset=%llu",
-		  __entry->topic, __entry->partition, __entry->producer_id,
+	TP_printk(MQDEV_PART_FMT " producer_id=%llu sequence=%u offset=%llu",
+		  MQDEV_PART_ARGS, __entry->producer_id,
 		  __entry->sequence, __entry->offset)
 );
 
@@ -191,19 +226,17 @@ TRACE_EVENT(mqdev_room_wait,
 	TP_PROTO(const struct mqdev_part *part, u64 space),
 	TP_ARGS(part, space),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(u64,	space)
 		__field(u64,	used)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		__entry->space = space;
 		__entry->used = part->head - part->tail;
 	),
-	TP_printk("topic=%s partition=%u space=%llu used=%llu",
-		  __entry->topic, __entry->partition, __entry->space,
+	TP_printk(MQDEV_PART_FMT " space=%llu used=%llu",
+		  MQDEV_PART_ARGS, __entry->space,
 		  __entry->used)
 );
 
@@ -215,19 +248,17 @@ TRACE_EVENT(mqdev_room_wait_end,
 	TP_PROTO(const struct mqdev_part *part, u64 start, int error),
 	TP_ARGS(part, start, error),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(u64,	waited_ns)
 		__field(int,	error)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		__entry->waited_ns = start ? ktime_get_ns() - start : 0;
 		__entry->error = error;
 	),
-	TP_printk("topic=%s partition=%u waited_ns=%llu error=%d",
-		  __entry->topic, __entry->partition, __entry->waited_ns,
+	TP_printk(MQDEV_PART_FMT " waited_ns=%llu error=%d",
+		  MQDEV_PART_ARGS, __entry->waited_ns,
 		  __entry->error)
 );
 
@@ -243,17 +274,15 @@ TRACE_EVENT_CONDITION(mqdev_wake_readers,
 		     /* the same barrier serves both queues */
 		     waitqueue_active(&part->topic->read_wait)),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(u64,	head)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		__entry->head = READ_ONCE(part->ctrl->head);
 	),
-	TP_printk("topic=%s partition=%u head=%llu",
-		  __entry->topic, __entry->partition, __entry->head)
+	TP_printk(MQDEV_PART_FMT " head=%llu",
+		  MQDEV_PART_ARGS, __entry->head)
 );
 
 /* Producers waiting for room are told to look again. */
@@ -261,18 +290,16 @@ TRACE_EVENT(mqdev_wake_producers,
 	TP_PROTO(struct mqdev_part *part),
 	TP_ARGS(part),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(bool,	sleepers)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		/* A hint only: the wake-up that follows takes the lock. */
 		__entry->sleepers = waitqueue_active(&part->space_wait);
 	),
-	TP_printk("topic=%s partition=%u sleepers=%d",
-		  __entry->topic, __entry->partition, __entry->sleepers)
+	TP_printk(MQDEV_PART_FMT " sleepers=%d",
+		  MQDEV_PART_ARGS, __entry->sleepers)
 );
 
 /*
@@ -285,23 +312,21 @@ TRACE_EVENT(mqdev_overwrite,
 		 u32 lapped),
 	TP_ARGS(part, old_tail, old_offset, lapped),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__field(u32,	partition)
+		MQDEV_PART_FIELDS
 		__field(u64,	records)
 		__field(u64,	bytes)
 		__field(u64,	first_offset)
 		__field(u32,	lapped)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, part->topic->name);
-		__entry->partition = part->index;
+		MQDEV_PART_ASSIGN(part);
 		__entry->records = part->tail_offset - old_offset;
 		__entry->bytes = part->tail - old_tail;
 		__entry->first_offset = part->tail_offset;
 		__entry->lapped = lapped;
 	),
-	TP_printk("topic=%s partition=%u records=%llu bytes=%llu first_offset=%llu lapped=%u",
-		  __entry->topic, __entry->partition, __entry->records,
+	TP_printk(MQDEV_PART_FMT " records=%llu bytes=%llu first_offset=%llu lapped=%u",
+		  MQDEV_PART_ARGS, __entry->records,
 		  __entry->bytes, __entry->first_offset, __entry->lapped)
 );
 
@@ -310,21 +335,19 @@ TRACE_EVENT(mqdev_rebalance,
 	TP_PROTO(const struct mqdev_group *g),
 	TP_ARGS(g),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__array(char,	group, MQDEV_NAME_SIZE)
+		MQDEV_GROUP_FIELDS
 		__field(u32,	generation)
 		__field(u32,	members)
 		__field(u32,	partitions)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, g->topic->name);
-		mqdev_trace_name(__entry->group, g->name);
+		MQDEV_GROUP_ASSIGN(g);
 		__entry->generation = g->generation;
 		__entry->members = g->nr_members;
 		__entry->partitions = g->nr_parts;
 	),
-	TP_printk("topic=%s group=%s generation=%u members=%u partitions=%u",
-		  __entry->topic, __entry->group, __entry->generation,
+	TP_printk(MQDEV_GROUP_FMT " generation=%u members=%u partitions=%u",
+		  MQDEV_GROUP_ARGS, __entry->generation,
 		  __entry->members, __entry->partitions)
 );
 
@@ -337,23 +360,21 @@ TRACE_EVENT(mqdev_group_commit,
 		 const struct mqdev_group_pos *found),
 	TP_ARGS(g, partition, found),
 	TP_STRUCT__entry(
-		__array(char,	topic, MQDEV_NAME_SIZE)
-		__array(char,	group, MQDEV_NAME_SIZE)
+		MQDEV_GROUP_FIELDS
 		__field(u32,	partition)
 		__field(u32,	generation)
 		__field(u64,	old_offset)
 		__field(u64,	offset)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->topic, g->topic->name);
-		mqdev_trace_name(__entry->group, g->name);
+		MQDEV_GROUP_ASSIGN(g);
 		__entry->partition = partition;
 		__entry->generation = g->generation;
 		__entry->old_offset = g->parts[partition].offset;
 		__entry->offset = found->offset;
 	),
-	TP_printk("topic=%s group=%s partition=%u generation=%u old_offset=%llu offset=%llu",
-		  __entry->topic, __entry->group, __entry->partition,
+	TP_printk(MQDEV_GROUP_FMT " partition=%u generation=%u old_offset=%llu offset=%llu",
+		  MQDEV_GROUP_ARGS, __entry->partition,
 		  __entry->generation, __entry->old_offset, __entry->offset)
 );
 
@@ -366,9 +387,7 @@ TRACE_EVENT(mqdev_txn_decide,
 		 u32 decision, u32 by, u64 bytes, int error),
 	TP_ARGS(ident, txn_id, want, decision, by, bytes, error),
 	TP_STRUCT__entry(
-		__array(char,	producer, MQDEV_NAME_SIZE)
-		__field(u64,	producer_id)
-		__field(u64,	txn_id)
+		MQDEV_TXN_FIELDS
 		__field(u32,	want)
 		__field(u32,	decision)
 		__field(u32,	by)
@@ -376,17 +395,15 @@ TRACE_EVENT(mqdev_txn_decide,
 		__field(int,	error)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->producer, ident->name);
-		__entry->producer_id = ident->id;
-		__entry->txn_id = txn_id;
+		MQDEV_TXN_ASSIGN(ident, txn_id);
 		__entry->want = want;
 		__entry->decision = decision;
 		__entry->by = by;
 		__entry->bytes = bytes;
 		__entry->error = error;
 	),
-	TP_printk("producer=%s producer_id=%llu txn_id=%llu want=%s decision=%s by=%s bytes=%llu error=%d",
-		  __entry->producer, __entry->producer_id, __entry->txn_id,
+	TP_printk(MQDEV_TXN_FMT " want=%s decision=%s by=%s bytes=%llu error=%d",
+		  MQDEV_TXN_ARGS,
 		  mqdev_trace_decision(__entry->want),
 		  mqdev_trace_decision(__entry->decision),
 		  __print_symbolic(__entry->by,
@@ -406,25 +423,21 @@ TRACE_EVENT(mqdev_txn_check,
 		 u32 portid, u32 attempt, int error),
 	TP_ARGS(ident, txn_id, cookie, portid, attempt, error),
 	TP_STRUCT__entry(
-		__array(char,	producer, MQDEV_NAME_SIZE)
-		__field(u64,	producer_id)
-		__field(u64,	txn_id)
+		MQDEV_TXN_FIELDS
 		__field(u64,	cookie)
 		__field(u32,	portid)
 		__field(u32,	attempt)
 		__field(int,	error)
 	),
 	TP_fast_assign(
-		mqdev_trace_name(__entry->producer, ident->name);
-		__entry->producer_id = ident->id;
-		__entry->txn_id = txn_id;
+		MQDEV_TXN_ASSIGN(ident, txn_id);
 		__entry->cookie = cookie;
 		__entry->portid = portid;
 		__entry->attempt = attempt;
 		__entry->error = error;
 	),
-	TP_printk("producer=%s producer_id=%llu txn_id=%llu cookie=%llu portid=%u attempt=%u error=%d",
-		  __entry->producer, __entry->producer_id, __entry->txn_id,
+	TP_printk(MQDEV_TXN_FMT " cookie=%llu portid=%u attempt=%u error=%d",
+		  MQDEV_TXN_ARGS,
 		  __entry->cookie, __entry->portid, __entry->attempt,
 		  __entry->error)
 );

@@ -548,44 +548,6 @@ TEST_F(trace, txn_decided_by_producer)
 	mqdev_session_free(s);
 }
 
-/*
- * A child opens a transaction of one record with @cookie, tells us its id,
- * and is killed: the transaction is an orphan.
- */
-static uint64_t open_and_die(const char *topic, const char *producer,
-			     uint64_t cookie)
-{
-	struct mqdev_producer *p;
-	struct mqdev_session *s;
-	uint64_t id = 0;
-	int fds[2], status;
-	pid_t pid;
-
-	if (pipe(fds))
-		return 0;
-	pid = fork();
-	if (pid == 0) {
-		if (mqdev_session_new(producer, 0, &s) ||
-		    mqdev_producer_new(topic, NULL, &p) ||
-		    mqdev_producer_bind(p, s) || mqdev_txn_begin(s, cookie) ||
-		    mqdev_producer_send(p, NULL, 0, "x", 1, 0, NULL) ||
-		    mqdev_producer_flush(p) != 1)
-			_exit(1);
-		id = mqdev_txn_id(s);
-		if (write(fds[1], &id, sizeof(id)) != sizeof(id))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(fds[1]);
-	if (read(fds[0], &id, sizeof(id)) != sizeof(id))
-		id = 0;
-	close(fds[0]);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return id;
-}
-
 TEST_F(trace, txn_check_back)
 {
 	char name[MQDEV_NAME_MAX + 1];
@@ -598,7 +560,7 @@ TEST_F(trace, txn_check_back)
 	ASSERT_EQ(0, create_topic(self->fd, self->topic, 1, 4096, 0));
 	ASSERT_EQ(0, mqdev_nl_open(&nl));
 	ASSERT_EQ(0, mqdev_nl_checker_register(nl, name));
-	id = open_and_die(self->topic, name, 4242);
+	id = open_and_die(self->topic, name, 4242, 0);
 	ASSERT_NE(0, id);
 	do {
 		ret = mqdev_nl_event(nl, &ev, 5000);
@@ -632,14 +594,15 @@ TEST_F(trace, txn_orphan_aborted)
 
 	snprintf(name, sizeof(name), "%.60s-o", self->topic);
 	ASSERT_EQ(0, create_topic(self->fd, self->topic, 1, 4096, 0));
-	id = open_and_die(self->topic, name, 7);
+	id = open_and_die(self->topic, name, 7, 0);
 	ASSERT_NE(0, id);
 	for (i = 0; i < 50 && !trace_find(self, "mqdev_txn_decide",
 					  "producer=%s ", name, NULL); i++)
 		usleep(100 * 1000);
 	EXPECT_EVENT("mqdev_txn_decide", "producer=%s ", name,
 		     "txn_id=%llu ", (unsigned long long)id, "want=abort ",
-		     "decision=abort ", "by=timeout ");
+		     "decision=abort ", "by=timeout ",
+		     "bytes=%d ", (int)(3 * MQDEV_RECORD_SPACE(REC + 4)));
 	EXPECT_EQ(NULL, trace_find(self, "mqdev_txn_check", "producer=%s ",
 				   name, NULL));
 }
