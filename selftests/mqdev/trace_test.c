@@ -5,7 +5,7 @@
  * in the trace with the fields it must have (topic, partition, offsets,
  * errno and reason, group and generation, producer and transaction).
  *
- * Each test records into a tracefs instance of its own, with every mqdev
+ * The program records into a tracefs instance of its own, with every mqdev
  * event on, so that it neither sees nor disturbs anyone else's tracing.
  * tracefs is mounted if it is not (the test VM's init does not); a kernel
  * without it skips.  The events must be there: a module without them fails.
@@ -78,6 +78,59 @@ static char *trace_read(const char *dir)
 	return buf;
 }
 
+/*
+ * The instance, made and its events turned on once for the whole program:
+ * turning an event on or off patches code (static keys), which the test
+ * VM's TCG is known to trip over, rarely, on the other vCPU.  For the same
+ * reason the comm of each pid is not recorded (options/record-cmd, which is
+ * tracefs' own and global, off until the program ends): recording it turns
+ * the scheduler's own tracepoints on and off with the events, and those run
+ * all the time on every CPU.  Each test clears the buffer instead.
+ */
+static char instance[128];
+static int instance_err;	/* tracefs is not there: -errno */
+static int events_err;		/* the mqdev events could not be turned on */
+static char record_cmd;		/* options/record-cmd as it was */
+static pid_t instance_owner;
+
+static void __attribute__((constructor)) instance_up(void)
+{
+	char path[] = TRACEFS "/options/record-cmd";
+	int fd;
+
+	instance_err = tracefs_mount();
+	if (instance_err)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, &record_cmd, 1) != 1)
+		record_cmd = 0;
+	if (fd >= 0)
+		close(fd);
+	write_str(TRACEFS, "options/record-cmd", "0");
+	snprintf(instance, sizeof(instance), TRACEFS "/instances/mqdev-%d",
+		 getpid());
+	if (mkdir(instance, 0700)) {
+		instance_err = -errno;
+		instance[0] = 0;
+		return;
+	}
+	instance_owner = getpid();
+	events_err = write_str(instance, "events/mqdev/enable", "1");
+}
+
+/* In the program itself only, not in the harness's children. */
+static void __attribute__((destructor)) instance_down(void)
+{
+	char was[2] = { record_cmd, 0 };
+
+	if (!instance[0] || getpid() != instance_owner)
+		return;
+	write_str(instance, "events/mqdev/enable", "0");
+	rmdir(instance);
+	if (record_cmd)
+		write_str(TRACEFS, "options/record-cmd", was);
+}
+
 FIXTURE(trace) {
 	char dir[128];
 	char topic[MQDEV_NAME_MAX + 1];
@@ -87,15 +140,18 @@ FIXTURE(trace) {
 
 FIXTURE_SETUP(trace)
 {
-	int err = tracefs_mount();
-
-	if (err)
-		SKIP(return, "tracefs: %s (CONFIG_TRACING?)", strerror(-err));
-	snprintf(self->dir, sizeof(self->dir), TRACEFS "/instances/mqdev-%d",
-		 getpid());
-	ASSERT_EQ(0, mkdir(self->dir, 0700));
-	ASSERT_EQ(0, write_str(self->dir, "events/mqdev/enable", "1"))
-		TH_LOG("the module has no mqdev events in tracefs");
+	self->fd = -1;
+	if (instance_err == -ENODEV || instance_err == -ENOENT)
+		SKIP(return, "tracefs: %s (CONFIG_TRACING?)",
+		     strerror(-instance_err));
+	ASSERT_EQ(0, instance_err)
+		TH_LOG("no tracefs instance: %s", strerror(-instance_err));
+	ASSERT_EQ(0, events_err)
+		TH_LOG("the module has no mqdev events in tracefs: %s",
+		       strerror(-events_err));
+	snprintf(self->dir, sizeof(self->dir), "%s", instance);
+	/* Opened for writing with O_TRUNC, the trace is emptied. */
+	ASSERT_EQ(0, write_str(self->dir, "trace", ""));
 	snprintf(self->topic, sizeof(self->topic), "%s",
 		 topic_name(_metadata->name));
 	self->fd = mqdev_open();
@@ -104,10 +160,6 @@ FIXTURE_SETUP(trace)
 
 FIXTURE_TEARDOWN(trace)
 {
-	if (!self->dir[0])
-		return;
-	write_str(self->dir, "events/mqdev/enable", "0");
-	rmdir(self->dir);
 	if (self->fd >= 0) {
 		mqdev_topic_delete(self->fd, self->topic);
 		close(self->fd);
