@@ -22,6 +22,7 @@
 #define _MQDEV_TRACE_H
 
 #include <linux/errno.h>
+#include <linux/poll.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/tracepoint.h>
@@ -259,6 +260,47 @@ TRACE_EVENT(mqdev_room_wait_end,
 	),
 	TP_printk(MQDEV_PART_FMT " waited_ns=%llu error=%d",
 		  MQDEV_PART_ARGS, __entry->waited_ns,
+		  __entry->error)
+);
+
+/* A consumer sleeps in MQDEV_IOC_WAIT for @min_bytes in its partitions. */
+TRACE_EVENT(mqdev_read_wait,
+	TP_PROTO(const struct mqdev_topic *topic, u32 min_bytes,
+		 u64 timeout_ns),
+	TP_ARGS(topic, min_bytes, timeout_ns),
+	TP_STRUCT__entry(
+		__array(char,	topic, MQDEV_NAME_SIZE)
+		__field(u32,	min_bytes)
+		__field(u64,	timeout_ns)
+	),
+	TP_fast_assign(
+		mqdev_trace_name(__entry->topic, topic->name);
+		__entry->min_bytes = min_bytes;
+		__entry->timeout_ns = timeout_ns;
+	),
+	TP_printk("topic=%s min_bytes=%u timeout_ns=%llu", __entry->topic,
+		  __entry->min_bytes, __entry->timeout_ns)
+);
+
+/* It woke with @revents (as poll(2) says them), or a time-out or signal. */
+TRACE_EVENT(mqdev_read_wait_end,
+	TP_PROTO(const struct mqdev_topic *topic, u64 start, __poll_t mask,
+		 int error),
+	TP_ARGS(topic, start, mask, error),
+	TP_STRUCT__entry(
+		__array(char,	topic, MQDEV_NAME_SIZE)
+		__field(u64,	waited_ns)
+		__field(u32,	revents)
+		__field(int,	error)
+	),
+	TP_fast_assign(
+		mqdev_trace_name(__entry->topic, topic->name);
+		__entry->waited_ns = start ? ktime_get_ns() - start : 0;
+		__entry->revents = mangle_poll(mask);
+		__entry->error = error;
+	),
+	TP_printk("topic=%s waited_ns=%llu revents=%#x error=%d",
+		  __entry->topic, __entry->waited_ns, __entry->revents,
 		  __entry->error)
 );
 

@@ -450,7 +450,7 @@ TEST_F(trace, room_wait)
 	mqdev_consumer_free(c);
 }
 
-/* A reader asleep in MQDEV_IOC_WAIT is woken by an append, and traced. */
+/* A reader asleep in MQDEV_IOC_WAIT is woken by an append: both traced. */
 TEST_F(trace, wake_readers)
 {
 	struct mqdev_consumer *c;
@@ -477,6 +477,13 @@ TEST_F(trace, wake_readers)
 	close(fd);
 	EXPECT_EVENT("mqdev_wake_readers", "topic=%s ", self->topic,
 		     "partition=1 ", "head=%d", (int)MQDEV_RECORD_SPACE(REC + 3));
+	/* The reader's side: its sleep, and what woke it (POLLIN). */
+	EXPECT_EVENT("mqdev_read_wait", "topic=%s ", self->topic,
+		     "min_bytes=0 ", "timeout_ns=10000000000");
+	EXPECT_EVENT("mqdev_read_wait_end", "topic=%s ", self->topic,
+		     "revents=0x1 ", "error=0");
+	EXPECT_LE(250 * 1000 * 1000LL, line_value(self, "waited_ns"))
+		TH_LOG("%s", self->line);
 }
 
 /* An append with nobody asleep wakes nobody: no event. */
