@@ -25,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "mqdev.h"
+#include "trace.h"
 
 /* Members beyond the partition count only wait: this is plenty. */
 #define MQDEV_MAX_MEMBERS	256
@@ -326,6 +327,7 @@ static void group_rebalance(struct mqdev_group *g)
 	 * EPOLLIN too: a member may be handed a partition with records, and
 	 * its epoll may wait for EPOLLIN alone.  read(2) sleepers likewise.
 	 */
+	trace_mqdev_rebalance(g);
 	wake_up_interruptible_poll(&g->wait, EPOLLPRI | EPOLLIN | EPOLLRDNORM);
 	wake_up_interruptible(&g->topic->read_wait);
 	mqdev_nl_rebalanced(g);
@@ -585,6 +587,7 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
 	struct mqdev_group_part *gp = &g->parts[part];
 
 	lockdep_assert_held(&g->topic->groups_lock);
+	trace_mqdev_group_commit(g, part, found);
 	WRITE_ONCE(gp->pos, found->pos);
 	gp->offset = found->offset;
 	gp->committed = true;

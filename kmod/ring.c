@@ -47,6 +47,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include "mqdev.h"
+#include "trace.h"
 
 static inline u64 ring_capacity(const struct mqdev_part *part)
 {
@@ -131,6 +132,7 @@ void mqdev_ring_kick(struct mqdev_part *part)
 {
 	atomic_andnot(MQDEV_RING_NEED_WAKEUP, &part->ctrl->flags);
 	atomic_inc(&part->space_gen);
+	trace_mqdev_wake_producers(part);
 	wake_up_all(&part->space_wait);
 }
 
@@ -174,6 +176,7 @@ void mqdev_ring_wake_readers(struct mqdev_part *part)
 {
 	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees it. */
 	smp_mb();
+	trace_mqdev_wake_readers(part);
 	/* Safe without the lock: the smp_mb() above orders the change first. */
 	if (waitqueue_active(&part->data_wait))
 		wake_up_interruptible_poll(&part->data_wait,
@@ -256,10 +259,35 @@ static bool ring_fits(struct mqdev_part *part, u64 space)
 	return part->head + space - part->tail <= ring_capacity(part);
 }
 
+/* The holding readers whose positions were among the records dropped. */
+static u32 ring_lapped(struct mqdev_part *part, u64 old_tail)
+{
+	struct mqdev_hold *hold;
+	u32 lapped = 0;
+	u64 pos;
+
+	spin_lock(&part->holders_lock);
+	list_for_each_entry(hold, &part->holders, node) {
+		pos = READ_ONCE(*hold->pos);
+		lapped += pos >= old_tail && pos < part->tail;
+	}
+	spin_unlock(&part->holders_lock);
+	return lapped;
+}
+
+/* The holders are walked only while the event is on. */
+static void ring_trace_overwrite(struct mqdev_part *part, u64 old_tail,
+				 u64 old_offset)
+{
+	if (trace_mqdev_overwrite_enabled())
+		trace_mqdev_overwrite(part, old_tail, old_offset,
+				      ring_lapped(part, old_tail));
+}
+
 /* Make room for @space bytes at head; false when a blocking topic is full. */
 static bool ring_reserve(struct mqdev_part *part, u64 space)
 {
-	u64 old_tail = part->tail;
+	u64 old_tail = part->tail, old_offset = part->tail_offset;
 	u64 limit;
 
 	if (ring_fits(part, space))
@@ -270,6 +298,7 @@ static bool ring_reserve(struct mqdev_part *part, u64 space)
 		mqdev_ring_publish(part);
 		while (!ring_fits(part, space))
 			ring_drop_oldest(part);
+		ring_trace_overwrite(part, old_tail, old_offset);
 	} else {
 		limit = ring_hold_limit(part);
 		while (part->tail < limit &&
@@ -363,6 +392,7 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 static int append_wait_room(struct mqdev_append *ap, u64 space)
 {
 	struct mqdev_part *part = ap->part;
+	u64 start;
 	int gen, err;
 
 	gen = atomic_read(&part->space_gen);
@@ -371,9 +401,12 @@ static int append_wait_room(struct mqdev_append *ap, u64 space)
 	if (ap->nonblock)
 		return -EAGAIN;
 
+	trace_mqdev_room_wait(part, space);
 	mqdev_append_end(ap);
+	start = trace_mqdev_room_wait_end_enabled() ? ktime_get_ns() : 0;
 	err = wait_event_interruptible(part->space_wait,
 				       atomic_read(&part->space_gen) != gen);
+	trace_mqdev_room_wait_end(part, start, err);
 	return err ?: APPEND_AGAIN;
 }
 
@@ -540,6 +573,7 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
 		return append_fault_in_msg(ap, msg, kkey);
 	}
 	append_header(ap, rec, msg, len);
+	trace_mqdev_append(part, rec);
 	if (ap->bound)
 		mqdev_seq_appended(ap->bound, part, part->next_offset);
 	if (ap->txn)
@@ -719,6 +753,7 @@ int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
 	if (err)
 		return err;
 	*base_offset = part->next_offset;
+	trace_mqdev_append_batch(part, *base_offset, *count, len);
 	part->next_offset += *count;
 	part->head += len;
 	return 0;

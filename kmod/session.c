@@ -33,6 +33,7 @@
 #include <linux/uaccess.h>
 #include <net/net_namespace.h>
 #include "mqdev.h"
+#include "trace.h"
 
 #define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
 
@@ -537,6 +538,7 @@ int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 	msg->offset = behind <= MQDEV_SEQ_WINDOW ?
 		      (*slot)->offsets[msg->sequence % MQDEV_SEQ_WINDOW] :
 		      MQDEV_OFFSET_UNKNOWN;
+	trace_mqdev_duplicate(part, b->pstate->id, msg);
 	return MQDEV_APPEND_DUPLICATE;
 }
 
