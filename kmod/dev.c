@@ -333,7 +333,7 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 
 	if (handle_replica(h)) {
 		poll_wait(file, &topic->groups_wait, pt);
-		if (mqdev_replica_groups_pending(topic))
+		if (mqdev_replica_groups_pending(topic, h->replica))
 			mask |= EPOLLPRI;
 	}
 	if (h->mode & MQDEV_ATTACH_CONSUME) {

@@ -127,7 +127,7 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 		INIT_LIST_HEAD(&gp->hold.node);
 		gp->hold.pos = &gp->pos;
 		err = mqdev_ring_seek(&topic->parts[i], reset, &gp->offset,
-				      &gp->pos, &gp->hold, g->holds);
+				      &gp->pos, &gp->hold, g->holds, false);
 		if (err)
 			goto err_unhold;
 	}
@@ -558,7 +558,7 @@ int mqdev_group_assignment(struct mqdev_handle *h,
  * The walk starts from the current position when it can, so a commit costs
  * only the records it covers.  Nothing is changed.
  *
- * Return: 0, -ERANGE for an offset past the partition's end, or -EINVAL
+ * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL
  * for an unknown @whence.
  */
 int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,

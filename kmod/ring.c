@@ -209,8 +209,9 @@ void mqdev_ring_publish(struct mqdev_part *part)
 		smp_store_release(&ctrl->end, part->head);
 		moved = true;
 	}
-	if (ctrl->head != part->hw_pos) {
+	if (ctrl->high_watermark != part->hw_offset)
 		WRITE_ONCE(ctrl->high_watermark, part->hw_offset);
+	if (ctrl->head != part->hw_pos) {
 		/* Pairs with smp_load_acquire() of head in readers, as end. */
 		smp_store_release(&ctrl->head, part->hw_pos);
 		moved = true;
@@ -763,11 +764,15 @@ int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
  * The position of the first record at or after @offset (or, for
  * MQDEV_SEEK_TIMESTAMP, with a timestamp at or after it), walking from @hint
  * when it is a kept record at or before the target, else from the tail.
- * *@offset becomes the offset found.  Called with part->lock held.
+ * *@offset becomes the offset found.  A reader finds nothing past what it
+ * may see: the high watermark, or the end for a @replica.  Called with
+ * part->lock held.
  */
 static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
-		       u64 *pos, u64 hint, u64 hint_offset)
+		       u64 *pos, u64 hint, u64 hint_offset, bool replica)
 {
+	u64 end = replica ? part->head : part->hw_pos;
+	u64 end_offset = replica ? part->next_offset : part->hw_offset;
 	struct mqdev_record *rec;
 	u64 p = part->tail, off = part->tail_offset;
 
@@ -781,7 +786,7 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		off = part->hw_offset;
 		break;
 	case MQDEV_SEEK_OFFSET:
-		if (*offset > part->next_offset)
+		if (*offset > end_offset)
 			return -ERANGE;
 		/*
 		 * Older than the ring, on a durable topic: kept as asked, at
@@ -792,8 +797,9 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 			off = *offset;
 			break;
 		}
+		/* A hint older than the ring is no record's: not walked from. */
 		if (hint >= part->tail && hint <= part->head &&
-		    hint_offset <= *offset) {
+		    hint_offset >= part->tail_offset && hint_offset <= *offset) {
 			p = hint;
 			off = hint_offset;
 		}
@@ -804,7 +810,7 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		}
 		break;
 	case MQDEV_SEEK_TIMESTAMP:
-		while (p < part->head) {
+		while (p < end) {
 			rec = mqdev_ring_record(part, p);
 			if (rec->timestamp >= *offset)
 				break;
@@ -833,8 +839,8 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
  * Not interruptible: a transaction's commit checks its offsets here, and the
  * lock is never held across user memory or a sleep, so the wait is short.
  *
- * Return: 0, -ERANGE for an offset past the partition's next one, or
- * -EINVAL for an unknown @whence.
+ * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL for
+ * an unknown @whence.
  */
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset)
@@ -842,7 +848,7 @@ int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	int err;
 
 	mutex_lock(&part->lock);
-	err = ring_locate(part, whence, offset, pos, *pos, hint_offset);
+	err = ring_locate(part, whence, offset, pos, *pos, hint_offset, false);
 	mutex_unlock(&part->lock);
 	return err;
 }
@@ -881,16 +887,18 @@ void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
  * @cons_pos: the reader's position, set to where it landed
  * @hold: the reader's hold on @part
  * @holding: whether the position is to hold the records from there on
+ * @replica: the reader is a replica: it may seek past the high watermark
  *
  * Done under the partition lock so that a hold taken here covers the
  * records from the position on before any producer can reclaim them.
  *
- * Return: 0, -EINTR for a signal, -ERANGE for an offset past the
- * partition's next one, or -EINVAL for an unknown @whence; on error nothing
- * is changed.
+ * Return: 0, -EINTR for a signal, -ERANGE for an offset past what the
+ * reader may see (the high watermark, or a replica's end of the log), or
+ * -EINVAL for an unknown @whence; on error nothing is changed.
  */
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
-		    u64 *cons_pos, struct mqdev_hold *hold, bool holding)
+		    u64 *cons_pos, struct mqdev_hold *hold, bool holding,
+		    bool replica)
 {
 	u64 pos;
 	int err;
@@ -898,7 +906,7 @@ int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 	err = mutex_lock_interruptible(&part->lock);
 	if (err)
 		return err;
-	err = ring_locate(part, whence, offset, &pos, 0, U64_MAX);
+	err = ring_locate(part, whence, offset, &pos, 0, U64_MAX, replica);
 	if (!err) {
 		WRITE_ONCE(*cons_pos, pos);
 		mqdev_ring_hold(part, hold, holding);

@@ -59,12 +59,17 @@
  * partition, the offset up to which they are (MQDEV_IOC_REPLICA_CONFIRM).  A
  * partition's high watermark is the lowest offset its in-sync replicas have
  * confirmed; consumers see only the records below it, so none acts on a
- * record a crash could take back.  A replica is in sync once it has
- * confirmed every record appended, and drops out when the oldest record it
- * has not confirmed was appended more than the module's replica_lag_ms ago,
- * or when its handle is closed.  While no replica is in sync the high
- * watermark is the end of the log, as a Kafka leader alone in its ISR.
- * The high watermark never passes a record of an undecided transaction.
+ * record a crash could take back.  A replica joins the in-sync set of a
+ * partition once it has confirmed every record there (or every one up to a
+ * transaction not yet decided, which it may not confirm), and drops out
+ * when it has not been so caught up for the module's replica_lag_ms (as
+ * Kafka's replica.lag.time.max.ms counts: every record appended before its
+ * last confirmation confirmed), when it leaves the groups' changes
+ * unconfirmed as long, or when its handle is closed.  While no replica is
+ * in sync the high watermark is the end of the log, as a Kafka leader
+ * alone in its ISR.  The high watermark never passes a record of an
+ * undecided transaction.  A consumer may not seek or commit past it
+ * (ERANGE); a replica may seek to the end.
  */
 
 struct mqdev_topic_create {
@@ -389,10 +394,14 @@ struct mqdev_producer_restore {
 
 struct mqdev_identity_state {
 	char	name[MQDEV_NAME_SIZE];
-	__u64	producer_id;
+	__u64	producer_id;	/* 1 to MQDEV_MAX_PRODUCER_ID */
 	__u32	epoch;
 	__u32	uid;
+	__u64	reserved[2];
 };
+
+/* Producer ids stay below this (Kafka's are int64 too). */
+#define MQDEV_MAX_PRODUCER_ID	((__u64)1 << 62)
 
 /* MQDEV_IOC_IDENTITY_LIST: @count in: room; out: how many there are. */
 struct mqdev_identity_list {
@@ -415,15 +424,16 @@ struct mqdev_identity_list {
  *
  * With MQDEV_CONFIRM_GROUPS, @partition 0: the consumer groups' offsets as
  * MQDEV_IOC_REPLICA_GROUPS returned them with serial @offset are safe.  A
- * group commit on a durable topic whose partition has a replica in sync
- * returns once a replica confirmed a serial at or past its own (or failed
- * with ENOLINK when none is left in sync): a committed offset never goes
- * back across a restart.  A replica's handle polls EPOLLPRI while commits
- * wait for it.
+ * group commit on a durable topic returns once every replica in sync in its
+ * partition confirmed a serial at or past its own (one that does not, in
+ * replica_lag_ms, drops out of the set), even on a non-blocking handle, as
+ * Kafka's commitSync() waits: a committed offset never goes back across a
+ * restart.  With none in sync it returns at once.  A replica's handle polls
+ * EPOLLPRI while the groups changed past what it confirmed.
  */
 struct mqdev_replica_confirm {
 	__u32	partition;
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_CONFIRM_* */
 	__u64	offset;		/* in: safe up to; out: confirmed up to */
 	__u64	high_watermark;	/* out */
 	__u64	reserved[2];
