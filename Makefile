@@ -211,6 +211,7 @@ check: deps
 	$(MAKE) man-check
 	$(MAKE) lint
 	scripts/kdoc-check.sh
+	scripts/rst-check.sh
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
