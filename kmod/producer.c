@@ -116,14 +116,11 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 	int err;
 
 	msg->status = 0;
-	err = produce_check(ctx->topic, msg, ctx->ap.bound);
-	if (err)
-		return err;
-	err = produce_partition(ctx, msg, &kkey);
-	if (err)
-		return err;
-	err = mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
-			   kkey);
+	err = produce_check(ctx->topic, msg, ctx->ap.bound) ?:
+	      produce_partition(ctx, msg, &kkey);
+	if (!err)
+		err = mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition],
+				   msg, kkey);
 	if (err == MQDEV_APPEND_DUPLICATE)
 		return 0;		/* acknowledged as it was the first time */
 	if (err == -EAGAIN) {
@@ -131,6 +128,8 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 				mqdev_record) + msg->key_len + msg->value_len));
 		WRITE_ONCE(h->wait_part, msg->partition);
 	}
+	if (err < 0)
+		mqdev_stats_refused(ctx->topic, msg->partition, err);
 	return err;
 }
 
@@ -153,8 +152,10 @@ static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 	if (!err && put_user(msg.partition, &umsg->partition))
 		err = -EFAULT;
 	mqdev_append_resume(&ctx->ap);
-	if (err)
+	if (err) {
+		mqdev_stats_refused(ctx->topic, MQDEV_PARTITION_ANY, err);
 		return err;
+	}
 	err = produce_msg(h, ctx, &msg);
 	if (err)
 		return err;
@@ -244,8 +245,10 @@ long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 	if (req->flags || req->reserved || req->count > PRODUCE_MAX_MSGS ||
 	    req->msg_size < (ctx.ap.bound ? sizeof(struct mqdev_msg) :
 			     MQDEV_MSG_SIZE_VER0) ||
-	    req->msg_size > PAGE_SIZE)
+	    req->msg_size > PAGE_SIZE) {
+		mqdev_stats_refused(ctx.topic, MQDEV_PARTITION_ANY, -EINVAL);
 		return -EINVAL;
+	}
 
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	umsgs = u64_to_user_ptr(req->msgs);
@@ -328,11 +331,10 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 	int err;
 
 	err = produce_batch_check(h, topic, req);
+	if (!err && mqdev_ioc_copy_out(ioc, req, sizeof(*req)))
+		err = -EFAULT;	/* the ack must have somewhere to go first */
 	if (err)
-		return err;
-	/* The acknowledgment must have somewhere to go before we append. */
-	if (mqdev_ioc_copy_out(ioc, req, sizeof(*req)))
-		return -EFAULT;
+		goto out_refused;
 
 	any = req->partition == MQDEV_PARTITION_ANY;
 	if (any)
@@ -347,8 +349,12 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 		WRITE_ONCE(h->wait_part, req->partition);
 	}
 	if (err)
-		return err;
+		goto out_refused;
 	/* Appended: only a racing munmap() can lose the acknowledgment. */
 	mqdev_ioc_copy_out(ioc, req, sizeof(*req));
 	return 0;
+
+out_refused:
+	mqdev_stats_refused(topic, req->partition, err);
+	return err;
 }

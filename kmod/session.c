@@ -36,7 +36,7 @@
 
 #define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
 
-MQDEV_LIMIT(max_producers, 1024, 0, 1 << 20,
+MQDEV_LIMIT_SHARED(max_producers, 1024, 0, 1 << 20,
 	    "Most named producers, and producer ids per topic");
 MQDEV_LIMIT(txn_timeout_ms, 10000, 1, MQDEV_MAX_TXN_TIMEOUT_MS,
 	    "Default transaction time-out (ms)");
@@ -276,7 +276,7 @@ static void pstate_free(struct mqdev_pstate *ps)
 
 	for (i = 0; i < ps->nr_parts; i++)
 		kfree(ps->seq[i]);
-	mqdev_uncharge(ps->uid, MQDEV_CHARGE_PSTATES, ps->nr_parts);
+	mqdev_uncharge(ps->uid, MQDEV_CHARGE_PRODUCER_STATES, ps->nr_parts);
 	kfree(ps);
 }
 
@@ -296,14 +296,14 @@ static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic,
 		goto out_unlock;
 	}
 	/* A sequence table for every partition, at worst: charged as such. */
-	err = mqdev_charge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+	err = mqdev_charge(ident->uid, MQDEV_CHARGE_PRODUCER_STATES, topic->nr_parts);
 	if (err) {
 		ps = ERR_PTR(err);
 		goto out_unlock;
 	}
 	ps = kzalloc(struct_size(ps, seq, topic->nr_parts), GFP_KERNEL_ACCOUNT);
 	if (!ps) {
-		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PRODUCER_STATES, topic->nr_parts);
 		ps = ERR_PTR(-ENOMEM);
 		goto out_unlock;
 	}
