@@ -276,7 +276,11 @@ extern const struct kernel_param_ops mqdev_limit_ops;
 
 /* @name is an identifier: a variable and the parameter it backs. */
 #define MQDEV_LIMIT(name, def, lo, hi, desc)				\
-	static MQDEV_LIMIT_SHARED(name, def, lo, hi, desc)
+	static struct mqdev_limit name = {				\
+		.val = (def), .min = (lo), .max = (hi),			\
+	};								\
+	module_param_cb(name, &mqdev_limit_ops, &name, 0644);		\
+	MODULE_PARM_DESC(name, desc " [" #lo ", " #hi "]")
 
 /* The same, for a limit other files read too (declared below). */
 #define MQDEV_LIMIT_SHARED(name, def, lo, hi, desc)			\

@@ -37,7 +37,7 @@
 #define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
 
 MQDEV_LIMIT_SHARED(max_producers, 1024, 0, 1 << 20,
-	    "Most named producers, and producer ids per topic");
+		   "Most named producers, and producer ids per topic");
 MQDEV_LIMIT(txn_timeout_ms, 10000, 1, MQDEV_MAX_TXN_TIMEOUT_MS,
 	    "Default transaction time-out (ms)");
 

@@ -19,8 +19,8 @@
  *   group commits,       in the group, under      an add under the lock
  *     rebalances         groups_lock              taken anyway
  *   lag                  derived when read        none
- *   module charges       limits.c, under its      an add under the lock
- *                        lock                     taken anyway
+ *   module charges       limits.c, under          an add under the lock
+ *                        mqdev_users_lock         taken anyway
  *
  * The per-CPU counters of a topic are one allocation of nr_parts + 1
  * entries: the last counts refusals that came before a partition was

@@ -28,9 +28,9 @@
 #define MQDEV_MAX_RECORD	SZ_8M
 
 MQDEV_LIMIT_SHARED(max_topics, 1024, 0, 1 << 20,
-	    "Most topics that may exist at once");
+		   "Most topics that may exist at once");
 MQDEV_LIMIT_SHARED(max_bytes, 256UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
-	    "Most bytes of ring all topics may use together");
+		   "Most bytes of ring all topics may use together");
 MQDEV_LIMIT(max_partition_bytes, 64UL << 20, PAGE_SIZE, MQDEV_MAX_CAPACITY,
 	    "Largest capacity of one partition");
 
