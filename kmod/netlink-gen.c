@@ -107,7 +107,7 @@ const struct genl_split_ops mqdev_nl_ops[8] = {
 	},
 	{
 		.cmd		= MQDEV_CMD_STATS_GET,
-		.start		= mqdev_nl_stats_get_start,
+		.start		= mqdev_nl_group_get_start,
 		.dumpit		= mqdev_nl_stats_get_dumpit,
 		.policy		= mqdev_stats_get_nl_policy,
 		.maxattr	= MQDEV_A_TOPIC,

@@ -17,7 +17,6 @@
 extern const struct genl_split_ops mqdev_nl_ops[8];
 
 int mqdev_nl_group_get_start(struct netlink_callback *cb);
-int mqdev_nl_stats_get_start(struct netlink_callback *cb);
 
 int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 int mqdev_nl_group_commit_doit(struct sk_buff *skb, struct genl_info *info);

@@ -260,7 +260,7 @@ MQDEV_EXPORT int mqdev_stats_module(struct mqdev_nl *nl,
 
 	if (err)
 		return err;
-	err = mqdev_nl_run(nl, mqdev_nl_new(nl, 0,
+	err = mqdev_nl_run(nl, mqdev_nl_new(nl, NLM_F_ACK,
 					    MQDEV_CMD_MODULE_STATS_GET),
 			   module_cb, &m);
 	if (!err)

@@ -65,7 +65,7 @@ sample() {
 
 mqctl topic create $t --partitions 2 --capacity 64K >/dev/null
 seq 1 30 | mqctl produce $t --partition 1 >/dev/null
-mqctl consume $t --from earliest --timeout 300 >/dev/null
+mqctl consume $t --from earliest --timeout 300 --copy >/dev/null
 
 mqctl stats $t --prometheus >"$dir/mqctl.prom"
 ok $? "mqctl stats --prometheus"

@@ -519,7 +519,7 @@ static int cmd_produce(int argc, char **argv)
 static const char consume_usage[] =
 "usage: mqctl consume TOPIC [--from earliest|latest|OFFSET] [--from-beginning]\n"
 "                           [--partition P] [--count N] [--timeout MS]\n"
-"                           [--keys] [--no-hold]\n"
+"                           [--keys] [--no-hold] [--copy]\n"
 "                           [--group G [--commit manual|auto]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
@@ -532,6 +532,8 @@ static const char consume_usage[] =
 "  --keys            print KEY<TAB>VALUE\n"
 "  --no-hold         read without holding: on a topic that blocks when\n"
 "                    full, records read this way are not freed\n"
+"  --copy            read with read(2), not the mapped ring (the kernel\n"
+"                    counts these as read: see mqctl stats)\n"
 "  --group G         read as a member of consumer group G: the group's\n"
 "                    members share the partitions, and it goes on where it\n"
 "                    left off (--from earliest|latest: where a new group starts)\n"
@@ -604,6 +606,7 @@ static int cmd_consume(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "keys", no_argument, NULL, 'k' },
 		{ "no-hold", no_argument, NULL, 'H' },
+		{ "copy", no_argument, NULL, 'C' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "commit", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -643,6 +646,7 @@ static int cmd_consume(int argc, char **argv)
 			break;
 		case 'k': o.keys = true; break;
 		case 'H': o.hold = false; break;
+		case 'C': copts.flags |= MQDEV_CONSUMER_COPY; break;
 		case 'g': o.group = optarg; break;
 		case 'c':
 			if (!strcmp(optarg, "auto"))
