@@ -37,6 +37,7 @@
 #include "mqstats.h"
 
 #define MAX_REQUEST	8192	/* request line and headers */
+#define MAX_DRAIN	65536	/* what is read and dropped after an answer */
 #define MAX_EVENTS	64
 
 struct config {
@@ -49,6 +50,8 @@ struct conn {
 	int		fd;
 	bool		used;
 	bool		writing;
+	bool		draining;	/* answered: reading to the client's end */
+	size_t		drained;
 	time_t		deadline;	/* CLOCK_MONOTONIC seconds */
 	size_t		in_len;
 	char		in[MAX_REQUEST];
@@ -286,8 +289,34 @@ static void conn_close(int ep, struct conn *c, unsigned int *nr_open)
 	(*nr_open)--;
 }
 
+/*
+ * Answered: say so (FIN) and read what the client still sends, up to
+ * MAX_DRAIN, before closing.  Closed with unread bytes, the socket would
+ * reset the connection, and the client could lose the answer (a 431 to a
+ * request still coming).  True when the connection is done with.
+ */
+static bool conn_drain(int ep, struct conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	char buf[4096];
+	ssize_t n;
+
+	if (!c->draining) {
+		c->draining = true;
+		shutdown(c->fd, SHUT_WR);
+		epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+	}
+	while (c->drained < MAX_DRAIN) {
+		n = recv(c->fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return n == 0 || (errno != EAGAIN && errno != EINTR);
+		c->drained += n;
+	}
+	return true;
+}
+
 /* Write what the socket takes; true when the connection is done with. */
-static bool conn_write(struct conn *c)
+static bool conn_write(int ep, struct conn *c)
 {
 	ssize_t n;
 
@@ -298,7 +327,7 @@ static bool conn_write(struct conn *c)
 			return errno != EAGAIN && errno != EINTR;
 		c->out_off += n;
 	}
-	return true;
+	return conn_drain(ep, c);
 }
 
 /* Start answering: from now on the connection only writes. */
@@ -309,8 +338,10 @@ static bool conn_answer(int ep, struct conn *c)
 	c->writing = true;
 	if (!c->out)
 		return true;		/* no memory for an answer: drop it */
-	if (conn_write(c))
+	if (conn_write(ep, c))
 		return true;
+	if (c->draining)
+		return false;
 	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 	return false;
 }
@@ -366,6 +397,8 @@ static void conn_accept(int ep, int lfd, struct conn *conns,
 		c->fd = fd;
 		c->used = true;
 		c->writing = false;
+		c->draining = false;
+		c->drained = 0;
 		c->in_len = 0;
 		c->out = NULL;
 		c->out_len = c->out_off = 0;
@@ -490,8 +523,10 @@ int main(int argc, char **argv)
 			c->deadline = now() + cfg.idle_timeout;
 			if (evs[i].events & (EPOLLERR | EPOLLHUP) && !c->writing)
 				done = true;
+			else if (c->draining)
+				done = conn_drain(ep, c);
 			else if (c->writing)
-				done = conn_write(c);
+				done = conn_write(ep, c);
 			else
 				done = conn_read(ep, c);
 			if (done)
