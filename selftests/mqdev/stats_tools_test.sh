@@ -126,7 +126,7 @@ while [ $i -lt 50 ] && ! grep -q serving "$dir/exporter.err"; do
 	sleep 0.1
 	i=$((i + 1))
 done
-"$py" "$root/selftests/mqdev/exporter_client.py" $port "$dir/exporter.prom" \
+"$py" "$(dirname "$0")/exporter_client.py" $port "$dir/exporter.prom" \
 	>"$dir/client.out" 2>&1
 ok $? "mqdev-exporter: good and bad clients" "$dir/client.out"
 "$promtool" check metrics <"$dir/exporter.prom" >"$dir/promtool.out" 2>&1
