@@ -46,7 +46,7 @@ done
 t=stats-tools-$$
 dir=$(mktemp -d)
 exporter=
-trap '[ -n "$exporter" ] && kill $exporter 2>/dev/null; rm -rf "$dir"
+trap 'if [ -n "$exporter" ]; then kill $exporter 2>/dev/null; fi; rm -rf "$dir"
       mqctl topic delete $t >/dev/null 2>&1' EXIT
 
 ok() {
@@ -144,4 +144,5 @@ mqdev-exporter-asan --listen nonsense >/dev/null 2>"$dir/err"
 [ $? = 2 ] && grep -q "ADDR:PORT" "$dir/err"
 ok $? "mqdev-exporter: a bad --listen is refused with a reason"
 
+ktap_set_plan $((KTAP_TESTNO - 1))
 ktap_finished
