@@ -144,18 +144,24 @@ int mqdev_nl_group_get_start(struct netlink_callback *cb)
 	return 0;
 }
 
+/* One message per dump entry: the @*idx'th, unless @skip were sent. */
+typedef int (*nl_topic_dump_fn)(struct sk_buff *skb,
+				struct netlink_callback *cb,
+				struct mqdev_topic *topic, long *idx,
+				long skip);
+
 /*
- * Dump the groups of the topics the caller may read, each (topic, group) a
- * message; GROUP and TOPIC narrow it.  cb->args[0] counts the messages sent
+ * A dump over the topics the caller may read (TOPIC narrows it), @fn
+ * writing each topic's messages: a topic the caller may not read is left
+ * out, as one that does not exist is.  cb->args[0] counts the messages sent
  * by earlier calls.
  */
-int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+static int nl_dump_topics(struct sk_buff *skb, struct netlink_callback *cb,
+			  nl_topic_dump_fn fn)
 {
 	const struct genl_info *info = genl_info_dump(cb);
-	struct nlattr *want_group = info->attrs[MQDEV_A_GROUP];
 	struct nlattr *want_topic = info->attrs[MQDEV_A_TOPIC];
 	struct mqdev_topic **topics;
-	struct mqdev_group *g;
 	long idx = 0, skip = cb->args[0];
 	u32 n, i;
 	int err = 0;
@@ -164,29 +170,46 @@ int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 				  want_topic ? nla_data(want_topic) : NULL, &n);
 	if (!topics)
 		return -ENOMEM;
-	for (i = 0; i < n && !err; i++) {
-		mutex_lock(&topics[i]->groups_lock);
-		list_for_each_entry(g, &topics[i]->groups, node) {
-			if (want_group && nla_strcmp(want_group, g->name))
-				continue;
-			if (idx++ < skip)
-				continue;
-			err = fill_group(skb, NETLINK_CB(cb->skb).portid,
-					 cb->nlh->nlmsg_seq, NLM_F_MULTI,
-					 MQDEV_CMD_GROUP_GET, g, true);
-			if (err) {
-				idx--;
-				break;
-			}
-		}
-		mutex_unlock(&topics[i]->groups_lock);
-	}
+	for (i = 0; i < n && !err; i++)
+		err = fn(skb, cb, topics[i], &idx, skip);
 	mqdev_topics_put(topics, n);
 	cb->args[0] = idx;
 	/* A message too big for an empty buffer can never be sent. */
 	if (err && !skb->len)
 		return err;
 	return skb->len;
+}
+
+/* A topic's groups, each a message; GROUP narrows it. */
+static int group_dump_topic(struct sk_buff *skb, struct netlink_callback *cb,
+			    struct mqdev_topic *topic, long *idx, long skip)
+{
+	struct nlattr *want_group = genl_info_dump(cb)->attrs[MQDEV_A_GROUP];
+	struct mqdev_group *g;
+	int err = 0;
+
+	mutex_lock(&topic->groups_lock);
+	list_for_each_entry(g, &topic->groups, node) {
+		if (want_group && nla_strcmp(want_group, g->name))
+			continue;
+		if ((*idx)++ < skip)
+			continue;
+		err = fill_group(skb, NETLINK_CB(cb->skb).portid,
+				 cb->nlh->nlmsg_seq, NLM_F_MULTI,
+				 MQDEV_CMD_GROUP_GET, g, true);
+		if (err) {
+			(*idx)--;
+			break;
+		}
+	}
+	mutex_unlock(&topic->groups_lock);
+	return err;
+}
+
+/* Each (topic, group) the caller may read a message; GROUP, TOPIC narrow. */
+int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return nl_dump_topics(skb, cb, group_dump_topic);
 }
 
 /* ---- statistics (stats.c keeps them) ---- */
@@ -339,32 +362,10 @@ static int stats_dump_topic(struct sk_buff *skb, struct netlink_callback *cb,
 	return err;
 }
 
-/*
- * The counters of the topics the caller may read (TOPIC narrows it), as
- * for group-get: a topic the caller may not read is left out, as one that
- * does not exist is.  cb->args[0] counts the messages sent by earlier
- * calls.
- */
+/* The counters of the topics the caller may read, as for group-get. */
 int mqdev_nl_stats_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	const struct genl_info *info = genl_info_dump(cb);
-	struct nlattr *want_topic = info->attrs[MQDEV_A_TOPIC];
-	struct mqdev_topic **topics;
-	long idx = 0, skip = cb->args[0];
-	u32 n, i;
-	int err = 0;
-
-	topics = mqdev_topics_get(cb->skb, sock_net(cb->skb->sk),
-				  want_topic ? nla_data(want_topic) : NULL, &n);
-	if (!topics)
-		return -ENOMEM;
-	for (i = 0; i < n && !err; i++)
-		err = stats_dump_topic(skb, cb, topics[i], &idx, skip);
-	mqdev_topics_put(topics, n);
-	cb->args[0] = idx;
-	if (err && !skb->len)
-		return err;
-	return skb->len;
+	return nl_dump_topics(skb, cb, stats_dump_topic);
 }
 
 static int fill_charge(struct sk_buff *skb, u32 kind, u64 used,
