@@ -112,6 +112,7 @@ struct mqdev_topic {
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
 	bool			restoring;	/* replicas only, until opened */
+	struct mutex		restore_lock;	/* restores against the open */
 	/* its namespace: no reference, the namespace's exit deletes it */
 	struct net		*net;
 	struct mqdev_txn_table	*txns;		/* its namespace's */

@@ -250,6 +250,7 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	spin_lock_init(&topic->replicas_lock);
 	INIT_LIST_HEAD(&topic->replicas);
 	init_waitqueue_head(&topic->groups_wait);
+	mutex_init(&topic->restore_lock);
 	INIT_DELAYED_WORK(&topic->isr_work, mqdev_replica_isr_work);
 	topic->capacity = capacity;
 	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
