@@ -53,6 +53,7 @@ LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
+	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan \
 	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
@@ -115,9 +116,26 @@ $(LIB_A): $(LIB_OBJS)
 $(B)/lib/libmqdev.pc: lib/libmqdev.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
-$(B)/bin/mqctl: tools/mqctl/mqctl.c $(HDRS) $(LIB_SO)
+# The statistics' snapshot and Prometheus text, one copy for both tools.
+MQSTATS	:= tools/common/mqstats.c tools/common/mqstats.h
+
+$(B)/bin/mqctl: tools/mqctl/mqctl.c $(MQSTATS) $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itools/common $(RPATH) -o $@ $< \
+		tools/common/mqstats.c $(LDLIBS)
+
+# The exporter, and the same built with the sanitizers for its test.
+EXPORTER_SRCS := tools/exporter/mqdev-exporter.c tools/common/mqstats.c
+$(B)/bin/mqdev-exporter: $(EXPORTER_SRCS) $(MQSTATS) $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itools/common $(RPATH) -o $@ $(EXPORTER_SRCS) \
+		$(LDLIBS)
+
+$(B)/bin/mqdev-exporter-asan: $(EXPORTER_SRCS) $(MQSTATS) $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itools/common -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer $(RPATH) \
+		-o $@ $(EXPORTER_SRCS) $(LDLIBS)
 
 MQBENCH_SRCS := $(wildcard tools/mqbench/*.c)
 $(B)/bin/mqbench: $(MQBENCH_SRCS) tools/mqbench/mqbench.h $(HDRS) $(LIB_SO)
@@ -194,6 +212,13 @@ lint: $(CHECKPATCH)
 	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
 		--ignore MACRO_ARG_REUSE,LINUX_VERSION_CODE,CONSTANT_COMPARISON \
 		-f kmod/compat.h
+	# The TRACE_EVENT() layout every kernel trace header has: TP_*( ends
+	# a line, and its arguments are indented by a tab, not aligned to it.
+	# COMPLEX_MACRO, MACRO_ARG_REUSE: the fields events share are macros
+	# (a field list, an argument list: no expressions), as in sunrpc's.
+	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
+		--ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT \
+		--ignore COMPLEX_MACRO,MACRO_ARG_REUSE -f kmod/trace.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m C=2 modules \
 		2>&1 | tee $(B)/sparse.log
 	@! grep -E '(warning|error):' $(B)/sparse.log
@@ -220,6 +245,7 @@ check: deps
 	$(MAKE) man-check
 	$(MAKE) lint
 	scripts/kdoc-check.sh
+	scripts/rst-check.sh
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
@@ -357,6 +383,8 @@ install: all
 		| install -D -m 644 /dev/stdin \
 		$(DESTDIR)/lib/systemd/system/mqdev-persistd.service
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
+	install -D -m 755 $(B)/bin/mqdev-exporter \
+		$(DESTDIR)$(PREFIX)/bin/mqdev-exporter
 	install -D -m 644 kmod/mqdev.ko $(DESTDIR)/lib/modules/$(KVER)/extra/mqdev.ko
 
 clean:

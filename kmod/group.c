@@ -25,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "mqdev.h"
+#include "trace.h"
 
 /* Members beyond the partition count only wait: this is plenty. */
 #define MQDEV_MAX_MEMBERS	256
@@ -126,7 +127,7 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 		INIT_LIST_HEAD(&gp->hold.node);
 		gp->hold.pos = &gp->pos;
 		err = mqdev_ring_seek(&topic->parts[i], reset, &gp->offset,
-				      &gp->pos, &gp->hold, g->holds);
+				      &gp->pos, &gp->hold, g->holds, false);
 		if (err)
 			goto err_unhold;
 	}
@@ -306,6 +307,7 @@ static void group_rebalance(struct mqdev_group *g)
 
 	lockdep_assert_held(&g->topic->groups_lock);
 	WRITE_ONCE(g->generation, g->generation + 1);
+	g->rebalances++;
 	if (g->nr_members) {
 		group_set_quotas(g);
 		for (i = g->nr_parts; i-- > 0;) {
@@ -326,6 +328,7 @@ static void group_rebalance(struct mqdev_group *g)
 	 * EPOLLIN too: a member may be handed a partition with records, and
 	 * its epoll may wait for EPOLLIN alone.  read(2) sleepers likewise.
 	 */
+	trace_mqdev_rebalance(g);
 	wake_up_interruptible_poll(&g->wait, EPOLLPRI | EPOLLIN | EPOLLRDNORM);
 	wake_up_interruptible(&g->topic->read_wait);
 	mqdev_nl_rebalanced(g);
@@ -556,7 +559,7 @@ int mqdev_group_assignment(struct mqdev_handle *h,
  * The walk starts from the current position when it can, so a commit costs
  * only the records it covers.  Nothing is changed.
  *
- * Return: 0, -ERANGE for an offset past the partition's end, or -EINVAL
+ * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL
  * for an unknown @whence.
  */
 int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,
@@ -585,6 +588,7 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
 	struct mqdev_group_part *gp = &g->parts[part];
 
 	lockdep_assert_held(&g->topic->groups_lock);
+	trace_mqdev_group_commit(g, part, found);
 	WRITE_ONCE(gp->pos, found->pos);
 	gp->offset = found->offset;
 	gp->committed = true;
@@ -593,14 +597,14 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
 }
 
 /**
- * mqdev_group_set() - mqdev_group_locate(), then mqdev_group_move()
+ * mqdev_group_set() - commit: mqdev_group_locate(), then mqdev_group_move()
  * @g: the group, its topic's groups_lock held
  * @part: the partition
  * @whence: as for mqdev_group_locate()
  * @value: as for mqdev_group_locate()
  *
  * Return: 0, or with nothing moved -ERANGE or -EINVAL, as
- * mqdev_group_locate().
+ * mqdev_group_locate().  A commit: the group counts it.
  */
 int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
 {
@@ -610,6 +614,7 @@ int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
 	err = mqdev_group_locate(g, part, whence, value, &found);
 	if (!err)
 		mqdev_group_move(g, part, &found);
+	g->commits += !err;
 	return err;
 }
 

@@ -51,9 +51,28 @@ struct mqdev_net {
 
 struct mqdev_net *mqdev_net(const struct net *net);
 
+/* The refusals a topic counts: the netlink family's enum mqdev_refusal. */
+#define MQDEV_NR_REFUSALS	(MQDEV_REFUSED_MAX + 1)
+
+/*
+ * A partition's counters that are not under part->lock, per CPU: readers
+ * count lock-free, and the rest are off the hot path.  What appends count
+ * needs no counter of its own (see stats.c).
+ */
+struct mqdev_part_pcpu {
+	u64			records_out;	/* read(2) */
+	u64			bytes_out;
+	u64			waits;		/* producers' sleeps for room */
+	u64			wait_ns;
+	u64			reader_wakeups;
+	u64			producer_wakeups;
+	u64			refused[MQDEV_NR_REFUSALS];
+};
+
 struct mqdev_part {
 	struct mqdev_topic	*topic;
 	u32			index;
+	struct mqdev_part_pcpu __percpu *stats;	/* in topic->stats */
 
 	struct mutex		lock;		/* serialises producers */
 	u64			head;		/* next byte to write */
@@ -93,6 +112,7 @@ struct mqdev_topic {
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
 	bool			restoring;	/* replicas only, until opened */
+	struct mutex		restore_lock;	/* restores against the open */
 	/* its namespace: no reference, the namespace's exit deletes it */
 	struct net		*net;
 	struct mqdev_txn_table	*txns;		/* its namespace's */
@@ -105,12 +125,14 @@ struct mqdev_topic {
 	u32			nr_producers;
 	u32			min_insync;	/* durable: for acks=all */
 	u64			groups_serial;	/* commits: under groups_lock */
-	atomic64_t		groups_safe;	/* the serial a replica confirmed */
-	wait_queue_head_t	groups_wait;	/* commits waiting for it */
+	wait_queue_head_t	groups_wait;	/* commits waiting for replicas */
+	struct delayed_work	isr_work;	/* drops lagging replicas */
 	spinlock_t		replicas_lock;	/* inside part->lock */
 	struct list_head	replicas;	/* struct mqdev_replica */
 	u32			nr_replicas;	/* under replicas_lock */
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
+	/* nr_parts + 1: the last counts what no partition was chosen for */
+	struct mqdev_part_pcpu __percpu *stats;
 	u32			nr_parts;
 	struct mqdev_part	parts[] __counted_by(nr_parts);
 };
@@ -140,6 +162,8 @@ struct mqdev_handle {
 struct mqdev_replica_part {
 	u64			offset;		/* confirmed: safe before it */
 	u64			pos;		/* of the record at offset */
+	u64			prev_end;	/* the log's end at the last one */
+	unsigned long		caught_up;	/* jiffies it last was */
 	bool			known;		/* pos is still in the ring */
 	bool			in_sync;
 };
@@ -147,6 +171,9 @@ struct mqdev_replica_part {
 /* A replica handle of a durable topic (replica.c). */
 struct mqdev_replica {
 	struct list_head	node;		/* on topic->replicas */
+	/* the groups' serial it kept; since when it is behind (0: not) */
+	u64			groups_safe;	/* under topic->replicas_lock */
+	unsigned long		groups_behind;	/* under topic->replicas_lock */
 	u32			nr_parts;
 	struct mqdev_replica_part parts[] __counted_by(nr_parts);
 };
@@ -228,6 +255,8 @@ struct mqdev_group {
 	bool			holds;		/* its positions hold the ring */
 	bool			dead;		/* deleted under its members */
 	u32			generation;
+	u64			commits;	/* for the statistics */
+	u64			rebalances;
 	struct list_head	members;
 	u32			nr_members;
 	u32			next_member_id;
@@ -300,6 +329,14 @@ extern const struct kernel_param_ops mqdev_limit_ops;
 	module_param_cb(name, &mqdev_limit_ops, &name, 0644);		\
 	MODULE_PARM_DESC(name, desc " [" #lo ", " #hi "]")
 
+/* The same, for a limit other files read too (declared below). */
+#define MQDEV_LIMIT_SHARED(name, def, lo, hi, desc)			\
+	struct mqdev_limit name = {					\
+		.val = (def), .min = (lo), .max = (hi),			\
+	};								\
+	module_param_cb(name, &mqdev_limit_ops, &name, 0644);		\
+	MODULE_PARM_DESC(name, desc " [" #lo ", " #hi "]")
+
 /**
  * mqdev_limit() - the value a limit is set to now
  * @limit: the limit, from MQDEV_LIMIT()
@@ -315,22 +352,19 @@ static inline unsigned long mqdev_limit(const struct mqdev_limit *limit)
 #define MQDEV_MAX_CAPACITY	BIT_ULL(30)
 #define MQDEV_MAX_TOTAL_BYTES	BIT_ULL(40)
 
-enum mqdev_charge_kind {
-	MQDEV_CHARGE_TOPICS,
-	MQDEV_CHARGE_PARTITIONS,
-	MQDEV_CHARGE_BYTES,
-	MQDEV_CHARGE_GROUPS,
-	MQDEV_CHARGE_PRODUCERS,
-	MQDEV_CHARGE_PSTATES,
-	MQDEV_CHARGE_TXNS,
-	MQDEV_NR_CHARGES
-};
+/* The kinds of charge are the netlink family's (enum mqdev_charge_kind). */
+#define MQDEV_NR_CHARGES	(MQDEV_CHARGE_MAX + 1)
+
+/* The module-wide limits some kinds have, beside the objects they bound. */
+extern struct mqdev_limit max_topics, max_bytes, max_producers;
 
 int mqdev_charge_many(kuid_t uid, const u64 *amount);
 void mqdev_uncharge_many(kuid_t uid, const u64 *amount);
 int mqdev_charge(kuid_t uid, enum mqdev_charge_kind what, u64 n);
 void mqdev_uncharge(kuid_t uid, enum mqdev_charge_kind what, u64 n);
 void mqdev_users_destroy(void);
+void mqdev_charges_read(kuid_t uid, u64 *used, u64 *user_used,
+			u64 *limit, u64 *user_limit);
 
 /* perm.c: what each act needs is in the table there */
 enum mqdev_act {
@@ -482,6 +516,29 @@ static inline struct mqdev_record *mqdev_ring_record(struct mqdev_part *part,
 	return (struct mqdev_record *)(part->data + (pos & part->mask));
 }
 
+/**
+ * mqdev_record_flags_valid() - may a producer give a record these flags?
+ * @flags: the record's flags, as the producer gave them
+ * @key_len: its key's length
+ * @value_len: its value's length, the header block's included
+ *
+ * Only the producer's flags; a null key or value has length 0; a header
+ * block has at least its count.
+ *
+ * Return: true when they may stand.
+ */
+static inline bool mqdev_record_flags_valid(u32 flags, u32 key_len,
+					    u32 value_len)
+{
+	if (flags & ~MQDEV_RECORD_PRODUCER_FLAGS)
+		return false;
+	if ((flags & MQDEV_RECORD_NULL_KEY) && key_len)
+		return false;
+	if (flags & MQDEV_RECORD_HEADERS)
+		return value_len >= sizeof(u32);
+	return !(flags & MQDEV_RECORD_NULL_VALUE) || !value_len;
+}
+
 /* ring.c */
 int mqdev_ring_init(struct mqdev_part *part, u64 capacity);
 void mqdev_ring_free(struct mqdev_part *part);
@@ -510,7 +567,8 @@ void mqdev_append_resume(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
 
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
-		    u64 *cons_pos, struct mqdev_hold *hold, bool holding);
+		    u64 *cons_pos, struct mqdev_hold *hold, bool holding,
+		    bool replica);
 void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on);
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset);
@@ -550,7 +608,9 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 int mqdev_acks_check(struct mqdev_part *part);
 int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need);
 int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial);
-bool mqdev_replica_groups_pending(struct mqdev_topic *topic);
+bool mqdev_replica_groups_pending(struct mqdev_topic *topic,
+				  struct mqdev_replica *r);
+void mqdev_replica_isr_work(struct work_struct *work);
 long mqdev_replica_groups(struct mqdev_ioc *ioc,
 			  struct mqdev_replica_groups *req);
 
@@ -651,6 +711,25 @@ bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
 			u32 min_bytes);
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req);
+
+/* stats.c */
+int mqdev_stats_init(struct mqdev_topic *topic);
+void mqdev_stats_free(struct mqdev_topic *topic);
+void mqdev_stats_refused(struct mqdev_topic *topic, u32 part, int err);
+
+/* A partition's counters as read: the per-CPU ones summed, and the rest. */
+struct mqdev_part_stats {
+	struct mqdev_part_pcpu	pcpu;
+	u64			records_in;
+	u64			bytes_in;
+	u64			drops;
+	u64			kept_records;
+	u64			kept_bytes;
+};
+
+void mqdev_stats_read(struct mqdev_part *part, struct mqdev_part_stats *st);
+void mqdev_stats_read_topic(struct mqdev_topic *topic,
+			    struct mqdev_part_pcpu *sum);
 
 /* netlink.c */
 int mqdev_nl_init(void);

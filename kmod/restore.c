@@ -17,6 +17,7 @@
 
 #include <linux/capability.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <net/net_namespace.h>
 #include "mqdev.h"
 
@@ -52,6 +53,22 @@ static void *restore_copy_array(u64 uptr, u32 count, u32 size, size_t ksize)
 	return array;
 }
 
+/*
+ * Where a partition stood: an offset Kafka could have (an int64), and a
+ * time not ahead of the clock, which every later append would take.
+ */
+static int restore_parts_check(const struct mqdev_part_restore *parts, u32 n)
+{
+	u64 now = ktime_get_real_ns();
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (parts[i].next_offset > S64_MAX ||
+		    parts[i].last_timestamp > now + NSEC_PER_SEC)
+			return -EINVAL;
+	return 0;
+}
+
 /**
  * mqdev_topic_restore() - MQDEV_IOC_TOPIC_RESTORE
  * @net: the caller's namespace, the topic's
@@ -79,7 +96,8 @@ int mqdev_topic_restore(struct net *net, const struct mqdev_topic_restore *req)
 				   req->part_size, sizeof(*parts));
 	if (IS_ERR(parts))
 		return PTR_ERR(parts);
-	err = mqdev_topic_make(net, &req->topic, uid, gid, parts);
+	err = restore_parts_check(parts, req->parts_count) ?:
+	      mqdev_topic_make(net, &req->topic, uid, gid, parts);
 	kvfree(parts);
 	return err;
 }
@@ -109,7 +127,9 @@ int mqdev_topic_open(struct net *net, const struct mqdev_topic_id *req)
 	topic = mqdev_topic_get(NULL, net, req->name, MQDEV_ACT_REPLICATE);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
+	mutex_lock(&topic->restore_lock);
 	WRITE_ONCE(topic->restoring, false);
+	mutex_unlock(&topic->restore_lock);
 	mqdev_topic_put(topic);
 	return 0;
 }
@@ -124,18 +144,17 @@ static int restore_target(struct mqdev_ioc *ioc)
 	return restore_capable(ioc->topic->net) ? 0 : -EPERM;
 }
 
-/**
- * mqdev_group_restore_ioc() - MQDEV_IOC_GROUP_RESTORE, on a replica handle
- * @ioc: the ioctl
- * @req: the group's name, owner and committed offsets
+/*
+ * MQDEV_IOC_GROUP_RESTORE, under the topic's restore_lock: a group's name,
+ * owner and committed offsets.
  *
  * Return: 0; -EBADF on a handle that is no replica; -EBUSY for a topic
  * that is open already; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad
  * request, name, owner or offset count; -ERANGE for an offset past its
  * partition's end; -EFAULT; or as mqdev_group_restore().
  */
-long mqdev_group_restore_ioc(struct mqdev_ioc *ioc,
-			     struct mqdev_group_restore *req)
+static long group_restore(struct mqdev_ioc *ioc,
+			  struct mqdev_group_restore *req)
 {
 	kuid_t uid = make_kuid(current_user_ns(), req->uid);
 	struct mqdev_topic *topic = ioc->topic;
@@ -166,10 +185,13 @@ long mqdev_group_restore_ioc(struct mqdev_ioc *ioc,
 	return err;
 }
 
-/* The sequences of @req's window, by sequence % window; -EINVAL if odd. */
+/*
+ * The sequences of @req's window, by sequence % window; -EINVAL for one not
+ * in the window before next_seq, or an offset the partition never gave.
+ */
 static int restore_seq_window(const struct mqdev_producer_restore *req,
 			      const struct mqdev_seq_restore *entries,
-			      u64 *offsets)
+			      const struct mqdev_part *part, u64 *offsets)
 {
 	u32 i, behind;
 
@@ -178,7 +200,8 @@ static int restore_seq_window(const struct mqdev_producer_restore *req,
 	for (i = 0; i < req->count; i++) {
 		behind = req->next_seq - entries[i].sequence;
 		if (entries[i].reserved || !behind ||
-		    behind > MQDEV_SEQ_WINDOW)
+		    behind > MQDEV_SEQ_WINDOW ||
+		    entries[i].offset >= part->next_offset)
 			return -EINVAL;
 		offsets[entries[i].sequence % MQDEV_SEQ_WINDOW] =
 			entries[i].offset;
@@ -186,17 +209,16 @@ static int restore_seq_window(const struct mqdev_producer_restore *req,
 	return 0;
 }
 
-/**
- * mqdev_producer_restore_ioc() - MQDEV_IOC_PRODUCER_RESTORE
- * @ioc: the ioctl, on a replica handle
- * @req: the producer, the partition, and where its sequences stood
+/*
+ * MQDEV_IOC_PRODUCER_RESTORE, under the topic's restore_lock: a producer,
+ * the partition, and where its sequences stood.
  *
  * Return: 0; -EBADF on a handle that is no replica; -EBUSY for a topic
  * that is open already; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad
  * request, owner or window; -EFAULT; or as mqdev_pstate_restore().
  */
-long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
-				struct mqdev_producer_restore *req)
+static long producer_restore(struct mqdev_ioc *ioc,
+			     struct mqdev_producer_restore *req)
 {
 	kuid_t uid = make_kuid(current_user_ns(), req->uid);
 	struct mqdev_seq_restore *entries;
@@ -216,12 +238,55 @@ long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
 	if (IS_ERR(entries))
 		return PTR_ERR(entries);
 	offsets = kmalloc_array(MQDEV_SEQ_WINDOW, sizeof(*offsets), GFP_KERNEL);
-	err = offsets ? restore_seq_window(req, entries, offsets) : -ENOMEM;
+	err = offsets ? restore_seq_window(req, entries,
+					   &ioc->topic->parts[req->partition],
+					   offsets) : -ENOMEM;
 	if (!err)
 		err = mqdev_pstate_restore(ioc->topic, req->producer_id, uid,
 					   &ioc->topic->parts[req->partition],
 					   req->next_seq, offsets);
 	kfree(offsets);
 	kvfree(entries);
+	return err;
+}
+
+/**
+ * mqdev_group_restore_ioc() - MQDEV_IOC_GROUP_RESTORE, on a replica handle
+ * @ioc: the ioctl
+ * @req: the group's name, owner and committed offsets
+ *
+ * The topic's restore_lock keeps TOPIC_OPEN from coming in between the
+ * check that the topic is still being restored and the restore.
+ *
+ * Return: as group_restore().
+ */
+long mqdev_group_restore_ioc(struct mqdev_ioc *ioc,
+			     struct mqdev_group_restore *req)
+{
+	long err;
+
+	mutex_lock(&ioc->topic->restore_lock);
+	err = group_restore(ioc, req);
+	mutex_unlock(&ioc->topic->restore_lock);
+	return err;
+}
+
+/**
+ * mqdev_producer_restore_ioc() - MQDEV_IOC_PRODUCER_RESTORE
+ * @ioc: the ioctl, on a replica handle
+ * @req: the producer, the partition, and where its sequences stood
+ *
+ * Under the topic's restore_lock, as mqdev_group_restore_ioc().
+ *
+ * Return: as producer_restore().
+ */
+long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
+				struct mqdev_producer_restore *req)
+{
+	long err;
+
+	mutex_lock(&ioc->topic->restore_lock);
+	err = producer_restore(ioc, req);
+	mutex_unlock(&ioc->topic->restore_lock);
 	return err;
 }

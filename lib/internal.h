@@ -78,6 +78,8 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_consumer_opts__last	data_dir
 #define mqdev_verify_stats__last	repeats
 #define mqdev_event__last		cookie
+#define mqdev_stats_module__last	charge
+#define mqdev_send_opts__last		headers
 
 /* A field added after __last would be dropped: only padding may follow. */
 #define OPTS_LAST_CHECK(type)						\
@@ -89,6 +91,11 @@ OPTS_LAST_CHECK(mqdev_producer_opts);
 OPTS_LAST_CHECK(mqdev_consumer_opts);
 OPTS_LAST_CHECK(mqdev_verify_stats);
 OPTS_LAST_CHECK(mqdev_event);
+OPTS_LAST_CHECK(mqdev_send_opts);
+OPTS_LAST_CHECK(mqdev_stats_module);
+
+/* record.c: the bytes a header block of @n headers takes, or 0 if bad. */
+size_t mqdev_headers_size(const struct mqdev_header *h, unsigned int n);
 
 /* ioctl() as the library reports it: a result, or -errno. */
 static inline int mqdev_ioctl(int fd, unsigned long cmd, void *arg)
@@ -135,6 +142,14 @@ uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
 void mqdev_consumer_committed(struct mqdev_consumer *c,
 			      const struct mqdev_group_commit *commits,
 			      uint32_t count);
+
+/* netlink.c: a request of the family, and its run to the end. */
+struct mqdev_nl;
+struct nlmsghdr;
+struct nlmsghdr *mqdev_nl_new(struct mqdev_nl *nl, uint16_t flags,
+			      uint8_t cmd);
+int mqdev_nl_run(struct mqdev_nl *nl, struct nlmsghdr *nlh,
+		 int (*cb)(const struct nlmsghdr *nlh, void *ctx), void *ctx);
 
 /* history.c: a durable topic's records older than the ring, from disk */
 struct mqdev_history;

@@ -128,6 +128,50 @@ static inline uint32_t mqdev_record_value_len(const struct mqdev_record *rec)
 	return rec->len - sizeof(*rec) - rec->key_len;
 }
 
+/*
+ * Kafka's record model (MQDEV_RECORD_NULL_KEY, _NULL_VALUE, _HEADERS; see
+ * the uapi header): a record's headers, and its value after them.
+ */
+struct mqdev_header {
+	const void	*key;
+	uint32_t	key_len;
+	int32_t		value_len;	/* -1: a null value */
+	const void	*value;		/* NULL for a null value */
+};
+
+/* Where mqdev_record_header_next() is in a record's header block. */
+struct mqdev_header_iter {
+	uint32_t	pos;		/* 0 before the first */
+	uint32_t	left;
+};
+
+/*
+ * The next header of @rec into *@h: 1, or 0 after the last (and for a
+ * record without headers), or -EBADMSG for a header block that does not fit
+ * in the record.  @iter starts zeroed.  The block is checked, never
+ * trusted: a producer wrote it.
+ */
+int mqdev_record_header_next(const struct mqdev_record *rec,
+			     struct mqdev_header_iter *iter,
+			     struct mqdev_header *h);
+
+/*
+ * The value proper of @rec, after its header block if it has one, in
+ * *@value and *@len (NULL and 0 for a null value): 0, or -EBADMSG for a
+ * header block that does not fit in the record.
+ */
+int mqdev_record_payload(const struct mqdev_record *rec, const void **value,
+			 uint32_t *len);
+
+/*
+ * Lay @n headers out as a header block in @buf, of @size bytes, for a
+ * message with MQDEV_MSG_HEADERS (the value proper goes right after it):
+ * the bytes it took, or -ENOSPC when they do not fit, -EINVAL for a
+ * header with a negative length other than -1.
+ */
+int mqdev_headers_encode(void *buf, size_t size, const struct mqdev_header *h,
+			 unsigned int n);
+
 /* ---- producer ------------------------------------------------------------ */
 
 struct mqdev_producer;
@@ -200,12 +244,33 @@ int mqdev_produce(struct mqdev_producer *producer, struct mqdev_msg *msgs,
  * Queue one message (key and value are copied) for the next flush, which
  * happens when the batch is full or on mqdev_producer_flush().  @partition
  * may be MQDEV_PARTITION_ANY.  The ack callback, if set, is called for every
- * message at its flush.
+ * message at its flush.  A NULL key or value of length 0 is null
+ * (MQDEV_RECORD_NULL_KEY, _NULL_VALUE), distinct from an empty one.
  */
 int mqdev_producer_send(struct mqdev_producer *producer,
 			const void *key, uint32_t key_len,
 			const void *value, uint32_t value_len,
 			uint32_t partition, void *opaque);
+
+/* A message in Kafka's record model, for mqdev_producer_send_opts(). */
+struct mqdev_send_opts {
+	size_t		sz;		/* sizeof(struct mqdev_send_opts) */
+	uint32_t	flags;		/* MQDEV_MSG_NULL_KEY, _NULL_VALUE */
+	unsigned int	nr_headers;
+	const struct mqdev_header *headers;	/* nr_headers of them */
+};
+
+/*
+ * mqdev_producer_send() with a null key or value (whose length must be 0)
+ * and headers, which go in a header block before the value
+ * (MQDEV_MSG_HEADERS); @opts may be NULL.  -EINVAL for bad flags or a
+ * header length, -EMSGSIZE for a record over the topic's max_record.
+ */
+int mqdev_producer_send_opts(struct mqdev_producer *producer,
+			     const void *key, uint32_t key_len,
+			     const void *value, uint32_t value_len,
+			     uint32_t partition, void *opaque,
+			     const struct mqdev_send_opts *opts);
 int mqdev_producer_flush(struct mqdev_producer *producer);
 /* Change the ack callback (initially the opts' ack_fn); NULL: none. */
 void mqdev_producer_set_ack(struct mqdev_producer *producer, mqdev_ack_fn fn,
@@ -631,6 +696,90 @@ int mqdev_nl_checker_register(struct mqdev_nl *nl, const char *producer);
 /* Answer: MQDEV_TXN_COMMIT, _ABORT, or _UNKNOWN (ask again later). */
 int mqdev_txn_resolve(struct mqdev_nl *nl, const char *producer,
 		      uint64_t txn, uint32_t decision);
+
+/* ---- statistics (since LIBMQDEV_0.2) --------------------------------------- */
+
+/* What a struct mqdev_stats is about. */
+enum mqdev_stats_kind {
+	MQDEV_STATS_PARTITION,	/* a partition's counters */
+	MQDEV_STATS_TOPIC,	/* refusals before a partition was chosen */
+	MQDEV_STATS_GROUP,	/* a consumer group's counters */
+};
+
+/* Room for this many refusal reasons (enum mqdev_refusal), for good. */
+#define MQDEV_STATS_REFUSALS	16
+
+/*
+ * One of mqdev_stats_get()'s answers, the library's own, for a callback:
+ * sz is its size in the library.  Counters count from the topic's (or the
+ * group's) creation; bytes are ring bytes (headers, keys, values and their
+ * padding).  "Out" counts what read(2) copied: readers of the mapped ring
+ * read without the kernel and are seen in their group's commits and lag.
+ */
+struct mqdev_stats {
+	size_t		sz;
+	uint32_t	kind;			/* enum mqdev_stats_kind */
+	char		topic[MQDEV_NAME_SIZE];
+	/* MQDEV_STATS_PARTITION and _TOPIC (refused only) */
+	uint32_t	partition;
+	uint64_t	records_in;
+	uint64_t	bytes_in;
+	uint64_t	records_out;
+	uint64_t	bytes_out;
+	uint64_t	drops;			/* an overwrite topic's */
+	uint64_t	waits;			/* producers' sleeps for room */
+	uint64_t	wait_ns;
+	uint64_t	reader_wakeups;
+	uint64_t	producer_wakeups;
+	uint64_t	kept_records;
+	uint64_t	kept_bytes;
+	uint64_t	refused[MQDEV_STATS_REFUSALS];	/* by enum mqdev_refusal */
+	/* MQDEV_STATS_GROUP */
+	char		group[MQDEV_NAME_SIZE];
+	uint64_t	commits;
+	uint64_t	rebalances;
+	uint32_t	members;
+	uint64_t	lag;			/* summed over partitions */
+	uint32_t	nr_parts;
+	const uint64_t	*part_lag;		/* by partition, nr_parts */
+};
+
+typedef int (*mqdev_stats_fn)(void *ctx, const struct mqdev_stats *stats);
+
+/*
+ * The counters of every topic the caller may read, or of @topic (NULL:
+ * all): for each topic its partitions in order, then its refusals before a
+ * partition was chosen, then its groups.  @fn returning < 0 stops it, and
+ * that is returned.  A topic the caller may not read is left out, as one
+ * that does not exist.
+ */
+int mqdev_stats_get(struct mqdev_nl *nl, const char *topic, mqdev_stats_fn fn,
+		    void *ctx);
+
+/* One kind of object the module counts (enum mqdev_charge_kind). */
+struct mqdev_stats_charge {
+	uint64_t	used;		/* module-wide, every user */
+	uint64_t	limit;		/* module-wide; UINT64_MAX: none */
+	uint64_t	user_used;	/* the caller's user */
+	uint64_t	user_limit;
+};
+
+/* Room for this many kinds of charge, for good. */
+#define MQDEV_STATS_CHARGES	16
+
+/* Filled by mqdev_stats_module(), up to the caller's sz. */
+struct mqdev_stats_module {
+	size_t				sz;
+	uint32_t			nr_charges;
+	struct mqdev_stats_charge	charge[MQDEV_STATS_CHARGES];
+};
+
+/* What the module holds, against its limits: 0 or -errno. */
+int mqdev_stats_module(struct mqdev_nl *nl, struct mqdev_stats_module *out);
+
+/* Names for the reasons and kinds: "full", "topics"...; NULL if unknown. */
+const char *mqdev_stats_refusal_name(uint32_t reason);
+const char *mqdev_stats_charge_name(uint32_t kind);
 
 #ifdef __cplusplus
 }

@@ -8,8 +8,8 @@ linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
 qemu-system-x86 busybox-static libmnl-dev sparse
 flex bison bc libelf-dev libssl-dev
 libhiredis-dev redis-tools abigail-tools
-python3 python3-yaml python3-jsonschema dkms
-scdoc mandoc groff-base man-db"
+python3 python3-yaml python3-jsonschema python3-docutils dkms
+scdoc mandoc groff-base man-db prometheus"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 
