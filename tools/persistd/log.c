@@ -32,10 +32,17 @@ static int open_owned(int dirfd, const char *name, int flags,
 		      const struct topic *t)
 {
 	mode_t mode = t->info.mode & 0444;
-	int fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
+	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+			mode);
+	struct stat st;
 
 	if (fd < 0)
 		return -errno;
+	/* the topic's owner owns the directory: a FIFO there is no log */
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
 	if (fchown(fd, t->info.uid, t->info.gid) || fchmod(fd, mode)) {
 		close(fd);
 		return -errno;
@@ -99,9 +106,9 @@ static int plog_scan(struct plog *p, const struct topic *t, uint64_t *bases,
 
 	for (i = 0; i < n; i++) {
 		mqseg_name(name, bases[i], "log");
-		fd = openat(p->dirfd, name, O_RDONLY | O_CLOEXEC);
+		fd = open_owned(p->dirfd, name, O_RDONLY, t);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		err = mqseg_scan(fd, bases[i], fn, ctx, &s);
 		close(fd);
 		if (err)
@@ -161,7 +168,8 @@ int plog_open(struct plog *p, int topic_dirfd, const struct topic *t,
 	err = mkdir_owned(topic_dirfd, name, t);
 	if (err)
 		return err;
-	p->dirfd = openat(topic_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	p->dirfd = openat(topic_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			  O_CLOEXEC);
 	if (p->dirfd < 0)
 		return -errno;
 	n = mqseg_list(p->dirfd, &bases);

@@ -131,7 +131,7 @@ static int topic_open_disk(struct topic *t, struct pwins *w)
 	if (err)
 		return err;
 	t->dirfd = openat(data_dirfd, t->name, O_RDONLY | O_DIRECTORY |
-			  O_CLOEXEC);
+			  O_NOFOLLOW | O_CLOEXEC);
 	if (t->dirfd < 0)
 		return -errno;
 	err = topic_config_write(t);
@@ -321,6 +321,7 @@ again:
 
 static void topic_remove(struct topic *t, bool delete_files)
 {
+	char name[MQDEV_NAME_SIZE + 16];
 	struct topic **pp;
 
 	for (pp = &topics; *pp; pp = &(*pp)->next)
@@ -333,6 +334,8 @@ static void topic_remove(struct topic *t, bool delete_files)
 		close(t->dirfd);
 		t->dirfd = -1;
 		rmtree_at(data_dirfd, t->name);
+		unlinkat(data_dirfd, state_name(name, t->name, "config"), 0);
+		unlinkat(data_dirfd, state_name(name, t->name, "groups"), 0);
 		fsync_dir(data_dirfd);
 	}
 	/* events of this epoll_wait() may still name it */
@@ -612,14 +615,11 @@ static int scan_topics(bool restore)
 		if (i < n || strchr(de->d_name, '@') || de->d_name[0] == '.' ||
 		    strlen(de->d_name) > MQDEV_NAME_MAX)
 			continue;
-		fd = openat(data_dirfd, de->d_name, O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC);
-		if (fd < 0)
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
 		memset(&info, 0, sizeof(info));
-		if (!topic_config_read(fd, &info))
+		if (!topic_config_read(de->d_name, &info))
 			topic_add(de->d_name, &info, true);
-		close(fd);
 	}
 	closedir(d);
 out:

@@ -111,11 +111,12 @@ static int restore_groups(struct topic *t)
 	uint32_t parts = t->info.partitions, uid, p;
 	struct mqdev_group_restore req;
 	char *text, *line, *save = NULL, *s, *end;
-	char name[MQDEV_NAME_SIZE];
+	char name[MQDEV_NAME_SIZE + 16];
 	uint64_t *offsets;
 	int err, n;
 
-	err = state_read(t->dirfd, "groups@", &text);
+	err = state_read(data_dirfd, state_name(name, t->name, "groups"),
+			 &text);
 	if (err)
 		return err == -ENOENT ? 0 : err;
 	offsets = calloc(parts, sizeof(*offsets));
@@ -144,7 +145,7 @@ static int restore_groups(struct topic *t)
 			err = -errno;
 		continue;
 bad:
-		say(LOG_ERR, "%s/groups@: a line that is not a group: '%s'",
+		say(LOG_ERR, "%s@groups: a line that is not a group: '%s'",
 		    t->name, line);
 	}
 	free(offsets);

@@ -3,8 +3,10 @@
  * What besides the records must survive: a topic's configuration, its
  * groups' committed offsets, and the named producer identities.  Each is a
  * small text file replaced atomically: written to NAME.tmp@, fsync'ed,
- * renamed over NAME, and the directory fsync'ed.  ('@' is in no topic
- * name, so these names never meet a topic's directory.)
+ * renamed over NAME, and the directory fsync'ed.  They are root's, in the
+ * data directory itself (TOPIC@config, TOPIC@groups, identities@): '@' is
+ * in no topic name, so they never meet a topic's directory, which its owner
+ * owns (and could fill with links).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +30,20 @@
  *
  * Return: 0 or -errno.
  */
+/**
+ * state_name() - the name of one of @topic's state files
+ * @buf: MQDEV_NAME_SIZE + 16 bytes
+ * @topic: the topic
+ * @what: "config" or "groups"
+ *
+ * Return: @buf.
+ */
+const char *state_name(char *buf, const char *topic, const char *what)
+{
+	snprintf(buf, MQDEV_NAME_SIZE + 16, "%s@%s", topic, what);
+	return buf;
+}
+
 int fsync_dir(int dirfd)
 {
 	return fsync(dirfd) ? -errno : 0;
@@ -51,7 +67,8 @@ int state_write(int dirfd, const char *name, const char *text, size_t len,
 	int fd, err = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp@", name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	while (len && !err) {
@@ -86,11 +103,13 @@ int state_read(int dirfd, const char *name, char **text)
 	int fd, err = 0;
 	ssize_t n;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st)) {
 		err = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
 	} else if (st.st_size > STATE_MAX) {
 		err = -EFBIG;
 	} else {
@@ -124,7 +143,7 @@ int mkdir_owned(int dirfd, const char *name, const struct topic *t)
 
 	if (mkdirat(dirfd, name, mode) && errno != EEXIST)
 		return -errno;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fchown(fd, t->info.uid, t->info.gid) || fchmod(fd, mode))
@@ -176,7 +195,7 @@ int rmtree_at(int dirfd, const char *name)
 int topic_config_write(const struct topic *t)
 {
 	const struct mqdev_topic_info *i = &t->info;
-	char text[256];
+	char text[256], name[MQDEV_NAME_SIZE + 16];
 	int len;
 
 	len = snprintf(text, sizeof(text),
@@ -184,24 +203,25 @@ int topic_config_write(const struct topic *t)
 		       "uid %u\ngid %u\nmin_insync %u\n", i->partitions,
 		       (unsigned long long)i->capacity, i->flags, i->mode,
 		       i->uid, i->gid, i->min_insync);
-	return state_write(t->dirfd, "config@", text, len, 0600);
+	return state_write(data_dirfd, state_name(name, t->name, "config"),
+			   text, len, 0600);
 }
 
 /**
  * topic_config_read() - a topic's configuration, as topic_config_write()
  * kept it
- * @dirfd: the topic's directory
+ * @topic: the topic's name
  * @info: filled in (the name is not)
  *
  * Return: 0, -ENOENT, or -EINVAL for a file that does not say it all.
  */
-int topic_config_read(int dirfd, struct mqdev_topic_info *info)
+int topic_config_read(const char *topic, struct mqdev_topic_info *info)
 {
+	char *text, name[MQDEV_NAME_SIZE + 16];
 	unsigned long long cap;
-	char *text;
 	int err, n;
 
-	err = state_read(dirfd, "config@", &text);
+	err = state_read(data_dirfd, state_name(name, topic, "config"), &text);
 	if (err)
 		return err;
 	n = sscanf(text, "partitions %u\ncapacity %llu\nflags %u\nmode %o\n"
@@ -266,7 +286,7 @@ int groups_persist(struct topic *t)
 	struct mqdev_replica_confirm conf = { .flags = MQDEV_CONFIRM_GROUPS };
 	const struct mqdev_group_state *g;
 	const uint64_t *committed;
-	char *states = NULL, *text;
+	char *states = NULL, *text, name[MQDEV_NAME_SIZE + 16];
 	size_t len = 0, room;
 	uint64_t serial = 0;
 	int err;
@@ -291,7 +311,8 @@ int groups_persist(struct topic *t)
 		len += snprintf(text + len, room - len, "\n");
 	}
 	free(states);
-	err = state_write(t->dirfd, "groups@", text, len, 0600);
+	err = state_write(data_dirfd, state_name(name, t->name, "groups"),
+			  text, len, 0600);
 	free(text);
 	if (err)
 		return err;
