@@ -161,7 +161,8 @@ $(B)/bin/mqdev-persistd: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SO)
 
 $(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)

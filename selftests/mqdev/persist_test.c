@@ -521,6 +521,16 @@ static int segment_mode(const char *dir, const char *topic, uint32_t part)
 	return stat(path, &st) ? -1 : (int)(st.st_mode & 0777);
 }
 
+/* The permission bits of the daemon's state file @what of @topic, or -1. */
+static int state_file(const char *dir, const char *topic, const char *what)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s@%s", dir, topic, what);
+	return stat(path, &st) ? -1 : (int)(st.st_mode & 0777);
+}
+
 /* acks=all through the daemon: acknowledged means in a checked segment. */
 TEST_F(persist, acks_all_on_disk)
 {
@@ -549,12 +559,15 @@ TEST_F(persist, acks_all_on_disk)
 	EXPECT_EQ(0, err);
 	/* the topic's files are readable as the topic is (0644: by all) */
 	EXPECT_EQ(0444, segment_mode(self->d.dir, self->name, 1));
+	/* its configuration is the daemon's own */
+	EXPECT_EQ(0600, state_file(self->d.dir, self->name, "config"));
 	/* deleting the topic deletes its files */
 	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
 	for (n = 0; n < 40 && disk_scan(self->d.dir, self->name, 1).bad != -1;
 	     n++)
 		sleep_ms(50);
 	EXPECT_EQ(-1, disk_scan(self->d.dir, self->name, 1).bad);
+	EXPECT_EQ(-1, state_file(self->d.dir, self->name, "config"));
 }
 
 /* Produce @n values, value_of(@from + i), in a transaction of @s. */

@@ -454,8 +454,10 @@ static bool topic_drain(struct topic *t)
 		t->lost = lost;
 	}
 	err = mqdev_consumer_error(t->rep);
-	if (err)
-		say(LOG_ERR, "%s: reading the ring: %s", t->name, strerror(-err));
+	if (err && !t->read_err)
+		say(LOG_ERR, "%s: reading the ring: %s: replicating it no more",
+		    t->name, strerror(-err));
+	t->read_err = err;
 	return true;
 }
 

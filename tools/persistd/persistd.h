@@ -73,6 +73,7 @@ struct topic {
 	uint64_t		next_sync_ms;	/* FSYNC_INTERVAL */
 	bool			groups_unsupported;
 	bool			dead;		/* removed, not yet freed */
+	int			read_err;	/* the replica's sticky error */
 	bool			stalled;	/* a write failed: read no more */
 	/* the run taken from the ring and not yet all in batches */
 	const struct mqdev_record *run[64];
