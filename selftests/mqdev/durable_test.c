@@ -16,19 +16,14 @@
 
 #define LAG_MS		300
 
+/* attach(), and O_NONBLOCK if @oflags asks for it. */
 static int attach_as(const char *name, uint32_t flags, int oflags)
 {
-	struct mqdev_attach req = { .flags = flags };
-	int fd = open(MQDEV_DEVICE, O_RDWR | O_CLOEXEC | oflags);
-	int err;
+	int fd = attach(name, flags, NULL);
 
-	if (fd < 0)
-		return -errno;
-	mqdev_name_set(req.name, name);
-	err = xioctl(fd, MQDEV_IOC_ATTACH, &req);
-	if (err) {
+	if (fd >= 0 && oflags && fcntl(fd, F_SETFL, oflags)) {
 		close(fd);
-		return err;
+		return -errno;
 	}
 	return fd;
 }
