@@ -11,6 +11,8 @@
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
 #                 (FUZZ_DEBUG=1: on the debug kernel)
 # make torture    producers, transactions and a group under SIGKILL
+# make powercut   qemu SIGKILLed under durable load, ROUNDS seeded rounds
+#                 from SEED (tools/powercut/run); make check runs 5
 # make man        the manual pages, from Documentation/man/*.scd, into build/man
 # make man-check  lint them, and check that every libmqdev function and every
 #                 mqctl command has its page (make check runs it)
@@ -45,7 +47,8 @@ LIB_A	 := $(B)/lib/libmqdev.a
 LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
-TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture
+TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
+	    $(B)/bin/pcload $(B)/bin/pccheck
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -60,7 +63,7 @@ HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
 	regen man man-check \
-	bench fuzz torture \
+	bench fuzz torture powercut \
 	install clean
 all: module lib tools selftests man
 
@@ -109,6 +112,15 @@ $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 $(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# The power-cut test: pcload runs in the guest, pccheck on the host.
+$(B)/bin/pcload: tools/powercut/pcload.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+$(B)/bin/pccheck: tools/powercut/check.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -189,6 +201,7 @@ check: deps
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1
+	tools/powercut/run --rounds 5 --seed 1 || [ $$? = 4 ]
 
 # Every peer in one VM boot; not a test (see README, Benchmarks).  The
 # mqdev consumers sleep for 64 KiB at a time, as Kafka consumers tuned for
@@ -233,6 +246,12 @@ fuzz: all
 torture: all
 	tools/vm/run --timeout $$(($(TORTURE_SECONDS) + 300)) -- \
 		mqtorture --seconds $(TORTURE_SECONDS)
+
+# The power cut, for long runs (two boots a round, about 25 s each).
+ROUNDS	?= 50
+SEED	?= 1
+powercut: all
+	tools/powercut/run --rounds $(ROUNDS) --seed $(SEED)
 
 # The benchmark's guest also runs Debian's Redis server (the Redis peer).
 BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048
