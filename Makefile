@@ -195,8 +195,10 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
-		--scenario throughput,group,fanout,backlog,latency,memory,cost >/dev/null
+		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable \
+		>/dev/null
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
@@ -253,13 +255,16 @@ SEED	?= 1
 powercut: all
 	tools/powercut/run --rounds $(ROUNDS) --seed $(SEED)
 
-# The benchmark's guest also runs Debian's Redis server (the Redis peer).
-BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048
+# The benchmark's guest also runs Debian's Redis server (the Redis peer),
+# and has a disk (the durable scenario: acks=all, Redis's AOF, fdatasync).
+BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048 \
+	--disk $(B)/bench/disk.img
 
 bench: deps
 	scripts/deps.sh gnuplot-nox
 	$(MAKE) all
 	@mkdir -p $(B)/bench
+	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) --timeout 3600 -- mqbench --json $(B)/bench/results.json \
 		$(BENCH_OPTS) >$(B)/bench/results.md
 	$(BENCH_VM) --cpu max,-erms --timeout 1800 -- mqbench \
