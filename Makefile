@@ -7,6 +7,11 @@
 # make check      every selftest in the VM; ends with "N passed, M failed"
 # make check-debug  the selftests, the fuzzer and the torture on a debug
 #                 kernel (KASAN, lockdep, kmemleak, UBSAN...), built once
+# make check-6.1  the module built for Debian 12's 6.1 kernel and the VM's
+#                 part of make check (selftests, fuzzer, torture) on it;
+#                 make check-kver KVER=<release> for any installed kernel
+# make dkms-check  the module added, built and installed by dkms for 6.12
+#                 and 6.1 in a private tree, then loaded in each kernel's VM
 # make bench      the benchmark, in one VM boot (and one under -icount)
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
 #                 (FUZZ_DEBUG=1: on the debug kernel)
@@ -19,7 +24,8 @@
 # make install    headers, library, tools, manual pages and module under PREFIX
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
-# for the running kernel of a real host: make KVER=$(uname -r).
+# for the running kernel of a real host: make KVER=$(uname -r).  Kernels
+# from 6.1 on are supported (kmod/compat.h); 6.12 and 6.1 are tested.
 
 VERSION	:= 0.1.0
 SOMAJOR	:= 0
@@ -62,13 +68,27 @@ KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqd
 HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
-	regen man man-check \
+	regen man man-check module-kver check-kver check-6.1 dkms-src \
+	dkms-check \
 	bench fuzz torture powercut \
 	install clean
 all: module lib tools selftests man
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m W=1 $(KWERROR) modules
+
+# For another kernel than the VM's default (make check-kver), the module
+# is built from a copy of its sources in build/kver/<release>/kmod (beside
+# uapi/, as kmod/ is), so that kmod/ keeps the default kernel's.
+KVER_DIR := $(B)/kver/$(KVER)
+KVER_KO  := $(KVER_DIR)/kmod/mqdev.ko
+module-kver:
+	@mkdir -p $(KVER_DIR)/kmod $(KVER_DIR)/uapi/linux
+	cp -p kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) \
+		$(KVER_DIR)/kmod/
+	cp -p uapi/linux/mqdev.h $(KVER_DIR)/uapi/linux/
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(KVER_DIR)/kmod CONFIG_MQDEV=m W=1 \
+		$(KWERROR) modules
 
 lib: $(LIBS)
 tools: $(TOOLS) $(EXAMPLES)
@@ -166,6 +186,17 @@ lint: $(CHECKPATCH)
 	# MACRO_ARG_REUSE: MQDEV_LIMIT() names a variable and its parameter
 	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
 		--ignore MACRO_ARG_REUSE -f $(KSRCS)
+	# kmod/compat.h is where the kernel's version is asked, on purpose
+	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
+		--ignore MACRO_ARG_REUSE,LINUX_VERSION_CODE,CONSTANT_COMPARISON \
+		-f kmod/compat.h
+	# The TRACE_EVENT() layout every kernel trace header has: TP_*( ends
+	# a line, and its arguments are indented by a tab, not aligned to it.
+	# COMPLEX_MACRO, MACRO_ARG_REUSE: the fields events share are macros
+	# (a field list, an argument list: no expressions), as in sunrpc's.
+	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
+		--ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT \
+		--ignore COMPLEX_MACRO,MACRO_ARG_REUSE -f kmod/trace.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m C=2 modules \
 		2>&1 | tee $(B)/sparse.log
 	@! grep -E '(warning|error):' $(B)/sparse.log
@@ -204,6 +235,48 @@ check: deps
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1
 	tools/powercut/run --rounds 5 --seed 1 || [ $$? = 4 ]
+	$(MAKE) dkms-check
+
+# make check on another kernel (KVER, a release), with the module built for
+# it (W=1, no warning) and sparse clean on its headers: the runner's checks,
+# every selftest, the fuzzer and the torture.  The rest of make check does
+# not depend on the kernel.  CI runs it for Debian 12's 6.1.
+KVER_VM := MQDEV_VM_KVER=$(KVER) MQDEV_VM_MODULE=$(CURDIR)/$(KVER_KO)
+check-kver: deps
+	scripts/ynl-regen.sh --check
+	$(MAKE) WERROR=1 lib tools selftests
+	$(MAKE) WERROR=1 module-kver
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(KVER_DIR)/kmod CONFIG_MQDEV=m W=1 \
+		KCFLAGS=-Werror C=2 modules 2>&1 | tee $(KVER_DIR)/sparse.log
+	@! grep -E '(warning|error):' $(KVER_DIR)/sparse.log
+	$(KVER_VM) tools/vm/selftest.sh
+	$(KVER_VM) tools/vm/run --host-usr -- selftests/run.sh
+	$(KVER_VM) tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
+	$(KVER_VM) tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
+	$(KVER_VM) tools/vm/run -- mqtorture --seconds 20 --seed 1
+
+check-6.1: deps
+	@kver=$$(scripts/kver.sh 6.1); \
+	if [ -z "$$kver" ]; then \
+		echo "check-6.1: no Debian 6.1 kernel and headers; make deps" >&2; \
+		exit 1; \
+	fi; \
+	$(MAKE) check-kver KVER=$$kver
+
+# DKMS's source tree for the module (README, Installing with DKMS).
+DKMS_SRC ?= $(DESTDIR)/usr/src
+dkms-src:
+	install -D -m 644 -t $(DKMS_SRC)/mqdev-$(VERSION) dkms.conf
+	install -D -m 644 -t $(DKMS_SRC)/mqdev-$(VERSION)/kmod kmod/Kbuild \
+		$(filter-out %.mod.c,$(wildcard kmod/*.[ch]))
+	install -D -m 644 -t $(DKMS_SRC)/mqdev-$(VERSION)/uapi/linux \
+		uapi/linux/mqdev.h
+
+# DKMS adds, builds and installs the module for 6.12 and 6.1 in a tree of
+# its own under build/dkms, and each kernel's guest loads what it installed.
+dkms-check: deps
+	$(MAKE) WERROR=1 lib tools selftests
+	scripts/dkms-check.sh
 
 # Every peer in one VM boot; not a test (see README, Benchmarks).  The
 # mqdev consumers sleep for 64 KiB at a time, as Kafka consumers tuned for

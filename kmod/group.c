@@ -25,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "mqdev.h"
+#include "trace.h"
 
 /* Members beyond the partition count only wait: this is plenty. */
 #define MQDEV_MAX_MEMBERS	256
@@ -71,6 +72,20 @@ static void group_free(struct mqdev_group *g)
 }
 
 /*
+ * What a durable topic's replica keeps of its groups changed: the commits
+ * it makes safe are counted by a serial, and it is woken to keep them.
+ */
+static void groups_changed(struct mqdev_topic *topic)
+{
+	lockdep_assert_held(&topic->groups_lock);
+	if (!(topic->flags & MQDEV_TOPIC_DURABLE))
+		return;
+	/* READ_ONCE() in the replica's poll */
+	WRITE_ONCE(topic->groups_serial, topic->groups_serial + 1);
+	wake_up_interruptible_all(&topic->groups_wait);
+}
+
+/*
  * A new group starts every partition at @reset.  It belongs to its maker,
  * who is charged for it.  It holds the records from there on, so that the
  * producers of a block topic wait for it, only if its maker may write the
@@ -78,9 +93,9 @@ static void group_free(struct mqdev_group *g)
  * perm.c).  A reader's group reads as on an overwrite topic: lapped when it
  * falls behind, and told how much it lost.
  */
-static struct mqdev_group *group_create(const struct sk_buff *nlskb,
-					struct mqdev_topic *topic,
-					const char *name, u32 reset)
+static struct mqdev_group *group_create(struct mqdev_topic *topic,
+					const char *name, kuid_t uid,
+					bool holds, u32 reset)
 {
 	struct mqdev_group_part *gp;
 	struct mqdev_group *g;
@@ -90,20 +105,20 @@ static struct mqdev_group *group_create(const struct sk_buff *nlskb,
 	lockdep_assert_held(&topic->groups_lock);
 	if (topic->nr_groups >= mqdev_limit(&max_topic_groups))
 		return ERR_PTR(-ENOSPC);
-	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_GROUPS, 1);
+	err = mqdev_charge(uid, MQDEV_CHARGE_GROUPS, 1);
 	if (err)
 		return ERR_PTR(err);
 	g = kzalloc(struct_size(g, parts, topic->nr_parts), GFP_KERNEL_ACCOUNT);
 	if (!g) {
-		mqdev_uncharge(current_fsuid(), MQDEV_CHARGE_GROUPS, 1);
+		mqdev_uncharge(uid, MQDEV_CHARGE_GROUPS, 1);
 		return ERR_PTR(-ENOMEM);
 	}
 	g->nr_parts = topic->nr_parts;
 	g->topic = topic;
 	strscpy_pad(g->name, name);
-	g->uid = current_fsuid();
+	g->uid = uid;
 	g->serial = atomic64_inc_return(&mqdev_group_serial);
-	g->holds = !mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_HOLD);
+	g->holds = holds;
 	INIT_LIST_HEAD(&g->members);
 	init_waitqueue_head(&g->wait);
 
@@ -112,18 +127,29 @@ static struct mqdev_group *group_create(const struct sk_buff *nlskb,
 		INIT_LIST_HEAD(&gp->hold.node);
 		gp->hold.pos = &gp->pos;
 		err = mqdev_ring_seek(&topic->parts[i], reset, &gp->offset,
-				      &gp->pos, &gp->hold, g->holds);
+				      &gp->pos, &gp->hold, g->holds, false);
 		if (err)
 			goto err_unhold;
 	}
 	list_add_tail(&g->node, &topic->groups);
 	topic->nr_groups++;
+	groups_changed(topic);
 	return g;
 
 err_unhold:
 	group_unhold(g, i);
 	group_free(g);
 	return ERR_PTR(err);
+}
+
+/* The caller's group: its own, holding if it may write the topic. */
+static struct mqdev_group *group_create_own(const struct sk_buff *nlskb,
+					    struct mqdev_topic *topic,
+					    const char *name, u32 reset)
+{
+	return group_create(topic, name, current_fsuid(),
+			    !mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_HOLD),
+			    reset);
 }
 
 /**
@@ -150,8 +176,8 @@ struct mqdev_group *mqdev_group_lookup(const struct sk_buff *nlskb,
 	int err;
 
 	if (!g)
-		return create ? group_create(nlskb, topic, name,
-					     MQDEV_SEEK_EARLIEST) : NULL;
+		return create ? group_create_own(nlskb, topic, name,
+						 MQDEV_SEEK_EARLIEST) : NULL;
 	err = mqdev_permits(nlskb, topic, g, MQDEV_ACT_GROUP_USE);
 	return err ? ERR_PTR(err) : g;
 }
@@ -184,6 +210,7 @@ void mqdev_group_destroy(struct mqdev_group *g)
 	lockdep_assert_held(&g->topic->groups_lock);
 	list_del(&g->node);
 	g->topic->nr_groups--;
+	groups_changed(g->topic);
 	group_unhold(g, g->nr_parts);
 	if (!g->nr_members) {
 		group_free(g);
@@ -300,6 +327,7 @@ static void group_rebalance(struct mqdev_group *g)
 	 * EPOLLIN too: a member may be handed a partition with records, and
 	 * its epoll may wait for EPOLLIN alone.  read(2) sleepers likewise.
 	 */
+	trace_mqdev_rebalance(g);
 	wake_up_interruptible_poll(&g->wait, EPOLLPRI | EPOLLIN | EPOLLRDNORM);
 	wake_up_interruptible(&g->topic->read_wait);
 	mqdev_nl_rebalanced(g);
@@ -403,7 +431,7 @@ int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req)
 	mutex_lock(&topic->groups_lock);
 	g = mqdev_group_lookup(NULL, topic, req->group, false);
 	if (!g) {
-		g = group_create(NULL, topic, req->group, req->reset);
+		g = group_create_own(NULL, topic, req->group, req->reset);
 		created = true;
 	}
 	if (IS_ERR(g)) {
@@ -530,7 +558,7 @@ int mqdev_group_assignment(struct mqdev_handle *h,
  * The walk starts from the current position when it can, so a commit costs
  * only the records it covers.  Nothing is changed.
  *
- * Return: 0, -ERANGE for an offset past the partition's end, or -EINVAL
+ * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL
  * for an unknown @whence.
  */
 int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,
@@ -559,9 +587,11 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
 	struct mqdev_group_part *gp = &g->parts[part];
 
 	lockdep_assert_held(&g->topic->groups_lock);
+	trace_mqdev_group_commit(g, part, found);
 	WRITE_ONCE(gp->pos, found->pos);
 	gp->offset = found->offset;
 	gp->committed = true;
+	groups_changed(g->topic);
 	mqdev_ring_moved(&g->topic->parts[part]);
 }
 
@@ -593,14 +623,16 @@ int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
  *
  * Return: 0; -EBADFD for a handle that is no member; -EINVAL for a bad
  * request; -EIDRM when the group was deleted; -ESTALE when the member does
- * not own the partition in the generation (fenced); or -ERANGE for an
- * offset past the partition's end.
+ * not own the partition in the generation (fenced); -ERANGE for an
+ * offset past the partition's end; or on a durable topic, committed but
+ * not yet known safe, -EINTR for a signal (see mqdev_groups_wait_safe()).
  */
 int mqdev_group_commit(struct mqdev_handle *h,
 		       const struct mqdev_group_commit *req)
 {
 	struct mqdev_member *m = h->member;
 	struct mqdev_group *g;
+	u64 serial;
 	int err;
 
 	if (!m)
@@ -618,8 +650,116 @@ int mqdev_group_commit(struct mqdev_handle *h,
 	else
 		err = mqdev_group_set(g, req->partition, MQDEV_SEEK_OFFSET,
 				      req->offset);
+	serial = h->topic->groups_serial;
 	mutex_unlock(&h->topic->groups_lock);
+	if (err || !(h->topic->flags & MQDEV_TOPIC_DURABLE))
+		return err;
+	return mqdev_groups_wait_safe(&h->topic->parts[req->partition], serial);
+}
+
+/* Who made a restored group, and whether it holds: as if it made it now. */
+static bool group_owner_may_write(const struct mqdev_topic *topic, kuid_t uid)
+{
+	return uid_eq(uid, topic->uid) ? topic->mode & 0200 :
+					 topic->mode & 0002;
+}
+
+/**
+ * mqdev_group_restore() - bring a durable topic's group back, as it was
+ * @topic: the topic, being restored
+ * @name: the group's name
+ * @uid: its owner, who is charged for it
+ * @offsets: per partition, the committed offset, or MQDEV_OFFSET_UNKNOWN
+ *	     for none (it starts at the earliest record); none past the end
+ *
+ * It holds only if its owner may write the topic by the topic's mode (a
+ * supplementary group of the owner's is not known here: such a group reads
+ * as a reader's does).
+ *
+ * Return: 0; -EEXIST for a group of that name; or as group_create().
+ */
+int mqdev_group_restore(struct mqdev_topic *topic, const char *name,
+			kuid_t uid, const u64 *offsets)
+{
+	struct mqdev_group *g;
+	int err = 0;
+	u32 i;
+
+	mutex_lock(&topic->groups_lock);
+	if (mqdev_group_find(topic, name)) {
+		err = -EEXIST;
+		goto out_unlock;
+	}
+	g = group_create(topic, name, uid, group_owner_may_write(topic, uid),
+			 MQDEV_SEEK_EARLIEST);
+	if (IS_ERR(g)) {
+		err = PTR_ERR(g);
+		goto out_unlock;
+	}
+	for (i = 0; i < topic->nr_parts && !err; i++)
+		if (offsets[i] != MQDEV_OFFSET_UNKNOWN)
+			err = mqdev_group_set(g, i, MQDEV_SEEK_OFFSET,
+					      offsets[i]);
+	if (err)
+		mqdev_group_destroy(g);
+out_unlock:
+	mutex_unlock(&topic->groups_lock);
 	return err;
+}
+
+/*
+ * What the replica keeps of a group: its name, owner and committed offsets,
+ * at @out, which has room for sizeof(struct mqdev_group_state) and the
+ * topic's partitions' offsets.
+ */
+static void group_state_fill(const struct mqdev_group *g, void *out)
+{
+	struct mqdev_group_state *st = out;
+	u64 *committed = out + sizeof(*st);
+	u32 i;
+
+	memcpy(st->name, g->name, MQDEV_NAME_SIZE);
+	st->uid = from_kuid_munged(current_user_ns(), g->uid);
+	for (i = 0; i < g->nr_parts; i++)
+		committed[i] = g->parts[i].committed ? g->parts[i].offset :
+						       MQDEV_OFFSET_UNKNOWN;
+}
+
+/**
+ * mqdev_limit_topic_groups() - the most groups a topic may have now
+ *
+ * Return: max_topic_groups.
+ */
+u32 mqdev_limit_topic_groups(void)
+{
+	return mqdev_limit(&max_topic_groups);
+}
+
+/**
+ * mqdev_groups_snapshot() - every group of @topic as its replica keeps them
+ * @topic: the topic
+ * @buf: room for @room states of mqdev_groups_state_size() bytes each
+ * @room: how many fit
+ * @serial: the commit serial the snapshot covers goes here
+ *
+ * Return: how many groups there are (those past @room were not written).
+ */
+u32 mqdev_groups_snapshot(struct mqdev_topic *topic, void *buf, u32 room,
+			  u64 *serial)
+{
+	size_t size = mqdev_groups_state_size(topic);
+	struct mqdev_group *g;
+	u32 n = 0;
+
+	mutex_lock(&topic->groups_lock);
+	list_for_each_entry(g, &topic->groups, node) {
+		if (n < room)
+			group_state_fill(g, buf + n * size);
+		n++;
+	}
+	*serial = topic->groups_serial;
+	mutex_unlock(&topic->groups_lock);
+	return n;
 }
 
 /**

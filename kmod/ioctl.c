@@ -108,7 +108,7 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 	req->features = MQDEV_FEAT_RECORD_BATCH | MQDEV_FEAT_WAIT |
 			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
 			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
-			MQDEV_FEAT_DURABLE;
+			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS;
 	return 0;
 }
 
@@ -212,11 +212,36 @@ static long ioc_##cmd(struct mqdev_ioc *ioc)				\
 	return ioc_leave(ioc, ret, &req, sizeof(req), flags);		\
 }
 
+static long ioc_topic_restore(struct mqdev_ioc *ioc,
+			      struct mqdev_topic_restore *req)
+{
+	return mqdev_topic_restore(ioc->h->net, req);
+}
+
+static long ioc_topic_open(struct mqdev_ioc *ioc, struct mqdev_topic_id *req)
+{
+	return mqdev_topic_open(ioc->h->net, req);
+}
+
+static long ioc_identity_restore(struct mqdev_ioc *ioc,
+				 struct mqdev_identity_state *req)
+{
+	return mqdev_identity_restore(ioc->h->net, req);
+}
+
+static long ioc_identity_list(struct mqdev_ioc *ioc,
+			      struct mqdev_identity_list *req)
+{
+	return mqdev_identity_list(ioc->h->net, req);
+}
+
 IOC(VERSION, struct mqdev_version, 0, ANY, BACK, ioc_version)
 IOC(TOPIC_CREATE, struct mqdev_topic_create, 0, ANY, 0, ioc_topic_create)
 IOC(TOPIC_DELETE, struct mqdev_topic_id, 0, ANY, 0, ioc_topic_delete)
 IOC(TOPIC_LIST, struct mqdev_topic_list, 0, ANY, BACK, ioc_topic_list)
 IOC(TOPIC_DESCRIBE, struct mqdev_topic_info, 0, ANY, BACK, ioc_topic_describe)
+IOC(TOPIC_RESTORE, struct mqdev_topic_restore, 0, ANY, 0, ioc_topic_restore)
+IOC(TOPIC_OPEN, struct mqdev_topic_id, 0, ANY, 0, ioc_topic_open)
 IOC(ATTACH, struct mqdev_attach, MQDEV_ATTACH_SIZE_VER0, ANY, 0, mqdev_attach)
 IOC(PRODUCE, struct mqdev_produce, 0, PRODUCE, 0, mqdev_produce)
 IOC(PRODUCE_BATCH, struct mqdev_produce_batch, 0, PRODUCE, 0, mqdev_produce_batch)
@@ -224,13 +249,18 @@ IOC(SEEK, struct mqdev_seek, 0, CONSUME, BACK, mqdev_seek)
 IOC(WAKEUP, struct mqdev_wakeup, 0, CONSUME, 0, mqdev_wakeup)
 IOC(WAIT, struct mqdev_wait, 0, CONSUME, BACK, ioc_wait)
 IOC(REPLICA_CONFIRM, struct mqdev_replica_confirm, 0, CONSUME, BACK, mqdev_replica_confirm)
+IOC(REPLICA_GROUPS, struct mqdev_replica_groups, 0, CONSUME, BACK, mqdev_replica_groups)
 IOC(GROUP_JOIN, struct mqdev_group_join, 0, CONSUME, BACK, ioc_group_join)
 IOC(GROUP_ASSIGNMENT, struct mqdev_group_assignment, 0, CONSUME, BACK, ioc_group_assignment)
 IOC(GROUP_COMMIT, struct mqdev_group_commit, 0, CONSUME, 0, ioc_group_commit)
+IOC(GROUP_RESTORE, struct mqdev_group_restore, 0, CONSUME, 0, mqdev_group_restore_ioc)
 IOC(PRODUCER_INIT, struct mqdev_producer_init, 0, ANY, BACK, ioc_producer_init)
 IOC(PRODUCER_BIND, struct mqdev_producer_bind, 0, PRODUCE, 0, ioc_producer_bind)
 IOC(TXN, struct mqdev_txn, 0, SESSION, 0, ioc_txn)
 IOC(TXN_OFFSETS, struct mqdev_txn_offsets, 0, SESSION, 0, ioc_txn_offsets)
+IOC(PRODUCER_RESTORE, struct mqdev_producer_restore, 0, CONSUME, 0, mqdev_producer_restore_ioc)
+IOC(IDENTITY_RESTORE, struct mqdev_identity_state, 0, ANY, 0, ioc_identity_restore)
+IOC(IDENTITY_LIST, struct mqdev_identity_list, 0, ANY, BACK, ioc_identity_list)
 
 struct mqdev_ioctl {
 	unsigned int	cmd;
@@ -247,6 +277,8 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(TOPIC_DELETE),
 	IOC_AT(TOPIC_LIST),
 	IOC_AT(TOPIC_DESCRIBE),
+	IOC_AT(TOPIC_RESTORE),
+	IOC_AT(TOPIC_OPEN),
 	IOC_AT(ATTACH),
 	IOC_AT(PRODUCE),
 	IOC_AT(PRODUCE_BATCH),
@@ -254,13 +286,18 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(WAKEUP),
 	IOC_AT(WAIT),
 	IOC_AT(REPLICA_CONFIRM),
+	IOC_AT(REPLICA_GROUPS),
 	IOC_AT(GROUP_JOIN),
 	IOC_AT(GROUP_ASSIGNMENT),
 	IOC_AT(GROUP_COMMIT),
+	IOC_AT(GROUP_RESTORE),
 	IOC_AT(PRODUCER_INIT),
 	IOC_AT(PRODUCER_BIND),
 	IOC_AT(TXN),
 	IOC_AT(TXN_OFFSETS),
+	IOC_AT(PRODUCER_RESTORE),
+	IOC_AT(IDENTITY_RESTORE),
+	IOC_AT(IDENTITY_LIST),
 };
 
 /**

@@ -92,6 +92,7 @@ struct mqdev_topic {
 	u64			capacity;
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
+	bool			restoring;	/* replicas only, until opened */
 	/* its namespace: no reference, the namespace's exit deletes it */
 	struct net		*net;
 	struct mqdev_txn_table	*txns;		/* its namespace's */
@@ -103,6 +104,9 @@ struct mqdev_topic {
 	struct xarray		producers;	/* id -> struct mqdev_pstate */
 	u32			nr_producers;
 	u32			min_insync;	/* durable: for acks=all */
+	u64			groups_serial;	/* commits: under groups_lock */
+	wait_queue_head_t	groups_wait;	/* commits waiting for replicas */
+	struct delayed_work	isr_work;	/* drops lagging replicas */
 	spinlock_t		replicas_lock;	/* inside part->lock */
 	struct list_head	replicas;	/* struct mqdev_replica */
 	u32			nr_replicas;	/* under replicas_lock */
@@ -136,6 +140,8 @@ struct mqdev_handle {
 struct mqdev_replica_part {
 	u64			offset;		/* confirmed: safe before it */
 	u64			pos;		/* of the record at offset */
+	u64			prev_end;	/* the log's end at the last one */
+	unsigned long		caught_up;	/* jiffies it last was */
 	bool			known;		/* pos is still in the ring */
 	bool			in_sync;
 };
@@ -143,6 +149,9 @@ struct mqdev_replica_part {
 /* A replica handle of a durable topic (replica.c). */
 struct mqdev_replica {
 	struct list_head	node;		/* on topic->replicas */
+	/* the groups' serial it kept; since when it is behind (0: not) */
+	u64			groups_safe;	/* under topic->replicas_lock */
+	unsigned long		groups_behind;	/* under topic->replicas_lock */
 	u32			nr_parts;
 	struct mqdev_replica_part parts[] __counted_by(nr_parts);
 };
@@ -435,6 +444,9 @@ long mqdev_wakeup(struct mqdev_ioc *ioc, struct mqdev_wakeup *req);
 
 /* topic.c */
 int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req);
+int mqdev_topic_make(struct net *net, const struct mqdev_topic_create *req,
+		     kuid_t uid, kgid_t gid,
+		     const struct mqdev_part_restore *parts);
 int mqdev_topic_delete(struct net *net, const char *name);
 int mqdev_topic_list(struct net *net, struct mqdev_topic_list *req);
 int mqdev_topic_describe(struct net *net, struct mqdev_topic_info *req);
@@ -475,6 +487,29 @@ static inline struct mqdev_record *mqdev_ring_record(struct mqdev_part *part,
 	return (struct mqdev_record *)(part->data + (pos & part->mask));
 }
 
+/**
+ * mqdev_record_flags_valid() - may a producer give a record these flags?
+ * @flags: the record's flags, as the producer gave them
+ * @key_len: its key's length
+ * @value_len: its value's length, the header block's included
+ *
+ * Only the producer's flags; a null key or value has length 0; a header
+ * block has at least its count.
+ *
+ * Return: true when they may stand.
+ */
+static inline bool mqdev_record_flags_valid(u32 flags, u32 key_len,
+					    u32 value_len)
+{
+	if (flags & ~MQDEV_RECORD_PRODUCER_FLAGS)
+		return false;
+	if ((flags & MQDEV_RECORD_NULL_KEY) && key_len)
+		return false;
+	if (flags & MQDEV_RECORD_HEADERS)
+		return value_len >= sizeof(u32);
+	return !(flags & MQDEV_RECORD_NULL_VALUE) || !value_len;
+}
+
 /* ring.c */
 int mqdev_ring_init(struct mqdev_part *part, u64 capacity);
 void mqdev_ring_free(struct mqdev_part *part);
@@ -503,7 +538,8 @@ void mqdev_append_resume(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
 
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
-		    u64 *cons_pos, struct mqdev_hold *hold, bool holding);
+		    u64 *cons_pos, struct mqdev_hold *hold, bool holding,
+		    bool replica);
 void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on);
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset);
@@ -519,6 +555,21 @@ void mqdev_ring_wake_readers(struct mqdev_part *part);
 void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
 			u64 producer_id, u16 slot, u16 mark);
 
+/* restore.c */
+int mqdev_topic_restore(struct net *net, const struct mqdev_topic_restore *req);
+int mqdev_topic_open(struct net *net, const struct mqdev_topic_id *req);
+long mqdev_group_restore_ioc(struct mqdev_ioc *ioc,
+			     struct mqdev_group_restore *req);
+long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
+				struct mqdev_producer_restore *req);
+
+/* session.c, for restore.c */
+int mqdev_pstate_restore(struct mqdev_topic *topic, u64 id, kuid_t uid,
+			 struct mqdev_part *part, u32 next, const u64 *offsets);
+int mqdev_identity_restore(struct net *net,
+			   const struct mqdev_identity_state *req);
+int mqdev_identity_list(struct net *net, struct mqdev_identity_list *req);
+
 /* replica.c */
 #define MQDEV_MAX_MIN_INSYNC	64	/* max_topic_replicas' own limit */
 int mqdev_replica_attach(struct mqdev_handle *h, struct mqdev_topic *topic);
@@ -527,6 +578,12 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 			   struct mqdev_replica_confirm *req);
 int mqdev_acks_check(struct mqdev_part *part);
 int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need);
+int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial);
+bool mqdev_replica_groups_pending(struct mqdev_topic *topic,
+				  struct mqdev_replica *r);
+void mqdev_replica_isr_work(struct work_struct *work);
+long mqdev_replica_groups(struct mqdev_ioc *ioc,
+			  struct mqdev_replica_groups *req);
 
 /* session.c */
 int mqdev_producer_init(struct mqdev_handle *h,
@@ -602,6 +659,23 @@ void mqdev_group_destroy(struct mqdev_group *g);
 struct mqdev_group *mqdev_group_lookup(const struct sk_buff *nlskb,
 				       struct mqdev_topic *topic,
 				       const char *name, bool create);
+
+int mqdev_group_restore(struct mqdev_topic *topic, const char *name,
+			kuid_t uid, const u64 *offsets);
+u32 mqdev_groups_snapshot(struct mqdev_topic *topic, void *buf, u32 room,
+			  u64 *serial);
+u32 mqdev_limit_topic_groups(void);
+
+/**
+ * mqdev_groups_state_size() - a group's state as its replica keeps it
+ * @topic: the topic
+ *
+ * Return: the bytes of a struct mqdev_group_state and its offsets.
+ */
+static inline size_t mqdev_groups_state_size(const struct mqdev_topic *topic)
+{
+	return sizeof(struct mqdev_group_state) + topic->nr_parts * sizeof(u64);
+}
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,

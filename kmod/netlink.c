@@ -147,9 +147,9 @@ int mqdev_nl_group_get_start(struct netlink_callback *cb)
  */
 int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	const struct genl_info *info = genl_info_dump(cb);
-	struct nlattr *want_group = info->attrs[MQDEV_A_GROUP];
-	struct nlattr *want_topic = info->attrs[MQDEV_A_TOPIC];
+	struct nlattr **attrs = mqdev_genl_dump_attrs(cb);
+	struct nlattr *want_group = attrs[MQDEV_A_GROUP];
+	struct nlattr *want_topic = attrs[MQDEV_A_TOPIC];
 	struct mqdev_topic **topics;
 	struct mqdev_group *g;
 	long idx = 0, skip = cb->args[0];
@@ -553,8 +553,7 @@ static struct genl_family mqdev_genl_family __ro_after_init = {
 	.version	= MQDEV_GENL_VERSION,
 	.netnsok	= true,
 	.module		= THIS_MODULE,
-	.split_ops	= mqdev_nl_ops,
-	.n_split_ops	= ARRAY_SIZE(mqdev_nl_ops),
+	MQDEV_GENL_OPS(mqdev_nl_ops),
 	.mcgrps		= mqdev_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(mqdev_mcgrps),
 };
@@ -566,12 +565,19 @@ struct nl_event_topic {
 	umode_t		mode;
 };
 
-/* Nonzero: @dsk's opener may not read the topic, so it does not hear of it. */
+/*
+ * Nonzero: @dsk's opener may not read the topic, so it does not hear of it.
+ * A NULL @dsk is any listener (compat.h, before 6.8): only a topic everyone
+ * may read passes.
+ */
 static int nl_event_filter(struct sock *dsk, struct sk_buff *skb, void *data)
 {
 	const struct nl_event_topic *t = data;
-	struct socket *sock = dsk->sk_socket;
+	struct socket *sock;
 
+	if (!dsk)
+		return (t->mode & 0444) != 0444;
+	sock = dsk->sk_socket;
 	if (!sock || !sock->file)
 		return 1;
 	return !mqdev_cred_may_read(t->uid, t->gid, t->mode, sock->file->f_cred);

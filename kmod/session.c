@@ -33,6 +33,7 @@
 #include <linux/uaccess.h>
 #include <net/net_namespace.h>
 #include "mqdev.h"
+#include "trace.h"
 
 #define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
 
@@ -45,9 +46,23 @@ static DEFINE_MUTEX(mqdev_identities_lock);
 static LIST_HEAD(mqdev_identities);	/* named ones: under the lock */
 static unsigned int mqdev_nr_named;	/* under the lock */
 static atomic64_t mqdev_next_producer_id = ATOMIC64_INIT(0);
+/* The highest id handed out (restored ones are not): what a restore avoids. */
+static atomic64_t mqdev_handed_producer_id = ATOMIC64_INIT(0);
+
+/* Raise @v to @id, if below it. */
+static void producer_id_raise(atomic64_t *v, u64 id)
+{
+	s64 cur = atomic64_read(v);
+
+	while ((u64)cur < id && !atomic64_try_cmpxchg(v, &cur, id))
+		;
+}
+
 static DEFINE_SPINLOCK(mqdev_checker_lock);	/* every checker_* field */
 
-static struct mqdev_identity *identity_alloc(struct net *net, const char *name)
+/* A new identity: with @id, a restored one's, or 0 for the next id. */
+static struct mqdev_identity *identity_alloc(struct net *net, const char *name,
+					     u64 id)
 {
 	struct mqdev_identity *ident;
 
@@ -58,7 +73,11 @@ static struct mqdev_identity *identity_alloc(struct net *net, const char *name)
 	INIT_LIST_HEAD(&ident->node);
 	INIT_LIST_HEAD(&ident->sessions);
 	strscpy_pad(ident->name, name);
-	ident->id = atomic64_inc_return(&mqdev_next_producer_id);
+	if (!id) {
+		id = atomic64_inc_return(&mqdev_next_producer_id);
+		producer_id_raise(&mqdev_handed_producer_id, id);
+	}
+	ident->id = id;
 	ident->uid = current_fsuid();
 	ident->net = net;
 	return ident;
@@ -124,7 +143,7 @@ static struct mqdev_identity *identity_named(struct net *net, const char *name,
 	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
 	if (err)
 		return ERR_PTR(err);
-	ident = identity_alloc(net, name);
+	ident = identity_alloc(net, name, 0);
 	if (!ident) {
 		mqdev_uncharge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
 		return ERR_PTR(-ENOMEM);
@@ -222,7 +241,7 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 		if (!IS_ERR(ident))
 			identity_fence(ident);
 	} else {
-		ident = identity_alloc(h->net, "") ?: ERR_PTR(-ENOMEM);
+		ident = identity_alloc(h->net, "", 0) ?: ERR_PTR(-ENOMEM);
 	}
 	if (IS_ERR(ident)) {
 		mutex_unlock(&mqdev_identities_lock);
@@ -280,15 +299,18 @@ static void pstate_free(struct mqdev_pstate *ps)
 	kfree(ps);
 }
 
-/* The topic's state for @ident, made if new, with one more user. */
-static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic,
-				       const struct mqdev_identity *ident)
+/*
+ * The topic's state for producer @id, made if new (charged to @uid, and
+ * kept when no one is bound if @named), with one more user.
+ */
+static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic, u64 id,
+				       kuid_t uid, bool named)
 {
 	struct mqdev_pstate *ps;
 	int err;
 
 	mutex_lock(&topic->producers_lock);
-	ps = xa_load(&topic->producers, ident->id);
+	ps = xa_load(&topic->producers, id);
 	if (ps)
 		goto out_use;
 	if (topic->nr_producers >= mqdev_limit(&max_producers)) {
@@ -296,22 +318,22 @@ static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic,
 		goto out_unlock;
 	}
 	/* A sequence table for every partition, at worst: charged as such. */
-	err = mqdev_charge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+	err = mqdev_charge(uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
 	if (err) {
 		ps = ERR_PTR(err);
 		goto out_unlock;
 	}
 	ps = kzalloc(struct_size(ps, seq, topic->nr_parts), GFP_KERNEL_ACCOUNT);
 	if (!ps) {
-		mqdev_uncharge(ident->uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+		mqdev_uncharge(uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
 		ps = ERR_PTR(-ENOMEM);
 		goto out_unlock;
 	}
 	ps->nr_parts = topic->nr_parts;
-	ps->id = ident->id;
-	ps->uid = ident->uid;
-	ps->named = ident->name[0];
-	err = xa_insert(&topic->producers, ident->id, ps, GFP_KERNEL_ACCOUNT);
+	ps->id = id;
+	ps->uid = uid;
+	ps->named = named;
+	err = xa_insert(&topic->producers, id, ps, GFP_KERNEL_ACCOUNT);
 	if (err) {
 		pstate_free(ps);
 		ps = ERR_PTR(err);
@@ -436,7 +458,8 @@ int mqdev_producer_bind(struct mqdev_handle *h,
 	err = bind_claim(h, true);
 	if (err)
 		return err;
-	ps = pstate_get(topic, sh->session->ident);
+	ps = pstate_get(topic, sh->session->ident->id, sh->session->ident->uid,
+			sh->session->ident->name[0]);
 	if (IS_ERR(ps)) {
 		err = PTR_ERR(ps);
 		goto err_unclaim;
@@ -533,6 +556,7 @@ int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 	msg->offset = behind <= MQDEV_SEQ_WINDOW ?
 		      (*slot)->offsets[msg->sequence % MQDEV_SEQ_WINDOW] :
 		      MQDEV_OFFSET_UNKNOWN;
+	trace_mqdev_duplicate(part, b->pstate->id, msg);
 	return MQDEV_APPEND_DUPLICATE;
 }
 
@@ -549,6 +573,185 @@ void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
 
 	seq->offsets[seq->next % MQDEV_SEQ_WINDOW] = offset;
 	seq->next++;
+}
+
+/* ---- restoring a durable topic (restore.c) ------------------------------- */
+
+/*
+ * A producer id a restore may bring back: one no producer was handed since
+ * the module was loaded (a restore comes first), and far from the top, so
+ * that the ids handed out after it never wrap.
+ */
+static int producer_id_restorable(u64 id)
+{
+	if (!id || id > MQDEV_MAX_PRODUCER_ID)
+		return -EINVAL;
+	return id > (u64)atomic64_read(&mqdev_handed_producer_id) ? 0 : -EEXIST;
+}
+
+/* Ids handed out from now on are above @id, which a restore brought back. */
+static void producer_id_above(u64 id)
+{
+	producer_id_raise(&mqdev_next_producer_id, id);
+}
+
+/**
+ * mqdev_pstate_restore() - bring back a producer's sequences in a partition
+ * @topic: the topic, being restored
+ * @id: the producer id
+ * @uid: charged for its state, which is kept until the topic goes
+ * @part: the partition
+ * @next: the sequence number expected next
+ * @offsets: the offsets of the sequences before @next, by sequence % window
+ *
+ * Return: 0; -EINVAL for an id of 0 or past MQDEV_MAX_PRODUCER_ID; -EEXIST
+ * for an id that may have been handed to a producer already; or what
+ * pstate_get() returns: -ENOSPC, -EDQUOT, -ENOMEM.
+ */
+int mqdev_pstate_restore(struct mqdev_topic *topic, u64 id, kuid_t uid,
+			 struct mqdev_part *part, u32 next, const u64 *offsets)
+{
+	struct mqdev_pstate *ps;
+	struct mqdev_seq *seq;
+	int err;
+
+	err = producer_id_restorable(id);
+	if (err)
+		return err;
+	seq = kzalloc(sizeof(*seq), GFP_KERNEL_ACCOUNT);
+	if (!seq)
+		return -ENOMEM;
+	ps = pstate_get(topic, id, uid, true);
+	if (IS_ERR(ps)) {
+		kfree(seq);
+		return PTR_ERR(ps);
+	}
+	memcpy(seq->offsets, offsets, sizeof(seq->offsets));
+	seq->next = next;
+	mutex_lock(&part->lock);
+	swap(ps->seq[part->index], seq);
+	mutex_unlock(&part->lock);
+	kfree(seq);
+	/* Kept: restored states have no bound handle to go with. */
+	pstate_put(topic, ps);
+	producer_id_above(id);
+	return 0;
+}
+
+/**
+ * mqdev_identity_restore() - MQDEV_IOC_IDENTITY_RESTORE
+ * @net: the caller's namespace, the name's
+ * @req: the name, its producer id, epoch and owner
+ *
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad name, an id
+ * of 0 or past MQDEV_MAX_PRODUCER_ID, reserved fields set, or an owner not
+ * of the caller's user namespace; -EEXIST for a name in use, or an id that
+ * may have been handed to a producer already; -ENOSPC, -EDQUOT or -ENOMEM
+ * as for a new name.
+ */
+int mqdev_identity_restore(struct net *net,
+			   const struct mqdev_identity_state *req)
+{
+	kuid_t uid = make_kuid(current_user_ns(), req->uid);
+	struct mqdev_identity *ident;
+	int err;
+
+	if (!ns_capable(net->user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	err = mqdev_name_check(req->name);
+	if (err)
+		return err;
+	if (!uid_valid(uid) || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+
+	mutex_lock(&mqdev_identities_lock);
+	err = producer_id_restorable(req->producer_id);
+	if (!err && identity_find(net, req->name))
+		err = -EEXIST;
+	if (err)
+		goto out_unlock;
+	if (mqdev_nr_named >= mqdev_limit(&max_producers)) {
+		err = -ENOSPC;
+		goto out_unlock;
+	}
+	err = mqdev_charge(uid, MQDEV_CHARGE_PRODUCERS, 1);
+	if (err)
+		goto out_unlock;
+	ident = identity_alloc(net, req->name, req->producer_id);
+	if (!ident) {
+		mqdev_uncharge(uid, MQDEV_CHARGE_PRODUCERS, 1);
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	ident->epoch = req->epoch;
+	ident->uid = uid;
+	list_add_tail(&ident->node, &mqdev_identities);
+	mqdev_nr_named++;
+	producer_id_above(req->producer_id);
+out_unlock:
+	mutex_unlock(&mqdev_identities_lock);
+	return err;
+}
+
+/* The named identities of @net, at most @room, into @out; how many exist. */
+static u32 identity_snapshot(struct net *net, struct mqdev_identity_state *out,
+			     u32 room)
+{
+	struct mqdev_identity *ident;
+	u32 n = 0;
+
+	mutex_lock(&mqdev_identities_lock);
+	list_for_each_entry(ident, &mqdev_identities, node) {
+		if (!net_eq(ident->net, net))
+			continue;
+		if (n < room) {
+			memcpy(out[n].name, ident->name, MQDEV_NAME_SIZE);
+			out[n].producer_id = ident->id;
+			out[n].epoch = READ_ONCE(ident->epoch);
+			out[n].uid = from_kuid_munged(current_user_ns(),
+						      ident->uid);
+		}
+		n++;
+	}
+	mutex_unlock(&mqdev_identities_lock);
+	return n;
+}
+
+/**
+ * mqdev_identity_list() - MQDEV_IOC_IDENTITY_LIST: the named producers
+ * @net: the caller's namespace
+ * @req: room for them, or none; how many there are goes back
+ *
+ * Snapshotted under the identities lock, copied out after it.
+ *
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad request;
+ * -ENOMEM; or -EFAULT.
+ */
+int mqdev_identity_list(struct net *net, struct mqdev_identity_list *req)
+{
+	u32 size = req->state_size, room, n, i;
+	struct mqdev_identity_state *states = NULL;
+	u8 __user *dst = u64_to_user_ptr(req->states);
+	int err = 0;
+
+	if (!ns_capable(net->user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	if (req->reserved[0] || req->reserved[1] ||
+	    (req->count && (size < sizeof(*states) || size > PAGE_SIZE)))
+		return -EINVAL;
+	room = min_t(unsigned long, req->count, mqdev_limit(&max_producers));
+	if (room) {
+		states = kvcalloc(room, sizeof(*states), GFP_KERNEL);
+		if (!states)
+			return -ENOMEM;
+	}
+	n = identity_snapshot(net, states, room);
+	for (i = 0; i < min(n, room) && !err; i++)
+		err = mqdev_copy_element(dst + (size_t)i * size, &states[i],
+					 sizeof(states[i]), size);
+	req->count = n;
+	kvfree(states);
+	return err;
 }
 
 /* ---- checkers ------------------------------------------------------------ */

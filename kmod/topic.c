@@ -134,6 +134,8 @@ static void topic_release(struct kref *ref)
 {
 	struct mqdev_topic *topic = container_of(ref, struct mqdev_topic, ref);
 
+	/* It re-arms itself, and holds no reference: it goes first. */
+	cancel_delayed_work_sync(&topic->isr_work);
 	user_uncharge(topic);
 	mqdev_groups_free(topic);
 	mqdev_pstates_free(topic);
@@ -172,7 +174,8 @@ static struct mqdev_topic *topic_find(struct net *net, const char *name)
  * @name: the topic's name, checked by mqdev_name_check()
  * @act: what the caller is about to do with it
  *
- * Return: the topic, ERR_PTR(-ENOENT), or the refusal of mqdev_permits().
+ * Return: the topic, ERR_PTR(-ENOENT), the refusal of mqdev_permits(), or
+ * ERR_PTR(-EAGAIN) for a topic being restored, to any but a replica.
  */
 struct mqdev_topic *mqdev_topic_get(const struct sk_buff *nlskb,
 				    struct net *net, const char *name,
@@ -185,6 +188,9 @@ struct mqdev_topic *mqdev_topic_get(const struct sk_buff *nlskb,
 	mutex_lock(&mqdev_topics_lock);
 	topic = topic_find(net, name);
 	err = topic ? mqdev_permits(nlskb, topic, NULL, act) : -ENOENT;
+	/* Being restored: its replica brings its state back first. */
+	if (!err && READ_ONCE(topic->restoring) && act != MQDEV_ACT_REPLICATE)
+		err = -EAGAIN;
 	if (err)
 		topic = ERR_PTR(err);
 	else
@@ -231,14 +237,14 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	topic->net = net;
 	topic->txns = mqdev_net(net)->txns;
 	strscpy_pad(topic->name, req->name);
-	topic->uid = current_fsuid();
-	topic->gid = current_fsgid();
 	topic->mode = req->mode ?: MQDEV_DEFAULT_MODE;
 	topic->flags = req->flags;
 	if (req->flags & MQDEV_TOPIC_DURABLE)
 		topic->min_insync = req->min_insync ?: 1;
 	spin_lock_init(&topic->replicas_lock);
 	INIT_LIST_HEAD(&topic->replicas);
+	init_waitqueue_head(&topic->groups_wait);
+	INIT_DELAYED_WORK(&topic->isr_work, mqdev_replica_isr_work);
 	topic->capacity = capacity;
 	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
 	topic->nr_parts = req->partitions;
@@ -273,18 +279,41 @@ static int topic_register(struct mqdev_topic *topic)
 	return err;
 }
 
+/* A restored partition's log goes on where it stood; its ring is empty. */
+static void topic_restore_parts(struct mqdev_topic *topic,
+				const struct mqdev_part_restore *parts)
+{
+	struct mqdev_part *part;
+	u32 i;
+
+	topic->restoring = true;
+	for (i = 0; i < topic->nr_parts; i++) {
+		part = &topic->parts[i];
+		part->next_offset = parts[i].next_offset;
+		part->tail_offset = parts[i].next_offset;
+		part->hw_offset = parts[i].next_offset;
+		part->ctrl->high_watermark = parts[i].next_offset;
+		part->last_timestamp = parts[i].last_timestamp;
+	}
+}
+
 /**
- * mqdev_topic_create() - MQDEV_IOC_TOPIC_CREATE: make a topic
+ * mqdev_topic_make() - make a topic, new or restored
  * @net: the caller's network namespace, the topic's
  * @req: the request
+ * @uid: the topic's owner, who is charged for it
+ * @gid: its group
+ * @parts: for a restored topic, where each partition's log stands; or NULL
  *
- * The topic belongs to the caller, who is charged for it.
+ * A restored topic lets only replicas in until mqdev_topic_open().
  *
  * Return: 0; -EINVAL for a bad request, name or capacity; -EEXIST when
  * the name is taken; -ENOSPC when max_topics topics exist or max_bytes of
  * ring would be passed; -EDQUOT past the user's limits; or -ENOMEM.
  */
-int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
+int mqdev_topic_make(struct net *net, const struct mqdev_topic_create *req,
+		     kuid_t uid, kgid_t gid,
+		     const struct mqdev_part_restore *parts)
 {
 	struct mqdev_topic *topic;
 	u64 capacity, bytes;
@@ -298,6 +327,8 @@ int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
 	topic = topic_alloc(net, req, capacity);
 	if (!topic)
 		return -ENOMEM;
+	topic->uid = uid;
+	topic->gid = gid;
 
 	bytes = topic_ring_bytes(topic);
 	err = user_charge(topic);
@@ -316,6 +347,8 @@ int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
 		if (err)
 			goto err_free_rings;
 	}
+	if (parts)
+		topic_restore_parts(topic, parts);
 
 	err = topic_register(topic);
 	if (err)
@@ -334,6 +367,21 @@ err_free_topic:
 	return err;
 }
 
+/**
+ * mqdev_topic_create() - MQDEV_IOC_TOPIC_CREATE: make a topic
+ * @net: the caller's network namespace, the topic's
+ * @req: the request
+ *
+ * The topic belongs to the caller, who is charged for it.
+ *
+ * Return: as mqdev_topic_make().
+ */
+int mqdev_topic_create(struct net *net, const struct mqdev_topic_create *req)
+{
+	return mqdev_topic_make(net, req, current_fsuid(), current_fsgid(),
+				NULL);
+}
+
 /* Off the list (the caller took it off): readers and producers are told. */
 static void topic_kill(struct mqdev_topic *topic)
 {
@@ -342,6 +390,7 @@ static void topic_kill(struct mqdev_topic *topic)
 	for (i = 0; i < topic->nr_parts; i++)
 		mqdev_ring_kill(&topic->parts[i]);
 	wake_up_all(&topic->read_wait);
+	wake_up_all(&topic->groups_wait);
 	mqdev_groups_kill(topic);
 	mqdev_topic_put(topic);
 }

@@ -8,10 +8,27 @@ linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
 qemu-system-x86 busybox-static libmnl-dev sparse e2fsprogs
 flex bison bc libelf-dev libssl-dev
 libhiredis-dev redis-tools abigail-tools
-python3 python3-yaml python3-jsonschema
+python3 python3-yaml python3-jsonschema dkms
 scdoc mandoc groff-base man-db"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"
+
+# Debian 12's own kernel, 6.1, for make check-6.1 and make dkms-check: the
+# newest installed (scripts/kver.sh 6.1), else the release bookworm's
+# metapackage linux-headers-amd64 names now, its image unsigned (nothing
+# boots it but qemu, and the signed one wants a boot loader's trust).
+here=$(dirname "$0")
+if [ -z "$("$here/kver.sh" 6.1)" ]; then
+	[ "$(id -u)" = 0 ] && apt-get update -q >/dev/null
+	abi=$(apt-cache depends linux-headers-amd64 2>/dev/null |
+	      sed -n 's/^ *Depends: linux-headers-\(6\.1\.0-[0-9]*\)-amd64$/\1/p' |
+	      sort -V | tail -n 1)
+	if [ -z "$abi" ]; then
+		echo "deps: no Debian 6.1 kernel found (linux-headers-amd64)" >&2
+		exit 1
+	fi
+	PKGS="$PKGS linux-image-$abi-amd64-unsigned linux-headers-$abi-amd64"
+fi
 
 missing=
 for p in $PKGS; do
@@ -27,6 +44,20 @@ fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# The guest kernel is only unpacked and booted under qemu: no boot loader
-# or firmware is wanted on this machine.
-apt-get install -y -q --no-install-recommends $missing
+# The guest kernels are only unpacked and booted under qemu: no boot loader
+# or firmware is wanted on this machine.  Installing a kernel makes it the
+# one /vmlinuz and /initrd.img (and their .old) name, which some boot
+# loaders boot: they are put back as they were.  (GRUB's menu, where it is
+# installed, gains an entry; its default stays the newest kernel.)
+links="/vmlinuz /vmlinuz.old /initrd.img /initrd.img.old"
+saved=
+for l in $links; do
+	[ -L "$l" ] && saved="$saved $l=$(readlink "$l")"
+done
+status=0
+apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends $missing ||
+	status=$?
+for s in $saved; do
+	ln -sfn "${s#*=}" "${s%%=*}"
+done
+exit $status

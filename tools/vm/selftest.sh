@@ -29,10 +29,23 @@ expect 1 "a guest that never boots fails, retries and all" \
 	--kernel /dev/null -- true
 expect 1 "a hung guest is stopped at the time limit" --timeout 15 \
 	-- sh -c 'sleep 600'
+# A module built for another kernel than the guest's is refused up front,
+# with both named: the other kernel is 6.1 for a 6.12 module, and 6.12 for
+# any other.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+ko=${MQDEV_VM_MODULE:-$root/kmod/mqdev.ko}
+other=6.1
+case "$(modinfo -F vermagic "$ko" 2>/dev/null)" in 6.12.*) ;; *) other=6.12 ;; esac
+if "$run" --kver $other --module "$ko" -- true 2>&1 |
+   grep -q "is built for .*, the guest boots $other"; then
+	echo "ok: a module for another kernel is refused"
+else
+	echo "FAILED: a module for another kernel is refused"
+	fails=$((fails + 1))
+fi
 
 # The disk: what was synced before the power cut is there after it, and
 # what the guest wrote to the 9p share is on the host at once.
-root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d "$root/build/vm-selftest.XXXXXX")
 "$(dirname "$0")/mkdisk" "$dir/disk.img" 16
 expect 2 "a missing disk image is refused" --no-module \
