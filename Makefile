@@ -54,7 +54,8 @@ LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
-	    $(B)/bin/pcload $(B)/bin/pccheck
+	    $(B)/bin/pcload $(B)/bin/pccheck \
+	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -65,7 +66,7 @@ KSFT_FILES := $(addprefix $(KSFT)/,lib.mk kselftest.h kselftest_harness.h \
 	      ktap_helpers.sh)
 CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
-HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h
+HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h lib/segment.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
 	regen man man-check module-kver check-kver check-6.1 dkms-src \
@@ -141,6 +142,20 @@ $(B)/bin/pcload: tools/powercut/pcload.c $(HDRS) $(LIB_SO)
 $(B)/bin/pccheck: tools/powercut/check.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# mqdev-persistd builds the segment format's code (lib/segment.c) in: one
+# source for it and for libmqdev's history reader.  The selftests run the
+# -asan one, built with the address and undefined-behaviour sanitizers.
+PERSISTD_SRCS := $(wildcard tools/persistd/*.c) lib/segment.c
+PERSISTD_HDRS := tools/persistd/persistd.h lib/segment.h $(HDRS)
+$(B)/bin/mqdev-persistd: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(PERSISTD_SRCS) $(LDLIBS)
+
+$(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
