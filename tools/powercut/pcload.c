@@ -16,9 +16,10 @@
  *	  C part offset              the group's commit up to offset returned
  *
  *   pcload dump --out FILE [--wait SECONDS]
- *	After the restore: every record of every partition from the earliest
- *	(history from the disk included) up to the high watermark, and the
- *	group's committed offsets:
+ *	After the restore: every record of every partition from offset 0
+ *	(history older than the ring read from mqdev-persistd's segments in
+ *	/var/lib/mqdev, or $MQDEV_DATA_DIR) up to the high watermark, and
+ *	the group's committed offsets:
  *	  R part offset producer n   a whole record
  *	  T part offset              one whose value does not check
  *	  G part offset              the group's committed offset
@@ -370,56 +371,78 @@ static struct mqdev_consumer *dump_attach(int wait_s)
 	}
 }
 
+/* Partition @part from offset 0, history from the disk included. */
+static void dump_part(FILE *out, uint32_t part, int wait_s)
+{
+	struct mqdev_consumer *c = dump_attach(wait_s);
+	const struct mqdev_record *rec;
+	struct pc_value v;
+	int err;
+
+	err = mqdev_consumer_seek(c, MQDEV_PARTITION_ALL, MQDEV_SEEK_LATEST, 0,
+				  0, NULL);
+	if (!err)
+		err = mqdev_consumer_seek(c, part, MQDEV_SEEK_OFFSET, 0, 0,
+					  NULL);
+	if (err)
+		die("seek %u: %s", part, strerror(-err));
+	for (;;) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec) {
+			err = mqdev_consumer_error(c);
+			if (err)
+				die("dump %u: %s", part, strerror(-err));
+			if (mqdev_consumer_wait(c, 500) <= 0)
+				break;	/* everything up to the watermark */
+			continue;
+		}
+		if (value_whole(rec, &v))
+			fprintf(out, "R %u %" PRIu64 " %u %u\n", rec->partition,
+				(uint64_t)rec->offset, v.producer, v.n);
+		else
+			fprintf(out, "T %u %" PRIu64 "\n", rec->partition,
+				(uint64_t)rec->offset);
+		mqdev_consumer_release(c);
+	}
+	if (mqdev_consumer_lost(c))
+		die("dump %u: %" PRIu64 " records lost while reading", part,
+		    mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
 static int cmd_dump(const char *path, int wait_s)
 {
 	struct mqdev_partition_info parts[PARTS];
-	struct mqdev_topic_info info;
-	const struct mqdev_record *rec;
-	struct dump_ctx d;
 	struct mqdev_consumer *c;
+	struct mqdev_topic_info info;
+	struct dump_ctx d;
 	struct mqdev_nl *nl;
-	struct pc_value v;
 	int fd, err;
 	uint32_t i;
 
 	d.out = fopen(path, "we");
 	if (!d.out)
 		die("%s: %s", path, strerror(errno));
-	c = dump_attach(wait_s);
+	c = dump_attach(wait_s);	/* the restore is over */
+	mqdev_consumer_free(c);
 	fd = mqdev_open();
 	memset(&info, 0, sizeof(info));
 	err = fd < 0 ? fd : mqdev_topic_describe(fd, TOPIC, &info, parts, PARTS);
 	if (err)
 		die("describe: %s", strerror(-err));
+	close(fd);
 	for (i = 0; i < PARTS; i++) {
-		fprintf(d.out, "H %u %" PRIu64 "\n", i, (uint64_t)parts[i].high_watermark);
-		err = mqdev_consumer_seek(c, i, MQDEV_SEEK_EARLIEST, 0, 0, NULL);
-		if (err)
-			die("seek %u: %s", i, strerror(-err));
-	}
-	for (;;) {
-		rec = mqdev_consumer_peek(c);
-		if (!rec) {
-			err = mqdev_consumer_error(c);
-			if (err)
-				die("dump: %s", strerror(-err));
-			if (mqdev_consumer_wait(c, 500) <= 0)
-				break;	/* everything up to the watermark */
-			continue;
-		}
-		if (value_whole(rec, &v))
-			fprintf(d.out, "R %u %" PRIu64 " %u %u\n",
-				rec->partition, (uint64_t)rec->offset, v.producer, v.n);
-		else
-			fprintf(d.out, "T %u %" PRIu64 "\n", rec->partition,
-				(uint64_t)rec->offset);
-		mqdev_consumer_release(c);
+		fprintf(d.out, "H %u %" PRIu64 "\n", i,
+			(uint64_t)parts[i].high_watermark);
+		dump_part(d.out, i, wait_s);
 	}
 	err = mqdev_nl_open(&nl);
 	if (!err)
 		err = mqdev_group_get(nl, GROUP, TOPIC, dump_group, &d);
 	if (err && err != -ENOENT)
 		die("group %s: %s", GROUP, strerror(-err));
+	if (!err)
+		mqdev_nl_close(nl);
 	if (fclose(d.out))
 		die("%s: %s", path, strerror(errno));
 	return 0;
