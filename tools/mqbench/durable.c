@@ -11,8 +11,11 @@
  *     environment names in MQBENCH_REPLICA (run with sh -c, left running
  *     until the scenario ends; "mqdev-persistd --foreground" by default).
  * Each producer runs for a fixed time, 10 us for each of --count (at
- * least 0.25 s, at most 2 s); the rate is every producer's messages over it.  Then the round trip of one acks=all message alone,
- * p50 and p99, and of one Redis always XADD and one write + fdatasync.
+ * least 0.25 s, at most 2 s); the rate is every producer's messages over
+ * it.  Then the round trip of one acks=all message alone, p50 and p99; and
+ * a backlog ten times the ring drained from disk (the replica's segments,
+ * through libmqdev's history reader) against the same consumer reading the
+ * ring.
  * Without the disk the scenario says so and is skipped; without a replica
  * in sync, the acks=all rows are.
  */
@@ -34,6 +37,9 @@
 #define RUN_MIN_NS	250000000ull	/* and for make check's short one */
 #define RTT_COUNT	200
 #define MAX_PRODUCERS	16
+#define BACKLOG_TOPIC	"mqbench-backlog"
+#define BACKLOG_RING	(256 * 1024)	/* bytes, the one partition's ring */
+#define BACKLOG_SIZE	1024
 
 static uint64_t run_ns;
 static const size_t sizes[] = { 64, 1024 };
@@ -160,24 +166,38 @@ static int topic_make(const char *name, uint32_t flags)
 	return err;
 }
 
-/* Is a replica in sync in every partition of the durable topic? */
-static bool replica_in_sync(void)
+/* Is a replica in sync in every partition of durable topic @name? */
+static bool replica_in_sync(const char *name, uint32_t nparts)
 {
 	struct mqdev_partition_info parts[MAX_PRODUCERS];
 	struct mqdev_topic_info info;
-	int fd = mqdev_open(), i, err;
+	int fd = mqdev_open(), err;
+	uint32_t i;
 
 	memset(&info, 0, sizeof(info));
-	err = fd < 0 ? fd : mqdev_topic_describe(fd, DURABLE_TOPIC, &info,
-						 parts, MAX_PRODUCERS);
+	err = fd < 0 ? fd : mqdev_topic_describe(fd, name, &info, parts,
+						 nparts);
 	if (fd >= 0)
 		close(fd);
 	if (err)
 		return false;
-	for (i = 0; i < MAX_PRODUCERS; i++)
+	for (i = 0; i < nparts; i++)
 		if (!parts[i].in_sync)
 			return false;
 	return true;
+}
+
+/* Wait up to 5 s for the replica to join @name. */
+static bool replica_wait(const char *name, uint32_t nparts)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		if (replica_in_sync(name, nparts))
+			return true;
+		usleep(100000);
+	}
+	return false;
 }
 
 /* Start the replica the environment names; its pid, or 0 if none joined. */
@@ -197,7 +217,7 @@ static pid_t replica_start(void)
 	}
 	/* it joins by confirming the end of the log, empty here */
 	for (i = 0; pid > 0 && i < 50; i++) {
-		if (replica_in_sync())
+		if (replica_in_sync(DURABLE_TOPIC, MAX_PRODUCERS))
 			return pid;
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			pid = 0;	/* it is not there, or it failed */
@@ -263,6 +283,96 @@ static void rate_row(FILE *json, const char *peer, worker_fn fn)
 	printf("\n");
 }
 
+/* Read @c until offset @end of partition 0: messages a second, or -1. */
+static double drain_rate(struct mqdev_consumer *c, uint64_t end, size_t size)
+{
+	const struct mqdev_record *rec;
+	uint64_t t0 = now_ns(), n = 0;
+
+	while (mqdev_consumer_position(c, 0) < end) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec) {
+			if (mqdev_consumer_error(c) ||
+			    mqdev_consumer_wait(c, 2000) <= 0)
+				return -1;
+			continue;
+		}
+		if (mqdev_record_value_len(rec) != size)
+			return -1;
+		mqdev_consumer_release(c);
+		n++;
+	}
+	return n * 1e9 / (now_ns() - t0);
+}
+
+/*
+ * A backlog ten times the ring, produced with acks=all to a one-partition
+ * durable topic, then drained from offset 0: from the replica's segments
+ * (the history older than the ring) and then from the ring.
+ */
+static int backlog_table(FILE *json)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
+		      .capacity = BACKLOG_RING, .flags = MQDEV_TOPIC_DURABLE);
+	LIBMQDEV_OPTS(mqdev_producer_opts, popts,
+		      .flags = MQDEV_PRODUCER_ACKS_ALL);
+	struct mqdev_partition_info part;
+	struct mqdev_topic_info info;
+	struct mqdev_producer *p = NULL;
+	struct mqdev_consumer *c = NULL;
+	char buf[BACKLOG_SIZE] = "";
+	uint64_t total = 10 * BACKLOG_RING / BACKLOG_SIZE, i;
+	double disk = -1, ring = -1;
+	int fd = mqdev_open(), j, err;
+
+	if (fd < 0)
+		return 1;
+	mqdev_topic_delete(fd, BACKLOG_TOPIC);
+	err = mqdev_topic_create(fd, BACKLOG_TOPIC, &cfg);
+	if (!err && !replica_wait(BACKLOG_TOPIC, 1))
+		err = -ENOLINK;
+	if (!err)
+		err = mqdev_producer_new(BACKLOG_TOPIC, &popts, &p);
+	for (i = 0; !err && i < total; i += BATCH) {
+		for (j = 0; j < BATCH && !err; j++)
+			err = mqdev_producer_send(p, NULL, 0, buf, sizeof(buf),
+						  0, NULL);
+		if (!err && mqdev_producer_flush(p) != BATCH)
+			err = -EIO;
+	}
+	memset(&info, 0, sizeof(info));
+	if (!err)
+		err = mqdev_topic_describe(fd, BACKLOG_TOPIC, &info, &part, 1);
+	if (!err)
+		err = mqdev_consumer_new(BACKLOG_TOPIC, NULL, &c);
+	if (!err)
+		err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL);
+	if (!err) {
+		disk = drain_rate(c, part.first_offset, sizeof(buf));
+		ring = drain_rate(c, part.next_offset, sizeof(buf));
+	}
+	if (c)
+		mqdev_consumer_free(c);
+	if (p)
+		mqdev_producer_free(p);
+	mqdev_topic_delete(fd, BACKLOG_TOPIC);
+	close(fd);
+	if (err || disk < 0 || ring < 0) {
+		printf("\ndraining a backlog from disk: failed (%s)\n",
+		       err ? strerror(-err) : "a record missing or wrong");
+		return 1;
+	}
+	printf("\ndraining a backlog of %" PRIu64 " 1 KiB records (10x the "
+	       "ring): the %" PRIu64 " older than the ring from disk at %.0f "
+	       "a second, the rest from the ring at %.0f\n",
+	       (uint64_t)part.next_offset, (uint64_t)part.first_offset, disk,
+	       ring);
+	json_result(json, "durable-backlog", "mqdev history", sizeof(buf),
+		    "\"disk_msgs_per_s\":%.0f,\"ring_msgs_per_s\":%.0f", disk,
+		    ring);
+	return 0;
+}
+
 int durable_table(uint64_t count, FILE *json)
 {
 	double p50, p99;
@@ -308,10 +418,9 @@ int durable_table(uint64_t count, FILE *json)
 		} else {
 			err = 1;
 		}
+		err |= backlog_table(json);
 		kill(-replica, SIGTERM);
 		waitpid(replica, NULL, 0);
 	}
-	printf("\ndraining a backlog from disk: not measured yet (history "
-	       "reads come with mqdev-persistd)\n");
 	return err;
 }
