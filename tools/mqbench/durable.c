@@ -373,6 +373,13 @@ static int backlog_table(FILE *json)
 	return 0;
 }
 
+/**
+ * durable_table() - the durable scenario (see the head of this file)
+ * @count: the run's --count, which sets how long each rate is measured
+ * @json: where results go too, or NULL
+ *
+ * Return: 0, or 1 when a measurement that should have run failed.
+ */
 int durable_table(uint64_t count, FILE *json)
 {
 	double p50, p99;
