@@ -62,6 +62,7 @@ else
 	echo "FAILED: a line written to the 9p share before the kill is lost"
 	fails=$((fails + 1))
 fi
+# shellcheck disable=SC2016 # the guest expands it
 expect 0 "the disk keeps what was synced across the power cut" \
 	--no-module --disk "$dir/disk.img" -- \
 	sh -c '[ "$(cat /var/lib/mqdev/file)" = synced ]'
