@@ -617,7 +617,11 @@ TEST_F(durable, a_stalled_replica_below_min_insync)
 	took = now_ms() - start;
 	pthread_join(c.thread, NULL);
 	EXPECT_EQ(-ENOLINK, c.ret);
-	EXPECT_LE(LAG_MS * 0.9, took);
+	/*
+	 * Not before the time-out; loosely, as the lag is measured by the
+	 * records' CLOCK_REALTIME stamps, which a loaded TCG guest may step.
+	 */
+	EXPECT_LE(LAG_MS / 2, took);
 	p = part0(self->fd, name, NULL);
 	EXPECT_EQ(1, p.in_sync);
 	EXPECT_EQ(1, p.next_offset);
