@@ -16,6 +16,8 @@
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
 #                 (FUZZ_DEBUG=1: on the debug kernel)
 # make torture    producers, transactions and a group under SIGKILL
+# make powercut   qemu SIGKILLed under durable load, ROUNDS seeded rounds
+#                 from SEED (tools/powercut/run); make check runs 5
 # make man        the manual pages, from Documentation/man/*.scd, into build/man
 # make man-check  lint them, and check that every libmqdev function and every
 #                 mqctl command has its page (make check runs it)
@@ -54,6 +56,7 @@ LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
 	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan \
+	    $(B)/bin/pcload $(B)/bin/pccheck \
 	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
@@ -70,7 +73,7 @@ HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h lib/segment.h
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
 	regen man man-check module-kver check-kver check-6.1 dkms-src \
 	dkms-check \
-	bench fuzz torture \
+	bench fuzz torture powercut \
 	install clean
 all: module lib tools selftests man
 
@@ -149,6 +152,15 @@ $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 $(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# The power-cut test: pcload runs in the guest, pccheck on the host.
+$(B)/bin/pcload: tools/powercut/pcload.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+$(B)/bin/pccheck: tools/powercut/check.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 # mqdev-persistd builds the segment format's code (lib/segment.c) in: one
 # source for it and for libmqdev's history reader.  The selftests run the
@@ -250,12 +262,15 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
-		--scenario throughput,group,fanout,backlog,latency,memory,cost >/dev/null
+		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable \
+		>/dev/null
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1
+	tools/powercut/run --rounds 5 --seed 1 || [ $$? = 4 ]
 	$(MAKE) dkms-check
 
 # make check on another kernel (KVER, a release), with the module built for
@@ -343,13 +358,22 @@ torture: all
 	tools/vm/run --timeout $$(($(TORTURE_SECONDS) + 300)) -- \
 		mqtorture --seconds $(TORTURE_SECONDS)
 
-# The benchmark's guest also runs Debian's Redis server (the Redis peer).
-BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048
+# The power cut, for long runs (two boots a round, about 25 s each).
+ROUNDS	?= 50
+SEED	?= 1
+powercut: all
+	tools/powercut/run --rounds $(ROUNDS) --seed $(SEED)
+
+# The benchmark's guest also runs Debian's Redis server (the Redis peer),
+# and has a disk (the durable scenario: acks=all, Redis's AOF, fdatasync).
+BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048 \
+	--disk $(B)/bench/disk.img
 
 bench: deps
 	scripts/deps.sh gnuplot-nox
 	$(MAKE) all
 	@mkdir -p $(B)/bench
+	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) --timeout 3600 -- mqbench --json $(B)/bench/results.json \
 		$(BENCH_OPTS) >$(B)/bench/results.md
 	$(BENCH_VM) --cpu max,-erms --timeout 1800 -- mqbench \
