@@ -608,8 +608,8 @@ struct mqdev_group_partition {
 	uint32_t	owner;		/* member id, when owned */
 	uint64_t	position;	/* the group's offset */
 	uint64_t	first;		/* oldest offset kept */
-	uint64_t	end;		/* next offset to be written */
-	uint64_t	lag;		/* end - position */
+	uint64_t	end;		/* high watermark: past what it may read */
+	uint64_t	lag;		/* end - position, or 0 */
 };
 
 /* The library's own, for a callback: sz is its size in the library. */
