@@ -233,8 +233,9 @@ static inline void mqdev_msg_init(struct mqdev_msg *msg,
 }
 
 /*
- * Append a batch in one system call, zero-copy from the caller's buffers;
- * partition and offset of every appended message are written back into it.
+ * Append a batch of at most MQDEV_PRODUCE_MAX_MSGS in one system call,
+ * zero-copy from the caller's buffers; partition and offset of every
+ * appended message are written back into it.
  * Returns how many were appended (from the first), or -errno if none were.
  */
 int mqdev_produce(struct mqdev_producer *producer, struct mqdev_msg *msgs,
