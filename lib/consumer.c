@@ -58,6 +58,7 @@ struct mqdev_consumer {
 	bool			no_wait_ioctl;	/* an older kernel: poll(2) */
 	uint64_t		lost;
 	uint64_t		aborted;
+	uint64_t		expired;
 	int			error;
 	const uint32_t		*txn_states;	/* the transaction table */
 	struct mqdev_verifier	*verifier;
@@ -209,6 +210,11 @@ MQDEV_EXPORT uint64_t mqdev_consumer_lost(const struct mqdev_consumer *c)
 MQDEV_EXPORT uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *c)
 {
 	return c->aborted;
+}
+
+MQDEV_EXPORT uint64_t mqdev_consumer_expired(const struct mqdev_consumer *c)
+{
+	return c->expired;
 }
 
 MQDEV_EXPORT int mqdev_consumer_error(const struct mqdev_consumer *c)
@@ -504,14 +510,33 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 	return rec;
 }
 
-/* An aborted record goes by unseen, but its sequence number was used. */
+/*
+ * An aborted record goes by unseen, but its sequence number was used; so
+ * does an expired one (MQDEV_RECORD_EXPIRES past now), which read(2) too
+ * leaves out.
+ */
 static void consumer_skip_aborted(struct mqdev_consumer *c, uint32_t p,
 				  const struct mqdev_record *rec)
 {
-	c->aborted++;
+	if (rec->flags & MQDEV_RECORD_ABORTED || mqdev_record_expiry(rec) == 0)
+		c->aborted++;
+	else
+		c->expired++;
 	c->parts[p].next_offset = rec->offset + 1;
 	if (c->verifier)
 		mqdev_verifier_check(c->verifier, rec);
+}
+
+/* Has @rec an expiry, and is it past? */
+static bool record_expired(const struct mqdev_record *rec)
+{
+	uint64_t expires = mqdev_record_expiry(rec);
+	struct timespec ts;
+
+	if (!expires)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return expires <= (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The next record of partition @p in place, or NULL. */
@@ -525,7 +550,7 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	while ((rec = ring_next(c, p, &pos, &state))) {
 		if (state == MQDEV_TXN_OPEN)
 			return NULL;
-		if (state == 0)
+		if (state == 0 && !record_expired(rec))
 			break;
 		consumer_skip_aborted(c, p, rec);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
@@ -601,8 +626,10 @@ static unsigned int ring_run(struct mqdev_consumer *c, uint32_t p,
 	for (; n < max && pos < head; n++) {
 		rec = (const void *)(cp->data + (pos & c->mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+		/* peek_ring() decides these one at a time */
 		if ((__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
-		     MQDEV_RECORD_TXN) || !record_sane(c, len) ||
+		     (MQDEV_RECORD_TXN | MQDEV_RECORD_EXPIRES)) ||
+		    !record_sane(c, len) ||
 		    pos + MQDEV_RECORD_SPACE(len) > head ||
 		    __atomic_load_n(&rec->offset, __ATOMIC_RELAXED) != next)
 			break;
@@ -708,7 +735,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 				break;
 			}
 			consumer_note_offset(c, p, recs[0]->offset);
-			if (recs[0]->flags & MQDEV_RECORD_ABORTED) {
+			if ((recs[0]->flags & MQDEV_RECORD_ABORTED) ||
+			    record_expired(recs[0])) {
 				consumer_skip_aborted(c, p, recs[0]);
 				continue;
 			}
