@@ -487,7 +487,6 @@ int mqdev_msg_check(const struct mqdev_topic *topic,
 		    const struct mqdev_msg *msg, bool bound);
 u32 mqdev_next_rr_partition(struct mqdev_topic *topic);
 
-
 /* sched.c */
 extern struct mqdev_limit max_scheduled, max_scheduled_bytes;
 
