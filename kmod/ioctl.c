@@ -224,6 +224,12 @@ static long ioc_topic_open(struct mqdev_ioc *ioc, struct mqdev_topic_id *req)
 	return mqdev_topic_open(ioc->h->net, req);
 }
 
+static long ioc_topic_config(struct mqdev_ioc *ioc,
+			     struct mqdev_topic_config *req)
+{
+	return mqdev_topic_config(ioc->h->net, req);
+}
+
 static long ioc_identity_restore(struct mqdev_ioc *ioc,
 				 struct mqdev_identity_state *req)
 {
@@ -265,6 +271,7 @@ IOC(IDENTITY_LIST, struct mqdev_identity_list, 0, ANY, BACK, ioc_identity_list)
 IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK, mqdev_schedule)
 IOC(SCHED_CANCEL, struct mqdev_sched_cancel, 0, PRODUCE, 0, mqdev_sched_cancel)
 IOC(SCHED_LIST, struct mqdev_sched_list, 0, CONSUME, BACK, mqdev_sched_list)
+IOC(TOPIC_CONFIG, struct mqdev_topic_config, 0, ANY, BACK, ioc_topic_config)
 
 struct mqdev_ioctl {
 	unsigned int	cmd;
@@ -305,6 +312,7 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(SCHEDULE),
 	IOC_AT(SCHED_CANCEL),
 	IOC_AT(SCHED_LIST),
+	IOC_AT(TOPIC_CONFIG),
 };
 
 /**

@@ -30,6 +30,7 @@ struct mqdev_ring_ctrl {
 	atomic_t	flags;		/* MQDEV_RING_* */
 	u64		end;		/* under part->lock: the log's end */
 	u64		high_watermark;	/* under part->lock: an offset */
+	u64		ttl_ns;		/* the topic's TTL, for mapped readers */
 };
 
 /* A reader whose position keeps records from being reclaimed under block. */
@@ -148,6 +149,7 @@ struct mqdev_topic {
 	u32			nr_replicas;	/* under replicas_lock */
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
 	struct mqdev_sched	sched;		/* its delayed messages */
+	u64			ttl_ns;		/* READ_ONCE: 0, or its TTL */
 	/* nr_parts + 1: the last counts what no partition was chosen for */
 	struct mqdev_part_pcpu __percpu *stats;
 	u32			nr_parts;
@@ -496,6 +498,7 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req);
 long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req);
 long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req);
 bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
+int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req);
 
 /* consumer.c */
 long mqdev_seek(struct mqdev_ioc *ioc, struct mqdev_seek *req);

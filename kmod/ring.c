@@ -1085,7 +1085,8 @@ static int ring_read_mark(const struct mqdev_record *rec,
  * offsets).  The position is the reader's to write, so it is checked, never
  * trusted.  It stops at a record of an open transaction; aborted ones are
  * copied out marked MQDEV_RECORD_ABORTED, for the reader to skip.  Expired
- * records (MQDEV_RECORD_EXPIRES past now) are skipped and counted here.
+ * records (MQDEV_RECORD_EXPIRES past now, or older than the topic's TTL)
+ * are skipped and counted here.
  *
  * Return: the bytes of @buf filled, records and their padding, if any
  * record was copied; else 0 when there is nothing that may be read,
@@ -1099,7 +1100,7 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 	bool sane, fits;
 	size_t done = 0;
 	u64 head, pos, records = 0, bytes = 0, expired = 0;
-	u64 now = ktime_get_real_ns();
+	u64 now = ktime_get_real_ns(), ttl = READ_ONCE(part->topic->ttl_ns);
 	int err = 0;
 	u32 rlen, state;
 
@@ -1120,7 +1121,8 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			break;
 		rlen = READ_ONCE(rec->len);
 		sane = ring_record_sane(part, pos, head, rlen);
-		if (sane && mqdev_record_expired(rec, rlen, now)) {
+		if (sane && (mqdev_record_expired(rec, rlen, now) ||
+			     (ttl && READ_ONCE(rec->timestamp) + ttl <= now))) {
 			/* Pairs with smp_wmb() in ring_publish_tail(). */
 			smp_rmb();
 			if (READ_ONCE(part->ctrl->tail) > pos)

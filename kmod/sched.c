@@ -475,6 +475,48 @@ long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 	return err;
 }
 
+/* Every partition's control page says it too, for mapped readers. */
+static void topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
+{
+	u32 i;
+
+	WRITE_ONCE(topic->ttl_ns, ttl);
+	for (i = 0; i < topic->nr_parts; i++)
+		WRITE_ONCE(topic->parts[i].ctrl->ttl_ns, ttl);
+}
+
+/**
+ * mqdev_topic_config() - MQDEV_IOC_TOPIC_CONFIG: a topic's settings
+ * @net: the caller's network namespace
+ * @req: the request; the settings go back in it
+ *
+ * Return: 0; -EINVAL for unknown flags, reserved fields set or a bad name;
+ * -ENOENT for no such topic; -EACCES without read permission (to read),
+ * -EPERM for a caller who does not own it and has no CAP_SYS_ADMIN (to
+ * set).
+ */
+int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
+{
+	struct mqdev_topic *topic;
+	int err = mqdev_name_check(req->name);
+
+	if (err)
+		return err;
+	if ((req->flags & ~MQDEV_CONFIG_FLAGS) || req->reserved ||
+	    req->reserved2[0] || req->reserved2[1] ||
+	    req->ttl_ns > MQDEV_TTL_MAX)
+		return -EINVAL;
+	topic = mqdev_topic_get(NULL, net, req->name, req->flags ?
+				MQDEV_ACT_TOPIC_DELETE : MQDEV_ACT_CONSUME);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	if (req->flags & MQDEV_CONFIG_TTL)
+		topic_ttl_set(topic, req->ttl_ns);
+	req->ttl_ns = READ_ONCE(topic->ttl_ns);
+	mqdev_topic_put(topic);
+	return 0;
+}
+
 static void sched_info(const struct sched_msg *m, struct mqdev_sched_info *info)
 {
 	info->id = m->id;

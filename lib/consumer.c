@@ -35,6 +35,7 @@ struct consumer_part {
 	const uint64_t		*head;
 	const uint64_t		*tail;
 	const uint32_t		*flags;
+	const uint64_t		*ttl;		/* the topic's TTL, or NULL */
 	const char		*data;
 	uint64_t		*pos;		/* ours, read by the kernel */
 	uint64_t		next_offset;	/* what we expect to read next */
@@ -245,6 +246,8 @@ static int consumer_map(struct mqdev_consumer *c, uint32_t p)
 	cp->head = (const uint64_t *)(ring + off->head);
 	cp->tail = (const uint64_t *)(ring + off->tail);
 	cp->flags = (const uint32_t *)(ring + off->flags);
+	/* An older kernel has no TTL to say: 0 */
+	cp->ttl = off->ttl ? (const uint64_t *)(ring + off->ttl) : NULL;
 	cp->data = ring + off->data;
 	cp->pos = (uint64_t *)((char *)c->cons + off->cons_pos +
 			       p * off->cons_stride);
@@ -515,28 +518,36 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
  * does an expired one (MQDEV_RECORD_EXPIRES past now), which read(2) too
  * leaves out.
  */
-static void consumer_skip_aborted(struct mqdev_consumer *c, uint32_t p,
-				  const struct mqdev_record *rec)
+static void consumer_skip(struct mqdev_consumer *c, uint32_t p,
+			  const struct mqdev_record *rec, bool expired)
 {
-	if (rec->flags & MQDEV_RECORD_ABORTED || mqdev_record_expiry(rec) == 0)
-		c->aborted++;
-	else
+	if (expired)
 		c->expired++;
+	else
+		c->aborted++;
 	c->parts[p].next_offset = rec->offset + 1;
 	if (c->verifier)
 		mqdev_verifier_check(c->verifier, rec);
 }
 
-/* Has @rec an expiry, and is it past? */
-static bool record_expired(const struct mqdev_record *rec)
+/*
+ * Has @rec of partition @p expired: past its own expiry, or older than the
+ * topic's TTL (in the ring's control page, where the kernel keeps it)?
+ */
+static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
+			   const struct mqdev_record *rec)
 {
-	uint64_t expires = mqdev_record_expiry(rec);
+	const uint64_t *ttlp = c->parts[p].ttl;
+	uint64_t expires = mqdev_record_expiry(rec), now, ttl;
 	struct timespec ts;
 
-	if (!expires)
+	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
+	if (!expires && !ttl)
 		return false;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return expires <= (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (expires && expires <= now) ||
+	       (ttl && rec->timestamp + ttl <= now);
 }
 
 /* The next record of partition @p in place, or NULL. */
@@ -550,9 +561,9 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	while ((rec = ring_next(c, p, &pos, &state))) {
 		if (state == MQDEV_TXN_OPEN)
 			return NULL;
-		if (state == 0 && !record_expired(rec))
+		if (state == 0 && !record_expired(c, p, rec))
 			break;
-		consumer_skip_aborted(c, p, rec);
+		consumer_skip(c, p, rec, state == 0);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
 		__atomic_store_n(c->parts[p].pos,
 				 pos + MQDEV_RECORD_SPACE(rec->len),
@@ -595,7 +606,7 @@ static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
 	const struct mqdev_record *rec;
 
 	while ((rec = peek_copy(c)) && (rec->flags & MQDEV_RECORD_ABORTED)) {
-		consumer_skip_aborted(c, rec->partition, rec);
+		consumer_skip(c, rec->partition, rec, false);
 		c->buf_off += MQDEV_RECORD_SPACE(rec->len);
 	}
 	return rec;
@@ -736,8 +747,9 @@ static unsigned int history_run(struct mqdev_consumer *c,
 			}
 			consumer_note_offset(c, p, recs[0]->offset);
 			if ((recs[0]->flags & MQDEV_RECORD_ABORTED) ||
-			    record_expired(recs[0])) {
-				consumer_skip_aborted(c, p, recs[0]);
+			    record_expired(c, p, recs[0])) {
+				consumer_skip(c, p, recs[0], !(recs[0]->flags &
+						MQDEV_RECORD_ABORTED));
 				continue;
 			}
 			c->held_hist = true;

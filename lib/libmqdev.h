@@ -84,6 +84,14 @@ int mqdev_topic_delete(int fd, const char *name);
 int mqdev_topic_list(int fd, char (**names)[MQDEV_NAME_SIZE]);
 
 /* Describe a topic and up to nparts of its partitions. */
+/*
+ * A topic's time to live (since LIBMQDEV_0.3): records older than it are
+ * expired, never delivered; 0 is none.  Setting it is for the topic's owner
+ * (-EPERM), reading it for its readers (-EACCES).  0 or -errno.
+ */
+int mqdev_topic_set_ttl(int fd, const char *name, uint64_t ttl_ns);
+int mqdev_topic_get_ttl(int fd, const char *name, uint64_t *ttl_ns);
+
 int mqdev_topic_describe(int fd, const char *name,
 			 struct mqdev_topic_info *info,
 			 struct mqdev_partition_info *parts, uint32_t nparts);

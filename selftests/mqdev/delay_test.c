@@ -378,6 +378,61 @@ TEST_F(delay, ttl_mmap)
 	mqdev_consumer_free(c);
 }
 
+/* Set the topic's TTL: 0 or -errno. */
+static int set_ttl(int fd, const char *name, uint64_t ttl)
+{
+	return mqdev_topic_set_ttl(fd, name, ttl);
+}
+
+/* A topic's TTL: records older than it are skipped, by read(2) and mmap. */
+TEST_F(delay, ttl_topic)
+{
+	struct mqdev_consumer *c;
+	struct mqdev_sched_list l;
+	struct payload p = {};
+	uint64_t ttl = 1;
+	uint32_t last = 0;
+
+	ASSERT_EQ(0, mqdev_topic_get_ttl(self->fd, self->name, &ttl));
+	ASSERT_EQ(0, ttl);
+	ASSERT_EQ(0, produce_one(self->pfd, 0, NULL, 0, &p, sizeof(p), NULL));
+	ASSERT_EQ(0, set_ttl(self->fd, self->name, 200000000));
+	ASSERT_EQ(0, mqdev_topic_get_ttl(self->fd, self->name, &ttl));
+	ASSERT_EQ(200000000, ttl);
+	/* the first is young enough: read(2) and the library get it */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	ASSERT_EQ(1, mqdev_consumer_poll(c, 1000, 10, count_record, &last));
+	ASSERT_EQ(0, seek(self->cfd, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ASSERT_EQ(1, read_records(self->cfd, NULL, NULL, 1, 1000));
+	/* the second waits past the TTL: neither gets it */
+	p.n = 2;
+	ASSERT_EQ(0, produce_one(self->pfd, 0, NULL, 0, &p, sizeof(p), NULL));
+	usleep(300000);
+	ASSERT_EQ(0, read_records(self->cfd, NULL, NULL, 1, 100));
+	ASSERT_EQ(0, mqdev_consumer_poll(c, 100, 10, count_record, &last));
+	ASSERT_EQ(1, mqdev_consumer_expired(c));
+	ASSERT_EQ(0, sched_list(self->cfd, 0, NULL, 0, &l));
+	ASSERT_EQ(1, l.expired);
+	mqdev_consumer_free(c);
+	/* past the limit; and only the owner sets it */
+	ASSERT_EQ(-EINVAL, set_ttl(self->fd, self->name, MQDEV_TTL_MAX + 1));
+	ASSERT_EQ(-ENOENT, set_ttl(self->fd, "no-such-topic", 1));
+}
+
+static int other_sets_ttl(void *arg)
+{
+	int fd = mqdev_open();
+
+	return fd < 0 ? 1 : -mqdev_topic_set_ttl(fd, arg, 1);
+}
+
+TEST_F(delay, ttl_topic_owner_only)
+{
+	ASSERT_EQ(EPERM, as_user(OTHER_UID, other_sets_ttl, self->name));
+}
+
 /* The library's send with a ttl: the record carries its expiry. */
 TEST_F(delay, ttl_library_send)
 {

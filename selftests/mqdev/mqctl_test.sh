@@ -194,8 +194,8 @@ mqctl topic delete $t-d >/dev/null
 # Delayed messages: sent with --delay and --at, listed, one cancelled, the
 # others coming in the order of their due times; --ttl that has passed.
 mqctl topic create $t-s >/dev/null
-echo late | mqctl produce $t-s --delay 1.5s &&
-	echo early | mqctl produce $t-s --at @$(($(date +%s) + 1)) &&
+echo late | mqctl produce $t-s --delay 6.5s &&
+	echo early | mqctl produce $t-s --at @$(($(date +%s) + 6)) &&
 	echo never | mqctl produce $t-s --delay 10m -v >"$dir/id"
 ok $? "produce --delay and --at"
 id=$(sed -n 's/^scheduled id //p' "$dir/id")
@@ -205,12 +205,16 @@ id=$(sed -n 's/^scheduled id //p' "$dir/id")
 ok $? "scheduled list shows the three"
 mqctl scheduled cancel $t-s "$id" && ! mqctl scheduled cancel $t-s "$id" 2>/dev/null
 ok $? "scheduled cancel, and again is refused"
-[ "$(mqctl consume $t-s --from earliest --count 2 --timeout 5000 | tr '\n' ' ')" = \
+[ "$(mqctl consume $t-s --from earliest --count 2 --timeout 15000 | tr '\n' ' ')" = \
   "early late " ]
 ok $? "they come in the order of their due times"
 echo gone | mqctl produce $t-s --ttl 1ms && sleep 0.1 &&
 	[ -z "$(mqctl consume $t-s --from earliest --count 3 --timeout 500 | grep gone)" ]
 ok $? "a record past its --ttl is not delivered"
+mqctl topic create $t-ttl --ttl 1.5s >/dev/null &&
+	mqctl topic describe $t-ttl | grep -q '^TTL: 1.5s$'
+ok $? "topic create --ttl, and describe shows it"
+mqctl topic delete $t-ttl >/dev/null
 mqctl produce $t-s --delay 5x </dev/null 2>"$dir/err"
 [ $? != 0 ] && grep -q 'a duration' "$dir/err"
 ok $? "a bad duration is refused"

@@ -168,10 +168,12 @@ static int open_dev(void)
 
 /* ---- mqctl topic ... --------------------------------------------------- */
 
+static uint64_t parse_duration(const char *s, const char *what);
+
 static const char topic_usage[] =
 "usage: mqctl topic create NAME [--partitions N] [--capacity SIZE]\n"
 "                               [--on-full block|overwrite] [--mode MODE]\n"
-"                               [--durable [--min-insync N]]\n"
+"                               [--durable [--min-insync N]] [--ttl DURATION]\n"
 "       mqctl topic list\n"
 "       mqctl topic describe NAME\n"
 "       mqctl topic delete NAME\n"
@@ -185,7 +187,9 @@ static const char topic_usage[] =
 "  --durable         replicated: consumers see only what its replicas (a disk\n"
 "                    daemon, a mirror) confirmed safe; blocks when full\n"
 "  --min-insync N    replicas in sync that an acks=all producer needs\n"
-"                    (default 1)\n";
+"                    (default 1)\n"
+"  --ttl DURATION    records expire this long after their append (30s, 7d):\n"
+"                    no consumer is given them afterwards (default: never)\n";
 
 static int topic_create(int argc, char **argv)
 {
@@ -196,14 +200,19 @@ static int topic_create(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "durable", no_argument, NULL, 'd' },
 		{ "min-insync", required_argument, NULL, 'i' },
+		{ "ttl", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1);
+	uint64_t ttl = 0;
 	int opt, fd;
 
-	while ((opt = getopt_long(argc, argv, "p:c:f:m:di:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:m:di:t:h", opts, NULL)) != -1) {
 		switch (opt) {
+		case 't':
+			ttl = parse_duration(optarg, "--ttl");
+			break;
 		case 'p':
 			cfg.partitions = parse_number(optarg, "--partitions", false);
 			if (!cfg.partitions || cfg.partitions > MQDEV_MAX_PARTITIONS)
@@ -254,6 +263,9 @@ static int topic_create(int argc, char **argv)
 		    "of [A-Za-z0-9._-]; capacity a power of two from 4K to the "
 		    "module's max_partition_bytes)", argv[optind], MQDEV_NAME_MAX);
 	check(opt, "create topic", argv[optind]);
+	if (ttl)
+		check(mqdev_topic_set_ttl(fd, argv[optind], ttl),
+		      "set the TTL of topic", argv[optind]);
 	if (json)
 		printf("{\"created\":\"%s\"}\n", argv[optind]);
 	else
@@ -294,6 +306,7 @@ static int topic_describe(int argc, char **argv)
 	struct mqdev_topic_info info;
 	char cap[32], maxrec[32];
 	const char *policy;
+	uint64_t ttl = 0;
 	bool durable;
 	uint32_t i;
 	int fd;
@@ -336,6 +349,8 @@ static int topic_describe(int argc, char **argv)
 	if (durable)
 		printf("Durable: yes\tMinInSync: %u\tReplicas: %u\n",
 		       info.min_insync, info.replicas);
+	if (!mqdev_topic_get_ttl(fd, argv[1], &ttl) && ttl)
+		printf("TTL: %.9gs\n", ttl / 1e9);
 	printf("%-10s %14s %14s %12s %12s %14s %8s\n", "PARTITION",
 	       "FIRST-OFFSET", "NEXT-OFFSET", "RECORDS", "BYTES-USED",
 	       "HIGH-WATERMARK", "IN-SYNC");

@@ -149,7 +149,9 @@ struct mqdev_ring_offsets {
 	__u32	txn_slots;	/* __u32 MQDEV_TXN_* states, one per slot */
 	__u32	end;		/* ring: __u64 byte position of the log's end */
 	__u32	high_watermark;	/* ring: __u64 offset consumers see up to */
-	__u64	reserved[3];	/* room for what a later layout adds */
+	__u32	ttl;		/* ring: __u64 the topic's TTL (ns), 0: none */
+	__u32	reserved0;
+	__u64	reserved[2];	/* room for what a later layout adds */
 };
 
 /*
@@ -532,6 +534,27 @@ struct mqdev_sched_list {
 
 #define MQDEV_SCHED_LIST_MAX	1024
 
+/*
+ * MQDEV_IOC_TOPIC_CONFIG, on any handle: a topic's settings.  With
+ * MQDEV_CONFIG_TTL its owner (or CAP_SYS_ADMIN) sets @ttl_ns, the topic's
+ * time to live: a record whose timestamp is @ttl_ns or more in the past is
+ * expired, as one past its own expiry (MQDEV_RECORD_EXPIRES) is, and never
+ * delivered; 0 is none, the default.  Mapped readers find it in the ring's
+ * control page (struct mqdev_ring_offsets.ttl).  Without flags, anyone who
+ * may read the topic reads the settings; either way they come back.
+ */
+#define MQDEV_CONFIG_TTL	_BITUL(0)
+#define MQDEV_CONFIG_FLAGS	(MQDEV_CONFIG_TTL)
+#define MQDEV_TTL_MAX		_BITULL(62)	/* ns: EINVAL past it */
+
+struct mqdev_topic_config {
+	char	name[MQDEV_NAME_SIZE];
+	__u32	flags;		/* in: MQDEV_CONFIG_*, what to set */
+	__u32	reserved;
+	__u64	ttl_ns;		/* in with MQDEV_CONFIG_TTL; out */
+	__u64	reserved2[2];
+};
+
 /* MQDEV_IOC_WAKEUP: a holding reader moved on while a producer waited. */
 struct mqdev_wakeup {
 	__u32	partition;	/* or MQDEV_PARTITION_ALL */
@@ -616,7 +639,8 @@ struct mqdev_record {
 #define MQDEV_RECORD_NULL_VALUE	_BITUL(4)
 #define MQDEV_RECORD_HEADERS	_BITUL(5)
 /*
- * A record's time to live: with MQDEV_RECORD_EXPIRES the value starts with
+ * A record's time to live (the topic may have one too: see
+ * MQDEV_IOC_TOPIC_CONFIG): with MQDEV_RECORD_EXPIRES the value starts with
  * a __u64 (host byte order, unaligned): the CLOCK_REALTIME nanosecond at
  * which the record expires; the header block, if any, and the value proper
  * follow it.  An expired record is never delivered: read(2) skips it and
@@ -1024,5 +1048,6 @@ struct mqdev_version {
 #define MQDEV_IOC_SCHEDULE	_IOWR(MQDEV_IOC_MAGIC, 0x40, struct mqdev_schedule)
 #define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x41, struct mqdev_sched_cancel)
 #define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x42, struct mqdev_sched_list)
+#define MQDEV_IOC_TOPIC_CONFIG	_IOWR(MQDEV_IOC_MAGIC, 0x07, struct mqdev_topic_config)
 
 #endif /* _UAPI_LINUX_MQDEV_H */
