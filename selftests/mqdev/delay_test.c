@@ -396,9 +396,10 @@ TEST_F(delay, ttl_topic)
 	ASSERT_EQ(0, mqdev_topic_get_ttl(self->fd, self->name, &ttl));
 	ASSERT_EQ(0, ttl);
 	ASSERT_EQ(0, produce_one(self->pfd, 0, NULL, 0, &p, sizeof(p), NULL));
-	ASSERT_EQ(0, set_ttl(self->fd, self->name, 200000000));
+	/* long enough for a slow emulated VM to read the first in time */
+	ASSERT_EQ(0, set_ttl(self->fd, self->name, 3000000000ULL));
 	ASSERT_EQ(0, mqdev_topic_get_ttl(self->fd, self->name, &ttl));
-	ASSERT_EQ(200000000, ttl);
+	ASSERT_EQ(3000000000ULL, ttl);
 	/* the first is young enough: read(2) and the library get it */
 	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
@@ -409,7 +410,7 @@ TEST_F(delay, ttl_topic)
 	/* the second waits past the TTL: neither gets it */
 	p.n = 2;
 	ASSERT_EQ(0, produce_one(self->pfd, 0, NULL, 0, &p, sizeof(p), NULL));
-	usleep(300000);
+	usleep(3200000);
 	ASSERT_EQ(0, read_records(self->cfd, NULL, NULL, 1, 100));
 	ASSERT_EQ(0, mqdev_consumer_poll(c, 100, 10, count_record, &last));
 	ASSERT_EQ(1, mqdev_consumer_expired(c));
@@ -464,6 +465,8 @@ TEST_F(delay, ttl_scheduled)
 		      .delay_ns = 300000000);
 	LIBMQDEV_OPTS(mqdev_send_opts, ok, .ttl_ns = 60000000000ULL,
 		      .delay_ns = 300000000);
+	struct mqdev_partition_info part;
+	struct mqdev_topic_info info;
 	struct mqdev_producer *p;
 	struct mqdev_sched_list l;
 	uint64_t id = 0;
@@ -479,6 +482,10 @@ TEST_F(delay, ttl_scheduled)
 	ASSERT_EQ(0, sched_list(self->cfd, 0, NULL, 0, &l));
 	ASSERT_EQ(1, l.expired);
 	ASSERT_EQ(0, l.scheduled);
+	/* not appended at all: the partition holds the other one only */
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &part,
+					  1));
+	ASSERT_EQ(1, part.next_offset);
 	/* gone: nothing to cancel */
 	ASSERT_EQ(-ENOENT, mqdev_producer_cancel(p, id));
 	mqdev_producer_free(p);
