@@ -1113,7 +1113,7 @@ static int ring_read_mark(const struct mqdev_record *rec,
  * trusted.  It stops at a record of an open transaction; aborted ones are
  * copied out marked MQDEV_RECORD_ABORTED, for the reader to skip.  Expired
  * records (MQDEV_RECORD_EXPIRES past now, or older than the topic's TTL)
- * are skipped and counted here.
+ * are skipped and counted here, except for a replica.
  *
  * Return: the bytes of @buf filled, records and their padding, if any
  * record was copied; else 0 when there is nothing that may be read,
@@ -1148,8 +1148,10 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			break;
 		rlen = READ_ONCE(rec->len);
 		sane = ring_record_sane(part, pos, head, rlen);
-		if (sane && (mqdev_record_expired(rec, rlen, now) ||
-			     (ttl && READ_ONCE(rec->timestamp) + ttl <= now))) {
+		/* A replica keeps the log whole: expired records too. */
+		if (sane && !replica &&
+		    (mqdev_record_expired(rec, rlen, now) ||
+		     (ttl && READ_ONCE(rec->timestamp) + ttl <= now))) {
 			/* Pairs with smp_wmb() in ring_publish_tail(). */
 			smp_rmb();
 			if (READ_ONCE(part->ctrl->tail) > pos)

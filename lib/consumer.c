@@ -48,6 +48,7 @@ struct consumer_part {
 struct mqdev_consumer {
 	int			fd;
 	bool			copy;
+	bool			replica;	/* keeps every record, expired too */
 	struct mqdev_attach	attach;
 	uint64_t		mask;
 	void			*cons;		/* position page */
@@ -113,6 +114,7 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	if (!c)
 		return -ENOMEM;
 	c->copy = flags & MQDEV_CONSUMER_COPY;
+	c->replica = flags & MQDEV_CONSUMER_REPLICA;
 	c->busy_usec = OPTS_GET(opts, busy_poll_usec, 0);
 	c->fetch_min = OPTS_GET(opts, fetch_min, 0);
 	c->commit_ms = OPTS_GET(opts, auto_commit_ms, 0);
@@ -542,7 +544,8 @@ static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
 	struct timespec ts;
 
 	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
-	if (!expires && !ttl)
+	/* A replica keeps the log whole: its readers decide later. */
+	if ((!expires && !ttl) || c->replica)
 		return false;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
