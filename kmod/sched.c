@@ -226,6 +226,12 @@ static void sched_work_fn(struct work_struct *work)
 		m = sched_peek_due(s, &now);
 		if (!m)
 			break;
+		/*
+		 * A run stamps its records with the time it began: one due
+		 * since then starts a new run, or it would look early.
+		 */
+		if (ap.part && m->node.expires > ap.timestamp)
+			mqdev_append_end(&ap);
 		if (sched_deliver(topic, &ap, m, now)) {
 			/* Full: it keeps its place, those after it wait. */
 			xa_lock(&s->ids);
