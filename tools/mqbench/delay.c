@@ -117,6 +117,9 @@ static int delay_run(uint64_t n, double pct[3])
 			" took longer than their lead\n", n);
 		goto out;
 	}
+	/* asleep in the kernel before the first is due, not in nanosleep */
+	while (realtime_ns() + 50000000 < start)
+		usleep(20000);
 	if (delay_consume(c, n, late)) {
 		fprintf(stderr, "mqbench: delay: a record did not come\n");
 		goto out;
