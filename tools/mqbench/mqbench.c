@@ -15,6 +15,7 @@
  *   fanout      one producer to 1, 4 and 16 groups: aggregate deliveries
  *   backlog     draining a full backlog against the steady state
  *   latency     ping-pong round trips, p50/p99/p99.9
+ *   delay       delayed messages: how late they come, against ping-pong
  *   memory      memory per queued 64-byte message
  *   cost        single-process time per message, produce and consume: run
  *               under -icount, where guest time counts instructions
@@ -364,6 +365,7 @@ static const struct {
 	{ "latency", latency_table_count, true },
 	{ "memory", memory_table, true },
 	{ "durable", durable_table, true },
+	{ "delay", delay_table, true },
 	{ "cost", cost_table, false },
 };
 
@@ -454,7 +456,7 @@ int main(int argc, char **argv)
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
-				"latency,memory,durable (the default), cost\n");
+				"latency,memory,durable,delay (the default), cost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

@@ -64,6 +64,10 @@ int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
 /* latency.c */
 int latency_table(uint64_t n, int reps, FILE *json);
+double latency_mqdev_p99(uint64_t n);
+
+/* delay.c: delayed messages' lateness */
+int delay_table(uint64_t count, FILE *json);
 
 /* mqbench.c: one result, as a JSON object in the results array */
 void json_result(FILE *json, const char *scenario, const char *peer,
