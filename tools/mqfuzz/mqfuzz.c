@@ -1567,7 +1567,7 @@ static uint64_t fuzz_process(unsigned int proc)
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
 	       f[0].ok[0x32], f[0].ok[0x33], f[0].ok[0x16], f[0].ok[0x17],
 	       f[0].ok[0x05] + f[0].ok[0x23] + f[0].ok[0x34] + f[0].ok[0x35],
-	       f[0].ok[0x36], f[0].ok[0x40], f[0].maps);
+	       f[0].ok[0x36], f[0].ok[0x50], f[0].maps);
 	fflush(stdout);
 	return calls;
 }

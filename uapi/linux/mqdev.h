@@ -1018,7 +1018,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
 #define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
 #define MQDEV_FEAT_RECORD_FLAGS	_BITULL(7) /* null key/value, headers */
-#define MQDEV_FEAT_SCHEDULE	_BITULL(8) /* delayed messages, expiry */
+#define MQDEV_FEAT_SCHEDULE	_BITULL(10) /* delayed messages, expiry */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -1048,9 +1048,9 @@ struct mqdev_version {
 #define MQDEV_IOC_PRODUCER_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x31, struct mqdev_producer_bind)
 #define MQDEV_IOC_TXN		_IOWR(MQDEV_IOC_MAGIC, 0x32, struct mqdev_txn)
 #define MQDEV_IOC_TXN_OFFSETS	 _IOW(MQDEV_IOC_MAGIC, 0x33, struct mqdev_txn_offsets)
-#define MQDEV_IOC_SCHEDULE	_IOWR(MQDEV_IOC_MAGIC, 0x40, struct mqdev_schedule)
-#define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x41, struct mqdev_sched_cancel)
-#define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x42, struct mqdev_sched_list)
+#define MQDEV_IOC_SCHEDULE	_IOWR(MQDEV_IOC_MAGIC, 0x50, struct mqdev_schedule)
+#define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x51, struct mqdev_sched_cancel)
+#define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x52, struct mqdev_sched_list)
 #define MQDEV_IOC_TOPIC_CONFIG	_IOWR(MQDEV_IOC_MAGIC, 0x07, struct mqdev_topic_config)
 
 #endif /* _UAPI_LINUX_MQDEV_H */
