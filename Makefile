@@ -51,7 +51,8 @@ LIB_A	 := $(B)/lib/libmqdev.a
 LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
-TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture
+TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
+	    $(B)/bin/mqdev-kafkad $(B)/bin/mqdev-kafkad-san
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -129,6 +130,22 @@ $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 $(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# mqdev-kafkad, and the same built with AddressSanitizer and UBSan for
+# selftests/mqdev/kafkad_test.sh (which runs the -san one when it is there).
+KAFKAD_SRCS := $(wildcard tools/kafkad/*.c)
+KAFKAD_HDRS := $(wildcard tools/kafkad/*.h) $(HDRS)
+KAFKAD_LIBS := $(LDLIBS) -lz -lsnappy -llz4 -lzstd
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	       -fno-sanitize-recover=undefined
+$(B)/bin/mqdev-kafkad: $(KAFKAD_SRCS) $(KAFKAD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(KAFKAD_SRCS) $(KAFKAD_LIBS)
+
+$(B)/bin/mqdev-kafkad-san: $(KAFKAD_SRCS) $(KAFKAD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(RPATH) -o $@ $(KAFKAD_SRCS) \
+		$(KAFKAD_LIBS)
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -334,6 +351,11 @@ install: all
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmqdev.a
 	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
 	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
+	install -D -m 755 $(B)/bin/mqdev-kafkad $(DESTDIR)$(PREFIX)/sbin/mqdev-kafkad
+	install -D -m 644 tools/kafkad/mqdev-kafkad.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-kafkad.conf
+	install -D -m 644 tools/kafkad/mqdev-kafkad.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/mqdev-kafkad.service
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
 	install -D -m 644 kmod/mqdev.ko $(DESTDIR)/lib/modules/$(KVER)/extra/mqdev.ko
 

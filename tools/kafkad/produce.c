@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqdev-kafkad: Produce v3.
+ *
+ * Each partition's record batches are checked (magic 2, CRC-32C, the
+ * records' fields), decompressed, and appended with one mqdev_produce() from
+ * the request's own buffer (or the decompressed one).  The daemon's
+ * producer handles never sleep: a 'block' topic that is full parks the
+ * request, which tries again until its timeout and then answers
+ * REQUEST_TIMED_OUT for what is left; acks=all waits, parked too, for the
+ * partition's high watermark to pass what was appended.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kafkad.h"
+
+struct pentry {
+	struct kstr	topic;
+	int32_t		partition;
+	int16_t		err;
+	bool		done;
+	int64_t		base_offset;
+	struct mqdev_msg *msgs;
+	uint32_t	nmsgs;
+	uint32_t	appended;
+	uint64_t	need_hw;	/* acks=all: the watermark to wait for */
+	uint8_t		**allocs;	/* decompressed records */
+	uint32_t	nallocs;
+};
+
+struct pstate {
+	int16_t		acks;
+	int32_t		ntopics;
+	int32_t		*parts_per_topic;
+	uint32_t	nentries;
+	struct pentry	*e;
+};
+
+static void pstate_free(void *p)
+{
+	struct pstate *st = p;
+	uint32_t i, k;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->nentries; i++) {
+		for (k = 0; k < st->e[i].nallocs; k++)
+			free(st->e[i].allocs[k]);
+		free(st->e[i].allocs);
+		free(st->e[i].msgs);
+	}
+	free(st->e);
+	free(st->parts_per_topic);
+	free(st);
+}
+
+/*
+ * One Kafka record as an mqdev message.  mqdev keeps keys of up to 64 KiB;
+ * a null key is stored as an empty one.  What mqdev records cannot carry
+ * yet (headers, a null value) is refused rather than changed.
+ */
+static int record_to_msg(const struct krecord *rec, struct mqdev_msg *m,
+			 int32_t partition)
+{
+	if (rec->key.len > UINT16_MAX)
+		return KERR_INVALID_RECORD;
+	if (rec->nheaders || rec->value.len < 0)
+		return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	mqdev_msg_init(m, rec->key.len > 0 ? rec->key.p : NULL,
+		       rec->key.len > 0 ? rec->key.len : 0,
+		       rec->value.p, rec->value.len, partition);
+	return KERR_NONE;
+}
+
+static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
+{
+	struct mqdev_msg *msgs;
+	struct krecord rec;
+	struct kr r;
+	int32_t i;
+	int err;
+
+	if (b->producer_id >= 0 || (b->attributes & BATTR_TRANSACTIONAL) ||
+	    (b->attributes & BATTR_CONTROL))
+		return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	msgs = realloc(e->msgs, (e->nmsgs + (size_t)b->count) * sizeof(*msgs));
+	if (!msgs)
+		return KERR_UNKNOWN_SERVER;
+	e->msgs = msgs;
+	kr_init(&r, b->records, b->records_len);
+	for (i = 0; i < b->count; i++) {
+		if (record_next(&r, &rec))
+			return KERR_CORRUPT_MESSAGE;
+		err = record_to_msg(&rec, &msgs[e->nmsgs + i], e->partition);
+		if (err)
+			return err;
+	}
+	if (kr_left(&r))
+		return KERR_CORRUPT_MESSAGE;
+	e->nmsgs += b->count;
+	return KERR_NONE;
+}
+
+/* A partition's records: every batch checked before any is appended. */
+static int entry_decode(struct daemon *d, struct pentry *e,
+			const struct kstr *records)
+{
+	struct kbatch b;
+	uint8_t **allocs;
+	struct kr r;
+	int err;
+
+	if (records->len <= 0)
+		return KERR_CORRUPT_MESSAGE;
+	kr_init(&r, records->p, records->len);
+	while (kr_left(&r)) {
+		err = batch_parse(&r, &b, (size_t)d->cfg.max_request * 4);
+		if (err)
+			return err;
+		if (b.alloc) {
+			allocs = realloc(e->allocs,
+					 (e->nallocs + 1) * sizeof(*allocs));
+			if (!allocs) {
+				batch_release(&b);
+				return KERR_UNKNOWN_SERVER;
+			}
+			e->allocs = allocs;
+			e->allocs[e->nallocs++] = b.alloc;
+		}
+		err = entry_add_msgs(e, &b);
+		if (err)
+			return err;
+	}
+	return e->nmsgs ? KERR_NONE : KERR_CORRUPT_MESSAGE;
+}
+
+static struct mqdev_producer *entry_producer(struct daemon *d,
+					     struct topic_handle *t,
+					     bool all, int *err)
+{
+	struct mqdev_producer **pp = all ? &t->prod_all : &t->prod;
+	LIBMQDEV_OPTS(mqdev_producer_opts, opts,
+		      .flags = MQDEV_PRODUCER_NONBLOCK |
+			       (all ? MQDEV_PRODUCER_ACKS_ALL : 0));
+
+	*err = 0;
+	if (!*pp)
+		*err = mqdev_producer_new(t->name, &opts, pp);
+	return *pp;
+}
+
+/* Append what is left of one partition's records; EAGAIN leaves it due. */
+static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
+		      bool final)
+{
+	struct mqdev_producer *prod;
+	struct topic_handle *t;
+	int n, err;
+
+	err = topic_get(d, &e->topic, &t);
+	if (err) {
+		e->err = err == -EINVAL ? KERR_INVALID_TOPIC : kafka_error(err);
+		e->done = true;
+		return;
+	}
+	if (e->partition < 0 || (uint32_t)e->partition >= t->partitions) {
+		e->err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+		e->done = true;
+		return;
+	}
+	prod = entry_producer(d, t, st->acks == -1, &err);
+	if (!prod) {
+		e->err = kafka_error(err);
+		e->done = true;
+		topic_drop(d, t);
+		return;
+	}
+	n = mqdev_produce(prod, e->msgs + e->appended, e->nmsgs - e->appended);
+	if (n > 0) {
+		if (!e->appended)
+			e->base_offset = e->msgs[0].offset;
+		e->appended += n;
+		d->produced = true;
+		if (e->appended < e->nmsgs)
+			n = -EAGAIN;
+	}
+	if (n == -EAGAIN && !final)
+		return;
+	e->done = true;
+	if (n < 0) {
+		e->err = kafka_error(n);
+		/* The topic may be gone, or another by its name: reopen. */
+		if (n != -EAGAIN && n != -EMSGSIZE && n != -ENOLINK)
+			topic_drop(d, t);
+		return;
+	}
+	if (st->acks == -1)
+		e->need_hw = e->msgs[e->nmsgs - 1].offset + 1;
+}
+
+/* acks=all: has the watermark passed what was appended? */
+static bool entry_acked(struct daemon *d, struct pentry *e, bool final)
+{
+	struct mqdev_partition_info *parts;
+	struct mqdev_topic_info info;
+	char name[MQDEV_NAME_SIZE];
+	int err;
+
+	if (!e->need_hw || e->err)
+		return true;
+	if (!kname(name, &e->topic))
+		return true;
+	err = topic_describe(d, name, &info, &parts);
+	if (err || (uint32_t)e->partition >= info.partitions) {
+		e->err = kafka_error(err ? err : -ENOENT);
+	} else if (parts[e->partition].high_watermark >= e->need_hw) {
+		e->need_hw = 0;
+		return true;
+	} else if (!final) {
+		return false;
+	} else {
+		e->err = KERR_REQUEST_TIMED_OUT;
+	}
+	e->need_hw = 0;
+	return true;
+}
+
+static void produce_answer(struct pstate *st, struct kw *w)
+{
+	struct pentry *e = st->e;
+	int32_t t, p;
+
+	kw_i32(w, st->ntopics);
+	for (t = 0; t < st->ntopics; t++) {
+		kw_strn(w, e->topic.p, e->topic.len);
+		kw_i32(w, st->parts_per_topic[t]);
+		for (p = 0; p < st->parts_per_topic[t]; p++, e++) {
+			kw_i32(w, e->partition);
+			kw_i16(w, e->err);
+			kw_i64(w, e->err ? -1 : e->base_offset);
+			kw_i64(w, -1);	/* log_append_time: CreateTime */
+		}
+	}
+	kw_i32(w, 0);			/* throttle_time_ms */
+}
+
+static int produce_run(struct daemon *d, struct conn *c, bool final)
+{
+	struct pstate *st = c->park_state;
+	bool waiting = false;
+	uint32_t i;
+
+	for (i = 0; i < st->nentries; i++) {
+		if (!st->e[i].done)
+			entry_try(d, st, &st->e[i], final);
+		if (!st->e[i].done || !entry_acked(d, &st->e[i], final))
+			waiting = true;
+	}
+	if (waiting && !final)
+		return H_PARK;
+	if (st->acks == 0)
+		return H_SILENT;
+	produce_answer(st, &c->out);
+	return H_DONE;
+}
+
+static int produce_park(struct daemon *d, struct conn *c, bool final)
+{
+	return produce_run(d, c, final);
+}
+
+static int produce_parse(struct daemon *d, struct pstate *st, struct kr *r)
+{
+	int32_t nt, np, t, p;
+	struct kstr name, records;
+	struct pentry *e;
+
+	nt = kr_array(r, 6);
+	if (nt < 0)
+		return -1;
+	st->ntopics = nt;
+	st->parts_per_topic = calloc(nt ? nt : 1, sizeof(int32_t));
+	if (!st->parts_per_topic)
+		return -1;
+	for (t = 0; t < nt; t++) {
+		name = kr_str(r);
+		np = kr_array(r, 8);
+		if (r->err || np < 0 || name.len < 0)
+			return -1;
+		st->parts_per_topic[t] = np;
+		e = realloc(st->e, (st->nentries + (size_t)np) * sizeof(*e));
+		if (!e)
+			return -1;
+		st->e = e;
+		for (p = 0; p < np; p++) {
+			e = &st->e[st->nentries++];
+			memset(e, 0, sizeof(*e));
+			e->topic = name;
+			e->partition = kr_i32(r);
+			records = kr_bytes(r);
+			if (r->err)
+				return -1;
+			if (st->acks != 0 && st->acks != 1 && st->acks != -1)
+				e->err = KERR_INVALID_REQUIRED_ACKS;
+			else
+				e->err = entry_decode(d, e, &records);
+			e->done = e->err != KERR_NONE;
+		}
+	}
+	return kr_left(r) ? -1 : 0;
+}
+
+int handle_produce(struct daemon *d, struct conn *c, const struct request *rq,
+		   struct kr *r, struct kw *w)
+{
+	struct pstate *st;
+	struct kstr txn;
+	int32_t timeout;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return H_CLOSE;
+	txn = kr_str(r);
+	st->acks = kr_i16(r);
+	timeout = kr_i32(r);
+	if (r->err || produce_parse(d, st, r)) {
+		pstate_free(st);
+		return H_CLOSE;
+	}
+	/* Transactions are not served (InitProducerId is not advertised). */
+	if (txn.len >= 0) {
+		uint32_t i;
+
+		for (i = 0; i < st->nentries; i++) {
+			st->e[i].err = KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+			st->e[i].done = true;
+		}
+	}
+	c->park_state = st;
+	c->park_free = pstate_free;
+	c->park = produce_park;
+	if (timeout < 0)
+		timeout = 0;
+	c->deadline_ms = d->now_ms + (uint64_t)timeout;
+	return produce_run(d, c, timeout == 0);
+}
