@@ -592,6 +592,9 @@ int handle_heartbeat(struct daemon *d, struct conn *c,
 	if (r->err || kr_left(r))
 		return H_CLOSE;
 	err = member_check(d, &gid, generation, &member, &g, &m);
+	if (err)
+		logmsg(d, "heartbeat %.*s generation %d: error %d", gid.len,
+		       gid.p, generation, err);
 	if (rq->version >= 1)
 		kw_i32(w, 0);
 	kw_i16(w, err);
@@ -725,6 +728,22 @@ static int16_t commit_error(int err)
 	}
 }
 
+/*
+ * Commit from outside the mqdev group (it has no members of its own); the
+ * first commit creates it, which only a reset does.
+ */
+static int group_commit(struct daemon *d, const char *group,
+			const char *topic, int32_t p, int64_t offset)
+{
+	int err;
+
+	err = mqdev_group_commit_offset(d->nl, group, topic, p, offset, NULL);
+	if (err == -ENOENT)
+		err = mqdev_group_reset(d->nl, group, topic, p,
+					MQDEV_SEEK_OFFSET, offset, false);
+	return err;
+}
+
 int handle_offset_commit(struct daemon *d, struct conn *c,
 			 const struct request *rq, struct kr *r, struct kw *w)
 {
@@ -753,6 +772,9 @@ int handle_offset_commit(struct daemon *d, struct conn *c,
 		gerr = KERR_INVALID_GROUP_ID;
 	} else if (generation >= 0 || member.len > 0) {
 		gerr = member_check(d, &gid, generation, &member, &g, &m);
+		if (gerr)
+			logmsg(d, "commit %s generation %d: error %d", id,
+			       generation, gerr);
 	} else {
 		g = group_find(d, id);
 		/* A commit from outside the group, while it has members. */
@@ -785,8 +807,7 @@ int handle_offset_commit(struct daemon *d, struct conn *c,
 			if (!err && (offset < 0 || p < 0))
 				err = KERR_OFFSET_OUT_OF_RANGE;
 			if (!err) {
-				ret = mqdev_group_commit_offset(d->nl, id, topic,
-								p, offset, NULL);
+				ret = group_commit(d, id, topic, p, offset);
 				if (ret)
 					logmsg(d, "commit %s %s/%d at %lld: %s",
 					       id, topic, p, (long long)offset,

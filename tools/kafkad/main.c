@@ -445,8 +445,11 @@ static int conn_serve(struct daemon *d, struct conn *c)
 	rq->version = kr_i16(&r);
 	rq->corr = kr_i32(&r);
 	rq->client_id = kr_str(&r);
-	/* ApiVersions from v3 on has the flexible header: tagged fields. */
-	if (rq->key == API_API_VERSIONS && rq->version >= 3)
+	/*
+	 * ApiVersions v3 has the flexible header (tagged fields); a later
+	 * version is answered in v0 whatever its header holds.
+	 */
+	if (rq->key == API_API_VERSIONS && rq->version == 3)
 		kr_skip_tags(&r);
 	if (r.err)
 		return -1;

@@ -1,0 +1,212 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# mqdev-kafkad end to end, with Kafka's own clients: kcat (librdkafka),
+# confluent-kafka and kafka-python, from the host's /usr, which tools/vm/run
+# --host-usr shares read-only at $MQDEV_HOST_USR.  Metadata, a produce and
+# consume round trip with keys, kcat and mqctl on the same topic both ways,
+# compressed batches (gzip, snappy, lz4, zstd), a kcat consumer group whose
+# committed offsets show in `mqctl group describe` and follow
+# `mqctl group reset`, two group members sharing partitions, and bad input
+# (kafkad_fuzz.py).  The daemon is the ASan+UBSan build when there is one;
+# it must end cleanly, with nothing in its log from the sanitizers.
+# Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq,
+# mqctl, the daemon or kcat.
+. "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+
+root=${MQDEV_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+here=$root/selftests/mqdev
+
+ktap_print_header
+if [ ! -c /dev/mq ]; then
+	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
+	exit "$KSFT_SKIP"
+fi
+if ! command -v mqctl >/dev/null; then
+	ktap_skip_all "mqctl is not in PATH (tools/mqctl of the mqdev repository)"
+	exit "$KSFT_SKIP"
+fi
+daemon=$(command -v mqdev-kafkad-san || command -v mqdev-kafkad)
+if [ -z "$daemon" ]; then
+	ktap_skip_all "mqdev-kafkad is not in PATH (make tools)"
+	exit "$KSFT_SKIP"
+fi
+
+# The host's programs, from its /usr shared into the guest: their
+# libraries are found there too (kcat links librdkafka).
+usr=${MQDEV_HOST_USR:-/usr}
+if [ -n "${MQDEV_HOST_USR:-}" ]; then
+	for d in "$MQDEV_HOST_USR"/lib/*-linux-gnu; do
+		LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	done
+	export LD_LIBRARY_PATH
+fi
+kcat=$usr/bin/kcat
+py=$usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1
+if [ ! -x "$kcat" ] || ! "$kcat" -V >/dev/null 2>&1; then
+	ktap_skip_all "no kcat that runs in $usr/bin (Debian's kcat: make deps)"
+	exit "$KSFT_SKIP"
+fi
+
+port=19092
+b=127.0.0.1:$port
+t=kafkad-test-$$
+dir=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	for x in $t $t-2 $t-z $t-g $t-py $t-ck; do
+		mqctl topic delete $x >/dev/null 2>&1
+	done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ok() {
+	if [ "$1" = 0 ]; then
+		ktap_test_pass "$2"
+	else
+		ktap_test_fail "$2"
+	fi
+}
+
+KCAT() {
+	"$kcat" -b $b -X socket.timeout.ms=10000 -X topic.metadata.refresh.interval.ms=-1 "$@"
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+"$daemon" --listen $b --set max_connections=64 --set idle_timeout_ms=20000 \
+	-v 2>"$dir/log" &
+pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	grep -q listening "$dir/log" && break
+	sleep 0.5
+done
+grep -q "listening on $b" "$dir/log"
+ok $? "the daemon listens on $b"
+
+mqctl topic create $t --partitions 2 >/dev/null
+KCAT -L -t $t >"$dir/L" 2>&1
+grep -q "topic \"$t\" with 2 partitions" "$dir/L" &&
+	grep -q "broker 0 at 127.0.0.1:$port" "$dir/L"
+ok $? "kcat -L: the broker and the topic's partitions"
+KCAT -L >"$dir/L" 2>&1 && grep -q "topic \"$t\"" "$dir/L"
+ok $? "kcat -L: every topic"
+
+printf 'k1:one\nk2:two\nk3:three\nk4:four\n' | KCAT -P -t $t -K: 2>"$dir/err"
+ok $? "kcat -P: four keyed records"
+KCAT -C -t $t -o beginning -e -f '%k=%s\n' 2>/dev/null | sort >"$dir/got"
+printf 'k1=one\nk2=two\nk3=three\nk4=four\n' >"$dir/want"
+cmp -s "$dir/got" "$dir/want"
+ok $? "kcat -C -o beginning -e: the same four, keys and values"
+[ "$(mqctl consume $t --from earliest --keys --timeout 500 | sort | tr '\t' =)" = \
+  "$(cat "$dir/want")" ]
+ok $? "mqctl consume reads what kcat produced"
+for p in 0 1; do
+	n=$(mqctl --json topic describe $t | tr '{' '\n' |
+	    grep "\"partition\":$p," | sed -n 's/.*"next_offset":\([0-9]*\).*/\1/p')
+	k=$(KCAT -C -t $t -p $p -o beginning -e -f 'x\n' 2>/dev/null | wc -l)
+	[ "$n" = "$k" ] || break
+done
+ok $? "each partition holds what kcat reads of it (librdkafka's partitioner kept)"
+
+seq 1 50 | mqctl produce $t --partition 1
+KCAT -C -t $t -p 1 -o -50 -e -f '%s\n' 2>/dev/null >"$dir/got"
+seq 1 50 | cmp -s - "$dir/got"
+ok $? "kcat reads what mqctl produce wrote"
+hw=$(KCAT -Q -t $t:1:-1 2>/dev/null | sed -n 's/.*\[1\] *offset \([0-9]*\).*/\1/p')
+[ "$hw" = "$(mqctl --json topic describe $t | tr '{' '\n' | grep '"partition":1,' |
+	     sed -n 's/.*"high_watermark":\([0-9]*\).*/\1/p')" ]
+ok $? "ListOffsets: latest is mqdev's high watermark ($hw)"
+
+# compressed batches, every codec librdkafka has
+mqctl topic create $t-z >/dev/null
+for z in gzip snappy lz4 zstd; do
+	seq 1 200 | sed "s/^/$z-/" | KCAT -P -t $t-z -z $z -X linger.ms=50 2>"$dir/err" || break
+done
+ok $? "kcat -P -z gzip, snappy, lz4, zstd: accepted"
+KCAT -C -t $t-z -o beginning -e -f '%s\n' 2>/dev/null >"$dir/got"
+for z in gzip snappy lz4 zstd; do seq 1 200 | sed "s/^/$z-/"; done >"$dir/want"
+cmp -s "$dir/got" "$dir/want"
+ok $? "the 800 compressed records read back in order"
+
+# a consumer group: committed offsets kept in mqdev's own group
+KCAT -G g-$$ $t -X auto.offset.reset=earliest -e -f '%s\n' >"$dir/g" 2>"$dir/gerr"
+ok $? "kcat -G: a group member reads to the end and leaves"
+[ "$(wc -l <"$dir/g")" = 54 ]
+ok $? "kcat -G read all 54 records"
+mqctl --json group describe g-$$ >"$dir/desc" 2>&1
+grep -q "\"topic\":\"$t\"" "$dir/desc" &&
+	! grep -q '"lag":[1-9]' "$dir/desc" &&
+	! grep -q '"current_offset":null' "$dir/desc" &&
+	grep -q '"current_offset":[1-9]' "$dir/desc"
+ok $? "mqctl group describe: the Kafka group's committed offsets, lag 0"
+echo more | mqctl produce $t --partition 0
+KCAT -G g-$$ $t -e -f '%s\n' >"$dir/g" 2>/dev/null
+[ "$(cat "$dir/g")" = more ]
+ok $? "the group goes on from its commit: only the new record"
+mqctl group reset g-$$ --topic $t --to earliest >/dev/null &&
+	KCAT -G g-$$ $t -e -f '%s\n' 2>/dev/null | wc -l >"$dir/n"
+[ "$(cat "$dir/n")" = 55 ]
+ok $? "after mqctl group reset the Kafka group reads everything again"
+
+# two members share the partitions
+mqctl topic create $t-g --partitions 4 >/dev/null
+seq 1 400 | KCAT -P -t $t-g -K: 2>/dev/null
+seq 1 400 | sed 's/.*/&:&/' | KCAT -P -t $t-g -K: 2>/dev/null
+KCAT -G g2-$$ $t-g -X auto.offset.reset=earliest -e -f '%s\n' >"$dir/m1" 2>/dev/null &
+m1=$!
+KCAT -G g2-$$ $t-g -X auto.offset.reset=earliest -e -f '%s\n' >"$dir/m2" 2>/dev/null &
+m2=$!
+wait $m1
+wait $m2
+[ "$(cat "$dir/m1" "$dir/m2" | sort -u | wc -l)" -ge 400 ] &&
+	[ "$(cat "$dir/m1" "$dir/m2" | wc -l)" -ge 800 ]
+ok $? "two kcat -G members: every record read ($(wc -l <"$dir/m1") + $(wc -l <"$dir/m2"))"
+
+# kafka-python and confluent-kafka
+if "$py" -c 'import kafka' 2>/dev/null; then
+	mqctl topic create $t-py --partitions 2 >/dev/null
+	"$py" "$here/kafkad_clients.py" $b kp-produce $t-py 100 2>"$dir/err" &&
+		"$py" "$here/kafkad_clients.py" $b kp-produce $t-py 100 gzip 2>>"$dir/err"
+	ok $? "kafka-python: a producer, plain and gzip"
+	"$py" "$here/kafkad_clients.py" $b kp-consume $t-py kp-$$ 200 >"$dir/got" 2>>"$dir/err" &&
+		[ "$(sort -u "$dir/got" | wc -l)" = 100 ] &&
+		grep -qx 'key-7=value-7' "$dir/got"
+	ok $? "kafka-python: a group consumer reads all 200, keys and values"
+	mqctl --json group describe kp-$$ | grep -q '"lag":0' &&
+		! mqctl --json group describe kp-$$ | grep -q '"lag":[1-9]'
+	ok $? "kafka-python's commit shows in mqctl group describe"
+else
+	ktap_test_skip "no kafka-python (python3-kafka)"
+fi
+if "$py" -c 'import confluent_kafka' 2>/dev/null; then
+	mqctl topic create $t-ck --partitions 3 >/dev/null
+	"$py" "$here/kafkad_clients.py" $b ck-produce $t-ck 300 zstd 2>"$dir/err" &&
+		"$py" "$here/kafkad_clients.py" $b ck-consume $t-ck ck-$$ 300 >"$dir/got" 2>>"$dir/err" &&
+		[ "$(sort -u "$dir/got" | wc -l)" = 300 ]
+	ok $? "confluent-kafka: a zstd producer and a group consumer with manual commits"
+else
+	ktap_test_skip "no confluent-kafka (python3-confluent-kafka)"
+fi
+
+# bad input
+"$py" "$here/kafkad_fuzz.py" 127.0.0.1 $port $pid $t 1 >"$dir/fuzz" 2>&1
+rc=$?
+sed 's/^/# fuzz: /' "$dir/fuzz"
+[ $rc = 0 ]
+ok $? "the fuzzer: every bad input answered or its connection closed"
+KCAT -L -t $t >/dev/null 2>&1
+ok $? "after the fuzzer kcat is still served"
+
+kill -TERM $pid
+wait $pid
+rc=$?
+pid=
+[ $rc = 0 ] && ! grep -q 'Sanitizer\|runtime error' "$dir/log"
+ok $? "the daemon ends cleanly on SIGTERM, nothing from ASan or UBSan (exit $rc)"
+grep -A30 'Sanitizer\|runtime error' "$dir/log" | sed 's/^/# /' | head -40
+
+ktap_set_plan $((KTAP_TESTNO - 1))
+ktap_finished
