@@ -195,6 +195,13 @@ lint: $(CHECKPATCH)
 	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
 		--ignore MACRO_ARG_REUSE,LINUX_VERSION_CODE,CONSTANT_COMPARISON \
 		-f kmod/compat.h
+	# The TRACE_EVENT() layout every kernel trace header has: TP_*( ends
+	# a line, and its arguments are indented by a tab, not aligned to it.
+	# COMPLEX_MACRO, MACRO_ARG_REUSE: the fields events share are macros
+	# (a field list, an argument list: no expressions), as in sunrpc's.
+	perl $(CHECKPATCH) --strict --no-tree --quiet --show-types \
+		--ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT \
+		--ignore COMPLEX_MACRO,MACRO_ARG_REUSE -f kmod/trace.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m C=2 modules \
 		2>&1 | tee $(B)/sparse.log
 	@! grep -E '(warning|error):' $(B)/sparse.log
@@ -221,6 +228,7 @@ check: deps
 	$(MAKE) man-check
 	$(MAKE) lint
 	scripts/kdoc-check.sh
+	scripts/rst-check.sh
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh

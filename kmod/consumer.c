@@ -19,7 +19,7 @@ static int seek_one(struct mqdev_handle *h, struct mqdev_topic *topic,
 	*offset = req->offset;
 	err = mqdev_ring_seek(&topic->parts[part], req->whence, offset,
 			      handle_pos(h, part), &h->holds[part],
-			      req->flags & MQDEV_SEEK_HOLD);
+			      req->flags & MQDEV_SEEK_HOLD, handle_replica(h));
 	if (!err)
 		set_bit(part, h->subscribed);
 	return err;

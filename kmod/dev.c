@@ -23,6 +23,9 @@
 #include <net/netns/generic.h>
 #include "mqdev.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 static int mqdev_open(struct inode *inode, struct file *file)
 {
 	struct mqdev_handle *h;
@@ -166,8 +169,11 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 	topic = mqdev_topic_get(NULL, h->net, req->name,
 				replica ? MQDEV_ACT_REPLICATE :
 					  acts[req->flags & rw]);
-	if (IS_ERR(topic))
+	if (IS_ERR(topic)) {
+		trace_mqdev_refuse(req->name, MQDEV_TRACE_ATTACH,
+				   MQDEV_PARTITION_ANY, 0, PTR_ERR(topic));
 		return PTR_ERR(topic);
+	}
 	if (replica && !(topic->flags & MQDEV_TOPIC_DURABLE)) {
 		mqdev_topic_put(topic);
 		return -EINVAL;
@@ -327,7 +333,7 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 
 	if (handle_replica(h)) {
 		poll_wait(file, &topic->groups_wait, pt);
-		if (mqdev_replica_groups_pending(topic))
+		if (mqdev_replica_groups_pending(topic, h->replica))
 			mask |= EPOLLPRI;
 	}
 	if (h->mode & MQDEV_ATTACH_CONSUME) {

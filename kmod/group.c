@@ -25,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "mqdev.h"
+#include "trace.h"
 
 /* Members beyond the partition count only wait: this is plenty. */
 #define MQDEV_MAX_MEMBERS	256
@@ -126,7 +127,7 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 		INIT_LIST_HEAD(&gp->hold.node);
 		gp->hold.pos = &gp->pos;
 		err = mqdev_ring_seek(&topic->parts[i], reset, &gp->offset,
-				      &gp->pos, &gp->hold, g->holds);
+				      &gp->pos, &gp->hold, g->holds, false);
 		if (err)
 			goto err_unhold;
 	}
@@ -326,6 +327,7 @@ static void group_rebalance(struct mqdev_group *g)
 	 * EPOLLIN too: a member may be handed a partition with records, and
 	 * its epoll may wait for EPOLLIN alone.  read(2) sleepers likewise.
 	 */
+	trace_mqdev_rebalance(g);
 	wake_up_interruptible_poll(&g->wait, EPOLLPRI | EPOLLIN | EPOLLRDNORM);
 	wake_up_interruptible(&g->topic->read_wait);
 	mqdev_nl_rebalanced(g);
@@ -556,7 +558,7 @@ int mqdev_group_assignment(struct mqdev_handle *h,
  * The walk starts from the current position when it can, so a commit costs
  * only the records it covers.  Nothing is changed.
  *
- * Return: 0, -ERANGE for an offset past the partition's end, or -EINVAL
+ * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL
  * for an unknown @whence.
  */
 int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,
@@ -585,6 +587,7 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
 	struct mqdev_group_part *gp = &g->parts[part];
 
 	lockdep_assert_held(&g->topic->groups_lock);
+	trace_mqdev_group_commit(g, part, found);
 	WRITE_ONCE(gp->pos, found->pos);
 	gp->offset = found->offset;
 	gp->committed = true;

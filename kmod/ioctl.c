@@ -108,7 +108,7 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 	req->features = MQDEV_FEAT_RECORD_BATCH | MQDEV_FEAT_WAIT |
 			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
 			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
-			MQDEV_FEAT_DURABLE;
+			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS;
 	return 0;
 }
 

@@ -105,8 +105,8 @@ struct mqdev_topic {
 	u32			nr_producers;
 	u32			min_insync;	/* durable: for acks=all */
 	u64			groups_serial;	/* commits: under groups_lock */
-	atomic64_t		groups_safe;	/* the serial a replica confirmed */
-	wait_queue_head_t	groups_wait;	/* commits waiting for it */
+	wait_queue_head_t	groups_wait;	/* commits waiting for replicas */
+	struct delayed_work	isr_work;	/* drops lagging replicas */
 	spinlock_t		replicas_lock;	/* inside part->lock */
 	struct list_head	replicas;	/* struct mqdev_replica */
 	u32			nr_replicas;	/* under replicas_lock */
@@ -140,6 +140,8 @@ struct mqdev_handle {
 struct mqdev_replica_part {
 	u64			offset;		/* confirmed: safe before it */
 	u64			pos;		/* of the record at offset */
+	u64			prev_end;	/* the log's end at the last one */
+	unsigned long		caught_up;	/* jiffies it last was */
 	bool			known;		/* pos is still in the ring */
 	bool			in_sync;
 };
@@ -147,6 +149,9 @@ struct mqdev_replica_part {
 /* A replica handle of a durable topic (replica.c). */
 struct mqdev_replica {
 	struct list_head	node;		/* on topic->replicas */
+	/* the groups' serial it kept; since when it is behind (0: not) */
+	u64			groups_safe;	/* under topic->replicas_lock */
+	unsigned long		groups_behind;	/* under topic->replicas_lock */
 	u32			nr_parts;
 	struct mqdev_replica_part parts[] __counted_by(nr_parts);
 };
@@ -482,6 +487,29 @@ static inline struct mqdev_record *mqdev_ring_record(struct mqdev_part *part,
 	return (struct mqdev_record *)(part->data + (pos & part->mask));
 }
 
+/**
+ * mqdev_record_flags_valid() - may a producer give a record these flags?
+ * @flags: the record's flags, as the producer gave them
+ * @key_len: its key's length
+ * @value_len: its value's length, the header block's included
+ *
+ * Only the producer's flags; a null key or value has length 0; a header
+ * block has at least its count.
+ *
+ * Return: true when they may stand.
+ */
+static inline bool mqdev_record_flags_valid(u32 flags, u32 key_len,
+					    u32 value_len)
+{
+	if (flags & ~MQDEV_RECORD_PRODUCER_FLAGS)
+		return false;
+	if ((flags & MQDEV_RECORD_NULL_KEY) && key_len)
+		return false;
+	if (flags & MQDEV_RECORD_HEADERS)
+		return value_len >= sizeof(u32);
+	return !(flags & MQDEV_RECORD_NULL_VALUE) || !value_len;
+}
+
 /* ring.c */
 int mqdev_ring_init(struct mqdev_part *part, u64 capacity);
 void mqdev_ring_free(struct mqdev_part *part);
@@ -510,7 +538,8 @@ void mqdev_append_resume(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);
 
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
-		    u64 *cons_pos, struct mqdev_hold *hold, bool holding);
+		    u64 *cons_pos, struct mqdev_hold *hold, bool holding,
+		    bool replica);
 void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on);
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset);
@@ -550,7 +579,9 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 int mqdev_acks_check(struct mqdev_part *part);
 int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need);
 int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial);
-bool mqdev_replica_groups_pending(struct mqdev_topic *topic);
+bool mqdev_replica_groups_pending(struct mqdev_topic *topic,
+				  struct mqdev_replica *r);
+void mqdev_replica_isr_work(struct work_struct *work);
 long mqdev_replica_groups(struct mqdev_ioc *ioc,
 			  struct mqdev_replica_groups *req);
 

@@ -13,6 +13,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "mqdev.h"
+#include "trace.h"
 
 /* Messages in one MQDEV_IOC_PRODUCE. */
 #define PRODUCE_MAX_MSGS	4096
@@ -23,7 +24,9 @@ static int produce_check(const struct mqdev_topic *topic,
 	u64 len = sizeof(struct mqdev_record) + (u64)msg->key_len +
 		  msg->value_len;
 
-	if (msg->flags || msg->key_len > MQDEV_MAX_KEY ||
+	if (!mqdev_record_flags_valid(msg->flags, msg->key_len,
+				      msg->value_len) ||
+	    msg->key_len > MQDEV_MAX_KEY ||
 	    (msg->partition != MQDEV_PARTITION_ANY &&
 	     msg->partition >= topic->nr_parts))
 		return -EINVAL;
@@ -132,6 +135,14 @@ static void produce_acks_need(struct produce_ctx *ctx,
 	*need = max(*need, msg->offset + 1);
 }
 
+/* An acks=all producer's message, once placed: enough replicas in sync? */
+static int produce_acks_check(const struct produce_ctx *ctx,
+			      const struct mqdev_msg *msg)
+{
+	return ctx->acks ?
+	       mqdev_acks_check(&ctx->topic->parts[msg->partition]) : 0;
+}
+
 /* Check, place and append one message already in kernel memory. */
 static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 		       struct mqdev_msg *msg)
@@ -140,18 +151,10 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 	int err;
 
 	msg->status = 0;
-	err = produce_check(ctx->topic, msg, ctx->ap.bound);
-	if (err)
-		return err;
-	err = produce_partition(ctx, msg, &kkey);
-	if (err)
-		return err;
-	if (ctx->acks) {
-		err = mqdev_acks_check(&ctx->topic->parts[msg->partition]);
-		if (err)
-			return err;
-	}
-	err = mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
+	err = produce_check(ctx->topic, msg, ctx->ap.bound) ?:
+	      produce_partition(ctx, msg, &kkey) ?:
+	      produce_acks_check(ctx, msg) ?:
+	      mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
 			   kkey);
 	if (err <= MQDEV_APPEND_DUPLICATE && err >= 0)
 		produce_acks_need(ctx, msg);
@@ -162,6 +165,10 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 				mqdev_record) + msg->key_len + msg->value_len));
 		WRITE_ONCE(h->wait_part, msg->partition);
 	}
+	if (err)
+		trace_mqdev_refuse(ctx->topic->name, MQDEV_TRACE_PRODUCE,
+				   msg->partition,
+				   (u64)msg->key_len + msg->value_len, err);
 	return err;
 }
 
@@ -390,12 +397,11 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 	bool any;
 	int err;
 
-	err = produce_batch_check(h, topic, req);
-	if (err)
-		return err;
 	/* The acknowledgment must have somewhere to go before we append. */
-	if (mqdev_ioc_copy_out(ioc, req, sizeof(*req)))
-		return -EFAULT;
+	err = produce_batch_check(h, topic, req) ?:
+	      mqdev_ioc_copy_out(ioc, req, sizeof(*req));
+	if (err)
+		goto out_refused;
 
 	any = req->partition == MQDEV_PARTITION_ANY;
 	if (any)
@@ -403,7 +409,7 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 	if (produce_acks_all(h, topic)) {
 		err = mqdev_acks_check(&topic->parts[req->partition]);
 		if (err)
-			return err;
+			goto out_refused;
 	}
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	err = mqdev_append_batch(&ap, &topic->parts[req->partition],
@@ -415,10 +421,15 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 		WRITE_ONCE(h->wait_part, req->partition);
 	}
 	if (err)
-		return err;
+		goto out_refused;
 	/* Appended: only a racing munmap() can lose the acknowledgment. */
 	mqdev_ioc_copy_out(ioc, req, sizeof(*req));
 	if (produce_acks_all(h, topic) && !ap.nonblock)
 		return produce_batch_acks_wait(topic, req);
 	return 0;
+
+out_refused:
+	trace_mqdev_refuse(topic->name, MQDEV_TRACE_BATCH, req->partition,
+			   req->len, err);
+	return err;
 }

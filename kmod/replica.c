@@ -41,6 +41,12 @@ MQDEV_LIMIT(max_topic_replicas, 4, 1, 64,
 MQDEV_LIMIT(replica_lag_ms, 10000, 10, 3600000,
 	    "ms a replica in sync may leave a record unconfirmed");
 
+/* How often the in-sync sets are looked at, and waiters look again. */
+static unsigned long replica_check_period(void)
+{
+	return max(msecs_to_jiffies(mqdev_limit(&replica_lag_ms)) / 4, 1UL);
+}
+
 /**
  * mqdev_replica_attach() - make @h a replica of the durable @topic
  * @h: the handle, being attached to consume, its lock held
@@ -76,6 +82,7 @@ int mqdev_replica_attach(struct mqdev_handle *h, struct mqdev_topic *topic)
 		return err;
 	}
 	h->replica = r;
+	mod_delayed_work(system_wq, &topic->isr_work, replica_check_period());
 	return 0;
 }
 
@@ -105,44 +112,117 @@ static void replica_hw_update(struct mqdev_part *part)
 	}
 	spin_unlock(&topic->replicas_lock);
 
-	part->nr_in_sync = n;
+	WRITE_ONCE(part->nr_in_sync, n);
 	if (n) {
 		part->hw_pos = pos;
 		WRITE_ONCE(part->hw_offset, offset);
 	}
 	/* With none in sync, publishing makes the end the watermark. */
 	mqdev_ring_publish(part);
-	if (n != was)
+	if (n != was) {
 		mqdev_ring_wake_readers(part);
+		wake_up_interruptible_all(&topic->groups_wait);
+	}
 	/* Room held for the slowest replica may be free now. */
 	mqdev_ring_moved(part);
 }
 
 /*
- * Drop the replicas that left a record unconfirmed for longer than
- * replica_lag_ms: by the record's own timestamp, so that a replica that was
- * idle because nothing was appended is not blamed for it.
+ * Has @rp all a replica may have of @part?  Every record, or every one up
+ * to a transaction not yet decided, which it may not confirm (see
+ * replica_advance()): that is the writer's wait, not the replica's lag.
+ */
+static bool replica_caught_up(struct mqdev_part *part,
+			      const struct mqdev_replica_part *rp)
+{
+	const u16 done = MQDEV_RECORD_COMMITTED | MQDEV_RECORD_ABORTED;
+	const struct mqdev_record *rec;
+
+	if (!rp->known)
+		return false;
+	if (rp->offset >= part->next_offset)
+		return true;
+	rec = mqdev_ring_record(part, rp->pos);
+	return (rec->flags & MQDEV_RECORD_TXN) && !(rec->flags & done);
+}
+
+/*
+ * Is a replica behind on the groups for longer than replica_lag_ms?  The
+ * time it fell behind is taken the first time it is seen so, here: at most
+ * a check period late.  Under the topic's replicas_lock.
+ */
+static bool replica_groups_lagging(struct mqdev_topic *topic,
+				   struct mqdev_replica *r, unsigned long lag)
+{
+	if (r->groups_safe >= READ_ONCE(topic->groups_serial)) {
+		r->groups_behind = 0;
+		return false;
+	}
+	if (!r->groups_behind)
+		r->groups_behind = jiffies ?: 1;
+	return time_after(jiffies, r->groups_behind + lag);
+}
+
+/*
+ * Drop the replicas that lag: one that has not been caught up (as Kafka's
+ * replica.lag.time.max.ms counts it: every record appended before its last
+ * confirmation confirmed by it) for replica_lag_ms, or that left the
+ * groups' changes unconfirmed for as long.  On jiffies, which no clock
+ * change moves.
  */
 static void replica_isr_check(struct mqdev_part *part)
 {
-	u64 lag = mqdev_limit(&replica_lag_ms) * NSEC_PER_MSEC;
-	u64 now = ktime_get_real_ns();
+	unsigned long lag = msecs_to_jiffies(mqdev_limit(&replica_lag_ms));
+	struct mqdev_topic *topic = part->topic;
 	struct mqdev_replica_part *rp;
 	struct mqdev_replica *r;
-	u64 stamp;
 
 	lockdep_assert_held(&part->lock);
-	spin_lock(&part->topic->replicas_lock);
-	list_for_each_entry(r, &part->topic->replicas, node) {
+	spin_lock(&topic->replicas_lock);
+	list_for_each_entry(r, &topic->replicas, node) {
 		rp = &r->parts[part->index];
-		if (!rp->in_sync || rp->offset >= part->next_offset)
+		if (!rp->in_sync)
 			continue;
-		/* In sync, so the ring still keeps its first unconfirmed. */
-		stamp = mqdev_ring_record(part, rp->pos)->timestamp;
-		if (now > stamp && now - stamp > lag)
-			rp->in_sync = false;
+		if (replica_caught_up(part, rp))
+			rp->caught_up = jiffies;
+		if (time_after(jiffies, rp->caught_up + lag) ||
+		    replica_groups_lagging(topic, r, lag))
+			WRITE_ONCE(rp->in_sync, false);
 	}
-	spin_unlock(&part->topic->replicas_lock);
+	spin_unlock(&topic->replicas_lock);
+}
+
+/* A waiter's slice ran out, or the check period: drop replicas that lag. */
+static void replica_isr_refresh(struct mqdev_part *part)
+{
+	mutex_lock(&part->lock);
+	replica_isr_check(part);
+	replica_hw_update(part);
+	mutex_unlock(&part->lock);
+}
+
+/**
+ * mqdev_replica_isr_work() - look at a durable topic's in-sync sets
+ * @work: the topic's isr_work
+ *
+ * Every quarter of replica_lag_ms while the topic has replicas, so that a
+ * replica that stopped (hung, stopped, its disk stuck) leaves the in-sync
+ * sets in time whoever waits: producers for room, consumers for the
+ * watermark, acks=all producers, group commits.  It holds no reference:
+ * the topic's release cancels it first.
+ */
+void mqdev_replica_isr_work(struct work_struct *work)
+{
+	struct mqdev_topic *topic = container_of(to_delayed_work(work),
+						 struct mqdev_topic, isr_work);
+	u32 i;
+
+	for (i = 0; i < topic->nr_parts; i++)
+		if (READ_ONCE(topic->parts[i].nr_in_sync))
+			replica_isr_refresh(&topic->parts[i]);
+	if (READ_ONCE(topic->nr_replicas) && !mqdev_topic_dead(topic))
+		mod_delayed_work(system_wq, &topic->isr_work,
+				 replica_check_period());
 }
 
 /**
@@ -163,7 +243,7 @@ void mqdev_replica_detach(struct mqdev_handle *h, struct mqdev_topic *topic)
 	for (i = 0; i < topic->nr_parts; i++) {
 		part = &topic->parts[i];
 		mutex_lock(&part->lock);
-		r->parts[i].in_sync = false;
+		WRITE_ONCE(r->parts[i].in_sync, false);
 		replica_hw_update(part);
 		mutex_unlock(&part->lock);
 	}
@@ -209,21 +289,15 @@ static void replica_advance(struct mqdev_part *part,
 	rp->known = true;
 }
 
-/* A replica confirmed the groups' state up to @serial. */
-static int replica_confirm_groups(struct mqdev_topic *topic, u64 serial)
+/* Replica @r kept the groups' state up to @serial. */
+static int replica_confirm_groups(struct mqdev_topic *topic,
+				  struct mqdev_replica *r, u64 serial)
 {
-	s64 safe = atomic64_read(&topic->groups_safe);
-	int err = 0;
-
-	mutex_lock(&topic->groups_lock);
-	if (serial > topic->groups_serial)
-		err = -ERANGE;
-	mutex_unlock(&topic->groups_lock);
-	if (err)
-		return err;
-	while (safe < (s64)serial &&
-	       !atomic64_try_cmpxchg(&topic->groups_safe, &safe, serial))
-		;
+	if (serial > READ_ONCE(topic->groups_serial))
+		return -ERANGE;
+	spin_lock(&topic->replicas_lock);
+	r->groups_safe = max(r->groups_safe, serial);
+	spin_unlock(&topic->replicas_lock);
 	wake_up_interruptible_all(&topic->groups_wait);
 	return 0;
 }
@@ -257,7 +331,7 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 		return -EINVAL;
 	if (req->flags & MQDEV_CONFIRM_GROUPS)
 		return req->partition ? -EINVAL :
-		       replica_confirm_groups(ioc->topic, req->offset);
+		       replica_confirm_groups(ioc->topic, r, req->offset);
 	part = &ioc->topic->parts[req->partition];
 	rp = &r->parts[req->partition];
 
@@ -273,8 +347,14 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 		return err;
 	}
 	replica_advance(part, rp, req->offset);
-	if (rp->known && rp->offset == part->next_offset)
-		rp->in_sync = true;
+	/* Caught up with the end as it stood at its last confirmation. */
+	if (rp->known && rp->offset >= rp->prev_end)
+		rp->caught_up = jiffies;
+	rp->prev_end = part->next_offset;
+	if (!rp->in_sync && replica_caught_up(part, rp)) {
+		WRITE_ONCE(rp->in_sync, true);
+		rp->caught_up = jiffies;
+	}
 	replica_isr_check(part);
 	replica_hw_update(part);
 	req->offset = rp->offset;
@@ -284,17 +364,23 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 }
 
 /**
- * mqdev_replica_groups_pending() - do group commits wait for a replica?
+ * mqdev_replica_groups_pending() - have the groups changed past a replica?
  * @topic: a durable topic
+ * @r: one of its replicas
  *
- * Lock-free, for poll: a replica's EPOLLPRI.
+ * For poll: the replica's EPOLLPRI.
  *
- * Return: true while the groups changed past what a replica confirmed.
+ * Return: true while the groups changed past what @r confirmed.
  */
-bool mqdev_replica_groups_pending(struct mqdev_topic *topic)
+bool mqdev_replica_groups_pending(struct mqdev_topic *topic,
+				  struct mqdev_replica *r)
 {
-	return READ_ONCE(topic->groups_serial) >
-	       (u64)atomic64_read(&topic->groups_safe);
+	bool pending;
+
+	spin_lock(&topic->replicas_lock);
+	pending = r->groups_safe < READ_ONCE(topic->groups_serial);
+	spin_unlock(&topic->replicas_lock);
+	return pending;
 }
 
 /**
@@ -319,21 +405,6 @@ static bool acks_settled(struct mqdev_part *part, u64 need)
 	       mqdev_topic_dead(part->topic);
 }
 
-/* How long a waiter for the replicas sleeps before it checks on them. */
-static long replica_wait_slice(void)
-{
-	return max(msecs_to_jiffies(mqdev_limit(&replica_lag_ms)) / 4, 1UL);
-}
-
-/* A waiter's slice ran out: drop the replicas that lag behind. */
-static void replica_isr_refresh(struct mqdev_part *part)
-{
-	mutex_lock(&part->lock);
-	replica_isr_check(part);
-	replica_hw_update(part);
-	mutex_unlock(&part->lock);
-}
-
 /* Wait for @part's watermark to reach @need, dropping replicas that lag. */
 static int acks_wait_part(struct mqdev_part *part, u64 need)
 {
@@ -342,7 +413,7 @@ static int acks_wait_part(struct mqdev_part *part, u64 need)
 	for (;;) {
 		left = wait_event_interruptible_timeout(part->data_wait,
 							acks_settled(part, need),
-							replica_wait_slice());
+							replica_check_period());
 		/* Appended already: a restart would append it again. */
 		if (left < 0)
 			return -EINTR;
@@ -381,11 +452,27 @@ int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need)
 	return 0;
 }
 
-/* Safe, or no replica is in sync to make it so, or the topic is gone. */
+/*
+ * Every replica in sync in @part kept the groups at @serial (with none in
+ * sync, that is every one), or the topic is gone.  A wait condition: the
+ * in-sync flags are read without the partition's lock, and looked at again
+ * by the next wake-up when they change.
+ */
 static bool groups_settled(struct mqdev_part *part, u64 serial)
 {
-	return atomic64_read(&part->topic->groups_safe) >= (s64)serial ||
-	       !READ_ONCE(part->nr_in_sync) || mqdev_topic_dead(part->topic);
+	struct mqdev_topic *topic = part->topic;
+	struct mqdev_replica *r;
+	bool safe = true;
+
+	if (mqdev_topic_dead(topic))
+		return true;
+	spin_lock(&topic->replicas_lock);
+	list_for_each_entry(r, &topic->replicas, node)
+		if (READ_ONCE(r->parts[part->index].in_sync) &&
+		    r->groups_safe < serial)
+			safe = false;
+	spin_unlock(&topic->replicas_lock);
+	return safe;
 }
 
 /**
@@ -408,7 +495,7 @@ int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial)
 		left = wait_event_interruptible_timeout(part->topic->groups_wait,
 							groups_settled(part,
 								       serial),
-							replica_wait_slice());
+							replica_check_period());
 		if (left < 0)
 			return -EINTR;
 		if (left)

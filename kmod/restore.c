@@ -17,6 +17,7 @@
 
 #include <linux/capability.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <net/net_namespace.h>
 #include "mqdev.h"
 
@@ -52,6 +53,22 @@ static void *restore_copy_array(u64 uptr, u32 count, u32 size, size_t ksize)
 	return array;
 }
 
+/*
+ * Where a partition stood: an offset Kafka could have (an int64), and a
+ * time not ahead of the clock, which every later append would take.
+ */
+static int restore_parts_check(const struct mqdev_part_restore *parts, u32 n)
+{
+	u64 now = ktime_get_real_ns();
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (parts[i].next_offset > S64_MAX ||
+		    parts[i].last_timestamp > now + NSEC_PER_SEC)
+			return -EINVAL;
+	return 0;
+}
+
 /**
  * mqdev_topic_restore() - MQDEV_IOC_TOPIC_RESTORE
  * @net: the caller's namespace, the topic's
@@ -79,7 +96,8 @@ int mqdev_topic_restore(struct net *net, const struct mqdev_topic_restore *req)
 				   req->part_size, sizeof(*parts));
 	if (IS_ERR(parts))
 		return PTR_ERR(parts);
-	err = mqdev_topic_make(net, &req->topic, uid, gid, parts);
+	err = restore_parts_check(parts, req->parts_count) ?:
+	      mqdev_topic_make(net, &req->topic, uid, gid, parts);
 	kvfree(parts);
 	return err;
 }
@@ -166,10 +184,13 @@ long mqdev_group_restore_ioc(struct mqdev_ioc *ioc,
 	return err;
 }
 
-/* The sequences of @req's window, by sequence % window; -EINVAL if odd. */
+/*
+ * The sequences of @req's window, by sequence % window; -EINVAL for one not
+ * in the window before next_seq, or an offset the partition never gave.
+ */
 static int restore_seq_window(const struct mqdev_producer_restore *req,
 			      const struct mqdev_seq_restore *entries,
-			      u64 *offsets)
+			      const struct mqdev_part *part, u64 *offsets)
 {
 	u32 i, behind;
 
@@ -178,7 +199,8 @@ static int restore_seq_window(const struct mqdev_producer_restore *req,
 	for (i = 0; i < req->count; i++) {
 		behind = req->next_seq - entries[i].sequence;
 		if (entries[i].reserved || !behind ||
-		    behind > MQDEV_SEQ_WINDOW)
+		    behind > MQDEV_SEQ_WINDOW ||
+		    entries[i].offset >= part->next_offset)
 			return -EINVAL;
 		offsets[entries[i].sequence % MQDEV_SEQ_WINDOW] =
 			entries[i].offset;
@@ -216,7 +238,9 @@ long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
 	if (IS_ERR(entries))
 		return PTR_ERR(entries);
 	offsets = kmalloc_array(MQDEV_SEQ_WINDOW, sizeof(*offsets), GFP_KERNEL);
-	err = offsets ? restore_seq_window(req, entries, offsets) : -ENOMEM;
+	err = offsets ? restore_seq_window(req, entries,
+					   &ioc->topic->parts[req->partition],
+					   offsets) : -ENOMEM;
 	if (!err)
 		err = mqdev_pstate_restore(ioc->topic, req->producer_id, uid,
 					   &ioc->topic->parts[req->partition],

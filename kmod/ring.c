@@ -47,6 +47,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include "mqdev.h"
+#include "trace.h"
 
 static inline u64 ring_capacity(const struct mqdev_part *part)
 {
@@ -131,6 +132,7 @@ void mqdev_ring_kick(struct mqdev_part *part)
 {
 	atomic_andnot(MQDEV_RING_NEED_WAKEUP, &part->ctrl->flags);
 	atomic_inc(&part->space_gen);
+	trace_mqdev_wake_producers(part);
 	wake_up_all(&part->space_wait);
 }
 
@@ -174,6 +176,7 @@ void mqdev_ring_wake_readers(struct mqdev_part *part)
 {
 	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees it. */
 	smp_mb();
+	trace_mqdev_wake_readers(part);
 	/* Safe without the lock: the smp_mb() above orders the change first. */
 	if (waitqueue_active(&part->data_wait))
 		wake_up_interruptible_poll(&part->data_wait,
@@ -206,8 +209,9 @@ void mqdev_ring_publish(struct mqdev_part *part)
 		smp_store_release(&ctrl->end, part->head);
 		moved = true;
 	}
-	if (ctrl->head != part->hw_pos) {
+	if (ctrl->high_watermark != part->hw_offset)
 		WRITE_ONCE(ctrl->high_watermark, part->hw_offset);
+	if (ctrl->head != part->hw_pos) {
 		/* Pairs with smp_load_acquire() of head in readers, as end. */
 		smp_store_release(&ctrl->head, part->hw_pos);
 		moved = true;
@@ -256,10 +260,35 @@ static bool ring_fits(struct mqdev_part *part, u64 space)
 	return part->head + space - part->tail <= ring_capacity(part);
 }
 
+/* The holding readers whose positions were among the records dropped. */
+static u32 ring_lapped(struct mqdev_part *part, u64 old_tail)
+{
+	struct mqdev_hold *hold;
+	u32 lapped = 0;
+	u64 pos;
+
+	spin_lock(&part->holders_lock);
+	list_for_each_entry(hold, &part->holders, node) {
+		pos = READ_ONCE(*hold->pos);
+		lapped += pos >= old_tail && pos < part->tail;
+	}
+	spin_unlock(&part->holders_lock);
+	return lapped;
+}
+
+/* The holders are walked only while the event is on. */
+static void ring_trace_overwrite(struct mqdev_part *part, u64 old_tail,
+				 u64 old_offset)
+{
+	if (trace_mqdev_overwrite_enabled())
+		trace_mqdev_overwrite(part, old_tail, old_offset,
+				      ring_lapped(part, old_tail));
+}
+
 /* Make room for @space bytes at head; false when a blocking topic is full. */
 static bool ring_reserve(struct mqdev_part *part, u64 space)
 {
-	u64 old_tail = part->tail;
+	u64 old_tail = part->tail, old_offset = part->tail_offset;
 	u64 limit;
 
 	if (ring_fits(part, space))
@@ -270,6 +299,7 @@ static bool ring_reserve(struct mqdev_part *part, u64 space)
 		mqdev_ring_publish(part);
 		while (!ring_fits(part, space))
 			ring_drop_oldest(part);
+		ring_trace_overwrite(part, old_tail, old_offset);
 	} else {
 		limit = ring_hold_limit(part);
 		while (part->tail < limit &&
@@ -363,6 +393,7 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 static int append_wait_room(struct mqdev_append *ap, u64 space)
 {
 	struct mqdev_part *part = ap->part;
+	u64 start;
 	int gen, err;
 
 	gen = atomic_read(&part->space_gen);
@@ -371,9 +402,12 @@ static int append_wait_room(struct mqdev_append *ap, u64 space)
 	if (ap->nonblock)
 		return -EAGAIN;
 
+	trace_mqdev_room_wait(part, space);
 	mqdev_append_end(ap);
+	start = trace_mqdev_room_wait_end_enabled() ? ktime_get_ns() : 0;
 	err = wait_event_interruptible(part->space_wait,
 				       atomic_read(&part->space_gen) != gen);
+	trace_mqdev_room_wait_end(part, start, err);
 	return err ?: APPEND_AGAIN;
 }
 
@@ -477,7 +511,7 @@ static void append_header(struct mqdev_append *ap, struct mqdev_record *rec,
 	rec->timestamp = ap->timestamp;
 	rec->producer_id = ap->bound ? ap->bound->pstate->id : 0;
 	rec->sequence = ap->bound ? msg->sequence : 0;
-	rec->flags = ap->txn ? MQDEV_RECORD_TXN : 0;
+	rec->flags = msg->flags | (ap->txn ? MQDEV_RECORD_TXN : 0);
 	rec->txn = ap->txn ? mqdev_txn_slot(ap->txn) : 0;
 }
 
@@ -540,6 +574,7 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
 		return append_fault_in_msg(ap, msg, kkey);
 	}
 	append_header(ap, rec, msg, len);
+	trace_mqdev_append(part, rec);
 	if (ap->bound)
 		mqdev_seq_appended(ap->bound, part, part->next_offset);
 	if (ap->txn)
@@ -599,7 +634,9 @@ static int batch_record_check(const struct mqdev_record *rec, u64 room,
 	    rec->key_len > rec->len - sizeof(*rec) || (keyless && rec->key_len))
 		return -EINVAL;
 	if (rec->partition || rec->offset || rec->timestamp ||
-	    rec->producer_id || rec->sequence || rec->flags || rec->txn)
+	    rec->producer_id || rec->sequence || rec->txn ||
+	    !mqdev_record_flags_valid(rec->flags, rec->key_len,
+				      rec->len - sizeof(*rec) - rec->key_len))
 		return -EINVAL;
 	return 0;
 }
@@ -717,6 +754,7 @@ int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
 	if (err)
 		return err;
 	*base_offset = part->next_offset;
+	trace_mqdev_append_batch(part, *base_offset, *count, len);
 	part->next_offset += *count;
 	part->head += len;
 	return 0;
@@ -726,11 +764,15 @@ int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
  * The position of the first record at or after @offset (or, for
  * MQDEV_SEEK_TIMESTAMP, with a timestamp at or after it), walking from @hint
  * when it is a kept record at or before the target, else from the tail.
- * *@offset becomes the offset found.  Called with part->lock held.
+ * *@offset becomes the offset found.  A reader finds nothing past what it
+ * may see: the high watermark, or the end for a @replica.  Called with
+ * part->lock held.
  */
 static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
-		       u64 *pos, u64 hint, u64 hint_offset)
+		       u64 *pos, u64 hint, u64 hint_offset, bool replica)
 {
+	u64 end = replica ? part->head : part->hw_pos;
+	u64 end_offset = replica ? part->next_offset : part->hw_offset;
 	struct mqdev_record *rec;
 	u64 p = part->tail, off = part->tail_offset;
 
@@ -744,7 +786,7 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		off = part->hw_offset;
 		break;
 	case MQDEV_SEEK_OFFSET:
-		if (*offset > part->next_offset)
+		if (*offset > end_offset)
 			return -ERANGE;
 		/*
 		 * Older than the ring, on a durable topic: kept as asked, at
@@ -755,8 +797,9 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 			off = *offset;
 			break;
 		}
+		/* A hint older than the ring is no record's: not walked from. */
 		if (hint >= part->tail && hint <= part->head &&
-		    hint_offset <= *offset) {
+		    hint_offset >= part->tail_offset && hint_offset <= *offset) {
 			p = hint;
 			off = hint_offset;
 		}
@@ -767,7 +810,7 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		}
 		break;
 	case MQDEV_SEEK_TIMESTAMP:
-		while (p < part->head) {
+		while (p < end) {
 			rec = mqdev_ring_record(part, p);
 			if (rec->timestamp >= *offset)
 				break;
@@ -796,8 +839,8 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
  * Not interruptible: a transaction's commit checks its offsets here, and the
  * lock is never held across user memory or a sleep, so the wait is short.
  *
- * Return: 0, -ERANGE for an offset past the partition's next one, or
- * -EINVAL for an unknown @whence.
+ * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL for
+ * an unknown @whence.
  */
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset)
@@ -805,7 +848,7 @@ int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	int err;
 
 	mutex_lock(&part->lock);
-	err = ring_locate(part, whence, offset, pos, *pos, hint_offset);
+	err = ring_locate(part, whence, offset, pos, *pos, hint_offset, false);
 	mutex_unlock(&part->lock);
 	return err;
 }
@@ -844,16 +887,18 @@ void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
  * @cons_pos: the reader's position, set to where it landed
  * @hold: the reader's hold on @part
  * @holding: whether the position is to hold the records from there on
+ * @replica: the reader is a replica: it may seek past the high watermark
  *
  * Done under the partition lock so that a hold taken here covers the
  * records from the position on before any producer can reclaim them.
  *
- * Return: 0, -EINTR for a signal, -ERANGE for an offset past the
- * partition's next one, or -EINVAL for an unknown @whence; on error nothing
- * is changed.
+ * Return: 0, -EINTR for a signal, -ERANGE for an offset past what the
+ * reader may see (the high watermark, or a replica's end of the log), or
+ * -EINVAL for an unknown @whence; on error nothing is changed.
  */
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
-		    u64 *cons_pos, struct mqdev_hold *hold, bool holding)
+		    u64 *cons_pos, struct mqdev_hold *hold, bool holding,
+		    bool replica)
 {
 	u64 pos;
 	int err;
@@ -861,7 +906,7 @@ int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 	err = mutex_lock_interruptible(&part->lock);
 	if (err)
 		return err;
-	err = ring_locate(part, whence, offset, &pos, 0, U64_MAX);
+	err = ring_locate(part, whence, offset, &pos, 0, U64_MAX, replica);
 	if (!err) {
 		WRITE_ONCE(*cons_pos, pos);
 		mqdev_ring_hold(part, hold, holding);

@@ -33,6 +33,7 @@
 #include <linux/uaccess.h>
 #include <net/net_namespace.h>
 #include "mqdev.h"
+#include "trace.h"
 
 #define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
 
@@ -45,9 +46,23 @@ static DEFINE_MUTEX(mqdev_identities_lock);
 static LIST_HEAD(mqdev_identities);	/* named ones: under the lock */
 static unsigned int mqdev_nr_named;	/* under the lock */
 static atomic64_t mqdev_next_producer_id = ATOMIC64_INIT(0);
+/* The highest id handed out (restored ones are not): what a restore avoids. */
+static atomic64_t mqdev_handed_producer_id = ATOMIC64_INIT(0);
+
+/* Raise @v to @id, if below it. */
+static void producer_id_raise(atomic64_t *v, u64 id)
+{
+	s64 cur = atomic64_read(v);
+
+	while ((u64)cur < id && !atomic64_try_cmpxchg(v, &cur, id))
+		;
+}
+
 static DEFINE_SPINLOCK(mqdev_checker_lock);	/* every checker_* field */
 
-static struct mqdev_identity *identity_alloc(struct net *net, const char *name)
+/* A new identity: with @id, a restored one's, or 0 for the next id. */
+static struct mqdev_identity *identity_alloc(struct net *net, const char *name,
+					     u64 id)
 {
 	struct mqdev_identity *ident;
 
@@ -58,7 +73,11 @@ static struct mqdev_identity *identity_alloc(struct net *net, const char *name)
 	INIT_LIST_HEAD(&ident->node);
 	INIT_LIST_HEAD(&ident->sessions);
 	strscpy_pad(ident->name, name);
-	ident->id = atomic64_inc_return(&mqdev_next_producer_id);
+	if (!id) {
+		id = atomic64_inc_return(&mqdev_next_producer_id);
+		producer_id_raise(&mqdev_handed_producer_id, id);
+	}
+	ident->id = id;
 	ident->uid = current_fsuid();
 	ident->net = net;
 	return ident;
@@ -124,7 +143,7 @@ static struct mqdev_identity *identity_named(struct net *net, const char *name,
 	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
 	if (err)
 		return ERR_PTR(err);
-	ident = identity_alloc(net, name);
+	ident = identity_alloc(net, name, 0);
 	if (!ident) {
 		mqdev_uncharge(current_fsuid(), MQDEV_CHARGE_PRODUCERS, 1);
 		return ERR_PTR(-ENOMEM);
@@ -222,7 +241,7 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 		if (!IS_ERR(ident))
 			identity_fence(ident);
 	} else {
-		ident = identity_alloc(h->net, "") ?: ERR_PTR(-ENOMEM);
+		ident = identity_alloc(h->net, "", 0) ?: ERR_PTR(-ENOMEM);
 	}
 	if (IS_ERR(ident)) {
 		mutex_unlock(&mqdev_identities_lock);
@@ -537,6 +556,7 @@ int mqdev_seq_check(struct mqdev_bound *b, struct mqdev_part *part,
 	msg->offset = behind <= MQDEV_SEQ_WINDOW ?
 		      (*slot)->offsets[msg->sequence % MQDEV_SEQ_WINDOW] :
 		      MQDEV_OFFSET_UNKNOWN;
+	trace_mqdev_duplicate(part, b->pstate->id, msg);
 	return MQDEV_APPEND_DUPLICATE;
 }
 
@@ -557,14 +577,22 @@ void mqdev_seq_appended(struct mqdev_bound *b, struct mqdev_part *part,
 
 /* ---- restoring a durable topic (restore.c) ------------------------------- */
 
+/*
+ * A producer id a restore may bring back: one no producer was handed since
+ * the module was loaded (a restore comes first), and far from the top, so
+ * that the ids handed out after it never wrap.
+ */
+static int producer_id_restorable(u64 id)
+{
+	if (!id || id > MQDEV_MAX_PRODUCER_ID)
+		return -EINVAL;
+	return id > (u64)atomic64_read(&mqdev_handed_producer_id) ? 0 : -EEXIST;
+}
+
 /* Ids handed out from now on are above @id, which a restore brought back. */
 static void producer_id_above(u64 id)
 {
-	s64 cur = atomic64_read(&mqdev_next_producer_id);
-
-	while (cur < (s64)id &&
-	       !atomic64_try_cmpxchg(&mqdev_next_producer_id, &cur, id))
-		;
+	producer_id_raise(&mqdev_next_producer_id, id);
 }
 
 /**
@@ -576,14 +604,20 @@ static void producer_id_above(u64 id)
  * @next: the sequence number expected next
  * @offsets: the offsets of the sequences before @next, by sequence % window
  *
- * Return: 0, or what pstate_get() returns: -ENOSPC, -EDQUOT, -ENOMEM.
+ * Return: 0; -EINVAL for an id of 0 or past MQDEV_MAX_PRODUCER_ID; -EEXIST
+ * for an id that may have been handed to a producer already; or what
+ * pstate_get() returns: -ENOSPC, -EDQUOT, -ENOMEM.
  */
 int mqdev_pstate_restore(struct mqdev_topic *topic, u64 id, kuid_t uid,
 			 struct mqdev_part *part, u32 next, const u64 *offsets)
 {
 	struct mqdev_pstate *ps;
 	struct mqdev_seq *seq;
+	int err;
 
+	err = producer_id_restorable(id);
+	if (err)
+		return err;
 	seq = kzalloc(sizeof(*seq), GFP_KERNEL_ACCOUNT);
 	if (!seq)
 		return -ENOMEM;
@@ -609,9 +643,11 @@ int mqdev_pstate_restore(struct mqdev_topic *topic, u64 id, kuid_t uid,
  * @net: the caller's namespace, the name's
  * @req: the name, its producer id, epoch and owner
  *
- * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad name, id 0,
- * or an owner not of the caller's user namespace; -EEXIST for a name in
- * use; -ENOSPC, -EDQUOT or -ENOMEM as for a new name.
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad name, an id
+ * of 0 or past MQDEV_MAX_PRODUCER_ID, reserved fields set, or an owner not
+ * of the caller's user namespace; -EEXIST for a name in use, or an id that
+ * may have been handed to a producer already; -ENOSPC, -EDQUOT or -ENOMEM
+ * as for a new name.
  */
 int mqdev_identity_restore(struct net *net,
 			   const struct mqdev_identity_state *req)
@@ -625,14 +661,15 @@ int mqdev_identity_restore(struct net *net,
 	err = mqdev_name_check(req->name);
 	if (err)
 		return err;
-	if (!req->producer_id || !uid_valid(uid))
+	if (!uid_valid(uid) || req->reserved[0] || req->reserved[1])
 		return -EINVAL;
 
 	mutex_lock(&mqdev_identities_lock);
-	if (identity_find(net, req->name)) {
+	err = producer_id_restorable(req->producer_id);
+	if (!err && identity_find(net, req->name))
 		err = -EEXIST;
+	if (err)
 		goto out_unlock;
-	}
 	if (mqdev_nr_named >= mqdev_limit(&max_producers)) {
 		err = -ENOSPC;
 		goto out_unlock;
@@ -640,13 +677,12 @@ int mqdev_identity_restore(struct net *net,
 	err = mqdev_charge(uid, MQDEV_CHARGE_PRODUCERS, 1);
 	if (err)
 		goto out_unlock;
-	ident = identity_alloc(net, req->name);
+	ident = identity_alloc(net, req->name, req->producer_id);
 	if (!ident) {
 		mqdev_uncharge(uid, MQDEV_CHARGE_PRODUCERS, 1);
 		err = -ENOMEM;
 		goto out_unlock;
 	}
-	ident->id = req->producer_id;
 	ident->epoch = req->epoch;
 	ident->uid = uid;
 	list_add_tail(&ident->node, &mqdev_identities);

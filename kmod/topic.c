@@ -134,6 +134,8 @@ static void topic_release(struct kref *ref)
 {
 	struct mqdev_topic *topic = container_of(ref, struct mqdev_topic, ref);
 
+	/* It re-arms itself, and holds no reference: it goes first. */
+	cancel_delayed_work_sync(&topic->isr_work);
 	user_uncharge(topic);
 	mqdev_groups_free(topic);
 	mqdev_pstates_free(topic);
@@ -242,6 +244,7 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	spin_lock_init(&topic->replicas_lock);
 	INIT_LIST_HEAD(&topic->replicas);
 	init_waitqueue_head(&topic->groups_wait);
+	INIT_DELAYED_WORK(&topic->isr_work, mqdev_replica_isr_work);
 	topic->capacity = capacity;
 	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
 	topic->nr_parts = req->partitions;
@@ -289,6 +292,7 @@ static void topic_restore_parts(struct mqdev_topic *topic,
 		part->next_offset = parts[i].next_offset;
 		part->tail_offset = parts[i].next_offset;
 		part->hw_offset = parts[i].next_offset;
+		part->ctrl->high_watermark = parts[i].next_offset;
 		part->last_timestamp = parts[i].last_timestamp;
 	}
 }
@@ -386,6 +390,7 @@ static void topic_kill(struct mqdev_topic *topic)
 	for (i = 0; i < topic->nr_parts; i++)
 		mqdev_ring_kill(&topic->parts[i]);
 	wake_up_all(&topic->read_wait);
+	wake_up_all(&topic->groups_wait);
 	mqdev_groups_kill(topic);
 	mqdev_topic_put(topic);
 }

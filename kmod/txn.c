@@ -38,6 +38,7 @@
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include "mqdev.h"
+#include "trace.h"
 
 #define MQDEV_TXN_SLOTS		(PAGE_SIZE / sizeof(u32))
 #define MQDEV_TXN_CHECKS	3
@@ -567,13 +568,15 @@ static struct mqdev_group *txn_commit_check(struct mqdev_transaction *txn, int *
 }
 
 /*
- * Commit or abort, under txn->lock.  A commit that cannot hold (offsets no
- * longer the sender's or out of range, a record overwritten) aborts instead
- * and says why.  Everything that can fail is checked before the instant;
- * from the instant on, nothing can fail or wait for a signal.
+ * Commit or abort, under txn->lock, @by whom (MQDEV_TRACE_BY_*, for the
+ * trace).  A commit that cannot hold (offsets no longer the sender's or out
+ * of range, a record overwritten) aborts instead and says why.  Everything
+ * that can fail is checked before the instant; from the instant on, nothing
+ * can fail or wait for a signal.
  */
-static int txn_decide(struct mqdev_transaction *txn, u32 want)
+static int txn_decide(struct mqdev_transaction *txn, u32 want, u32 by)
 {
+	u32 asked = want;
 	struct mqdev_group *g = NULL;
 	int err = 0;
 
@@ -602,6 +605,8 @@ static int txn_decide(struct mqdev_transaction *txn, u32 want)
 		mutex_unlock(&txn->off_topic->groups_lock);
 
 	txn->decided = want;
+	trace_mqdev_txn_decide(txn->ident, txn->id, asked, want, by, txn->bytes,
+			       err);
 	txn_mark_records(txn, want);
 	txn_unslot(txn);
 	queue_work(mqdev_txn_wq, &txn->free_work);
@@ -621,6 +626,8 @@ static int txn_ask(struct mqdev_transaction *txn)
 	err = mqdev_nl_txn_check(net, portid, txn->ident, txn->id,
 				 txn->cookie);
 	put_net(net);
+	trace_mqdev_txn_check(txn->ident, txn->id, txn->cookie, portid,
+			      txn->checks + 1, err);
 	return err;
 }
 
@@ -640,7 +647,7 @@ static void txn_work(struct work_struct *work)
 				   msecs_to_jiffies(txn->timeout_ms));
 		goto out_unlock;
 	}
-	txn_decide(txn, MQDEV_TXN_ABORT);
+	txn_decide(txn, MQDEV_TXN_ABORT, MQDEV_TRACE_BY_TIMEOUT);
 out_unlock:
 	mutex_unlock(&txn->lock);
 }
@@ -719,7 +726,8 @@ static int txn_end(struct mqdev_session *s, struct mqdev_txn *req)
 		return -ENOENT;
 	mutex_lock(&txn->lock);
 	req->txn_id = txn->id;
-	err = txn->orphan ? -ETIMEDOUT : txn_decide(txn, req->op);
+	err = txn->orphan ? -ETIMEDOUT :
+	      txn_decide(txn, req->op, MQDEV_TRACE_BY_PRODUCER);
 	req->op = txn->decided;
 	mutex_unlock(&txn->lock);
 	s->txn = NULL;
@@ -966,6 +974,7 @@ int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
 
 	if (!txn) {
 		NL_SET_ERR_MSG(extack, "no such undecided transaction");
+		trace_mqdev_txn_answer(name, txn_id, decision, -ENOENT);
 		return -ENOENT;
 	}
 	if (!uid_eq(current_fsuid(), txn->ident->uid) && !capable) {
@@ -981,13 +990,14 @@ int mqdev_txn_resolve(struct net *net, const char *name, u64 txn_id,
 		NL_SET_ERR_MSG(extack, "its producer is alive and decides it");
 		err = -EBUSY;
 	} else if (decision != MQDEV_TXN_UNKNOWN) {
-		err = txn_decide(txn, decision);
+		err = txn_decide(txn, decision, MQDEV_TRACE_BY_CHECKER);
 		if (err)
 			NL_SET_ERR_MSG(extack, "could not commit: aborted");
 	}
 	mutex_unlock(&txn->lock);
 out_put:
 	txn_put(txn);
+	trace_mqdev_txn_answer(name, txn_id, decision, err);
 	return err;
 }
 
@@ -1064,7 +1074,8 @@ void mqdev_txn_exit_net(struct net *net)
 		cancel_delayed_work_sync(&txn->work);
 		mutex_lock(&txn->lock);
 		if (!txn->decided)
-			txn_decide(txn, MQDEV_TXN_ABORT);
+			txn_decide(txn, MQDEV_TXN_ABORT,
+				   MQDEV_TRACE_BY_NET_EXIT);
 		mutex_unlock(&txn->lock);
 		txn_put(txn);
 	}

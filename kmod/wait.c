@@ -28,6 +28,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include "mqdev.h"
+#include "trace.h"
 
 /* Entries on the stack for this many partitions; more are allocated. */
 #define WAIT_ON_STACK		4
@@ -197,6 +198,7 @@ int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	bool member = smp_load_acquire(&h->member);
 	ktime_t expires, *until = NULL;
 	__poll_t mask;
+	u64 start;
 	int err = 0;
 
 	/* A member with no partitions waits for its next assignment. */
@@ -211,8 +213,12 @@ int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 					     KTIME_MAX / 2));
 		until = &expires;
 	}
-	if (!mask)
+	if (!mask) {
+		trace_mqdev_read_wait(topic, req->min_bytes, req->timeout_ns);
+		start = trace_mqdev_read_wait_end_enabled() ? ktime_get_ns() : 0;
 		err = wait_sleep(h, topic, req->min_bytes, until, &mask);
+		trace_mqdev_read_wait_end(topic, start, mask, err);
+	}
 	/* As poll(2) reports them to userspace. */
 	req->revents = mangle_poll(mask);
 	return err;

@@ -78,6 +78,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_consumer_opts__last	verifier
 #define mqdev_verify_stats__last	repeats
 #define mqdev_event__last		cookie
+#define mqdev_send_opts__last		headers
 
 /* A field added after __last would be dropped: only padding may follow. */
 #define OPTS_LAST_CHECK(type)						\
@@ -89,6 +90,10 @@ OPTS_LAST_CHECK(mqdev_producer_opts);
 OPTS_LAST_CHECK(mqdev_consumer_opts);
 OPTS_LAST_CHECK(mqdev_verify_stats);
 OPTS_LAST_CHECK(mqdev_event);
+OPTS_LAST_CHECK(mqdev_send_opts);
+
+/* record.c: the bytes a header block of @n headers takes, or 0 if bad. */
+size_t mqdev_headers_size(const struct mqdev_header *h, unsigned int n);
 
 /* ioctl() as the library reports it: a result, or -errno. */
 static inline int mqdev_ioctl(int fd, unsigned long cmd, void *arg)

@@ -128,6 +128,50 @@ static inline uint32_t mqdev_record_value_len(const struct mqdev_record *rec)
 	return rec->len - sizeof(*rec) - rec->key_len;
 }
 
+/*
+ * Kafka's record model (MQDEV_RECORD_NULL_KEY, _NULL_VALUE, _HEADERS; see
+ * the uapi header): a record's headers, and its value after them.
+ */
+struct mqdev_header {
+	const void	*key;
+	uint32_t	key_len;
+	int32_t		value_len;	/* -1: a null value */
+	const void	*value;		/* NULL for a null value */
+};
+
+/* Where mqdev_record_header_next() is in a record's header block. */
+struct mqdev_header_iter {
+	uint32_t	pos;		/* 0 before the first */
+	uint32_t	left;
+};
+
+/*
+ * The next header of @rec into *@h: 1, or 0 after the last (and for a
+ * record without headers), or -EBADMSG for a header block that does not fit
+ * in the record.  @iter starts zeroed.  The block is checked, never
+ * trusted: a producer wrote it.
+ */
+int mqdev_record_header_next(const struct mqdev_record *rec,
+			     struct mqdev_header_iter *iter,
+			     struct mqdev_header *h);
+
+/*
+ * The value proper of @rec, after its header block if it has one, in
+ * *@value and *@len (NULL and 0 for a null value): 0, or -EBADMSG for a
+ * header block that does not fit in the record.
+ */
+int mqdev_record_payload(const struct mqdev_record *rec, const void **value,
+			 uint32_t *len);
+
+/*
+ * Lay @n headers out as a header block in @buf, of @size bytes, for a
+ * message with MQDEV_MSG_HEADERS (the value proper goes right after it):
+ * the bytes it took, or -ENOSPC when they do not fit, -EINVAL for a
+ * header with a negative length other than -1.
+ */
+int mqdev_headers_encode(void *buf, size_t size, const struct mqdev_header *h,
+			 unsigned int n);
+
 /* ---- producer ------------------------------------------------------------ */
 
 struct mqdev_producer;
@@ -200,12 +244,33 @@ int mqdev_produce(struct mqdev_producer *producer, struct mqdev_msg *msgs,
  * Queue one message (key and value are copied) for the next flush, which
  * happens when the batch is full or on mqdev_producer_flush().  @partition
  * may be MQDEV_PARTITION_ANY.  The ack callback, if set, is called for every
- * message at its flush.
+ * message at its flush.  A NULL key or value of length 0 is null
+ * (MQDEV_RECORD_NULL_KEY, _NULL_VALUE), distinct from an empty one.
  */
 int mqdev_producer_send(struct mqdev_producer *producer,
 			const void *key, uint32_t key_len,
 			const void *value, uint32_t value_len,
 			uint32_t partition, void *opaque);
+
+/* A message in Kafka's record model, for mqdev_producer_send_opts(). */
+struct mqdev_send_opts {
+	size_t		sz;		/* sizeof(struct mqdev_send_opts) */
+	uint32_t	flags;		/* MQDEV_MSG_NULL_KEY, _NULL_VALUE */
+	unsigned int	nr_headers;
+	const struct mqdev_header *headers;	/* nr_headers of them */
+};
+
+/*
+ * mqdev_producer_send() with a null key or value (whose length must be 0)
+ * and headers, which go in a header block before the value
+ * (MQDEV_MSG_HEADERS); @opts may be NULL.  -EINVAL for bad flags or a
+ * header length, -EMSGSIZE for a record over the topic's max_record.
+ */
+int mqdev_producer_send_opts(struct mqdev_producer *producer,
+			     const void *key, uint32_t key_len,
+			     const void *value, uint32_t value_len,
+			     uint32_t partition, void *opaque,
+			     const struct mqdev_send_opts *opts);
 int mqdev_producer_flush(struct mqdev_producer *producer);
 /* Change the ack callback (initially the opts' ack_fn); NULL: none. */
 void mqdev_producer_set_ack(struct mqdev_producer *producer, mqdev_ack_fn fn,

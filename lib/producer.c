@@ -331,15 +331,36 @@ static int producer_room(struct mqdev_producer *p, size_t len)
 	return 0;
 }
 
-MQDEV_EXPORT int mqdev_producer_send(struct mqdev_producer *p,
-				     const void *key, uint32_t key_len,
-				     const void *value, uint32_t value_len,
-				     uint32_t partition, void *opaque)
+MQDEV_EXPORT int mqdev_producer_send_opts(struct mqdev_producer *p,
+					  const void *key, uint32_t key_len,
+					  const void *value, uint32_t value_len,
+					  uint32_t partition, void *opaque,
+					  const struct mqdev_send_opts *opts)
 {
-	size_t len = (size_t)key_len + value_len;
+	const struct mqdev_header *headers = OPTS_GET(opts, headers, NULL);
+	unsigned int nr = OPTS_GET(opts, nr_headers, 0);
+	uint32_t flags = OPTS_GET(opts, flags, 0);
+	size_t block = 0, len;
 	char *dst;
 	int err;
 
+	/* C's null: no pointer and no length. */
+	if (!key && !key_len)
+		flags |= MQDEV_MSG_NULL_KEY;
+	if (!value && !value_len)
+		flags |= MQDEV_MSG_NULL_VALUE;
+	if (!OPTS_VALID(opts, mqdev_send_opts) ||
+	    (flags & ~(MQDEV_MSG_NULL_KEY | MQDEV_MSG_NULL_VALUE)) ||
+	    ((flags & MQDEV_MSG_NULL_KEY) && key_len) ||
+	    ((flags & MQDEV_MSG_NULL_VALUE) && value_len) || (nr && !headers))
+		return -EINVAL;
+	if (nr) {
+		block = mqdev_headers_size(headers, nr);
+		if (!block)
+			return -EINVAL;
+		flags |= MQDEV_MSG_HEADERS;
+	}
+	len = (size_t)key_len + block + value_len;
 	if (sizeof(struct mqdev_record) + len > p->attach.max_record)
 		return -EMSGSIZE;
 	err = producer_room(p, len);
@@ -349,15 +370,27 @@ MQDEV_EXPORT int mqdev_producer_send(struct mqdev_producer *p,
 	dst = p->arena + p->arena_used;
 	if (key_len)
 		memcpy(dst, key, key_len);
+	if (block)
+		mqdev_headers_encode(dst + key_len, block, headers, nr);
 	if (value_len)
-		memcpy(dst + key_len, value, value_len);
+		memcpy(dst + key_len + block, value, value_len);
 	p->arena_used += len;
 	mqdev_msg_init(&p->msgs[p->count], key_len ? dst : NULL, key_len,
-		       dst + key_len, value_len, partition);
+		       dst + key_len, block + value_len, partition);
+	p->msgs[p->count].flags = flags;
 	if (p->next_seq)
 		producer_number(p, &p->msgs[p->count]);
 	p->opaque[p->count++] = opaque;
 	return 0;
+}
+
+MQDEV_EXPORT int mqdev_producer_send(struct mqdev_producer *p,
+				     const void *key, uint32_t key_len,
+				     const void *value, uint32_t value_len,
+				     uint32_t partition, void *opaque)
+{
+	return mqdev_producer_send_opts(p, key, key_len, value, value_len,
+					partition, opaque, NULL);
 }
 
 int mqdev_session_flush(struct mqdev_session *s)

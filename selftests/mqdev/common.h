@@ -176,6 +176,47 @@ static inline int as_user(uid_t uid, int (*fn)(void *), void *arg)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
+/*
+ * A child opens a transaction of 3 records with @cookie, tells us its id,
+ * and is killed: an orphan, for its checker (or the kernel) to decide.
+ */
+static inline uint64_t open_and_die(const char *topic, const char *producer,
+				    uint64_t cookie, uint32_t timeout_ms)
+{
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	int fds[2], status, i;
+	uint64_t id = 0;
+	pid_t pid;
+
+	if (pipe(fds))
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		if (mqdev_session_new(producer, timeout_ms, &s) ||
+		    mqdev_producer_new(topic, NULL, &p) ||
+		    mqdev_producer_bind(p, s) || mqdev_txn_begin(s, cookie))
+			_exit(1);
+		for (i = 0; i < 3; i++)
+			if (mqdev_producer_send(p, NULL, 0, &i, 4, 0, NULL))
+				_exit(1);
+		if (mqdev_producer_flush(p) != 3)
+			_exit(1);
+		id = mqdev_txn_id(s);
+		if (write(fds[1], &id, sizeof(id)) != sizeof(id))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	if (read(fds[0], &id, sizeof(id)) != sizeof(id))
+		id = 0;
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return id;
+}
+
 /* Fill @buf with bytes that depend on @seed, so a reader can check them. */
 static inline void pattern_fill(void *buf, size_t len, uint64_t seed)
 {

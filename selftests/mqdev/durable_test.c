@@ -420,6 +420,45 @@ TEST_F(durable, a_closed_replica_leaves_at_once)
 	close(a.fd);
 }
 
+/*
+ * A replica stopped before an open transaction has all it may have: it is
+ * not lagging, and stays in sync however long the writer takes; the
+ * watermark stays before the transaction, and moves past once it is
+ * decided and the replica confirms.
+ */
+TEST_F(durable, an_open_transaction_is_not_the_replicas_lag)
+{
+	int r = attach_as(self->name, MQDEV_ATTACH_CONSUME |
+			  MQDEV_ATTACH_REPLICA, 0);
+	struct mqdev_producer *p;
+	struct mqdev_session *s;
+	uint64_t confirmed, hw;
+
+	ASSERT_LE(0, r);
+	ASSERT_EQ(0, confirm(r, 0, NULL, NULL));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
+	ASSERT_EQ(0, mqdev_session_new(NULL, 60000, &s));
+	ASSERT_EQ(0, mqdev_producer_bind(p, s));
+	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "t", 1, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(p));
+
+	ASSERT_EQ(0, confirm(r, 1, &confirmed, &hw));
+	EXPECT_EQ(0, confirmed);		/* stopped before it */
+	usleep(3 * LAG_MS * 1000);
+	ASSERT_EQ(0, confirm(r, 0, NULL, &hw));
+	EXPECT_EQ(1, part0(self->fd, self->name, NULL).in_sync);
+	EXPECT_EQ(0, hw);
+
+	ASSERT_EQ(0, mqdev_txn_commit(s));
+	ASSERT_EQ(0, confirm(r, 1, &confirmed, &hw));
+	EXPECT_EQ(1, confirmed);
+	EXPECT_EQ(1, hw);
+	mqdev_producer_free(p);
+	mqdev_session_free(s);
+	close(r);
+}
+
 TEST(min_insync)
 {
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,

@@ -98,7 +98,11 @@ ok $? "watch printed the rebalances"
 # resets: refused while members run, explained; done when they are gone
 mqctl consume $t --group g >/dev/null &
 e=$!
-sleep 0.5
+# until it has joined: a loaded machine may take a while to start it
+for i in $(seq 1 100); do
+	mqctl --json group list | grep -q '"group":"g","topic":"'$t'","members":1,' && break
+	sleep 0.1
+done
 msg=$(mqctl group reset g --topic $t --to earliest 2>&1)
 [ $? = 1 ] && echo "$msg" | grep -q "has members"
 ok $? "reset with members is refused with the kernel's reason"

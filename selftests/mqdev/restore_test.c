@@ -169,7 +169,12 @@ TEST_F(restore, groups_come_back_with_their_owners)
 		.starts = (uintptr_t)starts, .starts_count = 2,
 		.start_size = sizeof(starts[0]),
 	};
-	int r, c;
+	struct mqdev_group_commit commit = { .partition = 0 };
+	struct mqdev_msg msg;
+	struct mqdev_produce produce = {
+		.msgs = (uintptr_t)&msg, .count = 1, .msg_size = sizeof(msg),
+	};
+	int r, c, p;
 
 	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &self->req));
 	r = replica_of(self->name);
@@ -202,6 +207,23 @@ TEST_F(restore, groups_come_back_with_their_owners)
 	EXPECT_EQ(90, starts[0].offset);
 	/* never committed: the earliest there is */
 	EXPECT_EQ(7, starts[1].offset);
+
+	/*
+	 * Read from the history up to the ring, then commit the ring's first
+	 * record's offset: that record is still to be read (the position
+	 * older than the ring is no record's to walk from).
+	 */
+	p = attach_as(self->name, MQDEV_ATTACH_PRODUCE);
+	ASSERT_LE(0, p);
+	mqdev_msg_init(&msg, NULL, 0, "v", 1, 0);
+	ASSERT_EQ(1, ioctl(p, MQDEV_IOC_PRODUCE, &produce));
+	ASSERT_EQ(1, ioctl(p, MQDEV_IOC_PRODUCE, &produce));
+	commit.generation = join.generation;
+	commit.offset = 100;
+	ASSERT_EQ(0, xioctl(c, MQDEV_IOC_GROUP_COMMIT, &commit));
+	ASSERT_EQ(0, xioctl(c, MQDEV_IOC_GROUP_ASSIGNMENT, &a));
+	EXPECT_EQ(100, starts[0].offset);
+	close(p);
 	close(c);
 	close(r);
 }
@@ -246,12 +268,12 @@ TEST_F(restore, producers_resend_as_duplicates)
 		{ .sequence = 3, .offset = 98 }, { .sequence = 4, .offset = 99 },
 	};
 	struct mqdev_producer_restore pr = {
-		.producer_id = 77000, .partition = 0, .next_seq = 5,
+		.producer_id = (1ULL << 40), .partition = 0, .next_seq = 5,
 		.entries = (uintptr_t)seqs, .count = 2,
 		.entry_size = sizeof(seqs[0]), .uid = OWNER,
 	};
 	struct mqdev_identity_state id = {
-		.producer_id = 77000, .epoch = 3, .uid = OWNER,
+		.producer_id = (1ULL << 40), .epoch = 3, .uid = OWNER,
 	};
 	struct mqdev_identity_state listed[64];
 	struct mqdev_identity_list list = {
@@ -273,6 +295,19 @@ TEST_F(restore, producers_resend_as_duplicates)
 	unsigned int i;
 	bool found = false;
 
+	/* an id a live producer has, or one near the top, is refused */
+	snprintf(id.name, sizeof(id.name), "writer-%d", getpid());
+	a = mqdev_open();
+	ASSERT_LE(0, a);
+	ASSERT_EQ(0, xioctl(a, MQDEV_IOC_PRODUCER_INIT, &anon));
+	close(a);
+	id.producer_id = anon.producer_id;
+	EXPECT_EQ(-EEXIST, xioctl(self->fd, MQDEV_IOC_IDENTITY_RESTORE, &id));
+	memset(&anon, 0, sizeof(anon));
+	id.producer_id = MQDEV_MAX_PRODUCER_ID + 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_IDENTITY_RESTORE, &id));
+	id.producer_id = 1ULL << 40;
+
 	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &self->req));
 	r = replica_of(self->name);
 	ASSERT_LE(0, r);
@@ -290,7 +325,7 @@ TEST_F(restore, producers_resend_as_duplicates)
 	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_IDENTITY_LIST, &list));
 	for (i = 0; i < list.count && i < 64; i++)
 		if (!strcmp(listed[i].name, id.name))
-			found = listed[i].producer_id == 77000 &&
+			found = listed[i].producer_id == (1ULL << 40) &&
 				listed[i].epoch == 3 && listed[i].uid == OWNER;
 	EXPECT_TRUE(found);
 
@@ -302,7 +337,7 @@ TEST_F(restore, producers_resend_as_duplicates)
 	ASSERT_LE(0, s);
 	memcpy(init.name, id.name, sizeof(init.name));
 	ASSERT_EQ(0, xioctl(s, MQDEV_IOC_PRODUCER_INIT, &init));
-	EXPECT_EQ(77000, init.producer_id);
+	EXPECT_EQ((1ULL << 40), init.producer_id);
 	EXPECT_EQ(4, init.epoch);
 	p = attach_as(self->name, MQDEV_ATTACH_PRODUCE);
 	ASSERT_LE(0, p);
@@ -326,7 +361,7 @@ TEST_F(restore, producers_resend_as_duplicates)
 	a = mqdev_open();
 	ASSERT_LE(0, a);
 	ASSERT_EQ(0, xioctl(a, MQDEV_IOC_PRODUCER_INIT, &anon));
-	EXPECT_LT(77000, anon.producer_id);
+	EXPECT_LT((1ULL << 40), anon.producer_id);
 	close(a);
 	close(p);
 	close(s);

@@ -366,47 +366,6 @@ TEST_F(txn, all_at_once_copying)
 
 /* ---- when the producer cannot decide -------------------------------------- */
 
-/*
- * A child opens a transaction of 3 records with @cookie, tells us its id,
- * and is killed.
- */
-static uint64_t open_and_die(const char *topic, const char *producer,
-			     uint64_t cookie, uint32_t timeout_ms)
-{
-	struct mqdev_producer *p;
-	struct mqdev_session *s;
-	int fds[2], status, i;
-	uint64_t id = 0;
-	pid_t pid;
-
-	if (pipe(fds))
-		return 0;
-	pid = fork();
-	if (pid == 0) {
-		if (mqdev_session_new(producer, timeout_ms, &s) ||
-		    mqdev_producer_new(topic, NULL, &p) ||
-		    mqdev_producer_bind(p, s) || mqdev_txn_begin(s, cookie))
-			_exit(1);
-		for (i = 0; i < 3; i++)
-			if (mqdev_producer_send(p, NULL, 0, &i, 4, 0, NULL))
-				_exit(1);
-		if (mqdev_producer_flush(p) != 3)
-			_exit(1);
-		id = mqdev_txn_id(s);
-		if (write(fds[1], &id, sizeof(id)) != sizeof(id))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(fds[1]);
-	if (read(fds[0], &id, sizeof(id)) != sizeof(id))
-		id = 0;
-	close(fds[0]);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return id;
-}
-
 /* The next checker question, within @ms. */
 static int next_question(struct mqdev_nl *nl, struct mqdev_event *ev, int ms)
 {

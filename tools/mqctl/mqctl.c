@@ -563,7 +563,7 @@ static int cmd_produce(int argc, char **argv)
 static const char consume_usage[] =
 "usage: mqctl consume TOPIC [--from earliest|latest|OFFSET] [--from-beginning]\n"
 "                           [--partition P] [--count N] [--timeout MS]\n"
-"                           [--keys] [--no-hold]\n"
+"                           [--keys] [--headers] [--no-hold]\n"
 "                           [--group G [--commit manual|auto]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
@@ -574,6 +574,7 @@ static const char consume_usage[] =
 "  --count N         stop after N records\n"
 "  --timeout MS      stop when no record came for MS milliseconds\n"
 "  --keys            print KEY<TAB>VALUE\n"
+"  --headers         print each record's headers first, K=V,K2=V2<TAB>\n"
 "  --no-hold         read without holding: on a topic that blocks when\n"
 "                    full, records read this way are not freed\n"
 "  --group G         read as a member of consumer group G: the group's\n"
@@ -589,32 +590,80 @@ struct consume_opts {
 	uint64_t count;
 	int timeout;
 	bool keys;
+	bool headers;
 	bool hold;
 	const char *group;
 	bool auto_commit;
 };
 
-static void print_record(const struct mqdev_record *rec, bool keys)
+/* A record's headers, as JSON pairs or as K=V,K2=V2 (a null value: K). */
+static void print_headers(const struct mqdev_record *rec)
 {
+	struct mqdev_header_iter it = {};
+	struct mqdev_header h;
+	int n = 0;
+
+	if (json)
+		fputs(",\"headers\":[", stdout);
+	while (mqdev_record_header_next(rec, &it, &h) > 0) {
+		if (json) {
+			fputs(n++ ? ",[" : "[", stdout);
+			json_string(stdout, h.key, h.key_len);
+			fputc(',', stdout);
+			if (h.value)
+				json_string(stdout, h.value, h.value_len);
+			else
+				fputs("null", stdout);
+			fputc(']', stdout);
+			continue;
+		}
+		if (n++)
+			fputc(',', stdout);
+		fwrite(h.key, 1, h.key_len, stdout);
+		if (h.value) {
+			fputc('=', stdout);
+			fwrite(h.value, 1, h.value_len, stdout);
+		}
+	}
+	fputs(json ? "]" : "\t", stdout);
+}
+
+static void print_record(const struct mqdev_record *rec,
+			 const struct consume_opts *o)
+{
+	const void *value;
+	uint32_t len;
+
+	/* A header block that does not add up: the value as it stands. */
+	if (mqdev_record_payload(rec, &value, &len)) {
+		value = mqdev_record_value(rec);
+		len = mqdev_record_value_len(rec);
+	}
 	if (json) {
 		printf("{\"partition\":%u,\"offset\":%" PRIu64
 		       ",\"timestamp\":%" PRIu64 ",\"key\":", rec->partition,
 		       (uint64_t)rec->offset, (uint64_t)rec->timestamp);
-		if (rec->key_len)
+		if (rec->flags & MQDEV_RECORD_NULL_KEY)
+			fputs("null", stdout);
+		else
 			json_string(stdout, mqdev_record_key(rec), rec->key_len);
+		fputs(",\"value\":", stdout);
+		if (value)
+			json_string(stdout, value, len);
 		else
 			fputs("null", stdout);
-		fputs(",\"value\":", stdout);
-		json_string(stdout, mqdev_record_value(rec),
-			    mqdev_record_value_len(rec));
+		if (rec->flags & MQDEV_RECORD_HEADERS)
+			print_headers(rec);
 		puts("}");
 		return;
 	}
-	if (keys) {
+	if (o->headers)
+		print_headers(rec);
+	if (o->keys) {
 		fwrite(mqdev_record_key(rec), 1, rec->key_len, stdout);
 		fputc('\t', stdout);
 	}
-	fwrite(mqdev_record_value(rec), 1, mqdev_record_value_len(rec), stdout);
+	fwrite(value, 1, len, stdout);
 	fputc('\n', stdout);
 }
 
@@ -647,6 +696,7 @@ static int cmd_consume(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "keys", no_argument, NULL, 'k' },
+		{ "headers", no_argument, NULL, 'e' },
 		{ "no-hold", no_argument, NULL, 'H' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "commit", required_argument, NULL, 'c' },
@@ -686,6 +736,7 @@ static int cmd_consume(int argc, char **argv)
 				die("--timeout: too large");
 			break;
 		case 'k': o.keys = true; break;
+		case 'e': o.headers = true; break;
 		case 'H': o.hold = false; break;
 		case 'g': o.group = optarg; break;
 		case 'c':
@@ -729,7 +780,7 @@ static int cmd_consume(int argc, char **argv)
 			break;		/* --timeout with nothing new */
 		while ((!o.count || got < o.count) &&
 		       (rec = mqdev_consumer_peek(c))) {
-			print_record(rec, o.keys);
+			print_record(rec, &o);
 			if (mqdev_consumer_release(c) == 0)
 				got++;
 		}

@@ -59,12 +59,17 @@
  * partition, the offset up to which they are (MQDEV_IOC_REPLICA_CONFIRM).  A
  * partition's high watermark is the lowest offset its in-sync replicas have
  * confirmed; consumers see only the records below it, so none acts on a
- * record a crash could take back.  A replica is in sync once it has
- * confirmed every record appended, and drops out when the oldest record it
- * has not confirmed was appended more than the module's replica_lag_ms ago,
- * or when its handle is closed.  While no replica is in sync the high
- * watermark is the end of the log, as a Kafka leader alone in its ISR.
- * The high watermark never passes a record of an undecided transaction.
+ * record a crash could take back.  A replica joins the in-sync set of a
+ * partition once it has confirmed every record there (or every one up to a
+ * transaction not yet decided, which it may not confirm), and drops out
+ * when it has not been so caught up for the module's replica_lag_ms (as
+ * Kafka's replica.lag.time.max.ms counts: every record appended before its
+ * last confirmation confirmed), when it leaves the groups' changes
+ * unconfirmed as long, or when its handle is closed.  While no replica is
+ * in sync the high watermark is the end of the log, as a Kafka leader
+ * alone in its ISR.  The high watermark never passes a record of an
+ * undecided transaction.  A consumer may not seek or commit past it
+ * (ERANGE); a replica may seek to the end.
  */
 
 struct mqdev_topic_create {
@@ -229,13 +234,19 @@ struct mqdev_msg {
 	__u32	key_len;
 	__u32	value_len;
 	__u32	partition;	/* in: MQDEV_PARTITION_ANY or a number; out */
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_MSG_*: they go to the record */
 	__u64	offset;		/* out: the record's offset (the acknowledgment) */
 	__u32	sequence;	/* in, for a bound handle */
 	__u32	status;		/* out: MQDEV_MSG_* */
 };
 
 #define MQDEV_MSG_SIZE_VER0	40	/* without sequence and status */
+
+/* struct mqdev_msg.flags: what the record says of its key and value */
+#define MQDEV_MSG_NULL_KEY	MQDEV_RECORD_NULL_KEY
+#define MQDEV_MSG_NULL_VALUE	MQDEV_RECORD_NULL_VALUE
+#define MQDEV_MSG_HEADERS	MQDEV_RECORD_HEADERS
+#define MQDEV_MSG_FLAGS		MQDEV_RECORD_PRODUCER_FLAGS
 
 /*
  * MQDEV_IOC_PRODUCE returns how many messages were appended, from the first;
@@ -267,8 +278,9 @@ struct mqdev_produce {
  * The producer lays the records out in @records exactly as they will stand
  * in the ring: each a struct mqdev_record, its key and its value, starting
  * at an 8-byte aligned place (MQDEV_RECORD_SPACE() apart), @len bytes in
- * all.  It fills in each header's len and key_len and leaves the other
- * header fields zero: they are the kernel's to write (partition, offset,
+ * all.  It fills in each header's len and key_len, and in flags only the
+ * producer's (MQDEV_RECORD_PRODUCER_FLAGS), and leaves the other header
+ * fields zero: they are the kernel's to write (partition, offset,
  * timestamp) or reserved.  The kernel copies the batch into the partition's
  * ring in one go, checks every header there, where the producer can no
  * longer change it, and appends the whole batch or nothing: its records get
@@ -382,10 +394,14 @@ struct mqdev_producer_restore {
 
 struct mqdev_identity_state {
 	char	name[MQDEV_NAME_SIZE];
-	__u64	producer_id;
+	__u64	producer_id;	/* 1 to MQDEV_MAX_PRODUCER_ID */
 	__u32	epoch;
 	__u32	uid;
+	__u64	reserved[2];
 };
+
+/* Producer ids stay below this (Kafka's are int64 too). */
+#define MQDEV_MAX_PRODUCER_ID	((__u64)1 << 62)
 
 /* MQDEV_IOC_IDENTITY_LIST: @count in: room; out: how many there are. */
 struct mqdev_identity_list {
@@ -408,15 +424,16 @@ struct mqdev_identity_list {
  *
  * With MQDEV_CONFIRM_GROUPS, @partition 0: the consumer groups' offsets as
  * MQDEV_IOC_REPLICA_GROUPS returned them with serial @offset are safe.  A
- * group commit on a durable topic whose partition has a replica in sync
- * returns once a replica confirmed a serial at or past its own (or failed
- * with ENOLINK when none is left in sync): a committed offset never goes
- * back across a restart.  A replica's handle polls EPOLLPRI while commits
- * wait for it.
+ * group commit on a durable topic returns once every replica in sync in its
+ * partition confirmed a serial at or past its own (one that does not, in
+ * replica_lag_ms, drops out of the set), even on a non-blocking handle, as
+ * Kafka's commitSync() waits: a committed offset never goes back across a
+ * restart.  With none in sync it returns at once.  A replica's handle polls
+ * EPOLLPRI while the groups changed past what it confirmed.
  */
 struct mqdev_replica_confirm {
 	__u32	partition;
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_CONFIRM_* */
 	__u64	offset;		/* in: safe up to; out: confirmed up to */
 	__u64	high_watermark;	/* out */
 	__u64	reserved[2];
@@ -484,6 +501,29 @@ struct mqdev_record {
 #define MQDEV_RECORD_TXN	_BITUL(0)
 #define MQDEV_RECORD_COMMITTED	_BITUL(1)
 #define MQDEV_RECORD_ABORTED	_BITUL(2)
+
+/*
+ * The producer's record flags (struct mqdev_msg.flags, or the flags of a
+ * record batch's headers; the rest of the flags are the kernel's), for the
+ * Kafka record model: a key or a value that is null, distinct from empty
+ * (key_len or the value's length is then 0), and headers.  With
+ * MQDEV_RECORD_HEADERS the value starts with a header block, all in host
+ * byte order and unaligned:
+ *
+ *   __u32 count;
+ *   count times: __u32 key_len; __s32 value_len (-1: null);
+ *                key_len bytes of key; value_len bytes of value (if not null)
+ *
+ * and the value proper follows it (with NULL_VALUE, nothing does).  The
+ * kernel stores the block as it stores values, without looking into it:
+ * a reader checks it against the record's bounds (libmqdev:
+ * mqdev_record_payload(), mqdev_record_header_next()).
+ */
+#define MQDEV_RECORD_NULL_KEY	_BITUL(3)
+#define MQDEV_RECORD_NULL_VALUE	_BITUL(4)
+#define MQDEV_RECORD_HEADERS	_BITUL(5)
+#define MQDEV_RECORD_PRODUCER_FLAGS \
+	(MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE | MQDEV_RECORD_HEADERS)
 
 /* Transaction table slot states, and struct mqdev_txn.op */
 #define MQDEV_TXN_FREE		0
@@ -720,6 +760,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_GROUP_EVICT	_BITULL(4) /* GROUP_DELETE with FORCE */
 #define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
 #define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
+#define MQDEV_FEAT_RECORD_FLAGS	_BITULL(7) /* null key/value, headers */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
