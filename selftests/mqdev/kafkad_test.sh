@@ -55,7 +55,7 @@ dir=$(mktemp -d)
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
-	for x in $t $t-2 $t-z $t-g $t-py $t-ck; do
+	for x in $t $t-h $t-z $t-g $t-py $t-ck; do
 		mqctl topic delete $x >/dev/null 2>&1
 	done
 	rm -rf "$dir"
@@ -119,6 +119,23 @@ hw=$(KCAT -Q -t $t:1:-1 2>/dev/null | sed -n 's/.*\[1\] *offset \([0-9]*\).*/\1/
 [ "$hw" = "$(mqctl --json topic describe $t | tr '{' '\n' | grep '"partition":1,' |
 	     sed -n 's/.*"high_watermark":\([0-9]*\).*/\1/p')" ]
 ok $? "ListOffsets: latest is mqdev's high watermark ($hw)"
+
+# Kafka's record model: null keys and values, distinct from empty ones,
+# and headers, kept by mqdev and read back by both sides.
+mqctl topic create $t-h >/dev/null
+printf 'v1\n' | KCAT -P -t $t-h -k key1 -H trace=abc -H nul 2>/dev/null &&
+	printf '\n' | KCAT -P -t $t-h -Z 2>/dev/null &&
+	printf '\n' | KCAT -P -t $t-h -k '' 2>/dev/null
+ok $? "kcat -P: headers, a null key and value, an empty value"
+mqctl --json consume $t-h --from earliest --timeout 500 >"$dir/h"
+sed -n 1p "$dir/h" | grep -q '"key":"key1","value":"v1","headers":\[\["trace","abc"\],\["nul",null\]\]' &&
+	sed -n 2p "$dir/h" | grep -q '"key":null,"value":null' &&
+	sed -n 3p "$dir/h" | grep -q '"value":""'
+ok $? "mqctl consume: the headers, the null key and value, the empty value"
+KCAT -C -t $t-h -o beginning -e -Z -f '%k|%s|%h\n' 2>/dev/null >"$dir/got"
+printf 'key1|v1|trace=abc,nul\nNULL|NULL|\n' >"$dir/want"
+head -n 2 "$dir/got" | cmp -s - "$dir/want"
+ok $? "kcat -C reads them back as they were sent"
 
 # compressed batches, every codec librdkafka has
 mqctl topic create $t-z >/dev/null
@@ -200,6 +217,7 @@ ok $? "the fuzzer: every bad input answered or its connection closed"
 KCAT -L -t $t >/dev/null 2>&1
 ok $? "after the fuzzer kcat is still served"
 
+tail -n 15 "$dir/log" | sed 's/^/# daemon: /'
 kill -TERM $pid
 wait $pid
 rc=$?

@@ -18,37 +18,87 @@
 #define FETCH_RUN	256		/* records peeked at a time */
 #define FETCH_WAIT_MAX	30000		/* ms a Fetch may be parked */
 
-/* The bytes one mqdev record takes as a Kafka record, length included. */
-static size_t record_size(const struct mqdev_record *rec, int64_t ts_delta,
+/*
+ * One mqdev record as Kafka sees it: a null key or value where the record
+ * says so (MQDEV_RECORD_NULL_KEY, _NULL_VALUE), its headers from its header
+ * block.  A block that does not fit in the record (a producer wrote it) is
+ * not trusted: the value goes out whole, without headers.
+ */
+struct rview {
+	const void	*key;
+	int64_t		klen;		/* -1: null */
+	const void	*value;
+	int64_t		vlen;		/* -1: null */
+	bool		headers;
+	uint32_t	nheaders;
+	size_t		hsize;		/* the headers' bytes, count included */
+};
+
+static void rview_init(struct rview *v, const struct mqdev_record *rec)
+{
+	struct mqdev_header_iter it = { 0 };
+	struct mqdev_header h;
+	uint32_t len;
+
+	v->key = mqdev_record_key(rec);
+	v->klen = rec->flags & MQDEV_RECORD_NULL_KEY ? -1 : rec->key_len;
+	v->value = mqdev_record_value(rec);
+	v->vlen = mqdev_record_value_len(rec);
+	v->headers = false;
+	v->nheaders = 0;
+	v->hsize = 0;
+	if (rec->flags & MQDEV_RECORD_NULL_VALUE && !(rec->flags & MQDEV_RECORD_HEADERS))
+		v->vlen = -1;
+	if (!(rec->flags & MQDEV_RECORD_HEADERS) ||
+	    mqdev_record_payload(rec, &v->value, &len))
+		goto count;
+	v->vlen = v->value ? (int64_t)len : -1;
+	v->headers = true;
+	while (mqdev_record_header_next(rec, &it, &h) == 1) {
+		v->nheaders++;
+		v->hsize += varint_size(h.key_len) + h.key_len +
+			    varint_size(h.value_len) +
+			    (h.value_len > 0 ? h.value_len : 0);
+	}
+count:
+	v->hsize += varint_size(v->nheaders);
+}
+
+/* The bytes it takes as a Kafka record, its length included. */
+static size_t record_size(const struct rview *v, int64_t ts_delta,
 			  int64_t off_delta, size_t *body)
 {
-	uint32_t vlen = mqdev_record_value_len(rec);
-	int64_t klen = rec->key_len ? rec->key_len : -1;
-
 	*body = 1 + varint_size(ts_delta) + varint_size(off_delta) +
-		varint_size(klen) + rec->key_len + varint_size(vlen) + vlen +
-		varint_size(0);
+		varint_size(v->klen) + (v->klen > 0 ? v->klen : 0) +
+		varint_size(v->vlen) + (v->vlen > 0 ? v->vlen : 0) + v->hsize;
 	return varint_size((int64_t)*body) + *body;
 }
 
 static void record_write(struct kw *w, const struct mqdev_record *rec,
-			 int64_t ts_delta, int64_t off_delta, size_t body)
+			 const struct rview *v, int64_t ts_delta,
+			 int64_t off_delta, size_t body)
 {
-	uint32_t vlen = mqdev_record_value_len(rec);
+	struct mqdev_header_iter it = { 0 };
+	struct mqdev_header h;
 
 	kw_varint(w, (int64_t)body);
 	kw_i8(w, 0);			/* attributes */
 	kw_varint(w, ts_delta);
 	kw_varint(w, off_delta);
-	if (rec->key_len) {
-		kw_varint(w, rec->key_len);
-		kw_raw(w, mqdev_record_key(rec), rec->key_len);
-	} else {
-		kw_varint(w, -1);	/* no key */
+	kw_varint(w, v->klen);
+	if (v->klen > 0)
+		kw_raw(w, v->key, v->klen);
+	kw_varint(w, v->vlen);
+	if (v->vlen > 0)
+		kw_raw(w, v->value, v->vlen);
+	kw_varint(w, v->nheaders);
+	while (v->headers && mqdev_record_header_next(rec, &it, &h) == 1) {
+		kw_varint(w, h.key_len);
+		kw_raw(w, h.key, h.key_len);
+		kw_varint(w, h.value_len);
+		if (h.value_len > 0)
+			kw_raw(w, h.value, h.value_len);
 	}
-	kw_varint(w, vlen);
-	kw_raw(w, mqdev_record_value(rec), vlen);
-	kw_varint(w, 0);		/* headers */
 }
 
 /* A batch being written into the answer, its header to patch at the end. */
@@ -131,6 +181,7 @@ static long part_records(struct topic_handle *t, uint32_t p, struct kw *w,
 	const struct mqdev_record *recs[FETCH_RUN];
 	struct mqdev_consumer *cons;
 	struct obatch b = { 0 };
+	struct rview v;
 	size_t start = w->len, size, body;
 	bool full = false;
 	int n, i, err;
@@ -165,14 +216,15 @@ static long part_records(struct topic_handle *t, uint32_t p, struct kw *w,
 			}
 			if (!b.count)
 				obatch_begin(w, &b, rec);
-			size = record_size(rec, ts - b.base_ts,
+			rview_init(&v, rec);
+			size = record_size(&v, ts - b.base_ts,
 					   rec->offset - b.base_offset, &body);
 			if (w->len - start + size > f->budget &&
 			    !(f->first && !b.count)) {
 				full = true;
 				break;
 			}
-			record_write(w, rec, ts - b.base_ts,
+			record_write(w, rec, &v, ts - b.base_ts,
 				     rec->offset - b.base_offset, body);
 			b.count++;
 			b.last_offset = rec->offset;
@@ -240,6 +292,32 @@ static void fetch_unknown(struct kw *w, int32_t p, int16_t err)
 }
 
 /*
+ * A topic's part of a Fetch or ListOffsets: its name echoed and its count
+ * of partitions read and echoed; its handles and partitions looked up,
+ * *@nparts 0 when it cannot be read.  Return: the count, or -1 for a
+ * malformed request.
+ */
+static int32_t topic_entry(struct daemon *d, struct kr *r, size_t min_part,
+			   struct kw *w, struct topic_handle **t,
+			   struct mqdev_partition_info **parts, uint32_t *nparts)
+{
+	struct mqdev_topic_info info;
+	struct kstr name = kr_str(r);
+	int32_t np = kr_array(r, min_part);
+
+	if (r->err || np < 0)
+		return -1;
+	kw_strn(w, name.p, name.len);
+	kw_i32(w, np);
+	*nparts = 0;
+	if (!topic_get(d, &name, t) &&
+	    !topic_describe(d, (*t)->name, &info, parts))
+		*nparts = info.partitions < (*t)->partitions ?
+			  info.partitions : (*t)->partitions;
+	return np;
+}
+
+/*
  * The whole answer, from the request's frame (it is run again while
  * parked).  Return: H_DONE, H_PARK (fewer than min_bytes and not @final)
  * or H_CLOSE.
@@ -247,15 +325,13 @@ static void fetch_unknown(struct kw *w, int32_t p, int16_t err)
 static int fetch_run(struct daemon *d, struct conn *c, bool final)
 {
 	struct mqdev_partition_info *parts;
-	struct mqdev_topic_info info;
 	struct topic_handle *t;
 	struct kw *w = &c->out;
 	int32_t max_wait, min_bytes, max_bytes, nt, np, i, k, p, pmax;
 	size_t total = 0, limit = d->cfg.max_response;
 	struct pfetch f = { 0 };
-	struct kstr name;
+	uint32_t nparts;
 	struct kr r;
-	int err;
 	long got;
 
 	kr_init(&r, c->req.body, c->req.body_len);
@@ -273,23 +349,16 @@ static int fetch_run(struct daemon *d, struct conn *c, bool final)
 	kw_i32(w, 0);			/* throttle_time_ms */
 	kw_i32(w, nt);
 	for (i = 0; i < nt; i++) {
-		name = kr_str(&r);
-		np = kr_array(&r, 16);
-		if (r.err || np < 0)
+		np = topic_entry(d, &r, 16, w, &t, &parts, &nparts);
+		if (np < 0)
 			return H_CLOSE;
-		kw_strn(w, name.p, name.len);
-		kw_i32(w, np);
-		err = topic_get(d, &name, &t);
-		if (!err)
-			err = topic_describe(d, t->name, &info, &parts);
 		for (k = 0; k < np; k++) {
 			p = kr_i32(&r);
 			f.offset = (uint64_t)kr_i64(&r);
 			pmax = kr_i32(&r);
 			if (r.err)
 				return H_CLOSE;
-			if (err || p < 0 || (uint32_t)p >= info.partitions ||
-			    (uint32_t)p >= t->partitions) {
+			if (p < 0 || (uint32_t)p >= nparts) {
 				fetch_unknown(w, p, KERR_UNKNOWN_TOPIC_OR_PARTITION);
 				continue;
 			}
@@ -300,7 +369,7 @@ static int fetch_run(struct daemon *d, struct conn *c, bool final)
 			got = fetch_partition(d, t, &parts[p], p, w, &f);
 			if (got < 0) {
 				topic_drop(d, t);
-				err = -ENOENT;
+				nparts = 0;
 				continue;
 			}
 			total += got;
@@ -358,12 +427,11 @@ int handle_list_offsets(struct daemon *d, struct conn *c,
 			const struct request *rq, struct kr *r, struct kw *w)
 {
 	struct mqdev_partition_info *parts;
-	struct mqdev_topic_info info;
 	struct topic_handle *t;
 	int32_t nt, np, i, k, p;
 	int64_t ts, off;
-	struct kstr name;
-	int err, perr;
+	uint32_t nparts;
+	int perr;
 
 	kr_i32(r);			/* replica_id */
 	if (rq->version >= 2)
@@ -375,23 +443,16 @@ int handle_list_offsets(struct daemon *d, struct conn *c,
 		kw_i32(w, 0);		/* throttle_time_ms */
 	kw_i32(w, nt);
 	for (i = 0; i < nt; i++) {
-		name = kr_str(r);
-		np = kr_array(r, 12);
-		if (r->err || np < 0)
+		np = topic_entry(d, r, 12, w, &t, &parts, &nparts);
+		if (np < 0)
 			return H_CLOSE;
-		kw_strn(w, name.p, name.len);
-		kw_i32(w, np);
-		err = topic_get(d, &name, &t);
-		if (!err)
-			err = topic_describe(d, t->name, &info, &parts);
 		for (k = 0; k < np; k++) {
 			p = kr_i32(r);
 			ts = kr_i64(r);
 			if (r->err)
 				return H_CLOSE;
 			kw_i32(w, p);
-			if (err || p < 0 || (uint32_t)p >= info.partitions ||
-			    (uint32_t)p >= t->partitions) {
+			if (p < 0 || (uint32_t)p >= nparts) {
 				kw_i16(w, KERR_UNKNOWN_TOPIC_OR_PARTITION);
 				kw_i64(w, -1);
 				kw_i64(w, -1);

@@ -55,22 +55,90 @@ static void pstate_free(void *p)
 	free(st);
 }
 
+/* Kafka's header entries (checked by record_next()) as mqdev headers. */
+static int headers_parse(const struct krecord *rec, struct mqdev_header *h)
+{
+	struct kr r;
+	int32_t i;
+	int64_t len;
+
+	kr_init(&r, rec->headers.p, rec->headers.len);
+	for (i = 0; i < rec->nheaders; i++) {
+		len = kr_varint(&r);
+		h[i].key_len = (uint32_t)len;
+		h[i].key = kr_take(&r, len);
+		len = kr_varint(&r);
+		h[i].value_len = (int32_t)len;
+		h[i].value = len > 0 ? kr_take(&r, len) : NULL;
+		if (len == 0)
+			h[i].value = "";
+	}
+	return r.err ? -1 : 0;
+}
+
 /*
- * One Kafka record as an mqdev message.  mqdev keeps keys of up to 64 KiB;
- * a null key is stored as an empty one.  What mqdev records cannot carry
- * yet (headers, a null value) is refused rather than changed.
+ * A record with headers: its value is laid out after its header block
+ * (MQDEV_MSG_HEADERS) in a buffer of its own, kept with the entry.
  */
-static int record_to_msg(const struct krecord *rec, struct mqdev_msg *m,
-			 int32_t partition)
+static int record_headers(struct pentry *e, const struct krecord *rec,
+			  struct mqdev_msg *m)
+{
+	struct mqdev_header *h;
+	uint8_t *buf, **allocs;
+	size_t size;
+	int n;
+
+	h = calloc(rec->nheaders, sizeof(*h));
+	if (!h || headers_parse(rec, h)) {
+		free(h);
+		return KERR_CORRUPT_MESSAGE;
+	}
+	/* A block takes no more than the Kafka entries plus 8 bytes each. */
+	size = 4 + (size_t)rec->headers.len + 8 * (size_t)rec->nheaders +
+	       (rec->value.len > 0 ? rec->value.len : 0);
+	buf = malloc(size);
+	allocs = realloc(e->allocs, (e->nallocs + 1) * sizeof(*allocs));
+	if (!buf || !allocs) {
+		free(h);
+		free(buf);
+		if (allocs)
+			e->allocs = allocs;
+		return KERR_UNKNOWN_SERVER;
+	}
+	e->allocs = allocs;
+	e->allocs[e->nallocs++] = buf;
+	n = mqdev_headers_encode(buf, size, h, rec->nheaders);
+	free(h);
+	if (n < 0)
+		return KERR_INVALID_RECORD;
+	if (rec->value.len > 0)
+		memcpy(buf + n, rec->value.p, rec->value.len);
+	m->value = (uint64_t)(uintptr_t)buf;
+	m->value_len = n + (rec->value.len > 0 ? rec->value.len : 0);
+	m->flags |= MQDEV_MSG_HEADERS;
+	return KERR_NONE;
+}
+
+/*
+ * One Kafka record as an mqdev message, faithfully: a null key or value is
+ * flagged as such (MQDEV_MSG_NULL_KEY, _NULL_VALUE), distinct from an
+ * empty one, and headers go in a header block before the value.  mqdev
+ * keeps keys of up to 64 KiB.
+ */
+static int record_to_msg(struct pentry *e, const struct krecord *rec,
+			 struct mqdev_msg *m)
 {
 	if (rec->key.len > UINT16_MAX)
 		return KERR_INVALID_RECORD;
-	if (rec->nheaders || rec->value.len < 0)
-		return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
 	mqdev_msg_init(m, rec->key.len > 0 ? rec->key.p : NULL,
 		       rec->key.len > 0 ? rec->key.len : 0,
-		       rec->value.p, rec->value.len, partition);
-	return KERR_NONE;
+		       rec->value.len > 0 ? rec->value.p : NULL,
+		       rec->value.len > 0 ? rec->value.len : 0, e->partition);
+	if (rec->key.len < 0)
+		m->flags |= MQDEV_MSG_NULL_KEY;
+	if (rec->value.len < 0)
+		m->flags |= MQDEV_MSG_NULL_VALUE;
+	return rec->nheaders ? record_headers(e, rec, m) : KERR_NONE;
 }
 
 static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
@@ -92,7 +160,7 @@ static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
 	for (i = 0; i < b->count; i++) {
 		if (record_next(&r, &rec))
 			return KERR_CORRUPT_MESSAGE;
-		err = record_to_msg(&rec, &msgs[e->nmsgs + i], e->partition);
+		err = record_to_msg(e, &rec, &msgs[e->nmsgs + i]);
 		if (err)
 			return err;
 	}
