@@ -19,7 +19,12 @@
 
 #define MEMBER_ID_SIZE	128
 #define PROTO_NAME_SIZE	64
-#define MAX_MEMBERS	1024	/* in one group */
+/*
+ * Members, in one group and in all: each holds its subscription and its
+ * assignment, of at most MEMBER_BYTES each, until its session times out.
+ */
+#define MAX_MEMBERS	1024
+#define MEMBER_BYTES	65536
 #define SESSION_MIN_MS	1000
 #define SESSION_MAX_MS	3600000
 
@@ -158,6 +163,7 @@ static void member_remove(struct daemon *d, struct kgroup *g,
 		}
 	}
 	g->nmembers--;
+	d->nmembers--;
 	answer_error(d, m->join_conn, KERR_UNKNOWN_MEMBER_ID);
 	answer_error(d, m->sync_conn, KERR_UNKNOWN_MEMBER_ID);
 	logmsg(d, "group %s: member %s left", g->id, m->id);
@@ -308,6 +314,7 @@ static int join_parse_protos(struct kmember *m, struct kr *r)
 {
 	int32_t n = kr_array(r, 6), i;
 	struct kstr name, meta;
+	size_t total = 0;
 
 	if (n < 0 || r->err)
 		return -1;
@@ -321,6 +328,9 @@ static int join_parse_protos(struct kmember *m, struct kr *r)
 		if (r->err || !kcopy(m->protos[i].name, PROTO_NAME_SIZE, &name))
 			return -1;
 		m->nprotos = i + 1;
+		total += meta.len > 0 ? meta.len : 0;
+		if (total > MEMBER_BYTES)
+			return -1;
 		if (meta.len > 0) {
 			m->protos[i].meta = malloc(meta.len);
 			if (!m->protos[i].meta)
@@ -423,7 +433,7 @@ int handle_join_group(struct daemon *d, struct conn *c,
 				  &member);
 	}
 	if (!m) {
-		m = g->nmembers < MAX_MEMBERS ? calloc(1, sizeof(*m)) : NULL;
+		m = d->nmembers < MAX_MEMBERS ? calloc(1, sizeof(*m)) : NULL;
 		if (!m) {
 			member_protos_free(&tmp);
 			return join_error(w, rq->version,
@@ -439,6 +449,7 @@ int handle_join_group(struct daemon *d, struct conn *c,
 		m->next = g->members;
 		g->members = m;
 		g->nmembers++;
+		d->nmembers++;
 	}
 	member_protos_free(m);
 	m->protos = tmp.protos;
@@ -514,7 +525,7 @@ static int sync_store(struct kgroup *g, struct kr *r, int32_t n)
 		if (r->err)
 			return -1;
 		m = member_find(g, &mid);
-		if (!m || a.len <= 0)
+		if (!m || a.len <= 0 || a.len > MEMBER_BYTES)
 			continue;
 		free(m->assignment);
 		m->assignment = malloc(a.len);

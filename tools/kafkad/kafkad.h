@@ -143,6 +143,7 @@ struct daemon {
 	uint64_t	next_conn_id;
 	struct topic_handle *topics;
 	struct kgroup	*groups;
+	unsigned int	nmembers;	/* of all groups */
 	uint64_t	now_ms;
 	bool		produced;	/* since parked fetches last looked */
 };
