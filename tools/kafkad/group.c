@@ -488,10 +488,17 @@ static void sync_answer(struct kw *w, int16_t version, int16_t err,
 		kw_bytes(w, NULL, 0);
 }
 
-/* A member's standing for SyncGroup, Heartbeat and OffsetCommit. */
+/*
+ * A member's standing for SyncGroup, Heartbeat and OffsetCommit.  While
+ * the group prepares a rebalance its generation is still the last one;
+ * members are told so (REBALANCE_IN_PROGRESS), but may still commit what
+ * they read in it, as Kafka lets them (@commit): what a member read before
+ * it rejoins is then not read again by the next owner.
+ */
 static int16_t member_check(struct daemon *d, const struct kstr *gid,
 			    int32_t generation, const struct kstr *member,
-			    struct kgroup **gp, struct kmember **mp)
+			    bool commit, struct kgroup **gp,
+			    struct kmember **mp)
 {
 	char id[MQDEV_NAME_SIZE];
 
@@ -508,7 +515,9 @@ static int16_t member_check(struct daemon *d, const struct kstr *gid,
 	(*mp)->last_seen = d->now_ms;
 	if (generation != (*gp)->generation)
 		return KERR_ILLEGAL_GENERATION;
-	if ((*gp)->state == G_PREPARING)
+	if ((*gp)->state == G_PREPARING && !commit)
+		return KERR_REBALANCE_IN_PROGRESS;
+	if ((*gp)->state == G_AWAITING_SYNC && commit)
 		return KERR_REBALANCE_IN_PROGRESS;
 	return KERR_NONE;
 }
@@ -555,7 +564,7 @@ int handle_sync_group(struct daemon *d, struct conn *c,
 	n = kr_array(r, 6);
 	if (r->err || n < 0)
 		return H_CLOSE;
-	err = member_check(d, &gid, generation, &member, &g, &m);
+	err = member_check(d, &gid, generation, &member, false, &g, &m);
 	if (err) {
 		sync_answer(w, rq->version, err, NULL);
 		return H_DONE;
@@ -602,7 +611,7 @@ int handle_heartbeat(struct daemon *d, struct conn *c,
 		kr_str(r);
 	if (r->err || kr_left(r))
 		return H_CLOSE;
-	err = member_check(d, &gid, generation, &member, &g, &m);
+	err = member_check(d, &gid, generation, &member, false, &g, &m);
 	if (err)
 		logmsg(d, "heartbeat %.*s generation %d: error %d", gid.len,
 		       gid.p, generation, err);
@@ -782,7 +791,7 @@ int handle_offset_commit(struct daemon *d, struct conn *c,
 	if (!kname(id, &gid)) {
 		gerr = KERR_INVALID_GROUP_ID;
 	} else if (generation >= 0 || member.len > 0) {
-		gerr = member_check(d, &gid, generation, &member, &g, &m);
+		gerr = member_check(d, &gid, generation, &member, false, &g, &m);
 		if (gerr)
 			logmsg(d, "commit %s generation %d: error %d", id,
 			       generation, gerr);
