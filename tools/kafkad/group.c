@@ -286,6 +286,19 @@ static bool group_all_joined(const struct kgroup *g)
 	return true;
 }
 
+/*
+ * Can the rebalance end?  When every member has joined, except that a new
+ * group's first one waits out group_initial_delay_ms for more; and when its
+ * time is up, with those that did.
+ */
+static bool group_ready(struct daemon *d, const struct kgroup *g)
+{
+	if (d->now_ms >= g->deadline)
+		return true;
+	return group_all_joined(g) &&
+	       (g->generation || !d->cfg.group_initial_delay_ms);
+}
+
 /* A member came, went or asked: everyone must join again. */
 static void group_rebalance(struct daemon *d, struct kgroup *g)
 {
@@ -469,9 +482,7 @@ int handle_join_group(struct daemon *d, struct conn *c,
 	m->join_conn = c;
 	m->joined = true;
 	group_rebalance(d, g);
-	if (group_all_joined(g) && (g->generation || !d->cfg.group_initial_delay_ms ||
-				    d->now_ms >= g->deadline) &&
-	    group_complete_join(d, g, c, w))
+	if (group_ready(d, g) && group_complete_join(d, g, c, w))
 		return H_DONE;
 	return H_PARK;
 }
@@ -684,8 +695,7 @@ void groups_tick(struct daemon *d)
 		}
 		if (changed)
 			group_after_change(d, g);
-		if (g->state == G_PREPARING &&
-		    (d->now_ms >= g->deadline || group_all_joined(g)))
+		if (g->state == G_PREPARING && group_ready(d, g))
 			group_complete_join(d, g, NULL, NULL);
 		/* Nothing of an empty group is kept here: its offsets are mqdev's. */
 		if (!g->members) {
@@ -791,7 +801,7 @@ int handle_offset_commit(struct daemon *d, struct conn *c,
 	if (!kname(id, &gid)) {
 		gerr = KERR_INVALID_GROUP_ID;
 	} else if (generation >= 0 || member.len > 0) {
-		gerr = member_check(d, &gid, generation, &member, false, &g, &m);
+		gerr = member_check(d, &gid, generation, &member, true, &g, &m);
 		if (gerr)
 			logmsg(d, "commit %s generation %d: error %d", id,
 			       generation, gerr);

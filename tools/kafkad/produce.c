@@ -15,6 +15,9 @@
 #include <string.h>
 #include "kafkad.h"
 
+/* MQDEV_IOC_PRODUCE takes at most this many messages a call. */
+#define PRODUCE_CHUNK	4096
+
 struct pentry {
 	struct kstr	topic;
 	int32_t		partition;
@@ -244,15 +247,19 @@ static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 		topic_drop(d, t);
 		return;
 	}
-	n = mqdev_produce(prod, e->msgs + e->appended, e->nmsgs - e->appended);
-	if (n > 0) {
+	do {
+		n = mqdev_produce(prod, e->msgs + e->appended,
+				  e->nmsgs - e->appended < PRODUCE_CHUNK ?
+				  e->nmsgs - e->appended : PRODUCE_CHUNK);
+		if (n <= 0)
+			break;
 		if (!e->appended)
 			e->base_offset = e->msgs[0].offset;
 		e->appended += n;
 		d->produced = true;
-		if (e->appended < e->nmsgs)
-			n = -EAGAIN;
-	}
+	} while (e->appended < e->nmsgs);
+	if (n == 0)
+		n = -EAGAIN;
 	if (n == -EAGAIN && !final)
 		return;
 	e->done = true;
