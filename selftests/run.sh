@@ -2,7 +2,10 @@
 # Run every mqdev selftest (inside the VM: tools/vm/run -- selftests/run.sh)
 # and end with one line "selftests: N passed, M failed, S skipped".  Exits
 # non-zero on any failure.  Arguments, if any, name the tests to run (e.g.
-# topic_test, mqctl_test.sh).
+# topic_test, mqctl_test.sh).  "--skip NAME" (before them, repeatable) leaves
+# NAME out: make check-kver and check-debug leave out the tests that do not
+# depend on the kernel (kafkad_test.sh: a userspace daemon), which make check
+# runs once on 6.12.
 #
 # The tests are those of selftests/mqdev, built into build/selftests by the
 # top-level Makefile (through selftests/mqdev/Makefile, a kselftest one):
@@ -13,6 +16,15 @@ src="$root/selftests/mqdev"
 bin="$root/build/selftests"
 pass=0 fail=0 skip=0
 KSFT_SKIP=4
+skips=
+while [ "${1:-}" = --skip ]; do
+	if [ $# -lt 2 ]; then
+		echo "run.sh: --skip needs a test's name" >&2
+		exit 2
+	fi
+	skips="$skips ${2%.sh} "
+	shift 2
+done
 
 if [ $# -gt 0 ]; then
 	tests=$(for t in "$@"; do
@@ -28,6 +40,13 @@ fi
 
 for t in $tests; do
 	name=$(basename "$t")
+	case "$skips" in
+	*" ${name%.sh} "*)
+		echo "== $name: left out (--skip)"
+		skip=$((skip + 1))
+		continue
+		;;
+	esac
 	echo "== $name"
 	out=$(mktemp)
 	"$t" >"$out" 2>&1
