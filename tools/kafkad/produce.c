@@ -155,6 +155,9 @@ static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
 	if (b->producer_id >= 0 || (b->attributes & BATTR_TRANSACTIONAL) ||
 	    (b->attributes & BATTR_CONTROL))
 		return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	/* An empty batch adds nothing, and realloc() to 0 bytes frees. */
+	if (!b->count)
+		return KERR_INVALID_RECORD;
 	msgs = realloc(e->msgs, (e->nmsgs + (size_t)b->count) * sizeof(*msgs));
 	if (!msgs)
 		return KERR_UNKNOWN_SERVER;
