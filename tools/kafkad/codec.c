@@ -103,10 +103,23 @@ struct kstr kr_bytes(struct kr *r)
 	return kr_span(r, kr_i32(r));
 }
 
-/* Compact: the length plus one as an unsigned varint, 0 for null. */
+/*
+ * A compact length or count: plus one as an unsigned varint, 0 for null
+ * (-1).  Computed unsigned: a varint may hold up to 2^64 - 1, and one past
+ * INT32_MAX is an error (-2) however large it is.
+ */
+static int64_t kr_compact_len(struct kr *r)
+{
+	uint64_t v = kr_uvarint(r);
+
+	if (!v)
+		return -1;
+	return v - 1 > INT32_MAX ? -2 : (int64_t)(v - 1);
+}
+
 struct kstr kr_compact_str(struct kr *r)
 {
-	return kr_span(r, (int64_t)kr_uvarint(r) - 1);
+	return kr_span(r, kr_compact_len(r));
 }
 
 /*
@@ -135,13 +148,13 @@ int32_t kr_array(struct kr *r, size_t min_elem)
 
 int32_t kr_compact_array(struct kr *r, size_t min_elem)
 {
-	return kr_count(r, (int64_t)kr_uvarint(r) - 1, min_elem);
+	return kr_count(r, kr_compact_len(r), min_elem);
 }
 
 /* Tagged fields: none is known to us, all are skipped. */
 void kr_skip_tags(struct kr *r)
 {
-	uint64_t n = kr_uvarint(r), i;
+	uint64_t n = kr_uvarint(r), i, len;
 
 	if (n > kr_left(r) / 2) {
 		r->err = true;
@@ -149,7 +162,8 @@ void kr_skip_tags(struct kr *r)
 	}
 	for (i = 0; i < n && !r->err; i++) {
 		kr_uvarint(r);
-		kr_span(r, (int64_t)kr_uvarint(r));
+		len = kr_uvarint(r);
+		kr_span(r, len > INT32_MAX ? -2 : (int64_t)len);
 	}
 }
 
