@@ -132,6 +132,50 @@ def record_batch(values, bad_crc=False):
     return struct.pack(">qi", 0, len(rest)) + rest
 
 
+def raw_batch(recs, count, attrs=0):
+    """A batch of @count records already encoded (maybe compressed)."""
+    after_crc = struct.pack(">hiqqqhii", attrs, max(count - 1, 0), 0, 0, -1, -1, -1,
+                            count) + recs
+    rest = struct.pack(">ibI", 0, 2, crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(rest)) + rest
+
+
+def one_record(v, i=0):
+    body = b"\0" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
+    return varint(len(body)) + body
+
+
+def produce_parts(parts, topic=TOPIC, acks=1, timeout=5000):
+    """A Produce of one topic, partition i holding parts[i]."""
+    body = header(0, 3) + kstr(None) + struct.pack(">hi", acks, timeout)
+    body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", len(parts))
+    for i, recs in enumerate(parts):
+        body += struct.pack(">ii", i, len(recs)) + recs
+    return frame(body)
+
+
+def produce_errors(answer):
+    """Every partition's error code of a one-topic Produce answer."""
+    off = 4 + 4
+    (nlen,) = struct.unpack(">h", answer[off:off + 2])
+    off += 2 + nlen
+    (np,) = struct.unpack(">i", answer[off:off + 4])
+    off += 4
+    errs = []
+    for _ in range(np):
+        errs.append(struct.unpack(">h", answer[off + 4:off + 6])[0])
+        off += 4 + 2 + 8 + 8
+    return errs
+
+
+def uvarint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7f) | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
 def produce(batch, topic=TOPIC, acks=1):
     body = header(0, 3) + kstr(None) + struct.pack(">hi", acks, 5000)
     body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", 1)
@@ -161,6 +205,33 @@ def case_answer(what, data, check):
     a = recv_answer(s)
     s.close()
     report(a is not None and check(a) and alive(), what)
+
+
+def cases_batches():
+    """Empty batches: a partition of them is refused, nothing freed twice."""
+    case_answer("a partition of two empty batches: INVALID_RECORD",
+                produce(raw_batch(b"", 0) + raw_batch(b"", 0)),
+                lambda a: produce_error(a) == 87)
+    case_answer("an empty batch after a good one: INVALID_RECORD",
+                produce(record_batch([b"x"]) + raw_batch(b"", 0)),
+                lambda a: produce_error(a) == 87)
+
+
+def cases_varints():
+    # Compact lengths up to 2^64 - 1 (ten varint bytes): no overflow.
+    for v in (1 << 63, (1 << 64) - 1, 1 << 31, (1 << 31) + 1):
+        hdr = struct.pack(">hhi", 18, 3, 9) + kstr("fuzz") + b"\0"
+        s = conn()
+        s.sendall(frame(hdr + uvarint(v) + b"ab\0\0"))
+        closed(s)
+        s.close()
+        s = conn()
+        # one tagged field in the header, @v bytes long
+        s.sendall(frame(struct.pack(">hhi", 18, 3, 9) + kstr("fuzz") + b"\1\0" +
+                        uvarint(v) + b"ab"))
+        closed(s)
+        s.close()
+        report(alive(), "a compact length or tag count of %#x" % v)
 
 
 def main():
@@ -210,6 +281,9 @@ def main():
     case_answer("an unknown topic: UNKNOWN_TOPIC_OR_PARTITION",
                 produce(record_batch([b"x"]), topic="no-such-topic-fuzz"),
                 lambda a: produce_error(a) == 3)
+
+    cases_batches()
+    cases_varints()
 
     # A request split byte by byte is served as one.
     s = conn()
