@@ -16,6 +16,7 @@ import socket
 import struct
 import sys
 import time
+import zlib
 
 HOST, PORT, PID, TOPIC = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 SEED = int(sys.argv[5]) if len(sys.argv) > 5 else 1
@@ -217,6 +218,37 @@ def cases_batches():
                 lambda a: produce_error(a) == 87)
 
 
+def hwm():
+    with open("/proc/%d/status" % PID) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cases_compressed():
+    """Compressed batches: what they take uncompressed is bounded per request."""
+    good = raw_batch(zlib.compress(one_record(b"gz") + one_record(b"gz2", 1)), 2, attrs=1)
+    case_answer("a gzip batch of two records, and an uncompressed one",
+                produce(good + record_batch([b"plain"])),
+                lambda a: produce_error(a) == 0)
+    # 4 MiB of zeros in 4 KiB, 100 times in one request: 400 MiB if kept
+    bomb = raw_batch(zlib.compress(one_record(b"\0" * (4 << 20)), 9), 1, attrs=1)
+    h0 = hwm()
+    s = conn(timeout=60)
+    s.sendall(produce_parts([bomb] * 100, timeout=0))
+    a = recv_answer(s)
+    s.close()
+    errs = produce_errors(a) if a else []
+    grew = hwm() - h0
+    report(a is not None and errs.count(10) >= 99 and grew < 160 * 1024 and alive(),
+           "100 gzip bombs of 4 MiB in one request: MESSAGE_TOO_LARGE past the first "
+           "(%d of %d), peak grew %d KiB" % (errs.count(10), len(errs), grew))
+    lie = raw_batch(zlib.compress(one_record(b"x") * 3), 0x7fffffff, attrs=1)
+    case_answer("a gzip batch that says 2^31-1 records: CORRUPT_MESSAGE",
+                produce(lie), lambda a: produce_error(a) == 2)
+
+
 def cases_varints():
     # Compact lengths up to 2^64 - 1 (ten varint bytes): no overflow.
     for v in (1 << 63, (1 << 64) - 1, 1 << 31, (1 << 31) + 1):
@@ -283,6 +315,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_compressed()
     cases_varints()
 
     # A request split byte by byte is served as one.

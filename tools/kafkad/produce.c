@@ -34,6 +34,7 @@ struct pentry {
 
 struct pstate {
 	int16_t		acks;
+	size_t		zleft;		/* bytes it may still decompress */
 	int32_t		ntopics;
 	int32_t		*parts_per_topic;
 	uint32_t	nentries;
@@ -176,9 +177,13 @@ static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
 	return KERR_NONE;
 }
 
-/* A partition's records: every batch checked before any is appended. */
+/*
+ * A partition's records: every batch checked before any is appended.
+ * What compressed batches take uncompressed comes out of *@zleft, the
+ * whole request's budget: the request keeps it until it is answered.
+ */
 static int entry_decode(struct daemon *d, struct pentry *e,
-			const struct kstr *records)
+			const struct kstr *records, size_t *zleft)
 {
 	struct kbatch b;
 	uint8_t **allocs;
@@ -189,10 +194,11 @@ static int entry_decode(struct daemon *d, struct pentry *e,
 		return KERR_CORRUPT_MESSAGE;
 	kr_init(&r, records->p, records->len);
 	while (kr_left(&r)) {
-		err = batch_parse(&r, &b, (size_t)d->cfg.max_request * 4);
+		err = batch_parse(&r, &b, *zleft);
 		if (err)
 			return err;
 		if (b.alloc) {
+			*zleft -= b.records_len;
 			allocs = realloc(e->allocs,
 					 (e->nallocs + 1) * sizeof(*allocs));
 			if (!allocs) {
@@ -382,7 +388,8 @@ static int produce_parse(struct daemon *d, struct pstate *st, struct kr *r)
 			if (st->acks != 0 && st->acks != 1 && st->acks != -1)
 				e->err = KERR_INVALID_REQUIRED_ACKS;
 			else
-				e->err = entry_decode(d, e, &records);
+				e->err = entry_decode(d, e, &records,
+						      &st->zleft);
 			e->done = e->err != KERR_NONE;
 		}
 	}
@@ -399,6 +406,7 @@ int handle_produce(struct daemon *d, struct conn *c, const struct request *rq,
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return H_CLOSE;
+	st->zleft = (size_t)d->cfg.max_request * 4;
 	txn = kr_str(r);
 	st->acks = kr_i16(r);
 	timeout = kr_i32(r);

@@ -13,6 +13,8 @@
 #include <zstd.h>
 #include "kafkad.h"
 
+#define ZSTD_WINDOWLOG_LIMIT	23	/* 8 MiB windows; zstd takes 128 MiB */
+
 /* The output of a decompression, grown up to a limit. */
 struct obuf {
 	uint8_t	*p;
@@ -156,6 +158,8 @@ static int unzstd(const uint8_t *in, size_t len, struct obuf *o)
 	if (!zs)
 		return -ENOMEM;
 	ZSTD_initDStream(zs);
+	/* A frame may ask for a window of up to 2 GiB: 8 MiB is plenty. */
+	ZSTD_DCtx_setParameter(zs, ZSTD_d_windowLogMax, ZSTD_WINDOWLOG_LIMIT);
 	while (ib.pos < ib.size || ret) {
 		ob.dst = obuf_room(o, 4096, &room);
 		if (!ob.dst)
@@ -201,11 +205,18 @@ static int batch_decompress(struct kbatch *b, const uint8_t *in, size_t len,
 	}
 	if (err) {
 		free(o.p);
-		return KERR_CORRUPT_MESSAGE;
+		/* Past the limit, or past what the output could ever be. */
+		return o.cap >= limit ? KERR_MESSAGE_TOO_LARGE :
+					KERR_CORRUPT_MESSAGE;
 	}
 	b->alloc = o.p;
 	b->records = o.p;
 	b->records_len = o.len;
+	/* Each record takes 7 bytes at least: no count beyond the bytes. */
+	if ((size_t)b->count > b->records_len / 7) {
+		batch_release(b);
+		return KERR_CORRUPT_MESSAGE;
+	}
 	return KERR_NONE;
 }
 
@@ -215,7 +226,9 @@ static int batch_decompress(struct kbatch *b, const uint8_t *in, size_t len,
  * @b: filled; batch_release() it after a KERR_NONE
  * @limit: the most bytes its records may take uncompressed
  *
- * Return: KERR_NONE, KERR_CORRUPT_MESSAGE (truncated, a bad length or CRC),
+ * Return: KERR_NONE, KERR_CORRUPT_MESSAGE (truncated, a bad length or CRC,
+ * more records than the bytes hold), KERR_MESSAGE_TOO_LARGE (more than
+ * @limit bytes uncompressed),
  * KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT (not magic 2) or
  * KERR_UNSUPPORTED_COMPRESSION_TYPE.
  */
