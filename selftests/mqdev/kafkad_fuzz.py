@@ -266,7 +266,74 @@ def cases_varints():
         report(alive(), "a compact length or tag count of %#x" % v)
 
 
+def cpu_ticks():
+    with open("/proc/%d/stat" % PID) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def fetch_req(topic, parts, max_wait=0, corr=7):
+    body = header(1, 4, corr) + struct.pack(">iiiib", -1, max_wait, 1, 1 << 20, 0)
+    body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", len(parts))
+    for p in parts:
+        body += struct.pack(">iqi", p, 0, 1 << 20)
+    return frame(body)
+
+
+def nfds():
+    return len(os.listdir("/proc/%d/fd" % PID))
+
+
+def cases_fds():
+    """A Fetch of every partition of a wide topic (KAFKAD_FUZZ_WIDE, 64 of
+    them): the daemon runs with max_consumers=16, and keeps no more."""
+    wide = os.environ.get("KAFKAD_FUZZ_WIDE")
+    if not wide:
+        return
+    n0 = nfds()
+    for i in range(3):
+        s = conn()
+        s.sendall(fetch_req(wide, range(64), corr=i))
+        a = recv_answer(s)
+        s.close()
+    grew = nfds() - n0
+    report(a is not None and grew <= 16 and alive(),
+           "Fetches of 64 partitions: %d more file descriptors" % grew)
+
+
+def cases_emfile():
+    """Run against a daemon with few file descriptors (ulimit -n 32)."""
+    socks = []
+    for _ in range(48):
+        try:
+            socks.append(conn(timeout=2))
+        except OSError:
+            break
+    time.sleep(1)
+    t0 = cpu_ticks()
+    time.sleep(2)
+    spent = cpu_ticks() - t0
+    report(spent < os.sysconf("SC_CLK_TCK") // 2,
+           "out of file descriptors with %d clients: %d ticks of CPU in 2 s" %
+           (len(socks), spent))
+    for x in socks:
+        x.close()
+    time.sleep(0.5)
+    ok = False
+    for _ in range(20):
+        ok = alive()
+        if ok:
+            break
+        time.sleep(0.2)
+    report(ok, "once they are gone, a new client is served")
+
+
 def main():
+    only = os.environ.get("KAFKAD_FUZZ_CASES")
+    if only:
+        for name in only.split():
+            globals()[name]()
+        return 1 if failed else 0
     rnd = random.Random(SEED)
     report(alive(), "the daemon answers ApiVersions")
 
@@ -315,6 +382,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_fds()
     cases_compressed()
     cases_varints()
 

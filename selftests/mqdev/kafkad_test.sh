@@ -53,9 +53,11 @@ b=127.0.0.1:$port
 t=kafkad-test-$$
 dir=$(mktemp -d)
 pid=
+pid2=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
-	for x in $t $t-h $t-z $t-g $t-k $t-py $t-ck $t-d $t-f; do
+	[ -n "$pid2" ] && kill "$pid2" 2>/dev/null
+	for x in $t $t-h $t-z $t-g $t-k $t-py $t-ck $t-d $t-f $t-w; do
 		mqctl topic delete $x >/dev/null 2>&1
 	done
 	rm -rf "$dir"
@@ -79,6 +81,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # A new group waits 3 s for more members (Kafka's default), so that two started together
 # share its first generation.
 "$daemon" --listen $b --set max_connections=64 --set idle_timeout_ms=20000 \
+	--set max_consumers=16 \
 	--set group_initial_delay_ms=3000 -v 2>"$dir/log" &
 pid=$!
 for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -266,13 +269,32 @@ else
 fi
 
 # bad input
-"$py" "$here/kafkad_fuzz.py" 127.0.0.1 $port $pid $t 1 >"$dir/fuzz" 2>&1
+mqctl topic create $t-w --partitions 64 >/dev/null
+KAFKAD_FUZZ_WIDE=$t-w "$py" "$here/kafkad_fuzz.py" 127.0.0.1 $port $pid $t 1 >"$dir/fuzz" 2>&1
 rc=$?
 sed 's/^/# fuzz: /' "$dir/fuzz"
 [ $rc = 0 ]
 ok $? "the fuzzer: every bad input answered or its connection closed"
 KCAT -L -t $t >/dev/null 2>&1
 ok $? "after the fuzzer kcat is still served"
+
+# out of file descriptors: the daemon waits for one, it does not spin
+(ulimit -n 32 && exec "$daemon" --listen 127.0.0.1:$((port + 1)) -v) 2>"$dir/log2" &
+pid2=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	grep -q listening "$dir/log2" 2>/dev/null && break
+	sleep 0.5
+done
+KAFKAD_FUZZ_CASES=cases_emfile "$py" "$here/kafkad_fuzz.py" 127.0.0.1 $((port + 1)) \
+	$pid2 $t >"$dir/fuzz" 2>&1
+rc=$?
+sed 's/^/# fuzz: /' "$dir/fuzz"
+kill -TERM $pid2
+wait $pid2
+rc2=$?
+[ $rc = 0 ] && [ $rc2 = 0 ] && ! grep -q 'Sanitizer\|runtime error' "$dir/log2"
+ok $? "out of file descriptors: no busy loop, clients served once some are free"
+pid2=
 
 tail -n 15 "$dir/log" | sed 's/^/# daemon: /'
 kill -TERM $pid

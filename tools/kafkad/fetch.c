@@ -151,12 +151,53 @@ static void obatch_end(struct kw *w, struct obatch *b)
 					 w->len - b->at - BATCH_ATTR_AT));
 }
 
-static struct mqdev_consumer *part_consumer(struct topic_handle *t,
+/*
+ * Make room for one more cached consumer (each holds a file descriptor and
+ * a mapping of its topic): at d->cfg.max_consumers, one of another
+ * partition is closed, the next in turn after the last one closed.
+ */
+static void consumers_trim(struct daemon *d, const struct topic_handle *keep)
+{
+	static uint32_t next;
+	struct topic_handle *t;
+	uint32_t p, i;
+
+	if (d->nconsumers < d->cfg.max_consumers)
+		return;
+	for (t = d->topics; t; t = t->next) {
+		for (i = 0; t != keep && i < t->partitions; i++) {
+			p = (next + i) % t->partitions;
+			if (!t->cons[p])
+				continue;
+			mqdev_consumer_free(t->cons[p]);
+			t->cons[p] = NULL;
+			d->nconsumers--;
+			next = p + 1;
+			return;
+		}
+	}
+	/* All of @keep's: one of its own other partitions goes. */
+	for (p = 0; p < keep->partitions; p++) {
+		if (keep->cons[p]) {
+			mqdev_consumer_free(keep->cons[p]);
+			keep->cons[p] = NULL;
+			d->nconsumers--;
+			return;
+		}
+	}
+}
+
+static struct mqdev_consumer *part_consumer(struct daemon *d,
+					    struct topic_handle *t,
 					    uint32_t p, int *err)
 {
 	*err = 0;
-	if (!t->cons[p])
+	if (!t->cons[p]) {
+		consumers_trim(d, t);
 		*err = mqdev_consumer_new(t->name, NULL, &t->cons[p]);
+		if (!*err)
+			d->nconsumers++;
+	}
 	return t->cons[p];
 }
 
@@ -175,8 +216,8 @@ struct pfetch {
  * as Kafka does, so that a large record is never stuck).
  * Return: the bytes written, or -errno.
  */
-static long part_records(struct topic_handle *t, uint32_t p, struct kw *w,
-			 struct pfetch *f)
+static long part_records(struct daemon *d, struct topic_handle *t,
+			 uint32_t p, struct kw *w, struct pfetch *f)
 {
 	const struct mqdev_record *recs[FETCH_RUN];
 	struct mqdev_consumer *cons;
@@ -186,7 +227,7 @@ static long part_records(struct topic_handle *t, uint32_t p, struct kw *w,
 	bool full = false;
 	int n, i, err;
 
-	cons = part_consumer(t, p, &err);
+	cons = part_consumer(d, t, p, &err);
 	if (!cons)
 		return err;
 	/* Every fetch seeks: one ioctl, and no doubt where it reads from. */
@@ -264,7 +305,7 @@ static long fetch_partition(struct daemon *d, struct topic_handle *t,
 	if (err || f->offset == pi->high_watermark)
 		return 0;
 	f->hw = pi->high_watermark;
-	got = part_records(t, p, w, f);
+	got = part_records(d, t, p, w, f);
 	if (got < 0) {
 		/* The answer says so; the handles are reopened next time. */
 		if (!w->err) {
@@ -408,10 +449,10 @@ int handle_fetch(struct daemon *d, struct conn *c, const struct request *rq,
 }
 
 /* The first offset at or after @ts_ms, or -1 when there is none. */
-static int64_t offset_for_time(struct topic_handle *t, uint32_t p,
-			       int64_t ts_ms, uint64_t hw, int *err)
+static int64_t offset_for_time(struct daemon *d, struct topic_handle *t,
+			       uint32_t p, int64_t ts_ms, uint64_t hw, int *err)
 {
-	struct mqdev_consumer *cons = part_consumer(t, p, err);
+	struct mqdev_consumer *cons = part_consumer(d, t, p, err);
 	uint64_t landed;
 
 	if (!cons)
@@ -464,7 +505,8 @@ int handle_list_offsets(struct daemon *d, struct conn *c,
 			else if (ts == -2)	/* earliest */
 				off = (int64_t)parts[p].first_offset;
 			else
-				off = offset_for_time(t, p, ts, parts[p].high_watermark,
+				off = offset_for_time(d, t, p, ts,
+						      parts[p].high_watermark,
 						      &perr);
 			kw_i16(w, kafka_error(perr));
 			kw_i64(w, ts < 0 || off < 0 ? -1 : ts);

@@ -75,6 +75,7 @@ struct config {
 	uint32_t	create_partitions;
 	uint64_t	create_capacity;
 	unsigned int	group_initial_delay_ms;
+	unsigned int	max_consumers;		/* cached, one fd each */
 	bool		verbose;
 };
 
@@ -146,6 +147,8 @@ struct daemon {
 	unsigned int	nmembers;	/* of all groups */
 	uint64_t	now_ms;
 	bool		produced;	/* since parked fetches last looked */
+	unsigned int	nconsumers;	/* cached in d->topics */
+	bool		accept_paused;	/* out of fds: the listener disarmed */
 };
 
 uint64_t now_ms(void);

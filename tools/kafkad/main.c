@@ -68,6 +68,7 @@ static void config_defaults(struct config *cfg)
 	cfg->create_partitions = 1;
 	cfg->create_capacity = 0;
 	cfg->group_initial_delay_ms = 0;
+	cfg->max_consumers = 256;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
@@ -153,6 +154,7 @@ static int config_set(struct config *cfg, const char *key, const char *val)
 	NUM("create_partitions", create_partitions, 1, 1024);
 	NUM("create_capacity", create_capacity, 0, UINT64_MAX);
 	NUM("group_initial_delay_ms", group_initial_delay_ms, 0, 600000);
+	NUM("max_consumers", max_consumers, 1, 65536);
 #undef NUM
 	return -ENOENT;
 }
@@ -217,7 +219,7 @@ static void usage(FILE *f)
 "Settings (config file lines KEY = VALUE): listen, advertised_host,\n"
 "max_connections, max_request, max_response, max_pending_out,\n"
 "idle_timeout_ms, auto_create_topics, create_partitions, create_capacity,\n"
-"group_initial_delay_ms, verbose.  See mqdev-kafkad(8).\n"
+"group_initial_delay_ms, max_consumers, verbose.  See mqdev-kafkad(8).\n"
 "\n"
 "The daemon acts on /dev/mq with its own credentials for whoever connects:\n"
 "keep it on loopback unless every host that can reach it may do so.\n");
@@ -341,6 +343,23 @@ static void conn_park_clear(struct conn *c)
 	c->size_got = 0;
 }
 
+/*
+ * Out of file descriptors, the listener stays readable and accept() fails
+ * at once: it is disarmed until a connection closes or the next tick.
+ */
+static void accept_pause(struct daemon *d, bool pause)
+{
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN };
+
+	if (pause == d->accept_paused)
+		return;
+	ev.data.ptr = NULL;
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->lfd, &ev);
+	d->accept_paused = pause;
+	if (pause)
+		logmsg(d, "out of file descriptors: not accepting for now");
+}
+
 static void conn_close(struct daemon *d, struct conn *c)
 {
 	struct conn **pp;
@@ -360,6 +379,7 @@ static void conn_close(struct daemon *d, struct conn *c)
 	kw_free(&c->out);
 	free(c);
 	d->nconns--;
+	accept_pause(d, false);
 }
 
 static void accept_conns(struct daemon *d)
@@ -374,8 +394,12 @@ static void accept_conns(struct daemon *d)
 		slen = sizeof(sin);
 		fd = accept4(d->lfd, (struct sockaddr *)&sin, &slen,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(d, true);
 			return;
+		}
 		/* Over the cap: the newcomer is turned away, others carry on. */
 		c = d->nconns < d->cfg.max_connections ? calloc(1, sizeof(*c)) :
 			NULL;
@@ -649,6 +673,7 @@ static int run(struct daemon *d)
 		}
 		if (d->now_ms - last_tick >= TICK_MS) {
 			last_tick = d->now_ms;
+			accept_pause(d, false);
 			groups_tick(d);
 		}
 	}

@@ -82,10 +82,13 @@ static void topic_free(struct topic_handle *t)
 void topic_drop(struct daemon *d, struct topic_handle *th)
 {
 	struct topic_handle **pp;
+	uint32_t p;
 
 	for (pp = &d->topics; *pp; pp = &(*pp)->next) {
 		if (*pp == th) {
 			*pp = th->next;
+			for (p = 0; p < th->partitions; p++)
+				d->nconsumers -= !!th->cons[p];
 			topic_free(th);
 			return;
 		}
