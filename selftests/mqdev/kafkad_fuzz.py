@@ -122,12 +122,13 @@ def varint(v):
     return out + bytes([v])
 
 
-def record_batch(values, bad_crc=False):
+def record_batch(values, bad_crc=False, pid=-1, epoch=-1, seq=-1):
     recs = b""
     for i, v in enumerate(values):
         body = b"\0" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
         recs += varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, 0, 0, -1, -1, -1, len(values)) + recs
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, 0, 0, pid, epoch,
+                            seq, len(values)) + recs
     crc = crc32c(after_crc) ^ (1 if bad_crc else 0)
     rest = struct.pack(">ibI", 0, 2, crc) + after_crc
     return struct.pack(">qi", 0, len(rest)) + rest
@@ -190,6 +191,89 @@ def produce_error(answer):
     (nlen,) = struct.unpack(">h", answer[off:off + 2])
     off += 2 + nlen + 4 + 4
     return struct.unpack(">h", answer[off:off + 2])[0]
+
+
+def produce_offset(answer):
+    off = 4 + 4
+    (nlen,) = struct.unpack(">h", answer[off:off + 2])
+    off += 2 + nlen + 4 + 4 + 2
+    return struct.unpack(">q", answer[off:off + 8])[0]
+
+
+def init_producer_id(s, txn_id=None, ver=1, timeout=60000):
+    """InitProducerId: (error, producer id, epoch)."""
+    s.sendall(frame(header(22, ver, 9) + kstr(txn_id) + struct.pack(">i", timeout)))
+    a = recv_answer(s)
+    if a is None or len(a) != 20:
+        return (None, None, None)
+    return struct.unpack(">iihqh", a)[2:]
+
+
+def idempotence():
+    """A producer session's sequence numbers, as Kafka answers them."""
+    s = conn()
+    err, pid, epoch = init_producer_id(s)
+    report(err == 0 and pid is not None and pid >= 0 and epoch >= 0,
+           "InitProducerId: a producer id (%s) and epoch (%s)" % (pid, epoch))
+    if err != 0:
+        s.close()
+        return
+
+    def send(values, seq, p=pid, e=epoch):
+        s.sendall(produce(record_batch(values, pid=p, epoch=e, seq=seq)))
+        a = recv_answer(s)
+        return (None, None) if a is None else (produce_error(a), produce_offset(a))
+
+    e1, o1 = send([b"i0", b"i1"], 0)
+    report(e1 == 0, "an idempotent batch, sequence 0: appended at %s" % o1)
+    e2, o2 = send([b"i0", b"i1"], 0)
+    report(e2 == 0 and o2 == o1,
+           "the same batch again: success with the first offset (%s)" % o2)
+    e3, o3 = send([b"i2"], 2)
+    report(e3 == 0 and o3 == o1 + 2, "the next sequence is appended after it")
+    report(send([b"gap"], 7)[0] == 45,
+           "a sequence past the next: OUT_OF_ORDER_SEQUENCE_NUMBER")
+    report(send([b"ep"], 3, e=epoch + 1)[0] == 47,
+           "another epoch: INVALID_PRODUCER_EPOCH")
+    report(send([b"who"], 0, p=pid + 4242)[0] == 59,
+           "a producer id the daemon never gave: UNKNOWN_PRODUCER_ID")
+    report(send([b"neg"], -1)[0] == 87,
+           "a producer id without a sequence: INVALID_RECORD")
+    s.close()
+    s = conn()
+    report(send([b"i3"], 3)[0] == 0 and send([b"i2"], 2) == (0, o1 + 2),
+           "from another connection: the producer goes on, its batches known")
+    report(init_producer_id(s, ver=0)[1] not in (None, pid),
+           "InitProducerId v0: another producer id")
+    s.close()
+
+    s = conn()
+    report(init_producer_id(s, "fuzz-txn", timeout=3600000)[0] == 50,
+           "InitProducerId, transaction timeout 60 min: INVALID_TRANSACTION_TIMEOUT")
+    report(init_producer_id(s, "bad/name")[0] == 42,
+           "InitProducerId, a transactional id mqdev cannot name: INVALID_REQUEST")
+    err, tpid, tepoch = init_producer_id(s, "fuzz-txn", timeout=5000)
+    report(err == 0, "InitProducerId with a transactional id: %s, epoch %s" % (tpid, tepoch))
+    if err == 0:
+        def end_txn(p, e, commit):
+            s.sendall(frame(header(26, 0, 9) + kstr("fuzz-txn") +
+                            struct.pack(">qhb", p, e, commit)))
+            a = recv_answer(s)
+            return None if a is None else struct.unpack(">iih", a)[2]
+        report(end_txn(tpid, tepoch, 1) == 48, "EndTxn with none open: INVALID_TXN_STATE")
+        report(end_txn(tpid + 1, tepoch, 1) == 49,
+               "EndTxn of another producer id: INVALID_PRODUCER_ID_MAPPING")
+        bb = bytearray(record_batch([b"t"], pid=tpid, epoch=tepoch, seq=0))
+        bb[21:23] = struct.pack(">h", 0x10)      # transactional, CRC redone
+        bb[17:21] = struct.pack(">I", crc32c(bytes(bb[21:])))
+        body = header(0, 3) + kstr("fuzz-txn") + struct.pack(">hi", 1, 5000)
+        body += struct.pack(">i", 1) + kstr(TOPIC) + struct.pack(">i", 1)
+        body += struct.pack(">i", 0) + struct.pack(">i", len(bb)) + bytes(bb)
+        s.sendall(frame(body))
+        a = recv_answer(s)
+        report(a is not None and produce_error(a) == 48,
+               "a transactional batch outside a transaction: INVALID_TXN_STATE")
+    s.close()
 
 
 def case_closed(what, data):
@@ -385,6 +469,7 @@ def main():
     cases_fds()
     cases_compressed()
     cases_varints()
+    idempotence()
 
     # A request split byte by byte is served as one.
     s = conn()
@@ -399,7 +484,7 @@ def main():
     # Random bodies behind valid headers, for every API and version.
     keys = [(0, 3), (1, 4), (2, 1), (2, 2), (3, 0), (3, 4), (8, 2), (8, 7),
             (9, 1), (9, 5), (10, 1), (11, 0), (11, 5), (12, 1), (13, 1),
-            (14, 1), (18, 3)]
+            (14, 1), (18, 3), (22, 0), (22, 1), (24, 0), (26, 0), (26, 1)]
     bad = 0
     for i in range(600):
         k, v = rnd.choice(keys)

@@ -43,6 +43,11 @@ static const struct api {
 	{ API_LEAVE_GROUP,	0, 1, handle_leave_group },
 	{ API_SYNC_GROUP,	0, 3, handle_sync_group },
 	{ API_API_VERSIONS,	0, 3, handle_api_versions },
+	{ API_INIT_PRODUCER_ID,	0, 1, handle_init_producer_id },
+	{ API_ADD_PARTITIONS_TO_TXN, 0, 0, handle_add_partitions_to_txn },
+	{ API_ADD_OFFSETS_TO_TXN, 0, 0, handle_add_offsets_to_txn },
+	{ API_END_TXN,		0, 1, handle_end_txn },
+	{ API_TXN_OFFSET_COMMIT, 0, 2, handle_txn_offset_commit },
 };
 
 #define NR_APIS	(sizeof(apis) / sizeof(apis[0]))
@@ -137,7 +142,7 @@ static void write_broker(struct daemon *d, struct kw *w, int16_t version)
 	kw_i32(w, 1);
 	kw_i32(w, 0);			/* node_id */
 	kw_str(w, d->cfg.advertised_host);
-	kw_i32(w, d->cfg.port);
+	kw_i32(w, d->cfg.advertised_port);
 	if (version >= 1)
 		kw_str(w, NULL);	/* rack */
 }
@@ -262,10 +267,10 @@ static int handle_find_coordinator(struct daemon *d, struct conn *c,
 
 	if (r->err)
 		return H_CLOSE;
-	if (type != 0)
-		err = KERR_COORDINATOR_NOT_AVAILABLE;	/* no transactions yet */
+	if (type != 0 && type != 1)		/* group, transaction */
+		err = KERR_INVALID_REQUEST;
 	else if (key.len <= 0 || key.len >= MQDEV_NAME_SIZE)
-		err = KERR_INVALID_GROUP_ID;
+		err = type ? KERR_INVALID_REQUEST : KERR_INVALID_GROUP_ID;
 	if (rq->version >= 1)
 		kw_i32(w, 0);		/* throttle_time_ms */
 	kw_i16(w, err);
@@ -273,7 +278,7 @@ static int handle_find_coordinator(struct daemon *d, struct conn *c,
 		kw_str(w, NULL);	/* error_message */
 	kw_i32(w, err ? -1 : 0);
 	kw_str(w, err ? "" : d->cfg.advertised_host);
-	kw_i32(w, err ? -1 : d->cfg.port);
+	kw_i32(w, err ? -1 : d->cfg.advertised_port);
 	return H_DONE;
 }
 

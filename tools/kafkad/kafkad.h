@@ -40,7 +40,15 @@ enum {
 	KERR_INVALID_PARTITIONS		= 37,
 	KERR_INVALID_REQUEST		= 42,
 	KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
+	KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+	KERR_DUPLICATE_SEQUENCE_NUMBER	= 46,
+	KERR_INVALID_PRODUCER_EPOCH	= 47,
+	KERR_INVALID_TXN_STATE		= 48,
+	KERR_INVALID_PRODUCER_ID_MAPPING = 49,
+	KERR_INVALID_TRANSACTION_TIMEOUT = 50,
+	KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
 	KERR_KAFKA_STORAGE_ERROR	= 56,
+	KERR_UNKNOWN_PRODUCER_ID	= 59,
 	KERR_GROUP_ID_NOT_FOUND		= 69,
 	KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
 	KERR_INVALID_RECORD		= 87,
@@ -60,12 +68,18 @@ enum {
 	API_LEAVE_GROUP		= 13,
 	API_SYNC_GROUP		= 14,
 	API_API_VERSIONS	= 18,
+	API_INIT_PRODUCER_ID	= 22,
+	API_ADD_PARTITIONS_TO_TXN = 24,
+	API_ADD_OFFSETS_TO_TXN	= 25,
+	API_END_TXN		= 26,
+	API_TXN_OFFSET_COMMIT	= 28,
 };
 
 struct config {
 	char		listen_host[64];
 	uint16_t	port;
 	char		advertised_host[64];	/* "": listen_host */
+	uint16_t	advertised_port;	/* 0: port */
 	unsigned int	max_connections;
 	uint32_t	max_request;		/* bytes of one request frame */
 	uint32_t	max_response;		/* bytes of one Fetch response */
@@ -76,6 +90,7 @@ struct config {
 	uint64_t	create_capacity;
 	unsigned int	group_initial_delay_ms;
 	unsigned int	max_consumers;		/* cached, one fd each */
+	unsigned int	max_producers;		/* idempotent producers' sessions */
 	bool		verbose;
 };
 
@@ -144,6 +159,8 @@ struct daemon {
 	uint64_t	next_conn_id;
 	struct topic_handle *topics;
 	struct kgroup	*groups;
+	struct kproducer *producers;
+	unsigned int	nproducers;
 	unsigned int	nmembers;	/* of all groups */
 	uint64_t	now_ms;
 	bool		produced;	/* since parked fetches last looked */
@@ -208,6 +225,65 @@ int handle_offset_fetch(struct daemon *d, struct conn *c,
 void groups_tick(struct daemon *d);
 void groups_conn_gone(struct daemon *d, struct conn *c);
 void groups_free(struct daemon *d);
+
+/* producers.c: idempotent producers, each an mqdev producer session */
+struct kbound {
+	struct kbound		*next;
+	char			topic[MQDEV_NAME_SIZE];
+	bool			all;		/* acks=all */
+	struct mqdev_producer	*prod;		/* bound to the session */
+	uint32_t		*base;		/* first sequence, per partition */
+	uint32_t		nbase;
+	bool			shared;		/* base is another kbound's */
+};
+
+/* mqdev's longest transaction time-out */
+#define TXN_TIMEOUT_MAX_MS	(15 * 60 * 1000)
+
+struct kproducer {
+	struct kproducer	*next;
+	int64_t			id;
+	int16_t			epoch;
+	char			txn_id[MQDEV_NAME_SIZE];	/* "": none */
+	bool			in_txn;
+	/* the transaction's group offsets (txn.c) */
+	char			off_group[MQDEV_NAME_SIZE];
+	char			off_topic[MQDEV_NAME_SIZE];
+	struct mqdev_consumer	*off_member;	/* the daemon in off_group */
+	struct mqdev_session	*session;
+	struct kbound		*bound;
+	uint64_t		last_ms;
+};
+
+int handle_init_producer_id(struct daemon *d, struct conn *c,
+			    const struct request *rq, struct kr *r,
+			    struct kw *w);
+int handle_add_partitions_to_txn(struct daemon *d, struct conn *c,
+				 const struct request *rq, struct kr *r,
+				 struct kw *w);
+int handle_end_txn(struct daemon *d, struct conn *c,
+		   const struct request *rq, struct kr *r, struct kw *w);
+int16_t producer_txn_check(const struct kproducer *p);
+int16_t txn_error(int err);
+int16_t txn_producer(struct daemon *d, const struct kstr *txn, int64_t id,
+		     int16_t epoch, struct kproducer **pp);
+int16_t txn_request(struct daemon *d, struct kr *r, struct kproducer **pp);
+int16_t txn_begin(struct kproducer *p);
+
+/* txn.c: a transaction's group offsets */
+int handle_add_offsets_to_txn(struct daemon *d, struct conn *c,
+			      const struct request *rq, struct kr *r,
+			      struct kw *w);
+int handle_txn_offset_commit(struct daemon *d, struct conn *c,
+			     const struct request *rq, struct kr *r,
+			     struct kw *w);
+void txn_offsets_done(struct kproducer *p);
+struct kproducer *producer_find(struct daemon *d, int64_t id);
+struct mqdev_producer *producer_bound(struct daemon *d, struct kproducer *p,
+				      const char *topic, bool all,
+				      const uint32_t **base, int *err);
+void producer_unbind(struct kproducer *p, struct mqdev_producer *prod);
+void producers_free(struct daemon *d);
 
 /* records.c: RecordBatch v2 */
 #define BATCH_HEADER_SIZE	61	/* up to and with the record count */

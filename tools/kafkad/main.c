@@ -69,6 +69,7 @@ static void config_defaults(struct config *cfg)
 	cfg->create_capacity = 0;
 	cfg->group_initial_delay_ms = 0;
 	cfg->max_consumers = 256;
+	cfg->max_producers = 1024;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
@@ -155,6 +156,8 @@ static int config_set(struct config *cfg, const char *key, const char *val)
 	NUM("create_capacity", create_capacity, 0, UINT64_MAX);
 	NUM("group_initial_delay_ms", group_initial_delay_ms, 0, 600000);
 	NUM("max_consumers", max_consumers, 1, 65536);
+	NUM("max_producers", max_producers, 1, 65536);
+	NUM("advertised_port", advertised_port, 0, 65535);
 #undef NUM
 	return -ENOENT;
 }
@@ -217,9 +220,10 @@ static void usage(FILE *f)
 "  -h, --help              this text\n"
 "\n"
 "Settings (config file lines KEY = VALUE): listen, advertised_host,\n"
-"max_connections, max_request, max_response, max_pending_out,\n"
-"idle_timeout_ms, auto_create_topics, create_partitions, create_capacity,\n"
-"group_initial_delay_ms, max_consumers, verbose.  See mqdev-kafkad(8).\n"
+"advertised_port, max_connections, max_request, max_response,\n"
+"max_pending_out, idle_timeout_ms, auto_create_topics, create_partitions,\n"
+"create_capacity, group_initial_delay_ms, max_producers, max_consumers,\n"
+"verbose.  See mqdev-kafkad(8).\n"
 "\n"
 "The daemon acts on /dev/mq with its own credentials for whoever connects:\n"
 "keep it on loopback unless every host that can reach it may do so.\n");
@@ -289,6 +293,8 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (!d->cfg.advertised_host[0])
 		strcpy(d->cfg.advertised_host, d->cfg.listen_host);
+	if (!d->cfg.advertised_port)
+		d->cfg.advertised_port = d->cfg.port;
 	return 0;
 }
 
@@ -714,6 +720,7 @@ out:
 	while (d.conns)
 		conn_close(&d, d.conns);
 	groups_free(&d);
+	producers_free(&d);
 	topics_free(&d);
 	if (d.nl)
 		mqdev_nl_close(d.nl);

@@ -30,6 +30,10 @@ struct pentry {
 	uint64_t	need_hw;	/* acks=all: the watermark to wait for */
 	uint8_t		**allocs;	/* decompressed records */
 	uint32_t	nallocs;
+	int64_t		pid;		/* idempotent: >= 0 */
+	int16_t		epoch;
+	bool		txnl;		/* transactional */
+	bool		rebased;	/* sequences are the session's */
 };
 
 struct pstate {
@@ -145,6 +149,31 @@ static int record_to_msg(struct pentry *e, const struct krecord *rec,
 	return rec->nheaders ? record_headers(e, rec, m) : KERR_NONE;
 }
 
+/*
+ * An idempotent batch numbers its records from its base sequence; every
+ * batch of one partition in a request must be of the same producer.
+ */
+static int entry_batch_producer(struct pentry *e, const struct kbatch *b)
+{
+	bool txnl = b->attributes & BATTR_TRANSACTIONAL;
+
+	if (b->attributes & BATTR_CONTROL)
+		return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	if (b->producer_id >= 0 && b->base_sequence < 0)
+		return KERR_INVALID_RECORD;
+	if (txnl && b->producer_id < 0)
+		return KERR_INVALID_RECORD;
+	if (!e->nmsgs) {
+		e->pid = b->producer_id < 0 ? -1 : b->producer_id;
+		e->epoch = b->producer_epoch;
+		e->txnl = txnl;
+	} else if (e->pid != (b->producer_id < 0 ? -1 : b->producer_id) ||
+		   e->epoch != b->producer_epoch || e->txnl != txnl) {
+		return KERR_INVALID_RECORD;
+	}
+	return KERR_NONE;
+}
+
 static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
 {
 	struct mqdev_msg *msgs;
@@ -153,9 +182,9 @@ static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
 	int32_t i;
 	int err;
 
-	if (b->producer_id >= 0 || (b->attributes & BATTR_TRANSACTIONAL) ||
-	    (b->attributes & BATTR_CONTROL))
-		return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	err = entry_batch_producer(e, b);
+	if (err)
+		return err;
 	/* An empty batch adds nothing, and realloc() to 0 bytes frees. */
 	if (!b->count)
 		return KERR_INVALID_RECORD;
@@ -170,6 +199,9 @@ static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
 		err = record_to_msg(e, &rec, &msgs[e->nmsgs + i]);
 		if (err)
 			return err;
+		if (e->pid >= 0)
+			msgs[e->nmsgs + i].sequence =
+				(uint32_t)b->base_sequence + (uint32_t)i;
 	}
 	if (kr_left(&r))
 		return KERR_CORRUPT_MESSAGE;
@@ -230,12 +262,105 @@ static struct mqdev_producer *entry_producer(struct daemon *d,
 	return *pp;
 }
 
+/*
+ * The handle that appends an entry: the topic's own, or for an idempotent
+ * producer its session's.  NULL with e->err set when there is none.
+ */
+static struct mqdev_producer *entry_handle(struct daemon *d, struct pstate *st,
+					   struct pentry *e,
+					   struct topic_handle *t,
+					   struct kproducer **kp)
+{
+	struct mqdev_producer *prod;
+	const uint32_t *base;
+	uint32_t i;
+	int err;
+
+	*kp = NULL;
+	if (e->pid < 0) {
+		prod = entry_producer(d, t, st->acks == -1, &err);
+	} else {
+		*kp = producer_find(d, e->pid);
+		if (!*kp) {
+			e->err = KERR_UNKNOWN_PRODUCER_ID;
+			return NULL;
+		}
+		if ((*kp)->epoch != e->epoch) {
+			e->err = KERR_INVALID_PRODUCER_EPOCH;
+			return NULL;
+		}
+		if (e->txnl) {
+			e->err = producer_txn_check(*kp);
+			if (e->err)
+				return NULL;
+		}
+		prod = producer_bound(d, *kp, t->name, st->acks == -1, &base,
+				      &err);
+		if (prod && !e->rebased) {
+			for (i = 0; i < e->nmsgs; i++)
+				e->msgs[i].sequence += base[e->partition];
+			e->rebased = true;
+		}
+	}
+	if (!prod)
+		e->err = kafka_error(err);
+	return prod;
+}
+
+/* What an append's -errno is to Kafka, and whether to reopen the handle. */
+static int16_t entry_error(int n, bool *reopen)
+{
+	*reopen = false;
+	switch (n) {
+	case -EBADMSG:
+		return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+	case -ESTALE:
+		return KERR_INVALID_PRODUCER_EPOCH;
+	case -EAGAIN:
+	case -EMSGSIZE:
+	case -ENOLINK:
+		return kafka_error(n);
+	default:
+		/* The topic may be gone, or another by its name: reopen. */
+		*reopen = true;
+		return kafka_error(n);
+	}
+}
+
+/*
+ * The answer's offset is the first record's: for a batch sent again that
+ * had landed, where it landed then (mqdev's MQDEV_MSG_DUPLICATE), or, when
+ * that is too old to be remembered, DUPLICATE_SEQUENCE_NUMBER, which
+ * Kafka's producers take as success.
+ */
+static void entry_landed(struct daemon *d, struct pstate *st,
+			 struct pentry *e)
+{
+	const struct mqdev_msg *last = &e->msgs[e->nmsgs - 1];
+	uint32_t i, dups = 0;
+
+	for (i = 0; i < e->nmsgs; i++)
+		dups += !!(e->msgs[i].status & MQDEV_MSG_DUPLICATE);
+	if (dups)
+		logmsg(d, "producer %lld: %u of %u records to %.*s[%d] sent again: not appended",
+		       (long long)e->pid, dups, e->nmsgs, (int)e->topic.len,
+		       e->topic.p, e->partition);
+
+	if ((e->msgs[0].status & MQDEV_MSG_DUPLICATE) &&
+	    e->msgs[0].offset == MQDEV_OFFSET_UNKNOWN)
+		e->err = KERR_DUPLICATE_SEQUENCE_NUMBER;
+	if (st->acks == -1 && last->offset != MQDEV_OFFSET_UNKNOWN)
+		e->need_hw = last->offset + 1;
+}
+
 /* Append what is left of one partition's records; EAGAIN leaves it due. */
 static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 		      bool final)
 {
 	struct mqdev_producer *prod;
 	struct topic_handle *t;
+	struct kproducer *kp;
+	bool reopen;
 	int n, err;
 
 	err = topic_get(d, &e->topic, &t);
@@ -249,11 +374,13 @@ static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 		e->done = true;
 		return;
 	}
-	prod = entry_producer(d, t, st->acks == -1, &err);
+	prod = entry_handle(d, st, e, t, &kp);
 	if (!prod) {
-		e->err = kafka_error(err);
 		e->done = true;
-		topic_drop(d, t);
+		if (e->err != KERR_UNKNOWN_PRODUCER_ID &&
+		    e->err != KERR_INVALID_PRODUCER_EPOCH &&
+		    e->err != KERR_INVALID_TXN_STATE)
+			topic_drop(d, t);
 		return;
 	}
 	do {
@@ -273,14 +400,14 @@ static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 		return;
 	e->done = true;
 	if (n < 0) {
-		e->err = kafka_error(n);
-		/* The topic may be gone, or another by its name: reopen. */
-		if (n != -EAGAIN && n != -EMSGSIZE && n != -ENOLINK)
+		e->err = entry_error(n, &reopen);
+		if (reopen && kp)
+			producer_unbind(kp, prod);
+		else if (reopen)
 			topic_drop(d, t);
 		return;
 	}
-	if (st->acks == -1)
-		e->need_hw = e->msgs[e->nmsgs - 1].offset + 1;
+	entry_landed(d, st, e);
 }
 
 /* acks=all: has the watermark passed what was appended? */
@@ -402,6 +529,7 @@ int handle_produce(struct daemon *d, struct conn *c, const struct request *rq,
 	struct pstate *st;
 	struct kstr txn;
 	int32_t timeout;
+	uint32_t i;
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -414,12 +542,10 @@ int handle_produce(struct daemon *d, struct conn *c, const struct request *rq,
 		pstate_free(st);
 		return H_CLOSE;
 	}
-	/* Transactions are not served (InitProducerId is not advertised). */
-	if (txn.len >= 0) {
-		uint32_t i;
-
-		for (i = 0; i < st->nentries; i++) {
-			st->e[i].err = KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	/* Transactional batches come with a transactional id, and only they. */
+	for (i = 0; i < st->nentries; i++) {
+		if (!st->e[i].err && st->e[i].txnl != (txn.len >= 0)) {
+			st->e[i].err = KERR_INVALID_TXN_STATE;
 			st->e[i].done = true;
 		}
 	}
