@@ -385,6 +385,57 @@ def cases_fds():
            "Fetches of 64 partitions: %d more file descriptors" % grew)
 
 
+def join_req(gid, session=300000, member="", corr=7):
+    body = header(11, 0, corr) + kstr(gid) + struct.pack(">i", session)
+    body += kstr(member) + kstr("consumer") + struct.pack(">i", 1) + kstr("range")
+    body += struct.pack(">i", 1) + b"x"
+    return frame(body)
+
+
+def join_error(a):
+    return struct.unpack(">h", a[4:6])[0] if a else None
+
+
+def cases_joins():
+    """JoinGroup floods: one client cannot lock every group out."""
+    s = conn(timeout=10)
+    errs = {}
+    for i in range(1100):
+        s.sendall(join_req("flood-%d-%d" % (PID, i), corr=i))
+        e = join_error(recv_answer(s))
+        errs[e] = errs.get(e, 0) + 1
+    report(errs.get(0, 0) <= 16 and errs.get(81, 0) >= 1084,
+           "1100 JoinGroups to new groups on one connection: GROUP_MAX_SIZE_REACHED "
+           "past 16 %r" % errs)
+    s.sendall(join_req("flood-long-%d" % PID, session=3600000))
+    e = join_error(recv_answer(s))
+    report(e == 26, "a session timeout of an hour: INVALID_SESSION_TIMEOUT (%r)" % e)
+    s.close()
+    time.sleep(0.5)
+    v = conn()
+    v.sendall(join_req("victim-%d" % PID, session=10000))
+    e = join_error(recv_answer(v))
+    v.close()
+    report(e == 0, "once the flood's connection is gone another client joins (%r)" % e)
+    # one group's members: at most group_max_size (8 here)
+    socks, errs = [], {}
+    for i in range(10):
+        x = conn()
+        x.sendall(join_req("wide-%d" % PID, corr=i))
+        socks.append(x)
+    for x in socks:
+        x.settimeout(1)
+        try:
+            e = join_error(recv_answer(x))
+        except OSError:
+            e = "parked"
+        errs[e] = errs.get(e, 0) + 1
+    for x in socks:
+        x.close()
+    report(errs.get(81, 0) == 2 and alive(),
+           "10 members for one group of at most 8: two refused %r" % errs)
+
+
 def cases_emfile():
     """Run against a daemon with few file descriptors (ulimit -n 32)."""
     socks = []
@@ -466,6 +517,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_joins()
     cases_fds()
     cases_compressed()
     cases_varints()

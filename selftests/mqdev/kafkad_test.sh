@@ -103,7 +103,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # A new group waits 2 s for more members (Kafka's default is 3), so that two
 # started together share its first generation.
 "$daemon" --listen $b --set max_connections=64 --set idle_timeout_ms=20000 \
-	--set max_consumers=16 \
+	--set max_consumers=16 --set group_max_size=8 \
 	--set group_initial_delay_ms=2000 -v 2>"$dir/log" &
 pid=$!
 wait_listening "$dir/log"

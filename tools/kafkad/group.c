@@ -26,7 +26,13 @@
 #define MAX_MEMBERS	1024
 #define MEMBER_BYTES	65536
 #define SESSION_MIN_MS	1000
-#define SESSION_MAX_MS	3600000
+/* What a member whose client is gone holds, it holds this long at most. */
+#define SESSION_MAX_MS	300000
+/*
+ * Members one connection may have made while it is open: a consumer
+ * joins a group or a few.  Those that never synced go with it.
+ */
+#define CONN_MAX_MEMBERS 16
 
 enum { G_EMPTY, G_PREPARING, G_AWAITING_SYNC, G_STABLE };
 
@@ -49,6 +55,8 @@ struct kmember {
 	bool		joined;		/* in the rebalance under way */
 	struct conn	*join_conn;	/* its JoinGroup, parked */
 	struct conn	*sync_conn;	/* its SyncGroup, parked */
+	struct conn	*owner;		/* the connection that made it, open */
+	bool		synced;		/* had an assignment once */
 };
 
 struct kgroup {
@@ -108,6 +116,8 @@ static void member_protos_free(struct kmember *m)
 
 static void member_free(struct kmember *m)
 {
+	if (m->owner)
+		m->owner->nmembers--;
 	member_protos_free(m);
 	free(m->assignment);
 	free(m);
@@ -445,6 +455,12 @@ int handle_join_group(struct daemon *d, struct conn *c,
 		return join_error(w, rq->version, KERR_UNKNOWN_MEMBER_ID,
 				  &member);
 	}
+	if (!m && (g->nmembers >= d->cfg.group_max_size ||
+		   c->nmembers >= CONN_MAX_MEMBERS)) {
+		member_protos_free(&tmp);
+		return join_error(w, rq->version, KERR_GROUP_MAX_SIZE_REACHED,
+				  &member);
+	}
 	if (!m) {
 		m = d->nmembers < MAX_MEMBERS ? calloc(1, sizeof(*m)) : NULL;
 		if (!m) {
@@ -463,6 +479,8 @@ int handle_join_group(struct daemon *d, struct conn *c,
 		g->members = m;
 		g->nmembers++;
 		d->nmembers++;
+		m->owner = c;
+		c->nmembers++;
 	}
 	member_protos_free(m);
 	m->protos = tmp.protos;
@@ -582,6 +600,7 @@ int handle_sync_group(struct daemon *d, struct conn *c,
 	}
 	if (g->state == G_STABLE) {
 		sync_answer(w, rq->version, KERR_NONE, m);
+		m->synced = true;
 		return H_DONE;
 	}
 	if (strcmp(g->leader, m->id)) {
@@ -597,12 +616,14 @@ int handle_sync_group(struct daemon *d, struct conn *c,
 		o->sync_conn = NULL;
 		if (!oc || oc == c)
 			continue;
+		o->synced = true;
 		mark = conn_begin_answer(oc);
 		sync_answer(&oc->out, oc->req.version, KERR_NONE, o);
 		conn_end_answer(d, oc, mark);
 		conn_unpark(d, oc);
 	}
 	sync_answer(w, rq->version, KERR_NONE, m);
+	m->synced = true;
 	return H_DONE;
 }
 
@@ -707,21 +728,38 @@ void groups_tick(struct daemon *d)
 	}
 }
 
-/* A connection closed: its parked requests are no longer to be answered. */
+/*
+ * A connection closed: its parked requests are no longer to be answered,
+ * and the members it made that never had an assignment go (a client that
+ * joins and leaves holds nothing for a session timeout); the others live
+ * on their heartbeats, from another connection.
+ */
 void groups_conn_gone(struct daemon *d, struct conn *c)
 {
+	struct kmember *m, *next;
 	struct kgroup *g;
-	struct kmember *m;
+	bool changed;
 
-	if (!c->parked || c->park)
-		return;
 	for (g = d->groups; g; g = g->next) {
-		for (m = g->members; m; m = m->next) {
+		changed = false;
+		for (m = g->members; m; m = next) {
+			next = m->next;
 			if (m->join_conn == c)
 				m->join_conn = NULL;
 			if (m->sync_conn == c)
 				m->sync_conn = NULL;
+			if (m->owner != c)
+				continue;
+			if (m->synced) {
+				m->owner = NULL;
+				c->nmembers--;
+				continue;
+			}
+			member_remove(d, g, m);
+			changed = true;
 		}
+		if (changed)
+			group_after_change(d, g);
 	}
 }
 

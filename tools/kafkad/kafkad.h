@@ -51,6 +51,7 @@ enum {
 	KERR_UNKNOWN_PRODUCER_ID	= 59,
 	KERR_GROUP_ID_NOT_FOUND		= 69,
 	KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+	KERR_GROUP_MAX_SIZE_REACHED	= 81,
 	KERR_INVALID_RECORD		= 87,
 };
 
@@ -89,6 +90,7 @@ struct config {
 	uint32_t	create_partitions;
 	uint64_t	create_capacity;
 	unsigned int	group_initial_delay_ms;
+	unsigned int	group_max_size;		/* members of one group */
 	unsigned int	max_consumers;		/* cached, one fd each */
 	unsigned int	max_producers;		/* idempotent producers' sessions */
 	bool		verbose;
@@ -144,6 +146,7 @@ struct conn {
 	size_t		out_sent;
 	uint64_t	last_io_ms;
 	bool		closing;
+	unsigned int	nmembers;	/* group members it made (JoinGroup) */
 };
 
 struct topic_handle;

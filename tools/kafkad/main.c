@@ -68,6 +68,7 @@ static void config_defaults(struct config *cfg)
 	cfg->create_partitions = 1;
 	cfg->create_capacity = 0;
 	cfg->group_initial_delay_ms = 0;
+	cfg->group_max_size = 256;
 	cfg->max_consumers = 256;
 	cfg->max_producers = 1024;
 }
@@ -155,6 +156,7 @@ static int config_set(struct config *cfg, const char *key, const char *val)
 	NUM("create_partitions", create_partitions, 1, 1024);
 	NUM("create_capacity", create_capacity, 0, UINT64_MAX);
 	NUM("group_initial_delay_ms", group_initial_delay_ms, 0, 600000);
+	NUM("group_max_size", group_max_size, 1, 1024);
 	NUM("max_consumers", max_consumers, 1, 65536);
 	NUM("max_producers", max_producers, 1, 65536);
 	NUM("advertised_port", advertised_port, 0, 65535);
@@ -222,8 +224,8 @@ static void usage(FILE *f)
 "Settings (config file lines KEY = VALUE): listen, advertised_host,\n"
 "advertised_port, max_connections, max_request, max_response,\n"
 "max_pending_out, idle_timeout_ms, auto_create_topics, create_partitions,\n"
-"create_capacity, group_initial_delay_ms, max_producers, max_consumers,\n"
-"verbose.  See mqdev-kafkad(8).\n"
+"create_capacity, group_initial_delay_ms, group_max_size, max_producers,\n"
+"max_consumers, verbose.  See mqdev-kafkad(8).\n"
 "\n"
 "The daemon acts on /dev/mq with its own credentials for whoever connects:\n"
 "keep it on loopback unless every host that can reach it may do so.\n");
