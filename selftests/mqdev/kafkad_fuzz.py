@@ -436,6 +436,47 @@ def cases_joins():
            "10 members for one group of at most 8: two refused %r" % errs)
 
 
+def latest(topic, p=0):
+    """ListOffsets v1 latest of one partition, or None."""
+    body = header(2, 1) + struct.pack(">i", -1) + struct.pack(">i", 1) + kstr(topic)
+    body += struct.pack(">iiq", 1, p, -1)
+    s = conn()
+    s.sendall(frame(body))
+    a = recv_answer(s)
+    s.close()
+    if not a:
+        return None
+    off = 4 + 4 + 2 + len(topic) + 4 + 4
+    err, _, o = struct.unpack(">hqq", a[off:off + 18])
+    return o if err == 0 else None
+
+
+def keyed_record(k, v, i):
+    body = b"\0" + varint(0) + varint(i) + varint(len(k)) + k + varint(len(v)) + v + varint(0)
+    return varint(len(body)) + body
+
+
+def cases_sizes():
+    """A key or record mqdev cannot take is refused before anything is
+    appended (TOPIC; KAFKAD_FUZZ_SMALL: a topic whose records are < 3000 B)."""
+    hw = latest(TOPIC)
+    recs = keyed_record(b"k", b"a", 0) + keyed_record(b"k" * 5000, b"b", 1)
+    case_answer("a key of 5000 bytes after a good record: INVALID_RECORD",
+                produce(raw_batch(recs, 2)), lambda a: produce_error(a) == 87)
+    report(hw is not None and latest(TOPIC) == hw,
+           "nothing of that batch appended (%r, %r)" % (hw, latest(TOPIC)))
+    small = os.environ.get("KAFKAD_FUZZ_SMALL")
+    if not small:
+        return
+    hw = latest(small)
+    recs = one_record(b"a") + one_record(b"b" * 3000, 1)
+    case_answer("a record larger than the topic's max_record: MESSAGE_TOO_LARGE",
+                produce(raw_batch(recs, 2), topic=small),
+                lambda a: produce_error(a) == 10)
+    report(hw is not None and latest(small) == hw,
+           "nothing of that batch appended (%r, %r)" % (hw, latest(small)))
+
+
 def cases_emfile():
     """Run against a daemon with few file descriptors (ulimit -n 32)."""
     socks = []
@@ -517,6 +558,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_sizes()
     cases_joins()
     cases_fds()
     cases_compressed()

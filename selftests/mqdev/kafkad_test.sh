@@ -336,7 +336,7 @@ fi
 
 # bad input
 mqctl topic create $t-w --partitions 64 >/dev/null
-KAFKAD_FUZZ_WIDE=$t-w "$py" "$here/kafkad_fuzz.py" 127.0.0.1 $port $pid $t 1 >"$dir/fuzz" 2>&1
+KAFKAD_FUZZ_WIDE=$t-w KAFKAD_FUZZ_SMALL=$t-f "$py" "$here/kafkad_fuzz.py" 127.0.0.1 $port $pid $t 1 >"$dir/fuzz" 2>&1
 rc=$?
 sed 's/^/# fuzz: /' "$dir/fuzz"
 [ $rc = 0 ]

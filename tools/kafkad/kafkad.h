@@ -189,6 +189,7 @@ struct topic_handle {
 	struct topic_handle	*next;
 	char			name[MQDEV_NAME_SIZE];
 	uint32_t		partitions;
+	uint32_t		max_record;	/* header included */
 	struct mqdev_producer	*prod;		/* acks 0 or 1 */
 	struct mqdev_producer	*prod_all;	/* acks=all */
 	struct mqdev_consumer	**cons;		/* one per partition */

@@ -131,12 +131,12 @@ static int record_headers(struct pentry *e, const struct krecord *rec,
  * One Kafka record as an mqdev message, faithfully: a null key or value is
  * flagged as such (MQDEV_MSG_NULL_KEY, _NULL_VALUE), distinct from an
  * empty one, and headers go in a header block before the value.  mqdev
- * keeps keys of up to 64 KiB.
+ * keeps keys of up to MQDEV_MAX_KEY (4 KiB): a longer one is INVALID_RECORD.
  */
 static int record_to_msg(struct pentry *e, const struct krecord *rec,
 			 struct mqdev_msg *m)
 {
-	if (rec->key.len > UINT16_MAX)
+	if (rec->key.len > MQDEV_MAX_KEY)
 		return KERR_INVALID_RECORD;
 	mqdev_msg_init(m, rec->key.len > 0 ? rec->key.p : NULL,
 		       rec->key.len > 0 ? rec->key.len : 0,
@@ -353,6 +353,21 @@ static void entry_landed(struct daemon *d, struct pstate *st,
 		e->need_hw = last->offset + 1;
 }
 
+/*
+ * Every record within the topic's max_record, checked before the first is
+ * appended: the kernel would refuse one mid-batch, after those before it.
+ */
+static bool entry_fits(const struct pentry *e, const struct topic_handle *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->nmsgs; i++)
+		if (sizeof(struct mqdev_record) + (uint64_t)e->msgs[i].key_len +
+		    e->msgs[i].value_len > t->max_record)
+			return false;
+	return true;
+}
+
 /* Append what is left of one partition's records; EAGAIN leaves it due. */
 static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 		      bool final)
@@ -371,6 +386,11 @@ static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 	}
 	if (e->partition < 0 || (uint32_t)e->partition >= t->partitions) {
 		e->err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+		e->done = true;
+		return;
+	}
+	if (!e->appended && !entry_fits(e, t)) {
+		e->err = KERR_MESSAGE_TOO_LARGE;
 		e->done = true;
 		return;
 	}

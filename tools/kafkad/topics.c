@@ -61,6 +61,7 @@ int topic_get(struct daemon *d, const struct kstr *name,
 	}
 	strcpy(t->name, n);
 	t->partitions = info.partitions;
+	t->max_record = info.max_record;
 	t->next = d->topics;
 	d->topics = t;
 	*th = t;
