@@ -477,6 +477,55 @@ def cases_sizes():
            "nothing of that batch appended (%r, %r)" % (hw, latest(small)))
 
 
+def fetch_parse(a):
+    """A one-partition Fetch v4 answer: (error, aborted count, records), or
+    None when it is not well formed."""
+    try:
+        off = 4 + 4 + 4
+        (nlen,) = struct.unpack(">h", a[off:off + 2])
+        off += 2 + nlen + 4
+        _, err, _, _, naborted, size = struct.unpack(">ihqqii", a[off:off + 34])
+        off += 34
+        if naborted > 0 or off + size != len(a):
+            return None
+        return err, naborted, a[off:off + size]
+    except struct.error:
+        return None
+
+
+def cases_recreate():
+    """A topic deleted and created again while the daemon has it open: the
+    Fetch that finds out answers an error, well formed, and the next reads."""
+    import shutil
+    import subprocess
+    if not shutil.which("mqctl"):
+        return
+    name = TOPIC + "-re"
+
+    def mqctl(*args, stdin=None):
+        return subprocess.run(["mqctl", *args], input=stdin, capture_output=True).returncode
+
+    def fetch():
+        s = conn()
+        s.sendall(fetch_req(name, [0]))
+        a = recv_answer(s)
+        s.close()
+        return fetch_parse(a) if a else None
+
+    mqctl("topic", "create", name)
+    mqctl("produce", name, "--partition", "0", stdin=b"1\n2\n3\n")
+    first = fetch()
+    mqctl("topic", "delete", name)
+    mqctl("topic", "create", name)
+    mqctl("produce", name, "--partition", "0", stdin=b"4\n5\n6\n7\n")
+    answers = [fetch() for _ in range(3)]
+    mqctl("topic", "delete", name)
+    report(first is not None and first[0] == 0 and None not in answers and
+           answers[-1][0] == 0 and len(answers[-1][2]) > 0 and alive(),
+           "a topic deleted and created again: Fetch answers well formed %r" %
+           ([first[:2] if first else None] + [x[:2] if x else None for x in answers]))
+
+
 def cases_emfile():
     """Run against a daemon with few file descriptors (ulimit -n 32)."""
     socks = []
@@ -558,6 +607,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_recreate()
     cases_sizes()
     cases_joins()
     cases_fds()

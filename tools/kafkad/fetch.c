@@ -307,10 +307,16 @@ static long fetch_partition(struct daemon *d, struct topic_handle *t,
 	f->hw = pi->high_watermark;
 	got = part_records(d, t, p, w, f);
 	if (got < 0) {
-		/* The answer says so; the handles are reopened next time. */
+		/*
+		 * The answer says so, with no records (part of a batch may
+		 * be written); the handles are reopened next time.  The
+		 * error code is before the watermark, 10 bytes back.
+		 */
 		if (!w->err) {
-			w->buf[size_at + 8] = 0;
-			w->buf[size_at + 9] = (uint8_t)kafka_error((int)got);
+			w->len = size_at + 16;
+			err = kafka_error((int)got);
+			w->buf[size_at - 10] = (uint16_t)err >> 8;
+			w->buf[size_at - 9] = (uint8_t)err;
 		}
 		return -1;
 	}
