@@ -526,6 +526,29 @@ def cases_recreate():
            ([first[:2] if first else None] + [x[:2] if x else None for x in answers]))
 
 
+def cases_bigrecord():
+    """A record larger than a Fetch answer's bound is served alone."""
+    import shutil
+    import subprocess
+    if not shutil.which("mqctl"):
+        return
+    name = TOPIC + "-big"
+    subprocess.run(["mqctl", "topic", "create", name, "--capacity", "16M"],
+                   capture_output=True)
+    big = raw_batch(zlib.compress(one_record(b"\0" * (3 << 20))), 1, attrs=1)
+    s = conn(timeout=30)
+    s.sendall(produce_parts([big], topic=name))
+    e = produce_errors(recv_answer(s) or b"\0" * 40)
+    s.sendall(fetch_req(name, [0]))
+    a = recv_answer(s)
+    s.close()
+    f = fetch_parse(a) if a else None
+    subprocess.run(["mqctl", "topic", "delete", name], capture_output=True)
+    report(e == [0] and f is not None and f[0] == 0 and len(f[2]) > 3 << 20,
+           "a record of 3 MiB is fetched whole (%r, %r)" %
+           (e, (f[0], len(f[2])) if f else None))
+
+
 def cases_emfile():
     """Run against a daemon with few file descriptors (ulimit -n 32)."""
     socks = []
@@ -607,6 +630,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_bigrecord()
     cases_recreate()
     cases_sizes()
     cases_joins()

@@ -31,6 +31,7 @@
 #define DEFAULT_CONFIG	"/etc/mqdev/mqdev-kafkad.conf"
 #define TICK_MS		100	/* groups' session timeouts and the like */
 #define PARK_POLL_MS	5	/* parked Fetches look for records this often */
+#define RECORD_MAX	(8 << 20) /* the largest max_record of a topic */
 
 static volatile sig_atomic_t stopping;
 
@@ -422,9 +423,12 @@ static void accept_conns(struct daemon *d)
 		c->last_io_ms = d->now_ms;
 		snprintf(c->peer, sizeof(c->peer), "%s:%u",
 			 inet_ntoa(sin.sin_addr), ntohs(sin.sin_port));
-		/* An answer is never larger than this, nor the output queue. */
+		/*
+		 * An answer is never larger than this, nor the output queue:
+		 * a Fetch answer may hold one record past max_response.
+		 */
 		kw_init(&c->out, (size_t)d->cfg.max_pending_out +
-			d->cfg.max_response + 65536);
+			d->cfg.max_response + RECORD_MAX + 65536);
 		ev.data.ptr = c;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
