@@ -549,6 +549,34 @@ def cases_bigrecord():
            (e, (f[0], len(f[2])) if f else None))
 
 
+def cases_whole():
+    """A full 'block' topic: a batch that does not fit times out whole,
+    none of it appended (a client sends it all again)."""
+    import shutil
+    import subprocess
+    if not shutil.which("mqctl"):
+        return
+    name = TOPIC + "-whole"
+    subprocess.run(["mqctl", "topic", "create", name, "--capacity", "8K"],
+                   capture_output=True)
+    recs = b"".join(one_record(b"%020d" % i, i) for i in range(40))
+    before = after = e = None
+    for _ in range(10):
+        before = latest(name)
+        s = conn()
+        s.sendall(produce_parts([raw_batch(recs, 40)], topic=name, timeout=500))
+        a = recv_answer(s)
+        s.close()
+        e = produce_errors(a)[0] if a else None
+        after = latest(name)
+        if e != 0:
+            break
+    subprocess.run(["mqctl", "topic", "delete", name], capture_output=True)
+    report(e == 7 and before is not None and after == before,
+           "a batch a full block topic cannot hold: REQUEST_TIMED_OUT, none of it "
+           "appended (%r, %r -> %r)" % (e, before, after))
+
+
 def cases_emfile():
     """Run against a daemon with few file descriptors (ulimit -n 32)."""
     socks = []
@@ -630,6 +658,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_whole()
     cases_bigrecord()
     cases_recreate()
     cases_sizes()

@@ -190,6 +190,8 @@ struct topic_handle {
 	char			name[MQDEV_NAME_SIZE];
 	uint32_t		partitions;
 	uint32_t		max_record;	/* header included */
+	uint32_t		topic_flags;	/* MQDEV_TOPIC_* */
+	uint64_t		capacity;	/* of each partition */
 	struct mqdev_producer	*prod;		/* acks 0 or 1 */
 	struct mqdev_producer	*prod_all;	/* acks=all */
 	struct mqdev_consumer	**cons;		/* one per partition */

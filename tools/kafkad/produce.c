@@ -368,6 +368,35 @@ static bool entry_fits(const struct pentry *e, const struct topic_handle *t)
 	return true;
 }
 
+/*
+ * A 'block' topic's partition that has no room for all of an entry's
+ * records is not begun: they are appended in chunks, and a request that
+ * timed out after some would leave them in the log while its client sends
+ * them all again.  (Another producer may still take the room between this
+ * look and the appends: see entry_try().)
+ */
+static bool entry_room(struct daemon *d, const struct pentry *e,
+		       const struct topic_handle *t)
+{
+	struct mqdev_partition_info *parts;
+	struct mqdev_topic_info info;
+	uint64_t need = 0;
+	uint32_t i;
+
+	if (e->appended || (t->topic_flags & MQDEV_TOPIC_OVERWRITE))
+		return true;
+	if (topic_describe(d, t->name, &info, &parts) ||
+	    (uint32_t)e->partition >= info.partitions)
+		return true;		/* the append says what is wrong */
+	for (i = 0; i < e->nmsgs; i++)
+		need += MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
+					   (uint64_t)e->msgs[i].key_len +
+					   e->msgs[i].value_len);
+	/* More than a partition holds can never be whole: in chunks, then. */
+	return need > info.capacity ||
+	       need + parts[e->partition].bytes_used <= info.capacity;
+}
+
 /* Append what is left of one partition's records; EAGAIN leaves it due. */
 static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 		      bool final)
@@ -392,6 +421,13 @@ static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 	if (!e->appended && !entry_fits(e, t)) {
 		e->err = KERR_MESSAGE_TOO_LARGE;
 		e->done = true;
+		return;
+	}
+	if (!entry_room(d, e, t)) {
+		if (final) {
+			e->err = KERR_REQUEST_TIMED_OUT;
+			e->done = true;
+		}
 		return;
 	}
 	prod = entry_handle(d, st, e, t, &kp);
@@ -421,6 +457,17 @@ static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 	e->done = true;
 	if (n < 0) {
 		e->err = entry_error(n, &reopen);
+		/*
+		 * Part of it is in the log (another producer took the room
+		 * entry_room() saw): not REQUEST_TIMED_OUT, which says
+		 * nothing was.  No Kafka code says "part"; this one is
+		 * logged.
+		 */
+		if (e->appended && e->err == KERR_REQUEST_TIMED_OUT) {
+			logmsg(d, "%s[%d]: %u of %u records appended at the timeout",
+			       t->name, e->partition, e->appended, e->nmsgs);
+			e->err = KERR_UNKNOWN_SERVER;
+		}
 		if (reopen && kp)
 			producer_unbind(kp, prod);
 		else if (reopen)

@@ -62,6 +62,8 @@ int topic_get(struct daemon *d, const struct kstr *name,
 	strcpy(t->name, n);
 	t->partitions = info.partitions;
 	t->max_record = info.max_record;
+	t->topic_flags = info.flags;
+	t->capacity = info.capacity;
 	t->next = d->topics;
 	d->topics = t;
 	*th = t;
