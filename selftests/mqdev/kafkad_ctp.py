@@ -7,9 +7,11 @@
 The pipeline (confluent-kafka: a read_committed group consumer of IN and a
 transactional producer) reads up to 5 records at a time and, in one
 transaction, writes "out-VALUE" to OUT for each and sends the consumer's
-positions with it (send_offsets_to_transaction).  The driver starts it,
-SIGKILLs it after a random time KILLS times (seeded), then lets a last one
-run until IN has been idle for a while.  A read_committed consumer of OUT
+positions with it (send_offsets_to_transaction), and says so on its
+standard output.  The driver starts it and SIGKILLs it KILLS times, each
+after a random number of its transactions (seeded) and a random fraction
+of the next one's time, then lets a last one run until IN has been idle
+for a while.  A read_committed consumer of OUT
 must then find out-VALUE for each of IN's N records exactly once.
 Prints what it did; exits non-zero if that does not hold.
 """
@@ -49,6 +51,7 @@ def worker(bootstrap, src, dst, group, txn_id):
         p.send_offsets_to_transaction(c.position(c.assignment()),
                                       c.consumer_group_metadata(), 30)
         p.commit_transaction(30)
+        print("committed", flush=True)
     c.close()
     return 0
 
@@ -83,13 +86,17 @@ def main(argv):
     cmd = [sys.executable, __file__, bootstrap, src, dst, group, txn_id,
            "worker"]
     for k in range(kills):
-        w = subprocess.Popen(cmd)
-        t = rng.uniform(1.5, 4.0)
-        time.sleep(t)
+        w = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        want, done = rng.randint(3, 12), 0
+        while done < want and w.stdout.readline():
+            done += 1
+        time.sleep(rng.uniform(0, 0.3))
         w.send_signal(signal.SIGKILL)
         w.wait()
-        print("worker %d killed after %.1f s" % (k + 1, t), flush=True)
-    rc = subprocess.call(cmd, timeout=300)
+        w.stdout.close()
+        print("worker %d killed after %d transactions" % (k + 1, done),
+              flush=True)
+    rc = subprocess.call(cmd, timeout=300, stdout=subprocess.DEVNULL)
     print("the last worker ended %d" % rc, flush=True)
     got = read_all(bootstrap, dst, n)
     want = sorted("out-r-%d" % i for i in range(n))

@@ -313,6 +313,14 @@ void kw_put_i32_at(struct kw *w, size_t at, int32_t v)
 		be32put(w->buf + at, (uint32_t)v);
 }
 
+void kw_put_i16_at(struct kw *w, size_t at, int16_t v)
+{
+	if (!w->err && at + 2 <= w->len) {
+		w->buf[at] = (uint16_t)v >> 8;
+		w->buf[at + 1] = (uint16_t)v & 0xff;
+	}
+}
+
 /*
  * CRC-32C (Castagnoli, reflected polynomial 0x82f63b78), which Kafka's
  * record batches carry, a byte at a time through a table built once.

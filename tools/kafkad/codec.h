@@ -74,6 +74,7 @@ void kw_strn(struct kw *w, const void *p, int32_t len);
 void kw_bytes(struct kw *w, const void *p, int32_t len);
 void kw_compact_strn(struct kw *w, const void *p, int32_t len);
 void kw_put_i32_at(struct kw *w, size_t at, int32_t v);
+void kw_put_i16_at(struct kw *w, size_t at, int16_t v);
 
 /* Bytes a varint (zigzag) or an unsigned varint of @v takes. */
 size_t varint_size(int64_t v);

@@ -52,6 +52,8 @@ struct kmember {
 	int32_t		nprotos;
 	uint8_t		*assignment;
 	int32_t		assignment_len;
+	char		client_id[64];
+	char		client_host[48];
 	bool		joined;		/* in the rebalance under way */
 	struct conn	*join_conn;	/* its JoinGroup, parked */
 	struct conn	*sync_conn;	/* its SyncGroup, parked */
@@ -475,6 +477,9 @@ int handle_join_group(struct daemon *d, struct conn *c,
 			 rq->client_id.len > 0 ? (const char *)rq->client_id.p : "",
 			 (unsigned long long)c->id,
 			 (unsigned long long)++g->next_member);
+		kcopy(m->client_id, sizeof(m->client_id), &rq->client_id);
+		snprintf(m->client_host, sizeof(m->client_host), "/%.*s",
+			 (int)strcspn(c->peer, ":"), c->peer);
 		m->next = g->members;
 		g->members = m;
 		g->nmembers++;
@@ -1014,4 +1019,153 @@ int handle_offset_fetch(struct daemon *d, struct conn *c,
 	if (rq->version >= 2)
 		kw_i16(w, gerr);
 	return kr_left(r) || r->err ? H_CLOSE : H_DONE;
+}
+
+/* ---- ListGroups, DescribeGroups ------------------------------------------ */
+
+struct list_groups {
+	struct daemon	*d;
+	struct kw	*w;
+	int32_t		n;
+	char		(*seen)[MQDEV_NAME_SIZE];
+	uint32_t	nseen;
+};
+
+/* A group known only by its committed offsets in mqdev, once each. */
+static int list_groups_fn(void *ctx, const struct mqdev_group_info *info)
+{
+	struct list_groups *lg = ctx;
+	char (*seen)[MQDEV_NAME_SIZE];
+	uint32_t i;
+
+	if (group_find(lg->d, info->group))
+		return 0;
+	for (i = 0; i < lg->nseen; i++)
+		if (!strcmp(lg->seen[i], info->group))
+			return 0;
+	seen = realloc(lg->seen, (lg->nseen + 1) * sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	lg->seen = seen;
+	strcpy(lg->seen[lg->nseen++], info->group);
+	kw_str(lg->w, info->group);
+	kw_str(lg->w, "consumer");
+	lg->n++;
+	return 0;
+}
+
+/*
+ * ListGroups v0-2: -> (v1+) throttle_time_ms, error_code, [group_id,
+ * protocol_type]: the groups the coordinator holds, and those that live
+ * only in mqdev's committed offsets (after a restart, or mqdev's own).
+ */
+int handle_list_groups(struct daemon *d, struct conn *c,
+		       const struct request *rq, struct kr *r, struct kw *w)
+{
+	struct list_groups lg = { .d = d, .w = w };
+	struct kgroup *g;
+	size_t at;
+	int err;
+
+	if (kr_left(r))
+		return H_CLOSE;
+	if (rq->version >= 1)
+		kw_i32(w, 0);			/* throttle_time_ms */
+	at = w->len;
+	kw_i16(w, KERR_NONE);
+	kw_i32(w, 0);
+	for (g = d->groups; g; g = g->next) {
+		kw_str(w, g->id);
+		kw_str(w, g->protocol_type[0] ? g->protocol_type : "consumer");
+		lg.n++;
+	}
+	err = mqdev_group_get(d->nl, NULL, NULL, list_groups_fn, &lg);
+	free(lg.seen);
+	if (err)
+		kw_put_i16_at(w, at, KERR_COORDINATOR_NOT_AVAILABLE);
+	kw_put_i32_at(w, at + 2, lg.n);
+	return H_DONE;
+}
+
+static const char *const group_states[] = {
+	[G_EMPTY]		= "Empty",
+	[G_PREPARING]		= "PreparingRebalance",
+	[G_AWAITING_SYNC]	= "CompletingRebalance",
+	[G_STABLE]		= "Stable",
+};
+
+static void describe_member(struct kw *w, int16_t version,
+			    const struct kgroup *g, const struct kmember *m)
+{
+	const struct kproto *pr = member_proto(m, g->protocol);
+
+	kw_str(w, m->id);
+	if (version >= 4)
+		kw_str(w, NULL);		/* group_instance_id */
+	kw_str(w, m->client_id);
+	kw_str(w, m->client_host);
+	kw_bytes(w, pr ? pr->meta : NULL, pr ? pr->len : 0);
+	kw_bytes(w, m->assignment, m->assignment_len);
+}
+
+/*
+ * One group of DescribeGroups: as Kafka, a group the coordinator does not
+ * hold is "Dead" with no error (its offsets, if any, are OffsetFetch's).
+ */
+static void describe_group(struct daemon *d, struct kw *w, int16_t version,
+			   const struct kstr *gid)
+{
+	char id[MQDEV_NAME_SIZE];
+	struct kgroup *g = NULL;
+	struct kmember *m;
+	bool valid = kname(id, gid);
+
+	if (valid)
+		g = group_find(d, id);
+	kw_i16(w, valid ? KERR_NONE : KERR_INVALID_GROUP_ID);
+	kw_strn(w, gid->p, gid->len);
+	kw_str(w, g ? group_states[g->state] : "Dead");
+	kw_str(w, g ? g->protocol_type : "");
+	kw_str(w, g && g->state == G_STABLE ? g->protocol : "");
+	kw_i32(w, g ? (int32_t)g->nmembers : 0);
+	for (m = g ? g->members : NULL; m; m = m->next)
+		describe_member(w, version, g, m);
+	if (version >= 3)
+		kw_i32(w, INT32_MIN);		/* authorized_operations */
+}
+
+/*
+ * DescribeGroups v0-4: [group_id], (v3+) include_authorized_operations ->
+ * (v1+) throttle_time_ms, [error_code, group_id, state, protocol_type,
+ * protocol, [member_id, (v4) group_instance_id, client_id, client_host,
+ * metadata, assignment], (v3+) authorized_operations].
+ */
+int handle_describe_groups(struct daemon *d, struct conn *c,
+			   const struct request *rq, struct kr *r,
+			   struct kw *w)
+{
+	struct kstr *ids;
+	int32_t n, i;
+
+	n = kr_array(r, 2);
+	if (r->err || n < 0)
+		return H_CLOSE;
+	ids = calloc(n ? n : 1, sizeof(*ids));
+	if (!ids)
+		return H_CLOSE;
+	for (i = 0; i < n; i++)
+		ids[i] = kr_str(r);
+	if (rq->version >= 3)
+		kr_i8(r);		/* include_authorized_operations */
+	if (r->err || kr_left(r)) {
+		free(ids);
+		return H_CLOSE;
+	}
+	if (rq->version >= 1)
+		kw_i32(w, 0);			/* throttle_time_ms */
+	kw_i32(w, n);
+	for (i = 0; i < n; i++)
+		describe_group(d, w, rq->version, &ids[i]);
+	free(ids);
+	return H_DONE;
 }

@@ -38,6 +38,9 @@ enum {
 	KERR_UNSUPPORTED_VERSION	= 35,
 	KERR_TOPIC_ALREADY_EXISTS	= 36,
 	KERR_INVALID_PARTITIONS		= 37,
+	KERR_INVALID_REPLICATION_FACTOR	= 38,
+	KERR_INVALID_REPLICA_ASSIGNMENT	= 39,
+	KERR_INVALID_CONFIG		= 40,
 	KERR_INVALID_REQUEST		= 42,
 	KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
@@ -68,7 +71,11 @@ enum {
 	API_HEARTBEAT		= 12,
 	API_LEAVE_GROUP		= 13,
 	API_SYNC_GROUP		= 14,
+	API_DESCRIBE_GROUPS	= 15,
+	API_LIST_GROUPS		= 16,
 	API_API_VERSIONS	= 18,
+	API_CREATE_TOPICS	= 19,
+	API_DELETE_TOPICS	= 20,
 	API_INIT_PRODUCER_ID	= 22,
 	API_ADD_PARTITIONS_TO_TXN = 24,
 	API_ADD_OFFSETS_TO_TXN	= 25,
@@ -290,6 +297,17 @@ struct mqdev_producer *producer_bound(struct daemon *d, struct kproducer *p,
 				      const uint32_t **base, int *err);
 void producer_unbind(struct kproducer *p, struct mqdev_producer *prod);
 void producers_free(struct daemon *d);
+
+/* admin.c, group.c: the admin APIs */
+int handle_create_topics(struct daemon *d, struct conn *c,
+			 const struct request *rq, struct kr *r, struct kw *w);
+int handle_delete_topics(struct daemon *d, struct conn *c,
+			 const struct request *rq, struct kr *r, struct kw *w);
+int handle_list_groups(struct daemon *d, struct conn *c,
+		       const struct request *rq, struct kr *r, struct kw *w);
+int handle_describe_groups(struct daemon *d, struct conn *c,
+			   const struct request *rq, struct kr *r,
+			   struct kw *w);
 
 /* records.c: RecordBatch v2 */
 #define BATCH_HEADER_SIZE	61	/* up to and with the record count */
