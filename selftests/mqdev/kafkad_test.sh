@@ -113,6 +113,22 @@ wait_listening "$dir/log"
 grep -q "listening on $b" "$dir/log"
 ok $? "the daemon listens on $b"
 
+# config parsing: every spelling of --config read, sizes that overflow and
+# lines too long refused, long comments skipped
+printf 'bogus = 1\n' >"$dir/bad.conf"
+"$py" -c "print('# ' + 'x' * 700); print('verbose = no')" >"$dir/long-comment.conf"
+"$py" -c "print('advertised_host = ' + 'x' * 700)" >"$dir/long-line.conf"
+r=
+for a in "--config=$dir/bad.conf" "-c$dir/bad.conf" "-c $dir/bad.conf" \
+	 "-c$dir/long-line.conf" "--set max_request=17592186044417M"; do
+	"$daemon" $a --help >/dev/null 2>&1
+	r="$r$?"
+done
+"$daemon" -c "$dir/long-comment.conf" --help >/dev/null 2>&1
+r="$r$?"
+[ "$r" = 222220 ]
+ok $? "config: --config=F, -cF refused with a bad line; overflows and long lines refused, long comments read ($r)"
+
 mqctl topic create $t --partitions 2 >/dev/null
 KCAT -L -t $t >"$dir/L" 2>&1
 grep -q "topic \"$t\" with 2 partitions" "$dir/L" &&

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -77,6 +78,7 @@ static void config_defaults(struct config *cfg)
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
 	unsigned long long n;
+	unsigned int shift = 0;
 	char *end;
 
 	errno = 0;
@@ -84,9 +86,13 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 	if (errno || end == s)
 		return -EINVAL;
 	if (*end == 'K' || *end == 'k')
-		n <<= 10, end++;
+		shift = 10;
 	else if (*end == 'M' || *end == 'm')
-		n <<= 20, end++;
+		shift = 20;
+	if (shift && n > ULLONG_MAX >> shift)
+		return -ERANGE;
+	n <<= shift;
+	end += !!shift;
 	if (*end || n < min || n > max)
 		return -ERANGE;
 	*v = n;
@@ -165,6 +171,17 @@ static int config_set(struct config *cfg, const char *key, const char *val)
 	return -ENOENT;
 }
 
+/* The rest of a long (comment) line: true if there was an end to it. */
+static bool skip_line(FILE *f)
+{
+	int ch;
+
+	while ((ch = getc(f)) != EOF)
+		if (ch == '\n')
+			return true;
+	return true;
+}
+
 static int config_load(struct config *cfg, const char *path, bool must)
 {
 	char line[512], *key, *val, *end;
@@ -182,6 +199,15 @@ static int config_load(struct config *cfg, const char *path, bool must)
 	while (fgets(line, sizeof(line), f)) {
 		n++;
 		key = line + strspn(line, " \t");
+		/* A line longer than the buffer is not read as two. */
+		if (!strchr(line, '\n') && !feof(f)) {
+			if (*key == '#' && skip_line(f))
+				continue;
+			fprintf(stderr, "mqdev-kafkad: %s:%u: line too long\n",
+				path, n);
+			err = -EINVAL;
+			break;
+		}
 		if (*key == '#' || *key == '\n' || !*key)
 			continue;
 		val = strchr(key, '=');
@@ -248,10 +274,18 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	int o;
 
 	config_defaults(&d->cfg);
-	/* The file first, so that options override it wherever they stand. */
-	for (o = 1; o < argc - 1; o++)
+	/*
+	 * The file first, so that options override it wherever they stand:
+	 * -c FILE, -cFILE, --config FILE and --config=FILE.
+	 */
+	for (o = 1; o < argc && strcmp(argv[o], "--"); o++) {
 		if (!strcmp(argv[o], "-c") || !strcmp(argv[o], "--config"))
-			config = argv[o + 1];
+			config = ++o < argc ? argv[o] : NULL;
+		else if (!strncmp(argv[o], "--config=", 9))
+			config = argv[o] + 9;
+		else if (!strncmp(argv[o], "-c", 2))
+			config = argv[o] + 2;
+	}
 	if (config_load(&d->cfg, config ? config : DEFAULT_CONFIG, !!config))
 		return -1;
 	while ((o = getopt_long(argc, argv, "l:c:s:vh", opts, NULL)) != -1) {
