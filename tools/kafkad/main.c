@@ -599,10 +599,28 @@ static int conn_write(struct daemon *d, struct conn *c)
 	while (c->out_sent < c->out.len) {
 		n = send(c->fd, c->out.buf + c->out_sent,
 			 c->out.len - c->out_sent, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN)
+			break;
 		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+			return errno == EINTR ? 0 : -1;
 		c->out_sent += n;
 		c->last_io_ms = d->now_ms;
+	}
+	/*
+	 * What was sent goes, once it is as much as what is not (or 64
+	 * KiB): the buffer's limit bounds unsent bytes, and a client that
+	 * reads slowly but reads is not closed for what it did read.
+	 * Answers are not being written now.
+	 */
+	if (c->out_sent < c->out.len) {
+		if (c->out_sent < 65536 &&
+		    c->out_sent < c->out.len - c->out_sent)
+			return 0;
+		memmove(c->out.buf, c->out.buf + c->out_sent,
+			c->out.len - c->out_sent);
+		c->out.len -= c->out_sent;
+		c->out_sent = 0;
+		return 0;
 	}
 	/* All sent: the buffer starts over (kept, up to 64 KiB). */
 	c->out.len = c->out_sent = 0;
