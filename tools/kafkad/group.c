@@ -33,6 +33,11 @@
  * joins a group or a few.  Those that never synced go with it.
  */
 #define CONN_MAX_MEMBERS 16
+/*
+ * The members' metadata of one group, all in its leader's JoinGroup
+ * answer: within what a connection's output may hold.
+ */
+#define GROUP_META_BYTES (4 << 20)
 
 enum { G_EMPTY, G_PREPARING, G_AWAITING_SYNC, G_STABLE };
 
@@ -233,6 +238,37 @@ static void join_answer(struct kw *w, int16_t version, struct kgroup *g,
 	}
 }
 
+static int32_t group_rebalance_ms(const struct kgroup *g)
+{
+	const struct kmember *m;
+	int32_t longest = 0;
+
+	for (m = g->members; m; m = m->next)
+		if (m->rebalance_ms > longest)
+			longest = m->rebalance_ms;
+	return longest;
+}
+
+/* The metadata the members but @skip hold, and @with's. */
+static size_t group_meta_bytes(const struct kgroup *g,
+			       const struct kmember *skip,
+			       const struct kmember *with)
+{
+	const struct kmember *m;
+	size_t total = 0;
+	int32_t i;
+
+	for (m = g->members; m; m = m->next) {
+		if (m == skip)
+			continue;
+		for (i = 0; i < m->nprotos; i++)
+			total += m->protos[i].len;
+	}
+	for (i = 0; i < with->nprotos; i++)
+		total += with->protos[i].len;
+	return total;
+}
+
 /*
  * The rebalance ends: who has not rejoined is out, the rest form the next
  * generation, and every parked JoinGroup is answered (@self's into @w,
@@ -262,6 +298,8 @@ static bool group_complete_join(struct daemon *d, struct kgroup *g,
 					    (int32_t)strlen(g->leader) }))
 		strcpy(g->leader, g->members->id);
 	g->state = G_AWAITING_SYNC;
+	/* The leader has as long to send its assignment (then it is out). */
+	g->deadline = d->now_ms + (uint64_t)group_rebalance_ms(g);
 	logmsg(d, "group %s: generation %d, %u members, leader %s", g->id,
 	       g->generation, g->nmembers, g->leader);
 	for (m = g->members; m; m = m->next) {
@@ -457,8 +495,9 @@ int handle_join_group(struct daemon *d, struct conn *c,
 		return join_error(w, rq->version, KERR_UNKNOWN_MEMBER_ID,
 				  &member);
 	}
-	if (!m && (g->nmembers >= d->cfg.group_max_size ||
-		   c->nmembers >= CONN_MAX_MEMBERS)) {
+	if ((!m && (g->nmembers >= d->cfg.group_max_size ||
+		    c->nmembers >= CONN_MAX_MEMBERS)) ||
+	    group_meta_bytes(g, m, &tmp) > GROUP_META_BYTES) {
 		member_protos_free(&tmp);
 		return join_error(w, rq->version, KERR_GROUP_MAX_SIZE_REACHED,
 				  &member);
@@ -609,6 +648,10 @@ int handle_sync_group(struct daemon *d, struct conn *c,
 		return H_DONE;
 	}
 	if (strcmp(g->leader, m->id)) {
+		/* One parked SyncGroup a member: an earlier one is told. */
+		if (m->sync_conn)
+			answer_error(d, m->sync_conn,
+				     KERR_REBALANCE_IN_PROGRESS);
 		m->sync_conn = c;
 		return H_PARK;
 	}
@@ -716,6 +759,15 @@ void groups_tick(struct daemon *d)
 			    d->now_ms - m->last_seen <= (uint64_t)m->session_ms)
 				continue;
 			logmsg(d, "group %s: member %s timed out", g->id, m->id);
+			member_remove(d, g, m);
+			changed = true;
+		}
+		/* A leader that never sent the assignment: the rest rejoin. */
+		if (g->state == G_AWAITING_SYNC && d->now_ms >= g->deadline &&
+		    (m = member_find(g, &(struct kstr){ (const uint8_t *)g->leader,
+						       (int32_t)strlen(g->leader) }))) {
+			logmsg(d, "group %s: leader %s did not sync", g->id,
+			       m->id);
 			member_remove(d, g, m);
 			changed = true;
 		}
