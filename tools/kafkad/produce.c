@@ -211,8 +211,9 @@ static int entry_add_msgs(struct pentry *e, const struct kbatch *b)
 
 /*
  * A partition's records: every batch checked before any is appended.
- * What compressed batches take uncompressed comes out of *@zleft, the
- * whole request's budget: the request keeps it until it is answered.
+ * What compressed batches take uncompressed, and the messages for all
+ * batches' records, come out of *@zleft, the whole request's budget: the
+ * request keeps them until it is answered.
  */
 static int entry_decode(struct daemon *d, struct pentry *e,
 			const struct kstr *records, size_t *zleft)
@@ -240,6 +241,10 @@ static int entry_decode(struct daemon *d, struct pentry *e,
 			e->allocs = allocs;
 			e->allocs[e->nallocs++] = b.alloc;
 		}
+		/* The messages describing them come out of it too. */
+		if ((size_t)b.count > *zleft / sizeof(struct mqdev_msg))
+			return KERR_MESSAGE_TOO_LARGE;
+		*zleft -= (size_t)b.count * sizeof(struct mqdev_msg);
 		err = entry_add_msgs(e, &b);
 		if (err)
 			return err;
