@@ -429,6 +429,8 @@ install: all
 	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/kafkad/mqdev-kafkad.service \
 		| install -D -m 644 /dev/stdin \
 		$(DESTDIR)/lib/systemd/system/mqdev-kafkad.service
+	install -D -m 644 tools/kafkad/mqdev-kafkad.sysusers \
+		$(DESTDIR)/usr/lib/sysusers.d/mqdev-kafkad.conf
 	install -D -m 755 $(B)/bin/mqdev-persistd $(DESTDIR)$(PREFIX)/sbin/mqdev-persistd
 	install -D -m 644 tools/persistd/mqdev-persistd.conf \
 		$(DESTDIR)/etc/mqdev/mqdev-persistd.conf
