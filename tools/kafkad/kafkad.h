@@ -93,6 +93,7 @@ struct config {
 	uint32_t	max_response;		/* bytes of one Fetch response */
 	uint32_t	max_pending_out;	/* unsent bytes before reads stop */
 	unsigned int	idle_timeout_ms;
+	unsigned int	first_request_ms;	/* for a new connection's first */
 	bool		auto_create;		/* Metadata creates topics */
 	uint32_t	create_partitions;
 	uint64_t	create_capacity;
@@ -154,6 +155,8 @@ struct conn {
 	uint64_t	last_io_ms;
 	bool		closing;
 	unsigned int	nmembers;	/* group members it made (JoinGroup) */
+	uint64_t	opened_ms;
+	bool		served;		/* a request was answered */
 };
 
 struct topic_handle;

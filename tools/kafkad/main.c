@@ -67,6 +67,7 @@ static void config_defaults(struct config *cfg)
 	cfg->max_response = 1024 * 1024;
 	cfg->max_pending_out = 256 * 1024;
 	cfg->idle_timeout_ms = 600 * 1000;
+	cfg->first_request_ms = 10 * 1000;
 	cfg->create_partitions = 1;
 	cfg->create_capacity = 0;
 	cfg->group_initial_delay_ms = 0;
@@ -160,6 +161,7 @@ static int config_set(struct config *cfg, const char *key, const char *val)
 	NUM("max_response", max_response, 4096, 64 << 20);
 	NUM("max_pending_out", max_pending_out, 4096, 64 << 20);
 	NUM("idle_timeout_ms", idle_timeout_ms, 100, 86400000);
+	NUM("first_request_ms", first_request_ms, 100, 86400000);
 	NUM("create_partitions", create_partitions, 1, 1024);
 	NUM("create_capacity", create_capacity, 0, UINT64_MAX);
 	NUM("group_initial_delay_ms", group_initial_delay_ms, 0, 600000);
@@ -250,9 +252,10 @@ static void usage(FILE *f)
 "\n"
 "Settings (config file lines KEY = VALUE): listen, advertised_host,\n"
 "advertised_port, max_connections, max_request, max_response,\n"
-"max_pending_out, idle_timeout_ms, auto_create_topics, create_partitions,\n"
-"create_capacity, group_initial_delay_ms, group_max_size, max_producers,\n"
-"max_consumers, verbose.  See mqdev-kafkad(8).\n"
+"max_pending_out, idle_timeout_ms, first_request_ms, auto_create_topics,\n"
+"create_partitions, create_capacity, group_initial_delay_ms,\n"
+"group_max_size, max_producers, max_consumers, verbose.\n"
+"See mqdev-kafkad(8).\n"
 "\n"
 "The daemon acts on /dev/mq with its own credentials for whoever connects:\n"
 "keep it on loopback unless every host that can reach it may do so.\n");
@@ -455,6 +458,7 @@ static void accept_conns(struct daemon *d)
 		c->fd = fd;
 		c->id = ++d->next_conn_id;
 		c->last_io_ms = d->now_ms;
+		c->opened_ms = d->now_ms;
 		snprintf(c->peer, sizeof(c->peer), "%s:%u",
 			 inet_ntoa(sin.sin_addr), ntohs(sin.sin_port));
 		/*
@@ -527,6 +531,7 @@ static int conn_serve(struct daemon *d, struct conn *c)
 	rq->body_len = kr_left(&r);
 
 	mark = conn_begin_answer(c);
+	c->served = true;
 	ret = handle_request(d, c, rq);
 	if (ret == H_CLOSE || c->out.err) {
 		logmsg(d, "connection %llu: bad request key %d version %d",
@@ -683,6 +688,18 @@ static void conns_tick(struct daemon *d, bool poll_parked)
 				conn_end_answer(d, c, mark);
 			conn_park_clear(c);
 			conn_event(d, c, 0);
+			continue;
+		}
+		/*
+		 * Every client is 127.0.0.1 on loopback: no cap per peer
+		 * helps there.  A connection must at least send a whole
+		 * request soon, or it goes.
+		 */
+		if (!c->served &&
+		    d->now_ms - c->opened_ms > d->cfg.first_request_ms) {
+			logmsg(d, "connection %llu sent no request: closed",
+			       (unsigned long long)c->id);
+			conn_close(d, c);
 			continue;
 		}
 		if (!c->parked &&
