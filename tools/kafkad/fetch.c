@@ -17,6 +17,12 @@
 
 #define FETCH_RUN	256		/* records peeked at a time */
 #define FETCH_WAIT_MAX	30000		/* ms a Fetch may be parked */
+/*
+ * A parked Fetch is run again and again: one of more bytes than this
+ * (some 2,000 partitions) is answered at once instead, its client's to
+ * ask again.
+ */
+#define FETCH_PARK_BYTES 32768
 
 /*
  * One mqdev record as Kafka sees it: a null key or value where the record
@@ -446,6 +452,8 @@ int handle_fetch(struct daemon *d, struct conn *c, const struct request *rq,
 	max_wait = kr_i32(&peek);
 	if (max_wait > FETCH_WAIT_MAX)
 		max_wait = FETCH_WAIT_MAX;
+	if (kr_left(r) > FETCH_PARK_BYTES)
+		max_wait = 0;
 	ret = fetch_run(d, c, max_wait <= 0);
 	if (ret == H_PARK) {
 		c->park = fetch_park;

@@ -149,6 +149,8 @@ struct conn {
 	void		*park_state;
 	void		(*park_free)(void *state);
 	uint64_t	deadline_ms;
+	uint64_t	park_next_ms;	/* run again then, or on a produce */
+	unsigned int	park_wait_ms;	/* and then after this, doubling */
 	/* answers not yet sent */
 	struct kw	out;
 	size_t		out_sent;

@@ -31,7 +31,8 @@
 
 #define DEFAULT_CONFIG	"/etc/mqdev/mqdev-kafkad.conf"
 #define TICK_MS		100	/* groups' session timeouts and the like */
-#define PARK_POLL_MS	5	/* parked Fetches look for records this often */
+#define PARK_POLL_MS	5	/* parked Fetches look for records this often, */
+#define PARK_POLL_MAX	160	/* less often the longer they wait */
 #define RECORD_MAX	(8 << 20) /* the largest max_record of a topic */
 
 static volatile sig_atomic_t stopping;
@@ -541,6 +542,8 @@ static int conn_serve(struct daemon *d, struct conn *c)
 	if (ret == H_PARK) {
 		c->out.len = mark;
 		c->parked = true;
+		c->park_wait_ms = PARK_POLL_MS;
+		c->park_next_ms = d->now_ms + PARK_POLL_MS;
 		return 0;
 	}
 	if (ret == H_SILENT)
@@ -661,7 +664,13 @@ static void conn_event(struct daemon *d, struct conn *c, uint32_t events)
  * Parked requests that poll (Fetch, acks=all Produce) look again, and
  * connections idle or stuck too long are closed.
  */
-static void conns_tick(struct daemon *d, bool poll_parked)
+/*
+ * @woken: something was produced, every parked request looks; otherwise
+ * each when its time comes, from PARK_POLL_MS after it parked to
+ * PARK_POLL_MAX apart (records of another producer, or a watermark moved
+ * by a replica, are seen that late at worst).
+ */
+static void conns_tick(struct daemon *d, bool woken)
 {
 	struct conn *c, *next;
 	bool final;
@@ -670,12 +679,17 @@ static void conns_tick(struct daemon *d, bool poll_parked)
 
 	for (c = d->conns; c; c = next) {
 		next = c->next;
-		if (c->parked && c->park && poll_parked) {
+		if (c->parked && c->park) {
 			final = d->now_ms >= c->deadline_ms;
+			if (!final && !woken && d->now_ms < c->park_next_ms)
+				continue;
 			mark = conn_begin_answer(c);
 			ret = c->park(d, c, final);
 			if (ret == H_PARK && !final) {
 				c->out.len = mark;
+				c->park_next_ms = d->now_ms + c->park_wait_ms;
+				if (c->park_wait_ms < PARK_POLL_MAX)
+					c->park_wait_ms *= 2;
 				continue;
 			}
 			if (ret == H_CLOSE || ret == H_PARK || c->out.err) {
@@ -730,6 +744,7 @@ static int run(struct daemon *d)
 {
 	struct epoll_event evs[64], ev = { .events = EPOLLIN };
 	uint64_t last_tick = 0, last_poll = 0;
+	bool woken;
 	int n, i, timeout;
 
 	ev.data.ptr = NULL;
@@ -748,9 +763,10 @@ static int run(struct daemon *d)
 				conn_event(d, evs[i].data.ptr, evs[i].events);
 		}
 		if (d->produced || d->now_ms - last_poll >= PARK_POLL_MS) {
+			woken = d->produced;
 			d->produced = false;
 			last_poll = d->now_ms;
-			conns_tick(d, true);
+			conns_tick(d, woken);
 		}
 		if (d->now_ms - last_tick >= TICK_MS) {
 			last_tick = d->now_ms;
