@@ -484,8 +484,8 @@ def fetch_parse(a):
         off = 4 + 4 + 4
         (nlen,) = struct.unpack(">h", a[off:off + 2])
         off += 2 + nlen + 4
-        _, err, _, _, naborted, size = struct.unpack(">ihqqii", a[off:off + 34])
-        off += 34
+        _, err, _, _, naborted, size = struct.unpack(">ihqqii", a[off:off + 30])
+        off += 30
         if naborted > 0 or off + size != len(a):
             return None
         return err, naborted, a[off:off + size]
@@ -571,10 +571,110 @@ def cases_whole():
         after = latest(name)
         if e != 0:
             break
-    subprocess.run(["mqctl", "topic", "delete", name], capture_output=True)
     report(e == 7 and before is not None and after == before,
            "a batch a full block topic cannot hold: REQUEST_TIMED_OUT, none of it "
            "appended (%r, %r -> %r)" % (e, before, after))
+    recs = b"".join(one_record(b"%020d" % i, i) for i in range(400))
+    s = conn()
+    s.sendall(produce_parts([raw_batch(recs, 400)], topic=name, timeout=500))
+    a = recv_answer(s)
+    s.close()
+    e = produce_errors(a)[0] if a else None
+    report(e == 18 and latest(name) == after,
+           "a batch larger than the partition: RECORD_LIST_TOO_LARGE, nothing appended "
+           "(%r)" % e)
+    subprocess.run(["mqctl", "topic", "delete", name], capture_output=True)
+
+
+def join_v1(gid, member="", session=10000, rebalance=2000, corr=7, meta=b"x"):
+    body = header(11, 1, corr) + kstr(gid) + struct.pack(">ii", session, rebalance)
+    body += kstr(member) + kstr("consumer") + struct.pack(">i", 1) + kstr("range")
+    body += struct.pack(">i", len(meta)) + meta
+    return frame(body)
+
+
+def join_v1_parse(a):
+    """(error, generation, leader, member id) of a JoinGroup v1 answer."""
+    off = 4
+    err, gen = struct.unpack(">hi", a[off:off + 6])
+    off += 6
+    out = []
+    for _ in range(3):
+        (n,) = struct.unpack(">h", a[off:off + 2])
+        out.append(a[off + 2:off + 2 + max(n, 0)].decode())
+        off += 2 + max(n, 0)
+    return err, gen, out[1], out[2]
+
+
+def sync_v0(gid, gen, member, corr=8):
+    return frame(header(14, 0, corr) + kstr(gid) + struct.pack(">i", gen) + kstr(member) +
+                 struct.pack(">i", 0))
+
+
+def cases_sync():
+    """A leader that never sends its assignment: the follower's parked
+    SyncGroup is answered (REBALANCE_IN_PROGRESS) after the rebalance
+    timeout; a second SyncGroup of one member answers the first."""
+    gid = "nosync-%d" % PID
+    a, b = conn(timeout=20), conn(timeout=20)
+    a.sendall(join_v1(gid, corr=1))
+    b.sendall(join_v1(gid, corr=2))
+    ja, jb = join_v1_parse(recv_answer(a)), join_v1_parse(recv_answer(b))
+    follower, fj = (b, jb) if ja[2] == ja[3] else (a, ja)
+    t0 = time.time()
+    follower.sendall(sync_v0(gid, fj[1], fj[3]))
+    c = conn(timeout=20)
+    c.sendall(sync_v0(gid, fj[1], fj[3], corr=9))
+    first = recv_answer(follower)
+    e1 = struct.unpack(">h", first[4:6])[0] if first else None
+    second = recv_answer(c)
+    e2 = struct.unpack(">h", second[4:6])[0] if second else None
+    waited = time.time() - t0
+    for x in (a, b, c):
+        x.close()
+    report(e1 == 27 and e2 == 27 and waited < 15,
+           "a member's two SyncGroups, a leader that never syncs: both answered "
+           "(%r, %r) in %.1f s" % (e1, e2, waited))
+    # the leader's JoinGroup answer holds every member's metadata: bounded
+    gid = "fat-%d" % PID
+    socks, errs = [], {}
+    for i in range(80):
+        x = conn(timeout=20)
+        x.sendall(join_v1(gid, corr=i, meta=b"m" * 60000))
+        socks.append(x)
+    time.sleep(3)
+    for x in socks:
+        x.settimeout(0.2)
+        a = recv_answer(x)
+        e = struct.unpack(">h", a[4:6])[0] if a else "parked"
+        errs[e] = errs.get(e, 0) + 1
+    for x in socks:
+        x.close()
+    kept = errs.get(0, 0)
+    report(kept * 60000 <= 4 << 20 and alive(),
+           "80 members of 60 KB metadata: at most 4 MiB of it kept %r" % errs)
+
+
+def cases_conns():
+    """Connections that send nothing go after first_request_ms (2 s here):
+    at the connection cap (64 here), another client is soon served."""
+    idle = []
+    for _ in range(70):
+        try:
+            idle.append(conn(timeout=2))
+        except OSError:
+            break
+    t0 = time.time()
+    ok = False
+    while time.time() - t0 < 8 and not ok:
+        ok = api_versions_ok()
+        if not ok:
+            time.sleep(0.2)
+    waited = time.time() - t0
+    for x in idle:
+        x.close()
+    report(ok and waited < 6, "%d idle connections: another client served after %.1f s" %
+           (len(idle), waited))
 
 
 def cases_emfile():
@@ -658,6 +758,8 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_sync()
+    cases_conns()
     cases_whole()
     cases_bigrecord()
     cases_recreate()

@@ -106,7 +106,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # A new group waits 2 s for more members (Kafka's default is 3), so that two
 # started together share its first generation.
 "$daemon" --listen $b --set max_connections=64 --set idle_timeout_ms=20000 \
-	--set max_consumers=16 --set group_max_size=8 \
+	--set max_consumers=16 --set group_max_size=8 --set first_request_ms=2000 \
 	--set group_initial_delay_ms=2000 -v 2>"$dir/log" &
 pid=$!
 wait_listening "$dir/log"
@@ -209,7 +209,8 @@ echo kept | KCAT -P -t $t-d -X acks=1 2>/dev/null &&
 	[ "$(KCAT -C -t $t-d -o beginning -e -f '%s\n' 2>/dev/null)" = kept ]
 ok $? "acks=1 on the durable topic appends, and Fetch reads to its watermark"
 mqctl topic create $t-f --capacity 4K >/dev/null
-seq 1 300 | KCAT -P -t $t-f -X request.timeout.ms=2000 \
+# batches of 10: each fits whole, until the topic is full
+seq 1 300 | KCAT -P -t $t-f -X request.timeout.ms=2000 -X batch.num.messages=10 \
 	-X message.timeout.ms=4000 -X retries=0 2>"$dir/err" &
 f=$!
 sleep 1

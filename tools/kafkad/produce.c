@@ -378,9 +378,10 @@ static bool entry_fits(const struct pentry *e, const struct topic_handle *t)
  * records is not begun: they are appended in chunks, and a request that
  * timed out after some would leave them in the log while its client sends
  * them all again.  (Another producer may still take the room between this
- * look and the appends: see entry_try().)
+ * look and the appends: see entry_try().)  Records that could never fit
+ * are RECORD_LIST_TOO_LARGE, the entry done.
  */
-static bool entry_room(struct daemon *d, const struct pentry *e,
+static bool entry_room(struct daemon *d, struct pentry *e,
 		       const struct topic_handle *t)
 {
 	struct mqdev_partition_info *parts;
@@ -397,9 +398,13 @@ static bool entry_room(struct daemon *d, const struct pentry *e,
 		need += MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
 					   (uint64_t)e->msgs[i].key_len +
 					   e->msgs[i].value_len);
-	/* More than a partition holds can never be whole: in chunks, then. */
-	return need > info.capacity ||
-	       need + parts[e->partition].bytes_used <= info.capacity;
+	/* More than a partition holds can never be appended whole. */
+	if (need > info.capacity) {
+		e->err = KERR_RECORD_LIST_TOO_LARGE;
+		e->done = true;
+		return false;
+	}
+	return need + parts[e->partition].bytes_used <= info.capacity;
 }
 
 /* Append what is left of one partition's records; EAGAIN leaves it due. */
@@ -429,7 +434,7 @@ static void entry_try(struct daemon *d, struct pstate *st, struct pentry *e,
 		return;
 	}
 	if (!entry_room(d, e, t)) {
-		if (final) {
+		if (final && !e->done) {
 			e->err = KERR_REQUEST_TIMED_OUT;
 			e->done = true;
 		}
