@@ -32,10 +32,10 @@ def ck(bootstrap, prefix, group):
 
     a = AdminClient({"bootstrap.servers": bootstrap})
 
-    def create(topics, **kw):
+    def outcomes(futures):
+        """Each topic's error code, 0 for success."""
         out = []
-        for _, f in a.create_topics(topics, operation_timeout=10,
-                                    **kw).items():
+        for f in futures.values():
             try:
                 f.result(20)
                 out.append(0)
@@ -43,15 +43,11 @@ def ck(bootstrap, prefix, group):
                 out.append(e.args[0].code())
         return out
 
+    def create(topics, **kw):
+        return outcomes(a.create_topics(topics, operation_timeout=10, **kw))
+
     def delete(names):
-        out = []
-        for _, f in a.delete_topics(names, operation_timeout=10).items():
-            try:
-                f.result(20)
-                out.append(0)
-            except KafkaException as e:
-                out.append(e.args[0].code())
-        return out
+        return outcomes(a.delete_topics(names, operation_timeout=10))
 
     check(create([NewTopic(prefix + "-1", 3, 1),
                   NewTopic(prefix + "-2", -1, -1)]) == [0, 0],

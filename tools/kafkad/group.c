@@ -1160,9 +1160,16 @@ static void describe_member(struct kw *w, int16_t version,
 	kw_bytes(w, m->assignment, m->assignment_len);
 }
 
+static int group_known_fn(void *ctx, const struct mqdev_group_info *info)
+{
+	*(bool *)ctx = true;
+	return 0;
+}
+
 /*
  * One group of DescribeGroups: as Kafka, a group the coordinator does not
- * hold is "Dead" with no error (its offsets, if any, are OffsetFetch's).
+ * hold is "Empty" if it has committed offsets (in mqdev: after the daemon's
+ * restart, or once its last member left), else "Dead", with no error.
  */
 static void describe_group(struct daemon *d, struct kw *w, int16_t version,
 			   const struct kstr *gid)
@@ -1170,14 +1177,16 @@ static void describe_group(struct daemon *d, struct kw *w, int16_t version,
 	char id[MQDEV_NAME_SIZE];
 	struct kgroup *g = NULL;
 	struct kmember *m;
-	bool valid = kname(id, gid);
+	bool valid = kname(id, gid), known = false;
 
 	if (valid)
 		g = group_find(d, id);
+	if (valid && !g)
+		mqdev_group_get(d->nl, id, NULL, group_known_fn, &known);
 	kw_i16(w, valid ? KERR_NONE : KERR_INVALID_GROUP_ID);
 	kw_strn(w, gid->p, gid->len);
-	kw_str(w, g ? group_states[g->state] : "Dead");
-	kw_str(w, g ? g->protocol_type : "");
+	kw_str(w, g ? group_states[g->state] : known ? "Empty" : "Dead");
+	kw_str(w, g ? g->protocol_type : known ? "consumer" : "");
 	kw_str(w, g && g->state == G_STABLE ? g->protocol : "");
 	kw_i32(w, g ? (int32_t)g->nmembers : 0);
 	for (m = g ? g->members : NULL; m; m = m->next)
