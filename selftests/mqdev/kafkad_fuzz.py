@@ -677,6 +677,25 @@ def cases_conns():
            (len(idle), waited))
 
 
+def cases_simple_commit():
+    """An OffsetCommit from outside any group (generation -1) makes no
+    group: GROUP_AUTHORIZATION_FAILED (allow_simple_commit is off)."""
+    gid = "simple-%d" % PID
+    body = header(8, 2) + kstr(gid) + struct.pack(">i", -1) + kstr("")
+    body += struct.pack(">q", -1) + struct.pack(">i", 1) + kstr(TOPIC)
+    body += struct.pack(">iiq", 1, 0, 1) + kstr(None)
+    s = conn()
+    s.sendall(frame(body))
+    a = recv_answer(s)
+    s.close()
+    e = None
+    if a:
+        off = 4 + 4 + 2 + len(TOPIC) + 4 + 4
+        e = struct.unpack(">h", a[off:off + 2])[0]
+    report(e == 30, "OffsetCommit by no member for a new group: GROUP_AUTHORIZATION_FAILED "
+           "(%r)" % e)
+
+
 def cases_emfile():
     """Run against a daemon with few file descriptors (ulimit -n 32)."""
     socks = []
@@ -758,6 +777,7 @@ def main():
                 lambda a: produce_error(a) == 3)
 
     cases_batches()
+    cases_simple_commit()
     cases_sync()
     cases_conns()
     cases_whole()

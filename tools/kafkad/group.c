@@ -857,12 +857,20 @@ static int16_t commit_error(int err)
  * Commit from outside the mqdev group (it has no members of its own); the
  * first commit creates it, which only a reset does.
  */
+/*
+ * @create: the mqdev group may be made for it (the daemon's, counted in its
+ * user's group limit): a member's commit, or anyone's with
+ * allow_simple_commit.
+ */
 static int group_commit(struct daemon *d, const char *group,
-			const char *topic, int32_t p, int64_t offset)
+			const char *topic, int32_t p, int64_t offset,
+			bool create)
 {
 	int err;
 
 	err = mqdev_group_commit_offset(d->nl, group, topic, p, offset, NULL);
+	if (err == -ENOENT && !create)
+		return -EACCES;
 	if (err == -ENOENT)
 		err = mqdev_group_reset(d->nl, group, topic, p,
 					MQDEV_SEEK_OFFSET, offset, false);
@@ -879,6 +887,7 @@ int handle_offset_commit(struct daemon *d, struct conn *c,
 	struct kmember *m;
 	struct kgroup *g;
 	int64_t offset;
+	bool simple;
 	int ret;
 
 	gid = kr_str(r);
@@ -893,6 +902,7 @@ int handle_offset_commit(struct daemon *d, struct conn *c,
 	nt = kr_array(r, 6);
 	if (r->err || nt < 0)
 		return H_CLOSE;
+	simple = generation < 0 && member.len <= 0;
 	if (!kname(id, &gid)) {
 		gerr = KERR_INVALID_GROUP_ID;
 	} else if (generation >= 0 || member.len > 0) {
@@ -932,7 +942,10 @@ int handle_offset_commit(struct daemon *d, struct conn *c,
 			if (!err && (offset < 0 || p < 0))
 				err = KERR_OFFSET_OUT_OF_RANGE;
 			if (!err) {
-				ret = group_commit(d, id, topic, p, offset);
+				ret = group_commit(d, id, topic, p, offset,
+						   simple ?
+						   d->cfg.allow_simple_commit :
+						   true);
 				if (ret)
 					logmsg(d, "commit %s %s/%d at %lld: %s",
 					       id, topic, p, (long long)offset,

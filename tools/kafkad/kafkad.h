@@ -96,6 +96,7 @@ struct config {
 	unsigned int	idle_timeout_ms;
 	unsigned int	first_request_ms;	/* for a new connection's first */
 	bool		auto_create;		/* Metadata creates topics */
+	bool		allow_simple_commit;	/* non-members create groups */
 	uint32_t	create_partitions;
 	uint64_t	create_capacity;
 	unsigned int	group_initial_delay_ms;

@@ -157,6 +157,8 @@ static int config_set(struct config *cfg, const char *key, const char *val)
 		return parse_bool(val, &cfg->auto_create);
 	if (!strcmp(key, "verbose"))
 		return parse_bool(val, &cfg->verbose);
+	if (!strcmp(key, "allow_simple_commit"))
+		return parse_bool(val, &cfg->allow_simple_commit);
 	NUM("max_connections", max_connections, 1, 65536);
 	NUM("max_request", max_request, 4096, 64 << 20);
 	NUM("max_response", max_response, 4096, 64 << 20);
@@ -255,7 +257,8 @@ static void usage(FILE *f)
 "advertised_port, max_connections, max_request, max_response,\n"
 "max_pending_out, idle_timeout_ms, first_request_ms, auto_create_topics,\n"
 "create_partitions, create_capacity, group_initial_delay_ms,\n"
-"group_max_size, max_producers, max_consumers, verbose.\n"
+"group_max_size, max_producers, max_consumers, allow_simple_commit,\n"
+"verbose.\n"
 "See mqdev-kafkad(8).\n"
 "\n"
 "The daemon acts on /dev/mq with its own credentials for whoever connects:\n"
