@@ -303,11 +303,7 @@ def cases_batches():
 
 
 def hwm():
-    with open("/proc/%d/status" % PID) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+    return rss("VmHWM:")
 
 
 def cases_compressed():
@@ -658,12 +654,7 @@ def cases_sync():
 def cases_conns():
     """Connections that send nothing go after first_request_ms (2 s here):
     at the connection cap (64 here), another client is soon served."""
-    idle = []
-    for _ in range(70):
-        try:
-            idle.append(conn(timeout=2))
-        except OSError:
-            break
+    idle = open_conns(70)
     t0 = time.time()
     ok = False
     while time.time() - t0 < 8 and not ok:
@@ -696,14 +687,20 @@ def cases_simple_commit():
            "(%r)" % e)
 
 
-def cases_emfile():
-    """Run against a daemon with few file descriptors (ulimit -n 32)."""
+def open_conns(n):
+    """Up to @n connections, as many as connect."""
     socks = []
-    for _ in range(48):
+    for _ in range(n):
         try:
             socks.append(conn(timeout=2))
         except OSError:
             break
+    return socks
+
+
+def cases_emfile():
+    """Run against a daemon with few file descriptors (ulimit -n 32)."""
+    socks = open_conns(48)
     time.sleep(1)
     t0 = cpu_ticks()
     time.sleep(2)
@@ -840,12 +837,7 @@ def main():
     s.close()
 
     # Many connections at once: past the cap they are refused, not queued.
-    socks = []
-    for _ in range(300):
-        try:
-            socks.append(conn(timeout=2))
-        except OSError:
-            break
+    socks = open_conns(300)
     time.sleep(0.5)
     for x in socks:
         x.close()
@@ -854,10 +846,10 @@ def main():
     return 1 if failed else 0
 
 
-def rss():
+def rss(field="VmRSS:"):
     with open("/proc/%d/status" % PID) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
 
