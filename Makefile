@@ -279,8 +279,8 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
-	selftests/run.sh --skip kafkad_test kafkad_test.sh | \
-		grep -qx 'selftests: 0 passed, 0 failed, 1 skipped'
+	selftests/run.sh --kernel-only kafkad_test.sh | \
+		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable \
@@ -296,9 +296,6 @@ check: deps
 # it (W=1, no warning) and sparse clean on its headers: the runner's checks,
 # every selftest, the fuzzer and the torture.  The rest of make check does
 # not depend on the kernel.  CI runs it for Debian 12's 6.1.
-# The selftests that do not depend on the kernel (mqdev-kafkad's, a userspace
-# daemon's) run once, in make check, and are left out here and in check-debug.
-KVER_SKIP := --skip kafkad_test
 KVER_VM := MQDEV_VM_KVER=$(KVER) MQDEV_VM_MODULE=$(CURDIR)/$(KVER_KO)
 check-kver: deps
 	scripts/ynl-regen.sh --check
@@ -308,7 +305,7 @@ check-kver: deps
 		KCFLAGS=-Werror C=2 modules 2>&1 | tee $(KVER_DIR)/sparse.log
 	@! grep -E '(warning|error):' $(KVER_DIR)/sparse.log
 	$(KVER_VM) tools/vm/selftest.sh
-	$(KVER_VM) tools/vm/run --host-usr -- selftests/run.sh $(KVER_SKIP)
+	$(KVER_VM) tools/vm/run --host-usr -- selftests/run.sh --kernel-only
 	$(KVER_VM) tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	$(KVER_VM) tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	$(KVER_VM) tools/vm/run -- mqtorture --seconds 20 --seed 1
@@ -354,7 +351,7 @@ check-debug: deps
 	kernel=$$(scripts/debug-kernel.sh) && \
 	tools/vm/run --debug-kernel --host-usr --kernel "$$kernel" \
 		--module build/debug/kmod/mqdev.ko --mem 1024 --timeout 4800 \
-		-- sh -c 'selftests/run.sh $(KVER_SKIP) && $(DEBUG_RUN)'
+		-- sh -c 'selftests/run.sh --kernel-only && $(DEBUG_RUN)'
 
 # The long runs: the fuzzer across seeds, and the kill torture.
 FUZZ_SECONDS	?= 150

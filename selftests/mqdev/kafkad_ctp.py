@@ -87,7 +87,7 @@ def main(argv):
            "worker"]
     for k in range(kills):
         w = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-        want, done = rng.randint(3, 12), 0
+        want, done = rng.randint(3, 10), 0
         while done < want and w.stdout.readline():
             done += 1
         time.sleep(rng.uniform(0, 0.3))

@@ -343,8 +343,8 @@ if "$py" -c 'import confluent_kafka' 2>/dev/null; then
 	# consume-transform-produce, killed twice at random points
 	mqctl topic create $t-ci --partitions 2 >/dev/null
 	mqctl topic create $t-co --partitions 2 >/dev/null
-	seq 0 399 | sed 's/^/r-/' | mqctl produce $t-ci
-	"$py" "$here/kafkad_ctp.py" $b $t-ci $t-co ctp-$$ ctp-$$ 400 2 1 >"$dir/ctp" 2>&1
+	seq 0 249 | sed 's/^/r-/' | mqctl produce $t-ci
+	"$py" "$here/kafkad_ctp.py" $b $t-ci $t-co ctp-$$ ctp-$$ 250 2 1 >"$dir/ctp" 2>&1
 	ok $? "a consume-transform-produce pipeline killed twice: each input once in the output ($(tail -n 1 "$dir/ctp"))"
 	grep -v '^%[0-9]' "$dir/ctp" | sed 's/^/# /'
 	mqctl --json group describe ctp-$$ >"$dir/desc" 2>&1

@@ -16,7 +16,7 @@
 #include "kafkad.h"
 
 /* MQDEV_IOC_PRODUCE takes at most this many messages a call. */
-#define PRODUCE_CHUNK	4096
+#define PRODUCE_CHUNK	MQDEV_PRODUCE_MAX_MSGS
 
 struct pentry {
 	struct kstr	topic;
