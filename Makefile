@@ -55,6 +55,7 @@ LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
+	    $(B)/bin/mqdev-kafkad $(B)/bin/mqdev-kafkad-san \
 	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan \
 	    $(B)/bin/pcload $(B)/bin/pccheck \
 	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
@@ -152,6 +153,22 @@ $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 $(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# mqdev-kafkad, and the same built with AddressSanitizer and UBSan for
+# selftests/mqdev/kafkad_test.sh (which runs the -san one when it is there).
+KAFKAD_SRCS := $(wildcard tools/kafkad/*.c)
+KAFKAD_HDRS := $(wildcard tools/kafkad/*.h) $(HDRS)
+KAFKAD_LIBS := $(LDLIBS) -lz -lsnappy -llz4 -lzstd
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	       -fno-sanitize-recover=undefined
+$(B)/bin/mqdev-kafkad: $(KAFKAD_SRCS) $(KAFKAD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(KAFKAD_SRCS) $(KAFKAD_LIBS)
+
+$(B)/bin/mqdev-kafkad-san: $(KAFKAD_SRCS) $(KAFKAD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(RPATH) -o $@ $(KAFKAD_SRCS) \
+		$(KAFKAD_LIBS)
 
 # The power-cut test: pcload runs in the guest, pccheck on the host.
 $(B)/bin/pcload: tools/powercut/pcload.c $(HDRS) $(LIB_SO)
@@ -262,6 +279,8 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	selftests/run.sh --kernel-only kafkad_test.sh | \
+		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay \
@@ -401,6 +420,14 @@ install: all
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmqdev.a
 	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
 	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
+	install -D -m 755 $(B)/bin/mqdev-kafkad $(DESTDIR)$(PREFIX)/sbin/mqdev-kafkad
+	install -D -m 644 tools/kafkad/mqdev-kafkad.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-kafkad.conf
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/kafkad/mqdev-kafkad.service \
+		| install -D -m 644 /dev/stdin \
+		$(DESTDIR)/lib/systemd/system/mqdev-kafkad.service
+	install -D -m 644 tools/kafkad/mqdev-kafkad.sysusers \
+		$(DESTDIR)/usr/lib/sysusers.d/mqdev-kafkad.conf
 	install -D -m 755 $(B)/bin/mqdev-persistd $(DESTDIR)$(PREFIX)/sbin/mqdev-persistd
 	install -D -m 644 tools/persistd/mqdev-persistd.conf \
 		$(DESTDIR)/etc/mqdev/mqdev-persistd.conf
