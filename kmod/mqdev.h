@@ -604,6 +604,7 @@ int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
 		       const char __user *src, u32 len, bool keyless,
 		       u64 *base_offset, u32 *count);
 void mqdev_append_end(struct mqdev_append *ap);
+void mqdev_append_restamp(struct mqdev_append *ap);
 void mqdev_append_pause(struct mqdev_append *ap);
 void mqdev_append_resume(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);

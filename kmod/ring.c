@@ -417,6 +417,22 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 	return 0;
 }
 
+/**
+ * mqdev_append_restamp() - the run's next records get the time now
+ * @ap: the run, its partition locked
+ *
+ * For a run whose records are appended as they come due (sched.c):
+ * timestamps still never go back within the partition.
+ */
+void mqdev_append_restamp(struct mqdev_append *ap)
+{
+	struct mqdev_part *part = ap->part;
+
+	lockdep_assert_held(&part->lock);
+	ap->timestamp = max(ktime_get_real_ns(), part->last_timestamp);
+	part->last_timestamp = ap->timestamp;
+}
+
 /*
  * The lock was dropped: check the message again from the start.  Never
  * returned from mqdev_append(), and not MQDEV_APPEND_DUPLICATE.

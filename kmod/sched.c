@@ -228,10 +228,10 @@ static void sched_work_fn(struct work_struct *work)
 			break;
 		/*
 		 * A run stamps its records with the time it began: one due
-		 * since then starts a new run, or it would look early.
+		 * since then takes the time now, or it would look early.
 		 */
 		if (ap.part && m->node.expires > ap.timestamp)
-			mqdev_append_end(&ap);
+			mqdev_append_restamp(&ap);
 		if (sched_deliver(topic, &ap, m, now)) {
 			/* Full: it keeps its place, those after it wait. */
 			xa_lock(&s->ids);
