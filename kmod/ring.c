@@ -1173,7 +1173,12 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			if (READ_ONCE(part->ctrl->tail) > pos)
 				continue;	/* overwritten under us */
 			pos += MQDEV_RECORD_SPACE(rlen);
-			expired++;
+			/* A ring of expired records is long to skip. */
+			if (!(++expired % 1024)) {
+				cond_resched();
+				if (fatal_signal_pending(current))
+					break;
+			}
 			continue;
 		}
 		fits = sane && done + rlen <= len;

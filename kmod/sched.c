@@ -76,12 +76,16 @@ static int sched_charge(struct sched_msg *m)
 	u64 bytes = sched_msg_bytes(m);
 	int err;
 
+	/* Each count is taken back only if it was added. */
 	if (atomic64_add_return(1, &sched_nr_all) >
-	    mqdev_limit(&max_scheduled) ||
-	    atomic64_add_return(bytes, &sched_bytes_all) >
-	    mqdev_limit(&max_scheduled_bytes)) {
+	    mqdev_limit(&max_scheduled)) {
 		atomic64_dec(&sched_nr_all);
+		return -ENOSPC;
+	}
+	if (atomic64_add_return(bytes, &sched_bytes_all) >
+	    mqdev_limit(&max_scheduled_bytes)) {
 		atomic64_sub(bytes, &sched_bytes_all);
+		atomic64_dec(&sched_nr_all);
 		return -ENOSPC;
 	}
 	sched_charges(m, amount);
@@ -102,7 +106,7 @@ static void sched_msg_free(struct sched_msg *m)
 	mqdev_uncharge_many(m->uid, amount);
 	atomic64_dec(&sched_nr_all);
 	atomic64_sub(sched_msg_bytes(m), &sched_bytes_all);
-	kfree(m);
+	kvfree(m);
 }
 
 /* Take @m off the topic's queue and ids; the xa_lock is held. */
@@ -130,9 +134,9 @@ bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now)
 	if (!(READ_ONCE(rec->flags) & MQDEV_RECORD_EXPIRES) ||
 	    (u64)sizeof(*rec) + key_len + sizeof(u64) > len)
 		return false;
-	/* Unaligned, after the key: see the uapi header. */
+	/* Unaligned, after the key: see the uapi header.  0: none. */
 	memcpy(&expires, (const char *)(rec + 1) + key_len, sizeof(expires));
-	return expires <= now;
+	return expires && expires <= now;
 }
 
 /* The expiry of a scheduled message, as its record will carry it. */
@@ -143,7 +147,7 @@ static bool sched_msg_expired(const struct sched_msg *m, u64 now)
 	if (!(m->flags & MQDEV_RECORD_EXPIRES))
 		return false;
 	memcpy(&expires, m->data + m->key_len, sizeof(expires));
-	return expires <= now;
+	return expires && expires <= now;
 }
 
 static enum hrtimer_restart sched_timer_fn(struct hrtimer *timer)
@@ -328,8 +332,13 @@ static int sched_due(const struct mqdev_schedule *req, u64 now, u64 *due)
 static int sched_check(struct mqdev_handle *h, struct mqdev_topic *topic,
 		       const struct mqdev_schedule *req)
 {
-	/* Pairs with smp_store_release() in mqdev_producer_bind(). */
-	if (smp_load_acquire(&h->bound) || (req->flags & ~MQDEV_SCHED_FLAGS) ||
+	/*
+	 * Pairs with smp_store_release() in mqdev_producer_bind().  An
+	 * acks=all handle waits for replicas at its append: a scheduled
+	 * message is appended later, when nobody waits for it.
+	 */
+	if (smp_load_acquire(&h->bound) || (h->mode & MQDEV_ATTACH_ACKS_ALL) ||
+	    (req->flags & ~MQDEV_SCHED_FLAGS) ||
 	    req->reserved || req->reserved2[0] || req->reserved2[1] ||
 	    req->msg.sequence || req->msg.status)
 		return -EINVAL;
@@ -342,14 +351,15 @@ static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
 {
 	struct sched_msg *m;
 
-	m = kmalloc(struct_size(m, data, (size_t)msg->key_len + msg->value_len),
-		    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	/* A value may be as large as max_record, past what kmalloc() gives. */
+	m = kvmalloc(struct_size(m, data, (size_t)msg->key_len + msg->value_len),
+		     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!m)
 		return -ENOMEM;
 	if (copy_from_user(m->data, u64_to_user_ptr(msg->key), msg->key_len) ||
 	    copy_from_user(m->data + msg->key_len,
 			   u64_to_user_ptr(msg->value), msg->value_len)) {
-		kfree(m);
+		kvfree(m);
 		return -EFAULT;
 	}
 	if (msg->partition == MQDEV_PARTITION_ANY)
@@ -424,7 +434,7 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 		goto out_refused;
 	err = sched_charge(m);
 	if (err) {
-		kfree(m);
+		kvfree(m);
 		goto out_refused;
 	}
 	err = sched_insert(&topic->sched, m, due);

@@ -334,6 +334,8 @@ TEST_F(delay, ttl_read)
 	ASSERT_EQ(0, produce_expiring(self->pfd, now - 1, 1));
 	ASSERT_EQ(0, produce_expiring(self->pfd, now + 60000000000ULL, 2));
 	ASSERT_EQ(0, produce_expiring(self->pfd, now + 200000000, 3));
+	/* an expiry of 0 is none, for the kernel as for the library */
+	ASSERT_EQ(0, produce_expiring(self->pfd, 0, 4));
 	len = read(self->cfd, buf, MQDEV_RECORD_SPACE(sizeof(*rec) +
 						       sizeof(v)));
 	ASSERT_LT(0, len);
@@ -341,6 +343,11 @@ TEST_F(delay, ttl_read)
 	ASSERT_EQ(2, v.n);
 	ASSERT_EQ(1, rec->offset);
 	usleep(300000);
+	len = read(self->cfd, buf, sizeof(buf));
+	ASSERT_EQ(MQDEV_RECORD_SPACE(sizeof(*rec) + sizeof(v)), len);
+	memcpy(&v, mqdev_record_value(rec), sizeof(v));
+	ASSERT_EQ(4, v.n);
+	ASSERT_EQ(3, rec->offset);
 	ASSERT_EQ(-1, read(self->cfd, buf, sizeof(buf)));
 	ASSERT_EQ(EAGAIN, errno);
 	ASSERT_EQ(0, sched_list(self->cfd, 0, NULL, 0, &l));
@@ -593,6 +600,53 @@ TEST_F(delay, limit_and_delete_release)
 	ASSERT_EQ(0, set_param("max_user_scheduled", 10));
 	EXPECT_EQ(0, as_user(USER_UID, fill_delete_refill, names));
 	ASSERT_EQ(0, set_param("max_user_scheduled", old));
+}
+
+/*
+ * The module-wide limit refuses, and refusals change nothing: once the
+ * messages are gone, as many can be scheduled again.
+ */
+TEST_F(delay, module_limit_refusals_change_nothing)
+{
+	unsigned long old = get_param("max_scheduled");
+	struct mqdev_sched_cancel c = {};
+	struct payload p = {};
+	uint64_t ids[3];
+	int i, round;
+
+	ASSERT_EQ(0, set_param("max_scheduled", 3));
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 3; i++)
+			ASSERT_EQ(0, schedule(self->pfd, 0, &p, sizeof(p),
+					      3600000000000LL,
+					      MQDEV_SCHED_RELATIVE, &ids[i],
+					      NULL));
+		for (i = 0; i < 10; i++)
+			ASSERT_EQ(-ENOSPC, schedule(self->pfd, 0, &p,
+						    sizeof(p), 3600000000000LL,
+						    MQDEV_SCHED_RELATIVE, NULL,
+						    NULL));
+		for (i = 0; i < 3; i++) {
+			c.id = ids[i];
+			ASSERT_EQ(0, xioctl(self->pfd, MQDEV_IOC_SCHED_CANCEL,
+					    &c));
+		}
+	}
+	ASSERT_EQ(0, set_param("max_scheduled", old));
+}
+
+/* An acks=all producer waits for replicas at its append: none later. */
+TEST_F(delay, not_for_acks_all)
+{
+	int fd = attach(self->name, MQDEV_ATTACH_PRODUCE |
+			MQDEV_ATTACH_ACKS_ALL, NULL);
+	struct payload p = {};
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, schedule(fd, 0, &p, sizeof(p), 1000,
+				    MQDEV_SCHED_RELATIVE, NULL, NULL));
+	EXPECT_EQ(0, scheduled_now(self->cfd));
+	close(fd);
 }
 
 /* A topic of another namespace is not there to schedule on. */

@@ -461,7 +461,9 @@ struct mqdev_replica_confirm {
  * (named, by key, or in turn) and comes back in @msg.partition; @id names
  * the scheduled message for MQDEV_IOC_SCHED_CANCEL, @due is its due time.
  * Not for a handle bound to a producer session (EINVAL): a sequence number
- * is for an append made now.  @msg.sequence and @msg.status must be zero.
+ * is for an append made now; nor for an acks=all handle (EINVAL): nobody
+ * waits for the replicas when it is appended.  @msg.sequence and
+ * @msg.status must be zero.
  *
  * On a topic that blocks when full and is full at the due time, the append
  * is tried again every MQDEV_SCHED_RETRY_MS, holding back the messages due
@@ -645,11 +647,11 @@ struct mqdev_record {
  * A record's time to live (the topic may have one too: see
  * MQDEV_IOC_TOPIC_CONFIG): with MQDEV_RECORD_EXPIRES the value starts with
  * a __u64 (host byte order, unaligned): the CLOCK_REALTIME nanosecond at
- * which the record expires; the header block, if any, and the value proper
- * follow it.  An expired record is never delivered: read(2) skips it and
- * counts it, a library reading the ring must skip it by the same test
- * (libmqdev does, and counts it), and a scheduled one past it when due is
- * not appended.  The producer writes the expiry (libmqdev:
+ * which the record expires (0: never); the header block, if any, and the
+ * value proper follow it.  An expired record is never delivered: read(2)
+ * skips it and counts it, a library reading the ring must skip it by the
+ * same test (libmqdev does, and counts it), and a scheduled one past it
+ * when due is not appended.  The producer writes the expiry (libmqdev:
  * mqdev_send_opts.ttl_ns); the kernel checks only that it is there.
  */
 #define MQDEV_RECORD_EXPIRES	_BITUL(6)
