@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,9 +30,14 @@
 #define KAFKA_PORT	9392
 #define ECHO_PORT	9393
 #define ECHO_CHUNK	(64 * 1024)
-#define KAFKA_TOPIC	"mqbench-kafka"
 
 static pid_t kafkad_pid;
+/*
+ * A new topic for each run: the daemon keeps its handles open, and one to
+ * a topic deleted and created again under the same name fails its next
+ * append (UNKNOWN_SERVER_ERROR, which librdkafka does not retry).
+ */
+static char topic[32];
 
 /* utime+stime of @pid, in ns; -1 if unreadable. */
 static int64_t cpu_ns(pid_t pid)
@@ -133,12 +139,14 @@ static int topic_create(const struct bench *b)
 						   + b->size);
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
 		      .capacity = (cap + (4 << 20)) & ~((uint64_t)(1 << 20) - 1));
+	static unsigned int seq;
 	int fd = mqdev_open(), err;
 
 	if (fd < 0)
 		return fd;
-	mqdev_topic_delete(fd, KAFKA_TOPIC);
-	err = mqdev_topic_create(fd, KAFKA_TOPIC, &cfg);
+	snprintf(topic, sizeof(topic), "mqbench-kafka-%u", seq++);
+	mqdev_topic_delete(fd, topic);
+	err = mqdev_topic_create(fd, topic, &cfg);
 	close(fd);
 	return err;
 }
@@ -148,7 +156,7 @@ static void topic_delete(void)
 	int fd = mqdev_open();
 
 	if (fd >= 0) {
-		mqdev_topic_delete(fd, KAFKA_TOPIC);
+		mqdev_topic_delete(fd, topic);
 		close(fd);
 	}
 }
@@ -174,8 +182,9 @@ bad:
 
 static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opq)
 {
-	if (m->err)
-		++*(uint64_t *)opq;
+	/* the first failure says why */
+	if (m->err && !(*(uint64_t *)opq)++)
+		fprintf(stderr, "mqbench: kafka: %s\n", rd_kafka_err2str(m->err));
 }
 
 /* A producer tuned for throughput; what the README says it is. */
@@ -213,7 +222,7 @@ static int64_t kafka_produce(const struct bench *b)
 	t0 = now_ns();
 	for (i = 0; i < b->count; i++) {
 		fill(msg, b->size, i, tmpl);
-		while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(KAFKA_TOPIC),
+		while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
 					 RD_KAFKA_V_PARTITION(0),
 					 RD_KAFKA_V_VALUE(msg, b->size),
 					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -263,9 +272,9 @@ static int64_t kafka_consume(const struct bench *b)
 	}
 	rd_kafka_poll_set_consumer(rk);
 	parts = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(parts, KAFKA_TOPIC, 0)->offset =
+	rd_kafka_topic_partition_list_add(parts, topic, 0)->offset =
 		RD_KAFKA_OFFSET_BEGINNING;
-	t0 = now_ns();
+	t0 = 0;
 	if (rd_kafka_assign(rk, parts))
 		goto out;
 	/* a minute without a message is a failure */
@@ -277,6 +286,9 @@ static int64_t kafka_consume(const struct bench *b)
 		}
 		idle = 0;
 		if (!m->err) {
+			/* the rate is from the first message: not the start-up */
+			if (!t0)
+				t0 = now_ns();
 			if (m->len != b->size || check(m->payload, m->len)) {
 				rd_kafka_message_destroy(m);
 				break;
@@ -286,7 +298,7 @@ static int64_t kafka_consume(const struct bench *b)
 		rd_kafka_message_destroy(m);
 	}
 	if (got == b->count)
-		ns = now_ns() - t0;
+		ns = (now_ns() - t0) * b->count / (b->count - 1);
 	else
 		fprintf(stderr, "mqbench: kafka: consumed %" PRIu64 " of %"
 			PRIu64 "\n", got, b->count);
@@ -348,7 +360,7 @@ static void echo_push(int fd, uint64_t total)
 
 /*
  * Push @total bytes through an echo server and read them back: the time
- * in ns, the server's CPU into *@cpu.
+ * in ns, the server's CPU (its rusage, once reaped) into *@cpu.
  */
 static int64_t echo_run(uint64_t total, int64_t *cpu)
 {
@@ -356,10 +368,11 @@ static int64_t echo_run(uint64_t total, int64_t *cpu)
 				 .sin_port = htons(ECHO_PORT),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	static char buf[ECHO_CHUNK];
-	int lfd, fd = -1, one = 1, status;
+	int lfd, fd, one = 1, status;
 	pid_t server, writer = -1;
 	uint64_t got = 0, t0;
-	int64_t ns = -1, c0;
+	struct rusage ru;
+	int64_t ns = -1;
 	ssize_t n;
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -376,27 +389,27 @@ static int64_t echo_run(uint64_t total, int64_t *cpu)
 	close(lfd);
 	if (server < 0)
 		return -1;
-	c0 = cpu_ns(server);
 	t0 = now_ns();
 	fd = tcp_connect(ECHO_PORT);
-	if (fd < 0)
-		goto out;
-	writer = fork();
-	if (!writer)
-		echo_push(fd, total);
-	while (got < total && (n = read(fd, buf, sizeof(buf))) > 0)
-		got += n;
-	if (got == total) {
-		ns = now_ns() - t0;
-		*cpu = cpu_ns(server) - c0;
-	}
-out:
-	if (fd >= 0)
+	if (fd >= 0) {
+		writer = fork();
+		if (!writer)
+			echo_push(fd, total);
+		while (got < total && (n = read(fd, buf, sizeof(buf))) > 0)
+			got += n;
+		if (got == total)
+			ns = now_ns() - t0;
 		close(fd);
+	}
 	if (writer > 0)
 		waitpid(writer, &status, 0);
-	kill(server, SIGTERM);
-	waitpid(server, &status, 0);
+	/* the server has seen the end of the stream, or is told to stop */
+	if (ns < 0)
+		kill(server, SIGTERM);
+	if (wait4(server, &status, 0, &ru) != server)
+		return -1;
+	*cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 	return ns;
 }
 
@@ -488,15 +501,9 @@ static struct spread ratio_of(double (*v)[NR_KEYS], int n, int num, int den)
 	return (struct spread){ x[n / 2], x[0], x[n - 1] };
 }
 
-static void print_row(const char *what, struct spread s, const char *fmt)
+static void print_row(const char *what, const char *unit, struct spread s)
 {
-	printf("| %s | ", what);
-	printf(fmt, s.med);
-	printf(" | ");
-	printf(fmt, s.min);
-	printf("-");
-	printf(fmt, s.max);
-	printf(" |\n");
+	printf("| %s | %.2f%s | %.2f-%.2f |\n", what, s.med, unit, s.min, s.max);
 }
 
 static void kafka_size(struct bench *b, double (*v)[NR_KEYS], int n,
@@ -521,15 +528,15 @@ static void kafka_size(struct bench *b, double (*v)[NR_KEYS], int n,
 		s = spread_of(v, n, k);
 		if (k == WIRE)
 			continue;
-		print_row(key_names[k], s, k < PROD_CPU ? "%.0f msgs/s" :
-			  "%.0f ns/msg");
+		print_row(key_names[k], k < PROD_CPU ? " msgs/s" : " ns/msg",
+			  s);
 		json_result(json, "kafka", key_names[k], b->size,
 			    "\"value\":%.1f,\"min\":%.1f,\"max\":%.1f",
 			    s.med, s.min, s.max);
 	}
 	for (k = 0; k < sizeof(ratios) / sizeof(ratios[0]); k++) {
 		s = ratio_of(v, n, ratios[k].num, ratios[k].den);
-		print_row(ratios[k].what, s, "%.2f");
+		print_row(ratios[k].what, "", s);
 		json_result(json, "kafka-ratio", ratios[k].what, b->size,
 			    "\"value\":%.3f,\"min\":%.3f,\"max\":%.3f",
 			    s.med, s.min, s.max);
