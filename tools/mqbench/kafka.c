@@ -132,18 +132,24 @@ static void kafkad_stop(void)
 	kafkad_pid = 0;
 }
 
-/* The topic, one partition large enough for @b's whole backlog. */
+/*
+ * The topic, one partition large enough for @b's whole backlog: a power of
+ * two, as mqdev wants, at most its max_partition_bytes (64 MiB by default).
+ */
 static int topic_create(const struct bench *b)
 {
-	uint64_t cap = b->count * MQDEV_RECORD_SPACE(sizeof(struct mqdev_record)
-						   + b->size);
-	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
-		      .capacity = (cap + (4 << 20)) & ~((uint64_t)(1 << 20) - 1));
+	uint64_t need = b->count * MQDEV_RECORD_SPACE(sizeof(struct mqdev_record)
+						    + b->size) + (1 << 20);
+	uint64_t cap = 1 << 20;
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1);
 	static unsigned int seq;
 	int fd = mqdev_open(), err;
 
 	if (fd < 0)
 		return fd;
+	while (cap < need)
+		cap <<= 1;
+	cfg.capacity = cap;
 	snprintf(topic, sizeof(topic), "mqbench-kafka-%u", seq++);
 	mqdev_topic_delete(fd, topic);
 	err = mqdev_topic_create(fd, topic, &cfg);
@@ -187,6 +193,28 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opq)
 		fprintf(stderr, "mqbench: kafka: %s\n", rd_kafka_err2str(m->err));
 }
 
+/* A client of @type with the settings @kv; a producer counts @failed. */
+static rd_kafka_t *kclient(rd_kafka_type_t type, const char *const *kv,
+			   uint64_t *failed)
+{
+	rd_kafka_conf_t *conf = kconf(kv);
+	rd_kafka_t *rk;
+	char err[256];
+
+	if (!conf)
+		return NULL;
+	if (failed) {
+		rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+		rd_kafka_conf_set_opaque(conf, failed);
+	}
+	rk = rd_kafka_new(type, conf, err, sizeof(err));
+	if (!rk) {
+		fprintf(stderr, "mqbench: librdkafka: %s\n", err);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
 /* A producer tuned for throughput; what the README says it is. */
 static const char *const producer_conf[] = {
 	"acks", "1",
@@ -202,23 +230,14 @@ static const char *const producer_conf[] = {
 /* Produce @b's messages and flush: the time, in ns, or -1. */
 static int64_t kafka_produce(const struct bench *b)
 {
-	rd_kafka_conf_t *conf = kconf(producer_conf);
 	void *tmpl = template_of(b->size), *msg = malloc(b->size);
 	uint64_t i, failed = 0, t0;
 	int64_t ns = -1;
 	rd_kafka_t *rk;
-	char err[256];
 
-	if (!conf || !tmpl || !msg)
+	rk = kclient(RD_KAFKA_PRODUCER, producer_conf, &failed);
+	if (!rk || !tmpl || !msg)
 		goto out;
-	rd_kafka_conf_set_dr_msg_cb(conf, delivered);
-	rd_kafka_conf_set_opaque(conf, &failed);
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	if (!rk) {
-		fprintf(stderr, "mqbench: librdkafka: %s\n", err);
-		rd_kafka_conf_destroy(conf);
-		goto out;
-	}
 	t0 = now_ns();
 	for (i = 0; i < b->count; i++) {
 		fill(msg, b->size, i, tmpl);
@@ -236,8 +255,9 @@ static int64_t kafka_produce(const struct bench *b)
 	else
 		fprintf(stderr, "mqbench: kafka: %" PRIu64 " not delivered\n",
 			failed);
-	rd_kafka_destroy(rk);
 out:
+	if (rk)
+		rd_kafka_destroy(rk);
 	free(tmpl);
 	free(msg);
 	return ns;
@@ -254,22 +274,14 @@ static const char *const consumer_conf[] = {
 /* Read and check @b's messages from the beginning: the time, or -1. */
 static int64_t kafka_consume(const struct bench *b)
 {
-	rd_kafka_conf_t *conf = kconf(consumer_conf);
+	rd_kafka_t *rk = kclient(RD_KAFKA_CONSUMER, consumer_conf, NULL);
 	rd_kafka_topic_partition_list_t *parts;
 	uint64_t got = 0, t0, idle = 0;
 	rd_kafka_message_t *m;
 	int64_t ns = -1;
-	rd_kafka_t *rk;
-	char err[256];
 
-	if (!conf)
+	if (!rk)
 		return -1;
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-	if (!rk) {
-		fprintf(stderr, "mqbench: librdkafka: %s\n", err);
-		rd_kafka_conf_destroy(conf);
-		return -1;
-	}
 	rd_kafka_poll_set_consumer(rk);
 	parts = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(parts, topic, 0)->offset =
@@ -439,19 +451,28 @@ static const char *const key_names[NR_KEYS] = {
 	"wire_bytes",
 };
 
+static int failed_at(const char *what, int err)
+{
+	fprintf(stderr, "mqbench: kafka: %s failed%s%s\n", what,
+		err ? ": " : "", err ? strerror(-err) : "");
+	return -1;
+}
+
 /* One repetition at @b's size: every value of the table into @v. */
 static int kafka_once(struct bench *b, double *v)
 {
 	int64_t ns, c0, c1, r0, echo_cpu = 0;
+	int err;
 
-	if (topic_create(b))
-		return -1;
+	err = topic_create(b);
+	if (err)
+		return failed_at("creating the topic", err);
 	c0 = cpu_ns(kafkad_pid);
 	r0 = rchar(kafkad_pid);
 	ns = kafka_produce(b);
 	c1 = cpu_ns(kafkad_pid);
 	if (ns <= 0 || c0 < 0 || c1 < 0)
-		return -1;
+		return failed_at("producing", 0);
 	v[PROD] = b->count * 1e9 / ns;
 	v[PROD_CPU] = (double)(c1 - c0) / b->count;
 	/* what the produce requests carried, as the daemon read them */
@@ -461,17 +482,21 @@ static int kafka_once(struct bench *b, double *v)
 	c0 = cpu_ns(kafkad_pid);
 	topic_delete();
 	if (ns <= 0)
-		return -1;
+		return failed_at("consuming", 0);
 	v[CONS] = b->count * 1e9 / ns;
 	v[CONS_CPU] = (double)(c0 - c1) / b->count;
 	ns = echo_run((uint64_t)(v[WIRE] * b->count), &echo_cpu);
 	if (ns <= 0)
-		return -1;
+		return failed_at("the TCP echo", 0);
 	v[ECHO] = b->count * 1e9 / ns;
 	v[ECHO_CPU] = (double)echo_cpu / b->count;
 	v[REDIS] = peer_rate("redis", b);
+	if (v[REDIS] <= 0)
+		return failed_at("the redis peer", 0);
 	v[NATIVE] = peer_rate("mqdev", b);
-	return v[REDIS] > 0 && v[NATIVE] > 0 ? 0 : -1;
+	if (v[NATIVE] <= 0)
+		return failed_at("the mqdev peer", 0);
+	return 0;
 }
 
 struct spread {
