@@ -443,8 +443,12 @@ static double peer_rate(const char *name, struct bench *b)
 
 /* ---- one repetition, and the table ------------------------------------- */
 
-enum { PROD, CONS, REDIS, NATIVE, ECHO, PROD_CPU, CONS_CPU, ECHO_CPU,
-       WIRE, NR_KEYS };
+/* rates first (msgs/s), then CPU (ns/msg), then the wire bytes */
+enum {
+	PROD, CONS, REDIS, NATIVE, ECHO,
+	PROD_CPU, CONS_CPU, ECHO_CPU,
+	WIRE, NR_KEYS
+};
 static const char *const key_names[NR_KEYS] = {
 	"kafkad_produce", "kafkad_consume", "redis", "mqdev", "tcp_echo",
 	"kafkad_produce_cpu_ns", "kafkad_consume_cpu_ns", "echo_cpu_ns",
