@@ -144,7 +144,7 @@ $(B)/bin/mqdev-exporter-asan: $(EXPORTER_SRCS) $(MQSTATS) $(HDRS) $(LIB_SO)
 MQBENCH_SRCS := $(wildcard tools/mqbench/*.c)
 $(B)/bin/mqbench: $(MQBENCH_SRCS) tools/mqbench/mqbench.h $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrt
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrdkafka -lrt
 
 $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -283,7 +283,7 @@ check: deps
 		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
-		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay \
+		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka \
 		>/dev/null
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2

@@ -11,7 +11,7 @@ libhiredis-dev redis-tools abigail-tools
 python3 python3-yaml python3-jsonschema python3-docutils dkms
 scdoc mandoc groff-base man-db prometheus
 zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
-kcat python3-kafka python3-confluent-kafka"
+kcat python3-kafka python3-confluent-kafka librdkafka-dev"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 

@@ -55,6 +55,9 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n);
 int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
 	       double *consume_ns);
 
+/* mqbench.c: one producer and one consumer at once, the consumer's ns */
+int64_t run_once(const struct peer *p, struct bench *b);
+
 /* scenarios.c */
 int64_t run_parallel(const struct peer *p, struct bench *b, int k);
 int64_t run_backlog(const struct peer *p, struct bench *b);
@@ -88,5 +91,8 @@ int64_t redis_aof_produce(size_t size, uint64_t until);
 
 /* durable.c: acks=all against fsync, Redis's AOF and memory, on the disk */
 int durable_table(uint64_t count, FILE *json);
+
+/* kafka.c: librdkafka through mqdev-kafkad, against Redis and TCP echo */
+int kafka_table(uint64_t count, int reps, FILE *json);
 
 #endif /* _MQBENCH_H */
