@@ -57,7 +57,9 @@ LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
 	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan \
 	    $(B)/bin/pcload $(B)/bin/pccheck \
-	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
+	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan \
+	    $(B)/bin/mqdev-mirror $(B)/selftests/mqdev-mirror-asan \
+	    $(B)/selftests/mirror_test
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -177,6 +179,28 @@ $(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
 
+# mqdev-mirror, on librdkafka; its test (selftests/mirror, outside the
+# kselftest directory: it needs librdkafka and the daemon) runs the -asan
+# one against librdkafka's mock cluster, once, in make check.
+MIRROR_SRCS := $(wildcard tools/mirror/*.c)
+MIRROR_HDRS := tools/mirror/mirror.h $(HDRS)
+$(B)/bin/mqdev-mirror: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MIRROR_SRCS) $(LDLIBS) -lrdkafka
+
+$(B)/selftests/mqdev-mirror-asan: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer \
+		-o $@ $(MIRROR_SRCS) $(LIB_SRCS) -lmnl -lrdkafka
+
+$(B)/selftests/mirror_test: selftests/mirror/mirror_test.c \
+		selftests/mqdev/common.h $(KSFT_FILES) $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -O2 -g -Wall -Wshadow $(if $(filter 1,$(WERROR)),-Werror) \
+		-Iselftests/mqdev -I$(KSFT) -o $@ $< $(LIB_SRCS) \
+		-lmnl -lrdkafka -lpthread
+
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
@@ -266,7 +290,7 @@ check: deps
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable \
 		>/dev/null
-	tools/vm/run --host-usr -- selftests/run.sh
+	tools/vm/run --host-usr -- selftests/run.sh --also mirror_test
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1

@@ -8,11 +8,19 @@
 # top-level Makefile (through selftests/mqdev/Makefile, a kselftest one):
 # each prints TAP and the "# Totals:" line counted here, or exits with
 # kselftest's KSFT_SKIP (4) after "1..0 # SKIP reason", counted as one skip.
+# "--also NAME" adds a test outside selftests/mqdev that its Makefile built
+# into build/selftests (mirror_test: make check runs it once, and
+# check-kver and check-debug leave it out).
 root=$(cd "$(dirname "$0")/.." && pwd)
 src="$root/selftests/mqdev"
 bin="$root/build/selftests"
 pass=0 fail=0 skip=0
 KSFT_SKIP=4
+also=
+while [ "$1" = --also ] && [ $# -ge 2 ]; do
+	also="$also $bin/$2"
+	shift 2
+done
 
 if [ $# -gt 0 ]; then
 	tests=$(for t in "$@"; do
@@ -25,6 +33,7 @@ else
 		sed -n -e '/^\*/d' -e "s|^\(.*\)\.c$|$bin/\1|p" \
 		       -e "s|^.*\.sh$|$bin/&|p")
 fi
+tests="$tests$also"
 
 for t in $tests; do
 	name=$(basename "$t")
