@@ -22,7 +22,8 @@
 # make man-check  lint them, and check that every libmqdev function and every
 #                 mqctl command has its page (make check runs it)
 # make install    headers, library, tools, manual pages and module under PREFIX;
-#                 mqdev-persistd's config in /etc/mqdev, its unit in systemd's
+#                 mqdev-persistd's and mqdev-mirror's configs in /etc/mqdev,
+#                 their units in systemd's
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
 # for the running kernel of a real host: make KVER=$(uname -r).  Kernels
@@ -431,6 +432,12 @@ install: all
 	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/persistd/mqdev-persistd.service \
 		| install -D -m 644 /dev/stdin \
 		$(DESTDIR)/lib/systemd/system/mqdev-persistd.service
+	install -D -m 755 $(B)/bin/mqdev-mirror $(DESTDIR)$(PREFIX)/sbin/mqdev-mirror
+	install -D -m 644 tools/mirror/mqdev-mirror.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-mirror.conf
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/mirror/mqdev-mirror.service \
+		| install -D -m 644 /dev/stdin \
+		$(DESTDIR)/lib/systemd/system/mqdev-mirror.service
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
 	install -D -m 755 $(B)/bin/mqdev-exporter \
 		$(DESTDIR)$(PREFIX)/bin/mqdev-exporter

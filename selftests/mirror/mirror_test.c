@@ -154,6 +154,19 @@ static bool log_wait(struct daemon *d, const char *what, int count, int ms)
 	return log_count(d, what) >= count;
 }
 
+/*
+ * SIGKILL at a random moment of its work: once it is mirroring (so that
+ * every restart has something to go on from), within 300 ms.
+ */
+static void daemon_kill_working(struct daemon *d)
+{
+	log_wait(d, "mirroring", d->starts, 60000);
+	sleep_ms(rand() % 300);
+	kill(d->pid, SIGKILL);
+	wait_status(d->pid);
+	d->pid = 0;
+}
+
 static void daemon_kill(struct daemon *d)
 {
 	kill(d->pid, SIGKILL);
@@ -642,8 +655,7 @@ TEST_F_TIMEOUT(mirror, outbound, 300)
 			rd_kafka_mock_broker_set_rtt(self->c.mc, 2, 50);
 		if (i == next_kill && kills < 3) {
 			/* mid-flight: what it produced may be unacknowledged */
-			sleep_ms(rand() % 30);
-			daemon_kill(&self->d);
+			daemon_kill_working(&self->d);
 			daemon_start(&self->d);
 			kills++;
 			next_kill = i + 30 + rand() % 40;
@@ -703,8 +715,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 			pthread_join(outage.thread, NULL);
 		if (i > RECORDS / 2 && i % 30 == 0 && kills < 3) {
 			rd_kafka_flush(kp, 30000);
-			sleep_ms(100 + rand() % 400);
-			daemon_kill(&self->d);
+			daemon_kill_working(&self->d);
 			daemon_start(&self->d);
 			kills++;
 		}

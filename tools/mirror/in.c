@@ -153,14 +153,11 @@ static int in_sizes(struct link *l)
 {
 	struct mqdev_topic_info info;
 	uint32_t kparts;
-	int fd = mqdev_open(), err;
+	int err;
 
-	if (fd < 0)
-		return link_fail(l, fd, "/dev/mq"), fd;
-	err = mqdev_topic_describe(fd, l->topic, &info, NULL, 0);
-	close(fd);
+	err = link_describe(l, &info);
 	if (err)
-		return link_fail(l, err, "the mqdev topic"), err;
+		return err;
 	err = kafka_partitions(l->rk_in, l->kafka_topic, &kparts, 5000);
 	if (err)
 		return link_fail(l, err, "Kafka topic %s", l->kafka_topic), err;
@@ -204,6 +201,14 @@ static int in_assign(struct link *l, const int64_t *next)
 
 	tp = rd_kafka_topic_partition_list_new(l->nparts);
 	for (p = 0; p < l->nparts; p++) {
+		if (next[p] >= 0)
+			say(LOG_INFO, "in %s: partition %u goes on at Kafka "
+			    "offset %" PRId64 ", after the last one it has",
+			    l->topic, p, next[p]);
+		else
+			say(LOG_INFO, "in %s: partition %u has no record from "
+			    "Kafka: it starts at the group's committed offset",
+			    l->topic, p);
 		rd_kafka_topic_partition_list_add(tp, l->kafka_topic, p)->offset =
 			next[p] >= 0 ? next[p] : RD_KAFKA_OFFSET_STORED;
 		l->parts[p].next = l->parts[p].appended =

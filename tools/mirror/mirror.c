@@ -119,6 +119,28 @@ void link_ok(struct link *l)
 	    l->topic, l->dir == DIR_OUT ? "to" : "from", l->kafka_topic);
 }
 
+/**
+ * link_describe() - what the mqdev topic of a link is now
+ * @l: the link
+ * @info: filled
+ *
+ * Return: 0, or -errno after link_fail() said why.
+ */
+int link_describe(struct link *l, struct mqdev_topic_info *info)
+{
+	int fd = mqdev_open(), err;
+
+	if (fd < 0) {
+		link_fail(l, fd, "/dev/mq");
+		return fd;
+	}
+	err = mqdev_topic_describe(fd, l->topic, info, NULL, 0);
+	close(fd);
+	if (err)
+		link_fail(l, err, "the mqdev topic");
+	return err;
+}
+
 static void kafka_log(const rd_kafka_t *k, int level, const char *fac,
 		      const char *buf)
 {

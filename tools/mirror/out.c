@@ -266,14 +266,11 @@ static int out_topic_check(struct link *l)
 {
 	struct mqdev_topic_info info;
 	uint32_t kparts;
-	int fd = mqdev_open(), err;
+	int err;
 
-	if (fd < 0)
-		return link_fail(l, fd, "/dev/mq"), fd;
-	err = mqdev_topic_describe(fd, l->topic, &info, NULL, 0);
-	close(fd);
+	err = link_describe(l, &info);
 	if (err)
-		return link_fail(l, err, "the mqdev topic"), err;
+		return err;
 	if (!(info.flags & MQDEV_TOPIC_DURABLE)) {
 		link_fail(l, -EINVAL, "not a durable topic: only those have "
 			  "replicas");
