@@ -8,19 +8,23 @@
 # top-level Makefile (through selftests/mqdev/Makefile, a kselftest one):
 # each prints TAP and the "# Totals:" line counted here, or exits with
 # kselftest's KSFT_SKIP (4) after "1..0 # SKIP reason", counted as one skip.
-# "--also NAME" adds a test outside selftests/mqdev that its Makefile built
-# into build/selftests (mirror_test: make check runs it once, and
-# check-kver and check-debug leave it out).
+#
+# --kernel-only leaves out the tests named in selftests/mqdev/userspace.list:
+# those of userspace daemons (the Kafka gateway, the mirror), whose subject
+# does not change with the kernel they run on.  make check runs them once;
+# the runs on other kernels (check-6.1, check-debug) pass --kernel-only.
 root=$(cd "$(dirname "$0")/.." && pwd)
 src="$root/selftests/mqdev"
 bin="$root/build/selftests"
 pass=0 fail=0 skip=0
 KSFT_SKIP=4
-also=
-while [ "$1" = --also ] && [ $# -ge 2 ]; do
-	also="$also $bin/$2"
-	shift 2
-done
+userspace_only=
+
+if [ "${1:-}" = --kernel-only ]; then
+	shift
+	userspace_only=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' \
+		"$src/userspace.list")
+fi
 
 if [ $# -gt 0 ]; then
 	tests=$(for t in "$@"; do
@@ -33,10 +37,13 @@ else
 		sed -n -e '/^\*/d' -e "s|^\(.*\)\.c$|$bin/\1|p" \
 		       -e "s|^.*\.sh$|$bin/&|p")
 fi
-tests="$tests$also"
 
 for t in $tests; do
 	name=$(basename "$t")
+	if echo "$userspace_only" | grep -qx "${name%.sh}"; then
+		echo "== $name: left out (--kernel-only)"
+		continue
+	fi
 	echo "== $name"
 	out=$(mktemp)
 	"$t" >"$out" 2>&1
