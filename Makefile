@@ -180,9 +180,10 @@ $(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
 
-# mqdev-mirror, on librdkafka; its test (selftests/mirror, outside the
-# kselftest directory: it needs librdkafka and the daemon) runs the -asan
-# one against librdkafka's mock cluster, once, in make check.
+# mqdev-mirror, on librdkafka.  Its test, selftests/mqdev/mirror_test.c,
+# needs librdkafka and the daemon: built here, not by the kselftest
+# Makefile; it runs the -asan daemon against librdkafka's mock cluster,
+# once, in make check (selftests/mqdev/userspace.list).
 MIRROR_SRCS := $(wildcard tools/mirror/*.c)
 MIRROR_HDRS := tools/mirror/mirror.h $(HDRS)
 $(B)/bin/mqdev-mirror: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SO)
@@ -195,7 +196,7 @@ $(B)/selftests/mqdev-mirror-asan: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SRCS)
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(MIRROR_SRCS) $(LIB_SRCS) -lmnl -lrdkafka
 
-$(B)/selftests/mirror_test: selftests/mirror/mirror_test.c \
+$(B)/selftests/mirror_test: selftests/mqdev/mirror_test.c \
 		selftests/mqdev/common.h $(KSFT_FILES) $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -O2 -g -Wall -Wshadow $(if $(filter 1,$(WERROR)),-Werror) \
@@ -291,7 +292,7 @@ check: deps
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable \
 		>/dev/null
-	tools/vm/run --host-usr -- selftests/run.sh --also mirror_test
+	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1

@@ -9,8 +9,8 @@
  * a cluster that cannot be reached; bad configurations.  The daemon is the
  * one built with the address and undefined-behaviour sanitizers.
  *
- * Not in selftests/mqdev: it needs librdkafka and the daemon, and make check
- * runs it once (selftests/run.sh --also mirror_test).
+ * It needs librdkafka and the daemon: the top-level Makefile builds it, not
+ * this directory's; make check runs it once (userspace.list).
  */
 #include <libgen.h>
 #include <pthread.h>
