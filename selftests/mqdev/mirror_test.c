@@ -518,6 +518,29 @@ static bool wait_safe(const char *topic, int ms)
 	return all_safe(topic);
 }
 
+/* The records the mqdev topic has, over its partitions. */
+static uint64_t topic_records(const char *topic)
+{
+	struct mqdev_partition_info pi[PARTS];
+	struct mqdev_topic_info info;
+	uint64_t n = 0;
+	int fd = mqdev_open(), p;
+
+	if (!mqdev_topic_describe(fd, topic, &info, pi, PARTS))
+		for (p = 0; p < PARTS; p++)
+			n += pi[p].next_offset;
+	close(fd);
+	return n;
+}
+
+static void wait_records(const char *topic, uint64_t n)
+{
+	uint64_t end = mono_ms() + 60000;
+
+	while (topic_records(topic) < n && mono_ms() < end)
+		sleep_ms(50);
+}
+
 struct acked {
 	int n, errors, last_error;
 	uint64_t offset[MAX_RECS];
@@ -695,6 +718,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 	char key[32], val[32], h1[32], h2[32], ibuf[16];
 	int i, n, kills = 0, p;
 	int64_t want[PARTS] = {};
+	uint64_t had = 0;
 	bool nk, nv;
 	rd_kafka_headers_t *h;
 	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS);
@@ -707,6 +731,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 		if (i == RECORDS / 2) {
 			rd_kafka_flush(kp, 30000);
 			daemon_start(&self->d);
+			had = topic_records(self->topic);
 		}
 		if (i == RECORDS / 2 + 20)	/* partition 1's leader */
 			outage_start(&outage, self->c.mc, self->ktopic, 1, 2,
@@ -714,9 +739,12 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 		if (i == RECORDS / 2 + 50)
 			pthread_join(outage.thread, NULL);
 		if (i > RECORDS / 2 && i % 30 == 0 && kills < 3) {
+			/* once this instance appended: its successor goes on */
 			rd_kafka_flush(kp, 30000);
+			wait_records(self->topic, had + 1);
 			daemon_kill_working(&self->d);
 			daemon_start(&self->d);
+			had = topic_records(self->topic);
 			kills++;
 		}
 		content(i, &nk, &nv, key, val, h1, h2);

@@ -28,6 +28,7 @@
 #include "mirror.h"
 
 #define TICK_MS		100
+#define PAUSE_MS	10	/* see link_arm() */
 #define BACKOFF_MIN_MS	250
 #define STATUS_MAX	(1 << 20)	/* bytes --status reads at most */
 #define SIG_TAG		((void *)1)
@@ -334,6 +335,7 @@ static void link_start(struct link *l)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLPRI, .data.ptr = l };
 
 	if (l->dir == DIR_OUT) {
+		l->disarmed = l->woke = false;
 		err = out_start(l);
 		if (!err && epoll_ctl(epfd, EPOLL_CTL_ADD,
 				      mqdev_consumer_fd(l->rep), &ev))
@@ -399,10 +401,47 @@ static void producer_restart(void)
 		stopping = true;
 }
 
-static bool turn(void)
+/*
+ * The rings can poll readable with nothing to take: a transaction not yet
+ * decided, or no room in flight.  Their EPOLLIN is then left out for
+ * PAUSE_MS, so that the loop does not spin on it.
+ */
+static void link_arm(struct link *l, bool on, uint64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLPRI | (on ? EPOLLIN : 0),
+				  .data.ptr = l };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, mqdev_consumer_fd(l->rep), &ev))
+		return;
+	l->disarmed = !on;
+	l->rearm_at = now + PAUSE_MS;
+}
+
+static void out_turn(struct link *l, uint64_t now, int *timeout)
+{
+	int n = out_drain(l);
+
+	out_poll(0);
+	if (l->ready)
+		out_confirm(l);
+	if (!l->ready)
+		return;
+	if (n > 0)
+		*timeout = 0;
+	else if (l->woke && !l->disarmed)
+		link_arm(l, false, now);
+	else if (l->disarmed && now >= l->rearm_at)
+		link_arm(l, true, now);
+	if (l->disarmed && *timeout > PAUSE_MS)
+		*timeout = PAUSE_MS;
+	l->woke = false;
+}
+
+/* One turn of the loop: how long it may sleep next, in ms. */
+static int turn(void)
 {
 	uint64_t now = now_ms();
-	bool busy = false;
+	int timeout = TICK_MS;
 	struct link *l;
 
 	if (out_fatal())
@@ -416,15 +455,14 @@ static bool turn(void)
 		if (!l->ready)
 			continue;
 		if (l->dir == DIR_OUT) {
-			busy |= out_drain(l) > 0;
-			out_poll(0);
-			if (l->ready)
-				out_confirm(l);
-		} else {
-			busy |= in_pump(l) > 0 || l->held;
+			out_turn(l, now, &timeout);
+		} else if (in_pump(l) > 0) {
+			timeout = 0;
+		} else if (l->held && timeout > PAUSE_MS) {
+			timeout = PAUSE_MS;	/* mqdev had no room */
 		}
 	}
-	return busy;
+	return timeout;
 }
 
 static void on_event(struct epoll_event *ev)
@@ -445,24 +483,25 @@ static void on_event(struct epoll_event *ev)
 	}
 	if (l->ready && (ev->events & EPOLLPRI))
 		out_groups(l);
+	if (ev->events & EPOLLIN)
+		l->woke = true;
 }
 
 static int loop(void)
 {
 	struct epoll_event evs[16];
 	uint64_t next_status = 0, last_status = now_ms(), now;
-	bool busy = false;
-	int n, i;
+	int n, i, timeout;
 
 	while (!stopping) {
-		busy = turn();
+		timeout = turn();
 		now = now_ms();
 		if (now >= next_status) {
 			status_write((now - last_status + 500) / 1000);
 			last_status = now;
 			next_status = now + config.status_ms;
 		}
-		n = epoll_wait(epfd, evs, 16, busy ? 0 : TICK_MS);
+		n = epoll_wait(epfd, evs, 16, timeout);
 		for (i = 0; i < n; i++)
 			on_event(&evs[i]);
 	}

@@ -60,6 +60,9 @@ struct link {
 	struct mqdev_consumer *rep;
 	rd_kafka_topic_t *rkt;
 	bool stalled;		/* librdkafka's queue was full */
+	bool woke;		/* the rings polled readable this turn */
+	bool disarmed;		/* EPOLLIN left out until rearm_at */
+	uint64_t rearm_at;
 
 	/* inbound */
 	rd_kafka_t *rk_in;
