@@ -155,12 +155,9 @@ static int in_sizes(struct link *l)
 	uint32_t kparts;
 	int err;
 
-	err = link_describe(l, &info);
+	err = link_sizes(l, l->rk_in, &info, &kparts);
 	if (err)
 		return err;
-	err = kafka_partitions(l->rk_in, l->kafka_topic, &kparts, 5000);
-	if (err)
-		return link_fail(l, err, "Kafka topic %s", l->kafka_topic), err;
 	if (kparts > info.partitions || info.partitions > MAX_PARTITIONS) {
 		link_fail(l, -EINVAL, "Kafka topic %s has %u partitions, the "
 			  "mqdev topic %u: each goes to the same partition",

@@ -121,13 +121,16 @@ void link_ok(struct link *l)
 }
 
 /**
- * link_describe() - what the mqdev topic of a link is now
+ * link_sizes() - what a link's two topics are now
  * @l: the link
- * @info: filled
+ * @k: a Kafka client to ask
+ * @info: the mqdev topic's description
+ * @kparts: the Kafka topic's partitions
  *
  * Return: 0, or -errno after link_fail() said why.
  */
-int link_describe(struct link *l, struct mqdev_topic_info *info)
+int link_sizes(struct link *l, rd_kafka_t *k, struct mqdev_topic_info *info,
+	       uint32_t *kparts)
 {
 	int fd = mqdev_open(), err;
 
@@ -137,8 +140,13 @@ int link_describe(struct link *l, struct mqdev_topic_info *info)
 	}
 	err = mqdev_topic_describe(fd, l->topic, info, NULL, 0);
 	close(fd);
-	if (err)
+	if (err) {
 		link_fail(l, err, "the mqdev topic");
+		return err;
+	}
+	err = kafka_partitions(k, l->kafka_topic, kparts, 5000);
+	if (err)
+		link_fail(l, err, "Kafka topic %s", l->kafka_topic);
 	return err;
 }
 

@@ -91,7 +91,8 @@ uint64_t now_ms(void);
 void link_fail(struct link *l, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void link_ok(struct link *l);
-int link_describe(struct link *l, struct mqdev_topic_info *info);
+int link_sizes(struct link *l, rd_kafka_t *k, struct mqdev_topic_info *info,
+	       uint32_t *kparts);
 int kafka_conf(const struct config *cfg, rd_kafka_conf_t **confp,
 	       char *err, size_t errlen);
 int kafka_partitions(rd_kafka_t *rk, const char *topic, uint32_t *count,

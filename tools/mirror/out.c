@@ -268,7 +268,7 @@ static int out_topic_check(struct link *l)
 	uint32_t kparts;
 	int err;
 
-	err = link_describe(l, &info);
+	err = link_sizes(l, rk, &info, &kparts);
 	if (err)
 		return err;
 	if (!(info.flags & MQDEV_TOPIC_DURABLE)) {
@@ -278,9 +278,6 @@ static int out_topic_check(struct link *l)
 	}
 	if (info.partitions > MAX_PARTITIONS)
 		return link_fail(l, -E2BIG, "too many partitions"), -E2BIG;
-	err = kafka_partitions(rk, l->kafka_topic, &kparts, PROBE_TIMEOUT_MS);
-	if (err)
-		return link_fail(l, err, "Kafka topic %s", l->kafka_topic), err;
 	if (kparts < info.partitions) {
 		link_fail(l, -EINVAL, "Kafka topic %s has %u partitions, fewer "
 			  "than the topic's %u", l->kafka_topic, kparts,
