@@ -29,6 +29,7 @@
 
 #define TICK_MS		100
 #define PAUSE_MS	10	/* see link_arm() */
+#define SUMMARY_MS	60000	/* between each link's line in the log */
 #define BACKOFF_MIN_MS	250
 #define STATUS_MAX	(1 << 20)	/* bytes --status reads at most */
 #define SIG_TAG		((void *)1)
@@ -244,7 +245,7 @@ static uint64_t out_end(const struct link *l, uint32_t p,
 	return have ? pi[p].next_offset : l->parts[p].next;
 }
 
-static void status_link(FILE *f, struct link *l, unsigned int secs)
+static void status_link(FILE *f, struct link *l, uint64_t ms)
 {
 	static struct mqdev_partition_info pi[MAX_PARTITIONS];
 	struct mqdev_topic_info info;
@@ -271,7 +272,7 @@ static void status_link(FILE *f, struct link *l, unsigned int secs)
 			mp->lag = hi > (int64_t)mp->appended ?
 				  hi - mp->appended : 0;
 		}
-		mp->rate = (mp->records - mp->rate_base) / (secs ? secs : 1);
+		mp->rate = (mp->records - mp->rate_base) * 1000 / (ms ? ms : 1);
 		mp->rate_base = mp->records;
 		fprintf(f, "  partition %u next %" PRIu64 " %s %" PRIu64
 			" lag %" PRIu64 " records %" PRIu64 " bytes %" PRIu64
@@ -282,21 +283,46 @@ static void status_link(FILE *f, struct link *l, unsigned int secs)
 	}
 }
 
-/* Written whole to a temporary file, then renamed: never read half done. */
-static void status_write(unsigned int secs)
+/* Each link's lag, rate and errors, in the log every SUMMARY_MS. */
+static void status_summary(struct link *l, uint64_t ms)
 {
+	uint64_t lag = 0, records = 0, errors = 0;
+	uint32_t p;
+
+	for (p = 0; l->parts && p < l->nparts; p++) {
+		lag += l->parts[p].lag;
+		records += l->parts[p].records;
+		errors += l->parts[p].errors;
+	}
+	say(LOG_INFO, "%s %s: %s; lag %" PRIu64 " records, %" PRIu64
+	    " records/s, %" PRIu64 " records in all, %" PRIu64 " errors",
+	    link_name(l), l->topic, l->state,
+	    lag, (records - l->summary_base) * 1000 / (ms ? ms : 1), records,
+	    errors);
+	l->summary_base = records;
+}
+
+/* Written whole to a temporary file, then renamed: never read half done. */
+static void status_write(uint64_t ms)
+{
+	static bool warned;
 	char tmp[4096 + 8];
 	struct link *l;
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", config.status_file);
 	f = fopen(tmp, "w");
-	if (!f)
+	if (!f) {
+		if (!warned)
+			say(LOG_WARNING, "status file %s: %s: --status will not "
+			    "work", tmp, strerror(errno));
+		warned = true;
 		return;
+	}
 	fprintf(f, "mqdev-mirror pid %d bootstrap %s\n", (int)getpid(),
 		config.bootstrap);
 	for (l = config.links; l; l = l->next)
-		status_link(f, l, secs);
+		status_link(f, l, ms);
 	if (fclose(f) || rename(tmp, config.status_file))
 		unlink(tmp);
 }
@@ -499,15 +525,22 @@ static int loop(void)
 {
 	struct epoll_event evs[16];
 	uint64_t next_status = 0, last_status = now_ms(), now;
+	uint64_t last_summary = last_status;
+	struct link *l;
 	int n, i, timeout;
 
 	while (!stopping) {
 		timeout = turn();
 		now = now_ms();
 		if (now >= next_status) {
-			status_write((now - last_status + 500) / 1000);
+			status_write(now - last_status);
 			last_status = now;
 			next_status = now + config.status_ms;
+		}
+		if (now >= last_summary + SUMMARY_MS) {
+			for (l = config.links; l; l = l->next)
+				status_summary(l, now - last_summary);
+			last_summary = now;
 		}
 		n = epoll_wait(epfd, evs, 16, timeout);
 		for (i = 0; i < n; i++)
@@ -532,7 +565,7 @@ static void shutdown_links(void)
 		}
 	}
 	out_exit();
-	status_write(1);
+	status_write(1000);
 	for (l = config.links; l; l = l->next) {
 		if (l->dir == DIR_OUT)
 			out_stop(l);

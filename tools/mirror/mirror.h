@@ -53,6 +53,7 @@ struct link {
 	uint64_t retry_at;	/* ms, while not ready */
 	uint32_t backoff_ms;
 	char state[160];	/* "ok", or why not, for the status */
+	uint64_t summary_base;	/* records at the last summary logged */
 	uint32_t nparts;
 	struct mpart *parts;
 
