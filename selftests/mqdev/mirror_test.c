@@ -28,13 +28,6 @@
 #define MAX_RECS	4096
 #define KAFKA_PRODUCE	0	/* the Produce request's ApiKey */
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -109,39 +102,17 @@ static int wait_status(pid_t pid)
 
 static bool log_has(struct daemon *d, const char *what)
 {
-	char line[2048];
-	bool found = false;
-	FILE *f = fopen(d->log, "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, what);
-	if (f)
-		fclose(f);
-	return found;
+	return log_lines(d->log, what) > 0;
 }
 
 static int log_count(struct daemon *d, const char *what)
 {
-	char line[2048];
-	int n = 0;
-	FILE *f = fopen(d->log, "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		n += !!strstr(line, what);
-	if (f)
-		fclose(f);
-	return n;
+	return log_lines(d->log, what);
 }
 
 static void log_dump(struct daemon *d)
 {
-	char line[2048];
-	FILE *f = fopen(d->log, "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		fprintf(stderr, "#   mirror: %s", line);
-	if (f)
-		fclose(f);
+	log_print(d->log, "mirror");
 }
 
 /* Its log says @what @count times within @ms. */

@@ -10,22 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/conf.h"
 #include "mirror.h"
 
 #define DEFAULT_STATUS	"/run/mqdev-mirror/status"
 #define DEFAULT_GROUP	"mqdev-mirror"
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
 
 static int set_str(char **dst, const char *val)
 {
@@ -114,7 +103,7 @@ static struct link *link_new(struct config *cfg, char *sect, int line,
 		*why = "a section is [out TOPIC] or [in TOPIC]";
 		return NULL;
 	}
-	name = trim(sect + (dir == DIR_OUT ? 4 : 3));
+	name = conf_trim(sect + (dir == DIR_OUT ? 4 : 3));
 	if (!name_ok(name)) {
 		*why = "not an mqdev topic name";
 		return NULL;
@@ -201,7 +190,7 @@ static int config_line(struct config *cfg, struct link **cur, char *s,
 
 	if (*s == '[') {
 		end = strchr(s, ']');
-		if (!end || *trim(end + 1)) {
+		if (!end || *conf_trim(end + 1)) {
 			why = "a section is [out TOPIC] or [in TOPIC]";
 		} else {
 			*end = '\0';
@@ -217,8 +206,8 @@ static int config_line(struct config *cfg, struct link **cur, char *s,
 		return -EINVAL;
 	}
 	*eq = '\0';
-	key = trim(s);
-	val = trim(eq + 1);
+	key = conf_trim(s);
+	val = conf_trim(eq + 1);
 	if (!*val) {
 		say(LOG_ERR, "%s:%d: %s: no value", cfg->path, line, key);
 		return -EINVAL;
@@ -271,7 +260,7 @@ int config_load(struct config *cfg, const char *path)
 		s = strchr(buf, '#');
 		if (s)
 			*s = '\0';
-		s = trim(buf);
+		s = conf_trim(buf);
 		if (*s)
 			err = config_line(cfg, &cur, s, line);
 	}
