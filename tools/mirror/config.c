@@ -56,6 +56,8 @@ static int global_set(struct config *cfg, const char *key, const char *val,
 		return parse_ms(val, 100, 3600000, &cfg->retry_max_ms);
 	if (!strcmp(key, "status_ms"))
 		return parse_ms(val, 100, 60000, &cfg->status_ms);
+	if (!strcmp(key, "resume_settle_ms"))
+		return parse_ms(val, 0, 600000, &cfg->settle_ms);
 	if (!strncmp(key, "kafka.", 6) && key[6]) {
 		if (cfg->nprops == MAX_KAFKA_PROPS)
 			return -E2BIG;
@@ -242,6 +244,7 @@ int config_load(struct config *cfg, const char *path)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->retry_max_ms = 30000;
 	cfg->status_ms = 1000;
+	cfg->settle_ms = 2000;
 	cfg->path = strdup(path);
 	f = fopen(path, "r");
 	if (!f) {

@@ -38,6 +38,7 @@ struct mpart {
 	uint64_t records, bytes, errors;
 	uint64_t lag;
 	uint64_t rate_base, rate;	/* records per second, last second */
+	int64_t settle_end;	/* out: Kafka's end when last looked at */
 };
 
 struct link {
@@ -64,6 +65,7 @@ struct link {
 	bool woke;		/* the rings polled readable this turn */
 	bool disarmed;		/* EPOLLIN left out until rearm_at */
 	uint64_t rearm_at;
+	bool settling;		/* Kafka's ends looked at once: see out_settle */
 
 	/* inbound */
 	rd_kafka_t *rk_in;
@@ -80,6 +82,7 @@ struct config {
 	char *group;		/* default for inbound links */
 	uint32_t retry_max_ms;
 	uint32_t status_ms;
+	uint32_t settle_ms;	/* Kafka's ends still that long: resume */
 	struct kprop props[MAX_KAFKA_PROPS];
 	unsigned int nprops;
 	struct link *links;
