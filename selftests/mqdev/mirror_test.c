@@ -787,6 +787,116 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
+/* @n records of @len bytes to partition 0 of Kafka's topic @t. */
+static int kafka_send(rd_kafka_t *kp, const char *t, int n, size_t len)
+{
+	char *val = malloc(len + 1);
+	int i, err = 0;
+
+	if (!val)
+		return -ENOMEM;
+	memset(val, 'v', len);
+	for (i = 0; i < n && !err; i++)
+		err = rd_kafka_producev(kp, RD_KAFKA_V_TOPIC(t),
+					RD_KAFKA_V_PARTITION(0),
+					RD_KAFKA_V_VALUE(val, len),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_END);
+	free(val);
+	return err ?: rd_kafka_flush(kp, 30000);
+}
+
+/* How many of @n records read from mqdev carry Kafka offset @off. */
+static int count_origin(const struct rec *r, int n, int64_t off)
+{
+	int i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += r[i].partition == 0 && r[i].origin == off;
+	return c;
+}
+
+/*
+ * A record mqdev will not take (larger than the topic allows) stops the
+ * link before it, saying so: the records after it are not appended past a
+ * hole, and a restart goes on at it.
+ */
+TEST_F_TIMEOUT(mirror, inbound_stops_at_a_refused_record, 180)
+{
+	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
+	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS,
+		      .capacity = 8192);
+	int fd = mqdev_open(), n;
+
+	ASSERT_EQ(0, mqdev_topic_create(fd, self->topic, &topts));
+	close(fd);
+	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 1, 16));
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 1, 6000));
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 1, 16));
+	rd_kafka_destroy(kp);
+	daemon_start(&self->d);
+	ASSERT_TRUE(log_wait(&self->d, "refused Kafka offset 1", 2, 60000))
+		log_dump(&self->d);
+	sleep_ms(500);
+	n = mqdev_read_all(self->topic, self->a, MAX_RECS, "kafka.offset",
+			   NULL);
+	EXPECT_EQ(1, n);
+	EXPECT_EQ(1, count_origin(self->a, n, 0));
+	EXPECT_EQ(0, count_origin(self->a, n, 2));
+	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
+/*
+ * Another producer's transaction open in the inbound topic when the mirror
+ * starts again hides the mirror's later records from a reader: the mirror
+ * waits for it to be decided rather than append them a second time.
+ */
+TEST_F_TIMEOUT(mirror, inbound_waits_for_an_open_transaction, 240)
+{
+	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
+	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS);
+	LIBMQDEV_OPTS(mqdev_producer_opts, popts);
+	struct mqdev_session *s;
+	struct mqdev_producer *pr;
+	int fd = mqdev_open(), n;
+	int64_t off;
+
+	ASSERT_EQ(0, mqdev_topic_create(fd, self->topic, &topts));
+	close(fd);
+	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10, 16));
+	daemon_start(&self->d);
+	wait_records(self->topic, 10);
+
+	/* a transaction opens; the mirror appends 10 more after its record */
+	ASSERT_EQ(0, mqdev_session_new(NULL, 60000, &s));
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, &popts, &pr));
+	ASSERT_EQ(0, mqdev_producer_bind(pr, s));
+	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
+	ASSERT_LE(0, mqdev_producer_send(pr, NULL, 0, "txn", 3, 0, NULL));
+	ASSERT_LE(0, mqdev_producer_flush(pr));
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10, 16));
+	wait_records(self->topic, 21);
+	daemon_kill(&self->d);
+
+	daemon_start(&self->d);
+	EXPECT_TRUE(log_wait(&self->d, "transaction is open", 1, 60000))
+		log_dump(&self->d);
+	ASSERT_EQ(0, mqdev_txn_commit(s));
+	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 60000));
+	sleep_ms(1000);
+	n = mqdev_read_all(self->topic, self->a, MAX_RECS, "kafka.offset",
+			   NULL);
+	EXPECT_EQ(21, n);
+	for (off = 0; off < 20; off++)
+		EXPECT_EQ(1, count_origin(self->a, n, off)) TH_LOG("%ld", (long)off);
+	mqdev_producer_free(pr);
+	mqdev_session_free(s);
+	rd_kafka_destroy(kp);
+	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
 /*
  * A cluster that cannot be reached: the mirror retries and says so;
  * acks=all producers are refused (no replica in sync) or time out waiting;

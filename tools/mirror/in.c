@@ -49,7 +49,9 @@ static int64_t record_kafka_offset(const struct mqdev_record *rec)
  * The Kafka offset after the last one @l's mqdev partitions carry, into
  * @next[] (-1: none carried), reading each ring from its oldest record.
  * Records past the high watermark cannot be read: -EAGAIN until a replica
- * made them safe, so that none is appended twice.
+ * made them safe, so that none is appended twice.  Nor can records after
+ * another producer's undecided transaction, where a reader stops: -EBUSY
+ * until it is decided, for the same reason.
  */
 static int in_scan(struct link *l, int64_t *next)
 {
@@ -83,11 +85,32 @@ static int in_scan(struct link *l, int64_t *next)
 	}
 	if (!err)
 		err = mqdev_consumer_error(c);
+	for (p = 0; !err && p < l->nparts; p++)
+		if (mqdev_consumer_position(c, p) < pi[p].next_offset)
+			err = -EBUSY;
 	mqdev_consumer_free(c);
 	return err;
 }
 
-/* One record appended (or refused for good): see in_pump(). */
+/*
+ * mqdev would not take a record: the link stops before it, and a restart
+ * reads the mqdev topic again and goes on at it, so that nothing is
+ * skipped; one that mqdev cannot ever take (too large for the topic) stops
+ * the link over and over, saying so, until an operator steps in.  Another
+ * instance that took the session fenced this one: it stops for good.
+ */
+static void in_refused(struct link *l, int err, uint32_t part, int64_t off)
+{
+	if (l->refused)
+		return;
+	l->refused = err;
+	l->refused_part = part;
+	l->refused_offset = off;
+	if (err == -ESTALE)
+		l->fenced = true;
+}
+
+/* One record appended (or refused): see in_pump(). */
 static void in_acked(void *ctx, const struct mqdev_ack *ack)
 {
 	struct link *l = ctx;
@@ -96,13 +119,13 @@ static void in_acked(void *ctx, const struct mqdev_ack *ack)
 
 	if (ack->error) {
 		mp->errors++;
-		say(LOG_ERR, "%s/%u: Kafka offset %" PRIu64 " refused by mqdev "
-		    "for good: %s: skipped", l->topic, ack->partition, off,
-		    strerror(-ack->error));
-	} else {
-		mp->records++;
+		in_refused(l, ack->error, ack->partition, off);
+		return;
 	}
-	mp->appended = off + 1;
+	mp->records++;
+	/* After a refusal the session refuses the rest (a gap): none lost. */
+	if (!l->refused)
+		mp->appended = off + 1;
 }
 
 static void in_kafka_error(rd_kafka_t *k, int err, const char *reason,
@@ -239,7 +262,13 @@ int in_start(const struct config *cfg, struct link *l)
 		err = in_producer(l);
 	if (err)
 		return err;
+	l->refused = 0;
 	err = in_scan(l, next);
+	if (err == -EBUSY) {
+		link_fail(l, err, "another producer's transaction is open in "
+			  "the mqdev topic: waiting for it to be decided");
+		return err;
+	}
 	if (err == -EAGAIN) {
 		link_fail(l, err, "records past the high watermark: waiting "
 			  "for a replica to make them safe");
@@ -339,13 +368,33 @@ static bool in_take(struct link *l, rd_kafka_message_t *m)
 	}
 	if (err) {
 		l->parts[m->partition].errors++;
-		say(LOG_ERR, "%s/%d: Kafka offset %" PRId64 ": %s: skipped",
-		    l->topic, m->partition, m->offset, strerror(-err));
+		in_refused(l, err, m->partition, m->offset);
+		rd_kafka_message_destroy(m);
+		return false;
 	}
 	l->parts[m->partition].next = m->offset + 1;
 	l->parts[m->partition].bytes += m->len + m->key_len;
 	rd_kafka_message_destroy(m);
 	return true;
+}
+
+/* The link stops at the record mqdev refused: see in_refused(). */
+static int in_stop_refused(struct link *l)
+{
+	int err = l->refused;
+
+	if (l->fenced)
+		say(LOG_CRIT, "in %s: the producer session %s was taken by "
+		    "another instance: this one stops for good", l->topic,
+		    l->session);
+	else
+		say(LOG_CRIT, "in %s/%u: mqdev refused Kafka offset %" PRId64
+		    ": %s: the link stops before it and will go on at it",
+		    l->topic, l->refused_part, l->refused_offset,
+		    strerror(-err));
+	link_fail(l, err, "Kafka offset %" PRId64 " of partition %u refused",
+		  l->refused_offset, l->refused_part);
+	return err;
 }
 
 /**
@@ -363,7 +412,7 @@ int in_pump(struct link *l)
 	rd_kafka_message_t *m;
 	int n = 0, err;
 
-	while (n < PUMP_MAX) {
+	while (n < PUMP_MAX && !l->refused) {
 		m = l->held ? l->held : rd_kafka_consumer_poll(l->rk_in, 0);
 		l->held = NULL;
 		if (!m)
@@ -373,6 +422,8 @@ int in_pump(struct link *l)
 		n++;
 	}
 	err = mqdev_producer_flush(l->prod);
+	if (l->refused)
+		return in_stop_refused(l);
 	if (err < 0 && err != -EAGAIN && err != -EINTR) {
 		link_fail(l, err, "appending");
 		return err;

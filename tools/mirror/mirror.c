@@ -484,7 +484,8 @@ static int turn(void)
 	for (l = config.links; l; l = l->next) {
 		if (!l->ready && link_running(l))
 			link_stop(l);
-		if (!l->ready && !link_running(l) && now >= l->retry_at)
+		if (!l->ready && !link_running(l) && now >= l->retry_at &&
+		    !l->fenced)
 			link_start(l);
 		if (!l->ready)
 			continue;

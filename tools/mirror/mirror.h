@@ -73,6 +73,10 @@ struct link {
 	struct mqdev_producer *prod;
 	rd_kafka_message_t *held;	/* taken from Kafka, not yet queued */
 	uint64_t commit_at;
+	int refused;		/* -errno: a record mqdev would not take */
+	uint32_t refused_part;
+	int64_t refused_offset;	/* its Kafka offset */
+	bool fenced;		/* another instance took the session: stop */
 };
 
 struct config {
