@@ -648,6 +648,28 @@ static void check_out(struct __test_metadata *_metadata, FIXTURE_DATA(mirror) *s
 	}
 }
 
+/* The outbound tests' acks=all producers (LIBMQDEV_OPTS, at file scope) */
+static struct mqdev_producer_opts out_popts = {
+	.sz = sizeof(struct mqdev_producer_opts),
+	.flags = MQDEV_PRODUCER_ACKS_ALL, .ack_fn = on_ack,
+};
+
+/* Outbound: a durable topic mirrored, and an acks=all producer on it. */
+static struct mqdev_producer *out_begin(struct __test_metadata *_metadata,
+					FIXTURE_DATA(mirror) *self,
+					struct acked *acked)
+{
+	struct mqdev_producer *pr = NULL;
+
+	ASSERT_EQ(0, create_durable(self->topic));
+	write_config(&self->d, self->c.boot, "out", self->topic, self->ktopic);
+	daemon_start(&self->d);
+	ASSERT_TRUE(log_wait(&self->d, "mirroring", 1, 60000)) log_dump(&self->d);
+	out_popts.ack_ctx = acked;
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, &out_popts, &pr));
+	return pr;
+}
+
 /*
  * Outbound: acks=all producers through the mirror; the leader of partition
  * 0 down and up, retriable Produce errors, the mirror killed at random
@@ -655,22 +677,13 @@ static void check_out(struct __test_metadata *_metadata, FIXTURE_DATA(mirror) *s
  */
 TEST_F_TIMEOUT(mirror, outbound, 300)
 {
-	LIBMQDEV_OPTS(mqdev_producer_opts, popts,
-		      .flags = MQDEV_PRODUCER_ACKS_ALL);
 	static struct acked acked;
 	struct outage outage;
 	struct mqdev_producer *pr, *tp;
 	struct mqdev_session *s;
 	int i, kills = 0, next_kill;
 
-	ASSERT_EQ(0, create_durable(self->topic));
-	write_config(&self->d, self->c.boot, "out", self->topic, self->ktopic);
-	daemon_start(&self->d);
-	ASSERT_TRUE(log_wait(&self->d, "mirroring", 1, 60000)) log_dump(&self->d);
-
-	popts.ack_fn = on_ack;
-	popts.ack_ctx = &acked;
-	ASSERT_EQ(0, mqdev_producer_new(self->topic, &popts, &pr));
+	pr = out_begin(_metadata, self, &acked);
 	next_kill = 40 + rand() % 40;
 	for (i = 0; i < RECORDS; i++) {
 		if (i == 30)	/* partition 0's leader, for 1.5 s */
@@ -906,8 +919,6 @@ TEST_F_TIMEOUT(mirror, unreachable, 300)
  */
 TEST_F_TIMEOUT(mirror, late_produce, 180)
 {
-	LIBMQDEV_OPTS(mqdev_producer_opts, popts,
-		      .flags = MQDEV_PRODUCER_ACKS_ALL);
 	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
 	struct mqdev_partition_info pi[PARTS];
 	struct mqdev_topic_info info;
@@ -916,14 +927,8 @@ TEST_F_TIMEOUT(mirror, late_produce, 180)
 	int i, fd;
 
 	ASSERT_NE(NULL, kp);
-	ASSERT_EQ(0, create_durable(self->topic));
 	settle_ms = 4000;
-	write_config(&self->d, self->c.boot, "out", self->topic, self->ktopic);
-	daemon_start(&self->d);
-	ASSERT_TRUE(log_wait(&self->d, "mirroring", 1, 60000)) log_dump(&self->d);
-	popts.ack_fn = on_ack;
-	popts.ack_ctx = &acked;
-	ASSERT_EQ(0, mqdev_producer_new(self->topic, &popts, &pr));
+	pr = out_begin(_metadata, self, &acked);
 	for (i = 0; i < 10; i++)
 		ASSERT_EQ(0, send_acked(pr, &acked, i)) log_dump(&self->d);
 	mqdev_producer_free(pr);
@@ -950,7 +955,7 @@ TEST_F_TIMEOUT(mirror, late_produce, 180)
 	rd_kafka_destroy(kp);
 
 	/* and it goes on after it */
-	ASSERT_EQ(0, mqdev_producer_new(self->topic, &popts, &pr));
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, &out_popts, &pr));
 	for (i = 11; i < 20; i++)
 		ASSERT_EQ(0, send_acked(pr, &acked, i)) log_dump(&self->d);
 	mqdev_producer_free(pr);
