@@ -927,7 +927,7 @@ TEST_F_TIMEOUT(mirror, late_produce, 180)
 	int i, fd;
 
 	ASSERT_NE(NULL, kp);
-	settle_ms = 4000;
+	settle_ms = 3000;
 	pr = out_begin(_metadata, self, &acked);
 	for (i = 0; i < 10; i++)
 		ASSERT_EQ(0, send_acked(pr, &acked, i)) log_dump(&self->d);
