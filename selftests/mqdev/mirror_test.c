@@ -173,6 +173,33 @@ struct cluster {
 	char boot[256];
 };
 
+#define RESERVED_PORTS	"/proc/sys/net/ipv4/ip_local_reserved_ports"
+
+/*
+ * The brokers' ports, taken from the ephemeral range, kept out of it while
+ * the test runs: a broker taken down closes its listener, and a connection
+ * (a reconnect to it can even connect to itself) given its port meanwhile
+ * would make its listener fail to bind again when it comes back up.
+ */
+static void ports_reserve(const char *boot)
+{
+	char ports[256] = "", *p;
+	const char *s = boot;
+	FILE *f;
+
+	while ((s = strchr(s, ':'))) {
+		p = ports + strlen(ports);
+		snprintf(p, sizeof(ports) - (p - ports), "%s%ld",
+			 ports[0] ? "," : "", strtol(s + 1, NULL, 10));
+		s++;
+	}
+	f = fopen(RESERVED_PORTS, "w");
+	if (f) {
+		fprintf(f, "%s\n", ports);	/* "\n" alone: none */
+		fclose(f);
+	}
+}
+
 static int cluster_new(struct cluster *c, const char *topic)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -187,11 +214,13 @@ static int cluster_new(struct cluster *c, const char *topic)
 		return -1;
 	snprintf(c->boot, sizeof(c->boot), "%s",
 		 rd_kafka_mock_cluster_bootstraps(c->mc));
+	ports_reserve(c->boot);
 	return rd_kafka_mock_topic_create(c->mc, topic, PARTS, 3) ? -1 : 0;
 }
 
 static void cluster_free(struct cluster *c)
 {
+	ports_reserve("");
 	if (c->mc)
 		rd_kafka_mock_cluster_destroy(c->mc);
 	if (c->rk)
