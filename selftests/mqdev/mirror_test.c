@@ -6,7 +6,9 @@
  * producers answered once Kafka has the records) and inbound (a Kafka topic
  * appended to an mqdev topic), across partition leaders going down,
  * injected retriable errors, and the mirror SIGKILLed and started again;
- * a cluster that cannot be reached; bad configurations.  The daemon is the
+ * a killed mirror's Produce request landing after its successor started;
+ * inbound into a durable topic whose watermark a replica holds; a cluster
+ * that cannot be reached, both ways; bad configurations.  The daemon is the
  * one built with the address and undefined-behaviour sanitizers.
  *
  * It needs librdkafka and the daemon: the top-level Makefile builds it, not
@@ -171,6 +173,33 @@ struct cluster {
 	char boot[256];
 };
 
+#define RESERVED_PORTS	"/proc/sys/net/ipv4/ip_local_reserved_ports"
+
+/*
+ * The brokers' ports, taken from the ephemeral range, kept out of it while
+ * the test runs: a broker taken down closes its listener, and a connection
+ * (a reconnect to it can even connect to itself) given its port meanwhile
+ * would make its listener fail to bind again when it comes back up.
+ */
+static void ports_reserve(const char *boot)
+{
+	char ports[256] = "", *p;
+	const char *s = boot;
+	FILE *f;
+
+	while ((s = strchr(s, ':'))) {
+		p = ports + strlen(ports);
+		snprintf(p, sizeof(ports) - (p - ports), "%s%ld",
+			 ports[0] ? "," : "", strtol(s + 1, NULL, 10));
+		s++;
+	}
+	f = fopen(RESERVED_PORTS, "w");
+	if (f) {
+		fprintf(f, "%s\n", ports);	/* "\n" alone: none */
+		fclose(f);
+	}
+}
+
 static int cluster_new(struct cluster *c, const char *topic)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -185,11 +214,13 @@ static int cluster_new(struct cluster *c, const char *topic)
 		return -1;
 	snprintf(c->boot, sizeof(c->boot), "%s",
 		 rd_kafka_mock_cluster_bootstraps(c->mc));
+	ports_reserve(c->boot);
 	return rd_kafka_mock_topic_create(c->mc, topic, PARTS, 3) ? -1 : 0;
 }
 
 static void cluster_free(struct cluster *c)
 {
+	ports_reserve("");
 	if (c->mc)
 		rd_kafka_mock_cluster_destroy(c->mc);
 	if (c->rk)
@@ -439,6 +470,9 @@ FIXTURE_TEARDOWN(mirror)
 	free(self->b);
 }
 
+/* A short wait by default: most restarts have nothing in flight. */
+static unsigned int settle_ms = 300;
+
 static void write_config(struct daemon *d, const char *boot, const char *dir,
 			 const char *topic, const char *ktopic)
 {
@@ -446,10 +480,11 @@ static void write_config(struct daemon *d, const char *boot, const char *dir,
 
 	fprintf(f, "bootstrap_servers = %s\nstatus_file = %s\n"
 		"status_ms = 200\nretry_max_ms = 1000\n"
+		"resume_settle_ms = %u\n"
 		"kafka.socket.timeout.ms = 3000\n"
 		"kafka.topic.metadata.refresh.interval.ms = 1000\n"
-		"\n[%s %s]\nkafka_topic = %s\n", boot, d->status, dir, topic,
-		ktopic);
+		"\n[%s %s]\nkafka_topic = %s\n", boot, d->status, settle_ms,
+		dir, topic, ktopic);
 	fclose(f);
 }
 
@@ -531,26 +566,60 @@ static void on_ack(void *ctx, const struct mqdev_ack *ack)
 	a->partition[a->n++] = ack->partition;
 }
 
-/* Record @i through @pr (acks=all), again until acknowledged. */
-static int send_acked(struct mqdev_producer *pr, struct acked *acked, int i)
+/* Record @i through @pr, to partition i % PARTS: the flush's result. */
+static int send_rec(struct mqdev_producer *pr, int i)
 {
 	struct mqdev_header h[2];
 	LIBMQDEV_OPTS(mqdev_send_opts, opts, .headers = h);
 	char key[32], val[32], h1[32], h2[32];
 	bool nk, nv;
-	int tries, before;
 
 	content(i, &nk, &nv, key, val, h1, h2);
 	h[0] = (struct mqdev_header){ "h", 1, strlen(h1), h1 };
 	h[1] = (struct mqdev_header){ "h", 1, -1, NULL };
 	opts.nr_headers = i % 3 == 0 ? 0 : i % 3;
+	mqdev_producer_send_opts(pr, nk ? NULL : key, nk ? 0 : strlen(key),
+				 nv ? NULL : val, nv ? 0 : strlen(val),
+				 i % PARTS, NULL, &opts);
+	return mqdev_producer_flush(pr);
+}
+
+/*
+ * The same record @i to Kafka, to partition i % PARTS; @origin: -1, or the
+ * mqdev offset it carries, as the mirror sends it.
+ */
+static int kafka_send(rd_kafka_t *kp, const char *ktopic, int i,
+		      int64_t origin)
+{
+	char key[32], val[32], h1[32], h2[32], obuf[24];
+	rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+	bool nk, nv;
+
+	content(i, &nk, &nv, key, val, h1, h2);
+	if (i % 3)
+		rd_kafka_header_add(h, "h", 1, h1, -1);
+	if (i % 3 == 2)
+		rd_kafka_header_add(h, "h", 1, NULL, 0);
+	if (origin >= 0) {
+		snprintf(obuf, sizeof(obuf), "%" PRId64, origin);
+		rd_kafka_header_add(h, "mqdev.offset", -1, obuf, -1);
+	}
+	return rd_kafka_producev(kp, RD_KAFKA_V_TOPIC(ktopic),
+		RD_KAFKA_V_PARTITION(i % PARTS),
+		RD_KAFKA_V_KEY(nk ? NULL : key, nk ? 0 : strlen(key)),
+		RD_KAFKA_V_VALUE(nv ? NULL : val, nv ? 0 : strlen(val)),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+}
+
+/* Record @i through @pr (acks=all), again until acknowledged. */
+static int send_acked(struct mqdev_producer *pr, struct acked *acked, int i)
+{
+	int tries, before;
+
 	for (tries = 0; tries < 600; tries++) {
 		before = acked->n;
-		mqdev_producer_send_opts(pr, nk ? NULL : key,
-					 nk ? 0 : strlen(key),
-					 nv ? NULL : val, nv ? 0 : strlen(val),
-					 i % PARTS, NULL, &opts);
-		mqdev_producer_flush(pr);
+		send_rec(pr, i);
 		if (acked->n > before)
 			return 0;
 		sleep_ms(50);	/* ENOLINK: no replica in sync yet */
@@ -608,6 +677,28 @@ static void check_out(struct __test_metadata *_metadata, FIXTURE_DATA(mirror) *s
 	}
 }
 
+/* The outbound tests' acks=all producers (LIBMQDEV_OPTS, at file scope) */
+static struct mqdev_producer_opts out_popts = {
+	.sz = sizeof(struct mqdev_producer_opts),
+	.flags = MQDEV_PRODUCER_ACKS_ALL, .ack_fn = on_ack,
+};
+
+/* Outbound: a durable topic mirrored, and an acks=all producer on it. */
+static struct mqdev_producer *out_begin(struct __test_metadata *_metadata,
+					FIXTURE_DATA(mirror) *self,
+					struct acked *acked)
+{
+	struct mqdev_producer *pr = NULL;
+
+	ASSERT_EQ(0, create_durable(self->topic));
+	write_config(&self->d, self->c.boot, "out", self->topic, self->ktopic);
+	daemon_start(&self->d);
+	ASSERT_TRUE(log_wait(&self->d, "mirroring", 1, 60000)) log_dump(&self->d);
+	out_popts.ack_ctx = acked;
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, &out_popts, &pr));
+	return pr;
+}
+
 /*
  * Outbound: acks=all producers through the mirror; the leader of partition
  * 0 down and up, retriable Produce errors, the mirror killed at random
@@ -615,22 +706,13 @@ static void check_out(struct __test_metadata *_metadata, FIXTURE_DATA(mirror) *s
  */
 TEST_F_TIMEOUT(mirror, outbound, 300)
 {
-	LIBMQDEV_OPTS(mqdev_producer_opts, popts,
-		      .flags = MQDEV_PRODUCER_ACKS_ALL);
 	static struct acked acked;
 	struct outage outage;
 	struct mqdev_producer *pr, *tp;
 	struct mqdev_session *s;
 	int i, kills = 0, next_kill;
 
-	ASSERT_EQ(0, create_durable(self->topic));
-	write_config(&self->d, self->c.boot, "out", self->topic, self->ktopic);
-	daemon_start(&self->d);
-	ASSERT_TRUE(log_wait(&self->d, "mirroring", 1, 60000)) log_dump(&self->d);
-
-	popts.ack_fn = on_ack;
-	popts.ack_ctx = &acked;
-	ASSERT_EQ(0, mqdev_producer_new(self->topic, &popts, &pr));
+	pr = out_begin(_metadata, self, &acked);
 	next_kill = 40 + rand() % 40;
 	for (i = 0; i < RECORDS; i++) {
 		if (i == 30)	/* partition 0's leader, for 1.5 s */
@@ -681,17 +763,72 @@ TEST_F_TIMEOUT(mirror, outbound, 300)
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
+/*
+ * Inbound: the @total records produced to Kafka arrive in mqdev, once
+ * each, in order (@want of them per partition), with their content.
+ */
+static void check_in(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(mirror) *self, int total,
+		     const int64_t *want)
+{
+	int i, n, p;
+
+	/* every record arrives, then no more */
+	for (i = 0; i < 600; i++) {
+		n = mqdev_read_all(self->topic, self->a, MAX_RECS,
+				   "kafka.offset", NULL);
+		if (n >= total)
+			break;
+		sleep_ms(100);
+	}
+	sleep_ms(1000);
+	n = mqdev_read_all(self->topic, self->a, MAX_RECS, "kafka.offset",
+			   NULL);
+	ASSERT_EQ(total, n) log_dump(&self->d);
+	ASSERT_EQ(total, kafka_read_all(&self->c, self->ktopic, self->b,
+					  MAX_RECS, "kafka.offset"));
+	/* per partition: Kafka offsets 0, 1, 2... and the same records */
+	for (p = 0; p < PARTS; p++) {
+		int64_t expect = 0;
+
+		for (i = 0; i < n; i++) {
+			if (self->a[i].partition != (uint32_t)p)
+				continue;
+			ASSERT_EQ(expect, self->a[i].origin);
+			expect++;
+		}
+		EXPECT_EQ(want[p], expect);
+	}
+	/* the content: the i-th record of a partition is Kafka's */
+	for (p = 0; p < PARTS; p++) {
+		int ia = 0, ib = 0;
+
+		while (1) {
+			while (ia < n && self->a[ia].partition != (uint32_t)p)
+				ia++;
+			while (ib < total && self->b[ib].partition != (uint32_t)p)
+				ib++;
+			if (ia >= n || ib >= total)
+				break;
+			EXPECT_TRUE(rec_same(&self->a[ia], &self->b[ib]))
+				TH_LOG("partition %d: %s/%s %s/%s %s/%s", p,
+				       self->a[ia].key, self->b[ib].key,
+				       self->a[ia].value, self->b[ib].value,
+				       self->a[ia].hdr, self->b[ib].hdr);
+			ia++;
+			ib++;
+		}
+	}
+}
+
 /* Inbound: what Kafka has appears in mqdev once, in order, across kills. */
 TEST_F_TIMEOUT(mirror, inbound, 300)
 {
 	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
 	struct outage outage;
-	char key[32], val[32], h1[32], h2[32], ibuf[16];
-	int i, n, kills = 0, p;
+	int i, kills = 0;
 	int64_t want[PARTS] = {};
 	uint64_t had = 0;
-	bool nk, nv;
-	rd_kafka_headers_t *h;
 	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS);
 	int fd = mqdev_open();
 
@@ -718,19 +855,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 			had = topic_records(self->topic);
 			kills++;
 		}
-		content(i, &nk, &nv, key, val, h1, h2);
-		h = rd_kafka_headers_new(2);
-		if (i % 3)
-			rd_kafka_header_add(h, "h", 1, h1, -1);
-		if (i % 3 == 2)
-			rd_kafka_header_add(h, "h", 1, NULL, 0);
-		snprintf(ibuf, sizeof(ibuf), "%d", i);
-		ASSERT_EQ(0, rd_kafka_producev(kp, RD_KAFKA_V_TOPIC(self->ktopic),
-			RD_KAFKA_V_PARTITION(i % PARTS),
-			RD_KAFKA_V_KEY(nk ? NULL : key, nk ? 0 : strlen(key)),
-			RD_KAFKA_V_VALUE(nv ? NULL : val, nv ? 0 : strlen(val)),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
 		want[i % PARTS]++;
 		rd_kafka_poll(kp, 0);
 	}
@@ -738,52 +863,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 	rd_kafka_destroy(kp);
 	EXPECT_EQ(3, kills);
 
-	/* every record arrives, then no more */
-	for (i = 0; i < 600; i++) {
-		n = mqdev_read_all(self->topic, self->a, MAX_RECS,
-				   "kafka.offset", NULL);
-		if (n >= RECORDS)
-			break;
-		sleep_ms(100);
-	}
-	sleep_ms(1000);
-	n = mqdev_read_all(self->topic, self->a, MAX_RECS, "kafka.offset",
-			   NULL);
-	ASSERT_EQ(RECORDS, n) log_dump(&self->d);
-	ASSERT_EQ(RECORDS, kafka_read_all(&self->c, self->ktopic, self->b,
-					  MAX_RECS, "kafka.offset"));
-	/* per partition: Kafka offsets 0, 1, 2... and the same records */
-	for (p = 0; p < PARTS; p++) {
-		int64_t expect = 0;
-
-		for (i = 0; i < n; i++) {
-			if (self->a[i].partition != (uint32_t)p)
-				continue;
-			ASSERT_EQ(expect, self->a[i].origin);
-			expect++;
-		}
-		EXPECT_EQ(want[p], expect);
-	}
-	/* the content: the i-th record of a partition is Kafka's */
-	for (p = 0; p < PARTS; p++) {
-		int ia = 0, ib = 0;
-
-		while (1) {
-			while (ia < n && self->a[ia].partition != (uint32_t)p)
-				ia++;
-			while (ib < RECORDS && self->b[ib].partition != (uint32_t)p)
-				ib++;
-			if (ia >= n || ib >= RECORDS)
-				break;
-			EXPECT_TRUE(rec_same(&self->a[ia], &self->b[ib]))
-				TH_LOG("partition %d: %s/%s %s/%s %s/%s", p,
-				       self->a[ia].key, self->b[ib].key,
-				       self->a[ia].value, self->b[ib].value,
-				       self->a[ia].hdr, self->b[ib].hdr);
-			ia++;
-			ib++;
-		}
-	}
+	check_in(_metadata, self, RECORDS, want);
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
@@ -964,6 +1044,200 @@ TEST_F_TIMEOUT(mirror, unreachable, 300)
 	ASSERT_TRUE(wait_safe(self->topic, 60000)) log_dump(&self->d);
 	mqdev_producer_free(pr);
 	check_out(_metadata, self, &acked, 0);
+	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
+/*
+ * The window a killed mirror leaves: a Produce request it had sent lands
+ * after its successor started.  Here the test is the dead mirror: record
+ * 10 is appended to mqdev with no mirror running, and produced to Kafka
+ * (with its mqdev.offset, as the mirror would) once the new mirror looked
+ * at Kafka's ends.  The new mirror must see the end move and go on after
+ * it: Kafka then holds record 10 once.  Without the wait it would read the
+ * end first and produce record 10 again.
+ */
+TEST_F_TIMEOUT(mirror, late_produce, 180)
+{
+	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
+	struct mqdev_partition_info pi[PARTS];
+	struct mqdev_topic_info info;
+	static struct acked acked;
+	struct mqdev_producer *pr;
+	int i, fd;
+
+	ASSERT_NE(NULL, kp);
+	settle_ms = 3000;
+	pr = out_begin(_metadata, self, &acked);
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(0, send_acked(pr, &acked, i)) log_dump(&self->d);
+	mqdev_producer_free(pr);
+	ASSERT_TRUE(wait_safe(self->topic, 30000)) log_dump(&self->d);
+	daemon_kill(&self->d);
+
+	/* record 10: in the ring, on its way to Kafka when "it" died */
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, NULL, &pr));
+	ASSERT_EQ(1, send_rec(pr, 10));	/* one appended */
+	mqdev_producer_free(pr);
+	fd = mqdev_open();
+	ASSERT_EQ(0, mqdev_topic_describe(fd, self->topic, &info, pi, PARTS));
+	close(fd);
+
+	daemon_start(&self->d);
+	ASSERT_TRUE(log_wait(&self->d, "partition ends read", 2, 60000))
+		log_dump(&self->d);
+	sleep_ms(300);
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10,
+				pi[10 % PARTS].next_offset - 1));
+	ASSERT_EQ(0, rd_kafka_flush(kp, 10000));
+	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 60000)) log_dump(&self->d);
+	EXPECT_TRUE(log_has(&self->d, "partition ends moved")) log_dump(&self->d);
+	rd_kafka_destroy(kp);
+
+	/* and it goes on after it */
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, &out_popts, &pr));
+	for (i = 11; i < 20; i++)
+		ASSERT_EQ(0, send_acked(pr, &acked, i)) log_dump(&self->d);
+	mqdev_producer_free(pr);
+	ASSERT_TRUE(wait_safe(self->topic, 30000)) log_dump(&self->d);
+	check_out(_metadata, self, &acked, 0);
+	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
+/* A replica's confirmation of every record @rep's partitions have. */
+static int confirm_all(struct mqdev_consumer *rep, const char *topic)
+{
+	struct mqdev_partition_info pi[PARTS];
+	struct mqdev_topic_info info;
+	int p, err;
+
+	err = mqdev_topic_describe(mqdev_consumer_fd(rep), topic, &info, pi,
+				   PARTS);
+	for (p = 0; !err && p < PARTS; p++)
+		err = mqdev_replica_confirm(rep, p, pi[p].next_offset, NULL,
+					    NULL);
+	return err;
+}
+
+/*
+ * Inbound into a durable topic: a restarted mirror reads the topic's end
+ * only once a replica made it safe (the records past the watermark could
+ * be taken back), waits meanwhile and says so, then goes on with nothing
+ * lost or appended twice.  The replica is the test's, holding the
+ * watermark at 0 until it confirms.
+ */
+TEST_F_TIMEOUT(mirror, inbound_durable, 180)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, ropts,
+		      .flags = MQDEV_CONSUMER_REPLICA);
+	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
+	struct mqdev_consumer *rep;
+	int64_t want[PARTS] = {};
+	int i, p;
+
+	ASSERT_NE(NULL, kp);
+	/* the test's replica stays in sync while it holds the watermark */
+	ASSERT_EQ(0, set_param("replica_lag_ms", 60000));
+	ASSERT_EQ(0, create_durable(self->topic));
+	ASSERT_EQ(0, mqdev_consumer_new(self->topic, &ropts, &rep));
+	for (p = 0; p < PARTS; p++)
+		ASSERT_EQ(0, mqdev_replica_confirm(rep, p, 0, NULL, NULL));
+	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		want[i % PARTS]++;
+	}
+	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
+	daemon_start(&self->d);
+	wait_records(self->topic, 20);
+	ASSERT_EQ(20, topic_records(self->topic)) log_dump(&self->d);
+	daemon_kill(&self->d);
+
+	daemon_start(&self->d);
+	ASSERT_TRUE(log_wait(&self->d, "records past the high watermark", 2,
+			     60000)) log_dump(&self->d);
+	EXPECT_EQ(1, log_count(&self->d, "mirroring"));
+	EXPECT_EQ(20, topic_records(self->topic));
+	ASSERT_EQ(0, confirm_all(rep, self->topic));
+	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 60000))
+		log_dump(&self->d);
+	for (i = 20; i < 40; i++) {
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		want[i % PARTS]++;
+	}
+	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
+	rd_kafka_destroy(kp);
+	wait_records(self->topic, 40);
+	ASSERT_EQ(0, confirm_all(rep, self->topic));
+	check_in(_metadata, self, 40, want);
+	mqdev_consumer_free(rep);
+	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
+/* Its log says it is retrying, @count times in all, within @ms. */
+static bool retries_wait(struct daemon *d, int count, int ms)
+{
+	uint64_t end = mono_ms() + ms;
+	int n;
+
+	do {
+		n = log_count(d, "retrying in") +
+		    log_count(d, "retried with backoff");
+		if (n >= count)
+			return true;
+		sleep_ms(100);
+	} while (mono_ms() < end);
+	return false;
+}
+
+/*
+ * Inbound from a cluster that cannot be reached, at the start and while
+ * mirroring: the mirror retries and says so; once the cluster is back,
+ * every record arrives once, in order.
+ */
+TEST_F_TIMEOUT(mirror, inbound_unreachable, 180)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS);
+	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
+	int64_t want[PARTS] = {};
+	int fd = mqdev_open(), b, i, said;
+
+	ASSERT_NE(NULL, kp);
+	ASSERT_EQ(0, mqdev_topic_create(fd, self->topic, &topts));
+	close(fd);
+	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		want[i % PARTS]++;
+	}
+	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
+
+	for (b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_down(self->c.mc, b);
+	daemon_start(&self->d);
+	ASSERT_TRUE(retries_wait(&self->d, 2, 60000)) log_dump(&self->d);
+	EXPECT_EQ(0, topic_records(self->topic));
+	for (b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_up(self->c.mc, b);
+	ASSERT_TRUE(log_wait(&self->d, "mirroring", 1, 60000))
+		log_dump(&self->d);
+	wait_records(self->topic, 20);
+
+	/* down while mirroring: said; the records produced meanwhile wait */
+	said = log_count(&self->d, "retrying in") +
+	       log_count(&self->d, "retried with backoff");
+	for (b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_down(self->c.mc, b);
+	for (i = 20; i < 30; i++) {
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		want[i % PARTS]++;
+	}
+	EXPECT_TRUE(retries_wait(&self->d, said + 1, 30000))
+		log_dump(&self->d);
+	for (b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_up(self->c.mc, b);
+	ASSERT_EQ(0, rd_kafka_flush(kp, 60000));
+	rd_kafka_destroy(kp);
+	check_in(_metadata, self, 30, want);
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
