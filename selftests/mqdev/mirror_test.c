@@ -763,6 +763,70 @@ TEST_F_TIMEOUT(mirror, outbound, 300)
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
+/* Does Kafka hold mqdev offset @off of partition 0? */
+static bool kafka_has(const struct rec *r, int n, int64_t off)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (r[i].partition == 0 && r[i].origin == off)
+			return true;
+	return false;
+}
+
+/*
+ * Kafka refuses a batch for good while a later one, in flight, lands: a
+ * hole in Kafka's copy.  The mirror must not go on past it as if it were
+ * not there (confirming what follows and mirroring on): it stops the
+ * link there and says so.
+ */
+TEST_F_TIMEOUT(mirror, outbound_refused_batch_is_a_hole_not_skipped, 180)
+{
+	static struct acked acked;
+	struct mqdev_producer *pr;
+	int i, n, b;
+
+	pr = out_begin(_metadata, self, &acked);
+	mqdev_producer_free(pr);
+	pr = NULL;
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, NULL, &pr));
+	/* two batches in flight at once: answers come late */
+	for (b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_rtt(self->c.mc, b, 400);
+	rd_kafka_mock_push_request_errors(self->c.mc, KAFKA_PRODUCE, 1,
+					  RD_KAFKA_RESP_ERR_INVALID_RECORD);
+	for (i = 0; i < 8; i++) {
+		mqdev_producer_send(pr, NULL, 0, "v", 1, 0, NULL);
+		mqdev_producer_flush(pr);
+		sleep_ms(i == 1 ? 100 : 5);
+	}
+	sleep_ms(3000);
+	for (b = 1; b <= 3; b++)
+		rd_kafka_mock_broker_set_rtt(self->c.mc, b, 0);
+	for (i = 0; i < 4; i++)	/* after the hole */
+		mqdev_producer_send(pr, NULL, 0, "after", 5, 0, NULL);
+	mqdev_producer_flush(pr);
+	sleep_ms(3000);
+	mqdev_producer_free(pr);
+	n = kafka_read_all(&self->c, self->ktopic, self->b, MAX_RECS,
+			   "mqdev.offset");
+	ASSERT_LE(0, n);
+	if (!kafka_has(self->b, n, 0) && kafka_has(self->b, n, 2)) {
+		/* the hole was made: the mirror saw it and stopped there */
+		EXPECT_TRUE(log_has(&self->d, "a hole")) log_dump(&self->d);
+		EXPECT_FALSE(kafka_has(self->b, n, 8));
+	} else {
+		/* no hole: then everything came, in order */
+		for (i = 0; i < 12; i++)
+			EXPECT_TRUE(kafka_has(self->b, n, i))
+				TH_LOG("mqdev offset %d not in Kafka", i);
+	}
+	TH_LOG("Kafka holds %d records; offset 0 %s, 2 %s", n,
+	       kafka_has(self->b, n, 0) ? "yes" : "no",
+	       kafka_has(self->b, n, 2) ? "yes" : "no");
+	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
 /*
  * Inbound: the @total records produced to Kafka arrive in mqdev, once
  * each, in order (@want of them per partition), with their content.
@@ -868,7 +932,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 }
 
 /* @n records of @len bytes to partition 0 of Kafka's topic @t. */
-static int kafka_send(rd_kafka_t *kp, const char *t, int n, size_t len)
+static int kafka_send_n(rd_kafka_t *kp, const char *t, int n, size_t len)
 {
 	char *val = malloc(len + 1);
 	int i, err = 0;
@@ -911,9 +975,9 @@ TEST_F_TIMEOUT(mirror, inbound_stops_at_a_refused_record, 180)
 	ASSERT_EQ(0, mqdev_topic_create(fd, self->topic, &topts));
 	close(fd);
 	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
-	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 1, 16));
-	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 1, 6000));
-	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 1, 16));
+	ASSERT_EQ(0, kafka_send_n(kp, self->ktopic, 1, 16));
+	ASSERT_EQ(0, kafka_send_n(kp, self->ktopic, 1, 6000));
+	ASSERT_EQ(0, kafka_send_n(kp, self->ktopic, 1, 16));
 	rd_kafka_destroy(kp);
 	daemon_start(&self->d);
 	ASSERT_TRUE(log_wait(&self->d, "refused Kafka offset 1", 2, 60000))
@@ -945,7 +1009,7 @@ TEST_F_TIMEOUT(mirror, inbound_waits_for_an_open_transaction, 240)
 	ASSERT_EQ(0, mqdev_topic_create(fd, self->topic, &topts));
 	close(fd);
 	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
-	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10, 16));
+	ASSERT_EQ(0, kafka_send_n(kp, self->ktopic, 10, 16));
 	daemon_start(&self->d);
 	wait_records(self->topic, 10);
 
@@ -956,7 +1020,7 @@ TEST_F_TIMEOUT(mirror, inbound_waits_for_an_open_transaction, 240)
 	ASSERT_EQ(0, mqdev_txn_begin(s, 1));
 	ASSERT_LE(0, mqdev_producer_send(pr, NULL, 0, "txn", 3, 0, NULL));
 	ASSERT_LE(0, mqdev_producer_flush(pr));
-	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10, 16));
+	ASSERT_EQ(0, kafka_send_n(kp, self->ktopic, 10, 16));
 	wait_records(self->topic, 21);
 	daemon_kill(&self->d);
 

@@ -283,6 +283,7 @@ void config_free(struct config *cfg)
 		free(l->group);
 		free(l->session);
 		free(l->parts);
+		free(l->kafka_refused);
 		free(l);
 	}
 	for (i = 0; i < cfg->nprops; i++) {

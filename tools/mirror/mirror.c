@@ -38,6 +38,7 @@
 static struct config config;
 static int epfd = -1, sigfd = -1, wake[2] = { -1, -1 };
 static bool stopping;
+static int exit_status;		/* 1: stopped for a failure, to be restarted */
 
 static const char usage[] =
 "usage: mqdev-mirror [--config FILE] [--foreground]\n"
@@ -429,10 +430,14 @@ static void producer_restart(void)
 			out_stop(l);
 		}
 	}
-	if (!out_init(&config))
+	if (!out_init(&config)) {
 		wake_on(rd_kafka_queue_get_main(out_rk()));
-	else
+	} else {
+		say(LOG_CRIT, "the Kafka producer cannot be made again: "
+		    "stopping, for the service manager to start us again");
+		exit_status = 1;
 		stopping = true;
+	}
 }
 
 /*
@@ -665,5 +670,5 @@ int main(int argc, char **argv)
 	say(LOG_INFO, "stopping");
 	shutdown_links();
 	config_free(&config);
-	return 0;
+	return exit_status;
 }

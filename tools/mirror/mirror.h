@@ -77,6 +77,12 @@ struct link {
 	uint32_t refused_part;
 	int64_t refused_offset;	/* its Kafka offset */
 	bool fenced;		/* another instance took the session: stop */
+	/*
+	 * out: per partition, 1 + the lowest mqdev offset Kafka refused for
+	 * good (0: none), kept across the link's restarts: what Kafka holds
+	 * past it would be past a hole, never to be confirmed.
+	 */
+	uint64_t *kafka_refused;
 };
 
 struct config {

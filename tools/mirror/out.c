@@ -59,6 +59,20 @@ static struct link *out_link(const char *name)
 	return NULL;
 }
 
+/* Kafka refused mqdev offset @off of @p for good: remember the lowest. */
+static void out_refused(struct link *l, int32_t p, uint64_t off)
+{
+	if (!l->kafka_refused)
+		l->kafka_refused = calloc(MAX_PARTITIONS, sizeof(*l->kafka_refused));
+	if (!l->kafka_refused) {
+		say(LOG_CRIT, "%s/%d: out of memory remembering a refused "
+		    "record: stopping", l->topic, p);
+		abort();	/* never confirm past what we cannot remember */
+	}
+	if (!l->kafka_refused[p] || off + 1 < l->kafka_refused[p])
+		l->kafka_refused[p] = off + 1;
+}
+
 /* Kafka acknowledged (or refused) one record: see the file's comment. */
 static void out_delivered(rd_kafka_t *k, const rd_kafka_message_t *m,
 			  void *opaque)
@@ -76,6 +90,7 @@ static void out_delivered(rd_kafka_t *k, const rd_kafka_message_t *m,
 	mp->inflight--;
 	if (m->err) {
 		mp->errors++;
+		out_refused(l, m->partition, off);
 		/* never confirm past it: the link starts again from Kafka */
 		if (l->ready)
 			link_fail(l, -EIO, "Kafka refused offset %" PRIu64
@@ -83,7 +98,10 @@ static void out_delivered(rd_kafka_t *k, const rd_kafka_message_t *m,
 				  rd_kafka_err2str(m->err));
 		return;
 	}
-	if (off + 1 > mp->acked)
+	/* past a refused record, Kafka's acknowledgments confirm nothing */
+	if (off + 1 > mp->acked &&
+	    !(l->kafka_refused && l->kafka_refused[m->partition] &&
+	      off >= l->kafka_refused[m->partition] - 1))
 		mp->acked = off + 1;
 	mp->records++;
 	mp->bytes += m->len + m->key_len;
@@ -114,6 +132,8 @@ int out_init(const struct config *cfg)
 {
 	static const char *const props[][2] = {
 		{ "enable.idempotence", "true" },
+		/* a batch refused for good fails the producer, not a hole */
+		{ "enable.gapless.guarantee", "true" },
 		{ "acks", "all" },
 		/* never give up a record: it would be a hole in the mirror */
 		{ "message.timeout.ms", "0" },
@@ -271,6 +291,32 @@ static int out_settle(struct link *l)
 	return -EINPROGRESS;
 }
 
+/*
+ * Kafka holds records after one it refused (its producer went on past a
+ * failed batch, or another did): a hole, which no confirmation may cover.
+ * The link stops there and says so, at every retry, until an operator
+ * steps in.  Resuming at the refused record itself is no hole: it is
+ * produced again.
+ */
+static bool out_past_refused(struct link *l, uint32_t p, uint64_t next)
+{
+	uint64_t refused;
+
+	if (!l->kafka_refused || !l->kafka_refused[p])
+		return false;
+	refused = l->kafka_refused[p] - 1;
+	if (next <= refused) {
+		l->kafka_refused[p] = 0;
+		return false;
+	}
+	say(LOG_CRIT, "out %s/%u: Kafka refused mqdev offset %" PRIu64
+	    " but holds records up to %" PRIu64 ": a hole; not confirming "
+	    "past it", l->topic, p, refused, next - 1);
+	link_fail(l, -EIO, "partition %u: a hole at mqdev offset %" PRIu64,
+		  p, refused);
+	return true;
+}
+
 /* Seek each partition where Kafka ends, and confirm what it holds. */
 static int out_position(struct link *l)
 {
@@ -288,6 +334,8 @@ static int out_position(struct link *l)
 		err = out_resume(l, p, &next);
 		if (err)
 			return err;
+		if (out_past_refused(l, p, next))
+			return -EIO;
 		if (next > pi[p].next_offset) {
 			link_fail(l, -ESTALE, "partition %u: Kafka has mqdev "
 				  "offsets up to %" PRIu64 ", the topic ends at %"
