@@ -22,7 +22,8 @@
 # make man-check  lint them, and check that every libmqdev function and every
 #                 mqctl command has its page (make check runs it)
 # make install    headers, library, tools, manual pages and module under PREFIX;
-#                 mqdev-persistd's config in /etc/mqdev, its unit in systemd's
+#                 mqdev-persistd's and mqdev-mirror's configs in /etc/mqdev,
+#                 their units in systemd's
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
 # for the running kernel of a real host: make KVER=$(uname -r).  Kernels
@@ -58,7 +59,9 @@ TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
 	    $(B)/bin/mqdev-kafkad $(B)/bin/mqdev-kafkad-san \
 	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan \
 	    $(B)/bin/pcload $(B)/bin/pccheck \
-	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
+	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan \
+	    $(B)/bin/mqdev-mirror $(B)/selftests/mqdev-mirror-asan \
+	    $(B)/selftests/mirror_test
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -183,7 +186,7 @@ $(B)/bin/pccheck: tools/powercut/check.c
 # source for it and for libmqdev's history reader.  The selftests run the
 # -asan one, built with the address and undefined-behaviour sanitizers.
 PERSISTD_SRCS := $(wildcard tools/persistd/*.c) lib/segment.c
-PERSISTD_HDRS := tools/persistd/persistd.h lib/segment.h $(HDRS)
+PERSISTD_HDRS := tools/persistd/persistd.h tools/common/conf.h lib/segment.h $(HDRS)
 $(B)/bin/mqdev-persistd: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(PERSISTD_SRCS) $(LDLIBS)
@@ -193,6 +196,29 @@ $(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS
 	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
+
+# mqdev-mirror, on librdkafka.  Its test, selftests/mqdev/mirror_test.c,
+# needs librdkafka and the daemon: built here, not by the kselftest
+# Makefile; it runs the -asan daemon against librdkafka's mock cluster,
+# once, in make check (selftests/mqdev/userspace.list).
+MIRROR_SRCS := $(wildcard tools/mirror/*.c)
+MIRROR_HDRS := tools/mirror/mirror.h tools/common/conf.h $(HDRS)
+$(B)/bin/mqdev-mirror: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MIRROR_SRCS) $(LDLIBS) -lrdkafka
+
+$(B)/selftests/mqdev-mirror-asan: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer \
+		-o $@ $(MIRROR_SRCS) $(LIB_SRCS) -lmnl -lrdkafka
+
+$(B)/selftests/mirror_test: selftests/mqdev/mirror_test.c \
+		selftests/mqdev/common.h $(KSFT_FILES) $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -O2 -g -Wall -Wshadow $(if $(filter 1,$(WERROR)),-Werror) \
+		-Iselftests/mqdev -I$(KSFT) -o $@ $< $(LIB_SRCS) \
+		-lmnl -lrdkafka -lpthread
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -434,6 +460,12 @@ install: all
 	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/persistd/mqdev-persistd.service \
 		| install -D -m 644 /dev/stdin \
 		$(DESTDIR)/lib/systemd/system/mqdev-persistd.service
+	install -D -m 755 $(B)/bin/mqdev-mirror $(DESTDIR)$(PREFIX)/sbin/mqdev-mirror
+	install -D -m 644 tools/mirror/mqdev-mirror.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-mirror.conf
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/mirror/mqdev-mirror.service \
+		| install -D -m 644 /dev/stdin \
+		$(DESTDIR)/lib/systemd/system/mqdev-mirror.service
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
 	install -D -m 755 $(B)/bin/mqdev-exporter \
 		$(DESTDIR)$(PREFIX)/bin/mqdev-exporter
