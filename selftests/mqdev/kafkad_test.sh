@@ -208,6 +208,14 @@ ok $? "acks=all without a replica in sync: NOT_ENOUGH_REPLICAS, nothing appended
 echo kept | KCAT -P -t $t-d -X acks=1 2>/dev/null &&
 	[ "$(KCAT -C -t $t-d -o beginning -e -f '%s\n' 2>/dev/null)" = kept ]
 ok $? "acks=1 on the durable topic appends, and Fetch reads to its watermark"
+# A topic deleted and made again by its name: the daemon's handles of the
+# old one fail (EIDRM), and the client's retry lands in the new one.
+mqctl topic create $t-r >/dev/null
+echo old | KCAT -P -t $t-r 2>/dev/null
+mqctl topic delete $t-r && mqctl topic create $t-r >/dev/null &&
+	echo new | KCAT -P -t $t-r -X message.timeout.ms=10000 2>"$dir/err" &&
+	[ "$(KCAT -C -t $t-r -o beginning -e -f '%s\n' 2>/dev/null)" = new ]
+ok $? "a topic deleted and created again: the next Produce lands in the new one"
 mqctl topic create $t-f --capacity 4K >/dev/null
 # batches of 10: each fits whole, until the topic is full
 seq 1 300 | KCAT -P -t $t-f -X request.timeout.ms=2000 -X batch.num.messages=10 \

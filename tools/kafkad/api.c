@@ -69,6 +69,7 @@ int kafka_error(int err)
 		return KERR_NONE;
 	case -ENOENT:
 	case -ENODEV:
+	case -EIDRM:	/* deleted under a handle: a retry opens anew */
 		return KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	case -EACCES:
 	case -EPERM:
