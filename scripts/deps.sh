@@ -11,7 +11,8 @@ libhiredis-dev redis-tools abigail-tools
 python3 python3-yaml python3-jsonschema python3-docutils dkms
 scdoc mandoc groff-base man-db prometheus
 zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
-kcat python3-kafka python3-confluent-kafka librdkafka-dev"
+kcat python3-kafka python3-confluent-kafka librdkafka-dev
+python3-lz4 python3-snappy"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 

@@ -6,6 +6,7 @@
   kafkad_clients.py BOOTSTRAP kp-consume TOPIC GROUP N
   kafkad_clients.py BOOTSTRAP ck-produce TOPIC N [COMPRESSION]
   kafkad_clients.py BOOTSTRAP ck-consume TOPIC GROUP N
+  kafkad_clients.py BOOTSTRAP kp-times TOPIC
 
 kafka-python (kp-) and confluent-kafka, i.e. librdkafka (ck-): a producer
 of N records "key-I" = "value-I", and a group member that reads N records,
@@ -43,6 +44,22 @@ def kp_consume(bootstrap, topic, group, n):
     c.commit()
     c.close()
     return 0 if got == n else 1
+
+
+def kp_times(bootstrap, topic):
+    """ListOffsets by time: partition 0's first record, with its own time."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, 0)
+    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    first = c.offsets_for_times({tp: 0})[tp]
+    later = c.offsets_for_times({tp: 2**62})[tp]
+    c.close()
+    print("first %s later %s" % (first, later))
+    # the record's own timestamp (ms since 1970), not the one asked for
+    ok = (first is not None and first.offset == 0 and
+          first.timestamp > 10**12 and later is None)
+    return 0 if ok else 1
 
 
 def ck_produce(bootstrap, topic, n, compression=None):
@@ -101,6 +118,8 @@ def main(argv):
                           argv[5] if len(argv) > 5 else None) or 0
     if mode == "kp-consume":
         return kp_consume(bootstrap, argv[3], argv[4], int(argv[5]))
+    if mode == "kp-times":
+        return kp_times(bootstrap, argv[3])
     if mode == "ck-produce":
         return ck_produce(bootstrap, argv[3], int(argv[4]),
                           argv[5] if len(argv) > 5 else None)

@@ -462,20 +462,32 @@ int handle_fetch(struct daemon *d, struct conn *c, const struct request *rq,
 	return ret;
 }
 
-/* The first offset at or after @ts_ms, or -1 when there is none. */
+/*
+ * The first offset at or after @ts_ms, or -1 when there is none; the
+ * timestamp of the record there goes to *@found_ms, as Kafka answers.
+ */
 static int64_t offset_for_time(struct daemon *d, struct topic_handle *t,
-			       uint32_t p, int64_t ts_ms, uint64_t hw, int *err)
+			       uint32_t p, int64_t ts_ms, uint64_t hw,
+			       int64_t *found_ms, int *err)
 {
-	struct mqdev_consumer *cons = part_consumer(d, t, p, err);
+	struct mqdev_consumer *cons;
+	const struct mqdev_record *rec;
 	uint64_t landed;
 
+	/* past any time an append is stamped with, in nanoseconds */
+	if (ts_ms < 0 || (uint64_t)ts_ms > UINT64_MAX / 1000000)
+		return -1;
+	cons = part_consumer(d, t, p, err);
 	if (!cons)
 		return -1;
 	*err = mqdev_consumer_seek(cons, p, MQDEV_SEEK_TIMESTAMP,
 				   (uint64_t)ts_ms * 1000000, 0, &landed);
-	if (*err)
+	if (*err || landed >= hw)
 		return -1;
-	return landed < hw ? (int64_t)landed : -1;
+	rec = mqdev_consumer_peek(cons);
+	*found_ms = rec && rec->offset == landed ?
+		    (int64_t)(rec->timestamp / 1000000) : ts_ms;
+	return (int64_t)landed;
 }
 
 int handle_list_offsets(struct daemon *d, struct conn *c,
@@ -484,7 +496,7 @@ int handle_list_offsets(struct daemon *d, struct conn *c,
 	struct mqdev_partition_info *parts;
 	struct topic_handle *t;
 	int32_t nt, np, i, k, p;
-	int64_t ts, off;
+	int64_t ts, off, found;
 	uint32_t nparts;
 	int perr;
 
@@ -514,6 +526,7 @@ int handle_list_offsets(struct daemon *d, struct conn *c,
 				continue;
 			}
 			perr = 0;
+			found = -1;
 			if (ts == -1)		/* latest */
 				off = (int64_t)parts[p].high_watermark;
 			else if (ts == -2)	/* earliest */
@@ -521,9 +534,9 @@ int handle_list_offsets(struct daemon *d, struct conn *c,
 			else
 				off = offset_for_time(d, t, p, ts,
 						      parts[p].high_watermark,
-						      &perr);
+						      &found, &perr);
 			kw_i16(w, kafka_error(perr));
-			kw_i64(w, ts < 0 || off < 0 ? -1 : ts);
+			kw_i64(w, off < 0 ? -1 : found);
 			kw_i64(w, off);
 		}
 	}
