@@ -763,15 +763,20 @@ TEST_F_TIMEOUT(mirror, outbound, 300)
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
+/* How many of @n records are partition 0's and carry origin @off. */
+static int count_origin(const struct rec *r, int n, int64_t off)
+{
+	int i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += r[i].partition == 0 && r[i].origin == off;
+	return c;
+}
+
 /* Does Kafka hold mqdev offset @off of partition 0? */
 static bool kafka_has(const struct rec *r, int n, int64_t off)
 {
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (r[i].partition == 0 && r[i].origin == off)
-			return true;
-	return false;
+	return count_origin(r, n, off) > 0;
 }
 
 /*
@@ -950,15 +955,6 @@ static int kafka_send_n(rd_kafka_t *kp, const char *t, int n, size_t len)
 	return err ?: rd_kafka_flush(kp, 30000);
 }
 
-/* How many of @n records read from mqdev carry Kafka offset @off. */
-static int count_origin(const struct rec *r, int n, int64_t off)
-{
-	int i, c = 0;
-
-	for (i = 0; i < n; i++)
-		c += r[i].partition == 0 && r[i].origin == off;
-	return c;
-}
 
 /*
  * A record mqdev will not take (larger than the topic allows) stops the
