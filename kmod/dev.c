@@ -82,6 +82,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 
 	if (h->session)
 		mqdev_session_release(h->session);
+	mqdev_exchange_detach(h);
 	if (topic) {
 		if (h->bound)
 			mqdev_bound_release(topic, h->bound);
@@ -180,7 +181,7 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 	}
 
 	mutex_lock(&h->lock);
-	if (h->topic || h->session) {
+	if (h->topic || h->session || h->exchange) {
 		err = -EBUSY;
 		goto err_unlock;
 	}
@@ -451,6 +452,7 @@ static int __net_init mqdev_net_init(struct net *net)
 static void __net_exit mqdev_net_exit(struct net *net)
 {
 	mqdev_txn_exit_net(net);
+	mqdev_exchanges_destroy_net(net);	/* its bindings hold topics */
 	mqdev_topics_destroy_net(net);
 	mqdev_identities_destroy_net(net);
 }
@@ -496,6 +498,7 @@ static void __exit mqdev_exit(void)
 	unregister_pernet_subsys(&mqdev_net_ops);
 	mqdev_nl_exit();
 	mqdev_identities_destroy();
+	mqdev_exchanges_destroy();
 	mqdev_topics_destroy();
 	mqdev_txn_exit();
 	mqdev_users_destroy();

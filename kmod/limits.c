@@ -16,6 +16,9 @@
  *   producer states     max_user_producer_states       the topic, or the
  *     (partitions of a producer's sequence table)        last bound handle
  *   open transactions   max_user_txns                  the decision
+ *   exchanges           max_user_exchanges             the exchange
+ *   bindings            max_user_bindings              the binding (unbind,
+ *     (charged to the binder)                            or its exchange's end)
  *
  * The global limits (max_topics, max_bytes, max_producers, max_txns...) stay
  * beside the objects they bound.  Objects are counted whoever makes them;
@@ -78,6 +81,11 @@ MQDEV_LIMIT(max_user_producer_states, 4096, 0, 1 << 20,
 MQDEV_LIMIT(max_user_txns, 8, 0, 1024,
 	    "Most transactions one user may have open");
 
+MQDEV_LIMIT(max_user_exchanges, 64, 0, 65536,
+	    "Most exchanges one user may have");
+MQDEV_LIMIT(max_user_bindings, 4096, 0, 1 << 20,
+	    "Most exchange bindings one user may have made");
+
 static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_TOPICS]		= &max_user_topics,
 	[MQDEV_CHARGE_PARTITIONS]	= &max_user_partitions,
@@ -86,6 +94,8 @@ static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_PRODUCERS]	= &max_user_producers,
 	[MQDEV_CHARGE_PSTATES]		= &max_user_producer_states,
 	[MQDEV_CHARGE_TXNS]		= &max_user_txns,
+	[MQDEV_CHARGE_EXCHANGES]	= &max_user_exchanges,
+	[MQDEV_CHARGE_BINDINGS]		= &max_user_bindings,
 };
 
 /* What one user holds; freed when it holds nothing. */

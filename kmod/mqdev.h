@@ -134,6 +134,7 @@ struct mqdev_handle {
 	struct mqdev_bound	*bound;		/* appends as a session */
 	struct mqdev_replica	*replica;	/* a durable topic's replica */
 	bool			binding;	/* a bind is under way: lock */
+	struct mqdev_exchange	*exchange;	/* produces to it: exchange.c */
 };
 
 /* A replica's confirmation in one partition; under that part->lock. */
@@ -328,6 +329,8 @@ enum mqdev_charge_kind {
 	MQDEV_CHARGE_PRODUCERS,
 	MQDEV_CHARGE_PSTATES,
 	MQDEV_CHARGE_TXNS,
+	MQDEV_CHARGE_EXCHANGES,
+	MQDEV_CHARGE_BINDINGS,
 	MQDEV_NR_CHARGES
 };
 
@@ -355,6 +358,9 @@ int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
 		  const struct mqdev_group *g, enum mqdev_act act);
 bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
 			 const struct cred *cred);
+int mqdev_mode_permits(const struct net *net, kuid_t uid, kgid_t gid,
+		       umode_t mode, int may);
+int mqdev_owner_permits(const struct net *net, kuid_t uid);
 
 /**
  * mqdev_handle_topic() - the handle's topic, if it is attached in @mode
@@ -682,6 +688,24 @@ bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
 			u32 min_bytes);
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req);
+
+/* exchange.c */
+struct mqdev_exchange;
+int mqdev_exchange_create(struct net *net,
+			  const struct mqdev_exchange_create *req);
+int mqdev_exchange_delete(struct net *net, const struct mqdev_topic_id *req);
+int mqdev_exchange_list(struct net *net, struct mqdev_topic_list *req);
+int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req);
+int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req);
+int mqdev_exchange_unbind(struct net *net,
+			  const struct mqdev_exchange_bind *req);
+int mqdev_exchange_attach(struct mqdev_handle *h,
+			  const struct mqdev_exchange_attach *req);
+void mqdev_exchange_detach(struct mqdev_handle *h);
+long mqdev_exchange_produce(struct mqdev_ioc *ioc,
+			    struct mqdev_exchange_produce *req);
+void mqdev_exchanges_destroy_net(struct net *net);
+void mqdev_exchanges_destroy(void);
 
 /* netlink.c */
 int mqdev_nl_init(void);

@@ -183,7 +183,7 @@ static bool handle_taken(struct mqdev_handle *h)
 	bool taken;
 
 	mutex_lock(&h->lock);
-	taken = h->topic || h->session;
+	taken = h->topic || h->session || h->exchange;
 	mutex_unlock(&h->lock);
 	return taken;
 }

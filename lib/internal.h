@@ -79,6 +79,9 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_verify_stats__last	repeats
 #define mqdev_event__last		cookie
 #define mqdev_send_opts__last		headers
+#define mqdev_exchange_opts__last	alternate
+#define mqdev_bind_opts__last		partition
+#define mqdev_exchange_send_opts__last	mandatory
 
 /* A field added after __last would be dropped: only padding may follow. */
 #define OPTS_LAST_CHECK(type)						\
@@ -91,6 +94,9 @@ OPTS_LAST_CHECK(mqdev_consumer_opts);
 OPTS_LAST_CHECK(mqdev_verify_stats);
 OPTS_LAST_CHECK(mqdev_event);
 OPTS_LAST_CHECK(mqdev_send_opts);
+OPTS_LAST_CHECK(mqdev_exchange_opts);
+OPTS_LAST_CHECK(mqdev_bind_opts);
+OPTS_LAST_CHECK(mqdev_exchange_send_opts);
 
 /* record.c: the bytes a header block of @n headers takes, or 0 if bad. */
 size_t mqdev_headers_size(const struct mqdev_header *h, unsigned int n);

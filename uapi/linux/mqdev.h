@@ -653,6 +653,164 @@ struct mqdev_txn_offsets {
 };
 
 /*
+ * Exchanges, as AMQP 0-9-1 has them: named objects of a namespace with an
+ * owner and mode bits like a topic's.  A producer sends to an exchange with
+ * a routing key; the exchange's bindings, each to a topic (and maybe one
+ * of its partitions) with a binding key, decide which topics get a copy:
+ *
+ *   DIRECT  the routing key equals the binding key
+ *   FANOUT  every binding, whatever the key
+ *   TOPIC   keys are words separated by '.'; in a binding key the word
+ *           '*' matches exactly one word and '#' zero or more.  An empty
+ *           key has no words; "a..b" has three, the second empty.
+ *
+ * A message goes to each destination (a topic, or a topic's partition)
+ * once, however many of its bindings matched; every binding that matched
+ * counts it.  One that matches nothing goes to the exchange's alternate
+ * topic when it has one, else is refused with EHOSTUNREACH when the
+ * producer asked (MQDEV_EXMSG_MANDATORY, AMQP's mandatory), else counted
+ * as dropped (MQDEV_IOC_EXCHANGE_DESCRIBE).
+ *
+ * Permissions: creating is anyone's (charged to the creator); deleting is
+ * the owner's or CAP_SYS_ADMIN's; binding needs write permission on the
+ * exchange and on the topic, unbinding write permission on the exchange;
+ * producing, write permission on the exchange: the binder's permission to
+ * write the topic is what the exchange's producers use.  Listing and
+ * describing need read permission.
+ */
+#define MQDEV_EXCHANGE_DIRECT	0
+#define MQDEV_EXCHANGE_FANOUT	1
+#define MQDEV_EXCHANGE_TOPIC	2
+#define MQDEV_EXCHANGE_TYPES	3
+
+/* Bytes in a binding or routing key, as AMQP's short strings. */
+#define MQDEV_ROUTING_KEY_MAX	255
+#define MQDEV_ROUTING_KEY_SIZE	256	/* NUL-terminated, zero-padded */
+
+/* MQDEV_IOC_EXCHANGE_CREATE */
+struct mqdev_exchange_create {
+	char	name[MQDEV_NAME_SIZE];
+	char	alternate[MQDEV_NAME_SIZE];	/* a topic, or all zero */
+	__u32	type;		/* MQDEV_EXCHANGE_* */
+	__u32	flags;		/* none defined yet */
+	__u32	mode;		/* permission bits, 0 for the default 0644 */
+	__u32	reserved;
+};
+
+/*
+ * MQDEV_IOC_EXCHANGE_BIND and _UNBIND.  @partition is a partition of the
+ * topic, or MQDEV_PARTITION_ANY to place each copy as MQDEV_IOC_PRODUCE
+ * would (by the message's key, else round-robin).  Unbinding names the
+ * binding by all three: exchange, topic and partition, and key.
+ */
+struct mqdev_exchange_bind {
+	char	exchange[MQDEV_NAME_SIZE];
+	char	topic[MQDEV_NAME_SIZE];
+	__u64	key;		/* user pointer to the binding key */
+	__u32	key_len;	/* at most MQDEV_ROUTING_KEY_MAX, no NUL */
+	__u32	partition;	/* a number or MQDEV_PARTITION_ANY */
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/* One binding as MQDEV_IOC_EXCHANGE_DESCRIBE reports it. */
+struct mqdev_binding_info {
+	char	topic[MQDEV_NAME_SIZE];
+	char	key[MQDEV_ROUTING_KEY_SIZE];
+	__u32	key_len;
+	__u32	partition;	/* or MQDEV_PARTITION_ANY */
+	__u64	routed;		/* messages it matched and that went in */
+	__u32	uid;		/* who bound it */
+	__u32	reserved;
+};
+
+/*
+ * MQDEV_IOC_EXCHANGE_DESCRIBE.  @bindings_count in: room; out: the
+ * bindings there are (more than room: ask again with enough).
+ */
+struct mqdev_exchange_info {
+	char	name[MQDEV_NAME_SIZE];		/* in */
+	__u64	bindings;	/* in: user pointer to mqdev_binding_info[] */
+	__u32	bindings_count;	/* in: room; out: bindings */
+	__u32	binding_info_size; /* in: sizeof(struct mqdev_binding_info) */
+	char	alternate[MQDEV_NAME_SIZE];	/* out: or all zero */
+	__u32	type;		/* out */
+	__u32	flags;		/* out: none defined yet */
+	__u32	mode;		/* out */
+	__u32	uid;		/* out */
+	__u32	gid;		/* out */
+	__u32	producers;	/* out: handles attached */
+	__u64	routed;		/* out: messages that went to a binding */
+	__u64	alternated;	/* out: unroutable, to the alternate topic */
+	__u64	refused;	/* out: unroutable, refused (mandatory) */
+	__u64	dropped;	/* out: unroutable, counted and dropped */
+	__u64	reserved[2];
+};
+
+/* MQDEV_IOC_EXCHANGE_ATTACH: make a fresh handle an exchange's producer. */
+struct mqdev_exchange_attach {
+	char	name[MQDEV_NAME_SIZE];
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/* struct mqdev_exchange_msg.flags */
+#define MQDEV_EXMSG_MANDATORY	_BITUL(0) /* unroutable: refuse it */
+#define MQDEV_EXMSG_FLAGS	(MQDEV_EXMSG_MANDATORY)
+
+/* struct mqdev_exchange_msg.status, out */
+#define MQDEV_EXMSG_ALTERNATE	_BITUL(0) /* unroutable: to the alternate */
+#define MQDEV_EXMSG_DROPPED	_BITUL(1) /* unroutable: counted, dropped */
+
+/*
+ * One message of MQDEV_IOC_EXCHANGE_PRODUCE; the element size is msg_size.
+ * Its copies' acknowledgements are acks[first_ack] on, nr_acks of them.
+ */
+struct mqdev_exchange_msg {
+	__u64	routing_key;	/* user pointer */
+	__u32	routing_key_len; /* at most MQDEV_ROUTING_KEY_MAX */
+	__u32	flags;		/* MQDEV_EXMSG_* */
+	__u64	key;		/* user pointer, or 0 */
+	__u64	value;		/* user pointer */
+	__u32	key_len;
+	__u32	value_len;
+	__u32	record_flags;	/* MQDEV_MSG_FLAGS: they go to the records */
+	__u32	status;		/* out: MQDEV_EXMSG_ALTERNATE, _DROPPED */
+	__u32	first_ack;	/* out */
+	__u32	nr_acks;	/* out: copies appended */
+};
+
+/* Where one copy went. */
+struct mqdev_exchange_ack {
+	char	topic[MQDEV_NAME_SIZE];
+	__u32	partition;
+	__u32	reserved;
+	__u64	offset;
+};
+
+/*
+ * MQDEV_IOC_EXCHANGE_PRODUCE, on a handle attached to an exchange: route
+ * and append each message, and say in @acks where every copy went, the
+ * messages' in turn.  Returns how many messages were routed, from the
+ * first; fewer than count when one failed after others.  A message whose
+ * copies do not all fit in the room left in @acks is refused with ENOBUFS
+ * before any of its copies is appended.  A message that fails part way
+ * (a full topic under O_NONBLOCK: EAGAIN; a deleted one: EIDRM) keeps the
+ * copies that went in, acknowledged in its nr_acks.  EIDRM once the
+ * exchange was deleted.
+ */
+struct mqdev_exchange_produce {
+	__u64	msgs;		/* user pointer to mqdev_exchange_msg[] */
+	__u32	count;
+	__u32	msg_size;	/* sizeof(struct mqdev_exchange_msg) */
+	__u64	acks;		/* user pointer to mqdev_exchange_ack[] */
+	__u32	acks_count;	/* room in acks */
+	__u32	ack_size;	/* sizeof(struct mqdev_exchange_ack) */
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/*
  * The control channel: generic netlink family "mqdev".  A described group
  * can run to tens of KiB: read MQDEV_CMD_GROUP_GET dumps with a 64 KiB buffer.
  *
@@ -761,6 +919,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
 #define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
 #define MQDEV_FEAT_RECORD_FLAGS	_BITULL(7) /* null key/value, headers */
+#define MQDEV_FEAT_EXCHANGES	_BITULL(8) /* exchanges, bindings, routing */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -790,5 +949,13 @@ struct mqdev_version {
 #define MQDEV_IOC_PRODUCER_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x31, struct mqdev_producer_bind)
 #define MQDEV_IOC_TXN		_IOWR(MQDEV_IOC_MAGIC, 0x32, struct mqdev_txn)
 #define MQDEV_IOC_TXN_OFFSETS	 _IOW(MQDEV_IOC_MAGIC, 0x33, struct mqdev_txn_offsets)
+#define MQDEV_IOC_EXCHANGE_CREATE _IOW(MQDEV_IOC_MAGIC, 0x40, struct mqdev_exchange_create)
+#define MQDEV_IOC_EXCHANGE_DELETE _IOW(MQDEV_IOC_MAGIC, 0x41, struct mqdev_topic_id)
+#define MQDEV_IOC_EXCHANGE_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x42, struct mqdev_topic_list)
+#define MQDEV_IOC_EXCHANGE_DESCRIBE _IOWR(MQDEV_IOC_MAGIC, 0x43, struct mqdev_exchange_info)
+#define MQDEV_IOC_EXCHANGE_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x44, struct mqdev_exchange_bind)
+#define MQDEV_IOC_EXCHANGE_UNBIND _IOW(MQDEV_IOC_MAGIC, 0x45, struct mqdev_exchange_bind)
+#define MQDEV_IOC_EXCHANGE_ATTACH _IOW(MQDEV_IOC_MAGIC, 0x46, struct mqdev_exchange_attach)
+#define MQDEV_IOC_EXCHANGE_PRODUCE _IOW(MQDEV_IOC_MAGIC, 0x47, struct mqdev_exchange_produce)
 
 #endif /* _UAPI_LINUX_MQDEV_H */

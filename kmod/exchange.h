@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Exchanges (exchange.c) and their routing tries (route.c). */
+#ifndef _MQDEV_EXCHANGE_H
+#define _MQDEV_EXCHANGE_H
+
+#include <linux/rcupdate.h>
+#include <linux/rhashtable-types.h>
+#include "mqdev.h"
+
+/* A key of MQDEV_ROUTING_KEY_MAX bytes has at most this many words. */
+#define MQDEV_ROUTE_MAX_WORDS	(MQDEV_ROUTING_KEY_MAX / 2 + 1)
+
+struct mqdev_route_word {
+	const char	*word;
+	u32		len;
+};
+
+/* A word of a binding key after its parent's; see route.c. */
+struct mqdev_route_node {
+	struct rhash_head		hnode;	/* in edges, by parent and word */
+	struct mqdev_route_node		*parent;
+	struct mqdev_route_node		*star;	/* the '*' child */
+	struct mqdev_route_node		*hash;	/* the '#' child */
+	u32				children;
+	struct list_head		ends;	/* bindings whose key ends here */
+	struct rcu_head			rcu;
+	u32				len;
+	char				word[];
+};
+
+struct mqdev_route_trie {
+	struct rhashtable		edges;
+	struct mqdev_route_node		*root;
+	u32				nr_nodes;
+	bool				wildcards;	/* a topic exchange */
+};
+
+struct mqdev_route_node *mqdev_route_node_alloc(u32 len);
+int mqdev_route_init(struct mqdev_route_trie *t, bool wildcards);
+void mqdev_route_destroy(struct mqdev_route_trie *t);
+u32 mqdev_route_split(const struct mqdev_route_trie *t, const char *key,
+		      u32 len, struct mqdev_route_word *words);
+struct mqdev_route_node *mqdev_route_insert(struct mqdev_route_trie *t,
+					    const struct mqdev_route_word *words,
+					    u32 nr,
+					    struct mqdev_route_node **spare);
+struct mqdev_route_node *mqdev_route_find(struct mqdev_route_trie *t,
+					  const struct mqdev_route_word *words,
+					  u32 nr);
+void mqdev_route_prune(struct mqdev_route_trie *t, struct mqdev_route_node *n);
+int mqdev_route_match(struct mqdev_route_trie *t,
+		      const struct mqdev_route_word *words, u32 nr,
+		      struct mqdev_route_node **set, u32 room);
+
+#endif /* _MQDEV_EXCHANGE_H */

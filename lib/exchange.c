@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * Exchanges: create, bind, describe, and produce through one with a
+ * routing key per message (uapi: MQDEV_IOC_EXCHANGE_*).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* A key for a uapi pointer and length: at most MQDEV_ROUTING_KEY_MAX. */
+static int key_set(const char *key, __u64 *ptr, __u32 *len)
+{
+	size_t n = key ? strlen(key) : 0;
+
+	if (n > MQDEV_ROUTING_KEY_MAX)
+		return -EINVAL;
+	*ptr = (uint64_t)(uintptr_t)key;
+	*len = n;
+	return 0;
+}
+
+MQDEV_EXPORT int mqdev_exchange_create(int fd, const char *name,
+				       const struct mqdev_exchange_opts *opts)
+{
+	struct mqdev_exchange_create req = {};
+	const char *alt;
+	int err;
+
+	if (!OPTS_VALID(opts, mqdev_exchange_opts))
+		return -EINVAL;
+	req.type = OPTS_GET(opts, type, MQDEV_EXCHANGE_DIRECT);
+	req.mode = OPTS_GET(opts, mode, 0);
+	alt = OPTS_GET(opts, alternate, NULL);
+	err = mqdev_name_set(req.name, name);
+	if (!err && alt)
+		err = mqdev_name_set(req.alternate, alt);
+	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_CREATE, &req);
+}
+
+MQDEV_EXPORT int mqdev_exchange_delete(int fd, const char *name)
+{
+	struct mqdev_topic_id req = {};
+	int err = mqdev_name_set(req.name, name);
+
+	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_DELETE, &req);
+}
+
+MQDEV_EXPORT int mqdev_exchange_list(int fd, char (**names)[MQDEV_NAME_SIZE])
+{
+	struct mqdev_topic_list req = {};
+	char (*buf)[MQDEV_NAME_SIZE] = NULL;
+	uint32_t room = 0;
+	int err;
+
+	/* Exchanges may come and go between the calls: retry until it fits. */
+	for (;;) {
+		req.names = (uint64_t)(uintptr_t)buf;
+		req.count = room;
+		req.name_size = MQDEV_NAME_SIZE;
+		err = mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_LIST, &req);
+		if (err) {
+			free(buf);
+			return err;
+		}
+		if (req.count <= room)
+			break;
+		free(buf);
+		room = req.count + 16;
+		buf = calloc(room, MQDEV_NAME_SIZE);
+		if (!buf)
+			return -ENOMEM;
+	}
+	*names = buf;
+	return req.count;
+}
+
+MQDEV_EXPORT int mqdev_exchange_describe(int fd, const char *name,
+					 struct mqdev_exchange_info *info,
+					 struct mqdev_binding_info *bindings,
+					 uint32_t nbindings)
+{
+	int err;
+
+	memset(info, 0, sizeof(*info));
+	err = mqdev_name_set(info->name, name);
+	if (err)
+		return err;
+	info->bindings = (uint64_t)(uintptr_t)bindings;
+	info->bindings_count = bindings ? nbindings : 0;
+	info->binding_info_size = sizeof(*bindings);
+	return mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_DESCRIBE, info);
+}
+
+static int bind_req(struct mqdev_exchange_bind *req, const char *exchange,
+		    const char *topic, const char *key,
+		    const struct mqdev_bind_opts *opts)
+{
+	if (!OPTS_VALID(opts, mqdev_bind_opts))
+		return -EINVAL;
+	memset(req, 0, sizeof(*req));
+	req->partition = OPTS_GET(opts, partition_set, false) ?
+			 OPTS_GET(opts, partition, 0) : MQDEV_PARTITION_ANY;
+	return mqdev_name_set(req->exchange, exchange) ?:
+	       mqdev_name_set(req->topic, topic) ?:
+	       key_set(key, &req->key, &req->key_len);
+}
+
+MQDEV_EXPORT int mqdev_exchange_bind(int fd, const char *exchange,
+				     const char *topic, const char *key,
+				     const struct mqdev_bind_opts *opts)
+{
+	struct mqdev_exchange_bind req;
+	int err = bind_req(&req, exchange, topic, key, opts);
+
+	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_BIND, &req);
+}
+
+MQDEV_EXPORT int mqdev_exchange_unbind(int fd, const char *exchange,
+				       const char *topic, const char *key,
+				       const struct mqdev_bind_opts *opts)
+{
+	struct mqdev_exchange_bind req;
+	int err = bind_req(&req, exchange, topic, key, opts);
+
+	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_UNBIND, &req);
+}
+
+MQDEV_EXPORT int mqdev_exchange_attach(int fd, const char *exchange)
+{
+	struct mqdev_exchange_attach req = {};
+	int err = mqdev_name_set(req.name, exchange);
+
+	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_ATTACH, &req);
+}
+
+MQDEV_EXPORT int mqdev_exchange_produce(int fd, struct mqdev_exchange_msg *msgs,
+					uint32_t count,
+					struct mqdev_exchange_ack *acks,
+					uint32_t nacks)
+{
+	struct mqdev_exchange_produce req = {
+		.msgs = (uint64_t)(uintptr_t)msgs,
+		.count = count,
+		.msg_size = sizeof(*msgs),
+		.acks = (uint64_t)(uintptr_t)acks,
+		.acks_count = acks ? nacks : 0,
+		.ack_size = sizeof(*acks),
+	};
+
+	return mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_PRODUCE, &req);
+}
+
+MQDEV_EXPORT int mqdev_exchange_send(int fd, const char *routing_key,
+				     const void *value, uint32_t value_len,
+				     const struct mqdev_exchange_send_opts *opts,
+				     struct mqdev_exchange_ack *acks,
+				     uint32_t nacks)
+{
+	struct mqdev_exchange_msg msg = {
+		.value = (uint64_t)(uintptr_t)value,
+		.value_len = value_len,
+	};
+	const void *key;
+	int n;
+
+	if (!OPTS_VALID(opts, mqdev_exchange_send_opts))
+		return -EINVAL;
+	if (key_set(routing_key, &msg.routing_key, &msg.routing_key_len))
+		return -EINVAL;
+	key = OPTS_GET(opts, key, NULL);
+	msg.key = (uint64_t)(uintptr_t)key;
+	msg.key_len = key ? OPTS_GET(opts, key_len, 0) : 0;
+	msg.flags = OPTS_GET(opts, mandatory, false) ? MQDEV_EXMSG_MANDATORY : 0;
+	n = mqdev_exchange_produce(fd, &msg, 1, acks, nacks);
+	if (n < 0)
+		return n;
+	if (n != 1)
+		return -EAGAIN;
+	if (msg.status & MQDEV_EXMSG_DROPPED)
+		return -ENOENT;	/* never silent: dropped, and counted */
+	return msg.nr_acks;
+}

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exchanges: each type against a table of routing and binding keys, a copy
+ * per destination with its offsets, unroutable messages under each policy,
+ * permissions, deletion under an attached producer, limits, bad input.
+ */
+#include "common.h"
+#include "kselftest_harness.h"
+
+static const char *ex_name(const char *test)
+{
+	static char name[MQDEV_NAME_MAX + 1];
+	static unsigned int seq;
+
+	snprintf(name, sizeof(name), "x%.30s-%d-%u", test, getpid(), seq++);
+	return name;
+}
+
+static int ex_create(int fd, const char *name, uint32_t type, const char *alt)
+{
+	LIBMQDEV_OPTS(mqdev_exchange_opts, o, .type = type, .alternate = alt);
+
+	return mqdev_exchange_create(fd, name, &o);
+}
+
+static int bind_part(int fd, const char *ex, const char *topic,
+		     const char *key, uint32_t part)
+{
+	LIBMQDEV_OPTS(mqdev_bind_opts, o, .partition_set = true,
+		      .partition = part);
+
+	return mqdev_exchange_bind(fd, ex, topic, key, &o);
+}
+
+/* A fresh descriptor attached to @ex as its producer, or -errno. */
+static int ex_producer(const char *ex)
+{
+	int fd = mqdev_open(), err;
+
+	if (fd < 0)
+		return fd;
+	err = mqdev_exchange_attach(fd, ex);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* One message, mandatory or not: copies made, or -errno. */
+static int send_key(int pfd, const char *rkey, bool mandatory,
+		    struct mqdev_exchange_ack *acks, uint32_t nacks)
+{
+	LIBMQDEV_OPTS(mqdev_exchange_send_opts, o, .mandatory = mandatory);
+
+	return mqdev_exchange_send(pfd, rkey, "v", 1, &o, acks, nacks);
+}
+
+struct route_case {
+	uint32_t type;
+	const char *binding;
+	const char *routing;
+	int copies;		/* 1 matches, 0 does not */
+};
+
+static const struct route_case cases[] = {
+	/* topic: '#' and '*' against words, empty words, no dots */
+	{ MQDEV_EXCHANGE_TOPIC, "#", "", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#", "a", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#", "a.b.c", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#", ".", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "*", "", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "*", "a", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "*", "a.b", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "*", ".", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "*.*", ".", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "*.*", "a.", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "*.*", "a", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.*", "a.b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.*", "a", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.*", "a.b.c", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.*", "a.", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.#", "a", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.#", "a.b.c", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.#", "ab", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.a", "a", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.a", "x.y.a", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.a", "a.x", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.#", "", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.#", "a.b.c", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.*", "", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.*", "a", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "#.*", "a.b.c", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.#.b", "a.b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.#.b", "a.x.y.b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.#.b", "a.x.y", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.#.#.b", "a.b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "*.b.#", "x.b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "*.b.#", "b", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "a..b", "a..b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.*.b", "a..b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.b", "a.b", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "a.b", "a.b.", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "abc", "abc", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "abc", "abd", 0 },
+	{ MQDEV_EXCHANGE_TOPIC, "", "", 1 },
+	{ MQDEV_EXCHANGE_TOPIC, "", "a", 0 },
+	/* direct: equal keys only; '*' and '#' are characters */
+	{ MQDEV_EXCHANGE_DIRECT, "a.b", "a.b", 1 },
+	{ MQDEV_EXCHANGE_DIRECT, "a.*", "a.b", 0 },
+	{ MQDEV_EXCHANGE_DIRECT, "a.*", "a.*", 1 },
+	{ MQDEV_EXCHANGE_DIRECT, "#", "x", 0 },
+	{ MQDEV_EXCHANGE_DIRECT, "", "", 1 },
+	{ MQDEV_EXCHANGE_DIRECT, "x", "", 0 },
+	{ MQDEV_EXCHANGE_DIRECT, "x", "xx", 0 },
+	/* fanout: every binding, whatever the keys */
+	{ MQDEV_EXCHANGE_FANOUT, "a", "b", 1 },
+	{ MQDEV_EXCHANGE_FANOUT, "", "x.y", 1 },
+};
+
+FIXTURE(exchange) {
+	int fd;
+};
+
+FIXTURE_SETUP(exchange)
+{
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	if (!(mqdev_features(self->fd) & MQDEV_FEAT_EXCHANGES))
+		SKIP(return, "no MQDEV_FEAT_EXCHANGES");
+}
+
+FIXTURE_TEARDOWN(exchange)
+{
+	close(self->fd);
+}
+
+TEST_F(exchange, routing_table)
+{
+	struct mqdev_exchange_ack ack;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct route_case *rc = &cases[i];
+		const char *topic = strdup(topic_name("rt"));
+		const char *ex = strdup(ex_name("rt"));
+		int pfd, n;
+
+		ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+		ASSERT_EQ(0, ex_create(self->fd, ex, rc->type, NULL));
+		ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic,
+						 rc->binding, NULL));
+		pfd = ex_producer(ex);
+		ASSERT_LE(0, pfd);
+		n = send_key(pfd, rc->routing, true, &ack, 1);
+		EXPECT_EQ(rc->copies ? 1 : -EHOSTUNREACH, n) {
+			TH_LOG("%u: '%s' against '%s', type %u", i,
+			       rc->binding, rc->routing, rc->type);
+		}
+		close(pfd);
+		EXPECT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+		EXPECT_EQ(0, mqdev_topic_delete(self->fd, topic));
+	}
+}
+
+/* Many patterns in one trie: each routing key finds exactly its own. */
+TEST_F(exchange, one_trie_many_patterns)
+{
+	static const char *const pats[] = {
+		"a.b.c", "a.*.c", "a.#", "#.c", "*.b.*", "x.y", "#",
+	};
+	static const struct { const char *key; unsigned int mask; } keys[] = {
+		{ "a.b.c", 0x7f & ~0x20 },	/* all but x.y */
+		{ "a.q.c", 0x01 << 1 | 0x04 | 0x08 | 0x40 },
+		{ "x.y", 0x20 | 0x40 },
+		{ "q", 0x40 },
+		{ "q.b.r", 0x10 | 0x40 },
+	};
+	char topics[7][MQDEV_NAME_SIZE];
+	struct mqdev_exchange_ack acks[8];
+	const char *ex = strdup(ex_name("many"));
+	unsigned int i, j, got;
+	int pfd, n;
+
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC, NULL));
+	for (i = 0; i < 7; i++) {
+		snprintf(topics[i], sizeof(topics[i]), "%s", topic_name("many"));
+		ASSERT_EQ(0, create_topic(self->fd, topics[i], 1, 0, 0));
+		ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topics[i],
+						 pats[i], NULL));
+	}
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		n = send_key(pfd, keys[i].key, true, acks, 8);
+		ASSERT_LT(0, n);
+		for (got = 0, j = 0; j < (unsigned int)n; j++) {
+			unsigned int t;
+
+			for (t = 0; t < 7; t++)
+				if (!strcmp(acks[j].topic, topics[t]))
+					got |= 1U << t;
+		}
+		EXPECT_EQ(keys[i].mask, got) TH_LOG("key %s", keys[i].key);
+		EXPECT_EQ(__builtin_popcount(keys[i].mask), n);
+	}
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	for (i = 0; i < 7; i++)
+		mqdev_topic_delete(self->fd, topics[i]);
+}
+
+/* A copy per destination, with its topic, partition and offset. */
+TEST_F(exchange, copies_and_offsets)
+{
+	char t1[MQDEV_NAME_SIZE], t2[MQDEV_NAME_SIZE], t3[MQDEV_NAME_SIZE];
+	struct mqdev_binding_info binds[8];
+	struct mqdev_exchange_ack acks[8];
+	struct mqdev_exchange_msg msgs[2];
+	struct mqdev_exchange_info info;
+	struct mqdev_topic_info ti;
+	const char *ex = strdup(ex_name("copies"));
+	int pfd, i;
+
+	snprintf(t1, sizeof(t1), "%s", topic_name("c1"));
+	snprintf(t2, sizeof(t2), "%s", topic_name("c2"));
+	snprintf(t3, sizeof(t3), "%s", topic_name("c3"));
+	ASSERT_EQ(0, create_topic(self->fd, t1, 1, 0, 0));
+	ASSERT_EQ(0, create_topic(self->fd, t2, 1, 0, 0));
+	ASSERT_EQ(0, create_topic(self->fd, t3, 4, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, t1, "a.*", NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, t2, "#", NULL));
+	/* the same destination again: still one copy there */
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, t2, "a.b", NULL));
+	ASSERT_EQ(0, bind_part(self->fd, ex, t3, "a.b", 2));
+	ASSERT_EQ(0, bind_part(self->fd, ex, t3, "nomatch", 1));
+	EXPECT_EQ(-EEXIST, mqdev_exchange_bind(self->fd, ex, t1, "a.*", NULL));
+	EXPECT_EQ(-EINVAL, bind_part(self->fd, ex, t3, "a", 4));
+
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < 2; i++) {
+		msgs[i].routing_key = (uintptr_t)"a.b";
+		msgs[i].routing_key_len = 3;
+		msgs[i].value = (uintptr_t)"hello";
+		msgs[i].value_len = 5;
+	}
+	ASSERT_EQ(2, mqdev_exchange_produce(pfd, msgs, 2, acks, 8));
+	for (i = 0; i < 2; i++) {
+		int j, seen = 0;
+
+		EXPECT_EQ(3, msgs[i].nr_acks);
+		EXPECT_EQ(3 * i, msgs[i].first_ack);
+		EXPECT_EQ(0, msgs[i].status);
+		for (j = msgs[i].first_ack; j < msgs[i].first_ack + 3; j++) {
+			EXPECT_EQ(i, acks[j].offset) TH_LOG("%s", acks[j].topic);
+			if (!strcmp(acks[j].topic, t3)) {
+				EXPECT_EQ(2, acks[j].partition);
+				seen |= 4;
+			}
+			if (!strcmp(acks[j].topic, t1))
+				seen |= 1;
+			if (!strcmp(acks[j].topic, t2))
+				seen |= 2;
+		}
+		EXPECT_EQ(7, seen);
+	}
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, t2, &ti, NULL, 0));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, binds, 8));
+	EXPECT_EQ(5, info.bindings_count);
+	EXPECT_EQ(2, info.routed);
+	EXPECT_EQ(1, info.producers);
+	EXPECT_EQ(MQDEV_EXCHANGE_TOPIC, info.type);
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(strcmp(binds[i].key, "nomatch") ? 2 : 0,
+			  binds[i].routed) TH_LOG("%s", binds[i].key);
+	EXPECT_EQ(2, binds[3].partition);
+	EXPECT_EQ(1, binds[4].partition);
+	EXPECT_EQ(MQDEV_PARTITION_ANY, binds[0].partition);
+
+	/* no room for three acknowledgements: refused, nothing appended */
+	EXPECT_EQ(-ENOBUFS, mqdev_exchange_produce(pfd, msgs, 1, acks, 2));
+	ASSERT_EQ(0, mqdev_exchange_unbind(self->fd, ex, t2, "#", NULL));
+	EXPECT_EQ(-ENOENT, mqdev_exchange_unbind(self->fd, ex, t2, "#", NULL));
+	ASSERT_EQ(1, mqdev_exchange_produce(pfd, msgs, 1, acks, 3));
+	EXPECT_EQ(3, msgs[0].nr_acks);
+	ASSERT_EQ(0, mqdev_exchange_unbind(self->fd, ex, t2, "a.b", NULL));
+	ASSERT_EQ(1, mqdev_exchange_produce(pfd, msgs, 1, acks, 3));
+	EXPECT_EQ(2, msgs[0].nr_acks);
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, t1);
+	mqdev_topic_delete(self->fd, t2);
+	mqdev_topic_delete(self->fd, t3);
+}
+
+/* Unroutable: dropped and counted, refused when mandatory, or alternated. */
+TEST_F(exchange, unroutable)
+{
+	const char *ex = strdup(ex_name("unr"));
+	const char *alt_ex = strdup(ex_name("alt"));
+	const char *alt = strdup(topic_name("alt"));
+	struct mqdev_exchange_ack ack;
+	struct mqdev_exchange_info info;
+	struct mqdev_exchange_msg msg = {
+		.routing_key = (uintptr_t)"nowhere", .routing_key_len = 7,
+		.value = (uintptr_t)"v", .value_len = 1,
+	};
+	int pfd;
+
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	/* dropped needs no room for acknowledgements */
+	ASSERT_EQ(1, mqdev_exchange_produce(pfd, &msg, 1, NULL, 0));
+	EXPECT_EQ(MQDEV_EXMSG_DROPPED, msg.status);
+	EXPECT_EQ(0, msg.nr_acks);
+	EXPECT_EQ(-ENOENT, send_key(pfd, "nowhere", false, &ack, 1));
+	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "nowhere", true, &ack, 1));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, NULL, 0));
+	EXPECT_EQ(2, info.dropped);
+	EXPECT_EQ(1, info.refused);
+	EXPECT_EQ(0, info.routed);
+	close(pfd);
+
+	ASSERT_EQ(0, create_topic(self->fd, alt, 2, 0, 0));
+	EXPECT_EQ(-ENOENT, ex_create(self->fd, alt_ex, MQDEV_EXCHANGE_TOPIC,
+				     "no-such-topic"));
+	ASSERT_EQ(0, ex_create(self->fd, alt_ex, MQDEV_EXCHANGE_TOPIC, alt));
+	pfd = ex_producer(alt_ex);
+	ASSERT_LE(0, pfd);
+	/* the alternate takes it, mandatory or not */
+	msg.flags = MQDEV_EXMSG_MANDATORY;
+	EXPECT_EQ(-ENOBUFS, mqdev_exchange_produce(pfd, &msg, 1, NULL, 0));
+	ASSERT_EQ(1, mqdev_exchange_produce(pfd, &msg, 1, &ack, 1));
+	EXPECT_EQ(MQDEV_EXMSG_ALTERNATE, msg.status);
+	EXPECT_EQ(1, msg.nr_acks);
+	EXPECT_STREQ(alt, ack.topic);
+	EXPECT_EQ(0, ack.offset);
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, alt_ex, &info, NULL, 0));
+	EXPECT_STREQ(alt, info.alternate);
+	EXPECT_EQ(1, info.alternated);
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, alt_ex));
+	mqdev_topic_delete(self->fd, alt);
+}
+
+TEST_F(exchange, delete_under_producer)
+{
+	const char *ex = strdup(ex_name("del"));
+	const char *topic = strdup(topic_name("del"));
+	struct mqdev_exchange_ack ack;
+	int pfd;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, NULL, NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	ASSERT_EQ(1, send_key(pfd, "k", true, &ack, 1));
+	/* an attached handle is an exchange's only */
+	EXPECT_EQ(-EBUSY, mqdev_exchange_attach(pfd, ex));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	EXPECT_EQ(-EIDRM, send_key(pfd, "k", true, &ack, 1));
+	EXPECT_EQ(-ENOENT, mqdev_exchange_attach(self->fd, ex));
+	/* the name is free again, and the old handle still sees the old one */
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_FANOUT, NULL));
+	EXPECT_EQ(-EIDRM, send_key(pfd, "k", true, &ack, 1));
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	/* a deleted topic's binding routes nothing: its append says so */
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, NULL, NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, topic));
+	EXPECT_EQ(-EIDRM, send_key(pfd, "k", true, &ack, 1));
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+}
+
+TEST_F(exchange, bad_input)
+{
+	const char *ex = strdup(ex_name("bad"));
+	const char *topic = strdup(topic_name("bad"));
+	struct mqdev_exchange_create cr = {};
+	struct mqdev_exchange_bind b = {};
+	struct mqdev_exchange_produce p = {};
+	struct mqdev_exchange_msg m = {};
+	char longkey[300];
+	uint64_t off;
+	int pfd;
+
+	strcpy(cr.name, ex);
+	cr.type = MQDEV_EXCHANGE_TYPES;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_EXCHANGE_CREATE, &cr));
+	cr.type = MQDEV_EXCHANGE_TOPIC;
+	cr.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_EXCHANGE_CREATE, &cr));
+	cr.flags = 0;
+	cr.reserved = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_EXCHANGE_CREATE, &cr));
+	cr.reserved = 0;
+	cr.mode = 01000;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_EXCHANGE_CREATE, &cr));
+	cr.mode = 0;
+	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_EXCHANGE_CREATE, &cr));
+	EXPECT_EQ(-EEXIST, xioctl(self->fd, MQDEV_IOC_EXCHANGE_CREATE, &cr));
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+
+	/* '*' and '#' are whole words of a topic key */
+	EXPECT_EQ(-EINVAL, mqdev_exchange_bind(self->fd, ex, topic, "a*", NULL));
+	EXPECT_EQ(-EINVAL, mqdev_exchange_bind(self->fd, ex, topic, "a.#b", NULL));
+	memset(longkey, 'a', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = 0;
+	EXPECT_EQ(-EINVAL, mqdev_exchange_bind(self->fd, ex, topic, longkey,
+					       NULL));
+	EXPECT_EQ(-ENOENT, mqdev_exchange_bind(self->fd, ex, "no-such", "a",
+					       NULL));
+	strcpy(b.exchange, ex);
+	strcpy(b.topic, topic);
+	b.partition = MQDEV_PARTITION_ANY;
+	b.key = (uintptr_t)"k\0k";
+	b.key_len = 3;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_EXCHANGE_BIND, &b));
+	b.key_len = 1;
+	b.reserved = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_EXCHANGE_BIND, &b));
+	b.reserved = 0;
+	b.key = 8;
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, MQDEV_IOC_EXCHANGE_BIND, &b));
+
+	/* producing needs an attached handle, and a sane request */
+	EXPECT_EQ(-EBADFD, xioctl(self->fd, MQDEV_IOC_EXCHANGE_PRODUCE, &p));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	p.msg_size = sizeof(struct mqdev_exchange_msg) - 8;
+	EXPECT_EQ(-EINVAL, xioctl(pfd, MQDEV_IOC_EXCHANGE_PRODUCE, &p));
+	p.msg_size = sizeof(struct mqdev_exchange_msg);
+	p.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(pfd, MQDEV_IOC_EXCHANGE_PRODUCE, &p));
+	p.flags = 0;
+	EXPECT_EQ(0, xioctl(pfd, MQDEV_IOC_EXCHANGE_PRODUCE, &p));
+	m.routing_key = (uintptr_t)longkey;
+	m.routing_key_len = 256;
+	EXPECT_EQ(-EINVAL, mqdev_exchange_produce(pfd, &m, 1, NULL, 0));
+	m.routing_key_len = 1;
+	m.flags = 2;
+	EXPECT_EQ(-EINVAL, mqdev_exchange_produce(pfd, &m, 1, NULL, 0));
+	m.flags = 0;
+	m.record_flags = MQDEV_RECORD_TXN;
+	EXPECT_EQ(-EINVAL, mqdev_exchange_produce(pfd, &m, 1, NULL, 0));
+	m.record_flags = 0;
+	m.routing_key = 8;
+	EXPECT_EQ(-EFAULT, mqdev_exchange_produce(pfd, &m, 1, NULL, 0));
+	/* a producer of an exchange is no topic's */
+	EXPECT_EQ(-EBADFD, produce_one(pfd, 0, NULL, 0, "v", 1, &off));
+	close(pfd);
+	EXPECT_EQ(-ENOTTY, xioctl(self->fd, _IOW(MQDEV_IOC_MAGIC, 0x4f, int),
+				  &p));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+TEST_F(exchange, list)
+{
+	const char *ex = strdup(ex_name("list"));
+	char (*names)[MQDEV_NAME_SIZE] = NULL;
+	int n, i, found = 0;
+
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_FANOUT, NULL));
+	n = mqdev_exchange_list(self->fd, &names);
+	ASSERT_LE(1, n);
+	for (i = 0; i < n; i++)
+		found += !strcmp(names[i], ex);
+	EXPECT_EQ(1, found);
+	free(names);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+}
+
+/* ---- permissions, as users 1000 and 1001 ------------------------------ */
+
+struct perm_try {
+	const char *ex;
+	const char *topic;
+	int what;
+};
+
+enum { TRY_BIND, TRY_ATTACH, TRY_DELETE, TRY_DESCRIBE, TRY_UNBIND, TRY_MAKE };
+
+static int perm_as(void *arg)
+{
+	const struct perm_try *t = arg;
+	struct mqdev_exchange_info info;
+	int fd = mqdev_open(), err = -EINVAL;
+
+	if (fd < 0)
+		return 100;
+	switch (t->what) {
+	case TRY_BIND:
+		err = mqdev_exchange_bind(fd, t->ex, t->topic, "k", NULL);
+		break;
+	case TRY_ATTACH:
+		err = mqdev_exchange_attach(fd, t->ex);
+		break;
+	case TRY_DELETE:
+		err = mqdev_exchange_delete(fd, t->ex);
+		break;
+	case TRY_DESCRIBE:
+		err = mqdev_exchange_describe(fd, t->ex, &info, NULL, 0);
+		break;
+	case TRY_UNBIND:
+		err = mqdev_exchange_unbind(fd, t->ex, t->topic, "k", NULL);
+		break;
+	case TRY_MAKE:
+		err = ex_create(fd, t->ex, MQDEV_EXCHANGE_DIRECT, NULL);
+		break;
+	}
+	close(fd);
+	return -err;
+}
+
+static int try_as(uid_t uid, const char *ex, const char *topic, int what)
+{
+	struct perm_try t = { ex, topic, what };
+
+	return -as_user(uid, perm_as, &t);
+}
+
+static int make_topic_as(void *arg)
+{
+	int fd = mqdev_open(), err;
+	LIBMQDEV_OPTS(mqdev_topic_opts, o, .mode = 0600);
+
+	if (fd < 0)
+		return 100;
+	err = mqdev_topic_create(fd, arg, &o);
+	close(fd);
+	return -err;
+}
+
+TEST_F(exchange, permissions)
+{
+	const char *ex = strdup(ex_name("perm"));
+	const char *mine = strdup(topic_name("perm-mine"));	/* 0644, root */
+	const char *theirs = strdup(topic_name("perm-1000"));	/* 0600, 1000 */
+	const char *their_ex = strdup(ex_name("perm-1000"));
+
+	if (geteuid())
+		SKIP(return, "needs root to become users 1000 and 1001");
+	ASSERT_EQ(0, create_topic(self->fd, mine, 1, 0, 0));
+	ASSERT_EQ(0, as_user(USER_UID, make_topic_as, (void *)theirs));
+	/* an exchange of root's, 0644: others may read, not write */
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	EXPECT_EQ(0, try_as(USER_UID, ex, mine, TRY_DESCRIBE));
+	EXPECT_EQ(-EACCES, try_as(USER_UID, ex, mine, TRY_ATTACH));
+	EXPECT_EQ(-EACCES, try_as(USER_UID, ex, mine, TRY_BIND));
+	EXPECT_EQ(-EPERM, try_as(USER_UID, ex, mine, TRY_DELETE));
+
+	/* user 1000's exchange: 1000 may not bind to a topic it cannot write */
+	ASSERT_EQ(0, try_as(USER_UID, their_ex, NULL, TRY_MAKE));
+	EXPECT_EQ(-EACCES, try_as(USER_UID, their_ex, mine, TRY_BIND));
+	EXPECT_EQ(0, try_as(USER_UID, their_ex, theirs, TRY_BIND));
+	EXPECT_EQ(0, try_as(USER_UID, their_ex, theirs, TRY_ATTACH));
+	/* 1001 may look at it, not use it, unbind from it, or delete it */
+	EXPECT_EQ(0, try_as(OTHER_UID, their_ex, theirs, TRY_DESCRIBE));
+	EXPECT_EQ(-EACCES, try_as(OTHER_UID, their_ex, theirs, TRY_ATTACH));
+	EXPECT_EQ(-EACCES, try_as(OTHER_UID, their_ex, theirs, TRY_UNBIND));
+	EXPECT_EQ(-EPERM, try_as(OTHER_UID, their_ex, theirs, TRY_DELETE));
+	EXPECT_EQ(0, try_as(USER_UID, their_ex, theirs, TRY_UNBIND));
+	EXPECT_EQ(0, try_as(USER_UID, their_ex, theirs, TRY_DELETE));
+
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, mine);
+	mqdev_topic_delete(self->fd, theirs);
+}
+
+/* ---- limits ----------------------------------------------------------- */
+
+TEST_F(exchange, limits)
+{
+	unsigned long bindings = get_param("max_exchange_bindings");
+	unsigned long per_user = get_param("max_user_exchanges");
+	const char *ex = strdup(ex_name("lim"));
+	const char *topic = strdup(topic_name("lim"));
+	const char *other = strdup(ex_name("lim-1000"));
+
+	if (geteuid())
+		SKIP(return, "needs root to set the module's parameters");
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC, NULL));
+	ASSERT_EQ(0, set_param("max_exchange_bindings", 2));
+	EXPECT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "a", NULL));
+	EXPECT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "b.#", NULL));
+	EXPECT_EQ(-ENOSPC, mqdev_exchange_bind(self->fd, ex, topic, "c", NULL));
+	EXPECT_EQ(0, mqdev_exchange_unbind(self->fd, ex, topic, "a", NULL));
+	EXPECT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "c", NULL));
+	ASSERT_EQ(0, set_param("max_exchange_bindings", bindings));
+
+	/* a user's exchanges are counted: none allowed, none made */
+	ASSERT_EQ(0, set_param("max_user_exchanges", 0));
+	EXPECT_EQ(-EDQUOT, try_as(USER_UID, other, NULL, TRY_MAKE));
+	ASSERT_EQ(0, set_param("max_user_exchanges", per_user));
+	EXPECT_EQ(0, try_as(USER_UID, other, NULL, TRY_MAKE));
+	EXPECT_EQ(0, mqdev_exchange_delete(self->fd, other));
+
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+TEST_HARNESS_MAIN
