@@ -382,11 +382,337 @@ static int cmd_topic(int argc, char **argv)
 	return 2;
 }
 
+/* ---- mqctl exchange ... ------------------------------------------------ */
+
+static const char exchange_usage[] =
+"usage: mqctl exchange create NAME [--type direct|fanout|topic]\n"
+"                                  [--alternate TOPIC] [--mode MODE]\n"
+"       mqctl exchange list\n"
+"       mqctl exchange describe NAME\n"
+"       mqctl exchange delete NAME\n"
+"       mqctl exchange bind NAME TOPIC [--key PATTERN] [--partition P]\n"
+"       mqctl exchange unbind NAME TOPIC [--key PATTERN] [--partition P]\n"
+"\n"
+"  --type TYPE        direct: the routing key equals the binding key (default);\n"
+"                     fanout: every binding; topic: dot-separated words, '*'\n"
+"                     one word, '#' zero or more (AMQP 0-9-1)\n"
+"  --alternate TOPIC  messages no binding matches go there\n"
+"  --mode MODE        octal permission bits, like a file's (default 0644)\n"
+"  --key PATTERN      the binding key (default empty)\n"
+"  --partition P      copies go to partition P (default: by the message's key,\n"
+"                     else in turn)\n";
+
+static const char *const exchange_types[] = { "direct", "fanout", "topic" };
+
+/* An exchange's errors, in its words; the rest as a topic's. */
+static void check_exchange(int err, const char *what, const char *name)
+{
+	if (err == -ENOENT)
+		die("%s '%s': no such exchange, topic or binding", what, name);
+	if (err == -EEXIST)
+		die("%s '%s': it exists already", what, name);
+	if (err == -EACCES)
+		die("%s '%s': permission denied by the exchange's or the topic's "
+		    "mode", what, name);
+	if (err == -ENOSPC)
+		die("%s '%s': a limit was reached (max_exchanges or "
+		    "max_exchange_bindings of the mqdev module)", what, name);
+	if (err == -EDQUOT)
+		die("%s '%s': over your limit (max_user_exchanges or "
+		    "max_user_bindings)", what, name);
+	if (err == -EINVAL)
+		die("%s '%s': invalid name, key or settings (keys are at most %d "
+		    "bytes; in a topic key '*' and '#' are whole words)", what,
+		    name, MQDEV_ROUTING_KEY_MAX);
+	check(err, what, name);
+}
+
+static int exchange_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "alternate", required_argument, NULL, 'a' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	LIBMQDEV_OPTS(mqdev_exchange_opts, cfg);
+	unsigned int t;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "t:a:m:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			for (t = 0; t < MQDEV_EXCHANGE_TYPES; t++)
+				if (!strcmp(optarg, exchange_types[t]))
+					break;
+			if (t == MQDEV_EXCHANGE_TYPES)
+				die("--type: direct, fanout or topic, not '%s'",
+				    optarg);
+			cfg.type = t;
+			break;
+		case 'a': cfg.alternate = optarg; break;
+		case 'm':
+			cfg.mode = strtoul(optarg, NULL, 8);
+			if (!cfg.mode || cfg.mode > 0777)
+				die("--mode: octal permission bits, like 0640");
+			break;
+		case 'h': fputs(exchange_usage, stdout); return 0;
+		default: fputs(exchange_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("exchange create: one exchange name, please (see --help)");
+	check_exchange(mqdev_exchange_create(open_dev(), argv[optind], &cfg),
+		       "create exchange", argv[optind]);
+	if (json)
+		printf("{\"created\":\"%s\"}\n", argv[optind]);
+	else
+		printf("Created exchange %s.\n", argv[optind]);
+	return 0;
+}
+
+static int exchange_list(int argc, char **argv)
+{
+	char (*names)[MQDEV_NAME_SIZE];
+	int n, i;
+
+	if (argc > 1)
+		die("exchange list takes no arguments");
+	n = mqdev_exchange_list(open_dev(), &names);
+	if (n < 0)
+		die("list exchanges: %s", explain(n));
+	if (json)
+		fputc('[', stdout);
+	for (i = 0; i < n; i++) {
+		if (!json) {
+			puts(names[i]);
+			continue;
+		}
+		if (i)
+			fputc(',', stdout);
+		json_string(stdout, names[i], strlen(names[i]));
+	}
+	if (json)
+		puts("]");
+	free(names);
+	return 0;
+}
+
+static void print_binding(const struct mqdev_binding_info *b, bool first)
+{
+	char part[16] = "any";
+
+	if (b->partition != MQDEV_PARTITION_ANY)
+		snprintf(part, sizeof(part), "%u", b->partition);
+	if (!json) {
+		printf("%-32s %-24s %9s %12" PRIu64 " %8u\n", b->topic,
+		       b->key_len ? b->key : "\"\"", part, (uint64_t)b->routed,
+		       b->uid);
+		return;
+	}
+	printf("%s{\"topic\":\"%s\",\"key\":", first ? "" : ",", b->topic);
+	json_string(stdout, b->key, b->key_len);
+	printf(",\"partition\":\"%s\",\"routed\":%" PRIu64 ",\"uid\":%u}", part,
+	       (uint64_t)b->routed, b->uid);
+}
+
+static int exchange_describe(int argc, char **argv)
+{
+	struct mqdev_binding_info *binds = NULL;
+	struct mqdev_exchange_info info;
+	uint32_t room = 0, i;
+	int fd, err;
+
+	if (argc != 2)
+		die("exchange describe: one exchange name, please");
+	fd = open_dev();
+	/* Bindings may come between the calls: ask until they all fit. */
+	for (;;) {
+		err = mqdev_exchange_describe(fd, argv[1], &info, binds, room);
+		check_exchange(err, "describe exchange", argv[1]);
+		if (info.bindings_count <= room)
+			break;
+		room = info.bindings_count + 16;
+		free(binds);
+		binds = calloc(room, sizeof(*binds));
+		if (!binds)
+			die("describe exchange: out of memory");
+	}
+	if (json) {
+		printf("{\"exchange\":\"%s\",\"type\":\"%s\",\"alternate\":\"%s\","
+		       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"producers\":%u,"
+		       "\"routed\":%" PRIu64 ",\"alternated\":%" PRIu64
+		       ",\"refused\":%" PRIu64 ",\"dropped\":%" PRIu64
+		       ",\"bindings\":[", argv[1], exchange_types[info.type],
+		       info.alternate, info.mode, info.uid, info.gid,
+		       info.producers, (uint64_t)info.routed,
+		       (uint64_t)info.alternated, (uint64_t)info.refused,
+		       (uint64_t)info.dropped);
+	} else {
+		printf("Exchange: %s\tType: %s\tMode: %04o\tOwner: %u:%u\t"
+		       "Producers: %u\tAlternate: %s\n", argv[1],
+		       exchange_types[info.type], info.mode, info.uid, info.gid,
+		       info.producers, info.alternate[0] ? info.alternate : "-");
+		printf("Routed: %" PRIu64 "\tAlternated: %" PRIu64
+		       "\tRefused: %" PRIu64 "\tDropped: %" PRIu64 "\n",
+		       (uint64_t)info.routed, (uint64_t)info.alternated,
+		       (uint64_t)info.refused, (uint64_t)info.dropped);
+		printf("%-32s %-24s %9s %12s %8s\n", "TOPIC", "KEY", "PARTITION",
+		       "ROUTED", "BINDER");
+	}
+	for (i = 0; i < info.bindings_count; i++)
+		print_binding(&binds[i], !i);
+	if (json)
+		puts("]}");
+	free(binds);
+	return 0;
+}
+
+static int exchange_delete(int argc, char **argv)
+{
+	if (argc != 2)
+		die("exchange delete: one exchange name, please");
+	check_exchange(mqdev_exchange_delete(open_dev(), argv[1]),
+		       "delete exchange", argv[1]);
+	if (json)
+		printf("{\"deleted\":\"%s\"}\n", argv[1]);
+	else
+		printf("Deleted exchange %s.\n", argv[1]);
+	return 0;
+}
+
+/* bind and unbind: the same arguments. */
+static int exchange_bind(int argc, char **argv, bool bind)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	LIBMQDEV_OPTS(mqdev_bind_opts, bo);
+	const char *key = "", *what = bind ? "bind" : "unbind";
+	int opt, err, fd;
+
+	while ((opt = getopt_long(argc, argv, "k:p:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'k': key = optarg; break;
+		case 'p':
+			bo.partition = parse_number(optarg, "--partition", false);
+			bo.partition_set = true;
+			break;
+		case 'h': fputs(exchange_usage, stdout); return 0;
+		default: fputs(exchange_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 2)
+		die("exchange %s: an exchange and a topic, please (see --help)",
+		    what);
+	fd = open_dev();
+	err = bind ? mqdev_exchange_bind(fd, argv[optind], argv[optind + 1],
+					 key, &bo) :
+		     mqdev_exchange_unbind(fd, argv[optind], argv[optind + 1],
+					   key, &bo);
+	check_exchange(err, what, argv[optind]);
+	if (json)
+		printf("{\"%sed\":\"%s\",\"topic\":\"%s\"}\n", what,
+		       argv[optind], argv[optind + 1]);
+	else
+		printf("%s exchange %s %s topic %s, key '%s'.\n",
+		       bind ? "Bound" : "Unbound", argv[optind],
+		       bind ? "to" : "from", argv[optind + 1], key);
+	return 0;
+}
+
+static int cmd_exchange(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(exchange_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "create"))
+		return exchange_create(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return exchange_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "describe"))
+		return exchange_describe(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "delete"))
+		return exchange_delete(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bind"))
+		return exchange_bind(argc - 1, argv + 1, true);
+	if (!strcmp(argv[1], "unbind"))
+		return exchange_bind(argc - 1, argv + 1, false);
+	die("exchange: unknown command '%s' (create, list, describe, delete, "
+	    "bind, unbind)", argv[1]);
+	return 2;
+}
+
+/*
+ * mqctl produce --exchange: one message per line, routed by the exchange;
+ * each copy's topic, partition and offset with -v.  A line no binding
+ * takes is reported (and with --mandatory, refused: mqctl stops there).
+ */
+static int produce_exchange(const char *ex, const char *rkey, const char *key,
+			    bool mandatory, bool verbose)
+{
+	LIBMQDEV_OPTS(mqdev_exchange_send_opts, so, .key = key,
+		      .key_len = key ? strlen(key) : 0, .mandatory = mandatory);
+	struct mqdev_exchange_ack acks[64];
+	size_t cap = 0, n = 0, dropped = 0;
+	char *line = NULL;
+	ssize_t len;
+	int fd = open_dev(), err, i;
+
+	check_exchange(mqdev_exchange_attach(fd, ex), "produce to exchange", ex);
+	stop_fd = fd;
+	while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		n++;
+		err = mqdev_exchange_send(fd, rkey, line, len, &so, acks, 64);
+		if (stop && (err == -EINTR || err == -EAGAIN))
+			break;
+		if (err == -ENOENT) {
+			dropped++;
+			fprintf(stderr, "mqctl: line %zu: no binding matches "
+				"'%s': dropped (counted by the exchange)\n", n,
+				rkey);
+			continue;
+		}
+		if (err == -EHOSTUNREACH)
+			die("line %zu: no binding matches '%s' and --mandatory "
+			    "refuses it", n, rkey);
+		if (err == -ENOBUFS)
+			die("line %zu: more than %d copies", n, 64);
+		check_exchange(err, "produce to exchange", ex);
+		for (i = 0; verbose && i < err; i++) {
+			if (json)
+				printf("{\"topic\":\"%s\",\"partition\":%u,"
+				       "\"offset\":%" PRIu64 "}\n", acks[i].topic,
+				       acks[i].partition,
+				       (uint64_t)acks[i].offset);
+			else
+				printf("topic %s partition %u offset %" PRIu64
+				       "\n", acks[i].topic, acks[i].partition,
+				       (uint64_t)acks[i].offset);
+		}
+	}
+	fflush(stdout);
+	free(line);
+	close(fd);
+	if (stop)
+		return 128 + stop;
+	return dropped ? 1 : 0;
+}
+
 /* ---- mqctl produce ------------------------------------------------------- */
 
 static const char produce_usage[] =
 "usage: mqctl produce TOPIC [--key K | --key-separator SEP] [--partition P]\n"
 "                           [--producer NAME] [--acks all|1] [-v]\n"
+"       mqctl produce --exchange EX --routing-key K [--key K] [--mandatory]\n"
+"                           [-v]\n"
 "\n"
 "Sends one message per line of standard input.\n"
 "  --key K              every message gets key K (which picks the partition)\n"
@@ -398,6 +724,12 @@ static const char produce_usage[] =
 "                       once its replicas confirmed it (Kafka's acks=all);\n"
 "                       1 (the default): once appended\n"
 "  -v, --verbose        print the partition and offset of every message\n"
+"  --exchange EX        send through exchange EX instead of to a topic; -v\n"
+"                       prints every copy's topic, partition and offset\n"
+"  --routing-key K      the routing key of every message (with --exchange)\n"
+"  --mandatory          refuse a message no binding matches, and stop; else\n"
+"                       it goes to the exchange's alternate topic, or is\n"
+"                       dropped, counted, and reported (exit status 1)\n"
 "\n"
 "SIGINT (Ctrl-C) or SIGTERM stops it at once, even while it waits for room in\n"
 "a full topic: it sends what fits without waiting, says on standard error how\n"
@@ -460,9 +792,14 @@ static int cmd_produce(int argc, char **argv)
 		{ "producer", required_argument, NULL, 'P' },
 		{ "acks", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "exchange", required_argument, NULL, 'x' },
+		{ "routing-key", required_argument, NULL, 'r' },
+		{ "mandatory", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	const char *exchange = NULL, *rkey = NULL;
+	bool mandatory = false;
 	struct produce_state st = {};
 	LIBMQDEV_OPTS(mqdev_producer_opts, popts, .ack_fn = on_ack,
 		      .ack_ctx = &st);
@@ -490,9 +827,20 @@ static int cmd_produce(int argc, char **argv)
 			partition = parse_number(optarg, "--partition", false);
 			break;
 		case 'v': st.verbose = true; break;
+		case 'x': exchange = optarg; break;
+		case 'r': rkey = optarg; break;
+		case 'M': mandatory = true; break;
 		case 'h': fputs(produce_usage, stdout); return 0;
 		default: fputs(produce_usage, stderr); return 2;
 		}
+	}
+	if (exchange || rkey || mandatory) {
+		if (!exchange || !rkey || optind != argc || sep || producer ||
+		    partition != MQDEV_PARTITION_ANY || popts.flags)
+			die("produce --exchange EX --routing-key K: no topic, and "
+			    "only --key, --mandatory and -v (see --help)");
+		return produce_exchange(exchange, rkey, key, mandatory,
+					st.verbose);
 	}
 	if (optind != argc - 1)
 		die("produce: one topic name, please (see --help)");
@@ -1307,6 +1655,8 @@ static const char usage[] =
 "\n"
 "  topic create|list|describe|delete   manage topics\n"
 "  produce TOPIC                       send lines of standard input\n"
+"  exchange create|list|describe|delete|bind|unbind\n"
+"                                      manage exchanges (AMQP-style routing)\n"
 "  consume TOPIC                       print records (--group G: as a\n"
 "                                      consumer group's member)\n"
 "  group list|describe|reset|delete    manage consumer groups\n"
@@ -1348,6 +1698,8 @@ int main(int argc, char **argv)
 		return cmd_topic(argc, argv);
 	if (!strcmp(argv[0], "produce"))
 		return cmd_produce(argc, argv);
+	if (!strcmp(argv[0], "exchange"))
+		return cmd_exchange(argc, argv);
 	if (!strcmp(argv[0], "consume"))
 		return cmd_consume(argc, argv);
 	if (!strcmp(argv[0], "group"))
