@@ -51,7 +51,8 @@ LIB_A	 := $(B)/lib/libmqdev.a
 LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
-TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture
+TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
+	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -113,9 +114,26 @@ $(LIB_A): $(LIB_OBJS)
 $(B)/lib/libmqdev.pc: lib/libmqdev.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
-$(B)/bin/mqctl: tools/mqctl/mqctl.c $(HDRS) $(LIB_SO)
+# The statistics' snapshot and Prometheus text, one copy for both tools.
+MQSTATS	:= tools/common/mqstats.c tools/common/mqstats.h
+
+$(B)/bin/mqctl: tools/mqctl/mqctl.c $(MQSTATS) $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itools/common $(RPATH) -o $@ $< \
+		tools/common/mqstats.c $(LDLIBS)
+
+# The exporter, and the same built with the sanitizers for its test.
+EXPORTER_SRCS := tools/exporter/mqdev-exporter.c tools/common/mqstats.c
+$(B)/bin/mqdev-exporter: $(EXPORTER_SRCS) $(MQSTATS) $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itools/common $(RPATH) -o $@ $(EXPORTER_SRCS) \
+		$(LDLIBS)
+
+$(B)/bin/mqdev-exporter-asan: $(EXPORTER_SRCS) $(MQSTATS) $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itools/common -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer $(RPATH) \
+		-o $@ $(EXPORTER_SRCS) $(LDLIBS)
 
 MQBENCH_SRCS := $(wildcard tools/mqbench/*.c)
 $(B)/bin/mqbench: $(MQBENCH_SRCS) tools/mqbench/mqbench.h $(HDRS) $(LIB_SO)
@@ -343,6 +361,8 @@ install: all
 	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
 	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
+	install -D -m 755 $(B)/bin/mqdev-exporter \
+		$(DESTDIR)$(PREFIX)/bin/mqdev-exporter
 	install -D -m 644 kmod/mqdev.ko $(DESTDIR)/lib/modules/$(KVER)/extra/mqdev.ko
 
 clean:

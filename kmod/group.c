@@ -307,6 +307,7 @@ static void group_rebalance(struct mqdev_group *g)
 
 	lockdep_assert_held(&g->topic->groups_lock);
 	WRITE_ONCE(g->generation, g->generation + 1);
+	g->rebalances++;
 	if (g->nr_members) {
 		group_set_quotas(g);
 		for (i = g->nr_parts; i-- > 0;) {
@@ -596,14 +597,14 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
 }
 
 /**
- * mqdev_group_set() - mqdev_group_locate(), then mqdev_group_move()
+ * mqdev_group_set() - commit: mqdev_group_locate(), then mqdev_group_move()
  * @g: the group, its topic's groups_lock held
  * @part: the partition
  * @whence: as for mqdev_group_locate()
  * @value: as for mqdev_group_locate()
  *
  * Return: 0, or with nothing moved -ERANGE or -EINVAL, as
- * mqdev_group_locate().
+ * mqdev_group_locate().  A commit: the group counts it.
  */
 int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
 {
@@ -613,6 +614,7 @@ int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
 	err = mqdev_group_locate(g, part, whence, value, &found);
 	if (!err)
 		mqdev_group_move(g, part, &found);
+	g->commits += !err;
 	return err;
 }
 

@@ -92,7 +92,7 @@ static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_BYTES]		= &max_user_bytes,
 	[MQDEV_CHARGE_GROUPS]		= &max_user_groups,
 	[MQDEV_CHARGE_PRODUCERS]	= &max_user_producers,
-	[MQDEV_CHARGE_PSTATES]		= &max_user_producer_states,
+	[MQDEV_CHARGE_PRODUCER_STATES]		= &max_user_producer_states,
 	[MQDEV_CHARGE_TXNS]		= &max_user_txns,
 	[MQDEV_CHARGE_EXCHANGES]	= &max_user_exchanges,
 	[MQDEV_CHARGE_BINDINGS]		= &max_user_bindings,
@@ -105,6 +105,15 @@ struct mqdev_user {
 
 static DEFINE_MUTEX(mqdev_users_lock);
 static DEFINE_XARRAY(mqdev_users);	/* by uid: under mqdev_users_lock */
+static u64 mqdev_used[MQDEV_NR_CHARGES];	/* every user's: same lock */
+
+/* The module-wide limits, where a kind has one beside its objects. */
+static struct mqdev_limit *const global_limits[MQDEV_NR_CHARGES] = {
+	[MQDEV_CHARGE_TOPICS]		= &max_topics,
+	[MQDEV_CHARGE_BYTES]		= &max_bytes,
+	[MQDEV_CHARGE_PRODUCERS]	= &max_producers,
+	[MQDEV_CHARGE_EXCHANGES]	= &max_exchanges,
+};
 
 static bool user_idle(const struct mqdev_user *u)
 {
@@ -179,8 +188,10 @@ int mqdev_charge_many(kuid_t uid, const u64 *amount)
 		user_put_if_idle(key, u);
 		goto out_unlock;
 	}
-	for (i = 0; i < MQDEV_NR_CHARGES; i++)
+	for (i = 0; i < MQDEV_NR_CHARGES; i++) {
 		u->used[i] += amount[i];
+		mqdev_used[i] += amount[i];
+	}
 out_unlock:
 	mutex_unlock(&mqdev_users_lock);
 	return err;
@@ -200,8 +211,10 @@ void mqdev_uncharge_many(kuid_t uid, const u64 *amount)
 	mutex_lock(&mqdev_users_lock);
 	u = xa_load(&mqdev_users, key);
 	if (!WARN_ON_ONCE(!u)) {
-		for (i = 0; i < MQDEV_NR_CHARGES; i++)
+		for (i = 0; i < MQDEV_NR_CHARGES; i++) {
+			mqdev_used[i] -= min(u->used[i], amount[i]);
 			u->used[i] -= min(u->used[i], amount[i]);
+		}
 		user_put_if_idle(key, u);
 	}
 	mutex_unlock(&mqdev_users_lock);
@@ -235,6 +248,35 @@ void mqdev_uncharge(kuid_t uid, enum mqdev_charge_kind what, u64 n)
 
 	amount[what] = n;
 	mqdev_uncharge_many(uid, amount);
+}
+
+/**
+ * mqdev_charges_read() - what is charged, against which limits
+ * @uid: the user asking
+ * @used: every user's charges, MQDEV_NR_CHARGES entries
+ * @user_used: @uid's charges, as many
+ * @limit: the module-wide limits, U64_MAX where a kind has none
+ * @user_limit: the limits of one user
+ *
+ * For the statistics: a copy under the lock, so each array is of one
+ * moment.
+ */
+void mqdev_charges_read(kuid_t uid, u64 *used, u64 *user_used,
+			u64 *limit, u64 *user_limit)
+{
+	struct mqdev_user *u;
+	int i;
+
+	mutex_lock(&mqdev_users_lock);
+	u = xa_load(&mqdev_users, __kuid_val(uid));
+	for (i = 0; i < MQDEV_NR_CHARGES; i++) {
+		used[i] = mqdev_used[i];
+		user_used[i] = u ? u->used[i] : 0;
+		limit[i] = global_limits[i] ? mqdev_limit(global_limits[i]) :
+			   U64_MAX;
+		user_limit[i] = mqdev_limit(user_limits[i]);
+	}
+	mutex_unlock(&mqdev_users_lock);
 }
 
 /**

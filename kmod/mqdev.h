@@ -51,9 +51,28 @@ struct mqdev_net {
 
 struct mqdev_net *mqdev_net(const struct net *net);
 
+/* The refusals a topic counts: the netlink family's enum mqdev_refusal. */
+#define MQDEV_NR_REFUSALS	(MQDEV_REFUSED_MAX + 1)
+
+/*
+ * A partition's counters that are not under part->lock, per CPU: readers
+ * count lock-free, and the rest are off the hot path.  What appends count
+ * needs no counter of its own (see stats.c).
+ */
+struct mqdev_part_pcpu {
+	u64			records_out;	/* read(2) */
+	u64			bytes_out;
+	u64			waits;		/* producers' sleeps for room */
+	u64			wait_ns;
+	u64			reader_wakeups;
+	u64			producer_wakeups;
+	u64			refused[MQDEV_NR_REFUSALS];
+};
+
 struct mqdev_part {
 	struct mqdev_topic	*topic;
 	u32			index;
+	struct mqdev_part_pcpu __percpu *stats;	/* in topic->stats */
 
 	struct mutex		lock;		/* serialises producers */
 	u64			head;		/* next byte to write */
@@ -93,6 +112,7 @@ struct mqdev_topic {
 	u32			max_record;
 	bool			dead;		/* deleted; WRITE_ONCE/READ_ONCE */
 	bool			restoring;	/* replicas only, until opened */
+	struct mutex		restore_lock;	/* restores against the open */
 	/* its namespace: no reference, the namespace's exit deletes it */
 	struct net		*net;
 	struct mqdev_txn_table	*txns;		/* its namespace's */
@@ -111,6 +131,8 @@ struct mqdev_topic {
 	struct list_head	replicas;	/* struct mqdev_replica */
 	u32			nr_replicas;	/* under replicas_lock */
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
+	/* nr_parts + 1: the last counts what no partition was chosen for */
+	struct mqdev_part_pcpu __percpu *stats;
 	u32			nr_parts;
 	struct mqdev_part	parts[] __counted_by(nr_parts);
 };
@@ -234,6 +256,8 @@ struct mqdev_group {
 	bool			holds;		/* its positions hold the ring */
 	bool			dead;		/* deleted under its members */
 	u32			generation;
+	u64			commits;	/* for the statistics */
+	u64			rebalances;
 	struct list_head	members;
 	u32			nr_members;
 	u32			next_member_id;
@@ -306,6 +330,14 @@ extern const struct kernel_param_ops mqdev_limit_ops;
 	module_param_cb(name, &mqdev_limit_ops, &name, 0644);		\
 	MODULE_PARM_DESC(name, desc " [" #lo ", " #hi "]")
 
+/* The same, for a limit other files read too (declared below). */
+#define MQDEV_LIMIT_SHARED(name, def, lo, hi, desc)			\
+	struct mqdev_limit name = {					\
+		.val = (def), .min = (lo), .max = (hi),			\
+	};								\
+	module_param_cb(name, &mqdev_limit_ops, &name, 0644);		\
+	MODULE_PARM_DESC(name, desc " [" #lo ", " #hi "]")
+
 /**
  * mqdev_limit() - the value a limit is set to now
  * @limit: the limit, from MQDEV_LIMIT()
@@ -321,24 +353,19 @@ static inline unsigned long mqdev_limit(const struct mqdev_limit *limit)
 #define MQDEV_MAX_CAPACITY	BIT_ULL(30)
 #define MQDEV_MAX_TOTAL_BYTES	BIT_ULL(40)
 
-enum mqdev_charge_kind {
-	MQDEV_CHARGE_TOPICS,
-	MQDEV_CHARGE_PARTITIONS,
-	MQDEV_CHARGE_BYTES,
-	MQDEV_CHARGE_GROUPS,
-	MQDEV_CHARGE_PRODUCERS,
-	MQDEV_CHARGE_PSTATES,
-	MQDEV_CHARGE_TXNS,
-	MQDEV_CHARGE_EXCHANGES,
-	MQDEV_CHARGE_BINDINGS,
-	MQDEV_NR_CHARGES
-};
+/* The kinds of charge are the netlink family's (enum mqdev_charge_kind). */
+#define MQDEV_NR_CHARGES	(MQDEV_CHARGE_MAX + 1)
+
+/* The module-wide limits some kinds have, beside the objects they bound. */
+extern struct mqdev_limit max_topics, max_bytes, max_producers, max_exchanges;
 
 int mqdev_charge_many(kuid_t uid, const u64 *amount);
 void mqdev_uncharge_many(kuid_t uid, const u64 *amount);
 int mqdev_charge(kuid_t uid, enum mqdev_charge_kind what, u64 n);
 void mqdev_uncharge(kuid_t uid, enum mqdev_charge_kind what, u64 n);
 void mqdev_users_destroy(void);
+void mqdev_charges_read(kuid_t uid, u64 *used, u64 *user_used,
+			u64 *limit, u64 *user_limit);
 
 /* perm.c: what each act needs is in the table there */
 enum mqdev_act {
@@ -688,6 +715,25 @@ bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
 			u32 min_bytes);
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req);
+
+/* stats.c */
+int mqdev_stats_init(struct mqdev_topic *topic);
+void mqdev_stats_free(struct mqdev_topic *topic);
+void mqdev_stats_refused(struct mqdev_topic *topic, u32 part, int err);
+
+/* A partition's counters as read: the per-CPU ones summed, and the rest. */
+struct mqdev_part_stats {
+	struct mqdev_part_pcpu	pcpu;
+	u64			records_in;
+	u64			bytes_in;
+	u64			drops;
+	u64			kept_records;
+	u64			kept_bytes;
+};
+
+void mqdev_stats_read(struct mqdev_part *part, struct mqdev_part_stats *st);
+void mqdev_stats_read_topic(struct mqdev_topic *topic,
+			    struct mqdev_part_pcpu *sum);
 
 /* exchange.c */
 struct mqdev_exchange;

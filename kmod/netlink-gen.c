@@ -55,8 +55,13 @@ static const struct nla_policy mqdev_txn_resolve_nl_policy[MQDEV_A_DECISION + 1]
 	[MQDEV_A_DECISION] = NLA_POLICY_RANGE(NLA_U32, 2, 5),
 };
 
+/* MQDEV_CMD_STATS_GET - dump */
+static const struct nla_policy mqdev_stats_get_nl_policy[MQDEV_A_TOPIC + 1] = {
+	[MQDEV_A_TOPIC] = { .type = NLA_NUL_STRING, .len = 64, },
+};
+
 /* Ops table for mqdev */
-const struct genl_split_ops mqdev_nl_ops[6] = {
+const struct genl_split_ops mqdev_nl_ops[8] = {
 	{
 		.cmd		= MQDEV_CMD_GROUP_GET,
 		.start		= mqdev_nl_group_get_start,
@@ -99,6 +104,19 @@ const struct genl_split_ops mqdev_nl_ops[6] = {
 		.policy		= mqdev_txn_resolve_nl_policy,
 		.maxattr	= MQDEV_A_DECISION,
 		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MQDEV_CMD_STATS_GET,
+		.start		= mqdev_nl_group_get_start,
+		.dumpit		= mqdev_nl_stats_get_dumpit,
+		.policy		= mqdev_stats_get_nl_policy,
+		.maxattr	= MQDEV_A_TOPIC,
+		.flags		= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd	= MQDEV_CMD_MODULE_STATS_GET,
+		.doit	= mqdev_nl_module_stats_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
 	},
 };
 

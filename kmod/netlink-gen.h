@@ -14,7 +14,7 @@
 #define MQDEV_PARTITION_MAX	255
 
 /* Ops table for mqdev */
-extern const struct genl_split_ops mqdev_nl_ops[6];
+extern const struct genl_split_ops mqdev_nl_ops[8];
 
 int mqdev_nl_group_get_start(struct netlink_callback *cb);
 
@@ -24,6 +24,8 @@ int mqdev_nl_group_reset_doit(struct sk_buff *skb, struct genl_info *info);
 int mqdev_nl_group_delete_doit(struct sk_buff *skb, struct genl_info *info);
 int mqdev_nl_checker_register_doit(struct sk_buff *skb, struct genl_info *info);
 int mqdev_nl_txn_resolve_doit(struct sk_buff *skb, struct genl_info *info);
+int mqdev_nl_stats_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+int mqdev_nl_module_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	MQDEV_NLGRP_EVENTS,

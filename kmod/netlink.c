@@ -29,6 +29,9 @@
 
 /* The spec's limits are the header's (the spec can only hold numbers). */
 static_assert(MQDEV_PARTITION_MAX + 1 == MQDEV_MAX_PARTITIONS);
+/* put_u64() pads with attribute 1 of each statistics nest. */
+static_assert(MQDEV_PSTAT_A_PAD == 1 && MQDEV_REFUSAL_A_PAD == 1 &&
+	      MQDEV_GSTAT_A_PAD == 1 && MQDEV_CHARGE_A_PAD == 1);
 
 static struct genl_family mqdev_genl_family;
 
@@ -133,6 +136,7 @@ err_cancel:
 /*
  * A described group of 256 partitions and members runs to tens of KiB: one
  * message must fit one dump buffer (readers need a 64 KiB receive buffer).
+ * stats-get starts here too: its group messages carry 256 partitions' lag.
  */
 int mqdev_nl_group_get_start(struct netlink_callback *cb)
 {
@@ -140,18 +144,24 @@ int mqdev_nl_group_get_start(struct netlink_callback *cb)
 	return 0;
 }
 
+/* One message per dump entry: the @*idx'th, unless @skip were sent. */
+typedef int (*nl_topic_dump_fn)(struct sk_buff *skb,
+				struct netlink_callback *cb,
+				struct mqdev_topic *topic, long *idx,
+				long skip);
+
 /*
- * Dump the groups of the topics the caller may read, each (topic, group) a
- * message; GROUP and TOPIC narrow it.  cb->args[0] counts the messages sent
+ * A dump over the topics the caller may read (TOPIC narrows it), @fn
+ * writing each topic's messages: a topic the caller may not read is left
+ * out, as one that does not exist is.  cb->args[0] counts the messages sent
  * by earlier calls.
  */
-int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+static int nl_dump_topics(struct sk_buff *skb, struct netlink_callback *cb,
+			  nl_topic_dump_fn fn)
 {
 	struct nlattr **attrs = mqdev_genl_dump_attrs(cb);
-	struct nlattr *want_group = attrs[MQDEV_A_GROUP];
 	struct nlattr *want_topic = attrs[MQDEV_A_TOPIC];
 	struct mqdev_topic **topics;
-	struct mqdev_group *g;
 	long idx = 0, skip = cb->args[0];
 	u32 n, i;
 	int err = 0;
@@ -160,29 +170,250 @@ int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 				  want_topic ? nla_data(want_topic) : NULL, &n);
 	if (!topics)
 		return -ENOMEM;
-	for (i = 0; i < n && !err; i++) {
-		mutex_lock(&topics[i]->groups_lock);
-		list_for_each_entry(g, &topics[i]->groups, node) {
-			if (want_group && nla_strcmp(want_group, g->name))
-				continue;
-			if (idx++ < skip)
-				continue;
-			err = fill_group(skb, NETLINK_CB(cb->skb).portid,
-					 cb->nlh->nlmsg_seq, NLM_F_MULTI,
-					 MQDEV_CMD_GROUP_GET, g, true);
-			if (err) {
-				idx--;
-				break;
-			}
-		}
-		mutex_unlock(&topics[i]->groups_lock);
-	}
+	for (i = 0; i < n && !err; i++)
+		err = fn(skb, cb, topics[i], &idx, skip);
 	mqdev_topics_put(topics, n);
 	cb->args[0] = idx;
 	/* A message too big for an empty buffer can never be sent. */
 	if (err && !skb->len)
 		return err;
 	return skb->len;
+}
+
+/* A topic's groups, each a message; GROUP narrows it. */
+static int group_dump_topic(struct sk_buff *skb, struct netlink_callback *cb,
+			    struct mqdev_topic *topic, long *idx, long skip)
+{
+	struct nlattr *want_group = mqdev_genl_dump_attrs(cb)[MQDEV_A_GROUP];
+	struct mqdev_group *g;
+	int err = 0;
+
+	mutex_lock(&topic->groups_lock);
+	list_for_each_entry(g, &topic->groups, node) {
+		if (want_group && nla_strcmp(want_group, g->name))
+			continue;
+		if ((*idx)++ < skip)
+			continue;
+		err = fill_group(skb, NETLINK_CB(cb->skb).portid,
+				 cb->nlh->nlmsg_seq, NLM_F_MULTI,
+				 MQDEV_CMD_GROUP_GET, g, true);
+		if (err) {
+			(*idx)--;
+			break;
+		}
+	}
+	mutex_unlock(&topic->groups_lock);
+	return err;
+}
+
+/* Each (topic, group) the caller may read a message; GROUP, TOPIC narrow. */
+int mqdev_nl_group_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return nl_dump_topics(skb, cb, group_dump_topic);
+}
+
+/* ---- statistics (stats.c keeps them) ---- */
+
+static int put_u64(struct sk_buff *skb, int attr, u64 v)
+{
+	/* Every pad attribute of the statistics' nests is number 1. */
+	return nla_put_u64_64bit(skb, attr, v, 1);
+}
+
+static int fill_refusals(struct sk_buff *skb, const u64 *refused)
+{
+	struct nlattr *nest;
+	u32 i;
+
+	for (i = 0; i < MQDEV_NR_REFUSALS; i++) {
+		if (!refused[i])
+			continue;
+		nest = nla_nest_start(skb, MQDEV_PSTAT_A_REFUSAL);
+		if (!nest || nla_put_u32(skb, MQDEV_REFUSAL_A_REASON, i) ||
+		    put_u64(skb, MQDEV_REFUSAL_A_COUNT, refused[i]))
+			return -EMSGSIZE;
+		nla_nest_end(skb, nest);
+	}
+	return 0;
+}
+
+static int fill_pstats(struct sk_buff *skb, const struct mqdev_part_stats *st)
+{
+	const struct mqdev_part_pcpu *c = &st->pcpu;
+	struct nlattr *nest = nla_nest_start(skb, MQDEV_A_PSTATS);
+
+	if (!nest ||
+	    put_u64(skb, MQDEV_PSTAT_A_RECORDS_IN, st->records_in) ||
+	    put_u64(skb, MQDEV_PSTAT_A_BYTES_IN, st->bytes_in) ||
+	    put_u64(skb, MQDEV_PSTAT_A_RECORDS_OUT, c->records_out) ||
+	    put_u64(skb, MQDEV_PSTAT_A_BYTES_OUT, c->bytes_out) ||
+	    put_u64(skb, MQDEV_PSTAT_A_DROPS, st->drops) ||
+	    put_u64(skb, MQDEV_PSTAT_A_WAITS, c->waits) ||
+	    put_u64(skb, MQDEV_PSTAT_A_WAIT_NS, c->wait_ns) ||
+	    put_u64(skb, MQDEV_PSTAT_A_READER_WAKEUPS, c->reader_wakeups) ||
+	    put_u64(skb, MQDEV_PSTAT_A_PRODUCER_WAKEUPS, c->producer_wakeups) ||
+	    put_u64(skb, MQDEV_PSTAT_A_KEPT_RECORDS, st->kept_records) ||
+	    put_u64(skb, MQDEV_PSTAT_A_KEPT_BYTES, st->kept_bytes) ||
+	    fill_refusals(skb, c->refused))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/*
+ * One message of a topic's statistics: partition @i's, or for i ==
+ * nr_parts the refusals counted before a partition was chosen.
+ */
+static int fill_part_stats(struct sk_buff *skb, struct netlink_callback *cb,
+			   struct mqdev_topic *topic, u32 i)
+{
+	struct mqdev_part_stats st = {};
+	void *hdr;
+
+	if (i < topic->nr_parts)
+		mqdev_stats_read(&topic->parts[i], &st);
+	else
+		mqdev_stats_read_topic(topic, &st.pcpu);
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &mqdev_genl_family, NLM_F_MULTI, MQDEV_CMD_STATS_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_string(skb, MQDEV_A_TOPIC, topic->name) ||
+	    (i < topic->nr_parts && nla_put_u32(skb, MQDEV_A_PARTITION, i)) ||
+	    fill_pstats(skb, &st)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* @g's counters and its lag in each partition; groups_lock held. */
+static int fill_gstats(struct sk_buff *skb, struct mqdev_group *g)
+{
+	struct mqdev_partition_info info;
+	struct nlattr *nest, *pnest;
+	u64 lag, total = 0;
+	u32 i;
+
+	nest = nla_nest_start(skb, MQDEV_A_GSTATS);
+	if (!nest ||
+	    put_u64(skb, MQDEV_GSTAT_A_COMMITS, g->commits) ||
+	    put_u64(skb, MQDEV_GSTAT_A_REBALANCES, g->rebalances) ||
+	    nla_put_u32(skb, MQDEV_GSTAT_A_MEMBERS, g->nr_members))
+		return -EMSGSIZE;
+	for (i = 0; i < g->nr_parts; i++) {
+		mqdev_ring_info(&g->topic->parts[i], &info);
+		lag = info.next_offset - g->parts[i].offset;
+		total += lag;
+		pnest = nla_nest_start(skb, MQDEV_GSTAT_A_PART);
+		if (!pnest || nla_put_u32(skb, MQDEV_PART_A_INDEX, i) ||
+		    nla_put_u64_64bit(skb, MQDEV_PART_A_LAG, lag,
+				      MQDEV_PART_A_PAD))
+			return -EMSGSIZE;
+		nla_nest_end(skb, pnest);
+	}
+	if (put_u64(skb, MQDEV_GSTAT_A_LAG, total))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int fill_group_stats(struct sk_buff *skb, struct netlink_callback *cb,
+			    struct mqdev_group *g)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &mqdev_genl_family, NLM_F_MULTI, MQDEV_CMD_STATS_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_string(skb, MQDEV_A_TOPIC, g->topic->name) ||
+	    nla_put_string(skb, MQDEV_A_GROUP, g->name) ||
+	    fill_gstats(skb, g)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* One topic's messages from the @*idx'th on; @skip of them were sent. */
+static int stats_dump_topic(struct sk_buff *skb, struct netlink_callback *cb,
+			    struct mqdev_topic *topic, long *idx, long skip)
+{
+	struct mqdev_group *g;
+	int err = 0;
+	u32 i;
+
+	for (i = 0; i <= topic->nr_parts && !err; i++)
+		if ((*idx)++ >= skip)
+			err = fill_part_stats(skb, cb, topic, i);
+	mutex_lock(&topic->groups_lock);
+	list_for_each_entry(g, &topic->groups, node) {
+		if (err)
+			break;
+		if ((*idx)++ >= skip)
+			err = fill_group_stats(skb, cb, g);
+	}
+	mutex_unlock(&topic->groups_lock);
+	if (err)
+		(*idx)--;
+	return err;
+}
+
+/* The counters of the topics the caller may read, as for group-get. */
+int mqdev_nl_stats_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return nl_dump_topics(skb, cb, stats_dump_topic);
+}
+
+static int fill_charge(struct sk_buff *skb, u32 kind, u64 used,
+		       u64 user_used, u64 limit, u64 user_limit)
+{
+	struct nlattr *nest = nla_nest_start(skb, MQDEV_A_CHARGE);
+
+	if (!nest || nla_put_u32(skb, MQDEV_CHARGE_A_KIND, kind) ||
+	    put_u64(skb, MQDEV_CHARGE_A_USED, used) ||
+	    put_u64(skb, MQDEV_CHARGE_A_USER_USED, user_used) ||
+	    (limit != U64_MAX && put_u64(skb, MQDEV_CHARGE_A_LIMIT, limit)) ||
+	    put_u64(skb, MQDEV_CHARGE_A_USER_LIMIT, user_limit))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/*
+ * What the module holds of each kind, against its limits: totals of every
+ * user and the caller's own, to anyone (see the threat model).
+ */
+int mqdev_nl_module_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	u64 used[MQDEV_NR_CHARGES], user_used[MQDEV_NR_CHARGES];
+	u64 limit[MQDEV_NR_CHARGES], user_limit[MQDEV_NR_CHARGES];
+	struct sk_buff *msg;
+	void *hdr;
+	u32 i;
+
+	mqdev_charges_read(current_fsuid(), used, user_used, limit,
+			   user_limit);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &mqdev_genl_family, 0,
+				MQDEV_CMD_MODULE_STATS_GET);
+	if (!hdr)
+		goto err_free;
+	for (i = 0; i < MQDEV_NR_CHARGES; i++)
+		if (fill_charge(msg, i, used[i], user_used[i], limit[i],
+				user_limit[i]))
+			goto err_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
 }
 
 /* What a change to a group asks of it: mqdev_group_lookup() or deletion. */

@@ -169,6 +169,8 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 		trace_mqdev_refuse(ctx->topic->name, MQDEV_TRACE_PRODUCE,
 				   msg->partition,
 				   (u64)msg->key_len + msg->value_len, err);
+	if (err < 0)
+		mqdev_stats_refused(ctx->topic, msg->partition, err);
 	return err;
 }
 
@@ -191,8 +193,10 @@ static int produce_one(struct mqdev_handle *h, struct produce_ctx *ctx,
 	if (!err && put_user(msg.partition, &umsg->partition))
 		err = -EFAULT;
 	mqdev_append_resume(&ctx->ap);
-	if (err)
+	if (err) {
+		mqdev_stats_refused(ctx->topic, MQDEV_PARTITION_ANY, err);
 		return err;
+	}
 	err = produce_msg(h, ctx, &msg);
 	if (err)
 		return err;
@@ -284,8 +288,10 @@ long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 	if (req->flags || req->reserved || req->count > PRODUCE_MAX_MSGS ||
 	    req->msg_size < (ctx.ap.bound ? sizeof(struct mqdev_msg) :
 			     MQDEV_MSG_SIZE_VER0) ||
-	    req->msg_size > PAGE_SIZE)
+	    req->msg_size > PAGE_SIZE) {
+		mqdev_stats_refused(ctx.topic, MQDEV_PARTITION_ANY, -EINVAL);
 		return -EINVAL;
+	}
 
 	WRITE_ONCE(h->wait_part, MQDEV_PARTITION_ANY);
 	umsgs = u64_to_user_ptr(req->msgs);
@@ -431,5 +437,6 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 out_refused:
 	trace_mqdev_refuse(topic->name, MQDEV_TRACE_BATCH, req->partition,
 			   req->len, err);
+	mqdev_stats_refused(topic, req->partition, err);
 	return err;
 }

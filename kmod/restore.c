@@ -127,7 +127,9 @@ int mqdev_topic_open(struct net *net, const struct mqdev_topic_id *req)
 	topic = mqdev_topic_get(NULL, net, req->name, MQDEV_ACT_REPLICATE);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
+	mutex_lock(&topic->restore_lock);
 	WRITE_ONCE(topic->restoring, false);
+	mutex_unlock(&topic->restore_lock);
 	mqdev_topic_put(topic);
 	return 0;
 }
@@ -142,18 +144,17 @@ static int restore_target(struct mqdev_ioc *ioc)
 	return restore_capable(ioc->topic->net) ? 0 : -EPERM;
 }
 
-/**
- * mqdev_group_restore_ioc() - MQDEV_IOC_GROUP_RESTORE, on a replica handle
- * @ioc: the ioctl
- * @req: the group's name, owner and committed offsets
+/*
+ * MQDEV_IOC_GROUP_RESTORE, under the topic's restore_lock: a group's name,
+ * owner and committed offsets.
  *
  * Return: 0; -EBADF on a handle that is no replica; -EBUSY for a topic
  * that is open already; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad
  * request, name, owner or offset count; -ERANGE for an offset past its
  * partition's end; -EFAULT; or as mqdev_group_restore().
  */
-long mqdev_group_restore_ioc(struct mqdev_ioc *ioc,
-			     struct mqdev_group_restore *req)
+static long group_restore(struct mqdev_ioc *ioc,
+			  struct mqdev_group_restore *req)
 {
 	kuid_t uid = make_kuid(current_user_ns(), req->uid);
 	struct mqdev_topic *topic = ioc->topic;
@@ -208,17 +209,16 @@ static int restore_seq_window(const struct mqdev_producer_restore *req,
 	return 0;
 }
 
-/**
- * mqdev_producer_restore_ioc() - MQDEV_IOC_PRODUCER_RESTORE
- * @ioc: the ioctl, on a replica handle
- * @req: the producer, the partition, and where its sequences stood
+/*
+ * MQDEV_IOC_PRODUCER_RESTORE, under the topic's restore_lock: a producer,
+ * the partition, and where its sequences stood.
  *
  * Return: 0; -EBADF on a handle that is no replica; -EBUSY for a topic
  * that is open already; -EPERM without CAP_SYS_ADMIN; -EINVAL for a bad
  * request, owner or window; -EFAULT; or as mqdev_pstate_restore().
  */
-long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
-				struct mqdev_producer_restore *req)
+static long producer_restore(struct mqdev_ioc *ioc,
+			     struct mqdev_producer_restore *req)
 {
 	kuid_t uid = make_kuid(current_user_ns(), req->uid);
 	struct mqdev_seq_restore *entries;
@@ -247,5 +247,46 @@ long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
 					   req->next_seq, offsets);
 	kfree(offsets);
 	kvfree(entries);
+	return err;
+}
+
+/**
+ * mqdev_group_restore_ioc() - MQDEV_IOC_GROUP_RESTORE, on a replica handle
+ * @ioc: the ioctl
+ * @req: the group's name, owner and committed offsets
+ *
+ * The topic's restore_lock keeps TOPIC_OPEN from coming in between the
+ * check that the topic is still being restored and the restore.
+ *
+ * Return: as group_restore().
+ */
+long mqdev_group_restore_ioc(struct mqdev_ioc *ioc,
+			     struct mqdev_group_restore *req)
+{
+	long err;
+
+	mutex_lock(&ioc->topic->restore_lock);
+	err = group_restore(ioc, req);
+	mutex_unlock(&ioc->topic->restore_lock);
+	return err;
+}
+
+/**
+ * mqdev_producer_restore_ioc() - MQDEV_IOC_PRODUCER_RESTORE
+ * @ioc: the ioctl, on a replica handle
+ * @req: the producer, the partition, and where its sequences stood
+ *
+ * Under the topic's restore_lock, as mqdev_group_restore_ioc().
+ *
+ * Return: as producer_restore().
+ */
+long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
+				struct mqdev_producer_restore *req)
+{
+	long err;
+
+	mutex_lock(&ioc->topic->restore_lock);
+	err = producer_restore(ioc, req);
+	mutex_unlock(&ioc->topic->restore_lock);
 	return err;
 }

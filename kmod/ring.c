@@ -133,6 +133,7 @@ void mqdev_ring_kick(struct mqdev_part *part)
 	atomic_andnot(MQDEV_RING_NEED_WAKEUP, &part->ctrl->flags);
 	atomic_inc(&part->space_gen);
 	trace_mqdev_wake_producers(part);
+	this_cpu_inc(part->stats->producer_wakeups);
 	wake_up_all(&part->space_wait);
 }
 
@@ -178,12 +179,16 @@ void mqdev_ring_wake_readers(struct mqdev_part *part)
 	smp_mb();
 	trace_mqdev_wake_readers(part);
 	/* Safe without the lock: the smp_mb() above orders the change first. */
-	if (waitqueue_active(&part->data_wait))
+	if (waitqueue_active(&part->data_wait)) {
+		this_cpu_inc(part->stats->reader_wakeups);
 		wake_up_interruptible_poll(&part->data_wait,
 					   EPOLLIN | EPOLLRDNORM);
+	}
 	/* As above: one barrier serves both queues. */
-	if (waitqueue_active(&part->topic->read_wait))
+	if (waitqueue_active(&part->topic->read_wait)) {
+		this_cpu_inc(part->stats->reader_wakeups);
 		wake_up_interruptible(&part->topic->read_wait);
+	}
 }
 
 /**
@@ -404,9 +409,11 @@ static int append_wait_room(struct mqdev_append *ap, u64 space)
 
 	trace_mqdev_room_wait(part, space);
 	mqdev_append_end(ap);
-	start = trace_mqdev_room_wait_end_enabled() ? ktime_get_ns() : 0;
+	start = ktime_get_ns();
 	err = wait_event_interruptible(part->space_wait,
 				       atomic_read(&part->space_gen) != gen);
+	this_cpu_inc(part->stats->waits);
+	this_cpu_add(part->stats->wait_ns, ktime_get_ns() - start);
 	trace_mqdev_room_wait_end(part, start, err);
 	return err ?: APPEND_AGAIN;
 }
@@ -1076,7 +1083,7 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 	struct mqdev_record *rec;
 	bool sane, fits;
 	size_t done = 0;
-	u64 head, pos;
+	u64 head, pos, records = 0, bytes = 0;
 	int err = 0;
 	u32 rlen, state;
 
@@ -1114,8 +1121,12 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 		}
 		pos += MQDEV_RECORD_SPACE(rlen);
 		done = min_t(size_t, done + MQDEV_RECORD_SPACE(rlen), len);
+		records++;
+		bytes += MQDEV_RECORD_SPACE(rlen);
 	}
 
 	WRITE_ONCE(*cons_pos, pos);
+	this_cpu_add(part->stats->records_out, records);
+	this_cpu_add(part->stats->bytes_out, bytes);
 	return done ? done : err;
 }

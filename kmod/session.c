@@ -37,8 +37,8 @@
 
 #define MQDEV_MAX_TXN_TIMEOUT_MS	(15 * 60 * 1000)
 
-MQDEV_LIMIT(max_producers, 1024, 0, 1 << 20,
-	    "Most named producers, and producer ids per topic");
+MQDEV_LIMIT_SHARED(max_producers, 1024, 0, 1 << 20,
+		   "Most named producers, and producer ids per topic");
 MQDEV_LIMIT(txn_timeout_ms, 10000, 1, MQDEV_MAX_TXN_TIMEOUT_MS,
 	    "Default transaction time-out (ms)");
 
@@ -295,7 +295,7 @@ static void pstate_free(struct mqdev_pstate *ps)
 
 	for (i = 0; i < ps->nr_parts; i++)
 		kfree(ps->seq[i]);
-	mqdev_uncharge(ps->uid, MQDEV_CHARGE_PSTATES, ps->nr_parts);
+	mqdev_uncharge(ps->uid, MQDEV_CHARGE_PRODUCER_STATES, ps->nr_parts);
 	kfree(ps);
 }
 
@@ -318,14 +318,14 @@ static struct mqdev_pstate *pstate_get(struct mqdev_topic *topic, u64 id,
 		goto out_unlock;
 	}
 	/* A sequence table for every partition, at worst: charged as such. */
-	err = mqdev_charge(uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+	err = mqdev_charge(uid, MQDEV_CHARGE_PRODUCER_STATES, topic->nr_parts);
 	if (err) {
 		ps = ERR_PTR(err);
 		goto out_unlock;
 	}
 	ps = kzalloc(struct_size(ps, seq, topic->nr_parts), GFP_KERNEL_ACCOUNT);
 	if (!ps) {
-		mqdev_uncharge(uid, MQDEV_CHARGE_PSTATES, topic->nr_parts);
+		mqdev_uncharge(uid, MQDEV_CHARGE_PRODUCER_STATES, topic->nr_parts);
 		ps = ERR_PTR(-ENOMEM);
 		goto out_unlock;
 	}

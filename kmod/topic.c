@@ -27,10 +27,10 @@
 #define MQDEV_DEFAULT_MODE	0644
 #define MQDEV_MAX_RECORD	SZ_8M
 
-MQDEV_LIMIT(max_topics, 1024, 0, 1 << 20,
-	    "Most topics that may exist at once");
-MQDEV_LIMIT(max_bytes, 256UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
-	    "Most bytes of ring all topics may use together");
+MQDEV_LIMIT_SHARED(max_topics, 1024, 0, 1 << 20,
+		   "Most topics that may exist at once");
+MQDEV_LIMIT_SHARED(max_bytes, 256UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
+		   "Most bytes of ring all topics may use together");
 MQDEV_LIMIT(max_partition_bytes, 64UL << 20, PAGE_SIZE, MQDEV_MAX_CAPACITY,
 	    "Largest capacity of one partition");
 
@@ -141,6 +141,7 @@ static void topic_release(struct kref *ref)
 	mqdev_pstates_free(topic);
 	topic_free_rings(topic, topic->nr_parts);
 	atomic64_sub(topic_ring_bytes(topic), &mqdev_ring_bytes);
+	mqdev_stats_free(topic);
 	kvfree(topic);
 }
 
@@ -233,6 +234,11 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 			 GFP_KERNEL_ACCOUNT);
 	if (!topic)
 		return NULL;
+	topic->nr_parts = req->partitions;
+	if (mqdev_stats_init(topic)) {
+		kvfree(topic);
+		return NULL;
+	}
 	kref_init(&topic->ref);
 	topic->net = net;
 	topic->txns = mqdev_net(net)->txns;
@@ -244,10 +250,10 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	spin_lock_init(&topic->replicas_lock);
 	INIT_LIST_HEAD(&topic->replicas);
 	init_waitqueue_head(&topic->groups_wait);
+	mutex_init(&topic->restore_lock);
 	INIT_DELAYED_WORK(&topic->isr_work, mqdev_replica_isr_work);
 	topic->capacity = capacity;
 	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
-	topic->nr_parts = req->partitions;
 	init_waitqueue_head(&topic->read_wait);
 	mutex_init(&topic->groups_lock);
 	INIT_LIST_HEAD(&topic->groups);
@@ -363,6 +369,7 @@ err_uncharge:
 	atomic64_sub(bytes, &mqdev_ring_bytes);
 	user_uncharge(topic);
 err_free_topic:
+	mqdev_stats_free(topic);
 	kvfree(topic);
 	return err;
 }

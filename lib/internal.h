@@ -78,6 +78,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_consumer_opts__last	verifier
 #define mqdev_verify_stats__last	repeats
 #define mqdev_event__last		cookie
+#define mqdev_stats_module__last	charge
 #define mqdev_send_opts__last		headers
 #define mqdev_exchange_opts__last	alternate
 #define mqdev_bind_opts__last		partition
@@ -94,6 +95,7 @@ OPTS_LAST_CHECK(mqdev_consumer_opts);
 OPTS_LAST_CHECK(mqdev_verify_stats);
 OPTS_LAST_CHECK(mqdev_event);
 OPTS_LAST_CHECK(mqdev_send_opts);
+OPTS_LAST_CHECK(mqdev_stats_module);
 OPTS_LAST_CHECK(mqdev_exchange_opts);
 OPTS_LAST_CHECK(mqdev_bind_opts);
 OPTS_LAST_CHECK(mqdev_exchange_send_opts);
@@ -146,5 +148,13 @@ uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
 void mqdev_consumer_committed(struct mqdev_consumer *c,
 			      const struct mqdev_group_commit *commits,
 			      uint32_t count);
+
+/* netlink.c: a request of the family, and its run to the end. */
+struct mqdev_nl;
+struct nlmsghdr;
+struct nlmsghdr *mqdev_nl_new(struct mqdev_nl *nl, uint16_t flags,
+			      uint8_t cmd);
+int mqdev_nl_run(struct mqdev_nl *nl, struct nlmsghdr *nlh,
+		 int (*cb)(const struct nlmsghdr *nlh, void *ctx), void *ctx);
 
 #endif /* _MQDEV_INTERNAL_H */

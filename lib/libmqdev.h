@@ -758,6 +758,90 @@ int mqdev_nl_checker_register(struct mqdev_nl *nl, const char *producer);
 int mqdev_txn_resolve(struct mqdev_nl *nl, const char *producer,
 		      uint64_t txn, uint32_t decision);
 
+/* ---- statistics (since LIBMQDEV_0.2) --------------------------------------- */
+
+/* What a struct mqdev_stats is about. */
+enum mqdev_stats_kind {
+	MQDEV_STATS_PARTITION,	/* a partition's counters */
+	MQDEV_STATS_TOPIC,	/* refusals before a partition was chosen */
+	MQDEV_STATS_GROUP,	/* a consumer group's counters */
+};
+
+/* Room for this many refusal reasons (enum mqdev_refusal), for good. */
+#define MQDEV_STATS_REFUSALS	16
+
+/*
+ * One of mqdev_stats_get()'s answers, the library's own, for a callback:
+ * sz is its size in the library.  Counters count from the topic's (or the
+ * group's) creation; bytes are ring bytes (headers, keys, values and their
+ * padding).  "Out" counts what read(2) copied: readers of the mapped ring
+ * read without the kernel and are seen in their group's commits and lag.
+ */
+struct mqdev_stats {
+	size_t		sz;
+	uint32_t	kind;			/* enum mqdev_stats_kind */
+	char		topic[MQDEV_NAME_SIZE];
+	/* MQDEV_STATS_PARTITION and _TOPIC (refused only) */
+	uint32_t	partition;
+	uint64_t	records_in;
+	uint64_t	bytes_in;
+	uint64_t	records_out;
+	uint64_t	bytes_out;
+	uint64_t	drops;			/* an overwrite topic's */
+	uint64_t	waits;			/* producers' sleeps for room */
+	uint64_t	wait_ns;
+	uint64_t	reader_wakeups;
+	uint64_t	producer_wakeups;
+	uint64_t	kept_records;
+	uint64_t	kept_bytes;
+	uint64_t	refused[MQDEV_STATS_REFUSALS];	/* by enum mqdev_refusal */
+	/* MQDEV_STATS_GROUP */
+	char		group[MQDEV_NAME_SIZE];
+	uint64_t	commits;
+	uint64_t	rebalances;
+	uint32_t	members;
+	uint64_t	lag;			/* summed over partitions */
+	uint32_t	nr_parts;
+	const uint64_t	*part_lag;		/* by partition, nr_parts */
+};
+
+typedef int (*mqdev_stats_fn)(void *ctx, const struct mqdev_stats *stats);
+
+/*
+ * The counters of every topic the caller may read, or of @topic (NULL:
+ * all): for each topic its partitions in order, then its refusals before a
+ * partition was chosen, then its groups.  @fn returning < 0 stops it, and
+ * that is returned.  A topic the caller may not read is left out, as one
+ * that does not exist.
+ */
+int mqdev_stats_get(struct mqdev_nl *nl, const char *topic, mqdev_stats_fn fn,
+		    void *ctx);
+
+/* One kind of object the module counts (enum mqdev_charge_kind). */
+struct mqdev_stats_charge {
+	uint64_t	used;		/* module-wide, every user */
+	uint64_t	limit;		/* module-wide; UINT64_MAX: none */
+	uint64_t	user_used;	/* the caller's user */
+	uint64_t	user_limit;
+};
+
+/* Room for this many kinds of charge, for good. */
+#define MQDEV_STATS_CHARGES	16
+
+/* Filled by mqdev_stats_module(), up to the caller's sz. */
+struct mqdev_stats_module {
+	size_t				sz;
+	uint32_t			nr_charges;
+	struct mqdev_stats_charge	charge[MQDEV_STATS_CHARGES];
+};
+
+/* What the module holds, against its limits: 0 or -errno. */
+int mqdev_stats_module(struct mqdev_nl *nl, struct mqdev_stats_module *out);
+
+/* Names for the reasons and kinds: "full", "topics"...; NULL if unknown. */
+const char *mqdev_stats_refusal_name(uint32_t reason);
+const char *mqdev_stats_charge_name(uint32_t kind);
+
 #ifdef __cplusplus
 }
 #endif

@@ -159,6 +159,18 @@ static int nl_request(struct mqdev_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 	return ret < 0 ? -errno : 0;
 }
 
+/* The family's request @cmd, for the other files (internal.h). */
+struct nlmsghdr *mqdev_nl_new(struct mqdev_nl *nl, uint16_t flags, uint8_t cmd)
+{
+	return nl_msg(nl, nl->family, flags, cmd, MQDEV_GENL_VERSION);
+}
+
+int mqdev_nl_run(struct mqdev_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
+		 void *ctx)
+{
+	return nl_request(nl, nlh, cb, ctx);
+}
+
 /* ---- resolving the family -------------------------------------------- */
 
 static int nl_mcgrp_cb(const struct nlattr *attr, void *data)

@@ -9,7 +9,7 @@ qemu-system-x86 busybox-static libmnl-dev sparse
 flex bison bc libelf-dev libssl-dev
 libhiredis-dev redis-tools abigail-tools
 python3 python3-yaml python3-jsonschema python3-docutils dkms
-scdoc mandoc groff-base man-db"
+scdoc mandoc groff-base man-db prometheus"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 

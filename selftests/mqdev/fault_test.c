@@ -2547,6 +2547,80 @@ TEST_F_TIMEOUT(fault, nl_group_get, TIMEOUT)
 	run_case(_metadata, self, &c);
 }
 
+/* ---- the statistics: read only, so the answer is all there is to check -- */
+
+static int stats_msg_cb(const struct nlmsghdr *nlh, void *ctx)
+{
+	FIXTURE_DATA(fault) *self = ctx;
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == MQDEV_A_PSTATS ||
+		    mnl_attr_get_type(a) == MQDEV_A_CHARGE)
+			self->count++;
+	return MNL_CB_OK;
+}
+
+static const char *stats_prepare(FIXTURE_DATA(fault) *self)
+{
+	self->count = 0;
+	return NULL;
+}
+
+static long stats_call(FIXTURE_DATA(fault) *self)
+{
+	struct nlmsghdr *nlh = nl_start(self->family, MQDEV_CMD_STATS_GET,
+					NLM_F_DUMP);
+
+	mnl_attr_put_strz(nlh, MQDEV_A_TOPIC, self->name);
+	return nl_talk(self->nl, nlh, stats_msg_cb, self, &self->lost);
+}
+
+/* Each partition's message, and the topic's. */
+static const char *stats_done(FIXTURE_DATA(fault) *self)
+{
+	return self->count == PARTS + 1 ? NULL :
+	       why("%d messages of counters, expected %d", self->count,
+		   PARTS + 1);
+}
+
+TEST_F_TIMEOUT(fault, nl_stats_get, TIMEOUT)
+{
+	static const struct fcase c = {
+		.name = "netlink STATS_GET", .prepare = stats_prepare,
+		.call = stats_call, .done = stats_done, .netlink = true,
+	};
+
+	run_case(_metadata, self, &c);
+}
+
+static long module_stats_call(FIXTURE_DATA(fault) *self)
+{
+	return nl_talk(self->nl, nl_start(self->family,
+					  MQDEV_CMD_MODULE_STATS_GET,
+					  NLM_F_ACK),
+		       stats_msg_cb, self, &self->lost);
+}
+
+/* One charge of each kind. */
+static const char *module_stats_done(FIXTURE_DATA(fault) *self)
+{
+	return self->count == MQDEV_CHARGE_MAX + 1 ? NULL :
+	       why("%d charges, expected %d", self->count,
+		   MQDEV_CHARGE_MAX + 1);
+}
+
+TEST_F_TIMEOUT(fault, nl_module_stats_get, TIMEOUT)
+{
+	static const struct fcase c = {
+		.name = "netlink MODULE_STATS_GET", .prepare = stats_prepare,
+		.call = module_stats_call, .done = module_stats_done,
+		.netlink = true,
+	};
+
+	run_case(_metadata, self, &c);
+}
+
 #define NL_GROUP	"fault-nl"
 
 static const char *nl_commit_prepare(FIXTURE_DATA(fault) *self)

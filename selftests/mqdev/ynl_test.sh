@@ -3,7 +3,8 @@
 # The control channel through the kernel's own generic netlink client,
 # tools/net/ynl/cli.py, knowing mqdev only from its spec
 # (Documentation/netlink/specs/mqdev.yaml): groups listed and described
-# (--dump group-get), one reset and one commit (--do), and refusals read
+# (--dump group-get), one reset and one commit (--do), the statistics
+# (--dump stats-get, --do module-stats-get), and refusals read
 # back with their extended acks: an attribute the command does not take
 # (FORCE on group-commit), a topic that does not exist, a missing attribute.
 #
@@ -129,6 +130,17 @@ ok $? "a commit without its partition: the ack says which is missing"
 cli --dump group-get --json '{"group": "g", "topic": "'$t'"}'
 grep -q '"index": 0, "committed": 4, "position": 4,' "$out"
 ok $? "the refused requests moved nothing"
+
+# The statistics, decoded from the spec alone: the nests, their enums.
+cli --dump stats-get --json '{"topic": "'$t'"}'
+grep -q '"records-in": 10,' "$out" && grep -q '"records-in": 5,' "$out" &&
+	grep -q '"gstats": {' "$out" && grep -q '"group": "g"' "$out"
+ok $? "dump stats-get: each partition's records in, and the group"
+
+cli --do module-stats-get
+grep -q '"kind": "topics"' "$out" && grep -q '"kind": "txns"' "$out" &&
+	grep -q '"user-limit":' "$out"
+ok $? "do module-stats-get: every kind of charge, by its name"
 
 ktap_set_plan $((KTAP_TESTNO - 1))
 ktap_finished

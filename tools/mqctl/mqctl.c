@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "libmqdev.h"
+#include "mqstats.h"
 
 static bool json;
 
@@ -911,7 +912,7 @@ static int cmd_produce(int argc, char **argv)
 static const char consume_usage[] =
 "usage: mqctl consume TOPIC [--from earliest|latest|OFFSET] [--from-beginning]\n"
 "                           [--partition P] [--count N] [--timeout MS]\n"
-"                           [--keys] [--headers] [--no-hold]\n"
+"                           [--keys] [--headers] [--no-hold] [--copy]\n"
 "                           [--group G [--commit manual|auto]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
@@ -925,6 +926,8 @@ static const char consume_usage[] =
 "  --headers         print each record's headers first, K=V,K2=V2<TAB>\n"
 "  --no-hold         read without holding: on a topic that blocks when\n"
 "                    full, records read this way are not freed\n"
+"  --copy            read with read(2), not the mapped ring (the kernel\n"
+"                    counts these as read: see mqctl stats)\n"
 "  --group G         read as a member of consumer group G: the group's\n"
 "                    members share the partitions, and it goes on where it\n"
 "                    left off (--from earliest|latest: where a new group starts)\n"
@@ -1046,6 +1049,7 @@ static int cmd_consume(int argc, char **argv)
 		{ "keys", no_argument, NULL, 'k' },
 		{ "headers", no_argument, NULL, 'e' },
 		{ "no-hold", no_argument, NULL, 'H' },
+		{ "copy", no_argument, NULL, 'C' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "commit", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1086,6 +1090,7 @@ static int cmd_consume(int argc, char **argv)
 		case 'k': o.keys = true; break;
 		case 'e': o.headers = true; break;
 		case 'H': o.hold = false; break;
+		case 'C': copts.flags |= MQDEV_CONSUMER_COPY; break;
 		case 'g': o.group = optarg; break;
 		case 'c':
 			if (!strcmp(optarg, "auto"))
@@ -1650,6 +1655,387 @@ static int cmd_verify(int argc, char **argv)
 	return st.gaps || st.repeats ? 1 : 0;
 }
 
+/* ---- mqctl stats and mqctl top -------------------------------------------- */
+
+static const char stats_usage[] =
+"usage: mqctl stats [TOPIC] [--json | --prometheus]\n"
+"\n"
+"The counters of TOPIC, or of every topic you may read: per partition\n"
+"records and bytes in and out, drops, refusals by reason, producers' waits\n"
+"for room, wake-ups; per consumer group commits, rebalances and lag; and\n"
+"without TOPIC what the module holds against its limits.\n"
+"\n"
+"  --prometheus  the Prometheus text format, e.g. for node_exporter's\n"
+"                textfile collector\n"
+"\n"
+"\"Out\" counts what read(2) copied; readers of the mapped ring read\n"
+"without the kernel: see their group's commits and lag.\n";
+
+static uint64_t refused_sum(const struct mqdev_stats *st)
+{
+	uint64_t n = 0;
+	int r;
+
+	for (r = 0; r < MQDEV_STATS_REFUSALS; r++)
+		n += st->refused[r];
+	return n;
+}
+
+static void json_refusals(const struct mqdev_stats *st)
+{
+	const char *name;
+	uint32_t r;
+
+	fputs("\"refused\":{", stdout);
+	for (r = 0; (name = mqdev_stats_refusal_name(r)); r++)
+		printf("%s\"%s\":%" PRIu64, r ? "," : "", name, st->refused[r]);
+	putchar('}');
+}
+
+static void json_part(const struct mqdev_stats *st)
+{
+	printf("{\"topic\":\"%s\",", st->topic);
+	if (st->kind == MQDEV_STATS_PARTITION)
+		printf("\"partition\":%u,\"records_in\":%" PRIu64
+		       ",\"bytes_in\":%" PRIu64 ",\"records_out\":%" PRIu64
+		       ",\"bytes_out\":%" PRIu64 ",\"drops\":%" PRIu64
+		       ",\"waits\":%" PRIu64 ",\"wait_ns\":%" PRIu64
+		       ",\"reader_wakeups\":%" PRIu64
+		       ",\"producer_wakeups\":%" PRIu64
+		       ",\"kept_records\":%" PRIu64 ",\"kept_bytes\":%" PRIu64
+		       ",", st->partition, st->records_in, st->bytes_in,
+		       st->records_out, st->bytes_out, st->drops, st->waits,
+		       st->wait_ns, st->reader_wakeups, st->producer_wakeups,
+		       st->kept_records, st->kept_bytes);
+	json_refusals(st);
+	putchar('}');
+}
+
+static void json_group(const struct mqdev_stats *g)
+{
+	uint32_t p;
+
+	printf("{\"topic\":\"%s\",\"group\":\"%s\",\"members\":%u,"
+	       "\"commits\":%" PRIu64 ",\"rebalances\":%" PRIu64
+	       ",\"lag\":%" PRIu64 ",\"partition_lag\":[", g->topic, g->group,
+	       g->members, g->commits, g->rebalances, g->lag);
+	for (p = 0; p < g->nr_parts; p++)
+		printf("%s%" PRIu64, p ? "," : "", g->part_lag[p]);
+	fputs("]}", stdout);
+}
+
+static void json_module(const struct mqdev_stats_module *m)
+{
+	const struct mqdev_stats_charge *c;
+	uint32_t k;
+
+	fputs("{", stdout);
+	for (k = 0; k < m->nr_charges; k++) {
+		c = &m->charge[k];
+		printf("%s\"%s\":{\"used\":%" PRIu64 ",", k ? "," : "",
+		       mqdev_stats_charge_name(k) ?: "unknown", c->used);
+		if (c->limit != UINT64_MAX)
+			printf("\"limit\":%" PRIu64 ",", c->limit);
+		printf("\"user_used\":%" PRIu64 ",\"user_limit\":%" PRIu64 "}",
+		       c->user_used, c->user_limit);
+	}
+	fputs("}", stdout);
+}
+
+/* Every kind of message of @s, in one JSON array each. */
+static void stats_json(const struct mqstats *s, bool module)
+{
+	static const char *const keys[] = { "partitions", "topics", "groups" };
+	uint32_t kind;
+	size_t i;
+	int n;
+
+	putchar('{');
+	for (kind = MQDEV_STATS_PARTITION; kind <= MQDEV_STATS_GROUP; kind++) {
+		printf("%s\"%s\":[", kind ? "," : "", keys[kind]);
+		for (i = 0, n = 0; i < s->n; i++) {
+			if (s->v[i].kind != kind)
+				continue;
+			if (n++)
+				putchar(',');
+			if (kind == MQDEV_STATS_GROUP)
+				json_group(&s->v[i]);
+			else
+				json_part(&s->v[i]);
+		}
+		putchar(']');
+	}
+	if (module) {
+		fputs(",\"module\":", stdout);
+		json_module(&s->module);
+	}
+	puts("}");
+}
+
+static void stats_text(const struct mqstats *s, bool module)
+{
+	const struct mqdev_stats *st;
+	const struct mqdev_stats_charge *c;
+	char lim[32];
+	size_t i;
+	uint32_t k;
+
+	printf("%-20s %4s %10s %10s %12s %12s %8s %8s %7s %10s\n", "TOPIC",
+	       "PART", "RECS-IN", "RECS-OUT", "BYTES-IN", "BYTES-OUT", "DROPS",
+	       "REFUSED", "WAITS", "WAIT-MS");
+	for (i = 0; i < s->n; i++) {
+		st = &s->v[i];
+		if (st->kind == MQDEV_STATS_PARTITION)
+			printf("%-20s %4u %10" PRIu64 " %10" PRIu64 " %12" PRIu64
+			       " %12" PRIu64 " %8" PRIu64 " %8" PRIu64 " %7" PRIu64
+			       " %10" PRIu64 "\n", st->topic, st->partition,
+			       st->records_in, st->records_out, st->bytes_in,
+			       st->bytes_out, st->drops, refused_sum(st),
+			       st->waits, st->wait_ns / 1000000);
+		else if (st->kind == MQDEV_STATS_TOPIC && refused_sum(st))
+			printf("%-20s %4s %10s %10s %12s %12s %8s %8" PRIu64
+			       "\n", st->topic, "-", "", "", "", "", "",
+			       refused_sum(st));
+	}
+	printf("\n%-20s %-20s %7s %10s %10s %12s\n", "TOPIC", "GROUP",
+	       "MEMBERS", "COMMITS", "REBALANCES", "LAG");
+	for (i = 0; i < s->n; i++) {
+		st = &s->v[i];
+		if (st->kind == MQDEV_STATS_GROUP)
+			printf("%-20s %-20s %7u %10" PRIu64 " %10" PRIu64
+			       " %12" PRIu64 "\n", st->topic, st->group,
+			       st->members, st->commits, st->rebalances, st->lag);
+	}
+	if (!module)
+		return;
+	printf("\n%-16s %14s %14s %14s %14s\n", "KIND", "USED", "LIMIT",
+	       "YOURS", "YOUR-LIMIT");
+	for (k = 0; k < s->module.nr_charges; k++) {
+		c = &s->module.charge[k];
+		snprintf(lim, sizeof(lim), "%" PRIu64, c->limit);
+		printf("%-16s %14" PRIu64 " %14s %14" PRIu64 " %14" PRIu64 "\n",
+		       mqdev_stats_charge_name(k) ?: "unknown", c->used,
+		       c->limit == UINT64_MAX ? "-" : lim, c->user_used,
+		       c->user_limit);
+	}
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "prometheus",	no_argument,	NULL, 'p' },
+		{ "help",	no_argument,	NULL, 'h' },
+		{}
+	};
+	const char *topic = NULL;
+	bool prometheus = false;
+	struct mqdev_nl *nl;
+	struct mqstats s;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': prometheus = true; break;
+		case 'h': fputs(stats_usage, stdout); return 0;
+		default: fputs(stats_usage, stderr); return 2;
+		}
+	}
+	if (optind < argc)
+		topic = argv[optind++];
+	if (optind < argc || (json && prometheus)) {
+		fputs(stats_usage, stderr);
+		return 2;
+	}
+	nl = open_nl();
+	err = mqstats_take(nl, topic, &s);
+	nl_check(nl, err, "stats", topic ? topic : "all topics");
+	if (topic && !s.n)
+		die("stats '%s': %s", topic, "no such topic, or you may not read it");
+	if (prometheus)
+		err = mqstats_prometheus(&s, stdout);
+	else if (json)
+		stats_json(&s, !topic);
+	else
+		stats_text(&s, !topic);
+	mqstats_free(&s);
+	mqdev_nl_close(nl);
+	if (err || fflush(stdout))
+		die("stats: cannot write the output");
+	return 0;
+}
+
+static const char top_usage[] =
+"usage: mqctl top [--interval SECONDS] [-n N | --once]\n"
+"\n"
+"Rates per topic and group, refreshed every SECONDS (default 2) until\n"
+"interrupted, or N times: records and bytes in and out per second,\n"
+"refusals and drops per second, each group's lag and commits per second.\n";
+
+/* A topic's partitions added up. */
+struct top_row {
+	char		topic[MQDEV_NAME_SIZE];
+	char		group[MQDEV_NAME_SIZE];	/* "": the topic's row */
+	uint64_t	v[6];	/* recs in, out, bytes in, out, refused, drops */
+	uint64_t	lag;
+	uint64_t	commits;
+};
+
+struct top_table {
+	struct top_row	*row;
+	size_t		n;
+};
+
+static struct top_row *top_find(struct top_table *t, const char *topic,
+				const char *group)
+{
+	struct top_row *row;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (!strcmp(t->row[i].topic, topic) &&
+		    !strcmp(t->row[i].group, group))
+			return &t->row[i];
+	row = realloc(t->row, (t->n + 1) * sizeof(*row));
+	if (!row)
+		die("top: out of memory");
+	t->row = row;
+	row = memset(&t->row[t->n++], 0, sizeof(*row));
+	snprintf(row->topic, sizeof(row->topic), "%s", topic);
+	snprintf(row->group, sizeof(row->group), "%s", group);
+	return row;
+}
+
+static void top_take(struct mqdev_nl *nl, struct top_table *t)
+{
+	const struct mqdev_stats *st;
+	struct top_row *row;
+	struct mqstats s;
+	size_t i;
+
+	nl_check(nl, mqstats_take(nl, NULL, &s), "top", "all topics");
+	t->n = 0;
+	for (i = 0; i < s.n; i++) {
+		st = &s.v[i];
+		row = top_find(t, st->topic, st->kind == MQDEV_STATS_GROUP ?
+			       st->group : "");
+		row->v[0] += st->records_in;
+		row->v[1] += st->records_out;
+		row->v[2] += st->bytes_in;
+		row->v[3] += st->bytes_out;
+		row->v[4] += refused_sum(st);
+		row->v[5] += st->drops;
+		row->lag += st->lag;
+		row->commits += st->commits;
+	}
+	mqstats_free(&s);
+}
+
+static double top_rate(const struct top_table *was, const struct top_row *now,
+		       int k, double secs)
+{
+	size_t i;
+
+	for (i = 0; i < was->n; i++)
+		if (!strcmp(was->row[i].topic, now->topic) &&
+		    !strcmp(was->row[i].group, now->group))
+			return (k < 6 ? now->v[k] - was->row[i].v[k] :
+				now->commits - was->row[i].commits) / secs;
+	return 0;
+}
+
+static void top_print(const struct top_table *was, const struct top_table *now,
+		      double secs)
+{
+	const struct top_row *r;
+	size_t i;
+
+	if (isatty(STDOUT_FILENO))
+		fputs("\033[H\033[2J", stdout);
+	printf("mqdev top: rates over %.1f s\n\n%-20s %10s %10s %12s %12s "
+	       "%9s %9s\n", secs, "TOPIC", "RECS-IN/s", "RECS-OUT/s",
+	       "BYTES-IN/s", "BYTES-OUT/s", "REFUSED/s", "DROPS/s");
+	for (i = 0; i < now->n; i++) {
+		r = &now->row[i];
+		if (!*r->group)
+			printf("%-20s %10.1f %10.1f %12.0f %12.0f %9.1f %9.1f\n",
+			       r->topic, top_rate(was, r, 0, secs),
+			       top_rate(was, r, 1, secs), top_rate(was, r, 2, secs),
+			       top_rate(was, r, 3, secs), top_rate(was, r, 4, secs),
+			       top_rate(was, r, 5, secs));
+	}
+	printf("\n%-20s %-20s %12s %10s\n", "TOPIC", "GROUP", "LAG",
+	       "COMMITS/s");
+	for (i = 0; i < now->n; i++) {
+		r = &now->row[i];
+		if (*r->group)
+			printf("%-20s %-20s %12" PRIu64 " %10.1f\n", r->topic,
+			       r->group, r->lag, top_rate(was, r, 6, secs));
+	}
+	fflush(stdout);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "interval",	required_argument,	NULL, 'i' },
+		{ "once",	no_argument,		NULL, '1' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{}
+	};
+	struct top_table t[2] = {};
+	unsigned long long iterations = 0, i;
+	double interval = 2, start, secs;
+	struct timespec ts;
+	struct mqdev_nl *nl;
+	char *end;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "i:n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (*end || !(interval >= 0.1 && interval <= 3600))
+				die("top: --interval: 0.1 to 3600 seconds");
+			break;
+		case 'n': iterations = parse_number(optarg, "-n", false); break;
+		case '1': iterations = 1; break;
+		case 'h': fputs(top_usage, stdout); return 0;
+		default: fputs(top_usage, stderr); return 2;
+		}
+	}
+	if (optind < argc || json) {
+		fputs(top_usage, stderr);
+		return 2;
+	}
+	nl = open_nl();
+	top_take(nl, &t[0]);
+	start = now_seconds();
+	for (i = 0; !stop && (!iterations || i < iterations); i++) {
+		ts.tv_sec = (time_t)interval;
+		ts.tv_nsec = (long)((interval - ts.tv_sec) * 1e9);
+		while (nanosleep(&ts, &ts) && errno == EINTR && !stop)
+			;
+		if (stop)
+			break;
+		top_take(nl, &t[(i + 1) % 2]);
+		secs = now_seconds() - start;
+		start += secs;
+		top_print(&t[i % 2], &t[(i + 1) % 2], secs);
+	}
+	free(t[0].row);
+	free(t[1].row);
+	mqdev_nl_close(nl);
+	return 0;
+}
+
 static const char usage[] =
 "usage: mqctl [--json] COMMAND ...\n"
 "\n"
@@ -1661,6 +2047,8 @@ static const char usage[] =
 "                                      consumer group's member)\n"
 "  group list|describe|reset|delete    manage consumer groups\n"
 "  verify TOPIC                        find lost and repeated records\n"
+"  stats [TOPIC]                       counters (--json, --prometheus)\n"
+"  top                                 rates per topic and group\n"
 "  watch                               print rebalances and topic events\n"
 "\n"
 "Every command takes --help.  --json prints JSON for scripts.\n";
@@ -1708,6 +2096,10 @@ int main(int argc, char **argv)
 		return cmd_watch(argc, argv);
 	if (!strcmp(argv[0], "verify"))
 		return cmd_verify(argc, argv);
+	if (!strcmp(argv[0], "stats"))
+		return cmd_stats(argc, argv);
+	if (!strcmp(argv[0], "top"))
+		return cmd_top(argc, argv);
 	die("unknown command '%s' (see mqctl --help)", argv[0]);
 	return 2;
 }

@@ -823,6 +823,65 @@ struct mqdev_exchange_produce {
 #define MQDEV_GENL_NAME		"mqdev"
 #define MQDEV_GENL_VERSION	1
 
+/**
+ * enum mqdev_refusal - Why a produce was refused, for the statistics: each a
+ *   counter of its partition (or of the topic, before a partition was chosen).
+ * @MQDEV_REFUSED_FULL: No room, and the producer may not sleep for it
+ *   (EAGAIN).
+ * @MQDEV_REFUSED_TOO_BIG: Larger than the topic's max_record or the batch
+ *   limit (EMSGSIZE).
+ * @MQDEV_REFUSED_INVALID: A bad message, record header or partition (EINVAL,
+ *   E2BIG).
+ * @MQDEV_REFUSED_FAULT: Its memory was not there (EFAULT).
+ * @MQDEV_REFUSED_FENCED: Its producer session was fenced by a newer one
+ *   (ESTALE).
+ * @MQDEV_REFUSED_SEQUENCE: A sequence number past the next expected (EBADMSG).
+ * @MQDEV_REFUSED_TXN: Its transaction was decided, timed out or too big
+ *   (ETIMEDOUT, EFBIG).
+ * @MQDEV_REFUSED_OTHER: Anything else (ENOMEM, ...); signals and deletion are
+ *   not counted.
+ */
+enum mqdev_refusal {
+	MQDEV_REFUSED_FULL,
+	MQDEV_REFUSED_TOO_BIG,
+	MQDEV_REFUSED_INVALID,
+	MQDEV_REFUSED_FAULT,
+	MQDEV_REFUSED_FENCED,
+	MQDEV_REFUSED_SEQUENCE,
+	MQDEV_REFUSED_TXN,
+	MQDEV_REFUSED_OTHER,
+
+	/* private: */
+	__MQDEV_REFUSED_MAX,
+	MQDEV_REFUSED_MAX = (__MQDEV_REFUSED_MAX - 1)
+};
+
+/**
+ * enum mqdev_charge_kind - What the module counts against its limits
+ *   (Documentation/mqdev.rst).
+ * @MQDEV_CHARGE_BYTES: Ring bytes, the ring's pages with their control pages.
+ * @MQDEV_CHARGE_PRODUCERS: Producer names.
+ * @MQDEV_CHARGE_PRODUCER_STATES: Partitions of producers' sequence tables.
+ * @MQDEV_CHARGE_TXNS: Open transactions.
+ * @MQDEV_CHARGE_BINDINGS: Exchange bindings, charged to the user that made
+ *   them.
+ */
+enum mqdev_charge_kind {
+	MQDEV_CHARGE_TOPICS,
+	MQDEV_CHARGE_PARTITIONS,
+	MQDEV_CHARGE_BYTES,
+	MQDEV_CHARGE_GROUPS,
+	MQDEV_CHARGE_PRODUCERS,
+	MQDEV_CHARGE_PRODUCER_STATES,
+	MQDEV_CHARGE_TXNS,
+	MQDEV_CHARGE_EXCHANGES,
+	MQDEV_CHARGE_BINDINGS,
+
+	/* private: */
+	__MQDEV_CHARGE_MAX,
+	MQDEV_CHARGE_MAX = (__MQDEV_CHARGE_MAX - 1)
+};
+
 enum {
 	MQDEV_A_UNSPEC,
 	MQDEV_A_PAD,
@@ -842,6 +901,9 @@ enum {
 	MQDEV_A_TXN,
 	MQDEV_A_COOKIE,
 	MQDEV_A_DECISION,
+	MQDEV_A_PSTATS,
+	MQDEV_A_GSTATS,
+	MQDEV_A_CHARGE,
 
 	__MQDEV_A_MAX
 };
@@ -877,6 +939,66 @@ enum {
 #define MQDEV_PART_A_MAX (__MQDEV_PART_A_MAX - 1)
 
 enum {
+	MQDEV_PSTAT_A_UNSPEC,
+	MQDEV_PSTAT_A_PAD,
+	MQDEV_PSTAT_A_RECORDS_IN,
+	MQDEV_PSTAT_A_BYTES_IN,
+	MQDEV_PSTAT_A_RECORDS_OUT,
+	MQDEV_PSTAT_A_BYTES_OUT,
+	MQDEV_PSTAT_A_DROPS,
+	MQDEV_PSTAT_A_WAITS,
+	MQDEV_PSTAT_A_WAIT_NS,
+	MQDEV_PSTAT_A_READER_WAKEUPS,
+	MQDEV_PSTAT_A_PRODUCER_WAKEUPS,
+	MQDEV_PSTAT_A_REFUSAL,
+	MQDEV_PSTAT_A_KEPT_RECORDS,
+	MQDEV_PSTAT_A_KEPT_BYTES,
+
+	__MQDEV_PSTAT_A_MAX
+};
+
+#define MQDEV_PSTAT_A_MAX (__MQDEV_PSTAT_A_MAX - 1)
+
+enum {
+	MQDEV_REFUSAL_A_UNSPEC,
+	MQDEV_REFUSAL_A_PAD,
+	MQDEV_REFUSAL_A_REASON,
+	MQDEV_REFUSAL_A_COUNT,
+
+	__MQDEV_REFUSAL_A_MAX
+};
+
+#define MQDEV_REFUSAL_A_MAX (__MQDEV_REFUSAL_A_MAX - 1)
+
+enum {
+	MQDEV_GSTAT_A_UNSPEC,
+	MQDEV_GSTAT_A_PAD,
+	MQDEV_GSTAT_A_COMMITS,
+	MQDEV_GSTAT_A_REBALANCES,
+	MQDEV_GSTAT_A_MEMBERS,
+	MQDEV_GSTAT_A_LAG,
+	MQDEV_GSTAT_A_PART,
+
+	__MQDEV_GSTAT_A_MAX
+};
+
+#define MQDEV_GSTAT_A_MAX (__MQDEV_GSTAT_A_MAX - 1)
+
+enum {
+	MQDEV_CHARGE_A_UNSPEC,
+	MQDEV_CHARGE_A_PAD,
+	MQDEV_CHARGE_A_KIND,
+	MQDEV_CHARGE_A_USED,
+	MQDEV_CHARGE_A_LIMIT,
+	MQDEV_CHARGE_A_USER_USED,
+	MQDEV_CHARGE_A_USER_LIMIT,
+
+	__MQDEV_CHARGE_A_MAX
+};
+
+#define MQDEV_CHARGE_A_MAX (__MQDEV_CHARGE_A_MAX - 1)
+
+enum {
 	MQDEV_CMD_UNSPEC,
 	MQDEV_CMD_GROUP_GET,
 	MQDEV_CMD_GROUP_COMMIT,
@@ -888,6 +1010,8 @@ enum {
 	MQDEV_CMD_CHECKER_REGISTER,
 	MQDEV_CMD_TXN_CHECK,
 	MQDEV_CMD_TXN_RESOLVE,
+	MQDEV_CMD_STATS_GET,
+	MQDEV_CMD_MODULE_STATS_GET,
 
 	__MQDEV_CMD_MAX
 };
