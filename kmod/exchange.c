@@ -441,24 +441,39 @@ static int bind_prepare(struct net *net, const struct mqdev_exchange_bind *req,
 	return err;
 }
 
-static bool binding_is(const struct mqdev_binding *b,
-		       const struct mqdev_topic *topic, u32 partition,
-		       const struct bind_ctx *c)
+/* Is @b the binding of @c's key to the topic named @topic, @partition? */
+static bool binding_is(const struct mqdev_binding *b, const char *topic,
+		       u32 partition, const struct bind_ctx *c)
 {
-	return b->topic == topic && b->partition == partition &&
-	       b->key_len == c->key_len && !memcmp(b->key, c->key, c->key_len);
+	return b->partition == partition && b->key_len == c->key_len &&
+	       !memcmp(b->key, c->key, c->key_len) &&
+	       !strcmp(b->topic->name, topic);
 }
 
+/*
+ * The binding of @c's key to @topic (by name: it may have been deleted and
+ * made again) and @partition, under ex->lock.  In a trie only the bindings
+ * of the key's own node are looked at, so that binding does not cost what
+ * the exchange's other bindings number; a fanout exchange has its list.
+ */
 static struct mqdev_binding *binding_find(struct mqdev_exchange *ex,
-					  const struct mqdev_topic *topic,
-					  u32 partition,
+					  const char *topic, u32 partition,
 					  const struct bind_ctx *c)
 {
+	struct mqdev_route_node *n;
 	struct mqdev_binding *b;
 
-	list_for_each_entry(b, &ex->bindings, all)
-		if (binding_is(b, topic, partition, c))
-			return b;
+	if (ex->type == MQDEV_EXCHANGE_FANOUT) {
+		list_for_each_entry(b, &ex->bindings, all)
+			if (binding_is(b, topic, partition, c))
+				return b;
+		return NULL;
+	}
+	n = mqdev_route_find(&ex->trie, c->words, c->nr_words);
+	if (n)
+		list_for_each_entry(b, &n->ends, end)
+			if (binding_is(b, topic, partition, c))
+				return b;
 	return NULL;
 }
 
@@ -491,7 +506,7 @@ static int binding_link(struct bind_ctx *c, struct mqdev_binding *b)
 
 	if (READ_ONCE(ex->dead))
 		return -EIDRM;
-	if (binding_find(ex, b->topic, b->partition, c))
+	if (binding_find(ex, b->topic->name, b->partition, c))
 		return -EEXIST;
 	if (ex->nr_bindings >= mqdev_limit(&max_exchange_bindings))
 		return -ENOSPC;
@@ -625,23 +640,19 @@ int mqdev_exchange_unbind(struct net *net,
 	if (err)
 		goto out_free;
 
-	err = -ENOENT;
 	write_lock(&c->ex->lock);
-	list_for_each_entry(b, &c->ex->bindings, all) {
-		if (strcmp(b->topic->name, req->topic) ||
-		    !binding_is(b, b->topic, req->partition, c))
-			continue;
+	b = binding_find(c->ex, req->topic, req->partition, c);
+	if (b) {
 		list_del(&b->all);
 		c->ex->nr_bindings--;
 		if (b->node) {
 			list_del(&b->end);
 			mqdev_route_prune(&c->ex->trie, b->node);
 		}
-		err = 0;
-		break;
 	}
 	write_unlock(&c->ex->lock);
-	if (!err)
+	err = b ? 0 : -ENOENT;
+	if (b)
 		binding_put(b);
 	exchange_put(c->ex);
 out_free:
