@@ -46,7 +46,7 @@
 #define EXCHANGE_MAX_COPIES	4096
 
 MQDEV_LIMIT_SHARED(max_exchanges, 1024, 0, 1 << 20,
-	    "Most exchanges that may exist at once");
+		   "Most exchanges that may exist at once");
 MQDEV_LIMIT(max_exchange_bindings, 4096, 0, 1 << 20,
 	    "Most bindings one exchange may have");
 
