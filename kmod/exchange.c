@@ -442,6 +442,24 @@ static int bind_prepare(struct net *net, const struct mqdev_exchange_bind *req,
 }
 
 /* Is @b the binding of @c's key to the topic named @topic, @partition? */
+/* A bind or unbind's context, its exchange referenced; free with kfree(). */
+static struct bind_ctx *bind_ctx_new(struct net *net,
+				     const struct mqdev_exchange_bind *req)
+{
+	struct bind_ctx *c;
+	int err;
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	err = bind_prepare(net, req, c);
+	if (err) {
+		kfree(c);
+		return ERR_PTR(err);
+	}
+	return c;
+}
+
 static bool binding_is(const struct mqdev_binding *b, const char *topic,
 		       u32 partition, const struct bind_ctx *c)
 {
@@ -572,16 +590,13 @@ static int bind_topic(struct net *net, const struct mqdev_exchange_bind *req,
  */
 int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req)
 {
-	struct bind_ctx *c;
 	struct mqdev_binding *b = NULL;
+	struct bind_ctx *c;
 	int err;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
-		return -ENOMEM;
-	err = bind_prepare(net, req, c);
-	if (err)
-		goto out_free;
+	c = bind_ctx_new(net, req);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
 	err = bind_topic(net, req, c);
 	if (err)
 		goto out_put_ex;
@@ -610,7 +625,6 @@ out_spares:
 	bind_free_spares(c);
 out_put_ex:
 	exchange_put(c->ex);
-out_free:
 	kfree(c);
 	return err;
 }
@@ -633,13 +647,9 @@ int mqdev_exchange_unbind(struct net *net,
 	struct bind_ctx *c;
 	int err;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
-		return -ENOMEM;
-	err = bind_prepare(net, req, c);
-	if (err)
-		goto out_free;
-
+	c = bind_ctx_new(net, req);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
 	write_lock(&c->ex->lock);
 	b = binding_find(c->ex, req->topic, req->partition, c);
 	if (b) {
@@ -655,7 +665,6 @@ int mqdev_exchange_unbind(struct net *net,
 	if (b)
 		binding_put(b);
 	exchange_put(c->ex);
-out_free:
 	kfree(c);
 	return err;
 }

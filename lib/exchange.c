@@ -48,31 +48,7 @@ MQDEV_EXPORT int mqdev_exchange_delete(int fd, const char *name)
 
 MQDEV_EXPORT int mqdev_exchange_list(int fd, char (**names)[MQDEV_NAME_SIZE])
 {
-	struct mqdev_topic_list req = {};
-	char (*buf)[MQDEV_NAME_SIZE] = NULL;
-	uint32_t room = 0;
-	int err;
-
-	/* Exchanges may come and go between the calls: retry until it fits. */
-	for (;;) {
-		req.names = (uint64_t)(uintptr_t)buf;
-		req.count = room;
-		req.name_size = MQDEV_NAME_SIZE;
-		err = mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_LIST, &req);
-		if (err) {
-			free(buf);
-			return err;
-		}
-		if (req.count <= room)
-			break;
-		free(buf);
-		room = req.count + 16;
-		buf = calloc(room, MQDEV_NAME_SIZE);
-		if (!buf)
-			return -ENOMEM;
-	}
-	*names = buf;
-	return req.count;
+	return mqdev_list_names(fd, MQDEV_IOC_EXCHANGE_LIST, names);
 }
 
 MQDEV_EXPORT int mqdev_exchange_describe(int fd, const char *name,

@@ -100,6 +100,10 @@ OPTS_LAST_CHECK(mqdev_exchange_opts);
 OPTS_LAST_CHECK(mqdev_bind_opts);
 OPTS_LAST_CHECK(mqdev_exchange_send_opts);
 
+/* admin.c: the names a *_LIST ioctl gives, newly allocated; or -errno. */
+int mqdev_list_names(int fd, unsigned long cmd,
+		     char (**names)[MQDEV_NAME_SIZE]);
+
 /* record.c: the bytes a header block of @n headers takes, or 0 if bad. */
 size_t mqdev_headers_size(const struct mqdev_header *h, unsigned int n);
 
