@@ -77,7 +77,7 @@ struct fuzzer {
 	struct mnl_socket *nl;
 	uint16_t	family;
 	uint64_t	calls;
-	uint64_t	ok[0x40];	/* ioctls that succeeded, by number */
+	uint64_t	ok[0x80];	/* ioctls that succeeded, by number */
 	uint64_t	maps;		/* mmaps that succeeded */
 	char		*rbuf;		/* RBUF_SIZE, then a PROT_NONE page */
 	/*
@@ -248,7 +248,7 @@ static void fuzz_ioctl(struct fuzzer *f, int fd, unsigned long cmd, void *arg,
 	memcpy(scratch, arg, len);
 	if (ioctl(fd, cmd, chance(f, 5) ?
 		  (void *)(uintptr_t)pointer(f, scratch) : scratch) >= 0)
-		f->ok[_IOC_NR(cmd) & 0x3f]++;
+		f->ok[_IOC_NR(cmd) & 0x7f]++;
 }
 
 /* ---- the actions ------------------------------------------------------- */
@@ -311,6 +311,112 @@ static void do_topic(struct fuzzer *f, int fd)
 			sizeof(struct mqdev_partition_info) : below(f, 256);
 		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_DESCRIBE, &u.info,
 			   sizeof(u.info));
+	}
+}
+
+/* Keys that match one another in every way a topic exchange matches. */
+static const char *routing_key(struct fuzzer *f, uint32_t *len)
+{
+	static const char *const keys[] = {
+		"", "#", "*", "#.#", "a.*", "a.#", "*.b.#", "a..b", "a.b",
+		".", "a.#.#.b", "#.*", "a*", "a.#b",
+	};
+	const char *k = keys[below(f, sizeof(keys) / sizeof(keys[0]))];
+
+	*len = strlen(k);
+	if (chance(f, 5)) {		/* random bytes, NUL included */
+		*len = below(f, 300);
+		return f->page;
+	}
+	return k;
+}
+
+/* Exchanges: made, bound, described and produced through, by the pool. */
+static void do_exchange(struct fuzzer *f, int fd)
+{
+	struct mqdev_exchange_msg *msgs = (void *)(f->page + PAGE_MSGS);
+	union {
+		struct mqdev_exchange_create create;
+		struct mqdev_topic_id id;
+		struct mqdev_topic_list list;
+		struct mqdev_exchange_info info;
+		struct mqdev_exchange_bind bind;
+		struct mqdev_exchange_attach attach;
+		struct mqdev_exchange_produce produce;
+	} u;
+	uint32_t n, i;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 8)) {
+	case 0:
+		name(f, u.create.name);
+		if (chance(f, 20))
+			name(f, u.create.alternate);
+		u.create.type = chance(f, 90) ? below(f, 3) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_CREATE, &u.create,
+			   sizeof(u.create));
+		break;
+	case 1:
+		if (chance(f, 70))	/* exchanges come back often enough */
+			return;
+		name(f, u.id.name);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_DELETE, &u.id, sizeof(u.id));
+		break;
+	case 2:
+		u.list.names = pointer(f, f->page + PAGE_LIST);
+		u.list.count = chance(f, 80) ? below(f, 56) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_LIST, &u.list,
+			   sizeof(u.list));
+		break;
+	case 3:
+		name(f, u.info.name);
+		u.info.bindings = pointer(f, f->page + PAGE_ARRAY);
+		u.info.bindings_count = below(f, 3);
+		u.info.binding_info_size = chance(f, 80) ?
+			sizeof(struct mqdev_binding_info) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_DESCRIBE, &u.info,
+			   sizeof(u.info));
+		break;
+	case 4:
+	case 5:
+		name(f, u.bind.exchange);
+		name(f, u.bind.topic);
+		u.bind.key = pointer(f, (void *)routing_key(f, &u.bind.key_len));
+		u.bind.partition = chance(f, 70) ? MQDEV_PARTITION_ANY :
+						   below(f, 5);
+		fuzz_ioctl(f, fd, chance(f, 70) ? MQDEV_IOC_EXCHANGE_BIND :
+						  MQDEV_IOC_EXCHANGE_UNBIND,
+			   &u.bind, sizeof(u.bind));
+		break;
+	case 6:
+		name(f, u.attach.name);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_ATTACH, &u.attach,
+			   sizeof(u.attach));
+		break;
+	default:
+		n = 1 + below(f, 8);
+		for (i = 0; i < n; i++) {
+			memset(&msgs[i], 0, sizeof(msgs[i]));
+			msgs[i].routing_key = (uintptr_t)routing_key(f,
+						&msgs[i].routing_key_len);
+			msgs[i].value = (uintptr_t)(f->page + 100);
+			msgs[i].value_len = below(f, 900);
+			msgs[i].flags = chance(f, 30) ? MQDEV_EXMSG_MANDATORY : 0;
+			if (chance(f, 30)) {
+				msgs[i].key = (uintptr_t)f->page;
+				msgs[i].key_len = below(f, 16);
+			}
+			mutate(f, &msgs[i], sizeof(msgs[i]));
+		}
+		u.produce.msgs = pointer(f, msgs);
+		u.produce.count = chance(f, 90) ? n : number(f);
+		u.produce.msg_size = chance(f, 90) ? sizeof(msgs[0]) : number(f);
+		u.produce.acks = pointer(f, f->page + PAGE_ARRAY2);
+		u.produce.acks_count = below(f, 10);
+		u.produce.ack_size = chance(f, 90) ?
+			sizeof(struct mqdev_exchange_ack) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_PRODUCE, &u.produce,
+			   sizeof(u.produce));
 	}
 }
 
@@ -496,7 +602,7 @@ static void do_producer(struct fuzzer *f, int fd)
 static void do_random_ioctl(struct fuzzer *f, int fd)
 {
 	unsigned long cmd = chance(f, 50) ?
-		_IOC(below(f, 4), MQDEV_IOC_MAGIC, below(f, 0x40), below(f, 512)) :
+		_IOC(below(f, 4), MQDEV_IOC_MAGIC, below(f, 0x50), below(f, 512)) :
 		(unsigned long)rnd(f);
 
 	memset(f->page + PAGE_LIST, (int)rnd(f), 512);
@@ -1288,7 +1394,7 @@ static void fuzz_call(struct fuzzer *f)
 	}
 	if (fd < 0)
 		return;
-	switch (below(f, 9)) {
+	switch (below(f, 10)) {
 	case 0:
 		doing = "topic";
 		do_topic(f, fd);
@@ -1320,6 +1426,10 @@ static void fuzz_call(struct fuzzer *f)
 	case 7:
 		doing = "random_ioctl";
 		do_random_ioctl(f, fd);
+		break;
+	case 8:
+		doing = "exchange";
+		do_exchange(f, fd);
 		break;
 	default:
 		doing = "produce_batch";
@@ -1382,7 +1492,7 @@ static uint64_t fuzz_process(unsigned int proc)
 		calls += f[t].calls;
 		for (i = 1; i < nr_threads && !t; i++) {
 			f[0].maps += f[i].maps;
-			for (n = 0; n < 0x40; n++)
+			for (n = 0; n < 0x80; n++)
 				f[0].ok[n] += f[i].ok[n];
 		}
 	}
@@ -1391,11 +1501,14 @@ static uint64_t fuzz_process(unsigned int proc)
 	       PRIu64 ", produce %" PRIu64 ", batch %" PRIu64 ", seek %"
 	       PRIu64 ", wait %" PRIu64 ", join %" PRIu64
 	       ", commit %" PRIu64 ", init %" PRIu64 ", bind %" PRIu64
-	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", mmap %" PRIu64 "\n",
+	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", mmap %" PRIu64
+	       ", exchange %" PRIu64 ", ex-bind %" PRIu64 ", ex-produce %"
+	       PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
 	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
-	       f[0].ok[0x32], f[0].ok[0x33], f[0].maps);
+	       f[0].ok[0x32], f[0].ok[0x33], f[0].maps, f[0].ok[0x40],
+	       f[0].ok[0x44], f[0].ok[0x47]);
 	fflush(stdout);
 	return calls;
 }
