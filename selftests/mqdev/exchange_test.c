@@ -4,8 +4,11 @@
  * per destination with its offsets, unroutable messages under each policy,
  * permissions, deletion under an attached producer, limits, bad input.
  */
+#include <pthread.h>
 #include "common.h"
 #include "kselftest_harness.h"
+
+static struct mqdev_topic_info ti_unused;
 
 static const char *ex_name(const char *test)
 {
@@ -576,6 +579,83 @@ TEST_F(exchange, permissions)
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
 	mqdev_topic_delete(self->fd, mine);
 	mqdev_topic_delete(self->fd, theirs);
+}
+
+/* ---- bindings changing under producers, then the exchange deleted ------ */
+
+struct race {
+	const char *ex;
+	const char *topic;
+	int pfd;
+	uint64_t copies;	/* acknowledged by this producer */
+	int end;		/* the error that ended it */
+};
+
+static void *race_producer(void *arg)
+{
+	struct race *r = arg;
+	struct mqdev_exchange_ack acks[4];
+	char key[32];
+	int i, n;
+
+	for (i = 0;; i++) {
+		snprintf(key, sizeof(key), "k.%d.x", i % 50);
+		n = send_key(r->pfd, key, false, acks, 4);
+		if (n == -ENOENT)	/* no binding at that moment: dropped */
+			continue;
+		if (n < 0) {
+			r->end = n;
+			return NULL;
+		}
+		r->copies += n;
+	}
+}
+
+TEST_F(exchange, bindings_change_under_producers)
+{
+	const char *ex = strdup(ex_name("race"));
+	const char *topic = strdup(topic_name("race"));
+	struct mqdev_partition_info part;
+	struct mqdev_exchange_info info;
+	struct race r[2];
+	pthread_t th[2];
+	char key[32];
+	int i, round;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 1 << 20,
+				  MQDEV_TOPIC_OVERWRITE));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC, NULL));
+	for (i = 0; i < 2; i++) {
+		r[i] = (struct race){ .ex = ex, .topic = topic };
+		r[i].pfd = ex_producer(ex);
+		ASSERT_LE(0, r[i].pfd);
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, race_producer, &r[i]));
+	}
+	/* patterns come and go, the trie grows and shrinks under them */
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 50; i++) {
+			snprintf(key, sizeof(key), i % 2 ? "k.%d.#" : "*.%d.x", i);
+			ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, key,
+							 NULL));
+		}
+		for (i = 0; i < 50; i++) {
+			snprintf(key, sizeof(key), i % 2 ? "k.%d.#" : "*.%d.x", i);
+			ASSERT_EQ(0, mqdev_exchange_unbind(self->fd, ex, topic,
+							   key, NULL));
+		}
+	}
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, NULL, 0));
+	EXPECT_EQ(0, info.bindings_count);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		EXPECT_EQ(-EIDRM, r[i].end);
+		close(r[i].pfd);
+	}
+	/* every copy acknowledged is in the topic, and nothing else is */
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, topic, &ti_unused, &part, 1));
+	EXPECT_EQ(r[0].copies + r[1].copies, part.next_offset);
+	mqdev_topic_delete(self->fd, topic);
 }
 
 /* ---- limits ----------------------------------------------------------- */
