@@ -16,10 +16,13 @@
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
 #                 (FUZZ_DEBUG=1: on the debug kernel)
 # make torture    producers, transactions and a group under SIGKILL
+# make powercut   qemu SIGKILLed under durable load, ROUNDS seeded rounds
+#                 from SEED (tools/powercut/run); make check runs 5
 # make man        the manual pages, from Documentation/man/*.scd, into build/man
 # make man-check  lint them, and check that every libmqdev function and every
 #                 mqctl command has its page (make check runs it)
-# make install    headers, library, tools, manual pages and module under PREFIX
+# make install    headers, library, tools, manual pages and module under PREFIX;
+#                 mqdev-persistd's config in /etc/mqdev, its unit in systemd's
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
 # for the running kernel of a real host: make KVER=$(uname -r).  Kernels
@@ -52,7 +55,9 @@ LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
-	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan
+	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan \
+	    $(B)/bin/pcload $(B)/bin/pccheck \
+	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -63,12 +68,12 @@ KSFT_FILES := $(addprefix $(KSFT)/,lib.mk kselftest.h kselftest_harness.h \
 	      ktap_helpers.sh)
 CHECKPATCH := $(B)/checkpatch/scripts/checkpatch.pl
 KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqdev.h
-HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h
+HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h lib/segment.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
 	regen man man-check module-kver check-kver check-6.1 dkms-src \
 	dkms-check \
-	bench fuzz torture \
+	bench fuzz torture powercut \
 	install clean
 all: module lib tools selftests man
 
@@ -147,6 +152,30 @@ $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 $(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# The power-cut test: pcload runs in the guest, pccheck on the host.
+$(B)/bin/pcload: tools/powercut/pcload.c $(HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+$(B)/bin/pccheck: tools/powercut/check.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# mqdev-persistd builds the segment format's code (lib/segment.c) in: one
+# source for it and for libmqdev's history reader.  The selftests run the
+# -asan one, built with the address and undefined-behaviour sanitizers.
+PERSISTD_SRCS := $(wildcard tools/persistd/*.c) lib/segment.c
+PERSISTD_HDRS := tools/persistd/persistd.h lib/segment.h $(HDRS)
+$(B)/bin/mqdev-persistd: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(PERSISTD_SRCS) $(LDLIBS)
+
+$(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer \
+		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -233,12 +262,15 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
-		--scenario throughput,group,fanout,backlog,latency,memory,cost >/dev/null
+		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable \
+		>/dev/null
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1
+	tools/powercut/run --rounds 5 --seed 1 || [ $$? = 4 ]
 	$(MAKE) dkms-check
 
 # make check on another kernel (KVER, a release), with the module built for
@@ -326,13 +358,22 @@ torture: all
 	tools/vm/run --timeout $$(($(TORTURE_SECONDS) + 300)) -- \
 		mqtorture --seconds $(TORTURE_SECONDS)
 
-# The benchmark's guest also runs Debian's Redis server (the Redis peer).
-BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048
+# The power cut, for long runs (two boots a round, about 25 s each).
+ROUNDS	?= 50
+SEED	?= 1
+powercut: all
+	tools/powercut/run --rounds $(ROUNDS) --seed $(SEED)
+
+# The benchmark's guest also runs Debian's Redis server (the Redis peer),
+# and has a disk (the durable scenario: acks=all, Redis's AOF, fdatasync).
+BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048 \
+	--disk $(B)/bench/disk.img
 
 bench: deps
 	scripts/deps.sh gnuplot-nox
 	$(MAKE) all
 	@mkdir -p $(B)/bench
+	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) --timeout 3600 -- mqbench --json $(B)/bench/results.json \
 		$(BENCH_OPTS) >$(B)/bench/results.md
 	$(BENCH_VM) --cpu max,-erms --timeout 1800 -- mqbench \
@@ -360,6 +401,12 @@ install: all
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmqdev.a
 	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
 	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
+	install -D -m 755 $(B)/bin/mqdev-persistd $(DESTDIR)$(PREFIX)/sbin/mqdev-persistd
+	install -D -m 644 tools/persistd/mqdev-persistd.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-persistd.conf
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/persistd/mqdev-persistd.service \
+		| install -D -m 644 /dev/stdin \
+		$(DESTDIR)/lib/systemd/system/mqdev-persistd.service
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
 	install -D -m 755 $(B)/bin/mqdev-exporter \
 		$(DESTDIR)$(PREFIX)/bin/mqdev-exporter

@@ -13,6 +13,9 @@
  * marks it so, but a reader may find it first and then asks the transaction
  * table (see struct mqdev_record).  A record of an open transaction stops
  * its partition; one of an aborted transaction is skipped, unseen.
+ *
+ * On a durable topic a position older than the ring's oldest record is
+ * read from the disk replica's files first (history.c), then the ring.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -36,6 +39,7 @@ struct consumer_part {
 	uint64_t		*pos;		/* ours, read by the kernel */
 	uint64_t		next_offset;	/* what we expect to read next */
 	uint64_t		committed;	/* a member's last commit */
+	struct mqdev_history	*hist;		/* reading from disk first */
 	bool			subscribed;
 	bool			holding;
 };
@@ -73,6 +77,9 @@ struct mqdev_consumer {
 	uint64_t		held_end;	/* after the last: ring or buf */
 	uint64_t		held_next;	/* the offset after the last */
 
+	bool			held_hist;	/* the run is from disk */
+	const char		*data_dir;	/* durable: history's, or NULL */
+
 	/* MQDEV_CONSUMER_COPY */
 	char			*buf;
 	size_t			buf_size;
@@ -108,6 +115,7 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	c->fetch_min = OPTS_GET(opts, fetch_min, 0);
 	c->commit_ms = OPTS_GET(opts, auto_commit_ms, 0);
 	c->verifier = OPTS_GET(opts, verifier, NULL);
+	c->data_dir = OPTS_GET(opts, data_dir, NULL);
 	c->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME |
 				(flags & MQDEV_CONSUMER_REPLICA ?
 				 MQDEV_ATTACH_REPLICA : 0), O_NONBLOCK,
@@ -116,6 +124,12 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 		err = c->fd;
 		goto err_free;
 	}
+	/* History from disk, for the consumers of a durable topic. */
+	if ((c->attach.topic_flags & MQDEV_TOPIC_DURABLE) &&
+	    !(flags & MQDEV_CONSUMER_REPLICA))
+		c->data_dir = mqdev_history_dir(c->data_dir);
+	else
+		c->data_dir = NULL;
 	/* A kernel from before MQDEV_IOC_WAIT: sleep in poll(2) instead. */
 	c->no_wait_ioctl = !(mqdev_features(c->fd) & MQDEV_FEAT_WAIT);
 	off = &c->attach.off;
@@ -162,9 +176,11 @@ MQDEV_EXPORT void mqdev_consumer_free(struct mqdev_consumer *c)
 	if (!c)
 		return;
 	off = &c->attach.off;
-	for (i = 0; i < c->attach.partitions; i++)
+	for (i = 0; i < c->attach.partitions; i++) {
 		if (c->parts[i].map)
 			munmap(c->parts[i].map, off->ring_size);
+		mqdev_history_free(c->parts[i].hist);
+	}
 	if (c->cons)
 		munmap(c->cons, off->cons_size);
 	if (c->txn_states)
@@ -229,6 +245,76 @@ static int consumer_map(struct mqdev_consumer *c, uint32_t p)
 	return 0;
 }
 
+static void history_stop(struct mqdev_consumer *c, uint32_t p)
+{
+	mqdev_history_free(c->parts[p].hist);
+	c->parts[p].hist = NULL;
+}
+
+/* The oldest offset partition @p's ring keeps now, or -errno. */
+static int64_t ring_first(struct mqdev_consumer *c, uint32_t p)
+{
+	struct mqdev_partition_info *pi;
+	struct mqdev_topic_info info;
+	int64_t first;
+	int err;
+
+	pi = calloc(c->attach.partitions, sizeof(*pi));
+	if (!pi)
+		return -ENOMEM;
+	err = mqdev_topic_describe(c->fd, c->attach.name, &info, pi,
+				   c->attach.partitions);
+	first = err ? err : (int64_t)pi[p].first_offset;
+	free(pi);
+	return first;
+}
+
+/*
+ * Read partition @p from disk from offset @from on, if the ring no longer
+ * has it: *@landed becomes where the reader starts.  No history on disk is
+ * no error: the reader starts in the ring.
+ */
+static int history_start(struct mqdev_consumer *c, uint32_t p, uint64_t from,
+			 uint64_t *landed)
+{
+	struct mqdev_history *h;
+	int64_t first;
+	int err;
+
+	history_stop(c, p);
+	if (!c->data_dir)
+		return 0;
+	first = ring_first(c, p);
+	if (first < 0)
+		return first;
+	if (from >= (uint64_t)first)
+		return 0;
+	err = mqdev_history_open(c->data_dir, c->attach.name, p, &from, first,
+				 &h);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	if (mqdev_history_done(h)) {
+		mqdev_history_free(h);
+		return 0;
+	}
+	c->parts[p].hist = h;
+	*landed = from;
+	return 0;
+}
+
+/*
+ * The history reached the ring's oldest record as it was: if the ring moved
+ * on meanwhile, read on from disk to where it begins now.  True if it did.
+ */
+static bool history_extend(struct mqdev_consumer *c, uint32_t p)
+{
+	int64_t first = ring_first(c, p);
+
+	return first > 0 && !mqdev_history_extend(c->parts[p].hist, first);
+}
+
 static int consumer_seek_one(struct mqdev_consumer *c, uint32_t p,
 			     uint32_t whence, uint64_t offset, uint32_t flags,
 			     uint64_t *landed)
@@ -239,6 +325,7 @@ static int consumer_seek_one(struct mqdev_consumer *c, uint32_t p,
 		.offset = offset,
 		.flags = flags,
 	};
+	uint64_t landed_at;
 	int err;
 
 	err = consumer_map(c, p);
@@ -247,6 +334,16 @@ static int consumer_seek_one(struct mqdev_consumer *c, uint32_t p,
 	err = mqdev_ioctl(c->fd, MQDEV_IOC_SEEK, &req);
 	if (err)
 		return err;
+	landed_at = req.offset;
+	if (whence == MQDEV_SEEK_EARLIEST || whence == MQDEV_SEEK_OFFSET) {
+		err = history_start(c, p, whence == MQDEV_SEEK_OFFSET ?
+				    offset : 0, &landed_at);
+		if (err)
+			return err;
+	} else {
+		history_stop(c, p);
+	}
+	req.offset = landed_at;
 	c->parts[p].next_offset = req.offset;
 	c->parts[p].subscribed = true;
 	c->parts[p].holding = flags & MQDEV_SEEK_HOLD;
@@ -561,6 +658,47 @@ static unsigned int peek_ring_run(struct mqdev_consumer *c,
 	return 0;
 }
 
+/*
+ * A run from the first partition still reading its history, which goes
+ * before anything from the rings: how many (0: none is).  An aborted
+ * record is skipped as in the ring.
+ */
+static unsigned int history_run(struct mqdev_consumer *c,
+				const struct mqdev_record **recs,
+				unsigned int max)
+{
+	struct consumer_part *cp;
+	uint32_t p;
+	int n;
+
+	for (p = 0; p < c->attach.partitions; p++) {
+		cp = &c->parts[p];
+		while (cp->hist && cp->subscribed) {
+			n = mqdev_history_take(cp->hist, recs, max);
+			if (n < 0) {
+				c->error = n;
+				return 0;
+			}
+			if (!n && history_extend(c, p))
+				continue;
+			if (!n) {
+				history_stop(c, p);
+				break;
+			}
+			consumer_note_offset(c, p, recs[0]->offset);
+			if (recs[0]->flags & MQDEV_RECORD_ABORTED) {
+				consumer_skip_aborted(c, p, recs[0]);
+				continue;
+			}
+			c->held_hist = true;
+			c->held_part = p;
+			c->held_next = recs[n - 1]->offset + 1;
+			return n;
+		}
+	}
+	return 0;
+}
+
 /* Take the next run of up to @max records, or none; how many. */
 static unsigned int consumer_take(struct mqdev_consumer *c,
 				  const struct mqdev_record **recs,
@@ -570,11 +708,12 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 
 	if (c->error)
 		return 0;
-	if (c->copy) {
+	n = history_run(c, recs, max);
+	if (!n && c->copy) {
 		recs[0] = peek_copy_visible(c);
 		if (recs[0])
 			n = copy_run(c, recs, max);
-	} else {
+	} else if (!n) {
 		n = peek_ring_run(c, recs, max);
 	}
 	if (!n)
@@ -639,6 +778,11 @@ MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 		return -EINVAL;
 	c->held = NULL;
 	cp = &c->parts[c->held_part];
+	if (c->held_hist) {
+		c->held_hist = false;
+		cp->next_offset = c->held_next;
+		return 0;
+	}
 	if (c->copy) {
 		c->buf_off = c->held_end;
 		cp->next_offset = c->held_next;
@@ -693,6 +837,9 @@ static bool consumer_ready(struct mqdev_consumer *c, uint32_t min_bytes)
 
 	if (c->held || c->buf_off < c->buf_len)
 		return true;
+	for (p = 0; p < c->attach.partitions; p++)
+		if (c->parts[p].hist && c->parts[p].subscribed)
+			return true;
 	if (c->copy)
 		return false;
 	for (p = 0; p < c->attach.partitions; p++)
@@ -824,6 +971,20 @@ MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
 
 /* ---- consumer groups ---------------------------------------------------- */
 
+/*
+ * A group's position in partition @p older than the ring's oldest record
+ * (a group restored with the topic, say): read from disk up to the ring.
+ */
+static int group_history(struct mqdev_consumer *c, uint32_t p, uint64_t from)
+{
+	uint64_t landed = from;
+	int err = history_start(c, p, from, &landed);
+
+	if (!err && c->parts[p].hist)
+		c->parts[p].next_offset = landed;
+	return err;
+}
+
 /* Take the assignment of the current generation. */
 static int consumer_refresh(struct mqdev_consumer *c)
 {
@@ -858,10 +1019,15 @@ static int consumer_refresh(struct mqdev_consumer *c)
 							 __ATOMIC_RELAXED);
 				cp->next_offset = starts[p].offset;
 				cp->committed = starts[p].offset;
+				err = group_history(c, p, starts[p].offset);
+				if (err)
+					goto out_free;
 			}
 		}
 		if (!owned && c->held && c->held_part == p)
 			c->held = NULL;		/* no longer ours to finish */
+		if (!owned)
+			history_stop(c, p);
 		cp->subscribed = owned;
 	}
 	c->generation = req.generation;

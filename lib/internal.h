@@ -75,7 +75,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 /* The last field of each struct with a sz, as this library knows them. */
 #define mqdev_topic_opts__last		min_insync
 #define mqdev_producer_opts__last	ack_ctx
-#define mqdev_consumer_opts__last	verifier
+#define mqdev_consumer_opts__last	data_dir
 #define mqdev_verify_stats__last	repeats
 #define mqdev_event__last		cookie
 #define mqdev_stats_module__last	charge
@@ -160,5 +160,17 @@ struct nlmsghdr *mqdev_nl_new(struct mqdev_nl *nl, uint16_t flags,
 			      uint8_t cmd);
 int mqdev_nl_run(struct mqdev_nl *nl, struct nlmsghdr *nlh,
 		 int (*cb)(const struct nlmsghdr *nlh, void *ctx), void *ctx);
+
+/* history.c: a durable topic's records older than the ring, from disk */
+struct mqdev_history;
+
+const char *mqdev_history_dir(const char *opt);
+int mqdev_history_open(const char *dir, const char *topic, uint32_t partition,
+		       uint64_t *from, uint64_t until, struct mqdev_history **h);
+int mqdev_history_take(struct mqdev_history *h,
+		       const struct mqdev_record **recs, unsigned int max);
+bool mqdev_history_done(const struct mqdev_history *h);
+int mqdev_history_extend(struct mqdev_history *h, uint64_t until);
+void mqdev_history_free(struct mqdev_history *h);
 
 #endif /* _MQDEV_INTERNAL_H */

@@ -486,6 +486,13 @@ struct mqdev_consumer_opts {
 	 * NULL: none.
 	 */
 	struct mqdev_verifier *verifier;
+	/*
+	 * On a durable topic, where its disk replica (mqdev-persistd) keeps
+	 * the records: a position older than the ring's oldest record is
+	 * read from there first, then the ring.  NULL: $MQDEV_DATA_DIR, or
+	 * /var/lib/mqdev.
+	 */
+	const char	*data_dir;
 };
 
 /* A consumer of @topic; @opts may be NULL (mmap, no spinning, ...). */

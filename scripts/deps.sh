@@ -5,7 +5,7 @@ set -eu
 
 PKGS="make gcc libc6-dev pkg-config xz-utils cpio kmod
 linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
-qemu-system-x86 busybox-static libmnl-dev sparse
+qemu-system-x86 busybox-static libmnl-dev sparse e2fsprogs
 flex bison bc libelf-dev libssl-dev
 libhiredis-dev redis-tools abigail-tools
 python3 python3-yaml python3-jsonschema python3-docutils dkms

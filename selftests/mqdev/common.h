@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,6 +269,22 @@ static inline unsigned long get_param(const char *name)
 		fclose(f);
 	}
 	return value;
+}
+
+/* Load mqdev.ko again, from $MQDEV_KO (set in the test VM): 0 or -errno. */
+static inline int module_load(void)
+{
+	const char *ko = getenv("MQDEV_KO");
+	int fd, ret;
+
+	if (!ko)
+		return -ENOENT;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
 }
 
 #endif /* _MQDEV_SELFTEST_COMMON_H */

@@ -6,7 +6,9 @@
  * lowest offset its in-sync replicas confirmed; a replica reads past it; an
  * acks=all producer is refused while too few replicas are in sync and waits
  * after appending until the watermark passes its records; a replica that
- * stops confirming drops out after replica_lag_ms, one that closes at once.
+ * stops confirming drops out after replica_lag_ms, one that closes (or whose
+ * process is killed) at once; with two needed and one stalled, acks=all
+ * waits, then is refused, and consumers never see past the watermark.
  */
 #include <pthread.h>
 #include <time.h>
@@ -16,19 +18,14 @@
 
 #define LAG_MS		300
 
+/* attach(), and O_NONBLOCK if @oflags asks for it. */
 static int attach_as(const char *name, uint32_t flags, int oflags)
 {
-	struct mqdev_attach req = { .flags = flags };
-	int fd = open(MQDEV_DEVICE, O_RDWR | O_CLOEXEC | oflags);
-	int err;
+	int fd = attach(name, flags, NULL);
 
-	if (fd < 0)
-		return -errno;
-	mqdev_name_set(req.name, name);
-	err = xioctl(fd, MQDEV_IOC_ATTACH, &req);
-	if (err) {
+	if (fd >= 0 && oflags && fcntl(fd, F_SETFL, oflags)) {
 		close(fd);
-		return err;
+		return -errno;
 	}
 	return fd;
 }
@@ -520,6 +517,120 @@ TEST_F(durable, the_ring_waits_for_the_replica_only)
 	EXPECT_EQ(n, offset);
 	close(r);
 	close(prod);
+}
+
+/*
+ * A replica's process killed (SIGKILL, not a close of its own) while an
+ * acks=all producer waits: the producer is told at once, long before the
+ * time-out, and no consumer saw the record while it was not safe.
+ */
+TEST_F(durable, a_killed_replica_process_leaves_at_once)
+{
+	struct acks_args a = {
+		.fd = attach_as(self->name, MQDEV_ATTACH_PRODUCE |
+				MQDEV_ATTACH_ACKS_ALL, 0),
+	};
+	int cons = attach_as(self->name, MQDEV_ATTACH_CONSUME, O_NONBLOCK);
+	int ready[2], r, status;
+	struct call c;
+	pid_t pid;
+	char ok;
+
+	ASSERT_LE(0, a.fd);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, set_param("replica_lag_ms", 60000));
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		r = attach_as(self->name, MQDEV_ATTACH_CONSUME |
+			      MQDEV_ATTACH_REPLICA, 0);
+		ok = r >= 0 && !confirm(r, 0, NULL, NULL);
+		if (write(ready[1], &ok, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(1, read(ready[0], &ok, 1));
+	ASSERT_TRUE(ok);
+	EXPECT_EQ(1, part0(self->fd, self->name, NULL).in_sync);
+
+	ASSERT_EQ(0, call_start(&c, do_acks_produce, &a));
+	EXPECT_FALSE(call_done(&c, 200));
+	EXPECT_EQ(0, readable(cons));	/* appended, not safe: unseen */
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(call_done(&c, 2000));
+	pthread_join(c.thread, NULL);
+	EXPECT_EQ(-ENOLINK, c.ret);
+	EXPECT_EQ(0, part0(self->fd, self->name, NULL).in_sync);
+	close(ready[0]);
+	close(ready[1]);
+	close(cons);
+	close(a.fd);
+}
+
+/*
+ * Two replicas needed, one stalls: the producer waits (the watermark stays
+ * where the stalled one left it, and consumers with it), is refused once the
+ * stalled one drops out after the time-out, and the next append is refused
+ * before it goes in.
+ */
+TEST_F(durable, a_stalled_replica_below_min_insync)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
+		      .flags = MQDEV_TOPIC_DURABLE, .min_insync = 2);
+	const char *name = topic_name("stalled");
+	struct acks_args a;
+	struct mqdev_partition_info p;
+	int r1, r2, cons;
+	double start, took;
+	struct call c;
+
+	ASSERT_EQ(0, mqdev_topic_create(self->fd, name, &cfg));
+	a.fd = attach_as(name, MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_ACKS_ALL, 0);
+	cons = attach_as(name, MQDEV_ATTACH_CONSUME, O_NONBLOCK);
+	r1 = attach_as(name, MQDEV_ATTACH_CONSUME | MQDEV_ATTACH_REPLICA, 0);
+	r2 = attach_as(name, MQDEV_ATTACH_CONSUME | MQDEV_ATTACH_REPLICA, 0);
+	ASSERT_LE(0, a.fd);
+	ASSERT_LE(0, cons);
+	ASSERT_LE(0, r1);
+	ASSERT_LE(0, r2);
+	ASSERT_EQ(0, confirm(r1, 0, NULL, NULL));
+	ASSERT_EQ(0, confirm(r2, 0, NULL, NULL));
+
+	start = now_ms();
+	ASSERT_EQ(0, call_start(&c, do_acks_produce, &a));
+	EXPECT_FALSE(call_done(&c, LAG_MS / 3));
+	ASSERT_EQ(0, confirm(r1, 1, NULL, NULL));	/* r2 stalls */
+	EXPECT_FALSE(call_done(&c, LAG_MS / 3));
+	p = part0(self->fd, name, NULL);
+	EXPECT_EQ(0, p.high_watermark);
+	EXPECT_EQ(2, p.in_sync);
+	EXPECT_EQ(0, readable(cons));
+	EXPECT_TRUE(call_done(&c, LAG_MS * 10));
+	took = now_ms() - start;
+	pthread_join(c.thread, NULL);
+	EXPECT_EQ(-ENOLINK, c.ret);
+	/*
+	 * Not before the time-out; loosely, as the lag is measured by the
+	 * records' CLOCK_REALTIME stamps, which a loaded TCG guest may step.
+	 */
+	EXPECT_LE(LAG_MS / 2, took);
+	p = part0(self->fd, name, NULL);
+	EXPECT_EQ(1, p.in_sync);
+	EXPECT_EQ(1, p.next_offset);
+	/* the one left in sync has it: safe by its word, consumers see it */
+	EXPECT_EQ(1, p.high_watermark);
+	EXPECT_EQ(1, readable(cons));
+	/* below min_insync: refused before anything goes in */
+	EXPECT_EQ(-ENOLINK, produce_value(a.fd, "refused", NULL));
+	EXPECT_EQ(1, part0(self->fd, name, NULL).next_offset);
+	close(r2);
+	close(r1);
+	close(cons);
+	close(a.fd);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
 TEST_HARNESS_MAIN

@@ -9,21 +9,6 @@ static int unload(void)
 	return syscall(SYS_delete_module, "mqdev", O_NONBLOCK) ? -errno : 0;
 }
 
-static int load(void)
-{
-	const char *ko = getenv("MQDEV_KO");
-	int fd, ret;
-
-	if (!ko)
-		return -ENOENT;
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 TEST(unload_while_in_use)
 {
 	const char *name = topic_name("module");
@@ -54,7 +39,7 @@ TEST(unload_while_in_use)
 	/* now nothing holds it: it goes, with its topics */
 	ASSERT_EQ(0, unload());
 	EXPECT_EQ(-1, access(MQDEV_DEVICE, F_OK));
-	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, module_load());
 	fd = mqdev_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, topic_count(fd));
@@ -99,7 +84,7 @@ TEST(unload_with_undecided_txn)
 
 	ASSERT_EQ(0, unload());
 	mqdev_nl_close(nl);
-	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, module_load());
 	fd = mqdev_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, topic_count(fd));

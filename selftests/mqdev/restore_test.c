@@ -14,25 +14,9 @@
 
 #define OWNER		USER_UID
 
-static int attach_as(const char *name, uint32_t flags)
-{
-	struct mqdev_attach req = { .flags = flags };
-	int fd = mqdev_open(), err;
-
-	if (fd < 0)
-		return fd;
-	mqdev_name_set(req.name, name);
-	err = xioctl(fd, MQDEV_IOC_ATTACH, &req);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static int replica_of(const char *name)
 {
-	return attach_as(name, MQDEV_ATTACH_CONSUME | MQDEV_ATTACH_REPLICA);
+	return attach(name, MQDEV_ATTACH_CONSUME | MQDEV_ATTACH_REPLICA, NULL);
 }
 
 static void restore_req(struct mqdev_topic_restore *req, const char *name,
@@ -67,7 +51,7 @@ static int try_identity_restore(void *arg)
 
 static int try_attach(void *name)
 {
-	int fd = attach_as(name, MQDEV_ATTACH_CONSUME);
+	int fd = attach(name, MQDEV_ATTACH_CONSUME, NULL);
 
 	return fd < 0 ? -fd : 0;
 }
@@ -134,7 +118,7 @@ TEST_F(restore, the_topic_comes_back_closed_until_opened)
 	EXPECT_EQ(-EEXIST, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE,
 				  &self->req));
 	/* nobody but a replica, not even its owner or root, until opened */
-	EXPECT_EQ(-EAGAIN, attach_as(self->name, MQDEV_ATTACH_CONSUME));
+	EXPECT_EQ(-EAGAIN, attach(self->name, MQDEV_ATTACH_CONSUME, NULL));
 	EXPECT_EQ(EAGAIN, as_user(OWNER, try_attach, self->name));
 	r = replica_of(self->name);
 	ASSERT_LE(0, r);
@@ -150,7 +134,7 @@ TEST_F(restore, the_topic_comes_back_closed_until_opened)
 	EXPECT_EQ(100, p[0].high_watermark);
 	EXPECT_EQ(7, p[1].next_offset);
 	EXPECT_EQ(0, as_user(OWNER, try_attach, self->name));
-	c = attach_as(self->name, MQDEV_ATTACH_PRODUCE);
+	c = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, c);
 	close(c);
 	close(r);
@@ -197,7 +181,7 @@ TEST_F(restore, groups_come_back_with_their_owners)
 	EXPECT_EQ(-EBUSY, xioctl(r, MQDEV_IOC_GROUP_RESTORE, &g));
 
 	/* root joins the owner's group: the owner's offsets are there */
-	c = attach_as(self->name, MQDEV_ATTACH_CONSUME);
+	c = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
 	ASSERT_LE(0, c);
 	mqdev_name_set(join.group, "billing");
 	ASSERT_EQ(0, xioctl(c, MQDEV_IOC_GROUP_JOIN, &join));
@@ -213,7 +197,7 @@ TEST_F(restore, groups_come_back_with_their_owners)
 	 * record's offset: that record is still to be read (the position
 	 * older than the ring is no record's to walk from).
 	 */
-	p = attach_as(self->name, MQDEV_ATTACH_PRODUCE);
+	p = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, p);
 	mqdev_msg_init(&msg, NULL, 0, "v", 1, 0);
 	ASSERT_EQ(1, ioctl(p, MQDEV_IOC_PRODUCE, &produce));
@@ -231,7 +215,7 @@ TEST_F(restore, groups_come_back_with_their_owners)
 static int join_billing(void *name)
 {
 	struct mqdev_group_join join = { .reset = MQDEV_SEEK_EARLIEST };
-	int fd = attach_as(name, MQDEV_ATTACH_CONSUME);
+	int fd = attach(name, MQDEV_ATTACH_CONSUME, NULL);
 
 	if (fd < 0)
 		return -fd;
@@ -339,7 +323,7 @@ TEST_F(restore, producers_resend_as_duplicates)
 	ASSERT_EQ(0, xioctl(s, MQDEV_IOC_PRODUCER_INIT, &init));
 	EXPECT_EQ((1ULL << 40), init.producer_id);
 	EXPECT_EQ(4, init.epoch);
-	p = attach_as(self->name, MQDEV_ATTACH_PRODUCE);
+	p = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, p);
 	bind.session_fd = s;
 	ASSERT_EQ(0, xioctl(p, MQDEV_IOC_PRODUCER_BIND, &bind));
@@ -435,9 +419,9 @@ TEST(commits_wait_for_the_replica)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
 				  MQDEV_TOPIC_DURABLE));
-	p = attach_as(name, MQDEV_ATTACH_PRODUCE);
+	p = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
 	r = replica_of(name);
-	a.fd = attach_as(name, MQDEV_ATTACH_CONSUME);
+	a.fd = attach(name, MQDEV_ATTACH_CONSUME, NULL);
 	ASSERT_LE(0, p);
 	ASSERT_LE(0, r);
 	ASSERT_LE(0, a.fd);

@@ -238,10 +238,22 @@ static void trace_dump(FIXTURE_DATA(trace) *self)
 	free(buf);
 }
 
+/*
+ * An event may be recorded a moment after what the test saw of it: a
+ * check-back's is, by the worker that sent the question, once it is sent.
+ * So it is looked for again, for up to two seconds.
+ */
 #define EXPECT_EVENT(event, ...)					\
 	do {								\
-		bool found = trace_find(self, event, __VA_ARGS__, NULL);\
+		bool found = false;					\
+		int try_;						\
 									\
+		for (try_ = 0; try_ < 40 && !found; try_++) {		\
+			if (try_)					\
+				usleep(50 * 1000);			\
+			found = trace_find(self, event, __VA_ARGS__,	\
+					   NULL);			\
+		}							\
 		if (!found)						\
 			trace_dump(self);				\
 		EXPECT_TRUE(found)					\

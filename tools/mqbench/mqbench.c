@@ -363,6 +363,7 @@ static const struct {
 	{ "backlog", backlog_table, true },
 	{ "latency", latency_table_count, true },
 	{ "memory", memory_table, true },
+	{ "durable", durable_table, true },
 	{ "cost", cost_table, false },
 };
 
@@ -453,7 +454,7 @@ int main(int argc, char **argv)
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
-				"latency,memory (the default), cost\n");
+				"latency,memory,durable (the default), cost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

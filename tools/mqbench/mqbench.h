@@ -78,5 +78,11 @@ int redis_produce(struct bench *b, void *ctx);
 int redis_consume(struct bench *b, void *ctx);
 void redis_teardown(void *ctx);
 double redis_bytes_per_msg(size_t size, uint64_t n);
+int redis_aof_start(const char *policy);
+void redis_aof_stop(void);
+int64_t redis_aof_produce(size_t size, uint64_t until);
+
+/* durable.c: acks=all against fsync, Redis's AOF and memory, on the disk */
+int durable_table(uint64_t count, FILE *json);
 
 #endif /* _MQBENCH_H */

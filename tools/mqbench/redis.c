@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,16 +27,21 @@
 
 static pid_t redis_pid;
 
-static redisContext *redis_connect(void)
+static redisContext *redis_connect_to(int port)
 {
 	struct timeval tv = { .tv_sec = 30 };
-	redisContext *c = redisConnectWithTimeout(REDIS_HOST, REDIS_PORT, tv);
+	redisContext *c = redisConnectWithTimeout(REDIS_HOST, port, tv);
 
 	if (c && c->err) {
 		redisFree(c);
 		return NULL;
 	}
 	return c;
+}
+
+static redisContext *redis_connect(void)
+{
+	return redis_connect_to(REDIS_PORT);
 }
 
 /* Run a command and check it did not fail; the reply is freed. */
@@ -55,23 +61,37 @@ static int redis_do(redisContext *c, const char *fmt, ...)
 	return err;
 }
 
-/* Start the server in the background; 0 once it answers PING. */
-int redis_start(void)
+static void redis_kill(pid_t *pid)
 {
-	char port[16];
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+/*
+ * Start a server on @port in the background, with @persist (its
+ * persistence options) after the common ones, into *@pid; 0 once it
+ * answers PING.
+ */
+static int redis_launch(pid_t *pid, int port, char *const persist[6])
+{
+	char port_s[16];
 	redisContext *c;
 	int i;
 
-	snprintf(port, sizeof(port), "%d", REDIS_PORT);
-	redis_pid = fork();
-	if (redis_pid < 0)
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	*pid = fork();
+	if (*pid < 0)
 		return -1;
-	if (!redis_pid) {
+	if (!*pid) {
 		char *argv[] = {
-			"redis-server", "--bind", REDIS_HOST, "--port", port,
-			"--save", "", "--appendonly", "no", "--protected-mode",
-			"no", "--loglevel", "warning", "--logfile", "/dev/null",
-			NULL,
+			"redis-server", "--bind", REDIS_HOST, "--port", port_s,
+			"--save", "", "--protected-mode", "no", "--loglevel",
+			"warning", "--logfile", "/dev/null", persist[0],
+			persist[1], persist[2], persist[3], persist[4],
+			persist[5], NULL,
 		};
 
 		execvp("redis-check-rdb", argv);
@@ -79,25 +99,31 @@ int redis_start(void)
 		_exit(127);
 	}
 	for (i = 0; i < 100; i++) {
-		c = redis_connect();
+		c = redis_connect_to(port);
 		if (c) {
 			i = redis_do(c, "PING");
 			redisFree(c);
+			if (i)
+				redis_kill(pid);
 			return i;
 		}
 		usleep(50 * 1000);
 	}
-	redis_stop();
+	redis_kill(pid);
 	return -1;
+}
+
+/* Start the server in the background; 0 once it answers PING. */
+int redis_start(void)
+{
+	char *const persist[6] = { "--appendonly", "no" };
+
+	return redis_launch(&redis_pid, REDIS_PORT, persist);
 }
 
 void redis_stop(void)
 {
-	if (redis_pid <= 0)
-		return;
-	kill(redis_pid, SIGTERM);
-	waitpid(redis_pid, NULL, 0);
-	redis_pid = 0;
+	redis_kill(&redis_pid);
 }
 
 static int redis_do_argv(redisContext *c, int argc, const char **argv)
@@ -262,4 +288,81 @@ double redis_bytes_per_msg(size_t size, uint64_t n)
 	redisFree(c);
 	redis_teardown(ctx);
 	return before < 0 || after < 0 ? -1 : (double)(after - before) / n;
+}
+
+/*
+ * A second server, for the durable scenario: its append-only file on the
+ * disk of tools/vm/run --disk, fsynced as @policy says (always: before each
+ * reply; everysec: once a second, a second of acknowledged writes at risk).
+ */
+#define REDIS_AOF_PORT	6400
+#define REDIS_AOF_DIR	"/var/lib/mqdev/redis"
+static pid_t redis_aof_pid;
+
+/**
+ * redis_aof_start() - start the durable scenario's Redis server
+ * @policy: its appendfsync, "always" or "everysec"
+ *
+ * Return: 0 once it answers PING, -1 if it does not start.
+ */
+int redis_aof_start(const char *policy)
+{
+	char dir[64];
+	char *const persist[6] = {
+		"--appendonly", "yes", "--appendfsync", (char *)policy,
+		"--dir", dir,
+	};
+
+	/* a directory of its own: no earlier file to load first */
+	snprintf(dir, sizeof(dir), REDIS_AOF_DIR "-%s", policy);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -1;
+	return redis_launch(&redis_aof_pid, REDIS_AOF_PORT, persist);
+}
+
+/**
+ * redis_aof_stop() - stop the server redis_aof_start() started, if any
+ */
+void redis_aof_stop(void)
+{
+	redis_kill(&redis_aof_pid);
+}
+
+/**
+ * redis_aof_produce() - XADD to the durable scenario's server
+ * @size: bytes in each entry
+ * @until: now_ns() at which to stop
+ *
+ * Entries go BATCH pipelined at a time, each batch's replies awaited.
+ *
+ * Return: how many entries the server acknowledged, or -1.
+ */
+int64_t redis_aof_produce(size_t size, uint64_t until)
+{
+	redisContext *c = redis_connect_to(REDIS_AOF_PORT);
+	char *buf = calloc(1, size);
+	redisReply *r;
+	int64_t n = 0;
+	int j;
+
+	if (!c || !buf)
+		return -1;
+	while (now_ns() < until) {
+		for (j = 0; j < BATCH; j++)
+			redisAppendCommand(c, "XADD " STREAM " * d %b", buf,
+					   size);
+		for (j = 0; j < BATCH; j++) {
+			if (redisGetReply(c, (void **)&r) != REDIS_OK)
+				return -1;
+			if (r->type == REDIS_REPLY_ERROR)
+				n = -BATCH * (int64_t)1000000;
+			freeReplyObject(r);
+		}
+		n += BATCH;
+		if (n < 0)
+			return -1;
+	}
+	redisFree(c);
+	free(buf);
+	return n;
 }

@@ -1,0 +1,1087 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqdev-persistd, the disk replica of durable topics, end to end: acks=all
+ * through it, its segment files checked here with a CRC-32C of the test's
+ * own, history older than the ring read back through libmqdev, retention,
+ * a read-only and a full disk, torn and corrupted segments, a restart of
+ * the daemon, and a restore across rmmod/insmod.  The daemon is the one
+ * built with the address and undefined-behaviour sanitizers
+ * (mqdev-persistd-asan, beside this program); each test checks it exits
+ * cleanly with no sanitizer report.
+ */
+#include <dirent.h>
+#include <libgen.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define LAG_MS		500
+#define VALUE_LEN	100
+
+/* ---- the test's own reading of the segment format ---------------------- */
+
+struct disk_batch {
+	uint32_t magic, crc;
+	uint64_t base_offset, max_timestamp;
+	uint32_t count, len;
+};
+
+/* CRC-32C bit by bit: slow and plain, a check on the daemon's tables. */
+static uint32_t crc32c_bitwise(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint32_t crc = ~0U;
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78U : crc >> 1;
+	}
+	return ~crc;
+}
+
+struct disk_scan {
+	uint64_t first;		/* the oldest offset on disk */
+	uint64_t next;		/* after the newest */
+	uint64_t records;
+	uint64_t segments;
+	uint64_t bytes;
+	int bad;		/* batches failing the check */
+	uint16_t flags[512];	/* of the records at offsets below 512 */
+};
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Check one segment's batches; false at the first bad one. */
+static bool scan_segment(const char *path, struct disk_scan *s)
+{
+	struct disk_batch *b;
+	const struct mqdev_record *rec;
+	size_t pos = 0, rp;
+	char *buf;
+	struct stat st;
+	bool ok = true;
+	FILE *f = fopen(path, "r");
+
+	if (!f || fstat(fileno(f), &st))
+		return false;
+	buf = malloc(st.st_size + 1);
+	if (!buf || fread(buf, 1, st.st_size, f) != (size_t)st.st_size)
+		ok = false;
+	fclose(f);
+	s->bytes += st.st_size;
+	while (ok && pos < (size_t)st.st_size) {
+		b = (void *)(buf + pos);
+		if (st.st_size - pos < sizeof(*b) ||
+		    st.st_size - pos - sizeof(*b) < b->len ||
+		    b->magic != 0x3142514d ||
+		    b->crc != crc32c_bitwise(&b->base_offset,
+					     sizeof(*b) - 8 + b->len)) {
+			ok = false;
+			break;
+		}
+		if (!s->records)
+			s->first = b->base_offset;
+		for (rp = 0; rp < b->len; rp += MQDEV_RECORD_SPACE(rec->len)) {
+			rec = (const void *)(buf + pos + sizeof(*b) + rp);
+			if (rec->offset < s->next && s->records)
+				ok = false;
+			s->next = rec->offset + 1;
+			s->records++;
+			if (rec->offset < 512)
+				s->flags[rec->offset] = rec->flags;
+		}
+		pos += sizeof(*b) + b->len;
+	}
+	free(buf);
+	return ok;
+}
+
+static struct disk_scan disk_scan(const char *dir, const char *topic,
+				  uint32_t part)
+{
+	struct disk_scan s = {};
+	char path[512], *names[4096];
+	struct dirent *de;
+	int n = 0, i;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/%u", dir, topic, part);
+	d = opendir(path);
+	if (!d) {
+		s.bad = -1;
+		return s;
+	}
+	while ((de = readdir(d)) && n < 4096)
+		if (strstr(de->d_name, ".log"))
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_names);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%u/%s", dir, topic, part,
+			 names[i]);
+		if (!scan_segment(path, &s))
+			s.bad++;
+		free(names[i]);
+	}
+	s.segments = n;
+	return s;
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+struct daemon {
+	pid_t pid;
+	char dir[64];
+	char log[96];
+	char conf[96];
+};
+
+static void daemon_config(struct daemon *d, const char *extra)
+{
+	FILE *f = fopen(d->conf, "w");
+
+	fprintf(f, "data_dir = %s\nfsync = always\nretention_ms = 0\n%s\n",
+		d->dir, extra ? extra : "");
+	fclose(f);
+}
+
+static pid_t daemon_start(struct daemon *d)
+{
+	char exe[512], bin[600];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	pid_t pid;
+	int fd;
+
+	exe[n > 0 ? n : 0] = '\0';
+	snprintf(bin, sizeof(bin), "%s/mqdev-persistd-asan", dirname(exe));
+	pid = fork();
+	if (!pid) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 1);
+		setenv("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1", 1);
+		execl(bin, bin, "--config", d->conf, "--foreground", NULL);
+		_exit(127);
+	}
+	d->pid = pid;
+	return pid;
+}
+
+static void log_dump(struct daemon *d);
+
+/* Its exit status once it exits by itself. */
+static int daemon_exit(struct daemon *d)
+{
+	int status;
+
+	if (d->pid <= 0 || waitpid(d->pid, &status, 0) != d->pid)
+		return -1;
+	d->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* SIGTERM; its exit status (0: clean), -1 when it was already gone. */
+static int daemon_stop(struct daemon *d)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	if (waitpid(d->pid, &status, 0) != d->pid)
+		return -1;
+	d->pid = 0;
+	status = WIFEXITED(status) ? WEXITSTATUS(status) :
+		 128 + WTERMSIG(status);
+	if (status)
+		log_dump(d);
+	return status;
+}
+
+static bool daemon_alive(struct daemon *d)
+{
+	return d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
+}
+
+/* The daemon's log says @what (sanitizer reports are "ERROR:"/"runtime"). */
+static bool log_has(struct daemon *d, const char *what)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(d->log, "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void log_dump(struct daemon *d)
+{
+	char line[1024];
+	FILE *f = fopen(d->log, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		fprintf(stderr, "#   persistd: %s", line);
+	if (f)
+		fclose(f);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The daemon's log says @what within 20 s. */
+static bool log_wait(struct daemon *d, const char *what)
+{
+	int i;
+
+	for (i = 0; i < 400 && !log_has(d, what); i++)
+		sleep_ms(50);
+	return log_has(d, what);
+}
+
+/* The daemon listens for topics: it said "ready". */
+static bool daemon_ready(struct daemon *d)
+{
+	return log_wait(d, "ready: ");
+}
+
+/* Wait until the daemon replicates @name and is in sync everywhere. */
+static bool wait_in_sync(const char *name, uint32_t parts)
+{
+	struct mqdev_partition_info pi[8];
+	struct mqdev_topic_info info;
+	int fd = mqdev_open(), i, p;
+	bool ok = false;
+
+	for (i = 0; i < 200 && !ok; i++) {
+		if (!mqdev_topic_describe(fd, name, &info, pi, parts)) {
+			ok = info.replicas == 1;
+			for (p = 0; p < (int)parts; p++)
+				ok = ok && pi[p].in_sync == 1;
+		}
+		if (!ok)
+			sleep_ms(50);
+	}
+	close(fd);
+	return ok;
+}
+
+static void value_of(char *buf, uint64_t i)
+{
+	memset(buf, 'a' + i % 26, VALUE_LEN);
+	snprintf(buf, VALUE_LEN, "value-%08llu", (unsigned long long)i);
+	buf[strlen(buf)] = '.';
+}
+
+/*
+ * Produce @n records into @part, values value_of(@from + i), @flags
+ * MQDEV_PRODUCER_*: how many were acknowledged before the first error
+ * (*@err gets it).
+ */
+static int produce_n(const char *name, uint32_t part, int from, int n,
+		     uint32_t flags, int *err)
+{
+	LIBMQDEV_OPTS(mqdev_producer_opts, opts, .flags = flags);
+	struct mqdev_producer *pr;
+	struct mqdev_msg msgs[16];
+	char vals[16][VALUE_LEN];
+	int done = 0, k, got;
+
+	*err = mqdev_producer_new(name, &opts, &pr);
+	if (*err)
+		return 0;
+	while (done < n) {
+		for (k = 0; k < 16 && done + k < n; k++) {
+			value_of(vals[k], from + done + k);
+			mqdev_msg_init(&msgs[k], NULL, 0, vals[k], VALUE_LEN,
+				       part);
+		}
+		got = mqdev_produce(pr, msgs, k);
+		if (got < 0) {
+			*err = got;
+			break;
+		}
+		done += got;
+		if (got < k) {
+			*err = -EIO;
+			break;
+		}
+	}
+	mqdev_producer_free(pr);
+	return done;
+}
+
+/*
+ * Read partition @part from offset @from with a consumer whose data_dir
+ * is @dir: records in order, value_of(offset) each; how many until @want
+ * or nothing more comes.
+ */
+static int consume_check(const char *name, const char *dir, uint32_t part,
+			 uint64_t from, int want, uint64_t *landed, int *err)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	char val[VALUE_LEN];
+	uint64_t expect;
+	int got = 0;
+
+	*err = mqdev_consumer_new(name, &opts, &c);
+	if (*err)
+		return 0;
+	*err = mqdev_consumer_seek(c, part, MQDEV_SEEK_OFFSET, from, 0, landed);
+	expect = *landed;
+	while (!*err && got < want) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec) {
+			*err = mqdev_consumer_error(c);
+			if (*err || mqdev_consumer_wait(c, 500) <= 0)
+				break;
+			continue;
+		}
+		value_of(val, rec->offset);
+		if (rec->offset != expect ||
+		    mqdev_record_value_len(rec) != VALUE_LEN ||
+		    memcmp(mqdev_record_value(rec), val, VALUE_LEN)) {
+			*err = -EILSEQ;
+			break;
+		}
+		expect++;
+		got++;
+		mqdev_consumer_release(c);
+	}
+	if (!*err && mqdev_consumer_lost(c))
+		*err = -ENODATA;
+	mqdev_consumer_free(c);
+	return got;
+}
+
+/*
+ * With no replica in sync, a block topic's ring moves on only as its
+ * readers do: produce @n in chunks, a holding reader consuming each.
+ */
+static int produce_consumed(const char *name, int from, int n)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = "/nonexistent");
+	struct mqdev_consumer *c;
+	int done = 0, got, err;
+
+	if (mqdev_consumer_new(name, &opts, &c))
+		return -1;
+	if (mqdev_consumer_seek(c, 0, MQDEV_SEEK_LATEST, 0, MQDEV_SEEK_HOLD,
+				NULL))
+		n = 0;
+	while (done < n) {
+		got = produce_n(name, 0, from + done, 40, 0, &err);
+		if (got != 40)
+			break;
+		done += got;
+		while (mqdev_consumer_peek(c))
+			mqdev_consumer_release(c);
+	}
+	mqdev_consumer_free(c);
+	return done;
+}
+
+/* Lines mqctl consume --from earliest prints from @topic, or -1. */
+static int mqctl_count(const char *dir, const char *topic)
+{
+	char cmd[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "MQDEV_DATA_DIR=%s mqctl consume %s "
+		 "--from earliest --timeout 1000 | wc -l", dir, topic);
+	f = popen(cmd, "r");
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
+/*
+ * A new member of @group: its position in partition 0, and the offset of
+ * the first record it is given, which must be of partition 0.
+ */
+static int member_first(const char *name, const char *dir, const char *group,
+			uint64_t *pos, uint64_t *first)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	int err;
+
+	err = mqdev_consumer_new(name, &opts, &c);
+	if (err)
+		return err;
+	err = mqdev_consumer_join(c, group, MQDEV_SEEK_LATEST);
+	*pos = mqdev_consumer_position(c, 0);
+	rec = err ? NULL : mqdev_consumer_peek(c);
+	if (rec && rec->partition == 0)
+		*first = rec->offset;
+	else
+		err = -ENODATA;
+	mqdev_consumer_free(c);
+	return err;
+}
+
+/* The next record, waiting up to a second for it; or NULL. */
+static const struct mqdev_record *next_record(struct mqdev_consumer *c)
+{
+	const struct mqdev_record *rec = mqdev_consumer_peek(c);
+
+	if (!rec && mqdev_consumer_wait(c, 1000) > 0)
+		rec = mqdev_consumer_peek(c);
+	return rec;
+}
+
+/* ---- the fixture ---------------------------------------------------------- */
+
+FIXTURE(persist) {
+	struct daemon d;
+	int fd;
+	char name[MQDEV_NAME_SIZE];
+	unsigned long lag;
+	bool mounted;
+};
+
+FIXTURE_SETUP(persist)
+{
+	snprintf(self->d.dir, sizeof(self->d.dir), "/tmp/persist-%d", getpid());
+	snprintf(self->d.log, sizeof(self->d.log), "%s.log", self->d.dir);
+	snprintf(self->d.conf, sizeof(self->d.conf), "%s.conf", self->d.dir);
+	unlink(self->d.log);
+	ASSERT_EQ(0, mkdir(self->d.dir, 0755));
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	strcpy(self->name, topic_name("persist"));
+	self->lag = get_param("replica_lag_ms");
+	ASSERT_EQ(0, set_param("replica_lag_ms", LAG_MS));
+}
+
+FIXTURE_TEARDOWN(persist)
+{
+	char cmd[160];
+	int status = daemon_stop(&self->d);
+
+	mqdev_topic_delete(self->fd, self->name);
+	close(self->fd);
+	set_param("replica_lag_ms", self->lag);
+	if (status > 0 || log_has(&self->d, "Sanitizer") ||
+	    log_has(&self->d, "runtime error")) {
+		log_dump(&self->d);
+		fprintf(stderr, "# the daemon exited %d\n", status);
+		_metadata->exit_code = KSFT_FAIL;
+	}
+	if (self->mounted)
+		umount2(self->d.dir, MNT_DETACH);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s.conf", self->d.dir,
+		 self->d.dir);
+	if (system(cmd))
+		fprintf(stderr, "# could not clean %s\n", self->d.dir);
+}
+
+/* Start the daemon with @extra settings, then make the durable topic. */
+static int start_with_topic(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(persist) *self, const char *extra,
+			    uint32_t parts, uint64_t capacity)
+{
+	daemon_config(&self->d, extra);
+	if (daemon_start(&self->d) <= 0 || !daemon_ready(&self->d))
+		return -1;
+	return create_topic(self->fd, self->name, parts, capacity,
+			    MQDEV_TOPIC_DURABLE);
+}
+
+/* The permission bits of a partition's first segment, or -1. */
+static int segment_mode(const char *dir, const char *topic, uint32_t part)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/%u/%020d.log", dir, topic, part, 0);
+	return stat(path, &st) ? -1 : (int)(st.st_mode & 0777);
+}
+
+/* The permission bits of the daemon's state file @what of @topic, or -1. */
+static int state_file(const char *dir, const char *topic, const char *what)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s@%s", dir, topic, what);
+	return stat(path, &st) ? -1 : (int)(st.st_mode & 0777);
+}
+
+/* acks=all through the daemon: acknowledged means in a checked segment. */
+TEST_F(persist, acks_all_on_disk)
+{
+	struct disk_scan s;
+	uint64_t landed;
+	int err, n;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self, NULL, 2, 16384));
+	ASSERT_TRUE(wait_in_sync(self->name, 2)) {
+		log_dump(&self->d);
+	}
+	n = produce_n(self->name, 1, 0, 100, MQDEV_PRODUCER_ACKS_ALL, &err);
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(100, n);
+	/* acknowledged: so on disk already, whole, its CRCs right */
+	s = disk_scan(self->d.dir, self->name, 1);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_EQ(100, s.records);
+	EXPECT_EQ(0, s.first);
+	EXPECT_EQ(100, s.next);
+	s = disk_scan(self->d.dir, self->name, 0);
+	EXPECT_EQ(0, s.records);
+	/* and readable back, from the ring */
+	EXPECT_EQ(100, consume_check(self->name, self->d.dir, 1, 0, 100,
+				     &landed, &err));
+	EXPECT_EQ(0, err);
+	/* the topic's files are readable as the topic is (0644: by all) */
+	EXPECT_EQ(0444, segment_mode(self->d.dir, self->name, 1));
+	/* its configuration is the daemon's own */
+	EXPECT_EQ(0600, state_file(self->d.dir, self->name, "config"));
+	/* deleting the topic deletes its files */
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
+	for (n = 0; n < 40 && disk_scan(self->d.dir, self->name, 1).bad != -1;
+	     n++)
+		sleep_ms(50);
+	EXPECT_EQ(-1, disk_scan(self->d.dir, self->name, 1).bad);
+	EXPECT_EQ(-1, state_file(self->d.dir, self->name, "config"));
+}
+
+/* Produce @n values, value_of(@from + i), in a transaction of @s. */
+static int txn_produce(struct mqdev_session *s, struct mqdev_producer *pr,
+		       int from, int n, bool commit)
+{
+	struct mqdev_msg msgs[8];
+	char vals[8][VALUE_LEN];
+	int i, err;
+
+	err = mqdev_txn_begin(s, from);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		value_of(vals[i], from + i);
+		mqdev_msg_init(&msgs[i], NULL, 0, vals[i], VALUE_LEN, 0);
+	}
+	mqdev_producer_stamp(pr, msgs, n);
+	if (mqdev_produce(pr, msgs, n) != n)
+		return -EIO;
+	return commit ? mqdev_txn_commit(s) : mqdev_txn_abort(s);
+}
+
+/*
+ * Transactions' records are kept with their decision: committed ones
+ * marked so, aborted ones as bare aborted headers; a history reader
+ * delivers the committed and skips the aborted, as the ring's readers do.
+ */
+TEST_F(persist, txn_decisions)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	struct mqdev_session *se;
+	struct mqdev_producer *pr;
+	struct disk_scan s;
+	uint64_t expect;
+	int err, i;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self, "segment_bytes = 8192",
+				      1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(0, mqdev_session_new(NULL, 0, &se));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &pr));
+	ASSERT_EQ(0, mqdev_producer_bind(pr, se));
+	ASSERT_EQ(0, txn_produce(se, pr, 0, 5, true));	/* 0..4 */
+	ASSERT_EQ(0, txn_produce(se, pr, 5, 3, false));	/* 5..7 */
+	ASSERT_EQ(0, txn_produce(se, pr, 8, 2, true));	/* 8..9 */
+	mqdev_producer_free(pr);
+	mqdev_session_free(se);
+	/* acknowledged after them: so they are on disk before it */
+	ASSERT_EQ(300, produce_n(self->name, 0, 10, 300,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	s = disk_scan(self->d.dir, self->name, 0);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_EQ(310, s.records);
+	for (i = 0; i < 10; i++)
+		EXPECT_EQ(MQDEV_RECORD_TXN | (i >= 5 && i < 8 ?
+					      MQDEV_RECORD_ABORTED :
+					      MQDEV_RECORD_COMMITTED),
+			  s.flags[i]);
+	EXPECT_EQ(0, s.flags[10]);
+
+	/* from 0, long gone from the ring: the aborted three skipped */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL));
+	for (expect = 0; expect < 310; expect = expect == 4 ? 8 : expect + 1) {
+		rec = next_record(c);
+		ASSERT_NE(NULL, rec);
+		ASSERT_EQ(expect, rec->offset);
+		mqdev_consumer_release(c);
+	}
+	EXPECT_EQ(3, mqdev_consumer_aborted(c));
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
+/* A consumer at an offset the ring no longer has reads it from disk. */
+TEST_F(persist, history_by_offset)
+{
+	struct mqdev_partition_info pi;
+	struct mqdev_topic_info info;
+	uint64_t landed;
+	int err, n;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self,
+				      "segment_bytes = 8192", 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	n = produce_n(self->name, 0, 0, 400, MQDEV_PRODUCER_ACKS_ALL, &err);
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(400, n);
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &pi, 1));
+	ASSERT_LT(100, pi.first_offset);	/* the ring moved on */
+	EXPECT_LT(3, disk_scan(self->d.dir, self->name, 0).segments);
+	/* from 0: the disk, then the ring, every record once, in order */
+	EXPECT_EQ(400, consume_check(self->name, self->d.dir, 0, 0, 400,
+				     &landed, &err));
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(0, landed);
+	/* from the middle of a segment */
+	EXPECT_EQ(263, consume_check(self->name, self->d.dir, 0, 137, 400,
+				     &landed, &err));
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(137, landed);
+	/* mqctl consume --from earliest: from 0, through $MQDEV_DATA_DIR */
+	EXPECT_EQ(400, mqctl_count(self->d.dir, self->name));
+}
+
+/* A group whose position is older than the ring reads it from disk. */
+TEST_F(persist, history_by_group)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	struct mqdev_nl *nl;
+	uint64_t expect = 0, pos, first;
+	int err;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self, "segment_bytes = 8192\n"
+				      "fsync = interval=50", 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(300, produce_n(self->name, 0, 0, 300,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	/* a group placed at offset 10, long gone from the ring */
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, mqdev_group_reset(nl, "persist-hg", self->name, 0,
+				       MQDEV_SEEK_OFFSET, 10, true));
+	mqdev_nl_close(nl);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-hg", MQDEV_SEEK_LATEST));
+	EXPECT_EQ(10, mqdev_consumer_position(c, 0));
+	for (expect = 10; expect < 300; expect++) {
+		rec = next_record(c);
+		ASSERT_NE(NULL, rec);
+		ASSERT_EQ(expect, rec->offset);
+		mqdev_consumer_release(c);
+		/* it commits as it goes, older than the ring or not */
+		if (expect == 100)
+			ASSERT_EQ(0, mqdev_consumer_commit(c));
+	}
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+	/* a new member resumes from the commit, from disk again */
+	ASSERT_EQ(0, member_first(self->name, self->d.dir, "persist-hg", &pos,
+				  &first));
+	EXPECT_EQ(101, pos);
+	EXPECT_EQ(101, first);
+}
+
+/* Whole old segments go, by size and by age; what is left reads back. */
+TEST_F(persist, retention)
+{
+	char extra[256];
+	struct disk_scan s;
+	uint64_t landed;
+	int err, n, i;
+
+	snprintf(extra, sizeof(extra),
+		 "[topic %s]\nsegment_bytes = 4096\nretention_bytes = 12288\n"
+		 "fsync = os\n",
+		 self->name);
+	ASSERT_EQ(0, start_with_topic(_metadata, self, extra, 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	n = produce_n(self->name, 0, 0, 300, MQDEV_PRODUCER_ACKS_ALL, &err);
+	ASSERT_EQ(300, n) {
+		TH_LOG("produce: %s", strerror(-err));
+		log_dump(&self->d);
+	}
+	for (i = 0; i < 60; i++) {
+		s = disk_scan(self->d.dir, self->name, 0);
+		if (s.bytes <= 12288 + 4096)
+			break;
+		sleep_ms(100);
+	}
+	EXPECT_EQ(0, s.bad);
+	EXPECT_GE(12288 + 4096, s.bytes);
+	EXPECT_LT(0, s.first);
+	EXPECT_EQ(300, s.next);
+	/* the oldest offset kept is where reading from 0 lands */
+	n = consume_check(self->name, self->d.dir, 0, 0, 300, &landed, &err);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(s.first, landed);
+	EXPECT_EQ(300 - s.first, n);
+}
+
+/* The daemon restarted, the module not: it resumes where the disk ends. */
+TEST_F_TIMEOUT(persist, restart, 120)
+{
+	struct disk_scan s;
+	int err, i;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self, NULL, 1, 16384));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(50, produce_n(self->name, 0, 0, 50, MQDEV_PRODUCER_ACKS_ALL,
+				&err));
+	ASSERT_EQ(0, daemon_stop(&self->d));
+	/* with no replica in sync, acks=all is refused, acks=1 appends */
+	EXPECT_EQ(0, produce_n(self->name, 0, 50, 1, MQDEV_PRODUCER_ACKS_ALL,
+			       &err));
+	EXPECT_EQ(-ENOLINK, err);
+	ASSERT_EQ(30, produce_n(self->name, 0, 50, 30, 0, &err));
+	ASSERT_GT(daemon_start(&self->d), 0);
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	s = disk_scan(self->d.dir, self->name, 0);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_EQ(80, s.records);
+	EXPECT_EQ(80, s.next);
+
+	/* down while the ring moved on: it says loudly what was lost */
+	ASSERT_EQ(0, daemon_stop(&self->d));
+	ASSERT_EQ(400, produce_consumed(self->name, 80, 400));
+	ASSERT_GT(daemon_start(&self->d), 0);
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	for (i = 0; i < 40 && disk_scan(self->d.dir, self->name, 0).next < 480;
+	     i++)
+		sleep_ms(50);
+	EXPECT_TRUE(log_wait(&self->d, "were never made safe here and are lost")) {
+		log_dump(&self->d);
+	}
+	s = disk_scan(self->d.dir, self->name, 0);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_EQ(480, s.next);
+	EXPECT_GT(480, s.records);
+}
+
+/* A torn tail and a corrupted batch are cut at start, and made good again. */
+TEST_F(persist, torn_and_corrupted)
+{
+	char path[256];
+	struct disk_scan s;
+	struct stat st;
+	uint64_t landed;
+	int err, fd, k;
+	char c;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self, NULL, 1, 65536));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	for (k = 0; k < 4; k++)		/* four batches or more */
+		ASSERT_EQ(25, produce_n(self->name, 0, k * 25, 25,
+					MQDEV_PRODUCER_ACKS_ALL, &err));
+	ASSERT_EQ(0, daemon_stop(&self->d));
+	snprintf(path, sizeof(path), "%s/%s/0/%020d.log", self->d.dir,
+		 self->name, 0);
+	ASSERT_EQ(0, stat(path, &st));
+	/* a flipped byte in the last batch, and 7 bytes cut off the end */
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, pread(fd, &c, 1, st.st_size - 50));
+	c ^= 0x40;
+	ASSERT_EQ(1, pwrite(fd, &c, 1, st.st_size - 50));
+	ASSERT_EQ(0, ftruncate(fd, st.st_size - 7));
+	close(fd);
+	EXPECT_LT(0, disk_scan(self->d.dir, self->name, 0).bad);
+	/* the ring still has them: the daemon cuts the tail, then refills */
+	ASSERT_GT(daemon_start(&self->d), 0);
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	EXPECT_TRUE(log_wait(&self->d, "cutting off a torn or corrupted tail")) {
+		log_dump(&self->d);
+	}
+	sleep_ms(300);
+	s = disk_scan(self->d.dir, self->name, 0);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_EQ(100, s.next);
+	EXPECT_EQ(100, s.records);
+	EXPECT_EQ(100, consume_check(self->name, self->d.dir, 0, 0, 100,
+				     &landed, &err));
+	EXPECT_EQ(0, err);
+}
+
+/* A corrupted old segment: a history reader is told, not fed garbage. */
+TEST_F(persist, corrupted_history)
+{
+	char path[256];
+	uint64_t landed;
+	int err, fd, n;
+	char c = 0x5a;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self, "segment_bytes = 8192",
+				      1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(300, produce_n(self->name, 0, 0, 300,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	snprintf(path, sizeof(path), "%s/%s/0/%020d.log", self->d.dir,
+		 self->name, 0);
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, pwrite(fd, &c, 1, 200));
+	close(fd);
+	n = consume_check(self->name, self->d.dir, 0, 0, 300, &landed, &err);
+	EXPECT_EQ(-EBADMSG, err);
+	EXPECT_GT(300, n);
+	EXPECT_TRUE(daemon_alive(&self->d));
+}
+
+/* An unwritable data dir: nothing is confirmed, the daemon says why. */
+TEST_F(persist, read_only_dir)
+{
+	int err;
+
+	ASSERT_EQ(0, mount("tmpfs", self->d.dir, "tmpfs", MS_RDONLY,
+			   "size=1m"));
+	self->mounted = true;
+	ASSERT_EQ(0, start_with_topic(_metadata, self, NULL, 1, 16384));
+	sleep_ms(500);
+	EXPECT_EQ(0, produce_n(self->name, 0, 0, 5, MQDEV_PRODUCER_ACKS_ALL,
+			       &err));
+	EXPECT_EQ(-ENOLINK, err);
+	EXPECT_TRUE(daemon_alive(&self->d));
+	EXPECT_TRUE(log_wait(&self->d, "Read-only file system")) {
+		log_dump(&self->d);
+	}
+	/* writable again: it replicates the topic, with what came before */
+	ASSERT_EQ(0, mount(NULL, self->d.dir, NULL, MS_REMOUNT, "size=1m"));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	EXPECT_EQ(5, produce_n(self->name, 0, 0, 5, MQDEV_PRODUCER_ACKS_ALL,
+			       &err));
+	EXPECT_EQ(0, err);
+}
+
+/* A full disk: what was acknowledged is on disk, the rest was refused. */
+TEST_F(persist, disk_full)
+{
+	struct disk_scan s;
+	int err, n, i;
+
+	ASSERT_EQ(0, mount("tmpfs", self->d.dir, "tmpfs", 0, "size=64k"));
+	self->mounted = true;
+	ASSERT_EQ(0, start_with_topic(_metadata, self, NULL, 1, 65536));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	n = produce_n(self->name, 0, 0, 2000, MQDEV_PRODUCER_ACKS_ALL, &err);
+	EXPECT_EQ(-ENOLINK, err);
+	EXPECT_GT(2000, n);
+	EXPECT_TRUE(daemon_alive(&self->d));
+	EXPECT_TRUE(log_wait(&self->d, "No space left on device")) {
+		log_dump(&self->d);
+	}
+	s = disk_scan(self->d.dir, self->name, 0);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_LE(n, s.next);		/* every acknowledged one is there */
+	/* room again: it writes what it holds, and acks=all works again */
+	ASSERT_EQ(0, mount(NULL, self->d.dir, NULL, MS_REMOUNT, "size=4m"));
+	for (i = 0; i < 100 && !wait_in_sync(self->name, 1); i++)
+		;
+	EXPECT_EQ(10, produce_n(self->name, 0, 0, 10, MQDEV_PRODUCER_ACKS_ALL,
+				&err));
+	EXPECT_EQ(0, err);
+	EXPECT_TRUE(log_wait(&self->d, "writing works again")) {
+		log_dump(&self->d);
+	}
+}
+
+/* A bad configuration is refused, saying where; --help says how. */
+TEST_F(persist, config_errors)
+{
+	char line[256] = "";
+	FILE *f;
+
+	daemon_config(&self->d, "[topic x]\nfsync = sometimes");
+	ASSERT_GT(daemon_start(&self->d), 0);
+	EXPECT_EQ(1, daemon_exit(&self->d));
+	EXPECT_TRUE(log_has(&self->d, ".conf:5: not valid"));
+	daemon_config(&self->d, "colour = blue");
+	ASSERT_GT(daemon_start(&self->d), 0);
+	EXPECT_EQ(1, daemon_exit(&self->d));
+	EXPECT_TRUE(log_has(&self->d, ".conf:4: unknown setting"));
+	unlink(self->d.log);
+	f = popen("mqdev-persistd --help", "r");
+	ASSERT_NE(NULL, f);
+	EXPECT_NE(NULL, fgets(line, sizeof(line), f));
+	EXPECT_EQ(0, pclose(f));
+	EXPECT_EQ(0, strncmp(line, "usage: mqdev-persistd", 21));
+}
+
+/* ---- restore across rmmod/insmod ---------------------------------------- */
+
+static int module_unload(void)
+{
+	int i;
+
+	/* handles closed by others a moment ago may still be going away */
+	for (i = 0; i < 50; i++) {
+		if (!syscall(SYS_delete_module, "mqdev", O_NONBLOCK))
+			return 0;
+		sleep_ms(100);
+	}
+	return -errno;
+}
+
+/*
+ * Produce with acks=all as a named idempotent producer, commit a group,
+ * reload the module, restart the daemon: the topic is back with its
+ * offsets, the group where it committed, the producer's resend answered
+ * as a duplicate, and the history readable.
+ */
+TEST_F(persist, restore_after_reload)
+{
+	LIBMQDEV_OPTS(mqdev_producer_opts, popts,
+		      .flags = MQDEV_PRODUCER_ACKS_ALL);
+	LIBMQDEV_OPTS(mqdev_consumer_opts, copts, .data_dir = self->d.dir);
+	struct mqdev_partition_info pi[2];
+	struct mqdev_topic_info info;
+	struct mqdev_producer *pr;
+	struct mqdev_session *se;
+	struct mqdev_consumer *c;
+	struct mqdev_msg msgs[20];
+	char vals[20][VALUE_LEN], sname[40];
+	const struct mqdev_record *rec;
+	uint64_t offsets[20], landed, pos, first;
+	int err, i;
+
+	if (!getenv("MQDEV_KO"))
+		SKIP(return, "MQDEV_KO is not set: not in the test VM");
+	snprintf(sname, sizeof(sname), "persist-idem-%d", getpid());
+	ASSERT_EQ(0, start_with_topic(_metadata, self, NULL, 2, 16384));
+	ASSERT_TRUE(wait_in_sync(self->name, 2)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(0, mqdev_session_new(sname, 0, &se));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, &popts, &pr));
+	ASSERT_EQ(0, mqdev_producer_bind(pr, se));
+	for (i = 0; i < 20; i++) {
+		value_of(vals[i], i / 2);	/* at offset i / 2 */
+		mqdev_msg_init(&msgs[i], NULL, 0, vals[i], VALUE_LEN, i % 2);
+	}
+	mqdev_producer_stamp(pr, msgs, 20);
+	ASSERT_EQ(20, mqdev_produce(pr, msgs, 20));
+	for (i = 0; i < 20; i++)
+		offsets[i] = msgs[i].offset;
+	mqdev_producer_free(pr);
+	mqdev_session_free(se);
+
+	/* a group reads partition 0's first 4 and commits them */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "persist-g", MQDEV_SEEK_EARLIEST));
+	for (i = 0; i < 4 && mqdev_consumer_wait(c, 1000) > 0;) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec)
+			continue;
+		if (rec->partition == 0)
+			i++;
+		else
+			break;
+		mqdev_consumer_release(c);
+	}
+	/* on a durable topic it returns once the daemon kept the offsets */
+	ASSERT_EQ(0, mqdev_consumer_commit(c));
+	mqdev_consumer_free(c);
+
+	ASSERT_EQ(0, daemon_stop(&self->d));
+	close(self->fd);
+	ASSERT_EQ(0, module_unload());
+	ASSERT_EQ(0, module_load());
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, set_param("replica_lag_ms", LAG_MS));
+	ASSERT_GT(daemon_start(&self->d), 0);
+	for (i = 0; i < 100 && mqdev_topic_describe(self->fd, self->name,
+						    &info, pi, 2); i++)
+		sleep_ms(50);
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, pi, 2)) {
+		log_dump(&self->d);
+	}
+	EXPECT_EQ(2, info.partitions);
+	EXPECT_EQ(10, pi[0].next_offset);
+	EXPECT_EQ(10, pi[1].next_offset);
+	ASSERT_TRUE(wait_in_sync(self->name, 2)) {
+		log_dump(&self->d);
+	}
+
+	/* the producer's resend is a duplicate, at the same offsets */
+	ASSERT_EQ(0, mqdev_session_new(sname, 0, &se));
+	ASSERT_EQ(0, mqdev_producer_new(self->name, &popts, &pr));
+	ASSERT_EQ(0, mqdev_producer_bind(pr, se));
+	ASSERT_EQ(20, mqdev_produce(pr, msgs, 20));
+	for (i = 0; i < 20; i++) {
+		EXPECT_TRUE(msgs[i].status & MQDEV_MSG_DUPLICATE);
+		EXPECT_EQ(offsets[i], msgs[i].offset);
+	}
+	mqdev_producer_free(pr);
+	mqdev_session_free(se);
+
+	/* the group resumes where it committed, reading history from disk */
+	ASSERT_EQ(0, member_first(self->name, self->d.dir, "persist-g", &pos,
+				  &first));
+	EXPECT_EQ(4, pos);
+	EXPECT_EQ(4, first);
+	/* by offset: all of partition 1 from disk */
+	EXPECT_EQ(10, consume_check(self->name, self->d.dir, 1, 0, 10, &landed,
+				    &err));
+	EXPECT_EQ(0, err);
+}
+
+TEST_HARNESS_MAIN
