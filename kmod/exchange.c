@@ -42,6 +42,8 @@
 #define EXCHANGE_DEFAULT_MODE	0644
 /* Messages in one MQDEV_IOC_EXCHANGE_PRODUCE, as MQDEV_IOC_PRODUCE. */
 #define EXCHANGE_MAX_MSGS	4096
+/* Messages a run of appends may span, as MQDEV_IOC_PRODUCE's chunks. */
+#define EXCHANGE_RUN_MSGS	64
 /* Copies of one message: more is refused, however many acks fit. */
 #define EXCHANGE_MAX_COPIES	4096
 
@@ -906,12 +908,24 @@ static int ctx_match_trie(struct route_ctx *c)
 	return 0;
 }
 
+/*
+ * The run may hold a partition's lock, under which nothing may sleep: a
+ * binding's last reference (it was unbound meanwhile) may be its topic's,
+ * whose freeing sleeps, so that one is dropped with the run let go of.
+ */
 static void ctx_put_dest(struct route_ctx *c)
 {
+	struct mqdev_binding *b;
 	u32 i;
 
-	for (i = 0; i < min(c->nr_dest, c->dest_room); i++)
-		binding_put(c->dest[i]);
+	for (i = 0; i < min(c->nr_dest, c->dest_room); i++) {
+		b = c->dest[i];
+		if (refcount_dec_not_one(&b->ref.refcount))
+			continue;
+		mqdev_append_pause(&c->ap);
+		binding_put(b);
+		mqdev_append_resume(&c->ap);
+	}
 	c->nr_dest = 0;
 }
 
@@ -943,10 +957,13 @@ static int route_match(struct route_ctx *c)
 			need = c->nr_dest;
 		/* the references go before the array they are in */
 		ctx_put_dest(c);
+		/* no allocation under the run's partition lock */
+		mqdev_append_pause(&c->ap);
 		if (err == -E2BIG)
 			err = ctx_grow_set(c, need);
 		else
 			err = ctx_grow_dest(c, need);
+		mqdev_append_resume(&c->ap);
 		if (err)
 			return err == -E2BIG ? -ENOBUFS : err;
 	}
@@ -987,29 +1004,61 @@ static int route_msg_check(const struct mqdev_exchange_msg *m)
 	return 0;
 }
 
-/* The message and its keys into the kernel: no lock is held. */
-static int route_copy_in(struct route_ctx *c, const void __user *umsg,
-			 u32 msg_size)
+/*
+ * The message and its keys into the kernel, with the run's partition lock
+ * perhaps still held from the message before, where no user memory may
+ * fault (ring.c): copies that do not fault, as producer.c copies keys.
+ * Any that would, or a message that is not right, goes the slow way.
+ */
+static bool route_copy_in_nofault(struct route_ctx *c, const void __user *umsg,
+				  u32 msg_size)
+{
+	struct mqdev_exchange_msg *m = &c->msg;
+
+	return msg_size == sizeof(*m) &&
+	       !copy_from_user_nofault(m, umsg, sizeof(*m)) &&
+	       !route_msg_check(m) &&
+	       !copy_from_user_nofault(c->rkey, u64_to_user_ptr(m->routing_key),
+				       m->routing_key_len) &&
+	       !copy_from_user_nofault(c->key, u64_to_user_ptr(m->key),
+				       m->key_len);
+}
+
+/* The same with the run let go of: faults are taken, errors reported. */
+static int route_copy_in_slow(struct route_ctx *c, const void __user *umsg,
+			      u32 msg_size)
 {
 	struct mqdev_exchange_msg *m = &c->msg;
 	int err;
 
-	mqdev_append_pause(&c->ap);
-	err = copy_struct_from_user(m, sizeof(*m), umsg, msg_size);
-	if (err)
-		return err;
-	err = route_msg_check(m);
+	err = copy_struct_from_user(m, sizeof(*m), umsg, msg_size) ?:
+	      route_msg_check(m);
 	if (err)
 		return err;
 	if (copy_from_user(c->rkey, u64_to_user_ptr(m->routing_key),
 			   m->routing_key_len) ||
 	    copy_from_user(c->key, u64_to_user_ptr(m->key), m->key_len))
 		return -EFAULT;
+	return 0;
+}
+
+static int route_copy_in(struct route_ctx *c, const void __user *umsg,
+			 u32 msg_size)
+{
+	int err;
+
+	if (!route_copy_in_nofault(c, umsg, msg_size)) {
+		mqdev_append_pause(&c->ap);
+		err = route_copy_in_slow(c, umsg, msg_size);
+		mqdev_append_resume(&c->ap);
+		if (err)
+			return err;
+	}
 	if (c->ex->type == MQDEV_EXCHANGE_FANOUT)
 		c->nr_words = 0;
 	else
 		c->nr_words = mqdev_route_split(&c->ex->trie, c->rkey,
-						m->routing_key_len, c->words);
+						c->msg.routing_key_len, c->words);
 	return 0;
 }
 
@@ -1095,20 +1144,29 @@ static int route_copy_out(struct route_ctx *c,
 			  struct mqdev_exchange_msg __user *umsg, u32 n)
 {
 	u8 __user *dst = u64_to_user_ptr(req->acks);
+	u32 out[3] = { c->msg.status, c->acks_used, n };
+	bool faulted;
 	u32 i;
 
-	mqdev_append_pause(&c->ap);
+	static_assert(offsetof(struct mqdev_exchange_msg, first_ack) ==
+		      offsetof(struct mqdev_exchange_msg, status) + 4 &&
+		      offsetof(struct mqdev_exchange_msg, nr_acks) ==
+		      offsetof(struct mqdev_exchange_msg, status) + 8);
 	dst += (size_t)c->acks_used * req->ack_size;
-	for (i = 0; i < n; i++, dst += req->ack_size)
-		if (mqdev_copy_element(dst, &c->acks[i], sizeof(c->acks[i]),
-				       req->ack_size))
-			return -EFAULT;
-	if (put_user(c->msg.status, &umsg->status) ||
-	    put_user(c->acks_used, &umsg->first_ack) ||
-	    put_user(n, &umsg->nr_acks))
-		return -EFAULT;
 	c->acks_used += n;
-	return 0;
+	/* Without faulting first, under the run's lock: see route_copy_in(). */
+	if (req->ack_size == sizeof(*c->acks) &&
+	    !copy_to_user_nofault(dst, c->acks, n * sizeof(*c->acks)) &&
+	    !copy_to_user_nofault(&umsg->status, out, sizeof(out)))
+		return 0;
+	mqdev_append_pause(&c->ap);
+	for (i = 0, faulted = false; i < n && !faulted; i++)
+		faulted = mqdev_copy_element(dst + (size_t)i * req->ack_size,
+					     &c->acks[i], sizeof(c->acks[i]),
+					     req->ack_size);
+	faulted = faulted || copy_to_user(&umsg->status, out, sizeof(out));
+	mqdev_append_resume(&c->ap);
+	return faulted ? -EFAULT : 0;
 }
 
 /* Route one message, from user memory to its copies' acknowledgements. */
@@ -1120,7 +1178,6 @@ static int route_one(struct route_ctx *c,
 	int err, err2;
 
 	err = route_copy_in(c, umsg, req->msg_size);
-	mqdev_append_resume(&c->ap);
 	if (err)
 		return err;
 	if (READ_ONCE(c->ex->dead))
@@ -1144,7 +1201,6 @@ static int route_one(struct route_ctx *c,
 	if (err && !done)
 		return err;
 	err2 = route_copy_out(c, req, umsg, done);
-	mqdev_append_resume(&c->ap);
 	return err ?: err2;
 }
 
@@ -1204,6 +1260,9 @@ long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 	c->ap.nonblock = ioc->file->f_flags & O_NONBLOCK;
 	err = route_ctx_init(c);
 	for (done = 0; !err && done < req->count; done += !err) {
+		/* a run publishes, and lets other producers in, now and then */
+		if (done && !(done % EXCHANGE_RUN_MSGS))
+			mqdev_append_end(&c->ap);
 		umsg = u64_to_user_ptr(req->msgs + done * req->msg_size);
 		err = route_one(c, req, umsg);
 	}
