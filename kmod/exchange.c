@@ -845,7 +845,7 @@ static int ctx_grow(void **arr, u32 *room, u32 n, size_t size, u32 max)
 		return -E2BIG;
 	n = max_t(u32, n, 2 * *room);
 	n = min(n, max);
-	p = kvmalloc_array(n, size, GFP_KERNEL);
+	p = kvmalloc_array(n, size, GFP_KERNEL_ACCOUNT);
 	if (!p)
 		return -ENOMEM;
 	kvfree(*arr);
@@ -877,7 +877,7 @@ static int ctx_grow_dest(struct route_ctx *c, u32 n)
 	if (err)
 		return err;
 	kvfree(c->acks);
-	c->acks = kvmalloc_array(room, sizeof(*c->acks), GFP_KERNEL);
+	c->acks = kvmalloc_array(room, sizeof(*c->acks), GFP_KERNEL_ACCOUNT);
 	c->dest_room = c->acks ? room : 0;
 	return c->acks ? 0 : -ENOMEM;
 }
@@ -1186,6 +1186,9 @@ static int route_one(struct route_ctx *c,
 	if (err)
 		return err;
 	copies = route_copies(c);
+	/* deleted while it matched: its bindings were gone, not unmatched */
+	if (!copies && READ_ONCE(c->ex->dead))
+		return -EIDRM;
 	c->msg.status = 0;
 	/* an unroutable message takes one, for the alternate topic's copy */
 	if ((copies ?: !!c->ex->alternate) > req->acks_count - c->acks_used) {
