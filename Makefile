@@ -270,7 +270,7 @@ check: deps
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1
-	tools/powercut/run --rounds 5 --seed 1 || [ $$? = 4 ]
+	tools/powercut/run --rounds 5 --seed 1
 	$(MAKE) dkms-check
 
 # make check on another kernel (KVER, a release), with the module built for

@@ -252,10 +252,15 @@ static u64 ring_hold_limit(struct mqdev_part *part)
 		limit = min(limit, READ_ONCE(*hold->pos));
 	spin_unlock(&part->holders_lock);
 
-	/* On a durable topic, nothing in sync may be lost either. */
+	/*
+	 * On a durable topic with a replica in sync, the ring keeps only what
+	 * is not yet safe: what is, a reader that fell behind reads from the
+	 * replica's history, so producers wait for the disk, never for a
+	 * slow consumer (see Documentation/mqdev.rst, Durable topics).
+	 */
 	if (part->nr_in_sync)
-		limit = min(limit, part->hw_pos);
-	else if (limit == U64_MAX)	/* nobody has consumed anything */
+		return part->hw_pos;
+	if (limit == U64_MAX)		/* nobody has consumed anything */
 		return part->tail;
 	return clamp(limit, part->tail, part->ctrl->head);
 }

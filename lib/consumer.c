@@ -438,6 +438,26 @@ static uint32_t record_txn_state(struct mqdev_consumer *c,
 }
 
 /*
+ * A durable topic's ring moved on past a reader that fell behind (its
+ * records were safe: see ring_hold_limit()): read what it missed from the
+ * disk replica's history, from where it stood, then the ring from its
+ * tail.  True if the history took over.
+ */
+static bool consumer_lapped_to_history(struct mqdev_consumer *c, uint32_t p,
+				       uint64_t tail)
+{
+	struct consumer_part *cp = &c->parts[p];
+	uint64_t landed;
+
+	if (!c->data_dir || cp->hist ||
+	    history_start(c, p, cp->next_offset, &landed) || !cp->hist)
+		return false;
+	/* Pairs with READ_ONCE() in the kernel's ring_hold_limit(). */
+	__atomic_store_n(cp->pos, tail, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
  * The record at the reader's position in partition @p, at least the tail,
  * with its length, offset and transaction state read before the tail is
  * checked again (a record overwritten meanwhile is read anew); or NULL.
@@ -458,6 +478,8 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		if (pos >= head)
 			return NULL;
 		tail = __atomic_load_n(cp->tail, __ATOMIC_RELAXED);
+		if (pos < tail && consumer_lapped_to_history(c, p, tail))
+			return NULL;	/* the disk first: see consumer_take() */
 		if (pos < tail)
 			pos = tail;		/* lapped: go on from the oldest */
 		if (pos >= head)
@@ -715,6 +737,9 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 			n = copy_run(c, recs, max);
 	} else if (!n) {
 		n = peek_ring_run(c, recs, max);
+		/* A reader the ring lapped reads the disk first. */
+		if (!n)
+			n = history_run(c, recs, max);
 	}
 	if (!n)
 		return 0;

@@ -680,6 +680,47 @@ TEST_F(persist, history_by_offset)
 	EXPECT_EQ(400, mqctl_count(self->d.dir, self->name));
 }
 
+/*
+ * A holding reader that does not read keeps nothing from the producers of
+ * a durable topic once a replica is in sync: they wait for the disk only,
+ * and the reader, lapped, reads what it missed from the disk, every record
+ * once and in order.
+ */
+TEST_F(persist, a_slow_reader_does_not_stop_producers)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	uint64_t expect = 0;
+	int err, n;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self,
+				      "segment_bytes = 8192", 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	/* far more than the ring, while the reader holds offset 0 */
+	n = produce_n(self->name, 0, 0, 400, MQDEV_PRODUCER_ACKS_ALL, &err);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(400, n);
+	while (expect < 400) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec) {
+			ASSERT_EQ(0, mqdev_consumer_error(c));
+			ASSERT_LT(0, mqdev_consumer_wait(c, 2000));
+			continue;
+		}
+		ASSERT_EQ(expect, rec->offset);
+		expect++;
+		mqdev_consumer_release(c);
+	}
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
 /* A group whose position is older than the ring reads it from disk. */
 TEST_F(persist, history_by_group)
 {

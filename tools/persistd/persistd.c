@@ -484,6 +484,41 @@ static void topic_write(struct topic *t)
 	}
 }
 
+/*
+ * More than one partition to make durable: one syncfs(2) covers them all,
+ * where fdatasync(2) one after another would pay the disk's flush each
+ * time (16 partitions: 16 flushes a turn).  True if that was done; false
+ * to sync them one by one (one partition, or syncfs failed: each file's
+ * own sync then says which).
+ */
+static bool topic_sync_all(struct topic *t)
+{
+	uint32_t i, dirty = 0;
+	int fd = -1;
+	uint64_t *upto;
+
+	for (i = 0; i < t->info.partitions; i++)
+		if (t->parts[i].written != t->parts[i].synced) {
+			dirty++;
+			fd = t->parts[i].fd;
+		}
+	if (dirty < 2)
+		return false;
+	upto = calloc(t->info.partitions, sizeof(*upto));
+	if (!upto)
+		return false;
+	for (i = 0; i < t->info.partitions; i++)
+		upto[i] = t->parts[i].written;
+	if (syncfs(fd)) {
+		free(upto);
+		return false;
+	}
+	for (i = 0; i < t->info.partitions; i++)
+		t->parts[i].synced = upto[i];
+	free(upto);
+	return true;
+}
+
 static void topic_sync(struct topic *t, uint64_t now)
 {
 	uint32_t i;
@@ -496,6 +531,8 @@ static void topic_sync(struct topic *t, uint64_t now)
 			return;
 		t->next_sync_ms = now + t->pol->interval_ms;
 	}
+	if (topic_sync_all(t))
+		return;
 	for (i = 0; i < t->info.partitions; i++) {
 		err = plog_sync(&t->parts[i]);
 		if (err)

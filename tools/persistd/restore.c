@@ -106,6 +106,27 @@ static int restore_producers(struct topic *t, uint32_t p, struct pwins *w)
 	return 0;
 }
 
+/*
+ * A committed offset past what the log kept: its records were written but
+ * not yet synced when the power went (the "os" and "interval" policies keep
+ * the groups' file after every change, the segments only at their sync).
+ * The group goes back to the log's end, and what it had committed past it
+ * is gone with those records: said, not refused (a refused group would
+ * keep the whole topic from opening).
+ */
+static uint64_t restore_group_offset(struct topic *t, uint32_t p,
+				     uint64_t offset)
+{
+	uint64_t end = t->parts[p].next_offset;
+
+	if (offset == MQDEV_OFFSET_UNKNOWN || offset <= end)
+		return offset;
+	say(LOG_WARNING, "%s/%u: a group committed %llu, past the log's end "
+	    "%llu (records not synced before a crash): it resumes at the end",
+	    t->name, p, (unsigned long long)offset, (unsigned long long)end);
+	return end;
+}
+
 static int restore_groups(struct topic *t)
 {
 	uint32_t parts = t->info.partitions, uid, p;
@@ -134,6 +155,7 @@ static int restore_groups(struct topic *t)
 			offsets[p] = strtoull(s, &end, 10);
 			if (errno || end == s)
 				goto bad;
+			offsets[p] = restore_group_offset(t, p, offsets[p]);
 		}
 		memset(&req, 0, sizeof(req));
 		if (mqdev_name_set(req.name, name))
