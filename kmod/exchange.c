@@ -12,21 +12,28 @@
  * with a routing key each.  A message is routed in three steps, so that no
  * lock another user needs is held across user memory or a sleep:
  *
- *   1. its routing key and key are copied into the kernel, no lock held;
+ *   1. the message, its routing key and its key are copied into the
+ *      kernel: without faulting while the run of appends of the message
+ *      before still holds its partition's lock, else with the run let go
+ *      of (ring.c's rule, which MQDEV_IOC_PRODUCE follows for keys);
  *   2. with ex->lock held for reading, the matching bindings are found and
  *      referenced into a kernel array (route.c for direct and topic
  *      exchanges, the binding list for fanout), and nothing else;
  *   3. with no exchange lock, each copy is appended through ring.c's
- *      mqdev_append(), as MQDEV_IOC_PRODUCE appends.
+ *      mqdev_append(), as MQDEV_IOC_PRODUCE appends, and acknowledged as
+ *      the message was copied in.
  *
- * Locks, outermost first:
+ * Locks:
  *
- *   mqdev_exchanges_lock   the registry: lookups, create, delete, list
+ *   mqdev_exchanges_lock   the registry: lookups, create, delete, list;
+ *                          no other lock is taken under it
+ *   part->lock             ring.c's, held by a run of appends across
+ *                          messages (never across a fault or a sleep)
  *   ex->lock (rwlock)      the bindings and the trie: written by bind,
  *                          unbind and delete with every allocation made
- *                          before; read by routing and describe, into
- *                          arrays made before
- *   part->lock             ring.c's, taken by mqdev_append() alone
+ *                          before; read by routing (inside a run's
+ *                          part->lock) and describe, into arrays made
+ *                          before; nothing is taken under it
  */
 
 #include <linux/cred.h>
