@@ -33,7 +33,7 @@
  *                          unbind and delete with every allocation made
  *                          before; read by routing (inside a run's
  *                          part->lock) and describe, into arrays made
- *                          before; nothing is taken under it
+ *                          before; no other mqdev lock under it
  */
 
 #include <linux/cred.h>
