@@ -944,7 +944,7 @@ static int route_match(struct route_ctx *c)
 {
 	struct mqdev_exchange *ex = c->ex;
 	struct mqdev_binding *b;
-	u32 need;
+	u32 need, had;
 	int err;
 
 	for (;;) {
@@ -956,7 +956,8 @@ static int route_match(struct route_ctx *c)
 				ctx_add(c, b);
 		else
 			err = ctx_match_trie(c);
-		need = err == -E2BIG ? ex->trie.nr_nodes : 0;
+		/* '#' children join the set before repeats leave it: twice */
+		need = err == -E2BIG ? 2 * ex->trie.nr_nodes : 0;
 		read_unlock(&ex->lock);
 		if (!err && c->nr_dest <= c->dest_room)
 			return 0;
@@ -966,13 +967,20 @@ static int route_match(struct route_ctx *c)
 		ctx_put_dest(c);
 		/* no allocation under the run's partition lock */
 		mqdev_append_pause(&c->ap);
-		if (err == -E2BIG)
+		had = c->set_room;
+		if (err == -E2BIG) {
 			err = ctx_grow_set(c, need);
-		else
+			/* no more room to be had: never the same try again */
+			if (!err && c->set_room <= had)
+				err = -ENOBUFS;
+		} else {
 			err = ctx_grow_dest(c, need);
+		}
 		mqdev_append_resume(&c->ap);
 		if (err)
 			return err == -E2BIG ? -ENOBUFS : err;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 	}
 }
 

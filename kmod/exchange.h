@@ -7,8 +7,11 @@
 #include <linux/rhashtable-types.h>
 #include "mqdev.h"
 
-/* A key of MQDEV_ROUTING_KEY_MAX bytes has at most this many words. */
-#define MQDEV_ROUTE_MAX_WORDS	(MQDEV_ROUTING_KEY_MAX / 2 + 1)
+/*
+ * A key of MQDEV_ROUTING_KEY_MAX bytes has at most this many words: empty
+ * words count, so a key of dots alone has one more word than bytes.
+ */
+#define MQDEV_ROUTE_MAX_WORDS	(MQDEV_ROUTING_KEY_MAX + 1)
 
 struct mqdev_route_word {
 	const char	*word;

@@ -156,15 +156,16 @@ u32 mqdev_route_split(const struct mqdev_route_trie *t, const char *key,
 	}
 	if (!len)
 		return 0;
-	for (;;) {
+	/* len <= MQDEV_ROUTING_KEY_MAX: at most len + 1 words fit */
+	for (; n < MQDEV_ROUTE_MAX_WORDS; key = dot + 1) {
 		dot = memchr(key, '.', end - key);
 		words[n].word = key;
 		words[n].len = (dot ?: end) - key;
 		n++;
 		if (!dot)
-			return n;
-		key = dot + 1;
+			break;
 	}
+	return n;
 }
 
 static struct mqdev_route_node *route_child(struct mqdev_route_trie *t,

@@ -166,6 +166,39 @@ TEST_F(exchange, routing_table)
 	}
 }
 
+/*
+ * Keys of dots alone have more words than bytes halved (every word may be
+ * empty): a binding and a routing key of 255 dots are routed, not written
+ * past the words' arrays; and a binding of many '#' words, whose matching
+ * takes more room than the trie has nodes, ends.
+ */
+TEST_F(exchange, keys_of_dots_and_hashes)
+{
+	const char *topic = strdup(topic_name("dots"));
+	const char *ex = strdup(ex_name("dots"));
+	char dots[256], hashes[64];
+	struct mqdev_exchange_ack ack;
+	int pfd, i;
+
+	memset(dots, '.', 255);
+	dots[255] = 0;
+	for (i = 0; i < 31; i++)
+		hashes[i] = i % 2 ? '.' : '#';
+	hashes[31] = 0;			/* 16 '#' words */
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, dots, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, hashes, NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(1, send_key(pfd, dots, true, &ack, 1));
+	EXPECT_EQ(1, send_key(pfd, "a.b.c", true, &ack, 1));
+	EXPECT_EQ(1, send_key(pfd, "", true, &ack, 1));
+	close(pfd);
+	EXPECT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, topic));
+}
+
 /* Many patterns in one trie: each routing key finds exactly its own. */
 TEST_F(exchange, one_trie_many_patterns)
 {
