@@ -611,6 +611,7 @@ long mqdev_replica_confirm(struct mqdev_ioc *ioc,
 			   struct mqdev_replica_confirm *req);
 int mqdev_acks_check(struct mqdev_part *part);
 int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need);
+int mqdev_acks_wait_part(struct mqdev_part *part, u64 need);
 int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial);
 bool mqdev_replica_groups_pending(struct mqdev_topic *topic,
 				  struct mqdev_replica *r);

@@ -366,22 +366,6 @@ static int produce_batch_check(struct mqdev_handle *h,
 	return 0;
 }
 
-/* An acks=all batch: wait for the watermark to pass its last record. */
-static int produce_batch_acks_wait(struct mqdev_topic *topic,
-				   const struct mqdev_produce_batch *req)
-{
-	u64 *need;
-	int err;
-
-	need = kcalloc(topic->nr_parts, sizeof(*need), GFP_KERNEL);
-	if (!need)
-		return -ENOMEM;
-	need[req->partition] = req->base_offset + req->count;
-	err = mqdev_acks_wait(topic, need);
-	kfree(need);
-	return err;
-}
-
 /**
  * mqdev_produce_batch() - MQDEV_IOC_PRODUCE_BATCH: append a record batch
  * @ioc: the ioctl, on a handle attached to produce
@@ -431,7 +415,9 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 	/* Appended: only a racing munmap() can lose the acknowledgment. */
 	mqdev_ioc_copy_out(ioc, req, sizeof(*req));
 	if (produce_acks_all(h, topic) && !ap.nonblock)
-		return produce_batch_acks_wait(topic, req);
+		/* the batch is one partition's: wait for its last record */
+		return mqdev_acks_wait_part(&topic->parts[req->partition],
+					    req->base_offset + req->count);
 	return 0;
 
 out_refused:

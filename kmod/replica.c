@@ -405,8 +405,17 @@ static bool acks_settled(struct mqdev_part *part, u64 need)
 	       mqdev_topic_dead(part->topic);
 }
 
-/* Wait for @part's watermark to reach @need, dropping replicas that lag. */
-static int acks_wait_part(struct mqdev_part *part, u64 need)
+/**
+ * mqdev_acks_wait_part() - wait until @part's watermark reaches @need
+ * @part: a partition of a durable topic
+ * @need: the offset after the last record waited for
+ *
+ * Replicas that lag are dropped from the in-sync set meanwhile, a quarter
+ * of replica_lag_ms at a time, so the wait is bounded.
+ *
+ * Return: as mqdev_acks_wait().
+ */
+int mqdev_acks_wait_part(struct mqdev_part *part, u64 need)
 {
 	long left;
 
@@ -445,7 +454,7 @@ int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need)
 	for (i = 0; i < topic->nr_parts; i++) {
 		if (!need[i])
 			continue;
-		err = acks_wait_part(&topic->parts[i], need[i]);
+		err = mqdev_acks_wait_part(&topic->parts[i], need[i]);
 		if (err)
 			return err;
 	}

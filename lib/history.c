@@ -34,7 +34,8 @@ struct mqdev_history {
  */
 const char *mqdev_history_dir(const char *opt)
 {
-	const char *env = getenv("MQDEV_DATA_DIR");
+	/* not from a set-id program's caller */
+	const char *env = secure_getenv("MQDEV_DATA_DIR");
 
 	if (opt)
 		return opt;

@@ -283,6 +283,25 @@ int mqseg_scan(int fd, uint64_t base, mqseg_record_fn fn, void *ctx,
  * Where in segment @fd (base @base) to start looking for @offset: the
  * position of the last indexed batch at or before it, from BASE.index.
  */
+/*
+ * A file of a topic's directory, to read: its owner owns the directory, so
+ * no link is followed and nothing but a regular file is taken (a FIFO
+ * planted there would block the reader in open(2)).  The fd, or -errno.
+ */
+static int mqseg_open_file(int dirfd, const char *name, struct stat *st)
+{
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 static uint64_t index_lookup(int dirfd, uint64_t base, uint64_t offset)
 {
 	struct mqseg_index e;
@@ -292,13 +311,9 @@ static uint64_t index_lookup(int dirfd, uint64_t base, uint64_t offset)
 	int fd;
 
 	mqseg_name(name, base, "index");
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	fd = mqseg_open_file(dirfd, name, &st);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st)) {
-		close(fd);
-		return 0;
-	}
 	hi = st.st_size / sizeof(e);
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
@@ -318,12 +333,13 @@ static uint64_t index_lookup(int dirfd, uint64_t base, uint64_t offset)
 static int reader_open_segment(struct mqseg_reader *r, uint64_t base)
 {
 	char name[MQSEG_NAME_LEN];
+	struct stat st;
 	int fd;
 
 	mqseg_name(name, base, "log");
-	fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC);
+	fd = mqseg_open_file(r->dirfd, name, &st);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = fd;

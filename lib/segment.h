@@ -30,7 +30,8 @@
 #include <linux/mqdev.h>
 
 #define MQSEG_MAGIC		0x3142514dU	/* "MQB1" */
-#define MQSEG_BATCH_MAX		(4U << 20)	/* bytes of records in one */
+/* bytes of records in one: more than the largest record (8 MiB) */
+#define MQSEG_BATCH_MAX		(16U << 20)
 #define MQSEG_NAME_LEN		32		/* "%020llu.index" and NUL */
 
 struct mqseg_batch {

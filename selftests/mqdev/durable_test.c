@@ -353,6 +353,53 @@ TEST_F(durable, acks_all_waits_for_the_replica)
 	close(r);
 }
 
+/* A record batch of one record: it waits as one message does. */
+static long do_acks_batch(void *arg)
+{
+	struct acks_args *a = arg;
+	uint64_t buf[8] = {};
+	struct mqdev_record *rec = (struct mqdev_record *)buf;
+	struct mqdev_produce_batch req = {
+		.records = (uintptr_t)buf, .partition = 0,
+	};
+
+	rec->len = sizeof(*rec) + 1;
+	((char *)(rec + 1))[0] = 'b';
+	req.len = MQDEV_RECORD_SPACE(rec->len);
+	if (ioctl(a->fd, MQDEV_IOC_PRODUCE_BATCH, &req))
+		return -errno;
+	a->offset = req.base_offset;
+	return req.count;
+}
+
+TEST_F(durable, acks_all_batch_waits_for_the_replica)
+{
+	struct acks_args a = {
+		.fd = attach_as(self->name, MQDEV_ATTACH_PRODUCE |
+				MQDEV_ATTACH_ACKS_ALL, 0),
+	};
+	int r = attach_as(self->name, MQDEV_ATTACH_CONSUME |
+			  MQDEV_ATTACH_REPLICA, 0);
+	struct call c;
+
+	ASSERT_LE(0, a.fd);
+	ASSERT_LE(0, r);
+	/* none in sync: refused, nothing appended */
+	EXPECT_EQ(-ENOLINK, do_acks_batch(&a));
+	EXPECT_EQ(0, part0(self->fd, self->name, NULL).next_offset);
+	ASSERT_EQ(0, confirm(r, 0, NULL, NULL));
+	ASSERT_EQ(0, call_start(&c, do_acks_batch, &a));
+	EXPECT_FALSE(call_done(&c, LAG_MS / 3));
+	EXPECT_EQ(1, part0(self->fd, self->name, NULL).next_offset);
+	ASSERT_EQ(0, confirm(r, 1, NULL, NULL));
+	EXPECT_TRUE(call_done(&c, 2000));
+	pthread_join(c.thread, NULL);
+	EXPECT_EQ(1, c.ret);
+	EXPECT_EQ(0, a.offset);
+	close(a.fd);
+	close(r);
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;

@@ -2558,7 +2558,7 @@ static int stats_msg_cb(const struct nlmsghdr *nlh, void *ctx)
 		if (mnl_attr_get_type(a) == MQDEV_A_PSTATS ||
 		    mnl_attr_get_type(a) == MQDEV_A_CHARGE)
 			self->count++;
-	return MNL_CB_OK;
+	return 0;	/* nl_talk(): anything else ends the answer */
 }
 
 static const char *stats_prepare(FIXTURE_DATA(fault) *self)

@@ -511,6 +511,17 @@ static int start_with_topic(struct __test_metadata *_metadata,
 			    MQDEV_TOPIC_DURABLE);
 }
 
+/* Replicas in sync in partition 0 of @name, or -1. */
+static int part_in_sync(int fd, const char *name)
+{
+	struct mqdev_partition_info pi;
+	struct mqdev_topic_info info;
+
+	if (mqdev_topic_describe(fd, name, &info, &pi, 1))
+		return -1;
+	return pi.in_sync;
+}
+
 /* The permission bits of a partition's first segment, or -1. */
 static int segment_mode(const char *dir, const char *topic, uint32_t part)
 {
@@ -894,6 +905,49 @@ TEST_F(persist, torn_and_corrupted)
 	EXPECT_EQ(100, consume_check(self->name, self->d.dir, 0, 0, 100,
 				     &landed, &err));
 	EXPECT_EQ(0, err);
+}
+
+/*
+ * A hard link planted under the name of a segment the daemon is about to
+ * open (the topic's owner owns its directory): root's daemon neither
+ * chowns nor writes the file it points to, and goes on running.
+ */
+TEST_F(persist, a_planted_link_is_not_followed)
+{
+	char dir[256], path[300], victim[300];
+	struct stat before, after;
+	int fd, err;
+
+	snprintf(dir, sizeof(dir), "%s/%s", self->d.dir, self->name);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	snprintf(dir, sizeof(dir), "%s/%s/0", self->d.dir, self->name);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	snprintf(victim, sizeof(victim), "%s.victim", self->d.dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(6, write(fd, "secret", 6));
+	close(fd);
+	ASSERT_EQ(0, chown(victim, 0, 0));
+	snprintf(path, sizeof(path), "%s/%020d.log", dir, 0);
+	ASSERT_EQ(0, link(victim, path));
+	ASSERT_EQ(0, stat(victim, &before));
+
+	daemon_config(&self->d, "");
+	ASSERT_LT(0, daemon_start(&self->d));
+	ASSERT_TRUE(daemon_ready(&self->d));
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 4096,
+				  MQDEV_TOPIC_DURABLE | 0));
+	/* the daemon tried, refused, and never was in sync to confirm */
+	produce_n(self->name, 0, 0, 10, 0, &err);
+	sleep_ms(1500);
+	EXPECT_TRUE(daemon_alive(&self->d));
+	ASSERT_EQ(0, stat(victim, &after));
+	EXPECT_EQ(before.st_size, after.st_size);
+	EXPECT_EQ(before.st_uid, after.st_uid);
+	EXPECT_EQ(before.st_mode, after.st_mode);
+	EXPECT_EQ(0, part_in_sync(self->fd, self->name));
+	unlink(path);
+	unlink(victim);
 }
 
 /* A corrupted old segment: a history reader is told, not fed garbage. */

@@ -38,10 +38,16 @@ static int open_owned(int dirfd, const char *name, int flags,
 
 	if (fd < 0)
 		return -errno;
-	/* the topic's owner owns the directory: a FIFO there is no log */
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+	/*
+	 * The topic's owner owns the directory: a FIFO there is no log, and
+	 * a hard link it planted under the next segment's name (to a file of
+	 * root's, say) is no file of ours to chown and write: ours have one
+	 * link, and are root's (just made) or the topic owner's.
+	 */
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != 0 && st.st_uid != t->info.uid)) {
 		close(fd);
-		return -EINVAL;
+		return -EPERM;
 	}
 	if (fchown(fd, t->info.uid, t->info.gid) || fchmod(fd, mode)) {
 		close(fd);
