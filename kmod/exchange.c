@@ -43,8 +43,10 @@
 #include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/filter.h>
 #include <net/net_namespace.h>
 #include "exchange.h"
+#include "xroute.h"
 
 #define EXCHANGE_DEFAULT_MODE	0644
 /* Messages in one MQDEV_IOC_EXCHANGE_PRODUCE, as MQDEV_IOC_PRODUCE. */
@@ -79,6 +81,10 @@ struct mqdev_exchange {
 	atomic64_t		alternated;
 	atomic64_t		refused;
 	atomic64_t		dropped;
+	/* a routing program (route_bpf.c): set under lock, run under RCU */
+	struct bpf_prog __rcu	*prog;
+	u32			prog_len;
+	atomic64_t		prog_out_of_range;
 };
 
 struct mqdev_binding {
@@ -90,9 +96,16 @@ struct mqdev_binding {
 	kuid_t			uid;		/* the binder, charged */
 	u32			partition;	/* or MQDEV_PARTITION_ANY */
 	atomic64_t		routed;
+	struct mqdev_bind_headers *hdrs;	/* a headers exchange's */
 	u32			key_len;
 	char			key[MQDEV_ROUTING_KEY_SIZE];
 };
+
+/* Has the exchange a trie of binding keys (route.c)? */
+static bool exchange_keyed(u32 type)
+{
+	return type == MQDEV_EXCHANGE_DIRECT || type == MQDEV_EXCHANGE_TOPIC;
+}
 
 static DEFINE_MUTEX(mqdev_exchanges_lock);
 static LIST_HEAD(mqdev_exchanges);		/* under mqdev_exchanges_lock */
@@ -106,6 +119,7 @@ static void binding_release(struct kref *ref)
 
 	mqdev_uncharge(b->uid, MQDEV_CHARGE_BINDINGS, 1);
 	mqdev_topic_put(b->topic);
+	kfree(b->hdrs);
 	kfree(b);
 }
 
@@ -121,8 +135,9 @@ static void exchange_release(struct kref *ref)
 						 ref);
 
 	WARN_ON_ONCE(!list_empty(&ex->bindings));
-	if (ex->type != MQDEV_EXCHANGE_FANOUT)
+	if (exchange_keyed(ex->type))
 		mqdev_route_destroy(&ex->trie);
+	mqdev_prog_free(rcu_dereference_protected(ex->prog, true));
 	if (ex->alternate)
 		mqdev_topic_put(ex->alternate);
 	mqdev_uncharge(ex->uid, MQDEV_CHARGE_EXCHANGES, 1);
@@ -193,7 +208,7 @@ exchange_alloc(struct net *net, const struct mqdev_exchange_create *req)
 	ex = kzalloc(sizeof(*ex), GFP_KERNEL_ACCOUNT);
 	if (!ex)
 		return NULL;
-	if (req->type != MQDEV_EXCHANGE_FANOUT &&
+	if (exchange_keyed(req->type) &&
 	    mqdev_route_init(&ex->trie, req->type == MQDEV_EXCHANGE_TOPIC)) {
 		kfree(ex);
 		return NULL;
@@ -403,6 +418,7 @@ struct bind_ctx {
 	struct mqdev_route_word		words[MQDEV_ROUTE_MAX_WORDS];
 	u32				nr_words;
 	struct mqdev_route_node		*spare[MQDEV_ROUTE_MAX_WORDS];
+	struct mqdev_bind_headers	*hdrs;	/* a headers exchange's */
 };
 
 static int bind_key_check(const struct mqdev_exchange *ex,
@@ -420,6 +436,20 @@ static int bind_key_check(const struct mqdev_exchange *ex,
 		    (memchr(c->words[i].word, '*', c->words[i].len) ||
 		     memchr(c->words[i].word, '#', c->words[i].len)))
 			return -EINVAL;
+	return 0;
+}
+
+/* A headers exchange's binding headers; no others may be given. */
+static int bind_headers(struct bind_ctx *c,
+			const struct mqdev_exchange_bind *req)
+{
+	if (c->ex->type != MQDEV_EXCHANGE_HEADERS)
+		return req->headers || req->headers_len || req->match ?
+		       -EINVAL : 0;
+	c->hdrs = mqdev_bind_headers_new(u64_to_user_ptr(req->headers),
+					 req->headers_len, req->match);
+	if (IS_ERR(c->hdrs))
+		return PTR_ERR(c->hdrs);
 	return 0;
 }
 
@@ -441,10 +471,10 @@ static int bind_prepare(struct net *net, const struct mqdev_exchange_bind *req,
 	c->ex = exchange_get(net, req->exchange, MAY_WRITE);
 	if (IS_ERR(c->ex))
 		return PTR_ERR(c->ex);
-	c->nr_words = c->ex->type == MQDEV_EXCHANGE_FANOUT ? 0 :
+	c->nr_words = !exchange_keyed(c->ex->type) ? 0 :
 		      mqdev_route_split(&c->ex->trie, c->key, c->key_len,
 					c->words);
-	err = bind_key_check(c->ex, c);
+	err = bind_key_check(c->ex, c) ?: bind_headers(c, req);
 	if (err)
 		exchange_put(c->ex);
 	return err;
@@ -469,11 +499,18 @@ static struct bind_ctx *bind_ctx_new(struct net *net,
 	return c;
 }
 
+static void bind_ctx_free(struct bind_ctx *c)
+{
+	kfree(c->hdrs);
+	kfree(c);
+}
+
 static bool binding_is(const struct mqdev_binding *b, const char *topic,
 		       u32 partition, const struct bind_ctx *c)
 {
 	return b->partition == partition && b->key_len == c->key_len &&
 	       !memcmp(b->key, c->key, c->key_len) &&
+	       mqdev_bind_headers_equal(b->hdrs, c->hdrs) &&
 	       !strcmp(b->topic->name, topic);
 }
 
@@ -490,7 +527,7 @@ static struct mqdev_binding *binding_find(struct mqdev_exchange *ex,
 	struct mqdev_route_node *n;
 	struct mqdev_binding *b;
 
-	if (ex->type == MQDEV_EXCHANGE_FANOUT) {
+	if (!exchange_keyed(ex->type)) {
 		list_for_each_entry(b, &ex->bindings, all)
 			if (binding_is(b, topic, partition, c))
 				return b;
@@ -537,7 +574,7 @@ static int binding_link(struct bind_ctx *c, struct mqdev_binding *b)
 		return -EEXIST;
 	if (ex->nr_bindings >= mqdev_limit(&max_exchange_bindings))
 		return -ENOSPC;
-	if (ex->type != MQDEV_EXCHANGE_FANOUT) {
+	if (exchange_keyed(ex->type)) {
 		n = mqdev_route_insert(&ex->trie, c->words, c->nr_words,
 				       c->spare);
 		if (IS_ERR(n))
@@ -620,6 +657,8 @@ int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req)
 		goto out_put_topic;
 	}
 	b->topic = c->topic;	/* the binding's reference from now on */
+	b->hdrs = c->hdrs;	/* and its headers */
+	c->hdrs = NULL;
 
 	write_lock(&c->ex->lock);
 	err = binding_link(c, b);
@@ -634,7 +673,7 @@ out_spares:
 	bind_free_spares(c);
 out_put_ex:
 	exchange_put(c->ex);
-	kfree(c);
+	bind_ctx_free(c);
 	return err;
 }
 
@@ -674,7 +713,7 @@ int mqdev_exchange_unbind(struct net *net,
 	if (b)
 		binding_put(b);
 	exchange_put(c->ex);
-	kfree(c);
+	bind_ctx_free(c);
 	return err;
 }
 
@@ -690,6 +729,11 @@ static void binding_fill(const struct mqdev_binding *b,
 	info->partition = b->partition;
 	info->routed = atomic64_read(&b->routed);
 	info->uid = from_kuid_munged(current_user_ns(), b->uid);
+	if (b->hdrs) {
+		info->match = b->hdrs->match;
+		info->headers_len = b->hdrs->len;
+		memcpy(info->headers, b->hdrs->block, b->hdrs->len);
+	}
 }
 
 /* The bindings into @infos (room for @room), under the lock; how many. */
@@ -725,6 +769,8 @@ static void describe_fill(const struct mqdev_exchange *ex,
 	req->alternated = atomic64_read(&ex->alternated);
 	req->refused = atomic64_read(&ex->refused);
 	req->dropped = atomic64_read(&ex->dropped);
+	req->prog_out_of_range = atomic64_read(&ex->prog_out_of_range);
+	req->prog_len = READ_ONCE(ex->prog_len);
 }
 
 /**
@@ -745,10 +791,10 @@ int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req)
 	struct mqdev_exchange *ex;
 	int err = 0;
 
-	if (req->reserved[0] || req->reserved[1])
+	if (req->reserved)
 		return -EINVAL;
 	if (req->bindings_count &&
-	    (size < sizeof(*infos) || size > PAGE_SIZE))
+	    (size < MQDEV_BINDING_INFO_SIZE_VER0 || size > PAGE_SIZE))
 		return -EINVAL;
 	ex = exchange_get(net, req->name, MAY_READ);
 	if (IS_ERR(ex))
@@ -766,9 +812,65 @@ int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req)
 	describe_fill(ex, req);
 	exchange_put(ex);
 	for (i = 0; i < min(n, room) && !err; i++, dst += size)
-		err = mqdev_copy_element(dst, &infos[i], sizeof(*infos), size);
+		err = mqdev_copy_element(dst, &infos[i],
+					 min_t(u32, size, sizeof(*infos)), size);
 	req->bindings_count = n;
 	kvfree(infos);
+	return err;
+}
+
+/* ---- routing programs ---------------------------------------------- */
+
+/**
+ * mqdev_exchange_program() - MQDEV_IOC_EXCHANGE_PROGRAM
+ * @net: the caller's network namespace
+ * @req: the exchange, and the program or MQDEV_PROG_DETACH
+ *
+ * Needs write permission on the exchange, as binding does: a program only
+ * chooses among its bindings, runs at most MQDEV_PROG_MAX_INSNS
+ * instructions a message and reads nothing but its context
+ * (route_bpf.c).  The program replaced or detached is freed once no
+ * routing runs it.
+ *
+ * Return: 0; -EINVAL for a bad request or a program refused (the reason
+ * in the caller's log); -ENOENT; -EACCES; -EIDRM for an exchange deleted
+ * meanwhile; -EFAULT; -ENOMEM.
+ */
+int mqdev_exchange_program(struct net *net,
+			   const struct mqdev_exchange_program *req)
+{
+	bool detach = req->flags & MQDEV_PROG_DETACH;
+	struct bpf_prog *prog = NULL, *old;
+	struct mqdev_exchange *ex;
+	int err = 0;
+
+	if ((req->flags & ~MQDEV_PROG_FLAGS) || req->reserved ||
+	    (detach && (req->insns || req->len)))
+		return -EINVAL;
+	ex = exchange_get(net, req->name, MAY_WRITE);
+	if (IS_ERR(ex))
+		return PTR_ERR(ex);
+	if (!detach) {
+		prog = mqdev_prog_load(req);
+		if (IS_ERR(prog)) {
+			exchange_put(ex);
+			return PTR_ERR(prog);
+		}
+	}
+	write_lock(&ex->lock);
+	if (READ_ONCE(ex->dead)) {
+		err = -EIDRM;
+		old = prog;
+	} else {
+		old = rcu_replace_pointer(ex->prog, prog,
+					  lockdep_is_held(&ex->lock));
+		WRITE_ONCE(ex->prog_len, prog ? req->len : 0);
+	}
+	write_unlock(&ex->lock);
+	if (old && !err)
+		synchronize_rcu();	/* routings run it under RCU */
+	mqdev_prog_free(old);
+	exchange_put(ex);
 	return err;
 }
 
@@ -841,6 +943,13 @@ struct route_ctx {
 	u32				nr_dest;
 	struct mqdev_exchange_ack	*acks;		/* dest_room */
 	u32				acks_used;	/* of the caller's */
+	/* headers exchanges and routing programs: xroute.h */
+	struct mqdev_msg_headers	mh;	/* a headers exchange's */
+	u8				peek[MQDEV_ROUTE_VALUE_BYTES];
+	u32				peek_len;
+	u32				*pctx;	/* a program's context */
+	bool				pctx_ready;
+	bool				out_of_range;
 };
 
 /* Grow one of the context's arrays to @n entries, or fail. */
@@ -899,6 +1008,66 @@ static void ctx_add(struct route_ctx *c, struct mqdev_binding *b)
 	c->nr_dest++;
 }
 
+/* Under ex->lock: the bindings a headers exchange's message matches. */
+static void ctx_match_headers(struct route_ctx *c)
+{
+	struct mqdev_binding *b;
+
+	list_for_each_entry(b, &c->ex->bindings, all)
+		if (mqdev_headers_match(b->hdrs, &c->mh))
+			ctx_add(c, b);
+}
+
+/*
+ * Under ex->lock: the routing program's verdict, or MQDEV_ROUTE_MATCH for
+ * none.  A message copied in before a program was attached has no context
+ * for it: it is routed as it would have been before the attach.
+ */
+static u32 route_prog(struct route_ctx *c)
+{
+	struct bpf_prog *prog;
+	u32 v = MQDEV_ROUTE_MATCH;
+
+	if (!c->pctx_ready)
+		return v;
+	rcu_read_lock();
+	prog = rcu_dereference(c->ex->prog);
+	if (prog)
+		v = mqdev_prog_run(prog, c->pctx, c->ex->nr_bindings);
+	rcu_read_unlock();
+	return v;
+}
+
+/* Under ex->lock: the bindings a program's verdict (not MATCH) names. */
+static void ctx_match_verdict(struct route_ctx *c, u32 v)
+{
+	struct mqdev_binding *b;
+	u32 i = 0, mask;
+
+	if (!(v & BIT(31))) {
+		if (v == MQDEV_ROUTE_NONE)
+			return;
+		list_for_each_entry(b, &c->ex->bindings, all)
+			if (i++ == v - 1) {
+				ctx_add(c, b);
+				return;
+			}
+		c->out_of_range = true;
+		return;
+	}
+	mask = v & GENMASK(29, 0);
+	list_for_each_entry(b, &c->ex->bindings, all) {
+		if (!mask)
+			return;
+		if (mask & BIT(i)) {
+			ctx_add(c, b);
+			mask &= ~BIT(i);
+		}
+		i++;
+	}
+	c->out_of_range = !!mask;
+}
+
 /* Under ex->lock: the bindings of the matching nodes. */
 static int ctx_match_trie(struct route_ctx *c)
 {
@@ -944,23 +1113,32 @@ static int route_match(struct route_ctx *c)
 {
 	struct mqdev_exchange *ex = c->ex;
 	struct mqdev_binding *b;
-	u32 need, had;
+	u32 need, had, verdict;
 	int err;
 
 	for (;;) {
 		c->nr_dest = 0;
+		c->out_of_range = false;
 		err = 0;
 		read_lock(&ex->lock);
-		if (ex->type == MQDEV_EXCHANGE_FANOUT)
+		verdict = route_prog(c);
+		if (verdict >> 30 != MQDEV_ROUTE_MATCH >> 30)
+			ctx_match_verdict(c, verdict);
+		else if (ex->type == MQDEV_EXCHANGE_FANOUT)
 			list_for_each_entry(b, &ex->bindings, all)
 				ctx_add(c, b);
+		else if (ex->type == MQDEV_EXCHANGE_HEADERS)
+			ctx_match_headers(c);
 		else
 			err = ctx_match_trie(c);
 		/* '#' children join the set before repeats leave it: twice */
 		need = err == -E2BIG ? 2 * ex->trie.nr_nodes : 0;
 		read_unlock(&ex->lock);
-		if (!err && c->nr_dest <= c->dest_room)
+		if (!err && c->nr_dest <= c->dest_room) {
+			if (c->out_of_range)
+				atomic64_inc(&ex->prog_out_of_range);
 			return 0;
+		}
 		if (!err)
 			need = c->nr_dest;
 		/* the references go before the array they are in */
@@ -1020,6 +1198,46 @@ static int route_msg_check(const struct mqdev_exchange_msg *m)
 }
 
 /*
+ * How much of the value routing looks at, and where it goes: a headers
+ * exchange's message's header block, and a routing program's first bytes.
+ */
+static u32 route_peek(struct route_ctx *c, u8 **peek)
+{
+	const struct mqdev_exchange_msg *m = &c->msg;
+	u32 n = 0;
+
+	c->pctx_ready = !!rcu_access_pointer(c->ex->prog);
+	if (c->pctx_ready)
+		n = MQDEV_ROUTE_VALUE_BYTES;
+	*peek = c->peek;
+	if (c->ex->type == MQDEV_EXCHANGE_HEADERS) {
+		*peek = c->mh.block;
+		if (m->record_flags & MQDEV_RECORD_HEADERS)
+			n = MQDEV_ROUTE_HEADERS_MAX;
+	}
+	c->peek_len = min(n, m->value_len);
+	return c->peek_len;
+}
+
+/* What routing needs of the copied message, besides its routing key. */
+static int route_prepare(struct route_ctx *c)
+{
+	const struct mqdev_exchange_msg *m = &c->msg;
+	u8 *peek = c->ex->type == MQDEV_EXCHANGE_HEADERS ? c->mh.block :
+		   c->peek;
+	u32 n = c->peek_len;
+	int err = 0;
+
+	c->mh.nr = 0;
+	if (c->ex->type == MQDEV_EXCHANGE_HEADERS &&
+	    (m->record_flags & MQDEV_RECORD_HEADERS))
+		err = mqdev_msg_headers_parse(&c->mh, n);
+	if (!err && c->pctx_ready)
+		mqdev_prog_ctx_fill(c->pctx, m, c->rkey, c->key, peek, n);
+	return err;
+}
+
+/*
  * The message and its keys into the kernel, with the run's partition lock
  * perhaps still held from the message before, where no user memory may
  * fault (ring.c): copies that do not fault, as producer.c copies keys.
@@ -1029,14 +1247,19 @@ static bool route_copy_in_nofault(struct route_ctx *c, const void __user *umsg,
 				  u32 msg_size)
 {
 	struct mqdev_exchange_msg *m = &c->msg;
+	u8 *peek;
+	u32 n;
 
-	return msg_size == sizeof(*m) &&
-	       !copy_from_user_nofault(m, umsg, sizeof(*m)) &&
-	       !route_msg_check(m) &&
-	       !copy_from_user_nofault(c->rkey, u64_to_user_ptr(m->routing_key),
+	if (msg_size != sizeof(*m) ||
+	    copy_from_user_nofault(m, umsg, sizeof(*m)) || route_msg_check(m))
+		return false;
+	n = route_peek(c, &peek);
+	return !copy_from_user_nofault(c->rkey,
+				       u64_to_user_ptr(m->routing_key),
 				       m->routing_key_len) &&
 	       !copy_from_user_nofault(c->key, u64_to_user_ptr(m->key),
-				       m->key_len);
+				       m->key_len) &&
+	       !copy_from_user_nofault(peek, u64_to_user_ptr(m->value), n);
 }
 
 /* The same with the run let go of: faults are taken, errors reported. */
@@ -1044,15 +1267,19 @@ static int route_copy_in_slow(struct route_ctx *c, const void __user *umsg,
 			      u32 msg_size)
 {
 	struct mqdev_exchange_msg *m = &c->msg;
+	u8 *peek;
+	u32 n;
 	int err;
 
 	err = copy_struct_from_user(m, sizeof(*m), umsg, msg_size) ?:
 	      route_msg_check(m);
 	if (err)
 		return err;
+	n = route_peek(c, &peek);
 	if (copy_from_user(c->rkey, u64_to_user_ptr(m->routing_key),
 			   m->routing_key_len) ||
-	    copy_from_user(c->key, u64_to_user_ptr(m->key), m->key_len))
+	    copy_from_user(c->key, u64_to_user_ptr(m->key), m->key_len) ||
+	    copy_from_user(peek, u64_to_user_ptr(m->value), n))
 		return -EFAULT;
 	return 0;
 }
@@ -1069,12 +1296,12 @@ static int route_copy_in(struct route_ctx *c, const void __user *umsg,
 		if (err)
 			return err;
 	}
-	if (c->ex->type == MQDEV_EXCHANGE_FANOUT)
+	if (!exchange_keyed(c->ex->type))
 		c->nr_words = 0;
 	else
 		c->nr_words = mqdev_route_split(&c->ex->trie, c->rkey,
 						c->msg.routing_key_len, c->words);
-	return 0;
+	return route_prepare(c);
 }
 
 /* One copy to @topic, in @partition or placed as MQDEV_IOC_PRODUCE would. */
@@ -1224,9 +1451,17 @@ static int route_one(struct route_ctx *c,
 
 static int route_ctx_init(struct route_ctx *c)
 {
+	int err;
+
 	c->key = kmalloc(MQDEV_MAX_KEY, GFP_KERNEL);
-	if (!c->key)
+	c->pctx = kmalloc(sizeof(struct mqdev_route_ctx), GFP_KERNEL);
+	if (!c->key || !c->pctx)
 		return -ENOMEM;
+	if (c->ex->type == MQDEV_EXCHANGE_HEADERS) {
+		err = mqdev_msg_headers_init(&c->mh);
+		if (err)
+			return err;
+	}
 	return ctx_grow_set(c, 16) ?: ctx_grow_dest(c, 16);
 }
 
@@ -1234,6 +1469,8 @@ static void route_ctx_free(struct route_ctx *c)
 {
 	ctx_put_dest(c);
 	kfree(c->key);
+	kfree(c->pctx);
+	mqdev_msg_headers_free(&c->mh);
 	kvfree(c->set);
 	kvfree(c->dest);
 	kvfree(c->acks);

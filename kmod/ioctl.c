@@ -34,6 +34,11 @@ static_assert(offsetof(struct mqdev_attach, off) +
 	      sizeof_field(struct mqdev_attach, reserved) ==
 	      MQDEV_ATTACH_SIZE_VER0);
 static_assert(offsetof(struct mqdev_msg, sequence) == MQDEV_MSG_SIZE_VER0);
+static_assert(offsetof(struct mqdev_exchange_bind, headers) ==
+	      MQDEV_BIND_SIZE_VER0);
+static_assert(sizeof(struct mqdev_exchange_bind) == MQDEV_BIND_SIZE_VER1);
+static_assert(offsetof(struct mqdev_binding_info, match) ==
+	      MQDEV_BINDING_INFO_SIZE_VER0);
 
 /* The command without its size: structs may grow, the command stays. */
 #define MQDEV_IOC_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
@@ -109,7 +114,7 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
 			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
 			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS |
-			MQDEV_FEAT_EXCHANGES;
+			MQDEV_FEAT_EXCHANGES | MQDEV_FEAT_ROUTE_PROGRAMS;
 	return 0;
 }
 
@@ -272,6 +277,12 @@ static long ioc_exchange_unbind(struct mqdev_ioc *ioc,
 	return mqdev_exchange_unbind(ioc->h->net, req);
 }
 
+static long ioc_exchange_program(struct mqdev_ioc *ioc,
+				 struct mqdev_exchange_program *req)
+{
+	return mqdev_exchange_program(ioc->h->net, req);
+}
+
 static long ioc_exchange_attach(struct mqdev_ioc *ioc,
 				struct mqdev_exchange_attach *req)
 {
@@ -308,10 +319,11 @@ IOC(EXCHANGE_CREATE, struct mqdev_exchange_create, 0, ANY, 0, ioc_exchange_creat
 IOC(EXCHANGE_DELETE, struct mqdev_topic_id, 0, ANY, 0, ioc_exchange_delete)
 IOC(EXCHANGE_LIST, struct mqdev_topic_list, 0, ANY, BACK, ioc_exchange_list)
 IOC(EXCHANGE_DESCRIBE, struct mqdev_exchange_info, 0, ANY, BACK, ioc_exchange_describe)
-IOC(EXCHANGE_BIND, struct mqdev_exchange_bind, 0, ANY, 0, ioc_exchange_bind)
-IOC(EXCHANGE_UNBIND, struct mqdev_exchange_bind, 0, ANY, 0, ioc_exchange_unbind)
+IOC(EXCHANGE_BIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, ioc_exchange_bind)
+IOC(EXCHANGE_UNBIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, ioc_exchange_unbind)
 IOC(EXCHANGE_ATTACH, struct mqdev_exchange_attach, 0, ANY, 0, ioc_exchange_attach)
 IOC(EXCHANGE_PRODUCE, struct mqdev_exchange_produce, 0, ANY, 0, mqdev_exchange_produce)
+IOC(EXCHANGE_PROGRAM, struct mqdev_exchange_program, 0, ANY, 0, ioc_exchange_program)
 
 struct mqdev_ioctl {
 	unsigned int	cmd;
@@ -357,6 +369,7 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(EXCHANGE_UNBIND),
 	IOC_AT(EXCHANGE_ATTACH),
 	IOC_AT(EXCHANGE_PRODUCE),
+	IOC_AT(EXCHANGE_PROGRAM),
 };
 
 /**

@@ -749,6 +749,8 @@ int mqdev_exchange_unbind(struct net *net,
 int mqdev_exchange_attach(struct mqdev_handle *h,
 			  const struct mqdev_exchange_attach *req);
 void mqdev_exchange_detach(struct mqdev_handle *h);
+int mqdev_exchange_program(struct net *net,
+			   const struct mqdev_exchange_program *req);
 long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 			    struct mqdev_exchange_produce *req);
 void mqdev_exchanges_destroy_net(struct net *net);

@@ -663,6 +663,15 @@ struct mqdev_txn_offsets {
  *   TOPIC   keys are words separated by '.'; in a binding key the word
  *           '*' matches exactly one word and '#' zero or more.  An empty
  *           key has no words; "a..b" has three, the second empty.
+ *   HEADERS the routing key is not looked at: each binding holds a set of
+ *           header names and values (struct mqdev_exchange_bind.headers)
+ *           and matches a message whose record headers (the value's
+ *           MQDEV_RECORD_HEADERS block) hold all of them, or any one
+ *           (MQDEV_MATCH_ALL, _ANY).  See MQDEV_BIND_HEADERS_MAX.
+ *
+ * Any exchange may also have a routing program (MQDEV_IOC_EXCHANGE_PROGRAM):
+ * a classic BPF program that chooses the bindings itself, or lets the
+ * type's rule choose (struct mqdev_route_ctx).
  *
  * A message goes to each destination (a topic, or a topic's partition)
  * once, however many of its bindings matched; every binding that matched
@@ -681,7 +690,8 @@ struct mqdev_txn_offsets {
 #define MQDEV_EXCHANGE_DIRECT	0
 #define MQDEV_EXCHANGE_FANOUT	1
 #define MQDEV_EXCHANGE_TOPIC	2
-#define MQDEV_EXCHANGE_TYPES	3
+#define MQDEV_EXCHANGE_HEADERS	3
+#define MQDEV_EXCHANGE_TYPES	4
 
 /* Bytes in a binding or routing key, as AMQP's short strings. */
 #define MQDEV_ROUTING_KEY_MAX	255
@@ -711,7 +721,34 @@ struct mqdev_exchange_bind {
 	__u32	partition;	/* a number or MQDEV_PARTITION_ANY */
 	__u32	flags;		/* none defined yet */
 	__u32	reserved;
+	/* Since MQDEV_BIND_SIZE_VER1: a headers exchange's binding only. */
+	__u64	headers;	/* user pointer to a header block, or 0 */
+	__u32	headers_len;	/* at most MQDEV_BIND_HEADERS_MAX */
+	__u32	match;		/* MQDEV_MATCH_ALL or MQDEV_MATCH_ANY */
 };
+#define MQDEV_BIND_SIZE_VER0	168	/* without headers */
+#define MQDEV_BIND_SIZE_VER1	184
+
+/*
+ * A headers exchange's binding: @headers is a header block in the record
+ * format (MQDEV_RECORD_HEADERS: __u32 count, then per header __u32
+ * key_len, __s32 value_len, the key, the value) of at most
+ * MQDEV_BIND_HEADERS_MAX bytes.  A header of the binding with a value
+ * (even an empty one) is matched by a message header of the same name and
+ * the same value; one with a null value (value_len -1) by a message header
+ * of that name, whatever its value.  Names and values are bytes, compared
+ * exactly; names starting "x-" are not special (RabbitMQ's all-with-x and
+ * any-with-x behaviour).  A message may repeat a name: any of its headers
+ * of that name may match.  ALL with no headers matches every message, ANY
+ * with none no message.  The message's own block is looked at within the
+ * first MQDEV_ROUTE_HEADERS_MAX bytes of its value; a block that is not
+ * well formed there gets EINVAL for that message.  Unbinding names the
+ * headers and match too.
+ */
+#define MQDEV_MATCH_ALL		0
+#define MQDEV_MATCH_ANY		1
+#define MQDEV_BIND_HEADERS_MAX	512
+#define MQDEV_ROUTE_HEADERS_MAX	4096
 
 /* One binding as MQDEV_IOC_EXCHANGE_DESCRIBE reports it. */
 struct mqdev_binding_info {
@@ -722,7 +759,12 @@ struct mqdev_binding_info {
 	__u64	routed;		/* messages it matched and that went in */
 	__u32	uid;		/* who bound it */
 	__u32	reserved;
+	/* Since MQDEV_BINDING_INFO_SIZE_VER1 */
+	__u32	match;		/* MQDEV_MATCH_*: a headers exchange's */
+	__u32	headers_len;	/* the binding's header block */
+	__u8	headers[MQDEV_BIND_HEADERS_MAX];
 };
+#define MQDEV_BINDING_INFO_SIZE_VER0	352
 
 /*
  * MQDEV_IOC_EXCHANGE_DESCRIBE.  @bindings_count in: room; out: the
@@ -744,8 +786,74 @@ struct mqdev_exchange_info {
 	__u64	alternated;	/* out: unroutable, to the alternate topic */
 	__u64	refused;	/* out: unroutable, refused (mandatory) */
 	__u64	dropped;	/* out: unroutable, counted and dropped */
-	__u64	reserved[2];
+	__u64	prog_out_of_range; /* out: program verdicts past the bindings */
+	__u32	prog_len;	/* out: routing program's instructions, or 0 */
+	__u32	reserved;
 };
+
+/*
+ * MQDEV_IOC_EXCHANGE_PROGRAM: attach a classic BPF routing program to an
+ * exchange (replacing any), or detach it (MQDEV_PROG_DETACH, @insns and
+ * @len zero).  Needs write permission on the exchange.  @insns points to
+ * @len struct sock_filter (<linux/filter.h>), at most MQDEV_PROG_MAX_INSNS.
+ * A program the checks refuse gets EINVAL and, when @log_size is not zero,
+ * the reason as a NUL-terminated string in @log (cut to fit).
+ *
+ * The program runs for every message, on a struct mqdev_route_ctx, before
+ * the exchange's own matching.  It reads the context with `ld [k]` only
+ * (BPF_LD|BPF_W|BPF_ABS: k a multiple of 4 within the struct) and `ld len`
+ * (its size); packet loads of bytes, halfwords or by index are refused.
+ * Numbers are host-order words; the byte arrays are read four bytes at a
+ * time in network order, as a packet filter reads a packet: `ld [k]` of
+ * routing_key gives its byte 0 in bits 31..24.  Bytes past a length are 0.
+ * What it returns (A or K) chooses:
+ *
+ *   0                 no binding: the message is unroutable (alternate,
+ *                     mandatory or dropped, as for any exchange)
+ *   1 .. 2^30 - 1     the binding of index value - 1 (MQDEV_ROUTE_TO())
+ *   2^31 | mask       bit i of mask (0 to 29): the binding of index i
+ *                     (MQDEV_ROUTE_MASK())
+ *   3 << 30 and up    the exchange's own matching (MQDEV_ROUTE_MATCH)
+ *
+ * Indices are the bindings' order in MQDEV_IOC_EXCHANGE_DESCRIBE (binding
+ * order; an unbind moves the later ones down).  An index at or past the
+ * number of bindings is counted (prog_out_of_range) and routes nowhere;
+ * a message left with no binding is unroutable.
+ */
+#define MQDEV_PROG_MAX_INSNS	1024
+#define MQDEV_PROG_DETACH	_BITUL(0)
+#define MQDEV_PROG_FLAGS	(MQDEV_PROG_DETACH)
+
+struct mqdev_exchange_program {
+	char	name[MQDEV_NAME_SIZE];
+	__u64	insns;		/* user pointer to struct sock_filter[len] */
+	__u32	len;
+	__u32	flags;		/* MQDEV_PROG_* */
+	__u64	log;		/* user pointer: why a program was refused */
+	__u32	log_size;	/* bytes at log, or 0 */
+	__u32	reserved;
+};
+
+#define MQDEV_ROUTE_KEY_BYTES	64	/* of the record's key in the context */
+#define MQDEV_ROUTE_VALUE_BYTES	64	/* of its value */
+
+/* What a routing program reads; see MQDEV_IOC_EXCHANGE_PROGRAM. */
+struct mqdev_route_ctx {
+	__u32	routing_key_len;
+	__u32	key_len;	/* the record key's whole length */
+	__u32	value_len;	/* the value's whole length */
+	__u32	nr_bindings;	/* the exchange's, as the program runs */
+	__u32	record_flags;	/* the message's MQDEV_MSG_FLAGS */
+	__u32	reserved[3];	/* 0 */
+	__u8	routing_key[MQDEV_ROUTING_KEY_SIZE];
+	__u8	key[MQDEV_ROUTE_KEY_BYTES];	/* its first bytes */
+	__u8	value[MQDEV_ROUTE_VALUE_BYTES];	/* its first bytes */
+};
+
+#define MQDEV_ROUTE_NONE	0U
+#define MQDEV_ROUTE_TO(i)	((__u32)(i) + 1)
+#define MQDEV_ROUTE_MASK(m)	(0x80000000U | ((__u32)(m) & 0x3fffffffU))
+#define MQDEV_ROUTE_MATCH	0xffffffffU
 
 /* MQDEV_IOC_EXCHANGE_ATTACH: make a fresh handle an exchange's producer. */
 struct mqdev_exchange_attach {
@@ -1044,6 +1152,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
 #define MQDEV_FEAT_RECORD_FLAGS	_BITULL(7) /* null key/value, headers */
 #define MQDEV_FEAT_EXCHANGES	_BITULL(8) /* exchanges, bindings, routing */
+#define MQDEV_FEAT_ROUTE_PROGRAMS _BITULL(9) /* headers exchanges, programs */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -1081,5 +1190,6 @@ struct mqdev_version {
 #define MQDEV_IOC_EXCHANGE_UNBIND _IOW(MQDEV_IOC_MAGIC, 0x45, struct mqdev_exchange_bind)
 #define MQDEV_IOC_EXCHANGE_ATTACH _IOW(MQDEV_IOC_MAGIC, 0x46, struct mqdev_exchange_attach)
 #define MQDEV_IOC_EXCHANGE_PRODUCE _IOW(MQDEV_IOC_MAGIC, 0x47, struct mqdev_exchange_produce)
+#define MQDEV_IOC_EXCHANGE_PROGRAM _IOW(MQDEV_IOC_MAGIC, 0x48, struct mqdev_exchange_program)
 
 #endif /* _UAPI_LINUX_MQDEV_H */
