@@ -68,9 +68,30 @@ MQDEV_EXPORT int mqdev_exchange_describe(int fd, const char *name,
 	return mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_DESCRIBE, info);
 }
 
+/* A headers exchange binding's headers, encoded into @block. */
+static int bind_headers(struct mqdev_exchange_bind *req,
+			const struct mqdev_bind_opts *opts,
+			unsigned char block[MQDEV_BIND_HEADERS_MAX])
+{
+	const struct mqdev_header *h = OPTS_GET(opts, headers, NULL);
+	unsigned int n = OPTS_GET(opts, nheaders, 0);
+	int len;
+
+	req->match = OPTS_GET(opts, match, MQDEV_MATCH_ALL);
+	if (!h && !n)
+		return 0;
+	len = mqdev_headers_encode(block, MQDEV_BIND_HEADERS_MAX, h, n);
+	if (len < 0)
+		return len == -ENOSPC ? -E2BIG : len;
+	req->headers = (uint64_t)(uintptr_t)block;
+	req->headers_len = len;
+	return 0;
+}
+
 static int bind_req(struct mqdev_exchange_bind *req, const char *exchange,
 		    const char *topic, const char *key,
-		    const struct mqdev_bind_opts *opts)
+		    const struct mqdev_bind_opts *opts,
+		    unsigned char block[MQDEV_BIND_HEADERS_MAX])
 {
 	if (!OPTS_VALID(opts, mqdev_bind_opts))
 		return -EINVAL;
@@ -79,15 +100,17 @@ static int bind_req(struct mqdev_exchange_bind *req, const char *exchange,
 			 OPTS_GET(opts, partition, 0) : MQDEV_PARTITION_ANY;
 	return mqdev_name_set(req->exchange, exchange) ?:
 	       mqdev_name_set(req->topic, topic) ?:
-	       key_set(key, &req->key, &req->key_len);
+	       key_set(key, &req->key, &req->key_len) ?:
+	       bind_headers(req, opts, block);
 }
 
 MQDEV_EXPORT int mqdev_exchange_bind(int fd, const char *exchange,
 				     const char *topic, const char *key,
 				     const struct mqdev_bind_opts *opts)
 {
+	unsigned char block[MQDEV_BIND_HEADERS_MAX];
 	struct mqdev_exchange_bind req;
-	int err = bind_req(&req, exchange, topic, key, opts);
+	int err = bind_req(&req, exchange, topic, key, opts, block);
 
 	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_BIND, &req);
 }
@@ -96,10 +119,31 @@ MQDEV_EXPORT int mqdev_exchange_unbind(int fd, const char *exchange,
 				       const char *topic, const char *key,
 				       const struct mqdev_bind_opts *opts)
 {
+	unsigned char block[MQDEV_BIND_HEADERS_MAX];
 	struct mqdev_exchange_bind req;
-	int err = bind_req(&req, exchange, topic, key, opts);
+	int err = bind_req(&req, exchange, topic, key, opts, block);
 
 	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_UNBIND, &req);
+}
+
+MQDEV_EXPORT int mqdev_exchange_program(int fd, const char *exchange,
+					const struct sock_filter *insns,
+					uint32_t len, char *log,
+					size_t log_size)
+{
+	struct mqdev_exchange_program req = {
+		.insns = (uint64_t)(uintptr_t)insns,
+		.len = insns ? len : 0,
+		.flags = insns ? 0 : MQDEV_PROG_DETACH,
+		.log = (uint64_t)(uintptr_t)log,
+		.log_size = log ? (log_size > UINT32_MAX ? UINT32_MAX :
+				   (uint32_t)log_size) : 0,
+	};
+	int err = mqdev_name_set(req.name, exchange);
+
+	if (log && log_size)
+		log[0] = '\0';
+	return err ?: mqdev_ioctl(fd, MQDEV_IOC_EXCHANGE_PROGRAM, &req);
 }
 
 MQDEV_EXPORT int mqdev_exchange_attach(int fd, const char *exchange)
@@ -148,6 +192,7 @@ MQDEV_EXPORT int mqdev_exchange_send(int fd, const char *routing_key,
 	msg.key = (uint64_t)(uintptr_t)key;
 	msg.key_len = key ? OPTS_GET(opts, key_len, 0) : 0;
 	msg.flags = OPTS_GET(opts, mandatory, false) ? MQDEV_EXMSG_MANDATORY : 0;
+	msg.record_flags = OPTS_GET(opts, record_flags, 0);
 	n = mqdev_exchange_produce(fd, &msg, 1, acks, nacks);
 	if (n < 0)
 		return n;

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <linux/mqdev.h>
 
 #ifdef __cplusplus
@@ -113,10 +114,19 @@ int mqdev_exchange_describe(int fd, const char *name,
 			    struct mqdev_binding_info *bindings,
 			    uint32_t nbindings);
 
+struct mqdev_header;
+
 struct mqdev_bind_opts {
 	size_t		sz;		/* sizeof(struct mqdev_bind_opts) */
 	bool		partition_set;	/* false: each copy placed by key */
 	uint32_t	partition;
+	/*
+	 * A headers exchange's binding (MQDEV_FEAT_ROUTE_PROGRAMS): the
+	 * headers it matches (a NULL value: the name alone), and how.
+	 */
+	const struct mqdev_header *headers;
+	unsigned int	nheaders;
+	uint32_t	match;		/* MQDEV_MATCH_ALL (0) or _ANY */
 };
 
 /*
@@ -127,6 +137,16 @@ int mqdev_exchange_bind(int fd, const char *exchange, const char *topic,
 			const char *key, const struct mqdev_bind_opts *opts);
 int mqdev_exchange_unbind(int fd, const char *exchange, const char *topic,
 			  const char *key, const struct mqdev_bind_opts *opts);
+
+/*
+ * Attach the classic BPF routing program @insns (@len instructions) to
+ * @exchange, or detach its program when @insns is NULL (write
+ * permission).  A refused program gets -EINVAL and, if @log is not NULL,
+ * the reason in it (NUL-terminated, cut to @log_size).
+ */
+int mqdev_exchange_program(int fd, const char *exchange,
+			   const struct sock_filter *insns, uint32_t len,
+			   char *log, size_t log_size);
 
 /* Make a fresh descriptor @exchange's producer (write permission). */
 int mqdev_exchange_attach(int fd, const char *exchange);
@@ -144,6 +164,8 @@ struct mqdev_exchange_send_opts {
 	const void	*key;	/* the records' key, or NULL */
 	uint32_t	key_len;
 	bool		mandatory; /* unroutable: -EHOSTUNREACH */
+	/* MQDEV_MSG_FLAGS, e.g. MQDEV_RECORD_HEADERS: @value starts with them */
+	uint32_t	record_flags;
 };
 
 /*
