@@ -657,14 +657,17 @@ int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req)
 		goto out_put_topic;
 	}
 	b->topic = c->topic;	/* the binding's reference from now on */
-	b->hdrs = c->hdrs;	/* and its headers */
-	c->hdrs = NULL;
+	b->hdrs = c->hdrs;	/* and its headers, once linked */
 
 	write_lock(&c->ex->lock);
 	err = binding_link(c, b);
 	write_unlock(&c->ex->lock);
-	if (err)
+	if (err) {
+		b->hdrs = NULL;		/* still the context's to free */
 		binding_put(b);
+	} else {
+		c->hdrs = NULL;
+	}
 	goto out_spares;
 
 out_put_topic:

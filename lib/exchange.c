@@ -78,7 +78,7 @@ static int bind_headers(struct mqdev_exchange_bind *req,
 	int len;
 
 	req->match = OPTS_GET(opts, match, MQDEV_MATCH_ALL);
-	if (!h && !n)
+	if (!n)		/* no block: no headers, as an empty one */
 		return 0;
 	len = mqdev_headers_encode(block, MQDEV_BIND_HEADERS_MAX, h, n);
 	if (len < 0)
