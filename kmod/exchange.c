@@ -1457,7 +1457,8 @@ static int route_ctx_init(struct route_ctx *c)
 	int err;
 
 	c->key = kmalloc(MQDEV_MAX_KEY, GFP_KERNEL);
-	c->pctx = kmalloc(sizeof(struct mqdev_route_ctx), GFP_KERNEL);
+	c->pctx = kmalloc_array(MQDEV_PROG_CTX_WORDS, sizeof(*c->pctx),
+				GFP_KERNEL);
 	if (!c->key || !c->pctx)
 		return -ENOMEM;
 	if (c->ex->type == MQDEV_EXCHANGE_HEADERS) {

@@ -156,7 +156,8 @@ static void prog_explain(const struct mqdev_exchange_program *req,
 		snprintf(log, LOG_MAX, "instruction %u: the last must return",
 			 req->len - 1);
 	else
-		strscpy(log, "refused by the classic BPF checker: a scratch slot read before it is written?",
+		strscpy(log,
+			"refused by the classic BPF checker: a scratch slot read before it is written?",
 			LOG_MAX);
 out:
 	kvfree(insns);

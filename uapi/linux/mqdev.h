@@ -726,6 +726,7 @@ struct mqdev_exchange_bind {
 	__u32	headers_len;	/* at most MQDEV_BIND_HEADERS_MAX */
 	__u32	match;		/* MQDEV_MATCH_ALL or MQDEV_MATCH_ANY */
 };
+
 #define MQDEV_BIND_SIZE_VER0	168	/* without headers */
 #define MQDEV_BIND_SIZE_VER1	184
 
@@ -764,6 +765,7 @@ struct mqdev_binding_info {
 	__u32	headers_len;	/* the binding's header block */
 	__u8	headers[MQDEV_BIND_HEADERS_MAX];
 };
+
 #define MQDEV_BINDING_INFO_SIZE_VER0	352
 
 /*
