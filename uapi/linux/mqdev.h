@@ -705,13 +705,27 @@ struct mqdev_exchange_create {
  */
 struct mqdev_exchange_bind {
 	char	exchange[MQDEV_NAME_SIZE];
-	char	topic[MQDEV_NAME_SIZE];
+	char	topic[MQDEV_NAME_SIZE];	/* or an exchange: MQDEV_BIND_EXCHANGE */
 	__u64	key;		/* user pointer to the binding key */
 	__u32	key_len;	/* at most MQDEV_ROUTING_KEY_MAX, no NUL */
 	__u32	partition;	/* a number or MQDEV_PARTITION_ANY */
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_BIND_* */
 	__u32	reserved;
 };
+
+/*
+ * struct mqdev_exchange_bind.flags.  MQDEV_BIND_EXCHANGE: the destination
+ * is the exchange named by @topic (AMQP's exchange-to-exchange binding;
+ * write permission on it, @partition MQDEV_PARTITION_ANY): a message routed
+ * to it is routed again by its bindings, with the same routing key.  A
+ * binding that would close a cycle, or let a message pass through more
+ * than MQDEV_EXCHANGE_MAX_DEPTH exchanges (the producer's included), is
+ * refused with ELOOP.  A message gets one copy per distinct topic and
+ * partition, however many paths lead there.
+ */
+#define MQDEV_BIND_EXCHANGE	_BITUL(0)
+#define MQDEV_BIND_FLAGS	(MQDEV_BIND_EXCHANGE)
+#define MQDEV_EXCHANGE_MAX_DEPTH 8
 
 /* One binding as MQDEV_IOC_EXCHANGE_DESCRIBE reports it. */
 struct mqdev_binding_info {
@@ -721,8 +735,12 @@ struct mqdev_binding_info {
 	__u32	partition;	/* or MQDEV_PARTITION_ANY */
 	__u64	routed;		/* messages it matched and that went in */
 	__u32	uid;		/* who bound it */
-	__u32	reserved;
+	__u32	flags;		/* MQDEV_BINDING_EXCHANGE */
+	__u64	failed;		/* copies it matched that failed */
 };
+
+/* struct mqdev_binding_info.flags: @topic names an exchange */
+#define MQDEV_BINDING_EXCHANGE	_BITUL(0)
 
 /*
  * MQDEV_IOC_EXCHANGE_DESCRIBE.  @bindings_count in: room; out: the
@@ -744,7 +762,8 @@ struct mqdev_exchange_info {
 	__u64	alternated;	/* out: unroutable, to the alternate topic */
 	__u64	refused;	/* out: unroutable, refused (mandatory) */
 	__u64	dropped;	/* out: unroutable, counted and dropped */
-	__u64	reserved[2];
+	__u64	failed;		/* out: copies that failed (acks' error) */
+	__u64	reserved;
 };
 
 /* MQDEV_IOC_EXCHANGE_ATTACH: make a fresh handle an exchange's producer. */
@@ -761,6 +780,7 @@ struct mqdev_exchange_attach {
 /* struct mqdev_exchange_msg.status, out */
 #define MQDEV_EXMSG_ALTERNATE	_BITUL(0) /* unroutable: to the alternate */
 #define MQDEV_EXMSG_DROPPED	_BITUL(1) /* unroutable: counted, dropped */
+#define MQDEV_EXMSG_FAILED	_BITUL(2) /* some copies failed: see their acks */
 
 /*
  * One message of MQDEV_IOC_EXCHANGE_PRODUCE; the element size is msg_size.
@@ -780,12 +800,12 @@ struct mqdev_exchange_msg {
 	__u32	nr_acks;	/* out: copies appended */
 };
 
-/* Where one copy went. */
+/* Where one copy went, or (@error) why it did not. */
 struct mqdev_exchange_ack {
 	char	topic[MQDEV_NAME_SIZE];
-	__u32	partition;
-	__u32	reserved;
-	__u64	offset;
+	__u32	partition;	/* or MQDEV_PARTITION_ANY, failed unplaced */
+	__u32	error;		/* 0, or the errno this copy failed with */
+	__u64	offset;		/* when error is 0 */
 };
 
 /*
@@ -794,10 +814,14 @@ struct mqdev_exchange_ack {
  * messages' in turn.  Returns how many messages were routed, from the
  * first; fewer than count when one failed after others.  A message whose
  * copies do not all fit in the room left in @acks is refused with ENOBUFS
- * before any of its copies is appended.  A message that fails part way
- * (a full topic under O_NONBLOCK: EAGAIN; a deleted one: EIDRM) keeps the
- * copies that went in, acknowledged in its nr_acks.  EIDRM once the
- * exchange was deleted.
+ * before any of its copies is appended.  A copy that fails (a full topic
+ * under O_NONBLOCK: EAGAIN; a record too large for it: EMSGSIZE) is
+ * skipped and the others go on: its ack carries the errno, the message's
+ * status MQDEV_EXMSG_FAILED, and the bindings and the exchange count it.
+ * A message none of whose copies went in ends the call with the first
+ * copy's errno (its acks still say why each failed).  A routing key whose
+ * match keeps more than 256 binding-key patterns alive at once is refused
+ * with E2BIG.  EIDRM once the exchange was deleted.
  */
 struct mqdev_exchange_produce {
 	__u64	msgs;		/* user pointer to mqdev_exchange_msg[] */
