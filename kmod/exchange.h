@@ -19,9 +19,9 @@
  * per word, so it costs at most MQDEV_ROUTE_MAX_WORDS * MQDEV_ROUTE_MAX_LIVE
  * steps of one hash lookup each, whatever the bindings.
  */
-#define MQDEV_ROUTE_MAX_LIVE	256
+#define MQDEV_ROUTE_MAX_LIVE	MQDEV_ROUTING_MAX_LIVE
 /* '#' words one binding key may have: more is refused (EINVAL). */
-#define MQDEV_ROUTE_MAX_HASHES	8
+#define MQDEV_ROUTE_MAX_HASHES	MQDEV_ROUTING_KEY_MAX_HASHES
 
 struct mqdev_route_word {
 	const char	*word;

@@ -81,7 +81,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_stats_module__last	charge
 #define mqdev_send_opts__last		headers
 #define mqdev_exchange_opts__last	alternate
-#define mqdev_bind_opts__last		partition
+#define mqdev_bind_opts__last		to_exchange
 #define mqdev_exchange_send_opts__last	mandatory
 
 /* A field added after __last would be dropped: only padding may follow. */

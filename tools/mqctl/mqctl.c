@@ -392,7 +392,9 @@ static const char exchange_usage[] =
 "       mqctl exchange describe NAME\n"
 "       mqctl exchange delete NAME\n"
 "       mqctl exchange bind NAME TOPIC [--key PATTERN] [--partition P]\n"
+"       mqctl exchange bind NAME --to-exchange DEST [--key PATTERN]\n"
 "       mqctl exchange unbind NAME TOPIC [--key PATTERN] [--partition P]\n"
+"       mqctl exchange unbind NAME --to-exchange DEST [--key PATTERN]\n"
 "\n"
 "  --type TYPE        direct: the routing key equals the binding key (default);\n"
 "                     fanout: every binding; topic: dot-separated words, '*'\n"
@@ -401,7 +403,10 @@ static const char exchange_usage[] =
 "  --mode MODE        octal permission bits, like a file's (default 0644)\n"
 "  --key PATTERN      the binding key (default empty)\n"
 "  --partition P      copies go to partition P (default: by the message's key,\n"
-"                     else in turn)\n";
+"                     else in turn)\n"
+"  --to-exchange      the destination is an exchange: messages routed to it are\n"
+"                     routed again by its bindings (no cycles; a message\n"
+"                     passes through at most 8 exchanges)\n";
 
 static const char *const exchange_types[] = { "direct", "fanout", "topic" };
 
@@ -421,6 +426,13 @@ static void check_exchange(int err, const char *what, const char *name)
 	if (err == -EDQUOT)
 		die("%s '%s': over your limit (max_user_exchanges or "
 		    "max_user_bindings)", what, name);
+	if (err == -ELOOP)
+		die("%s '%s': the binding would make a cycle of exchanges, or a "
+		    "chain deeper than %d", what, name, MQDEV_EXCHANGE_MAX_DEPTH);
+	if (err == -E2BIG)
+		die("%s '%s': the key has more than %d '#' words, or the "
+		    "exchange's keys too many words (max_exchange_nodes)", what,
+		    name, MQDEV_ROUTING_KEY_MAX_HASHES);
 	if (err == -EINVAL)
 		die("%s '%s': invalid name, key or settings (keys are at most %d "
 		    "bytes; in a topic key '*' and '#' are whole words)", what,
@@ -506,16 +518,21 @@ static void print_binding(const struct mqdev_binding_info *b, bool first)
 
 	if (b->partition != MQDEV_PARTITION_ANY)
 		snprintf(part, sizeof(part), "%u", b->partition);
+	if (b->flags & MQDEV_BINDING_EXCHANGE)
+		snprintf(part, sizeof(part), "exchange");
 	if (!json) {
-		printf("%-32s %-24s %9s %12" PRIu64 " %8u\n", b->topic,
-		       b->key_len ? b->key : "\"\"", part, (uint64_t)b->routed,
-		       b->uid);
+		printf("%-32s %-24s %9s %12" PRIu64 " %8" PRIu64 " %8u\n",
+		       b->topic, b->key_len ? b->key : "\"\"", part,
+		       (uint64_t)b->routed, (uint64_t)b->failed, b->uid);
 		return;
 	}
-	printf("%s{\"topic\":\"%s\",\"key\":", first ? "" : ",", b->topic);
+	printf("%s{\"%s\":\"%s\",\"key\":", first ? "" : ",",
+	       b->flags & MQDEV_BINDING_EXCHANGE ? "exchange" : "topic",
+	       b->topic);
 	json_string(stdout, b->key, b->key_len);
-	printf(",\"partition\":\"%s\",\"routed\":%" PRIu64 ",\"uid\":%u}", part,
-	       (uint64_t)b->routed, b->uid);
+	printf(",\"partition\":\"%s\",\"routed\":%" PRIu64 ",\"failed\":%"
+	       PRIu64 ",\"uid\":%u}", part, (uint64_t)b->routed,
+	       (uint64_t)b->failed, b->uid);
 }
 
 static int exchange_describe(int argc, char **argv)
@@ -545,22 +562,25 @@ static int exchange_describe(int argc, char **argv)
 		       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"producers\":%u,"
 		       "\"routed\":%" PRIu64 ",\"alternated\":%" PRIu64
 		       ",\"refused\":%" PRIu64 ",\"dropped\":%" PRIu64
-		       ",\"bindings\":[", argv[1], exchange_types[info.type],
-		       info.alternate, info.mode, info.uid, info.gid,
-		       info.producers, (uint64_t)info.routed,
-		       (uint64_t)info.alternated, (uint64_t)info.refused,
-		       (uint64_t)info.dropped);
+		       ",\"failed\":%" PRIu64 ",\"bindings\":[", argv[1],
+		       exchange_types[info.type], info.alternate, info.mode,
+		       info.uid, info.gid, info.producers,
+		       (uint64_t)info.routed, (uint64_t)info.alternated,
+		       (uint64_t)info.refused, (uint64_t)info.dropped,
+		       (uint64_t)info.failed);
 	} else {
 		printf("Exchange: %s\tType: %s\tMode: %04o\tOwner: %u:%u\t"
 		       "Producers: %u\tAlternate: %s\n", argv[1],
 		       exchange_types[info.type], info.mode, info.uid, info.gid,
 		       info.producers, info.alternate[0] ? info.alternate : "-");
 		printf("Routed: %" PRIu64 "\tAlternated: %" PRIu64
-		       "\tRefused: %" PRIu64 "\tDropped: %" PRIu64 "\n",
+		       "\tRefused: %" PRIu64 "\tDropped: %" PRIu64
+		       "\tFailed copies: %" PRIu64 "\n",
 		       (uint64_t)info.routed, (uint64_t)info.alternated,
-		       (uint64_t)info.refused, (uint64_t)info.dropped);
-		printf("%-32s %-24s %9s %12s %8s\n", "TOPIC", "KEY", "PARTITION",
-		       "ROUTED", "BINDER");
+		       (uint64_t)info.refused, (uint64_t)info.dropped,
+		       (uint64_t)info.failed);
+		printf("%-32s %-24s %9s %12s %8s %8s\n", "DESTINATION", "KEY",
+		       "PARTITION", "ROUTED", "FAILED", "BINDER");
 	}
 	for (i = 0; i < info.bindings_count; i++)
 		print_binding(&binds[i], !i);
@@ -589,6 +609,7 @@ static int exchange_bind(int argc, char **argv, bool bind)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "partition", required_argument, NULL, 'p' },
+		{ "to-exchange", no_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -596,9 +617,10 @@ static int exchange_bind(int argc, char **argv, bool bind)
 	const char *key = "", *what = bind ? "bind" : "unbind";
 	int opt, err, fd;
 
-	while ((opt = getopt_long(argc, argv, "k:p:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:p:xh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k': key = optarg; break;
+		case 'x': bo.to_exchange = true; break;
 		case 'p':
 			bo.partition = parse_number(optarg, "--partition", false);
 			bo.partition_set = true;
@@ -610,6 +632,9 @@ static int exchange_bind(int argc, char **argv, bool bind)
 	if (optind != argc - 2)
 		die("exchange %s: an exchange and a topic, please (see --help)",
 		    what);
+	if (bo.to_exchange && bo.partition_set)
+		die("exchange %s: --partition is a topic's, not an exchange's",
+		    what);
 	fd = open_dev();
 	err = bind ? mqdev_exchange_bind(fd, argv[optind], argv[optind + 1],
 					 key, &bo) :
@@ -617,12 +642,15 @@ static int exchange_bind(int argc, char **argv, bool bind)
 					   key, &bo);
 	check_exchange(err, what, argv[optind]);
 	if (json)
-		printf("{\"%sed\":\"%s\",\"topic\":\"%s\"}\n", what,
-		       argv[optind], argv[optind + 1]);
+		printf("{\"%sed\":\"%s\",\"%s\":\"%s\"}\n", what,
+		       argv[optind], bo.to_exchange ? "exchange" : "topic",
+		       argv[optind + 1]);
 	else
-		printf("%s exchange %s %s topic %s, key '%s'.\n",
+		printf("%s exchange %s %s %s %s, key '%s'.\n",
 		       bind ? "Bound" : "Unbound", argv[optind],
-		       bind ? "to" : "from", argv[optind + 1], key);
+		       bind ? "to" : "from",
+		       bo.to_exchange ? "exchange" : "topic", argv[optind + 1],
+		       key);
 	return 0;
 }
 
@@ -687,7 +715,16 @@ static int produce_exchange(const char *ex, const char *rkey, const char *key,
 		if (err == -ENOBUFS)
 			die("line %zu: more than %d copies", n, 64);
 		check_exchange(err, "produce to exchange", ex);
-		for (i = 0; verbose && i < err; i++) {
+		for (i = 0; i < err; i++) {
+			if (acks[i].error) {
+				fprintf(stderr, "mqctl: line %zu: the copy to "
+					"topic %s failed: %s\n", n,
+					acks[i].topic,
+					strerror(acks[i].error));
+				continue;
+			}
+			if (!verbose)
+				continue;
 			if (json)
 				printf("{\"topic\":\"%s\",\"partition\":%u,"
 				       "\"offset\":%" PRIu64 "}\n", acks[i].topic,

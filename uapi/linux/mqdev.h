@@ -686,6 +686,10 @@ struct mqdev_txn_offsets {
 /* Bytes in a binding or routing key, as AMQP's short strings. */
 #define MQDEV_ROUTING_KEY_MAX	255
 #define MQDEV_ROUTING_KEY_SIZE	256	/* NUL-terminated, zero-padded */
+/* '#' words a binding key may have (E2BIG past it) */
+#define MQDEV_ROUTING_KEY_MAX_HASHES 8
+/* binding-key patterns one routing key's match may keep alive (E2BIG) */
+#define MQDEV_ROUTING_MAX_LIVE	256
 
 /* MQDEV_IOC_EXCHANGE_CREATE */
 struct mqdev_exchange_create {
