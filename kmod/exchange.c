@@ -4,36 +4,42 @@
  *
  * An exchange is a named object of a network namespace, with an owner and
  * mode bits like a topic's (perm.c), charged to its creator.  Its bindings
- * each join it to a topic, or one partition of a topic, with a binding key;
- * a binding holds a reference to its topic, so a deleted topic's bindings
- * stay (describe shows them) but route nothing: its appends fail EIDRM.
+ * each join it to a topic, or one partition of a topic, or to another
+ * exchange (AMQP's exchange-to-exchange bindings), with a binding key.  A
+ * binding holds a reference to its destination; deleting a topic or an
+ * exchange drops the bindings to it (and an exchange's alternate topic),
+ * so nothing pins a deleted topic's rings or its binders' charges.
  *
- * A producer attaches a fresh handle to an exchange and produces messages
- * with a routing key each.  A message is routed in three steps, so that no
- * lock another user needs is held across user memory or a sleep:
+ * A producer attaches a handle to an exchange and produces messages with a
+ * routing key each.  A message is routed in three steps, so that no lock
+ * another user needs is held across user memory, a sleep or a match:
  *
  *   1. the message, its routing key and its key are copied into the
- *      kernel: without faulting while the run of appends of the message
- *      before still holds its partition's lock, else with the run let go
- *      of (ring.c's rule, which MQDEV_IOC_PRODUCE follows for keys);
- *   2. with ex->lock held for reading, the matching bindings are found and
- *      referenced into a kernel array (route.c for direct and topic
- *      exchanges, the binding list for fanout), and nothing else;
+ *      kernel, with no lock held;
+ *   2. under rcu_read_lock() only, the exchange's matching bindings are
+ *      found (route.c for direct and topic exchanges, the binding list for
+ *      fanout), those to exchanges followed with the same routing key, and
+ *      the topics' bindings referenced into the producer's arrays;
  *   3. with no exchange lock, each copy is appended through ring.c's
- *      mqdev_append(), as MQDEV_IOC_PRODUCE appends, and acknowledged as
- *      the message was copied in.
+ *      mqdev_append(), as MQDEV_IOC_PRODUCE appends; a copy that fails is
+ *      counted and acknowledged with its errno, and the others go on.
  *
  * Locks:
  *
- *   mqdev_exchanges_lock   the registry: lookups, create, delete, list;
- *                          no other lock is taken under it
- *   part->lock             ring.c's, held by a run of appends across
- *                          messages (never across a fault or a sleep)
- *   ex->lock (rwlock)      the bindings and the trie: written by bind,
- *                          unbind and delete with every allocation made
- *                          before; read by routing (inside a run's
- *                          part->lock) and describe, into arrays made
- *                          before; no other mqdev lock under it
+ *   mqdev_exchange_graph_lock  the exchange-to-exchange bindings (exits
+ *                              and entries): bind, unbind and delete of
+ *                              them, and the cycle and depth check
+ *   mqdev_exchanges_lock       the registry: lookups, create, delete,
+ *                              list, and a topic's deletion walking it
+ *   ex->lock (mutex)           the bindings and the trie, for writers:
+ *                              bind, unbind, delete, describe; readers
+ *                              (routing) take no lock, only RCU
+ *   ex->alt_lock (spinlock)    the alternate topic pointer
+ *   part->lock                 ring.c's, taken by the appends only
+ *
+ * in that order: graph, registry, ex->lock, alt_lock.  Bindings and trie
+ * nodes are freed after an RCU grace period, and an exchange's trie once
+ * no reader can be in it (exchange_release()).
  */
 
 #include <linux/cred.h>
@@ -51,15 +57,17 @@
 #define EXCHANGE_DEFAULT_MODE	0644
 /* Messages in one MQDEV_IOC_EXCHANGE_PRODUCE, as MQDEV_IOC_PRODUCE. */
 #define EXCHANGE_MAX_MSGS	4096
-/* Messages a run of appends may span, as MQDEV_IOC_PRODUCE's chunks. */
-#define EXCHANGE_RUN_MSGS	64
 /* Copies of one message: more is refused, however many acks fit. */
 #define EXCHANGE_MAX_COPIES	4096
+/* Exchanges one message may pass through, the producer's included. */
+#define EXCHANGE_MAX_VISITS	256
 
 MQDEV_LIMIT_SHARED(max_exchanges, 1024, 0, 1 << 20,
 		   "Most exchanges that may exist at once");
 MQDEV_LIMIT(max_exchange_bindings, 4096, 0, 1 << 20,
 	    "Most bindings one exchange may have");
+MQDEV_LIMIT(max_exchange_nodes, 65536, 1, 1 << 24,
+	    "Most routing trie nodes (binding key words) one exchange may have");
 
 struct mqdev_exchange {
 	struct kref		ref;
@@ -71,16 +79,23 @@ struct mqdev_exchange {
 	umode_t			mode;
 	u32			type;		/* MQDEV_EXCHANGE_* */
 	bool			dead;		/* READ_ONCE: deleted */
+	spinlock_t		alt_lock;
 	struct mqdev_topic	*alternate;	/* referenced, or NULL */
-	rwlock_t		lock;		/* bindings, trie */
-	struct list_head	bindings;
+	struct mutex		lock;		/* writers of bindings, trie */
+	struct list_head	bindings;	/* RCU: fanout's readers */
 	u32			nr_bindings;
 	struct mqdev_route_trie	trie;		/* not for fanout */
+	/* under mqdev_exchange_graph_lock: */
+	struct list_head	exits;		/* its bindings to exchanges */
+	struct list_head	entries;	/* bindings to it */
+	u32			graph_gen;	/* graph_depth is of this walk */
+	u32			graph_depth;
 	atomic_t		producers;
 	atomic64_t		routed;
 	atomic64_t		alternated;
 	atomic64_t		refused;
 	atomic64_t		dropped;
+	atomic64_t		failed;		/* copies */
 	/* a routing program (route_bpf.c): set under lock, run under RCU */
 	struct bpf_prog __rcu	*prog;
 	u32			prog_len;
@@ -89,13 +104,20 @@ struct mqdev_exchange {
 
 struct mqdev_binding {
 	struct kref		ref;		/* the exchange's, and routings' */
-	struct list_head	all;		/* on ex->bindings */
-	struct list_head	end;		/* on its trie node's ends */
+	struct list_head	all;		/* RCU, on ex->bindings */
+	struct list_head	end;		/* RCU, on its trie node's ends */
+	struct list_head	exit;		/* on src->exits (to exchange) */
+	struct list_head	entry;		/* on dest->entries */
+	struct list_head	reap;		/* unlinked, to be put */
+	struct rcu_head		rcu;
+	struct mqdev_exchange	*src;		/* its exchange, not referenced */
 	struct mqdev_route_node	*node;		/* NULL for fanout */
-	struct mqdev_topic	*topic;		/* referenced */
+	struct mqdev_topic	*topic;		/* referenced, or NULL */
+	struct mqdev_exchange	*dest;		/* referenced, or NULL */
 	kuid_t			uid;		/* the binder, charged */
 	u32			partition;	/* or MQDEV_PARTITION_ANY */
 	atomic64_t		routed;
+	atomic64_t		failed;
 	struct mqdev_bind_headers *hdrs;	/* a headers exchange's */
 	u32			key_len;
 	char			key[MQDEV_ROUTING_KEY_SIZE];
@@ -107,26 +129,43 @@ static bool exchange_keyed(u32 type)
 	return type == MQDEV_EXCHANGE_DIRECT || type == MQDEV_EXCHANGE_TOPIC;
 }
 
+static DEFINE_MUTEX(mqdev_exchange_graph_lock);
+static u32 mqdev_graph_gen;			/* under the graph lock */
 static DEFINE_MUTEX(mqdev_exchanges_lock);
 static LIST_HEAD(mqdev_exchanges);		/* under mqdev_exchanges_lock */
 static unsigned int mqdev_nr_exchanges;		/* under mqdev_exchanges_lock */
 
 /* ---- references and the registry ---------------------------------------- */
 
+static void exchange_put(struct mqdev_exchange *ex);
+
 static void binding_release(struct kref *ref)
 {
 	struct mqdev_binding *b = container_of(ref, struct mqdev_binding, ref);
 
 	mqdev_uncharge(b->uid, MQDEV_CHARGE_BINDINGS, 1);
-	mqdev_topic_put(b->topic);
-	kfree(b->hdrs);
-	kfree(b);
+	if (b->topic)
+		mqdev_topic_put(b->topic);
+	if (b->dest)
+		exchange_put(b->dest);
+	/* Routers may still be reading it under RCU. */
+	if (b->hdrs)
+		kfree_rcu(b->hdrs, rcu);
+	kfree_rcu(b, rcu);
 }
 
-/* May sleep (the topic's last reference): never under ex->lock. */
+/* May sleep (its destination's last reference): never under a lock. */
 static void binding_put(struct mqdev_binding *b)
 {
 	kref_put(&b->ref, binding_release);
+}
+
+static void bindings_put(struct list_head *reap)
+{
+	struct mqdev_binding *b, *next;
+
+	list_for_each_entry_safe(b, next, reap, reap)
+		binding_put(b);
 }
 
 static void exchange_release(struct kref *ref)
@@ -135,15 +174,19 @@ static void exchange_release(struct kref *ref)
 						 ref);
 
 	WARN_ON_ONCE(!list_empty(&ex->bindings));
+	/* A router that came through a binding to it may still walk it. */
+	synchronize_rcu();
 	if (exchange_keyed(ex->type))
 		mqdev_route_destroy(&ex->trie);
 	mqdev_prog_free(rcu_dereference_protected(ex->prog, true));
 	if (ex->alternate)
 		mqdev_topic_put(ex->alternate);
 	mqdev_uncharge(ex->uid, MQDEV_CHARGE_EXCHANGES, 1);
+	mutex_destroy(&ex->lock);
 	kfree(ex);
 }
 
+/* May sleep: never under a lock, nor under RCU. */
 static void exchange_put(struct mqdev_exchange *ex)
 {
 	kref_put(&ex->ref, exchange_release);
@@ -187,6 +230,19 @@ static struct mqdev_exchange *exchange_get(struct net *net, const char *name,
 	return ex;
 }
 
+/* The alternate topic, referenced, or NULL. */
+static struct mqdev_topic *exchange_alternate(struct mqdev_exchange *ex)
+{
+	struct mqdev_topic *alt;
+
+	spin_lock(&ex->alt_lock);
+	alt = ex->alternate;
+	if (alt)
+		kref_get(&alt->ref);
+	spin_unlock(&ex->alt_lock);
+	return alt;
+}
+
 /* ---- create ---------------------------------------------------------- */
 
 static int exchange_create_check(const struct mqdev_exchange_create *req)
@@ -220,9 +276,31 @@ exchange_alloc(struct net *net, const struct mqdev_exchange_create *req)
 	ex->gid = current_fsgid();
 	ex->mode = req->mode ?: EXCHANGE_DEFAULT_MODE;
 	ex->type = req->type;
-	rwlock_init(&ex->lock);
+	spin_lock_init(&ex->alt_lock);
+	mutex_init(&ex->lock);
 	INIT_LIST_HEAD(&ex->bindings);
+	INIT_LIST_HEAD(&ex->exits);
+	INIT_LIST_HEAD(&ex->entries);
 	return ex;
+}
+
+/* Under the registry's lock: may @ex join it? */
+static int exchange_register(struct mqdev_exchange *ex)
+{
+	lockdep_assert_held(&mqdev_exchanges_lock);
+	if (exchange_find(ex->net, ex->name))
+		return -EEXIST;
+	if (mqdev_nr_exchanges >= mqdev_limit(&max_exchanges))
+		return -ENOSPC;
+	/*
+	 * A topic's deletion walks the registry after marking it dead: the
+	 * alternate is seen dead here, or this exchange there.
+	 */
+	if (ex->alternate && mqdev_topic_dead(ex->alternate))
+		return -ENOENT;
+	list_add_tail(&ex->node, &mqdev_exchanges);
+	mqdev_nr_exchanges++;
+	return 0;
 }
 
 /**
@@ -265,14 +343,7 @@ int mqdev_exchange_create(struct net *net,
 	ex->alternate = alt;
 
 	mutex_lock(&mqdev_exchanges_lock);
-	if (exchange_find(net, ex->name))
-		err = -EEXIST;
-	else if (mqdev_nr_exchanges >= mqdev_limit(&max_exchanges))
-		err = -ENOSPC;
-	if (!err) {
-		list_add_tail(&ex->node, &mqdev_exchanges);
-		mqdev_nr_exchanges++;
-	}
+	err = exchange_register(ex);
 	mutex_unlock(&mqdev_exchanges_lock);
 	if (err)
 		exchange_put(ex);	/* gives back the charge and @alt */
@@ -284,27 +355,57 @@ err_put_alt:
 	return err;
 }
 
+/* ---- unlinking bindings ------------------------------------------------ */
+
+/*
+ * Under ex->lock (and the graph lock for a binding to an exchange): take
+ * @b off every list readers walk, onto @reap for binding_put() once the
+ * locks are let go of.  Routers that found it before may still use it.
+ */
+static void binding_unlink(struct mqdev_exchange *ex, struct mqdev_binding *b,
+			   struct list_head *reap)
+{
+	lockdep_assert_held(&ex->lock);
+	list_del_rcu(&b->all);
+	ex->nr_bindings--;
+	if (b->node) {
+		list_del_rcu(&b->end);
+		mqdev_route_prune(&ex->trie, b->node);
+	}
+	if (b->dest) {
+		lockdep_assert_held(&mqdev_exchange_graph_lock);
+		list_del(&b->exit);
+		list_del(&b->entry);
+	}
+	list_add_tail(&b->reap, reap);
+}
+
 /* ---- delete ---------------------------------------------------------- */
 
-/* Off the registry: its bindings go; attached producers get EIDRM. */
+/*
+ * Off the registry: its bindings go, and those of other exchanges to it;
+ * attached producers get EIDRM.
+ */
 static void exchange_kill(struct mqdev_exchange *ex)
 {
 	struct mqdev_binding *b, *next;
-	LIST_HEAD(gone);
+	struct mqdev_exchange *src;
+	LIST_HEAD(reap);
 
 	WRITE_ONCE(ex->dead, true);
-	write_lock(&ex->lock);
-	list_splice_init(&ex->bindings, &gone);
-	list_for_each_entry(b, &gone, all) {
-		if (!b->node)
-			continue;
-		list_del(&b->end);
-		mqdev_route_prune(&ex->trie, b->node);
+	mutex_lock(&mqdev_exchange_graph_lock);
+	list_for_each_entry_safe(b, next, &ex->entries, entry) {
+		src = b->src;
+		mutex_lock(&src->lock);
+		binding_unlink(src, b, &reap);
+		mutex_unlock(&src->lock);
 	}
-	ex->nr_bindings = 0;
-	write_unlock(&ex->lock);
-	list_for_each_entry_safe(b, next, &gone, all)
-		binding_put(b);
+	mutex_lock(&ex->lock);
+	list_for_each_entry_safe(b, next, &ex->bindings, all)
+		binding_unlink(ex, b, &reap);
+	mutex_unlock(&ex->lock);
+	mutex_unlock(&mqdev_exchange_graph_lock);
+	bindings_put(&reap);
 	exchange_put(ex);
 }
 
@@ -312,6 +413,8 @@ static void exchange_kill(struct mqdev_exchange *ex)
  * mqdev_exchange_delete() - MQDEV_IOC_EXCHANGE_DELETE
  * @net: the caller's network namespace
  * @req: the exchange's name; flags and reserved zero
+ *
+ * Other exchanges' bindings to it go with it.
  *
  * Return: 0; -EINVAL; -ENOENT; -EPERM unless the caller owns it or has
  * CAP_SYS_ADMIN.
@@ -364,6 +467,60 @@ void mqdev_exchanges_destroy_net(struct net *net)
 	}
 }
 
+/* Under ex->lock: unlink @ex's bindings to @topic, and its alternate. */
+static struct mqdev_topic *exchange_drop_topic(struct mqdev_exchange *ex,
+					       struct mqdev_topic *topic,
+					       struct list_head *reap)
+{
+	struct mqdev_topic *alt = NULL;
+	struct mqdev_binding *b, *next;
+
+	list_for_each_entry_safe(b, next, &ex->bindings, all)
+		if (b->topic == topic)
+			binding_unlink(ex, b, reap);
+	spin_lock(&ex->alt_lock);
+	if (ex->alternate == topic) {
+		alt = topic;
+		ex->alternate = NULL;
+	}
+	spin_unlock(&ex->alt_lock);
+	return alt;
+}
+
+/**
+ * mqdev_exchanges_topic_gone() - a topic was deleted: drop what routes to it
+ * @topic: the topic, marked dead, still referenced by the caller
+ *
+ * Every binding to it and every exchange's alternate reference to it go,
+ * with their charges, so that they do not pin its rings.  The cost, the
+ * deleter's, is a walk of the namespace's exchanges and their bindings
+ * (max_exchanges times max_exchange_bindings at most), each exchange's lock
+ * held for its own walk only.
+ */
+void mqdev_exchanges_topic_gone(struct mqdev_topic *topic)
+{
+	struct mqdev_topic *alt;
+	struct mqdev_exchange *ex;
+	LIST_HEAD(reap);
+	u32 alts = 0;
+
+	mutex_lock(&mqdev_exchanges_lock);
+	list_for_each_entry(ex, &mqdev_exchanges, node) {
+		if (!net_eq(ex->net, topic->net))
+			continue;
+		mutex_lock(&ex->lock);
+		alt = exchange_drop_topic(ex, topic, &reap);
+		mutex_unlock(&ex->lock);
+		alts += !!alt;
+		cond_resched();
+	}
+	mutex_unlock(&mqdev_exchanges_lock);
+	bindings_put(&reap);
+	/* The caller's reference keeps it alive: these never free it. */
+	while (alts--)
+		mqdev_topic_put(topic);
+}
+
 /* ---- list ------------------------------------------------------------ */
 
 /**
@@ -412,7 +569,8 @@ int mqdev_exchange_list(struct net *net, struct mqdev_topic_list *req)
 
 struct bind_ctx {
 	struct mqdev_exchange		*ex;
-	struct mqdev_topic		*topic;
+	struct mqdev_topic		*topic;		/* one of these two */
+	struct mqdev_exchange		*dest;
 	char				key[MQDEV_ROUTING_KEY_SIZE];
 	u32				key_len;
 	struct mqdev_route_word		words[MQDEV_ROUTE_MAX_WORDS];
@@ -424,19 +582,22 @@ struct bind_ctx {
 static int bind_key_check(const struct mqdev_exchange *ex,
 			  const struct bind_ctx *c)
 {
-	u32 i;
+	u32 i, hashes = 0;
 
 	if (memchr(c->key, 0, c->key_len))
 		return -EINVAL;
 	if (ex->type != MQDEV_EXCHANGE_TOPIC)
 		return 0;
 	/* '*' and '#' are words of their own, as AMQP's topic keys have them */
-	for (i = 0; i < c->nr_words; i++)
+	for (i = 0; i < c->nr_words; i++) {
 		if (c->words[i].len > 1 &&
 		    (memchr(c->words[i].word, '*', c->words[i].len) ||
 		     memchr(c->words[i].word, '#', c->words[i].len)))
 			return -EINVAL;
-	return 0;
+		hashes += c->words[i].len == 1 && c->words[i].word[0] == '#';
+	}
+	/* each '#' multiplies what a match may keep alive */
+	return hashes > MQDEV_ROUTE_MAX_HASHES ? -E2BIG : 0;
 }
 
 /* A headers exchange's binding headers; no others may be given. */
@@ -459,7 +620,11 @@ static int bind_prepare(struct net *net, const struct mqdev_exchange_bind *req,
 {
 	int err;
 
-	if (req->flags || req->reserved || req->key_len > MQDEV_ROUTING_KEY_MAX)
+	if ((req->flags & ~MQDEV_BIND_FLAGS) || req->reserved ||
+	    req->key_len > MQDEV_ROUTING_KEY_MAX)
+		return -EINVAL;
+	if ((req->flags & MQDEV_BIND_EXCHANGE) &&
+	    req->partition != MQDEV_PARTITION_ANY)
 		return -EINVAL;
 	err = mqdev_name_check(req->exchange) ?: mqdev_name_check(req->topic);
 	if (err)
@@ -480,7 +645,6 @@ static int bind_prepare(struct net *net, const struct mqdev_exchange_bind *req,
 	return err;
 }
 
-/* Is @b the binding of @c's key to the topic named @topic, @partition? */
 /* A bind or unbind's context, its exchange referenced; free with kfree(). */
 static struct bind_ctx *bind_ctx_new(struct net *net,
 				     const struct mqdev_exchange_bind *req)
@@ -505,38 +669,48 @@ static void bind_ctx_free(struct bind_ctx *c)
 	kfree(c);
 }
 
-static bool binding_is(const struct mqdev_binding *b, const char *topic,
-		       u32 partition, const struct bind_ctx *c)
+/* The name of what @b routes to. */
+static const char *binding_dest_name(const struct mqdev_binding *b)
 {
-	return b->partition == partition && b->key_len == c->key_len &&
+	return b->dest ? b->dest->name : b->topic->name;
+}
+
+static bool binding_is(const struct mqdev_binding *b, const char *dest,
+		       bool to_exchange, u32 partition,
+		       const struct bind_ctx *c)
+{
+	return !b->dest == !to_exchange && b->partition == partition &&
+	       b->key_len == c->key_len &&
 	       !memcmp(b->key, c->key, c->key_len) &&
 	       mqdev_bind_headers_equal(b->hdrs, c->hdrs) &&
-	       !strcmp(b->topic->name, topic);
+	       !strcmp(binding_dest_name(b), dest);
 }
 
 /*
- * The binding of @c's key to @topic (by name: it may have been deleted and
- * made again) and @partition, under ex->lock.  In a trie only the bindings
- * of the key's own node are looked at, so that binding does not cost what
- * the exchange's other bindings number; a fanout exchange has its list.
+ * The binding of @c's key to @dest (by name: it may have been deleted and
+ * made again), an exchange or a topic, and @partition, under ex->lock.  In
+ * a trie only the bindings of the key's own node are looked at, so that
+ * binding does not cost what the exchange's other bindings number.
  */
 static struct mqdev_binding *binding_find(struct mqdev_exchange *ex,
-					  const char *topic, u32 partition,
+					  const char *dest, bool to_exchange,
+					  u32 partition,
 					  const struct bind_ctx *c)
 {
 	struct mqdev_route_node *n;
 	struct mqdev_binding *b;
 
+	lockdep_assert_held(&ex->lock);
 	if (!exchange_keyed(ex->type)) {
 		list_for_each_entry(b, &ex->bindings, all)
-			if (binding_is(b, topic, partition, c))
+			if (binding_is(b, dest, to_exchange, partition, c))
 				return b;
 		return NULL;
 	}
 	n = mqdev_route_find(&ex->trie, c->words, c->nr_words);
 	if (n)
 		list_for_each_entry(b, &n->ends, end)
-			if (binding_is(b, topic, partition, c))
+			if (binding_is(b, dest, to_exchange, partition, c))
 				return b;
 	return NULL;
 }
@@ -555,6 +729,7 @@ static struct mqdev_binding *binding_alloc(const struct bind_ctx *c,
 		return NULL;
 	kref_init(&b->ref);
 	INIT_LIST_HEAD(&b->end);
+	b->src = c->ex;
 	b->uid = current_fsuid();
 	b->partition = req->partition;
 	b->key_len = c->key_len;
@@ -562,27 +737,37 @@ static struct mqdev_binding *binding_alloc(const struct bind_ctx *c,
 	return b;
 }
 
-/* Under ex->lock for writing: link @b in, its trie node made of spares. */
+/* Is @b's destination deleted?  Its deletion then walks, or walked, us. */
+static bool binding_dest_dead(const struct mqdev_binding *b)
+{
+	return b->dest ? READ_ONCE(b->dest->dead) : mqdev_topic_dead(b->topic);
+}
+
+/* Under ex->lock: link @b in, its trie node made of spares; publish it. */
 static int binding_link(struct bind_ctx *c, struct mqdev_binding *b)
 {
 	struct mqdev_exchange *ex = c->ex;
 	struct mqdev_route_node *n;
 
+	lockdep_assert_held(&ex->lock);
 	if (READ_ONCE(ex->dead))
 		return -EIDRM;
-	if (binding_find(ex, b->topic->name, b->partition, c))
+	if (binding_dest_dead(b))
+		return -ENOENT;
+	if (binding_find(ex, binding_dest_name(b), b->dest, b->partition, c))
 		return -EEXIST;
 	if (ex->nr_bindings >= mqdev_limit(&max_exchange_bindings))
 		return -ENOSPC;
 	if (exchange_keyed(ex->type)) {
 		n = mqdev_route_insert(&ex->trie, c->words, c->nr_words,
+				       mqdev_limit(&max_exchange_nodes),
 				       c->spare);
 		if (IS_ERR(n))
 			return PTR_ERR(n);
 		b->node = n;
-		list_add_tail(&b->end, &n->ends);
+		list_add_tail_rcu(&b->end, &n->ends);
 	}
-	list_add_tail(&b->all, &ex->bindings);
+	list_add_tail_rcu(&b->all, &ex->bindings);
 	ex->nr_bindings++;
 	return 0;
 }
@@ -607,9 +792,14 @@ static void bind_free_spares(struct bind_ctx *c)
 		kfree(c->spare[i]);
 }
 
-static int bind_topic(struct net *net, const struct mqdev_exchange_bind *req,
-		      struct bind_ctx *c)
+/* The destination, referenced into @c: a topic or an exchange. */
+static int bind_dest(struct net *net, const struct mqdev_exchange_bind *req,
+		     struct bind_ctx *c)
 {
+	if (req->flags & MQDEV_BIND_EXCHANGE) {
+		c->dest = exchange_get(net, req->topic, MAY_WRITE);
+		return PTR_ERR_OR_ZERO(c->dest);
+	}
 	c->topic = mqdev_topic_get(NULL, net, req->topic, MQDEV_ACT_PRODUCE);
 	if (IS_ERR(c->topic))
 		return PTR_ERR(c->topic);
@@ -621,18 +811,108 @@ static int bind_topic(struct net *net, const struct mqdev_exchange_bind *req,
 	return 0;
 }
 
+/*
+ * The longest chain of exchange-to-exchange bindings from @x, in bindings,
+ * or -ELOOP if @src is on one (a new binding @src -> @x would close a
+ * cycle).  Under the graph lock; each exchange is walked once (@gen), and
+ * the graph is acyclic and at most MQDEV_EXCHANGE_MAX_DEPTH deep, which
+ * bounds the recursion.
+ */
+static int graph_down(struct mqdev_exchange *x, const struct mqdev_exchange *src,
+		      u32 gen)
+{
+	struct mqdev_binding *b;
+	int d, depth = 0;
+
+	if (x == src)
+		return -ELOOP;
+	if (x->graph_gen == gen)
+		return x->graph_depth;
+	list_for_each_entry(b, &x->exits, exit) {
+		d = graph_down(b->dest, src, gen);
+		if (d < 0)
+			return d;
+		depth = max(depth, d + 1);
+	}
+	x->graph_gen = gen;
+	x->graph_depth = depth;
+	return depth;
+}
+
+/* The longest chain of bindings to @x, the same way. */
+static int graph_up(struct mqdev_exchange *x, u32 gen)
+{
+	struct mqdev_binding *b;
+	int depth = 0;
+
+	if (x->graph_gen == gen)
+		return x->graph_depth;
+	list_for_each_entry(b, &x->entries, entry)
+		depth = max(depth, graph_up(b->src, gen) + 1);
+	x->graph_gen = gen;
+	x->graph_depth = depth;
+	return depth;
+}
+
+/*
+ * May @src bind to @dest?  Not if it closes a cycle, nor if a message would
+ * then pass through more than MQDEV_EXCHANGE_MAX_DEPTH exchanges: -ELOOP.
+ */
+static int graph_check(struct mqdev_exchange *src, struct mqdev_exchange *dest)
+{
+	int down, up;
+
+	lockdep_assert_held(&mqdev_exchange_graph_lock);
+	down = graph_down(dest, src, ++mqdev_graph_gen);
+	if (down < 0)
+		return down;
+	up = graph_up(src, ++mqdev_graph_gen);
+	if (up + 1 + down + 1 > MQDEV_EXCHANGE_MAX_DEPTH)
+		return -ELOOP;
+	return 0;
+}
+
+/* Link @b in; a binding to an exchange under the graph lock, checked. */
+static int bind_link(struct bind_ctx *c, struct mqdev_binding *b)
+{
+	int err = 0;
+
+	if (!b->dest) {
+		mutex_lock(&c->ex->lock);
+		err = binding_link(c, b);
+		mutex_unlock(&c->ex->lock);
+		return err;
+	}
+	mutex_lock(&mqdev_exchange_graph_lock);
+	err = graph_check(c->ex, b->dest);
+	if (!err) {
+		mutex_lock(&c->ex->lock);
+		err = binding_link(c, b);
+		mutex_unlock(&c->ex->lock);
+	}
+	if (!err) {
+		list_add_tail(&b->exit, &c->ex->exits);
+		list_add_tail(&b->entry, &b->dest->entries);
+	}
+	mutex_unlock(&mqdev_exchange_graph_lock);
+	return err;
+}
+
 /**
  * mqdev_exchange_bind() - MQDEV_IOC_EXCHANGE_BIND
  * @net: the caller's network namespace
  * @req: the binding
  *
- * Needs write permission on the exchange and on the topic; the binding is
- * charged to the caller.
+ * Needs write permission on the exchange and on the destination, a topic
+ * or (MQDEV_BIND_EXCHANGE) an exchange; the binding is charged to the
+ * caller.
  *
  * Return: 0; -EINVAL for a bad request, key or partition; -ENOENT;
  * -EACCES; -EEXIST for a binding there already; -ENOSPC past
- * max_exchange_bindings; -EDQUOT past max_user_bindings; -EIDRM for an
- * exchange deleted meanwhile; -EFAULT; -ENOMEM.
+ * max_exchange_bindings; -E2BIG past max_exchange_nodes or
+ * MQDEV_ROUTE_MAX_HASHES; -ELOOP for a cycle or a chain of exchanges
+ * deeper than MQDEV_EXCHANGE_MAX_DEPTH; -EDQUOT past max_user_bindings;
+ * -EIDRM for an exchange deleted meanwhile; -EFAULT; -ENOMEM.
  */
 int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req)
 {
@@ -643,25 +923,24 @@ int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req)
 	c = bind_ctx_new(net, req);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
-	err = bind_topic(net, req, c);
+	err = bind_dest(net, req, c);
 	if (err)
 		goto out_put_ex;
 	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_BINDINGS, 1);
 	if (err)
-		goto out_put_topic;
+		goto out_put_dest;
 	err = bind_spares(c);
 	b = err ? NULL : binding_alloc(c, req);
 	if (!b) {
 		err = -ENOMEM;
 		mqdev_uncharge(current_fsuid(), MQDEV_CHARGE_BINDINGS, 1);
-		goto out_put_topic;
+		goto out_put_dest;
 	}
-	b->topic = c->topic;	/* the binding's reference from now on */
-	b->hdrs = c->hdrs;	/* and its headers, once linked */
-
-	write_lock(&c->ex->lock);
-	err = binding_link(c, b);
-	write_unlock(&c->ex->lock);
+	/* the binding's references from now on, and its headers once linked */
+	b->topic = c->topic;
+	b->dest = c->dest;
+	b->hdrs = c->hdrs;
+	err = bind_link(c, b);
 	if (err) {
 		b->hdrs = NULL;		/* still the context's to free */
 		binding_put(b);
@@ -670,8 +949,11 @@ int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req)
 	}
 	goto out_spares;
 
-out_put_topic:
-	mqdev_topic_put(c->topic);
+out_put_dest:
+	if (c->topic)
+		mqdev_topic_put(c->topic);
+	if (c->dest)
+		exchange_put(c->dest);
 out_spares:
 	bind_free_spares(c);
 out_put_ex:
@@ -686,7 +968,7 @@ out_put_ex:
  * @req: the binding, as it was made
  *
  * Needs write permission on the exchange only: its routing is its
- * writers' to change.  The topic may have been deleted since.
+ * writers' to change.
  *
  * Return: 0; -EINVAL; -ENOENT for no such exchange or binding; -EACCES;
  * -EFAULT; -ENOMEM.
@@ -694,30 +976,27 @@ out_put_ex:
 int mqdev_exchange_unbind(struct net *net,
 			  const struct mqdev_exchange_bind *req)
 {
+	bool to_exchange = req->flags & MQDEV_BIND_EXCHANGE;
 	struct mqdev_binding *b;
 	struct bind_ctx *c;
-	int err;
+	LIST_HEAD(reap);
 
 	c = bind_ctx_new(net, req);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
-	write_lock(&c->ex->lock);
-	b = binding_find(c->ex, req->topic, req->partition, c);
-	if (b) {
-		list_del(&b->all);
-		c->ex->nr_bindings--;
-		if (b->node) {
-			list_del(&b->end);
-			mqdev_route_prune(&c->ex->trie, b->node);
-		}
-	}
-	write_unlock(&c->ex->lock);
-	err = b ? 0 : -ENOENT;
+	if (to_exchange)
+		mutex_lock(&mqdev_exchange_graph_lock);
+	mutex_lock(&c->ex->lock);
+	b = binding_find(c->ex, req->topic, to_exchange, req->partition, c);
 	if (b)
-		binding_put(b);
+		binding_unlink(c->ex, b, &reap);
+	mutex_unlock(&c->ex->lock);
+	if (to_exchange)
+		mutex_unlock(&mqdev_exchange_graph_lock);
+	bindings_put(&reap);
 	exchange_put(c->ex);
 	bind_ctx_free(c);
-	return err;
+	return b ? 0 : -ENOENT;
 }
 
 /* ---- describe -------------------------------------------------------- */
@@ -726,12 +1005,14 @@ static void binding_fill(const struct mqdev_binding *b,
 			 struct mqdev_binding_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	memcpy(info->topic, b->topic->name, MQDEV_NAME_SIZE);
+	memcpy(info->topic, binding_dest_name(b), MQDEV_NAME_SIZE);
 	memcpy(info->key, b->key, b->key_len);
 	info->key_len = b->key_len;
 	info->partition = b->partition;
 	info->routed = atomic64_read(&b->routed);
+	info->failed = atomic64_read(&b->failed);
 	info->uid = from_kuid_munged(current_user_ns(), b->uid);
+	info->flags = b->dest ? MQDEV_BINDING_EXCHANGE : 0;
 	if (b->hdrs) {
 		info->match = b->hdrs->match;
 		info->headers_len = b->hdrs->len;
@@ -746,22 +1027,24 @@ static u32 describe_bindings(struct mqdev_exchange *ex,
 	struct mqdev_binding *b;
 	u32 n = 0;
 
-	read_lock(&ex->lock);
+	mutex_lock(&ex->lock);
 	list_for_each_entry(b, &ex->bindings, all)
 		if (n < room)
 			binding_fill(b, &infos[n++]);
 	n = ex->nr_bindings;
-	read_unlock(&ex->lock);
+	mutex_unlock(&ex->lock);
 	return n;
 }
 
-static void describe_fill(const struct mqdev_exchange *ex,
+static void describe_fill(struct mqdev_exchange *ex,
 			  struct mqdev_exchange_info *req)
 {
+	spin_lock(&ex->alt_lock);
 	if (ex->alternate)
 		memcpy(req->alternate, ex->alternate->name, MQDEV_NAME_SIZE);
 	else
 		memset(req->alternate, 0, sizeof(req->alternate));
+	spin_unlock(&ex->alt_lock);
 	req->type = ex->type;
 	req->flags = 0;
 	req->mode = ex->mode;
@@ -772,6 +1055,7 @@ static void describe_fill(const struct mqdev_exchange *ex,
 	req->alternated = atomic64_read(&ex->alternated);
 	req->refused = atomic64_read(&ex->refused);
 	req->dropped = atomic64_read(&ex->dropped);
+	req->failed = atomic64_read(&ex->failed);
 	req->prog_out_of_range = atomic64_read(&ex->prog_out_of_range);
 	req->prog_len = READ_ONCE(ex->prog_len);
 }
@@ -794,7 +1078,7 @@ int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req)
 	struct mqdev_exchange *ex;
 	int err = 0;
 
-	if (req->reserved)
+	if (req->reserved || req->reserved2)
 		return -EINVAL;
 	if (req->bindings_count &&
 	    (size < MQDEV_BINDING_INFO_SIZE_VER0 || size > PAGE_SIZE))
@@ -860,7 +1144,7 @@ int mqdev_exchange_program(struct net *net,
 			return PTR_ERR(prog);
 		}
 	}
-	write_lock(&ex->lock);
+	mutex_lock(&ex->lock);
 	if (READ_ONCE(ex->dead)) {
 		err = -EIDRM;
 		old = prog;
@@ -869,12 +1153,109 @@ int mqdev_exchange_program(struct net *net,
 					  lockdep_is_held(&ex->lock));
 		WRITE_ONCE(ex->prog_len, prog ? req->len : 0);
 	}
-	write_unlock(&ex->lock);
+	mutex_unlock(&ex->lock);
 	if (old && !err)
 		synchronize_rcu();	/* routings run it under RCU */
 	mqdev_prog_free(old);
 	exchange_put(ex);
 	return err;
+}
+
+/* ---- produce: the producer's context ----------------------------------- */
+
+/* An exchange a message passes through, and how deep. */
+struct route_visit {
+	struct mqdev_exchange		*ex;
+	u32				depth;	/* 0: the producer's */
+	bool				out_of_range; /* its program's */
+};
+
+/*
+ * One message's way through the exchanges, and the producer's scratch:
+ * made when a handle attaches, so that routing allocates nothing per
+ * message (but to grow dest when a message has more copies than before).
+ */
+struct mqdev_route_ctx {
+	struct mqdev_exchange		*ex;
+	struct mqdev_append		ap;
+	struct mqdev_exchange_msg	msg;
+	char				rkey[MQDEV_ROUTING_KEY_SIZE];
+	struct mqdev_route_word		words[MQDEV_ROUTE_MAX_WORDS];
+	u32				nr_words;	/* as a topic exchange's */
+	u8				key[MQDEV_MAX_KEY];
+	struct mqdev_route_scratch	scratch;
+	struct route_visit		visits[EXCHANGE_MAX_VISITS];
+	u32				nr_visits;
+	u32				depth;		/* of the one matched */
+	struct mqdev_binding		**dest;		/* dest_room */
+	u32				dest_room;
+	u32				nr_dest;	/* referenced in dest */
+	u32				overflow;	/* matched past the room */
+	struct mqdev_exchange_ack	*acks;		/* dest_room */
+	u32				acks_used;	/* of the caller's */
+	/*
+	 * Headers exchanges and routing programs (xroute.h): the first bytes
+	 * of the value, copied in only when an exchange on the way needs
+	 * them, then the message's headers and a program's context, made once
+	 * per message when one does.
+	 */
+	u32				visit;		/* the one matched */
+	bool				want_peek, peeked;
+	bool				mh_ready, pctx_ready;
+	u32				peek_len;
+	u8				peek[MQDEV_ROUTE_HEADERS_MAX];
+	struct mqdev_hdr		hdrs[MQDEV_MSG_HDRS_MAX];
+	struct mqdev_msg_headers	mh;
+	u32				pctx[MQDEV_PROG_CTX_WORDS];
+};
+
+/* Grow the destinations and their acknowledgements to @n, or fail. */
+static int ctx_grow_dest(struct mqdev_route_ctx *c, u32 n)
+{
+	struct mqdev_exchange_ack *acks;
+	struct mqdev_binding **dest;
+
+	if (n > EXCHANGE_MAX_COPIES)
+		return -E2BIG;
+	n = min_t(u32, max(n, 2 * c->dest_room), EXCHANGE_MAX_COPIES);
+	dest = kvmalloc_array(n, sizeof(*dest), GFP_KERNEL_ACCOUNT);
+	acks = kvmalloc_array(n, sizeof(*acks), GFP_KERNEL_ACCOUNT);
+	if (!dest || !acks) {
+		kvfree(dest);
+		kvfree(acks);
+		return -ENOMEM;
+	}
+	kvfree(c->dest);
+	kvfree(c->acks);
+	c->dest = dest;
+	c->acks = acks;
+	c->dest_room = n;
+	return 0;
+}
+
+static struct mqdev_route_ctx *route_ctx_new(void)
+{
+	struct mqdev_route_ctx *c;
+
+	c = kvzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
+	if (c && ctx_grow_dest(c, 16)) {
+		kvfree(c);
+		c = NULL;
+	}
+	if (c) {
+		c->mh.block = c->peek;
+		c->mh.h = c->hdrs;
+	}
+	return c;
+}
+
+static void route_ctx_free(struct mqdev_route_ctx *c)
+{
+	if (!c)
+		return;
+	kvfree(c->dest);
+	kvfree(c->acks);
+	kvfree(c);
 }
 
 /* ---- attach ---------------------------------------------------------- */
@@ -885,14 +1266,16 @@ int mqdev_exchange_program(struct net *net,
  * @req: the exchange's name
  *
  * Needs write permission on the exchange.  The handle holds the exchange
- * until it is closed, deleted or not.
+ * until it is closed, deleted or not, and its routing context (some tens
+ * of KiB, charged to the caller's memory cgroup).
  *
  * Return: 0; -EINVAL; -ENOENT; -EACCES; -EBUSY for a handle that is
- * attached or a session.
+ * attached or a session; -ENOMEM.
  */
 int mqdev_exchange_attach(struct mqdev_handle *h,
 			  const struct mqdev_exchange_attach *req)
 {
+	struct mqdev_route_ctx *c;
 	struct mqdev_exchange *ex;
 	int err = 0;
 
@@ -901,17 +1284,25 @@ int mqdev_exchange_attach(struct mqdev_handle *h,
 	ex = exchange_get(h->net, req->name, MAY_WRITE);
 	if (IS_ERR(ex))
 		return PTR_ERR(ex);
+	c = route_ctx_new();
+	if (!c) {
+		exchange_put(ex);
+		return -ENOMEM;
+	}
 	mutex_lock(&h->lock);
 	if (h->topic || h->session || h->exchange) {
 		err = -EBUSY;
 	} else {
 		atomic_inc(&ex->producers);
+		h->route_ctx = c;
 		/* Pairs with smp_load_acquire() in mqdev_exchange_produce(). */
 		smp_store_release(&h->exchange, ex);
 	}
 	mutex_unlock(&h->lock);
-	if (err)
+	if (err) {
+		route_ctx_free(c);
 		exchange_put(ex);
+	}
 	return err;
 }
 
@@ -926,238 +1317,271 @@ void mqdev_exchange_detach(struct mqdev_handle *h)
 	atomic_dec(&h->exchange->producers);
 	exchange_put(h->exchange);
 	h->exchange = NULL;
+	route_ctx_free(h->route_ctx);
+	h->route_ctx = NULL;
 }
 
-/* ---- produce --------------------------------------------------------- */
+/* ---- produce: matching ----------------------------------------------- */
 
-/* One message's way through the exchange, and the call's scratch. */
-struct route_ctx {
-	struct mqdev_exchange		*ex;
-	struct mqdev_append		ap;
-	struct mqdev_exchange_msg	msg;
-	char				rkey[MQDEV_ROUTING_KEY_SIZE];
-	struct mqdev_route_word		words[MQDEV_ROUTE_MAX_WORDS];
-	u32				nr_words;
-	void				*key;		/* MQDEV_MAX_KEY */
-	struct mqdev_route_node		**set;		/* two of set_room */
-	u32				set_room;
-	struct mqdev_binding		**dest;		/* dest_room */
-	u32				dest_room;
-	u32				nr_dest;
-	struct mqdev_exchange_ack	*acks;		/* dest_room */
-	u32				acks_used;	/* of the caller's */
-	/* headers exchanges and routing programs: xroute.h */
-	struct mqdev_msg_headers	mh;	/* a headers exchange's */
-	u8				peek[MQDEV_ROUTE_VALUE_BYTES];
-	u32				peek_len;
-	u32				*pctx;	/* a program's context */
-	bool				pctx_ready;
-	bool				out_of_range;
-};
-
-/* Grow one of the context's arrays to @n entries, or fail. */
-static int ctx_grow(void **arr, u32 *room, u32 n, size_t size, u32 max)
+/* Follow a binding to @ex, once per message and not too deep. */
+static int ctx_visit(struct mqdev_route_ctx *c, struct mqdev_exchange *ex)
 {
-	void *p;
+	u32 i;
 
-	if (n > max)
+	/* the graph is checked at bind time; a router may see it change */
+	if (c->depth + 1 >= MQDEV_EXCHANGE_MAX_DEPTH)
+		return 0;
+	for (i = 0; i < c->nr_visits; i++)
+		if (c->visits[i].ex == ex)
+			return 0;
+	if (c->nr_visits == EXCHANGE_MAX_VISITS)
 		return -E2BIG;
-	n = max_t(u32, n, 2 * *room);
-	n = min(n, max);
-	p = kvmalloc_array(n, size, GFP_KERNEL_ACCOUNT);
-	if (!p)
-		return -ENOMEM;
-	kvfree(*arr);
-	*arr = p;
-	*room = n;
+	c->visits[c->nr_visits].out_of_range = false;
+	c->visits[c->nr_visits].ex = ex;
+	c->visits[c->nr_visits++].depth = c->depth + 1;
 	return 0;
 }
 
-static int ctx_grow_set(struct route_ctx *c, u32 n)
+/* Under RCU: @b matched.  Reference it, or count it past the room. */
+static int ctx_add(struct mqdev_route_ctx *c, struct mqdev_binding *b)
 {
-	u32 room = c->set_room;
-	int err;
-
-	/* Two arrays in one: the room is each one's. */
-	err = ctx_grow((void **)&c->set, &room, 2 * n, sizeof(*c->set),
-		       2 * (mqdev_limit(&max_exchange_bindings) *
-			    MQDEV_ROUTE_MAX_WORDS + 1));
-	c->set_room = room / 2;
-	return err;
-}
-
-static int ctx_grow_dest(struct route_ctx *c, u32 n)
-{
-	u32 room = c->dest_room;
-	int err;
-
-	err = ctx_grow((void **)&c->dest, &room, n, sizeof(*c->dest),
-		       EXCHANGE_MAX_COPIES);
-	if (err)
-		return err;
-	kvfree(c->acks);
-	c->acks = kvmalloc_array(room, sizeof(*c->acks), GFP_KERNEL_ACCOUNT);
-	c->dest_room = c->acks ? room : 0;
-	return c->acks ? 0 : -ENOMEM;
-}
-
-/* Reference @b as a destination; count them all, keep what there is room for. */
-static void ctx_add(struct route_ctx *c, struct mqdev_binding *b)
-{
-	if (c->nr_dest < c->dest_room) {
-		kref_get(&b->ref);
-		c->dest[c->nr_dest] = b;
+	if (b->dest) {
+		atomic64_inc(&b->routed);
+		return ctx_visit(c, b->dest);
 	}
-	c->nr_dest++;
-}
-
-/* Under ex->lock: the bindings a headers exchange's message matches. */
-static void ctx_match_headers(struct route_ctx *c)
-{
-	struct mqdev_binding *b;
-
-	list_for_each_entry(b, &c->ex->bindings, all)
-		if (mqdev_headers_match(b->hdrs, &c->mh))
-			ctx_add(c, b);
+	if (c->nr_dest == c->dest_room)
+		c->overflow++;
+	else if (kref_get_unless_zero(&b->ref))	/* else: going away */
+		c->dest[c->nr_dest++] = b;
+	return 0;
 }
 
 /*
- * Under ex->lock: the routing program's verdict, or MQDEV_ROUTE_MATCH for
- * none.  A message copied in before a program was attached has no context
- * for it: it is routed as it would have been before the attach.
+ * Under RCU: the bindings a program's verdict (not MATCH) names.  An index
+ * past them is counted once the match is over (route_collect()).
  */
-static u32 route_prog(struct route_ctx *c)
-{
-	struct bpf_prog *prog;
-	u32 v = MQDEV_ROUTE_MATCH;
-
-	if (!c->pctx_ready)
-		return v;
-	rcu_read_lock();
-	prog = rcu_dereference(c->ex->prog);
-	if (prog)
-		v = mqdev_prog_run(prog, c->pctx, c->ex->nr_bindings);
-	rcu_read_unlock();
-	return v;
-}
-
-/* Under ex->lock: the bindings a program's verdict (not MATCH) names. */
-static void ctx_match_verdict(struct route_ctx *c, u32 v)
+static int ctx_match_verdict(struct mqdev_route_ctx *c,
+			     struct mqdev_exchange *ex, u32 v)
 {
 	struct mqdev_binding *b;
 	u32 i = 0, mask;
+	int err;
 
 	if (!(v & BIT(31))) {
 		if (v == MQDEV_ROUTE_NONE)
-			return;
-		list_for_each_entry(b, &c->ex->bindings, all)
-			if (i++ == v - 1) {
-				ctx_add(c, b);
-				return;
-			}
-		c->out_of_range = true;
-		return;
+			return 0;
+		list_for_each_entry_rcu(b, &ex->bindings, all)
+			if (i++ == v - 1)
+				return ctx_add(c, b);
+		c->visits[c->visit].out_of_range = true;
+		return 0;
 	}
 	mask = v & GENMASK(29, 0);
-	list_for_each_entry(b, &c->ex->bindings, all) {
+	list_for_each_entry_rcu(b, &ex->bindings, all) {
 		if (!mask)
-			return;
+			return 0;
 		if (mask & BIT(i)) {
-			ctx_add(c, b);
+			err = ctx_add(c, b);
+			if (err)
+				return err;
 			mask &= ~BIT(i);
 		}
 		i++;
 	}
-	c->out_of_range = !!mask;
+	c->visits[c->visit].out_of_range = !!mask;
+	return 0;
 }
 
-/* Under ex->lock: the bindings of the matching nodes. */
-static int ctx_match_trie(struct route_ctx *c)
+/* The first bytes of the value, if the match wants them: -EAGAIN if not in. */
+static int route_need_peek(struct mqdev_route_ctx *c)
+{
+	c->want_peek = !c->peeked;
+	return c->want_peek ? -EAGAIN : 0;
+}
+
+/* With no lock held: the value's first bytes, as much as routing reads. */
+static int route_peek_in(struct mqdev_route_ctx *c)
+{
+	const struct mqdev_exchange_msg *m = &c->msg;
+	u32 n = m->record_flags & MQDEV_RECORD_HEADERS ?
+		MQDEV_ROUTE_HEADERS_MAX : MQDEV_ROUTE_VALUE_BYTES;
+
+	n = min(n, m->value_len);
+	if (copy_from_user(c->peek, u64_to_user_ptr(m->value), n))
+		return -EFAULT;
+	c->peek_len = n;
+	c->peeked = true;
+	return 0;
+}
+
+/* Under RCU: the message's headers, parsed once; EINVAL for a bad block. */
+static int route_msg_headers(struct mqdev_route_ctx *c)
+{
+	int err;
+
+	if (c->mh_ready)
+		return 0;
+	c->mh.nr = 0;
+	if (c->msg.record_flags & MQDEV_RECORD_HEADERS) {
+		err = route_need_peek(c) ?:
+		      mqdev_msg_headers_parse(&c->mh, c->peek_len);
+		if (err)
+			return err;
+	}
+	c->mh_ready = true;
+	return 0;
+}
+
+/* Under RCU: the bindings of a headers exchange the message matches. */
+static int route_collect_headers(struct mqdev_route_ctx *c,
+				 struct mqdev_exchange *ex)
 {
 	struct mqdev_binding *b;
-	int n, i;
+	int err;
 
-	n = mqdev_route_match(&c->ex->trie, c->words, c->nr_words, c->set,
-			      c->set_room);
-	if (n < 0)
-		return n;
-	for (i = 0; i < n; i++)
-		list_for_each_entry(b, &c->set[i]->ends, end)
-			ctx_add(c, b);
+	err = route_msg_headers(c);
+	if (err)
+		return err;
+	list_for_each_entry_rcu(b, &ex->bindings, all) {
+		if (!b->hdrs || !mqdev_headers_match(b->hdrs, &c->mh))
+			continue;
+		err = ctx_add(c, b);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
 /*
- * The run may hold a partition's lock, under which nothing may sleep: a
- * binding's last reference (it was unbound meanwhile) may be its topic's,
- * whose freeing sleeps, so that one is dropped with the run let go of.
+ * Under RCU: @ex's routing program chooses, if it has one and does not
+ * leave it to the type's rule.  Return: 1 if it chose, 0 if not, -errno.
  */
-static void ctx_put_dest(struct route_ctx *c)
+static int route_collect_prog(struct mqdev_route_ctx *c,
+			      struct mqdev_exchange *ex)
 {
-	struct mqdev_binding *b;
-	u32 i;
+	struct bpf_prog *prog = rcu_dereference(ex->prog);
+	int err;
+	u32 v;
 
-	for (i = 0; i < min(c->nr_dest, c->dest_room); i++) {
-		b = c->dest[i];
-		if (refcount_dec_not_one(&b->ref.refcount))
-			continue;
-		mqdev_append_pause(&c->ap);
-		binding_put(b);
-		mqdev_append_resume(&c->ap);
+	if (!prog)
+		return 0;
+	if (!c->pctx_ready) {
+		err = route_need_peek(c);
+		if (err)
+			return err;
+		mqdev_prog_ctx_fill(c->pctx, &c->msg, c->rkey, c->key,
+				    c->peek, c->peek_len);
+		c->pctx_ready = true;
 	}
-	c->nr_dest = 0;
+	v = mqdev_prog_run(prog, c->pctx, READ_ONCE(ex->nr_bindings));
+	if (v >> 30 == MQDEV_ROUTE_MATCH >> 30)
+		return 0;
+	return ctx_match_verdict(c, ex, v) ?: 1;
+}
+
+/* Under RCU: the bindings of @ex the message matches. */
+static int route_collect_ex(struct mqdev_route_ctx *c,
+			    struct mqdev_exchange *ex)
+{
+	struct mqdev_route_word one, *words = c->words;
+	struct mqdev_route_node **set;
+	struct mqdev_binding *b;
+	u32 nr = c->nr_words;
+	int n, i, err;
+
+	err = route_collect_prog(c, ex);
+	if (err)
+		return min(err, 0);
+	if (ex->type == MQDEV_EXCHANGE_HEADERS)
+		return route_collect_headers(c, ex);
+
+	if (ex->type == MQDEV_EXCHANGE_FANOUT) {
+		list_for_each_entry_rcu(b, &ex->bindings, all) {
+			err = ctx_add(c, b);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	if (ex->type == MQDEV_EXCHANGE_DIRECT) {
+		one.word = c->rkey;
+		one.len = c->msg.routing_key_len;
+		words = &one;
+		nr = 1;
+	}
+	n = mqdev_route_match(&ex->trie, words, nr, &c->scratch, &set);
+	for (i = 0; i < n; i++) {
+		list_for_each_entry_rcu(b, &set[i]->ends, end) {
+			err = ctx_add(c, b);
+			if (err)
+				return err;
+		}
+	}
+	return min(n, 0);
 }
 
 /*
- * The bindings the message matches, referenced into c->dest; the arrays
- * grow, with the lock let go of, until they hold them all.
+ * The message's exchange and those its bindings lead to, each once, under
+ * rcu_read_lock() only: no lock a binder or another producer needs.
  */
-static int route_match(struct route_ctx *c)
+static int route_collect(struct mqdev_route_ctx *c)
 {
-	struct mqdev_exchange *ex = c->ex;
-	struct mqdev_binding *b;
-	u32 need, had, verdict;
+	struct mqdev_exchange *ex;
+	int err = 0;
+	u32 i;
+
+	c->nr_dest = 0;
+	c->overflow = 0;
+	c->visits[0].ex = c->ex;
+	c->visits[0].depth = 0;
+	c->visits[0].out_of_range = false;
+	c->nr_visits = 1;
+	rcu_read_lock();
+	for (i = 0; i < c->nr_visits && !err; i++) {
+		ex = c->visits[i].ex;
+		c->depth = c->visits[i].depth;
+		c->visit = i;
+		/* a deleted one's bindings are going: it routes nothing */
+		if (i && READ_ONCE(ex->dead))
+			continue;
+		err = route_collect_ex(c, ex);
+	}
+	/* programs' verdicts past their bindings, once per message */
+	for (i = 0; i < c->nr_visits && !err && !c->overflow; i++)
+		if (c->visits[i].out_of_range)
+			atomic64_inc(&c->visits[i].ex->prog_out_of_range);
+	rcu_read_unlock();
+	return err;
+}
+
+static void ctx_put_dest(struct mqdev_route_ctx *c)
+{
+	u32 i;
+
+	for (i = 0; i < c->nr_dest; i++)
+		binding_put(c->dest[i]);
+	c->nr_dest = 0;
+}
+
+/* The topics' bindings the message matches, referenced into c->dest. */
+static int route_match(struct mqdev_route_ctx *c)
+{
 	int err;
 
 	for (;;) {
-		c->nr_dest = 0;
-		c->out_of_range = false;
-		err = 0;
-		read_lock(&ex->lock);
-		verdict = route_prog(c);
-		if (verdict >> 30 != MQDEV_ROUTE_MATCH >> 30)
-			ctx_match_verdict(c, verdict);
-		else if (ex->type == MQDEV_EXCHANGE_FANOUT)
-			list_for_each_entry(b, &ex->bindings, all)
-				ctx_add(c, b);
-		else if (ex->type == MQDEV_EXCHANGE_HEADERS)
-			ctx_match_headers(c);
-		else
-			err = ctx_match_trie(c);
-		/* '#' children join the set before repeats leave it: twice */
-		need = err == -E2BIG ? 2 * ex->trie.nr_nodes : 0;
-		read_unlock(&ex->lock);
-		if (!err && c->nr_dest <= c->dest_room) {
-			if (c->out_of_range)
-				atomic64_inc(&ex->prog_out_of_range);
-			return 0;
+		err = route_collect(c);
+		if (err == -EAGAIN && c->want_peek) {
+			/* an exchange wants the value's first bytes: copy, again */
+			ctx_put_dest(c);
+			err = route_peek_in(c);
+			if (err)
+				return err;
+			continue;
 		}
-		if (!err)
-			need = c->nr_dest;
-		/* the references go before the array they are in */
+		if (err || !c->overflow)
+			return err;
 		ctx_put_dest(c);
-		/* no allocation under the run's partition lock */
-		mqdev_append_pause(&c->ap);
-		had = c->set_room;
-		if (err == -E2BIG) {
-			err = ctx_grow_set(c, need);
-			/* no more room to be had: never the same try again */
-			if (!err && c->set_room <= had)
-				err = -ENOBUFS;
-		} else {
-			err = ctx_grow_dest(c, need);
-		}
-		mqdev_append_resume(&c->ap);
+		err = ctx_grow_dest(c, c->dest_room + c->overflow);
 		if (err)
 			return err == -E2BIG ? -ENOBUFS : err;
 		if (fatal_signal_pending(current))
@@ -1178,8 +1602,8 @@ static int dest_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Copies of the message to the destinations c->dest names. */
-static u32 route_copies(struct route_ctx *c)
+/* Copies of the message: one per distinct (topic, partition). */
+static u32 route_copies(struct mqdev_route_ctx *c)
 {
 	u32 i, n = 0;
 
@@ -1188,6 +1612,8 @@ static u32 route_copies(struct route_ctx *c)
 		n += !i || dest_cmp(&c->dest[i - 1], &c->dest[i]);
 	return n;
 }
+
+/* ---- produce: copies --------------------------------------------------- */
 
 static int route_msg_check(const struct mqdev_exchange_msg *m)
 {
@@ -1200,115 +1626,36 @@ static int route_msg_check(const struct mqdev_exchange_msg *m)
 	return 0;
 }
 
-/*
- * How much of the value routing looks at, and where it goes: a headers
- * exchange's message's header block, and a routing program's first bytes.
- */
-static u32 route_peek(struct route_ctx *c, u8 **peek)
-{
-	const struct mqdev_exchange_msg *m = &c->msg;
-	u32 n = 0;
-
-	c->pctx_ready = !!rcu_access_pointer(c->ex->prog);
-	if (c->pctx_ready)
-		n = MQDEV_ROUTE_VALUE_BYTES;
-	*peek = c->peek;
-	if (c->ex->type == MQDEV_EXCHANGE_HEADERS) {
-		*peek = c->mh.block;
-		if (m->record_flags & MQDEV_RECORD_HEADERS)
-			n = MQDEV_ROUTE_HEADERS_MAX;
-	}
-	c->peek_len = min(n, m->value_len);
-	return c->peek_len;
-}
-
-/* What routing needs of the copied message, besides its routing key. */
-static int route_prepare(struct route_ctx *c)
-{
-	const struct mqdev_exchange_msg *m = &c->msg;
-	u8 *peek = c->ex->type == MQDEV_EXCHANGE_HEADERS ? c->mh.block :
-		   c->peek;
-	u32 n = c->peek_len;
-	int err = 0;
-
-	c->mh.nr = 0;
-	if (c->ex->type == MQDEV_EXCHANGE_HEADERS &&
-	    (m->record_flags & MQDEV_RECORD_HEADERS))
-		err = mqdev_msg_headers_parse(&c->mh, n);
-	if (!err && c->pctx_ready)
-		mqdev_prog_ctx_fill(c->pctx, m, c->rkey, c->key, peek, n);
-	return err;
-}
-
-/*
- * The message and its keys into the kernel, with the run's partition lock
- * perhaps still held from the message before, where no user memory may
- * fault (ring.c): copies that do not fault, as producer.c copies keys.
- * Any that would, or a message that is not right, goes the slow way.
- */
-static bool route_copy_in_nofault(struct route_ctx *c, const void __user *umsg,
-				  u32 msg_size)
+/* The message and its keys into the kernel, with no lock held. */
+static int route_copy_in(struct mqdev_route_ctx *c, const void __user *umsg,
+			 u32 msg_size)
 {
 	struct mqdev_exchange_msg *m = &c->msg;
-	u8 *peek;
-	u32 n;
-
-	if (msg_size != sizeof(*m) ||
-	    copy_from_user_nofault(m, umsg, sizeof(*m)) || route_msg_check(m))
-		return false;
-	n = route_peek(c, &peek);
-	return !copy_from_user_nofault(c->rkey,
-				       u64_to_user_ptr(m->routing_key),
-				       m->routing_key_len) &&
-	       !copy_from_user_nofault(c->key, u64_to_user_ptr(m->key),
-				       m->key_len) &&
-	       !copy_from_user_nofault(peek, u64_to_user_ptr(m->value), n);
-}
-
-/* The same with the run let go of: faults are taken, errors reported. */
-static int route_copy_in_slow(struct route_ctx *c, const void __user *umsg,
-			      u32 msg_size)
-{
-	struct mqdev_exchange_msg *m = &c->msg;
-	u8 *peek;
-	u32 n;
 	int err;
 
 	err = copy_struct_from_user(m, sizeof(*m), umsg, msg_size) ?:
 	      route_msg_check(m);
 	if (err)
 		return err;
-	n = route_peek(c, &peek);
 	if (copy_from_user(c->rkey, u64_to_user_ptr(m->routing_key),
 			   m->routing_key_len) ||
-	    copy_from_user(c->key, u64_to_user_ptr(m->key), m->key_len) ||
-	    copy_from_user(peek, u64_to_user_ptr(m->value), n))
+	    copy_from_user(c->key, u64_to_user_ptr(m->key), m->key_len))
 		return -EFAULT;
+	/* split once, for every topic exchange the message passes through */
+	c->nr_words = mqdev_route_split(NULL, c->rkey, m->routing_key_len,
+					c->words);
+	c->want_peek = false;
+	c->peeked = false;
+	c->mh_ready = false;
+	c->pctx_ready = false;
 	return 0;
 }
 
-static int route_copy_in(struct route_ctx *c, const void __user *umsg,
-			 u32 msg_size)
-{
-	int err;
-
-	if (!route_copy_in_nofault(c, umsg, msg_size)) {
-		mqdev_append_pause(&c->ap);
-		err = route_copy_in_slow(c, umsg, msg_size);
-		mqdev_append_resume(&c->ap);
-		if (err)
-			return err;
-	}
-	if (!exchange_keyed(c->ex->type))
-		c->nr_words = 0;
-	else
-		c->nr_words = mqdev_route_split(&c->ex->trie, c->rkey,
-						c->msg.routing_key_len, c->words);
-	return route_prepare(c);
-}
-
-/* One copy to @topic, in @partition or placed as MQDEV_IOC_PRODUCE would. */
-static int route_append(struct route_ctx *c, struct mqdev_topic *topic,
+/*
+ * One copy to @topic, in @partition or placed as MQDEV_IOC_PRODUCE would;
+ * @ack says where it went, or why it did not.
+ */
+static int route_append(struct mqdev_route_ctx *c, struct mqdev_topic *topic,
 			u32 partition, struct mqdev_exchange_ack *ack)
 {
 	const struct mqdev_exchange_msg *m = &c->msg;
@@ -1316,58 +1663,81 @@ static int route_append(struct route_ctx *c, struct mqdev_topic *topic,
 		.key = m->key, .value = m->value, .key_len = m->key_len,
 		.value_len = m->value_len, .flags = m->record_flags,
 	};
-	int err;
+	int err = 0;
 
+	memset(ack, 0, sizeof(*ack));
+	memcpy(ack->topic, topic->name, MQDEV_NAME_SIZE);
+	ack->partition = partition;
 	if (sizeof(struct mqdev_record) + (u64)m->key_len + m->value_len >
 	    topic->max_record)
-		return -EMSGSIZE;
-	if (partition == MQDEV_PARTITION_ANY)
+		err = -EMSGSIZE;
+	if (!err && partition == MQDEV_PARTITION_ANY)
 		partition = m->key_len ?
 			    mqdev_key_hash(c->key, m->key_len) % topic->nr_parts :
 			    (u32)atomic_inc_return(&topic->next_rr) %
 			    topic->nr_parts;
-	err = mqdev_append(&c->ap, &topic->parts[partition], &msg,
-			   m->key_len ? c->key : NULL);
-	if (err)
+	if (!err) {
+		ack->partition = partition;
+		err = mqdev_append(&c->ap, &topic->parts[partition], &msg,
+				   m->key_len ? c->key : NULL);
+	}
+	if (err) {
+		ack->error = -err;
 		return err;
-	memset(ack, 0, sizeof(*ack));
-	memcpy(ack->topic, topic->name, MQDEV_NAME_SIZE);
-	ack->partition = partition;
+	}
 	ack->offset = msg.offset;
 	return 0;
 }
 
-/* Append a copy per destination; *@done says how many went in. */
-static int route_deliver(struct route_ctx *c, u32 *done)
+/*
+ * A copy per destination, in c->acks: one that fails is counted (by each
+ * binding that matched it, and by the exchange), acknowledged with its
+ * errno, and skipped.  Return: the copies that went in; *@first_err is the
+ * first failure's error.
+ */
+static u32 route_deliver(struct mqdev_route_ctx *c, int *first_err)
 {
 	struct mqdev_binding *b;
-	u32 i, j;
-	int err = 0;
+	u32 i, j, k, n = 0, ok = 0;
+	int err;
 
-	*done = 0;
-	for (i = 0; i < c->nr_dest && !err; i = j) {
+	*first_err = 0;
+	for (i = 0; i < c->nr_dest; i = j, n++) {
 		b = c->dest[i];
-		err = route_append(c, b->topic, b->partition, &c->acks[*done]);
-		for (j = i; j < c->nr_dest && !dest_cmp(&c->dest[i],
-							&c->dest[j]); j++)
-			if (!err)
-				atomic64_inc(&c->dest[j]->routed);
-		*done += !err;
+		err = route_append(c, b->topic, b->partition, &c->acks[n]);
+		for (j = i; j < c->nr_dest &&
+		     !dest_cmp(&c->dest[i], &c->dest[j]); j++)
+			;
+		for (k = i; k < j; k++)
+			atomic64_inc(err ? &c->dest[k]->failed :
+				     &c->dest[k]->routed);
+		if (!err) {
+			ok++;
+			continue;
+		}
+		atomic64_inc(&c->ex->failed);
+		if (!*first_err)
+			*first_err = err;
 	}
-	return err;
+	mqdev_append_end(&c->ap);
+	return ok;
 }
 
 /* A message no binding matched: the alternate, a refusal, or a count. */
-static int route_unroutable(struct route_ctx *c, u32 *done)
+static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 {
 	struct mqdev_exchange *ex = c->ex;
+	struct mqdev_topic *alt;
 	int err;
 
 	*done = 0;
-	if (ex->alternate) {
+	alt = exchange_alternate(ex);
+	if (alt) {
 		c->msg.status = MQDEV_EXMSG_ALTERNATE;
-		err = route_append(c, ex->alternate, MQDEV_PARTITION_ANY,
-				   &c->acks[0]);
+		err = room ? route_append(c, alt, MQDEV_PARTITION_ANY,
+					  &c->acks[0]) : -ENOBUFS;
+		mqdev_append_end(&c->ap);
+		mqdev_topic_put(alt);
 		if (err)
 			return err;
 		*done = 1;
@@ -1384,13 +1754,12 @@ static int route_unroutable(struct route_ctx *c, u32 *done)
 }
 
 /* The acknowledgements of a message and its out fields, no lock held. */
-static int route_copy_out(struct route_ctx *c,
+static int route_copy_out(struct mqdev_route_ctx *c,
 			  const struct mqdev_exchange_produce *req,
 			  struct mqdev_exchange_msg __user *umsg, u32 n)
 {
 	u8 __user *dst = u64_to_user_ptr(req->acks);
 	u32 out[3] = { c->msg.status, c->acks_used, n };
-	bool faulted;
 	u32 i;
 
 	static_assert(offsetof(struct mqdev_exchange_msg, first_ack) ==
@@ -1399,27 +1768,35 @@ static int route_copy_out(struct route_ctx *c,
 		      offsetof(struct mqdev_exchange_msg, status) + 8);
 	dst += (size_t)c->acks_used * req->ack_size;
 	c->acks_used += n;
-	/* Without faulting first, under the run's lock: see route_copy_in(). */
-	if (req->ack_size == sizeof(*c->acks) &&
-	    !copy_to_user_nofault(dst, c->acks, n * sizeof(*c->acks)) &&
-	    !copy_to_user_nofault(&umsg->status, out, sizeof(out)))
-		return 0;
-	mqdev_append_pause(&c->ap);
-	for (i = 0, faulted = false; i < n && !faulted; i++)
-		faulted = mqdev_copy_element(dst + (size_t)i * req->ack_size,
-					     &c->acks[i], sizeof(c->acks[i]),
-					     req->ack_size);
-	faulted = faulted || copy_to_user(&umsg->status, out, sizeof(out));
-	mqdev_append_resume(&c->ap);
-	return faulted ? -EFAULT : 0;
+	for (i = 0; i < n; i++)
+		if (mqdev_copy_element(dst + (size_t)i * req->ack_size,
+				       &c->acks[i], sizeof(c->acks[i]),
+				       req->ack_size))
+			return -EFAULT;
+	return copy_to_user(&umsg->status, out, sizeof(out)) ? -EFAULT : 0;
+}
+
+/* The copies of a matched message; its status and acks say how they went. */
+static int route_copies_deliver(struct mqdev_route_ctx *c, u32 copies)
+{
+	int first_err;
+	u32 ok;
+
+	ok = route_deliver(c, &first_err);
+	if (ok)
+		atomic64_inc(&c->ex->routed);
+	if (ok < copies)
+		c->msg.status |= MQDEV_EXMSG_FAILED;
+	/* a message none of whose copies went in is not routed */
+	return ok ? 0 : first_err;
 }
 
 /* Route one message, from user memory to its copies' acknowledgements. */
-static int route_one(struct route_ctx *c,
+static int route_one(struct mqdev_route_ctx *c,
 		     const struct mqdev_exchange_produce *req,
 		     struct mqdev_exchange_msg __user *umsg)
 {
-	u32 copies, done = 0;
+	u32 copies, room = req->acks_count - c->acks_used, done = 0;
 	int err, err2;
 
 	err = route_copy_in(c, umsg, req->msg_size);
@@ -1428,57 +1805,27 @@ static int route_one(struct route_ctx *c,
 	if (READ_ONCE(c->ex->dead))
 		return -EIDRM;
 	err = route_match(c);
-	if (err)
-		return err;
-	copies = route_copies(c);
-	/* deleted while it matched: its bindings were gone, not unmatched */
-	if (!copies && READ_ONCE(c->ex->dead))
-		return -EIDRM;
+	copies = err ? 0 : route_copies(c);
 	c->msg.status = 0;
-	/* an unroutable message takes one, for the alternate topic's copy */
-	if ((copies ?: !!c->ex->alternate) > req->acks_count - c->acks_used) {
+	if (err)
+		goto out_put;
+	if (!copies && READ_ONCE(c->ex->dead)) {
+		/* deleted while it matched: its bindings were gone */
+		err = -EIDRM;
+	} else if (copies > room) {
 		err = -ENOBUFS;
 	} else if (copies) {
-		err = route_deliver(c, &done);
-		if (done)
-			atomic64_inc(&c->ex->routed);
+		done = copies;
+		err = route_copies_deliver(c, copies);
 	} else {
-		err = route_unroutable(c, &done);
+		err = route_unroutable(c, room, &done);
 	}
+out_put:
 	ctx_put_dest(c);
 	if (err && !done)
 		return err;
 	err2 = route_copy_out(c, req, umsg, done);
 	return err ?: err2;
-}
-
-static int route_ctx_init(struct route_ctx *c)
-{
-	int err;
-
-	c->key = kmalloc(MQDEV_MAX_KEY, GFP_KERNEL);
-	c->pctx = kmalloc_array(MQDEV_PROG_CTX_WORDS, sizeof(*c->pctx),
-				GFP_KERNEL);
-	if (!c->key || !c->pctx)
-		return -ENOMEM;
-	if (c->ex->type == MQDEV_EXCHANGE_HEADERS) {
-		err = mqdev_msg_headers_init(&c->mh);
-		if (err)
-			return err;
-	}
-	return ctx_grow_set(c, 16) ?: ctx_grow_dest(c, 16);
-}
-
-static void route_ctx_free(struct route_ctx *c)
-{
-	ctx_put_dest(c);
-	kfree(c->key);
-	kfree(c->pctx);
-	mqdev_msg_headers_free(&c->mh);
-	kvfree(c->set);
-	kvfree(c->dest);
-	kvfree(c->acks);
-	kfree(c);
 }
 
 /**
@@ -1491,18 +1838,22 @@ static void route_ctx_free(struct route_ctx *c)
  * -EINVAL for a bad request or message, -EIDRM for a deleted exchange,
  * -EHOSTUNREACH for an unroutable mandatory message, -ENOBUFS for a
  * message with more copies than room for their acknowledgements (or more
- * than 4096), -EMSGSIZE for one larger than a topic's max_record, -EFAULT,
- * -ENOMEM, or what mqdev_append() returns.
+ * than 4096), -E2BIG for one whose match kept too many patterns alive or
+ * passed through too many exchanges, -EFAULT, -ENOMEM, or the error of the
+ * first copy of a message none of whose copies went in (-EMSGSIZE,
+ * -EAGAIN, -EIDRM, what mqdev_append() returns).
  */
 long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 			    struct mqdev_exchange_produce *req)
 {
+	struct mqdev_handle *h = ioc->h;
 	/* Pairs with smp_store_release() in mqdev_exchange_attach(). */
-	struct mqdev_exchange *ex = smp_load_acquire(&ioc->h->exchange);
+	struct mqdev_exchange *ex = smp_load_acquire(&h->exchange);
 	struct mqdev_exchange_msg __user *umsg;
-	struct route_ctx *c;
+	struct mqdev_route_ctx *c;
+	bool own = false;
 	long done;
-	int err;
+	int err = 0;
 
 	if (!ex)
 		return -EBADFD;
@@ -1512,21 +1863,26 @@ long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 	    (req->acks_count && (req->ack_size < sizeof(*c->acks) ||
 				 req->ack_size > PAGE_SIZE)))
 		return -EINVAL;
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
-		return -ENOMEM;
+	c = h->route_ctx;
+	/* threads producing on one handle at once: the others make their own */
+	if (test_and_set_bit_lock(0, &h->route_busy)) {
+		c = route_ctx_new();
+		if (!c)
+			return -ENOMEM;
+		own = true;
+	}
 	c->ex = ex;
+	memset(&c->ap, 0, sizeof(c->ap));
 	c->ap.nonblock = ioc->file->f_flags & O_NONBLOCK;
-	err = route_ctx_init(c);
+	c->acks_used = 0;
 	for (done = 0; !err && done < req->count; done += !err) {
-		/* a run publishes, and lets other producers in, now and then */
-		if (done && !(done % EXCHANGE_RUN_MSGS))
-			mqdev_append_end(&c->ap);
 		umsg = u64_to_user_ptr(req->msgs + done * req->msg_size);
 		err = route_one(c, req, umsg);
 	}
-	mqdev_append_end(&c->ap);
-	route_ctx_free(c);
+	if (own)
+		route_ctx_free(c);
+	else
+		clear_bit_unlock(0, &h->route_busy);
 	return done ? done : err;
 }
 

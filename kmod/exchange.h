@@ -13,18 +13,35 @@
  */
 #define MQDEV_ROUTE_MAX_WORDS	(MQDEV_ROUTING_KEY_MAX + 1)
 
+/*
+ * Patterns one match may keep alive at once: a routing key whose walk
+ * would keep more is refused (E2BIG).  A match expands each live node once
+ * per word, so it costs at most MQDEV_ROUTE_MAX_WORDS * MQDEV_ROUTE_MAX_LIVE
+ * steps of one hash lookup each, whatever the bindings.
+ */
+#define MQDEV_ROUTE_MAX_LIVE	MQDEV_ROUTING_MAX_LIVE
+/* '#' words one binding key may have: more is refused (EINVAL). */
+#define MQDEV_ROUTE_MAX_HASHES	MQDEV_ROUTING_KEY_MAX_HASHES
+
 struct mqdev_route_word {
 	const char	*word;
 	u32		len;
+};
+
+enum mqdev_route_kind {
+	MQDEV_ROUTE_WORD,
+	MQDEV_ROUTE_STAR,
+	MQDEV_ROUTE_HASH,
 };
 
 /* A word of a binding key after its parent's; see route.c. */
 struct mqdev_route_node {
 	struct rhash_head		hnode;	/* in edges, by parent and word */
 	struct mqdev_route_node		*parent;
-	struct mqdev_route_node		*star;	/* the '*' child */
-	struct mqdev_route_node		*hash;	/* the '#' child */
+	struct mqdev_route_node __rcu	*star;	/* the '*' child */
+	struct mqdev_route_node __rcu	*hash;	/* the '#' child */
 	u32				children;
+	u32				kind;	/* enum mqdev_route_kind */
 	struct list_head		ends;	/* bindings whose key ends here */
 	struct rcu_head			rcu;
 	u32				len;
@@ -38,6 +55,16 @@ struct mqdev_route_trie {
 	bool				wildcards;	/* a topic exchange */
 };
 
+/* A match's own arrays: one per producer, so readers share nothing. */
+struct mqdev_route_scratch {
+	struct mqdev_route_node		*set[2][MQDEV_ROUTE_MAX_LIVE];
+	struct {
+		const struct mqdev_route_node	*node;
+		u32				gen;
+	} seen[2 * MQDEV_ROUTE_MAX_LIVE];	/* visit marks, by address */
+	u32				gen;
+};
+
 struct mqdev_route_node *mqdev_route_node_alloc(u32 len);
 int mqdev_route_init(struct mqdev_route_trie *t, bool wildcards);
 void mqdev_route_destroy(struct mqdev_route_trie *t);
@@ -45,7 +72,7 @@ u32 mqdev_route_split(const struct mqdev_route_trie *t, const char *key,
 		      u32 len, struct mqdev_route_word *words);
 struct mqdev_route_node *mqdev_route_insert(struct mqdev_route_trie *t,
 					    const struct mqdev_route_word *words,
-					    u32 nr,
+					    u32 nr, u32 max_nodes,
 					    struct mqdev_route_node **spare);
 struct mqdev_route_node *mqdev_route_find(struct mqdev_route_trie *t,
 					  const struct mqdev_route_word *words,
@@ -53,6 +80,7 @@ struct mqdev_route_node *mqdev_route_find(struct mqdev_route_trie *t,
 void mqdev_route_prune(struct mqdev_route_trie *t, struct mqdev_route_node *n);
 int mqdev_route_match(struct mqdev_route_trie *t,
 		      const struct mqdev_route_word *words, u32 nr,
-		      struct mqdev_route_node **set, u32 room);
+		      struct mqdev_route_scratch *s,
+		      struct mqdev_route_node ***matched);
 
 #endif /* _MQDEV_EXCHANGE_H */

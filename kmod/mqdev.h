@@ -157,6 +157,8 @@ struct mqdev_handle {
 	struct mqdev_replica	*replica;	/* a durable topic's replica */
 	bool			binding;	/* a bind is under way: lock */
 	struct mqdev_exchange	*exchange;	/* produces to it: exchange.c */
+	struct mqdev_route_ctx	*route_ctx;	/* its scratch, exchange.c */
+	unsigned long		route_busy;	/* bit 0: route_ctx in use */
 };
 
 /* A replica's confirmation in one partition; under that part->lock. */
@@ -738,6 +740,7 @@ void mqdev_stats_read_topic(struct mqdev_topic *topic,
 
 /* exchange.c */
 struct mqdev_exchange;
+struct mqdev_route_ctx;
 int mqdev_exchange_create(struct net *net,
 			  const struct mqdev_exchange_create *req);
 int mqdev_exchange_delete(struct net *net, const struct mqdev_topic_id *req);
@@ -755,6 +758,7 @@ long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 			    struct mqdev_exchange_produce *req);
 void mqdev_exchanges_destroy_net(struct net *net);
 void mqdev_exchanges_destroy(void);
+void mqdev_exchanges_topic_gone(struct mqdev_topic *topic);
 
 /* netlink.c */
 int mqdev_nl_init(void);

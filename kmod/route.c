@@ -14,21 +14,26 @@
  * Matching walks the key as a set of live nodes, one word at a time, as an
  * NFA is simulated: a node lives on into the next word through its child of
  * that word, its '*' child, and itself if it is a '#' node; a '#' child
- * lives already where its parent does, for it may match zero words.  The
- * set holds each node once, so a pattern such as "#.#" cannot make the walk
- * blow up; it is never larger than the trie.
+ * lives already where its parent does, for it may match zero words.  Each
+ * node joins a word's set once (visit marks, kept in the matcher's own
+ * scratch so that readers write nothing shared), so it is expanded once per
+ * word and a pattern such as "#.#" cannot make the walk blow up; a set of
+ * more than MQDEV_ROUTE_MAX_LIVE nodes ends the match with E2BIG.  A match
+ * thus costs at most words * MQDEV_ROUTE_MAX_LIVE hash lookups.
  *
- * The trie is the exchange's (exchange.c): changed under its lock held for
- * writing, with every node made before the lock is taken, and read under it
- * held for reading, into the caller's arrays: nothing here sleeps,
- * allocates (but the hash table's own atomic growth), or touches user
- * memory.
+ * The trie is the exchange's (exchange.c), changed under its mutex by bind,
+ * unbind and delete, with every node made before; it is published with RCU
+ * (the hash table's own, and rcu_assign_pointer() of the wildcard
+ * children) and nodes are freed after a grace period.  Matching takes no
+ * lock at all: it runs under rcu_read_lock() into the caller's scratch, and
+ * never sleeps, allocates or touches user memory.
  */
 
 #include <linux/jhash.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
+#include <linux/hash.h>
+#include <linux/log2.h>
 #include <linux/string.h>
 #include "exchange.h"
 
@@ -168,6 +173,9 @@ u32 mqdev_route_split(const struct mqdev_route_trie *t, const char *key,
 	return n;
 }
 
+/* Writers hold the trie's writer lock (the exchange's mutex). */
+#define route_deref_w(p)	rcu_dereference_protected(p, 1)
+
 static struct mqdev_route_node *route_child(struct mqdev_route_trie *t,
 					    struct mqdev_route_node *parent,
 					    const struct mqdev_route_word *w)
@@ -175,12 +183,13 @@ static struct mqdev_route_node *route_child(struct mqdev_route_trie *t,
 	struct route_key k = { parent, w->word, w->len };
 
 	if (t->wildcards && word_is(w, '*'))
-		return parent->star;
+		return route_deref_w(parent->star);
 	if (t->wildcards && word_is(w, '#'))
-		return parent->hash;
+		return route_deref_w(parent->hash);
 	return rhashtable_lookup_fast(&t->edges, &k, route_params);
 }
 
+/* Fill @n in, then publish it: readers may find it from now on. */
 static int route_link(struct mqdev_route_trie *t,
 		      struct mqdev_route_node *parent,
 		      struct mqdev_route_node *n,
@@ -191,13 +200,17 @@ static int route_link(struct mqdev_route_trie *t,
 	n->parent = parent;
 	n->len = w->len;
 	memcpy(n->word, w->word, w->len);
-	if (t->wildcards && word_is(w, '*'))
-		parent->star = n;
-	else if (t->wildcards && word_is(w, '#'))
-		parent->hash = n;
-	else
+	n->kind = MQDEV_ROUTE_WORD;
+	if (t->wildcards && word_is(w, '*')) {
+		n->kind = MQDEV_ROUTE_STAR;
+		rcu_assign_pointer(parent->star, n);
+	} else if (t->wildcards && word_is(w, '#')) {
+		n->kind = MQDEV_ROUTE_HASH;
+		rcu_assign_pointer(parent->hash, n);
+	} else {
 		err = rhashtable_insert_fast(&t->edges, &n->hnode,
 					     route_params);
+	}
 	if (err)
 		return err;
 	parent->children++;
@@ -210,21 +223,21 @@ static void route_unlink(struct mqdev_route_trie *t,
 {
 	struct mqdev_route_node *parent = n->parent;
 
-	if (parent->star == n)
-		parent->star = NULL;
-	else if (parent->hash == n)
-		parent->hash = NULL;
+	if (n->kind == MQDEV_ROUTE_STAR)
+		RCU_INIT_POINTER(parent->star, NULL);
+	else if (n->kind == MQDEV_ROUTE_HASH)
+		RCU_INIT_POINTER(parent->hash, NULL);
 	else
 		rhashtable_remove_fast(&t->edges, &n->hnode, route_params);
 	parent->children--;
 	t->nr_nodes--;
-	/* No reader holds it (they hold the lock); the table may, briefly. */
+	/* Readers may hold it until their grace period ends. */
 	kfree_rcu(n, rcu);
 }
 
 /**
  * mqdev_route_prune() - free the nodes no binding needs any more
- * @t: the trie, locked for writing
+ * @t: the trie, its writer lock held
  * @n: where a binding left, or where an insertion stopped
  */
 void mqdev_route_prune(struct mqdev_route_trie *t, struct mqdev_route_node *n)
@@ -240,35 +253,41 @@ void mqdev_route_prune(struct mqdev_route_trie *t, struct mqdev_route_node *n)
 
 /**
  * mqdev_route_insert() - the node a key ends at, made as needed
- * @t: the trie, locked for writing
+ * @t: the trie, its writer lock held
  * @words: the key's words
  * @nr: how many
+ * @max_nodes: the most nodes the trie may have
  * @spare: at least @nr nodes, from mqdev_route_node_alloc(), each with room
  *	   for the longest word; those used are taken off the array (NULL)
  *
- * Return: the node, or an ERR_PTR() of the hash table's -ENOMEM or -EBUSY,
- * with the trie as it was.
+ * Return: the node, or an ERR_PTR() of -E2BIG past @max_nodes, or of the
+ * hash table's -ENOMEM or -EBUSY, with the trie as it was.
  */
 struct mqdev_route_node *mqdev_route_insert(struct mqdev_route_trie *t,
 					    const struct mqdev_route_word *words,
-					    u32 nr,
+					    u32 nr, u32 max_nodes,
 					    struct mqdev_route_node **spare)
 {
 	struct mqdev_route_node *n = t->root, *child;
-	u32 i;
+	u32 i, have;
 	int err;
 
-	for (i = 0; i < nr; i++) {
-		child = route_child(t, n, &words[i]);
-		if (!child) {
-			child = spare[i];
-			err = route_link(t, n, child, &words[i]);
-			if (err) {
-				mqdev_route_prune(t, n);
-				return ERR_PTR(err);
-			}
-			spare[i] = NULL;
+	for (have = 0; have < nr; have++) {
+		child = route_child(t, n, &words[have]);
+		if (!child)
+			break;
+		n = child;
+	}
+	if (t->nr_nodes + (nr - have) > max_nodes)
+		return ERR_PTR(-E2BIG);
+	for (i = have; i < nr; i++) {
+		child = spare[i];
+		err = route_link(t, n, child, &words[i]);
+		if (err) {
+			mqdev_route_prune(t, n);
+			return ERR_PTR(err);
 		}
+		spare[i] = NULL;
 		n = child;
 	}
 	return n;
@@ -276,7 +295,7 @@ struct mqdev_route_node *mqdev_route_insert(struct mqdev_route_trie *t,
 
 /**
  * mqdev_route_find() - the node a key ends at, if there is one
- * @t: the trie, locked
+ * @t: the trie, its writer lock held
  * @words: the key's words
  * @nr: how many
  *
@@ -289,118 +308,119 @@ struct mqdev_route_node *mqdev_route_find(struct mqdev_route_trie *t,
 	struct mqdev_route_node *n = t->root;
 	u32 i;
 
-	rcu_read_lock();
 	for (i = 0; i < nr && n; i++)
 		n = route_child(t, n, &words[i]);
-	rcu_read_unlock();
 	return n;
 }
 
-static int ptr_cmp(const void *a, const void *b)
+/*
+ * Mark @n seen in this step; was it already?  The table has twice the
+ * room a step may mark (MQDEV_ROUTE_MAX_LIVE, and the one that overflows),
+ * so a free slot is always found.
+ */
+static bool seen_mark(struct mqdev_route_scratch *s,
+		      const struct mqdev_route_node *n)
 {
-	unsigned long x = *(const unsigned long *)a;
-	unsigned long y = *(const unsigned long *)b;
+	u32 mask = ARRAY_SIZE(s->seen) - 1;
+	u32 i = hash_ptr(n, ilog2(ARRAY_SIZE(s->seen)));
 
-	return x < y ? -1 : x > y;
-}
-
-/* Each node of @set once; returns how many are left. */
-static u32 set_unique(struct mqdev_route_node **set, u32 nr)
-{
-	u32 i, n = 0;
-
-	sort(set, nr, sizeof(*set), ptr_cmp, NULL);
-	for (i = 0; i < nr; i++)
-		if (!n || set[n - 1] != set[i])
-			set[n++] = set[i];
-	return n;
-}
-
-/* The '#' children of the set live where it does: zero words matched. */
-static int set_close(struct mqdev_route_node **set, u32 *nr, u32 room)
-{
-	u32 before, i;
-
-	do {
-		before = *nr;
-		for (i = 0; i < before; i++) {
-			if (!set[i]->hash)
-				continue;
-			if (*nr == room)
-				return -E2BIG;
-			set[(*nr)++] = set[i]->hash;
+	BUILD_BUG_ON_NOT_POWER_OF_2(ARRAY_SIZE(s->seen));
+	for (;; i = (i + 1) & mask) {
+		if (s->seen[i].gen != s->gen) {
+			s->seen[i].gen = s->gen;
+			s->seen[i].node = n;
+			return false;
 		}
-		*nr = set_unique(set, *nr);
-	} while (*nr != before);
+		if (s->seen[i].node == n)
+			return true;
+	}
+}
+
+/* A new step: marks of the ones before no longer count. */
+static void seen_next(struct mqdev_route_scratch *s)
+{
+	if (!++s->gen) {
+		memset(s->seen, 0, sizeof(s->seen));
+		s->gen = 1;
+	}
+}
+
+/*
+ * Add @n to @set, once, and the '#' nodes under it, which live where it
+ * does for they may match no word.  A node seen in this step has had its
+ * '#' children added with it.
+ */
+static int set_add(struct mqdev_route_scratch *s, struct mqdev_route_node **set,
+		   u32 *nr, struct mqdev_route_node *n)
+{
+	for (; n; n = rcu_dereference(n->hash)) {
+		if (seen_mark(s, n))
+			return 0;
+		if (*nr == MQDEV_ROUTE_MAX_LIVE)
+			return -E2BIG;
+		set[(*nr)++] = n;
+	}
 	return 0;
 }
 
 /* The nodes that live after word @w, from those of @cur, into @next. */
-static int set_step(struct mqdev_route_trie *t, struct mqdev_route_node **cur,
-		    u32 nr, const struct mqdev_route_word *w,
-		    struct mqdev_route_node **next, u32 room, u32 *nr_next)
+static int set_step(struct mqdev_route_trie *t, struct mqdev_route_scratch *s,
+		    struct mqdev_route_node **cur, u32 nr,
+		    const struct mqdev_route_word *w,
+		    struct mqdev_route_node **next, u32 *nr_next)
 {
-	struct mqdev_route_node *cand[3];
-	u32 i, j, n = 0;
+	struct mqdev_route_node *n;
+	u32 i;
+	int err = 0;
 
-	for (i = 0; i < nr; i++) {
+	*nr_next = 0;
+	seen_next(s);
+	for (i = 0; i < nr && !err; i++) {
 		struct route_key k = { cur[i], w->word, w->len };
 
-		cand[0] = rhashtable_lookup(&t->edges, &k, route_params);
-		cand[1] = cur[i]->star;
+		n = rhashtable_lookup(&t->edges, &k, route_params);
+		err = set_add(s, next, nr_next, n) ?:
+		      set_add(s, next, nr_next, rcu_dereference(cur[i]->star));
 		/* a '#' node goes on eating words */
-		cand[2] = cur[i]->parent && cur[i]->parent->hash == cur[i] ?
-			  cur[i] : NULL;
-		for (j = 0; j < ARRAY_SIZE(cand); j++) {
-			if (!cand[j])
-				continue;
-			if (n == room)
-				return -E2BIG;
-			next[n++] = cand[j];
-		}
+		if (!err && cur[i]->kind == MQDEV_ROUTE_HASH)
+			err = set_add(s, next, nr_next, cur[i]);
 	}
-	*nr_next = set_unique(next, n);
-	return set_close(next, nr_next, room);
+	return err;
 }
 
 /**
  * mqdev_route_match() - the nodes whose keys match a routing key
- * @t: the trie, locked for reading
+ * @t: the trie, under rcu_read_lock() (no lock)
  * @words: the routing key's words (mqdev_route_split())
  * @nr: how many
- * @set: two arrays of @room nodes each, one after the other: the matching
- *	 nodes are left at the start, each once
- * @room: the room in each
+ * @s: the matcher's scratch, one of its own
+ * @matched: set to the array of the matching nodes, in @s, each once
  *
  * A topic key matched against a direct exchange's trie is one word, so
- * only the key itself matches there.
+ * only the key itself matches there.  The nodes stay valid until
+ * rcu_read_unlock().
  *
- * Return: the number of matching nodes, or -E2BIG when more nodes were
- * alive at once than @room (ask again with more: the trie's nr_nodes is
- * always enough).
+ * Return: the number of matching nodes, or -E2BIG when more than
+ * MQDEV_ROUTE_MAX_LIVE nodes were alive at once.
  */
 int mqdev_route_match(struct mqdev_route_trie *t,
 		      const struct mqdev_route_word *words, u32 nr,
-		      struct mqdev_route_node **set, u32 room)
+		      struct mqdev_route_scratch *s,
+		      struct mqdev_route_node ***matched)
 {
-	struct mqdev_route_node **cur = set, **next = set + room, **tmp;
-	u32 n = 1, i;
-	int err = 0;
+	struct mqdev_route_node **cur = s->set[0], **next = s->set[1], **tmp;
+	u32 n = 0, i;
+	int err;
 
-	rcu_read_lock();
-	cur[0] = t->root;
-	if (t->wildcards)
-		err = set_close(cur, &n, room);
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "route match outside RCU");
+	seen_next(s);
+	err = set_add(s, cur, &n, t->root);
 	for (i = 0; i < nr && n && !err; i++) {
-		err = set_step(t, cur, n, &words[i], next, room, &n);
+		err = set_step(t, s, cur, n, &words[i], next, &n);
 		tmp = cur;
 		cur = next;
 		next = tmp;
 	}
-	rcu_read_unlock();
-	if (err)
-		return err;
-	if (cur != set)
-		memcpy(set, cur, n * sizeof(*set));
-	return n;
+	*matched = cur;
+	return err ?: n;
 }

@@ -24,8 +24,8 @@
 #include <linux/string.h>
 #include "xroute.h"
 
-#define CTX_SIZE	sizeof(struct mqdev_route_ctx)
-#define CTX_BYTES	offsetof(struct mqdev_route_ctx, routing_key)
+#define CTX_SIZE	sizeof(struct mqdev_prog_ctx)
+#define CTX_BYTES	offsetof(struct mqdev_prog_ctx, routing_key)
 #define LOG_MAX		160
 
 static_assert(CTX_SIZE % 4 == 0 && CTX_BYTES % 4 == 0);
@@ -234,7 +234,7 @@ void mqdev_prog_ctx_fill(u32 *ctx, const struct mqdev_exchange_msg *m,
 			 const void *rkey, const void *key,
 			 const void *value, u32 value_bytes)
 {
-	struct mqdev_route_ctx *rc = (struct mqdev_route_ctx *)ctx;
+	struct mqdev_prog_ctx *rc = (struct mqdev_prog_ctx *)ctx;
 	u32 i;
 
 	memset(rc, 0, sizeof(*rc));
@@ -259,6 +259,6 @@ void mqdev_prog_ctx_fill(u32 *ctx, const struct mqdev_exchange_msg *m,
  */
 u32 mqdev_prog_run(const struct bpf_prog *prog, u32 *ctx, u32 nr_bindings)
 {
-	((struct mqdev_route_ctx *)ctx)->nr_bindings = nr_bindings;
+	((struct mqdev_prog_ctx *)ctx)->nr_bindings = nr_bindings;
 	return bpf_prog_run_pin_on_cpu(prog, ctx);
 }

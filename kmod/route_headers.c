@@ -22,6 +22,8 @@
 #define HDR_FIXED	(2 * sizeof(u32))	/* key_len, value_len */
 #define HDRS_MAX(len)	(((len) - sizeof(u32)) / HDR_FIXED)
 
+static_assert(HDRS_MAX(MQDEV_ROUTE_HEADERS_MAX) == MQDEV_MSG_HDRS_MAX);
+
 /* An unaligned word of the block, in host order as the producer laid it. */
 static u32 block_u32(const u8 *p)
 {
@@ -158,38 +160,9 @@ bool mqdev_bind_headers_equal(const struct mqdev_bind_headers *a,
 }
 
 /**
- * mqdev_msg_headers_init() - room to parse the messages of one produce
- * @m: the room
- *
- * Return: 0 or -ENOMEM.
- */
-int mqdev_msg_headers_init(struct mqdev_msg_headers *m)
-{
-	m->block = kmalloc(MQDEV_ROUTE_HEADERS_MAX, GFP_KERNEL);
-	m->h = kmalloc_array(HDRS_MAX(MQDEV_ROUTE_HEADERS_MAX), sizeof(*m->h),
-			     GFP_KERNEL);
-	m->nr = 0;
-	if (m->block && m->h)
-		return 0;
-	mqdev_msg_headers_free(m);
-	return -ENOMEM;
-}
-
-/**
- * mqdev_msg_headers_free() - the room mqdev_msg_headers_init() made
- * @m: the room
- */
-void mqdev_msg_headers_free(struct mqdev_msg_headers *m)
-{
-	kfree(m->block);
-	kfree(m->h);
-	m->block = NULL;
-	m->h = NULL;
-}
-
-/**
  * mqdev_msg_headers_parse() - a message's headers, from its copied block
- * @m: m->block holds the first @len bytes of the value
+ * @m: m->block holds the first @len bytes of the value, m->h has room
+ *	for MQDEV_MSG_HDRS_MAX headers
  * @len: how many, at most MQDEV_ROUTE_HEADERS_MAX
  *
  * Return: 0, or -EINVAL for a block that is not well formed within them.

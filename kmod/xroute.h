@@ -6,6 +6,7 @@
 #ifndef _MQDEV_XROUTE_H
 #define _MQDEV_XROUTE_H
 
+#include <linux/rcupdate.h>
 #include <linux/types.h>
 #include "mqdev.h"
 
@@ -21,6 +22,7 @@ struct mqdev_hdr {
 
 /* A headers exchange binding's headers: h[] point into block[]. */
 struct mqdev_bind_headers {
+	struct rcu_head	rcu;		/* routers read it under RCU */
 	u32		match;		/* MQDEV_MATCH_* */
 	u32		len;		/* of block */
 	u32		nr;
@@ -28,10 +30,13 @@ struct mqdev_bind_headers {
 	u8		block[];
 };
 
+/* Headers a message's block may hold within MQDEV_ROUTE_HEADERS_MAX. */
+#define MQDEV_MSG_HDRS_MAX	((MQDEV_ROUTE_HEADERS_MAX - 4) / 8)
+
 /* A message's headers, parsed and sorted, as one routing sees them. */
 struct mqdev_msg_headers {
 	u8		*block;		/* MQDEV_ROUTE_HEADERS_MAX bytes */
-	struct mqdev_hdr *h;		/* room for the most a block holds */
+	struct mqdev_hdr *h;		/* MQDEV_MSG_HDRS_MAX */
 	u32		nr;
 };
 
@@ -39,14 +44,12 @@ struct mqdev_bind_headers *mqdev_bind_headers_new(const void __user *block,
 						  u32 len, u32 match);
 bool mqdev_bind_headers_equal(const struct mqdev_bind_headers *a,
 			      const struct mqdev_bind_headers *b);
-int mqdev_msg_headers_init(struct mqdev_msg_headers *m);
-void mqdev_msg_headers_free(struct mqdev_msg_headers *m);
 int mqdev_msg_headers_parse(struct mqdev_msg_headers *m, u32 len);
 bool mqdev_headers_match(const struct mqdev_bind_headers *b,
 			 const struct mqdev_msg_headers *m);
 
-/* The words a routing program reads: struct mqdev_route_ctx, as loaded. */
-#define MQDEV_PROG_CTX_WORDS	(sizeof(struct mqdev_route_ctx) / 4)
+/* The words a routing program reads: struct mqdev_prog_ctx, as loaded. */
+#define MQDEV_PROG_CTX_WORDS	(sizeof(struct mqdev_prog_ctx) / 4)
 
 struct bpf_prog *mqdev_prog_load(const struct mqdev_exchange_program *req);
 void mqdev_prog_free(struct bpf_prog *prog);

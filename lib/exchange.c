@@ -98,6 +98,8 @@ static int bind_req(struct mqdev_exchange_bind *req, const char *exchange,
 	memset(req, 0, sizeof(*req));
 	req->partition = OPTS_GET(opts, partition_set, false) ?
 			 OPTS_GET(opts, partition, 0) : MQDEV_PARTITION_ANY;
+	if (OPTS_GET(opts, to_exchange, false))
+		req->flags |= MQDEV_BIND_EXCHANGE;
 	return mqdev_name_set(req->exchange, exchange) ?:
 	       mqdev_name_set(req->topic, topic) ?:
 	       key_set(key, &req->key, &req->key_len) ?:

@@ -120,6 +120,8 @@ struct mqdev_bind_opts {
 	size_t		sz;		/* sizeof(struct mqdev_bind_opts) */
 	bool		partition_set;	/* false: each copy placed by key */
 	uint32_t	partition;
+	/* @topic names an exchange (MQDEV_BIND_EXCHANGE); no partition */
+	bool		to_exchange;
 	/*
 	 * A headers exchange's binding (MQDEV_FEAT_ROUTE_PROGRAMS): the
 	 * headers it matches (a NULL value: the name alone), and how.
@@ -130,8 +132,9 @@ struct mqdev_bind_opts {
 };
 
 /*
- * Bind @exchange to @topic with binding key @key (a string; NULL is "");
- * needs write permission on both.  Unbind names the same three.
+ * Bind @exchange to @topic (or, with to_exchange, to the exchange @topic)
+ * with binding key @key (a string; NULL is ""); needs write permission on
+ * both.  Unbind names the same three.
  */
 int mqdev_exchange_bind(int fd, const char *exchange, const char *topic,
 			const char *key, const struct mqdev_bind_opts *opts);
@@ -169,9 +172,11 @@ struct mqdev_exchange_send_opts {
 };
 
 /*
- * One message with routing key @routing_key: returns how many copies were
- * appended (their acknowledgements in @acks), -ENOENT when it was
- * unroutable and dropped (the exchange counts it), or -errno.
+ * One message with routing key @routing_key: returns how many copies it
+ * had (their acknowledgements in @acks: one whose error is not 0 failed
+ * with that errno and the others went in), -ENOENT when it was unroutable
+ * and dropped (the exchange counts it), or -errno (that of the first copy
+ * when none went in).
  */
 int mqdev_exchange_send(int fd, const char *routing_key, const void *value,
 			uint32_t value_len,

@@ -169,8 +169,8 @@ TEST_F(exchange, routing_table)
 /*
  * Keys of dots alone have more words than bytes halved (every word may be
  * empty): a binding and a routing key of 255 dots are routed, not written
- * past the words' arrays; and a binding of many '#' words, whose matching
- * takes more room than the trie has nodes, ends.
+ * past the words' arrays; a binding of as many '#' words as allowed is
+ * matched, and one more is refused.
  */
 TEST_F(exchange, keys_of_dots_and_hashes)
 {
@@ -178,16 +178,19 @@ TEST_F(exchange, keys_of_dots_and_hashes)
 	const char *ex = strdup(ex_name("dots"));
 	char dots[256], hashes[64];
 	struct mqdev_exchange_ack ack;
-	int pfd, i;
+	int pfd, i, n = 2 * MQDEV_ROUTING_KEY_MAX_HASHES - 1;
 
 	memset(dots, '.', 255);
 	dots[255] = 0;
-	for (i = 0; i < 31; i++)
+	for (i = 0; i < n + 2; i++)
 		hashes[i] = i % 2 ? '.' : '#';
-	hashes[31] = 0;			/* 16 '#' words */
+	hashes[n + 2] = 0;		/* one '#' word too many */
 	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
 	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC, NULL));
 	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, dots, NULL));
+	EXPECT_EQ(-E2BIG, mqdev_exchange_bind(self->fd, ex, topic, hashes,
+					      NULL));
+	hashes[n] = 0;			/* as many as allowed */
 	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, hashes, NULL));
 	pfd = ex_producer(ex);
 	ASSERT_LE(0, pfd);
@@ -407,13 +410,13 @@ TEST_F(exchange, delete_under_producer)
 	EXPECT_EQ(-EIDRM, send_key(pfd, "k", true, &ack, 1));
 	close(pfd);
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
-	/* a deleted topic's binding routes nothing: its append says so */
+	/* a deleted topic's binding goes with it: nothing routes there */
 	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_FANOUT, NULL));
 	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, NULL, NULL));
 	pfd = ex_producer(ex);
 	ASSERT_LE(0, pfd);
 	ASSERT_EQ(0, mqdev_topic_delete(self->fd, topic));
-	EXPECT_EQ(-EIDRM, send_key(pfd, "k", true, &ack, 1));
+	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "k", true, &ack, 1));
 	close(pfd);
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
 }
@@ -721,6 +724,463 @@ TEST_F(exchange, limits)
 	EXPECT_EQ(0, mqdev_exchange_delete(self->fd, other));
 
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/* ---- bounded matching ------------------------------------------------- */
+
+/* The @k-word binding key of @i: its bits say '*' (1) or "a" (0). */
+static void star_key(char *buf, unsigned int k, unsigned int i)
+{
+	unsigned int j;
+
+	for (j = 0; j < k; j++, buf += 2) {
+		buf[0] = i >> j & 1 ? '*' : 'a';
+		buf[1] = j + 1 < k ? '.' : 0;
+	}
+}
+
+/*
+ * Every key of k words "a" or "*" matches a routing key of k words "a":
+ * 2^k nodes are alive at the k-th word.  2^8 is as many as a match keeps;
+ * 2^9 is refused (E2BIG), not walked.  An exchange's trie nodes are
+ * capped by max_exchange_nodes.
+ */
+TEST_F(exchange, match_caps)
+{
+	unsigned long nodes = get_param("max_exchange_nodes");
+	const char *topic = strdup(topic_name("caps"));
+	const char *ex = strdup(ex_name("caps"));
+	char key[32], rkey[32];
+	struct mqdev_exchange_ack ack;
+	unsigned int i, k;
+	int pfd;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	for (k = 8; k <= 9; k++) {
+		ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC,
+				       NULL));
+		for (i = 0; i < 1U << k; i++) {
+			star_key(key, k, i);
+			ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic,
+							 key, NULL));
+		}
+		star_key(rkey, k, 0);
+		pfd = ex_producer(ex);
+		ASSERT_LE(0, pfd);
+		/* one topic: one copy, however many bindings matched */
+		EXPECT_EQ(k == 8 ? 1 : -E2BIG,
+			  send_key(pfd, rkey, true, &ack, 1)) {
+			TH_LOG("%u words", k);
+		}
+		/* a key whose walk dies early is routed as ever */
+		EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "b", true, &ack, 1));
+		close(pfd);
+		ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	}
+
+	if (geteuid())
+		SKIP(return, "needs root to set the module's parameters");
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_TOPIC, NULL));
+	ASSERT_EQ(0, set_param("max_exchange_nodes", 4));
+	EXPECT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "a.b.c", NULL));
+	EXPECT_EQ(-E2BIG, mqdev_exchange_bind(self->fd, ex, topic, "x", NULL));
+	/* no new node: fits */
+	EXPECT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "a.b", NULL));
+	EXPECT_EQ(0, mqdev_exchange_unbind(self->fd, ex, topic, "a.b.c",
+					   NULL));
+	EXPECT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "x", NULL));
+	ASSERT_EQ(0, set_param("max_exchange_nodes", nodes));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/* ---- deleted topics --------------------------------------------------- */
+
+struct user_op {
+	const char *ex;
+	const char *topic;
+	const char *alt;
+	int what;
+};
+
+enum { OP_TOPIC, OP_EXCHANGE, OP_BIND };
+
+static int user_op_as(void *arg)
+{
+	const struct user_op *o = arg;
+	LIBMQDEV_OPTS(mqdev_topic_opts, to, .mode = 0600,
+		      .capacity = 1 << 16);
+	int fd = mqdev_open(), err = -EINVAL;
+
+	if (fd < 0)
+		return 100;
+	switch (o->what) {
+	case OP_TOPIC:
+		err = mqdev_topic_create(fd, o->topic, &to);
+		break;
+	case OP_EXCHANGE:
+		err = ex_create(fd, o->ex, MQDEV_EXCHANGE_FANOUT, o->alt);
+		break;
+	case OP_BIND:
+		err = mqdev_exchange_bind(fd, o->ex, o->topic, NULL, NULL);
+		break;
+	}
+	close(fd);
+	return -err;
+}
+
+static int user_op(const char *ex, const char *topic, const char *alt,
+		   int what)
+{
+	struct user_op o = { ex, topic, alt, what };
+
+	return -as_user(USER_UID, user_op_as, &o);
+}
+
+/*
+ * Deleting a bound topic drops its bindings and the alternate references
+ * to it: describe no longer lists them, the binder's binding charge and
+ * the topic owner's topic charge come back at once.
+ */
+TEST_F(exchange, topic_deleted_unpins)
+{
+	unsigned long topics = get_param("max_user_topics");
+	unsigned long binds = get_param("max_user_bindings");
+	char t1[MQDEV_NAME_SIZE], t2[MQDEV_NAME_SIZE], t3[MQDEV_NAME_SIZE];
+	const char *ex = strdup(ex_name("unpin"));
+	const char *ex2 = strdup(ex_name("unpin-alt"));
+	struct mqdev_binding_info bi[4];
+	struct mqdev_exchange_info info;
+
+	if (geteuid())
+		SKIP(return, "needs root to set the module's parameters");
+	snprintf(t1, sizeof(t1), "%s", topic_name("unpin1"));
+	snprintf(t2, sizeof(t2), "%s", topic_name("unpin2"));
+	snprintf(t3, sizeof(t3), "%s", topic_name("unpin3"));
+	ASSERT_EQ(0, user_op(NULL, t1, NULL, OP_TOPIC));
+	ASSERT_EQ(0, user_op(NULL, t2, NULL, OP_TOPIC));
+	ASSERT_EQ(0, user_op(ex, NULL, NULL, OP_EXCHANGE));
+	ASSERT_EQ(0, user_op(ex2, NULL, t1, OP_EXCHANGE));
+	ASSERT_EQ(0, set_param("max_user_bindings", 1));
+	ASSERT_EQ(0, set_param("max_user_topics", 2));
+	ASSERT_EQ(0, user_op(ex, t1, NULL, OP_BIND));
+	EXPECT_EQ(-EDQUOT, user_op(ex, t2, NULL, OP_BIND));
+	EXPECT_EQ(-EDQUOT, user_op(NULL, t3, NULL, OP_TOPIC));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, bi, 4));
+	EXPECT_EQ(1, info.bindings_count);
+
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, t1));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, bi, 4));
+	EXPECT_EQ(0, info.bindings_count);
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex2, &info, NULL, 0));
+	EXPECT_EQ(0, info.alternate[0]);
+	/* the binding's charge is back, and so is the topic's */
+	EXPECT_EQ(0, user_op(ex, t2, NULL, OP_BIND));
+	EXPECT_EQ(0, user_op(NULL, t3, NULL, OP_TOPIC));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, bi, 4));
+	ASSERT_EQ(1, info.bindings_count);
+	EXPECT_STREQ(t2, bi[0].topic);
+
+	ASSERT_EQ(0, set_param("max_user_bindings", binds));
+	ASSERT_EQ(0, set_param("max_user_topics", topics));
+	/* a topic made again under the old name is not bound */
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex2));
+	mqdev_topic_delete(self->fd, t2);
+	mqdev_topic_delete(self->fd, t3);
+}
+
+/* ---- failed copies ---------------------------------------------------- */
+
+/*
+ * A copy that fails (a record too large for one of three topics) is
+ * skipped: the others go in, its acknowledgement carries EMSGSIZE, and the
+ * binding and the exchange count it.  Only a message none of whose copies
+ * went in fails.
+ */
+TEST_F(exchange, failed_copy_skipped)
+{
+	char big1[MQDEV_NAME_SIZE], big2[MQDEV_NAME_SIZE];
+	char small[MQDEV_NAME_SIZE];
+	const char *ex = strdup(ex_name("fail"));
+	const char *ex2 = strdup(ex_name("fail2"));
+	LIBMQDEV_OPTS(mqdev_exchange_send_opts, o);
+	struct mqdev_exchange_ack acks[4];
+	struct mqdev_binding_info bi[4];
+	struct mqdev_exchange_info info;
+	static char value[3000];
+	int pfd, n, i, bad = 0, good = 0;
+
+	snprintf(big1, sizeof(big1), "%s", topic_name("fbig"));
+	snprintf(big2, sizeof(big2), "%s", topic_name("fbig"));
+	snprintf(small, sizeof(small), "%s", topic_name("fsmall"));
+	ASSERT_EQ(0, create_topic(self->fd, big1, 1, 0, 0));
+	ASSERT_EQ(0, create_topic(self->fd, small, 1, 4096, 0));
+	ASSERT_EQ(0, create_topic(self->fd, big2, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, big1, NULL, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, small, NULL, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, big2, NULL, NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	for (i = 0; i < 2; i++) {
+		n = mqdev_exchange_send(pfd, "k", value, sizeof(value), &o,
+					acks, 4);
+		ASSERT_EQ(3, n);
+	}
+	for (i = 0; i < n; i++) {
+		if (!strcmp(acks[i].topic, small)) {
+			EXPECT_EQ(EMSGSIZE, acks[i].error);
+			bad++;
+		} else {
+			EXPECT_EQ(0, acks[i].error);
+			EXPECT_EQ(1, acks[i].offset);
+			good++;
+		}
+	}
+	EXPECT_EQ(1, bad);
+	EXPECT_EQ(2, good);
+	/* a small record goes everywhere */
+	EXPECT_EQ(3, mqdev_exchange_send(pfd, "k", "v", 1, &o, acks, 4));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, acks[i].error);
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, bi, 4));
+	EXPECT_EQ(3, info.routed);
+	EXPECT_EQ(2, info.failed);
+	for (i = 0; i < 3; i++) {
+		bool is_small = !strcmp(bi[i].topic, small);
+
+		EXPECT_EQ(is_small ? 2 : 0, bi[i].failed);
+		EXPECT_EQ(is_small ? 1 : 3, bi[i].routed);
+	}
+	close(pfd);
+
+	/* every copy failed: the message fails, with the copy's errno */
+	ASSERT_EQ(0, ex_create(self->fd, ex2, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex2, small, NULL, NULL));
+	pfd = ex_producer(ex2);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(-EMSGSIZE, mqdev_exchange_send(pfd, "k", value,
+						 sizeof(value), &o, acks, 4));
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex2));
+	mqdev_topic_delete(self->fd, big1);
+	mqdev_topic_delete(self->fd, big2);
+	mqdev_topic_delete(self->fd, small);
+}
+
+/* ---- exchange-to-exchange bindings --------------------------------------- */
+
+static int bind_ex(int fd, const char *src, const char *dest, const char *key)
+{
+	LIBMQDEV_OPTS(mqdev_bind_opts, o, .to_exchange = true);
+
+	return mqdev_exchange_bind(fd, src, dest, key, &o);
+}
+
+static int unbind_ex(int fd, const char *src, const char *dest,
+		     const char *key)
+{
+	LIBMQDEV_OPTS(mqdev_bind_opts, o, .to_exchange = true);
+
+	return mqdev_exchange_unbind(fd, src, dest, key, &o);
+}
+
+static uint64_t topic_end(int fd, const char *topic)
+{
+	struct mqdev_partition_info part;
+	struct mqdev_topic_info ti;
+
+	if (mqdev_topic_describe(fd, topic, &ti, &part, 1))
+		return ~0ULL;
+	return part.next_offset;
+}
+
+/* A chain routes again with the same key, by each exchange's own type. */
+TEST_F(exchange, e2e_chain)
+{
+	const char *a = strdup(ex_name("ea"));
+	const char *b = strdup(ex_name("eb"));
+	const char *topic = strdup(topic_name("echain"));
+	LIBMQDEV_OPTS(mqdev_bind_opts, part0, .to_exchange = true,
+		      .partition_set = true, .partition = 0);
+	struct mqdev_exchange_ack acks[4];
+	struct mqdev_binding_info bi[2];
+	struct mqdev_exchange_info info;
+	int pfd;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, a, MQDEV_EXCHANGE_TOPIC, NULL));
+	ASSERT_EQ(0, ex_create(self->fd, b, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, a, b, "a.#"));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, b, topic, "a.b", NULL));
+	/* a binding to an exchange has no partition */
+	EXPECT_EQ(-EINVAL, mqdev_exchange_bind(self->fd, a, b, "x", &part0));
+	/* nor is a topic of the name an exchange */
+	EXPECT_EQ(-ENOENT, bind_ex(self->fd, a, topic, "x"));
+	EXPECT_EQ(-EEXIST, bind_ex(self->fd, a, b, "a.#"));
+	pfd = ex_producer(a);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(1, send_key(pfd, "a.b", true, acks, 4));
+	EXPECT_STREQ(topic, acks[0].topic);
+	EXPECT_EQ(0, acks[0].offset);
+	/* a's binding matches, b's does not: unroutable */
+	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "a.c", true, acks, 4));
+	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "x.b", true, acks, 4));
+	EXPECT_EQ(1, topic_end(self->fd, topic));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, a, &info, bi, 2));
+	ASSERT_EQ(1, info.bindings_count);
+	EXPECT_EQ(MQDEV_BINDING_EXCHANGE, bi[0].flags);
+	EXPECT_STREQ(b, bi[0].topic);
+	EXPECT_EQ(2, bi[0].routed);
+	ASSERT_EQ(0, unbind_ex(self->fd, a, b, "a.#"));
+	EXPECT_EQ(-ENOENT, unbind_ex(self->fd, a, b, "a.#"));
+	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "a.b", true, acks, 4));
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, a));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, b));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/*
+ * A diamond: a reaches the topic through b and c and by itself; the
+ * message gets one copy per distinct (topic, partition), as RabbitMQ
+ * delivers to a queue once.
+ */
+TEST_F(exchange, e2e_diamond)
+{
+	const char *a = strdup(ex_name("da"));
+	const char *b = strdup(ex_name("db"));
+	const char *c = strdup(ex_name("dc"));
+	const char *topic = strdup(topic_name("diamond"));
+	struct mqdev_exchange_ack acks[4];
+	int pfd;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 2, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, a, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, ex_create(self->fd, b, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, ex_create(self->fd, c, MQDEV_EXCHANGE_TOPIC, NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, a, b, NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, a, c, NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, b, c, NULL));
+	ASSERT_EQ(0, bind_part(self->fd, b, topic, NULL, 1));
+	ASSERT_EQ(0, bind_part(self->fd, c, topic, "#", 1));
+	ASSERT_EQ(0, bind_part(self->fd, a, topic, NULL, 1));
+	pfd = ex_producer(a);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(1, send_key(pfd, "k", true, acks, 4));
+	EXPECT_EQ(1, acks[0].partition);
+	/* another partition is another destination */
+	ASSERT_EQ(0, bind_part(self->fd, c, topic, "k", 0));
+	EXPECT_EQ(2, send_key(pfd, "k", true, acks, 4));
+	EXPECT_EQ(1, send_key(pfd, "j", true, acks, 4));
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, a));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, b));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, c));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/* Cycles are refused, and so are chains deeper than the maximum. */
+TEST_F(exchange, e2e_cycles_and_depth)
+{
+	char names[MQDEV_EXCHANGE_MAX_DEPTH + 2][MQDEV_NAME_SIZE];
+	const char *topic = strdup(topic_name("deep"));
+	struct mqdev_exchange_ack acks[2];
+	int i, pfd, n = MQDEV_EXCHANGE_MAX_DEPTH + 2;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	for (i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s", ex_name("deep"));
+		ASSERT_EQ(0, ex_create(self->fd, names[i],
+				       MQDEV_EXCHANGE_FANOUT, NULL));
+	}
+	EXPECT_EQ(-ELOOP, bind_ex(self->fd, names[0], names[0], NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, names[0], names[1], NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, names[1], names[2], NULL));
+	EXPECT_EQ(-ELOOP, bind_ex(self->fd, names[2], names[0], NULL));
+	EXPECT_EQ(-ELOOP, bind_ex(self->fd, names[1], names[0], "other"));
+	/* a chain of MQDEV_EXCHANGE_MAX_DEPTH exchanges: 1..MAX */
+	ASSERT_EQ(0, unbind_ex(self->fd, names[0], names[1], NULL));
+	for (i = 2; i < MQDEV_EXCHANGE_MAX_DEPTH; i++)
+		ASSERT_EQ(0, bind_ex(self->fd, names[i], names[i + 1], NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd,
+					 names[MQDEV_EXCHANGE_MAX_DEPTH],
+					 topic, NULL, NULL));
+	/* one more at either end is too deep */
+	EXPECT_EQ(-ELOOP, bind_ex(self->fd, names[0], names[1], NULL));
+	EXPECT_EQ(-ELOOP, bind_ex(self->fd, names[MQDEV_EXCHANGE_MAX_DEPTH],
+				  names[MQDEV_EXCHANGE_MAX_DEPTH + 1], NULL));
+	pfd = ex_producer(names[1]);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(1, send_key(pfd, "k", true, acks, 2));
+	EXPECT_STREQ(topic, acks[0].topic);
+	close(pfd);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, mqdev_exchange_delete(self->fd, names[i]));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+static int bind_ex_as(void *arg)
+{
+	const char *const *names = arg;
+	int fd = mqdev_open(), err;
+
+	if (fd < 0)
+		return 100;
+	err = bind_ex(fd, names[0], names[1], NULL);
+	close(fd);
+	return -err;
+}
+
+/*
+ * Deleting an exchange in the middle of a chain drops the bindings to it;
+ * binding to another's exchange needs write permission on it.
+ */
+TEST_F(exchange, e2e_delete_middle_and_permission)
+{
+	const char *a = strdup(ex_name("ma"));
+	const char *b = strdup(ex_name("mb"));
+	const char *mine = strdup(ex_name("mine"));
+	const char *topic = strdup(topic_name("middle"));
+	struct mqdev_exchange_ack acks[2];
+	struct mqdev_exchange_info info;
+	const char *names[2];
+	int pfd;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, a, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, ex_create(self->fd, b, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, a, b, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, b, topic, NULL, NULL));
+	pfd = ex_producer(a);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(1, send_key(pfd, "k", true, acks, 2));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, b));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, a, &info, NULL, 0));
+	EXPECT_EQ(0, info.bindings_count);
+	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "k", true, acks, 2));
+	/* the name is free, and the new b is not bound */
+	ASSERT_EQ(0, ex_create(self->fd, b, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, b, topic, NULL, NULL));
+	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "k", true, acks, 2));
+	close(pfd);
+
+	/* another user's exchange, theirs to bind from, not ours to write */
+	if (!geteuid()) {
+		ASSERT_EQ(0, user_op(mine, NULL, NULL, OP_EXCHANGE));
+		names[0] = mine;
+		names[1] = b;
+		EXPECT_EQ(EACCES, as_user(USER_UID, bind_ex_as, names));
+		names[0] = b;
+		names[1] = mine;
+		EXPECT_EQ(EACCES, as_user(USER_UID, bind_ex_as, names));
+		EXPECT_EQ(0, mqdev_exchange_delete(self->fd, mine));
+	}
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, a));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, b));
 	mqdev_topic_delete(self->fd, topic);
 }
 

@@ -325,10 +325,10 @@ TEST_F(exroute, headers_bad_input)
 
 /* ---- routing programs --------------------------------------------------- */
 
-#define CTX_RKEY	offsetof(struct mqdev_route_ctx, routing_key)
-#define CTX_KEY		offsetof(struct mqdev_route_ctx, key)
-#define CTX_VALUE	offsetof(struct mqdev_route_ctx, value)
-#define CTX_NR		offsetof(struct mqdev_route_ctx, nr_bindings)
+#define CTX_RKEY	offsetof(struct mqdev_prog_ctx, routing_key)
+#define CTX_KEY		offsetof(struct mqdev_prog_ctx, key)
+#define CTX_VALUE	offsetof(struct mqdev_prog_ctx, value)
+#define CTX_NR		offsetof(struct mqdev_prog_ctx, nr_bindings)
 
 static int prog_attach(int fd, const char *ex, const struct sock_filter *insns,
 		  uint32_t len, char *log)
@@ -447,7 +447,7 @@ TEST_F(prog, context)
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, CTX_VALUE),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x76616c75, 0, 3),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct mqdev_route_ctx, value_len)),
+			 offsetof(struct mqdev_prog_ctx, value_len)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, MQDEV_ROUTE_TO(2)),
 		BPF_STMT(BPF_RET | BPF_K, MQDEV_ROUTE_NONE),
@@ -571,7 +571,7 @@ static const struct refusal refusals[] = {
 	{ { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2),
 	    BPF_STMT(BPF_RET | BPF_A, 0) }, 2, "instruction 0: a load outside" },
 	{ { BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		     sizeof(struct mqdev_route_ctx)),
+		     sizeof(struct mqdev_prog_ctx)),
 	    BPF_STMT(BPF_RET | BPF_A, 0) }, 2, "instruction 0: a load outside" },
 	{ { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0x80000000u),
 	    BPF_STMT(BPF_RET | BPF_A, 0) }, 2, "instruction 0: a load outside" },

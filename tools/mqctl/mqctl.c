@@ -393,8 +393,10 @@ static const char exchange_usage[] =
 "       mqctl exchange delete NAME\n"
 "       mqctl exchange bind NAME TOPIC [--key PATTERN] [--partition P]\n"
 "                                     [--header K=V ...] [--match all|any]\n"
+"       mqctl exchange bind NAME --to-exchange DEST [--key PATTERN]\n"
 "       mqctl exchange unbind NAME TOPIC [--key PATTERN] [--partition P]\n"
 "                                     [--header K=V ...] [--match all|any]\n"
+"       mqctl exchange unbind NAME --to-exchange DEST [--key PATTERN]\n"
 "       mqctl exchange program NAME FILE|-\n"
 "       mqctl exchange program NAME --detach\n"
 "\n"
@@ -413,7 +415,10 @@ static const char exchange_usage[] =
 "  --mode MODE        octal permission bits, like a file's (default 0644)\n"
 "  --key PATTERN      the binding key (default empty)\n"
 "  --partition P      copies go to partition P (default: by the message's key,\n"
-"                     else in turn)\n";
+"                     else in turn)\n"
+"  --to-exchange      the destination is an exchange: messages routed to it are\n"
+"                     routed again by its bindings (no cycles; a message\n"
+"                     passes through at most 8 exchanges)\n";
 
 static const char *const exchange_types[] = {
 	"direct", "fanout", "topic", "headers"
@@ -481,6 +486,13 @@ static void check_exchange(int err, const char *what, const char *name)
 	if (err == -EDQUOT)
 		die("%s '%s': over your limit (max_user_exchanges or "
 		    "max_user_bindings)", what, name);
+	if (err == -ELOOP)
+		die("%s '%s': the binding would make a cycle of exchanges, or a "
+		    "chain deeper than %d", what, name, MQDEV_EXCHANGE_MAX_DEPTH);
+	if (err == -E2BIG)
+		die("%s '%s': the key has more than %d '#' words, or the "
+		    "exchange's keys too many words (max_exchange_nodes)", what,
+		    name, MQDEV_ROUTING_KEY_MAX_HASHES);
 	if (err == -EINVAL)
 		die("%s '%s': invalid name, key or settings (keys are at most %d "
 		    "bytes; in a topic key '*' and '#' are whole words)", what,
@@ -568,10 +580,12 @@ static void print_binding(const struct mqdev_binding_info *b, uint32_t i,
 
 	if (b->partition != MQDEV_PARTITION_ANY)
 		snprintf(part, sizeof(part), "%u", b->partition);
+	if (b->flags & MQDEV_BINDING_EXCHANGE)
+		snprintf(part, sizeof(part), "exchange");
 	if (!json) {
-		printf("%5u %-32s %-24s %9s %12" PRIu64 " %8u", i, b->topic,
-		       b->key_len ? b->key : "\"\"", part, (uint64_t)b->routed,
-		       b->uid);
+		printf("%5u %-32s %-24s %9s %12" PRIu64 " %8" PRIu64 " %8u",
+		       i, b->topic, b->key_len ? b->key : "\"\"", part,
+		       (uint64_t)b->routed, (uint64_t)b->failed, b->uid);
 		if (headers) {
 			printf(" %s ", match);
 			print_header_block(b->headers, b->headers_len);
@@ -579,11 +593,13 @@ static void print_binding(const struct mqdev_binding_info *b, uint32_t i,
 		putchar('\n');
 		return;
 	}
-	printf("%s{\"index\":%u,\"topic\":\"%s\",\"key\":", i ? "," : "", i,
+	printf("%s{\"index\":%u,\"%s\":\"%s\",\"key\":", i ? "," : "", i,
+	       b->flags & MQDEV_BINDING_EXCHANGE ? "exchange" : "topic",
 	       b->topic);
 	json_string(stdout, b->key, b->key_len);
-	printf(",\"partition\":\"%s\",\"routed\":%" PRIu64 ",\"uid\":%u", part,
-	       (uint64_t)b->routed, b->uid);
+	printf(",\"partition\":\"%s\",\"routed\":%" PRIu64 ",\"failed\":%"
+	       PRIu64 ",\"uid\":%u", part, (uint64_t)b->routed,
+	       (uint64_t)b->failed, b->uid);
 	if (headers) {
 		printf(",\"match\":\"%s\",\"headers\":[", match);
 		print_header_block(b->headers, b->headers_len);
@@ -619,12 +635,13 @@ static int exchange_describe(int argc, char **argv)
 		       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"producers\":%u,"
 		       "\"routed\":%" PRIu64 ",\"alternated\":%" PRIu64
 		       ",\"refused\":%" PRIu64 ",\"dropped\":%" PRIu64
-		       ",\"program\":%u,\"out_of_range\":%" PRIu64
-		       ",\"bindings\":[", argv[1], exchange_types[info.type],
-		       info.alternate, info.mode, info.uid, info.gid,
-		       info.producers, (uint64_t)info.routed,
-		       (uint64_t)info.alternated, (uint64_t)info.refused,
-		       (uint64_t)info.dropped, info.prog_len,
+		       ",\"failed\":%" PRIu64 ",\"program\":%u,\"out_of_range\":%"
+		       PRIu64 ",\"bindings\":[", argv[1],
+		       exchange_types[info.type], info.alternate, info.mode,
+		       info.uid, info.gid, info.producers,
+		       (uint64_t)info.routed, (uint64_t)info.alternated,
+		       (uint64_t)info.refused, (uint64_t)info.dropped,
+		       (uint64_t)info.failed, info.prog_len,
 		       (uint64_t)info.prog_out_of_range);
 	} else {
 		printf("Exchange: %s\tType: %s\tMode: %04o\tOwner: %u:%u\t"
@@ -632,17 +649,19 @@ static int exchange_describe(int argc, char **argv)
 		       exchange_types[info.type], info.mode, info.uid, info.gid,
 		       info.producers, info.alternate[0] ? info.alternate : "-");
 		printf("Routed: %" PRIu64 "\tAlternated: %" PRIu64
-		       "\tRefused: %" PRIu64 "\tDropped: %" PRIu64 "\n",
+		       "\tRefused: %" PRIu64 "\tDropped: %" PRIu64
+		       "\tFailed copies: %" PRIu64 "\n",
 		       (uint64_t)info.routed, (uint64_t)info.alternated,
-		       (uint64_t)info.refused, (uint64_t)info.dropped);
+		       (uint64_t)info.refused, (uint64_t)info.dropped,
+		       (uint64_t)info.failed);
 		if (info.prog_len)
 			printf("Program: %u instructions\tOut of range: %" PRIu64
 			       "\n", info.prog_len,
 			       (uint64_t)info.prog_out_of_range);
-		printf("%5s %-32s %-24s %9s %12s %8s%s\n", "INDEX", "TOPIC", "KEY",
-		       "PARTITION", "ROUTED", "BINDER",
-		       info.type == MQDEV_EXCHANGE_HEADERS ? " MATCH HEADERS" :
-		       "");
+		printf("%5s %-32s %-24s %9s %12s %8s %8s%s\n", "INDEX",
+		       "DESTINATION", "KEY", "PARTITION", "ROUTED", "FAILED",
+		       "BINDER", info.type == MQDEV_EXCHANGE_HEADERS ?
+		       " MATCH HEADERS" : "");
 	}
 	for (i = 0; i < info.bindings_count; i++)
 		print_binding(&binds[i], i,
@@ -672,6 +691,7 @@ static int exchange_bind(int argc, char **argv, bool bind)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "partition", required_argument, NULL, 'p' },
+		{ "to-exchange", no_argument, NULL, 'x' },
 		{ "header", required_argument, NULL, 'H' },
 		{ "match", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
@@ -682,7 +702,7 @@ static int exchange_bind(int argc, char **argv, bool bind)
 	const char *key = "", *what = bind ? "bind" : "unbind";
 	int opt, err, fd;
 
-	while ((opt = getopt_long(argc, argv, "k:p:H:m:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:p:xH:m:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'H':
 			if (bo.nheaders == MAX_HEADERS)
@@ -696,6 +716,7 @@ static int exchange_bind(int argc, char **argv, bool bind)
 				die("--match: all or any, not '%s'", optarg);
 			break;
 		case 'k': key = optarg; break;
+		case 'x': bo.to_exchange = true; break;
 		case 'p':
 			bo.partition = parse_number(optarg, "--partition", false);
 			bo.partition_set = true;
@@ -707,6 +728,9 @@ static int exchange_bind(int argc, char **argv, bool bind)
 	if (optind != argc - 2)
 		die("exchange %s: an exchange and a topic, please (see --help)",
 		    what);
+	if (bo.to_exchange && bo.partition_set)
+		die("exchange %s: --partition is a topic's, not an exchange's",
+		    what);
 	fd = open_dev();
 	err = bind ? mqdev_exchange_bind(fd, argv[optind], argv[optind + 1],
 					 key, &bo) :
@@ -714,12 +738,15 @@ static int exchange_bind(int argc, char **argv, bool bind)
 					   key, &bo);
 	check_exchange(err, what, argv[optind]);
 	if (json)
-		printf("{\"%sed\":\"%s\",\"topic\":\"%s\"}\n", what,
-		       argv[optind], argv[optind + 1]);
+		printf("{\"%sed\":\"%s\",\"%s\":\"%s\"}\n", what,
+		       argv[optind], bo.to_exchange ? "exchange" : "topic",
+		       argv[optind + 1]);
 	else
-		printf("%s exchange %s %s topic %s, key '%s'.\n",
+		printf("%s exchange %s %s %s %s, key '%s'.\n",
 		       bind ? "Bound" : "Unbound", argv[optind],
-		       bind ? "to" : "from", argv[optind + 1], key);
+		       bind ? "to" : "from",
+		       bo.to_exchange ? "exchange" : "topic", argv[optind + 1],
+		       key);
 	return 0;
 }
 
@@ -888,7 +915,16 @@ static int produce_exchange(const char *ex, const char *rkey, const char *key,
 		if (err == -ENOBUFS)
 			die("line %zu: more than %d copies", n, 64);
 		check_exchange(err, "produce to exchange", ex);
-		for (i = 0; verbose && i < err; i++) {
+		for (i = 0; i < err; i++) {
+			if (acks[i].error) {
+				fprintf(stderr, "mqctl: line %zu: the copy to "
+					"topic %s failed: %s\n", n,
+					acks[i].topic,
+					strerror(acks[i].error));
+				continue;
+			}
+			if (!verbose)
+				continue;
 			if (json)
 				printf("{\"topic\":\"%s\",\"partition\":%u,"
 				       "\"offset\":%" PRIu64 "}\n", acks[i].topic,

@@ -671,7 +671,7 @@ struct mqdev_txn_offsets {
  *
  * Any exchange may also have a routing program (MQDEV_IOC_EXCHANGE_PROGRAM):
  * a classic BPF program that chooses the bindings itself, or lets the
- * type's rule choose (struct mqdev_route_ctx).
+ * type's rule choose (struct mqdev_prog_ctx).
  *
  * A message goes to each destination (a topic, or a topic's partition)
  * once, however many of its bindings matched; every binding that matched
@@ -696,6 +696,10 @@ struct mqdev_txn_offsets {
 /* Bytes in a binding or routing key, as AMQP's short strings. */
 #define MQDEV_ROUTING_KEY_MAX	255
 #define MQDEV_ROUTING_KEY_SIZE	256	/* NUL-terminated, zero-padded */
+/* '#' words a binding key may have (E2BIG past it) */
+#define MQDEV_ROUTING_KEY_MAX_HASHES 8
+/* binding-key patterns one routing key's match may keep alive (E2BIG) */
+#define MQDEV_ROUTING_MAX_LIVE	256
 
 /* MQDEV_IOC_EXCHANGE_CREATE */
 struct mqdev_exchange_create {
@@ -715,11 +719,11 @@ struct mqdev_exchange_create {
  */
 struct mqdev_exchange_bind {
 	char	exchange[MQDEV_NAME_SIZE];
-	char	topic[MQDEV_NAME_SIZE];
+	char	topic[MQDEV_NAME_SIZE];	/* or an exchange: MQDEV_BIND_EXCHANGE */
 	__u64	key;		/* user pointer to the binding key */
 	__u32	key_len;	/* at most MQDEV_ROUTING_KEY_MAX, no NUL */
 	__u32	partition;	/* a number or MQDEV_PARTITION_ANY */
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_BIND_* */
 	__u32	reserved;
 	/* Since MQDEV_BIND_SIZE_VER1: a headers exchange's binding only. */
 	__u64	headers;	/* user pointer to a header block, or 0 */
@@ -751,6 +755,20 @@ struct mqdev_exchange_bind {
 #define MQDEV_BIND_HEADERS_MAX	512
 #define MQDEV_ROUTE_HEADERS_MAX	4096
 
+/*
+ * struct mqdev_exchange_bind.flags.  MQDEV_BIND_EXCHANGE: the destination
+ * is the exchange named by @topic (AMQP's exchange-to-exchange binding;
+ * write permission on it, @partition MQDEV_PARTITION_ANY): a message routed
+ * to it is routed again by its bindings, with the same routing key.  A
+ * binding that would close a cycle, or let a message pass through more
+ * than MQDEV_EXCHANGE_MAX_DEPTH exchanges (the producer's included), is
+ * refused with ELOOP.  A message gets one copy per distinct topic and
+ * partition, however many paths lead there.
+ */
+#define MQDEV_BIND_EXCHANGE	_BITUL(0)
+#define MQDEV_BIND_FLAGS	(MQDEV_BIND_EXCHANGE)
+#define MQDEV_EXCHANGE_MAX_DEPTH 8
+
 /* One binding as MQDEV_IOC_EXCHANGE_DESCRIBE reports it. */
 struct mqdev_binding_info {
 	char	topic[MQDEV_NAME_SIZE];
@@ -759,14 +777,18 @@ struct mqdev_binding_info {
 	__u32	partition;	/* or MQDEV_PARTITION_ANY */
 	__u64	routed;		/* messages it matched and that went in */
 	__u32	uid;		/* who bound it */
-	__u32	reserved;
+	__u32	flags;		/* MQDEV_BINDING_EXCHANGE */
+	__u64	failed;		/* copies it matched that failed */
 	/* Since MQDEV_BINDING_INFO_SIZE_VER1 */
 	__u32	match;		/* MQDEV_MATCH_*: a headers exchange's */
 	__u32	headers_len;	/* the binding's header block */
 	__u8	headers[MQDEV_BIND_HEADERS_MAX];
 };
 
-#define MQDEV_BINDING_INFO_SIZE_VER0	352
+#define MQDEV_BINDING_INFO_SIZE_VER0	360
+
+/* struct mqdev_binding_info.flags: @topic names an exchange */
+#define MQDEV_BINDING_EXCHANGE	_BITUL(0)
 
 /*
  * MQDEV_IOC_EXCHANGE_DESCRIBE.  @bindings_count in: room; out: the
@@ -788,10 +810,15 @@ struct mqdev_exchange_info {
 	__u64	alternated;	/* out: unroutable, to the alternate topic */
 	__u64	refused;	/* out: unroutable, refused (mandatory) */
 	__u64	dropped;	/* out: unroutable, counted and dropped */
+	__u64	failed;		/* out: copies that failed (acks' error) */
+	__u64	reserved;
+	/* Since MQDEV_EXCHANGE_INFO_SIZE_VER1 */
 	__u64	prog_out_of_range; /* out: program verdicts past the bindings */
 	__u32	prog_len;	/* out: routing program's instructions, or 0 */
-	__u32	reserved;
+	__u32	reserved2;
 };
+
+#define MQDEV_EXCHANGE_INFO_SIZE_VER0	232	/* without programs */
 
 /*
  * MQDEV_IOC_EXCHANGE_PROGRAM: attach a classic BPF routing program to an
@@ -801,7 +828,7 @@ struct mqdev_exchange_info {
  * A program the checks refuse gets EINVAL and, when @log_size is not zero,
  * the reason as a NUL-terminated string in @log (cut to fit).
  *
- * The program runs for every message, on a struct mqdev_route_ctx, before
+ * The program runs for every message, on a struct mqdev_prog_ctx, before
  * the exchange's own matching.  It reads the context with `ld [k]` only
  * (BPF_LD|BPF_W|BPF_ABS: k a multiple of 4 within the struct) and `ld len`
  * (its size); packet loads of bytes, halfwords or by index are refused.
@@ -840,7 +867,7 @@ struct mqdev_exchange_program {
 #define MQDEV_ROUTE_VALUE_BYTES	64	/* of its value */
 
 /* What a routing program reads; see MQDEV_IOC_EXCHANGE_PROGRAM. */
-struct mqdev_route_ctx {
+struct mqdev_prog_ctx {
 	__u32	routing_key_len;
 	__u32	key_len;	/* the record key's whole length */
 	__u32	value_len;	/* the value's whole length */
@@ -871,6 +898,7 @@ struct mqdev_exchange_attach {
 /* struct mqdev_exchange_msg.status, out */
 #define MQDEV_EXMSG_ALTERNATE	_BITUL(0) /* unroutable: to the alternate */
 #define MQDEV_EXMSG_DROPPED	_BITUL(1) /* unroutable: counted, dropped */
+#define MQDEV_EXMSG_FAILED	_BITUL(2) /* some copies failed: see their acks */
 
 /*
  * One message of MQDEV_IOC_EXCHANGE_PRODUCE; the element size is msg_size.
@@ -890,12 +918,12 @@ struct mqdev_exchange_msg {
 	__u32	nr_acks;	/* out: copies appended */
 };
 
-/* Where one copy went. */
+/* Where one copy went, or (@error) why it did not. */
 struct mqdev_exchange_ack {
 	char	topic[MQDEV_NAME_SIZE];
-	__u32	partition;
-	__u32	reserved;
-	__u64	offset;
+	__u32	partition;	/* or MQDEV_PARTITION_ANY, failed unplaced */
+	__u32	error;		/* 0, or the errno this copy failed with */
+	__u64	offset;		/* when error is 0 */
 };
 
 /*
@@ -904,10 +932,14 @@ struct mqdev_exchange_ack {
  * messages' in turn.  Returns how many messages were routed, from the
  * first; fewer than count when one failed after others.  A message whose
  * copies do not all fit in the room left in @acks is refused with ENOBUFS
- * before any of its copies is appended.  A message that fails part way
- * (a full topic under O_NONBLOCK: EAGAIN; a deleted one: EIDRM) keeps the
- * copies that went in, acknowledged in its nr_acks.  EIDRM once the
- * exchange was deleted.
+ * before any of its copies is appended.  A copy that fails (a full topic
+ * under O_NONBLOCK: EAGAIN; a record too large for it: EMSGSIZE) is
+ * skipped and the others go on: its ack carries the errno, the message's
+ * status MQDEV_EXMSG_FAILED, and the bindings and the exchange count it.
+ * A message none of whose copies went in ends the call with the first
+ * copy's errno (its acks still say why each failed).  A routing key whose
+ * match keeps more than 256 binding-key patterns alive at once is refused
+ * with E2BIG.  EIDRM once the exchange was deleted.
  */
 struct mqdev_exchange_produce {
 	__u64	msgs;		/* user pointer to mqdev_exchange_msg[] */
