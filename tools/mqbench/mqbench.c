@@ -346,6 +346,11 @@ static int cost_table(uint64_t count, FILE *json)
 	return err ? 1 : 0;
 }
 
+static int exchange_table_reps(uint64_t count, FILE *json)
+{
+	return exchange_table(count, reps, json);
+}
+
 /* Round trips are slower than a stream: a tenth of the count of them. */
 static int latency_table_count(uint64_t count, FILE *json)
 {
@@ -364,6 +369,7 @@ static const struct {
 	{ "latency", latency_table_count, true },
 	{ "memory", memory_table, true },
 	{ "durable", durable_table, true },
+	{ "exchange", exchange_table_reps, true },
 	{ "cost", cost_table, false },
 };
 
@@ -454,7 +460,7 @@ int main(int argc, char **argv)
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
-				"latency,memory,durable (the default), cost\n");
+				"latency,memory,durable,exchange (the default), cost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
