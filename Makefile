@@ -286,7 +286,7 @@ check-kver: deps
 		KCFLAGS=-Werror C=2 modules 2>&1 | tee $(KVER_DIR)/sparse.log
 	@! grep -E '(warning|error):' $(KVER_DIR)/sparse.log
 	$(KVER_VM) tools/vm/selftest.sh
-	$(KVER_VM) tools/vm/run --host-usr -- selftests/run.sh
+	$(KVER_VM) tools/vm/run --host-usr -- selftests/run.sh --kernel-only
 	$(KVER_VM) tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	$(KVER_VM) tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	$(KVER_VM) tools/vm/run -- mqtorture --seconds 20 --seed 1
@@ -332,7 +332,7 @@ check-debug: deps
 	kernel=$$(scripts/debug-kernel.sh) && \
 	tools/vm/run --debug-kernel --host-usr --kernel "$$kernel" \
 		--module build/debug/kmod/mqdev.ko --mem 1024 --timeout 4800 \
-		-- sh -c 'selftests/run.sh && $(DEBUG_RUN)'
+		-- sh -c 'selftests/run.sh --kernel-only && $(DEBUG_RUN)'
 
 # The long runs: the fuzzer across seeds, and the kill torture.
 FUZZ_SECONDS	?= 150

@@ -8,11 +8,23 @@
 # top-level Makefile (through selftests/mqdev/Makefile, a kselftest one):
 # each prints TAP and the "# Totals:" line counted here, or exits with
 # kselftest's KSFT_SKIP (4) after "1..0 # SKIP reason", counted as one skip.
+#
+# --kernel-only leaves out the tests named in selftests/mqdev/userspace.list:
+# those of userspace daemons (the Kafka gateway, the mirror), whose subject
+# does not change with the kernel they run on.  make check runs them once;
+# the runs on other kernels (check-6.1, check-debug) pass --kernel-only.
 root=$(cd "$(dirname "$0")/.." && pwd)
 src="$root/selftests/mqdev"
 bin="$root/build/selftests"
 pass=0 fail=0 skip=0
 KSFT_SKIP=4
+userspace_only=
+
+if [ "${1:-}" = --kernel-only ]; then
+	shift
+	userspace_only=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' \
+		"$src/userspace.list")
+fi
 
 if [ $# -gt 0 ]; then
 	tests=$(for t in "$@"; do
@@ -28,6 +40,10 @@ fi
 
 for t in $tests; do
 	name=$(basename "$t")
+	if echo "$userspace_only" | grep -qx "${name%.sh}"; then
+		echo "== $name: left out (--kernel-only)"
+		continue
+	fi
 	echo "== $name"
 	out=$(mktemp)
 	"$t" >"$out" 2>&1
