@@ -448,7 +448,7 @@ static void auditor(void)
 #define XSLOTS		4
 #define XPARTS		2
 #define XPRODUCERS	2
-#define MAX_XACKS	(1 << 17)	/* per producer */
+#define MAX_XACKS	(1 << 19)	/* per producer */
 #define XEXCHANGE	"xtorture"
 
 struct xvalue {
@@ -545,7 +545,7 @@ static void xchurner(uint64_t rs)
 		s = rnd(&rs) % XSLOTS;
 		k = rnd(&rs) % (sizeof(pats) / sizeof(pats[0]));
 		xtopic_name(name, s, xs->gen[s]);
-		switch (rnd(&rs) % 16) {
+		switch (rnd(&rs) % 64) {
 		case 0:
 			/* deleted, and made again under a new name, unbound */
 			if (mqdev_topic_delete(fd, name))
@@ -556,7 +556,7 @@ static void xchurner(uint64_t rs)
 				violation("cannot create topic %s", name);
 			xs->deleted++;
 			break;
-		case 1: case 2: case 3: case 4: case 5: case 6:
+		case 1 ... 24:
 			err = mqdev_exchange_unbind(fd, XEXCHANGE, name, pats[k],
 						    NULL);
 			if (err && err != -ENOENT)
