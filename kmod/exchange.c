@@ -56,7 +56,7 @@
 
 #define EXCHANGE_DEFAULT_MODE	0644
 /* Messages in one MQDEV_IOC_EXCHANGE_PRODUCE, as MQDEV_IOC_PRODUCE. */
-#define EXCHANGE_MAX_MSGS	4096
+#define EXCHANGE_MAX_MSGS	MQDEV_PRODUCE_MAX_MSGS
 /* Copies of one message: more is refused, however many acks fit. */
 #define EXCHANGE_MAX_COPIES	4096
 /* Exchanges one message may pass through, the producer's included. */

@@ -20,7 +20,7 @@ t=exq-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"
       for x in $t-events $t-all; do mqctl exchange delete $x; done >/dev/null 2>&1
-      for q in billing audit eu dead; do mqctl topic delete $t-$q; done \
+      for q in billing audit eu dead small; do mqctl topic delete $t-$q; done \
 	>/dev/null 2>&1' EXIT
 
 ok() {
@@ -86,6 +86,42 @@ echo refused | mqctl produce --exchange $t-all --routing-key k --mandatory \
 [ $? = 1 ] && grep -q "refuses it" "$dir/err" &&
 	mqctl --json exchange describe $t-all | grep -q '"refused":1'
 ok $? "--mandatory: refused, counted"
+
+# exchange to exchange: what reaches $t-all is routed again by $t-events
+mqctl exchange bind $t-all --to-exchange $t-events >/dev/null
+ok $? "exchange bind --to-exchange"
+echo via | mqctl produce --exchange $t-all --routing-key order.eu.paid -v \
+	>"$dir/acks"
+[ "$(wc -l <"$dir/acks")" = 2 ] &&
+	grep -q "^topic $t-billing " "$dir/acks" &&
+	grep -q "^topic $t-eu partition 1 " "$dir/acks"
+ok $? "a message routed through two exchanges, a copy per topic"
+mqctl --json exchange describe $t-all |
+	grep -q "\"exchange\":\"$t-events\",\"key\":\"\",\"partition\":\"exchange\",\"routed\":1"
+ok $? "describe shows the binding to an exchange"
+mqctl exchange bind $t-events --to-exchange $t-all --key '#' 2>"$dir/err"
+[ $? = 1 ] && grep -q "cycle" "$dir/err"
+ok $? "a binding closing a cycle is refused, saying why"
+
+# a copy that fails is skipped and reported; the others go in
+mqctl topic create $t-small --capacity 4096 >/dev/null &&
+	mqctl exchange bind $t-all $t-small >/dev/null &&
+	mqctl exchange bind $t-all $t-audit >/dev/null
+head -c 3000 /dev/zero | tr '\0' x | mqctl produce --exchange $t-all \
+	--routing-key order.eu.paid -v >"$dir/acks" 2>"$dir/err"
+[ $? = 0 ] && [ "$(wc -l <"$dir/acks")" = 3 ] &&
+	grep -q "copy to topic $t-small failed" "$dir/err" &&
+	mqctl --json exchange describe $t-all >"$dir/desc" &&
+	grep -q '"failed":1,"bindings"' "$dir/desc" &&
+	grep -q "\"topic\":\"$t-small\",\"key\":\"\",\"partition\":\"any\",\"routed\":0,\"failed\":1" "$dir/desc"
+ok $? "a failed copy: skipped, reported with its reason, counted"
+mqctl exchange unbind $t-all --to-exchange $t-events >/dev/null &&
+	mqctl exchange unbind $t-all $t-audit >/dev/null
+ok $? "exchange unbind --to-exchange"
+# a deleted topic's binding goes with it
+mqctl topic delete $t-small >/dev/null &&
+	[ "$(mqctl --json exchange describe $t-all | grep -c "$t-small")" = 0 ]
+ok $? "a deleted topic's binding is dropped"
 
 mqctl exchange bind $t-events $t-billing --key 'a*' 2>"$dir/err"
 [ $? = 1 ] && grep -q "are whole words" "$dir/err"

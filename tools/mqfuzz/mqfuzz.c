@@ -384,6 +384,10 @@ static void do_exchange(struct fuzzer *f, int fd)
 		u.bind.key = pointer(f, (void *)routing_key(f, &u.bind.key_len));
 		u.bind.partition = chance(f, 70) ? MQDEV_PARTITION_ANY :
 						   below(f, 5);
+		/* to another exchange: cycles and chains to be refused */
+		if (chance(f, 30))
+			u.bind.flags = chance(f, 95) ? MQDEV_BIND_EXCHANGE :
+						       number(f);
 		fuzz_ioctl(f, fd, chance(f, 70) ? MQDEV_IOC_EXCHANGE_BIND :
 						  MQDEV_IOC_EXCHANGE_UNBIND,
 			   &u.bind, sizeof(u.bind));
