@@ -39,8 +39,6 @@ static_assert(offsetof(struct mqdev_exchange_bind, headers) ==
 static_assert(sizeof(struct mqdev_exchange_bind) == MQDEV_BIND_SIZE_VER1);
 static_assert(offsetof(struct mqdev_binding_info, match) ==
 	      MQDEV_BINDING_INFO_SIZE_VER0);
-static_assert(offsetof(struct mqdev_exchange_info, prog_out_of_range) ==
-	      MQDEV_EXCHANGE_INFO_SIZE_VER0);
 
 /* The command without its size: structs may grow, the command stays. */
 #define MQDEV_IOC_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
@@ -320,7 +318,7 @@ IOC(IDENTITY_LIST, struct mqdev_identity_list, 0, ANY, BACK, ioc_identity_list)
 IOC(EXCHANGE_CREATE, struct mqdev_exchange_create, 0, ANY, 0, ioc_exchange_create)
 IOC(EXCHANGE_DELETE, struct mqdev_topic_id, 0, ANY, 0, ioc_exchange_delete)
 IOC(EXCHANGE_LIST, struct mqdev_topic_list, 0, ANY, BACK, ioc_exchange_list)
-IOC(EXCHANGE_DESCRIBE, struct mqdev_exchange_info, MQDEV_EXCHANGE_INFO_SIZE_VER0, ANY, BACK, ioc_exchange_describe)
+IOC(EXCHANGE_DESCRIBE, struct mqdev_exchange_info, 0, ANY, BACK, ioc_exchange_describe)
 IOC(EXCHANGE_BIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, ioc_exchange_bind)
 IOC(EXCHANGE_UNBIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, ioc_exchange_unbind)
 IOC(EXCHANGE_ATTACH, struct mqdev_exchange_attach, 0, ANY, 0, ioc_exchange_attach)

@@ -815,13 +815,10 @@ struct mqdev_exchange_info {
 	__u64	dropped;	/* out: unroutable, counted and dropped */
 	__u64	failed;		/* out: copies that failed (acks' error) */
 	__u64	reserved;
-	/* Since MQDEV_EXCHANGE_INFO_SIZE_VER1 */
 	__u64	prog_out_of_range; /* out: program verdicts past the bindings */
 	__u32	prog_len;	/* out: routing program's instructions, or 0 */
 	__u32	reserved2;
 };
-
-#define MQDEV_EXCHANGE_INFO_SIZE_VER0	232	/* without programs */
 
 /*
  * MQDEV_IOC_EXCHANGE_PROGRAM: attach a classic BPF routing program to an
