@@ -61,6 +61,8 @@
 #define EXCHANGE_MAX_COPIES	4096
 /* Exchanges one message may pass through, the producer's included. */
 #define EXCHANGE_MAX_VISITS	256
+/* Messages copied in, and their out fields back, in one copy each. */
+#define EXCHANGE_CHUNK		64
 
 MQDEV_LIMIT_SHARED(max_exchanges, 1024, 0, 1 << 20,
 		   "Most exchanges that may exist at once");
@@ -1178,7 +1180,9 @@ struct route_visit {
 struct mqdev_route_ctx {
 	struct mqdev_exchange		*ex;
 	struct mqdev_append		ap;
-	struct mqdev_exchange_msg	msg;
+	struct mqdev_exchange_msg	*m;		/* in chunk[] */
+	struct mqdev_exchange_msg	chunk[EXCHANGE_CHUNK];
+	bool				chunked;	/* chunk[] copied */
 	char				rkey[MQDEV_ROUTING_KEY_SIZE];
 	struct mqdev_route_word		words[MQDEV_ROUTE_MAX_WORDS];
 	u32				nr_words;	/* as a topic exchange's */
@@ -1505,7 +1509,7 @@ static int route_collect_ex(struct mqdev_route_ctx *c,
 	}
 	if (ex->type == MQDEV_EXCHANGE_DIRECT) {
 		one.word = c->rkey;
-		one.len = c->msg.routing_key_len;
+		one.len = c->m->routing_key_len;
 		words = &one;
 		nr = 1;
 	}
@@ -1626,15 +1630,20 @@ static int route_msg_check(const struct mqdev_exchange_msg *m)
 	return 0;
 }
 
-/* The message and its keys into the kernel, with no lock held. */
-static int route_copy_in(struct mqdev_route_ctx *c, const void __user *umsg,
-			 u32 msg_size)
+/*
+ * The message @m (copied in with its chunk, or else from @umsg now) and its
+ * keys into the kernel, with no lock held.
+ */
+static int route_copy_in(struct mqdev_route_ctx *c,
+			 struct mqdev_exchange_msg *m,
+			 const void __user *umsg, u32 msg_size)
 {
-	struct mqdev_exchange_msg *m = &c->msg;
-	int err;
+	int err = 0;
 
-	err = copy_struct_from_user(m, sizeof(*m), umsg, msg_size) ?:
-	      route_msg_check(m);
+	c->m = m;
+	if (!c->chunked)
+		err = copy_struct_from_user(m, sizeof(*m), umsg, msg_size);
+	err = err ?: route_msg_check(m);
 	if (err)
 		return err;
 	if (copy_from_user(c->rkey, u64_to_user_ptr(m->routing_key),
@@ -1658,7 +1667,7 @@ static int route_copy_in(struct mqdev_route_ctx *c, const void __user *umsg,
 static int route_append(struct mqdev_route_ctx *c, struct mqdev_topic *topic,
 			u32 partition, struct mqdev_exchange_ack *ack)
 {
-	const struct mqdev_exchange_msg *m = &c->msg;
+	const struct mqdev_exchange_msg *m = c->m;
 	struct mqdev_msg msg = {
 		.key = m->key, .value = m->value, .key_len = m->key_len,
 		.value_len = m->value_len, .flags = m->record_flags,
@@ -1733,7 +1742,7 @@ static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 	*done = 0;
 	alt = exchange_alternate(ex);
 	if (alt) {
-		c->msg.status = MQDEV_EXMSG_ALTERNATE;
+		c->m->status = MQDEV_EXMSG_ALTERNATE;
 		err = room ? route_append(c, alt, MQDEV_PARTITION_ANY,
 					  &c->acks[0]) : -ENOBUFS;
 		mqdev_append_end(&c->ap);
@@ -1744,22 +1753,25 @@ static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 		atomic64_inc(&ex->alternated);
 		return 0;
 	}
-	if (c->msg.flags & MQDEV_EXMSG_MANDATORY) {
+	if (c->m->flags & MQDEV_EXMSG_MANDATORY) {
 		atomic64_inc(&ex->refused);
 		return -EHOSTUNREACH;
 	}
-	c->msg.status = MQDEV_EXMSG_DROPPED;
+	c->m->status = MQDEV_EXMSG_DROPPED;
 	atomic64_inc(&ex->dropped);
 	return 0;
 }
 
-/* The acknowledgements of a message and its out fields, no lock held. */
+/*
+ * The acknowledgements of a message and its out fields, no lock held; the
+ * out fields of a chunk go back with it (mqdev_exchange_produce()).
+ */
 static int route_copy_out(struct mqdev_route_ctx *c,
 			  const struct mqdev_exchange_produce *req,
 			  struct mqdev_exchange_msg __user *umsg, u32 n)
 {
 	u8 __user *dst = u64_to_user_ptr(req->acks);
-	u32 out[3] = { c->msg.status, c->acks_used, n };
+	u32 out[3] = { c->m->status, c->acks_used, n };
 	u32 i;
 
 	static_assert(offsetof(struct mqdev_exchange_msg, first_ack) ==
@@ -1767,12 +1779,21 @@ static int route_copy_out(struct mqdev_route_ctx *c,
 		      offsetof(struct mqdev_exchange_msg, nr_acks) ==
 		      offsetof(struct mqdev_exchange_msg, status) + 8);
 	dst += (size_t)c->acks_used * req->ack_size;
+	c->m->first_ack = c->acks_used;
+	c->m->nr_acks = n;
 	c->acks_used += n;
-	for (i = 0; i < n; i++)
-		if (mqdev_copy_element(dst + (size_t)i * req->ack_size,
-				       &c->acks[i], sizeof(c->acks[i]),
-				       req->ack_size))
+	if (req->ack_size == sizeof(*c->acks)) {
+		if (copy_to_user(dst, c->acks, n * sizeof(*c->acks)))
 			return -EFAULT;
+	} else {
+		for (i = 0; i < n; i++)
+			if (mqdev_copy_element(dst + (size_t)i * req->ack_size,
+					       &c->acks[i], sizeof(c->acks[i]),
+					       req->ack_size))
+				return -EFAULT;
+	}
+	if (c->chunked)
+		return 0;
 	return copy_to_user(&umsg->status, out, sizeof(out)) ? -EFAULT : 0;
 }
 
@@ -1786,7 +1807,7 @@ static int route_copies_deliver(struct mqdev_route_ctx *c, u32 copies)
 	if (ok)
 		atomic64_inc(&c->ex->routed);
 	if (ok < copies)
-		c->msg.status |= MQDEV_EXMSG_FAILED;
+		c->m->status |= MQDEV_EXMSG_FAILED;
 	/* a message none of whose copies went in is not routed */
 	return ok ? 0 : first_err;
 }
@@ -1794,19 +1815,20 @@ static int route_copies_deliver(struct mqdev_route_ctx *c, u32 copies)
 /* Route one message, from user memory to its copies' acknowledgements. */
 static int route_one(struct mqdev_route_ctx *c,
 		     const struct mqdev_exchange_produce *req,
+		     struct mqdev_exchange_msg *m,
 		     struct mqdev_exchange_msg __user *umsg)
 {
 	u32 copies, room = req->acks_count - c->acks_used, done = 0;
 	int err, err2;
 
-	err = route_copy_in(c, umsg, req->msg_size);
+	err = route_copy_in(c, m, umsg, req->msg_size);
 	if (err)
 		return err;
 	if (READ_ONCE(c->ex->dead))
 		return -EIDRM;
 	err = route_match(c);
 	copies = err ? 0 : route_copies(c);
-	c->msg.status = 0;
+	c->m->status = 0;
 	if (err)
 		goto out_put;
 	if (!copies && READ_ONCE(c->ex->dead)) {
@@ -1826,6 +1848,32 @@ out_put:
 		return err;
 	err2 = route_copy_out(c, req, umsg, done);
 	return err ?: err2;
+}
+
+/*
+ * Route the messages of a chunk from @first, copied in at once when their
+ * size is the kernel's (else each as it comes) and their out fields back
+ * the same way; *@n is how many were routed.
+ */
+static int route_chunk(struct mqdev_route_ctx *c,
+		       const struct mqdev_exchange_produce *req, u32 first,
+		       u32 *n)
+{
+	u8 __user *umsgs = u64_to_user_ptr(req->msgs) +
+			   (size_t)first * req->msg_size;
+	u32 i, count = min(req->count - first, EXCHANGE_CHUNK);
+	int err = 0;
+
+	c->chunked = req->msg_size == sizeof(*c->chunk) &&
+		     !copy_from_user(c->chunk, umsgs, count * sizeof(*c->chunk));
+	for (i = 0; i < count && !err; i++)
+		err = route_one(c, req, &c->chunk[c->chunked ? i : 0],
+				(void __user *)(umsgs +
+						(size_t)i * req->msg_size));
+	*n = i - !!err;
+	if (c->chunked && copy_to_user(umsgs, c->chunk, i * sizeof(*c->chunk)))
+		err = err ?: -EFAULT;
+	return err;
 }
 
 /**
@@ -1849,11 +1897,11 @@ long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 	struct mqdev_handle *h = ioc->h;
 	/* Pairs with smp_store_release() in mqdev_exchange_attach(). */
 	struct mqdev_exchange *ex = smp_load_acquire(&h->exchange);
-	struct mqdev_exchange_msg __user *umsg;
 	struct mqdev_route_ctx *c;
 	bool own = false;
 	long done;
 	int err = 0;
+	u32 n;
 
 	if (!ex)
 		return -EBADFD;
@@ -1875,10 +1923,8 @@ long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 	memset(&c->ap, 0, sizeof(c->ap));
 	c->ap.nonblock = ioc->file->f_flags & O_NONBLOCK;
 	c->acks_used = 0;
-	for (done = 0; !err && done < req->count; done += !err) {
-		umsg = u64_to_user_ptr(req->msgs + done * req->msg_size);
-		err = route_one(c, req, umsg);
-	}
+	for (done = 0; !err && done < req->count; done += n)
+		err = route_chunk(c, req, done, &n);
 	if (own)
 		route_ctx_free(c);
 	else

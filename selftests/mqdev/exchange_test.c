@@ -727,7 +727,62 @@ TEST_F(exchange, limits)
 	mqdev_topic_delete(self->fd, topic);
 }
 
-/* ---- bounded matching ------------------------------------------------- */
+/*
+ * Calls of more messages than one chunk (the kernel copies 64 at once when
+ * the element is its size, else one by one): every message routed, its
+ * out fields written back, and a bad one in a later chunk ends the call
+ * there.
+ */
+TEST_F(exchange, many_messages_a_call)
+{
+	const char *topic = strdup(topic_name("many"));
+	const char *ex = strdup(ex_name("manymsg"));
+	static struct mqdev_exchange_ack acks[200];
+	static char buf[200 * (sizeof(struct mqdev_exchange_msg) + 8)];
+	struct mqdev_exchange_produce p;
+	struct mqdev_exchange_msg *m;
+	unsigned int i, size, round;
+	int pfd;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "k", NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	for (round = 0; round < 2; round++) {
+		size = sizeof(*m) + 8 * round;
+		memset(buf, 0, sizeof(buf));
+		for (i = 0; i < 150; i++) {
+			m = (void *)(buf + i * size);
+			m->routing_key = (uintptr_t)"k";
+			m->routing_key_len = 1;
+			m->value = (uintptr_t)"v";
+			m->value_len = 1;
+		}
+		/* message 130 has a flag no one knows */
+		((struct mqdev_exchange_msg *)(buf + 130 * size))->flags = 1U << 30;
+		memset(&p, 0, sizeof(p));
+		p.msgs = (uintptr_t)buf;
+		p.count = 150;
+		p.msg_size = size;
+		p.acks = (uintptr_t)acks;
+		p.acks_count = 200;
+		p.ack_size = sizeof(acks[0]);
+		ASSERT_EQ(130, ioctl(pfd, MQDEV_IOC_EXCHANGE_PRODUCE, &p))
+			TH_LOG("element size %u", size);
+		for (i = 0; i < 130; i++) {
+			m = (void *)(buf + i * size);
+			ASSERT_EQ(1, m->nr_acks);
+			ASSERT_EQ(i, m->first_ack);
+			ASSERT_EQ(130 * round + i, acks[i].offset);
+		}
+	}
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/* ---- bounded matching --------------------------------------------------- */
 
 /* The @k-word binding key of @i: its bits say '*' (1) or "a" (0). */
 static void star_key(char *buf, unsigned int k, unsigned int i)
