@@ -392,6 +392,7 @@ static void exchange_kill(struct mqdev_exchange *ex)
 {
 	struct mqdev_binding *b, *next;
 	struct mqdev_exchange *src;
+	struct mqdev_topic *alt;
 	LIST_HEAD(reap);
 
 	WRITE_ONCE(ex->dead, true);
@@ -405,9 +406,19 @@ static void exchange_kill(struct mqdev_exchange *ex)
 	mutex_lock(&ex->lock);
 	list_for_each_entry_safe(b, next, &ex->bindings, all)
 		binding_unlink(ex, b, &reap);
+	/*
+	 * Its producers' handles may keep it for long: they must not keep
+	 * the alternate topic's rings, nor its owner's charge, with it.
+	 */
+	spin_lock(&ex->alt_lock);
+	alt = ex->alternate;
+	ex->alternate = NULL;
+	spin_unlock(&ex->alt_lock);
 	mutex_unlock(&ex->lock);
 	mutex_unlock(&mqdev_exchange_graph_lock);
 	bindings_put(&reap);
+	if (alt)
+		mqdev_topic_put(alt);
 	exchange_put(ex);
 }
 

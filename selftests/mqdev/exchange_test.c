@@ -946,6 +946,36 @@ TEST_F(exchange, topic_deleted_unpins)
 	mqdev_topic_delete(self->fd, t3);
 }
 
+/*
+ * A deleted exchange lets go of its alternate topic at once, though an
+ * attached producer keeps the exchange: deleting the topic then gives its
+ * owner's charge back.
+ */
+TEST_F(exchange, deleted_exchange_unpins_alternate)
+{
+	unsigned long topics = get_param("max_user_topics");
+	char t1[MQDEV_NAME_SIZE], t2[MQDEV_NAME_SIZE];
+	const char *ex = strdup(ex_name("unpin-dead"));
+	int pfd;
+
+	if (geteuid())
+		SKIP(return, "needs root to set the module's parameters");
+	snprintf(t1, sizeof(t1), "%s", topic_name("alt-dead1"));
+	snprintf(t2, sizeof(t2), "%s", topic_name("alt-dead2"));
+	ASSERT_EQ(0, user_op(NULL, t1, NULL, OP_TOPIC));
+	ASSERT_EQ(0, user_op(ex, NULL, t1, OP_EXCHANGE));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, t1));
+	ASSERT_EQ(0, set_param("max_user_topics", 1));
+	/* t1's charge is back though pfd still holds the exchange */
+	EXPECT_EQ(0, user_op(NULL, t2, NULL, OP_TOPIC));
+	ASSERT_EQ(0, set_param("max_user_topics", topics));
+	close(pfd);
+	mqdev_topic_delete(self->fd, t2);
+}
+
 /* ---- failed copies ---------------------------------------------------- */
 
 /*
