@@ -976,6 +976,64 @@ TEST_F(exchange, deleted_exchange_unpins_alternate)
 	mqdev_topic_delete(self->fd, t2);
 }
 
+/* ---- a handle is one thing ------------------------------------------- */
+
+struct attach_race {
+	pthread_barrier_t	go;
+	const char		*ex;
+	int			fd;
+	int			err;
+	bool			stop;
+};
+
+static void *attach_racer(void *arg)
+{
+	struct attach_race *r = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&r->go);
+		if (r->stop)
+			return NULL;
+		r->err = mqdev_exchange_attach(r->fd, r->ex);
+		pthread_barrier_wait(&r->go);
+	}
+}
+
+/*
+ * MQDEV_IOC_EXCHANGE_ATTACH and MQDEV_IOC_PRODUCER_INIT racing on one
+ * handle: one of them gets EBUSY, never neither.
+ */
+TEST_F(exchange, attach_races_session)
+{
+	struct attach_race r = { .ex = strdup(ex_name("race-sess")) };
+	struct mqdev_producer_init init;
+	unsigned int i, both = 0, ok = 0;
+	pthread_t t;
+	int err;
+
+	ASSERT_EQ(0, ex_create(self->fd, r.ex, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, pthread_barrier_init(&r.go, NULL, 2));
+	ASSERT_EQ(0, pthread_create(&t, NULL, attach_racer, &r));
+	for (i = 0; i < 3000; i++) {
+		r.fd = mqdev_open();
+		ASSERT_LE(0, r.fd);
+		memset(&init, 0, sizeof(init));
+		pthread_barrier_wait(&r.go);
+		err = xioctl(r.fd, MQDEV_IOC_PRODUCER_INIT, &init);
+		pthread_barrier_wait(&r.go);
+		both += !err && !r.err;
+		ok += !err || !r.err;
+		close(r.fd);
+	}
+	r.stop = true;
+	pthread_barrier_wait(&r.go);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&r.go);
+	EXPECT_EQ(0, both);
+	EXPECT_EQ(3000, ok);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, r.ex));
+}
+
 /* ---- failed copies ---------------------------------------------------- */
 
 /*
