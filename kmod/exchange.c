@@ -70,6 +70,15 @@ MQDEV_LIMIT(max_exchange_bindings, 4096, 0, 1 << 20,
 	    "Most bindings one exchange may have");
 MQDEV_LIMIT(max_exchange_nodes, 65536, 1, 1 << 24,
 	    "Most routing trie nodes (binding key words) one exchange may have");
+/*
+ * The work one message's routing may take, in all the exchanges it passes
+ * through, in units of about one hash lookup: a live trie node a word, a
+ * header looked up, a binding collected or walked, 16 program
+ * instructions.  Past it the message is refused (E2BIG), so that what
+ * binders made cannot keep a producer in the kernel for long.
+ */
+MQDEV_LIMIT(max_route_work, 1 << 16, 1, 1 << 24,
+	    "Most routing work (about one hash lookup a unit) one message may take");
 
 struct mqdev_exchange {
 	struct kref		ref;
@@ -98,6 +107,7 @@ struct mqdev_exchange {
 	atomic64_t		refused;
 	atomic64_t		dropped;
 	atomic64_t		failed;		/* copies */
+	atomic64_t		over_budget;	/* past max_route_work */
 	/* a routing program (route_bpf.c): set under lock, run under RCU */
 	struct bpf_prog __rcu	*prog;
 	u32			prog_len;
@@ -1069,6 +1079,7 @@ static void describe_fill(struct mqdev_exchange *ex,
 	req->refused = atomic64_read(&ex->refused);
 	req->dropped = atomic64_read(&ex->dropped);
 	req->failed = atomic64_read(&ex->failed);
+	req->over_budget = atomic64_read(&ex->over_budget);
 	req->prog_out_of_range = atomic64_read(&ex->prog_out_of_range);
 	req->prog_len = READ_ONCE(ex->prog_len);
 }
@@ -1091,7 +1102,7 @@ int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req)
 	struct mqdev_exchange *ex;
 	int err = 0;
 
-	if (req->reserved || req->reserved2)
+	if (req->reserved2)
 		return -EINVAL;
 	if (req->bindings_count &&
 	    (size < MQDEV_BINDING_INFO_SIZE_VER0 || size > PAGE_SIZE))
@@ -1338,6 +1349,19 @@ void mqdev_exchange_detach(struct mqdev_handle *h)
 
 /* ---- produce: matching ----------------------------------------------- */
 
+/* Under RCU: spend @units of the message's routing work, or -E2BIG. */
+static int route_spend(struct mqdev_route_ctx *c, u32 units)
+{
+	struct mqdev_route_scratch *s = &c->scratch;
+
+	if (units > s->budget) {
+		s->over = true;
+		return -E2BIG;
+	}
+	s->budget -= units;
+	return 0;
+}
+
 /* Follow a binding to @ex, once per message and not too deep. */
 static int ctx_visit(struct mqdev_route_ctx *c, struct mqdev_exchange *ex)
 {
@@ -1360,6 +1384,10 @@ static int ctx_visit(struct mqdev_route_ctx *c, struct mqdev_exchange *ex)
 /* Under RCU: @b matched.  Reference it, or count it past the room. */
 static int ctx_add(struct mqdev_route_ctx *c, struct mqdev_binding *b)
 {
+	int err = route_spend(c, 1);
+
+	if (err)
+		return err;
 	if (b->dest) {
 		atomic64_inc(&b->routed);
 		return ctx_visit(c, b->dest);
@@ -1385,9 +1413,13 @@ static int ctx_match_verdict(struct mqdev_route_ctx *c,
 	if (!(v & BIT(31))) {
 		if (v == MQDEV_ROUTE_NONE)
 			return 0;
-		list_for_each_entry_rcu(b, &ex->bindings, all)
+		list_for_each_entry_rcu(b, &ex->bindings, all) {
 			if (i++ == v - 1)
 				return ctx_add(c, b);
+			err = route_spend(c, 1);
+			if (err)
+				return err;
+		}
 		c->visits[c->visit].out_of_range = true;
 		return 0;
 	}
@@ -1458,6 +1490,10 @@ static int route_collect_headers(struct mqdev_route_ctx *c,
 	if (err)
 		return err;
 	list_for_each_entry_rcu(b, &ex->bindings, all) {
+		/* a lookup in the message's headers for each of the binding's */
+		err = route_spend(c, 1 + (b->hdrs ? b->hdrs->nr : 0));
+		if (err)
+			return err;
 		if (!b->hdrs || !mqdev_headers_match(b->hdrs, &c->mh))
 			continue;
 		err = ctx_add(c, b);
@@ -1488,6 +1524,9 @@ static int route_collect_prog(struct mqdev_route_ctx *c,
 				    c->peek, c->peek_len);
 		c->pctx_ready = true;
 	}
+	err = route_spend(c, 1 + READ_ONCE(ex->prog_len) / 16);
+	if (err)
+		return err;
 	v = mqdev_prog_run(prog, c->pctx, READ_ONCE(ex->nr_bindings));
 	if (v >> 30 == MQDEV_ROUTE_MATCH >> 30)
 		return 0;
@@ -1547,6 +1586,8 @@ static int route_collect(struct mqdev_route_ctx *c)
 
 	c->nr_dest = 0;
 	c->overflow = 0;
+	c->scratch.budget = mqdev_limit(&max_route_work);
+	c->scratch.over = false;
 	c->visits[0].ex = c->ex;
 	c->visits[0].depth = 0;
 	c->visits[0].out_of_range = false;
@@ -1838,6 +1879,8 @@ static int route_one(struct mqdev_route_ctx *c,
 	if (READ_ONCE(c->ex->dead))
 		return -EIDRM;
 	err = route_match(c);
+	if (err == -E2BIG && c->scratch.over)
+		atomic64_inc(&c->ex->over_budget);
 	copies = err ? 0 : route_copies(c);
 	c->m->status = 0;
 	if (err)
@@ -1872,17 +1915,26 @@ static int route_chunk(struct mqdev_route_ctx *c,
 {
 	u8 __user *umsgs = u64_to_user_ptr(req->msgs) +
 			   (size_t)first * req->msg_size;
-	u32 i, count = min(req->count - first, EXCHANGE_CHUNK);
+	u32 i, tried = 0, count = min(req->count - first, EXCHANGE_CHUNK);
 	int err = 0;
 
 	c->chunked = req->msg_size == sizeof(*c->chunk) &&
 		     !copy_from_user(c->chunk, umsgs, count * sizeof(*c->chunk));
-	for (i = 0; i < count && !err; i++)
+	for (i = 0; i < count && !err; i++) {
+		/* a call routes up to 4096 messages: let others run, and die */
+		cond_resched();
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		tried++;
 		err = route_one(c, req, &c->chunk[c->chunked ? i : 0],
 				(void __user *)(umsgs +
 						(size_t)i * req->msg_size));
-	*n = i - !!err;
-	if (c->chunked && copy_to_user(umsgs, c->chunk, i * sizeof(*c->chunk)))
+	}
+	*n = tried - (err && err != -EINTR);
+	if (c->chunked &&
+	    copy_to_user(umsgs, c->chunk, tried * sizeof(*c->chunk)))
 		err = err ?: -EFAULT;
 	return err;
 }
@@ -1897,8 +1949,10 @@ static int route_chunk(struct mqdev_route_ctx *c,
  * -EINVAL for a bad request or message, -EIDRM for a deleted exchange,
  * -EHOSTUNREACH for an unroutable mandatory message, -ENOBUFS for a
  * message with more copies than room for their acknowledgements (or more
- * than 4096), -E2BIG for one whose match kept too many patterns alive or
- * passed through too many exchanges, -EFAULT, -ENOMEM, or the error of the
+ * than 4096), -E2BIG for one whose match kept too many patterns alive,
+ * passed through too many exchanges or took more than max_route_work
+ * (counted in over_budget), -EINTR for a fatal signal, -EFAULT, -ENOMEM,
+ * or the error of the
  * first copy of a message none of whose copies went in (-EMSGSIZE,
  * -EAGAIN, -EIDRM, what mqdev_append() returns).
  */

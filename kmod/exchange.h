@@ -63,6 +63,8 @@ struct mqdev_route_scratch {
 		u32				gen;
 	} seen[2 * MQDEV_ROUTE_MAX_LIVE];	/* visit marks, by address */
 	u32				gen;
+	u32				budget;	/* work left; see exchange.c */
+	bool				over;	/* the budget ran out */
 };
 
 struct mqdev_route_node *mqdev_route_node_alloc(u32 len);

@@ -400,8 +400,11 @@ static int set_step(struct mqdev_route_trie *t, struct mqdev_route_scratch *s,
  * only the key itself matches there.  The nodes stay valid until
  * rcu_read_unlock().
  *
+ * Each step spends one unit of @s->budget per live node (a hash lookup
+ * and the '*' and '#' children).
+ *
  * Return: the number of matching nodes, or -E2BIG when more than
- * MQDEV_ROUTE_MAX_LIVE nodes were alive at once.
+ * MQDEV_ROUTE_MAX_LIVE nodes were alive at once or the budget ran out.
  */
 int mqdev_route_match(struct mqdev_route_trie *t,
 		      const struct mqdev_route_word *words, u32 nr,
@@ -416,6 +419,11 @@ int mqdev_route_match(struct mqdev_route_trie *t,
 	seen_next(s);
 	err = set_add(s, cur, &n, t->root);
 	for (i = 0; i < nr && n && !err; i++) {
+		if (n > s->budget) {
+			s->over = true;
+			return -E2BIG;
+		}
+		s->budget -= n;
 		err = set_step(t, s, cur, n, &words[i], next, &n);
 		tmp = cur;
 		cur = next;

@@ -10,6 +10,8 @@
 
 static struct mqdev_topic_info ti_unused;
 
+static int bind_ex(int fd, const char *src, const char *dest, const char *key);
+
 static const char *ex_name(const char *test)
 {
 	static char name[MQDEV_NAME_MAX + 1];
@@ -847,6 +849,155 @@ TEST_F(exchange, match_caps)
 	EXPECT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "x", NULL));
 	ASSERT_EQ(0, set_param("max_exchange_nodes", nodes));
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/* ---- the routing work budget ------------------------------------------ */
+
+/*
+ * A topic exchange whose 128 keys "#" then 7 words '' or '*' keep 255
+ * nodes alive for each word of a routing key of 255 dots: about 65,000
+ * trie steps a message, just within max_route_work by default.
+ */
+static int heavy_topic_ex(int fd, const char *ex, const char *topic)
+{
+	char key[32], *p;
+	unsigned int i, j;
+	int err;
+
+	err = ex_create(fd, ex, MQDEV_EXCHANGE_TOPIC, NULL);
+	for (i = 0; i < 128 && !err; i++) {
+		p = key + sprintf(key, "#");
+		for (j = 0; j < 7; j++)
+			p += sprintf(p, ".%s", i >> j & 1 ? "*" : "");
+		err = mqdev_exchange_bind(fd, ex, topic, key, NULL);
+	}
+	return err;
+}
+
+static char dots[MQDEV_ROUTING_KEY_MAX + 1];
+
+/*
+ * The budget is one message's, across the exchanges it passes: one heavy
+ * exchange is routed, a fanout exchange bound to two is refused (E2BIG)
+ * and counts it; a smaller budget refuses the one too.
+ */
+TEST_F(exchange, route_work_budget)
+{
+	unsigned long work = get_param("max_route_work");
+	const char *topic = strdup(topic_name("budget"));
+	const char *t1 = strdup(ex_name("budget-t1"));
+	const char *t2 = strdup(ex_name("budget-t2"));
+	const char *f = strdup(ex_name("budget-f"));
+	struct mqdev_exchange_info info;
+	struct mqdev_exchange_ack ack;
+	int pfd, ffd;
+
+	memset(dots, '.', MQDEV_ROUTING_KEY_MAX);
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, heavy_topic_ex(self->fd, t1, topic));
+	ASSERT_EQ(0, heavy_topic_ex(self->fd, t2, topic));
+	ASSERT_EQ(0, ex_create(self->fd, f, MQDEV_EXCHANGE_FANOUT, NULL));
+	ASSERT_EQ(0, bind_ex(self->fd, f, t1, ""));
+	ASSERT_EQ(0, bind_ex(self->fd, f, t2, ""));
+	pfd = ex_producer(t1);
+	ASSERT_LE(0, pfd);
+	ffd = ex_producer(f);
+	ASSERT_LE(0, ffd);
+	EXPECT_EQ(1, send_key(pfd, dots, true, &ack, 1));
+	EXPECT_EQ(-E2BIG, send_key(ffd, dots, true, &ack, 1));
+	/* a key of few words costs little anywhere: 8 empty words */
+	EXPECT_EQ(1, send_key(ffd, ".......", true, &ack, 1));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, f, &info, NULL, 0));
+	EXPECT_EQ(1, info.over_budget);
+	EXPECT_EQ(1, info.routed);
+	if (geteuid())
+		goto out;
+	ASSERT_EQ(0, set_param("max_route_work", 1000));
+	EXPECT_EQ(-E2BIG, send_key(pfd, dots, true, &ack, 1));
+	EXPECT_EQ(1, send_key(pfd, ".......", true, &ack, 1));
+	ASSERT_EQ(0, set_param("max_route_work", work));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, t1, &info, NULL, 0));
+	EXPECT_EQ(1, info.over_budget);
+out:
+	close(pfd);
+	close(ffd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, f));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, t1));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, t2));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/* Produce 4096 heavy messages a call, for ever. */
+static void heavy_producer(const char *ex)
+{
+	static struct mqdev_exchange_msg msgs[MQDEV_PRODUCE_MAX_MSGS];
+	static struct mqdev_exchange_ack acks[MQDEV_PRODUCE_MAX_MSGS];
+	unsigned int i;
+	int pfd = ex_producer(ex);
+
+	if (pfd < 0)
+		_exit(1);
+	for (i = 0; i < MQDEV_PRODUCE_MAX_MSGS; i++) {
+		msgs[i].routing_key = (uintptr_t)dots;
+		msgs[i].routing_key_len = MQDEV_ROUTING_KEY_MAX;
+		msgs[i].value = (uintptr_t)"v";
+		msgs[i].value_len = 1;
+	}
+	for (;;)
+		mqdev_exchange_produce(pfd, msgs, MQDEV_PRODUCE_MAX_MSGS, acks,
+				       MQDEV_PRODUCE_MAX_MSGS);
+}
+
+/*
+ * A producer SIGKILLed in a call of 4096 messages that each take a while
+ * (the budget raised, four heavy exchanges behind a fanout one: minutes a
+ * call) dies within a message or so, not at the call's end.
+ */
+TEST_F(exchange, killed_in_long_produce)
+{
+	unsigned long work = get_param("max_route_work");
+	const char *topic = strdup(topic_name("kill"));
+	const char *f = strdup(ex_name("kill-f"));
+	const char *t[4];
+	struct timespec t0, t1;
+	unsigned int i;
+	int status, rc = 0;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root to set the module's parameters");
+	memset(dots, '.', MQDEV_ROUTING_KEY_MAX);
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, f, MQDEV_EXCHANGE_FANOUT, NULL));
+	for (i = 0; i < 4; i++) {
+		t[i] = strdup(ex_name("kill-t"));
+		ASSERT_EQ(0, heavy_topic_ex(self->fd, t[i], topic));
+		ASSERT_EQ(0, bind_ex(self->fd, f, t[i], ""));
+	}
+	ASSERT_EQ(0, set_param("max_route_work", 1 << 24));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		heavy_producer(f);
+	sleep(2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	for (i = 0; i < 100 && !rc; i++) {
+		rc = waitpid(pid, &status, WNOHANG);
+		if (!rc)
+			usleep(50000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	TH_LOG("died after %.3f s",
+	       t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	EXPECT_EQ(pid, rc);
+	ASSERT_EQ(0, set_param("max_route_work", work));
+	if (rc != pid)
+		waitpid(pid, &status, 0);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, f));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, mqdev_exchange_delete(self->fd, t[i]));
 	mqdev_topic_delete(self->fd, topic);
 }
 

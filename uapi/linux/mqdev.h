@@ -814,7 +814,7 @@ struct mqdev_exchange_info {
 	__u64	refused;	/* out: unroutable, refused (mandatory) */
 	__u64	dropped;	/* out: unroutable, counted and dropped */
 	__u64	failed;		/* out: copies that failed (acks' error) */
-	__u64	reserved;
+	__u64	over_budget;	/* out: refused past the routing work budget */
 	__u64	prog_out_of_range; /* out: program verdicts past the bindings */
 	__u32	prog_len;	/* out: routing program's instructions, or 0 */
 	__u32	reserved2;
