@@ -1158,7 +1158,7 @@ TEST_F(exchange, attach_races_session)
 {
 	struct attach_race r = { .ex = strdup(ex_name("race-sess")) };
 	struct mqdev_producer_init init;
-	unsigned int i, both = 0, ok = 0;
+	unsigned int i, spin, both = 0, ok = 0;
 	pthread_t t;
 	int err;
 
@@ -1169,7 +1169,12 @@ TEST_F(exchange, attach_races_session)
 		r.fd = mqdev_open();
 		ASSERT_LE(0, r.fd);
 		memset(&init, 0, sizeof(init));
+		/* a named session's way is longer: a wider window */
+		snprintf(init.name, sizeof(init.name), "xrace-%d", getpid());
 		pthread_barrier_wait(&r.go);
+		/* start at a different moment of the attach each time */
+		for (spin = 0; spin < (i * 7919) % 20000; spin++)
+			__asm__ __volatile__("" ::: "memory");
 		err = xioctl(r.fd, MQDEV_IOC_PRODUCER_INIT, &init);
 		pthread_barrier_wait(&r.go);
 		both += !err && !r.err;
