@@ -63,6 +63,8 @@
 #define EXCHANGE_MAX_VISITS	256
 /* Messages copied in, and their out fields back, in one copy each. */
 #define EXCHANGE_CHUNK		64
+/* Bindings DESCRIBE fills under the lock and copies out, a round. */
+#define DESCRIBE_CHUNK		4
 
 MQDEV_LIMIT_SHARED(max_exchanges, 1024, 0, 1 << 20,
 		   "Most exchanges that may exist at once");
@@ -128,6 +130,7 @@ struct mqdev_binding {
 	struct mqdev_exchange	*dest;		/* referenced, or NULL */
 	kuid_t			uid;		/* the binder, charged */
 	u32			partition;	/* or MQDEV_PARTITION_ANY */
+	bool			unlinked;	/* under src->lock */
 	atomic64_t		routed;
 	atomic64_t		failed;
 	struct mqdev_bind_headers *hdrs;	/* a headers exchange's */
@@ -379,6 +382,7 @@ static void binding_unlink(struct mqdev_exchange *ex, struct mqdev_binding *b,
 {
 	lockdep_assert_held(&ex->lock);
 	list_del_rcu(&b->all);
+	b->unlinked = true;
 	ex->nr_bindings--;
 	if (b->node) {
 		list_del_rcu(&b->end);
@@ -568,7 +572,7 @@ int mqdev_exchange_list(struct net *net, struct mqdev_topic_list *req)
 		return -EINVAL;
 	room = min_t(unsigned long, room, mqdev_limit(&max_exchanges));
 	if (room) {
-		names = kvcalloc(room, MQDEV_NAME_SIZE, GFP_KERNEL);
+		names = kvcalloc(room, MQDEV_NAME_SIZE, GFP_KERNEL_ACCOUNT);
 		if (!names)
 			return -ENOMEM;
 	}
@@ -1043,20 +1047,81 @@ static void binding_fill(const struct mqdev_binding *b,
 	}
 }
 
-/* The bindings into @infos (room for @room), under the lock; how many. */
-static u32 describe_bindings(struct mqdev_exchange *ex,
-			     struct mqdev_binding_info *infos, u32 room)
+/*
+ * Under ex->lock: the binding after @last (referenced, the one a round
+ * ended at), or the @done-th if @last was unlinked meanwhile, or NULL.
+ */
+static struct mqdev_binding *describe_resume(struct mqdev_exchange *ex,
+					     struct mqdev_binding *last,
+					     u32 done)
 {
-	struct mqdev_binding *b;
+	struct list_head *pos = last ? &last->all : &ex->bindings;
+
+	if (last && last->unlinked) {
+		pos = &ex->bindings;
+		while (done-- && pos->next != &ex->bindings)
+			pos = pos->next;
+	}
+	return pos->next == &ex->bindings ? NULL :
+	       list_entry(pos->next, struct mqdev_binding, all);
+}
+
+/*
+ * A round: up to @room bindings after @*last into @infos, under the lock;
+ * @*last becomes the last of them, referenced (the caller puts the old one
+ * with no lock held).  Return: how many; *@total, the exchange's count.
+ */
+static u32 describe_round(struct mqdev_exchange *ex,
+			  struct mqdev_binding **last, u32 done,
+			  struct mqdev_binding_info *infos, u32 room,
+			  u32 *total)
+{
+	struct mqdev_binding *b, *end = NULL;
 	u32 n = 0;
 
 	mutex_lock(&ex->lock);
-	list_for_each_entry(b, &ex->bindings, all)
-		if (n < room)
-			binding_fill(b, &infos[n++]);
-	n = ex->nr_bindings;
+	for (b = describe_resume(ex, *last, done); b && n < room;
+	     b = list_is_last(&b->all, &ex->bindings) ? NULL :
+		 list_next_entry(b, all)) {
+		binding_fill(b, &infos[n++]);
+		end = b;
+	}
+	if (end)
+		kref_get(&end->ref);
+	*total = ex->nr_bindings;
 	mutex_unlock(&ex->lock);
+	*last = end;
 	return n;
+}
+
+/*
+ * The bindings out to @dst, DESCRIBE_CHUNK at a time through @infos, the
+ * lock held for each round's fill only.  Return: 0 or -EFAULT; *@total is
+ * how many the exchange has.
+ */
+static int describe_bindings(struct mqdev_exchange *ex, u8 __user *dst,
+			     u32 size, u32 room,
+			     struct mqdev_binding_info *infos, u32 *total)
+{
+	struct mqdev_binding *last = NULL, *prev;
+	u32 done = 0, n, i;
+	int err = 0;
+
+	do {
+		prev = last;
+		n = describe_round(ex, &last, done, infos,
+				   min_t(u32, room - done, DESCRIBE_CHUNK), total);
+		if (prev)
+			binding_put(prev);
+		for (i = 0; i < n && !err; i++, dst += size)
+			err = mqdev_copy_element(dst, &infos[i],
+						 min_t(u32, size,
+						       sizeof(*infos)), size);
+		done += n;
+	} while (!err && n == DESCRIBE_CHUNK && done < room);
+	if (last)
+		binding_put(last);
+	return err;
 }
 
 static void describe_fill(struct mqdev_exchange *ex,
@@ -1089,16 +1154,17 @@ static void describe_fill(struct mqdev_exchange *ex,
  * @net: the caller's network namespace
  * @req: the name and room for bindings in; the exchange goes back
  *
- * Needs read permission.  The bindings are snapshotted into kernel memory
- * under the exchange's lock and copied out after it.
+ * Needs read permission.  The bindings go out DESCRIBE_CHUNK at a time
+ * through a buffer of that size, each round filled under the exchange's
+ * lock and copied out after it: a list changed meanwhile is read as it is
+ * at each round.
  *
  * Return: 0; -EINVAL; -ENOENT; -EACCES; -ENOMEM; -EFAULT.
  */
 int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req)
 {
 	struct mqdev_binding_info *infos = NULL;
-	u8 __user *dst = u64_to_user_ptr(req->bindings);
-	u32 size = req->binding_info_size, room, n, i;
+	u32 size = req->binding_info_size, room, n = 0;
 	struct mqdev_exchange *ex;
 	int err = 0;
 
@@ -1110,23 +1176,20 @@ int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req)
 	ex = exchange_get(net, req->name, MAY_READ);
 	if (IS_ERR(ex))
 		return PTR_ERR(ex);
-	room = min_t(unsigned long, req->bindings_count,
-		     mqdev_limit(&max_exchange_bindings));
-	if (room) {
-		infos = kvcalloc(room, sizeof(*infos), GFP_KERNEL);
-		if (!infos) {
-			exchange_put(ex);
-			return -ENOMEM;
-		}
+	room = req->bindings_count;
+	/* one buffer under a page, charged, whatever the room */
+	infos = kmalloc_array(DESCRIBE_CHUNK, sizeof(*infos),
+			      GFP_KERNEL_ACCOUNT);
+	if (!infos) {
+		exchange_put(ex);
+		return -ENOMEM;
 	}
-	n = describe_bindings(ex, infos, room);
+	err = describe_bindings(ex, u64_to_user_ptr(req->bindings), size,
+				room, infos, &n);
 	describe_fill(ex, req);
 	exchange_put(ex);
-	for (i = 0; i < min(n, room) && !err; i++, dst += size)
-		err = mqdev_copy_element(dst, &infos[i],
-					 min_t(u32, size, sizeof(*infos)), size);
 	req->bindings_count = n;
-	kvfree(infos);
+	kfree(infos);
 	return err;
 }
 

@@ -522,6 +522,55 @@ TEST_F(exchange, list)
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
 }
 
+/*
+ * DESCRIBE copies the bindings out a few at a time: every room, below,
+ * at and past the rounds' size, gets the first bindings in order and the
+ * whole count; a binding unbound between calls is not seen again.
+ */
+TEST_F(exchange, describe_in_rounds)
+{
+	static const unsigned int rooms[] = { 0, 1, 3, 4, 5, 8, 9, 11, 20 };
+	const char *topic = strdup(topic_name("rounds"));
+	const char *ex = strdup(ex_name("rounds"));
+	struct mqdev_binding_info bi[20];
+	struct mqdev_exchange_info info;
+	unsigned int i, r, room;
+	char key[16];
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	for (i = 0; i < 11; i++) {
+		snprintf(key, sizeof(key), "k%u", i);
+		ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, key,
+						 NULL));
+	}
+	for (r = 0; r < ARRAY_SIZE(rooms); r++) {
+		room = rooms[r];
+		memset(bi, 0xa5, sizeof(bi));
+		ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info,
+						     room ? bi : NULL, room));
+		EXPECT_EQ(11, info.bindings_count);
+		for (i = 0; i < room && i < 11; i++) {
+			snprintf(key, sizeof(key), "k%u", i);
+			EXPECT_EQ(strlen(key), bi[i].key_len);
+			EXPECT_EQ(0, memcmp(bi[i].key, key, strlen(key)))
+				TH_LOG("room %u binding %u", room, i);
+			EXPECT_STREQ(topic, bi[i].topic);
+		}
+		/* nothing written past the bindings there are */
+		for (; i < room; i++)
+			EXPECT_EQ(0xa5a5a5a5, bi[i].key_len);
+	}
+	ASSERT_EQ(0, mqdev_exchange_unbind(self->fd, ex, topic, "k4", NULL));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, bi, 20));
+	ASSERT_EQ(10, info.bindings_count);
+	EXPECT_EQ(0, memcmp(bi[3].key, "k3", 2));
+	EXPECT_EQ(0, memcmp(bi[4].key, "k5", 2));
+	EXPECT_EQ(0, memcmp(bi[9].key, "k10", 3));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
 /* ---- permissions, as users 1000 and 1001 ------------------------------ */
 
 struct perm_try {
