@@ -1255,6 +1255,9 @@ struct route_visit {
 	struct mqdev_exchange		*ex;
 	u32				depth;	/* 0: the producer's */
 	bool				out_of_range; /* its program's */
+	bool				landed;	/* a copy from here went in */
+	u32				parent;	/* the visit @via is of */
+	struct mqdev_binding		*via;	/* referenced; 0: NULL */
 };
 
 /*
@@ -1425,9 +1428,14 @@ static int route_spend(struct mqdev_route_ctx *c, u32 units)
 	return 0;
 }
 
-/* Follow a binding to @ex, once per message and not too deep. */
-static int ctx_visit(struct mqdev_route_ctx *c, struct mqdev_exchange *ex)
+/*
+ * Follow @b to its exchange, once per message and not too deep; @b is
+ * referenced, to count the message once a copy from there went in.
+ */
+static int ctx_visit(struct mqdev_route_ctx *c, struct mqdev_binding *b)
 {
+	struct mqdev_exchange *ex = b->dest;
+	struct route_visit *v;
 	u32 i;
 
 	/* the graph is checked at bind time; a router may see it change */
@@ -1438,9 +1446,15 @@ static int ctx_visit(struct mqdev_route_ctx *c, struct mqdev_exchange *ex)
 			return 0;
 	if (c->nr_visits == EXCHANGE_MAX_VISITS)
 		return -E2BIG;
-	c->visits[c->nr_visits].out_of_range = false;
-	c->visits[c->nr_visits].ex = ex;
-	c->visits[c->nr_visits++].depth = c->depth + 1;
+	if (!kref_get_unless_zero(&b->ref))	/* going away */
+		return 0;
+	v = &c->visits[c->nr_visits++];
+	v->ex = ex;
+	v->depth = c->depth + 1;
+	v->out_of_range = false;
+	v->landed = false;
+	v->parent = c->visit;
+	v->via = b;
 	return 0;
 }
 
@@ -1451,10 +1465,8 @@ static int ctx_add(struct mqdev_route_ctx *c, struct mqdev_binding *b)
 
 	if (err)
 		return err;
-	if (b->dest) {
-		atomic64_inc(&b->routed);
-		return ctx_visit(c, b->dest);
-	}
+	if (b->dest)
+		return ctx_visit(c, b);
 	if (c->nr_dest == c->dest_room)
 		c->overflow++;
 	else if (kref_get_unless_zero(&b->ref))	/* else: going away */
@@ -1654,6 +1666,8 @@ static int route_collect(struct mqdev_route_ctx *c)
 	c->visits[0].ex = c->ex;
 	c->visits[0].depth = 0;
 	c->visits[0].out_of_range = false;
+	c->visits[0].landed = false;
+	c->visits[0].via = NULL;
 	c->nr_visits = 1;
 	rcu_read_lock();
 	for (i = 0; i < c->nr_visits && !err; i++) {
@@ -1673,6 +1687,7 @@ static int route_collect(struct mqdev_route_ctx *c)
 	return err;
 }
 
+/* The bindings a collection referenced, topics' and exchanges'. */
 static void ctx_put_dest(struct mqdev_route_ctx *c)
 {
 	u32 i;
@@ -1680,6 +1695,29 @@ static void ctx_put_dest(struct mqdev_route_ctx *c)
 	for (i = 0; i < c->nr_dest; i++)
 		binding_put(c->dest[i]);
 	c->nr_dest = 0;
+	for (i = 1; i < c->nr_visits; i++)
+		binding_put(c->visits[i].via);
+	c->nr_visits = 1;
+}
+
+/*
+ * A copy matched by @b went in: the bindings to exchanges that led to
+ * @b's exchange count the message, each once (the first way there, where
+ * two lead to one exchange).
+ */
+static void route_landed(struct mqdev_route_ctx *c,
+			 const struct mqdev_binding *b)
+{
+	u32 v;
+
+	for (v = 1; v < c->nr_visits; v++)
+		if (c->visits[v].ex == b->src)
+			break;
+	while (v && v < c->nr_visits && !c->visits[v].landed) {
+		c->visits[v].landed = true;
+		atomic64_inc(&c->visits[v].via->routed);
+		v = c->visits[v].parent;
+	}
 }
 
 /* The topics' bindings the message matches, referenced into c->dest. */
@@ -1832,9 +1870,12 @@ static u32 route_deliver(struct mqdev_route_ctx *c, int *first_err)
 		for (j = i; j < c->nr_dest &&
 		     !dest_cmp(&c->dest[i], &c->dest[j]); j++)
 			;
-		for (k = i; k < j; k++)
+		for (k = i; k < j; k++) {
 			atomic64_inc(err ? &c->dest[k]->failed :
 				     &c->dest[k]->routed);
+			if (!err && c->nr_visits > 1)
+				route_landed(c, c->dest[k]);
+		}
 		if (!err) {
 			ok++;
 			continue;

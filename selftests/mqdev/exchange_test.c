@@ -1382,13 +1382,68 @@ TEST_F(exchange, e2e_chain)
 	ASSERT_EQ(1, info.bindings_count);
 	EXPECT_EQ(MQDEV_BINDING_EXCHANGE, bi[0].flags);
 	EXPECT_STREQ(b, bi[0].topic);
-	EXPECT_EQ(2, bi[0].routed);
+	/* "a.c" matched a's binding, but b routed it nowhere */
+	EXPECT_EQ(1, bi[0].routed);
 	ASSERT_EQ(0, unbind_ex(self->fd, a, b, "a.#"));
 	EXPECT_EQ(-ENOENT, unbind_ex(self->fd, a, b, "a.#"));
 	EXPECT_EQ(-EHOSTUNREACH, send_key(pfd, "a.b", true, acks, 4));
 	close(pfd);
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, a));
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, b));
+	mqdev_topic_delete(self->fd, topic);
+}
+
+/* One message with the header kind=@kind through @pfd, routing key "k". */
+static int send_kind(int pfd, const char *kind)
+{
+	LIBMQDEV_OPTS(mqdev_exchange_send_opts, o,
+		      .record_flags = MQDEV_RECORD_HEADERS);
+	struct mqdev_header h = { "kind", 4, strlen(kind), kind };
+	struct mqdev_exchange_ack acks[4];
+	unsigned char value[128];
+	int len;
+
+	len = mqdev_headers_encode(value, sizeof(value), &h, 1);
+	if (len < 0)
+		return len;
+	return mqdev_exchange_send(pfd, "k", value, len, &o, acks, 4);
+}
+
+/*
+ * A binding to an exchange counts the messages it carried of which a copy
+ * went in, once each: not again when routing ran twice (a headers
+ * exchange behind it wants the value's first bytes), nor for a message
+ * the exchange behind routed nowhere.
+ */
+TEST_F(exchange, e2e_routed_counts_landed)
+{
+	const char *d = strdup(ex_name("rc-d"));
+	const char *h = strdup(ex_name("rc-h"));
+	const char *topic = strdup(topic_name("rcount"));
+	struct mqdev_header order = { "kind", 4, 5, "order" };
+	LIBMQDEV_OPTS(mqdev_bind_opts, o, .headers = &order, .nheaders = 1,
+		      .match = MQDEV_MATCH_ALL);
+	struct mqdev_binding_info bi[2];
+	struct mqdev_exchange_info info;
+	int pfd;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, d, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, ex_create(self->fd, h, MQDEV_EXCHANGE_HEADERS, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, h, topic, NULL, &o));
+	ASSERT_EQ(0, bind_ex(self->fd, d, h, "k"));
+	pfd = ex_producer(d);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(1, send_kind(pfd, "order"));
+	EXPECT_EQ(-ENOENT, send_kind(pfd, "refund"));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, d, &info, bi, 2));
+	ASSERT_EQ(1, info.bindings_count);
+	EXPECT_EQ(1, bi[0].routed);
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, h, &info, bi, 2));
+	EXPECT_EQ(1, bi[0].routed);
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, d));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, h));
 	mqdev_topic_delete(self->fd, topic);
 }
 
