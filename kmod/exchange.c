@@ -96,7 +96,7 @@ struct mqdev_exchange {
 	struct mqdev_topic	*alternate;	/* referenced, or NULL */
 	struct mutex		lock;		/* writers of bindings, trie */
 	struct list_head	bindings;	/* RCU: fanout's readers */
-	u32			nr_bindings;
+	u32			nr_bindings;	/* under lock; routers READ_ONCE */
 	struct mqdev_route_trie	trie;		/* not for fanout */
 	/* under mqdev_exchange_graph_lock: */
 	struct list_head	exits;		/* its bindings to exchanges */
@@ -383,7 +383,7 @@ static void binding_unlink(struct mqdev_exchange *ex, struct mqdev_binding *b,
 	lockdep_assert_held(&ex->lock);
 	list_del_rcu(&b->all);
 	b->unlinked = true;
-	ex->nr_bindings--;
+	WRITE_ONCE(ex->nr_bindings, ex->nr_bindings - 1);
 	if (b->node) {
 		list_del_rcu(&b->end);
 		mqdev_route_prune(&ex->trie, b->node);
@@ -795,7 +795,7 @@ static int binding_link(struct bind_ctx *c, struct mqdev_binding *b)
 		list_add_tail_rcu(&b->end, &n->ends);
 	}
 	list_add_tail_rcu(&b->all, &ex->bindings);
-	ex->nr_bindings++;
+	WRITE_ONCE(ex->nr_bindings, ex->nr_bindings + 1);
 	return 0;
 }
 
