@@ -1406,7 +1406,7 @@ static int route_need_peek(struct mqdev_route_ctx *c)
 /* With no lock held: the value's first bytes, as much as routing reads. */
 static int route_peek_in(struct mqdev_route_ctx *c)
 {
-	const struct mqdev_exchange_msg *m = &c->msg;
+	const struct mqdev_exchange_msg *m = c->m;
 	u32 n = m->record_flags & MQDEV_RECORD_HEADERS ?
 		MQDEV_ROUTE_HEADERS_MAX : MQDEV_ROUTE_VALUE_BYTES;
 
@@ -1426,7 +1426,7 @@ static int route_msg_headers(struct mqdev_route_ctx *c)
 	if (c->mh_ready)
 		return 0;
 	c->mh.nr = 0;
-	if (c->msg.record_flags & MQDEV_RECORD_HEADERS) {
+	if (c->m->record_flags & MQDEV_RECORD_HEADERS) {
 		err = route_need_peek(c) ?:
 		      mqdev_msg_headers_parse(&c->mh, c->peek_len);
 		if (err)
@@ -1473,7 +1473,7 @@ static int route_collect_prog(struct mqdev_route_ctx *c,
 		err = route_need_peek(c);
 		if (err)
 			return err;
-		mqdev_prog_ctx_fill(c->pctx, &c->msg, c->rkey, c->key,
+		mqdev_prog_ctx_fill(c->pctx, c->m, c->rkey, c->key,
 				    c->peek, c->peek_len);
 		c->pctx_ready = true;
 	}
