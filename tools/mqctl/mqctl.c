@@ -635,14 +635,14 @@ static int exchange_describe(int argc, char **argv)
 		       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"producers\":%u,"
 		       "\"routed\":%" PRIu64 ",\"alternated\":%" PRIu64
 		       ",\"refused\":%" PRIu64 ",\"dropped\":%" PRIu64
-		       ",\"failed\":%" PRIu64 ",\"program\":%u,\"out_of_range\":%"
-		       PRIu64 ",\"bindings\":[", argv[1],
+		       ",\"program\":%u,\"out_of_range\":%" PRIu64
+		       ",\"failed\":%" PRIu64 ",\"bindings\":[", argv[1],
 		       exchange_types[info.type], info.alternate, info.mode,
 		       info.uid, info.gid, info.producers,
 		       (uint64_t)info.routed, (uint64_t)info.alternated,
 		       (uint64_t)info.refused, (uint64_t)info.dropped,
-		       (uint64_t)info.failed, info.prog_len,
-		       (uint64_t)info.prog_out_of_range);
+		       info.prog_len, (uint64_t)info.prog_out_of_range,
+		       (uint64_t)info.failed);
 	} else {
 		printf("Exchange: %s\tType: %s\tMode: %04o\tOwner: %u:%u\t"
 		       "Producers: %u\tAlternate: %s\n", argv[1],
