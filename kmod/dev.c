@@ -475,9 +475,12 @@ static int __init mqdev_init(void)
 	err = mqdev_txn_init();
 	if (err)
 		return err;
-	err = mqdev_nl_init();
+	err = mqdev_exchanges_init();
 	if (err)
 		goto err_txn_exit;
+	err = mqdev_nl_init();
+	if (err)
+		goto err_exchanges_exit;
 	err = register_pernet_subsys(&mqdev_net_ops);
 	if (err)
 		goto err_nl_exit;
@@ -490,6 +493,8 @@ err_unregister_pernet:
 	unregister_pernet_subsys(&mqdev_net_ops);
 err_nl_exit:
 	mqdev_nl_exit();
+err_exchanges_exit:
+	mqdev_exchanges_exit();
 err_txn_exit:
 	mqdev_txn_exit();
 	return err;
@@ -503,6 +508,7 @@ static void __exit mqdev_exit(void)
 	mqdev_nl_exit();
 	mqdev_identities_destroy();
 	mqdev_exchanges_destroy();
+	mqdev_exchanges_exit();		/* their frees, before the users' */
 	mqdev_topics_destroy();
 	mqdev_txn_exit();
 	mqdev_users_destroy();

@@ -50,6 +50,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/filter.h>
+#include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include "exchange.h"
 #include "xroute.h"
@@ -114,6 +115,7 @@ struct mqdev_exchange {
 	struct bpf_prog __rcu	*prog;
 	u32			prog_len;
 	atomic64_t		prog_out_of_range;
+	struct rcu_work		free_work;	/* exchange_release() */
 };
 
 struct mqdev_binding {
@@ -144,6 +146,8 @@ static bool exchange_keyed(u32 type)
 	return type == MQDEV_EXCHANGE_DIRECT || type == MQDEV_EXCHANGE_TOPIC;
 }
 
+/* Frees exchanges once no router can be in them: exchange_release(). */
+static struct workqueue_struct *mqdev_exchange_wq;
 static DEFINE_MUTEX(mqdev_exchange_graph_lock);
 static u32 mqdev_graph_gen;			/* under the graph lock */
 static DEFINE_MUTEX(mqdev_exchanges_lock);
@@ -183,22 +187,38 @@ static void bindings_put(struct list_head *reap)
 		binding_put(b);
 }
 
+/* After a grace period, in a worker: the trie's table may sleep to go. */
+static void exchange_free(struct work_struct *work)
+{
+	struct mqdev_exchange *ex = container_of(to_rcu_work(work),
+						 struct mqdev_exchange,
+						 free_work);
+
+	if (exchange_keyed(ex->type))
+		mqdev_route_destroy(&ex->trie);
+	mqdev_prog_free(rcu_dereference_protected(ex->prog, true));
+	mutex_destroy(&ex->lock);
+	kfree(ex);
+}
+
+/*
+ * A router that came through a binding to it may still walk its trie and
+ * run its program: those are freed after a grace period, which neither
+ * the last putter (a producer, a namespace's teardown under
+ * pernet_ops_rwsem) nor anyone else waits for.
+ */
 static void exchange_release(struct kref *ref)
 {
 	struct mqdev_exchange *ex = container_of(ref, struct mqdev_exchange,
 						 ref);
 
 	WARN_ON_ONCE(!list_empty(&ex->bindings));
-	/* A router that came through a binding to it may still walk it. */
-	synchronize_rcu();
-	if (exchange_keyed(ex->type))
-		mqdev_route_destroy(&ex->trie);
-	mqdev_prog_free(rcu_dereference_protected(ex->prog, true));
+	/* what no router reads goes now: the charge is back at once */
 	if (ex->alternate)
 		mqdev_topic_put(ex->alternate);
 	mqdev_uncharge(ex->uid, MQDEV_CHARGE_EXCHANGES, 1);
-	mutex_destroy(&ex->lock);
-	kfree(ex);
+	INIT_RCU_WORK(&ex->free_work, exchange_free);
+	queue_rcu_work(mqdev_exchange_wq, &ex->free_work);
 }
 
 /* May sleep: never under a lock, nor under RCU. */
@@ -2099,6 +2119,28 @@ long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 	else
 		clear_bit_unlock(0, &h->route_busy);
 	return done ? done : err;
+}
+
+/**
+ * mqdev_exchanges_init() - module init: the workqueue exchanges are freed on
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int __init mqdev_exchanges_init(void)
+{
+	mqdev_exchange_wq = alloc_workqueue("mqdev_exchange", WQ_UNBOUND, 0);
+	return mqdev_exchange_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * mqdev_exchanges_exit() - module exit, or init failed: the frees wait
+ *
+ * After mqdev_exchanges_destroy(), or with no exchange made.
+ */
+void mqdev_exchanges_exit(void)
+{
+	rcu_barrier();		/* every queue_rcu_work() is queued */
+	destroy_workqueue(mqdev_exchange_wq);	/* and has run */
 }
 
 /**

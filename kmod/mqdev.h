@@ -760,6 +760,8 @@ long mqdev_exchange_produce(struct mqdev_ioc *ioc,
 			    struct mqdev_exchange_produce *req);
 void mqdev_exchanges_destroy_net(struct net *net);
 void mqdev_exchanges_destroy(void);
+int mqdev_exchanges_init(void);
+void mqdev_exchanges_exit(void);
 void mqdev_exchanges_topic_gone(struct mqdev_topic *topic);
 
 /* netlink.c */
