@@ -112,7 +112,7 @@ head -c 3000 /dev/zero | tr '\0' x | mqctl produce --exchange $t-all \
 [ $? = 0 ] && [ "$(wc -l <"$dir/acks")" = 3 ] &&
 	grep -q "copy to topic $t-small failed" "$dir/err" &&
 	mqctl --json exchange describe $t-all >"$dir/desc" &&
-	grep -q '"failed":1,"bindings"' "$dir/desc" &&
+	grep -q '"failed":1,"over_budget":0,"bindings"' "$dir/desc" &&
 	grep -q "\"topic\":\"$t-small\",\"key\":\"\",\"partition\":\"any\",\"routed\":0,\"failed\":1" "$dir/desc"
 ok $? "a failed copy: skipped, reported with its reason, counted"
 mqctl exchange unbind $t-all --to-exchange $t-events >/dev/null &&

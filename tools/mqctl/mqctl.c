@@ -636,13 +636,14 @@ static int exchange_describe(int argc, char **argv)
 		       "\"routed\":%" PRIu64 ",\"alternated\":%" PRIu64
 		       ",\"refused\":%" PRIu64 ",\"dropped\":%" PRIu64
 		       ",\"program\":%u,\"out_of_range\":%" PRIu64
-		       ",\"failed\":%" PRIu64 ",\"bindings\":[", argv[1],
+		       ",\"failed\":%" PRIu64 ",\"over_budget\":%" PRIu64
+		       ",\"bindings\":[", argv[1],
 		       exchange_types[info.type], info.alternate, info.mode,
 		       info.uid, info.gid, info.producers,
 		       (uint64_t)info.routed, (uint64_t)info.alternated,
 		       (uint64_t)info.refused, (uint64_t)info.dropped,
 		       info.prog_len, (uint64_t)info.prog_out_of_range,
-		       (uint64_t)info.failed);
+		       (uint64_t)info.failed, (uint64_t)info.over_budget);
 	} else {
 		printf("Exchange: %s\tType: %s\tMode: %04o\tOwner: %u:%u\t"
 		       "Producers: %u\tAlternate: %s\n", argv[1],
@@ -658,6 +659,9 @@ static int exchange_describe(int argc, char **argv)
 			printf("Program: %u instructions\tOut of range: %" PRIu64
 			       "\n", info.prog_len,
 			       (uint64_t)info.prog_out_of_range);
+		if (info.over_budget)
+			printf("Over the routing budget: %" PRIu64 "\n",
+			       (uint64_t)info.over_budget);
 		printf("%5s %-32s %-24s %9s %12s %8s %8s%s\n", "INDEX",
 		       "DESTINATION", "KEY", "PARTITION", "ROUTED", "FAILED",
 		       "BINDER", info.type == MQDEV_EXCHANGE_HEADERS ?
