@@ -2047,16 +2047,16 @@ static int route_chunk(struct mqdev_route_ctx *c,
 	for (i = 0; i < count && !err; i++) {
 		/* a call routes up to 4096 messages: let others run, and die */
 		cond_resched();
-		if (fatal_signal_pending(current)) {
-			err = -EINTR;
+		if (fatal_signal_pending(current))
 			break;
-		}
 		tried++;
 		err = route_one(c, req, &c->chunk[c->chunked ? i : 0],
 				(void __user *)(umsgs +
 						(size_t)i * req->msg_size));
 	}
-	*n = tried - (err && err != -EINTR);
+	*n = tried - !!err;
+	if (i < count && !err)		/* killed between messages */
+		err = -EINTR;
 	if (c->chunked &&
 	    copy_to_user(umsgs, c->chunk, tried * sizeof(*c->chunk)))
 		err = err ?: -EFAULT;
