@@ -229,6 +229,12 @@ static long ioc_topic_open(struct mqdev_ioc *ioc, struct mqdev_topic_id *req)
 	return mqdev_topic_open(ioc->h->net, req);
 }
 
+static long ioc_topic_config(struct mqdev_ioc *ioc,
+			     struct mqdev_topic_config *req)
+{
+	return mqdev_topic_config(ioc->h->net, req);
+}
+
 static long ioc_identity_restore(struct mqdev_ioc *ioc,
 				 struct mqdev_identity_state *req)
 {
@@ -324,6 +330,10 @@ IOC(EXCHANGE_UNBIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, i
 IOC(EXCHANGE_ATTACH, struct mqdev_exchange_attach, 0, ANY, 0, ioc_exchange_attach)
 IOC(EXCHANGE_PRODUCE, struct mqdev_exchange_produce, 0, ANY, 0, mqdev_exchange_produce)
 IOC(EXCHANGE_PROGRAM, struct mqdev_exchange_program, 0, ANY, 0, ioc_exchange_program)
+IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK, mqdev_schedule)
+IOC(SCHED_CANCEL, struct mqdev_sched_cancel, 0, PRODUCE, 0, mqdev_sched_cancel)
+IOC(SCHED_LIST, struct mqdev_sched_list, 0, CONSUME, BACK, mqdev_sched_list)
+IOC(TOPIC_CONFIG, struct mqdev_topic_config, 0, ANY, BACK, ioc_topic_config)
 
 struct mqdev_ioctl {
 	unsigned int	cmd;
@@ -370,6 +380,10 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(EXCHANGE_ATTACH),
 	IOC_AT(EXCHANGE_PRODUCE),
 	IOC_AT(EXCHANGE_PROGRAM),
+	IOC_AT(SCHEDULE),
+	IOC_AT(SCHED_CANCEL),
+	IOC_AT(SCHED_LIST),
+	IOC_AT(TOPIC_CONFIG),
 };
 
 /**

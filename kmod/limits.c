@@ -16,6 +16,8 @@
  *   producer states     max_user_producer_states       the topic, or the
  *     (partitions of a producer's sequence table)        last bound handle
  *   open transactions   max_user_txns                  the decision
+ *   delayed messages    max_user_scheduled             the append, the
+ *   their bytes         max_user_scheduled_bytes         cancel or the topic
  *   exchanges           max_user_exchanges             the exchange
  *   bindings            max_user_bindings              the binding (unbind,
  *     (charged to the binder)                            or its exchange's end)
@@ -80,6 +82,10 @@ MQDEV_LIMIT(max_user_producer_states, 4096, 0, 1 << 20,
 	    "Most partitions of producer sequence state one user may hold");
 MQDEV_LIMIT(max_user_txns, 8, 0, 1024,
 	    "Most transactions one user may have open");
+MQDEV_LIMIT(max_user_scheduled, 131072, 0, 1 << 24,
+	    "Most delayed messages one user may have scheduled");
+MQDEV_LIMIT(max_user_scheduled_bytes, 64UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
+	    "Most bytes of delayed messages one user may have scheduled");
 
 MQDEV_LIMIT(max_user_exchanges, 64, 0, 65536,
 	    "Most exchanges one user may have");
@@ -94,6 +100,8 @@ static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_PRODUCERS]	= &max_user_producers,
 	[MQDEV_CHARGE_PRODUCER_STATES]		= &max_user_producer_states,
 	[MQDEV_CHARGE_TXNS]		= &max_user_txns,
+	[MQDEV_CHARGE_SCHEDULED]	= &max_user_scheduled,
+	[MQDEV_CHARGE_SCHEDULED_BYTES]	= &max_user_scheduled_bytes,
 	[MQDEV_CHARGE_EXCHANGES]	= &max_user_exchanges,
 	[MQDEV_CHARGE_BINDINGS]		= &max_user_bindings,
 };
@@ -112,6 +120,8 @@ static struct mqdev_limit *const global_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_TOPICS]		= &max_topics,
 	[MQDEV_CHARGE_BYTES]		= &max_bytes,
 	[MQDEV_CHARGE_PRODUCERS]	= &max_producers,
+	[MQDEV_CHARGE_SCHEDULED]	= &max_scheduled,
+	[MQDEV_CHARGE_SCHEDULED_BYTES]	= &max_scheduled_bytes,
 	[MQDEV_CHARGE_EXCHANGES]	= &max_exchanges,
 };
 

@@ -55,6 +55,9 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n);
 int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
 	       double *consume_ns);
 
+/* mqbench.c: one producer and one consumer at once, the consumer's ns */
+int64_t run_once(const struct peer *p, struct bench *b);
+
 /* scenarios.c */
 int64_t run_parallel(const struct peer *p, struct bench *b, int k);
 int64_t run_backlog(const struct peer *p, struct bench *b);
@@ -64,6 +67,10 @@ int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
 /* latency.c */
 int latency_table(uint64_t n, int reps, FILE *json);
+double latency_mqdev_p99(uint64_t n);
+
+/* delay.c: delayed messages' lateness */
+int delay_table(uint64_t count, FILE *json);
 
 /* mqbench.c: one result, as a JSON object in the results array */
 void json_result(FILE *json, const char *scenario, const char *peer,
@@ -97,5 +104,8 @@ double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
 
 /* durable.c: acks=all against fsync, Redis's AOF and memory, on the disk */
 int durable_table(uint64_t count, FILE *json);
+
+/* kafka.c: librdkafka through mqdev-kafkad, against Redis and TCP echo */
+int kafka_table(uint64_t count, int reps, FILE *json);
 
 #endif /* _MQBENCH_H */
