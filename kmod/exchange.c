@@ -1354,10 +1354,8 @@ static struct mqdev_route_ctx *route_ctx_new(void)
 		kvfree(c);
 		c = NULL;
 	}
-	if (c) {
-		c->mh.block = c->peek;
+	if (c)
 		c->mh.h = c->hdrs;
-	}
 	return c;
 }
 
@@ -1556,17 +1554,24 @@ static int route_peek_in(struct mqdev_route_ctx *c)
 	return 0;
 }
 
-/* Under RCU: the message's headers, parsed once; EINVAL for a bad block. */
+/*
+ * Under RCU: the message's headers, parsed once; EINVAL for a bad block.
+ * The block follows the record's expiry when it has one (as the record
+ * format lays it out), within the same peeked bytes.
+ */
 static int route_msg_headers(struct mqdev_route_ctx *c)
 {
+	u32 skip = c->m->record_flags & MQDEV_RECORD_EXPIRES ? sizeof(u64) : 0;
 	int err;
 
 	if (c->mh_ready)
 		return 0;
 	c->mh.nr = 0;
+	c->mh.block = c->peek + skip;
 	if (c->m->record_flags & MQDEV_RECORD_HEADERS) {
+		/* valid flags: the value holds the expiry and a block's count */
 		err = route_need_peek(c) ?:
-		      mqdev_msg_headers_parse(&c->mh, c->peek_len);
+		      mqdev_msg_headers_parse(&c->mh, c->peek_len - skip);
 		if (err)
 			return err;
 	}

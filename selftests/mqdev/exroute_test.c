@@ -2,9 +2,9 @@
 /*
  * Routing beyond binding keys: headers exchanges against a table of header
  * sets and bindings (all and any, missing headers, empty and null values,
- * repeated names), their bad input; routing programs accepted, refused
- * with a reason, out of range, routing by the record key's first byte,
- * and detached.
+ * repeated names), their bad input, a header block behind an expiry;
+ * routing programs accepted, refused with a reason, out of range, routing
+ * by the record key's first byte, and detached.
  */
 #include <linux/filter.h>
 #include "common.h"
@@ -241,6 +241,77 @@ TEST_F(exroute, headers_bindings)
 	close(pfd);
 	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
 	mqdev_topic_delete(self->fd, t2);
+}
+
+/*
+ * A message of @hdrs whose value starts with an expiry at @expires
+ * (MQDEV_RECORD_EXPIRES), then its header block, then "body".
+ */
+static int send_expiring(int pfd, const char *hdrs, uint64_t expires)
+{
+	LIBMQDEV_OPTS(mqdev_exchange_send_opts, o,
+		      .record_flags = MQDEV_RECORD_EXPIRES |
+				      MQDEV_RECORD_HEADERS);
+	struct mqdev_exchange_ack acks[8];
+	struct mqdev_header h[16];
+	unsigned char value[512];
+	char buf[256];
+	int len;
+
+	memcpy(value, &expires, sizeof(expires));
+	len = mqdev_headers_encode(value + 8, sizeof(value) - 8, h,
+				   parse_set(hdrs, buf, sizeof(buf), h));
+	if (len < 0)
+		return len;
+	memcpy(value + 8 + len, "body", 4);
+	return mqdev_exchange_send(pfd, "", value, 8 + len + 4, &o, acks, 8);
+}
+
+/*
+ * A message with an expiry has its header block after it, as the record
+ * has: a headers exchange matches the block there, and each copy keeps the
+ * expiry, so that one expired is routed but never read.
+ */
+TEST_F(exroute, headers_after_expiry)
+{
+	char buf[4096];
+	const struct mqdev_record *rec = (const void *)buf;
+	const char *ex = xr_name("he");
+	struct timespec ts;
+	const void *body;
+	uint64_t now, later;
+	uint32_t len;
+	int pfd, cfd;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	later = now + 3600000000000ULL;
+	ASSERT_EQ(0, xr_create(self->fd, ex, MQDEV_EXCHANGE_HEADERS));
+	ASSERT_EQ(0, bind_headers(self->fd, ex, self->topic, "kind=order",
+				  ALL, true));
+	pfd = xr_producer(ex);
+	ASSERT_LE(0, pfd);
+	EXPECT_EQ(1, send_expiring(pfd, "kind=order", now - 1));
+	EXPECT_EQ(-ENOENT, send_expiring(pfd, "kind=refund", later));
+	EXPECT_EQ(1, send_expiring(pfd, "a=1,kind=order", later));
+	close(pfd);
+
+	cfd = attach(self->topic, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cfd);
+	fcntl(cfd, F_SETFL, O_NONBLOCK);
+	ASSERT_EQ(0, seek(cfd, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ASSERT_LT(0, read(cfd, buf, sizeof(buf)));
+	/* the expired first copy is skipped: the second comes */
+	EXPECT_EQ(1, rec->offset);
+	EXPECT_EQ(MQDEV_RECORD_EXPIRES | MQDEV_RECORD_HEADERS, rec->flags);
+	EXPECT_EQ(later, mqdev_record_expiry(rec));
+	ASSERT_EQ(0, mqdev_record_payload(rec, &body, &len));
+	ASSERT_EQ(4, len);
+	EXPECT_EQ(0, memcmp(body, "body", 4));
+	EXPECT_EQ(-1, read(cfd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	close(cfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
 }
 
 static int bind_raw(int fd, const char *ex, const char *topic,

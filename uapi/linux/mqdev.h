@@ -880,9 +880,10 @@ struct mqdev_exchange_bind {
  * any-with-x behaviour).  A message may repeat a name: any of its headers
  * of that name may match.  ALL with no headers matches every message, ANY
  * with none no message.  The message's own block is looked at within the
- * first MQDEV_ROUTE_HEADERS_MAX bytes of its value; a block that is not
- * well formed there gets EINVAL for that message.  Unbinding names the
- * headers and match too.
+ * first MQDEV_ROUTE_HEADERS_MAX bytes of its value (where it starts after
+ * the expiry of a message with MQDEV_RECORD_EXPIRES, as in the record); a
+ * block that is not well formed there gets EINVAL for that message.
+ * Unbinding names the headers and match too.
  */
 #define MQDEV_MATCH_ALL		0
 #define MQDEV_MATCH_ANY		1
@@ -997,7 +998,11 @@ struct mqdev_exchange_program {
 #define MQDEV_ROUTE_KEY_BYTES	64	/* of the record's key in the context */
 #define MQDEV_ROUTE_VALUE_BYTES	64	/* of its value */
 
-/* What a routing program reads; see MQDEV_IOC_EXCHANGE_PROGRAM. */
+/*
+ * What a routing program reads; see MQDEV_IOC_EXCHANGE_PROGRAM.  @value is
+ * the value as sent: an expiry (MQDEV_RECORD_EXPIRES) and a header block
+ * come first when @record_flags say so.
+ */
 struct mqdev_prog_ctx {
 	__u32	routing_key_len;
 	__u32	key_len;	/* the record key's whole length */
