@@ -129,6 +129,18 @@ ok $? "a bad pattern is refused, saying why"
 mqctl exchange create $t-events 2>"$dir/err"
 [ $? = 1 ] && grep -q "exists already" "$dir/err"
 ok $? "a second exchange of the name is refused"
+# a delay or a TTL is a topic producer's, not an exchange's
+refused=0
+for o in "--delay 1s" "--at @1" "--ttl 1m"; do
+	# shellcheck disable=SC2086
+	echo x | mqctl produce --exchange $t-events --routing-key a $o \
+		2>"$dir/err" >/dev/null
+	if [ $? = 1 ] && grep -q "only --key, --mandatory" "$dir/err"; then
+		refused=$((refused + 1))
+	fi
+done
+[ $refused = 3 ]
+ok $? "produce --exchange refuses --delay, --at and --ttl"
 mqctl exchange delete $t-events >/dev/null && mqctl exchange delete $t-all >/dev/null
 ok $? "exchange delete"
 mqctl exchange describe $t-events 2>"$dir/err"
