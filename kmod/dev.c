@@ -82,6 +82,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 
 	if (h->session)
 		mqdev_session_release(h->session);
+	mqdev_exchange_detach(h);
 	if (topic) {
 		if (h->bound)
 			mqdev_bound_release(topic, h->bound);
@@ -181,7 +182,7 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 	}
 
 	mutex_lock(&h->lock);
-	if (h->topic || h->session) {
+	if (h->topic || h->session || h->exchange) {
 		err = -EBUSY;
 		goto err_unlock;
 	}
@@ -456,6 +457,7 @@ static int __net_init mqdev_net_init(struct net *net)
 static void __net_exit mqdev_net_exit(struct net *net)
 {
 	mqdev_txn_exit_net(net);
+	mqdev_exchanges_destroy_net(net);	/* its bindings hold topics */
 	mqdev_topics_destroy_net(net);
 	mqdev_identities_destroy_net(net);
 }
@@ -474,9 +476,12 @@ static int __init mqdev_init(void)
 	err = mqdev_txn_init();
 	if (err)
 		return err;
-	err = mqdev_nl_init();
+	err = mqdev_exchanges_init();
 	if (err)
 		goto err_txn_exit;
+	err = mqdev_nl_init();
+	if (err)
+		goto err_exchanges_exit;
 	err = register_pernet_subsys(&mqdev_net_ops);
 	if (err)
 		goto err_nl_exit;
@@ -489,6 +494,8 @@ err_unregister_pernet:
 	unregister_pernet_subsys(&mqdev_net_ops);
 err_nl_exit:
 	mqdev_nl_exit();
+err_exchanges_exit:
+	mqdev_exchanges_exit();
 err_txn_exit:
 	mqdev_txn_exit();
 	return err;
@@ -501,6 +508,8 @@ static void __exit mqdev_exit(void)
 	unregister_pernet_subsys(&mqdev_net_ops);
 	mqdev_nl_exit();
 	mqdev_identities_destroy();
+	mqdev_exchanges_destroy();
+	mqdev_exchanges_exit();		/* their frees, before the users' */
 	mqdev_topics_destroy();
 	mqdev_txn_exit();
 	mqdev_users_destroy();

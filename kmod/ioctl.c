@@ -34,6 +34,11 @@ static_assert(offsetof(struct mqdev_attach, off) +
 	      sizeof_field(struct mqdev_attach, reserved) ==
 	      MQDEV_ATTACH_SIZE_VER0);
 static_assert(offsetof(struct mqdev_msg, sequence) == MQDEV_MSG_SIZE_VER0);
+static_assert(offsetof(struct mqdev_exchange_bind, headers) ==
+	      MQDEV_BIND_SIZE_VER0);
+static_assert(sizeof(struct mqdev_exchange_bind) == MQDEV_BIND_SIZE_VER1);
+static_assert(offsetof(struct mqdev_binding_info, match) ==
+	      MQDEV_BINDING_INFO_SIZE_VER0);
 
 /* The command without its size: structs may grow, the command stays. */
 #define MQDEV_IOC_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
@@ -109,7 +114,7 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
 			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
 			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS |
-			MQDEV_FEAT_SCHEDULE;
+			MQDEV_FEAT_EXCHANGES | MQDEV_FEAT_ROUTE_PROGRAMS;
 	return 0;
 }
 
@@ -242,6 +247,54 @@ static long ioc_identity_list(struct mqdev_ioc *ioc,
 	return mqdev_identity_list(ioc->h->net, req);
 }
 
+static long ioc_exchange_create(struct mqdev_ioc *ioc,
+				struct mqdev_exchange_create *req)
+{
+	return mqdev_exchange_create(ioc->h->net, req);
+}
+
+static long ioc_exchange_delete(struct mqdev_ioc *ioc,
+				struct mqdev_topic_id *req)
+{
+	return mqdev_exchange_delete(ioc->h->net, req);
+}
+
+static long ioc_exchange_list(struct mqdev_ioc *ioc,
+			      struct mqdev_topic_list *req)
+{
+	return mqdev_exchange_list(ioc->h->net, req);
+}
+
+static long ioc_exchange_describe(struct mqdev_ioc *ioc,
+				  struct mqdev_exchange_info *req)
+{
+	return mqdev_exchange_describe(ioc->h->net, req);
+}
+
+static long ioc_exchange_bind(struct mqdev_ioc *ioc,
+			      struct mqdev_exchange_bind *req)
+{
+	return mqdev_exchange_bind(ioc->h->net, req);
+}
+
+static long ioc_exchange_unbind(struct mqdev_ioc *ioc,
+				struct mqdev_exchange_bind *req)
+{
+	return mqdev_exchange_unbind(ioc->h->net, req);
+}
+
+static long ioc_exchange_program(struct mqdev_ioc *ioc,
+				 struct mqdev_exchange_program *req)
+{
+	return mqdev_exchange_program(ioc->h->net, req);
+}
+
+static long ioc_exchange_attach(struct mqdev_ioc *ioc,
+				struct mqdev_exchange_attach *req)
+{
+	return mqdev_exchange_attach(ioc->h, req);
+}
+
 IOC(VERSION, struct mqdev_version, 0, ANY, BACK, ioc_version)
 IOC(TOPIC_CREATE, struct mqdev_topic_create, 0, ANY, 0, ioc_topic_create)
 IOC(TOPIC_DELETE, struct mqdev_topic_id, 0, ANY, 0, ioc_topic_delete)
@@ -268,6 +321,15 @@ IOC(TXN_OFFSETS, struct mqdev_txn_offsets, 0, SESSION, 0, ioc_txn_offsets)
 IOC(PRODUCER_RESTORE, struct mqdev_producer_restore, 0, CONSUME, 0, mqdev_producer_restore_ioc)
 IOC(IDENTITY_RESTORE, struct mqdev_identity_state, 0, ANY, 0, ioc_identity_restore)
 IOC(IDENTITY_LIST, struct mqdev_identity_list, 0, ANY, BACK, ioc_identity_list)
+IOC(EXCHANGE_CREATE, struct mqdev_exchange_create, 0, ANY, 0, ioc_exchange_create)
+IOC(EXCHANGE_DELETE, struct mqdev_topic_id, 0, ANY, 0, ioc_exchange_delete)
+IOC(EXCHANGE_LIST, struct mqdev_topic_list, 0, ANY, BACK, ioc_exchange_list)
+IOC(EXCHANGE_DESCRIBE, struct mqdev_exchange_info, 0, ANY, BACK, ioc_exchange_describe)
+IOC(EXCHANGE_BIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, ioc_exchange_bind)
+IOC(EXCHANGE_UNBIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, ioc_exchange_unbind)
+IOC(EXCHANGE_ATTACH, struct mqdev_exchange_attach, 0, ANY, 0, ioc_exchange_attach)
+IOC(EXCHANGE_PRODUCE, struct mqdev_exchange_produce, 0, ANY, 0, mqdev_exchange_produce)
+IOC(EXCHANGE_PROGRAM, struct mqdev_exchange_program, 0, ANY, 0, ioc_exchange_program)
 IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK, mqdev_schedule)
 IOC(SCHED_CANCEL, struct mqdev_sched_cancel, 0, PRODUCE, 0, mqdev_sched_cancel)
 IOC(SCHED_LIST, struct mqdev_sched_list, 0, CONSUME, BACK, mqdev_sched_list)
@@ -309,6 +371,15 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(PRODUCER_RESTORE),
 	IOC_AT(IDENTITY_RESTORE),
 	IOC_AT(IDENTITY_LIST),
+	IOC_AT(EXCHANGE_CREATE),
+	IOC_AT(EXCHANGE_DELETE),
+	IOC_AT(EXCHANGE_LIST),
+	IOC_AT(EXCHANGE_DESCRIBE),
+	IOC_AT(EXCHANGE_BIND),
+	IOC_AT(EXCHANGE_UNBIND),
+	IOC_AT(EXCHANGE_ATTACH),
+	IOC_AT(EXCHANGE_PRODUCE),
+	IOC_AT(EXCHANGE_PROGRAM),
 	IOC_AT(SCHEDULE),
 	IOC_AT(SCHED_CANCEL),
 	IOC_AT(SCHED_LIST),

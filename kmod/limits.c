@@ -18,6 +18,9 @@
  *   open transactions   max_user_txns                  the decision
  *   delayed messages    max_user_scheduled             the append, the
  *   their bytes         max_user_scheduled_bytes         cancel or the topic
+ *   exchanges           max_user_exchanges             the exchange
+ *   bindings            max_user_bindings              the binding (unbind,
+ *     (charged to the binder)                            or its exchange's end)
  *
  * The global limits (max_topics, max_bytes, max_producers, max_txns...) stay
  * beside the objects they bound.  Objects are counted whoever makes them;
@@ -84,6 +87,11 @@ MQDEV_LIMIT(max_user_scheduled, 131072, 0, 1 << 24,
 MQDEV_LIMIT(max_user_scheduled_bytes, 64UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
 	    "Most bytes of delayed messages one user may have scheduled");
 
+MQDEV_LIMIT(max_user_exchanges, 64, 0, 65536,
+	    "Most exchanges one user may have");
+MQDEV_LIMIT(max_user_bindings, 4096, 0, 1 << 20,
+	    "Most exchange bindings one user may have made");
+
 static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_TOPICS]		= &max_user_topics,
 	[MQDEV_CHARGE_PARTITIONS]	= &max_user_partitions,
@@ -94,6 +102,8 @@ static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_TXNS]		= &max_user_txns,
 	[MQDEV_CHARGE_SCHEDULED]	= &max_user_scheduled,
 	[MQDEV_CHARGE_SCHEDULED_BYTES]	= &max_user_scheduled_bytes,
+	[MQDEV_CHARGE_EXCHANGES]	= &max_user_exchanges,
+	[MQDEV_CHARGE_BINDINGS]		= &max_user_bindings,
 };
 
 /* What one user holds; freed when it holds nothing. */
@@ -112,6 +122,7 @@ static struct mqdev_limit *const global_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_PRODUCERS]	= &max_producers,
 	[MQDEV_CHARGE_SCHEDULED]	= &max_scheduled,
 	[MQDEV_CHARGE_SCHEDULED_BYTES]	= &max_scheduled_bytes,
+	[MQDEV_CHARGE_EXCHANGES]	= &max_exchanges,
 };
 
 static bool user_idle(const struct mqdev_user *u)

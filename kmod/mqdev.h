@@ -177,6 +177,9 @@ struct mqdev_handle {
 	struct mqdev_bound	*bound;		/* appends as a session */
 	struct mqdev_replica	*replica;	/* a durable topic's replica */
 	bool			binding;	/* a bind is under way: lock */
+	struct mqdev_exchange	*exchange;	/* produces to it: exchange.c */
+	struct mqdev_route_ctx	*route_ctx;	/* its scratch, exchange.c */
+	unsigned long		route_busy;	/* bit 0: route_ctx in use */
 };
 
 /* A replica's confirmation in one partition; under that part->lock. */
@@ -377,7 +380,7 @@ static inline unsigned long mqdev_limit(const struct mqdev_limit *limit)
 #define MQDEV_NR_CHARGES	(MQDEV_CHARGE_MAX + 1)
 
 /* The module-wide limits some kinds have, beside the objects they bound. */
-extern struct mqdev_limit max_topics, max_bytes, max_producers;
+extern struct mqdev_limit max_topics, max_bytes, max_producers, max_exchanges;
 
 int mqdev_charge_many(kuid_t uid, const u64 *amount);
 void mqdev_uncharge_many(kuid_t uid, const u64 *amount);
@@ -405,6 +408,9 @@ int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
 		  const struct mqdev_group *g, enum mqdev_act act);
 bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
 			 const struct cred *cred);
+int mqdev_mode_permits(const struct net *net, kuid_t uid, kgid_t gid,
+		       umode_t mode, int may);
+int mqdev_owner_permits(const struct net *net, kuid_t uid);
 
 /**
  * mqdev_handle_topic() - the handle's topic, if it is attached in @mode
@@ -774,6 +780,30 @@ struct mqdev_part_stats {
 void mqdev_stats_read(struct mqdev_part *part, struct mqdev_part_stats *st);
 void mqdev_stats_read_topic(struct mqdev_topic *topic,
 			    struct mqdev_part_pcpu *sum);
+
+/* exchange.c */
+struct mqdev_exchange;
+struct mqdev_route_ctx;
+int mqdev_exchange_create(struct net *net,
+			  const struct mqdev_exchange_create *req);
+int mqdev_exchange_delete(struct net *net, const struct mqdev_topic_id *req);
+int mqdev_exchange_list(struct net *net, struct mqdev_topic_list *req);
+int mqdev_exchange_describe(struct net *net, struct mqdev_exchange_info *req);
+int mqdev_exchange_bind(struct net *net, const struct mqdev_exchange_bind *req);
+int mqdev_exchange_unbind(struct net *net,
+			  const struct mqdev_exchange_bind *req);
+int mqdev_exchange_attach(struct mqdev_handle *h,
+			  const struct mqdev_exchange_attach *req);
+void mqdev_exchange_detach(struct mqdev_handle *h);
+int mqdev_exchange_program(struct net *net,
+			   const struct mqdev_exchange_program *req);
+long mqdev_exchange_produce(struct mqdev_ioc *ioc,
+			    struct mqdev_exchange_produce *req);
+void mqdev_exchanges_destroy_net(struct net *net);
+void mqdev_exchanges_destroy(void);
+int mqdev_exchanges_init(void);
+void mqdev_exchanges_exit(void);
+void mqdev_exchanges_topic_gone(struct mqdev_topic *topic);
 
 /* netlink.c */
 int mqdev_nl_init(void);

@@ -22,6 +22,18 @@
  *                       confirmations are what acks=all producers are told
  *                       is safe, and a slow one holds them all back
  *
+ * Exchanges (exchange.c) have an owner and mode bits of their own, asked
+ * through mqdev_mode_permits() and mqdev_owner_permits():
+ *
+ *   EXCHANGE_CREATE     anyone, charged; an alternate topic needs PRODUCE
+ *   EXCHANGE_DELETE     the exchange's owner, or CAP_SYS_ADMIN
+ *   LIST, DESCRIBE      read permission on the exchange
+ *   BIND                write permission on the exchange and PRODUCE on the
+ *                       topic: the binder lends the exchange's producers
+ *                       its right to write the topic
+ *   UNBIND              write permission on the exchange
+ *   EXCHANGE_ATTACH     write permission on the exchange (to produce)
+ *
  * CAP_IPC_OWNER in the topic's user namespace passes the mode bits, as it
  * does for System V IPC; CAP_SYS_ADMIN there passes every owner check.  Over
  * netlink a capability counts only if the socket's opener has it too, as
@@ -109,6 +121,43 @@ static bool group_owner(const struct sk_buff *nlskb,
 {
 	return uid_eq(current_fsuid(), g->uid) ||
 	       subject_capable(nlskb, g->topic, CAP_SYS_ADMIN);
+}
+
+/**
+ * mqdev_mode_permits() - may the device's caller @may on an object?
+ * @net: the object's network namespace
+ * @uid: its owner
+ * @gid: its group
+ * @mode: its mode bits
+ * @may: MAY_READ and/or MAY_WRITE
+ *
+ * For objects other than topics (exchanges): the mode bits, or
+ * CAP_IPC_OWNER in the namespace's user namespace, as for a topic.
+ *
+ * Return: 0 or -EACCES.
+ */
+int mqdev_mode_permits(const struct net *net, kuid_t uid, kgid_t gid,
+		       umode_t mode, int may)
+{
+	if (mode_permits(uid, gid, mode, current_cred(), may) ||
+	    ns_capable(net->user_ns, CAP_IPC_OWNER))
+		return 0;
+	return -EACCES;
+}
+
+/**
+ * mqdev_owner_permits() - is the device's caller an object's owner?
+ * @net: the object's network namespace
+ * @uid: its owner
+ *
+ * Return: 0 for its owner or a caller with CAP_SYS_ADMIN there, or -EPERM.
+ */
+int mqdev_owner_permits(const struct net *net, kuid_t uid)
+{
+	if (uid_eq(current_fsuid(), uid) ||
+	    ns_capable(net->user_ns, CAP_SYS_ADMIN))
+		return 0;
+	return -EPERM;
 }
 
 /**

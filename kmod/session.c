@@ -183,7 +183,7 @@ static bool handle_taken(struct mqdev_handle *h)
 	bool taken;
 
 	mutex_lock(&h->lock);
-	taken = h->topic || h->session;
+	taken = h->topic || h->session || h->exchange;
 	mutex_unlock(&h->lock);
 	return taken;
 }
@@ -256,7 +256,7 @@ int mqdev_producer_init(struct mqdev_handle *h, struct mqdev_producer_init *req)
 		mqdev_txn_fence(ident);
 
 	mutex_lock(&h->lock);
-	if (h->topic || h->session) {		/* raced with another call */
+	if (h->topic || h->session || h->exchange) {		/* raced with another call */
 		mutex_unlock(&h->lock);
 		session_abandon(s);
 		return -EBUSY;

@@ -441,6 +441,8 @@ int mqdev_topic_delete(struct net *net, const char *name)
 	mutex_unlock(&mqdev_topics_lock);
 
 	mqdev_nl_topic_event(topic, false);
+	/* what routes to it goes, not to pin its rings and charges */
+	mqdev_exchanges_topic_gone(topic);
 	topic_kill(topic);
 	return 0;
 }

@@ -81,19 +81,21 @@ MQDEV_EXPORT int mqdev_topic_delete(int fd, const char *name)
 	return err ?: mqdev_ioctl(fd, MQDEV_IOC_TOPIC_DELETE, &req);
 }
 
-MQDEV_EXPORT int mqdev_topic_list(int fd, char (**names)[MQDEV_NAME_SIZE])
+/* The names TOPIC_LIST or EXCHANGE_LIST gives, in a newly allocated array. */
+int mqdev_list_names(int fd, unsigned long cmd,
+		     char (**names)[MQDEV_NAME_SIZE])
 {
 	struct mqdev_topic_list req = {};
 	char (*buf)[MQDEV_NAME_SIZE] = NULL;
 	uint32_t room = 0;
 	int err;
 
-	/* Topics may come and go between the calls: retry until it fits. */
+	/* Names may come and go between the calls: retry until it fits. */
 	for (;;) {
 		req.names = (uint64_t)(uintptr_t)buf;
 		req.count = room;
 		req.name_size = MQDEV_NAME_SIZE;
-		err = mqdev_ioctl(fd, MQDEV_IOC_TOPIC_LIST, &req);
+		err = mqdev_ioctl(fd, cmd, &req);
 		if (err) {
 			free(buf);
 			return err;
@@ -108,6 +110,11 @@ MQDEV_EXPORT int mqdev_topic_list(int fd, char (**names)[MQDEV_NAME_SIZE])
 	}
 	*names = buf;
 	return req.count;
+}
+
+MQDEV_EXPORT int mqdev_topic_list(int fd, char (**names)[MQDEV_NAME_SIZE])
+{
+	return mqdev_list_names(fd, MQDEV_IOC_TOPIC_LIST, names);
 }
 
 MQDEV_EXPORT int mqdev_topic_describe(int fd, const char *name,

@@ -80,6 +80,9 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_event__last		cookie
 #define mqdev_stats_module__last	charge
 #define mqdev_send_opts__last		sched_id
+#define mqdev_exchange_opts__last	alternate
+#define mqdev_bind_opts__last		match
+#define mqdev_exchange_send_opts__last	record_flags
 
 /* A field added after __last would be dropped: only padding may follow. */
 #define OPTS_LAST_CHECK(type)						\
@@ -93,6 +96,13 @@ OPTS_LAST_CHECK(mqdev_verify_stats);
 OPTS_LAST_CHECK(mqdev_event);
 OPTS_LAST_CHECK(mqdev_send_opts);
 OPTS_LAST_CHECK(mqdev_stats_module);
+OPTS_LAST_CHECK(mqdev_exchange_opts);
+OPTS_LAST_CHECK(mqdev_bind_opts);
+OPTS_LAST_CHECK(mqdev_exchange_send_opts);
+
+/* admin.c: the names a *_LIST ioctl gives, newly allocated; or -errno. */
+int mqdev_list_names(int fd, unsigned long cmd,
+		     char (**names)[MQDEV_NAME_SIZE]);
 
 /* record.c: the bytes a header block of @n headers takes, or 0 if bad. */
 size_t mqdev_headers_size(const struct mqdev_header *h, unsigned int n);

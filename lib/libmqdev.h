@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <linux/mqdev.h>
 
 #ifdef __cplusplus
@@ -95,6 +96,100 @@ int mqdev_topic_get_ttl(int fd, const char *name, uint64_t *ttl_ns);
 int mqdev_topic_describe(int fd, const char *name,
 			 struct mqdev_topic_info *info,
 			 struct mqdev_partition_info *parts, uint32_t nparts);
+
+/* ---- exchanges (MQDEV_FEAT_EXCHANGES, since LIBMQDEV_0.3) ---------------- */
+
+struct mqdev_exchange_opts {
+	size_t		sz;		/* sizeof(struct mqdev_exchange_opts) */
+	uint32_t	type;		/* MQDEV_EXCHANGE_*, 0: DIRECT */
+	uint32_t	mode;		/* 0: 0644 */
+	/* a topic unroutable messages go to (write permission), or NULL */
+	const char	*alternate;
+};
+
+/* Create exchange @name; @opts may be NULL (a direct exchange, 0644). */
+int mqdev_exchange_create(int fd, const char *name,
+			  const struct mqdev_exchange_opts *opts);
+int mqdev_exchange_delete(int fd, const char *name);
+/* As mqdev_topic_list(), for exchanges. */
+int mqdev_exchange_list(int fd, char (**names)[MQDEV_NAME_SIZE]);
+/*
+ * Describe an exchange and up to @nbindings of its bindings; the number of
+ * bindings it has is info->bindings_count.
+ */
+int mqdev_exchange_describe(int fd, const char *name,
+			    struct mqdev_exchange_info *info,
+			    struct mqdev_binding_info *bindings,
+			    uint32_t nbindings);
+
+struct mqdev_header;
+
+struct mqdev_bind_opts {
+	size_t		sz;		/* sizeof(struct mqdev_bind_opts) */
+	bool		partition_set;	/* false: each copy placed by key */
+	uint32_t	partition;
+	/* @topic names an exchange (MQDEV_BIND_EXCHANGE); no partition */
+	bool		to_exchange;
+	/*
+	 * A headers exchange's binding (MQDEV_FEAT_ROUTE_PROGRAMS): the
+	 * headers it matches (a NULL value: the name alone), and how.
+	 */
+	const struct mqdev_header *headers;
+	unsigned int	nheaders;
+	uint32_t	match;		/* MQDEV_MATCH_ALL (0) or _ANY */
+};
+
+/*
+ * Bind @exchange to @topic (or, with to_exchange, to the exchange @topic)
+ * with binding key @key (a string; NULL is ""); needs write permission on
+ * both.  Unbind names the same three.
+ */
+int mqdev_exchange_bind(int fd, const char *exchange, const char *topic,
+			const char *key, const struct mqdev_bind_opts *opts);
+int mqdev_exchange_unbind(int fd, const char *exchange, const char *topic,
+			  const char *key, const struct mqdev_bind_opts *opts);
+
+/*
+ * Attach the classic BPF routing program @insns (@len instructions) to
+ * @exchange, or detach its program when @insns is NULL (write
+ * permission).  A refused program gets -EINVAL and, if @log is not NULL,
+ * the reason in it (NUL-terminated, cut to @log_size).
+ */
+int mqdev_exchange_program(int fd, const char *exchange,
+			   const struct sock_filter *insns, uint32_t len,
+			   char *log, size_t log_size);
+
+/* Make a fresh descriptor @exchange's producer (write permission). */
+int mqdev_exchange_attach(int fd, const char *exchange);
+/*
+ * Route @count messages (MQDEV_IOC_EXCHANGE_PRODUCE): returns how many
+ * were routed, or -errno for the first; each message's copies are
+ * acknowledged in @acks from its first_ack on, nr_acks of them.
+ */
+int mqdev_exchange_produce(int fd, struct mqdev_exchange_msg *msgs,
+			   uint32_t count, struct mqdev_exchange_ack *acks,
+			   uint32_t nacks);
+
+struct mqdev_exchange_send_opts {
+	size_t		sz;	/* sizeof(struct mqdev_exchange_send_opts) */
+	const void	*key;	/* the records' key, or NULL */
+	uint32_t	key_len;
+	bool		mandatory; /* unroutable: -EHOSTUNREACH */
+	/* MQDEV_MSG_FLAGS, e.g. MQDEV_RECORD_HEADERS: @value starts with them */
+	uint32_t	record_flags;
+};
+
+/*
+ * One message with routing key @routing_key: returns how many copies it
+ * had (their acknowledgements in @acks: one whose error is not 0 failed
+ * with that errno and the others went in), -ENOENT when it was unroutable
+ * and dropped (the exchange counts it), or -errno (that of the first copy
+ * when none went in).
+ */
+int mqdev_exchange_send(int fd, const char *routing_key, const void *value,
+			uint32_t value_len,
+			const struct mqdev_exchange_send_opts *opts,
+			struct mqdev_exchange_ack *acks, uint32_t nacks);
 
 /* Copy @name into a zero-padded uapi name field; -EINVAL if too long. */
 int mqdev_name_set(char dst[MQDEV_NAME_SIZE], const char *name);

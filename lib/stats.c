@@ -36,6 +36,8 @@ static const char *const charge_names[] = {
 	[MQDEV_CHARGE_TXNS]		= "transactions",
 	[MQDEV_CHARGE_SCHEDULED]	= "scheduled",
 	[MQDEV_CHARGE_SCHEDULED_BYTES]	= "scheduled_bytes",
+	[MQDEV_CHARGE_EXCHANGES]	= "exchanges",
+	[MQDEV_CHARGE_BINDINGS]		= "bindings",
 };
 
 #define NAME_OF(names, i) \

@@ -19,6 +19,8 @@
  *   memory      memory per queued 64-byte message
  *   kafka       librdkafka through mqdev-kafkad against Redis, native
  *               and a loopback TCP echo (kafka.c)
+ *   exchange    routing through direct, topic and fanout exchanges
+ *               against a plain produce, and RabbitMQ (exchange.c)
  *   cost        single-process time per message, produce and consume: run
  *               under -icount, where guest time counts instructions
  */
@@ -349,6 +351,11 @@ static int cost_table(uint64_t count, FILE *json)
 	return err ? 1 : 0;
 }
 
+static int exchange_table_reps(uint64_t count, FILE *json)
+{
+	return exchange_table(count, reps, json);
+}
+
 /* Round trips are slower than a stream: a tenth of the count of them. */
 static int latency_table_count(uint64_t count, FILE *json)
 {
@@ -374,6 +381,7 @@ static const struct {
 	{ "durable", durable_table, true },
 	{ "delay", delay_table, true },
 	{ "kafka", kafka_table_reps, true },
+	{ "exchange", exchange_table_reps, true },
 	{ "cost", cost_table, false },
 };
 
@@ -464,7 +472,8 @@ int main(int argc, char **argv)
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
-				"latency,memory,durable,delay,kafka (the default), cost\n");
+				"latency,memory,durable,delay,kafka,exchange (the default), "
+				"cost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

@@ -89,6 +89,19 @@ int redis_aof_start(const char *policy);
 void redis_aof_stop(void);
 int64_t redis_aof_produce(size_t size, uint64_t until);
 
+/* exchange.c: producing through exchanges, against RabbitMQ */
+int exchange_table(uint64_t count, int reps, FILE *json);
+
+/*
+ * rabbitmq.c: RabbitMQ started in the guest, and a producer on librabbitmq
+ * publishing with the same routing as exchange.c's case (@type -1: to a
+ * queue through the default exchange).  rabbitmq_rate(): msgs/s, or -1.
+ */
+int rabbitmq_start(void);
+void rabbitmq_stop(void);
+double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
+		     int reps);
+
 /* durable.c: acks=all against fsync, Redis's AOF and memory, on the disk */
 int durable_table(uint64_t count, FILE *json);
 

@@ -398,12 +398,580 @@ static int cmd_topic(int argc, char **argv)
 	return 2;
 }
 
+/* ---- mqctl exchange ... ------------------------------------------------ */
+
+static const char exchange_usage[] =
+"usage: mqctl exchange create NAME [--type direct|fanout|topic|headers]\n"
+"                                  [--alternate TOPIC] [--mode MODE]\n"
+"       mqctl exchange list\n"
+"       mqctl exchange describe NAME\n"
+"       mqctl exchange delete NAME\n"
+"       mqctl exchange bind NAME TOPIC [--key PATTERN] [--partition P]\n"
+"                                     [--header K=V ...] [--match all|any]\n"
+"       mqctl exchange bind NAME --to-exchange DEST [--key PATTERN]\n"
+"       mqctl exchange unbind NAME TOPIC [--key PATTERN] [--partition P]\n"
+"                                     [--header K=V ...] [--match all|any]\n"
+"       mqctl exchange unbind NAME --to-exchange DEST [--key PATTERN]\n"
+"       mqctl exchange program NAME FILE|-\n"
+"       mqctl exchange program NAME --detach\n"
+"\n"
+"  --type TYPE        direct: the routing key equals the binding key (default);\n"
+"                     fanout: every binding; topic: dot-separated words, '*'\n"
+"                     one word, '#' zero or more (AMQP 0-9-1); headers: the\n"
+"                     records' headers match the binding's\n"
+"  --header K=V       (headers exchange) match records with header K of value\n"
+"                     V; K alone: with a header K of any value; repeatable\n"
+"  --match all|any    all of the binding's headers must match (default), or\n"
+"                     any one\n"
+"  program FILE       attach the classic BPF routing program in FILE, in\n"
+"                     tcpdump -ddd's format (a count, then 'code jt jf k'\n"
+"                     lines); --detach removes it\n"
+"  --alternate TOPIC  messages no binding matches go there\n"
+"  --mode MODE        octal permission bits, like a file's (default 0644)\n"
+"  --key PATTERN      the binding key (default empty)\n"
+"  --partition P      copies go to partition P (default: by the message's key,\n"
+"                     else in turn)\n"
+"  --to-exchange      the destination is an exchange: messages routed to it are\n"
+"                     routed again by its bindings (no cycles; a message\n"
+"                     passes through at most 8 exchanges)\n";
+
+static const char *const exchange_types[] = {
+	"direct", "fanout", "topic", "headers"
+};
+
+#define MAX_HEADERS	64
+
+/* --header K=V, or K alone for a null value, into @h. */
+static void parse_header(char *arg, struct mqdev_header *h)
+{
+	char *eq = strchr(arg, '=');
+
+	h->key = arg;
+	h->key_len = eq ? (uint32_t)(eq - arg) : strlen(arg);
+	h->value = eq ? eq + 1 : NULL;
+	h->value_len = eq ? (int32_t)strlen(eq + 1) : -1;
+}
+
+/* Headers as K=V,K2=V2 (a null value: K), or a JSON array of pairs. */
+static void print_header_block(const unsigned char *p, uint32_t len)
+{
+	uint32_t count, at = 4, i, klen;
+	int32_t vlen;
+
+	if (len < 4)
+		return;
+	memcpy(&count, p, 4);
+	for (i = 0; i < count && len - at >= 8; i++) {
+		memcpy(&klen, p + at, 4);
+		memcpy(&vlen, p + at + 4, 4);
+		at += 8;
+		if (klen > len - at || (vlen > 0 && (uint32_t)vlen > len - at - klen))
+			return;
+		if (json) {
+			fputs(i ? ",[" : "[", stdout);
+			json_string(stdout, (const char *)p + at, klen);
+			fputc(',', stdout);
+			if (vlen < 0)
+				fputs("null", stdout);
+			else
+				json_string(stdout, (const char *)p + at + klen, vlen);
+			fputc(']', stdout);
+		} else {
+			printf("%s%.*s", i ? "," : "", (int)klen, p + at);
+			if (vlen >= 0)
+				printf("=%.*s", (int)vlen, p + at + klen);
+		}
+		at += klen + (vlen > 0 ? vlen : 0);
+	}
+}
+
+/* An exchange's errors, in its words; the rest as a topic's. */
+static void check_exchange(int err, const char *what, const char *name)
+{
+	if (err == -ENOENT)
+		die("%s '%s': no such exchange, topic or binding", what, name);
+	if (err == -EEXIST)
+		die("%s '%s': it exists already", what, name);
+	if (err == -EACCES)
+		die("%s '%s': permission denied by the exchange's or the topic's "
+		    "mode", what, name);
+	if (err == -ENOSPC)
+		die("%s '%s': a limit was reached (max_exchanges or "
+		    "max_exchange_bindings of the mqdev module)", what, name);
+	if (err == -EDQUOT)
+		die("%s '%s': over your limit (max_user_exchanges or "
+		    "max_user_bindings)", what, name);
+	if (err == -ELOOP)
+		die("%s '%s': the binding would make a cycle of exchanges, or a "
+		    "chain deeper than %d", what, name, MQDEV_EXCHANGE_MAX_DEPTH);
+	if (err == -E2BIG)
+		die("%s '%s': the key has more than %d '#' words, or the "
+		    "exchange's keys too many words (max_exchange_nodes)", what,
+		    name, MQDEV_ROUTING_KEY_MAX_HASHES);
+	if (err == -EINVAL)
+		die("%s '%s': invalid name, key or settings (keys are at most %d "
+		    "bytes; in a topic key '*' and '#' are whole words)", what,
+		    name, MQDEV_ROUTING_KEY_MAX);
+	check(err, what, name);
+}
+
+static int exchange_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "alternate", required_argument, NULL, 'a' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	LIBMQDEV_OPTS(mqdev_exchange_opts, cfg);
+	unsigned int t;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "t:a:m:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			for (t = 0; t < MQDEV_EXCHANGE_TYPES; t++)
+				if (!strcmp(optarg, exchange_types[t]))
+					break;
+			if (t == MQDEV_EXCHANGE_TYPES)
+				die("--type: direct, fanout, topic or headers, "
+				    "not '%s'", optarg);
+			cfg.type = t;
+			break;
+		case 'a': cfg.alternate = optarg; break;
+		case 'm':
+			cfg.mode = strtoul(optarg, NULL, 8);
+			if (!cfg.mode || cfg.mode > 0777)
+				die("--mode: octal permission bits, like 0640");
+			break;
+		case 'h': fputs(exchange_usage, stdout); return 0;
+		default: fputs(exchange_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("exchange create: one exchange name, please (see --help)");
+	check_exchange(mqdev_exchange_create(open_dev(), argv[optind], &cfg),
+		       "create exchange", argv[optind]);
+	if (json)
+		printf("{\"created\":\"%s\"}\n", argv[optind]);
+	else
+		printf("Created exchange %s.\n", argv[optind]);
+	return 0;
+}
+
+static int exchange_list(int argc, char **argv)
+{
+	char (*names)[MQDEV_NAME_SIZE];
+	int n, i;
+
+	if (argc > 1)
+		die("exchange list takes no arguments");
+	n = mqdev_exchange_list(open_dev(), &names);
+	if (n < 0)
+		die("list exchanges: %s", explain(n));
+	if (json)
+		fputc('[', stdout);
+	for (i = 0; i < n; i++) {
+		if (!json) {
+			puts(names[i]);
+			continue;
+		}
+		if (i)
+			fputc(',', stdout);
+		json_string(stdout, names[i], strlen(names[i]));
+	}
+	if (json)
+		puts("]");
+	free(names);
+	return 0;
+}
+
+static void print_binding(const struct mqdev_binding_info *b, uint32_t i,
+			  bool headers)
+{
+	const char *match = b->match == MQDEV_MATCH_ANY ? "any" : "all";
+	char part[16] = "any";
+
+	if (b->partition != MQDEV_PARTITION_ANY)
+		snprintf(part, sizeof(part), "%u", b->partition);
+	if (b->flags & MQDEV_BINDING_EXCHANGE)
+		snprintf(part, sizeof(part), "exchange");
+	if (!json) {
+		printf("%5u %-32s %-24s %9s %12" PRIu64 " %8" PRIu64 " %8u",
+		       i, b->topic, b->key_len ? b->key : "\"\"", part,
+		       (uint64_t)b->routed, (uint64_t)b->failed, b->uid);
+		if (headers) {
+			printf(" %s ", match);
+			print_header_block(b->headers, b->headers_len);
+		}
+		putchar('\n');
+		return;
+	}
+	printf("%s{\"index\":%u,\"%s\":\"%s\",\"key\":", i ? "," : "", i,
+	       b->flags & MQDEV_BINDING_EXCHANGE ? "exchange" : "topic",
+	       b->topic);
+	json_string(stdout, b->key, b->key_len);
+	printf(",\"partition\":\"%s\",\"routed\":%" PRIu64 ",\"failed\":%"
+	       PRIu64 ",\"uid\":%u", part, (uint64_t)b->routed,
+	       (uint64_t)b->failed, b->uid);
+	if (headers) {
+		printf(",\"match\":\"%s\",\"headers\":[", match);
+		print_header_block(b->headers, b->headers_len);
+		putchar(']');
+	}
+	putchar('}');
+}
+
+static int exchange_describe(int argc, char **argv)
+{
+	struct mqdev_binding_info *binds = NULL;
+	struct mqdev_exchange_info info;
+	uint32_t room = 0, i;
+	int fd, err;
+
+	if (argc != 2)
+		die("exchange describe: one exchange name, please");
+	fd = open_dev();
+	/* Bindings may come between the calls: ask until they all fit. */
+	for (;;) {
+		err = mqdev_exchange_describe(fd, argv[1], &info, binds, room);
+		check_exchange(err, "describe exchange", argv[1]);
+		if (info.bindings_count <= room)
+			break;
+		room = info.bindings_count + 16;
+		free(binds);
+		binds = calloc(room, sizeof(*binds));
+		if (!binds)
+			die("describe exchange: out of memory");
+	}
+	if (json) {
+		printf("{\"exchange\":\"%s\",\"type\":\"%s\",\"alternate\":\"%s\","
+		       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"producers\":%u,"
+		       "\"routed\":%" PRIu64 ",\"alternated\":%" PRIu64
+		       ",\"refused\":%" PRIu64 ",\"dropped\":%" PRIu64
+		       ",\"program\":%u,\"out_of_range\":%" PRIu64
+		       ",\"failed\":%" PRIu64 ",\"over_budget\":%" PRIu64
+		       ",\"bindings\":[", argv[1],
+		       exchange_types[info.type], info.alternate, info.mode,
+		       info.uid, info.gid, info.producers,
+		       (uint64_t)info.routed, (uint64_t)info.alternated,
+		       (uint64_t)info.refused, (uint64_t)info.dropped,
+		       info.prog_len, (uint64_t)info.prog_out_of_range,
+		       (uint64_t)info.failed, (uint64_t)info.over_budget);
+	} else {
+		printf("Exchange: %s\tType: %s\tMode: %04o\tOwner: %u:%u\t"
+		       "Producers: %u\tAlternate: %s\n", argv[1],
+		       exchange_types[info.type], info.mode, info.uid, info.gid,
+		       info.producers, info.alternate[0] ? info.alternate : "-");
+		printf("Routed: %" PRIu64 "\tAlternated: %" PRIu64
+		       "\tRefused: %" PRIu64 "\tDropped: %" PRIu64
+		       "\tFailed copies: %" PRIu64 "\n",
+		       (uint64_t)info.routed, (uint64_t)info.alternated,
+		       (uint64_t)info.refused, (uint64_t)info.dropped,
+		       (uint64_t)info.failed);
+		if (info.prog_len)
+			printf("Program: %u instructions\tOut of range: %" PRIu64
+			       "\n", info.prog_len,
+			       (uint64_t)info.prog_out_of_range);
+		if (info.over_budget)
+			printf("Over the routing budget: %" PRIu64 "\n",
+			       (uint64_t)info.over_budget);
+		printf("%5s %-32s %-24s %9s %12s %8s %8s%s\n", "INDEX",
+		       "DESTINATION", "KEY", "PARTITION", "ROUTED", "FAILED",
+		       "BINDER", info.type == MQDEV_EXCHANGE_HEADERS ?
+		       " MATCH HEADERS" : "");
+	}
+	for (i = 0; i < info.bindings_count; i++)
+		print_binding(&binds[i], i,
+			      info.type == MQDEV_EXCHANGE_HEADERS);
+	if (json)
+		puts("]}");
+	free(binds);
+	return 0;
+}
+
+static int exchange_delete(int argc, char **argv)
+{
+	if (argc != 2)
+		die("exchange delete: one exchange name, please");
+	check_exchange(mqdev_exchange_delete(open_dev(), argv[1]),
+		       "delete exchange", argv[1]);
+	if (json)
+		printf("{\"deleted\":\"%s\"}\n", argv[1]);
+	else
+		printf("Deleted exchange %s.\n", argv[1]);
+	return 0;
+}
+
+/* bind and unbind: the same arguments. */
+static int exchange_bind(int argc, char **argv, bool bind)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "to-exchange", no_argument, NULL, 'x' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "match", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct mqdev_header hdrs[MAX_HEADERS];
+	LIBMQDEV_OPTS(mqdev_bind_opts, bo, .headers = hdrs);
+	const char *key = "", *what = bind ? "bind" : "unbind";
+	int opt, err, fd;
+
+	while ((opt = getopt_long(argc, argv, "k:p:xH:m:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			if (bo.nheaders == MAX_HEADERS)
+				die("--header: at most %d", MAX_HEADERS);
+			parse_header(optarg, &hdrs[bo.nheaders++]);
+			break;
+		case 'm':
+			if (!strcmp(optarg, "any"))
+				bo.match = MQDEV_MATCH_ANY;
+			else if (strcmp(optarg, "all"))
+				die("--match: all or any, not '%s'", optarg);
+			break;
+		case 'k': key = optarg; break;
+		case 'x': bo.to_exchange = true; break;
+		case 'p':
+			bo.partition = parse_number(optarg, "--partition", false);
+			bo.partition_set = true;
+			break;
+		case 'h': fputs(exchange_usage, stdout); return 0;
+		default: fputs(exchange_usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 2)
+		die("exchange %s: an exchange and a topic, please (see --help)",
+		    what);
+	if (bo.to_exchange && bo.partition_set)
+		die("exchange %s: --partition is a topic's, not an exchange's",
+		    what);
+	fd = open_dev();
+	err = bind ? mqdev_exchange_bind(fd, argv[optind], argv[optind + 1],
+					 key, &bo) :
+		     mqdev_exchange_unbind(fd, argv[optind], argv[optind + 1],
+					   key, &bo);
+	check_exchange(err, what, argv[optind]);
+	if (json)
+		printf("{\"%sed\":\"%s\",\"%s\":\"%s\"}\n", what,
+		       argv[optind], bo.to_exchange ? "exchange" : "topic",
+		       argv[optind + 1]);
+	else
+		printf("%s exchange %s %s %s %s, key '%s'.\n",
+		       bind ? "Bound" : "Unbound", argv[optind],
+		       bind ? "to" : "from",
+		       bo.to_exchange ? "exchange" : "topic", argv[optind + 1],
+		       key);
+	return 0;
+}
+
+/*
+ * A classic BPF program in tcpdump -ddd's format: the number of
+ * instructions, then one "code jt jf k" line each, in decimal.  Blank
+ * lines and lines starting with '#' are skipped.  Returns the count.
+ */
+static uint32_t read_program(FILE *f, const char *name,
+			     struct sock_filter *insns, uint32_t room)
+{
+	unsigned long code, jt, jf, k, count = 0;
+	uint32_t n = 0, line = 0;
+	bool have_count = false;
+	char buf[256], *p;
+
+	while (fgets(buf, sizeof(buf), f)) {
+		line++;
+		p = buf + strspn(buf, " \t");
+		if (*p == '#' || *p == '\n' || !*p)
+			continue;
+		if (!have_count) {
+			if (sscanf(p, "%lu", &count) != 1 || !count || count > room)
+				die("%s:%u: the instruction count first (1 to %u)",
+				    name, line, room);
+			have_count = true;
+			continue;
+		}
+		if (sscanf(p, "%lu %lu %lu %lu", &code, &jt, &jf, &k) != 4 ||
+		    code > 0xffff || jt > 0xff || jf > 0xff || k > 0xffffffffUL)
+			die("%s:%u: not 'code jt jf k' (tcpdump -ddd)", name, line);
+		if (n == count)
+			die("%s:%u: more instructions than the count, %lu", name,
+			    line, count);
+		insns[n++] = (struct sock_filter){ code, jt, jf, k };
+	}
+	if (!have_count || n != count)
+		die("%s: %u instructions, but the count says %lu", name, n, count);
+	return n;
+}
+
+static int exchange_program(int argc, char **argv)
+{
+	static struct sock_filter insns[MQDEV_PROG_MAX_INSNS];
+	char log[256];
+	uint32_t n = 0;
+	FILE *f;
+	int err;
+
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		fputs(exchange_usage, stdout);
+		return 0;
+	}
+	if (argc != 3)
+		die("exchange program: an exchange and a file (or --detach), "
+		    "please");
+	if (strcmp(argv[2], "--detach")) {
+		f = strcmp(argv[2], "-") ? fopen(argv[2], "r") : stdin;
+		if (!f)
+			die("%s: %s", argv[2], strerror(errno));
+		n = read_program(f, argv[2], insns, MQDEV_PROG_MAX_INSNS);
+		if (f != stdin)
+			fclose(f);
+	}
+	err = mqdev_exchange_program(open_dev(), argv[1], n ? insns : NULL, n,
+				     log, sizeof(log));
+	if (err == -EINVAL && log[0])
+		die("exchange program '%s': refused: %s", argv[1], log);
+	check_exchange(err, "exchange program", argv[1]);
+	if (json)
+		printf("{\"exchange\":\"%s\",\"program\":%u}\n", argv[1], n);
+	else if (n)
+		printf("Attached a program of %u instructions to exchange %s.\n",
+		       n, argv[1]);
+	else
+		printf("Detached the program of exchange %s.\n", argv[1]);
+	return 0;
+}
+
+static int cmd_exchange(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(exchange_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "create"))
+		return exchange_create(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return exchange_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "describe"))
+		return exchange_describe(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "delete"))
+		return exchange_delete(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bind"))
+		return exchange_bind(argc - 1, argv + 1, true);
+	if (!strcmp(argv[1], "unbind"))
+		return exchange_bind(argc - 1, argv + 1, false);
+	if (!strcmp(argv[1], "program"))
+		return exchange_program(argc - 1, argv + 1);
+	die("exchange: unknown command '%s' (create, list, describe, delete, "
+	    "bind, unbind, program)", argv[1]);
+	return 2;
+}
+
+/*
+ * mqctl produce --exchange: one message per line, routed by the exchange;
+ * each copy's topic, partition and offset with -v.  A line no binding
+ * takes is reported (and with --mandatory, refused: mqctl stops there).
+ */
+static int produce_exchange(const char *ex, const char *rkey, const char *key,
+			    bool mandatory, bool verbose,
+			    const struct mqdev_header *hdrs, unsigned int nhdrs)
+{
+	LIBMQDEV_OPTS(mqdev_exchange_send_opts, so, .key = key,
+		      .key_len = key ? strlen(key) : 0, .mandatory = mandatory,
+		      .record_flags = nhdrs ? MQDEV_RECORD_HEADERS : 0);
+	struct mqdev_exchange_ack acks[64];
+	size_t cap = 0, n = 0, dropped = 0, room = 0;
+	char *line = NULL, *msg = NULL;
+	int fd = open_dev(), err, i, hlen = 0;
+	ssize_t len;
+
+	/* the header block goes first in every message's value */
+	if (nhdrs) {
+		/* a headers exchange looks no further into a value */
+		room = MQDEV_ROUTE_HEADERS_MAX;
+		msg = malloc(room);
+		if (!msg)
+			die("produce: out of memory");
+		hlen = mqdev_headers_encode(msg, room, hdrs, nhdrs);
+		if (hlen < 0)
+			die("--header: more than %d bytes of headers",
+			    MQDEV_ROUTE_HEADERS_MAX);
+	}
+
+	check_exchange(mqdev_exchange_attach(fd, ex), "produce to exchange", ex);
+	stop_fd = fd;
+	while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		n++;
+		if (nhdrs) {
+			if (room < hlen + (size_t)len) {
+				room = hlen + len;
+				msg = realloc(msg, room);
+				if (!msg)
+					die("produce: out of memory");
+			}
+			memcpy(msg + hlen, line, len);
+		}
+		err = mqdev_exchange_send(fd, rkey, nhdrs ? msg : line,
+					  nhdrs ? hlen + len : len, &so, acks,
+					  64);
+		if (stop && (err == -EINTR || err == -EAGAIN))
+			break;
+		if (err == -ENOENT) {
+			dropped++;
+			fprintf(stderr, "mqctl: line %zu: no binding matches "
+				"'%s': dropped (counted by the exchange)\n", n,
+				rkey);
+			continue;
+		}
+		if (err == -EHOSTUNREACH)
+			die("line %zu: no binding matches '%s' and --mandatory "
+			    "refuses it", n, rkey);
+		if (err == -ENOBUFS)
+			die("line %zu: more than %d copies", n, 64);
+		check_exchange(err, "produce to exchange", ex);
+		for (i = 0; i < err; i++) {
+			if (acks[i].error) {
+				fprintf(stderr, "mqctl: line %zu: the copy to "
+					"topic %s failed: %s\n", n,
+					acks[i].topic,
+					strerror(acks[i].error));
+				continue;
+			}
+			if (!verbose)
+				continue;
+			if (json)
+				printf("{\"topic\":\"%s\",\"partition\":%u,"
+				       "\"offset\":%" PRIu64 "}\n", acks[i].topic,
+				       acks[i].partition,
+				       (uint64_t)acks[i].offset);
+			else
+				printf("topic %s partition %u offset %" PRIu64
+				       "\n", acks[i].topic, acks[i].partition,
+				       (uint64_t)acks[i].offset);
+		}
+	}
+	fflush(stdout);
+	free(line);
+	free(msg);
+	close(fd);
+	if (stop)
+		return 128 + stop;
+	return dropped ? 1 : 0;
+}
+
 /* ---- mqctl produce ------------------------------------------------------- */
 
 static const char produce_usage[] =
 "usage: mqctl produce TOPIC [--key K | --key-separator SEP] [--partition P]\n"
 "                           [--producer NAME] [--acks all|1] [-v]\n"
 "                           [--delay DURATION | --at TIME] [--ttl DURATION]\n"
+"       mqctl produce --exchange EX --routing-key K [--key K] [--mandatory]\n"
+"                           [--header K=V ...] [-v]\n"
 "\n"
 "Sends one message per line of standard input.\n"
 "  --key K              every message gets key K (which picks the partition)\n"
@@ -423,6 +991,14 @@ static const char produce_usage[] =
 "                       or YYYY-MM-DDTHH:MM:SS[Z] (local time without Z)\n"
 "  --ttl DURATION       each message expires this long after it is sent:\n"
 "                       it is never delivered afterwards\n"
+"  --exchange EX        send through exchange EX instead of to a topic; -v\n"
+"                       prints every copy's topic, partition and offset\n"
+"  --routing-key K      the routing key of every message (with --exchange)\n"
+"  --header K=V         (with --exchange) every message gets header K=V (K\n"
+"                       alone: a null value), for a headers exchange\n"
+"  --mandatory          refuse a message no binding matches, and stop; else\n"
+"                       it goes to the exchange's alternate topic, or is\n"
+"                       dropped, counted, and reported (exit status 1)\n"
 "\n"
 "SIGINT (Ctrl-C) or SIGTERM stops it at once, even while it waits for room in\n"
 "a full topic: it sends what fits without waiting, says on standard error how\n"
@@ -560,9 +1136,17 @@ static int cmd_produce(int argc, char **argv)
 		{ "delay", required_argument, NULL, 'D' },
 		{ "at", required_argument, NULL, 'A' },
 		{ "ttl", required_argument, NULL, 'T' },
+		{ "exchange", required_argument, NULL, 'x' },
+		{ "routing-key", required_argument, NULL, 'r' },
+		{ "mandatory", no_argument, NULL, 'M' },
+		{ "header", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	struct mqdev_header hdrs[MAX_HEADERS];
+	unsigned int nhdrs = 0;
+	const char *exchange = NULL, *rkey = NULL;
+	bool mandatory = false;
 	struct produce_state st = {};
 	struct produce_when w = {
 		.opts = { .sz = sizeof(w.opts), .sched_id = &w.id },
@@ -603,9 +1187,27 @@ static int cmd_produce(int argc, char **argv)
 			partition = parse_number(optarg, "--partition", false);
 			break;
 		case 'v': st.verbose = true; break;
+		case 'x': exchange = optarg; break;
+		case 'r': rkey = optarg; break;
+		case 'M': mandatory = true; break;
+		case 'H':
+			if (nhdrs == MAX_HEADERS)
+				die("--header: at most %d", MAX_HEADERS);
+			parse_header(optarg, &hdrs[nhdrs++]);
+			break;
 		case 'h': fputs(produce_usage, stdout); return 0;
 		default: fputs(produce_usage, stderr); return 2;
 		}
+	}
+	if (exchange || rkey || mandatory || nhdrs) {
+		if (!exchange || !rkey || optind != argc || sep || producer ||
+		    partition != MQDEV_PARTITION_ANY || popts.flags ||
+		    w.scheduled || w.opts.ttl_ns)
+			die("produce --exchange EX --routing-key K: no topic, and "
+			    "only --key, --mandatory, --header and -v (see "
+			    "--help)");
+		return produce_exchange(exchange, rkey, key, mandatory,
+					st.verbose, hdrs, nhdrs);
 	}
 	if (optind != argc - 1)
 		die("produce: one topic name, please (see --help)");
@@ -1909,6 +2511,8 @@ static const char usage[] =
 "\n"
 "  topic create|list|describe|delete   manage topics\n"
 "  produce TOPIC                       send lines of standard input\n"
+"  exchange create|list|describe|delete|bind|unbind\n"
+"                                      manage exchanges (AMQP-style routing)\n"
 "  consume TOPIC                       print records (--group G: as a\n"
 "                                      consumer group's member)\n"
 "  group list|describe|reset|delete    manage consumer groups\n"
@@ -1953,6 +2557,8 @@ int main(int argc, char **argv)
 		return cmd_topic(argc, argv);
 	if (!strcmp(argv[0], "produce"))
 		return cmd_produce(argc, argv);
+	if (!strcmp(argv[0], "exchange"))
+		return cmd_exchange(argc, argv);
 	if (!strcmp(argv[0], "consume"))
 		return cmd_consume(argc, argv);
 	if (!strcmp(argv[0], "group"))

@@ -314,6 +314,116 @@ static void do_topic(struct fuzzer *f, int fd)
 	}
 }
 
+/* Keys that match one another in every way a topic exchange matches. */
+static const char *routing_key(struct fuzzer *f, uint32_t *len)
+{
+	static const char *const keys[] = {
+		"", "#", "*", "#.#", "a.*", "a.#", "*.b.#", "a..b", "a.b",
+		".", "a.#.#.b", "#.*", "a*", "a.#b",
+	};
+	const char *k = keys[below(f, sizeof(keys) / sizeof(keys[0]))];
+
+	*len = strlen(k);
+	if (chance(f, 5)) {		/* random bytes, NUL included */
+		*len = below(f, 300);
+		return f->page;
+	}
+	return k;
+}
+
+/* Exchanges: made, bound, described and produced through, by the pool. */
+static void do_exchange(struct fuzzer *f, int fd)
+{
+	struct mqdev_exchange_msg *msgs = (void *)(f->page + PAGE_MSGS);
+	union {
+		struct mqdev_exchange_create create;
+		struct mqdev_topic_id id;
+		struct mqdev_topic_list list;
+		struct mqdev_exchange_info info;
+		struct mqdev_exchange_bind bind;
+		struct mqdev_exchange_attach attach;
+		struct mqdev_exchange_produce produce;
+	} u;
+	uint32_t n, i;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 8)) {
+	case 0:
+		name(f, u.create.name);
+		if (chance(f, 20))
+			name(f, u.create.alternate);
+		u.create.type = chance(f, 90) ? below(f, 3) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_CREATE, &u.create,
+			   sizeof(u.create));
+		break;
+	case 1:
+		if (chance(f, 70))	/* exchanges come back often enough */
+			return;
+		name(f, u.id.name);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_DELETE, &u.id, sizeof(u.id));
+		break;
+	case 2:
+		u.list.names = pointer(f, f->page + PAGE_LIST);
+		u.list.count = chance(f, 80) ? below(f, 56) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_LIST, &u.list,
+			   sizeof(u.list));
+		break;
+	case 3:
+		name(f, u.info.name);
+		u.info.bindings = pointer(f, f->page + PAGE_ARRAY);
+		u.info.bindings_count = below(f, 3);
+		u.info.binding_info_size = chance(f, 80) ?
+			sizeof(struct mqdev_binding_info) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_DESCRIBE, &u.info,
+			   sizeof(u.info));
+		break;
+	case 4:
+	case 5:
+		name(f, u.bind.exchange);
+		name(f, u.bind.topic);
+		u.bind.key = pointer(f, (void *)routing_key(f, &u.bind.key_len));
+		u.bind.partition = chance(f, 70) ? MQDEV_PARTITION_ANY :
+						   below(f, 5);
+		/* to another exchange: cycles and chains to be refused */
+		if (chance(f, 30))
+			u.bind.flags = chance(f, 95) ? MQDEV_BIND_EXCHANGE :
+						       number(f);
+		fuzz_ioctl(f, fd, chance(f, 70) ? MQDEV_IOC_EXCHANGE_BIND :
+						  MQDEV_IOC_EXCHANGE_UNBIND,
+			   &u.bind, sizeof(u.bind));
+		break;
+	case 6:
+		name(f, u.attach.name);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_ATTACH, &u.attach,
+			   sizeof(u.attach));
+		break;
+	default:
+		n = 1 + below(f, 8);
+		for (i = 0; i < n; i++) {
+			memset(&msgs[i], 0, sizeof(msgs[i]));
+			msgs[i].routing_key = (uintptr_t)routing_key(f,
+						&msgs[i].routing_key_len);
+			msgs[i].value = (uintptr_t)(f->page + 100);
+			msgs[i].value_len = below(f, 900);
+			msgs[i].flags = chance(f, 30) ? MQDEV_EXMSG_MANDATORY : 0;
+			if (chance(f, 30)) {
+				msgs[i].key = (uintptr_t)f->page;
+				msgs[i].key_len = below(f, 16);
+			}
+			mutate(f, &msgs[i], sizeof(msgs[i]));
+		}
+		u.produce.msgs = pointer(f, msgs);
+		u.produce.count = chance(f, 90) ? n : number(f);
+		u.produce.msg_size = chance(f, 90) ? sizeof(msgs[0]) : number(f);
+		u.produce.acks = pointer(f, f->page + PAGE_ARRAY2);
+		u.produce.acks_count = below(f, 10);
+		u.produce.ack_size = chance(f, 90) ?
+			sizeof(struct mqdev_exchange_ack) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_PRODUCE, &u.produce,
+			   sizeof(u.produce));
+	}
+}
+
 static void do_attach(struct fuzzer *f, int fd)
 {
 	struct mqdev_attach req = {};
@@ -651,7 +761,7 @@ static void do_restore(struct fuzzer *f, int fd)
 static void do_random_ioctl(struct fuzzer *f, int fd)
 {
 	unsigned long cmd = chance(f, 50) ?
-		_IOC(below(f, 4), MQDEV_IOC_MAGIC, below(f, 0x48), below(f, 512)) :
+		_IOC(below(f, 4), MQDEV_IOC_MAGIC, below(f, 0x53), below(f, 512)) :
 		(unsigned long)rnd(f);
 
 	memset(f->page + PAGE_LIST, (int)rnd(f), 512);
@@ -1443,7 +1553,7 @@ static void fuzz_call(struct fuzzer *f)
 	}
 	if (fd < 0)
 		return;
-	switch (below(f, 12)) {
+	switch (below(f, 13)) {
 	case 0:
 		doing = "topic";
 		do_topic(f, fd);
@@ -1487,6 +1597,10 @@ static void fuzz_call(struct fuzzer *f)
 	case 10:
 		doing = "schedule";
 		do_schedule(f, fd);
+		break;
+	case 11:
+		doing = "exchange";
+		do_exchange(f, fd);
 		break;
 	default:
 		doing = "produce_batch";
@@ -1561,13 +1675,16 @@ static uint64_t fuzz_process(unsigned int proc)
 	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", confirm %" PRIu64
 	       ", replica-groups %" PRIu64 ", restore %" PRIu64
 	       ", identity-list %" PRIu64 ", schedule %" PRIu64
-	       ", mmap %" PRIu64 "\n",
+	       ", mmap %" PRIu64
+	       ", exchange %" PRIu64 ", ex-bind %" PRIu64 ", ex-produce %"
+	       PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
 	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
 	       f[0].ok[0x32], f[0].ok[0x33], f[0].ok[0x16], f[0].ok[0x17],
 	       f[0].ok[0x05] + f[0].ok[0x23] + f[0].ok[0x34] + f[0].ok[0x35],
-	       f[0].ok[0x36], f[0].ok[0x50], f[0].maps);
+	       f[0].ok[0x36], f[0].ok[0x50], f[0].maps, f[0].ok[0x40],
+	       f[0].ok[0x44], f[0].ok[0x47]);
 	fflush(stdout);
 	return calls;
 }

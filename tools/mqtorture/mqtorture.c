@@ -32,9 +32,16 @@
  *      each other in one partition, none missing, and every acknowledged
  *      batch is there.
  *
+ * Then, for a quarter of the time (at least 2 s, or --exchange-seconds),
+ * producers send through a topic exchange while bindings come and go and
+ * bound topics are deleted:
+ *
+ *   6. every acknowledged copy is in its topic at its offset, with its
+ *      producer's value, and every record there was acknowledged once.
+ *
  * It prints what it checked and exits 1 at the first violation.
  *
- *   mqtorture [--seconds T] [--seed S]
+ *   mqtorture [--seconds T] [--exchange-seconds T] [--seed S]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -428,6 +435,310 @@ static void auditor(void)
 	_exit(0);
 }
 
+/* ---- exchanges ---------------------------------------------------------------- */
+
+/*
+ * Producers send through a topic exchange while a churner binds and
+ * unbinds patterns and deletes topics (each made again under a new name,
+ * "xt-SLOT-GEN", so that an acknowledgement names one topic for good).
+ * Then, in every topic that is left: every acknowledged copy is at its
+ * offset with its producer's value, and every record there was
+ * acknowledged once.
+ */
+#define XSLOTS		4
+#define XPARTS		2
+#define XPRODUCERS	2
+#define MAX_XACKS	(1 << 19)	/* per producer */
+#define XEXCHANGE	"xtorture"
+
+struct xvalue {
+	uint32_t	who;
+	uint32_t	pad;
+	uint64_t	seq;
+};
+
+struct xack {
+	uint32_t	slot, gen, partition, who;
+	uint64_t	offset, seq;
+};
+
+struct xshared {
+	struct xack	acks[XPRODUCERS][MAX_XACKS];
+	uint32_t	nr_acks[XPRODUCERS];
+	uint32_t	gen[XSLOTS];		/* the churner's, final at the end */
+	uint64_t	sent, failed_copies, dropped, deleted, binds;
+	volatile int	stop;
+};
+
+static struct xshared *xs;
+
+static void xtopic_name(char *buf, uint32_t slot, uint32_t gen)
+{
+	snprintf(buf, MQDEV_NAME_SIZE, "xt-%u-%u", slot, gen);
+}
+
+static void xproducer(unsigned int who, uint64_t rs)
+{
+	LIBMQDEV_OPTS(mqdev_exchange_send_opts, so);
+	struct mqdev_exchange_ack acks[XSLOTS * XPARTS];
+	struct xvalue v = { .who = who };
+	struct xack *x;
+	char rkey[32];
+	int fd, n, i;
+
+	fd = mqdev_open();
+	if (fd < 0 || mqdev_exchange_attach(fd, XEXCHANGE) ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK))
+		worker_fails("exchange producer");
+	for (; !xs->stop; v.seq++) {
+		snprintf(rkey, sizeof(rkey), "k.%u.%u", (unsigned int)(rnd(&rs) % 4),
+			 (unsigned int)(rnd(&rs) % 3));
+		n = mqdev_exchange_send(fd, rkey, &v, sizeof(v), &so, acks,
+					XSLOTS * XPARTS);
+		__atomic_add_fetch(&xs->sent, 1, __ATOMIC_RELAXED);
+		if (n == -ENOENT || n == -EAGAIN || n == -EIDRM) {
+			/* unbound, full, or every copy's topic deleted */
+			__atomic_add_fetch(&xs->dropped, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (n < 0)
+			violation("exchange producer %u: %s", who, strerror(-n));
+		for (i = 0; i < n; i++) {
+			if (acks[i].error) {
+				__atomic_add_fetch(&xs->failed_copies, 1,
+						   __ATOMIC_RELAXED);
+				continue;
+			}
+			if (xs->nr_acks[who] == MAX_XACKS)
+				return;
+			x = &xs->acks[who][xs->nr_acks[who]];
+			if (sscanf(acks[i].topic, "xt-%u-%u", &x->slot,
+				   &x->gen) != 2 || x->slot >= XSLOTS)
+				violation("an ack names topic '%s'",
+					  acks[i].topic);
+			x->partition = acks[i].partition;
+			x->offset = acks[i].offset;
+			x->who = who;
+			x->seq = v.seq;
+			/* the record is noted before it counts */
+			__atomic_store_n(&xs->nr_acks[who], xs->nr_acks[who] + 1,
+					 __ATOMIC_RELEASE);
+		}
+	}
+}
+
+static void xchurner(uint64_t rs)
+{
+	static const char *const pats[] = {
+		"k.*.#", "k.1.#", "#", "*.*.2", "k.2.0", "k.#.1", "*.3.*",
+	};
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = XPARTS,
+		      .capacity = 1 << 20);
+	char name[MQDEV_NAME_SIZE];
+	uint32_t s, k;
+	int fd, err;
+
+	fd = mqdev_open();
+	if (fd < 0)
+		worker_fails("exchange churner");
+	while (!xs->stop) {
+		s = rnd(&rs) % XSLOTS;
+		k = rnd(&rs) % (sizeof(pats) / sizeof(pats[0]));
+		xtopic_name(name, s, xs->gen[s]);
+		switch (rnd(&rs) % 64) {
+		case 0:
+			/* deleted, and made again under a new name, unbound */
+			if (mqdev_topic_delete(fd, name))
+				violation("cannot delete topic %s", name);
+			xs->gen[s]++;
+			xtopic_name(name, s, xs->gen[s]);
+			if (mqdev_topic_create(fd, name, &cfg))
+				violation("cannot create topic %s", name);
+			xs->deleted++;
+			break;
+		case 1 ... 24:
+			err = mqdev_exchange_unbind(fd, XEXCHANGE, name, pats[k],
+						    NULL);
+			if (err && err != -ENOENT)
+				violation("unbind: %s", strerror(-err));
+			break;
+		default:
+			err = mqdev_exchange_bind(fd, XEXCHANGE, name, pats[k],
+						  NULL);
+			if (err && err != -EEXIST)
+				violation("bind: %s", strerror(-err));
+			xs->binds += !err;
+		}
+		usleep(rnd(&rs) % 2000);
+	}
+	_exit(0);
+}
+
+/* The values of a topic's records, by partition and offset. */
+static struct xvalue *xread(int fd, const char *name, uint64_t end[XPARTS],
+			     uint64_t *stride)
+{
+	struct mqdev_attach at = { .flags = MQDEV_ATTACH_CONSUME };
+	struct mqdev_seek seek = {
+		.partition = MQDEV_PARTITION_ALL, .whence = MQDEV_SEEK_EARLIEST,
+	};
+	struct mqdev_partition_info parts[XPARTS];
+	const struct mqdev_record *rec;
+	struct mqdev_topic_info info;
+	static char buf[1 << 16];
+	struct xvalue *vals;
+	uint64_t got = 0, want = 0;
+	ssize_t n, off;
+	uint32_t p;
+	int cfd;
+
+	if (mqdev_topic_describe(fd, name, &info, parts, XPARTS))
+		violation("cannot describe %s", name);
+	for (p = 0; p < XPARTS; p++) {
+		end[p] = parts[p].next_offset;
+		want += end[p];
+		if (parts[p].first_offset)
+			violation("%s: records reclaimed", name);
+	}
+	*stride = want + 1;
+	vals = calloc(XPARTS * *stride, sizeof(*vals));
+	cfd = mqdev_open();
+	mqdev_name_set(at.name, name);
+	if (!vals || cfd < 0 || ioctl(cfd, MQDEV_IOC_ATTACH, &at) ||
+	    ioctl(cfd, MQDEV_IOC_SEEK, &seek) ||
+	    fcntl(cfd, F_SETFL, O_NONBLOCK))
+		violation("cannot read %s: %s", name, strerror(errno));
+	while (got < want && (n = read(cfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < n; off += MQDEV_RECORD_SPACE(rec->len)) {
+			rec = (const void *)(buf + off);
+			if (rec->partition >= XPARTS ||
+			    rec->offset >= end[rec->partition] ||
+			    mqdev_record_value_len(rec) != sizeof(*vals))
+				violation("%s: a stray record", name);
+			memcpy(&vals[rec->partition * *stride + rec->offset],
+			       mqdev_record_value(rec), sizeof(*vals));
+			got++;
+		}
+	if (got != want)
+		violation("%s: %" PRIu64 " records read of %" PRIu64, name, got,
+			  want);
+	close(cfd);
+	return vals;
+}
+
+/* Every acknowledged copy is in its topic at its offset, and only those. */
+static void xcheck(int fd)
+{
+	uint64_t end[XPARTS], stride, checked = 0, gone = 0, records = 0;
+	char name[MQDEV_NAME_SIZE];
+	struct xvalue *vals, *v;
+	uint8_t *seen;
+	uint32_t s, w, i, p;
+	struct xack *x;
+
+	for (s = 0; s < XSLOTS; s++) {
+		xtopic_name(name, s, xs->gen[s]);
+		vals = xread(fd, name, end, &stride);
+		seen = calloc(XPARTS, stride);
+		if (!seen)
+			violation("out of memory");
+		for (w = 0; w < XPRODUCERS; w++)
+			for (i = 0; i < xs->nr_acks[w]; i++) {
+				x = &xs->acks[w][i];
+				if (x->slot != s)
+					continue;
+				if (x->gen != xs->gen[s]) {
+					gone++;
+					continue;
+				}
+				p = x->partition;
+				if (p >= XPARTS || x->offset >= end[p])
+					violation("%s: ack of partition %u "
+						  "offset %" PRIu64 " past its "
+						  "end", name, p, x->offset);
+				v = &vals[p * stride + x->offset];
+				if (v->who != x->who || v->seq != x->seq ||
+				    seen[p * stride + x->offset]++)
+					violation("%s partition %u offset %"
+						  PRIu64 ": producer %u's %"
+						  PRIu64 " acknowledged, %u's %"
+						  PRIu64 " there", name, p,
+						  x->offset, x->who, x->seq,
+						  v->who, v->seq);
+				checked++;
+			}
+		for (p = 0; p < XPARTS; p++) {
+			records += end[p];
+			for (i = 0; i < end[p]; i++)
+				if (!seen[p * stride + i] &&
+				    xs->nr_acks[0] < MAX_XACKS &&
+				    xs->nr_acks[1] < MAX_XACKS)
+					violation("%s partition %u offset %u: "
+						  "never acknowledged", name,
+						  p, i);
+		}
+		free(seen);
+		free(vals);
+	}
+	printf("mqtorture: exchanges: %" PRIu64 " messages sent, %" PRIu64
+	       " unrouted or refused whole, %" PRIu64 " copies failed; %"
+	       PRIu64 " binds, %" PRIu64 " topics deleted; %" PRIu64
+	       " copies checked at their offsets in %" PRIu64 " records, "
+	       "%" PRIu64 " in deleted topics: OK\n", xs->sent, xs->dropped,
+	       xs->failed_copies, xs->binds, xs->deleted, checked, records,
+	       gone);
+}
+
+static void exchange_torture(unsigned int secs, uint64_t rs)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = XPARTS,
+		      .capacity = 1 << 20);
+	LIBMQDEV_OPTS(mqdev_exchange_opts, eo, .type = MQDEV_EXCHANGE_TOPIC);
+	pid_t pids[XPRODUCERS + 1];
+	char name[MQDEV_NAME_SIZE];
+	unsigned int i;
+	int fd, status;
+
+	xs = mmap(NULL, sizeof(*xs), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	fd = mqdev_open();
+	if (xs == MAP_FAILED || fd < 0)
+		violation("exchanges: cannot set up: %s", strerror(errno));
+	mqdev_exchange_delete(fd, XEXCHANGE);
+	if (mqdev_exchange_create(fd, XEXCHANGE, &eo))
+		violation("cannot create the exchange");
+	for (i = 0; i < XSLOTS; i++) {
+		xtopic_name(name, i, 0);
+		mqdev_topic_delete(fd, name);
+		if (mqdev_topic_create(fd, name, &cfg) ||
+		    mqdev_exchange_bind(fd, XEXCHANGE, name, "#", NULL))
+			violation("cannot create topic %s", name);
+	}
+	for (i = 0; i <= XPRODUCERS; i++) {
+		pids[i] = fork();
+		if (pids[i])
+			continue;
+		if (i < XPRODUCERS)
+			xproducer(i, rnd(&rs) + i);
+		else
+			xchurner(rnd(&rs));
+		_exit(0);
+	}
+	sleep(secs);
+	xs->stop = 1;
+	for (i = 0; i <= XPRODUCERS; i++)
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			violation("exchange worker %u failed", i);
+	xcheck(fd);
+	mqdev_exchange_delete(fd, XEXCHANGE);
+	for (i = 0; i < XSLOTS; i++) {
+		xtopic_name(name, i, xs->gen[i]);
+		mqdev_topic_delete(fd, name);
+	}
+	close(fd);
+}
+
 /* ---- the supervisor --------------------------------------------------------- */
 
 enum role { PLAIN, TXNER, BATCHER, MEMBER, NR_ROLES };
@@ -506,6 +817,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "seconds", required_argument, NULL, 't' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "exchange-seconds", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -516,18 +828,19 @@ int main(int argc, char **argv)
 	uint64_t rs, end, committed[PARTS], prev[PARTS] = {}, kills = 0;
 	uint64_t o, n, given = 0, txns = 0, whole = 0;
 	unsigned int i, nr = 0, p, t;
-	int opt, fd, status;
+	int opt, fd, status, xseconds = -1;
 	pid_t audit_pid, checker_pid;
 	struct mqdev_nl *nl;
 	struct timespec ts;
 
-	while ((opt = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:s:x:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': seconds = atoi(optarg); break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
+		case 'x': xseconds = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: mqtorture [--seconds T] "
-				"[--seed S]\n");
+				"[--exchange-seconds T] [--seed S]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -659,5 +972,9 @@ int main(int argc, char **argv)
 	       "never went back; every record delivered to the group: OK\n",
 	       seconds, kills, a->records, a->batches, txns, whole, a->aborted);
 	mqdev_topic_delete(fd, TOPIC);
+	if (xseconds < 0)
+		xseconds = seconds / 4 > 2 ? seconds / 4 : 2;
+	if (xseconds)
+		exchange_torture(xseconds, rnd(&rs));
 	return 0;
 }

@@ -787,6 +787,308 @@ struct mqdev_txn_offsets {
 };
 
 /*
+ * Exchanges, as AMQP 0-9-1 has them: named objects of a namespace with an
+ * owner and mode bits like a topic's.  A producer sends to an exchange with
+ * a routing key; the exchange's bindings, each to a topic (and maybe one
+ * of its partitions) with a binding key, decide which topics get a copy:
+ *
+ *   DIRECT  the routing key equals the binding key
+ *   FANOUT  every binding, whatever the key
+ *   TOPIC   keys are words separated by '.'; in a binding key the word
+ *           '*' matches exactly one word and '#' zero or more.  An empty
+ *           key has no words; "a..b" has three, the second empty.
+ *   HEADERS the routing key is not looked at: each binding holds a set of
+ *           header names and values (struct mqdev_exchange_bind.headers)
+ *           and matches a message whose record headers (the value's
+ *           MQDEV_RECORD_HEADERS block) hold all of them, or any one
+ *           (MQDEV_MATCH_ALL, _ANY).  See MQDEV_BIND_HEADERS_MAX.
+ *
+ * Any exchange may also have a routing program (MQDEV_IOC_EXCHANGE_PROGRAM):
+ * a classic BPF program that chooses the bindings itself, or lets the
+ * type's rule choose (struct mqdev_prog_ctx).
+ *
+ * A message goes to each destination (a topic, or a topic's partition)
+ * once, however many of its bindings matched; every binding that matched
+ * counts it.  One that matches nothing goes to the exchange's alternate
+ * topic when it has one, else is refused with EHOSTUNREACH when the
+ * producer asked (MQDEV_EXMSG_MANDATORY, AMQP's mandatory), else counted
+ * as dropped (MQDEV_IOC_EXCHANGE_DESCRIBE).
+ *
+ * Permissions: creating is anyone's (charged to the creator); deleting is
+ * the owner's or CAP_SYS_ADMIN's; binding needs write permission on the
+ * exchange and on the topic, unbinding write permission on the exchange;
+ * producing, write permission on the exchange: the binder's permission to
+ * write the topic is what the exchange's producers use.  Listing and
+ * describing need read permission.
+ */
+#define MQDEV_EXCHANGE_DIRECT	0
+#define MQDEV_EXCHANGE_FANOUT	1
+#define MQDEV_EXCHANGE_TOPIC	2
+#define MQDEV_EXCHANGE_HEADERS	3
+#define MQDEV_EXCHANGE_TYPES	4
+
+/* Bytes in a binding or routing key, as AMQP's short strings. */
+#define MQDEV_ROUTING_KEY_MAX	255
+#define MQDEV_ROUTING_KEY_SIZE	256	/* NUL-terminated, zero-padded */
+/* '#' words a binding key may have (E2BIG past it) */
+#define MQDEV_ROUTING_KEY_MAX_HASHES 8
+/* binding-key patterns one routing key's match may keep alive (E2BIG) */
+#define MQDEV_ROUTING_MAX_LIVE	256
+
+/* MQDEV_IOC_EXCHANGE_CREATE */
+struct mqdev_exchange_create {
+	char	name[MQDEV_NAME_SIZE];
+	char	alternate[MQDEV_NAME_SIZE];	/* a topic, or all zero */
+	__u32	type;		/* MQDEV_EXCHANGE_* */
+	__u32	flags;		/* none defined yet */
+	__u32	mode;		/* permission bits, 0 for the default 0644 */
+	__u32	reserved;
+};
+
+/*
+ * MQDEV_IOC_EXCHANGE_BIND and _UNBIND.  @partition is a partition of the
+ * topic, or MQDEV_PARTITION_ANY to place each copy as MQDEV_IOC_PRODUCE
+ * would (by the message's key, else round-robin).  Unbinding names the
+ * binding by all three: exchange, topic and partition, and key.
+ */
+struct mqdev_exchange_bind {
+	char	exchange[MQDEV_NAME_SIZE];
+	char	topic[MQDEV_NAME_SIZE];	/* or an exchange: MQDEV_BIND_EXCHANGE */
+	__u64	key;		/* user pointer to the binding key */
+	__u32	key_len;	/* at most MQDEV_ROUTING_KEY_MAX, no NUL */
+	__u32	partition;	/* a number or MQDEV_PARTITION_ANY */
+	__u32	flags;		/* MQDEV_BIND_* */
+	__u32	reserved;
+	/* Since MQDEV_BIND_SIZE_VER1: a headers exchange's binding only. */
+	__u64	headers;	/* user pointer to a header block, or 0 */
+	__u32	headers_len;	/* at most MQDEV_BIND_HEADERS_MAX */
+	__u32	match;		/* MQDEV_MATCH_ALL or MQDEV_MATCH_ANY */
+};
+
+#define MQDEV_BIND_SIZE_VER0	168	/* without headers */
+#define MQDEV_BIND_SIZE_VER1	184
+
+/*
+ * A headers exchange's binding: @headers is a header block in the record
+ * format (MQDEV_RECORD_HEADERS: __u32 count, then per header __u32
+ * key_len, __s32 value_len, the key, the value) of at most
+ * MQDEV_BIND_HEADERS_MAX bytes.  A header of the binding with a value
+ * (even an empty one) is matched by a message header of the same name and
+ * the same value; one with a null value (value_len -1) by a message header
+ * of that name, whatever its value.  Names and values are bytes, compared
+ * exactly; names starting "x-" are not special (RabbitMQ's all-with-x and
+ * any-with-x behaviour).  A message may repeat a name: any of its headers
+ * of that name may match.  ALL with no headers matches every message, ANY
+ * with none no message.  The message's own block is looked at within the
+ * first MQDEV_ROUTE_HEADERS_MAX bytes of its value (where it starts after
+ * the expiry of a message with MQDEV_RECORD_EXPIRES, as in the record); a
+ * block that is not well formed there gets EINVAL for that message.
+ * Unbinding names the headers and match too.
+ */
+#define MQDEV_MATCH_ALL		0
+#define MQDEV_MATCH_ANY		1
+#define MQDEV_BIND_HEADERS_MAX	512
+#define MQDEV_ROUTE_HEADERS_MAX	4096
+
+/*
+ * struct mqdev_exchange_bind.flags.  MQDEV_BIND_EXCHANGE: the destination
+ * is the exchange named by @topic (AMQP's exchange-to-exchange binding;
+ * write permission on it, @partition MQDEV_PARTITION_ANY): a message routed
+ * to it is routed again by its bindings, with the same routing key.  A
+ * binding that would close a cycle, or let a message pass through more
+ * than MQDEV_EXCHANGE_MAX_DEPTH exchanges (the producer's included), is
+ * refused with ELOOP.  A message gets one copy per distinct topic and
+ * partition, however many paths lead there.
+ */
+#define MQDEV_BIND_EXCHANGE	_BITUL(0)
+#define MQDEV_BIND_FLAGS	(MQDEV_BIND_EXCHANGE)
+#define MQDEV_EXCHANGE_MAX_DEPTH 8
+
+/* One binding as MQDEV_IOC_EXCHANGE_DESCRIBE reports it. */
+struct mqdev_binding_info {
+	char	topic[MQDEV_NAME_SIZE];
+	char	key[MQDEV_ROUTING_KEY_SIZE];
+	__u32	key_len;
+	__u32	partition;	/* or MQDEV_PARTITION_ANY */
+	__u64	routed;		/* messages it matched and that went in */
+	__u32	uid;		/* who bound it */
+	__u32	flags;		/* MQDEV_BINDING_EXCHANGE */
+	__u64	failed;		/* copies it matched that failed */
+	/* Since MQDEV_BINDING_INFO_SIZE_VER1 */
+	__u32	match;		/* MQDEV_MATCH_*: a headers exchange's */
+	__u32	headers_len;	/* the binding's header block */
+	__u8	headers[MQDEV_BIND_HEADERS_MAX];
+};
+
+#define MQDEV_BINDING_INFO_SIZE_VER0	360
+
+/* struct mqdev_binding_info.flags: @topic names an exchange */
+#define MQDEV_BINDING_EXCHANGE	_BITUL(0)
+
+/*
+ * MQDEV_IOC_EXCHANGE_DESCRIBE.  @bindings_count in: room; out: the
+ * bindings there are (more than room: ask again with enough).
+ */
+struct mqdev_exchange_info {
+	char	name[MQDEV_NAME_SIZE];		/* in */
+	__u64	bindings;	/* in: user pointer to mqdev_binding_info[] */
+	__u32	bindings_count;	/* in: room; out: bindings */
+	__u32	binding_info_size; /* in: sizeof(struct mqdev_binding_info) */
+	char	alternate[MQDEV_NAME_SIZE];	/* out: or all zero */
+	__u32	type;		/* out */
+	__u32	flags;		/* out: none defined yet */
+	__u32	mode;		/* out */
+	__u32	uid;		/* out */
+	__u32	gid;		/* out */
+	__u32	producers;	/* out: handles attached */
+	__u64	routed;		/* out: messages that went to a binding */
+	__u64	alternated;	/* out: unroutable, to the alternate topic */
+	__u64	refused;	/* out: unroutable, refused (mandatory) */
+	__u64	dropped;	/* out: unroutable, counted and dropped */
+	__u64	failed;		/* out: copies that failed (acks' error) */
+	__u64	over_budget;	/* out: refused past the routing work budget */
+	__u64	prog_out_of_range; /* out: program verdicts past the bindings */
+	__u32	prog_len;	/* out: routing program's instructions, or 0 */
+	__u32	reserved2;
+};
+
+/*
+ * MQDEV_IOC_EXCHANGE_PROGRAM: attach a classic BPF routing program to an
+ * exchange (replacing any), or detach it (MQDEV_PROG_DETACH, @insns and
+ * @len zero).  Needs write permission on the exchange.  @insns points to
+ * @len struct sock_filter (<linux/filter.h>), at most MQDEV_PROG_MAX_INSNS.
+ * A program the checks refuse gets EINVAL and, when @log_size is not zero,
+ * the reason as a NUL-terminated string in @log (cut to fit).
+ *
+ * The program runs for every message, on a struct mqdev_prog_ctx, before
+ * the exchange's own matching.  It reads the context with `ld [k]` only
+ * (BPF_LD|BPF_W|BPF_ABS: k a multiple of 4 within the struct) and `ld len`
+ * (its size); packet loads of bytes, halfwords or by index are refused.
+ * Numbers are host-order words; the byte arrays are read four bytes at a
+ * time in network order, as a packet filter reads a packet: `ld [k]` of
+ * routing_key gives its byte 0 in bits 31..24.  Bytes past a length are 0.
+ * What it returns (A or K) chooses:
+ *
+ *   0                 no binding: the message is unroutable (alternate,
+ *                     mandatory or dropped, as for any exchange)
+ *   1 .. 2^30 - 1     the binding of index value - 1 (MQDEV_ROUTE_TO())
+ *   2^31 | mask       bit i of mask (0 to 29): the binding of index i
+ *                     (MQDEV_ROUTE_MASK())
+ *   3 << 30 and up    the exchange's own matching (MQDEV_ROUTE_MATCH)
+ *
+ * Indices are the bindings' order in MQDEV_IOC_EXCHANGE_DESCRIBE (binding
+ * order; an unbind moves the later ones down).  An index at or past the
+ * number of bindings is counted (prog_out_of_range) and routes nowhere;
+ * a message left with no binding is unroutable.
+ */
+#define MQDEV_PROG_MAX_INSNS	1024
+#define MQDEV_PROG_DETACH	_BITUL(0)
+#define MQDEV_PROG_FLAGS	(MQDEV_PROG_DETACH)
+
+struct mqdev_exchange_program {
+	char	name[MQDEV_NAME_SIZE];
+	__u64	insns;		/* user pointer to struct sock_filter[len] */
+	__u32	len;
+	__u32	flags;		/* MQDEV_PROG_* */
+	__u64	log;		/* user pointer: why a program was refused */
+	__u32	log_size;	/* bytes at log, or 0 */
+	__u32	reserved;
+};
+
+#define MQDEV_ROUTE_KEY_BYTES	64	/* of the record's key in the context */
+#define MQDEV_ROUTE_VALUE_BYTES	64	/* of its value */
+
+/*
+ * What a routing program reads; see MQDEV_IOC_EXCHANGE_PROGRAM.  @value is
+ * the value as sent: an expiry (MQDEV_RECORD_EXPIRES) and a header block
+ * come first when @record_flags say so.
+ */
+struct mqdev_prog_ctx {
+	__u32	routing_key_len;
+	__u32	key_len;	/* the record key's whole length */
+	__u32	value_len;	/* the value's whole length */
+	__u32	nr_bindings;	/* the exchange's, as the program runs */
+	__u32	record_flags;	/* the message's MQDEV_MSG_FLAGS */
+	__u32	reserved[3];	/* 0 */
+	__u8	routing_key[MQDEV_ROUTING_KEY_SIZE];
+	__u8	key[MQDEV_ROUTE_KEY_BYTES];	/* its first bytes */
+	__u8	value[MQDEV_ROUTE_VALUE_BYTES];	/* its first bytes */
+};
+
+#define MQDEV_ROUTE_NONE	0U
+#define MQDEV_ROUTE_TO(i)	((__u32)(i) + 1)
+#define MQDEV_ROUTE_MASK(m)	(0x80000000U | ((__u32)(m) & 0x3fffffffU))
+#define MQDEV_ROUTE_MATCH	0xffffffffU
+
+/* MQDEV_IOC_EXCHANGE_ATTACH: make a fresh handle an exchange's producer. */
+struct mqdev_exchange_attach {
+	char	name[MQDEV_NAME_SIZE];
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/* struct mqdev_exchange_msg.flags */
+#define MQDEV_EXMSG_MANDATORY	_BITUL(0) /* unroutable: refuse it */
+#define MQDEV_EXMSG_FLAGS	(MQDEV_EXMSG_MANDATORY)
+
+/* struct mqdev_exchange_msg.status, out */
+#define MQDEV_EXMSG_ALTERNATE	_BITUL(0) /* unroutable: to the alternate */
+#define MQDEV_EXMSG_DROPPED	_BITUL(1) /* unroutable: counted, dropped */
+#define MQDEV_EXMSG_FAILED	_BITUL(2) /* some copies failed: see their acks */
+
+/*
+ * One message of MQDEV_IOC_EXCHANGE_PRODUCE; the element size is msg_size.
+ * Its copies' acknowledgements are acks[first_ack] on, nr_acks of them.
+ */
+struct mqdev_exchange_msg {
+	__u64	routing_key;	/* user pointer */
+	__u32	routing_key_len; /* at most MQDEV_ROUTING_KEY_MAX */
+	__u32	flags;		/* MQDEV_EXMSG_* */
+	__u64	key;		/* user pointer, or 0 */
+	__u64	value;		/* user pointer */
+	__u32	key_len;
+	__u32	value_len;
+	__u32	record_flags;	/* MQDEV_MSG_FLAGS: they go to the records */
+	__u32	status;		/* out: MQDEV_EXMSG_ALTERNATE, _DROPPED */
+	__u32	first_ack;	/* out */
+	__u32	nr_acks;	/* out: copies appended */
+};
+
+/* Where one copy went, or (@error) why it did not. */
+struct mqdev_exchange_ack {
+	char	topic[MQDEV_NAME_SIZE];
+	__u32	partition;	/* or MQDEV_PARTITION_ANY, failed unplaced */
+	__u32	error;		/* 0, or the errno this copy failed with */
+	__u64	offset;		/* when error is 0 */
+};
+
+/*
+ * MQDEV_IOC_EXCHANGE_PRODUCE, on a handle attached to an exchange: route
+ * and append each message, and say in @acks where every copy went, the
+ * messages' in turn.  Returns how many messages were routed, from the
+ * first; fewer than count when one failed after others.  A message whose
+ * copies do not all fit in the room left in @acks is refused with ENOBUFS
+ * before any of its copies is appended.  A copy that fails (a full topic
+ * under O_NONBLOCK: EAGAIN; a record too large for it: EMSGSIZE) is
+ * skipped and the others go on: its ack carries the errno, the message's
+ * status MQDEV_EXMSG_FAILED, and the bindings and the exchange count it.
+ * A message none of whose copies went in ends the call with the first
+ * copy's errno (its acks still say why each failed).  A routing key whose
+ * match keeps more than 256 binding-key patterns alive at once is refused
+ * with E2BIG.  EIDRM once the exchange was deleted.
+ */
+struct mqdev_exchange_produce {
+	__u64	msgs;		/* user pointer to mqdev_exchange_msg[] */
+	__u32	count;
+	__u32	msg_size;	/* sizeof(struct mqdev_exchange_msg) */
+	__u64	acks;		/* user pointer to mqdev_exchange_ack[] */
+	__u32	acks_count;	/* room in acks */
+	__u32	ack_size;	/* sizeof(struct mqdev_exchange_ack) */
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/*
  * The control channel: generic netlink family "mqdev".  A described group
  * can run to tens of KiB: read MQDEV_CMD_GROUP_GET dumps with a 64 KiB buffer.
  *
@@ -842,6 +1144,8 @@ enum mqdev_refusal {
  * @MQDEV_CHARGE_SCHEDULED: Delayed messages the kernel holds until they are
  *   due.
  * @MQDEV_CHARGE_SCHEDULED_BYTES: Their bytes, key, value and bookkeeping.
+ * @MQDEV_CHARGE_BINDINGS: Exchange bindings, charged to the user that made
+ *   them.
  */
 enum mqdev_charge_kind {
 	MQDEV_CHARGE_TOPICS,
@@ -853,6 +1157,8 @@ enum mqdev_charge_kind {
 	MQDEV_CHARGE_TXNS,
 	MQDEV_CHARGE_SCHEDULED,
 	MQDEV_CHARGE_SCHEDULED_BYTES,
+	MQDEV_CHARGE_EXCHANGES,
+	MQDEV_CHARGE_BINDINGS,
 
 	/* private: */
 	__MQDEV_CHARGE_MAX,
@@ -1020,6 +1326,8 @@ struct mqdev_version {
 #define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
 #define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
 #define MQDEV_FEAT_RECORD_FLAGS	_BITULL(7) /* null key/value, headers */
+#define MQDEV_FEAT_EXCHANGES	_BITULL(8) /* exchanges, bindings, routing */
+#define MQDEV_FEAT_ROUTE_PROGRAMS _BITULL(9) /* headers exchanges, programs */
 #define MQDEV_FEAT_SCHEDULE	_BITULL(10) /* delayed messages, expiry */
 
 #define MQDEV_IOC_MAGIC		0xB9
@@ -1050,6 +1358,15 @@ struct mqdev_version {
 #define MQDEV_IOC_PRODUCER_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x31, struct mqdev_producer_bind)
 #define MQDEV_IOC_TXN		_IOWR(MQDEV_IOC_MAGIC, 0x32, struct mqdev_txn)
 #define MQDEV_IOC_TXN_OFFSETS	 _IOW(MQDEV_IOC_MAGIC, 0x33, struct mqdev_txn_offsets)
+#define MQDEV_IOC_EXCHANGE_CREATE _IOW(MQDEV_IOC_MAGIC, 0x40, struct mqdev_exchange_create)
+#define MQDEV_IOC_EXCHANGE_DELETE _IOW(MQDEV_IOC_MAGIC, 0x41, struct mqdev_topic_id)
+#define MQDEV_IOC_EXCHANGE_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x42, struct mqdev_topic_list)
+#define MQDEV_IOC_EXCHANGE_DESCRIBE _IOWR(MQDEV_IOC_MAGIC, 0x43, struct mqdev_exchange_info)
+#define MQDEV_IOC_EXCHANGE_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x44, struct mqdev_exchange_bind)
+#define MQDEV_IOC_EXCHANGE_UNBIND _IOW(MQDEV_IOC_MAGIC, 0x45, struct mqdev_exchange_bind)
+#define MQDEV_IOC_EXCHANGE_ATTACH _IOW(MQDEV_IOC_MAGIC, 0x46, struct mqdev_exchange_attach)
+#define MQDEV_IOC_EXCHANGE_PRODUCE _IOW(MQDEV_IOC_MAGIC, 0x47, struct mqdev_exchange_produce)
+#define MQDEV_IOC_EXCHANGE_PROGRAM _IOW(MQDEV_IOC_MAGIC, 0x48, struct mqdev_exchange_program)
 #define MQDEV_IOC_SCHEDULE	_IOWR(MQDEV_IOC_MAGIC, 0x50, struct mqdev_schedule)
 #define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x51, struct mqdev_sched_cancel)
 #define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x52, struct mqdev_sched_list)
