@@ -124,9 +124,9 @@ TEST_F(uapi, reserved_room_is_zero)
 
 	ASSERT_LE(0, fd);
 	mqdev_name_set(req.name, self->name);
-	req.off.reserved[2] = 1;
+	req.off.reserved[0] = 1;
 	EXPECT_EQ(-EINVAL, xioctl(fd, MQDEV_IOC_ATTACH, &req));
-	req.off.reserved[2] = 0;
+	req.off.reserved[0] = 0;
 	EXPECT_EQ(0, xioctl(fd, MQDEV_IOC_ATTACH, &req));
 	EXPECT_EQ(0, req.off.reserved[0]);
 	close(fd);
