@@ -16,6 +16,13 @@
  *
  * On a durable topic a position older than the ring's oldest record is
  * read from the disk replica's files first (history.c), then the ring.
+ *
+ * A single-writer topic's ring is written by its writer, who may change
+ * any byte at any moment: every record is checked as it is walked (length,
+ * partition, offset going on by one, the producer's flags only), then
+ * copied into the consumer's own buffer and checked again there, and the
+ * copy is what the caller gets, so nothing it reads can change under it.
+ * A record that does not hold stops the consumer with -EBADMSG.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -61,7 +68,8 @@ struct mqdev_consumer {
 	int			error;
 	const uint32_t		*txn_states;	/* the transaction table */
 	struct mqdev_verifier	*verifier;
-	unsigned int		unkicked;	/* holding releases not checked */
+	unsigned int		unkicked;
+	bool			sw;		/* a single writer's: shadowed */	/* holding releases not checked */
 
 	/* a member of a consumer group */
 	bool			member;
@@ -140,7 +148,8 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 		goto err_close;
 	}
 
-	if (c->copy) {
+	c->sw = c->attach.topic_flags & MQDEV_TOPIC_SINGLE_WRITER;
+	if (c->copy || c->sw) {
 		c->buf_size = c->attach.max_record > CONSUMER_COPY_BUF ?
 			      c->attach.max_record : CONSUMER_COPY_BUF;
 		c->buf = malloc(c->buf_size);
@@ -148,7 +157,8 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 			err = -ENOMEM;
 			goto err_free_parts;
 		}
-	} else {
+	}
+	if (!c->copy) {
 		c->cons = mmap(NULL, off->cons_size, PROT_READ | PROT_WRITE,
 			       MAP_SHARED, c->fd, off->cons_mmap);
 		if (c->cons == MAP_FAILED) {
@@ -493,8 +503,9 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
 			break;
 	}
-	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head) {
-		c->error = -EIO;
+	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head ||
+	    (c->sw && offset < c->parts[p].next_offset)) {
+		c->error = c->sw ? -EBADMSG : -EIO;
 		return NULL;
 	}
 	if (pos != *cp->pos)
@@ -721,6 +732,53 @@ static unsigned int history_run(struct mqdev_consumer *c,
 	return 0;
 }
 
+/*
+ * The run in place of a single writer's partition, copied into our buffer
+ * and checked there: lengths adding up to the run walked, each record of
+ * the partition, its key within it, offsets one by one, the producer's
+ * flags only.  @recs then point into the copy.  How many records held.
+ */
+static unsigned int sw_shadow(struct mqdev_consumer *c,
+			      const struct mqdev_record **recs, unsigned int n)
+{
+	uint64_t pos = c->held_pos, next = c->parts[c->held_part].next_offset;
+	const struct mqdev_record *d;
+	size_t room = c->buf_size, at = 0;
+	unsigned int i;
+	uint32_t len;
+
+	for (i = 0; i < n; i++) {
+		len = __atomic_load_n(&recs[i]->len, __ATOMIC_RELAXED);
+		if (!record_sane(c, len) ||
+		    MQDEV_RECORD_SPACE(len) > c->held_end - pos)
+			break;
+		if (MQDEV_RECORD_SPACE(len) > room - at)
+			break;
+		memcpy(c->buf + at, recs[i], len);
+		d = (const void *)(c->buf + at);
+		if (d->len != len || d->key_len > len - sizeof(*d) ||
+		    d->partition != c->held_part || d->offset != next ||
+		    (d->flags & ~MQDEV_RECORD_PRODUCER_FLAGS))
+			break;
+		recs[i] = d;
+		at += MQDEV_RECORD_SPACE(len);
+		pos += MQDEV_RECORD_SPACE(len);
+		next++;
+	}
+	/* Pairs with the writer's release fence after it moves tail. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (!i && __atomic_load_n(c->parts[c->held_part].tail,
+				  __ATOMIC_RELAXED) <= c->held_pos) {
+		c->error = -EBADMSG;
+		return 0;
+	}
+	if (!i)
+		return 0;	/* overwritten under us: the next peek lands */
+	c->held_end = pos;
+	c->held_next = next;
+	return i;
+}
+
 /* Take the next run of up to @max records, or none; how many. */
 static unsigned int consumer_take(struct mqdev_consumer *c,
 				  const struct mqdev_record **recs,
@@ -737,6 +795,8 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 			n = copy_run(c, recs, max);
 	} else if (!n) {
 		n = peek_ring_run(c, recs, max);
+		if (n && c->sw)
+			n = sw_shadow(c, recs, n);
 		/* A reader the ring lapped reads the disk first. */
 		if (!n)
 			n = history_run(c, recs, max);

@@ -80,6 +80,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_event__last		cookie
 #define mqdev_stats_module__last	charge
 #define mqdev_send_opts__last		headers
+#define mqdev_swriter_opts__last	flags
 
 /* A field added after __last would be dropped: only padding may follow. */
 #define OPTS_LAST_CHECK(type)						\
@@ -93,6 +94,7 @@ OPTS_LAST_CHECK(mqdev_verify_stats);
 OPTS_LAST_CHECK(mqdev_event);
 OPTS_LAST_CHECK(mqdev_send_opts);
 OPTS_LAST_CHECK(mqdev_stats_module);
+OPTS_LAST_CHECK(mqdev_swriter_opts);
 
 /* record.c: the bytes a header block of @n headers takes, or 0 if bad. */
 size_t mqdev_headers_size(const struct mqdev_header *h, unsigned int n);
