@@ -26,9 +26,9 @@ static u64 sw_capacity(const struct mqdev_part *part)
 }
 
 /*
- * Is the record at @pos one a reader may take: whole before @head, of this
- * partition, with offset @offset and only the producer's flags?  Its end
- * goes to *@next.
+ * Is the record at @pos one a reader may take: whole before @head, its key
+ * within it, of this partition, with offset @offset and only the
+ * producer's flags?  Its end goes to *@next.  libmqdev checks the same.
  */
 static bool sw_record_ok(struct mqdev_part *part, u64 pos, u64 head,
 			 u64 offset, u64 *next)
@@ -38,6 +38,7 @@ static bool sw_record_ok(struct mqdev_part *part, u64 pos, u64 head,
 
 	if (len < sizeof(*rec) || len > part->topic->max_record ||
 	    MQDEV_RECORD_SPACE(len) > head - pos ||
+	    READ_ONCE(rec->key_len) > len - sizeof(*rec) ||
 	    READ_ONCE(rec->offset) != offset ||
 	    READ_ONCE(rec->partition) != part->index ||
 	    (READ_ONCE(rec->flags) & ~MQDEV_RECORD_PRODUCER_FLAGS))

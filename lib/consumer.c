@@ -468,6 +468,23 @@ static bool consumer_lapped_to_history(struct mqdev_consumer *c, uint32_t p,
 }
 
 /*
+ * A single writer's record at a reader's position, as far as its header
+ * goes: of partition @p, the producer's flags only, and offset the next
+ * (or, after a jump to the tail of an overwriting ring, any later one).
+ */
+static bool sw_record_ok(const struct mqdev_consumer *c, uint32_t p,
+			 const struct mqdev_record *rec, uint64_t offset,
+			 bool jumped)
+{
+	uint64_t next = c->parts[p].next_offset;
+
+	return __atomic_load_n(&rec->partition, __ATOMIC_RELAXED) == p &&
+	       !(__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
+		 ~MQDEV_RECORD_PRODUCER_FLAGS) &&
+	       (jumped ? offset >= next : offset == next);
+}
+
+/*
  * The record at the reader's position in partition @p, at least the tail,
  * with its length, offset and transaction state read before the tail is
  * checked again (a record overwritten meanwhile is read anew); or NULL.
@@ -479,6 +496,7 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 	struct consumer_part *cp = &c->parts[p];
 	const struct mqdev_record *rec;
 	uint64_t pos = *cp->pos, head, tail;
+	bool jumped = false;
 	uint64_t offset;
 	uint32_t len;
 
@@ -490,21 +508,24 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		tail = __atomic_load_n(cp->tail, __ATOMIC_RELAXED);
 		if (pos < tail && consumer_lapped_to_history(c, p, tail))
 			return NULL;	/* the disk first: see consumer_take() */
-		if (pos < tail)
+		if (pos < tail) {
 			pos = tail;		/* lapped: go on from the oldest */
+			jumped = true;
+		}
 		if (pos >= head)
 			return NULL;
 		rec = (const void *)(cp->data + (pos & c->mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
 		offset = __atomic_load_n(&rec->offset, __ATOMIC_RELAXED);
-		*state = record_txn_state(c, rec);
+		/* A single writer has no transactions: see sw_record_ok(). */
+		*state = c->sw ? 0 : record_txn_state(c, rec);
 		/* Pairs with smp_wmb() in ring_publish_tail(). */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
 			break;
 	}
 	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head ||
-	    (c->sw && offset < c->parts[p].next_offset)) {
+	    (c->sw && !sw_record_ok(c, p, rec, offset, jumped))) {
 		c->error = c->sw ? -EBADMSG : -EIO;
 		return NULL;
 	}

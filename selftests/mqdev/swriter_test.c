@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Single-writer topics: one writer writes into the mapped ring itself.
+ * Records in order and whole, groups and commits, holding, block and
+ * overwrite, a writer killed mid-record and one taking over, a hostile
+ * writer's garbage (readers get -EBADMSG, never a crash, the kernel's log
+ * stays clean: tools/vm/run checks it), read-only readers, one writer.
+ */
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define CAP	65536
+#define VALUE	56
+#define REC	96	/* 40 + 56, 8-byte aligned */
+
+FIXTURE(sw) {
+	int fd;
+	char name[MQDEV_NAME_MAX + 1];
+};
+
+FIXTURE_SETUP(sw)
+{
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	strcpy(self->name, topic_name("sw"));
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP,
+				  MQDEV_TOPIC_SINGLE_WRITER));
+}
+
+FIXTURE_TEARDOWN(sw)
+{
+	mqdev_topic_delete(self->fd, self->name);
+	close(self->fd);
+}
+
+static struct mqdev_swriter *writer(const char *name, uint32_t flags)
+{
+	LIBMQDEV_OPTS(mqdev_swriter_opts, opts, .flags = flags);
+	struct mqdev_swriter *w;
+
+	return mqdev_swriter_new(name, &opts, &w) ? NULL : w;
+}
+
+/* Send records @first..@first+@n-1, each value its number. */
+static int send_n(struct mqdev_swriter *w, int first, int n)
+{
+	struct mqdev_msg msg;
+	char value[VALUE];
+	int i, err;
+
+	for (i = first; i < first + n; i++) {
+		memset(value, 0, sizeof(value));
+		snprintf(value, sizeof(value), "v%d", i);
+		mqdev_msg_init(&msg, NULL, 0, value, sizeof(value), 0);
+		err = mqdev_swriter_send(w, &msg, 1);
+		if (err != 1)
+			return err;
+	}
+	return 0;
+}
+
+static struct mqdev_consumer *reader_at(const char *name, uint32_t whence,
+					 uint32_t seek_flags)
+{
+	struct mqdev_consumer *c;
+
+	if (mqdev_consumer_new(name, NULL, &c))
+		return NULL;
+	if (mqdev_consumer_seek(c, 0, whence, 0, seek_flags, NULL)) {
+		mqdev_consumer_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static struct mqdev_consumer *reader(const char *name, uint32_t seek_flags)
+{
+	return reader_at(name, MQDEV_SEEK_EARLIEST, seek_flags);
+}
+
+/* Read @n records, expecting offsets and values from @first on. */
+static int read_n(struct mqdev_consumer *c, int first, int n, int timeout_ms)
+{
+	const struct mqdev_record *rec;
+	char want[VALUE];
+	int i;
+
+	for (i = first; i < first + n; i++) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec && mqdev_consumer_wait(c, timeout_ms) >= 0)
+			rec = mqdev_consumer_peek(c);
+		if (!rec)
+			return mqdev_consumer_error(c) ?: -ETIMEDOUT;
+		memset(want, 0, sizeof(want));
+		snprintf(want, sizeof(want), "v%d", i);
+		if (rec->offset != (uint64_t)i ||
+		    mqdev_record_value_len(rec) != VALUE ||
+		    memcmp(mqdev_record_value(rec), want, VALUE))
+			return -EILSEQ;
+		if (mqdev_consumer_release(c))
+			return -ESTALE;
+	}
+	return 0;
+}
+
+TEST_F(sw, records_in_order_and_whole)
+{
+	struct mqdev_swriter *w = writer(self->name, 0);
+	struct mqdev_consumer *c = reader(self->name, 0);
+	const struct mqdev_record *recs[64];
+	int n;
+
+	ASSERT_NE(NULL, w);
+	ASSERT_NE(NULL, c);
+	/* Block, and no holder: at most a ring's worth. */
+	ASSERT_EQ(0, send_n(w, 0, 500));
+	ASSERT_EQ(0, read_n(c, 0, 500, 1000));
+	/* A run read in one go. */
+	ASSERT_EQ(0, send_n(w, 500, 10));
+	n = mqdev_consumer_peek_batch(c, recs, 64);
+	ASSERT_EQ(10, n);
+	EXPECT_EQ(509, recs[9]->offset);
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+}
+
+TEST_F(sw, one_writer_and_nothing_else_writes)
+{
+	struct mqdev_swriter *w = writer(self->name, 0), *w2;
+	struct mqdev_produce_batch batch = {};
+	struct mqdev_attach att;
+	char buf[256];
+	int fd;
+
+	ASSERT_NE(NULL, w);
+	EXPECT_EQ(-EBUSY, mqdev_swriter_new(self->name, NULL, &w2));
+	/* Ordinary producers are not let in; the writer appends in place. */
+	EXPECT_EQ(-EINVAL, attach(self->name, MQDEV_ATTACH_PRODUCE, NULL));
+	EXPECT_EQ(-EOPNOTSUPP, xioctl(mqdev_swriter_fd(w),
+				      MQDEV_IOC_PRODUCE_BATCH, &batch));
+	/* read(2) would copy what the writer can change under it. */
+	fd = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, seek(fd, 0, MQDEV_SEEK_EARLIEST, 0, 0));
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(fd);
+	/* A writer of an ordinary topic, or one that does not produce: no. */
+	EXPECT_EQ(0, create_topic(self->fd, "sw-plain", 1, CAP, 0));
+	EXPECT_EQ(-EINVAL, attach("sw-plain", MQDEV_ATTACH_PRODUCE |
+				  MQDEV_ATTACH_WRITER, NULL));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, "sw-plain"));
+	EXPECT_EQ(-EINVAL, attach(self->name, MQDEV_ATTACH_CONSUME |
+				  MQDEV_ATTACH_WRITER, NULL));
+	EXPECT_EQ(-EINVAL, create_topic(self->fd, "sw-durable", 1, CAP,
+					MQDEV_TOPIC_SINGLE_WRITER |
+					MQDEV_TOPIC_DURABLE));
+	/* The role goes with the writer. */
+	mqdev_swriter_free(w);
+	w2 = writer(self->name, 0);
+	EXPECT_NE(NULL, w2);
+	mqdev_swriter_free(w2);
+}
+
+TEST_F(sw, readers_cannot_write)
+{
+	struct mqdev_swriter *w = writer(self->name, 0);
+	struct mqdev_attach att;
+	void *map;
+	int fd;
+
+	ASSERT_NE(NULL, w);
+	fd = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
+	ASSERT_LE(0, fd);
+	EXPECT_NE(0, att.off.writer_page);
+	EXPECT_EQ(0, att.off.writer_mmap);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, att.off.ring_size,
+				   PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+				   att.off.ring_mmap));
+	map = mmap(NULL, att.off.ring_size, PROT_READ, MAP_SHARED, fd,
+		   att.off.ring_mmap);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(-1, mprotect(map, att.off.ring_size, PROT_READ | PROT_WRITE));
+	munmap(map, att.off.ring_size);
+	/* The writer's mapping is the writer's alone. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, att.off.ring_size - att.off.data,
+				   PROT_READ, MAP_SHARED, fd,
+				   1ULL << 42));
+	EXPECT_EQ(EACCES, errno);
+	close(fd);
+	mqdev_swriter_free(w);
+}
+
+TEST_F(sw, a_sleeping_reader_is_woken)
+{
+	struct mqdev_consumer *c = reader(self->name, 0);
+	struct mqdev_swriter *w;
+	pid_t pid;
+	int status;
+
+	ASSERT_NE(NULL, c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		usleep(300 * 1000);	/* the reader is asleep by now */
+		w = writer(self->name, 0);
+		_exit(!w || send_n(w, 0, 1));
+	}
+	/* One record, woken for by the writer's MQDEV_WRITER_WAKE. */
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 5000));
+	EXPECT_EQ(0, read_n(c, 0, 1, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	mqdev_consumer_free(c);
+}
+
+TEST_F(sw, groups_commit_and_resume)
+{
+	struct mqdev_swriter *w = writer(self->name, 0);
+	struct mqdev_consumer *c;
+	uint64_t landed;
+
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, send_n(w, 0, 30));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "g", MQDEV_SEEK_EARLIEST));
+	EXPECT_EQ(0, read_n(c, 0, 10, 1000));
+	EXPECT_EQ(0, mqdev_consumer_commit(c));
+	mqdev_consumer_free(c);
+	/* The group goes on from its commit, which the kernel checked. */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "g", MQDEV_SEEK_EARLIEST));
+	EXPECT_EQ(0, read_n(c, 10, 20, 1000));
+	mqdev_consumer_free(c);
+	/* Seeks by offset walk checked records. */
+	c = reader(self->name, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 17, 0,
+					 &landed));
+	EXPECT_EQ(17, landed);
+	EXPECT_EQ(0, read_n(c, 17, 13, 1000));
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+}
+
+/* Block: the writer waits at the limit while a holder lags, and resumes. */
+TEST_F(sw, block_waits_for_the_holder)
+{
+	struct mqdev_consumer *c = reader(self->name, MQDEV_SEEK_HOLD);
+	struct mqdev_swriter *w;
+	int fit = 0, err, status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, c);
+	w = writer(self->name, MQDEV_SWRITER_NONBLOCK);
+	ASSERT_NE(NULL, w);
+	while (!(err = send_n(w, fit, 1)))
+		fit++;
+	EXPECT_EQ(-EAGAIN, err);
+	EXPECT_EQ(CAP / REC, fit);
+	mqdev_swriter_free(w);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		w = writer(self->name, 0);
+		_exit(!w || send_n(w, fit, 2 * fit));	/* waits, twice */
+	}
+	EXPECT_EQ(0, read_n(c, 0, 3 * fit, 5000));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	mqdev_consumer_free(c);
+}
+
+/* Overwrite: the writer moves the tail; a lapped reader counts the loss. */
+TEST_F(sw, overwrite_laps_readers)
+{
+	struct mqdev_consumer *c;
+	struct mqdev_swriter *w;
+	const struct mqdev_record *rec;
+	uint64_t last = 0;
+	int n = 0;
+
+	ASSERT_EQ(0, create_topic(self->fd, "sw-ow", 1, CAP,
+				  MQDEV_TOPIC_SINGLE_WRITER |
+				  MQDEV_TOPIC_OVERWRITE));
+	w = writer("sw-ow", 0);
+	ASSERT_NE(NULL, w);
+	c = reader("sw-ow", 0);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, send_n(w, 0, 5 * (CAP / REC)));
+	while ((rec = mqdev_consumer_peek(c))) {
+		EXPECT_LT(last, rec->offset + !n);
+		last = rec->offset;
+		n++;
+		mqdev_consumer_release(c);
+	}
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	EXPECT_EQ(5 * (CAP / REC) - 1, last);
+	EXPECT_LT(0, mqdev_consumer_lost(c));
+	EXPECT_GE(CAP / REC, n);
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, "sw-ow"));
+}
+
+/* A writer killed with a record half written: never seen; the next goes on. */
+TEST_F(sw, killed_mid_record_then_taken_over)
+{
+	struct mqdev_consumer *c = reader(self->name, 0);
+	struct mqdev_swriter *w;
+	struct mqdev_record *rec;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		w = writer(self->name, 0);
+		if (!w || send_n(w, 0, 10) ||
+		    mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &rec))
+			_exit(1);
+		memset(rec + 1, 'x', VALUE / 2);
+		raise(SIGKILL);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(0, read_n(c, 0, 10, 1000));
+	EXPECT_EQ(NULL, mqdev_consumer_peek(c));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	w = writer(self->name, 0);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, send_n(w, 10, 5));
+	EXPECT_EQ(0, read_n(c, 10, 5, 1000));
+	mqdev_swriter_free(w);
+	mqdev_consumer_free(c);
+}
+
+/* What a hostile writer may write, at the record after one good one. */
+enum garbage {
+	G_LEN_ZERO, G_LEN_HUGE, G_LEN_PAST_HEAD, G_OFFSET_BACK, G_OFFSET_SKIP,
+	G_PARTITION, G_FLAGS, G_KEY_LEN, G_HEAD_FAR, G_TAIL_PAST_HEAD, G_NR
+};
+
+/*
+ * Be a raw writer of @name: map its ring and scribble.  The handle, which
+ * the caller closes, or -errno: the kernel cuts the garbage off when the
+ * role changes hands, so readers must look before.
+ */
+static int scribble(const char *name, enum garbage g)
+{
+	struct mqdev_attach att;
+	struct mqdev_writer_page *wp;
+	struct mqdev_record *r0, *r1;
+	char *data;
+	int fd;
+
+	fd = attach(name, MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_WRITER, &att);
+	if (fd < 0)
+		return fd;
+	data = mmap(NULL, att.off.ring_size - att.off.data,
+		    PROT_READ | PROT_WRITE, MAP_SHARED, fd, att.off.writer_mmap);
+	if (data == MAP_FAILED)
+		return -errno;
+	wp = (void *)(data + att.off.writer_page - att.off.data);
+	r0 = (void *)(data + (wp->head & (att.capacity - 1)));
+	memset(r0, 0, 2 * REC);
+	r0->len = sizeof(*r0) + VALUE;
+	r0->offset = wp->next_offset;
+	r1 = (void *)((char *)r0 + REC);
+	*r1 = *r0;
+	r1->offset++;
+	switch (g) {
+	case G_LEN_ZERO:	r1->len = 0; break;
+	case G_LEN_HUGE:	r1->len = 0xfffffff0; break;
+	case G_LEN_PAST_HEAD:	r1->len = 1000; break;
+	case G_OFFSET_BACK:	r1->offset = 0; break;
+	case G_OFFSET_SKIP:	r1->offset += 5; break;
+	case G_PARTITION:	r1->partition = 7; break;
+	case G_FLAGS:		r1->flags = MQDEV_RECORD_TXN; r1->txn = 0xffff;
+				break;
+	case G_KEY_LEN:		r1->key_len = 0xffff; break;
+	default:		break;
+	}
+	if (g == G_HEAD_FAR) {
+		r1->len = 0x7fffffff;
+		__atomic_store_n(&wp->head, wp->head + (1ULL << 40),
+				 __ATOMIC_RELEASE);
+	} else if (g == G_TAIL_PAST_HEAD) {
+		wp->tail = wp->head + 4096;
+		__atomic_store_n(&wp->head, wp->head + 2 * REC, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&wp->head, wp->head + 2 * REC, __ATOMIC_RELEASE);
+	}
+	munmap(data, att.off.ring_size - att.off.data);
+	return fd;
+}
+
+TEST_F(sw, hostile_writer_gets_readers_errors_not_crashes)
+{
+	struct mqdev_topic_info info = {};
+	struct mqdev_partition_info pi;
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	struct mqdev_swriter *w;
+	uint64_t landed;
+	int g, err, fd, good = 0;
+
+	for (g = 0; g < G_NR; g++) {
+		c = reader_at(self->name, MQDEV_SEEK_LATEST, 0);
+		ASSERT_NE(NULL, c);
+		fd = scribble(self->name, g);
+		ASSERT_LE(0, fd);
+		/* The good record goes out; then an error, or nothing. */
+		rec = mqdev_consumer_peek(c);
+		if (g == G_TAIL_PAST_HEAD) {
+			EXPECT_EQ(NULL, rec);
+			EXPECT_EQ(0, mqdev_consumer_error(c));
+		} else {
+			ASSERT_NE(NULL, rec) TH_LOG("garbage %d", g);
+			mqdev_consumer_release(c);
+			EXPECT_EQ(NULL, mqdev_consumer_peek(c))
+				TH_LOG("garbage %d", g);
+			err = mqdev_consumer_error(c);
+			EXPECT_EQ(-EBADMSG, err) TH_LOG("garbage %d", g);
+		}
+		mqdev_consumer_free(c);
+		/* The hand-over keeps the good record, unless all was bad. */
+		close(fd);
+		good += g != G_TAIL_PAST_HEAD && g != G_HEAD_FAR;
+		/* The kernel's own walks: a describe, a seek by offset. */
+		mqdev_name_set(info.name, self->name);
+		info.parts = (uintptr_t)&pi;
+		info.parts_count = 1;
+		info.part_info_size = sizeof(pi);
+		EXPECT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_DESCRIBE, &info));
+		c = reader(self->name, 0);
+		ASSERT_NE(NULL, c);
+		err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, pi.next_offset,
+					  0, &landed);
+		EXPECT_TRUE(!err || err == -EBADMSG) TH_LOG("%d: %d", g, err);
+		mqdev_consumer_free(c);
+	}
+	/* What is left is whole: the good records, nothing else. */
+	c = reader(self->name, 0);
+	ASSERT_NE(NULL, c);
+	for (g = 0; (rec = mqdev_consumer_peek(c)); g++) {
+		EXPECT_EQ(g, rec->offset);
+		mqdev_consumer_release(c);
+	}
+	EXPECT_EQ(good, g);
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	mqdev_consumer_free(c);
+	/* A writer taking over goes on after the last good record. */
+	w = writer(self->name, 0);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, VALUE, 0,
+					   (struct mqdev_record **)&rec));
+	landed = rec->offset;
+	EXPECT_EQ(good, landed);
+	ASSERT_EQ(0, mqdev_swriter_commit(w));
+	c = reader(self->name, 0);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, landed, 0,
+					 NULL));
+	rec = mqdev_consumer_peek(c);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(landed, rec->offset);
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+}
+
+TEST_HARNESS_MAIN
