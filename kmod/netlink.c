@@ -74,6 +74,18 @@ static int fill_member(struct sk_buff *skb, const struct mqdev_member *m)
 	return 0;
 }
 
+/*
+ * A group's lag in a partition, as Kafka counts it: from its position to
+ * the high watermark, the last offset its consumers may read (on a topic
+ * that is not durable, the log's end).  A restored group may name an offset
+ * past a watermark not yet restored: no lag, not a wrapped one.
+ */
+static u64 part_lag(const struct mqdev_partition_info *info, u64 position)
+{
+	return info->high_watermark > position ?
+	       info->high_watermark - position : 0;
+}
+
 static int fill_part(struct sk_buff *skb, struct mqdev_group *g, u32 i)
 {
 	const struct mqdev_group_part *gp = &g->parts[i];
@@ -91,10 +103,10 @@ static int fill_part(struct sk_buff *skb, struct mqdev_group *g, u32 i)
 			      MQDEV_PART_A_PAD) ||
 	    nla_put_u64_64bit(skb, MQDEV_PART_A_FIRST, info.first_offset,
 			      MQDEV_PART_A_PAD) ||
-	    nla_put_u64_64bit(skb, MQDEV_PART_A_END, info.next_offset,
+	    nla_put_u64_64bit(skb, MQDEV_PART_A_END, info.high_watermark,
 			      MQDEV_PART_A_PAD) ||
 	    nla_put_u64_64bit(skb, MQDEV_PART_A_LAG,
-			      info.next_offset - gp->offset, MQDEV_PART_A_PAD) ||
+			      part_lag(&info, gp->offset), MQDEV_PART_A_PAD) ||
 	    (gp->owner && nla_put_u32(skb, MQDEV_PART_A_OWNER, gp->owner->id)))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
@@ -304,7 +316,7 @@ static int fill_gstats(struct sk_buff *skb, struct mqdev_group *g)
 		return -EMSGSIZE;
 	for (i = 0; i < g->nr_parts; i++) {
 		mqdev_ring_info(&g->topic->parts[i], &info);
-		lag = info.next_offset - g->parts[i].offset;
+		lag = part_lag(&info, g->parts[i].offset);
 		total += lag;
 		pnest = nla_nest_start(skb, MQDEV_GSTAT_A_PART);
 		if (!pnest || nla_put_u32(skb, MQDEV_PART_A_INDEX, i) ||

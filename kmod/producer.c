@@ -15,9 +15,6 @@
 #include "mqdev.h"
 #include "trace.h"
 
-/* Messages in one MQDEV_IOC_PRODUCE. */
-#define PRODUCE_MAX_MSGS	4096
-
 static int produce_check(const struct mqdev_topic *topic,
 			 const struct mqdev_msg *msg, bool bound)
 {
@@ -288,7 +285,7 @@ long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 		return -EOPNOTSUPP;
 	/* Pairs with smp_store_release() in mqdev_producer_bind(). */
 	ctx.ap.bound = smp_load_acquire(&h->bound);
-	if (req->flags || req->reserved || req->count > PRODUCE_MAX_MSGS ||
+	if (req->flags || req->reserved || req->count > MQDEV_PRODUCE_MAX_MSGS ||
 	    req->msg_size < (ctx.ap.bound ? sizeof(struct mqdev_msg) :
 			     MQDEV_MSG_SIZE_VER0) ||
 	    req->msg_size > PAGE_SIZE) {

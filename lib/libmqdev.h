@@ -233,8 +233,9 @@ static inline void mqdev_msg_init(struct mqdev_msg *msg,
 }
 
 /*
- * Append a batch in one system call, zero-copy from the caller's buffers;
- * partition and offset of every appended message are written back into it.
+ * Append a batch of at most MQDEV_PRODUCE_MAX_MSGS in one system call,
+ * zero-copy from the caller's buffers; partition and offset of every
+ * appended message are written back into it.
  * Returns how many were appended (from the first), or -errno if none were.
  */
 int mqdev_produce(struct mqdev_producer *producer, struct mqdev_msg *msgs,
@@ -652,8 +653,8 @@ struct mqdev_group_partition {
 	uint32_t	owner;		/* member id, when owned */
 	uint64_t	position;	/* the group's offset */
 	uint64_t	first;		/* oldest offset kept */
-	uint64_t	end;		/* next offset to be written */
-	uint64_t	lag;		/* end - position */
+	uint64_t	end;		/* high watermark: past what it may read */
+	uint64_t	lag;		/* end - position, or 0 */
 };
 
 /* The library's own, for a callback: sz is its size in the library. */

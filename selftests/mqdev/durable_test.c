@@ -277,6 +277,70 @@ TEST_F(durable, consumers_stop_at_the_watermark)
 	close(prod);
 }
 
+/* Partition 0's end and lag in group @group, as mqdev_group_get() says. */
+struct end_lag {
+	uint64_t end, lag;
+	int seen;
+};
+
+static int note_end_lag(void *ctx, const struct mqdev_group_info *info)
+{
+	struct end_lag *el = ctx;
+
+	if (info->nr_parts < 1)
+		return -EINVAL;
+	el->end = info->part[0].end;
+	el->lag = info->part[0].lag;
+	el->seen++;
+	return 0;
+}
+
+static struct end_lag group_end_lag(const char *group, const char *topic)
+{
+	struct end_lag el = { 0 };
+	struct mqdev_nl *nl;
+
+	if (mqdev_nl_open(&nl))
+		return el;
+	if (mqdev_group_get(nl, group, topic, note_end_lag, &el))
+		el.seen = -1;
+	mqdev_nl_close(nl);
+	return el;
+}
+
+/* A group's lag counts what its consumers may read: up to the watermark. */
+TEST_F(durable, group_lag_ends_at_the_watermark)
+{
+	int prod = attach_as(self->name, MQDEV_ATTACH_PRODUCE, 0);
+	int r = attach_as(self->name, MQDEV_ATTACH_CONSUME |
+			  MQDEV_ATTACH_REPLICA, O_NONBLOCK);
+	struct mqdev_consumer *c;
+	struct end_lag el;
+	int i;
+
+	ASSERT_LE(0, prod);
+	ASSERT_LE(0, r);
+	ASSERT_EQ(0, confirm(r, 0, NULL, NULL));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "lag", MQDEV_SEEK_EARLIEST));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(1, produce_value(prod, "unsafe", NULL));
+
+	el = group_end_lag("lag", self->name);
+	ASSERT_EQ(1, el.seen);
+	EXPECT_EQ(0, el.end);
+	EXPECT_EQ(0, el.lag);
+
+	ASSERT_EQ(0, confirm(r, 2, NULL, NULL));
+	el = group_end_lag("lag", self->name);
+	EXPECT_EQ(2, el.end);
+	EXPECT_EQ(2, el.lag);
+
+	mqdev_consumer_free(c);
+	close(r);
+	close(prod);
+}
+
 TEST_F(durable, bad_confirmations)
 {
 	int cons = attach_as(self->name, MQDEV_ATTACH_CONSUME, 0);

@@ -192,7 +192,7 @@ TEST_F(produce, bad_messages_change_nothing)
 	req.msg_size = MQDEV_MSG_SIZE_VER0 - 8;
 	EXPECT_EQ(-EINVAL, xioctl(self->prod, MQDEV_IOC_PRODUCE, &req));
 	req.msg_size = sizeof(msgs[0]);
-	req.count = 4097;
+	req.count = MQDEV_PRODUCE_MAX_MSGS + 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->prod, MQDEV_IOC_PRODUCE, &req));
 	req.count = 1;
 	req.flags = 1;

@@ -288,7 +288,7 @@ static void do_topic(struct fuzzer *f, int fd)
 		u.create.partitions = chance(f, 80) ? 1 + below(f, 4) : number(f);
 		u.create.capacity = chance(f, 80) ? 4096ULL << below(f, 4) :
 						    number(f);
-		u.create.flags = chance(f, 80) ? below(f, 2) : number(f);
+		u.create.flags = chance(f, 80) ? below(f, 4) : number(f);
 		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_CREATE, &u.create,
 			   sizeof(u.create));
 		break;
@@ -319,7 +319,8 @@ static void do_attach(struct fuzzer *f, int fd)
 	struct mqdev_attach req = {};
 
 	name(f, req.name);
-	req.flags = chance(f, 90) ? 1 + below(f, 3) : number(f);
+	/* produce, consume, both; a replica's or an acks=all producer's */
+	req.flags = chance(f, 90) ? 1 + below(f, 15) : number(f);
 	fuzz_ioctl(f, fd, MQDEV_IOC_ATTACH, &req, sizeof(req));
 }
 
@@ -489,6 +490,114 @@ static void do_producer(struct fuzzer *f, int fd)
 		u.off.commit_size = chance(f, 80) ? sizeof(commits[0]) :
 						    below(f, 256);
 		fuzz_ioctl(f, fd, MQDEV_IOC_TXN_OFFSETS, &u.off, sizeof(u.off));
+	}
+}
+
+/* A replica's confirmations, and the restore calls of a durable topic. */
+static void do_replica(struct fuzzer *f, int fd)
+{
+	void *array = f->page + PAGE_ARRAY;
+	union {
+		struct mqdev_replica_confirm confirm;
+		struct mqdev_replica_groups groups;
+		struct mqdev_topic_id id;
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 3)) {
+	case 0:
+		u.confirm.partition = below(f, 5);
+		u.confirm.flags = chance(f, 90) ? below(f, 2) : number(f);
+		u.confirm.offset = chance(f, 80) ? below(f, 64) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_REPLICA_CONFIRM, &u.confirm,
+			   sizeof(u.confirm));
+		break;
+	case 1:
+		u.groups.states = pointer(f, array);
+		u.groups.count = chance(f, 80) ? below(f, 4) : number(f);
+		u.groups.state_size = chance(f, 80) ?
+			sizeof(struct mqdev_group_state) + 8 * below(f, 5) :
+			below(f, 512);
+		fuzz_ioctl(f, fd, MQDEV_IOC_REPLICA_GROUPS, &u.groups,
+			   sizeof(u.groups));
+		break;
+	default:
+		name(f, u.id.name);
+		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_OPEN, &u.id, sizeof(u.id));
+	}
+}
+
+static void do_restore(struct fuzzer *f, int fd)
+{
+	struct mqdev_part_restore *parts = (void *)(f->page + PAGE_ARRAY);
+	void *array2 = f->page + PAGE_ARRAY2;
+	union {
+		struct mqdev_topic_restore topic;
+		struct mqdev_group_restore group;
+		struct mqdev_producer_restore producer;
+		struct mqdev_identity_state identity;
+		struct mqdev_identity_list list;
+	} u;
+	uint32_t i;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 5)) {
+	case 0:
+		name(f, u.topic.topic.name);
+		u.topic.topic.partitions = chance(f, 80) ? 1 + below(f, 4) :
+							   number(f);
+		u.topic.topic.capacity = 4096ULL << below(f, 4);
+		u.topic.topic.flags = chance(f, 80) ? MQDEV_TOPIC_DURABLE :
+						      number(f);
+		for (i = 0; i < 4; i++) {
+			parts[i].next_offset = chance(f, 80) ? below(f, 64) :
+							       number(f);
+			parts[i].last_timestamp = number(f);
+		}
+		u.topic.parts = pointer(f, parts);
+		u.topic.parts_count = chance(f, 80) ?
+			u.topic.topic.partitions : below(f, 8);
+		u.topic.part_size = chance(f, 80) ? sizeof(*parts) :
+						    below(f, 64);
+		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_RESTORE, &u.topic,
+			   sizeof(u.topic));
+		break;
+	case 1:
+		snprintf(u.group.name, sizeof(u.group.name), "g%u",
+			 below(f, 3));
+		u.group.count = chance(f, 80) ? 1 + below(f, 4) : number(f);
+		u.group.offsets = pointer(f, array2);
+		fuzz_ioctl(f, fd, MQDEV_IOC_GROUP_RESTORE, &u.group,
+			   sizeof(u.group));
+		break;
+	case 2:
+		u.producer.producer_id = chance(f, 80) ? 1 + below(f, 8) :
+							 number(f);
+		u.producer.partition = below(f, 5);
+		u.producer.next_seq = chance(f, 80) ? below(f, 16) : number(f);
+		u.producer.entries = pointer(f, array2);
+		u.producer.count = chance(f, 80) ? below(f, 8) : number(f);
+		u.producer.entry_size = chance(f, 80) ?
+			sizeof(struct mqdev_seq_restore) : below(f, 64);
+		fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCER_RESTORE, &u.producer,
+			   sizeof(u.producer));
+		break;
+	case 3:
+		snprintf(u.identity.name, sizeof(u.identity.name), "p%u",
+			 below(f, 3));
+		u.identity.producer_id = chance(f, 80) ? 1 + below(f, 8) :
+							 number(f);
+		u.identity.epoch = below(f, 4);
+		fuzz_ioctl(f, fd, MQDEV_IOC_IDENTITY_RESTORE, &u.identity,
+			   sizeof(u.identity));
+		break;
+	default:
+		u.list.states = pointer(f, array2);
+		u.list.count = chance(f, 80) ? below(f, 8) : number(f);
+		u.list.state_size = chance(f, 80) ?
+			sizeof(struct mqdev_identity_state) : below(f, 128);
+		fuzz_ioctl(f, fd, MQDEV_IOC_IDENTITY_LIST, &u.list,
+			   sizeof(u.list));
 	}
 }
 
@@ -1288,7 +1397,7 @@ static void fuzz_call(struct fuzzer *f)
 	}
 	if (fd < 0)
 		return;
-	switch (below(f, 9)) {
+	switch (below(f, 11)) {
 	case 0:
 		doing = "topic";
 		do_topic(f, fd);
@@ -1320,6 +1429,14 @@ static void fuzz_call(struct fuzzer *f)
 	case 7:
 		doing = "random_ioctl";
 		do_random_ioctl(f, fd);
+		break;
+	case 8:
+		doing = "replica";
+		do_replica(f, fd);
+		break;
+	case 9:
+		doing = "restore";
+		do_restore(f, fd);
 		break;
 	default:
 		doing = "produce_batch";
@@ -1391,11 +1508,15 @@ static uint64_t fuzz_process(unsigned int proc)
 	       PRIu64 ", produce %" PRIu64 ", batch %" PRIu64 ", seek %"
 	       PRIu64 ", wait %" PRIu64 ", join %" PRIu64
 	       ", commit %" PRIu64 ", init %" PRIu64 ", bind %" PRIu64
-	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", mmap %" PRIu64 "\n",
+	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", confirm %" PRIu64
+	       ", replica-groups %" PRIu64 ", restore %" PRIu64
+	       ", identity-list %" PRIu64 ", mmap %" PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
 	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
-	       f[0].ok[0x32], f[0].ok[0x33], f[0].maps);
+	       f[0].ok[0x32], f[0].ok[0x33], f[0].ok[0x16], f[0].ok[0x17],
+	       f[0].ok[0x05] + f[0].ok[0x23] + f[0].ok[0x34] + f[0].ok[0x35],
+	       f[0].ok[0x36], f[0].maps);
 	fflush(stdout);
 	return calls;
 }

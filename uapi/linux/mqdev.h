@@ -311,11 +311,14 @@ struct mqdev_msg {
  */
 struct mqdev_produce {
 	__u64	msgs;		/* user pointer to the mqdev_msg array */
-	__u32	count;
+	__u32	count;		/* at most MQDEV_PRODUCE_MAX_MSGS: EINVAL */
 	__u32	msg_size;	/* sizeof(struct mqdev_msg) */
 	__u32	flags;		/* none defined yet */
 	__u32	reserved;
 };
+
+/* The most messages one MQDEV_IOC_PRODUCE takes: the caller splits more. */
+#define MQDEV_PRODUCE_MAX_MSGS	4096
 
 /*
  * MQDEV_IOC_PRODUCE_BATCH: a record batch, as Kafka's producers send them.
