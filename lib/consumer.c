@@ -755,47 +755,50 @@ static unsigned int history_run(struct mqdev_consumer *c,
 
 /*
  * The run in place of a single writer's partition, copied into our buffer
- * and checked there: lengths adding up to the run walked, each record of
- * the partition, its key within it, offsets one by one, the producer's
- * flags only.  @recs then point into the copy.  How many records held.
+ * in one go (it is contiguous in the doubly mapped ring) and checked there:
+ * each length within the copy, each record of the partition, its key within
+ * it, offsets one by one, the producer's flags only.  @recs then point into
+ * the copy.  How many records held.
  */
 static unsigned int sw_shadow(struct mqdev_consumer *c,
 			      const struct mqdev_record **recs, unsigned int n)
 {
-	uint64_t pos = c->held_pos, next = c->parts[c->held_part].next_offset;
+	const struct consumer_part *cp = &c->parts[c->held_part];
+	uint64_t next = cp->next_offset, bytes = c->held_end - c->held_pos;
 	const struct mqdev_record *d;
-	size_t room = c->buf_size, at = 0;
 	unsigned int i;
+	uint64_t at = 0;
 	uint32_t len;
 
+	/* Never past the mapping: at most the ring, from within its first. */
+	if (bytes > c->buf_size)
+		bytes = c->buf_size;
+	if (bytes > c->mask + 1)
+		bytes = c->mask + 1;
+	memcpy(c->buf, cp->data + (c->held_pos & c->mask), bytes);
 	for (i = 0; i < n; i++) {
-		len = __atomic_load_n(&recs[i]->len, __ATOMIC_RELAXED);
-		if (!record_sane(c, len) ||
-		    MQDEV_RECORD_SPACE(len) > c->held_end - pos)
-			break;
-		if (MQDEV_RECORD_SPACE(len) > room - at)
-			break;
-		memcpy(c->buf + at, recs[i], len);
 		d = (const void *)(c->buf + at);
-		if (d->len != len || d->key_len > len - sizeof(*d) ||
+		if (bytes - at < sizeof(*d))
+			break;
+		len = d->len;
+		if (!record_sane(c, len) || MQDEV_RECORD_SPACE(len) > bytes - at ||
+		    d->key_len > len - sizeof(*d) ||
 		    d->partition != c->held_part || d->offset != next ||
 		    (d->flags & ~MQDEV_RECORD_PRODUCER_FLAGS))
 			break;
 		recs[i] = d;
 		at += MQDEV_RECORD_SPACE(len);
-		pos += MQDEV_RECORD_SPACE(len);
 		next++;
 	}
 	/* Pairs with the writer's release fence after it moves tail. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!i && __atomic_load_n(c->parts[c->held_part].tail,
-				  __ATOMIC_RELAXED) <= c->held_pos) {
+	if (!i && __atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= c->held_pos) {
 		c->error = -EBADMSG;
 		return 0;
 	}
 	if (!i)
 		return 0;	/* overwritten under us: the next peek lands */
-	c->held_end = pos;
+	c->held_end = c->held_pos + at;
 	c->held_next = next;
 	return i;
 }

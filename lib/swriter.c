@@ -39,6 +39,7 @@ struct mqdev_swriter {
 	uint64_t		mask;
 	uint32_t		next_rr;
 	uint64_t		last_ts;
+	uint64_t		run_ts;		/* of the records before a commit */
 	struct swriter_part	*parts;
 };
 
@@ -246,9 +247,20 @@ static uint64_t swriter_now(struct mqdev_swriter *w)
 	return now;
 }
 
+/*
+ * The records of one commit share a time, as an append's run in the kernel
+ * does: one clock read per commit, not per record.
+ */
+static uint64_t swriter_run_ts(struct mqdev_swriter *w)
+{
+	if (!w->run_ts)
+		w->run_ts = swriter_now(w);
+	return w->run_ts;
+}
+
 static int swriter_reserve(struct mqdev_swriter *w, uint32_t p,
 			   uint32_t key_len, uint32_t value_len, uint32_t flags,
-			   uint64_t ts, struct mqdev_record **recp)
+			   struct mqdev_record **recp)
 {
 	struct swriter_part *sp;
 	struct mqdev_record *rec;
@@ -269,7 +281,7 @@ static int swriter_reserve(struct mqdev_swriter *w, uint32_t p,
 	rec->key_len = key_len;
 	rec->partition = p;
 	rec->offset = sp->next_offset++;
-	rec->timestamp = ts ? ts : swriter_now(w);
+	rec->timestamp = swriter_run_ts(w);
 	rec->producer_id = 0;
 	rec->sequence = 0;
 	rec->flags = flags;
@@ -284,7 +296,7 @@ MQDEV_EXPORT int mqdev_swriter_reserve(struct mqdev_swriter *w,
 				       uint32_t value_len, uint32_t flags,
 				       struct mqdev_record **rec)
 {
-	return swriter_reserve(w, partition, key_len, value_len, flags, 0, rec);
+	return swriter_reserve(w, partition, key_len, value_len, flags, rec);
 }
 
 MQDEV_EXPORT int mqdev_swriter_commit(struct mqdev_swriter *w)
@@ -293,6 +305,7 @@ MQDEV_EXPORT int mqdev_swriter_commit(struct mqdev_swriter *w)
 	bool any = false;
 	int err = 0, e;
 
+	w->run_ts = 0;
 	for (p = 0; p < n; p++)
 		any |= swriter_publish(&w->parts[p]);
 	if (!any)
@@ -327,7 +340,6 @@ MQDEV_EXPORT int mqdev_swriter_send(struct mqdev_swriter *w,
 				    struct mqdev_msg *msgs, unsigned int count)
 {
 	struct mqdev_record *rec;
-	uint64_t ts = swriter_now(w);
 	unsigned int i;
 	uint32_t p;
 	int err = 0;
@@ -335,7 +347,7 @@ MQDEV_EXPORT int mqdev_swriter_send(struct mqdev_swriter *w,
 	for (i = 0; i < count; i++) {
 		p = swriter_partition(w, &msgs[i]);
 		err = swriter_reserve(w, p, msgs[i].key_len, msgs[i].value_len,
-				      msgs[i].flags, ts, &rec);
+				      msgs[i].flags, &rec);
 		if (err)
 			break;
 		if (msgs[i].key_len)
