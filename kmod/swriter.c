@@ -132,6 +132,7 @@ bool mqdev_swriter_has(struct mqdev_part *part, u64 pos, u64 min_bytes)
 	if (sw_ready(part, pos, min_bytes))
 		return true;
 	atomic_or(MQDEV_RING_READER_WAIT, &part->ctrl->flags);
+	/* Pairs with the writer's full fence between head and flags. */
 	smp_mb__after_atomic();
 	return sw_ready(part, pos, min_bytes);
 }
