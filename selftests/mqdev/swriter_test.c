@@ -6,6 +6,7 @@
  * writer's garbage (readers get -EBADMSG, never a crash, the kernel's log
  * stays clean: tools/vm/run checks it), read-only readers, one writer.
  */
+#include <time.h>
 #include "common.h"
 #include "kselftest_harness.h"
 
@@ -192,24 +193,44 @@ TEST_F(sw, readers_cannot_write)
 	mqdev_swriter_free(w);
 }
 
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
 TEST_F(sw, a_sleeping_reader_is_woken)
 {
 	struct mqdev_consumer *c = reader(self->name, 0);
 	struct mqdev_swriter *w;
+	int status, done[2];
+	uint64_t t0;
+	char ch;
 	pid_t pid;
-	int status;
 
 	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, pipe(done));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		usleep(300 * 1000);	/* the reader is asleep by now */
 		w = writer(self->name, 0);
-		_exit(!w || send_n(w, 0, 1));
+		usleep(300 * 1000);	/* the reader is asleep by now */
+		if (!w || send_n(w, 0, 1))
+			_exit(1);
+		/* Still the writer: no hand-over wakes the reader instead. */
+		_exit(read(done[0], &ch, 1) != 1);
 	}
-	/* One record, woken for by the writer's MQDEV_WRITER_WAKE. */
-	EXPECT_EQ(1, mqdev_consumer_wait(c, 5000));
+	/*
+	 * One record, woken for by the writer's MQDEV_WRITER_WAKE, well
+	 * before the wait's time-out (after which it would find it anyway).
+	 */
+	t0 = ms_now();
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 3000));
+	EXPECT_GT(2000, ms_now() - t0) TH_LOG("the writer never woke it");
 	EXPECT_EQ(0, read_n(c, 0, 1, 0));
+	ASSERT_EQ(1, write(done[1], "x", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, status);
 	mqdev_consumer_free(c);
