@@ -327,7 +327,9 @@ static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
 			return -EIDRM;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		ret = wait_event_interruptible(topic->read_wait,
+		ret = wait_event_interruptible(*(handle_replica(h) ?
+						 &topic->replica_read_wait :
+						 &topic->read_wait),
 					       handle_read_wakes(h, topic));
 		if (ret)
 			return ret;
@@ -352,7 +354,9 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 	}
 	if (h->mode & MQDEV_ATTACH_CONSUME) {
 		for_each_set_bit(i, h->subscribed, topic->nr_parts) {
-			poll_wait(file, &topic->parts[i].data_wait, pt);
+			poll_wait(file, handle_replica(h) ?
+				  &topic->parts[i].end_wait :
+				  &topic->parts[i].data_wait, pt);
 			if (mqdev_ring_readable(&topic->parts[i],
 						READ_ONCE(*handle_pos(h, i)),
 						handle_replica(h)))

@@ -99,6 +99,7 @@ struct mqdev_part {
 	struct list_head	holders;
 
 	wait_queue_head_t	data_wait;	/* readers in poll */
+	wait_queue_head_t	end_wait;	/* replicas in poll: end moved */
 	wait_queue_head_t	space_wait;	/* producers and POLLOUT */
 	atomic_t		space_gen;	/* bumped when space may be back */
 };
@@ -134,6 +135,7 @@ struct mqdev_topic {
 	struct list_head	replicas;	/* struct mqdev_replica */
 	u32			nr_replicas;	/* under replicas_lock */
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
+	wait_queue_head_t	replica_read_wait; /* replicas in read() */
 	struct mqdev_handle	*writer;	/* single writer: cmpxchg() */
 	/* nr_parts + 1: the last counts what no partition was chosen for */
 	struct mqdev_part_pcpu __percpu *stats;

@@ -108,6 +108,7 @@ int mqdev_ring_init(struct mqdev_part *part, u64 capacity)
 	spin_lock_init(&part->holders_lock);
 	INIT_LIST_HEAD(&part->holders);
 	init_waitqueue_head(&part->data_wait);
+	init_waitqueue_head(&part->end_wait);
 	init_waitqueue_head(&part->space_wait);
 	atomic_set(&part->space_gen, 0);
 	return 0;
@@ -165,6 +166,7 @@ void mqdev_ring_kill(struct mqdev_part *part)
 {
 	atomic_or(MQDEV_RING_DEAD, &part->ctrl->flags);
 	wake_up_all(&part->data_wait);
+	wake_up_all(&part->end_wait);
 	mqdev_ring_kick(part);
 }
 
@@ -187,28 +189,53 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
 	mutex_unlock(&part->lock);
 }
 
+/*
+ * Wake a queue's sleepers, if any.  Safe without the lock: the caller's
+ * smp_mb() orders the change first, and pairs with the barrier in
+ * prepare_to_wait(), so a sleeper that missed the wake-up sees the change.
+ */
+static void ring_wake(struct mqdev_part *part, wait_queue_head_t *wq,
+		      bool poll_key)
+{
+	/* Lock-free peek: ordered by the caller's smp_mb(), as said above. */
+	if (!waitqueue_active(wq))
+		return;
+	this_cpu_inc(part->stats->reader_wakeups);
+	if (poll_key)
+		wake_up_interruptible_poll(wq, EPOLLIN | EPOLLRDNORM);
+	else
+		wake_up_interruptible(wq);
+}
+
+/*
+ * Only the end moved: on a durable topic, past the high watermark, where
+ * only replicas read.  Consumers would find nothing new: not woken.
+ */
+static void ring_wake_replicas(struct mqdev_part *part)
+{
+	/* Pairs with the barrier in prepare_to_wait(): see ring_wake(). */
+	smp_mb();
+	ring_wake(part, &part->end_wait, true);
+	ring_wake(part, &part->topic->replica_read_wait, false);
+}
+
 /**
  * mqdev_ring_wake_readers() - wake who waits to read @part
  * @part: the partition
  *
  * Records became readable: head moved, or a transaction was decided.
+ * Consumers and replicas sleep on queues of their own (replicas read past
+ * head, up to the end); both are woken.
  */
 void mqdev_ring_wake_readers(struct mqdev_part *part)
 {
-	/* Pairs with the barrier in prepare_to_wait(): a sleeper sees it. */
+	/* Pairs with the barrier in prepare_to_wait(): see ring_wake(). */
 	smp_mb();
 	trace_mqdev_wake_readers(part);
-	/* Safe without the lock: the smp_mb() above orders the change first. */
-	if (waitqueue_active(&part->data_wait)) {
-		this_cpu_inc(part->stats->reader_wakeups);
-		wake_up_interruptible_poll(&part->data_wait,
-					   EPOLLIN | EPOLLRDNORM);
-	}
-	/* As above: one barrier serves both queues. */
-	if (waitqueue_active(&part->topic->read_wait)) {
-		this_cpu_inc(part->stats->reader_wakeups);
-		wake_up_interruptible(&part->topic->read_wait);
-	}
+	ring_wake(part, &part->data_wait, true);
+	ring_wake(part, &part->topic->read_wait, false);
+	ring_wake(part, &part->end_wait, true);
+	ring_wake(part, &part->topic->replica_read_wait, false);
 }
 
 /**
@@ -222,7 +249,7 @@ void mqdev_ring_wake_readers(struct mqdev_part *part)
 void mqdev_ring_publish(struct mqdev_part *part)
 {
 	struct mqdev_ring_ctrl *ctrl = part->ctrl;
-	bool moved = false;
+	bool end_moved = false;
 
 	lockdep_assert_held(&part->lock);
 	if (!part->nr_in_sync) {
@@ -232,17 +259,17 @@ void mqdev_ring_publish(struct mqdev_part *part)
 	if (ctrl->end != part->head) {
 		/* Pairs with smp_load_acquire() of end in replicas. */
 		smp_store_release(&ctrl->end, part->head);
-		moved = true;
+		end_moved = true;
 	}
 	if (ctrl->high_watermark != part->hw_offset)
 		WRITE_ONCE(ctrl->high_watermark, part->hw_offset);
 	if (ctrl->head != part->hw_pos) {
 		/* Pairs with smp_load_acquire() of head in readers, as end. */
 		smp_store_release(&ctrl->head, part->hw_pos);
-		moved = true;
-	}
-	if (moved)
 		mqdev_ring_wake_readers(part);
+	} else if (end_moved) {
+		ring_wake_replicas(part);
+	}
 }
 
 static void ring_publish_tail(struct mqdev_part *part)

@@ -258,6 +258,7 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	topic->capacity = capacity;
 	topic->max_record = min_t(u64, capacity / 2, MQDEV_MAX_RECORD);
 	init_waitqueue_head(&topic->read_wait);
+	init_waitqueue_head(&topic->replica_read_wait);
 	mutex_init(&topic->groups_lock);
 	INIT_LIST_HEAD(&topic->groups);
 	mutex_init(&topic->producers_lock);
@@ -400,6 +401,7 @@ static void topic_kill(struct mqdev_topic *topic)
 	for (i = 0; i < topic->nr_parts; i++)
 		mqdev_ring_kill(&topic->parts[i]);
 	wake_up_all(&topic->read_wait);
+	wake_up_all(&topic->replica_read_wait);
 	wake_up_all(&topic->groups_wait);
 	mqdev_groups_kill(topic);
 	mqdev_topic_put(topic);

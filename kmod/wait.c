@@ -7,6 +7,7 @@
  * and each one that wanted more goes back to sleep having cost a wake-up and
  * two context switches; with many consumer groups on one topic that is most
  * of what consuming costs.  Here the waiter hangs one entry on the data_wait
+ * (a replica's: end_wait, woken when the end moves past the high watermark)
  * of every partition it reads, with a wake function that looks at how much
  * is ready past the waiter's own position before waking it, as io_uring's
  * io_wake_function() does for min_complete:
@@ -117,7 +118,9 @@ static void wait_add(struct mqdev_handle *h, struct mqdev_topic *topic,
 		we->e[n].replica = handle_replica(h);
 		init_waitqueue_func_entry(&we->e[n].wq, wait_wake);
 		we->e[n].wq.private = current;
-		add_wait_queue(&topic->parts[i].data_wait, &we->e[n].wq);
+		add_wait_queue(we->e[n].replica ?
+			       &topic->parts[i].end_wait :
+			       &topic->parts[i].data_wait, &we->e[n].wq);
 		n++;
 	}
 	we->nr = n;
@@ -133,7 +136,9 @@ static void wait_remove(struct wait_entries *we)
 	u32 i;
 
 	for (i = 0; i < we->nr; i++)
-		remove_wait_queue(&we->e[i].part->data_wait, &we->e[i].wq);
+		remove_wait_queue(we->e[i].replica ?
+				  &we->e[i].part->end_wait :
+				  &we->e[i].part->data_wait, &we->e[i].wq);
 	if (we->group_head)
 		remove_wait_queue(we->group_head, &we->group_wq);
 }

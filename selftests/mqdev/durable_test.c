@@ -10,6 +10,7 @@
  * process is killed) at once; with two needed and one stalled, acks=all
  * waits, then is refused, and consumers never see past the watermark.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <time.h>
 #include "call.h"
@@ -337,6 +338,107 @@ TEST_F(durable, group_lag_ends_at_the_watermark)
 	EXPECT_EQ(2, el.lag);
 
 	mqdev_consumer_free(c);
+	close(r);
+	close(prod);
+}
+
+/* A reader asleep in poll(2) or read(2) until a record comes. */
+struct sleeper {
+	int fd;
+	bool use_poll;
+	int woken;	/* 1: by a record */
+};
+
+static void *sleep_for_record(void *arg)
+{
+	struct sleeper *s = arg;
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	char buf[4096];
+
+	if (s->use_poll)
+		s->woken = poll(&p, 1, 20000) == 1 && (p.revents & POLLIN);
+	else
+		s->woken = read(s->fd, buf, sizeof(buf)) > 0;
+	return NULL;
+}
+
+static int keep_wakeups(void *ctx, const struct mqdev_stats *st)
+{
+	if (st->kind == MQDEV_STATS_PARTITION && st->partition == 0)
+		*(uint64_t *)ctx = st->reader_wakeups;
+	return 0;
+}
+
+static uint64_t reader_wakeups(const char *topic)
+{
+	uint64_t n = UINT64_MAX;
+	struct mqdev_nl *nl;
+
+	if (mqdev_nl_open(&nl))
+		return n;
+	mqdev_stats_get(nl, topic, keep_wakeups, &n);
+	mqdev_nl_close(nl);
+	return n;
+}
+
+/*
+ * Appends past the watermark are the replicas' to read: consumers asleep
+ * are woken when a confirmation makes records safe, not on every append.
+ */
+TEST_F(durable, appends_wake_replicas_and_confirmations_consumers)
+{
+	int prod = attach_as(self->name, MQDEV_ATTACH_PRODUCE, 0);
+	int r = attach_as(self->name, MQDEV_ATTACH_CONSUME |
+			  MQDEV_ATTACH_REPLICA, O_NONBLOCK);
+	struct sleeper polled = { .use_poll = true }, reader = { 0 };
+	struct sleeper replica = { .use_poll = true };
+	pthread_t tp, tr, trep;
+	char buf[4096];
+	int i;
+
+	ASSERT_EQ(0, set_param("replica_lag_ms", 20000));
+	ASSERT_LE(0, prod);
+	ASSERT_LE(0, r);
+	polled.fd = attach_as(self->name, MQDEV_ATTACH_CONSUME, O_NONBLOCK);
+	reader.fd = attach_as(self->name, MQDEV_ATTACH_CONSUME, 0);
+	ASSERT_LE(0, polled.fd);
+	ASSERT_LE(0, reader.fd);
+	ASSERT_EQ(0, confirm(r, 0, NULL, NULL));
+	ASSERT_EQ(0, seek(polled.fd, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ASSERT_EQ(0, seek(reader.fd, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ASSERT_EQ(0, pthread_create(&tp, NULL, sleep_for_record, &polled));
+	ASSERT_EQ(0, pthread_create(&tr, NULL, sleep_for_record, &reader));
+	usleep(300000);			/* asleep by now */
+
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(1, produce_value(prod, "unsafe", NULL));
+	usleep(200000);
+	EXPECT_EQ(0, reader_wakeups(self->name));
+	EXPECT_EQ(0, polled.woken);
+	EXPECT_EQ(0, reader.woken);
+
+	ASSERT_EQ(0, confirm(r, 3, NULL, NULL));
+	ASSERT_EQ(0, pthread_join(tp, NULL));
+	ASSERT_EQ(0, pthread_join(tr, NULL));
+	EXPECT_EQ(1, polled.woken);
+	EXPECT_EQ(1, reader.woken);
+	EXPECT_LE(1, reader_wakeups(self->name));
+
+	/* a replica that read everything is woken by the next append */
+	ASSERT_EQ(0, seek(r, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	while (read(r, buf, sizeof(buf)) > 0)
+		;
+	EXPECT_EQ(EAGAIN, errno);
+	replica.fd = r;
+	ASSERT_EQ(0, pthread_create(&trep, NULL, sleep_for_record, &replica));
+	usleep(300000);
+	EXPECT_EQ(0, replica.woken);
+	EXPECT_EQ(1, produce_value(prod, "unsafe", NULL));
+	ASSERT_EQ(0, pthread_join(trep, NULL));
+	EXPECT_EQ(1, replica.woken);
+
+	close(reader.fd);
+	close(polled.fd);
 	close(r);
 	close(prod);
 }
