@@ -27,8 +27,8 @@ static u64 sw_capacity(const struct mqdev_part *part)
 
 /*
  * Is the record at @pos one a reader may take: whole before @head, its key
- * within it, of this partition, with offset @offset and only the
- * producer's flags?  Its end goes to *@next.  libmqdev checks the same.
+ * within it, of this partition, with offset @offset (not the last there is:
+ * the next one's must not wrap) and only the producer's flags?  Its end goes to *@next.  libmqdev checks the same.
  */
 static bool sw_record_ok(struct mqdev_part *part, u64 pos, u64 head,
 			 u64 offset, u64 *next)
@@ -39,7 +39,7 @@ static bool sw_record_ok(struct mqdev_part *part, u64 pos, u64 head,
 	if (len < sizeof(*rec) || len > part->topic->max_record ||
 	    MQDEV_RECORD_SPACE(len) > head - pos ||
 	    READ_ONCE(rec->key_len) > len - sizeof(*rec) ||
-	    READ_ONCE(rec->offset) != offset ||
+	    READ_ONCE(rec->offset) != offset || offset == U64_MAX ||
 	    READ_ONCE(rec->partition) != part->index ||
 	    (READ_ONCE(rec->flags) & ~MQDEV_RECORD_PRODUCER_FLAGS))
 		return false;
@@ -47,16 +47,20 @@ static bool sw_record_ok(struct mqdev_part *part, u64 pos, u64 head,
 	return true;
 }
 
-/* The writer moved its tail to @tail, within [part->tail, its head]. */
-static void sw_take_tail(struct mqdev_part *part, u64 tail)
+/*
+ * The writer moved its tail to @tail, within [part->tail, its head].  False
+ * when it is refused: a lapped ring whose record at @tail has an offset
+ * behind the kernel's, or one so large that the ring's could wrap.
+ */
+static bool sw_take_tail(struct mqdev_part *part, u64 tail)
 {
 	u64 off;
 
 	if (tail > part->head) {
 		/* Lapped: what the kernel checked is gone; go on from @tail. */
 		off = READ_ONCE(mqdev_ring_record(part, tail)->offset);
-		if (off < part->next_offset)
-			return;
+		if (off < part->next_offset || off > U64_MAX - sw_capacity(part))
+			return false;
 		part->head = tail;
 		part->next_offset = off;
 	}
@@ -65,40 +69,48 @@ static void sw_take_tail(struct mqdev_part *part, u64 tail)
 	part->tail_offset = clamp(off, part->tail_offset, part->next_offset);
 	part->tail = tail;
 	WRITE_ONCE(part->ctrl->tail, tail);
+	return true;
 }
 
 /**
  * mqdev_swriter_sync() - take what the writer published, as far as it holds
  * @part: a single-writer partition, locked
  *
- * Positions that go back or span more than the ring are not followed; the
- * new records are walked with a reader's checks, and head and next_offset
- * move only past the ones that pass.  Each record is walked once, so a
- * sync costs at most a ring's worth of headers.  Then what was taken is
+ * Positions that go back or span more than the ring are not followed, nor
+ * a tail the kernel refuses; the new records are walked with a reader's
+ * checks, and head and next_offset move only past the ones that pass.  The
+ * walk never goes past a ring from the kernel's tail, nor takes more steps
+ * than a ring holds headers, whatever the writer does to the records
+ * behind it: part->head - part->tail stays within the ring, and a sync
+ * costs at most a ring's worth of headers.  Then what was taken is
  * published in the control page, as an append would.
  */
 void mqdev_swriter_sync(struct mqdev_part *part)
 {
 	struct mqdev_writer_page *wp = part->wpage;
 	u64 cap = sw_capacity(part), head, tail, pos, off, next;
+	u64 steps = cap / sizeof(struct mqdev_record);
 
 	lockdep_assert_held(&part->lock);
 	/* Pairs with the writer's release store of head. */
 	head = smp_load_acquire(&wp->head);
 	tail = READ_ONCE(wp->tail);
-	if (head >= part->head && tail <= head && head - tail <= cap &&
-	    tail >= part->tail) {
-		if (tail > part->tail)
-			sw_take_tail(part, tail);
-		pos = part->head;
-		off = part->next_offset;
-		while (pos < head && sw_record_ok(part, pos, head, off, &next)) {
-			pos = next;
-			off++;
-		}
-		part->head = pos;
-		part->next_offset = off;
+	if (head < part->head || tail > head || head - tail > cap ||
+	    tail < part->tail)
+		goto publish;
+	if (tail > part->tail && !sw_take_tail(part, tail))
+		goto publish;
+	head = min(head, part->tail + cap);
+	pos = part->head;
+	off = part->next_offset;
+	while (pos < head && steps-- &&
+	       sw_record_ok(part, pos, head, off, &next)) {
+		pos = next;
+		off++;
 	}
+	part->head = pos;
+	part->next_offset = off;
+publish:
 	mqdev_ring_publish(part);
 }
 

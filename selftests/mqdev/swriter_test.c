@@ -104,6 +104,36 @@ static int read_n(struct mqdev_consumer *c, int first, int n, int timeout_ms)
 	return 0;
 }
 
+/* Partition 0 of @name, as a describe says. */
+static int describe0(int fd, const char *name, struct mqdev_partition_info *pi)
+{
+	struct mqdev_topic_info info = {};
+
+	mqdev_name_set(info.name, name);
+	info.parts = (uintptr_t)pi;
+	info.parts_count = 1;
+	info.part_info_size = sizeof(*pi);
+	return xioctl(fd, MQDEV_IOC_TOPIC_DESCRIBE, &info);
+}
+
+/* A raw writer of @name: its handle, and the data and page mapped at *@data. */
+static int raw_writer(const char *name, struct mqdev_attach *att, char **data,
+		      struct mqdev_writer_page **wp)
+{
+	int fd = attach(name, MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_WRITER, att);
+
+	if (fd < 0)
+		return fd;
+	*data = mmap(NULL, att->off.ring_size - att->off.data,
+		     PROT_READ | PROT_WRITE, MAP_SHARED, fd, att->off.writer_mmap);
+	if (*data == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	*wp = (void *)(*data + att->off.writer_page - att->off.data);
+	return fd;
+}
+
 TEST_F(sw, records_in_order_and_whole)
 {
 	struct mqdev_swriter *w = writer(self->name, 0);
@@ -357,6 +387,48 @@ TEST_F(sw, killed_mid_record_then_taken_over)
 	EXPECT_EQ(0, read_n(c, 10, 5, 1000));
 	mqdev_swriter_free(w);
 	mqdev_consumer_free(c);
+}
+
+/*
+ * A tail the kernel refuses, with a ring of 16-byte chunks that each look
+ * like the start of a 48-byte record, in the order a walk visits them: the
+ * walk must not go on past the ring from the kernel's tail.
+ */
+TEST_F(sw, a_refused_tail_walks_no_further_than_a_ring)
+{
+	struct mqdev_partition_info pi;
+	struct mqdev_writer_page *wp = NULL;
+	struct mqdev_swriter *w = writer(self->name, 0);
+	struct mqdev_attach att;
+	uint64_t h, next, k, *q;
+	char *data = NULL;
+	int fd;
+
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, send_n(w, 0, 64));	/* next_offset 64 > 48 */
+	mqdev_swriter_free(w);
+	fd = raw_writer(self->name, &att, &data, &wp);
+	ASSERT_LE(0, fd);
+	h = wp->head;
+	next = wp->next_offset;
+	ASSERT_EQ(0, h % 16);
+	for (k = 0; k < CAP / 16; k++) {
+		q = (uint64_t *)(data + ((h + 48 * k) & (CAP - 1)));
+		q[0] = 48;	/* len 48, key_len 0, partition 0 */
+		q[1] = next + k;
+	}
+	/* The "offset" at this tail is the next chunk's first word: 48. */
+	wp->tail = h + 2 * CAP + 8;
+	__atomic_store_n(&wp->head, wp->tail + CAP, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, describe0(self->fd, self->name, &pi));
+	EXPECT_GE(CAP, pi.bytes_used);
+	EXPECT_GE(CAP / 40, pi.records);
+	/* A tail it takes, and a walk to the writer's head: still a ring. */
+	wp->tail = h + 2 * CAP;
+	ASSERT_EQ(0, describe0(self->fd, self->name, &pi));
+	EXPECT_GE(CAP, pi.bytes_used);
+	munmap(data, att.off.ring_size - att.off.data);
+	close(fd);
 }
 
 /* What a hostile writer may write, at the record after one good one. */
