@@ -7,8 +7,9 @@
  * holders leave no room (Documentation/mqdev.rst, "Single-writer topics").
  *
  * Reserve and commit, as libbpf's ring_buffer__reserve() and __submit():
- * reserved records are invisible until the commit publishes every
- * partition's at once.
+ * reserved records are invisible until the commit publishes them, one
+ * store per partition.  A wait for room publishes only what was committed
+ * (or sent), never a reservation the caller may not have written yet.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct swriter_part {
 	const uint32_t		*flags;		/* the kernel's */
 	const uint64_t		*limit;		/* the kernel's */
 	uint64_t		head;		/* reserved up to here */
+	uint64_t		done;		/* written up to here */
 	uint64_t		pub;		/* published up to here */
 	uint64_t		tail;
 	uint64_t		next_offset;
@@ -78,7 +80,7 @@ static int swriter_map(struct mqdev_swriter *w, uint32_t p)
 	sp->flags = (const uint32_t *)(ring + off->flags);
 	sp->limit = (const uint64_t *)(ring + off->limit);
 	/* The kernel wrote them when we took the role: they hold. */
-	sp->head = sp->pub = sp->wp->head;
+	sp->head = sp->done = sp->pub = sp->wp->head;
 	sp->tail = sp->wp->tail;
 	sp->next_offset = sp->wp->next_offset;
 	sp->limit_seen = __atomic_load_n(sp->limit, __ATOMIC_RELAXED);
@@ -166,14 +168,14 @@ static void swriter_drop_oldest(struct mqdev_swriter *w, struct swriter_part *sp
 		sp->tail += MQDEV_RECORD_SPACE(len);
 }
 
-/* Publish partition @sp's reserved records; true if a reader sleeps. */
+/* Publish partition @sp's written records; true if there were any. */
 static bool swriter_publish(struct swriter_part *sp)
 {
-	if (sp->pub == sp->head)
+	if (sp->pub == sp->done)
 		return false;
 	/* Pairs with readers' acquire loads of head. */
-	__atomic_store_n(&sp->wp->head, sp->head, __ATOMIC_RELEASE);
-	sp->pub = sp->head;
+	__atomic_store_n(&sp->wp->head, sp->done, __ATOMIC_RELEASE);
+	sp->pub = sp->done;
 	return true;
 }
 
@@ -199,7 +201,13 @@ static int swriter_wait_room(struct mqdev_swriter *w, uint32_t p, uint64_t need)
 	sp->limit_seen = __atomic_load_n(sp->limit, __ATOMIC_RELAXED);
 	if (need <= sp->limit_seen)
 		return 0;
-	/* Readers can move on only through what is published. */
+	/*
+	 * Holders can move on only through what is published, and reserved
+	 * records the caller has not written yet are not: if they alone
+	 * leave no room, waiting would never end.
+	 */
+	if (need - sp->done > w->mask + 1)
+		return -ENOBUFS;
 	if (swriter_publish(sp)) {
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		swriter_wake(w, p);
@@ -306,8 +314,10 @@ MQDEV_EXPORT int mqdev_swriter_commit(struct mqdev_swriter *w)
 	int err = 0, e;
 
 	w->run_ts = 0;
-	for (p = 0; p < n; p++)
+	for (p = 0; p < n; p++) {
+		w->parts[p].done = w->parts[p].head;
 		any |= swriter_publish(&w->parts[p]);
+	}
 	if (!any)
 		return 0;
 	/*
@@ -359,6 +369,8 @@ MQDEV_EXPORT int mqdev_swriter_send(struct mqdev_swriter *w,
 			       msgs[i].value_len);
 		msgs[i].partition = p;
 		msgs[i].offset = rec->offset;
+		/* Written: a wait for room may publish it. */
+		w->parts[p].done = w->parts[p].head;
 	}
 	mqdev_swriter_commit(w);
 	return i ? (int)i : err;

@@ -324,6 +324,31 @@ TEST_F(sw, block_waits_for_the_holder)
 	mqdev_consumer_free(c);
 }
 
+/* A wait for room publishes what was committed, never a reservation. */
+TEST_F(sw, a_wait_for_room_publishes_no_reservation)
+{
+	struct mqdev_consumer *c = reader(self->name, MQDEV_SEEK_HOLD);
+	struct mqdev_swriter *w = writer(self->name, MQDEV_SWRITER_NONBLOCK);
+	struct mqdev_record *a, *b;
+	int fit = CAP / REC;
+
+	ASSERT_NE(NULL, c);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, send_n(w, 0, fit - 1));
+	ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &a));
+	/* The ring is full with it: only a commit can make room. */
+	EXPECT_EQ(-ENOBUFS, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &b));
+	EXPECT_EQ(0, read_n(c, 0, fit - 1, 1000));
+	EXPECT_EQ(NULL, mqdev_consumer_peek(c));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	memset(a + 1, 0, VALUE);
+	snprintf((char *)(a + 1), VALUE, "v%d", fit - 1);
+	EXPECT_EQ(0, mqdev_swriter_commit(w));
+	EXPECT_EQ(0, read_n(c, fit - 1, 1, 1000));
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+}
+
 /* Overwrite: the writer moves the tail; a lapped reader counts the loss. */
 TEST_F(sw, overwrite_laps_readers)
 {
