@@ -72,26 +72,29 @@ static bool sw_take_tail(struct mqdev_part *part, u64 tail)
 	return true;
 }
 
-/**
- * mqdev_swriter_sync() - take what the writer published, as far as it holds
- * @part: a single-writer partition, locked
- *
- * Positions that go back or span more than the ring are not followed, nor
- * a tail the kernel refuses; the new records are walked with a reader's
- * checks, and head and next_offset move only past the ones that pass.  The
- * walk never goes past a ring from the kernel's tail, nor takes more steps
- * than a ring holds headers, whatever the writer does to the records
- * behind it: part->head - part->tail stays within the ring, and a sync
- * costs at most a ring's worth of headers.  Then what was taken is
- * published in the control page, as an append would.
+/*
+ * How many records a sync walks for a user other than the writer: what the
+ * writer published costs them at most this, however it writes.
  */
-void mqdev_swriter_sync(struct mqdev_part *part)
+#define SW_SYNC_BUDGET	1024
+
+/*
+ * Take what the writer published, as far as it holds, in at most @steps
+ * records.  Positions that go back or span more than the ring are not
+ * followed, nor a tail the kernel refuses; the new records are walked with
+ * a reader's checks, and head and next_offset move only past the ones that
+ * pass.  The walk never goes past a ring from the kernel's tail, nor takes
+ * more steps than a ring holds headers, whatever the writer does to the
+ * records behind it: part->head - part->tail stays within the ring.  Then
+ * what was taken is published in the control page, as an append would.
+ */
+static void sw_sync(struct mqdev_part *part, u64 steps)
 {
 	struct mqdev_writer_page *wp = part->wpage;
 	u64 cap = sw_capacity(part), head, tail, pos, off, next;
-	u64 steps = cap / sizeof(struct mqdev_record);
 
 	lockdep_assert_held(&part->lock);
+	steps = min(steps, cap / sizeof(struct mqdev_record));
 	/* Pairs with the writer's release store of head. */
 	head = smp_load_acquire(&wp->head);
 	tail = READ_ONCE(wp->tail);
@@ -112,6 +115,20 @@ void mqdev_swriter_sync(struct mqdev_part *part)
 	part->next_offset = off;
 publish:
 	mqdev_ring_publish(part);
+}
+
+/**
+ * mqdev_swriter_sync() - a sync for a user other than the writer
+ * @part: a single-writer partition, locked
+ *
+ * The writer's own calls (its ioctl, the hand-over) take all it published;
+ * others, a describe, take at most SW_SYNC_BUDGET records, so that what
+ * the writer does costs them a bounded walk: their statistics count what
+ * the kernel last synced.
+ */
+void mqdev_swriter_sync(struct mqdev_part *part)
+{
+	sw_sync(part, SW_SYNC_BUDGET);
 }
 
 /* Records of at least @min_bytes past @pos, as the writer's page says. */
@@ -180,9 +197,11 @@ static int sw_walk(struct mqdev_part *part, u32 whence, u64 target,
  *	  it is kept and not past the target
  * @hint_offset: its offset
  *
- * Syncs first, then walks with every step checked: a record that changed
- * since the sync stops the walk.  A walk from a hint that does not hold is
- * tried again from the tail.
+ * Syncs first, SW_SYNC_BUDGET records or as many as the offset asked is
+ * past the last synced, at most a ring's: the caller pays for what it asks.
+ * Then walks with every step checked: a record that changed since the sync
+ * stops the walk.  A walk from a hint that does not hold is tried again
+ * from the tail.
  *
  * Return: 0, -ERANGE past the end, -EINVAL for an unknown @whence, or
  * -EBADMSG when the records on the way do not hold.
@@ -190,10 +209,12 @@ static int sw_walk(struct mqdev_part *part, u32 whence, u64 target,
 int mqdev_swriter_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 			 u64 *pos, u64 hint, u64 hint_offset)
 {
-	u64 p, off;
+	u64 p, off, steps = SW_SYNC_BUDGET;
 	int err;
 
-	mqdev_swriter_sync(part);
+	if (whence == MQDEV_SEEK_OFFSET && *offset > part->next_offset)
+		steps = max(steps, *offset - part->next_offset);
+	sw_sync(part, steps);
 	p = part->tail;
 	off = part->tail_offset;
 	switch (whence) {
@@ -248,7 +269,7 @@ static void sw_hand_over(struct mqdev_part *part)
 	struct mqdev_writer_page *wp = part->wpage;
 
 	mutex_lock(&part->lock);
-	mqdev_swriter_sync(part);
+	sw_sync(part, U64_MAX);
 	WRITE_ONCE(wp->next_offset, part->next_offset);
 	WRITE_ONCE(wp->tail, part->tail);
 	/* Pairs with readers' acquire loads of head. */
@@ -346,7 +367,7 @@ static long sw_room(struct mqdev_part *part, struct mqdev_writer *req,
 		err = mutex_lock_interruptible(&part->lock);
 		if (err)
 			return err;
-		mqdev_swriter_sync(part);
+		sw_sync(part, U64_MAX);
 		req->limit = sw_limit(part);
 		if (req->limit < req->need) {
 			atomic_or(MQDEV_RING_NEED_WAKEUP, &ctrl->flags);
@@ -391,6 +412,10 @@ long mqdev_swriter_ioctl(struct mqdev_ioc *ioc, struct mqdev_writer *req)
 	part = &topic->parts[array_index_nospec(req->partition,
 						topic->nr_parts)];
 	if (req->flags & MQDEV_WRITER_WAKE) {
+		/* The writer's call: it pays for checking its records. */
+		mutex_lock(&part->lock);
+		sw_sync(part, U64_MAX);
+		mutex_unlock(&part->lock);
 		/* Cleared first: a reader woken for nothing sets it again. */
 		atomic_andnot(MQDEV_RING_READER_WAIT, &part->ctrl->flags);
 		mqdev_ring_wake_readers(part);

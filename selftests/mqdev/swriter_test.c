@@ -456,6 +456,51 @@ TEST_F(sw, a_refused_tail_walks_no_further_than_a_ring)
 	close(fd);
 }
 
+/*
+ * Others pay a bounded walk for what the writer published: a describe syncs
+ * at most 1024 records; a seek to an offset walks as far as it asks; the
+ * writer's own call syncs the rest.
+ */
+TEST_F(sw, others_sync_a_bounded_walk)
+{
+	struct mqdev_writer req = { .flags = MQDEV_WRITER_WAKE };
+	struct mqdev_partition_info pi;
+	struct mqdev_consumer *c;
+	struct mqdev_swriter *w;
+	struct mqdev_record *rec;
+	const int n = 1600;	/* 40-byte records: within the ring */
+	int i;
+
+	ASSERT_EQ(0, create_topic(self->fd, "sw-sync", 1, CAP,
+				  MQDEV_TOPIC_SINGLE_WRITER |
+				  MQDEV_TOPIC_OVERWRITE));
+	w = writer("sw-sync", 0);
+	ASSERT_NE(NULL, w);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, 0, 0, &rec));
+	ASSERT_EQ(0, mqdev_swriter_commit(w));
+	ASSERT_EQ(0, describe0(self->fd, "sw-sync", &pi));
+	EXPECT_EQ(1024, pi.next_offset);
+	/* A seek walks as far as it asks. */
+	c = reader("sw-sync", 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, n - 1, 0,
+					 NULL));
+	mqdev_consumer_free(c);
+	ASSERT_EQ(0, describe0(self->fd, "sw-sync", &pi));
+	EXPECT_EQ(n, pi.next_offset);
+	/* The writer's own call syncs all it published. */
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, 0, 0, &rec));
+	ASSERT_EQ(0, mqdev_swriter_commit(w));
+	ASSERT_EQ(0, xioctl(mqdev_swriter_fd(w), MQDEV_IOC_WRITER, &req));
+	ASSERT_EQ(0, describe0(self->fd, "sw-sync", &pi));
+	EXPECT_EQ(2 * n, pi.next_offset);
+	EXPECT_GE(CAP, pi.bytes_used);
+	mqdev_swriter_free(w);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, "sw-sync"));
+}
+
 /* What a hostile writer may write, at the record after one good one. */
 enum garbage {
 	G_LEN_ZERO, G_LEN_HUGE, G_LEN_PAST_HEAD, G_OFFSET_BACK, G_OFFSET_SKIP,
