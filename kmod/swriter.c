@@ -98,9 +98,9 @@ static void sw_sync(struct mqdev_part *part, u64 steps)
 	/* Pairs with the writer's release store of head. */
 	head = smp_load_acquire(&wp->head);
 	tail = READ_ONCE(wp->tail);
-	if (head < part->head || tail > head || head - tail > cap ||
-	    tail < part->tail)
+	if (head < part->head || tail > head || head - tail > cap)
 		goto publish;
+	/* A tail behind the kernel's (see sw_tail_to_floor()) is not taken. */
 	if (tail > part->tail && !sw_take_tail(part, tail))
 		goto publish;
 	head = min(head, part->tail + cap);
@@ -187,6 +187,38 @@ static int sw_walk(struct mqdev_part *part, u32 whence, u64 target,
 	return whence == MQDEV_SEEK_OFFSET && *off < target ? -EBADMSG : 0;
 }
 
+/*
+ * On a block topic the writer may write up to ctrl->limit without asking
+ * again: the records before limit - capacity may be gone at any moment.
+ * A position located (a holder's, a group's commit or reset) must not be
+ * there, or the writer laps the holder it did not know of when the limit
+ * was granted: the kernel's tail moves to the first record at or past it,
+ * walked with the reader's checks (all is dropped at the first that fails).
+ */
+static void sw_tail_to_floor(struct mqdev_part *part)
+{
+	u64 cap = sw_capacity(part), limit = READ_ONCE(part->ctrl->limit);
+	u64 steps = cap / sizeof(struct mqdev_record);
+	u64 pos = part->tail, off = part->tail_offset, next;
+
+	if ((part->topic->flags & MQDEV_TOPIC_OVERWRITE) || limit < cap ||
+	    limit - cap <= pos)
+		return;
+	while (pos < limit - cap) {
+		if (pos >= part->head || !steps-- ||
+		    !sw_record_ok(part, pos, part->head, off, &next)) {
+			pos = part->head;
+			off = part->next_offset;
+			break;
+		}
+		pos = next;
+		off++;
+	}
+	part->tail = pos;
+	part->tail_offset = off;
+	WRITE_ONCE(part->ctrl->tail, pos);
+}
+
 /**
  * mqdev_swriter_locate() - ring_locate() for a single-writer partition
  * @part: the partition, locked
@@ -201,7 +233,8 @@ static int sw_walk(struct mqdev_part *part, u32 whence, u64 target,
  * past the last synced, at most a ring's: the caller pays for what it asks.
  * Then walks with every step checked: a record that changed since the sync
  * stops the walk.  A walk from a hint that does not hold is tried again
- * from the tail.
+ * from the tail.  On a block topic nothing is found before what the writer
+ * may already overwrite (sw_tail_to_floor()).
  *
  * Return: 0, -ERANGE past the end, -EINVAL for an unknown @whence, or
  * -EBADMSG when the records on the way do not hold.
@@ -215,6 +248,7 @@ int mqdev_swriter_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	if (whence == MQDEV_SEEK_OFFSET && *offset > part->next_offset)
 		steps = max(steps, *offset - part->next_offset);
 	sw_sync(part, steps);
+	sw_tail_to_floor(part);
 	p = part->tail;
 	off = part->tail_offset;
 	switch (whence) {

@@ -349,6 +349,37 @@ TEST_F(sw, a_wait_for_room_publishes_no_reservation)
 	mqdev_swriter_free(w);
 }
 
+/*
+ * A holder placed after the writer was granted room is placed past what the
+ * writer may overwrite without asking again, not at the old tail.
+ */
+TEST_F(sw, a_new_holder_is_placed_where_the_writer_cannot_lap_it)
+{
+	struct mqdev_consumer *c = reader(self->name, MQDEV_SEEK_HOLD), *c2;
+	struct mqdev_swriter *w = writer(self->name, MQDEV_SWRITER_NONBLOCK);
+	const struct mqdev_record *rec;
+	int fit = CAP / REC;
+
+	ASSERT_NE(NULL, c);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, send_n(w, 0, fit));
+	ASSERT_EQ(0, read_n(c, 0, fit, 1000));
+	/* Room up to the holder plus the ring: the writer needs no more calls. */
+	ASSERT_EQ(0, send_n(w, fit, 1));
+	c2 = reader(self->name, MQDEV_SEEK_HOLD);
+	ASSERT_NE(NULL, c2);
+	rec = mqdev_consumer_peek(c2);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(fit, rec->offset);
+	/* The writer writes up to its limit; the new holder reads it all. */
+	ASSERT_EQ(0, send_n(w, fit + 1, fit - 1));
+	EXPECT_EQ(0, read_n(c2, fit, fit, 1000));
+	EXPECT_EQ(0, read_n(c, fit, fit, 1000));
+	mqdev_consumer_free(c2);
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+}
+
 /* Overwrite: the writer moves the tail; a lapped reader counts the loss. */
 TEST_F(sw, overwrite_laps_readers)
 {
