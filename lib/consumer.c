@@ -68,8 +68,8 @@ struct mqdev_consumer {
 	int			error;
 	const uint32_t		*txn_states;	/* the transaction table */
 	struct mqdev_verifier	*verifier;
-	unsigned int		unkicked;
-	bool			sw;		/* a single writer's: shadowed */	/* holding releases not checked */
+	unsigned int		unkicked;	/* holding releases not checked */
+	bool			sw;		/* a single writer's: shadowed */
 
 	/* a member of a consumer group */
 	bool			member;
@@ -149,6 +149,11 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	}
 
 	c->sw = c->attach.topic_flags & MQDEV_TOPIC_SINGLE_WRITER;
+	/* read(2) is refused on them: what it copies could change under it. */
+	if (c->copy && c->sw) {
+		err = -EOPNOTSUPP;
+		goto err_free_parts;
+	}
 	if (c->copy || c->sw) {
 		c->buf_size = c->attach.max_record > CONSUMER_COPY_BUF ?
 			      c->attach.max_record : CONSUMER_COPY_BUF;
@@ -170,6 +175,7 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	return 0;
 
 err_free_parts:
+	free(c->buf);
 	free(c->parts);
 err_close:
 	close(c->fd);
@@ -374,17 +380,20 @@ MQDEV_EXPORT int mqdev_consumer_seek(struct mqdev_consumer *c,
 		return -EBUSY;
 	/* Records already copied out are from before the seek. */
 	c->buf_len = c->buf_off = 0;
-	if (partition != MQDEV_PARTITION_ALL)
-		return consumer_seek_one(c, partition, whence, offset, flags,
-					 landed);
-	if (whence == MQDEV_SEEK_OFFSET)
+	if (partition != MQDEV_PARTITION_ALL) {
+		err = consumer_seek_one(c, partition, whence, offset, flags,
+					landed);
+	} else if (whence == MQDEV_SEEK_OFFSET) {
 		return -EINVAL;
-	for (p = 0; p < c->attach.partitions; p++) {
-		err = consumer_seek_one(c, p, whence, offset, flags, NULL);
-		if (err)
-			return err;
+	} else {
+		for (p = 0, err = 0; !err && p < c->attach.partitions; p++)
+			err = consumer_seek_one(c, p, whence, offset, flags,
+						NULL);
 	}
-	return 0;
+	/* A single writer's bad record is behind: read on from there. */
+	if (!err && c->error == -EBADMSG)
+		c->error = 0;
+	return err;
 }
 
 static void consumer_note_offset(struct mqdev_consumer *c, uint32_t p,
@@ -935,9 +944,11 @@ static bool part_ready(struct mqdev_consumer *c, uint32_t p,
 
 	if (pos < tail)
 		pos = tail;
+	/* A single writer has no transactions: its TXN flag is not looked up. */
 	return pos < head && head - pos >= min_bytes &&
-	       record_txn_state(c, (const void *)(cp->data + (pos & c->mask))) !=
-	       MQDEV_TXN_OPEN;
+	       (c->sw ||
+		record_txn_state(c, (const void *)(cp->data + (pos & c->mask))) !=
+		MQDEV_TXN_OPEN);
 }
 
 static bool consumer_ready(struct mqdev_consumer *c, uint32_t min_bytes)

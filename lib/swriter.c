@@ -281,6 +281,9 @@ static int swriter_reserve(struct mqdev_swriter *w, uint32_t p,
 	if (len > w->attach.max_record)
 		return -EMSGSIZE;
 	sp = &w->parts[p];
+	/* A deleted topic: nobody reads what would be written. */
+	if (__atomic_load_n(sp->flags, __ATOMIC_RELAXED) & MQDEV_RING_DEAD)
+		return -EIDRM;
 	err = swriter_room(w, p, MQDEV_RECORD_SPACE(len));
 	if (err)
 		return err;

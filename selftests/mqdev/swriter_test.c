@@ -672,4 +672,38 @@ TEST_F(sw, hostile_writer_gets_readers_errors_not_crashes)
 	mqdev_swriter_free(w);
 }
 
+/*
+ * The library's edges: no copying consumer; a bad record stops a reader
+ * until a seek; a writer learns its topic was deleted.
+ */
+TEST_F(sw, a_seek_clears_ebadmsg_copy_refused_deletion_seen)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, copy, .flags = MQDEV_CONSUMER_COPY);
+	struct mqdev_consumer *c;
+	struct mqdev_swriter *w;
+	struct mqdev_record *rec;
+	int fd;
+
+	EXPECT_EQ(-EOPNOTSUPP, mqdev_consumer_new(self->name, &copy, &c));
+	c = reader_at(self->name, MQDEV_SEEK_LATEST, 0);
+	ASSERT_NE(NULL, c);
+	fd = scribble(self->name, G_OFFSET_SKIP);
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, mqdev_consumer_peek(c));
+	mqdev_consumer_release(c);
+	EXPECT_EQ(NULL, mqdev_consumer_peek(c));
+	EXPECT_EQ(-EBADMSG, mqdev_consumer_error(c));
+	close(fd);	/* the hand-over cuts the garbage off */
+	EXPECT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_LATEST, 0, 0, NULL));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	w = writer(self->name, 0);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, send_n(w, 1, 1));
+	EXPECT_EQ(0, read_n(c, 1, 1, 1000));
+	mqdev_consumer_free(c);
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
+	EXPECT_EQ(-EIDRM, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &rec));
+	mqdev_swriter_free(w);
+}
+
 TEST_HARNESS_MAIN
