@@ -373,6 +373,9 @@ void mqdev_swriter_fill(struct mqdev_ring_offsets *off,
  * @vma: the mapping, shared, not executable
  * @off: its offset past MQDEV_WRITER_MMAP
  *
+ * The mapping is VM_IO: get_user_pages() refuses it, so that nothing but
+ * the writer's own stores write through it, and only while it is mapped.
+ *
  * Return: 0, -EACCES for a handle that is not the writer, -EINVAL for no
  * such partition, or what vm_map_pages_zero() returns.
  */
@@ -380,12 +383,19 @@ int mqdev_swriter_mmap(struct mqdev_handle *h, struct mqdev_topic *topic,
 		       struct vm_area_struct *vma, u64 off)
 {
 	struct mqdev_part *part;
+	u64 nr = off / MQDEV_PART_STRIDE;
 
 	if (READ_ONCE(topic->writer) != h)
 		return -EACCES;
-	if (off % MQDEV_PART_STRIDE || off / MQDEV_PART_STRIDE >= topic->nr_parts)
+	if (off % MQDEV_PART_STRIDE || nr >= topic->nr_parts)
 		return -EINVAL;
-	part = &topic->parts[off / MQDEV_PART_STRIDE];
+	part = &topic->parts[array_index_nospec(nr, topic->nr_parts)];
+	/*
+	 * Not for get_user_pages(): a writer could otherwise pin the pages
+	 * (io_uring's registered buffers) and write on after it let go of
+	 * the role, or after another took it over.
+	 */
+	vm_flags_set(vma, VM_IO);
 	return vm_map_pages_zero(vma, part->pages + 1, part->nr_map_pages - 1);
 }
 

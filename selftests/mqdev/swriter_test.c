@@ -6,6 +6,7 @@
  * writer's garbage (readers get -EBADMSG, never a crash, the kernel's log
  * stays clean: tools/vm/run checks it), read-only readers, one writer.
  */
+#include <sys/uio.h>
 #include <time.h>
 #include "common.h"
 #include "kselftest_harness.h"
@@ -384,6 +385,27 @@ TEST_F(sw, a_new_holder_is_placed_where_the_writer_cannot_lap_it)
 	mqdev_consumer_free(c2);
 	mqdev_consumer_free(c);
 	mqdev_swriter_free(w);
+}
+
+/* The writer's pages cannot be pinned: it writes only while it maps them. */
+TEST_F(sw, the_writer_mapping_cannot_be_pinned)
+{
+	struct mqdev_writer_page *wp = NULL;
+	struct mqdev_attach att;
+	struct iovec local, remote;
+	char *data = NULL, buf[64];
+	int fd = raw_writer(self->name, &att, &data, &wp);
+
+	ASSERT_LE(0, fd);
+	local.iov_base = buf;
+	local.iov_len = sizeof(buf);
+	remote.iov_base = data;
+	remote.iov_len = sizeof(buf);
+	/* process_vm_readv() takes the pages as io_uring would: GUP. */
+	EXPECT_EQ(-1, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(data, att.off.ring_size - att.off.data);
+	close(fd);
 }
 
 /* Overwrite: the writer moves the tail; a lapped reader counts the loss. */
