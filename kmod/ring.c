@@ -908,10 +908,12 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
  * @hint_offset: the offset of the record at the hint
  *
  * Not interruptible: a transaction's commit checks its offsets here, and the
- * lock is never held across user memory or a sleep, so the wait is short.
+ * lock is never held across user memory or a sleep: the wait is for a walk,
+ * on a single-writer topic up to a ring's headers (mqdev_swriter_locate()).
  *
- * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL for
- * an unknown @whence.
+ * Return: 0, -ERANGE for an offset past the high watermark, -EINVAL for
+ * an unknown @whence, or on a single-writer topic -EBADMSG when the
+ * records on the way do not hold.
  */
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset)
@@ -964,8 +966,9 @@ void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
  * records from the position on before any producer can reclaim them.
  *
  * Return: 0, -EINTR for a signal, -ERANGE for an offset past what the
- * reader may see (the high watermark, or a replica's end of the log), or
- * -EINVAL for an unknown @whence; on error nothing is changed.
+ * reader may see (the high watermark, or a replica's end of the log),
+ * -EINVAL for an unknown @whence, or on a single-writer topic -EBADMSG
+ * when the records on the way do not hold; on error nothing is changed.
  */
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 		    u64 *cons_pos, struct mqdev_hold *hold, bool holding,

@@ -28,7 +28,8 @@ static u64 sw_capacity(const struct mqdev_part *part)
 /*
  * Is the record at @pos one a reader may take: whole before @head, its key
  * within it, of this partition, with offset @offset (not the last there is:
- * the next one's must not wrap) and only the producer's flags?  Its end goes to *@next.  libmqdev checks the same.
+ * the next one's must not wrap) and only the producer's flags?  Its end
+ * goes to *@next.  libmqdev checks the same.
  */
 static bool sw_record_ok(struct mqdev_part *part, u64 pos, u64 head,
 			 u64 offset, u64 *next)
