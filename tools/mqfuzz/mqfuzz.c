@@ -680,6 +680,48 @@ static void do_mmap(struct fuzzer *f, int fd)
  * through the writer mapping, then a reader's seek and a describe (the
  * kernel's checked walks) and the hand-over (its sync).
  */
+/*
+ * A run of records at the writer's head that mostly hold, one field of one
+ * changed, and head (sometimes tail) published near the run's end: random
+ * words alone almost never form a record the kernel walks past.
+ */
+static void writer_records(struct fuzzer *f, char *map,
+			   const struct mqdev_attach *att)
+{
+	struct mqdev_writer_page *wp = (void *)(map + att->off.writer_page -
+						att->off.data);
+	uint64_t cap = att->capacity, pos = wp->head, off = wp->next_offset;
+	unsigned int n = 1 + below(f, 16), bad = below(f, 2 * n), i;
+	struct mqdev_record *r;
+	uint32_t len;
+
+	for (i = 0; i < n; i++) {
+		len = sizeof(*r) + 8 * below(f, 8);
+		/* The data is mapped twice: a record may run over the end. */
+		r = (void *)(map + (pos & (cap - 1)));
+		memset(r, 0, len);
+		r->len = len;
+		r->offset = off++;
+		if (i == bad) {
+			switch (below(f, 6)) {
+			case 0: r->len = number(f); break;
+			case 1: r->offset = number(f); break;
+			case 2: r->partition = number(f); break;
+			case 3: r->flags = number(f); break;
+			case 4: r->key_len = number(f); break;
+			default: r->offset = UINT64_MAX; break;
+			}
+		}
+		pos += MQDEV_RECORD_SPACE(len);
+	}
+	if (chance(f, 20))
+		wp->tail = chance(f, 50) ? pos - cap + 8 * below(f, 8) :
+					   number(f);
+	if (chance(f, 20))
+		pos += 8 * below(f, 64);
+	__atomic_store_n(&wp->head, pos, __ATOMIC_RELEASE);
+}
+
 static void writer_garbage(struct fuzzer *f)
 {
 	struct mqdev_topic_create create = {
@@ -691,7 +733,9 @@ static void writer_garbage(struct fuzzer *f)
 					     MQDEV_ATTACH_WRITER };
 	struct mqdev_seek seek = { .whence = below(f, 4), .offset = below(f, 64) };
 	int wfd = open(MQDEV_DEVICE, O_RDWR), rfd = open(MQDEV_DEVICE, O_RDWR);
+	struct mqdev_topic_id id = {};
 	unsigned int k;
+	int fd;
 	size_t len;
 	char *map;
 
@@ -707,8 +751,11 @@ static void writer_garbage(struct fuzzer *f)
 		   att.off.writer_mmap);
 	if (map == MAP_FAILED)
 		goto out;
-	for (k = 0; k < 4; k++)
-		scribble(f, map + 4096 * below(f, 3));
+	if (chance(f, 70))
+		writer_records(f, map, &att);
+	else
+		for (k = 0; k < 4; k++)
+			scribble(f, map + 4096 * below(f, 3));
 	f->scribbles++;
 	memset(&att, 0, sizeof(att));
 	memcpy(att.name, create.name, sizeof(att.name));
@@ -721,6 +768,13 @@ out:
 		close(wfd);
 	if (rfd >= 0)
 		close(rfd);
+	/* Not left behind: one topic per turn, then gone. */
+	fd = open(MQDEV_DEVICE, O_RDWR);
+	if (fd >= 0) {
+		memcpy(id.name, create.name, sizeof(id.name));
+		ioctl(fd, MQDEV_IOC_TOPIC_DELETE, &id);
+		close(fd);
+	}
 }
 
 /* The single writer's ioctl: wake readers, ask for room. */
