@@ -6,6 +6,7 @@
  * writer's garbage (readers get -EBADMSG, never a crash, the kernel's log
  * stays clean: tools/vm/run checks it), read-only readers, one writer.
  */
+#include <pthread.h>
 #include <sys/uio.h>
 #include <time.h>
 #include "common.h"
@@ -262,6 +263,46 @@ TEST_F(sw, a_sleeping_reader_is_woken)
 	EXPECT_GT(2000, ms_now() - t0) TH_LOG("the writer never woke it");
 	EXPECT_EQ(0, read_n(c, 0, 1, 0));
 	ASSERT_EQ(1, write(done[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	mqdev_consumer_free(c);
+}
+
+/*
+ * The wake-up race, many times: a reader that sleeps just as the writer
+ * publishes is woken, each time, well before its wait times out.
+ */
+TEST_F(sw, the_wake_up_race_many_times)
+{
+	struct mqdev_consumer *c = reader(self->name, 0);
+	struct mqdev_swriter *w;
+	int i, n = 200, status, slow = 0;
+	uint64_t t0;
+	pid_t pid;
+
+	ASSERT_NE(NULL, c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		w = writer(self->name, 0);
+		if (!w)
+			_exit(1);
+		for (i = 0; i < n; i++) {
+			usleep(i % 7 * 100);	/* around the reader's sleep */
+			if (send_n(w, i, 1))
+				_exit(1);
+		}
+		usleep(3000 * 1000);	/* no hand-over wakes the reader */
+		_exit(0);
+	}
+	for (i = 0; i < n; i++) {
+		t0 = ms_now();
+		if (!mqdev_consumer_peek(c))
+			EXPECT_EQ(1, mqdev_consumer_wait(c, 2500));
+		slow += ms_now() - t0 > 2000;
+		ASSERT_EQ(0, read_n(c, i, 1, 0)) TH_LOG("record %d", i);
+	}
+	EXPECT_EQ(0, slow) TH_LOG("%d wake-ups missed", slow);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, status);
 	mqdev_consumer_free(c);
@@ -726,6 +767,148 @@ TEST_F(sw, a_seek_clears_ebadmsg_copy_refused_deletion_seen)
 	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
 	EXPECT_EQ(-EIDRM, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &rec));
 	mqdev_swriter_free(w);
+}
+
+/*
+ * A writer that rewrites what the kernel and readers already checked, and
+ * moves its tail anywhere, on two partitions of an overwrite topic, while a
+ * describe, seeks and peeks go on: they get answers or errors, never more
+ * than a ring; the kernel's log stays clean (tools/vm/run checks it).
+ */
+struct scribbler {
+	char			*data[2];
+	struct mqdev_writer_page *wp[2];
+	uint64_t		head[2], off[2], start[2];
+	volatile int		stop;
+	unsigned int		seed;
+};
+
+#define SCR_REC	48
+
+static void scribbler_records(struct scribbler *s, uint32_t p)
+{
+	struct mqdev_record *r;
+	uint64_t floor;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		r = (void *)(s->data[p] + (s->head[p] & (CAP - 1)));
+		memset(r, 0, SCR_REC);
+		r->len = SCR_REC;
+		r->partition = p;
+		r->offset = s->off[p]++;
+		s->head[p] += SCR_REC;
+	}
+	/* The first record boundary a ring back. */
+	if (s->head[p] - s->start[p] > CAP) {
+		floor = s->head[p] - CAP - s->start[p];
+		floor = s->start[p] + (floor + SCR_REC - 1) / SCR_REC * SCR_REC;
+		__atomic_store_n(&s->wp[p]->tail, floor, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&s->wp[p]->head, s->head[p], __ATOMIC_RELEASE);
+}
+
+static void *scribbler_run(void *arg)
+{
+	struct scribbler *s = arg;
+	uint64_t word, *q;
+	uint32_t p, r;
+
+	while (!s->stop) {
+		r = rand_r(&s->seed);
+		p = r & 1;
+		scribbler_records(s, p);
+		q = (uint64_t *)(s->data[p] + 8 * ((r >> 1) % (CAP / 8)));
+		word = rand_r(&s->seed);
+		switch ((r >> 20) % 8) {
+		case 0: *q = word; break;		/* any word */
+		case 1: *q ^= 1ULL << (word % 64); break;	/* one bit */
+		case 2: s->wp[p]->tail = s->head[p] - (word % CAP); break;
+		case 3: s->wp[p]->tail = s->head[p] + word; break;
+		default: break;
+		}
+	}
+	return NULL;
+}
+
+static int describe2(int fd, const char *name, struct mqdev_partition_info *pi)
+{
+	struct mqdev_topic_info info = {};
+
+	mqdev_name_set(info.name, name);
+	info.parts = (uintptr_t)pi;
+	info.parts_count = 2;
+	info.part_info_size = sizeof(*pi);
+	return xioctl(fd, MQDEV_IOC_TOPIC_DESCRIBE, &info);
+}
+
+TEST_F(sw, a_scribbler_on_two_partitions)
+{
+	static const uint32_t whence[] = { MQDEV_SEEK_EARLIEST,
+		MQDEV_SEEK_LATEST, MQDEV_SEEK_OFFSET, MQDEV_SEEK_TIMESTAMP };
+	struct scribbler s = { .seed = 1 };
+	struct mqdev_partition_info pi[2];
+	const struct mqdev_record *rec;
+	struct mqdev_attach att;
+	struct mqdev_consumer *c;
+	uint64_t target;
+	pthread_t thread;
+	time_t end;
+	uint32_t p;
+	int fd, i, err, turns = 0;
+	size_t len;
+
+	ASSERT_EQ(0, create_topic(self->fd, "sw-scr", 2, CAP,
+				  MQDEV_TOPIC_SINGLE_WRITER |
+				  MQDEV_TOPIC_OVERWRITE));
+	fd = attach("sw-scr", MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_WRITER, &att);
+	ASSERT_LE(0, fd);
+	len = att.off.ring_size - att.off.data;
+	for (p = 0; p < 2; p++) {
+		s.data[p] = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 fd, att.off.writer_mmap + p * att.off.part_stride);
+		ASSERT_NE(MAP_FAILED, s.data[p]);
+		s.wp[p] = (void *)(s.data[p] + att.off.writer_page -
+				   att.off.data);
+		s.head[p] = s.start[p] = s.wp[p]->head;
+		s.off[p] = s.wp[p]->next_offset;
+	}
+	c = reader("sw-scr", 0);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, scribbler_run, &s));
+	end = time(NULL) + 3;
+	while (time(NULL) < end) {
+		turns++;
+		ASSERT_EQ(0, describe2(self->fd, "sw-scr", pi));
+		for (p = 0; p < 2; p++) {
+			EXPECT_GE(CAP, pi[p].bytes_used);
+			EXPECT_GE(CAP / 40, pi[p].records);
+		}
+		p = turns & 1;
+		target = pi[p].first_offset + turns % (pi[p].records + 1);
+		err = mqdev_consumer_seek(c, p, whence[turns % 4], target, 0,
+					  NULL);
+		EXPECT_TRUE(!err || err == -EBADMSG || err == -ERANGE)
+			TH_LOG("seek: %d", err);
+		for (i = 0; i < 16 && (rec = mqdev_consumer_peek(c)); i++) {
+			EXPECT_GE(CAP, rec->len);
+			mqdev_consumer_release(c);
+		}
+		err = mqdev_consumer_error(c);
+		EXPECT_TRUE(!err || err == -EBADMSG) TH_LOG("peek: %d", err);
+	}
+	s.stop = 1;
+	pthread_join(thread, NULL);
+	mqdev_consumer_free(c);
+	for (p = 0; p < 2; p++)
+		munmap(s.data[p], len);
+	close(fd);
+	ASSERT_EQ(0, describe2(self->fd, "sw-scr", pi));
+	for (p = 0; p < 2; p++)
+		EXPECT_GE(CAP, pi[p].bytes_used);
+	TH_LOG("%d turns", turns);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, "sw-scr"));
 }
 
 TEST_HARNESS_MAIN
