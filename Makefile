@@ -22,7 +22,8 @@
 # make man-check  lint them, and check that every libmqdev function and every
 #                 mqctl command has its page (make check runs it)
 # make install    headers, library, tools, manual pages and module under PREFIX;
-#                 mqdev-persistd's config in /etc/mqdev, its unit in systemd's
+#                 mqdev-persistd's and mqdev-mirror's configs in /etc/mqdev,
+#                 their units in systemd's
 #
 # The module is built for the kernel the VM boots (Debian's newest 6.12);
 # for the running kernel of a real host: make KVER=$(uname -r).  Kernels
@@ -55,9 +56,12 @@ LIBS	 := $(LIB_SO) $(LIB_A) $(B)/lib/libmqdev.pc
 LDLIBS	 := -L$(B)/lib -lmqdev -lmnl
 
 TOOLS	 := $(B)/bin/mqctl $(B)/bin/mqbench $(B)/bin/mqfuzz $(B)/bin/mqtorture \
+	    $(B)/bin/mqdev-kafkad $(B)/bin/mqdev-kafkad-san \
 	    $(B)/bin/mqdev-exporter $(B)/bin/mqdev-exporter-asan \
 	    $(B)/bin/pcload $(B)/bin/pccheck \
-	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan
+	    $(B)/bin/mqdev-persistd $(B)/selftests/mqdev-persistd-asan \
+	    $(B)/bin/mqdev-mirror $(B)/selftests/mqdev-mirror-asan \
+	    $(B)/selftests/mirror_test
 EXAMPLES := $(patsubst tools/examples/%.c,$(B)/examples/%, \
 	     $(wildcard tools/examples/*.c))
 # What selftests/mqdev needs of a kernel tree's tools/testing/selftests:
@@ -143,7 +147,7 @@ $(B)/bin/mqdev-exporter-asan: $(EXPORTER_SRCS) $(MQSTATS) $(HDRS) $(LIB_SO)
 MQBENCH_SRCS := $(wildcard tools/mqbench/*.c)
 $(B)/bin/mqbench: $(MQBENCH_SRCS) tools/mqbench/mqbench.h $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrt
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrdkafka -lrt
 
 $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -152,6 +156,22 @@ $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 $(B)/bin/mqtorture: tools/mqtorture/mqtorture.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $< $(LDLIBS)
+
+# mqdev-kafkad, and the same built with AddressSanitizer and UBSan for
+# selftests/mqdev/kafkad_test.sh (which runs the -san one when it is there).
+KAFKAD_SRCS := $(wildcard tools/kafkad/*.c)
+KAFKAD_HDRS := $(wildcard tools/kafkad/*.h) $(HDRS)
+KAFKAD_LIBS := $(LDLIBS) -lz -lsnappy -llz4 -lzstd
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	       -fno-sanitize-recover=undefined
+$(B)/bin/mqdev-kafkad: $(KAFKAD_SRCS) $(KAFKAD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(KAFKAD_SRCS) $(KAFKAD_LIBS)
+
+$(B)/bin/mqdev-kafkad-san: $(KAFKAD_SRCS) $(KAFKAD_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(RPATH) -o $@ $(KAFKAD_SRCS) \
+		$(KAFKAD_LIBS)
 
 # The power-cut test: pcload runs in the guest, pccheck on the host.
 $(B)/bin/pcload: tools/powercut/pcload.c $(HDRS) $(LIB_SO)
@@ -166,7 +186,7 @@ $(B)/bin/pccheck: tools/powercut/check.c
 # source for it and for libmqdev's history reader.  The selftests run the
 # -asan one, built with the address and undefined-behaviour sanitizers.
 PERSISTD_SRCS := $(wildcard tools/persistd/*.c) lib/segment.c
-PERSISTD_HDRS := tools/persistd/persistd.h lib/segment.h $(HDRS)
+PERSISTD_HDRS := tools/persistd/persistd.h tools/common/conf.h lib/segment.h $(HDRS)
 $(B)/bin/mqdev-persistd: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(PERSISTD_SRCS) $(LDLIBS)
@@ -176,6 +196,29 @@ $(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS
 	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \
 		-o $@ $(wildcard tools/persistd/*.c) $(LIB_SRCS) -lmnl
+
+# mqdev-mirror, on librdkafka.  Its test, selftests/mqdev/mirror_test.c,
+# needs librdkafka and the daemon: built here, not by the kselftest
+# Makefile; it runs the -asan daemon against librdkafka's mock cluster,
+# once, in make check (selftests/mqdev/userspace.list).
+MIRROR_SRCS := $(wildcard tools/mirror/*.c)
+MIRROR_HDRS := tools/mirror/mirror.h tools/common/conf.h $(HDRS)
+$(B)/bin/mqdev-mirror: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MIRROR_SRCS) $(LDLIBS) -lrdkafka
+
+$(B)/selftests/mqdev-mirror-asan: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer \
+		-o $@ $(MIRROR_SRCS) $(LIB_SRCS) -lmnl -lrdkafka
+
+$(B)/selftests/mirror_test: selftests/mqdev/mirror_test.c \
+		selftests/mqdev/common.h $(KSFT_FILES) $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -O2 -g -Wall -Wshadow $(if $(filter 1,$(WERROR)),-Werror) \
+		-Iselftests/mqdev -I$(KSFT) -o $@ $< $(LIB_SRCS) \
+		-lmnl -lrdkafka -lpthread
 
 $(B)/examples/%: tools/examples/%.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -262,9 +305,11 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	selftests/run.sh --kernel-only kafkad_test.sh | \
+		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
-		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,swriter \
+		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka,swriter \
 		>/dev/null
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
@@ -401,12 +446,26 @@ install: all
 	install -D -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmqdev.a
 	install -D -m 644 $(B)/lib/libmqdev.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmqdev.pc
 	install -D -m 755 $(B)/bin/mqctl $(DESTDIR)$(PREFIX)/bin/mqctl
+	install -D -m 755 $(B)/bin/mqdev-kafkad $(DESTDIR)$(PREFIX)/sbin/mqdev-kafkad
+	install -D -m 644 tools/kafkad/mqdev-kafkad.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-kafkad.conf
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/kafkad/mqdev-kafkad.service \
+		| install -D -m 644 /dev/stdin \
+		$(DESTDIR)/lib/systemd/system/mqdev-kafkad.service
+	install -D -m 644 tools/kafkad/mqdev-kafkad.sysusers \
+		$(DESTDIR)/usr/lib/sysusers.d/mqdev-kafkad.conf
 	install -D -m 755 $(B)/bin/mqdev-persistd $(DESTDIR)$(PREFIX)/sbin/mqdev-persistd
 	install -D -m 644 tools/persistd/mqdev-persistd.conf \
 		$(DESTDIR)/etc/mqdev/mqdev-persistd.conf
 	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/persistd/mqdev-persistd.service \
 		| install -D -m 644 /dev/stdin \
 		$(DESTDIR)/lib/systemd/system/mqdev-persistd.service
+	install -D -m 755 $(B)/bin/mqdev-mirror $(DESTDIR)$(PREFIX)/sbin/mqdev-mirror
+	install -D -m 644 tools/mirror/mqdev-mirror.conf \
+		$(DESTDIR)/etc/mqdev/mqdev-mirror.conf
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' tools/mirror/mqdev-mirror.service \
+		| install -D -m 644 /dev/stdin \
+		$(DESTDIR)/lib/systemd/system/mqdev-mirror.service
 	scripts/man.sh install $(B)/man $(DESTDIR)$(PREFIX)/share/man
 	install -D -m 755 $(B)/bin/mqdev-exporter \
 		$(DESTDIR)$(PREFIX)/bin/mqdev-exporter

@@ -120,6 +120,7 @@ static void attach_fill(struct mqdev_attach *req,
 			      offsetof(struct mqdev_ring_ctrl, head);
 	off->end = offsetof(struct mqdev_ring_ctrl, end);
 	off->high_watermark = offsetof(struct mqdev_ring_ctrl, high_watermark);
+	off->ttl = offsetof(struct mqdev_ring_ctrl, ttl_ns);
 	off->tail = offsetof(struct mqdev_ring_ctrl, tail);
 	off->flags = offsetof(struct mqdev_ring_ctrl, flags);
 	off->data = PAGE_SIZE;

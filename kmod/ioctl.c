@@ -109,7 +109,7 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
 			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
 			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS |
-			MQDEV_FEAT_SINGLE_WRITER;
+			MQDEV_FEAT_SCHEDULE | MQDEV_FEAT_SINGLE_WRITER;
 	return 0;
 }
 
@@ -224,6 +224,12 @@ static long ioc_topic_open(struct mqdev_ioc *ioc, struct mqdev_topic_id *req)
 	return mqdev_topic_open(ioc->h->net, req);
 }
 
+static long ioc_topic_config(struct mqdev_ioc *ioc,
+			     struct mqdev_topic_config *req)
+{
+	return mqdev_topic_config(ioc->h->net, req);
+}
+
 static long ioc_identity_restore(struct mqdev_ioc *ioc,
 				 struct mqdev_identity_state *req)
 {
@@ -263,6 +269,10 @@ IOC(TXN_OFFSETS, struct mqdev_txn_offsets, 0, SESSION, 0, ioc_txn_offsets)
 IOC(PRODUCER_RESTORE, struct mqdev_producer_restore, 0, CONSUME, 0, mqdev_producer_restore_ioc)
 IOC(IDENTITY_RESTORE, struct mqdev_identity_state, 0, ANY, 0, ioc_identity_restore)
 IOC(IDENTITY_LIST, struct mqdev_identity_list, 0, ANY, BACK, ioc_identity_list)
+IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK, mqdev_schedule)
+IOC(SCHED_CANCEL, struct mqdev_sched_cancel, 0, PRODUCE, 0, mqdev_sched_cancel)
+IOC(SCHED_LIST, struct mqdev_sched_list, 0, CONSUME, BACK, mqdev_sched_list)
+IOC(TOPIC_CONFIG, struct mqdev_topic_config, 0, ANY, BACK, ioc_topic_config)
 
 struct mqdev_ioctl {
 	unsigned int	cmd;
@@ -301,6 +311,10 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(PRODUCER_RESTORE),
 	IOC_AT(IDENTITY_RESTORE),
 	IOC_AT(IDENTITY_LIST),
+	IOC_AT(SCHEDULE),
+	IOC_AT(SCHED_CANCEL),
+	IOC_AT(SCHED_LIST),
+	IOC_AT(TOPIC_CONFIG),
 };
 
 /**

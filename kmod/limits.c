@@ -16,6 +16,8 @@
  *   producer states     max_user_producer_states       the topic, or the
  *     (partitions of a producer's sequence table)        last bound handle
  *   open transactions   max_user_txns                  the decision
+ *   delayed messages    max_user_scheduled             the append, the
+ *   their bytes         max_user_scheduled_bytes         cancel or the topic
  *
  * The global limits (max_topics, max_bytes, max_producers, max_txns...) stay
  * beside the objects they bound.  Objects are counted whoever makes them;
@@ -77,6 +79,10 @@ MQDEV_LIMIT(max_user_producer_states, 4096, 0, 1 << 20,
 	    "Most partitions of producer sequence state one user may hold");
 MQDEV_LIMIT(max_user_txns, 8, 0, 1024,
 	    "Most transactions one user may have open");
+MQDEV_LIMIT(max_user_scheduled, 131072, 0, 1 << 24,
+	    "Most delayed messages one user may have scheduled");
+MQDEV_LIMIT(max_user_scheduled_bytes, 64UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
+	    "Most bytes of delayed messages one user may have scheduled");
 
 static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_TOPICS]		= &max_user_topics,
@@ -86,6 +92,8 @@ static struct mqdev_limit *const user_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_PRODUCERS]	= &max_user_producers,
 	[MQDEV_CHARGE_PRODUCER_STATES]		= &max_user_producer_states,
 	[MQDEV_CHARGE_TXNS]		= &max_user_txns,
+	[MQDEV_CHARGE_SCHEDULED]	= &max_user_scheduled,
+	[MQDEV_CHARGE_SCHEDULED_BYTES]	= &max_user_scheduled_bytes,
 };
 
 /* What one user holds; freed when it holds nothing. */
@@ -102,6 +110,8 @@ static struct mqdev_limit *const global_limits[MQDEV_NR_CHARGES] = {
 	[MQDEV_CHARGE_TOPICS]		= &max_topics,
 	[MQDEV_CHARGE_BYTES]		= &max_bytes,
 	[MQDEV_CHARGE_PRODUCERS]	= &max_producers,
+	[MQDEV_CHARGE_SCHEDULED]	= &max_scheduled,
+	[MQDEV_CHARGE_SCHEDULED_BYTES]	= &max_scheduled_bytes,
 };
 
 static bool user_idle(const struct mqdev_user *u)

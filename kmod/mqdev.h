@@ -4,6 +4,7 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/hrtimer.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/moduleparam.h>
@@ -12,6 +13,7 @@
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/timerqueue.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -28,6 +30,7 @@ struct mqdev_ring_ctrl {
 	atomic_t	flags;		/* MQDEV_RING_* */
 	u64		end;		/* under part->lock: the log's end */
 	u64		high_watermark;	/* under part->lock: an offset */
+	u64		ttl_ns;		/* the topic's TTL, for mapped readers */
 	u64		limit;		/* single writer: where it may write to */
 };
 
@@ -104,6 +107,20 @@ struct mqdev_part {
 	atomic_t		space_gen;	/* bumped when space may be back */
 };
 
+/* A topic's delayed messages (sched.c). */
+struct mqdev_sched {
+	struct xarray		ids;	/* id -> message; its lock is the tree's */
+	struct timerqueue_head	queue;	/* by due time: under the lock */
+	u32			next_id;
+	bool			dead;	/* the topic was deleted: under the lock */
+	u64			nr;	/* scheduled now: under the lock */
+	struct mutex		run_lock;	/* a message being appended */
+	struct hrtimer		timer;	/* armed for the earliest */
+	struct work_struct	work;	/* appends what is due */
+	atomic64_t		expired;	/* dropped by their expiry */
+	atomic64_t		dropped;	/* dropped, no room too long */
+};
+
 struct mqdev_topic {
 	struct kref		ref;
 	struct list_head	node;		/* on the registry, under its lock */
@@ -136,6 +153,8 @@ struct mqdev_topic {
 	u32			nr_replicas;	/* under replicas_lock */
 	wait_queue_head_t	read_wait;	/* readers blocked in read() */
 	wait_queue_head_t	replica_read_wait; /* replicas in read() */
+	struct mqdev_sched	sched;		/* its delayed messages */
+	u64			ttl_ns;		/* READ_ONCE: 0, or its TTL */
 	struct mqdev_handle	*writer;	/* single writer: cmpxchg() */
 	/* nr_parts + 1: the last counts what no partition was chosen for */
 	struct mqdev_part_pcpu __percpu *stats;
@@ -473,6 +492,20 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req);
 long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req);
 long mqdev_produce_batch(struct mqdev_ioc *ioc,
 			 struct mqdev_produce_batch *req);
+int mqdev_msg_check(const struct mqdev_topic *topic,
+		    const struct mqdev_msg *msg, bool bound);
+u32 mqdev_next_rr_partition(struct mqdev_topic *topic);
+
+/* sched.c */
+extern struct mqdev_limit max_scheduled, max_scheduled_bytes;
+
+void mqdev_sched_init(struct mqdev_topic *topic);
+void mqdev_sched_kill(struct mqdev_topic *topic);
+long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req);
+long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req);
+long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req);
+bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
+int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req);
 
 /* consumer.c */
 long mqdev_seek(struct mqdev_ioc *ioc, struct mqdev_seek *req);
@@ -529,20 +562,26 @@ static inline struct mqdev_record *mqdev_ring_record(struct mqdev_part *part,
  * @key_len: its key's length
  * @value_len: its value's length, the header block's included
  *
- * Only the producer's flags; a null key or value has length 0; a header
- * block has at least its count.
+ * Only the producer's flags; a null key or value has length 0; an expiry
+ * is there whole, and a header block has at least its count.
  *
  * Return: true when they may stand.
  */
 static inline bool mqdev_record_flags_valid(u32 flags, u32 key_len,
 					    u32 value_len)
 {
+	u32 need = 0;
+
 	if (flags & ~MQDEV_RECORD_PRODUCER_FLAGS)
 		return false;
 	if ((flags & MQDEV_RECORD_NULL_KEY) && key_len)
 		return false;
+	if (flags & MQDEV_RECORD_EXPIRES)
+		need += sizeof(u64);
 	if (flags & MQDEV_RECORD_HEADERS)
-		return value_len >= sizeof(u32);
+		need += sizeof(u32);
+	if (need)
+		return value_len >= need;
 	return !(flags & MQDEV_RECORD_NULL_VALUE) || !value_len;
 }
 
@@ -556,6 +595,7 @@ struct mqdev_append {
 	struct mqdev_part	*part;		/* locked while set */
 	u64			timestamp;	/* of the records of this run */
 	bool			nonblock;
+	bool			kernel;		/* msg->value is kernel memory */
 	struct mqdev_bound	*bound;		/* idempotent, or NULL */
 	struct mqdev_transaction	*txn;		/* locked, or NULL */
 };
@@ -569,6 +609,7 @@ int mqdev_append_batch(struct mqdev_append *ap, struct mqdev_part *part,
 		       const char __user *src, u32 len, bool keyless,
 		       u64 *base_offset, u32 *count);
 void mqdev_append_end(struct mqdev_append *ap);
+void mqdev_append_restamp(struct mqdev_append *ap);
 void mqdev_append_pause(struct mqdev_append *ap);
 void mqdev_append_resume(struct mqdev_append *ap);
 bool mqdev_ring_has_room(struct mqdev_part *part, u64 len);

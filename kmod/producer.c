@@ -15,8 +15,17 @@
 #include "mqdev.h"
 #include "trace.h"
 
-static int produce_check(const struct mqdev_topic *topic,
-			 const struct mqdev_msg *msg, bool bound)
+/**
+ * mqdev_msg_check() - may this message be appended to the topic?
+ * @topic: the topic
+ * @msg: the message, copied in
+ * @bound: the handle is bound to a producer session: it numbers messages
+ *
+ * Return: 0, -EINVAL for bad flags, key or partition, or -EMSGSIZE for a
+ * record larger than the topic's max_record.
+ */
+int mqdev_msg_check(const struct mqdev_topic *topic,
+		    const struct mqdev_msg *msg, bool bound)
 {
 	u64 len = sizeof(struct mqdev_record) + (u64)msg->key_len +
 		  msg->value_len;
@@ -57,8 +66,15 @@ struct produce_ctx {
 	u64			*acks;		/* acks=all: offsets to wait for */
 };
 
-/* The partition whose turn it is, for a batch that names none. */
-static u32 next_rr_partition(struct mqdev_topic *topic)
+/**
+ * mqdev_next_rr_partition() - the partition whose turn it is
+ * @topic: the topic
+ *
+ * For a batch, or a delayed message, that names none.
+ *
+ * Return: a partition of @topic.
+ */
+u32 mqdev_next_rr_partition(struct mqdev_topic *topic)
 {
 	return (u32)atomic_inc_return(&topic->next_rr) % topic->nr_parts;
 }
@@ -112,7 +128,7 @@ static int produce_partition(struct produce_ctx *ctx, struct mqdev_msg *msg,
 		return 0;
 	}
 	if (ctx->sticky == MQDEV_PARTITION_ANY)
-		ctx->sticky = next_rr_partition(topic);
+		ctx->sticky = mqdev_next_rr_partition(topic);
 	msg->partition = ctx->sticky;
 	return 0;
 }
@@ -148,7 +164,7 @@ static int produce_msg(struct mqdev_handle *h, struct produce_ctx *ctx,
 	int err;
 
 	msg->status = 0;
-	err = produce_check(ctx->topic, msg, ctx->ap.bound) ?:
+	err = mqdev_msg_check(ctx->topic, msg, ctx->ap.bound) ?:
 	      produce_partition(ctx, msg, &kkey) ?:
 	      produce_acks_check(ctx, msg) ?:
 	      mqdev_append(&ctx->ap, &ctx->topic->parts[msg->partition], msg,
@@ -397,7 +413,7 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 
 	any = req->partition == MQDEV_PARTITION_ANY;
 	if (any)
-		req->partition = next_rr_partition(topic);
+		req->partition = mqdev_next_rr_partition(topic);
 	if (produce_acks_all(h, topic)) {
 		err = mqdev_acks_check(&topic->parts[req->partition]);
 		if (err)

@@ -445,6 +445,22 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 	return 0;
 }
 
+/**
+ * mqdev_append_restamp() - the run's next records get the time now
+ * @ap: the run, its partition locked
+ *
+ * For a run whose records are appended as they come due (sched.c):
+ * timestamps still never go back within the partition.
+ */
+void mqdev_append_restamp(struct mqdev_append *ap)
+{
+	struct mqdev_part *part = ap->part;
+
+	lockdep_assert_held(&part->lock);
+	ap->timestamp = max(ktime_get_real_ns(), part->last_timestamp);
+	part->last_timestamp = ap->timestamp;
+}
+
 /*
  * The lock was dropped: check the message again from the start.  Never
  * returned from mqdev_append(), and not MQDEV_APPEND_DUPLICATE.
@@ -552,9 +568,10 @@ static int ring_copy_in(struct mqdev_part *part, u64 off,
 	return 0;
 }
 
-static int append_copy(struct mqdev_part *part, u64 pos,
+static int append_copy(struct mqdev_append *ap, u64 pos,
 		       const struct mqdev_msg *msg, const void *kkey)
 {
+	struct mqdev_part *part = ap->part;
 	u64 key = pos + sizeof(struct mqdev_record);
 
 	if (kkey)
@@ -562,6 +579,12 @@ static int append_copy(struct mqdev_part *part, u64 pos,
 	else if (ring_copy_in(part, key, u64_to_user_ptr(msg->key),
 			      msg->key_len))
 		return -EFAULT;
+	/* A delayed message's value, kept by the kernel (sched.c). */
+	if (ap->kernel) {
+		memcpy(part->data + ((key + msg->key_len) & part->mask),
+		       (const void *)(uintptr_t)msg->value, msg->value_len);
+		return 0;
+	}
 	return ring_copy_in(part, key + msg->key_len,
 			    u64_to_user_ptr(msg->value), msg->value_len);
 }
@@ -636,7 +659,7 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
 		return err;
 
 	rec = mqdev_ring_record(part, part->head);
-	if (append_copy(part, part->head, msg, kkey)) {
+	if (append_copy(ap, part->head, msg, kkey)) {
 		*faulted_in = true;
 		return append_fault_in_msg(ap, msg, kkey);
 	}
@@ -655,7 +678,8 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
  * mqdev_append() - append one message to a partition
  * @ap: the run of appends: the partition stays locked across it
  * @part: the partition
- * @msg: the message; its offset goes to msg->offset
+ * @msg: the message; its offset goes to msg->offset; its value is in
+ *	 kernel memory when @ap->kernel is set, with @kkey its key
  * @kkey: the key when the caller already copied it in, else NULL
  *
  * Records are visible once the run ends in mqdev_append_end(); on error
@@ -674,7 +698,8 @@ static int append_locked(struct mqdev_append *ap, struct mqdev_part *part,
 int mqdev_append(struct mqdev_append *ap, struct mqdev_part *part,
 		 struct mqdev_msg *msg, const void *kkey)
 {
-	bool faulted_in = false;
+	/* Kernel memory is always there: nothing to fault in. */
+	bool faulted_in = ap->kernel;
 	int err;
 
 	do {
@@ -1140,7 +1165,9 @@ static int ring_read_mark(const struct mqdev_record *rec,
  * dropped, and the reader goes on from the new tail (it sees the gap in the
  * offsets).  The position is the reader's to write, so it is checked, never
  * trusted.  It stops at a record of an open transaction; aborted ones are
- * copied out marked MQDEV_RECORD_ABORTED, for the reader to skip.
+ * copied out marked MQDEV_RECORD_ABORTED, for the reader to skip.  Expired
+ * records (MQDEV_RECORD_EXPIRES past now, or older than the topic's TTL)
+ * are skipped and counted here, except for a replica.
  *
  * Return: the bytes of @buf filled, records and their padding, if any
  * record was copied; else 0 when there is nothing that may be read,
@@ -1153,7 +1180,8 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 	struct mqdev_record *rec;
 	bool sane, fits;
 	size_t done = 0;
-	u64 head, pos, records = 0, bytes = 0;
+	u64 head, pos, records = 0, bytes = 0, expired = 0;
+	u64 now = ktime_get_real_ns(), ttl = READ_ONCE(part->topic->ttl_ns);
 	int err = 0;
 	u32 rlen, state;
 
@@ -1174,6 +1202,23 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			break;
 		rlen = READ_ONCE(rec->len);
 		sane = ring_record_sane(part, pos, head, rlen);
+		/* A replica keeps the log whole: expired records too. */
+		if (sane && !replica &&
+		    (mqdev_record_expired(rec, rlen, now) ||
+		     (ttl && READ_ONCE(rec->timestamp) + ttl <= now))) {
+			/* Pairs with smp_wmb() in ring_publish_tail(). */
+			smp_rmb();
+			if (READ_ONCE(part->ctrl->tail) > pos)
+				continue;	/* overwritten under us */
+			pos += MQDEV_RECORD_SPACE(rlen);
+			/* A ring of expired records is long to skip. */
+			if (!(++expired % 1024)) {
+				cond_resched();
+				if (fatal_signal_pending(current))
+					break;
+			}
+			continue;
+		}
 		fits = sane && done + rlen <= len;
 		if (fits && (copy_to_user(buf + done, rec, rlen) ||
 			     ring_read_mark(rec, (struct mqdev_record __user *)
@@ -1196,6 +1241,8 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 	}
 
 	WRITE_ONCE(*cons_pos, pos);
+	if (expired)
+		atomic64_add(expired, &part->topic->sched.expired);
 	this_cpu_add(part->stats->records_out, records);
 	this_cpu_add(part->stats->bytes_out, bytes);
 	return done ? done : err;

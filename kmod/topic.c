@@ -139,6 +139,7 @@ static void topic_release(struct kref *ref)
 
 	/* It re-arms itself, and holds no reference: it goes first. */
 	cancel_delayed_work_sync(&topic->isr_work);
+	mqdev_sched_kill(topic);
 	user_uncharge(topic);
 	mqdev_groups_free(topic);
 	mqdev_pstates_free(topic);
@@ -263,6 +264,7 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	INIT_LIST_HEAD(&topic->groups);
 	mutex_init(&topic->producers_lock);
 	xa_init(&topic->producers);
+	mqdev_sched_init(topic);
 	return topic;
 }
 
@@ -404,6 +406,8 @@ static void topic_kill(struct mqdev_topic *topic)
 	wake_up_all(&topic->replica_read_wait);
 	wake_up_all(&topic->groups_wait);
 	mqdev_groups_kill(topic);
+	/* Its delayed messages go now, with their charges. */
+	mqdev_sched_kill(topic);
 	mqdev_topic_put(topic);
 }
 

@@ -126,3 +126,30 @@ MQDEV_EXPORT int mqdev_topic_describe(int fd, const char *name,
 	info->part_info_size = sizeof(*parts);
 	return mqdev_ioctl(fd, MQDEV_IOC_TOPIC_DESCRIBE, info);
 }
+
+/* MQDEV_IOC_TOPIC_CONFIG, as the caller's settings say. */
+static int topic_config(int fd, const char *name, uint32_t flags,
+			uint64_t *ttl_ns)
+{
+	struct mqdev_topic_config req = { .flags = flags, .ttl_ns = *ttl_ns };
+	int err = mqdev_name_set(req.name, name);
+
+	if (err)
+		return err;
+	err = mqdev_ioctl(fd, MQDEV_IOC_TOPIC_CONFIG, &req);
+	if (!err)
+		*ttl_ns = req.ttl_ns;
+	return err;
+}
+
+MQDEV_EXPORT int mqdev_topic_set_ttl(int fd, const char *name, uint64_t ttl_ns)
+{
+	return topic_config(fd, name, MQDEV_CONFIG_TTL, &ttl_ns);
+}
+
+MQDEV_EXPORT int mqdev_topic_get_ttl(int fd, const char *name,
+				     uint64_t *ttl_ns)
+{
+	*ttl_ns = 0;
+	return topic_config(fd, name, 0, ttl_ns);
+}

@@ -42,6 +42,7 @@ struct consumer_part {
 	const uint64_t		*head;
 	const uint64_t		*tail;
 	const uint32_t		*flags;
+	const uint64_t		*ttl;		/* the topic's TTL, or NULL */
 	const char		*data;
 	uint64_t		*pos;		/* ours, read by the kernel */
 	uint64_t		next_offset;	/* what we expect to read next */
@@ -54,6 +55,7 @@ struct consumer_part {
 struct mqdev_consumer {
 	int			fd;
 	bool			copy;
+	bool			replica;	/* keeps every record, expired too */
 	struct mqdev_attach	attach;
 	uint64_t		mask;
 	void			*cons;		/* position page */
@@ -65,6 +67,7 @@ struct mqdev_consumer {
 	bool			no_wait_ioctl;	/* an older kernel: poll(2) */
 	uint64_t		lost;
 	uint64_t		aborted;
+	uint64_t		expired;
 	int			error;
 	const uint32_t		*txn_states;	/* the transaction table */
 	struct mqdev_verifier	*verifier;
@@ -119,6 +122,7 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	if (!c)
 		return -ENOMEM;
 	c->copy = flags & MQDEV_CONSUMER_COPY;
+	c->replica = flags & MQDEV_CONSUMER_REPLICA;
 	c->busy_usec = OPTS_GET(opts, busy_poll_usec, 0);
 	c->fetch_min = OPTS_GET(opts, fetch_min, 0);
 	c->commit_ms = OPTS_GET(opts, auto_commit_ms, 0);
@@ -227,6 +231,11 @@ MQDEV_EXPORT uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *c)
 	return c->aborted;
 }
 
+MQDEV_EXPORT uint64_t mqdev_consumer_expired(const struct mqdev_consumer *c)
+{
+	return c->expired;
+}
+
 MQDEV_EXPORT int mqdev_consumer_error(const struct mqdev_consumer *c)
 {
 	return c->error;
@@ -255,6 +264,8 @@ static int consumer_map(struct mqdev_consumer *c, uint32_t p)
 	cp->head = (const uint64_t *)(ring + off->head);
 	cp->tail = (const uint64_t *)(ring + off->tail);
 	cp->flags = (const uint32_t *)(ring + off->flags);
+	/* An older kernel has no TTL to say: 0 */
+	cp->ttl = off->ttl ? (const uint64_t *)(ring + off->ttl) : NULL;
 	cp->data = ring + off->data;
 	cp->pos = (uint64_t *)((char *)c->cons + off->cons_pos +
 			       p * off->cons_stride);
@@ -545,14 +556,42 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 	return rec;
 }
 
-/* An aborted record goes by unseen, but its sequence number was used. */
-static void consumer_skip_aborted(struct mqdev_consumer *c, uint32_t p,
-				  const struct mqdev_record *rec)
+/*
+ * An aborted record goes by unseen, but its sequence number was used; so
+ * does an expired one (MQDEV_RECORD_EXPIRES past now), which read(2) too
+ * leaves out.
+ */
+static void consumer_skip(struct mqdev_consumer *c, uint32_t p,
+			  const struct mqdev_record *rec, bool expired)
 {
-	c->aborted++;
+	if (expired)
+		c->expired++;
+	else
+		c->aborted++;
 	c->parts[p].next_offset = rec->offset + 1;
 	if (c->verifier)
 		mqdev_verifier_check(c->verifier, rec);
+}
+
+/*
+ * Has @rec of partition @p expired: past its own expiry, or older than the
+ * topic's TTL (in the ring's control page, where the kernel keeps it)?
+ */
+static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
+			   const struct mqdev_record *rec)
+{
+	const uint64_t *ttlp = c->parts[p].ttl;
+	uint64_t expires = mqdev_record_expiry(rec), now, ttl;
+	struct timespec ts;
+
+	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
+	/* A replica keeps the log whole: its readers decide later. */
+	if ((!expires && !ttl) || c->replica)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (expires && expires <= now) ||
+	       (ttl && rec->timestamp + ttl <= now);
 }
 
 /* The next record of partition @p in place, or NULL. */
@@ -566,9 +605,9 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	while ((rec = ring_next(c, p, &pos, &state))) {
 		if (state == MQDEV_TXN_OPEN)
 			return NULL;
-		if (state == 0)
+		if (state == 0 && !record_expired(c, p, rec))
 			break;
-		consumer_skip_aborted(c, p, rec);
+		consumer_skip(c, p, rec, state == 0);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
 		__atomic_store_n(c->parts[p].pos,
 				 pos + MQDEV_RECORD_SPACE(rec->len),
@@ -611,7 +650,7 @@ static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
 	const struct mqdev_record *rec;
 
 	while ((rec = peek_copy(c)) && (rec->flags & MQDEV_RECORD_ABORTED)) {
-		consumer_skip_aborted(c, rec->partition, rec);
+		consumer_skip(c, rec->partition, rec, false);
 		c->buf_off += MQDEV_RECORD_SPACE(rec->len);
 	}
 	return rec;
@@ -642,8 +681,10 @@ static unsigned int ring_run(struct mqdev_consumer *c, uint32_t p,
 	for (; n < max && pos < head; n++) {
 		rec = (const void *)(cp->data + (pos & c->mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+		/* peek_ring() decides these one at a time */
 		if ((__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
-		     MQDEV_RECORD_TXN) || !record_sane(c, len) ||
+		     (MQDEV_RECORD_TXN | MQDEV_RECORD_EXPIRES)) ||
+		    !record_sane(c, len) ||
 		    pos + MQDEV_RECORD_SPACE(len) > head ||
 		    __atomic_load_n(&rec->offset, __ATOMIC_RELAXED) != next)
 			break;
@@ -749,8 +790,10 @@ static unsigned int history_run(struct mqdev_consumer *c,
 				break;
 			}
 			consumer_note_offset(c, p, recs[0]->offset);
-			if (recs[0]->flags & MQDEV_RECORD_ABORTED) {
-				consumer_skip_aborted(c, p, recs[0]);
+			if ((recs[0]->flags & MQDEV_RECORD_ABORTED) ||
+			    record_expired(c, p, recs[0])) {
+				consumer_skip(c, p, recs[0], !(recs[0]->flags &
+						MQDEV_RECORD_ABORTED));
 				continue;
 			}
 			c->held_hist = true;

@@ -133,8 +133,8 @@ int mqdev_history_extend(struct mqdev_history *h, uint64_t until)
  * @recs: where they go
  * @max: room in @recs, at least 1
  *
- * A run is of one batch, with no gap in the offsets; an aborted record
- * comes alone.  They stay valid until the next call.  Only records before
+ * A run is of one batch, with no gap in the offsets; an aborted record,
+ * or one that may expire, comes alone.  They stay valid until the next call.  Only records before
  * the ring's first offset: at it, or where the disk ends before it, the
  * history is done (mqdev_history_done()).
  *
@@ -151,11 +151,11 @@ int mqdev_history_take(struct mqdev_history *h,
 	recs[0] = history_next(h);
 	if (!recs[0])
 		return h->r.error;
-	if (recs[0]->flags & MQDEV_RECORD_ABORTED)
+	if (recs[0]->flags & (MQDEV_RECORD_ABORTED | MQDEV_RECORD_EXPIRES))
 		return 1;
 	while (n < max && (rec = mqseg_reader_peek(&h->r)) &&
 	       rec->offset == recs[n - 1]->offset + 1 &&
-	       !(rec->flags & MQDEV_RECORD_ABORTED)) {
+	       !(rec->flags & (MQDEV_RECORD_ABORTED | MQDEV_RECORD_EXPIRES))) {
 		recs[n] = history_next(h);
 		if (!recs[n])
 			break;

@@ -79,7 +79,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_verify_stats__last	repeats
 #define mqdev_event__last		cookie
 #define mqdev_stats_module__last	charge
-#define mqdev_send_opts__last		headers
+#define mqdev_send_opts__last		sched_id
 #define mqdev_swriter_opts__last	flags
 
 /* A field added after __last would be dropped: only padding may follow. */

@@ -84,6 +84,14 @@ int mqdev_topic_delete(int fd, const char *name);
 int mqdev_topic_list(int fd, char (**names)[MQDEV_NAME_SIZE]);
 
 /* Describe a topic and up to nparts of its partitions. */
+/*
+ * A topic's time to live (since LIBMQDEV_0.3): records older than it are
+ * expired, never delivered; 0 is none.  Setting it is for the topic's owner
+ * (-EPERM), reading it for its readers (-EACCES).  0 or -errno.
+ */
+int mqdev_topic_set_ttl(int fd, const char *name, uint64_t ttl_ns);
+int mqdev_topic_get_ttl(int fd, const char *name, uint64_t *ttl_ns);
+
 int mqdev_topic_describe(int fd, const char *name,
 			 struct mqdev_topic_info *info,
 			 struct mqdev_partition_info *parts, uint32_t nparts);
@@ -162,6 +170,13 @@ int mqdev_record_header_next(const struct mqdev_record *rec,
  */
 int mqdev_record_payload(const struct mqdev_record *rec, const void **value,
 			 uint32_t *len);
+
+/*
+ * The CLOCK_REALTIME nanosecond at which @rec expires (MQDEV_RECORD_EXPIRES),
+ * or 0 when it does not (since LIBMQDEV_0.3).  Consumers skip expired
+ * records themselves: see mqdev_consumer_expired().
+ */
+uint64_t mqdev_record_expiry(const struct mqdev_record *rec);
 
 /*
  * Lay @n headers out as a header block in @buf, of @size bytes, for a
@@ -303,6 +318,11 @@ struct mqdev_send_opts {
 	uint32_t	flags;		/* MQDEV_MSG_NULL_KEY, _NULL_VALUE */
 	unsigned int	nr_headers;
 	const struct mqdev_header *headers;	/* nr_headers of them */
+	/* since LIBMQDEV_0.3 */
+	uint64_t	ttl_ns;		/* expires this long after the send; 0: never */
+	uint64_t	deliver_at;	/* CLOCK_REALTIME ns to deliver at; 0: now */
+	uint64_t	delay_ns;	/* or this long from now; not with deliver_at */
+	uint64_t	*sched_id;	/* a scheduled message's id goes here */
 };
 
 /*
@@ -310,6 +330,14 @@ struct mqdev_send_opts {
  * and headers, which go in a header block before the value
  * (MQDEV_MSG_HEADERS); @opts may be NULL.  -EINVAL for bad flags or a
  * header length, -EMSGSIZE for a record over the topic's max_record.
+ *
+ * With ttl_ns the record carries its expiry (MQDEV_MSG_EXPIRES): it is
+ * never delivered after it.  With deliver_at or delay_ns the message is
+ * not queued: it goes to the kernel at once (MQDEV_IOC_SCHEDULE), which
+ * appends it when due; its id, for mqdev_producer_cancel(), goes to
+ * *sched_id; no ack callback is called for it.  Then also -ERANGE for a
+ * time past MQDEV_SCHED_MAX_DELAY from now, -EINVAL for a negative delay
+ * or a bound producer, -EDQUOT or -ENOSPC past the scheduled limits.
  */
 int mqdev_producer_send_opts(struct mqdev_producer *producer,
 			     const void *key, uint32_t key_len,
@@ -317,6 +345,20 @@ int mqdev_producer_send_opts(struct mqdev_producer *producer,
 			     uint32_t partition, void *opaque,
 			     const struct mqdev_send_opts *opts);
 int mqdev_producer_flush(struct mqdev_producer *producer);
+/*
+ * Cancel the scheduled message @id of the producer's topic (since
+ * LIBMQDEV_0.3): 0, -ENOENT when it is not (or no longer) scheduled,
+ * -EPERM when it is another user's and the topic is not ours.
+ */
+int mqdev_producer_cancel(struct mqdev_producer *producer, uint64_t id);
+
+/*
+ * A page of @topic's scheduled messages (MQDEV_IOC_SCHED_LIST, which says
+ * what goes in and out of @req), read permission needed (since
+ * LIBMQDEV_0.3): 0 or -errno.
+ */
+int mqdev_scheduled_list(const char *topic, struct mqdev_sched_list *req);
+
 /* Change the ack callback (initially the opts' ack_fn); NULL: none. */
 void mqdev_producer_set_ack(struct mqdev_producer *producer, mqdev_ack_fn fn,
 			    void *ctx);
@@ -595,6 +637,13 @@ int mqdev_verifier_stats(const struct mqdev_verifier *verifier,
 
 /* Transactional records skipped because their transaction was aborted. */
 uint64_t mqdev_consumer_aborted(const struct mqdev_consumer *consumer);
+
+/*
+ * Records skipped because they had expired (since LIBMQDEV_0.3), found in
+ * the ring or the history; those read(2) left out are counted by the
+ * kernel, per topic (MQDEV_IOC_SCHED_LIST's @expired).
+ */
+uint64_t mqdev_consumer_expired(const struct mqdev_consumer *consumer);
 
 /* ---- consumer groups ----------------------------------------------------- */
 

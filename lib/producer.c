@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -331,18 +332,21 @@ static int producer_room(struct mqdev_producer *p, size_t len)
 	return 0;
 }
 
-MQDEV_EXPORT int mqdev_producer_send_opts(struct mqdev_producer *p,
-					  const void *key, uint32_t key_len,
-					  const void *value, uint32_t value_len,
-					  uint32_t partition, void *opaque,
-					  const struct mqdev_send_opts *opts)
+/* CLOCK_REALTIME now, in ns. */
+static uint64_t realtime_ns(void)
 {
-	const struct mqdev_header *headers = OPTS_GET(opts, headers, NULL);
-	unsigned int nr = OPTS_GET(opts, nr_headers, 0);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The message's flags, checked, with what the library adds. */
+static int send_flags(const void *key, uint32_t key_len, const void *value,
+		      uint32_t value_len, const struct mqdev_send_opts *opts,
+		      uint32_t *flagsp)
+{
 	uint32_t flags = OPTS_GET(opts, flags, 0);
-	size_t block = 0, len;
-	char *dst;
-	int err;
 
 	/* C's null: no pointer and no length. */
 	if (!key && !key_len)
@@ -352,15 +356,62 @@ MQDEV_EXPORT int mqdev_producer_send_opts(struct mqdev_producer *p,
 	if (!OPTS_VALID(opts, mqdev_send_opts) ||
 	    (flags & ~(MQDEV_MSG_NULL_KEY | MQDEV_MSG_NULL_VALUE)) ||
 	    ((flags & MQDEV_MSG_NULL_KEY) && key_len) ||
-	    ((flags & MQDEV_MSG_NULL_VALUE) && value_len) || (nr && !headers))
+	    ((flags & MQDEV_MSG_NULL_VALUE) && value_len) ||
+	    (OPTS_GET(opts, nr_headers, 0) && !OPTS_GET(opts, headers, NULL)) ||
+	    (OPTS_GET(opts, deliver_at, 0) && OPTS_GET(opts, delay_ns, 0)))
 		return -EINVAL;
+	if (OPTS_GET(opts, ttl_ns, 0))
+		flags |= MQDEV_MSG_EXPIRES;
+	*flagsp = flags;
+	return 0;
+}
+
+/* Hand the message just laid out at the arena's end to the kernel's timer. */
+static int send_scheduled(struct mqdev_producer *p, struct mqdev_msg *msg,
+			  const struct mqdev_send_opts *opts)
+{
+	struct mqdev_schedule req = { .msg = *msg };
+	uint64_t *id = OPTS_GET(opts, sched_id, NULL);
+	int err;
+
+	if (OPTS_GET(opts, delay_ns, 0)) {
+		req.at = (int64_t)opts->delay_ns;
+		req.flags = MQDEV_SCHED_RELATIVE;
+	} else {
+		req.at = (int64_t)opts->deliver_at;
+	}
+	err = mqdev_ioctl(p->fd, MQDEV_IOC_SCHEDULE, &req);
+	if (!err && id)
+		*id = req.id;
+	return err;
+}
+
+MQDEV_EXPORT int mqdev_producer_send_opts(struct mqdev_producer *p,
+					  const void *key, uint32_t key_len,
+					  const void *value, uint32_t value_len,
+					  uint32_t partition, void *opaque,
+					  const struct mqdev_send_opts *opts)
+{
+	const struct mqdev_header *headers = OPTS_GET(opts, headers, NULL);
+	unsigned int nr = OPTS_GET(opts, nr_headers, 0);
+	uint64_t ttl = OPTS_GET(opts, ttl_ns, 0), expires;
+	size_t block = 0, len, pre;
+	struct mqdev_msg *msg;
+	uint32_t flags;
+	char *dst;
+	int err;
+
+	err = send_flags(key, key_len, value, value_len, opts, &flags);
+	if (err)
+		return err;
 	if (nr) {
 		block = mqdev_headers_size(headers, nr);
 		if (!block)
 			return -EINVAL;
 		flags |= MQDEV_MSG_HEADERS;
 	}
-	len = (size_t)key_len + block + value_len;
+	pre = ttl ? sizeof(expires) : 0;
+	len = (size_t)key_len + pre + block + value_len;
 	if (sizeof(struct mqdev_record) + len > p->attach.max_record)
 		return -EMSGSIZE;
 	err = producer_room(p, len);
@@ -370,18 +421,47 @@ MQDEV_EXPORT int mqdev_producer_send_opts(struct mqdev_producer *p,
 	dst = p->arena + p->arena_used;
 	if (key_len)
 		memcpy(dst, key, key_len);
+	if (pre) {
+		expires = realtime_ns() + ttl;
+		memcpy(dst + key_len, &expires, pre);
+	}
 	if (block)
-		mqdev_headers_encode(dst + key_len, block, headers, nr);
+		mqdev_headers_encode(dst + key_len + pre, block, headers, nr);
 	if (value_len)
-		memcpy(dst + key_len + block, value, value_len);
+		memcpy(dst + key_len + pre + block, value, value_len);
+	msg = &p->msgs[p->count];
+	mqdev_msg_init(msg, key_len ? dst : NULL, key_len, dst + key_len,
+		       pre + block + value_len, partition);
+	msg->flags = flags;
+	/* Scheduled: sent now, alone; the arena's room is not kept. */
+	if (OPTS_GET(opts, deliver_at, 0) || OPTS_GET(opts, delay_ns, 0))
+		return send_scheduled(p, msg, opts);
 	p->arena_used += len;
-	mqdev_msg_init(&p->msgs[p->count], key_len ? dst : NULL, key_len,
-		       dst + key_len, block + value_len, partition);
-	p->msgs[p->count].flags = flags;
 	if (p->next_seq)
-		producer_number(p, &p->msgs[p->count]);
+		producer_number(p, msg);
 	p->opaque[p->count++] = opaque;
 	return 0;
+}
+
+MQDEV_EXPORT int mqdev_producer_cancel(struct mqdev_producer *p, uint64_t id)
+{
+	struct mqdev_sched_cancel req = { .id = id };
+
+	return mqdev_ioctl(p->fd, MQDEV_IOC_SCHED_CANCEL, &req);
+}
+
+MQDEV_EXPORT int mqdev_scheduled_list(const char *topic,
+				      struct mqdev_sched_list *req)
+{
+	struct mqdev_attach attach;
+	int fd, err;
+
+	fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, 0, &attach);
+	if (fd < 0)
+		return fd;
+	err = mqdev_ioctl(fd, MQDEV_IOC_SCHED_LIST, req);
+	close(fd);
+	return err;
 }
 
 MQDEV_EXPORT int mqdev_producer_send(struct mqdev_producer *p,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
  * Kafka's record model on mqdev records: null keys and values, and headers
- * in a block at the start of the value (the layout is in the uapi header).
+ * in a block at the start of the value, after the record's expiry if it
+ * has one (the layout is in the uapi header).
  * The block comes from a producer: every length is checked against the
  * record before it is followed.
  */
@@ -19,14 +20,35 @@ static uint32_t block_u32(const unsigned char *p)
 	return v;
 }
 
+/* The bytes of the value an expiry takes before the rest (see the uapi). */
+static uint32_t expiry_size(const struct mqdev_record *rec)
+{
+	if (!(rec->flags & MQDEV_RECORD_EXPIRES) ||
+	    mqdev_record_value_len(rec) < sizeof(uint64_t))
+		return 0;
+	return sizeof(uint64_t);
+}
+
+MQDEV_EXPORT uint64_t mqdev_record_expiry(const struct mqdev_record *rec)
+{
+	uint64_t expires;
+
+	if (!expiry_size(rec))
+		return 0;
+	memcpy(&expires, mqdev_record_value(rec), sizeof(expires));
+	return expires;
+}
+
 /* The header block: its bytes, or an empty one for a record without it. */
 static uint32_t header_block(const struct mqdev_record *rec,
 			     const unsigned char **block)
 {
-	*block = mqdev_record_value(rec);
+	uint32_t skip = expiry_size(rec);
+
+	*block = (const unsigned char *)mqdev_record_value(rec) + skip;
 	if (!(rec->flags & MQDEV_RECORD_HEADERS))
 		return 0;
-	return mqdev_record_value_len(rec);
+	return mqdev_record_value_len(rec) - skip;
 }
 
 MQDEV_EXPORT int mqdev_record_header_next(const struct mqdev_record *rec,
@@ -78,7 +100,7 @@ MQDEV_EXPORT int mqdev_record_payload(const struct mqdev_record *rec,
 	if (ret < 0)
 		return ret;
 	*value = block + iter.pos;
-	*len = mqdev_record_value_len(rec) - iter.pos;
+	*len = mqdev_record_value_len(rec) - expiry_size(rec) - iter.pos;
 	if (rec->flags & MQDEV_RECORD_NULL_VALUE) {
 		*value = NULL;
 		*len = 0;

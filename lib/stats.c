@@ -34,6 +34,8 @@ static const char *const charge_names[] = {
 	[MQDEV_CHARGE_PRODUCERS]	= "producers",
 	[MQDEV_CHARGE_PRODUCER_STATES]	= "producer_states",
 	[MQDEV_CHARGE_TXNS]		= "transactions",
+	[MQDEV_CHARGE_SCHEDULED]	= "scheduled",
+	[MQDEV_CHARGE_SCHEDULED_BYTES]	= "scheduled_bytes",
 };
 
 #define NAME_OF(names, i) \

@@ -9,7 +9,9 @@ qemu-system-x86 busybox-static libmnl-dev sparse e2fsprogs
 flex bison bc libelf-dev libssl-dev
 libhiredis-dev redis-tools abigail-tools
 python3 python3-yaml python3-jsonschema python3-docutils dkms
-scdoc mandoc groff-base man-db prometheus"
+scdoc mandoc groff-base man-db prometheus
+zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
+kcat python3-kafka python3-confluent-kafka librdkafka-dev"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 

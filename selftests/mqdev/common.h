@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -285,6 +286,41 @@ static inline int module_load(void)
 	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+/* ---- daemons' logs: what the tests running a daemon look for ---------- */
+
+static inline void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* How many lines of file @path hold @what (0 when it cannot be read). */
+static inline int log_lines(const char *path, const char *what)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		n += !!strstr(line, what);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* File @path to stderr, each line after "#   @who: ", as TAP comments. */
+static inline void log_print(const char *path, const char *who)
+{
+	char line[2048];
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		fprintf(stderr, "#   %s: %s", who, line);
+	if (f)
+		fclose(f);
 }
 
 #endif /* _MQDEV_SELFTEST_COMMON_H */

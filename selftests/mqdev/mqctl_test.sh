@@ -22,7 +22,8 @@ trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
       mqctl topic delete $t-v >/dev/null 2>&1
       mqctl topic delete $t-ow >/dev/null 2>&1
       mqctl topic delete $t-full >/dev/null 2>&1
-      mqctl topic delete $t-d >/dev/null 2>&1' EXIT
+      mqctl topic delete $t-d >/dev/null 2>&1
+      mqctl topic delete $t-s >/dev/null 2>&1' EXIT
 
 ok() {
 	if [ "$1" = 0 ]; then
@@ -189,6 +190,35 @@ echo one | mqctl produce $t-d --acks 1 &&
 	mqctl --json topic describe $t-d | grep -q '"high_watermark":1,"in_sync":0'
 ok $? "acks=1 appends, and with none in sync the watermark is the end"
 mqctl topic delete $t-d >/dev/null
+
+# Delayed messages: sent with --delay and --at, listed, one cancelled, the
+# others coming in the order of their due times; --ttl that has passed.
+mqctl topic create $t-s >/dev/null
+echo late | mqctl produce $t-s --delay 6.5s &&
+	echo early | mqctl produce $t-s --at @$(($(date +%s) + 6)) &&
+	echo never | mqctl produce $t-s --delay 10m -v >"$dir/id"
+ok $? "produce --delay and --at"
+id=$(sed -n 's/^scheduled id //p' "$dir/id")
+[ "$(mqctl scheduled list $t-s | sed -n '$p')" = \
+  "scheduled 3, expired 0, dropped 0" ] && [ -n "$id" ] &&
+	mqctl scheduled list $t-s | grep -q "^$id "
+ok $? "scheduled list shows the three"
+mqctl scheduled cancel $t-s "$id" && ! mqctl scheduled cancel $t-s "$id" 2>/dev/null
+ok $? "scheduled cancel, and again is refused"
+[ "$(mqctl consume $t-s --from earliest --count 2 --timeout 15000 | tr '\n' ' ')" = \
+  "early late " ]
+ok $? "they come in the order of their due times"
+echo gone | mqctl produce $t-s --ttl 1ms && sleep 0.1 &&
+	[ -z "$(mqctl consume $t-s --from earliest --count 3 --timeout 500 | grep gone)" ]
+ok $? "a record past its --ttl is not delivered"
+mqctl topic create $t-ttl --ttl 1.5s >/dev/null &&
+	mqctl topic describe $t-ttl | grep -q '^TTL: 1.5s$'
+ok $? "topic create --ttl, and describe shows it"
+mqctl topic delete $t-ttl >/dev/null
+mqctl produce $t-s --delay 5x </dev/null 2>"$dir/err"
+[ $? != 0 ] && grep -q 'a duration' "$dir/err"
+ok $? "a bad duration is refused"
+mqctl topic delete $t-s >/dev/null
 
 ktap_set_plan $((KTAP_TESTNO - 1))
 ktap_finished

@@ -217,33 +217,12 @@ static bool daemon_alive(struct daemon *d)
 /* The daemon's log says @what (sanitizer reports are "ERROR:"/"runtime"). */
 static bool log_has(struct daemon *d, const char *what)
 {
-	char line[1024];
-	bool found = false;
-	FILE *f = fopen(d->log, "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, what);
-	if (f)
-		fclose(f);
-	return found;
+	return log_lines(d->log, what) > 0;
 }
 
 static void log_dump(struct daemon *d)
 {
-	char line[1024];
-	FILE *f = fopen(d->log, "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		fprintf(stderr, "#   persistd: %s", line);
-	if (f)
-		fclose(f);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
+	log_print(d->log, "persistd");
 }
 
 /* The daemon's log says @what within 20 s. */

@@ -15,7 +15,10 @@
  *   fanout      one producer to 1, 4 and 16 groups: aggregate deliveries
  *   backlog     draining a full backlog against the steady state
  *   latency     ping-pong round trips, p50/p99/p99.9
+ *   delay       delayed messages: how late they come, against ping-pong
  *   memory      memory per queued 64-byte message
+ *   kafka       librdkafka through mqdev-kafkad against Redis, native
+ *               and a loopback TCP echo (kafka.c)
  *   cost        single-process time per message, produce and consume: run
  *               under -icount, where guest time counts instructions
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
@@ -32,7 +35,7 @@
 #include "mqbench.h"
 
 /* One run: the consumer's time from the go to its last message, in ns. */
-static int64_t run_once(const struct peer *p, struct bench *b)
+int64_t run_once(const struct peer *p, struct bench *b)
 {
 	int go[2], done[2], status, ok;
 	void *ctx = NULL;
@@ -392,6 +395,11 @@ static int latency_table_count(uint64_t count, FILE *json)
 	return latency_table(count / 10, reps, json);
 }
 
+static int kafka_table_reps(uint64_t count, FILE *json)
+{
+	return kafka_table(count, reps, json);
+}
+
 static const struct {
 	const char *name;
 	int (*table)(uint64_t count, FILE *json);
@@ -404,6 +412,8 @@ static const struct {
 	{ "latency", latency_table_count, true },
 	{ "memory", memory_table, true },
 	{ "durable", durable_table, true },
+	{ "delay", delay_table, true },
+	{ "kafka", kafka_table_reps, true },
 	{ "cost", cost_table, false },
 	{ "swriter", swriter_table, true },
 };
@@ -495,8 +505,8 @@ int main(int argc, char **argv)
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
-				"latency,memory,durable,swriter (the default), "
-				"cost\n");
+				"latency,memory,durable,delay,kafka,swriter "
+				"(the default), cost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -516,7 +526,8 @@ int main(int argc, char **argv)
 	pmq_raise_limits(256);
 	/* Redis is a peer in these; the -icount boot has no server */
 	if ((wanted(list, "throughput", true) || wanted(list, "backlog", true) ||
-	     wanted(list, "memory", true)) && redis_start())
+	     wanted(list, "memory", true) || wanted(list, "kafka", true)) &&
+	    redis_start())
 		fprintf(stderr, "mqbench: redis-server did not start\n");
 	printf("mqbench: %" PRIu64 " messages, median of %d (min-max); CPU: %s; "
 	       "kernel %s; mqdev fetch-min %u bytes\n", count, reps, cpu,

@@ -61,6 +61,9 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 /* peers.c: the shared-memory ring, produced then consumed in one process */
 int shm_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
+/* mqbench.c: one producer and one consumer at once, the consumer's ns */
+int64_t run_once(const struct peer *p, struct bench *b);
+
 /* scenarios.c */
 int64_t run_parallel(const struct peer *p, struct bench *b, int k);
 int64_t run_backlog(const struct peer *p, struct bench *b);
@@ -70,6 +73,10 @@ int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
 /* latency.c */
 int latency_table(uint64_t n, int reps, FILE *json);
+double latency_mqdev_p99(uint64_t n);
+
+/* delay.c: delayed messages' lateness */
+int delay_table(uint64_t count, FILE *json);
 
 /* mqbench.c: one result, as a JSON object in the results array */
 void json_result(FILE *json, const char *scenario, const char *peer,
@@ -90,5 +97,8 @@ int64_t redis_aof_produce(size_t size, uint64_t until);
 
 /* durable.c: acks=all against fsync, Redis's AOF and memory, on the disk */
 int durable_table(uint64_t count, FILE *json);
+
+/* kafka.c: librdkafka through mqdev-kafkad, against Redis and TCP echo */
+int kafka_table(uint64_t count, int reps, FILE *json);
 
 #endif /* _MQBENCH_H */

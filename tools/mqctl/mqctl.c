@@ -168,10 +168,12 @@ static int open_dev(void)
 
 /* ---- mqctl topic ... --------------------------------------------------- */
 
+static uint64_t parse_duration(const char *s, const char *what);
+
 static const char topic_usage[] =
 "usage: mqctl topic create NAME [--partitions N] [--capacity SIZE]\n"
 "                               [--on-full block|overwrite] [--mode MODE]\n"
-"                               [--durable [--min-insync N]]\n"
+"                               [--durable [--min-insync N]] [--ttl DURATION]\n"
 "       mqctl topic list\n"
 "       mqctl topic describe NAME\n"
 "       mqctl topic delete NAME\n"
@@ -185,7 +187,9 @@ static const char topic_usage[] =
 "  --durable         replicated: consumers see only what its replicas (a disk\n"
 "                    daemon, a mirror) confirmed safe; blocks when full\n"
 "  --min-insync N    replicas in sync that an acks=all producer needs\n"
-"                    (default 1)\n";
+"                    (default 1)\n"
+"  --ttl DURATION    records expire this long after their append (30s, 7d):\n"
+"                    no consumer is given them afterwards (default: never)\n";
 
 static int topic_create(int argc, char **argv)
 {
@@ -196,14 +200,19 @@ static int topic_create(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "durable", no_argument, NULL, 'd' },
 		{ "min-insync", required_argument, NULL, 'i' },
+		{ "ttl", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1);
+	uint64_t ttl = 0;
 	int opt, fd;
 
-	while ((opt = getopt_long(argc, argv, "p:c:f:m:di:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:m:di:t:h", opts, NULL)) != -1) {
 		switch (opt) {
+		case 't':
+			ttl = parse_duration(optarg, "--ttl");
+			break;
 		case 'p':
 			cfg.partitions = parse_number(optarg, "--partitions", false);
 			if (!cfg.partitions || cfg.partitions > MQDEV_MAX_PARTITIONS)
@@ -254,6 +263,9 @@ static int topic_create(int argc, char **argv)
 		    "of [A-Za-z0-9._-]; capacity a power of two from 4K to the "
 		    "module's max_partition_bytes)", argv[optind], MQDEV_NAME_MAX);
 	check(opt, "create topic", argv[optind]);
+	if (ttl)
+		check(mqdev_topic_set_ttl(fd, argv[optind], ttl),
+		      "set the TTL of topic", argv[optind]);
 	if (json)
 		printf("{\"created\":\"%s\"}\n", argv[optind]);
 	else
@@ -294,6 +306,7 @@ static int topic_describe(int argc, char **argv)
 	struct mqdev_topic_info info;
 	char cap[32], maxrec[32];
 	const char *policy;
+	uint64_t ttl = 0;
 	bool durable;
 	uint32_t i;
 	int fd;
@@ -336,6 +349,8 @@ static int topic_describe(int argc, char **argv)
 	if (durable)
 		printf("Durable: yes\tMinInSync: %u\tReplicas: %u\n",
 		       info.min_insync, info.replicas);
+	if (!mqdev_topic_get_ttl(fd, argv[1], &ttl) && ttl)
+		printf("TTL: %.9gs\n", ttl / 1e9);
 	printf("%-10s %14s %14s %12s %12s %14s %8s\n", "PARTITION",
 	       "FIRST-OFFSET", "NEXT-OFFSET", "RECORDS", "BYTES-USED",
 	       "HIGH-WATERMARK", "IN-SYNC");
@@ -388,6 +403,7 @@ static int cmd_topic(int argc, char **argv)
 static const char produce_usage[] =
 "usage: mqctl produce TOPIC [--key K | --key-separator SEP] [--partition P]\n"
 "                           [--producer NAME] [--acks all|1] [-v]\n"
+"                           [--delay DURATION | --at TIME] [--ttl DURATION]\n"
 "\n"
 "Sends one message per line of standard input.\n"
 "  --key K              every message gets key K (which picks the partition)\n"
@@ -399,6 +415,14 @@ static const char produce_usage[] =
 "                       once its replicas confirmed it (Kafka's acks=all);\n"
 "                       1 (the default): once appended\n"
 "  -v, --verbose        print the partition and offset of every message\n"
+"                       (with --delay or --at: its partition and id)\n"
+"  --delay DURATION     the kernel appends each message this long after it\n"
+"                       is sent: a number with ns, us, ms, s, m, h or d\n"
+"                       (30s, 1.5m; seconds without a unit)\n"
+"  --at TIME            or at TIME: @SECONDS since the epoch (@1700000000.5)\n"
+"                       or YYYY-MM-DDTHH:MM:SS[Z] (local time without Z)\n"
+"  --ttl DURATION       each message expires this long after it is sent:\n"
+"                       it is never delivered afterwards\n"
 "\n"
 "SIGINT (Ctrl-C) or SIGTERM stops it at once, even while it waits for room in\n"
 "a full topic: it sends what fits without waiting, says on standard error how\n"
@@ -452,6 +476,78 @@ static bool produce_stopped(int err)
 	return stop && (err == -EINTR || err == -EAGAIN);
 }
 
+/* A duration: a number and a unit (ns, us, ms, s, m, h, d; s if none). */
+static uint64_t parse_duration(const char *s, const char *what)
+{
+	static const struct { const char *unit; double ns; } units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
+		{ "", 1e9 }, { "m", 60e9 }, { "h", 3600e9 }, { "d", 86400e9 },
+	};
+	char *end;
+	double v = strtod(s, &end);
+	size_t i;
+
+	if (end == s || !(v >= 0))
+		die("%s: a duration such as 30s or 1.5m, not '%s'", what, s);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].unit) && v * units[i].ns < 1.8e19)
+			return (uint64_t)(v * units[i].ns);
+	die("%s: a duration such as 30s or 1.5m, not '%s'", what, s);
+	return 0;
+}
+
+/* A time: @SECONDS since the epoch, or an ISO 8601 date and time. */
+static uint64_t parse_time(const char *s)
+{
+	struct tm tm = {};
+	double secs;
+	char *end;
+	time_t t;
+
+	if (s[0] == '@') {
+		secs = strtod(s + 1, &end);
+		if (end == s + 1 || *end || !(secs >= 0) || secs > 1.8e10)
+			die("--at: @SECONDS since the epoch, not '%s'", s);
+		return (uint64_t)(secs * 1e9);
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (*end && strcmp(end, "Z")))
+		die("--at: @SECONDS or YYYY-MM-DDTHH:MM:SS[Z], not '%s'", s);
+	t = *end ? timegm(&tm) : (tm.tm_isdst = -1, mktime(&tm));
+	if (t < 0)
+		die("--at: '%s' is before 1970", s);
+	return (uint64_t)t * 1000000000;
+}
+
+/* --delay, --at and --ttl, and where a scheduled message's id goes. */
+struct produce_when {
+	struct mqdev_send_opts opts;
+	uint64_t id;
+	bool scheduled;
+};
+
+static int produce_send(struct mqdev_producer *p, struct produce_when *w,
+			const char *k, size_t klen, const char *value,
+			size_t vlen, uint32_t partition, size_t n,
+			struct produce_state *st)
+{
+	int err;
+
+	err = mqdev_producer_send_opts(p, k, klen, value, vlen, partition,
+				       (void *)(uintptr_t)n, &w->opts);
+	if (!w->scheduled)
+		return err;
+	/* Scheduled: answered now, not at a flush. */
+	st->answered++;
+	if (err || !st->verbose)
+		return err;
+	if (json)
+		printf("{\"scheduled\":%" PRIu64 "}\n", w->id);
+	else
+		printf("scheduled id %" PRIu64 "\n", w->id);
+	return 0;
+}
+
 static int cmd_produce(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -461,10 +557,16 @@ static int cmd_produce(int argc, char **argv)
 		{ "producer", required_argument, NULL, 'P' },
 		{ "acks", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "delay", required_argument, NULL, 'D' },
+		{ "at", required_argument, NULL, 'A' },
+		{ "ttl", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct produce_state st = {};
+	struct produce_when w = {
+		.opts = { .sz = sizeof(w.opts), .sched_id = &w.id },
+	};
 	LIBMQDEV_OPTS(mqdev_producer_opts, popts, .ack_fn = on_ack,
 		      .ack_ctx = &st);
 	uint32_t partition = MQDEV_PARTITION_ANY;
@@ -476,8 +578,18 @@ static int cmd_produce(int argc, char **argv)
 	ssize_t len;
 	int opt, err;
 
-	while ((opt = getopt_long(argc, argv, "k:s:p:P:a:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:s:p:P:a:vD:A:T:h", opts,
+				  NULL)) != -1) {
 		switch (opt) {
+		case 'D':
+			w.opts.delay_ns = parse_duration(optarg, "--delay");
+			w.scheduled = true;
+			break;
+		case 'A':
+			w.opts.deliver_at = parse_time(optarg);
+			w.scheduled = true;
+			break;
+		case 'T': w.opts.ttl_ns = parse_duration(optarg, "--ttl"); break;
 		case 'a':
 			if (!strcmp(optarg, "all"))
 				popts.flags |= MQDEV_PRODUCER_ACKS_ALL;
@@ -499,6 +611,13 @@ static int cmd_produce(int argc, char **argv)
 		die("produce: one topic name, please (see --help)");
 	if (key && sep)
 		die("produce: --key or --key-separator, not both");
+	if (w.opts.delay_ns && w.opts.deliver_at)
+		die("produce: --delay or --at, not both");
+	if (w.scheduled && producer)
+		die("produce: --delay and --at are not for --producer");
+	/* a delay of 0 is one from now: due at once */
+	if (w.scheduled && !w.opts.delay_ns && !w.opts.deliver_at)
+		w.opts.deliver_at = 1;
 	st.topic = argv[optind];
 	err = mqdev_producer_new(st.topic, &popts, &p);
 	check(err, "produce to", st.topic);
@@ -528,9 +647,8 @@ static int cmd_produce(int argc, char **argv)
 			klen = at - line;
 			value = at + strlen(sep);
 		}
-		err = mqdev_producer_send(p, k, klen, value,
-					  len - (value - line), partition,
-					  (void *)(uintptr_t)++n);
+		err = produce_send(p, &w, k, klen, value, len - (value - line),
+				   partition, ++n, &st);
 		if (produce_stopped(err))
 			break;
 		check(err, "produce to", st.topic);
@@ -1688,6 +1806,104 @@ static int cmd_top(int argc, char **argv)
 	return 0;
 }
 
+/* ---- mqctl scheduled ------------------------------------------------------ */
+
+static const char scheduled_usage[] =
+"usage: mqctl scheduled list TOPIC\n"
+"       mqctl scheduled cancel TOPIC ID...\n"
+"\n"
+"The messages sent to TOPIC with a delay or a due time (mqctl produce)\n"
+"that are not due yet.\n"
+"  list    each one's id, due time, partition, owner and size, in id\n"
+"          order, and the topic's counts of messages dropped expired or\n"
+"          for want of room (read permission on the topic needed)\n"
+"  cancel  drop the messages of these ids before they are due (yours, or\n"
+"          any on a topic you own)\n";
+
+static void print_sched_row(const struct mqdev_sched_info *e, bool first)
+{
+	uint64_t id = e->id, due = e->due;
+
+	if (json) {
+		printf("%s{\"id\":%" PRIu64 ",\"due\":%" PRIu64
+		       ",\"partition\":%u,\"uid\":%u,\"key_len\":%u"
+		       ",\"value_len\":%u}", first ? "" : ",", id, due,
+		       e->partition, e->uid, e->key_len, e->value_len);
+		return;
+	}
+	printf("%-10" PRIu64 " %10" PRIu64 ".%09" PRIu64 " %9u %7u %7u %7u\n",
+	       id, due / 1000000000, due % 1000000000, e->partition,
+	       e->uid, e->key_len, e->value_len);
+}
+
+static int scheduled_list(const char *topic)
+{
+	static struct mqdev_sched_info page[256];
+	struct mqdev_sched_list req = {};
+	uint64_t n = 0;
+	uint32_t i;
+
+	if (json)
+		printf("{\"messages\":[");
+	else
+		printf("%-10s %20s %9s %7s %7s %7s\n", "ID", "DUE", "PARTITION",
+		       "UID", "KEY", "VALUE");
+	do {
+		req.entries = (uintptr_t)page;
+		req.count = sizeof(page) / sizeof(page[0]);
+		req.entry_size = sizeof(page[0]);
+		check(mqdev_scheduled_list(topic, &req), "list scheduled of",
+		      topic);
+		for (i = 0; i < req.count; i++)
+			print_sched_row(&page[i], !n++);
+		req.start = req.next;
+	} while (req.next);
+	if (json)
+		printf("],\"scheduled\":%" PRIu64 ",\"expired\":%" PRIu64
+		       ",\"dropped\":%" PRIu64 "}\n", (uint64_t)req.scheduled,
+		       (uint64_t)req.expired, (uint64_t)req.dropped);
+	else
+		printf("scheduled %" PRIu64 ", expired %" PRIu64
+		       ", dropped %" PRIu64 "\n", (uint64_t)req.scheduled,
+		       (uint64_t)req.expired, (uint64_t)req.dropped);
+	return 0;
+}
+
+static int scheduled_cancel(const char *topic, int argc, char **argv)
+{
+	struct mqdev_producer *p;
+	int i, failed = 0, err;
+
+	check(mqdev_producer_new(topic, NULL, &p), "cancel scheduled of",
+	      topic);
+	for (i = 0; i < argc; i++) {
+		err = mqdev_producer_cancel(p, parse_number(argv[i], "ID",
+							    false));
+		if (err) {
+			fprintf(stderr, "mqctl: cancel %s on '%s': %s\n",
+				argv[i], topic, explain(err));
+			failed = 1;
+		}
+	}
+	mqdev_producer_free(p);
+	return failed;
+}
+
+static int cmd_scheduled(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "-h") ||
+			  !strcmp(argv[1], "--help"))) {
+		fputs(scheduled_usage, stdout);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "list"))
+		return scheduled_list(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "cancel"))
+		return scheduled_cancel(argv[2], argc - 3, argv + 3);
+	fputs(scheduled_usage, stderr);
+	return 2;
+}
+
 static const char usage[] =
 "usage: mqctl [--json] COMMAND ...\n"
 "\n"
@@ -1696,6 +1912,7 @@ static const char usage[] =
 "  consume TOPIC                       print records (--group G: as a\n"
 "                                      consumer group's member)\n"
 "  group list|describe|reset|delete    manage consumer groups\n"
+"  scheduled list|cancel TOPIC         delayed messages not yet due\n"
 "  verify TOPIC                        find lost and repeated records\n"
 "  stats [TOPIC]                       counters (--json, --prometheus)\n"
 "  top                                 rates per topic and group\n"
@@ -1740,6 +1957,8 @@ int main(int argc, char **argv)
 		return cmd_consume(argc, argv);
 	if (!strcmp(argv[0], "group"))
 		return cmd_group(argc, argv);
+	if (!strcmp(argv[0], "scheduled"))
+		return cmd_scheduled(argc, argv);
 	if (!strcmp(argv[0], "watch"))
 		return cmd_watch(argc, argv);
 	if (!strcmp(argv[0], "verify"))

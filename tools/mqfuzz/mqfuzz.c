@@ -77,7 +77,7 @@ struct fuzzer {
 	struct mnl_socket *nl;
 	uint16_t	family;
 	uint64_t	calls;
-	uint64_t	ok[0x40];	/* ioctls that succeeded, by number */
+	uint64_t	ok[0x80];	/* ioctls that succeeded, by number */
 	uint64_t	maps;		/* mmaps that succeeded */
 	uint64_t	scribbles;	/* garbage through a writer mapping */
 	char		*rbuf;		/* RBUF_SIZE, then a PROT_NONE page */
@@ -249,7 +249,7 @@ static void fuzz_ioctl(struct fuzzer *f, int fd, unsigned long cmd, void *arg,
 	memcpy(scratch, arg, len);
 	if (ioctl(fd, cmd, chance(f, 5) ?
 		  (void *)(uintptr_t)pointer(f, scratch) : scratch) >= 0)
-		f->ok[_IOC_NR(cmd) & 0x3f]++;
+		f->ok[_IOC_NR(cmd) & 0x7f]++;
 }
 
 /* ---- the actions ------------------------------------------------------- */
@@ -377,6 +377,51 @@ static void do_produce_batch(struct fuzzer *f, int fd)
 	req.len = chance(f, 90) ? len : number(f);
 	req.partition = chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5);
 	fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCE_BATCH, &req, sizeof(req));
+}
+
+/*
+ * Delayed messages: scheduled mostly due within a few milliseconds (so the
+ * kernel's timer and work run while the others fuzz), cancelled by ids
+ * that may be real, listed a page at a time.
+ */
+static void do_schedule(struct fuzzer *f, int fd)
+{
+	union {
+		struct mqdev_schedule sched;
+		struct mqdev_sched_cancel cancel;
+		struct mqdev_sched_list list;
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	switch (below(f, 3)) {
+	case 0:
+		mqdev_msg_init(&u.sched.msg, chance(f, 30) ? f->page : NULL,
+			       below(f, 16), f->page + 100, below(f, 900),
+			       chance(f, 50) ? MQDEV_PARTITION_ANY :
+					       below(f, 5));
+		if (chance(f, 20))
+			u.sched.msg.flags = below(f, 128);
+		u.sched.flags = chance(f, 80) ? MQDEV_SCHED_RELATIVE :
+						below(f, 4);
+		u.sched.at = chance(f, 80) ? (int64_t)below(f, 5000000) :
+					     (int64_t)number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_SCHEDULE, &u.sched,
+			   sizeof(u.sched));
+		break;
+	case 1:
+		u.cancel.id = chance(f, 80) ? below(f, 64) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_SCHED_CANCEL, &u.cancel,
+			   sizeof(u.cancel));
+		break;
+	default:
+		u.list.entries = pointer(f, f->page + PAGE_LIST);
+		u.list.count = chance(f, 80) ? below(f, 16) : number(f);
+		u.list.entry_size = chance(f, 80) ?
+				    sizeof(struct mqdev_sched_info) : number(f);
+		u.list.start = below(f, 64);
+		fuzz_ioctl(f, fd, MQDEV_IOC_SCHED_LIST, &u.list,
+			   sizeof(u.list));
+	}
 }
 
 static void do_consume(struct fuzzer *f, int fd)
@@ -611,7 +656,7 @@ static void do_restore(struct fuzzer *f, int fd)
 static void do_random_ioctl(struct fuzzer *f, int fd)
 {
 	unsigned long cmd = chance(f, 50) ?
-		_IOC(below(f, 4), MQDEV_IOC_MAGIC, below(f, 0x40), below(f, 512)) :
+		_IOC(below(f, 4), MQDEV_IOC_MAGIC, below(f, 0x48), below(f, 512)) :
 		(unsigned long)rnd(f);
 
 	memset(f->page + PAGE_LIST, (int)rnd(f), 512);
@@ -1545,7 +1590,7 @@ static void fuzz_call(struct fuzzer *f)
 	}
 	if (fd < 0)
 		return;
-	switch (below(f, 12)) {
+	switch (below(f, 13)) {
 	case 0:
 		doing = "topic";
 		do_topic(f, fd);
@@ -1587,6 +1632,10 @@ static void fuzz_call(struct fuzzer *f)
 		do_restore(f, fd);
 		break;
 	case 10:
+		doing = "schedule";
+		do_schedule(f, fd);
+		break;
+	case 11:
 		doing = "writer";
 		do_writer(f, fd);
 		break;
@@ -1652,7 +1701,7 @@ static uint64_t fuzz_process(unsigned int proc)
 		for (i = 1; i < nr_threads && !t; i++) {
 			f[0].maps += f[i].maps;
 			f[0].scribbles += f[i].scribbles;
-			for (n = 0; n < 0x40; n++)
+			for (n = 0; n < 0x80; n++)
 				f[0].ok[n] += f[i].ok[n];
 		}
 	}
@@ -1663,14 +1712,16 @@ static uint64_t fuzz_process(unsigned int proc)
 	       ", commit %" PRIu64 ", init %" PRIu64 ", bind %" PRIu64
 	       ", txn %" PRIu64 ", txn-offsets %" PRIu64 ", confirm %" PRIu64
 	       ", replica-groups %" PRIu64 ", restore %" PRIu64
-	       ", identity-list %" PRIu64 ", mmap %" PRIu64 ", writer %" PRIu64
+	       ", identity-list %" PRIu64 ", schedule %" PRIu64
+	       ", mmap %" PRIu64 ", writer %" PRIu64
 	       ", writer-scribbles %" PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
 	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
 	       f[0].ok[0x32], f[0].ok[0x33], f[0].ok[0x16], f[0].ok[0x17],
 	       f[0].ok[0x05] + f[0].ok[0x23] + f[0].ok[0x34] + f[0].ok[0x35],
-	       f[0].ok[0x36], f[0].maps, f[0].ok[0x18], f[0].scribbles);
+	       f[0].ok[0x36], f[0].ok[0x50], f[0].maps, f[0].ok[0x18],
+	       f[0].scribbles);
 	fflush(stdout);
 	return calls;
 }

@@ -10,21 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include "../common/conf.h"
 #include "persistd.h"
 
 #define DEFAULT_SEGMENT_BYTES	(64ULL << 20)
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
 
 static int policy_parse_fsync(struct policy *pol, const char *val)
 {
@@ -86,7 +75,7 @@ static int config_line(struct config *c, struct policy **cur, char *line)
 	char *eq, *key, *val;
 	size_t len;
 
-	line = trim(line);
+	line = conf_trim(line);
 	if (!*line || *line == '#')
 		return 0;
 	if (*line == '[') {
@@ -94,7 +83,7 @@ static int config_line(struct config *c, struct policy **cur, char *line)
 		if (line[len - 1] != ']' || strncmp(line, "[topic ", 7))
 			return -EINVAL;
 		line[len - 1] = '\0';
-		key = trim(line + 7);
+		key = conf_trim(line + 7);
 		if (!*key || strlen(key) > MQDEV_NAME_MAX)
 			return -EINVAL;
 		nt = realloc(c->topics, (c->nr_topics + 1) * sizeof(*nt));
@@ -110,8 +99,8 @@ static int config_line(struct config *c, struct policy **cur, char *line)
 	if (!eq)
 		return -EINVAL;
 	*eq = '\0';
-	key = trim(line);
-	val = trim(eq + 1);
+	key = conf_trim(line);
+	val = conf_trim(eq + 1);
 	if (!*cur && !strcmp(key, "data_dir")) {
 		if (*val != '/' || strlen(val) >= sizeof(c->data_dir))
 			return -EINVAL;

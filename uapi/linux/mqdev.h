@@ -155,11 +155,16 @@ struct mqdev_ring_offsets {
 	__u32	txn_slots;	/* __u32 MQDEV_TXN_* states, one per slot */
 	__u32	end;		/* ring: __u64 byte position of the log's end */
 	__u32	high_watermark;	/* ring: __u64 offset consumers see up to */
+	__u32	ttl;		/* ring: __u64 the topic's TTL (ns), 0: none */
 	/* single-writer topics (0 elsewhere): */
-	__u64	writer_mmap;	/* mmap offset of partition 0's writer mapping */
 	__u32	writer_page;	/* ring: its struct mqdev_writer_page */
+	__u64	writer_mmap;	/* mmap offset of partition 0's writer mapping */
 	__u32	limit;		/* ring: __u64 position the writer may reach */
-	__u64	reserved[1];	/* room for what a later layout adds */
+	/*
+	 * No room is left after this: a later layout grows struct
+	 * mqdev_attach (extensible by its size) rather than this one.
+	 */
+	__u32	reserved0;
 };
 
 /*
@@ -290,6 +295,7 @@ struct mqdev_msg {
 #define MQDEV_MSG_NULL_KEY	MQDEV_RECORD_NULL_KEY
 #define MQDEV_MSG_NULL_VALUE	MQDEV_RECORD_NULL_VALUE
 #define MQDEV_MSG_HEADERS	MQDEV_RECORD_HEADERS
+#define MQDEV_MSG_EXPIRES	MQDEV_RECORD_EXPIRES
 #define MQDEV_MSG_FLAGS		MQDEV_RECORD_PRODUCER_FLAGS
 
 /*
@@ -486,6 +492,121 @@ struct mqdev_replica_confirm {
 	__u64	reserved[2];
 };
 
+/*
+ * Delayed messages.  MQDEV_IOC_SCHEDULE, on a handle attached to produce,
+ * hands the kernel one message to append to its partition at a set time:
+ * @at, CLOCK_REALTIME nanoseconds, or with MQDEV_SCHED_RELATIVE a delay in
+ * nanoseconds from now.  The message (key and value) is copied and kept by
+ * the kernel, charged to the caller's user (max_user_scheduled,
+ * max_user_scheduled_bytes), until it is due; then it is appended as a
+ * MQDEV_IOC_PRODUCE of it would be, stamped with the time of its append.
+ * Messages of a topic are appended in the order of their due times, those
+ * due at the same nanosecond in the order they were scheduled.  A time at
+ * or before now is due at once (after what is already due); a negative
+ * delay, or a negative time, is refused with EINVAL, a due time more than
+ * MQDEV_SCHED_MAX_DELAY from now with ERANGE.  The partition is chosen now
+ * (named, by key, or in turn) and comes back in @msg.partition; @id names
+ * the scheduled message for MQDEV_IOC_SCHED_CANCEL, @due is its due time.
+ * Not for a handle bound to a producer session (EINVAL): a sequence number
+ * is for an append made now; nor for an acks=all handle (EINVAL): nobody
+ * waits for the replicas when it is appended.  @msg.sequence and
+ * @msg.status must be zero.
+ *
+ * On a topic that blocks when full and is full at the due time, the append
+ * is tried again every MQDEV_SCHED_RETRY_MS, holding back the messages due
+ * after it, for MQDEV_SCHED_RETRIES tries; then the message is dropped and
+ * counted (@dropped of MQDEV_IOC_SCHED_LIST).  A message that carries an
+ * expiry (MQDEV_RECORD_EXPIRES) already past at its due time is dropped and
+ * counted (@expired).  Deleting the topic drops what it has scheduled.
+ */
+#define MQDEV_SCHED_RELATIVE	_BITUL(0) /* @at is a delay from now */
+#define MQDEV_SCHED_FLAGS	(MQDEV_SCHED_RELATIVE)
+
+/* The farthest a due time may be from now: 90 days, in nanoseconds. */
+#define MQDEV_SCHED_MAX_DELAY	(90ULL * 24 * 3600 * 1000000000ULL)
+#define MQDEV_SCHED_RETRY_MS	100
+#define MQDEV_SCHED_RETRIES	600
+
+struct mqdev_schedule {
+	struct mqdev_msg msg;	/* in: as for MQDEV_IOC_PRODUCE; out: partition */
+	__s64	at;		/* in: a time, or a delay: see flags */
+	__u32	flags;		/* in: MQDEV_SCHED_* */
+	__u32	reserved;
+	__u64	id;		/* out: the scheduled message's */
+	__u64	due;		/* out: its due time (CLOCK_REALTIME ns) */
+	__u64	reserved2[2];
+};
+
+/*
+ * MQDEV_IOC_SCHED_CANCEL, on a handle attached to produce: drop the
+ * scheduled message @id of the topic before it is due, and give back its
+ * charge.  Only the user who scheduled it, the topic's owner or
+ * CAP_SYS_ADMIN may (EPERM); ENOENT when there is no such message (any
+ * more: it may have been appended).
+ */
+struct mqdev_sched_cancel {
+	__u64	id;
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+/* What MQDEV_IOC_SCHED_LIST says of one scheduled message. */
+struct mqdev_sched_info {
+	__u64	id;
+	__u64	due;		/* CLOCK_REALTIME ns */
+	__u32	partition;
+	__u32	uid;		/* who scheduled it, in the caller's namespace */
+	__u32	key_len;
+	__u32	value_len;
+	__u32	flags;		/* the record's MQDEV_RECORD_* */
+	__u32	reserved;
+};
+
+/*
+ * MQDEV_IOC_SCHED_LIST, on a handle attached to consume (so with read
+ * permission on the topic): its scheduled messages with an id at or past
+ * @start, in the order of their ids, at most @count (and at most
+ * MQDEV_SCHED_LIST_MAX) into @entries, @entry_size apart.  @count comes
+ * back as how many were written, @next as the @start that goes on after
+ * them (0: no more), and the topic's totals: messages scheduled now, and
+ * since the topic was made, dropped expired and dropped for want of room.
+ */
+struct mqdev_sched_list {
+	__u64	entries;	/* user pointer to mqdev_sched_info[] */
+	__u32	count;		/* in: room; out: written */
+	__u32	entry_size;	/* sizeof(struct mqdev_sched_info) */
+	__u64	start;		/* in: the first id to look at */
+	__u64	next;		/* out: where to go on, or 0 */
+	__u64	scheduled;	/* out */
+	__u64	expired;	/* out */
+	__u64	dropped;	/* out */
+	__u32	flags;		/* none defined yet */
+	__u32	reserved;
+};
+
+#define MQDEV_SCHED_LIST_MAX	1024
+
+/*
+ * MQDEV_IOC_TOPIC_CONFIG, on any handle: a topic's settings.  With
+ * MQDEV_CONFIG_TTL its owner (or CAP_SYS_ADMIN) sets @ttl_ns, the topic's
+ * time to live: a record whose timestamp is @ttl_ns or more in the past is
+ * expired, as one past its own expiry (MQDEV_RECORD_EXPIRES) is, and never
+ * delivered; 0 is none, the default.  Mapped readers find it in the ring's
+ * control page (struct mqdev_ring_offsets.ttl).  Without flags, anyone who
+ * may read the topic reads the settings; either way they come back.
+ */
+#define MQDEV_CONFIG_TTL	_BITUL(0)
+#define MQDEV_CONFIG_FLAGS	(MQDEV_CONFIG_TTL)
+#define MQDEV_TTL_MAX		_BITULL(62)	/* ns: EINVAL past it */
+
+struct mqdev_topic_config {
+	char	name[MQDEV_NAME_SIZE];
+	__u32	flags;		/* in: MQDEV_CONFIG_*, what to set */
+	__u32	reserved;
+	__u64	ttl_ns;		/* in with MQDEV_CONFIG_TTL; out */
+	__u64	reserved2[2];
+};
+
 /* MQDEV_IOC_WAKEUP: a holding reader moved on while a producer waited. */
 struct mqdev_wakeup {
 	__u32	partition;	/* or MQDEV_PARTITION_ALL */
@@ -589,8 +710,21 @@ struct mqdev_record {
 #define MQDEV_RECORD_NULL_KEY	_BITUL(3)
 #define MQDEV_RECORD_NULL_VALUE	_BITUL(4)
 #define MQDEV_RECORD_HEADERS	_BITUL(5)
+/*
+ * A record's time to live (the topic may have one too: see
+ * MQDEV_IOC_TOPIC_CONFIG): with MQDEV_RECORD_EXPIRES the value starts with
+ * a __u64 (host byte order, unaligned): the CLOCK_REALTIME nanosecond at
+ * which the record expires (0: never); the header block, if any, and the
+ * value proper follow it.  An expired record is never delivered: read(2)
+ * skips it and counts it, a library reading the ring must skip it by the
+ * same test (libmqdev does, and counts it), and a scheduled one past it
+ * when due is not appended.  The producer writes the expiry (libmqdev:
+ * mqdev_send_opts.ttl_ns); the kernel checks only that it is there.
+ */
+#define MQDEV_RECORD_EXPIRES	_BITUL(6)
 #define MQDEV_RECORD_PRODUCER_FLAGS \
-	(MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE | MQDEV_RECORD_HEADERS)
+	(MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE | \
+	 MQDEV_RECORD_HEADERS | MQDEV_RECORD_EXPIRES)
 
 /* Transaction table slot states, and struct mqdev_txn.op */
 #define MQDEV_TXN_FREE		0
@@ -772,6 +906,9 @@ enum mqdev_refusal {
  * @MQDEV_CHARGE_PRODUCERS: Producer names.
  * @MQDEV_CHARGE_PRODUCER_STATES: Partitions of producers' sequence tables.
  * @MQDEV_CHARGE_TXNS: Open transactions.
+ * @MQDEV_CHARGE_SCHEDULED: Delayed messages the kernel holds until they are
+ *   due.
+ * @MQDEV_CHARGE_SCHEDULED_BYTES: Their bytes, key, value and bookkeeping.
  */
 enum mqdev_charge_kind {
 	MQDEV_CHARGE_TOPICS,
@@ -781,6 +918,8 @@ enum mqdev_charge_kind {
 	MQDEV_CHARGE_PRODUCERS,
 	MQDEV_CHARGE_PRODUCER_STATES,
 	MQDEV_CHARGE_TXNS,
+	MQDEV_CHARGE_SCHEDULED,
+	MQDEV_CHARGE_SCHEDULED_BYTES,
 
 	/* private: */
 	__MQDEV_CHARGE_MAX,
@@ -948,7 +1087,8 @@ struct mqdev_version {
 #define MQDEV_FEAT_TXN_PER_NET	_BITULL(5) /* a state page per namespace */
 #define MQDEV_FEAT_DURABLE	_BITULL(6) /* durable topics, replicas, acks */
 #define MQDEV_FEAT_RECORD_FLAGS	_BITULL(7) /* null key/value, headers */
-#define MQDEV_FEAT_SINGLE_WRITER _BITULL(8) /* single-writer topics */
+#define MQDEV_FEAT_SCHEDULE	_BITULL(10) /* delayed messages, expiry */
+#define MQDEV_FEAT_SINGLE_WRITER _BITULL(11) /* single-writer topics */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -979,5 +1119,9 @@ struct mqdev_version {
 #define MQDEV_IOC_PRODUCER_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x31, struct mqdev_producer_bind)
 #define MQDEV_IOC_TXN		_IOWR(MQDEV_IOC_MAGIC, 0x32, struct mqdev_txn)
 #define MQDEV_IOC_TXN_OFFSETS	 _IOW(MQDEV_IOC_MAGIC, 0x33, struct mqdev_txn_offsets)
+#define MQDEV_IOC_SCHEDULE	_IOWR(MQDEV_IOC_MAGIC, 0x50, struct mqdev_schedule)
+#define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x51, struct mqdev_sched_cancel)
+#define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x52, struct mqdev_sched_list)
+#define MQDEV_IOC_TOPIC_CONFIG	_IOWR(MQDEV_IOC_MAGIC, 0x07, struct mqdev_topic_config)
 
 #endif /* _UAPI_LINUX_MQDEV_H */
