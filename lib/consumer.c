@@ -605,7 +605,11 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	while ((rec = ring_next(c, p, &pos, &state))) {
 		if (state == MQDEV_TXN_OPEN)
 			return NULL;
-		if (state == 0 && !record_expired(c, p, rec))
+		/*
+		 * A single writer's record is judged on its copy, in
+		 * sw_shadow(): in place its key length may point anywhere.
+		 */
+		if (state == 0 && (c->sw || !record_expired(c, p, rec)))
 			break;
 		consumer_skip(c, p, rec, state == 0);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
@@ -806,28 +810,55 @@ static unsigned int history_run(struct mqdev_consumer *c,
 }
 
 /*
+ * Skip the @gone expired records that lead the run held in our buffer,
+ * @lead bytes of it: counted, and the position moved past them.
+ */
+static void sw_skip(struct mqdev_consumer *c, unsigned int gone,
+		    uint64_t lead)
+{
+	const struct mqdev_record *d;
+	uint64_t at;
+
+	for (at = 0; gone--; at += MQDEV_RECORD_SPACE(d->len)) {
+		d = (const void *)(c->buf + at);
+		consumer_skip(c, c->held_part, d, true);
+	}
+	c->held_pos += lead;
+	/* Pairs with READ_ONCE() in ring_hold_limit(): done with them. */
+	__atomic_store_n(c->parts[c->held_part].pos, c->held_pos,
+			 __ATOMIC_RELEASE);
+}
+
+/*
  * The run in place of a single writer's partition, copied into our buffer
  * in one go (it is contiguous in the doubly mapped ring) and checked there:
  * each length within the copy, each record of the partition, its key within
- * it, offsets one by one, the producer's flags only.  @recs then point into
- * the copy.  How many records held.
+ * it, offsets one by one, the producer's flags only.  Expiry is judged there
+ * too (see peek_ring()): expired records that lead the run are skipped
+ * (*@skipped), one after a record kept ends it.  @recs then point into the
+ * copy.  How many records are kept.
  */
 static unsigned int sw_shadow(struct mqdev_consumer *c,
-			      const struct mqdev_record **recs, unsigned int n)
+			      const struct mqdev_record **recs, unsigned int n,
+			      bool *skipped)
 {
 	const struct consumer_part *cp = &c->parts[c->held_part];
 	uint64_t next = cp->next_offset, bytes = c->held_end - c->held_pos;
+	uint64_t start = c->held_pos, at = 0, lead = 0;
+	unsigned int i, kept = 0, gone = 0;
 	const struct mqdev_record *d;
-	unsigned int i;
-	uint64_t at = 0;
+	bool lapped, ttl;
 	uint32_t len;
 
+	*skipped = false;
 	/* Never past the mapping: at most the ring, from within its first. */
 	if (bytes > c->buf_size)
 		bytes = c->buf_size;
 	if (bytes > c->mask + 1)
 		bytes = c->mask + 1;
-	memcpy(c->buf, cp->data + (c->held_pos & c->mask), bytes);
+	memcpy(c->buf, cp->data + (start & c->mask), bytes);
+	/* No clock to read for a record with no expiry in a topic with no TTL. */
+	ttl = cp->ttl && __atomic_load_n(cp->ttl, __ATOMIC_RELAXED);
 	for (i = 0; i < n; i++) {
 		d = (const void *)(c->buf + at);
 		if (bytes - at < sizeof(*d))
@@ -838,21 +869,35 @@ static unsigned int sw_shadow(struct mqdev_consumer *c,
 		    d->partition != c->held_part || d->offset != next ||
 		    (d->flags & ~MQDEV_RECORD_PRODUCER_FLAGS))
 			break;
-		recs[i] = d;
+		if ((!ttl && !(d->flags & MQDEV_RECORD_EXPIRES)) ||
+		    !record_expired(c, c->held_part, d))
+			recs[kept++] = d;
+		else if (kept)
+			break;
+		else
+			gone++;
 		at += MQDEV_RECORD_SPACE(len);
 		next++;
+		if (gone && !kept)
+			lead = at;
 	}
 	/* Pairs with the writer's release fence after it moves tail. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!i && __atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= c->held_pos) {
+	lapped = __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > start;
+	if (!i && !lapped) {
 		c->error = -EBADMSG;
 		return 0;
 	}
 	if (!i)
 		return 0;	/* overwritten under us: the next peek lands */
-	c->held_end = c->held_pos + at;
+	/* Overwritten after the copy: release() says so; nothing skipped. */
+	if (gone && !lapped) {
+		sw_skip(c, gone, lead);
+		*skipped = true;
+	}
+	c->held_end = start + at;
 	c->held_next = next;
-	return i;
+	return kept;
 }
 
 /* Take the next run of up to @max records, or none; how many. */
@@ -861,6 +906,7 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 				  unsigned int max)
 {
 	unsigned int n = 0, i;
+	bool skipped;
 
 	if (c->error)
 		return 0;
@@ -870,9 +916,12 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 		if (recs[0])
 			n = copy_run(c, recs, max);
 	} else if (!n) {
-		n = peek_ring_run(c, recs, max);
-		if (n && c->sw)
-			n = sw_shadow(c, recs, n);
+		do {
+			skipped = false;
+			n = peek_ring_run(c, recs, max);
+			if (n && c->sw)
+				n = sw_shadow(c, recs, n, &skipped);
+		} while (!n && skipped && !c->error);
 		/* A reader the ring lapped reads the disk first. */
 		if (!n)
 			n = history_run(c, recs, max);

@@ -509,8 +509,9 @@ struct mqdev_replica_confirm {
  * the scheduled message for MQDEV_IOC_SCHED_CANCEL, @due is its due time.
  * Not for a handle bound to a producer session (EINVAL): a sequence number
  * is for an append made now; nor for an acks=all handle (EINVAL): nobody
- * waits for the replicas when it is appended.  @msg.sequence and
- * @msg.status must be zero.
+ * waits for the replicas when it is appended; nor on a single-writer
+ * topic (EOPNOTSUPP): its ring is its writer's to write.  @msg.sequence
+ * and @msg.status must be zero.
  *
  * On a topic that blocks when full and is full at the due time, the append
  * is tried again every MQDEV_SCHED_RETRY_MS, holding back the messages due
