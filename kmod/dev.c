@@ -88,6 +88,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 			mqdev_bound_release(topic, h->bound);
 		mqdev_group_leave(h);
 		mqdev_replica_detach(h, topic);
+		mqdev_swriter_detach(h, topic);
 		if (h->holds)
 			for (i = 0; i < topic->nr_parts; i++)
 				mqdev_ring_hold(&topic->parts[i],
@@ -128,6 +129,9 @@ static void attach_fill(struct mqdev_attach *req,
 	off->cons_pos = 0;
 	off->cons_stride = MQDEV_CONS_STRIDE;
 	mqdev_txn_fill_offsets(off);
+	if (mqdev_swriter(topic))
+		mqdev_swriter_fill(off, topic,
+				   req->flags & MQDEV_ATTACH_WRITER);
 }
 
 /**
@@ -159,7 +163,7 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 
 	if (!(req->flags & rw) || (req->flags & ~MQDEV_ATTACH_FLAGS) ||
 	    (replica && !(req->flags & MQDEV_ATTACH_CONSUME)) ||
-	    ((req->flags & MQDEV_ATTACH_ACKS_ALL) &&
+	    ((req->flags & (MQDEV_ATTACH_ACKS_ALL | MQDEV_ATTACH_WRITER)) &&
 	     !(req->flags & MQDEV_ATTACH_PRODUCE)) ||
 	    req->reserved[0] || req->reserved[1] ||
 	    memchr_inv(&req->off, 0, sizeof(req->off)))
@@ -176,7 +180,9 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 				   MQDEV_PARTITION_ANY, 0, PTR_ERR(topic));
 		return PTR_ERR(topic);
 	}
-	if (replica && !(topic->flags & MQDEV_TOPIC_DURABLE)) {
+	if ((replica && !(topic->flags & MQDEV_TOPIC_DURABLE)) ||
+	    (!(req->flags & MQDEV_ATTACH_WRITER) != !mqdev_swriter(topic) &&
+	     (req->flags & MQDEV_ATTACH_PRODUCE))) {
 		mqdev_topic_put(topic);
 		return -EINVAL;
 	}
@@ -197,6 +203,11 @@ long mqdev_attach(struct mqdev_ioc *ioc, struct mqdev_attach *req)
 	}
 	if (replica) {
 		err = mqdev_replica_attach(h, topic);
+		if (err)
+			goto err_free_reader;
+	}
+	if (req->flags & MQDEV_ATTACH_WRITER) {
+		err = mqdev_swriter_attach(h, topic);
 		if (err)
 			goto err_free_reader;
 	}
@@ -299,6 +310,9 @@ static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
 
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
+	/* Not a copy of what its writer may change under it: swriter.c. */
+	if (mqdev_swriter(topic))
+		return -EOPNOTSUPP;
 	for (;;) {
 		ret = handle_read_once(h, topic, buf, len);
 		/*
@@ -374,7 +388,9 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 static int mqdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct mqdev_handle *h = file->private_data;
-	struct mqdev_topic *topic = mqdev_handle_topic(h, MQDEV_ATTACH_CONSUME);
+	/* A writer maps its ring too, to read the kernel's flags and limit. */
+	struct mqdev_topic *topic = mqdev_handle_topic(h, MQDEV_ATTACH_CONSUME |
+						       MQDEV_ATTACH_WRITER);
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
 	struct mqdev_part *part;
 
@@ -386,6 +402,11 @@ static int mqdev_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 	vm_flags_mod(vma, VM_DONTEXPAND, VM_MAYEXEC);
 
+	if (off >= MQDEV_WRITER_MMAP)
+		return mqdev_swriter_mmap(h, topic, vma, off - MQDEV_WRITER_MMAP);
+	if (!(h->mode & MQDEV_ATTACH_CONSUME) &&
+	    (off == MQDEV_CONS_MMAP || off == MQDEV_TXN_MMAP))
+		return -EBADF;
 	if (off == MQDEV_CONS_MMAP)
 		return vm_map_pages_zero(vma, &h->cons_page, 1);
 	if (off == MQDEV_TXN_MMAP)

@@ -347,7 +347,7 @@ static int exchange_register(struct mqdev_exchange *ex)
  * topic needs the caller's write permission, as a binding does.
  *
  * Return: 0; -EINVAL for a bad request; -ENOENT or -EACCES for the
- * alternate topic; -EEXIST for a name taken; -ENOSPC past max_exchanges;
+ * alternate topic, -EOPNOTSUPP for a single-writer one; -EEXIST for a name taken; -ENOSPC past max_exchanges;
  * -EDQUOT past max_user_exchanges; -ENOMEM.
  */
 int mqdev_exchange_create(struct net *net,
@@ -365,6 +365,11 @@ int mqdev_exchange_create(struct net *net,
 				      MQDEV_ACT_PRODUCE);
 		if (IS_ERR(alt))
 			return PTR_ERR(alt);
+		/* Its one writer's ring is not the kernel's to append to. */
+		if (mqdev_swriter(alt)) {
+			err = -EOPNOTSUPP;
+			goto err_put_alt;
+		}
 	}
 	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_EXCHANGES, 1);
 	if (err)
@@ -854,6 +859,11 @@ static int bind_dest(struct net *net, const struct mqdev_exchange_bind *req,
 	    req->partition >= c->topic->nr_parts) {
 		mqdev_topic_put(c->topic);
 		return -EINVAL;
+	}
+	/* Its one writer's ring is not the kernel's to append to. */
+	if (mqdev_swriter(c->topic)) {
+		mqdev_topic_put(c->topic);
+		return -EOPNOTSUPP;
 	}
 	return 0;
 }

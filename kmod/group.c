@@ -559,8 +559,9 @@ int mqdev_group_assignment(struct mqdev_handle *h,
  * The walk starts from the current position when it can, so a commit costs
  * only the records it covers.  Nothing is changed.
  *
- * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL
- * for an unknown @whence.
+ * Return: 0, -ERANGE for an offset past the high watermark, -EINVAL for
+ * an unknown @whence, or on a single-writer topic -EBADMSG when the
+ * records on the way do not hold.
  */
 int mqdev_group_locate(struct mqdev_group *g, u32 part, u32 whence, u64 value,
 		       struct mqdev_group_pos *found)
@@ -603,7 +604,7 @@ void mqdev_group_move(struct mqdev_group *g, u32 part,
  * @whence: as for mqdev_group_locate()
  * @value: as for mqdev_group_locate()
  *
- * Return: 0, or with nothing moved -ERANGE or -EINVAL, as
+ * Return: 0, or with nothing moved -ERANGE, -EINVAL or -EBADMSG, as
  * mqdev_group_locate().  A commit: the group counts it.
  */
 int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
@@ -626,7 +627,8 @@ int mqdev_group_set(struct mqdev_group *g, u32 part, u32 whence, u64 value)
  * Return: 0; -EBADFD for a handle that is no member; -EINVAL for a bad
  * request; -EIDRM when the group was deleted; -ESTALE when the member does
  * not own the partition in the generation (fenced); -ERANGE for an
- * offset past the partition's end; or on a durable topic, committed but
+ * offset past the partition's end; -EBADMSG for a single writer's records
+ * that do not hold on the way to it; or on a durable topic, committed but
  * not yet known safe, -EINTR for a signal (see mqdev_groups_wait_safe()).
  */
 int mqdev_group_commit(struct mqdev_handle *h,

@@ -114,7 +114,8 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 			MQDEV_FEAT_GROUPS | MQDEV_FEAT_TXN |
 			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
 			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS |
-			MQDEV_FEAT_EXCHANGES | MQDEV_FEAT_ROUTE_PROGRAMS;
+			MQDEV_FEAT_SCHEDULE | MQDEV_FEAT_EXCHANGES |
+			MQDEV_FEAT_ROUTE_PROGRAMS | MQDEV_FEAT_SINGLE_WRITER;
 	return 0;
 }
 
@@ -308,6 +309,7 @@ IOC(PRODUCE_BATCH, struct mqdev_produce_batch, 0, PRODUCE, 0, mqdev_produce_batc
 IOC(SEEK, struct mqdev_seek, 0, CONSUME, BACK, mqdev_seek)
 IOC(WAKEUP, struct mqdev_wakeup, 0, CONSUME, 0, mqdev_wakeup)
 IOC(WAIT, struct mqdev_wait, 0, CONSUME, BACK, ioc_wait)
+IOC(WRITER, struct mqdev_writer, 0, PRODUCE, BACK, mqdev_swriter_ioctl)
 IOC(REPLICA_CONFIRM, struct mqdev_replica_confirm, 0, CONSUME, BACK, mqdev_replica_confirm)
 IOC(REPLICA_GROUPS, struct mqdev_replica_groups, 0, CONSUME, BACK, mqdev_replica_groups)
 IOC(GROUP_JOIN, struct mqdev_group_join, 0, CONSUME, BACK, ioc_group_join)
@@ -358,6 +360,7 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(SEEK),
 	IOC_AT(WAKEUP),
 	IOC_AT(WAIT),
+	IOC_AT(WRITER),
 	IOC_AT(REPLICA_CONFIRM),
 	IOC_AT(REPLICA_GROUPS),
 	IOC_AT(GROUP_JOIN),

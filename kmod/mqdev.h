@@ -31,6 +31,7 @@ struct mqdev_ring_ctrl {
 	u64		end;		/* under part->lock: the log's end */
 	u64		high_watermark;	/* under part->lock: an offset */
 	u64		ttl_ns;		/* the topic's TTL, for mapped readers */
+	u64		limit;		/* single writer: where it may write to */
 };
 
 /* A reader whose position keeps records from being reclaimed under block. */
@@ -91,7 +92,9 @@ struct mqdev_part {
 	struct mqdev_ring_ctrl	*ctrl;
 	char			*data;		/* data area, mapped twice */
 	u64			mask;
-	struct page		**pages;	/* ctrl, data, data again */
+	struct page		**pages;	/* ctrl, data, data again[, wpage] */
+	/* single writer: its page, which it may change at any moment */
+	struct mqdev_writer_page *wpage;
 	unsigned int		nr_pages;	/* distinct pages */
 	unsigned int		nr_map_pages;	/* entries in pages[] */
 
@@ -152,6 +155,7 @@ struct mqdev_topic {
 	wait_queue_head_t	replica_read_wait; /* replicas in read() */
 	struct mqdev_sched	sched;		/* its delayed messages */
 	u64			ttl_ns;		/* READ_ONCE: 0, or its TTL */
+	struct mqdev_handle	*writer;	/* single writer: cmpxchg() */
 	/* nr_parts + 1: the last counts what no partition was chosen for */
 	struct mqdev_part_pcpu __percpu *stats;
 	u32			nr_parts;
@@ -333,6 +337,7 @@ static inline u64 *handle_pos(struct mqdev_handle *h, u32 part)
 #define MQDEV_PART_STRIDE	BIT_ULL(32)
 #define MQDEV_CONS_MMAP		BIT_ULL(40)
 #define MQDEV_TXN_MMAP		BIT_ULL(41)
+#define MQDEV_WRITER_MMAP	BIT_ULL(42)
 
 /* limits.c */
 
@@ -632,6 +637,32 @@ void mqdev_ring_moved(struct mqdev_part *part);
 void mqdev_ring_wake_readers(struct mqdev_part *part);
 void mqdev_ring_resolve(struct mqdev_part *part, u64 first, u64 last,
 			u64 producer_id, u16 slot, u16 mark);
+
+/**
+ * mqdev_swriter() - is the topic a single-writer one?
+ * @topic: the topic
+ *
+ * Return: true when one writer writes its ring (swriter.c).
+ */
+static inline bool mqdev_swriter(const struct mqdev_topic *topic)
+{
+	return topic->flags & MQDEV_TOPIC_SINGLE_WRITER;
+}
+
+u64 mqdev_ring_hold_limit(struct mqdev_part *part);
+
+/* swriter.c */
+int mqdev_swriter_attach(struct mqdev_handle *h, struct mqdev_topic *topic);
+void mqdev_swriter_detach(struct mqdev_handle *h, struct mqdev_topic *topic);
+void mqdev_swriter_sync(struct mqdev_part *part);
+bool mqdev_swriter_has(struct mqdev_part *part, u64 pos, u64 min_bytes);
+int mqdev_swriter_locate(struct mqdev_part *part, u32 whence, u64 *offset,
+			 u64 *pos, u64 hint, u64 hint_offset);
+int mqdev_swriter_mmap(struct mqdev_handle *h, struct mqdev_topic *topic,
+		       struct vm_area_struct *vma, u64 off);
+void mqdev_swriter_fill(struct mqdev_ring_offsets *off,
+			const struct mqdev_topic *topic, bool writer);
+long mqdev_swriter_ioctl(struct mqdev_ioc *ioc, struct mqdev_writer *req);
 
 /* restore.c */
 int mqdev_topic_restore(struct net *net, const struct mqdev_topic_restore *req);

@@ -296,6 +296,9 @@ long mqdev_produce(struct mqdev_ioc *ioc, struct mqdev_produce *req)
 	long done = 0;
 	int err;
 
+	/* A single writer's ring is its own to write: swriter.c. */
+	if (mqdev_swriter(ctx.topic))
+		return -EOPNOTSUPP;
 	/* Pairs with smp_store_release() in mqdev_producer_bind(). */
 	ctx.ap.bound = smp_load_acquire(&h->bound);
 	if (req->flags || req->reserved || req->count > MQDEV_PRODUCE_MAX_MSGS ||
@@ -400,6 +403,8 @@ long mqdev_produce_batch(struct mqdev_ioc *ioc, struct mqdev_produce_batch *req)
 	bool any;
 	int err;
 
+	if (mqdev_swriter(topic))
+		return -EOPNOTSUPP;
 	/* The acknowledgment must have somewhere to go before we append. */
 	err = produce_batch_check(h, topic, req) ?:
 	      mqdev_ioc_copy_out(ioc, req, sizeof(*req));

@@ -66,11 +66,13 @@ int mqdev_ring_init(struct mqdev_part *part, u64 capacity)
 	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
 			  __GFP_RETRY_MAYFAIL;
 	unsigned int nr_data = capacity >> PAGE_SHIFT;
+	/* A single writer's page goes after the data: see swriter.c. */
+	unsigned int wpage = mqdev_swriter(part->topic);
 	unsigned int i;
 	void *vaddr;
 
 	part->nr_pages = 1 + nr_data;
-	part->nr_map_pages = 1 + 2 * nr_data;
+	part->nr_map_pages = 1 + 2 * nr_data + wpage;
 	part->pages = kvcalloc(part->nr_map_pages, sizeof(*part->pages),
 			       GFP_KERNEL_ACCOUNT);
 	if (!part->pages)
@@ -83,14 +85,25 @@ int mqdev_ring_init(struct mqdev_part *part, u64 capacity)
 		if (i)
 			part->pages[nr_data + i] = part->pages[i];
 	}
+	if (wpage) {
+		part->pages[part->nr_map_pages - 1] = alloc_page(gfp);
+		if (!part->pages[part->nr_map_pages - 1])
+			goto err_free_pages;
+	}
 
 	vaddr = vmap(part->pages, part->nr_map_pages, VM_MAP, PAGE_KERNEL);
 	if (!vaddr)
-		goto err_free_pages;
+		goto err_free_wpage;
 
 	part->ctrl = vaddr;
 	part->data = vaddr + PAGE_SIZE;
 	part->mask = capacity - 1;
+	if (wpage) {
+		part->wpage = vaddr + PAGE_SIZE + 2 * capacity;
+		/* The most a block topic's writer may fill before it asks. */
+		part->ctrl->limit = part->topic->flags & MQDEV_TOPIC_OVERWRITE ?
+				    U64_MAX : capacity;
+	}
 	mutex_init(&part->lock);
 	spin_lock_init(&part->holders_lock);
 	INIT_LIST_HEAD(&part->holders);
@@ -100,6 +113,9 @@ int mqdev_ring_init(struct mqdev_part *part, u64 capacity)
 	atomic_set(&part->space_gen, 0);
 	return 0;
 
+err_free_wpage:
+	if (wpage)
+		__free_page(part->pages[part->nr_map_pages - 1]);
 err_free_pages:
 	while (i--)
 		__free_page(part->pages[i]);
@@ -120,6 +136,8 @@ void mqdev_ring_free(struct mqdev_part *part)
 	vunmap(part->ctrl);
 	for (i = 0; i < part->nr_pages; i++)
 		put_page(part->pages[i]);
+	if (part->wpage)
+		put_page(part->pages[part->nr_map_pages - 1]);
 	kvfree(part->pages);
 }
 
@@ -160,6 +178,8 @@ void mqdev_ring_kill(struct mqdev_part *part)
 void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
 {
 	mutex_lock(&part->lock);
+	if (part->wpage)
+		mqdev_swriter_sync(part);
 	info->first_offset = part->tail_offset;
 	info->next_offset = part->next_offset;
 	info->bytes_used = part->head - part->tail;
@@ -268,8 +288,13 @@ static void ring_drop_oldest(struct mqdev_part *part)
 	part->tail_offset = rec->offset + 1;
 }
 
-/* The lowest position a holding reader still needs, within [tail, head]. */
-static u64 ring_hold_limit(struct mqdev_part *part)
+/**
+ * mqdev_ring_hold_limit() - the lowest position a holding reader still needs
+ * @part: the partition, locked
+ *
+ * Return: a position within [tail, head].
+ */
+u64 mqdev_ring_hold_limit(struct mqdev_part *part)
 {
 	struct mqdev_hold *hold;
 	u64 limit = U64_MAX;
@@ -338,7 +363,7 @@ static bool ring_reserve(struct mqdev_part *part, u64 space)
 			ring_drop_oldest(part);
 		ring_trace_overwrite(part, old_tail, old_offset);
 	} else {
-		limit = ring_hold_limit(part);
+		limit = mqdev_ring_hold_limit(part);
 		while (part->tail < limit &&
 		       part->tail + MQDEV_RECORD_SPACE(mqdev_ring_record(part,
 					part->tail)->len) <= limit)
@@ -403,6 +428,9 @@ static int append_lock(struct mqdev_append *ap, struct mqdev_part *part)
 	if (ap->part == part)
 		return 0;
 	mqdev_append_end(ap);
+	/* The ring is its one writer's: see swriter.c. */
+	if (mqdev_swriter(part->topic))
+		return -EOPNOTSUPP;
 	err = mutex_lock_interruptible(&part->lock);
 	if (err)
 		return err;
@@ -841,6 +869,10 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 	u64 p = part->tail, off = part->tail_offset;
 
 	lockdep_assert_held(&part->lock);
+	/* Its records may be anything: every step is checked there. */
+	if (part->wpage)
+		return mqdev_swriter_locate(part, whence, offset, pos, hint,
+					    hint_offset);
 	switch (whence) {
 	case MQDEV_SEEK_EARLIEST:
 		break;
@@ -901,10 +933,12 @@ static int ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
  * @hint_offset: the offset of the record at the hint
  *
  * Not interruptible: a transaction's commit checks its offsets here, and the
- * lock is never held across user memory or a sleep, so the wait is short.
+ * lock is never held across user memory or a sleep: the wait is for a walk,
+ * on a single-writer topic up to a ring's headers (mqdev_swriter_locate()).
  *
- * Return: 0, -ERANGE for an offset past the high watermark, or -EINVAL for
- * an unknown @whence.
+ * Return: 0, -ERANGE for an offset past the high watermark, -EINVAL for
+ * an unknown @whence, or on a single-writer topic -EBADMSG when the
+ * records on the way do not hold.
  */
 int mqdev_ring_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 		      u64 *pos, u64 hint_offset)
@@ -957,8 +991,9 @@ void mqdev_ring_hold(struct mqdev_part *part, struct mqdev_hold *hold, bool on)
  * records from the position on before any producer can reclaim them.
  *
  * Return: 0, -EINTR for a signal, -ERANGE for an offset past what the
- * reader may see (the high watermark, or a replica's end of the log), or
- * -EINVAL for an unknown @whence; on error nothing is changed.
+ * reader may see (the high watermark, or a replica's end of the log),
+ * -EINVAL for an unknown @whence, or on a single-writer topic -EBADMSG
+ * when the records on the way do not hold; on error nothing is changed.
  */
 int mqdev_ring_seek(struct mqdev_part *part, u32 whence, u64 *offset,
 		    u64 *cons_pos, struct mqdev_hold *hold, bool holding,
@@ -997,8 +1032,11 @@ static u64 ring_readers_end(struct mqdev_part *part, bool replica)
 static bool ring_has(struct mqdev_part *part, u64 pos, u64 min_bytes,
 		     bool replica)
 {
-	u64 head = ring_readers_end(part, replica);
+	u64 head;
 
+	if (part->wpage)
+		return mqdev_swriter_has(part, pos, min_bytes);
+	head = ring_readers_end(part, replica);
 	if (pos >= head)
 		return false;
 	pos = max(pos, READ_ONCE(part->ctrl->tail));

@@ -417,7 +417,8 @@ out_unlock:
  * bad message or a negative time; -ERANGE for a due time past
  * MQDEV_SCHED_MAX_DELAY from now; -EMSGSIZE for a message larger than the
  * topic's max_record; -EDQUOT past the user's limits, -ENOSPC past the
- * module's; -EIDRM for a deleted topic; -EFAULT; -ENOMEM.
+ * module's; -EIDRM for a deleted topic; -EOPNOTSUPP for a single-writer
+ * topic; -EFAULT; -ENOMEM.
  */
 long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 {
@@ -426,6 +427,12 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 	u64 now = ktime_get_real_ns(), due;
 	int err;
 
+	/*
+	 * A single writer's ring is its own to write (swriter.c): the work
+	 * could not append the message when it is due.
+	 */
+	if (mqdev_swriter(topic))
+		return -EOPNOTSUPP;
 	err = sched_check(ioc->h, topic, req) ?: sched_due(req, now, &due);
 	if (err)
 		goto out_refused;

@@ -93,7 +93,10 @@ static u64 topic_ring_bytes(const struct mqdev_topic *topic)
 {
 	u64 bytes;
 
-	if (check_mul_overflow((u64)topic->nr_parts, topic->capacity + PAGE_SIZE,
+	/* A single-writer ring has a writer page too. */
+	u64 ctrl = mqdev_swriter(topic) ? 2 * PAGE_SIZE : PAGE_SIZE;
+
+	if (check_mul_overflow((u64)topic->nr_parts, topic->capacity + ctrl,
 			       &bytes))
 		return U64_MAX;
 	return bytes;
@@ -213,7 +216,7 @@ static int topic_create_check(const struct mqdev_topic_create *req,
 		return -EINVAL;
 	/* A durable topic's records are safe once confirmed: none dropped. */
 	if (req->flags & MQDEV_TOPIC_DURABLE ?
-	    req->flags & MQDEV_TOPIC_OVERWRITE ||
+	    req->flags & (MQDEV_TOPIC_OVERWRITE | MQDEV_TOPIC_SINGLE_WRITER) ||
 	    req->min_insync > MQDEV_MAX_MIN_INSYNC :
 	    req->min_insync)
 		return -EINVAL;

@@ -514,7 +514,8 @@ static struct mqdev_group *txn_offsets_group(struct mqdev_transaction *txn)
 
 /*
  * Where every offset sent with @txn lands, found before the decision: after
- * it nothing may fail.  Returns -ERANGE for an offset past a partition's end.
+ * it nothing may fail.  Returns -ERANGE for an offset past a partition's end,
+ * -EBADMSG for a single writer's records that do not hold on the way.
  */
 static int txn_locate_offsets(struct mqdev_transaction *txn, struct mqdev_group *g)
 {

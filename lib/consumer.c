@@ -16,6 +16,13 @@
  *
  * On a durable topic a position older than the ring's oldest record is
  * read from the disk replica's files first (history.c), then the ring.
+ *
+ * A single-writer topic's ring is written by its writer, who may change
+ * any byte at any moment: every record is checked as it is walked (length,
+ * partition, offset going on by one, the producer's flags only), then
+ * copied into the consumer's own buffer and checked again there, and the
+ * copy is what the caller gets, so nothing it reads can change under it.
+ * A record that does not hold stops the consumer with -EBADMSG.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -65,6 +72,7 @@ struct mqdev_consumer {
 	const uint32_t		*txn_states;	/* the transaction table */
 	struct mqdev_verifier	*verifier;
 	unsigned int		unkicked;	/* holding releases not checked */
+	bool			sw;		/* a single writer's: shadowed */
 
 	/* a member of a consumer group */
 	bool			member;
@@ -144,7 +152,13 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 		goto err_close;
 	}
 
-	if (c->copy) {
+	c->sw = c->attach.topic_flags & MQDEV_TOPIC_SINGLE_WRITER;
+	/* read(2) is refused on them: what it copies could change under it. */
+	if (c->copy && c->sw) {
+		err = -EOPNOTSUPP;
+		goto err_free_parts;
+	}
+	if (c->copy || c->sw) {
 		c->buf_size = c->attach.max_record > CONSUMER_COPY_BUF ?
 			      c->attach.max_record : CONSUMER_COPY_BUF;
 		c->buf = malloc(c->buf_size);
@@ -152,7 +166,8 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 			err = -ENOMEM;
 			goto err_free_parts;
 		}
-	} else {
+	}
+	if (!c->copy) {
 		c->cons = mmap(NULL, off->cons_size, PROT_READ | PROT_WRITE,
 			       MAP_SHARED, c->fd, off->cons_mmap);
 		if (c->cons == MAP_FAILED) {
@@ -164,6 +179,7 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	return 0;
 
 err_free_parts:
+	free(c->buf);
 	free(c->parts);
 err_close:
 	close(c->fd);
@@ -375,17 +391,20 @@ MQDEV_EXPORT int mqdev_consumer_seek(struct mqdev_consumer *c,
 		return -EBUSY;
 	/* Records already copied out are from before the seek. */
 	c->buf_len = c->buf_off = 0;
-	if (partition != MQDEV_PARTITION_ALL)
-		return consumer_seek_one(c, partition, whence, offset, flags,
-					 landed);
-	if (whence == MQDEV_SEEK_OFFSET)
+	if (partition != MQDEV_PARTITION_ALL) {
+		err = consumer_seek_one(c, partition, whence, offset, flags,
+					landed);
+	} else if (whence == MQDEV_SEEK_OFFSET) {
 		return -EINVAL;
-	for (p = 0; p < c->attach.partitions; p++) {
-		err = consumer_seek_one(c, p, whence, offset, flags, NULL);
-		if (err)
-			return err;
+	} else {
+		for (p = 0, err = 0; !err && p < c->attach.partitions; p++)
+			err = consumer_seek_one(c, p, whence, offset, flags,
+						NULL);
 	}
-	return 0;
+	/* A single writer's bad record is behind: read on from there. */
+	if (!err && c->error == -EBADMSG)
+		c->error = 0;
+	return err;
 }
 
 static void consumer_note_offset(struct mqdev_consumer *c, uint32_t p,
@@ -469,6 +488,23 @@ static bool consumer_lapped_to_history(struct mqdev_consumer *c, uint32_t p,
 }
 
 /*
+ * A single writer's record at a reader's position, as far as its header
+ * goes: of partition @p, the producer's flags only, and offset the next
+ * (or, after a jump to the tail of an overwriting ring, any later one).
+ */
+static bool sw_record_ok(const struct mqdev_consumer *c, uint32_t p,
+			 const struct mqdev_record *rec, uint64_t offset,
+			 bool jumped)
+{
+	uint64_t next = c->parts[p].next_offset;
+
+	return __atomic_load_n(&rec->partition, __ATOMIC_RELAXED) == p &&
+	       !(__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
+		 ~MQDEV_RECORD_PRODUCER_FLAGS) &&
+	       (jumped ? offset >= next : offset == next);
+}
+
+/*
  * The record at the reader's position in partition @p, at least the tail,
  * with its length, offset and transaction state read before the tail is
  * checked again (a record overwritten meanwhile is read anew); or NULL.
@@ -480,6 +516,7 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 	struct consumer_part *cp = &c->parts[p];
 	const struct mqdev_record *rec;
 	uint64_t pos = *cp->pos, head, tail;
+	bool jumped = false;
 	uint64_t offset;
 	uint32_t len;
 
@@ -491,21 +528,25 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		tail = __atomic_load_n(cp->tail, __ATOMIC_RELAXED);
 		if (pos < tail && consumer_lapped_to_history(c, p, tail))
 			return NULL;	/* the disk first: see consumer_take() */
-		if (pos < tail)
+		if (pos < tail) {
 			pos = tail;		/* lapped: go on from the oldest */
+			jumped = true;
+		}
 		if (pos >= head)
 			return NULL;
 		rec = (const void *)(cp->data + (pos & c->mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
 		offset = __atomic_load_n(&rec->offset, __ATOMIC_RELAXED);
-		*state = record_txn_state(c, rec);
+		/* A single writer has no transactions: see sw_record_ok(). */
+		*state = c->sw ? 0 : record_txn_state(c, rec);
 		/* Pairs with smp_wmb() in ring_publish_tail(). */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
 			break;
 	}
-	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head) {
-		c->error = -EIO;
+	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head ||
+	    (c->sw && !sw_record_ok(c, p, rec, offset, jumped))) {
+		c->error = c->sw ? -EBADMSG : -EIO;
 		return NULL;
 	}
 	if (pos != *cp->pos)
@@ -564,7 +605,11 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	while ((rec = ring_next(c, p, &pos, &state))) {
 		if (state == MQDEV_TXN_OPEN)
 			return NULL;
-		if (state == 0 && !record_expired(c, p, rec))
+		/*
+		 * A single writer's record is judged on its copy, in
+		 * sw_shadow(): in place its key length may point anywhere.
+		 */
+		if (state == 0 && (c->sw || !record_expired(c, p, rec)))
 			break;
 		consumer_skip(c, p, rec, state == 0);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
@@ -764,12 +809,104 @@ static unsigned int history_run(struct mqdev_consumer *c,
 	return 0;
 }
 
+/*
+ * Skip the @gone expired records that lead the run held in our buffer,
+ * @lead bytes of it: counted, and the position moved past them.
+ */
+static void sw_skip(struct mqdev_consumer *c, unsigned int gone,
+		    uint64_t lead)
+{
+	const struct mqdev_record *d;
+	uint64_t at;
+
+	for (at = 0; gone--; at += MQDEV_RECORD_SPACE(d->len)) {
+		d = (const void *)(c->buf + at);
+		consumer_skip(c, c->held_part, d, true);
+	}
+	c->held_pos += lead;
+	/* Pairs with READ_ONCE() in ring_hold_limit(): done with them. */
+	__atomic_store_n(c->parts[c->held_part].pos, c->held_pos,
+			 __ATOMIC_RELEASE);
+}
+
+/*
+ * The run in place of a single writer's partition, copied into our buffer
+ * in one go (it is contiguous in the doubly mapped ring) and checked there:
+ * each length within the copy, each record of the partition, its key within
+ * it, offsets one by one, the producer's flags only.  Expiry is judged there
+ * too (see peek_ring()): expired records that lead the run are skipped
+ * (*@skipped), one after a record kept ends it.  @recs then point into the
+ * copy.  How many records are kept.
+ */
+static unsigned int sw_shadow(struct mqdev_consumer *c,
+			      const struct mqdev_record **recs, unsigned int n,
+			      bool *skipped)
+{
+	const struct consumer_part *cp = &c->parts[c->held_part];
+	uint64_t next = cp->next_offset, bytes = c->held_end - c->held_pos;
+	uint64_t start = c->held_pos, at = 0, lead = 0;
+	unsigned int i, kept = 0, gone = 0;
+	const struct mqdev_record *d;
+	bool lapped, ttl;
+	uint32_t len;
+
+	*skipped = false;
+	/* Never past the mapping: at most the ring, from within its first. */
+	if (bytes > c->buf_size)
+		bytes = c->buf_size;
+	if (bytes > c->mask + 1)
+		bytes = c->mask + 1;
+	memcpy(c->buf, cp->data + (start & c->mask), bytes);
+	/* No clock to read for a record with no expiry in a topic with no TTL. */
+	ttl = cp->ttl && __atomic_load_n(cp->ttl, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++) {
+		d = (const void *)(c->buf + at);
+		if (bytes - at < sizeof(*d))
+			break;
+		len = d->len;
+		if (!record_sane(c, len) || MQDEV_RECORD_SPACE(len) > bytes - at ||
+		    d->key_len > len - sizeof(*d) ||
+		    d->partition != c->held_part || d->offset != next ||
+		    (d->flags & ~MQDEV_RECORD_PRODUCER_FLAGS))
+			break;
+		if ((!ttl && !(d->flags & MQDEV_RECORD_EXPIRES)) ||
+		    !record_expired(c, c->held_part, d))
+			recs[kept++] = d;
+		else if (kept)
+			break;
+		else
+			gone++;
+		at += MQDEV_RECORD_SPACE(len);
+		next++;
+		if (gone && !kept)
+			lead = at;
+	}
+	/* Pairs with the writer's release fence after it moves tail. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	lapped = __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > start;
+	if (!i && !lapped) {
+		c->error = -EBADMSG;
+		return 0;
+	}
+	if (!i)
+		return 0;	/* overwritten under us: the next peek lands */
+	/* Overwritten after the copy: release() says so; nothing skipped. */
+	if (gone && !lapped) {
+		sw_skip(c, gone, lead);
+		*skipped = true;
+	}
+	c->held_end = start + at;
+	c->held_next = next;
+	return kept;
+}
+
 /* Take the next run of up to @max records, or none; how many. */
 static unsigned int consumer_take(struct mqdev_consumer *c,
 				  const struct mqdev_record **recs,
 				  unsigned int max)
 {
 	unsigned int n = 0, i;
+	bool skipped;
 
 	if (c->error)
 		return 0;
@@ -779,7 +916,12 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 		if (recs[0])
 			n = copy_run(c, recs, max);
 	} else if (!n) {
-		n = peek_ring_run(c, recs, max);
+		do {
+			skipped = false;
+			n = peek_ring_run(c, recs, max);
+			if (n && c->sw)
+				n = sw_shadow(c, recs, n, &skipped);
+		} while (!n && skipped && !c->error);
 		/* A reader the ring lapped reads the disk first. */
 		if (!n)
 			n = history_run(c, recs, max);
@@ -894,9 +1036,11 @@ static bool part_ready(struct mqdev_consumer *c, uint32_t p,
 
 	if (pos < tail)
 		pos = tail;
+	/* A single writer has no transactions: its TXN flag is not looked up. */
 	return pos < head && head - pos >= min_bytes &&
-	       record_txn_state(c, (const void *)(cp->data + (pos & c->mask))) !=
-	       MQDEV_TXN_OPEN;
+	       (c->sw ||
+		record_txn_state(c, (const void *)(cp->data + (pos & c->mask))) !=
+		MQDEV_TXN_OPEN);
 }
 
 static bool consumer_ready(struct mqdev_consumer *c, uint32_t min_bytes)

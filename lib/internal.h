@@ -83,6 +83,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_exchange_opts__last	alternate
 #define mqdev_bind_opts__last		match
 #define mqdev_exchange_send_opts__last	record_flags
+#define mqdev_swriter_opts__last	flags
 
 /* A field added after __last would be dropped: only padding may follow. */
 #define OPTS_LAST_CHECK(type)						\
@@ -99,6 +100,7 @@ OPTS_LAST_CHECK(mqdev_stats_module);
 OPTS_LAST_CHECK(mqdev_exchange_opts);
 OPTS_LAST_CHECK(mqdev_bind_opts);
 OPTS_LAST_CHECK(mqdev_exchange_send_opts);
+OPTS_LAST_CHECK(mqdev_swriter_opts);
 
 /* admin.c: the names a *_LIST ioctl gives, newly allocated; or -errno. */
 int mqdev_list_names(int fd, unsigned long cmd,

@@ -363,6 +363,50 @@ int mqdev_producer_send(struct mqdev_producer *producer,
 			const void *value, uint32_t value_len,
 			uint32_t partition, void *opaque);
 
+/*
+ * The one writer of a single-writer topic (MQDEV_TOPIC_SINGLE_WRITER): it
+ * writes records straight into the mapped rings and publishes them with a
+ * store, entering the kernel only to wake a sleeping reader or, on a block
+ * topic, to wait for room.  One at a time per topic: a second is -EBUSY
+ * until the first is freed (or its process dies), and the next one goes on
+ * after the last record the kernel found whole.
+ */
+#define MQDEV_SWRITER_NONBLOCK	(1U << 0) /* -EAGAIN instead of waiting */
+
+struct mqdev_swriter_opts {
+	size_t		sz;		/* sizeof(struct mqdev_swriter_opts) */
+	uint32_t	flags;		/* MQDEV_SWRITER_* */
+};
+
+struct mqdev_swriter;
+int mqdev_swriter_new(const char *topic,
+		      const struct mqdev_swriter_opts *opts,
+		      struct mqdev_swriter **writer);
+/* Commits what is reserved, then gives the role back. */
+void mqdev_swriter_free(struct mqdev_swriter *writer);
+int mqdev_swriter_fd(const struct mqdev_swriter *writer);
+uint32_t mqdev_swriter_partitions(const struct mqdev_swriter *writer);
+/*
+ * Reserve a record of @partition with room for @key_len bytes of key and
+ * @value_len of value, its header filled in (offset, time, @flags: the
+ * producer's MQDEV_RECORD_* only): write the key at mqdev_record_key() and
+ * the value after it.  Invisible to readers until mqdev_swriter_commit().
+ * -EMSGSIZE past max_record; on a full block topic, waits for room (commits
+ * first), or -EAGAIN with MQDEV_SWRITER_NONBLOCK.
+ */
+int mqdev_swriter_reserve(struct mqdev_swriter *writer, uint32_t partition,
+			  uint32_t key_len, uint32_t value_len, uint32_t flags,
+			  struct mqdev_record **rec);
+/* Publish every reserved record; wakes sleeping readers if any asked. */
+int mqdev_swriter_commit(struct mqdev_swriter *writer);
+/*
+ * Copy a batch in and commit it: partition (MQDEV_PARTITION_ANY: by key, or
+ * round-robin) and offset of each message are written back.  Returns how
+ * many were written, from the first, or -errno if none were.
+ */
+int mqdev_swriter_send(struct mqdev_swriter *writer, struct mqdev_msg *msgs,
+		       unsigned int count);
+
 /* A message in Kafka's record model, for mqdev_producer_send_opts(). */
 struct mqdev_send_opts {
 	size_t		sz;		/* sizeof(struct mqdev_send_opts) */

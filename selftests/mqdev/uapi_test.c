@@ -46,6 +46,11 @@ TEST_F(uapi, version_and_features)
 	EXPECT_TRUE(v.features & MQDEV_FEAT_WAIT);
 	EXPECT_TRUE(v.features & MQDEV_FEAT_RECORD_BATCH);
 	EXPECT_TRUE(v.features & MQDEV_FEAT_TXN);
+	EXPECT_TRUE(v.features & MQDEV_FEAT_SCHEDULE);
+	EXPECT_TRUE(v.features & MQDEV_FEAT_SINGLE_WRITER);
+	/* shipped numbers: scheduling's bit 10; bits 8 and 9 are exchanges' */
+	EXPECT_EQ(1ULL << 10, MQDEV_FEAT_SCHEDULE);
+	EXPECT_EQ(1ULL << 11, MQDEV_FEAT_SINGLE_WRITER);
 	EXPECT_EQ(v.features, mqdev_features(self->fd));
 	v.reserved[1] = 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_VERSION, &v));
@@ -124,12 +129,60 @@ TEST_F(uapi, reserved_room_is_zero)
 
 	ASSERT_LE(0, fd);
 	mqdev_name_set(req.name, self->name);
-	req.off.reserved[1] = 1;
+	req.off.reserved0 = 1;
 	EXPECT_EQ(-EINVAL, xioctl(fd, MQDEV_IOC_ATTACH, &req));
-	req.off.reserved[1] = 0;
+	req.off.reserved0 = 0;
 	EXPECT_EQ(0, xioctl(fd, MQDEV_IOC_ATTACH, &req));
-	EXPECT_EQ(0, req.off.reserved[0]);
+	EXPECT_EQ(0, req.off.reserved0);
 	close(fd);
+}
+
+/*
+ * struct mqdev_ring_offsets as released: ttl where it shipped, the
+ * single-writer fields in what was its reserved room, the size unchanged.
+ * Every attach reports the TTL's place; only a single-writer topic's the
+ * writer page and limit, and only its writer's handle the writer mapping.
+ */
+TEST_F(uapi, ring_offsets_layout)
+{
+	struct mqdev_attach att;
+	char sw[MQDEV_NAME_MAX + 1];
+	int fd;
+
+	EXPECT_EQ(96, offsetof(struct mqdev_ring_offsets, ttl));
+	EXPECT_EQ(100, offsetof(struct mqdev_ring_offsets, writer_page));
+	EXPECT_EQ(104, offsetof(struct mqdev_ring_offsets, writer_mmap));
+	EXPECT_EQ(112, offsetof(struct mqdev_ring_offsets, limit));
+	EXPECT_EQ(116, offsetof(struct mqdev_ring_offsets, reserved0));
+	EXPECT_EQ(120, sizeof(struct mqdev_ring_offsets));
+	EXPECT_EQ(232, sizeof(struct mqdev_attach));
+
+	fd = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
+	ASSERT_LE(0, fd);
+	EXPECT_NE(0, att.off.ttl);
+	EXPECT_EQ(0, att.off.writer_page);
+	EXPECT_EQ(0, att.off.writer_mmap);
+	EXPECT_EQ(0, att.off.limit);
+	close(fd);
+
+	strcpy(sw, topic_name("uapi-sw"));
+	ASSERT_EQ(0, create_topic(self->fd, sw, 1, 4096,
+				  MQDEV_TOPIC_SINGLE_WRITER));
+	fd = attach(sw, MQDEV_ATTACH_CONSUME, &att);
+	EXPECT_LE(0, fd);
+	EXPECT_NE(0, att.off.ttl);
+	EXPECT_NE(0, att.off.writer_page);
+	EXPECT_EQ(0, att.off.writer_mmap);
+	EXPECT_NE(0, att.off.limit);
+	EXPECT_EQ(0, att.off.reserved0);
+	close(fd);
+	fd = attach(sw, MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_WRITER, &att);
+	EXPECT_LE(0, fd);
+	EXPECT_NE(0, att.off.ttl);
+	EXPECT_NE(0, att.off.writer_mmap);
+	EXPECT_NE(att.off.ttl, att.off.limit);
+	close(fd);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, sw));
 }
 
 /* Names listed at a larger element size: each at its place, the rest 0. */

@@ -23,6 +23,7 @@
  *               against a plain produce, and RabbitMQ (exchange.c)
  *   cost        single-process time per message, produce and consume: run
  *               under -icount, where guest time counts instructions
+ *   swriter     a single-writer topic against the shared-memory ring, 64 B
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -205,6 +206,41 @@ static int throughput_table(uint64_t count, FILE *json)
 	return failed;
 }
 
+/*
+ * The single-writer path against the shared-memory ring, in the same run:
+ * the target is half the ring (issue 20); the ordinary path and the pipe
+ * for scale.
+ */
+static int swriter_table(uint64_t count, FILE *json)
+{
+	static const char *const names[] = {
+		"mqdev-swriter", "shm-ring", "mqdev", "pipe",
+	};
+	struct bench b = { .size = 64, .count = count };
+	struct rate r[4];
+	unsigned int i;
+	int failed = 0;
+
+	printf("\nswriter: 1 producer -> 1 consumer, 64 B, messages per "
+	       "second, single writer against the shared-memory ring\n\n");
+	printf("| peer | msgs/s | spread | of shm-ring |\n|---|---:|---:|---:|\n");
+	for (i = 0; i < 4; i++) {
+		const struct peer *p = peer_named(names[i]);
+
+		if (!p || measure(once_pair, p, &b, 0, b.count, &r[i])) {
+			r[i].med = 0;
+			failed++;
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		printf("| %s | %.0f | %.0f-%.0f | %.2f |\n", names[i], r[i].med,
+		       r[i].min, r[i].max, r[1].med ? r[i].med / r[1].med : 0);
+		if (r[i].med)
+			json_rate(json, "swriter", names[i], 64, &r[i], "");
+	}
+	return failed;
+}
+
 /* Four producers, four consumers: mqdev's group of four, others' pairs. */
 static int group_table(uint64_t count, FILE *json)
 {
@@ -329,19 +365,23 @@ static int memory_table(uint64_t count, FILE *json)
 static int cost_table(uint64_t count, FILE *json)
 {
 	struct bench b = { .size = 64, .count = count - count % BATCH + BATCH };
-	static const char *const names[] = { "mqdev", "mqdev-msg", "posix-mq" };
-	double prod[3], cons[3];
+	static const char *const names[] = {
+		"mqdev", "mqdev-msg", "posix-mq", "mqdev-swriter", "shm-ring",
+	};
+	double prod[5], cons[5];
 	unsigned int i;
 	int err;
 
-	err = mqdev_cost(&b, false, &prod[0], &cons[0]) |
-	      mqdev_cost(&b, true, &prod[1], &cons[1]) |
-	      pmq_cost(&b, &prod[2], &cons[2]);
+	err = mqdev_cost(&b, MQDEV_KIND_BATCH, &prod[0], &cons[0]) |
+	      mqdev_cost(&b, MQDEV_KIND_MSGS, &prod[1], &cons[1]) |
+	      pmq_cost(&b, &prod[2], &cons[2]) |
+	      mqdev_cost(&b, MQDEV_KIND_SWRITER, &prod[3], &cons[3]) |
+	      shm_cost(&b, &prod[4], &cons[4]);
 	printf("\ncost: one process, batches of %d produced then consumed, "
 	       "64 B, guest ns per message (instructions, under -icount)\n\n",
 	       BATCH);
 	printf("| peer | produce | consume | total |\n|---|---:|---:|---:|\n");
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 5; i++) {
 		printf("| %s | %.0f | %.0f | %.0f |\n", names[i], prod[i],
 		       cons[i], prod[i] + cons[i]);
 		json_result(json, "cost", names[i], 64,
@@ -383,6 +423,7 @@ static const struct {
 	{ "kafka", kafka_table_reps, true },
 	{ "exchange", exchange_table_reps, true },
 	{ "cost", cost_table, false },
+	{ "swriter", swriter_table, true },
 };
 
 static bool wanted(const char *list, const char *name, bool by_default)
@@ -472,8 +513,8 @@ int main(int argc, char **argv)
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
-				"latency,memory,durable,delay,kafka,exchange (the default), "
-				"cost\n");
+				"latency,memory,durable,delay,kafka,exchange,"
+				"swriter (the default), cost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

@@ -48,12 +48,18 @@ struct mqdev_ctx;
 int mqdev_setup(struct bench *b, void **ctx);
 void mqdev_teardown(void *ctx);
 int mqdev_produce_all(struct bench *b, void *ctx);
+int mqdev_sw_setup(struct bench *b, void **ctx);
+int mqdev_sw_produce(struct bench *b, void *ctx);
 int mqdev_produce_msgs(struct bench *b, void *ctx);
 int mqdev_consume_all(struct bench *b, void *ctx);
 int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members);
 double mqdev_bytes_per_msg(size_t size, uint64_t n);
-int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
+enum mqdev_kind { MQDEV_KIND_BATCH, MQDEV_KIND_MSGS, MQDEV_KIND_SWRITER };
+int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	       double *consume_ns);
+
+/* peers.c: the shared-memory ring, produced then consumed in one process */
+int shm_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
 /* mqbench.c: one producer and one consumer at once, the consumer's ns */
 int64_t run_once(const struct peer *p, struct bench *b);

@@ -10,7 +10,9 @@
 
 /*
  * /dev/mq: record batches appended with one ioctl each (or, as the peer
- * "mqdev-msg", messages acknowledged one by one), read in place through mmap.
+ * "mqdev-msg", messages acknowledged one by one, or as "mqdev-swriter", a
+ * single-writer topic's records written in place), read in place through
+ * mmap.
  */
 struct mqdev_ctx {
 	char topic[MQDEV_NAME_MAX + 1];
@@ -24,11 +26,11 @@ struct mqdev_ctx {
  */
 #define MQDEV_BENCH_CAPACITY	(32 << 20)
 
-static int mqdev_setup_parts(void **ctx, uint32_t partitions)
+static int mqdev_setup_flags(void **ctx, uint32_t partitions, uint32_t flags)
 {
 	struct mqdev_ctx *m = calloc(1, sizeof(*m));
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = partitions,
-		      .capacity = MQDEV_BENCH_CAPACITY);
+		      .capacity = MQDEV_BENCH_CAPACITY, .flags = flags);
 	static unsigned int seq;
 	int fd = mqdev_open(), err;
 
@@ -43,9 +45,19 @@ static int mqdev_setup_parts(void **ctx, uint32_t partitions)
 	return err ? -1 : 0;
 }
 
+static int mqdev_setup_parts(void **ctx, uint32_t partitions)
+{
+	return mqdev_setup_flags(ctx, partitions, 0);
+}
+
 int mqdev_setup(struct bench *b, void **ctx)
 {
 	return mqdev_setup_parts(ctx, 1);
+}
+
+int mqdev_sw_setup(struct bench *b, void **ctx)
+{
+	return mqdev_setup_flags(ctx, 1, MQDEV_TOPIC_SINGLE_WRITER);
 }
 
 /* Messages in one record batch: BATCH, or what fits in the largest batch. */
@@ -103,12 +115,28 @@ static int produce_msgs_of(struct mqdev_producer *p, char *buf,
 	return 0;
 }
 
+/* Messages @first.. written in place by a single writer, then committed. */
+static int produce_in_place(struct mqdev_swriter *w, const struct bench *b,
+			    uint64_t first, uint32_t n, const void *tmpl)
+{
+	struct mqdev_record *rec;
+	uint32_t j;
+
+	for (j = 0; j < n; j++) {
+		if (mqdev_swriter_reserve(w, 0, 0, b->size, 0, &rec))
+			return -1;
+		fill(rec + 1, b->size, first + j, tmpl);
+	}
+	return mqdev_swriter_commit(w) ? -1 : 0;
+}
+
 /*
- * A producer that appends @b's messages either as record batches or, with
- * @msgs, through MQDEV_IOC_PRODUCE with one struct mqdev_msg each.
+ * A producer that appends @b's messages as record batches, through
+ * MQDEV_IOC_PRODUCE with one struct mqdev_msg each, or in place.
  */
 struct bench_producer {
 	struct mqdev_producer	*p;
+	struct mqdev_swriter	*w;
 	struct mqdev_batch	*batch;
 	char			*buf;
 	void			*tmpl;
@@ -116,10 +144,16 @@ struct bench_producer {
 };
 
 static int bench_producer_new(struct bench_producer *bp, const char *topic,
-			      const struct bench *b, bool msgs)
+			      const struct bench *b, enum mqdev_kind kind)
 {
+	bool msgs = kind == MQDEV_KIND_MSGS;
+
 	memset(bp, 0, sizeof(*bp));
 	bp->tmpl = template_of(b->size);
+	if (kind == MQDEV_KIND_SWRITER) {
+		bp->per_call = BATCH;
+		return mqdev_swriter_new(topic, NULL, &bp->w) ? -1 : 0;
+	}
 	if (mqdev_producer_new(topic, NULL, &bp->p))
 		return -1;
 	bp->per_call = msgs ? BATCH : batch_msgs(b->size);
@@ -134,6 +168,7 @@ static void bench_producer_free(struct bench_producer *bp)
 {
 	mqdev_batch_free(bp->batch);
 	mqdev_producer_free(bp->p);
+	mqdev_swriter_free(bp->w);
 	free(bp->buf);
 	free(bp->tmpl);
 }
@@ -144,7 +179,8 @@ static int bench_produce(struct bench_producer *bp, const struct bench *b,
 {
 	uint32_t n = b->count - first < bp->per_call ? b->count - first :
 						       bp->per_call;
-	int err = bp->batch ?
+	int err = bp->w ? produce_in_place(bp->w, b, first, n, bp->tmpl) :
+		  bp->batch ?
 		  produce_batch_of(bp->p, bp->batch, b, first, n, partition,
 				   bp->tmpl) :
 		  produce_msgs_of(bp->p, bp->buf, b, first, n, partition,
@@ -153,14 +189,14 @@ static int bench_produce(struct bench_producer *bp, const struct bench *b,
 	return err ? -1 : (int)n;
 }
 
-static int produce_all(struct bench *b, void *ctx, bool msgs)
+static int produce_all(struct bench *b, void *ctx, enum mqdev_kind kind)
 {
 	struct mqdev_ctx *m = ctx;
 	struct bench_producer bp;
 	uint64_t i;
 	int n = 0;
 
-	if (bench_producer_new(&bp, m->topic, b, msgs))
+	if (bench_producer_new(&bp, m->topic, b, kind))
 		return -1;
 	for (i = 0; i < b->count && n >= 0; i += n)
 		n = bench_produce(&bp, b, i, m->partition);
@@ -170,12 +206,17 @@ static int produce_all(struct bench *b, void *ctx, bool msgs)
 
 int mqdev_produce_all(struct bench *b, void *ctx)
 {
-	return produce_all(b, ctx, false);
+	return produce_all(b, ctx, MQDEV_KIND_BATCH);
+}
+
+int mqdev_sw_produce(struct bench *b, void *ctx)
+{
+	return produce_all(b, ctx, MQDEV_KIND_SWRITER);
 }
 
 int mqdev_produce_msgs(struct bench *b, void *ctx)
 {
-	return produce_all(b, ctx, true);
+	return produce_all(b, ctx, MQDEV_KIND_MSGS);
 }
 
 /* A standalone holding reader, or the one member of group "g<group>". */
@@ -375,9 +416,9 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n)
 
 /*
  * A batch produced, then consumed in place, in one process: as a record
- * batch or, with @msgs, as messages acknowledged one by one.
+ * batch, as messages acknowledged one by one, or written in place.
  */
-int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
+int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	       double *consume_ns)
 {
 	const struct mqdev_record *recs[BATCH];
@@ -387,8 +428,9 @@ int mqdev_cost(struct bench *b, bool msgs, double *produce_ns,
 	struct mqdev_ctx *m;
 	int n = 0, got;
 
-	if (mqdev_setup(b, (void **)&m) ||
-	    bench_producer_new(&bp, m->topic, b, msgs))
+	if ((kind == MQDEV_KIND_SWRITER ? mqdev_sw_setup(b, (void **)&m) :
+					  mqdev_setup(b, (void **)&m)) ||
+	    bench_producer_new(&bp, m->topic, b, kind))
 		return -1;
 	c = mqdev_reader(m);
 	if (!c)

@@ -327,10 +327,38 @@ static void shm_teardown(void *ctx)
 	munmap(r, r->len);
 }
 
+/* A batch into the ring, then out of it, in one process: for -icount. */
+int shm_cost(struct bench *b, double *produce_ns, double *consume_ns)
+{
+	struct shm_ring *r;
+	struct bench each = *b;
+	uint64_t i, tp = 0, tc = 0, t0;
+	int err = 0;
+
+	if (shm_setup(b, (void **)&r))
+		return -1;
+	each.count = BATCH;
+	for (i = 0; i < b->count && !err; i += BATCH) {
+		r->head = r->tail = 0;
+		t0 = now_ns();
+		shm_produce(&each, r);
+		tp += now_ns() - t0;
+		t0 = now_ns();
+		err = shm_consume(&each, r);
+		tc += now_ns() - t0;
+	}
+	shm_teardown(r);
+	*produce_ns = (double)tp / i;
+	*consume_ns = (double)tc / i;
+	return err;
+}
+
 const struct peer peers[] = {
 	{ "mqdev", mqdev_setup, mqdev_produce_all, mqdev_consume_all,
 	  mqdev_teardown },
 	{ "mqdev-msg", mqdev_setup, mqdev_produce_msgs, mqdev_consume_all,
+	  mqdev_teardown },
+	{ "mqdev-swriter", mqdev_sw_setup, mqdev_sw_produce, mqdev_consume_all,
 	  mqdev_teardown },
 	{ "posix-mq", pmq_setup, pmq_produce, pmq_consume, pmq_teardown },
 	{ "unix-mmsg", unix_setup, unix_produce, unix_consume, pipe_teardown },

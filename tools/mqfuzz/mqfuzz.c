@@ -79,6 +79,7 @@ struct fuzzer {
 	uint64_t	calls;
 	uint64_t	ok[0x80];	/* ioctls that succeeded, by number */
 	uint64_t	maps;		/* mmaps that succeeded */
+	uint64_t	scribbles;	/* garbage through a writer mapping */
 	char		*rbuf;		/* RBUF_SIZE, then a PROT_NONE page */
 	/*
 	 * Every buffer the kernel may write goes in page, never on the stack
@@ -288,7 +289,8 @@ static void do_topic(struct fuzzer *f, int fd)
 		u.create.partitions = chance(f, 80) ? 1 + below(f, 4) : number(f);
 		u.create.capacity = chance(f, 80) ? 4096ULL << below(f, 4) :
 						    number(f);
-		u.create.flags = chance(f, 80) ? below(f, 4) : number(f);
+		/* overwrite, durable, single writer, and their mixes */
+		u.create.flags = chance(f, 80) ? below(f, 8) : number(f);
 		fuzz_ioctl(f, fd, MQDEV_IOC_TOPIC_CREATE, &u.create,
 			   sizeof(u.create));
 		break;
@@ -429,8 +431,11 @@ static void do_attach(struct fuzzer *f, int fd)
 	struct mqdev_attach req = {};
 
 	name(f, req.name);
-	/* produce, consume, both; a replica's or an acks=all producer's */
-	req.flags = chance(f, 90) ? 1 + below(f, 15) : number(f);
+	/*
+	 * produce, consume, both; a replica's or an acks=all producer's; a
+	 * single writer
+	 */
+	req.flags = chance(f, 90) ? 1 + below(f, 31) : number(f);
 	fuzz_ioctl(f, fd, MQDEV_IOC_ATTACH, &req, sizeof(req));
 }
 
@@ -769,13 +774,26 @@ static void do_random_ioctl(struct fuzzer *f, int fd)
 				       (void *)(uintptr_t)rnd(f));
 }
 
+/* A few words of one page: small numbers (lengths) or any. */
+static void scribble(struct fuzzer *f, char *page)
+{
+	unsigned int k = 1 + below(f, 8);
+	uint64_t w;
+
+	while (k--) {
+		w = chance(f, 50) ? below(f, 1 << 16) : number(f);
+		memcpy(page + 8 * below(f, 4096 / 8), &w, sizeof(w));
+	}
+}
+
 static void do_mmap(struct fuzzer *f, int fd)
 {
 	static const uint64_t bases[] = {
 		0, 1ULL << 32, 2ULL << 32, 1ULL << 40, 1ULL << 41, 3ULL << 40,
+		1ULL << 42, (1ULL << 42) + (1ULL << 32),	/* a writer's */
 	};
 	unsigned int slot = below(f, NR_MAPS);
-	uint64_t off = bases[below(f, 6)] + (chance(f, 80) ? 0 :
+	uint64_t off = bases[below(f, 8)] + (chance(f, 80) ? 0 :
 					      4096ULL * below(f, 4));
 	size_t len = chance(f, 70) ? 4096 * (1 + below(f, 40)) : number(f);
 	int prot = chance(f, 70) ? PROT_READ : below(f, 8);
@@ -800,6 +818,135 @@ static void do_mmap(struct fuzzer *f, int fd)
 			(void)p[i];
 	if (chance(f, 20))
 		mprotect(addr, 4096, PROT_READ | PROT_WRITE);
+	/*
+	 * A single writer's mapping: garbage in its records and its page
+	 * (at the end), for its readers and the kernel's syncs to meet.
+	 */
+	if ((prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE) &&
+	    len >= 4096 && !(len % 4096)) {
+		scribble(f, (char *)addr + (chance(f, 50) ? len - 4096 :
+					    4096ULL * below(f, len / 4096)));
+		f->scribbles += off >= bases[6];
+	}
+}
+
+/*
+ * Be the writer of a single-writer topic of our own for a moment: garbage
+ * through the writer mapping, then a reader's seek and a describe (the
+ * kernel's checked walks) and the hand-over (its sync).
+ */
+/*
+ * A run of records at the writer's head that mostly hold, one field of one
+ * changed, and head (sometimes tail) published near the run's end: random
+ * words alone almost never form a record the kernel walks past.
+ */
+static void writer_records(struct fuzzer *f, char *map,
+			   const struct mqdev_attach *att)
+{
+	struct mqdev_writer_page *wp = (void *)(map + att->off.writer_page -
+						att->off.data);
+	uint64_t cap = att->capacity, pos = wp->head, off = wp->next_offset;
+	unsigned int n = 1 + below(f, 16), bad = below(f, 2 * n), i;
+	struct mqdev_record *r;
+	uint32_t len;
+
+	for (i = 0; i < n; i++) {
+		len = sizeof(*r) + 8 * below(f, 8);
+		/* The data is mapped twice: a record may run over the end. */
+		r = (void *)(map + (pos & (cap - 1)));
+		memset(r, 0, len);
+		r->len = len;
+		r->offset = off++;
+		if (i == bad) {
+			switch (below(f, 6)) {
+			case 0: r->len = number(f); break;
+			case 1: r->offset = number(f); break;
+			case 2: r->partition = number(f); break;
+			case 3: r->flags = number(f); break;
+			case 4: r->key_len = number(f); break;
+			default: r->offset = UINT64_MAX; break;
+			}
+		}
+		pos += MQDEV_RECORD_SPACE(len);
+	}
+	if (chance(f, 20))
+		wp->tail = chance(f, 50) ? pos - cap + 8 * below(f, 8) :
+					   number(f);
+	if (chance(f, 20))
+		pos += 8 * below(f, 64);
+	__atomic_store_n(&wp->head, pos, __ATOMIC_RELEASE);
+}
+
+static void writer_garbage(struct fuzzer *f)
+{
+	struct mqdev_topic_create create = {
+		.capacity = 4096, .partitions = 1,
+		.flags = MQDEV_TOPIC_SINGLE_WRITER | (chance(f, 50) ?
+						      MQDEV_TOPIC_OVERWRITE : 0),
+	};
+	struct mqdev_attach att = { .flags = MQDEV_ATTACH_PRODUCE |
+					     MQDEV_ATTACH_WRITER };
+	struct mqdev_seek seek = { .whence = below(f, 4), .offset = below(f, 64) };
+	int wfd = open(MQDEV_DEVICE, O_RDWR), rfd = open(MQDEV_DEVICE, O_RDWR);
+	struct mqdev_topic_id id = {};
+	unsigned int k;
+	int fd;
+	size_t len;
+	char *map;
+
+	snprintf(create.name, sizeof(create.name), "fz-sw-%d", getpid());
+	memcpy(att.name, create.name, sizeof(att.name));
+	if (wfd < 0 || rfd < 0)
+		goto out;
+	ioctl(wfd, MQDEV_IOC_TOPIC_CREATE, &create);
+	if (ioctl(wfd, MQDEV_IOC_ATTACH, &att))
+		goto out;
+	len = att.off.ring_size - att.off.data;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, wfd,
+		   att.off.writer_mmap);
+	if (map == MAP_FAILED)
+		goto out;
+	if (chance(f, 70))
+		writer_records(f, map, &att);
+	else
+		for (k = 0; k < 4; k++)
+			scribble(f, map + 4096 * below(f, 3));
+	f->scribbles++;
+	memset(&att, 0, sizeof(att));
+	memcpy(att.name, create.name, sizeof(att.name));
+	att.flags = MQDEV_ATTACH_CONSUME;
+	if (!ioctl(rfd, MQDEV_IOC_ATTACH, &att))
+		ioctl(rfd, MQDEV_IOC_SEEK, &seek);
+	munmap(map, len);
+out:
+	if (wfd >= 0)
+		close(wfd);
+	if (rfd >= 0)
+		close(rfd);
+	/* Not left behind: one topic per turn, then gone. */
+	fd = open(MQDEV_DEVICE, O_RDWR);
+	if (fd >= 0) {
+		memcpy(id.name, create.name, sizeof(id.name));
+		ioctl(fd, MQDEV_IOC_TOPIC_DELETE, &id);
+		close(fd);
+	}
+}
+
+/* The single writer's ioctl: wake readers, ask for room. */
+static void do_writer(struct fuzzer *f, int fd)
+{
+	struct mqdev_writer req = {};
+	bool nonblock = fcntl(fd, F_GETFL) & O_NONBLOCK;
+
+	if (chance(f, 30)) {
+		writer_garbage(f);
+		return;
+	}
+	req.partition = chance(f, 90) ? below(f, 5) : number(f);
+	req.flags = chance(f, 90) ? 1 + below(f, 3) : number(f);
+	/* A blocking wait for room could last: only a non-blocking one. */
+	req.need = nonblock && chance(f, 50) ? number(f) : 0;
+	fuzz_ioctl(f, fd, MQDEV_IOC_WRITER, &req, sizeof(req));
 }
 
 /* ---- netlink ------------------------------------------------------------- */
@@ -1553,7 +1700,7 @@ static void fuzz_call(struct fuzzer *f)
 	}
 	if (fd < 0)
 		return;
-	switch (below(f, 13)) {
+	switch (below(f, 14)) {
 	case 0:
 		doing = "topic";
 		do_topic(f, fd);
@@ -1601,6 +1748,10 @@ static void fuzz_call(struct fuzzer *f)
 	case 11:
 		doing = "exchange";
 		do_exchange(f, fd);
+		break;
+	case 12:
+		doing = "writer";
+		do_writer(f, fd);
 		break;
 	default:
 		doing = "produce_batch";
@@ -1663,6 +1814,7 @@ static uint64_t fuzz_process(unsigned int proc)
 		calls += f[t].calls;
 		for (i = 1; i < nr_threads && !t; i++) {
 			f[0].maps += f[i].maps;
+			f[0].scribbles += f[i].scribbles;
 			for (n = 0; n < 0x80; n++)
 				f[0].ok[n] += f[i].ok[n];
 		}
@@ -1677,14 +1829,14 @@ static uint64_t fuzz_process(unsigned int proc)
 	       ", identity-list %" PRIu64 ", schedule %" PRIu64
 	       ", mmap %" PRIu64
 	       ", exchange %" PRIu64 ", ex-bind %" PRIu64 ", ex-produce %"
-	       PRIu64 "\n",
+	       PRIu64 ", writer %" PRIu64 ", writer-scribbles %" PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
 	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
 	       f[0].ok[0x32], f[0].ok[0x33], f[0].ok[0x16], f[0].ok[0x17],
 	       f[0].ok[0x05] + f[0].ok[0x23] + f[0].ok[0x34] + f[0].ok[0x35],
 	       f[0].ok[0x36], f[0].ok[0x50], f[0].maps, f[0].ok[0x40],
-	       f[0].ok[0x44], f[0].ok[0x47]);
+	       f[0].ok[0x44], f[0].ok[0x47], f[0].ok[0x18], f[0].scribbles);
 	fflush(stdout);
 	return calls;
 }

@@ -50,7 +50,13 @@
 #define MQDEV_TOPIC_OVERWRITE	_BITUL(0) /* drop the oldest records when full */
 /* replicated (see below); never with OVERWRITE */
 #define MQDEV_TOPIC_DURABLE	_BITUL(1)
-#define MQDEV_TOPIC_FLAGS	(MQDEV_TOPIC_OVERWRITE | MQDEV_TOPIC_DURABLE)
+/*
+ * one writer (MQDEV_ATTACH_WRITER) writes its records into the mapped ring
+ * itself, with no system call; never with DURABLE.  See below.
+ */
+#define MQDEV_TOPIC_SINGLE_WRITER _BITUL(2)
+#define MQDEV_TOPIC_FLAGS	(MQDEV_TOPIC_OVERWRITE | MQDEV_TOPIC_DURABLE | \
+				 MQDEV_TOPIC_SINGLE_WRITER)
 
 /*
  * A durable topic has replicas: privileged handles attached with
@@ -150,8 +156,15 @@ struct mqdev_ring_offsets {
 	__u32	end;		/* ring: __u64 byte position of the log's end */
 	__u32	high_watermark;	/* ring: __u64 offset consumers see up to */
 	__u32	ttl;		/* ring: __u64 the topic's TTL (ns), 0: none */
+	/* single-writer topics (0 elsewhere): */
+	__u32	writer_page;	/* ring: its struct mqdev_writer_page */
+	__u64	writer_mmap;	/* mmap offset of partition 0's writer mapping */
+	__u32	limit;		/* ring: __u64 position the writer may reach */
+	/*
+	 * No room is left after this: a later layout grows struct
+	 * mqdev_attach (extensible by its size) rather than this one.
+	 */
 	__u32	reserved0;
-	__u64	reserved[2];	/* room for what a later layout adds */
 };
 
 /*
@@ -163,6 +176,34 @@ struct mqdev_ring_offsets {
 /* ring flags word */
 #define MQDEV_RING_NEED_WAKEUP	_BITUL(0) /* a producer waits for space */
 #define MQDEV_RING_DEAD		_BITUL(1) /* the topic was deleted */
+#define MQDEV_RING_READER_WAIT	_BITUL(2) /* a reader sleeps: WRITER_WAKE */
+
+/*
+ * A single-writer topic (MQDEV_TOPIC_SINGLE_WRITER; Documentation/mqdev.rst
+ * says what a reader may trust of it).  The one handle attached with
+ * MQDEV_ATTACH_WRITER maps each partition's data area (twice) and then its
+ * writer page read-write:
+ *
+ *   mmap(NULL, ring_size - data, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+ *        writer_mmap + partition * part_stride);
+ *
+ * and writes whole records at head, every header field its own (offsets
+ * rising by one from next_offset, the producer's flags only, the rest
+ * zero).  It publishes them with a release store of head, then, after a
+ * full barrier, reads the ring's flags: with MQDEV_RING_READER_WAIT set it
+ * calls MQDEV_IOC_WRITER with MQDEV_WRITER_WAKE.  On an overwrite topic it
+ * moves tail past whole records itself, storing it (and a release fence)
+ * before it reuses their bytes; on a block topic it may write up to the
+ * ring's limit, and asks for more with MQDEV_WRITER_ROOM.  For readers,
+ * head and tail are those of the writer page: anything, to be checked.
+ * The kernel writes the page only when the role changes hands: head and
+ * tail as far as its checks of the records held, and next_offset.
+ */
+struct mqdev_writer_page {
+	__u64	head;
+	__u64	tail;
+	__u64	next_offset;
+};
 
 /* struct mqdev_attach.flags */
 #define MQDEV_ATTACH_PRODUCE	_BITUL(0)
@@ -174,8 +215,14 @@ struct mqdev_ring_offsets {
  * has passed it (Kafka's acks=all); see MQDEV_IOC_PRODUCE
  */
 #define MQDEV_ATTACH_ACKS_ALL	_BITUL(3)
+/*
+ * with PRODUCE, on a single-writer topic: be its writer, the only one while
+ * this file lives (EBUSY for a second)
+ */
+#define MQDEV_ATTACH_WRITER	_BITUL(4)
 #define MQDEV_ATTACH_FLAGS	(MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_CONSUME | \
-				 MQDEV_ATTACH_REPLICA | MQDEV_ATTACH_ACKS_ALL)
+				 MQDEV_ATTACH_REPLICA | MQDEV_ATTACH_ACKS_ALL | \
+				 MQDEV_ATTACH_WRITER)
 
 /* MQDEV_IOC_ATTACH: bind the handle to one topic; once per handle. */
 struct mqdev_attach {
@@ -462,8 +509,9 @@ struct mqdev_replica_confirm {
  * the scheduled message for MQDEV_IOC_SCHED_CANCEL, @due is its due time.
  * Not for a handle bound to a producer session (EINVAL): a sequence number
  * is for an append made now; nor for an acks=all handle (EINVAL): nobody
- * waits for the replicas when it is appended.  @msg.sequence and
- * @msg.status must be zero.
+ * waits for the replicas when it is appended; nor on a single-writer
+ * topic (EOPNOTSUPP): its ring is its writer's to write.  @msg.sequence
+ * and @msg.status must be zero.
  *
  * On a topic that blocks when full and is full at the due time, the append
  * is tried again every MQDEV_SCHED_RETRY_MS, holding back the messages due
@@ -588,6 +636,26 @@ struct mqdev_wait {
 };
 
 #define MQDEV_WAIT_FOREVER	(~(__u64)0)
+
+/* struct mqdev_writer.flags */
+#define MQDEV_WRITER_WAKE	_BITUL(0) /* wake the partition's readers */
+#define MQDEV_WRITER_ROOM	_BITUL(1) /* wait until @need <= the limit */
+#define MQDEV_WRITER_FLAGS	(MQDEV_WRITER_WAKE | MQDEV_WRITER_ROOM)
+
+/*
+ * MQDEV_IOC_WRITER, on a single-writer topic's writer handle.  WAKE clears
+ * MQDEV_RING_READER_WAIT and wakes the partition's sleeping readers.  ROOM
+ * recomputes the partition's limit (the slowest holder's position plus the
+ * capacity) and, unless @need is within it, sleeps until a holder moves on
+ * (EAGAIN with O_NONBLOCK; EINTR on a signal).  @limit comes back.
+ */
+struct mqdev_writer {
+	__u32	partition;
+	__u32	flags;		/* MQDEV_WRITER_* */
+	__u64	need;		/* ROOM: the position to reach */
+	__u64	limit;		/* out */
+	__u64	reserved[2];
+};
 
 /*
  * A record in a partition's data area.  Records start at 8-byte aligned
@@ -849,7 +917,9 @@ struct mqdev_exchange_create {
  * MQDEV_IOC_EXCHANGE_BIND and _UNBIND.  @partition is a partition of the
  * topic, or MQDEV_PARTITION_ANY to place each copy as MQDEV_IOC_PRODUCE
  * would (by the message's key, else round-robin).  Unbinding names the
- * binding by all three: exchange, topic and partition, and key.
+ * binding by all three: exchange, topic and partition, and key.  A
+ * single-writer topic can be neither a binding's topic nor an exchange's
+ * alternate (EOPNOTSUPP): only its writer appends to it.
  */
 struct mqdev_exchange_bind {
 	char	exchange[MQDEV_NAME_SIZE];
@@ -1329,6 +1399,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_EXCHANGES	_BITULL(8) /* exchanges, bindings, routing */
 #define MQDEV_FEAT_ROUTE_PROGRAMS _BITULL(9) /* headers exchanges, programs */
 #define MQDEV_FEAT_SCHEDULE	_BITULL(10) /* delayed messages, expiry */
+#define MQDEV_FEAT_SINGLE_WRITER _BITULL(11) /* single-writer topics */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -1345,6 +1416,7 @@ struct mqdev_version {
 #define MQDEV_IOC_WAIT		_IOWR(MQDEV_IOC_MAGIC, 0x15, struct mqdev_wait)
 #define MQDEV_IOC_REPLICA_CONFIRM _IOWR(MQDEV_IOC_MAGIC, 0x16, struct mqdev_replica_confirm)
 #define MQDEV_IOC_REPLICA_GROUPS _IOWR(MQDEV_IOC_MAGIC, 0x17, struct mqdev_replica_groups)
+#define MQDEV_IOC_WRITER	_IOWR(MQDEV_IOC_MAGIC, 0x18, struct mqdev_writer)
 #define MQDEV_IOC_TOPIC_RESTORE	 _IOW(MQDEV_IOC_MAGIC, 0x05, struct mqdev_topic_restore)
 #define MQDEV_IOC_TOPIC_OPEN	 _IOW(MQDEV_IOC_MAGIC, 0x06, struct mqdev_topic_id)
 #define MQDEV_IOC_GROUP_RESTORE	 _IOW(MQDEV_IOC_MAGIC, 0x23, struct mqdev_group_restore)

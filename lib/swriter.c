@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * The single writer of a single-writer topic: records written straight into
+ * each partition's ring, through the writer's own read-write mapping, and
+ * published with one release store of the writer page's head; a system call
+ * only when a reader sleeps (MQDEV_RING_READER_WAIT) or a block topic's
+ * holders leave no room (Documentation/mqdev.rst, "Single-writer topics").
+ *
+ * Reserve and commit, as libbpf's ring_buffer__reserve() and __submit():
+ * reserved records are invisible until the commit publishes them, one
+ * store per partition.  A wait for room publishes only what was committed
+ * (or sent), never a reservation the caller may not have written yet.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+struct swriter_part {
+	void			*ring;		/* read-only: ctrl page */
+	char			*data;		/* ours: data, mapped twice */
+	struct mqdev_writer_page *wp;		/* ours: published head, tail */
+	const uint32_t		*flags;		/* the kernel's */
+	const uint64_t		*limit;		/* the kernel's */
+	uint64_t		head;		/* reserved up to here */
+	uint64_t		done;		/* written up to here */
+	uint64_t		pub;		/* published up to here */
+	uint64_t		tail;
+	uint64_t		next_offset;
+	uint64_t		limit_seen;
+};
+
+struct mqdev_swriter {
+	int			fd;
+	bool			nonblock;
+	bool			overwrite;
+	struct mqdev_attach	attach;
+	uint64_t		mask;
+	uint32_t		next_rr;
+	uint64_t		last_ts;
+	uint64_t		run_ts;		/* of the records before a commit */
+	struct swriter_part	*parts;
+};
+
+static void swriter_unmap(struct mqdev_swriter *w)
+{
+	const struct mqdev_ring_offsets *off = &w->attach.off;
+	struct swriter_part *sp;
+	uint32_t p;
+
+	for (p = 0; p < w->attach.partitions; p++) {
+		sp = &w->parts[p];
+		if (sp->ring)
+			munmap(sp->ring, off->ring_size);
+		if (sp->data)
+			munmap(sp->data, off->ring_size - off->data);
+	}
+}
+
+static int swriter_map(struct mqdev_swriter *w, uint32_t p)
+{
+	const struct mqdev_ring_offsets *off = &w->attach.off;
+	struct swriter_part *sp = &w->parts[p];
+	char *ring, *data;
+
+	ring = mmap(NULL, off->ring_size, PROT_READ, MAP_SHARED, w->fd,
+		    off->ring_mmap + p * off->part_stride);
+	if (ring == MAP_FAILED)
+		return -errno;
+	sp->ring = ring;
+	data = mmap(NULL, off->ring_size - off->data, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, w->fd, off->writer_mmap + p * off->part_stride);
+	if (data == MAP_FAILED)
+		return -errno;
+	sp->data = data;
+	sp->wp = (void *)(data + off->writer_page - off->data);
+	sp->flags = (const uint32_t *)(ring + off->flags);
+	sp->limit = (const uint64_t *)(ring + off->limit);
+	/* The kernel wrote them when we took the role: they hold. */
+	sp->head = sp->done = sp->pub = sp->wp->head;
+	sp->tail = sp->wp->tail;
+	sp->next_offset = sp->wp->next_offset;
+	sp->limit_seen = __atomic_load_n(sp->limit, __ATOMIC_RELAXED);
+	return 0;
+}
+
+MQDEV_EXPORT int mqdev_swriter_new(const char *topic,
+				   const struct mqdev_swriter_opts *opts,
+				   struct mqdev_swriter **writer)
+{
+	struct mqdev_swriter *w;
+	uint32_t flags, p;
+	int err;
+
+	if (!OPTS_VALID(opts, mqdev_swriter_opts))
+		return -EINVAL;
+	flags = OPTS_GET(opts, flags, 0);
+	if (flags & ~MQDEV_SWRITER_NONBLOCK)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->nonblock = flags & MQDEV_SWRITER_NONBLOCK;
+	w->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_PRODUCE |
+				MQDEV_ATTACH_WRITER,
+				w->nonblock ? O_NONBLOCK : 0, &w->attach);
+	if (w->fd < 0) {
+		err = w->fd;
+		free(w);
+		return err;
+	}
+	w->mask = w->attach.capacity - 1;
+	w->overwrite = w->attach.topic_flags & MQDEV_TOPIC_OVERWRITE;
+	w->parts = calloc(w->attach.partitions, sizeof(*w->parts));
+	err = w->parts ? 0 : -ENOMEM;
+	for (p = 0; !err && p < w->attach.partitions; p++)
+		err = swriter_map(w, p);
+	if (err) {
+		if (w->parts)
+			swriter_unmap(w);
+		free(w->parts);
+		close(w->fd);
+		free(w);
+		return err;
+	}
+	*writer = w;
+	return 0;
+}
+
+MQDEV_EXPORT void mqdev_swriter_free(struct mqdev_swriter *w)
+{
+	if (!w)
+		return;
+	mqdev_swriter_commit(w);
+	swriter_unmap(w);
+	free(w->parts);
+	close(w->fd);
+	free(w);
+}
+
+MQDEV_EXPORT int mqdev_swriter_fd(const struct mqdev_swriter *w)
+{
+	return w->fd;
+}
+
+MQDEV_EXPORT uint32_t mqdev_swriter_partitions(const struct mqdev_swriter *w)
+{
+	return w->attach.partitions;
+}
+
+/*
+ * Move the tail past the oldest record.  Our own records hold; one that
+ * does not was left by a writer before us: drop everything before head.
+ */
+static void swriter_drop_oldest(struct mqdev_swriter *w, struct swriter_part *sp)
+{
+	const struct mqdev_record *rec = (const void *)(sp->data +
+							(sp->tail & w->mask));
+	uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
+
+	if (len < sizeof(*rec) || len > w->attach.max_record ||
+	    MQDEV_RECORD_SPACE(len) > sp->head - sp->tail)
+		sp->tail = sp->head;
+	else
+		sp->tail += MQDEV_RECORD_SPACE(len);
+}
+
+/* Publish partition @sp's written records; true if there were any. */
+static bool swriter_publish(struct swriter_part *sp)
+{
+	if (sp->pub == sp->done)
+		return false;
+	/* Pairs with readers' acquire loads of head. */
+	__atomic_store_n(&sp->wp->head, sp->done, __ATOMIC_RELEASE);
+	sp->pub = sp->done;
+	return true;
+}
+
+static int swriter_wake(struct mqdev_swriter *w, uint32_t p)
+{
+	struct mqdev_writer req = { .partition = p,
+				    .flags = MQDEV_WRITER_WAKE };
+
+	if (!(__atomic_load_n(w->parts[p].flags, __ATOMIC_RELAXED) &
+	      MQDEV_RING_READER_WAIT))
+		return 0;
+	return mqdev_ioctl(w->fd, MQDEV_IOC_WRITER, &req);
+}
+
+/* A block topic's limit: ask the kernel for room up to @need. */
+static int swriter_wait_room(struct mqdev_swriter *w, uint32_t p, uint64_t need)
+{
+	struct swriter_part *sp = &w->parts[p];
+	struct mqdev_writer req = { .partition = p, .flags = MQDEV_WRITER_ROOM,
+				    .need = need };
+	int err;
+
+	sp->limit_seen = __atomic_load_n(sp->limit, __ATOMIC_RELAXED);
+	if (need <= sp->limit_seen)
+		return 0;
+	/*
+	 * Holders can move on only through what is published, and reserved
+	 * records the caller has not written yet are not: if they alone
+	 * leave no room, waiting would never end.
+	 */
+	if (need - sp->done > w->mask + 1)
+		return -ENOBUFS;
+	if (swriter_publish(sp)) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		swriter_wake(w, p);
+	}
+	err = mqdev_ioctl(w->fd, MQDEV_IOC_WRITER, &req);
+	if (err)
+		return err;
+	sp->limit_seen = req.limit;
+	return 0;
+}
+
+/* Room for @space bytes at head: the tail moved, stored before reuse. */
+static int swriter_room(struct mqdev_swriter *w, uint32_t p, uint64_t space)
+{
+	struct swriter_part *sp = &w->parts[p];
+	uint64_t need = sp->head + space, cap = w->mask + 1, tail = sp->tail;
+	int err;
+
+	if (!w->overwrite && need > sp->limit_seen) {
+		err = swriter_wait_room(w, p, need);
+		if (err)
+			return err;
+	}
+	while (need - sp->tail > cap)
+		swriter_drop_oldest(w, sp);
+	if (sp->tail != tail) {
+		__atomic_store_n(&sp->wp->tail, sp->tail, __ATOMIC_RELAXED);
+		/* Pairs with readers' fence before they look at tail again. */
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+static uint64_t swriter_now(struct mqdev_swriter *w)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	/* Never back within a partition, as the kernel's appends. */
+	if (now < w->last_ts)
+		now = w->last_ts;
+	w->last_ts = now;
+	return now;
+}
+
+/*
+ * The records of one commit share a time, as an append's run in the kernel
+ * does: one clock read per commit, not per record.
+ */
+static uint64_t swriter_run_ts(struct mqdev_swriter *w)
+{
+	if (!w->run_ts)
+		w->run_ts = swriter_now(w);
+	return w->run_ts;
+}
+
+static int swriter_reserve(struct mqdev_swriter *w, uint32_t p,
+			   uint32_t key_len, uint32_t value_len, uint32_t flags,
+			   struct mqdev_record **recp)
+{
+	struct swriter_part *sp;
+	struct mqdev_record *rec;
+	uint64_t len = sizeof(*rec) + (uint64_t)key_len + value_len;
+	int err;
+
+	if (p >= w->attach.partitions || key_len > MQDEV_MAX_KEY ||
+	    (flags & ~MQDEV_RECORD_PRODUCER_FLAGS))
+		return -EINVAL;
+	if (len > w->attach.max_record)
+		return -EMSGSIZE;
+	sp = &w->parts[p];
+	/* A deleted topic: nobody reads what would be written. */
+	if (__atomic_load_n(sp->flags, __ATOMIC_RELAXED) & MQDEV_RING_DEAD)
+		return -EIDRM;
+	err = swriter_room(w, p, MQDEV_RECORD_SPACE(len));
+	if (err)
+		return err;
+	rec = (void *)(sp->data + (sp->head & w->mask));
+	rec->len = len;
+	rec->key_len = key_len;
+	rec->partition = p;
+	rec->offset = sp->next_offset++;
+	rec->timestamp = swriter_run_ts(w);
+	rec->producer_id = 0;
+	rec->sequence = 0;
+	rec->flags = flags;
+	rec->txn = 0;
+	sp->head += MQDEV_RECORD_SPACE(len);
+	*recp = rec;
+	return 0;
+}
+
+MQDEV_EXPORT int mqdev_swriter_reserve(struct mqdev_swriter *w,
+				       uint32_t partition, uint32_t key_len,
+				       uint32_t value_len, uint32_t flags,
+				       struct mqdev_record **rec)
+{
+	return swriter_reserve(w, partition, key_len, value_len, flags, rec);
+}
+
+MQDEV_EXPORT int mqdev_swriter_commit(struct mqdev_swriter *w)
+{
+	uint32_t p, n = w->attach.partitions;
+	bool any = false;
+	int err = 0, e;
+
+	w->run_ts = 0;
+	for (p = 0; p < n; p++) {
+		w->parts[p].done = w->parts[p].head;
+		any |= swriter_publish(&w->parts[p]);
+	}
+	if (!any)
+		return 0;
+	/*
+	 * Pairs with smp_mb__after_atomic() in the kernel's
+	 * mqdev_swriter_has(): head before the flag, as the reader the flag
+	 * before head.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (p = 0; p < n; p++) {
+		e = swriter_wake(w, p);
+		if (e && !err)
+			err = e;
+	}
+	return err;
+}
+
+static uint32_t swriter_partition(struct mqdev_swriter *w,
+				  const struct mqdev_msg *msg)
+{
+	if (msg->partition != MQDEV_PARTITION_ANY)
+		return msg->partition;
+	if (msg->key_len)
+		return mqdev_partition_for_key((const void *)(uintptr_t)msg->key,
+					       msg->key_len,
+					       w->attach.partitions);
+	return w->next_rr++ % w->attach.partitions;
+}
+
+MQDEV_EXPORT int mqdev_swriter_send(struct mqdev_swriter *w,
+				    struct mqdev_msg *msgs, unsigned int count)
+{
+	struct mqdev_record *rec;
+	unsigned int i;
+	uint32_t p;
+	int err = 0;
+
+	for (i = 0; i < count; i++) {
+		p = swriter_partition(w, &msgs[i]);
+		err = swriter_reserve(w, p, msgs[i].key_len, msgs[i].value_len,
+				      msgs[i].flags, &rec);
+		if (err)
+			break;
+		if (msgs[i].key_len)
+			memcpy(rec + 1, (const void *)(uintptr_t)msgs[i].key,
+			       msgs[i].key_len);
+		if (msgs[i].value_len)
+			memcpy((char *)(rec + 1) + msgs[i].key_len,
+			       (const void *)(uintptr_t)msgs[i].value,
+			       msgs[i].value_len);
+		msgs[i].partition = p;
+		msgs[i].offset = rec->offset;
+		/* Written: a wait for room may publish it. */
+		w->parts[p].done = w->parts[p].head;
+	}
+	mqdev_swriter_commit(w);
+	return i ? (int)i : err;
+}
