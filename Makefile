@@ -124,7 +124,7 @@ $(B)/lib/libmqdev.pc: lib/libmqdev.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
 # The statistics' snapshot and Prometheus text, one copy for both tools.
-MQSTATS	:= tools/common/mqstats.c tools/common/mqstats.h
+MQSTATS	:= tools/common/mqstats.c tools/common/mqstats.h tools/common/sig.h
 
 $(B)/bin/mqctl: tools/mqctl/mqctl.c $(MQSTATS) $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
@@ -186,7 +186,8 @@ $(B)/bin/pccheck: tools/powercut/check.c
 # source for it and for libmqdev's history reader.  The selftests run the
 # -asan one, built with the address and undefined-behaviour sanitizers.
 PERSISTD_SRCS := $(wildcard tools/persistd/*.c) lib/segment.c
-PERSISTD_HDRS := tools/persistd/persistd.h tools/common/conf.h lib/segment.h $(HDRS)
+PERSISTD_HDRS := tools/persistd/persistd.h tools/common/conf.h \
+		 tools/common/sig.h lib/segment.h $(HDRS)
 $(B)/bin/mqdev-persistd: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(PERSISTD_SRCS) $(LDLIBS)
@@ -202,7 +203,8 @@ $(B)/selftests/mqdev-persistd-asan: $(PERSISTD_SRCS) $(PERSISTD_HDRS) $(LIB_SRCS
 # Makefile; it runs the -asan daemon against librdkafka's mock cluster,
 # once, in make check (selftests/mqdev/userspace.list).
 MIRROR_SRCS := $(wildcard tools/mirror/*.c)
-MIRROR_HDRS := tools/mirror/mirror.h tools/common/conf.h $(HDRS)
+MIRROR_HDRS := tools/mirror/mirror.h tools/common/conf.h tools/common/sig.h \
+	       $(HDRS)
 $(B)/bin/mqdev-mirror: $(MIRROR_SRCS) $(MIRROR_HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MIRROR_SRCS) $(LDLIBS) -lrdkafka

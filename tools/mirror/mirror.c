@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "mirror.h"
+#include "../common/sig.h"
 
 #define TICK_MS		100
 #define PAUSE_MS	10	/* see link_arm() */
@@ -584,16 +585,12 @@ static void shutdown_links(void)
 static int setup(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	sigfd = stop_signal_fd();
+	if (sigfd < 0)
+		return sigfd;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (sigfd < 0 || epfd < 0 || pipe2(wake, O_CLOEXEC | O_NONBLOCK))
+	if (epfd < 0 || pipe2(wake, O_CLOEXEC | O_NONBLOCK))
 		return -errno;
 	ev.data.ptr = SIG_TAG;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev))
