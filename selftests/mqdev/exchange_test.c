@@ -37,21 +37,6 @@ static int bind_part(int fd, const char *ex, const char *topic,
 	return mqdev_exchange_bind(fd, ex, topic, key, &o);
 }
 
-/* A fresh descriptor attached to @ex as its producer, or -errno. */
-static int ex_producer(const char *ex)
-{
-	int fd = mqdev_open(), err;
-
-	if (fd < 0)
-		return fd;
-	err = mqdev_exchange_attach(fd, ex);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 /* One message, mandatory or not: copies made, or -errno. */
 static int send_key(int pfd, const char *rkey, bool mandatory,
 		    struct mqdev_exchange_ack *acks, uint32_t nacks)
