@@ -347,8 +347,9 @@ static int exchange_register(struct mqdev_exchange *ex)
  * topic needs the caller's write permission, as a binding does.
  *
  * Return: 0; -EINVAL for a bad request; -ENOENT or -EACCES for the
- * alternate topic, -EOPNOTSUPP for a single-writer one; -EEXIST for a name taken; -ENOSPC past max_exchanges;
- * -EDQUOT past max_user_exchanges; -ENOMEM.
+ * alternate topic, -EOPNOTSUPP for a single-writer one; -EEXIST for a
+ * name taken; -ENOSPC past max_exchanges; -EDQUOT past max_user_exchanges;
+ * -ENOMEM.
  */
 int mqdev_exchange_create(struct net *net,
 			  const struct mqdev_exchange_create *req)
