@@ -342,7 +342,7 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 {
 	struct bench each = { .size = b->size, .count = b->count / members };
 	struct bench share = { .size = b->size, .count = b->count / parts };
-	int go[2], done[2], ready[2], i, n = groups * members, ok = 1;
+	int go[2], done[2], ready[2], hold[2], i, n = groups * members, ok = 1;
 	pid_t pids[64];
 	int nr_pids = 0;
 	uint64_t t0, t1;
@@ -353,12 +353,13 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 
 	if (n + parts > 64 || mqdev_setup_parts((void **)&m, parts))
 		return -1;
-	if (pipe(go) || pipe(done) || pipe(ready))
+	if (pipe(go) || pipe(done) || pipe(ready) || pipe(hold))
 		fail("pipe");
 	for (i = 0; i < n; i++) {
 		pids[nr_pids] = fork();
 		if (pids[nr_pids++])
 			continue;
+		close(hold[1]);
 		m->group = i / members;
 		c = mqdev_reader(m);
 		/* joined before the producers start: every group holds */
@@ -368,14 +369,18 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 		t0 = now_ns();
 		ok = mqdev_consume_from(&each, c);
 		t1 = now_ns() - t0;
-		/*
-		 * Not timed: unmapping the ring and leaving the group took
-		 * about 5 ms of guest time under -icount with one group, as
-		 * long as 10,000 deliveries; none of it is a delivery's.
-		 */
-		mqdev_consumer_free(c);
 		if (write(done[1], &t1, sizeof(t1)) != sizeof(t1))
 			_exit(3);
+		/*
+		 * Not timed, and not while others are: unmapping the ring and
+		 * leaving the group take about 5 ms of guest time under
+		 * -icount, as long as 10,000 deliveries, and a member that
+		 * finished first would take them from the slower ones.  Until
+		 * every member is done (EOF), as a consumer that stays would.
+		 */
+		while (read(hold[0], &ch, 1) > 0)
+			;
+		mqdev_consumer_free(c);
 		_exit(ok ? 1 : 0);
 	}
 	for (i = 0; i < n; i++)
@@ -384,12 +389,14 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 		pids[nr_pids] = fork();
 		if (pids[nr_pids++])
 			continue;
+		close(hold[1]);
 		m->partition = i;
 		if (read(go[0], &ch, 1) != 1)
 			_exit(3);
 		_exit(mqdev_produce_all(&share, m) ? 1 : 0);
 	}
-	ns = run_children(go[1], done[0], n + parts, n, pids, nr_pids);
+	ns = run_children(go[1], done[0], n + parts, n, hold[1], pids,
+			  nr_pids);
 	if (!ok)		/* a member could not join */
 		ns = -1;
 	close(go[0]);
@@ -398,6 +405,7 @@ int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members)
 	close(done[1]);
 	close(ready[0]);
 	close(ready[1]);
+	close(hold[0]);
 	mqdev_teardown(m);
 	return ns;
 }

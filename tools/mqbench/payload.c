@@ -78,10 +78,12 @@ int cmp_double(const void *a, const void *b)
 /*
  * Let @starts children waiting on @go_fd start at once, then take the times
  * @finishers of them report on @done_fd: the slowest, in ns, or -1 if any
- * of @pids failed.  Only @pids are reaped: the Redis server is a child too.
+ * of @pids failed.  @hold_fd (or -1) is closed once every finisher has
+ * reported, for children that wait for that before they clean up.  Only
+ * @pids are reaped: the Redis server is a child too.
  */
 int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
-		     const pid_t *pids, int nr_pids)
+		     int hold_fd, const pid_t *pids, int nr_pids)
 {
 	uint64_t t, slowest = 0;
 	int i, status, ok = 1;
@@ -94,6 +96,8 @@ int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
 		if (t > slowest)
 			slowest = t;
 	}
+	if (hold_fd >= 0)
+		close(hold_fd);
 	for (i = 0; i < nr_pids; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))

@@ -51,7 +51,7 @@ int64_t run_parallel(const struct peer *p, struct bench *b, int k)
 			_exit(3);
 		_exit(ok ? 1 : 0);
 	}
-	ns = run_children(go[1], done[0], 2 * k, k, pids, nr_pids);
+	ns = run_children(go[1], done[0], 2 * k, k, -1, pids, nr_pids);
 	close(go[0]);
 	close(go[1]);
 	close(done[0]);
