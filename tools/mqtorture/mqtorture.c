@@ -744,6 +744,39 @@ static void exchange_torture(unsigned int secs, uint64_t rs)
 	close(fd);
 }
 
+/*
+ * A shared mapping of @size for the workers, the control file and the
+ * netlink socket, and topic @name made afresh; a failure is a violation.
+ */
+static void *torture_setup(size_t size, const char *name,
+			   const struct mqdev_topic_opts *cfg, int *fd,
+			   struct mqdev_nl **nl)
+{
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	*fd = mqdev_open();
+	if (mem == MAP_FAILED || *fd < 0 || mqdev_nl_open(nl))
+		violation("%s: cannot set up: %s", name, strerror(errno));
+	mqdev_topic_delete(*fd, name);
+	if (mqdev_topic_create(*fd, name, cfg))
+		violation("cannot create the topic %s", name);
+	return mem;
+}
+
+/* A group's committed offsets, into @ctx: PARTS of them. */
+static int committed_cb(void *ctx, const struct mqdev_group_info *g)
+{
+	uint64_t *out = ctx;
+	uint32_t i;
+
+	for (i = 0; i < g->nr_parts; i++)
+		if (g->part[i].partition < PARTS)
+			out[g->part[i].partition] = g->part[i].committed ?
+						    g->part[i].position : 0;
+	return 0;
+}
+
 /* ---- single-writer topics ---------------------------------------------------- */
 
 /*
@@ -954,18 +987,6 @@ static void sw_reader(unsigned int r)
 	_exit(0);
 }
 
-static int sw_committed_cb(void *ctx, const struct mqdev_group_info *g)
-{
-	uint64_t *out = ctx;
-	uint32_t i;
-
-	for (i = 0; i < g->nr_parts; i++)
-		if (g->part[i].partition < SWPARTS)
-			out[g->part[i].partition] = g->part[i].committed ?
-						    g->part[i].position : 0;
-	return 0;
-}
-
 static pid_t sw_start(uint32_t gen, uint64_t rs)
 {
 	pid_t pid = fork();
@@ -980,7 +1001,7 @@ static void swriter_torture(unsigned int secs, uint64_t rs)
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = SWPARTS,
 		      .capacity = 256 << 10, .flags = MQDEV_TOPIC_SINGLE_WRITER);
 	struct mqdev_partition_info parts[SWPARTS];
-	uint64_t committed[SWPARTS], end, kills = 0, records = 0, cut = 0;
+	uint64_t committed[PARTS], end, kills = 0, records = 0, cut = 0;
 	pid_t readers[SWREADERS], writer;
 	struct mqdev_topic_info info;
 	uint32_t gen = 0, g, p;
@@ -989,14 +1010,7 @@ static void swriter_torture(unsigned int secs, uint64_t rs)
 	unsigned int r;
 	int fd, status;
 
-	sws = mmap(NULL, sizeof(*sws), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	fd = mqdev_open();
-	if (sws == MAP_FAILED || fd < 0 || mqdev_nl_open(&nl))
-		violation("single writer: cannot set up: %s", strerror(errno));
-	mqdev_topic_delete(fd, SWTOPIC);
-	if (mqdev_topic_create(fd, SWTOPIC, &cfg))
-		violation("single writer: cannot create the topic");
+	sws = torture_setup(sizeof(*sws), SWTOPIC, &cfg, &fd, &nl);
 	for (r = 0; r < SWREADERS; r++) {
 		readers[r] = fork();
 		if (!readers[r])
@@ -1041,7 +1055,7 @@ static void swriter_torture(unsigned int secs, uint64_t rs)
 	if (mqdev_topic_describe(fd, SWTOPIC, &info, parts, SWPARTS))
 		violation("single writer: describe failed");
 	memset(committed, 0, sizeof(committed));
-	if (mqdev_group_get(nl, SWGROUP, SWTOPIC, sw_committed_cb, committed))
+	if (mqdev_group_get(nl, SWGROUP, SWTOPIC, committed_cb, committed))
 		violation("single writer: the group is gone");
 	for (p = 0; p < SWPARTS; p++) {
 		if (committed[p] != parts[p].next_offset)
@@ -1095,18 +1109,6 @@ static pid_t start(struct worker *w, uint64_t rs)
 		member(rs);
 	}
 	_exit(0);
-}
-
-static int committed_cb(void *ctx, const struct mqdev_group_info *g)
-{
-	uint64_t *out = ctx;
-	uint32_t i;
-
-	for (i = 0; i < g->nr_parts; i++)
-		if (g->part[i].partition < PARTS)
-			out[g->part[i].partition] = g->part[i].committed ?
-						    g->part[i].position : 0;
-	return 0;
 }
 
 static uint64_t group_committed(struct mqdev_nl *nl, uint64_t out[PARTS])
@@ -1174,14 +1176,7 @@ int main(int argc, char **argv)
 		}
 	}
 	rs = seed * 2654435761ULL | 1;
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	fd = mqdev_open();
-	if (sh == MAP_FAILED || fd < 0 || mqdev_nl_open(&nl))
-		violation("cannot set up: %s", strerror(errno));
-	mqdev_topic_delete(fd, TOPIC);
-	if (mqdev_topic_create(fd, TOPIC, &cfg))
-		violation("cannot create the topic");
+	sh = torture_setup(sizeof(*sh), TOPIC, &cfg, &fd, &nl);
 
 	a = &sh->audit;
 	audit_pid = fork();
