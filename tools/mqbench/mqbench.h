@@ -37,7 +37,7 @@ int check(const void *msg, size_t size);
 void *template_of(size_t size);
 int cmp_double(const void *a, const void *b);
 int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
-		     const pid_t *pids, int nr_pids);
+		     int hold_fd, const pid_t *pids, int nr_pids);
 
 /* peers.c: one producer to one consumer */
 extern const struct peer peers[];
