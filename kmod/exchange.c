@@ -1330,6 +1330,7 @@ struct mqdev_route_ctx {
 	char				rkey[MQDEV_ROUTING_KEY_SIZE];
 	struct mqdev_route_word		words[MQDEV_ROUTE_MAX_WORDS];
 	u32				nr_words;	/* as a topic exchange's */
+	bool				split;		/* words[] are m's */
 	const u8			*key;		/* m's, in keys[] */
 	u8				keys[EXCHANGE_KEYS];
 	u32				keys_used;
@@ -1679,10 +1680,9 @@ static int route_collect_prog(struct mqdev_route_ctx *c,
 static int route_collect_ex(struct mqdev_route_ctx *c,
 			    struct mqdev_exchange *ex)
 {
-	struct mqdev_route_word one, *words = c->words;
-	struct mqdev_route_node **set;
+	struct mqdev_route_node **set, *node;
+	struct mqdev_route_word one;
 	struct mqdev_binding *b;
-	u32 nr = c->nr_words;
 	int n, i, err;
 
 	err = route_collect_prog(c, ex);
@@ -1700,12 +1700,27 @@ static int route_collect_ex(struct mqdev_route_ctx *c,
 		return 0;
 	}
 	if (ex->type == MQDEV_EXCHANGE_DIRECT) {
+		/* the budget as mqdev_route_match() spends it: one live node */
 		one.word = c->rkey;
 		one.len = c->m->routing_key_len;
-		words = &one;
-		nr = 1;
+		err = route_spend(c, 1);
+		node = err ? NULL : mqdev_route_lookup(&ex->trie, &one);
+		if (!node)
+			return err;
+		list_for_each_entry_rcu(b, &node->ends, end) {
+			err = ctx_add(c, b);
+			if (err)
+				return err;
+		}
+		return 0;
 	}
-	n = mqdev_route_match(&ex->trie, words, nr, &c->scratch, &set);
+	/* once, for every topic exchange the message passes through */
+	if (!c->split)
+		c->nr_words = mqdev_route_split(NULL, c->rkey,
+						c->m->routing_key_len, c->words);
+	c->split = true;
+	n = mqdev_route_match(&ex->trie, c->words, c->nr_words, &c->scratch,
+			      &set);
 	for (i = 0; i < n; i++) {
 		list_for_each_entry_rcu(b, &set[i]->ends, end) {
 			err = ctx_add(c, b);
@@ -1867,6 +1882,7 @@ static int route_copy_in(struct mqdev_route_ctx *c,
 			 const void __user *umsg, u32 msg_size)
 {
 	u8 *key = c->keys + c->keys_used;
+	char rkey[MQDEV_ROUTING_KEY_SIZE];
 	int err = 0;
 
 	c->m = m;
@@ -1877,14 +1893,18 @@ static int route_copy_in(struct mqdev_route_ctx *c,
 		return err;
 	if (m->key_len > EXCHANGE_KEYS - c->keys_used)
 		return ROUTE_BATCH_FULL;	/* never for a batch's first */
-	if (copy_from_user(c->rkey, u64_to_user_ptr(m->routing_key),
+	/*
+	 * The routing key by way of the stack: hardened usercopy checks a
+	 * stack destination in a few instructions, and this context (a large
+	 * allocation) in a hundred or more, for every message.
+	 */
+	if (copy_from_user(rkey, u64_to_user_ptr(m->routing_key),
 			   m->routing_key_len) ||
 	    copy_from_user(key, u64_to_user_ptr(m->key), m->key_len))
 		return -EFAULT;
+	memcpy(c->rkey, rkey, m->routing_key_len);
 	c->key = key;
-	/* split once, for every topic exchange the message passes through */
-	c->nr_words = mqdev_route_split(NULL, c->rkey, m->routing_key_len,
-					c->words);
+	c->split = false;
 	c->want_peek = false;
 	c->peeked = false;
 	c->mh_ready = false;
@@ -2219,6 +2239,33 @@ static int route_batch(struct mqdev_route_ctx *c,
 }
 
 /*
+ * The out fields of the chunk's first @n messages back to @umsgs, three
+ * stores each rather than the whole elements again.
+ */
+static int route_chunk_out(struct mqdev_route_ctx *c,
+			   struct mqdev_exchange_msg __user *umsgs, u32 n)
+{
+	const struct mqdev_exchange_msg *m;
+	u32 i;
+
+	if (!n)
+		return 0;
+	if (!user_write_access_begin(umsgs, n * sizeof(*umsgs)))
+		return -EFAULT;
+	for (i = 0; i < n; i++) {
+		m = &c->chunk[i];
+		unsafe_put_user(m->status, &umsgs[i].status, fault);
+		unsafe_put_user(m->first_ack, &umsgs[i].first_ack, fault);
+		unsafe_put_user(m->nr_acks, &umsgs[i].nr_acks, fault);
+	}
+	user_write_access_end();
+	return 0;
+fault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
+/*
  * Route the messages of a chunk from @first, copied in at once when their
  * size is the kernel's (else each as it comes) and their out fields back
  * the same way; *@n is how many were routed.
@@ -2243,8 +2290,7 @@ static int route_chunk(struct mqdev_route_ctx *c,
 	*n = tried - !!err;
 	if (i < count && !err)		/* killed between messages */
 		err = -EINTR;
-	if (c->chunked &&
-	    copy_to_user(umsgs, c->chunk, tried * sizeof(*c->chunk)))
+	if (c->chunked && route_chunk_out(c, (void __user *)umsgs, tried))
 		err = err ?: -EFAULT;
 	return err;
 }
