@@ -2167,8 +2167,10 @@ static u32 route_gather(struct mqdev_route_ctx *c,
 		p->out_of_range = c->visits[0].out_of_range;
 		c->dest_base = c->nr_dest;
 		c->keys_used += c->m->key_len;
-		/* its visits are the batch's last; and one message at a time
-		 * when not copied in with the chunk */
+		/*
+		 * its visits are the batch's last; and one message at a time
+		 * when not copied in with the chunk
+		 */
 		if (c->nr_visits > 1 || !c->chunked)
 			return i - first + 1;
 	}
