@@ -349,8 +349,9 @@ static int exchange_register(struct mqdev_exchange *ex)
  * topic needs the caller's write permission, as a binding does.
  *
  * Return: 0; -EINVAL for a bad request; -ENOENT or -EACCES for the
- * alternate topic, -EOPNOTSUPP for a single-writer one; -EEXIST for a name taken; -ENOSPC past max_exchanges;
- * -EDQUOT past max_user_exchanges; -ENOMEM.
+ * alternate topic, -EOPNOTSUPP for a single-writer one; -EEXIST for a
+ * name taken; -ENOSPC past max_exchanges; -EDQUOT past max_user_exchanges;
+ * -ENOMEM.
  */
 int mqdev_exchange_create(struct net *net,
 			  const struct mqdev_exchange_create *req)
@@ -1882,7 +1883,8 @@ static int route_copy_in(struct mqdev_route_ctx *c,
 			 const void __user *umsg, u32 msg_size)
 {
 	u8 *key = c->keys + c->keys_used;
-	char rkey[MQDEV_ROUTING_KEY_SIZE];
+	/* not zeroed first (INIT_STACK_ALL_ZERO): only what came in is read */
+	char rkey[MQDEV_ROUTING_KEY_SIZE] __uninitialized;
 	int err = 0;
 
 	c->m = m;
