@@ -24,6 +24,9 @@
  *      mqdev_append(), as MQDEV_IOC_PRODUCE appends; a copy that fails is
  *      counted and acknowledged with its errno, and the others go on.
  *
+ * A call's messages take steps 1 and 2 a batch at a time, then step 3 for
+ * the whole batch in one run of appends (struct mqdev_route_ctx).
+ *
  * Locks:
  *
  *   mqdev_exchange_graph_lock  the exchange-to-exchange bindings (exits
