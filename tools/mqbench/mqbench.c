@@ -22,7 +22,9 @@
  *   exchange    routing through direct, topic and fanout exchanges
  *               against a plain produce, and RabbitMQ (exchange.c)
  *   cost        single-process time per message, produce and consume: run
- *               under -icount, where guest time counts instructions
+ *               under -icount, where guest time counts instructions; then
+ *               the excost rows
+ *   excost      the same for a produce through exchanges (excost.c)
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
  */
 #include <getopt.h>
@@ -388,7 +390,7 @@ static int cost_table(uint64_t count, FILE *json)
 			    "\"produce_ns\":%.0f,\"consume_ns\":%.0f", prod[i],
 			    cons[i]);
 	}
-	return err ? 1 : 0;
+	return exchange_cost_table(count, json) || err ? 1 : 0;
 }
 
 static int exchange_table_reps(uint64_t count, FILE *json)
@@ -423,6 +425,7 @@ static const struct {
 	{ "kafka", kafka_table_reps, true },
 	{ "exchange", exchange_table_reps, true },
 	{ "cost", cost_table, false },
+	{ "excost", exchange_cost_table, false },
 	{ "swriter", swriter_table, true },
 };
 
@@ -514,7 +517,7 @@ int main(int argc, char **argv)
 				"[--peers LIST] [--fetch-min BYTES]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
-				"swriter (the default), cost\n");
+				"swriter (the default), cost, excost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

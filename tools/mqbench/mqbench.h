@@ -96,7 +96,20 @@ void redis_aof_stop(void);
 int64_t redis_aof_produce(size_t size, uint64_t until);
 
 /* exchange.c: producing through exchanges, against RabbitMQ */
+struct ex_case {
+	const char	*name;
+	int		type;		/* MQDEV_EXCHANGE_*, or -1: the topic */
+	uint32_t	bindings;
+};
+
 int exchange_table(uint64_t count, int reps, FILE *json);
+/* ex_raise_limits(): the limits 100,000 bindings need, or back; ex_once():
+ * @n messages of @c through exchange @ex (BATCH a call) in msgs/s, or -1 */
+void ex_raise_limits(bool raise);
+double ex_once(int fd, const struct ex_case *c, const char *ex, char *buf,
+	       uint64_t n);
+/* excost.c: exchange_cost_table(), the exchange rows of the cost scenario */
+int exchange_cost_table(uint64_t count, FILE *json);
 
 /*
  * rabbitmq.c: RabbitMQ started in the guest, and a producer on librabbitmq
