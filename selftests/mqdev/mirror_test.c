@@ -1552,6 +1552,8 @@ TEST_F_TIMEOUT(mirror, mqdev_to_mqdev, 900)
 		sleep_ms(100);
 	sleep_ms(1000);
 	check_chain(_metadata, self, b, c);
+	/* the restarted gateway took on the producer id of the one before */
+	EXPECT_LT(0, log_lines(klog, "taken on at sequence 0"));
 	TH_LOG("A -> B -> C: %d records, the mirror started %d times",
 	       M2M_RECORDS, self->d.starts);
 	EXPECT_EQ(0, daemon_stop(&self->d));
