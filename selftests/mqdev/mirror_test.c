@@ -613,10 +613,11 @@ static int send_rec(struct mqdev_producer *pr, int i)
 
 /*
  * The same record @i to Kafka, to partition i % PARTS; @origin: -1, or the
- * mqdev offset it carries, as the mirror sends it.
+ * mqdev offset it carries, as the mirror sends it, with its mqdev time
+ * @stamp.
  */
 static int kafka_send(rd_kafka_t *kp, const char *ktopic, int i,
-		      int64_t origin)
+		      int64_t origin, uint64_t stamp)
 {
 	char key[32], val[32], h1[32], h2[32], obuf[24];
 	rd_kafka_headers_t *h = rd_kafka_headers_new(3);
@@ -628,6 +629,8 @@ static int kafka_send(rd_kafka_t *kp, const char *ktopic, int i,
 	if (i % 3 == 2)
 		rd_kafka_header_add(h, "h", 1, NULL, 0);
 	if (origin >= 0) {
+		snprintf(obuf, sizeof(obuf), "%" PRIu64, stamp);
+		rd_kafka_header_add(h, "mqdev.timestamp", -1, obuf, -1);
 		snprintf(obuf, sizeof(obuf), "%" PRId64, origin);
 		rd_kafka_header_add(h, "mqdev.offset", -1, obuf, -1);
 	}
@@ -953,7 +956,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 			had = topic_records(self->topic);
 			kills++;
 		}
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 		rd_kafka_poll(kp, 0);
 	}
@@ -1152,7 +1155,7 @@ TEST_F_TIMEOUT(mirror, late_produce, 180)
 	struct mqdev_topic_info info;
 	static struct acked acked;
 	struct mqdev_producer *pr;
-	int i, fd;
+	int i, fd, n;
 
 	ASSERT_NE(NULL, kp);
 	settle_ms = 3000;
@@ -1175,8 +1178,15 @@ TEST_F_TIMEOUT(mirror, late_produce, 180)
 	ASSERT_TRUE(log_wait(&self->d, "partition ends read", 2, 60000))
 		log_dump(&self->d);
 	sleep_ms(300);
-	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10,
-				pi[10 % PARTS].next_offset - 1));
+	/* as the mirror sent it: its offset and its time */
+	n = mqdev_read_all(self->topic, self->a, MAX_RECS, "", NULL);
+	for (i = 0; i < n; i++)
+		if (self->a[i].partition == 10 % PARTS &&
+		    self->a[i].origin == (int64_t)pi[10 % PARTS].next_offset - 1)
+			break;
+	ASSERT_LT(i, n);
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10, self->a[i].origin,
+				self->a[i].stamp));
 	ASSERT_EQ(0, rd_kafka_flush(kp, 10000));
 	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 60000)) log_dump(&self->d);
 	EXPECT_TRUE(log_has(&self->d, "partition ends moved")) log_dump(&self->d);
@@ -1232,7 +1242,7 @@ TEST_F_TIMEOUT(mirror, inbound_durable, 180)
 		ASSERT_EQ(0, mqdev_replica_confirm(rep, p, 0, NULL, NULL));
 	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
 	for (i = 0; i < 20; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
@@ -1250,7 +1260,7 @@ TEST_F_TIMEOUT(mirror, inbound_durable, 180)
 	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 60000))
 		log_dump(&self->d);
 	for (i = 20; i < 40; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
@@ -1295,7 +1305,7 @@ TEST_F_TIMEOUT(mirror, inbound_unreachable, 180)
 	close(fd);
 	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
 	for (i = 0; i < 20; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
@@ -1317,7 +1327,7 @@ TEST_F_TIMEOUT(mirror, inbound_unreachable, 180)
 	for (b = 1; b <= 3; b++)
 		rd_kafka_mock_broker_set_down(self->c.mc, b);
 	for (i = 20; i < 30; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	EXPECT_TRUE(retries_wait(&self->d, said + 1, 30000))
