@@ -1487,7 +1487,10 @@ static void mirror_kill_working(struct daemon *d)
  * (acks=all producers answered once the gateway has the records), through
  * the gateway into topic B of "host 2", and B mirrored in through the
  * gateway into topic C.  The mirror is SIGKILLed at random moments and the
- * gateway once: B must hold each of A's records once, in order, the same,
+ * gateway twice, once with the mirror's requests unanswered (librdkafka
+ * fails the producer: the mirror makes it anew and resumes) and once
+ * between requests (the new gateway takes on the producer id, at the
+ * epoch librdkafka bumps to): B must hold each of A's records once, in order, the same,
  * every acknowledged one among them, and C each of B's.  One mqdev serves
  * both hosts, told apart by their topics' names.
  */
@@ -1495,9 +1498,14 @@ TEST_F_TIMEOUT(mirror, mqdev_to_mqdev, 900)
 {
 	static struct acked acked;
 	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS);
-	struct mqdev_producer *pr = NULL;
+	struct mqdev_producer *pr = NULL, *plain;
 	char bin[600], klog[96], *b = self->more[0], *c = self->more[1];
-	int i, fd, kills = 0, next_kill;
+	/*
+	 * The mirror's kills: from which record, over how many; away from
+	 * the gateway's, at M2M_RECORDS / 2 and 3 / 4.
+	 */
+	static const int kill_at[3][2] = { { 10, 35 }, { 66, 18 }, { 96, 19 } };
+	int i, j, fd, kills = 0, next_kill, adopted, anew;
 	FILE *f;
 
 	exe_path(bin, sizeof(bin), "../bin/mqdev-kafkad-san");
@@ -1532,15 +1540,34 @@ TEST_F_TIMEOUT(mirror, mqdev_to_mqdev, 900)
 	out_popts.ack_ctx = &acked;
 	ASSERT_EQ(0, mqdev_producer_new(self->topic, &out_popts, &pr));
 
-	next_kill = 15 + rand() % 20;
+	next_kill = kill_at[0][0] + rand() % kill_at[0][1];
 	for (i = 0; i < M2M_RECORDS; i++) {
 		if (i == next_kill && kills < 3) {
 			mirror_kill_working(&self->d);
 			daemon_start(&self->d);
-			kills++;
-			next_kill = i + 20 + rand() % 20;
+			if (++kills < 3)
+				next_kill = kill_at[kills][0] +
+					    rand() % kill_at[kills][1];
 		}
-		if (i == M2M_RECORDS / 2) {	/* host 2's gateway */
+		if (i == M2M_RECORDS * 3 / 4) {
+			/* and between two requests */
+			kill(self->kafkad, SIGKILL);
+			wait_status(self->kafkad);
+			self->kafkad = kafkad_start(bin, klog, 3);
+			ASSERT_LT(0, self->kafkad) log_print(klog, "kafkad");
+		}
+		if (i == M2M_RECORDS / 2) {
+			/*
+			 * host 2's gateway dies with the mirror's requests
+			 * unanswered: sent again, to the next one
+			 */
+			kill(self->kafkad, SIGSTOP);
+			ASSERT_EQ(0, mqdev_producer_new(self->topic, NULL,
+							&plain));
+			for (j = 0; j < 4; j++)
+				send_rec(plain, M2M_RECORDS + j);
+			mqdev_producer_free(plain);
+			sleep_ms(1000);
 			kill(self->kafkad, SIGKILL);
 			wait_status(self->kafkad);
 			self->kafkad = kafkad_start(bin, klog, 2);
@@ -1562,10 +1589,18 @@ TEST_F_TIMEOUT(mirror, mqdev_to_mqdev, 900)
 		sleep_ms(100);
 	sleep_ms(1000);
 	check_chain(_metadata, self, b, c);
-	/* the restarted gateway took on the producer id of the one before */
-	EXPECT_LT(0, log_lines(klog, "taken on at sequence 0"));
-	TH_LOG("A -> B -> C: %d records, the mirror started %d times",
-	       M2M_RECORDS, self->d.starts);
+	/*
+	 * Both ways through a restart of the gateway were taken: see the
+	 * test's comment.
+	 */
+	adopted = log_lines(klog, "taken on at sequence 0");
+	anew = log_count(&self->d, "starting it anew");
+	EXPECT_LT(0, adopted);
+	EXPECT_LT(0, anew);
+	TH_LOG("A -> B -> C: %d records, the mirror started %d times; the "
+	       "gateway took on %d producer ids, the mirror's producer was "
+	       "made anew %d times", M2M_RECORDS + 4, self->d.starts, adopted,
+	       anew);
 	EXPECT_EQ(0, daemon_stop(&self->d));
 	EXPECT_EQ(0, kafkad_stop(self->kafkad, klog));
 	self->kafkad = 0;
