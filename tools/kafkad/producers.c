@@ -16,10 +16,11 @@
  * where the session found its partition's sequences (bound_base()).
  *
  * The sessions are bounded (max_producers): past it, the one idle longest
- * is closed, and its client's next batch is answered UNKNOWN_PRODUCER_ID,
- * which makes librdkafka ask for a new producer id.  So does a restart of
- * the daemon, whose sessions close with it (Kafka keeps producer state in
- * its log; mqdev keeps it with the session, or with a session's name).
+ * is closed, and its client's next batch is answered UNKNOWN_PRODUCER_ID.
+ * So is one after a restart of the daemon, whose sessions close with it
+ * (Kafka keeps producer state in its log; mqdev keeps it with the session,
+ * or with a session's name).  librdkafka then bumps the epoch itself and
+ * starts again at sequence 0, which producer_adopt() takes on.
  *
  * A transactional id is an mqdev session name: the same producer id for
  * every instance, and each InitProducerId a new epoch that fences the
