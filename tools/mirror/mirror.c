@@ -153,11 +153,15 @@ int link_sizes(struct link *l, rd_kafka_t *k, struct mqdev_topic_info *info,
 	return err;
 }
 
+/* kafka.debug is set: librdkafka's debug lines are asked for, and said */
+static bool kafka_debug;
+
 static void kafka_log(const rd_kafka_t *k, int level, const char *fac,
 		      const char *buf)
 {
 	/* errors come to the error callbacks, said once there */
-	if (level <= LOG_WARNING && strcmp(fac, "FAIL") && strcmp(fac, "ERROR"))
+	if ((level <= LOG_WARNING || kafka_debug) && strcmp(fac, "FAIL") &&
+	    strcmp(fac, "ERROR"))
 		say(level, "kafka: %s: %s", fac, buf);
 }
 
@@ -192,6 +196,7 @@ int kafka_conf(const struct config *cfg, rd_kafka_conf_t **confp, char *err,
 				      errlen))
 			goto bad;
 	for (i = 0; i < cfg->nprops; i++) {
+		kafka_debug |= !strcmp(cfg->props[i].key, "debug");
 		if (rd_kafka_conf_set(conf, cfg->props[i].key,
 				      cfg->props[i].val, err, errlen)) {
 			snprintf(err + strlen(err), errlen - strlen(err),
