@@ -147,7 +147,7 @@ $(B)/bin/mqdev-exporter-asan: $(EXPORTER_SRCS) $(MQSTATS) $(HDRS) $(LIB_SO)
 MQBENCH_SRCS := $(wildcard tools/mqbench/*.c)
 $(B)/bin/mqbench: $(MQBENCH_SRCS) tools/mqbench/mqbench.h $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrdkafka -lrt
+	$(CC) $(ALL_CFLAGS) $(RPATH) -o $@ $(MQBENCH_SRCS) $(LDLIBS) -lhiredis -lrdkafka -lrabbitmq -lrt
 
 $(B)/bin/mqfuzz: tools/mqfuzz/mqfuzz.c $(HDRS) $(LIB_SO)
 	@mkdir -p $(@D)

@@ -97,11 +97,16 @@ int64_t redis_aof_produce(size_t size, uint64_t until);
 
 /* exchange.c: producing through exchanges, against RabbitMQ */
 int exchange_table(uint64_t count, int reps, FILE *json);
+void exchange_keys(int type, uint32_t bindings, uint32_t i, char *key,
+		   size_t len, char *rkey, size_t rlen);
+/* mqbench.c: --no-rabbitmq, the exchange scenario without its RabbitMQ peer */
+extern bool no_rabbitmq;
 
 /*
  * rabbitmq.c: RabbitMQ started in the guest, and a producer on librabbitmq
  * publishing with the same routing as exchange.c's case (@type -1: to a
- * queue through the default exchange).  rabbitmq_rate(): msgs/s, or -1.
+ * queue through the default exchange), publisher confirms on.
+ * rabbitmq_rate(): msgs/s, the median of @reps, or -1.
  */
 int rabbitmq_start(void);
 void rabbitmq_stop(void);
