@@ -106,8 +106,10 @@ extern bool no_rabbitmq;
  * rabbitmq.c: RabbitMQ started in the guest, and a producer on librabbitmq
  * publishing with the same routing as exchange.c's case (@type -1: to a
  * queue through the default exchange), publisher confirms on.
- * rabbitmq_rate(): msgs/s, the median of @reps, or -1.
+ * rabbitmq_rate(): msgs/s, the median of @reps, RABBITMQ_LEFT_OUT when
+ * making the bindings took too long, or -1.
  */
+#define RABBITMQ_LEFT_OUT	(-2.0)
 int rabbitmq_start(void);
 void rabbitmq_stop(void);
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
