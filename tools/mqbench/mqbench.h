@@ -110,12 +110,19 @@ double ex_once(int fd, const struct ex_case *c, const char *ex, char *buf,
 	       uint64_t n);
 /* excost.c: exchange_cost_table(), the exchange rows of the cost scenario */
 int exchange_cost_table(uint64_t count, FILE *json);
+void exchange_keys(int type, uint32_t bindings, uint32_t i, char *key,
+		   size_t len, char *rkey, size_t rlen);
+/* mqbench.c: --no-rabbitmq, the exchange scenario without its RabbitMQ peer */
+extern bool no_rabbitmq;
 
 /*
  * rabbitmq.c: RabbitMQ started in the guest, and a producer on librabbitmq
  * publishing with the same routing as exchange.c's case (@type -1: to a
- * queue through the default exchange).  rabbitmq_rate(): msgs/s, or -1.
+ * queue through the default exchange), publisher confirms on.
+ * rabbitmq_rate(): msgs/s, the median of @reps, RABBITMQ_LEFT_OUT when
+ * making the bindings took too long, or -1.
  */
+#define RABBITMQ_LEFT_OUT	(-2.0)
 int rabbitmq_start(void);
 void rabbitmq_stop(void);
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
