@@ -2009,6 +2009,8 @@ static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 	int err;
 
 	*done = 0;
+	/* a partition's lock is never held with an exchange's */
+	mqdev_append_end(&c->ap);
 	alt = exchange_alternate(ex);
 	if (alt) {
 		c->m->status = MQDEV_EXMSG_ALTERNATE;
