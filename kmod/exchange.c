@@ -48,6 +48,7 @@
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/string.h>
@@ -1308,6 +1309,7 @@ struct route_pending {
 	int				err;		/* of its way in or match */
 	bool				over;		/* past max_route_work */
 	bool				out_of_range;	/* visit 0's program */
+	u32				acks_end;	/* batch's acks, through it */
 };
 
 /*
@@ -1805,6 +1807,8 @@ static void route_landed(struct mqdev_route_ctx *c,
 
 /* Not an error: the batch ends before this message, which starts the next. */
 #define ROUTE_BATCH_FULL	1
+/* Appended, but its acks or out fields could not be written (munmap()). */
+#define EXCHANGE_ACK_LOST	1
 
 /*
  * The topics' bindings the message matches, referenced into c->dest after
@@ -2005,6 +2009,8 @@ static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 	int err;
 
 	*done = 0;
+	/* a partition's lock is never held with an exchange's */
+	mqdev_append_end(&c->ap);
 	alt = exchange_alternate(ex);
 	if (alt) {
 		c->m->status = MQDEV_EXMSG_ALTERNATE;
@@ -2216,33 +2222,77 @@ static int route_copy_out(struct mqdev_route_ctx *c,
 }
 
 /*
+ * How many of the batch's @n messages from @first have room to write
+ * their acknowledgements, no lock held: faulted in before anything is
+ * appended, so that an ack is lost only to a racing munmap().  A message
+ * no binding matched may take one, the alternate's copy.  Positions only
+ * shrink as messages go (dropped, refused), so each message's acks land
+ * below the end reckoned here.
+ */
+static u32 route_acks_writable(struct mqdev_route_ctx *c,
+			       const struct mqdev_exchange_produce *req,
+			       u32 first, u32 n)
+{
+	u8 __user *dst = u64_to_user_ptr(req->acks) +
+			 (size_t)c->acks_used * req->ack_size;
+	u32 room = req->acks_count - c->acks_used;
+	const struct route_pending *p;
+	size_t len, ok;
+	u32 i, end;
+
+	for (i = 0, end = 0; i < n; i++) {
+		p = &c->pend[first + i];
+		if (!p->err)
+			end = min(end + (p->copies ?: 1), room);
+		c->pend[first + i].acks_end = end;
+	}
+	len = (size_t)end * req->ack_size;
+	ok = len - fault_in_writeable((char __user *)dst, len);
+	for (i = 0; i < n; i++)
+		if ((size_t)c->pend[first + i].acks_end * req->ack_size > ok)
+			break;
+	return i;
+}
+
+/*
  * One batch from the chunk's message @first: matched, appended, its
  * references put and its acknowledgements out.  *@got is how many it
- * took, *@tried how many of them were tried.
+ * took, *@tried how many of them were tried.  A message whose acks have
+ * nowhere to go ends it with -EFAULT, none of its copies appended; acks
+ * lost after the appends (a racing munmap()) leave them counted, as
+ * MQDEV_IOC_PRODUCE does: EXCHANGE_ACK_LOST.
  */
 static int route_batch(struct mqdev_route_ctx *c,
 		       const struct mqdev_exchange_produce *req,
 		       u8 __user *umsgs, u32 first, u32 count, u32 *got,
 		       u32 *tried)
 {
-	u32 acks_first = c->acks_used, outs;
-	int err, err2;
+	u32 acks_first = c->acks_used, outs = 0, n;
+	int err;
 
 	*tried = 0;
 	*got = route_gather(c, req, umsgs, first, count);
 	if (!*got)
 		return 0;
+	n = route_acks_writable(c, req, first, *got);
 	c->nr_acks = 0;
-	err = route_settle(c, req, first, *got, tried, &outs);
+	err = n ? route_settle(c, req, first, n, tried, &outs) : 0;
 	mqdev_append_end(&c->ap);
 	/* no partition locked: a last reference may free a topic */
 	ctx_put_dest(c, 0);
-	if (!outs)
+	if (!err && n < *got) {
+		/* the first whose acks cannot be written: tried, not routed */
+		*tried = n + 1;
+		err = -EFAULT;
+	}
+	if (!n || !outs)
 		return err;
-	err2 = route_copy_out(c, req, acks_first,
-			      (void __user *)(umsgs + (size_t)first *
-					      req->msg_size));
-	return err ?: err2;
+	if (!route_copy_out(c, req, acks_first,
+			    (void __user *)(umsgs + (size_t)first *
+					    req->msg_size)))
+		return err;
+	/* appended, their acks lost; a failed message's acks too */
+	return err ? -EFAULT : EXCHANGE_ACK_LOST;
 }
 
 /*
@@ -2294,11 +2344,12 @@ static int route_chunk(struct mqdev_route_ctx *c,
 		tried += t;
 		i += got;
 	}
-	*n = tried - !!err;
+	*n = tried - (err < 0);
 	if (i < count && !err)		/* killed between messages */
 		err = -EINTR;
+	/* appended, out fields lost: counted, as lost acks are */
 	if (c->chunked && route_chunk_out(c, (void __user *)umsgs, tried))
-		err = err ?: -EFAULT;
+		err = err < 0 ? -EFAULT : EXCHANGE_ACK_LOST;
 	return err;
 }
 

@@ -1422,6 +1422,59 @@ TEST_F(exchange, a_failed_message_ends_its_batch)
 	mqdev_topic_delete(self->fd, other);
 }
 
+/*
+ * Acks that cannot all be written: the batch ends before the first
+ * message whose acks have nowhere to go, none of it appended.
+ */
+TEST_F(exchange, acks_fault_ends_batch)
+{
+	const char *ex = strdup(ex_name("afault"));
+	const char *topic = strdup(topic_name("afault"));
+	struct mqdev_exchange_msg msgs[8];
+	struct mqdev_exchange_info info;
+	struct mqdev_exchange_ack *acks;
+	long pg = sysconf(_SC_PAGESIZE);
+	char *map;
+	int pfd, i;
+
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, mprotect(map + pg, pg, PROT_NONE));
+	/* entry 5 crosses into the PROT_NONE page */
+	acks = (void *)(map + pg - 5 * sizeof(*acks) - sizeof(*acks) / 2);
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "k", NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+
+	for (i = 0; i < 8; i++)
+		batch_msg(&msgs[i], "k", "v", 1, false);
+	ASSERT_EQ(5, mqdev_exchange_produce(pfd, msgs, 8, acks, 8));
+	EXPECT_EQ(5, topic_end(self->fd, topic));
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(0, msgs[i].status);
+		EXPECT_EQ(i, msgs[i].first_ack);
+		EXPECT_EQ(1, msgs[i].nr_acks);
+		EXPECT_EQ(0, acks[i].error);
+		EXPECT_EQ(0, acks[i].partition);
+		EXPECT_EQ(i, acks[i].offset);
+		EXPECT_STREQ(topic, acks[i].topic);
+	}
+	/* the rest, sent again: message 5 fails first, still not appended */
+	EXPECT_EQ(-EFAULT, mqdev_exchange_produce(pfd, &msgs[5], 3,
+						  &acks[5], 3));
+	EXPECT_EQ(5, topic_end(self->fd, topic));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, NULL, 0));
+	EXPECT_EQ(5, info.routed);
+
+	close(pfd);
+	munmap(map, 2 * pg);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
+}
+
 /* A chain routes again with the same key, by each exchange's own type. */
 TEST_F(exchange, e2e_chain)
 {
