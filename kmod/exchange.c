@@ -2302,18 +2302,24 @@ static int route_batch(struct mqdev_route_ctx *c,
 static int route_chunk_out(struct mqdev_route_ctx *c,
 			   struct mqdev_exchange_msg __user *umsgs, u32 n)
 {
-	const struct mqdev_exchange_msg *m;
-	u32 i;
+	const struct mqdev_exchange_msg *m = c->chunk;
+	const struct mqdev_exchange_msg *end;
+	struct mqdev_exchange_msg __user *u = umsgs;
 
 	if (!n)
 		return 0;
+	/*
+	 * No call may be made with user access open (objtool, SMAP): the
+	 * bound is checked here, and the loop walks pointers, which no
+	 * sanitizer instruments with a call the way it does c->chunk[i].
+	 */
+	end = c->chunk + min_t(u32, n, ARRAY_SIZE(c->chunk));
 	if (!user_write_access_begin(umsgs, n * sizeof(*umsgs)))
 		return -EFAULT;
-	for (i = 0; i < n; i++) {
-		m = &c->chunk[i];
-		unsafe_put_user(m->status, &umsgs[i].status, fault);
-		unsafe_put_user(m->first_ack, &umsgs[i].first_ack, fault);
-		unsafe_put_user(m->nr_acks, &umsgs[i].nr_acks, fault);
+	for (; m < end; m++, u++) {
+		unsafe_put_user(m->status, &u->status, fault);
+		unsafe_put_user(m->first_ack, &u->first_ack, fault);
+		unsafe_put_user(m->nr_acks, &u->nr_acks, fault);
 	}
 	user_write_access_end();
 	return 0;
