@@ -271,6 +271,24 @@ static struct mqdev_exchange *exchange_get(struct net *net, const char *name,
 	return ex;
 }
 
+/*
+ * A topic an exchange may append to (a binding's, or the alternate),
+ * referenced: the caller must be allowed to produce there, and the topic
+ * must not be a single writer's, whose ring only its writer appends to.
+ */
+static struct mqdev_topic *exchange_dest_get(struct net *net,
+					     const char *name)
+{
+	struct mqdev_topic *topic;
+
+	topic = mqdev_topic_get(NULL, net, name, MQDEV_ACT_PRODUCE);
+	if (!IS_ERR(topic) && mqdev_swriter(topic)) {
+		mqdev_topic_put(topic);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	return topic;
+}
+
 /* The alternate topic, referenced, or NULL. */
 static struct mqdev_topic *exchange_alternate(struct mqdev_exchange *ex)
 {
@@ -368,15 +386,9 @@ int mqdev_exchange_create(struct net *net,
 	if (err)
 		return err;
 	if (req->alternate[0]) {
-		alt = mqdev_topic_get(NULL, net, req->alternate,
-				      MQDEV_ACT_PRODUCE);
+		alt = exchange_dest_get(net, req->alternate);
 		if (IS_ERR(alt))
 			return PTR_ERR(alt);
-		/* Its one writer's ring is not the kernel's to append to. */
-		if (mqdev_swriter(alt)) {
-			err = -EOPNOTSUPP;
-			goto err_put_alt;
-		}
 	}
 	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_EXCHANGES, 1);
 	if (err)
@@ -859,18 +871,13 @@ static int bind_dest(struct net *net, const struct mqdev_exchange_bind *req,
 		c->dest = exchange_get(net, req->topic, MAY_WRITE);
 		return PTR_ERR_OR_ZERO(c->dest);
 	}
-	c->topic = mqdev_topic_get(NULL, net, req->topic, MQDEV_ACT_PRODUCE);
+	c->topic = exchange_dest_get(net, req->topic);
 	if (IS_ERR(c->topic))
 		return PTR_ERR(c->topic);
 	if (req->partition != MQDEV_PARTITION_ANY &&
 	    req->partition >= c->topic->nr_parts) {
 		mqdev_topic_put(c->topic);
 		return -EINVAL;
-	}
-	/* Its one writer's ring is not the kernel's to append to. */
-	if (mqdev_swriter(c->topic)) {
-		mqdev_topic_put(c->topic);
-		return -EOPNOTSUPP;
 	}
 	return 0;
 }
