@@ -2091,8 +2091,8 @@ static int route_settle_one(struct mqdev_route_ctx *c,
 	if (err)
 		return err;
 	route_count_out_of_range(c, p, last);
-	if (!p->copies && READ_ONCE(c->ex->dead)) {
-		/* deleted while it matched: its bindings were gone */
+	if (READ_ONCE(c->ex->dead)) {
+		/* deleted since the batch matched, maybe across a wait */
 		return -EIDRM;
 	} else if (p->copies > room) {
 		return -ENOBUFS;

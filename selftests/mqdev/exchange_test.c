@@ -1475,6 +1475,69 @@ TEST_F(exchange, acks_fault_ends_batch)
 	mqdev_topic_delete(self->fd, topic);
 }
 
+/*
+ * A call blocked on a full topic when its exchange is deleted: the message
+ * waiting for room goes in once there is room, none after it does, though
+ * the whole call was matched before the first append.  Deleting an
+ * exchange ends every call routing through it within one message.
+ */
+TEST_F(exchange, delete_ends_a_blocked_call)
+{
+	const char *ex = strdup(ex_name("dblk"));
+	const char *topic = strdup(topic_name("dblk"));
+	static struct mqdev_exchange_ack acks[32];
+	static char value[128];
+	struct mqdev_exchange_msg msgs[32];
+	struct mqdev_consumer *c;
+	uint64_t before, end;
+	int pfd, i, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 4096, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "k", NULL));
+	ASSERT_EQ(0, mqdev_consumer_new(topic, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	for (i = 0; i < 32; i++)
+		batch_msg(&msgs[i], "k", value, sizeof(value), false);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(mqdev_exchange_produce(pfd, msgs, 32, acks, 32) & 0xff);
+
+	/* the 4 KiB ring holds fewer than 32: the call waits for room */
+	before = 0;
+	for (i = 0; i < 50; i++) {
+		usleep(100000);
+		end = topic_end(self->fd, topic);
+		if (end && end == before)
+			break;
+		before = end;
+	}
+	ASSERT_LT(0, before);
+	ASSERT_GT(32, before);
+	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG));
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	/* the reader takes them all: room for every message left */
+	for (i = 0; i < (int)before; i++) {
+		ASSERT_NE(NULL, mqdev_consumer_peek(c));
+		ASSERT_EQ(0, mqdev_consumer_release(c));
+	}
+	mqdev_consumer_wait(c, 0);	/* tells the waiting producer */
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	end = topic_end(self->fd, topic);
+	EXPECT_EQ(before + 1, end);
+	EXPECT_EQ(end, WEXITSTATUS(status));
+
+	mqdev_consumer_free(c);
+	close(pfd);
+	mqdev_topic_delete(self->fd, topic);
+}
+
 /* A chain routes again with the same key, by each exchange's own type. */
 TEST_F(exchange, e2e_chain)
 {
