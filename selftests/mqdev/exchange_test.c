@@ -1538,6 +1538,168 @@ TEST_F(exchange, delete_ends_a_blocked_call)
 	mqdev_topic_delete(self->fd, topic);
 }
 
+/* ---- batch boundaries ---------------------------------------------------- */
+
+/*
+ * @topic holds @n records, the i-th of value want[i] (4 bytes) and, if
+ * @keys, the key msg_key() gives for want[i]; 0 or the index that differs.
+ */
+static void msg_key(uint32_t i, const unsigned char **key, uint32_t *len)
+{
+	static unsigned char keys[64][MQDEV_MAX_KEY];
+	static const uint32_t lens[3] = { MQDEV_MAX_KEY, 0, 100 };
+
+	memset(keys[i % 64], 'a' + i % 26, lens[i % 3]);
+	*key = lens[i % 3] ? keys[i % 64] : NULL;
+	*len = lens[i % 3];
+}
+
+static int topic_holds(const char *topic, const uint32_t *want, int n,
+		       bool keys)
+{
+	const struct mqdev_record *rec;
+	const unsigned char *key;
+	struct mqdev_consumer *c;
+	uint32_t key_len, v;
+	int i, bad = 0;
+
+	if (mqdev_consumer_new(topic, NULL, &c) ||
+	    mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL))
+		return -1;
+	for (i = 0; i < n && !bad; i++) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec || rec->offset != (uint64_t)i ||
+		    mqdev_record_value_len(rec) != sizeof(v)) {
+			bad = i + 1;
+			break;
+		}
+		memcpy(&v, mqdev_record_value(rec), sizeof(v));
+		msg_key(want[i], &key, &key_len);
+		if (v != want[i] ||
+		    (keys && (rec->key_len != key_len ||
+			      memcmp(mqdev_record_key(rec), key, key_len))))
+			bad = i + 1;
+		mqdev_consumer_release(c);
+	}
+	if (!bad && mqdev_consumer_peek(c))
+		bad = n + 1;		/* one too many */
+	mqdev_consumer_free(c);
+	return bad;
+}
+
+/* One call of 64 messages, value i for the i-th; keys if @keys. */
+static int send_64(int pfd, const char *const rkeys[2], bool keys,
+		   struct mqdev_exchange_msg *msgs,
+		   struct mqdev_exchange_ack *acks, uint32_t nacks)
+{
+	static uint32_t values[64];
+	const unsigned char *key;
+	uint32_t i;
+
+	for (i = 0; i < 64; i++) {
+		values[i] = i;
+		batch_msg(&msgs[i], rkeys[i % 2], (char *)&values[i],
+			  sizeof(values[i]), false);
+		if (keys) {
+			msg_key(i, &key, &msgs[i].key_len);
+			msgs[i].key = (uintptr_t)key;
+		}
+	}
+	return mqdev_exchange_produce(pfd, msgs, 64, acks, nacks);
+}
+
+/*
+ * Where a call's batches end: keys that fill the batch's key room (4096,
+ * none and 100 bytes in turn: two whole keys a batch), bindings that fill
+ * its destinations (five copies each: the fourth message of each batch
+ * is matched again as the next one's first), and the alternate in every
+ * other message.  Each message goes in once, in order, with its own key,
+ * and counts once.
+ */
+TEST_F(exchange, batch_boundaries)
+{
+	static const char *const same[2] = { "k", "k" }, *const alt[2] = {
+		"k", "x" };
+	static struct mqdev_exchange_ack acks[64 * 5];
+	static struct mqdev_binding_info b[5];
+	struct mqdev_exchange_msg msgs[64];
+	struct mqdev_exchange_info info;
+	uint32_t all[64], even[32], odd[32];
+	const char *ex = strdup(ex_name("bb"));
+	const char *a = strdup(topic_name("bb-alt"));
+	const char *e = strdup(topic_name("bb-even"));
+	const char *t[5];
+	int pfd, i;
+
+	for (i = 0; i < 64; i++)
+		all[i] = i;
+	for (i = 0; i < 32; i++) {
+		even[i] = 2 * i;
+		odd[i] = 2 * i + 1;
+	}
+	for (i = 0; i < 5; i++) {
+		t[i] = strdup(topic_name("bb"));
+		ASSERT_EQ(0, create_topic(self->fd, t[i], 1, 1 << 20, 0));
+	}
+	ASSERT_EQ(0, create_topic(self->fd, a, 1, 1 << 20, 0));
+	ASSERT_EQ(0, create_topic(self->fd, e, 1, 1 << 20, 0));
+
+	/* keys: the batch ends where the next key does not fit */
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, t[0], "k", NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	ASSERT_EQ(64, send_64(pfd, same, true, msgs, acks, 64));
+	for (i = 0; i < 64; i++) {
+		ASSERT_EQ(1, msgs[i].nr_acks);
+		ASSERT_EQ(i, acks[msgs[i].first_ack].offset);
+	}
+	EXPECT_EQ(0, topic_holds(t[0], all, 64, true));
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+
+	/* destinations: five copies a message, sixteen a batch */
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_FANOUT, NULL));
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, t[i], NULL,
+						 NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	ASSERT_EQ(64, send_64(pfd, same, false, msgs, acks, 64 * 5));
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(5, msgs[i].nr_acks);
+	for (i = 1; i < 5; i++)
+		EXPECT_EQ(0, topic_holds(t[i], all, 64, false));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, b, 5));
+	EXPECT_EQ(64, info.routed);
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(64, b[i].routed);
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+
+	/* the alternate takes every other message, in its order */
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, a));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, e, "k", NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+	ASSERT_EQ(64, send_64(pfd, alt, false, msgs, acks, 64));
+	for (i = 0; i < 64; i++) {
+		ASSERT_EQ(i % 2 ? MQDEV_EXMSG_ALTERNATE : 0, msgs[i].status);
+		ASSERT_EQ(i / 2, acks[msgs[i].first_ack].offset);
+	}
+	EXPECT_EQ(0, topic_holds(e, even, 32, false));
+	EXPECT_EQ(0, topic_holds(a, odd, 32, false));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, NULL, 0));
+	EXPECT_EQ(32, info.alternated);
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+
+	for (i = 0; i < 5; i++)
+		mqdev_topic_delete(self->fd, t[i]);
+	mqdev_topic_delete(self->fd, a);
+	mqdev_topic_delete(self->fd, e);
+}
+
 /* A chain routes again with the same key, by each exchange's own type. */
 TEST_F(exchange, e2e_chain)
 {
