@@ -384,7 +384,8 @@ static int member_add(struct mqdev_group *g, struct mqdev_member *m)
 	int err = 0;
 
 	mutex_lock(&h->lock);
-	if (h->member || !bitmap_empty(h->subscribed, g->nr_parts))
+	if (h->member || h->share ||
+	    !bitmap_empty(h->subscribed, g->nr_parts))
 		err = -EBUSY;
 	else if (g->nr_members >= MQDEV_MAX_MEMBERS)
 		err = -ENOSPC;

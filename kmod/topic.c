@@ -262,6 +262,7 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	init_waitqueue_head(&topic->replica_read_wait);
 	mutex_init(&topic->groups_lock);
 	INIT_LIST_HEAD(&topic->groups);
+	INIT_LIST_HEAD(&topic->shares);
 	mutex_init(&topic->producers_lock);
 	xa_init(&topic->producers);
 	mqdev_sched_init(topic);

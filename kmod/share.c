@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Share groups (KIP-932's model): records of a partition are handed out to
+ * any member, each under a lock that expires, and accepted, released or
+ * rejected one by one.  Per partition the group keeps an in-flight window
+ * of offsets [start, end) with a slot per record; before start every record
+ * is done, from end on none was looked at.  Documentation/mqdev.rst, "Share
+ * groups", has the design; the uapi numbers are provisional.
+ *
+ * Locks: groups are on topic->shares under topic->groups_lock; a group's
+ * state is under its own sg->lock, taken inside groups_lock and outside a
+ * partition's lock.  No user memory is touched under either.
+ */
+
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include "mqdev.h"
+
+MQDEV_LIMIT(max_share_inflight, 1024, 16, 65536,
+	    "Most in-flight records of a share group in one partition");
+
+#define SHARE_DEFAULT_LOCK_MS		30000
+#define SHARE_DEFAULT_DELIVERIES	5
+
+enum share_state {
+	SLOT_AVAILABLE,
+	SLOT_ACQUIRED,
+	SLOT_ACKED,
+	SLOT_REJECTED,
+};
+
+/* One record of the window; what is outside [start, end) is stale. */
+struct share_slot {
+	u64	pos;		/* the record's position in the ring */
+	u64	time;		/* acquired: lock's end; available: back-off's */
+	u32	member;		/* acquired: by whom */
+	u32	len;
+	u16	count;		/* deliveries so far */
+	u8	state;		/* enum share_state */
+};
+
+struct share_part {
+	u64			start, end;	/* offsets */
+	u64			start_pos;	/* held: hold.pos points here */
+	u64			end_pos;
+	struct mqdev_hold	hold;
+	struct share_slot	*slots;
+};
+
+struct mqdev_share {
+	struct list_head	node;		/* on topic->shares */
+	struct mqdev_topic	*topic;
+	char			name[MQDEV_NAME_SIZE];
+	kuid_t			uid;		/* its maker, charged */
+	struct mutex		lock;		/* all below */
+	u32			nr_members;
+	u32			next_member_id;
+	u32			lock_ms;
+	u32			max_deliveries;
+	u32			reset;
+	u32			window;		/* slots a partition: 2^n */
+	u32			next_part;	/* MQDEV_PARTITION_ANY's turn */
+	bool			holds;
+	u64			expire_at;	/* the work's, or U64_MAX */
+	struct delayed_work	expire;
+	u32			nr_parts;
+	struct share_part	parts[] __counted_by(nr_parts);
+};
+
+struct mqdev_share_member {
+	struct mqdev_share	*sg;
+	u32			id;
+};
+
+static struct share_slot *share_slot(struct mqdev_share *sg,
+				     struct share_part *sp, u64 offset)
+{
+	return &sp->slots[offset & (sg->window - 1)];
+}
+
+/* ---- making and freeing ------------------------------------------------ */
+
+static struct mqdev_share *share_find(struct mqdev_topic *topic,
+				      const char *name)
+{
+	struct mqdev_share *sg;
+
+	lockdep_assert_held(&topic->groups_lock);
+	list_for_each_entry(sg, &topic->shares, node)
+		if (!strcmp(sg->name, name))
+			return sg;
+	return NULL;
+}
+
+static void share_expire_work(struct work_struct *work);
+
+/* Lets go of what share_create() took: the holds, the slots, the charge. */
+static void share_free(struct mqdev_share *sg)
+{
+	u32 i;
+
+	cancel_delayed_work_sync(&sg->expire);
+	for (i = 0; i < sg->nr_parts; i++) {
+		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
+		kvfree(sg->parts[i].slots);
+	}
+	mqdev_uncharge(sg->uid, MQDEV_CHARGE_GROUPS, 1);
+	kfree(sg);
+}
+
+/* Its maker may write the topic: its window holds a block topic's records. */
+static bool share_may_hold(struct mqdev_topic *topic)
+{
+	return !mqdev_permits(NULL, topic, NULL, MQDEV_ACT_HOLD);
+}
+
+static struct mqdev_share *share_create(struct mqdev_topic *topic,
+					const struct mqdev_share_join *req)
+{
+	struct share_part *sp;
+	struct mqdev_share *sg;
+	kuid_t uid = current_fsuid();
+	u32 i;
+	int err;
+
+	lockdep_assert_held(&topic->groups_lock);
+	if (topic->nr_shares >= mqdev_limit_topic_groups())
+		return ERR_PTR(-ENOSPC);
+	err = mqdev_charge(uid, MQDEV_CHARGE_GROUPS, 1);
+	if (err)
+		return ERR_PTR(err);
+	sg = kzalloc(struct_size(sg, parts, topic->nr_parts),
+		     GFP_KERNEL_ACCOUNT);
+	if (!sg) {
+		mqdev_uncharge(uid, MQDEV_CHARGE_GROUPS, 1);
+		return ERR_PTR(-ENOMEM);
+	}
+	sg->nr_parts = topic->nr_parts;
+	sg->topic = topic;
+	strscpy_pad(sg->name, req->group);
+	sg->uid = uid;
+	mutex_init(&sg->lock);
+	sg->lock_ms = req->lock_ms ?: SHARE_DEFAULT_LOCK_MS;
+	sg->max_deliveries = req->max_deliveries ?: SHARE_DEFAULT_DELIVERIES;
+	sg->reset = req->reset;
+	sg->window = roundup_pow_of_two(mqdev_limit(&max_share_inflight));
+	sg->holds = share_may_hold(topic);
+	sg->expire_at = U64_MAX;
+	INIT_DELAYED_WORK(&sg->expire, share_expire_work);
+
+	for (i = 0; i < sg->nr_parts; i++) {
+		sp = &sg->parts[i];
+		INIT_LIST_HEAD(&sp->hold.node);
+		sp->hold.pos = &sp->start_pos;
+		sp->slots = kvcalloc(sg->window, sizeof(*sp->slots),
+				     GFP_KERNEL_ACCOUNT);
+		if (!sp->slots) {
+			err = -ENOMEM;
+			goto err_free;
+		}
+		err = mqdev_ring_seek(&topic->parts[i], req->reset, &sp->start,
+				      &sp->start_pos, &sp->hold, sg->holds,
+				      false);
+		if (err)
+			goto err_free;
+		sp->end = sp->start;
+		sp->end_pos = sp->start_pos;
+	}
+	list_add_tail(&sg->node, &topic->shares);
+	topic->nr_shares++;
+	return sg;
+
+err_free:
+	share_free(sg);
+	return ERR_PTR(err);
+}
+
+static int join_check(const struct mqdev_share_join *req)
+{
+	if (req->flags || req->member_id || req->window ||
+	    req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (req->reset != MQDEV_SEEK_EARLIEST &&
+	    req->reset != MQDEV_SEEK_LATEST)
+		return -EINVAL;
+	if (req->lock_ms && (req->lock_ms < MQDEV_SHARE_MIN_LOCK_MS ||
+			     req->lock_ms > MQDEV_SHARE_MAX_LOCK_MS))
+		return -EINVAL;
+	if (req->max_deliveries > MQDEV_SHARE_MAX_DELIVERIES)
+		return -EINVAL;
+	return mqdev_name_check(req->group);
+}
+
+/* The group named, made if need be, that the caller may join. */
+static struct mqdev_share *share_lookup(struct mqdev_topic *topic,
+					const struct mqdev_share_join *req)
+{
+	struct mqdev_share *sg;
+	int err;
+
+	/* One name, one kind of group: Kafka's group type. */
+	if (mqdev_group_find(topic, req->group))
+		return ERR_PTR(-EEXIST);
+	sg = share_find(topic, req->group);
+	if (!sg)
+		return share_create(topic, req);
+	err = mqdev_owner_permits(topic->net, sg->uid);
+	return err ? ERR_PTR(err) : sg;
+}
+
+/**
+ * mqdev_share_join() - MQDEV_IOC_SHARE_JOIN: the handle joins a share group
+ * @ioc: the call, on a handle attached to consume
+ * @req: the group's name and, for a new one, its settings; the group's
+ *	 settings and the member's id go back
+ *
+ * Return: 0; -EINVAL for a bad request or a replica's handle; -EOPNOTSUPP
+ * on a single-writer topic; -EBUSY for a handle already in a group;
+ * -EEXIST for a consumer group's name; -EPERM for another user's group;
+ * -EACCES, -ENOSPC, -EDQUOT, -ENOMEM, -EINTR.
+ */
+long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
+{
+	struct mqdev_handle *h = ioc->h;
+	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_share_member *m;
+	struct mqdev_share *sg;
+	int err;
+
+	err = join_check(req);
+	if (err)
+		return err;
+	if (handle_replica(h))
+		return -EINVAL;
+	if (mqdev_swriter(topic))
+		return -EOPNOTSUPP;
+	err = mqdev_permits(NULL, topic, NULL, MQDEV_ACT_CONSUME);
+	if (err)
+		return err;
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	if (!m)
+		return -ENOMEM;
+
+	mutex_lock(&topic->groups_lock);
+	mutex_lock(&h->lock);
+	err = h->member || h->share ? -EBUSY : 0;
+	mutex_unlock(&h->lock);
+	sg = err ? ERR_PTR(err) : share_lookup(topic, req);
+	if (IS_ERR(sg)) {
+		mutex_unlock(&topic->groups_lock);
+		kfree(m);
+		return PTR_ERR(sg);
+	}
+	mutex_lock(&sg->lock);
+	m->sg = sg;
+	m->id = ++sg->next_member_id;
+	sg->nr_members++;
+	req->reset = sg->reset;
+	req->lock_ms = sg->lock_ms;
+	req->max_deliveries = sg->max_deliveries;
+	req->window = sg->window;
+	req->member_id = m->id;
+	mutex_unlock(&sg->lock);
+	mutex_lock(&h->lock);
+	h->share = m;
+	mutex_unlock(&h->lock);
+	mutex_unlock(&topic->groups_lock);
+	return 0;
+}
+
+/* ---- the window ------------------------------------------------------ */
+
+/* Available again, after @until (0: at once), or rejected past the limit. */
+static void share_make_available(struct mqdev_share *sg,
+				 struct share_slot *slot, u64 until)
+{
+	slot->member = 0;
+	if (slot->count >= sg->max_deliveries) {
+		slot->state = SLOT_REJECTED;
+		return;
+	}
+	slot->state = SLOT_AVAILABLE;
+	slot->time = until;
+}
+
+/* Move start past done records; producers waiting for room may go on. */
+static void share_advance(struct mqdev_share *sg, u32 p)
+{
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u64 start = sp->start, pos = sp->start_pos;
+
+	while (start < sp->end) {
+		slot = share_slot(sg, sp, start);
+		if (slot->state != SLOT_ACKED && slot->state != SLOT_REJECTED)
+			break;
+		pos = slot->pos + MQDEV_RECORD_SPACE(slot->len);
+		start++;
+	}
+	if (start == sp->start)
+		return;
+	sp->start = start;
+	WRITE_ONCE(sp->start_pos, start == sp->end ? sp->end_pos : pos);
+	if (sg->holds)
+		mqdev_ring_moved(&sg->topic->parts[p]);
+}
+
+/*
+ * Lapped (a group that does not hold, on a ring that reclaimed past its
+ * end): the window restarts at the tail.  What it held is gone.
+ */
+static void share_resync(struct share_part *sp, struct mqdev_part *part)
+{
+	struct mqdev_record *rec;
+	u64 tail, offset;
+
+	do {
+		tail = READ_ONCE(part->ctrl->tail);
+		rec = mqdev_ring_record(part, tail);
+		offset = READ_ONCE(rec->offset);
+		/* Pairs with smp_wmb() in ring_publish_tail(). */
+		smp_rmb();
+	} while (READ_ONCE(part->ctrl->tail) != tail);
+	sp->start = offset;
+	sp->end = offset;
+	WRITE_ONCE(sp->start_pos, tail);
+	sp->end_pos = tail;
+}
+
+static bool share_expired(struct mqdev_part *part,
+			  const struct mqdev_record *rec, u32 len, u64 now)
+{
+	u64 ttl = READ_ONCE(part->topic->ttl_ns);
+
+	return mqdev_record_expired(rec, len, now) ||
+	       (ttl && READ_ONCE(rec->timestamp) + ttl <= now);
+}
+
+/*
+ * Take the record at the window's end into it, read lock-free as read(2)
+ * reads.  Return: its slot, or NULL when the window is full or there is no
+ * record that may be read yet.
+ */
+static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
+{
+	struct mqdev_part *part = &sg->topic->parts[p];
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	struct mqdev_record *rec;
+	u64 head, pos, offset;
+	u32 len, state;
+
+	if (sp->end - sp->start >= sg->window)
+		return NULL;
+	/* Pairs with smp_store_release() in mqdev_ring_publish(). */
+	head = smp_load_acquire(&part->ctrl->head);
+	if (sp->end_pos < READ_ONCE(part->ctrl->tail))
+		share_resync(sp, part);
+	pos = sp->end_pos;
+	if (pos >= head)
+		return NULL;
+	rec = mqdev_ring_record(part, pos);
+	state = mqdev_txn_record_state(part, rec);
+	if (state == MQDEV_TXN_OPEN)
+		return NULL;
+	len = READ_ONCE(rec->len);
+	offset = READ_ONCE(rec->offset);
+	/* Pairs with smp_wmb() in ring_publish_tail(). */
+	smp_rmb();
+	if (READ_ONCE(part->ctrl->tail) > pos)
+		return NULL;		/* lapped: resynced next time */
+	if (len < sizeof(*rec) || len > sg->topic->max_record ||
+	    pos + MQDEV_RECORD_SPACE(len) > head || offset != sp->end)
+		return NULL;		/* not a record: never on our rings */
+
+	slot = share_slot(sg, sp, sp->end);
+	slot->pos = pos;
+	slot->len = len;
+	slot->count = 0;
+	slot->time = 0;
+	slot->member = 0;
+	slot->state = SLOT_AVAILABLE;
+	if (state == MQDEV_TXN_ABORT) {
+		slot->state = SLOT_REJECTED;
+	} else if (share_expired(part, rec, len, ktime_get_real_ns())) {
+		slot->state = SLOT_REJECTED;
+		atomic64_inc(&sg->topic->sched.expired);
+	}
+	sp->end++;
+	sp->end_pos = pos + MQDEV_RECORD_SPACE(len);
+	return slot;
+}
+
+static void share_give(struct mqdev_share *sg, u32 member, u32 p,
+		       u64 offset, struct share_slot *slot, u64 now,
+		       struct mqdev_share_record *out)
+{
+	slot->state = SLOT_ACQUIRED;
+	slot->member = member;
+	slot->count++;
+	slot->time = now + (u64)sg->lock_ms * NSEC_PER_MSEC;
+	memset(out, 0, sizeof(*out));
+	out->offset = offset;
+	out->pos = slot->pos;
+	out->lock_until = slot->time;
+	out->partition = p;
+	out->len = slot->len;
+	out->delivery_count = slot->count;
+}
+
+/* Acquire up to @max records of partition @p for @member; how many. */
+static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
+		      struct mqdev_share_record *out, u32 max, u64 now)
+{
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u32 n = 0;
+	u64 off;
+
+	for (off = sp->start; off < sp->end && n < max; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state == SLOT_AVAILABLE && slot->time <= now)
+			share_give(sg, member, p, off, slot, now, &out[n++]);
+	}
+	while (n < max && (slot = share_extend(sg, p)))
+		if (slot->state == SLOT_AVAILABLE)
+			share_give(sg, member, p, sp->end - 1, slot, now,
+				   &out[n++]);
+	share_advance(sg, p);
+	return n;
+}
+
+/* The expiry work runs by the earliest lock's end, @until. */
+static void share_arm(struct mqdev_share *sg, u64 until, u64 now)
+{
+	if (until >= sg->expire_at)
+		return;
+	sg->expire_at = until;
+	mod_delayed_work(system_unbound_wq, &sg->expire,
+			 nsecs_to_jiffies(until - now) + 1);
+}
+
+static void share_expire_work(struct work_struct *work)
+{
+	struct mqdev_share *sg = container_of(to_delayed_work(work),
+					      struct mqdev_share, expire);
+	struct share_slot *slot;
+	struct share_part *sp;
+	u64 now, next = U64_MAX, off;
+	u32 p;
+
+	mutex_lock(&sg->lock);
+	now = ktime_get_ns();
+	for (p = 0; p < sg->nr_parts; p++) {
+		sp = &sg->parts[p];
+		for (off = sp->start; off < sp->end; off++) {
+			slot = share_slot(sg, sp, off);
+			if (slot->state != SLOT_ACQUIRED)
+				continue;
+			if (slot->time <= now)
+				share_make_available(sg, slot, 0);
+			else
+				next = min(next, slot->time);
+		}
+		share_advance(sg, p);
+	}
+	sg->expire_at = U64_MAX;
+	if (next != U64_MAX)
+		share_arm(sg, next, now);
+	mutex_unlock(&sg->lock);
+}
+
+static struct mqdev_share_member *share_member(struct mqdev_handle *h)
+{
+	struct mqdev_share_member *m;
+
+	mutex_lock(&h->lock);
+	m = h->share;
+	mutex_unlock(&h->lock);
+	return m;
+}
+
+static int acquire_check(const struct mqdev_share_acquire *req,
+			 const struct mqdev_topic *topic)
+{
+	if (req->flags || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (!req->count || req->count > MQDEV_SHARE_ACQUIRE_MAX)
+		return -EINVAL;
+	if (req->record_size && req->record_size <
+	    sizeof(struct mqdev_share_record))
+		return -EINVAL;
+	if (req->partition != MQDEV_PARTITION_ANY &&
+	    req->partition >= topic->nr_parts)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * mqdev_share_acquire() - MQDEV_IOC_SHARE_ACQUIRE: records for a member
+ * @ioc: the call, on a member's handle
+ * @req: the request; how many were taken goes back in @req->count
+ *
+ * The records are copied out after the group's lock is let go: a fault
+ * there leaves them acquired until their lock expires.
+ *
+ * Return: 0; -EINVAL for a bad request; -EBADFD for a handle that is not
+ * a share group's member; -ENOMEM; -EFAULT.
+ */
+long mqdev_share_acquire(struct mqdev_ioc *ioc,
+			 struct mqdev_share_acquire *req)
+{
+	u32 usize = req->record_size ?: sizeof(struct mqdev_share_record);
+	struct mqdev_share_record __user *urec;
+	struct mqdev_share_record *recs;
+	struct mqdev_share_member *m;
+	struct mqdev_share *sg;
+	u32 i, p, n = 0;
+	u64 now;
+	int err;
+
+	err = acquire_check(req, ioc->topic);
+	if (err)
+		return err;
+	m = share_member(ioc->h);
+	if (!m)
+		return -EBADFD;
+	sg = m->sg;
+	recs = kmalloc_array(req->count, sizeof(*recs), GFP_KERNEL);
+	if (!recs)
+		return -ENOMEM;
+
+	mutex_lock(&sg->lock);
+	now = ktime_get_ns();
+	if (req->partition != MQDEV_PARTITION_ANY) {
+		n = share_take(sg, m->id, req->partition, recs, req->count,
+			       now);
+	} else {
+		for (i = 0; i < sg->nr_parts && !n; i++) {
+			p = (sg->next_part + i) % sg->nr_parts;
+			n = share_take(sg, m->id, p, recs, req->count, now);
+		}
+		sg->next_part = (sg->next_part + 1) % sg->nr_parts;
+	}
+	if (n)
+		share_arm(sg, recs[0].lock_until, now);
+	mutex_unlock(&sg->lock);
+
+	urec = u64_to_user_ptr(req->records);
+	for (i = 0; i < n && !err; i++)
+		err = mqdev_copy_element((char __user *)urec + (u64)i * usize,
+					 &recs[i], sizeof(recs[i]), usize);
+	kfree(recs);
+	req->count = n;
+	return err;
+}
+
+static int ack_check(const struct mqdev_share_ack *req,
+		     const struct mqdev_topic *topic)
+{
+	if (req->flags || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (req->type > MQDEV_SHARE_REJECT || req->first >= req->last)
+		return -EINVAL;
+	if (req->backoff_ms && (req->type != MQDEV_SHARE_RELEASE ||
+				req->backoff_ms > MQDEV_SHARE_MAX_BACKOFF_MS))
+		return -EINVAL;
+	return req->partition < topic->nr_parts ? 0 : -EINVAL;
+}
+
+/* Every record of the range is @member's and locked still. */
+static int ack_owned(struct mqdev_share *sg, struct share_part *sp,
+		     const struct mqdev_share_ack *req, u32 member, u64 now)
+{
+	struct share_slot *slot;
+	u64 off;
+
+	if (req->first < sp->start || req->last > sp->end)
+		return -ERANGE;
+	for (off = req->first; off < req->last; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state != SLOT_ACQUIRED || slot->member != member ||
+		    slot->time <= now)
+			return -ESTALE;
+	}
+	return 0;
+}
+
+/**
+ * mqdev_share_ack() - MQDEV_IOC_SHARE_ACK: accept, release or reject
+ * @ioc: the call, on a member's handle
+ * @req: the range and what becomes of it
+ *
+ * All of the range or nothing: it is checked whole before any record
+ * changes.
+ *
+ * Return: 0; -EINVAL for a bad request; -EBADFD for a handle that is not
+ * a member; -ERANGE for a range outside the window; -ESTALE for a record
+ * of it that is not the member's, or whose lock expired.
+ */
+long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
+{
+	struct mqdev_share_member *m;
+	struct share_slot *slot;
+	struct share_part *sp;
+	struct mqdev_share *sg;
+	u64 now, off, until = 0;
+	int err;
+
+	err = ack_check(req, ioc->topic);
+	if (err)
+		return err;
+	m = share_member(ioc->h);
+	if (!m)
+		return -EBADFD;
+	sg = m->sg;
+	sp = &sg->parts[req->partition];
+
+	mutex_lock(&sg->lock);
+	now = ktime_get_ns();
+	err = ack_owned(sg, sp, req, m->id, now);
+	if (err)
+		goto out_unlock;
+	if (req->backoff_ms)
+		until = now + (u64)req->backoff_ms * NSEC_PER_MSEC;
+	for (off = req->first; off < req->last; off++) {
+		slot = share_slot(sg, sp, off);
+		if (req->type == MQDEV_SHARE_RELEASE) {
+			share_make_available(sg, slot, until);
+		} else {
+			slot->member = 0;
+			slot->state = req->type == MQDEV_SHARE_ACCEPT ?
+				      SLOT_ACKED : SLOT_REJECTED;
+		}
+	}
+	share_advance(sg, req->partition);
+out_unlock:
+	mutex_unlock(&sg->lock);
+	return err;
+}
+
+/**
+ * mqdev_share_leave() - the handle leaves its share group, if a member
+ * @h: the handle, going away
+ *
+ * What it held is available at once, not after its locks expire.  The last
+ * member frees the group.
+ */
+void mqdev_share_leave(struct mqdev_handle *h)
+{
+	struct mqdev_share_member *m = h->share;
+	struct mqdev_topic *topic = h->topic;
+	struct share_slot *slot;
+	struct share_part *sp;
+	struct mqdev_share *sg;
+	bool last;
+	u64 off;
+	u32 p;
+
+	if (!m)
+		return;
+	sg = m->sg;
+	mutex_lock(&topic->groups_lock);
+	mutex_lock(&sg->lock);
+	for (p = 0; p < sg->nr_parts; p++) {
+		sp = &sg->parts[p];
+		for (off = sp->start; off < sp->end; off++) {
+			slot = share_slot(sg, sp, off);
+			if (slot->state == SLOT_ACQUIRED &&
+			    slot->member == m->id)
+				share_make_available(sg, slot, 0);
+		}
+		share_advance(sg, p);
+	}
+	last = !--sg->nr_members;
+	if (last) {
+		list_del(&sg->node);
+		topic->nr_shares--;
+	}
+	mutex_unlock(&sg->lock);
+	mutex_lock(&h->lock);
+	h->share = NULL;
+	mutex_unlock(&h->lock);
+	mutex_unlock(&topic->groups_lock);
+	kfree(m);
+	if (last)
+		share_free(sg);
+}
+
+/* Count the window's records by state. */
+static void share_count(struct mqdev_share *sg, u32 p,
+			struct mqdev_share_info *req)
+{
+	struct share_part *sp = &sg->parts[p];
+	u32 *by_state[] = {
+		[SLOT_AVAILABLE] = &req->available,
+		[SLOT_ACQUIRED] = &req->acquired,
+		[SLOT_ACKED] = &req->acknowledged,
+		[SLOT_REJECTED] = &req->rejected,
+	};
+	u64 off;
+
+	req->start = sp->start;
+	req->end = sp->end;
+	for (off = sp->start; off < sp->end; off++)
+		(*by_state[share_slot(sg, sp, off)->state])++;
+}
+
+/**
+ * mqdev_share_describe() - MQDEV_IOC_SHARE_DESCRIBE: a share group's window
+ * @ioc: the call, on a handle attached to consume
+ * @req: the group and partition; the window and its counts go back
+ *
+ * Return: 0; -EINVAL for a bad request; -ENOENT for no such share group.
+ */
+long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
+{
+	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_share *sg;
+	int err;
+
+	err = mqdev_name_check(req->group);
+	if (err)
+		return err;
+	if (req->partition >= topic->nr_parts || req->members || req->start ||
+	    req->end || req->available || req->acquired ||
+	    req->acknowledged || req->rejected || req->lock_ms ||
+	    req->max_deliveries || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	mutex_lock(&topic->groups_lock);
+	sg = share_find(topic, req->group);
+	if (sg) {
+		mutex_lock(&sg->lock);
+		req->members = sg->nr_members;
+		req->lock_ms = sg->lock_ms;
+		req->max_deliveries = sg->max_deliveries;
+		share_count(sg, req->partition, req);
+		mutex_unlock(&sg->lock);
+	}
+	mutex_unlock(&topic->groups_lock);
+	return sg ? 0 : -ENOENT;
+}
