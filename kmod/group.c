@@ -432,7 +432,9 @@ int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req)
 
 	mutex_lock(&topic->groups_lock);
 	g = mqdev_group_lookup(NULL, topic, req->group, false);
-	if (!g) {
+	if (!g && mqdev_share_named(topic, req->group)) {
+		g = ERR_PTR(-EEXIST);	/* one name, one kind of group */
+	} else if (!g) {
 		g = group_create_own(NULL, topic, req->group, req->reset);
 		created = true;
 	}

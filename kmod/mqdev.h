@@ -799,6 +799,7 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req);
 long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req);
 void mqdev_share_leave(struct mqdev_handle *h);
+bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,

@@ -95,6 +95,18 @@ static struct mqdev_share *share_find(struct mqdev_topic *topic,
 	return NULL;
 }
 
+/**
+ * mqdev_share_named() - has the topic a share group of this name?
+ * @topic: the topic, its groups_lock held
+ * @name: the name
+ *
+ * Return: true if it has: a consumer group may not take the name.
+ */
+bool mqdev_share_named(struct mqdev_topic *topic, const char *name)
+{
+	return share_find(topic, name);
+}
+
 static void share_expire_work(struct work_struct *work);
 
 /* Lets go of what share_create() took: the holds, the slots, the charge. */

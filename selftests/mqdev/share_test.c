@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Share groups: records handed out one by one to any member, each under a
+ * lock; every record accepted exactly once whatever the number of members;
+ * a killed member's records delivered again at once with their count
+ * raised; locks that expire; release with a back-off, reject and the
+ * maximum count; bad input refused with nothing changed.
+ */
+#include <signal.h>
+#include <time.h>
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define RECORDS 3000
+
+FIXTURE(share) {
+	int fd, prod;
+	char name[MQDEV_NAME_MAX + 1];
+};
+
+FIXTURE_SETUP(share)
+{
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	strcpy(self->name, topic_name("share"));
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, 1 << 20, 0));
+	self->prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, self->prod);
+}
+
+FIXTURE_TEARDOWN(share)
+{
+	close(self->prod);
+	mqdev_topic_delete(self->fd, self->name);
+	close(self->fd);
+}
+
+static void produce_n(struct __test_metadata *_metadata, int prod, int n)
+{
+	uint32_t v;
+	int i;
+
+	for (v = 0, i = 0; i < n; i++, v++)
+		ASSERT_EQ(0, produce_one(prod, 0, NULL, 0, &v, sizeof(v), NULL));
+}
+
+static uint32_t value_of(const struct mqdev_record *rec)
+{
+	uint32_t v;
+
+	memcpy(&v, mqdev_record_value(rec), sizeof(v));
+	return v;
+}
+
+static struct mqdev_share *join(const char *topic, const char *group,
+				uint32_t lock_ms, uint32_t max_deliveries)
+{
+	LIBMQDEV_OPTS(mqdev_share_opts, opts, .lock_ms = lock_ms,
+		      .max_deliveries = max_deliveries,
+		      .reset = MQDEV_SEEK_EARLIEST);
+	struct mqdev_share *s;
+
+	return mqdev_share_new(topic, group, &opts, &s) ? NULL : s;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* Accept @d[0..n), a run of contiguous offsets at a time. */
+static int accept_all(struct mqdev_share *s, const struct mqdev_delivery *d,
+		      int n)
+{
+	int i = 0, j, err;
+
+	while (i < n) {
+		for (j = i + 1; j < n && d[j].offset == d[j - 1].offset + 1 &&
+		     d[j].partition == d[i].partition; j++)
+			;
+		err = mqdev_share_ack(s, d[i].partition, d[i].offset,
+				      d[j - 1].offset + 1, MQDEV_SHARE_ACCEPT,
+				      NULL);
+		if (err)
+			return err;
+		i = j;
+	}
+	return 0;
+}
+
+/* Shared between members and the test. */
+struct tally {
+	uint32_t accepted;
+	uint8_t seen[RECORDS];
+};
+
+/* A member: acquire and accept until every record is accepted. */
+static int member(const char *topic, const char *group, struct tally *t)
+{
+	struct mqdev_delivery d[16];
+	struct mqdev_share *s;
+	uint64_t give_up = now_ms() + 60000;
+	int n, i;
+
+	s = join(topic, group, 30000, 0);
+	if (!s)
+		return 10;
+	while (__atomic_load_n(&t->accepted, __ATOMIC_ACQUIRE) < RECORDS) {
+		if (now_ms() > give_up)
+			return 11;
+		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d, 16);
+		if (n < 0)
+			return 12;
+		if (!n) {
+			usleep(1000);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (!d[i].rec || d[i].delivery_count != 1 ||
+			    value_of(d[i].rec) != d[i].offset)
+				return 13;
+			__atomic_fetch_add(&t->seen[d[i].offset], 1,
+					   __ATOMIC_RELAXED);
+		}
+		if (accept_all(s, d, n))
+			return 14;
+		__atomic_fetch_add(&t->accepted, n, __ATOMIC_RELEASE);
+	}
+	mqdev_share_free(s);
+	return 0;
+}
+
+static void run_members(struct __test_metadata *_metadata, const char *topic,
+			int fd, int prod, int members)
+{
+	struct mqdev_share *keeper;
+	struct mqdev_share_info info;
+	struct tally *t;
+	pid_t pids[16];
+	char group[32];
+	int i, status;
+
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, t);
+	snprintf(group, sizeof(group), "once-%d", members);
+	/* A member that only keeps the group while the others come and go. */
+	keeper = join(topic, group, 30000, 0);
+	ASSERT_NE(NULL, keeper);
+	produce_n(_metadata, prod, RECORDS);
+	for (i = 0; i < members; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (!pids[i])
+			_exit(member(topic, group, t));
+	}
+	for (i = 0; i < members; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("member %d", i);
+	}
+	EXPECT_EQ(RECORDS, t->accepted);
+	for (i = 0; i < RECORDS; i++)
+		ASSERT_EQ(1, t->seen[i]) TH_LOG("offset %d", i);
+	/* Every record done: the window is empty, past the last. */
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(keeper), group, 0,
+					  &info));
+	EXPECT_EQ(RECORDS, info.start);
+	EXPECT_EQ(RECORDS, info.end);
+	EXPECT_EQ(1, info.members);
+	mqdev_share_free(keeper);
+	munmap(t, sizeof(*t));
+}
+
+TEST_F(share, one_member_every_record_once)
+{
+	run_members(_metadata, self->name, self->fd, self->prod, 1);
+}
+
+TEST_F(share, four_members_every_record_once)
+{
+	run_members(_metadata, self->name, self->fd, self->prod, 4);
+}
+
+TEST_F(share, sixteen_members_every_record_once)
+{
+	run_members(_metadata, self->name, self->fd, self->prod, 16);
+}
+
+/* Records of a member killed while it holds them: again at once, count 2. */
+TEST_F(share, killed_member_records_redelivered_at_once)
+{
+	struct mqdev_share *keeper, *s;
+	struct mqdev_delivery d[16];
+	struct mqdev_share_info info;
+	int ready[2], status, i;
+	uint64_t t0;
+	pid_t pid;
+	char b;
+
+	keeper = join(self->name, "kill", 60000, 0);
+	ASSERT_NE(NULL, keeper);
+	produce_n(_metadata, self->prod, 10);
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		s = join(self->name, "kill", 0, 0);
+		if (!s || mqdev_share_acquire(s, 0, d, 16) != 10)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(3);
+	}
+	ASSERT_EQ(1, read(ready[0], &b, 1));
+	/* Held by the child: nothing for anyone else. */
+	EXPECT_EQ(0, mqdev_share_acquire(keeper, 0, d, 16));
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(keeper), "kill", 0,
+					  &info));
+	EXPECT_EQ(10, info.acquired);
+	EXPECT_EQ(2, info.members);
+
+	t0 = now_ms();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(10, mqdev_share_acquire(keeper, 0, d, 16));
+	/* At once: the lock was a minute. */
+	EXPECT_GT(1000, now_ms() - t0);
+	for (i = 0; i < 10; i++) {
+		EXPECT_EQ(i, d[i].offset);
+		EXPECT_EQ(2, d[i].delivery_count);
+		ASSERT_NE(NULL, d[i].rec);
+		EXPECT_EQ(i, value_of(d[i].rec));
+	}
+	EXPECT_EQ(0, accept_all(keeper, d, 10));
+	close(ready[0]);
+	close(ready[1]);
+	mqdev_share_free(keeper);
+}
+
+/* A lock that expires makes the record available again, count raised. */
+TEST_F(share, lock_expiry)
+{
+	struct mqdev_share *a, *b;
+	struct mqdev_delivery d[16];
+	uint64_t t0;
+	int n, i;
+
+	a = join(self->name, "expiry", 200, 0);
+	ASSERT_NE(NULL, a);
+	b = join(self->name, "expiry", 0, 0);
+	ASSERT_NE(NULL, b);
+	produce_n(_metadata, self->prod, 5);
+	t0 = now_ms();
+	ASSERT_EQ(5, mqdev_share_acquire(a, 0, d, 16));
+	EXPECT_EQ(0, mqdev_share_acquire(b, 0, d, 16));
+	do {
+		usleep(10000);
+		n = mqdev_share_acquire(b, 0, d, 16);
+	} while (!n && now_ms() - t0 < 5000);
+	ASSERT_EQ(5, n);
+	/* not before the lock's end, and not much after it */
+	EXPECT_LE(200, now_ms() - t0);
+	EXPECT_GT(2000, now_ms() - t0);
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(2, d[i].delivery_count);
+	/* The first holder's lock is gone: its accept is refused. */
+	EXPECT_EQ(-ESTALE, mqdev_share_ack(a, 0, 0, 5, MQDEV_SHARE_ACCEPT,
+					   NULL));
+	EXPECT_EQ(0, mqdev_share_ack(b, 0, 0, 5, MQDEV_SHARE_ACCEPT, NULL));
+	mqdev_share_free(a);
+	mqdev_share_free(b);
+}
+
+/* Release with a back-off, reject, and the maximum delivery count. */
+TEST_F(share, release_reject_and_max_deliveries)
+{
+	LIBMQDEV_OPTS(mqdev_share_ack_opts, later, .backoff_ms = 300);
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[16];
+	struct mqdev_share *s;
+	uint64_t t0;
+	int n;
+
+	s = join(self->name, "retry", 0, 2);
+	ASSERT_NE(NULL, s);
+	produce_n(_metadata, self->prod, 3);
+	ASSERT_EQ(3, mqdev_share_acquire(s, 0, d, 16));
+	t0 = now_ms();
+	EXPECT_EQ(0, mqdev_share_ack(s, 0, 0, 1, MQDEV_SHARE_RELEASE, &later));
+	EXPECT_EQ(0, mqdev_share_ack(s, 0, 1, 2, MQDEV_SHARE_REJECT, NULL));
+	EXPECT_EQ(0, mqdev_share_acquire(s, 0, d, 16));
+	do {
+		usleep(10000);
+		n = mqdev_share_acquire(s, 0, d, 16);
+	} while (!n && now_ms() - t0 < 5000);
+	ASSERT_EQ(1, n);
+	EXPECT_LE(300, now_ms() - t0);
+	EXPECT_GT(2000, now_ms() - t0);
+	EXPECT_EQ(0, d[0].offset);
+	EXPECT_EQ(2, d[0].delivery_count);
+	/* Its second delivery was its last: released, it is put aside. */
+	EXPECT_EQ(0, mqdev_share_ack(s, 0, 0, 1, MQDEV_SHARE_RELEASE, NULL));
+	EXPECT_EQ(0, mqdev_share_acquire(s, 0, d, 16));
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "retry", 0,
+					  &info));
+	/* 0 and 1 rejected, done: the window starts at 2, still acquired */
+	EXPECT_EQ(2, info.start);
+	EXPECT_EQ(3, info.end);
+	EXPECT_EQ(1, info.acquired);
+	EXPECT_EQ(0, mqdev_share_ack(s, 0, 2, 3, MQDEV_SHARE_ACCEPT, NULL));
+	mqdev_share_free(s);
+}
+
+static int acquire_raw(int fd, struct mqdev_share_acquire *req)
+{
+	return xioctl(fd, MQDEV_IOC_SHARE_ACQUIRE, req);
+}
+
+static int ack_raw(int fd, uint64_t first, uint64_t last, uint32_t type,
+		   uint32_t backoff_ms)
+{
+	struct mqdev_share_ack req = {
+		.first = first, .last = last, .type = type,
+		.backoff_ms = backoff_ms,
+	};
+
+	return xioctl(fd, MQDEV_IOC_SHARE_ACK, &req);
+}
+
+/* Bad input is refused, and the window is as it was. */
+TEST_F(share, bad_input_changes_nothing)
+{
+	struct mqdev_share_record recs[4];
+	struct mqdev_share_acquire acq = {
+		.records = (uintptr_t)recs, .count = 2,
+		.record_size = sizeof(recs[0]),
+	};
+	struct mqdev_share_join jn = { .reset = MQDEV_SEEK_EARLIEST };
+	struct mqdev_share_info before, after;
+	struct mqdev_share_acquire bad;
+	struct mqdev_share *s, *other;
+	int fd, cons;
+
+	s = join(self->name, "bad", 0, 0);
+	ASSERT_NE(NULL, s);
+	other = join(self->name, "bad", 0, 0);
+	ASSERT_NE(NULL, other);
+	fd = mqdev_share_fd(s);
+	produce_n(_metadata, self->prod, 4);
+	ASSERT_EQ(0, acquire_raw(fd, &acq));
+	ASSERT_EQ(2, acq.count);
+	/* the other member had 2 and 3, and let them go */
+	ASSERT_EQ(2, mqdev_share_acquire(other, 0,
+					 (struct mqdev_delivery[4]){}, 4));
+	ASSERT_EQ(0, mqdev_share_ack(other, 0, 2, 4, MQDEV_SHARE_RELEASE,
+				     NULL));
+	ASSERT_EQ(0, mqdev_share_describe(fd, "bad", 0, &before));
+	EXPECT_EQ(2, before.acquired);
+	EXPECT_EQ(2, before.available);
+
+	bad = acq;
+	bad.count = 0;
+	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
+	bad.count = MQDEV_SHARE_ACQUIRE_MAX + 1;
+	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
+	bad = acq;
+	bad.flags = 1;
+	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
+	bad = acq;
+	bad.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
+	bad = acq;
+	bad.partition = 1;
+	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
+	bad = acq;
+	bad.record_size = 8;
+	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
+
+	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, 3, 0));
+	EXPECT_EQ(-EINVAL, ack_raw(fd, 1, 1, MQDEV_SHARE_ACCEPT, 0));
+	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, MQDEV_SHARE_ACCEPT, 10));
+	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, MQDEV_SHARE_RELEASE,
+				   MQDEV_SHARE_MAX_BACKOFF_MS + 1));
+	/* past the window's end; another's; some not acquired */
+	EXPECT_EQ(-ERANGE, ack_raw(fd, 0, 5, MQDEV_SHARE_ACCEPT, 0));
+	EXPECT_EQ(-ESTALE, mqdev_share_ack(other, 0, 0, 1, MQDEV_SHARE_ACCEPT,
+					   NULL));
+	EXPECT_EQ(-ESTALE, ack_raw(fd, 0, 4, MQDEV_SHARE_REJECT, 0));
+
+	/* joins: settings out of range, twice, a consumer group's name */
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	EXPECT_EQ(-EBADFD, ack_raw(cons, 0, 1, MQDEV_SHARE_ACCEPT, 0));
+	EXPECT_EQ(-EBADFD, acquire_raw(cons, &acq));
+	mqdev_name_set(jn.group, "bad2");
+	jn.lock_ms = 1;
+	EXPECT_EQ(-EINVAL, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	jn.lock_ms = 0;
+	jn.reset = 7;
+	EXPECT_EQ(-EINVAL, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	jn.reset = 0;
+	jn.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	jn.flags = 0;
+	jn.max_deliveries = MQDEV_SHARE_MAX_DELIVERIES + 1;
+	EXPECT_EQ(-EINVAL, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	jn.max_deliveries = 0;
+	mqdev_name_set(jn.group, "bad");
+	EXPECT_EQ(-EBUSY, xioctl(fd, MQDEV_IOC_SHARE_JOIN, &jn));
+	ASSERT_EQ(0, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	close(cons);
+
+	ASSERT_EQ(0, mqdev_share_describe(fd, "bad", 0, &after));
+	EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)));
+	EXPECT_EQ(-ENOENT, mqdev_share_describe(fd, "none", 0, &after));
+
+	/* The refusals changed nothing: the two acquired are still ours. */
+	EXPECT_EQ(0, ack_raw(fd, 0, 2, MQDEV_SHARE_ACCEPT, 0));
+	mqdev_share_free(other);
+	mqdev_share_free(s);
+}
+
+/* A share group's name is not a consumer group's, and the other way. */
+TEST_F(share, names_are_one_kind)
+{
+	struct mqdev_consumer *c;
+	struct mqdev_share *s;
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "kind", MQDEV_SEEK_EARLIEST));
+	EXPECT_EQ(NULL, join(self->name, "kind", 0, 0));
+	mqdev_consumer_free(c);
+	s = join(self->name, "kind2", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	EXPECT_EQ(-EEXIST, mqdev_consumer_join(c, "kind2",
+					       MQDEV_SEEK_EARLIEST));
+	mqdev_consumer_free(c);
+	mqdev_share_free(s);
+}
+
+TEST_HARNESS_MAIN
