@@ -485,14 +485,25 @@ static void share_expire_work(struct work_struct *work)
 	mutex_unlock(&sg->lock);
 }
 
-static struct mqdev_share_member *share_member(struct mqdev_handle *h)
+/*
+ * The group of the member @ioc's handle is, and the member's id, after the
+ * request's check @err.  The member stays until the file is released, so
+ * after no call on it has returned.
+ */
+static struct mqdev_share *share_enter(struct mqdev_ioc *ioc, int err,
+				       u32 *member)
 {
 	struct mqdev_share_member *m;
 
-	mutex_lock(&h->lock);
-	m = h->share;
-	mutex_unlock(&h->lock);
-	return m;
+	if (err)
+		return ERR_PTR(err);
+	mutex_lock(&ioc->h->lock);
+	m = ioc->h->share;
+	mutex_unlock(&ioc->h->lock);
+	if (!m)
+		return ERR_PTR(-EBADFD);
+	*member = m->id;
+	return m->sg;
 }
 
 static int acquire_check(const struct mqdev_share_acquire *req,
@@ -528,19 +539,14 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	u32 usize = req->record_size ?: sizeof(struct mqdev_share_record);
 	struct mqdev_share_record __user *urec;
 	struct mqdev_share_record *recs;
-	struct mqdev_share_member *m;
 	struct mqdev_share *sg;
-	u32 i, p, n = 0;
+	u32 i, p, member, n = 0;
 	u64 now;
-	int err;
+	int err = 0;
 
-	err = acquire_check(req, ioc->topic);
-	if (err)
-		return err;
-	m = share_member(ioc->h);
-	if (!m)
-		return -EBADFD;
-	sg = m->sg;
+	sg = share_enter(ioc, acquire_check(req, ioc->topic), &member);
+	if (IS_ERR(sg))
+		return PTR_ERR(sg);
 	recs = kmalloc_array(req->count, sizeof(*recs), GFP_KERNEL);
 	if (!recs)
 		return -ENOMEM;
@@ -548,12 +554,12 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	mutex_lock(&sg->lock);
 	now = ktime_get_ns();
 	if (req->partition != MQDEV_PARTITION_ANY) {
-		n = share_take(sg, m->id, req->partition, recs, req->count,
+		n = share_take(sg, member, req->partition, recs, req->count,
 			       now);
 	} else {
 		for (i = 0; i < sg->nr_parts && !n; i++) {
 			p = (sg->next_part + i) % sg->nr_parts;
-			n = share_take(sg, m->id, p, recs, req->count, now);
+			n = share_take(sg, member, p, recs, req->count, now);
 		}
 		sg->next_part = (sg->next_part + 1) % sg->nr_parts;
 	}
@@ -615,25 +621,21 @@ static int ack_owned(struct mqdev_share *sg, struct share_part *sp,
  */
 long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 {
-	struct mqdev_share_member *m;
 	struct share_slot *slot;
 	struct share_part *sp;
 	struct mqdev_share *sg;
 	u64 now, off, until = 0;
+	u32 member;
 	int err;
 
-	err = ack_check(req, ioc->topic);
-	if (err)
-		return err;
-	m = share_member(ioc->h);
-	if (!m)
-		return -EBADFD;
-	sg = m->sg;
+	sg = share_enter(ioc, ack_check(req, ioc->topic), &member);
+	if (IS_ERR(sg))
+		return PTR_ERR(sg);
 	sp = &sg->parts[req->partition];
 
 	mutex_lock(&sg->lock);
 	now = ktime_get_ns();
-	err = ack_owned(sg, sp, req, m->id, now);
+	err = ack_owned(sg, sp, req, member, now);
 	if (err)
 		goto out_unlock;
 	if (req->backoff_ms)
