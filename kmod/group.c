@@ -142,11 +142,16 @@ err_unhold:
 	return ERR_PTR(err);
 }
 
-/* The caller's group: its own, holding if it may write the topic. */
+/*
+ * The caller's group: its own, holding if it may write the topic.  One
+ * name, one kind of group: not a share group's (share.c).
+ */
 static struct mqdev_group *group_create_own(const struct sk_buff *nlskb,
 					    struct mqdev_topic *topic,
 					    const char *name, u32 reset)
 {
+	if (mqdev_share_named(topic, name))
+		return ERR_PTR(-EEXIST);
 	return group_create(topic, name, current_fsuid(),
 			    !mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_HOLD),
 			    reset);
@@ -164,7 +169,8 @@ static struct mqdev_group *group_create_own(const struct sk_buff *nlskb,
  *
  * Return: the group; NULL when there is none and !@create; for one that
  * exists, ERR_PTR(-EACCES) without read permission on the topic or
- * ERR_PTR(-EPERM) when it is another user's; making one, ERR_PTR(-ENOSPC)
+ * ERR_PTR(-EPERM) when it is another user's; making one, ERR_PTR(-EEXIST)
+ * for a share group's name, ERR_PTR(-ENOSPC)
  * when the topic has max_topic_groups groups, ERR_PTR(-EDQUOT) past the
  * user's limit, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) for a signal.
  */
@@ -432,9 +438,7 @@ int mqdev_group_join(struct mqdev_handle *h, struct mqdev_group_join *req)
 
 	mutex_lock(&topic->groups_lock);
 	g = mqdev_group_lookup(NULL, topic, req->group, false);
-	if (!g && mqdev_share_named(topic, req->group)) {
-		g = ERR_PTR(-EEXIST);	/* one name, one kind of group */
-	} else if (!g) {
+	if (!g) {
 		g = group_create_own(NULL, topic, req->group, req->reset);
 		created = true;
 	}
