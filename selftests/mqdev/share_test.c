@@ -195,6 +195,90 @@ TEST_F(share, sixteen_members_every_record_once)
 	run_members(_metadata, self->name, self->fd, self->prod, 16);
 }
 
+/*
+ * A member that releases a record in four, accepting the rest one by one;
+ * @dies: it exits after a while holding what it acquired last.
+ */
+static int churner(const char *topic, struct tally *t, unsigned int seed,
+		   bool dies)
+{
+	struct mqdev_delivery d[8];
+	struct mqdev_share *s;
+	uint64_t give_up = now_ms() + 60000;
+	int n, i, rounds = 0, err;
+	uint32_t type;
+
+	s = join(topic, "churn", 30000, MQDEV_SHARE_MAX_DELIVERIES);
+	if (!s)
+		return 10;
+	while (__atomic_load_n(&t->accepted, __ATOMIC_ACQUIRE) < RECORDS) {
+		if (now_ms() > give_up)
+			return 11;
+		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d,
+					1 + rand_r(&seed) % 8);
+		if (n < 0)
+			return 12;
+		if (!n) {
+			usleep(1000);
+			continue;
+		}
+		if (dies && ++rounds == 20)
+			_exit(0);	/* holding n records */
+		for (i = 0; i < n; i++) {
+			type = rand_r(&seed) % 4 ? MQDEV_SHARE_ACCEPT :
+						   MQDEV_SHARE_RELEASE;
+			err = mqdev_share_ack(s, 0, d[i].offset,
+					      d[i].offset + 1, type, NULL);
+			if (err)
+				return 13;
+			if (type == MQDEV_SHARE_RELEASE)
+				continue;
+			__atomic_fetch_add(&t->seen[d[i].offset], 1,
+					   __ATOMIC_RELAXED);
+			__atomic_fetch_add(&t->accepted, 1, __ATOMIC_RELEASE);
+		}
+	}
+	mqdev_share_free(s);
+	return 0;
+}
+
+/* Releases, and members dying with records: still each accepted once. */
+TEST_F(share, churn_every_record_accepted_once)
+{
+	struct mqdev_share *keeper;
+	struct mqdev_share_info info;
+	struct tally *t;
+	pid_t pids[8];
+	int i, status;
+
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, t);
+	keeper = join(self->name, "churn", 30000, MQDEV_SHARE_MAX_DELIVERIES);
+	ASSERT_NE(NULL, keeper);
+	produce_n(_metadata, self->prod, RECORDS);
+	for (i = 0; i < 8; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (!pids[i])
+			_exit(churner(self->name, t, i + 1, i < 3));
+	}
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("member %d", i);
+	}
+	EXPECT_EQ(RECORDS, t->accepted);
+	for (i = 0; i < RECORDS; i++)
+		ASSERT_EQ(1, t->seen[i]) TH_LOG("offset %d", i);
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(keeper), "churn", 0,
+					  &info));
+	EXPECT_EQ(RECORDS, info.start);
+	EXPECT_EQ(RECORDS, info.end);
+	mqdev_share_free(keeper);
+	munmap(t, sizeof(*t));
+}
+
 /* Records of a member killed while it holds them: again at once, count 2. */
 TEST_F(share, killed_member_records_redelivered_at_once)
 {
