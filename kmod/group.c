@@ -103,7 +103,9 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 	int err;
 
 	lockdep_assert_held(&topic->groups_lock);
-	if (topic->nr_groups >= mqdev_limit(&max_topic_groups))
+	/* Share groups count against the same limit. */
+	if (topic->nr_groups + topic->nr_shares >=
+	    mqdev_limit(&max_topic_groups))
 		return ERR_PTR(-ENOSPC);
 	err = mqdev_charge(uid, MQDEV_CHARGE_GROUPS, 1);
 	if (err)
@@ -697,7 +699,8 @@ int mqdev_group_restore(struct mqdev_topic *topic, const char *name,
 	u32 i;
 
 	mutex_lock(&topic->groups_lock);
-	if (mqdev_group_find(topic, name)) {
+	/* One name, one kind of group, as for any other group made. */
+	if (mqdev_group_find(topic, name) || mqdev_share_named(topic, name)) {
 		err = -EEXIST;
 		goto out_unlock;
 	}

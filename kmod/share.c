@@ -12,11 +12,13 @@
  * partition's lock.  No user memory is touched under either.
  */
 
+#include <linux/bitmap.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/time_namespace.h>
 #include "mqdev.h"
 
 MQDEV_LIMIT(max_share_inflight, 1024, 16, 65536,
@@ -30,6 +32,7 @@ enum share_state {
 	SLOT_ACQUIRED,
 	SLOT_ACKED,
 	SLOT_REJECTED,
+	SLOT_LOST,		/* the ring reclaimed it before it was done */
 };
 
 /* One record of the window; what is outside [start, end) is stale. */
@@ -64,6 +67,8 @@ struct mqdev_share {
 	u32			window;		/* slots a partition: 2^n */
 	u32			next_part;	/* MQDEV_PARTITION_ANY's turn */
 	bool			holds;
+	u32			nr_charged;	/* parts whose window is charged */
+	u64			lost;		/* records lost to the ring */
 	u64			expire_at;	/* the work's, or U64_MAX */
 	struct delayed_work	expire;
 	u32			nr_parts;
@@ -109,7 +114,17 @@ bool mqdev_share_named(struct mqdev_topic *topic, const char *name)
 
 static void share_expire_work(struct work_struct *work);
 
-/* Lets go of what share_create() took: the holds, the slots, the charge. */
+/* The bytes a partition's window takes, charged to the group's maker. */
+static u64 share_window_bytes(const struct mqdev_share *sg)
+{
+	return (u64)sg->window * sizeof(struct share_slot);
+}
+
+/*
+ * Lets go of what share_create() took: the holds, the slots, the charge.
+ * Every part's hold node is initialised before anything can fail, so a
+ * part share_create() did not reach is let go as a no-op.
+ */
 static void share_free(struct mqdev_share *sg)
 {
 	u32 i;
@@ -119,8 +134,33 @@ static void share_free(struct mqdev_share *sg)
 		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
 		kvfree(sg->parts[i].slots);
 	}
+	mqdev_uncharge(sg->uid, MQDEV_CHARGE_BYTES,
+		       sg->nr_charged * share_window_bytes(sg));
 	mqdev_uncharge(sg->uid, MQDEV_CHARGE_GROUPS, 1);
 	kfree(sg);
+}
+
+/* A partition's window: charged, allocated and placed at the reset. */
+static int share_part_init(struct mqdev_share *sg, u32 i)
+{
+	struct share_part *sp = &sg->parts[i];
+	int err;
+
+	err = mqdev_charge(sg->uid, MQDEV_CHARGE_BYTES, share_window_bytes(sg));
+	if (err)
+		return err;
+	sg->nr_charged++;
+	sp->slots = kvcalloc(sg->window, sizeof(*sp->slots),
+			     GFP_KERNEL_ACCOUNT);
+	if (!sp->slots)
+		return -ENOMEM;
+	err = mqdev_ring_seek(&sg->topic->parts[i], sg->reset, &sp->start,
+			      &sp->start_pos, &sp->hold, sg->holds, false);
+	if (err)
+		return err;
+	sp->end = sp->start;
+	sp->end_pos = sp->start_pos;
+	return 0;
 }
 
 /* Its maker may write the topic: its window holds a block topic's records. */
@@ -139,7 +179,8 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 	int err;
 
 	lockdep_assert_held(&topic->groups_lock);
-	if (topic->nr_shares >= mqdev_limit_topic_groups())
+	/* Share groups and consumer groups share the topic's one limit. */
+	if (topic->nr_shares + topic->nr_groups >= mqdev_limit_topic_groups())
 		return ERR_PTR(-ENOSPC);
 	err = mqdev_charge(uid, MQDEV_CHARGE_GROUPS, 1);
 	if (err)
@@ -163,23 +204,16 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 	sg->expire_at = U64_MAX;
 	INIT_DELAYED_WORK(&sg->expire, share_expire_work);
 
+	/* All of them first: share_free() lets go of every part's hold. */
 	for (i = 0; i < sg->nr_parts; i++) {
 		sp = &sg->parts[i];
 		INIT_LIST_HEAD(&sp->hold.node);
 		sp->hold.pos = &sp->start_pos;
-		sp->slots = kvcalloc(sg->window, sizeof(*sp->slots),
-				     GFP_KERNEL_ACCOUNT);
-		if (!sp->slots) {
-			err = -ENOMEM;
-			goto err_free;
-		}
-		err = mqdev_ring_seek(&topic->parts[i], req->reset, &sp->start,
-				      &sp->start_pos, &sp->hold, sg->holds,
-				      false);
+	}
+	for (i = 0; i < sg->nr_parts; i++) {
+		err = share_part_init(sg, i);
 		if (err)
 			goto err_free;
-		sp->end = sp->start;
-		sp->end_pos = sp->start_pos;
 	}
 	list_add_tail(&sg->node, &topic->shares);
 	topic->nr_shares++;
@@ -247,7 +281,11 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 		return err;
 	if (handle_replica(h))
 		return -EINVAL;
-	if (mqdev_swriter(topic))
+	/*
+	 * Not on a durable topic yet: its ring lets go of what the replica
+	 * has, window or not, and reading the replica's history is to come.
+	 */
+	if (mqdev_swriter(topic) || (topic->flags & MQDEV_TOPIC_DURABLE))
 		return -EOPNOTSUPP;
 	err = mqdev_permits(NULL, topic, NULL, MQDEV_ACT_CONSUME);
 	if (err)
@@ -258,7 +296,9 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 
 	mutex_lock(&topic->groups_lock);
 	mutex_lock(&h->lock);
-	err = h->member || h->share ? -EBUSY : 0;
+	/* Not a group's member, nor a reader placed by MQDEV_IOC_SEEK. */
+	err = h->member || h->share ||
+	      !bitmap_empty(h->subscribed, topic->nr_parts) ? -EBUSY : 0;
 	mutex_unlock(&h->lock);
 	sg = err ? ERR_PTR(err) : share_lookup(topic, req);
 	if (IS_ERR(sg)) {
@@ -267,6 +307,13 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 		return PTR_ERR(sg);
 	}
 	mutex_lock(&sg->lock);
+	/* Ids are never reused: one member may not ack another's records. */
+	if (sg->next_member_id == U32_MAX) {
+		mutex_unlock(&sg->lock);
+		mutex_unlock(&topic->groups_lock);
+		kfree(m);
+		return -ENOSPC;
+	}
 	m->sg = sg;
 	m->id = ++sg->next_member_id;
 	sg->nr_members++;
@@ -307,7 +354,8 @@ static void share_advance(struct mqdev_share *sg, u32 p)
 
 	while (start < sp->end) {
 		slot = share_slot(sg, sp, start);
-		if (slot->state != SLOT_ACKED && slot->state != SLOT_REJECTED)
+		if (slot->state == SLOT_AVAILABLE ||
+		    slot->state == SLOT_ACQUIRED)
 			break;
 		pos = slot->pos + MQDEV_RECORD_SPACE(slot->len);
 		start++;
@@ -324,10 +372,18 @@ static void share_advance(struct mqdev_share *sg, u32 p)
  * Lapped (a group that does not hold, on a ring that reclaimed past its
  * end): the window restarts at the tail.  What it held is gone.
  */
-static void share_resync(struct share_part *sp, struct mqdev_part *part)
+static void share_resync(struct mqdev_share *sg, struct share_part *sp,
+			 struct mqdev_part *part)
 {
 	struct mqdev_record *rec;
-	u64 tail, offset;
+	u64 tail, offset, off;
+	u8 state;
+
+	for (off = sp->start; off < sp->end; off++) {
+		state = share_slot(sg, sp, off)->state;
+		if (state == SLOT_AVAILABLE || state == SLOT_ACQUIRED)
+			sg->lost++;
+	}
 
 	do {
 		tail = READ_ONCE(part->ctrl->tail);
@@ -370,7 +426,7 @@ static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
 	/* Pairs with smp_store_release() in mqdev_ring_publish(). */
 	head = smp_load_acquire(&part->ctrl->head);
 	if (sp->end_pos < READ_ONCE(part->ctrl->tail))
-		share_resync(sp, part);
+		share_resync(sg, sp, part);
 	pos = sp->end_pos;
 	if (pos >= head)
 		return NULL;
@@ -406,6 +462,15 @@ static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
 	return slot;
 }
 
+/* A CLOCK_MONOTONIC time as the caller's time namespace reads it. */
+static u64 share_user_time(u64 ns)
+{
+	struct timespec64 ts = ns_to_timespec64(ns);
+
+	timens_add_monotonic(&ts);
+	return timespec64_to_ns(&ts);
+}
+
 static void share_give(struct mqdev_share *sg, u32 member, u32 p,
 		       u64 offset, struct share_slot *slot, u64 now,
 		       struct mqdev_share_record *out)
@@ -417,7 +482,7 @@ static void share_give(struct mqdev_share *sg, u32 member, u32 p,
 	memset(out, 0, sizeof(*out));
 	out->offset = offset;
 	out->pos = slot->pos;
-	out->lock_until = slot->time;
+	out->lock_until = share_user_time(slot->time);
 	out->partition = p;
 	out->len = slot->len;
 	out->delivery_count = slot->count;
@@ -427,6 +492,7 @@ static void share_give(struct mqdev_share *sg, u32 member, u32 p,
 static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 		      struct mqdev_share_record *out, u32 max, u64 now)
 {
+	struct mqdev_part *part = &sg->topic->parts[p];
 	struct share_part *sp = &sg->parts[p];
 	struct share_slot *slot;
 	u32 n = 0;
@@ -434,8 +500,15 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 
 	for (off = sp->start; off < sp->end && n < max; off++) {
 		slot = share_slot(sg, sp, off);
-		if (slot->state == SLOT_AVAILABLE && slot->time <= now)
-			share_give(sg, member, p, off, slot, now, &out[n++]);
+		if (slot->state != SLOT_AVAILABLE || slot->time > now)
+			continue;
+		/* Reclaimed under a window that does not hold: gone. */
+		if (slot->pos < READ_ONCE(part->ctrl->tail)) {
+			slot->state = SLOT_LOST;
+			sg->lost++;
+			continue;
+		}
+		share_give(sg, member, p, off, slot, now, &out[n++]);
 	}
 	while (n < max && (slot = share_extend(sg, p)))
 		if (slot->state == SLOT_AVAILABLE)
@@ -513,8 +586,9 @@ static int acquire_check(const struct mqdev_share_acquire *req,
 		return -EINVAL;
 	if (!req->count || req->count > MQDEV_SHARE_ACQUIRE_MAX)
 		return -EINVAL;
-	if (req->record_size && req->record_size <
-	    sizeof(struct mqdev_share_record))
+	/* Capped: the room past our struct is cleared for every record. */
+	if (req->record_size && (req->record_size <
+	    sizeof(struct mqdev_share_record) || req->record_size > PAGE_SIZE))
 		return -EINVAL;
 	if (req->partition != MQDEV_PARTITION_ANY &&
 	    req->partition >= topic->nr_parts)
@@ -547,6 +621,8 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	sg = share_enter(ioc, acquire_check(req, ioc->topic), &member);
 	if (IS_ERR(sg))
 		return PTR_ERR(sg);
+	if (mqdev_topic_dead(ioc->topic))
+		return -EIDRM;
 	recs = kmalloc_array(req->count, sizeof(*recs), GFP_KERNEL);
 	if (!recs)
 		return -ENOMEM;
@@ -581,7 +657,8 @@ static int ack_check(const struct mqdev_share_ack *req,
 {
 	if (req->flags || req->reserved[0] || req->reserved[1])
 		return -EINVAL;
-	if (req->type > MQDEV_SHARE_REJECT || req->first >= req->last)
+	if (req->type < MQDEV_SHARE_ACCEPT || req->type > MQDEV_SHARE_REJECT ||
+	    req->first >= req->last)
 		return -EINVAL;
 	if (req->backoff_ms && (req->type != MQDEV_SHARE_RELEASE ||
 				req->backoff_ms > MQDEV_SHARE_MAX_BACKOFF_MS))
@@ -631,6 +708,8 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 	sg = share_enter(ioc, ack_check(req, ioc->topic), &member);
 	if (IS_ERR(sg))
 		return PTR_ERR(sg);
+	if (mqdev_topic_dead(ioc->topic))
+		return -EIDRM;
 	sp = &sg->parts[req->partition];
 
 	mutex_lock(&sg->lock);
@@ -714,6 +793,7 @@ static void share_count(struct mqdev_share *sg, u32 p,
 		[SLOT_ACQUIRED] = &req->acquired,
 		[SLOT_ACKED] = &req->acknowledged,
 		[SLOT_REJECTED] = &req->rejected,
+		[SLOT_LOST] = &req->rejected,
 	};
 	u64 off;
 
@@ -742,7 +822,7 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
 	if (req->partition >= topic->nr_parts || req->members || req->start ||
 	    req->end || req->available || req->acquired ||
 	    req->acknowledged || req->rejected || req->lock_ms ||
-	    req->max_deliveries || req->reserved[0] || req->reserved[1])
+	    req->max_deliveries || req->lost || req->reserved[0])
 		return -EINVAL;
 	mutex_lock(&topic->groups_lock);
 	sg = share_find(topic, req->group);
@@ -751,6 +831,7 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
 		req->members = sg->nr_members;
 		req->lock_ms = sg->lock_ms;
 		req->max_deliveries = sg->max_deliveries;
+		req->lost = sg->lost;
 		share_count(sg, req->partition, req);
 		mutex_unlock(&sg->lock);
 	}

@@ -469,8 +469,11 @@ TEST_F(share, bad_input_changes_nothing)
 	bad = acq;
 	bad.record_size = 8;
 	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
+	bad.record_size = sysconf(_SC_PAGESIZE) + 8;	/* cleared: capped */
+	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
 
-	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, 3, 0));
+	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, 0, 0));	/* 0: no type */
+	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, MQDEV_SHARE_REJECT + 1, 0));
 	EXPECT_EQ(-EINVAL, ack_raw(fd, 1, 1, MQDEV_SHARE_ACCEPT, 0));
 	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, MQDEV_SHARE_ACCEPT, 10));
 	EXPECT_EQ(-EINVAL, ack_raw(fd, 0, 1, MQDEV_SHARE_RELEASE,
@@ -538,6 +541,91 @@ TEST_F(share, names_are_one_kind)
 					     MQDEV_SEEK_EARLIEST, 0, false));
 	mqdev_nl_close(nl);
 	mqdev_share_free(s);
+}
+
+struct join_try {
+	const char *topic;
+	const char *group;
+};
+
+/* As another user (no CAP_SYS_RESOURCE): join, and leave at once. */
+static int join_as(void *arg)
+{
+	const struct join_try *t = arg;
+	struct mqdev_share_join jn = { .reset = MQDEV_SEEK_EARLIEST };
+	int fd, err;
+
+	fd = attach(t->topic, MQDEV_ATTACH_CONSUME, NULL);
+	if (fd < 0)
+		return 100;
+	mqdev_name_set(jn.group, t->group);
+	err = xioctl(fd, MQDEV_IOC_SHARE_JOIN, &jn);
+	close(fd);
+	return -err;
+}
+
+/*
+ * A group's windows are charged to its maker's bytes, partition by
+ * partition: a limit that lets some in fails the join half way, and the
+ * partitions not reached are let go as cleanly as those reached (this
+ * oopsed once).  Nothing is left: no group, no charge.
+ */
+TEST_F(share, create_error_unwinds_every_partition)
+{
+	unsigned long bytes = get_param("max_user_bytes");
+	unsigned long window = 1024 * 32;	/* slots x sizeof(slot) */
+	char name[MQDEV_NAME_MAX + 1];
+	struct join_try t = { name, "quota" };
+	struct mqdev_share_info info;
+	unsigned long l;
+
+	if (get_param("max_share_inflight") != 1024)
+		SKIP(return, "max_share_inflight is not the default");
+	strcpy(name, topic_name("sharequota"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 4, 4096, 0));
+	/* 0, 1, 2 and 3 of the 4 windows fit */
+	for (l = 0; l < 4; l++) {
+		ASSERT_EQ(0, set_param("max_user_bytes", l * window + 100));
+		EXPECT_EQ(EDQUOT, as_user(USER_UID, join_as, &t));
+		EXPECT_EQ(-ENOENT, mqdev_share_describe(self->fd, "quota", 0,
+							&info));
+	}
+	/* nothing was left charged: all four fit in four windows' room */
+	ASSERT_EQ(0, set_param("max_user_bytes", 4 * window + 100));
+	EXPECT_EQ(0, as_user(USER_UID, join_as, &t));
+	ASSERT_EQ(0, set_param("max_user_bytes", bytes));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
+/* A deleted topic's members are told so, not left polling. */
+TEST_F(share, deleted_topic_eidrm)
+{
+	struct mqdev_delivery d[4];
+	struct mqdev_share *s;
+
+	s = join(self->name, "gone", 0, 0);
+	ASSERT_NE(NULL, s);
+	produce_n(_metadata, self->prod, 4);
+	ASSERT_EQ(2, mqdev_share_acquire(s, 0, d, 2));
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->name));
+	EXPECT_EQ(-EIDRM, mqdev_share_acquire(s, 0, d, 2));
+	EXPECT_EQ(-EIDRM, mqdev_share_ack(s, 0, 0, 2, MQDEV_SHARE_ACCEPT,
+					  NULL));
+	mqdev_share_free(s);
+}
+
+/* Not on a durable topic: its ring does not keep a window's records. */
+TEST_F(share, not_on_durable_topics)
+{
+	char name[MQDEV_NAME_MAX + 1];
+
+	strcpy(name, topic_name("sharedur"));
+	if (create_topic(self->fd, name, 1, 1 << 16, MQDEV_TOPIC_DURABLE))
+		SKIP(return, "no durable topics here");
+	EXPECT_EQ(NULL, join(name, "dur", 0, 0));
+	EXPECT_EQ(EOPNOTSUPP, as_user(0, join_as,
+				      &(struct join_try){ name, "dur" }));
+	mqdev_topic_delete(self->fd, name);
 }
 
 TEST_HARNESS_MAIN

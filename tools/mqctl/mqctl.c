@@ -1441,8 +1441,12 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 	if (fflush(stdout) == EOF)
 		return -EIO;
 	for (i = 0; i < n; i++) {
-		type = share_rejects(d[i].rec, o->reject_if) ?
-		       MQDEV_SHARE_REJECT : MQDEV_SHARE_ACCEPT;
+		/* Never accept what was not read: the ring took it first. */
+		if (!d[i].rec)
+			type = MQDEV_SHARE_RELEASE;
+		else
+			type = share_rejects(d[i].rec, o->reject_if) ?
+			       MQDEV_SHARE_REJECT : MQDEV_SHARE_ACCEPT;
 		err = mqdev_share_ack(s, d[i].partition, d[i].offset,
 				      d[i].offset + 1, type, NULL);
 		if (err)

@@ -818,7 +818,7 @@ struct mqdev_share_join {
 struct mqdev_share_record {
 	__u64	offset;
 	__u64	pos;		/* byte position in the partition's ring */
-	__u64	lock_until;	/* CLOCK_MONOTONIC ns */
+	__u64	lock_until;	/* CLOCK_MONOTONIC ns, the caller's time namespace */
 	__u32	partition;
 	__u32	len;		/* the record's, header included */
 	__u16	delivery_count;	/* 1 the first time */
@@ -827,7 +827,7 @@ struct mqdev_share_record {
 
 /*
  * MQDEV_IOC_SHARE_ACQUIRE: take up to @count records (at most
- * MQDEV_SHARE_ACQUIRE_MAX) of @partition, or of the next partition with
+ * MQDEV_SHARE_ACQUIRE_MAX; @record_size at most a page) of @partition, or of the next partition with
  * some (MQDEV_PARTITION_ANY), into @records.  @count comes back as how many
  * were taken (0: none available now), all of one partition, oldest first.
  */
@@ -841,9 +841,9 @@ struct mqdev_share_acquire {
 };
 
 /* struct mqdev_share_ack.type */
-#define MQDEV_SHARE_ACCEPT	0	/* done */
-#define MQDEV_SHARE_RELEASE	1	/* deliver again, after @backoff_ms */
-#define MQDEV_SHARE_REJECT	2	/* put aside, never delivered again */
+#define MQDEV_SHARE_ACCEPT	1	/* done (0 is no type: EINVAL) */
+#define MQDEV_SHARE_RELEASE	2	/* deliver again, after @backoff_ms */
+#define MQDEV_SHARE_REJECT	3	/* put aside, never delivered again */
 
 /*
  * MQDEV_IOC_SHARE_ACK: every record of [@first, @last) of @partition, all
@@ -876,7 +876,8 @@ struct mqdev_share_info {
 	__u32	rejected;
 	__u32	lock_ms;
 	__u32	max_deliveries;
-	__u64	reserved[2];
+	__u64	lost;		/* records the ring reclaimed before done */
+	__u64	reserved[1];
 };
 
 /*
