@@ -822,12 +822,21 @@ int mqdev_share_acquire(struct mqdev_share *share, uint32_t partition,
 struct mqdev_share_ack_opts {
 	size_t		sz;		/* sizeof(struct mqdev_share_ack_opts) */
 	uint32_t	backoff_ms;	/* MQDEV_SHARE_RELEASE: not before */
+	/*
+	 * MQDEV_SHARE_ACCEPT: the deliveries the caller read for the range;
+	 * each is checked to be in the ring still (the ring may lap a
+	 * group that does not hold it) before anything is accepted.
+	 */
+	const struct mqdev_delivery *read;
+	uint32_t	nr_read;
 };
 
 /*
  * @type (MQDEV_SHARE_ACCEPT, _RELEASE or _REJECT) every record of
  * [@first, @last) of @partition, all held by this member: 0, or -ESTALE
- * (one is not, or its lock expired) or -ERANGE with nothing changed.
+ * (one is not, or its lock expired) or -ERANGE with nothing changed;
+ * -ENODATA with nothing changed for an accept of which a record of
+ * @opts->read was overwritten before it was done being read (release it).
  */
 int mqdev_share_ack(struct mqdev_share *share, uint32_t partition,
 		    uint64_t first, uint64_t last, uint32_t type,

@@ -148,6 +148,21 @@ MQDEV_EXPORT int mqdev_share_acquire(struct mqdev_share *s, uint32_t partition,
 	return req.count;
 }
 
+/* Every record read is where it was still: it was read whole. */
+static bool share_still_read(const struct mqdev_delivery *d, uint32_t n)
+{
+	uint32_t i;
+
+	/* The reads of the records come before the offsets' second look. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++)
+		if (!d[i].rec ||
+		    __atomic_load_n(&d[i].rec->offset, __ATOMIC_RELAXED) !=
+		    d[i].offset)
+			return false;
+	return true;
+}
+
 MQDEV_EXPORT int mqdev_share_ack(struct mqdev_share *s, uint32_t partition,
 				 uint64_t first, uint64_t last, uint32_t type,
 				 const struct mqdev_share_ack_opts *opts)
@@ -162,6 +177,10 @@ MQDEV_EXPORT int mqdev_share_ack(struct mqdev_share *s, uint32_t partition,
 	if (!OPTS_VALID(opts, mqdev_share_ack_opts))
 		return -EINVAL;
 	req.backoff_ms = OPTS_GET(opts, backoff_ms, 0);
+	if (type == MQDEV_SHARE_ACCEPT &&
+	    !share_still_read(OPTS_GET(opts, read, NULL),
+			      OPTS_GET(opts, nr_read, 0)))
+		return -ENODATA;
 	return mqdev_ioctl(s->fd, MQDEV_IOC_SHARE_ACK, &req);
 }
 

@@ -578,22 +578,26 @@ TEST_F(share, create_error_unwinds_every_partition)
 	struct join_try t = { name, "quota" };
 	struct mqdev_share_info info;
 	unsigned long l;
+	int cons;
 
 	if (get_param("max_share_inflight") != 1024)
 		SKIP(return, "max_share_inflight is not the default");
 	strcpy(name, topic_name("sharequota"));
 	ASSERT_EQ(0, create_topic(self->fd, name, 4, 4096, 0));
+	cons = attach(name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
 	/* 0, 1, 2 and 3 of the 4 windows fit */
 	for (l = 0; l < 4; l++) {
 		ASSERT_EQ(0, set_param("max_user_bytes", l * window + 100));
 		EXPECT_EQ(EDQUOT, as_user(USER_UID, join_as, &t));
-		EXPECT_EQ(-ENOENT, mqdev_share_describe(self->fd, "quota", 0,
+		EXPECT_EQ(-ENOENT, mqdev_share_describe(cons, "quota", 0,
 							&info));
 	}
 	/* nothing was left charged: all four fit in four windows' room */
 	ASSERT_EQ(0, set_param("max_user_bytes", 4 * window + 100));
 	EXPECT_EQ(0, as_user(USER_UID, join_as, &t));
 	ASSERT_EQ(0, set_param("max_user_bytes", bytes));
+	close(cons);
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
@@ -625,6 +629,90 @@ TEST_F(share, not_on_durable_topics)
 	EXPECT_EQ(NULL, join(name, "dur", 0, 0));
 	EXPECT_EQ(EOPNOTSUPP, as_user(0, join_as,
 				      &(struct join_try){ name, "dur" }));
+	mqdev_topic_delete(self->fd, name);
+}
+
+/*
+ * An accept names what was read: a record overwritten (or never found) is
+ * not accepted, and nothing of the range changes.
+ */
+TEST_F(share, accept_rechecks_what_was_read)
+{
+	struct mqdev_delivery d[2], stale[2];
+	struct mqdev_share_info info;
+	struct mqdev_share *s;
+
+	s = join(self->name, "reread", 0, 0);
+	ASSERT_NE(NULL, s);
+	produce_n(_metadata, self->prod, 2);
+	ASSERT_EQ(2, mqdev_share_acquire(s, 0, d, 2));
+	ASSERT_NE(NULL, d[0].rec);
+	ASSERT_NE(NULL, d[1].rec);
+	memcpy(stale, d, sizeof(d));
+	stale[1].offset = 7;		/* the ring holds another record now */
+	LIBMQDEV_OPTS(mqdev_share_ack_opts, bad, .read = stale, .nr_read = 2);
+	EXPECT_EQ(-ENODATA, mqdev_share_ack(s, 0, 0, 2, MQDEV_SHARE_ACCEPT,
+					    &bad));
+	stale[1] = d[1];
+	stale[1].rec = NULL;		/* not found at acquire */
+	EXPECT_EQ(-ENODATA, mqdev_share_ack(s, 0, 0, 2, MQDEV_SHARE_ACCEPT,
+					    &bad));
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "reread", 0,
+					  &info));
+	EXPECT_EQ(2, info.acquired);
+	LIBMQDEV_OPTS(mqdev_share_ack_opts, good, .read = d, .nr_read = 2);
+	EXPECT_EQ(0, mqdev_share_ack(s, 0, 0, 2, MQDEV_SHARE_ACCEPT, &good));
+	mqdev_share_free(s);
+}
+
+/* A handle placed by SEEK reads on its own: it may not join too. */
+TEST_F(share, seeked_handle_may_not_join)
+{
+	struct mqdev_share_join jn = { .reset = MQDEV_SEEK_EARLIEST };
+	struct mqdev_seek sk = { .whence = MQDEV_SEEK_EARLIEST };
+	int cons;
+
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, xioctl(cons, MQDEV_IOC_SEEK, &sk));
+	mqdev_name_set(jn.group, "seeked");
+	EXPECT_EQ(-EBUSY, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	close(cons);
+}
+
+/*
+ * Lapped: available records the ring took before they were done are lost,
+ * counted, and never handed out (they were, with stale positions, once).
+ */
+TEST_F(share, lapped_records_are_lost_not_delivered)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[4];
+	struct mqdev_share *s;
+	int prod, n, i;
+
+	strcpy(name, topic_name("sharelap"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 1, 4096,
+				  MQDEV_TOPIC_OVERWRITE));
+	prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	s = join(name, "lap", 0, 0);
+	ASSERT_NE(NULL, s);
+	produce_n(_metadata, prod, 4);
+	ASSERT_EQ(4, mqdev_share_acquire(s, 0, d, 4));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 4, MQDEV_SHARE_RELEASE, NULL));
+	produce_n(_metadata, prod, 1000);	/* laps a 4 KiB ring */
+	n = mqdev_share_acquire(s, 0, d, 4);
+	ASSERT_LT(0, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_LE(4, d[i].offset);
+		EXPECT_NE(NULL, d[i].rec);
+	}
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "lap", 0, &info));
+	EXPECT_EQ(4, info.lost);
+	mqdev_share_free(s);
+	close(prod);
 	mqdev_topic_delete(self->fd, name);
 }
 

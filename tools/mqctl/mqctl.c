@@ -1427,6 +1427,21 @@ static bool share_rejects(const struct mqdev_record *rec, const char *pat)
 				    strlen(pat));
 }
 
+/* Accept only what is still as it was read; else let it go again. */
+static int share_ack_one(struct mqdev_share *s, const struct mqdev_delivery *d,
+			 uint32_t type)
+{
+	LIBMQDEV_OPTS(mqdev_share_ack_opts, opts, .read = d, .nr_read = 1);
+	int err;
+
+	err = mqdev_share_ack(s, d->partition, d->offset, d->offset + 1, type,
+			      &opts);
+	if (err == -ENODATA)
+		err = mqdev_share_ack(s, d->partition, d->offset,
+				      d->offset + 1, MQDEV_SHARE_RELEASE, NULL);
+	return err;
+}
+
 /* Print, then accept (or reject) each record of a run, one by one. */
 static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 			int n, const struct consume_opts *o)
@@ -1447,8 +1462,7 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 		else
 			type = share_rejects(d[i].rec, o->reject_if) ?
 			       MQDEV_SHARE_REJECT : MQDEV_SHARE_ACCEPT;
-		err = mqdev_share_ack(s, d[i].partition, d[i].offset,
-				      d[i].offset + 1, type, NULL);
+		err = share_ack_one(s, &d[i], type);
 		if (err)
 			return err;
 	}
