@@ -822,7 +822,7 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
 	if (req->partition >= topic->nr_parts || req->members || req->start ||
 	    req->end || req->available || req->acquired ||
 	    req->acknowledged || req->rejected || req->lock_ms ||
-	    req->max_deliveries || req->lost || req->reserved[0])
+	    req->max_deliveries || req->lost || req->reserved)
 		return -EINVAL;
 	mutex_lock(&topic->groups_lock);
 	sg = share_find(topic, req->group);

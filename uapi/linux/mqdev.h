@@ -827,9 +827,10 @@ struct mqdev_share_record {
 
 /*
  * MQDEV_IOC_SHARE_ACQUIRE: take up to @count records (at most
- * MQDEV_SHARE_ACQUIRE_MAX; @record_size at most a page) of @partition, or of the next partition with
- * some (MQDEV_PARTITION_ANY), into @records.  @count comes back as how many
- * were taken (0: none available now), all of one partition, oldest first.
+ * MQDEV_SHARE_ACQUIRE_MAX) of @partition, or of the next partition with
+ * some (MQDEV_PARTITION_ANY), into @records, @record_size bytes apart (at
+ * most a page).  @count comes back as how many were taken (0: none
+ * available now), all of one partition, oldest first.
  */
 struct mqdev_share_acquire {
 	__u64	records;	/* in: user pointer to mqdev_share_record[] */
@@ -877,7 +878,7 @@ struct mqdev_share_info {
 	__u32	lock_ms;
 	__u32	max_deliveries;
 	__u64	lost;		/* records the ring reclaimed before done */
-	__u64	reserved[1];
+	__u64	reserved;
 };
 
 /*
