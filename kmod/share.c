@@ -169,6 +169,10 @@ static bool share_may_hold(struct mqdev_topic *topic)
 	return !mqdev_permits(NULL, topic, NULL, MQDEV_ACT_HOLD);
 }
 
+/*
+ * A new group, not yet on the topic's list: made without groups_lock (it
+ * allocates and places every partition, which may sleep on their locks).
+ */
 static struct mqdev_share *share_create(struct mqdev_topic *topic,
 					const struct mqdev_share_join *req)
 {
@@ -178,10 +182,6 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 	u32 i;
 	int err;
 
-	lockdep_assert_held(&topic->groups_lock);
-	/* Share groups and consumer groups share the topic's one limit. */
-	if (topic->nr_shares + topic->nr_groups >= mqdev_limit_topic_groups())
-		return ERR_PTR(-ENOSPC);
 	err = mqdev_charge(uid, MQDEV_CHARGE_GROUPS, 1);
 	if (err)
 		return ERR_PTR(err);
@@ -215,8 +215,6 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 		if (err)
 			goto err_free;
 	}
-	list_add_tail(&sg->node, &topic->shares);
-	topic->nr_shares++;
 	return sg;
 
 err_free:
@@ -240,21 +238,38 @@ static int join_check(const struct mqdev_share_join *req)
 	return mqdev_name_check(req->group);
 }
 
-/* The group named, made if need be, that the caller may join. */
+/*
+ * The group named, that the caller may join, or @*spare put in its place
+ * (then taken: @*spare becomes NULL).  -EAGAIN: there is none and no
+ * spare; share_create() makes one without groups_lock, which GROUP_COMMIT
+ * needs, and the caller comes back.
+ */
 static struct mqdev_share *share_lookup(struct mqdev_topic *topic,
-					const struct mqdev_share_join *req)
+					const struct mqdev_share_join *req,
+					struct mqdev_share **spare)
 {
 	struct mqdev_share *sg;
 	int err;
 
+	lockdep_assert_held(&topic->groups_lock);
 	/* One name, one kind of group: Kafka's group type. */
 	if (mqdev_group_find(topic, req->group))
 		return ERR_PTR(-EEXIST);
 	sg = share_find(topic, req->group);
-	if (!sg)
-		return share_create(topic, req);
-	err = mqdev_owner_permits(topic->net, sg->uid);
-	return err ? ERR_PTR(err) : sg;
+	if (sg) {
+		err = mqdev_owner_permits(topic->net, sg->uid);
+		return err ? ERR_PTR(err) : sg;
+	}
+	if (!*spare)
+		return ERR_PTR(-EAGAIN);
+	/* Share groups and consumer groups share the topic's one limit. */
+	if (topic->nr_shares + topic->nr_groups >= mqdev_limit_topic_groups())
+		return ERR_PTR(-ENOSPC);
+	sg = *spare;
+	*spare = NULL;
+	list_add_tail(&sg->node, &topic->shares);
+	topic->nr_shares++;
+	return sg;
 }
 
 /**
@@ -272,8 +287,8 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 {
 	struct mqdev_handle *h = ioc->h;
 	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_share *sg, *spare = NULL;
 	struct mqdev_share_member *m;
-	struct mqdev_share *sg;
 	int err;
 
 	err = join_check(req);
@@ -294,16 +309,28 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 	if (!m)
 		return -ENOMEM;
 
+again:
 	mutex_lock(&topic->groups_lock);
 	mutex_lock(&h->lock);
 	/* Not a group's member, nor a reader placed by MQDEV_IOC_SEEK. */
 	err = h->member || h->share ||
 	      !bitmap_empty(h->subscribed, topic->nr_parts) ? -EBUSY : 0;
 	mutex_unlock(&h->lock);
-	sg = err ? ERR_PTR(err) : share_lookup(topic, req);
+	sg = err ? ERR_PTR(err) : share_lookup(topic, req, &spare);
+	if (sg == ERR_PTR(-EAGAIN)) {
+		mutex_unlock(&topic->groups_lock);
+		spare = share_create(topic, req);
+		if (!IS_ERR(spare))
+			goto again;
+		sg = spare;
+		spare = NULL;
+		mutex_lock(&topic->groups_lock);
+	}
 	if (IS_ERR(sg)) {
 		mutex_unlock(&topic->groups_lock);
 		kfree(m);
+		if (spare)
+			share_free(spare);
 		return PTR_ERR(sg);
 	}
 	mutex_lock(&sg->lock);
@@ -327,6 +354,8 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 	h->share = m;
 	mutex_unlock(&h->lock);
 	mutex_unlock(&topic->groups_lock);
+	if (spare)		/* another join made the group meanwhile */
+		share_free(spare);
 	return 0;
 }
 
@@ -756,7 +785,10 @@ void mqdev_share_leave(struct mqdev_handle *h)
 	if (!m)
 		return;
 	sg = m->sg;
-	mutex_lock(&topic->groups_lock);
+	/*
+	 * The scan needs only sg->lock: the group lives while this member
+	 * does, and GROUP_COMMIT, which needs groups_lock, need not wait.
+	 */
 	mutex_lock(&sg->lock);
 	for (p = 0; p < sg->nr_parts; p++) {
 		sp = &sg->parts[p];
@@ -768,6 +800,10 @@ void mqdev_share_leave(struct mqdev_handle *h)
 		}
 		share_advance(sg, p);
 	}
+	mutex_unlock(&sg->lock);
+
+	mutex_lock(&topic->groups_lock);
+	mutex_lock(&sg->lock);
 	last = !--sg->nr_members;
 	if (last) {
 		list_del(&sg->node);

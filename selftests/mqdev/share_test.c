@@ -601,6 +601,22 @@ TEST_F(share, create_error_unwinds_every_partition)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
+/* Consumer and share groups count against one max_topic_groups. */
+TEST_F(share, one_group_limit_for_both_kinds)
+{
+	unsigned long groups = get_param("max_topic_groups");
+	struct mqdev_consumer *c;
+
+	ASSERT_EQ(0, set_param("max_topic_groups", 1));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_join(c, "cg", MQDEV_SEEK_EARLIEST));
+	EXPECT_EQ(NULL, join(self->name, "sg", 0, 0));
+	EXPECT_EQ(ENOSPC, as_user(0, join_as,
+				  &(struct join_try){ self->name, "sg" }));
+	mqdev_consumer_free(c);
+	ASSERT_EQ(0, set_param("max_topic_groups", groups));
+}
+
 /* A deleted topic's members are told so, not left polling. */
 TEST_F(share, deleted_topic_eidrm)
 {
