@@ -62,7 +62,7 @@ grep -q "^Share group g on $t: 2 members" "$dir/desc" &&
 		END { print s, e, a }' "$dir/desc")" = "201 201 0" ]
 ok $? "group describe --topic: the windows are past every record"
 
-mqctl group describe g --topic $t --json | grep -q '"type":"share"'
+mqctl group describe g --topic $t --json | grep -q '"type":"share".*"lost":0,'
 ok $? "group describe --topic --json"
 
 for p in $pids; do kill -9 "$p"; wait "$p"; done 2>/dev/null

@@ -1858,12 +1858,15 @@ static int share_describe(const char *group, const char *topic)
 	if (json)
 		printf("{\"group\":\"%s\",\"topic\":\"%s\",\"type\":\"share\","
 		       "\"members\":%u,\"lock_ms\":%u,\"max_deliveries\":%u,"
-		       "\"partitions\":[", group, topic, in.members, in.lock_ms,
-		       in.max_deliveries);
+		       "\"lost\":%" PRIu64 ",\"partitions\":[", group, topic,
+		       in.members, in.lock_ms, in.max_deliveries,
+		       (uint64_t)in.lost);
 	else
 		printf("Share group %s on %s: %u members, locks of %u ms, at "
-		       "most %u deliveries\n%9s %12s %12s %9s %9s %12s %9s\n",
+		       "most %u deliveries, %" PRIu64 " lost to the ring\n"
+		       "%9s %12s %12s %9s %9s %12s %9s\n",
 		       group, topic, in.members, in.lock_ms, in.max_deliveries,
+		       (uint64_t)in.lost,
 		       "PARTITION", "START", "END", "AVAILABLE", "ACQUIRED",
 		       "ACKNOWLEDGED", "REJECTED");
 	for (p = 0; p < at.partitions; p++) {
