@@ -24,6 +24,9 @@
  *      mqdev_append(), as MQDEV_IOC_PRODUCE appends; a copy that fails is
  *      counted and acknowledged with its errno, and the others go on.
  *
+ * A call's messages take steps 1 and 2 a batch at a time, then step 3 for
+ * the whole batch in one run of appends (struct mqdev_route_ctx).
+ *
  * Locks:
  *
  *   mqdev_exchange_graph_lock  the exchange-to-exchange bindings (exits
@@ -45,6 +48,7 @@
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/string.h>
@@ -64,6 +68,8 @@
 #define EXCHANGE_MAX_VISITS	256
 /* Messages copied in, and their out fields back, in one copy each. */
 #define EXCHANGE_CHUNK		64
+/* The keys of a batch (route_gather()): room for the largest, twice. */
+#define EXCHANGE_KEYS		(2 * MQDEV_MAX_KEY)
 /* Bindings DESCRIBE fills under the lock and copies out, a round. */
 #define DESCRIBE_CHUNK		4
 
@@ -265,6 +271,24 @@ static struct mqdev_exchange *exchange_get(struct net *net, const char *name,
 	return ex;
 }
 
+/*
+ * A topic an exchange may append to (a binding's, or the alternate),
+ * referenced: the caller must be allowed to produce there, and the topic
+ * must not be a single writer's, whose ring only its writer appends to.
+ */
+static struct mqdev_topic *exchange_dest_get(struct net *net,
+					     const char *name)
+{
+	struct mqdev_topic *topic;
+
+	topic = mqdev_topic_get(NULL, net, name, MQDEV_ACT_PRODUCE);
+	if (!IS_ERR(topic) && mqdev_swriter(topic)) {
+		mqdev_topic_put(topic);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	return topic;
+}
+
 /* The alternate topic, referenced, or NULL. */
 static struct mqdev_topic *exchange_alternate(struct mqdev_exchange *ex)
 {
@@ -347,8 +371,9 @@ static int exchange_register(struct mqdev_exchange *ex)
  * topic needs the caller's write permission, as a binding does.
  *
  * Return: 0; -EINVAL for a bad request; -ENOENT or -EACCES for the
- * alternate topic, -EOPNOTSUPP for a single-writer one; -EEXIST for a name taken; -ENOSPC past max_exchanges;
- * -EDQUOT past max_user_exchanges; -ENOMEM.
+ * alternate topic, -EOPNOTSUPP for a single-writer one; -EEXIST for a
+ * name taken; -ENOSPC past max_exchanges; -EDQUOT past max_user_exchanges;
+ * -ENOMEM.
  */
 int mqdev_exchange_create(struct net *net,
 			  const struct mqdev_exchange_create *req)
@@ -361,15 +386,9 @@ int mqdev_exchange_create(struct net *net,
 	if (err)
 		return err;
 	if (req->alternate[0]) {
-		alt = mqdev_topic_get(NULL, net, req->alternate,
-				      MQDEV_ACT_PRODUCE);
+		alt = exchange_dest_get(net, req->alternate);
 		if (IS_ERR(alt))
 			return PTR_ERR(alt);
-		/* Its one writer's ring is not the kernel's to append to. */
-		if (mqdev_swriter(alt)) {
-			err = -EOPNOTSUPP;
-			goto err_put_alt;
-		}
 	}
 	err = mqdev_charge(current_fsuid(), MQDEV_CHARGE_EXCHANGES, 1);
 	if (err)
@@ -852,18 +871,13 @@ static int bind_dest(struct net *net, const struct mqdev_exchange_bind *req,
 		c->dest = exchange_get(net, req->topic, MAY_WRITE);
 		return PTR_ERR_OR_ZERO(c->dest);
 	}
-	c->topic = mqdev_topic_get(NULL, net, req->topic, MQDEV_ACT_PRODUCE);
+	c->topic = exchange_dest_get(net, req->topic);
 	if (IS_ERR(c->topic))
 		return PTR_ERR(c->topic);
 	if (req->partition != MQDEV_PARTITION_ANY &&
 	    req->partition >= c->topic->nr_parts) {
 		mqdev_topic_put(c->topic);
 		return -EINVAL;
-	}
-	/* Its one writer's ring is not the kernel's to append to. */
-	if (mqdev_swriter(c->topic)) {
-		mqdev_topic_put(c->topic);
-		return -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -1291,29 +1305,60 @@ struct route_visit {
 };
 
 /*
+ * A message of a batch, matched (route_gather()) and not yet appended
+ * (route_settle()): its copies' bindings are dest[first, first + nr).
+ */
+struct route_pending {
+	u32				first;
+	u32				nr;
+	u32				copies;		/* distinct partitions */
+	u32				key_off;	/* in keys[] */
+	int				err;		/* of its way in or match */
+	bool				over;		/* past max_route_work */
+	bool				out_of_range;	/* visit 0's program */
+	u32				acks_end;	/* batch's acks, through it */
+};
+
+/*
  * One message's way through the exchanges, and the producer's scratch:
  * made when a handle attaches, so that routing allocates nothing per
  * message (but to grow dest when a message has more copies than before).
+ *
+ * A chunk's messages are routed in batches: each message of a batch is
+ * copied in and matched with no lock held (route_gather()), then the
+ * batch's copies are appended in the messages' order in one run, so that
+ * copies to one partition in a row take its lock once (route_settle()),
+ * and the acknowledgements go out in one copy.  A batch ends with a
+ * message that passes through other exchanges (visits[] is one
+ * message's), whose match fails, or before one whose key or bindings do
+ * not fit.
  */
 struct mqdev_route_ctx {
 	struct mqdev_exchange		*ex;
 	struct mqdev_append		ap;
 	struct mqdev_exchange_msg	*m;		/* in chunk[] */
 	struct mqdev_exchange_msg	chunk[EXCHANGE_CHUNK];
+	struct route_pending		pend[EXCHANGE_CHUNK];
 	bool				chunked;	/* chunk[] copied */
 	char				rkey[MQDEV_ROUTING_KEY_SIZE];
 	struct mqdev_route_word		words[MQDEV_ROUTE_MAX_WORDS];
 	u32				nr_words;	/* as a topic exchange's */
-	u8				key[MQDEV_MAX_KEY];
+	bool				split;		/* words[] are m's */
+	const u8			*key;		/* m's, in keys[] */
+	u8				keys[EXCHANGE_KEYS];
+	u32				keys_used;
 	struct mqdev_route_scratch	scratch;
 	struct route_visit		visits[EXCHANGE_MAX_VISITS];
 	u32				nr_visits;
 	u32				depth;		/* of the one matched */
 	struct mqdev_binding		**dest;		/* dest_room */
 	u32				dest_room;
+	u32				dest_base;	/* m's first in dest */
 	u32				nr_dest;	/* referenced in dest */
 	u32				overflow;	/* matched past the room */
-	struct mqdev_exchange_ack	*acks;		/* dest_room */
+	/* dest_room + EXCHANGE_CHUNK: a copy each, or an alternate's */
+	struct mqdev_exchange_ack	*acks;
+	u32				nr_acks;	/* the batch's, in acks */
 	u32				acks_used;	/* of the caller's */
 	/*
 	 * Headers exchanges and routing programs (xroute.h): the first bytes
@@ -1341,7 +1386,8 @@ static int ctx_grow_dest(struct mqdev_route_ctx *c, u32 n)
 		return -E2BIG;
 	n = min_t(u32, max(n, 2 * c->dest_room), EXCHANGE_MAX_COPIES);
 	dest = kvmalloc_array(n, sizeof(*dest), GFP_KERNEL_ACCOUNT);
-	acks = kvmalloc_array(n, sizeof(*acks), GFP_KERNEL_ACCOUNT);
+	acks = kvmalloc_array(n + EXCHANGE_CHUNK, sizeof(*acks),
+			      GFP_KERNEL_ACCOUNT);
 	if (!dest || !acks) {
 		kvfree(dest);
 		kvfree(acks);
@@ -1647,10 +1693,9 @@ static int route_collect_prog(struct mqdev_route_ctx *c,
 static int route_collect_ex(struct mqdev_route_ctx *c,
 			    struct mqdev_exchange *ex)
 {
-	struct mqdev_route_word one, *words = c->words;
-	struct mqdev_route_node **set;
+	struct mqdev_route_node **set, *node;
+	struct mqdev_route_word one;
 	struct mqdev_binding *b;
-	u32 nr = c->nr_words;
 	int n, i, err;
 
 	err = route_collect_prog(c, ex);
@@ -1668,12 +1713,27 @@ static int route_collect_ex(struct mqdev_route_ctx *c,
 		return 0;
 	}
 	if (ex->type == MQDEV_EXCHANGE_DIRECT) {
+		/* the budget as mqdev_route_match() spends it: one live node */
 		one.word = c->rkey;
 		one.len = c->m->routing_key_len;
-		words = &one;
-		nr = 1;
+		err = route_spend(c, 1);
+		node = err ? NULL : mqdev_route_lookup(&ex->trie, &one);
+		if (!node)
+			return err;
+		list_for_each_entry_rcu(b, &node->ends, end) {
+			err = ctx_add(c, b);
+			if (err)
+				return err;
+		}
+		return 0;
 	}
-	n = mqdev_route_match(&ex->trie, words, nr, &c->scratch, &set);
+	/* once, for every topic exchange the message passes through */
+	if (!c->split)
+		c->nr_words = mqdev_route_split(NULL, c->rkey,
+						c->m->routing_key_len, c->words);
+	c->split = true;
+	n = mqdev_route_match(&ex->trie, c->words, c->nr_words, &c->scratch,
+			      &set);
 	for (i = 0; i < n; i++) {
 		list_for_each_entry_rcu(b, &set[i]->ends, end) {
 			err = ctx_add(c, b);
@@ -1686,7 +1746,8 @@ static int route_collect_ex(struct mqdev_route_ctx *c,
 
 /*
  * The message's exchange and those its bindings lead to, each once, under
- * rcu_read_lock() only: no lock a binder or another producer needs.
+ * rcu_read_lock() only: no lock a binder or another producer needs.  Its
+ * bindings go to dest[] after the batch's.
  */
 static int route_collect(struct mqdev_route_ctx *c)
 {
@@ -1694,7 +1755,7 @@ static int route_collect(struct mqdev_route_ctx *c)
 	int err = 0;
 	u32 i;
 
-	c->nr_dest = 0;
+	c->nr_dest = c->dest_base;
 	c->overflow = 0;
 	c->scratch.budget = mqdev_limit(&max_route_work);
 	c->scratch.over = false;
@@ -1714,22 +1775,18 @@ static int route_collect(struct mqdev_route_ctx *c)
 			continue;
 		err = route_collect_ex(c, ex);
 	}
-	/* programs' verdicts past their bindings, once per message */
-	for (i = 0; i < c->nr_visits && !err && !c->overflow; i++)
-		if (c->visits[i].out_of_range)
-			atomic64_inc(&c->visits[i].ex->prog_out_of_range);
 	rcu_read_unlock();
 	return err;
 }
 
-/* The bindings a collection referenced, topics' and exchanges'. */
-static void ctx_put_dest(struct mqdev_route_ctx *c)
+/* The bindings the collection of one message referenced, from @first. */
+static void ctx_put_dest(struct mqdev_route_ctx *c, u32 first)
 {
 	u32 i;
 
-	for (i = 0; i < c->nr_dest; i++)
+	for (i = first; i < c->nr_dest; i++)
 		binding_put(c->dest[i]);
-	c->nr_dest = 0;
+	c->nr_dest = first;
 	for (i = 1; i < c->nr_visits; i++)
 		binding_put(c->visits[i].via);
 	c->nr_visits = 1;
@@ -1755,7 +1812,15 @@ static void route_landed(struct mqdev_route_ctx *c,
 	}
 }
 
-/* The topics' bindings the message matches, referenced into c->dest. */
+/* Not an error: the batch ends before this message, which starts the next. */
+#define ROUTE_BATCH_FULL	1
+/* Appended, but its acks or out fields could not be written (munmap()). */
+#define EXCHANGE_ACK_LOST	1
+
+/*
+ * The topics' bindings the message matches, referenced into c->dest after
+ * the batch's; ROUTE_BATCH_FULL when they do not fit after them.
+ */
 static int route_match(struct mqdev_route_ctx *c)
 {
 	int err;
@@ -1764,7 +1829,7 @@ static int route_match(struct mqdev_route_ctx *c)
 		err = route_collect(c);
 		if (err == -EAGAIN && c->want_peek) {
 			/* an exchange wants the value's first bytes: copy, again */
-			ctx_put_dest(c);
+			ctx_put_dest(c, c->dest_base);
 			err = route_peek_in(c);
 			if (err)
 				return err;
@@ -1772,7 +1837,9 @@ static int route_match(struct mqdev_route_ctx *c)
 		}
 		if (err || !c->overflow)
 			return err;
-		ctx_put_dest(c);
+		ctx_put_dest(c, c->dest_base);
+		if (c->dest_base)
+			return ROUTE_BATCH_FULL;
 		err = ctx_grow_dest(c, c->dest_room + c->overflow);
 		if (err)
 			return err == -E2BIG ? -ENOBUFS : err;
@@ -1794,14 +1861,16 @@ static int dest_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Copies of the message: one per distinct (topic, partition). */
-static u32 route_copies(struct mqdev_route_ctx *c)
+/* Copies of the message @p: one per distinct (topic, partition). */
+static u32 route_copies(struct mqdev_route_ctx *c, struct route_pending *p)
 {
+	struct mqdev_binding **d = c->dest + p->first;
 	u32 i, n = 0;
 
-	sort(c->dest, c->nr_dest, sizeof(*c->dest), dest_cmp, NULL);
-	for (i = 0; i < c->nr_dest; i++)
-		n += !i || dest_cmp(&c->dest[i - 1], &c->dest[i]);
+	if (p->nr > 1)
+		sort(d, p->nr, sizeof(*d), dest_cmp, NULL);
+	for (i = 0; i < p->nr; i++)
+		n += !i || dest_cmp(&d[i - 1], &d[i]);
 	return n;
 }
 
@@ -1820,12 +1889,16 @@ static int route_msg_check(const struct mqdev_exchange_msg *m)
 
 /*
  * The message @m (copied in with its chunk, or else from @umsg now) and its
- * keys into the kernel, with no lock held.
+ * keys into the kernel, with no lock held: its key after the batch's, or
+ * ROUTE_BATCH_FULL when it does not fit there.
  */
 static int route_copy_in(struct mqdev_route_ctx *c,
 			 struct mqdev_exchange_msg *m,
 			 const void __user *umsg, u32 msg_size)
 {
+	u8 *key = c->keys + c->keys_used;
+	/* not zeroed first (INIT_STACK_ALL_ZERO): only what came in is read */
+	char rkey[MQDEV_ROUTING_KEY_SIZE] __uninitialized;
 	int err = 0;
 
 	c->m = m;
@@ -1834,13 +1907,20 @@ static int route_copy_in(struct mqdev_route_ctx *c,
 	err = err ?: route_msg_check(m);
 	if (err)
 		return err;
-	if (copy_from_user(c->rkey, u64_to_user_ptr(m->routing_key),
+	if (m->key_len > EXCHANGE_KEYS - c->keys_used)
+		return ROUTE_BATCH_FULL;	/* never for a batch's first */
+	/*
+	 * The routing key by way of the stack: hardened usercopy checks a
+	 * stack destination in a few instructions, and this context (a large
+	 * allocation) in a hundred or more, for every message.
+	 */
+	if (copy_from_user(rkey, u64_to_user_ptr(m->routing_key),
 			   m->routing_key_len) ||
-	    copy_from_user(c->key, u64_to_user_ptr(m->key), m->key_len))
+	    copy_from_user(key, u64_to_user_ptr(m->key), m->key_len))
 		return -EFAULT;
-	/* split once, for every topic exchange the message passes through */
-	c->nr_words = mqdev_route_split(NULL, c->rkey, m->routing_key_len,
-					c->words);
+	memcpy(c->rkey, rkey, m->routing_key_len);
+	c->key = key;
+	c->split = false;
 	c->want_peek = false;
 	c->peeked = false;
 	c->mh_ready = false;
@@ -1850,7 +1930,8 @@ static int route_copy_in(struct mqdev_route_ctx *c,
 
 /*
  * One copy to @topic, in @partition or placed as MQDEV_IOC_PRODUCE would;
- * @ack says where it went, or why it did not.
+ * @ack says where it went, or why it did not.  The run goes on: the
+ * caller ends it.
  */
 static int route_append(struct mqdev_route_ctx *c, struct mqdev_topic *topic,
 			u32 partition, struct mqdev_exchange_ack *ack)
@@ -1862,9 +1943,10 @@ static int route_append(struct mqdev_route_ctx *c, struct mqdev_topic *topic,
 	};
 	int err = 0;
 
-	memset(ack, 0, sizeof(*ack));
 	memcpy(ack->topic, topic->name, MQDEV_NAME_SIZE);
 	ack->partition = partition;
+	ack->error = 0;
+	ack->offset = 0;
 	if (sizeof(struct mqdev_record) + (u64)m->key_len + m->value_len >
 	    topic->max_record)
 		err = -EMSGSIZE;
@@ -1887,29 +1969,30 @@ static int route_append(struct mqdev_route_ctx *c, struct mqdev_topic *topic,
 }
 
 /*
- * A copy per destination, in c->acks: one that fails is counted (by each
- * binding that matched it, and by the exchange), acknowledged with its
- * errno, and skipped.  Return: the copies that went in; *@first_err is the
- * first failure's error.
+ * A copy per destination of @p, in c->acks: one that fails is counted (by
+ * each binding that matched it, and by the exchange), acknowledged with
+ * its errno, and skipped.  Return: the copies that went in; *@first_err is
+ * the first failure's error.
  */
-static u32 route_deliver(struct mqdev_route_ctx *c, int *first_err)
+static u32 route_deliver(struct mqdev_route_ctx *c,
+			 const struct route_pending *p, bool last,
+			 int *first_err)
 {
-	struct mqdev_binding *b;
-	u32 i, j, k, n = 0, ok = 0;
+	struct mqdev_binding **d = c->dest + p->first, *b;
+	u32 i, j, k, ok = 0;
 	int err;
 
 	*first_err = 0;
-	for (i = 0; i < c->nr_dest; i = j, n++) {
-		b = c->dest[i];
-		err = route_append(c, b->topic, b->partition, &c->acks[n]);
-		for (j = i; j < c->nr_dest &&
-		     !dest_cmp(&c->dest[i], &c->dest[j]); j++)
+	for (i = 0; i < p->nr; i = j) {
+		b = d[i];
+		err = route_append(c, b->topic, b->partition,
+				   &c->acks[c->nr_acks++]);
+		for (j = i; j < p->nr && !dest_cmp(&d[i], &d[j]); j++)
 			;
 		for (k = i; k < j; k++) {
-			atomic64_inc(err ? &c->dest[k]->failed :
-				     &c->dest[k]->routed);
-			if (!err && c->nr_visits > 1)
-				route_landed(c, c->dest[k]);
+			atomic64_inc(err ? &d[k]->failed : &d[k]->routed);
+			if (!err && last && c->nr_visits > 1)
+				route_landed(c, d[k]);
 		}
 		if (!err) {
 			ok++;
@@ -1919,11 +2002,13 @@ static u32 route_deliver(struct mqdev_route_ctx *c, int *first_err)
 		if (!*first_err)
 			*first_err = err;
 	}
-	mqdev_append_end(&c->ap);
 	return ok;
 }
 
-/* A message no binding matched: the alternate, a refusal, or a count. */
+/*
+ * A message no binding matched: the alternate, a refusal, or a count.  An
+ * alternate's copy ends the run, to put the topic with no lock held.
+ */
 static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 {
 	struct mqdev_exchange *ex = c->ex;
@@ -1931,15 +2016,18 @@ static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 	int err;
 
 	*done = 0;
+	/* a partition's lock is never held with an exchange's */
+	mqdev_append_end(&c->ap);
 	alt = exchange_alternate(ex);
 	if (alt) {
 		c->m->status = MQDEV_EXMSG_ALTERNATE;
 		err = room ? route_append(c, alt, MQDEV_PARTITION_ANY,
-					  &c->acks[0]) : -ENOBUFS;
+					  &c->acks[c->nr_acks]) : -ENOBUFS;
 		mqdev_append_end(&c->ap);
 		mqdev_topic_put(alt);
 		if (err)
 			return err;
+		c->nr_acks++;
 		*done = 1;
 		atomic64_inc(&ex->alternated);
 		return 0;
@@ -1953,28 +2041,180 @@ static int route_unroutable(struct mqdev_route_ctx *c, u32 room, u32 *done)
 	return 0;
 }
 
+/* The copies of a matched message; its status and acks say how they went. */
+static int route_copies_deliver(struct mqdev_route_ctx *c,
+				const struct route_pending *p, bool last)
+{
+	int first_err;
+	u32 ok;
+
+	ok = route_deliver(c, p, last, &first_err);
+	if (ok)
+		atomic64_inc(&c->ex->routed);
+	if (ok < p->copies)
+		c->m->status |= MQDEV_EXMSG_FAILED;
+	/* a message none of whose copies went in is not routed */
+	return ok ? 0 : first_err;
+}
+
+/* Programs' verdicts past their bindings, once per message matched. */
+static void route_count_out_of_range(struct mqdev_route_ctx *c,
+				     const struct route_pending *p, bool last)
+{
+	u32 i;
+
+	if (!last || c->nr_visits == 1) {
+		if (p->out_of_range)
+			atomic64_inc(&c->ex->prog_out_of_range);
+		return;
+	}
+	for (i = 0; i < c->nr_visits; i++)
+		if (c->visits[i].out_of_range)
+			atomic64_inc(&c->visits[i].ex->prog_out_of_range);
+}
+
 /*
- * The acknowledgements of a message and its out fields, no lock held; the
- * out fields of a chunk go back with it (mqdev_exchange_produce()).
+ * Append the copies of the batch's message @p (@last: the batch's last,
+ * whose visits c->visits holds), or say why not.  Its out fields go to
+ * c->m; *@done is how many acknowledgements it has.
+ */
+static int route_settle_one(struct mqdev_route_ctx *c,
+			    const struct mqdev_exchange_produce *req,
+			    const struct route_pending *p, bool last, u32 *done)
+{
+	u32 room = req->acks_count - c->acks_used;
+	int err = p->err;
+
+	*done = 0;
+	if (err == -E2BIG && p->over)
+		atomic64_inc(&c->ex->over_budget);
+	if (err)
+		return err;
+	route_count_out_of_range(c, p, last);
+	if (!p->copies && READ_ONCE(c->ex->dead)) {
+		/* deleted while it matched: its bindings were gone */
+		return -EIDRM;
+	} else if (p->copies > room) {
+		return -ENOBUFS;
+	} else if (p->copies) {
+		*done = p->copies;
+		return route_copies_deliver(c, p, last);
+	}
+	return route_unroutable(c, room, done);
+}
+
+/*
+ * The batch's messages @first on, @n of them, appended in their order:
+ * the run keeps a partition locked across copies to it in a row.  The
+ * first message that fails ends it.  Return: 0 or its error; *@tried is
+ * how many were tried, the failed one included; *@outs how many have out
+ * fields (the failed one too when some of its copies were acknowledged).
+ */
+static int route_settle(struct mqdev_route_ctx *c,
+			const struct mqdev_exchange_produce *req, u32 first,
+			u32 n, u32 *tried, u32 *outs)
+{
+	struct route_pending *p;
+	u32 i, done;
+	int err = 0;
+
+	*outs = 0;
+	for (i = 0; i < n && !err; i++) {
+		p = &c->pend[first + i];
+		c->m = &c->chunk[c->chunked ? first + i : 0];
+		c->key = c->keys + p->key_off;
+		err = route_settle_one(c, req, p, i == n - 1, &done);
+		if (err && !done)
+			continue;
+		c->m->first_ack = c->acks_used;
+		c->m->nr_acks = done;
+		c->acks_used += done;
+		++*outs;
+	}
+	*tried = i;
+	return err;
+}
+
+/*
+ * Gather a batch from the chunk's message @first: copy each in and match
+ * it, no lock held.  Return: how many the batch has (0 when a fatal
+ * signal came first); the last one's error, if any, is in its pend[].
+ */
+static u32 route_gather(struct mqdev_route_ctx *c,
+			const struct mqdev_exchange_produce *req,
+			u8 __user *umsgs, u32 first, u32 count)
+{
+	struct route_pending *p;
+	u32 i;
+	int err;
+
+	c->dest_base = 0;
+	c->nr_dest = 0;
+	c->keys_used = 0;
+	for (i = first; i < count; i++) {
+		/* a call routes up to 4096 messages: let others run, and die */
+		cond_resched();
+		if (fatal_signal_pending(current))
+			break;
+		p = &c->pend[i];
+		p->first = c->dest_base;
+		p->nr = 0;
+		p->copies = 0;
+		p->key_off = c->keys_used;
+		p->over = false;
+		err = route_copy_in(c, &c->chunk[c->chunked ? i : 0],
+				    umsgs + (size_t)i * req->msg_size,
+				    req->msg_size);
+		if (err == ROUTE_BATCH_FULL)
+			break;
+		if (!err && READ_ONCE(c->ex->dead))
+			err = -EIDRM;
+		if (!err) {
+			err = route_match(c);
+			c->m->status = 0;
+		}
+		if (err == ROUTE_BATCH_FULL)
+			break;
+		p->err = err;
+		if (err) {
+			p->over = err == -E2BIG && c->scratch.over;
+			return i - first + 1;
+		}
+		p->nr = c->nr_dest - c->dest_base;
+		p->copies = route_copies(c, p);
+		p->out_of_range = c->visits[0].out_of_range;
+		c->dest_base = c->nr_dest;
+		c->keys_used += c->m->key_len;
+		/*
+		 * its visits are the batch's last; and one message at a time
+		 * when not copied in with the chunk
+		 */
+		if (c->nr_visits > 1 || !c->chunked)
+			return i - first + 1;
+	}
+	return i - first;
+}
+
+/*
+ * The acknowledgements of the batch, and the out fields of a message not
+ * copied in with the chunk (@umsg), back to the caller, no lock held; the
+ * out fields of a chunk go back with it (route_chunk()).
  */
 static int route_copy_out(struct mqdev_route_ctx *c,
 			  const struct mqdev_exchange_produce *req,
-			  struct mqdev_exchange_msg __user *umsg, u32 n)
+			  u32 acks_first, struct mqdev_exchange_msg __user *umsg)
 {
 	u8 __user *dst = u64_to_user_ptr(req->acks);
-	u32 out[3] = { c->m->status, c->acks_used, n };
-	u32 i;
+	u32 out[3] = { c->m->status, c->m->first_ack, c->m->nr_acks };
+	u32 i, n = c->nr_acks;
 
 	static_assert(offsetof(struct mqdev_exchange_msg, first_ack) ==
 		      offsetof(struct mqdev_exchange_msg, status) + 4 &&
 		      offsetof(struct mqdev_exchange_msg, nr_acks) ==
 		      offsetof(struct mqdev_exchange_msg, status) + 8);
-	dst += (size_t)c->acks_used * req->ack_size;
-	c->m->first_ack = c->acks_used;
-	c->m->nr_acks = n;
-	c->acks_used += n;
+	dst += (size_t)acks_first * req->ack_size;
 	if (req->ack_size == sizeof(*c->acks)) {
-		if (copy_to_user(dst, c->acks, n * sizeof(*c->acks)))
+		if (n && copy_to_user(dst, c->acks, n * sizeof(*c->acks)))
 			return -EFAULT;
 	} else {
 		for (i = 0; i < n; i++)
@@ -1983,64 +2223,116 @@ static int route_copy_out(struct mqdev_route_ctx *c,
 					       req->ack_size))
 				return -EFAULT;
 	}
-	if (c->chunked)
+	if (c->chunked || !umsg)
 		return 0;
 	return copy_to_user(&umsg->status, out, sizeof(out)) ? -EFAULT : 0;
 }
 
-/* The copies of a matched message; its status and acks say how they went. */
-static int route_copies_deliver(struct mqdev_route_ctx *c, u32 copies)
+/*
+ * How many of the batch's @n messages from @first have room to write
+ * their acknowledgements, no lock held: faulted in before anything is
+ * appended, so that an ack is lost only to a racing munmap().  A message
+ * no binding matched may take one, the alternate's copy.  Positions only
+ * shrink as messages go (dropped, refused), so each message's acks land
+ * below the end reckoned here.
+ */
+static u32 route_acks_writable(struct mqdev_route_ctx *c,
+			       const struct mqdev_exchange_produce *req,
+			       u32 first, u32 n)
 {
-	int first_err;
-	u32 ok;
+	u8 __user *dst = u64_to_user_ptr(req->acks) +
+			 (size_t)c->acks_used * req->ack_size;
+	u32 room = req->acks_count - c->acks_used;
+	const struct route_pending *p;
+	size_t len, ok;
+	u32 i, end;
 
-	ok = route_deliver(c, &first_err);
-	if (ok)
-		atomic64_inc(&c->ex->routed);
-	if (ok < copies)
-		c->m->status |= MQDEV_EXMSG_FAILED;
-	/* a message none of whose copies went in is not routed */
-	return ok ? 0 : first_err;
+	for (i = 0, end = 0; i < n; i++) {
+		p = &c->pend[first + i];
+		if (!p->err)
+			end = min(end + (p->copies ?: 1), room);
+		c->pend[first + i].acks_end = end;
+	}
+	len = (size_t)end * req->ack_size;
+	ok = len - fault_in_writeable((char __user *)dst, len);
+	for (i = 0; i < n; i++)
+		if ((size_t)c->pend[first + i].acks_end * req->ack_size > ok)
+			break;
+	return i;
 }
 
-/* Route one message, from user memory to its copies' acknowledgements. */
-static int route_one(struct mqdev_route_ctx *c,
-		     const struct mqdev_exchange_produce *req,
-		     struct mqdev_exchange_msg *m,
-		     struct mqdev_exchange_msg __user *umsg)
+/*
+ * One batch from the chunk's message @first: matched, appended, its
+ * references put and its acknowledgements out.  *@got is how many it
+ * took, *@tried how many of them were tried.  A message whose acks have
+ * nowhere to go ends it with -EFAULT, none of its copies appended; acks
+ * lost after the appends (a racing munmap()) leave them counted, as
+ * MQDEV_IOC_PRODUCE does: EXCHANGE_ACK_LOST.
+ */
+static int route_batch(struct mqdev_route_ctx *c,
+		       const struct mqdev_exchange_produce *req,
+		       u8 __user *umsgs, u32 first, u32 count, u32 *got,
+		       u32 *tried)
 {
-	u32 copies, room = req->acks_count - c->acks_used, done = 0;
-	int err, err2;
+	u32 acks_first = c->acks_used, outs = 0, n;
+	int err;
 
-	err = route_copy_in(c, m, umsg, req->msg_size);
-	if (err)
-		return err;
-	if (READ_ONCE(c->ex->dead))
-		return -EIDRM;
-	err = route_match(c);
-	if (err == -E2BIG && c->scratch.over)
-		atomic64_inc(&c->ex->over_budget);
-	copies = err ? 0 : route_copies(c);
-	c->m->status = 0;
-	if (err)
-		goto out_put;
-	if (!copies && READ_ONCE(c->ex->dead)) {
-		/* deleted while it matched: its bindings were gone */
-		err = -EIDRM;
-	} else if (copies > room) {
-		err = -ENOBUFS;
-	} else if (copies) {
-		done = copies;
-		err = route_copies_deliver(c, copies);
-	} else {
-		err = route_unroutable(c, room, &done);
+	*tried = 0;
+	*got = route_gather(c, req, umsgs, first, count);
+	if (!*got)
+		return 0;
+	n = route_acks_writable(c, req, first, *got);
+	c->nr_acks = 0;
+	err = n ? route_settle(c, req, first, n, tried, &outs) : 0;
+	mqdev_append_end(&c->ap);
+	/* no partition locked: a last reference may free a topic */
+	ctx_put_dest(c, 0);
+	if (!err && n < *got) {
+		/* the first whose acks cannot be written: tried, not routed */
+		*tried = n + 1;
+		err = -EFAULT;
 	}
-out_put:
-	ctx_put_dest(c);
-	if (err && !done)
+	if (!n || !outs)
 		return err;
-	err2 = route_copy_out(c, req, umsg, done);
-	return err ?: err2;
+	if (!route_copy_out(c, req, acks_first,
+			    (void __user *)(umsgs + (size_t)first *
+					    req->msg_size)))
+		return err;
+	/* appended, their acks lost; a failed message's acks too */
+	return err ? -EFAULT : EXCHANGE_ACK_LOST;
+}
+
+/*
+ * The out fields of the chunk's first @n messages back to @umsgs, three
+ * stores each rather than the whole elements again.
+ */
+static int route_chunk_out(struct mqdev_route_ctx *c,
+			   struct mqdev_exchange_msg __user *umsgs, u32 n)
+{
+	const struct mqdev_exchange_msg *m = c->chunk;
+	const struct mqdev_exchange_msg *end;
+	struct mqdev_exchange_msg __user *u = umsgs;
+
+	if (!n)
+		return 0;
+	/*
+	 * No call may be made with user access open (objtool, SMAP): the
+	 * bound is checked here, and the loop walks pointers, which no
+	 * sanitizer instruments with a call the way it does c->chunk[i].
+	 */
+	end = c->chunk + min_t(u32, n, ARRAY_SIZE(c->chunk));
+	if (!user_write_access_begin(umsgs, n * sizeof(*umsgs)))
+		return -EFAULT;
+	for (; m < end; m++, u++) {
+		unsafe_put_user(m->status, &u->status, fault);
+		unsafe_put_user(m->first_ack, &u->first_ack, fault);
+		unsafe_put_user(m->nr_acks, &u->nr_acks, fault);
+	}
+	user_write_access_end();
+	return 0;
+fault:
+	user_write_access_end();
+	return -EFAULT;
 }
 
 /*
@@ -2054,27 +2346,23 @@ static int route_chunk(struct mqdev_route_ctx *c,
 {
 	u8 __user *umsgs = u64_to_user_ptr(req->msgs) +
 			   (size_t)first * req->msg_size;
-	u32 i, tried = 0, count = min(req->count - first, EXCHANGE_CHUNK);
+	u32 i = 0, got = 1, tried = 0, t;
+	u32 count = min(req->count - first, EXCHANGE_CHUNK);
 	int err = 0;
 
 	c->chunked = req->msg_size == sizeof(*c->chunk) &&
 		     !copy_from_user(c->chunk, umsgs, count * sizeof(*c->chunk));
-	for (i = 0; i < count && !err; i++) {
-		/* a call routes up to 4096 messages: let others run, and die */
-		cond_resched();
-		if (fatal_signal_pending(current))
-			break;
-		tried++;
-		err = route_one(c, req, &c->chunk[c->chunked ? i : 0],
-				(void __user *)(umsgs +
-						(size_t)i * req->msg_size));
+	while (i < count && got && !err) {
+		err = route_batch(c, req, umsgs, i, count, &got, &t);
+		tried += t;
+		i += got;
 	}
-	*n = tried - !!err;
+	*n = tried - (err < 0);
 	if (i < count && !err)		/* killed between messages */
 		err = -EINTR;
-	if (c->chunked &&
-	    copy_to_user(umsgs, c->chunk, tried * sizeof(*c->chunk)))
-		err = err ?: -EFAULT;
+	/* appended, out fields lost: counted, as lost acks are */
+	if (c->chunked && route_chunk_out(c, (void __user *)umsgs, tried))
+		err = err < 0 ? -EFAULT : EXCHANGE_ACK_LOST;
 	return err;
 }
 

@@ -72,6 +72,8 @@ int mqdev_route_init(struct mqdev_route_trie *t, bool wildcards);
 void mqdev_route_destroy(struct mqdev_route_trie *t);
 u32 mqdev_route_split(const struct mqdev_route_trie *t, const char *key,
 		      u32 len, struct mqdev_route_word *words);
+struct mqdev_route_node *mqdev_route_lookup(struct mqdev_route_trie *t,
+					    const struct mqdev_route_word *w);
 struct mqdev_route_node *mqdev_route_insert(struct mqdev_route_trie *t,
 					    const struct mqdev_route_word *words,
 					    u32 nr, u32 max_nodes,

@@ -193,6 +193,13 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
  * Wake a queue's sleepers, if any.  Safe without the lock: the caller's
  * smp_mb() orders the change first, and pairs with the barrier in
  * prepare_to_wait(), so a sleeper that missed the wake-up sees the change.
+ *
+ * The wake-up is synchronous (WF_SYNC), as pipe_write() and AF_UNIX's
+ * sendmsg give theirs: the waker is a producer on its way back to user
+ * space, about to wait for an answer or to produce again, so the reader may
+ * run on the waker's CPU rather than wait for an idle one to be woken by an
+ * IPI.  It is a hint: the scheduler still picks an idle CPU the reader last
+ * ran on when it shares a cache with this one.
  */
 static void ring_wake(struct mqdev_part *part, wait_queue_head_t *wq,
 		      bool poll_key)
@@ -202,9 +209,9 @@ static void ring_wake(struct mqdev_part *part, wait_queue_head_t *wq,
 		return;
 	this_cpu_inc(part->stats->reader_wakeups);
 	if (poll_key)
-		wake_up_interruptible_poll(wq, EPOLLIN | EPOLLRDNORM);
+		wake_up_interruptible_sync_poll(wq, EPOLLIN | EPOLLRDNORM);
 	else
-		wake_up_interruptible(wq);
+		wake_up_interruptible_sync(wq);
 }
 
 /*

@@ -151,8 +151,7 @@ static bool word_is(const struct mqdev_route_word *w, char c)
 u32 mqdev_route_split(const struct mqdev_route_trie *t, const char *key,
 		      u32 len, struct mqdev_route_word *words)
 {
-	const char *end = key + len, *dot;
-	u32 n = 0;
+	u32 i, start = 0, n = 0;
 
 	if (t && !t->wildcards) {
 		words[0].word = key;
@@ -161,15 +160,19 @@ u32 mqdev_route_split(const struct mqdev_route_trie *t, const char *key,
 	}
 	if (!len)
 		return 0;
-	/* len <= MQDEV_ROUTING_KEY_MAX: at most len + 1 words fit */
-	for (; n < MQDEV_ROUTE_MAX_WORDS; key = dot + 1) {
-		dot = memchr(key, '.', end - key);
-		words[n].word = key;
-		words[n].len = (dot ?: end) - key;
-		n++;
-		if (!dot)
-			break;
+	/*
+	 * One pass, not a memchr() a word: it runs for every message routed.
+	 * len <= MQDEV_ROUTING_KEY_MAX: at most len + 1 words fit.
+	 */
+	for (i = 0; i < len; i++) {
+		if (key[i] != '.')
+			continue;
+		words[n].word = key + start;
+		words[n++].len = i - start;
+		start = i + 1;
 	}
+	words[n].word = key + start;
+	words[n++].len = len - start;
 	return n;
 }
 
@@ -311,6 +314,25 @@ struct mqdev_route_node *mqdev_route_find(struct mqdev_route_trie *t,
 	for (i = 0; i < nr && n; i++)
 		n = route_child(t, n, &words[i]);
 	return n;
+}
+
+/**
+ * mqdev_route_lookup() - the node a direct exchange's key ends at
+ * @t: a direct exchange's trie, under rcu_read_lock() (no lock)
+ * @w: the key, one word
+ *
+ * What mqdev_route_match() finds for one word when there are no wildcards,
+ * with one hash lookup and no live set.
+ *
+ * Return: the node, valid until rcu_read_unlock(), or NULL.
+ */
+struct mqdev_route_node *mqdev_route_lookup(struct mqdev_route_trie *t,
+					    const struct mqdev_route_word *w)
+{
+	struct route_key k = { t->root, w->word, w->len };
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "route lookup outside RCU");
+	return rhashtable_lookup(&t->edges, &k, route_params);
 }
 
 /*

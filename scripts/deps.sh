@@ -12,6 +12,7 @@ python3 python3-yaml python3-jsonschema python3-docutils dkms
 scdoc mandoc groff-base man-db prometheus
 zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
 kcat python3-kafka python3-confluent-kafka librdkafka-dev
+rabbitmq-server librabbitmq-dev
 python3-lz4 python3-snappy"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"

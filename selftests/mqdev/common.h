@@ -123,6 +123,21 @@ static inline int attach(const char *name, uint32_t mode,
 	return fd;
 }
 
+/* A fresh descriptor attached to exchange @ex as its producer, or -errno. */
+static inline int ex_producer(const char *ex)
+{
+	int fd = mqdev_open(), err;
+
+	if (fd < 0)
+		return fd;
+	err = mqdev_exchange_attach(fd, ex);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /* Produce one value to @partition on an attached producer fd; -errno. */
 static inline int produce_one(int fd, uint32_t partition, const void *key,
 			      uint32_t key_len, const void *value,

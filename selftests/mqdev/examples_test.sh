@@ -4,13 +4,11 @@
 # Prints TAP through kselftest's ktap_helpers.sh, with the "# Totals:" line
 # selftests/run.sh reads; skips without /dev/mq, mqctl or the examples.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 ex=$(cd "$(dirname "$0")/.." && pwd)/examples
 ktap_print_header
-if [ ! -c /dev/mq ]; then
-	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
-	exit "$KSFT_SKIP"
-fi
+need_mqdev
 if ! command -v mqctl >/dev/null || [ ! -x "$ex/txn_pipeline" ]; then
 	ktap_skip_all "mqctl or $ex is missing (tools/ of the mqdev repository)"
 	exit "$KSFT_SKIP"
@@ -20,14 +18,6 @@ t=ex-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; for s in idem alo in out orders; do
 	mqctl topic delete $t-$s >/dev/null 2>&1; done' EXIT
-
-ok() {
-	if [ "$1" = 0 ]; then
-		ktap_test_pass "$2"
-	else
-		ktap_test_fail "$2"
-	fi
-}
 
 for s in idem alo in out orders; do
 	mqctl topic create $t-$s >/dev/null ||

@@ -5,16 +5,11 @@
 # Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq or
 # mqctl.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 ktap_print_header
-if [ ! -c /dev/mq ]; then
-	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
-	exit "$KSFT_SKIP"
-fi
-if ! command -v mqctl >/dev/null; then
-	ktap_skip_all "mqctl is not in PATH (tools/mqctl of the mqdev repository)"
-	exit "$KSFT_SKIP"
-fi
+need_mqdev
+need_cmd mqctl "tools/mqctl of the mqdev repository"
 
 t=exq-$$
 dir=$(mktemp -d)
@@ -22,14 +17,6 @@ trap 'rm -rf "$dir"
       for x in $t-events $t-all; do mqctl exchange delete $x; done >/dev/null 2>&1
       for q in billing audit eu dead small; do mqctl topic delete $t-$q; done \
 	>/dev/null 2>&1' EXIT
-
-ok() {
-	if [ "$1" = 0 ]; then
-		ktap_test_pass "$2"
-	else
-		ktap_test_fail "$2"
-	fi
-}
 
 for q in billing audit eu dead; do
 	mqctl topic create $t-$q --partitions 2 >/dev/null || exit 1

@@ -37,21 +37,6 @@ static int bind_part(int fd, const char *ex, const char *topic,
 	return mqdev_exchange_bind(fd, ex, topic, key, &o);
 }
 
-/* A fresh descriptor attached to @ex as its producer, or -errno. */
-static int ex_producer(const char *ex)
-{
-	int fd = mqdev_open(), err;
-
-	if (fd < 0)
-		return fd;
-	err = mqdev_exchange_attach(fd, ex);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 /* One message, mandatory or not: copies made, or -errno. */
 static int send_key(int pfd, const char *rkey, bool mandatory,
 		    struct mqdev_exchange_ack *acks, uint32_t nacks)
@@ -1344,6 +1329,150 @@ static uint64_t topic_end(int fd, const char *topic)
 	if (mqdev_topic_describe(fd, topic, &ti, &part, 1))
 		return ~0ULL;
 	return part.next_offset;
+}
+
+/* A message of a call: routing key @rkey, value @len bytes of @value. */
+static void batch_msg(struct mqdev_exchange_msg *m, const char *rkey,
+		      const char *value, uint32_t len, bool mandatory)
+{
+	memset(m, 0, sizeof(*m));
+	m->routing_key = (uintptr_t)rkey;
+	m->routing_key_len = strlen(rkey);
+	m->value = (uintptr_t)value;
+	m->value_len = len;
+	m->flags = mandatory ? MQDEV_EXMSG_MANDATORY : 0;
+	m->first_ack = 77;		/* an out field the kernel must not touch */
+	m->nr_acks = 77;
+}
+
+/*
+ * A call's messages are matched ahead of their appends (a batch): a message
+ * that fails ends the call there, as if the others had never been seen.
+ * Copies to two topics in turn; the fifth message's only copy is too large
+ * (EMSGSIZE), so the first four go in, it is acknowledged with its errno,
+ * and nothing after it is appended, acknowledged or counted.  Then a
+ * dropped message and a refused mandatory one in the middle of a call.
+ */
+TEST_F(exchange, a_failed_message_ends_its_batch)
+{
+	char small[MQDEV_NAME_SIZE], other[MQDEV_NAME_SIZE];
+	const char *ex = strdup(ex_name("batch"));
+	struct mqdev_exchange_ack acks[16];
+	struct mqdev_exchange_msg msgs[8];
+	struct mqdev_exchange_info info;
+	static char value[3000];
+	int pfd, i;
+
+	snprintf(small, sizeof(small), "%s", topic_name("bsmall"));
+	snprintf(other, sizeof(other), "%s", topic_name("bother"));
+	ASSERT_EQ(0, create_topic(self->fd, small, 1, 4096, 0));
+	ASSERT_EQ(0, create_topic(self->fd, other, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, small, "s", NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, other, "o", NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+
+	for (i = 0; i < 8; i++)
+		batch_msg(&msgs[i], i % 2 ? "o" : "s", "v", 1, false);
+	msgs[4].value = (uintptr_t)value;
+	msgs[4].value_len = sizeof(value);
+	ASSERT_EQ(4, mqdev_exchange_produce(pfd, msgs, 8, acks, 16));
+	EXPECT_EQ(2, topic_end(self->fd, small));
+	EXPECT_EQ(2, topic_end(self->fd, other));
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(1, msgs[i].nr_acks);
+		EXPECT_EQ(i, msgs[i].first_ack);
+		EXPECT_EQ(0, acks[i].error);
+		EXPECT_EQ(i / 2, acks[i].offset);
+		EXPECT_STREQ(i % 2 ? other : small, acks[i].topic);
+	}
+	EXPECT_EQ(1, msgs[4].nr_acks);
+	EXPECT_EQ(4, msgs[4].first_ack);
+	EXPECT_EQ(MQDEV_EXMSG_FAILED, msgs[4].status);
+	EXPECT_EQ(EMSGSIZE, acks[4].error);
+	for (i = 5; i < 8; i++) {
+		EXPECT_EQ(77, msgs[i].nr_acks);
+		EXPECT_EQ(77, msgs[i].first_ack);
+	}
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, NULL, 0));
+	EXPECT_EQ(4, info.routed);
+	EXPECT_EQ(1, info.failed);
+
+	/* kept, dropped, refused (mandatory): the call ends there */
+	batch_msg(&msgs[0], "s", "v", 1, false);
+	batch_msg(&msgs[1], "none", "v", 1, false);
+	batch_msg(&msgs[2], "none", "v", 1, true);
+	batch_msg(&msgs[3], "o", "v", 1, false);
+	ASSERT_EQ(2, mqdev_exchange_produce(pfd, msgs, 4, acks, 16));
+	EXPECT_EQ(3, topic_end(self->fd, small));
+	EXPECT_EQ(2, topic_end(self->fd, other));
+	EXPECT_EQ(MQDEV_EXMSG_DROPPED, msgs[1].status);
+	EXPECT_EQ(0, msgs[1].nr_acks);
+	EXPECT_EQ(77, msgs[3].nr_acks);
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, NULL, 0));
+	EXPECT_EQ(5, info.routed);
+	EXPECT_EQ(1, info.dropped);
+	EXPECT_EQ(1, info.refused);
+	EXPECT_EQ(-EHOSTUNREACH, mqdev_exchange_produce(pfd, &msgs[2], 1,
+							acks, 16));
+	close(pfd);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, small);
+	mqdev_topic_delete(self->fd, other);
+}
+
+/*
+ * Acks that cannot all be written: the batch ends before the first
+ * message whose acks have nowhere to go, none of it appended.
+ */
+TEST_F(exchange, acks_fault_ends_batch)
+{
+	const char *ex = strdup(ex_name("afault"));
+	const char *topic = strdup(topic_name("afault"));
+	struct mqdev_exchange_msg msgs[8];
+	struct mqdev_exchange_info info;
+	struct mqdev_exchange_ack *acks;
+	long pg = sysconf(_SC_PAGESIZE);
+	char *map;
+	int pfd, i;
+
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, mprotect(map + pg, pg, PROT_NONE));
+	/* entry 5 crosses into the PROT_NONE page */
+	acks = (void *)(map + pg - 5 * sizeof(*acks) - sizeof(*acks) / 2);
+	ASSERT_EQ(0, create_topic(self->fd, topic, 1, 0, 0));
+	ASSERT_EQ(0, ex_create(self->fd, ex, MQDEV_EXCHANGE_DIRECT, NULL));
+	ASSERT_EQ(0, mqdev_exchange_bind(self->fd, ex, topic, "k", NULL));
+	pfd = ex_producer(ex);
+	ASSERT_LE(0, pfd);
+
+	for (i = 0; i < 8; i++)
+		batch_msg(&msgs[i], "k", "v", 1, false);
+	ASSERT_EQ(5, mqdev_exchange_produce(pfd, msgs, 8, acks, 8));
+	EXPECT_EQ(5, topic_end(self->fd, topic));
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(0, msgs[i].status);
+		EXPECT_EQ(i, msgs[i].first_ack);
+		EXPECT_EQ(1, msgs[i].nr_acks);
+		EXPECT_EQ(0, acks[i].error);
+		EXPECT_EQ(0, acks[i].partition);
+		EXPECT_EQ(i, acks[i].offset);
+		EXPECT_STREQ(topic, acks[i].topic);
+	}
+	/* the rest, sent again: message 5 fails first, still not appended */
+	EXPECT_EQ(-EFAULT, mqdev_exchange_produce(pfd, &msgs[5], 3,
+						  &acks[5], 3));
+	EXPECT_EQ(5, topic_end(self->fd, topic));
+	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, ex, &info, NULL, 0));
+	EXPECT_EQ(5, info.routed);
+
+	close(pfd);
+	munmap(map, 2 * pg);
+	ASSERT_EQ(0, mqdev_exchange_delete(self->fd, ex));
+	mqdev_topic_delete(self->fd, topic);
 }
 
 /* A chain routes again with the same key, by each exchange's own type. */

@@ -62,20 +62,6 @@ static int bind_headers(int fd, const char *ex, const char *topic,
 		      mqdev_exchange_unbind(fd, ex, topic, NULL, &o);
 }
 
-static int xr_producer(const char *ex)
-{
-	int fd = mqdev_open(), err;
-
-	if (fd < 0)
-		return fd;
-	err = mqdev_exchange_attach(fd, ex);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 /* One message with the headers of @set (NULL: no header block at all). */
 static int send_headers(int pfd, const char *set)
 {
@@ -179,7 +165,7 @@ TEST_F(exroute, headers_table)
 		ASSERT_EQ(0, xr_create(self->fd, ex, MQDEV_EXCHANGE_HEADERS));
 		ASSERT_EQ(0, bind_headers(self->fd, ex, self->topic,
 					  c->binding, c->match, true));
-		pfd = xr_producer(ex);
+		pfd = ex_producer(ex);
 		ASSERT_LE(0, pfd);
 		got = send_headers(pfd, c->message);
 		EXPECT_EQ(c->copies ? 1 : -ENOENT, got)
@@ -211,7 +197,7 @@ TEST_F(exroute, headers_bindings)
 	ASSERT_EQ(0, bind_headers(self->fd, ex, t2, "kind=refund", ALL, true));
 	EXPECT_EQ(-EEXIST, bind_headers(self->fd, ex, t2, "kind=refund", ALL,
 					true));
-	pfd = xr_producer(ex);
+	pfd = ex_producer(ex);
 	ASSERT_LE(0, pfd);
 	EXPECT_EQ(2, send_headers(pfd, "kind=order"));
 	EXPECT_EQ(1, send_headers(pfd, "eu=1"));
@@ -289,7 +275,7 @@ TEST_F(exroute, headers_after_expiry)
 	ASSERT_EQ(0, xr_create(self->fd, ex, MQDEV_EXCHANGE_HEADERS));
 	ASSERT_EQ(0, bind_headers(self->fd, ex, self->topic, "kind=order",
 				  ALL, true));
-	pfd = xr_producer(ex);
+	pfd = ex_producer(ex);
 	ASSERT_LE(0, pfd);
 	EXPECT_EQ(1, send_expiring(pfd, "kind=order", now - 1));
 	EXPECT_EQ(-ENOENT, send_expiring(pfd, "kind=refund", later));
@@ -372,7 +358,7 @@ TEST_F(exroute, headers_bad_input)
 					  MQDEV_BIND_SIZE_VER0), &old));
 
 	/* messages: a block that is not well formed is refused, EINVAL */
-	pfd = xr_producer(ex);
+	pfd = ex_producer(ex);
 	ASSERT_LE(0, pfd);
 	EXPECT_EQ(-EINVAL, send_raw(pfd, "ab", 2));
 	EXPECT_EQ(-EINVAL, send_raw(pfd, short_block, sizeof(short_block)));
@@ -488,7 +474,7 @@ TEST_F(prog, by_key_first_byte)
 	ASSERT_EQ(0, mqdev_exchange_describe(self->fd, self->ex, &info, NULL,
 					     0));
 	EXPECT_EQ(ARRAY_SIZE(insns), info.prog_len);
-	pfd = xr_producer(self->ex);
+	pfd = ex_producer(self->ex);
 	ASSERT_LE(0, pfd);
 	/* '0' is 48: 48 % 3 = 0; '1' binding 1, '2' binding 2, 'c' (99) 0 */
 	for (i = 0; i < 4; i++) {
@@ -529,7 +515,7 @@ TEST_F(prog, context)
 
 	ASSERT_EQ(0, prog_attach(self->fd, self->ex, by_len, ARRAY_SIZE(by_len),
 			    log)) TH_LOG("%s", log);
-	pfd = xr_producer(self->ex);
+	pfd = ex_producer(self->ex);
 	ASSERT_LE(0, pfd);
 	ASSERT_EQ(1, send_key(pfd, "k", NULL, acks));
 	EXPECT_EQ(1, topics_of(self->t, acks, 1));
@@ -554,7 +540,7 @@ TEST_F(prog, verdicts)
 	char log[160];
 	int pfd;
 
-	pfd = xr_producer(self->ex);
+	pfd = ex_producer(self->ex);
 	ASSERT_LE(0, pfd);
 	ret[0].k = MQDEV_ROUTE_MASK(5);
 	ASSERT_EQ(0, prog_attach(self->fd, self->ex, ret, 1, log));
@@ -610,7 +596,7 @@ TEST_F(prog, detach)
 	char log[160];
 	int pfd;
 
-	pfd = xr_producer(self->ex);
+	pfd = ex_producer(self->ex);
 	ASSERT_LE(0, pfd);
 	ASSERT_EQ(0, prog_attach(self->fd, self->ex, ret, 1, log));
 	ASSERT_EQ(1, send_key(pfd, "k2", NULL, acks));

@@ -14,19 +14,14 @@
 # Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq,
 # mqctl, the daemon or kcat.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 root=${MQDEV_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 here=$root/selftests/mqdev
 
 ktap_print_header
-if [ ! -c /dev/mq ]; then
-	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
-	exit "$KSFT_SKIP"
-fi
-if ! command -v mqctl >/dev/null; then
-	ktap_skip_all "mqctl is not in PATH (tools/mqctl of the mqdev repository)"
-	exit "$KSFT_SKIP"
-fi
+need_mqdev
+need_cmd mqctl "tools/mqctl of the mqdev repository"
 daemon=$(command -v mqdev-kafkad-san || command -v mqdev-kafkad)
 if [ -z "$daemon" ]; then
 	ktap_skip_all "mqdev-kafkad is not in PATH (make tools)"
@@ -36,12 +31,7 @@ fi
 # The host's programs, from its /usr shared into the guest: their
 # libraries are found there too (kcat links librdkafka).
 usr=${MQDEV_HOST_USR:-/usr}
-if [ -n "${MQDEV_HOST_USR:-}" ]; then
-	for d in "$MQDEV_HOST_USR"/lib/*-linux-gnu; do
-		LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	done
-	export LD_LIBRARY_PATH
-fi
+host_usr_libs
 kcat=$usr/bin/kcat
 py=$usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1

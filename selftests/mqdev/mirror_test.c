@@ -252,7 +252,18 @@ struct rec {
 	bool null_key, null_value;
 	char key[32], value[64], hdr[64];
 	int nhdr;
+	uint64_t stamp;		/* mqdev's time: its own, or mqdev.timestamp */
 };
+
+/* The number a header's value spells. */
+static int64_t hdr_number(const void *val, size_t size)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%.*s", val ? (int)size : 0,
+		 val ? (const char *)val : "");
+	return strtoll(buf, NULL, 10);
+}
 
 static void rec_of_kafka(struct rec *r, rd_kafka_message_t *m,
 			 const char *origin_hdr)
@@ -261,7 +272,6 @@ static void rec_of_kafka(struct rec *r, rd_kafka_message_t *m,
 	const char *name;
 	const void *val;
 	size_t size, i;
-	char buf[24];
 
 	memset(r, 0, sizeof(*r));
 	r->origin = -1;
@@ -276,9 +286,9 @@ static void rec_of_kafka(struct rec *r, rd_kafka_message_t *m,
 		return;
 	for (i = 0; !rd_kafka_header_get_all(h, i, &name, &val, &size); i++) {
 		if (!strcmp(name, origin_hdr)) {
-			snprintf(buf, sizeof(buf), "%.*s", (int)size,
-				 (char *)val);
-			r->origin = strtoll(buf, NULL, 10);
+			r->origin = hdr_number(val, size);
+		} else if (!strcmp(name, "mqdev.timestamp")) {
+			r->stamp = hdr_number(val, size);
 		} else if (!strcmp(name, "h")) {
 			snprintf(r->hdr + strlen(r->hdr),
 				 sizeof(r->hdr) - strlen(r->hdr), "%.*s|",
@@ -295,10 +305,10 @@ static void rec_of_mqdev(struct rec *r, const struct mqdev_record *m,
 	struct mqdev_header h;
 	const void *val;
 	uint32_t len;
-	char buf[24];
 
 	memset(r, 0, sizeof(*r));
 	r->origin = -1;
+	r->stamp = m->timestamp;
 	r->partition = m->partition;
 	r->null_key = m->flags & MQDEV_RECORD_NULL_KEY;
 	r->null_value = m->flags & MQDEV_RECORD_NULL_VALUE;
@@ -307,11 +317,12 @@ static void rec_of_mqdev(struct rec *r, const struct mqdev_record *m,
 	mqdev_record_payload(m, &val, &len);
 	snprintf(r->value, sizeof(r->value), "%.*s", len, (char *)val);
 	while (mqdev_record_header_next(m, &it, &h) > 0) {
-		if (h.key_len == strlen(origin_hdr) &&
+		if (h.key_len && h.key_len == strlen(origin_hdr) &&
 		    !memcmp(h.key, origin_hdr, h.key_len)) {
-			snprintf(buf, sizeof(buf), "%.*s", h.value_len,
-				 (char *)h.value);
-			r->origin = strtoll(buf, NULL, 10);
+			r->origin = hdr_number(h.value, h.value_len);
+		} else if (h.key_len == 15 &&
+			   !memcmp(h.key, "mqdev.timestamp", 15)) {
+			r->stamp = hdr_number(h.value, h.value_len);
 		} else if (h.key_len == 1 && !memcmp(h.key, "h", 1)) {
 			snprintf(r->hdr + strlen(r->hdr),
 				 sizeof(r->hdr) - strlen(r->hdr), "%.*s|",
@@ -368,7 +379,11 @@ static int kafka_read_all(struct cluster *c, const char *topic,
 	return done == PARTS ? n : -1;
 }
 
-/* Every record of the mqdev topic up to its watermark, into @out. */
+/*
+ * Every record of the mqdev topic up to its watermark, into @out; each
+ * one's origin is the offset header @origin_hdr names, or with "" its own
+ * offset.
+ */
 static int mqdev_read_all(const char *topic, struct rec *out, int max,
 			  const char *origin_hdr, uint64_t *aborted)
 {
@@ -382,7 +397,9 @@ static int mqdev_read_all(const char *topic, struct rec *out, int max,
 			    NULL);
 	while (n < max && (m = mqdev_consumer_peek(c))) {
 		rec_of_mqdev(&out[n], m, origin_hdr);
-		out[n++].origin = m->offset;
+		if (!*origin_hdr)
+			out[n].origin = m->offset;
+		n++;
 		mqdev_consumer_release(c);
 	}
 	if (aborted)
@@ -440,6 +457,8 @@ FIXTURE(mirror) {
 	char ktopic[MQDEV_NAME_SIZE + 8];
 	unsigned long lag;
 	struct rec *a, *b;
+	pid_t kafkad;		/* mqdev_to_mqdev's gateway */
+	char more[2][MQDEV_NAME_SIZE];	/* its other topics */
 };
 
 FIXTURE_SETUP(mirror)
@@ -462,7 +481,15 @@ FIXTURE_TEARDOWN(mirror)
 
 	if (self->d.pid > 0)
 		daemon_kill(&self->d);
+	if (self->kafkad > 0) {
+		kill(self->kafkad, SIGKILL);
+		wait_status(self->kafkad);
+	}
 	mqdev_topic_delete(fd, self->topic);
+	if (self->more[0][0])
+		mqdev_topic_delete(fd, self->more[0]);
+	if (self->more[1][0])
+		mqdev_topic_delete(fd, self->more[1]);
 	close(fd);
 	cluster_free(&self->c);
 	set_param("replica_lag_ms", self->lag);
@@ -586,10 +613,11 @@ static int send_rec(struct mqdev_producer *pr, int i)
 
 /*
  * The same record @i to Kafka, to partition i % PARTS; @origin: -1, or the
- * mqdev offset it carries, as the mirror sends it.
+ * mqdev offset it carries, as the mirror sends it, with its mqdev time
+ * @stamp.
  */
 static int kafka_send(rd_kafka_t *kp, const char *ktopic, int i,
-		      int64_t origin)
+		      int64_t origin, uint64_t stamp)
 {
 	char key[32], val[32], h1[32], h2[32], obuf[24];
 	rd_kafka_headers_t *h = rd_kafka_headers_new(3);
@@ -601,6 +629,8 @@ static int kafka_send(rd_kafka_t *kp, const char *ktopic, int i,
 	if (i % 3 == 2)
 		rd_kafka_header_add(h, "h", 1, NULL, 0);
 	if (origin >= 0) {
+		snprintf(obuf, sizeof(obuf), "%" PRIu64, stamp);
+		rd_kafka_header_add(h, "mqdev.timestamp", -1, obuf, -1);
 		snprintf(obuf, sizeof(obuf), "%" PRId64, origin);
 		rd_kafka_header_add(h, "mqdev.offset", -1, obuf, -1);
 	}
@@ -665,6 +695,8 @@ static void check_out(struct __test_metadata *_metadata, FIXTURE_DATA(mirror) *s
 			       self->b[j].key, self->a[i].value,
 			       self->b[j].value, self->a[i].hdr,
 			       self->b[j].hdr);
+		/* its mqdev time, to the nanosecond */
+		EXPECT_EQ(self->a[i].stamp, self->b[j].stamp);
 	}
 	/* every acknowledged record is there */
 	for (i = 0; i < acked->n; i++) {
@@ -924,7 +956,7 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 			had = topic_records(self->topic);
 			kills++;
 		}
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 		rd_kafka_poll(kp, 0);
 	}
@@ -1123,7 +1155,7 @@ TEST_F_TIMEOUT(mirror, late_produce, 180)
 	struct mqdev_topic_info info;
 	static struct acked acked;
 	struct mqdev_producer *pr;
-	int i, fd;
+	int i, fd, n;
 
 	ASSERT_NE(NULL, kp);
 	settle_ms = 3000;
@@ -1146,8 +1178,15 @@ TEST_F_TIMEOUT(mirror, late_produce, 180)
 	ASSERT_TRUE(log_wait(&self->d, "partition ends read", 2, 60000))
 		log_dump(&self->d);
 	sleep_ms(300);
-	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10,
-				pi[10 % PARTS].next_offset - 1));
+	/* as the mirror sent it: its offset and its time */
+	n = mqdev_read_all(self->topic, self->a, MAX_RECS, "", NULL);
+	for (i = 0; i < n; i++)
+		if (self->a[i].partition == 10 % PARTS &&
+		    self->a[i].origin == (int64_t)pi[10 % PARTS].next_offset - 1)
+			break;
+	ASSERT_LT(i, n);
+	ASSERT_EQ(0, kafka_send(kp, self->ktopic, 10, self->a[i].origin,
+				self->a[i].stamp));
 	ASSERT_EQ(0, rd_kafka_flush(kp, 10000));
 	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 60000)) log_dump(&self->d);
 	EXPECT_TRUE(log_has(&self->d, "partition ends moved")) log_dump(&self->d);
@@ -1203,7 +1242,7 @@ TEST_F_TIMEOUT(mirror, inbound_durable, 180)
 		ASSERT_EQ(0, mqdev_replica_confirm(rep, p, 0, NULL, NULL));
 	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
 	for (i = 0; i < 20; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
@@ -1221,7 +1260,7 @@ TEST_F_TIMEOUT(mirror, inbound_durable, 180)
 	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 60000))
 		log_dump(&self->d);
 	for (i = 20; i < 40; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
@@ -1266,7 +1305,7 @@ TEST_F_TIMEOUT(mirror, inbound_unreachable, 180)
 	close(fd);
 	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
 	for (i = 0; i < 20; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
@@ -1288,7 +1327,7 @@ TEST_F_TIMEOUT(mirror, inbound_unreachable, 180)
 	for (b = 1; b <= 3; b++)
 		rd_kafka_mock_broker_set_down(self->c.mc, b);
 	for (i = 20; i < 30; i++) {
-		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1));
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
 		want[i % PARTS]++;
 	}
 	EXPECT_TRUE(retries_wait(&self->d, said + 1, 30000))
@@ -1353,6 +1392,218 @@ TEST_F_TIMEOUT(mirror, bad_config, 120)
 	EXPECT_TRUE(log_wait(&self->d, "not a durable topic", 2, 30000))
 		log_dump(&self->d);
 	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
+/* ---- mqdev to mqdev, through mqdev-kafkad -------------------------------- */
+
+#define KAFKAD_ADDR	"127.0.0.1:19093"
+#define M2M_RECORDS	120
+
+/*
+ * The gateway of "host 2", built with the sanitizers, on KAFKAD_ADDR, its
+ * log in @log; started the @nth time once it says it listens.
+ */
+static pid_t kafkad_start(const char *bin, const char *log, int nth)
+{
+	pid_t pid = fork();
+	uint64_t end = mono_ms() + 60000;
+	int fd;
+
+	if (!pid) {
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		close_range(3, ~0U, 0);
+		setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 1);
+		setenv("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1", 1);
+		execl(bin, bin, "--listen", KAFKAD_ADDR, "-v", "--set",
+		      "allow_simple_commit=yes", NULL);
+		_exit(127);
+	}
+	while (log_lines(log, "listening on") < nth && mono_ms() < end)
+		sleep_ms(50);
+	return log_lines(log, "listening on") >= nth ? pid : -1;
+}
+
+/* SIGTERM: 0 when it ended cleanly and no sanitizer spoke. */
+static int kafkad_stop(pid_t pid, const char *log)
+{
+	int status;
+
+	kill(pid, SIGTERM);
+	status = wait_status(pid);
+	if (log_lines(log, "Sanitizer") || log_lines(log, "runtime error"))
+		status = 99;
+	if (status)
+		log_print(log, "kafkad");
+	return status;
+}
+
+/*
+ * @dst, appended by an inbound link from @src through the gateway (both
+ * read here as the mqdev topics they are): each of @src's records once, in
+ * its order per partition, with its key, value, headers and mqdev time.
+ */
+static void check_chain(struct __test_metadata *_metadata,
+			FIXTURE_DATA(mirror) *self, const char *src,
+			const char *dst)
+{
+	int64_t last[PARTS] = { -1, -1 };
+	int ns, nd, i, j, p;
+
+	ns = mqdev_read_all(src, self->a, MAX_RECS, "", NULL);
+	nd = mqdev_read_all(dst, self->b, MAX_RECS, "kafka.offset", NULL);
+	ASSERT_LT(0, ns);
+	ASSERT_EQ(ns, nd);
+	for (i = 0; i < nd; i++) {
+		p = self->b[i].partition;
+		ASSERT_LT(last[p], self->b[i].origin) TH_LOG("%s: %d/%lld "
+			"after %lld", dst, p, (long long)self->b[i].origin,
+			(long long)last[p]);
+		last[p] = self->b[i].origin;
+		for (j = 0; j < ns; j++)
+			if (self->a[j].partition == (uint32_t)p &&
+			    self->a[j].origin == self->b[i].origin)
+				break;
+		ASSERT_LT(j, ns) TH_LOG("%s has %d/%lld, %s does not", dst, p,
+					(long long)self->b[i].origin, src);
+		EXPECT_TRUE(rec_same(&self->a[j], &self->b[i]))
+			TH_LOG("%d/%lld differs", p, (long long)self->b[i].origin);
+		EXPECT_EQ(self->a[j].stamp, self->b[i].stamp);
+	}
+}
+
+/* Both of its links mirroring (again), then SIGKILL within 300 ms. */
+static void mirror_kill_working(struct daemon *d)
+{
+	log_wait(d, "mirroring", 2 * d->starts, 60000);
+	sleep_ms(rand() % 300);
+	daemon_kill(d);
+}
+
+/*
+ * Two hosts joined as they would be with Kafka between them, the Kafka
+ * side being mqdev-kafkad: on "host 1" a durable topic A mirrored out
+ * (acks=all producers answered once the gateway has the records), through
+ * the gateway into topic B of "host 2", and B mirrored in through the
+ * gateway into topic C.  The mirror is SIGKILLed at random moments and the
+ * gateway twice, once with the mirror's requests unanswered (librdkafka
+ * fails the producer: the mirror makes it anew and resumes) and once
+ * between requests (the new gateway takes on the producer id, at the
+ * epoch librdkafka bumps to): B must hold each of A's records once, in order, the same,
+ * every acknowledged one among them, and C each of B's.  One mqdev serves
+ * both hosts, told apart by their topics' names.
+ */
+TEST_F_TIMEOUT(mirror, mqdev_to_mqdev, 900)
+{
+	static struct acked acked;
+	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS);
+	struct mqdev_producer *pr = NULL, *plain;
+	char bin[600], klog[96], *b = self->more[0], *c = self->more[1];
+	/*
+	 * The mirror's kills: from which record, over how many; away from
+	 * the gateway's, at M2M_RECORDS / 2 and 3 / 4.
+	 */
+	static const int kill_at[3][2] = { { 10, 35 }, { 66, 18 }, { 96, 19 } };
+	int i, j, fd, kills = 0, next_kill, adopted, anew;
+	FILE *f;
+
+	exe_path(bin, sizeof(bin), "../bin/mqdev-kafkad-san");
+	if (access(bin, X_OK))
+		SKIP(return, "no %s (make)", bin);
+	snprintf(klog, sizeof(klog), "/tmp/%s.kafkad.log", self->topic);
+	unlink(klog);
+	/* the Kafka side of check_out() is the gateway */
+	snprintf(self->c.boot, sizeof(self->c.boot), "%s", KAFKAD_ADDR);
+	snprintf(b, MQDEV_NAME_SIZE, "%.64s", self->ktopic);
+	snprintf(c, MQDEV_NAME_SIZE, "c.%.62s", self->topic);
+	fd = mqdev_open();
+	ASSERT_EQ(0, mqdev_topic_create(fd, b, &topts));
+	ASSERT_EQ(0, mqdev_topic_create(fd, c, &topts));
+	close(fd);
+	ASSERT_EQ(0, create_durable(self->topic));
+	self->kafkad = kafkad_start(bin, klog, 1);
+	ASSERT_LT(0, self->kafkad) log_print(klog, "kafkad");
+
+	f = fopen(self->d.conf, "w");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "bootstrap_servers = %s\nstatus_file = %s\n"
+		"status_ms = 200\nretry_max_ms = 1000\nresume_settle_ms = 1000\n"
+		"kafka.socket.timeout.ms = 10000\n"
+		"kafka.topic.metadata.refresh.interval.ms = 1000\n"
+		"[out %s]\nkafka_topic = %s\n[in %s]\nkafka_topic = %s\n",
+		KAFKAD_ADDR, self->d.status, self->topic, b, c, b);
+	fclose(f);
+	daemon_start(&self->d);
+	ASSERT_TRUE(log_wait(&self->d, "mirroring", 2, 120000))
+		log_dump(&self->d);
+	out_popts.ack_ctx = &acked;
+	ASSERT_EQ(0, mqdev_producer_new(self->topic, &out_popts, &pr));
+
+	next_kill = kill_at[0][0] + rand() % kill_at[0][1];
+	for (i = 0; i < M2M_RECORDS; i++) {
+		if (i == next_kill && kills < 3) {
+			mirror_kill_working(&self->d);
+			daemon_start(&self->d);
+			if (++kills < 3)
+				next_kill = kill_at[kills][0] +
+					    rand() % kill_at[kills][1];
+		}
+		if (i == M2M_RECORDS * 3 / 4) {
+			/* and between two requests */
+			kill(self->kafkad, SIGKILL);
+			wait_status(self->kafkad);
+			self->kafkad = kafkad_start(bin, klog, 3);
+			ASSERT_LT(0, self->kafkad) log_print(klog, "kafkad");
+		}
+		if (i == M2M_RECORDS / 2) {
+			/*
+			 * host 2's gateway dies with the mirror's requests
+			 * unanswered: sent again, to the next one
+			 */
+			kill(self->kafkad, SIGSTOP);
+			ASSERT_EQ(0, mqdev_producer_new(self->topic, NULL,
+							&plain));
+			for (j = 0; j < 4; j++)
+				send_rec(plain, M2M_RECORDS + j);
+			mqdev_producer_free(plain);
+			sleep_ms(1000);
+			kill(self->kafkad, SIGKILL);
+			wait_status(self->kafkad);
+			self->kafkad = kafkad_start(bin, klog, 2);
+			ASSERT_LT(0, self->kafkad) log_print(klog, "kafkad");
+		}
+		ASSERT_EQ(0, send_acked(pr, &acked, i)) {
+			log_dump(&self->d);
+			log_print(klog, "kafkad");
+		}
+	}
+	mqdev_producer_free(pr);
+	EXPECT_EQ(3, kills);
+	ASSERT_TRUE(wait_safe(self->topic, 60000)) log_dump(&self->d);
+	ASSERT_EQ(M2M_RECORDS, acked.n);
+	check_out(_metadata, self, &acked, 0);
+
+	/* inbound: C catches up with B, then holds each of its records once */
+	for (i = 0; i < 1200 && topic_records(c) < topic_records(b); i++)
+		sleep_ms(100);
+	sleep_ms(1000);
+	check_chain(_metadata, self, b, c);
+	/*
+	 * Both ways through a restart of the gateway were taken: see the
+	 * test's comment.
+	 */
+	adopted = log_lines(klog, "taken on at sequence 0");
+	anew = log_count(&self->d, "starting it anew");
+	EXPECT_LT(0, adopted);
+	EXPECT_LT(0, anew);
+	TH_LOG("A -> B -> C: %d records, the mirror started %d times; the "
+	       "gateway took on %d producer ids, the mirror's producer was "
+	       "made anew %d times", M2M_RECORDS + 4, self->d.starts, adopted,
+	       anew);
+	EXPECT_EQ(0, daemon_stop(&self->d));
+	EXPECT_EQ(0, kafkad_stop(self->kafkad, klog));
+	self->kafkad = 0;
 }
 
 TEST_HARNESS_MAIN

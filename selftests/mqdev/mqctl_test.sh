@@ -5,16 +5,11 @@
 # Prints TAP through kselftest's ktap_helpers.sh, with the "# Totals:" line
 # selftests/run.sh reads; skips without /dev/mq or mqctl.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 ktap_print_header
-if [ ! -c /dev/mq ]; then
-	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
-	exit "$KSFT_SKIP"
-fi
-if ! command -v mqctl >/dev/null; then
-	ktap_skip_all "mqctl is not in PATH (tools/mqctl of the mqdev repository)"
-	exit "$KSFT_SKIP"
-fi
+need_mqdev
+need_cmd mqctl "tools/mqctl of the mqdev repository"
 
 t=mqctl-test-$$
 dir=$(mktemp -d)
@@ -24,14 +19,6 @@ trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
       mqctl topic delete $t-full >/dev/null 2>&1
       mqctl topic delete $t-d >/dev/null 2>&1
       mqctl topic delete $t-s >/dev/null 2>&1' EXIT
-
-ok() {
-	if [ "$1" = 0 ]; then
-		ktap_test_pass "$2"
-	else
-		ktap_test_fail "$2"
-	fi
-}
 
 # Run a command, send it signal $1 after $2 seconds, and SIGKILL 5 seconds
 # later if it is still there; $rc is its exit status (busybox's timeout execs

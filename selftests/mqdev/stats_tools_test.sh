@@ -12,14 +12,12 @@
 # ynl_test.sh finds its python).  Prints TAP through kselftest's
 # ktap_helpers.sh with the "# Totals:" line selftests/run.sh reads.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 root=${MQDEV_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 ktap_print_header
-if [ ! -c /dev/mq ]; then
-	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
-	exit "$KSFT_SKIP"
-fi
+need_mqdev
 for p in mqctl mqdev-exporter-asan; do
 	if ! command -v $p >/dev/null; then
 		ktap_skip_all "$p is not in PATH (make all builds it in build/bin)"
@@ -27,12 +25,7 @@ for p in mqctl mqdev-exporter-asan; do
 	fi
 done
 usr=${MQDEV_HOST_USR:-/usr}
-if [ -n "${MQDEV_HOST_USR:-}" ]; then
-	for d in "$MQDEV_HOST_USR"/lib/*-linux-gnu; do
-		LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	done
-	export LD_LIBRARY_PATH
-fi
+host_usr_libs
 export PYTHONDONTWRITEBYTECODE=1
 py=$usr/bin/python3 promtool=$usr/bin/promtool
 for p in "$py" "$promtool"; do
@@ -48,15 +41,6 @@ dir=$(mktemp -d)
 exporter=
 trap 'if [ -n "$exporter" ]; then kill $exporter 2>/dev/null; fi; rm -rf "$dir"
       mqctl topic delete $t >/dev/null 2>&1' EXIT
-
-ok() {
-	if [ "$1" = 0 ]; then
-		ktap_test_pass "$2"
-	else
-		ktap_test_fail "$2"
-		[ -n "${3:-}" ] && sed 's/^/# /' "$3"
-	fi
-}
 
 # One sample of a metric family in Prometheus text $1: its value.
 sample() {

@@ -35,6 +35,7 @@
 
 #include "libmqdev.h"
 #include "mqstats.h"
+#include "sig.h"
 
 #define MAX_REQUEST	8192	/* request line and headers */
 #define MAX_DRAIN	65536	/* what is read and dropped after an answer */
@@ -427,17 +428,10 @@ static void reap_idle(int ep, struct conn *conns, const struct config *cfg,
 
 static int signal_fd(void)
 {
-	sigset_t set;
-	int fd;
+	int fd = stop_signal_fd();
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
-		fail("signalfd: %s", strerror(errno));
+		fail("signalfd: %s", strerror(-fd));
 	return fd;
 }
 

@@ -273,6 +273,7 @@ struct kproducer {
 	struct mqdev_session	*session;
 	struct kbound		*bound;
 	uint64_t		last_ms;
+	bool			adopted;	/* producer_adopt()'s */
 };
 
 int handle_init_producer_id(struct daemon *d, struct conn *c,
@@ -299,6 +300,8 @@ int handle_txn_offset_commit(struct daemon *d, struct conn *c,
 			     struct kw *w);
 void txn_offsets_done(struct kproducer *p);
 struct kproducer *producer_find(struct daemon *d, int64_t id);
+struct kproducer *producer_adopt(struct daemon *d, int64_t id, int16_t epoch,
+				 int32_t first_seq);
 struct mqdev_producer *producer_bound(struct daemon *d, struct kproducer *p,
 				      const char *topic, bool all,
 				      const uint32_t **base, int *err);

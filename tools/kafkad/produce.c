@@ -286,6 +286,9 @@ static struct mqdev_producer *entry_handle(struct daemon *d, struct pstate *st,
 		prod = entry_producer(d, t, st->acks == -1, &err);
 	} else {
 		*kp = producer_find(d, e->pid);
+		if (!*kp && !e->txnl && e->nmsgs)
+			*kp = producer_adopt(d, e->pid, e->epoch,
+					     e->msgs[0].sequence);
 		if (!*kp) {
 			e->err = KERR_UNKNOWN_PRODUCER_ID;
 			return NULL;

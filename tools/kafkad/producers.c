@@ -16,10 +16,11 @@
  * where the session found its partition's sequences (bound_base()).
  *
  * The sessions are bounded (max_producers): past it, the one idle longest
- * is closed, and its client's next batch is answered UNKNOWN_PRODUCER_ID,
- * which makes librdkafka ask for a new producer id.  So does a restart of
- * the daemon, whose sessions close with it (Kafka keeps producer state in
- * its log; mqdev keeps it with the session, or with a session's name).
+ * is closed, and its client's next batch is answered UNKNOWN_PRODUCER_ID.
+ * So is one after a restart of the daemon, whose sessions close with it
+ * (Kafka keeps producer state in its log; mqdev keeps it with the session,
+ * or with a session's name).  librdkafka then bumps the epoch itself and
+ * starts again at sequence 0, which producer_adopt() takes on.
  *
  * A transactional id is an mqdev session name: the same producer id for
  * every instance, and each InitProducerId a new epoch that fences the
@@ -102,6 +103,56 @@ struct kproducer *producer_find(struct daemon *d, int64_t id)
 		}
 	}
 	return NULL;
+}
+
+/**
+ * producer_adopt() - take on an idempotent producer the daemon does not know
+ * @d: the daemon
+ * @id: the batch's producer id
+ * @epoch: its epoch
+ * @first_seq: its base sequence
+ *
+ * A producer id the daemon does not hold (of an instance of the daemon
+ * before this one, or closed past max_producers) is answered
+ * UNKNOWN_PRODUCER_ID.  librdkafka then does not ask for a new id: it
+ * bumps the epoch itself and numbers its records from 0 again, as Kafka's
+ * brokers take a producer they have no state of that starts at 0.  So the
+ * daemon takes it on, with a session of its own under the client's id and
+ * epoch, for such a batch only: non-transactional, sequence 0, an epoch
+ * past the first (which every session the daemon opens has).  A batch of
+ * epoch 0 may be the client's first sent again after the daemon that
+ * appended it died: it stays UNKNOWN_PRODUCER_ID, and librdkafka, unsure
+ * whether it landed, fails rather than bump (see mqdev-kafkad(8)).
+ *
+ * Return: the producer, or NULL when it is not to be taken on or no
+ * session could be opened.
+ */
+struct kproducer *producer_adopt(struct daemon *d, int64_t id, int16_t epoch,
+				 int32_t first_seq)
+{
+	struct kproducer *p;
+
+	if (id < 0 || epoch <= 0 || first_seq != 0)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	if (d->nproducers >= d->cfg.max_producers)
+		producers_evict(d);
+	if (mqdev_session_new(NULL, 0, &p->session)) {
+		free(p);
+		return NULL;
+	}
+	p->id = id;
+	p->epoch = epoch;
+	p->adopted = true;
+	p->last_ms = d->now_ms;
+	p->next = d->producers;
+	d->producers = p;
+	d->nproducers++;
+	logmsg(d, "producer id %lld, epoch %d: not this daemon's, taken on at "
+	       "sequence 0", (long long)id, epoch);
+	return p;
 }
 
 /*
@@ -260,6 +311,23 @@ static void txn_retire(struct daemon *d, const char *name)
 	kproducer_free(p);
 }
 
+/*
+ * A producer taken on under id @id (producer_adopt()) gives it up to the
+ * session the kernel just numbered so: its client is told it is unknown.
+ */
+static void producer_disown(struct daemon *d, int64_t id)
+{
+	struct kproducer *p;
+
+	for (p = d->producers; p; p = p->next) {
+		if (p->id == id && p->adopted) {
+			producer_unlink(d, p);
+			kproducer_free(p);
+			return;
+		}
+	}
+}
+
 /* The session of a new producer: of its own, or its transactional id's. */
 static int16_t producer_open(struct daemon *d, struct kproducer *p,
 			     const struct kstr *txn, int32_t timeout_ms)
@@ -318,6 +386,7 @@ int handle_init_producer_id(struct daemon *d, struct conn *c,
 	}
 	p->id = (int64_t)mqdev_session_producer_id(p->session);
 	p->epoch = (int16_t)mqdev_session_epoch(p->session);
+	producer_disown(d, p->id);
 	p->last_ms = d->now_ms;
 	p->next = d->producers;
 	d->producers = p;

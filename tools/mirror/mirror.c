@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "mirror.h"
+#include "../common/sig.h"
 
 #define TICK_MS		100
 #define PAUSE_MS	10	/* see link_arm() */
@@ -152,11 +153,15 @@ int link_sizes(struct link *l, rd_kafka_t *k, struct mqdev_topic_info *info,
 	return err;
 }
 
+/* kafka.debug is set: librdkafka's debug lines are asked for, and said */
+static bool kafka_debug;
+
 static void kafka_log(const rd_kafka_t *k, int level, const char *fac,
 		      const char *buf)
 {
 	/* errors come to the error callbacks, said once there */
-	if (level <= LOG_WARNING && strcmp(fac, "FAIL") && strcmp(fac, "ERROR"))
+	if ((level <= LOG_WARNING || kafka_debug) && strcmp(fac, "FAIL") &&
+	    strcmp(fac, "ERROR"))
 		say(level, "kafka: %s: %s", fac, buf);
 }
 
@@ -191,6 +196,7 @@ int kafka_conf(const struct config *cfg, rd_kafka_conf_t **confp, char *err,
 				      errlen))
 			goto bad;
 	for (i = 0; i < cfg->nprops; i++) {
+		kafka_debug |= !strcmp(cfg->props[i].key, "debug");
 		if (rd_kafka_conf_set(conf, cfg->props[i].key,
 				      cfg->props[i].val, err, errlen)) {
 			snprintf(err + strlen(err), errlen - strlen(err),
@@ -584,16 +590,12 @@ static void shutdown_links(void)
 static int setup(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	sigfd = stop_signal_fd();
+	if (sigfd < 0)
+		return sigfd;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (sigfd < 0 || epfd < 0 || pipe2(wake, O_CLOEXEC | O_NONBLOCK))
+	if (epfd < 0 || pipe2(wake, O_CLOEXEC | O_NONBLOCK))
 		return -errno;
 	ev.data.ptr = SIG_TAG;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev))

@@ -14,6 +14,7 @@
 
 /* The headers a mirrored record carries its origin in. */
 #define HDR_MQDEV_OFFSET	"mqdev.offset"
+#define HDR_MQDEV_TIMESTAMP	"mqdev.timestamp"	/* ns: Kafka's are ms */
 #define HDR_KAFKA_OFFSET	"kafka.offset"
 #define HDR_KAFKA_TIMESTAMP	"kafka.timestamp"
 

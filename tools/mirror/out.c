@@ -433,7 +433,12 @@ void out_stop(struct link *l)
 	l->rkt = NULL;
 }
 
-/* Its headers as Kafka's; a block that does not parse goes as none. */
+/*
+ * Its headers as Kafka's, then its time and offset: a block that does not
+ * parse goes as none.  The time goes in a header too, to the nanosecond:
+ * Kafka keeps milliseconds, and a broker that stamps records itself (as
+ * mqdev-kafkad does, mqdev stamping each append) keeps none of it.
+ */
 static rd_kafka_headers_t *record_headers(struct link *l,
 					  const struct mqdev_record *rec)
 {
@@ -450,6 +455,9 @@ static rd_kafka_headers_t *record_headers(struct link *l,
 		say(LOG_WARNING, "%s/%u: offset %" PRIu64 ": a header block "
 		    "that does not parse", l->topic, rec->partition,
 		    (uint64_t)rec->offset);
+	snprintf(off, sizeof(off), "%" PRIu64, (uint64_t)rec->timestamp);
+	rd_kafka_header_add(hdrs, HDR_MQDEV_TIMESTAMP, -1, off, -1);
+	/* last: a resume reads the last one, not one the record came with */
 	snprintf(off, sizeof(off), "%" PRIu64, (uint64_t)rec->offset);
 	rd_kafka_header_add(hdrs, HDR_MQDEV_OFFSET, -1, off, -1);
 	return hdrs;

@@ -4,8 +4,9 @@
  * call, to a topic directly (MQDEV_IOC_PRODUCE) and through a direct, a
  * topic (10, 1,000 and 100,000 bindings) and a fanout exchange
  * (MQDEV_IOC_EXCHANGE_PRODUCE), each message to one topic, and the same
- * routing through RabbitMQ when rabbitmq.c can start it.  Only the
- * produce is timed; the bindings are made before.
+ * routing through RabbitMQ when rabbitmq.c can start it (in the VM:
+ * tools/vm/run --host-usr) and --no-rabbitmq does not leave it out.  Only
+ * the produce is timed; the bindings are made before.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,12 +19,6 @@
 /* Every repetition's messages fit in the topic: nothing waits for room. */
 #define EX_CAPACITY	(32 << 20)
 #define EX_MAX_COUNT	65536
-
-struct ex_case {
-	const char	*name;
-	int		type;		/* MQDEV_EXCHANGE_*, or -1: the topic */
-	uint32_t	bindings;
-};
 
 static const struct ex_case ex_cases[] = {
 	{ "topic, no exchange", -1, 0 },
@@ -57,7 +52,7 @@ static long limit_rw(const char *name, long set)
 	return set < 0 ? v : 0;
 }
 
-static void ex_raise_limits(bool raise)
+void ex_raise_limits(bool raise)
 {
 	unsigned int i;
 
@@ -69,20 +64,33 @@ static void ex_raise_limits(bool raise)
 	}
 }
 
-/*
- * The binding key of binding @i of @c, and the routing key every message
- * has: in a topic exchange "ev.<i>.*" for each i, and "ev.<n/2>.created"
- * matching one of them; the trie holds all the others beside it.
+/**
+ * exchange_keys() - the keys of the exchange scenario's routing
+ * @type: the exchange's type, MQDEV_EXCHANGE_*
+ * @bindings: how many bindings it has
+ * @i: which binding's key to write to @key
+ * @key: where binding @i's key goes, or NULL
+ * @len: its size
+ * @rkey: where the routing key of every message goes, or NULL
+ * @rlen: its size
+ *
+ * In a topic exchange binding i's key is "ev.<i>.*" and every message's
+ * routing key "ev.<bindings/2>.created", matching one of them: the trie
+ * holds all the others beside it.  A direct exchange's bindings all have
+ * the routing key "ev.<bindings/2>"; a fanout's keys are "ev.<i>".
+ * RabbitMQ's peer (rabbitmq.c) binds and routes with the same keys.
  */
-static void ex_keys(const struct ex_case *c, uint32_t i, char *key,
-		    size_t len, char *rkey, size_t rlen)
+void exchange_keys(int type, uint32_t bindings, uint32_t i, char *key,
+		   size_t len, char *rkey, size_t rlen)
 {
+	bool topic = type == MQDEV_EXCHANGE_TOPIC;
+
 	if (key)
-		snprintf(key, len, c->type == MQDEV_EXCHANGE_TOPIC ?
-			 "ev.%u.*" : "ev.%u", i);
+		snprintf(key, len, topic ? "ev.%u.*" : "ev.%u",
+			 type == MQDEV_EXCHANGE_DIRECT ? bindings / 2 : i);
 	if (rkey)
-		snprintf(rkey, rlen, c->type == MQDEV_EXCHANGE_TOPIC ?
-			 "ev.%u.created" : "ev.%u", c->bindings / 2);
+		snprintf(rkey, rlen, topic ? "ev.%u.created" : "ev.%u",
+			 bindings / 2);
 }
 
 /* The exchange of @c bound to @topic; the key of each binding its own. */
@@ -97,8 +105,8 @@ static int ex_build(int fd, const struct ex_case *c, const char *ex,
 	if (mqdev_exchange_create(fd, ex, &o))
 		return -1;
 	for (i = 0; i < c->bindings; i++) {
-		ex_keys(c, c->type == MQDEV_EXCHANGE_DIRECT ? c->bindings / 2 :
-			i, key, sizeof(key), NULL, 0);
+		exchange_keys(c->type, c->bindings, i, key, sizeof(key), NULL,
+			      0);
 		if (mqdev_exchange_bind(fd, ex, topic, key, NULL))
 			return -1;
 	}
@@ -166,8 +174,8 @@ static int64_t ex_produce_exchange(const char *ex, const char *rkey,
 }
 
 /* One repetition of @c: a fresh topic, the messages, the rate. */
-static double ex_once(int fd, const struct ex_case *c, const char *ex,
-		      char *buf, uint64_t n)
+double ex_once(int fd, const struct ex_case *c, const char *ex, char *buf,
+	       uint64_t n)
 {
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
 		      .capacity = EX_CAPACITY);
@@ -182,7 +190,10 @@ static double ex_once(int fd, const struct ex_case *c, const char *ex,
 	if (c->type < 0) {
 		ns = ex_produce_topic(topic, buf, n);
 	} else if (!ex_build(fd, c, ex, topic)) {
-		ex_keys(c, 0, NULL, 0, rkey, sizeof(rkey));
+		/* the trie's hash table grows in a worker: not in the timing */
+		usleep(200000);
+		exchange_keys(c->type, c->bindings, 0, NULL, 0, rkey,
+			      sizeof(rkey));
 		ns = ex_produce_exchange(ex, rkey, buf, n);
 	}
 	mqdev_exchange_delete(fd, ex);
@@ -207,6 +218,31 @@ static double ex_rate(int fd, const struct ex_case *c, char *buf,
 	return rate[reps / 2];
 }
 
+/* The other target: every exchange route measured at 10x RabbitMQ's. */
+static void ex_rabbit_verdict(const double *rates, const double *rabbit,
+			      unsigned int nc, FILE *json)
+{
+	unsigned int i, worst = 0;
+	double r, min = 0;
+
+	for (i = 0; i < nc; i++) {
+		if (ex_cases[i].type < 0 || rabbit[i] <= 0 || rates[i] <= 0)
+			continue;
+		r = rates[i] / rabbit[i];
+		if (!worst || r < min) {
+			min = r;
+			worst = i;
+		}
+	}
+	if (!worst)
+		return;
+	printf("mqdev / rabbitmq, the slowest exchange route measured (%s): "
+	       "%.1fx (target >= 10x: %s)\n", ex_cases[worst].name, min,
+	       min >= 10 ? "met" : "missed");
+	json_result(json, "exchange", "rabbitmq", EX_SIZE,
+		    "\"min_mqdev_ratio\":%.2f", min);
+}
+
 int exchange_table(uint64_t count, int reps, FILE *json)
 {
 	uint64_t n = count < EX_MAX_COUNT ? count : EX_MAX_COUNT;
@@ -225,7 +261,7 @@ int exchange_table(uint64_t count, int reps, FILE *json)
 	for (i = 0; i < nc; i++)
 		rates[i] = ex_rate(fd, &ex_cases[i], buf, n, reps);
 	ex_raise_limits(false);
-	have_rabbit = !rabbitmq_start();
+	have_rabbit = !no_rabbitmq && !rabbitmq_start();
 	for (i = 0; i < nc; i++)
 		rabbit[i] = have_rabbit ?
 			    rabbitmq_rate(ex_cases[i].type, ex_cases[i].bindings,
@@ -239,14 +275,19 @@ int exchange_table(uint64_t count, int reps, FILE *json)
 	printf("| route | mqdev | vs topic | rabbitmq | mqdev/rabbitmq |\n"
 	       "|---|---:|---:|---:|---:|\n");
 	for (i = 0; i < nc; i++) {
-		failed |= rates[i] < 0;
+		failed |= rates[i] < 0 ||
+			  (have_rabbit && rabbit[i] < 0 &&
+			   rabbit[i] != RABBITMQ_LEFT_OUT);
 		printf("| %s | %.0f | %.2fx |", ex_cases[i].name, rates[i],
 		       rates[i] / direct_topic);
 		if (rabbit[i] > 0)
 			printf(" %.0f | %.1fx |\n", rabbit[i],
 			       rates[i] / rabbit[i]);
 		else
-			printf(" %s | |\n", have_rabbit ? "FAILED" : "not run");
+			printf(" %s | |\n", !have_rabbit ?
+			       (no_rabbitmq ? "left out" : "not run") :
+			       rabbit[i] == RABBITMQ_LEFT_OUT ?
+			       "bindings too slow" : "FAILED");
 		json_result(json, "exchange", "mqdev", EX_SIZE,
 			    "\"route\":\"%s\",\"msgs_per_s\":%.0f",
 			    ex_cases[i].name, rates[i]);
@@ -258,9 +299,8 @@ int exchange_table(uint64_t count, int reps, FILE *json)
 	/* the targets: a 100,000-binding topic exchange costs < 2x a produce */
 	printf("\ntopic exchange (100,000 bindings) cost / direct produce: "
 	       "%.2fx (target < 2x)\n", direct_topic / rates[4]);
-	if (rabbit[4] > 0)
-		printf("mqdev / rabbitmq, topic exchange (100,000 bindings): "
-		       "%.1fx (target >= 10x)\n", rates[4] / rabbit[4]);
+	if (have_rabbit)
+		ex_rabbit_verdict(rates, rabbit, nc, json);
 	json_result(json, "exchange", "mqdev", EX_SIZE,
 		    "\"topic100k_cost_ratio\":%.2f", direct_topic / rates[4]);
 	free(buf);

@@ -2,8 +2,11 @@
 /*
  * Ping-pong: one 64-byte message there and one back, a round trip at a
  * time, between two processes; the round trips' percentiles.  /dev/mq goes
- * both ways through two topics, sleeping in poll(2), or spinning first
- * (libmqdev's busy-poll) as a latency-critical consumer would.
+ * both ways through two topics, sleeping in MQDEV_IOC_WAIT, or spinning
+ * first (libmqdev's busy-poll) as a latency-critical consumer would; each
+ * both through the ordinary produce path and through single-writer topics,
+ * whose writer enters the kernel only to wake a sleeping reader, so that a
+ * busy-polling pair makes no system call at all.
  */
 #include <fcntl.h>
 #include <mqueue.h>
@@ -26,6 +29,7 @@ struct pp_ctx {
 	char topic[2][MQDEV_NAME_MAX + 1];
 	uint64_t *flag;			/* shm: [0] there, [8] back */
 	unsigned int busy_usec;
+	uint32_t topic_flags;		/* MQDEV_TOPIC_SINGLE_WRITER or 0 */
 };
 
 /* One side's way to send one message on @dir and take one from the other. */
@@ -192,7 +196,7 @@ static void shm_pp_teardown(struct pp_ctx *p)
 static int mqdev_pp_setup(struct pp_ctx *p)
 {
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
-		      .capacity = 1 << 20);
+		      .capacity = 1 << 20, .flags = p->topic_flags);
 	int fd = mqdev_open(), i, err = 0;
 
 	if (fd < 0)
@@ -213,6 +217,18 @@ static int mqdev_pp_busy_setup(struct pp_ctx *p)
 	return mqdev_pp_setup(p);
 }
 
+static int mqdev_pp_sw_setup(struct pp_ctx *p)
+{
+	p->topic_flags = MQDEV_TOPIC_SINGLE_WRITER;
+	return mqdev_pp_setup(p);
+}
+
+static int mqdev_pp_sw_busy_setup(struct pp_ctx *p)
+{
+	p->busy_usec = BUSY_POLL_US;
+	return mqdev_pp_sw_setup(p);
+}
+
 /* Wait for the next record, check it, and let it go. */
 static int mqdev_pp_take(struct mqdev_consumer *c)
 {
@@ -230,46 +246,88 @@ static int mqdev_pp_take(struct mqdev_consumer *c)
 	return err;
 }
 
+/* One side's way to send: a record batch, or a single writer's record. */
+struct pp_sender {
+	struct mqdev_producer	*prod;
+	struct mqdev_batch	*batch;
+	struct mqdev_swriter	*w;
+};
+
+static int pp_sender_new(struct pp_sender *s, const char *topic, bool sw)
+{
+	if (sw)
+		return mqdev_swriter_new(topic, NULL, &s->w);
+	return mqdev_producer_new(topic, NULL, &s->prod) ?:
+	       mqdev_batch_new(MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
+						  PP_SIZE), &s->batch);
+}
+
+/* The next message's value, to fill in before pp_send(). */
+static void *pp_value(struct pp_sender *s)
+{
+	struct mqdev_record *rec;
+	void *value;
+
+	if (s->w)
+		return mqdev_swriter_reserve(s->w, 0, 0, PP_SIZE, 0, &rec) ?
+		       NULL : rec + 1;
+	return mqdev_batch_add(s->batch, NULL, 0, PP_SIZE, &value) ? NULL :
+								    value;
+}
+
+static int pp_send(struct pp_sender *s)
+{
+	uint32_t part = 0;
+
+	if (s->w)
+		return mqdev_swriter_commit(s->w) ? -1 : 0;
+	return mqdev_produce_batch(s->prod, s->batch, &part, NULL) == 1 ? 0 :
+									  -1;
+}
+
+static void pp_sender_free(struct pp_sender *s)
+{
+	mqdev_swriter_free(s->w);
+	mqdev_batch_free(s->batch);
+	mqdev_producer_free(s->prod);
+}
+
 static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 {
 	LIBMQDEV_OPTS(mqdev_consumer_opts, opts,
 		      .busy_poll_usec = p->busy_usec);
 	void *tmpl = template_of(PP_SIZE);
-	struct mqdev_consumer *c;
-	struct mqdev_producer *prod;
-	struct mqdev_batch *batch;
+	struct pp_sender s = {};
+	struct mqdev_consumer *c = NULL;
 	uint64_t i, t0;
-	uint32_t part;
 	void *value;
 	int err = 0;
 
-	if (mqdev_producer_new(p->topic[me], NULL, &prod) ||
-	    mqdev_batch_new(MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
-					       PP_SIZE), &batch) ||
+	if (pp_sender_new(&s, p->topic[me],
+			  p->topic_flags & MQDEV_TOPIC_SINGLE_WRITER) ||
 	    mqdev_consumer_new(p->topic[!me], &opts, &c) ||
 	    mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, MQDEV_SEEK_HOLD,
 				NULL))
-		return -1;
+		err = -1;
 	for (i = 0; i < n && !err; i++) {
 		t0 = now_ns();
-		err = mqdev_batch_add(batch, NULL, 0, PP_SIZE, &value);
-		if (err)
+		value = pp_value(&s);
+		if (!value) {
+			err = -1;
 			break;
+		}
 		fill(value, PP_SIZE, i, tmpl);
 		if (me == 1)
 			err = mqdev_pp_take(c);
-		part = 0;
 		if (!err)
-			err = mqdev_produce_batch(prod, batch, &part, NULL) == 1 ?
-			      0 : -1;
+			err = pp_send(&s);
 		if (!err && me == 0) {
 			err = mqdev_pp_take(c);
 			rtt[i] = now_ns() - t0;
 		}
 	}
 	mqdev_consumer_free(c);
-	mqdev_batch_free(batch);
-	mqdev_producer_free(prod);
+	pp_sender_free(&s);
 	free(tmpl);
 	return err;
 }
@@ -287,6 +345,9 @@ static void mqdev_pp_teardown(struct pp_ctx *p)
 static const struct pp_ops pp_peers[] = {
 	{ "mqdev", mqdev_pp_setup, mqdev_pp_side, mqdev_pp_teardown },
 	{ "mqdev-busy-poll", mqdev_pp_busy_setup, mqdev_pp_side,
+	  mqdev_pp_teardown },
+	{ "mqdev-swriter", mqdev_pp_sw_setup, mqdev_pp_side, mqdev_pp_teardown },
+	{ "mqdev-swriter-busy-poll", mqdev_pp_sw_busy_setup, mqdev_pp_side,
 	  mqdev_pp_teardown },
 	{ "posix-mq", pmq_pp_setup, pmq_pp_side, pmq_pp_teardown },
 	{ "unix-seqpacket", unix_pp_setup, unix_pp_side, pipe_pp_teardown },

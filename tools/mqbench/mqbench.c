@@ -20,9 +20,13 @@
  *   kafka       librdkafka through mqdev-kafkad against Redis, native
  *               and a loopback TCP echo (kafka.c)
  *   exchange    routing through direct, topic and fanout exchanges
- *               against a plain produce, and RabbitMQ (exchange.c)
+ *               against a plain produce, and RabbitMQ (exchange.c,
+ *               rabbitmq.c; --no-rabbitmq leaves RabbitMQ out: its start
+ *               alone takes a minute or more under TCG)
  *   cost        single-process time per message, produce and consume: run
- *               under -icount, where guest time counts instructions
+ *               under -icount, where guest time counts instructions; then
+ *               the excost rows
+ *   excost      the same for a produce through exchanges (excost.c)
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
  */
 #include <getopt.h>
@@ -84,6 +88,7 @@ int64_t run_once(const struct peer *p, struct bench *b)
 
 static int reps = 3;
 uint32_t fetch_min;
+bool no_rabbitmq;
 static bool json_first = true;
 
 void json_result(FILE *json, const char *scenario, const char *peer,
@@ -388,7 +393,7 @@ static int cost_table(uint64_t count, FILE *json)
 			    "\"produce_ns\":%.0f,\"consume_ns\":%.0f", prod[i],
 			    cons[i]);
 	}
-	return err ? 1 : 0;
+	return exchange_cost_table(count, json) || err ? 1 : 0;
 }
 
 static int exchange_table_reps(uint64_t count, FILE *json)
@@ -423,6 +428,7 @@ static const struct {
 	{ "kafka", kafka_table_reps, true },
 	{ "exchange", exchange_table_reps, true },
 	{ "cost", cost_table, false },
+	{ "excost", exchange_cost_table, false },
 	{ "swriter", swriter_table, true },
 };
 
@@ -489,6 +495,7 @@ int main(int argc, char **argv)
 		{ "scenario", required_argument, NULL, 's' },
 		{ "peers", required_argument, NULL, 'p' },
 		{ "fetch-min", required_argument, NULL, 'f' },
+		{ "no-rabbitmq", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -508,13 +515,15 @@ int main(int argc, char **argv)
 		case 's': list = optarg; break;
 		case 'p': peer_list = optarg; break;
 		case 'f': fetch_min = strtoul(optarg, NULL, 0); break;
+		case 'R': no_rabbitmq = true; break;
 		default:
 			fprintf(stderr, "usage: mqbench [--count N] [--reps R] "
 				"[--json FILE] [--scenario LIST] "
-				"[--peers LIST] [--fetch-min BYTES]\n"
+				"[--peers LIST] [--fetch-min BYTES] "
+				"[--no-rabbitmq]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
-				"swriter (the default), cost\n");
+				"swriter (the default), cost, excost\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

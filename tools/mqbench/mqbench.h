@@ -37,7 +37,7 @@ int check(const void *msg, size_t size);
 void *template_of(size_t size);
 int cmp_double(const void *a, const void *b);
 int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
-		     const pid_t *pids, int nr_pids);
+		     int hold_fd, const pid_t *pids, int nr_pids);
 
 /* peers.c: one producer to one consumer */
 extern const struct peer peers[];
@@ -96,13 +96,33 @@ void redis_aof_stop(void);
 int64_t redis_aof_produce(size_t size, uint64_t until);
 
 /* exchange.c: producing through exchanges, against RabbitMQ */
+struct ex_case {
+	const char	*name;
+	int		type;		/* MQDEV_EXCHANGE_*, or -1: the topic */
+	uint32_t	bindings;
+};
+
 int exchange_table(uint64_t count, int reps, FILE *json);
+/* ex_raise_limits(): the limits 100,000 bindings need, or back; ex_once():
+ * @n messages of @c through exchange @ex (BATCH a call) in msgs/s, or -1 */
+void ex_raise_limits(bool raise);
+double ex_once(int fd, const struct ex_case *c, const char *ex, char *buf,
+	       uint64_t n);
+/* excost.c: exchange_cost_table(), the exchange rows of the cost scenario */
+int exchange_cost_table(uint64_t count, FILE *json);
+void exchange_keys(int type, uint32_t bindings, uint32_t i, char *key,
+		   size_t len, char *rkey, size_t rlen);
+/* mqbench.c: --no-rabbitmq, the exchange scenario without its RabbitMQ peer */
+extern bool no_rabbitmq;
 
 /*
  * rabbitmq.c: RabbitMQ started in the guest, and a producer on librabbitmq
  * publishing with the same routing as exchange.c's case (@type -1: to a
- * queue through the default exchange).  rabbitmq_rate(): msgs/s, or -1.
+ * queue through the default exchange), publisher confirms on.
+ * rabbitmq_rate(): msgs/s, the median of @reps, RABBITMQ_LEFT_OUT when
+ * making the bindings took too long, or -1.
  */
+#define RABBITMQ_LEFT_OUT	(-2.0)
 int rabbitmq_start(void);
 void rabbitmq_stop(void);
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,

@@ -76,14 +76,18 @@ int cmp_double(const void *a, const void *b)
 }
 
 /*
- * Let @starts children waiting on @go_fd start at once, then take the times
- * @finishers of them report on @done_fd: the slowest, in ns, or -1 if any
- * of @pids failed.  Only @pids are reaped: the Redis server is a child too.
+ * Let @starts children waiting on @go_fd start at once, then take the
+ * times (now_ns()) at which @finishers of them report on @done_fd that they
+ * are done: from the go to the last, in ns, or -1 if any of @pids failed.
+ * One clock for all: a child that reads its go late is not timed from
+ * then.  @hold_fd (or -1) is closed once every finisher has reported, for
+ * children that wait for that before they clean up.  Only @pids are
+ * reaped: the Redis server is a child too.
  */
 int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
-		     const pid_t *pids, int nr_pids)
+		     int hold_fd, const pid_t *pids, int nr_pids)
 {
-	uint64_t t, slowest = 0;
+	uint64_t t, t0 = now_ns(), slowest = t0;
 	int i, status, ok = 1;
 
 	for (i = 0; i < starts; i++)
@@ -91,12 +95,14 @@ int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
 			fail("write");
 	for (i = 0; i < finishers && ok; i++) {
 		ok = read(done_fd, &t, sizeof(t)) == sizeof(t);
-		if (t > slowest)
+		if (ok && t > slowest)
 			slowest = t;
 	}
+	if (hold_fd >= 0)
+		close(hold_fd);
 	for (i = 0; i < nr_pids; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))
 			ok = 0;
-	return ok ? (int64_t)slowest : -1;
+	return ok ? (int64_t)(slowest - t0) : -1;
 }

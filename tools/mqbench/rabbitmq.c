@@ -1,40 +1,457 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * RabbitMQ, the exchange scenario's other peer.  Not there yet, so the
- * scenario reports RabbitMQ's column as "not run".  What was found trying
- * to start Debian's rabbitmq-server 3.10 in the guest from the host's /usr
- * (tools/vm/run --host-usr, mounted at $MQDEV_HOST_USR):
+ * RabbitMQ, the exchange scenario's other peer: Debian's rabbitmq-server
+ * started in the guest from the host's /usr (tools/vm/run --host-usr) by
+ * rabbitmq-server.sh, once per run, and driven over loopback by a
+ * producer on librabbitmq (rabbitmq-c) with the routing of exchange.c's
+ * cases: an exchange of the same type, one queue bound with the same
+ * binding keys as the mqdev topic (100,000 bindings: 100,000 keys on the
+ * one queue), messages of the same size with the same routing key.  The
+ * plain produce's case publishes to the queue through the default
+ * exchange.
  *
- *   - Debian's erl names /usr/lib/erlang outright: an erl of our own, first
- *     in PATH, must export ROOTDIR=$MQDEV_HOST_USR/lib/erlang, BINDIR (its
- *     erts-N/bin), EMU=beam, PROGNAME=erl and exec $BINDIR/erlexec;
- *   - LD_LIBRARY_PATH=$MQDEV_HOST_USR/lib/x86_64-linux-gnu, a writable HOME
- *     (the cookie), RABBITMQ_MNESIA_BASE, _LOG_BASE, _ENABLED_PLUGINS_FILE
- *     ("[]."), _CONFIG_FILE, _PID_FILE, RABBITMQ_NODENAME=rabbit@localhost
- *     and the guest's hostname set to localhost;
- *   - epmd started by hand first (ERL_EPMD_ADDRESS=127.0.0.1 epmd -daemon),
- *     else the node dies with "nodistribution";
- *   - so set up, the node boots, but under TCG it had not opened 5672
- *     after four minutes: the peer must wait that long, once per run.
- *
- * Left: that start and stop here, and a producer on librabbitmq (Debian's
- * librabbitmq-dev) declaring the same exchange and bindings and publishing
- * BATCH messages a round with publisher confirms; rabbitmq-server and
- * librabbitmq-dev then go into scripts/deps.sh.
+ * Publisher confirms are on and a round of BATCH messages is published,
+ * then its confirms awaited before the next: a message counts once the
+ * broker has taken responsibility for it, as an mqdev produce counts once
+ * its call returned the acknowledgement.  The queue is a classic one, not
+ * durable, the messages transient (delivery mode 1): in memory, as an
+ * mqdev topic is.  The queue is purged between repetitions.  Each case has
+ * an exchange and a queue of its own, left to the node when it is done
+ * (purged): RabbitMQ takes as long to delete bindings as to make them,
+ * and the node is thrown away at the end of the scenario.
  */
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include "libmqdev.h"
 #include "mqbench.h"
 
+#define RABBIT_HOST	"127.0.0.1"
+#define RABBIT_PORT	5672
+#define RABBIT_CHANNEL	1
+/*
+ * Under TCG the node took 185 s to answer on a busy machine (8 s on the
+ * host): room for a slower one.
+ */
+#define RABBIT_START_S	300
+/* How long the bindings of one case may take (rabbit_bind()). */
+#define RABBIT_BIND_S	300
+#define RABBIT_BIND_CHUNK 1000
+
+static pid_t rabbit_pid;
+static char rabbit_dir[] = "/tmp/mqbench-rabbitmq.XXXXXX";
+
+/* A connection logged in as the default user, channel 1 open; or NULL. */
+static amqp_connection_state_t rabbit_connect(void)
+{
+	amqp_connection_state_t c = amqp_new_connection();
+	struct timeval tv = { .tv_sec = 10 };
+	amqp_socket_t *s = c ? amqp_tcp_socket_new(c) : NULL;
+	amqp_rpc_reply_t r;
+
+	if (!s || amqp_socket_open_noblock(s, RABBIT_HOST, RABBIT_PORT, &tv))
+		goto fail;
+	r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest",
+		       "guest");
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		goto fail;
+	if (!amqp_channel_open(c, RABBIT_CHANNEL))
+		goto fail;
+	return c;
+fail:
+	if (c)
+		amqp_destroy_connection(c);
+	return NULL;
+}
+
+static void rabbit_close(amqp_connection_state_t c)
+{
+	amqp_channel_close(c, RABBIT_CHANNEL, AMQP_REPLY_SUCCESS);
+	amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(c);
+}
+
+/* The start script, beside this program's sources in the project tree. */
+static int rabbit_script(char *path, size_t len)
+{
+	const char *root = getenv("MQDEV_ROOT");
+	char exe[512];
+	ssize_t n;
+
+	if (root) {
+		snprintf(path, len, "%s/tools/mqbench/rabbitmq-server.sh", root);
+		return access(path, R_OK);
+	}
+	/* build/bin/mqbench -> tools/mqbench/ */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	snprintf(path, len, "%s/../../tools/mqbench/rabbitmq-server.sh",
+		 dirname(exe));
+	return access(path, R_OK);
+}
+
+/* The last lines of @file to stderr: why the node did not come up. */
+static void rabbit_tail(const char *file)
+{
+	char cmd[640];
+
+	snprintf(cmd, sizeof(cmd), "tail -n 25 '%s/%s' >&2", rabbit_dir, file);
+	fprintf(stderr, "----- %s/%s -----\n", rabbit_dir, file);
+	if (system(cmd))
+		fprintf(stderr, "(none)\n");
+}
+
+static void rabbit_kill(void)
+{
+	int i;
+
+	if (rabbit_pid <= 0)
+		return;
+	/* the script, the node, epmd: the group rabbit_spawn() made */
+	kill(-rabbit_pid, SIGTERM);
+	for (i = 0; i < 150; i++) {
+		if (waitpid(rabbit_pid, NULL, WNOHANG) == rabbit_pid)
+			break;
+		usleep(100 * 1000);
+	}
+	kill(-rabbit_pid, SIGKILL);
+	if (i == 150)
+		waitpid(rabbit_pid, NULL, 0);
+	rabbit_pid = 0;
+}
+
+/* The start script in a new process group, its output to start.log. */
+static int rabbit_spawn(const char *script)
+{
+	char log[sizeof(rabbit_dir) + 16], port[16];
+
+	snprintf(log, sizeof(log), "%s/start.log", rabbit_dir);
+	snprintf(port, sizeof(port), "%d", RABBIT_PORT);
+	rabbit_pid = fork();
+	if (rabbit_pid < 0)
+		return -1;
+	if (!rabbit_pid) {
+		setpgid(0, 0);
+		if (!freopen(log, "w", stdout) || dup2(1, 2) < 0)
+			_exit(126);
+		execl("/bin/sh", "sh", script, rabbit_dir, port, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(rabbit_pid, rabbit_pid);
+	return 0;
+}
+
+/**
+ * rabbitmq_start() - start RabbitMQ in the guest, once per run
+ *
+ * Waits until the node accepts an AMQP login, RABBIT_START_S at most, and
+ * says on stderr how long it took, or why it did not start (the start
+ * script's output and the node's log).
+ *
+ * Return: 0 once it answers, -1 if it is not there or did not start.
+ */
 int rabbitmq_start(void)
 {
+	const char *usr = getenv("MQDEV_HOST_USR");
+	uint64_t t0 = now_ns();
+	amqp_connection_state_t c;
+	char script[512], path[512];
+	int status;
+
+	snprintf(path, sizeof(path), "%s/lib/rabbitmq/bin/rabbitmq-server",
+		 usr ? usr : "/usr");
+	if (access(path, X_OK) || rabbit_script(script, sizeof(script))) {
+		fprintf(stderr, "mqbench: no %s (Debian's rabbitmq-server; in "
+			"the VM, tools/vm/run --host-usr): RabbitMQ not run\n",
+			path);
+		return -1;
+	}
+	if (!mkdtemp(rabbit_dir) || rabbit_spawn(script))
+		return -1;
+	while (now_ns() - t0 < RABBIT_START_S * 1000000000ULL) {
+		if (waitpid(rabbit_pid, &status, WNOHANG) == rabbit_pid) {
+			fprintf(stderr, "mqbench: rabbitmq-server exited (status "
+				"%d) before it answered\n", status);
+			rabbit_pid = 0;
+			goto fail;
+		}
+		c = rabbit_connect();
+		if (c) {
+			rabbit_close(c);
+			fprintf(stderr, "mqbench: rabbitmq-server up after "
+				"%.0f s\n", (now_ns() - t0) / 1e9);
+			return 0;
+		}
+		sleep(1);
+	}
+	fprintf(stderr, "mqbench: rabbitmq-server did not answer on port %d "
+		"within %d s\n", RABBIT_PORT, RABBIT_START_S);
+fail:
+	rabbit_tail("start.log");
+	rabbit_tail("log/rabbit@localhost.log");
+	rabbit_kill();
 	return -1;
 }
 
+/**
+ * rabbitmq_stop() - stop the node rabbitmq_start() started, if any
+ */
 void rabbitmq_stop(void)
 {
+	rabbit_kill();
+}
+
+static const char *rabbit_type(int type)
+{
+	switch (type) {
+	case MQDEV_EXCHANGE_DIRECT: return "direct";
+	case MQDEV_EXCHANGE_TOPIC: return "topic";
+	case MQDEV_EXCHANGE_FANOUT: return "fanout";
+	}
+	return NULL;
+}
+
+/* The last RPC's failure, if any: the broker's reason for it to stderr. */
+static int rabbit_failed(amqp_connection_state_t c, const char *what)
+{
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
+	const amqp_channel_close_t *cc;
+
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 0;
+	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+		cc = r.reply.decoded;
+		fprintf(stderr, "mqbench: rabbitmq %s: %.*s\n", what,
+			(int)cc->reply_text.len, (char *)cc->reply_text.bytes);
+	} else {
+		fprintf(stderr, "mqbench: rabbitmq %s failed (%d)\n", what,
+			r.reply_type);
+	}
+	return -1;
+}
+
+/* One case of the scenario: its routing, and its exchange and queue. */
+struct rabbit_case {
+	int		type;		/* MQDEV_EXCHANGE_*, -1: no exchange */
+	uint32_t	bindings;
+	char		ex[64];		/* "" for the default exchange */
+	char		queue[64];
+	char		rkey[64];
+	amqp_bytes_t	exb, queueb;
+};
+
+static void rabbit_case_init(struct rabbit_case *rc, int type,
+			     uint32_t bindings)
+{
+	rc->type = type;
+	rc->bindings = bindings;
+	snprintf(rc->queue, sizeof(rc->queue), "mqbench-q-%d-%u", type,
+		 bindings);
+	if (type < 0) {
+		rc->ex[0] = '\0';
+		/* the default exchange routes by the queue's name */
+		snprintf(rc->rkey, sizeof(rc->rkey), "%s", rc->queue);
+	} else {
+		snprintf(rc->ex, sizeof(rc->ex), "mqbench-x-%s-%u",
+			 rabbit_type(type), bindings);
+		exchange_keys(type, bindings, 0, NULL, 0, rc->rkey,
+			      sizeof(rc->rkey));
+	}
+	rc->exb = amqp_cstring_bytes(rc->ex);
+	rc->queueb = amqp_cstring_bytes(rc->queue);
+}
+
+/*
+ * Bind the queue to the exchange under each of the case's keys.  They are
+ * pipelined (no-wait), a synchronous bind ending each RABBIT_BIND_CHUNK:
+ * a failure of any closes the channel, which that one then reports.
+ * RabbitMQ makes each binding in a transaction of its own, a few hundred
+ * a second on the host, and TCG is many times slower: past RABBIT_BIND_S
+ * the case is given up, and said so.
+ *
+ * Return: 0, 1 if given up, -1 on failure.
+ */
+static int rabbit_bind(amqp_connection_state_t c, const struct rabbit_case *rc)
+{
+	amqp_queue_bind_t req = {
+		.queue = rc->queueb,
+		.exchange = rc->exb,
+		.nowait = 1,
+		.arguments = amqp_empty_table,
+	};
+	uint64_t t0 = now_ns(), ns;
+	char key[64];
+	uint32_t i;
+
+	for (i = 0; i < rc->bindings; i++) {
+		exchange_keys(rc->type, rc->bindings, i, key, sizeof(key),
+			      NULL, 0);
+		req.routing_key = amqp_cstring_bytes(key);
+		if ((i + 1) % RABBIT_BIND_CHUNK && i + 1 < rc->bindings) {
+			if (amqp_send_method(c, RABBIT_CHANNEL,
+					     AMQP_QUEUE_BIND_METHOD, &req))
+				return -1;
+			continue;
+		}
+		amqp_queue_bind(c, RABBIT_CHANNEL, req.queue, req.exchange,
+				req.routing_key, amqp_empty_table);
+		if (rabbit_failed(c, "queue.bind"))
+			return -1;
+		ns = now_ns() - t0;
+		if (i + 1 < rc->bindings &&
+		    ns > RABBIT_BIND_S * 1000000000ULL) {
+			fprintf(stderr, "mqbench: rabbitmq: %u of %u bindings "
+				"made in %.0f s (%.0f/s): case left out\n",
+				i + 1, rc->bindings, ns / 1e9,
+				(i + 1) * 1e9 / ns);
+			return 1;
+		}
+	}
+	if (rc->bindings > RABBIT_BIND_CHUNK)
+		fprintf(stderr, "mqbench: rabbitmq: %u bindings made in %.1f "
+			"s\n", rc->bindings, (now_ns() - t0) / 1e9);
+	return 0;
+}
+
+/* The queue, the exchange and its bindings: as rabbit_bind() returns. */
+static int rabbit_build(amqp_connection_state_t c, const struct rabbit_case *rc)
+{
+	amqp_queue_declare(c, RABBIT_CHANNEL, rc->queueb, 0, 0, 0, 0,
+			   amqp_empty_table);
+	if (rabbit_failed(c, "queue.declare"))
+		return -1;
+	if (rc->type < 0)
+		return 0;
+	amqp_exchange_declare(c, RABBIT_CHANNEL, rc->exb,
+			      amqp_cstring_bytes(rabbit_type(rc->type)), 0, 0,
+			      0, 0, amqp_empty_table);
+	if (rabbit_failed(c, "exchange.declare"))
+		return -1;
+	return rabbit_bind(c, rc);
+}
+
+/*
+ * Wait for the confirms of every message up to delivery tag @upto (tags
+ * count the channel's publishes from 1).  One queue confirms in order; an
+ * ack may cover all tags up to its own (multiple).
+ */
+static int rabbit_confirms(amqp_connection_state_t c, uint64_t *acked,
+			   uint64_t upto)
+{
+	const amqp_basic_ack_t *ack;
+	amqp_frame_t f;
+
+	while (*acked < upto) {
+		if (amqp_simple_wait_frame(c, &f) != AMQP_STATUS_OK)
+			return -1;
+		if (f.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		if (f.payload.method.id != AMQP_BASIC_ACK_METHOD) {
+			/* a nack, or the channel or connection closing */
+			fprintf(stderr, "mqbench: rabbitmq: method 0x%08x "
+				"instead of a confirm\n", f.payload.method.id);
+			return -1;
+		}
+		ack = f.payload.method.decoded;
+		if (ack->delivery_tag > *acked)
+			*acked = ack->delivery_tag;
+	}
+	return 0;
+}
+
+/* @n messages of @size from @buf, BATCH a round, confirmed: ns, or -1. */
+static int64_t rabbit_publish(amqp_connection_state_t c,
+			      const struct rabbit_case *rc, const char *buf,
+			      size_t size, uint64_t n, uint64_t *tag)
+{
+	amqp_basic_properties_t props = {
+		._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
+		.delivery_mode = 1,		/* transient */
+	};
+	amqp_bytes_t rkey = amqp_cstring_bytes(rc->rkey);
+	uint64_t done = 0, acked = *tag, t0 = now_ns();
+	amqp_bytes_t body = { .len = size };
+	uint32_t j, k;
+
+	while (done < n) {
+		k = n - done < BATCH ? n - done : BATCH;
+		for (j = 0; j < k; j++) {
+			body.bytes = (void *)(buf + j * size);
+			if (amqp_basic_publish(c, RABBIT_CHANNEL, rc->exb, rkey,
+					       0, 0, &props, body))
+				return -1;
+		}
+		*tag += k;
+		if (rabbit_confirms(c, &acked, *tag))
+			return -1;
+		amqp_maybe_release_buffers(c);
+		done += k;
+	}
+	return now_ns() - t0;
+}
+
+/* Each repetition into the emptied queue; the rates into @rate. */
+static int rabbit_reps(amqp_connection_state_t c, const struct rabbit_case *rc,
+		       const char *buf, size_t size, uint64_t n, int reps,
+		       double *rate)
+{
+	uint64_t tag = 0;
+	int64_t ns;
+	int r;
+
+	for (r = 0; r < reps; r++) {
+		amqp_queue_purge(c, RABBIT_CHANNEL, rc->queueb);
+		if (rabbit_failed(c, "queue.purge"))
+			return -1;
+		ns = rabbit_publish(c, rc, buf, size, n, &tag);
+		if (ns <= 0)
+			return -1;
+		rate[r] = n * 1e9 / ns;
+	}
+	amqp_queue_purge(c, RABBIT_CHANNEL, rc->queueb);
+	return rabbit_failed(c, "queue.purge");
 }
 
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
 		     int reps)
 {
-	return -1;
+	amqp_connection_state_t c = rabbit_connect();
+	char *buf = malloc(size * BATCH);
+	void *tmpl = template_of(size);
+	double rate[16], med = -1;
+	struct rabbit_case rc;
+	uint32_t j;
+	int err;
+
+	if (!c || !buf || !tmpl || (type >= 0 && !rabbit_type(type)))
+		goto out;
+	rabbit_case_init(&rc, type, bindings);
+	for (j = 0; j < BATCH; j++)
+		fill(buf + j * size, size, j, tmpl);
+	/* a channel in confirm mode: every publish is acked or nacked */
+	amqp_confirm_select(c, RABBIT_CHANNEL);
+	if (rabbit_failed(c, "confirm.select"))
+		goto out;
+	err = rabbit_build(c, &rc);
+	if (err > 0)
+		med = RABBITMQ_LEFT_OUT;
+	if (!err && !rabbit_reps(c, &rc, buf, size, n, reps, rate)) {
+		qsort(rate, reps, sizeof(rate[0]), cmp_double);
+		med = rate[reps / 2];
+	}
+out:
+	if (c)
+		rabbit_close(c);
+	free(buf);
+	free(tmpl);
+	return med;
 }

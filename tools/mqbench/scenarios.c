@@ -23,7 +23,7 @@ int64_t run_parallel(const struct peer *p, struct bench *b, int k)
 {
 	struct bench each = { .size = b->size, .count = b->count / k };
 	int go[2], done[2], i, ok, nr_pids = 0;
-	uint64_t t0, t1;
+	uint64_t t1;
 	int64_t ns;
 	pid_t pids[32];
 	void *ctx[16];
@@ -44,14 +44,13 @@ int64_t run_parallel(const struct peer *p, struct bench *b, int k)
 			_exit(3);
 		if (i >= k)
 			_exit(p->produce(&each, ctx[i - k]) ? 1 : 0);
-		t0 = now_ns();
 		ok = p->consume(&each, ctx[i]);
-		t1 = now_ns() - t0;
+		t1 = now_ns();		/* run_children() times from the go */
 		if (write(done[1], &t1, sizeof(t1)) != sizeof(t1))
 			_exit(3);
 		_exit(ok ? 1 : 0);
 	}
-	ns = run_children(go[1], done[0], 2 * k, k, pids, nr_pids);
+	ns = run_children(go[1], done[0], 2 * k, k, -1, pids, nr_pids);
 	close(go[0]);
 	close(go[1]);
 	close(done[0]);

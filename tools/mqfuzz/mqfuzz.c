@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
+#include <linux/filter.h>
 #include <linux/genetlink.h>
 #include <linux/kcov.h>
 #include "libmqdev.h"
@@ -80,6 +81,7 @@ struct fuzzer {
 	uint64_t	ok[0x80];	/* ioctls that succeeded, by number */
 	uint64_t	maps;		/* mmaps that succeeded */
 	uint64_t	scribbles;	/* garbage through a writer mapping */
+	uint64_t	progs;		/* routing programs attached */
 	char		*rbuf;		/* RBUF_SIZE, then a PROT_NONE page */
 	/*
 	 * Every buffer the kernel may write goes in page, never on the stack
@@ -240,7 +242,7 @@ static int *any_fd(struct fuzzer *f)
  * The argument goes to the kernel from f->page, so that what it writes back
  * through a pointer nudged off the struct lands there, not on our stack.
  */
-static void fuzz_ioctl(struct fuzzer *f, int fd, unsigned long cmd, void *arg,
+static bool fuzz_ioctl(struct fuzzer *f, int fd, unsigned long cmd, void *arg,
 		       size_t len)
 {
 	char *scratch = f->page + PAGE_SCRATCH;
@@ -248,8 +250,10 @@ static void fuzz_ioctl(struct fuzzer *f, int fd, unsigned long cmd, void *arg,
 	mutate(f, arg, len);
 	memcpy(scratch, arg, len);
 	if (ioctl(fd, cmd, chance(f, 5) ?
-		  (void *)(uintptr_t)pointer(f, scratch) : scratch) >= 0)
-		f->ok[_IOC_NR(cmd) & 0x7f]++;
+		  (void *)(uintptr_t)pointer(f, scratch) : scratch) < 0)
+		return false;
+	f->ok[_IOC_NR(cmd) & 0x7f]++;
+	return true;
 }
 
 /* ---- the actions ------------------------------------------------------- */
@@ -334,6 +338,218 @@ static const char *routing_key(struct fuzzer *f, uint32_t *len)
 }
 
 /* Exchanges: made, bound, described and produced through, by the pool. */
+/* ---- routing programs (MQDEV_IOC_EXCHANGE_PROGRAM) ---------------------- */
+
+#define PROG_CTX_WORDS	(sizeof(struct mqdev_prog_ctx) / 4)
+/* Room for twice the longest program, in the record batches' part of page */
+#define PROG_ROOM	(2 * MQDEV_PROG_MAX_INSNS)
+
+/* What a program returns: a binding, often past the last; a mask; ... */
+static uint32_t prog_verdict(struct fuzzer *f)
+{
+	switch (below(f, 6)) {
+	case 0:
+		return MQDEV_ROUTE_TO(below(f, 40));
+	case 1:
+		return MQDEV_ROUTE_MASK(rnd(f));
+	case 2:
+		return MQDEV_ROUTE_MATCH;
+	case 3:
+		return MQDEV_ROUTE_NONE;
+	default:
+		return number(f);
+	}
+}
+
+/*
+ * One instruction a checker should accept at @i of @len, whose last is
+ * the return: a context word, its length, arithmetic, a scratch store and
+ * load, or a forward jump that stays inside the program.
+ */
+static struct sock_filter prog_good_insn(struct fuzzer *f, uint32_t i,
+					 uint32_t len)
+{
+	static const uint16_t alu[] = {
+		BPF_ADD, BPF_SUB, BPF_MUL, BPF_AND, BPF_OR, BPF_XOR, BPF_LSH,
+		BPF_RSH,
+	};
+	static const uint16_t jmp[] = { BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET };
+	uint32_t room = len - 2 - i;	/* instructions between here and ret */
+
+	switch (below(f, 7)) {
+	case 0:
+	case 1:
+		return (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						    4 * below(f, PROG_CTX_WORDS));
+	case 2:
+		return (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0);
+	case 3:
+		return (struct sock_filter)BPF_STMT(BPF_ALU | BPF_K |
+						    alu[below(f, 8)], below(f, 32));
+	case 4:
+		return (struct sock_filter)BPF_STMT(chance(f, 50) ? BPF_ST :
+						    BPF_MISC | BPF_TAX, below(f, 16));
+	case 5:
+		return (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_K |
+						    jmp[below(f, 4)], number(f),
+						    below(f, room + 1),
+						    below(f, room + 1));
+	default:
+		return (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA,
+						    below(f, room + 1));
+	}
+}
+
+/* A program the checks should accept: @len instructions, the last a ret. */
+static void prog_good(struct fuzzer *f, struct sock_filter *p, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i++)
+		p[i] = prog_good_insn(f, i, len);
+	/* the scratch words it reads are the ones it wrote first */
+	for (i = 0; i + 1 < len; i++)
+		if (p[i].code == BPF_ST && i + 2 < len &&
+		    p[i + 1].code == (BPF_MISC | BPF_TAX))
+			p[i + 1] = (struct sock_filter)
+				BPF_STMT(BPF_LD | BPF_MEM, p[i].k);
+	if (chance(f, 70)) {
+		p[len - 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+							  prog_verdict(f));
+		return;
+	}
+	/* A: a binding index computed from nr_bindings, past it or not */
+	p[len - 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
+	if (len >= 3) {
+		p[len - 3] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			offsetof(struct mqdev_prog_ctx, nr_bindings));
+		p[len - 2] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_ADD |
+							  BPF_K, below(f, 3));
+	}
+}
+
+/* Break one thing in a good program of @len instructions. */
+static void prog_break(struct fuzzer *f, struct sock_filter *p, uint32_t len)
+{
+	static const uint16_t refused[] = {
+		BPF_LD | BPF_B | BPF_ABS, BPF_LD | BPF_H | BPF_ABS,
+		BPF_LD | BPF_W | BPF_IND, BPF_LDX | BPF_B | BPF_MSH,
+		BPF_LD | BPF_IMM | 0xe0, 0xffff,
+	};
+	struct sock_filter *at = &p[below(f, len)];
+
+	switch (below(f, 7)) {
+	case 0:		/* a jump past the end */
+		*at = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0,
+						   len + below(f, 200), 0);
+		break;
+	case 1:
+		*at = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA,
+						   chance(f, 50) ? len : number(f));
+		break;
+	case 2:		/* a load past the context, or not word-aligned */
+		*at = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			chance(f, 50) ? 4 * (PROG_CTX_WORDS + below(f, 64)) :
+					4 * below(f, PROG_CTX_WORDS) + 1 +
+					below(f, 3));
+		break;
+	case 3:		/* a load the checks do not allow */
+		*at = (struct sock_filter)BPF_STMT(refused[below(f, 6)], 0);
+		break;
+	case 4:		/* no return at the end */
+		p[len - 1] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
+							  BPF_LEN, 0);
+		break;
+	case 5:		/* a division by a constant zero, a bad scratch word */
+		*at = chance(f, 50) ?
+		      (struct sock_filter)BPF_STMT(BPF_ALU | BPF_DIV | BPF_K, 0) :
+		      (struct sock_filter)BPF_STMT(BPF_LD | BPF_MEM,
+						   16 + below(f, 100));
+		break;
+	default:	/* anything */
+		at->code = rnd(f);
+		at->jt = rnd(f);
+		at->jf = rnd(f);
+		at->k = number(f);
+	}
+}
+
+/*
+ * Past the tape: a long program's body from a generator seeded by one
+ * draw, so that replaying a call replays it.  All loads, then a return.
+ */
+static void prog_long(struct fuzzer *f, struct sock_filter *p, uint32_t len)
+{
+	uint64_t x = rnd(f) | 1;
+	uint32_t i;
+
+	if (!len)
+		return;
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						    4 * (x % PROG_CTX_WORDS));
+	}
+	p[len - 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
+}
+
+/*
+ * Attach a routing program, or detach one: good programs (whose verdicts
+ * are often bindings past the last one), good ones with one thing broken,
+ * random instructions, the longest allowed and longer, odd lengths and
+ * pointers, and a log buffer of any size for the checker's reason.
+ */
+static void do_exchange_program(struct fuzzer *f, int fd)
+{
+	struct sock_filter *p = (void *)(f->page + PAGE_BATCH);
+	struct mqdev_exchange_program u;
+	uint32_t len = 1 + below(f, 24), i;
+
+	memset(&u, 0, sizeof(u));
+	name(f, u.name);
+	switch (below(f, 6)) {
+	case 0:
+	case 1:
+		prog_good(f, p, len);
+		break;
+	case 2:
+		prog_good(f, p, len);
+		prog_break(f, p, len);
+		break;
+	case 3:		/* random instructions */
+		for (i = 0; i < len; i++) {
+			p[i].code = rnd(f);
+			p[i].jt = below(f, 4);
+			p[i].jf = below(f, 4);
+			p[i].k = number(f);
+		}
+		break;
+	case 4:		/* the longest, or longer, or any length at all */
+		len = chance(f, 50) ? MQDEV_PROG_MAX_INSNS + below(f, 2) :
+				      number(f);
+		prog_long(f, p, len < PROG_ROOM ? len : PROG_ROOM);
+		break;
+	default:	/* detach, now and then with something beside it */
+		u.flags = MQDEV_PROG_DETACH;
+		len = chance(f, 80) ? 0 : number(f);
+		if (chance(f, 80))
+			p = NULL;
+	}
+	u.insns = p ? pointer(f, p) : 0;
+	u.len = len;
+	if (chance(f, 70)) {
+		u.log = pointer(f, f->page + PAGE_LIST);
+		u.log_size = chance(f, 80) ? below(f, 4096) : number(f);
+	}
+	if (chance(f, 3))
+		u.flags |= number(f);
+	if (fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_PROGRAM, &u, sizeof(u)) &&
+	    !(u.flags & MQDEV_PROG_DETACH))
+		f->progs++;
+}
+
 static void do_exchange(struct fuzzer *f, int fd)
 {
 	struct mqdev_exchange_msg *msgs = (void *)(f->page + PAGE_MSGS);
@@ -349,7 +565,7 @@ static void do_exchange(struct fuzzer *f, int fd)
 	uint32_t n, i;
 
 	memset(&u, 0, sizeof(u));
-	switch (below(f, 8)) {
+	switch (below(f, 10)) {
 	case 0:
 		name(f, u.create.name);
 		if (chance(f, 20))
@@ -398,6 +614,10 @@ static void do_exchange(struct fuzzer *f, int fd)
 		name(f, u.attach.name);
 		fuzz_ioctl(f, fd, MQDEV_IOC_EXCHANGE_ATTACH, &u.attach,
 			   sizeof(u.attach));
+		break;
+	case 7:
+	case 8:
+		do_exchange_program(f, fd);
 		break;
 	default:
 		n = 1 + below(f, 8);
@@ -1815,6 +2035,7 @@ static uint64_t fuzz_process(unsigned int proc)
 		for (i = 1; i < nr_threads && !t; i++) {
 			f[0].maps += f[i].maps;
 			f[0].scribbles += f[i].scribbles;
+			f[0].progs += f[i].progs;
 			for (n = 0; n < 0x80; n++)
 				f[0].ok[n] += f[i].ok[n];
 		}
@@ -1829,14 +2050,16 @@ static uint64_t fuzz_process(unsigned int proc)
 	       ", identity-list %" PRIu64 ", schedule %" PRIu64
 	       ", mmap %" PRIu64
 	       ", exchange %" PRIu64 ", ex-bind %" PRIu64 ", ex-produce %"
-	       PRIu64 ", writer %" PRIu64 ", writer-scribbles %" PRIu64 "\n",
+	       PRIu64 ", ex-program %" PRIu64 ", writer %" PRIu64
+	       ", writer-scribbles %" PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
 	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
 	       f[0].ok[0x32], f[0].ok[0x33], f[0].ok[0x16], f[0].ok[0x17],
 	       f[0].ok[0x05] + f[0].ok[0x23] + f[0].ok[0x34] + f[0].ok[0x35],
 	       f[0].ok[0x36], f[0].ok[0x50], f[0].maps, f[0].ok[0x40],
-	       f[0].ok[0x44], f[0].ok[0x47], f[0].ok[0x18], f[0].scribbles);
+	       f[0].ok[0x44], f[0].ok[0x47], f[0].progs, f[0].ok[0x18],
+	       f[0].scribbles);
 	fflush(stdout);
 	return calls;
 }

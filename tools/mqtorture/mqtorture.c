@@ -39,9 +39,14 @@
  *   6. every acknowledged copy is in its topic at its offset, with its
  *      producer's value, and every record there was acknowledged once.
  *
+ * Then, for as long again (or --swriter-seconds), a single-writer topic's
+ * writer is killed over and over while readers check 7 (see
+ * swriter_torture()).
+ *
  * It prints what it checked and exits 1 at the first violation.
  *
- *   mqtorture [--seconds T] [--exchange-seconds T] [--seed S]
+ *   mqtorture [--seconds T] [--exchange-seconds T] [--swriter-seconds T]
+ *             [--seed S]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -739,6 +744,341 @@ static void exchange_torture(unsigned int secs, uint64_t rs)
 	close(fd);
 }
 
+/*
+ * A shared mapping of @size for the workers, the control file and the
+ * netlink socket, and topic @name made afresh; a failure is a violation.
+ */
+static void *torture_setup(size_t size, const char *name,
+			   const struct mqdev_topic_opts *cfg, int *fd,
+			   struct mqdev_nl **nl)
+{
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	*fd = mqdev_open();
+	if (mem == MAP_FAILED || *fd < 0 || mqdev_nl_open(nl))
+		violation("%s: cannot set up: %s", name, strerror(errno));
+	mqdev_topic_delete(*fd, name);
+	if (mqdev_topic_create(*fd, name, cfg))
+		violation("cannot create the topic %s", name);
+	return mem;
+}
+
+/* A group's committed offsets, into @ctx: PARTS of them. */
+static int committed_cb(void *ctx, const struct mqdev_group_info *g)
+{
+	uint64_t *out = ctx;
+	uint32_t i;
+
+	for (i = 0; i < g->nr_parts; i++)
+		if (g->part[i].partition < PARTS)
+			out[g->part[i].partition] = g->part[i].committed ?
+						    g->part[i].position : 0;
+	return 0;
+}
+
+/* ---- single-writer topics ---------------------------------------------------- */
+
+/*
+ * One writer at a time writes records straight into a single-writer
+ * topic's rings, each a generation (its number given by the supervisor)
+ * counting 0, 1, 2, ... in each partition, and is killed at random, also
+ * halfway through writing a record or between the partitions of a commit;
+ * the next one takes over.  A holding reader and the one member of a group
+ * (never killed) check every record as they are given it:
+ *
+ *   7. each partition's offsets run 0, 1, 2, ...; generations only grow;
+ *      a generation's records in a partition count 0, 1, 2, ... from 0
+ *      (what a killed writer published is a prefix of what it wrote);
+ *      every record is whole: its length and every byte of its value are
+ *      what its writer wrote; and every record a writer's commit returned
+ *      for is there, for both readers, and the group committed all of it.
+ */
+#define SWTOPIC		"torture-sw"
+#define SWGROUP		"tsg"
+#define SWPARTS		2
+#define SWREADERS	2		/* a holding reader, a group's member */
+#define MAX_SWGENS	(1 << 14)
+#define SWFILL_MAX	200
+
+struct swvalue {
+	uint32_t	gen;
+	uint32_t	fill;		/* bytes of pattern after this header */
+	uint64_t	seq;
+	uint64_t	sum;		/* of the above and the pattern */
+};
+
+struct swshared {
+	/* per generation and partition: records its commits returned for */
+	uint64_t	acked[MAX_SWGENS][SWPARTS];
+	/* what each reader was given of each generation, per partition */
+	uint64_t	seen[SWREADERS][MAX_SWGENS][SWPARTS];
+	uint64_t	records[SWREADERS];
+	uint64_t	committed;	/* commits that returned */
+	uint32_t	reserved;	/* the writer's, not yet committed */
+	volatile int	stop;
+};
+
+static struct swshared *sws;
+
+static uint8_t sw_pattern(uint32_t gen, uint64_t seq, uint32_t i)
+{
+	return (uint8_t)(gen * 31 + seq * 7 + i * 13 + 1);
+}
+
+static uint64_t sw_sum(const struct swvalue *v)
+{
+	const uint8_t *b = (const uint8_t *)(v + 1);
+	uint64_t s = v->gen * 0x9e3779b97f4a7c15ULL ^ v->seq ^
+		     (uint64_t)v->fill << 48;
+	uint32_t i;
+
+	for (i = 0; i < v->fill; i++)
+		s = (s ^ b[i]) * 0x100000001b3ULL;
+	return s;
+}
+
+/* Writes until killed; the value is written in two halves, to be cut in. */
+static void sw_writer(uint32_t gen, uint64_t rs)
+{
+	uint64_t seq[SWPARTS] = {};
+	struct mqdev_swriter *w;
+	struct mqdev_record *rec;
+	struct swvalue *v;
+	unsigned int i, n, p;
+	uint32_t fill, j;
+	uint8_t *b;
+	int err;
+
+	while ((err = mqdev_swriter_new(SWTOPIC, NULL, &w)) == -EBUSY)
+		usleep(1000);	/* the last one's files are not closed yet */
+	if (err) {
+		errno = -err;
+		worker_fails("single writer");
+	}
+	for (;;) {
+		n = 1 + rnd(&rs) % 16;
+		for (i = 0; i < n; i++) {
+			p = rnd(&rs) % SWPARTS;
+			fill = rnd(&rs) % (SWFILL_MAX + 1);
+			if (mqdev_swriter_reserve(w, p, 0, sizeof(*v) + fill,
+						  0, &rec))
+				worker_fails("single writer: reserve");
+			__atomic_store_n(&sws->reserved, i + 1,
+					 __ATOMIC_RELAXED);
+			v = (struct swvalue *)mqdev_record_value(rec);
+			b = (uint8_t *)(v + 1);
+			v->gen = gen;
+			v->fill = fill;
+			v->seq = seq[p]++;
+			for (j = 0; j < fill / 2; j++)
+				b[j] = sw_pattern(gen, v->seq, j);
+			if (rnd(&rs) % 64 == 0)
+				usleep(200);	/* a window to be killed in */
+			for (; j < fill; j++)
+				b[j] = sw_pattern(gen, v->seq, j);
+			v->sum = sw_sum(v);
+		}
+		if (mqdev_swriter_commit(w))
+			worker_fails("single writer: commit");
+		for (p = 0; p < SWPARTS; p++)
+			__atomic_store_n(&sws->acked[gen][p], seq[p],
+					 __ATOMIC_RELEASE);
+		__atomic_add_fetch(&sws->committed, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&sws->reserved, 0, __ATOMIC_RELAXED);
+		if (rnd(&rs) % 4 == 0)
+			usleep(rnd(&rs) % 1000);
+	}
+}
+
+/* 7, for one record given to reader @r. */
+static void sw_check(unsigned int r, const struct mqdev_record *rec,
+		     uint64_t next_offset[SWPARTS], uint32_t last_gen[SWPARTS],
+		     uint64_t next_seq[SWPARTS])
+{
+	const char *who = r ? "the group's member" : "the holding reader";
+	uint32_t p = rec->partition, len = mqdev_record_value_len(rec), i;
+	struct swvalue v;
+	const uint8_t *b;
+
+	if (p >= SWPARTS || rec->offset != next_offset[p])
+		violation("single writer: %s: partition %u offset %" PRIu64
+			  " where %" PRIu64 " was due", who, p,
+			  (uint64_t)rec->offset, next_offset[p % SWPARTS]);
+	next_offset[p]++;
+	if (len < sizeof(v))
+		violation("single writer: %s: partition %u offset %" PRIu64
+			  ": torn, %u bytes", who, p, (uint64_t)rec->offset,
+			  len);
+	memcpy(&v, mqdev_record_value(rec), sizeof(v));
+	b = (const uint8_t *)mqdev_record_value(rec) + sizeof(v);
+	if (v.fill != len - sizeof(v) || v.gen >= MAX_SWGENS ||
+	    v.sum != sw_sum(mqdev_record_value(rec)))
+		violation("single writer: %s: partition %u offset %" PRIu64
+			  ": torn (generation %u record %" PRIu64 ", %u bytes)",
+			  who, p, (uint64_t)rec->offset, v.gen, v.seq, len);
+	for (i = 0; i < v.fill; i++)
+		if (b[i] != sw_pattern(v.gen, v.seq, i))
+			violation("single writer: %s: partition %u offset %"
+				  PRIu64 ": byte %u torn", who, p,
+				  (uint64_t)rec->offset, i);
+	if (v.gen < last_gen[p] ||
+	    (v.gen > last_gen[p] ? v.seq != 0 : v.seq != next_seq[p]))
+		violation("single writer: %s: partition %u offset %" PRIu64
+			  ": generation %u record %" PRIu64 " after generation "
+			  "%u record %" PRIu64, who, p, (uint64_t)rec->offset,
+			  v.gen, v.seq, last_gen[p], next_seq[p] - 1);
+	last_gen[p] = v.gen;
+	next_seq[p] = v.seq + 1;
+	sws->seen[r][v.gen][p]++;
+	sws->records[r]++;
+}
+
+/* Reader @r: 0 holds from the earliest record, 1 is a group's member. */
+static void sw_reader(unsigned int r)
+{
+	uint64_t next_offset[SWPARTS] = {}, next_seq[SWPARTS] = {};
+	uint32_t last_gen[SWPARTS] = {};
+	struct mqdev_partition_info parts[SWPARTS];
+	const struct mqdev_record *rec;
+	struct mqdev_topic_info info;
+	struct mqdev_consumer *c;
+	bool finished;
+	uint32_t p;
+	int fd = mqdev_open(), err;
+
+	if (fd < 0 || mqdev_consumer_new(SWTOPIC, NULL, &c))
+		worker_fails("single writer: reader");
+	err = r ? mqdev_consumer_join(c, SWGROUP, MQDEV_SEEK_EARLIEST) :
+		  mqdev_consumer_seek(c, MQDEV_PARTITION_ALL,
+				      MQDEV_SEEK_EARLIEST, 0, MQDEV_SEEK_HOLD,
+				      NULL);
+	if (err) {
+		errno = -err;
+		worker_fails("single writer: reader");
+	}
+	for (;;) {
+		err = mqdev_consumer_wait(c, 100);
+		if (err < 0 && err != -EINTR)
+			violation("single writer: reader %u: wait: %s", r,
+				  strerror(-err));
+		while ((rec = mqdev_consumer_peek(c))) {
+			sw_check(r, rec, next_offset, last_gen, next_seq);
+			mqdev_consumer_release(c);
+		}
+		err = mqdev_consumer_error(c);
+		if (err)
+			violation("single writer: reader %u: %s", r,
+				  strerror(-err));
+		if (r && mqdev_consumer_commit(c))
+			violation("single writer: the group's commit failed");
+		if (sws->stop < 2)
+			continue;
+		err = mqdev_topic_describe(fd, SWTOPIC, &info, parts, SWPARTS);
+		if (err)
+			violation("single writer: describe: %s", strerror(-err));
+		finished = true;
+		for (p = 0; p < SWPARTS; p++)
+			finished &= next_offset[p] == parts[p].next_offset;
+		if (finished)
+			break;
+	}
+	mqdev_consumer_free(c);
+	_exit(0);
+}
+
+static pid_t sw_start(uint32_t gen, uint64_t rs)
+{
+	pid_t pid = fork();
+
+	if (!pid)
+		sw_writer(gen, rs);
+	return pid;
+}
+
+static void swriter_torture(unsigned int secs, uint64_t rs)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = SWPARTS,
+		      .capacity = 256 << 10, .flags = MQDEV_TOPIC_SINGLE_WRITER);
+	struct mqdev_partition_info parts[SWPARTS];
+	uint64_t committed[PARTS], end, kills = 0, records = 0, cut = 0;
+	pid_t readers[SWREADERS], writer;
+	struct mqdev_topic_info info;
+	uint32_t gen = 0, g, p;
+	struct mqdev_nl *nl;
+	struct timespec ts;
+	unsigned int r;
+	int fd, status;
+
+	sws = torture_setup(sizeof(*sws), SWTOPIC, &cfg, &fd, &nl);
+	for (r = 0; r < SWREADERS; r++) {
+		readers[r] = fork();
+		if (!readers[r])
+			sw_reader(r);
+	}
+	usleep(200 * 1000);		/* both hold from offset 0 */
+	writer = sw_start(gen, rnd(&rs));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = ts.tv_sec + secs;
+	while (clock_gettime(CLOCK_MONOTONIC, &ts), (uint64_t)ts.tv_sec < end &&
+	       gen + 1 < MAX_SWGENS) {
+		usleep(2000 + rnd(&rs) % 30000);
+		kill(writer, SIGKILL);
+		/* killed with records reserved, not committed (as near as told) */
+		cut += __atomic_exchange_n(&sws->reserved, 0,
+					   __ATOMIC_RELAXED) != 0;
+		if (waitpid(writer, &status, 0) != writer ||
+		    !WIFSIGNALED(status))
+			violation("single writer: generation %u failed", gen);
+		kills++;
+		writer = sw_start(++gen, rnd(&rs));
+	}
+	kill(writer, SIGKILL);
+	if (waitpid(writer, &status, 0) != writer || !WIFSIGNALED(status))
+		violation("single writer: generation %u failed", gen);
+	sws->stop = 2;
+	for (r = 0; r < SWREADERS; r++)
+		if (waitpid(readers[r], &status, 0) != readers[r] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			violation("single writer: reader %u failed", r);
+	/* every record a commit returned for was given to both readers */
+	for (g = 0; g <= gen; g++)
+		for (p = 0; p < SWPARTS; p++)
+			for (r = 0; r < SWREADERS; r++)
+				if (sws->seen[r][g][p] < sws->acked[g][p])
+					violation("single writer: generation %u "
+						  "partition %u: %" PRIu64
+						  " committed, reader %u was "
+						  "given %" PRIu64, g, p,
+						  sws->acked[g][p], r,
+						  sws->seen[r][g][p]);
+	if (mqdev_topic_describe(fd, SWTOPIC, &info, parts, SWPARTS))
+		violation("single writer: describe failed");
+	memset(committed, 0, sizeof(committed));
+	if (mqdev_group_get(nl, SWGROUP, SWTOPIC, committed_cb, committed))
+		violation("single writer: the group is gone");
+	for (p = 0; p < SWPARTS; p++) {
+		if (committed[p] != parts[p].next_offset)
+			violation("single writer: partition %u: the group "
+				  "committed %" PRIu64 " of %" PRIu64, p,
+				  committed[p], (uint64_t)parts[p].next_offset);
+		records += parts[p].next_offset;
+	}
+	if (sws->records[0] != records || sws->records[1] != records)
+		violation("single writer: %" PRIu64 " records, the readers "
+			  "were given %" PRIu64 " and %" PRIu64, records,
+			  sws->records[0], sws->records[1]);
+	printf("mqtorture: single writer: %u s, %" PRIu64 " writers killed (%"
+	       PRIu64 " with records reserved, not committed), %" PRIu64
+	       " commits returned; %" PRIu64 " records, each whole and in "
+	       "order for a holding reader and a group's member; every "
+	       "committed one there; the group committed them all: OK\n",
+	       secs, kills, cut, sws->committed, records);
+	mqdev_nl_close(nl);
+	mqdev_topic_delete(fd, SWTOPIC);
+	close(fd);
+}
+
 /* ---- the supervisor --------------------------------------------------------- */
 
 enum role { PLAIN, TXNER, BATCHER, MEMBER, NR_ROLES };
@@ -769,18 +1109,6 @@ static pid_t start(struct worker *w, uint64_t rs)
 		member(rs);
 	}
 	_exit(0);
-}
-
-static int committed_cb(void *ctx, const struct mqdev_group_info *g)
-{
-	uint64_t *out = ctx;
-	uint32_t i;
-
-	for (i = 0; i < g->nr_parts; i++)
-		if (g->part[i].partition < PARTS)
-			out[g->part[i].partition] = g->part[i].committed ?
-						    g->part[i].position : 0;
-	return 0;
 }
 
 static uint64_t group_committed(struct mqdev_nl *nl, uint64_t out[PARTS])
@@ -818,6 +1146,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "exchange-seconds", required_argument, NULL, 'x' },
+		{ "swriter-seconds", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -828,31 +1157,26 @@ int main(int argc, char **argv)
 	uint64_t rs, end, committed[PARTS], prev[PARTS] = {}, kills = 0;
 	uint64_t o, n, given = 0, txns = 0, whole = 0;
 	unsigned int i, nr = 0, p, t;
-	int opt, fd, status, xseconds = -1;
+	int opt, fd, status, xseconds = -1, swseconds = -1;
 	pid_t audit_pid, checker_pid;
 	struct mqdev_nl *nl;
 	struct timespec ts;
 
-	while ((opt = getopt_long(argc, argv, "t:s:x:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:s:x:w:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': seconds = atoi(optarg); break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'x': xseconds = atoi(optarg); break;
+		case 'w': swseconds = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: mqtorture [--seconds T] "
-				"[--exchange-seconds T] [--seed S]\n");
+				"[--exchange-seconds T] [--swriter-seconds T] "
+				"[--seed S]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
 	rs = seed * 2654435761ULL | 1;
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	fd = mqdev_open();
-	if (sh == MAP_FAILED || fd < 0 || mqdev_nl_open(&nl))
-		violation("cannot set up: %s", strerror(errno));
-	mqdev_topic_delete(fd, TOPIC);
-	if (mqdev_topic_create(fd, TOPIC, &cfg))
-		violation("cannot create the topic");
+	sh = torture_setup(sizeof(*sh), TOPIC, &cfg, &fd, &nl);
 
 	a = &sh->audit;
 	audit_pid = fork();
@@ -976,5 +1300,9 @@ int main(int argc, char **argv)
 		xseconds = seconds / 4 > 2 ? seconds / 4 : 2;
 	if (xseconds)
 		exchange_torture(xseconds, rnd(&rs));
+	if (swseconds < 0)
+		swseconds = seconds / 4 > 2 ? seconds / 4 : 2;
+	if (swseconds)
+		swriter_torture(swseconds, rnd(&rs));
 	return 0;
 }

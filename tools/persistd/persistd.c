@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "persistd.h"
+#include "../common/sig.h"
 
 #define TICK_MS		100	/* the loop's longest sleep */
 #define RETENTION_MS	5000	/* between retention passes */
@@ -813,7 +814,6 @@ int main(int argc, char **argv)
 		{}
 	};
 	const char *path = NULL, *dir = NULL;
-	sigset_t mask;
 	int opt, sfd, err;
 
 	while ((opt = getopt_long(argc, argv, "c:d:fh", opts, NULL)) != -1) {
@@ -843,12 +843,7 @@ int main(int argc, char **argv)
 		strcpy(config.data_dir, dir);
 	cfg = &config;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	sfd = stop_signal_fd();
 	if (sfd < 0)
 		return 1;
 	if (!foreground && daemon(0, 0))

@@ -1243,7 +1243,12 @@ struct mqdev_exchange_ack {
  * A message none of whose copies went in ends the call with the first
  * copy's errno (its acks still say why each failed).  A routing key whose
  * match keeps more than 256 binding-key patterns alive at once is refused
- * with E2BIG.  EIDRM once the exchange was deleted.
+ * with E2BIG.  EIDRM once the exchange was deleted.  A message whose
+ * acknowledgements cannot be written (@acks not mapped writable where its
+ * copies' acks would go; one for a message no binding matches) is refused
+ * with EFAULT before any of its copies is appended.  As with
+ * MQDEV_IOC_PRODUCE, a message appended whose acks or out fields a racing
+ * munmap() of the arrays lost counts as routed: the call returns at it.
  */
 struct mqdev_exchange_produce {
 	__u64	msgs;		/* user pointer to mqdev_exchange_msg[] */
