@@ -800,6 +800,10 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req);
 long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req);
 void mqdev_share_leave(struct mqdev_handle *h);
 bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
+int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
+		       const char *name, bool force,
+		       struct netlink_ext_ack *extack);
+void mqdev_shares_free(struct mqdev_topic *topic);
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,

@@ -7,18 +7,27 @@
  * is done, from end on none was looked at.  Documentation/mqdev.rst, "Share
  * groups", has the design; the uapi numbers are provisional.
  *
+ * A group outlives its members (KIP-932): its windows and delivery counts
+ * stay until netlink GROUP_DELETE or its topic's end, so a record that
+ * kills every member that takes it still reaches max_deliveries, and a
+ * lone member that restarts goes on where the group was.
+ *
  * Locks: groups are on topic->shares under topic->groups_lock; a group's
  * state is under its own sg->lock, taken inside groups_lock and outside a
- * partition's lock.  No user memory is touched under either.
+ * partition's lock.  No user memory is touched under either.  A group is
+ * counted (sg->ref): one for the topic's list, one a member, and one for
+ * a describe that let go of groups_lock.
  */
 
 #include <linux/bitmap.h>
 #include <linux/jiffies.h>
+#include <linux/kref.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/time_namespace.h>
+#include <net/netlink.h>
 #include "mqdev.h"
 
 MQDEV_LIMIT(max_share_inflight, 1024, 16, 65536,
@@ -49,6 +58,8 @@ struct share_part {
 	u64			start, end;	/* offsets */
 	u64			start_pos;	/* held: hold.pos points here */
 	u64			end_pos;
+	u32			nr_acquired;	/* slots acquired: 0, not scanned */
+	u64			deadline;	/* no lock ends before: U64_MAX */
 	struct mqdev_hold	hold;
 	struct share_slot	*slots;
 };
@@ -58,7 +69,9 @@ struct mqdev_share {
 	struct mqdev_topic	*topic;
 	char			name[MQDEV_NAME_SIZE];
 	kuid_t			uid;		/* its maker, charged */
+	struct kref		ref;
 	struct mutex		lock;		/* all below */
+	bool			dead;		/* deleted under its members */
 	u32			nr_members;
 	u32			next_member_id;
 	u32			lock_ms;
@@ -69,6 +82,7 @@ struct mqdev_share {
 	bool			holds;
 	u32			nr_charged;	/* parts whose window is charged */
 	u64			lost;		/* records lost to the ring */
+	u64			rejected;	/* records put aside, ever */
 	u64			expire_at;	/* the work's, or U64_MAX */
 	struct delayed_work	expire;
 	u32			nr_parts;
@@ -140,6 +154,11 @@ static void share_free(struct mqdev_share *sg)
 	kfree(sg);
 }
 
+static void share_release(struct kref *ref)
+{
+	share_free(container_of(ref, struct mqdev_share, ref));
+}
+
 /* A partition's window: charged, allocated and placed at the reset. */
 static int share_part_init(struct mqdev_share *sg, u32 i)
 {
@@ -195,6 +214,7 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 	sg->topic = topic;
 	strscpy_pad(sg->name, req->group);
 	sg->uid = uid;
+	kref_init(&sg->ref);		/* the topic's list's, once on it */
 	mutex_init(&sg->lock);
 	sg->lock_ms = req->lock_ms ?: SHARE_DEFAULT_LOCK_MS;
 	sg->max_deliveries = req->max_deliveries ?: SHARE_DEFAULT_DELIVERIES;
@@ -209,6 +229,7 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 		sp = &sg->parts[i];
 		INIT_LIST_HEAD(&sp->hold.node);
 		sp->hold.pos = &sp->start_pos;
+		sp->deadline = U64_MAX;
 	}
 	for (i = 0; i < sg->nr_parts; i++) {
 		err = share_part_init(sg, i);
@@ -341,6 +362,7 @@ again:
 		kfree(m);
 		return -ENOSPC;
 	}
+	kref_get(&sg->ref);		/* the member's */
 	m->sg = sg;
 	m->id = ++sg->next_member_id;
 	sg->nr_members++;
@@ -361,13 +383,28 @@ again:
 
 /* ---- the window ------------------------------------------------------ */
 
+/* Put aside for good, and counted: the group's total outlives the window. */
+static void share_reject(struct mqdev_share *sg, struct share_slot *slot)
+{
+	slot->state = SLOT_REJECTED;
+	sg->rejected++;
+}
+
+/* @n acquired slots of @sp are not any more (accepted, released, ...). */
+static void share_unacquired(struct share_part *sp, u32 n)
+{
+	sp->nr_acquired -= n;
+	if (!sp->nr_acquired)
+		sp->deadline = U64_MAX;
+}
+
 /* Available again, after @until (0: at once), or rejected past the limit. */
 static void share_make_available(struct mqdev_share *sg,
 				 struct share_slot *slot, u64 until)
 {
 	slot->member = 0;
 	if (slot->count >= sg->max_deliveries) {
-		slot->state = SLOT_REJECTED;
+		share_reject(sg, slot);
 		return;
 	}
 	slot->state = SLOT_AVAILABLE;
@@ -413,6 +450,7 @@ static void share_resync(struct mqdev_share *sg, struct share_part *sp,
 		if (state == SLOT_AVAILABLE || state == SLOT_ACQUIRED)
 			sg->lost++;
 	}
+	share_unacquired(sp, sp->nr_acquired);
 
 	do {
 		tail = READ_ONCE(part->ctrl->tail);
@@ -481,9 +519,9 @@ static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
 	slot->member = 0;
 	slot->state = SLOT_AVAILABLE;
 	if (state == MQDEV_TXN_ABORT) {
-		slot->state = SLOT_REJECTED;
+		share_reject(sg, slot);
 	} else if (share_expired(part, rec, len, ktime_get_real_ns())) {
-		slot->state = SLOT_REJECTED;
+		share_reject(sg, slot);
 		atomic64_inc(&sg->topic->sched.expired);
 	}
 	sp->end++;
@@ -504,10 +542,14 @@ static void share_give(struct mqdev_share *sg, u32 member, u32 p,
 		       u64 offset, struct share_slot *slot, u64 now,
 		       struct mqdev_share_record *out)
 {
+	struct share_part *sp = &sg->parts[p];
+
 	slot->state = SLOT_ACQUIRED;
 	slot->member = member;
 	slot->count++;
 	slot->time = now + (u64)sg->lock_ms * NSEC_PER_MSEC;
+	sp->nr_acquired++;
+	sp->deadline = min(sp->deadline, slot->time);
 	memset(out, 0, sizeof(*out));
 	out->offset = offset;
 	out->pos = slot->pos;
@@ -554,36 +596,60 @@ static void share_arm(struct mqdev_share *sg, u64 until, u64 now)
 		return;
 	sg->expire_at = until;
 	mod_delayed_work(system_unbound_wq, &sg->expire,
-			 nsecs_to_jiffies(until - now) + 1);
+			 nsecs_to_jiffies(until > now ? until - now : 0) + 1);
+}
+
+/*
+ * Make a partition's expired locks available; the earliest lock left.  A
+ * partition without locks, or none ending yet, is not scanned.
+ */
+static u64 share_expire_part(struct mqdev_share *sg, u32 p, u64 now)
+{
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u64 next = U64_MAX, off;
+
+	if (sp->deadline > now)
+		return sp->deadline;
+	for (off = sp->start; off < sp->end; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state != SLOT_ACQUIRED)
+			continue;
+		if (slot->time <= now) {
+			share_make_available(sg, slot, 0);
+			share_unacquired(sp, 1);
+		} else {
+			next = min(next, slot->time);
+		}
+	}
+	if (sp->nr_acquired)
+		sp->deadline = next;
+	share_advance(sg, p);
+	return next;
 }
 
 static void share_expire_work(struct work_struct *work)
 {
 	struct mqdev_share *sg = container_of(to_delayed_work(work),
 					      struct mqdev_share, expire);
-	struct share_slot *slot;
-	struct share_part *sp;
-	u64 now, next = U64_MAX, off;
+	u64 next = U64_MAX, until;
 	u32 p;
 
 	mutex_lock(&sg->lock);
-	now = ktime_get_ns();
-	for (p = 0; p < sg->nr_parts; p++) {
-		sp = &sg->parts[p];
-		for (off = sp->start; off < sp->end; off++) {
-			slot = share_slot(sg, sp, off);
-			if (slot->state != SLOT_ACQUIRED)
-				continue;
-			if (slot->time <= now)
-				share_make_available(sg, slot, 0);
-			else
-				next = min(next, slot->time);
-		}
-		share_advance(sg, p);
-	}
+	/* An acquire while the lock is let go of below arms the work anew. */
 	sg->expire_at = U64_MAX;
+	for (p = 0; p < sg->nr_parts; p++) {
+		until = share_expire_part(sg, p, ktime_get_ns());
+		next = min(next, until);
+		if (until != U64_MAX && need_resched()) {
+			/* 256 windows of 65536: let members in meanwhile. */
+			mutex_unlock(&sg->lock);
+			cond_resched();
+			mutex_lock(&sg->lock);
+		}
+	}
 	if (next != U64_MAX)
-		share_arm(sg, next, now);
+		share_arm(sg, next, ktime_get_ns());
 	mutex_unlock(&sg->lock);
 }
 
@@ -658,7 +724,9 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 
 	mutex_lock(&sg->lock);
 	now = ktime_get_ns();
-	if (req->partition != MQDEV_PARTITION_ANY) {
+	if (sg->dead) {
+		err = -EIDRM;
+	} else if (req->partition != MQDEV_PARTITION_ANY) {
 		n = share_take(sg, member, req->partition, recs, req->count,
 			       now);
 	} else {
@@ -668,8 +736,9 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 		}
 		sg->next_part = (sg->next_part + 1) % sg->nr_parts;
 	}
+	/* Every lock taken here ends then (lock_until is the caller's clock). */
 	if (n)
-		share_arm(sg, recs[0].lock_until, now);
+		share_arm(sg, now + (u64)sg->lock_ms * NSEC_PER_MSEC, now);
 	mutex_unlock(&sg->lock);
 
 	urec = u64_to_user_ptr(req->records);
@@ -743,20 +812,21 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 
 	mutex_lock(&sg->lock);
 	now = ktime_get_ns();
-	err = ack_owned(sg, sp, req, member, now);
+	err = sg->dead ? -EIDRM : ack_owned(sg, sp, req, member, now);
 	if (err)
 		goto out_unlock;
 	if (req->backoff_ms)
 		until = now + (u64)req->backoff_ms * NSEC_PER_MSEC;
+	share_unacquired(sp, req->last - req->first);
 	for (off = req->first; off < req->last; off++) {
 		slot = share_slot(sg, sp, off);
-		if (req->type == MQDEV_SHARE_RELEASE) {
+		slot->member = 0;
+		if (req->type == MQDEV_SHARE_RELEASE)
 			share_make_available(sg, slot, until);
-		} else {
-			slot->member = 0;
-			slot->state = req->type == MQDEV_SHARE_ACCEPT ?
-				      SLOT_ACKED : SLOT_REJECTED;
-		}
+		else if (req->type == MQDEV_SHARE_REJECT)
+			share_reject(sg, slot);
+		else
+			slot->state = SLOT_ACKED;
 	}
 	share_advance(sg, req->partition);
 out_unlock:
@@ -768,55 +838,122 @@ out_unlock:
  * mqdev_share_leave() - the handle leaves its share group, if a member
  * @h: the handle, going away
  *
- * What it held is available at once, not after its locks expire.  The last
- * member frees the group.
+ * What it held is available at once, not after its locks expire.  The
+ * group stays, memberless, until it is deleted: its windows and delivery
+ * counts are what the next member goes on from.
  */
 void mqdev_share_leave(struct mqdev_handle *h)
 {
 	struct mqdev_share_member *m = h->share;
-	struct mqdev_topic *topic = h->topic;
 	struct share_slot *slot;
 	struct share_part *sp;
 	struct mqdev_share *sg;
-	bool last;
 	u64 off;
 	u32 p;
 
 	if (!m)
 		return;
 	sg = m->sg;
-	/*
-	 * The scan needs only sg->lock: the group lives while this member
-	 * does, and GROUP_COMMIT, which needs groups_lock, need not wait.
-	 */
+	/* No groups_lock: the member's reference keeps the group. */
 	mutex_lock(&sg->lock);
 	for (p = 0; p < sg->nr_parts; p++) {
 		sp = &sg->parts[p];
-		for (off = sp->start; off < sp->end; off++) {
+		for (off = sp->start; off < sp->end && sp->nr_acquired; off++) {
 			slot = share_slot(sg, sp, off);
 			if (slot->state == SLOT_ACQUIRED &&
-			    slot->member == m->id)
+			    slot->member == m->id) {
 				share_make_available(sg, slot, 0);
+				share_unacquired(sp, 1);
+			}
 		}
 		share_advance(sg, p);
 	}
-	mutex_unlock(&sg->lock);
-
-	mutex_lock(&topic->groups_lock);
-	mutex_lock(&sg->lock);
-	last = !--sg->nr_members;
-	if (last) {
-		list_del(&sg->node);
-		topic->nr_shares--;
-	}
+	sg->nr_members--;
 	mutex_unlock(&sg->lock);
 	mutex_lock(&h->lock);
 	h->share = NULL;
 	mutex_unlock(&h->lock);
-	mutex_unlock(&topic->groups_lock);
 	kfree(m);
-	if (last)
-		share_free(sg);
+	kref_put(&sg->ref, share_release);
+}
+
+/*
+ * Off the topic's list, its holds let go of (producers go on); members
+ * left are told -EIDRM and the last of them frees it.
+ */
+static void share_unlist(struct mqdev_share *sg)
+{
+	u32 i;
+
+	lockdep_assert_held(&sg->topic->groups_lock);
+	list_del(&sg->node);
+	sg->topic->nr_shares--;
+	mutex_lock(&sg->lock);
+	sg->dead = true;
+	sg->holds = false;
+	mutex_unlock(&sg->lock);
+	for (i = 0; i < sg->nr_parts; i++)
+		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
+	kref_put(&sg->ref, share_release);
+}
+
+/**
+ * mqdev_share_delete() - netlink GROUP_DELETE of a share group
+ * @nlskb: the request
+ * @topic: the topic, its groups_lock held
+ * @name: the group's name
+ * @force: delete it under its members too
+ * @extack: where a refusal is explained
+ *
+ * Who may: the group's maker, the topic's owner, or CAP_SYS_ADMIN, as for
+ * a consumer group.
+ *
+ * Return: 0; -ENOENT for no such share group; -EPERM; -EBUSY for a group
+ * with members and no @force.
+ */
+int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
+		       const char *name, bool force,
+		       struct netlink_ext_ack *extack)
+{
+	struct mqdev_share *sg;
+	bool busy;
+
+	lockdep_assert_held(&topic->groups_lock);
+	sg = share_find(topic, name);
+	if (!sg)
+		return -ENOENT;
+	if (mqdev_owner_permits(topic->net, sg->uid) &&
+	    mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_TOPIC_DELETE)) {
+		NL_SET_ERR_MSG(extack, "the group belongs to another user");
+		return -EPERM;
+	}
+	mutex_lock(&sg->lock);
+	busy = sg->nr_members && !force;
+	mutex_unlock(&sg->lock);
+	if (busy) {
+		NL_SET_ERR_MSG(extack,
+			       "the group has members; stop them, or force");
+		return -EBUSY;
+	}
+	share_unlist(sg);
+	return 0;
+}
+
+/**
+ * mqdev_shares_free() - let go of every share group of a topic being freed
+ * @topic: the topic
+ *
+ * Topic release: no member is left (each held a reference to the topic),
+ * nothing else can reach the groups any more.
+ */
+void mqdev_shares_free(struct mqdev_topic *topic)
+{
+	struct mqdev_share *sg, *next;
+
+	list_for_each_entry_safe(sg, next, &topic->shares, node) {
+		list_del(&sg->node);
+		kref_put(&sg->ref, share_release);
+	}
 }
 
 /* Count the window's records by state. */
@@ -858,19 +995,24 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
 	if (req->partition >= topic->nr_parts || req->members || req->start ||
 	    req->end || req->available || req->acquired ||
 	    req->acknowledged || req->rejected || req->lock_ms ||
-	    req->max_deliveries || req->lost || req->reserved)
+	    req->max_deliveries || req->lost || req->rejected_total)
 		return -EINVAL;
+	/* groups_lock is let go of before sg->lock: GROUP_COMMIT needs it. */
 	mutex_lock(&topic->groups_lock);
 	sg = share_find(topic, req->group);
-	if (sg) {
-		mutex_lock(&sg->lock);
-		req->members = sg->nr_members;
-		req->lock_ms = sg->lock_ms;
-		req->max_deliveries = sg->max_deliveries;
-		req->lost = sg->lost;
-		share_count(sg, req->partition, req);
-		mutex_unlock(&sg->lock);
-	}
+	if (sg)
+		kref_get(&sg->ref);
 	mutex_unlock(&topic->groups_lock);
-	return sg ? 0 : -ENOENT;
+	if (!sg)
+		return -ENOENT;
+	mutex_lock(&sg->lock);
+	req->members = sg->nr_members;
+	req->lock_ms = sg->lock_ms;
+	req->max_deliveries = sg->max_deliveries;
+	req->lost = sg->lost;
+	req->rejected_total = sg->rejected;
+	share_count(sg, req->partition, req);
+	mutex_unlock(&sg->lock);
+	kref_put(&sg->ref, share_release);
+	return 0;
 }

@@ -142,6 +142,7 @@ static void topic_release(struct kref *ref)
 	mqdev_sched_kill(topic);
 	user_uncharge(topic);
 	mqdev_groups_free(topic);
+	mqdev_shares_free(topic);
 	mqdev_pstates_free(topic);
 	topic_free_rings(topic, topic->nr_parts);
 	atomic64_sub(topic_ring_bytes(topic), &mqdev_ring_bytes);

@@ -1,8 +1,8 @@
 #!/bin/sh
 # mqctl consume --share-group and mqctl group describe --topic: two mqctl
 # members print every record once between them; the window shown is past
-# them all; a rejected record is done too; a killed member's group goes
-# with its last member; the errors a user sees.
+# them all; a rejected record is done too, and counted; the group outlives
+# its killed members until mqctl group delete; the errors a user sees.
 # Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq or
 # mqctl.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
@@ -47,7 +47,7 @@ mqctl topic create $t --partitions 2 >/dev/null || exit 1
 mqctl consume $t --share-group g --from earliest --reject-if poison \
 	>"$dir/m1" &
 pids="$pids $!"
-mqctl consume $t --share-group g >"$dir/m2" &
+mqctl consume $t --share-group g --reject-if poison >"$dir/m2" &
 pids="$pids $!"
 sleep 0.5
 seq 1 200 | mqctl produce $t >/dev/null
@@ -65,10 +65,22 @@ ok $? "group describe --topic: the windows are past every record"
 mqctl group describe g --topic $t --json | grep -q '"type":"share".*"lost":0,'
 ok $? "group describe --topic --json"
 
+mqctl group describe g --topic $t --json |
+	grep -q '"rejected_total":1,'
+ok $? "group describe --topic --json counts the rejected record"
+
+! mqctl group delete g --topic $t >/dev/null 2>"$dir/err" &&
+	grep -q "has members" "$dir/err"
+ok $? "group delete refuses a share group with members"
+
 for p in $pids; do kill -9 "$p"; wait "$p"; done 2>/dev/null
 pids=
-! mqctl group describe g --topic $t >/dev/null 2>&1
-ok $? "the group goes with its last member"
+mqctl group describe g --topic $t | grep -q "^Share group g on $t: 0 members"
+ok $? "the group outlives its last member"
+
+mqctl group delete g --topic $t >/dev/null &&
+	! mqctl group describe g --topic $t >/dev/null 2>&1
+ok $? "group delete --topic deletes a memberless share group"
 
 ! mqctl consume $t --reject-if x --timeout 100 >/dev/null 2>"$dir/err" &&
 	grep -q "only with --share-group" "$dir/err"

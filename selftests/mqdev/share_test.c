@@ -732,4 +732,206 @@ TEST_F(share, lapped_records_are_lost_not_delivered)
 	mqdev_topic_delete(self->fd, name);
 }
 
+/* Not on a single-writer topic: its writer's ring is read only as it says. */
+TEST_F(share, not_on_single_writer_topics)
+{
+	char name[MQDEV_NAME_MAX + 1];
+
+	strcpy(name, topic_name("sharesw"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 1, 1 << 16,
+				  MQDEV_TOPIC_SINGLE_WRITER));
+	EXPECT_EQ(NULL, join(name, "sw", 0, 0));
+	EXPECT_EQ(EOPNOTSUPP, as_user(0, join_as,
+				      &(struct join_try){ name, "sw" }));
+	mqdev_topic_delete(self->fd, name);
+}
+
+/* A lone member: joins, acquires one record, tells its count, is killed. */
+static int acquire_and_die(const char *topic, int tell)
+{
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	uint32_t got[2];
+
+	s = join(topic, "crash", 60000, 3);
+	if (!s || mqdev_share_acquire(s, 0, &d, 1) != 1)
+		_exit(1);
+	got[0] = d.offset;
+	got[1] = d.delivery_count;
+	if (write(tell, got, sizeof(got)) != sizeof(got))
+		_exit(2);
+	pause();
+	_exit(3);
+}
+
+/*
+ * KIP-932: the group outlives its members.  A poison record that kills
+ * every lone member taking it reaches max_deliveries and is put aside,
+ * counted, instead of being delivered forever (each restart started over
+ * while the group died with its member).
+ */
+TEST_F(share, crash_loop_ends_at_max_deliveries)
+{
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[4];
+	struct mqdev_share *s;
+	int tell[2], status, i;
+	uint32_t got[2];
+	pid_t pid;
+
+	produce_n(_metadata, self->prod, 2);	/* 0: the poison one */
+	ASSERT_EQ(0, pipe(tell));
+	for (i = 1; i <= 3; i++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			acquire_and_die(self->name, tell[1]);
+		ASSERT_EQ(sizeof(got), read(tell[0], got, sizeof(got)));
+		EXPECT_EQ(0, got[0]);
+		EXPECT_EQ(i, got[1]);
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	}
+	close(tell[0]);
+	close(tell[1]);
+	/* memberless, and still there: the record's third delivery was its last */
+	s = join(self->name, "crash", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "crash", 0,
+					  &info));
+	EXPECT_EQ(1, info.members);
+	EXPECT_EQ(3, info.max_deliveries);
+	EXPECT_EQ(1, info.rejected_total);
+	EXPECT_EQ(1, info.start);
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 4));
+	EXPECT_EQ(1, d[0].offset);
+	EXPECT_EQ(1, d[0].delivery_count);
+	EXPECT_EQ(0, mqdev_share_ack(s, 0, 1, 2, MQDEV_SHARE_ACCEPT, NULL));
+	mqdev_share_free(s);
+}
+
+/*
+ * A lone member that leaves and joins again goes on where the group was:
+ * what it accepted is not delivered again, what it held comes back (its
+ * count raised), nothing is lost.
+ */
+TEST_F(share, lone_member_resumes)
+{
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[16];
+	struct mqdev_share *s;
+	int i;
+
+	s = join(self->name, "resume", 0, 0);
+	ASSERT_NE(NULL, s);
+	produce_n(_metadata, self->prod, 10);
+	ASSERT_EQ(10, mqdev_share_acquire(s, 0, d, 16));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 5, MQDEV_SHARE_ACCEPT, NULL));
+	mqdev_share_free(s);		/* leaves holding 5..9 */
+	produce_n(_metadata, self->prod, 5);
+
+	s = join(self->name, "resume", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(10, mqdev_share_acquire(s, 0, d, 16));
+	for (i = 0; i < 10; i++) {
+		EXPECT_EQ(5 + i, d[i].offset);
+		EXPECT_EQ(i < 5 ? 2 : 1, d[i].delivery_count);
+		ASSERT_NE(NULL, d[i].rec);
+		EXPECT_EQ((5 + i) % 10, value_of(d[i].rec));
+	}
+	EXPECT_EQ(0, mqdev_share_acquire(s, 0, d, 16));
+	EXPECT_EQ(0, mqdev_share_ack(s, 0, 5, 15, MQDEV_SHARE_ACCEPT, NULL));
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "resume", 0,
+					  &info));
+	EXPECT_EQ(15, info.start);
+	EXPECT_EQ(15, info.end);
+	EXPECT_EQ(0, info.rejected_total);
+	mqdev_share_free(s);
+}
+
+struct delete_try {
+	const char *topic;
+	const char *group;
+	bool force;
+};
+
+/* netlink GROUP_DELETE, as whoever runs it; the -errno. */
+static int delete_group(void *arg)
+{
+	const struct delete_try *t = arg;
+	struct mqdev_nl *nl;
+	int err;
+
+	if (mqdev_nl_open(&nl))
+		return 100;
+	err = mqdev_group_delete(nl, t->group, t->topic, t->force);
+	mqdev_nl_close(nl);
+	return -err;
+}
+
+/* A new share group, made and left by @uid: it stays, memberless. */
+static int make_group(uid_t uid, const char *topic, const char *group)
+{
+	return as_user(uid, join_as, &(struct join_try){ topic, group });
+}
+
+/*
+ * GROUP_DELETE of a share group: its maker, the topic's owner or
+ * CAP_SYS_ADMIN, as for a consumer group; EBUSY with members unless
+ * forced, and then the members are told EIDRM.
+ */
+TEST_F(share, group_delete_rules)
+{
+	struct delete_try del = { self->name, "del", false };
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[2];
+	struct mqdev_share *s;
+	struct topic_try tt;
+	char name[MQDEV_NAME_MAX + 1];
+
+	/* root's group on root's topic: not another user's to delete */
+	ASSERT_EQ(0, make_group(0, self->name, "del"));
+	EXPECT_EQ(EPERM, as_user(USER_UID, delete_group, &del));
+	EXPECT_EQ(0, delete_group(&del));
+	EXPECT_EQ(ENOENT, delete_group(&del));
+
+	/* the maker may; CAP_SYS_ADMIN may delete another's */
+	ASSERT_EQ(0, make_group(USER_UID, self->name, "del"));
+	EXPECT_EQ(0, as_user(USER_UID, delete_group, &del));
+	ASSERT_EQ(0, make_group(USER_UID, self->name, "del"));
+	EXPECT_EQ(0, delete_group(&del));
+
+	/* the topic's owner may delete root's group on it */
+	strcpy(name, topic_name("sharedel"));
+	tt = (struct topic_try){ name, 1, 1 << 16 };
+	ASSERT_EQ(0, as_user(USER_UID, create_topic_as, &tt));
+	ASSERT_EQ(0, make_group(0, name, "del"));
+	EXPECT_EQ(0, as_user(USER_UID, delete_group,
+			     &(struct delete_try){ name, "del", false }));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+
+	/* with members: EBUSY; forced, the member is told EIDRM */
+	s = join(self->name, "del", 0, 0);
+	ASSERT_NE(NULL, s);
+	produce_n(_metadata, self->prod, 2);
+	ASSERT_EQ(2, mqdev_share_acquire(s, 0, d, 2));
+	EXPECT_EQ(EBUSY, delete_group(&del));
+	EXPECT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "del", 0, &info));
+	EXPECT_EQ(2, info.acquired);
+	del.force = true;
+	EXPECT_EQ(0, delete_group(&del));
+	EXPECT_EQ(-ENOENT, mqdev_share_describe(mqdev_share_fd(s), "del", 0,
+						&info));
+	EXPECT_EQ(-EIDRM, mqdev_share_acquire(s, 0, d, 2));
+	EXPECT_EQ(-EIDRM, mqdev_share_ack(s, 0, 0, 2, MQDEV_SHARE_ACCEPT,
+					  NULL));
+	mqdev_share_free(s);
+	/* the name is free again: a new group starts over */
+	s = join(self->name, "del", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(2, mqdev_share_acquire(s, 0, d, 2));
+	EXPECT_EQ(1, d[0].delivery_count);
+	mqdev_share_free(s);
+}
+
 TEST_HARNESS_MAIN

@@ -1669,8 +1669,9 @@ static const char group_usage[] =
 "               delete although it has members (they are evicted)\n"
 "\n"
 "A group belongs to the user that made it; its topic's owner may delete it.\n"
-"A share group (provisional) is described with --topic: its in-flight\n"
-"window in each partition and the records in it by state.\n";
+"A share group (provisional) is described and deleted with --topic: its\n"
+"in-flight window in each partition and the records in it by state.  It\n"
+"outlives its members: what they did not finish waits for the next one.\n";
 
 static struct mqdev_nl *open_nl(void)
 {
@@ -1858,15 +1859,17 @@ static int share_describe(const char *group, const char *topic)
 	if (json)
 		printf("{\"group\":\"%s\",\"topic\":\"%s\",\"type\":\"share\","
 		       "\"members\":%u,\"lock_ms\":%u,\"max_deliveries\":%u,"
-		       "\"lost\":%" PRIu64 ",\"partitions\":[", group, topic,
+		       "\"lost\":%" PRIu64 ",\"rejected_total\":%" PRIu64
+		       ",\"partitions\":[", group, topic,
 		       in.members, in.lock_ms, in.max_deliveries,
-		       (uint64_t)in.lost);
+		       (uint64_t)in.lost, (uint64_t)in.rejected_total);
 	else
 		printf("Share group %s on %s: %u members, locks of %u ms, at "
-		       "most %u deliveries, %" PRIu64 " lost to the ring\n"
+		       "most %u deliveries, %" PRIu64 " lost to the ring, %"
+		       PRIu64 " rejected in all\n"
 		       "%9s %12s %12s %9s %9s %12s %9s\n",
 		       group, topic, in.members, in.lock_ms, in.max_deliveries,
-		       (uint64_t)in.lost,
+		       (uint64_t)in.lost, (uint64_t)in.rejected_total,
 		       "PARTITION", "START", "END", "AVAILABLE", "ACQUIRED",
 		       "ACKNOWLEDGED", "REJECTED");
 	for (p = 0; p < at.partitions; p++) {

@@ -878,7 +878,7 @@ struct mqdev_share_info {
 	__u32	lock_ms;
 	__u32	max_deliveries;
 	__u64	lost;		/* records the ring reclaimed before done */
-	__u64	reserved;
+	__u64	rejected_total;	/* records put aside since the group was made */
 };
 
 /*
