@@ -934,4 +934,140 @@ TEST_F(share, group_delete_rules)
 	mqdev_share_free(s);
 }
 
+/* A window of 16 (the least): acquire stops at its end until some is done. */
+TEST_F(share, full_window)
+{
+	unsigned long window = get_param("max_share_inflight");
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[32];
+	struct mqdev_share *a, *b;
+
+	ASSERT_EQ(0, set_param("max_share_inflight", 16));
+	a = join(self->name, "full", 0, 0);
+	ASSERT_EQ(0, set_param("max_share_inflight", window));
+	ASSERT_NE(NULL, a);
+	b = join(self->name, "full", 0, 0);
+	ASSERT_NE(NULL, b);
+	produce_n(_metadata, self->prod, 40);
+	ASSERT_EQ(16, mqdev_share_acquire(a, 0, d, 32));
+	EXPECT_EQ(15, d[15].offset);
+	/* full: nothing for the other member though 24 more wait */
+	EXPECT_EQ(0, mqdev_share_acquire(b, 0, d, 32));
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(b), "full", 0,
+					  &info));
+	EXPECT_EQ(0, info.start);
+	EXPECT_EQ(16, info.end);
+	EXPECT_EQ(16, info.acquired);
+	/* accepting 4 from the start makes room for 4, no more */
+	ASSERT_EQ(0, mqdev_share_ack(a, 0, 0, 4, MQDEV_SHARE_ACCEPT, NULL));
+	ASSERT_EQ(4, mqdev_share_acquire(b, 0, d, 32));
+	EXPECT_EQ(16, d[0].offset);
+	EXPECT_EQ(19, d[3].offset);
+	/* accepting in the middle makes none: the window starts at 4 still */
+	ASSERT_EQ(0, mqdev_share_ack(a, 0, 8, 16, MQDEV_SHARE_ACCEPT, NULL));
+	EXPECT_EQ(0, mqdev_share_acquire(b, 0, d, 32));
+	ASSERT_EQ(0, mqdev_share_ack(a, 0, 4, 8, MQDEV_SHARE_ACCEPT, NULL));
+	ASSERT_EQ(12, mqdev_share_acquire(b, 0, d, 32));
+	EXPECT_EQ(20, d[0].offset);
+	mqdev_share_free(a);
+	mqdev_share_free(b);
+}
+
+/* How many records a blocking producer has appended, and whether it ended. */
+struct progress {
+	uint32_t done;
+	uint32_t ended;
+};
+
+/* Wait until the producer has stood still for 300 ms; its count. */
+static uint32_t producer_stalls(struct progress *pr)
+{
+	uint32_t last;
+
+	do {
+		last = __atomic_load_n(&pr->done, __ATOMIC_ACQUIRE);
+		usleep(300000);
+	} while (__atomic_load_n(&pr->done, __ATOMIC_ACQUIRE) != last);
+	return last;
+}
+
+/* Wait up to 5 s for the producer to pass @count; whether it did. */
+static bool producer_passes(struct progress *pr, uint32_t count)
+{
+	uint64_t t0 = now_ms();
+
+	while (__atomic_load_n(&pr->done, __ATOMIC_ACQUIRE) <= count)
+		if (now_ms() - t0 > 5000)
+			return false;
+		else
+			usleep(10000);
+	return true;
+}
+
+/*
+ * A block topic: the window of a maker that may write holds the records
+ * from its start on, so a producer waits on it, wakes when an accept moves
+ * the start, and keeps waiting when the last member leaves (the group
+ * stays).  (Deleted, the group holds nothing; but with no holder left a
+ * block topic keeps every record, so the producer waits on.)
+ */
+TEST_F(share, block_producer_waits_on_the_window)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct delete_try del = { name, "blk", false };
+	struct mqdev_delivery d[16];
+	struct mqdev_share *s;
+	struct progress *pr;
+	uint32_t stalled, v;
+	int prod, status, go[2];
+	pid_t pid;
+	char b;
+
+	strcpy(name, topic_name("shareblk"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 1, 4096, 0));
+	pr = mmap(NULL, sizeof(*pr), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, pr);
+	ASSERT_EQ(0, pipe(go));
+	/* forked first: it must not inherit the member's handle */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (read(go[0], &b, 1) != 1)
+			_exit(3);
+		prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+		for (v = 0; prod >= 0 && v < 1000; v++) {
+			if (produce_one(prod, 0, NULL, 0, &v, sizeof(v), NULL))
+				_exit(1);
+			__atomic_store_n(&pr->done, v + 1, __ATOMIC_RELEASE);
+		}
+		_exit(prod < 0 ? 2 : 0);
+	}
+	s = join(name, "blk", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(1, write(go[1], "x", 1));
+	stalled = producer_stalls(pr);
+	ASSERT_GT(1000, stalled) TH_LOG("a 4 KiB ring took 1000 records");
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
+
+	/* an accept of the window's first records lets it on */
+	ASSERT_EQ(16, mqdev_share_acquire(s, 0, d, 16));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 16, MQDEV_SHARE_ACCEPT, NULL));
+	EXPECT_TRUE(producer_passes(pr, stalled));
+	stalled = producer_stalls(pr);
+
+	/* the last member leaves holding records: the group still holds */
+	ASSERT_EQ(16, mqdev_share_acquire(s, 0, d, 16));
+	mqdev_share_free(s);
+	EXPECT_FALSE(producer_passes(pr, stalled));
+
+	EXPECT_EQ(0, delete_group(&del));
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	munmap(pr, sizeof(*pr));
+	close(go[0]);
+	close(go[1]);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
 TEST_HARNESS_MAIN
