@@ -1070,4 +1070,58 @@ TEST_F(share, block_producer_waits_on_the_window)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
+/*
+ * A memberless group stays charged to its maker until deleted: a limit of
+ * one group's windows lets a second in only once the first is deleted
+ * (GROUP_DELETE), or its topic is.
+ */
+TEST_F(share, charge_kept_until_deleted)
+{
+	unsigned long bytes = get_param("max_user_bytes");
+	unsigned long window = 1024 * 32;	/* slots x sizeof(slot) */
+	char a[MQDEV_NAME_MAX + 1], b[MQDEV_NAME_MAX + 1];
+
+	if (get_param("max_share_inflight") != 1024)
+		SKIP(return, "max_share_inflight is not the default");
+	strcpy(a, topic_name("sharechga"));
+	strcpy(b, topic_name("sharechgb"));
+	ASSERT_EQ(0, create_topic(self->fd, a, 1, 4096, 0));
+	ASSERT_EQ(0, create_topic(self->fd, b, 1, 4096, 0));
+	ASSERT_EQ(0, set_param("max_user_bytes", window + 100));
+	EXPECT_EQ(0, make_group(USER_UID, a, "one"));
+	EXPECT_EQ(EDQUOT, make_group(USER_UID, b, "two"));
+	EXPECT_EQ(0, delete_group(&(struct delete_try){ a, "one", false }));
+	EXPECT_EQ(0, make_group(USER_UID, b, "two"));
+	EXPECT_EQ(EDQUOT, make_group(USER_UID, a, "one"));
+	/* the topic's end frees its memberless group */
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, b));
+	EXPECT_EQ(0, make_group(USER_UID, a, "one"));
+	ASSERT_EQ(0, set_param("max_user_bytes", bytes));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, a));
+}
+
+/*
+ * A copy-out that faults: EFAULT, and what was acquired stays the
+ * member's until its lock ends (the records were taken before the copy).
+ */
+TEST_F(share, acquire_efault)
+{
+	struct mqdev_share_acquire acq = {
+		.records = 8, .count = 4,	/* not a user address */
+	};
+	struct mqdev_share_info info;
+	struct mqdev_share *s;
+	int fd;
+
+	s = join(self->name, "fault", 0, 0);
+	ASSERT_NE(NULL, s);
+	fd = mqdev_share_fd(s);
+	produce_n(_metadata, self->prod, 4);
+	EXPECT_EQ(-EFAULT, acquire_raw(fd, &acq));
+	ASSERT_EQ(0, mqdev_share_describe(fd, "fault", 0, &info));
+	EXPECT_EQ(4, info.acquired);
+	EXPECT_EQ(0, ack_raw(fd, 0, 4, MQDEV_SHARE_RELEASE, 0));
+	mqdev_share_free(s);
+}
+
 TEST_HARNESS_MAIN
