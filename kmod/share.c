@@ -700,7 +700,8 @@ static int acquire_check(const struct mqdev_share_acquire *req,
  * there leaves them acquired until their lock expires.
  *
  * Return: 0; -EINVAL for a bad request; -EBADFD for a handle that is not
- * a share group's member; -ENOMEM; -EFAULT.
+ * a share group's member; -EIDRM for a deleted topic or group; -ENOMEM;
+ * -EFAULT.
  */
 long mqdev_share_acquire(struct mqdev_ioc *ioc,
 			 struct mqdev_share_acquire *req)
@@ -792,7 +793,8 @@ static int ack_owned(struct mqdev_share *sg, struct share_part *sp,
  *
  * Return: 0; -EINVAL for a bad request; -EBADFD for a handle that is not
  * a member; -ERANGE for a range outside the window; -ESTALE for a record
- * of it that is not the member's, or whose lock expired.
+ * of it that is not the member's, or whose lock expired; -EIDRM for a
+ * deleted topic or group.
  */
 long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 {

@@ -1124,4 +1124,51 @@ TEST_F(share, acquire_efault)
 	mqdev_share_free(s);
 }
 
+/*
+ * MQDEV_PARTITION_ANY on 4 partitions: a call's records are of one
+ * partition, the partitions take turns, and every record of every
+ * partition is acquired once.
+ */
+TEST_F(share, any_partition_every_record_once)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct mqdev_delivery d[16];
+	struct mqdev_share *s;
+	uint8_t seen[4][10] = {};
+	uint32_t v, p, calls = 0;
+	int prod, n, i, total = 0;
+
+	strcpy(name, topic_name("shareany"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 4, 1 << 16, 0));
+	prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	for (p = 0; p < 4; p++)
+		for (v = 0; v < 10; v++)
+			ASSERT_EQ(p, produce_one(prod, p, NULL, 0, &v,
+						 sizeof(v), NULL));
+	s = join(name, "any", 0, 0);
+	ASSERT_NE(NULL, s);
+	while ((n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d, 16)) > 0) {
+		ASSERT_GT(20, ++calls);
+		for (i = 0; i < n; i++) {
+			ASSERT_EQ(d[0].partition, d[i].partition);
+			ASSERT_GT(10, d[i].offset);
+			ASSERT_NE(NULL, d[i].rec);
+			EXPECT_EQ(d[i].offset, value_of(d[i].rec));
+			seen[d[i].partition][d[i].offset]++;
+		}
+		ASSERT_EQ(0, accept_all(s, d, n));
+		total += n;
+	}
+	EXPECT_EQ(0, n);
+	EXPECT_EQ(40, total);
+	EXPECT_EQ(4, calls);		/* one call a partition: 10 < 16 */
+	for (p = 0; p < 4; p++)
+		for (v = 0; v < 10; v++)
+			EXPECT_EQ(1, seen[p][v]) TH_LOG("%u:%u", p, v);
+	mqdev_share_free(s);
+	close(prod);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
 TEST_HARNESS_MAIN
