@@ -1171,4 +1171,67 @@ TEST_F(share, any_partition_every_record_once)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
+/*
+ * When partition @p of @s's group has a record available, in ms since @t0,
+ * waiting up to 5 s; it only looks (an acquire would arm the expiry work).
+ */
+static int64_t available_when(struct mqdev_share *s, const char *group,
+			      uint32_t p, uint64_t t0)
+{
+	struct mqdev_share_info info;
+
+	do {
+		if (mqdev_share_describe(mqdev_share_fd(s), group, p, &info))
+			return -1;
+		if (info.available)
+			return now_ms() - t0;
+		usleep(5000);
+	} while (now_ms() - t0 < 5000);
+	return -1;
+}
+
+/*
+ * Locks of two partitions ending at different times: each partition
+ * keeps its own earliest deadline, and the expiry work, which skips a
+ * partition with nothing due, still comes back for the later one.
+ */
+TEST_F(share, expiry_per_partition)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct mqdev_delivery d;
+	struct mqdev_share *a, *b;
+	uint32_t v = 0, p;
+	int64_t t;
+	uint64_t t0;
+	int prod;
+
+	strcpy(name, topic_name("shareexp"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 2, 1 << 16, 0));
+	prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	for (p = 0; p < 2; p++)
+		ASSERT_EQ(p, produce_one(prod, p, NULL, 0, &v, sizeof(v),
+					 NULL));
+	a = join(name, "exp", 400, 0);
+	ASSERT_NE(NULL, a);
+	b = join(name, "exp", 0, 0);
+	ASSERT_NE(NULL, b);
+	t0 = now_ms();
+	ASSERT_EQ(1, mqdev_share_acquire(a, 0, &d, 1));	/* ends at 400 */
+	usleep(300000);
+	ASSERT_EQ(1, mqdev_share_acquire(a, 1, &d, 1));	/* at 700 or so */
+	t = available_when(b, "exp", 0, t0);
+	EXPECT_LE(400, t);
+	/* partition 1's lock has 300 ms to go: not yet */
+	if (t >= 0 && now_ms() - t0 < 650)
+		EXPECT_EQ(0, mqdev_share_acquire(b, 1, &d, 1));
+	t = available_when(b, "exp", 1, t0);
+	EXPECT_LE(700, t);
+	EXPECT_GT(2500, t);
+	mqdev_share_free(a);
+	mqdev_share_free(b);
+	close(prod);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
 TEST_HARNESS_MAIN
