@@ -179,8 +179,10 @@ struct mqdev_handle {
 	u32			wait_part;	/* where POLLOUT waits, or ANY */
 	u32			wait_space;
 	struct mqdev_member	*member;	/* of a group, under both locks */
-	/* of a share group: set at join under groups_lock and h->lock,
-	 * cleared at release under h->lock; read under h->lock */
+	/*
+	 * of a share group: set at join under groups_lock and h->lock,
+	 * cleared at release under h->lock; read under h->lock
+	 */
 	struct mqdev_share_member *share;
 	struct mqdev_session	*session;	/* this handle is a producer session */
 	struct mqdev_bound	*bound;		/* appends as a session */
