@@ -806,6 +806,7 @@ bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
 int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 		       const char *name, bool force,
 		       struct netlink_ext_ack *extack);
+void mqdev_shares_kill(struct mqdev_topic *topic);
 void mqdev_shares_free(struct mqdev_topic *topic);
 
 /* wait.c */

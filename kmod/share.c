@@ -942,6 +942,25 @@ int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 }
 
 /**
+ * mqdev_shares_kill() - a deleted topic's share groups go now
+ * @topic: the topic, off the registry
+ *
+ * Their charges and holds are given back now, not with the topic's last
+ * reference (a handle may keep that long); members left are told -EIDRM.
+ * A group's references to other topics (its dead-letter topic's) go too,
+ * so two topics' groups referring to each other do not keep both.
+ */
+void mqdev_shares_kill(struct mqdev_topic *topic)
+{
+	struct mqdev_share *sg, *next;
+
+	mutex_lock(&topic->groups_lock);
+	list_for_each_entry_safe(sg, next, &topic->shares, node)
+		share_unlist(sg);
+	mutex_unlock(&topic->groups_lock);
+}
+
+/**
  * mqdev_shares_free() - let go of every share group of a topic being freed
  * @topic: the topic
  *

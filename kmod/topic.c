@@ -408,6 +408,7 @@ static void topic_kill(struct mqdev_topic *topic)
 	wake_up_all(&topic->replica_read_wait);
 	wake_up_all(&topic->groups_wait);
 	mqdev_groups_kill(topic);
+	mqdev_shares_kill(topic);
 	/* Its delayed messages go now, with their charges. */
 	mqdev_sched_kill(topic);
 	mqdev_topic_put(topic);

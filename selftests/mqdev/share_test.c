@@ -1073,13 +1073,15 @@ TEST_F(share, block_producer_waits_on_the_window)
 /*
  * A memberless group stays charged to its maker until deleted: a limit of
  * one group's windows lets a second in only once the first is deleted
- * (GROUP_DELETE), or its topic is.
+ * (GROUP_DELETE), or its topic is (at once, though a handle keeps the
+ * deleted topic).
  */
 TEST_F(share, charge_kept_until_deleted)
 {
 	unsigned long bytes = get_param("max_user_bytes");
 	unsigned long window = 1024 * 32;	/* slots x sizeof(slot) */
 	char a[MQDEV_NAME_MAX + 1], b[MQDEV_NAME_MAX + 1];
+	int cons;
 
 	if (get_param("max_share_inflight") != 1024)
 		SKIP(return, "max_share_inflight is not the default");
@@ -1093,9 +1095,12 @@ TEST_F(share, charge_kept_until_deleted)
 	EXPECT_EQ(0, delete_group(&(struct delete_try){ a, "one", false }));
 	EXPECT_EQ(0, make_group(USER_UID, b, "two"));
 	EXPECT_EQ(EDQUOT, make_group(USER_UID, a, "one"));
-	/* the topic's end frees its memberless group */
+	/* the topic's deletion frees its memberless group */
+	cons = attach(b, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, b));
 	EXPECT_EQ(0, make_group(USER_UID, a, "one"));
+	close(cons);
 	ASSERT_EQ(0, set_param("max_user_bytes", bytes));
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, a));
 }
