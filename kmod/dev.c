@@ -87,6 +87,7 @@ static int mqdev_release(struct inode *inode, struct file *file)
 		if (h->bound)
 			mqdev_bound_release(topic, h->bound);
 		mqdev_group_leave(h);
+		mqdev_share_leave(h);
 		mqdev_replica_detach(h, topic);
 		mqdev_swriter_detach(h, topic);
 		if (h->holds)

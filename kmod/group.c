@@ -103,7 +103,9 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 	int err;
 
 	lockdep_assert_held(&topic->groups_lock);
-	if (topic->nr_groups >= mqdev_limit(&max_topic_groups))
+	/* Share groups count against the same limit. */
+	if (topic->nr_groups + topic->nr_shares >=
+	    mqdev_limit(&max_topic_groups))
 		return ERR_PTR(-ENOSPC);
 	err = mqdev_charge(uid, MQDEV_CHARGE_GROUPS, 1);
 	if (err)
@@ -142,11 +144,16 @@ err_unhold:
 	return ERR_PTR(err);
 }
 
-/* The caller's group: its own, holding if it may write the topic. */
+/*
+ * The caller's group: its own, holding if it may write the topic.  One
+ * name, one kind of group: not a share group's (share.c).
+ */
 static struct mqdev_group *group_create_own(const struct sk_buff *nlskb,
 					    struct mqdev_topic *topic,
 					    const char *name, u32 reset)
 {
+	if (mqdev_share_named(topic, name))
+		return ERR_PTR(-EEXIST);
 	return group_create(topic, name, current_fsuid(),
 			    !mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_HOLD),
 			    reset);
@@ -164,7 +171,8 @@ static struct mqdev_group *group_create_own(const struct sk_buff *nlskb,
  *
  * Return: the group; NULL when there is none and !@create; for one that
  * exists, ERR_PTR(-EACCES) without read permission on the topic or
- * ERR_PTR(-EPERM) when it is another user's; making one, ERR_PTR(-ENOSPC)
+ * ERR_PTR(-EPERM) when it is another user's; making one, ERR_PTR(-EEXIST)
+ * for a share group's name, ERR_PTR(-ENOSPC)
  * when the topic has max_topic_groups groups, ERR_PTR(-EDQUOT) past the
  * user's limit, ERR_PTR(-ENOMEM), or ERR_PTR(-EINTR) for a signal.
  */
@@ -384,7 +392,8 @@ static int member_add(struct mqdev_group *g, struct mqdev_member *m)
 	int err = 0;
 
 	mutex_lock(&h->lock);
-	if (h->member || !bitmap_empty(h->subscribed, g->nr_parts))
+	if (h->member || h->share ||
+	    !bitmap_empty(h->subscribed, g->nr_parts))
 		err = -EBUSY;
 	else if (g->nr_members >= MQDEV_MAX_MEMBERS)
 		err = -ENOSPC;
@@ -690,7 +699,8 @@ int mqdev_group_restore(struct mqdev_topic *topic, const char *name,
 	u32 i;
 
 	mutex_lock(&topic->groups_lock);
-	if (mqdev_group_find(topic, name)) {
+	/* One name, one kind of group, as for any other group made. */
+	if (mqdev_group_find(topic, name) || mqdev_share_named(topic, name)) {
 		err = -EEXIST;
 		goto out_unlock;
 	}

@@ -115,7 +115,8 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 			MQDEV_FEAT_GROUP_EVICT | MQDEV_FEAT_TXN_PER_NET |
 			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS |
 			MQDEV_FEAT_SCHEDULE | MQDEV_FEAT_EXCHANGES |
-			MQDEV_FEAT_ROUTE_PROGRAMS | MQDEV_FEAT_SINGLE_WRITER;
+			MQDEV_FEAT_ROUTE_PROGRAMS | MQDEV_FEAT_SINGLE_WRITER |
+			MQDEV_FEAT_SHARE_GROUPS;
 	return 0;
 }
 
@@ -336,6 +337,10 @@ IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK, mqdev_schedule)
 IOC(SCHED_CANCEL, struct mqdev_sched_cancel, 0, PRODUCE, 0, mqdev_sched_cancel)
 IOC(SCHED_LIST, struct mqdev_sched_list, 0, CONSUME, BACK, mqdev_sched_list)
 IOC(TOPIC_CONFIG, struct mqdev_topic_config, 0, ANY, BACK, ioc_topic_config)
+IOC(SHARE_JOIN, struct mqdev_share_join, 0, CONSUME, BACK, mqdev_share_join)
+IOC(SHARE_ACQUIRE, struct mqdev_share_acquire, 0, CONSUME, BACK, mqdev_share_acquire)
+IOC(SHARE_ACK, struct mqdev_share_ack, 0, CONSUME, 0, mqdev_share_ack)
+IOC(SHARE_DESCRIBE, struct mqdev_share_info, 0, CONSUME, BACK, mqdev_share_describe)
 
 struct mqdev_ioctl {
 	unsigned int	cmd;
@@ -387,6 +392,10 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(SCHED_CANCEL),
 	IOC_AT(SCHED_LIST),
 	IOC_AT(TOPIC_CONFIG),
+	IOC_AT(SHARE_JOIN),
+	IOC_AT(SHARE_ACQUIRE),
+	IOC_AT(SHARE_ACK),
+	IOC_AT(SHARE_DESCRIBE),
 };
 
 /**

@@ -140,6 +140,8 @@ struct mqdev_topic {
 	struct mutex		groups_lock;	/* groups and all their state */
 	struct list_head	groups;
 	u32			nr_groups;	/* under groups_lock */
+	struct list_head	shares;		/* share groups: groups_lock */
+	u32			nr_shares;	/* under groups_lock */
 	atomic_t		next_rr;	/* round-robin partition */
 	struct mutex		producers_lock;	/* producers and their users */
 	struct xarray		producers;	/* id -> struct mqdev_pstate */
@@ -177,6 +179,11 @@ struct mqdev_handle {
 	u32			wait_part;	/* where POLLOUT waits, or ANY */
 	u32			wait_space;
 	struct mqdev_member	*member;	/* of a group, under both locks */
+	/*
+	 * of a share group: set at join under groups_lock and h->lock,
+	 * cleared at release under h->lock; read under h->lock
+	 */
+	struct mqdev_share_member *share;
 	struct mqdev_session	*session;	/* this handle is a producer session */
 	struct mqdev_bound	*bound;		/* appends as a session */
 	struct mqdev_replica	*replica;	/* a durable topic's replica */
@@ -786,6 +793,21 @@ static inline size_t mqdev_groups_state_size(const struct mqdev_topic *topic)
 {
 	return sizeof(struct mqdev_group_state) + topic->nr_parts * sizeof(u64);
 }
+
+/* share.c */
+struct mqdev_share_member;
+long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req);
+long mqdev_share_acquire(struct mqdev_ioc *ioc,
+			 struct mqdev_share_acquire *req);
+long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req);
+long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req);
+void mqdev_share_leave(struct mqdev_handle *h);
+bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
+int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
+		       const char *name, bool force,
+		       struct netlink_ext_ack *extack);
+void mqdev_shares_kill(struct mqdev_topic *topic);
+void mqdev_shares_free(struct mqdev_topic *topic);
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,

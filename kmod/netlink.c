@@ -467,8 +467,8 @@ static struct mqdev_group *nl_group_find(const struct sk_buff *skb,
 		return mqdev_group_lookup(skb, topic, name, true);
 	}
 	g = mqdev_group_find(topic, name);
-	if (!g)
-		return ERR_PTR(-ENOENT);
+	if (!g)		/* NULL: a share group's, deleted by share.c */
+		return mqdev_share_named(topic, name) ? NULL : ERR_PTR(-ENOENT);
 	err = mqdev_permits(skb, topic, g, MQDEV_ACT_GROUP_DELETE);
 	return err ? ERR_PTR(err) : g;
 }
@@ -476,6 +476,8 @@ static struct mqdev_group *nl_group_find(const struct sk_buff *skb,
 /*
  * The topic and group a change names, with the topic's groups locked;
  * *@created says whether NL_GROUP_CREATE made it.
+ * NL_GROUP_DELETE gives NULL for a share group of the name (share.c
+ * deletes it).
  */
 static struct mqdev_group *nl_group_lock(struct sk_buff *skb,
 					 struct genl_info *info,
@@ -672,6 +674,8 @@ out_unlock:
 
 int mqdev_nl_group_delete_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	bool force = nla_get_flag(info->attrs[MQDEV_A_FORCE]);
+	char name[MQDEV_NAME_SIZE];
 	struct mqdev_topic *topic;
 	struct mqdev_group *g;
 	bool created;
@@ -680,8 +684,14 @@ int mqdev_nl_group_delete_doit(struct sk_buff *skb, struct genl_info *info)
 	g = nl_group_lock(skb, info, &topic, NL_GROUP_DELETE, &created);
 	if (IS_ERR(g))
 		return PTR_ERR(g);
+	if (!g) {
+		err = nl_name(info, MQDEV_A_GROUP, name) ?:
+		      mqdev_share_delete(skb, topic, name, force, info->extack);
+		nl_group_unlock(topic);
+		return err;
+	}
 	/* Forced, its members are evicted: they own nothing from now on. */
-	if (g->nr_members && !nla_get_flag(info->attrs[MQDEV_A_FORCE])) {
+	if (g->nr_members && !force) {
 		NL_SET_ERR_MSG(info->extack,
 			       "the group has members; stop them, or force");
 		err = -EBUSY;

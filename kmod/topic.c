@@ -142,6 +142,7 @@ static void topic_release(struct kref *ref)
 	mqdev_sched_kill(topic);
 	user_uncharge(topic);
 	mqdev_groups_free(topic);
+	mqdev_shares_free(topic);
 	mqdev_pstates_free(topic);
 	topic_free_rings(topic, topic->nr_parts);
 	atomic64_sub(topic_ring_bytes(topic), &mqdev_ring_bytes);
@@ -262,6 +263,7 @@ static struct mqdev_topic *topic_alloc(struct net *net,
 	init_waitqueue_head(&topic->replica_read_wait);
 	mutex_init(&topic->groups_lock);
 	INIT_LIST_HEAD(&topic->groups);
+	INIT_LIST_HEAD(&topic->shares);
 	mutex_init(&topic->producers_lock);
 	xa_init(&topic->producers);
 	mqdev_sched_init(topic);
@@ -406,6 +408,7 @@ static void topic_kill(struct mqdev_topic *topic)
 	wake_up_all(&topic->replica_read_wait);
 	wake_up_all(&topic->groups_wait);
 	mqdev_groups_kill(topic);
+	mqdev_shares_kill(topic);
 	/* Its delayed messages go now, with their charges. */
 	mqdev_sched_kill(topic);
 	mqdev_topic_put(topic);

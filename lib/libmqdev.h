@@ -773,6 +773,78 @@ uint32_t mqdev_consumer_generation(const struct mqdev_consumer *consumer);
 bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
 			 uint32_t partition);
 
+/* ---- share groups (MQDEV_FEAT_SHARE_GROUPS, since LIBMQDEV_0.4) ----------- */
+
+/*
+ * A member of a share group: records of any partition are acquired one by
+ * one (or in runs), each under a lock that expires, and accepted, released
+ * or rejected by offset range.  Order is not promised.  The group is made
+ * by its first member with these settings; later members get the group's.
+ */
+struct mqdev_share_opts {
+	size_t		sz;		/* sizeof(struct mqdev_share_opts) */
+	uint32_t	lock_ms;	/* a record's lock; 0: the kernel's, 30 s */
+	uint32_t	max_deliveries;	/* then rejected; 0: the kernel's, 5 */
+	uint32_t	reset;		/* a new group: MQDEV_SEEK_EARLIEST (0), _LATEST */
+};
+
+struct mqdev_share;
+
+/*
+ * One record acquired.  @rec is the record in place in the ring mapping, or
+ * NULL when the ring no longer has it (a group of a reader that may not
+ * hold the topic was lapped): acknowledge it all the same.
+ */
+struct mqdev_delivery {
+	const struct mqdev_record *rec;
+	uint64_t	offset;
+	uint64_t	lock_until_ns;	/* CLOCK_MONOTONIC */
+	uint32_t	partition;
+	uint16_t	delivery_count;	/* 1 the first time */
+};
+
+/* Join share group @group of @topic (made if need be); @opts may be NULL. */
+int mqdev_share_new(const char *topic, const char *group,
+		    const struct mqdev_share_opts *opts,
+		    struct mqdev_share **share);
+/* Leave: what the member holds is delivered again at once. */
+void mqdev_share_free(struct mqdev_share *share);
+int mqdev_share_fd(const struct mqdev_share *share);
+uint32_t mqdev_share_member_id(const struct mqdev_share *share);
+/*
+ * Acquire up to @max records (64 a call at most) of @partition, or of any
+ * (MQDEV_PARTITION_ANY), all of one partition: how many, 0 for none now,
+ * or -errno.
+ */
+int mqdev_share_acquire(struct mqdev_share *share, uint32_t partition,
+			struct mqdev_delivery *out, uint32_t max);
+
+struct mqdev_share_ack_opts {
+	size_t		sz;		/* sizeof(struct mqdev_share_ack_opts) */
+	uint32_t	backoff_ms;	/* MQDEV_SHARE_RELEASE: not before */
+	/*
+	 * MQDEV_SHARE_ACCEPT: the deliveries the caller read for the range;
+	 * each is checked to be in the ring still (the ring may lap a
+	 * group that does not hold it) before anything is accepted.
+	 */
+	const struct mqdev_delivery *read;
+	uint32_t	nr_read;
+};
+
+/*
+ * @type (MQDEV_SHARE_ACCEPT, _RELEASE or _REJECT) every record of
+ * [@first, @last) of @partition, all held by this member: 0, or -ESTALE
+ * (one is not, or its lock expired) or -ERANGE with nothing changed;
+ * -ENODATA with nothing changed for an accept of which a record of
+ * @opts->read was overwritten before it was done being read (release it).
+ */
+int mqdev_share_ack(struct mqdev_share *share, uint32_t partition,
+		    uint64_t first, uint64_t last, uint32_t type,
+		    const struct mqdev_share_ack_opts *opts);
+/* On a handle attached to consume: a share group's window in @partition. */
+int mqdev_share_describe(int fd, const char *group, uint32_t partition,
+			 struct mqdev_share_info *info);
+
 /* ---- the control channel: generic netlink, through libmnl ------------------ */
 
 struct mqdev_nl;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1286,6 +1287,7 @@ static const char consume_usage[] =
 "                           [--partition P] [--count N] [--timeout MS]\n"
 "                           [--keys] [--headers] [--no-hold] [--copy]\n"
 "                           [--group G [--commit manual|auto]]\n"
+"                           [--share-group G [--reject-if PATTERN]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
 "without --count or --timeout it follows the topic until interrupted\n"
@@ -1304,7 +1306,13 @@ static const char consume_usage[] =
 "                    members share the partitions, and it goes on where it\n"
 "                    left off (--from earliest|latest: where a new group starts)\n"
 "  --commit manual   commit records only once they are written out (default)\n"
-"  --commit auto     commit every second, whatever was written\n";
+"  --commit auto     commit every second, whatever was written\n"
+"  --share-group G   read as a member of share group G (provisional): any\n"
+"                    member takes any record, in no promised order, and\n"
+"                    each is accepted once written out (--from earliest|\n"
+"                    latest: where a new group starts)\n"
+"  --reject-if PAT   with --share-group: reject, not accept, a record whose\n"
+"                    value contains PAT (for testing)\n";
 
 struct consume_opts {
 	uint32_t whence;
@@ -1317,6 +1325,8 @@ struct consume_opts {
 	bool hold;
 	const char *group;
 	bool auto_commit;
+	const char *share_group;
+	const char *reject_if;
 };
 
 /* A record's headers, as JSON pairs or as K=V,K2=V2 (a null value: K). */
@@ -1410,6 +1420,103 @@ static void consume_seek(struct mqdev_consumer *c, const char *topic,
 	}
 }
 
+static bool share_rejects(const struct mqdev_record *rec, const char *pat)
+{
+	return pat && rec && memmem(mqdev_record_value(rec),
+				    mqdev_record_value_len(rec), pat,
+				    strlen(pat));
+}
+
+/* Accept only what is still as it was read; else let it go again. */
+static int share_ack_one(struct mqdev_share *s, const struct mqdev_delivery *d,
+			 uint32_t type)
+{
+	LIBMQDEV_OPTS(mqdev_share_ack_opts, opts, .read = d, .nr_read = 1);
+	int err;
+
+	err = mqdev_share_ack(s, d->partition, d->offset, d->offset + 1, type,
+			      &opts);
+	if (err == -ENODATA)
+		err = mqdev_share_ack(s, d->partition, d->offset,
+				      d->offset + 1, MQDEV_SHARE_RELEASE, NULL);
+	return err;
+}
+
+/* Print, then accept (or reject) each record of a run, one by one. */
+static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
+			int n, const struct consume_opts *o)
+{
+	uint32_t type;
+	int i, err;
+
+	for (i = 0; i < n; i++)
+		if (d[i].rec)
+			print_record(d[i].rec, o);
+	/* Written out first: only then are they done. */
+	if (fflush(stdout) == EOF)
+		return -EIO;
+	for (i = 0; i < n; i++) {
+		/* Never accept what was not read: the ring took it first. */
+		if (!d[i].rec)
+			type = MQDEV_SHARE_RELEASE;
+		else
+			type = share_rejects(d[i].rec, o->reject_if) ?
+			       MQDEV_SHARE_REJECT : MQDEV_SHARE_ACCEPT;
+		err = share_ack_one(s, &d[i], type);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * mqctl consume --share-group: acquire, print, accept.  The kernel has no
+ * wake-up for a share group yet: an idle member looks again every 10 ms.
+ */
+static int consume_share(const char *topic, const struct consume_opts *o)
+{
+	LIBMQDEV_OPTS(mqdev_share_opts, sopts, .reset = o->whence);
+	struct mqdev_delivery d[64];
+	struct mqdev_share *s;
+	uint64_t got = 0;
+	int n, idle = 0, err, want;
+
+	if (o->whence == MQDEV_SEEK_OFFSET || o->partition !=
+	    MQDEV_PARTITION_ALL || o->group)
+		die("--share-group: the group decides partitions and offsets");
+	err = mqdev_share_new(topic, o->share_group, &sopts, &s);
+	if (err == -EEXIST)
+		die("join share group '%s': '%s' has a consumer group of that "
+		    "name", o->share_group, topic);
+	check(err, "join share group", o->share_group);
+	while (!stop && (!o->count || got < o->count)) {
+		want = 64;
+		if (o->count && o->count - got < 64)
+			want = o->count - got;
+		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d, want);
+		check(n < 0 ? n : 0, "acquire from", topic);
+		if (!n) {
+			if (o->timeout >= 0 && idle >= o->timeout)
+				break;
+			usleep(10000);
+			idle += 10;
+			continue;
+		}
+		idle = 0;
+		err = share_finish(s, d, n, o);
+		if (err == -EIO && stop)
+			break;
+		if (err == -EIO)
+			die("consume from '%s': writing out: %s", topic,
+			    strerror(errno));
+		check(err, "accept for share group", o->share_group);
+		got += n;
+	}
+	/* What was acquired and not written out goes back at once. */
+	mqdev_share_free(s);
+	return 0;
+}
+
 static int cmd_consume(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1424,6 +1531,8 @@ static int cmd_consume(int argc, char **argv)
 		{ "copy", no_argument, NULL, 'C' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "commit", required_argument, NULL, 'c' },
+		{ "share-group", required_argument, NULL, 's' },
+		{ "reject-if", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1470,12 +1579,18 @@ static int cmd_consume(int argc, char **argv)
 			else if (strcmp(optarg, "manual"))
 				die("--commit: manual or auto, not '%s'", optarg);
 			break;
+		case 's': o.share_group = optarg; break;
+		case 'r': o.reject_if = optarg; break;
 		case 'h': fputs(consume_usage, stdout); return 0;
 		default: fputs(consume_usage, stderr); return 2;
 		}
 	}
 	if (optind != argc - 1)
 		die("consume: one topic name, please (see --help)");
+	if (o.reject_if && !o.share_group)
+		die("--reject-if: only with --share-group");
+	if (o.share_group)
+		return consume_share(argv[optind], &o);
 
 	/* --commit auto: a member commits every second */
 	copts.auto_commit_ms = o.auto_commit ? 1000 : 0;
@@ -1543,7 +1658,7 @@ static int cmd_consume(int argc, char **argv)
 
 static const char group_usage[] =
 "usage: mqctl group list\n"
-"       mqctl group describe GROUP\n"
+"       mqctl group describe GROUP [--topic T]\n"
 "       mqctl group reset GROUP --topic T --to earliest|latest|OFFSET|@TIME\n"
 "                         [--partition P] [--force]\n"
 "       mqctl group delete GROUP [--topic T] [--force]\n"
@@ -1553,7 +1668,10 @@ static const char group_usage[] =
 "  --force      reset although the group has members (they are moved);\n"
 "               delete although it has members (they are evicted)\n"
 "\n"
-"A group belongs to the user that made it; its topic's owner may delete it.\n";
+"A group belongs to the user that made it; its topic's owner may delete it.\n"
+"A share group (provisional) is described and deleted with --topic: its\n"
+"in-flight window in each partition and the records in it by state.  It\n"
+"outlives its members: what they did not finish waits for the next one.\n";
 
 static struct mqdev_nl *open_nl(void)
 {
@@ -1693,12 +1811,99 @@ static int group_list(struct mqdev_nl *nl, int argc, char **argv)
 	return 0;
 }
 
+/* A share group's windows, one line (or object) a partition. */
+static void print_share_part(const struct mqdev_share_info *in, uint32_t p)
+{
+	if (json) {
+		printf("%s{\"partition\":%u,\"start\":%" PRIu64 ",\"end\":%"
+		       PRIu64 ",\"available\":%u,\"acquired\":%u,"
+		       "\"acknowledged\":%u,\"rejected\":%u}", p ? "," : "", p,
+		       (uint64_t)in->start, (uint64_t)in->end, in->available,
+		       in->acquired, in->acknowledged, in->rejected);
+		return;
+	}
+	printf("%9u %12" PRIu64 " %12" PRIu64 " %9u %9u %12u %9u\n", p,
+	       (uint64_t)in->start, (uint64_t)in->end, in->available,
+	       in->acquired, in->acknowledged, in->rejected);
+}
+
+/* A descriptor attached to consume @topic, or the end of mqctl. */
+static int attach_consume(const char *topic, struct mqdev_attach *at)
+{
+	int fd = mqdev_open();
+
+	check(fd < 0 ? fd : 0, "open", MQDEV_DEVICE);
+	memset(at, 0, sizeof(*at));
+	check(mqdev_name_set(at->name, topic), "attach to", topic);
+	at->flags = MQDEV_ATTACH_CONSUME;
+	if (ioctl(fd, MQDEV_IOC_ATTACH, at))
+		check(-errno, "attach to", topic);
+	return fd;
+}
+
+/* 0, or -ENOENT when @topic has no share group @group. */
+static int share_describe(const char *group, const char *topic)
+{
+	struct mqdev_share_info in;
+	struct mqdev_attach at;
+	uint32_t p;
+	int fd, err;
+
+	fd = attach_consume(topic, &at);
+	err = mqdev_share_describe(fd, group, 0, &in);
+	if (err == -ENOENT) {
+		close(fd);
+		return err;
+	}
+	check(err, "describe share group", group);
+	if (json)
+		printf("{\"group\":\"%s\",\"topic\":\"%s\",\"type\":\"share\","
+		       "\"members\":%u,\"lock_ms\":%u,\"max_deliveries\":%u,"
+		       "\"lost\":%" PRIu64 ",\"rejected_total\":%" PRIu64
+		       ",\"partitions\":[", group, topic,
+		       in.members, in.lock_ms, in.max_deliveries,
+		       (uint64_t)in.lost, (uint64_t)in.rejected_total);
+	else
+		printf("Share group %s on %s: %u members, locks of %u ms, at "
+		       "most %u deliveries, %" PRIu64 " lost to the ring, %"
+		       PRIu64 " rejected in all\n"
+		       "%9s %12s %12s %9s %9s %12s %9s\n",
+		       group, topic, in.members, in.lock_ms, in.max_deliveries,
+		       (uint64_t)in.lost, (uint64_t)in.rejected_total,
+		       "PARTITION", "START", "END", "AVAILABLE", "ACQUIRED",
+		       "ACKNOWLEDGED", "REJECTED");
+	for (p = 0; p < at.partitions; p++) {
+		check(mqdev_share_describe(fd, group, p, &in),
+		      "describe share group", group);
+		print_share_part(&in, p);
+	}
+	if (json)
+		puts("]}");
+	close(fd);
+	return 0;
+}
+
 static int group_describe(struct mqdev_nl *nl, int argc, char **argv)
 {
-	int n = 0;
+	static const struct option opts[] = {
+		{ "topic", required_argument, NULL, 't' },
+		{}
+	};
+	const char *topic = NULL;
+	int n = 0, opt;
 
-	if (argc != 2)
+	while ((opt = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+		if (opt != 't') {
+			fputs(group_usage, stderr);
+			return 2;
+		}
+		topic = optarg;
+	}
+	if (optind != argc - 1)
 		die("group describe: one group name, please");
+	argv += optind - 1;
+	if (topic && !share_describe(argv[1], topic))
+		return 0;
 	if (json)
 		putchar('[');
 	nl_check(nl, mqdev_group_get(nl, argv[1], NULL, print_group_detail, &n),

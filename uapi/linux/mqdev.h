@@ -784,6 +784,104 @@ struct mqdev_group_commit {
 };
 
 /*
+ * Share groups (provisional numbers: the integrator assigns them at merge).
+ * Records of a partition are handed out one by one, or in runs, to any
+ * member, each acquired with a lock that expires; the member accepts,
+ * releases or rejects them by offset range.  Order is not promised.
+ * Documentation/mqdev.rst, "Share groups", has the in-flight window.
+ *
+ * MQDEV_IOC_SHARE_JOIN makes a consuming handle a member of a share group of
+ * its topic for as long as the handle lives; not a member of a consumer
+ * group (EBUSY).  The first member makes the group with @lock_ms (0: the
+ * default, 30 s; else MQDEV_SHARE_MIN_LOCK_MS to _MAX_LOCK_MS),
+ * @max_deliveries (0: 5; at most MQDEV_SHARE_MAX_DELIVERIES) and @reset
+ * (MQDEV_SEEK_EARLIEST or _LATEST); later ones get the group's back in them.
+ */
+struct mqdev_share_join {
+	char	group[MQDEV_NAME_SIZE];
+	__u32	reset;		/* in: for a new group; out: the group's */
+	__u32	flags;		/* none defined yet */
+	__u32	lock_ms;	/* in: for a new group, or 0; out: the group's */
+	__u32	max_deliveries;	/* in: for a new group, or 0; out: the group's */
+	__u32	member_id;	/* out */
+	__u32	window;		/* out: in-flight records a partition, at most */
+	__u64	reserved[2];
+};
+
+#define MQDEV_SHARE_MIN_LOCK_MS		10
+#define MQDEV_SHARE_MAX_LOCK_MS		3600000		/* an hour */
+#define MQDEV_SHARE_MAX_DELIVERIES	1000
+#define MQDEV_SHARE_MAX_BACKOFF_MS	3600000
+#define MQDEV_SHARE_ACQUIRE_MAX		256
+
+/* One record acquired: its place in the partition's ring mapping. */
+struct mqdev_share_record {
+	__u64	offset;
+	__u64	pos;		/* byte position in the partition's ring */
+	__u64	lock_until;	/* CLOCK_MONOTONIC ns, the caller's time namespace */
+	__u32	partition;
+	__u32	len;		/* the record's, header included */
+	__u16	delivery_count;	/* 1 the first time */
+	__u16	reserved[3];
+};
+
+/*
+ * MQDEV_IOC_SHARE_ACQUIRE: take up to @count records (at most
+ * MQDEV_SHARE_ACQUIRE_MAX) of @partition, or of the next partition with
+ * some (MQDEV_PARTITION_ANY), into @records, @record_size bytes apart (at
+ * most a page).  @count comes back as how many were taken (0: none
+ * available now), all of one partition, oldest first.
+ */
+struct mqdev_share_acquire {
+	__u64	records;	/* in: user pointer to mqdev_share_record[] */
+	__u32	count;		/* in: room; out: taken */
+	__u32	record_size;	/* in: sizeof(struct mqdev_share_record), or 0 */
+	__u32	partition;	/* in: a number or MQDEV_PARTITION_ANY */
+	__u32	flags;		/* none defined yet */
+	__u64	reserved[2];
+};
+
+/* struct mqdev_share_ack.type */
+#define MQDEV_SHARE_ACCEPT	1	/* done (0 is no type: EINVAL) */
+#define MQDEV_SHARE_RELEASE	2	/* deliver again, after @backoff_ms */
+#define MQDEV_SHARE_REJECT	3	/* put aside, never delivered again */
+
+/*
+ * MQDEV_IOC_SHARE_ACK: every record of [@first, @last) of @partition, all
+ * acquired by this member and still locked (else ESTALE, nothing changed;
+ * outside the in-flight window, ERANGE), is accepted, released or rejected.
+ */
+struct mqdev_share_ack {
+	__u64	first;
+	__u64	last;		/* past the range's last offset */
+	__u32	partition;
+	__u32	type;		/* MQDEV_SHARE_* */
+	__u32	backoff_ms;	/* RELEASE only, else 0 */
+	__u32	flags;		/* none defined yet */
+	__u64	reserved[2];
+};
+
+/*
+ * MQDEV_IOC_SHARE_DESCRIBE, on a consuming handle: a share group's window
+ * in @partition and the records in it by state.
+ */
+struct mqdev_share_info {
+	char	group[MQDEV_NAME_SIZE];	/* in */
+	__u32	partition;	/* in */
+	__u32	members;	/* out, and the rest */
+	__u64	start;		/* every record before it is done */
+	__u64	end;		/* no record from it on was looked at yet */
+	__u32	available;
+	__u32	acquired;
+	__u32	acknowledged;
+	__u32	rejected;
+	__u32	lock_ms;
+	__u32	max_deliveries;
+	__u64	lost;		/* records the ring reclaimed before done */
+	__u64	rejected_total;	/* records put aside since the group was made */
+};
+
+/*
  * MQDEV_IOC_PRODUCER_INIT turns a handle that is not attached to any topic
  * into a producer session.  With a name, the session takes over that stable
  * producer identity: the same producer id, its sequence numbers where they
@@ -1405,6 +1503,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_ROUTE_PROGRAMS _BITULL(9) /* headers exchanges, programs */
 #define MQDEV_FEAT_SCHEDULE	_BITULL(10) /* delayed messages, expiry */
 #define MQDEV_FEAT_SINGLE_WRITER _BITULL(11) /* single-writer topics */
+#define MQDEV_FEAT_SHARE_GROUPS	_BITULL(12) /* share groups (provisional) */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -1448,5 +1547,10 @@ struct mqdev_version {
 #define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x51, struct mqdev_sched_cancel)
 #define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x52, struct mqdev_sched_list)
 #define MQDEV_IOC_TOPIC_CONFIG	_IOWR(MQDEV_IOC_MAGIC, 0x07, struct mqdev_topic_config)
+/* share groups: provisional numbers */
+#define MQDEV_IOC_SHARE_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x60, struct mqdev_share_join)
+#define MQDEV_IOC_SHARE_ACQUIRE	_IOWR(MQDEV_IOC_MAGIC, 0x61, struct mqdev_share_acquire)
+#define MQDEV_IOC_SHARE_ACK	 _IOW(MQDEV_IOC_MAGIC, 0x62, struct mqdev_share_ack)
+#define MQDEV_IOC_SHARE_DESCRIBE _IOWR(MQDEV_IOC_MAGIC, 0x63, struct mqdev_share_info)
 
 #endif /* _UAPI_LINUX_MQDEV_H */

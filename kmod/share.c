@@ -1,0 +1,1039 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Share groups (KIP-932's model): records of a partition are handed out to
+ * any member, each under a lock that expires, and accepted, released or
+ * rejected one by one.  Per partition the group keeps an in-flight window
+ * of offsets [start, end) with a slot per record; before start every record
+ * is done, from end on none was looked at.  Documentation/mqdev.rst, "Share
+ * groups", has the design; the uapi numbers are provisional.
+ *
+ * A group outlives its members (KIP-932): its windows and delivery counts
+ * stay until netlink GROUP_DELETE or its topic's end, so a record that
+ * kills every member that takes it still reaches max_deliveries, and a
+ * lone member that restarts goes on where the group was.
+ *
+ * Locks: groups are on topic->shares under topic->groups_lock; a group's
+ * state is under its own sg->lock, taken inside groups_lock and outside a
+ * partition's lock.  No user memory is touched under either.  A group is
+ * counted (sg->ref): one for the topic's list, one a member, and one for
+ * a describe that let go of groups_lock.
+ */
+
+#include <linux/bitmap.h>
+#include <linux/jiffies.h>
+#include <linux/kref.h>
+#include <linux/ktime.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/time_namespace.h>
+#include <net/netlink.h>
+#include "mqdev.h"
+
+MQDEV_LIMIT(max_share_inflight, 1024, 16, 65536,
+	    "Most in-flight records of a share group in one partition");
+
+#define SHARE_DEFAULT_LOCK_MS		30000
+#define SHARE_DEFAULT_DELIVERIES	5
+
+enum share_state {
+	SLOT_AVAILABLE,
+	SLOT_ACQUIRED,
+	SLOT_ACKED,
+	SLOT_REJECTED,
+	SLOT_LOST,		/* the ring reclaimed it before it was done */
+};
+
+/* One record of the window; what is outside [start, end) is stale. */
+struct share_slot {
+	u64	pos;		/* the record's position in the ring */
+	u64	time;		/* acquired: lock's end; available: back-off's */
+	u32	member;		/* acquired: by whom */
+	u32	len;
+	u16	count;		/* deliveries so far */
+	u8	state;		/* enum share_state */
+};
+
+struct share_part {
+	u64			start, end;	/* offsets */
+	u64			start_pos;	/* held: hold.pos points here */
+	u64			end_pos;
+	u32			nr_acquired;	/* slots acquired: 0, not scanned */
+	u64			deadline;	/* no lock ends before: U64_MAX */
+	struct mqdev_hold	hold;
+	struct share_slot	*slots;
+};
+
+struct mqdev_share {
+	struct list_head	node;		/* on topic->shares */
+	struct mqdev_topic	*topic;
+	char			name[MQDEV_NAME_SIZE];
+	kuid_t			uid;		/* its maker, charged */
+	struct kref		ref;
+	struct mutex		lock;		/* all below */
+	bool			dead;		/* deleted under its members */
+	u32			nr_members;
+	u32			next_member_id;
+	u32			lock_ms;
+	u32			max_deliveries;
+	u32			reset;
+	u32			window;		/* slots a partition: 2^n */
+	u32			next_part;	/* MQDEV_PARTITION_ANY's turn */
+	bool			holds;
+	u32			nr_charged;	/* parts whose window is charged */
+	u64			lost;		/* records lost to the ring */
+	u64			rejected;	/* records put aside, ever */
+	u64			expire_at;	/* the work's, or U64_MAX */
+	struct delayed_work	expire;
+	u32			nr_parts;
+	struct share_part	parts[] __counted_by(nr_parts);
+};
+
+struct mqdev_share_member {
+	struct mqdev_share	*sg;
+	u32			id;
+};
+
+static struct share_slot *share_slot(struct mqdev_share *sg,
+				     struct share_part *sp, u64 offset)
+{
+	return &sp->slots[offset & (sg->window - 1)];
+}
+
+/* ---- making and freeing ------------------------------------------------ */
+
+static struct mqdev_share *share_find(struct mqdev_topic *topic,
+				      const char *name)
+{
+	struct mqdev_share *sg;
+
+	lockdep_assert_held(&topic->groups_lock);
+	list_for_each_entry(sg, &topic->shares, node)
+		if (!strcmp(sg->name, name))
+			return sg;
+	return NULL;
+}
+
+/**
+ * mqdev_share_named() - has the topic a share group of this name?
+ * @topic: the topic, its groups_lock held
+ * @name: the name
+ *
+ * Return: true if it has: a consumer group may not take the name.
+ */
+bool mqdev_share_named(struct mqdev_topic *topic, const char *name)
+{
+	return share_find(topic, name);
+}
+
+static void share_expire_work(struct work_struct *work);
+
+/* The bytes a partition's window takes, charged to the group's maker. */
+static u64 share_window_bytes(const struct mqdev_share *sg)
+{
+	return (u64)sg->window * sizeof(struct share_slot);
+}
+
+/*
+ * Lets go of what share_create() took: the holds, the slots, the charge.
+ * Every part's hold node is initialised before anything can fail, so a
+ * part share_create() did not reach is let go as a no-op.
+ */
+static void share_free(struct mqdev_share *sg)
+{
+	u32 i;
+
+	cancel_delayed_work_sync(&sg->expire);
+	for (i = 0; i < sg->nr_parts; i++) {
+		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
+		kvfree(sg->parts[i].slots);
+	}
+	mqdev_uncharge(sg->uid, MQDEV_CHARGE_BYTES,
+		       sg->nr_charged * share_window_bytes(sg));
+	mqdev_uncharge(sg->uid, MQDEV_CHARGE_GROUPS, 1);
+	kfree(sg);
+}
+
+static void share_release(struct kref *ref)
+{
+	share_free(container_of(ref, struct mqdev_share, ref));
+}
+
+/* A partition's window: charged, allocated and placed at the reset. */
+static int share_part_init(struct mqdev_share *sg, u32 i)
+{
+	struct share_part *sp = &sg->parts[i];
+	int err;
+
+	err = mqdev_charge(sg->uid, MQDEV_CHARGE_BYTES, share_window_bytes(sg));
+	if (err)
+		return err;
+	sg->nr_charged++;
+	sp->slots = kvcalloc(sg->window, sizeof(*sp->slots),
+			     GFP_KERNEL_ACCOUNT);
+	if (!sp->slots)
+		return -ENOMEM;
+	err = mqdev_ring_seek(&sg->topic->parts[i], sg->reset, &sp->start,
+			      &sp->start_pos, &sp->hold, sg->holds, false);
+	if (err)
+		return err;
+	sp->end = sp->start;
+	sp->end_pos = sp->start_pos;
+	return 0;
+}
+
+/* Its maker may write the topic: its window holds a block topic's records. */
+static bool share_may_hold(struct mqdev_topic *topic)
+{
+	return !mqdev_permits(NULL, topic, NULL, MQDEV_ACT_HOLD);
+}
+
+/*
+ * A new group, not yet on the topic's list: made without groups_lock (it
+ * allocates and places every partition, which may sleep on their locks).
+ */
+static struct mqdev_share *share_create(struct mqdev_topic *topic,
+					const struct mqdev_share_join *req)
+{
+	struct share_part *sp;
+	struct mqdev_share *sg;
+	kuid_t uid = current_fsuid();
+	u32 i;
+	int err;
+
+	err = mqdev_charge(uid, MQDEV_CHARGE_GROUPS, 1);
+	if (err)
+		return ERR_PTR(err);
+	sg = kzalloc(struct_size(sg, parts, topic->nr_parts),
+		     GFP_KERNEL_ACCOUNT);
+	if (!sg) {
+		mqdev_uncharge(uid, MQDEV_CHARGE_GROUPS, 1);
+		return ERR_PTR(-ENOMEM);
+	}
+	sg->nr_parts = topic->nr_parts;
+	sg->topic = topic;
+	strscpy_pad(sg->name, req->group);
+	sg->uid = uid;
+	kref_init(&sg->ref);		/* the topic's list's, once on it */
+	mutex_init(&sg->lock);
+	sg->lock_ms = req->lock_ms ?: SHARE_DEFAULT_LOCK_MS;
+	sg->max_deliveries = req->max_deliveries ?: SHARE_DEFAULT_DELIVERIES;
+	sg->reset = req->reset;
+	sg->window = roundup_pow_of_two(mqdev_limit(&max_share_inflight));
+	sg->holds = share_may_hold(topic);
+	sg->expire_at = U64_MAX;
+	INIT_DELAYED_WORK(&sg->expire, share_expire_work);
+
+	/* All of them first: share_free() lets go of every part's hold. */
+	for (i = 0; i < sg->nr_parts; i++) {
+		sp = &sg->parts[i];
+		INIT_LIST_HEAD(&sp->hold.node);
+		sp->hold.pos = &sp->start_pos;
+		sp->deadline = U64_MAX;
+	}
+	for (i = 0; i < sg->nr_parts; i++) {
+		err = share_part_init(sg, i);
+		if (err)
+			goto err_free;
+	}
+	return sg;
+
+err_free:
+	share_free(sg);
+	return ERR_PTR(err);
+}
+
+static int join_check(const struct mqdev_share_join *req)
+{
+	if (req->flags || req->member_id || req->window ||
+	    req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (req->reset != MQDEV_SEEK_EARLIEST &&
+	    req->reset != MQDEV_SEEK_LATEST)
+		return -EINVAL;
+	if (req->lock_ms && (req->lock_ms < MQDEV_SHARE_MIN_LOCK_MS ||
+			     req->lock_ms > MQDEV_SHARE_MAX_LOCK_MS))
+		return -EINVAL;
+	if (req->max_deliveries > MQDEV_SHARE_MAX_DELIVERIES)
+		return -EINVAL;
+	return mqdev_name_check(req->group);
+}
+
+/*
+ * The group named, that the caller may join, or @*spare put in its place
+ * (then taken: @*spare becomes NULL).  -EAGAIN: there is none and no
+ * spare; share_create() makes one without groups_lock, which GROUP_COMMIT
+ * needs, and the caller comes back.
+ */
+static struct mqdev_share *share_lookup(struct mqdev_topic *topic,
+					const struct mqdev_share_join *req,
+					struct mqdev_share **spare)
+{
+	struct mqdev_share *sg;
+	int err;
+
+	lockdep_assert_held(&topic->groups_lock);
+	/* One name, one kind of group: Kafka's group type. */
+	if (mqdev_group_find(topic, req->group))
+		return ERR_PTR(-EEXIST);
+	sg = share_find(topic, req->group);
+	if (sg) {
+		err = mqdev_owner_permits(topic->net, sg->uid);
+		return err ? ERR_PTR(err) : sg;
+	}
+	if (!*spare)
+		return ERR_PTR(-EAGAIN);
+	/* Share groups and consumer groups share the topic's one limit. */
+	if (topic->nr_shares + topic->nr_groups >= mqdev_limit_topic_groups())
+		return ERR_PTR(-ENOSPC);
+	sg = *spare;
+	*spare = NULL;
+	list_add_tail(&sg->node, &topic->shares);
+	topic->nr_shares++;
+	return sg;
+}
+
+/**
+ * mqdev_share_join() - MQDEV_IOC_SHARE_JOIN: the handle joins a share group
+ * @ioc: the call, on a handle attached to consume
+ * @req: the group's name and, for a new one, its settings; the group's
+ *	 settings and the member's id go back
+ *
+ * Return: 0; -EINVAL for a bad request or a replica's handle; -EOPNOTSUPP
+ * on a single-writer topic; -EBUSY for a handle already in a group;
+ * -EEXIST for a consumer group's name; -EPERM for another user's group;
+ * -EACCES, -ENOSPC, -EDQUOT, -ENOMEM, -EINTR.
+ */
+long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
+{
+	struct mqdev_handle *h = ioc->h;
+	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_share *sg, *spare = NULL;
+	struct mqdev_share_member *m;
+	int err;
+
+	err = join_check(req);
+	if (err)
+		return err;
+	if (handle_replica(h))
+		return -EINVAL;
+	/*
+	 * Not on a durable topic yet: its ring lets go of what the replica
+	 * has, window or not, and reading the replica's history is to come.
+	 */
+	if (mqdev_swriter(topic) || (topic->flags & MQDEV_TOPIC_DURABLE))
+		return -EOPNOTSUPP;
+	err = mqdev_permits(NULL, topic, NULL, MQDEV_ACT_CONSUME);
+	if (err)
+		return err;
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	if (!m)
+		return -ENOMEM;
+
+again:
+	mutex_lock(&topic->groups_lock);
+	mutex_lock(&h->lock);
+	/* Not a group's member, nor a reader placed by MQDEV_IOC_SEEK. */
+	err = h->member || h->share ||
+	      !bitmap_empty(h->subscribed, topic->nr_parts) ? -EBUSY : 0;
+	mutex_unlock(&h->lock);
+	sg = err ? ERR_PTR(err) : share_lookup(topic, req, &spare);
+	if (sg == ERR_PTR(-EAGAIN)) {
+		mutex_unlock(&topic->groups_lock);
+		spare = share_create(topic, req);
+		if (!IS_ERR(spare))
+			goto again;
+		sg = spare;
+		spare = NULL;
+		mutex_lock(&topic->groups_lock);
+	}
+	if (IS_ERR(sg)) {
+		mutex_unlock(&topic->groups_lock);
+		kfree(m);
+		if (spare)
+			share_free(spare);
+		return PTR_ERR(sg);
+	}
+	mutex_lock(&sg->lock);
+	/* Ids are never reused: one member may not ack another's records. */
+	if (sg->next_member_id == U32_MAX) {
+		mutex_unlock(&sg->lock);
+		mutex_unlock(&topic->groups_lock);
+		kfree(m);
+		return -ENOSPC;
+	}
+	kref_get(&sg->ref);		/* the member's */
+	m->sg = sg;
+	m->id = ++sg->next_member_id;
+	sg->nr_members++;
+	req->reset = sg->reset;
+	req->lock_ms = sg->lock_ms;
+	req->max_deliveries = sg->max_deliveries;
+	req->window = sg->window;
+	req->member_id = m->id;
+	mutex_unlock(&sg->lock);
+	mutex_lock(&h->lock);
+	h->share = m;
+	mutex_unlock(&h->lock);
+	mutex_unlock(&topic->groups_lock);
+	if (spare)		/* another join made the group meanwhile */
+		share_free(spare);
+	return 0;
+}
+
+/* ---- the window ------------------------------------------------------ */
+
+/* Put aside for good, and counted: the group's total outlives the window. */
+static void share_reject(struct mqdev_share *sg, struct share_slot *slot)
+{
+	slot->state = SLOT_REJECTED;
+	sg->rejected++;
+}
+
+/* @n acquired slots of @sp are not any more (accepted, released, ...). */
+static void share_unacquired(struct share_part *sp, u32 n)
+{
+	sp->nr_acquired -= n;
+	if (!sp->nr_acquired)
+		sp->deadline = U64_MAX;
+}
+
+/* Available again, after @until (0: at once), or rejected past the limit. */
+static void share_make_available(struct mqdev_share *sg,
+				 struct share_slot *slot, u64 until)
+{
+	slot->member = 0;
+	if (slot->count >= sg->max_deliveries) {
+		share_reject(sg, slot);
+		return;
+	}
+	slot->state = SLOT_AVAILABLE;
+	slot->time = until;
+}
+
+/* Move start past done records; producers waiting for room may go on. */
+static void share_advance(struct mqdev_share *sg, u32 p)
+{
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u64 start = sp->start, pos = sp->start_pos;
+
+	while (start < sp->end) {
+		slot = share_slot(sg, sp, start);
+		if (slot->state == SLOT_AVAILABLE ||
+		    slot->state == SLOT_ACQUIRED)
+			break;
+		pos = slot->pos + MQDEV_RECORD_SPACE(slot->len);
+		start++;
+	}
+	if (start == sp->start)
+		return;
+	sp->start = start;
+	WRITE_ONCE(sp->start_pos, start == sp->end ? sp->end_pos : pos);
+	if (sg->holds)
+		mqdev_ring_moved(&sg->topic->parts[p]);
+}
+
+/*
+ * Lapped (a group that does not hold, on a ring that reclaimed past its
+ * end): the window restarts at the tail.  What it held is gone.
+ */
+static void share_resync(struct mqdev_share *sg, struct share_part *sp,
+			 struct mqdev_part *part)
+{
+	struct mqdev_record *rec;
+	u64 tail, offset, off;
+	u8 state;
+
+	for (off = sp->start; off < sp->end; off++) {
+		state = share_slot(sg, sp, off)->state;
+		if (state == SLOT_AVAILABLE || state == SLOT_ACQUIRED)
+			sg->lost++;
+	}
+	share_unacquired(sp, sp->nr_acquired);
+
+	do {
+		tail = READ_ONCE(part->ctrl->tail);
+		rec = mqdev_ring_record(part, tail);
+		offset = READ_ONCE(rec->offset);
+		/* Pairs with smp_wmb() in ring_publish_tail(). */
+		smp_rmb();
+	} while (READ_ONCE(part->ctrl->tail) != tail);
+	sp->start = offset;
+	sp->end = offset;
+	WRITE_ONCE(sp->start_pos, tail);
+	sp->end_pos = tail;
+}
+
+static bool share_expired(struct mqdev_part *part,
+			  const struct mqdev_record *rec, u32 len, u64 now)
+{
+	u64 ttl = READ_ONCE(part->topic->ttl_ns);
+
+	return mqdev_record_expired(rec, len, now) ||
+	       (ttl && READ_ONCE(rec->timestamp) + ttl <= now);
+}
+
+/*
+ * Take the record at the window's end into it, read lock-free as read(2)
+ * reads.  Return: its slot, or NULL when the window is full or there is no
+ * record that may be read yet.
+ */
+static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
+{
+	struct mqdev_part *part = &sg->topic->parts[p];
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	struct mqdev_record *rec;
+	u64 head, pos, offset;
+	u32 len, state;
+
+	if (sp->end - sp->start >= sg->window)
+		return NULL;
+	/* Pairs with smp_store_release() in mqdev_ring_publish(). */
+	head = smp_load_acquire(&part->ctrl->head);
+	if (sp->end_pos < READ_ONCE(part->ctrl->tail))
+		share_resync(sg, sp, part);
+	pos = sp->end_pos;
+	if (pos >= head)
+		return NULL;
+	rec = mqdev_ring_record(part, pos);
+	state = mqdev_txn_record_state(part, rec);
+	if (state == MQDEV_TXN_OPEN)
+		return NULL;
+	len = READ_ONCE(rec->len);
+	offset = READ_ONCE(rec->offset);
+	/* Pairs with smp_wmb() in ring_publish_tail(). */
+	smp_rmb();
+	if (READ_ONCE(part->ctrl->tail) > pos)
+		return NULL;		/* lapped: resynced next time */
+	if (len < sizeof(*rec) || len > sg->topic->max_record ||
+	    pos + MQDEV_RECORD_SPACE(len) > head || offset != sp->end)
+		return NULL;		/* not a record: never on our rings */
+
+	slot = share_slot(sg, sp, sp->end);
+	slot->pos = pos;
+	slot->len = len;
+	slot->count = 0;
+	slot->time = 0;
+	slot->member = 0;
+	slot->state = SLOT_AVAILABLE;
+	if (state == MQDEV_TXN_ABORT) {
+		share_reject(sg, slot);
+	} else if (share_expired(part, rec, len, ktime_get_real_ns())) {
+		share_reject(sg, slot);
+		atomic64_inc(&sg->topic->sched.expired);
+	}
+	sp->end++;
+	sp->end_pos = pos + MQDEV_RECORD_SPACE(len);
+	return slot;
+}
+
+/* A CLOCK_MONOTONIC time as the caller's time namespace reads it. */
+static u64 share_user_time(u64 ns)
+{
+	struct timespec64 ts = ns_to_timespec64(ns);
+
+	timens_add_monotonic(&ts);
+	return timespec64_to_ns(&ts);
+}
+
+static void share_give(struct mqdev_share *sg, u32 member, u32 p,
+		       u64 offset, struct share_slot *slot, u64 now,
+		       struct mqdev_share_record *out)
+{
+	struct share_part *sp = &sg->parts[p];
+
+	slot->state = SLOT_ACQUIRED;
+	slot->member = member;
+	slot->count++;
+	slot->time = now + (u64)sg->lock_ms * NSEC_PER_MSEC;
+	sp->nr_acquired++;
+	sp->deadline = min(sp->deadline, slot->time);
+	memset(out, 0, sizeof(*out));
+	out->offset = offset;
+	out->pos = slot->pos;
+	out->lock_until = share_user_time(slot->time);
+	out->partition = p;
+	out->len = slot->len;
+	out->delivery_count = slot->count;
+}
+
+/* Acquire up to @max records of partition @p for @member; how many. */
+static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
+		      struct mqdev_share_record *out, u32 max, u64 now)
+{
+	struct mqdev_part *part = &sg->topic->parts[p];
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u32 n = 0;
+	u64 off;
+
+	for (off = sp->start; off < sp->end && n < max; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state != SLOT_AVAILABLE || slot->time > now)
+			continue;
+		/* Reclaimed under a window that does not hold: gone. */
+		if (slot->pos < READ_ONCE(part->ctrl->tail)) {
+			slot->state = SLOT_LOST;
+			sg->lost++;
+			continue;
+		}
+		share_give(sg, member, p, off, slot, now, &out[n++]);
+	}
+	while (n < max && (slot = share_extend(sg, p)))
+		if (slot->state == SLOT_AVAILABLE)
+			share_give(sg, member, p, sp->end - 1, slot, now,
+				   &out[n++]);
+	share_advance(sg, p);
+	return n;
+}
+
+/* The expiry work runs by the earliest lock's end, @until. */
+static void share_arm(struct mqdev_share *sg, u64 until, u64 now)
+{
+	if (until >= sg->expire_at)
+		return;
+	sg->expire_at = until;
+	mod_delayed_work(system_unbound_wq, &sg->expire,
+			 nsecs_to_jiffies(until > now ? until - now : 0) + 1);
+}
+
+/*
+ * Make a partition's expired locks available; the earliest lock left.  A
+ * partition without locks, or none ending yet, is not scanned.
+ */
+static u64 share_expire_part(struct mqdev_share *sg, u32 p, u64 now)
+{
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u64 next = U64_MAX, off;
+
+	if (sp->deadline > now)
+		return sp->deadline;
+	for (off = sp->start; off < sp->end; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state != SLOT_ACQUIRED)
+			continue;
+		if (slot->time <= now) {
+			share_make_available(sg, slot, 0);
+			share_unacquired(sp, 1);
+		} else {
+			next = min(next, slot->time);
+		}
+	}
+	if (sp->nr_acquired)
+		sp->deadline = next;
+	share_advance(sg, p);
+	return next;
+}
+
+static void share_expire_work(struct work_struct *work)
+{
+	struct mqdev_share *sg = container_of(to_delayed_work(work),
+					      struct mqdev_share, expire);
+	u64 next = U64_MAX, until;
+	u32 p;
+
+	mutex_lock(&sg->lock);
+	/* An acquire while the lock is let go of below arms the work anew. */
+	sg->expire_at = U64_MAX;
+	for (p = 0; p < sg->nr_parts; p++) {
+		until = share_expire_part(sg, p, ktime_get_ns());
+		next = min(next, until);
+		if (until != U64_MAX && need_resched()) {
+			/* 256 windows of 65536: let members in meanwhile. */
+			mutex_unlock(&sg->lock);
+			cond_resched();
+			mutex_lock(&sg->lock);
+		}
+	}
+	if (next != U64_MAX)
+		share_arm(sg, next, ktime_get_ns());
+	mutex_unlock(&sg->lock);
+}
+
+/*
+ * The group of the member @ioc's handle is, and the member's id, after the
+ * request's check @err.  The member stays until the file is released, so
+ * after no call on it has returned.
+ */
+static struct mqdev_share *share_enter(struct mqdev_ioc *ioc, int err,
+				       u32 *member)
+{
+	struct mqdev_share_member *m;
+
+	if (err)
+		return ERR_PTR(err);
+	mutex_lock(&ioc->h->lock);
+	m = ioc->h->share;
+	mutex_unlock(&ioc->h->lock);
+	if (!m)
+		return ERR_PTR(-EBADFD);
+	*member = m->id;
+	return m->sg;
+}
+
+static int acquire_check(const struct mqdev_share_acquire *req,
+			 const struct mqdev_topic *topic)
+{
+	if (req->flags || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (!req->count || req->count > MQDEV_SHARE_ACQUIRE_MAX)
+		return -EINVAL;
+	/* Capped: the room past our struct is cleared for every record. */
+	if (req->record_size && (req->record_size <
+	    sizeof(struct mqdev_share_record) || req->record_size > PAGE_SIZE))
+		return -EINVAL;
+	if (req->partition != MQDEV_PARTITION_ANY &&
+	    req->partition >= topic->nr_parts)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * mqdev_share_acquire() - MQDEV_IOC_SHARE_ACQUIRE: records for a member
+ * @ioc: the call, on a member's handle
+ * @req: the request; how many were taken goes back in @req->count
+ *
+ * The records are copied out after the group's lock is let go: a fault
+ * there leaves them acquired until their lock expires.
+ *
+ * Return: 0; -EINVAL for a bad request; -EBADFD for a handle that is not
+ * a share group's member; -EIDRM for a deleted topic or group; -ENOMEM;
+ * -EFAULT.
+ */
+long mqdev_share_acquire(struct mqdev_ioc *ioc,
+			 struct mqdev_share_acquire *req)
+{
+	u32 usize = req->record_size ?: sizeof(struct mqdev_share_record);
+	struct mqdev_share_record __user *urec;
+	struct mqdev_share_record *recs;
+	struct mqdev_share *sg;
+	u32 i, p, member, n = 0;
+	u64 now;
+	int err = 0;
+
+	sg = share_enter(ioc, acquire_check(req, ioc->topic), &member);
+	if (IS_ERR(sg))
+		return PTR_ERR(sg);
+	if (mqdev_topic_dead(ioc->topic))
+		return -EIDRM;
+	recs = kmalloc_array(req->count, sizeof(*recs), GFP_KERNEL);
+	if (!recs)
+		return -ENOMEM;
+
+	mutex_lock(&sg->lock);
+	now = ktime_get_ns();
+	if (sg->dead) {
+		err = -EIDRM;
+	} else if (req->partition != MQDEV_PARTITION_ANY) {
+		n = share_take(sg, member, req->partition, recs, req->count,
+			       now);
+	} else {
+		for (i = 0; i < sg->nr_parts && !n; i++) {
+			p = (sg->next_part + i) % sg->nr_parts;
+			n = share_take(sg, member, p, recs, req->count, now);
+		}
+		sg->next_part = (sg->next_part + 1) % sg->nr_parts;
+	}
+	/* Every lock taken here ends then (lock_until is the caller's clock). */
+	if (n)
+		share_arm(sg, now + (u64)sg->lock_ms * NSEC_PER_MSEC, now);
+	mutex_unlock(&sg->lock);
+
+	urec = u64_to_user_ptr(req->records);
+	for (i = 0; i < n && !err; i++)
+		err = mqdev_copy_element((char __user *)urec + (u64)i * usize,
+					 &recs[i], sizeof(recs[i]), usize);
+	kfree(recs);
+	req->count = n;
+	return err;
+}
+
+static int ack_check(const struct mqdev_share_ack *req,
+		     const struct mqdev_topic *topic)
+{
+	if (req->flags || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (req->type < MQDEV_SHARE_ACCEPT || req->type > MQDEV_SHARE_REJECT ||
+	    req->first >= req->last)
+		return -EINVAL;
+	if (req->backoff_ms && (req->type != MQDEV_SHARE_RELEASE ||
+				req->backoff_ms > MQDEV_SHARE_MAX_BACKOFF_MS))
+		return -EINVAL;
+	return req->partition < topic->nr_parts ? 0 : -EINVAL;
+}
+
+/* Every record of the range is @member's and locked still. */
+static int ack_owned(struct mqdev_share *sg, struct share_part *sp,
+		     const struct mqdev_share_ack *req, u32 member, u64 now)
+{
+	struct share_slot *slot;
+	u64 off;
+
+	if (req->first < sp->start || req->last > sp->end)
+		return -ERANGE;
+	for (off = req->first; off < req->last; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state != SLOT_ACQUIRED || slot->member != member ||
+		    slot->time <= now)
+			return -ESTALE;
+	}
+	return 0;
+}
+
+/**
+ * mqdev_share_ack() - MQDEV_IOC_SHARE_ACK: accept, release or reject
+ * @ioc: the call, on a member's handle
+ * @req: the range and what becomes of it
+ *
+ * All of the range or nothing: it is checked whole before any record
+ * changes.
+ *
+ * Return: 0; -EINVAL for a bad request; -EBADFD for a handle that is not
+ * a member; -ERANGE for a range outside the window; -ESTALE for a record
+ * of it that is not the member's, or whose lock expired; -EIDRM for a
+ * deleted topic or group.
+ */
+long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
+{
+	struct share_slot *slot;
+	struct share_part *sp;
+	struct mqdev_share *sg;
+	u64 now, off, until = 0;
+	u32 member;
+	int err;
+
+	sg = share_enter(ioc, ack_check(req, ioc->topic), &member);
+	if (IS_ERR(sg))
+		return PTR_ERR(sg);
+	if (mqdev_topic_dead(ioc->topic))
+		return -EIDRM;
+	sp = &sg->parts[req->partition];
+
+	mutex_lock(&sg->lock);
+	now = ktime_get_ns();
+	err = sg->dead ? -EIDRM : ack_owned(sg, sp, req, member, now);
+	if (err)
+		goto out_unlock;
+	if (req->backoff_ms)
+		until = now + (u64)req->backoff_ms * NSEC_PER_MSEC;
+	share_unacquired(sp, req->last - req->first);
+	for (off = req->first; off < req->last; off++) {
+		slot = share_slot(sg, sp, off);
+		slot->member = 0;
+		if (req->type == MQDEV_SHARE_RELEASE)
+			share_make_available(sg, slot, until);
+		else if (req->type == MQDEV_SHARE_REJECT)
+			share_reject(sg, slot);
+		else
+			slot->state = SLOT_ACKED;
+	}
+	share_advance(sg, req->partition);
+out_unlock:
+	mutex_unlock(&sg->lock);
+	return err;
+}
+
+/**
+ * mqdev_share_leave() - the handle leaves its share group, if a member
+ * @h: the handle, going away
+ *
+ * What it held is available at once, not after its locks expire.  The
+ * group stays, memberless, until it is deleted: its windows and delivery
+ * counts are what the next member goes on from.
+ */
+void mqdev_share_leave(struct mqdev_handle *h)
+{
+	struct mqdev_share_member *m = h->share;
+	struct share_slot *slot;
+	struct share_part *sp;
+	struct mqdev_share *sg;
+	u64 off;
+	u32 p;
+
+	if (!m)
+		return;
+	sg = m->sg;
+	/* No groups_lock: the member's reference keeps the group. */
+	mutex_lock(&sg->lock);
+	for (p = 0; p < sg->nr_parts; p++) {
+		sp = &sg->parts[p];
+		for (off = sp->start; off < sp->end && sp->nr_acquired; off++) {
+			slot = share_slot(sg, sp, off);
+			if (slot->state == SLOT_ACQUIRED &&
+			    slot->member == m->id) {
+				share_make_available(sg, slot, 0);
+				share_unacquired(sp, 1);
+			}
+		}
+		share_advance(sg, p);
+	}
+	sg->nr_members--;
+	mutex_unlock(&sg->lock);
+	mutex_lock(&h->lock);
+	h->share = NULL;
+	mutex_unlock(&h->lock);
+	kfree(m);
+	kref_put(&sg->ref, share_release);
+}
+
+/*
+ * Off the topic's list, its holds let go of (producers go on); members
+ * left are told -EIDRM and the last of them frees it.
+ */
+static void share_unlist(struct mqdev_share *sg)
+{
+	u32 i;
+
+	lockdep_assert_held(&sg->topic->groups_lock);
+	list_del(&sg->node);
+	sg->topic->nr_shares--;
+	mutex_lock(&sg->lock);
+	sg->dead = true;
+	sg->holds = false;
+	mutex_unlock(&sg->lock);
+	for (i = 0; i < sg->nr_parts; i++)
+		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
+	kref_put(&sg->ref, share_release);
+}
+
+/**
+ * mqdev_share_delete() - netlink GROUP_DELETE of a share group
+ * @nlskb: the request
+ * @topic: the topic, its groups_lock held
+ * @name: the group's name
+ * @force: delete it under its members too
+ * @extack: where a refusal is explained
+ *
+ * Who may: the group's maker, the topic's owner, or CAP_SYS_ADMIN, as for
+ * a consumer group.
+ *
+ * Return: 0; -ENOENT for no such share group; -EPERM; -EBUSY for a group
+ * with members and no @force.
+ */
+int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
+		       const char *name, bool force,
+		       struct netlink_ext_ack *extack)
+{
+	struct mqdev_share *sg;
+	bool busy;
+
+	lockdep_assert_held(&topic->groups_lock);
+	sg = share_find(topic, name);
+	if (!sg)
+		return -ENOENT;
+	if (mqdev_owner_permits(topic->net, sg->uid) &&
+	    mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_TOPIC_DELETE)) {
+		NL_SET_ERR_MSG(extack, "the group belongs to another user");
+		return -EPERM;
+	}
+	mutex_lock(&sg->lock);
+	busy = sg->nr_members && !force;
+	mutex_unlock(&sg->lock);
+	if (busy) {
+		NL_SET_ERR_MSG(extack,
+			       "the group has members; stop them, or force");
+		return -EBUSY;
+	}
+	share_unlist(sg);
+	return 0;
+}
+
+/**
+ * mqdev_shares_kill() - a deleted topic's share groups go now
+ * @topic: the topic, off the registry
+ *
+ * Their charges and holds are given back now, not with the topic's last
+ * reference (a handle may keep that long); members left are told -EIDRM.
+ * A group's references to other topics (its dead-letter topic's) go too,
+ * so two topics' groups referring to each other do not keep both.
+ */
+void mqdev_shares_kill(struct mqdev_topic *topic)
+{
+	struct mqdev_share *sg, *next;
+
+	mutex_lock(&topic->groups_lock);
+	list_for_each_entry_safe(sg, next, &topic->shares, node)
+		share_unlist(sg);
+	mutex_unlock(&topic->groups_lock);
+}
+
+/**
+ * mqdev_shares_free() - let go of every share group of a topic being freed
+ * @topic: the topic
+ *
+ * Topic release: no member is left (each held a reference to the topic),
+ * nothing else can reach the groups any more.
+ */
+void mqdev_shares_free(struct mqdev_topic *topic)
+{
+	struct mqdev_share *sg, *next;
+
+	list_for_each_entry_safe(sg, next, &topic->shares, node) {
+		list_del(&sg->node);
+		kref_put(&sg->ref, share_release);
+	}
+}
+
+/* Count the window's records by state. */
+static void share_count(struct mqdev_share *sg, u32 p,
+			struct mqdev_share_info *req)
+{
+	struct share_part *sp = &sg->parts[p];
+	u32 *by_state[] = {
+		[SLOT_AVAILABLE] = &req->available,
+		[SLOT_ACQUIRED] = &req->acquired,
+		[SLOT_ACKED] = &req->acknowledged,
+		[SLOT_REJECTED] = &req->rejected,
+		[SLOT_LOST] = &req->rejected,
+	};
+	u64 off;
+
+	req->start = sp->start;
+	req->end = sp->end;
+	for (off = sp->start; off < sp->end; off++)
+		(*by_state[share_slot(sg, sp, off)->state])++;
+}
+
+/**
+ * mqdev_share_describe() - MQDEV_IOC_SHARE_DESCRIBE: a share group's window
+ * @ioc: the call, on a handle attached to consume
+ * @req: the group and partition; the window and its counts go back
+ *
+ * Return: 0; -EINVAL for a bad request; -ENOENT for no such share group.
+ */
+long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
+{
+	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_share *sg;
+	int err;
+
+	err = mqdev_name_check(req->group);
+	if (err)
+		return err;
+	if (req->partition >= topic->nr_parts || req->members || req->start ||
+	    req->end || req->available || req->acquired ||
+	    req->acknowledged || req->rejected || req->lock_ms ||
+	    req->max_deliveries || req->lost || req->rejected_total)
+		return -EINVAL;
+	/* groups_lock is let go of before sg->lock: GROUP_COMMIT needs it. */
+	mutex_lock(&topic->groups_lock);
+	sg = share_find(topic, req->group);
+	if (sg)
+		kref_get(&sg->ref);
+	mutex_unlock(&topic->groups_lock);
+	if (!sg)
+		return -ENOENT;
+	mutex_lock(&sg->lock);
+	req->members = sg->nr_members;
+	req->lock_ms = sg->lock_ms;
+	req->max_deliveries = sg->max_deliveries;
+	req->lost = sg->lost;
+	req->rejected_total = sg->rejected;
+	share_count(sg, req->partition, req);
+	mutex_unlock(&sg->lock);
+	kref_put(&sg->ref, share_release);
+	return 0;
+}

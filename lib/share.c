@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * Share groups: a member acquires records of any partition, each under a
+ * lock that expires, and accepts, releases or rejects them by offset range
+ * (Documentation/mqdev.rst, "Share groups").  The records are read in place
+ * in the partitions' read-only ring mappings, mapped as first needed; the
+ * kernel says where each one is, and its header is checked to be the
+ * record acquired (a group that does not hold its topic may be lapped).
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "internal.h"
+
+struct mqdev_share {
+	int			fd;
+	struct mqdev_attach	attach;
+	struct mqdev_share_join	join;
+	char			**rings;	/* per partition, or NULL */
+};
+
+MQDEV_EXPORT int mqdev_share_new(const char *topic, const char *group,
+				 const struct mqdev_share_opts *opts,
+				 struct mqdev_share **share)
+{
+	struct mqdev_share *s;
+	int err;
+
+	if (!OPTS_VALID(opts, mqdev_share_opts))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	err = mqdev_name_set(s->join.group, group);
+	if (err)
+		goto err_free;
+	s->join.reset = OPTS_GET(opts, reset, MQDEV_SEEK_EARLIEST);
+	s->join.lock_ms = OPTS_GET(opts, lock_ms, 0);
+	s->join.max_deliveries = OPTS_GET(opts, max_deliveries, 0);
+	s->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, O_NONBLOCK,
+				&s->attach);
+	if (s->fd < 0) {
+		err = s->fd;
+		goto err_free;
+	}
+	s->rings = calloc(s->attach.partitions, sizeof(*s->rings));
+	if (!s->rings) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	err = mqdev_ioctl(s->fd, MQDEV_IOC_SHARE_JOIN, &s->join);
+	if (err)
+		goto err_free;
+	*share = s;
+	return 0;
+
+err_free:
+	mqdev_share_free(s);
+	return err;
+}
+
+MQDEV_EXPORT void mqdev_share_free(struct mqdev_share *s)
+{
+	uint32_t p;
+
+	if (!s)
+		return;
+	for (p = 0; s->rings && p < s->attach.partitions; p++)
+		if (s->rings[p])
+			munmap(s->rings[p], s->attach.off.ring_size);
+	free(s->rings);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+MQDEV_EXPORT int mqdev_share_fd(const struct mqdev_share *s)
+{
+	return s->fd;
+}
+
+MQDEV_EXPORT uint32_t mqdev_share_member_id(const struct mqdev_share *s)
+{
+	return s->join.member_id;
+}
+
+static const char *share_ring(struct mqdev_share *s, uint32_t p)
+{
+	const struct mqdev_ring_offsets *off = &s->attach.off;
+	void *ring;
+
+	if (p >= s->attach.partitions)
+		return NULL;
+	if (!s->rings[p]) {
+		ring = mmap(NULL, off->ring_size, PROT_READ, MAP_SHARED,
+			    s->fd, off->ring_mmap + p * off->part_stride);
+		if (ring == MAP_FAILED)
+			return NULL;
+		s->rings[p] = ring;
+	}
+	return s->rings[p] + off->data;
+}
+
+/* The record the kernel says is at @r, if it still is. */
+static const struct mqdev_record *share_record(struct mqdev_share *s,
+					       const struct mqdev_share_record *r)
+{
+	const char *data = share_ring(s, r->partition);
+	const struct mqdev_record *rec;
+
+	if (!data)
+		return NULL;
+	rec = (const void *)(data + (r->pos & (s->attach.off.data_size - 1)));
+	if (__atomic_load_n(&rec->offset, __ATOMIC_ACQUIRE) != r->offset ||
+	    rec->len != r->len)
+		return NULL;
+	return rec;
+}
+
+MQDEV_EXPORT int mqdev_share_acquire(struct mqdev_share *s, uint32_t partition,
+				     struct mqdev_delivery *out, uint32_t max)
+{
+	struct mqdev_share_record recs[64];
+	struct mqdev_share_acquire req = {
+		.records = (uintptr_t)recs,
+		.record_size = sizeof(recs[0]),
+		.partition = partition,
+	};
+	uint32_t i;
+	int err;
+
+	if (!out || !max)
+		return -EINVAL;
+	req.count = max < 64 ? max : 64;
+	err = mqdev_ioctl(s->fd, MQDEV_IOC_SHARE_ACQUIRE, &req);
+	if (err)
+		return err;
+	for (i = 0; i < req.count; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].rec = share_record(s, &recs[i]);
+		out[i].offset = recs[i].offset;
+		out[i].lock_until_ns = recs[i].lock_until;
+		out[i].partition = recs[i].partition;
+		out[i].delivery_count = recs[i].delivery_count;
+	}
+	return req.count;
+}
+
+/* Every record read is where it was still: it was read whole. */
+static bool share_still_read(const struct mqdev_delivery *d, uint32_t n)
+{
+	uint32_t i;
+
+	/* The reads of the records come before the offsets' second look. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++)
+		if (!d[i].rec ||
+		    __atomic_load_n(&d[i].rec->offset, __ATOMIC_RELAXED) !=
+		    d[i].offset)
+			return false;
+	return true;
+}
+
+MQDEV_EXPORT int mqdev_share_ack(struct mqdev_share *s, uint32_t partition,
+				 uint64_t first, uint64_t last, uint32_t type,
+				 const struct mqdev_share_ack_opts *opts)
+{
+	struct mqdev_share_ack req = {
+		.first = first,
+		.last = last,
+		.partition = partition,
+		.type = type,
+	};
+
+	if (!OPTS_VALID(opts, mqdev_share_ack_opts))
+		return -EINVAL;
+	req.backoff_ms = OPTS_GET(opts, backoff_ms, 0);
+	if (type == MQDEV_SHARE_ACCEPT &&
+	    !share_still_read(OPTS_GET(opts, read, NULL),
+			      OPTS_GET(opts, nr_read, 0)))
+		return -ENODATA;
+	return mqdev_ioctl(s->fd, MQDEV_IOC_SHARE_ACK, &req);
+}
+
+MQDEV_EXPORT int mqdev_share_describe(int fd, const char *group,
+				      uint32_t partition,
+				      struct mqdev_share_info *info)
+{
+	int err;
+
+	memset(info, 0, sizeof(*info));
+	err = mqdev_name_set(info->group, group);
+	if (err)
+		return err;
+	info->partition = partition;
+	return mqdev_ioctl(fd, MQDEV_IOC_SHARE_DESCRIBE, info);
+}

@@ -1,0 +1,93 @@
+#!/bin/sh
+# mqctl consume --share-group and mqctl group describe --topic: two mqctl
+# members print every record once between them; the window shown is past
+# them all; a rejected record is done too, and counted; the group outlives
+# its killed members until mqctl group delete; the errors a user sees.
+# Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq or
+# mqctl.
+. "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+
+ktap_print_header
+if [ ! -c /dev/mq ]; then
+	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
+	exit "$KSFT_SKIP"
+fi
+if ! command -v mqctl >/dev/null; then
+	ktap_skip_all "mqctl is not in PATH (tools/mqctl of the mqdev repository)"
+	exit "$KSFT_SKIP"
+fi
+
+t=shq-$$
+dir=$(mktemp -d)
+pids=
+trap 'for p in $pids; do kill -9 $p; done 2>/dev/null
+      rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1' EXIT
+
+ok() {
+	if [ "$1" = 0 ]; then
+		ktap_test_pass "$2"
+	else
+		ktap_test_fail "$2"
+	fi
+}
+
+# Wait up to 20 s until files $2... have $1 lines between them.
+wait_lines() {
+	want=$1
+	shift
+	i=0
+	while [ "$(cat "$@" | wc -l)" -lt "$want" ] && [ $i -lt 200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(cat "$@" | wc -l)" -eq "$want" ]
+}
+
+mqctl topic create $t --partitions 2 >/dev/null || exit 1
+mqctl consume $t --share-group g --from earliest --reject-if poison \
+	>"$dir/m1" &
+pids="$pids $!"
+mqctl consume $t --share-group g --reject-if poison >"$dir/m2" &
+pids="$pids $!"
+sleep 0.5
+seq 1 200 | mqctl produce $t >/dev/null
+echo poison | mqctl produce $t --partition 0 >/dev/null
+wait_lines 201 "$dir/m1" "$dir/m2" &&
+	[ "$(cat "$dir/m1" "$dir/m2" | sort | uniq | wc -l)" = 201 ]
+ok $? "two share-group members print every record once between them"
+
+mqctl group describe g --topic $t >"$dir/desc"
+grep -q "^Share group g on $t: 2 members" "$dir/desc" &&
+	[ "$(awk '$1 ~ /^[01]$/ { s += $2; e += $3; a += $4 + $5 + $6 + $7 }
+		END { print s, e, a }' "$dir/desc")" = "201 201 0" ]
+ok $? "group describe --topic: the windows are past every record"
+
+mqctl group describe g --topic $t --json | grep -q '"type":"share".*"lost":0,'
+ok $? "group describe --topic --json"
+
+mqctl group describe g --topic $t --json |
+	grep -q '"rejected_total":1,'
+ok $? "group describe --topic --json counts the rejected record"
+
+! mqctl group delete g --topic $t >/dev/null 2>"$dir/err" &&
+	grep -q "has members" "$dir/err"
+ok $? "group delete refuses a share group with members"
+
+for p in $pids; do kill -9 "$p"; wait "$p"; done 2>/dev/null
+pids=
+mqctl group describe g --topic $t | grep -q "^Share group g on $t: 0 members"
+ok $? "the group outlives its last member"
+
+mqctl group delete g --topic $t >/dev/null &&
+	! mqctl group describe g --topic $t >/dev/null 2>&1
+ok $? "group delete --topic deletes a memberless share group"
+
+! mqctl consume $t --reject-if x --timeout 100 >/dev/null 2>"$dir/err" &&
+	grep -q "only with --share-group" "$dir/err"
+ok $? "--reject-if without --share-group is refused"
+! mqctl consume $t --share-group g --group h --timeout 100 \
+	>/dev/null 2>&1
+ok $? "--share-group with --group is refused"
+
+ktap_set_plan $((KTAP_TESTNO - 1))
+ktap_finished
