@@ -5,7 +5,7 @@
  * rejected one by one.  Per partition the group keeps an in-flight window
  * of offsets [start, end) with a slot per record; before start every record
  * is done, from end on none was looked at.  Documentation/mqdev.rst, "Share
- * groups", has the design; the uapi numbers are provisional.
+ * groups", has the design.
  *
  * A group outlives its members (KIP-932): its windows and delivery counts
  * stay until netlink GROUP_DELETE or its topic's end, so a record that

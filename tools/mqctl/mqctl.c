@@ -1307,7 +1307,7 @@ static const char consume_usage[] =
 "                    left off (--from earliest|latest: where a new group starts)\n"
 "  --commit manual   commit records only once they are written out (default)\n"
 "  --commit auto     commit every second, whatever was written\n"
-"  --share-group G   read as a member of share group G (provisional): any\n"
+"  --share-group G   read as a member of share group G: any\n"
 "                    member takes any record, in no promised order, and\n"
 "                    each is accepted once written out (--from earliest|\n"
 "                    latest: where a new group starts)\n"
@@ -1669,7 +1669,7 @@ static const char group_usage[] =
 "               delete although it has members (they are evicted)\n"
 "\n"
 "A group belongs to the user that made it; its topic's owner may delete it.\n"
-"A share group (provisional) is described and deleted with --topic: its\n"
+"A share group is described and deleted with --topic: its\n"
 "in-flight window in each partition and the records in it by state.  It\n"
 "outlives its members: what they did not finish waits for the next one.\n";
 

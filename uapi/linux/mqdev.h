@@ -784,7 +784,7 @@ struct mqdev_group_commit {
 };
 
 /*
- * Share groups (provisional numbers: the integrator assigns them at merge).
+ * Share groups.
  * Records of a partition are handed out one by one, or in runs, to any
  * member, each acquired with a lock that expires; the member accepts,
  * releases or rejects them by offset range.  Order is not promised.
@@ -1503,7 +1503,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_ROUTE_PROGRAMS _BITULL(9) /* headers exchanges, programs */
 #define MQDEV_FEAT_SCHEDULE	_BITULL(10) /* delayed messages, expiry */
 #define MQDEV_FEAT_SINGLE_WRITER _BITULL(11) /* single-writer topics */
-#define MQDEV_FEAT_SHARE_GROUPS	_BITULL(12) /* share groups (provisional) */
+#define MQDEV_FEAT_SHARE_GROUPS	_BITULL(12) /* share groups */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -1547,7 +1547,7 @@ struct mqdev_version {
 #define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x51, struct mqdev_sched_cancel)
 #define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x52, struct mqdev_sched_list)
 #define MQDEV_IOC_TOPIC_CONFIG	_IOWR(MQDEV_IOC_MAGIC, 0x07, struct mqdev_topic_config)
-/* share groups: provisional numbers */
+/* share groups */
 #define MQDEV_IOC_SHARE_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x60, struct mqdev_share_join)
 #define MQDEV_IOC_SHARE_ACQUIRE	_IOWR(MQDEV_IOC_MAGIC, 0x61, struct mqdev_share_acquire)
 #define MQDEV_IOC_SHARE_ACK	 _IOW(MQDEV_IOC_MAGIC, 0x62, struct mqdev_share_ack)
