@@ -800,6 +800,25 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req);
 long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req);
 void mqdev_share_leave(struct mqdev_handle *h);
 bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
+int mqdev_share_dlq_fill(struct mqdev_topic *topic,
+			 struct mqdev_share_dlq_info *req);
+
+/* dlq.c */
+struct mqdev_dlq;
+enum mqdev_dlq_reason {
+	MQDEV_DLQ_REASON_REJECTED,	/* by a member */
+	MQDEV_DLQ_REASON_MAX_DELIVERIES,
+};
+
+int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
+		  struct mqdev_dlq **out);
+void mqdev_dlq_free(struct mqdev_dlq *dlq);
+u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count);
+void mqdev_dlq_note(struct mqdev_dlq *dlq, u32 part, u64 offset, u64 pos,
+		    u32 len, u16 count, enum mqdev_dlq_reason reason);
+void mqdev_dlq_fill(const struct mqdev_dlq *dlq,
+		    struct mqdev_share_dlq_info *req);
+long mqdev_dlq_info(struct mqdev_ioc *ioc, struct mqdev_share_dlq_info *req);
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,

@@ -70,6 +70,7 @@ struct mqdev_share {
 	u32			nr_charged;	/* parts whose window is charged */
 	u64			lost;		/* records lost to the ring */
 	u64			expire_at;	/* the work's, or U64_MAX */
+	struct mqdev_dlq	*dlq;		/* dlq.c's, or NULL: set once */
 	struct delayed_work	expire;
 	u32			nr_parts;
 	struct share_part	parts[] __counted_by(nr_parts);
@@ -130,6 +131,7 @@ static void share_free(struct mqdev_share *sg)
 	u32 i;
 
 	cancel_delayed_work_sync(&sg->expire);
+	mqdev_dlq_free(sg->dlq);
 	for (i = 0; i < sg->nr_parts; i++) {
 		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
 		kvfree(sg->parts[i].slots);
@@ -224,8 +226,7 @@ err_free:
 
 static int join_check(const struct mqdev_share_join *req)
 {
-	if (req->flags || req->member_id || req->window ||
-	    req->reserved[0] || req->reserved[1])
+	if (req->flags || req->member_id || req->window || req->reserved)
 		return -EINVAL;
 	if (req->reset != MQDEV_SEEK_EARLIEST &&
 	    req->reset != MQDEV_SEEK_LATEST)
@@ -289,6 +290,7 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 	struct mqdev_topic *topic = ioc->topic;
 	struct mqdev_share *sg, *spare = NULL;
 	struct mqdev_share_member *m;
+	struct mqdev_dlq *dlq;
 	int err;
 
 	err = join_check(req);
@@ -305,9 +307,15 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 	err = mqdev_permits(NULL, topic, NULL, MQDEV_ACT_CONSUME);
 	if (err)
 		return err;
+	/* A new group's (dlq.c): checked by every joiner, used by its maker. */
+	err = mqdev_dlq_new(topic, req->group, req->dlq, &dlq);
+	if (err)
+		return err;
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
-	if (!m)
+	if (!m) {
+		mqdev_dlq_free(dlq);
 		return -ENOMEM;
+	}
 
 again:
 	mutex_lock(&topic->groups_lock);
@@ -320,8 +328,11 @@ again:
 	if (sg == ERR_PTR(-EAGAIN)) {
 		mutex_unlock(&topic->groups_lock);
 		spare = share_create(topic, req);
-		if (!IS_ERR(spare))
+		if (!IS_ERR(spare)) {
+			spare->dlq = dlq;
+			dlq = NULL;
 			goto again;
+		}
 		sg = spare;
 		spare = NULL;
 		mutex_lock(&topic->groups_lock);
@@ -331,6 +342,7 @@ again:
 		kfree(m);
 		if (spare)
 			share_free(spare);
+		mqdev_dlq_free(dlq);
 		return PTR_ERR(sg);
 	}
 	mutex_lock(&sg->lock);
@@ -339,6 +351,7 @@ again:
 		mutex_unlock(&sg->lock);
 		mutex_unlock(&topic->groups_lock);
 		kfree(m);
+		mqdev_dlq_free(dlq);
 		return -ENOSPC;
 	}
 	m->sg = sg;
@@ -356,18 +369,28 @@ again:
 	mutex_unlock(&topic->groups_lock);
 	if (spare)		/* another join made the group meanwhile */
 		share_free(spare);
+	mqdev_dlq_free(dlq);	/* the group's stand */
 	return 0;
 }
 
 /* ---- the window ------------------------------------------------------ */
 
+/* Rejected: put aside for good, and a dead letter written of it (dlq.c). */
+static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
+			 struct share_slot *slot, enum mqdev_dlq_reason why)
+{
+	slot->member = 0;
+	slot->state = SLOT_REJECTED;
+	mqdev_dlq_note(sg->dlq, p, off, slot->pos, slot->len, slot->count, why);
+}
+
 /* Available again, after @until (0: at once), or rejected past the limit. */
-static void share_make_available(struct mqdev_share *sg,
+static void share_make_available(struct mqdev_share *sg, u32 p, u64 off,
 				 struct share_slot *slot, u64 until)
 {
 	slot->member = 0;
 	if (slot->count >= sg->max_deliveries) {
-		slot->state = SLOT_REJECTED;
+		share_reject(sg, p, off, slot, MQDEV_DLQ_REASON_MAX_DELIVERIES);
 		return;
 	}
 	slot->state = SLOT_AVAILABLE;
@@ -575,7 +598,7 @@ static void share_expire_work(struct work_struct *work)
 			if (slot->state != SLOT_ACQUIRED)
 				continue;
 			if (slot->time <= now)
-				share_make_available(sg, slot, 0);
+				share_make_available(sg, p, off, slot, 0);
 			else
 				next = min(next, slot->time);
 		}
@@ -681,6 +704,15 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	return err;
 }
 
+/* The group's back-off for a release that gave none: its end, or 0. */
+static u64 share_backoff(struct mqdev_share *sg, struct share_slot *slot,
+			 u64 now)
+{
+	u64 ns = mqdev_dlq_backoff(sg->dlq, slot->count);
+
+	return ns ? now + ns : 0;
+}
+
 static int ack_check(const struct mqdev_share_ack *req,
 		     const struct mqdev_topic *topic)
 {
@@ -751,11 +783,15 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 	for (off = req->first; off < req->last; off++) {
 		slot = share_slot(sg, sp, off);
 		if (req->type == MQDEV_SHARE_RELEASE) {
-			share_make_available(sg, slot, until);
+			/* None given: the group's schedule, by count. */
+			share_make_available(sg, req->partition, off, slot,
+					     until ?: share_backoff(sg, slot, now));
+		} else if (req->type == MQDEV_SHARE_REJECT) {
+			share_reject(sg, req->partition, off, slot,
+				     MQDEV_DLQ_REASON_REJECTED);
 		} else {
 			slot->member = 0;
-			slot->state = req->type == MQDEV_SHARE_ACCEPT ?
-				      SLOT_ACKED : SLOT_REJECTED;
+			slot->state = SLOT_ACKED;
 		}
 	}
 	share_advance(sg, req->partition);
@@ -796,7 +832,7 @@ void mqdev_share_leave(struct mqdev_handle *h)
 			slot = share_slot(sg, sp, off);
 			if (slot->state == SLOT_ACQUIRED &&
 			    slot->member == m->id)
-				share_make_available(sg, slot, 0);
+				share_make_available(sg, p, off, slot, 0);
 		}
 		share_advance(sg, p);
 	}
@@ -871,6 +907,26 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
 		share_count(sg, req->partition, req);
 		mutex_unlock(&sg->lock);
 	}
+	mutex_unlock(&topic->groups_lock);
+	return sg ? 0 : -ENOENT;
+}
+
+/**
+ * mqdev_share_dlq_fill() - a share group's dead-letter settings and counts
+ * @topic: the group's topic
+ * @req: the group's name; filled in by mqdev_dlq_fill()
+ *
+ * Return: 0, or -ENOENT for no such share group.
+ */
+int mqdev_share_dlq_fill(struct mqdev_topic *topic,
+			 struct mqdev_share_dlq_info *req)
+{
+	struct mqdev_share *sg;
+
+	mutex_lock(&topic->groups_lock);
+	sg = share_find(topic, req->group);
+	if (sg)
+		mqdev_dlq_fill(sg->dlq, req);
 	mutex_unlock(&topic->groups_lock);
 	return sg ? 0 : -ENOENT;
 }
