@@ -212,28 +212,32 @@ MQDEV_EXPORT int mqdev_share_ack(struct mqdev_share *s, uint32_t partition,
 	return mqdev_ioctl(s->fd, MQDEV_IOC_SHARE_ACK, &req);
 }
 
+/* A report on @group: @info (@size bytes) starts with the group's name. */
+static int share_report(int fd, unsigned long cmd, const char *group,
+			void *info, size_t size, const uint32_t *partition)
+{
+	int err;
+
+	memset(info, 0, size);
+	err = mqdev_name_set(info, group);
+	if (err)
+		return err;
+	if (partition)
+		((struct mqdev_share_info *)info)->partition = *partition;
+	return mqdev_ioctl(fd, cmd, info);
+}
+
 MQDEV_EXPORT int mqdev_share_describe(int fd, const char *group,
 				      uint32_t partition,
 				      struct mqdev_share_info *info)
 {
-	int err;
-
-	memset(info, 0, sizeof(*info));
-	err = mqdev_name_set(info->group, group);
-	if (err)
-		return err;
-	info->partition = partition;
-	return mqdev_ioctl(fd, MQDEV_IOC_SHARE_DESCRIBE, info);
+	return share_report(fd, MQDEV_IOC_SHARE_DESCRIBE, group, info,
+			    sizeof(*info), &partition);
 }
 
 MQDEV_EXPORT int mqdev_share_dlq_info(int fd, const char *group,
 				      struct mqdev_share_dlq_info *info)
 {
-	int err;
-
-	memset(info, 0, sizeof(*info));
-	err = mqdev_name_set(info->group, group);
-	if (err)
-		return err;
-	return mqdev_ioctl(fd, MQDEV_IOC_SHARE_DLQ_INFO, info);
+	return share_report(fd, MQDEV_IOC_SHARE_DLQ_INFO, group, info,
+			    sizeof(*info), NULL);
 }
