@@ -502,6 +502,111 @@ TEST_F(dlq, bad_settings_refused_nothing_made)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, sw));
 }
 
+/* Produce @value (@len bytes) with @flags to partition 0; its offset. */
+static int produce_flags(int prod, const void *value, uint32_t len,
+			 uint32_t flags, uint64_t *offset)
+{
+	struct mqdev_msg msg;
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)&msg, .count = 1, .msg_size = sizeof(msg),
+	};
+
+	mqdev_msg_init(&msg, NULL, 0, value, len, 0);
+	msg.flags = flags;
+	if (ioctl(prod, MQDEV_IOC_PRODUCE, &req) != 1)
+		return -errno;
+	*offset = msg.offset;
+	return 0;
+}
+
+struct flags_seen {
+	uint32_t flags[2];
+	const void *value[2];
+	uint32_t len[2];
+	char text[2][8];
+	int n;
+};
+
+static int on_flags(void *ctx, const struct mqdev_record *rec)
+{
+	struct flags_seen *f = ctx;
+
+	if (f->n >= 2)
+		return -E2BIG;
+	f->flags[f->n] = rec->flags;
+	if (mqdev_record_payload(rec, &f->value[f->n], &f->len[f->n]))
+		return -EBADMSG;
+	if (f->value[f->n] && f->len[f->n] < sizeof(f->text[0]))
+		memcpy(f->text[f->n], f->value[f->n], f->len[f->n]);
+	f->n++;
+	return 0;
+}
+
+/*
+ * A null key and a null value stay null in the dead letter; an expiry is
+ * not kept (the value proper is what follows it).
+ */
+TEST_F(dlq, null_kept_expiry_dropped)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_consumer *c;
+	struct mqdev_delivery d;
+	struct flags_seen f = { 0 };
+	struct mqdev_share *s;
+	char exp[8 + 3];
+	uint64_t off, far = UINT64_MAX / 2;
+	int i;
+
+	ASSERT_EQ(0, produce_flags(self->prod, NULL, 0, MQDEV_MSG_NULL_KEY |
+				   MQDEV_MSG_NULL_VALUE, &off));
+	memcpy(exp, &far, 8);
+	memcpy(exp + 8, "ttl", 3);
+	ASSERT_EQ(0, produce_flags(self->prod, exp, sizeof(exp),
+				   MQDEV_MSG_EXPIRES, &off));
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, acquire_one(s, &d, 100));
+		ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	}
+	dlq_wait(s, &info, 2);
+	EXPECT_EQ(2, info.written);
+	ASSERT_EQ(0, mqdev_consumer_new(self->dlq, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	while (mqdev_consumer_poll(c, 100, 4, on_flags, &f) > 0)
+		;
+	mqdev_consumer_free(c);
+	ASSERT_EQ(2, f.n);
+	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_NULL_KEY |
+		  MQDEV_RECORD_NULL_VALUE, f.flags[0]);
+	EXPECT_EQ(NULL, f.value[0]);
+	EXPECT_EQ(MQDEV_RECORD_HEADERS, f.flags[1]);
+	EXPECT_STREQ("ttl", f.text[1]);
+	mqdev_share_free(s);
+}
+
+/* A later member's settings are checked, and the group's stand. */
+TEST_F(dlq, later_member_checked_not_used)
+{
+	static const uint32_t mine[] = { 100 }, theirs[] = { 200, 300 };
+	struct mqdev_share_dlq_info info;
+	struct mqdev_share *a, *b;
+	struct mqdev_share_dlq bad = { .nr_backoff = 99 };
+
+	a = join(self->src, self->dlq, 0, mine, 1);
+	ASSERT_NE(NULL, a);
+	b = join(self->src, NULL, 0, theirs, 2);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(b), "g", &info));
+	EXPECT_STREQ(self->dlq, info.topic);
+	EXPECT_EQ(1, info.nr_backoff);
+	EXPECT_EQ(100, info.backoff_ms[0]);
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &bad, 0));
+	mqdev_share_free(b);
+	mqdev_share_free(a);
+}
+
 /* The info call checks its input and names a group that exists. */
 TEST_F(dlq, info_bad_input)
 {
