@@ -21,7 +21,6 @@
 #include <linux/kernel.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/unaligned.h>
 #include <linux/workqueue.h>
 #include "mqdev.h"
 
@@ -236,6 +235,23 @@ static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
 	return buf;
 }
 
+/*
+ * Unaligned words of a header block, in host order: by memcpy, as
+ * route_headers.c reads them (6.1 has no linux/unaligned.h).
+ */
+static u32 dlq_get32(const u8 *p)
+{
+	u32 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void dlq_put32(u8 *p, u32 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
 /* Length of a header block at @p, at most @room bytes; -1 if bad. */
 static s64 dlq_headers_len(const u8 *p, u32 room, u32 *count)
 {
@@ -244,12 +260,12 @@ static s64 dlq_headers_len(const u8 *p, u32 room, u32 *count)
 
 	if (room < sizeof(u32))
 		return -1;
-	*count = get_unaligned((const u32 *)p);
+	*count = dlq_get32(p);
 	for (i = 0; i < *count; i++) {
 		if (room - off < 2 * sizeof(u32))
 			return -1;
-		klen = get_unaligned((const u32 *)(p + off));
-		vlen = get_unaligned((const s32 *)(p + off + sizeof(u32)));
+		klen = dlq_get32(p + off);
+		vlen = (s32)dlq_get32(p + off + sizeof(u32));
 		off += 2 * sizeof(u32);
 		if (vlen < -1 || klen > room - off ||
 		    (vlen > 0 && (u32)vlen > room - off - klen))
@@ -263,8 +279,8 @@ static u32 dlq_put_header(u8 *p, const char *name, const char *value)
 {
 	u32 klen = strlen(name), vlen = strlen(value);
 
-	put_unaligned(klen, (u32 *)p);
-	put_unaligned(vlen, (u32 *)(p + sizeof(u32)));
+	dlq_put32(p, klen);
+	dlq_put32(p + sizeof(u32), vlen);
 	memcpy(p + 2 * sizeof(u32), name, klen);
 	memcpy(p + 2 * sizeof(u32) + klen, value, vlen);
 	return 2 * sizeof(u32) + klen + vlen;
@@ -322,7 +338,7 @@ static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
 	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
 	if (!out)
 		return NULL;
-	put_unaligned(count + DLQ_NR_HEADERS, (u32 *)out);
+	dlq_put32(out, count + DLQ_NR_HEADERS);
 	o = sizeof(u32);
 	if (hlen) {
 		memcpy(out + o, v + sizeof(u32), hlen - sizeof(u32));
