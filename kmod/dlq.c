@@ -30,6 +30,7 @@
 #define DLQ_HDR_ROOM	512
 
 struct dlq_note {
+	struct mqdev_share *sg;
 	u64	offset;
 	u64	pos;
 	u32	part;
@@ -178,6 +179,7 @@ u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count)
 /**
  * mqdev_dlq_note() - a record of the group became rejected
  * @dlq: the group's settings, or NULL
+ * @sg: the group, told by mqdev_share_dead_done() when it is dealt with
  * @part: its partition
  * @offset: its offset
  * @pos: its place in the partition's ring
@@ -187,27 +189,32 @@ u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count)
  *
  * Called under the group's lock: it only queues, and never sleeps.  A full
  * queue counts the dead letter as failed.
+ *
+ * Return: true when it is queued: the group keeps the record until
+ * mqdev_share_dead_done().
  */
-void mqdev_dlq_note(struct mqdev_dlq *dlq, u32 part, u64 offset, u64 pos,
-		    u32 len, u16 count, enum mqdev_dlq_reason reason)
+bool mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
+		    u64 offset, u64 pos, u32 len, u16 count,
+		    enum mqdev_dlq_reason reason)
 {
 	struct dlq_note *n;
 
 	if (!dlq || !dlq->topic)
-		return;
+		return false;
 	spin_lock(&dlq->lock);
 	if (dlq->head - dlq->tail >= DLQ_QUEUE) {
 		spin_unlock(&dlq->lock);
 		atomic64_inc(&dlq->failed);
-		return;
+		return false;
 	}
 	n = &dlq->queue[dlq->head++ % DLQ_QUEUE];
 	*n = (struct dlq_note){
-		.offset = offset, .pos = pos, .part = part, .len = len,
-		.count = count, .reason = reason,
+		.sg = sg, .offset = offset, .pos = pos, .part = part,
+		.len = len, .count = count, .reason = reason,
 	};
 	spin_unlock(&dlq->lock);
 	queue_work(system_unbound_wq, &dlq->work);
+	return true;
 }
 
 /*
@@ -415,6 +422,7 @@ static void dlq_work(struct work_struct *work)
 		n = dlq->queue[dlq->tail++ % DLQ_QUEUE];
 		spin_unlock(&dlq->lock);
 		dlq_write(dlq, &n);
+		mqdev_share_dead_done(n.sg, n.part, n.offset, n.pos);
 		cond_resched();
 	}
 }

@@ -802,6 +802,8 @@ void mqdev_share_leave(struct mqdev_handle *h);
 bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
 int mqdev_share_dlq_fill(struct mqdev_topic *topic,
 			 struct mqdev_share_dlq_info *req);
+struct mqdev_share;
+void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos);
 
 /* dlq.c */
 struct mqdev_dlq;
@@ -814,8 +816,9 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 		  struct mqdev_dlq **out);
 void mqdev_dlq_free(struct mqdev_dlq *dlq);
 u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count);
-void mqdev_dlq_note(struct mqdev_dlq *dlq, u32 part, u64 offset, u64 pos,
-		    u32 len, u16 count, enum mqdev_dlq_reason reason);
+bool mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
+		    u64 offset, u64 pos, u32 len, u16 count,
+		    enum mqdev_dlq_reason reason);
 void mqdev_dlq_fill(const struct mqdev_dlq *dlq,
 		    struct mqdev_share_dlq_info *req);
 long mqdev_dlq_info(struct mqdev_ioc *ioc, struct mqdev_share_dlq_info *req);

@@ -43,6 +43,7 @@ struct share_slot {
 	u32	len;
 	u16	count;		/* deliveries so far */
 	u8	state;		/* enum share_state */
+	u8	dead;		/* rejected, its dead letter not written yet */
 };
 
 struct share_part {
@@ -381,7 +382,9 @@ static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
 {
 	slot->member = 0;
 	slot->state = SLOT_REJECTED;
-	mqdev_dlq_note(sg->dlq, p, off, slot->pos, slot->len, slot->count, why);
+	/* Kept in the window, so held in the ring, until dlq.c read it. */
+	slot->dead = mqdev_dlq_note(sg->dlq, sg, p, off, slot->pos, slot->len,
+				    slot->count, why);
 }
 
 /* Available again, after @until (0: at once), or rejected past the limit. */
@@ -407,7 +410,7 @@ static void share_advance(struct mqdev_share *sg, u32 p)
 	while (start < sp->end) {
 		slot = share_slot(sg, sp, start);
 		if (slot->state == SLOT_AVAILABLE ||
-		    slot->state == SLOT_ACQUIRED)
+		    slot->state == SLOT_ACQUIRED || slot->dead)
 			break;
 		pos = slot->pos + MQDEV_RECORD_SPACE(slot->len);
 		start++;
@@ -503,6 +506,7 @@ static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
 	slot->time = 0;
 	slot->member = 0;
 	slot->state = SLOT_AVAILABLE;
+	slot->dead = 0;
 	if (state == MQDEV_TXN_ABORT) {
 		slot->state = SLOT_REJECTED;
 	} else if (share_expired(part, rec, len, ktime_get_real_ns())) {
@@ -929,4 +933,26 @@ int mqdev_share_dlq_fill(struct mqdev_topic *topic,
 		mqdev_dlq_fill(sg->dlq, req);
 	mutex_unlock(&topic->groups_lock);
 	return sg ? 0 : -ENOENT;
+}
+
+/**
+ * mqdev_share_dead_done() - a rejected record's dead letter was dealt with
+ * @sg: its group
+ * @p: its partition
+ * @off: its offset
+ * @pos: its place in the ring, to know the slot is still its own
+ *
+ * Written or counted as not (dlq.c): the window may pass the record now.
+ */
+void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos)
+{
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot = share_slot(sg, sp, off);
+
+	mutex_lock(&sg->lock);
+	/* A window lapped and restarted meanwhile let it go already. */
+	if (off >= sp->start && off < sp->end && slot->pos == pos)
+		slot->dead = 0;
+	share_advance(sg, p);
+	mutex_unlock(&sg->lock);
 }

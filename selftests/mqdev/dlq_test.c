@@ -607,6 +607,57 @@ TEST_F(dlq, later_member_checked_not_used)
 	mqdev_share_free(a);
 }
 
+/*
+ * A holding group keeps a rejected record in its ring until its dead
+ * letter is written: a producer that needs its room at once waits for it
+ * (EAGAIN here, nonblocking), and no dead letter is lost to the reclaim.
+ */
+TEST_F(dlq, held_until_written)
+{
+	static char big[8192 - sizeof(struct mqdev_record)];
+	char held[MQDEV_NAME_MAX + 1], v[300] = { 0 };
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d[64];
+	struct mqdev_share *s;
+	int p, n, err, tries, i;
+
+	strcpy(held, topic_name("dlqheld"));
+	ASSERT_EQ(0, create_topic(self->fd, held, 1, 16384, 0));
+	s = join(held, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	p = attach(held, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, p);
+	ASSERT_EQ(0, fcntl(p, F_SETFL, O_NONBLOCK));
+	/* the group holds every record: the ring fills up */
+	for (n = 0; produce_one(p, 0, NULL, 0, v, sizeof(v), NULL) >= 0; n++)
+		;
+	ASSERT_LT(20, n);
+	ASSERT_GE(64, n);
+	ASSERT_EQ(n, mqdev_share_acquire(s, 0, d, 64));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, d[0].offset, d[n - 1].offset + 1,
+				     MQDEV_SHARE_REJECT, NULL));
+	/* half the ring at once, as soon as it may be had */
+	for (tries = 0; tries < 1000; tries++) {
+		err = produce_one(p, 0, NULL, 0, big, sizeof(big), NULL);
+		if (err != -EAGAIN)
+			break;
+		sleep_ms(1);
+	}
+	EXPECT_EQ(0, err);
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		if (info.written + info.failed >= (uint64_t)n)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(n, info.written);
+	EXPECT_EQ(0, info.failed);
+	close(p);
+	mqdev_share_free(s);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, held));
+}
+
 /* The info call checks its input and names a group that exists. */
 TEST_F(dlq, info_bad_input)
 {
