@@ -8,30 +8,17 @@
 # Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq or
 # mqctl.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+. "$(dirname "$0")/lib.sh"
 
 ktap_print_header
-if [ ! -c /dev/mq ]; then
-	ktap_skip_all "/dev/mq is missing: the mqdev module is not loaded (CONFIG_MQDEV=m)"
-	exit "$KSFT_SKIP"
-fi
-if ! command -v mqctl >/dev/null; then
-	ktap_skip_all "mqctl is not in PATH (tools/mqctl of the mqdev repository)"
-	exit "$KSFT_SKIP"
-fi
+need_mqdev
+need_cmd mqctl "tools/mqctl of the mqdev repository"
 
 t=dlqs-$$
 d=dlqd-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
       mqctl topic delete $d >/dev/null 2>&1' EXIT
-
-ok() {
-	if [ "$1" = 0 ]; then
-		ktap_test_pass "$2"
-	else
-		ktap_test_fail "$2"
-	fi
-}
 
 mqctl topic create $t --partitions 2 >/dev/null || exit 1
 mqctl topic create $d >/dev/null || exit 1
@@ -45,12 +32,12 @@ sleep 0.2
 mqctl dlq list $d >"$dir/list"
 [ "$(wc -l <"$dir/out")" = 3 ] && [ "$(wc -l <"$dir/list")" = 2 ] &&
 	grep -q "^0	0	$t/1@1	1	rejected$" "$dir/list"
-ok $? "a rejected poison record is in the dead-letter topic once"
+ok $? "a rejected poison record is in the dead-letter topic once" "$dir/list"
 
 mqctl dlq show $d 0 >"$dir/show"
 grep -q "mqdev.dlq.topic=$t,mqdev.dlq.partition=1,mqdev.dlq.offset=1,mqdev.dlq.deliveries=1,mqdev.dlq.reason=rejected,mqdev.dlq.group=g,mqdev.dlq.timestamp=[0-9]*	k9	poison$" \
 	"$dir/show"
-ok $? "dlq show: the dead letter's headers, key and value"
+ok $? "dlq show: the dead letter's headers, key and value" "$dir/show"
 
 # g2 is new: it reads a, poison and b (accepted) and retry (released)
 echo retry | mqctl produce $t --partition 0 >/dev/null
@@ -72,14 +59,14 @@ mqctl dlq list $d >"$dir/list"
 	grep -q "^0	1	$t/0@0	3	max-deliveries$" "$dir/list" &&
 	grep -q "^written	1$" "$dir/info" &&
 	grep -q "^backoff_ms	50$" "$dir/info"
-ok $? "released past --max-deliveries: a dead letter with the count"
+ok $? "released past --max-deliveries: a dead letter with the count" "$dir/list"
 
 mqctl dlq redrive $d >"$dir/r1"
 mqctl consume $t --partition 1 --from 3 --keys --headers --timeout 300 \
 	>"$dir/back"
 [ "$(tail -1 "$dir/r1")" = "redriven	2" ] &&
 	[ "$(cat "$dir/back")" = "	k9	poison" ]
-ok $? "dlq redrive puts the poison record back, key and value, no DLQ headers"
+ok $? "dlq redrive puts the poison record back, key and value, no DLQ headers" "$dir/back"
 
 mqctl dlq redrive $d >"$dir/r2"
 mqctl consume $t --partition 1 --from 3 --timeout 300 >"$dir/back2"
