@@ -6,7 +6,10 @@
  * A record rejected by a member, or past the group's max_deliveries, is
  * noted under the group's lock (share.c) in a bounded queue of this file:
  * its partition, offset, place in the ring and delivery count, nothing
- * else, and nothing that sleeps.  A work then reads the record lock-free
+ * else, and nothing that sleeps.  The group keeps the record in its window
+ * (so in a ring it holds) until the work is done with it; when the queue
+ * is full, the record waits there and the group notes it again once the
+ * work has emptied the queue (mqdev_share_dead_requeue()).  A work then reads the record lock-free
  * from the source ring, as read(2) does (checking afterwards that the ring
  * did not lap it), builds the dead letter in kernel memory and appends it
  * to the dead-letter topic through ring.c's mqdev_append(), as the
@@ -24,7 +27,7 @@
 #include <linux/workqueue.h>
 #include "mqdev.h"
 
-/* Dead letters waiting for the work: past that, counted as failed. */
+/* Notes for the work; past that, records wait in their group's window. */
 #define DLQ_QUEUE	256
 /* Room for the headers a dead letter gets, names and values. */
 #define DLQ_HDR_ROOM	512
@@ -49,6 +52,7 @@ struct mqdev_dlq {
 	struct work_struct	work;
 	spinlock_t		lock;		/* the queue */
 	u32			head, tail;	/* free-running */
+	struct mqdev_share	*waiting;	/* has records to note again */
 	struct dlq_note		queue[DLQ_QUEUE];
 };
 
@@ -187,25 +191,26 @@ u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count)
  * @count: its deliveries
  * @reason: why: a member rejected it, or it reached max_deliveries
  *
- * Called under the group's lock: it only queues, and never sleeps.  A full
- * queue counts the dead letter as failed.
+ * Called under the group's lock: it only queues, and never sleeps.  When
+ * the queue is full the work, once it is empty, has the group note its
+ * waiting records again (mqdev_share_dead_requeue()).
  *
- * Return: true when it is queued: the group keeps the record until
- * mqdev_share_dead_done().
+ * Return: enum mqdev_dlq_note: the group keeps a record QUEUED or WAITING
+ * until mqdev_share_dead_done().
  */
-bool mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
-		    u64 offset, u64 pos, u32 len, u16 count,
-		    enum mqdev_dlq_reason reason)
+u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
+		  u64 offset, u64 pos, u32 len, u16 count,
+		  enum mqdev_dlq_reason reason)
 {
 	struct dlq_note *n;
 
 	if (!dlq || !dlq->topic)
-		return false;
+		return MQDEV_DLQ_NONE;
 	spin_lock(&dlq->lock);
 	if (dlq->head - dlq->tail >= DLQ_QUEUE) {
+		dlq->waiting = sg;
 		spin_unlock(&dlq->lock);
-		atomic64_inc(&dlq->failed);
-		return false;
+		return MQDEV_DLQ_WAITING;
 	}
 	n = &dlq->queue[dlq->head++ % DLQ_QUEUE];
 	*n = (struct dlq_note){
@@ -214,7 +219,7 @@ bool mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
 	};
 	spin_unlock(&dlq->lock);
 	queue_work(system_unbound_wq, &dlq->work);
-	return true;
+	return MQDEV_DLQ_QUEUED;
 }
 
 /*
@@ -411,13 +416,20 @@ static void dlq_write(struct mqdev_dlq *dlq, const struct dlq_note *n)
 static void dlq_work(struct work_struct *work)
 {
 	struct mqdev_dlq *dlq = container_of(work, struct mqdev_dlq, work);
+	struct mqdev_share *waiting;
 	struct dlq_note n;
 
 	for (;;) {
 		spin_lock(&dlq->lock);
 		if (dlq->tail == dlq->head) {
+			waiting = dlq->waiting;
+			dlq->waiting = NULL;
 			spin_unlock(&dlq->lock);
-			return;
+			if (!waiting)
+				return;
+			/* It notes them again, and queues this work. */
+			mqdev_share_dead_requeue(waiting);
+			continue;
 		}
 		n = dlq->queue[dlq->tail++ % DLQ_QUEUE];
 		spin_unlock(&dlq->lock);

@@ -43,7 +43,8 @@ struct share_slot {
 	u32	len;
 	u16	count;		/* deliveries so far */
 	u8	state;		/* enum share_state */
-	u8	dead;		/* rejected, its dead letter not written yet */
+	u8	dead;		/* enum mqdev_dlq_note: a dead letter to write */
+	u8	why;		/* rejected: enum mqdev_dlq_reason */
 };
 
 struct share_part {
@@ -382,6 +383,7 @@ static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
 {
 	slot->member = 0;
 	slot->state = SLOT_REJECTED;
+	slot->why = why;
 	/* Kept in the window, so held in the ring, until dlq.c read it. */
 	slot->dead = mqdev_dlq_note(sg->dlq, sg, p, off, slot->pos, slot->len,
 				    slot->count, why);
@@ -954,5 +956,39 @@ void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos)
 	if (off >= sp->start && off < sp->end && slot->pos == pos)
 		slot->dead = 0;
 	share_advance(sg, p);
+	mutex_unlock(&sg->lock);
+}
+
+/**
+ * mqdev_share_dead_requeue() - note the records that waited for dlq.c's queue
+ * @sg: the group
+ *
+ * Called by dlq.c's work, with its queue empty, when a note found it full:
+ * the group's waiting records are noted again, oldest first, as many as
+ * the queue takes.
+ */
+void mqdev_share_dead_requeue(struct mqdev_share *sg)
+{
+	struct share_slot *slot;
+	struct share_part *sp;
+	u64 off;
+	u32 p;
+
+	mutex_lock(&sg->lock);
+	for (p = 0; p < sg->nr_parts; p++) {
+		sp = &sg->parts[p];
+		for (off = sp->start; off < sp->end; off++) {
+			slot = share_slot(sg, sp, off);
+			if (slot->dead != MQDEV_DLQ_WAITING)
+				continue;
+			slot->dead = mqdev_dlq_note(sg->dlq, sg, p, off,
+						    slot->pos, slot->len,
+						    slot->count,
+						    slot->why);
+			if (slot->dead == MQDEV_DLQ_WAITING)
+				goto out;
+		}
+	}
+out:
 	mutex_unlock(&sg->lock);
 }

@@ -658,6 +658,42 @@ TEST_F(dlq, held_until_written)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, held));
 }
 
+/*
+ * More rejected in one call than the work's queue holds (256): every one
+ * still gets its dead letter, none counted as failed.
+ */
+TEST_F(dlq, many_rejected_at_once)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d[64];
+	struct mqdev_share *s;
+	struct reader r;
+	int n = 0, got, i;
+
+	for (i = 0; i < 300; i++)
+		ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, &i, sizeof(i),
+					 NULL));
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	while (n < 300) {
+		got = mqdev_share_acquire(s, 0, d, 64);
+		ASSERT_LT(0, got);
+		n += got;
+	}
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 300, MQDEV_SHARE_REJECT, NULL));
+	for (i = 0; i < 300; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		if (info.written + info.failed >= 300)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(300, info.written);
+	EXPECT_EQ(0, info.failed);
+	EXPECT_EQ(300, read_dead(self->dlq, &r, 300));
+	mqdev_share_free(s);
+}
+
 /* The info call checks its input and names a group that exists. */
 TEST_F(dlq, info_bad_input)
 {
