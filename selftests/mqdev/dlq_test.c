@@ -395,8 +395,9 @@ TEST_F(dlq, backoff_schedule_applied)
 	EXPECT_STREQ("", info.topic);
 	ASSERT_EQ(0, acquire_one(s, &d, 100));
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_RELEASE));
+		/* before the kernel's clock is read: waited is not short */
 		t0 = now_ms();
+		ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_RELEASE));
 		ASSERT_EQ(0, acquire_one(s, &d, 3000));
 		waited = now_ms() - t0;
 		EXPECT_LE(want[i], waited);
