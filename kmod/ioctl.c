@@ -341,6 +341,7 @@ IOC(SHARE_JOIN, struct mqdev_share_join, 0, CONSUME, BACK, mqdev_share_join)
 IOC(SHARE_ACQUIRE, struct mqdev_share_acquire, 0, CONSUME, BACK, mqdev_share_acquire)
 IOC(SHARE_ACK, struct mqdev_share_ack, 0, CONSUME, 0, mqdev_share_ack)
 IOC(SHARE_DESCRIBE, struct mqdev_share_info, 0, CONSUME, BACK, mqdev_share_describe)
+IOC(SHARE_DLQ_INFO, struct mqdev_share_dlq_info, 0, CONSUME, BACK, mqdev_dlq_info)
 
 struct mqdev_ioctl {
 	unsigned int	cmd;
@@ -396,6 +397,7 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(SHARE_ACQUIRE),
 	IOC_AT(SHARE_ACK),
 	IOC_AT(SHARE_DESCRIBE),
+	IOC_AT(SHARE_DLQ_INFO),
 };
 
 /**

@@ -808,6 +808,36 @@ int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 		       struct netlink_ext_ack *extack);
 void mqdev_shares_kill(struct mqdev_topic *topic);
 void mqdev_shares_free(struct mqdev_topic *topic);
+int mqdev_share_dlq_fill(struct mqdev_topic *topic,
+			 struct mqdev_share_dlq_info *req);
+struct mqdev_share;
+void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos);
+void mqdev_share_dead_requeue(struct mqdev_share *sg);
+
+/* dlq.c */
+struct mqdev_dlq;
+enum mqdev_dlq_reason {
+	MQDEV_DLQ_REASON_REJECTED,	/* by a member */
+	MQDEV_DLQ_REASON_MAX_DELIVERIES,
+};
+
+int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
+		  struct mqdev_dlq **out);
+void mqdev_dlq_free(struct mqdev_dlq *dlq);
+u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count);
+/* mqdev_dlq_note(): what became of a rejected record's dead letter */
+enum mqdev_dlq_note {
+	MQDEV_DLQ_NONE,		/* the group has no dead-letter topic */
+	MQDEV_DLQ_QUEUED,	/* for the work; the group keeps the record */
+	MQDEV_DLQ_WAITING,	/* the queue was full: keep it, note it again */
+};
+
+u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
+		  u64 offset, u64 pos, u32 len, u16 count,
+		  enum mqdev_dlq_reason reason);
+void mqdev_dlq_fill(const struct mqdev_dlq *dlq,
+		    struct mqdev_share_dlq_info *req);
+long mqdev_dlq_info(struct mqdev_ioc *ioc, struct mqdev_share_dlq_info *req);
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,

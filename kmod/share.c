@@ -52,6 +52,8 @@ struct share_slot {
 	u32	len;
 	u16	count;		/* deliveries so far */
 	u8	state;		/* enum share_state */
+	u8	dead;		/* enum mqdev_dlq_note: a dead letter to write */
+	u8	why;		/* rejected: enum mqdev_dlq_reason */
 };
 
 struct share_part {
@@ -84,6 +86,7 @@ struct mqdev_share {
 	u64			lost;		/* records lost to the ring */
 	u64			rejected;	/* records put aside, ever */
 	u64			expire_at;	/* the work's, or U64_MAX */
+	struct mqdev_dlq	*dlq;		/* dlq.c's, or NULL: set once */
 	struct delayed_work	expire;
 	u32			nr_parts;
 	struct share_part	parts[] __counted_by(nr_parts);
@@ -144,6 +147,7 @@ static void share_free(struct mqdev_share *sg)
 	u32 i;
 
 	cancel_delayed_work_sync(&sg->expire);
+	mqdev_dlq_free(sg->dlq);
 	for (i = 0; i < sg->nr_parts; i++) {
 		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
 		kvfree(sg->parts[i].slots);
@@ -245,8 +249,7 @@ err_free:
 
 static int join_check(const struct mqdev_share_join *req)
 {
-	if (req->flags || req->member_id || req->window ||
-	    req->reserved[0] || req->reserved[1])
+	if (req->flags || req->member_id || req->window || req->reserved)
 		return -EINVAL;
 	if (req->reset != MQDEV_SEEK_EARLIEST &&
 	    req->reset != MQDEV_SEEK_LATEST)
@@ -310,6 +313,7 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 	struct mqdev_topic *topic = ioc->topic;
 	struct mqdev_share *sg, *spare = NULL;
 	struct mqdev_share_member *m;
+	struct mqdev_dlq *dlq;
 	int err;
 
 	err = join_check(req);
@@ -326,9 +330,15 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 	err = mqdev_permits(NULL, topic, NULL, MQDEV_ACT_CONSUME);
 	if (err)
 		return err;
+	/* A new group's (dlq.c): checked by every joiner, used by its maker. */
+	err = mqdev_dlq_new(topic, req->group, req->dlq, &dlq);
+	if (err)
+		return err;
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
-	if (!m)
+	if (!m) {
+		mqdev_dlq_free(dlq);
 		return -ENOMEM;
+	}
 
 again:
 	mutex_lock(&topic->groups_lock);
@@ -341,8 +351,11 @@ again:
 	if (sg == ERR_PTR(-EAGAIN)) {
 		mutex_unlock(&topic->groups_lock);
 		spare = share_create(topic, req);
-		if (!IS_ERR(spare))
+		if (!IS_ERR(spare)) {
+			spare->dlq = dlq;
+			dlq = NULL;
 			goto again;
+		}
 		sg = spare;
 		spare = NULL;
 		mutex_lock(&topic->groups_lock);
@@ -352,6 +365,7 @@ again:
 		kfree(m);
 		if (spare)
 			share_free(spare);
+		mqdev_dlq_free(dlq);
 		return PTR_ERR(sg);
 	}
 	mutex_lock(&sg->lock);
@@ -360,6 +374,7 @@ again:
 		mutex_unlock(&sg->lock);
 		mutex_unlock(&topic->groups_lock);
 		kfree(m);
+		mqdev_dlq_free(dlq);
 		return -ENOSPC;
 	}
 	kref_get(&sg->ref);		/* the member's */
@@ -378,16 +393,29 @@ again:
 	mutex_unlock(&topic->groups_lock);
 	if (spare)		/* another join made the group meanwhile */
 		share_free(spare);
+	mqdev_dlq_free(dlq);	/* the group's stand */
 	return 0;
 }
 
 /* ---- the window ------------------------------------------------------ */
 
 /* Put aside for good, and counted: the group's total outlives the window. */
-static void share_reject(struct mqdev_share *sg, struct share_slot *slot)
+static void share_put_aside(struct mqdev_share *sg, struct share_slot *slot)
 {
+	slot->member = 0;
 	slot->state = SLOT_REJECTED;
 	sg->rejected++;
+}
+
+/* Rejected: put aside for good, and a dead letter written of it (dlq.c). */
+static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
+			 struct share_slot *slot, enum mqdev_dlq_reason why)
+{
+	share_put_aside(sg, slot);
+	slot->why = why;
+	/* Kept in the window, so held in the ring, until dlq.c read it. */
+	slot->dead = mqdev_dlq_note(sg->dlq, sg, p, off, slot->pos, slot->len,
+				    slot->count, why);
 }
 
 /* @n acquired slots of @sp are not any more (accepted, released, ...). */
@@ -399,12 +427,12 @@ static void share_unacquired(struct share_part *sp, u32 n)
 }
 
 /* Available again, after @until (0: at once), or rejected past the limit. */
-static void share_make_available(struct mqdev_share *sg,
+static void share_make_available(struct mqdev_share *sg, u32 p, u64 off,
 				 struct share_slot *slot, u64 until)
 {
 	slot->member = 0;
 	if (slot->count >= sg->max_deliveries) {
-		share_reject(sg, slot);
+		share_reject(sg, p, off, slot, MQDEV_DLQ_REASON_MAX_DELIVERIES);
 		return;
 	}
 	slot->state = SLOT_AVAILABLE;
@@ -421,7 +449,7 @@ static void share_advance(struct mqdev_share *sg, u32 p)
 	while (start < sp->end) {
 		slot = share_slot(sg, sp, start);
 		if (slot->state == SLOT_AVAILABLE ||
-		    slot->state == SLOT_ACQUIRED)
+		    slot->state == SLOT_ACQUIRED || slot->dead)
 			break;
 		pos = slot->pos + MQDEV_RECORD_SPACE(slot->len);
 		start++;
@@ -518,10 +546,12 @@ static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
 	slot->time = 0;
 	slot->member = 0;
 	slot->state = SLOT_AVAILABLE;
+	slot->dead = 0;
+	/* Not dead-lettered: a member never had them (design page). */
 	if (state == MQDEV_TXN_ABORT) {
-		share_reject(sg, slot);
+		share_put_aside(sg, slot);
 	} else if (share_expired(part, rec, len, ktime_get_real_ns())) {
-		share_reject(sg, slot);
+		share_put_aside(sg, slot);
 		atomic64_inc(&sg->topic->sched.expired);
 	}
 	sp->end++;
@@ -616,7 +646,7 @@ static u64 share_expire_part(struct mqdev_share *sg, u32 p, u64 now)
 		if (slot->state != SLOT_ACQUIRED)
 			continue;
 		if (slot->time <= now) {
-			share_make_available(sg, slot, 0);
+			share_make_available(sg, p, off, slot, 0);
 			share_unacquired(sp, 1);
 		} else {
 			next = min(next, slot->time);
@@ -751,6 +781,15 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	return err;
 }
 
+/* The group's back-off for a release that gave none: its end, or 0. */
+static u64 share_backoff(struct mqdev_share *sg, struct share_slot *slot,
+			 u64 now)
+{
+	u64 ns = mqdev_dlq_backoff(sg->dlq, slot->count);
+
+	return ns ? now + ns : 0;
+}
+
 static int ack_check(const struct mqdev_share_ack *req,
 		     const struct mqdev_topic *topic)
 {
@@ -822,13 +861,17 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 	share_unacquired(sp, req->last - req->first);
 	for (off = req->first; off < req->last; off++) {
 		slot = share_slot(sg, sp, off);
-		slot->member = 0;
-		if (req->type == MQDEV_SHARE_RELEASE)
-			share_make_available(sg, slot, until);
-		else if (req->type == MQDEV_SHARE_REJECT)
-			share_reject(sg, slot);
-		else
+		if (req->type == MQDEV_SHARE_RELEASE) {
+			/* None given: the group's schedule, by count. */
+			share_make_available(sg, req->partition, off, slot,
+					     until ?: share_backoff(sg, slot, now));
+		} else if (req->type == MQDEV_SHARE_REJECT) {
+			share_reject(sg, req->partition, off, slot,
+				     MQDEV_DLQ_REASON_REJECTED);
+		} else {
+			slot->member = 0;
 			slot->state = SLOT_ACKED;
+		}
 	}
 	share_advance(sg, req->partition);
 out_unlock:
@@ -864,7 +907,7 @@ void mqdev_share_leave(struct mqdev_handle *h)
 			slot = share_slot(sg, sp, off);
 			if (slot->state == SLOT_ACQUIRED &&
 			    slot->member == m->id) {
-				share_make_available(sg, slot, 0);
+				share_make_available(sg, p, off, slot, 0);
 				share_unacquired(sp, 1);
 			}
 		}
@@ -1036,4 +1079,80 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
 	mutex_unlock(&sg->lock);
 	kref_put(&sg->ref, share_release);
 	return 0;
+}
+
+/**
+ * mqdev_share_dlq_fill() - a share group's dead-letter settings and counts
+ * @topic: the group's topic
+ * @req: the group's name; filled in by mqdev_dlq_fill()
+ *
+ * Return: 0, or -ENOENT for no such share group.
+ */
+int mqdev_share_dlq_fill(struct mqdev_topic *topic,
+			 struct mqdev_share_dlq_info *req)
+{
+	struct mqdev_share *sg;
+
+	mutex_lock(&topic->groups_lock);
+	sg = share_find(topic, req->group);
+	if (sg)
+		mqdev_dlq_fill(sg->dlq, req);
+	mutex_unlock(&topic->groups_lock);
+	return sg ? 0 : -ENOENT;
+}
+
+/**
+ * mqdev_share_dead_done() - a rejected record's dead letter was dealt with
+ * @sg: its group
+ * @p: its partition
+ * @off: its offset
+ * @pos: its place in the ring, to know the slot is still its own
+ *
+ * Written or counted as not (dlq.c): the window may pass the record now.
+ */
+void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos)
+{
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot = share_slot(sg, sp, off);
+
+	mutex_lock(&sg->lock);
+	/* A window lapped and restarted meanwhile let it go already. */
+	if (off >= sp->start && off < sp->end && slot->pos == pos)
+		slot->dead = 0;
+	share_advance(sg, p);
+	mutex_unlock(&sg->lock);
+}
+
+/**
+ * mqdev_share_dead_requeue() - note the records that waited for dlq.c's queue
+ * @sg: the group
+ *
+ * Called by dlq.c's work, with its queue empty, when a note found it full:
+ * the group's waiting records are noted again, oldest first, as many as
+ * the queue takes.
+ */
+void mqdev_share_dead_requeue(struct mqdev_share *sg)
+{
+	struct share_slot *slot;
+	struct share_part *sp;
+	u64 off;
+	u32 p;
+
+	mutex_lock(&sg->lock);
+	for (p = 0; p < sg->nr_parts; p++) {
+		sp = &sg->parts[p];
+		for (off = sp->start; off < sp->end; off++) {
+			slot = share_slot(sg, sp, off);
+			if (slot->dead != MQDEV_DLQ_WAITING)
+				continue;
+			slot->dead = mqdev_dlq_note(sg->dlq, sg, p, off,
+						    slot->pos, slot->len,
+						    slot->count,
+						    slot->why);
+			if (slot->dead == MQDEV_DLQ_WAITING)
+				goto out;
+		}
+	}
+out:
+	mutex_unlock(&sg->lock);
 }

@@ -786,6 +786,15 @@ struct mqdev_share_opts {
 	uint32_t	lock_ms;	/* a record's lock; 0: the kernel's, 30 s */
 	uint32_t	max_deliveries;	/* then rejected; 0: the kernel's, 5 */
 	uint32_t	reset;		/* a new group: MQDEV_SEEK_EARLIEST (0), _LATEST */
+	/*
+	 * A new group's dead-letter topic (NULL: none), which gets a dead
+	 * letter of every record rejected or past @max_deliveries, and its
+	 * retry schedule: a release with no back-off waits
+	 * @backoff_ms[delivery_count - 1], the last one past the end.
+	 */
+	const char	*dlq_topic;
+	const uint32_t	*backoff_ms;
+	uint32_t	nr_backoff;	/* at most MQDEV_SHARE_BACKOFF_LEVELS */
 };
 
 struct mqdev_share;
@@ -844,6 +853,9 @@ int mqdev_share_ack(struct mqdev_share *share, uint32_t partition,
 /* On a handle attached to consume: a share group's window in @partition. */
 int mqdev_share_describe(int fd, const char *group, uint32_t partition,
 			 struct mqdev_share_info *info);
+/* On a handle attached to consume: a share group's dead-letter settings. */
+int mqdev_share_dlq_info(int fd, const char *group,
+			 struct mqdev_share_dlq_info *info);
 
 /* ---- the control channel: generic netlink, through libmnl ------------------ */
 

@@ -17,8 +17,31 @@ struct mqdev_share {
 	int			fd;
 	struct mqdev_attach	attach;
 	struct mqdev_share_join	join;
+	struct mqdev_share_dlq	dlq;
 	char			**rings;	/* per partition, or NULL */
 };
+
+/* The dead-letter settings of @opts, checked by the kernel. */
+static int share_dlq_set(struct mqdev_share_dlq *dlq,
+			 const struct mqdev_share_opts *opts)
+{
+	const char *topic = OPTS_GET(opts, dlq_topic, NULL);
+	const uint32_t *backoff = OPTS_GET(opts, backoff_ms, NULL);
+	uint32_t n = OPTS_GET(opts, nr_backoff, 0);
+	int err;
+
+	if (topic) {
+		err = mqdev_name_set(dlq->topic, topic);
+		if (err)
+			return err;
+	}
+	if (n > MQDEV_SHARE_BACKOFF_LEVELS || (n && !backoff))
+		return -EINVAL;
+	dlq->nr_backoff = n;
+	if (n)
+		memcpy(dlq->backoff_ms, backoff, n * sizeof(*backoff));
+	return 0;
+}
 
 MQDEV_EXPORT int mqdev_share_new(const char *topic, const char *group,
 				 const struct mqdev_share_opts *opts,
@@ -39,6 +62,11 @@ MQDEV_EXPORT int mqdev_share_new(const char *topic, const char *group,
 	s->join.reset = OPTS_GET(opts, reset, MQDEV_SEEK_EARLIEST);
 	s->join.lock_ms = OPTS_GET(opts, lock_ms, 0);
 	s->join.max_deliveries = OPTS_GET(opts, max_deliveries, 0);
+	err = share_dlq_set(&s->dlq, opts);
+	if (err)
+		goto err_free;
+	if (s->dlq.topic[0] || s->dlq.nr_backoff)
+		s->join.dlq = (uintptr_t)&s->dlq;
 	s->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, O_NONBLOCK,
 				&s->attach);
 	if (s->fd < 0) {
@@ -184,16 +212,32 @@ MQDEV_EXPORT int mqdev_share_ack(struct mqdev_share *s, uint32_t partition,
 	return mqdev_ioctl(s->fd, MQDEV_IOC_SHARE_ACK, &req);
 }
 
+/* A report on @group: @info (@size bytes) starts with the group's name. */
+static int share_report(int fd, unsigned long cmd, const char *group,
+			void *info, size_t size, const uint32_t *partition)
+{
+	int err;
+
+	memset(info, 0, size);
+	err = mqdev_name_set(info, group);
+	if (err)
+		return err;
+	if (partition)
+		((struct mqdev_share_info *)info)->partition = *partition;
+	return mqdev_ioctl(fd, cmd, info);
+}
+
 MQDEV_EXPORT int mqdev_share_describe(int fd, const char *group,
 				      uint32_t partition,
 				      struct mqdev_share_info *info)
 {
-	int err;
+	return share_report(fd, MQDEV_IOC_SHARE_DESCRIBE, group, info,
+			    sizeof(*info), &partition);
+}
 
-	memset(info, 0, sizeof(*info));
-	err = mqdev_name_set(info->group, group);
-	if (err)
-		return err;
-	info->partition = partition;
-	return mqdev_ioctl(fd, MQDEV_IOC_SHARE_DESCRIBE, info);
+MQDEV_EXPORT int mqdev_share_dlq_info(int fd, const char *group,
+				      struct mqdev_share_dlq_info *info)
+{
+	return share_report(fd, MQDEV_IOC_SHARE_DLQ_INFO, group, info,
+			    sizeof(*info), NULL);
 }

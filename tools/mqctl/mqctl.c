@@ -1287,7 +1287,9 @@ static const char consume_usage[] =
 "                           [--partition P] [--count N] [--timeout MS]\n"
 "                           [--keys] [--headers] [--no-hold] [--copy]\n"
 "                           [--group G [--commit manual|auto]]\n"
-"                           [--share-group G [--reject-if PATTERN]]\n"
+"                           [--share-group G [--reject-if PATTERN]\n"
+"                            [--dlq TOPIC] [--max-deliveries N]\n"
+"                            [--backoff D1,D2,...] [--release-if PATTERN]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
 "without --count or --timeout it follows the topic until interrupted\n"
@@ -1312,7 +1314,16 @@ static const char consume_usage[] =
 "                    each is accepted once written out (--from earliest|\n"
 "                    latest: where a new group starts)\n"
 "  --reject-if PAT   with --share-group: reject, not accept, a record whose\n"
-"                    value contains PAT (for testing)\n";
+"                    value contains PAT (for testing)\n"
+"  --release-if PAT  with --share-group: release it instead (for testing\n"
+"                    retries), with the group's back-off\n"
+"  --dlq TOPIC       a new share group's dead-letter topic: a record\n"
+"                    rejected, or past --max-deliveries, goes there (see\n"
+"                    mqctl dlq)\n"
+"  --max-deliveries N  a new share group's deliveries of a record (5)\n"
+"  --backoff LIST    a new share group's retry schedule, by delivery: a\n"
+"                    release waits 10s, then 30s, ... (RocketMQ's is\n"
+"                    10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h)\n";
 
 struct consume_opts {
 	uint32_t whence;
@@ -1327,6 +1338,11 @@ struct consume_opts {
 	bool auto_commit;
 	const char *share_group;
 	const char *reject_if;
+	const char *release_if;
+	const char *dlq;
+	uint32_t max_deliveries;
+	uint32_t backoff[MQDEV_SHARE_BACKOFF_LEVELS];
+	uint32_t nr_backoff;
 };
 
 /* A record's headers, as JSON pairs or as K=V,K2=V2 (a null value: K). */
@@ -1427,6 +1443,36 @@ static bool share_rejects(const struct mqdev_record *rec, const char *pat)
 				    strlen(pat));
 }
 
+/* Accept, or reject or release what --reject-if or --release-if name. */
+static uint32_t share_verdict(const struct mqdev_record *rec,
+			      const struct consume_opts *o)
+{
+	if (share_rejects(rec, o->reject_if))
+		return MQDEV_SHARE_REJECT;
+	if (share_rejects(rec, o->release_if))
+		return MQDEV_SHARE_RELEASE;
+	return MQDEV_SHARE_ACCEPT;
+}
+
+/* --backoff 10s,30s,1m: milliseconds each, a level per delivery. */
+static void parse_backoff(char *list, struct consume_opts *o)
+{
+	uint64_t ns;
+	char *d;
+
+	for (d = strtok(list, ","); d; d = strtok(NULL, ",")) {
+		if (o->nr_backoff == MQDEV_SHARE_BACKOFF_LEVELS)
+			die("--backoff: at most %d levels",
+			    MQDEV_SHARE_BACKOFF_LEVELS);
+		ns = parse_duration(d, "--backoff");
+		if (ns < 1000000 || ns > MQDEV_SHARE_MAX_BACKOFF_MS * 1000000ULL)
+			die("--backoff: '%s': from 1ms to 1h", d);
+		o->backoff[o->nr_backoff++] = ns / 1000000;
+	}
+	if (!o->nr_backoff)
+		die("--backoff: a list such as 10s,30s,1m");
+}
+
 /* Accept only what is still as it was read; else let it go again. */
 static int share_ack_one(struct mqdev_share *s, const struct mqdev_delivery *d,
 			 uint32_t type)
@@ -1460,13 +1506,27 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 		if (!d[i].rec)
 			type = MQDEV_SHARE_RELEASE;
 		else
-			type = share_rejects(d[i].rec, o->reject_if) ?
-			       MQDEV_SHARE_REJECT : MQDEV_SHARE_ACCEPT;
+			type = share_verdict(d[i].rec, o);
 		err = share_ack_one(s, &d[i], type);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/* A join's refusal, said of what was wrong with it. */
+static void share_join_check(int err, const struct consume_opts *o)
+{
+	if (!o->dlq)
+		check(err, "join share group", o->share_group);
+	if (err == -EINVAL)
+		die("--dlq '%s': not the topic consumed, a valid name", o->dlq);
+	if (err == -ENOENT || err == -EACCES)
+		die("--dlq '%s': %s", o->dlq, err == -ENOENT ? "no such topic" :
+		    "you may not produce to it");
+	if (err == -EOPNOTSUPP)
+		die("--dlq '%s': a single-writer topic or a durable one", o->dlq);
+	check(err, "join share group", o->share_group);
 }
 
 /*
@@ -1475,7 +1535,9 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
  */
 static int consume_share(const char *topic, const struct consume_opts *o)
 {
-	LIBMQDEV_OPTS(mqdev_share_opts, sopts, .reset = o->whence);
+	LIBMQDEV_OPTS(mqdev_share_opts, sopts, .reset = o->whence,
+		      .dlq_topic = o->dlq, .max_deliveries = o->max_deliveries,
+		      .backoff_ms = o->backoff, .nr_backoff = o->nr_backoff);
 	struct mqdev_delivery d[64];
 	struct mqdev_share *s;
 	uint64_t got = 0;
@@ -1488,7 +1550,7 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 	if (err == -EEXIST)
 		die("join share group '%s': '%s' has a consumer group of that "
 		    "name", o->share_group, topic);
-	check(err, "join share group", o->share_group);
+	share_join_check(err, o);
 	while (!stop && (!o->count || got < o->count)) {
 		want = 64;
 		if (o->count && o->count - got < 64)
@@ -1533,6 +1595,10 @@ static int cmd_consume(int argc, char **argv)
 		{ "commit", required_argument, NULL, 'c' },
 		{ "share-group", required_argument, NULL, 's' },
 		{ "reject-if", required_argument, NULL, 'r' },
+		{ "release-if", required_argument, NULL, 'R' },
+		{ "dlq", required_argument, NULL, 'D' },
+		{ "max-deliveries", required_argument, NULL, 'M' },
+		{ "backoff", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1581,14 +1647,27 @@ static int cmd_consume(int argc, char **argv)
 			break;
 		case 's': o.share_group = optarg; break;
 		case 'r': o.reject_if = optarg; break;
+		case 'R': o.release_if = optarg; break;
+		case 'D': o.dlq = optarg; break;
+		case 'M':
+			o.max_deliveries = parse_number(optarg,
+							"--max-deliveries", false);
+			if (!o.max_deliveries ||
+			    o.max_deliveries > MQDEV_SHARE_MAX_DELIVERIES)
+				die("--max-deliveries: from 1 to %d",
+				    MQDEV_SHARE_MAX_DELIVERIES);
+			break;
+		case 'B': parse_backoff(optarg, &o); break;
 		case 'h': fputs(consume_usage, stdout); return 0;
 		default: fputs(consume_usage, stderr); return 2;
 		}
 	}
 	if (optind != argc - 1)
 		die("consume: one topic name, please (see --help)");
-	if (o.reject_if && !o.share_group)
-		die("--reject-if: only with --share-group");
+	if ((o.reject_if || o.release_if || o.dlq || o.max_deliveries ||
+	     o.nr_backoff) && !o.share_group)
+		die("--reject-if, --release-if, --dlq, --max-deliveries, "
+		    "--backoff: only with --share-group");
 	if (o.share_group)
 		return consume_share(argv[optind], &o);
 
@@ -2711,6 +2790,336 @@ static int cmd_scheduled(int argc, char **argv)
 	return 2;
 }
 
+/* ---- mqctl dlq: dead-letter topics of share groups -------------------- */
+
+static const char dlq_usage[] =
+"usage: mqctl dlq list DLQ_TOPIC\n"
+"       mqctl dlq show DLQ_TOPIC OFFSET [--partition P]\n"
+"       mqctl dlq info TOPIC GROUP\n"
+"       mqctl dlq redrive DLQ_TOPIC [--group G] [--timeout MS]\n"
+"\n"
+"A share group's dead-letter topic (mqctl consume --share-group G --dlq T)\n"
+"gets a dead letter of each record rejected or delivered too often: the\n"
+"record's key, value and headers, and mqdev.dlq.* headers naming where it\n"
+"came from, its deliveries and why.\n"
+"  list     one line per dead letter: partition, offset, where from,\n"
+"           deliveries, reason\n"
+"  show     one dead letter whole: headers, key, value\n"
+"  info     a share group's dead-letter topic, retry schedule and counts\n"
+"           (dead letters written; not written: full, gone, failed)\n"
+"  redrive  produce each dead letter not yet redriven back to its topic\n"
+"           and partition, with its key, value and own headers; consumer\n"
+"           group G (mqctl-redrive) of DLQ_TOPIC remembers how far it got,\n"
+"           so a second redrive does not repeat one.  It stops when no\n"
+"           dead letter came for --timeout MS (500)\n";
+
+/* Where a dead letter came from, read from its mqdev.dlq.* headers. */
+struct dead_letter {
+	char topic[MQDEV_NAME_SIZE];
+	char reason[32];
+	uint32_t partition;
+	uint64_t offset, deliveries;
+	bool ok;		/* it has topic, partition and offset */
+};
+
+static bool header_named(const struct mqdev_header *h, const char *name)
+{
+	return h->key_len == strlen(name) && !memcmp(h->key, name, h->key_len);
+}
+
+static void header_value(const struct mqdev_header *h, char *buf, size_t size)
+{
+	size_t n = h->value_len > 0 ? (size_t)h->value_len : 0;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, h->value, n);
+	buf[n] = 0;
+}
+
+static bool dead_header(const struct mqdev_header *h)
+{
+	return h->key_len >= strlen(MQDEV_DLQ_HDR_PREFIX) &&
+	       !memcmp(h->key, MQDEV_DLQ_HDR_PREFIX,
+		       strlen(MQDEV_DLQ_HDR_PREFIX));
+}
+
+static void dead_letter_read(const struct mqdev_record *rec,
+			     struct dead_letter *d)
+{
+	struct mqdev_header_iter it = {};
+	struct mqdev_header h;
+	char num[24];
+	int seen = 0;
+
+	memset(d, 0, sizeof(*d));
+	while (mqdev_record_header_next(rec, &it, &h) > 0) {
+		if (!dead_header(&h))
+			continue;
+		header_value(&h, num, sizeof(num));
+		if (header_named(&h, MQDEV_DLQ_HDR_TOPIC)) {
+			header_value(&h, d->topic, sizeof(d->topic));
+			seen |= 1;
+		} else if (header_named(&h, MQDEV_DLQ_HDR_PARTITION)) {
+			d->partition = strtoul(num, NULL, 10);
+			seen |= 2;
+		} else if (header_named(&h, MQDEV_DLQ_HDR_OFFSET)) {
+			d->offset = strtoull(num, NULL, 10);
+			seen |= 4;
+		} else if (header_named(&h, MQDEV_DLQ_HDR_COUNT)) {
+			d->deliveries = strtoull(num, NULL, 10);
+		} else if (header_named(&h, MQDEV_DLQ_HDR_REASON)) {
+			header_value(&h, d->reason, sizeof(d->reason));
+		}
+	}
+	d->ok = seen == 7;
+}
+
+static int dlq_list_one(void *ctx, const struct mqdev_record *rec)
+{
+	struct dead_letter d;
+
+	(void)ctx;
+	dead_letter_read(rec, &d);
+	if (json) {
+		printf("{\"partition\":%u,\"offset\":%" PRIu64 ",\"topic\":",
+		       rec->partition, (uint64_t)rec->offset);
+		json_string(stdout, d.topic, strlen(d.topic));
+		printf(",\"from_partition\":%u,\"from_offset\":%" PRIu64
+		       ",\"deliveries\":%" PRIu64 ",\"reason\":", d.partition,
+		       d.offset, d.deliveries);
+		json_string(stdout, d.reason, strlen(d.reason));
+		puts("}");
+	} else if (d.ok) {
+		printf("%u\t%" PRIu64 "\t%s/%u@%" PRIu64 "\t%" PRIu64 "\t%s\n",
+		       rec->partition, (uint64_t)rec->offset, d.topic,
+		       d.partition, d.offset, d.deliveries, d.reason);
+	} else {
+		printf("%u\t%" PRIu64 "\tnot a dead letter\n", rec->partition,
+		       (uint64_t)rec->offset);
+	}
+	return 0;
+}
+
+/* Every record of @c to @fn until none came for @timeout ms. */
+static void dlq_drain(struct mqdev_consumer *c, const char *topic,
+		      int timeout, mqdev_record_fn fn, void *ctx)
+{
+	int n;
+
+	do {
+		n = mqdev_consumer_poll(c, timeout, 64, fn, ctx);
+		if (n == -EINTR)
+			break;
+		check(n, "read dead letters of", topic);
+	} while (n && !stop);
+}
+
+static int dlq_list(const char *topic)
+{
+	struct mqdev_consumer *c;
+
+	check(mqdev_consumer_new(topic, NULL, &c), "read dead letters of",
+	      topic);
+	check(mqdev_consumer_seek(c, MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+				  0, 0, NULL), "read dead letters of", topic);
+	if (!json)
+		puts("PARTITION\tOFFSET\tFROM\tDELIVERIES\tREASON");
+	dlq_drain(c, topic, 100, dlq_list_one, NULL);
+	mqdev_consumer_free(c);
+	return 0;
+}
+
+static int dlq_show(const char *topic, int argc, char **argv)
+{
+	struct consume_opts o = { .headers = true, .keys = true };
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	uint64_t offset;
+	uint32_t p = 0;
+
+	if (argc == 3 && !strcmp(argv[1], "--partition"))
+		p = parse_number(argv[2], "--partition", false);
+	else if (argc != 1)
+		die("dlq show: DLQ_TOPIC OFFSET [--partition P]");
+	offset = parse_number(argv[0], "OFFSET", false);
+	check(mqdev_consumer_new(topic, NULL, &c), "read dead letters of",
+	      topic);
+	check(mqdev_consumer_seek(c, p, MQDEV_SEEK_OFFSET, offset, 0, NULL),
+	      "read dead letters of", topic);
+	if (mqdev_consumer_wait(c, 100) <= 0 || !(rec = mqdev_consumer_peek(c)) ||
+	    rec->offset != offset)
+		die("dlq show: no dead letter at %u/%" PRIu64 " of '%s'", p,
+		    offset, topic);
+	print_record(rec, &o);
+	mqdev_consumer_free(c);
+	return 0;
+}
+
+static int dlq_info(const char *topic, const char *group)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_consumer *c;
+	uint32_t i;
+	int err;
+
+	check(mqdev_consumer_new(topic, NULL, &c), "describe", topic);
+	err = mqdev_share_dlq_info(mqdev_consumer_fd(c), group, &info);
+	if (err == -ENOENT)
+		die("dlq info: '%s' has no share group '%s' now", topic, group);
+	check(err, "describe share group", group);
+	mqdev_consumer_free(c);
+	printf(json ? "{\"dlq\":\"%s\",\"written\":%" PRIu64 ",\"full\":%"
+	       PRIu64 ",\"gone\":%" PRIu64 ",\"failed\":%" PRIu64
+	       ",\"backoff_ms\":[" :
+	       "dlq\t%s\nwritten\t%" PRIu64 "\nfull\t%" PRIu64 "\ngone\t%"
+	       PRIu64 "\nfailed\t%" PRIu64 "\nbackoff_ms\t",
+	       info.topic, (uint64_t)info.written, (uint64_t)info.full,
+	       (uint64_t)info.gone, (uint64_t)info.failed);
+	for (i = 0; i < info.nr_backoff; i++)
+		printf("%s%u", i ? "," : "", info.backoff_ms[i]);
+	puts(json ? "]}" : "");
+	return 0;
+}
+
+struct redrive {
+	const char *dlq;
+	struct mqdev_producer *p;
+	char topic[MQDEV_NAME_SIZE];	/* @p's */
+	int error;			/* its last ack's */
+	uint64_t done;
+};
+
+static void redrive_ack(void *ctx, const struct mqdev_ack *ack)
+{
+	((struct redrive *)ctx)->error = ack->error;
+}
+
+/* A producer of @topic: the one open if it is that topic's. */
+static void redrive_producer(struct redrive *r, const char *topic)
+{
+	LIBMQDEV_OPTS(mqdev_producer_opts, popts, .ack_fn = redrive_ack,
+		      .ack_ctx = r);
+
+	if (r->p && !strcmp(r->topic, topic))
+		return;
+	mqdev_producer_free(r->p);
+	r->p = NULL;
+	check(mqdev_producer_new(topic, &popts, &r->p), "redrive to", topic);
+	snprintf(r->topic, sizeof(r->topic), "%s", topic);
+}
+
+/* The dead letter's key, value and own headers, back where it came from. */
+static int redrive_one(void *ctx, const struct mqdev_record *rec)
+{
+	LIBMQDEV_OPTS(mqdev_send_opts, so);
+	struct mqdev_header hdrs[256], h;
+	struct mqdev_header_iter it = {};
+	struct redrive *r = ctx;
+	struct dead_letter d;
+	const void *value;
+	uint32_t len;
+	int err;
+
+	dead_letter_read(rec, &d);
+	if (!d.ok || mqdev_record_payload(rec, &value, &len))
+		die("dlq redrive: %u/%" PRIu64 " of '%s' is not a dead letter",
+		    rec->partition, (uint64_t)rec->offset, r->dlq);
+	while ((err = mqdev_record_header_next(rec, &it, &h)) > 0) {
+		if (dead_header(&h))
+			continue;
+		if (so.nr_headers == sizeof(hdrs) / sizeof(hdrs[0]))
+			die("dlq redrive: too many headers in %u/%" PRIu64,
+			    rec->partition, (uint64_t)rec->offset);
+		hdrs[so.nr_headers++] = h;
+	}
+	so.headers = hdrs;
+	so.flags = rec->flags & (MQDEV_MSG_NULL_KEY | MQDEV_MSG_NULL_VALUE);
+	redrive_producer(r, d.topic);
+	r->error = 0;
+	err = mqdev_producer_send_opts(r->p, mqdev_record_key(rec),
+				       rec->key_len, value, len, d.partition,
+				       NULL, &so);
+	if (!err)
+		err = mqdev_producer_flush(r->p) < 0 ? -EIO : r->error;
+	if (err)
+		die("dlq redrive: %u/%" PRIu64 " to '%s' partition %u: %s",
+		    rec->partition, (uint64_t)rec->offset, d.topic,
+		    d.partition, explain(err));
+	if (!json)
+		printf("%u\t%" PRIu64 "\t-> %s/%u\n", rec->partition,
+		       (uint64_t)rec->offset, d.topic, d.partition);
+	r->done++;
+	return 0;
+}
+
+static int dlq_redrive(const char *topic, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "timeout", required_argument, NULL, 't' },
+		{}
+	};
+	struct redrive r = { .dlq = topic };
+	const char *group = "mqctl-redrive";
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	int opt, timeout = 500;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "g:t:", opts, NULL)) != -1) {
+		if (opt == 'g')
+			group = optarg;
+		else if (opt == 't')
+			timeout = parse_number(optarg, "--timeout", false);
+		else
+			die("dlq redrive: DLQ_TOPIC [--group G] [--timeout MS]");
+	}
+	check(mqdev_consumer_new(topic, NULL, &c), "read dead letters of",
+	      topic);
+	check(mqdev_consumer_join(c, group, MQDEV_SEEK_EARLIEST), "join group",
+	      group);
+	/*
+	 * Committed after each dead letter: a redrive cut short repeats at
+	 * most the one it was on (at least once, as the groups are).
+	 */
+	while (!stop && mqdev_consumer_wait(c, timeout) > 0) {
+		while ((rec = mqdev_consumer_peek(c))) {
+			redrive_one(&r, rec);
+			check(mqdev_consumer_release(c), "read dead letters of",
+			      topic);
+			check(mqdev_consumer_commit(c), "commit redrive group",
+			      group);
+		}
+		check(mqdev_consumer_error(c), "read dead letters of", topic);
+	}
+	mqdev_consumer_free(c);
+	mqdev_producer_free(r.p);
+	if (json)
+		printf("{\"redriven\":%" PRIu64 "}\n", r.done);
+	else
+		printf("redriven\t%" PRIu64 "\n", r.done);
+	return 0;
+}
+
+static int cmd_dlq(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(dlq_usage, stdout);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "list"))
+		return dlq_list(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "show"))
+		return dlq_show(argv[2], argc - 3, argv + 3);
+	if (argc == 4 && !strcmp(argv[1], "info"))
+		return dlq_info(argv[2], argv[3]);
+	if (argc >= 3 && !strcmp(argv[1], "redrive"))
+		return dlq_redrive(argv[2], argc - 2, argv + 2);
+	fputs(dlq_usage, stderr);
+	return 2;
+}
+
 static const char usage[] =
 "usage: mqctl [--json] COMMAND ...\n"
 "\n"
@@ -2722,6 +3131,7 @@ static const char usage[] =
 "                                      consumer group's member)\n"
 "  group list|describe|reset|delete    manage consumer groups\n"
 "  scheduled list|cancel TOPIC         delayed messages not yet due\n"
+"  dlq list|show|info|redrive          share groups' dead letters\n"
 "  verify TOPIC                        find lost and repeated records\n"
 "  stats [TOPIC]                       counters (--json, --prometheus)\n"
 "  top                                 rates per topic and group\n"
@@ -2770,6 +3180,8 @@ int main(int argc, char **argv)
 		return cmd_group(argc, argv);
 	if (!strcmp(argv[0], "scheduled"))
 		return cmd_scheduled(argc, argv);
+	if (!strcmp(argv[0], "dlq"))
+		return cmd_dlq(argc, argv);
 	if (!strcmp(argv[0], "watch"))
 		return cmd_watch(argc, argv);
 	if (!strcmp(argv[0], "verify"))

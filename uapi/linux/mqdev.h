@@ -805,8 +805,60 @@ struct mqdev_share_join {
 	__u32	max_deliveries;	/* in: for a new group, or 0; out: the group's */
 	__u32	member_id;	/* out */
 	__u32	window;		/* out: in-flight records a partition, at most */
-	__u64	reserved[2];
+	__u64	dlq;		/* in: user pointer to mqdev_share_dlq, or 0 */
+	__u64	reserved;
 };
+
+/*
+ * A new share group's dead-letter topic and retry back-off (provisional),
+ * given to MQDEV_IOC_SHARE_JOIN in @dlq; a later member's are checked and
+ * not used (the group's stand).  @topic ("" for none) gets a dead letter of
+ * every record rejected by a member or past the group's max_deliveries; the
+ * maker must be allowed to produce to it, and it may not be the group's
+ * own topic (EINVAL) nor a single writer's (EOPNOTSUPP).  A release without
+ * a back-off waits @backoff_ms[count - 1] (the last level past the end;
+ * RocketMQ's 10 s, 30 s, 1 m, 2 m, ...) when @nr_backoff is not 0.
+ * Documentation/mqdev.rst, "Dead-letter topics", has what a dead letter
+ * carries.
+ */
+#define MQDEV_SHARE_BACKOFF_LEVELS	16
+
+struct mqdev_share_dlq {
+	char	topic[MQDEV_NAME_SIZE];
+	__u32	flags;		/* none defined yet */
+	__u32	nr_backoff;	/* levels of @backoff_ms, at most _LEVELS */
+	__u32	backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS]; /* each <= _MAX_BACKOFF_MS */
+	__u64	reserved;
+};
+
+/*
+ * MQDEV_IOC_SHARE_DLQ_INFO, on a consuming handle: a share group's
+ * dead-letter topic, back-off schedule and what became of its dead letters.
+ */
+struct mqdev_share_dlq_info {
+	char	group[MQDEV_NAME_SIZE];	/* in */
+	char	topic[MQDEV_NAME_SIZE];	/* out, and the rest: "" for none */
+	__u64	written;	/* dead letters in the dead-letter topic */
+	__u64	full;		/* not written: no room (a block topic) */
+	__u64	gone;		/* not written: the topic was deleted */
+	__u64	failed;		/* not written: too big, no memory, lapped */
+	__u32	nr_backoff;
+	__u32	flags;		/* in: none defined yet */
+	__u32	backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
+	__u64	reserved;
+};
+
+/* A dead letter's headers, after the record's own (values in decimal) */
+#define MQDEV_DLQ_HDR_PREFIX	"mqdev.dlq."
+#define MQDEV_DLQ_HDR_TOPIC	"mqdev.dlq.topic"
+#define MQDEV_DLQ_HDR_PARTITION	"mqdev.dlq.partition"
+#define MQDEV_DLQ_HDR_OFFSET	"mqdev.dlq.offset"
+#define MQDEV_DLQ_HDR_COUNT	"mqdev.dlq.deliveries"
+#define MQDEV_DLQ_HDR_REASON	"mqdev.dlq.reason"	/* one of these: */
+#define MQDEV_DLQ_REJECTED	"rejected"
+#define MQDEV_DLQ_MAX_DELIVERIES "max-deliveries"
+#define MQDEV_DLQ_HDR_GROUP	"mqdev.dlq.group"
+#define MQDEV_DLQ_HDR_TIMESTAMP	"mqdev.dlq.timestamp"	/* the record's */
 
 #define MQDEV_SHARE_MIN_LOCK_MS		10
 #define MQDEV_SHARE_MAX_LOCK_MS		3600000		/* an hour */
@@ -1552,5 +1604,6 @@ struct mqdev_version {
 #define MQDEV_IOC_SHARE_ACQUIRE	_IOWR(MQDEV_IOC_MAGIC, 0x61, struct mqdev_share_acquire)
 #define MQDEV_IOC_SHARE_ACK	 _IOW(MQDEV_IOC_MAGIC, 0x62, struct mqdev_share_ack)
 #define MQDEV_IOC_SHARE_DESCRIBE _IOWR(MQDEV_IOC_MAGIC, 0x63, struct mqdev_share_info)
+#define MQDEV_IOC_SHARE_DLQ_INFO _IOWR(MQDEV_IOC_MAGIC, 0x64, struct mqdev_share_dlq_info)
 
 #endif /* _UAPI_LINUX_MQDEV_H */

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A share group's dead-letter topic and retry back-off schedule
+ * (Documentation/mqdev.rst, "Dead-letter topics"; provisional numbers).
+ *
+ * A record rejected by a member, or past the group's max_deliveries, is
+ * noted under the group's lock (share.c) in a bounded queue of this file:
+ * its partition, offset, place in the ring and delivery count, nothing
+ * else, and nothing that sleeps.  The group keeps the record in its window
+ * (so in a ring it holds) until the work is done with it; when the queue
+ * is full, the record waits there and the group notes it again once the
+ * work has emptied the queue (mqdev_share_dead_requeue()).  A work then reads the record lock-free
+ * from the source ring, as read(2) does (checking afterwards that the ring
+ * did not lap it), builds the dead letter in kernel memory and appends it
+ * to the dead-letter topic through ring.c's mqdev_append(), as the
+ * exchange path appends: no lock of the source partition or of the group
+ * is held while appending, and the append never waits for room.  What
+ * cannot be written is counted; the record stays rejected in its group.
+ *
+ * Locks: dlq->lock (a spinlock) guards the queue, taken inside the
+ * group's lock; the dead-letter partition's lock only inside the work.
+ */
+
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include "mqdev.h"
+
+/* Notes for the work; past that, records wait in their group's window. */
+#define DLQ_QUEUE	256
+/* Room for the headers a dead letter gets, names and values. */
+#define DLQ_HDR_ROOM	512
+
+struct dlq_note {
+	struct mqdev_share *sg;
+	u64	offset;
+	u64	pos;
+	u32	part;
+	u32	len;
+	u16	count;
+	u8	reason;		/* enum mqdev_dlq_reason */
+};
+
+struct mqdev_dlq {
+	struct mqdev_topic	*src;		/* the group's: not referenced */
+	struct mqdev_topic	*topic;		/* referenced, or NULL */
+	char			group[MQDEV_NAME_SIZE];
+	u32			nr_backoff;
+	u32			backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
+	atomic64_t		written, full, gone, failed;
+	struct work_struct	work;
+	spinlock_t		lock;		/* the queue */
+	u32			head, tail;	/* free-running */
+	struct mqdev_share	*waiting;	/* has records to note again */
+	struct dlq_note		queue[DLQ_QUEUE];
+};
+
+static void dlq_work(struct work_struct *work);
+
+static int dlq_check(const struct mqdev_share_dlq *req)
+{
+	u32 i;
+
+	if (req->flags || req->reserved ||
+	    req->nr_backoff > MQDEV_SHARE_BACKOFF_LEVELS)
+		return -EINVAL;
+	for (i = 0; i < MQDEV_SHARE_BACKOFF_LEVELS; i++)
+		if (i < req->nr_backoff ?
+		    !req->backoff_ms[i] ||
+		    req->backoff_ms[i] > MQDEV_SHARE_MAX_BACKOFF_MS :
+		    req->backoff_ms[i])
+			return -EINVAL;
+	if (!req->topic[0] && !memchr_inv(req->topic, 0, sizeof(req->topic)))
+		return 0;
+	return mqdev_name_check(req->topic);
+}
+
+/*
+ * The dead-letter topic, referenced, checked as an exchange binding's
+ * topic: the caller may produce to it and it is not a single writer's.
+ */
+static struct mqdev_topic *dlq_topic_get(struct mqdev_topic *src,
+					 const char *name)
+{
+	struct mqdev_topic *topic;
+
+	topic = mqdev_topic_get(NULL, src->net, name, MQDEV_ACT_PRODUCE);
+	if (IS_ERR(topic))
+		return topic;
+	if (topic == src || mqdev_swriter(topic)) {
+		mqdev_topic_put(topic);
+		return ERR_PTR(topic == src ? -EINVAL : -EOPNOTSUPP);
+	}
+	return topic;
+}
+
+/**
+ * mqdev_dlq_new() - a share group's dead-letter settings, from its joiner
+ * @src: the group's topic
+ * @group: the group's name
+ * @uptr: user pointer to a struct mqdev_share_dlq, or 0 for none
+ * @out: the settings, or NULL for none
+ *
+ * Called with no lock held: it copies from user memory and looks the
+ * topic up.
+ *
+ * Return: 0; -EFAULT; -EINVAL for a bad request or the group's own topic;
+ * -ENOENT for no such topic; -EACCES when the caller may not produce to
+ * it; -EOPNOTSUPP for a single writer's; -ENOMEM.
+ */
+int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
+		  struct mqdev_dlq **out)
+{
+	struct mqdev_share_dlq req;
+	struct mqdev_topic *topic = NULL;
+	struct mqdev_dlq *dlq;
+	int err;
+
+	*out = NULL;
+	if (!uptr)
+		return 0;
+	if (copy_from_user(&req, u64_to_user_ptr(uptr), sizeof(req)))
+		return -EFAULT;
+	err = dlq_check(&req);
+	if (err)
+		return err;
+	if (req.topic[0]) {
+		topic = dlq_topic_get(src, req.topic);
+		if (IS_ERR(topic))
+			return PTR_ERR(topic);
+	}
+	dlq = kzalloc(sizeof(*dlq), GFP_KERNEL_ACCOUNT);
+	if (!dlq) {
+		if (topic)
+			mqdev_topic_put(topic);
+		return -ENOMEM;
+	}
+	dlq->src = src;
+	dlq->topic = topic;
+	strscpy_pad(dlq->group, group);
+	dlq->nr_backoff = req.nr_backoff;
+	memcpy(dlq->backoff_ms, req.backoff_ms, sizeof(dlq->backoff_ms));
+	spin_lock_init(&dlq->lock);
+	INIT_WORK(&dlq->work, dlq_work);
+	*out = dlq;
+	return 0;
+}
+
+/**
+ * mqdev_dlq_free() - write what is queued, then let the settings go
+ * @dlq: the settings, or NULL
+ *
+ * Called with no lock held, once nothing can note a dead letter.
+ */
+void mqdev_dlq_free(struct mqdev_dlq *dlq)
+{
+	if (!dlq)
+		return;
+	flush_work(&dlq->work);
+	if (dlq->topic)
+		mqdev_topic_put(dlq->topic);
+	kfree(dlq);
+}
+
+/**
+ * mqdev_dlq_backoff() - the back-off of a release that gave none
+ * @dlq: the group's settings, or NULL
+ * @count: the record's deliveries so far, 1 or more
+ *
+ * Return: nanoseconds; 0 for none (the record is available at once).
+ */
+u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count)
+{
+	u32 level;
+
+	if (!dlq || !dlq->nr_backoff)
+		return 0;
+	level = min_t(u32, count ? count - 1 : 0, dlq->nr_backoff - 1);
+	return (u64)dlq->backoff_ms[level] * NSEC_PER_MSEC;
+}
+
+/**
+ * mqdev_dlq_note() - a record of the group became rejected
+ * @dlq: the group's settings, or NULL
+ * @sg: the group, told by mqdev_share_dead_done() when it is dealt with
+ * @part: its partition
+ * @offset: its offset
+ * @pos: its place in the partition's ring
+ * @len: its length
+ * @count: its deliveries
+ * @reason: why: a member rejected it, or it reached max_deliveries
+ *
+ * Called under the group's lock: it only queues, and never sleeps.  When
+ * the queue is full the work, once it is empty, has the group note its
+ * waiting records again (mqdev_share_dead_requeue()).
+ *
+ * Return: enum mqdev_dlq_note: the group keeps a record QUEUED or WAITING
+ * until mqdev_share_dead_done().
+ */
+u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
+		  u64 offset, u64 pos, u32 len, u16 count,
+		  enum mqdev_dlq_reason reason)
+{
+	struct dlq_note *n;
+
+	if (!dlq || !dlq->topic)
+		return MQDEV_DLQ_NONE;
+	spin_lock(&dlq->lock);
+	if (dlq->head - dlq->tail >= DLQ_QUEUE) {
+		dlq->waiting = sg;
+		spin_unlock(&dlq->lock);
+		return MQDEV_DLQ_WAITING;
+	}
+	n = &dlq->queue[dlq->head++ % DLQ_QUEUE];
+	*n = (struct dlq_note){
+		.sg = sg, .offset = offset, .pos = pos, .part = part,
+		.len = len, .count = count, .reason = reason,
+	};
+	spin_unlock(&dlq->lock);
+	queue_work(system_unbound_wq, &dlq->work);
+	return MQDEV_DLQ_QUEUED;
+}
+
+/*
+ * A copy of the record @n names, read lock-free as read(2) reads, or NULL
+ * when the ring reclaimed it meanwhile.
+ */
+static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
+{
+	struct mqdev_part *part = &dlq->src->parts[n->part];
+	struct mqdev_record *rec;
+	void *buf;
+
+	buf = kvmalloc(n->len, GFP_KERNEL);
+	if (!buf)
+		return NULL;
+	memcpy(buf, mqdev_ring_record(part, n->pos), n->len);
+	rec = buf;
+	/* Pairs with smp_wmb() in ring_publish_tail(). */
+	smp_rmb();
+	if (READ_ONCE(part->ctrl->tail) > n->pos || rec->offset != n->offset ||
+	    rec->len != n->len) {
+		kvfree(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * Unaligned words of a header block, in host order: by memcpy, as
+ * route_headers.c reads them (6.1 has no linux/unaligned.h).
+ */
+static u32 dlq_get32(const u8 *p)
+{
+	u32 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void dlq_put32(u8 *p, u32 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Length of a header block at @p, at most @room bytes; -1 if bad. */
+static s64 dlq_headers_len(const u8 *p, u32 room, u32 *count)
+{
+	u32 off = sizeof(u32), i, klen;
+	s32 vlen;
+
+	if (room < sizeof(u32))
+		return -1;
+	*count = dlq_get32(p);
+	for (i = 0; i < *count; i++) {
+		if (room - off < 2 * sizeof(u32))
+			return -1;
+		klen = dlq_get32(p + off);
+		vlen = (s32)dlq_get32(p + off + sizeof(u32));
+		off += 2 * sizeof(u32);
+		if (vlen < -1 || klen > room - off ||
+		    (vlen > 0 && (u32)vlen > room - off - klen))
+			return -1;
+		off += klen + max(vlen, 0);
+	}
+	return off;
+}
+
+static u32 dlq_put_header(u8 *p, const char *name, const char *value)
+{
+	u32 klen = strlen(name), vlen = strlen(value);
+
+	dlq_put32(p, klen);
+	dlq_put32(p + sizeof(u32), vlen);
+	memcpy(p + 2 * sizeof(u32), name, klen);
+	memcpy(p + 2 * sizeof(u32) + klen, value, vlen);
+	return 2 * sizeof(u32) + klen + vlen;
+}
+
+/* The dead letter's own headers at @p; how many bytes. */
+static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
+			   const struct mqdev_record *rec, u8 *p)
+{
+	char num[24];
+	u32 len = 0;
+
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_TOPIC, dlq->src->name);
+	snprintf(num, sizeof(num), "%u", n->part);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_PARTITION, num);
+	snprintf(num, sizeof(num), "%llu", n->offset);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_OFFSET, num);
+	snprintf(num, sizeof(num), "%u", n->count);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_COUNT, num);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_REASON,
+			      n->reason == MQDEV_DLQ_REASON_REJECTED ?
+			      MQDEV_DLQ_REJECTED : MQDEV_DLQ_MAX_DELIVERIES);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_GROUP, dlq->group);
+	snprintf(num, sizeof(num), "%llu", rec->timestamp);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_TIMESTAMP, num);
+	return len;
+}
+
+#define DLQ_NR_HEADERS	7
+
+/*
+ * The dead letter of @rec, in kernel memory: the record's key; a header
+ * block of the record's headers and the dead letter's; the value proper.
+ * An expiry the record had is not kept.  Return: the value, its length in
+ * @len and its flags in @flags, or NULL.
+ */
+static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
+		     const struct mqdev_record *rec, u32 *len, u32 *flags)
+{
+	const u8 *v = (const u8 *)(rec + 1) + rec->key_len;
+	u32 vlen = rec->len - sizeof(*rec) - rec->key_len, count = 0;
+	s64 hlen = 0;
+	u8 *out;
+	u32 o;
+
+	if (rec->flags & MQDEV_RECORD_EXPIRES) {
+		v += sizeof(u64);
+		vlen -= sizeof(u64);
+	}
+	if (rec->flags & MQDEV_RECORD_HEADERS) {
+		hlen = dlq_headers_len(v, vlen, &count);
+		if (hlen < 0 || count > U32_MAX - DLQ_NR_HEADERS)
+			return NULL;
+	}
+	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
+	if (!out)
+		return NULL;
+	dlq_put32(out, count + DLQ_NR_HEADERS);
+	o = sizeof(u32);
+	if (hlen) {
+		memcpy(out + o, v + sizeof(u32), hlen - sizeof(u32));
+		o += hlen - sizeof(u32);
+	}
+	o += dlq_put_headers(dlq, n, rec, out + o);
+	memcpy(out + o, v + hlen, vlen - hlen);
+	*len = o + vlen - hlen;
+	*flags = MQDEV_RECORD_HEADERS |
+		 (rec->flags & (MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE));
+	return out;
+}
+
+/* Append the dead letter of @rec; 0 or the append's error. */
+static int dlq_append(struct mqdev_dlq *dlq, const struct dlq_note *n,
+		      const struct mqdev_record *rec)
+{
+	struct mqdev_topic *topic = dlq->topic;
+	struct mqdev_append ap = { .nonblock = true, .kernel = true };
+	struct mqdev_msg msg = { .key_len = rec->key_len };
+	u8 *value;
+	int err;
+
+	value = dlq_build(dlq, n, rec, &msg.value_len, &msg.flags);
+	if (!value)
+		return -ENOMEM;
+	msg.key = (uintptr_t)(rec + 1);
+	msg.value = (uintptr_t)value;
+	if (sizeof(*rec) + (u64)msg.key_len + msg.value_len > topic->max_record) {
+		err = -EMSGSIZE;
+	} else {
+		/* The partition's number, so each partition's order stays. */
+		err = mqdev_append(&ap, &topic->parts[n->part % topic->nr_parts],
+				   &msg, rec + 1);
+		mqdev_append_end(&ap);
+	}
+	kvfree(value);
+	return err;
+}
+
+static void dlq_write(struct mqdev_dlq *dlq, const struct dlq_note *n)
+{
+	void *rec;
+	int err;
+
+	if (mqdev_topic_dead(dlq->topic)) {
+		atomic64_inc(&dlq->gone);
+		return;
+	}
+	rec = dlq_read(dlq, n);
+	err = rec ? dlq_append(dlq, n, rec) : -ENODATA;
+	kvfree(rec);
+	if (!err)
+		atomic64_inc(&dlq->written);
+	else if (err == -EAGAIN)
+		atomic64_inc(&dlq->full);
+	else if (err == -EIDRM)
+		atomic64_inc(&dlq->gone);
+	else
+		atomic64_inc(&dlq->failed);
+}
+
+static void dlq_work(struct work_struct *work)
+{
+	struct mqdev_dlq *dlq = container_of(work, struct mqdev_dlq, work);
+	struct mqdev_share *waiting;
+	struct dlq_note n;
+
+	for (;;) {
+		spin_lock(&dlq->lock);
+		if (dlq->tail == dlq->head) {
+			waiting = dlq->waiting;
+			dlq->waiting = NULL;
+			spin_unlock(&dlq->lock);
+			if (!waiting)
+				return;
+			/* It notes them again, and queues this work. */
+			mqdev_share_dead_requeue(waiting);
+			continue;
+		}
+		n = dlq->queue[dlq->tail++ % DLQ_QUEUE];
+		spin_unlock(&dlq->lock);
+		dlq_write(dlq, &n);
+		mqdev_share_dead_done(n.sg, n.part, n.offset, n.pos);
+		cond_resched();
+	}
+}
+
+/**
+ * mqdev_dlq_fill() - a share group's dead-letter settings and counts
+ * @dlq: the group's settings, or NULL
+ * @req: filled in
+ *
+ * Called under the topic's groups_lock: it does not sleep.
+ */
+void mqdev_dlq_fill(const struct mqdev_dlq *dlq,
+		    struct mqdev_share_dlq_info *req)
+{
+	if (!dlq)
+		return;
+	if (dlq->topic)
+		memcpy(req->topic, dlq->topic->name, MQDEV_NAME_SIZE);
+	req->written = atomic64_read(&dlq->written);
+	req->full = atomic64_read(&dlq->full);
+	req->gone = atomic64_read(&dlq->gone);
+	req->failed = atomic64_read(&dlq->failed);
+	req->nr_backoff = dlq->nr_backoff;
+	memcpy(req->backoff_ms, dlq->backoff_ms, sizeof(req->backoff_ms));
+}
+
+/**
+ * mqdev_dlq_info() - MQDEV_IOC_SHARE_DLQ_INFO
+ * @ioc: the call, on a handle attached to consume
+ * @req: the group; its dead-letter settings and counts go back
+ *
+ * Return: 0; -EINVAL for a bad request; -ENOENT for no such share group.
+ */
+long mqdev_dlq_info(struct mqdev_ioc *ioc, struct mqdev_share_dlq_info *req)
+{
+	int err = mqdev_name_check(req->group);
+
+	if (err)
+		return err;
+	if (req->flags || req->reserved ||
+	    memchr_inv(req->topic, 0, sizeof(req->topic)) ||
+	    memchr_inv(&req->written, 0,
+		       offsetof(typeof(*req), flags) -
+		       offsetof(typeof(*req), written)) ||
+	    memchr_inv(req->backoff_ms, 0, sizeof(req->backoff_ms)))
+		return -EINVAL;
+	return mqdev_share_dlq_fill(ioc->topic, req);
+}

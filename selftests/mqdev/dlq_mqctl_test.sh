@@ -1,0 +1,92 @@
+#!/bin/sh
+# mqctl consume --share-group --dlq and mqctl dlq: a poison record rejected
+# ends in the dead-letter topic once, listed and shown with where it came
+# from; one released past --max-deliveries too, with its count; redrive
+# puts it back in its topic and partition with its key and value and none
+# of the dead letter's headers, and a second redrive repeats nothing; the
+# errors a user sees.
+# Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq or
+# mqctl.
+. "$(dirname "$0")/../kselftest/ktap_helpers.sh"
+. "$(dirname "$0")/lib.sh"
+
+ktap_print_header
+need_mqdev
+need_cmd mqctl "tools/mqctl of the mqdev repository"
+
+t=dlqs-$$
+d=dlqd-$$
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
+      mqctl topic delete $d >/dev/null 2>&1' EXIT
+
+mqctl topic create $t --partitions 2 >/dev/null || exit 1
+mqctl topic create $d >/dev/null || exit 1
+echo a | mqctl produce $t --partition 1 >/dev/null
+echo poison | mqctl produce $t --partition 1 --key k9 >/dev/null
+echo b | mqctl produce $t --partition 1 >/dev/null
+
+mqctl consume $t --share-group g --from earliest --dlq $d \
+	--reject-if poison --timeout 500 >"$dir/out"
+sleep 0.2
+mqctl dlq list $d >"$dir/list"
+[ "$(wc -l <"$dir/out")" = 3 ] && [ "$(wc -l <"$dir/list")" = 2 ] &&
+	grep -q "^0	0	$t/1@1	1	rejected$" "$dir/list"
+ok $? "a rejected poison record is in the dead-letter topic once" "$dir/list"
+
+mqctl dlq show $d 0 >"$dir/show"
+grep -q "mqdev.dlq.topic=$t,mqdev.dlq.partition=1,mqdev.dlq.offset=1,mqdev.dlq.deliveries=1,mqdev.dlq.reason=rejected,mqdev.dlq.group=g,mqdev.dlq.timestamp=[0-9]*	k9	poison$" \
+	"$dir/show"
+ok $? "dlq show: the dead letter's headers, key and value" "$dir/show"
+
+# g2 is new: it reads a, poison and b (accepted) and retry (released)
+echo retry | mqctl produce $t --partition 0 >/dev/null
+mqctl consume $t --share-group g2 --from earliest --dlq $d \
+	--release-if retry --max-deliveries 3 --backoff 50ms --timeout 5000 \
+	>"$dir/out2" &
+pid=$!
+i=0
+while [ "$(grep -c retry "$dir/out2")" -lt 3 ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+sleep 0.3
+mqctl dlq info $t g2 >"$dir/info"
+kill $pid
+wait $pid
+mqctl dlq list $d >"$dir/list"
+[ "$(grep -c retry "$dir/out2")" = 3 ] &&
+	grep -q "^0	1	$t/0@0	3	max-deliveries$" "$dir/list" &&
+	grep -q "^written	1$" "$dir/info" &&
+	grep -q "^backoff_ms	50$" "$dir/info"
+ok $? "released past --max-deliveries: a dead letter with the count" "$dir/list"
+
+mqctl dlq redrive $d >"$dir/r1"
+mqctl consume $t --partition 1 --from 3 --keys --headers --timeout 300 \
+	>"$dir/back"
+[ "$(tail -1 "$dir/r1")" = "redriven	2" ] &&
+	[ "$(cat "$dir/back")" = "	k9	poison" ]
+ok $? "dlq redrive puts the poison record back, key and value, no DLQ headers" "$dir/back"
+
+mqctl dlq redrive $d >"$dir/r2"
+mqctl consume $t --partition 1 --from 3 --timeout 300 >"$dir/back2"
+[ "$(tail -1 "$dir/r2")" = "redriven	0" ] &&
+	[ "$(wc -l <"$dir/back2")" = 1 ] &&
+	[ "$(mqctl consume $t --partition 0 --from 1 --timeout 300)" = retry ]
+ok $? "a second redrive repeats nothing"
+
+! mqctl consume $t --share-group g3 --dlq $t --timeout 100 \
+	>/dev/null 2>"$dir/err" && grep -q "not the topic consumed" "$dir/err"
+ok $? "--dlq: the topic consumed is refused"
+! mqctl consume $t --share-group g3 --dlq nosuch-$$ --timeout 100 \
+	>/dev/null 2>"$dir/err" && grep -q "no such topic" "$dir/err"
+ok $? "--dlq: a missing topic is refused"
+! mqctl consume $t --dlq $d --timeout 100 >/dev/null 2>"$dir/err" &&
+	grep -q "only with --share-group" "$dir/err"
+ok $? "--dlq without --share-group is refused"
+! mqctl consume $t --share-group g3 --backoff 10s,x --timeout 100 \
+	>/dev/null 2>"$dir/err" && grep -q "backoff" "$dir/err"
+ok $? "--backoff: a bad duration is refused"
+
+ktap_set_plan $((KTAP_TESTNO - 1))
+ktap_finished

@@ -1,0 +1,715 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A share group's dead-letter topic and retry schedule: a rejected record,
+ * and one past max_deliveries, in the dead-letter topic once, with its
+ * key, value, headers and the dead letter's own; a full or deleted
+ * dead-letter topic counted, nothing lost in the source; the back-off
+ * schedule applied to a release that gives none; bad settings refused
+ * with nothing made.
+ */
+#include <fcntl.h>
+#include <time.h>
+#include "common.h"
+#include "kselftest_harness.h"
+
+FIXTURE(dlq) {
+	int fd, prod;
+	char src[MQDEV_NAME_MAX + 1];
+	char dlq[MQDEV_NAME_MAX + 1];
+};
+
+FIXTURE_SETUP(dlq)
+{
+	self->fd = mqdev_open();
+	ASSERT_LE(0, self->fd);
+	strcpy(self->src, topic_name("dlqsrc"));
+	strcpy(self->dlq, topic_name("dlqdst"));
+	ASSERT_EQ(0, create_topic(self->fd, self->src, 1, 1 << 20, 0));
+	ASSERT_EQ(0, create_topic(self->fd, self->dlq, 1, 1 << 20, 0));
+	self->prod = attach(self->src, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, self->prod);
+}
+
+FIXTURE_TEARDOWN(dlq)
+{
+	close(self->prod);
+	mqdev_topic_delete(self->fd, self->src);
+	mqdev_topic_delete(self->fd, self->dlq);
+	close(self->fd);
+}
+
+static struct mqdev_share *join(const char *topic, const char *dlq,
+				uint32_t max_deliveries,
+				const uint32_t *backoff, uint32_t nr_backoff)
+{
+	LIBMQDEV_OPTS(mqdev_share_opts, opts, .lock_ms = 10000,
+		      .max_deliveries = max_deliveries,
+		      .reset = MQDEV_SEEK_EARLIEST, .dlq_topic = dlq,
+		      .backoff_ms = backoff, .nr_backoff = nr_backoff);
+	struct mqdev_share *s;
+
+	return mqdev_share_new(topic, "g", &opts, &s) ? NULL : s;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* A record with key "k1", a header "trace: abc" and value "poison". */
+static int produce_poison(int prod, uint64_t *offset)
+{
+	static const char block[] = "\1\0\0\0" "\5\0\0\0" "\3\0\0\0"
+				    "trace" "abc" "poison";
+	struct mqdev_msg msg;
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)&msg, .count = 1, .msg_size = sizeof(msg),
+	};
+
+	mqdev_msg_init(&msg, "k1", 2, block, sizeof(block) - 1, 0);
+	msg.flags = MQDEV_MSG_HEADERS;
+	if (ioctl(prod, MQDEV_IOC_PRODUCE, &req) != 1)
+		return -errno;
+	*offset = msg.offset;
+	return 0;
+}
+
+/* A dead letter as read back: the headers it must carry. */
+struct dead {
+	char key[16], value[16], trace[16];
+	char topic[MQDEV_NAME_SIZE], reason[32], group[MQDEV_NAME_SIZE];
+	uint64_t partition, offset, count;
+	int nr_headers, nr_dlq_headers;
+};
+
+static void hdr_copy(char *dst, size_t size, const struct mqdev_header *h)
+{
+	size_t n = h->value_len < 0 ? 0 : (size_t)h->value_len;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, h->value, n);
+	dst[n] = 0;
+}
+
+static int hdr_is(const struct mqdev_header *h, const char *name)
+{
+	return h->key_len == strlen(name) && !memcmp(h->key, name, h->key_len);
+}
+
+static int dead_parse(const struct mqdev_record *rec, struct dead *d)
+{
+	struct mqdev_header_iter it = { 0 };
+	struct mqdev_header h;
+	const void *v;
+	uint32_t len;
+	char num[32];
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (rec->key_len < sizeof(d->key))
+		memcpy(d->key, mqdev_record_key(rec), rec->key_len);
+	while ((r = mqdev_record_header_next(rec, &it, &h)) == 1) {
+		d->nr_headers++;
+		if (h.key_len > 10 && !memcmp(h.key, MQDEV_DLQ_HDR_PREFIX, 10))
+			d->nr_dlq_headers++;
+		hdr_copy(num, sizeof(num), &h);
+		if (hdr_is(&h, "trace"))
+			hdr_copy(d->trace, sizeof(d->trace), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_TOPIC))
+			hdr_copy(d->topic, sizeof(d->topic), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_REASON))
+			hdr_copy(d->reason, sizeof(d->reason), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_GROUP))
+			hdr_copy(d->group, sizeof(d->group), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_PARTITION))
+			d->partition = strtoull(num, NULL, 10);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_OFFSET))
+			d->offset = strtoull(num, NULL, 10);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_COUNT))
+			d->count = strtoull(num, NULL, 10);
+	}
+	if (r < 0 || mqdev_record_payload(rec, &v, &len))
+		return -EBADMSG;
+	if (len < sizeof(d->value))
+		memcpy(d->value, v, len);
+	return 0;
+}
+
+struct reader {
+	struct dead d[4];
+	int n;
+};
+
+static int on_dead(void *ctx, const struct mqdev_record *rec)
+{
+	struct reader *r = ctx;
+
+	if (r->n < 4 && dead_parse(rec, &r->d[r->n]))
+		return -EBADMSG;
+	r->n++;
+	return 0;
+}
+
+/*
+ * The dead letters of @topic that come within @ms (all of it: one more
+ * than expected must show): how many there were, or -1.
+ */
+static int read_dead(const char *topic, struct reader *r, int ms)
+{
+	struct mqdev_consumer *c;
+	uint64_t end = now_ms() + ms;
+
+	memset(r, 0, sizeof(*r));
+	if (mqdev_consumer_new(topic, NULL, &c))
+		return -1;
+	if (mqdev_consumer_seek(c, MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+				0, 0, NULL))
+		r->n = -1;
+	while (r->n >= 0 && now_ms() < end)
+		if (mqdev_consumer_poll(c, 20, 16, on_dead, r) < 0)
+			r->n = -1;
+	mqdev_consumer_free(c);
+	return r->n;
+}
+
+/* Acquire one record, waiting up to @ms for it: its delivery, or -1. */
+static int acquire_one(struct mqdev_share *s, struct mqdev_delivery *d, int ms)
+{
+	uint64_t end = now_ms() + ms;
+	int n;
+
+	do {
+		n = mqdev_share_acquire(s, 0, d, 1);
+		if (n)
+			return n == 1 ? 0 : n;
+		sleep_ms(2);
+	} while (now_ms() < end);
+	return -1;
+}
+
+static int ack(struct mqdev_share *s, const struct mqdev_delivery *d,
+	       uint32_t type)
+{
+	return mqdev_share_ack(s, 0, d->offset, d->offset + 1, type, NULL);
+}
+
+/* Wait up to a second for the dead letters to be dealt with. */
+static void dlq_wait(struct mqdev_share *s, struct mqdev_share_dlq_info *info,
+		     uint64_t dealt)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (mqdev_share_dlq_info(mqdev_share_fd(s), "g", info))
+			return;
+		if (info->written + info->full + info->gone + info->failed >=
+		    dealt)
+			return;
+		sleep_ms(10);
+	}
+}
+
+/* Rejected by a member: in the dead-letter topic once, whole. */
+TEST_F(dlq, poison_rejected_once_with_headers)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	struct reader r;
+	uint64_t off;
+	uint32_t v = 7;
+
+	ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, &v, sizeof(v), NULL));
+	ASSERT_EQ(0, produce_poison(self->prod, &off));
+	ASSERT_EQ(1, off);
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_ACCEPT));
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	ASSERT_EQ(1, d.offset);
+	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(s, &info, 1);
+	EXPECT_EQ(1, info.written);
+	EXPECT_EQ(0, info.full + info.gone + info.failed);
+	EXPECT_STREQ(self->dlq, info.topic);
+
+	/* once: a second look, later, finds one still */
+	sleep_ms(100);
+	ASSERT_EQ(1, read_dead(self->dlq, &r, 300));
+	EXPECT_STREQ("k1", r.d[0].key);
+	EXPECT_STREQ("poison", r.d[0].value);
+	EXPECT_STREQ("abc", r.d[0].trace);
+	EXPECT_STREQ(self->src, r.d[0].topic);
+	EXPECT_EQ(0, r.d[0].partition);
+	EXPECT_EQ(1, r.d[0].offset);
+	EXPECT_EQ(1, r.d[0].count);
+	EXPECT_STREQ(MQDEV_DLQ_REJECTED, r.d[0].reason);
+	EXPECT_STREQ("g", r.d[0].group);
+	EXPECT_EQ(7, r.d[0].nr_dlq_headers);
+	EXPECT_EQ(8, r.d[0].nr_headers);
+	mqdev_share_free(s);
+}
+
+/* Released until max_deliveries: a dead letter with the count. */
+TEST_F(dlq, max_deliveries_via_releases)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_share_info w;
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	struct reader r;
+	uint64_t off;
+	int i;
+
+	ASSERT_EQ(0, produce_poison(self->prod, &off));
+	s = join(self->src, self->dlq, 3, NULL, 0);
+	ASSERT_NE(NULL, s);
+	for (i = 1; i <= 3; i++) {
+		ASSERT_EQ(0, acquire_one(s, &d, 100));
+		EXPECT_EQ(i, d.delivery_count);
+		ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_RELEASE));
+	}
+	EXPECT_EQ(-1, acquire_one(s, &d, 50));
+	dlq_wait(s, &info, 1);
+	EXPECT_EQ(1, info.written);
+	ASSERT_EQ(1, read_dead(self->dlq, &r, 300));
+	EXPECT_EQ(3, r.d[0].count);
+	EXPECT_EQ(off, r.d[0].offset);
+	EXPECT_STREQ(MQDEV_DLQ_MAX_DELIVERIES, r.d[0].reason);
+	EXPECT_STREQ("poison", r.d[0].value);
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "g", 0, &w));
+	EXPECT_EQ(1, w.end);
+	mqdev_share_free(s);
+}
+
+/* The source record, still there after its dead letter failed. */
+static void source_still_has(struct __test_metadata *_metadata,
+			     const char *src, uint64_t off)
+{
+	struct mqdev_consumer *c;
+	const struct mqdev_record *rec;
+	uint64_t landed;
+
+	ASSERT_EQ(0, mqdev_consumer_new(src, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, off, 0,
+					 &landed));
+	EXPECT_EQ(off, landed);
+	rec = mqdev_consumer_peek(c);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(off, rec->offset);
+	mqdev_consumer_free(c);
+}
+
+/* No room in a dead-letter topic that blocks: counted, nothing waits. */
+TEST_F(dlq, full_dlq_counted_source_kept)
+{
+	char small[MQDEV_NAME_MAX + 1];
+	struct mqdev_share_dlq_info info;
+	struct mqdev_share_info w;
+	struct mqdev_consumer *holder;
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	char fill[512] = { 0 };
+	uint64_t off;
+	int p, err;
+
+	strcpy(small, topic_name("dlqsmall"));
+	ASSERT_EQ(0, create_topic(self->fd, small, 1, 4096, 0));
+	/* a reader holding the records keeps them: the ring fills up */
+	ASSERT_EQ(0, mqdev_consumer_new(small, NULL, &holder));
+	ASSERT_EQ(0, mqdev_consumer_seek(holder, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	p = attach(small, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, p);
+	ASSERT_EQ(0, fcntl(p, F_SETFL, O_NONBLOCK));
+	/* big records, then small ones: no room left for a dead letter */
+	do
+		err = produce_one(p, 0, NULL, 0, fill, sizeof(fill), NULL);
+	while (err >= 0);
+	ASSERT_EQ(-EAGAIN, err);
+	do
+		err = produce_one(p, 0, NULL, 0, fill, 8, NULL);
+	while (err >= 0);
+	ASSERT_EQ(-EAGAIN, err);
+
+	ASSERT_EQ(0, produce_poison(self->prod, &off));
+	s = join(self->src, small, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(s, &info, 1);
+	EXPECT_EQ(1, info.full);
+	EXPECT_EQ(0, info.written);
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "g", 0, &w));
+	EXPECT_EQ(1, w.rejected + w.start);
+	source_still_has(_metadata, self->src, off);
+	mqdev_share_free(s);
+	close(p);
+	mqdev_consumer_free(holder);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, small));
+}
+
+/* A dead-letter topic deleted after the join: counted as gone. */
+TEST_F(dlq, deleted_dlq_counted_source_kept)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	uint64_t off;
+
+	ASSERT_EQ(0, produce_poison(self->prod, &off));
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->dlq));
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(s, &info, 1);
+	EXPECT_EQ(1, info.gone);
+	EXPECT_EQ(0, info.written);
+	source_still_has(_metadata, self->src, off);
+	mqdev_share_free(s);
+}
+
+/* A release with no back-off waits the schedule's level, by count. */
+TEST_F(dlq, backoff_schedule_applied)
+{
+	static const uint32_t sched[] = { 300, 600 };
+	static const uint32_t want[] = { 300, 600, 600 };
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	uint64_t off, t0, waited;
+	int i;
+
+	ASSERT_EQ(0, produce_poison(self->prod, &off));
+	s = join(self->src, NULL, 10, sched, 2);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g", &info));
+	EXPECT_EQ(2, info.nr_backoff);
+	EXPECT_EQ(600, info.backoff_ms[1]);
+	EXPECT_STREQ("", info.topic);
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	for (i = 0; i < 3; i++) {
+		/* before the kernel's clock is read: waited is not short */
+		t0 = now_ms();
+		ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_RELEASE));
+		ASSERT_EQ(0, acquire_one(s, &d, 3000));
+		waited = now_ms() - t0;
+		EXPECT_LE(want[i], waited);
+		/* the VM is slow: a generous tolerance above */
+		EXPECT_GT(want[i] + 400, waited);
+		EXPECT_EQ(i + 2, d.delivery_count);
+	}
+	/* an explicit back-off still wins: 0 is "the schedule", 50 is 50 */
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
+				     MQDEV_SHARE_RELEASE,
+				     &(struct mqdev_share_ack_opts){
+					.sz = sizeof(struct mqdev_share_ack_opts),
+					.backoff_ms = 50 }));
+	t0 = now_ms();
+	ASSERT_EQ(0, acquire_one(s, &d, 3000));
+	EXPECT_GT(300, now_ms() - t0);
+	mqdev_share_free(s);
+}
+
+struct bad_join {
+	const char *topic;
+	struct mqdev_share_dlq req;
+	uint64_t reserved;
+};
+
+/* Join group "g" of @topic with @req: -errno. */
+static int join_raw(const char *topic, const struct mqdev_share_dlq *req,
+		    uint64_t reserved)
+{
+	struct mqdev_share_join jn = {
+		.reset = MQDEV_SEEK_EARLIEST, .dlq = (uintptr_t)req,
+		.reserved = reserved,
+	};
+	int fd, err;
+
+	fd = attach(topic, MQDEV_ATTACH_CONSUME, NULL);
+	if (fd < 0)
+		return fd;
+	mqdev_name_set(jn.group, "g");
+	err = xioctl(fd, MQDEV_IOC_SHARE_JOIN, &jn);
+	close(fd);
+	return err;
+}
+
+static int join_raw_as(void *arg)
+{
+	const struct bad_join *b = arg;
+
+	return -join_raw(b->topic, &b->req, b->reserved);
+}
+
+/* Nothing made: no group of the name on @topic. */
+static int no_group(const char *topic)
+{
+	struct mqdev_share_info info;
+	int fd = attach(topic, MQDEV_ATTACH_CONSUME, NULL), err;
+
+	err = mqdev_share_describe(fd, "g", 0, &info);
+	close(fd);
+	return err == -ENOENT;
+}
+
+TEST_F(dlq, bad_settings_refused_nothing_made)
+{
+	char sw[MQDEV_NAME_MAX + 1];
+	struct bad_join b = { .topic = self->src };
+
+	strcpy(sw, topic_name("dlqsw"));
+	ASSERT_EQ(0, create_topic(self->fd, sw, 1, 1 << 16,
+				  MQDEV_TOPIC_SINGLE_WRITER));
+
+	mqdev_name_set(b.req.topic, self->src);		/* its own topic */
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	mqdev_name_set(b.req.topic, "no-such-dlq");
+	EXPECT_EQ(-ENOENT, join_raw(self->src, &b.req, 0));
+	mqdev_name_set(b.req.topic, sw);
+	EXPECT_EQ(-EOPNOTSUPP, join_raw(self->src, &b.req, 0));
+	/* 0644, root's: another user may read the source, not write the DLQ */
+	mqdev_name_set(b.req.topic, self->dlq);
+	EXPECT_EQ(EACCES, as_user(OTHER_UID, join_raw_as, &b));
+	b.req.flags = 1;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	b.req.flags = 0;
+	b.req.reserved = 1;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	b.req.reserved = 0;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 1));
+	b.req.nr_backoff = MQDEV_SHARE_BACKOFF_LEVELS + 1;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	b.req.nr_backoff = 1;				/* a level of 0 */
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	b.req.backoff_ms[0] = MQDEV_SHARE_MAX_BACKOFF_MS + 1;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	b.req.backoff_ms[0] = 10;
+	b.req.backoff_ms[1] = 10;			/* past nr_backoff */
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	EXPECT_EQ(-EFAULT, join_raw(self->src, (void *)8, 0));
+	EXPECT_TRUE(no_group(self->src));
+
+	/* and good ones are taken */
+	b.req.backoff_ms[1] = 0;
+	EXPECT_EQ(0, join_raw(self->src, &b.req, 0));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, sw));
+}
+
+/* Produce @value (@len bytes) with @flags to partition 0; its offset. */
+static int produce_flags(int prod, const void *value, uint32_t len,
+			 uint32_t flags, uint64_t *offset)
+{
+	struct mqdev_msg msg;
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)&msg, .count = 1, .msg_size = sizeof(msg),
+	};
+
+	mqdev_msg_init(&msg, NULL, 0, value, len, 0);
+	msg.flags = flags;
+	if (ioctl(prod, MQDEV_IOC_PRODUCE, &req) != 1)
+		return -errno;
+	*offset = msg.offset;
+	return 0;
+}
+
+struct flags_seen {
+	uint32_t flags[2];
+	const void *value[2];
+	uint32_t len[2];
+	char text[2][8];
+	int n;
+};
+
+static int on_flags(void *ctx, const struct mqdev_record *rec)
+{
+	struct flags_seen *f = ctx;
+
+	if (f->n >= 2)
+		return -E2BIG;
+	f->flags[f->n] = rec->flags;
+	if (mqdev_record_payload(rec, &f->value[f->n], &f->len[f->n]))
+		return -EBADMSG;
+	if (f->value[f->n] && f->len[f->n] < sizeof(f->text[0]))
+		memcpy(f->text[f->n], f->value[f->n], f->len[f->n]);
+	f->n++;
+	return 0;
+}
+
+/*
+ * A null key and a null value stay null in the dead letter; an expiry is
+ * not kept (the value proper is what follows it).
+ */
+TEST_F(dlq, null_kept_expiry_dropped)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_consumer *c;
+	struct mqdev_delivery d;
+	struct flags_seen f = { 0 };
+	struct mqdev_share *s;
+	char exp[8 + 3];
+	uint64_t off, far = UINT64_MAX / 2;
+	int i;
+
+	ASSERT_EQ(0, produce_flags(self->prod, NULL, 0, MQDEV_MSG_NULL_KEY |
+				   MQDEV_MSG_NULL_VALUE, &off));
+	memcpy(exp, &far, 8);
+	memcpy(exp + 8, "ttl", 3);
+	ASSERT_EQ(0, produce_flags(self->prod, exp, sizeof(exp),
+				   MQDEV_MSG_EXPIRES, &off));
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, acquire_one(s, &d, 100));
+		ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	}
+	dlq_wait(s, &info, 2);
+	EXPECT_EQ(2, info.written);
+	ASSERT_EQ(0, mqdev_consumer_new(self->dlq, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	while (mqdev_consumer_poll(c, 100, 4, on_flags, &f) > 0)
+		;
+	mqdev_consumer_free(c);
+	ASSERT_EQ(2, f.n);
+	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_NULL_KEY |
+		  MQDEV_RECORD_NULL_VALUE, f.flags[0]);
+	EXPECT_EQ(NULL, f.value[0]);
+	EXPECT_EQ(MQDEV_RECORD_HEADERS, f.flags[1]);
+	EXPECT_STREQ("ttl", f.text[1]);
+	mqdev_share_free(s);
+}
+
+/* A later member's settings are checked, and the group's stand. */
+TEST_F(dlq, later_member_checked_not_used)
+{
+	static const uint32_t mine[] = { 100 }, theirs[] = { 200, 300 };
+	struct mqdev_share_dlq_info info;
+	struct mqdev_share *a, *b;
+	struct mqdev_share_dlq bad = { .nr_backoff = 99 };
+
+	a = join(self->src, self->dlq, 0, mine, 1);
+	ASSERT_NE(NULL, a);
+	b = join(self->src, NULL, 0, theirs, 2);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(b), "g", &info));
+	EXPECT_STREQ(self->dlq, info.topic);
+	EXPECT_EQ(1, info.nr_backoff);
+	EXPECT_EQ(100, info.backoff_ms[0]);
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &bad, 0));
+	mqdev_share_free(b);
+	mqdev_share_free(a);
+}
+
+/*
+ * A holding group keeps a rejected record in its ring until its dead
+ * letter is written: a producer that needs its room at once waits for it
+ * (EAGAIN here, nonblocking), and no dead letter is lost to the reclaim.
+ */
+TEST_F(dlq, held_until_written)
+{
+	static char big[8192 - sizeof(struct mqdev_record)];
+	char held[MQDEV_NAME_MAX + 1], v[300] = { 0 };
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d[64];
+	struct mqdev_share *s;
+	int p, n, err, tries, i;
+
+	strcpy(held, topic_name("dlqheld"));
+	ASSERT_EQ(0, create_topic(self->fd, held, 1, 16384, 0));
+	s = join(held, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	p = attach(held, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, p);
+	ASSERT_EQ(0, fcntl(p, F_SETFL, O_NONBLOCK));
+	/* the group holds every record: the ring fills up */
+	for (n = 0; produce_one(p, 0, NULL, 0, v, sizeof(v), NULL) >= 0; n++)
+		;
+	ASSERT_LT(20, n);
+	ASSERT_GE(64, n);
+	ASSERT_EQ(n, mqdev_share_acquire(s, 0, d, 64));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, d[0].offset, d[n - 1].offset + 1,
+				     MQDEV_SHARE_REJECT, NULL));
+	/* half the ring at once, as soon as it may be had */
+	for (tries = 0; tries < 1000; tries++) {
+		err = produce_one(p, 0, NULL, 0, big, sizeof(big), NULL);
+		if (err != -EAGAIN)
+			break;
+		sleep_ms(1);
+	}
+	EXPECT_EQ(0, err);
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		if (info.written + info.failed >= (uint64_t)n)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(n, info.written);
+	EXPECT_EQ(0, info.failed);
+	close(p);
+	mqdev_share_free(s);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, held));
+}
+
+/*
+ * More rejected in one call than the work's queue holds (256): every one
+ * still gets its dead letter, none counted as failed.
+ */
+TEST_F(dlq, many_rejected_at_once)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d[64];
+	struct mqdev_share *s;
+	struct reader r;
+	int n = 0, got, i;
+
+	for (i = 0; i < 300; i++)
+		ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, &i, sizeof(i),
+					 NULL));
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	while (n < 300) {
+		got = mqdev_share_acquire(s, 0, d, 64);
+		ASSERT_LT(0, got);
+		n += got;
+	}
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 300, MQDEV_SHARE_REJECT, NULL));
+	for (i = 0; i < 300; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		if (info.written + info.failed >= 300)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(300, info.written);
+	EXPECT_EQ(0, info.failed);
+	EXPECT_EQ(300, read_dead(self->dlq, &r, 300));
+	mqdev_share_free(s);
+}
+
+/* The info call checks its input and names a group that exists. */
+TEST_F(dlq, info_bad_input)
+{
+	struct mqdev_share_dlq_info info = { 0 };
+	int fd = attach(self->src, MQDEV_ATTACH_CONSUME, NULL);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOENT, mqdev_share_dlq_info(fd, "g", &info));
+	mqdev_name_set(info.group, "g");
+	info.written = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, MQDEV_IOC_SHARE_DLQ_INFO, &info));
+	info.written = 0;
+	info.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, MQDEV_IOC_SHARE_DLQ_INFO, &info));
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
