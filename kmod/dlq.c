@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A share group's dead-letter topic and retry back-off schedule
- * (Documentation/mqdev.rst, "Dead-letter topics"; provisional numbers).
+ * (Documentation/mqdev.rst, "Dead-letter topics and retries").
  *
  * A record rejected by a member, or past the group's max_deliveries, is
  * noted under the group's lock (share.c) in a bounded queue of this file:
@@ -151,13 +151,22 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
  * mqdev_dlq_free() - write what is queued, then let the settings go
  * @dlq: the settings, or NULL
  *
- * Called with no lock held, once nothing can note a dead letter.
+ * Called once nothing can note a dead letter, with no lock held that the
+ * work takes (the group's, a partition's) nor any groups_lock: it waits
+ * for the work, and the dead-letter topic's last reference may go here,
+ * freeing that topic's own groups (share.c's mqdev_shares_reap()).
  */
 void mqdev_dlq_free(struct mqdev_dlq *dlq)
 {
 	if (!dlq)
 		return;
 	flush_work(&dlq->work);
+	/*
+	 * The work may have queued itself again (mqdev_share_dead_requeue())
+	 * after the flush began: the queue is empty now, so that run would
+	 * find nothing, but it must not run on freed memory.
+	 */
+	cancel_work_sync(&dlq->work);
 	if (dlq->topic)
 		mqdev_topic_put(dlq->topic);
 	kfree(dlq);

@@ -804,8 +804,9 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req);
 void mqdev_share_leave(struct mqdev_handle *h);
 bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
 int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
-		       const char *name, bool force,
+		       const char *name, bool force, struct list_head *gone,
 		       struct netlink_ext_ack *extack);
+void mqdev_shares_reap(struct list_head *gone);
 void mqdev_shares_kill(struct mqdev_topic *topic);
 void mqdev_shares_free(struct mqdev_topic *topic);
 int mqdev_share_dlq_fill(struct mqdev_topic *topic,

@@ -678,6 +678,7 @@ int mqdev_nl_group_delete_doit(struct sk_buff *skb, struct genl_info *info)
 	char name[MQDEV_NAME_SIZE];
 	struct mqdev_topic *topic;
 	struct mqdev_group *g;
+	LIST_HEAD(gone);
 	bool created;
 	int err = 0;
 
@@ -686,8 +687,12 @@ int mqdev_nl_group_delete_doit(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(g);
 	if (!g) {
 		err = nl_name(info, MQDEV_A_GROUP, name) ?:
-		      mqdev_share_delete(skb, topic, name, force, info->extack);
-		nl_group_unlock(topic);
+		      mqdev_share_delete(skb, topic, name, force, &gone,
+					 info->extack);
+		/* Its dead-letter work is flushed without groups_lock. */
+		mutex_unlock(&topic->groups_lock);
+		mqdev_shares_reap(&gone);
+		mqdev_topic_put(topic);
 		return err;
 	}
 	/* Forced, its members are evicted: they own nothing from now on. */

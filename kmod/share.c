@@ -17,6 +17,12 @@
  * partition's lock.  No user memory is touched under either.  A group is
  * counted (sg->ref): one for the topic's list, one a member, and one for
  * a describe that let go of groups_lock.
+ *
+ * A group's dead-letter settings (sg->dlq, dlq.c) live as long as it is
+ * listed: a memberless group still dead-letters and reports them.  Its
+ * deletion (GROUP_DELETE, its topic's) takes it off the list under
+ * groups_lock, then, with groups_lock let go of, lets go of its dead-letter
+ * settings and of the list's reference: see shares_reap().
  */
 
 #include <linux/bitmap.h>
@@ -140,7 +146,11 @@ static u64 share_window_bytes(const struct mqdev_share *sg)
 /*
  * Lets go of what share_create() took: the holds, the slots, the charge.
  * Every part's hold node is initialised before anything can fail, so a
- * part share_create() did not reach is let go as a no-op.
+ * part share_create() did not reach is let go as a no-op.  No lock is
+ * held at the last kref_put() (a member's leave, a describe, a reap, the
+ * topic's release), nor for a spare: it waits for the expiry work and for
+ * the dead-letter work of a group still listed at its topic's release (a
+ * deleted group's went in mqdev_shares_reap()).
  */
 static void share_free(struct mqdev_share *sg)
 {
@@ -276,6 +286,12 @@ static struct mqdev_share *share_lookup(struct mqdev_topic *topic,
 	int err;
 
 	lockdep_assert_held(&topic->groups_lock);
+	/*
+	 * mqdev_shares_kill() emptied the list: a group made now would keep
+	 * its dead-letter topic until this one's last handle closes.
+	 */
+	if (mqdev_topic_dead(topic))
+		return ERR_PTR(-EIDRM);
 	/* One name, one kind of group: Kafka's group type. */
 	if (mqdev_group_find(topic, req->group))
 		return ERR_PTR(-EEXIST);
@@ -305,7 +321,7 @@ static struct mqdev_share *share_lookup(struct mqdev_topic *topic,
  * Return: 0; -EINVAL for a bad request or a replica's handle; -EOPNOTSUPP
  * on a single-writer topic; -EBUSY for a handle already in a group;
  * -EEXIST for a consumer group's name; -EPERM for another user's group;
- * -EACCES, -ENOSPC, -EDQUOT, -ENOMEM, -EINTR.
+ * -EIDRM for a deleted topic; -EACCES, -ENOSPC, -EDQUOT, -ENOMEM, -EINTR.
  */
 long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 {
@@ -923,15 +939,16 @@ void mqdev_share_leave(struct mqdev_handle *h)
 }
 
 /*
- * Off the topic's list, its holds let go of (producers go on); members
- * left are told -EIDRM and the last of them frees it.
+ * Off the topic's list onto @gone, its holds let go of (producers go on);
+ * members left are told -EIDRM.  The list's reference is kept for
+ * mqdev_shares_reap().
  */
-static void share_unlist(struct mqdev_share *sg)
+static void share_unlist(struct mqdev_share *sg, struct list_head *gone)
 {
 	u32 i;
 
 	lockdep_assert_held(&sg->topic->groups_lock);
-	list_del(&sg->node);
+	list_move_tail(&sg->node, gone);
 	sg->topic->nr_shares--;
 	mutex_lock(&sg->lock);
 	sg->dead = true;
@@ -939,7 +956,40 @@ static void share_unlist(struct mqdev_share *sg)
 	mutex_unlock(&sg->lock);
 	for (i = 0; i < sg->nr_parts; i++)
 		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
-	kref_put(&sg->ref, share_release);
+}
+
+/**
+ * mqdev_shares_reap() - let go of share groups a deletion took off the list
+ * @gone: the groups, from mqdev_share_delete() or mqdev_shares_kill()
+ *
+ * Called with no lock held, and before the caller's reference to the
+ * topic goes (a group does not hold its topic).  Each group's dead-letter
+ * settings go first: their work is flushed (dead letters noted before the
+ * deletion are written) and the dead-letter topic's reference dropped, so
+ * two topics whose groups dead-letter to each other do not keep each other.
+ * That is done here and not in share_free() under groups_lock: the work
+ * takes the group's lock and the dead-letter partition's, and dropping the
+ * last reference to the dead-letter topic frees its groups, whose work is
+ * flushed in turn; neither may wait under a groups_lock.  The work still
+ * tells the group (mqdev_share_dead_done()), so the group lives until
+ * after the flush: the list's reference is dropped last.  A member left
+ * (a forced delete) keeps the group, not its dead-letter topic.
+ */
+void mqdev_shares_reap(struct list_head *gone)
+{
+	struct mqdev_share *sg, *next;
+	struct mqdev_dlq *dlq;
+
+	list_for_each_entry_safe(sg, next, gone, node) {
+		list_del(&sg->node);
+		/* Off the list: no dlq_fill(); a member's leave notes nothing. */
+		mutex_lock(&sg->lock);
+		dlq = sg->dlq;
+		sg->dlq = NULL;
+		mutex_unlock(&sg->lock);
+		mqdev_dlq_free(dlq);
+		kref_put(&sg->ref, share_release);
+	}
 }
 
 /**
@@ -948,6 +998,8 @@ static void share_unlist(struct mqdev_share *sg)
  * @topic: the topic, its groups_lock held
  * @name: the group's name
  * @force: delete it under its members too
+ * @gone: where the group goes, for mqdev_shares_reap() once groups_lock is
+ *	  let go of
  * @extack: where a refusal is explained
  *
  * Who may: the group's maker, the topic's owner, or CAP_SYS_ADMIN, as for
@@ -957,7 +1009,7 @@ static void share_unlist(struct mqdev_share *sg)
  * with members and no @force.
  */
 int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
-		       const char *name, bool force,
+		       const char *name, bool force, struct list_head *gone,
 		       struct netlink_ext_ack *extack)
 {
 	struct mqdev_share *sg;
@@ -980,27 +1032,30 @@ int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 			       "the group has members; stop them, or force");
 		return -EBUSY;
 	}
-	share_unlist(sg);
+	share_unlist(sg, gone);
 	return 0;
 }
 
 /**
  * mqdev_shares_kill() - a deleted topic's share groups go now
- * @topic: the topic, off the registry
+ * @topic: the topic, off the registry, its reference held
  *
  * Their charges and holds are given back now, not with the topic's last
  * reference (a handle may keep that long); members left are told -EIDRM.
  * A group's references to other topics (its dead-letter topic's) go too,
- * so two topics' groups referring to each other do not keep both.
+ * so two topics' groups referring to each other do not keep both.  Joins
+ * from now on are refused (share_lookup()).
  */
 void mqdev_shares_kill(struct mqdev_topic *topic)
 {
 	struct mqdev_share *sg, *next;
+	LIST_HEAD(gone);
 
 	mutex_lock(&topic->groups_lock);
 	list_for_each_entry_safe(sg, next, &topic->shares, node)
-		share_unlist(sg);
+		share_unlist(sg, &gone);
 	mutex_unlock(&topic->groups_lock);
+	mqdev_shares_reap(&gone);
 }
 
 /**

@@ -3,8 +3,9 @@
 # ends in the dead-letter topic once, listed and shown with where it came
 # from; one released past --max-deliveries too, with its count; redrive
 # puts it back in its topic and partition with its key and value and none
-# of the dead letter's headers, and a second redrive repeats nothing; the
-# errors a user sees.
+# of the dead letter's headers, and a second redrive repeats nothing; dlq
+# info on a group whose members are gone, until it is deleted; the errors a
+# user sees.
 # Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq or
 # mqctl.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
@@ -60,6 +61,14 @@ mqctl dlq list $d >"$dir/list"
 	grep -q "^written	1$" "$dir/info" &&
 	grep -q "^backoff_ms	50$" "$dir/info"
 ok $? "released past --max-deliveries: a dead letter with the count" "$dir/list"
+
+# g's member is gone, the group is not: its dead-letter settings neither
+mqctl dlq info $t g >"$dir/info1" 2>&1 &&
+	grep -q "^dlq	$d$" "$dir/info1" && grep -q "^written	1$" "$dir/info1" &&
+	mqctl group delete g --topic $t >/dev/null &&
+	! mqctl dlq info $t g >"$dir/info1" 2>&1 &&
+	grep -q "has no share group" "$dir/info1"
+ok $? "dlq info on a memberless group, until the group is deleted" "$dir/info1"
 
 mqctl dlq redrive $d >"$dir/r1"
 mqctl consume $t --partition 1 --from 3 --keys --headers --timeout 300 \

@@ -5,7 +5,8 @@
  * key, value, headers and the dead letter's own; a full or deleted
  * dead-letter topic counted, nothing lost in the source; the back-off
  * schedule applied to a release that gives none; bad settings refused
- * with nothing made.
+ * with nothing made; a memberless group still dead-letters, and its
+ * deletion, or its topic's, lets go of the dead-letter topic at once.
  */
 #include <fcntl.h>
 #include <time.h>
@@ -693,6 +694,184 @@ TEST_F(dlq, many_rejected_at_once)
 	EXPECT_EQ(0, info.failed);
 	EXPECT_EQ(300, read_dead(self->dlq, &r, 300));
 	mqdev_share_free(s);
+}
+
+/* Make a topic as USER_UID and delete it: 0, or the errno (EDQUOT). */
+static int user_topic_room(int fd)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct topic_try tt = { name, 1, 4096 };
+	int err;
+
+	strcpy(name, topic_name("dlqprobe"));
+	err = as_user(USER_UID, create_topic_as, &tt);
+	if (!err)
+		mqdev_topic_delete(fd, name);
+	return err;
+}
+
+/* A topic of @size bytes made by USER_UID, named in @name: 0 or errno. */
+static int user_topic(char *name, const char *test, uint64_t size)
+{
+	struct topic_try tt = { name, 1, size };
+
+	strcpy(name, topic_name(test));
+	return as_user(USER_UID, create_topic_as, &tt);
+}
+
+/* netlink GROUP_DELETE of share group "g" of @topic: 0 or -errno. */
+static int group_delete(const char *topic)
+{
+	struct mqdev_nl *nl;
+	int err;
+
+	if (mqdev_nl_open(&nl))
+		return -ENOTCONN;
+	err = mqdev_group_delete(nl, "g", topic, false);
+	mqdev_nl_close(nl);
+	return err;
+}
+
+/* A share group "g" of @topic, made and left: it stays, memberless. */
+static int memberless_group(const char *topic, const char *dlq)
+{
+	struct mqdev_share *s = join(topic, dlq, 0, NULL, 0);
+
+	if (!s)
+		return -1;
+	mqdev_share_free(s);
+	return 0;
+}
+
+/*
+ * A group outlives its members, and its dead-letter settings with it: the
+ * record its last member leaves past max_deliveries is dead-lettered with
+ * no member left, and the info call still answers.  The group keeps its
+ * dead-letter topic (deleted, it stays charged to its owner) until
+ * GROUP_DELETE, which gives the charge back at once.
+ */
+TEST_F(dlq, memberless_group_dead_letters_until_deleted)
+{
+	unsigned long topics = get_param("max_user_topics");
+	char d[MQDEV_NAME_MAX + 1];
+	struct mqdev_share_dlq_info info;
+	struct mqdev_share_info w;
+	struct mqdev_delivery dv;
+	struct mqdev_share *s;
+	struct reader r;
+	uint64_t off;
+	int fd, i;
+
+	ASSERT_EQ(0, set_param("max_user_topics", 1));
+	ASSERT_EQ(0, user_topic(d, "dlquser", 1 << 16));
+	EXPECT_EQ(EDQUOT, user_topic_room(self->fd));
+	ASSERT_EQ(0, produce_poison(self->prod, &off));
+	/* each member takes the record and leaves without a word */
+	for (i = 1; i <= 2; i++) {
+		s = join(self->src, d, 2, NULL, 0);
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(0, acquire_one(s, &dv, 100));
+		EXPECT_EQ(i, dv.delivery_count);
+		mqdev_share_free(s);
+	}
+	fd = attach(self->src, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(fd, "g", &info));
+		if (info.written + info.full + info.gone + info.failed)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(1, info.written);
+	EXPECT_STREQ(d, info.topic);
+	ASSERT_EQ(0, mqdev_share_describe(fd, "g", 0, &w));
+	EXPECT_EQ(0, w.members);
+	EXPECT_EQ(1, w.rejected_total);
+	ASSERT_EQ(1, read_dead(d, &r, 300));
+	EXPECT_EQ(off, r.d[0].offset);
+	EXPECT_EQ(2, r.d[0].count);
+	EXPECT_STREQ(MQDEV_DLQ_MAX_DELIVERIES, r.d[0].reason);
+
+	/* deleted, the dead-letter topic is the group's until it goes */
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, d));
+	EXPECT_EQ(EDQUOT, user_topic_room(self->fd));
+	ASSERT_EQ(0, mqdev_share_dlq_info(fd, "g", &info));
+	EXPECT_STREQ(d, info.topic);
+	EXPECT_EQ(0, group_delete(self->src));
+	EXPECT_EQ(-ENOENT, mqdev_share_dlq_info(fd, "g", &info));
+	EXPECT_EQ(0, user_topic_room(self->fd));
+	close(fd);
+	ASSERT_EQ(0, set_param("max_user_topics", topics));
+}
+
+/*
+ * The source topic deleted while dead letters are pending (300 rejected
+ * at once: more than the work's queue), a member still attached: the
+ * deletion writes the dead letters queued, then the group lets go of its
+ * dead-letter topic at once, not at the member's close; the member is
+ * told EIDRM, and a join on the deleted topic is refused.
+ */
+TEST_F(dlq, topic_deleted_with_dead_letters_pending)
+{
+	unsigned long topics = get_param("max_user_topics");
+	struct mqdev_share_join jn = { .reset = MQDEV_SEEK_EARLIEST };
+	char d[MQDEV_NAME_MAX + 1];
+	struct mqdev_delivery dv[64];
+	struct mqdev_share *s;
+	struct reader r;
+	int n = 0, got, fd, i;
+
+	ASSERT_EQ(0, set_param("max_user_topics", 1));
+	ASSERT_EQ(0, user_topic(d, "dlqpend", 1 << 20));
+	for (i = 0; i < 300; i++)
+		ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, &i, sizeof(i),
+					 NULL));
+	s = join(self->src, d, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	fd = attach(self->src, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, fd);
+	while (n < 300) {
+		got = mqdev_share_acquire(s, 0, dv, 64);
+		ASSERT_LT(0, got);
+		n += got;
+	}
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 300, MQDEV_SHARE_REJECT, NULL));
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, self->src));
+
+	EXPECT_EQ(-EIDRM, mqdev_share_acquire(s, 0, dv, 1));
+	mqdev_name_set(jn.group, "g2");
+	EXPECT_EQ(-EIDRM, xioctl(fd, MQDEV_IOC_SHARE_JOIN, &jn));
+	/* the 256 queued at least were written before the deletion ended */
+	n = read_dead(d, &r, 300);
+	EXPECT_LE(256, n);
+	EXPECT_GE(300, n);
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, d));
+	EXPECT_EQ(0, user_topic_room(self->fd));
+	close(fd);
+	mqdev_share_free(s);
+	ASSERT_EQ(0, set_param("max_user_topics", topics));
+}
+
+/*
+ * Two topics whose memberless groups dead-letter to each other: deleting
+ * both frees both (each group lets go of the other topic at its own
+ * topic's deletion), so their charges come back.
+ */
+TEST_F(dlq, mutual_dead_letter_topics_freed)
+{
+	unsigned long topics = get_param("max_user_topics");
+	char a[MQDEV_NAME_MAX + 1], b[MQDEV_NAME_MAX + 1];
+
+	ASSERT_EQ(0, set_param("max_user_topics", 2));
+	ASSERT_EQ(0, user_topic(a, "dlqmutuala", 1 << 16));
+	ASSERT_EQ(0, user_topic(b, "dlqmutualb", 1 << 16));
+	ASSERT_EQ(0, memberless_group(a, b));
+	ASSERT_EQ(0, memberless_group(b, a));
+	EXPECT_EQ(EDQUOT, user_topic_room(self->fd));
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, a));
+	ASSERT_EQ(0, mqdev_topic_delete(self->fd, b));
+	EXPECT_EQ(0, user_topic_room(self->fd));
+	ASSERT_EQ(0, set_param("max_user_topics", topics));
 }
 
 /* The info call checks its input and names a group that exists. */
