@@ -810,9 +810,10 @@ struct mqdev_share_join {
 };
 
 /*
- * A new share group's dead-letter topic and retry back-off (provisional),
- * given to MQDEV_IOC_SHARE_JOIN in @dlq; a later member's are checked and
- * not used (the group's stand).  @topic ("" for none) gets a dead letter of
+ * A new share group's dead-letter topic and retry back-off, given to
+ * MQDEV_IOC_SHARE_JOIN in @dlq; a later member's are checked and not used
+ * (the group's stand).  They last as long as the group, members or not:
+ * until GROUP_DELETE or the topic's deletion.  @topic ("" for none) gets a dead letter of
  * every record rejected by a member or past the group's max_deliveries; the
  * maker must be allowed to produce to it, and it may not be the group's
  * own topic (EINVAL) nor a single writer's (EOPNOTSUPP).  A release without
@@ -833,7 +834,8 @@ struct mqdev_share_dlq {
 
 /*
  * MQDEV_IOC_SHARE_DLQ_INFO, on a consuming handle: a share group's
- * dead-letter topic, back-off schedule and what became of its dead letters.
+ * dead-letter topic, back-off schedule and what became of its dead letters,
+ * also for a group with no members left (ENOENT once it is deleted).
  */
 struct mqdev_share_dlq_info {
 	char	group[MQDEV_NAME_SIZE];	/* in */
