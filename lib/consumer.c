@@ -677,18 +677,27 @@ static unsigned int ring_run(struct mqdev_consumer *c, uint32_t p,
 	const struct mqdev_record *rec = recs[0];
 	uint64_t pos = c->held_pos + MQDEV_RECORD_SPACE(rec->len), head;
 	uint64_t next = rec->offset + 1;
+	/*
+	 * Per record, in locals: the stores into @recs could alias @c, so
+	 * the compiler would load them again for every record.  record_sane()
+	 * is one unsigned compare here (a length under the header's wraps;
+	 * max_record is at least the header, as @first passed it).
+	 */
+	const uint64_t mask = c->mask;
+	const char *data = cp->data;
+	const uint32_t over = c->attach.max_record - sizeof(*rec);
 	unsigned int n = 1;
 	uint32_t len;
 
 	/* Pairs with smp_store_release() in the kernel's ring_publish(). */
 	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
 	for (; n < max && pos < head; n++) {
-		rec = (const void *)(cp->data + (pos & c->mask));
+		rec = (const void *)(data + (pos & mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
 		/* peek_ring() decides these one at a time */
 		if ((__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
 		     (MQDEV_RECORD_TXN | MQDEV_RECORD_EXPIRES)) ||
-		    !record_sane(c, len) ||
+		    len - (uint32_t)sizeof(*rec) > over ||
 		    pos + MQDEV_RECORD_SPACE(len) > head ||
 		    __atomic_load_n(&rec->offset, __ATOMIC_RELAXED) != next)
 			break;
