@@ -89,6 +89,7 @@ struct mqdev_consumer {
 	uint64_t		held_next;	/* the offset after the last */
 
 	bool			held_hist;	/* the run is from disk */
+	uint32_t		hists;		/* partitions read from disk */
 	const char		*data_dir;	/* durable: history's, or NULL */
 
 	/* MQDEV_CONSUMER_COPY */
@@ -274,6 +275,8 @@ static int consumer_map(struct mqdev_consumer *c, uint32_t p)
 
 static void history_stop(struct mqdev_consumer *c, uint32_t p)
 {
+	if (c->parts[p].hist)
+		c->hists--;
 	mqdev_history_free(c->parts[p].hist);
 	c->parts[p].hist = NULL;
 }
@@ -327,6 +330,7 @@ static int history_start(struct mqdev_consumer *c, uint32_t p, uint64_t from,
 		return 0;
 	}
 	c->parts[p].hist = h;
+	c->hists++;
 	*landed = from;
 	return 0;
 }
@@ -581,12 +585,18 @@ static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
 			   const struct mqdev_record *rec)
 {
 	const uint64_t *ttlp = c->parts[p].ttl;
-	uint64_t expires = mqdev_record_expiry(rec), now, ttl;
+	uint64_t expires, now, ttl;
 	struct timespec ts;
 
 	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
 	/* A replica keeps the log whole: its readers decide later. */
-	if ((!expires && !ttl) || c->replica)
+	if (c->replica)
+		return false;
+	/* Most records: nothing to look up, no clock to read. */
+	if (!ttl && !(rec->flags & MQDEV_RECORD_EXPIRES))
+		return false;
+	expires = mqdev_record_expiry(rec);
+	if (!expires && !ttl)
 		return false;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -788,6 +798,9 @@ static unsigned int history_run(struct mqdev_consumer *c,
 	uint32_t p;
 	int n;
 
+	/* Before every take: one load, not a walk of the partitions. */
+	if (!c->hists)
+		return 0;
 	for (p = 0; p < c->attach.partitions; p++) {
 		cp = &c->parts[p];
 		while (cp->hist && cp->subscribed) {
