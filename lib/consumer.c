@@ -581,8 +581,8 @@ static void consumer_skip(struct mqdev_consumer *c, uint32_t p,
  * Has @rec of partition @p expired: past its own expiry, or older than the
  * topic's TTL (in the ring's control page, where the kernel keeps it)?
  */
-static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
-			   const struct mqdev_record *rec)
+static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
+				const struct mqdev_record *rec)
 {
 	const uint64_t *ttlp = c->parts[p].ttl;
 	uint64_t expires, now, ttl;
@@ -592,9 +592,6 @@ static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
 	/* A replica keeps the log whole: its readers decide later. */
 	if (c->replica)
 		return false;
-	/* Most records: nothing to look up, no clock to read. */
-	if (!ttl && !(rec->flags & MQDEV_RECORD_EXPIRES))
-		return false;
 	expires = mqdev_record_expiry(rec);
 	if (!expires && !ttl)
 		return false;
@@ -602,6 +599,21 @@ static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
 	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	return (expires && expires <= now) ||
 	       (ttl && rec->timestamp + ttl <= now);
+}
+
+/*
+ * Most records: no TTL and no expiry of their own, decided here, inline,
+ * without a call that saves registers and sets up a stack frame.
+ */
+static inline bool record_expired(const struct mqdev_consumer *c,
+				  uint32_t p, const struct mqdev_record *rec)
+{
+	const uint64_t *ttlp = c->parts[p].ttl;
+
+	if (!(rec->flags & MQDEV_RECORD_EXPIRES) &&
+	    (!ttlp || !__atomic_load_n(ttlp, __ATOMIC_RELAXED)))
+		return false;
+	return record_expired_slow(c, p, rec);
 }
 
 /* The next record of partition @p in place, or NULL. */
