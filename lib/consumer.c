@@ -904,7 +904,7 @@ static unsigned int sw_shadow(struct mqdev_consumer *c,
 		    (d->flags & ~MQDEV_RECORD_PRODUCER_FLAGS))
 			break;
 		if ((!ttl && !(d->flags & MQDEV_RECORD_EXPIRES)) ||
-		    !record_expired(c, c->held_part, d))
+		    !record_expired_slow(c, c->held_part, d))
 			recs[kept++] = d;
 		else if (kept)
 			break;
