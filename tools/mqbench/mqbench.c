@@ -401,12 +401,14 @@ static int cost_table(uint64_t count, FILE *json)
 /*
  * tools/vm/insn-trace's guest half: the cost scenario's loop between marks
  * until the host says stop, in $MQBENCH_TRACE_DIR; $MQBENCH_TRACE_KIND
- * "msgs" or "swriter" traces those paths instead of a record batch.
+ * "msgs" or "swriter" traces those paths instead of a record batch, and
+ * $MQBENCH_TRACE_BATCH (1-64) makes the batches shorter.
  */
 static int trace_table(uint64_t count, FILE *json)
 {
 	const char *dir = getenv("MQBENCH_TRACE_DIR");
 	const char *kind = getenv("MQBENCH_TRACE_KIND");
+	const char *per_call = getenv("MQBENCH_TRACE_BATCH");
 	struct bench b = { .size = 64, .count = UINT64_MAX / 2 };
 
 	(void)count;
@@ -418,7 +420,8 @@ static int trace_table(uint64_t count, FILE *json)
 	}
 	return mqdev_trace(&b, !kind || !strcmp(kind, "batch") ?
 			   MQDEV_KIND_BATCH : !strcmp(kind, "msgs") ?
-			   MQDEV_KIND_MSGS : MQDEV_KIND_SWRITER, dir) ? 1 : 0;
+			   MQDEV_KIND_MSGS : MQDEV_KIND_SWRITER, dir,
+			   per_call ? atoi(per_call) : 0) ? 1 : 0;
 }
 
 static int exchange_table_reps(uint64_t count, FILE *json)

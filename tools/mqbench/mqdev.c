@@ -534,8 +534,11 @@ out:
  * produced then consumed in place, between marks, until the host creates
  * @dir/stop.  First the addresses: the kernel's symbols (the module's
  * too), this process's mappings and the marks, then @dir/ready.
+ * @per_call, when not 0, makes the batches that short (1: a busy-poll
+ * round trip's produce and read).
  */
-int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir)
+int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir,
+		unsigned int per_call)
 {
 	struct bench_producer bp;
 	struct mqdev_consumer *c;
@@ -549,6 +552,8 @@ int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir)
 					  mqdev_setup(b, (void **)&m)) ||
 	    bench_producer_new(&bp, m->topic, b, kind))
 		return -1;
+	if (per_call && per_call < bp.per_call)
+		bp.per_call = per_call;
 	c = mqdev_reader(m);
 	if (!c || copy_to("/proc/kallsyms", dir, "kallsyms") ||
 	    copy_to("/proc/self/maps", dir, "maps"))
@@ -557,9 +562,9 @@ int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir)
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "produce %p\nconsume %p\nidle %p\nbatch %d\n",
+	fprintf(f, "produce %p\nconsume %p\nidle %p\nbatch %u\n",
 		(void *)trace_mark_produce, (void *)trace_mark_consume,
-		(void *)trace_mark_idle, BATCH);
+		(void *)trace_mark_idle, bp.per_call);
 	if (fclose(f))
 		return -1;
 	snprintf(path, sizeof(path), "%s/stop", dir);
@@ -576,6 +581,7 @@ int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir)
 	mqdev_consumer_free(c);
 	bench_producer_free(&bp);
 	mqdev_teardown(m);
-	printf("trace: %" PRIu64 " rounds of %d messages\n", rounds, BATCH);
+	printf("trace: %" PRIu64 " rounds of %u messages\n", rounds,
+	       bp.per_call);
 	return n >= 0 && ok == i ? 0 : -1;
 }
