@@ -745,9 +745,10 @@ static int batch_record_check(const struct mqdev_record *rec, u64 room,
  * the kernel's to write (partition, offset, timestamp, producer_id,
  * sequence, txn) zero, read as the five words of the header and or-ed; its
  * length and key within bounds.  True says batch_record_check() would
- * return 0; false sends the record there, for its error or its flags.  For
- * each record of every batch: 54 instructions a record became ... (the
- * design page, "Instructions of the ordinary path").
+ * return 0; false sends the record there, for its error or its flags.  It
+ * runs for each record of every batch: the check and stamp went from 80
+ * to 38 instructions a record (the design page, "Instructions of the
+ * ordinary path").
  */
 static bool batch_record_plain(const struct mqdev_record *rec, u64 room,
 			       u32 max_record, bool keyless)
