@@ -311,6 +311,7 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	tools/vm/insn-trace-test.sh
 	selftests/run.sh --kernel-only kafkad_test.sh | \
 		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
