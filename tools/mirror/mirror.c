@@ -30,6 +30,7 @@
 
 #define TICK_MS		100
 #define PAUSE_MS	10	/* see link_arm() */
+#define TXN_POLL_MS	2	/* while a transaction commits */
 #define SUMMARY_MS	60000	/* between each link's line in the log */
 #define BACKOFF_MIN_MS	250
 #define STATUS_MAX	(1 << 20)	/* bytes --status reads at most */
@@ -265,8 +266,12 @@ static void status_link(FILE *f, struct link *l, uint64_t ms)
 	if (l->ready && l->dir == DIR_OUT && l->rep)
 		have = !mqdev_topic_describe(mqdev_consumer_fd(l->rep),
 					     l->topic, &info, pi, l->nparts);
-	fprintf(f, "%s %s kafka %s state %s\n", link_name(l), l->topic,
+	fprintf(f, "%s %s kafka %s state %s", link_name(l), l->topic,
 		l->kafka_topic, l->state);
+	if (l->transactional)
+		fprintf(f, " transactional_id %s committed %" PRIu64,
+			l->txn_id, l->tx_commits);
+	fputc('\n', f);
 	for (p = 0; l->parts && p < l->nparts; p++) {
 		mp = &l->parts[p];
 		if (l->dir == DIR_OUT) {
@@ -385,6 +390,8 @@ static void link_start(struct link *l)
 			out_stop(l);
 			return;
 		}
+		if (l->rk_tx)
+			wake_on(rd_kafka_queue_get_main(l->rk_tx));
 	} else {
 		err = in_start(&config, l);
 		if (err) {
@@ -411,8 +418,12 @@ static void link_stop(struct link *l)
 {
 	if (l->dir == DIR_IN) {
 		in_stop(l);
-	} else if (!link_inflight(l)) {
-		out_stop(l);	/* closing the handle drops it from the ISR */
+	} else if (l->transactional || !link_inflight(l)) {
+		/*
+		 * closing the handle drops it from the ISR; a transactional
+		 * link's producer goes with what it had open, to be aborted
+		 */
+		out_stop(l);
 	}
 }
 
@@ -425,13 +436,14 @@ static void producer_restart(void)
 {
 	struct link *l;
 
+	/* the transactional links' producers are their own */
 	for (l = config.links; l; l = l->next) {
-		if (l->dir == DIR_OUT && l->ready)
+		if (l->dir == DIR_OUT && !l->transactional && l->ready)
 			link_fail(l, -EIO, "the Kafka producer failed");
 	}
 	out_exit();
 	for (l = config.links; l; l = l->next) {
-		if (l->dir == DIR_OUT) {
+		if (l->dir == DIR_OUT && !l->transactional) {
 			memset(l->parts, 0, l->nparts * sizeof(*l->parts));
 			out_stop(l);
 		}
@@ -479,6 +491,8 @@ static void out_turn(struct link *l, uint64_t now, int *timeout)
 		link_arm(l, true, now);
 	if (l->disarmed && *timeout > PAUSE_MS)
 		*timeout = PAUSE_MS;
+	if (out_busy(l) && *timeout > TXN_POLL_MS)
+		*timeout = TXN_POLL_MS;	/* the commit says nothing when done */
 	l->woke = false;
 }
 
@@ -568,6 +582,8 @@ static void shutdown_links(void)
 
 	out_flush(10000);
 	for (l = config.links; l; l = l->next) {
+		if (l->dir == DIR_OUT && l->ready && l->transactional)
+			txn_finish(l, 10000);
 		if (l->dir == DIR_OUT && l->ready)
 			out_confirm(l);
 		if (l->dir == DIR_IN && l->ready) {

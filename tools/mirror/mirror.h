@@ -68,6 +68,16 @@ struct link {
 	uint64_t rearm_at;
 	bool settling;		/* Kafka's ends looked at once: see out_settle */
 
+	/* outbound, transactional (txn.c) */
+	bool transactional;
+	char *txn_id;		/* Kafka's transactional.id */
+	rd_kafka_t *rk_tx;	/* the link's own producer, of that id */
+	int tx_state;		/* TX_* */
+	uint32_t tx_records;	/* produced in the open transaction */
+	uint64_t tx_bytes;
+	uint64_t tx_commits;
+	bool tx_fatal;		/* librdkafka said the producer is done for */
+
 	/* inbound */
 	rd_kafka_t *rk_in;
 	struct mqdev_session *sess;
@@ -117,11 +127,14 @@ int kafka_partitions(rd_kafka_t *rk, const char *topic, uint32_t *count,
 int config_load(struct config *cfg, const char *path);
 void config_free(struct config *cfg);
 
+enum { TX_IDLE, TX_OPEN, TX_COMMITTING };
+
 /* out.c */
 int out_init(const struct config *cfg);
 int out_start(struct link *l);
 void out_stop(struct link *l);
 int out_drain(struct link *l);
+bool out_busy(const struct link *l);
 void out_confirm(struct link *l);
 void out_groups(struct link *l);
 int out_poll(int timeout_ms);
@@ -130,6 +143,13 @@ void out_exit(void);
 bool out_fatal(void);
 uint64_t out_inflight(void);
 rd_kafka_t *out_rk(void);
+
+/* txn.c */
+int txn_start(const struct config *cfg, struct link *l);
+void txn_stop(struct link *l);
+int txn_begin(struct link *l);
+int txn_turn(struct link *l);
+void txn_finish(struct link *l, int timeout_ms);
 
 /* in.c */
 int in_start(const struct config *cfg, struct link *l);
