@@ -30,7 +30,6 @@
 
 #define TICK_MS		100
 #define PAUSE_MS	10	/* see link_arm() */
-#define TXN_POLL_MS	2	/* while a transaction commits */
 #define SUMMARY_MS	60000	/* between each link's line in the log */
 #define BACKOFF_MIN_MS	250
 #define STATUS_MAX	(1 << 20)	/* bytes --status reads at most */
@@ -491,8 +490,6 @@ static void out_turn(struct link *l, uint64_t now, int *timeout)
 		link_arm(l, true, now);
 	if (l->disarmed && *timeout > PAUSE_MS)
 		*timeout = PAUSE_MS;
-	if (out_busy(l) && *timeout > TXN_POLL_MS)
-		*timeout = TXN_POLL_MS;	/* the commit says nothing when done */
 	l->woke = false;
 }
 
@@ -583,7 +580,7 @@ static void shutdown_links(void)
 	out_flush(10000);
 	for (l = config.links; l; l = l->next) {
 		if (l->dir == DIR_OUT && l->ready && l->transactional)
-			txn_finish(l, 10000);
+			txn_commit(l, 10000);
 		if (l->dir == DIR_OUT && l->ready)
 			out_confirm(l);
 		if (l->dir == DIR_IN && l->ready) {

@@ -134,7 +134,6 @@ int out_init(const struct config *cfg);
 int out_start(struct link *l);
 void out_stop(struct link *l);
 int out_drain(struct link *l);
-bool out_busy(const struct link *l);
 void out_confirm(struct link *l);
 void out_groups(struct link *l);
 int out_poll(int timeout_ms);
@@ -149,7 +148,7 @@ int txn_start(const struct config *cfg, struct link *l);
 void txn_stop(struct link *l);
 int txn_begin(struct link *l);
 int txn_turn(struct link *l);
-void txn_finish(struct link *l, int timeout_ms);
+int txn_commit(struct link *l, int timeout_ms);
 
 /* in.c */
 int in_start(const struct config *cfg, struct link *l);

@@ -42,6 +42,7 @@
 #define DRAIN_MAX		4096	/* records from one topic per turn */
 #define TXN_MAX_RECORDS		DRAIN_MAX	/* in one transaction */
 #define TXN_MAX_BYTES		(16u << 20)
+#define COMMIT_TIMEOUT_MS	10000	/* the loop waits for a commit */
 
 static rd_kafka_t *rk;		/* the one producer of every outbound link */
 static rd_kafka_t *probe;	/* reads the last record of a partition */
@@ -556,7 +557,7 @@ static void out_taken(struct link *l, const struct mqdev_record *rec)
  *
  * One record at a time, released only once librdkafka took it: a full
  * queue leaves the rest in the ring for a later turn.  A transactional
- * link produces nothing while it commits, and commits what one turn read.
+ * link commits what one turn read before the turn ends.
  *
  * Return: records produced, or -errno after link_fail().
  */
@@ -568,7 +569,7 @@ int out_drain(struct link *l)
 
 	err = l->rk_tx ? txn_turn(l) : 0;
 	if (err)
-		return err < 0 ? err : 0;
+		return err;
 	l->stalled = false;
 	while (n < DRAIN_MAX && out_room(l)) {
 		rec = mqdev_consumer_peek(l->rep);
@@ -599,21 +600,16 @@ int out_drain(struct link *l)
 		return err;
 	}
 	/* the turn's reading is over: its transaction commits */
-	if (l->rk_tx && l->tx_state == TX_OPEN) {
-		err = txn_turn(l);
-		if (err < 0)
+	if (l->rk_tx) {
+		err = txn_commit(l, COMMIT_TIMEOUT_MS);
+		if (err)
 			return err;
 	}
 	return n;
 }
 
-/**
- * out_busy() - is a transactional link committing?
- * @l: an outbound link
- *
- * Return: true while a transaction of its is open or being committed.
- */
-bool out_busy(const struct link *l)
+/* A transaction of the link's is open: nothing of it is acknowledged. */
+static bool out_busy(const struct link *l)
 {
 	return l->rk_tx && l->tx_state != TX_IDLE;
 }

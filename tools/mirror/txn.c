@@ -16,13 +16,15 @@
  *
  * What one turn of the loop read (up to TXN_MAX_RECORDS records or
  * TXN_MAX_BYTES) is one transaction: begun with its first record, committed
- * once the turn is over.  The commit goes on in the background
- * (rd_kafka_commit_transaction() with no wait, called again each turn until
- * it is done), and nothing is produced meanwhile.  Once it is committed,
- * and only then, its records are acknowledged and confirmed to mqdev.  A
- * transaction that cannot be committed fails the link: the producer goes,
- * and the link starts again, from what Kafka committed, with a new one
- * (whose init_transactions() aborts what is left).
+ * once the turn is over.  The loop waits for the commit, up to
+ * COMMIT_TIMEOUT_MS: a round trip to the coordinator once the records are
+ * in.  (librdkafka 2.0.2's commit called with no wait and again until done
+ * trips an assertion in its transaction state machine when the commit
+ * completes, so it is not used.)  Once the transaction is committed, and
+ * only then, its records are acknowledged and confirmed to mqdev.  One that
+ * cannot be committed in time fails the link: the producer goes, and the
+ * link starts again, from what Kafka committed, with a new one (whose
+ * init_transactions() aborts what is left).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +33,7 @@
 #include "mirror.h"
 
 #define INIT_TIMEOUT_MS		10000
+#define COMMIT_TIMEOUT_MS	10000
 #define TXN_TIMEOUT		"60000"	/* transaction.timeout.ms */
 
 static void txn_delivered(rd_kafka_t *k, const rd_kafka_message_t *m,
@@ -192,56 +195,37 @@ static void txn_committed(struct link *l)
 }
 
 /**
- * txn_turn() - serve a transactional link's producer; go on committing
+ * txn_turn() - serve a transactional link's producer
  * @l: a ready transactional link
  *
- * An open transaction is committed (its turn's reading is over); one being
- * committed is asked again whether it is done.
- *
- * Return: 0 when no transaction is being committed (records may be
- * produced), 1 while one is, or -EIO after link_fail().
+ * Return: 0, or -EIO after link_fail().
  */
 int txn_turn(struct link *l)
 {
-	rd_kafka_error_t *e;
-
 	rd_kafka_poll(l->rk_tx, 0);
-	if (l->tx_fatal) {
-		link_fail(l, -EIO, "the transactional producer failed");
-		return -EIO;
-	}
-	if (l->tx_state == TX_IDLE)
+	if (!l->tx_fatal)
 		return 0;
-	l->tx_state = TX_COMMITTING;
-	e = rd_kafka_commit_transaction(l->rk_tx, 0);
-	if (!e) {
-		txn_committed(l);
-		return 0;
-	}
-	if (rd_kafka_error_is_retriable(e)) {
-		rd_kafka_error_destroy(e);
-		return 1;
-	}
-	return txn_failed(l, "commit_transaction", e);
+	link_fail(l, -EIO, "the transactional producer failed");
+	return -EIO;
 }
 
 /**
- * txn_finish() - commit what is open, waiting for it (on SIGTERM)
+ * txn_commit() - commit the open transaction, waiting for it
  * @l: a ready transactional link
  * @timeout_ms: how long to wait
+ *
+ * Return: 0, or -EIO after link_fail().
  */
-void txn_finish(struct link *l, int timeout_ms)
+int txn_commit(struct link *l, int timeout_ms)
 {
 	rd_kafka_error_t *e;
 
-	if (!l->rk_tx || l->tx_state == TX_IDLE)
-		return;
+	if (l->tx_state == TX_IDLE)
+		return 0;
+	l->tx_state = TX_COMMITTING;
 	e = rd_kafka_commit_transaction(l->rk_tx, timeout_ms);
-	if (!e) {
-		txn_committed(l);
-		return;
-	}
-	say(LOG_WARNING, "out %s: the last transaction: %s: left to the next "
-	    "instance to abort", l->topic, rd_kafka_error_string(e));
-	rd_kafka_error_destroy(e);
+	if (e)
+		return txn_failed(l, "commit_transaction", e);
+	txn_committed(l);
+	return 0;
 }
