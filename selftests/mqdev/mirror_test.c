@@ -1364,6 +1364,12 @@ TEST_F_TIMEOUT(mirror, bad_config, 120)
 		{ "bootstrap_servers\n", ":1: expected key = value" },
 		{ "bootstrap_servers = x:1\nkafka.no.such.thing = 1\n[out t]\n",
 		  "no.such.thing" },
+		{ "bootstrap_servers = x:1\n[out t]\ntransactional = maybe\n",
+		  ":3: transactional = maybe: bad value" },
+		{ "bootstrap_servers = x:1\n[in t]\ntransactional = true\n",
+		  ":3: unknown key transactional in a topic's section" },
+		{ "bootstrap_servers = x:1\n[out t]\ntransactional_id = x\n",
+		  ":2: transactional_id without transactional = true" },
 	};
 	unsigned int i;
 	FILE *f;
@@ -1846,6 +1852,32 @@ static bool wait_visible(FIXTURE_DATA(mirror) *self, const char *topic,
 	return mqdev_read_all(topic, self->b, MAX_RECS, "", NULL) >= n;
 }
 
+/* @n aborted records at the end of each partition of @topic. */
+static int append_aborted(const char *topic, int n)
+{
+	struct mqdev_producer *tp = NULL;
+	struct mqdev_session *s;
+	int i, err;
+
+	err = mqdev_session_new(NULL, 0, &s);
+	if (err)
+		return err;
+	err = mqdev_producer_new(topic, NULL, &tp);
+	if (!err)
+		err = mqdev_producer_bind(tp, s);
+	if (!err)
+		err = mqdev_txn_begin(s, 1);
+	for (i = 0; !err && i < n * PARTS; i++)
+		mqdev_producer_send(tp, "k", 1, "aborted", 7, i % PARTS, NULL);
+	if (!err && mqdev_producer_flush(tp) < 0)
+		err = -EIO;
+	if (!err)
+		err = mqdev_txn_abort(s);
+	mqdev_producer_free(tp);
+	mqdev_session_free(s);
+	return err;
+}
+
 #define LATE_RECORDS	60
 #define LATE_HELD	4	/* records 10 to 13, in the held request */
 
@@ -1856,7 +1888,10 @@ static bool wait_visible(FIXTURE_DATA(mirror) *self, const char *topic,
  * and started again; once the new one has mirrored 10-13 itself, the held
  * request lands.  Returns B's duplicates then; with @kills, the mirror is
  * then killed that many times more at random moments of its work while
- * records go on to LATE_RECORDS, and B must hold each of A's once.
+ * records go on to LATE_RECORDS, and B must hold each of A's once; the
+ * first of them with aborted records at the end of B (as a dead
+ * transactional instance leaves on Kafka), which the new mirror must read
+ * back past to find where it stopped.
  */
 static int late_through_gateway(struct __test_metadata *_metadata,
 				FIXTURE_DATA(mirror) *self, bool txn,
@@ -1935,6 +1970,9 @@ static int late_through_gateway(struct __test_metadata *_metadata,
 	for (i = 10 + LATE_HELD; i < LATE_RECORDS; i++) {
 		if (kills && i == next_kill) {
 			daemon_kill_working(&self->d);
+			/* 5 per partition: read back over 1, 2, 4 then 8 */
+			if (self->d.starts == 2)
+				EXPECT_EQ(0, append_aborted(b, 5));
 			daemon_start(&self->d);
 			next_kill += 8 + rand() % 8;
 			kills--;

@@ -213,6 +213,35 @@ bad:
 }
 
 /**
+ * kafka_conf_with() - kafka_conf(), then properties of the caller's own
+ * @cfg: the configuration
+ * @props: { property, value } pairs, set after the file's kafka.*
+ * @n: how many
+ * @confp: the new configuration
+ * @err: a message on failure
+ * @errlen: its room
+ *
+ * Return: 0, or -EINVAL with @err set (and nothing to free).
+ */
+int kafka_conf_with(const struct config *cfg, const char *const (*props)[2],
+		    unsigned int n, rd_kafka_conf_t **confp, char *err,
+		    size_t errlen)
+{
+	unsigned int i;
+
+	if (kafka_conf(cfg, confp, err, errlen))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (rd_kafka_conf_set(*confp, props[i][0], props[i][1], err,
+				      errlen)) {
+			rd_kafka_conf_destroy(*confp);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/**
  * kafka_partitions() - how many partitions a Kafka topic has
  * @k: a client
  * @topic: the topic

@@ -120,6 +120,10 @@ int link_sizes(struct link *l, rd_kafka_t *k, struct mqdev_topic_info *info,
 	       uint32_t *kparts);
 int kafka_conf(const struct config *cfg, rd_kafka_conf_t **confp,
 	       char *err, size_t errlen);
+int kafka_conf_with(const struct config *cfg, const char *const (*props)[2],
+		    unsigned int n, rd_kafka_conf_t **confp, char *err,
+		    size_t errlen);
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 int kafka_partitions(rd_kafka_t *rk, const char *topic, uint32_t *count,
 		     int timeout_ms);
 

@@ -144,36 +144,27 @@ int out_init(const struct config *cfg)
 		{ "linger.ms", "2" },
 		{ "retry.backoff.ms", "100" },
 	};
+	/* committed records only, to the end it reports (see out_last) */
+	static const char *const probe_props[][2] = {
+		{ "isolation.level", "read_committed" },
+		{ "enable.partition.eof", "true" },
+	};
 	rd_kafka_conf_t *conf;
 	char err[256];
-	unsigned int i;
 
 	out_cfg = cfg;
 	fatal = false;
-	if (kafka_conf(cfg, &conf, err, sizeof(err)))
+	if (kafka_conf_with(cfg, props, ARRAY_SIZE(props), &conf, err,
+			    sizeof(err)))
 		goto bad;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
-		if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err,
-				      sizeof(err))) {
-			rd_kafka_conf_destroy(conf);
-			goto bad;
-		}
-	}
 	rd_kafka_conf_set_dr_msg_cb(conf, out_delivered);
 	rd_kafka_conf_set_error_cb(conf, out_error);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk)
 		goto bad;
-	if (kafka_conf(cfg, &conf, err, sizeof(err)))
+	if (kafka_conf_with(cfg, probe_props, ARRAY_SIZE(probe_props), &conf,
+			    err, sizeof(err)))
 		goto bad;
-	/* committed records only, to the end it reports (see out_last) */
-	if (rd_kafka_conf_set(conf, "isolation.level", "read_committed", err,
-			      sizeof(err)) ||
-	    rd_kafka_conf_set(conf, "enable.partition.eof", "true", err,
-			      sizeof(err))) {
-		rd_kafka_conf_destroy(conf);
-		goto bad;
-	}
 	probe = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	if (probe)
 		return 0;

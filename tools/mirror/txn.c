@@ -75,7 +75,7 @@ static void txn_error_cb(rd_kafka_t *k, int err, const char *reason,
 
 static rd_kafka_t *txn_producer(const struct config *cfg, struct link *l)
 {
-	const char *props[][2] = {
+	const char *const props[][2] = {
 		{ "transactional.id", l->txn_id },
 		{ "transaction.timeout.ms", TXN_TIMEOUT },
 		{ "enable.idempotence", "true" },
@@ -88,17 +88,10 @@ static rd_kafka_t *txn_producer(const struct config *cfg, struct link *l)
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *k;
 	char err[256];
-	unsigned int i;
 
-	if (kafka_conf(cfg, &conf, err, sizeof(err)))
+	if (kafka_conf_with(cfg, props, ARRAY_SIZE(props), &conf, err,
+			    sizeof(err)))
 		goto bad;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
-		if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err,
-				      sizeof(err))) {
-			rd_kafka_conf_destroy(conf);
-			goto bad;
-		}
-	}
 	rd_kafka_conf_set_opaque(conf, l);
 	rd_kafka_conf_set_dr_msg_cb(conf, txn_delivered);
 	rd_kafka_conf_set_error_cb(conf, txn_error_cb);
