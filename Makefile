@@ -13,6 +13,9 @@
 # make dkms-check  the module added, built and installed by dkms for 6.12
 #                 and 6.1 in a private tree, then loaded in each kernel's VM
 # make bench      the benchmark, in one VM boot (and one under -icount)
+# make insn-trace  every instruction of one produce and one delivery, by
+#                 function, under -icount (tools/vm/insn-trace; options in
+#                 INSN_TRACE_OPTS, e.g. "--batch 1" or "--kind swriter")
 # make fuzz       the syscall fuzzer, FUZZ_SECONDS for each of FUZZ_SEEDS
 #                 (FUZZ_DEBUG=1: on the debug kernel)
 # make torture    producers, transactions and a group under SIGKILL
@@ -75,6 +78,7 @@ KSRCS	 := $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/mqdev.h uapi/linux/mqd
 HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h lib/segment.h
 
 .PHONY: all module lib tools selftests deps demo check check-debug lint intree abi \
+	insn-trace \
 	regen man man-check module-kver check-kver check-6.1 dkms-src \
 	dkms-check \
 	bench fuzz torture powercut \
@@ -307,6 +311,7 @@ check: deps
 	scripts/abi-check.sh
 	$(MAKE) intree
 	tools/vm/selftest.sh
+	tools/vm/insn-trace-test.sh
 	selftests/run.sh --kernel-only kafkad_test.sh | \
 		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
@@ -418,6 +423,10 @@ powercut: all
 # Erlang node (--mem 4096) and its start-up under TCG (a few minutes).
 BENCH_VM := MQDEV_VM_EXTRA_BINS=/usr/bin/redis-check-rdb tools/vm/run --mem 2048 \
 	--disk $(B)/bench/disk.img
+
+insn-trace: deps
+	$(MAKE) all
+	tools/vm/insn-trace $(INSN_TRACE_OPTS)
 
 bench: deps
 	scripts/deps.sh gnuplot-nox

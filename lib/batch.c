@@ -54,6 +54,20 @@ MQDEV_EXPORT void mqdev_batch_clear(struct mqdev_batch *b)
 	b->count = 0;
 }
 
+/*
+ * The key into its record, out of line and last: called in tail position,
+ * it leaves mqdev_batch_add() a leaf for a keyless record, with no
+ * registers to save (some 20 instructions a record of a 64-record batch,
+ * under -icount: the design page's "Instructions of the ordinary path").
+ */
+static __attribute__((noinline)) int batch_key(struct mqdev_record *rec,
+					       const void *key,
+					       uint32_t key_len)
+{
+	memcpy(rec + 1, key, key_len);
+	return 0;
+}
+
 MQDEV_EXPORT int mqdev_batch_add(struct mqdev_batch *b, const void *key,
 				 uint32_t key_len, uint32_t value_len,
 				 void **value)
@@ -75,12 +89,10 @@ MQDEV_EXPORT int mqdev_batch_add(struct mqdev_batch *b, const void *key,
 	memset(rec, 0, sizeof(*rec));
 	rec->len = len;
 	rec->key_len = key_len;
-	if (key_len)
-		memcpy(rec + 1, key, key_len);
 	*value = (char *)(rec + 1) + key_len;
 	b->len += space;
 	b->count++;
-	return 0;
+	return key_len ? batch_key(rec, key, key_len) : 0;
 }
 
 MQDEV_EXPORT int mqdev_produce_batch(struct mqdev_producer *p,

@@ -89,6 +89,7 @@ struct mqdev_consumer {
 	uint64_t		held_next;	/* the offset after the last */
 
 	bool			held_hist;	/* the run is from disk */
+	uint32_t		hists;		/* partitions read from disk */
 	const char		*data_dir;	/* durable: history's, or NULL */
 
 	/* MQDEV_CONSUMER_COPY */
@@ -274,6 +275,8 @@ static int consumer_map(struct mqdev_consumer *c, uint32_t p)
 
 static void history_stop(struct mqdev_consumer *c, uint32_t p)
 {
+	if (c->parts[p].hist)
+		c->hists--;
 	mqdev_history_free(c->parts[p].hist);
 	c->parts[p].hist = NULL;
 }
@@ -327,6 +330,7 @@ static int history_start(struct mqdev_consumer *c, uint32_t p, uint64_t from,
 		return 0;
 	}
 	c->parts[p].hist = h;
+	c->hists++;
 	*landed = from;
 	return 0;
 }
@@ -577,21 +581,39 @@ static void consumer_skip(struct mqdev_consumer *c, uint32_t p,
  * Has @rec of partition @p expired: past its own expiry, or older than the
  * topic's TTL (in the ring's control page, where the kernel keeps it)?
  */
-static bool record_expired(const struct mqdev_consumer *c, uint32_t p,
-			   const struct mqdev_record *rec)
+static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
+				const struct mqdev_record *rec)
 {
 	const uint64_t *ttlp = c->parts[p].ttl;
-	uint64_t expires = mqdev_record_expiry(rec), now, ttl;
+	uint64_t expires, now, ttl;
 	struct timespec ts;
 
 	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
 	/* A replica keeps the log whole: its readers decide later. */
-	if ((!expires && !ttl) || c->replica)
+	if (c->replica)
+		return false;
+	expires = mqdev_record_expiry(rec);
+	if (!expires && !ttl)
 		return false;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	return (expires && expires <= now) ||
 	       (ttl && rec->timestamp + ttl <= now);
+}
+
+/*
+ * Most records: no TTL and no expiry of their own, decided here, inline,
+ * without a call that saves registers and sets up a stack frame.
+ */
+static inline bool record_expired(const struct mqdev_consumer *c,
+				  uint32_t p, const struct mqdev_record *rec)
+{
+	const uint64_t *ttlp = c->parts[p].ttl;
+
+	if (!(rec->flags & MQDEV_RECORD_EXPIRES) &&
+	    (!ttlp || !__atomic_load_n(ttlp, __ATOMIC_RELAXED)))
+		return false;
+	return record_expired_slow(c, p, rec);
 }
 
 /* The next record of partition @p in place, or NULL. */
@@ -677,18 +699,27 @@ static unsigned int ring_run(struct mqdev_consumer *c, uint32_t p,
 	const struct mqdev_record *rec = recs[0];
 	uint64_t pos = c->held_pos + MQDEV_RECORD_SPACE(rec->len), head;
 	uint64_t next = rec->offset + 1;
+	/*
+	 * Per record, in locals: the stores into @recs could alias @c, so
+	 * the compiler would load them again for every record.  record_sane()
+	 * is one unsigned compare here (a length under the header's wraps;
+	 * max_record is at least the header, as @first passed it).
+	 */
+	const uint64_t mask = c->mask;
+	const char *data = cp->data;
+	const uint32_t over = c->attach.max_record - sizeof(*rec);
 	unsigned int n = 1;
 	uint32_t len;
 
 	/* Pairs with smp_store_release() in the kernel's ring_publish(). */
 	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
 	for (; n < max && pos < head; n++) {
-		rec = (const void *)(cp->data + (pos & c->mask));
+		rec = (const void *)(data + (pos & mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
 		/* peek_ring() decides these one at a time */
 		if ((__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
 		     (MQDEV_RECORD_TXN | MQDEV_RECORD_EXPIRES)) ||
-		    !record_sane(c, len) ||
+		    len - (uint32_t)sizeof(*rec) > over ||
 		    pos + MQDEV_RECORD_SPACE(len) > head ||
 		    __atomic_load_n(&rec->offset, __ATOMIC_RELAXED) != next)
 			break;
@@ -779,6 +810,9 @@ static unsigned int history_run(struct mqdev_consumer *c,
 	uint32_t p;
 	int n;
 
+	/* Before every take: one load, not a walk of the partitions. */
+	if (!c->hists)
+		return 0;
 	for (p = 0; p < c->attach.partitions; p++) {
 		cp = &c->parts[p];
 		while (cp->hist && cp->subscribed) {
@@ -870,7 +904,7 @@ static unsigned int sw_shadow(struct mqdev_consumer *c,
 		    (d->flags & ~MQDEV_RECORD_PRODUCER_FLAGS))
 			break;
 		if ((!ttl && !(d->flags & MQDEV_RECORD_EXPIRES)) ||
-		    !record_expired(c, c->held_part, d))
+		    !record_expired_slow(c, c->held_part, d))
 			recs[kept++] = d;
 		else if (kept)
 			break;

@@ -261,15 +261,15 @@ TEST_F(batch, malformed_batches_append_nothing)
 		struct mqdev_produce_batch req;
 		uint64_t more;
 	} bigger;
-	static const size_t kernel_fields[] = {
-		offsetof(struct mqdev_record, partition),
-		offsetof(struct mqdev_record, offset),
-		offsetof(struct mqdev_record, timestamp),
-		offsetof(struct mqdev_record, producer_id),
-		offsetof(struct mqdev_record, sequence),
-		offsetof(struct mqdev_record, flags),
-		offsetof(struct mqdev_record, txn),
+#define FIELD(f) { offsetof(struct mqdev_record, f), \
+		   sizeof(((struct mqdev_record *)0)->f) }
+	/* each with its first and last byte: the kernel ors them as words */
+	static const struct { size_t at, size; } kernel_fields[] = {
+		FIELD(partition), FIELD(offset), FIELD(timestamp),
+		FIELD(producer_id), FIELD(sequence), FIELD(flags), FIELD(txn),
 	};
+#undef FIELD
+	size_t at;
 	void *unmapped;
 	size_t i;
 	char *big;
@@ -312,9 +312,14 @@ TEST_F(batch, malformed_batches_append_nothing)
 
 	/* the fields that are the kernel's must be left zero, each of them */
 	for (i = 0; i < sizeof(kernel_fields) / sizeof(kernel_fields[0]); i++) {
-		((char *)rec_at(buf, second))[kernel_fields[i]] = 1;
+		at = kernel_fields[i].at;
+		((char *)rec_at(buf, second))[at] = 1;
 		REFUSED(-EINVAL, good);
-		((char *)rec_at(buf, second))[kernel_fields[i]] = 0;
+		((char *)rec_at(buf, second))[at] = 0;
+		at += kernel_fields[i].size - 1;
+		((char *)rec_at(buf, second))[at] = 0x80;
+		REFUSED(-EINVAL, good);
+		((char *)rec_at(buf, second))[at] = 0;
 	}
 
 	/* a record larger than the topic takes */
@@ -375,6 +380,35 @@ TEST_F(batch, malformed_batches_append_nothing)
 }
 
 /* Only a producing handle, not bound to a session, appends batches. */
+/*
+ * Records with the producer's flags are not the kernel's common case (it
+ * checks those one by one): they go in as they are, or are refused whole.
+ */
+TEST_F(batch, producer_flags_in_a_batch)
+{
+	uint32_t second, end, part = 1;
+	static char store[4 * STORE_REC];
+	void *buf = self->buf;
+	uint64_t base;
+
+	second = lay(buf, 0, NULL, "");
+	rec_at(buf, 0)->flags = MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE;
+	end = lay(buf, second, "k", "12345678");
+	rec_at(buf, second)->flags = MQDEV_RECORD_EXPIRES;
+	ASSERT_EQ(2, batch_ioctl(self->prod, buf, end, &part, &base));
+	ASSERT_EQ(2, read_all(self->name, 1, 0, store, 4));
+	EXPECT_EQ(MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE,
+		  stored(store, 0)->flags);
+	EXPECT_EQ(MQDEV_RECORD_EXPIRES, stored(store, 1)->flags);
+
+	/* an expiry with no room for it, a null key that has bytes */
+	end = lay(buf, second, "k", "1234");
+	rec_at(buf, second)->flags = MQDEV_RECORD_EXPIRES;
+	EXPECT_EQ(-EINVAL, batch_ioctl(self->prod, buf, end, &part, NULL));
+	rec_at(buf, second)->flags = MQDEV_RECORD_NULL_KEY;
+	EXPECT_EQ(-EINVAL, batch_ioctl(self->prod, buf, end, &part, NULL));
+}
+
 TEST_F(batch, handles_that_may_not)
 {
 	uint32_t len = lay(self->buf, 0, NULL, "x"), part = 0;

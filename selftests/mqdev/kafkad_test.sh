@@ -5,7 +5,8 @@
 # --host-usr shares read-only at $MQDEV_HOST_USR.  Metadata, a produce and
 # consume round trip with keys, kcat and mqctl on the same topic both ways,
 # compressed batches (gzip, snappy, lz4, zstd), an idempotent producer whose
-# connections are cut, a transactional one killed and fenced, a kcat
+# connections are cut, a transactional one killed and fenced (its readers
+# reaching the end past aborted records), a kcat
 # consumer group whose
 # committed offsets show in `mqctl group describe` and follow
 # `mqctl group reset`, two group members sharing partitions, and bad input
@@ -348,7 +349,7 @@ if "$py" -c 'import confluent_kafka' 2>/dev/null; then
 	idempotent
 	mqctl topic create $t-x --partitions 2 >/dev/null
 	"$py" "$here/kafkad_txn.py" $b $t-x txn-$$ >"$dir/txn" 2>&1
-	ok $? "confluent-kafka, transactional: committed, aborted, killed and fenced instances; read_committed sees each committed record once"
+	ok $? "confluent-kafka, transactional: committed, aborted, killed and fenced instances; read_committed sees each committed record once, and reaches the end past aborted records"
 	sed 's/^/# /' "$dir/txn" | grep -v '^# %[0-9]'
 	[ "$(mqctl consume $t-x --from earliest --timeout 500 | sed 's/-.*//' | sort | uniq -c |
 	     awk '{printf "%s%s ", $2, $1}')" = "A50 D50 F50 " ]

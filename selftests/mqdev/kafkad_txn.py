@@ -12,10 +12,12 @@ One transactional id, several instances:
      commits 50;
   E  D sends 50 more, and while its transaction is open a newer instance
      takes the id over: D's commit fails (fenced), and E's records with it;
-  F  the newest instance commits 50.
+  F  the newest instance commits 50;
+  G  and aborts 50 more: the topic ends with aborted records.
 Then a read_committed consumer reads the topic from the beginning: it must
-see A, D and F, each record once, and nothing of B, C or E.  Prints one line
-per step; exits non-zero on the first that does not hold.
+see A, D and F, each record once, and nothing of B, C, E or G, and reach
+the end of every partition (past G's records, which it is never given).
+Prints one line per step; exits non-zero on the first that does not hold.
 """
 import os
 import subprocess
@@ -42,6 +44,7 @@ def send(p, topic, tag, n=50):
 
 
 def read_committed(bootstrap, topic):
+    """Every record, and whether each partition's end was reached."""
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "txn-check",
@@ -63,7 +66,7 @@ def read_committed(bootstrap, topic):
             continue
         got.append(m.value().decode())
     c.close()
-    return got
+    return got, len(eof) == len(parts)
 
 
 def main(argv):
@@ -112,14 +115,23 @@ def main(argv):
     send(f, topic, "F")
     f.commit_transaction(30)
     print("F: the newest instance committed")
+    f.begin_transaction()
+    send(f, topic, "G")
+    f.abort_transaction(30)
+    print("G: aborted, at the end of the topic")
 
-    got = read_committed(bootstrap, topic)
+    got, ends = read_committed(bootstrap, topic)
     want = sorted("%s-%d" % (t, i) for t in "ADF" for i in range(50))
     print("read_committed: %d records: %s" %
           (len(got), " ".join(sorted(set(x.split("-")[0] for x in got)))))
     if sorted(got) != want:
         print("expected A, D and F once each", file=sys.stderr)
         return 1
+    if not ends:
+        print("the consumer never reached the end past G's records",
+              file=sys.stderr)
+        return 1
+    print("read_committed: every partition read to its end")
     return 0
 
 

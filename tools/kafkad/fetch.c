@@ -7,7 +7,9 @@
  * for, up to the high watermark; its records go out as one RecordBatch v2,
  * uncompressed, with its CRC-32C computed.  Aborted transactions' records
  * never leave mqdev's consumer, and it stops before an undecided one: that
- * is the last stable offset.  A Fetch that finds fewer bytes than its
+ * is the last stable offset.  The batch spans the aborted records it
+ * stepped over at its end (obatch_cover()), so that clients go on past
+ * them.  A Fetch that finds fewer bytes than its
  * min_bytes is parked and run again until it does or max_wait_ms passes.
  */
 #include <errno.h>
@@ -117,14 +119,14 @@ struct obatch {
 	int32_t		count;
 };
 
-static void obatch_begin(struct kw *w, struct obatch *b,
-			 const struct mqdev_record *first)
+static void obatch_begin_at(struct kw *w, struct obatch *b, int64_t offset,
+			    int64_t ts)
 {
 	b->at = w->len;
-	b->base_offset = first->offset;
-	b->base_ts = first->timestamp / 1000000;
+	b->base_offset = offset;
+	b->base_ts = ts;
 	b->max_ts = b->base_ts;
-	b->last_offset = first->offset;
+	b->last_offset = offset;
 	b->count = 0;
 	kw_i64(w, b->base_offset);
 	kw_i32(w, 0);			/* batchLength, patched */
@@ -139,6 +141,12 @@ static void obatch_begin(struct kw *w, struct obatch *b,
 	kw_i16(w, -1);			/* producerEpoch */
 	kw_i32(w, -1);			/* baseSequence */
 	kw_i32(w, 0);			/* records count, patched */
+}
+
+static void obatch_begin(struct kw *w, struct obatch *b,
+			 const struct mqdev_record *first)
+{
+	obatch_begin_at(w, b, first->offset, first->timestamp / 1000000);
 }
 
 static void obatch_end(struct kw *w, struct obatch *b)
@@ -207,6 +215,35 @@ static struct mqdev_consumer *part_consumer(struct daemon *d,
 	return t->cons[p];
 }
 
+/*
+ * The offsets up to @end (the reader's position once nothing more is
+ * visible: past the aborted records it skipped, short of an open
+ * transaction), and below the watermark @hw, that no record of @b covers.  Kafka's log has aborted
+ * records and transaction markers there, which a client steps over as it
+ * reads them; here there is nothing to read, and a client asking for one of
+ * those offsets again and again would never reach the end.  So the batch
+ * says it ends at @end - 1 (its lastOffsetDelta, as a batch that
+ * compaction emptied at its end does), or, with no record at all, an empty
+ * control batch spans them.  Clients go on at @end.
+ */
+static bool obatch_cover(struct kw *w, struct obatch *b, uint64_t offset,
+			 uint64_t end, uint64_t hw)
+{
+	uint64_t from = b->count ? (uint64_t)b->last_offset + 1 : offset;
+
+	if (end > hw)
+		end = hw;
+	if (end <= from)
+		return b->count;
+	if (!b->count) {
+		obatch_begin_at(w, b, (int64_t)offset, 0);
+		if (!w->err)
+			w->buf[b->at + BATCH_ATTR_AT + 1] |= BATTR_CONTROL;
+	}
+	b->last_offset = (int64_t)end - 1;
+	return true;
+}
+
 /* Where a fetch of one partition stands. */
 struct pfetch {
 	uint64_t	offset;		/* asked for */
@@ -230,7 +267,7 @@ static long part_records(struct daemon *d, struct topic_handle *t,
 	struct obatch b = { 0 };
 	struct rview v;
 	size_t start = w->len, size, body;
-	bool full = false;
+	bool full = false, open = false;
 	int n, i, err;
 
 	cons = part_consumer(d, t, p, &err);
@@ -251,6 +288,9 @@ static long part_records(struct daemon *d, struct topic_handle *t,
 			/* Stopped short of the watermark: an open transaction. */
 			if (mqdev_consumer_position(cons, p) < f->hw)
 				f->lso = mqdev_consumer_position(cons, p);
+			open = obatch_cover(w, &b, f->offset,
+					    mqdev_consumer_position(cons, p),
+					    f->hw);
 			break;
 		}
 		for (i = 0; i < n; i++) {
@@ -280,7 +320,7 @@ static long part_records(struct daemon *d, struct topic_handle *t,
 		}
 		mqdev_consumer_release(cons);
 	}
-	if (b.count)
+	if (b.count || open)
 		obatch_end(w, &b);
 	else if (w->len > start)
 		w->len = start;

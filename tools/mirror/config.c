@@ -71,8 +71,23 @@ static int global_set(struct config *cfg, const char *key, const char *val,
 	return -ENOENT;
 }
 
+static int parse_bool(const char *val, bool *out)
+{
+	if (!strcmp(val, "true") || !strcmp(val, "yes"))
+		*out = true;
+	else if (!strcmp(val, "false") || !strcmp(val, "no"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int link_set(struct link *l, const char *key, const char *val)
 {
+	if (l->dir == DIR_OUT && !strcmp(key, "transactional"))
+		return parse_bool(val, &l->transactional);
+	if (l->dir == DIR_OUT && !strcmp(key, "transactional_id"))
+		return set_str(&l->txn_id, val);
 	if (!strcmp(key, "kafka_topic"))
 		return set_str(&l->kafka_topic, val);
 	if (l->dir == DIR_IN && !strcmp(key, "group"))
@@ -141,6 +156,20 @@ static bool kafka_topic_taken(const struct config *cfg, const struct link *l)
 	return false;
 }
 
+#define TXN_ID_PREFIX	"mqdev-mirror."
+
+/* The Kafka topic's: every instance, on any host, that writes it fences. */
+static int txn_id_default(struct link *l)
+{
+	size_t size = sizeof(TXN_ID_PREFIX) + strlen(l->kafka_topic);
+
+	l->txn_id = malloc(size);
+	if (!l->txn_id)
+		return -ENOMEM;
+	snprintf(l->txn_id, size, TXN_ID_PREFIX "%s", l->kafka_topic);
+	return 0;
+}
+
 /* Defaults, and what a section left unsaid. */
 static int config_finish(struct config *cfg)
 {
@@ -169,6 +198,13 @@ static int config_finish(struct config *cfg)
 			    cfg->path, l->line, l->kafka_topic);
 			err = -EINVAL;
 		}
+		if (!err && l->txn_id && !l->transactional) {
+			say(LOG_ERR, "%s:%d: transactional_id without "
+			    "transactional = true", cfg->path, l->line);
+			err = -EINVAL;
+		}
+		if (!err && l->transactional && !l->txn_id)
+			err = txn_id_default(l);
 		if (!err && l->dir == DIR_IN && !l->group)
 			err = set_str(&l->group, cfg->group);
 		snprintf(name, sizeof(name), "mirror.%s", l->topic);
@@ -282,6 +318,7 @@ void config_free(struct config *cfg)
 		free(l->kafka_topic);
 		free(l->group);
 		free(l->session);
+		free(l->txn_id);
 		free(l->parts);
 		free(l->kafka_refused);
 		free(l);

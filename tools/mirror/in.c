@@ -140,7 +140,8 @@ static void in_kafka_error(rd_kafka_t *k, int err, const char *reason,
 
 static int in_consumer(const struct config *cfg, struct link *l)
 {
-	static const char *const props[][2] = {
+	const char *const props[][2] = {
+		{ "group.id", l->group },
 		{ "enable.auto.commit", "false" },
 		{ "enable.auto.offset.store", "false" },
 		{ "auto.offset.reset", "earliest" },
@@ -148,16 +149,10 @@ static int in_consumer(const struct config *cfg, struct link *l)
 	};
 	rd_kafka_conf_t *conf;
 	char err[256];
-	unsigned int i;
 
-	if (kafka_conf(cfg, &conf, err, sizeof(err)))
+	if (kafka_conf_with(cfg, props, ARRAY_SIZE(props), &conf, err,
+			    sizeof(err)))
 		goto bad;
-	if (rd_kafka_conf_set(conf, "group.id", l->group, err, sizeof(err)))
-		goto bad_conf;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err,
-				      sizeof(err)))
-			goto bad_conf;
 	rd_kafka_conf_set_error_cb(conf, in_kafka_error);
 	rd_kafka_conf_set_opaque(conf, l);
 	l->rk_in = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -165,8 +160,6 @@ static int in_consumer(const struct config *cfg, struct link *l)
 		goto bad;
 	rd_kafka_poll_set_consumer(l->rk_in);
 	return 0;
-bad_conf:
-	rd_kafka_conf_destroy(conf);
 bad:
 	link_fail(l, -EINVAL, "kafka consumer: %s", err);
 	return -EINVAL;

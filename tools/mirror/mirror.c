@@ -213,6 +213,35 @@ bad:
 }
 
 /**
+ * kafka_conf_with() - kafka_conf(), then properties of the caller's own
+ * @cfg: the configuration
+ * @props: { property, value } pairs, set after the file's kafka.*
+ * @n: how many
+ * @confp: the new configuration
+ * @err: a message on failure
+ * @errlen: its room
+ *
+ * Return: 0, or -EINVAL with @err set (and nothing to free).
+ */
+int kafka_conf_with(const struct config *cfg, const char *const (*props)[2],
+		    unsigned int n, rd_kafka_conf_t **confp, char *err,
+		    size_t errlen)
+{
+	unsigned int i;
+
+	if (kafka_conf(cfg, confp, err, errlen))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (rd_kafka_conf_set(*confp, props[i][0], props[i][1], err,
+				      errlen)) {
+			rd_kafka_conf_destroy(*confp);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/**
  * kafka_partitions() - how many partitions a Kafka topic has
  * @k: a client
  * @topic: the topic
@@ -265,8 +294,12 @@ static void status_link(FILE *f, struct link *l, uint64_t ms)
 	if (l->ready && l->dir == DIR_OUT && l->rep)
 		have = !mqdev_topic_describe(mqdev_consumer_fd(l->rep),
 					     l->topic, &info, pi, l->nparts);
-	fprintf(f, "%s %s kafka %s state %s\n", link_name(l), l->topic,
+	fprintf(f, "%s %s kafka %s state %s", link_name(l), l->topic,
 		l->kafka_topic, l->state);
+	if (l->transactional)
+		fprintf(f, " transactional_id %s committed %" PRIu64,
+			l->txn_id, l->tx_commits);
+	fputc('\n', f);
 	for (p = 0; l->parts && p < l->nparts; p++) {
 		mp = &l->parts[p];
 		if (l->dir == DIR_OUT) {
@@ -385,6 +418,8 @@ static void link_start(struct link *l)
 			out_stop(l);
 			return;
 		}
+		if (l->rk_tx)
+			wake_on(rd_kafka_queue_get_main(l->rk_tx));
 	} else {
 		err = in_start(&config, l);
 		if (err) {
@@ -411,8 +446,12 @@ static void link_stop(struct link *l)
 {
 	if (l->dir == DIR_IN) {
 		in_stop(l);
-	} else if (!link_inflight(l)) {
-		out_stop(l);	/* closing the handle drops it from the ISR */
+	} else if (l->transactional || !link_inflight(l)) {
+		/*
+		 * closing the handle drops it from the ISR; a transactional
+		 * link's producer goes with what it had open, to be aborted
+		 */
+		out_stop(l);
 	}
 }
 
@@ -425,13 +464,14 @@ static void producer_restart(void)
 {
 	struct link *l;
 
+	/* the transactional links' producers are their own */
 	for (l = config.links; l; l = l->next) {
-		if (l->dir == DIR_OUT && l->ready)
+		if (l->dir == DIR_OUT && !l->transactional && l->ready)
 			link_fail(l, -EIO, "the Kafka producer failed");
 	}
 	out_exit();
 	for (l = config.links; l; l = l->next) {
-		if (l->dir == DIR_OUT) {
+		if (l->dir == DIR_OUT && !l->transactional) {
 			memset(l->parts, 0, l->nparts * sizeof(*l->parts));
 			out_stop(l);
 		}
@@ -568,6 +608,8 @@ static void shutdown_links(void)
 
 	out_flush(10000);
 	for (l = config.links; l; l = l->next) {
+		if (l->dir == DIR_OUT && l->ready && l->transactional)
+			txn_commit(l, 10000);
 		if (l->dir == DIR_OUT && l->ready)
 			out_confirm(l);
 		if (l->dir == DIR_IN && l->ready) {

@@ -68,6 +68,16 @@ struct link {
 	uint64_t rearm_at;
 	bool settling;		/* Kafka's ends looked at once: see out_settle */
 
+	/* outbound, transactional (txn.c) */
+	bool transactional;
+	char *txn_id;		/* Kafka's transactional.id */
+	rd_kafka_t *rk_tx;	/* the link's own producer, of that id */
+	int tx_state;		/* TX_* */
+	uint32_t tx_records;	/* produced in the open transaction */
+	uint64_t tx_bytes;
+	uint64_t tx_commits;
+	bool tx_fatal;		/* librdkafka said the producer is done for */
+
 	/* inbound */
 	rd_kafka_t *rk_in;
 	struct mqdev_session *sess;
@@ -110,12 +120,18 @@ int link_sizes(struct link *l, rd_kafka_t *k, struct mqdev_topic_info *info,
 	       uint32_t *kparts);
 int kafka_conf(const struct config *cfg, rd_kafka_conf_t **confp,
 	       char *err, size_t errlen);
+int kafka_conf_with(const struct config *cfg, const char *const (*props)[2],
+		    unsigned int n, rd_kafka_conf_t **confp, char *err,
+		    size_t errlen);
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 int kafka_partitions(rd_kafka_t *rk, const char *topic, uint32_t *count,
 		     int timeout_ms);
 
 /* config.c */
 int config_load(struct config *cfg, const char *path);
 void config_free(struct config *cfg);
+
+enum { TX_IDLE, TX_OPEN, TX_COMMITTING };
 
 /* out.c */
 int out_init(const struct config *cfg);
@@ -130,6 +146,13 @@ void out_exit(void);
 bool out_fatal(void);
 uint64_t out_inflight(void);
 rd_kafka_t *out_rk(void);
+
+/* txn.c */
+int txn_start(const struct config *cfg, struct link *l);
+void txn_stop(struct link *l);
+int txn_begin(struct link *l);
+int txn_turn(struct link *l);
+int txn_commit(struct link *l, int timeout_ms);
 
 /* in.c */
 int in_start(const struct config *cfg, struct link *l);

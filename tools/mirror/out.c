@@ -20,14 +20,13 @@
  * their way, or queued at a broker: one applied after its successor read
  * the end would be written twice.  So a link starts only once the end of
  * every Kafka partition stayed put for resume_settle_ms (out_settle()).
- * Kafka's transactions would close this for good (a transactional.id per
- * link: InitProducerId fences the dead instance and aborts what it had
- * open, read_committed hides it), but librdkafka 2.0.2's mock cluster,
- * which the tests run against, does none of it: its InitProducerId makes
- * a new producer id without fencing the old one, EndTxn writes no marker
- * and aborts nothing, and its Fetch reports the last stable offset as the
- * end with no aborted transactions.  An untested transactional path would
- * be worse than a bounded, tested window.
+ * That bounds the window, it does not close it: a request delayed longer
+ * still is written twice.  A link with "transactional = true" closes it
+ * where the Kafka side has transactions (txn.c): its transactional.id
+ * fences the instances before it, and it needs no settle wait.
+ * librdkafka 2.0.2's mock cluster does not fence (its InitProducerId makes
+ * a new producer id, EndTxn aborts nothing), so links are not
+ * transactional unless told; mqdev-kafkad does.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +40,9 @@
 #define PROBE_TIMEOUT_MS	5000
 #define MAX_INFLIGHT		20000	/* records produced, not acknowledged */
 #define DRAIN_MAX		4096	/* records from one topic per turn */
+#define TXN_MAX_RECORDS		DRAIN_MAX	/* in one transaction */
+#define TXN_MAX_BYTES		(16u << 20)
+#define COMMIT_TIMEOUT_MS	10000	/* the loop waits for a commit */
 
 static rd_kafka_t *rk;		/* the one producer of every outbound link */
 static rd_kafka_t *probe;	/* reads the last record of a partition */
@@ -142,27 +144,26 @@ int out_init(const struct config *cfg)
 		{ "linger.ms", "2" },
 		{ "retry.backoff.ms", "100" },
 	};
+	/* committed records only, to the end it reports (see out_last) */
+	static const char *const probe_props[][2] = {
+		{ "isolation.level", "read_committed" },
+		{ "enable.partition.eof", "true" },
+	};
 	rd_kafka_conf_t *conf;
 	char err[256];
-	unsigned int i;
 
 	out_cfg = cfg;
 	fatal = false;
-	if (kafka_conf(cfg, &conf, err, sizeof(err)))
+	if (kafka_conf_with(cfg, props, ARRAY_SIZE(props), &conf, err,
+			    sizeof(err)))
 		goto bad;
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
-		if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err,
-				      sizeof(err))) {
-			rd_kafka_conf_destroy(conf);
-			goto bad;
-		}
-	}
 	rd_kafka_conf_set_dr_msg_cb(conf, out_delivered);
 	rd_kafka_conf_set_error_cb(conf, out_error);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	if (!rk)
 		goto bad;
-	if (kafka_conf(cfg, &conf, err, sizeof(err)))
+	if (kafka_conf_with(cfg, probe_props, ARRAY_SIZE(probe_props), &conf,
+			    err, sizeof(err)))
 		goto bad;
 	probe = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
 	if (probe)
@@ -190,16 +191,60 @@ static int64_t record_mqdev_offset(rd_kafka_message_t *m)
 }
 
 /*
+ * The mqdev offset the last record of Kafka partition @p at or after
+ * @from carries: reads to the end (@hi, or the partition's EOF, read
+ * committed).  Return: it, -1 when there is no record there (only
+ * transaction markers or aborted records), or -EAGAIN after link_fail().
+ */
+static int64_t out_last(struct link *l, uint32_t p, int64_t from, int64_t hi)
+{
+	uint64_t until = now_ms() + PROBE_TIMEOUT_MS;
+	int64_t off = -1, at = -1;
+	rd_kafka_message_t *m;
+	rd_kafka_topic_t *t;
+	bool end = false;
+
+	t = rd_kafka_topic_new(probe, l->kafka_topic, NULL);
+	if (!t || rd_kafka_consume_start(t, p, from)) {
+		if (t)
+			rd_kafka_topic_destroy(t);
+		link_fail(l, -EAGAIN, "%s/%u: reading its last record",
+			  l->kafka_topic, p);
+		return -EAGAIN;
+	}
+	while (!end && now_ms() < until) {
+		m = rd_kafka_consume(t, p, 200);
+		if (!m)
+			continue;
+		end = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+		if (!m->err && m->offset < hi) {
+			at = m->offset;
+			off = record_mqdev_offset(m);
+			end = m->offset == hi - 1;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consume_stop(t, p);
+	rd_kafka_topic_destroy(t);
+	if (end && (at < 0 || off >= 0))
+		return off;
+	link_fail(l, -EAGAIN, "%s/%u: its last record (offset %" PRId64
+		  ") %s", l->kafka_topic, p, at,
+		  end ? "has no " HDR_MQDEV_OFFSET " header: not the mirror's "
+		  "topic" : "could not be read in time");
+	return -EAGAIN;
+}
+
+/*
  * Where the mirror goes on in Kafka partition @p: *@next, the mqdev
  * offset after the one its last record carries, or 0 when it has none.
+ * The last offsets can hold no record (a transaction's marker, aborted
+ * records): the reading goes back, twice as far each time, until one.
  */
 static int out_resume(struct link *l, uint32_t p, uint64_t *next)
 {
-	rd_kafka_topic_t *t;
-	rd_kafka_message_t *m;
-	int64_t lo, hi, off = -1;
 	rd_kafka_resp_err_t err;
-	uint64_t until = now_ms() + PROBE_TIMEOUT_MS;
+	int64_t lo, hi, from, off = -1;
 
 	err = rd_kafka_query_watermark_offsets(probe, l->kafka_topic, p, &lo,
 					       &hi, PROBE_TIMEOUT_MS);
@@ -209,43 +254,19 @@ static int out_resume(struct link *l, uint32_t p, uint64_t *next)
 		return -EAGAIN;
 	}
 	*next = 0;
-	if (hi <= lo) {
+	for (from = hi - 1; hi > lo; from -= hi - from) {
+		off = out_last(l, p, from < lo ? lo : from, hi);
+		if (off == -EAGAIN)
+			return -EAGAIN;
+		if (off >= 0 || from <= lo)
+			break;
+	}
+	if (off < 0) {
 		if (hi > 0)
 			say(LOG_WARNING, "%s: Kafka partition %u kept none of "
 			    "its %" PRId64 " records: the mirror starts at the "
 			    "oldest record mqdev keeps", l->topic, p, hi);
 		return 0;
-	}
-	t = rd_kafka_topic_new(probe, l->kafka_topic, NULL);
-	if (!t || rd_kafka_consume_start(t, p, hi - 1)) {
-		if (t)
-			rd_kafka_topic_destroy(t);
-		link_fail(l, -EAGAIN, "%s/%u: reading its last record",
-			  l->kafka_topic, p);
-		return -EAGAIN;
-	}
-	while (off < 0 && now_ms() < until) {
-		m = rd_kafka_consume(t, p, 200);
-		if (!m)
-			continue;
-		if (!m->err && m->offset == hi - 1) {
-			off = record_mqdev_offset(m);
-			if (off < 0) {
-				rd_kafka_message_destroy(m);
-				break;
-			}
-		}
-		rd_kafka_message_destroy(m);
-	}
-	rd_kafka_consume_stop(t, p);
-	rd_kafka_topic_destroy(t);
-	if (off < 0) {
-		link_fail(l, -EAGAIN, "%s/%u: its last record (offset %" PRId64
-			  ") %s", l->kafka_topic, p, hi - 1,
-			  now_ms() < until ? "has no " HDR_MQDEV_OFFSET
-			  " header: not the mirror's topic" :
-			  "could not be read in time");
-		return -EAGAIN;
 	}
 	*next = off + 1;
 	return 0;
@@ -408,8 +429,9 @@ int out_start(struct link *l)
 	int err;
 
 	err = out_topic_check(l);
+	/* fenced, the instances before land nothing more: no wait */
 	if (!err)
-		err = out_settle(l);
+		err = l->transactional ? txn_start(out_cfg, l) : out_settle(l);
 	if (err)
 		return err;
 	err = mqdev_consumer_new(l->topic, &opts, &l->rep);
@@ -418,7 +440,8 @@ int out_start(struct link *l)
 	err = out_position(l);
 	if (err)
 		return err;
-	l->rkt = rd_kafka_topic_new(rk, l->kafka_topic, NULL);
+	l->rkt = rd_kafka_topic_new(l->rk_tx ? l->rk_tx : rk, l->kafka_topic,
+				    NULL);
 	if (!l->rkt)
 		return link_fail(l, -ENOMEM, "kafka topic handle"), -ENOMEM;
 	return 0;
@@ -431,6 +454,7 @@ void out_stop(struct link *l)
 	if (l->rkt)
 		rd_kafka_topic_destroy(l->rkt);
 	l->rkt = NULL;
+	txn_stop(l);
 }
 
 /*
@@ -466,6 +490,7 @@ static rd_kafka_headers_t *record_headers(struct link *l,
 static rd_kafka_resp_err_t produce_record(struct link *l,
 					  const struct mqdev_record *rec)
 {
+	rd_kafka_t *k = l->rk_tx ? l->rk_tx : rk;
 	const void *key = NULL, *val = NULL;
 	rd_kafka_headers_t *hdrs;
 	rd_kafka_resp_err_t err;
@@ -478,7 +503,7 @@ static rd_kafka_resp_err_t produce_record(struct link *l,
 		vlen = mqdev_record_value_len(rec);
 	}
 	hdrs = record_headers(l, rec);
-	err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(l->rkt),
+	err = rd_kafka_producev(k, RD_KAFKA_V_RKT(l->rkt),
 				RD_KAFKA_V_PARTITION(rec->partition),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				RD_KAFKA_V_KEY(key, rec->key_len),
@@ -492,12 +517,38 @@ static rd_kafka_resp_err_t produce_record(struct link *l,
 	return err;
 }
 
+/* Room for one more record: in flight, or in the open transaction. */
+static bool out_room(const struct link *l)
+{
+	if (l->rk_tx)
+		return l->tx_records < TXN_MAX_RECORDS &&
+		       l->tx_bytes < TXN_MAX_BYTES;
+	return inflight < MAX_INFLIGHT;
+}
+
+/* One record taken by librdkafka: counted, and released from the ring. */
+static void out_taken(struct link *l, const struct mqdev_record *rec)
+{
+	struct mpart *mp = &l->parts[rec->partition];
+
+	mp->inflight++;
+	mp->next = rec->offset + 1;
+	if (l->rk_tx) {
+		l->tx_records++;
+		l->tx_bytes += rec->key_len + mqdev_record_value_len(rec);
+	} else {
+		inflight++;
+	}
+	mqdev_consumer_release(l->rep);
+}
+
 /**
  * out_drain() - produce what is new in a link's rings
  * @l: a ready outbound link
  *
  * One record at a time, released only once librdkafka took it: a full
- * queue leaves the rest in the ring for a later turn.
+ * queue leaves the rest in the ring for a later turn.  A transactional
+ * link commits what one turn read before the turn ends.
  *
  * Return: records produced, or -errno after link_fail().
  */
@@ -505,41 +556,53 @@ int out_drain(struct link *l)
 {
 	const struct mqdev_record *rec;
 	rd_kafka_resp_err_t kerr;
-	struct mpart *mp;
 	int n = 0, err;
 
+	err = l->rk_tx ? txn_turn(l) : 0;
+	if (err)
+		return err;
 	l->stalled = false;
-	while (n < DRAIN_MAX && inflight < MAX_INFLIGHT) {
+	while (n < DRAIN_MAX && out_room(l)) {
 		rec = mqdev_consumer_peek(l->rep);
 		if (!rec)
 			break;
+		if (l->rk_tx && l->tx_state == TX_IDLE && txn_begin(l))
+			return -EIO;
 		kerr = produce_record(l, rec);
 		if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			l->stalled = true;
 			break;
 		}
-		mp = &l->parts[rec->partition];
 		if (kerr) {
-			mp->errors++;
+			l->parts[rec->partition].errors++;
 			link_fail(l, -EIO, "partition %u offset %" PRIu64 ": %s",
 				  rec->partition, (uint64_t)rec->offset,
 				  rd_kafka_err2str(kerr));
 			return -EIO;
 		}
-		mp->inflight++;
-		mp->next = rec->offset + 1;
-		inflight++;
+		out_taken(l, rec);
 		n++;
-		mqdev_consumer_release(l->rep);
 	}
-	if (inflight >= MAX_INFLIGHT)
+	if (!out_room(l))
 		l->stalled = true;
 	err = mqdev_consumer_error(l->rep);
 	if (err) {
 		link_fail(l, err, "reading the rings");
 		return err;
 	}
+	/* the turn's reading is over: its transaction commits */
+	if (l->rk_tx) {
+		err = txn_commit(l, COMMIT_TIMEOUT_MS);
+		if (err)
+			return err;
+	}
 	return n;
+}
+
+/* A transaction of the link's is open: nothing of it is acknowledged. */
+static bool out_busy(const struct link *l)
+{
+	return l->rk_tx && l->tx_state != TX_IDLE;
 }
 
 /**
@@ -560,7 +623,7 @@ void out_confirm(struct link *l)
 		mp = &l->parts[p];
 		upto = mp->acked;
 		pos = mqdev_consumer_position(l->rep, p);
-		if (!mp->inflight && pos > upto)
+		if (!mp->inflight && !out_busy(l) && pos > upto)
 			upto = pos;
 		if (upto < mp->confirmed)
 			continue;

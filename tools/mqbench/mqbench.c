@@ -27,6 +27,8 @@
  *               under -icount, where guest time counts instructions; then
  *               the excost rows
  *   excost      the same for a produce through exchanges (excost.c)
+ *   trace       the cost scenario's loop, cut by marks, until the host
+ *               stops it: the guest half of tools/vm/insn-trace
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
  */
 #include <getopt.h>
@@ -396,6 +398,32 @@ static int cost_table(uint64_t count, FILE *json)
 	return exchange_cost_table(count, json) || err ? 1 : 0;
 }
 
+/*
+ * tools/vm/insn-trace's guest half: the cost scenario's loop between marks
+ * until the host says stop, in $MQBENCH_TRACE_DIR; $MQBENCH_TRACE_KIND
+ * "msgs" or "swriter" traces those paths instead of a record batch, and
+ * $MQBENCH_TRACE_BATCH (1-64) makes the batches shorter.
+ */
+static int trace_table(uint64_t count, FILE *json)
+{
+	const char *dir = getenv("MQBENCH_TRACE_DIR");
+	const char *kind = getenv("MQBENCH_TRACE_KIND");
+	const char *per_call = getenv("MQBENCH_TRACE_BATCH");
+	struct bench b = { .size = 64, .count = UINT64_MAX / 2 };
+
+	(void)count;
+	(void)json;
+	if (!dir) {
+		fprintf(stderr, "mqbench: trace wants $MQBENCH_TRACE_DIR "
+			"(tools/vm/insn-trace sets it)\n");
+		return 1;
+	}
+	return mqdev_trace(&b, !kind || !strcmp(kind, "batch") ?
+			   MQDEV_KIND_BATCH : !strcmp(kind, "msgs") ?
+			   MQDEV_KIND_MSGS : MQDEV_KIND_SWRITER, dir,
+			   per_call ? atoi(per_call) : 0) ? 1 : 0;
+}
+
 static int exchange_table_reps(uint64_t count, FILE *json)
 {
 	return exchange_table(count, reps, json);
@@ -429,6 +457,7 @@ static const struct {
 	{ "exchange", exchange_table_reps, true },
 	{ "cost", cost_table, false },
 	{ "excost", exchange_cost_table, false },
+	{ "trace", trace_table, false },
 	{ "swriter", swriter_table, true },
 };
 
@@ -523,7 +552,7 @@ int main(int argc, char **argv)
 				"[--no-rabbitmq]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
-				"swriter (the default), cost, excost\n");
+				"swriter (the default), cost, excost, trace\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

@@ -57,6 +57,9 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n);
 enum mqdev_kind { MQDEV_KIND_BATCH, MQDEV_KIND_MSGS, MQDEV_KIND_SWRITER };
 int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	       double *consume_ns);
+/* the guest half of tools/vm/insn-trace: rounds until @dir/stop appears */
+int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir,
+		unsigned int per_call);
 
 /* peers.c: the shared-memory ring, produced then consumed in one process */
 int shm_cost(struct bench *b, double *produce_ns, double *consume_ns);

@@ -431,6 +431,23 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n)
 	return per;
 }
 
+/* @n records consumed in place and checked: how many were whole. */
+static uint64_t consume_n(struct mqdev_consumer *c, int n, size_t size)
+{
+	const struct mqdev_record *recs[BATCH];
+	uint64_t ok = 0;
+	int j, got;
+
+	for (j = 0; j < n; j += got) {
+		got = mqdev_consumer_peek_batch(c, recs, BATCH);
+		if (got <= 0)
+			break;
+		ok += check_run(recs, got, size);
+		mqdev_consumer_release(c);
+	}
+	return ok;
+}
+
 /*
  * A batch produced, then consumed in place, in one process: as a record
  * batch, as messages acknowledged one by one, or written in place.
@@ -438,12 +455,11 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n)
 int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	       double *consume_ns)
 {
-	const struct mqdev_record *recs[BATCH];
 	struct bench_producer bp;
 	struct mqdev_consumer *c;
-	uint64_t i, j, tp = 0, tc = 0, t0, ok = 0;
+	uint64_t i, tp = 0, tc = 0, t0, ok = 0;
 	struct mqdev_ctx *m;
-	int n = 0, got;
+	int n = 0;
 
 	if ((kind == MQDEV_KIND_SWRITER ? mqdev_sw_setup(b, (void **)&m) :
 					  mqdev_setup(b, (void **)&m)) ||
@@ -457,13 +473,7 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 		n = bench_produce(&bp, b, i, 0);
 		tp += now_ns() - t0;
 		t0 = now_ns();
-		for (j = 0; j < (uint64_t)n; j += got) {
-			got = mqdev_consumer_peek_batch(c, recs, BATCH);
-			if (got <= 0)
-				break;
-			ok += check_run(recs, got, b->size);
-			mqdev_consumer_release(c);
-		}
+		ok += consume_n(c, n, b->size);
 		tc += now_ns() - t0;
 	}
 	mqdev_consumer_free(c);
@@ -471,5 +481,107 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	mqdev_teardown(m);
 	*produce_ns = (double)tp / i;
 	*consume_ns = (double)tc / i;
+	return n >= 0 && ok == i ? 0 : -1;
+}
+
+/*
+ * Where tools/vm/insn-trace cuts the guest's trace of translated blocks:
+ * each is a call of its own (noinline, and an empty asm so that it is not
+ * merged with another), whose address the trace names.
+ */
+static __attribute__((noinline)) void trace_mark_produce(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void trace_mark_consume(void)
+{
+	__asm__ volatile("nop" ::: "memory");
+}
+
+static __attribute__((noinline)) void trace_mark_idle(void)
+{
+	__asm__ volatile("nop; nop" ::: "memory");
+}
+
+/* @from's contents into @dir/@name: the host names the trace's addresses. */
+static int copy_to(const char *from, const char *dir, const char *name)
+{
+	char path[4096], buf[65536];
+	FILE *in = fopen(from, "r"), *out;
+	size_t n;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	out = fopen(path, "w");
+	if (!in || !out) {
+		err = -1;
+		goto out;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			err = -1;
+out:
+	if (in)
+		fclose(in);
+	if (out && fclose(out))
+		err = -1;
+	return err;
+}
+
+/*
+ * tools/vm/insn-trace's guest half: the cost scenario's loop, a batch
+ * produced then consumed in place, between marks, until the host creates
+ * @dir/stop.  First the addresses: the kernel's symbols (the module's
+ * too), this process's mappings and the marks, then @dir/ready.
+ * @per_call, when not 0, makes the batches that short (1: a busy-poll
+ * round trip's produce and read).
+ */
+int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir,
+		unsigned int per_call)
+{
+	struct bench_producer bp;
+	struct mqdev_consumer *c;
+	struct mqdev_ctx *m;
+	uint64_t i, ok = 0, rounds = 0;
+	char path[4096];
+	FILE *f;
+	int n = 0;
+
+	if ((kind == MQDEV_KIND_SWRITER ? mqdev_sw_setup(b, (void **)&m) :
+					  mqdev_setup(b, (void **)&m)) ||
+	    bench_producer_new(&bp, m->topic, b, kind))
+		return -1;
+	if (per_call && per_call < bp.per_call)
+		bp.per_call = per_call;
+	c = mqdev_reader(m);
+	if (!c || copy_to("/proc/kallsyms", dir, "kallsyms") ||
+	    copy_to("/proc/self/maps", dir, "maps"))
+		return -1;
+	snprintf(path, sizeof(path), "%s/ready", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "produce %p\nconsume %p\nidle %p\nbatch %u\n",
+		(void *)trace_mark_produce, (void *)trace_mark_consume,
+		(void *)trace_mark_idle, bp.per_call);
+	if (fclose(f))
+		return -1;
+	snprintf(path, sizeof(path), "%s/stop", dir);
+	for (i = 0; n >= 0; i += n, rounds++) {
+		/* a look at the host's file, every 64 rounds, outside the marks */
+		if (!(rounds % 64) && !access(path, F_OK))
+			break;
+		trace_mark_produce();
+		n = bench_produce(&bp, b, i, 0);
+		trace_mark_consume();
+		ok += consume_n(c, n, b->size);
+		trace_mark_idle();
+	}
+	mqdev_consumer_free(c);
+	bench_producer_free(&bp);
+	mqdev_teardown(m);
+	printf("trace: %" PRIu64 " rounds of %u messages\n", rounds,
+	       bp.per_call);
 	return n >= 0 && ok == i ? 0 : -1;
 }
