@@ -148,6 +148,20 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 }
 
 /**
+ * mqdev_dlq_flush() - wait until what was noted is written
+ * @dlq: the settings, or NULL
+ *
+ * The work runs until its queue is empty and no record of the group waits
+ * to be noted again, so the group's waiting records are written too.
+ * Called with no lock held that the work takes, nor any groups_lock.
+ */
+void mqdev_dlq_flush(struct mqdev_dlq *dlq)
+{
+	if (dlq)
+		flush_work(&dlq->work);
+}
+
+/**
  * mqdev_dlq_free() - write what is queued, then let the settings go
  * @dlq: the settings, or NULL
  *

@@ -824,6 +824,7 @@ enum mqdev_dlq_reason {
 
 int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 		  struct mqdev_dlq **out);
+void mqdev_dlq_flush(struct mqdev_dlq *dlq);
 void mqdev_dlq_free(struct mqdev_dlq *dlq);
 u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count);
 /* mqdev_dlq_note(): what became of a rejected record's dead letter */

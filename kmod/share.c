@@ -982,6 +982,11 @@ void mqdev_shares_reap(struct list_head *gone)
 
 	list_for_each_entry_safe(sg, next, gone, node) {
 		list_del(&sg->node);
+		/*
+		 * What was rejected before the deletion is written, records
+		 * that waited for the queue too (sg->dlq is cleared here only).
+		 */
+		mqdev_dlq_flush(sg->dlq);
 		/* Off the list: no dlq_fill(); a member's leave notes nothing. */
 		mutex_lock(&sg->lock);
 		dlq = sg->dlq;
