@@ -11,8 +11,8 @@
  * attributes; share groups (joins with random dead-letter settings and
  * back-off tables, acquires, acks of every kind, describe, dead-letter info)
  * with members that die holding records; and they open, close, fork and exit
- * at random, so that every release path runs with work in flight.  The kernel's own checks (and the
- * VM runner's scan of its log) are the oracle.
+ * at random, so that every release path runs with work in flight.  The
+ * kernel's own checks (and the VM runner's scan of its log) are the oracle.
  *
  * Each thread's calls follow from the seed, so a failing seed can be run
  * again (the interleaving between threads differs).
@@ -855,14 +855,21 @@ static void share_dlq(struct fuzzer *f, struct mqdev_share_dlq *dlq)
 	mutate(f, dlq, sizeof(*dlq));
 }
 
+/* One of a few share groups' names, now and then a bad name. */
+static void share_group(struct fuzzer *f, char dst[MQDEV_NAME_SIZE])
+{
+	if (chance(f, 5))
+		name(f, dst);
+	else
+		snprintf(dst, MQDEV_NAME_SIZE, "s%u", below(f, 3));
+}
+
 static void share_join(struct fuzzer *f, int fd)
 {
 	struct mqdev_share_dlq *dlq = (void *)(f->page + PAGE_ARRAY);
 	struct mqdev_share_join join = {};
 
-	snprintf(join.group, sizeof(join.group), "s%u", below(f, 3));
-	if (chance(f, 5))
-		name(f, join.group);
+	share_group(f, join.group);
 	join.reset = chance(f, 90) ? below(f, 3) : number(f);
 	join.lock_ms = chance(f, 70) ? 10 + below(f, 200) : number(f);
 	join.max_deliveries = chance(f, 80) ? below(f, 6) : number(f);
@@ -988,18 +995,13 @@ static void share_describe(struct fuzzer *f, int fd)
 
 	memset(&u, 0, sizeof(u));
 	if (chance(f, 50)) {
-		snprintf(u.info.group, sizeof(u.info.group), "s%u",
-			 below(f, 3));
-		if (chance(f, 10))
-			name(f, u.info.group);
+		share_group(f, u.info.group);
 		u.info.partition = chance(f, 90) ? below(f, 5) : number(f);
 		fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_DESCRIBE, &u.info,
 			   sizeof(u.info));
 		return;
 	}
-	snprintf(u.dlq.group, sizeof(u.dlq.group), "s%u", below(f, 3));
-	if (chance(f, 10))
-		name(f, u.dlq.group);
+	share_group(f, u.dlq.group);
 	if (chance(f, 5))
 		u.dlq.flags = number(f);
 	fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_DLQ_INFO, &u.dlq, sizeof(u.dlq));

@@ -1084,7 +1084,7 @@ static void swriter_torture(unsigned int secs, uint64_t rs)
 	close(fd);
 }
 
-/* ---- share groups and dead letters ------------------------------------------ */
+/* ---- share groups and dead letters ------------------------------------- */
 
 /*
  * A producer (never killed) sends SHRECORDS records, each its own number,
