@@ -964,8 +964,9 @@ static void share_ack(struct fuzzer *f, int fd)
 	uint32_t n = f->share_taken, i, j;
 
 	if (n && n <= MQDEV_SHARE_ACQUIRE_MAX && chance(f, 80)) {
+		/* acquired records need not be next to each other */
 		i = below(f, n);
-		j = i + below(f, n - i);
+		j = chance(f, 60) ? i : i + below(f, n - i);
 		ack.partition = recs[i].partition;
 		ack.first = recs[i].offset;
 		ack.last = recs[j].offset + 1;
