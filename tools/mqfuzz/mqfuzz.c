@@ -8,9 +8,11 @@
  * odd sizes and counts, names, flags and partitions), mmap with odd offsets,
  * lengths and protections (and reads of what was mapped), read(2) and
  * poll(2), the generic netlink family with valid, malformed and random
- * attributes; and they open, close, fork and exit at random, so that every
- * release path runs with work in flight.  The kernel's own checks (and the
- * VM runner's scan of its log) are the oracle.
+ * attributes; share groups (joins with random dead-letter settings and
+ * back-off tables, acquires, acks of every kind, describe, dead-letter info)
+ * with members that die holding records; and they open, close, fork and exit
+ * at random, so that every release path runs with work in flight.  The
+ * kernel's own checks (and the VM runner's scan of its log) are the oracle.
  *
  * Each thread's calls follow from the seed, so a failing seed can be run
  * again (the interleaving between threads differs).
@@ -82,6 +84,7 @@ struct fuzzer {
 	uint64_t	maps;		/* mmaps that succeeded */
 	uint64_t	scribbles;	/* garbage through a writer mapping */
 	uint64_t	progs;		/* routing programs attached */
+	uint32_t	share_taken;	/* records the last acquire took */
 	char		*rbuf;		/* RBUF_SIZE, then a PROT_NONE page */
 	/*
 	 * Every buffer the kernel may write goes in page, never on the stack
@@ -822,6 +825,246 @@ static void do_group(struct fuzzer *f, int fd)
 		u.commit.offset = number(f);
 		fuzz_ioctl(f, fd, MQDEV_IOC_GROUP_COMMIT, &u.commit,
 			   sizeof(u.commit));
+	}
+}
+
+/*
+ * Share groups: joins with random dead-letter settings and back-off
+ * tables, acquires into the page, acks of ranges near what was acquired
+ * (or anywhere) of every kind, describe and dead-letter info.  A member
+ * that dies holding records is do_share_die's.
+ */
+static void share_dlq(struct fuzzer *f, struct mqdev_share_dlq *dlq)
+{
+	uint32_t i;
+
+	memset(dlq, 0, sizeof(*dlq));
+	if (chance(f, 80))
+		snprintf(dlq->topic, sizeof(dlq->topic), "f%c%u",
+			 chance(f, 80) ? 's' : 'z', below(f, NR_NAMES));
+	else
+		name(f, dlq->topic);
+	dlq->nr_backoff = chance(f, 85) ?
+			  below(f, MQDEV_SHARE_BACKOFF_LEVELS + 1) : number(f);
+	for (i = 0; i < MQDEV_SHARE_BACKOFF_LEVELS; i++)
+		dlq->backoff_ms[i] = chance(f, 85) ? below(f, 50) : number(f);
+	if (chance(f, 5))
+		dlq->flags = number(f);
+	if (chance(f, 5))
+		dlq->reserved = number(f);
+	mutate(f, dlq, sizeof(*dlq));
+}
+
+/* One of a few share groups' names, now and then a bad name. */
+static void share_group(struct fuzzer *f, char dst[MQDEV_NAME_SIZE])
+{
+	if (chance(f, 5))
+		name(f, dst);
+	else
+		snprintf(dst, MQDEV_NAME_SIZE, "s%u", below(f, 3));
+}
+
+static void share_join(struct fuzzer *f, int fd)
+{
+	struct mqdev_share_dlq *dlq = (void *)(f->page + PAGE_ARRAY);
+	struct mqdev_share_join join = {};
+
+	share_group(f, join.group);
+	join.reset = chance(f, 90) ? below(f, 3) : number(f);
+	join.lock_ms = chance(f, 70) ? 10 + below(f, 200) : number(f);
+	join.max_deliveries = chance(f, 80) ? below(f, 6) : number(f);
+	if (chance(f, 60)) {
+		share_dlq(f, dlq);
+		join.dlq = pointer(f, dlq);
+	}
+	if (chance(f, 5))
+		join.flags = number(f);
+	fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_JOIN, &join, sizeof(join));
+}
+
+/*
+ * A handle that may join: the topic "fsN" made if need be (with a few
+ * records in it, so that acquires find some), a fresh handle attached to
+ * consume it in a slot of f->fd, where the other calls find it too.
+ * Share groups have topics of their own: the others' ("fzN") are soon made
+ * durable or single-writer by do_topic, where no share group may be.  Now
+ * and then the topic is deleted first, under its groups' members.
+ * Returns the handle, or -1.
+ */
+static int share_handle(struct fuzzer *f)
+{
+	struct mqdev_topic_create create = {
+		.capacity = 65536, .partitions = 1 + below(f, 3),
+	};
+	struct mqdev_attach att = { .flags = MQDEV_ATTACH_PRODUCE };
+	struct mqdev_topic_id id = {};
+	struct mqdev_msg *msgs = (void *)(f->page + PAGE_MSGS);
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)msgs, .count = 1 + below(f, 8),
+		.msg_size = sizeof(*msgs),
+	};
+	int *slot = any_fd(f), fd;
+	uint32_t i;
+
+	snprintf(create.name, sizeof(create.name), "fs%u", below(f, NR_NAMES));
+	memcpy(att.name, create.name, sizeof(att.name));
+	fd = open(MQDEV_DEVICE, O_RDWR | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (chance(f, 3)) {
+		memcpy(id.name, create.name, sizeof(id.name));
+		ioctl(fd, MQDEV_IOC_TOPIC_DELETE, &id);
+	}
+	ioctl(fd, MQDEV_IOC_TOPIC_CREATE, &create);
+	for (i = 0; i < req.count; i++)
+		mqdev_msg_init(&msgs[i], NULL, 0, f->page + 100,
+			       below(f, 200), MQDEV_PARTITION_ANY);
+	if (!ioctl(fd, MQDEV_IOC_ATTACH, &att))
+		ioctl(fd, MQDEV_IOC_PRODUCE, &req);
+	close(fd);
+	fd = open(MQDEV_DEVICE, O_RDWR | O_NONBLOCK);
+	/* the produce attach wrote its answers back: a fresh request */
+	memset(&att, 0, sizeof(att));
+	memcpy(att.name, create.name, sizeof(att.name));
+	att.flags = MQDEV_ATTACH_CONSUME;
+	if (fd >= 0 && ioctl(fd, MQDEV_IOC_ATTACH, &att)) {
+		close(fd);
+		fd = -1;
+	}
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
+	return fd;
+}
+
+/* The records acquired last by this thread: acks aim at them. */
+static void share_acquire(struct fuzzer *f, int fd)
+{
+	struct mqdev_share_acquire acq = {};
+	char *scratch = f->page + PAGE_SCRATCH;
+
+	acq.records = pointer(f, f->page + PAGE_LIST);
+	acq.count = chance(f, 85) ? 1 + below(f, 16) : number(f);
+	acq.record_size = chance(f, 80) ? sizeof(struct mqdev_share_record) :
+			  chance(f, 50) ? 0 : number(f);
+	acq.partition = chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5);
+	if (chance(f, 5))
+		acq.flags = number(f);
+	if (fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_ACQUIRE, &acq, sizeof(acq))) {
+		memcpy(&acq, scratch, sizeof(acq));
+		f->share_taken = acq.count;
+	}
+}
+
+static void share_ack(struct fuzzer *f, int fd)
+{
+	const struct mqdev_share_record *recs =
+		(const void *)(f->page + PAGE_LIST);
+	struct mqdev_share_ack ack = {};
+	uint32_t n = f->share_taken, i, j;
+
+	if (n && n <= MQDEV_SHARE_ACQUIRE_MAX && chance(f, 80)) {
+		/* acquired records need not be next to each other */
+		i = below(f, n);
+		j = chance(f, 60) ? i : i + below(f, n - i);
+		ack.partition = recs[i].partition;
+		ack.first = recs[i].offset;
+		ack.last = recs[j].offset + 1;
+		if (chance(f, 10))
+			ack.last = ack.first;	/* empty */
+	} else {
+		ack.partition = below(f, 5);
+		ack.first = number(f);
+		ack.last = chance(f, 50) ? ack.first + below(f, 8) : number(f);
+	}
+	ack.type = chance(f, 90) ? 1 + below(f, 3) : number(f);
+	if (ack.type == MQDEV_SHARE_RELEASE || chance(f, 5))
+		ack.backoff_ms = chance(f, 80) ? below(f, 30) : number(f);
+	if (chance(f, 5))
+		ack.flags = number(f);
+	if (chance(f, 3))
+		ack.reserved[below(f, 2)] = number(f);
+	fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_ACK, &ack, sizeof(ack));
+}
+
+static void share_describe(struct fuzzer *f, int fd)
+{
+	union {
+		struct mqdev_share_info info;
+		struct mqdev_share_dlq_info dlq;
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	if (chance(f, 50)) {
+		share_group(f, u.info.group);
+		u.info.partition = chance(f, 90) ? below(f, 5) : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_DESCRIBE, &u.info,
+			   sizeof(u.info));
+		return;
+	}
+	share_group(f, u.dlq.group);
+	if (chance(f, 5))
+		u.dlq.flags = number(f);
+	fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_DLQ_INFO, &u.dlq, sizeof(u.dlq));
+}
+
+/*
+ * A member dies: a child attaches to consume a topic, joins a share group,
+ * acquires, and exits or is SIGKILLed holding what it took, so that the
+ * group's release of a dead member's records races the others' calls.
+ */
+static void do_share_die(struct fuzzer *f)
+{
+	pid_t pid;
+	int fd;
+
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		fd = share_handle(f);
+		if (fd < 0)
+			_exit(0);
+		share_join(f, fd);
+		share_acquire(f, fd);
+		if (chance(f, 30))
+			share_ack(f, fd);
+		share_acquire(f, fd);
+		if (chance(f, 50))
+			raise(SIGKILL);
+		_exit(0);
+	}
+	/* the child's draws are its own: ours go on from the same tape */
+	if (chance(f, 50))
+		kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void do_share(struct fuzzer *f, int fd)
+{
+	switch (below(f, 7)) {
+	case 0:
+		share_join(f, fd);
+		break;
+	case 6:		/* a member's life: join, acquire, ack */
+		fd = share_handle(f);
+		if (fd < 0)
+			break;
+		share_join(f, fd);
+		share_acquire(f, fd);
+		while (chance(f, 70))
+			share_ack(f, fd);
+		break;
+	case 1:
+	case 2:
+		share_acquire(f, fd);
+		break;
+	case 3:
+	case 4:
+		share_ack(f, fd);
+		break;
+	default:
+		share_describe(f, fd);
 	}
 }
 
@@ -1920,7 +2163,7 @@ static void fuzz_call(struct fuzzer *f)
 	}
 	if (fd < 0)
 		return;
-	switch (below(f, 14)) {
+	switch (below(f, 16)) {
 	case 0:
 		doing = "topic";
 		do_topic(f, fd);
@@ -1972,6 +2215,20 @@ static void fuzz_call(struct fuzzer *f)
 	case 12:
 		doing = "writer";
 		do_writer(f, fd);
+		break;
+	case 13:
+		doing = "share";
+		do_share(f, fd);
+		break;
+	case 14:
+		/* a fork in the VM costs tens of calls: not too often */
+		if (chance(f, 30)) {
+			doing = "share_die";
+			do_share_die(f);
+		} else {
+			doing = "share";
+			do_share(f, fd);
+		}
 		break;
 	default:
 		doing = "produce_batch";
@@ -2051,7 +2308,9 @@ static uint64_t fuzz_process(unsigned int proc)
 	       ", mmap %" PRIu64
 	       ", exchange %" PRIu64 ", ex-bind %" PRIu64 ", ex-produce %"
 	       PRIu64 ", ex-program %" PRIu64 ", writer %" PRIu64
-	       ", writer-scribbles %" PRIu64 "\n",
+	       ", writer-scribbles %" PRIu64 ", share-join %" PRIu64
+	       ", share-acquire %" PRIu64 ", share-ack %" PRIu64
+	       ", share-describe %" PRIu64 ", dlq-info %" PRIu64 "\n",
 	       proc, f[0].ok[0x01], f[0].ok[0x10], f[0].ok[0x11], f[0].ok[0x14],
 	       f[0].ok[0x12], f[0].ok[0x15],
 	       f[0].ok[0x20], f[0].ok[0x22], f[0].ok[0x30], f[0].ok[0x31],
@@ -2059,7 +2318,8 @@ static uint64_t fuzz_process(unsigned int proc)
 	       f[0].ok[0x05] + f[0].ok[0x23] + f[0].ok[0x34] + f[0].ok[0x35],
 	       f[0].ok[0x36], f[0].ok[0x50], f[0].maps, f[0].ok[0x40],
 	       f[0].ok[0x44], f[0].ok[0x47], f[0].progs, f[0].ok[0x18],
-	       f[0].scribbles);
+	       f[0].scribbles, f[0].ok[0x60], f[0].ok[0x61], f[0].ok[0x62],
+	       f[0].ok[0x63], f[0].ok[0x64]);
 	fflush(stdout);
 	return calls;
 }

@@ -43,10 +43,15 @@
  * writer is killed over and over while readers check 7 (see
  * swriter_torture()).
  *
+ * Then a share group's members accept, release, reject and die holding
+ * records while a producer sends them, until every record is done (at most
+ * --share-seconds, 60 by default; 0 leaves the phase out), and the checker
+ * sees 8 (see share_torture()).
+ *
  * It prints what it checked and exits 1 at the first violation.
  *
  *   mqtorture [--seconds T] [--exchange-seconds T] [--swriter-seconds T]
- *             [--seed S]
+ *             [--share-seconds T] [--seed S]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1079,6 +1084,410 @@ static void swriter_torture(unsigned int secs, uint64_t rs)
 	close(fd);
 }
 
+/* ---- share groups and dead letters ------------------------------------- */
+
+/*
+ * A producer (never killed) sends SHRECORDS records, each its own number,
+ * to a topic while members of one share group acquire them: most accept,
+ * some release (with a back-off of their own or the group's schedule), all
+ * reject the poison ones (every SHPOISON-th), and some die by SIGKILL
+ * holding what they acquired, leave holding it, or sleep past their locks.
+ * The group's dead-letter topic gets the rejected records and those past
+ * max_deliveries.  Once every partition's window has moved past its last
+ * record, the dead-letter topic is read and:
+ *
+ *   8. no record was accepted twice; no poison record was accepted; every
+ *      record was accepted exactly once or is in the dead-letter topic
+ *      exactly once, never both, never neither; and each dead letter's
+ *      mqdev.dlq.* headers name the group, the topic, the record's partition
+ *      and offset, its delivery count and a reason that fits (a poison
+ *      record "rejected" by a member, or "max-deliveries" at the group's
+ *      maximum).
+ *
+ * A member kills itself right after an acquire, never between an accept
+ * and its note of it, so that every accept the kernel did is counted.
+ */
+#define SHTOPIC		"torture-sh"
+#define SHDLQ		"torture-shdlq"
+#define SHGROUP		"tshg"
+#define SHPARTS		2
+#define SHMEMBERS	4
+#define SHRECORDS	3000
+#define SHPOISON	29
+#define SHMAX_DELIVERIES 3
+#define SHLOCK_MS	200
+#define SHMAGIC		0x73686172U
+
+struct shvalue {
+	uint32_t	magic;
+	uint32_t	id;
+};
+
+struct sshared {
+	uint64_t	offset[SHRECORDS];	/* where the producer's landed */
+	uint8_t		acked[SHRECORDS];
+	uint32_t	accepted[SHRECORDS];	/* by the members */
+	uint32_t	rejected[SHRECORDS];
+	uint32_t	dead[SHRECORDS];	/* in the dead-letter topic */
+	uint64_t	released, stale, kills, leaves, stalls;
+	volatile int	produced, stop;
+};
+
+static struct sshared *ss;
+
+static void sh_note_ack(void *ctx, const struct mqdev_ack *ack)
+{
+	uint32_t id = (uint32_t)(uintptr_t)ack->opaque;
+
+	if (ack->error || id >= SHRECORDS || ack->partition != id % SHPARTS)
+		violation("share: record %u not produced: %d", id, ack->error);
+	ss->offset[id] = ack->offset;
+	ss->acked[id] = 1;
+}
+
+static void sh_producer(uint64_t rs)
+{
+	LIBMQDEV_OPTS(mqdev_producer_opts, opts, .ack_fn = sh_note_ack);
+	struct shvalue v = { .magic = SHMAGIC };
+	struct mqdev_producer *p;
+	uint32_t n;
+
+	if (mqdev_producer_new(SHTOPIC, &opts, &p))
+		worker_fails("share producer");
+	for (v.id = 0; v.id < SHRECORDS; ) {
+		for (n = 1 + rnd(&rs) % 64; n && v.id < SHRECORDS; n--, v.id++)
+			if (mqdev_producer_send(p, NULL, 0, &v, sizeof(v),
+						v.id % SHPARTS,
+						(void *)(uintptr_t)v.id) < 0)
+				worker_fails("share producer send");
+		if (mqdev_producer_flush(p) < 0)
+			worker_fails("share producer flush");
+		usleep(rnd(&rs) % 3000);
+	}
+	mqdev_producer_free(p);
+	_exit(0);
+}
+
+#define SHLOCK_SLACK_NS	(20 * 1000000ULL)
+
+static uint64_t sh_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* One acquired record handled: accepted, released or rejected. */
+static void sh_handle(struct mqdev_share *s, const struct mqdev_delivery *d,
+		      uint64_t *rs)
+{
+	LIBMQDEV_OPTS(mqdev_share_ack_opts, ao, .read = d, .nr_read = 1);
+	const struct shvalue *v;
+	const void *val;
+	uint32_t len, type;
+	int err;
+
+	if (!d->rec || mqdev_record_payload(d->rec, &val, &len) ||
+	    len != sizeof(*v))
+		violation("share: partition %u offset %" PRIu64 ": not a "
+			  "record of ours", d->partition, d->offset);
+	v = val;
+	if (v->magic != SHMAGIC || v->id >= SHRECORDS ||
+	    v->id % SHPARTS != d->partition)
+		violation("share: partition %u offset %" PRIu64 ": bad value",
+			  d->partition, d->offset);
+	if (d->delivery_count < 1 || d->delivery_count > SHMAX_DELIVERIES)
+		violation("share: record %u delivered with count %u", v->id,
+			  d->delivery_count);
+	if (v->id % SHPOISON == 0)
+		type = MQDEV_SHARE_REJECT;
+	else if (rnd(rs) % 5 == 0)
+		type = MQDEV_SHARE_RELEASE;
+	else
+		type = MQDEV_SHARE_ACCEPT;
+	if (type == MQDEV_SHARE_RELEASE) {
+		/* half with the group's schedule, half with our own */
+		ao.backoff_ms = rnd(rs) % 2 ? 0 : 1 + rnd(rs) % 5;
+		ao.read = NULL;
+		ao.nr_read = 0;
+	}
+	err = mqdev_share_ack(s, d->partition, d->offset, d->offset + 1,
+			      type, &ao);
+	/*
+	 * Our lock expired: the record comes again (ESTALE), or another
+	 * member already finished it and the window moved past (ERANGE).
+	 * Not before it expired (give or take a timer tick).
+	 */
+	if (err == -ESTALE || err == -ERANGE) {
+		if (sh_now_ns() + SHLOCK_SLACK_NS < d->lock_until_ns)
+			violation("share: ack of record %u: %s with its lock "
+				  "held for %" PRIu64 " ms more", v->id,
+				  strerror(-err), (d->lock_until_ns -
+						   sh_now_ns()) / 1000000);
+		__atomic_add_fetch(&ss->stale, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (err)
+		violation("share: ack of record %u (type %u): %s", v->id,
+			  type, strerror(-err));
+	if (type == MQDEV_SHARE_ACCEPT)
+		__atomic_add_fetch(&ss->accepted[v->id], 1, __ATOMIC_RELAXED);
+	else if (type == MQDEV_SHARE_REJECT)
+		__atomic_add_fetch(&ss->rejected[v->id], 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&ss->released, 1, __ATOMIC_RELAXED);
+}
+
+static void sh_member(uint64_t rs)
+{
+	static const uint32_t backoff[] = { 1, 2, 4 };
+	LIBMQDEV_OPTS(mqdev_share_opts, opts, .lock_ms = SHLOCK_MS,
+		      .max_deliveries = SHMAX_DELIVERIES, .dlq_topic = SHDLQ,
+		      .backoff_ms = backoff, .nr_backoff = 3);
+	struct mqdev_delivery d[16];
+	struct mqdev_share *s;
+	int n, i;
+
+	if (mqdev_share_new(SHTOPIC, SHGROUP, &opts, &s))
+		worker_fails("share member");
+	while (!ss->stop) {
+		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d,
+					1 + rnd(&rs) % 16);
+		if (n < 0)
+			violation("share: acquire: %s", strerror(-n));
+		if (!n) {
+			usleep(500);
+			continue;
+		}
+		switch (rnd(&rs) % 100) {
+		case 0 ... 1:	/* dies holding them */
+			__atomic_add_fetch(&ss->kills, 1, __ATOMIC_RELAXED);
+			raise(SIGKILL);
+			break;
+		case 2 ... 3:	/* leaves holding them */
+			__atomic_add_fetch(&ss->leaves, 1, __ATOMIC_RELAXED);
+			mqdev_share_free(s);
+			_exit(0);
+		case 4:		/* its locks expire */
+			__atomic_add_fetch(&ss->stalls, 1, __ATOMIC_RELAXED);
+			usleep((SHLOCK_MS + 50) * 1000);
+			break;
+		}
+		for (i = 0; i < n; i++)
+			sh_handle(s, &d[i], &rs);
+	}
+	mqdev_share_free(s);
+	_exit(0);
+}
+
+/* Every partition's window past its last record, or not yet. */
+static bool sh_settled(int fd)
+{
+	struct mqdev_share_info info;
+	uint32_t p, count[SHPARTS] = {};
+
+	/* records go to partition id % SHPARTS */
+	for (p = 0; p < SHPARTS; p++)
+		count[p] = (SHRECORDS - p + SHPARTS - 1) / SHPARTS;
+	for (p = 0; p < SHPARTS; p++)
+		if (mqdev_share_describe(fd, SHGROUP, p, &info) ||
+		    info.start < count[p])
+			return false;
+	return true;
+}
+
+static uint64_t sh_num(const struct mqdev_header *h)
+{
+	char num[24];
+	uint32_t n = h->value_len < 0 ? 0 : (uint32_t)h->value_len;
+
+	if (n >= sizeof(num))
+		n = sizeof(num) - 1;
+	memcpy(num, h->value, n);
+	num[n] = 0;
+	return strtoull(num, NULL, 10);
+}
+
+static bool sh_is(const struct mqdev_header *h, const char *name,
+		  const char *value)
+{
+	size_t len = strlen(name);
+
+	if (h->key_len != len || memcmp(h->key, name, len))
+		return false;
+	return !value || ((size_t)h->value_len == strlen(value) &&
+			  !memcmp(h->value, value, h->value_len));
+}
+
+/* A dead letter: the record it carries and what its headers say. */
+static int sh_dead(void *ctx, const struct mqdev_record *rec)
+{
+	struct mqdev_header_iter it = {};
+	uint64_t part = ~0ULL, off = ~0ULL, count = 0;
+	bool topic = false, group = false, rejected = false, maxed = false;
+	const struct shvalue *v;
+	struct mqdev_header h;
+	const void *val;
+	uint32_t len;
+	int r;
+
+	while ((r = mqdev_record_header_next(rec, &it, &h)) == 1) {
+		topic |= sh_is(&h, MQDEV_DLQ_HDR_TOPIC, SHTOPIC);
+		group |= sh_is(&h, MQDEV_DLQ_HDR_GROUP, SHGROUP);
+		rejected |= sh_is(&h, MQDEV_DLQ_HDR_REASON, MQDEV_DLQ_REJECTED);
+		maxed |= sh_is(&h, MQDEV_DLQ_HDR_REASON,
+			       MQDEV_DLQ_MAX_DELIVERIES);
+		if (sh_is(&h, MQDEV_DLQ_HDR_PARTITION, NULL))
+			part = sh_num(&h);
+		else if (sh_is(&h, MQDEV_DLQ_HDR_OFFSET, NULL))
+			off = sh_num(&h);
+		else if (sh_is(&h, MQDEV_DLQ_HDR_COUNT, NULL))
+			count = sh_num(&h);
+	}
+	if (r < 0 || mqdev_record_payload(rec, &val, &len) ||
+	    len != sizeof(*v))
+		violation("share: dead letter at %" PRIu64 ": malformed",
+			  (uint64_t)rec->offset);
+	v = val;
+	if (v->magic != SHMAGIC || v->id >= SHRECORDS)
+		violation("share: dead letter at %" PRIu64 ": not ours",
+			  (uint64_t)rec->offset);
+	if (!topic || !group || part != v->id % SHPARTS ||
+	    off != ss->offset[v->id] || count < 1 ||
+	    count > SHMAX_DELIVERIES || rejected == maxed)
+		violation("share: dead letter of record %u: headers say topic "
+			  "%d group %d partition %" PRIu64 " offset %" PRIu64
+			  " (it was at %" PRIu64 ") deliveries %" PRIu64
+			  " reason %s", v->id, topic, group, part, off,
+			  ss->offset[v->id], count,
+			  rejected ? "rejected" : maxed ? "max-deliveries" :
+			  "none");
+	/* rejected: by a member that said so; else at the maximum */
+	if ((rejected && (v->id % SHPOISON || !ss->rejected[v->id])) ||
+	    (maxed && count != SHMAX_DELIVERIES))
+		violation("share: dead letter of record %u: reason %s after "
+			  "%" PRIu64 " deliveries", v->id,
+			  rejected ? "rejected" : "max-deliveries", count);
+	ss->dead[v->id]++;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/* 8: each record accepted once or dead once, and no poison accepted. */
+static void sh_check(uint64_t dead)
+{
+	uint64_t accepted = 0, maxed = 0;
+	uint32_t id;
+
+	for (id = 0; id < SHRECORDS; id++) {
+		if (!ss->acked[id])
+			violation("share: record %u never acknowledged", id);
+		if (ss->accepted[id] > 1)
+			violation("share: record %u accepted %u times", id,
+				  ss->accepted[id]);
+		if (ss->dead[id] > 1)
+			violation("share: record %u dead-lettered %u times",
+				  id, ss->dead[id]);
+		if (id % SHPOISON == 0 && ss->accepted[id])
+			violation("share: poison record %u accepted", id);
+		if (ss->accepted[id] + ss->dead[id] != 1)
+			violation("share: record %u %s", id, ss->dead[id] ?
+				  "accepted and dead-lettered" :
+				  "lost: neither accepted nor dead-lettered");
+		accepted += ss->accepted[id];
+		maxed += ss->dead[id] && id % SHPOISON;
+	}
+	printf("mqtorture: share groups: %u records, %" PRIu64 " accepted "
+	       "once each, %" PRIu64 " dead letters (%" PRIu64 " past the "
+	       "maximum), each right; %" PRIu64 " releases, %" PRIu64
+	       " members killed holding records, %" PRIu64 " left holding, %"
+	       PRIu64 " stalled past their locks (%" PRIu64 " stale acks): "
+	       "OK\n", SHRECORDS, accepted, dead, maxed, ss->released,
+	       ss->kills, ss->leaves, ss->stalls, ss->stale);
+}
+
+static void share_torture(unsigned int secs, uint64_t rs)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = SHPARTS,
+		      .capacity = 1 << 20);
+	LIBMQDEV_OPTS(mqdev_topic_opts, dcfg, .partitions = 1,
+		      .capacity = 1 << 20);
+	struct mqdev_attach att = { .flags = MQDEV_ATTACH_CONSUME };
+	struct mqdev_share_dlq_info dinfo;
+	struct mqdev_consumer *c;
+	pid_t prod, m[SHMEMBERS];
+	struct mqdev_nl *nl;
+	uint64_t dead = 0, end;
+	unsigned int i;
+	int fd, status, r;
+	struct timespec ts;
+
+	ss = torture_setup(sizeof(*ss), SHTOPIC, &cfg, &fd, &nl);
+	mqdev_topic_delete(fd, SHDLQ);
+	snprintf(att.name, sizeof(att.name), "%s", SHTOPIC);
+	if (mqdev_topic_create(fd, SHDLQ, &dcfg) ||
+	    ioctl(fd, MQDEV_IOC_ATTACH, &att))
+		violation("share: cannot create %s", SHDLQ);
+	prod = fork();
+	if (!prod)
+		sh_producer(rnd(&rs));
+	for (i = 0; i < SHMEMBERS; i++) {
+		m[i] = fork();
+		if (!m[i])
+			sh_member(rnd(&rs) + i);
+	}
+	/* dead members come back until the windows are past every record */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = ts.tv_sec + secs;
+	while (!sh_settled(fd)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec >= end)
+			violation("share: not every record done in %u s", secs);
+		for (i = 0; i < SHMEMBERS; i++) {
+			r = waitpid(m[i], &status, WNOHANG);
+			if (r != m[i])
+				continue;
+			if (WIFEXITED(status) && WEXITSTATUS(status))
+				violation("share: member failed");
+			m[i] = fork();
+			if (!m[i])
+				sh_member(rnd(&rs) + i);
+		}
+		usleep(10000);
+	}
+	ss->stop = 1;
+	for (i = 0; i < SHMEMBERS; i++)
+		waitpid(m[i], &status, 0);
+	if (waitpid(prod, &status, 0) != prod || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		violation("share: the producer failed");
+	/* the dead letters, until none came for a second */
+	if (mqdev_consumer_new(SHDLQ, NULL, &c) ||
+	    mqdev_consumer_seek(c, MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+				0, 0, NULL))
+		violation("share: cannot read %s", SHDLQ);
+	while ((r = mqdev_consumer_poll(c, 1000, 64, sh_dead, &dead)) > 0)
+		;
+	if (r < 0)
+		violation("share: reading %s: %s", SHDLQ, strerror(-r));
+	mqdev_consumer_free(c);
+	if (mqdev_share_dlq_info(fd, SHGROUP, &dinfo) ||
+	    dinfo.written != dead || dinfo.full || dinfo.gone || dinfo.failed)
+		violation("share: dead-letter counts: %" PRIu64 " written, %"
+			  PRIu64 " read, %" PRIu64 " full, %" PRIu64 " gone, %"
+			  PRIu64 " failed", (uint64_t)dinfo.written, dead,
+			  (uint64_t)dinfo.full, (uint64_t)dinfo.gone,
+			  (uint64_t)dinfo.failed);
+	sh_check(dead);
+	close(fd);
+	mqdev_nl_close(nl);
+	fd = mqdev_open();
+	mqdev_topic_delete(fd, SHTOPIC);
+	mqdev_topic_delete(fd, SHDLQ);
+	close(fd);
+}
+
 /* ---- the supervisor --------------------------------------------------------- */
 
 enum role { PLAIN, TXNER, BATCHER, MEMBER, NR_ROLES };
@@ -1147,6 +1556,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "exchange-seconds", required_argument, NULL, 'x' },
 		{ "swriter-seconds", required_argument, NULL, 'w' },
+		{ "share-seconds", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1158,20 +1568,22 @@ int main(int argc, char **argv)
 	uint64_t o, n, given = 0, txns = 0, whole = 0;
 	unsigned int i, nr = 0, p, t;
 	int opt, fd, status, xseconds = -1, swseconds = -1;
+	int shseconds = 60;
 	pid_t audit_pid, checker_pid;
 	struct mqdev_nl *nl;
 	struct timespec ts;
 
-	while ((opt = getopt_long(argc, argv, "t:s:x:w:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:s:x:w:g:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': seconds = atoi(optarg); break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'x': xseconds = atoi(optarg); break;
 		case 'w': swseconds = atoi(optarg); break;
+		case 'g': shseconds = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: mqtorture [--seconds T] "
 				"[--exchange-seconds T] [--swriter-seconds T] "
-				"[--seed S]\n");
+				"[--share-seconds T] [--seed S]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -1304,5 +1716,7 @@ int main(int argc, char **argv)
 		swseconds = seconds / 4 > 2 ? seconds / 4 : 2;
 	if (swseconds)
 		swriter_torture(swseconds, rnd(&rs));
+	if (shseconds)
+		share_torture(shseconds, rnd(&rs));
 	return 0;
 }
