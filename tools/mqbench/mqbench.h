@@ -130,6 +130,17 @@ int rabbitmq_start(void);
 void rabbitmq_stop(void);
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
 		     int reps);
+/*
+ * rabbitmq_consume_rate(): @n messages of @size published to a queue, then
+ * consumed by @consumers with manual acks, one a message, @prefetch
+ * unacked at most each: msgs/s, the median of @reps, or -1.
+ */
+double rabbitmq_consume_rate(size_t size, uint64_t n, int consumers,
+			     int prefetch, int reps);
+
+/* share.c: share groups against a consumer group and RabbitMQ's acks */
+int share_table(uint64_t count, int reps, FILE *json);
+int share_cost_table(uint64_t count, FILE *json);
 
 /* durable.c: acks=all against fsync, Redis's AOF and memory, on the disk */
 int durable_table(uint64_t count, FILE *json);

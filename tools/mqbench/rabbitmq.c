@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,7 +153,7 @@ static int rabbit_spawn(const char *script)
 /**
  * rabbitmq_start() - start RabbitMQ in the guest, once per run
  *
- * Waits until the node accepts an AMQP login, RABBIT_START_S at most, and
+ * A second call answers as the first did, without starting it again.  Waits until the node accepts an AMQP login, RABBIT_START_S at most, and
  * says on stderr how long it took, or why it did not start (the start
  * script's output and the node's log).
  *
@@ -164,8 +165,13 @@ int rabbitmq_start(void)
 	uint64_t t0 = now_ns();
 	amqp_connection_state_t c;
 	char script[512], path[512];
+	static bool tried;
 	int status;
 
+	/* once per run: the exchange and share scenarios both use it */
+	if (tried)
+		return rabbit_pid > 0 ? 0 : -1;
+	tried = true;
 	snprintf(path, sizeof(path), "%s/lib/rabbitmq/bin/rabbitmq-server",
 		 usr ? usr : "/usr");
 	if (access(path, X_OK) || rabbit_script(script, sizeof(script))) {
@@ -202,7 +208,8 @@ fail:
 }
 
 /**
- * rabbitmq_stop() - stop the node rabbitmq_start() started, if any
+ * rabbitmq_stop() - stop the node rabbitmq_start() started, if any: at
+ * the end of the run (main())
  */
 void rabbitmq_stop(void)
 {
@@ -448,6 +455,185 @@ double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
 		qsort(rate, reps, sizeof(rate[0]), cmp_double);
 		med = rate[reps / 2];
 	}
+out:
+	if (c)
+		rabbit_close(c);
+	free(buf);
+	free(tmpl);
+	return med;
+}
+
+/* ---- the share scenario's peer: consumed with manual acks --------------- */
+
+#define RABBIT_SHARE_QUEUE	"mqbench-share"
+/* a consumer that has had nothing for this long gives up */
+#define RABBIT_IDLE_NS		(30 * 1000000000ULL)
+
+/* What the consumers of one drain share: the count of messages acked. */
+struct rabbit_progress {
+	uint64_t	done;
+	uint64_t	failed;
+};
+
+/*
+ * One consumer: basic.consume with manual acks, each message checked and
+ * acked on its own (multiple off), until @prog says all @n are; the time
+ * of its last ack to @last.
+ */
+static int rabbit_consume(amqp_connection_state_t c, uint64_t n,
+			  size_t size, struct rabbit_progress *prog,
+			  uint64_t *last)
+{
+	struct timeval tv = { .tv_usec = 100000 };
+	uint64_t idle = now_ns();
+	amqp_envelope_t env;
+	amqp_rpc_reply_t r;
+	int ok;
+
+	*last = 0;
+	amqp_basic_consume(c, RABBIT_CHANNEL,
+			   amqp_cstring_bytes(RABBIT_SHARE_QUEUE),
+			   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+	if (rabbit_failed(c, "basic.consume"))
+		return -1;
+	while (__atomic_load_n(&prog->done, __ATOMIC_RELAXED) < n) {
+		amqp_maybe_release_buffers(c);
+		r = amqp_consume_message(c, &env, &tv, 0);
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		    r.library_error == AMQP_STATUS_TIMEOUT) {
+			if (now_ns() - idle > RABBIT_IDLE_NS)
+				return -1;
+			continue;
+		}
+		if (r.reply_type != AMQP_RESPONSE_NORMAL)
+			return -1;
+		idle = now_ns();
+		ok = env.message.body.len == size &&
+		     !check(env.message.body.bytes, size);
+		if (amqp_basic_ack(c, RABBIT_CHANNEL, env.delivery_tag, 0)) {
+			amqp_destroy_envelope(&env);
+			return -1;
+		}
+		amqp_destroy_envelope(&env);
+		*last = now_ns();
+		__atomic_add_fetch(&prog->done, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&prog->failed, !ok, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+/* A consumer's process: connect, set the prefetch, wait for the go. */
+static void rabbit_consumer_child(uint64_t n, size_t size, int prefetch,
+				  struct rabbit_progress *prog, const int *fds)
+{
+	amqp_connection_state_t c = rabbit_connect();
+	uint64_t last = 0;
+	int err = !c;
+	char ch;
+
+	if (c) {
+		amqp_basic_qos(c, RABBIT_CHANNEL, 0, prefetch, 0);
+		err = rabbit_failed(c, "basic.qos");
+	}
+	if (write(fds[2], err ? "x" : "r", 1) != 1 || err ||
+	    read(fds[0], &ch, 1) != 1)
+		_exit(3);
+	err = rabbit_consume(c, n, size, prog, &last);
+	if (write(fds[1], &last, sizeof(last)) != sizeof(last))
+		_exit(3);
+	while (read(fds[3], &ch, 1) > 0)
+		;
+	rabbit_close(c);
+	_exit(err ? 1 : 0);
+}
+
+/* @consumers drain the @n messages of the queue: ns, or -1. */
+static int64_t rabbit_drain(uint64_t n, size_t size, int consumers,
+			    int prefetch)
+{
+	struct rabbit_progress *prog;
+	int go[2], done[2], ready[2], hold[2], fds[4], i, ok = 1;
+	pid_t pids[16];
+	int64_t ns;
+	char ch;
+
+	if (consumers > 16)
+		return -1;
+	prog = mmap(NULL, sizeof(*prog), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (prog == MAP_FAILED)
+		return -1;
+	if (pipe(go) || pipe(done) || pipe(ready) || pipe(hold))
+		fail("pipe");
+	fds[0] = go[0];
+	fds[1] = done[1];
+	fds[2] = ready[1];
+	fds[3] = hold[0];
+	for (i = 0; i < consumers; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			fail("fork");
+		if (pids[i])
+			continue;
+		close(hold[1]);
+		rabbit_consumer_child(n, size, prefetch, prog, fds);
+	}
+	for (i = 0; i < consumers; i++)
+		ok &= read(ready[0], &ch, 1) == 1 && ch == 'r';
+	ns = run_children(go[1], done[0], consumers, consumers, hold[1], pids,
+			  consumers);
+	if (!ok || prog->done != n || prog->failed) {
+		fprintf(stderr, "mqbench: rabbitmq: %" PRIu64 " of %" PRIu64
+			" messages acked, %" PRIu64 " did not check out\n",
+			prog->done, n, prog->failed);
+		ns = -1;
+	}
+	for (i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+		close(ready[i]);
+	}
+	close(hold[0]);
+	munmap(prog, sizeof(*prog));
+	return ns;
+}
+
+double rabbitmq_consume_rate(size_t size, uint64_t n, int consumers,
+			     int prefetch, int reps)
+{
+	amqp_connection_state_t c = rabbit_connect();
+	struct rabbit_case rc = { .type = -1 };
+	char *buf = malloc(size * BATCH);
+	void *tmpl = template_of(size);
+	double rate[16], med = -1;
+	uint64_t tag = 0;
+	int64_t ns;
+	uint32_t j;
+	int r;
+
+	if (!c || !buf || !tmpl)
+		goto out;
+	snprintf(rc.queue, sizeof(rc.queue), RABBIT_SHARE_QUEUE);
+	snprintf(rc.rkey, sizeof(rc.rkey), RABBIT_SHARE_QUEUE);
+	rc.exb = amqp_cstring_bytes(rc.ex);
+	rc.queueb = amqp_cstring_bytes(rc.queue);
+	for (j = 0; j < BATCH; j++)
+		fill(buf + j * size, size, j, tmpl);
+	amqp_confirm_select(c, RABBIT_CHANNEL);
+	if (rabbit_failed(c, "confirm.select") || rabbit_build(c, &rc))
+		goto out;
+	for (r = 0; r < reps; r++) {
+		amqp_queue_purge(c, RABBIT_CHANNEL, rc.queueb);
+		if (rabbit_failed(c, "queue.purge") ||
+		    rabbit_publish(c, &rc, buf, size, n, &tag) <= 0)
+			goto out;
+		ns = rabbit_drain(n, size, consumers, prefetch);
+		if (ns <= 0)
+			goto out;
+		rate[r] = n * 1e9 / ns;
+	}
+	qsort(rate, reps, sizeof(rate[0]), cmp_double);
+	med = rate[reps / 2];
 out:
 	if (c)
 		rabbit_close(c);
