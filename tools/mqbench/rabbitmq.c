@@ -428,39 +428,70 @@ static int rabbit_reps(amqp_connection_state_t c, const struct rabbit_case *rc,
 	return rabbit_failed(c, "queue.purge");
 }
 
+/*
+ * A round of messages in @buf, the channel in confirm mode (every publish
+ * acked or nacked), the case's queue and routing: as rabbit_build().
+ */
+static int rabbit_prepare(amqp_connection_state_t c,
+			  const struct rabbit_case *rc, char *buf, size_t size,
+			  const void *tmpl)
+{
+	uint32_t j;
+
+	for (j = 0; j < BATCH; j++)
+		fill(buf + j * size, size, j, tmpl);
+	amqp_confirm_select(c, RABBIT_CHANNEL);
+	if (rabbit_failed(c, "confirm.select"))
+		return -1;
+	return rabbit_build(c, rc);
+}
+
+/* A connection, and a round of messages to publish from. */
+struct rabbit_run {
+	amqp_connection_state_t	c;
+	char			*buf;
+	void			*tmpl;
+};
+
+static int rabbit_run_open(struct rabbit_run *rr, size_t size)
+{
+	rr->c = rabbit_connect();
+	rr->buf = malloc(size * BATCH);
+	rr->tmpl = template_of(size);
+	return rr->c && rr->buf && rr->tmpl ? 0 : -1;
+}
+
+/* Closes @rr; the median of the @reps rates, or @med if @err. */
+static double rabbit_run_close(struct rabbit_run *rr, int err, double *rate,
+			       int reps, double med)
+{
+	if (rr->c)
+		rabbit_close(rr->c);
+	free(rr->buf);
+	free(rr->tmpl);
+	if (err)
+		return med;
+	qsort(rate, reps, sizeof(rate[0]), cmp_double);
+	return rate[reps / 2];
+}
+
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
 		     int reps)
 {
-	amqp_connection_state_t c = rabbit_connect();
-	char *buf = malloc(size * BATCH);
-	void *tmpl = template_of(size);
-	double rate[16], med = -1;
+	struct rabbit_run rr;
 	struct rabbit_case rc;
-	uint32_t j;
-	int err;
+	double rate[16];
+	int err = -1;
 
-	if (!c || !buf || !tmpl || (type >= 0 && !rabbit_type(type)))
+	if (rabbit_run_open(&rr, size) || (type >= 0 && !rabbit_type(type)))
 		goto out;
 	rabbit_case_init(&rc, type, bindings);
-	for (j = 0; j < BATCH; j++)
-		fill(buf + j * size, size, j, tmpl);
-	/* a channel in confirm mode: every publish is acked or nacked */
-	amqp_confirm_select(c, RABBIT_CHANNEL);
-	if (rabbit_failed(c, "confirm.select"))
-		goto out;
-	err = rabbit_build(c, &rc);
-	if (err > 0)
-		med = RABBITMQ_LEFT_OUT;
-	if (!err && !rabbit_reps(c, &rc, buf, size, n, reps, rate)) {
-		qsort(rate, reps, sizeof(rate[0]), cmp_double);
-		med = rate[reps / 2];
-	}
+	err = rabbit_prepare(rr.c, &rc, rr.buf, size, rr.tmpl);
+	if (!err)
+		err = rabbit_reps(rr.c, &rc, rr.buf, size, n, reps, rate);
 out:
-	if (c)
-		rabbit_close(c);
-	free(buf);
-	free(tmpl);
-	return med;
+	return rabbit_run_close(&rr, err, rate, reps,
+				err > 0 ? RABBITMQ_LEFT_OUT : -1);
 }
 
 /* ---- the share scenario's peer: consumed with manual acks --------------- */
@@ -469,19 +500,13 @@ out:
 /* a consumer that has had nothing for this long gives up */
 #define RABBIT_IDLE_NS		(30 * 1000000000ULL)
 
-/* What the consumers of one drain share: the count of messages acked. */
-struct rabbit_progress {
-	uint64_t	done;
-	uint64_t	failed;
-};
-
 /*
  * One consumer: basic.consume with manual acks, each message checked and
  * acked on its own (multiple off), until @prog says all @n are; the time
  * of its last ack to @last.
  */
 static int rabbit_consume(amqp_connection_state_t c, uint64_t n,
-			  size_t size, struct rabbit_progress *prog,
+			  size_t size, struct drain_progress *prog,
 			  uint64_t *last)
 {
 	struct timeval tv = { .tv_usec = 100000 };
@@ -522,122 +547,87 @@ static int rabbit_consume(amqp_connection_state_t c, uint64_t n,
 	return 0;
 }
 
-/* A consumer's process: connect, set the prefetch, wait for the go. */
-static void rabbit_consumer_child(uint64_t n, size_t size, int prefetch,
-				  struct rabbit_progress *prog, const int *fds)
-{
-	amqp_connection_state_t c = rabbit_connect();
-	uint64_t last = 0;
-	int err = !c;
-	char ch;
+/* What a consumer is given, and what it is. */
+struct rabbit_consumer {
+	amqp_connection_state_t	c;
+	size_t			size;
+	int			prefetch;
+};
 
-	if (c) {
-		amqp_basic_qos(c, RABBIT_CHANNEL, 0, prefetch, 0);
-		err = rabbit_failed(c, "basic.qos");
-	}
-	if (write(fds[2], err ? "x" : "r", 1) != 1 || err ||
-	    read(fds[0], &ch, 1) != 1)
-		_exit(3);
-	err = rabbit_consume(c, n, size, prog, &last);
-	if (write(fds[1], &last, sizeof(last)) != sizeof(last))
-		_exit(3);
-	while (read(fds[3], &ch, 1) > 0)
-		;
-	rabbit_close(c);
-	_exit(err ? 1 : 0);
+/* A consumer: connected, the prefetch set; or NULL. */
+static void *rabbit_join(const void *arg)
+{
+	const struct rabbit_consumer *a = arg;
+	struct rabbit_consumer *rc = malloc(sizeof(*rc));
+
+	if (!rc)
+		return NULL;
+	*rc = *a;
+	rc->c = rabbit_connect();
+	if (!rc->c)
+		goto fail;
+	amqp_basic_qos(rc->c, RABBIT_CHANNEL, 0, rc->prefetch, 0);
+	if (!rabbit_failed(rc->c, "basic.qos"))
+		return rc;
+	rabbit_close(rc->c);
+fail:
+	free(rc);
+	return NULL;
 }
 
-/* @consumers drain the @n messages of the queue: ns, or -1. */
-static int64_t rabbit_drain(uint64_t n, size_t size, int consumers,
-			    int prefetch)
+static int rabbit_drain_member(void *member, uint64_t n,
+			       struct drain_progress *prog, uint64_t *last)
 {
-	struct rabbit_progress *prog;
-	int go[2], done[2], ready[2], hold[2], fds[4], i, ok = 1;
-	pid_t pids[16];
-	int64_t ns;
-	char ch;
+	struct rabbit_consumer *rc = member;
 
-	if (consumers > 16)
-		return -1;
-	prog = mmap(NULL, sizeof(*prog), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (prog == MAP_FAILED)
-		return -1;
-	if (pipe(go) || pipe(done) || pipe(ready) || pipe(hold))
-		fail("pipe");
-	fds[0] = go[0];
-	fds[1] = done[1];
-	fds[2] = ready[1];
-	fds[3] = hold[0];
-	for (i = 0; i < consumers; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0)
-			fail("fork");
-		if (pids[i])
-			continue;
-		close(hold[1]);
-		rabbit_consumer_child(n, size, prefetch, prog, fds);
-	}
-	for (i = 0; i < consumers; i++)
-		ok &= read(ready[0], &ch, 1) == 1 && ch == 'r';
-	ns = run_children(go[1], done[0], consumers, consumers, hold[1], pids,
-			  consumers);
-	if (!ok || prog->done != n || prog->failed) {
-		fprintf(stderr, "mqbench: rabbitmq: %" PRIu64 " of %" PRIu64
-			" messages acked, %" PRIu64 " did not check out\n",
-			prog->done, n, prog->failed);
-		ns = -1;
-	}
-	for (i = 0; i < 2; i++) {
-		close(go[i]);
-		close(done[i]);
-		close(ready[i]);
-	}
-	close(hold[0]);
-	munmap(prog, sizeof(*prog));
-	return ns;
+	return rabbit_consume(rc->c, n, rc->size, prog, last);
 }
+
+static void rabbit_leave(void *member)
+{
+	struct rabbit_consumer *rc = member;
+
+	rabbit_close(rc->c);
+	free(rc);
+}
+
+static const struct drainer rabbit_drainer = {
+	.join = rabbit_join,
+	.drain = rabbit_drain_member,
+	.leave = rabbit_leave,
+};
 
 double rabbitmq_consume_rate(size_t size, uint64_t n, int consumers,
 			     int prefetch, int reps)
 {
-	amqp_connection_state_t c = rabbit_connect();
+	const struct rabbit_consumer arg = { .size = size,
+					     .prefetch = prefetch };
 	struct rabbit_case rc = { .type = -1 };
-	char *buf = malloc(size * BATCH);
-	void *tmpl = template_of(size);
-	double rate[16], med = -1;
+	struct rabbit_run rr;
+	double rate[16];
 	uint64_t tag = 0;
+	int r, err = -1;
 	int64_t ns;
-	uint32_t j;
-	int r;
 
-	if (!c || !buf || !tmpl)
-		goto out;
 	snprintf(rc.queue, sizeof(rc.queue), RABBIT_SHARE_QUEUE);
 	snprintf(rc.rkey, sizeof(rc.rkey), RABBIT_SHARE_QUEUE);
 	rc.exb = amqp_cstring_bytes(rc.ex);
 	rc.queueb = amqp_cstring_bytes(rc.queue);
-	for (j = 0; j < BATCH; j++)
-		fill(buf + j * size, size, j, tmpl);
-	amqp_confirm_select(c, RABBIT_CHANNEL);
-	if (rabbit_failed(c, "confirm.select") || rabbit_build(c, &rc))
+	if (rabbit_run_open(&rr, size) ||
+	    rabbit_prepare(rr.c, &rc, rr.buf, size, rr.tmpl))
 		goto out;
 	for (r = 0; r < reps; r++) {
-		amqp_queue_purge(c, RABBIT_CHANNEL, rc.queueb);
-		if (rabbit_failed(c, "queue.purge") ||
-		    rabbit_publish(c, &rc, buf, size, n, &tag) <= 0)
+		amqp_queue_purge(rr.c, RABBIT_CHANNEL, rc.queueb);
+		if (rabbit_failed(rr.c, "queue.purge") ||
+		    rabbit_publish(rr.c, &rc, rr.buf, size, n, &tag) <= 0)
 			goto out;
-		ns = rabbit_drain(n, size, consumers, prefetch);
+		ns = run_drain(&rabbit_drainer, &arg, consumers, n,
+			       "rabbitmq");
 		if (ns <= 0)
 			goto out;
 		rate[r] = n * 1e9 / ns;
 	}
-	qsort(rate, reps, sizeof(rate[0]), cmp_double);
-	med = rate[reps / 2];
+	err = 0;
 out:
-	if (c)
-		rabbit_close(c);
-	free(buf);
-	free(tmpl);
-	return med;
+	return rabbit_run_close(&rr, err, rate, reps, -1);
 }

@@ -27,17 +27,10 @@
 #define SH_SIZE		64
 #define SH_MAX_COUNT	65536
 #define SH_CAPACITY	(32 << 20)
-#define SH_MAX_MEMBERS	8
 /* RabbitMQ's consumers: basic.qos prefetch count */
 #define SH_PREFETCH	64
 /* a member that has seen nothing to take for this long gives up */
 #define SH_IDLE_NS	(30 * 1000000000ULL)
-
-/* What the members of one drain share: the count of records done. */
-struct sh_progress {
-	uint64_t	done;
-	uint64_t	failed;
-};
 
 /* How a drain reads: a consumer group, or a share group accepting so. */
 enum sh_kind { SH_GROUP, SH_SHARE_EACH, SH_SHARE_RUN };
@@ -136,7 +129,7 @@ static int sh_accept(struct mqdev_share *s, const struct mqdev_delivery *d,
  * accept; the time of its last accept goes to @last (0: none).
  */
 static int sh_member(struct mqdev_share *s, enum sh_kind kind, uint64_t n,
-		     struct sh_progress *prog, uint64_t *last)
+		     struct drain_progress *prog, uint64_t *last)
 {
 	struct mqdev_delivery d[BATCH];
 	uint64_t idle = 0;
@@ -169,7 +162,7 @@ static int sh_member(struct mqdev_share *s, enum sh_kind kind, uint64_t n,
 
 /* A member of consumer group @group reads until @n are done. */
 static int sh_group_member(struct mqdev_consumer *c, uint64_t n,
-			   struct sh_progress *prog, uint64_t *last)
+			   struct drain_progress *prog, uint64_t *last)
 {
 	const struct mqdev_record *recs[BATCH];
 	int got, i, ok, err;
@@ -194,51 +187,40 @@ static int sh_group_member(struct mqdev_consumer *c, uint64_t n,
 	return 0;
 }
 
-/* A child's part in sh_drain(): join, wait for the go, drain, report. */
-static void sh_child(const char *topic, const char *group, enum sh_kind kind,
-		     uint64_t n, struct sh_progress *prog, const int *fds)
+/* A child's part in run_drain(): join, wait for the go, drain, report. */
+static void drain_child(const struct drainer *d, const void *arg, uint64_t n,
+			struct drain_progress *prog, const int *fds)
 {
-	struct mqdev_consumer *c = NULL;
-	struct mqdev_share *s = NULL;
-	uint64_t last;
+	void *member = d->join(arg);
+	uint64_t last = 0;
 	int err;
 	char ch;
 
-	if (kind == SH_GROUP)
-		err = mqdev_consumer_new(topic, NULL, &c) ||
-		      mqdev_consumer_join(c, group, MQDEV_SEEK_EARLIEST);
-	else
-		err = mqdev_share_new(topic, group, NULL, &s);
 	/* joined before the go: the group is whole when it starts */
-	if (write(fds[2], err ? "x" : "r", 1) != 1 || err ||
+	if (write(fds[2], member ? "r" : "x", 1) != 1 || !member ||
 	    read(fds[0], &ch, 1) != 1)
 		_exit(3);
-	err = kind == SH_GROUP ? sh_group_member(c, n, prog, &last) :
-				 sh_member(s, kind, n, prog, &last);
+	err = d->drain(member, n, prog, &last);
 	if (write(fds[1], &last, sizeof(last)) != sizeof(last))
 		_exit(3);
 	/* leaving is not timed: until every member is done */
 	while (read(fds[3], &ch, 1) > 0)
 		;
-	mqdev_consumer_free(c);
-	mqdev_share_free(s);
+	d->leave(member);
 	_exit(err ? 1 : 0);
 }
 
-/*
- * @members drain the @n records of @topic as group @group: from the go to
- * the last record done, in ns, or -1.
- */
-static int64_t sh_drain(const char *topic, const char *group,
-			enum sh_kind kind, int members, uint64_t n)
+int64_t run_drain(const struct drainer *d, const void *arg, int members,
+		  uint64_t n, const char *who)
 {
-	struct sh_progress *prog;
-	int go[2], done[2], ready[2], hold[2], i, ok = 1, nr_pids = 0;
-	int fds[4];
-	pid_t pids[SH_MAX_MEMBERS];
+	struct drain_progress *prog;
+	int go[2], done[2], ready[2], hold[2], fds[4], i, ok = 1;
+	pid_t pids[DRAIN_MAX_MEMBERS];
 	int64_t ns;
 	char ch;
 
+	if (members > DRAIN_MAX_MEMBERS)
+		return -1;
 	prog = mmap(NULL, sizeof(*prog), PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (prog == MAP_FAILED)
@@ -250,21 +232,21 @@ static int64_t sh_drain(const char *topic, const char *group,
 	fds[2] = ready[1];
 	fds[3] = hold[0];
 	for (i = 0; i < members; i++) {
-		pids[nr_pids] = fork();
-		if (pids[nr_pids] < 0)
+		pids[i] = fork();
+		if (pids[i] < 0)
 			fail("fork");
-		if (pids[nr_pids++])
+		if (pids[i])
 			continue;
 		close(hold[1]);
-		sh_child(topic, group, kind, n, prog, fds);
+		drain_child(d, arg, n, prog, fds);
 	}
 	for (i = 0; i < members; i++)
 		ok &= read(ready[0], &ch, 1) == 1 && ch == 'r';
 	ns = run_children(go[1], done[0], members, members, hold[1], pids,
-			  nr_pids);
+			  members);
 	if (!ok || prog->done != n || prog->failed) {
-		fprintf(stderr, "mqbench: share: %s: %" PRIu64 " of %" PRIu64
-			" records done, %" PRIu64 " did not check out\n", group,
+		fprintf(stderr, "mqbench: %s: %" PRIu64 " of %" PRIu64
+			" done, %" PRIu64 " did not check out\n", who,
 			prog->done, n, prog->failed);
 		ns = -1;
 	}
@@ -276,6 +258,76 @@ static int64_t sh_drain(const char *topic, const char *group,
 	close(hold[0]);
 	munmap(prog, sizeof(*prog));
 	return ns;
+}
+
+/* A member of a drain: a consumer group's or a share group's. */
+struct sh_member {
+	enum sh_kind		kind;
+	struct mqdev_consumer	*c;
+	struct mqdev_share	*s;
+};
+
+struct sh_arg {
+	const char	*topic;
+	const char	*group;
+	enum sh_kind	kind;
+};
+
+static void sh_leave(void *member)
+{
+	struct sh_member *m = member;
+
+	mqdev_consumer_free(m->c);
+	mqdev_share_free(m->s);
+	free(m);
+}
+
+static void *sh_join(const void *arg)
+{
+	const struct sh_arg *a = arg;
+	struct sh_member *m = calloc(1, sizeof(*m));
+	int err;
+
+	if (!m)
+		return NULL;
+	m->kind = a->kind;
+	if (a->kind == SH_GROUP)
+		err = mqdev_consumer_new(a->topic, NULL, &m->c) ||
+		      mqdev_consumer_join(m->c, a->group, MQDEV_SEEK_EARLIEST);
+	else
+		err = mqdev_share_new(a->topic, a->group, NULL, &m->s);
+	if (err) {
+		sh_leave(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int sh_drain_member(void *member, uint64_t n,
+			   struct drain_progress *prog, uint64_t *last)
+{
+	struct sh_member *m = member;
+
+	return m->kind == SH_GROUP ? sh_group_member(m->c, n, prog, last) :
+				     sh_member(m->s, m->kind, n, prog, last);
+}
+
+static const struct drainer sh_drainer = {
+	.join = sh_join,
+	.drain = sh_drain_member,
+	.leave = sh_leave,
+};
+
+/*
+ * @members drain the @n records of @topic as group @group: from the go to
+ * the last record done, in ns, or -1.
+ */
+static int64_t sh_drain(const char *topic, const char *group,
+			enum sh_kind kind, int members, uint64_t n)
+{
+	const struct sh_arg a = { topic, group, kind };
+
+	return run_drain(&sh_drainer, &a, members, n, group);
 }
 
 /* The cases of the table; the RabbitMQ rows follow. */
