@@ -372,7 +372,7 @@ static void sh_row(const char *name, double rate, double base, FILE *json,
 		   const char *peer)
 {
 	if (rate > 0)
-		printf("| %s | %.0f | %.2fx |\n", name, rate, rate / base);
+		printf("| %s | %.0f | %.3gx |\n", name, rate, rate / base);
 	else
 		printf("| %s | %s | |\n", name,
 		       rate == RABBITMQ_LEFT_OUT ? (no_rabbitmq ? "left out" :
