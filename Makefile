@@ -316,7 +316,7 @@ check: deps
 		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
-		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka,exchange,swriter \
+		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka,exchange,share,swriter \
 		--no-rabbitmq >/dev/null
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2

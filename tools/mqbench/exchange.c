@@ -266,8 +266,6 @@ int exchange_table(uint64_t count, int reps, FILE *json)
 		rabbit[i] = have_rabbit ?
 			    rabbitmq_rate(ex_cases[i].type, ex_cases[i].bindings,
 					  EX_SIZE, n, reps) : -1;
-	if (have_rabbit)
-		rabbitmq_stop();
 
 	direct_topic = rates[0];
 	printf("\nexchanges: 1 producer, %" PRIu64 " messages of %d B, %d a "

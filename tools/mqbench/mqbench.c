@@ -23,10 +23,15 @@
  *               against a plain produce, and RabbitMQ (exchange.c,
  *               rabbitmq.c; --no-rabbitmq leaves RabbitMQ out: its start
  *               alone takes a minute or more under TCG)
+ *   share       a share group of 1 and 8 members accepting each record
+ *               against a consumer group, and RabbitMQ's acked consume
+ *               (share.c; RabbitMQ shared with exchange, and as
+ *               --no-rabbitmq says)
  *   cost        single-process time per message, produce and consume: run
  *               under -icount, where guest time counts instructions; then
- *               the excost rows
+ *               the excost and sharecost rows
  *   excost      the same for a produce through exchanges (excost.c)
+ *   sharecost   the same for a share group's acquire and accept (share.c)
  *   trace       the cost scenario's loop, cut by marks, until the host
  *               stops it: the guest half of tools/vm/insn-trace
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
@@ -395,7 +400,8 @@ static int cost_table(uint64_t count, FILE *json)
 			    "\"produce_ns\":%.0f,\"consume_ns\":%.0f", prod[i],
 			    cons[i]);
 	}
-	return exchange_cost_table(count, json) || err ? 1 : 0;
+	err |= exchange_cost_table(count, json);
+	return share_cost_table(count, json) || err ? 1 : 0;
 }
 
 /*
@@ -435,6 +441,11 @@ static int latency_table_count(uint64_t count, FILE *json)
 	return latency_table(count / 10, reps, json);
 }
 
+static int share_table_reps(uint64_t count, FILE *json)
+{
+	return share_table(count, reps, json);
+}
+
 static int kafka_table_reps(uint64_t count, FILE *json)
 {
 	return kafka_table(count, reps, json);
@@ -455,8 +466,10 @@ static const struct {
 	{ "delay", delay_table, true },
 	{ "kafka", kafka_table_reps, true },
 	{ "exchange", exchange_table_reps, true },
+	{ "share", share_table_reps, true },
 	{ "cost", cost_table, false },
 	{ "excost", exchange_cost_table, false },
+	{ "sharecost", share_cost_table, false },
 	{ "trace", trace_table, false },
 	{ "swriter", swriter_table, true },
 };
@@ -552,7 +565,8 @@ int main(int argc, char **argv)
 				"[--no-rabbitmq]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
-				"swriter (the default), cost, excost, trace\n");
+				"share,swriter (the default), cost, excost, "
+				"sharecost, trace\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -582,6 +596,7 @@ int main(int argc, char **argv)
 		if (wanted(list, scenarios[i].name, scenarios[i].by_default))
 			failed += scenarios[i].table(count, json);
 	redis_stop();
+	rabbitmq_stop();
 	if (json) {
 		fputs("\n]}\n", json);
 		fclose(json);

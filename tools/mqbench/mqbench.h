@@ -130,6 +130,40 @@ int rabbitmq_start(void);
 void rabbitmq_stop(void);
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
 		     int reps);
+/*
+ * rabbitmq_consume_rate(): @n messages of @size published to a queue, then
+ * consumed by @consumers with manual acks, one a message, @prefetch
+ * unacked at most each: msgs/s, the median of @reps, or -1.
+ */
+double rabbitmq_consume_rate(size_t size, uint64_t n, int consumers,
+			     int prefetch, int reps);
+
+/* share.c: share groups against a consumer group and RabbitMQ's acks */
+int share_table(uint64_t count, int reps, FILE *json);
+int share_cost_table(uint64_t count, FILE *json);
+
+/*
+ * share.c: run_drain(), @members processes draining @n messages at once,
+ * each joined (@d->join(@arg), NULL on failure) before the go; each counts
+ * what it did in @prog, shared, and stops when all @n are done, reporting
+ * the time of its last one.  From the go to the last message done, in ns,
+ * or -1 (@who says so on stderr when the counts are wrong).
+ */
+#define DRAIN_MAX_MEMBERS	16
+struct drain_progress {
+	uint64_t	done;
+	uint64_t	failed;		/* did not check out */
+};
+
+struct drainer {
+	void	*(*join)(const void *arg);
+	int	(*drain)(void *member, uint64_t n, struct drain_progress *prog,
+			 uint64_t *last);
+	void	(*leave)(void *member);
+};
+
+int64_t run_drain(const struct drainer *d, const void *arg, int members,
+		  uint64_t n, const char *who);
 
 /* durable.c: acks=all against fsync, Redis's AOF and memory, on the disk */
 int durable_table(uint64_t count, FILE *json);

@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,7 +153,7 @@ static int rabbit_spawn(const char *script)
 /**
  * rabbitmq_start() - start RabbitMQ in the guest, once per run
  *
- * Waits until the node accepts an AMQP login, RABBIT_START_S at most, and
+ * A second call answers as the first did, without starting it again.  Waits until the node accepts an AMQP login, RABBIT_START_S at most, and
  * says on stderr how long it took, or why it did not start (the start
  * script's output and the node's log).
  *
@@ -164,8 +165,13 @@ int rabbitmq_start(void)
 	uint64_t t0 = now_ns();
 	amqp_connection_state_t c;
 	char script[512], path[512];
+	static bool tried;
 	int status;
 
+	/* once per run: the exchange and share scenarios both use it */
+	if (tried)
+		return rabbit_pid > 0 ? 0 : -1;
+	tried = true;
 	snprintf(path, sizeof(path), "%s/lib/rabbitmq/bin/rabbitmq-server",
 		 usr ? usr : "/usr");
 	if (access(path, X_OK) || rabbit_script(script, sizeof(script))) {
@@ -202,7 +208,8 @@ fail:
 }
 
 /**
- * rabbitmq_stop() - stop the node rabbitmq_start() started, if any
+ * rabbitmq_stop() - stop the node rabbitmq_start() started, if any: at
+ * the end of the run (main())
  */
 void rabbitmq_stop(void)
 {
@@ -421,37 +428,206 @@ static int rabbit_reps(amqp_connection_state_t c, const struct rabbit_case *rc,
 	return rabbit_failed(c, "queue.purge");
 }
 
+/*
+ * A round of messages in @buf, the channel in confirm mode (every publish
+ * acked or nacked), the case's queue and routing: as rabbit_build().
+ */
+static int rabbit_prepare(amqp_connection_state_t c,
+			  const struct rabbit_case *rc, char *buf, size_t size,
+			  const void *tmpl)
+{
+	uint32_t j;
+
+	for (j = 0; j < BATCH; j++)
+		fill(buf + j * size, size, j, tmpl);
+	amqp_confirm_select(c, RABBIT_CHANNEL);
+	if (rabbit_failed(c, "confirm.select"))
+		return -1;
+	return rabbit_build(c, rc);
+}
+
+/* A connection, and a round of messages to publish from. */
+struct rabbit_run {
+	amqp_connection_state_t	c;
+	char			*buf;
+	void			*tmpl;
+};
+
+static int rabbit_run_open(struct rabbit_run *rr, size_t size)
+{
+	rr->c = rabbit_connect();
+	rr->buf = malloc(size * BATCH);
+	rr->tmpl = template_of(size);
+	return rr->c && rr->buf && rr->tmpl ? 0 : -1;
+}
+
+/* Closes @rr; the median of the @reps rates, or @med if @err. */
+static double rabbit_run_close(struct rabbit_run *rr, int err, double *rate,
+			       int reps, double med)
+{
+	if (rr->c)
+		rabbit_close(rr->c);
+	free(rr->buf);
+	free(rr->tmpl);
+	if (err)
+		return med;
+	qsort(rate, reps, sizeof(rate[0]), cmp_double);
+	return rate[reps / 2];
+}
+
 double rabbitmq_rate(int type, uint32_t bindings, size_t size, uint64_t n,
 		     int reps)
 {
-	amqp_connection_state_t c = rabbit_connect();
-	char *buf = malloc(size * BATCH);
-	void *tmpl = template_of(size);
-	double rate[16], med = -1;
+	struct rabbit_run rr;
 	struct rabbit_case rc;
-	uint32_t j;
-	int err;
+	double rate[16];
+	int err = -1;
 
-	if (!c || !buf || !tmpl || (type >= 0 && !rabbit_type(type)))
+	if (rabbit_run_open(&rr, size) || (type >= 0 && !rabbit_type(type)))
 		goto out;
 	rabbit_case_init(&rc, type, bindings);
-	for (j = 0; j < BATCH; j++)
-		fill(buf + j * size, size, j, tmpl);
-	/* a channel in confirm mode: every publish is acked or nacked */
-	amqp_confirm_select(c, RABBIT_CHANNEL);
-	if (rabbit_failed(c, "confirm.select"))
-		goto out;
-	err = rabbit_build(c, &rc);
-	if (err > 0)
-		med = RABBITMQ_LEFT_OUT;
-	if (!err && !rabbit_reps(c, &rc, buf, size, n, reps, rate)) {
-		qsort(rate, reps, sizeof(rate[0]), cmp_double);
-		med = rate[reps / 2];
-	}
+	err = rabbit_prepare(rr.c, &rc, rr.buf, size, rr.tmpl);
+	if (!err)
+		err = rabbit_reps(rr.c, &rc, rr.buf, size, n, reps, rate);
 out:
-	if (c)
-		rabbit_close(c);
-	free(buf);
-	free(tmpl);
-	return med;
+	return rabbit_run_close(&rr, err, rate, reps,
+				err > 0 ? RABBITMQ_LEFT_OUT : -1);
+}
+
+/* ---- the share scenario's peer: consumed with manual acks --------------- */
+
+#define RABBIT_SHARE_QUEUE	"mqbench-share"
+/* a consumer that has had nothing for this long gives up */
+#define RABBIT_IDLE_NS		(30 * 1000000000ULL)
+
+/*
+ * One consumer: basic.consume with manual acks, each message checked and
+ * acked on its own (multiple off), until @prog says all @n are; the time
+ * of its last ack to @last.
+ */
+static int rabbit_consume(amqp_connection_state_t c, uint64_t n,
+			  size_t size, struct drain_progress *prog,
+			  uint64_t *last)
+{
+	struct timeval tv = { .tv_usec = 100000 };
+	uint64_t idle = now_ns();
+	amqp_envelope_t env;
+	amqp_rpc_reply_t r;
+	int ok;
+
+	*last = 0;
+	amqp_basic_consume(c, RABBIT_CHANNEL,
+			   amqp_cstring_bytes(RABBIT_SHARE_QUEUE),
+			   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+	if (rabbit_failed(c, "basic.consume"))
+		return -1;
+	while (__atomic_load_n(&prog->done, __ATOMIC_RELAXED) < n) {
+		amqp_maybe_release_buffers(c);
+		r = amqp_consume_message(c, &env, &tv, 0);
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		    r.library_error == AMQP_STATUS_TIMEOUT) {
+			if (now_ns() - idle > RABBIT_IDLE_NS)
+				return -1;
+			continue;
+		}
+		if (r.reply_type != AMQP_RESPONSE_NORMAL)
+			return -1;
+		idle = now_ns();
+		ok = env.message.body.len == size &&
+		     !check(env.message.body.bytes, size);
+		if (amqp_basic_ack(c, RABBIT_CHANNEL, env.delivery_tag, 0)) {
+			amqp_destroy_envelope(&env);
+			return -1;
+		}
+		amqp_destroy_envelope(&env);
+		*last = now_ns();
+		__atomic_add_fetch(&prog->done, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&prog->failed, !ok, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+/* What a consumer is given, and what it is. */
+struct rabbit_consumer {
+	amqp_connection_state_t	c;
+	size_t			size;
+	int			prefetch;
+};
+
+/* A consumer: connected, the prefetch set; or NULL. */
+static void *rabbit_join(const void *arg)
+{
+	const struct rabbit_consumer *a = arg;
+	struct rabbit_consumer *rc = malloc(sizeof(*rc));
+
+	if (!rc)
+		return NULL;
+	*rc = *a;
+	rc->c = rabbit_connect();
+	if (!rc->c)
+		goto fail;
+	amqp_basic_qos(rc->c, RABBIT_CHANNEL, 0, rc->prefetch, 0);
+	if (!rabbit_failed(rc->c, "basic.qos"))
+		return rc;
+	rabbit_close(rc->c);
+fail:
+	free(rc);
+	return NULL;
+}
+
+static int rabbit_drain_member(void *member, uint64_t n,
+			       struct drain_progress *prog, uint64_t *last)
+{
+	struct rabbit_consumer *rc = member;
+
+	return rabbit_consume(rc->c, n, rc->size, prog, last);
+}
+
+static void rabbit_leave(void *member)
+{
+	struct rabbit_consumer *rc = member;
+
+	rabbit_close(rc->c);
+	free(rc);
+}
+
+static const struct drainer rabbit_drainer = {
+	.join = rabbit_join,
+	.drain = rabbit_drain_member,
+	.leave = rabbit_leave,
+};
+
+double rabbitmq_consume_rate(size_t size, uint64_t n, int consumers,
+			     int prefetch, int reps)
+{
+	const struct rabbit_consumer arg = { .size = size,
+					     .prefetch = prefetch };
+	struct rabbit_case rc = { .type = -1 };
+	struct rabbit_run rr;
+	double rate[16];
+	uint64_t tag = 0;
+	int r, err = -1;
+	int64_t ns;
+
+	snprintf(rc.queue, sizeof(rc.queue), RABBIT_SHARE_QUEUE);
+	snprintf(rc.rkey, sizeof(rc.rkey), RABBIT_SHARE_QUEUE);
+	rc.exb = amqp_cstring_bytes(rc.ex);
+	rc.queueb = amqp_cstring_bytes(rc.queue);
+	if (rabbit_run_open(&rr, size) ||
+	    rabbit_prepare(rr.c, &rc, rr.buf, size, rr.tmpl))
+		goto out;
+	for (r = 0; r < reps; r++) {
+		amqp_queue_purge(rr.c, RABBIT_CHANNEL, rc.queueb);
+		if (rabbit_failed(rr.c, "queue.purge") ||
+		    rabbit_publish(rr.c, &rc, rr.buf, size, n, &tag) <= 0)
+			goto out;
+		ns = run_drain(&rabbit_drainer, &arg, consumers, n,
+			       "rabbitmq");
+		if (ns <= 0)
+			goto out;
+		rate[r] = n * 1e9 / ns;
+	}
+	err = 0;
+out:
+	return rabbit_run_close(&rr, err, rate, reps, -1);
 }
