@@ -377,6 +377,7 @@ again:
 		mutex_lock(&topic->groups_lock);
 	}
 	if (IS_ERR(sg)) {
+fail:
 		mutex_unlock(&topic->groups_lock);
 		kfree(m);
 		if (spare)
@@ -388,10 +389,9 @@ again:
 	/* Ids are never reused: one member may not ack another's records. */
 	if (sg->next_member_id == U32_MAX) {
 		mutex_unlock(&sg->lock);
-		mutex_unlock(&topic->groups_lock);
-		kfree(m);
-		mqdev_dlq_free(dlq);
-		return -ENOSPC;
+		/* The common exit: a spare made meanwhile goes too. */
+		sg = ERR_PTR(-ENOSPC);
+		goto fail;
 	}
 	kref_get(&sg->ref);		/* the member's */
 	m->sg = sg;
@@ -1008,7 +1008,8 @@ void mqdev_shares_reap(struct list_head *gone)
  * @extack: where a refusal is explained
  *
  * Who may: the group's maker, the topic's owner, or CAP_SYS_ADMIN, as for
- * a consumer group.
+ * a consumer group: over netlink the capability counts only if the
+ * socket's opener has it too (no confused deputy).
  *
  * Return: 0; -ENOENT for no such share group; -EPERM; -EBUSY for a group
  * with members and no @force.
@@ -1024,8 +1025,7 @@ int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 	sg = share_find(topic, name);
 	if (!sg)
 		return -ENOENT;
-	if (mqdev_owner_permits(topic->net, sg->uid) &&
-	    mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_TOPIC_DELETE)) {
+	if (mqdev_group_delete_permits(nlskb, topic, sg->uid)) {
 		NL_SET_ERR_MSG(extack, "the group belongs to another user");
 		return -EPERM;
 	}
@@ -1173,9 +1173,11 @@ int mqdev_share_dlq_fill(struct mqdev_topic *topic,
 void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos)
 {
 	struct share_part *sp = &sg->parts[p];
-	struct share_slot *slot = share_slot(sg, sp, off);
+	struct share_slot *slot;
 
 	mutex_lock(&sg->lock);
+	/* Under the lock: the window's slots are the lock's to change. */
+	slot = share_slot(sg, sp, off);
 	/* A window lapped and restarted meanwhile let it go already. */
 	if (off >= sp->start && off < sp->end && slot->pos == pos)
 		slot->dead = 0;

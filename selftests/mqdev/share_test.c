@@ -681,7 +681,10 @@ TEST_F(share, accept_rechecks_what_was_read)
 	mqdev_share_free(s);
 }
 
-/* A handle placed by SEEK reads on its own: it may not join too. */
+/*
+ * A handle placed by SEEK reads on its own: it may not join too; and the
+ * other way, a share member is handed its records and may not SEEK.
+ */
 TEST_F(share, seeked_handle_may_not_join)
 {
 	struct mqdev_share_join jn = { .reset = MQDEV_SEEK_EARLIEST };
@@ -693,6 +696,14 @@ TEST_F(share, seeked_handle_may_not_join)
 	ASSERT_EQ(0, xioctl(cons, MQDEV_IOC_SEEK, &sk));
 	mqdev_name_set(jn.group, "seeked");
 	EXPECT_EQ(-EBUSY, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	close(cons);
+
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	EXPECT_EQ(-EBUSY, xioctl(cons, MQDEV_IOC_SEEK, &sk));
+	sk.partition = MQDEV_PARTITION_ALL;
+	EXPECT_EQ(-EBUSY, xioctl(cons, MQDEV_IOC_SEEK, &sk));
 	close(cons);
 }
 
@@ -932,6 +943,45 @@ TEST_F(share, group_delete_rules)
 	ASSERT_EQ(2, mqdev_share_acquire(s, 0, d, 2));
 	EXPECT_EQ(1, d[0].delivery_count);
 	mqdev_share_free(s);
+}
+
+/*
+ * root deleting over a netlink socket that another user opened: root's
+ * CAP_SYS_ADMIN does not count (the opener lacks it), as for a consumer
+ * group, so another user's group on another user's topic stays.
+ */
+static int delete_as_deputy(void *arg)
+{
+	const struct delete_try *t = arg;
+	struct mqdev_nl *nl;
+	int err;
+
+	/* the socket is opened as OTHER_UID, with no capability */
+	if (setresuid(-1, OTHER_UID, 0) || mqdev_nl_open(&nl))
+		return 100;
+	if (setresuid(-1, 0, -1))
+		return 101;
+	err = mqdev_group_delete(nl, t->group, t->topic, t->force);
+	mqdev_nl_close(nl);
+	return -err;
+}
+
+TEST_F(share, group_delete_no_deputy)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct topic_try tt;
+	struct delete_try del = { name, "dep", true };
+
+	strcpy(name, topic_name("sharedep"));
+	tt = (struct topic_try){ name, 1, 1 << 16 };
+	ASSERT_EQ(0, as_user(USER_UID, create_topic_as, &tt));
+	ASSERT_EQ(0, make_group(USER_UID, name, "dep"));
+	/* a fork: the deputy's uid changes stay in it */
+	EXPECT_EQ(EPERM, as_user(0, delete_as_deputy, &del))
+		TH_LOG("root's capability counted on another user's socket");
+	/* root on its own socket may */
+	EXPECT_EQ(0, delete_group(&del));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
 /* A window of 16 (the least): acquire stops at its end until some is done. */
