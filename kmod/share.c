@@ -605,46 +605,6 @@ static void share_give(struct mqdev_share *sg, u32 member, u32 p,
 	out->delivery_count = slot->count;
 }
 
-/* Acquire up to @max records of partition @p for @member; how many. */
-static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
-		      struct mqdev_share_record *out, u32 max, u64 now)
-{
-	struct mqdev_part *part = &sg->topic->parts[p];
-	struct share_part *sp = &sg->parts[p];
-	struct share_slot *slot;
-	u32 n = 0;
-	u64 off;
-
-	for (off = sp->start; off < sp->end && n < max; off++) {
-		slot = share_slot(sg, sp, off);
-		if (slot->state != SLOT_AVAILABLE || slot->time > now)
-			continue;
-		/* Reclaimed under a window that does not hold: gone. */
-		if (slot->pos < READ_ONCE(part->ctrl->tail)) {
-			slot->state = SLOT_LOST;
-			sg->lost++;
-			continue;
-		}
-		share_give(sg, member, p, off, slot, now, &out[n++]);
-	}
-	while (n < max && (slot = share_extend(sg, p)))
-		if (slot->state == SLOT_AVAILABLE)
-			share_give(sg, member, p, sp->end - 1, slot, now,
-				   &out[n++]);
-	share_advance(sg, p);
-	return n;
-}
-
-/* The expiry work runs by the earliest lock's end, @until. */
-static void share_arm(struct mqdev_share *sg, u64 until, u64 now)
-{
-	if (until >= sg->expire_at)
-		return;
-	sg->expire_at = until;
-	mod_delayed_work(system_unbound_wq, &sg->expire,
-			 nsecs_to_jiffies(until > now ? until - now : 0) + 1);
-}
-
 /*
  * Make a partition's expired locks available; the earliest lock left.  A
  * partition without locks, or none ending yet, is not scanned.
@@ -672,6 +632,69 @@ static u64 share_expire_part(struct mqdev_share *sg, u32 p, u64 now)
 		sp->deadline = next;
 	share_advance(sg, p);
 	return next;
+}
+
+/* Acquire up to @max records of partition @p for @member; how many. */
+static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
+		      struct mqdev_share_record *out, u32 max, u64 now)
+{
+	struct mqdev_part *part = &sg->topic->parts[p];
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u64 off, real = 0;
+	bool expired;
+	u32 n = 0;
+
+	/*
+	 * Locks past their end go now, not when the expiry work runs: the
+	 * timer wheel may run it an eighth of the lock late.  O(1) unless a
+	 * lock of the partition has ended.
+	 */
+	share_expire_part(sg, p, now);
+	for (off = sp->start; off < sp->end && n < max; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state != SLOT_AVAILABLE || slot->time > now)
+			continue;
+		/* Delivered before: its TTL may have passed since it came in. */
+		expired = false;
+		if (slot->count) {
+			real = real ?: ktime_get_real_ns();
+			expired = share_expired(part,
+						mqdev_ring_record(part, slot->pos),
+						slot->len, real);
+			/* Pairs with smp_wmb() in ring_publish_tail(). */
+			smp_rmb();
+		}
+		/* Reclaimed under a window that does not hold: gone. */
+		if (slot->pos < READ_ONCE(part->ctrl->tail)) {
+			slot->state = SLOT_LOST;
+			sg->lost++;
+			continue;
+		}
+		if (expired) {
+			/* Not delivered again, as read(2) would not. */
+			share_put_aside(sg, slot);
+			atomic64_inc(&sg->topic->sched.expired);
+			continue;
+		}
+		share_give(sg, member, p, off, slot, now, &out[n++]);
+	}
+	while (n < max && (slot = share_extend(sg, p)))
+		if (slot->state == SLOT_AVAILABLE)
+			share_give(sg, member, p, sp->end - 1, slot, now,
+				   &out[n++]);
+	share_advance(sg, p);
+	return n;
+}
+
+/* The expiry work runs by the earliest lock's end, @until. */
+static void share_arm(struct mqdev_share *sg, u64 until, u64 now)
+{
+	if (until >= sg->expire_at)
+		return;
+	sg->expire_at = until;
+	mod_delayed_work(system_unbound_wq, &sg->expire,
+			 nsecs_to_jiffies(until > now ? until - now : 0) + 1);
 }
 
 static void share_expire_work(struct work_struct *work)
