@@ -67,6 +67,8 @@ struct share_part {
 	u64			start_pos;	/* held: hold.pos points here */
 	u64			end_pos;
 	u32			nr_acquired;	/* slots acquired: 0, not scanned */
+	u32			nr_waiting;	/* dead letters waiting for dlq.c */
+	u64			waiting_from;	/* no waiting one before: offset */
 	u64			deadline;	/* no lock ends before: U64_MAX */
 	struct mqdev_hold	hold;
 	struct share_slot	*slots;
@@ -423,6 +425,13 @@ static void share_put_aside(struct mqdev_share *sg, struct share_slot *slot)
 	sg->rejected++;
 }
 
+/* A dead letter waits for dlq.c's queue: mqdev_share_dead_requeue() looks. */
+static void share_waiting(struct share_part *sp, u64 off)
+{
+	if (!sp->nr_waiting++ || off < sp->waiting_from)
+		sp->waiting_from = off;
+}
+
 /* Rejected: put aside for good, and a dead letter written of it (dlq.c). */
 static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
 			 struct share_slot *slot, enum mqdev_dlq_reason why)
@@ -432,6 +441,8 @@ static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
 	/* Kept in the window, so held in the ring, until dlq.c read it. */
 	slot->dead = mqdev_dlq_note(sg->dlq, sg, p, off, slot->pos, slot->len,
 				    slot->count, why);
+	if (slot->dead == MQDEV_DLQ_WAITING)
+		share_waiting(&sg->parts[p], off);
 }
 
 /* @n acquired slots of @sp are not any more (accepted, released, ...). */
@@ -495,6 +506,7 @@ static void share_resync(struct mqdev_share *sg, struct share_part *sp,
 			sg->lost++;
 	}
 	share_unacquired(sp, sp->nr_acquired);
+	sp->nr_waiting = 0;		/* their records are gone with them */
 
 	do {
 		tail = READ_ONCE(part->ctrl->tail);
@@ -1223,10 +1235,16 @@ void mqdev_share_dead_requeue(struct mqdev_share *sg)
 	u64 off;
 	u32 p;
 
-	mutex_lock(&sg->lock);
 	for (p = 0; p < sg->nr_parts; p++) {
 		sp = &sg->parts[p];
-		for (off = sp->start; off < sp->end; off++) {
+		/*
+		 * From the first waiting offset, not the window's start, and
+		 * the lock let go of between partitions: a queueful of 256
+		 * is not a scan of every window under the members' lock.
+		 */
+		mutex_lock(&sg->lock);
+		off = max(sp->start, sp->waiting_from);
+		for (; sp->nr_waiting && off < sp->end; off++) {
 			slot = share_slot(sg, sp, off);
 			if (slot->dead != MQDEV_DLQ_WAITING)
 				continue;
@@ -1234,10 +1252,16 @@ void mqdev_share_dead_requeue(struct mqdev_share *sg)
 						    slot->pos, slot->len,
 						    slot->count,
 						    slot->why);
-			if (slot->dead == MQDEV_DLQ_WAITING)
-				goto out;
+			if (slot->dead == MQDEV_DLQ_WAITING) {
+				sp->waiting_from = off;
+				mutex_unlock(&sg->lock);
+				return;
+			}
+			sp->nr_waiting--;
 		}
+		if (off >= sp->end)	/* none left here, whatever the count */
+			sp->nr_waiting = 0;
+		mutex_unlock(&sg->lock);
+		cond_resched();
 	}
-out:
-	mutex_unlock(&sg->lock);
 }
