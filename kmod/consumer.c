@@ -63,8 +63,8 @@ long mqdev_seek(struct mqdev_ioc *ioc, struct mqdev_seek *req)
 	}
 
 	mutex_lock(&h->lock);
-	/* A member reads where its group says. */
-	if (h->member)
+	/* A member reads where its group says, a share member where it is given. */
+	if (h->member || h->share)
 		err = -EBUSY;
 	else if (req->partition != MQDEV_PARTITION_ALL)
 		err = seek_one(h, topic, req->partition, req, &offset);

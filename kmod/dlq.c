@@ -17,8 +17,12 @@
  * is held while appending, and the append never waits for room.  What
  * cannot be written is counted; the record stays rejected in its group.
  *
- * Locks: dlq->lock (a spinlock) guards the queue, taken inside the
- * group's lock; the dead-letter partition's lock only inside the work.
+ * Locks: dlq->lock (a spinlock) guards the queue and the dead-letter
+ * topic's pointer, taken inside the group's lock; the dead-letter
+ * partition's lock only inside the work.  dlq_all_lock (a mutex) guards
+ * the list of the settings that name a dead-letter topic, so that a
+ * deleted topic's references go at once (mqdev_dlqs_topic_gone()); no
+ * lock is held while taking it.
  */
 
 #include <linux/kernel.h>
@@ -45,6 +49,8 @@ struct dlq_note {
 struct mqdev_dlq {
 	struct mqdev_topic	*src;		/* the group's: not referenced */
 	struct mqdev_topic	*topic;		/* referenced, or NULL */
+	struct list_head	node;		/* dlq_all, while it has one */
+	bool			lost;		/* topic deleted: dropped */
 	char			group[MQDEV_NAME_SIZE];
 	u32			nr_backoff;
 	u32			backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
@@ -57,6 +63,10 @@ struct mqdev_dlq {
 };
 
 static void dlq_work(struct work_struct *work);
+
+/* The settings with a dead-letter topic, for mqdev_dlqs_topic_gone(). */
+static LIST_HEAD(dlq_all);
+static DEFINE_MUTEX(dlq_all_lock);
 
 static int dlq_check(const struct mqdev_share_dlq *req)
 {
@@ -143,6 +153,12 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	memcpy(dlq->backoff_ms, req.backoff_ms, sizeof(dlq->backoff_ms));
 	spin_lock_init(&dlq->lock);
 	INIT_WORK(&dlq->work, dlq_work);
+	INIT_LIST_HEAD(&dlq->node);
+	if (topic) {
+		mutex_lock(&dlq_all_lock);
+		list_add_tail(&dlq->node, &dlq_all);
+		mutex_unlock(&dlq_all_lock);
+	}
 	*out = dlq;
 	return 0;
 }
@@ -174,6 +190,10 @@ void mqdev_dlq_free(struct mqdev_dlq *dlq)
 {
 	if (!dlq)
 		return;
+	/* After this, mqdev_dlqs_topic_gone() has done with it or never will. */
+	mutex_lock(&dlq_all_lock);
+	list_del_init(&dlq->node);
+	mutex_unlock(&dlq_all_lock);
 	flush_work(&dlq->work);
 	/*
 	 * The work may have queued itself again (mqdev_share_dead_requeue())
@@ -184,6 +204,39 @@ void mqdev_dlq_free(struct mqdev_dlq *dlq)
 	if (dlq->topic)
 		mqdev_topic_put(dlq->topic);
 	kfree(dlq);
+}
+
+/**
+ * mqdev_dlqs_topic_gone() - a topic was deleted: drop the references to it
+ * @topic: the topic, marked dead, its registry reference still held
+ *
+ * Every share group naming it as its dead-letter topic lets it go now, so
+ * that its rings and its owner's charges come back at once, as exchange
+ * bindings do (mqdev_exchanges_topic_gone()); those groups' dead letters
+ * are counted gone from now on.  The work may be writing to it: it read
+ * the pointer under dlq->lock, so waiting for the work is enough.  The
+ * cost, the deleter's, is a walk of the groups with a dead-letter topic,
+ * bounded by the groups' limits.
+ */
+void mqdev_dlqs_topic_gone(struct mqdev_topic *topic)
+{
+	struct mqdev_dlq *dlq, *next;
+
+	mutex_lock(&dlq_all_lock);
+	list_for_each_entry_safe(dlq, next, &dlq_all, node) {
+		if (dlq->topic != topic)
+			continue;
+		spin_lock(&dlq->lock);
+		dlq->topic = NULL;
+		dlq->lost = true;
+		spin_unlock(&dlq->lock);
+		list_del_init(&dlq->node);
+		flush_work(&dlq->work);
+		/* The caller's reference keeps it: this never frees it. */
+		mqdev_topic_put(topic);
+		cond_resched();
+	}
+	mutex_unlock(&dlq_all_lock);
 }
 
 /**
@@ -227,9 +280,16 @@ u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
 {
 	struct dlq_note *n;
 
-	if (!dlq || !dlq->topic)
+	if (!dlq)
 		return MQDEV_DLQ_NONE;
 	spin_lock(&dlq->lock);
+	if (!dlq->topic) {
+		/* Its dead-letter topic was deleted: counted, not written. */
+		if (dlq->lost)
+			atomic64_inc(&dlq->gone);
+		spin_unlock(&dlq->lock);
+		return MQDEV_DLQ_NONE;
+	}
 	if (dlq->head - dlq->tail >= DLQ_QUEUE) {
 		dlq->waiting = sg;
 		spin_unlock(&dlq->lock);
@@ -258,7 +318,12 @@ static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
 	buf = kvmalloc(n->len, GFP_KERNEL);
 	if (!buf)
 		return NULL;
-	memcpy(buf, mqdev_ring_record(part, n->pos), n->len);
+	/*
+	 * An overwrite producer may be writing these bytes as we copy: a
+	 * race on purpose, as read(2)'s, made harmless by the lap check
+	 * below, which throws a torn copy away.
+	 */
+	data_race(memcpy(buf, mqdev_ring_record(part, n->pos), n->len));
 	rec = buf;
 	/* Pairs with smp_wmb() in ring_publish_tail(). */
 	smp_rmb();
@@ -347,6 +412,26 @@ static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
 #define DLQ_NR_HEADERS	7
 
 /*
+ * dlq_put_headers() at its longest (or more): two lengths and a name per
+ * header, both reasons, the topic's and the group's names, four numbers of
+ * at most 20 digits.  Growing MQDEV_NAME_SIZE must not overflow the room.
+ */
+#define DLQ_STRLEN(s)	(sizeof(s) - 1)
+#define DLQ_HDR_WORST							\
+	(DLQ_NR_HEADERS * 2 * sizeof(u32) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_TOPIC) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_PARTITION) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_OFFSET) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_COUNT) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_REASON) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_GROUP) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_TIMESTAMP) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_REJECTED) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_MAX_DELIVERIES) +				\
+	 2 * (MQDEV_NAME_SIZE - 1) + 4 * 20)
+static_assert(DLQ_HDR_WORST <= DLQ_HDR_ROOM);
+
+/*
  * The dead letter of @rec, in kernel memory: the record's key; a header
  * block of the record's headers and the dead letter's; the value proper.
  * An expiry the record had is not kept.  Return: the value, its length in
@@ -388,10 +473,9 @@ static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
 }
 
 /* Append the dead letter of @rec; 0 or the append's error. */
-static int dlq_append(struct mqdev_dlq *dlq, const struct dlq_note *n,
-		      const struct mqdev_record *rec)
+static int dlq_append(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
+		      const struct dlq_note *n, const struct mqdev_record *rec)
 {
-	struct mqdev_topic *topic = dlq->topic;
 	struct mqdev_append ap = { .nonblock = true, .kernel = true };
 	struct mqdev_msg msg = { .key_len = rec->key_len };
 	u8 *value;
@@ -414,17 +498,18 @@ static int dlq_append(struct mqdev_dlq *dlq, const struct dlq_note *n,
 	return err;
 }
 
-static void dlq_write(struct mqdev_dlq *dlq, const struct dlq_note *n)
+static void dlq_write(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
+		      const struct dlq_note *n)
 {
 	void *rec;
 	int err;
 
-	if (mqdev_topic_dead(dlq->topic)) {
+	if (!topic || mqdev_topic_dead(topic)) {
 		atomic64_inc(&dlq->gone);
 		return;
 	}
 	rec = dlq_read(dlq, n);
-	err = rec ? dlq_append(dlq, n, rec) : -ENODATA;
+	err = rec ? dlq_append(dlq, topic, n, rec) : -ENODATA;
 	kvfree(rec);
 	if (!err)
 		atomic64_inc(&dlq->written);
@@ -439,6 +524,7 @@ static void dlq_write(struct mqdev_dlq *dlq, const struct dlq_note *n)
 static void dlq_work(struct work_struct *work)
 {
 	struct mqdev_dlq *dlq = container_of(work, struct mqdev_dlq, work);
+	struct mqdev_topic *topic;
 	struct mqdev_share *waiting;
 	struct dlq_note n;
 
@@ -455,8 +541,10 @@ static void dlq_work(struct work_struct *work)
 			continue;
 		}
 		n = dlq->queue[dlq->tail++ % DLQ_QUEUE];
+		/* mqdev_dlqs_topic_gone() waits for this run before its put. */
+		topic = dlq->topic;
 		spin_unlock(&dlq->lock);
-		dlq_write(dlq, &n);
+		dlq_write(dlq, topic, &n);
 		mqdev_share_dead_done(n.sg, n.part, n.offset, n.pos);
 		cond_resched();
 	}
@@ -467,15 +555,17 @@ static void dlq_work(struct work_struct *work)
  * @dlq: the group's settings, or NULL
  * @req: filled in
  *
- * Called under the topic's groups_lock: it does not sleep.
+ * Called under the topic's groups_lock: it does not sleep.  The name is
+ * read under dlq->lock, as the dead-letter topic may be deleted meanwhile.
  */
-void mqdev_dlq_fill(const struct mqdev_dlq *dlq,
-		    struct mqdev_share_dlq_info *req)
+void mqdev_dlq_fill(struct mqdev_dlq *dlq, struct mqdev_share_dlq_info *req)
 {
 	if (!dlq)
 		return;
+	spin_lock(&dlq->lock);
 	if (dlq->topic)
 		memcpy(req->topic, dlq->topic->name, MQDEV_NAME_SIZE);
+	spin_unlock(&dlq->lock);
 	req->written = atomic64_read(&dlq->written);
 	req->full = atomic64_read(&dlq->full);
 	req->gone = atomic64_read(&dlq->gone);

@@ -423,6 +423,8 @@ bool mqdev_cred_may_read(kuid_t uid, kgid_t gid, umode_t mode,
 int mqdev_mode_permits(const struct net *net, kuid_t uid, kgid_t gid,
 		       umode_t mode, int may);
 int mqdev_owner_permits(const struct net *net, kuid_t uid);
+int mqdev_group_delete_permits(const struct sk_buff *nlskb,
+			       const struct mqdev_topic *topic, kuid_t uid);
 
 /**
  * mqdev_handle_topic() - the handle's topic, if it is attached in @mode
@@ -826,6 +828,7 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 		  struct mqdev_dlq **out);
 void mqdev_dlq_flush(struct mqdev_dlq *dlq);
 void mqdev_dlq_free(struct mqdev_dlq *dlq);
+void mqdev_dlqs_topic_gone(struct mqdev_topic *topic);
 u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count);
 /* mqdev_dlq_note(): what became of a rejected record's dead letter */
 enum mqdev_dlq_note {
@@ -837,8 +840,7 @@ enum mqdev_dlq_note {
 u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
 		  u64 offset, u64 pos, u32 len, u16 count,
 		  enum mqdev_dlq_reason reason);
-void mqdev_dlq_fill(const struct mqdev_dlq *dlq,
-		    struct mqdev_share_dlq_info *req);
+void mqdev_dlq_fill(struct mqdev_dlq *dlq, struct mqdev_share_dlq_info *req);
 long mqdev_dlq_info(struct mqdev_ioc *ioc, struct mqdev_share_dlq_info *req);
 
 /* wait.c */

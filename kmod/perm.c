@@ -116,11 +116,36 @@ static bool topic_may(const struct sk_buff *nlskb,
 	       subject_capable(nlskb, topic, CAP_IPC_OWNER);
 }
 
+static bool owner_of(const struct sk_buff *nlskb,
+		     const struct mqdev_topic *topic, kuid_t uid)
+{
+	return uid_eq(current_fsuid(), uid) ||
+	       subject_capable(nlskb, topic, CAP_SYS_ADMIN);
+}
+
 static bool group_owner(const struct sk_buff *nlskb,
 			const struct mqdev_group *g)
 {
-	return uid_eq(current_fsuid(), g->uid) ||
-	       subject_capable(nlskb, g->topic, CAP_SYS_ADMIN);
+	return owner_of(nlskb, g->topic, g->uid);
+}
+
+/**
+ * mqdev_group_delete_permits() - may the caller delete a group of @topic?
+ * @nlskb: the netlink request asking, or NULL for the device's caller
+ * @topic: the group's topic
+ * @uid: the group's owner (its maker)
+ *
+ * MQDEV_ACT_GROUP_DELETE for a group that is not a struct mqdev_group (a
+ * share group): its owner or the topic's, with CAP_SYS_ADMIN counted only
+ * if a netlink socket's opener has it too.
+ *
+ * Return: 0 or -EPERM.
+ */
+int mqdev_group_delete_permits(const struct sk_buff *nlskb,
+			       const struct mqdev_topic *topic, kuid_t uid)
+{
+	return owner_of(nlskb, topic, uid) || topic_owner(nlskb, topic) ?
+	       0 : -EPERM;
 }
 
 /**
@@ -188,8 +213,7 @@ int mqdev_permits(const struct sk_buff *nlskb, const struct mqdev_topic *topic,
 			return -EACCES;
 		return !g || group_owner(nlskb, g) ? 0 : -EPERM;
 	case MQDEV_ACT_GROUP_DELETE:
-		return group_owner(nlskb, g) || topic_owner(nlskb, topic) ?
-		       0 : -EPERM;
+		return mqdev_group_delete_permits(nlskb, topic, g->uid);
 	case MQDEV_ACT_REPLICATE:
 		if (!topic_may(nlskb, topic, MAY_READ))
 			return -EACCES;

@@ -67,6 +67,8 @@ struct share_part {
 	u64			start_pos;	/* held: hold.pos points here */
 	u64			end_pos;
 	u32			nr_acquired;	/* slots acquired: 0, not scanned */
+	u32			nr_waiting;	/* dead letters waiting for dlq.c */
+	u64			waiting_from;	/* no waiting one before: offset */
 	u64			deadline;	/* no lock ends before: U64_MAX */
 	struct mqdev_hold	hold;
 	struct share_slot	*slots;
@@ -377,6 +379,7 @@ again:
 		mutex_lock(&topic->groups_lock);
 	}
 	if (IS_ERR(sg)) {
+fail:
 		mutex_unlock(&topic->groups_lock);
 		kfree(m);
 		if (spare)
@@ -388,10 +391,9 @@ again:
 	/* Ids are never reused: one member may not ack another's records. */
 	if (sg->next_member_id == U32_MAX) {
 		mutex_unlock(&sg->lock);
-		mutex_unlock(&topic->groups_lock);
-		kfree(m);
-		mqdev_dlq_free(dlq);
-		return -ENOSPC;
+		/* The common exit: a spare made meanwhile goes too. */
+		sg = ERR_PTR(-ENOSPC);
+		goto fail;
 	}
 	kref_get(&sg->ref);		/* the member's */
 	m->sg = sg;
@@ -423,6 +425,13 @@ static void share_put_aside(struct mqdev_share *sg, struct share_slot *slot)
 	sg->rejected++;
 }
 
+/* A dead letter waits for dlq.c's queue: mqdev_share_dead_requeue() looks. */
+static void share_waiting(struct share_part *sp, u64 off)
+{
+	if (!sp->nr_waiting++ || off < sp->waiting_from)
+		sp->waiting_from = off;
+}
+
 /* Rejected: put aside for good, and a dead letter written of it (dlq.c). */
 static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
 			 struct share_slot *slot, enum mqdev_dlq_reason why)
@@ -432,6 +441,8 @@ static void share_reject(struct mqdev_share *sg, u32 p, u64 off,
 	/* Kept in the window, so held in the ring, until dlq.c read it. */
 	slot->dead = mqdev_dlq_note(sg->dlq, sg, p, off, slot->pos, slot->len,
 				    slot->count, why);
+	if (slot->dead == MQDEV_DLQ_WAITING)
+		share_waiting(&sg->parts[p], off);
 }
 
 /* @n acquired slots of @sp are not any more (accepted, released, ...). */
@@ -495,6 +506,7 @@ static void share_resync(struct mqdev_share *sg, struct share_part *sp,
 			sg->lost++;
 	}
 	share_unacquired(sp, sp->nr_acquired);
+	sp->nr_waiting = 0;		/* their records are gone with them */
 
 	do {
 		tail = READ_ONCE(part->ctrl->tail);
@@ -605,46 +617,6 @@ static void share_give(struct mqdev_share *sg, u32 member, u32 p,
 	out->delivery_count = slot->count;
 }
 
-/* Acquire up to @max records of partition @p for @member; how many. */
-static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
-		      struct mqdev_share_record *out, u32 max, u64 now)
-{
-	struct mqdev_part *part = &sg->topic->parts[p];
-	struct share_part *sp = &sg->parts[p];
-	struct share_slot *slot;
-	u32 n = 0;
-	u64 off;
-
-	for (off = sp->start; off < sp->end && n < max; off++) {
-		slot = share_slot(sg, sp, off);
-		if (slot->state != SLOT_AVAILABLE || slot->time > now)
-			continue;
-		/* Reclaimed under a window that does not hold: gone. */
-		if (slot->pos < READ_ONCE(part->ctrl->tail)) {
-			slot->state = SLOT_LOST;
-			sg->lost++;
-			continue;
-		}
-		share_give(sg, member, p, off, slot, now, &out[n++]);
-	}
-	while (n < max && (slot = share_extend(sg, p)))
-		if (slot->state == SLOT_AVAILABLE)
-			share_give(sg, member, p, sp->end - 1, slot, now,
-				   &out[n++]);
-	share_advance(sg, p);
-	return n;
-}
-
-/* The expiry work runs by the earliest lock's end, @until. */
-static void share_arm(struct mqdev_share *sg, u64 until, u64 now)
-{
-	if (until >= sg->expire_at)
-		return;
-	sg->expire_at = until;
-	mod_delayed_work(system_unbound_wq, &sg->expire,
-			 nsecs_to_jiffies(until > now ? until - now : 0) + 1);
-}
-
 /*
  * Make a partition's expired locks available; the earliest lock left.  A
  * partition without locks, or none ending yet, is not scanned.
@@ -672,6 +644,69 @@ static u64 share_expire_part(struct mqdev_share *sg, u32 p, u64 now)
 		sp->deadline = next;
 	share_advance(sg, p);
 	return next;
+}
+
+/* Acquire up to @max records of partition @p for @member; how many. */
+static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
+		      struct mqdev_share_record *out, u32 max, u64 now)
+{
+	struct mqdev_part *part = &sg->topic->parts[p];
+	struct share_part *sp = &sg->parts[p];
+	struct share_slot *slot;
+	u64 off, real = 0;
+	bool expired;
+	u32 n = 0;
+
+	/*
+	 * Locks past their end go now, not when the expiry work runs: the
+	 * timer wheel may run it an eighth of the lock late.  O(1) unless a
+	 * lock of the partition has ended.
+	 */
+	share_expire_part(sg, p, now);
+	for (off = sp->start; off < sp->end && n < max; off++) {
+		slot = share_slot(sg, sp, off);
+		if (slot->state != SLOT_AVAILABLE || slot->time > now)
+			continue;
+		/* Delivered before: its TTL may have passed since it came in. */
+		expired = false;
+		if (slot->count) {
+			real = real ?: ktime_get_real_ns();
+			expired = share_expired(part,
+						mqdev_ring_record(part, slot->pos),
+						slot->len, real);
+			/* Pairs with smp_wmb() in ring_publish_tail(). */
+			smp_rmb();
+		}
+		/* Reclaimed under a window that does not hold: gone. */
+		if (slot->pos < READ_ONCE(part->ctrl->tail)) {
+			slot->state = SLOT_LOST;
+			sg->lost++;
+			continue;
+		}
+		if (expired) {
+			/* Not delivered again, as read(2) would not. */
+			share_put_aside(sg, slot);
+			atomic64_inc(&sg->topic->sched.expired);
+			continue;
+		}
+		share_give(sg, member, p, off, slot, now, &out[n++]);
+	}
+	while (n < max && (slot = share_extend(sg, p)))
+		if (slot->state == SLOT_AVAILABLE)
+			share_give(sg, member, p, sp->end - 1, slot, now,
+				   &out[n++]);
+	share_advance(sg, p);
+	return n;
+}
+
+/* The expiry work runs by the earliest lock's end, @until. */
+static void share_arm(struct mqdev_share *sg, u64 until, u64 now)
+{
+	if (until >= sg->expire_at)
+		return;
+	sg->expire_at = until;
+	mod_delayed_work(system_unbound_wq, &sg->expire,
+			 nsecs_to_jiffies(until > now ? until - now : 0) + 1);
 }
 
 static void share_expire_work(struct work_struct *work)
@@ -1008,7 +1043,8 @@ void mqdev_shares_reap(struct list_head *gone)
  * @extack: where a refusal is explained
  *
  * Who may: the group's maker, the topic's owner, or CAP_SYS_ADMIN, as for
- * a consumer group.
+ * a consumer group: over netlink the capability counts only if the
+ * socket's opener has it too (no confused deputy).
  *
  * Return: 0; -ENOENT for no such share group; -EPERM; -EBUSY for a group
  * with members and no @force.
@@ -1024,8 +1060,7 @@ int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 	sg = share_find(topic, name);
 	if (!sg)
 		return -ENOENT;
-	if (mqdev_owner_permits(topic->net, sg->uid) &&
-	    mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_TOPIC_DELETE)) {
+	if (mqdev_group_delete_permits(nlskb, topic, sg->uid)) {
 		NL_SET_ERR_MSG(extack, "the group belongs to another user");
 		return -EPERM;
 	}
@@ -1173,9 +1208,11 @@ int mqdev_share_dlq_fill(struct mqdev_topic *topic,
 void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos)
 {
 	struct share_part *sp = &sg->parts[p];
-	struct share_slot *slot = share_slot(sg, sp, off);
+	struct share_slot *slot;
 
 	mutex_lock(&sg->lock);
+	/* Under the lock: the window's slots are the lock's to change. */
+	slot = share_slot(sg, sp, off);
 	/* A window lapped and restarted meanwhile let it go already. */
 	if (off >= sp->start && off < sp->end && slot->pos == pos)
 		slot->dead = 0;
@@ -1198,10 +1235,16 @@ void mqdev_share_dead_requeue(struct mqdev_share *sg)
 	u64 off;
 	u32 p;
 
-	mutex_lock(&sg->lock);
 	for (p = 0; p < sg->nr_parts; p++) {
 		sp = &sg->parts[p];
-		for (off = sp->start; off < sp->end; off++) {
+		/*
+		 * From the first waiting offset, not the window's start, and
+		 * the lock let go of between partitions: a queueful of 256
+		 * is not a scan of every window under the members' lock.
+		 */
+		mutex_lock(&sg->lock);
+		off = max(sp->start, sp->waiting_from);
+		for (; sp->nr_waiting && off < sp->end; off++) {
 			slot = share_slot(sg, sp, off);
 			if (slot->dead != MQDEV_DLQ_WAITING)
 				continue;
@@ -1209,10 +1252,16 @@ void mqdev_share_dead_requeue(struct mqdev_share *sg)
 						    slot->pos, slot->len,
 						    slot->count,
 						    slot->why);
-			if (slot->dead == MQDEV_DLQ_WAITING)
-				goto out;
+			if (slot->dead == MQDEV_DLQ_WAITING) {
+				sp->waiting_from = off;
+				mutex_unlock(&sg->lock);
+				return;
+			}
+			sp->nr_waiting--;
 		}
+		if (off >= sp->end)	/* none left here, whatever the count */
+			sp->nr_waiting = 0;
+		mutex_unlock(&sg->lock);
+		cond_resched();
 	}
-out:
-	mutex_unlock(&sg->lock);
 }

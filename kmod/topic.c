@@ -409,6 +409,8 @@ static void topic_kill(struct mqdev_topic *topic)
 	wake_up_all(&topic->groups_wait);
 	mqdev_groups_kill(topic);
 	mqdev_shares_kill(topic);
+	/* Other groups' dead letters to it: not to pin its rings. */
+	mqdev_dlqs_topic_gone(topic);
 	/* Its delayed messages go now, with their charges. */
 	mqdev_sched_kill(topic);
 	mqdev_topic_put(topic);

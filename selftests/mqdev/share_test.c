@@ -6,6 +6,8 @@
  * raised; locks that expire; release with a back-off, reject and the
  * maximum count; bad input refused with nothing changed.
  */
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
 #include <signal.h>
 #include <time.h>
 #include "common.h"
@@ -365,6 +367,55 @@ TEST_F(share, lock_expiry)
 	mqdev_share_free(b);
 }
 
+/*
+ * A lock ends on time, not when the timer wheel runs the expiry work (for
+ * a 3 s lock up to 256 ms late at HZ=250): an acquire just past the lock's
+ * end gets the record.
+ */
+TEST_F(share, lock_expiry_on_time)
+{
+	struct mqdev_share *a, *b;
+	struct mqdev_delivery d[2];
+
+	a = join(self->name, "ontime", 3000, 0);
+	ASSERT_NE(NULL, a);
+	b = join(self->name, "ontime", 0, 0);
+	ASSERT_NE(NULL, b);
+	produce_n(_metadata, self->prod, 1);
+	ASSERT_EQ(1, mqdev_share_acquire(a, 0, d, 2));
+	usleep(3010000);
+	EXPECT_EQ(1, mqdev_share_acquire(b, 0, d, 2))
+		TH_LOG("the lock ended, but the record waits for the work");
+	EXPECT_EQ(2, d[0].delivery_count);
+	mqdev_share_free(a);
+	mqdev_share_free(b);
+}
+
+/*
+ * A record whose TTL passed while it was released is not delivered again
+ * (read(2) would not hand it out): it is put aside.
+ */
+TEST_F(share, ttl_passed_while_released)
+{
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[2];
+	struct mqdev_share *s;
+
+	s = join(self->name, "ttl", 0, 0);
+	ASSERT_NE(NULL, s);
+	produce_n(_metadata, self->prod, 1);
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 2));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 1, MQDEV_SHARE_RELEASE, NULL));
+	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->name, 1000000));
+	usleep(20000);
+	EXPECT_EQ(0, mqdev_share_acquire(s, 0, d, 2))
+		TH_LOG("an expired record was delivered again");
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "ttl", 0,
+					  &info));
+	EXPECT_EQ(1, info.rejected_total);
+	mqdev_share_free(s);
+}
+
 /* Release with a back-off, reject, and the maximum delivery count. */
 TEST_F(share, release_reject_and_max_deliveries)
 {
@@ -681,7 +732,10 @@ TEST_F(share, accept_rechecks_what_was_read)
 	mqdev_share_free(s);
 }
 
-/* A handle placed by SEEK reads on its own: it may not join too. */
+/*
+ * A handle placed by SEEK reads on its own: it may not join too; and the
+ * other way, a share member is handed its records and may not SEEK.
+ */
 TEST_F(share, seeked_handle_may_not_join)
 {
 	struct mqdev_share_join jn = { .reset = MQDEV_SEEK_EARLIEST };
@@ -693,6 +747,14 @@ TEST_F(share, seeked_handle_may_not_join)
 	ASSERT_EQ(0, xioctl(cons, MQDEV_IOC_SEEK, &sk));
 	mqdev_name_set(jn.group, "seeked");
 	EXPECT_EQ(-EBUSY, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	close(cons);
+
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, xioctl(cons, MQDEV_IOC_SHARE_JOIN, &jn));
+	EXPECT_EQ(-EBUSY, xioctl(cons, MQDEV_IOC_SEEK, &sk));
+	sk.partition = MQDEV_PARTITION_ALL;
+	EXPECT_EQ(-EBUSY, xioctl(cons, MQDEV_IOC_SEEK, &sk));
 	close(cons);
 }
 
@@ -932,6 +994,102 @@ TEST_F(share, group_delete_rules)
 	ASSERT_EQ(2, mqdev_share_acquire(s, 0, d, 2));
 	EXPECT_EQ(1, d[0].delivery_count);
 	mqdev_share_free(s);
+}
+
+/*
+ * root deleting over a netlink socket that another user opened: root's
+ * CAP_SYS_ADMIN does not count (the opener lacks it), as for a consumer
+ * group, so another user's group on another user's topic stays.  The
+ * kernel asks the opener only of a message with no destination address
+ * (NETLINK_SKB_DST unset): a write(2), as a set-uid program's output to a
+ * socket it was handed would be; libmnl's sendto() is addressed.
+ */
+static int family_cb(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID)
+		*(uint16_t *)data = mnl_attr_get_u16(attr);
+	return MNL_CB_OK;
+}
+
+static int family_id_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return mnl_attr_parse(nlh, GENL_HDRLEN, family_cb, data);
+}
+
+static struct nlmsghdr *genl_msg(char *buf, uint16_t type, uint8_t cmd,
+				 uint8_t version)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = version;
+	return nlh;
+}
+
+static int delete_as_deputy(void *arg)
+{
+	const struct delete_try *t = arg;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct mnl_socket *nl;
+	uint16_t family = 0;
+	ssize_t n;
+	int err;
+
+	/* the socket is opened as OTHER_UID, with no capability */
+	if (setresuid(-1, OTHER_UID, 0))
+		return 100;
+	nl = mnl_socket_open(NETLINK_GENERIC);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return 101;
+	if (setresuid(-1, 0, -1))
+		return 102;
+	nlh = genl_msg(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, MQDEV_GENL_NAME);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return 103;
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n <= 0 || mnl_cb_run(buf, n, 1, 0, family_id_cb, &family) < 0 ||
+	    !family)
+		return 104;
+	mnl_socket_recvfrom(nl, buf, sizeof(buf));	/* the ack */
+	nlh = genl_msg(buf, family, MQDEV_CMD_GROUP_DELETE, MQDEV_GENL_VERSION);
+	mnl_attr_put_strz(nlh, MQDEV_A_GROUP, t->group);
+	mnl_attr_put_strz(nlh, MQDEV_A_TOPIC, t->topic);
+	if (t->force)
+		mnl_attr_put(nlh, MQDEV_A_FORCE, 0, NULL);
+	/* no address: the opener's capabilities are asked */
+	if (write(mnl_socket_get_fd(nl), nlh, nlh->nlmsg_len) != nlh->nlmsg_len)
+		return 105;
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n <= 0)
+		return 106;
+	err = mnl_cb_run(buf, n, 1, 0, NULL, NULL) < 0 ? errno : 0;
+	mnl_socket_close(nl);
+	return err;
+}
+
+TEST_F(share, group_delete_no_deputy)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct topic_try tt;
+	struct delete_try del = { name, "dep", true };
+
+	strcpy(name, topic_name("sharedep"));
+	tt = (struct topic_try){ name, 1, 1 << 16 };
+	ASSERT_EQ(0, as_user(USER_UID, create_topic_as, &tt));
+	ASSERT_EQ(0, make_group(USER_UID, name, "dep"));
+	/* a fork: the deputy's uid changes stay in it */
+	EXPECT_EQ(EPERM, as_user(0, delete_as_deputy, &del))
+		TH_LOG("root's capability counted on another user's socket");
+	/* root on its own socket may */
+	EXPECT_EQ(0, delete_group(&del));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
 /* A window of 16 (the least): acquire stops at its end until some is done. */
