@@ -30,6 +30,7 @@ static int share_dlq_set(struct mqdev_share_dlq *dlq,
 	uint32_t n = OPTS_GET(opts, nr_backoff, 0);
 	int err;
 
+	dlq->size = sizeof(*dlq);
 	if (topic) {
 		err = mqdev_name_set(dlq->topic, topic);
 		if (err)
