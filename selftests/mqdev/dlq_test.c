@@ -564,6 +564,22 @@ static int on_flags(void *ctx, const struct mqdev_record *rec)
 	return 0;
 }
 
+/* Partition 0 of @topic from its start into @f: 0, or -errno. */
+static int read_flags(const char *topic, struct flags_seen *f)
+{
+	struct mqdev_consumer *c;
+	int err;
+
+	err = mqdev_consumer_new(topic, NULL, &c);
+	if (err)
+		return err;
+	err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL);
+	while (!err && mqdev_consumer_poll(c, 100, 4, on_flags, f) > 0)
+		;
+	mqdev_consumer_free(c);
+	return err;
+}
+
 /*
  * A null key and a null value stay null in the dead letter; an expiry is
  * not kept (the value proper is what follows it).
@@ -571,7 +587,6 @@ static int on_flags(void *ctx, const struct mqdev_record *rec)
 TEST_F(dlq, null_kept_expiry_dropped)
 {
 	struct mqdev_share_dlq_info info;
-	struct mqdev_consumer *c;
 	struct mqdev_delivery d;
 	struct flags_seen f = { 0 };
 	struct mqdev_share *s;
@@ -593,12 +608,7 @@ TEST_F(dlq, null_kept_expiry_dropped)
 	}
 	dlq_wait(s, &info, 2);
 	EXPECT_EQ(2, info.written);
-	ASSERT_EQ(0, mqdev_consumer_new(self->dlq, NULL, &c));
-	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
-					 NULL));
-	while (mqdev_consumer_poll(c, 100, 4, on_flags, &f) > 0)
-		;
-	mqdev_consumer_free(c);
+	ASSERT_EQ(0, read_flags(self->dlq, &f));
 	ASSERT_EQ(2, f.n);
 	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER |
 		  MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE, f.flags[0]);
@@ -641,7 +651,6 @@ TEST_F(dlq, dead_letter_flag_kernel_only)
 		"\5\0\0\0" "\3\0\0\0" "trace" "abc" "v";
 	struct mqdev_share_dlq_info info;
 	struct flags_seen f = { 0 };
-	struct mqdev_consumer *c;
 	struct mqdev_delivery d;
 	struct mqdev_share *s;
 	struct reader r;
@@ -667,12 +676,7 @@ TEST_F(dlq, dead_letter_flag_kernel_only)
 	EXPECT_STREQ("v", r.d[0].value);
 	EXPECT_EQ(7, r.d[0].nr_dlq_headers);
 	EXPECT_EQ(8, r.d[0].nr_headers);
-	ASSERT_EQ(0, mqdev_consumer_new(self->dlq, NULL, &c));
-	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
-					 NULL));
-	while (mqdev_consumer_poll(c, 100, 4, on_flags, &f) > 0)
-		;
-	mqdev_consumer_free(c);
+	ASSERT_EQ(0, read_flags(self->dlq, &f));
 	ASSERT_EQ(1, f.n);
 	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER, f.flags[0]);
 	mqdev_share_free(s);

@@ -1466,7 +1466,7 @@ static void parse_backoff(char *list, struct consume_opts *o)
 			    MQDEV_SHARE_BACKOFF_LEVELS);
 		ns = parse_duration(d, "--backoff");
 		if (ns < 1000000 || ns > MQDEV_SHARE_MAX_BACKOFF_MS * 1000000ULL)
-			die("--backoff: '%s': from 1ms to 1h", d);
+			die("--backoff: '%s': from 1ms to 24h", d);
 		o->backoff[o->nr_backoff++] = ns / 1000000;
 	}
 	if (!o->nr_backoff)
