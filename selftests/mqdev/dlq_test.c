@@ -434,6 +434,25 @@ TEST_F(dlq, backoff_schedule_applied)
 	t0 = now_ms();
 	ASSERT_EQ(0, acquire_one(s, &d, 3000));
 	EXPECT_GT(300, now_ms() - t0);
+	/* MQDEV_SHARE_ACK_NOW: at once, whatever the schedule; not with others */
+	EXPECT_EQ(-EINVAL, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
+					   MQDEV_SHARE_ACCEPT,
+					   &(struct mqdev_share_ack_opts){
+					.sz = sizeof(struct mqdev_share_ack_opts),
+					.flags = MQDEV_SHARE_ACK_NOW }));
+	EXPECT_EQ(-EINVAL, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
+					   MQDEV_SHARE_RELEASE,
+					   &(struct mqdev_share_ack_opts){
+					.sz = sizeof(struct mqdev_share_ack_opts),
+					.backoff_ms = 50, .flags = 2 }));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
+				     MQDEV_SHARE_RELEASE,
+				     &(struct mqdev_share_ack_opts){
+					.sz = sizeof(struct mqdev_share_ack_opts),
+					.flags = MQDEV_SHARE_ACK_NOW }));
+	t0 = now_ms();
+	ASSERT_EQ(0, acquire_one(s, &d, 3000));
+	EXPECT_GT(200, now_ms() - t0);
 	mqdev_share_free(s);
 }
 

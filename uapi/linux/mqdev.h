@@ -916,6 +916,15 @@ struct mqdev_share_acquire {
 #define MQDEV_SHARE_REJECT	3	/* put aside, never delivered again */
 
 /*
+ * struct mqdev_share_ack.flags: MQDEV_SHARE_ACK_NOW, with RELEASE and no
+ * @backoff_ms only (else EINVAL), makes the records available at once
+ * whatever the group's back-off schedule (RabbitMQ's nack requeue=true):
+ * with a schedule, a @backoff_ms of 0 means "the schedule's level".
+ */
+#define MQDEV_SHARE_ACK_NOW	_BITUL(0)
+#define MQDEV_SHARE_ACK_FLAGS	MQDEV_SHARE_ACK_NOW
+
+/*
  * MQDEV_IOC_SHARE_ACK: every record of [@first, @last) of @partition, all
  * acquired by this member and still locked (else ESTALE, nothing changed;
  * outside the in-flight window, ERANGE), is accepted, released or rejected.
@@ -926,7 +935,7 @@ struct mqdev_share_ack {
 	__u32	partition;
 	__u32	type;		/* MQDEV_SHARE_* */
 	__u32	backoff_ms;	/* RELEASE only, else 0 */
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_SHARE_ACK_* */
 	__u64	reserved[2];
 };
 
