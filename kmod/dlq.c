@@ -72,7 +72,7 @@ static int dlq_check(const struct mqdev_share_dlq *req)
 {
 	u32 i;
 
-	if (req->flags || req->reserved ||
+	if (req->flags || req->pad || req->reserved ||
 	    req->nr_backoff > MQDEV_SHARE_BACKOFF_LEVELS)
 		return -EINVAL;
 	for (i = 0; i < MQDEV_SHARE_BACKOFF_LEVELS; i++)
@@ -116,6 +116,7 @@ static struct mqdev_topic *dlq_topic_get(struct mqdev_topic *src,
  * topic up.
  *
  * Return: 0; -EFAULT; -EINVAL for a bad request or the group's own topic;
+ * -E2BIG for a larger struct than the kernel's with non-zero bytes past it;
  * -ENOENT for no such topic; -EACCES when the caller may not produce to
  * it; -EOPNOTSUPP for a single writer's; -ENOMEM.
  */
@@ -125,13 +126,23 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	struct mqdev_share_dlq req;
 	struct mqdev_topic *topic = NULL;
 	struct mqdev_dlq *dlq;
+	u32 size;
 	int err;
 
 	*out = NULL;
 	if (!uptr)
 		return 0;
-	if (copy_from_user(&req, u64_to_user_ptr(uptr), sizeof(req)))
+	/* Extensible by size: the first field says how much the caller has. */
+	if (get_user(size, (u32 __user *)u64_to_user_ptr(uptr)))
 		return -EFAULT;
+	if (size < MQDEV_SHARE_DLQ_SIZE_VER0)
+		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
+	err = copy_struct_from_user(&req, sizeof(req), u64_to_user_ptr(uptr),
+				    size);
+	if (err)
+		return err;
 	err = dlq_check(&req);
 	if (err)
 		return err;
@@ -432,9 +443,40 @@ static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
 static_assert(DLQ_HDR_WORST <= DLQ_HDR_ROOM);
 
 /*
+ * Copy the record's own headers (@v, a block of @count checked by
+ * dlq_headers_len()) to @out, but for those named like the dead letter's:
+ * a dead letter carries only the kernel's (a record dead-lettered twice,
+ * or one a producer gave such headers, would otherwise carry two sets).
+ * Return: the bytes written; how many headers in @kept.
+ */
+static u32 dlq_copy_headers(u8 *out, const u8 *v, u32 count, u32 *kept)
+{
+	u32 off = sizeof(u32), o = 0, i, klen, size;
+	const size_t plen = strlen(MQDEV_DLQ_HDR_PREFIX);
+	s32 vlen;
+
+	*kept = 0;
+	for (i = 0; i < count; i++) {
+		klen = dlq_get32(v + off);
+		vlen = (s32)dlq_get32(v + off + sizeof(u32));
+		size = 2 * sizeof(u32) + klen + max(vlen, 0);
+		if (klen < plen ||
+		    memcmp(v + off + 2 * sizeof(u32), MQDEV_DLQ_HDR_PREFIX,
+			   plen)) {
+			memcpy(out + o, v + off, size);
+			o += size;
+			(*kept)++;
+		}
+		off += size;
+	}
+	return o;
+}
+
+/*
  * The dead letter of @rec, in kernel memory: the record's key; a header
- * block of the record's headers and the dead letter's; the value proper.
- * An expiry the record had is not kept.  Return: the value, its length in
+ * block of the record's headers (less any mqdev.dlq.* ones) and the dead
+ * letter's; the value proper.  An expiry the record had is not kept; the
+ * flags say MQDEV_RECORD_DEAD_LETTER, which no producer may set.  Return: the value, its length in
  * @len and its flags in @flags, or NULL.
  */
 static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
@@ -458,16 +500,14 @@ static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
 	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
 	if (!out)
 		return NULL;
-	dlq_put32(out, count + DLQ_NR_HEADERS);
 	o = sizeof(u32);
-	if (hlen) {
-		memcpy(out + o, v + sizeof(u32), hlen - sizeof(u32));
-		o += hlen - sizeof(u32);
-	}
+	if (hlen)
+		o += dlq_copy_headers(out + o, v, count, &count);
+	dlq_put32(out, count + DLQ_NR_HEADERS);
 	o += dlq_put_headers(dlq, n, rec, out + o);
 	memcpy(out + o, v + hlen, vlen - hlen);
 	*len = o + vlen - hlen;
-	*flags = MQDEV_RECORD_HEADERS |
+	*flags = MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER |
 		 (rec->flags & (MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE));
 	return out;
 }

@@ -844,7 +844,11 @@ static u64 share_backoff(struct mqdev_share *sg, struct share_slot *slot,
 static int ack_check(const struct mqdev_share_ack *req,
 		     const struct mqdev_topic *topic)
 {
-	if (req->flags || req->reserved[0] || req->reserved[1])
+	if ((req->flags & ~MQDEV_SHARE_ACK_FLAGS) ||
+	    req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if ((req->flags & MQDEV_SHARE_ACK_NOW) &&
+	    (req->type != MQDEV_SHARE_RELEASE || req->backoff_ms))
 		return -EINVAL;
 	if (req->type < MQDEV_SHARE_ACCEPT || req->type > MQDEV_SHARE_REJECT ||
 	    req->first >= req->last)
@@ -913,9 +917,12 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 	for (off = req->first; off < req->last; off++) {
 		slot = share_slot(sg, sp, off);
 		if (req->type == MQDEV_SHARE_RELEASE) {
-			/* None given: the group's schedule, by count. */
+			bool at_once = req->flags & MQDEV_SHARE_ACK_NOW;
+
+			/* None given: ACK_NOW, or the schedule by count. */
 			share_make_available(sg, req->partition, off, slot,
-					     until ?: share_backoff(sg, slot, now));
+					     until ?: at_once ? 0 :
+					     share_backoff(sg, slot, now));
 		} else if (req->type == MQDEV_SHARE_REJECT) {
 			share_reject(sg, req->partition, off, slot,
 				     MQDEV_DLQ_REASON_REJECTED);

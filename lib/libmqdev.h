@@ -838,6 +838,8 @@ struct mqdev_share_ack_opts {
 	 */
 	const struct mqdev_delivery *read;
 	uint32_t	nr_read;
+	/* MQDEV_SHARE_ACK_NOW: a release with no back-off, at once */
+	uint32_t	flags;
 };
 
 /*

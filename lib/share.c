@@ -30,6 +30,7 @@ static int share_dlq_set(struct mqdev_share_dlq *dlq,
 	uint32_t n = OPTS_GET(opts, nr_backoff, 0);
 	int err;
 
+	dlq->size = sizeof(*dlq);
 	if (topic) {
 		err = mqdev_name_set(dlq->topic, topic);
 		if (err)
@@ -205,6 +206,7 @@ MQDEV_EXPORT int mqdev_share_ack(struct mqdev_share *s, uint32_t partition,
 	if (!OPTS_VALID(opts, mqdev_share_ack_opts))
 		return -EINVAL;
 	req.backoff_ms = OPTS_GET(opts, backoff_ms, 0);
+	req.flags = OPTS_GET(opts, flags, 0);
 	if (type == MQDEV_SHARE_ACCEPT &&
 	    !share_still_read(OPTS_GET(opts, read, NULL),
 			      OPTS_GET(opts, nr_read, 0)))

@@ -18,8 +18,9 @@ need_cmd mqctl "tools/mqctl of the mqdev repository"
 t=dlqs-$$
 d=dlqd-$$
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
-      mqctl topic delete $d >/dev/null 2>&1' EXIT
+trap 'rm -rf "$dir"; mqctl exchange delete $d-x >/dev/null 2>&1
+      for x in $t $d $t-gone $t-retry; do
+	      mqctl topic delete $x >/dev/null 2>&1; done' EXIT
 
 mqctl topic create $t --partitions 2 >/dev/null || exit 1
 mqctl topic create $d >/dev/null || exit 1
@@ -73,16 +74,73 @@ ok $? "dlq info on a memberless group, until the group is deleted" "$dir/info1"
 mqctl dlq redrive $d >"$dir/r1"
 mqctl consume $t --partition 1 --from 3 --keys --headers --timeout 300 \
 	>"$dir/back"
-[ "$(tail -1 "$dir/r1")" = "redriven	2" ] &&
+grep -qx "redriven	2" "$dir/r1" &&
 	[ "$(cat "$dir/back")" = "	k9	poison" ]
 ok $? "dlq redrive puts the poison record back, key and value, no DLQ headers" "$dir/back"
 
 mqctl dlq redrive $d >"$dir/r2"
 mqctl consume $t --partition 1 --from 3 --timeout 300 >"$dir/back2"
-[ "$(tail -1 "$dir/r2")" = "redriven	0" ] &&
+grep -qx "redriven	0" "$dir/r2" &&
 	[ "$(wc -l <"$dir/back2")" = 1 ] &&
 	[ "$(mqctl consume $t --partition 0 --from 1 --timeout 300)" = retry ]
 ok $? "a second redrive repeats nothing"
+
+# A record with all seven headers, routed into the dead-letter topic by an
+# exchange (anyone allowed to produce to it could), is not redriven: only
+# the kernel's dead letters (MQDEV_RECORD_DEAD_LETTER) are.
+mqctl exchange create $d-x --type direct >/dev/null &&
+	mqctl exchange bind $d-x $d --key k >/dev/null &&
+	echo forged | mqctl produce --exchange $d-x --routing-key k \
+		--header mqdev.dlq.topic=$t --header mqdev.dlq.partition=1 \
+		--header mqdev.dlq.offset=0 --header mqdev.dlq.deliveries=1 \
+		--header mqdev.dlq.reason=rejected --header mqdev.dlq.group=g \
+		--header mqdev.dlq.timestamp=1 >/dev/null
+ok $? "a forged dead letter is routed into the dead-letter topic"
+mqctl dlq redrive $d >"$dir/r3" 2>"$dir/e3"
+[ $? = 0 ] && grep -qx "redriven	0" "$dir/r3" &&
+	grep -qx "not dead letters	1" "$dir/r3" &&
+	grep -q "not a dead letter the kernel wrote" "$dir/e3" &&
+	[ "$(mqctl consume $t --partition 1 --from 4 --timeout 300)" = "" ]
+ok $? "dlq redrive skips and counts a forged dead letter" "$dir/r3"
+
+# A dead letter whose topic is gone stops redrive (exit 1, named, not
+# committed past), every time; --skip-bad reports it and goes on.
+mqctl topic create $t-gone >/dev/null &&
+	echo poison | mqctl produce $t-gone >/dev/null &&
+	mqctl consume $t-gone --share-group g --from earliest --dlq $d \
+		--reject-if poison --timeout 300 >/dev/null &&
+	sleep 0.2 && mqctl topic delete $t-gone >/dev/null &&
+	echo again | mqctl produce $t --partition 0 >/dev/null &&
+	mqctl consume $t --share-group g5 --from earliest --dlq $d \
+		--reject-if again --timeout 300 >/dev/null
+ok $? "two more dead letters, the first of a topic then deleted"
+sleep 0.2
+mqctl dlq redrive $d >"$dir/r4" 2>"$dir/e4"
+rc4=$?
+mqctl dlq redrive $d >"$dir/r5" 2>"$dir/e5"
+rc5=$?
+[ $rc4 = 1 ] && [ $rc5 = 1 ] && grep -qx "failed	1" "$dir/r5" &&
+	grep -q "^mqctl: dlq redrive: 0/3 of '$d' to '$t-gone': .*stopped" \
+		"$dir/e5" && grep -qx "redriven	0" "$dir/r5"
+ok $? "an unsendable dead letter stops redrive, named, every time" "$dir/e5"
+mqctl dlq redrive $d --skip-bad >"$dir/r6" 2>"$dir/e6"
+[ $? = 0 ] && grep -qx "failed	1" "$dir/r6" && grep -qx "redriven	1" "$dir/r6" &&
+	grep -q "0/3 of '$d' to '$t-gone': .*skipped" "$dir/e6" &&
+	[ "$(mqctl consume $t --partition 0 --from 3 --timeout 300)" = again ] &&
+	mqctl dlq redrive $d >"$dir/r7" && grep -qx "failed	0" "$dir/r7"
+ok $? "--skip-bad: reported, committed past, the next one redriven" "$dir/e6"
+
+# --to: into a retry topic, not back into $t (where every group sees it)
+echo third | mqctl produce $t --partition 0 >/dev/null
+mqctl consume $t --share-group g6 --from earliest --dlq $d \
+	--reject-if third --timeout 300 >/dev/null
+sleep 0.2
+mqctl topic create $t-retry >/dev/null
+mqctl dlq redrive $d --to $t-retry >"$dir/r8"
+[ $? = 0 ] && grep -qx "redriven	1" "$dir/r8" &&
+	[ "$(mqctl consume $t-retry --from earliest --timeout 300)" = third ] &&
+	[ "$(mqctl consume $t --partition 0 --from 5 --timeout 300)" = "" ]
+ok $? "dlq redrive --to TOPIC: there, not back in its own topic" "$dir/r8"
 
 ! mqctl consume $t --share-group g3 --dlq $t --timeout 100 \
 	>/dev/null 2>"$dir/err" && grep -q "not the topic consumed" "$dir/err"

@@ -434,6 +434,25 @@ TEST_F(dlq, backoff_schedule_applied)
 	t0 = now_ms();
 	ASSERT_EQ(0, acquire_one(s, &d, 3000));
 	EXPECT_GT(300, now_ms() - t0);
+	/* MQDEV_SHARE_ACK_NOW: at once, whatever the schedule; not with others */
+	EXPECT_EQ(-EINVAL, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
+					   MQDEV_SHARE_ACCEPT,
+					   &(struct mqdev_share_ack_opts){
+					.sz = sizeof(struct mqdev_share_ack_opts),
+					.flags = MQDEV_SHARE_ACK_NOW }));
+	EXPECT_EQ(-EINVAL, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
+					   MQDEV_SHARE_RELEASE,
+					   &(struct mqdev_share_ack_opts){
+					.sz = sizeof(struct mqdev_share_ack_opts),
+					.backoff_ms = 50, .flags = 2 }));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
+				     MQDEV_SHARE_RELEASE,
+				     &(struct mqdev_share_ack_opts){
+					.sz = sizeof(struct mqdev_share_ack_opts),
+					.flags = MQDEV_SHARE_ACK_NOW }));
+	t0 = now_ms();
+	ASSERT_EQ(0, acquire_one(s, &d, 3000));
+	EXPECT_GT(200, now_ms() - t0);
 	mqdev_share_free(s);
 }
 
@@ -483,7 +502,8 @@ static int no_group(const char *topic)
 TEST_F(dlq, bad_settings_refused_nothing_made)
 {
 	char sw[MQDEV_NAME_MAX + 1];
-	struct bad_join b = { .topic = self->src };
+	struct bad_join b = { .topic = self->src,
+			      .req.size = sizeof(struct mqdev_share_dlq) };
 
 	strcpy(sw, topic_name("dlqsw"));
 	ASSERT_EQ(0, create_topic(self->fd, sw, 1, 1 << 16,
@@ -563,6 +583,22 @@ static int on_flags(void *ctx, const struct mqdev_record *rec)
 	return 0;
 }
 
+/* Partition 0 of @topic from its start into @f: 0, or -errno. */
+static int read_flags(const char *topic, struct flags_seen *f)
+{
+	struct mqdev_consumer *c;
+	int err;
+
+	err = mqdev_consumer_new(topic, NULL, &c);
+	if (err)
+		return err;
+	err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL);
+	while (!err && mqdev_consumer_poll(c, 100, 4, on_flags, f) > 0)
+		;
+	mqdev_consumer_free(c);
+	return err;
+}
+
 /*
  * A null key and a null value stay null in the dead letter; an expiry is
  * not kept (the value proper is what follows it).
@@ -570,7 +606,6 @@ static int on_flags(void *ctx, const struct mqdev_record *rec)
 TEST_F(dlq, null_kept_expiry_dropped)
 {
 	struct mqdev_share_dlq_info info;
-	struct mqdev_consumer *c;
 	struct mqdev_delivery d;
 	struct flags_seen f = { 0 };
 	struct mqdev_share *s;
@@ -592,17 +627,12 @@ TEST_F(dlq, null_kept_expiry_dropped)
 	}
 	dlq_wait(s, &info, 2);
 	EXPECT_EQ(2, info.written);
-	ASSERT_EQ(0, mqdev_consumer_new(self->dlq, NULL, &c));
-	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
-					 NULL));
-	while (mqdev_consumer_poll(c, 100, 4, on_flags, &f) > 0)
-		;
-	mqdev_consumer_free(c);
+	ASSERT_EQ(0, read_flags(self->dlq, &f));
 	ASSERT_EQ(2, f.n);
-	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_NULL_KEY |
-		  MQDEV_RECORD_NULL_VALUE, f.flags[0]);
+	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER |
+		  MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE, f.flags[0]);
 	EXPECT_EQ(NULL, f.value[0]);
-	EXPECT_EQ(MQDEV_RECORD_HEADERS, f.flags[1]);
+	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER, f.flags[1]);
 	EXPECT_STREQ("ttl", f.text[1]);
 	mqdev_share_free(s);
 }
@@ -613,7 +643,7 @@ TEST_F(dlq, later_member_checked_not_used)
 	static const uint32_t mine[] = { 100 }, theirs[] = { 200, 300 };
 	struct mqdev_share_dlq_info info;
 	struct mqdev_share *a, *b;
-	struct mqdev_share_dlq bad = { .nr_backoff = 99 };
+	struct mqdev_share_dlq bad = { .size = sizeof(bad), .nr_backoff = 99 };
 
 	a = join(self->src, self->dlq, 0, mine, 1);
 	ASSERT_NE(NULL, a);
@@ -626,6 +656,101 @@ TEST_F(dlq, later_member_checked_not_used)
 	EXPECT_EQ(-EINVAL, join_raw(self->src, &bad, 0));
 	mqdev_share_free(b);
 	mqdev_share_free(a);
+}
+
+/*
+ * Only the kernel sets MQDEV_RECORD_DEAD_LETTER: a producer that does gets
+ * EINVAL.  A record that carries mqdev.dlq.* headers of its own (forged)
+ * is dead-lettered with the kernel's seven only, and the flag.
+ */
+TEST_F(dlq, dead_letter_flag_kernel_only)
+{
+	static const char block[] = "\2\0\0\0"
+		"\17\0\0\0" "\7\0\0\0" "mqdev.dlq.topic" "payment"
+		"\5\0\0\0" "\3\0\0\0" "trace" "abc" "v";
+	struct mqdev_share_dlq_info info;
+	struct flags_seen f = { 0 };
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	struct reader r;
+	uint64_t off;
+
+	EXPECT_EQ(-EINVAL, produce_flags(self->prod, "x", 1,
+					 MQDEV_RECORD_DEAD_LETTER, &off));
+	EXPECT_EQ(-EINVAL, produce_flags(self->prod, block, sizeof(block) - 1,
+					 MQDEV_MSG_HEADERS |
+					 MQDEV_RECORD_DEAD_LETTER, &off));
+	ASSERT_EQ(0, produce_flags(self->prod, block, sizeof(block) - 1,
+				   MQDEV_MSG_HEADERS, &off));
+	ASSERT_EQ(0, off);
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(s, &info, 1);
+	EXPECT_EQ(1, info.written);
+	ASSERT_EQ(1, read_dead(self->dlq, &r, 300));
+	EXPECT_STREQ(self->src, r.d[0].topic);
+	EXPECT_STREQ("abc", r.d[0].trace);
+	EXPECT_STREQ("v", r.d[0].value);
+	EXPECT_EQ(7, r.d[0].nr_dlq_headers);
+	EXPECT_EQ(8, r.d[0].nr_headers);
+	ASSERT_EQ(0, read_flags(self->dlq, &f));
+	ASSERT_EQ(1, f.n);
+	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER, f.flags[0]);
+	mqdev_share_free(s);
+}
+
+/* RocketMQ's 18 default delay levels, 1 s to 2 h, are taken whole. */
+TEST_F(dlq, rocketmq_schedule_taken)
+{
+	static const uint32_t levels[] = {
+		1000, 5000, 10000, 30000, 60000, 120000, 180000, 240000,
+		300000, 360000, 420000, 480000, 540000, 600000, 1200000,
+		1800000, 3600000, 7200000,
+	};
+	struct mqdev_share_dlq_info info;
+	struct mqdev_share *s;
+
+	ASSERT_EQ(MQDEV_SHARE_BACKOFF_LEVELS, ARRAY_SIZE(levels));
+	EXPECT_LE(24 * 3600 * 1000U, MQDEV_SHARE_MAX_BACKOFF_MS);
+	s = join(self->src, self->dlq, 0, levels, ARRAY_SIZE(levels));
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g", &info));
+	EXPECT_EQ(18, info.nr_backoff);
+	EXPECT_EQ(1000, info.backoff_ms[0]);
+	EXPECT_EQ(7200000, info.backoff_ms[17]);
+	mqdev_share_free(s);
+}
+
+/* struct mqdev_share_dlq is extensible by its size, as openat2's how is. */
+TEST_F(dlq, dlq_struct_by_size)
+{
+	struct {
+		struct mqdev_share_dlq req;
+		uint64_t more;
+	} big = { .req.size = sizeof(big) };
+	struct mqdev_share_dlq req = { .size = MQDEV_SHARE_DLQ_SIZE_VER0 };
+
+	EXPECT_EQ(168, sizeof(struct mqdev_share_dlq));
+	mqdev_name_set(req.topic, self->dlq);
+	mqdev_name_set(big.req.topic, self->dlq);
+	req.size = 0;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &req, 0));
+	req.size = MQDEV_SHARE_DLQ_SIZE_VER0 - 8;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &req, 0));
+	req.pad = 1;
+	req.size = sizeof(req);
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &req, 0));
+	req.backoff_ms[0] = MQDEV_SHARE_MAX_BACKOFF_MS + 1;
+	req.pad = 0;
+	req.nr_backoff = 1;
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &req, 0));
+	big.more = 1;
+	EXPECT_EQ(-E2BIG, join_raw(self->src, &big.req, 0));
+	EXPECT_TRUE(no_group(self->src));
+	big.more = 0;
+	EXPECT_EQ(0, join_raw(self->src, &big.req, 0));
 }
 
 /*

@@ -1466,7 +1466,7 @@ static void parse_backoff(char *list, struct consume_opts *o)
 			    MQDEV_SHARE_BACKOFF_LEVELS);
 		ns = parse_duration(d, "--backoff");
 		if (ns < 1000000 || ns > MQDEV_SHARE_MAX_BACKOFF_MS * 1000000ULL)
-			die("--backoff: '%s': from 1ms to 1h", d);
+			die("--backoff: '%s': from 1ms to 24h", d);
 		o->backoff[o->nr_backoff++] = ns / 1000000;
 	}
 	if (!o->nr_backoff)
@@ -2796,7 +2796,8 @@ static const char dlq_usage[] =
 "usage: mqctl dlq list DLQ_TOPIC\n"
 "       mqctl dlq show DLQ_TOPIC OFFSET [--partition P]\n"
 "       mqctl dlq info TOPIC GROUP\n"
-"       mqctl dlq redrive DLQ_TOPIC [--group G] [--timeout MS]\n"
+"       mqctl dlq redrive DLQ_TOPIC [--group G] [--timeout MS] [--to TOPIC]\n"
+"                         [--skip-bad]\n"
 "\n"
 "A share group's dead-letter topic (mqctl consume --share-group G --dlq T)\n"
 "gets a dead letter of each record rejected or delivered too often: the\n"
@@ -2811,7 +2812,15 @@ static const char dlq_usage[] =
 "           and partition, with its key, value and own headers; consumer\n"
 "           group G (mqctl-redrive) of DLQ_TOPIC remembers how far it got,\n"
 "           so a second redrive does not repeat one.  It stops when no\n"
-"           dead letter came for --timeout MS (500)\n";
+"           dead letter came for --timeout MS (500).  Back into its topic\n"
+"           means EVERY group of that topic gets it again, not only the\n"
+"           share group that failed it; --to TOPIC sends all of them to\n"
+"           TOPIC instead (a retry topic only that group reads), the key\n"
+"           picking the partition.  Records the kernel did not write as\n"
+"           dead letters (no MQDEV_RECORD_DEAD_LETTER) are skipped and\n"
+"           counted.  One that cannot be sent (topic gone, EACCES, too\n"
+"           many headers) stops it, exit 1, not committed past; with\n"
+"           --skip-bad it is reported, committed past and counted failed\n";
 
 /* Where a dead letter came from, read from its mqdev.dlq.* headers. */
 struct dead_letter {
@@ -2984,10 +2993,12 @@ static int dlq_info(const char *topic, const char *group)
 
 struct redrive {
 	const char *dlq;
+	const char *to;			/* --to, or NULL: each one's own topic */
+	bool skip_bad;			/* --skip-bad */
 	struct mqdev_producer *p;
 	char topic[MQDEV_NAME_SIZE];	/* @p's */
 	int error;			/* its last ack's */
-	uint64_t done;
+	uint64_t done, forged, bad;
 };
 
 static void redrive_ack(void *ctx, const struct mqdev_ack *ack)
@@ -2995,97 +3006,148 @@ static void redrive_ack(void *ctx, const struct mqdev_ack *ack)
 	((struct redrive *)ctx)->error = ack->error;
 }
 
-/* A producer of @topic: the one open if it is that topic's. */
-static void redrive_producer(struct redrive *r, const char *topic)
+/* A producer of @topic: the one open if it is that topic's.  0 or -errno. */
+static int redrive_producer(struct redrive *r, const char *topic)
 {
 	LIBMQDEV_OPTS(mqdev_producer_opts, popts, .ack_fn = redrive_ack,
 		      .ack_ctx = r);
+	int err;
 
 	if (r->p && !strcmp(r->topic, topic))
-		return;
+		return 0;
 	mqdev_producer_free(r->p);
 	r->p = NULL;
-	check(mqdev_producer_new(topic, &popts, &r->p), "redrive to", topic);
+	err = mqdev_producer_new(topic, &popts, &r->p);
+	if (err < 0)
+		return err;
 	snprintf(r->topic, sizeof(r->topic), "%s", topic);
+	return 0;
 }
 
-/* The dead letter's key, value and own headers, back where it came from. */
-static int redrive_one(void *ctx, const struct mqdev_record *rec)
+/* Send the dead letter @rec from @d; 0 or -errno. */
+static int redrive_send(struct redrive *r, const struct mqdev_record *rec,
+			const struct dead_letter *d)
 {
 	LIBMQDEV_OPTS(mqdev_send_opts, so);
 	struct mqdev_header hdrs[256], h;
 	struct mqdev_header_iter it = {};
-	struct redrive *r = ctx;
-	struct dead_letter d;
 	const void *value;
 	uint32_t len;
 	int err;
 
-	dead_letter_read(rec, &d);
-	if (!d.ok || mqdev_record_payload(rec, &value, &len))
-		die("dlq redrive: %u/%" PRIu64 " of '%s' is not a dead letter",
-		    rec->partition, (uint64_t)rec->offset, r->dlq);
+	if (mqdev_record_payload(rec, &value, &len))
+		return -EBADMSG;
 	while ((err = mqdev_record_header_next(rec, &it, &h)) > 0) {
 		if (dead_header(&h))
 			continue;
 		if (so.nr_headers == sizeof(hdrs) / sizeof(hdrs[0]))
-			die("dlq redrive: too many headers in %u/%" PRIu64,
-			    rec->partition, (uint64_t)rec->offset);
+			return -E2BIG;
 		hdrs[so.nr_headers++] = h;
 	}
 	so.headers = hdrs;
 	so.flags = rec->flags & (MQDEV_MSG_NULL_KEY | MQDEV_MSG_NULL_VALUE);
-	redrive_producer(r, d.topic);
+	err = redrive_producer(r, r->to ? r->to : d->topic);
+	if (err)
+		return err;
 	r->error = 0;
+	/* Into another topic its key picks the partition, as in a produce. */
 	err = mqdev_producer_send_opts(r->p, mqdev_record_key(rec),
-				       rec->key_len, value, len, d.partition,
-				       NULL, &so);
+				       rec->key_len, value, len,
+				       r->to ? MQDEV_PARTITION_ANY :
+				       d->partition, NULL, &so);
 	if (!err)
 		err = mqdev_producer_flush(r->p) < 0 ? -EIO : r->error;
-	if (err)
-		die("dlq redrive: %u/%" PRIu64 " to '%s' partition %u: %s",
-		    rec->partition, (uint64_t)rec->offset, d.topic,
-		    d.partition, explain(err));
+	return err;
+}
+
+/*
+ * The dead letter's key, value and own headers, back where it came from
+ * (or to --to).  A record the kernel did not write as a dead letter is
+ * skipped, whatever headers it has: anyone who may produce to the
+ * dead-letter topic could have forged them.  Return: 0 when it may be
+ * committed past, or the error that stopped it being sent.
+ */
+static int redrive_one(struct redrive *r, const struct mqdev_record *rec)
+{
+	const char *to;
+	struct dead_letter d;
+	int err;
+
+	dead_letter_read(rec, &d);
+	if (!(rec->flags & MQDEV_RECORD_DEAD_LETTER) || !d.ok) {
+		fprintf(stderr, "mqctl: dlq redrive: %u/%" PRIu64 " of '%s' "
+			"skipped: not a dead letter the kernel wrote\n",
+			rec->partition, (uint64_t)rec->offset, r->dlq);
+		r->forged++;
+		return 0;
+	}
+	to = r->to ? r->to : d.topic;
+	err = redrive_send(r, rec, &d);
+	if (err) {
+		fprintf(stderr, "mqctl: dlq redrive: %u/%" PRIu64 " of '%s' "
+			"to '%s': %s%s\n", rec->partition,
+			(uint64_t)rec->offset, r->dlq, to,
+			err == -E2BIG ? "more than 256 headers" : explain(err),
+			r->skip_bad ? ": skipped (--skip-bad)" :
+			": stopped before it (--skip-bad goes past it)");
+		r->bad++;
+		return r->skip_bad ? 0 : err;
+	}
 	if (!json)
 		printf("%u\t%" PRIu64 "\t-> %s/%u\n", rec->partition,
-		       (uint64_t)rec->offset, d.topic, d.partition);
+		       (uint64_t)rec->offset, to, d.partition);
 	r->done++;
 	return 0;
 }
+
+static const char redrive_usage[] =
+	"dlq redrive: DLQ_TOPIC [--group G] [--timeout MS] [--to TOPIC] "
+	"[--skip-bad]";
 
 static int dlq_redrive(const char *topic, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "group", required_argument, NULL, 'g' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "skip-bad", no_argument, NULL, 'S' },
 		{}
 	};
 	struct redrive r = { .dlq = topic };
 	const char *group = "mqctl-redrive";
 	const struct mqdev_record *rec;
 	struct mqdev_consumer *c;
-	int opt, timeout = 500;
+	int opt, timeout = 500, err = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "g:t:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "g:t:T:S", opts, NULL)) != -1) {
 		if (opt == 'g')
 			group = optarg;
 		else if (opt == 't')
 			timeout = parse_number(optarg, "--timeout", false);
+		else if (opt == 'T')
+			r.to = optarg;
+		else if (opt == 'S')
+			r.skip_bad = true;
 		else
-			die("dlq redrive: DLQ_TOPIC [--group G] [--timeout MS]");
+			die("%s", redrive_usage);
 	}
+	if (optind != argc)
+		die("%s", redrive_usage);
 	check(mqdev_consumer_new(topic, NULL, &c), "read dead letters of",
 	      topic);
 	check(mqdev_consumer_join(c, group, MQDEV_SEEK_EARLIEST), "join group",
 	      group);
 	/*
 	 * Committed after each dead letter: a redrive cut short repeats at
-	 * most the one it was on (at least once, as the groups are).
+	 * most the one it was on (at least once, as the groups are).  One it
+	 * cannot send is not committed past unless --skip-bad says so.
 	 */
-	while (!stop && mqdev_consumer_wait(c, timeout) > 0) {
+	while (!err && !stop && mqdev_consumer_wait(c, timeout) > 0) {
 		while ((rec = mqdev_consumer_peek(c))) {
-			redrive_one(&r, rec);
+			err = redrive_one(&r, rec);
+			if (err)
+				break;
 			check(mqdev_consumer_release(c), "read dead letters of",
 			      topic);
 			check(mqdev_consumer_commit(c), "commit redrive group",
@@ -3096,10 +3158,12 @@ static int dlq_redrive(const char *topic, int argc, char **argv)
 	mqdev_consumer_free(c);
 	mqdev_producer_free(r.p);
 	if (json)
-		printf("{\"redriven\":%" PRIu64 "}\n", r.done);
+		printf("{\"redriven\":%" PRIu64 ",\"not_dead_letters\":%" PRIu64
+		       ",\"failed\":%" PRIu64 "}\n", r.done, r.forged, r.bad);
 	else
-		printf("redriven\t%" PRIu64 "\n", r.done);
-	return 0;
+		printf("redriven\t%" PRIu64 "\nnot dead letters\t%" PRIu64
+		       "\nfailed\t%" PRIu64 "\n", r.done, r.forged, r.bad);
+	return err ? 1 : 0;
 }
 
 static int cmd_dlq(int argc, char **argv)

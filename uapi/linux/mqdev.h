@@ -723,6 +723,14 @@ struct mqdev_record {
  * mqdev_send_opts.ttl_ns); the kernel checks only that it is there.
  */
 #define MQDEV_RECORD_EXPIRES	_BITUL(6)
+/*
+ * A dead letter (see MQDEV_IOC_SHARE_JOIN's struct mqdev_share_dlq): only
+ * the kernel sets it, on the records it writes into a dead-letter topic, so
+ * a reader (mqctl dlq redrive) can tell them from a record anyone allowed
+ * to produce to that topic wrote with the same headers.  A producer, an
+ * exchange binding or a scheduled message that sets it gets EINVAL.
+ */
+#define MQDEV_RECORD_DEAD_LETTER	_BITUL(7)
 #define MQDEV_RECORD_PRODUCER_FLAGS \
 	(MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE | \
 	 MQDEV_RECORD_HEADERS | MQDEV_RECORD_EXPIRES)
@@ -817,20 +825,27 @@ struct mqdev_share_join {
  * every record rejected by a member or past the group's max_deliveries; the
  * maker must be allowed to produce to it, and it may not be the group's
  * own topic (EINVAL) nor a single writer's (EOPNOTSUPP).  A release without
- * a back-off waits @backoff_ms[count - 1] (the last level past the end;
- * RocketMQ's 10 s, 30 s, 1 m, 2 m, ...) when @nr_backoff is not 0.
- * Documentation/mqdev.rst, "Dead-letter topics", has what a dead letter
- * carries.
+ * a back-off waits @backoff_ms[count - 1] (the last level past the end)
+ * when @nr_backoff is not 0: room for RocketMQ's 18 delay levels, 1 s 5 s
+ * 10 s 30 s 1 m 2 m ... 10 m 20 m 30 m 1 h 2 h.  @size is sizeof() the
+ * caller's struct (extensible: a larger one must have zeroes past the
+ * kernel's, E2BIG if not; a smaller one, from MQDEV_SHARE_DLQ_SIZE_VER0 up,
+ * has zeroes added).  Documentation/mqdev.rst, "Dead-letter topics", has
+ * what a dead letter carries.
  */
-#define MQDEV_SHARE_BACKOFF_LEVELS	16
+#define MQDEV_SHARE_BACKOFF_LEVELS	18
 
 struct mqdev_share_dlq {
+	__u32	size;		/* sizeof(struct mqdev_share_dlq) */
 	char	topic[MQDEV_NAME_SIZE];
 	__u32	flags;		/* none defined yet */
 	__u32	nr_backoff;	/* levels of @backoff_ms, at most _LEVELS */
 	__u32	backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS]; /* each <= _MAX_BACKOFF_MS */
+	__u32	pad;		/* zero */
 	__u64	reserved;
 };
+
+#define MQDEV_SHARE_DLQ_SIZE_VER0	168	/* the first */
 
 /*
  * MQDEV_IOC_SHARE_DLQ_INFO, on a consuming handle: a share group's
@@ -865,7 +880,7 @@ struct mqdev_share_dlq_info {
 #define MQDEV_SHARE_MIN_LOCK_MS		10
 #define MQDEV_SHARE_MAX_LOCK_MS		3600000		/* an hour */
 #define MQDEV_SHARE_MAX_DELIVERIES	1000
-#define MQDEV_SHARE_MAX_BACKOFF_MS	3600000
+#define MQDEV_SHARE_MAX_BACKOFF_MS	86400000	/* a day */
 #define MQDEV_SHARE_ACQUIRE_MAX		256
 
 /* One record acquired: its place in the partition's ring mapping. */
@@ -901,6 +916,15 @@ struct mqdev_share_acquire {
 #define MQDEV_SHARE_REJECT	3	/* put aside, never delivered again */
 
 /*
+ * struct mqdev_share_ack.flags: MQDEV_SHARE_ACK_NOW, with RELEASE and no
+ * @backoff_ms only (else EINVAL), makes the records available at once
+ * whatever the group's back-off schedule (RabbitMQ's nack requeue=true):
+ * with a schedule, a @backoff_ms of 0 means "the schedule's level".
+ */
+#define MQDEV_SHARE_ACK_NOW	_BITUL(0)
+#define MQDEV_SHARE_ACK_FLAGS	MQDEV_SHARE_ACK_NOW
+
+/*
  * MQDEV_IOC_SHARE_ACK: every record of [@first, @last) of @partition, all
  * acquired by this member and still locked (else ESTALE, nothing changed;
  * outside the in-flight window, ERANGE), is accepted, released or rejected.
@@ -911,7 +935,7 @@ struct mqdev_share_ack {
 	__u32	partition;
 	__u32	type;		/* MQDEV_SHARE_* */
 	__u32	backoff_ms;	/* RELEASE only, else 0 */
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_SHARE_ACK_* */
 	__u64	reserved[2];
 };
 
