@@ -839,6 +839,8 @@ static void share_dlq(struct fuzzer *f, struct mqdev_share_dlq *dlq)
 	uint32_t i;
 
 	memset(dlq, 0, sizeof(*dlq));
+	/* mostly the size this build knows; now and then a wrong one */
+	dlq->size = chance(f, 90) ? sizeof(*dlq) : number(f);
 	if (chance(f, 80))
 		snprintf(dlq->topic, sizeof(dlq->topic), "f%c%u",
 			 chance(f, 80) ? 's' : 'z', below(f, NR_NAMES));
