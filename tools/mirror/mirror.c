@@ -608,8 +608,6 @@ static void shutdown_links(void)
 
 	out_flush(10000);
 	for (l = config.links; l; l = l->next) {
-		if (l->dir == DIR_OUT && l->ready && l->transactional)
-			txn_commit(l, 10000);
 		if (l->dir == DIR_OUT && l->ready)
 			out_confirm(l);
 		if (l->dir == DIR_IN && l->ready) {

@@ -72,9 +72,7 @@ struct link {
 	bool transactional;
 	char *txn_id;		/* Kafka's transactional.id */
 	rd_kafka_t *rk_tx;	/* the link's own producer, of that id */
-	int tx_state;		/* TX_* */
-	uint32_t tx_records;	/* produced in the open transaction */
-	uint64_t tx_bytes;
+	uint64_t tx_bytes;	/* produced in the open transaction */
 	uint64_t tx_commits;
 	bool tx_fatal;		/* librdkafka said the producer is done for */
 
@@ -131,8 +129,6 @@ int kafka_partitions(rd_kafka_t *rk, const char *topic, uint32_t *count,
 int config_load(struct config *cfg, const char *path);
 void config_free(struct config *cfg);
 
-enum { TX_IDLE, TX_OPEN, TX_COMMITTING };
-
 /* out.c */
 int out_init(const struct config *cfg);
 int out_start(struct link *l);
@@ -152,7 +148,7 @@ int txn_start(const struct config *cfg, struct link *l);
 void txn_stop(struct link *l);
 int txn_begin(struct link *l);
 int txn_turn(struct link *l);
-int txn_commit(struct link *l, int timeout_ms);
+int txn_commit(struct link *l);
 
 /* in.c */
 int in_start(const struct config *cfg, struct link *l);

@@ -40,9 +40,7 @@
 #define PROBE_TIMEOUT_MS	5000
 #define MAX_INFLIGHT		20000	/* records produced, not acknowledged */
 #define DRAIN_MAX		4096	/* records from one topic per turn */
-#define TXN_MAX_RECORDS		DRAIN_MAX	/* in one transaction */
-#define TXN_MAX_BYTES		(16u << 20)
-#define COMMIT_TIMEOUT_MS	10000	/* the loop waits for a commit */
+#define TXN_MAX_BYTES		(16u << 20)	/* in one transaction */
 
 static rd_kafka_t *rk;		/* the one producer of every outbound link */
 static rd_kafka_t *probe;	/* reads the last record of a partition */
@@ -416,6 +414,12 @@ static int out_topic_check(struct link *l)
 	return l->parts ? 0 : -ENOMEM;
 }
 
+/* The producer a link's records go through: its own when transactional. */
+static rd_kafka_t *out_producer(const struct link *l)
+{
+	return l->rk_tx ? l->rk_tx : rk;
+}
+
 /**
  * out_start() - attach an outbound link as a replica, where Kafka ends
  * @l: the link
@@ -440,8 +444,7 @@ int out_start(struct link *l)
 	err = out_position(l);
 	if (err)
 		return err;
-	l->rkt = rd_kafka_topic_new(l->rk_tx ? l->rk_tx : rk, l->kafka_topic,
-				    NULL);
+	l->rkt = rd_kafka_topic_new(out_producer(l), l->kafka_topic, NULL);
 	if (!l->rkt)
 		return link_fail(l, -ENOMEM, "kafka topic handle"), -ENOMEM;
 	return 0;
@@ -490,7 +493,7 @@ static rd_kafka_headers_t *record_headers(struct link *l,
 static rd_kafka_resp_err_t produce_record(struct link *l,
 					  const struct mqdev_record *rec)
 {
-	rd_kafka_t *k = l->rk_tx ? l->rk_tx : rk;
+	rd_kafka_t *k = out_producer(l);
 	const void *key = NULL, *val = NULL;
 	rd_kafka_headers_t *hdrs;
 	rd_kafka_resp_err_t err;
@@ -517,12 +520,14 @@ static rd_kafka_resp_err_t produce_record(struct link *l,
 	return err;
 }
 
-/* Room for one more record: in flight, or in the open transaction. */
-static bool out_room(const struct link *l)
+/*
+ * Room for one more record: in flight, or in the transaction this turn
+ * opened (@open; its records are bounded by the turn's DRAIN_MAX).
+ */
+static bool out_room(const struct link *l, bool open)
 {
 	if (l->rk_tx)
-		return l->tx_records < TXN_MAX_RECORDS &&
-		       l->tx_bytes < TXN_MAX_BYTES;
+		return !open || l->tx_bytes < TXN_MAX_BYTES;
 	return inflight < MAX_INFLIGHT;
 }
 
@@ -534,7 +539,6 @@ static void out_taken(struct link *l, const struct mqdev_record *rec)
 	mp->inflight++;
 	mp->next = rec->offset + 1;
 	if (l->rk_tx) {
-		l->tx_records++;
 		l->tx_bytes += rec->key_len + mqdev_record_value_len(rec);
 	} else {
 		inflight++;
@@ -556,18 +560,22 @@ int out_drain(struct link *l)
 {
 	const struct mqdev_record *rec;
 	rd_kafka_resp_err_t kerr;
+	bool open = false;	/* a transaction, until this turn commits it */
 	int n = 0, err;
 
 	err = l->rk_tx ? txn_turn(l) : 0;
 	if (err)
 		return err;
 	l->stalled = false;
-	while (n < DRAIN_MAX && out_room(l)) {
+	while (n < DRAIN_MAX && out_room(l, open)) {
 		rec = mqdev_consumer_peek(l->rep);
 		if (!rec)
 			break;
-		if (l->rk_tx && l->tx_state == TX_IDLE && txn_begin(l))
-			return -EIO;
+		if (l->rk_tx && !open) {
+			if (txn_begin(l))
+				return -EIO;
+			open = true;
+		}
 		kerr = produce_record(l, rec);
 		if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			l->stalled = true;
@@ -583,7 +591,7 @@ int out_drain(struct link *l)
 		out_taken(l, rec);
 		n++;
 	}
-	if (!out_room(l))
+	if (!out_room(l, open))
 		l->stalled = true;
 	err = mqdev_consumer_error(l->rep);
 	if (err) {
@@ -591,18 +599,12 @@ int out_drain(struct link *l)
 		return err;
 	}
 	/* the turn's reading is over: its transaction commits */
-	if (l->rk_tx) {
-		err = txn_commit(l, COMMIT_TIMEOUT_MS);
+	if (open) {
+		err = txn_commit(l);
 		if (err)
 			return err;
 	}
 	return n;
-}
-
-/* A transaction of the link's is open: nothing of it is acknowledged. */
-static bool out_busy(const struct link *l)
-{
-	return l->rk_tx && l->tx_state != TX_IDLE;
 }
 
 /**
@@ -623,7 +625,7 @@ void out_confirm(struct link *l)
 		mp = &l->parts[p];
 		upto = mp->acked;
 		pos = mqdev_consumer_position(l->rep, p);
-		if (!mp->inflight && !out_busy(l) && pos > upto)
+		if (!mp->inflight && pos > upto)
 			upto = pos;
 		if (upto < mp->confirmed)
 			continue;

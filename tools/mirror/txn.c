@@ -14,7 +14,7 @@
  * isolation.level=read_committed: that point is exact, nothing of a dead
  * instance can land after it, and no settle wait is needed.
  *
- * What one turn of the loop read (up to TXN_MAX_RECORDS records or
+ * What one turn of the loop read (up to its DRAIN_MAX records or
  * TXN_MAX_BYTES) is one transaction: begun with its first record, committed
  * once the turn is over.  The loop waits for the commit, up to
  * COMMIT_TIMEOUT_MS: a round trip to the coordinator once the records are
@@ -33,7 +33,7 @@
 #include "mirror.h"
 
 #define INIT_TIMEOUT_MS		10000
-#define COMMIT_TIMEOUT_MS	10000
+#define COMMIT_TIMEOUT_MS	10000	/* the loop waits for a commit */
 #define TXN_TIMEOUT		"60000"	/* transaction.timeout.ms */
 
 static void txn_delivered(rd_kafka_t *k, const rd_kafka_message_t *m,
@@ -123,7 +123,6 @@ int txn_start(const struct config *cfg, struct link *l)
 {
 	rd_kafka_error_t *e;
 
-	l->tx_state = TX_IDLE;
 	l->tx_fatal = false;
 	l->rk_tx = txn_producer(cfg, l);
 	if (!l->rk_tx)
@@ -153,7 +152,6 @@ void txn_stop(struct link *l)
 	rd_kafka_poll(l->rk_tx, 0);
 	rd_kafka_destroy(l->rk_tx);
 	l->rk_tx = NULL;
-	l->tx_state = TX_IDLE;
 	for (p = 0; l->parts && p < l->nparts; p++)
 		l->parts[p].inflight = 0;
 }
@@ -170,8 +168,6 @@ int txn_begin(struct link *l)
 
 	if (e)
 		return txn_failed(l, "begin_transaction", e);
-	l->tx_state = TX_OPEN;
-	l->tx_records = 0;
 	l->tx_bytes = 0;
 	return 0;
 }
@@ -183,7 +179,6 @@ static void txn_committed(struct link *l)
 
 	for (p = 0; p < l->nparts; p++)
 		l->parts[p].acked = l->parts[p].next;
-	l->tx_state = TX_IDLE;
 	l->tx_commits++;
 }
 
@@ -203,20 +198,16 @@ int txn_turn(struct link *l)
 }
 
 /**
- * txn_commit() - commit the open transaction, waiting for it
+ * txn_commit() - commit the transaction out_drain() opened, waiting for it
  * @l: a ready transactional link
- * @timeout_ms: how long to wait
  *
  * Return: 0, or -EIO after link_fail().
  */
-int txn_commit(struct link *l, int timeout_ms)
+int txn_commit(struct link *l)
 {
 	rd_kafka_error_t *e;
 
-	if (l->tx_state == TX_IDLE)
-		return 0;
-	l->tx_state = TX_COMMITTING;
-	e = rd_kafka_commit_transaction(l->rk_tx, timeout_ms);
+	e = rd_kafka_commit_transaction(l->rk_tx, COMMIT_TIMEOUT_MS);
 	if (e)
 		return txn_failed(l, "commit_transaction", e);
 	txn_committed(l);
