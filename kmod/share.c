@@ -736,8 +736,8 @@ static void share_expire_work(struct work_struct *work)
 
 /*
  * The group of the member @ioc's handle is, and the member's id, after the
- * request's check @err.  The member stays until the file is released, so
- * after no call on it has returned.
+ * request's check @err; -EIDRM once the topic is deleted.  The member stays
+ * until the file is released, so after no call on it has returned.
  */
 static struct mqdev_share *share_enter(struct mqdev_ioc *ioc, int err,
 				       u32 *member)
@@ -751,6 +751,8 @@ static struct mqdev_share *share_enter(struct mqdev_ioc *ioc, int err,
 	mutex_unlock(&ioc->h->lock);
 	if (!m)
 		return ERR_PTR(-EBADFD);
+	if (mqdev_topic_dead(ioc->topic))
+		return ERR_PTR(-EIDRM);
 	*member = m->id;
 	return m->sg;
 }
@@ -798,8 +800,6 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	sg = share_enter(ioc, acquire_check(req, ioc->topic), &member);
 	if (IS_ERR(sg))
 		return PTR_ERR(sg);
-	if (mqdev_topic_dead(ioc->topic))
-		return -EIDRM;
 	recs = kmalloc_array(req->count, sizeof(*recs), GFP_KERNEL);
 	if (!recs)
 		return -ENOMEM;
@@ -902,8 +902,6 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 	sg = share_enter(ioc, ack_check(req, ioc->topic), &member);
 	if (IS_ERR(sg))
 		return PTR_ERR(sg);
-	if (mqdev_topic_dead(ioc->topic))
-		return -EIDRM;
 	sp = &sg->parts[req->partition];
 
 	mutex_lock(&sg->lock);
