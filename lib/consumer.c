@@ -1083,7 +1083,7 @@ static bool consumer_ready(struct mqdev_consumer *c, uint32_t min_bytes)
 
 	if (c->held || c->buf_off < c->buf_len)
 		return true;
-	for (p = 0; p < c->attach.partitions; p++)
+	for (p = 0; c->hists && p < c->attach.partitions; p++)
 		if (c->parts[p].hist && c->parts[p].subscribed)
 			return true;
 	if (c->copy)
