@@ -1951,7 +1951,8 @@ static int share_describe(const char *group, const char *topic)
 		       (uint64_t)in.lost, (uint64_t)in.rejected_total,
 		       "PARTITION", "START", "END", "AVAILABLE", "ACQUIRED",
 		       "ACKNOWLEDGED", "REJECTED");
-	for (p = 0; p < at.partitions; p++) {
+	print_share_part(&in, 0);	/* partition 0's, described above */
+	for (p = 1; p < at.partitions; p++) {
 		check(mqdev_share_describe(fd, group, p, &in),
 		      "describe share group", group);
 		print_share_part(&in, p);
