@@ -91,7 +91,8 @@ static void groups_changed(struct mqdev_topic *topic)
  * producers of a block topic wait for it, only if its maker may write the
  * topic: holding is a say over the producers, as MQDEV_SEEK_HOLD is (see
  * perm.c).  A reader's group reads as on an overwrite topic: lapped when it
- * falls behind, and told how much it lost.
+ * falls behind, and told how much it lost.  A share group's name is
+ * refused (EEXIST), for every way a group is made.
  */
 static struct mqdev_group *group_create(struct mqdev_topic *topic,
 					const char *name, kuid_t uid,
@@ -103,6 +104,9 @@ static struct mqdev_group *group_create(struct mqdev_topic *topic,
 	int err;
 
 	lockdep_assert_held(&topic->groups_lock);
+	/* One name, one kind of group: not a share group's (share.c). */
+	if (mqdev_share_named(topic, name))
+		return ERR_PTR(-EEXIST);
 	/* Share groups count against the same limit. */
 	if (topic->nr_groups + topic->nr_shares >=
 	    mqdev_limit(&max_topic_groups))
@@ -145,15 +149,12 @@ err_unhold:
 }
 
 /*
- * The caller's group: its own, holding if it may write the topic.  One
- * name, one kind of group: not a share group's (share.c).
+ * The caller's group: its own, holding if it may write the topic.
  */
 static struct mqdev_group *group_create_own(const struct sk_buff *nlskb,
 					    struct mqdev_topic *topic,
 					    const char *name, u32 reset)
 {
-	if (mqdev_share_named(topic, name))
-		return ERR_PTR(-EEXIST);
 	return group_create(topic, name, current_fsuid(),
 			    !mqdev_permits(nlskb, topic, NULL, MQDEV_ACT_HOLD),
 			    reset);
@@ -699,8 +700,7 @@ int mqdev_group_restore(struct mqdev_topic *topic, const char *name,
 	u32 i;
 
 	mutex_lock(&topic->groups_lock);
-	/* One name, one kind of group, as for any other group made. */
-	if (mqdev_group_find(topic, name) || mqdev_share_named(topic, name)) {
+	if (mqdev_group_find(topic, name)) {
 		err = -EEXIST;
 		goto out_unlock;
 	}
