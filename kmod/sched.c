@@ -15,8 +15,16 @@
  * costs O(log n) under the topic's xarray lock; firing, O(log n) per
  * message and one timer expiry per distinct due time; nothing scans.
  *
+ * On a durable topic its replica keeps them (MQDEV_IOC_SCHED_SNAPSHOT):
+ * each change (scheduled, cancelled, appended) counts in the serial the
+ * groups' commits count in, and SCHEDULE and SCHED_CANCEL wait for a
+ * replica in sync to confirm it as a commit does.  A snapshot is taken
+ * under run_lock, so that no message is half appended while the
+ * partitions' ends are read: one appended after it is past them.
+ *
  *   lock                      guards
- *   sched.ids' xa_lock        the queue, the ids, dead, nr, the timer's arming
+ *   sched.ids' xa_lock        the queue, the ids, dead, held, nr, the
+ *                             timer's arming
  *   sched.run_lock (mutex)    a message the work is appending: a cancel
  *                             waits for it, the work never frees under it
  *
@@ -176,7 +184,8 @@ static struct sched_msg *sched_peek_due(struct mqdev_sched *s, u64 *now)
 	xa_lock(&s->ids);
 	node = timerqueue_getnext(&s->queue);
 	*now = ktime_get_real_ns();
-	if (node && !s->dead) {
+	/* Held: the replica that stopped has them; nothing is appended. */
+	if (node && !s->dead && !s->held) {
 		if (node->expires <= *now)
 			m = container_of(node, struct sched_msg, node);
 		else
@@ -255,6 +264,9 @@ static void sched_work_fn(struct work_struct *work)
 	mutex_unlock(&s->run_lock);
 	if (n == SCHED_RUN_MAX)
 		queue_work(system_unbound_wq, &s->work);
+	/* Its replica drops them from what it keeps: no one waits for it. */
+	if (n && (topic->flags & MQDEV_TOPIC_DURABLE))
+		mqdev_groups_bump(topic);
 	while (n--)
 		sched_msg_free(done[n]);
 }
@@ -377,20 +389,34 @@ static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
 	return 0;
 }
 
-/* Give @m an id and its place; the timer if it is the earliest. */
-static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due)
+/*
+ * Give @m its @id (0: a new one) and its place; the timer if it is the
+ * earliest.  -EEXIST for an @id taken.
+ */
+static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due,
+			u32 id)
 {
 	int err;
 
 	m->node.expires = due;
+	m->id = id;
 	xa_lock(&s->ids);
 	if (s->dead) {
 		err = -EIDRM;
 		goto out_unlock;
 	}
 	/* May let go of the lock to allocate: dead is looked at again. */
-	err = __xa_alloc_cyclic(&s->ids, &m->id, m, xa_limit_32b, &s->next_id,
-				GFP_KERNEL_ACCOUNT);
+	if (id) {
+		err = __xa_insert(&s->ids, id, m, GFP_KERNEL_ACCOUNT);
+		if (err == -EBUSY)
+			err = -EEXIST;
+		/* New ids go on after the restored ones. */
+		if (!err && id >= s->next_id)
+			s->next_id = id + 1;
+	} else {
+		err = __xa_alloc_cyclic(&s->ids, &m->id, m, xa_limit_32b,
+					&s->next_id, GFP_KERNEL_ACCOUNT);
+	}
 	if (err < 0)
 		goto out_unlock;
 	err = 0;
@@ -408,6 +434,19 @@ out_unlock:
 	return err;
 }
 
+/*
+ * On a durable topic, a change to its scheduled messages (or settings) is
+ * returned once a replica in sync kept it, as a group commit is: then a
+ * restart brings it back.  -EINTR for a signal: made, not known safe.
+ */
+static int sched_wait_safe(struct mqdev_topic *topic, u32 partition)
+{
+	if (!(topic->flags & MQDEV_TOPIC_DURABLE))
+		return 0;
+	return mqdev_groups_wait_safe(&topic->parts[partition],
+				      mqdev_groups_bump(topic));
+}
+
 /**
  * mqdev_schedule() - MQDEV_IOC_SCHEDULE: append a message at a set time
  * @ioc: the ioctl, on a handle attached to produce
@@ -418,7 +457,8 @@ out_unlock:
  * MQDEV_SCHED_MAX_DELAY from now; -EMSGSIZE for a message larger than the
  * topic's max_record; -EDQUOT past the user's limits, -ENOSPC past the
  * module's; -EIDRM for a deleted topic; -EOPNOTSUPP for a single-writer
- * topic; -EFAULT; -ENOMEM.
+ * topic; -EFAULT; -ENOMEM; on a durable topic, scheduled but not yet known
+ * safe, -EINTR for a signal (see mqdev_groups_wait_safe()).
  */
 long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 {
@@ -444,15 +484,16 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 		kvfree(m);
 		goto out_refused;
 	}
-	err = sched_insert(&topic->sched, m, due);
+	err = sched_insert(&topic->sched, m, due, 0);
 	if (err) {
 		sched_msg_free(m);
 		goto out_refused;
 	}
+	/* @m may be appended and freed from here on. */
 	req->id = m->id;
 	req->due = due;
 	req->msg.offset = MQDEV_OFFSET_UNKNOWN;
-	return 0;
+	return sched_wait_safe(topic, req->msg.partition);
 
 out_refused:
 	mqdev_stats_refused(topic, MQDEV_PARTITION_ANY, err);
@@ -466,7 +507,8 @@ out_refused:
  *
  * Return: 0; -EINVAL for flags or reserved set; -ENOENT for no such
  * message scheduled; -EPERM for a caller who neither scheduled it nor owns
- * the topic and has no CAP_SYS_ADMIN.
+ * the topic and has no CAP_SYS_ADMIN; on a durable topic, cancelled but
+ * not yet known safe, -EINTR for a signal.
  */
 long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 {
@@ -475,6 +517,7 @@ long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 	bool owner = !mqdev_permits(NULL, topic, NULL, MQDEV_ACT_TOPIC_DELETE);
 	kuid_t uid = current_fsuid();
 	struct sched_msg *m;
+	u32 partition = 0;
 	int err = 0;
 
 	if (req->flags || req->reserved)
@@ -493,13 +536,21 @@ long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 		sched_unlink(s, m);
 	xa_unlock(&s->ids);
 	mutex_unlock(&s->run_lock);
-	if (!err)
-		sched_msg_free(m);
-	return err;
+	if (err)
+		return err;
+	partition = m->partition;
+	sched_msg_free(m);
+	return sched_wait_safe(topic, partition);
 }
 
-/* Every partition's control page says it too, for mapped readers. */
-static void topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
+/**
+ * mqdev_topic_ttl_set() - set a topic's TTL
+ * @topic: the topic
+ * @ttl: ns, at most MQDEV_TTL_MAX; 0 for none
+ *
+ * Every partition's control page says it too, for mapped readers.
+ */
+void mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
 {
 	u32 i;
 
@@ -516,7 +567,8 @@ static void topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
  * Return: 0; -EINVAL for unknown flags, reserved fields set or a bad name;
  * -ENOENT for no such topic; -EACCES without read permission (to read),
  * -EPERM for a caller who does not own it and has no CAP_SYS_ADMIN (to
- * set).
+ * set); on a durable topic, set but not yet known safe, -EINTR for a
+ * signal.
  */
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
 {
@@ -533,11 +585,14 @@ int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
 				MQDEV_ACT_TOPIC_DELETE : MQDEV_ACT_CONSUME);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
-	if (req->flags & MQDEV_CONFIG_TTL)
-		topic_ttl_set(topic, req->ttl_ns);
+	if (req->flags & MQDEV_CONFIG_TTL) {
+		mqdev_topic_ttl_set(topic, req->ttl_ns);
+		/* Its replica keeps it in TOPIC@config. */
+		err = sched_wait_safe(topic, 0);
+	}
 	req->ttl_ns = READ_ONCE(topic->ttl_ns);
 	mqdev_topic_put(topic);
-	return 0;
+	return err;
 }
 
 static void sched_info(const struct sched_msg *m, struct mqdev_sched_info *info)
@@ -608,5 +663,183 @@ long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req)
 	kvfree(infos);
 	req->expired = atomic64_read(&s->expired);
 	req->dropped = atomic64_read(&s->dropped);
+	return err;
+}
+
+/* ---- kept by a durable topic's replica ---------------------------------- */
+
+/* The most a snapshot call may take: its page, or the largest message. */
+static u64 sched_snap_room(const struct mqdev_topic *topic)
+{
+	return max_t(u64, MQDEV_SCHED_SNAPSHOT_MAX,
+		     MQDEV_SCHED_ENTRY_SPACE(0, topic->max_record));
+}
+
+/* @m as a snapshot has it, at @e: the xa_lock is held. */
+static void sched_entry_fill(const struct sched_msg *m,
+			     struct mqdev_sched_entry *e, u64 space)
+{
+	u64 len = (u64)m->key_len + m->value_len;
+
+	e->id = m->id;
+	e->due = m->node.expires;
+	e->partition = m->partition;
+	e->uid = from_kuid_munged(current_user_ns(), m->uid);
+	e->flags = m->flags;
+	e->key_len = m->key_len;
+	e->value_len = m->value_len;
+	e->reserved = 0;
+	memcpy(e + 1, m->data, len);
+	memset((u8 *)(e + 1) + len, 0, space - sizeof(*e) - len);
+}
+
+/*
+ * Messages from @req->start on into @buf, @room bytes, and the hold;
+ * run_lock is held.  Return: the bytes filled.
+ */
+static u32 sched_snap_gather(struct mqdev_sched *s,
+			     struct mqdev_sched_snapshot *req, u8 *buf,
+			     u32 room, bool *released)
+{
+	struct sched_msg *m;
+	unsigned long id;
+	u32 used = 0;
+	u64 space;
+
+	req->next = 0;
+	req->need = 0;
+	req->count = 0;
+	xa_lock(&s->ids);
+	xa_for_each_start(&s->ids, id, m, req->start) {
+		space = MQDEV_SCHED_ENTRY_SPACE(m->key_len, m->value_len);
+		if (space > room - used) {
+			req->next = id;
+			if (!req->count)
+				req->need = space;
+			break;
+		}
+		sched_entry_fill(m, (void *)(buf + used), space);
+		used += space;
+		req->count++;
+	}
+	*released = s->held && !(req->flags & MQDEV_SCHED_SNAPSHOT_HOLD);
+	s->held = req->flags & MQDEV_SCHED_SNAPSHOT_HOLD;
+	xa_unlock(&s->ids);
+	return used;
+}
+
+static int sched_snap_check(struct mqdev_ioc *ioc,
+			    const struct mqdev_sched_snapshot *req)
+{
+	if (!ioc->h->replica)
+		return -EBADF;
+	if ((req->flags & ~MQDEV_SCHED_SNAPSHOT_FLAGS) || req->reserved ||
+	    req->reserved2[0] || req->reserved2[1] ||
+	    (req->ends && req->ends_count != ioc->topic->nr_parts) ||
+	    (!req->ends && req->ends_count))
+		return -EINVAL;
+	return req->size > sched_snap_room(ioc->topic) ? -EMSGSIZE : 0;
+}
+
+/**
+ * mqdev_sched_snapshot() - MQDEV_IOC_SCHED_SNAPSHOT: what to keep
+ * @ioc: the ioctl, on a replica handle
+ * @req: the request; what was found goes back in it
+ *
+ * Gathered into a kernel buffer under the topic's xa_lock, copied out
+ * after it.  Under run_lock throughout, so that the partitions' ends said
+ * are those at the gathering.
+ *
+ * Return: 0; -EBADF on a handle that is no replica; -EINVAL for unknown
+ * flags, reserved fields set or a bad @ends_count; -EMSGSIZE for a @size
+ * past what one call may take; -ENOMEM; -EFAULT.
+ */
+long mqdev_sched_snapshot(struct mqdev_ioc *ioc,
+			  struct mqdev_sched_snapshot *req)
+{
+	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_sched *s = &topic->sched;
+	u64 *ends = NULL;
+	u8 *buf = NULL;
+	bool released;
+	int err;
+	u32 used, i;
+
+	err = sched_snap_check(ioc, req);
+	if (err)
+		return err;
+	buf = req->size ? kvmalloc(req->size, GFP_KERNEL) : NULL;
+	if (req->ends)
+		ends = kvcalloc(topic->nr_parts, sizeof(*ends), GFP_KERNEL);
+	if ((req->size && !buf) || (req->ends && !ends)) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	/* Before gathering: every change counted in it is in what is. */
+	req->serial = mqdev_groups_serial(topic);
+	mutex_lock(&s->run_lock);
+	for (i = 0; ends && i < topic->nr_parts; i++)
+		ends[i] = READ_ONCE(topic->parts[i].next_offset);
+	used = sched_snap_gather(s, req, buf, req->size, &released);
+	mutex_unlock(&s->run_lock);
+	if (released)
+		queue_work(system_unbound_wq, &s->work);
+	if (copy_to_user(u64_to_user_ptr(req->buf), buf, used) ||
+	    (ends && copy_to_user(u64_to_user_ptr(req->ends), ends,
+				  topic->nr_parts * sizeof(*ends))))
+		err = -EFAULT;
+	req->size = used;
+out_free:
+	kvfree(ends);
+	kvfree(buf);
+	return err;
+}
+
+/* A restored message's request, as it was when it was scheduled. */
+static int sched_restore_check(struct mqdev_topic *topic,
+			       const struct mqdev_sched_restore *req)
+{
+	if (req->flags || req->reserved[0] || req->reserved[1] ||
+	    !req->id || req->id > U32_MAX ||
+	    req->msg.partition >= topic->nr_parts ||
+	    req->msg.sequence || req->msg.status)
+		return -EINVAL;
+	if (req->due > ktime_get_real_ns() + MQDEV_SCHED_MAX_DELAY)
+		return -ERANGE;
+	return mqdev_msg_check(topic, &req->msg, false);
+}
+
+/**
+ * mqdev_sched_restore() - schedule a kept message again
+ * @topic: the topic being restored
+ * @req: the message, its id, due time and owner
+ * @uid: its owner, who is charged for it
+ *
+ * Return: 0; -EINVAL for a bad request; -ERANGE for a due time past
+ * MQDEV_SCHED_MAX_DELAY from now; -EMSGSIZE; -EEXIST for an id taken;
+ * -EDQUOT or -ENOSPC past the limits; -EIDRM; -EFAULT; -ENOMEM.
+ */
+int mqdev_sched_restore(struct mqdev_topic *topic,
+			const struct mqdev_sched_restore *req, kuid_t uid)
+{
+	struct mqdev_msg msg = req->msg;
+	struct sched_msg *m;
+	int err;
+
+	err = sched_restore_check(topic, req);
+	if (err)
+		return err;
+	err = sched_msg_make(topic, &msg, &m);
+	if (err)
+		return err;
+	m->uid = uid;
+	err = sched_charge(m);
+	if (err) {
+		kvfree(m);
+		return err;
+	}
+	err = sched_insert(&topic->sched, m, req->due, req->id);
+	if (err)
+		sched_msg_free(m);
 	return err;
 }

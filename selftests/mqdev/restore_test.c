@@ -98,7 +98,7 @@ TEST_F(restore, bad_requests_change_nothing)
 	bad.uid = (uint32_t)-1;				/* no such user */
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &bad));
 	bad = self->req;
-	bad.reserved[1] = 1;
+	bad.reserved = 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &bad));
 	bad = self->req;
 	bad.parts = 8;					/* not mapped */
