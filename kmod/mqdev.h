@@ -527,6 +527,7 @@ long mqdev_sched_restore_ioc(struct mqdev_ioc *ioc,
 int mqdev_sched_restore(struct mqdev_topic *topic,
 			const struct mqdev_sched_restore *req, kuid_t uid);
 void mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl);
+void mqdev_sched_open(struct mqdev_topic *topic);
 bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req);
 

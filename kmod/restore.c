@@ -151,6 +151,8 @@ int mqdev_topic_open(struct net *net, const struct mqdev_topic_id *req)
 	mutex_lock(&topic->restore_lock);
 	WRITE_ONCE(topic->restoring, false);
 	mutex_unlock(&topic->restore_lock);
+	/* What came due while it was restored is appended now. */
+	mqdev_sched_open(topic);
 	mqdev_topic_put(topic);
 	return 0;
 }

@@ -178,14 +178,19 @@ static void sched_arm(struct mqdev_sched *s, u64 due)
  */
 static struct sched_msg *sched_peek_due(struct mqdev_sched *s, u64 *now)
 {
+	struct mqdev_topic *topic = container_of(s, struct mqdev_topic, sched);
 	struct timerqueue_node *node;
 	struct sched_msg *m = NULL;
 
 	xa_lock(&s->ids);
 	node = timerqueue_getnext(&s->queue);
 	*now = ktime_get_real_ns();
-	/* Held: the replica that stopped has them; nothing is appended. */
-	if (node && !s->dead && !s->held) {
+	/*
+	 * Held (the replica that stopped has them), or the topic is being
+	 * restored: nothing is appended, until TOPIC_OPEN or the next
+	 * snapshot queue the work again.
+	 */
+	if (node && !s->dead && !s->held && !READ_ONCE(topic->restoring)) {
 		if (node->expires <= *now)
 			m = container_of(node, struct sched_msg, node);
 		else
@@ -667,6 +672,15 @@ long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req)
 }
 
 /* ---- kept by a durable topic's replica ---------------------------------- */
+
+/**
+ * mqdev_sched_open() - a restored topic is open: its messages may come due
+ * @topic: the topic
+ */
+void mqdev_sched_open(struct mqdev_topic *topic)
+{
+	queue_work(system_unbound_wq, &topic->sched.work);
+}
 
 /* The most a snapshot call may take: its page, or the largest message. */
 static u64 sched_snap_room(const struct mqdev_topic *topic)
