@@ -691,18 +691,11 @@ static u64 sched_snap_room(const struct mqdev_topic *topic)
 
 /* @m as a snapshot has it, at @e: the xa_lock is held. */
 static void sched_entry_fill(const struct sched_msg *m,
-			     struct mqdev_sched_entry *e, u64 space)
+			     struct mqdev_sched_info *e, u64 space)
 {
 	u64 len = (u64)m->key_len + m->value_len;
 
-	e->id = m->id;
-	e->due = m->node.expires;
-	e->partition = m->partition;
-	e->uid = from_kuid_munged(current_user_ns(), m->uid);
-	e->flags = m->flags;
-	e->key_len = m->key_len;
-	e->value_len = m->value_len;
-	e->reserved = 0;
+	sched_info(m, e);
 	memcpy(e + 1, m->data, len);
 	memset((u8 *)(e + 1) + len, 0, space - sizeof(*e) - len);
 }

@@ -1056,6 +1056,24 @@ static int module_unload(void)
 }
 
 /*
+ * Stop the daemon cleanly, load the module again, start the daemon: 0, or
+ * the step that failed (1 to 4).
+ */
+static int reload_module(FIXTURE_DATA(persist) *self)
+{
+	if (daemon_stop(&self->d))
+		return 1;
+	close(self->fd);
+	self->fd = -1;
+	if (module_unload() || module_load())
+		return 2;
+	self->fd = mqdev_open();
+	if (self->fd < 0 || set_param("replica_lag_ms", LAG_MS))
+		return 3;
+	return daemon_start(&self->d) > 0 ? 0 : 4;
+}
+
+/*
  * Produce with acks=all as a named idempotent producer, commit a group,
  * reload the module, restart the daemon: the topic is back with its
  * offsets, the group where it committed, the producer's resend answered
@@ -1115,14 +1133,7 @@ TEST_F(persist, restore_after_reload)
 	ASSERT_EQ(0, mqdev_consumer_commit(c));
 	mqdev_consumer_free(c);
 
-	ASSERT_EQ(0, daemon_stop(&self->d));
-	close(self->fd);
-	ASSERT_EQ(0, module_unload());
-	ASSERT_EQ(0, module_load());
-	self->fd = mqdev_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, set_param("replica_lag_ms", LAG_MS));
-	ASSERT_GT(daemon_start(&self->d), 0);
+	ASSERT_EQ(0, reload_module(self));
 	for (i = 0; i < 100 && mqdev_topic_describe(self->fd, self->name,
 						    &info, pi, 2); i++)
 		sleep_ms(50);
@@ -1353,14 +1364,7 @@ TEST_F(persist, scheduled_messages_survive_a_reload)
 		sleep_ms(50);
 	ASSERT_EQ(SCHED_N - 1, sched_now(self->name, NULL, 0));
 
-	ASSERT_EQ(0, daemon_stop(&self->d));
-	close(self->fd);
-	ASSERT_EQ(0, module_unload());
-	ASSERT_EQ(0, module_load());
-	self->fd = mqdev_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, set_param("replica_lag_ms", LAG_MS));
-	ASSERT_GT(daemon_start(&self->d), 0);
+	ASSERT_EQ(0, reload_module(self));
 	ASSERT_TRUE(topic_back(self->fd, self->name)) {
 		log_dump(&self->d);
 	}

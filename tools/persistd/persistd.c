@@ -659,6 +659,18 @@ static void topic_kept_confirm(struct topic *t)
 		t->kept_confirmed = serial;
 }
 
+/* @what was kept (@err 0): confirm what is, and ask for EPOLLPRI again. */
+static void topic_kept(struct topic *t, int err, const char *what)
+{
+	if (err) {
+		say(LOG_ERR, "%s: keeping %s: %s: not confirmed", t->name, what,
+		    strerror(-err));
+		return;
+	}
+	topic_pri(t);
+	topic_kept_confirm(t);
+}
+
 /* The TTL changed (it counts in the serial): TOPIC@config says it anew. */
 static int topic_ttl_keep(struct topic *t)
 {
@@ -697,33 +709,16 @@ static void topic_groups(struct topic *t)
 		    strerror(-err));
 		return;
 	}
-	if (!t->sched_unsupported && !t->sched_pending) {
+	if (!t->sched_unsupported && !t->sched_pending)
 		err = topic_sched_start(t);
-		if (err) {
-			say(LOG_ERR, "%s: listing scheduled messages: %s: not "
-			    "confirmed", t->name, strerror(-err));
-			return;
-		}
-	}
-	topic_pri(t);
-	topic_kept_confirm(t);
+	topic_kept(t, err, "scheduled messages");
 }
 
 /* A snapshot whose ends the log reached replaces TOPIC@scheduled. */
 static void topic_sched_keep(struct topic *t)
 {
-	int err;
-
-	if (!t->sched_pending || !sched_ready(t))
-		return;
-	err = sched_write(t);
-	if (err) {
-		say(LOG_ERR, "%s: keeping scheduled messages: %s: not "
-		    "confirmed", t->name, strerror(-err));
-		return;
-	}
-	topic_pri(t);
-	topic_kept_confirm(t);
+	if (t->sched_pending && sched_ready(t))
+		topic_kept(t, sched_write(t), "scheduled messages");
 }
 
 /*

@@ -12,7 +12,7 @@
  * and the replica's EPOLLPRI is not asked for.
  *
  * The file: a header (magic, CRC-32C of the rest, count, bytes), then the
- * kernel's entries as the snapshot gave them: a struct mqdev_sched_entry,
+ * kernel's entries as the snapshot gave them: a struct mqdev_sched_info,
  * its key and value, padded to 8 bytes.  Binary: keys and values are.
  */
 #include <errno.h>
@@ -246,7 +246,7 @@ static int sched_read(const struct topic *t, char **buf, uint64_t *len)
 }
 
 /* Schedule the entry at @e again, @left bytes from it to the file's end. */
-static int sched_restore_one(struct topic *t, const struct mqdev_sched_entry *e,
+static int sched_restore_one(struct topic *t, const struct mqdev_sched_info *e,
 			     uint64_t left, uint64_t *space)
 {
 	struct mqdev_sched_restore req = {};
@@ -283,7 +283,7 @@ static int sched_restore_one(struct topic *t, const struct mqdev_sched_entry *e,
  */
 int restore_sched(struct topic *t)
 {
-	const struct mqdev_sched_entry *e;
+	const struct mqdev_sched_info *e;
 	uint64_t len = 0, pos = 0, space, n = 0, refused = 0;
 	char *buf = NULL;
 	int err;

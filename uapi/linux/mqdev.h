@@ -600,7 +600,8 @@ struct mqdev_sched_list {
  *
  * MQDEV_IOC_SCHED_SNAPSHOT, on a replica handle (EBADF otherwise): the
  * messages with an id at or past @start, in the order of their ids, each a
- * struct mqdev_sched_entry followed by its key and value, padded to 8 bytes
+ * struct mqdev_sched_info (its uid in the caller's namespace) followed by
+ * its key and value, padded to 8 bytes
  * (MQDEV_SCHED_ENTRY_SPACE()), as many as fit in @size bytes (at most
  * MQDEV_SCHED_SNAPSHOT_MAX, or the space of the largest record the topic
  * takes).  @next comes back as the @start that goes on (0: no more); with
@@ -613,19 +614,8 @@ struct mqdev_sched_list {
  * this one until a snapshot without it; the replica takes it when it
  * stops, so that what it kept and the log it wrote agree.
  */
-struct mqdev_sched_entry {
-	__u64	id;
-	__u64	due;		/* CLOCK_REALTIME ns */
-	__u32	partition;
-	__u32	uid;		/* who scheduled it, in the caller's namespace */
-	__u32	flags;		/* the record's MQDEV_RECORD_* */
-	__u32	key_len;
-	__u32	value_len;
-	__u32	reserved;
-};
-
 #define MQDEV_SCHED_ENTRY_SPACE(key_len, value_len) \
-	(sizeof(struct mqdev_sched_entry) + \
+	(sizeof(struct mqdev_sched_info) + \
 	 ((((__u64)(key_len) + (value_len)) + 7) & ~7ULL))
 #define MQDEV_SCHED_SNAPSHOT_HOLD	_BITUL(0)
 #define MQDEV_SCHED_SNAPSHOT_FLAGS	(MQDEV_SCHED_SNAPSHOT_HOLD)
