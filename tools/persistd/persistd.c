@@ -68,7 +68,8 @@ static const char usage[] =
 "  -f, --foreground    stay in the foreground, log to stderr\n"
 "  -h, --help          this text\n"
 "\n"
-"SIGTERM or SIGINT: write and sync what was taken, then exit.\n";
+"SIGTERM or SIGINT: hold durable topics' scheduled messages, write and\n"
+"sync what was taken and the scheduled messages, then exit.\n";
 
 /**
  * now_ms() - the time of day
