@@ -744,4 +744,113 @@ TEST_F(restore, scheduled_messages_and_the_ttl_come_back)
 	close(r);
 }
 
+/* ---- a durable topic's schedule waits for the replica, as a commit does -- */
+
+struct sched_args {
+	int fd;
+	struct mqdev_schedule req;
+	struct mqdev_sched_cancel cancel;
+};
+
+static long do_schedule(void *arg)
+{
+	struct sched_args *a = arg;
+
+	return xioctl(a->fd, MQDEV_IOC_SCHEDULE, &a->req);
+}
+
+static long do_cancel(void *arg)
+{
+	struct sched_args *a = arg;
+
+	return xioctl(a->fd, MQDEV_IOC_SCHED_CANCEL, &a->cancel);
+}
+
+/* The serial a snapshot of @r says, and how many messages it has. */
+static int snap_serial(int r, uint64_t *serial)
+{
+	struct mqdev_sched_snapshot s;
+	char buf[1024];
+	int err = snapshot(r, buf, sizeof(buf), 0, NULL, 0, &s);
+
+	*serial = s.serial;
+	return err ? err : (int)s.count;
+}
+
+static uint64_t serial_now(int r)
+{
+	uint64_t serial = 0;
+
+	snap_serial(r, &serial);
+	return serial;
+}
+
+/* @c returns only once replica @r confirmed; then it returned @want. */
+static void wait_for_replica(struct __test_metadata *_metadata, int r,
+			     struct call *c, int count, long want)
+{
+	uint64_t serial;
+
+	EXPECT_FALSE(call_done(c, 300));
+	EXPECT_TRUE(revents(r) & POLLPRI);
+	EXPECT_EQ(count, snap_serial(r, &serial));
+	EXPECT_EQ(0, confirm_groups(r, serial));
+	EXPECT_TRUE(call_done(c, 2000));
+	pthread_join(c->thread, NULL);
+	EXPECT_EQ(want, c->ret);
+	EXPECT_FALSE(revents(r) & POLLPRI);
+}
+
+/*
+ * With a replica in sync, SCHEDULE and SCHED_CANCEL return once it kept
+ * the change; a message appended at its due time is a change too (its
+ * replica drops it from what it keeps), which nobody waits for.
+ */
+TEST(schedules_wait_for_the_replica)
+{
+	const char *name = topic_name("schedwait");
+	struct mqdev_replica_confirm rc = {};
+	struct sched_args a = {};
+	uint64_t serial, kept;
+	struct call c;
+	int fd = mqdev_open(), r, i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
+				  MQDEV_TOPIC_DURABLE));
+	r = replica_of(name);
+	a.fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, r);
+	ASSERT_LE(0, a.fd);
+	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &rc));  /* in sync */
+
+	a.req.at = 60000000000LL;
+	a.req.flags = MQDEV_SCHED_RELATIVE;
+	mqdev_msg_init(&a.req.msg, NULL, 0, "later", 5, 0);
+	ASSERT_EQ(0, call_start(&c, do_schedule, &a));
+	wait_for_replica(_metadata, r, &c, 1, 0);
+
+	a.cancel.id = a.req.id;
+	ASSERT_EQ(0, call_start(&c, do_cancel, &a));
+	wait_for_replica(_metadata, r, &c, 0, 0);
+
+	/* due in 1.5 s: kept, then appended, which bumps the serial again */
+	a.req.at = 1500000000LL;
+	ASSERT_EQ(0, call_start(&c, do_schedule, &a));
+	wait_for_replica(_metadata, r, &c, 1, 0);
+	kept = serial_now(r);
+	for (i = 0; i < 80 && snap_serial(r, &serial); i++)
+		usleep(50000);
+	EXPECT_EQ(0, snap_serial(r, &serial));
+	EXPECT_LT(kept, serial);
+	EXPECT_TRUE(revents(r) & POLLPRI);
+	EXPECT_EQ(0, confirm_groups(r, serial));
+	EXPECT_FALSE(revents(r) & POLLPRI);
+
+	close(a.fd);
+	close(r);
+	EXPECT_EQ(0, mqdev_topic_delete(fd, name));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
