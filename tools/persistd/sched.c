@@ -73,18 +73,22 @@ static int sched_grow(struct topic *t, uint64_t need)
 	return 0;
 }
 
-/* One call: from @req->start on into what is left of the buffer. */
+/*
+ * One call: from @req->start on into what is left of the buffer, at most
+ * a call's page, or @need (one message larger than that) when set.
+ */
 static int sched_page(struct topic *t, struct mqdev_sched_snapshot *req,
-		      bool hold)
+		      bool hold, uint32_t need)
 {
 	uint64_t left = t->sched_room - t->sched_len;
+	uint64_t cap = need > MQDEV_SCHED_SNAPSHOT_MAX ? need :
+		       MQDEV_SCHED_SNAPSHOT_MAX;
 	uint64_t start = req->start;
 
 	memset(req, 0, sizeof(*req));
 	req->start = start;
 	req->buf = (uintptr_t)(t->sched_buf + t->sched_len);
-	req->size = left > MQDEV_SCHED_SNAPSHOT_MAX ? MQDEV_SCHED_SNAPSHOT_MAX
-						    : left;
+	req->size = left > cap ? cap : left;
 	req->flags = hold ? MQDEV_SCHED_SNAPSHOT_HOLD : 0;
 	req->ends = (uintptr_t)t->sched_ends;
 	req->ends_count = t->info.partitions;
@@ -103,6 +107,7 @@ int sched_fetch(struct topic *t, bool hold)
 {
 	struct mqdev_sched_snapshot req = {};
 	bool first = true;
+	uint32_t need = 0;
 	int err;
 
 	sched_free(t);
@@ -111,9 +116,14 @@ int sched_fetch(struct topic *t, bool hold)
 		return -ENOMEM;
 	err = sched_grow(t, SCHED_PAGE);
 	while (!err) {
-		err = sched_page(t, &req, hold);
+		err = sched_page(t, &req, hold, need);
 		if (err)
 			break;
+		/* room for what it said it needs, and still none: give up */
+		if (!req.count && req.next && need && req.need <= need) {
+			err = -EIO;
+			break;
+		}
 		/* the first serial: every change up to it is in the pages */
 		if (first)
 			t->sched_serial = req.serial;
@@ -123,7 +133,8 @@ int sched_fetch(struct topic *t, bool hold)
 		if (!req.next)
 			break;
 		req.start = req.next;
-		err = sched_grow(t, req.count ? SCHED_PAGE : req.need);
+		need = req.count ? 0 : req.need;
+		err = sched_grow(t, need ? need : SCHED_PAGE);
 	}
 	if (err) {
 		sched_free(t);
