@@ -88,6 +88,8 @@ static void groups_changed(struct mqdev_topic *topic)
 /**
  * mqdev_groups_bump() - something else its replica keeps changed
  * @topic: a durable topic
+ * @mark: set to the serial after the change, under the same lock (what
+ *	  changed notes it there), or NULL
  *
  * Its scheduled messages and settings are kept with the groups, under the
  * same serial: the replica is woken to keep them, and a caller who must
@@ -95,13 +97,15 @@ static void groups_changed(struct mqdev_topic *topic)
  *
  * Return: the serial after the change.
  */
-u64 mqdev_groups_bump(struct mqdev_topic *topic)
+u64 mqdev_groups_bump(struct mqdev_topic *topic, u64 *mark)
 {
 	u64 serial;
 
 	mutex_lock(&topic->groups_lock);
 	groups_changed(topic);
 	serial = topic->groups_serial;
+	if (mark)
+		WRITE_ONCE(*mark, serial);
 	mutex_unlock(&topic->groups_lock);
 	return serial;
 }
@@ -109,6 +113,9 @@ u64 mqdev_groups_bump(struct mqdev_topic *topic)
 /**
  * mqdev_groups_serial() - the serial of what a topic's replica keeps
  * @topic: the topic
+ *
+ * A mark mqdev_groups_bump() set for a change counted in it is seen by a
+ * READ_ONCE() after this: the lock orders them.
  *
  * Return: its serial now: every change counted in it is made.
  */

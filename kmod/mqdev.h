@@ -114,6 +114,7 @@ struct mqdev_sched {
 	u32			next_id;
 	bool			dead;	/* the topic was deleted: under the lock */
 	bool			held;	/* its replica stopped: under the lock */
+	u64			changed; /* groups serial then: groups_lock */
 	u64			nr;	/* scheduled now: under the lock */
 	struct mutex		run_lock;	/* a message being appended */
 	struct hrtimer		timer;	/* armed for the earliest */
@@ -707,7 +708,7 @@ int mqdev_acks_check(struct mqdev_part *part);
 int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need);
 int mqdev_acks_wait_part(struct mqdev_part *part, u64 need);
 int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial);
-u64 mqdev_groups_bump(struct mqdev_topic *topic);
+u64 mqdev_groups_bump(struct mqdev_topic *topic, u64 *mark);
 u64 mqdev_groups_serial(struct mqdev_topic *topic);
 bool mqdev_replica_groups_pending(struct mqdev_topic *topic,
 				  struct mqdev_replica *r);

@@ -271,7 +271,7 @@ static void sched_work_fn(struct work_struct *work)
 		queue_work(system_unbound_wq, &s->work);
 	/* Its replica drops them from what it keeps: no one waits for it. */
 	if (n && (topic->flags & MQDEV_TOPIC_DURABLE))
-		mqdev_groups_bump(topic);
+		mqdev_groups_bump(topic, &s->changed);
 	while (n--)
 		sched_msg_free(done[n]);
 }
@@ -449,7 +449,8 @@ static int sched_wait_safe(struct mqdev_topic *topic, u32 partition)
 	if (!(topic->flags & MQDEV_TOPIC_DURABLE))
 		return 0;
 	return mqdev_groups_wait_safe(&topic->parts[partition],
-				      mqdev_groups_bump(topic));
+				      mqdev_groups_bump(topic,
+							&topic->sched.changed));
 }
 
 /**
@@ -741,7 +742,7 @@ static int sched_snap_check(struct mqdev_ioc *ioc,
 	if (!ioc->h->replica)
 		return -EBADF;
 	if ((req->flags & ~MQDEV_SCHED_SNAPSHOT_FLAGS) || req->reserved ||
-	    req->reserved2[0] || req->reserved2[1] ||
+	    req->reserved2 ||
 	    (req->ends && req->ends_count != ioc->topic->nr_parts) ||
 	    (!req->ends && req->ends_count))
 		return -EINVAL;
@@ -784,6 +785,7 @@ long mqdev_sched_snapshot(struct mqdev_ioc *ioc,
 	}
 	/* Before gathering: every change counted in it is in what is. */
 	req->serial = mqdev_groups_serial(topic);
+	req->changed = READ_ONCE(s->changed);
 	mutex_lock(&s->run_lock);
 	for (i = 0; ends && i < topic->nr_parts; i++)
 		ends[i] = READ_ONCE(topic->parts[i].next_offset);

@@ -614,7 +614,7 @@ static void snapshot_refusals(struct __test_metadata *_metadata, int r, int c)
 	memset(&s, 0, sizeof(s));
 	s.buf = (uintptr_t)buf;
 	s.size = sizeof(buf);
-	s.reserved2[1] = 1;
+	s.reserved2 = 1;
 	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_SNAPSHOT, &s));
 }
 
@@ -810,6 +810,7 @@ TEST(schedules_wait_for_the_replica)
 {
 	const char *name = topic_name("schedwait");
 	struct mqdev_replica_confirm rc = {};
+	struct mqdev_sched_snapshot s;
 	struct sched_args a = {};
 	uint64_t serial, kept;
 	struct call c;
@@ -833,6 +834,11 @@ TEST(schedules_wait_for_the_replica)
 	a.cancel.id = a.req.id;
 	ASSERT_EQ(0, call_start(&c, do_cancel, &a));
 	wait_for_replica(_metadata, r, &c, 0, 0);
+	/* the last change was theirs: nothing copied, the serial says it */
+	ASSERT_EQ(0, snapshot(r, NULL, 0, 0, NULL, 0, &s));
+	EXPECT_EQ(s.serial, s.changed);
+	EXPECT_EQ(0, s.count);
+	EXPECT_EQ(0, s.next);
 
 	/* due in 1.5 s: kept, then appended, which bumps the serial again */
 	a.req.at = 1500000000LL;

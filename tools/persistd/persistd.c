@@ -710,9 +710,12 @@ static void topic_groups(struct topic *t)
 		    strerror(-err));
 		return;
 	}
-	if (!t->sched_unsupported && !t->sched_pending)
-		err = topic_sched_start(t);
-	topic_kept(t, err, "scheduled messages");
+	if (!t->sched_unsupported && !t->sched_pending) {
+		err = sched_unchanged(t);
+		if (!err)
+			err = topic_sched_start(t);
+	}
+	topic_kept(t, err < 0 ? err : 0, "scheduled messages");
 }
 
 /* A snapshot whose ends the log reached replaces TOPIC@scheduled. */

@@ -145,6 +145,30 @@ int sched_fetch(struct topic *t, bool hold)
 }
 
 /**
+ * sched_unchanged() - is the file still what the kernel has?
+ * @t: the topic, no snapshot pending
+ *
+ * One snapshot call with no room: the serial, and that of the last change
+ * to the scheduled messages.  When the file is at or past that change, it
+ * stands for the serial now, and nothing is copied (a group commit then
+ * costs no copy of every scheduled message).
+ *
+ * Return: 1 when unchanged (the serial kept moves on), 0 when changed, or
+ * -errno.
+ */
+int sched_unchanged(struct topic *t)
+{
+	struct mqdev_sched_snapshot req = {};
+
+	if (ioctl(t->fd, MQDEV_IOC_SCHED_SNAPSHOT, &req))
+		return -errno;
+	if (req.changed > t->sched_kept)
+		return 0;
+	t->sched_kept = req.serial;
+	return 1;
+}
+
+/**
  * sched_taken() - has the replica taken every record the snapshot's ends
  * say?
  * @t: the topic, a snapshot pending

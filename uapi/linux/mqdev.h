@@ -607,7 +607,9 @@ struct mqdev_sched_list {
  * takes).  @next comes back as the @start that goes on (0: no more); with
  * @count 0 and @next set, @need is the space the next one needs.  @serial
  * is the serial before the messages were gathered: every change up to it
- * is in what comes back.  @ends, when set, receives each partition's next
+ * is in what comes back; @changed, the serial of the last change to them
+ * (a replica whose copy is at or past it need not take them again).
+ * @ends, when set, receives each partition's next
  * offset as it stood while they were gathered (@ends_count: the topic's
  * partitions): a message appended since is at or past it.  With
  * MQDEV_SCHED_SNAPSHOT_HOLD, no message of the topic is appended after
@@ -633,7 +635,8 @@ struct mqdev_sched_snapshot {
 	__u32	count;		/* out: entries written */
 	__u32	need;		/* out: with @count 0, the next one's space */
 	__u32	reserved;
-	__u64	reserved2[2];
+	__u64	changed;	/* out: the serial of their last change */
+	__u64	reserved2;
 };
 
 /*
