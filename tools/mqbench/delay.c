@@ -61,8 +61,8 @@ static uint64_t ring_for(uint64_t n)
 /* One run's figures, ns. */
 struct delay_result {
 	double	late[3];	/* p50, p99, max of seen - due */
-	double	append99;	/* p99 of append timestamp - due */
-	double	wake99;		/* p99 of seen - append timestamp */
+	double	append[2];	/* p50, p99 of append timestamp - due */
+	double	wake[2];	/* p50, p99 of seen - append timestamp */
 	double	sched_ns;	/* scheduling the N - PROBES held an hour */
 	int64_t	worst_at;	/* the latest probe: due after the start, */
 	int64_t	worst_append;	/* its append's lag, */
@@ -171,11 +171,11 @@ static void delay_figures(const struct probe *p, uint64_t start,
 	for (i = 0; i < PROBES; i++)
 		v[i] = (int64_t)(p[i].stamp - p[i].due);
 	delay_pct(v, pct);
-	r->append99 = pct[1];
+	memcpy(r->append, pct, sizeof(r->append));
 	for (i = 0; i < PROBES; i++)
 		v[i] = (int64_t)(p[i].seen - p[i].stamp);
 	delay_pct(v, pct);
-	r->wake99 = pct[1];
+	memcpy(r->wake, pct, sizeof(r->wake));
 }
 
 /* One run of @n held: its figures into @r. */
@@ -254,15 +254,17 @@ static void delay_print(uint64_t held, const struct delay_result *r,
 	printf("| %" PRIu64 " | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | "
 	       "%.1f ms: %.1f + %.1f | %.2f |\n", held, r->late[0] / 1e3,
 	       r->late[1] / 1e3, r->late[2] / 1e3, r->late[1] / pp99,
-	       r->append99 / 1e3, r->wake99 / 1e3, r->worst_at / 1e6,
+	       r->append[1] / 1e3, r->wake[1] / 1e3, r->worst_at / 1e6,
 	       r->worst_append / 1e3, r->worst_wake / 1e3, r->sched_ns / 1e9);
 	json_result(json, "delay", "mqdev", held,
 		    "\"p50_ns\":%.0f,\"p99_ns\":%.0f,\"max_ns\":%.0f,"
-		    "\"append_p99_ns\":%.0f,\"wake_p99_ns\":%.0f,"
+		    "\"append_p50_ns\":%.0f,\"append_p99_ns\":%.0f,"
+		    "\"wake_p50_ns\":%.0f,\"wake_p99_ns\":%.0f,"
 		    "\"worst_at_ns\":%" PRId64 ",\"worst_append_ns\":%" PRId64
 		    ",\"worst_wake_ns\":%" PRId64 ",\"sched_ns\":%.0f,"
 		    "\"pingpong_p99_ns\":%.0f", r->late[0], r->late[1],
-		    r->late[2], r->append99, r->wake99, r->worst_at,
+		    r->late[2], r->append[0], r->append[1], r->wake[0],
+		    r->wake[1], r->worst_at,
 		    r->worst_append, r->worst_wake, r->sched_ns, pp99);
 }
 
