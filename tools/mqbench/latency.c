@@ -402,6 +402,7 @@ int latency_mqdev_pct(uint64_t n, double pct[3])
 {
 	return pp_run(0, n, pct);
 }
+
 #define MAX_REPS	16
 
 /* The median of @n values, which it sorts. */
