@@ -98,9 +98,10 @@ static int delay_one(int fd, uint64_t due)
 }
 
 /*
- * Schedule @n messages: @n - PROBES due an hour from now (the topic's
- * deletion drops them), then PROBES due from *@start over one second, in
- * shuffled order; *@sched_ns is how long the first part took.
+ * Schedule @n messages: @n - PROBES due over the hour after the next (the
+ * topic's deletion drops them), then PROBES due from *@start over one
+ * second, each part in shuffled order, so that the tree has the shape
+ * of mixed due times; *@sched_ns is how long the first part took.
  */
 static int delay_schedule(const char *topic, uint64_t n, uint64_t *start,
 			  double *sched_ns)
@@ -110,11 +111,11 @@ static int delay_schedule(const char *topic, uint64_t n, uint64_t *start,
 
 	if (fd < 0)
 		return -1;
+	/* a prime stride: each slot once, out of order (n = 10^k: prime to it) */
 	for (i = PROBES; i < n && !err; i++)
-		err = delay_one(fd, t0 + HOUR_NS);
+		err = delay_one(fd, t0 + HOUR_NS + i * 7919 % n * (HOUR_NS / n));
 	*sched_ns = realtime_ns() - t0;
 	*start = realtime_ns() + PROBE_LEAD_NS;
-	/* a stride prime to PROBES: every slot once, out of order */
 	for (i = 0; i < PROBES && !err; i++)
 		err = delay_one(fd, *start + i * 7919 % PROBES *
 					     (1000000000 / PROBES));
