@@ -2,7 +2,7 @@
 /*
  * Delayed messages: how late they reach a consumer.  One process schedules
  * N messages (MQDEV_IOC_SCHEDULE), each carrying its due time: first the
- * N - 1,000 due an hour later, then 1,000 probes due over one second
+ * N - 1,000 due an hour on, then 1,000 probes due over one second
  * from a start set only once the others are in, so that the kernel's
  * queue holds all N while the probes come due and no scheduling is left
  * to do by then.  Then it consumes them from the ring, waiting in the
