@@ -62,7 +62,7 @@ ok $? "--reconsume-if without --retry-topic is refused" "$dir/e2"
 echo poison2 | mqctl produce $t >/dev/null
 ! mqctl consume $t --group g --retry-topic nosuch-$$ --reconsume-if poison \
 	--timeout 300 >/dev/null 2>"$dir/e3" &&
-	grep -q "retry-topic 'nosuch-$$'" "$dir/e3"
+	grep -q "'nosuch-$$': no such topic" "$dir/e3"
 ok $? "a missing retry topic is named" "$dir/e3"
 
 ktap_set_plan $((KTAP_TESTNO - 1))
