@@ -590,28 +590,42 @@ u8 *mqdev_letter_build(const struct mqdev_letter *l,
 	return out;
 }
 
-/* The decimal value of header @name in block @v of @count, or -1. */
-static s64 dlq_header_num(const u8 *v, u32 count, const char *name)
+/*
+ * The value of header @name in block @v of @count (checked by
+ * dlq_headers_len()): its length, and where it is in @val; -1 if none.
+ */
+static s32 dlq_header_find(const u8 *v, u32 count, const char *name,
+			   const u8 **val)
 {
 	u32 off = sizeof(u32), i, klen, nlen = strlen(name);
-	char num[24];
 	s32 vlen;
-	u64 val;
 
 	for (i = 0; i < count; i++) {
 		klen = dlq_get32(v + off);
 		vlen = (s32)dlq_get32(v + off + sizeof(u32));
 		off += 2 * sizeof(u32);
-		if (klen == nlen && !memcmp(v + off, name, nlen) &&
-		    vlen > 0 && vlen < sizeof(num)) {
-			memcpy(num, v + off + klen, vlen);
-			num[vlen] = 0;
-			return kstrtou64(num, 10, &val) || val > S64_MAX ?
-			       -1 : (s64)val;
+		if (klen == nlen && !memcmp(v + off, name, nlen)) {
+			*val = v + off + klen;
+			return vlen;
 		}
 		off += klen + max(vlen, 0);
 	}
 	return -1;
+}
+
+/* The decimal value of header @name in block @v of @count, or -1. */
+static s64 dlq_header_num(const u8 *v, u32 count, const char *name)
+{
+	const u8 *val;
+	s32 vlen = dlq_header_find(v, count, name, &val);
+	char num[24];
+	u64 n;
+
+	if (vlen <= 0 || vlen >= sizeof(num))
+		return -1;
+	memcpy(num, val, vlen);
+	num[vlen] = 0;
+	return kstrtou64(num, 10, &n) || n > S64_MAX ? -1 : (s64)n;
 }
 
 /**
@@ -628,10 +642,9 @@ static s64 dlq_header_num(const u8 *v, u32 count, const char *name)
 int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
 			char *topic)
 {
-	const char *tname = MQDEV_DLQ_HDR_TOPIC;
-	u32 vlen, count, off = sizeof(u32), i, klen;
 	s64 hlen, part, offset, nr, ts;
-	const u8 *v;
+	u32 vlen, count;
+	const u8 *v, *name;
 	s32 tlen;
 
 	if (!(rec->flags & MQDEV_RECORD_RETRY) ||
@@ -641,23 +654,13 @@ int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
 	offset = dlq_header_num(v, count, MQDEV_DLQ_HDR_OFFSET);
 	nr = dlq_header_num(v, count, MQDEV_DLQ_HDR_COUNT);
 	ts = dlq_header_num(v, count, MQDEV_DLQ_HDR_TIMESTAMP);
+	tlen = dlq_header_find(v, count, MQDEV_DLQ_HDR_TOPIC, &name);
 	if (part < 0 || part > U32_MAX || offset < 0 || nr < 1 ||
-	    nr > MQDEV_SHARE_MAX_DELIVERIES || ts < 0)
+	    nr > MQDEV_SHARE_MAX_DELIVERIES || ts < 0 || tlen <= 0 ||
+	    tlen >= MQDEV_NAME_SIZE)
 		return -EBADMSG;
-	for (i = 0; i < count; i++) {
-		klen = dlq_get32(v + off);
-		tlen = (s32)dlq_get32(v + off + sizeof(u32));
-		off += 2 * sizeof(u32);
-		if (klen == strlen(tname) && !memcmp(v + off, tname, klen) &&
-		    tlen > 0 && tlen < MQDEV_NAME_SIZE) {
-			memcpy(topic, v + off + klen, tlen);
-			topic[tlen] = 0;
-			break;
-		}
-		off += klen + max(tlen, 0);
-	}
-	if (i == count)
-		return -EBADMSG;
+	memcpy(topic, name, tlen);
+	topic[tlen] = 0;
 	l->topic = topic;
 	l->part = part;
 	l->offset = offset;

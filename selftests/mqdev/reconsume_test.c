@@ -83,69 +83,17 @@ static int produce_poison(int prod, bool forged, uint64_t *offset)
 
 /* What a record read back carries. */
 struct seen {
-	char key[16], value[16], trace[16], error[32], reason[32];
-	char topic[MQDEV_NAME_SIZE], group[MQDEV_NAME_SIZE];
-	uint64_t partition, offset, count, timestamp;
+	struct dead d;
+	uint64_t timestamp;
 	uint32_t flags, deliveries;
-	int nr_dlq_headers;
 };
-
-static void hdr_copy(char *dst, size_t size, const struct mqdev_header *h)
-{
-	size_t n = h->value_len < 0 ? 0 : (size_t)h->value_len;
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, h->value, n);
-	dst[n] = 0;
-}
-
-static int hdr_is(const struct mqdev_header *h, const char *name)
-{
-	return h->key_len == strlen(name) && !memcmp(h->key, name, h->key_len);
-}
 
 static int seen_parse(const struct mqdev_record *rec, struct seen *s)
 {
-	struct mqdev_header_iter it = { 0 };
-	struct mqdev_header h;
-	const void *v;
-	uint32_t len;
-	char num[32];
-	int r;
-
-	memset(s, 0, sizeof(*s));
 	s->flags = rec->flags;
 	s->timestamp = rec->timestamp;
 	s->deliveries = mqdev_record_deliveries(rec);
-	if (rec->key_len < sizeof(s->key))
-		memcpy(s->key, mqdev_record_key(rec), rec->key_len);
-	while ((r = mqdev_record_header_next(rec, &it, &h)) == 1) {
-		if (h.key_len > 10 && !memcmp(h.key, MQDEV_DLQ_HDR_PREFIX, 10))
-			s->nr_dlq_headers++;
-		hdr_copy(num, sizeof(num), &h);
-		if (hdr_is(&h, "trace"))
-			hdr_copy(s->trace, sizeof(s->trace), &h);
-		else if (hdr_is(&h, MQDEV_DLQ_HDR_TOPIC))
-			hdr_copy(s->topic, sizeof(s->topic), &h);
-		else if (hdr_is(&h, MQDEV_DLQ_HDR_REASON))
-			hdr_copy(s->reason, sizeof(s->reason), &h);
-		else if (hdr_is(&h, MQDEV_DLQ_HDR_GROUP))
-			hdr_copy(s->group, sizeof(s->group), &h);
-		else if (hdr_is(&h, MQDEV_DLQ_HDR_ERROR))
-			hdr_copy(s->error, sizeof(s->error), &h);
-		else if (hdr_is(&h, MQDEV_DLQ_HDR_PARTITION))
-			s->partition = strtoull(num, NULL, 10);
-		else if (hdr_is(&h, MQDEV_DLQ_HDR_OFFSET))
-			s->offset = strtoull(num, NULL, 10);
-		else if (hdr_is(&h, MQDEV_DLQ_HDR_COUNT))
-			s->count = strtoull(num, NULL, 10);
-	}
-	if (r < 0 || mqdev_record_payload(rec, &v, &len))
-		return -EBADMSG;
-	if (len < sizeof(s->value))
-		memcpy(s->value, v, len);
-	return 0;
+	return dead_parse(rec, &s->d);
 }
 
 /* A member's turn: the record it got, and what it did with it. */
@@ -280,15 +228,15 @@ TEST_F(rc, retried_then_dead_lettered)
 	EXPECT_GE(FIRST_MS + SLACK_MS, took);
 	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_RETRY, b.s.flags);
 	EXPECT_EQ(2, b.s.deliveries);
-	EXPECT_EQ(2, b.s.count);
-	EXPECT_STREQ(self->src, b.s.topic);
-	EXPECT_EQ(off, b.s.offset);
-	EXPECT_EQ(0, b.s.partition);
-	EXPECT_STREQ(MQDEV_DLQ_RECONSUME, b.s.reason);
-	EXPECT_STREQ("g", b.s.group);
-	EXPECT_STREQ("k1", b.s.key);
-	EXPECT_STREQ("abc", b.s.trace);
-	EXPECT_STREQ("poison", b.s.value);
+	EXPECT_EQ(2, b.s.d.count);
+	EXPECT_STREQ(self->src, b.s.d.topic);
+	EXPECT_EQ(off, b.s.d.offset);
+	EXPECT_EQ(0, b.s.d.partition);
+	EXPECT_STREQ(MQDEV_DLQ_RECONSUME, b.s.d.reason);
+	EXPECT_STREQ("g", b.s.d.group);
+	EXPECT_STREQ("k1", b.s.d.key);
+	EXPECT_STREQ("abc", b.s.d.trace);
+	EXPECT_STREQ("poison", b.s.d.value);
 	EXPECT_EQ(MQDEV_RECONSUME_RETRIED, b.result);
 	a.at = b.at;
 
@@ -302,23 +250,23 @@ TEST_F(rc, retried_then_dead_lettered)
 	EXPECT_LE(SECOND_MS - 20, took);
 	EXPECT_GE(SECOND_MS + SLACK_MS, took);
 	EXPECT_EQ(3, b.s.deliveries);
-	EXPECT_STREQ(self->src, b.s.topic);
-	EXPECT_EQ(off, b.s.offset);
+	EXPECT_STREQ(self->src, b.s.d.topic);
+	EXPECT_EQ(off, b.s.d.offset);
 	EXPECT_EQ(MQDEV_RECONSUME_DEAD_LETTERED, b.result);
 	EXPECT_EQ(0, scheduled(self->retry));
 	EXPECT_EQ(0, take_one(&b, 300));
 	ASSERT_EQ(1, read_all(self->dlq, &d, 300));
 	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER, d.flags);
-	EXPECT_STREQ(self->src, d.topic);
-	EXPECT_EQ(off, d.offset);
-	EXPECT_EQ(3, d.count);
-	EXPECT_STREQ(MQDEV_DLQ_MAX_DELIVERIES, d.reason);
-	EXPECT_STREQ("boom", d.error);
-	EXPECT_STREQ("g", d.group);
-	EXPECT_STREQ("k1", d.key);
-	EXPECT_STREQ("abc", d.trace);
-	EXPECT_STREQ("poison", d.value);
-	EXPECT_EQ(8, d.nr_dlq_headers);
+	EXPECT_STREQ(self->src, d.d.topic);
+	EXPECT_EQ(off, d.d.offset);
+	EXPECT_EQ(3, d.d.count);
+	EXPECT_STREQ(MQDEV_DLQ_MAX_DELIVERIES, d.d.reason);
+	EXPECT_STREQ("boom", d.d.error);
+	EXPECT_STREQ("g", d.d.group);
+	EXPECT_STREQ("k1", d.d.key);
+	EXPECT_STREQ("abc", d.d.trace);
+	EXPECT_STREQ("poison", d.d.value);
+	EXPECT_EQ(8, d.d.nr_dlq_headers);
 	/* not a retry: deliveries are the kernel's only */
 	EXPECT_EQ(1, d.deliveries);
 	mqdev_consumer_free(a.c);
@@ -345,9 +293,9 @@ TEST_F(rc, dead_now)
 	ASSERT_EQ(1, take_one(&a, 2000));
 	EXPECT_EQ(MQDEV_RECONSUME_DROPPED, a.result);
 	ASSERT_EQ(1, read_all(self->dlq, &d, 300));
-	EXPECT_STREQ(MQDEV_DLQ_REJECTED, d.reason);
-	EXPECT_EQ(1, d.count);
-	EXPECT_EQ(0, d.offset);
+	EXPECT_STREQ(MQDEV_DLQ_REJECTED, d.d.reason);
+	EXPECT_EQ(1, d.d.count);
+	EXPECT_EQ(0, d.d.offset);
 	mqdev_consumer_free(a.c);
 }
 
@@ -383,11 +331,11 @@ TEST_F(rc, forged_count_ignored)
 	EXPECT_EQ(MQDEV_RECONSUME_RETRIED, a.result);
 	ASSERT_EQ(1, take_one(&b, SLACK_MS));
 	EXPECT_EQ(2, b.s.deliveries);
-	EXPECT_EQ(2, b.s.count);
+	EXPECT_EQ(2, b.s.d.count);
 	/* the kernel's first topic, not the producer's "fake" */
-	EXPECT_STREQ(self->src, b.s.topic);
+	EXPECT_STREQ(self->src, b.s.d.topic);
 	/* the kernel's seven, the producer's two dropped */
-	EXPECT_EQ(7, b.s.nr_dlq_headers);
+	EXPECT_EQ(7, b.s.d.nr_dlq_headers);
 	mqdev_consumer_free(a.c);
 	mqdev_consumer_free(b.c);
 }
