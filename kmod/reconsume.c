@@ -190,8 +190,12 @@ static int reconsume_record(struct mqdev_topic *topic,
 		return -ENODATA;
 	}
 	l.timestamp = rec->timestamp;
-	err = rec->flags & MQDEV_RECORD_RETRY ?
-	      mqdev_letter_origin(rec, &l, origin) : 0;
+	/* No consumer is handed an open or aborted transaction's record. */
+	if (mqdev_txn_record_state(&topic->parts[req->partition], rec))
+		err = -ENODATA;
+	else
+		err = rec->flags & MQDEV_RECORD_RETRY ?
+		      mqdev_letter_origin(rec, &l, origin) : 0;
 	if (!err) {
 		if ((req->flags & MQDEV_RECONSUME_DEAD) || l.count >= max)
 			err = reconsume_dead(req, dlq, &l, rec);
@@ -239,7 +243,8 @@ static int reconsume_topics(struct mqdev_topic *topic,
  * named that is missing or the caller may not produce to; -EIDRM for a
  * deleted group; -ESTALE when the member does not own the partition in the
  * generation; -ERANGE for an offset committed or past the high watermark;
- * -ENODATA for a record the ring no longer has; -EBADMSG for a retry whose
+ * -ENODATA for a record the ring no longer has, or of a transaction open
+ * or aborted; -EBADMSG for a retry whose
  * kernel headers do not hold; -EMSGSIZE for a copy larger than the retry
  * topic's or DLQ's max_record; -EAGAIN for a full DLQ; -EDQUOT, -ENOSPC
  * past the limits of scheduled messages; -ENOMEM.  On an error nothing was

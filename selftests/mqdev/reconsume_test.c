@@ -455,6 +455,51 @@ TEST_F(rc, bad_input_nothing_changed)
 	close(b);
 }
 
+/*
+ * A record of an open or aborted transaction, which no consumer is handed,
+ * is not retried (ENODATA); a committed one is.
+ */
+TEST_F(rc, transactions_only_committed)
+{
+	struct mqdev_reconsume req;
+	struct mqdev_session *s;
+	struct mqdev_producer *p;
+	char producer[MQDEV_NAME_MAX + 1];
+	uint32_t gen;
+	int a;
+
+	snprintf(producer, sizeof(producer), "rc-%d", getpid());
+	ASSERT_EQ(0, mqdev_session_new(producer, 0, &s));
+	ASSERT_EQ(0, mqdev_producer_new(self->src, NULL, &p));
+	ASSERT_EQ(0, mqdev_producer_bind(p, s));
+	a = raw_member(self->src, &gen);
+	ASSERT_LE(0, a);
+
+	ASSERT_EQ(0, mqdev_txn_begin(s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "open", 4, 0, NULL));
+	ASSERT_EQ(0, mqdev_producer_flush(p));
+	req_init(&req, self->retry, self->dlq, gen, 0);
+	EXPECT_EQ(-ENODATA, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	ASSERT_EQ(0, mqdev_txn_abort(s));
+	req_init(&req, self->retry, self->dlq, gen, 0);
+	EXPECT_EQ(-ENODATA, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	EXPECT_EQ(0, scheduled(self->retry));
+
+	ASSERT_EQ(0, mqdev_txn_begin(s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "done", 4, 0, NULL));
+	ASSERT_EQ(0, mqdev_txn_commit(s));
+	/* offset 1 is the abort's marker, if any: the record is the last */
+	req_init(&req, self->retry, self->dlq, gen, 0);
+	while (req.offset < 8 &&
+	       xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req) == -ENODATA)
+		req_init(&req, self->retry, self->dlq, gen, req.offset + 1);
+	EXPECT_EQ(MQDEV_RECONSUME_RETRIED, req.result);
+	EXPECT_EQ(1, scheduled(self->retry));
+	close(a);
+	mqdev_producer_free(p);
+	mqdev_session_free(s);
+}
+
 /* The caller must be allowed to produce to the retry topic. */
 static int as_nobody(void *arg)
 {
