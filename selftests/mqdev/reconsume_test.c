@@ -477,7 +477,7 @@ TEST_F(rc, transactions_only_committed)
 
 	ASSERT_EQ(0, mqdev_txn_begin(s, 0));
 	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, "open", 4, 0, NULL));
-	ASSERT_EQ(0, mqdev_producer_flush(p));
+	ASSERT_LE(0, mqdev_producer_flush(p));
 	req_init(&req, self->retry, self->dlq, gen, 0);
 	EXPECT_EQ(-ENODATA, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
 	ASSERT_EQ(0, mqdev_txn_abort(s));
@@ -551,6 +551,23 @@ TEST_F(rc, retry_topic_needs_produce_permission)
 /* The struct grows by the size in the command, as the others. */
 TEST_F(rc, struct_size)
 {
+	struct {
+		struct mqdev_reconsume req;
+		uint64_t more;
+	} big = { 0 };
+	char small[64] = { 0 };
+	int fd = attach(self->src, MQDEV_ATTACH_CONSUME, NULL);
+
+	ASSERT_LE(0, fd);
+	EXPECT_TRUE(mqdev_features(self->fd) & MQDEV_FEAT_RECONSUME);
+	EXPECT_EQ(1ULL << 13, MQDEV_FEAT_RECONSUME);
+	big.more = 1;
+	EXPECT_EQ(-E2BIG, xioctl(fd, _IOWR(MQDEV_IOC_MAGIC, 0x24, big), &big));
+	big.more = 0;
+	EXPECT_EQ(-EBADFD, xioctl(fd, _IOWR(MQDEV_IOC_MAGIC, 0x24, big), &big));
+	EXPECT_EQ(-EINVAL, xioctl(fd, _IOWR(MQDEV_IOC_MAGIC, 0x24, small),
+				  small));
+	close(fd);
 	EXPECT_EQ(400, sizeof(struct mqdev_reconsume));
 	EXPECT_EQ(18, sizeof(((struct mqdev_reconsume *)0)->backoff_ms) / 4);
 	EXPECT_EQ(MQDEV_SHARE_BACKOFF_LEVELS,
