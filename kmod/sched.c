@@ -362,15 +362,33 @@ static int sched_check(struct mqdev_handle *h, struct mqdev_topic *topic,
 	return mqdev_msg_check(topic, &req->msg, false);
 }
 
-/* A copy of the message's key and value, its partition chosen. */
-static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
-			  struct sched_msg **mp)
+/* Room for a message of @msg's key and value, its fields set but data. */
+static struct sched_msg *sched_msg_alloc(const struct mqdev_msg *msg)
 {
 	struct sched_msg *m;
 
 	/* A value may be as large as max_record, past what kmalloc() gives. */
 	m = kvmalloc(struct_size(m, data, (size_t)msg->key_len + msg->value_len),
 		     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!m)
+		return NULL;
+	timerqueue_init(&m->node);
+	m->uid = current_fsuid();
+	m->partition = msg->partition;
+	m->flags = msg->flags;
+	m->key_len = msg->key_len;
+	m->value_len = msg->value_len;
+	m->tries = 0;
+	return m;
+}
+
+/* A copy of the message's key and value, its partition chosen. */
+static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
+			  struct sched_msg **mp)
+{
+	struct sched_msg *m;
+
+	m = sched_msg_alloc(msg);
 	if (!m)
 		return -ENOMEM;
 	if (copy_from_user(m->data, u64_to_user_ptr(msg->key), msg->key_len) ||
@@ -383,41 +401,35 @@ static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
 		msg->partition = msg->key_len ?
 			mqdev_key_hash(m->data, msg->key_len) % topic->nr_parts :
 			mqdev_next_rr_partition(topic);
-	timerqueue_init(&m->node);
-	m->uid = current_fsuid();
 	m->partition = msg->partition;
-	m->flags = msg->flags;
-	m->key_len = msg->key_len;
-	m->value_len = msg->value_len;
-	m->tries = 0;
 	*mp = m;
 	return 0;
 }
 
 /*
- * Give @m its @id (0: a new one) and its place; the timer if it is the
- * earliest.  -EEXIST for an @id taken.
+ * Give @m the id *@id (0: a new one, which goes back in *@id) and its
+ * place; the timer if it is the earliest.  -EEXIST for an id taken.
  */
 static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due,
-			u32 id)
+			u32 *id)
 {
 	int err;
 
 	m->node.expires = due;
-	m->id = id;
+	m->id = *id;
 	xa_lock(&s->ids);
 	if (s->dead) {
 		err = -EIDRM;
 		goto out_unlock;
 	}
 	/* May let go of the lock to allocate: dead is looked at again. */
-	if (id) {
-		err = __xa_insert(&s->ids, id, m, GFP_KERNEL_ACCOUNT);
+	if (m->id) {
+		err = __xa_insert(&s->ids, m->id, m, GFP_KERNEL_ACCOUNT);
 		if (err == -EBUSY)
 			err = -EEXIST;
 		/* New ids go on after the restored ones. */
-		if (!err && id >= s->next_id)
-			s->next_id = id + 1;
+		if (!err && m->id >= s->next_id)
+			s->next_id = m->id + 1;
 	} else {
 		err = __xa_alloc_cyclic(&s->ids, &m->id, m, xa_limit_32b,
 					&s->next_id, GFP_KERNEL_ACCOUNT);
@@ -431,11 +443,32 @@ static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due,
 		goto out_unlock;
 	}
 	timerqueue_add(&s->queue, &m->node);
+	*id = m->id;
 	s->nr++;
 	if (timerqueue_getnext(&s->queue) == &m->node)
 		sched_arm(s, due);
 out_unlock:
 	xa_unlock(&s->ids);
+	return err;
+}
+
+/*
+ * Charge @m to its owner and queue it on @topic for @due (id *@id, 0: a
+ * new one); frees on error.  Its id goes back in *@id: once queued, @m
+ * may be appended and freed at once.
+ */
+static int sched_add(struct mqdev_topic *topic, struct sched_msg *m, u64 due,
+		     u32 *id)
+{
+	int err = sched_charge(m);
+
+	if (err) {
+		kvfree(m);
+		return err;
+	}
+	err = sched_insert(&topic->sched, m, due, id);
+	if (err)
+		sched_msg_free(m);
 	return err;
 }
 
@@ -471,6 +504,7 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 	struct mqdev_topic *topic = ioc->topic;
 	struct sched_msg *m;
 	u64 now = ktime_get_real_ns(), due;
+	u32 id = 0;
 	int err;
 
 	/*
@@ -485,24 +519,50 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 	err = sched_msg_make(topic, &req->msg, &m);
 	if (err)
 		goto out_refused;
-	err = sched_charge(m);
-	if (err) {
-		kvfree(m);
+	err = sched_add(topic, m, due, &id);
+	if (err)
 		goto out_refused;
-	}
-	err = sched_insert(&topic->sched, m, due, 0);
-	if (err) {
-		sched_msg_free(m);
-		goto out_refused;
-	}
-	/* @m may be appended and freed from here on. */
-	req->id = m->id;
+	req->id = id;
 	req->due = due;
 	req->msg.offset = MQDEV_OFFSET_UNKNOWN;
 	return sched_wait_safe(topic, req->msg.partition);
 
 out_refused:
 	mqdev_stats_refused(topic, MQDEV_PARTITION_ANY, err);
+	return err;
+}
+
+/**
+ * mqdev_sched_kernel() - schedule a message the kernel made
+ * @topic: the topic, referenced, not a single writer's
+ * @msg: the message: its partition chosen, its value in kernel memory,
+ *	 its flags the kernel's (a retry's, see reconsume.c)
+ * @key: its key, in kernel memory
+ * @due: CLOCK_REALTIME ns
+ * @id: its id goes here
+ *
+ * The copy is charged to the caller as a MQDEV_IOC_SCHEDULE's is.
+ *
+ * Return: 0; -EDQUOT or -ENOSPC past the limits, -EIDRM for a deleted
+ * topic, -ENOMEM.
+ */
+int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
+		       const void *key, u64 due, u32 *id)
+{
+	struct sched_msg *m = sched_msg_alloc(msg);
+
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	memcpy(m->data, key, msg->key_len);
+	memcpy(m->data + msg->key_len, (const void *)(uintptr_t)msg->value,
+	       msg->value_len);
+	*id = 0;
+	err = sched_add(topic, m, due, id);
+	/* Kept by its replica too; nobody waits for it (see reconsume.c). */
+	if (!err && (topic->flags & MQDEV_TOPIC_DURABLE))
+		mqdev_groups_bump(topic, &topic->sched.changed);
 	return err;
 }
 
@@ -808,6 +868,8 @@ out_free:
 static int sched_restore_check(struct mqdev_topic *topic,
 			       const struct mqdev_sched_restore *req)
 {
+	struct mqdev_msg msg = req->msg;
+
 	if (req->flags || req->reserved[0] || req->reserved[1] ||
 	    !req->id || req->id > U32_MAX ||
 	    req->msg.partition >= topic->nr_parts ||
@@ -815,7 +877,13 @@ static int sched_restore_check(struct mqdev_topic *topic,
 		return -EINVAL;
 	if (req->due > ktime_get_real_ns() + MQDEV_SCHED_MAX_DELAY)
 		return -ERANGE;
-	return mqdev_msg_check(topic, &req->msg, false);
+	/*
+	 * A retry (reconsume.c) carries a flag only the kernel sets: kept
+	 * by the replica as the kernel made it, and believed as the rest of
+	 * a restore is (CAP_SYS_ADMIN).
+	 */
+	msg.flags &= ~MQDEV_RECORD_RETRY;
+	return mqdev_msg_check(topic, &msg, false);
 }
 
 /**
@@ -833,6 +901,7 @@ int mqdev_sched_restore(struct mqdev_topic *topic,
 {
 	struct mqdev_msg msg = req->msg;
 	struct sched_msg *m;
+	u32 id = req->id;
 	int err;
 
 	err = sched_restore_check(topic, req);
@@ -842,13 +911,5 @@ int mqdev_sched_restore(struct mqdev_topic *topic,
 	if (err)
 		return err;
 	m->uid = uid;
-	err = sched_charge(m);
-	if (err) {
-		kvfree(m);
-		return err;
-	}
-	err = sched_insert(&topic->sched, m, req->due, req->id);
-	if (err)
-		sched_msg_free(m);
-	return err;
+	return sched_add(topic, m, req->due, &id);
 }
