@@ -744,6 +744,35 @@ TEST_F(restore, scheduled_messages_and_the_ttl_come_back)
 	close(r);
 }
 
+/*
+ * A retry the kernel scheduled (GROUP_RECONSUME) comes back with its flag,
+ * which only the kernel and a restore set; a dead letter's flag is
+ * refused, as from any producer.
+ */
+TEST_F(restore, a_kernel_retry_comes_back_with_its_flag)
+{
+	const struct mqdev_sched_info *e;
+	struct mqdev_sched_snapshot s;
+	struct mqdev_sched_restore req;
+	char buf[256];
+	int r;
+
+	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &self->req));
+	r = replica_of(self->name);
+	ASSERT_LE(0, r);
+	sched_req(&req, 7, now_ns() + 60000000000ULL, 0, "retry");
+	req.msg.flags = MQDEV_RECORD_DEAD_LETTER;
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	req.msg.flags = MQDEV_RECORD_RETRY;
+	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	ASSERT_EQ(0, snapshot(r, buf, sizeof(buf), 0, NULL, 0, &s));
+	ASSERT_EQ(1, s.count);
+	e = (const void *)buf;
+	EXPECT_EQ(7, e->id);
+	EXPECT_EQ(MQDEV_RECORD_RETRY, e->flags);
+	close(r);
+}
+
 /* ---- a durable topic's schedule waits for the replica, as a commit does -- */
 
 struct sched_args {

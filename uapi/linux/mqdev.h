@@ -644,7 +644,9 @@ struct mqdev_sched_snapshot {
  * (EBUSY once open), with CAP_SYS_ADMIN in its user namespace (EPERM):
  * schedule @msg again for @due under its old @id (EEXIST when taken),
  * charged to @uid as when it was scheduled.  @msg.partition is the one
- * chosen then.  A @due in the past is due at once, in order of due time.
+ * chosen then; its flags may include MQDEV_RECORD_RETRY (a retry the
+ * kernel scheduled, kept as it was).  A @due in the past is due at once,
+ * in order of due time, once the topic is opened.
  */
 struct mqdev_sched_restore {
 	struct mqdev_msg msg;	/* key, value, lengths, partition, flags */
