@@ -512,7 +512,7 @@ TEST_F(share, bad_input_changes_nothing)
 	bad.flags = 1;
 	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
 	bad = acq;
-	bad.reserved[1] = 1;
+	bad.reserved = 1;
 	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
 	bad = acq;
 	bad.partition = 1;
