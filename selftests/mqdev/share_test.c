@@ -287,32 +287,59 @@ TEST_F(share, churn_every_record_accepted_once)
 }
 
 /* Records of a member killed while it holds them: again at once, count 2. */
-TEST_F(share, killed_member_records_redelivered_at_once)
+/*
+ * @n records produced (values 0 to @n - 1) to partition 0 through @prod,
+ * and a child process that joins @group of @topic, acquires them and
+ * waits to be killed: its pid once it holds them, or -1.
+ */
+static pid_t fork_holder(const char *topic, int prod, const char *group,
+			 uint32_t n)
 {
-	struct mqdev_share *keeper, *s;
 	struct mqdev_delivery d[16];
-	struct mqdev_share_info info;
-	int ready[2], status, i;
-	uint64_t t0;
+	struct mqdev_share *s;
+	int ready[2];
+	uint32_t v;
 	pid_t pid;
-	char b;
+	char c;
 
-	keeper = join(self->name, "kill", 60000, 0);
-	ASSERT_NE(NULL, keeper);
-	produce_n(_metadata, self->prod, 10);
-	ASSERT_EQ(0, pipe(ready));
+	for (v = 0; v < n; v++)
+		if (produce_one(prod, 0, NULL, 0, &v, sizeof(v), NULL))
+			return -1;
+	if (pipe(ready))
+		return -1;
 	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
-		s = join(self->name, "kill", 0, 0);
-		if (!s || mqdev_share_acquire(s, 0, d, 16) != 10)
+		s = join(topic, group, 0, 0);
+		if (!s || mqdev_share_acquire(s, 0, d, 16) != (int)n)
 			_exit(1);
 		if (write(ready[1], "x", 1) != 1)
 			_exit(2);
 		pause();
 		_exit(3);
 	}
-	ASSERT_EQ(1, read(ready[0], &b, 1));
+	close(ready[1]);		/* a child that failed: EOF */
+	if (pid > 0 && read(ready[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+TEST_F(share, killed_member_records_redelivered_at_once)
+{
+	struct mqdev_share *keeper;
+	struct mqdev_delivery d[16];
+	struct mqdev_share_info info;
+	int status, i;
+	uint64_t t0;
+	pid_t pid;
+
+	keeper = join(self->name, "kill", 60000, 0);
+	ASSERT_NE(NULL, keeper);
+	pid = fork_holder(self->name, self->prod, "kill", 10);
+	ASSERT_LT(0, pid);
 	/* Held by the child: nothing for anyone else. */
 	EXPECT_EQ(0, mqdev_share_acquire(keeper, 0, d, 16));
 	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(keeper), "kill", 0,
@@ -333,8 +360,6 @@ TEST_F(share, killed_member_records_redelivered_at_once)
 		EXPECT_EQ(i, value_of(d[i].rec));
 	}
 	EXPECT_EQ(0, accept_all(keeper, d, 10));
-	close(ready[0]);
-	close(ready[1]);
 	mqdev_share_free(keeper);
 }
 
@@ -1500,18 +1525,28 @@ TEST_F(share, acquire_wait_woken_by_append)
 	mqdev_share_free(s);
 }
 
+/* Members @a (its locks @lock_ms) and @b of @group, @a holding a new record. */
+static int one_held(const char *topic, int prod, const char *group,
+		    uint32_t lock_ms, struct mqdev_share **a,
+		    struct mqdev_share **b)
+{
+	struct mqdev_delivery d[2];
+	uint32_t v = 0;
+
+	*a = join(topic, group, lock_ms, 0);
+	*b = join(topic, group, 0, 0);
+	if (!*a || !*b || produce_one(prod, 0, NULL, 0, &v, sizeof(v), NULL))
+		return -1;
+	return mqdev_share_acquire(*a, 0, d, 2) == 1 ? 0 : -1;
+}
+
 TEST_F(share, woken_by_release)
 {
 	struct mqdev_share *a, *b;
-	struct mqdev_delivery d[2];
 	struct waiter w;
 
-	a = join(self->name, "wake-release", 60000, 0);
-	b = join(self->name, "wake-release", 0, 0);
-	ASSERT_NE(NULL, a);
-	ASSERT_NE(NULL, b);
-	produce_n(_metadata, self->prod, 1);
-	ASSERT_EQ(1, mqdev_share_acquire(a, 0, d, 2));
+	ASSERT_EQ(0, one_held(self->name, self->prod, "wake-release", 60000,
+			      &a, &b));
 	EXPECT_TRUE(not_ready(b));
 	ASSERT_EQ(0, waiter_start(&w, b, false, 5000));
 	ASSERT_EQ(0, mqdev_share_ack(a, 0, 0, 1, MQDEV_SHARE_RELEASE, NULL));
@@ -1529,12 +1564,8 @@ TEST_F(share, woken_by_lock_expiry)
 	struct mqdev_delivery d[2];
 	struct waiter w;
 
-	a = join(self->name, "wake-expiry", 600, 0);
-	b = join(self->name, "wake-expiry", 0, 0);
-	ASSERT_NE(NULL, a);
-	ASSERT_NE(NULL, b);
-	produce_n(_metadata, self->prod, 1);
-	ASSERT_EQ(1, mqdev_share_acquire(a, 0, d, 2));
+	ASSERT_EQ(0, one_held(self->name, self->prod, "wake-expiry", 600,
+			      &a, &b));
 	ASSERT_EQ(0, waiter_start(&w, b, true, 5000));
 	pthread_join(w.thread, NULL);
 	ASSERT_EQ(1, w.n) TH_LOG("the lock's expiry woke no one");
@@ -1549,29 +1580,15 @@ TEST_F(share, woken_by_lock_expiry)
 
 TEST_F(share, woken_by_member_death)
 {
-	struct mqdev_delivery d[2];
-	struct mqdev_share *b, *s;
-	int ready[2], status;
+	struct mqdev_share *b;
 	struct waiter w;
+	int status;
 	pid_t pid;
-	char c;
 
 	b = join(self->name, "wake-death", 0, 0);
 	ASSERT_NE(NULL, b);
-	produce_n(_metadata, self->prod, 1);
-	ASSERT_EQ(0, pipe(ready));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		s = join(self->name, "wake-death", 60000, 0);
-		if (!s || mqdev_share_acquire(s, 0, d, 2) != 1)
-			_exit(1);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(2);
-		pause();
-		_exit(3);
-	}
-	ASSERT_EQ(1, read(ready[0], &c, 1));
+	pid = fork_holder(self->name, self->prod, "wake-death", 1);
+	ASSERT_LT(0, pid);
 	EXPECT_TRUE(not_ready(b));
 	ASSERT_EQ(0, waiter_start(&w, b, false, 5000));
 	ASSERT_EQ(0, kill(pid, SIGKILL));
@@ -1580,8 +1597,6 @@ TEST_F(share, woken_by_member_death)
 	ASSERT_EQ(1, w.n) TH_LOG("the member's death woke no one");
 	EXPECT_GT(3000, w.ms);
 	EXPECT_EQ(2, w.d[0].delivery_count);
-	close(ready[0]);
-	close(ready[1]);
 	mqdev_share_free(b);
 }
 
