@@ -1672,4 +1672,79 @@ TEST_F(share, acquire_wait_woken_by_delete)
 	mqdev_share_free(s);
 }
 
+/*
+ * A forced delete racing members that acquire (waiting), accept, release
+ * and describe, and a consumer group's commits over netlink: every member
+ * ends with EIDRM, nothing else fails.  Under make check-debug's lockdep,
+ * every taker of a share group's lock asserts it holds no groups_lock.
+ */
+struct racer {
+	struct mqdev_share *s;
+	int		end;		/* the error it stopped on */
+	uint64_t	done;
+	pthread_t	thread;
+};
+
+static void *racer_run(void *arg)
+{
+	struct racer *r = arg;
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[16];
+	int n, i, err = 0;
+
+	while (!err) {
+		n = mqdev_share_acquire_wait(r->s, MQDEV_PARTITION_ANY, d, 16,
+					     20);
+		if (n < 0) {
+			err = n;
+			break;
+		}
+		for (i = 0; i < n && !err; i++)
+			err = mqdev_share_ack(r->s, d[i].partition,
+					      d[i].offset, d[i].offset + 1,
+					      i & 1 ? MQDEV_SHARE_RELEASE :
+					      MQDEV_SHARE_ACCEPT, NULL);
+		r->done += n;
+		/* a count under the group's lock; ENOENT once deleted */
+		mqdev_share_describe(mqdev_share_fd(r->s), "race", 0, &info);
+	}
+	r->end = err;
+	return NULL;
+}
+
+TEST_F(share, forced_delete_races_members)
+{
+	struct racer r[4];
+	struct mqdev_nl *nl;
+	int i, commits = 0;
+	uint64_t t0;
+
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, mqdev_group_reset(nl, "race-cg", self->name,
+				       MQDEV_PARTITION_ALL,
+				       MQDEV_SEEK_EARLIEST, 0, false));
+	produce_n(_metadata, self->prod, 2000);
+	for (i = 0; i < 4; i++) {
+		r[i] = (struct racer){};
+		r[i].s = join(self->name, "race", 0, 0);
+		ASSERT_NE(NULL, r[i].s);
+		ASSERT_EQ(0, pthread_create(&r[i].thread, NULL, racer_run,
+					    &r[i]));
+	}
+	/* groups_lock's other users, while the members scan */
+	for (t0 = now_ms(); now_ms() - t0 < 300; commits++)
+		ASSERT_EQ(0, mqdev_group_commit_offset(nl, "race-cg",
+						       self->name, 0,
+						       commits % 100, NULL));
+	ASSERT_EQ(0, mqdev_group_delete(nl, "race", self->name, true));
+	produce_n(_metadata, self->prod, 10);	/* wakes the waiting too */
+	for (i = 0; i < 4; i++) {
+		pthread_join(r[i].thread, NULL);
+		EXPECT_EQ(-EIDRM, r[i].end);
+		mqdev_share_free(r[i].s);
+	}
+	EXPECT_LT(0, r[0].done + r[1].done + r[2].done + r[3].done);
+	mqdev_nl_close(nl);
+}
+
 TEST_HARNESS_MAIN
