@@ -72,7 +72,7 @@ ok $? "group describe --topic --json counts the rejected record"
 mqctl group list | grep -Eq "^g +$t +share +2 +- +-$"
 ok $? "group list shows the share group, its kind and members"
 mqctl group list --json |
-	grep -q "{\"group\":\"g\",\"topic\":\"$t\",\"type\":\"share\",\"members\":2,"
+	grep -q "{\"group\":\"g\",\"topic\":\"$t\",\"members\":2,\"generation\":null,\"lag\":null,\"type\":\"share\"}"
 ok $? "group list --json gives the share group's type"
 mqctl group describe g | grep -q "^Share group g on $t: 2 members"
 ok $? "group describe finds a share group without --topic"

@@ -1798,10 +1798,11 @@ static int print_group_row(void *ctx, const struct mqdev_group_info *g)
 		snprintf(lag, sizeof(lag), "%" PRIu64, total_lag(g));
 	}
 	if (json)
-		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"type\":\"%s\","
-		       "\"members\":%u,\"generation\":%s,\"lag\":%s}",
-		       (*n)++ ? "," : "", g->group, g->topic, group_kind(g),
-		       g->members, share ? "null" : gen, share ? "null" : lag);
+		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"members\":%u,"
+		       "\"generation\":%s,\"lag\":%s,\"type\":\"%s\"}",
+		       (*n)++ ? "," : "", g->group, g->topic, g->members,
+		       share ? "null" : gen, share ? "null" : lag,
+		       group_kind(g));
 	else
 		printf("%-24s %-24s %-8s %8u %11s %12s\n", g->group, g->topic,
 		       group_kind(g), g->members, gen, lag);
