@@ -14,8 +14,17 @@
  * did not lap it), builds the dead letter in kernel memory and appends it
  * to the dead-letter topic through ring.c's mqdev_append(), as the
  * exchange path appends: no lock of the source partition or of the group
- * is held while appending, and the append never waits for room.  What
- * cannot be written is counted; the record stays rejected in its group.
+ * is held while appending, and the append never waits for room.
+ *
+ * A dead letter that finds no room (a full block topic) or no memory is
+ * not dropped: its note stays first in the queue, and so its record in
+ * the group's window, and the work tries again after a back-off (10 ms,
+ * doubling to a second), until it is written, the dead-letter topic is
+ * deleted (counted gone) or the group goes (counted, not written).  The
+ * queue behind it waits: a full dead-letter topic stops the group, as a
+ * RabbitMQ at-least-once dead-letter target or a RocketMQ retry topic
+ * would.  What cannot ever be written (too big, lapped) is counted
+ * failed; the record stays rejected in its group.
  *
  * Locks: dlq->lock (a spinlock) guards the queue and the dead-letter
  * topic's pointer, taken inside the group's lock; the dead-letter
@@ -35,6 +44,9 @@
 #define DLQ_QUEUE	256
 /* Room for the headers a dead letter gets, names and values. */
 #define DLQ_HDR_ROOM	512
+/* A dead letter that found no room is tried again after this, doubling. */
+#define DLQ_RETRY_MIN_MS	10
+#define DLQ_RETRY_MAX_MS	1000
 
 struct dlq_note {
 	struct mqdev_share *sg;
@@ -51,11 +63,16 @@ struct mqdev_dlq {
 	struct mqdev_topic	*topic;		/* referenced, or NULL */
 	struct list_head	node;		/* dlq_all, while it has one */
 	bool			lost;		/* topic deleted: dropped */
+	bool			dying;		/* the group goes: no retry */
 	char			group[MQDEV_NAME_SIZE];
+	char			name[MQDEV_NAME_SIZE];	/* @topic's, as asked */
+	u32			flags;		/* MQDEV_SHARE_DLQ_* */
+	u32			retry_ms;	/* the work's: 0, or back-off */
 	u32			nr_backoff;
 	u32			backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
 	atomic64_t		written, full, gone, failed;
 	struct work_struct	work;
+	struct delayed_work	retry;		/* queues @work again */
 	spinlock_t		lock;		/* the queue */
 	u32			head, tail;	/* free-running */
 	struct mqdev_share	*waiting;	/* has records to note again */
@@ -63,6 +80,7 @@ struct mqdev_dlq {
 };
 
 static void dlq_work(struct work_struct *work);
+static void dlq_retry_work(struct work_struct *work);
 
 /* The settings with a dead-letter topic, for mqdev_dlqs_topic_gone(). */
 static LIST_HEAD(dlq_all);
@@ -72,7 +90,7 @@ static int dlq_check(const struct mqdev_share_dlq *req)
 {
 	u32 i;
 
-	if (req->flags || req->pad || req->reserved ||
+	if ((req->flags & ~MQDEV_SHARE_DLQ_FLAGS) || req->pad || req->reserved ||
 	    req->nr_backoff > MQDEV_SHARE_BACKOFF_LEVELS)
 		return -EINVAL;
 	for (i = 0; i < MQDEV_SHARE_BACKOFF_LEVELS; i++)
@@ -82,7 +100,8 @@ static int dlq_check(const struct mqdev_share_dlq *req)
 		    req->backoff_ms[i])
 			return -EINVAL;
 	if (!req->topic[0] && !memchr_inv(req->topic, 0, sizeof(req->topic)))
-		return 0;
+		/* Nowhere to put an expired record. */
+		return req->flags & MQDEV_SHARE_DLQ_EXPIRED ? -EINVAL : 0;
 	return mqdev_name_check(req->topic);
 }
 
@@ -160,10 +179,13 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	dlq->src = src;
 	dlq->topic = topic;
 	strscpy_pad(dlq->group, group);
+	memcpy(dlq->name, req.topic, sizeof(dlq->name));
+	dlq->flags = req.flags;
 	dlq->nr_backoff = req.nr_backoff;
 	memcpy(dlq->backoff_ms, req.backoff_ms, sizeof(dlq->backoff_ms));
 	spin_lock_init(&dlq->lock);
 	INIT_WORK(&dlq->work, dlq_work);
+	INIT_DELAYED_WORK(&dlq->retry, dlq_retry_work);
 	INIT_LIST_HEAD(&dlq->node);
 	if (topic) {
 		mutex_lock(&dlq_all_lock);
@@ -174,18 +196,35 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	return 0;
 }
 
+/*
+ * The group goes: no dead letter is retried from now on.  A run that may
+ * have read dying as false is waited for, then the retry it may have
+ * armed is cancelled, and the work runs once more for the note a retry
+ * was for: written if there is room now, counted if not.
+ */
+static void dlq_stop(struct mqdev_dlq *dlq)
+{
+	WRITE_ONCE(dlq->dying, true);
+	flush_work(&dlq->work);
+	cancel_delayed_work_sync(&dlq->retry);
+	queue_work(system_unbound_wq, &dlq->work);
+	flush_work(&dlq->work);
+}
+
 /**
- * mqdev_dlq_flush() - wait until what was noted is written
+ * mqdev_dlq_flush() - the group goes: write what was noted, retry no more
  * @dlq: the settings, or NULL
  *
  * The work runs until its queue is empty and no record of the group waits
- * to be noted again, so the group's waiting records are written too.
- * Called with no lock held that the work takes, nor any groups_lock.
+ * to be noted again, so the group's waiting records are written too; a
+ * dead letter with no room in the dead-letter topic is counted, not
+ * retried (bounded: the deleter does not wait for room).  Called with no
+ * lock held that the work takes, nor any groups_lock.
  */
 void mqdev_dlq_flush(struct mqdev_dlq *dlq)
 {
 	if (dlq)
-		flush_work(&dlq->work);
+		dlq_stop(dlq);
 }
 
 /**
@@ -205,7 +244,7 @@ void mqdev_dlq_free(struct mqdev_dlq *dlq)
 	mutex_lock(&dlq_all_lock);
 	list_del_init(&dlq->node);
 	mutex_unlock(&dlq_all_lock);
-	flush_work(&dlq->work);
+	dlq_stop(dlq);
 	/*
 	 * The work may have queued itself again (mqdev_share_dead_requeue())
 	 * after the flush began: the queue is empty now, so that run would
@@ -268,6 +307,40 @@ u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count)
 }
 
 /**
+ * mqdev_dlq_expired() - are expired records dead-lettered?
+ * @dlq: the group's settings, or NULL
+ *
+ * Return: true with MQDEV_SHARE_DLQ_EXPIRED (which needs a topic).
+ */
+bool mqdev_dlq_expired(const struct mqdev_dlq *dlq)
+{
+	return dlq && (dlq->flags & MQDEV_SHARE_DLQ_EXPIRED);
+}
+
+/**
+ * mqdev_dlq_same() - are a later joiner's settings the group's?
+ * @dlq: the group's settings, or NULL for none
+ * @other: the joiner's, or NULL for none
+ *
+ * The dead-letter topic is compared by the name asked for: it may have
+ * been deleted since the group was made.  Called under the group's lock.
+ *
+ * Return: true if they are the same; none and all-zero ones are.
+ */
+bool mqdev_dlq_same(const struct mqdev_dlq *dlq, const struct mqdev_dlq *other)
+{
+	static const struct mqdev_dlq none;
+
+	dlq = dlq ?: &none;
+	other = other ?: &none;
+	return !memcmp(dlq->name, other->name, sizeof(dlq->name)) &&
+	       dlq->flags == other->flags &&
+	       dlq->nr_backoff == other->nr_backoff &&
+	       !memcmp(dlq->backoff_ms, other->backoff_ms,
+		       sizeof(dlq->backoff_ms));
+}
+
+/**
  * mqdev_dlq_note() - a record of the group became rejected
  * @dlq: the group's settings, or NULL
  * @sg: the group, told by mqdev_share_dead_done() when it is dealt with
@@ -276,7 +349,8 @@ u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count)
  * @pos: its place in the partition's ring
  * @len: its length
  * @count: its deliveries
- * @reason: why: a member rejected it, or it reached max_deliveries
+ * @reason: why: a member rejected it, it reached max_deliveries, or it
+ *	    expired (MQDEV_SHARE_DLQ_EXPIRED)
  *
  * Called under the group's lock: it only queues, and never sleeps.  When
  * the queue is full the work, once it is empty, has the group note its
@@ -317,8 +391,8 @@ u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
 }
 
 /*
- * A copy of the record @n names, read lock-free as read(2) reads, or NULL
- * when the ring reclaimed it meanwhile.
+ * A copy of the record @n names, read lock-free as read(2) reads;
+ * ERR_PTR(-ENODATA) when the ring reclaimed it meanwhile, or -ENOMEM.
  */
 static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
 {
@@ -328,7 +402,7 @@ static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
 
 	buf = kvmalloc(n->len, GFP_KERNEL);
 	if (!buf)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	/*
 	 * An overwrite producer may be writing these bytes as we copy: a
 	 * race on purpose, as read(2)'s, made harmless by the lap check
@@ -341,7 +415,7 @@ static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
 	if (READ_ONCE(part->ctrl->tail) > n->pos || rec->offset != n->offset ||
 	    rec->len != n->len) {
 		kvfree(buf);
-		return NULL;
+		return ERR_PTR(-ENODATA);
 	}
 	return buf;
 }
@@ -397,6 +471,13 @@ static u32 dlq_put_header(u8 *p, const char *name, const char *value)
 	return 2 * sizeof(u32) + klen + vlen;
 }
 
+/* enum mqdev_dlq_reason's header values */
+static const char *const dlq_reasons[] = {
+	[MQDEV_DLQ_REASON_REJECTED] = MQDEV_DLQ_REJECTED,
+	[MQDEV_DLQ_REASON_MAX_DELIVERIES] = MQDEV_DLQ_MAX_DELIVERIES,
+	[MQDEV_DLQ_REASON_EXPIRED] = MQDEV_DLQ_EXPIRED,
+};
+
 /* The dead letter's own headers at @p; how many bytes. */
 static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
 			   const struct mqdev_record *rec, u8 *p)
@@ -412,8 +493,7 @@ static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
 	snprintf(num, sizeof(num), "%u", n->count);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_COUNT, num);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_REASON,
-			      n->reason == MQDEV_DLQ_REASON_REJECTED ?
-			      MQDEV_DLQ_REJECTED : MQDEV_DLQ_MAX_DELIVERIES);
+			      dlq_reasons[n->reason]);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_GROUP, dlq->group);
 	snprintf(num, sizeof(num), "%llu", rec->timestamp);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_TIMESTAMP, num);
@@ -439,6 +519,7 @@ static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_TIMESTAMP) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_REJECTED) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_MAX_DELIVERIES) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_EXPIRED) +				\
 	 2 * (MQDEV_NAME_SIZE - 1) + 4 * 20)
 static_assert(DLQ_HDR_WORST <= DLQ_HDR_ROOM);
 
@@ -476,8 +557,9 @@ static u32 dlq_copy_headers(u8 *out, const u8 *v, u32 count, u32 *kept)
  * The dead letter of @rec, in kernel memory: the record's key; a header
  * block of the record's headers (less any mqdev.dlq.* ones) and the dead
  * letter's; the value proper.  An expiry the record had is not kept; the
- * flags say MQDEV_RECORD_DEAD_LETTER, which no producer may set.  Return: the value, its length in
- * @len and its flags in @flags, or NULL.
+ * flags say MQDEV_RECORD_DEAD_LETTER, which no producer may set.
+ * Return: the value, its length in @len and its flags in @flags; or
+ * ERR_PTR(-EBADMSG) for a bad header block, -ENOMEM.
  */
 static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
 		     const struct mqdev_record *rec, u32 *len, u32 *flags)
@@ -495,11 +577,11 @@ static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
 	if (rec->flags & MQDEV_RECORD_HEADERS) {
 		hlen = dlq_headers_len(v, vlen, &count);
 		if (hlen < 0 || count > U32_MAX - DLQ_NR_HEADERS)
-			return NULL;
+			return ERR_PTR(-EBADMSG);
 	}
 	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
 	if (!out)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	o = sizeof(u32);
 	if (hlen)
 		o += dlq_copy_headers(out + o, v, count, &count);
@@ -522,8 +604,8 @@ static int dlq_append(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
 	int err;
 
 	value = dlq_build(dlq, n, rec, &msg.value_len, &msg.flags);
-	if (!value)
-		return -ENOMEM;
+	if (IS_ERR(value))
+		return PTR_ERR(value);
 	msg.key = (uintptr_t)(rec + 1);
 	msg.value = (uintptr_t)value;
 	if (sizeof(*rec) + (u64)msg.key_len + msg.value_len > topic->max_record) {
@@ -538,27 +620,59 @@ static int dlq_append(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
 	return err;
 }
 
-static void dlq_write(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
-		      const struct dlq_note *n)
+/* Write the dead letter @n notes: 0, or why not (-EIDRM: topic gone). */
+static int dlq_write(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
+		     const struct dlq_note *n)
 {
 	void *rec;
 	int err;
 
-	if (!topic || mqdev_topic_dead(topic)) {
-		atomic64_inc(&dlq->gone);
-		return;
-	}
+	if (!topic || mqdev_topic_dead(topic))
+		return -EIDRM;
 	rec = dlq_read(dlq, n);
-	err = rec ? dlq_append(dlq, topic, n, rec) : -ENODATA;
+	if (IS_ERR(rec))
+		return PTR_ERR(rec);
+	err = dlq_append(dlq, topic, n, rec);
 	kvfree(rec);
+	return err;
+}
+
+/*
+ * No room (or no memory) for the dead letter: try again after a back-off,
+ * its note left first in the queue, unless the group goes.  A dead letter
+ * is counted full once, however often it is tried.  Return: true if it
+ * is to be tried again.
+ */
+static bool dlq_retry(struct mqdev_dlq *dlq, int err)
+{
+	if (err == -EAGAIN && !dlq->retry_ms)
+		atomic64_inc(&dlq->full);
+	if ((err != -EAGAIN && err != -ENOMEM) || READ_ONCE(dlq->dying))
+		return false;
+	dlq->retry_ms = clamp(dlq->retry_ms * 2, DLQ_RETRY_MIN_MS,
+			      DLQ_RETRY_MAX_MS);
+	queue_delayed_work(system_unbound_wq, &dlq->retry,
+			   msecs_to_jiffies(dlq->retry_ms));
+	return true;
+}
+
+/* What became of a dead letter, counted (full was, by dlq_retry()). */
+static void dlq_count(struct mqdev_dlq *dlq, int err)
+{
 	if (!err)
 		atomic64_inc(&dlq->written);
-	else if (err == -EAGAIN)
-		atomic64_inc(&dlq->full);
 	else if (err == -EIDRM)
 		atomic64_inc(&dlq->gone);
-	else
+	else if (err != -EAGAIN)
 		atomic64_inc(&dlq->failed);
+}
+
+static void dlq_retry_work(struct work_struct *work)
+{
+	struct mqdev_dlq *dlq = container_of(to_delayed_work(work),
+					     struct mqdev_dlq, retry);
+
+	queue_work(system_unbound_wq, &dlq->work);
 }
 
 static void dlq_work(struct work_struct *work)
@@ -567,7 +681,9 @@ static void dlq_work(struct work_struct *work)
 	struct mqdev_topic *topic;
 	struct mqdev_share *waiting;
 	struct dlq_note n;
+	int err;
 
+	/* Only this work takes notes off the queue, one run at a time. */
 	for (;;) {
 		spin_lock(&dlq->lock);
 		if (dlq->tail == dlq->head) {
@@ -580,11 +696,19 @@ static void dlq_work(struct work_struct *work)
 			mqdev_share_dead_requeue(waiting);
 			continue;
 		}
-		n = dlq->queue[dlq->tail++ % DLQ_QUEUE];
+		/* Taken off only once dealt with: a retry starts from it. */
+		n = dlq->queue[dlq->tail % DLQ_QUEUE];
 		/* mqdev_dlqs_topic_gone() waits for this run before its put. */
 		topic = dlq->topic;
 		spin_unlock(&dlq->lock);
-		dlq_write(dlq, topic, &n);
+		err = dlq_write(dlq, topic, &n);
+		if (dlq_retry(dlq, err))
+			return;
+		dlq_count(dlq, err);
+		dlq->retry_ms = 0;
+		spin_lock(&dlq->lock);
+		dlq->tail++;
+		spin_unlock(&dlq->lock);
 		mqdev_share_dead_done(n.sg, n.part, n.offset, n.pos);
 		cond_resched();
 	}
