@@ -734,6 +734,7 @@ void mqdev_dlq_fill(struct mqdev_dlq *dlq, struct mqdev_share_dlq_info *req)
 	req->full = atomic64_read(&dlq->full);
 	req->gone = atomic64_read(&dlq->gone);
 	req->failed = atomic64_read(&dlq->failed);
+	req->flags = dlq->flags;
 	req->nr_backoff = dlq->nr_backoff;
 	memcpy(req->backoff_ms, dlq->backoff_ms, sizeof(req->backoff_ms));
 }

@@ -869,11 +869,11 @@ struct mqdev_share_dlq_info {
 	char	group[MQDEV_NAME_SIZE];	/* in */
 	char	topic[MQDEV_NAME_SIZE];	/* out, and the rest: "" for none */
 	__u64	written;	/* dead letters in the dead-letter topic */
-	__u64	full;		/* not written: no room (a block topic) */
+	__u64	full;		/* found no room (a block topic): retried */
 	__u64	gone;		/* not written: the topic was deleted */
 	__u64	failed;		/* not written: too big, no memory, lapped */
 	__u32	nr_backoff;
-	__u32	flags;		/* in: none defined yet */
+	__u32	flags;		/* in: 0; out: MQDEV_SHARE_DLQ_* */
 	__u32	backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
 	__u64	reserved;
 };
