@@ -90,8 +90,8 @@ static int dlq_check(const struct mqdev_share_dlq *req)
 {
 	u32 i;
 
-	if ((req->flags & ~MQDEV_SHARE_DLQ_FLAGS) || req->pad || req->reserved ||
-	    req->nr_backoff > MQDEV_SHARE_BACKOFF_LEVELS)
+	if ((req->flags & ~MQDEV_SHARE_DLQ_FLAGS) || req->pad ||
+	    req->reserved || req->nr_backoff > MQDEV_SHARE_BACKOFF_LEVELS)
 		return -EINVAL;
 	for (i = 0; i < MQDEV_SHARE_BACKOFF_LEVELS; i++)
 		if (i < req->nr_backoff ?
