@@ -179,7 +179,7 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	dlq->src = src;
 	dlq->topic = topic;
 	strscpy_pad(dlq->group, group);
-	memcpy(dlq->name, req.topic, sizeof(dlq->name));
+	strscpy_pad(dlq->name, req.topic);
 	dlq->flags = req.flags;
 	dlq->nr_backoff = req.nr_backoff;
 	memcpy(dlq->backoff_ms, req.backoff_ms, sizeof(dlq->backoff_ms));

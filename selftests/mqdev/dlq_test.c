@@ -421,6 +421,31 @@ static int read_last_dead(const char *topic, struct last_dead *l)
 }
 
 /*
+ * A poison record of the source rejected by group "g", whose dead-letter
+ * topic @small is full (full_topic()): the dead letter found no room.
+ */
+static void reject_into_full(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(dlq) *self, char *small,
+			     struct mqdev_consumer **holder, int *p,
+			     uint64_t *off, struct mqdev_share **s)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d;
+
+	*s = NULL;
+	*p = full_topic(_metadata, self->fd, small, holder);
+	ASSERT_LE(0, *p);
+	ASSERT_EQ(0, produce_poison(self->prod, off));
+	*s = join(self->src, small, 0, NULL, 0);
+	ASSERT_NE(NULL, *s);
+	ASSERT_EQ(0, acquire_one(*s, &d, 100));
+	ASSERT_EQ(0, ack(*s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(*s, &info, 1);
+	EXPECT_EQ(1, info.full);
+	EXPECT_EQ(0, info.written + info.failed + info.gone);
+}
+
+/*
  * No room in a dead-letter topic that blocks: the dead letter is counted
  * full and retried, its record held in the group's window (the window
  * does not pass it); once the topic has room it is written, once, and
@@ -432,22 +457,13 @@ TEST_F(dlq, full_dlq_retried_until_room)
 	struct mqdev_share_dlq_info info;
 	struct mqdev_share_info w;
 	struct mqdev_consumer *holder;
-	struct mqdev_delivery d;
 	struct last_dead l;
 	struct mqdev_share *s;
 	uint64_t off;
 	int p, i;
 
-	p = full_topic(_metadata, self->fd, small, &holder);
-	ASSERT_LE(0, p);
-	ASSERT_EQ(0, produce_poison(self->prod, &off));
-	s = join(self->src, small, 0, NULL, 0);
+	reject_into_full(_metadata, self, small, &holder, &p, &off, &s);
 	ASSERT_NE(NULL, s);
-	ASSERT_EQ(0, acquire_one(s, &d, 100));
-	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
-	dlq_wait(s, &info, 1);
-	EXPECT_EQ(1, info.full);
-	EXPECT_EQ(0, info.written + info.failed + info.gone);
 	/* a few retries later: still waiting, the window held at it */
 	sleep_ms(300);
 	ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g", &info));
@@ -491,23 +507,14 @@ TEST_F(dlq, full_dlq_retried_until_room)
 TEST_F(dlq, full_dlq_retries_end_with_group)
 {
 	char small[MQDEV_NAME_MAX + 1];
-	struct mqdev_share_dlq_info info;
 	struct mqdev_consumer *holder;
-	struct mqdev_delivery d;
 	struct mqdev_share *s;
 	struct last_dead l;
 	uint64_t off, t0;
 	int p;
 
-	p = full_topic(_metadata, self->fd, small, &holder);
-	ASSERT_LE(0, p);
-	ASSERT_EQ(0, produce_poison(self->prod, &off));
-	s = join(self->src, small, 0, NULL, 0);
+	reject_into_full(_metadata, self, small, &holder, &p, &off, &s);
 	ASSERT_NE(NULL, s);
-	ASSERT_EQ(0, acquire_one(s, &d, 100));
-	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
-	dlq_wait(s, &info, 1);
-	EXPECT_EQ(1, info.full);
 	mqdev_share_free(s);
 	t0 = now_ms();
 	EXPECT_EQ(0, group_delete(self->src));
