@@ -1520,11 +1520,25 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 	return 0;
 }
 
+/* Does the kernel know MQDEV_SHARE_DLQ_EXPIRED? */
+static bool share_dlq_expired_known(void)
+{
+	int fd = mqdev_open();
+	uint64_t feat = fd < 0 ? 0 : mqdev_features(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return feat & MQDEV_FEAT_SHARE_DLQ_EXPIRED;
+}
+
 /* A join's refusal, said of what was wrong with it. */
 static void share_join_check(int err, const struct consume_opts *o)
 {
 	if (!o->dlq)
 		check(err, "join share group", o->share_group);
+	if (err == -EINVAL && o->dlq_flags && !share_dlq_expired_known())
+		die("--dlq-expired: this kernel's mqdev cannot (no "
+		    "MQDEV_FEAT_SHARE_DLQ_EXPIRED)");
 	if (err == -EINVAL)
 		die("--dlq '%s': not the topic consumed, a valid name", o->dlq);
 	if (err == -ENOENT || err == -EACCES)
