@@ -323,7 +323,8 @@ bool mqdev_dlq_expired(const struct mqdev_dlq *dlq)
  * @other: the joiner's, or NULL for none
  *
  * The dead-letter topic is compared by the name asked for: it may have
- * been deleted since the group was made.  Called under the group's lock.
+ * been deleted since the group was made.  Called with the group listed
+ * (its topic's groups_lock held): its settings do not change.
  *
  * Return: true if they are the same; none and all-zero ones are.
  */

@@ -278,13 +278,15 @@ static int join_check(const struct mqdev_share_join *req)
  * A later joiner's settings, @mine its dead-letter ones: each it passed
  * must be the group's (0 and no @req->dlq pass none), as a consumer
  * group's kind must (Kafka's INCONSISTENT_GROUP_PROTOCOL): -EEXIST if not,
- * rather than settings it asked for silently not applied.
+ * rather than settings it asked for silently not applied.  Under
+ * groups_lock, the group listed: its settings are fixed (sg->dlq goes only
+ * once it is off the list, in mqdev_shares_reap()).
  */
 static int join_same(const struct mqdev_share *sg,
 		     const struct mqdev_share_join *req,
 		     const struct mqdev_dlq *mine)
 {
-	lockdep_assert_held(&sg->lock);
+	lockdep_assert_held(&sg->topic->groups_lock);
 	if ((req->lock_ms && req->lock_ms != sg->lock_ms) ||
 	    (req->max_deliveries && req->max_deliveries != sg->max_deliveries))
 		return -EEXIST;
@@ -408,16 +410,20 @@ fail:
 		mqdev_dlq_free(dlq);
 		return PTR_ERR(sg);
 	}
-	mutex_lock(&sg->lock);
-	/* Ids are never reused: one member may not ack another's records. */
-	err = sg->next_member_id == U32_MAX ? -ENOSPC : 0;
 	/* Not the maker: its settings are checked (a spare's are its own). */
-	if (!err && sg != offered)
-		err = join_same(sg, req, dlq ?: spare ? spare->dlq : NULL);
+	err = sg != offered ?
+	      join_same(sg, req, dlq ?: spare ? spare->dlq : NULL) : 0;
 	if (err) {
-		mutex_unlock(&sg->lock);
 		/* The common exit: a spare made meanwhile goes too. */
 		sg = ERR_PTR(err);
+		goto fail;
+	}
+	mutex_lock(&sg->lock);
+	/* Ids are never reused: one member may not ack another's records. */
+	if (sg->next_member_id == U32_MAX) {
+		mutex_unlock(&sg->lock);
+		/* The common exit: a spare made meanwhile goes too. */
+		sg = ERR_PTR(-ENOSPC);
 		goto fail;
 	}
 	kref_get(&sg->ref);		/* the member's */
