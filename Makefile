@@ -12,7 +12,11 @@
 #                 make check-kver KVER=<release> for any installed kernel
 # make dkms-check  the module added, built and installed by dkms for 6.12
 #                 and 6.1 in a private tree, then loaded in each kernel's VM
-# make bench      the benchmark, in one VM boot (and one under -icount)
+# make bench      the benchmark, in one VM boot (and one under -icount),
+#                 then make bench-delay's boots
+# make bench-delay  delayed messages' lateness against issue 18's targets,
+#                 3 boots in real time and 3 under -icount (tools/mqbench/
+#                 delay-check; fails if an -icount boot misses one)
 # make insn-trace  every instruction of one produce and one delivery, by
 #                 function, under -icount (tools/vm/insn-trace; options in
 #                 INSN_TRACE_OPTS, e.g. "--batch 1" or "--kind swriter")
@@ -81,7 +85,7 @@ HDRS	 := uapi/linux/mqdev.h lib/libmqdev.h lib/internal.h lib/segment.h
 	insn-trace \
 	regen man man-check module-kver check-kver check-6.1 dkms-src \
 	dkms-check \
-	bench fuzz torture powercut \
+	bench bench-delay fuzz torture powercut \
 	install clean
 all: module lib tools selftests man
 
@@ -318,6 +322,7 @@ check: deps
 	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka,exchange,share,swriter \
 		--no-rabbitmq >/dev/null
+	tools/mqbench/delay-check --boots 1 --clocks icount --out $(B)/check-delay
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
@@ -441,12 +446,19 @@ bench: deps
 		$(BENCH_OPTS) >>$(B)/bench/results.md
 	tools/vm/run --icount --timeout 1800 -- mqbench --scenario cost \
 		--json $(B)/bench/cost.json $(BENCH_OPTS) >>$(B)/bench/results.md
+	tools/mqbench/delay-check --boots 3 --out $(B)/bench \
+		>>$(B)/bench/results.md || { cat $(B)/bench/results.md; exit 1; }
 	cat $(B)/bench/results.md
 	tools/mqbench/plot.sh $(B)/bench/results.json $(B)/bench/throughput.png
 	tools/mqbench/plot.sh $(B)/bench/results-noerms.json \
 		$(B)/bench/throughput-noerms.png
 	@echo "bench: $(B)/bench/results.md, results.json, results-noerms.json," \
-		"cost.json, throughput.png, throughput-noerms.png"
+		"cost.json, delay-*.json, throughput.png, throughput-noerms.png"
+
+# The delayed messages' boots alone: 3 in real time, 3 under -icount.
+bench-delay: deps
+	$(MAKE) all
+	tools/mqbench/delay-check --boots 3 --out $(B)/bench
 
 # libmqdev's ABI baseline, moved on purpose (see scripts/abi-check.sh)
 abi: lib

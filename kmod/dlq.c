@@ -43,7 +43,9 @@
 /* Notes for the work; past that, records wait in their group's window. */
 #define DLQ_QUEUE	256
 /* Room for the headers a dead letter gets, names and values. */
-#define DLQ_HDR_ROOM	512
+#define DLQ_HDR_ROOM	768
+/* A letter's headers, not counting an error. */
+#define DLQ_NR_HEADERS	7
 /* A dead letter that found no room is tried again after this, doubling. */
 #define DLQ_RETRY_MIN_MS	10
 #define DLQ_RETRY_MAX_MS	1000
@@ -86,38 +88,59 @@ static void dlq_retry_work(struct work_struct *work);
 static LIST_HEAD(dlq_all);
 static DEFINE_MUTEX(dlq_all_lock);
 
-static int dlq_check(const struct mqdev_share_dlq *req)
+/**
+ * mqdev_backoff_check() - is a back-off schedule good?
+ * @nr: its levels
+ * @ms: MQDEV_SHARE_BACKOFF_LEVELS levels, the first @nr of them used
+ *
+ * Return: 0; -EINVAL for too many levels, a used one 0 or past
+ * MQDEV_SHARE_MAX_BACKOFF_MS, or an unused one not 0.
+ */
+int mqdev_backoff_check(u32 nr, const u32 *ms)
 {
 	u32 i;
 
-	if ((req->flags & ~MQDEV_SHARE_DLQ_FLAGS) || req->pad ||
-	    req->reserved || req->nr_backoff > MQDEV_SHARE_BACKOFF_LEVELS)
+	if (nr > MQDEV_SHARE_BACKOFF_LEVELS)
 		return -EINVAL;
 	for (i = 0; i < MQDEV_SHARE_BACKOFF_LEVELS; i++)
-		if (i < req->nr_backoff ?
-		    !req->backoff_ms[i] ||
-		    req->backoff_ms[i] > MQDEV_SHARE_MAX_BACKOFF_MS :
-		    req->backoff_ms[i])
+		if (i < nr ? !ms[i] || ms[i] > MQDEV_SHARE_MAX_BACKOFF_MS :
+		    ms[i])
 			return -EINVAL;
+	return 0;
+}
+
+static int dlq_check(const struct mqdev_share_dlq *req)
+{
+	if ((req->flags & ~MQDEV_SHARE_DLQ_FLAGS) || req->pad || req->reserved ||
+	    mqdev_backoff_check(req->nr_backoff, req->backoff_ms))
+		return -EINVAL;
 	if (!req->topic[0] && !memchr_inv(req->topic, 0, sizeof(req->topic)))
 		/* Nowhere to put an expired record. */
 		return req->flags & MQDEV_SHARE_DLQ_EXPIRED ? -EINVAL : 0;
 	return mqdev_name_check(req->topic);
 }
 
-/*
- * The dead-letter topic, referenced, checked as an exchange binding's
- * topic: the caller may produce to it and it is not a single writer's.
+/**
+ * mqdev_letter_topic_get() - a dead-letter or retry topic, referenced
+ * @src: the group's topic
+ * @name: the topic's name
+ * @self: whether it may be @src itself (a retry topic may)
+ *
+ * Checked as an exchange binding's topic: the caller may produce to it and
+ * it is not a single writer's.
+ *
+ * Return: the topic; ERR_PTR(-EINVAL) for @src when !@self, -EOPNOTSUPP
+ * for a single writer's, or what mqdev_topic_get() returns.
  */
-static struct mqdev_topic *dlq_topic_get(struct mqdev_topic *src,
-					 const char *name)
+struct mqdev_topic *mqdev_letter_topic_get(struct mqdev_topic *src,
+					   const char *name, bool self)
 {
 	struct mqdev_topic *topic;
 
 	topic = mqdev_topic_get(NULL, src->net, name, MQDEV_ACT_PRODUCE);
 	if (IS_ERR(topic))
 		return topic;
-	if (topic == src || mqdev_swriter(topic)) {
+	if ((topic == src && !self) || mqdev_swriter(topic)) {
 		mqdev_topic_put(topic);
 		return ERR_PTR(topic == src ? -EINVAL : -EOPNOTSUPP);
 	}
@@ -166,7 +189,7 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	if (err)
 		return err;
 	if (req.topic[0]) {
-		topic = dlq_topic_get(src, req.topic);
+		topic = mqdev_letter_topic_get(src, req.topic, false);
 		if (IS_ERR(topic))
 			return PTR_ERR(topic);
 	}
@@ -298,12 +321,27 @@ void mqdev_dlqs_topic_gone(struct mqdev_topic *topic)
  */
 u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count)
 {
+	return dlq ? mqdev_backoff_ns(dlq->nr_backoff, dlq->backoff_ms, count) :
+		     0;
+}
+
+/**
+ * mqdev_backoff_ns() - the back-off of a schedule for a delivery count
+ * @nr: the schedule's levels
+ * @ms: the levels, checked by mqdev_backoff_check()
+ * @count: the record's deliveries so far, 1 or more
+ *
+ * Return: nanoseconds: level @count - 1, the last past the end; 0 for no
+ * levels.
+ */
+u64 mqdev_backoff_ns(u32 nr, const u32 *ms, u32 count)
+{
 	u32 level;
 
-	if (!dlq || !dlq->nr_backoff)
+	if (!nr)
 		return 0;
-	level = min_t(u32, count ? count - 1 : 0, dlq->nr_backoff - 1);
-	return (u64)dlq->backoff_ms[level] * NSEC_PER_MSEC;
+	level = min_t(u32, count ? count - 1 : 0, nr - 1);
+	return (u64)ms[level] * NSEC_PER_MSEC;
 }
 
 /**
@@ -391,17 +429,27 @@ u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
 	return MQDEV_DLQ_QUEUED;
 }
 
-/*
- * A copy of the record @n names, read lock-free as read(2) reads;
- * ERR_PTR(-ENODATA) when the ring reclaimed it meanwhile, or -ENOMEM.
+/**
+ * mqdev_record_copy() - a copy of a record in a ring, read lock-free
+ * @part: the partition
+ * @pos: the record's place in its ring
+ * @offset: the record's offset
+ * @len: its length, as the caller found it
+ *
+ * Read as read(2) reads, with no lock: the lap check afterwards throws
+ * away a copy the ring reclaimed or an overwrite producer tore meanwhile.
+ *
+ * Return: the copy (kvfree() it); ERR_PTR(-ENODATA) when the ring no longer
+ * has the record (a caller may not retry it), or -ENOMEM (one may).
  */
-static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
+void *mqdev_record_copy(struct mqdev_part *part, u64 pos, u64 offset, u32 len)
 {
-	struct mqdev_part *part = &dlq->src->parts[n->part];
 	struct mqdev_record *rec;
 	void *buf;
 
-	buf = kvmalloc(n->len, GFP_KERNEL);
+	if (len < sizeof(*rec))
+		return ERR_PTR(-ENODATA);
+	buf = kvmalloc(len, GFP_KERNEL);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
 	/*
@@ -409,12 +457,12 @@ static void *dlq_read(struct mqdev_dlq *dlq, const struct dlq_note *n)
 	 * race on purpose, as read(2)'s, made harmless by the lap check
 	 * below, which throws a torn copy away.
 	 */
-	data_race(memcpy(buf, mqdev_ring_record(part, n->pos), n->len));
+	data_race(memcpy(buf, mqdev_ring_record(part, pos), len));
 	rec = buf;
 	/* Pairs with smp_wmb() in ring_publish_tail(). */
 	smp_rmb();
-	if (READ_ONCE(part->ctrl->tail) > n->pos || rec->offset != n->offset ||
-	    rec->len != n->len) {
+	if (READ_ONCE(part->ctrl->tail) > pos || rec->offset != offset ||
+	    rec->len != len) {
 		kvfree(buf);
 		return ERR_PTR(-ENODATA);
 	}
@@ -472,45 +520,40 @@ static u32 dlq_put_header(u8 *p, const char *name, const char *value)
 	return 2 * sizeof(u32) + klen + vlen;
 }
 
-/* enum mqdev_dlq_reason's header values */
-static const char *const dlq_reasons[] = {
-	[MQDEV_DLQ_REASON_REJECTED] = MQDEV_DLQ_REJECTED,
-	[MQDEV_DLQ_REASON_MAX_DELIVERIES] = MQDEV_DLQ_MAX_DELIVERIES,
-	[MQDEV_DLQ_REASON_EXPIRED] = MQDEV_DLQ_EXPIRED,
-};
-
-/* The dead letter's own headers at @p; how many bytes. */
-static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
-			   const struct mqdev_record *rec, u8 *p)
+/* The letter's own headers at @p; how many bytes, how many in @nr. */
+static u32 dlq_put_headers(const struct mqdev_letter *l, u8 *p, u32 *nr)
 {
 	char num[24];
 	u32 len = 0;
 
-	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_TOPIC, dlq->src->name);
-	snprintf(num, sizeof(num), "%u", n->part);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_TOPIC, l->topic);
+	snprintf(num, sizeof(num), "%u", l->part);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_PARTITION, num);
-	snprintf(num, sizeof(num), "%llu", n->offset);
+	snprintf(num, sizeof(num), "%llu", l->offset);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_OFFSET, num);
-	snprintf(num, sizeof(num), "%u", n->count);
+	snprintf(num, sizeof(num), "%u", l->count);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_COUNT, num);
-	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_REASON,
-			      dlq_reasons[n->reason]);
-	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_GROUP, dlq->group);
-	snprintf(num, sizeof(num), "%llu", rec->timestamp);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_REASON, l->reason);
+	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_GROUP, l->group);
+	snprintf(num, sizeof(num), "%llu", l->timestamp);
 	len += dlq_put_header(p + len, MQDEV_DLQ_HDR_TIMESTAMP, num);
+	*nr = DLQ_NR_HEADERS;
+	if (l->error && l->error[0]) {
+		len += dlq_put_header(p + len, MQDEV_DLQ_HDR_ERROR, l->error);
+		(*nr)++;
+	}
 	return len;
 }
 
-#define DLQ_NR_HEADERS	7
-
 /*
  * dlq_put_headers() at its longest (or more): two lengths and a name per
- * header, both reasons, the topic's and the group's names, four numbers of
- * at most 20 digits.  Growing MQDEV_NAME_SIZE must not overflow the room.
+ * header, the longest reason, the topic's and the group's names, four
+ * numbers of at most 20 digits, an error.  Growing MQDEV_NAME_SIZE must
+ * not overflow the room.
  */
 #define DLQ_STRLEN(s)	(sizeof(s) - 1)
 #define DLQ_HDR_WORST							\
-	(DLQ_NR_HEADERS * 2 * sizeof(u32) +				\
+	((DLQ_NR_HEADERS + 1) * 2 * sizeof(u32) +			\
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_TOPIC) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_PARTITION) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_OFFSET) +				\
@@ -518,10 +561,13 @@ static u32 dlq_put_headers(struct mqdev_dlq *dlq, const struct dlq_note *n,
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_REASON) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_GROUP) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_TIMESTAMP) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_HDR_ERROR) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_REJECTED) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_MAX_DELIVERIES) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_EXPIRED) +				\
-	 2 * (MQDEV_NAME_SIZE - 1) + 4 * 20)
+	 DLQ_STRLEN(MQDEV_DLQ_RECONSUME) +				\
+	 2 * (MQDEV_NAME_SIZE - 1) + 4 * 20 +				\
+	 MQDEV_RECONSUME_ERROR_SIZE - 1)
 static_assert(DLQ_HDR_WORST <= DLQ_HDR_ROOM);
 
 /*
@@ -555,85 +601,242 @@ static u32 dlq_copy_headers(u8 *out, const u8 *v, u32 count, u32 *kept)
 }
 
 /*
- * The dead letter of @rec, in kernel memory: the record's key; a header
- * block of the record's headers (less any mqdev.dlq.* ones) and the dead
- * letter's; the value proper.  An expiry the record had is not kept; the
- * flags say MQDEV_RECORD_DEAD_LETTER, which no producer may set.
- * Return: the value, its length in @len and its flags in @flags; or
- * ERR_PTR(-EBADMSG) for a bad header block, -ENOMEM.
+ * The value of @rec past its expiry, if any: @v and @vlen.  With headers,
+ * their block's length in @hlen and count in @count.  Return: 0, or -1 for
+ * a bad header block.
  */
-static u8 *dlq_build(struct mqdev_dlq *dlq, const struct dlq_note *n,
-		     const struct mqdev_record *rec, u32 *len, u32 *flags)
+static int dlq_value(const struct mqdev_record *rec, const u8 **v, u32 *vlen,
+		     s64 *hlen, u32 *count)
 {
-	const u8 *v = (const u8 *)(rec + 1) + rec->key_len;
-	u32 vlen = rec->len - sizeof(*rec) - rec->key_len, count = 0;
-	s64 hlen = 0;
+	*v = (const u8 *)(rec + 1) + rec->key_len;
+	*vlen = rec->len - sizeof(*rec) - rec->key_len;
+	*hlen = 0;
+	*count = 0;
+	if (rec->flags & MQDEV_RECORD_EXPIRES) {
+		if (*vlen < sizeof(u64))
+			return -1;
+		*v += sizeof(u64);
+		*vlen -= sizeof(u64);
+	}
+	if (rec->flags & MQDEV_RECORD_HEADERS) {
+		*hlen = dlq_headers_len(*v, *vlen, count);
+		if (*hlen < 0 || *count > U32_MAX - DLQ_NR_HEADERS - 1)
+			return -1;
+	}
+	return 0;
+}
+
+/**
+ * mqdev_letter_build() - a dead letter or a retry of a record, in kernel memory
+ * @l: where the record came from, and why: its headers
+ * @rec: the record, a copy (mqdev_record_copy())
+ * @len: the value's length goes here
+ * @flags: the record's flags go here
+ *
+ * The value is a header block of the record's headers (less any
+ * mqdev.dlq.* ones) and @l's, then the record's value proper.  An expiry the
+ * record had is not kept; the flags say @l->flags (MQDEV_RECORD_DEAD_LETTER
+ * or _RETRY, which no producer may set) and the record's null key or value.
+ *
+ * Return: the value (kvfree() it); ERR_PTR(-EBADMSG) for a bad header block,
+ * -ENOMEM.
+ */
+u8 *mqdev_letter_build(const struct mqdev_letter *l,
+		       const struct mqdev_record *rec, u32 *len, u32 *flags)
+{
+	const u8 *v;
+	u32 vlen, count, nr;
+	s64 hlen;
 	u8 *out;
 	u32 o;
 
-	if (rec->flags & MQDEV_RECORD_EXPIRES) {
-		v += sizeof(u64);
-		vlen -= sizeof(u64);
-	}
-	if (rec->flags & MQDEV_RECORD_HEADERS) {
-		hlen = dlq_headers_len(v, vlen, &count);
-		if (hlen < 0 || count > U32_MAX - DLQ_NR_HEADERS)
-			return ERR_PTR(-EBADMSG);
-	}
+	if (dlq_value(rec, &v, &vlen, &hlen, &count))
+		return ERR_PTR(-EBADMSG);
 	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
 	if (!out)
 		return ERR_PTR(-ENOMEM);
 	o = sizeof(u32);
 	if (hlen)
 		o += dlq_copy_headers(out + o, v, count, &count);
-	dlq_put32(out, count + DLQ_NR_HEADERS);
-	o += dlq_put_headers(dlq, n, rec, out + o);
+	o += dlq_put_headers(l, out + o, &nr);
+	dlq_put32(out, count + nr);
 	memcpy(out + o, v + hlen, vlen - hlen);
 	*len = o + vlen - hlen;
-	*flags = MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER |
+	*flags = MQDEV_RECORD_HEADERS | l->flags |
 		 (rec->flags & (MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE));
 	return out;
 }
 
-/* Append the dead letter of @rec; 0 or the append's error. */
-static int dlq_append(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
-		      const struct dlq_note *n, const struct mqdev_record *rec)
+/*
+ * The value of header @name in block @v of @count (checked by
+ * dlq_headers_len()): its length, and where it is in @val; -1 if none.
+ */
+static s32 dlq_header_find(const u8 *v, u32 count, const char *name,
+			   const u8 **val)
+{
+	u32 off = sizeof(u32), i, klen, nlen = strlen(name);
+	s32 vlen;
+
+	for (i = 0; i < count; i++) {
+		klen = dlq_get32(v + off);
+		vlen = (s32)dlq_get32(v + off + sizeof(u32));
+		off += 2 * sizeof(u32);
+		if (klen == nlen && !memcmp(v + off, name, nlen)) {
+			*val = v + off + klen;
+			return vlen;
+		}
+		off += klen + max(vlen, 0);
+	}
+	return -1;
+}
+
+/* The decimal value of header @name in block @v of @count, or -1. */
+static s64 dlq_header_num(const u8 *v, u32 count, const char *name)
+{
+	const u8 *val;
+	s32 vlen = dlq_header_find(v, count, name, &val);
+	char num[24];
+	u64 n;
+
+	if (vlen <= 0 || vlen >= sizeof(num))
+		return -1;
+	memcpy(num, val, vlen);
+	num[vlen] = 0;
+	return kstrtou64(num, 10, &n) || n > S64_MAX ? -1 : (s64)n;
+}
+
+/**
+ * mqdev_letter_origin() - where a retry came from, by its kernel-set headers
+ * @rec: the record, a copy, with MQDEV_RECORD_RETRY
+ * @l: its first delivery's partition, offset, time and count go here
+ * @topic: room for MQDEV_NAME_SIZE bytes: its first topic's name
+ *
+ * Only the kernel writes a record with MQDEV_RECORD_RETRY, so these are the
+ * headers it wrote, not a producer's (which mqdev_letter_build() drops).
+ *
+ * Return: 0, or -EBADMSG for headers the kernel did not write.
+ */
+int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
+			char *topic)
+{
+	s64 hlen, part, offset, nr, ts;
+	u32 vlen, count;
+	const u8 *v, *name;
+	s32 tlen;
+
+	if (!(rec->flags & MQDEV_RECORD_RETRY) ||
+	    dlq_value(rec, &v, &vlen, &hlen, &count) || !hlen)
+		return -EBADMSG;
+	part = dlq_header_num(v, count, MQDEV_DLQ_HDR_PARTITION);
+	offset = dlq_header_num(v, count, MQDEV_DLQ_HDR_OFFSET);
+	nr = dlq_header_num(v, count, MQDEV_DLQ_HDR_COUNT);
+	ts = dlq_header_num(v, count, MQDEV_DLQ_HDR_TIMESTAMP);
+	tlen = dlq_header_find(v, count, MQDEV_DLQ_HDR_TOPIC, &name);
+	if (part < 0 || part > U32_MAX || offset < 0 || nr < 1 ||
+	    nr > MQDEV_SHARE_MAX_DELIVERIES || ts < 0 || tlen <= 0 ||
+	    tlen >= MQDEV_NAME_SIZE)
+		return -EBADMSG;
+	memcpy(topic, name, tlen);
+	topic[tlen] = 0;
+	l->topic = topic;
+	l->part = part;
+	l->offset = offset;
+	l->count = nr;
+	l->timestamp = ts;
+	return 0;
+}
+
+/**
+ * mqdev_letter_msg() - the message of a letter, for an append or a schedule
+ * @l: the letter
+ * @rec: the record, a copy
+ * @topic: the topic it goes to: its partition is taken modulo its count
+ * @msg: filled in: its key is @rec's, its value the returned buffer
+ *
+ * Return: the value (kvfree() it); ERR_PTR(-EBADMSG) for a bad header
+ * block, -ENOMEM or, for a letter larger than @topic's max_record,
+ * -EMSGSIZE.
+ */
+u8 *mqdev_letter_msg(const struct mqdev_letter *l,
+		     const struct mqdev_record *rec, struct mqdev_topic *topic,
+		     struct mqdev_msg *msg)
+{
+	u8 *value;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->key_len = rec->key_len;
+	value = mqdev_letter_build(l, rec, &msg->value_len, &msg->flags);
+	if (IS_ERR(value))
+		return value;
+	if (sizeof(*rec) + (u64)msg->key_len + msg->value_len >
+	    topic->max_record) {
+		kvfree(value);
+		return ERR_PTR(-EMSGSIZE);
+	}
+	msg->key = (uintptr_t)(rec + 1);
+	msg->value = (uintptr_t)value;
+	/* The partition's number, so each partition's order stays. */
+	msg->partition = l->part % topic->nr_parts;
+	return value;
+}
+
+/**
+ * mqdev_letter_append() - append a letter of @rec to @topic, now
+ * @topic: the dead-letter topic, referenced
+ * @l: the letter
+ * @rec: the record, a copy
+ *
+ * The append never waits for room.  Called with no lock held.
+ *
+ * Return: 0 or the append's error (-EAGAIN for no room, -EIDRM for a
+ * deleted topic), -EMSGSIZE, -ENOMEM.
+ */
+int mqdev_letter_append(struct mqdev_topic *topic,
+			const struct mqdev_letter *l,
+			const struct mqdev_record *rec)
 {
 	struct mqdev_append ap = { .nonblock = true, .kernel = true };
-	struct mqdev_msg msg = { .key_len = rec->key_len };
+	struct mqdev_msg msg;
 	u8 *value;
 	int err;
 
-	value = dlq_build(dlq, n, rec, &msg.value_len, &msg.flags);
+	value = mqdev_letter_msg(l, rec, topic, &msg);
 	if (IS_ERR(value))
 		return PTR_ERR(value);
-	msg.key = (uintptr_t)(rec + 1);
-	msg.value = (uintptr_t)value;
-	if (sizeof(*rec) + (u64)msg.key_len + msg.value_len > topic->max_record) {
-		err = -EMSGSIZE;
-	} else {
-		/* The partition's number, so each partition's order stays. */
-		err = mqdev_append(&ap, &topic->parts[n->part % topic->nr_parts],
-				   &msg, rec + 1);
-		mqdev_append_end(&ap);
-	}
+	err = mqdev_append(&ap, &topic->parts[msg.partition], &msg, rec + 1);
+	mqdev_append_end(&ap);
 	kvfree(value);
 	return err;
 }
+
+/* enum mqdev_dlq_reason's header values */
+static const char *const dlq_reasons[] = {
+	[MQDEV_DLQ_REASON_REJECTED] = MQDEV_DLQ_REJECTED,
+	[MQDEV_DLQ_REASON_MAX_DELIVERIES] = MQDEV_DLQ_MAX_DELIVERIES,
+	[MQDEV_DLQ_REASON_EXPIRED] = MQDEV_DLQ_EXPIRED,
+};
 
 /* Write the dead letter @n notes: 0, or why not (-EIDRM: topic gone). */
 static int dlq_write(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
 		     const struct dlq_note *n)
 {
-	void *rec;
+	struct mqdev_record *rec;
+	struct mqdev_letter l = {
+		.topic = dlq->src->name, .group = dlq->group,
+		.part = n->part, .offset = n->offset, .count = n->count,
+		.reason = dlq_reasons[n->reason],
+		.flags = MQDEV_RECORD_DEAD_LETTER,
+	};
 	int err;
 
 	if (!topic || mqdev_topic_dead(topic))
 		return -EIDRM;
-	rec = dlq_read(dlq, n);
+	rec = mqdev_record_copy(&dlq->src->parts[n->part], n->pos, n->offset,
+				n->len);
 	if (IS_ERR(rec))
 		return PTR_ERR(rec);
-	err = dlq_append(dlq, topic, n, rec);
+	l.timestamp = rec->timestamp;
+	err = mqdev_letter_append(topic, &l, rec);
 	kvfree(rec);
 	return err;
 }

@@ -116,7 +116,8 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 			MQDEV_FEAT_DURABLE | MQDEV_FEAT_RECORD_FLAGS |
 			MQDEV_FEAT_SCHEDULE | MQDEV_FEAT_EXCHANGES |
 			MQDEV_FEAT_ROUTE_PROGRAMS | MQDEV_FEAT_SINGLE_WRITER |
-			MQDEV_FEAT_SHARE_GROUPS | MQDEV_FEAT_SHARE_DLQ_EXPIRED;
+			MQDEV_FEAT_SHARE_GROUPS | MQDEV_FEAT_RECONSUME |
+			MQDEV_FEAT_SHARE_DLQ_EXPIRED;
 	return 0;
 }
 
@@ -317,6 +318,7 @@ IOC(GROUP_JOIN, struct mqdev_group_join, 0, CONSUME, BACK, ioc_group_join)
 IOC(GROUP_ASSIGNMENT, struct mqdev_group_assignment, 0, CONSUME, BACK, ioc_group_assignment)
 IOC(GROUP_COMMIT, struct mqdev_group_commit, 0, CONSUME, 0, ioc_group_commit)
 IOC(GROUP_RESTORE, struct mqdev_group_restore, 0, CONSUME, 0, mqdev_group_restore_ioc)
+IOC(GROUP_RECONSUME, struct mqdev_reconsume, 0, CONSUME, BACK, mqdev_group_reconsume)
 IOC(PRODUCER_INIT, struct mqdev_producer_init, 0, ANY, BACK, ioc_producer_init)
 IOC(PRODUCER_BIND, struct mqdev_producer_bind, 0, PRODUCE, 0, ioc_producer_bind)
 IOC(TXN, struct mqdev_txn, 0, SESSION, 0, ioc_txn)
@@ -373,6 +375,7 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(GROUP_ASSIGNMENT),
 	IOC_AT(GROUP_COMMIT),
 	IOC_AT(GROUP_RESTORE),
+	IOC_AT(GROUP_RECONSUME),
 	IOC_AT(PRODUCER_INIT),
 	IOC_AT(PRODUCER_BIND),
 	IOC_AT(TXN),

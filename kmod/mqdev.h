@@ -517,6 +517,8 @@ extern struct mqdev_limit max_scheduled, max_scheduled_bytes;
 void mqdev_sched_init(struct mqdev_topic *topic);
 void mqdev_sched_kill(struct mqdev_topic *topic);
 long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req);
+int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
+		       const void *key, u64 due, u32 *id);
 long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req);
 long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req);
 bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
@@ -845,6 +847,41 @@ u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
 		  enum mqdev_dlq_reason reason);
 void mqdev_dlq_fill(struct mqdev_dlq *dlq, struct mqdev_share_dlq_info *req);
 long mqdev_dlq_info(struct mqdev_ioc *ioc, struct mqdev_share_dlq_info *req);
+int mqdev_backoff_check(u32 nr, const u32 *ms);
+u64 mqdev_backoff_ns(u32 nr, const u32 *ms, u32 count);
+void *mqdev_record_copy(struct mqdev_part *part, u64 pos, u64 offset, u32 len);
+
+/*
+ * A record's dead letter, or its retry: where it came from and why, in
+ * the mqdev.dlq.* headers they carry (dlq.c).
+ */
+struct mqdev_letter {
+	const char	*topic;		/* of its first delivery */
+	const char	*group;
+	const char	*reason;	/* MQDEV_DLQ_REJECTED ... */
+	const char	*error;		/* the member's, or NULL */
+	u64		offset;
+	u64		timestamp;	/* its first append's */
+	u32		part;
+	u32		count;		/* deliveries */
+	u32		flags;		/* MQDEV_RECORD_DEAD_LETTER or _RETRY */
+};
+
+u8 *mqdev_letter_build(const struct mqdev_letter *l,
+		       const struct mqdev_record *rec, u32 *len, u32 *flags);
+int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
+			char *topic);
+u8 *mqdev_letter_msg(const struct mqdev_letter *l,
+		     const struct mqdev_record *rec, struct mqdev_topic *topic,
+		     struct mqdev_msg *msg);
+struct mqdev_topic *mqdev_letter_topic_get(struct mqdev_topic *src,
+					   const char *name, bool self);
+int mqdev_letter_append(struct mqdev_topic *topic,
+			const struct mqdev_letter *l,
+			const struct mqdev_record *rec);
+
+/* reconsume.c */
+long mqdev_group_reconsume(struct mqdev_ioc *ioc, struct mqdev_reconsume *req);
 
 /* wait.c */
 bool mqdev_handle_ready(struct mqdev_handle *h, struct mqdev_topic *topic,

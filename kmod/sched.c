@@ -345,15 +345,33 @@ static int sched_check(struct mqdev_handle *h, struct mqdev_topic *topic,
 	return mqdev_msg_check(topic, &req->msg, false);
 }
 
-/* A copy of the message's key and value, its partition chosen. */
-static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
-			  struct sched_msg **mp)
+/* Room for a message of @msg's key and value, its fields set but data. */
+static struct sched_msg *sched_msg_alloc(const struct mqdev_msg *msg)
 {
 	struct sched_msg *m;
 
 	/* A value may be as large as max_record, past what kmalloc() gives. */
 	m = kvmalloc(struct_size(m, data, (size_t)msg->key_len + msg->value_len),
 		     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!m)
+		return NULL;
+	timerqueue_init(&m->node);
+	m->uid = current_fsuid();
+	m->partition = msg->partition;
+	m->flags = msg->flags;
+	m->key_len = msg->key_len;
+	m->value_len = msg->value_len;
+	m->tries = 0;
+	return m;
+}
+
+/* A copy of the message's key and value, its partition chosen. */
+static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
+			  struct sched_msg **mp)
+{
+	struct sched_msg *m;
+
+	m = sched_msg_alloc(msg);
 	if (!m)
 		return -ENOMEM;
 	if (copy_from_user(m->data, u64_to_user_ptr(msg->key), msg->key_len) ||
@@ -366,19 +384,14 @@ static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
 		msg->partition = msg->key_len ?
 			mqdev_key_hash(m->data, msg->key_len) % topic->nr_parts :
 			mqdev_next_rr_partition(topic);
-	timerqueue_init(&m->node);
-	m->uid = current_fsuid();
 	m->partition = msg->partition;
-	m->flags = msg->flags;
-	m->key_len = msg->key_len;
-	m->value_len = msg->value_len;
-	m->tries = 0;
 	*mp = m;
 	return 0;
 }
 
 /* Give @m an id and its place; the timer if it is the earliest. */
-static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due)
+static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due,
+			u32 *id)
 {
 	int err;
 
@@ -400,11 +413,31 @@ static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due)
 		goto out_unlock;
 	}
 	timerqueue_add(&s->queue, &m->node);
+	*id = m->id;
 	s->nr++;
 	if (timerqueue_getnext(&s->queue) == &m->node)
 		sched_arm(s, due);
 out_unlock:
 	xa_unlock(&s->ids);
+	return err;
+}
+
+/*
+ * Charge @m to the caller and queue it on @topic for @due; frees on error.
+ * Its id goes in @id: once queued, @m may be appended and freed at once.
+ */
+static int sched_add(struct mqdev_topic *topic, struct sched_msg *m, u64 due,
+		     u32 *id)
+{
+	int err = sched_charge(m);
+
+	if (err) {
+		kvfree(m);
+		return err;
+	}
+	err = sched_insert(&topic->sched, m, due, id);
+	if (err)
+		sched_msg_free(m);
 	return err;
 }
 
@@ -425,6 +458,7 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 	struct mqdev_topic *topic = ioc->topic;
 	struct sched_msg *m;
 	u64 now = ktime_get_real_ns(), due;
+	u32 id;
 	int err;
 
 	/*
@@ -439,17 +473,10 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 	err = sched_msg_make(topic, &req->msg, &m);
 	if (err)
 		goto out_refused;
-	err = sched_charge(m);
-	if (err) {
-		kvfree(m);
+	err = sched_add(topic, m, due, &id);
+	if (err)
 		goto out_refused;
-	}
-	err = sched_insert(&topic->sched, m, due);
-	if (err) {
-		sched_msg_free(m);
-		goto out_refused;
-	}
-	req->id = m->id;
+	req->id = id;
 	req->due = due;
 	req->msg.offset = MQDEV_OFFSET_UNKNOWN;
 	return 0;
@@ -457,6 +484,33 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 out_refused:
 	mqdev_stats_refused(topic, MQDEV_PARTITION_ANY, err);
 	return err;
+}
+
+/**
+ * mqdev_sched_kernel() - schedule a message the kernel made
+ * @topic: the topic, referenced, not a single writer's
+ * @msg: the message: its partition chosen, its value in kernel memory,
+ *	 its flags the kernel's (a retry's, see reconsume.c)
+ * @key: its key, in kernel memory
+ * @due: CLOCK_REALTIME ns
+ * @id: its id goes here
+ *
+ * The copy is charged to the caller as a MQDEV_IOC_SCHEDULE's is.
+ *
+ * Return: 0; -EDQUOT or -ENOSPC past the limits, -EIDRM for a deleted
+ * topic, -ENOMEM.
+ */
+int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
+		       const void *key, u64 due, u32 *id)
+{
+	struct sched_msg *m = sched_msg_alloc(msg);
+
+	if (!m)
+		return -ENOMEM;
+	memcpy(m->data, key, msg->key_len);
+	memcpy(m->data + msg->key_len, (const void *)(uintptr_t)msg->value,
+	       msg->value_len);
+	return sched_add(topic, m, due, id);
 }
 
 /**

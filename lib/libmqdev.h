@@ -773,6 +773,48 @@ uint32_t mqdev_consumer_generation(const struct mqdev_consumer *consumer);
 bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
 			 uint32_t partition);
 
+/* ---- retries of consumer groups (MQDEV_FEAT_RECONSUME, LIBMQDEV_0.5) ------ */
+
+/*
+ * RocketMQ's RECONSUME_LATER: group member @consumer hands back @rec, a
+ * record it was given and has not committed.  The kernel schedules a copy
+ * of it into @retry_topic, due after the back-off for its delivery count,
+ * or, once it has been delivered @max_deliveries times (or with @dead_now),
+ * writes its dead letter to @dlq_topic.  The member then commits past it and
+ * goes on; the retry comes back to whoever consumes @retry_topic in the same
+ * group (mqctl consume --retry-topic does).  The caller must be allowed to
+ * produce to both topics.
+ */
+struct mqdev_reconsume_opts {
+	size_t		sz;		/* sizeof(struct mqdev_reconsume_opts) */
+	const char	*retry_topic;	/* NULL only with @dead_now */
+	const char	*dlq_topic;	/* NULL: past the max, dropped */
+	uint32_t	max_deliveries;	/* 0: 17, RocketMQ's 16 retries */
+	uint32_t	delay_ms;	/* 0: the schedule's */
+	/*
+	 * The back-off: @backoff_ms[deliveries - 1], the last past the end;
+	 * none: RocketMQ's from 10 s (10 s 30 s 1 m 2 m ... 1 h 2 h).
+	 */
+	const uint32_t	*backoff_ms;
+	uint32_t	nr_backoff;	/* at most MQDEV_SHARE_BACKOFF_LEVELS */
+	const char	*error;		/* NULL, or why: mqdev.dlq.error */
+	bool		dead_now;	/* to the DLQ now, reason "rejected" */
+};
+
+/*
+ * Returns what became of it, MQDEV_RECONSUME_RETRIED, _DEAD_LETTERED or
+ * _DROPPED, or -errno (-ESTALE: the partition was taken away).
+ */
+int mqdev_consumer_reconsume_later(struct mqdev_consumer *consumer,
+				   const struct mqdev_record *rec,
+				   const struct mqdev_reconsume_opts *opts);
+
+/*
+ * How many times @rec has been delivered: 1, or the kernel's count of a
+ * retry (MQDEV_RECORD_RETRY); a producer's header cannot change it.
+ */
+uint32_t mqdev_record_deliveries(const struct mqdev_record *rec);
+
 /* ---- share groups (MQDEV_FEAT_SHARE_GROUPS, since LIBMQDEV_0.4) ----------- */
 
 /*

@@ -338,4 +338,72 @@ static inline void log_print(const char *path, const char *who)
 		fclose(f);
 }
 
+/*
+ * A dead letter or a retry as read back (dlq_test, reconsume_test): the
+ * record's key, value and "trace" header, and its mqdev.dlq.* headers.
+ */
+struct dead {
+	char key[16], value[16], trace[16];
+	char topic[MQDEV_NAME_SIZE], reason[32], group[MQDEV_NAME_SIZE];
+	char error[32];
+	uint64_t partition, offset, count;
+	int nr_headers, nr_dlq_headers;
+};
+
+static inline void hdr_copy(char *dst, size_t size, const struct mqdev_header *h)
+{
+	size_t n = h->value_len < 0 ? 0 : (size_t)h->value_len;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, h->value, n);
+	dst[n] = 0;
+}
+
+static inline int hdr_is(const struct mqdev_header *h, const char *name)
+{
+	return h->key_len == strlen(name) && !memcmp(h->key, name, h->key_len);
+}
+
+static inline int dead_parse(const struct mqdev_record *rec, struct dead *d)
+{
+	struct mqdev_header_iter it = { 0 };
+	struct mqdev_header h;
+	const void *v;
+	uint32_t len;
+	char num[32];
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (rec->key_len < sizeof(d->key))
+		memcpy(d->key, mqdev_record_key(rec), rec->key_len);
+	while ((r = mqdev_record_header_next(rec, &it, &h)) == 1) {
+		d->nr_headers++;
+		if (h.key_len > 10 && !memcmp(h.key, MQDEV_DLQ_HDR_PREFIX, 10))
+			d->nr_dlq_headers++;
+		hdr_copy(num, sizeof(num), &h);
+		if (hdr_is(&h, "trace"))
+			hdr_copy(d->trace, sizeof(d->trace), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_TOPIC))
+			hdr_copy(d->topic, sizeof(d->topic), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_REASON))
+			hdr_copy(d->reason, sizeof(d->reason), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_GROUP))
+			hdr_copy(d->group, sizeof(d->group), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_ERROR))
+			hdr_copy(d->error, sizeof(d->error), &h);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_PARTITION))
+			d->partition = strtoull(num, NULL, 10);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_OFFSET))
+			d->offset = strtoull(num, NULL, 10);
+		else if (hdr_is(&h, MQDEV_DLQ_HDR_COUNT))
+			d->count = strtoull(num, NULL, 10);
+	}
+	if (r < 0 || mqdev_record_payload(rec, &v, &len))
+		return -EBADMSG;
+	if (len < sizeof(d->value))
+		memcpy(d->value, v, len);
+	return 0;
+}
+
 #endif /* _MQDEV_SELFTEST_COMMON_H */

@@ -67,26 +67,53 @@ static void exe_path(char *bin, size_t size, const char *name)
 	snprintf(bin, size, "%s/%s", dirname(exe), name);
 }
 
+/*
+ * A child started while a broker goes down must not hold the broker's
+ * listening socket: the mock closes it and binds its port again at once,
+ * and a copy still open in a child between fork() and its close_range()
+ * keeps the port listening, so the bind fails and librdkafka asserts.
+ * spawn() returns only once the child closed what it inherited, and an
+ * outage takes a broker down only between spawns.
+ */
+static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* @argv run with its output appended to @log; -1 if it cannot be started. */
+static pid_t spawn(const char *log, char *const argv[])
+{
+	int closed[2], fd;
+	pid_t pid;
+	char c;
+
+	if (pipe2(closed, O_CLOEXEC))
+		return -1;
+	pthread_mutex_lock(&spawn_lock);
+	pid = fork();
+	if (!pid) {
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		close_range(3, ~0U, 0);	/* @closed's write end too: done */
+		setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 1);
+		setenv("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1", 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(closed[1]);
+	while (pid > 0 && read(closed[0], &c, 1) < 0 && errno == EINTR)
+		;
+	pthread_mutex_unlock(&spawn_lock);
+	close(closed[0]);
+	return pid;
+}
+
 static pid_t daemon_run(struct daemon *d, const char *arg, const char *arg2)
 {
 	char bin[600];
-	pid_t pid;
-	int fd;
+	char *argv[] = { bin, "--config", d->conf, (char *)arg, (char *)arg2,
+			 NULL };
 
 	exe_path(bin, sizeof(bin), "mqdev-mirror-asan");
-	pid = fork();
-	if (!pid) {
-		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		/* not the mock brokers' sockets: they must close when it does */
-		close_range(3, ~0U, 0);
-		setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 1);
-		setenv("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1", 1);
-		execl(bin, bin, "--config", d->conf, arg, arg2, NULL);
-		_exit(127);
-	}
-	return pid;
+	return spawn(d->log, argv);
 }
 
 static void daemon_start(struct daemon *d)
@@ -434,7 +461,9 @@ static void *outage_run(void *arg)
 {
 	struct outage *o = arg;
 
+	pthread_mutex_lock(&spawn_lock);
 	rd_kafka_mock_broker_set_down(o->mc, o->broker);
+	pthread_mutex_unlock(&spawn_lock);
 	sleep_ms(o->ms);
 	rd_kafka_mock_broker_set_up(o->mc, o->broker);
 	return NULL;
@@ -1416,22 +1445,14 @@ TEST_F_TIMEOUT(mirror, bad_config, 120)
 static pid_t kafkad_start_at(const char *bin, const char *log, int nth,
 			     const char *advertise)
 {
-	pid_t pid = fork();
+	char *argv[] = { (char *)bin, "--listen", KAFKAD_ADDR, "-v", "--set",
+			 "allow_simple_commit=yes",
+			 advertise ? "--set" : NULL, (char *)advertise, NULL };
 	uint64_t end = mono_ms() + 60000;
-	int fd;
+	pid_t pid = spawn(log, argv);
 
-	if (!pid) {
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		close_range(3, ~0U, 0);
-		setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 1);
-		setenv("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1", 1);
-		execl(bin, bin, "--listen", KAFKAD_ADDR, "-v", "--set",
-		      "allow_simple_commit=yes", advertise ? "--set" : NULL,
-		      advertise, NULL);
-		_exit(127);
-	}
+	if (pid < 0)
+		return -1;
 	while (log_lines(log, "listening on") < nth && mono_ms() < end)
 		sleep_ms(50);
 	return log_lines(log, "listening on") >= nth ? pid : -1;

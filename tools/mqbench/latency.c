@@ -394,13 +394,15 @@ static int pp_run(unsigned int i, uint64_t n, double pct[3])
 
 #define NR_PP_PEERS	(sizeof(pp_peers) / sizeof(pp_peers[0]))
 
-/* The p99 of @n /dev/mq round trips (pp_peers[0]), for delay.c: ns. */
-double latency_mqdev_p99(uint64_t n)
+/*
+ * @n /dev/mq round trips (pp_peers[0]), for delay.c: p50, p99 and p99.9 in
+ * ns into @pct.  Return: 0, or -1 if a round trip failed.
+ */
+int latency_mqdev_pct(uint64_t n, double pct[3])
 {
-	double pct[3];
-
-	return pp_run(0, n, pct) ? -1 : pct[1];
+	return pp_run(0, n, pct);
 }
+
 #define MAX_REPS	16
 
 /* The median of @n values, which it sorts. */

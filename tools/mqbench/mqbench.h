@@ -76,7 +76,7 @@ int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
 /* latency.c */
 int latency_table(uint64_t n, int reps, FILE *json);
-double latency_mqdev_p99(uint64_t n);
+int latency_mqdev_pct(uint64_t n, double pct[3]);
 
 /* delay.c: delayed messages' lateness */
 int delay_table(uint64_t count, FILE *json);

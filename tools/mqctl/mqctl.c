@@ -1290,6 +1290,9 @@ static const char consume_usage[] =
 "                           [--share-group G [--reject-if PATTERN]\n"
 "                            [--dlq TOPIC [--dlq-expired]] [--max-deliveries N]\n"
 "                            [--backoff D1,D2,...] [--release-if PATTERN]]\n"
+"                           [--group G --retry-topic T [--reconsume-if PATTERN]\n"
+"                            [--dlq TOPIC] [--max-deliveries N]\n"
+"                            [--backoff D1,D2,...]]\n"
 "\n"
 "Prints one value per line.  Without --partition it reads every partition;\n"
 "without --count or --timeout it follows the topic until interrupted\n"
@@ -1327,6 +1330,13 @@ static const char consume_usage[] =
 "  --backoff LIST    a new share group's retry schedule, by delivery: a\n"
 "                    release waits 10s, then 30s, ... (RocketMQ's is\n"
 "                    10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h)\n"
+"  --retry-topic T   with --group: read T too, in the same group: the\n"
+"                    records handed back come again from there (RocketMQ's\n"
+"                    %RETRY%group); with it --dlq, --max-deliveries (17)\n"
+"                    and --backoff (RocketMQ's, from 10s) apply to them\n"
+"  --reconsume-if PAT  with --retry-topic: print, then hand back a record\n"
+"                    whose value contains PAT: RocketMQ's RECONSUME_LATER\n"
+"                    (for testing); past --max-deliveries it goes to --dlq\n"
 "A later member joins with the group's settings: --dlq, --dlq-expired,\n"
 "--max-deliveries or --backoff other than the group's are refused.\n";
 
@@ -1349,6 +1359,8 @@ struct consume_opts {
 	uint32_t backoff[MQDEV_SHARE_BACKOFF_LEVELS];
 	uint32_t nr_backoff;
 	uint32_t dlq_flags;	/* MQDEV_SHARE_DLQ_* */
+	const char *retry_topic;
+	const char *reconsume_if;
 };
 
 /* A record's headers, as JSON pairs or as K=V,K2=V2 (a null value: K). */
@@ -1603,6 +1615,109 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 	return 0;
 }
 
+/* A consumer of @topic: a member of --group, or to be sought. */
+static struct mqdev_consumer *consume_open(const char *topic,
+					   const struct mqdev_consumer_opts *copts,
+					   const struct consume_opts *o)
+{
+	struct mqdev_consumer *c;
+	int err;
+
+	check(mqdev_consumer_new(topic, copts, &c), "consume from", topic);
+	if (!o->group)
+		return c;
+	if (o->whence == MQDEV_SEEK_OFFSET || o->partition !=
+	    MQDEV_PARTITION_ALL)
+		die("--group: the group decides partitions and offsets");
+	err = mqdev_consumer_join(c, o->group, o->whence);
+	if (err == -ENOSPC)
+		die("join group '%s': the group has as many members as it "
+		    "may have (256)", o->group);
+	check(err, "join group", o->group);
+	return c;
+}
+
+/*
+ * Wait up to @timeout ms for a record of any of @n consumers: 1 when there
+ * may be one, 0 on time-out, or -errno.  One consumer waits its own way.
+ */
+static int consume_wait(struct mqdev_consumer **c, int n, int timeout)
+{
+	struct pollfd pfd[2];
+	int i, err;
+
+	if (n == 1)
+		return mqdev_consumer_wait(c[0], timeout);
+	for (i = 0; i < n; i++) {
+		/* Ready already (or its assignment changed): no sleep. */
+		err = mqdev_consumer_wait(c[i], 0);
+		if (err)
+			return err;
+		pfd[i] = (struct pollfd){ .fd = mqdev_consumer_fd(c[i]),
+					  .events = POLLIN | POLLPRI };
+	}
+	err = poll(pfd, n, timeout);
+	return err < 0 ? -errno : err > 0;
+}
+
+/* --reconsume-if: hand @rec back to the group, to come again later. */
+static void consume_reconsume(struct mqdev_consumer *c,
+			      const struct mqdev_record *rec,
+			      const struct consume_opts *o)
+{
+	LIBMQDEV_OPTS(mqdev_reconsume_opts, ropts,
+		      .retry_topic = o->retry_topic, .dlq_topic = o->dlq,
+		      .max_deliveries = o->max_deliveries,
+		      .backoff_ms = o->backoff, .nr_backoff = o->nr_backoff,
+		      .error = "mqctl --reconsume-if");
+	int err = mqdev_consumer_reconsume_later(c, rec, &ropts);
+
+	if (err == -ENOENT || err == -EACCES || err == -EOPNOTSUPP ||
+	    err == -EINVAL)
+		die("reconsume later: --retry-topic '%s' or --dlq '%s': %s",
+		    o->retry_topic, o->dlq ? o->dlq : "", strerror(-err));
+	/* Taken away meanwhile: its new owner has it. */
+	if (err < 0 && err != -ESTALE)
+		check(err, "reconsume later in group", o->group);
+}
+
+/*
+ * Print what is ready, hand back what --reconsume-if names, and commit
+ * once written out.
+ */
+static void consume_run(struct mqdev_consumer *c, const char *topic,
+			const struct consume_opts *o, uint64_t *got)
+{
+	const struct mqdev_record *rec;
+	int err;
+
+	while ((!o->count || *got < o->count) &&
+	       (rec = mqdev_consumer_peek(c))) {
+		print_record(rec, o);
+		if (share_rejects(rec, o->reconsume_if))
+			consume_reconsume(c, rec, o);
+		if (mqdev_consumer_release(c) == 0)
+			(*got)++;
+	}
+	check(mqdev_consumer_error(c), "consume from", topic);
+	/*
+	 * A stop signal may cut a write to a slow reader short: what was not
+	 * written out is not done, and is not committed.
+	 */
+	if (fflush(stdout) == EOF) {
+		if (!stop)
+			die("consume from '%s': writing out: %s", topic,
+			    strerror(errno));
+		return;
+	}
+	/* written out: now they may count as done */
+	if (o->group && !o->auto_commit) {
+		err = mqdev_consumer_commit(c);
+		if (err && err != -ESTALE)
+			check(err, "commit for group", o->group);
+	}
+}
+
 static int cmd_consume(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1624,6 +1739,8 @@ static int cmd_consume(int argc, char **argv)
 		{ "max-deliveries", required_argument, NULL, 'M' },
 		{ "backoff", required_argument, NULL, 'B' },
 		{ "dlq-expired", no_argument, NULL, 'X' },
+		{ "retry-topic", required_argument, NULL, 'T' },
+		{ "reconsume-if", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1632,10 +1749,9 @@ static int cmd_consume(int argc, char **argv)
 		.timeout = -1, .hold = true,
 	};
 	LIBMQDEV_OPTS(mqdev_consumer_opts, copts);
-	const struct mqdev_record *rec;
-	struct mqdev_consumer *c;
+	struct mqdev_consumer *c[2] = { NULL, NULL };
 	uint64_t got = 0;
-	int opt, err;
+	int opt, err, i;
 
 	while ((opt = getopt_long(argc, argv, "f:bp:n:t:kh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -1684,40 +1800,40 @@ static int cmd_consume(int argc, char **argv)
 			break;
 		case 'B': parse_backoff(optarg, &o); break;
 		case 'X': o.dlq_flags |= MQDEV_SHARE_DLQ_EXPIRED; break;
+		case 'T': o.retry_topic = optarg; break;
+		case 'L': o.reconsume_if = optarg; break;
 		case 'h': fputs(consume_usage, stdout); return 0;
 		default: fputs(consume_usage, stderr); return 2;
 		}
 	}
 	if (optind != argc - 1)
 		die("consume: one topic name, please (see --help)");
-	if ((o.reject_if || o.release_if || o.dlq || o.max_deliveries ||
-	     o.nr_backoff) && !o.share_group)
-		die("--reject-if, --release-if, --dlq, --max-deliveries, "
-		    "--backoff: only with --share-group");
-	if (o.dlq_flags && !o.dlq)
-		die("--dlq-expired: only with --dlq TOPIC");
+	if ((o.reject_if || o.release_if) && !o.share_group)
+		die("--reject-if, --release-if: only with --share-group");
+	if ((o.dlq || o.max_deliveries || o.nr_backoff) && !o.share_group &&
+	    !o.retry_topic)
+		die("--dlq, --max-deliveries, --backoff: only with "
+		    "--share-group or --retry-topic");
+	if ((o.retry_topic && (!o.group || o.share_group)) ||
+	    (o.reconsume_if && !o.retry_topic))
+		die("--retry-topic: only with --group; --reconsume-if: only "
+		    "with --retry-topic");
+	if (o.dlq_flags && (!o.dlq || !o.share_group))
+		die("--dlq-expired: only with --share-group and --dlq TOPIC");
 	if (o.share_group)
 		return consume_share(argv[optind], &o);
 
 	/* --commit auto: a member commits every second */
 	copts.auto_commit_ms = o.auto_commit ? 1000 : 0;
-	check(mqdev_consumer_new(argv[optind], &copts, &c), "consume from",
-	      argv[optind]);
-	if (o.group) {
-		if (o.whence == MQDEV_SEEK_OFFSET || o.partition !=
-		    MQDEV_PARTITION_ALL)
-			die("--group: the group decides partitions and offsets");
-		err = mqdev_consumer_join(c, o.group, o.whence);
-		if (err == -ENOSPC)
-			die("join group '%s': the group has as many members as it "
-			    "may have (256)", o.group);
-		check(err, "join group", o.group);
-	} else {
-		consume_seek(c, argv[optind], &o);
-	}
+	c[0] = consume_open(argv[optind], &copts, &o);
+	if (!o.group)
+		consume_seek(c[0], argv[optind], &o);
+	/* The group's retries, read in the same group. */
+	if (o.retry_topic)
+		c[1] = consume_open(o.retry_topic, &copts, &o);
 
 	while (!stop && (!o.count || got < o.count)) {
-		err = mqdev_consumer_wait(c, o.timeout);
+		err = consume_wait(c, o.retry_topic ? 2 : 1, o.timeout);
 		if (err == -EINTR)
 			continue;	/* a stop signal ends the loop */
 		if (err == -EIDRM)
@@ -1725,39 +1841,22 @@ static int cmd_consume(int argc, char **argv)
 		check(err, "consume from", argv[optind]);
 		if (!err)
 			break;		/* --timeout with nothing new */
-		while ((!o.count || got < o.count) &&
-		       (rec = mqdev_consumer_peek(c))) {
-			print_record(rec, &o);
-			if (mqdev_consumer_release(c) == 0)
-				got++;
-		}
-		check(mqdev_consumer_error(c), "consume from", argv[optind]);
-		/*
-		 * A stop signal may cut a write to a slow reader short: what
-		 * was not written out is not done, and is not committed.
-		 */
-		if (fflush(stdout) == EOF) {
-			if (!stop)
-				die("consume from '%s': writing out: %s",
-				    argv[optind], strerror(errno));
-			break;
-		}
-		/* written out: now they may count as done */
-		if (o.group && !o.auto_commit) {
-			err = mqdev_consumer_commit(c);
+		consume_run(c[0], argv[optind], &o, &got);
+		if (c[1])
+			consume_run(c[1], o.retry_topic, &o, &got);
+	}
+	for (i = 0; i < 2 && c[i]; i++) {
+		if (o.group && !ferror(stdout)) {
+			err = mqdev_consumer_commit(c[i]);
 			if (err && err != -ESTALE)
 				check(err, "commit for group", o.group);
 		}
+		if (mqdev_consumer_lost(c[i]))
+			fprintf(stderr, "mqctl: %" PRIu64 " records were "
+				"overwritten before they could be read\n",
+				mqdev_consumer_lost(c[i]));
+		mqdev_consumer_free(c[i]);
 	}
-	if (o.group && !ferror(stdout)) {
-		err = mqdev_consumer_commit(c);
-		if (err && err != -ESTALE)
-			check(err, "commit for group", o.group);
-	}
-	if (mqdev_consumer_lost(c))
-		fprintf(stderr, "mqctl: %" PRIu64 " records were overwritten before "
-			"they could be read\n", mqdev_consumer_lost(c));
-	mqdev_consumer_free(c);
 	return 0;
 }
 

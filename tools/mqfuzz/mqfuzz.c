@@ -795,6 +795,39 @@ static void do_consume(struct fuzzer *f, int fd)
 	}
 }
 
+/*
+ * RECONSUME_LATER: mostly an offset near the start and a topic of the run
+ * as the retry topic or DLQ, now and then anything, a bad flag, a back-off.
+ */
+static void group_reconsume(struct fuzzer *f, int fd)
+{
+	struct mqdev_reconsume req;
+
+	memset(&req, 0, sizeof(req));
+	req.partition = below(f, 5);
+	req.generation = below(f, 8);
+	req.offset = chance(f, 80) ? below(f, 16) : number(f);
+	req.flags = chance(f, 90) ? below(f, 2) : number(f);
+	req.max_deliveries = chance(f, 90) ? below(f, 5) : number(f);
+	req.delay_ms = chance(f, 80) ? below(f, 50) : number(f);
+	if (chance(f, 20)) {
+		req.nr_backoff = below(f, MQDEV_SHARE_BACKOFF_LEVELS + 2);
+		req.backoff_ms[0] = below(f, 100);
+	}
+	snprintf(req.retry_topic, sizeof(req.retry_topic), "f%c%u",
+		 chance(f, 80) ? 's' : 'z', below(f, NR_NAMES));
+	if (chance(f, 50))
+		snprintf(req.dlq, sizeof(req.dlq), "f%c%u",
+			 chance(f, 80) ? 's' : 'z', below(f, NR_NAMES));
+	else if (chance(f, 10))
+		name(f, req.dlq);
+	if (chance(f, 30))
+		snprintf(req.error, sizeof(req.error), "e%u", below(f, 9));
+	if (chance(f, 5))
+		req.reserved = number(f);
+	fuzz_ioctl(f, fd, MQDEV_IOC_GROUP_RECONSUME, &req, sizeof(req));
+}
+
 static void do_group(struct fuzzer *f, int fd)
 {
 	void *starts = f->page + PAGE_ARRAY;
@@ -805,7 +838,7 @@ static void do_group(struct fuzzer *f, int fd)
 	} u;
 
 	memset(&u, 0, sizeof(u));
-	switch (below(f, 3)) {
+	switch (below(f, 4)) {
 	case 0:
 		snprintf(u.join.group, sizeof(u.join.group), "g%u",
 			 below(f, 3));
@@ -818,6 +851,9 @@ static void do_group(struct fuzzer *f, int fd)
 		u.as.starts_count = below(f, 9);
 		fuzz_ioctl(f, fd, MQDEV_IOC_GROUP_ASSIGNMENT, &u.as,
 			   sizeof(u.as));
+		break;
+	case 2:
+		group_reconsume(f, fd);
 		break;
 	default:
 		u.commit.partition = below(f, 5);

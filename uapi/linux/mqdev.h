@@ -731,6 +731,15 @@ struct mqdev_record {
  * exchange binding or a scheduled message that sets it gets EINVAL.
  */
 #define MQDEV_RECORD_DEAD_LETTER	_BITUL(7)
+/*
+ * A retry (MQDEV_IOC_GROUP_RECONSUME): only the kernel sets it, on the
+ * copy of a record it schedules into a group's retry topic.  Such a record
+ * carries the mqdev.dlq.* headers of its first delivery's topic,
+ * partition, offset and time, and its delivery count; the kernel reads the
+ * count back only from a record with this flag, so a producer's headers of
+ * the same names count for nothing.  A producer that sets it gets EINVAL.
+ */
+#define MQDEV_RECORD_RETRY	_BITUL(8)
 #define MQDEV_RECORD_PRODUCER_FLAGS \
 	(MQDEV_RECORD_NULL_KEY | MQDEV_RECORD_NULL_VALUE | \
 	 MQDEV_RECORD_HEADERS | MQDEV_RECORD_EXPIRES)
@@ -821,6 +830,56 @@ struct mqdev_share_join {
 };
 
 /*
+ * MQDEV_IOC_GROUP_RECONSUME, on a group member's consuming handle: RocketMQ's
+ * RECONSUME_LATER.  The member hands back the record at @offset of
+ * @partition, which it owns in @generation and has not committed: the
+ * kernel copies the record from its own ring (key, value, headers) and
+ * schedules the copy into @retry_topic, due after the back-off for its
+ * delivery count, with MQDEV_RECORD_RETRY and the mqdev.dlq.* headers of
+ * where it came from.  A record that came from a retry topic counts on from
+ * its kernel-set count.  A record delivered @max_deliveries times already,
+ * or one handed back with MQDEV_RECONSUME_DEAD, goes to @dlq instead, as a
+ * share group's dead letter (MQDEV_RECORD_DEAD_LETTER), with @error in an
+ * mqdev.dlq.error header.  The member then commits past it and goes on.
+ *
+ * The settings are the caller's, each call, as RocketMQ's consumer sends
+ * its max reconsume times with each message it sends back: the caller must
+ * be allowed to produce to both topics (checked like an exchange binding),
+ * the DLQ may not be the handle's own topic.  The back-off is @delay_ms if
+ * not 0, else @backoff_ms[deliveries - 1] (the last level past the end), else
+ * RocketMQ's retry schedule from 10 s: 10 s 30 s 1 m 2 m ... 10 m 20 m 30 m
+ * 1 h 2 h.  The scheduled copy is charged to the caller as a
+ * MQDEV_IOC_SCHEDULE is.  The struct grows by size in the command.
+ */
+#define MQDEV_RECONSUME_DEAD	_BITUL(0)	/* to @dlq now */
+#define MQDEV_RECONSUME_FLAGS	MQDEV_RECONSUME_DEAD
+#define MQDEV_RECONSUME_DEF_DELIVERIES	17	/* RocketMQ's 16 retries */
+#define MQDEV_RECONSUME_ERROR_SIZE	128
+
+/* struct mqdev_reconsume.result */
+#define MQDEV_RECONSUME_RETRIED	1	/* scheduled into the retry topic */
+#define MQDEV_RECONSUME_DEAD_LETTERED 2	/* written to the DLQ */
+#define MQDEV_RECONSUME_DROPPED	3	/* past the max, no DLQ named */
+
+struct mqdev_reconsume {
+	__u32	partition;
+	__u32	generation;	/* the member owns @partition in it */
+	__u64	offset;		/* a record of @partition, not committed */
+	__u32	flags;		/* MQDEV_RECONSUME_* */
+	__u32	max_deliveries;	/* 0: _DEF_DELIVERIES; <= SHARE_MAX_DELIVERIES */
+	char	retry_topic[MQDEV_NAME_SIZE]; /* "" only with _DEAD */
+	char	dlq[MQDEV_NAME_SIZE];	/* "": past the max, dropped */
+	__u32	delay_ms;	/* 0: the schedule's; <= _SHARE_MAX_BACKOFF_MS */
+	__u32	nr_backoff;	/* as struct mqdev_share_dlq's */
+	__u32	backoff_ms[18];	/* MQDEV_SHARE_BACKOFF_LEVELS */
+	char	error[MQDEV_RECONSUME_ERROR_SIZE]; /* "", or why */
+	__u32	deliveries;	/* out: the copy's delivery count */
+	__u32	result;		/* out: MQDEV_RECONSUME_RETRIED ... */
+	__u64	due;		/* out: CLOCK_REALTIME ns, for a retry */
+	__u64	reserved;
+};
+
+/*
  * A new share group's dead-letter topic and retry back-off, given to
  * MQDEV_IOC_SHARE_JOIN in @dlq; a later member's must be the group's
  * (EEXIST if not).  They last as long as the group, members or not:
@@ -890,6 +949,8 @@ struct mqdev_share_dlq_info {
 #define MQDEV_DLQ_EXPIRED	"expired"	/* MQDEV_SHARE_DLQ_EXPIRED */
 #define MQDEV_DLQ_HDR_GROUP	"mqdev.dlq.group"
 #define MQDEV_DLQ_HDR_TIMESTAMP	"mqdev.dlq.timestamp"	/* the record's */
+#define MQDEV_DLQ_HDR_ERROR	"mqdev.dlq.error"	/* the member's, if any */
+#define MQDEV_DLQ_RECONSUME	"reconsume-later"	/* a retry's reason */
 
 #define MQDEV_SHARE_MIN_LOCK_MS		10
 #define MQDEV_SHARE_MAX_LOCK_MS		3600000		/* an hour */
@@ -1596,7 +1657,8 @@ struct mqdev_version {
 #define MQDEV_FEAT_SCHEDULE	_BITULL(10) /* delayed messages, expiry */
 #define MQDEV_FEAT_SINGLE_WRITER _BITULL(11) /* single-writer topics */
 #define MQDEV_FEAT_SHARE_GROUPS	_BITULL(12) /* share groups */
-#define MQDEV_FEAT_SHARE_DLQ_EXPIRED _BITULL(13) /* MQDEV_SHARE_DLQ_EXPIRED */
+#define MQDEV_FEAT_RECONSUME	_BITULL(13) /* MQDEV_IOC_GROUP_RECONSUME */
+#define MQDEV_FEAT_SHARE_DLQ_EXPIRED _BITULL(14) /* MQDEV_SHARE_DLQ_EXPIRED */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
@@ -1623,6 +1685,7 @@ struct mqdev_version {
 #define MQDEV_IOC_GROUP_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x20, struct mqdev_group_join)
 #define MQDEV_IOC_GROUP_ASSIGNMENT _IOWR(MQDEV_IOC_MAGIC, 0x21, struct mqdev_group_assignment)
 #define MQDEV_IOC_GROUP_COMMIT	 _IOW(MQDEV_IOC_MAGIC, 0x22, struct mqdev_group_commit)
+#define MQDEV_IOC_GROUP_RECONSUME _IOWR(MQDEV_IOC_MAGIC, 0x24, struct mqdev_reconsume)
 #define MQDEV_IOC_PRODUCER_INIT	_IOWR(MQDEV_IOC_MAGIC, 0x30, struct mqdev_producer_init)
 #define MQDEV_IOC_PRODUCER_BIND	 _IOW(MQDEV_IOC_MAGIC, 0x31, struct mqdev_producer_bind)
 #define MQDEV_IOC_TXN		_IOWR(MQDEV_IOC_MAGIC, 0x32, struct mqdev_txn)
