@@ -1819,7 +1819,7 @@ static int cmd_consume(int argc, char **argv)
 		die("--retry-topic: only with --group; --reconsume-if: only "
 		    "with --retry-topic");
 	if (o.dlq_flags && (!o.dlq || !o.share_group))
-		die("--dlq-expired: only with --share-group and --dlq TOPIC");
+		die("--dlq-expired: only with --dlq TOPIC, of a --share-group");
 	if (o.share_group)
 		return consume_share(argv[optind], &o);
 
