@@ -840,6 +840,7 @@ struct mqdev_dlq;
 enum mqdev_dlq_reason {
 	MQDEV_DLQ_REASON_REJECTED,	/* by a member */
 	MQDEV_DLQ_REASON_MAX_DELIVERIES,
+	MQDEV_DLQ_REASON_EXPIRED,	/* MQDEV_SHARE_DLQ_EXPIRED */
 };
 
 int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
@@ -848,6 +849,8 @@ void mqdev_dlq_flush(struct mqdev_dlq *dlq);
 void mqdev_dlq_free(struct mqdev_dlq *dlq);
 void mqdev_dlqs_topic_gone(struct mqdev_topic *topic);
 u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count);
+bool mqdev_dlq_expired(const struct mqdev_dlq *dlq);
+bool mqdev_dlq_same(const struct mqdev_dlq *dlq, const struct mqdev_dlq *other);
 /* mqdev_dlq_note(): what became of a rejected record's dead letter */
 enum mqdev_dlq_note {
 	MQDEV_DLQ_NONE,		/* the group has no dead-letter topic */

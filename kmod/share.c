@@ -325,6 +325,27 @@ static int join_check(const struct mqdev_share_join *req)
 }
 
 /*
+ * A later joiner's settings, @mine its dead-letter ones: each it passed
+ * must be the group's (0 and no @req->dlq pass none), as a consumer
+ * group's kind must (Kafka's INCONSISTENT_GROUP_PROTOCOL): -EEXIST if not,
+ * rather than settings it asked for silently not applied.  Under
+ * groups_lock, the group listed: its settings are fixed (sg->dlq goes only
+ * once it is off the list, in mqdev_shares_reap()).
+ */
+static int join_same(const struct mqdev_share *sg,
+		     const struct mqdev_share_join *req,
+		     const struct mqdev_dlq *mine)
+{
+	lockdep_assert_held(&sg->topic->groups_lock);
+	if ((req->lock_ms && req->lock_ms != sg->lock_ms) ||
+	    (req->max_deliveries && req->max_deliveries != sg->max_deliveries))
+		return -EEXIST;
+	if (req->dlq && !mqdev_dlq_same(sg->dlq, mine))
+		return -EEXIST;
+	return 0;
+}
+
+/*
  * The group named, that the caller may join, or @*spare put in its place
  * (then taken: @*spare becomes NULL).  -EAGAIN: there is none and no
  * spare; share_create() makes one without groups_lock, which GROUP_COMMIT
@@ -372,14 +393,15 @@ static struct mqdev_share *share_lookup(struct mqdev_topic *topic,
  *
  * Return: 0; -EINVAL for a bad request or a replica's handle; -EOPNOTSUPP
  * on a single-writer topic; -EBUSY for a handle already in a group;
- * -EEXIST for a consumer group's name; -EPERM for another user's group;
+ * -EEXIST for a consumer group's name, or a share group's whose settings
+ * differ from those passed (join_same()); -EPERM for another user's group;
  * -EIDRM for a deleted topic; -EACCES, -ENOSPC, -EDQUOT, -ENOMEM, -EINTR.
  */
 long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 {
 	struct mqdev_handle *h = ioc->h;
 	struct mqdev_topic *topic = ioc->topic;
-	struct mqdev_share *sg, *spare = NULL;
+	struct mqdev_share *sg, *offered, *spare = NULL;
 	struct mqdev_share_member *m;
 	struct mqdev_dlq *dlq;
 	int err;
@@ -415,6 +437,7 @@ again:
 	err = h->member || h->share ||
 	      !bitmap_empty(h->subscribed, topic->nr_parts) ? -EBUSY : 0;
 	mutex_unlock(&h->lock);
+	offered = spare;
 	sg = err ? ERR_PTR(err) : share_lookup(topic, req, &spare);
 	if (sg == ERR_PTR(-EAGAIN)) {
 		mutex_unlock(&topic->groups_lock);
@@ -436,6 +459,14 @@ fail:
 			share_free(spare);
 		mqdev_dlq_free(dlq);
 		return PTR_ERR(sg);
+	}
+	/* Not the maker: its settings are checked (a spare's are its own). */
+	err = sg != offered ?
+	      join_same(sg, req, dlq ?: spare ? spare->dlq : NULL) : 0;
+	if (err) {
+		/* The common exit: a spare made meanwhile goes too. */
+		sg = ERR_PTR(err);
+		goto fail;
 	}
 	/*
 	 * Ids are never reused: one member may not ack another's records.
@@ -527,6 +558,20 @@ static void share_news(struct mqdev_share *sg)
 {
 	if (wq_has_sleeper(&sg->wait))
 		wake_up_interruptible_poll(&sg->wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/*
+ * Expired before a member took it (again): never delivered, counted, and
+ * dead-lettered if the group asked (MQDEV_SHARE_DLQ_EXPIRED).
+ */
+static void share_expire(struct mqdev_share *sg, u32 p, u64 off,
+			 struct share_slot *slot)
+{
+	atomic64_inc(&sg->topic->sched.expired);
+	if (mqdev_dlq_expired(sg->dlq))
+		share_reject(sg, p, off, slot, MQDEV_DLQ_REASON_EXPIRED);
+	else
+		share_put_aside(sg, slot);
 }
 
 /* Move start past done records; producers waiting for room may go on. */
@@ -643,13 +688,11 @@ static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
 	slot->member = 0;
 	slot->state = SLOT_AVAILABLE;
 	slot->dead = 0;
-	/* Not dead-lettered: a member never had them (design page). */
-	if (state == MQDEV_TXN_ABORT) {
+	/* Not dead-lettered: it was never committed (design page). */
+	if (state == MQDEV_TXN_ABORT)
 		share_put_aside(sg, slot);
-	} else if (share_expired(part, rec, len, ktime_get_real_ns())) {
-		share_put_aside(sg, slot);
-		atomic64_inc(&sg->topic->sched.expired);
-	}
+	else if (share_expired(part, rec, len, ktime_get_real_ns()))
+		share_expire(sg, p, sp->end, slot);
 	sp->end++;
 	sp->end_pos = pos + MQDEV_RECORD_SPACE(len);
 	return slot;
@@ -759,8 +802,7 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 		}
 		if (expired) {
 			/* Not delivered again, as read(2) would not. */
-			share_put_aside(sg, slot);
-			atomic64_inc(&sg->topic->sched.expired);
+			share_expire(sg, p, off, slot);
 			continue;
 		}
 		share_give(sg, member, p, off, slot, now, &out[n++]);

@@ -837,6 +837,11 @@ struct mqdev_share_opts {
 	const char	*dlq_topic;
 	const uint32_t	*backoff_ms;
 	uint32_t	nr_backoff;	/* at most MQDEV_SHARE_BACKOFF_LEVELS */
+	/*
+	 * MQDEV_SHARE_DLQ_EXPIRED (with @dlq_topic): a record that expired
+	 * before a member took it goes there too, reason "expired".
+	 */
+	uint32_t	dlq_flags;
 };
 
 struct mqdev_share;

@@ -38,6 +38,7 @@ static int share_dlq_set(struct mqdev_share_dlq *dlq,
 	}
 	if (n > MQDEV_SHARE_BACKOFF_LEVELS || (n && !backoff))
 		return -EINVAL;
+	dlq->flags = OPTS_GET(opts, dlq_flags, 0);
 	dlq->nr_backoff = n;
 	if (n)
 		memcpy(dlq->backoff_ms, backoff, n * sizeof(*backoff));
@@ -66,7 +67,8 @@ MQDEV_EXPORT int mqdev_share_new(const char *topic, const char *group,
 	err = share_dlq_set(&s->dlq, opts);
 	if (err)
 		goto err_free;
-	if (s->dlq.topic[0] || s->dlq.nr_backoff)
+	/* None asked for: a later member joins with the group's. */
+	if (s->dlq.topic[0] || s->dlq.nr_backoff || s->dlq.flags)
 		s->join.dlq = (uintptr_t)&s->dlq;
 	/*
 	 * Not O_NONBLOCK: mqdev_share_acquire_wait() sleeps in the kernel.

@@ -1288,7 +1288,7 @@ static const char consume_usage[] =
 "                           [--keys] [--headers] [--no-hold] [--copy]\n"
 "                           [--group G [--commit manual|auto]]\n"
 "                           [--share-group G [--reject-if PATTERN]\n"
-"                            [--dlq TOPIC] [--max-deliveries N]\n"
+"                            [--dlq TOPIC [--dlq-expired]] [--max-deliveries N]\n"
 "                            [--backoff D1,D2,...] [--release-if PATTERN]]\n"
 "                           [--group G --retry-topic T [--reconsume-if PATTERN]\n"
 "                            [--dlq TOPIC] [--max-deliveries N]\n"
@@ -1323,6 +1323,9 @@ static const char consume_usage[] =
 "  --dlq TOPIC       a new share group's dead-letter topic: a record\n"
 "                    rejected, or past --max-deliveries, goes there (see\n"
 "                    mqctl dlq)\n"
+"  --dlq-expired     with --dlq: a record whose TTL passed before a member\n"
+"                    took it goes there too (reason expired), not only\n"
+"                    counted\n"
 "  --max-deliveries N  a new share group's deliveries of a record (5)\n"
 "  --backoff LIST    a new share group's retry schedule, by delivery: a\n"
 "                    release waits 10s, then 30s, ... (RocketMQ's is\n"
@@ -1333,7 +1336,9 @@ static const char consume_usage[] =
 "                    and --backoff (RocketMQ's, from 10s) apply to them\n"
 "  --reconsume-if PAT  with --retry-topic: print, then hand back a record\n"
 "                    whose value contains PAT: RocketMQ's RECONSUME_LATER\n"
-"                    (for testing); past --max-deliveries it goes to --dlq\n";
+"                    (for testing); past --max-deliveries it goes to --dlq\n"
+"A later member joins with the group's settings: --dlq, --dlq-expired,\n"
+"--max-deliveries or --backoff other than the group's are refused.\n";
 
 struct consume_opts {
 	uint32_t whence;
@@ -1353,6 +1358,7 @@ struct consume_opts {
 	uint32_t max_deliveries;
 	uint32_t backoff[MQDEV_SHARE_BACKOFF_LEVELS];
 	uint32_t nr_backoff;
+	uint32_t dlq_flags;	/* MQDEV_SHARE_DLQ_* */
 	const char *retry_topic;
 	const char *reconsume_if;
 };
@@ -1526,11 +1532,25 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 	return 0;
 }
 
+/* Does the kernel know MQDEV_SHARE_DLQ_EXPIRED? */
+static bool share_dlq_expired_known(void)
+{
+	int fd = mqdev_open();
+	uint64_t feat = fd < 0 ? 0 : mqdev_features(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return feat & MQDEV_FEAT_SHARE_DLQ_EXPIRED;
+}
+
 /* A join's refusal, said of what was wrong with it. */
 static void share_join_check(int err, const struct consume_opts *o)
 {
 	if (!o->dlq)
 		check(err, "join share group", o->share_group);
+	if (err == -EINVAL && o->dlq_flags && !share_dlq_expired_known())
+		die("--dlq-expired: this kernel's mqdev cannot (no "
+		    "MQDEV_FEAT_SHARE_DLQ_EXPIRED)");
 	if (err == -EINVAL)
 		die("--dlq '%s': not the topic consumed, a valid name", o->dlq);
 	if (err == -ENOENT || err == -EACCES)
@@ -1549,7 +1569,8 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 {
 	LIBMQDEV_OPTS(mqdev_share_opts, sopts, .reset = o->whence,
 		      .dlq_topic = o->dlq, .max_deliveries = o->max_deliveries,
-		      .backoff_ms = o->backoff, .nr_backoff = o->nr_backoff);
+		      .backoff_ms = o->backoff, .nr_backoff = o->nr_backoff,
+		      .dlq_flags = o->dlq_flags);
 	struct mqdev_delivery d[64];
 	struct mqdev_share *s;
 	uint64_t got = 0;
@@ -1561,7 +1582,10 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 	err = mqdev_share_new(topic, o->share_group, &sopts, &s);
 	if (err == -EEXIST)
 		die("join share group '%s': '%s' has a consumer group of that "
-		    "name", o->share_group, topic);
+		    "name, or the share group has other settings (join with "
+		    "no --dlq, --dlq-expired, --max-deliveries, --backoff to "
+		    "take the group's; see mqctl dlq info, group describe)",
+		    o->share_group, topic);
 	share_join_check(err, o);
 	while (!stop && (!o->count || got < o->count)) {
 		want = 64;
@@ -1712,6 +1736,7 @@ static int cmd_consume(int argc, char **argv)
 		{ "dlq", required_argument, NULL, 'D' },
 		{ "max-deliveries", required_argument, NULL, 'M' },
 		{ "backoff", required_argument, NULL, 'B' },
+		{ "dlq-expired", no_argument, NULL, 'X' },
 		{ "retry-topic", required_argument, NULL, 'T' },
 		{ "reconsume-if", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1772,6 +1797,7 @@ static int cmd_consume(int argc, char **argv)
 				    MQDEV_SHARE_MAX_DELIVERIES);
 			break;
 		case 'B': parse_backoff(optarg, &o); break;
+		case 'X': o.dlq_flags |= MQDEV_SHARE_DLQ_EXPIRED; break;
 		case 'T': o.retry_topic = optarg; break;
 		case 'L': o.reconsume_if = optarg; break;
 		case 'h': fputs(consume_usage, stdout); return 0;
@@ -1790,6 +1816,8 @@ static int cmd_consume(int argc, char **argv)
 	    (o.reconsume_if && !o.retry_topic))
 		die("--retry-topic: only with --group; --reconsume-if: only "
 		    "with --retry-topic");
+	if (o.dlq_flags && (!o.dlq || !o.share_group))
+		die("--dlq-expired: only with --dlq TOPIC, of a --share-group");
 	if (o.share_group)
 		return consume_share(argv[optind], &o);
 
@@ -3102,12 +3130,14 @@ static int dlq_info(const char *topic, const char *group)
 		die("dlq info: '%s' has no share group '%s' now", topic, group);
 	check(err, "describe share group", group);
 	mqdev_consumer_free(c);
-	printf(json ? "{\"dlq\":\"%s\",\"written\":%" PRIu64 ",\"full\":%"
-	       PRIu64 ",\"gone\":%" PRIu64 ",\"failed\":%" PRIu64
-	       ",\"backoff_ms\":[" :
-	       "dlq\t%s\nwritten\t%" PRIu64 "\nfull\t%" PRIu64 "\ngone\t%"
-	       PRIu64 "\nfailed\t%" PRIu64 "\nbackoff_ms\t",
-	       info.topic, (uint64_t)info.written, (uint64_t)info.full,
+	printf(json ? "{\"dlq\":\"%s\",\"expired\":%s,\"written\":%" PRIu64
+	       ",\"full\":%" PRIu64 ",\"gone\":%" PRIu64 ",\"failed\":%"
+	       PRIu64 ",\"backoff_ms\":[" :
+	       "dlq\t%s\nexpired\t%s\nwritten\t%" PRIu64 "\nfull\t%" PRIu64
+	       "\ngone\t%" PRIu64 "\nfailed\t%" PRIu64 "\nbackoff_ms\t",
+	       info.topic, info.flags & MQDEV_SHARE_DLQ_EXPIRED ?
+	       (json ? "true" : "yes") : (json ? "false" : "no"),
+	       (uint64_t)info.written, (uint64_t)info.full,
 	       (uint64_t)info.gone, (uint64_t)info.failed);
 	for (i = 0; i < info.nr_backoff; i++)
 		printf("%s%u", i ? "," : "", info.backoff_ms[i]);

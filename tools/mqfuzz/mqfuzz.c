@@ -911,6 +911,8 @@ static void share_dlq(struct fuzzer *f, struct mqdev_share_dlq *dlq)
 		dlq->backoff_ms[i] = chance(f, 85) ? below(f, 50) : number(f);
 	if (chance(f, 5))
 		dlq->flags = number(f);
+	else if (chance(f, 30))
+		dlq->flags = MQDEV_SHARE_DLQ_EXPIRED;
 	if (chance(f, 5))
 		dlq->reserved = number(f);
 	mutate(f, dlq, sizeof(*dlq));
