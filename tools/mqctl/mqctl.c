@@ -1865,12 +1865,14 @@ static const char group_usage[] =
 "       mqctl group describe GROUP [--topic T]\n"
 "       mqctl group reset GROUP --topic T --to earliest|latest|OFFSET|@TIME\n"
 "                         [--partition P] [--force]\n"
-"       mqctl group delete GROUP [--topic T] [--force]\n"
+"       mqctl group delete GROUP [--topic T | --share] [--force]\n"
 "\n"
 "  --to @TIME   the first record at or after TIME, in seconds since the\n"
 "               epoch (fractions allowed), as 'date +%s.%N' prints it\n"
 "  --force      reset although the group has members (they are moved);\n"
 "               delete although it has members (they are evicted)\n"
+"  --share      delete the share groups named GROUP on every topic; without\n"
+"               it and --topic, only the consumer groups of the name go\n"
 "\n"
 "A group belongs to the user that made it; its topic's owner may delete it.\n"
 "The list shows each group's kind: consumer, or share.  A share group is\n"
@@ -2135,7 +2137,7 @@ static int group_describe(struct mqdev_nl *nl, int argc, char **argv)
 		return 0;
 	if (json)
 		putchar('[');
-	nl_check(nl, mqdev_group_get(nl, argv[1], NULL, print_group_detail, &n),
+	nl_check(nl, mqdev_group_get(nl, argv[1], topic, print_group_detail, &n),
 		 "describe group", argv[1]);
 	if (json)
 		puts("]");
@@ -2207,22 +2209,63 @@ static int group_reset(struct mqdev_nl *nl, int argc, char **argv)
 	return 0;
 }
 
+/* The topics of the share groups of a name: as many as there are. */
+struct share_topics {
+	char	(*names)[MQDEV_NAME_SIZE];
+	int	n;
+};
+
+static int share_topic(void *ctx, const struct mqdev_group_info *info)
+{
+	struct share_topics *t = ctx;
+	void *grown;
+
+	if (info->type != MQDEV_GROUP_TYPE_SHARE)
+		return 0;
+	grown = realloc(t->names, (t->n + 1) * sizeof(*t->names));
+	if (!grown)
+		return -ENOMEM;
+	t->names = grown;
+	memcpy(t->names[t->n++], info->topic, MQDEV_NAME_SIZE);
+	return 0;
+}
+
+/* --share: the share groups named @group, on each topic that has one. */
+static void share_groups_delete(struct mqdev_nl *nl, const char *group,
+				bool force)
+{
+	struct share_topics t = {};
+	int i;
+
+	nl_check(nl, mqdev_group_get(nl, group, NULL, share_topic, &t),
+		 "find share group", group);
+	if (!t.n)
+		die("delete group %s: no such share group", group);
+	for (i = 0; i < t.n; i++)
+		nl_check(nl, mqdev_group_delete(nl, group, t.names[i], force),
+			 "delete group", group);
+	free(t.names);
+}
+
 static int group_delete(struct mqdev_nl *nl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "topic", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "share", no_argument, NULL, 's' },
 		{}
 	};
 	const char *topic = NULL;
-	bool force = false;
+	bool force = false, share = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "t:f", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:fs", opts, NULL)) != -1) {
 		if (opt == 't') {
 			topic = optarg;
 		} else if (opt == 'f') {
 			force = true;
+		} else if (opt == 's') {
+			share = true;
 		} else {
 			fputs(group_usage, stderr);
 			return 2;
@@ -2230,8 +2273,13 @@ static int group_delete(struct mqdev_nl *nl, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		die("group delete: one group name, please");
-	nl_check(nl, mqdev_group_delete(nl, argv[optind], topic, force),
-		 "delete group", argv[optind]);
+	if (share && topic)
+		die("group delete: --share or --topic, not both");
+	if (share)
+		share_groups_delete(nl, argv[optind], force);
+	else
+		nl_check(nl, mqdev_group_delete(nl, argv[optind], topic, force),
+			 "delete group", argv[optind]);
 	if (json)
 		printf("{\"deleted\":\"%s\"}\n", argv[optind]);
 	else
