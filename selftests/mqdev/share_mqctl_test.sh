@@ -125,6 +125,20 @@ mqctl topic create $u >/dev/null &&
 	! mqctl group describe g --topic $u >/dev/null 2>&1
 ok $? "group delete --share deletes share groups only, plain delete consumer ones"
 
+# Stopped and continued every 0.4 s, a --timeout 1500 wait still ends
+# after 1.5 s: the signals do not start it over.
+mqctl consume $t --share-group g3 --timeout 1500 >/dev/null &
+m=$!
+i=0
+while [ $i -lt 10 ] && kill -0 $m 2>/dev/null; do
+	sleep 0.4
+	kill -STOP $m 2>/dev/null
+	kill -CONT $m 2>/dev/null
+	i=$((i + 1))
+done
+! kill -0 $m 2>/dev/null && wait $m
+ok $? "a --share-group --timeout wait keeps its deadline across signals ($i stops)"
+
 ! mqctl consume $t --reject-if x --timeout 100 >/dev/null 2>"$dir/err" &&
 	grep -q "only with --share-group" "$dir/err"
 ok $? "--reject-if without --share-group is refused"

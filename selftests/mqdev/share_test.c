@@ -1727,6 +1727,7 @@ TEST_F(share, full_window_waiter_sleeps)
 	EXPECT_EQ(0, w.n);
 	EXPECT_GE(20, w.csw) TH_LOG("%ld context switches for 1000 appends",
 				    w.csw);
+	ksft_print_msg("%ld context switches for 1000 appends\n", w.csw);
 	/* room again: the waiting member is woken and takes the next */
 	ASSERT_EQ(0, waiter_start(&w, b, false, 5000));
 	ASSERT_EQ(0, mqdev_share_ack(a, 0, 0, 1, MQDEV_SHARE_ACCEPT, NULL));
@@ -1770,6 +1771,43 @@ TEST_F(share, poll_ready_exact_after_short_acquire)
 	mqdev_share_free(x);
 	mqdev_share_free(y);
 	mqdev_share_free(z);
+}
+
+/*
+ * A stop and a continue (a debugger's attach, the freezer) are no error
+ * for a member waiting with no limit: its acquire goes on, and the record
+ * appended then is what it returns (it failed EINTR before).  The child
+ * exits with how many it got, 100 + -n for an error.
+ */
+TEST_F(share, wait_forever_survives_stop)
+{
+	struct mqdev_delivery d[2];
+	struct mqdev_share *s;
+	int status, n;
+	pid_t pid;
+
+	s = join(self->name, "stop", 0, 0);
+	ASSERT_NE(NULL, s);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		n = mqdev_share_acquire_wait(s, 0, d, 2, -1);
+		_exit(n < 0 ? 100 - n : n);
+	}
+	usleep(300000);
+	ASSERT_EQ(0, kill(pid, SIGSTOP));
+	ASSERT_EQ(pid, waitpid(pid, &status, WUNTRACED));
+	ASSERT_TRUE(WIFSTOPPED(status));
+	ASSERT_EQ(0, kill(pid, SIGCONT));
+	usleep(300000);
+	produce_n(_metadata, self->prod, 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(1, WEXITSTATUS(status))
+		TH_LOG("the waiting acquire ended with %d",
+		       WEXITSTATUS(status) >= 100 ?
+		       100 - WEXITSTATUS(status) : WEXITSTATUS(status));
+	mqdev_share_free(s);
 }
 
 /*

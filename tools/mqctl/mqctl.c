@@ -1533,6 +1533,39 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 }
 
 /* Does the kernel know MQDEV_SHARE_DLQ_EXPIRED? */
+/* CLOCK_MONOTONIC in ms: a wait's deadline across the signals it meets. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A share-group acquire waiting up to @timeout_ms (-1: no limit) in all: a
+ * signal that does not stop mqctl does not start the wait over.
+ */
+static int share_acquire_within(struct mqdev_share *s,
+				struct mqdev_delivery *d, int want,
+				int timeout_ms)
+{
+	int64_t end = mono_ms() + timeout_ms, left = timeout_ms;
+	int n;
+
+	for (;;) {
+		n = mqdev_share_acquire_wait(s, MQDEV_PARTITION_ANY, d, want,
+					     (int)left);
+		if (n != -EINTR || stop)
+			return n;
+		if (timeout_ms >= 0) {
+			left = end - mono_ms();
+			if (left <= 0)
+				return 0;	/* none within it */
+		}
+	}
+}
+
 static bool share_dlq_expired_known(void)
 {
 	int fd = mqdev_open();
@@ -1591,9 +1624,8 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 		want = 64;
 		if (o->count && o->count - got < 64)
 			want = o->count - got;
-		/* -1 (none given): no limit; a signal ends the wait. */
-		n = mqdev_share_acquire_wait(s, MQDEV_PARTITION_ANY, d, want,
-					     o->timeout);
+		/* -1 (none given): no limit; a stop signal ends the wait. */
+		n = share_acquire_within(s, d, want, o->timeout);
 		if (n == -EINTR)
 			continue;
 		check(n < 0 ? n : 0, "acquire from", topic);
