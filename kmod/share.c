@@ -884,10 +884,11 @@ static void share_expire_work(struct work_struct *work)
 /*
  * The member @h is, or NULL; it stays until the file's release.  No
  * h->lock: every consumer's poll(2) comes here, and should not wait for a
- * join.  Pairs with smp_store_release() in mqdev_share_join().
+ * join.
  */
 static struct mqdev_share_member *share_member(struct mqdev_handle *h)
 {
+	/* Pairs with smp_store_release() in mqdev_share_join(). */
 	return smp_load_acquire(&h->share);
 }
 
@@ -1064,6 +1065,7 @@ static bool share_room(struct mqdev_share *sg, u32 partition)
 
 	for (; p < last; p++) {
 		sp = &sg->parts[p];
+		/* Racy on purpose: see above; a torn read is one of those. */
 		if (data_race(sp->end - sp->start) < sg->window)
 			return true;
 	}
