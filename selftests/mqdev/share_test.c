@@ -1123,19 +1123,28 @@ TEST_F(share, group_delete_no_deputy)
 }
 
 /* A window of 16 (the least): acquire stops at its end until some is done. */
-TEST_F(share, full_window)
+/* Members @a and @b of a new @group whose windows hold 16 records. */
+static int join_window_16(const char *topic, const char *group,
+			  struct mqdev_share **a, struct mqdev_share **b)
 {
 	unsigned long window = get_param("max_share_inflight");
+
+	if (set_param("max_share_inflight", 16))
+		return -1;
+	*a = join(topic, group, 0, 0);
+	if (set_param("max_share_inflight", window))
+		return -1;
+	*b = join(topic, group, 0, 0);
+	return *a && *b ? 0 : -1;
+}
+
+TEST_F(share, full_window)
+{
 	struct mqdev_share_info info;
 	struct mqdev_delivery d[32];
 	struct mqdev_share *a, *b;
 
-	ASSERT_EQ(0, set_param("max_share_inflight", 16));
-	a = join(self->name, "full", 0, 0);
-	ASSERT_EQ(0, set_param("max_share_inflight", window));
-	ASSERT_NE(NULL, a);
-	b = join(self->name, "full", 0, 0);
-	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, join_window_16(self->name, "full", &a, &b));
 	produce_n(_metadata, self->prod, 40);
 	ASSERT_EQ(16, mqdev_share_acquire(a, 0, d, 32));
 	EXPECT_EQ(15, d[15].offset);
@@ -1708,17 +1717,11 @@ TEST_F(share, poll_hup_on_delete)
  */
 TEST_F(share, full_window_waiter_sleeps)
 {
-	unsigned long window = get_param("max_share_inflight");
 	struct mqdev_delivery d[16];
 	struct mqdev_share *a, *b;
 	struct waiter w;
 
-	ASSERT_EQ(0, set_param("max_share_inflight", 16));
-	a = join(self->name, "full-wait", 0, 0);
-	ASSERT_EQ(0, set_param("max_share_inflight", window));
-	ASSERT_NE(NULL, a);
-	b = join(self->name, "full-wait", 0, 0);
-	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, join_window_16(self->name, "full-wait", &a, &b));
 	produce_n(_metadata, self->prod, 16);
 	ASSERT_EQ(16, mqdev_share_acquire(a, 0, d, 16));
 	ASSERT_EQ(0, waiter_start(&w, b, false, 1500));
