@@ -38,6 +38,15 @@ static bool reconsume_name_none(const char *name)
 	return !memchr_inv(name, 0, MQDEV_NAME_SIZE);
 }
 
+/* A string, its bytes after the NUL zero: they may gain a meaning. */
+static bool reconsume_error_bad(const char *error)
+{
+	const char *nul = memchr(error, 0, MQDEV_RECONSUME_ERROR_SIZE);
+
+	return !nul ||
+	       memchr_inv(nul, 0, error + MQDEV_RECONSUME_ERROR_SIZE - nul);
+}
+
 static int reconsume_check(const struct mqdev_reconsume *req)
 {
 	if ((req->flags & ~MQDEV_RECONSUME_FLAGS) || req->reserved ||
@@ -45,7 +54,12 @@ static int reconsume_check(const struct mqdev_reconsume *req)
 	    req->max_deliveries > MQDEV_SHARE_MAX_DELIVERIES ||
 	    req->delay_ms > MQDEV_SHARE_MAX_BACKOFF_MS ||
 	    mqdev_backoff_check(req->nr_backoff, req->backoff_ms) ||
-	    !memchr(req->error, 0, sizeof(req->error)))
+	    reconsume_error_bad(req->error))
+		return -EINVAL;
+	/* One back-off, and none for a record dead-lettered now. */
+	if ((req->delay_ms && req->nr_backoff) ||
+	    ((req->flags & MQDEV_RECONSUME_DEAD) &&
+	     (req->delay_ms || req->nr_backoff)))
 		return -EINVAL;
 	/* A retry topic, but for a record sent to its DLQ now. */
 	if (!reconsume_name_none(req->retry_topic) ||
@@ -273,7 +287,8 @@ static int reconsume_topics(struct mqdev_topic *topic,
  * this group's retry; -EOPNOTSUPP for a single
  * writer's topic (the handle's or one named); -ENOENT, -EACCES for a topic
  * named that is missing or the caller may not produce to; -EIDRM for a
- * deleted group; -ESTALE when the member does not own the partition in the
+ * deleted group, or a retry topic or DLQ deleted since it was looked up;
+ * -EAGAIN for a topic being restored; -ESTALE when the member does not own the partition in the
  * generation; -ERANGE for an offset committed or past the high watermark;
  * -ENODATA for a record the ring no longer has, or of a transaction open
  * or aborted; -EBADMSG for a retry whose kernel headers do not hold, or a

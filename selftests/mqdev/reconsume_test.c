@@ -439,6 +439,17 @@ TEST_F(rc, bad_input_nothing_changed)
 	req_init(&req, self->retry, self->dlq, gen_b, 1);
 	memset(req.error, 'e', sizeof(req.error));
 	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	/* bytes past the error's NUL; two back-offs; one with _DEAD */
+	req_init(&req, self->retry, self->dlq, gen_b, 1);
+	req.error[5] = 'e';
+	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	req_init(&req, self->retry, self->dlq, gen_b, 1);
+	req.nr_backoff = 1;
+	req.backoff_ms[0] = 100;
+	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	req_init(&req, self->retry, self->dlq, gen_b, 1);
+	req.flags = MQDEV_RECONSUME_DEAD;
+	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
 	/* no retry topic, a missing one, the DLQ the record's own topic */
 	req_init(&req, "", self->dlq, gen_b, 1);
 	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
@@ -698,6 +709,11 @@ static int full_retry_topic(char *name, struct mqdev_consumer **holder)
 	return p;
 }
 
+static int on_nothing(void *ctx, const struct mqdev_record *rec)
+{
+	return 0;
+}
+
 static int sched_stats(const char *topic, struct mqdev_sched_list *req)
 {
 	int fd = attach(topic, MQDEV_ATTACH_CONSUME, NULL);
@@ -739,14 +755,15 @@ TEST_F_TIMEOUT(rc, retry_kept_while_topic_full, 180)
 	ASSERT_EQ(0, sched_stats(full, &sl));
 	EXPECT_EQ(1, sl.scheduled);
 	EXPECT_EQ(0, sl.dropped);
-	/* room: the holder lets its records go, the retry is appended */
-	mqdev_consumer_free(holder);
+	/* room: the holder reads on, the retry is appended */
 	end = real_ns() + SLACK_MS * 1000000ULL;
 	while (real_ns() < end && scheduled(full) > 0)
-		usleep(50000);
+		ASSERT_LE(0, mqdev_consumer_poll(holder, 50, 64, on_nothing,
+						 NULL));
 	EXPECT_EQ(0, scheduled(full));
 	EXPECT_EQ(0, sched_stats(full, &sl));
 	EXPECT_EQ(0, sl.dropped);
+	mqdev_consumer_free(holder);
 	close(a);
 	close(p);
 	mqdev_topic_delete(self->fd, full);
