@@ -187,8 +187,8 @@ static int reconsume_txn(struct mqdev_part *part, u64 pos, u64 offset)
 
 	/* Pairs with smp_wmb() in ring_publish_tail(). */
 	smp_rmb();
-	if (READ_ONCE(part->ctrl->tail) > pos ||
-	    data_race(READ_ONCE(rec->offset)) != offset)
+	/* An overwrite producer may be writing it: any other value fails. */
+	if (READ_ONCE(part->ctrl->tail) > pos || READ_ONCE(rec->offset) != offset)
 		return -ENODATA;
 	return state ? -ENODATA : 0;
 }
