@@ -85,6 +85,50 @@ static void groups_changed(struct mqdev_topic *topic)
 	wake_up_interruptible_all(&topic->groups_wait);
 }
 
+/**
+ * mqdev_groups_bump() - something else its replica keeps changed
+ * @topic: a durable topic
+ * @mark: set to the serial after the change, under the same lock (what
+ *	  changed notes it there), or NULL
+ *
+ * Its scheduled messages and settings are kept with the groups, under the
+ * same serial: the replica is woken to keep them, and a caller who must
+ * know the change safe waits for the serial returned.
+ *
+ * Return: the serial after the change.
+ */
+u64 mqdev_groups_bump(struct mqdev_topic *topic, u64 *mark)
+{
+	u64 serial;
+
+	mutex_lock(&topic->groups_lock);
+	groups_changed(topic);
+	serial = topic->groups_serial;
+	if (mark)
+		WRITE_ONCE(*mark, serial);
+	mutex_unlock(&topic->groups_lock);
+	return serial;
+}
+
+/**
+ * mqdev_groups_serial() - the serial of what a topic's replica keeps
+ * @topic: the topic
+ *
+ * A mark mqdev_groups_bump() set for a change counted in it is seen by a
+ * READ_ONCE() after this: the lock orders them.
+ *
+ * Return: its serial now: every change counted in it is made.
+ */
+u64 mqdev_groups_serial(struct mqdev_topic *topic)
+{
+	u64 serial;
+
+	mutex_lock(&topic->groups_lock);
+	serial = topic->groups_serial;
+	mutex_unlock(&topic->groups_lock);
+	return serial;
+}
+
 /*
  * A new group starts every partition at @reset.  It belongs to its maker,
  * who is charged for it.  It holds the records from there on, so that the

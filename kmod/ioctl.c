@@ -338,6 +338,8 @@ IOC(EXCHANGE_PROGRAM, struct mqdev_exchange_program, 0, ANY, 0, ioc_exchange_pro
 IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK, mqdev_schedule)
 IOC(SCHED_CANCEL, struct mqdev_sched_cancel, 0, PRODUCE, 0, mqdev_sched_cancel)
 IOC(SCHED_LIST, struct mqdev_sched_list, 0, CONSUME, BACK, mqdev_sched_list)
+IOC(SCHED_SNAPSHOT, struct mqdev_sched_snapshot, 0, CONSUME, BACK, mqdev_sched_snapshot)
+IOC(SCHED_RESTORE, struct mqdev_sched_restore, 0, CONSUME, 0, mqdev_sched_restore_ioc)
 IOC(TOPIC_CONFIG, struct mqdev_topic_config, 0, ANY, BACK, ioc_topic_config)
 IOC(SHARE_JOIN, struct mqdev_share_join, 0, CONSUME, BACK, mqdev_share_join)
 IOC(SHARE_ACQUIRE, struct mqdev_share_acquire, 0, CONSUME, BACK, mqdev_share_acquire)
@@ -395,6 +397,8 @@ static const struct mqdev_ioctl mqdev_ioctls[] = {
 	IOC_AT(SCHEDULE),
 	IOC_AT(SCHED_CANCEL),
 	IOC_AT(SCHED_LIST),
+	IOC_AT(SCHED_SNAPSHOT),
+	IOC_AT(SCHED_RESTORE),
 	IOC_AT(TOPIC_CONFIG),
 	IOC_AT(SHARE_JOIN),
 	IOC_AT(SHARE_ACQUIRE),

@@ -113,6 +113,8 @@ struct mqdev_sched {
 	struct timerqueue_head	queue;	/* by due time: under the lock */
 	u32			next_id;
 	bool			dead;	/* the topic was deleted: under the lock */
+	bool			held;	/* its replica stopped: under the lock */
+	u64			changed; /* groups serial then: groups_lock */
 	u64			nr;	/* scheduled now: under the lock */
 	struct mutex		run_lock;	/* a message being appended */
 	struct hrtimer		timer;	/* armed for the earliest */
@@ -521,6 +523,14 @@ int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
 		       const void *key, u64 due, u32 *id);
 long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req);
 long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req);
+long mqdev_sched_snapshot(struct mqdev_ioc *ioc,
+			  struct mqdev_sched_snapshot *req);
+long mqdev_sched_restore_ioc(struct mqdev_ioc *ioc,
+			     struct mqdev_sched_restore *req);
+int mqdev_sched_restore(struct mqdev_topic *topic,
+			const struct mqdev_sched_restore *req, kuid_t uid);
+void mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl);
+void mqdev_sched_open(struct mqdev_topic *topic);
 bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req);
 
@@ -700,6 +710,8 @@ int mqdev_acks_check(struct mqdev_part *part);
 int mqdev_acks_wait(struct mqdev_topic *topic, const u64 *need);
 int mqdev_acks_wait_part(struct mqdev_part *part, u64 need);
 int mqdev_groups_wait_safe(struct mqdev_part *part, u64 serial);
+u64 mqdev_groups_bump(struct mqdev_topic *topic, u64 *mark);
+u64 mqdev_groups_serial(struct mqdev_topic *topic);
 bool mqdev_replica_groups_pending(struct mqdev_topic *topic,
 				  struct mqdev_replica *r);
 void mqdev_replica_isr_work(struct work_struct *work);

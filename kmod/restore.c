@@ -8,6 +8,7 @@
  *   GROUP_RESTORE      on a replica handle: a group, its owner and offsets
  *   PRODUCER_RESTORE   on a replica handle: a producer's sequence numbers
  *   IDENTITY_RESTORE   a named producer's id and epoch (session.c)
+ *   SCHED_RESTORE      on a replica handle: a scheduled message (sched.c)
  *   TOPIC_OPEN         everyone else may come in
  *
  * All of it needs CAP_SYS_ADMIN in the topic's user namespace: what is
@@ -69,14 +70,34 @@ static int restore_parts_check(const struct mqdev_part_restore *parts, u32 n)
 	return 0;
 }
 
+/*
+ * The TTL of the topic just made, before anyone but a replica may attach:
+ * only a delete since could have taken it away (-ENOENT).
+ */
+static int restore_ttl(struct net *net, const struct mqdev_topic_restore *req)
+{
+	struct mqdev_topic *topic;
+
+	if (!req->ttl_ns)
+		return 0;
+	topic = mqdev_topic_get(NULL, net, req->topic.name,
+				MQDEV_ACT_REPLICATE);
+	if (IS_ERR(topic))
+		return PTR_ERR(topic);
+	mqdev_topic_ttl_set(topic, req->ttl_ns);
+	mqdev_topic_put(topic);
+	return 0;
+}
+
 /**
  * mqdev_topic_restore() - MQDEV_IOC_TOPIC_RESTORE
  * @net: the caller's namespace, the topic's
- * @req: the topic as it was, its owner, and where each partition stood
+ * @req: the topic as it was, its owner, its TTL, and where each partition
+ *	 stood
  *
  * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINVAL for a topic that is not
- * durable, an owner not of the caller's user namespace, or a bad array;
- * -EFAULT; or as mqdev_topic_make().
+ * durable, an owner not of the caller's user namespace, a TTL past
+ * MQDEV_TTL_MAX, or a bad array; -EFAULT; or as mqdev_topic_make().
  */
 int mqdev_topic_restore(struct net *net, const struct mqdev_topic_restore *req)
 {
@@ -90,7 +111,7 @@ int mqdev_topic_restore(struct net *net, const struct mqdev_topic_restore *req)
 	if (!(req->topic.flags & MQDEV_TOPIC_DURABLE) || !uid_valid(uid) ||
 	    !gid_valid(gid) || req->parts_count != req->topic.partitions ||
 	    !req->parts_count || req->parts_count > MQDEV_MAX_PARTITIONS ||
-	    req->reserved[0] || req->reserved[1])
+	    req->ttl_ns > MQDEV_TTL_MAX || req->reserved)
 		return -EINVAL;
 	parts = restore_copy_array(req->parts, req->parts_count,
 				   req->part_size, sizeof(*parts));
@@ -99,7 +120,7 @@ int mqdev_topic_restore(struct net *net, const struct mqdev_topic_restore *req)
 	err = restore_parts_check(parts, req->parts_count) ?:
 	      mqdev_topic_make(net, &req->topic, uid, gid, parts);
 	kvfree(parts);
-	return err;
+	return err ?: restore_ttl(net, req);
 }
 
 /**
@@ -130,6 +151,8 @@ int mqdev_topic_open(struct net *net, const struct mqdev_topic_id *req)
 	mutex_lock(&topic->restore_lock);
 	WRITE_ONCE(topic->restoring, false);
 	mutex_unlock(&topic->restore_lock);
+	/* What came due while it was restored is appended now. */
+	mqdev_sched_open(topic);
 	mqdev_topic_put(topic);
 	return 0;
 }
@@ -287,6 +310,32 @@ long mqdev_producer_restore_ioc(struct mqdev_ioc *ioc,
 
 	mutex_lock(&ioc->topic->restore_lock);
 	err = producer_restore(ioc, req);
+	mutex_unlock(&ioc->topic->restore_lock);
+	return err;
+}
+
+/**
+ * mqdev_sched_restore_ioc() - MQDEV_IOC_SCHED_RESTORE, on a replica handle
+ * @ioc: the ioctl
+ * @req: the message, its old id, due time and owner
+ *
+ * Under the topic's restore_lock, as mqdev_group_restore_ioc().
+ *
+ * Return: 0; -EBADF on a handle that is no replica; -EBUSY for a topic
+ * that is open already; -EPERM without CAP_SYS_ADMIN; -EINVAL for an owner
+ * not of the caller's user namespace; or as mqdev_sched_restore().
+ */
+long mqdev_sched_restore_ioc(struct mqdev_ioc *ioc,
+			     struct mqdev_sched_restore *req)
+{
+	kuid_t uid = make_kuid(current_user_ns(), req->uid);
+	long err;
+
+	mutex_lock(&ioc->topic->restore_lock);
+	err = restore_target(ioc);
+	if (!err)
+		err = uid_valid(uid) ?
+		      mqdev_sched_restore(ioc->topic, req, uid) : -EINVAL;
 	mutex_unlock(&ioc->topic->restore_lock);
 	return err;
 }

@@ -15,8 +15,16 @@
  * costs O(log n) under the topic's xarray lock; firing, O(log n) per
  * message and one timer expiry per distinct due time; nothing scans.
  *
+ * On a durable topic its replica keeps them (MQDEV_IOC_SCHED_SNAPSHOT):
+ * each change (scheduled, cancelled, appended) counts in the serial the
+ * groups' commits count in, and SCHEDULE and SCHED_CANCEL wait for a
+ * replica in sync to confirm it as a commit does.  A snapshot is taken
+ * under run_lock, so that no message is half appended while the
+ * partitions' ends are read: one appended after it is past them.
+ *
  *   lock                      guards
- *   sched.ids' xa_lock        the queue, the ids, dead, nr, the timer's arming
+ *   sched.ids' xa_lock        the queue, the ids, dead, held, nr, the
+ *                             timer's arming
  *   sched.run_lock (mutex)    a message the work is appending: a cancel
  *                             waits for it, the work never frees under it
  *
@@ -170,13 +178,19 @@ static void sched_arm(struct mqdev_sched *s, u64 due)
  */
 static struct sched_msg *sched_peek_due(struct mqdev_sched *s, u64 *now)
 {
+	struct mqdev_topic *topic = container_of(s, struct mqdev_topic, sched);
 	struct timerqueue_node *node;
 	struct sched_msg *m = NULL;
 
 	xa_lock(&s->ids);
 	node = timerqueue_getnext(&s->queue);
 	*now = ktime_get_real_ns();
-	if (node && !s->dead) {
+	/*
+	 * Held (the replica that stopped has them), or the topic is being
+	 * restored: nothing is appended, until TOPIC_OPEN or the next
+	 * snapshot queue the work again.
+	 */
+	if (node && !s->dead && !s->held && !READ_ONCE(topic->restoring)) {
 		if (node->expires <= *now)
 			m = container_of(node, struct sched_msg, node);
 		else
@@ -261,6 +275,9 @@ static void sched_work_fn(struct work_struct *work)
 	mutex_unlock(&s->run_lock);
 	if (n == SCHED_RUN_MAX)
 		queue_work(system_unbound_wq, &s->work);
+	/* Its replica drops them from what it keeps: no one waits for it. */
+	if (n && (topic->flags & MQDEV_TOPIC_DURABLE))
+		mqdev_groups_bump(topic, &s->changed);
 	while (n--)
 		sched_msg_free(done[n]);
 }
@@ -395,21 +412,34 @@ static int sched_msg_make(struct mqdev_topic *topic, struct mqdev_msg *msg,
 	return 0;
 }
 
-/* Give @m an id and its place; the timer if it is the earliest. */
+/*
+ * Give @m the id *@id (0: a new one, which goes back in *@id) and its
+ * place; the timer if it is the earliest.  -EEXIST for an id taken.
+ */
 static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due,
 			u32 *id)
 {
 	int err;
 
 	m->node.expires = due;
+	m->id = *id;
 	xa_lock(&s->ids);
 	if (s->dead) {
 		err = -EIDRM;
 		goto out_unlock;
 	}
 	/* May let go of the lock to allocate: dead is looked at again. */
-	err = __xa_alloc_cyclic(&s->ids, &m->id, m, xa_limit_32b, &s->next_id,
-				GFP_KERNEL_ACCOUNT);
+	if (m->id) {
+		err = __xa_insert(&s->ids, m->id, m, GFP_KERNEL_ACCOUNT);
+		if (err == -EBUSY)
+			err = -EEXIST;
+		/* New ids go on after the restored ones. */
+		if (!err && m->id >= s->next_id)
+			s->next_id = m->id + 1;
+	} else {
+		err = __xa_alloc_cyclic(&s->ids, &m->id, m, xa_limit_32b,
+					&s->next_id, GFP_KERNEL_ACCOUNT);
+	}
 	if (err < 0)
 		goto out_unlock;
 	err = 0;
@@ -429,8 +459,9 @@ out_unlock:
 }
 
 /*
- * Charge @m to the caller and queue it on @topic for @due; frees on error.
- * Its id goes in @id: once queued, @m may be appended and freed at once.
+ * Charge @m to its owner and queue it on @topic for @due (id *@id, 0: a
+ * new one); frees on error.  Its id goes back in *@id: once queued, @m
+ * may be appended and freed at once.
  */
 static int sched_add(struct mqdev_topic *topic, struct sched_msg *m, u64 due,
 		     u32 *id)
@@ -447,6 +478,20 @@ static int sched_add(struct mqdev_topic *topic, struct sched_msg *m, u64 due,
 	return err;
 }
 
+/*
+ * On a durable topic, a change to its scheduled messages (or settings) is
+ * returned once a replica in sync kept it, as a group commit is: then a
+ * restart brings it back.  -EINTR for a signal: made, not known safe.
+ */
+static int sched_wait_safe(struct mqdev_topic *topic, u32 partition)
+{
+	if (!(topic->flags & MQDEV_TOPIC_DURABLE))
+		return 0;
+	return mqdev_groups_wait_safe(&topic->parts[partition],
+				      mqdev_groups_bump(topic,
+							&topic->sched.changed));
+}
+
 /**
  * mqdev_schedule() - MQDEV_IOC_SCHEDULE: append a message at a set time
  * @ioc: the ioctl, on a handle attached to produce
@@ -457,14 +502,15 @@ static int sched_add(struct mqdev_topic *topic, struct sched_msg *m, u64 due,
  * MQDEV_SCHED_MAX_DELAY from now; -EMSGSIZE for a message larger than the
  * topic's max_record; -EDQUOT past the user's limits, -ENOSPC past the
  * module's; -EIDRM for a deleted topic; -EOPNOTSUPP for a single-writer
- * topic; -EFAULT; -ENOMEM.
+ * topic; -EFAULT; -ENOMEM; on a durable topic, scheduled but not yet known
+ * safe, -EINTR for a signal (see mqdev_groups_wait_safe()).
  */
 long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 {
 	struct mqdev_topic *topic = ioc->topic;
 	struct sched_msg *m;
 	u64 now = ktime_get_real_ns(), due;
-	u32 id;
+	u32 id = 0;
 	int err;
 
 	/*
@@ -485,7 +531,7 @@ long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 	req->id = id;
 	req->due = due;
 	req->msg.offset = MQDEV_OFFSET_UNKNOWN;
-	return 0;
+	return sched_wait_safe(topic, req->msg.partition);
 
 out_refused:
 	mqdev_stats_refused(topic, MQDEV_PARTITION_ANY, err);
@@ -511,12 +557,19 @@ int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
 {
 	struct sched_msg *m = sched_msg_alloc(msg);
 
+	int err;
+
 	if (!m)
 		return -ENOMEM;
 	memcpy(m->data, key, msg->key_len);
 	memcpy(m->data + msg->key_len, (const void *)(uintptr_t)msg->value,
 	       msg->value_len);
-	return sched_add(topic, m, due, id);
+	*id = 0;
+	err = sched_add(topic, m, due, id);
+	/* Kept by its replica too; nobody waits for it (see reconsume.c). */
+	if (!err && (topic->flags & MQDEV_TOPIC_DURABLE))
+		mqdev_groups_bump(topic, &topic->sched.changed);
+	return err;
 }
 
 /**
@@ -526,7 +579,8 @@ int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
  *
  * Return: 0; -EINVAL for flags or reserved set; -ENOENT for no such
  * message scheduled; -EPERM for a caller who neither scheduled it nor owns
- * the topic and has no CAP_SYS_ADMIN.
+ * the topic and has no CAP_SYS_ADMIN; on a durable topic, cancelled but
+ * not yet known safe, -EINTR for a signal.
  */
 long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 {
@@ -535,6 +589,7 @@ long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 	bool owner = !mqdev_permits(NULL, topic, NULL, MQDEV_ACT_TOPIC_DELETE);
 	kuid_t uid = current_fsuid();
 	struct sched_msg *m;
+	u32 partition = 0;
 	int err = 0;
 
 	if (req->flags || req->reserved)
@@ -553,13 +608,21 @@ long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 		sched_unlink(s, m);
 	xa_unlock(&s->ids);
 	mutex_unlock(&s->run_lock);
-	if (!err)
-		sched_msg_free(m);
-	return err;
+	if (err)
+		return err;
+	partition = m->partition;
+	sched_msg_free(m);
+	return sched_wait_safe(topic, partition);
 }
 
-/* Every partition's control page says it too, for mapped readers. */
-static void topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
+/**
+ * mqdev_topic_ttl_set() - set a topic's TTL
+ * @topic: the topic
+ * @ttl: ns, at most MQDEV_TTL_MAX; 0 for none
+ *
+ * Every partition's control page says it too, for mapped readers.
+ */
+void mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
 {
 	u32 i;
 
@@ -576,7 +639,8 @@ static void topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
  * Return: 0; -EINVAL for unknown flags, reserved fields set or a bad name;
  * -ENOENT for no such topic; -EACCES without read permission (to read),
  * -EPERM for a caller who does not own it and has no CAP_SYS_ADMIN (to
- * set).
+ * set); on a durable topic, set but not yet known safe, -EINTR for a
+ * signal.
  */
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
 {
@@ -593,11 +657,14 @@ int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
 				MQDEV_ACT_TOPIC_DELETE : MQDEV_ACT_CONSUME);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
-	if (req->flags & MQDEV_CONFIG_TTL)
-		topic_ttl_set(topic, req->ttl_ns);
+	if (req->flags & MQDEV_CONFIG_TTL) {
+		mqdev_topic_ttl_set(topic, req->ttl_ns);
+		/* Its replica keeps it in TOPIC@config. */
+		err = sched_wait_safe(topic, 0);
+	}
 	req->ttl_ns = READ_ONCE(topic->ttl_ns);
 	mqdev_topic_put(topic);
-	return 0;
+	return err;
 }
 
 static void sched_info(const struct sched_msg *m, struct mqdev_sched_info *info)
@@ -669,4 +736,186 @@ long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req)
 	req->expired = atomic64_read(&s->expired);
 	req->dropped = atomic64_read(&s->dropped);
 	return err;
+}
+
+/* ---- kept by a durable topic's replica ---------------------------------- */
+
+/**
+ * mqdev_sched_open() - a restored topic is open: its messages may come due
+ * @topic: the topic
+ */
+void mqdev_sched_open(struct mqdev_topic *topic)
+{
+	queue_work(system_unbound_wq, &topic->sched.work);
+}
+
+/* The most a snapshot call may take: its page, or the largest message. */
+static u64 sched_snap_room(const struct mqdev_topic *topic)
+{
+	return max_t(u64, MQDEV_SCHED_SNAPSHOT_MAX,
+		     MQDEV_SCHED_ENTRY_SPACE(0, topic->max_record));
+}
+
+/* @m as a snapshot has it, at @e: the xa_lock is held. */
+static void sched_entry_fill(const struct sched_msg *m,
+			     struct mqdev_sched_info *e, u64 space)
+{
+	u64 len = (u64)m->key_len + m->value_len;
+
+	sched_info(m, e);
+	memcpy(e + 1, m->data, len);
+	memset((u8 *)(e + 1) + len, 0, space - sizeof(*e) - len);
+}
+
+/*
+ * Messages from @req->start on into @buf, @room bytes, and the hold;
+ * run_lock is held.  Return: the bytes filled.
+ */
+static u32 sched_snap_gather(struct mqdev_sched *s,
+			     struct mqdev_sched_snapshot *req, u8 *buf,
+			     u32 room, bool *released)
+{
+	struct sched_msg *m;
+	unsigned long id;
+	u32 used = 0;
+	u64 space;
+
+	req->next = 0;
+	req->need = 0;
+	req->count = 0;
+	xa_lock(&s->ids);
+	xa_for_each_start(&s->ids, id, m, req->start) {
+		space = MQDEV_SCHED_ENTRY_SPACE(m->key_len, m->value_len);
+		if (space > room - used) {
+			req->next = id;
+			if (!req->count)
+				req->need = space;
+			break;
+		}
+		sched_entry_fill(m, (void *)(buf + used), space);
+		used += space;
+		req->count++;
+	}
+	*released = s->held && !(req->flags & MQDEV_SCHED_SNAPSHOT_HOLD);
+	s->held = req->flags & MQDEV_SCHED_SNAPSHOT_HOLD;
+	xa_unlock(&s->ids);
+	return used;
+}
+
+static int sched_snap_check(struct mqdev_ioc *ioc,
+			    const struct mqdev_sched_snapshot *req)
+{
+	if (!ioc->h->replica)
+		return -EBADF;
+	if ((req->flags & ~MQDEV_SCHED_SNAPSHOT_FLAGS) || req->reserved ||
+	    req->reserved2 ||
+	    (req->ends && req->ends_count != ioc->topic->nr_parts) ||
+	    (!req->ends && req->ends_count))
+		return -EINVAL;
+	return req->size > sched_snap_room(ioc->topic) ? -EMSGSIZE : 0;
+}
+
+/**
+ * mqdev_sched_snapshot() - MQDEV_IOC_SCHED_SNAPSHOT: what to keep
+ * @ioc: the ioctl, on a replica handle
+ * @req: the request; what was found goes back in it
+ *
+ * Gathered into a kernel buffer under the topic's xa_lock, copied out
+ * after it.  Under run_lock throughout, so that the partitions' ends said
+ * are those at the gathering.
+ *
+ * Return: 0; -EBADF on a handle that is no replica; -EINVAL for unknown
+ * flags, reserved fields set or a bad @ends_count; -EMSGSIZE for a @size
+ * past what one call may take; -ENOMEM; -EFAULT.
+ */
+long mqdev_sched_snapshot(struct mqdev_ioc *ioc,
+			  struct mqdev_sched_snapshot *req)
+{
+	struct mqdev_topic *topic = ioc->topic;
+	struct mqdev_sched *s = &topic->sched;
+	u64 *ends = NULL;
+	u8 *buf = NULL;
+	bool released;
+	int err;
+	u32 used, i;
+
+	err = sched_snap_check(ioc, req);
+	if (err)
+		return err;
+	buf = req->size ? kvmalloc(req->size, GFP_KERNEL) : NULL;
+	if (req->ends)
+		ends = kvcalloc(topic->nr_parts, sizeof(*ends), GFP_KERNEL);
+	if ((req->size && !buf) || (req->ends && !ends)) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	/* Before gathering: every change counted in it is in what is. */
+	req->serial = mqdev_groups_serial(topic);
+	req->changed = READ_ONCE(s->changed);
+	mutex_lock(&s->run_lock);
+	for (i = 0; ends && i < topic->nr_parts; i++)
+		ends[i] = READ_ONCE(topic->parts[i].next_offset);
+	used = sched_snap_gather(s, req, buf, req->size, &released);
+	mutex_unlock(&s->run_lock);
+	if (released)
+		queue_work(system_unbound_wq, &s->work);
+	if (copy_to_user(u64_to_user_ptr(req->buf), buf, used) ||
+	    (ends && copy_to_user(u64_to_user_ptr(req->ends), ends,
+				  topic->nr_parts * sizeof(*ends))))
+		err = -EFAULT;
+	req->size = used;
+out_free:
+	kvfree(ends);
+	kvfree(buf);
+	return err;
+}
+
+/* A restored message's request, as it was when it was scheduled. */
+static int sched_restore_check(struct mqdev_topic *topic,
+			       const struct mqdev_sched_restore *req)
+{
+	struct mqdev_msg msg = req->msg;
+
+	if (req->flags || req->reserved[0] || req->reserved[1] ||
+	    !req->id || req->id > U32_MAX ||
+	    req->msg.partition >= topic->nr_parts ||
+	    req->msg.sequence || req->msg.status)
+		return -EINVAL;
+	if (req->due > ktime_get_real_ns() + MQDEV_SCHED_MAX_DELAY)
+		return -ERANGE;
+	/*
+	 * A retry (reconsume.c) carries a flag only the kernel sets: kept
+	 * by the replica as the kernel made it, and believed as the rest of
+	 * a restore is (CAP_SYS_ADMIN).
+	 */
+	msg.flags &= ~MQDEV_RECORD_RETRY;
+	return mqdev_msg_check(topic, &msg, false);
+}
+
+/**
+ * mqdev_sched_restore() - schedule a kept message again
+ * @topic: the topic being restored
+ * @req: the message, its id, due time and owner
+ * @uid: its owner, who is charged for it
+ *
+ * Return: 0; -EINVAL for a bad request; -ERANGE for a due time past
+ * MQDEV_SCHED_MAX_DELAY from now; -EMSGSIZE; -EEXIST for an id taken;
+ * -EDQUOT or -ENOSPC past the limits; -EIDRM; -EFAULT; -ENOMEM.
+ */
+int mqdev_sched_restore(struct mqdev_topic *topic,
+			const struct mqdev_sched_restore *req, kuid_t uid)
+{
+	struct mqdev_msg msg = req->msg;
+	struct sched_msg *m;
+	u32 id = req->id;
+	int err;
+
+	err = sched_restore_check(topic, req);
+	if (err)
+		return err;
+	err = sched_msg_make(topic, &msg, &m);
+	if (err)
+		return err;
+	m->uid = uid;
+	return sched_add(topic, m, req->due, &id);
 }

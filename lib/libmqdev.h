@@ -785,8 +785,9 @@ bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
  * group (mqctl consume --retry-topic does; a consumer reads one topic, so
  * the caller opens a second one for @retry_topic).  The caller must be
  * allowed to produce to both topics.  A retry is kept in memory, charged
- * to the caller, until its topic has room: lost on module unload, reboot
- * or deletion of @retry_topic (Documentation/mqdev.rst, "Retries of
+ * to the caller, until its topic has room: lost on module unload or
+ * reboot unless @retry_topic is durable (mqdev-persistd keeps it), and
+ * on deletion of @retry_topic (Documentation/mqdev.rst, "Retries of
  * consumer groups").
  */
 struct mqdev_reconsume_opts {

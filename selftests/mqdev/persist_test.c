@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <libgen.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1055,6 +1056,24 @@ static int module_unload(void)
 }
 
 /*
+ * Stop the daemon cleanly, load the module again, start the daemon: 0, or
+ * the step that failed (1 to 4).
+ */
+static int reload_module(FIXTURE_DATA(persist) *self)
+{
+	if (daemon_stop(&self->d))
+		return 1;
+	close(self->fd);
+	self->fd = -1;
+	if (module_unload() || module_load())
+		return 2;
+	self->fd = mqdev_open();
+	if (self->fd < 0 || set_param("replica_lag_ms", LAG_MS))
+		return 3;
+	return daemon_start(&self->d) > 0 ? 0 : 4;
+}
+
+/*
  * Produce with acks=all as a named idempotent producer, commit a group,
  * reload the module, restart the daemon: the topic is back with its
  * offsets, the group where it committed, the producer's resend answered
@@ -1114,14 +1133,7 @@ TEST_F(persist, restore_after_reload)
 	ASSERT_EQ(0, mqdev_consumer_commit(c));
 	mqdev_consumer_free(c);
 
-	ASSERT_EQ(0, daemon_stop(&self->d));
-	close(self->fd);
-	ASSERT_EQ(0, module_unload());
-	ASSERT_EQ(0, module_load());
-	self->fd = mqdev_open();
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, set_param("replica_lag_ms", LAG_MS));
-	ASSERT_GT(daemon_start(&self->d), 0);
+	ASSERT_EQ(0, reload_module(self));
 	for (i = 0; i < 100 && mqdev_topic_describe(self->fd, self->name,
 						    &info, pi, 2); i++)
 		sleep_ms(50);
@@ -1156,6 +1168,243 @@ TEST_F(persist, restore_after_reload)
 	EXPECT_EQ(10, consume_check(self->name, self->d.dir, 1, 0, 10, &landed,
 				    &err));
 	EXPECT_EQ(0, err);
+}
+
+/* ---- scheduled messages and the TTL across rmmod/insmod ------------------ */
+
+#define SCHED_N		6
+#define SCHED_CANCELLED	2
+#define SCHED_EARLY	SCHED_N		/* the one due before the restart */
+
+struct sched_payload {
+	uint64_t due;
+	uint32_t n;
+	uint32_t pad;
+};
+
+struct sched_plan {
+	const char *name;
+	uint64_t base;			/* the first due time */
+	uint64_t ids[SCHED_N + 1];	/* filled in by the scheduler */
+};
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t sched_due_of(const struct sched_plan *pl, uint32_t n)
+{
+	return n == SCHED_EARLY ? pl->base - 14000000000ULL :
+	       pl->base + n * 500000000ULL;
+}
+
+/* As a user: schedule message @n of the plan into partition n % 2. */
+static int sched_plan_one(int fd, struct sched_plan *pl, uint32_t n)
+{
+	struct sched_payload v = { .due = sched_due_of(pl, n), .n = n };
+	struct mqdev_schedule req = { .at = v.due };
+	int err;
+
+	mqdev_msg_init(&req.msg, NULL, 0, &v, sizeof(v), n % 2);
+	err = xioctl(fd, MQDEV_IOC_SCHEDULE, &req);
+	pl->ids[n] = req.id;
+	return err;
+}
+
+static int sched_plan_run(void *arg)
+{
+	struct sched_plan *pl = arg;
+	int fd = attach(pl->name, MQDEV_ATTACH_PRODUCE, NULL), err = 0;
+	uint32_t n;
+
+	if (fd < 0)
+		return 100;
+	for (n = 0; n <= SCHED_N && !err; n++)
+		err = sched_plan_one(fd, pl, n);
+	close(fd);
+	return -err;
+}
+
+/* One more, due in a minute: its -errno as an exit status. */
+static int sched_one_more(void *name)
+{
+	struct mqdev_schedule req = { .at = 60000000000LL,
+				      .flags = MQDEV_SCHED_RELATIVE };
+	int fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL), err;
+
+	if (fd < 0)
+		return 100;
+	mqdev_msg_init(&req.msg, NULL, 0, "x", 1, 0);
+	err = xioctl(fd, MQDEV_IOC_SCHEDULE, &req);
+	close(fd);
+	return -err;
+}
+
+/* The topic's scheduled messages now; their uid and ids into @infos. */
+static int sched_now(const char *name, struct mqdev_sched_info *infos,
+		     uint32_t room)
+{
+	int fd = attach(name, MQDEV_ATTACH_CONSUME, NULL), err;
+	struct mqdev_sched_list l = {
+		.entries = (uintptr_t)infos, .count = room,
+		.entry_size = sizeof(*infos),
+	};
+
+	if (fd < 0)
+		return fd;
+	err = xioctl(fd, MQDEV_IOC_SCHED_LIST, &l);
+	close(fd);
+	return err ? err : (int)l.scheduled;
+}
+
+/*
+ * Every record of partition @part, history from disk included: how many
+ * times each message of the plan came (@seen), and whether each came at
+ * or after its due time and after the one before it.
+ */
+static int sched_read_part(const char *name, const char *dir, uint32_t part,
+			   int *seen, bool *in_order)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = dir);
+	const struct mqdev_record *rec;
+	struct sched_payload v;
+	struct mqdev_consumer *c;
+	uint64_t landed, last = 0;
+	int err;
+
+	err = mqdev_consumer_new(name, &opts, &c);
+	if (err)
+		return err;
+	err = mqdev_consumer_seek(c, part, MQDEV_SEEK_OFFSET, 0, 0, &landed);
+	while (!err) {
+		rec = mqdev_consumer_peek(c);
+		if (!rec) {
+			err = mqdev_consumer_error(c);
+			if (err || mqdev_consumer_wait(c, 1000) <= 0)
+				break;
+			continue;
+		}
+		memcpy(&v, mqdev_record_value(rec), sizeof(v));
+		if (rec->partition == part && v.n <= SCHED_N) {
+			seen[v.n]++;
+			if (rec->timestamp < v.due || v.due < last)
+				*in_order = false;
+			last = v.due;
+		}
+		mqdev_consumer_release(c);
+	}
+	mqdev_consumer_free(c);
+	return err;
+}
+
+/* The topic is back after the reload: the daemon restored it. */
+static bool topic_back(int fd, const char *name)
+{
+	struct mqdev_topic_info info;
+	int i;
+
+	for (i = 0; i < 200 && mqdev_topic_describe(fd, name, &info, NULL, 0);
+	     i++)
+		sleep_ms(50);
+	return !mqdev_topic_describe(fd, name, &info, NULL, 0);
+}
+
+/*
+ * Messages scheduled by a user on a durable topic, one cancelled, one due
+ * (and appended) before the restart; the daemon stopped cleanly, the
+ * module reloaded, the daemon restores: every one still scheduled comes
+ * back with its id, is charged to its user again and is appended at its
+ * due time, in order, once; the cancelled one never, the early one not a
+ * second time; the topic's TTL is back.
+ */
+TEST_F(persist, scheduled_messages_survive_a_reload)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = 2,
+		      .capacity = 65536, .flags = MQDEV_TOPIC_DURABLE,
+		      .mode = 0666);
+	struct mqdev_sched_info infos[SCHED_N + 2];
+	struct mqdev_sched_cancel cancel = {};
+	struct sched_plan *pl;
+	unsigned long was = get_param("max_user_scheduled");
+	uint64_t ttl = 0;
+	int seen[SCHED_N + 1] = {}, i, p;
+	bool in_order = true;
+
+	if (!getenv("MQDEV_KO"))
+		SKIP(return, "MQDEV_KO is not set: not in the test VM");
+	pl = mmap(NULL, sizeof(*pl), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, pl);
+	daemon_config(&self->d, NULL);
+	ASSERT_GT(daemon_start(&self->d), 0);
+	ASSERT_TRUE(daemon_ready(&self->d));
+	ASSERT_EQ(0, mqdev_topic_create(self->fd, self->name, &topts));
+	ASSERT_TRUE(wait_in_sync(self->name, 2)) {
+		log_dump(&self->d);
+	}
+	/* returns once the daemon kept it, as a commit does */
+	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->name,
+					 3600000000000ULL));
+
+	pl->name = self->name;
+	pl->base = wall_ns() + 15000000000ULL;
+	ASSERT_EQ(0, as_user(USER_UID, sched_plan_run, pl));
+	p = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, p);
+	cancel.id = pl->ids[SCHED_CANCELLED];
+	ASSERT_EQ(0, xioctl(p, MQDEV_IOC_SCHED_CANCEL, &cancel));
+	close(p);
+	/* the early one is appended and dropped from what the daemon keeps */
+	for (i = 0; i < 100 && sched_now(self->name, NULL, 0) != SCHED_N - 1;
+	     i++)
+		sleep_ms(50);
+	ASSERT_EQ(SCHED_N - 1, sched_now(self->name, NULL, 0));
+
+	ASSERT_EQ(0, reload_module(self));
+	ASSERT_TRUE(topic_back(self->fd, self->name)) {
+		log_dump(&self->d);
+	}
+	ASSERT_LT(wall_ns(), pl->base) {
+		TH_LOG("the restart took past the first due time");
+	}
+
+	EXPECT_EQ(0, mqdev_topic_get_ttl(self->fd, self->name, &ttl));
+	EXPECT_EQ(3600000000000ULL, ttl);
+	ASSERT_EQ(SCHED_N - 1, sched_now(self->name, infos, SCHED_N + 2)) {
+		log_dump(&self->d);
+	}
+	for (i = 0, p = 0; i < SCHED_N - 1; i++, p++) {
+		if (p == SCHED_CANCELLED)
+			p++;
+		EXPECT_EQ(pl->ids[p], infos[i].id);
+		EXPECT_EQ(USER_UID, infos[i].uid);
+		EXPECT_EQ(sched_due_of(pl, p), infos[i].due);
+	}
+	/* charged to their user again: with room for them, no more */
+	ASSERT_EQ(0, set_param("max_user_scheduled", SCHED_N - 1));
+	EXPECT_EQ(EDQUOT, as_user(USER_UID, sched_one_more, self->name));
+	set_param("max_user_scheduled", was);
+
+	/* all due, and appended */
+	while (wall_ns() < sched_due_of(pl, SCHED_N - 1) + 1000000000ULL)
+		sleep_ms(100);
+	for (i = 0; i < 100 && sched_now(self->name, NULL, 0); i++)
+		sleep_ms(50);
+	EXPECT_EQ(0, sched_now(self->name, NULL, 0));
+	for (p = 0; p < 2; p++)
+		EXPECT_EQ(0, sched_read_part(self->name, self->d.dir, p, seen,
+					     &in_order));
+	for (i = 0; i <= SCHED_N; i++) {
+		if (seen[i] != (i == SCHED_CANCELLED ? 0 : 1))
+			TH_LOG("message %d came %d times", i, seen[i]);
+		EXPECT_EQ(i == SCHED_CANCELLED ? 0 : 1, seen[i]);
+	}
+	EXPECT_TRUE(in_order);
+	munmap(pl, sizeof(*pl));
 }
 
 TEST_HARNESS_MAIN

@@ -4,10 +4,14 @@
  * loaded again: the topic with its owner and where each partition's log
  * stood, only replicas let in until it is opened; its groups with their
  * owners and offsets; producers' sequence numbers, so that a resend of what
- * was appended before is a duplicate; named producer identities; and group
- * commits that wait for the replica to keep them.
+ * was appended before is a duplicate; named producer identities; group
+ * commits that wait for the replica to keep them; and scheduled messages
+ * and the TTL, with their snapshot for the replica and its hold.
  */
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <time.h>
 #include "call.h"
 #include "common.h"
 #include "kselftest_harness.h"
@@ -98,7 +102,7 @@ TEST_F(restore, bad_requests_change_nothing)
 	bad.uid = (uint32_t)-1;				/* no such user */
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &bad));
 	bad = self->req;
-	bad.reserved[1] = 1;
+	bad.reserved = 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &bad));
 	bad = self->req;
 	bad.parts = 8;					/* not mapped */
@@ -466,6 +470,420 @@ TEST(commits_wait_for_the_replica)
 	close(a.fd);
 	close(r);
 	close(p);
+	EXPECT_EQ(0, mqdev_topic_delete(fd, name));
+	close(fd);
+}
+
+/* ---- scheduled messages and the TTL -------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sched_req(struct mqdev_sched_restore *req, uint64_t id,
+		      uint64_t due, uint32_t part, const char *value)
+{
+	memset(req, 0, sizeof(*req));
+	mqdev_msg_init(&req->msg, NULL, 0, value, strlen(value), part);
+	req->id = id;
+	req->due = due;
+	req->uid = OWNER;
+}
+
+static int try_sched_restore(void *arg)
+{
+	struct { int fd; struct mqdev_sched_restore *req; } *a = arg;
+
+	return -xioctl(a->fd, MQDEV_IOC_SCHED_RESTORE, a->req);
+}
+
+/* One delayed message, as the owner: its -errno, as an exit status. */
+static int try_schedule(void *name)
+{
+	struct mqdev_schedule req = { .at = 60000000000LL,
+				      .flags = MQDEV_SCHED_RELATIVE };
+	int fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+
+	if (fd < 0)
+		return 100;
+	mqdev_msg_init(&req.msg, NULL, 0, "x", 1, 0);
+	return -xioctl(fd, MQDEV_IOC_SCHEDULE, &req);
+}
+
+static uint64_t sched_count(int cfd, struct mqdev_sched_info *infos,
+			    uint32_t room)
+{
+	struct mqdev_sched_list l = {
+		.entries = (uintptr_t)infos, .count = room,
+		.entry_size = sizeof(*infos),
+	};
+
+	return xioctl(cfd, MQDEV_IOC_SCHED_LIST, &l) ? ~0ULL : l.scheduled;
+}
+
+static int snapshot(int r, void *buf, uint32_t size, uint32_t flags,
+		    uint64_t *ends, uint32_t nends,
+		    struct mqdev_sched_snapshot *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->buf = (uintptr_t)buf;
+	out->size = size;
+	out->flags = flags;
+	out->ends = (uintptr_t)ends;
+	out->ends_count = nends;
+	return xioctl(r, MQDEV_IOC_SCHED_SNAPSHOT, out);
+}
+
+/* The value of the next record of @cfd's partition within @ms, or "". */
+static void next_value(int cfd, char *buf, size_t len, int ms, uint64_t *ts)
+{
+	static char rbuf[4096];
+	const struct mqdev_record *rec = (const void *)rbuf;
+	struct pollfd pfd = { .fd = cfd, .events = POLLIN };
+	ssize_t n = -1;
+
+	buf[0] = '\0';
+	if (poll(&pfd, 1, ms) == 1)
+		n = read(cfd, rbuf, MQDEV_RECORD_SPACE(sizeof(*rec) + 64));
+	if (n <= 0)
+		return;
+	snprintf(buf, len, "%.*s", (int)mqdev_record_value_len(rec),
+		 (const char *)mqdev_record_value(rec));
+	*ts = rec->timestamp;
+}
+
+/*
+ * Bad requests to SCHED_RESTORE: each refused, nothing scheduled.  A
+ * replica handle @r of the topic being restored.
+ */
+static void sched_restore_refusals(struct __test_metadata *_metadata,
+				   int r, uint64_t now)
+{
+	static char big[128 * 1024];
+	struct mqdev_sched_restore req;
+	struct { int fd; struct mqdev_sched_restore *req; } a = { r, &req };
+
+	sched_req(&req, 1, now, 0, "v");
+	EXPECT_EQ(EPERM, as_user(OWNER, try_sched_restore, &a));
+	req.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1, now, 0, "v");
+	req.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 0, now, 0, "v");		/* no id */
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1ULL << 32, now, 0, "v");	/* past 32 bits */
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1, now, 2, "v");		/* no partition 2 */
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1, now, MQDEV_PARTITION_ANY, "v");
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1, now, 0, "v");
+	req.uid = (uint32_t)-1;				/* no such user */
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1, now + MQDEV_SCHED_MAX_DELAY + 60000000000ULL, 0,
+		  "v");
+	EXPECT_EQ(-ERANGE, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1, now, 0, "v");
+	req.msg.value = (uintptr_t)big;			/* past max_record */
+	req.msg.value_len = sizeof(big);
+	EXPECT_EQ(-EMSGSIZE, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 1, now, 0, "v");
+	req.msg.value = 8;				/* not mapped */
+	EXPECT_EQ(-EFAULT, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	EXPECT_EQ(0, sched_count(r, NULL, 0));
+}
+
+/* Bad requests to SCHED_SNAPSHOT, on replica @r and consumer @c. */
+static void snapshot_refusals(struct __test_metadata *_metadata, int r, int c)
+{
+	struct mqdev_sched_snapshot s;
+	uint64_t ends[2];
+	char buf[256];
+
+	EXPECT_EQ(-EBADF, snapshot(c, buf, sizeof(buf), 0, NULL, 0, &s));
+	EXPECT_EQ(-EINVAL, snapshot(r, buf, sizeof(buf), 2, NULL, 0, &s));
+	EXPECT_EQ(-EINVAL, snapshot(r, buf, sizeof(buf), 0, ends, 1, &s));
+	EXPECT_EQ(-EINVAL, snapshot(r, buf, sizeof(buf), 0, NULL, 2, &s));
+	EXPECT_EQ(-EMSGSIZE, snapshot(r, buf, MQDEV_SCHED_SNAPSHOT_MAX + 1, 0,
+				      NULL, 0, &s));
+	memset(&s, 0, sizeof(s));
+	s.buf = (uintptr_t)buf;
+	s.size = sizeof(buf);
+	s.reserved2 = 1;
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_SNAPSHOT, &s));
+}
+
+/* The snapshot of the three restored messages: whole, and page by page. */
+static void snapshot_check(struct __test_metadata *_metadata, int r,
+			   uint64_t now)
+{
+	const size_t space = MQDEV_SCHED_ENTRY_SPACE(0, 2);
+	const struct mqdev_sched_info *e;
+	struct mqdev_sched_snapshot s;
+	uint64_t ends[2];
+	char buf[1024];
+
+	ASSERT_EQ(0, snapshot(r, buf, sizeof(buf), 0, ends, 2, &s));
+	EXPECT_EQ(3, s.count);
+	EXPECT_EQ(3 * space, s.size);
+	EXPECT_EQ(0, s.next);
+	EXPECT_EQ(100, ends[0]);
+	EXPECT_EQ(7, ends[1]);
+	e = (const void *)buf;
+	EXPECT_EQ(3, e->id);
+	EXPECT_EQ(1, e->partition);
+	EXPECT_EQ(OWNER, e->uid);
+	EXPECT_EQ(2, e->value_len);
+	EXPECT_EQ(0, memcmp(e + 1, "s1", 2));
+	e = (const void *)(buf + space);
+	EXPECT_EQ(5, e->id);
+	EXPECT_EQ(now + 4000000000ULL, e->due);
+	EXPECT_EQ(0, memcmp(e + 1, "s2", 2));
+	e = (const void *)(buf + 2 * space);
+	EXPECT_EQ(9, e->id);
+	EXPECT_EQ(0, memcmp(e + 1, "s3", 2));
+
+	/* one at a time, resumed by id; too small for one: what it needs */
+	ASSERT_EQ(0, snapshot(r, buf, space, 0, NULL, 0, &s));
+	EXPECT_EQ(1, s.count);
+	EXPECT_EQ(5, s.next);
+	ASSERT_EQ(0, snapshot(r, buf, 8, 0, NULL, 0, &s));
+	EXPECT_EQ(0, s.count);
+	EXPECT_EQ(3, s.next);
+	EXPECT_EQ(space, s.need);
+}
+
+/*
+ * A replica brings back three scheduled messages with their ids, due
+ * times and owner (charged to it again), and the TTL; each is appended at
+ * its due time (one already past at once), once; a hold stops them until
+ * let go.  Bad requests to either ioctl change nothing.
+ */
+TEST_F(restore, scheduled_messages_and_the_ttl_come_back)
+{
+	struct mqdev_topic_id open_req = {};
+	struct mqdev_sched_snapshot s;
+	struct mqdev_sched_info infos[4];
+	struct mqdev_sched_restore req;
+	uint64_t now = now_ns(), ttl = 0, ts = 0, due;
+	unsigned long was = get_param("max_user_scheduled");
+	char v[16];
+	int r, c0, c1;
+
+	self->req.ttl_ns = 5000000000ULL;
+	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &self->req));
+	r = replica_of(self->name);
+	ASSERT_LE(0, r);
+	sched_restore_refusals(_metadata, r, now);
+
+	sched_req(&req, 5, now + 4000000000ULL, 0, "s2");
+	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	EXPECT_EQ(-EEXIST, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 3, now - 1000000000ULL, 1, "s1");	/* past */
+	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	sched_req(&req, 9, now + 6000000000ULL, 0, "s3");
+	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	ASSERT_EQ(3, sched_count(r, infos, 4));
+	EXPECT_EQ(3, infos[0].id);
+	EXPECT_EQ(OWNER, infos[1].uid);
+	EXPECT_EQ(now + 4000000000ULL, infos[1].due);
+	EXPECT_EQ(9, infos[2].id);
+	snapshot_check(_metadata, r, now);
+
+	mqdev_name_set(open_req.name, self->name);
+	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_OPEN, &open_req));
+	sched_req(&req, 11, now, 0, "late");			/* open now */
+	EXPECT_EQ(-EBUSY, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	EXPECT_EQ(0, mqdev_topic_get_ttl(self->fd, self->name, &ttl));
+	EXPECT_EQ(5000000000ULL, ttl);
+
+	c0 = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	c1 = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, c0);
+	ASSERT_LE(0, c1);
+	snapshot_refusals(_metadata, r, c0);
+	ASSERT_EQ(0, seek(c0, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ASSERT_EQ(0, seek(c1, 1, MQDEV_SEEK_EARLIEST, NULL, 0));
+	fcntl(c0, F_SETFL, O_NONBLOCK);
+	fcntl(c1, F_SETFL, O_NONBLOCK);
+
+	/* the one due before the restore comes at once */
+	next_value(c1, v, sizeof(v), 2000, &ts);
+	EXPECT_STREQ("s1", v);
+	/* the other two are charged to their owner: with room for 2, no more */
+	ASSERT_EQ(2, sched_count(r, NULL, 0));
+	ASSERT_EQ(0, set_param("max_user_scheduled", 2));
+	EXPECT_EQ(EDQUOT, as_user(OWNER, try_schedule, self->name));
+	set_param("max_user_scheduled", was);
+	/* held: s2 does not come at its due time */
+	ASSERT_EQ(0, snapshot(r, NULL, 0, MQDEV_SCHED_SNAPSHOT_HOLD, NULL, 0,
+			      &s));
+	due = now + 4000000000ULL;
+	next_value(c0, v, sizeof(v), (due - now_ns()) / 1000000 + 500, &ts);
+	EXPECT_STREQ("", v);
+	EXPECT_EQ(2, sched_count(r, NULL, 0));
+	/* let go: s2, then s3 at its time, each once */
+	ASSERT_EQ(0, snapshot(r, NULL, 0, 0, NULL, 0, &s));
+	next_value(c0, v, sizeof(v), 2000, &ts);
+	EXPECT_STREQ("s2", v);
+	next_value(c0, v, sizeof(v), 3000, &ts);
+	EXPECT_STREQ("s3", v);
+	EXPECT_LE(now + 6000000000ULL, ts);
+	next_value(c0, v, sizeof(v), 300, &ts);
+	EXPECT_STREQ("", v);
+	next_value(c1, v, sizeof(v), 10, &ts);
+	EXPECT_STREQ("", v);
+	EXPECT_EQ(0, sched_count(r, NULL, 0));
+	close(c0);
+	close(c1);
+	close(r);
+}
+
+/*
+ * A retry the kernel scheduled (GROUP_RECONSUME) comes back with its flag,
+ * which only the kernel and a restore set; a dead letter's flag is
+ * refused, as from any producer.
+ */
+TEST_F(restore, a_kernel_retry_comes_back_with_its_flag)
+{
+	const struct mqdev_sched_info *e;
+	struct mqdev_sched_snapshot s;
+	struct mqdev_sched_restore req;
+	char buf[256];
+	int r;
+
+	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &self->req));
+	r = replica_of(self->name);
+	ASSERT_LE(0, r);
+	sched_req(&req, 7, now_ns() + 60000000000ULL, 0, "retry");
+	req.msg.flags = MQDEV_RECORD_DEAD_LETTER;
+	EXPECT_EQ(-EINVAL, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	req.msg.flags = MQDEV_RECORD_RETRY;
+	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	ASSERT_EQ(0, snapshot(r, buf, sizeof(buf), 0, NULL, 0, &s));
+	ASSERT_EQ(1, s.count);
+	e = (const void *)buf;
+	EXPECT_EQ(7, e->id);
+	EXPECT_EQ(MQDEV_RECORD_RETRY, e->flags);
+	close(r);
+}
+
+/* ---- a durable topic's schedule waits for the replica, as a commit does -- */
+
+struct sched_args {
+	int fd;
+	struct mqdev_schedule req;
+	struct mqdev_sched_cancel cancel;
+};
+
+static long do_schedule(void *arg)
+{
+	struct sched_args *a = arg;
+
+	return xioctl(a->fd, MQDEV_IOC_SCHEDULE, &a->req);
+}
+
+static long do_cancel(void *arg)
+{
+	struct sched_args *a = arg;
+
+	return xioctl(a->fd, MQDEV_IOC_SCHED_CANCEL, &a->cancel);
+}
+
+/* The serial a snapshot of @r says, and how many messages it has. */
+static int snap_serial(int r, uint64_t *serial)
+{
+	struct mqdev_sched_snapshot s;
+	char buf[1024];
+	int err = snapshot(r, buf, sizeof(buf), 0, NULL, 0, &s);
+
+	*serial = s.serial;
+	return err ? err : (int)s.count;
+}
+
+static uint64_t serial_now(int r)
+{
+	uint64_t serial = 0;
+
+	snap_serial(r, &serial);
+	return serial;
+}
+
+/* @c returns only once replica @r confirmed; then it returned @want. */
+static void wait_for_replica(struct __test_metadata *_metadata, int r,
+			     struct call *c, int count, long want)
+{
+	uint64_t serial;
+
+	EXPECT_FALSE(call_done(c, 300));
+	EXPECT_TRUE(revents(r) & POLLPRI);
+	EXPECT_EQ(count, snap_serial(r, &serial));
+	EXPECT_EQ(0, confirm_groups(r, serial));
+	EXPECT_TRUE(call_done(c, 2000));
+	pthread_join(c->thread, NULL);
+	EXPECT_EQ(want, c->ret);
+	EXPECT_FALSE(revents(r) & POLLPRI);
+}
+
+/*
+ * With a replica in sync, SCHEDULE and SCHED_CANCEL return once it kept
+ * the change; a message appended at its due time is a change too (its
+ * replica drops it from what it keeps), which nobody waits for.
+ */
+TEST(schedules_wait_for_the_replica)
+{
+	const char *name = topic_name("schedwait");
+	struct mqdev_replica_confirm rc = {};
+	struct mqdev_sched_snapshot s;
+	struct sched_args a = {};
+	uint64_t serial, kept;
+	struct call c;
+	int fd = mqdev_open(), r, i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
+				  MQDEV_TOPIC_DURABLE));
+	r = replica_of(name);
+	a.fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, r);
+	ASSERT_LE(0, a.fd);
+	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &rc));  /* in sync */
+
+	a.req.at = 60000000000LL;
+	a.req.flags = MQDEV_SCHED_RELATIVE;
+	mqdev_msg_init(&a.req.msg, NULL, 0, "later", 5, 0);
+	ASSERT_EQ(0, call_start(&c, do_schedule, &a));
+	wait_for_replica(_metadata, r, &c, 1, 0);
+
+	a.cancel.id = a.req.id;
+	ASSERT_EQ(0, call_start(&c, do_cancel, &a));
+	wait_for_replica(_metadata, r, &c, 0, 0);
+	/* the last change was theirs: nothing copied, the serial says it */
+	ASSERT_EQ(0, snapshot(r, NULL, 0, 0, NULL, 0, &s));
+	EXPECT_EQ(s.serial, s.changed);
+	EXPECT_EQ(0, s.count);
+	EXPECT_EQ(0, s.next);
+
+	/* due in 1.5 s: kept, then appended, which bumps the serial again */
+	a.req.at = 1500000000LL;
+	ASSERT_EQ(0, call_start(&c, do_schedule, &a));
+	wait_for_replica(_metadata, r, &c, 1, 0);
+	kept = serial_now(r);
+	for (i = 0; i < 80 && snap_serial(r, &serial); i++)
+		usleep(50000);
+	EXPECT_EQ(0, snap_serial(r, &serial));
+	EXPECT_LT(kept, serial);
+	EXPECT_TRUE(revents(r) & POLLPRI);
+	EXPECT_EQ(0, confirm_groups(r, serial));
+	EXPECT_FALSE(revents(r) & POLLPRI);
+
+	close(a.fd);
+	close(r);
 	EXPECT_EQ(0, mqdev_topic_delete(fd, name));
 	close(fd);
 }

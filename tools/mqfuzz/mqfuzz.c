@@ -723,10 +723,12 @@ static void do_schedule(struct fuzzer *f, int fd)
 		struct mqdev_schedule sched;
 		struct mqdev_sched_cancel cancel;
 		struct mqdev_sched_list list;
+		struct mqdev_sched_snapshot snap;
+		struct mqdev_sched_restore restore;
 	} u;
 
 	memset(&u, 0, sizeof(u));
-	switch (below(f, 3)) {
+	switch (below(f, 5)) {
 	case 0:
 		mqdev_msg_init(&u.sched.msg, chance(f, 30) ? f->page : NULL,
 			       below(f, 16), f->page + 100, below(f, 900),
@@ -745,6 +747,27 @@ static void do_schedule(struct fuzzer *f, int fd)
 		u.cancel.id = chance(f, 80) ? below(f, 64) : number(f);
 		fuzz_ioctl(f, fd, MQDEV_IOC_SCHED_CANCEL, &u.cancel,
 			   sizeof(u.cancel));
+		break;
+	case 2:
+		/* a replica's snapshot (EBADF on other handles); a hold rarely */
+		u.snap.buf = pointer(f, f->page + PAGE_BATCH);
+		u.snap.size = chance(f, 80) ? below(f, 8192) : number(f);
+		u.snap.flags = chance(f, 95) ? 0 : below(f, 4);
+		u.snap.start = below(f, 64);
+		u.snap.ends = chance(f, 50) ? pointer(f, f->page + PAGE_ARRAY) : 0;
+		u.snap.ends_count = below(f, 6);
+		fuzz_ioctl(f, fd, MQDEV_IOC_SCHED_SNAPSHOT, &u.snap,
+			   sizeof(u.snap));
+		break;
+	case 3:
+		/* refused unless the topic is being restored */
+		mqdev_msg_init(&u.restore.msg, NULL, 0, f->page + 100,
+			       below(f, 900), below(f, 5));
+		u.restore.id = chance(f, 80) ? below(f, 64) : number(f);
+		u.restore.due = number(f);
+		u.restore.uid = chance(f, 80) ? 0 : number(f);
+		fuzz_ioctl(f, fd, MQDEV_IOC_SCHED_RESTORE, &u.restore,
+			   sizeof(u.restore));
 		break;
 	default:
 		u.list.entries = pointer(f, f->page + PAGE_LIST);

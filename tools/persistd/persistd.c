@@ -11,7 +11,9 @@
  *      batch that arrived while the previous fdatasync ran is covered by
  *      this one (group commit), with no thread to hand off to;
  *   4. confirms to the kernel what its topic's fsync policy makes safe.
- * Groups' offsets are kept when the replica's handle polls EPOLLPRI; topics
+ * Groups' offsets, scheduled messages and the TTL are kept when the
+ * replica's handle polls EPOLLPRI (the scheduled messages once the log
+ * reaches where the kernel's snapshot of them stood: sched.c); topics
  * come and go with the netlink events; a timer drives "interval" syncs,
  * retention and the retry of failed writes.
  */
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -65,7 +68,8 @@ static const char usage[] =
 "  -f, --foreground    stay in the foreground, log to stderr\n"
 "  -h, --help          this text\n"
 "\n"
-"SIGTERM or SIGINT: write and sync what was taken, then exit.\n";
+"SIGTERM or SIGINT: hold durable topics' scheduled messages, write and\n"
+"sync what was taken and the scheduled messages, then exit.\n";
 
 /**
  * now_ms() - the time of day
@@ -117,6 +121,7 @@ static void topic_free(struct topic *t)
 	for (p = 0; t->parts && p < t->info.partitions; p++)
 		plog_close(&t->parts[p]);
 	free(t->parts);
+	sched_free(t);
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	free(t);
@@ -254,7 +259,8 @@ static void topic_set_aside(const char *name)
 }
 
 static struct topic *topic_alloc(const char *name,
-				 const struct mqdev_topic_info *info)
+				 const struct mqdev_topic_info *info,
+				 uint64_t ttl_ns)
 {
 	struct topic *t = calloc(1, sizeof(*t));
 
@@ -262,24 +268,55 @@ static struct topic *topic_alloc(const char *name,
 		return NULL;
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->info = *info;
+	t->ttl_ns = ttl_ns;
 	t->pol = config_policy(&config, name);
 	t->fd = t->dirfd = -1;
 	return t;
 }
 
+/* The kernel's TTL of @t: 0, or -errno. */
+static int topic_ttl_query(struct topic *t)
+{
+	int fd = mqdev_open(), err;
+
+	if (fd < 0)
+		return fd;
+	err = mqdev_topic_get_ttl(fd, t->name, &t->ttl_ns);
+	close(fd);
+	return err;
+}
+
+/*
+ * The scheduled messages as the topic has them now, to write when the log
+ * reaches the snapshot's ends: also a hold the daemon's last stop left
+ * taken (sched_stop()) is let go.
+ */
+static int topic_sched_start(struct topic *t)
+{
+	int err = sched_fetch(t, false);
+
+	if (err == -ENOTTY) {
+		say(LOG_WARNING, "%s: this kernel cannot list scheduled "
+		    "messages: they will not be restored", t->name);
+		t->sched_unsupported = true;
+		return 0;
+	}
+	return err;
+}
+
 /*
  * Replicate @name, which the kernel has (@restore false), or bring it back
- * from disk first (@restore true).
+ * from disk first (@restore true, with the TTL the disk kept).
  */
 static int topic_add(const char *name, const struct mqdev_topic_info *info,
-		     bool restore)
+		     uint64_t ttl_ns, bool restore)
 {
 	struct pwins *w = NULL;
 	struct topic *t;
 	int err, tries = 0;
 
 again:
-	t = topic_alloc(name, info);
+	t = topic_alloc(name, info, ttl_ns);
 	if (!t)
 		return -ENOMEM;
 	if (restore) {
@@ -289,13 +326,17 @@ again:
 			return -ENOMEM;
 		}
 	}
-	err = topic_open_disk(t, w);
+	err = restore ? 0 : topic_ttl_query(t);
+	if (!err)
+		err = topic_open_disk(t, w);
 	if (!err && restore)
 		err = restore_topic_create(t);
 	if (!err)
 		err = topic_attach(t, restore);
 	if (!err && restore)
 		err = restore_topic_state(t, w);
+	if (!err)
+		err = topic_sched_start(t);
 	pwins_free(w, info->partitions);
 	if (err == -ESTALE && !restore && !tries++) {
 		topic_free(t);
@@ -337,6 +378,7 @@ static void topic_remove(struct topic *t, bool delete_files)
 		rmtree_at(data_dirfd, t->name);
 		unlinkat(data_dirfd, state_name(name, t->name, "config"), 0);
 		unlinkat(data_dirfd, state_name(name, t->name, "groups"), 0);
+		unlinkat(data_dirfd, state_name(name, t->name, "scheduled"), 0);
 		fsync_dir(data_dirfd);
 	}
 	/* events of this epoll_wait() may still name it */
@@ -370,7 +412,7 @@ static void topic_found(const char *name)
 	err = mqdev_topic_describe(fd, name, &info, NULL, 0);
 	close(fd);
 	if (!err && (info.flags & MQDEV_TOPIC_DURABLE) &&
-	    topic_add(name, &info, false))
+	    topic_add(name, &info, 0, false))
 		rescan = true;	/* try again later */
 }
 
@@ -586,9 +628,65 @@ static bool identities_safe(void)
 	return !err;
 }
 
-static void topic_groups(struct topic *t)
+/* EPOLLPRI only while there is something to keep and nothing pending. */
+static void topic_pri(struct topic *t)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = t };
+
+	if (!t->groups_unsupported && !t->sched_pending)
+		ev.events |= EPOLLPRI;
+	epoll_ctl(epfd, EPOLL_CTL_MOD, t->fd, &ev);
+}
+
+/*
+ * Confirm the serial up to which both the groups and the scheduled
+ * messages are on disk: a commit, a SCHEDULE or a SCHED_CANCEL waiting
+ * for it returns.
+ */
+static void topic_kept_confirm(struct topic *t)
+{
+	struct mqdev_replica_confirm conf = { .flags = MQDEV_CONFIRM_GROUPS };
+	uint64_t serial = t->groups_kept;
+
+	if (!t->sched_unsupported && t->sched_kept < serial)
+		serial = t->sched_kept;
+	if (serial <= t->kept_confirmed)
+		return;
+	conf.offset = serial;
+	if (ioctl(t->fd, MQDEV_IOC_REPLICA_CONFIRM, &conf))
+		say(LOG_ERR, "%s: confirming serial %llu: %s", t->name,
+		    (unsigned long long)serial, strerror(errno));
+	else
+		t->kept_confirmed = serial;
+}
+
+/* @what was kept (@err 0): confirm what is, and ask for EPOLLPRI again. */
+static void topic_kept(struct topic *t, int err, const char *what)
+{
+	if (err) {
+		say(LOG_ERR, "%s: keeping %s: %s: not confirmed", t->name, what,
+		    strerror(-err));
+		return;
+	}
+	topic_pri(t);
+	topic_kept_confirm(t);
+}
+
+/* The TTL changed (it counts in the serial): TOPIC@config says it anew. */
+static int topic_ttl_keep(struct topic *t)
+{
+	uint64_t was = t->ttl_ns;
+	int err;
+
+	err = topic_ttl_query(t);
+	if (err || t->ttl_ns == was)
+		return err;
+	return topic_config_write(t);
+}
+
+/* The replica polled EPOLLPRI: what the kernel counts in the serial. */
+static void topic_groups(struct topic *t)
+{
 	int err;
 
 	if (t->groups_unsupported)
@@ -598,10 +696,53 @@ static void topic_groups(struct topic *t)
 		say(LOG_WARNING, "%s: this kernel cannot list groups' offsets: "
 		    "they will not be restored", t->name);
 		t->groups_unsupported = true;
-		epoll_ctl(epfd, EPOLL_CTL_MOD, t->fd, &ev);
-	} else if (err) {
+		topic_pri(t);
+		return;
+	}
+	if (err) {
 		say(LOG_ERR, "%s: keeping groups' offsets: %s: not confirmed",
 		    t->name, strerror(-err));
+		return;
+	}
+	err = topic_ttl_keep(t);
+	if (err) {
+		say(LOG_ERR, "%s: keeping its TTL: %s: not confirmed", t->name,
+		    strerror(-err));
+		return;
+	}
+	if (!t->sched_unsupported && !t->sched_pending) {
+		err = sched_unchanged(t);
+		if (!err)
+			err = topic_sched_start(t);
+	}
+	topic_kept(t, err < 0 ? err : 0, "scheduled messages");
+}
+
+/* A snapshot whose ends the log reached replaces TOPIC@scheduled. */
+static void topic_sched_keep(struct topic *t)
+{
+	if (t->sched_pending && sched_ready(t))
+		topic_kept(t, sched_write(t), "scheduled messages");
+}
+
+/*
+ * Stopping: no scheduled message is appended from now on (the hold stays
+ * until a daemon takes a snapshot again), and the log is taken up to
+ * where the snapshot's ends say, so that the file and the log agree: a
+ * message is in exactly one of them.
+ */
+static void topic_sched_stop(struct topic *t)
+{
+	int i;
+
+	if (t->sched_unsupported || t->dead || sched_fetch(t, true))
+		return;
+	for (i = 0; i < 100 && !sched_taken(t); i++) {
+		if (!topic_drain(t))
+			break;
+		topic_write(t);
+		if (!sched_taken(t))
+			usleep(10000);
 	}
 }
 
@@ -631,6 +772,7 @@ static int scan_topics(bool restore)
 	char (*names)[MQDEV_NAME_SIZE] = NULL;
 	struct mqdev_topic_info info;
 	struct dirent *de;
+	uint64_t ttl;
 	int fd, n, i, dfd;
 	DIR *d;
 
@@ -658,8 +800,8 @@ static int scan_topics(bool restore)
 		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
 		memset(&info, 0, sizeof(info));
-		if (!topic_config_read(de->d_name, &info))
-			topic_add(de->d_name, &info, true);
+		if (!topic_config_read(de->d_name, &info, &ttl))
+			topic_add(de->d_name, &info, ttl, true);
 	}
 	closedir(d);
 out:
@@ -681,6 +823,8 @@ static void turn(uint64_t now)
 	safe = identities_safe();
 	for (t = topics; safe && t; t = t->next)
 		topic_confirm(t);
+	for (t = topics; t; t = t->next)
+		topic_sched_keep(t);
 	if (now >= retention_due) {
 		retention_due = now + RETENTION_MS;
 		for (t = topics; t; t = t->next)
@@ -754,9 +898,16 @@ static int loop(int sfd)
 		turn(now_ms());
 	}
 	for (t = topics; t; t = t->next)
+		topic_sched_stop(t);
+	for (t = topics; t; t = t->next)
 		for (i = 0; i < (int)t->info.partitions; i++)
 			plog_sync(&t->parts[i]);
 	turn(now_ms());
+	for (t = topics; t; t = t->next)
+		if (t->sched_pending)
+			say(LOG_ERR, "%s: the log did not reach the scheduled "
+			    "messages' snapshot: their file is the one before",
+			    t->name);
 	say(LOG_INFO, "stopping: what was taken is written and synced");
 	return 0;
 }

@@ -72,6 +72,18 @@ struct topic {
 	uint64_t		lost;		/* mqdev_consumer_lost() seen */
 	uint64_t		next_sync_ms;	/* FSYNC_INTERVAL */
 	bool			groups_unsupported;
+	uint64_t		ttl_ns;		/* kept in TOPIC@config */
+	/* the serials of what is on disk, and the one confirmed */
+	uint64_t		groups_kept;
+	uint64_t		sched_kept;
+	uint64_t		kept_confirmed;
+	/* a snapshot of the scheduled messages, until the log reaches ends */
+	bool			sched_unsupported;
+	bool			sched_pending;
+	char			*sched_buf;
+	uint64_t		sched_len, sched_room, sched_count;
+	uint64_t		sched_serial;
+	uint64_t		*sched_ends;	/* per partition */
 	bool			dead;		/* removed, not yet freed */
 	int			read_err;	/* the replica's sticky error */
 	bool			stalled;	/* a write failed: read no more */
@@ -104,7 +116,8 @@ int fsync_dir(int dirfd);
 int mkdir_owned(int dirfd, const char *name, const struct topic *t);
 int rmtree_at(int dirfd, const char *name);
 int topic_config_write(const struct topic *t);
-int topic_config_read(const char *topic, struct mqdev_topic_info *info);
+int topic_config_read(const char *topic, struct mqdev_topic_info *info,
+		      uint64_t *ttl_ns);
 const char *state_name(char *buf, const char *topic, const char *what);
 int groups_persist(struct topic *t);
 int identities_persist(int data_dirfd);
@@ -113,6 +126,15 @@ void identity_note(uint64_t producer_id);
 bool identities_pending(void);
 
 int restore_identities(int data_dirfd);
+
+/* sched.c */
+void sched_free(struct topic *t);
+int sched_fetch(struct topic *t, bool hold);
+int sched_unchanged(struct topic *t);
+bool sched_taken(const struct topic *t);
+bool sched_ready(const struct topic *t);
+int sched_write(struct topic *t);
+int restore_sched(struct topic *t);
 
 /* restore.c */
 struct pwins;

@@ -4,7 +4,8 @@
  * loaded again, or the machine restarted) is brought back in the order the
  * uapi header gives: TOPIC_RESTORE with each partition's next offset and
  * last timestamp from the log, the replica attached, every group and every
- * producer's sequence window restored through it, then TOPIC_OPEN lets
+ * producer's sequence window and every scheduled message (sched.c)
+ * restored through it, then TOPIC_OPEN lets
  * producers and consumers in.  Producers' windows are rebuilt by scanning
  * the log at start (the scan checks every batch's CRC anyway).
  */
@@ -201,6 +202,7 @@ int restore_topic_create(const struct topic *t)
 	req.topic.flags = t->info.flags;
 	req.topic.mode = t->info.mode;
 	req.topic.min_insync = t->info.min_insync;
+	req.ttl_ns = t->ttl_ns;
 	req.uid = t->info.uid;
 	req.gid = t->info.gid;
 	req.parts = (uintptr_t)parts;
@@ -234,6 +236,8 @@ int restore_topic_state(struct topic *t, struct pwins *w)
 	err = restore_groups(t);
 	for (p = 0; !err && p < t->info.partitions; p++)
 		err = restore_producers(t, p, &w[p]);
+	if (!err)
+		err = restore_sched(t);
 	if (err)
 		return err;
 	mqdev_name_set(id.name, t->name);

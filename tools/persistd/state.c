@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What besides the records must survive: a topic's configuration, its
- * groups' committed offsets, and the named producer identities.  Each is a
- * small text file replaced atomically: written to NAME.tmp@, fsync'ed,
- * renamed over NAME, and the directory fsync'ed.  They are root's, in the
- * data directory itself (TOPIC@config, TOPIC@groups, identities@): '@' is
+ * What besides the records must survive: a topic's configuration (its TTL
+ * too), its groups' committed offsets, its scheduled messages (sched.c),
+ * and the named producer identities.  Each is a file replaced atomically:
+ * written to NAME.tmp@, fsync'ed, renamed over NAME, and the directory
+ * fsync'ed.  They are root's, in the data directory itself (TOPIC@config,
+ * TOPIC@groups, TOPIC@scheduled, identities@): '@' is
  * in no topic name, so they never meet a topic's directory, which its owner
  * owns (and could fill with links).
  */
@@ -34,7 +35,7 @@
  * state_name() - the name of one of @topic's state files
  * @buf: MQDEV_NAME_SIZE + 16 bytes
  * @topic: the topic
- * @what: "config" or "groups"
+ * @what: "config", "groups" or "scheduled"
  *
  * Return: @buf.
  */
@@ -200,9 +201,10 @@ int topic_config_write(const struct topic *t)
 
 	len = snprintf(text, sizeof(text),
 		       "partitions %u\ncapacity %llu\nflags %u\nmode %o\n"
-		       "uid %u\ngid %u\nmin_insync %u\n", i->partitions,
-		       (unsigned long long)i->capacity, i->flags, i->mode,
-		       i->uid, i->gid, i->min_insync);
+		       "uid %u\ngid %u\nmin_insync %u\nttl_ns %llu\n",
+		       i->partitions, (unsigned long long)i->capacity, i->flags,
+		       i->mode, i->uid, i->gid, i->min_insync,
+		       (unsigned long long)t->ttl_ns);
 	return state_write(data_dirfd, state_name(name, t->name, "config"),
 			   text, len, 0600);
 }
@@ -212,25 +214,28 @@ int topic_config_write(const struct topic *t)
  * kept it
  * @topic: the topic's name
  * @info: filled in (the name is not)
+ * @ttl_ns: its TTL; 0 when the file (an older daemon's) does not say
  *
  * Return: 0, -ENOENT, or -EINVAL for a file that does not say it all.
  */
-int topic_config_read(const char *topic, struct mqdev_topic_info *info)
+int topic_config_read(const char *topic, struct mqdev_topic_info *info,
+		      uint64_t *ttl_ns)
 {
 	char *text, name[MQDEV_NAME_SIZE + 16];
-	unsigned long long cap;
+	unsigned long long cap, ttl = 0;
 	int err, n;
 
 	err = state_read(data_dirfd, state_name(name, topic, "config"), &text);
 	if (err)
 		return err;
 	n = sscanf(text, "partitions %u\ncapacity %llu\nflags %u\nmode %o\n"
-		   "uid %u\ngid %u\nmin_insync %u\n", &info->partitions, &cap,
-		   &info->flags, &info->mode, &info->uid, &info->gid,
-		   &info->min_insync);
+		   "uid %u\ngid %u\nmin_insync %u\nttl_ns %llu\n",
+		   &info->partitions, &cap, &info->flags, &info->mode,
+		   &info->uid, &info->gid, &info->min_insync, &ttl);
 	free(text);
 	info->capacity = cap;
-	if (n != 7 || !info->partitions ||
+	*ttl_ns = ttl;
+	if (n < 7 || !info->partitions ||
 	    info->partitions > MQDEV_MAX_PARTITIONS ||
 	    !(info->flags & MQDEV_TOPIC_DURABLE))
 		return -EINVAL;
@@ -274,8 +279,11 @@ static int groups_fetch(struct topic *t, char **states, uint32_t *count,
 }
 
 /**
- * groups_persist() - keep the groups' committed offsets, then confirm them
+ * groups_persist() - keep the groups' committed offsets
  * @t: the topic, whose replica's handle polled EPOLLPRI
+ *
+ * The serial they are at is confirmed once the topic's other state of it
+ * is kept too (topic_kept_confirm()).
  *
  * Return: 0 or -errno (-ENOTTY: the kernel cannot say).
  */
@@ -283,7 +291,6 @@ int groups_persist(struct topic *t)
 {
 	uint32_t parts = t->info.partitions, count = 0, i, p;
 	size_t size = sizeof(struct mqdev_group_state) + 8 * parts;
-	struct mqdev_replica_confirm conf = { .flags = MQDEV_CONFIRM_GROUPS };
 	const struct mqdev_group_state *g;
 	const uint64_t *committed;
 	char *states = NULL, *text, name[MQDEV_NAME_SIZE + 16];
@@ -314,10 +321,9 @@ int groups_persist(struct topic *t)
 	err = state_write(data_dirfd, state_name(name, t->name, "groups"),
 			  text, len, 0600);
 	free(text);
-	if (err)
-		return err;
-	conf.offset = serial;
-	return ioctl(t->fd, MQDEV_IOC_REPLICA_CONFIRM, &conf) ? -errno : 0;
+	if (!err)
+		t->groups_kept = serial;
+	return err;
 }
 
 /* ---- producer identities ----------------------------------------------- */

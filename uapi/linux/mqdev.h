@@ -412,7 +412,8 @@ struct mqdev_topic_restore {
 	__u64	parts;		/* user pointer to mqdev_part_restore[] */
 	__u32	parts_count;	/* topic.partitions */
 	__u32	part_size;	/* sizeof(struct mqdev_part_restore) */
-	__u64	reserved[2];
+	__u64	ttl_ns;		/* its TTL (MQDEV_IOC_TOPIC_CONFIG), 0: none */
+	__u64	reserved;
 };
 
 struct mqdev_group_restore {
@@ -586,6 +587,75 @@ struct mqdev_sched_list {
 };
 
 #define MQDEV_SCHED_LIST_MAX	1024
+
+/*
+ * A durable topic's scheduled messages are kept by its disk replica and
+ * brought back with the topic (see Documentation/mqdev.rst, "Scheduled
+ * messages on durable topics").  Each change to them (a message scheduled,
+ * cancelled or appended) counts in the serial that MQDEV_IOC_REPLICA_GROUPS
+ * reports and MQDEV_CONFIRM_GROUPS confirms, and raises the replica's
+ * EPOLLPRI; while a replica is in sync, MQDEV_IOC_SCHEDULE and
+ * MQDEV_IOC_SCHED_CANCEL return once one confirmed the change, as a group
+ * commit does.
+ *
+ * MQDEV_IOC_SCHED_SNAPSHOT, on a replica handle (EBADF otherwise): the
+ * messages with an id at or past @start, in the order of their ids, each a
+ * struct mqdev_sched_info (its uid in the caller's namespace) followed by
+ * its key and value, padded to 8 bytes
+ * (MQDEV_SCHED_ENTRY_SPACE()), as many as fit in @size bytes (at most
+ * MQDEV_SCHED_SNAPSHOT_MAX, or the space of the largest record the topic
+ * takes).  @next comes back as the @start that goes on (0: no more); with
+ * @count 0 and @next set, @need is the space the next one needs.  @serial
+ * is the serial before the messages were gathered: every change up to it
+ * is in what comes back; @changed, the serial of the last change to them
+ * (a replica whose copy is at or past it need not take them again).
+ * @ends, when set, receives each partition's next
+ * offset as it stood while they were gathered (@ends_count: the topic's
+ * partitions): a message appended since is at or past it.  With
+ * MQDEV_SCHED_SNAPSHOT_HOLD, no message of the topic is appended after
+ * this one until a snapshot without it; the replica takes it when it
+ * stops, so that what it kept and the log it wrote agree.
+ */
+#define MQDEV_SCHED_ENTRY_SPACE(key_len, value_len) \
+	(sizeof(struct mqdev_sched_info) + \
+	 ((((__u64)(key_len) + (value_len)) + 7) & ~7ULL))
+#define MQDEV_SCHED_SNAPSHOT_HOLD	_BITUL(0)
+#define MQDEV_SCHED_SNAPSHOT_FLAGS	(MQDEV_SCHED_SNAPSHOT_HOLD)
+#define MQDEV_SCHED_SNAPSHOT_MAX	(4U << 20)
+
+struct mqdev_sched_snapshot {
+	__u64	buf;		/* user pointer */
+	__u32	size;		/* in: bytes of @buf; out: bytes written */
+	__u32	flags;		/* MQDEV_SCHED_SNAPSHOT_* */
+	__u64	start;		/* in: the first id to look at */
+	__u64	next;		/* out: where to go on, or 0 */
+	__u64	serial;		/* out */
+	__u64	ends;		/* user pointer to __u64[ends_count], or 0 */
+	__u32	ends_count;	/* the topic's partitions, when @ends is set */
+	__u32	count;		/* out: entries written */
+	__u32	need;		/* out: with @count 0, the next one's space */
+	__u32	reserved;
+	__u64	changed;	/* out: the serial of their last change */
+	__u64	reserved2;
+};
+
+/*
+ * MQDEV_IOC_SCHED_RESTORE, on a replica handle of a topic being restored
+ * (EBUSY once open), with CAP_SYS_ADMIN in its user namespace (EPERM):
+ * schedule @msg again for @due under its old @id (EEXIST when taken),
+ * charged to @uid as when it was scheduled.  @msg.partition is the one
+ * chosen then; its flags may include MQDEV_RECORD_RETRY (a retry the
+ * kernel scheduled, kept as it was).  A @due in the past is due at once,
+ * in order of due time, once the topic is opened.
+ */
+struct mqdev_sched_restore {
+	struct mqdev_msg msg;	/* key, value, lengths, partition, flags */
+	__u64	id;		/* 1 to 2^32 - 1 */
+	__u64	due;		/* CLOCK_REALTIME ns */
+	__u32	uid;		/* in the caller's user namespace */
+	__u32	flags;		/* none defined yet */
+	__u64	reserved[2];
+};
 
 /*
  * MQDEV_IOC_TOPIC_CONFIG, on any handle: a topic's settings.  With
@@ -1708,6 +1778,8 @@ struct mqdev_version {
 #define MQDEV_IOC_SCHEDULE	_IOWR(MQDEV_IOC_MAGIC, 0x50, struct mqdev_schedule)
 #define MQDEV_IOC_SCHED_CANCEL	 _IOW(MQDEV_IOC_MAGIC, 0x51, struct mqdev_sched_cancel)
 #define MQDEV_IOC_SCHED_LIST	_IOWR(MQDEV_IOC_MAGIC, 0x52, struct mqdev_sched_list)
+#define MQDEV_IOC_SCHED_SNAPSHOT _IOWR(MQDEV_IOC_MAGIC, 0x53, struct mqdev_sched_snapshot)
+#define MQDEV_IOC_SCHED_RESTORE	 _IOW(MQDEV_IOC_MAGIC, 0x54, struct mqdev_sched_restore)
 #define MQDEV_IOC_TOPIC_CONFIG	_IOWR(MQDEV_IOC_MAGIC, 0x07, struct mqdev_topic_config)
 /* share groups */
 #define MQDEV_IOC_SHARE_JOIN	_IOWR(MQDEV_IOC_MAGIC, 0x60, struct mqdev_share_join)
