@@ -818,11 +818,15 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req);
 long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req);
 void mqdev_share_leave(struct mqdev_handle *h);
+__poll_t mqdev_share_poll(struct mqdev_handle *h, struct mqdev_topic *topic,
+			  struct file *file, poll_table *pt);
 bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
 int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 		       const char *name, bool force, struct list_head *gone,
 		       struct netlink_ext_ack *extack);
 void mqdev_shares_reap(struct list_head *gone);
+typedef int (*mqdev_share_fn)(void *ctx, const char *name, u32 members);
+int mqdev_shares_each(struct mqdev_topic *topic, mqdev_share_fn fn, void *ctx);
 void mqdev_shares_kill(struct mqdev_topic *topic);
 void mqdev_shares_free(struct mqdev_topic *topic);
 int mqdev_share_dlq_fill(struct mqdev_topic *topic,

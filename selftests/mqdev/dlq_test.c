@@ -438,6 +438,60 @@ TEST_F(dlq, full_dlq_retried_until_room)
 }
 
 /*
+ * A dead letter waiting for room whose record the source ring reclaimed
+ * meanwhile (an overwrite topic: its group does not hold it) can never be
+ * written: counted failed at the next try, not retried on as "no memory"
+ * (mqdev_record_copy()'s -ENODATA), nor written from a later record.
+ */
+TEST_F(dlq, reclaimed_record_failed_not_retried)
+{
+	char small[MQDEV_NAME_MAX + 1], src[MQDEV_NAME_MAX + 1];
+	struct mqdev_share_dlq_info info;
+	struct mqdev_consumer *holder;
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	char fill[256] = { 0 };
+	uint64_t off;
+	int p, prod, i;
+
+	p = full_topic(_metadata, self->fd, small, &holder);
+	ASSERT_LE(0, p);
+	strcpy(src, topic_name("dlqow"));
+	ASSERT_EQ(0, create_topic(self->fd, src, 1, 4096,
+				  MQDEV_TOPIC_OVERWRITE));
+	prod = attach(src, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, produce_poison(prod, &off));
+	s = join(src, small, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(s, &info, 1);
+	EXPECT_EQ(1, info.full);
+	/* the source laps the poison record: its ring has it no more */
+	for (i = 0; i < 64; i++)
+		ASSERT_LE(0, produce_one(prod, 0, NULL, 0, fill, sizeof(fill),
+					 NULL));
+	ASSERT_LE(0, drain(holder));
+	for (i = 0; i < 300; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		if (info.written + info.failed + info.gone)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(1, info.failed);
+	EXPECT_EQ(1, info.full);
+	EXPECT_EQ(0, info.written + info.gone);
+	mqdev_share_free(s);
+	mqdev_consumer_free(holder);
+	close(p);
+	close(prod);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, small));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, src));
+}
+
+/*
  * Retries last until the group goes, no longer: deleting a group whose
  * dead letter waits for room returns at once (the deleter does not wait
  * for room), and the dead-letter topic's room is not taken after.

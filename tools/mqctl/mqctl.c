@@ -1562,8 +1562,8 @@ static void share_join_check(int err, const struct consume_opts *o)
 }
 
 /*
- * mqctl consume --share-group: acquire, print, accept.  The kernel has no
- * wake-up for a share group yet: an idle member looks again every 10 ms.
+ * mqctl consume --share-group: acquire, print, accept.  An idle member
+ * sleeps in the kernel until a record may be acquired (or --timeout).
  */
 static int consume_share(const char *topic, const struct consume_opts *o)
 {
@@ -1574,7 +1574,7 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 	struct mqdev_delivery d[64];
 	struct mqdev_share *s;
 	uint64_t got = 0;
-	int n, idle = 0, err, want;
+	int n, err, want;
 
 	if (o->whence == MQDEV_SEEK_OFFSET || o->partition !=
 	    MQDEV_PARTITION_ALL || o->group)
@@ -1591,16 +1591,14 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 		want = 64;
 		if (o->count && o->count - got < 64)
 			want = o->count - got;
-		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d, want);
-		check(n < 0 ? n : 0, "acquire from", topic);
-		if (!n) {
-			if (o->timeout >= 0 && idle >= o->timeout)
-				break;
-			usleep(10000);
-			idle += 10;
+		/* -1 (none given): no limit; a signal ends the wait. */
+		n = mqdev_share_acquire_wait(s, MQDEV_PARTITION_ANY, d, want,
+					     o->timeout);
+		if (n == -EINTR)
 			continue;
-		}
-		idle = 0;
+		check(n < 0 ? n : 0, "acquire from", topic);
+		if (!n)		/* none within --timeout */
+			break;
 		err = share_finish(s, d, n, o);
 		if (err == -EIO && stop)
 			break;
@@ -1831,7 +1829,7 @@ static int cmd_consume(int argc, char **argv)
 		fprintf(stderr, "mqctl: --retry-topic without --dlq: a record "
 			"past --max-deliveries is dropped\n");
 	if (o.dlq_flags && (!o.dlq || !o.share_group))
-		die("--dlq-expired: only with --share-group and --dlq TOPIC");
+		die("--dlq-expired: only with --dlq TOPIC, of a --share-group");
 	if (o.share_group)
 		return consume_share(argv[optind], &o);
 
@@ -1887,9 +1885,10 @@ static const char group_usage[] =
 "               delete although it has members (they are evicted)\n"
 "\n"
 "A group belongs to the user that made it; its topic's owner may delete it.\n"
-"A share group is described and deleted with --topic: its\n"
-"in-flight window in each partition and the records in it by state.  It\n"
-"outlives its members: what they did not finish waits for the next one.\n";
+"The list shows each group's kind: consumer, or share.  A share group is\n"
+"described as its in-flight window in each partition and the records in\n"
+"it by state.  It outlives its members: what they did not finish waits for\n"
+"the next one.\n";
 
 static struct mqdev_nl *open_nl(void)
 {
@@ -1921,18 +1920,31 @@ static uint64_t total_lag(const struct mqdev_group_info *g)
 	return lag;
 }
 
+static const char *group_kind(const struct mqdev_group_info *g)
+{
+	return g->type == MQDEV_GROUP_TYPE_SHARE ? "share" : "consumer";
+}
+
+/* A share group has no generation nor lag: "-" (null) for them. */
 static int print_group_row(void *ctx, const struct mqdev_group_info *g)
 {
+	bool share = g->type == MQDEV_GROUP_TYPE_SHARE;
+	char gen[16] = "-", lag[24] = "-";
 	int *n = ctx;
 
+	if (!share) {
+		snprintf(gen, sizeof(gen), "%u", g->generation);
+		snprintf(lag, sizeof(lag), "%" PRIu64, total_lag(g));
+	}
 	if (json)
 		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"members\":%u,"
-		       "\"generation\":%u,\"lag\":%" PRIu64 "}", (*n)++ ? "," : "",
-		       g->group, g->topic, g->members, g->generation,
-		       total_lag(g));
+		       "\"generation\":%s,\"lag\":%s,\"type\":\"%s\"}",
+		       (*n)++ ? "," : "", g->group, g->topic, g->members,
+		       share ? "null" : gen, share ? "null" : lag,
+		       group_kind(g));
 	else
-		printf("%-24s %-24s %8u %11u %12" PRIu64 "\n", g->group, g->topic,
-		       g->members, g->generation, total_lag(g));
+		printf("%-24s %-24s %-8s %8u %11s %12s\n", g->group, g->topic,
+		       group_kind(g), g->members, gen, lag);
 	return 0;
 }
 
@@ -1947,6 +1959,8 @@ member_by_id(const struct mqdev_group_info *g, uint32_t id)
 	return NULL;
 }
 
+static int share_describe(const char *group, const char *topic);
+
 static int print_group_detail(void *ctx, const struct mqdev_group_info *g)
 {
 	const struct mqdev_member_info *m;
@@ -1954,6 +1968,14 @@ static int print_group_detail(void *ctx, const struct mqdev_group_info *g)
 	char owner[64];
 	int *n = ctx;
 	uint32_t i;
+
+	if (g->type == MQDEV_GROUP_TYPE_SHARE) {
+		if ((*n)++)
+			putchar(json ? ',' : '\n');
+		/* Deleted since it was listed: nothing to say of it. */
+		share_describe(g->group, g->topic);
+		return 0;
+	}
 
 	if (json) {
 		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"generation\":%u,"
@@ -2020,8 +2042,8 @@ static int group_list(struct mqdev_nl *nl, int argc, char **argv)
 	if (json)
 		putchar('[');
 	else
-		printf("%-24s %-24s %8s %11s %12s\n", "GROUP", "TOPIC",
-		       "MEMBERS", "GENERATION", "LAG");
+		printf("%-24s %-24s %-8s %8s %11s %12s\n", "GROUP", "TOPIC",
+		       "KIND", "MEMBERS", "GENERATION", "LAG");
 	nl_check(nl, mqdev_group_get(nl, NULL, NULL, print_group_row, &n),
 		 "list groups", "*");
 	if (json)
@@ -2345,6 +2367,8 @@ static int collect_positions(void *ctx, const struct mqdev_group_info *g)
 	struct group_positions *gp = ctx;
 	uint32_t i;
 
+	if (g->type == MQDEV_GROUP_TYPE_SHARE)	/* has no positions */
+		return 0;
 	gp->found = true;
 	for (i = 0; i < g->nr_parts; i++)
 		if (g->part[i].partition < gp->nr)

@@ -1013,6 +1013,9 @@ static void share_acquire(struct fuzzer *f, int fd)
 	acq.partition = chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5);
 	if (chance(f, 5))
 		acq.flags = number(f);
+	/* a waiting acquire, a few ms at most: other threads go on */
+	if (chance(f, 10))
+		acq.timeout_ns = below(f, 4) * 1000000ULL;
 	if (fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_ACQUIRE, &acq, sizeof(acq))) {
 		memcpy(&acq, scratch, sizeof(acq));
 		f->share_taken = acq.count;

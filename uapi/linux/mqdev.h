@@ -1050,7 +1050,10 @@ struct mqdev_share_record {
  * MQDEV_SHARE_ACQUIRE_MAX) of @partition, or of the next partition with
  * some (MQDEV_PARTITION_ANY), into @records, @record_size bytes apart (at
  * most a page).  @count comes back as how many were taken (0: none
- * available now), all of one partition, oldest first.
+ * available now, or none came within @timeout_ns), all of one partition,
+ * oldest first.  With @timeout_ns (MQDEV_WAIT_FOREVER: no limit), and the
+ * file not O_NONBLOCK, a call that finds none sleeps until one may be
+ * acquired, as poll(2) on the member's handle would wait for EPOLLIN.
  */
 struct mqdev_share_acquire {
 	__u64	records;	/* in: user pointer to mqdev_share_record[] */
@@ -1058,7 +1061,8 @@ struct mqdev_share_acquire {
 	__u32	record_size;	/* in: sizeof(struct mqdev_share_record), or 0 */
 	__u32	partition;	/* in: a number or MQDEV_PARTITION_ANY */
 	__u32	flags;		/* none defined yet */
-	__u64	reserved[2];
+	__u64	timeout_ns;	/* in: how long to wait for one; 0: not at all */
+	__u64	reserved;
 };
 
 /* struct mqdev_share_ack.type */
@@ -1567,6 +1571,19 @@ enum mqdev_charge_kind {
 	MQDEV_CHARGE_MAX = (__MQDEV_CHARGE_MAX - 1)
 };
 
+/**
+ * enum mqdev_group_type - The kind of a group, as group-get reports it.
+ * @MQDEV_GROUP_TYPE_CONSUMER: A consumer group, its partitions divided among
+ *   its members.
+ * @MQDEV_GROUP_TYPE_SHARE: A share group: any member acquires any record, each
+ *   under a lock (MQDEV_IOC_SHARE_JOIN). Described with
+ *   MQDEV_IOC_SHARE_DESCRIBE.
+ */
+enum mqdev_group_type {
+	MQDEV_GROUP_TYPE_CONSUMER,
+	MQDEV_GROUP_TYPE_SHARE,
+};
+
 enum {
 	MQDEV_A_UNSPEC,
 	MQDEV_A_PAD,
@@ -1589,6 +1606,7 @@ enum {
 	MQDEV_A_PSTATS,
 	MQDEV_A_GSTATS,
 	MQDEV_A_CHARGE,
+	MQDEV_A_GROUP_TYPE,
 
 	__MQDEV_A_MAX
 };
