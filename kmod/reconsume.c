@@ -292,7 +292,7 @@ static int reconsume_topics(struct mqdev_topic *topic,
  * generation; -ERANGE for an offset committed or past the high watermark;
  * -ENODATA for a record the ring no longer has, or of a transaction open
  * or aborted; -EBADMSG for a retry whose kernel headers do not hold, or a
- * record's bad header block; -EMSGSIZE for a copy larger than the retry
+ * retry (not a dead letter) of a record with a bad header block; -EMSGSIZE for a copy larger than the retry
  * topic's or DLQ's max_record; -EAGAIN for a full DLQ; -EDQUOT, -ENOSPC
  * past the limits of scheduled messages; -ENOMEM.  On an error nothing was
  * written or scheduled.

@@ -810,7 +810,7 @@ struct mqdev_reconsume_opts {
  * Returns what became of it, MQDEV_RECONSUME_RETRIED, _DEAD_LETTERED or
  * _DROPPED, or -errno (-ESTALE: the partition was taken away; -EINVAL: @rec
  * is not a record @consumer handed out; -EBADMSG: @rec's header block is
- * malformed).
+ * malformed, so it is not retried: dead_now dead-letters it whole).
  */
 int mqdev_consumer_reconsume_later(struct mqdev_consumer *consumer,
 				   const struct mqdev_record *rec,

@@ -1670,6 +1670,11 @@ static void consume_reconsume(struct mqdev_consumer *c,
 		      .error = "mqctl --reconsume-if");
 	int err = mqdev_consumer_reconsume_later(c, rec, &ropts);
 
+	/* Not retried (its headers would be made up): dead-lettered whole. */
+	if (err == -EBADMSG && o->dlq) {
+		ropts.dead_now = true;
+		err = mqdev_consumer_reconsume_later(c, rec, &ropts);
+	}
 	if (err == -ENOENT || err == -EACCES || err == -EOPNOTSUPP ||
 	    err == -EINVAL)
 		die("reconsume later: --retry-topic '%s' or --dlq '%s': %s",
@@ -1677,8 +1682,8 @@ static void consume_reconsume(struct mqdev_consumer *c,
 	/* A poison record: said, and committed past as any other. */
 	if (err == -EBADMSG) {
 		fprintf(stderr, "mqctl: partition %u offset %" PRIu64
-			": malformed header block: neither retried nor "
-			"dead-lettered\n", rec->partition,
+			": malformed header block: not retried, and no "
+			"--dlq\n", rec->partition,
 			(uint64_t)rec->offset);
 		return;
 	}
