@@ -42,6 +42,8 @@
 
 /* Notes for the work; past that, records wait in their group's window. */
 #define DLQ_QUEUE	256
+/* A dead letter's error when its record's header block does not hold. */
+#define DLQ_BAD_HEADERS	"bad header block"
 /* Room for the headers a dead letter gets, names and values. */
 #define DLQ_HDR_ROOM	768
 /* A letter's headers, not counting an error. */
@@ -449,7 +451,8 @@ void *mqdev_record_copy(struct mqdev_part *part, u64 pos, u64 offset, u32 len)
 
 	if (len < sizeof(*rec))
 		return ERR_PTR(-ENODATA);
-	buf = kvmalloc(len, GFP_KERNEL);
+	/* In a caller's ioctl too: charged to it, no splat a user can cause. */
+	buf = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
 	/*
@@ -569,6 +572,7 @@ static u32 dlq_put_headers(const struct mqdev_letter *l, u8 *p, u32 *nr)
 	 2 * (MQDEV_NAME_SIZE - 1) + 4 * 20 +				\
 	 MQDEV_RECONSUME_ERROR_SIZE - 1)
 static_assert(DLQ_HDR_WORST <= DLQ_HDR_ROOM);
+static_assert(sizeof(DLQ_BAD_HEADERS) <= MQDEV_RECONSUME_ERROR_SIZE);
 
 /*
  * Copy the record's own headers (@v, a block of @count checked by
@@ -601,9 +605,9 @@ static u32 dlq_copy_headers(u8 *out, const u8 *v, u32 count, u32 *kept)
 }
 
 /*
- * The value of @rec past its expiry, if any: @v and @vlen.  With headers,
- * their block's length in @hlen and count in @count.  Return: 0, or -1 for
- * a bad header block.
+ * The value of @rec past its expiry, if any: @v and @vlen, set even when
+ * the header block is bad.  With headers, their block's length in @hlen
+ * and count in @count.  Return: 0, or -1 for a bad header block.
  */
 static int dlq_value(const struct mqdev_record *rec, const u8 **v, u32 *vlen,
 		     s64 *hlen, u32 *count)
@@ -638,21 +642,42 @@ static int dlq_value(const struct mqdev_record *rec, const u8 **v, u32 *vlen,
  * record had is not kept; the flags say @l->flags (MQDEV_RECORD_DEAD_LETTER
  * or _RETRY, which no producer may set) and the record's null key or value.
  *
- * Return: the value (kvfree() it); ERR_PTR(-EBADMSG) for a bad header block,
- * -ENOMEM.
+ * A dead letter of a record whose header block is bad takes its value
+ * whole, the block included, with an mqdev.dlq.error saying so (unless @l
+ * has an error of its own).
+ *
+ * Return: the value (kvfree() it); ERR_PTR(-EBADMSG) for a retry of a
+ * record with a bad header block, -ENOMEM.
  */
 u8 *mqdev_letter_build(const struct mqdev_letter *l,
 		       const struct mqdev_record *rec, u32 *len, u32 *flags)
 {
+	struct mqdev_letter raw;
 	const u8 *v;
 	u32 vlen, count, nr;
 	s64 hlen;
 	u8 *out;
 	u32 o;
 
-	if (dlq_value(rec, &v, &vlen, &hlen, &count))
-		return ERR_PTR(-EBADMSG);
-	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
+	if (dlq_value(rec, &v, &vlen, &hlen, &count)) {
+		/*
+		 * A poison record may be one whose header block does not
+		 * hold (the kernel checks only its count's room at append):
+		 * a dead letter still takes it, its value as it stands, past
+		 * any expiry, so that nothing is lost.  A retry does not: its
+		 * consumer would read a value the producer never sent.
+		 */
+		if (!(l->flags & MQDEV_RECORD_DEAD_LETTER))
+			return ERR_PTR(-EBADMSG);
+		raw = *l;
+		if (!raw.error || !raw.error[0])
+			raw.error = DLQ_BAD_HEADERS;
+		l = &raw;
+		hlen = 0;
+		count = 0;
+	}
+	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM,
+		       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!out)
 		return ERR_PTR(-ENOMEM);
 	o = sizeof(u32);
@@ -708,21 +733,25 @@ static s64 dlq_header_num(const u8 *v, u32 count, const char *name)
 /**
  * mqdev_letter_origin() - where a retry came from, by its kernel-set headers
  * @rec: the record, a copy, with MQDEV_RECORD_RETRY
- * @l: its first delivery's partition, offset, time and count go here
+ * @l: the caller's group in; its first delivery's partition, offset, time
+ *	and count go here
  * @topic: room for MQDEV_NAME_SIZE bytes: its first topic's name
  *
  * Only the kernel writes a record with MQDEV_RECORD_RETRY, so these are the
  * headers it wrote, not a producer's (which mqdev_letter_build() drops).
+ * The count is a group's (RocketMQ's reconsumeTimes): another group's
+ * retry, read from a shared retry topic, leaves @l as it was.
  *
- * Return: 0, or -EBADMSG for headers the kernel did not write.
+ * Return: 0; 1 for another group's retry; -EBADMSG for headers the kernel
+ * did not write.
  */
 int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
 			char *topic)
 {
 	s64 hlen, part, offset, nr, ts;
 	u32 vlen, count;
-	const u8 *v, *name;
-	s32 tlen;
+	const u8 *v, *name, *group;
+	s32 tlen, glen;
 
 	if (!(rec->flags & MQDEV_RECORD_RETRY) ||
 	    dlq_value(rec, &v, &vlen, &hlen, &count) || !hlen)
@@ -732,10 +761,14 @@ int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
 	nr = dlq_header_num(v, count, MQDEV_DLQ_HDR_COUNT);
 	ts = dlq_header_num(v, count, MQDEV_DLQ_HDR_TIMESTAMP);
 	tlen = dlq_header_find(v, count, MQDEV_DLQ_HDR_TOPIC, &name);
+	glen = dlq_header_find(v, count, MQDEV_DLQ_HDR_GROUP, &group);
 	if (part < 0 || part > U32_MAX || offset < 0 || nr < 1 ||
 	    nr > MQDEV_SHARE_MAX_DELIVERIES || ts < 0 || tlen <= 0 ||
-	    tlen >= MQDEV_NAME_SIZE)
+	    tlen >= MQDEV_NAME_SIZE || glen <= 0)
 		return -EBADMSG;
+	if (glen != strnlen(l->group, MQDEV_NAME_SIZE) ||
+	    memcmp(group, l->group, glen))
+		return 1;
 	memcpy(topic, name, tlen);
 	topic[tlen] = 0;
 	l->topic = topic;

@@ -216,6 +216,43 @@ TEST_F(dlq, poison_rejected_once_with_headers)
 	mqdev_share_free(s);
 }
 
+/*
+ * A record whose header block does not hold (a count with no room for its
+ * headers: the kernel checks only the count's room at append) is still
+ * dead-lettered, its value whole, with an error saying why.
+ */
+TEST_F(dlq, bad_header_block_dead_lettered_raw)
+{
+	static const char block[] = "\5\0\0\0" "junk";
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d;
+	struct mqdev_share *s;
+	struct mqdev_msg msg;
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)&msg, .count = 1, .msg_size = sizeof(msg),
+	};
+	struct reader r;
+
+	mqdev_msg_init(&msg, "k1", 2, block, sizeof(block) - 1, 0);
+	msg.flags = MQDEV_MSG_HEADERS;
+	ASSERT_EQ(1, ioctl(self->prod, MQDEV_IOC_PRODUCE, &req));
+	s = join(self->src, self->dlq, 0, NULL, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, acquire_one(s, &d, 100));
+	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(s, &info, 1);
+	EXPECT_EQ(1, info.written);
+	EXPECT_EQ(0, info.full + info.gone + info.failed);
+	ASSERT_EQ(1, read_dead(self->dlq, &r, 300));
+	EXPECT_STREQ("k1", r.d[0].key);
+	EXPECT_EQ(0, memcmp(block, r.d[0].value, sizeof(block)));
+	EXPECT_STREQ("bad header block", r.d[0].error);
+	EXPECT_STREQ(MQDEV_DLQ_REJECTED, r.d[0].reason);
+	EXPECT_EQ(msg.offset, r.d[0].offset);
+	EXPECT_EQ(8, r.d[0].nr_dlq_headers);
+	mqdev_share_free(s);
+}
+
 /* Released until max_deliveries: a dead letter with the count. */
 TEST_F(dlq, max_deliveries_via_releases)
 {
