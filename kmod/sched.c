@@ -221,9 +221,10 @@ static struct sched_msg *sched_peek_due(struct mqdev_sched *s, u64 *now)
 	if (!node || s->dead || READ_ONCE(topic->restoring))
 		goto out_unlock;
 	if (sched_held(s, *now)) {
+		/* Its replica left: the work looks again when the hold ends. */
 		if (!s->nr_held)
 			sched_arm(s, max_t(u64, node->expires,
-					       s->orphan_until));
+					   s->orphan_until));
 	} else if (node->expires <= *now) {
 		m = container_of(node, struct sched_msg, node);
 	} else {
