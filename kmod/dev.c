@@ -377,6 +377,8 @@ static __poll_t mqdev_poll(struct file *file, poll_table *pt)
 				mask |= EPOLLOUT | EPOLLWRNORM;
 		}
 	}
+	if (h->mode & MQDEV_ATTACH_CONSUME)
+		mask |= mqdev_share_poll(h, topic, file, pt);
 	if (mqdev_topic_dead(topic))
 		mask |= EPOLLHUP;
 	return mask | mqdev_group_poll(h, file, pt);

@@ -14,8 +14,17 @@
  * did not lap it), builds the dead letter in kernel memory and appends it
  * to the dead-letter topic through ring.c's mqdev_append(), as the
  * exchange path appends: no lock of the source partition or of the group
- * is held while appending, and the append never waits for room.  What
- * cannot be written is counted; the record stays rejected in its group.
+ * is held while appending, and the append never waits for room.
+ *
+ * A dead letter that finds no room (a full block topic) or no memory is
+ * not dropped: its note stays first in the queue, and so its record in
+ * the group's window, and the work tries again after a back-off (10 ms,
+ * doubling to a second), until it is written, the dead-letter topic is
+ * deleted (counted gone) or the group goes (counted, not written).  The
+ * queue behind it waits: a full dead-letter topic stops the group, as a
+ * RabbitMQ at-least-once dead-letter target or a RocketMQ retry topic
+ * would.  What cannot ever be written (too big, lapped) is counted
+ * failed; the record stays rejected in its group.
  *
  * Locks: dlq->lock (a spinlock) guards the queue and the dead-letter
  * topic's pointer, taken inside the group's lock; the dead-letter
@@ -37,6 +46,9 @@
 #define DLQ_HDR_ROOM	768
 /* A letter's headers, not counting an error. */
 #define DLQ_NR_HEADERS	7
+/* A dead letter that found no room is tried again after this, doubling. */
+#define DLQ_RETRY_MIN_MS	10
+#define DLQ_RETRY_MAX_MS	1000
 
 struct dlq_note {
 	struct mqdev_share *sg;
@@ -53,11 +65,16 @@ struct mqdev_dlq {
 	struct mqdev_topic	*topic;		/* referenced, or NULL */
 	struct list_head	node;		/* dlq_all, while it has one */
 	bool			lost;		/* topic deleted: dropped */
+	bool			dying;		/* the group goes: no retry */
 	char			group[MQDEV_NAME_SIZE];
+	char			name[MQDEV_NAME_SIZE];	/* @topic's, as asked */
+	u32			flags;		/* MQDEV_SHARE_DLQ_* */
+	u32			retry_ms;	/* the work's: 0, or back-off */
 	u32			nr_backoff;
 	u32			backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
 	atomic64_t		written, full, gone, failed;
 	struct work_struct	work;
+	struct delayed_work	retry;		/* queues @work again */
 	spinlock_t		lock;		/* the queue */
 	u32			head, tail;	/* free-running */
 	struct mqdev_share	*waiting;	/* has records to note again */
@@ -65,6 +82,7 @@ struct mqdev_dlq {
 };
 
 static void dlq_work(struct work_struct *work);
+static void dlq_retry_work(struct work_struct *work);
 
 /* The settings with a dead-letter topic, for mqdev_dlqs_topic_gone(). */
 static LIST_HEAD(dlq_all);
@@ -93,11 +111,12 @@ int mqdev_backoff_check(u32 nr, const u32 *ms)
 
 static int dlq_check(const struct mqdev_share_dlq *req)
 {
-	if (req->flags || req->pad || req->reserved ||
+	if ((req->flags & ~MQDEV_SHARE_DLQ_FLAGS) || req->pad || req->reserved ||
 	    mqdev_backoff_check(req->nr_backoff, req->backoff_ms))
 		return -EINVAL;
 	if (!req->topic[0] && !memchr_inv(req->topic, 0, sizeof(req->topic)))
-		return 0;
+		/* Nowhere to put an expired record. */
+		return req->flags & MQDEV_SHARE_DLQ_EXPIRED ? -EINVAL : 0;
 	return mqdev_name_check(req->topic);
 }
 
@@ -183,10 +202,13 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	dlq->src = src;
 	dlq->topic = topic;
 	strscpy_pad(dlq->group, group);
+	strscpy_pad(dlq->name, req.topic);
+	dlq->flags = req.flags;
 	dlq->nr_backoff = req.nr_backoff;
 	memcpy(dlq->backoff_ms, req.backoff_ms, sizeof(dlq->backoff_ms));
 	spin_lock_init(&dlq->lock);
 	INIT_WORK(&dlq->work, dlq_work);
+	INIT_DELAYED_WORK(&dlq->retry, dlq_retry_work);
 	INIT_LIST_HEAD(&dlq->node);
 	if (topic) {
 		mutex_lock(&dlq_all_lock);
@@ -197,18 +219,35 @@ int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
 	return 0;
 }
 
+/*
+ * The group goes: no dead letter is retried from now on.  A run that may
+ * have read dying as false is waited for, then the retry it may have
+ * armed is cancelled, and the work runs once more for the note a retry
+ * was for: written if there is room now, counted if not.
+ */
+static void dlq_stop(struct mqdev_dlq *dlq)
+{
+	WRITE_ONCE(dlq->dying, true);
+	flush_work(&dlq->work);
+	cancel_delayed_work_sync(&dlq->retry);
+	queue_work(system_unbound_wq, &dlq->work);
+	flush_work(&dlq->work);
+}
+
 /**
- * mqdev_dlq_flush() - wait until what was noted is written
+ * mqdev_dlq_flush() - the group goes: write what was noted, retry no more
  * @dlq: the settings, or NULL
  *
  * The work runs until its queue is empty and no record of the group waits
- * to be noted again, so the group's waiting records are written too.
- * Called with no lock held that the work takes, nor any groups_lock.
+ * to be noted again, so the group's waiting records are written too; a
+ * dead letter with no room in the dead-letter topic is counted, not
+ * retried (bounded: the deleter does not wait for room).  Called with no
+ * lock held that the work takes, nor any groups_lock.
  */
 void mqdev_dlq_flush(struct mqdev_dlq *dlq)
 {
 	if (dlq)
-		flush_work(&dlq->work);
+		dlq_stop(dlq);
 }
 
 /**
@@ -228,7 +267,7 @@ void mqdev_dlq_free(struct mqdev_dlq *dlq)
 	mutex_lock(&dlq_all_lock);
 	list_del_init(&dlq->node);
 	mutex_unlock(&dlq_all_lock);
-	flush_work(&dlq->work);
+	dlq_stop(dlq);
 	/*
 	 * The work may have queued itself again (mqdev_share_dead_requeue())
 	 * after the flush began: the queue is empty now, so that run would
@@ -306,6 +345,41 @@ u64 mqdev_backoff_ns(u32 nr, const u32 *ms, u32 count)
 }
 
 /**
+ * mqdev_dlq_expired() - are expired records dead-lettered?
+ * @dlq: the group's settings, or NULL
+ *
+ * Return: true with MQDEV_SHARE_DLQ_EXPIRED (which needs a topic).
+ */
+bool mqdev_dlq_expired(const struct mqdev_dlq *dlq)
+{
+	return dlq && (dlq->flags & MQDEV_SHARE_DLQ_EXPIRED);
+}
+
+/**
+ * mqdev_dlq_same() - are a later joiner's settings the group's?
+ * @dlq: the group's settings, or NULL for none
+ * @other: the joiner's, or NULL for none
+ *
+ * The dead-letter topic is compared by the name asked for: it may have
+ * been deleted since the group was made.  Called with the group listed
+ * (its topic's groups_lock held): its settings do not change.
+ *
+ * Return: true if they are the same; none and all-zero ones are.
+ */
+bool mqdev_dlq_same(const struct mqdev_dlq *dlq, const struct mqdev_dlq *other)
+{
+	static const struct mqdev_dlq none;
+
+	dlq = dlq ?: &none;
+	other = other ?: &none;
+	return !memcmp(dlq->name, other->name, sizeof(dlq->name)) &&
+	       dlq->flags == other->flags &&
+	       dlq->nr_backoff == other->nr_backoff &&
+	       !memcmp(dlq->backoff_ms, other->backoff_ms,
+		       sizeof(dlq->backoff_ms));
+}
+
+/**
  * mqdev_dlq_note() - a record of the group became rejected
  * @dlq: the group's settings, or NULL
  * @sg: the group, told by mqdev_share_dead_done() when it is dealt with
@@ -314,7 +388,8 @@ u64 mqdev_backoff_ns(u32 nr, const u32 *ms, u32 count)
  * @pos: its place in the partition's ring
  * @len: its length
  * @count: its deliveries
- * @reason: why: a member rejected it, or it reached max_deliveries
+ * @reason: why: a member rejected it, it reached max_deliveries, or it
+ *	    expired (MQDEV_SHARE_DLQ_EXPIRED)
  *
  * Called under the group's lock: it only queues, and never sleeps.  When
  * the queue is full the work, once it is empty, has the group note its
@@ -364,8 +439,8 @@ u8 mqdev_dlq_note(struct mqdev_dlq *dlq, struct mqdev_share *sg, u32 part,
  * Read as read(2) reads, with no lock: the lap check afterwards throws
  * away a copy the ring reclaimed or an overwrite producer tore meanwhile.
  *
- * Return: the copy (kvfree() it), or NULL when the ring no longer has the
- * record or there is no memory.
+ * Return: the copy (kvfree() it); ERR_PTR(-ENODATA) when the ring no longer
+ * has the record (a caller may not retry it), or -ENOMEM (one may).
  */
 void *mqdev_record_copy(struct mqdev_part *part, u64 pos, u64 offset, u32 len)
 {
@@ -373,10 +448,10 @@ void *mqdev_record_copy(struct mqdev_part *part, u64 pos, u64 offset, u32 len)
 	void *buf;
 
 	if (len < sizeof(*rec))
-		return NULL;
+		return ERR_PTR(-ENODATA);
 	buf = kvmalloc(len, GFP_KERNEL);
 	if (!buf)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	/*
 	 * An overwrite producer may be writing these bytes as we copy: a
 	 * race on purpose, as read(2)'s, made harmless by the lap check
@@ -389,7 +464,7 @@ void *mqdev_record_copy(struct mqdev_part *part, u64 pos, u64 offset, u32 len)
 	if (READ_ONCE(part->ctrl->tail) > pos || rec->offset != offset ||
 	    rec->len != len) {
 		kvfree(buf);
-		return NULL;
+		return ERR_PTR(-ENODATA);
 	}
 	return buf;
 }
@@ -489,6 +564,7 @@ static u32 dlq_put_headers(const struct mqdev_letter *l, u8 *p, u32 *nr)
 	 DLQ_STRLEN(MQDEV_DLQ_HDR_ERROR) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_REJECTED) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_MAX_DELIVERIES) +				\
+	 DLQ_STRLEN(MQDEV_DLQ_EXPIRED) +				\
 	 DLQ_STRLEN(MQDEV_DLQ_RECONSUME) +				\
 	 2 * (MQDEV_NAME_SIZE - 1) + 4 * 20 +				\
 	 MQDEV_RECONSUME_ERROR_SIZE - 1)
@@ -562,7 +638,8 @@ static int dlq_value(const struct mqdev_record *rec, const u8 **v, u32 *vlen,
  * record had is not kept; the flags say @l->flags (MQDEV_RECORD_DEAD_LETTER
  * or _RETRY, which no producer may set) and the record's null key or value.
  *
- * Return: the value (kvfree() it), or NULL for no memory or bad headers.
+ * Return: the value (kvfree() it); ERR_PTR(-EBADMSG) for a bad header block,
+ * -ENOMEM.
  */
 u8 *mqdev_letter_build(const struct mqdev_letter *l,
 		       const struct mqdev_record *rec, u32 *len, u32 *flags)
@@ -574,10 +651,10 @@ u8 *mqdev_letter_build(const struct mqdev_letter *l,
 	u32 o;
 
 	if (dlq_value(rec, &v, &vlen, &hlen, &count))
-		return NULL;
+		return ERR_PTR(-EBADMSG);
 	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
 	if (!out)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	o = sizeof(u32);
 	if (hlen)
 		o += dlq_copy_headers(out + o, v, count, &count);
@@ -676,8 +753,9 @@ int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
  * @topic: the topic it goes to: its partition is taken modulo its count
  * @msg: filled in: its key is @rec's, its value the returned buffer
  *
- * Return: the value (kvfree() it); ERR_PTR(-ENOMEM) or, for a letter
- * larger than @topic's max_record, ERR_PTR(-EMSGSIZE).
+ * Return: the value (kvfree() it); ERR_PTR(-EBADMSG) for a bad header
+ * block, -ENOMEM or, for a letter larger than @topic's max_record,
+ * -EMSGSIZE.
  */
 u8 *mqdev_letter_msg(const struct mqdev_letter *l,
 		     const struct mqdev_record *rec, struct mqdev_topic *topic,
@@ -688,8 +766,8 @@ u8 *mqdev_letter_msg(const struct mqdev_letter *l,
 	memset(msg, 0, sizeof(*msg));
 	msg->key_len = rec->key_len;
 	value = mqdev_letter_build(l, rec, &msg->value_len, &msg->flags);
-	if (!value)
-		return ERR_PTR(-ENOMEM);
+	if (IS_ERR(value))
+		return value;
 	if (sizeof(*rec) + (u64)msg->key_len + msg->value_len >
 	    topic->max_record) {
 		kvfree(value);
@@ -731,40 +809,74 @@ int mqdev_letter_append(struct mqdev_topic *topic,
 	return err;
 }
 
-static void dlq_write(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
-		      const struct dlq_note *n)
+/* enum mqdev_dlq_reason's header values */
+static const char *const dlq_reasons[] = {
+	[MQDEV_DLQ_REASON_REJECTED] = MQDEV_DLQ_REJECTED,
+	[MQDEV_DLQ_REASON_MAX_DELIVERIES] = MQDEV_DLQ_MAX_DELIVERIES,
+	[MQDEV_DLQ_REASON_EXPIRED] = MQDEV_DLQ_EXPIRED,
+};
+
+/* Write the dead letter @n notes: 0, or why not (-EIDRM: topic gone). */
+static int dlq_write(struct mqdev_dlq *dlq, struct mqdev_topic *topic,
+		     const struct dlq_note *n)
 {
 	struct mqdev_record *rec;
 	struct mqdev_letter l = {
 		.topic = dlq->src->name, .group = dlq->group,
 		.part = n->part, .offset = n->offset, .count = n->count,
-		.reason = n->reason == MQDEV_DLQ_REASON_REJECTED ?
-			  MQDEV_DLQ_REJECTED : MQDEV_DLQ_MAX_DELIVERIES,
+		.reason = dlq_reasons[n->reason],
 		.flags = MQDEV_RECORD_DEAD_LETTER,
 	};
 	int err;
 
-	if (!topic || mqdev_topic_dead(topic)) {
-		atomic64_inc(&dlq->gone);
-		return;
-	}
+	if (!topic || mqdev_topic_dead(topic))
+		return -EIDRM;
 	rec = mqdev_record_copy(&dlq->src->parts[n->part], n->pos, n->offset,
 				n->len);
-	if (rec) {
-		l.timestamp = rec->timestamp;
-		err = mqdev_letter_append(topic, &l, rec);
-	} else {
-		err = -ENODATA;
-	}
+	if (IS_ERR(rec))
+		return PTR_ERR(rec);
+	l.timestamp = rec->timestamp;
+	err = mqdev_letter_append(topic, &l, rec);
 	kvfree(rec);
+	return err;
+}
+
+/*
+ * No room (or no memory) for the dead letter: try again after a back-off,
+ * its note left first in the queue, unless the group goes.  A dead letter
+ * is counted full once, however often it is tried.  Return: true if it
+ * is to be tried again.
+ */
+static bool dlq_retry(struct mqdev_dlq *dlq, int err)
+{
+	if (err == -EAGAIN && !dlq->retry_ms)
+		atomic64_inc(&dlq->full);
+	if ((err != -EAGAIN && err != -ENOMEM) || READ_ONCE(dlq->dying))
+		return false;
+	dlq->retry_ms = clamp(dlq->retry_ms * 2, DLQ_RETRY_MIN_MS,
+			      DLQ_RETRY_MAX_MS);
+	queue_delayed_work(system_unbound_wq, &dlq->retry,
+			   msecs_to_jiffies(dlq->retry_ms));
+	return true;
+}
+
+/* What became of a dead letter, counted (full was, by dlq_retry()). */
+static void dlq_count(struct mqdev_dlq *dlq, int err)
+{
 	if (!err)
 		atomic64_inc(&dlq->written);
-	else if (err == -EAGAIN)
-		atomic64_inc(&dlq->full);
 	else if (err == -EIDRM)
 		atomic64_inc(&dlq->gone);
-	else
+	else if (err != -EAGAIN)
 		atomic64_inc(&dlq->failed);
+}
+
+static void dlq_retry_work(struct work_struct *work)
+{
+	struct mqdev_dlq *dlq = container_of(to_delayed_work(work),
+					     struct mqdev_dlq, retry);
+
+	queue_work(system_unbound_wq, &dlq->work);
 }
 
 static void dlq_work(struct work_struct *work)
@@ -773,7 +885,9 @@ static void dlq_work(struct work_struct *work)
 	struct mqdev_topic *topic;
 	struct mqdev_share *waiting;
 	struct dlq_note n;
+	int err;
 
+	/* Only this work takes notes off the queue, one run at a time. */
 	for (;;) {
 		spin_lock(&dlq->lock);
 		if (dlq->tail == dlq->head) {
@@ -786,11 +900,19 @@ static void dlq_work(struct work_struct *work)
 			mqdev_share_dead_requeue(waiting);
 			continue;
 		}
-		n = dlq->queue[dlq->tail++ % DLQ_QUEUE];
+		/* Taken off only once dealt with: a retry starts from it. */
+		n = dlq->queue[dlq->tail % DLQ_QUEUE];
 		/* mqdev_dlqs_topic_gone() waits for this run before its put. */
 		topic = dlq->topic;
 		spin_unlock(&dlq->lock);
-		dlq_write(dlq, topic, &n);
+		err = dlq_write(dlq, topic, &n);
+		if (dlq_retry(dlq, err))
+			return;
+		dlq_count(dlq, err);
+		dlq->retry_ms = 0;
+		spin_lock(&dlq->lock);
+		dlq->tail++;
+		spin_unlock(&dlq->lock);
 		mqdev_share_dead_done(n.sg, n.part, n.offset, n.pos);
 		cond_resched();
 	}
@@ -816,6 +938,7 @@ void mqdev_dlq_fill(struct mqdev_dlq *dlq, struct mqdev_share_dlq_info *req)
 	req->full = atomic64_read(&dlq->full);
 	req->gone = atomic64_read(&dlq->gone);
 	req->failed = atomic64_read(&dlq->failed);
+	req->flags = dlq->flags;
 	req->nr_backoff = dlq->nr_backoff;
 	memcpy(req->backoff_ms, dlq->backoff_ms, sizeof(req->backoff_ms));
 }

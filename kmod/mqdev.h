@@ -821,11 +821,15 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req);
 long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req);
 void mqdev_share_leave(struct mqdev_handle *h);
+__poll_t mqdev_share_poll(struct mqdev_handle *h, struct mqdev_topic *topic,
+			  struct file *file, poll_table *pt);
 bool mqdev_share_named(struct mqdev_topic *topic, const char *name);
 int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 		       const char *name, bool force, struct list_head *gone,
 		       struct netlink_ext_ack *extack);
 void mqdev_shares_reap(struct list_head *gone);
+typedef int (*mqdev_share_fn)(void *ctx, const char *name, u32 members);
+int mqdev_shares_each(struct mqdev_topic *topic, mqdev_share_fn fn, void *ctx);
 void mqdev_shares_kill(struct mqdev_topic *topic);
 void mqdev_shares_free(struct mqdev_topic *topic);
 int mqdev_share_dlq_fill(struct mqdev_topic *topic,
@@ -839,6 +843,7 @@ struct mqdev_dlq;
 enum mqdev_dlq_reason {
 	MQDEV_DLQ_REASON_REJECTED,	/* by a member */
 	MQDEV_DLQ_REASON_MAX_DELIVERIES,
+	MQDEV_DLQ_REASON_EXPIRED,	/* MQDEV_SHARE_DLQ_EXPIRED */
 };
 
 int mqdev_dlq_new(struct mqdev_topic *src, const char *group, u64 uptr,
@@ -847,6 +852,8 @@ void mqdev_dlq_flush(struct mqdev_dlq *dlq);
 void mqdev_dlq_free(struct mqdev_dlq *dlq);
 void mqdev_dlqs_topic_gone(struct mqdev_topic *topic);
 u64 mqdev_dlq_backoff(const struct mqdev_dlq *dlq, u16 count);
+bool mqdev_dlq_expired(const struct mqdev_dlq *dlq);
+bool mqdev_dlq_same(const struct mqdev_dlq *dlq, const struct mqdev_dlq *other);
 /* mqdev_dlq_note(): what became of a rejected record's dead letter */
 enum mqdev_dlq_note {
 	MQDEV_DLQ_NONE,		/* the group has no dead-letter topic */

@@ -126,6 +126,7 @@ static int fill_group(struct sk_buff *skb, u32 portid, u32 seq, int flags,
 		return -EMSGSIZE;
 	if (nla_put_string(skb, MQDEV_A_GROUP, g->name) ||
 	    nla_put_string(skb, MQDEV_A_TOPIC, g->topic->name) ||
+	    nla_put_u32(skb, MQDEV_A_GROUP_TYPE, MQDEV_GROUP_TYPE_CONSUMER) ||
 	    nla_put_u32(skb, MQDEV_A_GENERATION, g->generation) ||
 	    nla_put_u32(skb, MQDEV_A_MEMBERS, g->nr_members))
 		goto err_cancel;
@@ -192,11 +193,55 @@ static int nl_dump_topics(struct sk_buff *skb, struct netlink_callback *cb,
 	return skb->len;
 }
 
-/* A topic's groups, each a message; GROUP narrows it. */
+/* Where a topic's share groups go, a message each, as its groups do. */
+struct share_dump {
+	struct sk_buff		*skb;
+	struct netlink_callback	*cb;
+	struct mqdev_topic	*topic;
+	const struct nlattr	*want_group;
+	long			*idx, skip;
+};
+
+static int fill_share(void *ctx, const char *name, u32 members)
+{
+	struct share_dump *sd = ctx;
+	void *hdr;
+
+	if (sd->want_group && nla_strcmp(sd->want_group, name))
+		return 0;
+	if ((*sd->idx)++ < sd->skip)
+		return 0;
+	hdr = genlmsg_put(sd->skb, NETLINK_CB(sd->cb->skb).portid,
+			  sd->cb->nlh->nlmsg_seq, &mqdev_genl_family,
+			  NLM_F_MULTI, MQDEV_CMD_GROUP_GET);
+	if (!hdr)
+		goto err;
+	if (nla_put_string(sd->skb, MQDEV_A_GROUP, name) ||
+	    nla_put_string(sd->skb, MQDEV_A_TOPIC, sd->topic->name) ||
+	    nla_put_u32(sd->skb, MQDEV_A_GROUP_TYPE, MQDEV_GROUP_TYPE_SHARE) ||
+	    nla_put_u32(sd->skb, MQDEV_A_MEMBERS, members)) {
+		genlmsg_cancel(sd->skb, hdr);
+		goto err;
+	}
+	genlmsg_end(sd->skb, hdr);
+	return 0;
+err:
+	(*sd->idx)--;
+	return -EMSGSIZE;
+}
+
+/*
+ * A topic's groups, each a message, its share groups after its consumer
+ * groups; GROUP narrows it.
+ */
 static int group_dump_topic(struct sk_buff *skb, struct netlink_callback *cb,
 			    struct mqdev_topic *topic, long *idx, long skip)
 {
 	struct nlattr *want_group = mqdev_genl_dump_attrs(cb)[MQDEV_A_GROUP];
+	struct share_dump sd = {
+		.skb = skb, .cb = cb, .topic = topic, .want_group = want_group,
+		.idx = idx, .skip = skip,
+	};
 	struct mqdev_group *g;
 	int err = 0;
 
@@ -214,6 +259,8 @@ static int group_dump_topic(struct sk_buff *skb, struct netlink_callback *cb,
 			break;
 		}
 	}
+	if (!err)
+		err = mqdev_shares_each(topic, fill_share, &sd);
 	mutex_unlock(&topic->groups_lock);
 	return err;
 }

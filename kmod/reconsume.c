@@ -185,9 +185,9 @@ static int reconsume_record(struct mqdev_topic *topic,
 		return -ENOMEM;
 	rec = mqdev_record_copy(&topic->parts[req->partition], r->pos,
 				req->offset, r->len);
-	if (!rec) {
+	if (IS_ERR(rec)) {
 		kfree(origin);
-		return -ENODATA;
+		return PTR_ERR(rec);
 	}
 	l.timestamp = rec->timestamp;
 	/* No consumer is handed an open or aborted transaction's record. */
@@ -244,8 +244,8 @@ static int reconsume_topics(struct mqdev_topic *topic,
  * deleted group; -ESTALE when the member does not own the partition in the
  * generation; -ERANGE for an offset committed or past the high watermark;
  * -ENODATA for a record the ring no longer has, or of a transaction open
- * or aborted; -EBADMSG for a retry whose
- * kernel headers do not hold; -EMSGSIZE for a copy larger than the retry
+ * or aborted; -EBADMSG for a retry whose kernel headers do not hold, or a
+ * record's bad header block; -EMSGSIZE for a copy larger than the retry
  * topic's or DLQ's max_record; -EAGAIN for a full DLQ; -EDQUOT, -ENOSPC
  * past the limits of scheduled messages; -ENOMEM.  On an error nothing was
  * written or scheduled.

@@ -13,10 +13,21 @@
  * lone member that restarts goes on where the group was.
  *
  * Locks: groups are on topic->shares under topic->groups_lock; a group's
- * state is under its own sg->lock, taken inside groups_lock and outside a
- * partition's lock.  No user memory is touched under either.  A group is
- * counted (sg->ref): one for the topic's list, one a member, and one for
- * a describe that let go of groups_lock.
+ * state is under its own sg->lock, taken outside a partition's lock and
+ * never under groups_lock: a scan of a window under sg->lock may take long,
+ * and every GROUP_COMMIT and JOIN of the topic's consumer groups needs
+ * groups_lock (design page, "Share groups").  What a join or a deletion
+ * needs of a group under groups_lock is groups_lock's own: its place on the
+ * list, next_member_id, dead (set once, read with READ_ONCE) and
+ * nr_members (atomic: a leave lowers it without groups_lock).
+ * No user memory is touched under either lock.  A group is counted
+ * (sg->ref): one for the topic's list, one a member, and one for a describe
+ * that let go of groups_lock.
+ *
+ * Members waiting to acquire (poll(2), a blocking MQDEV_IOC_SHARE_ACQUIRE)
+ * sleep on sg->wait, woken when a record becomes acquirable again (release,
+ * lock expiry, a back-off's end, a member's death) or the group is deleted,
+ * and on the topic's read_wait, woken by appends and transaction decisions.
  *
  * A group's dead-letter settings (sg->dlq, dlq.c) live as long as it is
  * listed: a memberless group still dead-letters and reports them.  Its
@@ -70,6 +81,7 @@ struct share_part {
 	u32			nr_waiting;	/* dead letters waiting for dlq.c */
 	u64			waiting_from;	/* no waiting one before: offset */
 	u64			deadline;	/* no lock ends before: U64_MAX */
+	u64			ready_at;	/* none available before: U64_MAX */
 	struct mqdev_hold	hold;
 	struct share_slot	*slots;
 };
@@ -80,10 +92,11 @@ struct mqdev_share {
 	char			name[MQDEV_NAME_SIZE];
 	kuid_t			uid;		/* its maker, charged */
 	struct kref		ref;
+	u32			next_member_id;	/* groups_lock */
+	bool			dead;		/* set under groups_lock, once */
+	atomic_t		nr_members;	/* raised under groups_lock */
+	wait_queue_head_t	wait;		/* members waiting to acquire */
 	struct mutex		lock;		/* all below */
-	bool			dead;		/* deleted under its members */
-	u32			nr_members;
-	u32			next_member_id;
 	u32			lock_ms;
 	u32			max_deliveries;
 	u32			reset;
@@ -104,6 +117,16 @@ struct mqdev_share_member {
 	struct mqdev_share	*sg;
 	u32			id;
 };
+
+/*
+ * Never under groups_lock (top of the file): lockdep checks every taker,
+ * and a debug kernel's selftests (make check-debug) run them all.
+ */
+static void share_lock(struct mqdev_share *sg)
+{
+	lockdep_assert_not_held(&sg->topic->groups_lock);
+	mutex_lock(&sg->lock);
+}
 
 static struct share_slot *share_slot(struct mqdev_share *sg,
 				     struct share_part *sp, u64 offset)
@@ -135,6 +158,31 @@ static struct mqdev_share *share_find(struct mqdev_topic *topic,
 bool mqdev_share_named(struct mqdev_topic *topic, const char *name)
 {
 	return share_find(topic, name);
+}
+
+/**
+ * mqdev_shares_each() - call @fn for each share group of @topic, in order
+ * @topic: the topic, its groups_lock held
+ * @fn: told each group's name and member count; non-zero stops
+ * @ctx: for @fn
+ *
+ * For netlink's group listing: what it reports is groups_lock's, so a
+ * listing never waits for a member's scan (sg->lock).
+ *
+ * Return: what @fn returned last, 0 if it never stopped.
+ */
+int mqdev_shares_each(struct mqdev_topic *topic, mqdev_share_fn fn, void *ctx)
+{
+	struct mqdev_share *sg;
+	int err;
+
+	lockdep_assert_held(&topic->groups_lock);
+	list_for_each_entry(sg, &topic->shares, node) {
+		err = fn(ctx, sg->name, atomic_read(&sg->nr_members));
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static void share_expire_work(struct work_struct *work);
@@ -232,6 +280,7 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 	sg->uid = uid;
 	kref_init(&sg->ref);		/* the topic's list's, once on it */
 	mutex_init(&sg->lock);
+	init_waitqueue_head(&sg->wait);
 	sg->lock_ms = req->lock_ms ?: SHARE_DEFAULT_LOCK_MS;
 	sg->max_deliveries = req->max_deliveries ?: SHARE_DEFAULT_DELIVERIES;
 	sg->reset = req->reset;
@@ -246,6 +295,7 @@ static struct mqdev_share *share_create(struct mqdev_topic *topic,
 		INIT_LIST_HEAD(&sp->hold.node);
 		sp->hold.pos = &sp->start_pos;
 		sp->deadline = U64_MAX;
+		sp->ready_at = U64_MAX;
 	}
 	for (i = 0; i < sg->nr_parts; i++) {
 		err = share_part_init(sg, i);
@@ -272,6 +322,27 @@ static int join_check(const struct mqdev_share_join *req)
 	if (req->max_deliveries > MQDEV_SHARE_MAX_DELIVERIES)
 		return -EINVAL;
 	return mqdev_name_check(req->group);
+}
+
+/*
+ * A later joiner's settings, @mine its dead-letter ones: each it passed
+ * must be the group's (0 and no @req->dlq pass none), as a consumer
+ * group's kind must (Kafka's INCONSISTENT_GROUP_PROTOCOL): -EEXIST if not,
+ * rather than settings it asked for silently not applied.  Under
+ * groups_lock, the group listed: its settings are fixed (sg->dlq goes only
+ * once it is off the list, in mqdev_shares_reap()).
+ */
+static int join_same(const struct mqdev_share *sg,
+		     const struct mqdev_share_join *req,
+		     const struct mqdev_dlq *mine)
+{
+	lockdep_assert_held(&sg->topic->groups_lock);
+	if ((req->lock_ms && req->lock_ms != sg->lock_ms) ||
+	    (req->max_deliveries && req->max_deliveries != sg->max_deliveries))
+		return -EEXIST;
+	if (req->dlq && !mqdev_dlq_same(sg->dlq, mine))
+		return -EEXIST;
+	return 0;
 }
 
 /*
@@ -322,14 +393,15 @@ static struct mqdev_share *share_lookup(struct mqdev_topic *topic,
  *
  * Return: 0; -EINVAL for a bad request or a replica's handle; -EOPNOTSUPP
  * on a single-writer topic; -EBUSY for a handle already in a group;
- * -EEXIST for a consumer group's name; -EPERM for another user's group;
+ * -EEXIST for a consumer group's name, or a share group's whose settings
+ * differ from those passed (join_same()); -EPERM for another user's group;
  * -EIDRM for a deleted topic; -EACCES, -ENOSPC, -EDQUOT, -ENOMEM, -EINTR.
  */
 long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 {
 	struct mqdev_handle *h = ioc->h;
 	struct mqdev_topic *topic = ioc->topic;
-	struct mqdev_share *sg, *spare = NULL;
+	struct mqdev_share *sg, *offered, *spare = NULL;
 	struct mqdev_share_member *m;
 	struct mqdev_dlq *dlq;
 	int err;
@@ -365,6 +437,7 @@ again:
 	err = h->member || h->share ||
 	      !bitmap_empty(h->subscribed, topic->nr_parts) ? -EBUSY : 0;
 	mutex_unlock(&h->lock);
+	offered = spare;
 	sg = err ? ERR_PTR(err) : share_lookup(topic, req, &spare);
 	if (sg == ERR_PTR(-EAGAIN)) {
 		mutex_unlock(&topic->groups_lock);
@@ -387,10 +460,20 @@ fail:
 		mqdev_dlq_free(dlq);
 		return PTR_ERR(sg);
 	}
-	mutex_lock(&sg->lock);
-	/* Ids are never reused: one member may not ack another's records. */
+	/* Not the maker: its settings are checked (a spare's are its own). */
+	err = sg != offered ?
+	      join_same(sg, req, dlq ?: spare ? spare->dlq : NULL) : 0;
+	if (err) {
+		/* The common exit: a spare made meanwhile goes too. */
+		sg = ERR_PTR(err);
+		goto fail;
+	}
+	/*
+	 * Ids are never reused: one member may not ack another's records.
+	 * No sg->lock: what changes here is groups_lock's, and the settings
+	 * read are fixed at creation.
+	 */
 	if (sg->next_member_id == U32_MAX) {
-		mutex_unlock(&sg->lock);
 		/* The common exit: a spare made meanwhile goes too. */
 		sg = ERR_PTR(-ENOSPC);
 		goto fail;
@@ -398,13 +481,12 @@ fail:
 	kref_get(&sg->ref);		/* the member's */
 	m->sg = sg;
 	m->id = ++sg->next_member_id;
-	sg->nr_members++;
+	atomic_inc(&sg->nr_members);
 	req->reset = sg->reset;
 	req->lock_ms = sg->lock_ms;
 	req->max_deliveries = sg->max_deliveries;
 	req->window = sg->window;
 	req->member_id = m->id;
-	mutex_unlock(&sg->lock);
 	mutex_lock(&h->lock);
 	h->share = m;
 	mutex_unlock(&h->lock);
@@ -464,6 +546,32 @@ static void share_make_available(struct mqdev_share *sg, u32 p, u64 off,
 	}
 	slot->state = SLOT_AVAILABLE;
 	slot->time = until;
+	/* A lower bound: share_take() makes it exact again. */
+	sg->parts[p].ready_at = min(sg->parts[p].ready_at, until);
+}
+
+/*
+ * Something became acquirable (or the group went): wake the members
+ * waiting.  Under sg->lock, which their check takes too, so none misses it.
+ */
+static void share_news(struct mqdev_share *sg)
+{
+	if (wq_has_sleeper(&sg->wait))
+		wake_up_interruptible_poll(&sg->wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/*
+ * Expired before a member took it (again): never delivered, counted, and
+ * dead-lettered if the group asked (MQDEV_SHARE_DLQ_EXPIRED).
+ */
+static void share_expire(struct mqdev_share *sg, u32 p, u64 off,
+			 struct share_slot *slot)
+{
+	atomic64_inc(&sg->topic->sched.expired);
+	if (mqdev_dlq_expired(sg->dlq))
+		share_reject(sg, p, off, slot, MQDEV_DLQ_REASON_EXPIRED);
+	else
+		share_put_aside(sg, slot);
 }
 
 /* Move start past done records; producers waiting for room may go on. */
@@ -472,6 +580,7 @@ static void share_advance(struct mqdev_share *sg, u32 p)
 	struct share_part *sp = &sg->parts[p];
 	struct share_slot *slot;
 	u64 start = sp->start, pos = sp->start_pos;
+	bool full = sp->end - sp->start >= sg->window;
 
 	while (start < sp->end) {
 		slot = share_slot(sg, sp, start);
@@ -487,6 +596,9 @@ static void share_advance(struct mqdev_share *sg, u32 p)
 	WRITE_ONCE(sp->start_pos, start == sp->end ? sp->end_pos : pos);
 	if (sg->holds)
 		mqdev_ring_moved(&sg->topic->parts[p]);
+	/* Room for what the ring has past the window's end. */
+	if (full)
+		share_news(sg);
 }
 
 /*
@@ -507,6 +619,7 @@ static void share_resync(struct mqdev_share *sg, struct share_part *sp,
 	}
 	share_unacquired(sp, sp->nr_acquired);
 	sp->nr_waiting = 0;		/* their records are gone with them */
+	sp->ready_at = U64_MAX;
 
 	do {
 		tail = READ_ONCE(part->ctrl->tail);
@@ -575,13 +688,11 @@ static struct share_slot *share_extend(struct mqdev_share *sg, u32 p)
 	slot->member = 0;
 	slot->state = SLOT_AVAILABLE;
 	slot->dead = 0;
-	/* Not dead-lettered: a member never had them (design page). */
-	if (state == MQDEV_TXN_ABORT) {
+	/* Not dead-lettered: it was never committed (design page). */
+	if (state == MQDEV_TXN_ABORT)
 		share_put_aside(sg, slot);
-	} else if (share_expired(part, rec, len, ktime_get_real_ns())) {
-		share_put_aside(sg, slot);
-		atomic64_inc(&sg->topic->sched.expired);
-	}
+	else if (share_expired(part, rec, len, ktime_get_real_ns()))
+		share_expire(sg, p, sp->end, slot);
 	sp->end++;
 	sp->end_pos = pos + MQDEV_RECORD_SPACE(len);
 	return slot;
@@ -646,6 +757,8 @@ static u64 share_expire_part(struct mqdev_share *sg, u32 p, u64 now)
 	return next;
 }
 
+static void share_arm(struct mqdev_share *sg, u64 until, u64 now);
+
 /* Acquire up to @max records of partition @p for @member; how many. */
 static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 		      struct mqdev_share_record *out, u32 max, u64 now)
@@ -653,7 +766,7 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 	struct mqdev_part *part = &sg->topic->parts[p];
 	struct share_part *sp = &sg->parts[p];
 	struct share_slot *slot;
-	u64 off, real = 0;
+	u64 off, real = 0, later = U64_MAX;
 	bool expired;
 	u32 n = 0;
 
@@ -665,8 +778,12 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 	share_expire_part(sg, p, now);
 	for (off = sp->start; off < sp->end && n < max; off++) {
 		slot = share_slot(sg, sp, off);
-		if (slot->state != SLOT_AVAILABLE || slot->time > now)
+		if (slot->state != SLOT_AVAILABLE)
 			continue;
+		if (slot->time > now) {		/* backing off */
+			later = min(later, slot->time);
+			continue;
+		}
 		/* Delivered before: its TTL may have passed since it came in. */
 		expired = false;
 		if (slot->count) {
@@ -685,11 +802,20 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 		}
 		if (expired) {
 			/* Not delivered again, as read(2) would not. */
-			share_put_aside(sg, slot);
-			atomic64_inc(&sg->topic->sched.expired);
+			share_expire(sg, p, off, slot);
 			continue;
 		}
 		share_give(sg, member, p, off, slot, now, &out[n++]);
+	}
+	/*
+	 * Every slot was looked at: when one is acquirable next is known, and
+	 * the expiry work wakes the waiting members then.  Else it stays a
+	 * lower bound: what is left may be acquirable now.
+	 */
+	if (off == sp->end) {
+		sp->ready_at = later;
+		if (later != U64_MAX)
+			share_arm(sg, later, now);
 	}
 	while (n < max && (slot = share_extend(sg, p)))
 		if (slot->state == SLOT_AVAILABLE)
@@ -713,25 +839,45 @@ static void share_expire_work(struct work_struct *work)
 {
 	struct mqdev_share *sg = container_of(to_delayed_work(work),
 					      struct mqdev_share, expire);
-	u64 next = U64_MAX, until;
+	u64 next = U64_MAX, until, now;
+	bool news = false;
 	u32 p;
 
-	mutex_lock(&sg->lock);
+	share_lock(sg);
 	/* An acquire while the lock is let go of below arms the work anew. */
 	sg->expire_at = U64_MAX;
 	for (p = 0; p < sg->nr_parts; p++) {
-		until = share_expire_part(sg, p, ktime_get_ns());
+		now = ktime_get_ns();
+		until = share_expire_part(sg, p, now);
 		next = min(next, until);
+		/* Locks that ended, back-offs that did: members may take them. */
+		if (sg->parts[p].ready_at <= now)
+			news = true;
+		else
+			next = min(next, sg->parts[p].ready_at);
 		if (until != U64_MAX && need_resched()) {
 			/* 256 windows of 65536: let members in meanwhile. */
 			mutex_unlock(&sg->lock);
 			cond_resched();
-			mutex_lock(&sg->lock);
+			share_lock(sg);
 		}
 	}
 	if (next != U64_MAX)
 		share_arm(sg, next, ktime_get_ns());
+	if (news)
+		share_news(sg);
 	mutex_unlock(&sg->lock);
+}
+
+/* The member @h is, or NULL; it stays until the file's release. */
+static struct mqdev_share_member *share_member(struct mqdev_handle *h)
+{
+	struct mqdev_share_member *m;
+
+	mutex_lock(&h->lock);
+	m = h->share;
+	mutex_unlock(&h->lock);
+	return m;
 }
 
 /*
@@ -746,9 +892,7 @@ static struct mqdev_share *share_enter(struct mqdev_ioc *ioc, int err,
 
 	if (err)
 		return ERR_PTR(err);
-	mutex_lock(&ioc->h->lock);
-	m = ioc->h->share;
-	mutex_unlock(&ioc->h->lock);
+	m = share_member(ioc->h);
 	if (!m)
 		return ERR_PTR(-EBADFD);
 	if (mqdev_topic_dead(ioc->topic))
@@ -760,7 +904,7 @@ static struct mqdev_share *share_enter(struct mqdev_ioc *ioc, int err,
 static int acquire_check(const struct mqdev_share_acquire *req,
 			 const struct mqdev_topic *topic)
 {
-	if (req->flags || req->reserved[0] || req->reserved[1])
+	if (req->flags || req->reserved)
 		return -EINVAL;
 	if (!req->count || req->count > MQDEV_SHARE_ACQUIRE_MAX)
 		return -EINVAL;
@@ -774,16 +918,197 @@ static int acquire_check(const struct mqdev_share_acquire *req,
 	return 0;
 }
 
+/* Might the ring's record past the window's end be taken into it now? */
+static bool share_extendable(struct mqdev_share *sg, u32 p)
+{
+	struct mqdev_part *part = &sg->topic->parts[p];
+	struct share_part *sp = &sg->parts[p];
+	struct mqdev_record *rec;
+
+	if (sp->end - sp->start >= sg->window)
+		return false;		/* an ack that makes room wakes */
+	/* Pairs with smp_store_release() in mqdev_ring_publish(). */
+	if (sp->end_pos >= smp_load_acquire(&part->ctrl->head))
+		return false;		/* an append wakes */
+	if (sp->end_pos < READ_ONCE(part->ctrl->tail))
+		return true;		/* lapped: the acquire resyncs */
+	rec = mqdev_ring_record(part, sp->end_pos);
+	/* An open transaction's records wait for its decision, which wakes. */
+	return mqdev_txn_record_state(part, rec) != MQDEV_TXN_OPEN;
+}
+
+/*
+ * Has a partition a record a member may acquire now?  As share_take()
+ * would find, lock-ended slots made available first; a stale ready_at
+ * (a lower bound) says yes once, and the acquire that finds nothing makes
+ * it exact.  O(partitions), unless a lock ended.
+ */
+static bool share_ready(struct mqdev_share *sg, u64 now)
+{
+	u32 p;
+
+	lockdep_assert_held(&sg->lock);
+	for (p = 0; p < sg->nr_parts; p++) {
+		share_expire_part(sg, p, now);
+		if (sg->parts[p].ready_at <= now || share_extendable(sg, p))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * mqdev_share_poll() - poll(2) of a share group's member
+ * @h: the handle
+ * @topic: its topic
+ * @file: the handle's file
+ * @pt: the poll table
+ *
+ * Waits on the group's queue (releases, lock expiries, back-offs' ends, a
+ * member's death, the group's deletion) and on the topic's read_wait
+ * (appends, transaction decisions).
+ *
+ * Return: EPOLLIN when a record of some partition may be acquired,
+ * EPOLLHUP once the group is deleted, 0 for a handle that is no member.
+ */
+__poll_t mqdev_share_poll(struct mqdev_handle *h, struct mqdev_topic *topic,
+			  struct file *file, poll_table *pt)
+{
+	struct mqdev_share_member *m = share_member(h);
+	struct mqdev_share *sg;
+	__poll_t mask = 0;
+
+	if (!m)
+		return 0;
+	sg = m->sg;
+	poll_wait(file, &sg->wait, pt);
+	poll_wait(file, &topic->read_wait, pt);
+	share_lock(sg);
+	if (READ_ONCE(sg->dead))
+		mask = EPOLLHUP;
+	else if (share_ready(sg, ktime_get_ns()))
+		mask = EPOLLIN | EPOLLRDNORM;
+	mutex_unlock(&sg->lock);
+	return mask;
+}
+
+/* Take what there is: into @recs, how many in @*n. */
+static int share_try(struct mqdev_share *sg, u32 member,
+		     const struct mqdev_share_acquire *req,
+		     struct mqdev_share_record *recs, u32 *n)
+{
+	u64 now;
+	u32 i, p;
+	int err = 0;
+
+	share_lock(sg);
+	now = ktime_get_ns();
+	if (READ_ONCE(sg->dead)) {
+		err = -EIDRM;
+	} else if (req->partition != MQDEV_PARTITION_ANY) {
+		*n = share_take(sg, member, req->partition, recs, req->count,
+				now);
+	} else {
+		for (i = 0; i < sg->nr_parts && !*n; i++) {
+			p = (sg->next_part + i) % sg->nr_parts;
+			*n = share_take(sg, member, p, recs, req->count, now);
+		}
+		sg->next_part = (sg->next_part + 1) % sg->nr_parts;
+	}
+	/* Every lock taken here ends then (lock_until is the caller's clock). */
+	if (*n)
+		share_arm(sg, now + (u64)sg->lock_ms * NSEC_PER_MSEC, now);
+	mutex_unlock(&sg->lock);
+	return err;
+}
+
+/*
+ * A blocking acquire's sleep: one entry on the group's queue, whose flag
+ * wait_woken() reads, and one on the topic's read_wait that sets it too.
+ */
+struct share_waiter {
+	struct wait_queue_entry	wq;
+	struct wait_queue_entry	read_wq;
+};
+
+static int share_read_wake(struct wait_queue_entry *curr, unsigned int mode,
+			   int sync, void *key)
+{
+	struct share_waiter *w = container_of(curr, struct share_waiter,
+					      read_wq);
+
+	return woken_wake_function(&w->wq, mode, sync, key);
+}
+
+/* Jiffies left until @end (ns, CLOCK_MONOTONIC), U64_MAX: forever; 0: none. */
+static long share_timeout(u64 end)
+{
+	u64 now = ktime_get_ns();
+
+	if (end == U64_MAX)
+		return MAX_SCHEDULE_TIMEOUT;
+	if (end <= now)
+		return 0;
+	return min_t(u64, nsecs_to_jiffies(end - now) + 1,
+		     MAX_SCHEDULE_TIMEOUT - 1);
+}
+
+/*
+ * Acquire, and while nothing is taken sleep until something may be, a
+ * signal or @end.  No wake-up is lost: a wake-up after share_try() looked
+ * sets the entry's WQ_FLAG_WOKEN, and wait_woken() then does not sleep.
+ */
+static int share_wait(struct mqdev_ioc *ioc, struct mqdev_share *sg,
+		      u32 member, const struct mqdev_share_acquire *req,
+		      struct mqdev_share_record *recs, u32 *n, u64 end)
+{
+	struct wait_queue_head *read_wait = &ioc->topic->read_wait;
+	struct share_waiter w;
+	long timeo;
+	int err;
+
+	init_waitqueue_func_entry(&w.wq, woken_wake_function);
+	w.wq.private = current;
+	init_waitqueue_func_entry(&w.read_wq, share_read_wake);
+	w.read_wq.private = current;
+	add_wait_queue(&sg->wait, &w.wq);
+	add_wait_queue(read_wait, &w.read_wq);
+	for (;;) {
+		err = share_try(sg, member, req, recs, n);
+		if (err || *n)
+			break;
+		if (mqdev_topic_dead(ioc->topic)) {
+			err = -EIDRM;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		timeo = share_timeout(end);
+		if (!timeo)
+			break;
+		wait_woken(&w.wq, TASK_INTERRUPTIBLE, timeo);
+	}
+	remove_wait_queue(read_wait, &w.read_wq);
+	remove_wait_queue(&sg->wait, &w.wq);
+	return err;
+}
+
 /**
  * mqdev_share_acquire() - MQDEV_IOC_SHARE_ACQUIRE: records for a member
  * @ioc: the call, on a member's handle
  * @req: the request; how many were taken goes back in @req->count
  *
- * The records are copied out after the group's lock is let go: a fault
- * there leaves them acquired until their lock expires.
+ * With @req->timeout_ns, and the file not O_NONBLOCK, a member that finds
+ * nothing sleeps until a record may be acquired, up to that long: woken by
+ * an append, a release, a lock's expiry, a back-off's end or a member's
+ * death (design page, "Wake-ups").  The records are copied out after the
+ * group's lock is let go: a fault there leaves them acquired until their
+ * lock expires.
  *
- * Return: 0; -EINVAL for a bad request; -EBADFD for a handle that is not
- * a share group's member; -EIDRM for a deleted topic or group; -ENOMEM;
+ * Return: 0 (@req->count 0: none came in time); -EINVAL for a bad request;
+ * -EBADFD for a handle that is not a share group's member; -EIDRM for a
+ * deleted topic or group; -EINTR for a signal while waiting; -ENOMEM;
  * -EFAULT.
  */
 long mqdev_share_acquire(struct mqdev_ioc *ioc,
@@ -793,9 +1118,9 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	struct mqdev_share_record __user *urec;
 	struct mqdev_share_record *recs;
 	struct mqdev_share *sg;
-	u32 i, p, member, n = 0;
-	u64 now;
-	int err = 0;
+	u32 i, member, n = 0;
+	u64 end = U64_MAX;
+	int err;
 
 	sg = share_enter(ioc, acquire_check(req, ioc->topic), &member);
 	if (IS_ERR(sg))
@@ -804,24 +1129,12 @@ long mqdev_share_acquire(struct mqdev_ioc *ioc,
 	if (!recs)
 		return -ENOMEM;
 
-	mutex_lock(&sg->lock);
-	now = ktime_get_ns();
-	if (sg->dead) {
-		err = -EIDRM;
-	} else if (req->partition != MQDEV_PARTITION_ANY) {
-		n = share_take(sg, member, req->partition, recs, req->count,
-			       now);
-	} else {
-		for (i = 0; i < sg->nr_parts && !n; i++) {
-			p = (sg->next_part + i) % sg->nr_parts;
-			n = share_take(sg, member, p, recs, req->count, now);
-		}
-		sg->next_part = (sg->next_part + 1) % sg->nr_parts;
-	}
-	/* Every lock taken here ends then (lock_until is the caller's clock). */
-	if (n)
-		share_arm(sg, now + (u64)sg->lock_ms * NSEC_PER_MSEC, now);
-	mutex_unlock(&sg->lock);
+	if (req->timeout_ns != MQDEV_WAIT_FOREVER)
+		end = ktime_get_ns() + min_t(u64, req->timeout_ns, KTIME_MAX / 2);
+	if (req->timeout_ns && !(ioc->file->f_flags & O_NONBLOCK))
+		err = share_wait(ioc, sg, member, req, recs, &n, end);
+	else
+		err = share_try(sg, member, req, recs, &n);
 
 	urec = u64_to_user_ptr(req->records);
 	for (i = 0; i < n && !err; i++)
@@ -904,9 +1217,9 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 		return PTR_ERR(sg);
 	sp = &sg->parts[req->partition];
 
-	mutex_lock(&sg->lock);
+	share_lock(sg);
 	now = ktime_get_ns();
-	err = sg->dead ? -EIDRM : ack_owned(sg, sp, req, member, now);
+	err = READ_ONCE(sg->dead) ? -EIDRM : ack_owned(sg, sp, req, member, now);
 	if (err)
 		goto out_unlock;
 	if (req->backoff_ms)
@@ -930,6 +1243,10 @@ long mqdev_share_ack(struct mqdev_ioc *ioc, struct mqdev_share_ack *req)
 		}
 	}
 	share_advance(sg, req->partition);
+	if (req->type == MQDEV_SHARE_RELEASE && sp->ready_at <= now)
+		share_news(sg);
+	else if (req->type == MQDEV_SHARE_RELEASE)	/* after a back-off */
+		share_arm(sg, sp->ready_at, now);
 out_unlock:
 	mutex_unlock(&sg->lock);
 	return err;
@@ -949,6 +1266,7 @@ void mqdev_share_leave(struct mqdev_handle *h)
 	struct share_slot *slot;
 	struct share_part *sp;
 	struct mqdev_share *sg;
+	bool news = false;
 	u64 off;
 	u32 p;
 
@@ -956,7 +1274,7 @@ void mqdev_share_leave(struct mqdev_handle *h)
 		return;
 	sg = m->sg;
 	/* No groups_lock: the member's reference keeps the group. */
-	mutex_lock(&sg->lock);
+	share_lock(sg);
 	for (p = 0; p < sg->nr_parts; p++) {
 		sp = &sg->parts[p];
 		for (off = sp->start; off < sp->end && sp->nr_acquired; off++) {
@@ -965,11 +1283,15 @@ void mqdev_share_leave(struct mqdev_handle *h)
 			    slot->member == m->id) {
 				share_make_available(sg, p, off, slot, 0);
 				share_unacquired(sp, 1);
+				news = true;
 			}
 		}
 		share_advance(sg, p);
 	}
-	sg->nr_members--;
+	/* Another member's death: what it held is for those waiting. */
+	if (news)
+		share_news(sg);
+	atomic_dec(&sg->nr_members);
 	mutex_unlock(&sg->lock);
 	mutex_lock(&h->lock);
 	h->share = NULL;
@@ -980,8 +1302,10 @@ void mqdev_share_leave(struct mqdev_handle *h)
 
 /*
  * Off the topic's list onto @gone, its holds let go of (producers go on);
- * members left are told -EIDRM.  The list's reference is kept for
- * mqdev_shares_reap().
+ * members left are told -EIDRM, and those waiting woken.  The list's
+ * reference is kept for mqdev_shares_reap().  sg->lock is not taken: a
+ * member's scan may hold it long, and groups_lock is held (mqdev_shares_reap()
+ * takes it once groups_lock is let go of).
  */
 static void share_unlist(struct mqdev_share *sg, struct list_head *gone)
 {
@@ -990,12 +1314,11 @@ static void share_unlist(struct mqdev_share *sg, struct list_head *gone)
 	lockdep_assert_held(&sg->topic->groups_lock);
 	list_move_tail(&sg->node, gone);
 	sg->topic->nr_shares--;
-	mutex_lock(&sg->lock);
-	sg->dead = true;
-	sg->holds = false;
-	mutex_unlock(&sg->lock);
+	/* Read under sg->lock: a member sees it at its next call at worst. */
+	WRITE_ONCE(sg->dead, true);
 	for (i = 0; i < sg->nr_parts; i++)
 		mqdev_ring_hold(&sg->topic->parts[i], &sg->parts[i].hold, false);
+	wake_up_interruptible_all(&sg->wait);
 }
 
 /**
@@ -1022,13 +1345,17 @@ void mqdev_shares_reap(struct list_head *gone)
 
 	list_for_each_entry_safe(sg, next, gone, node) {
 		list_del(&sg->node);
+		/* Its holds went: no producer waits on its moving on. */
+		share_lock(sg);
+		sg->holds = false;
+		mutex_unlock(&sg->lock);
 		/*
 		 * What was rejected before the deletion is written, records
 		 * that waited for the queue too (sg->dlq is cleared here only).
 		 */
 		mqdev_dlq_flush(sg->dlq);
 		/* Off the list: no dlq_fill(); a member's leave notes nothing. */
-		mutex_lock(&sg->lock);
+		share_lock(sg);
 		dlq = sg->dlq;
 		sg->dlq = NULL;
 		mutex_unlock(&sg->lock);
@@ -1069,9 +1396,8 @@ int mqdev_share_delete(struct sk_buff *nlskb, struct mqdev_topic *topic,
 		NL_SET_ERR_MSG(extack, "the group belongs to another user");
 		return -EPERM;
 	}
-	mutex_lock(&sg->lock);
-	busy = sg->nr_members && !force;
-	mutex_unlock(&sg->lock);
+	/* Only a join raises it, under groups_lock: no sg->lock wait here. */
+	busy = atomic_read(&sg->nr_members) && !force;
 	if (busy) {
 		NL_SET_ERR_MSG(extack,
 			       "the group has members; stop them, or force");
@@ -1169,8 +1495,8 @@ long mqdev_share_describe(struct mqdev_ioc *ioc, struct mqdev_share_info *req)
 	mutex_unlock(&topic->groups_lock);
 	if (!sg)
 		return -ENOENT;
-	mutex_lock(&sg->lock);
-	req->members = sg->nr_members;
+	share_lock(sg);
+	req->members = atomic_read(&sg->nr_members);
 	req->lock_ms = sg->lock_ms;
 	req->max_deliveries = sg->max_deliveries;
 	req->lost = sg->lost;
@@ -1215,7 +1541,7 @@ void mqdev_share_dead_done(struct mqdev_share *sg, u32 p, u64 off, u64 pos)
 	struct share_part *sp = &sg->parts[p];
 	struct share_slot *slot;
 
-	mutex_lock(&sg->lock);
+	share_lock(sg);
 	/* Under the lock: the window's slots are the lock's to change. */
 	slot = share_slot(sg, sp, off);
 	/* A window lapped and restarted meanwhile let it go already. */
@@ -1247,7 +1573,7 @@ void mqdev_share_dead_requeue(struct mqdev_share *sg)
 		 * the lock let go of between partitions: a queueful of 256
 		 * is not a scan of every window under the members' lock.
 		 */
-		mutex_lock(&sg->lock);
+		share_lock(sg);
 		off = max(sp->start, sp->waiting_from);
 		for (; sp->nr_waiting && off < sp->end; off++) {
 			slot = share_slot(sg, sp, off);

@@ -76,7 +76,7 @@ static inline void mqdev_out_copy(void *dst, const void *src, size_t known)
 #define mqdev_topic_opts__last		min_insync
 #define mqdev_producer_opts__last	ack_ctx
 #define mqdev_consumer_opts__last	data_dir
-#define mqdev_share_opts__last		nr_backoff
+#define mqdev_share_opts__last		dlq_flags
 #define mqdev_share_ack_opts__last	flags
 #define mqdev_reconsume_opts__last	dead_now
 #define mqdev_verify_stats__last	repeats

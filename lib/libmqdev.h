@@ -837,6 +837,11 @@ struct mqdev_share_opts {
 	const char	*dlq_topic;
 	const uint32_t	*backoff_ms;
 	uint32_t	nr_backoff;	/* at most MQDEV_SHARE_BACKOFF_LEVELS */
+	/*
+	 * MQDEV_SHARE_DLQ_EXPIRED (with @dlq_topic): a record that expired
+	 * before a member took it goes there too, reason "expired".
+	 */
+	uint32_t	dlq_flags;
 };
 
 struct mqdev_share;
@@ -869,6 +874,16 @@ uint32_t mqdev_share_member_id(const struct mqdev_share *share);
  */
 int mqdev_share_acquire(struct mqdev_share *share, uint32_t partition,
 			struct mqdev_delivery *out, uint32_t max);
+/*
+ * Since LIBMQDEV_0.5: as mqdev_share_acquire(), but when none may be
+ * acquired now, sleep in the kernel until one may (an append, a release,
+ * a lock's expiry, a back-off's end, a member's death), at most
+ * @timeout_ms (-1: no limit): 0 then means none came in time; -EINTR for
+ * a signal.  Or poll(2) mqdev_share_fd() for POLLIN.
+ */
+int mqdev_share_acquire_wait(struct mqdev_share *share, uint32_t partition,
+			     struct mqdev_delivery *out, uint32_t max,
+			     int timeout_ms);
 
 struct mqdev_share_ack_opts {
 	size_t		sz;		/* sizeof(struct mqdev_share_ack_opts) */
@@ -940,6 +955,12 @@ struct mqdev_group_info {
 	struct mqdev_member_info	*member;
 	uint32_t			nr_parts;
 	struct mqdev_group_partition	*part;
+	/*
+	 * Since LIBMQDEV_0.5: MQDEV_GROUP_TYPE_CONSUMER or _SHARE (a share
+	 * group's info has its name, topic and members only; describe it with
+	 * mqdev_share_describe()).
+	 */
+	uint32_t			type;
 };
 
 typedef int (*mqdev_group_fn)(void *ctx, const struct mqdev_group_info *info);

@@ -402,6 +402,10 @@ static int parse_group(const struct nlmsghdr *nlh,
 			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 				info->members = mnl_attr_get_u32(a);
 			break;
+		case MQDEV_A_GROUP_TYPE:	/* absent: a consumer group */
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				info->type = mnl_attr_get_u32(a);
+			break;
 		case MQDEV_A_MEMBER:
 			parse_member(a, &info->member[info->nr_members++]);
 			break;

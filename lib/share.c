@@ -38,6 +38,7 @@ static int share_dlq_set(struct mqdev_share_dlq *dlq,
 	}
 	if (n > MQDEV_SHARE_BACKOFF_LEVELS || (n && !backoff))
 		return -EINVAL;
+	dlq->flags = OPTS_GET(opts, dlq_flags, 0);
 	dlq->nr_backoff = n;
 	if (n)
 		memcpy(dlq->backoff_ms, backoff, n * sizeof(*backoff));
@@ -66,10 +67,14 @@ MQDEV_EXPORT int mqdev_share_new(const char *topic, const char *group,
 	err = share_dlq_set(&s->dlq, opts);
 	if (err)
 		goto err_free;
-	if (s->dlq.topic[0] || s->dlq.nr_backoff)
+	/* None asked for: a later member joins with the group's. */
+	if (s->dlq.topic[0] || s->dlq.nr_backoff || s->dlq.flags)
 		s->join.dlq = (uintptr_t)&s->dlq;
-	s->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, O_NONBLOCK,
-				&s->attach);
+	/*
+	 * Not O_NONBLOCK: mqdev_share_acquire_wait() sleeps in the kernel.
+	 * An acquire without a time-out never waits, whatever the flag.
+	 */
+	s->fd = mqdev_attach_fd(topic, MQDEV_ATTACH_CONSUME, 0, &s->attach);
 	if (s->fd < 0) {
 		err = s->fd;
 		goto err_free;
@@ -148,14 +153,17 @@ static const struct mqdev_record *share_record(struct mqdev_share *s,
 	return rec;
 }
 
-MQDEV_EXPORT int mqdev_share_acquire(struct mqdev_share *s, uint32_t partition,
-				     struct mqdev_delivery *out, uint32_t max)
+/* Acquire, waiting up to @timeout_ns (MQDEV_WAIT_FOREVER, 0) for one. */
+static int share_acquire(struct mqdev_share *s, uint32_t partition,
+			 struct mqdev_delivery *out, uint32_t max,
+			 uint64_t timeout_ns)
 {
 	struct mqdev_share_record recs[64];
 	struct mqdev_share_acquire req = {
 		.records = (uintptr_t)recs,
 		.record_size = sizeof(recs[0]),
 		.partition = partition,
+		.timeout_ns = timeout_ns,
 	};
 	uint32_t i;
 	int err;
@@ -175,6 +183,25 @@ MQDEV_EXPORT int mqdev_share_acquire(struct mqdev_share *s, uint32_t partition,
 		out[i].delivery_count = recs[i].delivery_count;
 	}
 	return req.count;
+}
+
+MQDEV_EXPORT int mqdev_share_acquire(struct mqdev_share *s, uint32_t partition,
+				     struct mqdev_delivery *out, uint32_t max)
+{
+	return share_acquire(s, partition, out, max, 0);
+}
+
+MQDEV_EXPORT int mqdev_share_acquire_wait(struct mqdev_share *s,
+					  uint32_t partition,
+					  struct mqdev_delivery *out,
+					  uint32_t max, int timeout_ms)
+{
+	if (timeout_ms < -1)
+		return -EINVAL;
+	/* 0 asks the kernel not to wait at all: the same as acquire. */
+	return share_acquire(s, partition, out, max, timeout_ms < 0 ?
+			     MQDEV_WAIT_FOREVER :
+			     (uint64_t)timeout_ms * 1000000);
 }
 
 /* Every record read is where it was still: it was read whole. */

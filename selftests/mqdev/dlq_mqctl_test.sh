@@ -5,7 +5,7 @@
 # puts it back in its topic and partition with its key and value and none
 # of the dead letter's headers, and a second redrive repeats nothing; dlq
 # info on a group whose members are gone, until it is deleted; the errors a
-# user sees.
+# user sees; --dlq-expired; a later member with other settings refused.
 # Prints TAP through kselftest's ktap_helpers.sh; skips without /dev/mq or
 # mqctl.
 . "$(dirname "$0")/../kselftest/ktap_helpers.sh"
@@ -19,7 +19,7 @@ t=dlqs-$$
 d=dlqd-$$
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"; mqctl exchange delete $d-x >/dev/null 2>&1
-      for x in $t $d $t-gone $t-retry; do
+      for x in $t $d $t-gone $t-retry $t-exp; do
 	      mqctl topic delete $x >/dev/null 2>&1; done' EXIT
 
 mqctl topic create $t --partitions 2 >/dev/null || exit 1
@@ -43,6 +43,7 @@ ok $? "dlq show: the dead letter's headers, key and value" "$dir/show"
 
 # g2 is new: it reads a, poison and b (accepted) and retry (released)
 echo retry | mqctl produce $t --partition 0 >/dev/null
+: >"$dir/out2"	# before the loop looks: the consumer opens it later
 mqctl consume $t --share-group g2 --from earliest --dlq $d \
 	--release-if retry --max-deliveries 3 --backoff 50ms --timeout 5000 \
 	>"$dir/out2" &
@@ -154,6 +155,32 @@ ok $? "--dlq without --share-group is refused"
 ! mqctl consume $t --share-group g3 --backoff 10s,x --timeout 100 \
 	>/dev/null 2>"$dir/err" && grep -q "backoff" "$dir/err"
 ok $? "--backoff: a bad duration is refused"
+
+# --dlq-expired: a record whose TTL passed before a member took it is in
+# the dead-letter topic, reason expired; a later member with other
+# settings is refused, explained.
+mqctl topic create $t-exp >/dev/null &&
+	echo stale | mqctl produce $t-exp --ttl 10ms >/dev/null &&
+	echo fresh | mqctl produce $t-exp >/dev/null && sleep 0.1 &&
+	mqctl consume $t-exp --share-group ge --from earliest --dlq $d \
+		--dlq-expired --timeout 300 >"$dir/oute" && sleep 0.2 &&
+	mqctl dlq info $t-exp ge >"$dir/infoe" &&
+	mqctl dlq list $d >"$dir/liste"
+[ "$(cat "$dir/oute")" = fresh ] &&
+	grep -q "^[0-9]*	[0-9]*	$t-exp/0@0	0	expired$" "$dir/liste" &&
+	grep -q "^expired	yes$" "$dir/infoe" && grep -q "^written	1$" "$dir/infoe"
+ok $? "--dlq-expired: an expired record dead-lettered, reason expired" "$dir/liste"
+off=$(grep "$t-exp/0@0" "$dir/liste" | cut -f2)
+mqctl dlq show $d "$off" >"$dir/showe" &&
+	grep -q "mqdev.dlq.reason=expired,.*	stale$" "$dir/showe"
+ok $? "dlq show: the reason expired and the value" "$dir/showe"
+! mqctl consume $t-exp --share-group ge --dlq $d --timeout 100 \
+	>/dev/null 2>"$dir/err" && grep -q "other settings" "$dir/err" &&
+	mqctl consume $t-exp --share-group ge --timeout 100 >/dev/null
+ok $? "a later member with other settings is refused, with none joins" "$dir/err"
+! mqctl consume $t-exp --share-group g7 --dlq-expired --timeout 100 \
+	>/dev/null 2>"$dir/err" && grep -q "only with --dlq" "$dir/err"
+ok $? "--dlq-expired without --dlq is refused"
 
 ktap_set_plan $((KTAP_TESTNO - 1))
 ktap_finished

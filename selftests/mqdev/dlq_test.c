@@ -7,6 +7,9 @@
  * schedule applied to a release that gives none; bad settings refused
  * with nothing made; a memberless group still dead-letters, and its
  * deletion, or its topic's, lets go of the dead-letter topic at once.
+ * Expired records dead-lettered with MQDEV_SHARE_DLQ_EXPIRED only; a dead
+ * letter with no room retried until it has some; a later member whose
+ * settings differ from the group's refused.
  */
 #include <fcntl.h>
 #include <time.h>
@@ -245,6 +248,8 @@ TEST_F(dlq, max_deliveries_via_releases)
 	mqdev_share_free(s);
 }
 
+static int group_delete(const char *topic);
+
 /* The source record, still there after its dead letter failed. */
 static void source_still_has(struct __test_metadata *_metadata,
 			     const char *src, uint64_t off)
@@ -263,52 +268,256 @@ static void source_still_has(struct __test_metadata *_metadata,
 	mqdev_consumer_free(c);
 }
 
-/* No room in a dead-letter topic that blocks: counted, nothing waits. */
-TEST_F(dlq, full_dlq_counted_source_kept)
+/*
+ * A topic of 4096 bytes that blocks, filled up and held by @holder: no
+ * room for a dead letter.  Its producer's descriptor, or -1.
+ */
+static int full_topic(struct __test_metadata *_metadata, int fd, char *name,
+		      struct mqdev_consumer **holder)
+{
+	char fill[512] = { 0 };
+	int p, err;
+
+	strcpy(name, topic_name("dlqsmall"));
+	if (create_topic(fd, name, 1, 4096, 0))
+		return -1;
+	/* a reader holding the records keeps them: the ring fills up */
+	if (mqdev_consumer_new(name, NULL, holder))
+		return -1;
+	if (mqdev_consumer_seek(*holder, 0, MQDEV_SEEK_EARLIEST, 0,
+				MQDEV_SEEK_HOLD, NULL))
+		return -1;
+	p = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	if (p < 0 || fcntl(p, F_SETFL, O_NONBLOCK))
+		return -1;
+	/* big records, then small ones: no room left for a dead letter */
+	do
+		err = produce_one(p, 0, NULL, 0, fill, sizeof(fill), NULL);
+	while (err >= 0);
+	EXPECT_EQ(-EAGAIN, err);
+	do
+		err = produce_one(p, 0, NULL, 0, fill, 8, NULL);
+	while (err >= 0);
+	EXPECT_EQ(-EAGAIN, err);
+	return p;
+}
+
+static int on_nothing(void *ctx, const struct mqdev_record *rec)
+{
+	(void)ctx;
+	(void)rec;
+	return 0;
+}
+
+/*
+ * @holder reads all it holds, so the ring may take it back: room again.
+ * (With no holder at all a block topic frees nothing: ring.c.)
+ */
+static int drain(struct mqdev_consumer *holder)
+{
+	int n, i;
+
+	for (i = 0; i < 3; i++)
+		do
+			n = mqdev_consumer_poll(holder, 20, 64, on_nothing,
+						NULL);
+		while (n > 0);
+	return n;
+}
+
+/* The last dead letter of partition 0 of @topic, and how many there were. */
+struct last_dead {
+	struct dead d;
+	int n;
+};
+
+static int on_last_dead(void *ctx, const struct mqdev_record *rec)
+{
+	struct last_dead *l = ctx;
+
+	if (!(rec->flags & MQDEV_RECORD_DEAD_LETTER))
+		return 0;
+	l->n++;
+	return dead_parse(rec, &l->d);
+}
+
+static int read_last_dead(const char *topic, struct last_dead *l)
+{
+	struct mqdev_consumer *c;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	err = mqdev_consumer_new(topic, NULL, &c);
+	if (err)
+		return err;
+	err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL);
+	while (!err && (err = mqdev_consumer_poll(c, 100, 16, on_last_dead,
+						  l)) > 0)
+		err = 0;
+	mqdev_consumer_free(c);
+	return err < 0 ? err : 0;
+}
+
+/*
+ * A poison record of the source rejected by group "g", whose dead-letter
+ * topic @small is full (full_topic()): the dead letter found no room.
+ */
+static void reject_into_full(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(dlq) *self, char *small,
+			     struct mqdev_consumer **holder, int *p,
+			     uint64_t *off, struct mqdev_share **s)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_delivery d;
+
+	*s = NULL;
+	*p = full_topic(_metadata, self->fd, small, holder);
+	ASSERT_LE(0, *p);
+	ASSERT_EQ(0, produce_poison(self->prod, off));
+	*s = join(self->src, small, 0, NULL, 0);
+	ASSERT_NE(NULL, *s);
+	ASSERT_EQ(0, acquire_one(*s, &d, 100));
+	ASSERT_EQ(0, ack(*s, &d, MQDEV_SHARE_REJECT));
+	dlq_wait(*s, &info, 1);
+	EXPECT_EQ(1, info.full);
+	EXPECT_EQ(0, info.written + info.failed + info.gone);
+}
+
+/*
+ * No room in a dead-letter topic that blocks: the dead letter is counted
+ * full and retried, its record held in the group's window (the window
+ * does not pass it); once the topic has room it is written, once, and
+ * the window goes on.  Nothing is lost.
+ */
+TEST_F(dlq, full_dlq_retried_until_room)
 {
 	char small[MQDEV_NAME_MAX + 1];
 	struct mqdev_share_dlq_info info;
 	struct mqdev_share_info w;
 	struct mqdev_consumer *holder;
+	struct last_dead l;
+	struct mqdev_share *s;
+	uint64_t off;
+	int p, i;
+
+	reject_into_full(_metadata, self, small, &holder, &p, &off, &s);
+	ASSERT_NE(NULL, s);
+	/* a few retries later: still waiting, the window held at it */
+	sleep_ms(300);
+	ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g", &info));
+	EXPECT_EQ(1, info.full);
+	EXPECT_EQ(0, info.written + info.failed);
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "g", 0, &w));
+	EXPECT_EQ(off, w.start);
+	EXPECT_EQ(1, w.rejected);
+	source_still_has(_metadata, self->src, off);
+
+	/* the holder reads on: the ring may take its oldest, the retry goes in */
+	ASSERT_LE(0, drain(holder));
+	for (i = 0; i < 300; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		if (info.written)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(1, info.written);
+	EXPECT_EQ(1, info.full);
+	EXPECT_EQ(0, info.failed + info.gone);
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "g", 0, &w));
+	EXPECT_EQ(off + 1, w.start);
+	ASSERT_EQ(0, read_last_dead(small, &l));
+	EXPECT_EQ(1, l.n);
+	EXPECT_EQ(off, l.d.offset);
+	EXPECT_STREQ("poison", l.d.value);
+	EXPECT_STREQ(MQDEV_DLQ_REJECTED, l.d.reason);
+	mqdev_share_free(s);
+	mqdev_consumer_free(holder);
+	close(p);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, small));
+}
+
+/*
+ * A dead letter waiting for room whose record the source ring reclaimed
+ * meanwhile (an overwrite topic: its group does not hold it) can never be
+ * written: counted failed at the next try, not retried on as "no memory"
+ * (mqdev_record_copy()'s -ENODATA), nor written from a later record.
+ */
+TEST_F(dlq, reclaimed_record_failed_not_retried)
+{
+	char small[MQDEV_NAME_MAX + 1], src[MQDEV_NAME_MAX + 1];
+	struct mqdev_share_dlq_info info;
+	struct mqdev_consumer *holder;
 	struct mqdev_delivery d;
 	struct mqdev_share *s;
-	char fill[512] = { 0 };
+	char fill[256] = { 0 };
 	uint64_t off;
-	int p, err;
+	int p, prod, i;
 
-	strcpy(small, topic_name("dlqsmall"));
-	ASSERT_EQ(0, create_topic(self->fd, small, 1, 4096, 0));
-	/* a reader holding the records keeps them: the ring fills up */
-	ASSERT_EQ(0, mqdev_consumer_new(small, NULL, &holder));
-	ASSERT_EQ(0, mqdev_consumer_seek(holder, 0, MQDEV_SEEK_EARLIEST, 0,
-					 MQDEV_SEEK_HOLD, NULL));
-	p = attach(small, MQDEV_ATTACH_PRODUCE, NULL);
+	p = full_topic(_metadata, self->fd, small, &holder);
 	ASSERT_LE(0, p);
-	ASSERT_EQ(0, fcntl(p, F_SETFL, O_NONBLOCK));
-	/* big records, then small ones: no room left for a dead letter */
-	do
-		err = produce_one(p, 0, NULL, 0, fill, sizeof(fill), NULL);
-	while (err >= 0);
-	ASSERT_EQ(-EAGAIN, err);
-	do
-		err = produce_one(p, 0, NULL, 0, fill, 8, NULL);
-	while (err >= 0);
-	ASSERT_EQ(-EAGAIN, err);
-
-	ASSERT_EQ(0, produce_poison(self->prod, &off));
-	s = join(self->src, small, 0, NULL, 0);
+	strcpy(src, topic_name("dlqow"));
+	ASSERT_EQ(0, create_topic(self->fd, src, 1, 4096,
+				  MQDEV_TOPIC_OVERWRITE));
+	prod = attach(src, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, produce_poison(prod, &off));
+	s = join(src, small, 0, NULL, 0);
 	ASSERT_NE(NULL, s);
 	ASSERT_EQ(0, acquire_one(s, &d, 100));
 	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
 	dlq_wait(s, &info, 1);
 	EXPECT_EQ(1, info.full);
-	EXPECT_EQ(0, info.written);
-	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "g", 0, &w));
-	EXPECT_EQ(1, w.rejected + w.start);
-	source_still_has(_metadata, self->src, off);
+	/* the source laps the poison record: its ring has it no more */
+	for (i = 0; i < 64; i++)
+		ASSERT_LE(0, produce_one(prod, 0, NULL, 0, fill, sizeof(fill),
+					 NULL));
+	ASSERT_LE(0, drain(holder));
+	for (i = 0; i < 300; i++) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		if (info.written + info.failed + info.gone)
+			break;
+		sleep_ms(10);
+	}
+	EXPECT_EQ(1, info.failed);
+	EXPECT_EQ(1, info.full);
+	EXPECT_EQ(0, info.written + info.gone);
 	mqdev_share_free(s);
-	close(p);
 	mqdev_consumer_free(holder);
+	close(p);
+	close(prod);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, small));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, src));
+}
+
+/*
+ * Retries last until the group goes, no longer: deleting a group whose
+ * dead letter waits for room returns at once (the deleter does not wait
+ * for room), and the dead-letter topic's room is not taken after.
+ */
+TEST_F(dlq, full_dlq_retries_end_with_group)
+{
+	char small[MQDEV_NAME_MAX + 1];
+	struct mqdev_consumer *holder;
+	struct mqdev_share *s;
+	struct last_dead l;
+	uint64_t off, t0;
+	int p;
+
+	reject_into_full(_metadata, self, small, &holder, &p, &off, &s);
+	ASSERT_NE(NULL, s);
+	mqdev_share_free(s);
+	t0 = now_ms();
+	EXPECT_EQ(0, group_delete(self->src));
+	EXPECT_GT(1000, now_ms() - t0);
+	/* room now: a retry left over would write the dead letter */
+	ASSERT_LE(0, drain(holder));
+	sleep_ms(1200);		/* past the longest back-off */
+	ASSERT_EQ(0, read_last_dead(small, &l));
+	EXPECT_EQ(0, l.n);
+	mqdev_consumer_free(holder);
+	close(p);
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, small));
 }
 
@@ -456,8 +665,12 @@ TEST_F(dlq, bad_settings_refused_nothing_made)
 	/* 0644, root's: another user may read the source, not write the DLQ */
 	mqdev_name_set(b.req.topic, self->dlq);
 	EXPECT_EQ(EACCES, as_user(OTHER_UID, join_raw_as, &b));
-	b.req.flags = 1;
+	b.req.flags = MQDEV_SHARE_DLQ_FLAGS << 1;	/* unknown */
 	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	b.req.flags = MQDEV_SHARE_DLQ_EXPIRED;		/* and no topic */
+	memset(b.req.topic, 0, sizeof(b.req.topic));
+	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
+	mqdev_name_set(b.req.topic, self->dlq);
 	b.req.flags = 0;
 	b.req.reserved = 1;
 	EXPECT_EQ(-EINVAL, join_raw(self->src, &b.req, 0));
@@ -575,25 +788,184 @@ TEST_F(dlq, null_kept_expiry_dropped)
 	mqdev_share_free(s);
 }
 
-/* A later member's settings are checked, and the group's stand. */
-TEST_F(dlq, later_member_checked_not_used)
+/* Join "g" of @topic with dead-letter @flags: 0 or -errno, in @s. */
+static int join_flags(const char *topic, const char *dlq, uint32_t flags,
+		      uint32_t max_deliveries, struct mqdev_share **s)
+{
+	LIBMQDEV_OPTS(mqdev_share_opts, opts, .lock_ms = 10000,
+		      .max_deliveries = max_deliveries,
+		      .reset = MQDEV_SEEK_EARLIEST, .dlq_topic = dlq,
+		      .dlq_flags = flags);
+
+	return mqdev_share_new(topic, "g", &opts, s);
+}
+
+/*
+ * A later member's settings must be the group's (EEXIST, as for a
+ * consumer group's name): passing none joins with the group's, passing
+ * the same joins, passing others is refused, not silently ignored.
+ */
+TEST_F(dlq, later_member_other_settings_refused)
 {
 	static const uint32_t mine[] = { 100 }, theirs[] = { 200, 300 };
+	struct mqdev_share_join jn = { .reset = MQDEV_SEEK_EARLIEST };
 	struct mqdev_share_dlq_info info;
-	struct mqdev_share *a, *b;
+	struct mqdev_share *a, *b, *c;
 	struct mqdev_share_dlq bad = { .size = sizeof(bad), .nr_backoff = 99 };
+	int fd;
 
 	a = join(self->src, self->dlq, 0, mine, 1);
 	ASSERT_NE(NULL, a);
-	b = join(self->src, NULL, 0, theirs, 2);
+	/* none: the group's */
+	b = join(self->src, NULL, 0, NULL, 0);
 	ASSERT_NE(NULL, b);
 	ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(b), "g", &info));
 	EXPECT_STREQ(self->dlq, info.topic);
 	EXPECT_EQ(1, info.nr_backoff);
 	EXPECT_EQ(100, info.backoff_ms[0]);
+	EXPECT_EQ(0, info.flags);
+	/* the same: joins */
+	c = join(self->src, self->dlq, 0, mine, 1);
+	ASSERT_NE(NULL, c);
+	mqdev_share_free(c);
+	/* another schedule, topic, flag, max_deliveries, lock: refused */
+	EXPECT_EQ(NULL, join(self->src, self->dlq, 0, theirs, 2));
+	EXPECT_EQ(NULL, join(self->src, NULL, 0, mine, 1));
+	EXPECT_EQ(-EEXIST, join_flags(self->src, self->dlq, 0, 0, &c));
+	EXPECT_EQ(-EEXIST, join_flags(self->src, self->dlq,
+				      MQDEV_SHARE_DLQ_EXPIRED, 0, &c));
+	EXPECT_EQ(-EEXIST, join_flags(self->src, NULL, 0, 7, &c));
+	fd = attach(self->src, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, fd);
+	mqdev_name_set(jn.group, "g");
+	jn.lock_ms = 20000;
+	EXPECT_EQ(-EEXIST, xioctl(fd, MQDEV_IOC_SHARE_JOIN, &jn));
+	jn.lock_ms = 10000;		/* the group's */
+	EXPECT_EQ(0, xioctl(fd, MQDEV_IOC_SHARE_JOIN, &jn));
+	close(fd);
+	/* a bad one is still a bad request */
 	EXPECT_EQ(-EINVAL, join_raw(self->src, &bad, 0));
 	mqdev_share_free(b);
 	mqdev_share_free(a);
+}
+
+/* Real time in ns: a record's expiry is in CLOCK_REALTIME. */
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A record of @text that expires @ms from now. */
+static int produce_expiring(int prod, const char *text, uint64_t ms)
+{
+	char v[8 + 16];
+	uint64_t at = real_ns() + ms * 1000000, off;
+	size_t n = strlen(text);
+
+	memcpy(v, &at, 8);
+	memcpy(v + 8, text, n);
+	return produce_flags(prod, v, 8 + n, MQDEV_MSG_EXPIRES, &off);
+}
+
+/* The source topic's expired count (MQDEV_IOC_SCHED_LIST's). */
+static uint64_t expired_count(const char *topic)
+{
+	struct mqdev_sched_info e;
+	struct mqdev_sched_list l = {
+		.entries = (uintptr_t)&e, .count = 1, .entry_size = sizeof(e),
+	};
+
+	return mqdev_scheduled_list(topic, &l) ? UINT64_MAX : l.expired;
+}
+
+/*
+ * Records that expire before a member takes them: one by its own expiry,
+ * one by the topic's TTL before it entered the window, one by the TTL
+ * while released.  With @flags MQDEV_SHARE_DLQ_EXPIRED each is in the
+ * dead-letter topic once, reason expired; without, none is.  Both ways
+ * each is counted, never delivered, and the live record is.
+ */
+static void expire_three(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(dlq) *self, uint32_t flags)
+{
+	struct mqdev_share_dlq_info info;
+	struct mqdev_share_info w;
+	struct mqdev_delivery d[4];
+	struct mqdev_share *s;
+	struct reader r;
+	uint64_t before = expired_count(self->src);
+	uint32_t v = 1;
+
+	ASSERT_EQ(0, produce_expiring(self->prod, "exp0", 30));	/* 0 */
+	ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, &v, sizeof(v),
+				 NULL));				/* 1 */
+	sleep_ms(60);
+	ASSERT_EQ(0, join_flags(self->src, self->dlq, flags, 0, &s));
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 1));
+	EXPECT_EQ(1, d[0].offset);
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 1, 2, MQDEV_SHARE_ACCEPT, NULL));
+	ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, &v, sizeof(v),
+				 NULL));				/* 2 */
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 1));
+	EXPECT_EQ(2, d[0].offset);
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 2, 3, MQDEV_SHARE_RELEASE, NULL));
+	ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, &v, sizeof(v),
+				 NULL));				/* 3 */
+	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->src, 1000000));
+	sleep_ms(20);
+	EXPECT_EQ(0, mqdev_share_acquire(s, 0, d, 4))
+		TH_LOG("an expired record was delivered");
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "g", 0, &w));
+	EXPECT_EQ(3, w.rejected_total);
+	EXPECT_EQ(3, expired_count(self->src) - before);
+	if (!flags) {
+		ASSERT_EQ(0, mqdev_share_dlq_info(mqdev_share_fd(s), "g",
+						  &info));
+		EXPECT_EQ(0, info.written + info.full + info.failed);
+		EXPECT_EQ(4, w.start);
+		EXPECT_EQ(0, read_dead(self->dlq, &r, 200));
+		mqdev_share_free(s);
+		return;
+	}
+	dlq_wait(s, &info, 3);
+	EXPECT_EQ(3, info.written);
+	EXPECT_EQ(0, info.full + info.failed + info.gone);
+	EXPECT_EQ(MQDEV_SHARE_DLQ_EXPIRED, info.flags);
+	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(s), "g", 0, &w));
+	EXPECT_EQ(4, w.start);
+	/* once each: a second look, later, finds three still */
+	sleep_ms(100);
+	ASSERT_EQ(3, read_dead(self->dlq, &r, 300));
+	EXPECT_EQ(0, r.d[0].offset);
+	EXPECT_EQ(0, r.d[0].count);
+	EXPECT_STREQ("exp0", r.d[0].value);
+	EXPECT_EQ(2, r.d[1].offset);
+	EXPECT_EQ(1, r.d[1].count);
+	EXPECT_EQ(3, r.d[2].offset);
+	EXPECT_EQ(0, r.d[2].count);
+	for (v = 0; v < 3; v++) {
+		EXPECT_STREQ(MQDEV_DLQ_EXPIRED, r.d[v].reason);
+		EXPECT_STREQ(self->src, r.d[v].topic);
+		EXPECT_STREQ("g", r.d[v].group);
+		EXPECT_EQ(7, r.d[v].nr_dlq_headers);
+	}
+	mqdev_share_free(s);
+}
+
+TEST_F(dlq, expired_dead_lettered_with_flag)
+{
+	/* Bit 13 is MQDEV_FEAT_RECONSUME's: the two merged apart. */
+	EXPECT_EQ(1ULL << 14, MQDEV_FEAT_SHARE_DLQ_EXPIRED);
+	EXPECT_TRUE(mqdev_features(self->fd) & MQDEV_FEAT_SHARE_DLQ_EXPIRED);
+	expire_three(_metadata, self, MQDEV_SHARE_DLQ_EXPIRED);
+}
+
+TEST_F(dlq, expired_only_counted_without_flag)
+{
+	expire_three(_metadata, self, 0);
 }
 
 /*

@@ -548,6 +548,116 @@ TEST_F(nl, unprivileged_users)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, private));
 }
 
+/* Groups seen by kind, and the last share group's member count. */
+struct kinds {
+	int consumer, share;
+	uint32_t share_members;
+	bool share_has_parts;
+};
+
+static int count_kinds(void *ctx, const struct mqdev_group_info *info)
+{
+	struct kinds *k = ctx;
+
+	if (info->type == MQDEV_GROUP_TYPE_SHARE) {
+		k->share++;
+		k->share_members = info->members;
+		k->share_has_parts |= info->nr_parts || info->nr_members;
+	} else {
+		k->consumer += info->type == MQDEV_GROUP_TYPE_CONSUMER;
+	}
+	return 0;
+}
+
+/*
+ * Share groups are listed, after the topic's consumer groups, with their
+ * kind and member count, members or not, until deleted: by name too.
+ */
+TEST_F(nl, share_groups_listed)
+{
+	struct mqdev_share *s;
+	struct kinds k = {};
+
+	ASSERT_EQ(0, mqdev_group_reset(self->nl, "cg-list", self->name,
+				       MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+				       0, false));
+	ASSERT_EQ(0, mqdev_share_new(self->name, "sg-list", NULL, &s));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, NULL, self->name, count_kinds,
+				     &k));
+	EXPECT_EQ(1, k.consumer);
+	ASSERT_EQ(1, k.share) TH_LOG("the share group is not listed");
+	EXPECT_EQ(1, k.share_members);
+	EXPECT_FALSE(k.share_has_parts);
+
+	memset(&k, 0, sizeof(k));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "sg-list", NULL, count_kinds,
+				     &k));
+	EXPECT_EQ(0, k.consumer);
+	EXPECT_EQ(1, k.share);
+
+	/* memberless, it stays listed: what its deletion needs is shown */
+	mqdev_share_free(s);
+	memset(&k, 0, sizeof(k));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "sg-list", self->name,
+				     count_kinds, &k));
+	EXPECT_EQ(1, k.share);
+	EXPECT_EQ(0, k.share_members);
+	/* found by name without its topic, as a consumer group is */
+	EXPECT_EQ(0, mqdev_group_delete(self->nl, "sg-list", NULL, false));
+	memset(&k, 0, sizeof(k));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, NULL, self->name, count_kinds,
+				     &k));
+	EXPECT_EQ(0, k.share);
+	EXPECT_EQ(1, k.consumer);
+}
+
+struct share_user {
+	const char *open, *private;
+};
+
+/* A reader sees a share group of a topic it may read, not of another. */
+static int as_share_reader(void *arg)
+{
+	struct share_user *u = arg;
+	struct mqdev_nl *nl;
+	struct kinds k = {};
+	int fails = 0;
+
+	if (mqdev_nl_open(&nl))
+		return 100;
+	if (mqdev_group_get(nl, NULL, u->open, count_kinds, &k) || k.share != 1)
+		fails |= 1;
+	memset(&k, 0, sizeof(k));
+	if (mqdev_group_get(nl, NULL, u->private, count_kinds, &k) ||
+	    k.share || k.consumer)
+		fails |= 2;
+	memset(&k, 0, sizeof(k));
+	if (mqdev_group_get(nl, "sg-hidden", NULL, count_kinds, &k) || k.share)
+		fails |= 4;
+	/* and may not delete another user's */
+	if (mqdev_group_delete(nl, "sg-seen", u->open, false) != -EPERM)
+		fails |= 8;
+	mqdev_nl_close(nl);
+	return fails;
+}
+
+TEST_F(nl, share_groups_listed_for_readers_only)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1, .mode = 0600);
+	char private[MQDEV_NAME_MAX + 1];
+	struct share_user u = { .open = self->name, .private = private };
+	struct mqdev_share *seen, *hidden;
+
+	strcpy(private, topic_name("nl-sprivate"));
+	ASSERT_EQ(0, mqdev_topic_create(self->fd, private, &cfg));
+	ASSERT_EQ(0, mqdev_share_new(self->name, "sg-seen", NULL, &seen));
+	ASSERT_EQ(0, mqdev_share_new(private, "sg-hidden", NULL, &hidden));
+	EXPECT_EQ(0, as_user(USER_UID, as_share_reader, &u));
+	mqdev_share_free(seen);
+	mqdev_share_free(hidden);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, private));
+}
+
 /* The two topics of events_only_for_readers, owned by USER_UID. */
 struct ev_topics {
 	char private[MQDEV_NAME_MAX + 1];	/* mode 0600 */

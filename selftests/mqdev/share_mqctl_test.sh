@@ -69,6 +69,25 @@ mqctl group describe g --topic $t --json |
 	grep -q '"rejected_total":1,'
 ok $? "group describe --topic --json counts the rejected record"
 
+mqctl group list | grep -Eq "^g +$t +share +2 +- +-$"
+ok $? "group list shows the share group, its kind and members"
+mqctl group list --json |
+	grep -q "{\"group\":\"g\",\"topic\":\"$t\",\"members\":2,\"generation\":null,\"lag\":null,\"type\":\"share\"}"
+ok $? "group list --json gives the share group's type"
+mqctl group describe g | grep -q "^Share group g on $t: 2 members"
+ok $? "group describe finds a share group without --topic"
+
+# An idle member sleeps in the kernel: a handful of context switches in a
+# second, not the hundred of a look every 10 ms; a record still wakes it.
+m1=${pids# }
+m1=${m1%% *}
+csw() { awk '/^voluntary_ctxt_switches/ { print $2 }' /proc/$1/status; }
+c0=$(csw "$m1")
+sleep 1
+c1=$(csw "$m1")
+[ $((c1 - c0)) -lt 20 ]
+ok $? "an idle share-group member does not poll ($((c1 - c0)) switches in 1 s)"
+
 ! mqctl group delete g --topic $t >/dev/null 2>"$dir/err" &&
 	grep -q "has members" "$dir/err"
 ok $? "group delete refuses a share group with members"
@@ -81,6 +100,8 @@ ok $? "the group outlives its last member"
 mqctl group delete g --topic $t >/dev/null &&
 	! mqctl group describe g --topic $t >/dev/null 2>&1
 ok $? "group delete --topic deletes a memberless share group"
+! mqctl group list | grep -q "^g "
+ok $? "a deleted share group is no longer listed"
 
 ! mqctl consume $t --reject-if x --timeout 100 >/dev/null 2>"$dir/err" &&
 	grep -q "only with --share-group" "$dir/err"

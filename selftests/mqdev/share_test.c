@@ -4,11 +4,16 @@
  * lock; every record accepted exactly once whatever the number of members;
  * a killed member's records delivered again at once with their count
  * raised; locks that expire; release with a back-off, reject and the
- * maximum count; bad input refused with nothing changed.
+ * maximum count; bad input refused with nothing changed; an idle member
+ * asleep in poll(2) or a waiting acquire, woken by an append, a release, a
+ * lock's expiry, a back-off's end, a member's death and the group's
+ * deletion, and by nothing else.
  */
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "common.h"
 #include "kselftest_harness.h"
@@ -282,32 +287,59 @@ TEST_F(share, churn_every_record_accepted_once)
 }
 
 /* Records of a member killed while it holds them: again at once, count 2. */
-TEST_F(share, killed_member_records_redelivered_at_once)
+/*
+ * @n records produced (values 0 to @n - 1) to partition 0 through @prod,
+ * and a child process that joins @group of @topic, acquires them and
+ * waits to be killed: its pid once it holds them, or -1.
+ */
+static pid_t fork_holder(const char *topic, int prod, const char *group,
+			 uint32_t n)
 {
-	struct mqdev_share *keeper, *s;
 	struct mqdev_delivery d[16];
-	struct mqdev_share_info info;
-	int ready[2], status, i;
-	uint64_t t0;
+	struct mqdev_share *s;
+	int ready[2];
+	uint32_t v;
 	pid_t pid;
-	char b;
+	char c;
 
-	keeper = join(self->name, "kill", 60000, 0);
-	ASSERT_NE(NULL, keeper);
-	produce_n(_metadata, self->prod, 10);
-	ASSERT_EQ(0, pipe(ready));
+	for (v = 0; v < n; v++)
+		if (produce_one(prod, 0, NULL, 0, &v, sizeof(v), NULL))
+			return -1;
+	if (pipe(ready))
+		return -1;
 	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
-		s = join(self->name, "kill", 0, 0);
-		if (!s || mqdev_share_acquire(s, 0, d, 16) != 10)
+		s = join(topic, group, 0, 0);
+		if (!s || mqdev_share_acquire(s, 0, d, 16) != (int)n)
 			_exit(1);
 		if (write(ready[1], "x", 1) != 1)
 			_exit(2);
 		pause();
 		_exit(3);
 	}
-	ASSERT_EQ(1, read(ready[0], &b, 1));
+	close(ready[1]);		/* a child that failed: EOF */
+	if (pid > 0 && read(ready[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+TEST_F(share, killed_member_records_redelivered_at_once)
+{
+	struct mqdev_share *keeper;
+	struct mqdev_delivery d[16];
+	struct mqdev_share_info info;
+	int status, i;
+	uint64_t t0;
+	pid_t pid;
+
+	keeper = join(self->name, "kill", 60000, 0);
+	ASSERT_NE(NULL, keeper);
+	pid = fork_holder(self->name, self->prod, "kill", 10);
+	ASSERT_LT(0, pid);
 	/* Held by the child: nothing for anyone else. */
 	EXPECT_EQ(0, mqdev_share_acquire(keeper, 0, d, 16));
 	ASSERT_EQ(0, mqdev_share_describe(mqdev_share_fd(keeper), "kill", 0,
@@ -328,8 +360,6 @@ TEST_F(share, killed_member_records_redelivered_at_once)
 		EXPECT_EQ(i, value_of(d[i].rec));
 	}
 	EXPECT_EQ(0, accept_all(keeper, d, 10));
-	close(ready[0]);
-	close(ready[1]);
 	mqdev_share_free(keeper);
 }
 
@@ -512,7 +542,7 @@ TEST_F(share, bad_input_changes_nothing)
 	bad.flags = 1;
 	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
 	bad = acq;
-	bad.reserved[1] = 1;
+	bad.reserved = 1;
 	EXPECT_EQ(-EINVAL, acquire_raw(fd, &bad));
 	bad = acq;
 	bad.partition = 1;
@@ -1395,6 +1425,326 @@ TEST_F(share, expiry_per_partition)
 	mqdev_share_free(b);
 	close(prod);
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
+/* ---- wake-ups: an idle member sleeps until a record may be acquired ---- */
+
+/* A member asleep in poll(2) or mqdev_share_acquire_wait(), in a thread. */
+struct waiter {
+	struct mqdev_share	*s;
+	int			timeout_ms;
+	bool			use_poll;
+	int			n;		/* poll's or the acquire's */
+	short			revents;
+	uint64_t		ms;		/* how long it took */
+	long			csw;		/* voluntary context switches */
+	struct mqdev_delivery	d[16];
+	pthread_t		thread;
+};
+
+static void *waiter_run(void *arg)
+{
+	struct waiter *w = arg;
+	struct pollfd pfd = { .fd = mqdev_share_fd(w->s), .events = POLLIN };
+	struct rusage r0, r1;
+	uint64_t t0;
+
+	getrusage(RUSAGE_THREAD, &r0);
+	t0 = now_ms();
+	if (w->use_poll) {
+		w->n = poll(&pfd, 1, w->timeout_ms);
+		w->revents = pfd.revents;
+	} else {
+		w->n = mqdev_share_acquire_wait(w->s, MQDEV_PARTITION_ANY,
+						w->d, 16, w->timeout_ms);
+	}
+	w->ms = now_ms() - t0;
+	getrusage(RUSAGE_THREAD, &r1);
+	w->csw = r1.ru_nvcsw - r0.ru_nvcsw;
+	return NULL;
+}
+
+/* Start @w, and give it the time to fall asleep. */
+static int waiter_start(struct waiter *w, struct mqdev_share *s,
+			bool use_poll, int timeout_ms)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = s;
+	w->use_poll = use_poll;
+	w->timeout_ms = timeout_ms;
+	if (pthread_create(&w->thread, NULL, waiter_run, w))
+		return -1;
+	usleep(300000);
+	return 0;
+}
+
+/* Nothing may be acquired: poll(2) says so at once. */
+static bool not_ready(struct mqdev_share *s)
+{
+	struct pollfd pfd = { .fd = mqdev_share_fd(s), .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 0;
+}
+
+TEST_F(share, poll_woken_by_append)
+{
+	struct mqdev_delivery d[2];
+	struct mqdev_share *s;
+	struct waiter w;
+
+	s = join(self->name, "wake-append", 0, 0);
+	ASSERT_NE(NULL, s);
+	EXPECT_TRUE(not_ready(s));
+	ASSERT_EQ(0, waiter_start(&w, s, true, 5000));
+	produce_n(_metadata, self->prod, 1);
+	pthread_join(w.thread, NULL);
+	ASSERT_EQ(1, w.n) TH_LOG("poll was not woken by the append");
+	EXPECT_TRUE(w.revents & POLLIN);
+	EXPECT_GT(3000, w.ms);
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 2));
+	EXPECT_EQ(0, accept_all(s, d, 1));
+	/* Taken: nothing more, and poll says so. */
+	EXPECT_TRUE(not_ready(s));
+	mqdev_share_free(s);
+}
+
+TEST_F(share, acquire_wait_woken_by_append)
+{
+	struct mqdev_share *s;
+	struct waiter w;
+
+	s = join(self->name, "wait-append", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, waiter_start(&w, s, false, 5000));
+	produce_n(_metadata, self->prod, 3);
+	pthread_join(w.thread, NULL);
+	ASSERT_LE(1, w.n) TH_LOG("the acquire was not woken by the append");
+	EXPECT_GT(3000, w.ms);
+	EXPECT_LE(250, w.ms);		/* it did wait */
+	EXPECT_EQ(0, w.d[0].offset);
+	mqdev_share_free(s);
+}
+
+/* Members @a (its locks @lock_ms) and @b of @group, @a holding a new record. */
+static int one_held(const char *topic, int prod, const char *group,
+		    uint32_t lock_ms, struct mqdev_share **a,
+		    struct mqdev_share **b)
+{
+	struct mqdev_delivery d[2];
+	uint32_t v = 0;
+
+	*a = join(topic, group, lock_ms, 0);
+	*b = join(topic, group, 0, 0);
+	if (!*a || !*b || produce_one(prod, 0, NULL, 0, &v, sizeof(v), NULL))
+		return -1;
+	return mqdev_share_acquire(*a, 0, d, 2) == 1 ? 0 : -1;
+}
+
+TEST_F(share, woken_by_release)
+{
+	struct mqdev_share *a, *b;
+	struct waiter w;
+
+	ASSERT_EQ(0, one_held(self->name, self->prod, "wake-release", 60000,
+			      &a, &b));
+	EXPECT_TRUE(not_ready(b));
+	ASSERT_EQ(0, waiter_start(&w, b, false, 5000));
+	ASSERT_EQ(0, mqdev_share_ack(a, 0, 0, 1, MQDEV_SHARE_RELEASE, NULL));
+	pthread_join(w.thread, NULL);
+	ASSERT_EQ(1, w.n) TH_LOG("the release woke no one");
+	EXPECT_GT(3000, w.ms);
+	EXPECT_EQ(2, w.d[0].delivery_count);
+	mqdev_share_free(a);
+	mqdev_share_free(b);
+}
+
+TEST_F(share, woken_by_lock_expiry)
+{
+	struct mqdev_share *a, *b;
+	struct mqdev_delivery d[2];
+	struct waiter w;
+
+	ASSERT_EQ(0, one_held(self->name, self->prod, "wake-expiry", 600,
+			      &a, &b));
+	ASSERT_EQ(0, waiter_start(&w, b, true, 5000));
+	pthread_join(w.thread, NULL);
+	ASSERT_EQ(1, w.n) TH_LOG("the lock's expiry woke no one");
+	/* started 300 ms into the 600 ms lock */
+	EXPECT_LE(200, w.ms);
+	EXPECT_GT(3000, w.ms);
+	ASSERT_EQ(1, mqdev_share_acquire(b, 0, d, 2));
+	EXPECT_EQ(2, d[0].delivery_count);
+	mqdev_share_free(a);
+	mqdev_share_free(b);
+}
+
+TEST_F(share, woken_by_member_death)
+{
+	struct mqdev_share *b;
+	struct waiter w;
+	int status;
+	pid_t pid;
+
+	b = join(self->name, "wake-death", 0, 0);
+	ASSERT_NE(NULL, b);
+	pid = fork_holder(self->name, self->prod, "wake-death", 1);
+	ASSERT_LT(0, pid);
+	EXPECT_TRUE(not_ready(b));
+	ASSERT_EQ(0, waiter_start(&w, b, false, 5000));
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	pthread_join(w.thread, NULL);
+	ASSERT_EQ(1, w.n) TH_LOG("the member's death woke no one");
+	EXPECT_GT(3000, w.ms);
+	EXPECT_EQ(2, w.d[0].delivery_count);
+	mqdev_share_free(b);
+}
+
+/*
+ * No busy loop: an idle member sleeps through a second with a handful of
+ * context switches (one look every 10 ms would be 100), and a record
+ * backing off is not acquirable, so poll(2) does not say it is, until the
+ * back-off's end, which wakes it.
+ */
+TEST_F(share, idle_member_sleeps)
+{
+	LIBMQDEV_OPTS(mqdev_share_ack_opts, later, .backoff_ms = 800);
+	struct mqdev_delivery d[2];
+	struct mqdev_share *s;
+	struct waiter w;
+
+	s = join(self->name, "idle", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, waiter_start(&w, s, false, 1000));
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(0, w.n);
+	EXPECT_LE(950, w.ms);
+	EXPECT_GE(5, w.csw) TH_LOG("%ld context switches idle", w.csw);
+
+	produce_n(_metadata, self->prod, 1);
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 2));
+	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 1, MQDEV_SHARE_RELEASE, &later));
+	EXPECT_TRUE(not_ready(s)) TH_LOG("backing off, yet said ready");
+	ASSERT_EQ(0, waiter_start(&w, s, true, 5000));
+	pthread_join(w.thread, NULL);
+	ASSERT_EQ(1, w.n) TH_LOG("the back-off's end woke no one");
+	EXPECT_LE(400, w.ms);		/* 300 ms in already */
+	EXPECT_GT(3000, w.ms);
+	EXPECT_GE(5, w.csw) TH_LOG("%ld context switches backing off", w.csw);
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 2));
+	mqdev_share_free(s);
+}
+
+/* O_NONBLOCK: a waiting acquire does not wait; bad input is refused. */
+TEST_F(share, acquire_wait_nonblock)
+{
+	struct mqdev_delivery d[2];
+	struct mqdev_share *s;
+	uint64_t t0;
+	int fd;
+
+	s = join(self->name, "nonblock", 0, 0);
+	ASSERT_NE(NULL, s);
+	fd = mqdev_share_fd(s);
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
+	t0 = now_ms();
+	EXPECT_EQ(0, mqdev_share_acquire_wait(s, 0, d, 2, 2000));
+	EXPECT_GT(500, now_ms() - t0);
+	EXPECT_EQ(-EINVAL, mqdev_share_acquire_wait(s, 0, d, 2, -2));
+	mqdev_share_free(s);
+}
+
+/* A member waiting with no limit is woken by the group's deletion. */
+TEST_F(share, acquire_wait_woken_by_delete)
+{
+	struct mqdev_share *s;
+	struct mqdev_nl *nl;
+	struct waiter w;
+
+	s = join(self->name, "wake-delete", 0, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, waiter_start(&w, s, false, -1));
+	ASSERT_EQ(0, mqdev_group_delete(nl, "wake-delete", self->name, true));
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(-EIDRM, w.n);
+	mqdev_nl_close(nl);
+	mqdev_share_free(s);
+}
+
+/*
+ * A forced delete racing members that acquire (waiting), accept, release
+ * and describe, and a consumer group's commits over netlink: every member
+ * ends with EIDRM, nothing else fails.  Under make check-debug's lockdep,
+ * every taker of a share group's lock asserts it holds no groups_lock.
+ */
+struct racer {
+	struct mqdev_share *s;
+	int		end;		/* the error it stopped on */
+	uint64_t	done;
+	pthread_t	thread;
+};
+
+static void *racer_run(void *arg)
+{
+	struct racer *r = arg;
+	struct mqdev_share_info info;
+	struct mqdev_delivery d[16];
+	int n, i, err = 0;
+
+	while (!err) {
+		n = mqdev_share_acquire_wait(r->s, MQDEV_PARTITION_ANY, d, 16,
+					     20);
+		if (n < 0) {
+			err = n;
+			break;
+		}
+		for (i = 0; i < n && !err; i++)
+			err = mqdev_share_ack(r->s, d[i].partition,
+					      d[i].offset, d[i].offset + 1,
+					      i & 1 ? MQDEV_SHARE_RELEASE :
+					      MQDEV_SHARE_ACCEPT, NULL);
+		r->done += n;
+		/* a count under the group's lock; ENOENT once deleted */
+		mqdev_share_describe(mqdev_share_fd(r->s), "race", 0, &info);
+	}
+	r->end = err;
+	return NULL;
+}
+
+TEST_F(share, forced_delete_races_members)
+{
+	struct racer r[4];
+	struct mqdev_nl *nl;
+	int i, commits = 0;
+	uint64_t t0;
+
+	ASSERT_EQ(0, mqdev_nl_open(&nl));
+	ASSERT_EQ(0, mqdev_group_reset(nl, "race-cg", self->name,
+				       MQDEV_PARTITION_ALL,
+				       MQDEV_SEEK_EARLIEST, 0, false));
+	produce_n(_metadata, self->prod, 2000);
+	for (i = 0; i < 4; i++) {
+		r[i] = (struct racer){};
+		r[i].s = join(self->name, "race", 0, 0);
+		ASSERT_NE(NULL, r[i].s);
+		ASSERT_EQ(0, pthread_create(&r[i].thread, NULL, racer_run,
+					    &r[i]));
+	}
+	/* groups_lock's other users, while the members scan */
+	for (t0 = now_ms(); now_ms() - t0 < 300; commits++)
+		ASSERT_EQ(0, mqdev_group_commit_offset(nl, "race-cg",
+						       self->name, 0,
+						       commits % 100, NULL));
+	ASSERT_EQ(0, mqdev_group_delete(nl, "race", self->name, true));
+	produce_n(_metadata, self->prod, 10);	/* wakes the waiting too */
+	for (i = 0; i < 4; i++) {
+		pthread_join(r[i].thread, NULL);
+		EXPECT_EQ(-EIDRM, r[i].end);
+		mqdev_share_free(r[i].s);
+	}
+	EXPECT_LT(0, r[0].done + r[1].done + r[2].done + r[3].done);
+	mqdev_nl_close(nl);
 }
 
 TEST_HARNESS_MAIN

@@ -971,6 +971,8 @@ static int committed_fn(void *ctx, const struct mqdev_group_info *info)
 	struct committed *cm = ctx;
 	uint32_t i, p;
 
+	if (info->type == MQDEV_GROUP_TYPE_SHARE)	/* not Kafka's kind */
+		return 0;
 	cm->found = true;
 	for (i = 0; i < info->nr_parts; i++) {
 		p = info->part[i].partition;
@@ -1019,6 +1021,8 @@ static int fetch_all_fn(void *ctx, const struct mqdev_group_info *info)
 	uint32_t i;
 	int32_t n = 0;
 
+	if (info->type == MQDEV_GROUP_TYPE_SHARE)	/* not Kafka's kind */
+		return 0;
 	kw_str(fa->w, info->topic);
 	at = fa->w->len;
 	kw_i32(fa->w, 0);
@@ -1103,6 +1107,8 @@ static int list_groups_fn(void *ctx, const struct mqdev_group_info *info)
 	char (*seen)[MQDEV_NAME_SIZE];
 	uint32_t i;
 
+	if (info->type == MQDEV_GROUP_TYPE_SHARE)	/* not Kafka's kind */
+		return 0;
 	if (group_find(lg->d, info->group))
 		return 0;
 	for (i = 0; i < lg->nseen; i++)
@@ -1175,6 +1181,8 @@ static void describe_member(struct kw *w, int16_t version,
 
 static int group_known_fn(void *ctx, const struct mqdev_group_info *info)
 {
+	if (info->type == MQDEV_GROUP_TYPE_SHARE)	/* not Kafka's kind */
+		return 0;
 	*(bool *)ctx = true;
 	return 0;
 }

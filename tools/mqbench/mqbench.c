@@ -32,6 +32,8 @@
  *               the excost and sharecost rows
  *   excost      the same for a produce through exchanges (excost.c)
  *   sharecost   the same for a share group's acquire and accept (share.c)
+ *   sharelat    produce to an idle share member acquiring it: woken by the
+ *               kernel, or looking every 10 ms (share.c)
  *   trace       the cost scenario's loop, cut by marks, until the host
  *               stops it: the guest half of tools/vm/insn-trace
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
@@ -470,6 +472,7 @@ static const struct {
 	{ "cost", cost_table, false },
 	{ "excost", exchange_cost_table, false },
 	{ "sharecost", share_cost_table, false },
+	{ "sharelat", share_latency_table, false },
 	{ "trace", trace_table, false },
 	{ "swriter", swriter_table, true },
 };
@@ -566,7 +569,7 @@ int main(int argc, char **argv)
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
 				"share,swriter (the default), cost, excost, "
-				"sharecost, trace\n");
+				"sharecost, sharelat, trace\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

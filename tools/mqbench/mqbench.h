@@ -141,6 +141,7 @@ double rabbitmq_consume_rate(size_t size, uint64_t n, int consumers,
 /* share.c: share groups against a consumer group and RabbitMQ's acks */
 int share_table(uint64_t count, int reps, FILE *json);
 int share_cost_table(uint64_t count, FILE *json);
+int share_latency_table(uint64_t count, FILE *json);
 
 /*
  * share.c: run_drain(), @members processes draining @n messages at once,

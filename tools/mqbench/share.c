@@ -14,8 +14,14 @@
  * instructions of a group's consume, of a share group's acquire with one
  * accept for a run of records, and with one accept a record; the last two
  * differ by the cost of an accept.
+ *
+ * share_latency_table() (sharelat) times a record from its produce to an
+ * idle member acquiring it, the member waiting in the kernel or looking
+ * every 10 ms.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,4 +533,148 @@ int share_cost_table(uint64_t count, FILE *json)
 		    "\"share_each_ns\":%.0f,\"accept_ns\":%.0f", g, run, each,
 		    each - run);
 	return g < 0 || run < 0 || each < 0;
+}
+
+/* ---- sharelat: produce to a share member seeing the record -------------- */
+
+/*
+ * One producer and one idle share-group member, in two threads: each
+ * record carries its send time, and the member notes when it acquired it.
+ * The member either looks again every 10 ms when it finds nothing (what
+ * mqctl consume --share-group did before the kernel woke members), or
+ * sleeps in mqdev_share_acquire_wait().  Records are sent 3 to 9 ms apart,
+ * so a 10 ms look lands anywhere in its period.
+ */
+#define SL_COUNT	200
+
+struct sl_member {
+	struct mqdev_share	*s;
+	bool			wait;
+	uint64_t		lat[SL_COUNT];
+	int			seen;
+	int			err;
+};
+
+static void *sl_member_run(void *arg)
+{
+	struct sl_member *m = arg;
+	struct mqdev_delivery d[16];
+	uint64_t sent, now, until = now_ns() + 60 * 1000000000ULL;
+	int got, i;
+
+	while (m->seen < SL_COUNT && now_ns() < until) {
+		got = m->wait ?
+		      mqdev_share_acquire_wait(m->s, MQDEV_PARTITION_ANY, d,
+					       16, 5000) :
+		      mqdev_share_acquire(m->s, MQDEV_PARTITION_ANY, d, 16);
+		if (got < 0)
+			break;
+		if (!got) {
+			if (!m->wait)
+				usleep(10000);
+			continue;
+		}
+		now = now_ns();
+		for (i = 0; i < got && m->seen < SL_COUNT; i++) {
+			if (!d[i].rec)
+				continue;
+			memcpy(&sent, mqdev_record_value(d[i].rec),
+			       sizeof(sent));
+			m->lat[m->seen++] = now - sent;
+			mqdev_share_ack(m->s, d[i].partition, d[i].offset,
+					d[i].offset + 1, MQDEV_SHARE_ACCEPT,
+					NULL);
+		}
+	}
+	m->err = m->seen < SL_COUNT;
+	return NULL;
+}
+
+static int sl_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The latencies of one way of waiting, sorted into @m->lat: 0 or -1. */
+static int sl_run(const char *topic, struct sl_member *m)
+{
+	LIBMQDEV_OPTS(mqdev_share_opts, opts, .reset = MQDEV_SEEK_LATEST);
+	struct mqdev_producer *p = NULL;
+	struct mqdev_msg msg;
+	pthread_t thread;
+	uint64_t t;
+	int i, r = -1;
+
+	if (mqdev_share_new(topic, m->wait ? "sl-wait" : "sl-poll", &opts,
+			    &m->s))
+		return -1;
+	if (mqdev_producer_new(topic, NULL, &p) ||
+	    pthread_create(&thread, NULL, sl_member_run, m))
+		goto out;
+	usleep(100000);		/* the member is idle when the first comes */
+	for (i = 0; i < SL_COUNT; i++) {
+		usleep(3000 + (i * 7919 % 7) * 1000);
+		t = now_ns();
+		mqdev_msg_init(&msg, NULL, 0, &t, sizeof(t), 0);
+		if (mqdev_produce(p, &msg, 1) != 1)
+			break;
+	}
+	pthread_join(thread, NULL);
+	if (!m->err) {
+		qsort(m->lat, SL_COUNT, sizeof(m->lat[0]), sl_cmp);
+		r = 0;
+	}
+out:
+	mqdev_producer_free(p);
+	mqdev_share_free(m->s);
+	return r;
+}
+
+int share_latency_table(uint64_t count, FILE *json)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
+		      .capacity = 1 << 20);
+	static struct sl_member m[2] = { { .wait = false }, { .wait = true } };
+	static const char *const how[2] = {
+		"look every 10 ms (before)", "acquire_wait (kernel wake-up)",
+	};
+	char topic[MQDEV_NAME_MAX + 1];
+	int fd = mqdev_open(), i, failed = 0;
+	uint64_t *l;
+
+	(void)count;
+	sh_topic(topic, sizeof(topic));
+	if (fd < 0 || mqdev_topic_create(fd, topic, &cfg)) {
+		printf("\nsharelat: FAILED to make the topic\n");
+		return 1;
+	}
+	for (i = 0; i < 2; i++)
+		failed |= sl_run(topic, &m[i]) ? 1 << i : 0;
+	mqdev_topic_delete(fd, topic);
+	close(fd);
+
+	printf("\nsharelat: %d records of 8 B sent 3-9 ms apart to an idle "
+	       "share-group member: produce to acquired (us)\n\n", SL_COUNT);
+	printf("| how | p50 | p90 | p99 |\n|---|---:|---:|---:|\n");
+	for (i = 0; i < 2; i++) {
+		l = m[i].lat;
+		if (failed & 1 << i) {
+			printf("| %s | FAILED | | |\n", how[i]);
+			continue;
+		}
+		printf("| %s | %.0f | %.0f | %.0f |\n", how[i],
+		       l[SL_COUNT / 2] / 1e3, l[SL_COUNT * 9 / 10] / 1e3,
+		       l[SL_COUNT * 99 / 100] / 1e3);
+		json_result(json, "sharelat", "mqdev", 8,
+			    "\"case\":\"%s\",\"p50_ns\":%" PRIu64
+			    ",\"p99_ns\":%" PRIu64, i ? "wait" : "poll10ms",
+			    l[SL_COUNT / 2], l[SL_COUNT * 99 / 100]);
+	}
+	if (!failed)
+		printf("\np50 before / after: %.1fx\n",
+		       (double)m[0].lat[SL_COUNT / 2] /
+		       (double)m[1].lat[SL_COUNT / 2]);
+	return failed ? 1 : 0;
 }

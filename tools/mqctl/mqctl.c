@@ -1288,7 +1288,7 @@ static const char consume_usage[] =
 "                           [--keys] [--headers] [--no-hold] [--copy]\n"
 "                           [--group G [--commit manual|auto]]\n"
 "                           [--share-group G [--reject-if PATTERN]\n"
-"                            [--dlq TOPIC] [--max-deliveries N]\n"
+"                            [--dlq TOPIC [--dlq-expired]] [--max-deliveries N]\n"
 "                            [--backoff D1,D2,...] [--release-if PATTERN]]\n"
 "                           [--group G --retry-topic T [--reconsume-if PATTERN]\n"
 "                            [--dlq TOPIC] [--max-deliveries N]\n"
@@ -1323,6 +1323,9 @@ static const char consume_usage[] =
 "  --dlq TOPIC       a new share group's dead-letter topic: a record\n"
 "                    rejected, or past --max-deliveries, goes there (see\n"
 "                    mqctl dlq)\n"
+"  --dlq-expired     with --dlq: a record whose TTL passed before a member\n"
+"                    took it goes there too (reason expired), not only\n"
+"                    counted\n"
 "  --max-deliveries N  a new share group's deliveries of a record (5)\n"
 "  --backoff LIST    a new share group's retry schedule, by delivery: a\n"
 "                    release waits 10s, then 30s, ... (RocketMQ's is\n"
@@ -1333,7 +1336,9 @@ static const char consume_usage[] =
 "                    and --backoff (RocketMQ's, from 10s) apply to them\n"
 "  --reconsume-if PAT  with --retry-topic: print, then hand back a record\n"
 "                    whose value contains PAT: RocketMQ's RECONSUME_LATER\n"
-"                    (for testing); past --max-deliveries it goes to --dlq\n";
+"                    (for testing); past --max-deliveries it goes to --dlq\n"
+"A later member joins with the group's settings: --dlq, --dlq-expired,\n"
+"--max-deliveries or --backoff other than the group's are refused.\n";
 
 struct consume_opts {
 	uint32_t whence;
@@ -1353,6 +1358,7 @@ struct consume_opts {
 	uint32_t max_deliveries;
 	uint32_t backoff[MQDEV_SHARE_BACKOFF_LEVELS];
 	uint32_t nr_backoff;
+	uint32_t dlq_flags;	/* MQDEV_SHARE_DLQ_* */
 	const char *retry_topic;
 	const char *reconsume_if;
 };
@@ -1526,11 +1532,25 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 	return 0;
 }
 
+/* Does the kernel know MQDEV_SHARE_DLQ_EXPIRED? */
+static bool share_dlq_expired_known(void)
+{
+	int fd = mqdev_open();
+	uint64_t feat = fd < 0 ? 0 : mqdev_features(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return feat & MQDEV_FEAT_SHARE_DLQ_EXPIRED;
+}
+
 /* A join's refusal, said of what was wrong with it. */
 static void share_join_check(int err, const struct consume_opts *o)
 {
 	if (!o->dlq)
 		check(err, "join share group", o->share_group);
+	if (err == -EINVAL && o->dlq_flags && !share_dlq_expired_known())
+		die("--dlq-expired: this kernel's mqdev cannot (no "
+		    "MQDEV_FEAT_SHARE_DLQ_EXPIRED)");
 	if (err == -EINVAL)
 		die("--dlq '%s': not the topic consumed, a valid name", o->dlq);
 	if (err == -ENOENT || err == -EACCES)
@@ -1542,18 +1562,19 @@ static void share_join_check(int err, const struct consume_opts *o)
 }
 
 /*
- * mqctl consume --share-group: acquire, print, accept.  The kernel has no
- * wake-up for a share group yet: an idle member looks again every 10 ms.
+ * mqctl consume --share-group: acquire, print, accept.  An idle member
+ * sleeps in the kernel until a record may be acquired (or --timeout).
  */
 static int consume_share(const char *topic, const struct consume_opts *o)
 {
 	LIBMQDEV_OPTS(mqdev_share_opts, sopts, .reset = o->whence,
 		      .dlq_topic = o->dlq, .max_deliveries = o->max_deliveries,
-		      .backoff_ms = o->backoff, .nr_backoff = o->nr_backoff);
+		      .backoff_ms = o->backoff, .nr_backoff = o->nr_backoff,
+		      .dlq_flags = o->dlq_flags);
 	struct mqdev_delivery d[64];
 	struct mqdev_share *s;
 	uint64_t got = 0;
-	int n, idle = 0, err, want;
+	int n, err, want;
 
 	if (o->whence == MQDEV_SEEK_OFFSET || o->partition !=
 	    MQDEV_PARTITION_ALL || o->group)
@@ -1561,22 +1582,23 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 	err = mqdev_share_new(topic, o->share_group, &sopts, &s);
 	if (err == -EEXIST)
 		die("join share group '%s': '%s' has a consumer group of that "
-		    "name", o->share_group, topic);
+		    "name, or the share group has other settings (join with "
+		    "no --dlq, --dlq-expired, --max-deliveries, --backoff to "
+		    "take the group's; see mqctl dlq info, group describe)",
+		    o->share_group, topic);
 	share_join_check(err, o);
 	while (!stop && (!o->count || got < o->count)) {
 		want = 64;
 		if (o->count && o->count - got < 64)
 			want = o->count - got;
-		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d, want);
-		check(n < 0 ? n : 0, "acquire from", topic);
-		if (!n) {
-			if (o->timeout >= 0 && idle >= o->timeout)
-				break;
-			usleep(10000);
-			idle += 10;
+		/* -1 (none given): no limit; a signal ends the wait. */
+		n = mqdev_share_acquire_wait(s, MQDEV_PARTITION_ANY, d, want,
+					     o->timeout);
+		if (n == -EINTR)
 			continue;
-		}
-		idle = 0;
+		check(n < 0 ? n : 0, "acquire from", topic);
+		if (!n)		/* none within --timeout */
+			break;
 		err = share_finish(s, d, n, o);
 		if (err == -EIO && stop)
 			break;
@@ -1714,6 +1736,7 @@ static int cmd_consume(int argc, char **argv)
 		{ "dlq", required_argument, NULL, 'D' },
 		{ "max-deliveries", required_argument, NULL, 'M' },
 		{ "backoff", required_argument, NULL, 'B' },
+		{ "dlq-expired", no_argument, NULL, 'X' },
 		{ "retry-topic", required_argument, NULL, 'T' },
 		{ "reconsume-if", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1774,6 +1797,7 @@ static int cmd_consume(int argc, char **argv)
 				    MQDEV_SHARE_MAX_DELIVERIES);
 			break;
 		case 'B': parse_backoff(optarg, &o); break;
+		case 'X': o.dlq_flags |= MQDEV_SHARE_DLQ_EXPIRED; break;
 		case 'T': o.retry_topic = optarg; break;
 		case 'L': o.reconsume_if = optarg; break;
 		case 'h': fputs(consume_usage, stdout); return 0;
@@ -1792,6 +1816,8 @@ static int cmd_consume(int argc, char **argv)
 	    (o.reconsume_if && !o.retry_topic))
 		die("--retry-topic: only with --group; --reconsume-if: only "
 		    "with --retry-topic");
+	if (o.dlq_flags && (!o.dlq || !o.share_group))
+		die("--dlq-expired: only with --dlq TOPIC, of a --share-group");
 	if (o.share_group)
 		return consume_share(argv[optind], &o);
 
@@ -1847,9 +1873,10 @@ static const char group_usage[] =
 "               delete although it has members (they are evicted)\n"
 "\n"
 "A group belongs to the user that made it; its topic's owner may delete it.\n"
-"A share group is described and deleted with --topic: its\n"
-"in-flight window in each partition and the records in it by state.  It\n"
-"outlives its members: what they did not finish waits for the next one.\n";
+"The list shows each group's kind: consumer, or share.  A share group is\n"
+"described as its in-flight window in each partition and the records in\n"
+"it by state.  It outlives its members: what they did not finish waits for\n"
+"the next one.\n";
 
 static struct mqdev_nl *open_nl(void)
 {
@@ -1881,18 +1908,31 @@ static uint64_t total_lag(const struct mqdev_group_info *g)
 	return lag;
 }
 
+static const char *group_kind(const struct mqdev_group_info *g)
+{
+	return g->type == MQDEV_GROUP_TYPE_SHARE ? "share" : "consumer";
+}
+
+/* A share group has no generation nor lag: "-" (null) for them. */
 static int print_group_row(void *ctx, const struct mqdev_group_info *g)
 {
+	bool share = g->type == MQDEV_GROUP_TYPE_SHARE;
+	char gen[16] = "-", lag[24] = "-";
 	int *n = ctx;
 
+	if (!share) {
+		snprintf(gen, sizeof(gen), "%u", g->generation);
+		snprintf(lag, sizeof(lag), "%" PRIu64, total_lag(g));
+	}
 	if (json)
 		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"members\":%u,"
-		       "\"generation\":%u,\"lag\":%" PRIu64 "}", (*n)++ ? "," : "",
-		       g->group, g->topic, g->members, g->generation,
-		       total_lag(g));
+		       "\"generation\":%s,\"lag\":%s,\"type\":\"%s\"}",
+		       (*n)++ ? "," : "", g->group, g->topic, g->members,
+		       share ? "null" : gen, share ? "null" : lag,
+		       group_kind(g));
 	else
-		printf("%-24s %-24s %8u %11u %12" PRIu64 "\n", g->group, g->topic,
-		       g->members, g->generation, total_lag(g));
+		printf("%-24s %-24s %-8s %8u %11s %12s\n", g->group, g->topic,
+		       group_kind(g), g->members, gen, lag);
 	return 0;
 }
 
@@ -1907,6 +1947,8 @@ member_by_id(const struct mqdev_group_info *g, uint32_t id)
 	return NULL;
 }
 
+static int share_describe(const char *group, const char *topic);
+
 static int print_group_detail(void *ctx, const struct mqdev_group_info *g)
 {
 	const struct mqdev_member_info *m;
@@ -1914,6 +1956,14 @@ static int print_group_detail(void *ctx, const struct mqdev_group_info *g)
 	char owner[64];
 	int *n = ctx;
 	uint32_t i;
+
+	if (g->type == MQDEV_GROUP_TYPE_SHARE) {
+		if ((*n)++)
+			putchar(json ? ',' : '\n');
+		/* Deleted since it was listed: nothing to say of it. */
+		share_describe(g->group, g->topic);
+		return 0;
+	}
 
 	if (json) {
 		printf("%s{\"group\":\"%s\",\"topic\":\"%s\",\"generation\":%u,"
@@ -1980,8 +2030,8 @@ static int group_list(struct mqdev_nl *nl, int argc, char **argv)
 	if (json)
 		putchar('[');
 	else
-		printf("%-24s %-24s %8s %11s %12s\n", "GROUP", "TOPIC",
-		       "MEMBERS", "GENERATION", "LAG");
+		printf("%-24s %-24s %-8s %8s %11s %12s\n", "GROUP", "TOPIC",
+		       "KIND", "MEMBERS", "GENERATION", "LAG");
 	nl_check(nl, mqdev_group_get(nl, NULL, NULL, print_group_row, &n),
 		 "list groups", "*");
 	if (json)
@@ -2305,6 +2355,8 @@ static int collect_positions(void *ctx, const struct mqdev_group_info *g)
 	struct group_positions *gp = ctx;
 	uint32_t i;
 
+	if (g->type == MQDEV_GROUP_TYPE_SHARE)	/* has no positions */
+		return 0;
 	gp->found = true;
 	for (i = 0; i < g->nr_parts; i++)
 		if (g->part[i].partition < gp->nr)
@@ -3078,12 +3130,14 @@ static int dlq_info(const char *topic, const char *group)
 		die("dlq info: '%s' has no share group '%s' now", topic, group);
 	check(err, "describe share group", group);
 	mqdev_consumer_free(c);
-	printf(json ? "{\"dlq\":\"%s\",\"written\":%" PRIu64 ",\"full\":%"
-	       PRIu64 ",\"gone\":%" PRIu64 ",\"failed\":%" PRIu64
-	       ",\"backoff_ms\":[" :
-	       "dlq\t%s\nwritten\t%" PRIu64 "\nfull\t%" PRIu64 "\ngone\t%"
-	       PRIu64 "\nfailed\t%" PRIu64 "\nbackoff_ms\t",
-	       info.topic, (uint64_t)info.written, (uint64_t)info.full,
+	printf(json ? "{\"dlq\":\"%s\",\"expired\":%s,\"written\":%" PRIu64
+	       ",\"full\":%" PRIu64 ",\"gone\":%" PRIu64 ",\"failed\":%"
+	       PRIu64 ",\"backoff_ms\":[" :
+	       "dlq\t%s\nexpired\t%s\nwritten\t%" PRIu64 "\nfull\t%" PRIu64
+	       "\ngone\t%" PRIu64 "\nfailed\t%" PRIu64 "\nbackoff_ms\t",
+	       info.topic, info.flags & MQDEV_SHARE_DLQ_EXPIRED ?
+	       (json ? "true" : "yes") : (json ? "false" : "no"),
+	       (uint64_t)info.written, (uint64_t)info.full,
 	       (uint64_t)info.gone, (uint64_t)info.failed);
 	for (i = 0; i < info.nr_backoff; i++)
 		printf("%s%u", i ? "," : "", info.backoff_ms[i]);

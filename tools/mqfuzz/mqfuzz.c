@@ -911,6 +911,8 @@ static void share_dlq(struct fuzzer *f, struct mqdev_share_dlq *dlq)
 		dlq->backoff_ms[i] = chance(f, 85) ? below(f, 50) : number(f);
 	if (chance(f, 5))
 		dlq->flags = number(f);
+	else if (chance(f, 30))
+		dlq->flags = MQDEV_SHARE_DLQ_EXPIRED;
 	if (chance(f, 5))
 		dlq->reserved = number(f);
 	mutate(f, dlq, sizeof(*dlq));
@@ -1011,6 +1013,9 @@ static void share_acquire(struct fuzzer *f, int fd)
 	acq.partition = chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5);
 	if (chance(f, 5))
 		acq.flags = number(f);
+	/* a waiting acquire, a few ms at most: other threads go on */
+	if (chance(f, 10))
+		acq.timeout_ns = below(f, 4) * 1000000ULL;
 	if (fuzz_ioctl(f, fd, MQDEV_IOC_SHARE_ACQUIRE, &acq, sizeof(acq))) {
 		memcpy(&acq, scratch, sizeof(acq));
 		f->share_taken = acq.count;

@@ -1092,17 +1092,20 @@ static void swriter_torture(unsigned int secs, uint64_t rs)
  * some release (with a back-off of their own or the group's schedule), all
  * reject the poison ones (every SHPOISON-th), and some die by SIGKILL
  * holding what they acquired, leave holding it, or sleep past their locks.
- * The group's dead-letter topic gets the rejected records and those past
- * max_deliveries.  Once every partition's window has moved past its last
- * record, the dead-letter topic is read and:
+ * The group's dead-letter topic gets the rejected records, those past
+ * max_deliveries and (MQDEV_SHARE_DLQ_EXPIRED) those that expired before
+ * a member took them: every SHEXPIRING-th record is sent with a TTL of a
+ * few milliseconds, so some are taken in time and some are not.  Once
+ * every partition's window has moved past its last record, the
+ * dead-letter topic is read and:
  *
  *   8. no record was accepted twice; no poison record was accepted; every
  *      record was accepted exactly once or is in the dead-letter topic
  *      exactly once, never both, never neither; and each dead letter's
  *      mqdev.dlq.* headers name the group, the topic, the record's partition
  *      and offset, its delivery count and a reason that fits (a poison
- *      record "rejected" by a member, or "max-deliveries" at the group's
- *      maximum).
+ *      record "rejected" by a member, "max-deliveries" at the group's
+ *      maximum, or "expired" for a record sent with a TTL).
  *
  * A member kills itself right after an acquire, never between an accept
  * and its note of it, so that every accept the kernel did is counted.
@@ -1114,6 +1117,7 @@ static void swriter_torture(unsigned int secs, uint64_t rs)
 #define SHMEMBERS	4
 #define SHRECORDS	3000
 #define SHPOISON	29
+#define SHEXPIRING	37	/* records id % it == 5 have a TTL */
 #define SHMAX_DELIVERIES 3
 #define SHLOCK_MS	200
 #define SHMAGIC		0x73686172U
@@ -1130,6 +1134,7 @@ struct sshared {
 	uint32_t	rejected[SHRECORDS];
 	uint32_t	dead[SHRECORDS];	/* in the dead-letter topic */
 	uint64_t	released, stale, kills, leaves, stalls;
+	uint64_t	maxed, expired;		/* dead letters by reason */
 	volatile int	produced, stop;
 };
 
@@ -1145,9 +1150,15 @@ static void sh_note_ack(void *ctx, const struct mqdev_ack *ack)
 	ss->acked[id] = 1;
 }
 
+static bool sh_expiring(uint32_t id)
+{
+	return id % SHEXPIRING == 5;
+}
+
 static void sh_producer(uint64_t rs)
 {
 	LIBMQDEV_OPTS(mqdev_producer_opts, opts, .ack_fn = sh_note_ack);
+	LIBMQDEV_OPTS(mqdev_send_opts, so);
 	struct shvalue v = { .magic = SHMAGIC };
 	struct mqdev_producer *p;
 	uint32_t n;
@@ -1155,11 +1166,16 @@ static void sh_producer(uint64_t rs)
 	if (mqdev_producer_new(SHTOPIC, &opts, &p))
 		worker_fails("share producer");
 	for (v.id = 0; v.id < SHRECORDS; ) {
-		for (n = 1 + rnd(&rs) % 64; n && v.id < SHRECORDS; n--, v.id++)
-			if (mqdev_producer_send(p, NULL, 0, &v, sizeof(v),
-						v.id % SHPARTS,
-						(void *)(uintptr_t)v.id) < 0)
+		for (n = 1 + rnd(&rs) % 64; n && v.id < SHRECORDS; n--, v.id++) {
+			/* 1 to 20 ms: some taken in time, some not */
+			so.ttl_ns = sh_expiring(v.id) ?
+				    (1 + rnd(&rs) % 20) * 1000000ULL : 0;
+			if (mqdev_producer_send_opts(p, NULL, 0, &v, sizeof(v),
+						     v.id % SHPARTS,
+						     (void *)(uintptr_t)v.id,
+						     &so) < 0)
 				worker_fails("share producer send");
+		}
 		if (mqdev_producer_flush(p) < 0)
 			worker_fails("share producer flush");
 		usleep(rnd(&rs) % 3000);
@@ -1244,7 +1260,8 @@ static void sh_member(uint64_t rs)
 	static const uint32_t backoff[] = { 1, 2, 4 };
 	LIBMQDEV_OPTS(mqdev_share_opts, opts, .lock_ms = SHLOCK_MS,
 		      .max_deliveries = SHMAX_DELIVERIES, .dlq_topic = SHDLQ,
-		      .backoff_ms = backoff, .nr_backoff = 3);
+		      .backoff_ms = backoff, .nr_backoff = 3,
+		      .dlq_flags = MQDEV_SHARE_DLQ_EXPIRED);
 	struct mqdev_delivery d[16];
 	struct mqdev_share *s;
 	int n, i;
@@ -1326,6 +1343,7 @@ static int sh_dead(void *ctx, const struct mqdev_record *rec)
 	struct mqdev_header_iter it = {};
 	uint64_t part = ~0ULL, off = ~0ULL, count = 0;
 	bool topic = false, group = false, rejected = false, maxed = false;
+	bool expired = false;
 	const struct shvalue *v;
 	struct mqdev_header h;
 	const void *val;
@@ -1338,6 +1356,7 @@ static int sh_dead(void *ctx, const struct mqdev_record *rec)
 		rejected |= sh_is(&h, MQDEV_DLQ_HDR_REASON, MQDEV_DLQ_REJECTED);
 		maxed |= sh_is(&h, MQDEV_DLQ_HDR_REASON,
 			       MQDEV_DLQ_MAX_DELIVERIES);
+		expired |= sh_is(&h, MQDEV_DLQ_HDR_REASON, MQDEV_DLQ_EXPIRED);
 		if (sh_is(&h, MQDEV_DLQ_HDR_PARTITION, NULL))
 			part = sh_num(&h);
 		else if (sh_is(&h, MQDEV_DLQ_HDR_OFFSET, NULL))
@@ -1353,23 +1372,28 @@ static int sh_dead(void *ctx, const struct mqdev_record *rec)
 	if (v->magic != SHMAGIC || v->id >= SHRECORDS)
 		violation("share: dead letter at %" PRIu64 ": not ours",
 			  (uint64_t)rec->offset);
+	/* an expired record may never have been delivered */
 	if (!topic || !group || part != v->id % SHPARTS ||
-	    off != ss->offset[v->id] || count < 1 ||
-	    count > SHMAX_DELIVERIES || rejected == maxed)
+	    off != ss->offset[v->id] || (count < 1 && !expired) ||
+	    count > SHMAX_DELIVERIES || rejected + maxed + expired != 1)
 		violation("share: dead letter of record %u: headers say topic "
 			  "%d group %d partition %" PRIu64 " offset %" PRIu64
 			  " (it was at %" PRIu64 ") deliveries %" PRIu64
 			  " reason %s", v->id, topic, group, part, off,
 			  ss->offset[v->id], count,
 			  rejected ? "rejected" : maxed ? "max-deliveries" :
-			  "none");
+			  expired ? "expired" : "none");
 	/* rejected: by a member that said so; else at the maximum */
 	if ((rejected && (v->id % SHPOISON || !ss->rejected[v->id])) ||
-	    (maxed && count != SHMAX_DELIVERIES))
+	    (maxed && count != SHMAX_DELIVERIES) ||
+	    (expired && !sh_expiring(v->id)))
 		violation("share: dead letter of record %u: reason %s after "
 			  "%" PRIu64 " deliveries", v->id,
-			  rejected ? "rejected" : "max-deliveries", count);
+			  rejected ? "rejected" : maxed ? "max-deliveries" :
+			  "expired", count);
 	ss->dead[v->id]++;
+	ss->maxed += maxed;
+	ss->expired += expired;
 	(*(uint64_t *)ctx)++;
 	return 0;
 }
@@ -1377,7 +1401,7 @@ static int sh_dead(void *ctx, const struct mqdev_record *rec)
 /* 8: each record accepted once or dead once, and no poison accepted. */
 static void sh_check(uint64_t dead)
 {
-	uint64_t accepted = 0, maxed = 0;
+	uint64_t accepted = 0;
 	uint32_t id;
 
 	for (id = 0; id < SHRECORDS; id++) {
@@ -1396,14 +1420,15 @@ static void sh_check(uint64_t dead)
 				  "accepted and dead-lettered" :
 				  "lost: neither accepted nor dead-lettered");
 		accepted += ss->accepted[id];
-		maxed += ss->dead[id] && id % SHPOISON;
 	}
 	printf("mqtorture: share groups: %u records, %" PRIu64 " accepted "
 	       "once each, %" PRIu64 " dead letters (%" PRIu64 " past the "
-	       "maximum), each right; %" PRIu64 " releases, %" PRIu64
+	       "maximum, %" PRIu64 " expired), each right; %" PRIu64
+	       " releases, %" PRIu64
 	       " members killed holding records, %" PRIu64 " left holding, %"
 	       PRIu64 " stalled past their locks (%" PRIu64 " stale acks): "
-	       "OK\n", SHRECORDS, accepted, dead, maxed, ss->released,
+	       "OK\n", SHRECORDS, accepted, dead, ss->maxed, ss->expired,
+	       ss->released,
 	       ss->kills, ss->leaves, ss->stalls, ss->stale);
 }
 

@@ -891,6 +891,9 @@ struct mqdev_group_commit {
  * default, 30 s; else MQDEV_SHARE_MIN_LOCK_MS to _MAX_LOCK_MS),
  * @max_deliveries (0: 5; at most MQDEV_SHARE_MAX_DELIVERIES) and @reset
  * (MQDEV_SEEK_EARLIEST or _LATEST); later ones get the group's back in them.
+ * A later member that passes a @lock_ms, @max_deliveries or @dlq other than
+ * the group's gets EEXIST, as for a consumer group's name (Kafka's
+ * INCONSISTENT_GROUP_PROTOCOL): 0 for each joins with the group's.
  */
 struct mqdev_share_join {
 	char	group[MQDEV_NAME_SIZE];
@@ -956,10 +959,11 @@ struct mqdev_reconsume {
 
 /*
  * A new share group's dead-letter topic and retry back-off, given to
- * MQDEV_IOC_SHARE_JOIN in @dlq; a later member's are checked and not used
- * (the group's stand).  They last as long as the group, members or not:
- * until GROUP_DELETE or the topic's deletion.  @topic ("" for none) gets a dead letter of
- * every record rejected by a member or past the group's max_deliveries; the
+ * MQDEV_IOC_SHARE_JOIN in @dlq; a later member's must be the group's
+ * (EEXIST if not).  They last as long as the group, members or not:
+ * until GROUP_DELETE or the topic's deletion.  @topic ("" for none) gets a
+ * dead letter of every record rejected by a member or past the group's
+ * max_deliveries (a full one is retried until it has room); the
  * maker must be allowed to produce to it, and it may not be the group's
  * own topic (EINVAL) nor a single writer's (EOPNOTSUPP).  A release without
  * a back-off waits @backoff_ms[count - 1] (the last level past the end)
@@ -972,10 +976,19 @@ struct mqdev_reconsume {
  */
 #define MQDEV_SHARE_BACKOFF_LEVELS	18
 
+/*
+ * struct mqdev_share_dlq.flags: MQDEV_SHARE_DLQ_EXPIRED, with a @topic only
+ * (else EINVAL), also dead-letters a record whose expiry (its own or its
+ * topic's TTL) passed before a member took it, or before it was delivered
+ * again, with reason "expired" (MQDEV_FEAT_SHARE_DLQ_EXPIRED).
+ */
+#define MQDEV_SHARE_DLQ_EXPIRED	_BITUL(0)
+#define MQDEV_SHARE_DLQ_FLAGS	MQDEV_SHARE_DLQ_EXPIRED
+
 struct mqdev_share_dlq {
 	__u32	size;		/* sizeof(struct mqdev_share_dlq) */
 	char	topic[MQDEV_NAME_SIZE];
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_SHARE_DLQ_* */
 	__u32	nr_backoff;	/* levels of @backoff_ms, at most _LEVELS */
 	__u32	backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS]; /* each <= _MAX_BACKOFF_MS */
 	__u32	pad;		/* zero */
@@ -993,11 +1006,11 @@ struct mqdev_share_dlq_info {
 	char	group[MQDEV_NAME_SIZE];	/* in */
 	char	topic[MQDEV_NAME_SIZE];	/* out, and the rest: "" for none */
 	__u64	written;	/* dead letters in the dead-letter topic */
-	__u64	full;		/* not written: no room (a block topic) */
+	__u64	full;		/* found no room (a block topic): retried */
 	__u64	gone;		/* not written: the topic was deleted */
 	__u64	failed;		/* not written: too big, no memory, lapped */
 	__u32	nr_backoff;
-	__u32	flags;		/* in: none defined yet */
+	__u32	flags;		/* in: 0; out: MQDEV_SHARE_DLQ_* */
 	__u32	backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
 	__u64	reserved;
 };
@@ -1011,6 +1024,7 @@ struct mqdev_share_dlq_info {
 #define MQDEV_DLQ_HDR_REASON	"mqdev.dlq.reason"	/* one of these: */
 #define MQDEV_DLQ_REJECTED	"rejected"
 #define MQDEV_DLQ_MAX_DELIVERIES "max-deliveries"
+#define MQDEV_DLQ_EXPIRED	"expired"	/* MQDEV_SHARE_DLQ_EXPIRED */
 #define MQDEV_DLQ_HDR_GROUP	"mqdev.dlq.group"
 #define MQDEV_DLQ_HDR_TIMESTAMP	"mqdev.dlq.timestamp"	/* the record's */
 #define MQDEV_DLQ_HDR_ERROR	"mqdev.dlq.error"	/* the member's, if any */
@@ -1038,7 +1052,10 @@ struct mqdev_share_record {
  * MQDEV_SHARE_ACQUIRE_MAX) of @partition, or of the next partition with
  * some (MQDEV_PARTITION_ANY), into @records, @record_size bytes apart (at
  * most a page).  @count comes back as how many were taken (0: none
- * available now), all of one partition, oldest first.
+ * available now, or none came within @timeout_ns), all of one partition,
+ * oldest first.  With @timeout_ns (MQDEV_WAIT_FOREVER: no limit), and the
+ * file not O_NONBLOCK, a call that finds none sleeps until one may be
+ * acquired, as poll(2) on the member's handle would wait for EPOLLIN.
  */
 struct mqdev_share_acquire {
 	__u64	records;	/* in: user pointer to mqdev_share_record[] */
@@ -1046,7 +1063,8 @@ struct mqdev_share_acquire {
 	__u32	record_size;	/* in: sizeof(struct mqdev_share_record), or 0 */
 	__u32	partition;	/* in: a number or MQDEV_PARTITION_ANY */
 	__u32	flags;		/* none defined yet */
-	__u64	reserved[2];
+	__u64	timeout_ns;	/* in: how long to wait for one; 0: not at all */
+	__u64	reserved;
 };
 
 /* struct mqdev_share_ack.type */
@@ -1555,6 +1573,19 @@ enum mqdev_charge_kind {
 	MQDEV_CHARGE_MAX = (__MQDEV_CHARGE_MAX - 1)
 };
 
+/**
+ * enum mqdev_group_type - The kind of a group, as group-get reports it.
+ * @MQDEV_GROUP_TYPE_CONSUMER: A consumer group, its partitions divided among
+ *   its members.
+ * @MQDEV_GROUP_TYPE_SHARE: A share group: any member acquires any record, each
+ *   under a lock (MQDEV_IOC_SHARE_JOIN). Described with
+ *   MQDEV_IOC_SHARE_DESCRIBE.
+ */
+enum mqdev_group_type {
+	MQDEV_GROUP_TYPE_CONSUMER,
+	MQDEV_GROUP_TYPE_SHARE,
+};
+
 enum {
 	MQDEV_A_UNSPEC,
 	MQDEV_A_PAD,
@@ -1577,6 +1608,7 @@ enum {
 	MQDEV_A_PSTATS,
 	MQDEV_A_GSTATS,
 	MQDEV_A_CHARGE,
+	MQDEV_A_GROUP_TYPE,
 
 	__MQDEV_A_MAX
 };
@@ -1722,6 +1754,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_SINGLE_WRITER _BITULL(11) /* single-writer topics */
 #define MQDEV_FEAT_SHARE_GROUPS	_BITULL(12) /* share groups */
 #define MQDEV_FEAT_RECONSUME	_BITULL(13) /* MQDEV_IOC_GROUP_RECONSUME */
+#define MQDEV_FEAT_SHARE_DLQ_EXPIRED _BITULL(14) /* MQDEV_SHARE_DLQ_EXPIRED */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
