@@ -536,8 +536,9 @@ static int sched_wait_safe(struct mqdev_topic *topic, u32 partition)
  * MQDEV_SCHED_MAX_DELAY from now; -EMSGSIZE for a message larger than the
  * topic's max_record; -EDQUOT past the user's limits, -ENOSPC past the
  * module's; -EIDRM for a deleted topic; -EOPNOTSUPP for a single-writer
- * topic; -EFAULT; -ENOMEM; on a durable topic, scheduled but not yet known
- * safe, -EINTR for a signal (see mqdev_groups_wait_safe()).
+ * topic; -EAGAIN while a replica holds the topic; -EFAULT; -ENOMEM; on a
+ * durable topic, scheduled but not yet known safe, -EINTR for a signal
+ * (see mqdev_groups_wait_safe()): the struct goes back then too.
  */
 long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 {
@@ -584,7 +585,7 @@ out_refused:
  * The copy is charged to the caller as a MQDEV_IOC_SCHEDULE's is.
  *
  * Return: 0; -EDQUOT or -ENOSPC past the limits, -EIDRM for a deleted
- * topic, -ENOMEM.
+ * topic, -EAGAIN while a replica holds it, -ENOMEM.
  */
 int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
 		       const void *key, u64 due, u32 *id)
@@ -612,8 +613,9 @@ int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
  *
  * Return: 0; -EINVAL for flags or reserved set; -ENOENT for no such
  * message scheduled; -EPERM for a caller who neither scheduled it nor owns
- * the topic and has no CAP_SYS_ADMIN; on a durable topic, cancelled but
- * not yet known safe, -EINTR for a signal.
+ * the topic and has no CAP_SYS_ADMIN; -EAGAIN while a replica holds the
+ * topic; on a durable topic, cancelled but not yet known safe, -EINTR for
+ * a signal.
  */
 long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 {
@@ -688,8 +690,8 @@ out_unlock:
  * Return: 0; -EINVAL for unknown flags, reserved fields set or a bad name;
  * -ENOENT for no such topic; -EACCES without read permission (to read),
  * -EPERM for a caller who does not own it and has no CAP_SYS_ADMIN (to
- * set); on a durable topic, set but not yet known safe, -EINTR for a
- * signal.
+ * set); -EAGAIN (to set) while a replica holds the topic; on a durable
+ * topic, set but not yet known safe, -EINTR for a signal.
  */
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
 {

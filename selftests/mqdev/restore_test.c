@@ -858,6 +858,27 @@ static void wait_for_replica(struct __test_metadata *_metadata, int r,
 }
 
 /*
+ * A durable topic @name of one partition, a producer in @a and its
+ * replica, returned, in sync if @in_sync.
+ */
+static int sched_topic(struct __test_metadata *_metadata, int fd,
+		       const char *name, struct sched_args *a, bool in_sync)
+{
+	struct mqdev_replica_confirm rc = {};
+	int r;
+
+	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
+				  MQDEV_TOPIC_DURABLE));
+	r = replica_of(name);
+	a->fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, r);
+	ASSERT_LE(0, a->fd);
+	if (in_sync)
+		ASSERT_EQ(0, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &rc));
+	return r;
+}
+
+/*
  * With a replica in sync, SCHEDULE and SCHED_CANCEL return once it kept
  * the change; a message appended at its due time is a change too (its
  * replica drops it from what it keeps), which nobody waits for.
@@ -865,7 +886,6 @@ static void wait_for_replica(struct __test_metadata *_metadata, int r,
 TEST(schedules_wait_for_the_replica)
 {
 	const char *name = topic_name("schedwait");
-	struct mqdev_replica_confirm rc = {};
 	struct mqdev_sched_snapshot s;
 	struct sched_args a = {};
 	uint64_t serial, kept;
@@ -873,13 +893,7 @@ TEST(schedules_wait_for_the_replica)
 	int fd = mqdev_open(), r, i;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
-				  MQDEV_TOPIC_DURABLE));
-	r = replica_of(name);
-	a.fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
-	ASSERT_LE(0, r);
-	ASSERT_LE(0, a.fd);
-	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &rc));  /* in sync */
+	r = sched_topic(_metadata, fd, name, &a, true);
 
 	a.req.at = 60000000000LL;
 	a.req.flags = MQDEV_SCHED_RELATIVE;
@@ -931,13 +945,8 @@ TEST(a_hold_ends_when_its_replica_leaves)
 	int fd = mqdev_open(), r, c;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
-				  MQDEV_TOPIC_DURABLE));
-	r = replica_of(name);
-	a.fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	r = sched_topic(_metadata, fd, name, &a, false);
 	c = attach(name, MQDEV_ATTACH_CONSUME, NULL);
-	ASSERT_LE(0, r);
-	ASSERT_LE(0, a.fd);
 	ASSERT_LE(0, c);
 	ASSERT_EQ(0, seek(c, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
 	ASSERT_EQ(0, set_param("sched_hold_ms", 1500));
@@ -985,7 +994,6 @@ TEST(an_interrupted_schedule_says_its_id)
 {
 	const char *name = topic_name("schedintr");
 	struct sigaction sa = { .sa_handler = on_usr1 };
-	struct mqdev_replica_confirm rc = {};
 	struct mqdev_sched_info info;
 	struct sched_args a = {};
 	struct call c;
@@ -993,13 +1001,7 @@ TEST(an_interrupted_schedule_says_its_id)
 
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));	/* no SA_RESTART */
-	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
-				  MQDEV_TOPIC_DURABLE));
-	r = replica_of(name);
-	a.fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
-	ASSERT_LE(0, r);
-	ASSERT_LE(0, a.fd);
-	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &rc));  /* in sync */
+	r = sched_topic(_metadata, fd, name, &a, true);
 
 	a.req.at = 60000000000LL;
 	a.req.flags = MQDEV_SCHED_RELATIVE;
