@@ -449,7 +449,8 @@ void *mqdev_record_copy(struct mqdev_part *part, u64 pos, u64 offset, u32 len)
 
 	if (len < sizeof(*rec))
 		return ERR_PTR(-ENODATA);
-	buf = kvmalloc(len, GFP_KERNEL);
+	/* In a caller's ioctl too: charged to it, no splat a user can cause. */
+	buf = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
 	/*
@@ -652,7 +653,8 @@ u8 *mqdev_letter_build(const struct mqdev_letter *l,
 
 	if (dlq_value(rec, &v, &vlen, &hlen, &count))
 		return ERR_PTR(-EBADMSG);
-	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM, GFP_KERNEL);
+	out = kvmalloc(vlen + sizeof(u32) + DLQ_HDR_ROOM,
+		       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!out)
 		return ERR_PTR(-ENOMEM);
 	o = sizeof(u32);
@@ -708,21 +710,25 @@ static s64 dlq_header_num(const u8 *v, u32 count, const char *name)
 /**
  * mqdev_letter_origin() - where a retry came from, by its kernel-set headers
  * @rec: the record, a copy, with MQDEV_RECORD_RETRY
- * @l: its first delivery's partition, offset, time and count go here
+ * @l: the caller's group in; its first delivery's partition, offset, time
+ *	and count go here
  * @topic: room for MQDEV_NAME_SIZE bytes: its first topic's name
  *
  * Only the kernel writes a record with MQDEV_RECORD_RETRY, so these are the
  * headers it wrote, not a producer's (which mqdev_letter_build() drops).
+ * The count is a group's (RocketMQ's reconsumeTimes): another group's
+ * retry, read from a shared retry topic, leaves @l as it was.
  *
- * Return: 0, or -EBADMSG for headers the kernel did not write.
+ * Return: 0; 1 for another group's retry; -EBADMSG for headers the kernel
+ * did not write.
  */
 int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
 			char *topic)
 {
 	s64 hlen, part, offset, nr, ts;
 	u32 vlen, count;
-	const u8 *v, *name;
-	s32 tlen;
+	const u8 *v, *name, *group;
+	s32 tlen, glen;
 
 	if (!(rec->flags & MQDEV_RECORD_RETRY) ||
 	    dlq_value(rec, &v, &vlen, &hlen, &count) || !hlen)
@@ -732,10 +738,14 @@ int mqdev_letter_origin(const struct mqdev_record *rec, struct mqdev_letter *l,
 	nr = dlq_header_num(v, count, MQDEV_DLQ_HDR_COUNT);
 	ts = dlq_header_num(v, count, MQDEV_DLQ_HDR_TIMESTAMP);
 	tlen = dlq_header_find(v, count, MQDEV_DLQ_HDR_TOPIC, &name);
+	glen = dlq_header_find(v, count, MQDEV_DLQ_HDR_GROUP, &group);
 	if (part < 0 || part > U32_MAX || offset < 0 || nr < 1 ||
 	    nr > MQDEV_SHARE_MAX_DELIVERIES || ts < 0 || tlen <= 0 ||
-	    tlen >= MQDEV_NAME_SIZE)
+	    tlen >= MQDEV_NAME_SIZE || glen <= 0)
 		return -EBADMSG;
+	if (glen != strnlen(l->group, MQDEV_NAME_SIZE) ||
+	    memcmp(group, l->group, glen))
+		return 1;
 	memcpy(topic, name, tlen);
 	topic[tlen] = 0;
 	l->topic = topic;

@@ -38,6 +38,15 @@ static bool reconsume_name_none(const char *name)
 	return !memchr_inv(name, 0, MQDEV_NAME_SIZE);
 }
 
+/* A string, its bytes after the NUL zero: they may gain a meaning. */
+static bool reconsume_error_bad(const char *error)
+{
+	const char *nul = memchr(error, 0, MQDEV_RECONSUME_ERROR_SIZE);
+
+	return !nul ||
+	       memchr_inv(nul, 0, error + MQDEV_RECONSUME_ERROR_SIZE - nul);
+}
+
 static int reconsume_check(const struct mqdev_reconsume *req)
 {
 	if ((req->flags & ~MQDEV_RECONSUME_FLAGS) || req->reserved ||
@@ -45,7 +54,12 @@ static int reconsume_check(const struct mqdev_reconsume *req)
 	    req->max_deliveries > MQDEV_SHARE_MAX_DELIVERIES ||
 	    req->delay_ms > MQDEV_SHARE_MAX_BACKOFF_MS ||
 	    mqdev_backoff_check(req->nr_backoff, req->backoff_ms) ||
-	    !memchr(req->error, 0, sizeof(req->error)))
+	    reconsume_error_bad(req->error))
+		return -EINVAL;
+	/* One back-off, and none for a record dead-lettered now. */
+	if ((req->delay_ms && req->nr_backoff) ||
+	    ((req->flags & MQDEV_RECONSUME_DEAD) &&
+	     (req->delay_ms || req->nr_backoff)))
 		return -EINVAL;
 	/* A retry topic, but for a record sent to its DLQ now. */
 	if (!reconsume_name_none(req->retry_topic) ||
@@ -68,7 +82,7 @@ struct reconsume_rec {
 /*
  * Under the groups_lock: the caller is the member owning the partition in
  * the generation, the offset is one it has not committed, and the ring has
- * it.  Return: 0 with @r filled in; -EIDRM, -ESTALE, -ERANGE, -EBADMSG.
+ * it.  Return: 0 with @r filled in; -EIDRM, -ESTALE, -ERANGE, -ENODATA.
  */
 static int reconsume_find(struct mqdev_handle *h, struct mqdev_member *m,
 			  const struct mqdev_reconsume *req,
@@ -159,6 +173,45 @@ static int reconsume_retry(struct mqdev_reconsume *req,
 }
 
 /*
+ * Its transaction's state, read on the ring record, not on the copy: the
+ * slot protocol re-reads the record's flags where an abort marks them,
+ * and a slot reused since the copy must not pass an aborted record for a
+ * committed one.  The lap check again after: the ring record read was
+ * still this one.  Return: 0, or -ENODATA for an open or aborted
+ * transaction's record or one the ring reclaimed meanwhile.
+ */
+static int reconsume_txn(struct mqdev_part *part, u64 pos, u64 offset)
+{
+	const struct mqdev_record *rec = mqdev_ring_record(part, pos);
+	u32 state = mqdev_txn_record_state(part, rec);
+
+	/* Pairs with smp_wmb() in ring_publish_tail(). */
+	smp_rmb();
+	/* An overwrite producer may be writing it: any other value fails. */
+	if (READ_ONCE(part->ctrl->tail) > pos || READ_ONCE(rec->offset) != offset)
+		return -ENODATA;
+	return state ? -ENODATA : 0;
+}
+
+/*
+ * A retry's first delivery's place and count, when it is this group's
+ * retry; another group's starts again at one, from here.  Its origin
+ * cannot be the DLQ: a dead letter there would be read again, for ever.
+ */
+static int reconsume_origin(const struct mqdev_record *rec,
+			    struct mqdev_letter *l, char *origin,
+			    const struct mqdev_topic *dlq)
+{
+	int err = mqdev_letter_origin(rec, l, origin);
+
+	if (err > 0)
+		return 0;
+	if (!err && dlq && !strcmp(l->topic, dlq->name))
+		return -EINVAL;
+	return err;
+}
+
+/*
  * The record @r found: copied, then retried or dead-lettered.  Its first
  * delivery's place and count come from the kernel's own headers of a
  * retry, else from where it is.
@@ -173,29 +226,22 @@ static int reconsume_record(struct mqdev_topic *topic,
 		.part = req->partition, .offset = req->offset, .count = 1,
 	};
 	u32 max = req->max_deliveries ?: MQDEV_RECONSUME_DEF_DELIVERIES;
+	struct mqdev_part *part = &topic->parts[req->partition];
 	struct mqdev_record *rec;
-	char *origin;
+	char origin[MQDEV_NAME_SIZE];
 	int err;
 
 	/* Read with no lock: a length the ring no longer means is refused. */
 	if (r->len > topic->max_record)
 		return -ENODATA;
-	origin = kmalloc(MQDEV_NAME_SIZE, GFP_KERNEL);
-	if (!origin)
-		return -ENOMEM;
-	rec = mqdev_record_copy(&topic->parts[req->partition], r->pos,
-				req->offset, r->len);
-	if (IS_ERR(rec)) {
-		kfree(origin);
+	rec = mqdev_record_copy(part, r->pos, req->offset, r->len);
+	if (IS_ERR(rec))
 		return PTR_ERR(rec);
-	}
 	l.timestamp = rec->timestamp;
 	/* No consumer is handed an open or aborted transaction's record. */
-	if (mqdev_txn_record_state(&topic->parts[req->partition], rec))
-		err = -ENODATA;
-	else
-		err = rec->flags & MQDEV_RECORD_RETRY ?
-		      mqdev_letter_origin(rec, &l, origin) : 0;
+	err = reconsume_txn(part, r->pos, req->offset);
+	if (!err && (rec->flags & MQDEV_RECORD_RETRY))
+		err = reconsume_origin(rec, &l, origin, dlq);
 	if (!err) {
 		if ((req->flags & MQDEV_RECONSUME_DEAD) || l.count >= max)
 			err = reconsume_dead(req, dlq, &l, rec);
@@ -204,7 +250,6 @@ static int reconsume_record(struct mqdev_topic *topic,
 	}
 	req->deliveries = l.count;
 	kvfree(rec);
-	kfree(origin);
 	return err;
 }
 
@@ -238,10 +283,12 @@ static int reconsume_topics(struct mqdev_topic *topic,
  *	 due time go back
  *
  * Return: 0; -EBADFD for a handle that is no member; -EINVAL for a bad
- * request, or a DLQ that is the handle's topic; -EOPNOTSUPP for a single
+ * request, or a DLQ that is the handle's topic or the first topic of
+ * this group's retry; -EOPNOTSUPP for a single
  * writer's topic (the handle's or one named); -ENOENT, -EACCES for a topic
  * named that is missing or the caller may not produce to; -EIDRM for a
- * deleted group; -ESTALE when the member does not own the partition in the
+ * deleted group, or a retry topic or DLQ deleted since it was looked up;
+ * -EAGAIN for a topic being restored; -ESTALE when the member does not own the partition in the
  * generation; -ERANGE for an offset committed or past the high watermark;
  * -ENODATA for a record the ring no longer has, or of a transaction open
  * or aborted; -EBADMSG for a retry whose kernel headers do not hold, or a
@@ -254,7 +301,8 @@ long mqdev_group_reconsume(struct mqdev_ioc *ioc, struct mqdev_reconsume *req)
 {
 	struct mqdev_handle *h = ioc->h;
 	struct mqdev_topic *topic = ioc->topic;
-	struct mqdev_member *m = h->member;
+	/* Pairs with smp_store_release() in group.c's join. */
+	struct mqdev_member *m = smp_load_acquire(&h->member);
 	struct mqdev_topic *retry, *dlq;
 	struct reconsume_rec r;
 	int err;

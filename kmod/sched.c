@@ -258,7 +258,13 @@ static int sched_deliver(struct mqdev_topic *topic, struct mqdev_append *ap,
 	}
 	err = mqdev_append(ap, &topic->parts[m->partition], &msg,
 			   m->key_len ? m->data : NULL);
-	if (err == -EAGAIN && ++m->tries < MQDEV_SCHED_RETRIES)
+	/*
+	 * A kernel retry (reconsume.c) whose member was told RETRIED and
+	 * committed past the record is kept until there is room: it stays
+	 * charged to its user, within the user's limits of scheduled bytes.
+	 */
+	if (err == -EAGAIN && ((m->flags & MQDEV_RECORD_RETRY) ||
+			       ++m->tries < MQDEV_SCHED_RETRIES))
 		return -EAGAIN;
 	if (err && err != -EIDRM)
 		atomic64_inc(&topic->sched.dropped);

@@ -1398,6 +1398,31 @@ static int consumer_group_tick(struct mqdev_consumer *c)
 	return 0;
 }
 
+/*
+ * Is @rec one @c handed out: in its partition's mapped ring, its copy
+ * buffer, or the run it reads from disk?  A record of another consumer
+ * would name an offset of a different record here.
+ */
+bool mqdev_consumer_holds(const struct mqdev_consumer *c,
+			  const struct mqdev_record *rec)
+{
+	uintptr_t r = (uintptr_t)rec, b;
+	const struct consumer_part *cp;
+
+	if (rec->partition >= c->attach.partitions)
+		return false;
+	cp = &c->parts[rec->partition];
+	b = (uintptr_t)cp->map;
+	if (cp->map && r >= b && r - b < c->attach.off.ring_size)
+		return true;
+	b = (uintptr_t)c->buf;
+	if (c->buf && r >= b && r - b < c->buf_size)
+		return true;
+	/* From disk: only the run held, of its partition. */
+	return c->held_hist && rec->partition == c->held_part &&
+	       rec->offset < c->held_next;
+}
+
 MQDEV_EXPORT uint32_t mqdev_consumer_generation(const struct mqdev_consumer *c)
 {
 	return c->generation;

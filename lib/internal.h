@@ -153,6 +153,9 @@ void mqdev_session_unbind(struct mqdev_session *s, struct mqdev_producer *p);
  */
 uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
 				    struct mqdev_group_commit *commits);
+/* @rec is one @c handed out (its ring, its buffer or its disk run). */
+bool mqdev_consumer_holds(const struct mqdev_consumer *c,
+			  const struct mqdev_record *rec);
 /* They were committed (by a transaction). */
 void mqdev_consumer_committed(struct mqdev_consumer *c,
 			      const struct mqdev_group_commit *commits,

@@ -782,8 +782,13 @@ bool mqdev_consumer_owns(const struct mqdev_consumer *consumer,
  * or, once it has been delivered @max_deliveries times (or with @dead_now),
  * writes its dead letter to @dlq_topic.  The member then commits past it and
  * goes on; the retry comes back to whoever consumes @retry_topic in the same
- * group (mqctl consume --retry-topic does).  The caller must be allowed to
- * produce to both topics.
+ * group (mqctl consume --retry-topic does; a consumer reads one topic, so
+ * the caller opens a second one for @retry_topic).  The caller must be
+ * allowed to produce to both topics.  A retry is kept in memory, charged
+ * to the caller, until its topic has room: lost on module unload or
+ * reboot unless @retry_topic is durable (mqdev-persistd keeps it), and
+ * on deletion of @retry_topic (Documentation/mqdev.rst, "Retries of
+ * consumer groups").
  */
 struct mqdev_reconsume_opts {
 	size_t		sz;		/* sizeof(struct mqdev_reconsume_opts) */
@@ -803,7 +808,9 @@ struct mqdev_reconsume_opts {
 
 /*
  * Returns what became of it, MQDEV_RECONSUME_RETRIED, _DEAD_LETTERED or
- * _DROPPED, or -errno (-ESTALE: the partition was taken away).
+ * _DROPPED, or -errno (-ESTALE: the partition was taken away; -EINVAL: @rec
+ * is not a record @consumer handed out; -EBADMSG: @rec's header block is
+ * malformed).
  */
 int mqdev_consumer_reconsume_later(struct mqdev_consumer *consumer,
 				   const struct mqdev_record *rec,

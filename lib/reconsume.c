@@ -50,7 +50,8 @@ mqdev_consumer_reconsume_later(struct mqdev_consumer *c,
 	struct mqdev_reconsume req = { 0 };
 	int err;
 
-	if (!OPTS_VALID(opts, mqdev_reconsume_opts) || !rec)
+	if (!OPTS_VALID(opts, mqdev_reconsume_opts) || !rec || !c ||
+	    !mqdev_consumer_holds(c, rec))
 		return -EINVAL;
 	err = reconsume_req(&req, rec, opts);
 	if (err)

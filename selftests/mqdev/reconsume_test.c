@@ -340,21 +340,27 @@ TEST_F(rc, forged_count_ignored)
 	mqdev_consumer_free(b.c);
 }
 
-/* A raw member of group "g" of @topic: its handle, the generation. */
-static int raw_member(const char *topic, uint32_t *gen)
+/* A raw member of group @group of @topic: its handle, the generation. */
+static int raw_member_of(const char *topic, const char *group, uint32_t *gen)
 {
 	struct mqdev_group_join join = { .reset = MQDEV_SEEK_EARLIEST };
 	int fd = attach(topic, MQDEV_ATTACH_CONSUME, NULL);
 
 	if (fd < 0)
 		return fd;
-	strcpy(join.group, "g");
+	strcpy(join.group, group);
 	if (xioctl(fd, MQDEV_IOC_GROUP_JOIN, &join)) {
 		close(fd);
 		return -1;
 	}
 	*gen = join.generation;
 	return fd;
+}
+
+/* A raw member of group "g" of @topic. */
+static int raw_member(const char *topic, uint32_t *gen)
+{
+	return raw_member_of(topic, "g", gen);
 }
 
 static void req_init(struct mqdev_reconsume *req, const char *retry,
@@ -375,7 +381,7 @@ TEST_F(rc, bad_input_nothing_changed)
 	struct mqdev_group_commit commit = { 0 };
 	struct seen d;
 	uint32_t gen, gen_b;
-	uint64_t off;
+	uint64_t off, now;
 	int a, b, plain;
 
 	ASSERT_EQ(0, produce_poison(self->prod, false, &off));
@@ -433,6 +439,17 @@ TEST_F(rc, bad_input_nothing_changed)
 	req_init(&req, self->retry, self->dlq, gen_b, 1);
 	memset(req.error, 'e', sizeof(req.error));
 	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	/* bytes past the error's NUL; two back-offs; one with _DEAD */
+	req_init(&req, self->retry, self->dlq, gen_b, 1);
+	req.error[5] = 'e';
+	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	req_init(&req, self->retry, self->dlq, gen_b, 1);
+	req.nr_backoff = 1;
+	req.backoff_ms[0] = 100;
+	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	req_init(&req, self->retry, self->dlq, gen_b, 1);
+	req.flags = MQDEV_RECONSUME_DEAD;
+	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
 	/* no retry topic, a missing one, the DLQ the record's own topic */
 	req_init(&req, "", self->dlq, gen_b, 1);
 	EXPECT_EQ(-EINVAL, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
@@ -446,10 +463,14 @@ TEST_F(rc, bad_input_nothing_changed)
 
 	/* and the good one is taken, its results back */
 	req_init(&req, self->retry, self->dlq, gen_b, 1);
+	/* RocketMQ's schedule: the first retry after 10 s */
+	req.delay_ms = 0;
+	now = real_ns();
 	ASSERT_EQ(0, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
 	EXPECT_EQ(MQDEV_RECONSUME_RETRIED, req.result);
 	EXPECT_EQ(2, req.deliveries);
-	EXPECT_NE(0, req.due);
+	EXPECT_LE(now + 10000000000ULL, req.due);
+	EXPECT_GE(real_ns() + 10000000000ULL, req.due);
 	close(plain);
 	close(a);
 	close(b);
@@ -550,6 +571,202 @@ TEST_F(rc, retry_topic_needs_produce_permission)
 	close(prod);
 	mqdev_topic_delete(self->fd, open_src);
 	mqdev_topic_delete(self->fd, ro_retry);
+}
+
+/* Hand back @offset of @fd's partition 0 until the record is there. */
+static int reconsume_when_there(int fd, struct mqdev_reconsume *req, int ms)
+{
+	uint64_t end = real_ns() + ms * 1000000ULL;
+	struct mqdev_reconsume r;
+	int err;
+
+	do {
+		r = *req;
+		err = xioctl(fd, MQDEV_IOC_GROUP_RECONSUME, &r);
+		if (err != -ERANGE)
+			break;
+		usleep(20000);
+	} while (real_ns() < end);
+	*req = r;
+	return err;
+}
+
+/*
+ * The delivery count is a group's: the retry topic read by the same group
+ * goes on counting, by another group starts again at one.  A retry's
+ * first topic is refused as its DLQ (a dead letter there would be read
+ * again, for ever).
+ */
+TEST_F(rc, count_is_the_groups)
+{
+	struct mqdev_reconsume req;
+	uint32_t gen, gen_g, gen_h;
+	uint64_t off;
+	int a, g, h;
+
+	ASSERT_EQ(0, produce_poison(self->prod, false, &off));
+	a = raw_member(self->src, &gen);
+	ASSERT_LE(0, a);
+	req_init(&req, self->retry, "", gen, off);
+	ASSERT_EQ(0, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	EXPECT_EQ(2, req.deliveries);
+
+	g = raw_member_of(self->retry, "g", &gen_g);
+	h = raw_member_of(self->retry, "h", &gen_h);
+	ASSERT_LE(0, g);
+	ASSERT_LE(0, h);
+	/* group "g": its third delivery, but not into its first topic */
+	req_init(&req, self->dlq, self->src, gen_g, 0);
+	EXPECT_EQ(-EINVAL, reconsume_when_there(g, &req, SLACK_MS));
+	req_init(&req, self->dlq, "", gen_g, 0);
+	ASSERT_EQ(0, reconsume_when_there(g, &req, SLACK_MS));
+	EXPECT_EQ(3, req.deliveries);
+	/* group "h": a record it is given for the first time */
+	req_init(&req, self->dlq, self->src, gen_h, 0);
+	ASSERT_EQ(0, reconsume_when_there(h, &req, SLACK_MS));
+	EXPECT_EQ(MQDEV_RECONSUME_RETRIED, req.result);
+	EXPECT_EQ(2, req.deliveries);
+	close(a);
+	close(g);
+	close(h);
+}
+
+/* Another consumer's record, handed to the lib. */
+struct other {
+	struct mqdev_consumer *c;
+	const struct mqdev_reconsume_opts *opts;
+	int result, copy_result, n;
+};
+
+static int on_record_other(void *ctx, const struct mqdev_record *rec)
+{
+	struct other *o = ctx;
+	char copy[256];
+
+	o->n++;
+	o->result = mqdev_consumer_reconsume_later(o->c, rec, o->opts);
+	if (rec->len <= sizeof(copy)) {
+		memcpy(copy, rec, rec->len);
+		o->copy_result = mqdev_consumer_reconsume_later(o->c,
+				(const struct mqdev_record *)copy, o->opts);
+	}
+	return 0;
+}
+
+/*
+ * libmqdev refuses a record that another consumer handed out (here one of
+ * the retry topic's member, owning partition 0 of its own topic with
+ * offset 0 uncommitted), or a copy, rather than retry a different record.
+ */
+TEST_F(rc, lib_refuses_anothers_record)
+{
+	LIBMQDEV_OPTS(mqdev_reconsume_opts, opts, .retry_topic = self->dlq,
+		      .delay_ms = 1);
+	struct other o = { .opts = &opts };
+	struct mqdev_consumer *a;
+	uint64_t off, end = real_ns() + 2000000000ULL;
+	int rp;
+
+	ASSERT_EQ(0, produce_poison(self->prod, false, &off));
+	rp = attach(self->retry, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, rp);
+	ASSERT_EQ(0, produce_poison(rp, false, &off));
+	a = member(self->src);
+	o.c = member(self->retry);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, o.c);
+	while (!o.n && real_ns() < end)
+		ASSERT_LE(0, mqdev_consumer_poll(a, 50, 1, on_record_other,
+						 &o));
+	ASSERT_EQ(1, o.n);
+	EXPECT_EQ(-EINVAL, o.result);
+	EXPECT_EQ(-EINVAL, o.copy_result);
+	EXPECT_EQ(0, scheduled(self->dlq));
+	mqdev_consumer_free(a);
+	mqdev_consumer_free(o.c);
+	close(rp);
+}
+
+/* A 4096-byte retry topic held full by @holder; its producer, or -1. */
+static int full_retry_topic(char *name, struct mqdev_consumer **holder)
+{
+	char fill[512] = { 0 };
+	int p, err;
+
+	strcpy(name, topic_name("rcfull"));
+	p = mqdev_open();
+	err = p < 0 ? -1 : create_topic(p, name, 1, 4096, 0);
+	close(p);
+	if (err || mqdev_consumer_new(name, NULL, holder) ||
+	    mqdev_consumer_seek(*holder, 0, MQDEV_SEEK_EARLIEST, 0,
+				MQDEV_SEEK_HOLD, NULL))
+		return -1;
+	p = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	if (p < 0 || fcntl(p, F_SETFL, O_NONBLOCK))
+		return -1;
+	while (produce_one(p, 0, NULL, 0, fill, sizeof(fill), NULL) >= 0)
+		;
+	return p;
+}
+
+static int on_nothing(void *ctx, const struct mqdev_record *rec)
+{
+	return 0;
+}
+
+static int sched_stats(const char *topic, struct mqdev_sched_list *req)
+{
+	int fd = attach(topic, MQDEV_ATTACH_CONSUME, NULL);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	memset(req, 0, sizeof(*req));
+	err = xioctl(fd, MQDEV_IOC_SCHED_LIST, req);
+	close(fd);
+	return err;
+}
+
+/*
+ * A retry answered RETRIED is not lost to a full retry topic: past the
+ * minute after which a scheduled message is dropped it is still kept,
+ * and it is appended once there is room.
+ */
+TEST_F_TIMEOUT(rc, retry_kept_while_topic_full, 180)
+{
+	struct mqdev_consumer *holder;
+	struct mqdev_sched_list sl;
+	struct mqdev_reconsume req;
+	char full[MQDEV_NAME_MAX + 1];
+	uint64_t off, end;
+	uint32_t gen;
+	int a, p;
+
+	p = full_retry_topic(full, &holder);
+	ASSERT_LE(0, p);
+	ASSERT_EQ(0, produce_poison(self->prod, false, &off));
+	a = raw_member(self->src, &gen);
+	ASSERT_LE(0, a);
+	req_init(&req, full, "", gen, off);
+	ASSERT_EQ(0, xioctl(a, MQDEV_IOC_GROUP_RECONSUME, &req));
+	ASSERT_EQ(MQDEV_RECONSUME_RETRIED, req.result);
+	/* MQDEV_SCHED_RETRIES tries a second apart, and some */
+	sleep(70);
+	ASSERT_EQ(0, sched_stats(full, &sl));
+	EXPECT_EQ(1, sl.scheduled);
+	EXPECT_EQ(0, sl.dropped);
+	/* room: the holder reads on, the retry is appended */
+	end = real_ns() + SLACK_MS * 1000000ULL;
+	while (real_ns() < end && scheduled(full) > 0)
+		ASSERT_LE(0, mqdev_consumer_poll(holder, 50, 64, on_nothing,
+						 NULL));
+	EXPECT_EQ(0, scheduled(full));
+	EXPECT_EQ(0, sched_stats(full, &sl));
+	EXPECT_EQ(0, sl.dropped);
+	mqdev_consumer_free(holder);
+	close(a);
+	close(p);
+	mqdev_topic_delete(self->fd, full);
 }
 
 /* The struct grows by the size in the command, as the others. */

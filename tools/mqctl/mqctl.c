@@ -1674,6 +1674,14 @@ static void consume_reconsume(struct mqdev_consumer *c,
 	    err == -EINVAL)
 		die("reconsume later: --retry-topic '%s' or --dlq '%s': %s",
 		    o->retry_topic, o->dlq ? o->dlq : "", strerror(-err));
+	/* A poison record: said, and committed past as any other. */
+	if (err == -EBADMSG) {
+		fprintf(stderr, "mqctl: partition %u offset %" PRIu64
+			": malformed header block: neither retried nor "
+			"dead-lettered\n", rec->partition,
+			(uint64_t)rec->offset);
+		return;
+	}
 	/* Taken away meanwhile: its new owner has it. */
 	if (err < 0 && err != -ESTALE)
 		check(err, "reconsume later in group", o->group);
@@ -1816,6 +1824,10 @@ static int cmd_consume(int argc, char **argv)
 	    (o.reconsume_if && !o.retry_topic))
 		die("--retry-topic: only with --group; --reconsume-if: only "
 		    "with --retry-topic");
+	/* RocketMQ always has a %DLQ%: without one the last is dropped. */
+	if (o.retry_topic && !o.dlq)
+		fprintf(stderr, "mqctl: --retry-topic without --dlq: a record "
+			"past --max-deliveries is dropped\n");
 	if (o.dlq_flags && (!o.dlq || !o.share_group))
 		die("--dlq-expired: only with --dlq TOPIC, of a --share-group");
 	if (o.share_group)

@@ -915,7 +915,8 @@ struct mqdev_share_join {
  * schedules the copy into @retry_topic, due after the back-off for its
  * delivery count, with MQDEV_RECORD_RETRY and the mqdev.dlq.* headers of
  * where it came from.  A record that came from a retry topic counts on from
- * its kernel-set count.  A record delivered @max_deliveries times already,
+ * its kernel-set count when that retry was this group's (mqdev.dlq.group);
+ * another group's starts again at 1.  A record delivered @max_deliveries times already,
  * or one handed back with MQDEV_RECONSUME_DEAD, goes to @dlq instead, as a
  * share group's dead letter (MQDEV_RECORD_DEAD_LETTER), with @error in an
  * mqdev.dlq.error header.  The member then commits past it and goes on.
@@ -923,8 +924,11 @@ struct mqdev_share_join {
  * The settings are the caller's, each call, as RocketMQ's consumer sends
  * its max reconsume times with each message it sends back: the caller must
  * be allowed to produce to both topics (checked like an exchange binding),
- * the DLQ may not be the handle's own topic.  The back-off is @delay_ms if
- * not 0, else @backoff_ms[deliveries - 1] (the last level past the end), else
+ * the DLQ may not be the handle's own topic nor a retry's first topic.
+ * The back-off is @delay_ms or @backoff_ms (not both: EINVAL, and neither
+ * with MQDEV_RECONSUME_DEAD), @error's bytes after its NUL zero.  It is
+ * @delay_ms if not 0, else @backoff_ms[deliveries - 1] (the last level
+ * past the end), else
  * RocketMQ's retry schedule from 10 s: 10 s 30 s 1 m 2 m ... 10 m 20 m 30 m
  * 1 h 2 h.  The scheduled copy is charged to the caller as a
  * MQDEV_IOC_SCHEDULE is.  The struct grows by size in the command.
@@ -939,6 +943,9 @@ struct mqdev_share_join {
 #define MQDEV_RECONSUME_DEAD_LETTERED 2	/* written to the DLQ */
 #define MQDEV_RECONSUME_DROPPED	3	/* past the max, no DLQ named */
 
+/* A back-off schedule's levels: room for RocketMQ's 18 delay levels. */
+#define MQDEV_SHARE_BACKOFF_LEVELS	18
+
 struct mqdev_reconsume {
 	__u32	partition;
 	__u32	generation;	/* the member owns @partition in it */
@@ -949,7 +956,7 @@ struct mqdev_reconsume {
 	char	dlq[MQDEV_NAME_SIZE];	/* "": past the max, dropped */
 	__u32	delay_ms;	/* 0: the schedule's; <= _SHARE_MAX_BACKOFF_MS */
 	__u32	nr_backoff;	/* as struct mqdev_share_dlq's */
-	__u32	backoff_ms[18];	/* MQDEV_SHARE_BACKOFF_LEVELS */
+	__u32	backoff_ms[MQDEV_SHARE_BACKOFF_LEVELS];
 	char	error[MQDEV_RECONSUME_ERROR_SIZE]; /* "", or why */
 	__u32	deliveries;	/* out: the copy's delivery count */
 	__u32	result;		/* out: MQDEV_RECONSUME_RETRIED ... */
@@ -974,7 +981,6 @@ struct mqdev_reconsume {
  * has zeroes added).  Documentation/mqdev.rst, "Dead-letter topics", has
  * what a dead letter carries.
  */
-#define MQDEV_SHARE_BACKOFF_LEVELS	18
 
 /*
  * struct mqdev_share_dlq.flags: MQDEV_SHARE_DLQ_EXPIRED, with a @topic only
