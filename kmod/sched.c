@@ -50,6 +50,9 @@ MQDEV_LIMIT_SHARED(max_scheduled_bytes, 256UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
 MQDEV_LIMIT(sched_hold_ms, 10000, 0, 600000,
 	    "How long a replica's hold on a topic's scheduled messages outlives its handle, ms");
 
+/* Messages a snapshot copies before it lets go of the xa_lock a while. */
+#define SCHED_SNAP_BATCH	64
+
 /* Messages the work appends before it lets others have the CPU. */
 #define SCHED_RUN_MAX		64
 
@@ -899,6 +902,8 @@ static u32 sched_snap_gather(struct mqdev_sched *s, struct mqdev_replica *r,
 	req->need = 0;
 	req->count = 0;
 	xa_lock(&s->ids);
+	/* First: a SCHEDULE the walk may miss is refused while held. */
+	*released = sched_hold_set(s, r, req);
 	xa_for_each_start(&s->ids, id, m, req->start) {
 		space = MQDEV_SCHED_ENTRY_SPACE(m->key_len, m->value_len);
 		if (space > room - used) {
@@ -909,9 +914,17 @@ static u32 sched_snap_gather(struct mqdev_sched *s, struct mqdev_replica *r,
 		}
 		sched_entry_fill(m, (void *)(buf + used), space);
 		used += space;
-		req->count++;
+		if (++req->count % SCHED_SNAP_BATCH)
+			continue;
+		/*
+		 * Let others' SCHEDULE and LIST in, and go on after @id.
+		 * Nothing gathered goes away meanwhile (cancels and the work
+		 * wait for run_lock), and what is added is after the serial.
+		 */
+		xa_unlock(&s->ids);
+		cond_resched();
+		xa_lock(&s->ids);
 	}
-	*released = sched_hold_set(s, r, req);
 	xa_unlock(&s->ids);
 	return used;
 }
@@ -934,8 +947,8 @@ static int sched_snap_check(struct mqdev_ioc *ioc,
  * @ioc: the ioctl, on a replica handle
  * @req: the request; what was found goes back in it
  *
- * Gathered into a kernel buffer under the topic's xa_lock, copied out
- * after it.  Under run_lock throughout, so that the partitions' ends said
+ * Gathered into a kernel buffer under the topic's xa_lock, let go of
+ * every SCHED_SNAP_BATCH messages, copied out after it.  Under run_lock throughout, so that the partitions' ends said
  * are those at the gathering.
  *
  * Return: 0; -EBADF on a handle that is no replica; -EINVAL for unknown

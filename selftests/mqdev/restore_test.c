@@ -800,6 +800,38 @@ TEST_F(restore, a_kernel_retry_comes_back_with_its_flag)
 	close(r);
 }
 
+/*
+ * A snapshot of more messages than it copies under one hold of the lock
+ * (64) has each once, in the order of their ids.
+ */
+TEST_F(restore, a_long_snapshot_has_each_once)
+{
+	static char buf[300 * MQDEV_SCHED_ENTRY_SPACE(0, 8)];
+	const struct mqdev_sched_info *e;
+	struct mqdev_sched_snapshot s;
+	struct mqdev_sched_restore req;
+	uint64_t due = now_ns() + 60000000000ULL;
+	int r, i;
+
+	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &self->req));
+	r = replica_of(self->name);
+	ASSERT_LE(0, r);
+	for (i = 1; i <= 300; i++) {
+		sched_req(&req, i, due + 300 - i, i % 2, "8 bytes!");
+		ASSERT_EQ(0, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	}
+	ASSERT_EQ(0, snapshot(r, buf, sizeof(buf), 0, NULL, 0, &s));
+	ASSERT_EQ(300, s.count);
+	EXPECT_EQ(0, s.next);
+	EXPECT_EQ(sizeof(buf), s.size);
+	for (i = 0; i < 300; i++) {
+		e = (const void *)(buf + i * MQDEV_SCHED_ENTRY_SPACE(0, 8));
+		EXPECT_EQ(i + 1, e->id);
+		EXPECT_EQ(due + 299 - i, e->due);
+	}
+	close(r);
+}
+
 /* ---- a durable topic's schedule waits for the replica, as a commit does -- */
 
 struct sched_args {
