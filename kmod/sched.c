@@ -948,8 +948,9 @@ static int sched_snap_check(struct mqdev_ioc *ioc,
  * @req: the request; what was found goes back in it
  *
  * Gathered into a kernel buffer under the topic's xa_lock, let go of
- * every SCHED_SNAP_BATCH messages, copied out after it.  Under run_lock throughout, so that the partitions' ends said
- * are those at the gathering.
+ * every SCHED_SNAP_BATCH messages, copied out after it.  Under run_lock
+ * throughout, so that the partitions' ends said are those at the
+ * gathering.
  *
  * Return: 0; -EBADF on a handle that is no replica; -EINVAL for unknown
  * flags, reserved fields set or a bad @ends_count; -EMSGSIZE for a @size
