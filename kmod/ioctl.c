@@ -52,6 +52,8 @@ enum ioc_needs {
 };
 
 #define BACK		BIT(0)	/* the struct goes back when it returns 0 */
+/* and when a signal cut short a wait after it was done (made, not safe) */
+#define BACK_INTR	BIT(1)
 
 static int ioc_handle(struct mqdev_ioc *ioc, enum ioc_needs needs)
 {
@@ -98,8 +100,8 @@ static __always_inline long ioc_leave(struct mqdev_ioc *ioc, long ret,
 				      const void *req, size_t ksize,
 				      unsigned int flags)
 {
-	if (!ret && (flags & BACK))
-		ret = mqdev_ioc_copy_out(ioc, req, ksize);
+	if ((!ret && (flags & BACK)) || (ret == -EINTR && (flags & BACK_INTR)))
+		ret = mqdev_ioc_copy_out(ioc, req, ksize) ?: ret;
 	return ret;
 }
 
@@ -335,7 +337,7 @@ IOC(EXCHANGE_UNBIND, struct mqdev_exchange_bind, MQDEV_BIND_SIZE_VER0, ANY, 0, i
 IOC(EXCHANGE_ATTACH, struct mqdev_exchange_attach, 0, ANY, 0, ioc_exchange_attach)
 IOC(EXCHANGE_PRODUCE, struct mqdev_exchange_produce, 0, ANY, 0, mqdev_exchange_produce)
 IOC(EXCHANGE_PROGRAM, struct mqdev_exchange_program, 0, ANY, 0, ioc_exchange_program)
-IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK, mqdev_schedule)
+IOC(SCHEDULE, struct mqdev_schedule, 0, PRODUCE, BACK | BACK_INTR, mqdev_schedule)
 IOC(SCHED_CANCEL, struct mqdev_sched_cancel, 0, PRODUCE, 0, mqdev_sched_cancel)
 IOC(SCHED_LIST, struct mqdev_sched_list, 0, CONSUME, BACK, mqdev_sched_list)
 IOC(SCHED_SNAPSHOT, struct mqdev_sched_snapshot, 0, CONSUME, BACK, mqdev_sched_snapshot)

@@ -113,7 +113,8 @@ struct mqdev_sched {
 	struct timerqueue_head	queue;	/* by due time: under the lock */
 	u32			next_id;
 	bool			dead;	/* the topic was deleted: under the lock */
-	bool			held;	/* its replica stopped: under the lock */
+	u32			nr_held; /* replicas holding: under the lock */
+	u64			orphan_until; /* real ns: under the lock */
 	u64			changed; /* groups serial then: groups_lock */
 	u64			nr;	/* scheduled now: under the lock */
 	struct mutex		run_lock;	/* a message being appended */
@@ -211,6 +212,7 @@ struct mqdev_replica {
 	/* the groups' serial it kept; since when it is behind (0: not) */
 	u64			groups_safe;	/* under topic->replicas_lock */
 	unsigned long		groups_behind;	/* under topic->replicas_lock */
+	bool			sched_hold;	/* under topic->sched.ids' lock */
 	u32			nr_parts;
 	struct mqdev_replica_part parts[] __counted_by(nr_parts);
 };
@@ -529,7 +531,8 @@ long mqdev_sched_restore_ioc(struct mqdev_ioc *ioc,
 			     struct mqdev_sched_restore *req);
 int mqdev_sched_restore(struct mqdev_topic *topic,
 			const struct mqdev_sched_restore *req, kuid_t uid);
-void mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl);
+int mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl);
+void mqdev_sched_unhold(struct mqdev_topic *topic, struct mqdev_replica *r);
 void mqdev_sched_open(struct mqdev_topic *topic);
 bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req);

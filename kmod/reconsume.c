@@ -288,14 +288,15 @@ static int reconsume_topics(struct mqdev_topic *topic,
  * writer's topic (the handle's or one named); -ENOENT, -EACCES for a topic
  * named that is missing or the caller may not produce to; -EIDRM for a
  * deleted group, or a retry topic or DLQ deleted since it was looked up;
- * -EAGAIN for a topic being restored; -ESTALE when the member does not own the partition in the
- * generation; -ERANGE for an offset committed or past the high watermark;
- * -ENODATA for a record the ring no longer has, or of a transaction open
- * or aborted; -EBADMSG for a retry whose kernel headers do not hold, or a
- * retry (not a dead letter) of a record with a bad header block; -EMSGSIZE for a copy larger than the retry
- * topic's or DLQ's max_record; -EAGAIN for a full DLQ; -EDQUOT, -ENOSPC
- * past the limits of scheduled messages; -ENOMEM.  On an error nothing was
- * written or scheduled.
+ * -EAGAIN for a topic being restored; -ESTALE when the member does not
+ * own the partition in the generation; -ERANGE for an offset committed or
+ * past the high watermark; -ENODATA for a record the ring no longer has,
+ * or of a transaction open or aborted; -EBADMSG for a retry whose kernel
+ * headers do not hold, or a retry (not a dead letter) of a record with a
+ * bad header block; -EMSGSIZE for a copy larger than the retry topic's or
+ * DLQ's max_record; -EAGAIN for a full DLQ; -EDQUOT, -ENOSPC past the
+ * limits of scheduled messages; -ENOMEM.  On an error nothing was written
+ * or scheduled.
  */
 long mqdev_group_reconsume(struct mqdev_ioc *ioc, struct mqdev_reconsume *req)
 {

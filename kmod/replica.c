@@ -251,6 +251,8 @@ void mqdev_replica_detach(struct mqdev_handle *h, struct mqdev_topic *topic)
 	list_del(&r->node);
 	topic->nr_replicas--;
 	spin_unlock(&topic->replicas_lock);
+	/* Its hold on the scheduled messages ends, after sched_hold_ms. */
+	mqdev_sched_unhold(topic, r);
 	h->replica = NULL;
 	kvfree(r);
 }

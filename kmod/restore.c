@@ -77,6 +77,7 @@ static int restore_parts_check(const struct mqdev_part_restore *parts, u32 n)
 static int restore_ttl(struct net *net, const struct mqdev_topic_restore *req)
 {
 	struct mqdev_topic *topic;
+	int err;
 
 	if (!req->ttl_ns)
 		return 0;
@@ -84,9 +85,10 @@ static int restore_ttl(struct net *net, const struct mqdev_topic_restore *req)
 				MQDEV_ACT_REPLICATE);
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
-	mqdev_topic_ttl_set(topic, req->ttl_ns);
+	/* Being restored, it has no replica that could hold it yet. */
+	err = mqdev_topic_ttl_set(topic, req->ttl_ns);
 	mqdev_topic_put(topic);
-	return 0;
+	return err;
 }
 
 /**

@@ -23,8 +23,9 @@
  * partitions' ends are read: one appended after it is past them.
  *
  *   lock                      guards
- *   sched.ids' xa_lock        the queue, the ids, dead, held, nr, the
- *                             timer's arming
+ *   sched.ids' xa_lock        the queue, the ids, dead, nr_held,
+ *                             orphan_until, each replica's sched_hold,
+ *                             nr, a TTL being set, the timer's arming
  *   sched.run_lock (mutex)    a message the work is appending: a cancel
  *                             waits for it, the work never frees under it
  *
@@ -45,6 +46,12 @@ MQDEV_LIMIT_SHARED(max_scheduled, 1UL << 20, 0, 1UL << 26,
 		   "Most delayed messages every user together may have scheduled");
 MQDEV_LIMIT_SHARED(max_scheduled_bytes, 256UL << 20, 0, MQDEV_MAX_TOTAL_BYTES,
 		   "Most bytes of delayed messages every user together may have scheduled");
+
+MQDEV_LIMIT(sched_hold_ms, 10000, 0, 600000,
+	    "How long a replica's hold on a topic's scheduled messages outlives its handle, ms");
+
+/* Messages a snapshot copies before it lets go of the xa_lock a while. */
+#define SCHED_SNAP_BATCH	64
 
 /* Messages the work appends before it lets others have the CPU. */
 #define SCHED_RUN_MAX		64
@@ -173,8 +180,32 @@ static void sched_arm(struct mqdev_sched *s, u64 due)
 }
 
 /*
- * The earliest message if it is due, else NULL with the timer armed for it.
- * The caller holds run_lock: the message stays until it unlinks it.
+ * Are @s's messages held at @now?  A replica that stops holds them
+ * (MQDEV_SCHED_SNAPSHOT_HOLD) so that none is appended after its last
+ * snapshot; once its handle is closed the hold lasts until orphan_until
+ * (sched_hold_ms later), then ends with a line in the log.  The xa_lock
+ * is held.
+ */
+static bool sched_held(struct mqdev_sched *s, u64 now)
+{
+	struct mqdev_topic *topic = container_of(s, struct mqdev_topic, sched);
+
+	if (s->nr_held)
+		return true;
+	if (!s->orphan_until)
+		return false;
+	if (now < s->orphan_until)
+		return true;
+	s->orphan_until = 0;
+	pr_info_ratelimited("mqdev: %s: the hold of a replica that left is over: scheduled messages are appended again\n",
+			    topic->name);
+	return false;
+}
+
+/*
+ * The earliest message if it is due, else NULL with the timer armed for it
+ * (or for the end of a hold whose replica left).  The caller holds
+ * run_lock: the message stays until it unlinks it.
  */
 static struct sched_msg *sched_peek_due(struct mqdev_sched *s, u64 *now)
 {
@@ -186,16 +217,23 @@ static struct sched_msg *sched_peek_due(struct mqdev_sched *s, u64 *now)
 	node = timerqueue_getnext(&s->queue);
 	*now = ktime_get_real_ns();
 	/*
-	 * Held (the replica that stopped has them), or the topic is being
-	 * restored: nothing is appended, until TOPIC_OPEN or the next
-	 * snapshot queue the work again.
+	 * Held, or the topic is being restored: nothing is appended, until
+	 * TOPIC_OPEN, the replica's next snapshot or the end of the hold
+	 * queue the work again.
 	 */
-	if (node && !s->dead && !s->held && !READ_ONCE(topic->restoring)) {
-		if (node->expires <= *now)
-			m = container_of(node, struct sched_msg, node);
-		else
-			sched_arm(s, node->expires);
+	if (!node || s->dead || READ_ONCE(topic->restoring))
+		goto out_unlock;
+	if (sched_held(s, *now)) {
+		/* Its replica left: the work looks again when the hold ends. */
+		if (!s->nr_held)
+			sched_arm(s, max_t(u64, node->expires,
+					   s->orphan_until));
+	} else if (node->expires <= *now) {
+		m = container_of(node, struct sched_msg, node);
+	} else {
+		sched_arm(s, node->expires);
 	}
+out_unlock:
 	xa_unlock(&s->ids);
 	return m;
 }
@@ -428,6 +466,11 @@ static int sched_insert(struct mqdev_sched *s, struct sched_msg *m, u64 due,
 		err = -EIDRM;
 		goto out_unlock;
 	}
+	/* A replica that stops has taken its last snapshot: see sched_held(). */
+	if (!m->id && sched_held(s, ktime_get_real_ns())) {
+		err = -EAGAIN;
+		goto out_unlock;
+	}
 	/* May let go of the lock to allocate: dead is looked at again. */
 	if (m->id) {
 		err = __xa_insert(&s->ids, m->id, m, GFP_KERNEL_ACCOUNT);
@@ -502,8 +545,9 @@ static int sched_wait_safe(struct mqdev_topic *topic, u32 partition)
  * MQDEV_SCHED_MAX_DELAY from now; -EMSGSIZE for a message larger than the
  * topic's max_record; -EDQUOT past the user's limits, -ENOSPC past the
  * module's; -EIDRM for a deleted topic; -EOPNOTSUPP for a single-writer
- * topic; -EFAULT; -ENOMEM; on a durable topic, scheduled but not yet known
- * safe, -EINTR for a signal (see mqdev_groups_wait_safe()).
+ * topic; -EAGAIN while a replica holds the topic; -EFAULT; -ENOMEM; on a
+ * durable topic, scheduled but not yet known safe, -EINTR for a signal
+ * (see mqdev_groups_wait_safe()): the struct goes back then too.
  */
 long mqdev_schedule(struct mqdev_ioc *ioc, struct mqdev_schedule *req)
 {
@@ -550,13 +594,12 @@ out_refused:
  * The copy is charged to the caller as a MQDEV_IOC_SCHEDULE's is.
  *
  * Return: 0; -EDQUOT or -ENOSPC past the limits, -EIDRM for a deleted
- * topic, -ENOMEM.
+ * topic, -EAGAIN while a replica holds it, -ENOMEM.
  */
 int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
 		       const void *key, u64 due, u32 *id)
 {
 	struct sched_msg *m = sched_msg_alloc(msg);
-
 	int err;
 
 	if (!m)
@@ -579,8 +622,9 @@ int mqdev_sched_kernel(struct mqdev_topic *topic, const struct mqdev_msg *msg,
  *
  * Return: 0; -EINVAL for flags or reserved set; -ENOENT for no such
  * message scheduled; -EPERM for a caller who neither scheduled it nor owns
- * the topic and has no CAP_SYS_ADMIN; on a durable topic, cancelled but
- * not yet known safe, -EINTR for a signal.
+ * the topic and has no CAP_SYS_ADMIN; -EAGAIN while a replica holds the
+ * topic; on a durable topic, cancelled but not yet known safe, -EINTR for
+ * a signal.
  */
 long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 {
@@ -600,7 +644,9 @@ long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
 	mutex_lock(&s->run_lock);
 	xa_lock(&s->ids);
 	m = xa_load(&s->ids, req->id);
-	if (!m)
+	if (sched_held(s, ktime_get_real_ns()))
+		err = -EAGAIN;
+	else if (!m)
 		err = -ENOENT;
 	else if (!owner && !uid_eq(m->uid, uid))
 		err = -EPERM;
@@ -620,15 +666,29 @@ long mqdev_sched_cancel(struct mqdev_ioc *ioc, struct mqdev_sched_cancel *req)
  * @topic: the topic
  * @ttl: ns, at most MQDEV_TTL_MAX; 0 for none
  *
- * Every partition's control page says it too, for mapped readers.
+ * Every partition's control page says it too, for mapped readers.  Under
+ * the xa_lock, so that two setters leave them agreeing, and so that none
+ * is set after a stopping replica's last snapshot.
+ *
+ * Return: 0, or -EAGAIN while a replica holds the topic (see sched_held()).
  */
-void mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
+int mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
 {
+	struct mqdev_sched *s = &topic->sched;
+	int err = 0;
 	u32 i;
 
+	xa_lock(&s->ids);
+	if (sched_held(s, ktime_get_real_ns())) {
+		err = -EAGAIN;
+		goto out_unlock;
+	}
 	WRITE_ONCE(topic->ttl_ns, ttl);
 	for (i = 0; i < topic->nr_parts; i++)
 		WRITE_ONCE(topic->parts[i].ctrl->ttl_ns, ttl);
+out_unlock:
+	xa_unlock(&s->ids);
+	return err;
 }
 
 /**
@@ -639,8 +699,8 @@ void mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl)
  * Return: 0; -EINVAL for unknown flags, reserved fields set or a bad name;
  * -ENOENT for no such topic; -EACCES without read permission (to read),
  * -EPERM for a caller who does not own it and has no CAP_SYS_ADMIN (to
- * set); on a durable topic, set but not yet known safe, -EINTR for a
- * signal.
+ * set); -EAGAIN (to set) while a replica holds the topic; on a durable
+ * topic, set but not yet known safe, -EINTR for a signal.
  */
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
 {
@@ -658,9 +718,10 @@ int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req)
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
 	if (req->flags & MQDEV_CONFIG_TTL) {
-		mqdev_topic_ttl_set(topic, req->ttl_ns);
+		err = mqdev_topic_ttl_set(topic, req->ttl_ns);
 		/* Its replica keeps it in TOPIC@config. */
-		err = sched_wait_safe(topic, 0);
+		if (!err)
+			err = sched_wait_safe(topic, 0);
 	}
 	req->ttl_ns = READ_ONCE(topic->ttl_ns);
 	mqdev_topic_put(topic);
@@ -741,6 +802,36 @@ long mqdev_sched_list(struct mqdev_ioc *ioc, struct mqdev_sched_list *req)
 /* ---- kept by a durable topic's replica ---------------------------------- */
 
 /**
+ * mqdev_sched_unhold() - a replica's handle is closed: its hold ends
+ * @topic: the topic
+ * @r: the replica, leaving
+ *
+ * Not at once: a daemon that stopped cleanly held the messages so that
+ * its file and its log agree until the module is loaded again, which
+ * follows shortly.  After sched_hold_ms they are appended again (a daemon
+ * that stopped for good, or crashed, must not stop them for ever).
+ */
+void mqdev_sched_unhold(struct mqdev_topic *topic, struct mqdev_replica *r)
+{
+	struct mqdev_sched *s = &topic->sched;
+	u64 grace = mqdev_limit(&sched_hold_ms) * NSEC_PER_MSEC;
+	bool last = false;
+
+	xa_lock(&s->ids);
+	if (r->sched_hold) {
+		r->sched_hold = false;
+		last = !--s->nr_held;
+		if (last)
+			s->orphan_until = max(s->orphan_until,
+					      ktime_get_real_ns() + grace);
+	}
+	xa_unlock(&s->ids);
+	/* It arms the timer for the end of the hold. */
+	if (last)
+		queue_work(system_unbound_wq, &s->work);
+}
+
+/**
  * mqdev_sched_open() - a restored topic is open: its messages may come due
  * @topic: the topic
  */
@@ -768,10 +859,37 @@ static void sched_entry_fill(const struct sched_msg *m,
 }
 
 /*
- * Messages from @req->start on into @buf, @room bytes, and the hold;
+ * Replica @r takes its hold, or lets go of it and of any hold left by a
+ * replica that left (it takes what they kept from here on).  A call with
+ * no room and no HOLD (a probe of the serials) changes nothing, nor does
+ * another replica's.  The xa_lock is held.  Return: true when that ended
+ * the last hold.
+ */
+static bool sched_hold_set(struct mqdev_sched *s, struct mqdev_replica *r,
+			   const struct mqdev_sched_snapshot *req)
+{
+	bool was = s->nr_held || s->orphan_until;
+
+	if (req->flags & MQDEV_SCHED_SNAPSHOT_HOLD) {
+		if (!r->sched_hold)
+			s->nr_held++;
+		r->sched_hold = true;
+		return false;
+	}
+	if (!req->size)
+		return false;
+	if (r->sched_hold)
+		s->nr_held--;
+	r->sched_hold = false;
+	s->orphan_until = 0;
+	return was && !s->nr_held;
+}
+
+/*
+ * Messages from @req->start on into @buf, @room bytes, and @r's hold;
  * run_lock is held.  Return: the bytes filled.
  */
-static u32 sched_snap_gather(struct mqdev_sched *s,
+static u32 sched_snap_gather(struct mqdev_sched *s, struct mqdev_replica *r,
 			     struct mqdev_sched_snapshot *req, u8 *buf,
 			     u32 room, bool *released)
 {
@@ -784,6 +902,8 @@ static u32 sched_snap_gather(struct mqdev_sched *s,
 	req->need = 0;
 	req->count = 0;
 	xa_lock(&s->ids);
+	/* First: a SCHEDULE the walk may miss is refused while held. */
+	*released = sched_hold_set(s, r, req);
 	xa_for_each_start(&s->ids, id, m, req->start) {
 		space = MQDEV_SCHED_ENTRY_SPACE(m->key_len, m->value_len);
 		if (space > room - used) {
@@ -794,10 +914,17 @@ static u32 sched_snap_gather(struct mqdev_sched *s,
 		}
 		sched_entry_fill(m, (void *)(buf + used), space);
 		used += space;
-		req->count++;
+		if (++req->count % SCHED_SNAP_BATCH)
+			continue;
+		/*
+		 * Let others' SCHEDULE and LIST in, and go on after @id.
+		 * Nothing gathered goes away meanwhile (cancels and the work
+		 * wait for run_lock), and what is added is after the serial.
+		 */
+		xa_unlock(&s->ids);
+		cond_resched();
+		xa_lock(&s->ids);
 	}
-	*released = s->held && !(req->flags & MQDEV_SCHED_SNAPSHOT_HOLD);
-	s->held = req->flags & MQDEV_SCHED_SNAPSHOT_HOLD;
 	xa_unlock(&s->ids);
 	return used;
 }
@@ -820,9 +947,10 @@ static int sched_snap_check(struct mqdev_ioc *ioc,
  * @ioc: the ioctl, on a replica handle
  * @req: the request; what was found goes back in it
  *
- * Gathered into a kernel buffer under the topic's xa_lock, copied out
- * after it.  Under run_lock throughout, so that the partitions' ends said
- * are those at the gathering.
+ * Gathered into a kernel buffer under the topic's xa_lock, let go of
+ * every SCHED_SNAP_BATCH messages, copied out after it.  Under run_lock
+ * throughout, so that the partitions' ends said are those at the
+ * gathering.
  *
  * Return: 0; -EBADF on a handle that is no replica; -EINVAL for unknown
  * flags, reserved fields set or a bad @ends_count; -EMSGSIZE for a @size
@@ -842,7 +970,8 @@ long mqdev_sched_snapshot(struct mqdev_ioc *ioc,
 	err = sched_snap_check(ioc, req);
 	if (err)
 		return err;
-	buf = req->size ? kvmalloc(req->size, GFP_KERNEL) : NULL;
+	buf = req->size ?
+	      kvmalloc(req->size, GFP_KERNEL_ACCOUNT | __GFP_NOWARN) : NULL;
 	if (req->ends)
 		ends = kvcalloc(topic->nr_parts, sizeof(*ends), GFP_KERNEL);
 	if ((req->size && !buf) || (req->ends && !ends)) {
@@ -855,7 +984,8 @@ long mqdev_sched_snapshot(struct mqdev_ioc *ioc,
 	mutex_lock(&s->run_lock);
 	for (i = 0; ends && i < topic->nr_parts; i++)
 		ends[i] = READ_ONCE(topic->parts[i].next_offset);
-	used = sched_snap_gather(s, req, buf, req->size, &released);
+	used = sched_snap_gather(s, ioc->h->replica, req, buf, req->size,
+				 &released);
 	mutex_unlock(&s->run_lock);
 	if (released)
 		queue_work(system_unbound_wq, &s->work);

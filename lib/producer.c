@@ -381,7 +381,8 @@ static int send_scheduled(struct mqdev_producer *p, struct mqdev_msg *msg,
 		req.at = (int64_t)opts->deliver_at;
 	}
 	err = mqdev_ioctl(p->fd, MQDEV_IOC_SCHEDULE, &req);
-	if (!err && id)
+	/* Interrupted waiting for the replica: scheduled, its id given. */
+	if ((!err || err == -EINTR) && id)
 		*id = req.id;
 	return err;
 }

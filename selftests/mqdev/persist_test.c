@@ -1059,18 +1059,54 @@ static int module_unload(void)
  * Stop the daemon cleanly, load the module again, start the daemon: 0, or
  * the step that failed (1 to 4).
  */
-static int reload_module(FIXTURE_DATA(persist) *self)
+/*
+ * Write @topic's config with a TTL past MQDEV_TTL_MAX, as a hand edit or
+ * a bad disk could leave it: the topic must still come back.
+ */
+static int config_bad_ttl(const char *dir, const char *topic)
+{
+	char path[PATH_MAX], text[512], *at;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s@config", dir, topic);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	at = strstr(text, "ttl_ns ");
+	if (!at)
+		return -EINVAL;
+	snprintf(at, sizeof(text) - (at - text), "ttl_ns %llu\n",
+		 (unsigned long long)MQDEV_TTL_MAX + 1);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) ? -errno : 0;
+}
+
+static int reload_module_bad_ttl(FIXTURE_DATA(persist) *self, bool bad_ttl)
 {
 	if (daemon_stop(&self->d))
 		return 1;
 	close(self->fd);
 	self->fd = -1;
+	if (bad_ttl && config_bad_ttl(self->d.dir, self->name))
+		return 5;
 	if (module_unload() || module_load())
 		return 2;
 	self->fd = mqdev_open();
 	if (self->fd < 0 || set_param("replica_lag_ms", LAG_MS))
 		return 3;
 	return daemon_start(&self->d) > 0 ? 0 : 4;
+}
+
+static int reload_module(FIXTURE_DATA(persist) *self)
+{
+	return reload_module_bad_ttl(self, false);
 }
 
 /*
@@ -1092,7 +1128,7 @@ TEST_F(persist, restore_after_reload)
 	struct mqdev_msg msgs[20];
 	char vals[20][VALUE_LEN], sname[40];
 	const struct mqdev_record *rec;
-	uint64_t offsets[20], landed, pos, first;
+	uint64_t offsets[20], landed, pos, first, ttl = 1;
 	int err, i;
 
 	if (!getenv("MQDEV_KO"))
@@ -1133,7 +1169,8 @@ TEST_F(persist, restore_after_reload)
 	ASSERT_EQ(0, mqdev_consumer_commit(c));
 	mqdev_consumer_free(c);
 
-	ASSERT_EQ(0, reload_module(self));
+	/* a TTL past the limit in its config costs the TTL, not the topic */
+	ASSERT_EQ(0, reload_module_bad_ttl(self, true));
 	for (i = 0; i < 100 && mqdev_topic_describe(self->fd, self->name,
 						    &info, pi, 2); i++)
 		sleep_ms(50);
@@ -1146,6 +1183,9 @@ TEST_F(persist, restore_after_reload)
 	ASSERT_TRUE(wait_in_sync(self->name, 2)) {
 		log_dump(&self->d);
 	}
+	EXPECT_EQ(0, mqdev_topic_get_ttl(self->fd, self->name, &ttl));
+	EXPECT_EQ(0, ttl);
+	EXPECT_TRUE(log_has(&self->d, "restored without a TTL"));
 
 	/* the producer's resend is a duplicate, at the same offsets */
 	ASSERT_EQ(0, mqdev_session_new(sname, 0, &se));

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include "call.h"
 #include "common.h"
@@ -659,6 +660,30 @@ static void snapshot_check(struct __test_metadata *_metadata, int r,
 }
 
 /*
+ * While replica @r holds @name: neither a probe of the serials (no room)
+ * nor another replica's snapshot lets go; a SCHEDULE, a SCHED_CANCEL and a
+ * TTL are refused with EAGAIN, as they could not be in the held snapshot.
+ */
+static void held_refusals(struct __test_metadata *_metadata, int fd,
+			  const char *name, int r)
+{
+	struct mqdev_sched_snapshot s;
+	struct mqdev_sched_cancel cancel = { .id = 5 };
+	char buf[256];
+	int r2 = replica_of(name), p = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+
+	ASSERT_LE(0, r2);
+	ASSERT_LE(0, p);
+	ASSERT_EQ(0, snapshot(r, NULL, 0, 0, NULL, 0, &s));
+	ASSERT_EQ(0, snapshot(r2, buf, sizeof(buf), 0, NULL, 0, &s));
+	EXPECT_EQ(EAGAIN, as_user(OWNER, try_schedule, (void *)name));
+	EXPECT_EQ(-EAGAIN, xioctl(p, MQDEV_IOC_SCHED_CANCEL, &cancel));
+	EXPECT_EQ(-EAGAIN, mqdev_topic_set_ttl(fd, name, 1000000000ULL));
+	close(p);
+	close(r2);
+}
+
+/*
  * A replica brings back three scheduled messages with their ids, due
  * times and owner (charged to it again), and the TTL; each is appended at
  * its due time (one already past at once), once; a hold stops them until
@@ -672,7 +697,7 @@ TEST_F(restore, scheduled_messages_and_the_ttl_come_back)
 	struct mqdev_sched_restore req;
 	uint64_t now = now_ns(), ttl = 0, ts = 0, due;
 	unsigned long was = get_param("max_user_scheduled");
-	char v[16];
+	char v[16], snap[256];
 	int r, c0, c1;
 
 	self->req.ttl_ns = 5000000000ULL;
@@ -723,12 +748,14 @@ TEST_F(restore, scheduled_messages_and_the_ttl_come_back)
 	/* held: s2 does not come at its due time */
 	ASSERT_EQ(0, snapshot(r, NULL, 0, MQDEV_SCHED_SNAPSHOT_HOLD, NULL, 0,
 			      &s));
+	held_refusals(_metadata, self->fd, self->name, r);
 	due = now + 4000000000ULL;
 	next_value(c0, v, sizeof(v), (due - now_ns()) / 1000000 + 500, &ts);
 	EXPECT_STREQ("", v);
 	EXPECT_EQ(2, sched_count(r, NULL, 0));
-	/* let go: s2, then s3 at its time, each once */
-	ASSERT_EQ(0, snapshot(r, NULL, 0, 0, NULL, 0, &s));
+	/* let go (a call with room): s2, then s3 at its time, each once */
+	ASSERT_EQ(0, snapshot(r, snap, sizeof(snap), 0, NULL, 0, &s));
+	EXPECT_EQ(2, s.count);
 	next_value(c0, v, sizeof(v), 2000, &ts);
 	EXPECT_STREQ("s2", v);
 	next_value(c0, v, sizeof(v), 3000, &ts);
@@ -770,6 +797,38 @@ TEST_F(restore, a_kernel_retry_comes_back_with_its_flag)
 	e = (const void *)buf;
 	EXPECT_EQ(7, e->id);
 	EXPECT_EQ(MQDEV_RECORD_RETRY, e->flags);
+	close(r);
+}
+
+/*
+ * A snapshot of more messages than it copies under one hold of the lock
+ * (64) has each once, in the order of their ids.
+ */
+TEST_F(restore, a_long_snapshot_has_each_once)
+{
+	static char buf[300 * MQDEV_SCHED_ENTRY_SPACE(0, 8)];
+	const struct mqdev_sched_info *e;
+	struct mqdev_sched_snapshot s;
+	struct mqdev_sched_restore req;
+	uint64_t due = now_ns() + 60000000000ULL;
+	int r, i;
+
+	ASSERT_EQ(0, xioctl(self->fd, MQDEV_IOC_TOPIC_RESTORE, &self->req));
+	r = replica_of(self->name);
+	ASSERT_LE(0, r);
+	for (i = 1; i <= 300; i++) {
+		sched_req(&req, i, due + 300 - i, i % 2, "8 bytes!");
+		ASSERT_EQ(0, xioctl(r, MQDEV_IOC_SCHED_RESTORE, &req));
+	}
+	ASSERT_EQ(0, snapshot(r, buf, sizeof(buf), 0, NULL, 0, &s));
+	ASSERT_EQ(300, s.count);
+	EXPECT_EQ(0, s.next);
+	EXPECT_EQ(sizeof(buf), s.size);
+	for (i = 0; i < 300; i++) {
+		e = (const void *)(buf + i * MQDEV_SCHED_ENTRY_SPACE(0, 8));
+		EXPECT_EQ(i + 1, e->id);
+		EXPECT_EQ(due + 299 - i, e->due);
+	}
 	close(r);
 }
 
@@ -831,6 +890,27 @@ static void wait_for_replica(struct __test_metadata *_metadata, int r,
 }
 
 /*
+ * A durable topic @name of one partition, a producer in @a and its
+ * replica, returned, in sync if @in_sync.
+ */
+static int sched_topic(struct __test_metadata *_metadata, int fd,
+		       const char *name, struct sched_args *a, bool in_sync)
+{
+	struct mqdev_replica_confirm rc = {};
+	int r;
+
+	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
+				  MQDEV_TOPIC_DURABLE));
+	r = replica_of(name);
+	a->fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, r);
+	ASSERT_LE(0, a->fd);
+	if (in_sync)
+		ASSERT_EQ(0, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &rc));
+	return r;
+}
+
+/*
  * With a replica in sync, SCHEDULE and SCHED_CANCEL return once it kept
  * the change; a message appended at its due time is a change too (its
  * replica drops it from what it keeps), which nobody waits for.
@@ -838,7 +918,6 @@ static void wait_for_replica(struct __test_metadata *_metadata, int r,
 TEST(schedules_wait_for_the_replica)
 {
 	const char *name = topic_name("schedwait");
-	struct mqdev_replica_confirm rc = {};
 	struct mqdev_sched_snapshot s;
 	struct sched_args a = {};
 	uint64_t serial, kept;
@@ -846,13 +925,7 @@ TEST(schedules_wait_for_the_replica)
 	int fd = mqdev_open(), r, i;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, create_topic(fd, name, 1, 64 * 1024,
-				  MQDEV_TOPIC_DURABLE));
-	r = replica_of(name);
-	a.fd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
-	ASSERT_LE(0, r);
-	ASSERT_LE(0, a.fd);
-	ASSERT_EQ(0, xioctl(r, MQDEV_IOC_REPLICA_CONFIRM, &rc));  /* in sync */
+	r = sched_topic(_metadata, fd, name, &a, true);
 
 	a.req.at = 60000000000LL;
 	a.req.flags = MQDEV_SCHED_RELATIVE;
@@ -881,6 +954,101 @@ TEST(schedules_wait_for_the_replica)
 	EXPECT_TRUE(revents(r) & POLLPRI);
 	EXPECT_EQ(0, confirm_groups(r, serial));
 	EXPECT_FALSE(revents(r) & POLLPRI);
+
+	close(a.fd);
+	close(r);
+	EXPECT_EQ(0, mqdev_topic_delete(fd, name));
+	close(fd);
+}
+
+/*
+ * A hold is its replica's: when that replica's handle is closed (a daemon
+ * that stopped and was not followed by a reload, or crashed), it lasts
+ * sched_hold_ms more, then the messages are appended again.
+ */
+TEST(a_hold_ends_when_its_replica_leaves)
+{
+	const char *name = topic_name("schedhold");
+	unsigned long was = get_param("sched_hold_ms");
+	struct mqdev_sched_snapshot s;
+	struct sched_args a = {};
+	uint64_t ts = 0, left;
+	char v[16];
+	int fd = mqdev_open(), r, c;
+
+	ASSERT_LE(0, fd);
+	r = sched_topic(_metadata, fd, name, &a, false);
+	c = attach(name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, seek(c, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ASSERT_EQ(0, set_param("sched_hold_ms", 1500));
+
+	/* not in sync: returns at once; due in 300 ms */
+	a.req.at = 300000000LL;
+	a.req.flags = MQDEV_SCHED_RELATIVE;
+	mqdev_msg_init(&a.req.msg, NULL, 0, "held", 4, 0);
+	ASSERT_EQ(0, do_schedule(&a));
+	ASSERT_EQ(0, snapshot(r, NULL, 0, MQDEV_SCHED_SNAPSHOT_HOLD, NULL, 0,
+			      &s));
+	next_value(c, v, sizeof(v), 600, &ts);
+	EXPECT_STREQ("", v);
+	/* the replica leaves: still held for sched_hold_ms, then appended */
+	close(r);
+	left = now_ns();
+	EXPECT_EQ(-EAGAIN, do_schedule(&a));
+	next_value(c, v, sizeof(v), 1000, &ts);
+	EXPECT_STREQ("", v);
+	next_value(c, v, sizeof(v), 2000, &ts);
+	EXPECT_STREQ("held", v);
+	EXPECT_LE(left + 1500000000ULL, ts);
+	a.req.at = 0;
+	EXPECT_EQ(0, do_schedule(&a));
+	next_value(c, v, sizeof(v), 1000, &ts);
+	EXPECT_STREQ("held", v);
+
+	set_param("sched_hold_ms", was);
+	close(c);
+	close(a.fd);
+	EXPECT_EQ(0, mqdev_topic_delete(fd, name));
+	close(fd);
+}
+
+static void on_usr1(int sig)
+{
+}
+
+/*
+ * A SCHEDULE that a signal cuts short while it waits for the replica was
+ * made: its id, due time and partition come back with EINTR, so that a
+ * retry need not schedule it twice.
+ */
+TEST(an_interrupted_schedule_says_its_id)
+{
+	const char *name = topic_name("schedintr");
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct mqdev_sched_info info;
+	struct sched_args a = {};
+	struct call c;
+	int fd = mqdev_open(), r;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));	/* no SA_RESTART */
+	r = sched_topic(_metadata, fd, name, &a, true);
+
+	a.req.at = 60000000000LL;
+	a.req.flags = MQDEV_SCHED_RELATIVE;
+	mqdev_msg_init(&a.req.msg, NULL, 0, "intr", 4, MQDEV_PARTITION_ANY);
+	ASSERT_EQ(0, call_start(&c, do_schedule, &a));
+	EXPECT_FALSE(call_done(&c, 300));
+	pthread_kill(c.thread, SIGUSR1);
+	EXPECT_TRUE(call_done(&c, 2000));
+	pthread_join(c.thread, NULL);
+	EXPECT_EQ(-EINTR, c.ret);
+	ASSERT_EQ(1, sched_count(r, &info, 1));
+	EXPECT_NE(0, a.req.id);
+	EXPECT_EQ(info.id, a.req.id);
+	EXPECT_EQ(info.due, a.req.due);
+	EXPECT_EQ(0, a.req.msg.partition);
 
 	close(a.fd);
 	close(r);

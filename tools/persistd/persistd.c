@@ -726,18 +726,45 @@ static void topic_sched_keep(struct topic *t)
 }
 
 /*
- * Stopping: no scheduled message is appended from now on (the hold stays
- * until a daemon takes a snapshot again), and the log is taken up to
- * where the snapshot's ends say, so that the file and the log agree: a
- * message is in exactly one of them.
+ * How long a stop may wait for the log to reach a snapshot's ends: a
+ * replica in sync may be as far behind as the module's replica_lag_ms
+ * (10 s unless set), and a little more for the writes.
  */
-static void topic_sched_stop(struct topic *t)
+static uint64_t sched_stop_ms(void)
 {
-	int i;
+	unsigned long lag = 10000;
+	FILE *f = fopen("/sys/module/mqdev/parameters/replica_lag_ms", "re");
 
-	if (t->sched_unsupported || t->dead || sched_fetch(t, true))
+	if (f) {
+		if (fscanf(f, "%lu", &lag) != 1)
+			lag = 10000;
+		fclose(f);
+	}
+	return (uint64_t)lag + 1000;
+}
+
+/*
+ * Stopping: no scheduled message is appended from now on (the hold stays
+ * until a daemon takes a snapshot again, or sched_hold_ms after this
+ * replica's handle is closed), and the log is taken up to where the
+ * snapshot's ends say, by @deadline, so that the file and the log agree:
+ * a message is in exactly one of them.
+ */
+static void topic_sched_stop(struct topic *t, uint64_t deadline)
+{
+	int err;
+
+	if (t->sched_unsupported || t->dead)
 		return;
-	for (i = 0; i < 100 && !sched_taken(t); i++) {
+	err = sched_fetch(t, true);
+	if (err) {
+		/* A page after the first may have taken the hold: let go. */
+		say(LOG_ERR, "%s: the scheduled messages' last snapshot: %s: "
+		    "their file is the one before", t->name, strerror(-err));
+		sched_unhold(t);
+		return;
+	}
+	while (!sched_taken(t) && now_ms() < deadline) {
 		if (!topic_drain(t))
 			break;
 		topic_write(t);
@@ -869,7 +896,7 @@ static void handle(struct epoll_event *ev)
 
 static int loop(int sfd)
 {
-	uint64_t rescan_due = 0;
+	uint64_t rescan_due = 0, stop_by;
 	struct epoll_event evs[64], ev = { .events = EPOLLIN };
 	struct topic *t;
 	int n, i;
@@ -897,8 +924,9 @@ static int loop(int sfd)
 		}
 		turn(now_ms());
 	}
+	stop_by = now_ms() + sched_stop_ms();
 	for (t = topics; t; t = t->next)
-		topic_sched_stop(t);
+		topic_sched_stop(t, stop_by);
 	for (t = topics; t; t = t->next)
 		for (i = 0; i < (int)t->info.partitions; i++)
 			plog_sync(&t->parts[i]);

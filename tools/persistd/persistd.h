@@ -130,6 +130,7 @@ int restore_identities(int data_dirfd);
 /* sched.c */
 void sched_free(struct topic *t);
 int sched_fetch(struct topic *t, bool hold);
+int sched_unhold(struct topic *t);
 int sched_unchanged(struct topic *t);
 bool sched_taken(const struct topic *t);
 bool sched_ready(const struct topic *t);

@@ -145,6 +145,25 @@ int sched_fetch(struct topic *t, bool hold)
 }
 
 /**
+ * sched_unhold() - let go of the hold this replica took
+ * @t: the topic, its replica attached
+ *
+ * A snapshot call without the hold and with room (a probe, with none,
+ * leaves the hold as it is); 8 bytes, too few for any message.
+ *
+ * Return: 0 or -errno.
+ */
+int sched_unhold(struct topic *t)
+{
+	struct mqdev_sched_snapshot req = {};
+	uint64_t room;
+
+	req.buf = (uintptr_t)&room;
+	req.size = sizeof(room);
+	return ioctl(t->fd, MQDEV_IOC_SCHED_SNAPSHOT, &req) ? -errno : 0;
+}
+
+/**
  * sched_unchanged() - is the file still what the kernel has?
  * @t: the topic, no snapshot pending
  *

@@ -234,6 +234,13 @@ int topic_config_read(const char *topic, struct mqdev_topic_info *info,
 		   &info->uid, &info->gid, &info->min_insync, &ttl);
 	free(text);
 	info->capacity = cap;
+	/* One bad line costs the TTL, not the topic: the rest is restored. */
+	if (ttl > MQDEV_TTL_MAX) {
+		say(LOG_ERR, "%s: its config's ttl_ns %llu is past %llu: "
+		    "restored without a TTL", topic, ttl,
+		    (unsigned long long)MQDEV_TTL_MAX);
+		ttl = 0;
+	}
 	*ttl_ns = ttl;
 	if (n < 7 || !info->partitions ||
 	    info->partitions > MQDEV_MAX_PARTITIONS ||

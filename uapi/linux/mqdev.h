@@ -512,7 +512,10 @@ struct mqdev_replica_confirm {
  * is for an append made now; nor for an acks=all handle (EINVAL): nobody
  * waits for the replicas when it is appended; nor on a single-writer
  * topic (EOPNOTSUPP): its ring is its writer's to write.  @msg.sequence
- * and @msg.status must be zero.
+ * and @msg.status must be zero.  On a durable topic the call waits for a
+ * replica in sync to keep the message; EINTR then means made, not known
+ * safe, and @id, @due and @msg.partition still come back, so that a retry
+ * need not schedule it twice.
  *
  * On a topic that blocks when full and is full at the due time, the append
  * is tried again every MQDEV_SCHED_RETRY_MS, holding back the messages due
@@ -614,7 +617,12 @@ struct mqdev_sched_list {
  * partitions): a message appended since is at or past it.  With
  * MQDEV_SCHED_SNAPSHOT_HOLD, no message of the topic is appended after
  * this one until a snapshot without it; the replica takes it when it
- * stops, so that what it kept and the log it wrote agree.
+ * stops, so that what it kept and the log it wrote agree.  The hold is
+ * the calling replica's: a call with @size 0 and no HOLD (a probe of the
+ * serials) leaves it as it is, another replica's call does not end it,
+ * and once its handle is closed it lasts the module's sched_hold_ms more.
+ * While held, MQDEV_IOC_SCHEDULE, MQDEV_IOC_SCHED_CANCEL and a TTL set
+ * fail with EAGAIN (a change the held snapshot lacks would be lost).
  */
 #define MQDEV_SCHED_ENTRY_SPACE(key_len, value_len) \
 	(sizeof(struct mqdev_sched_info) + \
