@@ -488,7 +488,8 @@ fail:
 	req->window = sg->window;
 	req->member_id = m->id;
 	mutex_lock(&h->lock);
-	h->share = m;
+	/* Pairs with smp_load_acquire() in share_member(): m is whole. */
+	smp_store_release(&h->share, m);
 	mutex_unlock(&h->lock);
 	mutex_unlock(&topic->groups_lock);
 	if (spare)		/* another join made the group meanwhile */
@@ -767,7 +768,7 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 	struct share_part *sp = &sg->parts[p];
 	struct share_slot *slot;
 	u64 off, real = 0, later = U64_MAX;
-	bool expired;
+	bool expired, scan;
 	u32 n = 0;
 
 	/*
@@ -776,13 +777,24 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 	 * lock of the partition has ended.
 	 */
 	share_expire_part(sg, p, now);
-	for (off = sp->start; off < sp->end && n < max; off++) {
+	/*
+	 * None available before ready_at (a lower bound: share_extend() makes
+	 * available only what is handed out at once): no scan.  A waiter
+	 * woken by every append to a full window would scan it every time.
+	 */
+	scan = sp->ready_at <= now;
+	for (off = sp->start; scan && off < sp->end; off++) {
 		slot = share_slot(sg, sp, off);
 		if (slot->state != SLOT_AVAILABLE)
 			continue;
 		if (slot->time > now) {		/* backing off */
 			later = min(later, slot->time);
 			continue;
+		}
+		/* Enough: ready_at stays exact, poll(2) says ready rightly. */
+		if (n == max) {
+			later = slot->time;
+			break;
 		}
 		/* Delivered before: its TTL may have passed since it came in. */
 		expired = false;
@@ -808,13 +820,13 @@ static u32 share_take(struct mqdev_share *sg, u32 member, u32 p,
 		share_give(sg, member, p, off, slot, now, &out[n++]);
 	}
 	/*
-	 * Every slot was looked at: when one is acquirable next is known, and
-	 * the expiry work wakes the waiting members then.  Else it stays a
-	 * lower bound: what is left may be acquirable now.
+	 * Looked at up to the first slot left acquirable now, or every slot:
+	 * when one is acquirable next is known, and the expiry work wakes the
+	 * waiting members then.  Not looked at: ready_at is still right.
 	 */
-	if (off == sp->end) {
+	if (scan) {
 		sp->ready_at = later;
-		if (later != U64_MAX)
+		if (later > now && later != U64_MAX)
 			share_arm(sg, later, now);
 	}
 	while (n < max && (slot = share_extend(sg, p)))
@@ -869,15 +881,15 @@ static void share_expire_work(struct work_struct *work)
 	mutex_unlock(&sg->lock);
 }
 
-/* The member @h is, or NULL; it stays until the file's release. */
+/*
+ * The member @h is, or NULL; it stays until the file's release.  No
+ * h->lock: every consumer's poll(2) comes here, and should not wait for a
+ * join.
+ */
 static struct mqdev_share_member *share_member(struct mqdev_handle *h)
 {
-	struct mqdev_share_member *m;
-
-	mutex_lock(&h->lock);
-	m = h->share;
-	mutex_unlock(&h->lock);
-	return m;
+	/* Pairs with smp_store_release() in mqdev_share_join(). */
+	return smp_load_acquire(&h->share);
 }
 
 /*
@@ -982,6 +994,12 @@ __poll_t mqdev_share_poll(struct mqdev_handle *h, struct mqdev_topic *topic,
 	sg = m->sg;
 	poll_wait(file, &sg->wait, pt);
 	poll_wait(file, &topic->read_wait, pt);
+	/*
+	 * The entries queued before the look, as sock_poll_wait() orders
+	 * them: pairs with the smp_mb() before ring_wake()'s peek, and with
+	 * wq_has_sleeper()'s in share_news().
+	 */
+	smp_mb();
 	share_lock(sg);
 	if (READ_ONCE(sg->dead))
 		mask = EPOLLHUP;
@@ -1028,14 +1046,41 @@ static int share_try(struct mqdev_share *sg, u32 member,
 struct share_waiter {
 	struct wait_queue_entry	wq;
 	struct wait_queue_entry	read_wq;
+	struct mqdev_share	*sg;
+	u32			partition;	/* or MQDEV_PARTITION_ANY */
 };
 
+/*
+ * Might an append let a window of @partition's (any, for ANY) take a
+ * record?  Not when full: the ack that makes room wakes sg->wait
+ * (share_advance()).  Lock-free, under a producer's read_wait lock, so a
+ * racy read: a stale "room" is a wake-up for nothing, and a stale "full"
+ * is followed by that ack's wake-up.
+ */
+static bool share_room(struct mqdev_share *sg, u32 partition)
+{
+	u32 p = partition == MQDEV_PARTITION_ANY ? 0 : partition;
+	u32 last = partition == MQDEV_PARTITION_ANY ? sg->nr_parts : p + 1;
+	struct share_part *sp;
+
+	for (; p < last; p++) {
+		sp = &sg->parts[p];
+		/* Racy on purpose: see above; a torn read is one of those. */
+		if (data_race(sp->end - sp->start) < sg->window)
+			return true;
+	}
+	return false;
+}
+
+/* An append or a transaction's decision: for us only if there is room. */
 static int share_read_wake(struct wait_queue_entry *curr, unsigned int mode,
 			   int sync, void *key)
 {
 	struct share_waiter *w = container_of(curr, struct share_waiter,
 					      read_wq);
 
+	if (!share_room(w->sg, w->partition))
+		return 0;
 	return woken_wake_function(&w->wq, mode, sync, key);
 }
 
@@ -1070,8 +1115,16 @@ static int share_wait(struct mqdev_ioc *ioc, struct mqdev_share *sg,
 	w.wq.private = current;
 	init_waitqueue_func_entry(&w.read_wq, share_read_wake);
 	w.read_wq.private = current;
+	w.sg = sg;
+	w.partition = req->partition;
 	add_wait_queue(&sg->wait, &w.wq);
 	add_wait_queue(read_wait, &w.read_wq);
+	/*
+	 * Queued before share_try() looks: pairs with the smp_mb() before
+	 * ring_wake()'s peek, and with wq_has_sleeper()'s in share_news().
+	 * Later looks are ordered by wait_woken()'s smp_store_mb().
+	 */
+	smp_mb();
 	for (;;) {
 		err = share_try(sg, member, req, recs, n);
 		if (err || *n)
@@ -1080,8 +1133,12 @@ static int share_wait(struct mqdev_ioc *ioc, struct mqdev_share *sg,
 			err = -EIDRM;
 			break;
 		}
+		/*
+		 * Restarted after a stop or a handler without SA_RESTART,
+		 * when there is no deadline to keep; as sock_intr_errno().
+		 */
 		if (signal_pending(current)) {
-			err = -EINTR;
+			err = end == U64_MAX ? -ERESTARTSYS : -EINTR;
 			break;
 		}
 		timeo = share_timeout(end);
@@ -1108,7 +1165,9 @@ static int share_wait(struct mqdev_ioc *ioc, struct mqdev_share *sg,
  *
  * Return: 0 (@req->count 0: none came in time); -EINVAL for a bad request;
  * -EBADFD for a handle that is not a share group's member; -EIDRM for a
- * deleted topic or group; -EINTR for a signal while waiting; -ENOMEM;
+ * deleted topic or group; -EINTR for a signal while waiting with a
+ * timeout (waiting forever, the call restarts after a handler with
+ * SA_RESTART, a stop or a ptrace attach, or fails -EINTR); -ENOMEM;
  * -EFAULT.
  */
 long mqdev_share_acquire(struct mqdev_ioc *ioc,
@@ -1294,7 +1353,7 @@ void mqdev_share_leave(struct mqdev_handle *h)
 	atomic_dec(&sg->nr_members);
 	mutex_unlock(&sg->lock);
 	mutex_lock(&h->lock);
-	h->share = NULL;
+	WRITE_ONCE(h->share, NULL);
 	mutex_unlock(&h->lock);
 	kfree(m);
 	kref_put(&sg->ref, share_release);

@@ -1013,9 +1013,11 @@ int mqdev_group_reset(struct mqdev_nl *nl, const char *group,
 		      uint64_t value, bool force);
 
 /*
- * Delete a group of @topic or (NULL) of every topic: the group's owner, or
- * the topic's.  Refused while it has members unless @force, which evicts
- * them: they own nothing from then on and their poll reports EPOLLHUP.
+ * Delete a group of @topic, or (NULL) the consumer group of that name of
+ * every topic (share groups of the name are left alone: name their topic):
+ * the group's owner, or the topic's.  Refused while it has members unless
+ * @force, which evicts them: they own nothing from then on and their poll
+ * reports EPOLLHUP.
  */
 int mqdev_group_delete(struct mqdev_nl *nl, const char *group,
 		       const char *topic, bool force);

@@ -492,12 +492,24 @@ MQDEV_EXPORT int mqdev_group_reset(struct mqdev_nl *nl, const char *group,
 struct topic_names {
 	char	(*names)[MQDEV_NAME_SIZE];
 	int	n;
+	int	others;		/* share groups of the name, left alone */
 };
 
+/*
+ * A consumer group's topic.  A share group of the same name is not: a
+ * consumer-group tool that deletes one by name did not touch share groups
+ * before they were listed, and does not now (its topic names it).
+ */
 static int collect_topic(void *ctx, const struct mqdev_group_info *info)
 {
 	struct topic_names *t = ctx;
-	void *grown = realloc(t->names, (t->n + 1) * sizeof(*t->names));
+	void *grown;
+
+	if (info->type != MQDEV_GROUP_TYPE_CONSUMER) {
+		t->others++;
+		return 0;
+	}
+	grown = realloc(t->names, (t->n + 1) * sizeof(*t->names));
 
 	if (!grown)
 		return -ENOMEM;
@@ -529,7 +541,9 @@ MQDEV_EXPORT int mqdev_group_delete(struct mqdev_nl *nl, const char *group,
 		return group_delete_one(nl, group, topic, force);
 	err = mqdev_group_get(nl, group, NULL, collect_topic, &t);
 	if (!err && !t.n) {
-		snprintf(nl->error, sizeof(nl->error), "no such group");
+		snprintf(nl->error, sizeof(nl->error), t.others ?
+			 "no such consumer group; a share group is deleted with its topic" :
+			 "no such group");
 		err = -ENOENT;
 	}
 	for (i = 0; i < t.n && !err; i++)

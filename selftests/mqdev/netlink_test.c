@@ -602,8 +602,19 @@ TEST_F(nl, share_groups_listed)
 				     count_kinds, &k));
 	EXPECT_EQ(1, k.share);
 	EXPECT_EQ(0, k.share_members);
-	/* found by name without its topic, as a consumer group is */
-	EXPECT_EQ(0, mqdev_group_delete(self->nl, "sg-list", NULL, false));
+	/*
+	 * A delete by name alone is a consumer group's, as it was before
+	 * share groups were listed: this one is left alone.  Its topic
+	 * names it.
+	 */
+	EXPECT_EQ(-ENOENT, mqdev_group_delete(self->nl, "sg-list", NULL,
+					      false));
+	memset(&k, 0, sizeof(k));
+	ASSERT_EQ(0, mqdev_group_get(self->nl, "sg-list", self->name,
+				     count_kinds, &k));
+	EXPECT_EQ(1, k.share) TH_LOG("deleted by a consumer-group delete");
+	EXPECT_EQ(0, mqdev_group_delete(self->nl, "sg-list", self->name,
+					false));
 	memset(&k, 0, sizeof(k));
 	ASSERT_EQ(0, mqdev_group_get(self->nl, NULL, self->name, count_kinds,
 				     &k));

@@ -18,10 +18,12 @@ if ! command -v mqctl >/dev/null; then
 fi
 
 t=shq-$$
+u=shq2-$$
 dir=$(mktemp -d)
 pids=
 trap 'for p in $pids; do kill -9 $p; done 2>/dev/null
-      rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1' EXIT
+      rm -rf "$dir"; mqctl topic delete $t >/dev/null 2>&1
+      mqctl topic delete $u >/dev/null 2>&1' EXIT
 
 ok() {
 	if [ "$1" = 0 ]; then
@@ -97,11 +99,45 @@ pids=
 mqctl group describe g --topic $t | grep -q "^Share group g on $t: 0 members"
 ok $? "the group outlives its last member"
 
+# A consumer-group delete by name leaves share groups of the name alone.
+! mqctl group delete g >/dev/null 2>"$dir/err" &&
+	grep -q "share group is deleted with its topic" "$dir/err" &&
+	mqctl group describe g --topic $t >/dev/null
+ok $? "group delete without --topic or --share leaves a share group alone"
+! mqctl group delete g --share --topic $t >/dev/null 2>&1
+ok $? "group delete --share with --topic is refused"
+
 mqctl group delete g --topic $t >/dev/null &&
 	! mqctl group describe g --topic $t >/dev/null 2>&1
 ok $? "group delete --topic deletes a memberless share group"
 ! mqctl group list | grep -q "^g "
 ok $? "a deleted share group is no longer listed"
+
+# --share deletes the share groups of the name, not its consumer groups.
+mqctl topic create $u >/dev/null &&
+	mqctl consume $t --share-group g --timeout 100 >/dev/null &&
+	mqctl consume $u --group g --timeout 100 >/dev/null &&
+	mqctl group delete g --share >/dev/null &&
+	! mqctl group describe g --topic $t >/dev/null 2>&1 &&
+	mqctl group describe g --topic $u >/dev/null &&
+	! mqctl group delete g --share >/dev/null 2>&1 &&
+	mqctl group delete g >/dev/null &&
+	! mqctl group describe g --topic $u >/dev/null 2>&1
+ok $? "group delete --share deletes share groups only, plain delete consumer ones"
+
+# Stopped and continued every 0.4 s, a --timeout 1500 wait still ends
+# after 1.5 s: the signals do not start it over.
+mqctl consume $t --share-group g3 --timeout 1500 >/dev/null &
+m=$!
+i=0
+while [ $i -lt 10 ] && kill -0 $m 2>/dev/null; do
+	sleep 0.4
+	kill -STOP $m 2>/dev/null
+	kill -CONT $m 2>/dev/null
+	i=$((i + 1))
+done
+! kill -0 $m 2>/dev/null && wait $m
+ok $? "a --share-group --timeout wait keeps its deadline across signals ($i stops)"
 
 ! mqctl consume $t --reject-if x --timeout 100 >/dev/null 2>"$dir/err" &&
 	grep -q "only with --share-group" "$dir/err"

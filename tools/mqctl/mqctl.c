@@ -1533,6 +1533,39 @@ static int share_finish(struct mqdev_share *s, const struct mqdev_delivery *d,
 }
 
 /* Does the kernel know MQDEV_SHARE_DLQ_EXPIRED? */
+/* CLOCK_MONOTONIC in ms: a wait's deadline across the signals it meets. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A share-group acquire waiting up to @timeout_ms (-1: no limit) in all: a
+ * signal that does not stop mqctl does not start the wait over.
+ */
+static int share_acquire_within(struct mqdev_share *s,
+				struct mqdev_delivery *d, int want,
+				int timeout_ms)
+{
+	int64_t end = mono_ms() + timeout_ms, left = timeout_ms;
+	int n;
+
+	for (;;) {
+		n = mqdev_share_acquire_wait(s, MQDEV_PARTITION_ANY, d, want,
+					     (int)left);
+		if (n != -EINTR || stop)
+			return n;
+		if (timeout_ms >= 0) {
+			left = end - mono_ms();
+			if (left <= 0)
+				return 0;	/* none within it */
+		}
+	}
+}
+
 static bool share_dlq_expired_known(void)
 {
 	int fd = mqdev_open();
@@ -1591,9 +1624,8 @@ static int consume_share(const char *topic, const struct consume_opts *o)
 		want = 64;
 		if (o->count && o->count - got < 64)
 			want = o->count - got;
-		/* -1 (none given): no limit; a signal ends the wait. */
-		n = mqdev_share_acquire_wait(s, MQDEV_PARTITION_ANY, d, want,
-					     o->timeout);
+		/* -1 (none given): no limit; a stop signal ends the wait. */
+		n = share_acquire_within(s, d, want, o->timeout);
 		if (n == -EINTR)
 			continue;
 		check(n < 0 ? n : 0, "acquire from", topic);
@@ -1882,12 +1914,14 @@ static const char group_usage[] =
 "       mqctl group describe GROUP [--topic T]\n"
 "       mqctl group reset GROUP --topic T --to earliest|latest|OFFSET|@TIME\n"
 "                         [--partition P] [--force]\n"
-"       mqctl group delete GROUP [--topic T] [--force]\n"
+"       mqctl group delete GROUP [--topic T | --share] [--force]\n"
 "\n"
 "  --to @TIME   the first record at or after TIME, in seconds since the\n"
 "               epoch (fractions allowed), as 'date +%s.%N' prints it\n"
 "  --force      reset although the group has members (they are moved);\n"
 "               delete although it has members (they are evicted)\n"
+"  --share      delete the share groups named GROUP on every topic; without\n"
+"               it and --topic, only the consumer groups of the name go\n"
 "\n"
 "A group belongs to the user that made it; its topic's owner may delete it.\n"
 "The list shows each group's kind: consumer, or share.  A share group is\n"
@@ -2152,7 +2186,7 @@ static int group_describe(struct mqdev_nl *nl, int argc, char **argv)
 		return 0;
 	if (json)
 		putchar('[');
-	nl_check(nl, mqdev_group_get(nl, argv[1], NULL, print_group_detail, &n),
+	nl_check(nl, mqdev_group_get(nl, argv[1], topic, print_group_detail, &n),
 		 "describe group", argv[1]);
 	if (json)
 		puts("]");
@@ -2224,22 +2258,63 @@ static int group_reset(struct mqdev_nl *nl, int argc, char **argv)
 	return 0;
 }
 
+/* The topics of the share groups of a name: as many as there are. */
+struct share_topics {
+	char	(*names)[MQDEV_NAME_SIZE];
+	int	n;
+};
+
+static int share_topic(void *ctx, const struct mqdev_group_info *info)
+{
+	struct share_topics *t = ctx;
+	void *grown;
+
+	if (info->type != MQDEV_GROUP_TYPE_SHARE)
+		return 0;
+	grown = realloc(t->names, (t->n + 1) * sizeof(*t->names));
+	if (!grown)
+		return -ENOMEM;
+	t->names = grown;
+	memcpy(t->names[t->n++], info->topic, MQDEV_NAME_SIZE);
+	return 0;
+}
+
+/* --share: the share groups named @group, on each topic that has one. */
+static void share_groups_delete(struct mqdev_nl *nl, const char *group,
+				bool force)
+{
+	struct share_topics t = {};
+	int i;
+
+	nl_check(nl, mqdev_group_get(nl, group, NULL, share_topic, &t),
+		 "find share group", group);
+	if (!t.n)
+		die("delete group %s: no such share group", group);
+	for (i = 0; i < t.n; i++)
+		nl_check(nl, mqdev_group_delete(nl, group, t.names[i], force),
+			 "delete group", group);
+	free(t.names);
+}
+
 static int group_delete(struct mqdev_nl *nl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "topic", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "share", no_argument, NULL, 's' },
 		{}
 	};
 	const char *topic = NULL;
-	bool force = false;
+	bool force = false, share = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "t:f", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:fs", opts, NULL)) != -1) {
 		if (opt == 't') {
 			topic = optarg;
 		} else if (opt == 'f') {
 			force = true;
+		} else if (opt == 's') {
+			share = true;
 		} else {
 			fputs(group_usage, stderr);
 			return 2;
@@ -2247,8 +2322,13 @@ static int group_delete(struct mqdev_nl *nl, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		die("group delete: one group name, please");
-	nl_check(nl, mqdev_group_delete(nl, argv[optind], topic, force),
-		 "delete group", argv[optind]);
+	if (share && topic)
+		die("group delete: --share or --topic, not both");
+	if (share)
+		share_groups_delete(nl, argv[optind], force);
+	else
+		nl_check(nl, mqdev_group_delete(nl, argv[optind], topic, force),
+			 "delete group", argv[optind]);
 	if (json)
 		printf("{\"deleted\":\"%s\"}\n", argv[optind]);
 	else
