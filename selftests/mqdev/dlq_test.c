@@ -217,6 +217,27 @@ TEST_F(dlq, poison_rejected_once_with_headers)
 }
 
 /*
+ * A group "g" with dead-letter topic @dlq joins @src, takes its first record
+ * and rejects it: @info once its dead letter is dealt with, and the dead
+ * letters read back into @r (how many, or -1).
+ */
+static int reject_first(const char *src, const char *dlq,
+			struct mqdev_share_dlq_info *info, struct reader *r)
+{
+	struct mqdev_share *s = join(src, dlq, 0, NULL, 0);
+	struct mqdev_delivery d;
+	int err;
+
+	if (!s)
+		return -1;
+	err = acquire_one(s, &d, 100) ?: ack(s, &d, MQDEV_SHARE_REJECT);
+	if (!err)
+		dlq_wait(s, info, 1);
+	mqdev_share_free(s);
+	return err ? -1 : read_dead(dlq, r, 300);
+}
+
+/*
  * A record whose header block does not hold (a count with no room for its
  * headers: the kernel checks only the count's room at append) is still
  * dead-lettered, its value whole, with an error saying why.
@@ -225,8 +246,6 @@ TEST_F(dlq, bad_header_block_dead_lettered_raw)
 {
 	static const char block[] = "\5\0\0\0" "junk";
 	struct mqdev_share_dlq_info info;
-	struct mqdev_delivery d;
-	struct mqdev_share *s;
 	struct mqdev_msg msg;
 	struct mqdev_produce req = {
 		.msgs = (uintptr_t)&msg, .count = 1, .msg_size = sizeof(msg),
@@ -236,21 +255,15 @@ TEST_F(dlq, bad_header_block_dead_lettered_raw)
 	mqdev_msg_init(&msg, "k1", 2, block, sizeof(block) - 1, 0);
 	msg.flags = MQDEV_MSG_HEADERS;
 	ASSERT_EQ(1, ioctl(self->prod, MQDEV_IOC_PRODUCE, &req));
-	s = join(self->src, self->dlq, 0, NULL, 0);
-	ASSERT_NE(NULL, s);
-	ASSERT_EQ(0, acquire_one(s, &d, 100));
-	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
-	dlq_wait(s, &info, 1);
+	ASSERT_EQ(1, reject_first(self->src, self->dlq, &info, &r));
 	EXPECT_EQ(1, info.written);
 	EXPECT_EQ(0, info.full + info.gone + info.failed);
-	ASSERT_EQ(1, read_dead(self->dlq, &r, 300));
 	EXPECT_STREQ("k1", r.d[0].key);
 	EXPECT_EQ(0, memcmp(block, r.d[0].value, sizeof(block)));
 	EXPECT_STREQ("bad header block", r.d[0].error);
 	EXPECT_STREQ(MQDEV_DLQ_REJECTED, r.d[0].reason);
 	EXPECT_EQ(msg.offset, r.d[0].offset);
 	EXPECT_EQ(8, r.d[0].nr_dlq_headers);
-	mqdev_share_free(s);
 }
 
 /* Released until max_deliveries: a dead letter with the count. */
@@ -1017,8 +1030,6 @@ TEST_F(dlq, dead_letter_flag_kernel_only)
 		"\5\0\0\0" "\3\0\0\0" "trace" "abc" "v";
 	struct mqdev_share_dlq_info info;
 	struct flags_seen f = { 0 };
-	struct mqdev_delivery d;
-	struct mqdev_share *s;
 	struct reader r;
 	uint64_t off;
 
@@ -1030,13 +1041,8 @@ TEST_F(dlq, dead_letter_flag_kernel_only)
 	ASSERT_EQ(0, produce_flags(self->prod, block, sizeof(block) - 1,
 				   MQDEV_MSG_HEADERS, &off));
 	ASSERT_EQ(0, off);
-	s = join(self->src, self->dlq, 0, NULL, 0);
-	ASSERT_NE(NULL, s);
-	ASSERT_EQ(0, acquire_one(s, &d, 100));
-	ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_REJECT));
-	dlq_wait(s, &info, 1);
+	ASSERT_EQ(1, reject_first(self->src, self->dlq, &info, &r));
 	EXPECT_EQ(1, info.written);
-	ASSERT_EQ(1, read_dead(self->dlq, &r, 300));
 	EXPECT_STREQ(self->src, r.d[0].topic);
 	EXPECT_STREQ("abc", r.d[0].trace);
 	EXPECT_STREQ("v", r.d[0].value);
@@ -1045,7 +1051,6 @@ TEST_F(dlq, dead_letter_flag_kernel_only)
 	ASSERT_EQ(0, read_flags(self->dlq, &f));
 	ASSERT_EQ(1, f.n);
 	EXPECT_EQ(MQDEV_RECORD_HEADERS | MQDEV_RECORD_DEAD_LETTER, f.flags[0]);
-	mqdev_share_free(s);
 }
 
 /* RocketMQ's 18 default delay levels, 1 s to 2 h, are taken whole. */
