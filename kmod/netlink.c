@@ -126,9 +126,9 @@ static int fill_group(struct sk_buff *skb, u32 portid, u32 seq, int flags,
 		return -EMSGSIZE;
 	if (nla_put_string(skb, MQDEV_A_GROUP, g->name) ||
 	    nla_put_string(skb, MQDEV_A_TOPIC, g->topic->name) ||
-	    nla_put_u32(skb, MQDEV_A_GROUP_TYPE, MQDEV_GROUP_TYPE_CONSUMER) ||
 	    nla_put_u32(skb, MQDEV_A_GENERATION, g->generation) ||
-	    nla_put_u32(skb, MQDEV_A_MEMBERS, g->nr_members))
+	    nla_put_u32(skb, MQDEV_A_MEMBERS, g->nr_members) ||
+	    nla_put_u32(skb, MQDEV_A_GROUP_TYPE, MQDEV_GROUP_TYPE_CONSUMER))
 		goto err_cancel;
 	if (detail) {
 		list_for_each_entry(m, &g->members, node)
@@ -218,8 +218,8 @@ static int fill_share(void *ctx, const char *name, u32 members)
 		goto err;
 	if (nla_put_string(sd->skb, MQDEV_A_GROUP, name) ||
 	    nla_put_string(sd->skb, MQDEV_A_TOPIC, sd->topic->name) ||
-	    nla_put_u32(sd->skb, MQDEV_A_GROUP_TYPE, MQDEV_GROUP_TYPE_SHARE) ||
-	    nla_put_u32(sd->skb, MQDEV_A_MEMBERS, members)) {
+	    nla_put_u32(sd->skb, MQDEV_A_MEMBERS, members) ||
+	    nla_put_u32(sd->skb, MQDEV_A_GROUP_TYPE, MQDEV_GROUP_TYPE_SHARE)) {
 		genlmsg_cancel(sd->skb, hdr);
 		goto err;
 	}

@@ -71,7 +71,8 @@ cli --do group-reset --json '{"group": "g", "topic": "'$t'", "reset": "earliest"
 ok $? "do group-reset to earliest makes the group" "$out"
 
 cli --dump group-get --json '{"group": "g", "topic": "'$t'"}'
-grep -q '"group": "g", "topic": "'$t'", "generation": 0, "members": 0' "$out" &&
+# group-type after the attributes a consumer group's message had before it
+grep -q '"group": "g", "topic": "'$t'", "generation": 0, "members": 0, "group-type": "consumer"' "$out" &&
 	grep -q '"index": 0, "committed": 0, "position": 0, "first": 0, "end": 10, "lag": 10' "$out" &&
 	grep -q '"index": 1, "committed": 0, "position": 0, "first": 0, "end": 5, "lag": 5' "$out"
 ok $? "dump group-get describes it: both partitions, their ends and lag" "$out"
