@@ -510,7 +510,6 @@ static int collect_topic(void *ctx, const struct mqdev_group_info *info)
 		return 0;
 	}
 	grown = realloc(t->names, (t->n + 1) * sizeof(*t->names));
-
 	if (!grown)
 		return -ENOMEM;
 	t->names = grown;
