@@ -181,7 +181,7 @@ static const struct peer *peer_named(const char *name)
 	return NULL;
 }
 
-/* --peers: the throughput scenario's peers, all by default */
+/* --peers: the throughput and latency scenarios' peers, all by default */
 static const char *peer_list;
 static bool wanted(const char *list, const char *name, bool by_default);
 
@@ -201,7 +201,7 @@ static int throughput_table(uint64_t count, FILE *json)
 		if (sizes[s] >= 16384)
 			b.count = count / 8 ? count / 8 : 1;
 		for (i = 0; i < nr_peers; i++) {
-			if (!wanted(peer_list, peers[i].name, true))
+			if (!peer_wanted(peers[i].name))
 				continue;
 			if (measure(once_pair, &peers[i], &b, 0, b.count, &r)) {
 				printf("| %s | %zu | FAILED | | |\n",
@@ -489,6 +489,12 @@ static bool wanted(const char *list, const char *name, bool by_default)
 		    (at[len] == ',' || !at[len]))
 			return true;
 	return false;
+}
+
+/* --peers: is peer @name to be run?  All are, without the option. */
+bool peer_wanted(const char *name)
+{
+	return wanted(peer_list, name, true);
 }
 
 /* Is @flag among the words of /proc/cpuinfo's flags line @flags? */

@@ -74,6 +74,9 @@ double pmq_bytes_per_msg(size_t size, long n);
 long pmq_raise_limits(long depth);
 int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
 
+/* mqbench.c */
+bool peer_wanted(const char *name);
+
 /* latency.c */
 int latency_table(uint64_t n, int reps, FILE *json);
 int latency_mqdev_pct(uint64_t n, double pct[3]);
