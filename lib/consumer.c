@@ -683,6 +683,46 @@ static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
 }
 
 /*
+ * A single writer's run after the record at held_pos: only how far it
+ * reaches, up to @max records and head, from lengths its writer may still
+ * change; sw_shadow() copies that much and checks every record on the copy,
+ * so a walk here checking flags and offsets too would be done twice.
+ * Returns how many records the run may hold, 0 if it was overwritten under
+ * us; held_end is its end.
+ */
+static unsigned int sw_run_extent(struct mqdev_consumer *c, uint32_t p,
+				  const struct mqdev_record *first,
+				  unsigned int max)
+{
+	const struct consumer_part *cp = &c->parts[p];
+	uint64_t pos = c->held_pos + MQDEV_RECORD_SPACE(first->len), head;
+	const uint64_t mask = c->mask;
+	const char *data = cp->data;
+	const uint32_t over = c->attach.max_record - sizeof(*first);
+	unsigned int n = 1;
+	uint32_t len;
+
+	/* Pairs with the writer's release store of head. */
+	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
+	for (; n < max && pos < head; n++) {
+		len = __atomic_load_n(&((const struct mqdev_record *)
+					(data + (pos & mask)))->len,
+				      __ATOMIC_RELAXED);
+		if (len - (uint32_t)sizeof(*first) > over ||
+		    pos + MQDEV_RECORD_SPACE(len) > head)
+			break;
+		pos += MQDEV_RECORD_SPACE(len);
+	}
+	/* Pairs with the writer's release fence after it moves tail. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
+		return 0;
+	/* @first's length, read again, may have grown: never past head. */
+	c->held_end = pos < head ? pos : head;
+	return n;
+}
+
+/*
  * The records after @first in partition @p's ring that can go out with it,
  * into @recs[1..max-1]: up to head, ending before any record of a
  * transaction (peek_ring() decides those one at a time) or a gap in the
@@ -789,7 +829,8 @@ static unsigned int peek_ring_run(struct mqdev_consumer *c,
 		c->cur = c->held_part = p;
 		if (max > CONSUMER_BURST - c->burst)
 			max = CONSUMER_BURST - c->burst;
-		got = ring_run(c, p, recs, max);
+		got = c->sw ? sw_run_extent(c, p, recs[0], max) :
+			      ring_run(c, p, recs, max);
 		if (got)
 			return got;
 		i--;			/* lapped meanwhile: this one again */

@@ -159,6 +159,38 @@ TEST_F(sw, records_in_order_and_whole)
 	mqdev_swriter_free(w);
 }
 
+/*
+ * Records reserved and written but not committed lie in the ring past head,
+ * whole and in sequence: a run must end at head all the same.
+ */
+TEST_F(sw, a_run_ends_at_head_not_at_the_last_reservation)
+{
+	struct mqdev_swriter *w = writer(self->name, 0);
+	struct mqdev_consumer *c = reader(self->name, 0);
+	const struct mqdev_record *recs[64];
+	struct mqdev_record *rec;
+	int i;
+
+	ASSERT_NE(NULL, w);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, send_n(w, 0, 3));
+	for (i = 3; i < 5; i++) {
+		ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &rec));
+		memset(rec + 1, 0, VALUE);
+		snprintf((char *)(rec + 1), VALUE, "v%d", i);
+	}
+	ASSERT_EQ(3, mqdev_consumer_peek_batch(c, recs, 64));
+	EXPECT_EQ(2, recs[2]->offset);
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	EXPECT_EQ(NULL, mqdev_consumer_peek(c));
+	ASSERT_EQ(0, mqdev_swriter_commit(w));
+	ASSERT_EQ(2, mqdev_consumer_peek_batch(c, recs, 64));
+	EXPECT_EQ(4, recs[1]->offset);
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+}
+
 TEST_F(sw, one_writer_and_nothing_else_writes)
 {
 	struct mqdev_swriter *w = writer(self->name, 0), *w2;
