@@ -408,6 +408,135 @@ int latency_mqdev_pct(uint64_t n, double pct[3])
 	return pp_run(0, n, pct);
 }
 
+/* ---- one leg without sleeping ----------------------------------------------- */
+
+/*
+ * One leg of the ping-pong in one process: a message sent, then taken by
+ * the same process, which finds it there.  What a leg costs without the
+ * sleeping and waking, each peer its own calls: a one-record batch and a
+ * wait that finds it (or a single writer's commit), mq_send() and
+ * mq_receive(), write() and read().  Mean ns a leg: instructions under
+ * -icount.
+ */
+static int mqdev_leg(struct pp_ctx *p, uint64_t n, double *ns)
+{
+	void *tmpl = template_of(PP_SIZE), *value;
+	struct pp_sender s = {};
+	struct mqdev_consumer *c = NULL;
+	uint64_t i, t0 = 0;
+	int err = 0;
+
+	if (pp_sender_new(&s, p->topic[0],
+			  p->topic_flags & MQDEV_TOPIC_SINGLE_WRITER) ||
+	    mqdev_consumer_new(p->topic[0], NULL, &c) ||
+	    mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, MQDEV_SEEK_HOLD,
+				NULL))
+		err = -1;
+	for (i = 0; i < n && !err; i++) {
+		if (i == n / 10)
+			t0 = now_ns();	/* the first tenth warms up */
+		value = pp_value(&s);
+		if (!value)
+			err = -1;
+		else
+			fill(value, PP_SIZE, i, tmpl);
+		err = err ?: pp_send(&s) ?: mqdev_pp_take(c);
+	}
+	*ns = (double)(now_ns() - t0) / (n - n / 10);
+	mqdev_consumer_free(c);
+	pp_sender_free(&s);
+	free(tmpl);
+	return err;
+}
+
+static int pmq_leg(struct pp_ctx *p, uint64_t n, double *ns)
+{
+	char buf[PP_SIZE], msg[PP_SIZE];
+	void *tmpl = template_of(PP_SIZE);
+	uint64_t i, t0 = 0;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		if (i == n / 10)
+			t0 = now_ns();
+		fill(msg, PP_SIZE, i, tmpl);
+		err = mq_send(p->q[0], msg, PP_SIZE, 0) ||
+		      full(mq_receive(p->q[0], buf, PP_SIZE, NULL)) ||
+		      check(buf, PP_SIZE);
+	}
+	*ns = (double)(now_ns() - t0) / (n - n / 10);
+	free(tmpl);
+	return err ? -1 : 0;
+}
+
+static int pipe_leg(struct pp_ctx *p, uint64_t n, double *ns)
+{
+	char buf[PP_SIZE], msg[PP_SIZE];
+	void *tmpl = template_of(PP_SIZE);
+	uint64_t i, t0 = 0;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		if (i == n / 10)
+			t0 = now_ns();
+		fill(msg, PP_SIZE, i, tmpl);
+		err = full(write(p->fd[0][1], msg, PP_SIZE)) ||
+		      full(read(p->fd[0][0], buf, PP_SIZE)) ||
+		      check(buf, PP_SIZE);
+	}
+	*ns = (double)(now_ns() - t0) / (n - n / 10);
+	free(tmpl);
+	return err ? -1 : 0;
+}
+
+static const struct {
+	const char *name;
+	int (*setup)(struct pp_ctx *p);
+	int (*leg)(struct pp_ctx *p, uint64_t n, double *ns);
+	void (*teardown)(struct pp_ctx *p);
+} leg_peers[] = {
+	{ "mqdev", mqdev_pp_setup, mqdev_leg, mqdev_pp_teardown },
+	{ "mqdev-swriter", mqdev_pp_sw_setup, mqdev_leg, mqdev_pp_teardown },
+	{ "posix-mq", pmq_pp_setup, pmq_leg, pmq_pp_teardown },
+	{ "pipe", pipe_pp_setup, pipe_leg, pipe_pp_teardown },
+};
+
+/*
+ * The leg scenario: @n legs of each peer, one process, no sleeping.
+ * Return: how many peers failed.
+ */
+int leg_table(uint64_t n, FILE *json)
+{
+	unsigned int i;
+	int failed = 0;
+	double ns;
+
+	printf("\nleg: one %d-byte message sent and taken by one process, no "
+	       "sleeping, %" PRIu64 " legs, ns a leg (instructions under "
+	       "-icount)\n\n| peer | ns |\n|---|---:|\n", PP_SIZE, n);
+	for (i = 0; i < sizeof(leg_peers) / sizeof(leg_peers[0]); i++) {
+		struct pp_ctx p = {};
+		int err;
+
+		if (!peer_wanted(leg_peers[i].name))
+			continue;
+		err = n < 10 || leg_peers[i].setup(&p) ? -1 :
+		      leg_peers[i].leg(&p, n, &ns);
+		if (!err)
+			leg_peers[i].teardown(&p);
+		if (err) {
+			printf("| %s | FAILED |\n", leg_peers[i].name);
+			failed++;
+			continue;
+		}
+		printf("| %s | %.0f |\n", leg_peers[i].name, ns);
+		json_result(json, "leg", leg_peers[i].name, PP_SIZE,
+			    "\"ns\":%.0f", ns);
+	}
+	fflush(stdout);
+	return failed;
+}
+
 #define MAX_REPS	16
 
 /* The median of @n values, which it sorts. */

@@ -34,6 +34,8 @@
  *   sharecost   the same for a share group's acquire and accept (share.c)
  *   sharelat    produce to an idle share member acquiring it: woken by the
  *               kernel, or looking every 10 ms (share.c)
+ *   leg         one ping-pong leg in one process, without sleeping: what
+ *               the calls cost apart from the wake-up (latency.c)
  *   trace       the cost scenario's loop, cut by marks, until the host
  *               stops it: the guest half of tools/vm/insn-trace
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
@@ -475,6 +477,7 @@ static const struct {
 	{ "sharelat", share_latency_table, false },
 	{ "trace", trace_table, false },
 	{ "swriter", swriter_table, true },
+	{ "leg", leg_table, false },
 };
 
 static bool wanted(const char *list, const char *name, bool by_default)
@@ -575,7 +578,7 @@ int main(int argc, char **argv)
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
 				"share,swriter (the default), cost, excost, "
-				"sharecost, sharelat, trace\n");
+				"sharecost, sharelat, leg, trace\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

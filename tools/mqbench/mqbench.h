@@ -80,6 +80,7 @@ bool peer_wanted(const char *name);
 /* latency.c */
 int latency_table(uint64_t n, int reps, FILE *json);
 int latency_mqdev_pct(uint64_t n, double pct[3]);
+int leg_table(uint64_t n, FILE *json);
 
 /* delay.c: delayed messages' lateness */
 int delay_table(uint64_t count, FILE *json);
