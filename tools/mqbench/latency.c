@@ -449,7 +449,22 @@ static int mqdev_leg(struct pp_ctx *p, uint64_t n, double *ns)
 	return err;
 }
 
-static int pmq_leg(struct pp_ctx *p, uint64_t n, double *ns)
+/* A copying peer's leg: @msg sent, then taken back into @buf. */
+static int pmq_one(struct pp_ctx *p, const char *msg, char *buf)
+{
+	return mq_send(p->q[0], msg, PP_SIZE, 0) ||
+	       full(mq_receive(p->q[0], buf, PP_SIZE, NULL)) ? -1 : 0;
+}
+
+static int pipe_one(struct pp_ctx *p, const char *msg, char *buf)
+{
+	return full(write(p->fd[0][1], msg, PP_SIZE)) ||
+	       full(read(p->fd[0][0], buf, PP_SIZE)) ? -1 : 0;
+}
+
+/* @n legs of a peer that copies the message in and out with @one. */
+static int copy_leg(struct pp_ctx *p, uint64_t n, double *ns,
+		    int (*one)(struct pp_ctx *p, const char *msg, char *buf))
 {
 	char buf[PP_SIZE], msg[PP_SIZE];
 	void *tmpl = template_of(PP_SIZE);
@@ -460,33 +475,21 @@ static int pmq_leg(struct pp_ctx *p, uint64_t n, double *ns)
 		if (i == n / 10)
 			t0 = now_ns();
 		fill(msg, PP_SIZE, i, tmpl);
-		err = mq_send(p->q[0], msg, PP_SIZE, 0) ||
-		      full(mq_receive(p->q[0], buf, PP_SIZE, NULL)) ||
-		      check(buf, PP_SIZE);
+		err = one(p, msg, buf) || check(buf, PP_SIZE);
 	}
 	*ns = (double)(now_ns() - t0) / (n - n / 10);
 	free(tmpl);
 	return err ? -1 : 0;
 }
 
+static int pmq_leg(struct pp_ctx *p, uint64_t n, double *ns)
+{
+	return copy_leg(p, n, ns, pmq_one);
+}
+
 static int pipe_leg(struct pp_ctx *p, uint64_t n, double *ns)
 {
-	char buf[PP_SIZE], msg[PP_SIZE];
-	void *tmpl = template_of(PP_SIZE);
-	uint64_t i, t0 = 0;
-	int err = 0;
-
-	for (i = 0; i < n && !err; i++) {
-		if (i == n / 10)
-			t0 = now_ns();
-		fill(msg, PP_SIZE, i, tmpl);
-		err = full(write(p->fd[0][1], msg, PP_SIZE)) ||
-		      full(read(p->fd[0][0], buf, PP_SIZE)) ||
-		      check(buf, PP_SIZE);
-	}
-	*ns = (double)(now_ns() - t0) / (n - n / 10);
-	free(tmpl);
-	return err ? -1 : 0;
+	return copy_leg(p, n, ns, pipe_one);
 }
 
 static const struct {
