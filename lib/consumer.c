@@ -717,8 +717,14 @@ static unsigned int sw_run_extent(struct mqdev_consumer *c, uint32_t p,
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
 		return 0;
-	/* @first's length, read again, may have grown: never past head. */
+	/*
+	 * @first's length, read again, may have grown: never past head; and
+	 * a head moved back below held_pos leaves sw_shadow() nothing to
+	 * copy, which it reports as -EBADMSG.
+	 */
 	c->held_end = pos < head ? pos : head;
+	if (c->held_end < c->held_pos)
+		c->held_end = c->held_pos;
 	return n;
 }
 
