@@ -32,6 +32,7 @@
 #define RECORDS		240
 #define MAX_RECS	4096
 #define KAFKA_PRODUCE	0	/* the Produce request's ApiKey */
+#define KAFKA_FETCH	1	/* the Fetch request's */
 
 static uint64_t mono_ms(void)
 {
@@ -997,6 +998,47 @@ TEST_F_TIMEOUT(mirror, inbound, 300)
 	EXPECT_EQ(3, kills);
 
 	check_in(_metadata, self, RECORDS, want);
+	EXPECT_EQ(0, daemon_stop(&self->d));
+}
+
+/*
+ * Kafka's consumer handing out again what it handed out before: a fetch
+ * answered OFFSET_OUT_OF_RANGE sends it back to the earliest offset (the
+ * link's auto.offset.reset), as a position a new leader does not confirm
+ * sets it back.  What mqdev has already is not appended again.
+ */
+TEST_F_TIMEOUT(mirror, inbound_consumer_rewound, 180)
+{
+	rd_kafka_t *kp = client(&self->c, RD_KAFKA_PRODUCER);
+	int64_t want[PARTS] = {};
+	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = PARTS);
+	int fd = mqdev_open(), i;
+
+	ASSERT_EQ(0, mqdev_topic_create(fd, self->topic, &topts));
+	close(fd);
+	write_config(&self->d, self->c.boot, "in", self->topic, self->ktopic);
+	for (i = 0; i < 40; i++) {
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
+		want[i % PARTS]++;
+	}
+	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
+	daemon_start(&self->d);
+	wait_records(self->topic, 40);
+	ASSERT_EQ(40, topic_records(self->topic));
+	/* every fetch in flight and the next ones: all partitions set back */
+	rd_kafka_mock_push_request_errors(self->c.mc, KAFKA_FETCH, 4,
+					  RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE);
+	for (; i < 60; i++) {
+		ASSERT_EQ(0, kafka_send(kp, self->ktopic, i, -1, 0));
+		want[i % PARTS]++;
+	}
+	ASSERT_EQ(0, rd_kafka_flush(kp, 30000));
+	rd_kafka_destroy(kp);
+	check_in(_metadata, self, 60, want);
+	EXPECT_TRUE(log_has(&self->d, "again, below")) log_dump(&self->d);
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 

@@ -338,6 +338,29 @@ static void in_commit(struct link *l)
 	rd_kafka_topic_partition_list_destroy(tp);
 }
 
+/*
+ * Kafka's consumer may hand out again records it handed out before: after
+ * a partition's leader moved, a position the new leader does not confirm
+ * is set back, and an offset reset starts over.  Those were queued for
+ * mqdev already (next is past them): appending them again would write
+ * them twice.  True for such a record, which is skipped.
+ */
+static bool in_again(struct link *l, const rd_kafka_message_t *m)
+{
+	struct mpart *mp = &l->parts[m->partition];
+
+	if (m->offset >= (int64_t)mp->next) {
+		mp->rewound = false;
+		return false;
+	}
+	if (!mp->rewound)
+		say(LOG_NOTICE, "in %s/%d: Kafka hands out offset %" PRId64
+		    " again, below %" PRIu64 ": already appended, skipped",
+		    l->topic, m->partition, m->offset, mp->next);
+	mp->rewound = true;
+	return true;
+}
+
 /* A record taken from Kafka: queued, held back for want of room, or not. */
 static bool in_take(struct link *l, rd_kafka_message_t *m)
 {
@@ -351,6 +374,10 @@ static bool in_take(struct link *l, rd_kafka_message_t *m)
 		return true;
 	}
 	if (m->partition < 0 || (uint32_t)m->partition >= l->nparts) {
+		rd_kafka_message_destroy(m);
+		return true;
+	}
+	if (in_again(l, m)) {
 		rd_kafka_message_destroy(m);
 		return true;
 	}

@@ -35,6 +35,7 @@ struct mpart {
 	uint64_t acked;		/* out: Kafka has every record before it */
 	uint64_t confirmed;	/* out: confirmed to mqdev */
 	uint64_t appended;	/* in: mqdev has every Kafka offset before it */
+	bool rewound;		/* in: Kafka is handing out queued ones again */
 	uint64_t inflight;	/* out: produced, not yet acknowledged */
 	uint64_t records, bytes, errors;
 	uint64_t lag;
