@@ -195,7 +195,8 @@ static int swriter_wake(struct mqdev_swriter *w, uint32_t p)
  * as the overwrite below and the clock read: reserve's common path then
  * saves no registers for calls it does not make.
  */
-static __attribute__((noinline, cold)) int swriter_wait_room(struct mqdev_swriter *w, uint32_t p, uint64_t need)
+static __attribute__((noinline, cold)) int
+swriter_wait_room(struct mqdev_swriter *w, uint32_t p, uint64_t need)
 {
 	struct swriter_part *sp = &w->parts[p];
 	struct mqdev_writer req = { .partition = p, .flags = MQDEV_WRITER_ROOM,

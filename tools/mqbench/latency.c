@@ -408,7 +408,7 @@ int latency_mqdev_pct(uint64_t n, double pct[3])
 	return pp_run(0, n, pct);
 }
 
-/* ---- one leg without sleeping ----------------------------------------------- */
+/* ---- one leg without sleeping --------------------------------------------- */
 
 /*
  * One leg of the ping-pong in one process: a message sent, then taken by
