@@ -683,6 +683,18 @@ static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
 }
 
 /*
+ * Was the run from held_pos overwritten while it was walked?  Its lengths
+ * were read first; the tail, read after, says.
+ */
+static bool run_lapped(const struct mqdev_consumer *c,
+		       const struct consumer_part *cp)
+{
+	/* Pairs with smp_wmb() in ring_publish_tail(), or the writer's fence. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos;
+}
+
+/*
  * A single writer's run after the record at held_pos: only how far it
  * reaches, up to @max records and head, from lengths its writer may still
  * change; sw_shadow() copies that much and checks every record on the copy,
@@ -713,9 +725,7 @@ static unsigned int sw_run_extent(struct mqdev_consumer *c, uint32_t p,
 			break;
 		pos += MQDEV_RECORD_SPACE(len);
 	}
-	/* Pairs with the writer's release fence after it moves tail. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
+	if (run_lapped(c, cp))
 		return 0;
 	/*
 	 * @first's length, read again, may have grown: never past head; and
@@ -773,9 +783,7 @@ static unsigned int ring_run(struct mqdev_consumer *c, uint32_t p,
 		recs[n] = rec;
 		pos += MQDEV_RECORD_SPACE(len);
 	}
-	/* Pairs with smp_wmb() in ring_publish_tail(). */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
+	if (run_lapped(c, cp))
 		return 0;
 	c->held_end = pos;
 	c->held_next = next;

@@ -373,11 +373,8 @@ static bool in_take(struct link *l, rd_kafka_message_t *m)
 		rd_kafka_message_destroy(m);
 		return true;
 	}
-	if (m->partition < 0 || (uint32_t)m->partition >= l->nparts) {
-		rd_kafka_message_destroy(m);
-		return true;
-	}
-	if (in_again(l, m)) {
+	if (m->partition < 0 || (uint32_t)m->partition >= l->nparts ||
+	    in_again(l, m)) {
 		rd_kafka_message_destroy(m);
 		return true;
 	}
