@@ -316,6 +316,7 @@ check: deps
 	$(MAKE) intree
 	tools/vm/selftest.sh
 	tools/vm/insn-trace-test.sh
+	tools/vm/host-profile-test.sh
 	selftests/run.sh --kernel-only kafkad_test.sh | \
 		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512

@@ -143,27 +143,38 @@ static void wait_remove(struct wait_entries *we)
 		remove_wait_queue(we->group_head, &we->group_wq);
 }
 
-/* Sleep until wait_ready() says something, a signal, or @expires. */
+/*
+ * Queue the waiter's entries, then sleep until wait_ready() says something,
+ * a signal, or @expires.  The look after queueing is the only one: a
+ * caller that looked first (libmqdev did, in the mapped pages) would only
+ * pay for the same look twice.  The tracepoints mark a sleep, not a wait
+ * that found something at once.
+ */
 static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
-		      u32 min_bytes, ktime_t *expires, __poll_t *revents)
+		      const struct mqdev_wait *req, ktime_t *expires,
+		      __poll_t *revents)
 {
 	struct wait_entry stack[WAIT_ON_STACK];
 	struct wait_entries we = {
 		.e = stack,
 		.nr = bitmap_weight(h->subscribed, topic->nr_parts),
 	};
-	bool timed_out = false;
+	bool timed_out = false, slept = false;
+	u64 start = 0;
 	int err = 0;
 
 	if (we.nr > WAIT_ON_STACK) {
 		we.e = kmalloc_array(we.nr, sizeof(*we.e), GFP_KERNEL);
-		if (!we.e)
-			return -ENOMEM;
+		/* A wait that need not sleep does not fail for want of it. */
+		if (!we.e) {
+			*revents = wait_ready(h, topic, req->min_bytes);
+			return *revents ? 0 : -ENOMEM;
+		}
 	}
-	wait_add(h, topic, &we, min_bytes);
+	wait_add(h, topic, &we, req->min_bytes);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		*revents = wait_ready(h, topic, min_bytes);
+		*revents = wait_ready(h, topic, req->min_bytes);
 		if (*revents)
 			break;
 		if (signal_pending(current)) {
@@ -174,12 +185,21 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 			err = -ETIMEDOUT;
 			break;
 		}
+		if (!slept) {
+			slept = true;
+			trace_mqdev_read_wait(topic, req->min_bytes,
+					      req->timeout_ns);
+			if (trace_mqdev_read_wait_end_enabled())
+				start = ktime_get_ns();
+		}
 		timed_out = !schedule_hrtimeout(expires, HRTIMER_MODE_ABS);
 	}
 	__set_current_state(TASK_RUNNING);
 	wait_remove(&we);
 	if (we.e != stack)
 		kfree(we.e);
+	if (slept)
+		trace_mqdev_read_wait_end(topic, start, *revents, err);
 	return err;
 }
 
@@ -202,27 +222,24 @@ int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	/* Pairs with smp_store_release() in member_add(). */
 	bool member = smp_load_acquire(&h->member);
 	ktime_t expires, *until = NULL;
-	__poll_t mask;
-	u64 start;
+	__poll_t mask = 0;
 	int err = 0;
 
 	/* A member with no partitions waits for its next assignment. */
 	if (bitmap_empty(h->subscribed, topic->nr_parts) && !member)
 		return -EDESTADDRREQ;
-	mask = wait_ready(h, topic, req->min_bytes);
-	if (!mask && !req->timeout_ns)
-		return -ETIMEDOUT;
-	if (!mask && req->timeout_ns != MQDEV_WAIT_FOREVER) {
-		expires = ktime_add_ns(ktime_get(),
-				       min_t(u64, req->timeout_ns,
-					     KTIME_MAX / 2));
-		until = &expires;
-	}
-	if (!mask) {
-		trace_mqdev_read_wait(topic, req->min_bytes, req->timeout_ns);
-		start = trace_mqdev_read_wait_end_enabled() ? ktime_get_ns() : 0;
-		err = wait_sleep(h, topic, req->min_bytes, until, &mask);
-		trace_mqdev_read_wait_end(topic, start, mask, err);
+	if (!req->timeout_ns) {
+		mask = wait_ready(h, topic, req->min_bytes);
+		if (!mask)
+			return -ETIMEDOUT;
+	} else {
+		if (req->timeout_ns != MQDEV_WAIT_FOREVER) {
+			expires = ktime_add_ns(ktime_get(),
+					       min_t(u64, req->timeout_ns,
+						     KTIME_MAX / 2));
+			until = &expires;
+		}
+		err = wait_sleep(h, topic, req, until, &mask);
 	}
 	/* As poll(2) reports them to userspace. */
 	req->revents = mangle_poll(mask);

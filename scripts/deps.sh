@@ -13,7 +13,7 @@ scdoc mandoc groff-base man-db prometheus
 zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
 kcat python3-kafka python3-confluent-kafka librdkafka-dev
 rabbitmq-server librabbitmq-dev
-python3-lz4 python3-snappy"
+python3-lz4 python3-snappy linux-perf"
 
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 

@@ -11,6 +11,7 @@
  * without it skips.  The events must be there: a module without them fails.
  */
 #include <stdarg.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -496,6 +497,35 @@ TEST_F(trace, wake_readers)
 		     "revents=0x1 ", "error=0");
 	EXPECT_LE(250 * 1000 * 1000LL, line_value(self, "waited_ns"))
 		TH_LOG("%s", self->line);
+}
+
+/*
+ * A wait with a time-out that finds a record at once returns it and is no
+ * sleep: neither read_wait event.  The kernel looks only after queueing
+ * the waiter, so this is the look under the entries that says "ready".
+ */
+TEST_F(trace, a_ready_wait_is_no_sleep)
+{
+	struct mqdev_wait req = { .timeout_ns = 10ULL * 1000000000 };
+	int prod, cons;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->topic, 1, 4096, 0));
+	prod = attach(self->topic, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	cons = attach(self->topic, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, seek(cons, MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+			  NULL, 0));
+	ASSERT_EQ(0, produce_one(prod, 0, NULL, 0, "abc", 3, NULL));
+	EXPECT_EQ(0, xioctl(cons, MQDEV_IOC_WAIT, &req));
+	EXPECT_EQ(POLLIN, req.revents);
+	close(cons);
+	close(prod);
+	EXPECT_EVENT("mqdev_append", "topic=%s ", self->topic, "offset=0 ");
+	EXPECT_EQ(NULL, trace_find(self, "mqdev_read_wait", "topic=%s ",
+				   self->topic, NULL));
+	EXPECT_EQ(NULL, trace_find(self, "mqdev_read_wait_end", "topic=%s ",
+				   self->topic, NULL));
 }
 
 /* An append with nobody asleep wakes nobody: no event. */

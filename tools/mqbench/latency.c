@@ -240,11 +240,16 @@ static int mqdev_pp_take(struct mqdev_consumer *c)
 	const struct mqdev_record *rec;
 	int err;
 
-	while (!(rec = mqdev_consumer_peek(c))) {
+	/*
+	 * Wait, then take, as mq_receive() does: the reply is never there
+	 * before the wait, so a take first would only fail.  The wait looks
+	 * in the mapped pages before it asks the kernel.
+	 */
+	do {
 		err = mqdev_consumer_wait(c, -1);
 		if (err <= 0)
 			return -1;
-	}
+	} while (!(rec = mqdev_consumer_peek(c)));
 	err = mqdev_record_value_len(rec) == PP_SIZE &&
 	      !check(mqdev_record_value(rec), PP_SIZE) ? 0 : -1;
 	mqdev_consumer_release(c);

@@ -1,5 +1,6 @@
 #!/bin/bash
-# make check's test of tools/vm/insn-trace: insn-profile on a made-up trace
+# make check's test of tools/vm/insn-trace: insn-profile (and
+# pingpong-profile, which sums a whole window) on a made-up trace
 # whose sums are known (whole rounds only, a round an interrupt entered left
 # out, a block cut short by -icount counted by its own length, kernel and
 # user addresses named), then a real trace in a -icount guest, which must
@@ -58,6 +59,29 @@ expect '| user:[test] | 1.0 | 0.50 |'
 expect '| **total** | 12.5 | 6.25 |'
 expect 'consume: 3 rounds of 2 messages (0 more left out: an interrupt came)'
 expect '| **total** | 1.0 | 0.50 |'
+
+# pingpong-profile on the same blocks, on two vCPUs: every run counts,
+# interrupts too, and four system-call entries make a round trip.
+mkdir -p "$t/pp"
+cp "$f/maps" "$f/kallsyms" "$t/pp/"
+{
+	block 1000 1; block ffffffff81000000 3; block ffffffffc0000000 5
+	block ffffffff81001000 2
+	for cpu in 0 1; do
+		for i in 1 2 3 4; do
+			run ffffffff81000000 | sed "s/^Trace 0/Trace $cpu/"
+		done
+		run ffffffffc0000000 2 | sed "s/^Trace 0/Trace $cpu/"
+	done
+	run ffffffff81001000; run 1000
+} >"$t/pp/qemu.log"
+"$here/pingpong-profile" "$t/pp" >"$t/fake.out"
+expect '8 system calls, 2 round trips; 16 instructions a round trip (0 runs of blocks translated before the log left out)'
+expect '| entry_SYSCALL_64 | 12.0 |'
+expect '| mqdev:ioc_PRODUCE_BATCH | 2.0 |'
+expect '| asm_sysvec_apic_timer_interrupt | 1.0 |'
+expect '| user:[test] | 0.5 |'
+expect '| **total** | 15.5 |'
 
 # The real thing, briefly.
 "$here/insn-trace" --seconds 1 --out "$t/real" >"$t/real.out" 2>&1 ||
