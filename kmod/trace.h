@@ -263,7 +263,11 @@ TRACE_EVENT(mqdev_room_wait_end,
 		  __entry->error)
 );
 
-/* A consumer sleeps in MQDEV_IOC_WAIT for @min_bytes in its partitions. */
+/*
+ * A consumer sleeps in MQDEV_IOC_WAIT for @min_bytes in its partitions: it
+ * found too little with its entries queued and calls schedule() (a record
+ * that lands just then ends a sleep of almost nothing).
+ */
 TRACE_EVENT(mqdev_read_wait,
 	TP_PROTO(const struct mqdev_topic *topic, u32 min_bytes,
 		 u64 timeout_ns),

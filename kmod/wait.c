@@ -145,10 +145,12 @@ static void wait_remove(struct wait_entries *we)
 
 /*
  * Queue the waiter's entries, then sleep until wait_ready() says something,
- * a signal, or @expires.  The look after queueing is the only one: a
- * caller that looked first (libmqdev did, in the mapped pages) would only
- * pay for the same look twice.  The tracepoints mark a sleep, not a wait
- * that found something at once.
+ * a signal, or @expires.  The look after queueing is the one that counts;
+ * none comes before it, as libmqdev asks only after its own look in the
+ * mapped pages failed, except for a handle with more partitions than fit
+ * on the stack, which looks before it allocates.  The tracepoints mark a
+ * waiter that got as far as schedule(), not one that found records at
+ * once.
  */
 static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 		      const struct mqdev_wait *req, ktime_t *expires,
@@ -164,12 +166,12 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 	int err = 0;
 
 	if (we.nr > WAIT_ON_STACK) {
+		*revents = wait_ready(h, topic, req->min_bytes);
+		if (*revents)
+			return 0;
 		we.e = kmalloc_array(we.nr, sizeof(*we.e), GFP_KERNEL);
-		/* A wait that need not sleep does not fail for want of it. */
-		if (!we.e) {
-			*revents = wait_ready(h, topic, req->min_bytes);
-			return *revents ? 0 : -ENOMEM;
-		}
+		if (!we.e)
+			return -ENOMEM;
 	}
 	wait_add(h, topic, &we, req->min_bytes);
 	for (;;) {
@@ -212,9 +214,10 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
  * Also woken by the topic's deletion and, for a group member, by its
  * group's news (a rebalance, the group's deletion), as poll(2) would be.
  *
- * Return: 0 with req->revents set; -EDESTADDRREQ for a handle that reads no
- * partition and is no group member; -ETIMEDOUT when nothing came in time
- * (at once for a time-out of 0); -EINTR for a signal; or -ENOMEM.
+ * Return: 0 with req->revents set (only then is it copied back);
+ * -EDESTADDRREQ for a handle that reads no partition and is no group
+ * member; -ETIMEDOUT when nothing came in time (at once for a time-out of
+ * 0); -EINTR for a signal; or -ENOMEM, when nothing was ready.
  */
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req)

@@ -1218,6 +1218,9 @@ MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
 {
 	int revents, err;
 
+	/* Every peek would fail: a caller's wait-and-peek loop would spin. */
+	if (c->error)
+		return c->error;
 	if (c->member) {
 		err = consumer_group_tick(c);
 		if (err)		/* an error, or a new assignment */

@@ -658,7 +658,9 @@ int mqdev_consumer_release(struct mqdev_consumer *consumer);
 
 /*
  * Wait up to @timeout_ms (-1: forever) for a record: 1 when there may be
- * one (or, for a group member, the assignment changed), 0 on time-out.
+ * one (or, for a group member, the assignment changed), 0 on time-out,
+ * or -errno: among them, at once, the sticky error of
+ * mqdev_consumer_error() that makes every peek fail until a seek.
  */
 int mqdev_consumer_wait(struct mqdev_consumer *consumer, int timeout_ms);
 

@@ -888,6 +888,8 @@ TEST_F(sw, a_seek_clears_ebadmsg_copy_refused_deletion_seen)
 	mqdev_consumer_release(c);
 	EXPECT_EQ(NULL, mqdev_consumer_peek(c));
 	EXPECT_EQ(-EBADMSG, mqdev_consumer_error(c));
+	/* Not "there may be one": a wait-and-peek loop would spin. */
+	EXPECT_EQ(-EBADMSG, mqdev_consumer_wait(c, 1000));
 	close(fd);	/* the hand-over cuts the garbage off */
 	EXPECT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_LATEST, 0, 0, NULL));
 	EXPECT_EQ(0, mqdev_consumer_error(c));

@@ -137,6 +137,40 @@ TEST_F(wait, ready_returns_at_once)
 	EXPECT_GT(SEC / 2, now_ns() - t0);
 }
 
+/*
+ * A handle on more partitions than the kernel's entries on its stack
+ * cover: ready, it comes back at once (it looks before it allocates);
+ * not ready, it sleeps on every partition and any of them wakes it.
+ */
+TEST_F(wait, many_partitions)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct waiter w;
+	uint32_t revents;
+	int prod, cons;
+
+	strcpy(name, topic_name("wait-many"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 6, 65536, 0));
+	prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	cons = attach(name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, seek(cons, MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
+			  NULL, 0));
+	ASSERT_EQ(0, waiter_start(&w, cons, 0));
+	usleep(100 * 1000);
+	EXPECT_FALSE(waiter_done(&w));
+	ASSERT_EQ(5, produce_one(prod, 5, NULL, 0, "x", 1, NULL));
+	ASSERT_TRUE(waiter_join(&w));
+	EXPECT_EQ(0, w.err);
+	EXPECT_EQ(EPOLLIN, w.revents);
+	EXPECT_EQ(0, wait_for(cons, 0, 10 * SEC, &revents));
+	EXPECT_EQ(EPOLLIN, revents);
+	close(cons);
+	close(prod);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
 TEST_F(wait, times_out)
 {
 	uint64_t t0 = now_ns();
