@@ -183,7 +183,7 @@ static const struct peer *peer_named(const char *name)
 	return NULL;
 }
 
-/* --peers: the throughput and latency scenarios' peers, all by default */
+/* --peers: the throughput, swriter and latency tables' peers, all by default */
 static const char *peer_list;
 static bool wanted(const char *list, const char *name, bool by_default);
 
@@ -243,12 +243,17 @@ static int swriter_table(uint64_t count, FILE *json)
 	for (i = 0; i < 4; i++) {
 		const struct peer *p = peer_named(names[i]);
 
+		r[i].med = 0;
+		if (!peer_wanted(names[i]))
+			continue;
 		if (!p || measure(once_pair, p, &b, 0, b.count, &r[i])) {
 			r[i].med = 0;
 			failed++;
 		}
 	}
 	for (i = 0; i < 4; i++) {
+		if (!peer_wanted(names[i]))
+			continue;
 		printf("| %s | %.0f | %.0f-%.0f | %.2f |\n", names[i], r[i].med,
 		       r[i].min, r[i].max, r[1].med ? r[i].med / r[1].med : 0);
 		if (r[i].med)
