@@ -233,7 +233,7 @@ static int swriter_table(uint64_t count, FILE *json)
 		"mqdev-swriter", "shm-ring", "mqdev", "pipe",
 	};
 	struct bench b = { .size = 64, .count = count };
-	struct rate r[4];
+	struct rate r[4] = {};
 	unsigned int i;
 	int failed = 0;
 
@@ -243,7 +243,6 @@ static int swriter_table(uint64_t count, FILE *json)
 	for (i = 0; i < 4; i++) {
 		const struct peer *p = peer_named(names[i]);
 
-		r[i].med = 0;
 		if (!peer_wanted(names[i]))
 			continue;
 		if (!p || measure(once_pair, p, &b, 0, b.count, &r[i])) {
