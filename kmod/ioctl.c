@@ -34,6 +34,7 @@ static_assert(offsetof(struct mqdev_attach, off) +
 	      sizeof_field(struct mqdev_attach, reserved) ==
 	      MQDEV_ATTACH_SIZE_VER0);
 static_assert(offsetof(struct mqdev_msg, sequence) == MQDEV_MSG_SIZE_VER0);
+static_assert(offsetof(struct mqdev_wait, send_arg) == MQDEV_WAIT_SIZE_VER0);
 static_assert(offsetof(struct mqdev_exchange_bind, headers) ==
 	      MQDEV_BIND_SIZE_VER0);
 static_assert(sizeof(struct mqdev_exchange_bind) == MQDEV_BIND_SIZE_VER1);
@@ -119,7 +120,7 @@ static long ioc_version(struct mqdev_ioc *ioc, struct mqdev_version *req)
 			MQDEV_FEAT_SCHEDULE | MQDEV_FEAT_EXCHANGES |
 			MQDEV_FEAT_ROUTE_PROGRAMS | MQDEV_FEAT_SINGLE_WRITER |
 			MQDEV_FEAT_SHARE_GROUPS | MQDEV_FEAT_RECONSUME |
-			MQDEV_FEAT_SHARE_DLQ_EXPIRED;
+			MQDEV_FEAT_SHARE_DLQ_EXPIRED | MQDEV_FEAT_WAIT_SEND;
 	return 0;
 }
 
@@ -148,10 +149,31 @@ static long ioc_topic_describe(struct mqdev_ioc *ioc,
 	return mqdev_topic_describe(ioc->h->net, req);
 }
 
+/*
+ * The commands a wait may send first: a batch, all or nothing, and a single
+ * writer's call.  Not MQDEV_IOC_PRODUCE: it may append some of its messages
+ * and says how many in its return, which the wait's would replace.
+ */
+static bool ioc_sendable(unsigned int cmd)
+{
+	switch (MQDEV_IOC_BASE(cmd)) {
+	case MQDEV_IOC_BASE(MQDEV_IOC_PRODUCE_BATCH):
+	case MQDEV_IOC_BASE(MQDEV_IOC_WRITER):
+		return true;
+	}
+	return false;
+}
+
 static long ioc_wait(struct mqdev_ioc *ioc, struct mqdev_wait *req)
 {
-	if (req->flags || req->reserved)
+	if ((req->flags & ~MQDEV_WAIT_FLAGS) || req->reserved)
 		return -EINVAL;
+	if (req->flags & MQDEV_WAIT_SEND) {
+		if (!ioc_sendable(req->send_cmd))
+			return -EINVAL;
+	} else if (req->send_arg || req->send_cmd || req->send_fd) {
+		return -EINVAL;
+	}
 	return mqdev_wait(ioc->h, ioc->topic, req);
 }
 
@@ -312,7 +334,7 @@ IOC(PRODUCE, struct mqdev_produce, 0, PRODUCE, 0, mqdev_produce)
 IOC(PRODUCE_BATCH, struct mqdev_produce_batch, 0, PRODUCE, 0, mqdev_produce_batch)
 IOC(SEEK, struct mqdev_seek, 0, CONSUME, BACK, mqdev_seek)
 IOC(WAKEUP, struct mqdev_wakeup, 0, CONSUME, 0, mqdev_wakeup)
-IOC(WAIT, struct mqdev_wait, 0, CONSUME, BACK, ioc_wait)
+IOC(WAIT, struct mqdev_wait, MQDEV_WAIT_SIZE_VER0, CONSUME, BACK, ioc_wait)
 IOC(WRITER, struct mqdev_writer, 0, PRODUCE, BACK, mqdev_swriter_ioctl)
 IOC(REPLICA_CONFIRM, struct mqdev_replica_confirm, 0, CONSUME, BACK, mqdev_replica_confirm)
 IOC(REPLICA_GROUPS, struct mqdev_replica_groups, 0, CONSUME, BACK, mqdev_replica_groups)

@@ -24,6 +24,7 @@
  * the waiter sees the new head, or the producer sees the entry.
  */
 
+#include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -205,6 +206,21 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 	return err;
 }
 
+/*
+ * MQDEV_WAIT_SEND: the request's command on its handle, through the same
+ * table as ioctl(2), so that it checks and costs what the call alone
+ * would; nothing of the wait is queued or held across it.
+ */
+static int wait_send(const struct mqdev_wait *req)
+{
+	CLASS(fd, f)(req->send_fd);
+
+	if (fd_empty(f) || !mqdev_file_handle(fd_file(f)))
+		return -EBADF;
+	return mqdev_ioctl(fd_file(f), req->send_cmd,
+			   (unsigned long)u64_to_user_ptr(req->send_arg));
+}
+
 /**
  * mqdev_wait() - MQDEV_IOC_WAIT: sleep until enough is ready to read
  * @h: the handle, attached to consume
@@ -214,10 +230,16 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
  * Also woken by the topic's deletion and, for a group member, by its
  * group's news (a rebalance, the group's deletion), as poll(2) would be.
  *
+ * With MQDEV_WAIT_SEND, req->send_cmd runs first (the caller checked it
+ * is one a wait may send).
+ *
  * Return: 0 with req->revents set (only then is it copied back);
  * -EDESTADDRREQ for a handle that reads no partition and is no group
  * member; -ETIMEDOUT when nothing came in time (at once for a time-out of
- * 0); -EINTR for a signal; or -ENOMEM, when nothing was ready.
+ * 0); -EINTR for a signal; or -ENOMEM, when nothing was ready.  With a
+ * send: -EBADF for a send_fd that is no /dev/mq handle, or the send's
+ * error, before any wait; once it is done, 0, with req->revents 0 where a
+ * wait alone would have failed: a restart would send again.
  */
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req)
@@ -231,10 +253,15 @@ int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	/* A member with no partitions waits for its next assignment. */
 	if (bitmap_empty(h->subscribed, topic->nr_parts) && !member)
 		return -EDESTADDRREQ;
+	if (req->flags & MQDEV_WAIT_SEND) {
+		err = wait_send(req);
+		if (err)
+			return err;
+	}
 	if (!req->timeout_ns) {
 		mask = wait_ready(h, topic, req->min_bytes);
 		if (!mask)
-			return -ETIMEDOUT;
+			err = -ETIMEDOUT;
 	} else {
 		if (req->timeout_ns != MQDEV_WAIT_FOREVER) {
 			expires = ktime_add_ns(ktime_get(),
@@ -244,6 +271,8 @@ int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 		}
 		err = wait_sleep(h, topic, req, until, &mask);
 	}
+	if (err && (req->flags & MQDEV_WAIT_SEND))
+		err = 0;	/* sent: revents 0 says the wait came to nothing */
 	/* As poll(2) reports them to userspace. */
 	req->revents = mangle_poll(mask);
 	return err;

@@ -95,27 +95,63 @@ MQDEV_EXPORT int mqdev_batch_add(struct mqdev_batch *b, const void *key,
 	return key_len ? batch_key(rec, key, key_len) : 0;
 }
 
+static void batch_request(const struct mqdev_batch *b, uint32_t partition,
+			  struct mqdev_produce_batch *req)
+{
+	*req = (struct mqdev_produce_batch) {
+		.records = (uint64_t)(uintptr_t)b->buf,
+		.len = b->len,
+		.partition = partition,
+	};
+}
+
+/* @req appended @b: where to, and the batch is empty again. */
+static void batch_appended(struct mqdev_batch *b,
+			   const struct mqdev_produce_batch *req,
+			   uint32_t *partition, uint64_t *base_offset)
+{
+	*partition = req->partition;
+	if (base_offset)
+		*base_offset = req->base_offset;
+	mqdev_batch_clear(b);
+}
+
 MQDEV_EXPORT int mqdev_produce_batch(struct mqdev_producer *p,
 				     struct mqdev_batch *b,
 				     uint32_t *partition,
 				     uint64_t *base_offset)
 {
-	struct mqdev_produce_batch req = {
-		.records = (uint64_t)(uintptr_t)b->buf,
-		.len = b->len,
-		.partition = *partition,
-	};
+	struct mqdev_produce_batch req;
 	uint32_t count = b->count;
 	int err;
 
 	if (!count)
 		return 0;
+	batch_request(b, *partition, &req);
 	err = mqdev_ioctl(mqdev_producer_fd(p), MQDEV_IOC_PRODUCE_BATCH, &req);
 	if (err)
 		return err;
-	*partition = req.partition;
-	if (base_offset)
-		*base_offset = req.base_offset;
-	mqdev_batch_clear(b);
+	batch_appended(b, &req, partition, base_offset);
 	return count;
+}
+
+MQDEV_EXPORT int mqdev_produce_batch_wait(struct mqdev_producer *p,
+					  struct mqdev_batch *b,
+					  uint32_t *partition,
+					  uint64_t *base_offset,
+					  struct mqdev_consumer *c,
+					  int timeout_ms)
+{
+	struct mqdev_produce_batch req;
+	bool sent;
+	int ret;
+
+	if (!b->count)
+		return mqdev_consumer_wait(c, timeout_ms);
+	batch_request(b, *partition, &req);
+	ret = mqdev_consumer_wait_send(c, timeout_ms, mqdev_producer_fd(p),
+				       MQDEV_IOC_PRODUCE_BATCH, &req, &sent);
+	if (sent)
+		batch_appended(b, &req, partition, base_offset);
+	return ret;
 }

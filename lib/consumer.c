@@ -65,6 +65,7 @@ struct mqdev_consumer {
 	unsigned int		busy_usec;
 	uint32_t		fetch_min;	/* bytes to wake for, or 0 */
 	bool			no_wait_ioctl;	/* an older kernel: poll(2) */
+	bool			wait_send;	/* MQDEV_WAIT_SEND */
 	uint64_t		lost;
 	uint64_t		aborted;
 	uint64_t		expired;
@@ -111,6 +112,7 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 {
 	struct mqdev_consumer *c;
 	const struct mqdev_ring_offsets *off;
+	uint64_t features;
 	uint32_t flags;
 	int err;
 
@@ -144,7 +146,9 @@ MQDEV_EXPORT int mqdev_consumer_new(const char *topic,
 	else
 		c->data_dir = NULL;
 	/* A kernel from before MQDEV_IOC_WAIT: sleep in poll(2) instead. */
-	c->no_wait_ioctl = !(mqdev_features(c->fd) & MQDEV_FEAT_WAIT);
+	features = mqdev_features(c->fd);
+	c->no_wait_ioctl = !(features & MQDEV_FEAT_WAIT);
+	c->wait_send = features & MQDEV_FEAT_WAIT_SEND;
 	off = &c->attach.off;
 	c->mask = off->data_size - 1;
 	c->parts = calloc(c->attach.partitions, sizeof(*c->parts));
@@ -1214,24 +1218,11 @@ static int consumer_sleep(struct mqdev_consumer *c, int timeout_ms)
 	return err ? err : (int)req.revents;
 }
 
-MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
+/* What a wait woke for, @revents, as mqdev_consumer_wait() returns it. */
+static int consumer_woken(struct mqdev_consumer *c, int revents)
 {
-	int revents, err;
+	int err;
 
-	/* Every peek would fail: a caller's wait-and-peek loop would spin. */
-	if (c->error)
-		return c->error;
-	if (c->member) {
-		err = consumer_group_tick(c);
-		if (err)		/* an error, or a new assignment */
-			return err;
-	}
-	if (consumer_ready(c, c->fetch_min))
-		return 1;
-	consumer_kick_all(c);		/* before any chance of sleeping */
-	if (consumer_spin(c))
-		return 1;
-	revents = consumer_sleep(c, timeout_ms);
 	if (revents < 0)
 		return revents;
 	if (revents & POLLPRI) {
@@ -1246,6 +1237,74 @@ MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
 		return -EIO;
 	/* fetch.max.wait passed: what there is, if fewer than fetch_min */
 	return consumer_ready(c, 1) ? 1 : 0;
+}
+
+/*
+ * What comes before a sleep: 0 when the consumer should ask the kernel,
+ * else what mqdev_consumer_wait() returns without asking.
+ */
+static int consumer_before_sleep(struct mqdev_consumer *c)
+{
+	int err;
+
+	/* Every peek would fail: a caller's wait-and-peek loop would spin. */
+	if (c->error)
+		return c->error;
+	if (c->member) {
+		err = consumer_group_tick(c);
+		if (err)		/* an error, or a new assignment */
+			return err;
+	}
+	if (consumer_ready(c, c->fetch_min))
+		return 1;
+	consumer_kick_all(c);		/* before any chance of sleeping */
+	return 0;
+}
+
+MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
+{
+	int err = consumer_before_sleep(c);
+
+	if (err)
+		return err;
+	if (consumer_spin(c))
+		return 1;
+	return consumer_woken(c, consumer_sleep(c, timeout_ms));
+}
+
+int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
+			     int fd, unsigned long cmd, void *arg, bool *sent)
+{
+	struct mqdev_wait req = {
+		.timeout_ns = timeout_ms < 0 ? MQDEV_WAIT_FOREVER :
+			      (uint64_t)timeout_ms * 1000000,
+		.min_bytes = c->fetch_min,
+		.flags = MQDEV_WAIT_SEND,
+		.send_arg = (uint64_t)(uintptr_t)arg,
+		.send_cmd = cmd,
+		.send_fd = fd,
+	};
+	int err;
+
+	*sent = false;
+	/* A spinner, or an older kernel: the two calls. */
+	if (!c->wait_send || c->busy_usec) {
+		if (c->error)
+			return c->error;
+		err = mqdev_ioctl(fd, cmd, arg);
+		*sent = !err;
+		return err ?: mqdev_consumer_wait(c, timeout_ms);
+	}
+	err = consumer_before_sleep(c);
+	if (err > 0) {			/* no sleep: only the send */
+		err = mqdev_ioctl(fd, cmd, arg) ?: err;
+		*sent = err > 0;
+	}
+	if (err)
+		return err;
+	err = mqdev_ioctl(c->fd, MQDEV_IOC_WAIT, &req);
+	*sent = !err;
+	return err ?: consumer_woken(c, req.revents);
 }
 
 MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,

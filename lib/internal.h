@@ -156,6 +156,14 @@ uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
 /* @rec is one @c handed out (its ring, its buffer or its disk run). */
 bool mqdev_consumer_holds(const struct mqdev_consumer *c,
 			  const struct mqdev_record *rec);
+/*
+ * mqdev_consumer_wait(), with the command @cmd on the handle @fd (a
+ * produce, or a single writer's wake) first: in one MQDEV_IOC_WAIT with
+ * MQDEV_WAIT_SEND when the consumer has to sleep.  *@sent says whether the
+ * command was done; when it was not, the return is -errno.
+ */
+int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
+			     int fd, unsigned long cmd, void *arg, bool *sent);
 /* They were committed (by a transaction). */
 void mqdev_consumer_committed(struct mqdev_consumer *c,
 			      const struct mqdev_group_commit *commits,

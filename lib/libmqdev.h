@@ -379,6 +379,7 @@ struct mqdev_swriter_opts {
 };
 
 struct mqdev_swriter;
+struct mqdev_consumer;
 int mqdev_swriter_new(const char *topic,
 		      const struct mqdev_swriter_opts *opts,
 		      struct mqdev_swriter **writer);
@@ -399,6 +400,15 @@ int mqdev_swriter_reserve(struct mqdev_swriter *writer, uint32_t partition,
 			  struct mqdev_record **rec);
 /* Publish every reserved record; wakes sleeping readers if any asked. */
 int mqdev_swriter_commit(struct mqdev_swriter *writer);
+/*
+ * mqdev_swriter_commit(), then mqdev_consumer_wait(@consumer, @timeout_ms):
+ * the wake-up of a sleeping reader, if one asked, goes into the wait's
+ * system call (MQDEV_WAIT_SEND).  The records are published whatever it
+ * returns: -errno when a wake-up failed (and nothing was waited for), else
+ * what the wait returns.
+ */
+int mqdev_swriter_commit_wait(struct mqdev_swriter *writer,
+			      struct mqdev_consumer *consumer, int timeout_ms);
 /*
  * Copy a batch in and commit it: partition (MQDEV_PARTITION_ANY: by key, or
  * round-robin) and offset of each message are written back.  Returns how
@@ -493,6 +503,19 @@ void mqdev_batch_clear(struct mqdev_batch *batch);
 int mqdev_produce_batch(struct mqdev_producer *producer,
 			struct mqdev_batch *batch, uint32_t *partition,
 			uint64_t *base_offset);
+
+/*
+ * A request and the wait for its reply: mqdev_produce_batch(), then
+ * mqdev_consumer_wait(@consumer, @timeout_ms), in one system call when the
+ * consumer has nothing ready and does not busy-poll (MQDEV_WAIT_SEND).
+ * Returns -errno with nothing appended and the batch as it was (a
+ * non-zero mqdev_batch_count()); once the batch is appended (the batch
+ * empty, *@partition and *@base_offset set), what the wait returns.
+ */
+int mqdev_produce_batch_wait(struct mqdev_producer *producer,
+			     struct mqdev_batch *batch, uint32_t *partition,
+			     uint64_t *base_offset,
+			     struct mqdev_consumer *consumer, int timeout_ms);
 
 /* ---- producer sessions: idempotence and transactions ----------------------- */
 

@@ -360,31 +360,78 @@ MQDEV_EXPORT int mqdev_swriter_reserve(struct mqdev_swriter *w,
 	return swriter_reserve(w, partition, key_len, value_len, flags, rec);
 }
 
-MQDEV_EXPORT int mqdev_swriter_commit(struct mqdev_swriter *w)
+/* Publish every reserved record; true if there were any. */
+static bool swriter_publish_all(struct mqdev_swriter *w)
 {
 	uint32_t p, n = w->attach.partitions;
 	bool any = false;
-	int err = 0, e;
 
 	w->run_ts = 0;
 	for (p = 0; p < n; p++) {
 		w->parts[p].done = w->parts[p].head;
 		any |= swriter_publish(&w->parts[p]);
 	}
-	if (!any)
-		return 0;
-	/*
-	 * Pairs with smp_mb__after_atomic() in the kernel's
-	 * mqdev_swriter_has(): head before the flag, as the reader the flag
-	 * before head.
-	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (p = 0; p < n; p++) {
-		e = swriter_wake(w, p);
+	if (any)
+		/*
+		 * Pairs with smp_mb__after_atomic() in the kernel's
+		 * mqdev_swriter_has(): head before the flag, as the reader
+		 * the flag before head.
+		 */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return any;
+}
+
+/* Wake partitions [@from, @to)'s sleeping readers: the first error. */
+static int swriter_wake_range(struct mqdev_swriter *w, uint32_t from,
+			      uint32_t to)
+{
+	int err = 0, e;
+
+	for (; from < to; from++) {
+		e = swriter_wake(w, from);
 		if (e && !err)
 			err = e;
 	}
 	return err;
+}
+
+MQDEV_EXPORT int mqdev_swriter_commit(struct mqdev_swriter *w)
+{
+	if (!swriter_publish_all(w))
+		return 0;
+	return swriter_wake_range(w, 0, w->attach.partitions);
+}
+
+/* The last partition whose readers asked to be woken, or -1. */
+static int swriter_last_waiting(const struct mqdev_swriter *w)
+{
+	int p;
+
+	for (p = w->attach.partitions - 1; p >= 0; p--)
+		if (__atomic_load_n(w->parts[p].flags, __ATOMIC_RELAXED) &
+		    MQDEV_RING_READER_WAIT)
+			return p;
+	return -1;
+}
+
+MQDEV_EXPORT int mqdev_swriter_commit_wait(struct mqdev_swriter *w,
+					   struct mqdev_consumer *c,
+					   int timeout_ms)
+{
+	struct mqdev_writer req = { .flags = MQDEV_WRITER_WAKE };
+	int last, err;
+	bool sent;
+
+	last = swriter_publish_all(w) ? swriter_last_waiting(w) : -1;
+	if (last < 0)
+		return mqdev_consumer_wait(c, timeout_ms);
+	/* Every wake but the last alone; the last with the wait. */
+	err = swriter_wake_range(w, 0, last);
+	if (err)
+		return err;
+	req.partition = last;
+	return mqdev_consumer_wait_send(c, timeout_ms, w->fd,
+					MQDEV_IOC_WRITER, &req, &sent);
 }
 
 static uint32_t swriter_partition(struct mqdev_swriter *w,

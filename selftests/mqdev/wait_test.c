@@ -341,6 +341,228 @@ TEST_F(wait, bad_requests)
 	close(fd);
 }
 
+/* ---- MQDEV_WAIT_SEND: a batch (or a writer's call), then the wait ---- */
+
+/* A one-record batch for partition @p: its layout, and the request. */
+struct one_batch {
+	struct {
+		struct mqdev_record hdr;
+		char value[VALUE];
+	} rec;
+	struct mqdev_produce_batch req;
+};
+
+static void one_batch_init(struct one_batch *b, uint32_t p)
+{
+	memset(b, 0, sizeof(*b));
+	b->rec.hdr.len = sizeof(b->rec);
+	b->req.records = (uintptr_t)&b->rec;
+	b->req.len = MQDEV_RECORD_SPACE(sizeof(b->rec));
+	b->req.partition = p;
+}
+
+/* MQDEV_IOC_WAIT on @fd with MQDEV_WAIT_SEND of @cmd on @send_fd. */
+static int send_wait(int fd, int send_fd, uint32_t cmd, void *arg,
+		     uint64_t timeout_ns, uint32_t *revents)
+{
+	struct mqdev_wait req = {
+		.timeout_ns = timeout_ns, .flags = MQDEV_WAIT_SEND,
+		.send_arg = (uintptr_t)arg, .send_cmd = cmd, .send_fd = send_fd,
+	};
+	int err = xioctl(fd, MQDEV_IOC_WAIT, &req);
+
+	if (revents)
+		*revents = err ? ~0U : req.revents;
+	return err;
+}
+
+/* How many records partition @p of the fixture's topic has: its end. */
+static uint64_t end_of(struct __test_metadata *_metadata, const char *name,
+		       uint32_t p)
+{
+	uint64_t end = 0;
+	int fd = attach(name, MQDEV_ATTACH_CONSUME, NULL);
+
+	EXPECT_LE(0, fd);
+	EXPECT_EQ(0, seek(fd, p, MQDEV_SEEK_LATEST, &end, 0));
+	close(fd);
+	return end;
+}
+
+/*
+ * The batch goes to partition 1 before the wait on partition 0 starts;
+ * the time-out ends the wait, and the call says so with revents 0, not
+ * an error: the batch is in.
+ */
+TEST_F(wait, send_then_wait)
+{
+	struct one_batch b;
+	uint32_t revents;
+	uint64_t t0;
+
+	one_batch_init(&b, 1);
+	t0 = now_ns();
+	EXPECT_EQ(0, send_wait(self->cons, self->prod,
+			       MQDEV_IOC_PRODUCE_BATCH, &b.req, 50000000,
+			       &revents));
+	EXPECT_LE(50000000, now_ns() - t0);
+	EXPECT_EQ(0, revents);
+	EXPECT_EQ(1, b.req.partition);
+	EXPECT_EQ(1, b.req.count);
+	EXPECT_EQ(0, b.req.base_offset);
+	EXPECT_EQ(1, end_of(_metadata, self->name, 1));
+	/* a time-out of 0 only looks, after the send */
+	one_batch_init(&b, 1);
+	EXPECT_EQ(0, send_wait(self->cons, self->prod,
+			       MQDEV_IOC_PRODUCE_BATCH, &b.req, 0, &revents));
+	EXPECT_EQ(0, revents);
+	EXPECT_EQ(1, b.req.base_offset);
+	/* sent to the partition it waits on: ready at once */
+	one_batch_init(&b, 0);
+	EXPECT_EQ(0, send_wait(self->cons, self->prod,
+			       MQDEV_IOC_PRODUCE_BATCH, &b.req,
+			       MQDEV_WAIT_FOREVER, &revents));
+	EXPECT_EQ(EPOLLIN, revents);
+	EXPECT_EQ(0, b.req.partition);
+}
+
+/* A thread asleep after its send, until a record comes or a signal. */
+struct sender_waiter {
+	int fd, prod;
+	struct one_batch b;
+	int err;
+	uint32_t revents;
+	int done;
+	pthread_t thread;
+};
+
+static void *sender_waiter_run(void *arg)
+{
+	struct sender_waiter *w = arg;
+
+	w->err = send_wait(w->fd, w->prod, MQDEV_IOC_PRODUCE_BATCH, &w->b.req,
+			   MQDEV_WAIT_FOREVER, &w->revents);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int sender_waiter_start(struct sender_waiter *w, int fd, int prod)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->prod = prod;
+	one_batch_init(&w->b, 1);
+	return pthread_create(&w->thread, NULL, sender_waiter_run, w);
+}
+
+/* Sent and asleep: a record wakes it; the batch went in once. */
+TEST_F(wait, send_then_sleep_until_woken)
+{
+	struct sender_waiter w;
+	int i;
+
+	ASSERT_EQ(0, sender_waiter_start(&w, self->cons, self->prod));
+	for (i = 0; i < 1000 && end_of(_metadata, self->name, 1) < 1; i++)
+		usleep(1000);
+	EXPECT_EQ(1, end_of(_metadata, self->name, 1));
+	usleep(50000);
+	EXPECT_FALSE(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE));
+	append(_metadata, self->prod, 1);
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(0, w.err);
+	EXPECT_EQ(EPOLLIN, w.revents);
+	EXPECT_EQ(1, end_of(_metadata, self->name, 1));
+}
+
+/*
+ * A signal ends the wait after the send: 0 and revents 0, not EINTR,
+ * whose restart would send the batch a second time.
+ */
+TEST_F(wait, send_then_signal_sends_once)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct sender_waiter w;
+	int i;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, sender_waiter_start(&w, self->cons, self->prod));
+	for (i = 0; i < 1000 && end_of(_metadata, self->name, 1) < 1; i++)
+		usleep(1000);
+	usleep(50000);
+	ASSERT_FALSE(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE));
+	pthread_kill(w.thread, SIGUSR1);
+	pthread_join(w.thread, NULL);
+	EXPECT_EQ(0, w.err);
+	EXPECT_EQ(0, w.revents);
+	EXPECT_EQ(1, end_of(_metadata, self->name, 1));
+}
+
+/*
+ * What a bad send gets: a clear error at once, with a time-out that would
+ * otherwise have run for seconds, and nothing appended.
+ */
+TEST_F(wait, bad_sends_change_nothing)
+{
+	struct mqdev_wait req = { .send_fd = self->prod };
+	struct mqdev_topic_id id = {};
+	struct one_batch b;
+	int fds[2];
+	uint64_t t0 = now_ns();
+
+	one_batch_init(&b, 1);
+	/* the send's fields without the flag */
+	EXPECT_EQ(-EINVAL, xioctl(self->cons, MQDEV_IOC_WAIT, &req));
+	/* commands a wait may not send */
+	EXPECT_EQ(-EINVAL, send_wait(self->cons, self->prod, MQDEV_IOC_PRODUCE,
+				     &b.req, 2 * SEC, NULL));
+	EXPECT_EQ(-EINVAL, send_wait(self->cons, self->cons, MQDEV_IOC_WAIT,
+				     &req, 2 * SEC, NULL));
+	mqdev_name_set(id.name, self->name);
+	EXPECT_EQ(-EINVAL, send_wait(self->cons, self->fd,
+				     MQDEV_IOC_TOPIC_DELETE, &id, 2 * SEC,
+				     NULL));
+	/* no /dev/mq handle */
+	EXPECT_EQ(-EBADF, send_wait(self->cons, -1, MQDEV_IOC_PRODUCE_BATCH,
+				    &b.req, 2 * SEC, NULL));
+	ASSERT_EQ(0, pipe(fds));
+	EXPECT_EQ(-EBADF, send_wait(self->cons, fds[0],
+				    MQDEV_IOC_PRODUCE_BATCH, &b.req, 2 * SEC,
+				    NULL));
+	close(fds[0]);
+	close(fds[1]);
+	/* a handle that does not produce: the batch's own error */
+	EXPECT_EQ(-EBADF, send_wait(self->cons, self->cons,
+				    MQDEV_IOC_PRODUCE_BATCH, &b.req, 2 * SEC,
+				    NULL));
+	/* a batch whose headers do not add up */
+	b.rec.hdr.len = 8;
+	EXPECT_EQ(-EINVAL, send_wait(self->cons, self->prod,
+				     MQDEV_IOC_PRODUCE_BATCH, &b.req, 2 * SEC,
+				     NULL));
+	EXPECT_EQ(-EFAULT, send_wait(self->cons, self->prod,
+				     MQDEV_IOC_PRODUCE_BATCH, NULL, 2 * SEC,
+				     NULL));
+	EXPECT_GT(SEC, now_ns() - t0);
+	EXPECT_EQ(0, end_of(_metadata, self->name, 1));
+	EXPECT_EQ(0, end_of(_metadata, self->name, 0));	/* still there */
+}
+
+/* A caller built before the send: the first version's size still waits. */
+TEST_F(wait, first_version_size)
+{
+	struct mqdev_wait req = { .timeout_ns = 0 };
+	unsigned long cmd = _IOC(_IOC_READ | _IOC_WRITE, MQDEV_IOC_MAGIC, 0x15,
+				 MQDEV_WAIT_SIZE_VER0);
+
+	EXPECT_EQ(-ETIMEDOUT, xioctl(self->cons, cmd, &req));
+	append(_metadata, self->prod, 1);
+	EXPECT_EQ(0, xioctl(self->cons, cmd, &req));
+	EXPECT_EQ(EPOLLIN, req.revents);
+	EXPECT_EQ(-EINVAL, xioctl(self->cons, _IOC(_IOC_READ | _IOC_WRITE,
+						   MQDEV_IOC_MAGIC, 0x15, 16),
+				  &req));
+}
+
 /* An open transaction's record is not ready, whatever its size. */
 TEST_F(wait, open_transaction_is_not_ready)
 {

@@ -30,6 +30,7 @@ struct pp_ctx {
 	uint64_t *flag;			/* shm: [0] there, [8] back */
 	unsigned int busy_usec;
 	uint32_t topic_flags;		/* MQDEV_TOPIC_SINGLE_WRITER or 0 */
+	bool two_calls;			/* send, then wait: two ioctls */
 };
 
 /* One side's way to send one message on @dir and take one from the other. */
@@ -211,6 +212,12 @@ static int mqdev_pp_setup(struct pp_ctx *p)
 	return err ? -1 : 0;
 }
 
+static int mqdev_pp_two_setup(struct pp_ctx *p)
+{
+	p->two_calls = true;
+	return mqdev_pp_setup(p);
+}
+
 static int mqdev_pp_busy_setup(struct pp_ctx *p)
 {
 	p->busy_usec = BUSY_POLL_US;
@@ -230,30 +237,39 @@ static int mqdev_pp_sw_busy_setup(struct pp_ctx *p)
 }
 
 /*
- * Wait for the next record, check it, and let it go.  The wait has no
- * time-out, as the other peers' blocking reads: a time-out arms and cancels
- * an hrtimer every round trip, which under TCG cost mqdev about a tenth of
- * its real-time p50 (README, Benchmarks, "Ping-pong").
+ * After a wait that returned @woke: take the next record, check it, and
+ * let it go.  The waits have no time-out, as the other peers' blocking
+ * reads: a time-out arms and cancels an hrtimer every round trip, which
+ * under TCG cost mqdev about a tenth of its real-time p50 (README,
+ * Benchmarks, "Ping-pong").
  */
-static int mqdev_pp_take(struct mqdev_consumer *c)
+static int mqdev_pp_taken(struct mqdev_consumer *c, int woke)
 {
 	const struct mqdev_record *rec;
 	int err;
 
-	/*
-	 * Wait, then take, as mq_receive() does: the reply is never there
-	 * before the wait, so a take first would only fail.  The wait looks
-	 * in the mapped pages before it asks the kernel.
-	 */
-	do {
-		err = mqdev_consumer_wait(c, -1);
-		if (err <= 0)
+	for (;;) {
+		if (woke <= 0)
 			return -1;
-	} while (!(rec = mqdev_consumer_peek(c)));
+		rec = mqdev_consumer_peek(c);
+		if (rec)
+			break;
+		woke = mqdev_consumer_wait(c, -1);
+	}
 	err = mqdev_record_value_len(rec) == PP_SIZE &&
 	      !check(mqdev_record_value(rec), PP_SIZE) ? 0 : -1;
 	mqdev_consumer_release(c);
 	return err;
+}
+
+/*
+ * Wait, then take, as mq_receive() does: the reply is never there before
+ * the wait, so a take first would only fail.  The wait looks in the mapped
+ * pages before it asks the kernel.
+ */
+static int mqdev_pp_take(struct mqdev_consumer *c)
+{
+	return mqdev_pp_taken(c, mqdev_consumer_wait(c, -1));
 }
 
 /* One side's way to send: a record batch, or a single writer's record. */
@@ -261,6 +277,7 @@ struct pp_sender {
 	struct mqdev_producer	*prod;
 	struct mqdev_batch	*batch;
 	struct mqdev_swriter	*w;
+	bool			two_calls;
 };
 
 static int pp_sender_new(struct pp_sender *s, const char *topic, bool sw)
@@ -295,6 +312,28 @@ static int pp_send(struct pp_sender *s)
 									  -1;
 }
 
+/*
+ * Send, and take the answer: the send goes into the wait's system call
+ * (MQDEV_WAIT_SEND), as a request and its reply, unless the peer is the
+ * one of two calls.
+ */
+static int pp_send_take(struct pp_sender *s, struct mqdev_consumer *c)
+{
+	uint32_t part = 0;
+	int woke;
+
+	if (s->two_calls)
+		return pp_send(s) ?: mqdev_pp_take(c);
+	if (s->w)
+		woke = mqdev_swriter_commit_wait(s->w, c, -1);
+	else
+		woke = mqdev_produce_batch_wait(s->prod, s->batch, &part, NULL,
+						c, -1);
+	if (!s->w && mqdev_batch_count(s->batch))
+		return -1;		/* not sent */
+	return mqdev_pp_taken(c, woke);
+}
+
 static void pp_sender_free(struct pp_sender *s)
 {
 	mqdev_swriter_free(s->w);
@@ -313,12 +352,16 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 	void *value;
 	int err = 0;
 
+	s.two_calls = p->two_calls;
 	if (pp_sender_new(&s, p->topic[me],
 			  p->topic_flags & MQDEV_TOPIC_SINGLE_WRITER) ||
 	    mqdev_consumer_new(p->topic[!me], &opts, &c) ||
 	    mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, MQDEV_SEEK_HOLD,
 				NULL))
 		err = -1;
+	/* The answering side takes the first ping; then each answer waits. */
+	if (!err && me == 1)
+		err = mqdev_pp_take(c);
 	for (i = 0; i < n && !err; i++) {
 		t0 = now_ns();
 		value = pp_value(&s);
@@ -327,14 +370,12 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 			break;
 		}
 		fill(value, PP_SIZE, i, tmpl);
-		if (me == 1)
-			err = mqdev_pp_take(c);
-		if (!err)
-			err = pp_send(&s);
-		if (!err && me == 0) {
-			err = mqdev_pp_take(c);
+		if (me == 1 && i == n - 1)
+			err = pp_send(&s);	/* the last answer */
+		else
+			err = pp_send_take(&s, c);
+		if (!err && me == 0)
 			rtt[i] = now_ns() - t0;
-		}
 	}
 	mqdev_consumer_free(c);
 	pp_sender_free(&s);
@@ -354,6 +395,8 @@ static void mqdev_pp_teardown(struct pp_ctx *p)
 
 static const struct pp_ops pp_peers[] = {
 	{ "mqdev", mqdev_pp_setup, mqdev_pp_side, mqdev_pp_teardown },
+	{ "mqdev-two-calls", mqdev_pp_two_setup, mqdev_pp_side,
+	  mqdev_pp_teardown },
 	{ "mqdev-busy-poll", mqdev_pp_busy_setup, mqdev_pp_side,
 	  mqdev_pp_teardown },
 	{ "mqdev-swriter", mqdev_pp_sw_setup, mqdev_pp_side, mqdev_pp_teardown },

@@ -704,16 +704,37 @@ struct mqdev_wakeup {
  * report them; ETIMEDOUT when the time ran out first (records may be
  * ready, fewer than asked); EINTR on a signal; EDESTADDRREQ when the handle
  * reads no partition.
+ *
+ * With MQDEV_WAIT_SEND (MQDEV_FEAT_WAIT_SEND) the call first runs
+ * @send_cmd on the handle @send_fd with @send_arg, as ioctl(2) would: a
+ * request and the wait for its reply in one system call, as binder's
+ * BINDER_WRITE_READ writes and then reads.  @send_cmd is
+ * MQDEV_IOC_PRODUCE_BATCH or MQDEV_IOC_WRITER, whose structs say what they
+ * did; any other is EINVAL.  A @send_fd that is no /dev/mq handle is EBADF;
+ * a send that fails returns its error, and nothing was waited for.  Once
+ * the send is done the call returns 0, never an error a restart would send
+ * again: @revents 0 then says nothing was ready when the wait ended (the
+ * time-out, counted from the send, a signal, or no memory to wait with).
+ * Without the flag the three fields are 0 (EINVAL).
  */
 struct mqdev_wait {
 	__u64	timeout_ns;
 	__u32	min_bytes;
-	__u32	flags;		/* none defined yet */
+	__u32	flags;		/* MQDEV_WAIT_* */
 	__u32	revents;	/* out */
 	__u32	reserved;
+	/* MQDEV_WAIT_SIZE_VER0 ends here */
+	__u64	send_arg;	/* MQDEV_WAIT_SEND: user pointer, @send_cmd's */
+	__u32	send_cmd;	/* MQDEV_WAIT_SEND: the command */
+	__s32	send_fd;	/* MQDEV_WAIT_SEND: a /dev/mq handle */
 };
 
+#define MQDEV_WAIT_SIZE_VER0	24	/* without the send */
 #define MQDEV_WAIT_FOREVER	(~(__u64)0)
+
+/* struct mqdev_wait.flags */
+#define MQDEV_WAIT_SEND		_BITUL(0) /* run @send_cmd first */
+#define MQDEV_WAIT_FLAGS	MQDEV_WAIT_SEND
 
 /* struct mqdev_writer.flags */
 #define MQDEV_WRITER_WAKE	_BITUL(0) /* wake the partition's readers */
@@ -1761,6 +1782,7 @@ struct mqdev_version {
 #define MQDEV_FEAT_SHARE_GROUPS	_BITULL(12) /* share groups */
 #define MQDEV_FEAT_RECONSUME	_BITULL(13) /* MQDEV_IOC_GROUP_RECONSUME */
 #define MQDEV_FEAT_SHARE_DLQ_EXPIRED _BITULL(14) /* MQDEV_SHARE_DLQ_EXPIRED */
+#define MQDEV_FEAT_WAIT_SEND	_BITULL(15) /* MQDEV_WAIT_SEND */
 
 #define MQDEV_IOC_MAGIC		0xB9
 
