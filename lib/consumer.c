@@ -36,6 +36,18 @@
 #define CONSUMER_BURST		64	/* records from one partition in a row */
 #define CONSUMER_KICK_EVERY	64	/* releases between wake-up checks */
 #define CONSUMER_COPY_BUF	(256 * 1024)
+/*
+ * Laps one peek may take: times it finds the tail moved past the record it
+ * was reading and tries again.  Then it returns nothing, as when no record
+ * is ready, and the caller's next wait (at once: the ring has records) and
+ * peek go on.  An honest writer laps a reader only by overwriting that
+ * record within the few loads between the reader's two looks at the tail,
+ * so 8 in a row hardly ever happen, and cost one more call when they do;
+ * a single writer moves the tail itself and could do it at every look,
+ * keeping the caller inside the library for ever.  8 bounds that to 8 walks
+ * of a run (at most CONSUMER_BURST records each) per call.
+ */
+#define CONSUMER_MAX_LAPS	8
 
 struct consumer_part {
 	void			*map;		/* the ring, read-only */
@@ -73,6 +85,7 @@ struct mqdev_consumer {
 	const uint32_t		*txn_states;	/* the transaction table */
 	struct mqdev_verifier	*verifier;
 	unsigned int		unkicked;	/* holding releases not checked */
+	unsigned int		laps;		/* this take's: CONSUMER_MAX_LAPS */
 	bool			sw;		/* a single writer's: shadowed */
 
 	/* a member of a consumer group */
@@ -512,6 +525,12 @@ static bool sw_record_ok(const struct mqdev_consumer *c, uint32_t p,
 	       (jumped ? offset >= next : offset == next);
 }
 
+/* Lapped once more in this take: may the partition be tried again? */
+static bool consumer_may_lap(struct mqdev_consumer *c)
+{
+	return ++c->laps <= CONSUMER_MAX_LAPS;
+}
+
 /*
  * The record at the reader's position in partition @p, at least the tail,
  * with its length, offset and transaction state read before the tail is
@@ -551,6 +570,8 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
 			break;
+		if (!consumer_may_lap(c))
+			return NULL;	/* the next peek goes on from the tail */
 	}
 	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head ||
 	    (c->sw && !sw_record_ok(c, p, rec, offset, jumped))) {
@@ -851,7 +872,8 @@ static unsigned int peek_ring_run(struct mqdev_consumer *c,
 			      ring_run(c, p, recs, max);
 		if (got)
 			return got;
-		i--;			/* lapped meanwhile: this one again */
+		if (consumer_may_lap(c))
+			i--;		/* lapped meanwhile: this one again */
 	}
 	return 0;
 }
@@ -1003,6 +1025,7 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 
 	if (c->error)
 		return 0;
+	c->laps = 0;
 	n = history_run(c, recs, max);
 	if (!n && c->copy) {
 		recs[0] = peek_copy_visible(c);

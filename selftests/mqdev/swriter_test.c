@@ -6,6 +6,8 @@
  * writer's garbage (readers get -EBADMSG, never a crash, the kernel's log
  * stays clean: tools/vm/run checks it), read-only readers, one writer.
  */
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 #include <pthread.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -1032,6 +1034,171 @@ TEST_F(sw, a_scribbler_on_two_partitions)
 		EXPECT_GE(CAP, pi[p].bytes_used);
 	TH_LOG("%d turns", turns);
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, "sw-scr"));
+}
+
+/*
+ * A writer that moves the tail past the reader every time it looks keeps
+ * no peek in the library: after a few laps (CONSUMER_MAX_LAPS in
+ * lib/consumer.c) the peek returns nothing, with no error, and the next
+ * one goes on.  A racing thread could miss the reader's few loads between
+ * its two looks at the tail, and the test would pass by luck; a hardware
+ * watchpoint on the tail in the reader's mapping never does: its SIGTRAP
+ * comes right after each load, and the handler, being the writer, moves
+ * the tail then, writing a good record where it now points.
+ */
+#define LAP_LOOKS_MAX	10000	/* then the writer stops: far past any cap */
+#define LAP_LOOKS_CAPPED 100	/* 9 laps of 2 or 3 looks: 18, 27; and room */
+
+static struct {
+	struct mqdev_writer_page *wp;
+	char		*data;		/* the writer's mapping of the data */
+	uint64_t	next;		/* the next record's offset */
+	unsigned int	period;		/* move after looks n * period - 1 */
+	volatile unsigned int looks;
+	volatile int	armed;
+} lapper;
+
+static void lapper_put(uint64_t pos)
+{
+	struct mqdev_record *r = (void *)(lapper.data + (pos & (CAP - 1)));
+
+	memset(r, 0, REC);
+	r->len = REC;
+	r->offset = lapper.next++;
+}
+
+static void lapper_trap(int sig, siginfo_t *si, void *uc)
+{
+	uint64_t t;
+
+	lapper.looks++;
+	if (!lapper.armed || lapper.looks >= LAP_LOOKS_MAX ||
+	    lapper.looks % lapper.period != lapper.period - 1)
+		return;
+	t = lapper.wp->tail + REC;
+	lapper_put(t);
+	__atomic_store_n(&lapper.wp->tail, t, __ATOMIC_RELEASE);
+}
+
+/* The reader's own (read-only) mapping of partition 0's ring, or NULL. */
+static char *reader_ring(const struct mqdev_attach *att)
+{
+	unsigned long long start, end, off;
+	char line[512], perms[8];
+	char *ring = NULL;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && !ring && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx %7s %llx", &start, &end, perms,
+			   &off) == 4 && !strcmp(perms, "r--s") &&
+		    off == att->off.ring_mmap && strstr(line, MQDEV_DEVICE))
+			ring = (char *)(uintptr_t)start;
+	if (f)
+		fclose(f);
+	return ring;
+}
+
+/* A watchpoint on @addr whose every hit is a SIGTRAP; -errno. */
+static int watch(void *addr)
+{
+	struct perf_event_attr pe = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(pe),
+		.bp_type = HW_BREAKPOINT_RW,	/* x86 has no read-only one */
+		.bp_addr = (uintptr_t)addr,
+		.bp_len = HW_BREAKPOINT_LEN_8,
+		.sample_period = 1,
+		.sigtrap = 1,
+		.remove_on_exec = 1,		/* sigtrap's condition */
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+	int fd = syscall(__NR_perf_event_open, &pe, 0, -1, -1,
+			 PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static void lapped_every_look(struct __test_metadata *_metadata,
+			      const char *name, unsigned int period)
+{
+	struct sigaction sa = { .sa_sigaction = lapper_trap,
+				.sa_flags = SA_SIGINFO }, old;
+	const struct mqdev_record *rec;
+	struct mqdev_attach att, ratt;
+	struct mqdev_consumer *c;
+	uint64_t *tailp, h;
+	char *ring;
+	int fd, wfd;
+
+	wfd = raw_writer(name, &att, &lapper.data, &lapper.wp);
+	ASSERT_LE(0, wfd);
+	c = reader_at(name, MQDEV_SEEK_LATEST, 0);
+	ASSERT_NE(NULL, c);
+	/* The layout a reader's attach reports, as @c's did. */
+	fd = attach(name, MQDEV_ATTACH_CONSUME, &ratt);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ring = reader_ring(&ratt);
+	ASSERT_NE(NULL, ring);
+	tailp = (uint64_t *)(ring + ratt.off.tail);
+	/* A good record at the reader's position, the tail there, head far. */
+	h = lapper.wp->head;
+	lapper.next = lapper.wp->next_offset;
+	lapper.period = period;
+	lapper_put(h);
+	lapper.wp->tail = h;
+	__atomic_store_n(&lapper.wp->head, h + (1ULL << 40), __ATOMIC_RELEASE);
+
+	ASSERT_EQ(0, sigaction(SIGTRAP, &sa, &old));
+	fd = watch(tailp);
+	if (fd == -ENOENT || fd == -ENODEV || fd == -EOPNOTSUPP ||
+	    fd == -ENOSYS)
+		SKIP(goto out, "no hardware watchpoints: %s", strerror(-fd));
+	ASSERT_LE(0, fd);
+	/* The watchpoint fires on our own look, or the test proves nothing. */
+	lapper.looks = 0;
+	ASSERT_EQ(h, *(volatile uint64_t *)tailp);
+	ASSERT_EQ(1, lapper.looks);
+
+	lapper.looks = 0;
+	lapper.armed = 1;
+	rec = mqdev_consumer_peek(c);
+	lapper.armed = 0;
+	TH_LOG("period %u: the peek looked at the tail %u times", period,
+	       lapper.looks);
+	EXPECT_GT(LAP_LOOKS_CAPPED, lapper.looks);
+	EXPECT_EQ(NULL, rec);
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	/* Nothing now, but the writer is quiet: the next wait and peek go on. */
+	if (!rec) {
+		EXPECT_EQ(1, mqdev_consumer_wait(c, 0));
+		rec = mqdev_consumer_peek(c);
+		ASSERT_NE(NULL, rec);
+		EXPECT_EQ(lapper.next - 1, rec->offset);
+	}
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	close(fd);
+out:
+	sigaction(SIGTRAP, &old, NULL);
+	mqdev_consumer_free(c);
+	munmap(lapper.data, att.off.ring_size - att.off.data);
+	close(wfd);
+}
+
+/* ring_next()'s loop: the tail moves after every look, so its two differ. */
+TEST_F(sw, a_writer_lapping_every_look_cannot_keep_a_peek)
+{
+	lapped_every_look(_metadata, self->name, 1);
+}
+
+/*
+ * peek_ring_run()'s: the tail moves after the second of every three looks,
+ * so ring_next()'s two agree and the run's own (run_lapped()) finds it moved.
+ */
+TEST_F(sw, a_writer_lapping_every_run_cannot_keep_a_peek)
+{
+	lapped_every_look(_metadata, self->name, 3);
 }
 
 TEST_HARNESS_MAIN
