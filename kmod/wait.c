@@ -28,6 +28,7 @@
 #include <linux/hrtimer.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/security.h>
 #include <linux/slab.h>
 #include "mqdev.h"
 #include "trace.h"
@@ -207,18 +208,22 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 }
 
 /*
- * MQDEV_WAIT_SEND: the request's command on its handle, through the same
- * table as ioctl(2), so that it checks and costs what the call alone
- * would; nothing of the wait is queued or held across it.
+ * MQDEV_WAIT_SEND: the request's command on its handle, past the security
+ * modules' ioctl hook as ioctl(2) would take it (a policy that refuses the
+ * command on that file refuses it here too), then through the same table,
+ * so that it checks and costs what the call alone would; nothing of the
+ * wait is queued or held across it.
  */
 static int wait_send(const struct mqdev_wait *req)
 {
+	unsigned long arg = (unsigned long)u64_to_user_ptr(req->send_arg);
 	CLASS(fd, f)(req->send_fd);
+	int err;
 
 	if (fd_empty(f) || !mqdev_file_handle(fd_file(f)))
 		return -EBADF;
-	return mqdev_ioctl(fd_file(f), req->send_cmd,
-			   (unsigned long)u64_to_user_ptr(req->send_arg));
+	err = security_file_ioctl(fd_file(f), req->send_cmd, arg);
+	return err ?: mqdev_ioctl(fd_file(f), req->send_cmd, arg);
 }
 
 /**

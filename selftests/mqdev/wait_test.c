@@ -4,7 +4,10 @@
  * (Kafka's fetch.min.bytes), a rebalance, the topic's deletion, a signal or
  * its time-out, and appends smaller than the watermark do not wake it.
  */
+#include <linux/landlock.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -545,6 +548,74 @@ TEST_F(wait, bad_sends_change_nothing)
 	EXPECT_GT(SEC, now_ns() - t0);
 	EXPECT_EQ(0, end_of(_metadata, self->name, 1));
 	EXPECT_EQ(0, end_of(_metadata, self->name, 0));	/* still there */
+}
+
+/* Landlock's right to ioctl(2) on a device (6.10, ABI 5): not in 6.1's uapi */
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)
+#endif
+
+/*
+ * In this process from now on: no ioctl(2) on a device opened after this,
+ * as Landlock's IOCTL_DEV right has it.  -errno when Landlock cannot.
+ */
+static int landlock_no_device_ioctl(void)
+{
+	struct landlock_ruleset_attr attr = {
+		.handled_access_fs = LANDLOCK_ACCESS_FS_IOCTL_DEV,
+	};
+	int abi, fd;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+		      LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 5)
+		return abi < 0 ? -errno : -EOPNOTSUPP;
+	fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (fd < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_landlock_restrict_self, fd, 0)) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * The send passes the security modules' ioctl hook, as ioctl(2) on its
+ * handle would: a handle this process may not ioctl (opened under a
+ * Landlock ruleset that handles IOCTL_DEV) gets EACCES from the send as
+ * from the call, not the handle's own EBADFD.
+ */
+TEST_F(wait, send_passes_the_ioctl_hook)
+{
+	struct one_batch b;
+	int dev, err;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		err = landlock_no_device_ioctl();
+		if (err)
+			_exit(err == -EOPNOTSUPP || err == -ENOSYS ? 4 : 3);
+		dev = mqdev_open();
+		if (dev < 0)
+			_exit(5);
+		one_batch_init(&b, 1);
+		if (xioctl(dev, MQDEV_IOC_PRODUCE_BATCH, &b.req) != -EACCES)
+			_exit(6);	/* Landlock did not refuse the call */
+		err = send_wait(self->cons, dev, MQDEV_IOC_PRODUCE_BATCH,
+				&b.req, 0, NULL);
+		_exit(err == -EACCES ? 0 : 7);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 4)
+		SKIP(return, "no Landlock with IOCTL_DEV (ABI 5) here");
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 /* A caller built before the send: the first version's size still waits. */

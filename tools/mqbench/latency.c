@@ -6,7 +6,8 @@
  * first (libmqdev's busy-poll) as a latency-critical consumer would; each
  * both through the ordinary produce path and through single-writer topics,
  * whose writer enters the kernel only to wake a sleeping reader, so that a
- * busy-polling pair makes no system call at all.
+ * busy-polling pair makes no system call at all; and mqdev-send-wait, whose
+ * send goes into the wait's system call (MQDEV_WAIT_SEND): one a side.
  */
 #include <fcntl.h>
 #include <mqueue.h>
@@ -30,7 +31,7 @@ struct pp_ctx {
 	uint64_t *flag;			/* shm: [0] there, [8] back */
 	unsigned int busy_usec;
 	uint32_t topic_flags;		/* MQDEV_TOPIC_SINGLE_WRITER or 0 */
-	bool two_calls;			/* send, then wait: two ioctls */
+	bool send_wait;			/* the send in the wait's ioctl */
 };
 
 /* One side's way to send one message on @dir and take one from the other. */
@@ -212,9 +213,9 @@ static int mqdev_pp_setup(struct pp_ctx *p)
 	return err ? -1 : 0;
 }
 
-static int mqdev_pp_two_setup(struct pp_ctx *p)
+static int mqdev_pp_send_wait_setup(struct pp_ctx *p)
 {
-	p->two_calls = true;
+	p->send_wait = true;
 	return mqdev_pp_setup(p);
 }
 
@@ -277,7 +278,7 @@ struct pp_sender {
 	struct mqdev_producer	*prod;
 	struct mqdev_batch	*batch;
 	struct mqdev_swriter	*w;
-	bool			two_calls;
+	bool			send_wait;
 };
 
 static int pp_sender_new(struct pp_sender *s, const char *topic, bool sw)
@@ -313,16 +314,15 @@ static int pp_send(struct pp_sender *s)
 }
 
 /*
- * Send, and take the answer: the send goes into the wait's system call
- * (MQDEV_WAIT_SEND), as a request and its reply, unless the peer is the
- * one of two calls.
+ * Send, and take the answer: two calls, or for mqdev-send-wait the send in
+ * the wait's system call (MQDEV_WAIT_SEND), as a request and its reply.
  */
 static int pp_send_take(struct pp_sender *s, struct mqdev_consumer *c)
 {
 	uint32_t part = 0;
 	int woke;
 
-	if (s->two_calls)
+	if (!s->send_wait)
 		return pp_send(s) ?: mqdev_pp_take(c);
 	if (s->w)
 		woke = mqdev_swriter_commit_wait(s->w, c, -1);
@@ -352,7 +352,7 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 	void *value;
 	int err = 0;
 
-	s.two_calls = p->two_calls;
+	s.send_wait = p->send_wait;
 	if (pp_sender_new(&s, p->topic[me],
 			  p->topic_flags & MQDEV_TOPIC_SINGLE_WRITER) ||
 	    mqdev_consumer_new(p->topic[!me], &opts, &c) ||
@@ -395,7 +395,7 @@ static void mqdev_pp_teardown(struct pp_ctx *p)
 
 static const struct pp_ops pp_peers[] = {
 	{ "mqdev", mqdev_pp_setup, mqdev_pp_side, mqdev_pp_teardown },
-	{ "mqdev-two-calls", mqdev_pp_two_setup, mqdev_pp_side,
+	{ "mqdev-send-wait", mqdev_pp_send_wait_setup, mqdev_pp_side,
 	  mqdev_pp_teardown },
 	{ "mqdev-busy-poll", mqdev_pp_busy_setup, mqdev_pp_side,
 	  mqdev_pp_teardown },

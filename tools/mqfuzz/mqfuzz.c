@@ -687,10 +687,10 @@ static void do_produce(struct fuzzer *f, int fd)
 }
 
 /* A record batch laid out well, then broken a byte at a time. */
-static void do_produce_batch(struct fuzzer *f, int fd)
+/* A batch of up to 8 records, laid out at PAGE_BATCH, and its request. */
+static void batch_fill(struct fuzzer *f, struct mqdev_produce_batch *req)
 {
 	char *batch = f->page + PAGE_BATCH;
-	struct mqdev_produce_batch req = {};
 	struct mqdev_record *rec;
 	uint32_t n = 1 + below(f, 8), i, len = 0, rlen;
 
@@ -706,10 +706,50 @@ static void do_produce_batch(struct fuzzer *f, int fd)
 		mutate(f, rec, sizeof(*rec));
 		len += MQDEV_RECORD_SPACE(rlen);
 	}
-	req.records = pointer(f, batch);
-	req.len = chance(f, 90) ? len : number(f);
-	req.partition = chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5);
+	memset(req, 0, sizeof(*req));
+	req->records = pointer(f, batch);
+	req->len = chance(f, 90) ? len : number(f);
+	req->partition = chance(f, 50) ? MQDEV_PARTITION_ANY : below(f, 5);
+}
+
+static void do_produce_batch(struct fuzzer *f, int fd)
+{
+	struct mqdev_produce_batch req;
+
+	batch_fill(f, &req);
 	fuzz_ioctl(f, fd, MQDEV_IOC_PRODUCE_BATCH, &req, sizeof(req));
+}
+
+/*
+ * A send before the wait (MQDEV_WAIT_SEND) on any handle: a batch, a
+ * single writer's wake-up (never a wait for room: it could last), or any
+ * command at all.  Its struct stays put in PAGE_ARRAY2 while the wait's
+ * own goes to the scratch.
+ */
+static void wait_send_fill(struct fuzzer *f, struct mqdev_wait *w)
+{
+	void *arg = f->page + PAGE_ARRAY2;
+	struct mqdev_produce_batch *batch = arg;
+	struct mqdev_writer *writer = arg;
+
+	w->flags = MQDEV_WAIT_SEND;
+	w->send_fd = chance(f, 90) ? *any_fd(f) : (int)number(f);
+	w->send_arg = pointer(f, arg);
+	switch (below(f, 3)) {
+	case 0:
+		batch_fill(f, batch);
+		w->send_cmd = MQDEV_IOC_PRODUCE_BATCH;
+		break;
+	case 1:
+		memset(writer, 0, sizeof(*writer));
+		writer->partition = chance(f, 90) ? below(f, 5) : number(f);
+		writer->flags = MQDEV_WRITER_WAKE;
+		w->send_cmd = MQDEV_IOC_WRITER;
+		break;
+	default:
+		w->send_cmd = _IOC(below(f, 4), MQDEV_IOC_MAGIC,
+				   below(f, 0x65), below(f, 512));
+	}
 }
 
 /*
@@ -809,6 +849,8 @@ static void do_consume(struct fuzzer *f, int fd)
 		/* never long: a thread asleep here fuzzes nothing */
 		wait.timeout_ns = chance(f, 30) ? 0 : below(f, 2000000);
 		wait.min_bytes = chance(f, 50) ? below(f, 4096) : number(f);
+		if (chance(f, 40))
+			wait_send_fill(f, &wait);
 		fuzz_ioctl(f, fd, MQDEV_IOC_WAIT, &wait, sizeof(wait));
 		break;
 	default:

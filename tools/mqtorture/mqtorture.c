@@ -198,16 +198,38 @@ static void plain_producer(unsigned int who, uint64_t rs)
 	_exit(0);
 }
 
+/*
+ * The odd batcher's way to send: with a wait for the topic's next records
+ * in the same call (MQDEV_WAIT_SEND), a sleep the other producers end.
+ * It reads everything there is first, so that the call has to sleep.
+ * Return: whether the batch went in.
+ */
+static bool batch_send_wait(struct mqdev_producer *p, struct mqdev_batch *b,
+			    uint32_t *part, struct mqdev_consumer *c,
+			    uint64_t *rs)
+{
+	while (mqdev_consumer_peek(c))
+		mqdev_consumer_release(c);
+	mqdev_produce_batch_wait(p, b, part, NULL, c, rnd(rs) % 3);
+	return !mqdev_batch_count(b);
+}
+
 /* Record batches of 1 to 32 records to one partition, whole or not at all. */
 static void batch_producer(unsigned int who, uint64_t rs)
 {
 	struct value v = { .kind = KIND_BATCH, .who = who };
+	struct mqdev_consumer *c = NULL;
 	struct mqdev_producer *p;
 	struct mqdev_batch *b;
 	uint32_t part;
+	bool sent;
 	void *at;
 
 	if (mqdev_producer_new(TOPIC, NULL, &p) || mqdev_batch_new(4096, &b))
+		_exit(2);
+	if (who % 2 && (mqdev_consumer_new(TOPIC, NULL, &c) ||
+			mqdev_consumer_seek(c, MQDEV_PARTITION_ALL,
+					    MQDEV_SEEK_LATEST, 0, 0, NULL)))
 		_exit(2);
 	while (!sh->stop) {
 		v.n = sh->next_batch[who]++;
@@ -220,7 +242,12 @@ static void batch_producer(unsigned int who, uint64_t rs)
 			memcpy(at, &v, sizeof(v));
 		}
 		part = rnd(&rs) % PARTS;
-		if (mqdev_produce_batch(p, b, &part, NULL) == (int)v.count)
+		if (c)
+			sent = batch_send_wait(p, b, &part, c, &rs);
+		else
+			sent = mqdev_produce_batch(p, b, &part, NULL) ==
+			       (int)v.count;
+		if (sent)
 			sh->batch_acked[who][v.n] = 1;
 		mqdev_batch_clear(b);
 		usleep(rnd(&rs) % 2000);

@@ -63,27 +63,38 @@ expect 'consume: 3 rounds of 2 messages (0 more left out: an interrupt came)'
 expect '| **total** | 1.0 | 0.50 |'
 
 # pingpong-profile on the same blocks, on two vCPUs: every run counts,
-# interrupts too, and four system-call entries make a round trip.
-mkdir -p "$t/pp"
-cp "$f/maps" "$f/kallsyms" "$t/pp/"
+# interrupts too, and two calls of mqbench's check() make a round trip
+# (an mqbench of one function, mapped where its file offset plus 0x400000
+# puts it; gcc's text segment has the same offset and address).
+mkdir -p "$t/pp" "$t/bin"
+echo 'int check(void) { return 0; } int main(void) { return check(); }' |
+	cc -O0 -x c -o "$t/bin/mqbench" -
+chk=$(nm "$t/bin/mqbench" | awk '$3 == "check" { print $1 }')
+chk=$(printf '%x' $((0x400000 + 0x$chk)))
+printf '00400000-00410000 r-xp 00000000 00:00 0 %s\n' "$t/bin/mqbench" |
+	cat "$f/maps" - >"$t/pp/maps"
+cp "$f/kallsyms" "$t/pp/"
 {
 	block 1000 1; block ffffffff81000000 3; block ffffffffc0000000 5
-	block ffffffff81001000 2
+	block ffffffff81001000 2; block "$chk" 2
 	for cpu in 0 1; do
 		for i in 1 2 3 4; do
 			run ffffffff81000000 | sed "s/^Trace 0/Trace $cpu/"
 		done
 		run ffffffffc0000000 2 | sed "s/^Trace 0/Trace $cpu/"
+		run "$chk" | sed "s/^Trace 0/Trace $cpu/"
+		run "$chk" | sed "s/^Trace 0/Trace $cpu/"
 	done
 	run ffffffff81001000; run 1000
 } >"$t/pp/qemu.log"
 "$here/pingpong-profile" "$t/pp" >"$t/fake.out"
-expect '8 system calls, 2 round trips; 16 instructions a round trip (0 runs of blocks translated before the log left out)'
+expect '8 system calls, 4 messages checked, 2 round trips; 20 instructions a round trip (0 runs of blocks translated before the log left out)'
 expect '| entry_SYSCALL_64 | 12.0 |'
 expect '| mqdev:ioc_PRODUCE_BATCH | 2.0 |'
+expect '| user:mqbench:check | 4.0 |'
 expect '| asm_sysvec_apic_timer_interrupt | 1.0 |'
 expect '| user:[test] | 0.5 |'
-expect '| **total** | 15.5 |'
+expect '| **total** | 19.5 |'
 
 # The log's parsing where it is subtle, in both: a block translated again
 # shorter (as -icount cuts it) keeps its longest length; a block run before
@@ -92,7 +103,7 @@ expect '| **total** | 15.5 |'
 # the whole log; a block never translated is unknown to both.
 a="$t/again"
 mkdir -p "$a"
-cp "$f/maps" "$f/kallsyms" "$a/"
+cp "$t/pp/maps" "$f/kallsyms" "$a/"
 printf 'produce 0x1000\nconsume 0x2000\nbatch 1\n' >"$a/ready"
 {
 	run 1000
@@ -103,6 +114,7 @@ printf 'produce 0x1000\nconsume 0x2000\nbatch 1\n' >"$a/ready"
 	run ffffffff81000000; run ffffffff81000000; run ffffffff81000000
 	run 1000; run ffffffffc0000000
 	run 2000
+	block "$chk" 2; run "$chk"; run "$chk"
 } >"$a/qemu.log"
 "$here/insn-profile" "$a" >"$t/fake.out"
 expect 'produce: 2 rounds of 1 messages (0 more left out: an interrupt came)'
@@ -114,11 +126,12 @@ expect '| entry_SYSCALL_64 | 9.0 | 9.00 |'
 expect '| (untranslated in the log) | 2.0 | 2.00 |'
 expect '| **total** | 12.0 | 12.00 |'
 "$here/pingpong-profile" "$a" >"$t/fake.out"
-expect '4 system calls, 1 round trips; 28 instructions a round trip (1 runs of blocks translated before the log left out)'
+expect '4 system calls, 2 messages checked, 1 round trips; 32 instructions a round trip (1 runs of blocks translated before the log left out)'
 expect '| mqdev:ioc_PRODUCE_BATCH | 12.0 |'
 expect '| entry_SYSCALL_64 | 12.0 |'
 expect '| user:[test] | 4.0 |'
-expect '| **total** | 28.0 |'
+expect '| user:mqbench:check | 4.0 |'
+expect '| **total** | 32.0 |'
 
 # The real thing, briefly.
 "$here/insn-trace" --seconds 1 --out "$t/real" >"$t/real.out" 2>&1 ||
