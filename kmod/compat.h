@@ -116,4 +116,12 @@ static inline void vm_flags_clear(struct vm_area_struct *vma,
 #define fd_empty(f)	(!(f).file)
 #endif
 
+/*
+ * 6.8, and the stable series from 6.1.75: the ioctl hook of a 32-bit
+ * caller.  Before it, such a caller's ioctl(2) passed the 64-bit one.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 75)
+#define security_file_ioctl_compat	security_file_ioctl
+#endif
+
 #endif /* _MQDEV_COMPAT_H */

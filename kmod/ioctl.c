@@ -168,13 +168,17 @@ static long ioc_wait(struct mqdev_ioc *ioc, struct mqdev_wait *req)
 {
 	if ((req->flags & ~MQDEV_WAIT_FLAGS) || req->reserved)
 		return -EINVAL;
-	if (req->flags & MQDEV_WAIT_SEND) {
-		if (!ioc_sendable(req->send_cmd))
-			return -EINVAL;
-	} else if (req->send_arg || req->send_cmd || req->send_fd) {
+	if (!(req->flags & MQDEV_WAIT_SEND))
+		return req->send_arg || req->send_cmd || req->send_fd ?
+		       -EINVAL : mqdev_wait(ioc->h, ioc->topic, req);
+	if (!ioc_sendable(req->send_cmd))
 		return -EINVAL;
-	}
-	return mqdev_wait(ioc->h, ioc->topic, req);
+	/*
+	 * The answer must have somewhere to go before anything is sent:
+	 * once it is, nothing may fail (only a racing munmap() can lose it).
+	 */
+	return mqdev_ioc_copy_out(ioc, req, sizeof(*req)) ?:
+	       mqdev_wait(ioc->h, ioc->topic, req);
 }
 
 static long ioc_group_join(struct mqdev_ioc *ioc, struct mqdev_group_join *req)

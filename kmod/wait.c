@@ -24,6 +24,7 @@
  * the waiter sees the new head, or the producer sees the entry.
  */
 
+#include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/hrtimer.h>
 #include <linux/poll.h>
@@ -220,9 +221,16 @@ static int wait_send(const struct mqdev_wait *req)
 	CLASS(fd, f)(req->send_fd);
 	int err;
 
-	if (fd_empty(f) || !mqdev_file_handle(fd_file(f)))
+	if (fd_empty(f))
 		return -EBADF;
-	err = security_file_ioctl(fd_file(f), req->send_cmd, arg);
+	if (!mqdev_file_handle(fd_file(f)))
+		return -EINVAL;
+	/* The hook a 32-bit caller's ioctl(2) would pass. */
+	if (in_compat_syscall())
+		err = security_file_ioctl_compat(fd_file(f), req->send_cmd,
+						 arg);
+	else
+		err = security_file_ioctl(fd_file(f), req->send_cmd, arg);
 	return err ?: mqdev_ioctl(fd_file(f), req->send_cmd, arg);
 }
 
@@ -242,8 +250,8 @@ static int wait_send(const struct mqdev_wait *req)
  * -EDESTADDRREQ for a handle that reads no partition and is no group
  * member; -ETIMEDOUT when nothing came in time (at once for a time-out of
  * 0); -EINTR for a signal; or -ENOMEM, when nothing was ready.  With a
- * send: -EBADF for a send_fd that is no /dev/mq handle, or the send's
- * error, before any wait; once it is done, 0, with req->revents 0 where a
+ * send: -EBADF for a send_fd that is not open, -EINVAL for one that is no
+ * /dev/mq handle, or the send's error, before any wait; once it is done, 0, with req->revents 0 where a
  * wait alone would have failed: a restart would send again.
  */
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,

@@ -129,10 +129,10 @@ MQDEV_EXPORT int mqdev_produce_batch(struct mqdev_producer *p,
 		return 0;
 	batch_request(b, *partition, &req);
 	err = mqdev_ioctl(mqdev_producer_fd(p), MQDEV_IOC_PRODUCE_BATCH, &req);
-	if (err)
-		return err;
-	batch_appended(b, &req, partition, base_offset);
-	return count;
+	/* An acks=all handle's wait may fail after the append: it counts. */
+	if (!err || req.count)
+		batch_appended(b, &req, partition, base_offset);
+	return err ?: (int)count;
 }
 
 MQDEV_EXPORT int mqdev_produce_batch_wait(struct mqdev_producer *p,
@@ -150,7 +150,8 @@ MQDEV_EXPORT int mqdev_produce_batch_wait(struct mqdev_producer *p,
 		return mqdev_consumer_wait(c, timeout_ms);
 	batch_request(b, *partition, &req);
 	ret = mqdev_consumer_wait_send(c, timeout_ms, mqdev_producer_fd(p),
-				       MQDEV_IOC_PRODUCE_BATCH, &req, &sent);
+				       MQDEV_IOC_PRODUCE_BATCH, &req,
+				       &req.count, &sent);
 	if (sent)
 		batch_appended(b, &req, partition, base_offset);
 	return ret;

@@ -1295,8 +1295,26 @@ MQDEV_EXPORT int mqdev_consumer_wait(struct mqdev_consumer *c, int timeout_ms)
 	return consumer_woken(c, consumer_sleep(c, timeout_ms));
 }
 
+/*
+ * The send alone, then what a wait would give: @woken, or (0) the wait's
+ * return.  *@sent as mqdev_consumer_wait_send() sets it.
+ */
+static int consumer_send_alone(struct mqdev_consumer *c, int timeout_ms,
+			       const struct mqdev_wait *req,
+			       const uint32_t *done, int woken, bool *sent)
+{
+	int err = mqdev_ioctl(req->send_fd, req->send_cmd,
+			      (void *)(uintptr_t)req->send_arg);
+
+	*sent = !err || (done && *done);
+	if (err)
+		return err;
+	return woken ?: mqdev_consumer_wait(c, timeout_ms);
+}
+
 int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
-			     int fd, unsigned long cmd, void *arg, bool *sent)
+			     int fd, unsigned long cmd, void *arg,
+			     const uint32_t *done, bool *sent)
 {
 	struct mqdev_wait req = {
 		.timeout_ns = timeout_ms < 0 ? MQDEV_WAIT_FOREVER :
@@ -1309,25 +1327,22 @@ int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
 	};
 	int err;
 
-	*sent = false;
 	/* A spinner, or an older kernel: the two calls. */
-	if (!c->wait_send || c->busy_usec) {
-		if (c->error)
-			return c->error;
-		err = mqdev_ioctl(fd, cmd, arg);
-		*sent = !err;
-		return err ?: mqdev_consumer_wait(c, timeout_ms);
-	}
+	if (!c->wait_send || c->busy_usec)
+		return consumer_send_alone(c, timeout_ms, &req, done, 0, sent);
+	/* No sleep (records, news, an error of the consumer's): the send. */
 	err = consumer_before_sleep(c);
-	if (err > 0) {			/* no sleep: only the send */
-		err = mqdev_ioctl(fd, cmd, arg) ?: err;
-		*sent = err > 0;
-	}
 	if (err)
-		return err;
+		return consumer_send_alone(c, timeout_ms, &req, done, err,
+					   sent);
 	err = mqdev_ioctl(c->fd, MQDEV_IOC_WAIT, &req);
-	*sent = !err;
-	return err ?: consumer_woken(c, req.revents);
+	*sent = !err || (done && *done);
+	if (!err)
+		return consumer_woken(c, req.revents);
+	if (*sent)			/* appended, then its wait failed */
+		return err;
+	/* The wait refused, or the send failed: which, the send alone says. */
+	return consumer_send_alone(c, timeout_ms, &req, done, 0, sent);
 }
 
 MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,

@@ -157,13 +157,17 @@ uint32_t mqdev_consumer_uncommitted(const struct mqdev_consumer *c,
 bool mqdev_consumer_holds(const struct mqdev_consumer *c,
 			  const struct mqdev_record *rec);
 /*
- * mqdev_consumer_wait(), with the command @cmd on the handle @fd (a
- * produce, or a single writer's wake) first: in one MQDEV_IOC_WAIT with
- * MQDEV_WAIT_SEND when the consumer has to sleep.  *@sent says whether the
- * command was done; when it was not, the return is -errno.
+ * The command @cmd on the handle @fd (a batch, or a single writer's
+ * wake-up), then mqdev_consumer_wait(): in one MQDEV_IOC_WAIT with
+ * MQDEV_WAIT_SEND when the consumer has to sleep, else in two calls; the
+ * command runs whatever the consumer's state.  @done, if not NULL, is
+ * non-zero once the kernel did the command even though it then failed (a
+ * batch's count); without it the command may be made twice.  *@sent says
+ * whether it was done; when it was not, the return is its -errno.
  */
 int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
-			     int fd, unsigned long cmd, void *arg, bool *sent);
+			     int fd, unsigned long cmd, void *arg,
+			     const uint32_t *done, bool *sent);
 /* They were committed (by a transaction). */
 void mqdev_consumer_committed(struct mqdev_consumer *c,
 			      const struct mqdev_group_commit *commits,

@@ -498,7 +498,9 @@ void mqdev_batch_clear(struct mqdev_batch *batch);
  * batch without keys), which becomes the partition it went to; its records
  * have offsets *@base_offset, *@base_offset + 1, ...  Returns how many
  * records were appended, all of the batch, which is then empty; or -errno,
- * with nothing appended and the batch as it was.
+ * with nothing appended and the batch as it was, except for an acks=all
+ * producer whose append was not acknowledged (EINTR, ENOLINK, EIDRM): the
+ * batch is then empty, as appended.
  */
 int mqdev_produce_batch(struct mqdev_producer *producer,
 			struct mqdev_batch *batch, uint32_t *partition,
@@ -507,10 +509,11 @@ int mqdev_produce_batch(struct mqdev_producer *producer,
 /*
  * A request and the wait for its reply: mqdev_produce_batch(), then
  * mqdev_consumer_wait(@consumer, @timeout_ms), in one system call when the
- * consumer has nothing ready and does not busy-poll (MQDEV_WAIT_SEND).
- * Returns -errno with nothing appended and the batch as it was (a
- * non-zero mqdev_batch_count()); once the batch is appended (the batch
- * empty, *@partition and *@base_offset set), what the wait returns.
+ * consumer has to sleep and does not busy-poll (MQDEV_WAIT_SEND); the
+ * batch goes in whatever the consumer's state.  Returns -errno with
+ * nothing appended and the batch as it was (a non-zero
+ * mqdev_batch_count()); once the batch is appended (the batch empty,
+ * *@partition and *@base_offset set), what the wait returns.
  */
 int mqdev_produce_batch_wait(struct mqdev_producer *producer,
 			     struct mqdev_batch *batch, uint32_t *partition,

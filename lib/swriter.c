@@ -425,13 +425,13 @@ MQDEV_EXPORT int mqdev_swriter_commit_wait(struct mqdev_swriter *w,
 	last = swriter_publish_all(w) ? swriter_last_waiting(w) : -1;
 	if (last < 0)
 		return mqdev_consumer_wait(c, timeout_ms);
-	/* Every wake but the last alone; the last with the wait. */
+	/* Every wake-up but the last alone; the last with the wait. */
 	err = swriter_wake_range(w, 0, last);
 	if (err)
-		return err;
+		return swriter_wake(w, last), err;
 	req.partition = last;
 	return mqdev_consumer_wait_send(c, timeout_ms, w->fd,
-					MQDEV_IOC_WRITER, &req, &sent);
+					MQDEV_IOC_WRITER, &req, NULL, &sent);
 }
 
 static uint32_t swriter_partition(struct mqdev_swriter *w,

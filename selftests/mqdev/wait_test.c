@@ -6,6 +6,7 @@
  */
 #include <linux/landlock.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/epoll.h>
@@ -323,7 +324,7 @@ TEST_F(wait, bad_requests)
 	} bigger = { .more = 1 };
 	int fd;
 
-	req.flags = 1;
+	req.flags = 1 << 1;		/* not one this kernel knows */
 	EXPECT_EQ(-EINVAL, xioctl(self->cons, MQDEV_IOC_WAIT, &req));
 	req.flags = 0;
 	req.reserved = 1;
@@ -506,14 +507,21 @@ TEST_F(wait, send_then_signal_sends_once)
  */
 TEST_F(wait, bad_sends_change_nothing)
 {
-	struct mqdev_wait req = { .send_fd = self->prod };
+	struct mqdev_wait req = {};
 	struct mqdev_topic_id id = {};
 	struct one_batch b;
-	int fds[2];
+	int fds[2], fd;
 	uint64_t t0 = now_ns();
 
 	one_batch_init(&b, 1);
-	/* the send's fields without the flag */
+	/* each of the send's fields without the flag */
+	req.send_fd = self->prod;
+	EXPECT_EQ(-EINVAL, xioctl(self->cons, MQDEV_IOC_WAIT, &req));
+	req.send_fd = 0;
+	req.send_cmd = MQDEV_IOC_PRODUCE_BATCH;
+	EXPECT_EQ(-EINVAL, xioctl(self->cons, MQDEV_IOC_WAIT, &req));
+	req.send_cmd = 0;
+	req.send_arg = (uintptr_t)&b.req;
 	EXPECT_EQ(-EINVAL, xioctl(self->cons, MQDEV_IOC_WAIT, &req));
 	/* commands a wait may not send */
 	EXPECT_EQ(-EINVAL, send_wait(self->cons, self->prod, MQDEV_IOC_PRODUCE,
@@ -528,7 +536,7 @@ TEST_F(wait, bad_sends_change_nothing)
 	EXPECT_EQ(-EBADF, send_wait(self->cons, -1, MQDEV_IOC_PRODUCE_BATCH,
 				    &b.req, 2 * SEC, NULL));
 	ASSERT_EQ(0, pipe(fds));
-	EXPECT_EQ(-EBADF, send_wait(self->cons, fds[0],
+	EXPECT_EQ(-EINVAL, send_wait(self->cons, fds[0],
 				    MQDEV_IOC_PRODUCE_BATCH, &b.req, 2 * SEC,
 				    NULL));
 	close(fds[0]);
@@ -545,6 +553,14 @@ TEST_F(wait, bad_sends_change_nothing)
 	EXPECT_EQ(-EFAULT, send_wait(self->cons, self->prod,
 				     MQDEV_IOC_PRODUCE_BATCH, NULL, 2 * SEC,
 				     NULL));
+	one_batch_init(&b, 1);
+	/* a wait that could never end is refused before the send */
+	fd = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EDESTADDRREQ, send_wait(fd, self->prod,
+					   MQDEV_IOC_PRODUCE_BATCH, &b.req,
+					   2 * SEC, NULL));
+	close(fd);
 	EXPECT_GT(SEC, now_ns() - t0);
 	EXPECT_EQ(0, end_of(_metadata, self->name, 1));
 	EXPECT_EQ(0, end_of(_metadata, self->name, 0));	/* still there */
@@ -618,17 +634,194 @@ TEST_F(wait, send_passes_the_ioctl_hook)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+/*
+ * The library's ioctl(2) calls, counted by command: the test's ioctl()
+ * stands in for libc's, which libmqdev reaches through its PLT.
+ */
+static int ioctl_counting;
+static unsigned int ioctl_calls[256];
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (__atomic_load_n(&ioctl_counting, __ATOMIC_RELAXED) &&
+	    _IOC_TYPE(req) == MQDEV_IOC_MAGIC)
+		__atomic_add_fetch(&ioctl_calls[_IOC_NR(req)], 1,
+				   __ATOMIC_RELAXED);
+	return syscall(SYS_ioctl, fd, req, arg);
+}
+
+static void ioctl_count(bool on)
+{
+	if (on)
+		memset(ioctl_calls, 0, sizeof(ioctl_calls));
+	__atomic_store_n(&ioctl_counting, on, __ATOMIC_RELAXED);
+}
+
+/* One value into a batch of the library's. */
+static void batch_one(struct __test_metadata *_metadata,
+		      struct mqdev_batch *b)
+{
+	void *value;
+
+	ASSERT_EQ(0, mqdev_batch_add(b, NULL, 0, VALUE, &value));
+	memset(value, 0, VALUE);
+}
+
+/*
+ * mqdev_produce_batch_wait(): one system call when the consumer has to
+ * sleep, the send alone when it has records, and the two calls for a
+ * consumer that busy-polls; the batch goes in once each time.
+ */
+TEST_F(wait, library_produce_batch_wait)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, spin, .busy_poll_usec = 100);
+	struct mqdev_consumer *c, *busy;
+	struct mqdev_producer *p;
+	struct mqdev_batch *b;
+	uint32_t part = 1;
+	uint64_t base = 99;
+
+	ASSERT_NE(0, mqdev_features(self->fd) & MQDEV_FEAT_WAIT_SEND);
+	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
+	ASSERT_EQ(0, mqdev_batch_new(4096, &b));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	/* nothing to read: one MQDEV_IOC_WAIT, which sends */
+	batch_one(_metadata, b);
+	ioctl_count(true);
+	EXPECT_EQ(0, mqdev_produce_batch_wait(p, b, &part, &base, c, 20));
+	ioctl_count(false);
+	EXPECT_EQ(1, ioctl_calls[_IOC_NR(MQDEV_IOC_WAIT)]);
+	EXPECT_EQ(0, ioctl_calls[_IOC_NR(MQDEV_IOC_PRODUCE_BATCH)]);
+	EXPECT_EQ(0, mqdev_batch_count(b));
+	EXPECT_EQ(1, part);
+	EXPECT_EQ(0, base);
+	EXPECT_EQ(1, end_of(_metadata, self->name, 1));
+	/* a record to read: the batch alone, and 1 at once */
+	append(_metadata, self->prod, 1);
+	batch_one(_metadata, b);
+	ioctl_count(true);
+	EXPECT_EQ(1, mqdev_produce_batch_wait(p, b, &part, &base, c, -1));
+	ioctl_count(false);
+	EXPECT_EQ(0, ioctl_calls[_IOC_NR(MQDEV_IOC_WAIT)]);
+	EXPECT_EQ(1, ioctl_calls[_IOC_NR(MQDEV_IOC_PRODUCE_BATCH)]);
+	EXPECT_EQ(1, base);
+	/* a busy-polling consumer: the two calls */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &spin, &busy));
+	ASSERT_EQ(0, mqdev_consumer_seek(busy, 0, MQDEV_SEEK_LATEST, 0, 0,
+					 NULL));
+	batch_one(_metadata, b);
+	EXPECT_EQ(0, mqdev_produce_batch_wait(p, b, &part, &base, busy, 20));
+	EXPECT_EQ(2, base);
+	EXPECT_EQ(3, end_of(_metadata, self->name, 1));
+	/* a refused batch: nothing in, the batch as it was, no wait */
+	batch_one(_metadata, b);
+	part = 7;
+	EXPECT_EQ(-EINVAL, mqdev_produce_batch_wait(p, b, &part, &base, c,
+						    -1));
+	EXPECT_EQ(1, mqdev_batch_count(b));
+	mqdev_consumer_free(busy);
+	mqdev_consumer_free(c);
+	mqdev_batch_free(b);
+	mqdev_producer_free(p);
+}
+
+/* A reader asleep on a single-writer topic, and what its wait returned. */
+struct sw_reader {
+	struct mqdev_consumer *c;
+	int ret;
+	uint64_t took_ns;
+	pthread_t thread;
+};
+
+static void *sw_reader_run(void *arg)
+{
+	struct sw_reader *r = arg;
+	uint64_t t0 = now_ns();
+
+	r->ret = mqdev_consumer_wait(r->c, 10000);
+	r->took_ns = now_ns() - t0;
+	return NULL;
+}
+
+/*
+ * mqdev_swriter_commit_wait(): the wake-up of the writer's sleeping
+ * reader goes in the writer's own wait, and reaches the reader at once,
+ * not at its 10 s time-out.
+ */
+TEST_F(wait, library_swriter_commit_wait)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct mqdev_consumer *c;
+	struct mqdev_swriter *w;
+	struct mqdev_record *rec;
+	struct sw_reader r = {};
+	int i;
+
+	strcpy(name, topic_name("wait-sw"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 1, 65536,
+				  MQDEV_TOPIC_SINGLE_WRITER));
+	ASSERT_EQ(0, mqdev_swriter_new(name, NULL, &w));
+	ASSERT_EQ(0, mqdev_consumer_new(name, NULL, &r.c));
+	ASSERT_EQ(0, mqdev_consumer_seek(r.c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	ASSERT_EQ(0, pthread_create(&r.thread, NULL, sw_reader_run, &r));
+	usleep(200 * 1000);		/* asleep, its flag raised */
+	ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &rec));
+	memset(rec + 1, 0, VALUE);
+	ioctl_count(true);
+	EXPECT_EQ(0, mqdev_swriter_commit_wait(w, c, 20));
+	ioctl_count(false);
+	EXPECT_EQ(1, ioctl_calls[_IOC_NR(MQDEV_IOC_WAIT)]);
+	EXPECT_EQ(0, ioctl_calls[_IOC_NR(MQDEV_IOC_WRITER)]);
+	for (i = 0; i < 100 && !r.took_ns; i++)
+		usleep(20 * 1000);
+	pthread_join(r.thread, NULL);
+	EXPECT_EQ(1, r.ret);
+	EXPECT_GT(2 * SEC, r.took_ns);
+	mqdev_consumer_free(c);
+	mqdev_consumer_free(r.c);
+	mqdev_swriter_free(w);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
 /* A caller built before the send: the first version's size still waits. */
 TEST_F(wait, first_version_size)
 {
-	struct mqdev_wait req = { .timeout_ns = 0 };
+	struct mqdev_wait req = {};
 	unsigned long cmd = _IOC(_IOC_READ | _IOC_WRITE, MQDEV_IOC_MAGIC, 0x15,
 				 MQDEV_WAIT_SIZE_VER0);
+	struct one_batch b;
 
+	memset(&req, 0xa5, sizeof(req));	/* a canary past the first */
+	req.timeout_ns = 0;
+	req.min_bytes = 0;
+	req.flags = 0;
+	req.reserved = 0;
 	EXPECT_EQ(-ETIMEDOUT, xioctl(self->cons, cmd, &req));
 	append(_metadata, self->prod, 1);
 	EXPECT_EQ(0, xioctl(self->cons, cmd, &req));
 	EXPECT_EQ(EPOLLIN, req.revents);
+	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ULL, req.send_arg);	/* not written */
+	/* the flag without room for the send: nothing to send */
+	one_batch_init(&b, 1);
+	req.flags = MQDEV_WAIT_SEND;
+	req.send_arg = (uintptr_t)&b.req;
+	req.send_cmd = MQDEV_IOC_PRODUCE_BATCH;
+	req.send_fd = self->prod;
+	EXPECT_EQ(-EINVAL, xioctl(self->cons, cmd, &req));
+	EXPECT_EQ(0, end_of(_metadata, self->name, 1));
+	req.flags = 0;
 	EXPECT_EQ(-EINVAL, xioctl(self->cons, _IOC(_IOC_READ | _IOC_WRITE,
 						   MQDEV_IOC_MAGIC, 0x15, 16),
 				  &req));
