@@ -218,9 +218,9 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 static int wait_send(const struct mqdev_wait *req)
 {
 	unsigned long arg = (unsigned long)u64_to_user_ptr(req->send_arg);
-	CLASS(fd, f)(req->send_fd);
 	int err;
 
+	CLASS(fd, f)(req->send_fd);
 	if (fd_empty(f))
 		return -EBADF;
 	if (!mqdev_file_handle(fd_file(f)))
@@ -251,8 +251,9 @@ static int wait_send(const struct mqdev_wait *req)
  * member; -ETIMEDOUT when nothing came in time (at once for a time-out of
  * 0); -EINTR for a signal; or -ENOMEM, when nothing was ready.  With a
  * send: -EBADF for a send_fd that is not open, -EINVAL for one that is no
- * /dev/mq handle, or the send's error, before any wait; once it is done, 0, with req->revents 0 where a
- * wait alone would have failed: a restart would send again.
+ * /dev/mq handle, or the send's error, before any wait; once it is done,
+ * 0, with req->revents 0 where a wait alone would have failed: a restart
+ * would send again.
  */
 int mqdev_wait(struct mqdev_handle *h, struct mqdev_topic *topic,
 	       struct mqdev_wait *req)
