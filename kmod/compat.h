@@ -117,10 +117,11 @@ static inline void vm_flags_clear(struct vm_area_struct *vma,
 #endif
 
 /*
- * 6.8, and the stable series from 6.1.75: the ioctl hook of a 32-bit
- * caller.  Before it, such a caller's ioctl(2) passed the 64-bit one.
+ * 6.8, and some stable series (Kbuild looks in security.h): the ioctl hook
+ * of a 32-bit caller.  Before it, such a caller's ioctl(2) passed the
+ * 64-bit one.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 75)
+#ifndef MQDEV_HAVE_IOCTL_COMPAT_HOOK
 #define security_file_ioctl_compat	security_file_ioctl
 #endif
 

@@ -1339,9 +1339,13 @@ int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
 	*sent = !err || (done && *done);
 	if (!err)
 		return consumer_woken(c, req.revents);
-	if (*sent)			/* appended, then its wait failed */
+	/*
+	 * The send's own error (or an acks=all append's), but for a wait
+	 * refused before it: a consumer that reads nothing, which no send
+	 * returns.  Only then the send alone, so no failed send is made twice.
+	 */
+	if (*sent || err != -EDESTADDRREQ)
 		return err;
-	/* The wait refused, or the send failed: which, the send alone says. */
 	return consumer_send_alone(c, timeout_ms, &req, done, 0, sent);
 }
 

@@ -513,7 +513,8 @@ int mqdev_produce_batch(struct mqdev_producer *producer,
  * batch goes in whatever the consumer's state.  Returns -errno with
  * nothing appended and the batch as it was (a non-zero
  * mqdev_batch_count()); once the batch is appended (the batch empty,
- * *@partition and *@base_offset set), what the wait returns.
+ * *@partition and *@base_offset set), what the wait returns, or an
+ * acks=all producer's error, as mqdev_produce_batch() has it.
  */
 int mqdev_produce_batch_wait(struct mqdev_producer *producer,
 			     struct mqdev_batch *batch, uint32_t *partition,

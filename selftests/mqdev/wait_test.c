@@ -635,10 +635,11 @@ TEST_F(wait, send_passes_the_ioctl_hook)
 }
 
 /*
- * The library's ioctl(2) calls, counted by command: the test's ioctl()
- * stands in for libc's, which libmqdev reaches through its PLT.
+ * The library's ioctl(2) calls, counted by command: libmqdev, linked in
+ * statically, calls the test's ioctl() instead of libc's.  Only the
+ * counting thread's calls count.
  */
-static int ioctl_counting;
+static __thread int ioctl_counting;
 static unsigned int ioctl_calls[256];
 
 int ioctl(int fd, unsigned long req, ...)
@@ -649,8 +650,7 @@ int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (__atomic_load_n(&ioctl_counting, __ATOMIC_RELAXED) &&
-	    _IOC_TYPE(req) == MQDEV_IOC_MAGIC)
+	if (ioctl_counting && _IOC_TYPE(req) == MQDEV_IOC_MAGIC)
 		__atomic_add_fetch(&ioctl_calls[_IOC_NR(req)], 1,
 				   __ATOMIC_RELAXED);
 	return syscall(SYS_ioctl, fd, req, arg);
@@ -660,7 +660,7 @@ static void ioctl_count(bool on)
 {
 	if (on)
 		memset(ioctl_calls, 0, sizeof(ioctl_calls));
-	__atomic_store_n(&ioctl_counting, on, __ATOMIC_RELAXED);
+	ioctl_counting = on;
 }
 
 /* One value into a batch of the library's. */
@@ -721,12 +721,31 @@ TEST_F(wait, library_produce_batch_wait)
 	EXPECT_EQ(0, mqdev_produce_batch_wait(p, b, &part, &base, busy, 20));
 	EXPECT_EQ(2, base);
 	EXPECT_EQ(3, end_of(_metadata, self->name, 1));
-	/* a refused batch: nothing in, the batch as it was, no wait */
+	/*
+	 * A refused batch while the consumer would sleep: its error from the
+	 * one call, the batch as it was, no wait, and no second try alone.
+	 */
+	ASSERT_NE(NULL, mqdev_consumer_peek(c));
+	EXPECT_EQ(0, mqdev_consumer_release(c));
 	batch_one(_metadata, b);
 	part = 7;
+	ioctl_count(true);
 	EXPECT_EQ(-EINVAL, mqdev_produce_batch_wait(p, b, &part, &base, c,
 						    -1));
+	ioctl_count(false);
+	EXPECT_EQ(1, ioctl_calls[_IOC_NR(MQDEV_IOC_WAIT)]);
+	EXPECT_EQ(0, ioctl_calls[_IOC_NR(MQDEV_IOC_PRODUCE_BATCH)]);
 	EXPECT_EQ(1, mqdev_batch_count(b));
+	/* a consumer that reads nothing: the kernel refuses the wait, the
+	 * batch still goes in, alone, and the wait's error comes back */
+	mqdev_consumer_free(c);
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	part = 1;
+	EXPECT_EQ(-EDESTADDRREQ, mqdev_produce_batch_wait(p, b, &part, &base,
+							  c, -1));
+	EXPECT_EQ(0, mqdev_batch_count(b));
+	EXPECT_EQ(3, base);
+	EXPECT_EQ(4, end_of(_metadata, self->name, 1));
 	mqdev_consumer_free(busy);
 	mqdev_consumer_free(c);
 	mqdev_batch_free(b);
@@ -776,7 +795,7 @@ TEST_F(wait, library_swriter_commit_wait)
 	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
 					 NULL));
 	ASSERT_EQ(0, pthread_create(&r.thread, NULL, sw_reader_run, &r));
-	usleep(200 * 1000);		/* asleep, its flag raised */
+	usleep(300 * 1000);		/* asleep, its flag raised */
 	ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &rec));
 	memset(rec + 1, 0, VALUE);
 	ioctl_count(true);

@@ -710,12 +710,14 @@ struct mqdev_wakeup {
  * request and the wait for its reply in one system call, as binder's
  * BINDER_WRITE_READ writes and then reads.  @send_cmd is
  * MQDEV_IOC_PRODUCE_BATCH or MQDEV_IOC_WRITER, whose structs say what they
- * did; any other is EINVAL.  A @send_fd that is no /dev/mq handle is EBADF;
- * a send that fails returns its error, and nothing was waited for.  Once
- * the send is done the call returns 0, never an error a restart would send
- * again: @revents 0 then says nothing was ready when the wait ended (the
- * time-out, counted from the send, a signal, or no memory to wait with).
- * Without the flag the three fields are 0 (EINVAL).
+ * did; any other is EINVAL.  A @send_fd that is no /dev/mq handle is
+ * EINVAL (EBADF if it is not open); the security modules' ioctl hook sees
+ * the send on its handle.  A send that fails returns its error, and nothing
+ * was waited for (an acks=all batch may have been appended: its count says
+ * so).  Once the send is done the call returns 0, never an error a restart
+ * would send again: @revents 0 then says nothing was ready when the wait
+ * ended (the time-out, counted from the send, a signal, or no memory to
+ * wait with).  Without the flag the three fields are 0 (EINVAL).
  */
 struct mqdev_wait {
 	__u64	timeout_ns;
