@@ -1220,17 +1220,24 @@ static int consumer_poll_fd(struct mqdev_consumer *c, int timeout_ms)
 	return n ? pfd.revents : 0;
 }
 
+/* MQDEV_IOC_WAIT's request for @timeout_ms (-1: forever) and fetch_min. */
+static struct mqdev_wait consumer_wait_req(const struct mqdev_consumer *c,
+					   int timeout_ms)
+{
+	return (struct mqdev_wait) {
+		.timeout_ns = timeout_ms < 0 ? MQDEV_WAIT_FOREVER :
+			      (uint64_t)timeout_ms * 1000000,
+		.min_bytes = c->fetch_min,
+	};
+}
+
 /*
  * Sleep in MQDEV_IOC_WAIT, whose wake-up heeds fetch_min: POLL* bits, 0
  * when the time ran out, or -errno.
  */
 static int consumer_sleep(struct mqdev_consumer *c, int timeout_ms)
 {
-	struct mqdev_wait req = {
-		.timeout_ns = timeout_ms < 0 ? MQDEV_WAIT_FOREVER :
-			      (uint64_t)timeout_ms * 1000000,
-		.min_bytes = c->fetch_min,
-	};
+	struct mqdev_wait req = consumer_wait_req(c, timeout_ms);
 	int err;
 
 	if (c->no_wait_ioctl)
@@ -1316,16 +1323,13 @@ int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
 			     int fd, unsigned long cmd, void *arg,
 			     const uint32_t *done, bool *sent)
 {
-	struct mqdev_wait req = {
-		.timeout_ns = timeout_ms < 0 ? MQDEV_WAIT_FOREVER :
-			      (uint64_t)timeout_ms * 1000000,
-		.min_bytes = c->fetch_min,
-		.flags = MQDEV_WAIT_SEND,
-		.send_arg = (uint64_t)(uintptr_t)arg,
-		.send_cmd = cmd,
-		.send_fd = fd,
-	};
+	struct mqdev_wait req = consumer_wait_req(c, timeout_ms);
 	int err;
+
+	req.flags = MQDEV_WAIT_SEND;
+	req.send_arg = (uint64_t)(uintptr_t)arg;
+	req.send_cmd = cmd;
+	req.send_fd = fd;
 
 	/* A spinner, or an older kernel: the two calls. */
 	if (!c->wait_send || c->busy_usec)
