@@ -260,6 +260,14 @@ $(KSFT_FILES) &:
 		--transform='s|.*/||' \
 		$(addprefix linux-source-6.12/tools/testing/selftests/, \
 		lib.mk kselftest.h kselftest_harness.h kselftest/ktap_helpers.sh)
+	# A failed ASSERT longjmp()s back past the fork() that set the
+	# fixture's child, which must be volatile to keep that value (C11
+	# 7.13.2.1): at -O2 gcc assumes it is still 1, and the test's child
+	# skips its teardown, leaving running whatever the setup started
+	# (a daemon holding /dev/mq, so the module).
+	sed -i 's/^\(\t*\)pid_t child = 1;/\1volatile pid_t child = 1;/' \
+		$(KSFT)/kselftest_harness.h
+	grep -q 'volatile pid_t child = 1;' $(KSFT)/kselftest_harness.h
 
 # checkpatch.pl comes from the same tarball.
 $(CHECKPATCH):

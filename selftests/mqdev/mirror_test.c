@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <inttypes.h>
 #include <sys/stat.h>
@@ -81,8 +82,8 @@ static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
 /* @argv run with its output appended to @log; -1 if it cannot be started. */
 static pid_t spawn(const char *log, char *const argv[])
 {
+	pid_t parent = getpid(), pid;
 	int closed[2], fd;
-	pid_t pid;
 	char c;
 
 	if (pipe2(closed, O_CLOEXEC))
@@ -90,6 +91,12 @@ static pid_t spawn(const char *log, char *const argv[])
 	pthread_mutex_lock(&spawn_lock);
 	pid = fork();
 	if (!pid) {
+		/*
+		 * Dies with the test, whatever ends it: a daemon left running
+		 * holds /dev/mq, and so the module, for the tests after.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, 2);
 		dup2(fd, 1);
@@ -1497,7 +1504,11 @@ static pid_t kafkad_start_at(const char *bin, const char *log, int nth,
 		return -1;
 	while (log_lines(log, "listening on") < nth && mono_ms() < end)
 		sleep_ms(50);
-	return log_lines(log, "listening on") >= nth ? pid : -1;
+	if (log_lines(log, "listening on") >= nth)
+		return pid;
+	kill(pid, SIGKILL);
+	wait_status(pid);
+	return -1;
 }
 
 static pid_t kafkad_start(const char *bin, const char *log, int nth)
