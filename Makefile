@@ -51,7 +51,7 @@ ifeq ($(WERROR),1)
 WARN	+= -Werror
 KWERROR	:= KCFLAGS=-Werror
 endif
-CPPFLAGS += -Iuapi -Ilib -D_GNU_SOURCE
+CPPFLAGS += -Iuapi -Ilib -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS)
 RPATH	:= -Wl,-rpath,'$$ORIGIN/../lib'
 
@@ -296,6 +296,8 @@ lint: $(CHECKPATCH)
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod CONFIG_MQDEV=m C=2 modules \
 		2>&1 | tee $(B)/sparse.log
 	@! grep -E '(warning|error):' $(B)/sparse.log
+	# one layout of every uapi struct for 64- and 32-bit callers
+	scripts/uapi-compat-check.sh
 
 # The same sources, built in a kernel tree with CONFIG_MQDEV=m.
 intree:

@@ -6,9 +6,17 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/types.h>
 #include "libmqdev.h"
 
 #define MQDEV_EXPORT __attribute__((visibility("default")))
+
+/*
+ * The mmap offsets the kernel hands out (struct mqdev_offsets) lie past
+ * 4 GiB, from partition 1's ring on: a 32-bit build must map with a 64-bit
+ * off_t, or every one of them would be cut to its low 32 bits.
+ */
+_Static_assert(sizeof(off_t) == 8, "build libmqdev with -D_FILE_OFFSET_BITS=64");
 
 /*
  * Options and results with a leading size_t sz, as libbpf has them (see

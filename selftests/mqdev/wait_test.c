@@ -4,7 +4,6 @@
  * (Kafka's fetch.min.bytes), a rebalance, the topic's deletion, a signal or
  * its time-out, and appends smaller than the watermark do not wake it.
  */
-#include <linux/landlock.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
@@ -564,38 +563,6 @@ TEST_F(wait, bad_sends_change_nothing)
 	EXPECT_GT(SEC, now_ns() - t0);
 	EXPECT_EQ(0, end_of(_metadata, self->name, 1));
 	EXPECT_EQ(0, end_of(_metadata, self->name, 0));	/* still there */
-}
-
-/* Landlock's right to ioctl(2) on a device (6.10, ABI 5): not in 6.1's uapi */
-#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
-#define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)
-#endif
-
-/*
- * In this process from now on: no ioctl(2) on a device opened after this,
- * as Landlock's IOCTL_DEV right has it.  -errno when Landlock cannot.
- */
-static int landlock_no_device_ioctl(void)
-{
-	struct landlock_ruleset_attr attr = {
-		.handled_access_fs = LANDLOCK_ACCESS_FS_IOCTL_DEV,
-	};
-	int abi, fd;
-
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-		      LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 5)
-		return abi < 0 ? -errno : -EOPNOTSUPP;
-	fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
-	if (fd < 0)
-		return -errno;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    syscall(SYS_landlock_restrict_self, fd, 0)) {
-		close(fd);
-		return -errno;
-	}
-	close(fd);
-	return 0;
 }
 
 /*
