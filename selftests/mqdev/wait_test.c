@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include "common.h"
 #include "kselftest_harness.h"
@@ -599,6 +600,254 @@ TEST_F(wait, send_passes_the_ioctl_hook)
 	if (WEXITSTATUS(status) == 4)
 		SKIP(return, "no Landlock with IOCTL_DEV (ABI 5) here");
 	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* ---- the send as unprivileged users: the handles' rights, not theirs ---- */
+
+/* @n descriptors over the socket @sock (SCM_RIGHTS): 0 or -errno. */
+static int fds_send(int sock, const int *fds, int n)
+{
+	char byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u = {};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	if (n > 2)
+		return -EINVAL;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/* Exactly @n descriptors from @sock, as fds_send() sent them: 0 or -errno. */
+static int fds_recv(int sock, int *fds, int n)
+{
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+
+	if (n > 2)
+		return -EINVAL;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(n * sizeof(int)))
+		return -EPROTO;
+	memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
+	return 0;
+}
+
+/* Two topics and a socket between the users: what the test's children share. */
+struct two_users {
+	char mine[MQDEV_NAME_MAX + 1];		/* 1000's, mode 0644 */
+	char theirs[MQDEV_NAME_MAX + 1];	/* 1001's, mode 0644 */
+	int sock[2];
+};
+
+static int make_topic_0644(void *name)
+{
+	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1,
+		      .capacity = 65536, .mode = 0644);
+	int fd = mqdev_open(), err;
+
+	if (fd < 0)
+		return 100;
+	err = mqdev_topic_create(fd, name, &cfg);
+	close(fd);
+	return err ? 101 : 0;
+}
+
+/*
+ * As 1001: a producing handle of its own topic and a consuming one of
+ * 1000's (which it may read, not write), passed to 1000 over the socket.
+ */
+static int other_hands_over(void *arg)
+{
+	struct two_users *u = arg;
+	int fds[2];
+
+	fds[0] = attach(u->theirs, MQDEV_ATTACH_PRODUCE, NULL);
+	fds[1] = attach(u->mine, MQDEV_ATTACH_CONSUME, NULL);
+	if (fds[0] < 0 || fds[1] < 0)
+		return 1;
+	if (attach(u->mine, MQDEV_ATTACH_PRODUCE, NULL) != -EACCES)
+		return 2;
+	/* a consumer reading partition 0, as one would wait on it */
+	if (seek(fds[1], 0, MQDEV_SEEK_EARLIEST, NULL, 0))
+		return 3;
+	return fds_send(u->sock[0], fds, 2) ? 4 : 0;
+}
+
+/* Partition 0's next offset, as a reader of the topic sees it; ~0 if none. */
+static uint64_t next_of(const char *name)
+{
+	struct mqdev_partition_info p;
+	struct mqdev_topic_info t;
+	int fd = mqdev_open(), err;
+
+	if (fd < 0)
+		return ~0ULL;
+	err = mqdev_topic_describe(fd, name, &t, &p, 1);
+	close(fd);
+	return err ? ~0ULL : p.next_offset;
+}
+
+/* A consumer of @name reading partition 0 from its start, or -errno. */
+static int reader_of(const char *name)
+{
+	int fd = attach(name, MQDEV_ATTACH_CONSUME, NULL);
+
+	if (fd >= 0 && seek(fd, 0, MQDEV_SEEK_EARLIEST, NULL, 0)) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+/* In a child, whose exit status counts the failed checks; each says which. */
+#define CHECK(cond)							\
+	do {								\
+		if (!(cond)) {						\
+			ksft_print_msg("%s:%d: failed: %s\n", __FILE__,	\
+				       __LINE__, #cond);		\
+			fails++;					\
+		}							\
+	} while (0)
+
+/*
+ * As 1000: sends through its waits on handles it opened and on 1001's.
+ * Each refusal is the one ioctl(2) on the sending handle gets, with
+ * nothing appended and at once; each send that ioctl(2) would make goes
+ * in once.
+ */
+static int user_sends(void *arg)
+{
+	struct two_users *u = arg;
+	int fails = 0, got[2], their_p, their_r, own_r, c_theirs, c_mine,
+	    p_mine;
+	struct one_batch b;
+	uint32_t revents;
+	uint64_t t0;
+
+	CHECK(getuid() == USER_UID && geteuid() == USER_UID);
+	CHECK(!fds_recv(u->sock[1], got, 2));
+	if (fails)
+		return 100 + fails;
+	their_p = got[0];		/* 1001's producer of theirs */
+	their_r = got[1];		/* 1001's consumer of mine */
+	/* 1000 may read 1001's topic and not write it; its own, both */
+	CHECK(attach(u->theirs, MQDEV_ATTACH_PRODUCE, NULL) == -EACCES);
+	own_r = attach(u->theirs, MQDEV_ATTACH_CONSUME, NULL);
+	c_theirs = reader_of(u->theirs);
+	c_mine = reader_of(u->mine);
+	p_mine = attach(u->mine, MQDEV_ATTACH_PRODUCE, NULL);
+	CHECK(own_r >= 0 && c_theirs >= 0 && c_mine >= 0 && p_mine >= 0);
+	if (fails)
+		return 100 + fails;
+
+	/*
+	 * Its read-only handle of 1001's topic: the batch's own EBADF, from
+	 * the call and from the send, whichever consumer waits (one of the
+	 * same topic, which a wrong append would wake); nothing appended.
+	 */
+	one_batch_init(&b, 0);
+	CHECK(xioctl(own_r, MQDEV_IOC_PRODUCE_BATCH, &b.req) == -EBADF);
+	t0 = now_ns();
+	CHECK(send_wait(c_mine, own_r, MQDEV_IOC_PRODUCE_BATCH, &b.req,
+			2 * SEC, NULL) == -EBADF);
+	CHECK(send_wait(c_theirs, own_r, MQDEV_IOC_PRODUCE_BATCH, &b.req,
+			2 * SEC, NULL) == -EBADF);
+	CHECK(now_ns() - t0 < SEC);
+	CHECK(b.req.count == 0 && b.req.base_offset == 0);
+	CHECK(next_of(u->theirs) == 0);
+
+	/*
+	 * 1001's producing handle, which 1000 could not have opened: the
+	 * send appends as ioctl(2) on it does, the handle's right (as with
+	 * any file passed), and its consumer of the topic wakes for it.
+	 */
+	one_batch_init(&b, 0);
+	CHECK(send_wait(c_theirs, their_p, MQDEV_IOC_PRODUCE_BATCH, &b.req,
+			MQDEV_WAIT_FOREVER, &revents) == 0);
+	CHECK(revents == EPOLLIN);
+	CHECK(b.req.count == 1 && b.req.base_offset == 0 &&
+	      b.req.partition == 0);
+	one_batch_init(&b, 0);
+	CHECK(xioctl(their_p, MQDEV_IOC_PRODUCE_BATCH, &b.req) == 0);
+	CHECK(b.req.count == 1 && b.req.base_offset == 1);
+	CHECK(next_of(u->theirs) == 2);		/* each landed once */
+
+	/*
+	 * Its own topic, which it may write, through 1001's consuming handle
+	 * of it: refused, as that handle is; its own producer sends it.
+	 */
+	one_batch_init(&b, 0);
+	CHECK(xioctl(their_r, MQDEV_IOC_PRODUCE_BATCH, &b.req) == -EBADF);
+	t0 = now_ns();
+	CHECK(send_wait(c_mine, their_r, MQDEV_IOC_PRODUCE_BATCH, &b.req,
+			2 * SEC, NULL) == -EBADF);
+	CHECK(b.req.count == 0);
+	CHECK(next_of(u->mine) == 0);
+	/* nor is a producing handle waited on, even with a good send */
+	CHECK(send_wait(their_p, p_mine, MQDEV_IOC_PRODUCE_BATCH, &b.req,
+			2 * SEC, NULL) == -EBADF);
+	CHECK(now_ns() - t0 < SEC);
+	CHECK(next_of(u->mine) == 0);
+	/* 1001's consumer of 1000's topic waits for 1000's own send */
+	CHECK(send_wait(their_r, p_mine, MQDEV_IOC_PRODUCE_BATCH, &b.req,
+			MQDEV_WAIT_FOREVER, &revents) == 0);
+	CHECK(revents == EPOLLIN && b.req.count == 1);
+	CHECK(next_of(u->mine) == 1);
+	return fails;
+}
+
+/*
+ * The send as unprivileged users: what a send may do is what its handle
+ * was opened for (checked at attach, as open(2) checks a file's mode),
+ * whoever holds it now, and never what the caller could open itself.
+ * 1000 and 1001 each own a topic the other may only read; 1001 passes
+ * 1000 a producing handle of its own topic and a consuming one of 1000's.
+ */
+TEST_F(wait, send_as_unprivileged_users)
+{
+	struct two_users u;
+
+	strcpy(u.mine, topic_name("wait-mine"));
+	strcpy(u.theirs, topic_name("wait-theirs"));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				u.sock));
+	ASSERT_EQ(0, as_user(USER_UID, make_topic_0644, u.mine));
+	ASSERT_EQ(0, as_user(OTHER_UID, make_topic_0644, u.theirs));
+	/* the handles stay open in the socket after 1001's process exits */
+	EXPECT_EQ(0, as_user(OTHER_UID, other_hands_over, &u));
+	EXPECT_EQ(0, as_user(USER_UID, user_sends, &u));
+	/* as root sees them: what went in, once */
+	EXPECT_EQ(2, next_of(u.theirs));
+	EXPECT_EQ(1, next_of(u.mine));
+	close(u.sock[0]);
+	close(u.sock[1]);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, u.mine));
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, u.theirs));
 }
 
 /*
