@@ -24,6 +24,7 @@ FIXTURE(wait) {
 	int prod;
 	int cons;		/* attached consumer, reading partition 0 */
 	char name[MQDEV_NAME_MAX + 1];
+	unsigned long lag;	/* replica_lag_ms to restore, if changed */
 };
 
 FIXTURE_SETUP(wait)
@@ -41,6 +42,8 @@ FIXTURE_SETUP(wait)
 
 FIXTURE_TEARDOWN(wait)
 {
+	if (self->lag)
+		set_param("replica_lag_ms", self->lag);
 	close(self->cons);
 	close(self->prod);
 	mqdev_topic_delete(self->fd, self->name);
@@ -1027,6 +1030,131 @@ TEST_F(wait, library_swriter_commit_wait)
 	mqdev_consumer_free(c);
 	mqdev_consumer_free(r.c);
 	mqdev_swriter_free(w);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
+/* ---- acks=all: appended, then not acknowledged, through the send ---- */
+
+#define LAG_MS		300	/* replica_lag_ms: a stalled replica's time */
+
+/* A replica's confirmation of everything before @offset. */
+static int confirm(int fd, uint64_t offset)
+{
+	struct mqdev_replica_confirm req = { .offset = offset };
+
+	return xioctl(fd, MQDEV_IOC_REPLICA_CONFIRM, &req);
+}
+
+/* Partition 0 of @name as root describes it; all ones if it cannot. */
+static struct mqdev_partition_info part0_of(int fd, const char *name)
+{
+	struct mqdev_partition_info p;
+	struct mqdev_topic_info t;
+
+	if (mqdev_topic_describe(fd, name, &t, &p, 1))
+		memset(&p, 0xff, sizeof(p));
+	return p;
+}
+
+/*
+ * An acks=all batch on a durable topic whose one replica is in sync and
+ * then confirms nothing: appended, then ENOLINK once the replica drops
+ * out, with count 1.  The kernel's send returns that error at once, the
+ * wait not run; mqdev_produce_batch_wait() counts the batch as appended
+ * (emptied, *base set) whichever way it sent it, so calling it again does
+ * not append it a second time.
+ */
+TEST_F(wait, send_acks_all_appended_not_acknowledged)
+{
+	LIBMQDEV_OPTS(mqdev_producer_opts, acks_all,
+		      .flags = MQDEV_PRODUCER_ACKS_ALL);
+	char name[MQDEV_NAME_MAX + 1];
+	struct mqdev_consumer *c;
+	struct mqdev_producer *p;
+	struct mqdev_batch *batch;
+	struct one_batch b;
+	uint32_t part;
+	uint64_t base, t0, took;
+	int acks, r;
+
+	strcpy(name, topic_name("wait-acks"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 1, 65536,
+				  MQDEV_TOPIC_DURABLE));
+	self->lag = get_param("replica_lag_ms");
+	ASSERT_NE(0, self->lag);
+	ASSERT_EQ(0, set_param("replica_lag_ms", LAG_MS));
+	acks = attach(name, MQDEV_ATTACH_PRODUCE | MQDEV_ATTACH_ACKS_ALL, NULL);
+	ASSERT_LE(0, acks);
+	r = attach(name, MQDEV_ATTACH_CONSUME | MQDEV_ATTACH_REPLICA, NULL);
+	ASSERT_LE(0, r);
+	ASSERT_EQ(0, confirm(r, 0));
+	ASSERT_EQ(1, part0_of(self->fd, name).in_sync);
+
+	/*
+	 * The kernel's: the send waits for its acknowledgment, the replica
+	 * drops out, and the call fails with the send's ENOLINK, its count
+	 * saying the batch is in, and no 5 s wait for the consumer after it.
+	 */
+	one_batch_init(&b, 0);
+	t0 = now_ns();
+	EXPECT_EQ(-ENOLINK, send_wait(self->cons, acks,
+				      MQDEV_IOC_PRODUCE_BATCH, &b.req,
+				      5 * SEC, NULL));
+	took = now_ns() - t0;
+	EXPECT_LE(LAG_MS * 900000ULL, took);
+	EXPECT_GT(4 * SEC, took);
+	EXPECT_EQ(1, b.req.count);
+	EXPECT_EQ(0, b.req.base_offset);
+	EXPECT_EQ(0, b.req.partition);
+	EXPECT_EQ(1, part0_of(self->fd, name).next_offset);
+	EXPECT_EQ(0, part0_of(self->fd, name).in_sync);
+
+	/* the library's one call, the consumer having to sleep */
+	ASSERT_EQ(0, mqdev_producer_new(name, &acks_all, &p));
+	ASSERT_EQ(0, mqdev_batch_new(4096, &batch));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	ASSERT_EQ(0, confirm(r, 1));		/* in sync again */
+	batch_one(_metadata, batch);
+	part = 0;
+	base = 99;
+	ioctl_count(true);
+	EXPECT_EQ(-ENOLINK, mqdev_produce_batch_wait(p, batch, &part, &base,
+						     c, 5000));
+	ioctl_count(false);
+	EXPECT_EQ(1, ioctl_calls[_IOC_NR(MQDEV_IOC_WAIT)]);
+	EXPECT_EQ(0, ioctl_calls[_IOC_NR(MQDEV_IOC_PRODUCE_BATCH)]);
+	EXPECT_EQ(0, mqdev_batch_count(batch));
+	EXPECT_EQ(0, part);
+	EXPECT_EQ(1, base);
+	EXPECT_EQ(2, part0_of(self->fd, name).next_offset);
+	/* again, with the replica back, which a resend would get past */
+	ASSERT_EQ(0, confirm(r, 2));
+	EXPECT_EQ(0, mqdev_produce_batch_wait(p, batch, &part, &base, c, 20));
+	EXPECT_EQ(2, part0_of(self->fd, name).next_offset);
+
+	/* the send alone, the consumer having a record to read */
+	append(_metadata, self->prod, 1);
+	batch_one(_metadata, batch);
+	ioctl_count(true);
+	EXPECT_EQ(-ENOLINK, mqdev_produce_batch_wait(p, batch, &part, &base,
+						     c, 5000));
+	ioctl_count(false);
+	EXPECT_EQ(0, ioctl_calls[_IOC_NR(MQDEV_IOC_WAIT)]);
+	EXPECT_EQ(1, ioctl_calls[_IOC_NR(MQDEV_IOC_PRODUCE_BATCH)]);
+	EXPECT_EQ(0, mqdev_batch_count(batch));
+	EXPECT_EQ(2, base);
+	EXPECT_EQ(3, part0_of(self->fd, name).next_offset);
+	ASSERT_EQ(0, confirm(r, 3));
+	EXPECT_EQ(1, mqdev_produce_batch_wait(p, batch, &part, &base, c, 20));
+	EXPECT_EQ(3, part0_of(self->fd, name).next_offset);
+
+	mqdev_consumer_free(c);
+	mqdev_batch_free(batch);
+	mqdev_producer_free(p);
+	close(r);
+	close(acks);
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
