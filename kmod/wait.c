@@ -246,7 +246,7 @@ static int wait_send(const struct mqdev_wait *req)
  * With MQDEV_WAIT_SEND, req->send_cmd runs first (the caller checked it
  * is one a wait may send).
  *
- * Return: 0 with req->revents set (only then is it copied back);
+ * Return: 0 with req->revents set (only then is it written back);
  * -EDESTADDRREQ for a handle that reads no partition and is no group
  * member; -ETIMEDOUT when nothing came in time (at once for a time-out of
  * 0); -EINTR for a signal; or -ENOMEM, when nothing was ready.  With a
