@@ -51,12 +51,12 @@
 
 struct consumer_part {
 	void			*map;		/* the ring, read-only */
-	const uint64_t		*head;
-	const uint64_t		*tail;
+	const u64_shared	*head;
+	const u64_shared	*tail;
 	const uint32_t		*flags;
-	const uint64_t		*ttl;		/* the topic's TTL, or NULL */
+	const u64_shared	*ttl;		/* the topic's TTL, or NULL */
 	const char		*data;
-	uint64_t		*pos;		/* ours, read by the kernel */
+	u64_shared		*pos;		/* ours, read by the kernel */
 	uint64_t		next_offset;	/* what we expect to read next */
 	uint64_t		committed;	/* a member's last commit */
 	struct mqdev_history	*hist;		/* reading from disk first */
@@ -279,13 +279,13 @@ static int consumer_map(struct mqdev_consumer *c, uint32_t p)
 	if (ring == MAP_FAILED)
 		return -errno;
 	cp->map = ring;
-	cp->head = (const uint64_t *)(ring + off->head);
-	cp->tail = (const uint64_t *)(ring + off->tail);
+	cp->head = (const u64_shared *)(ring + off->head);
+	cp->tail = (const u64_shared *)(ring + off->tail);
 	cp->flags = (const uint32_t *)(ring + off->flags);
 	/* An older kernel has no TTL to say: 0 */
-	cp->ttl = off->ttl ? (const uint64_t *)(ring + off->ttl) : NULL;
+	cp->ttl = off->ttl ? (const u64_shared *)(ring + off->ttl) : NULL;
 	cp->data = ring + off->data;
-	cp->pos = (uint64_t *)((char *)c->cons + off->cons_pos +
+	cp->pos = (u64_shared *)((char *)c->cons + off->cons_pos +
 			       p * off->cons_stride);
 	return 0;
 }
@@ -563,7 +563,8 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 			return NULL;
 		rec = (const void *)(cp->data + (pos & c->mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
-		offset = __atomic_load_n(&rec->offset, __ATOMIC_RELAXED);
+		offset = __atomic_load_n(shared_ro(&rec->offset),
+					 __ATOMIC_RELAXED);
 		/* A single writer has no transactions: see sw_record_ok(). */
 		*state = c->sw ? 0 : record_txn_state(c, rec);
 		/* Pairs with smp_wmb() in ring_publish_tail(). */
@@ -609,7 +610,7 @@ static void consumer_skip(struct mqdev_consumer *c, uint32_t p,
 static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
 				const struct mqdev_record *rec)
 {
-	const uint64_t *ttlp = c->parts[p].ttl;
+	const u64_shared *ttlp = c->parts[p].ttl;
 	uint64_t expires, now, ttl;
 	struct timespec ts;
 
@@ -633,7 +634,7 @@ static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
 static inline bool record_expired(const struct mqdev_consumer *c,
 				  uint32_t p, const struct mqdev_record *rec)
 {
-	const uint64_t *ttlp = c->parts[p].ttl;
+	const u64_shared *ttlp = c->parts[p].ttl;
 
 	if (!(rec->flags & MQDEV_RECORD_EXPIRES) &&
 	    (!ttlp || !__atomic_load_n(ttlp, __ATOMIC_RELAXED)))
@@ -802,7 +803,8 @@ static unsigned int ring_run(struct mqdev_consumer *c, uint32_t p,
 		     (MQDEV_RECORD_TXN | MQDEV_RECORD_EXPIRES)) ||
 		    len - (uint32_t)sizeof(*rec) > over ||
 		    pos + MQDEV_RECORD_SPACE(len) > head ||
-		    __atomic_load_n(&rec->offset, __ATOMIC_RELAXED) != next)
+		    __atomic_load_n(shared_ro(&rec->offset),
+				    __ATOMIC_RELAXED) != next)
 			break;
 		next++;
 		recs[n] = rec;

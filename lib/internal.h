@@ -12,11 +12,26 @@
 #define MQDEV_EXPORT __attribute__((visibility("default")))
 
 /*
- * The mmap offsets the kernel hands out (struct mqdev_offsets) lie past
- * 4 GiB, from partition 1's ring on: a 32-bit build must map with a 64-bit
- * off_t, or every one of them would be cut to its low 32 bits.
+ * The mmap offsets the kernel hands out (struct mqdev_ring_offsets) lie
+ * past 4 GiB, from partition 1's ring on: a 32-bit build must map with a
+ * 64-bit off_t, or every one of them would be cut to its low 32 bits.
  */
-_Static_assert(sizeof(off_t) == 8, "build libmqdev with -D_FILE_OFFSET_BITS=64");
+_Static_assert(sizeof(off_t) == 8,
+	       "build libmqdev with -D_FILE_OFFSET_BITS=64");
+
+/*
+ * The 64-bit words shared with the kernel (a ring's head and tail, our
+ * position, a record's offset) are 8-aligned in their pages, but i386
+ * aligns a uint64_t to 4.  Accessed as u64_shared, an atomic access is one
+ * instruction there too, not a call into libatomic, which this library
+ * does not link and which may take a lock the kernel knows nothing of.
+ * shared_ro() and shared_rw() take a field of a struct in such a page as
+ * one; the cast goes through void *, as clang otherwise keeps the
+ * struct's 4-byte alignment for the field.
+ */
+typedef uint64_t u64_shared __attribute__((aligned(8)));
+#define shared_ro(p)	((const u64_shared *)(const void *)(p))
+#define shared_rw(p)	((u64_shared *)(void *)(p))
 
 /*
  * Options and results with a leading size_t sz, as libbpf has them (see

@@ -147,7 +147,8 @@ static const struct mqdev_record *share_record(struct mqdev_share *s,
 	if (!data)
 		return NULL;
 	rec = (const void *)(data + (r->pos & (s->attach.off.data_size - 1)));
-	if (__atomic_load_n(&rec->offset, __ATOMIC_ACQUIRE) != r->offset ||
+	if (__atomic_load_n(shared_ro(&rec->offset),
+			    __ATOMIC_ACQUIRE) != r->offset ||
 	    rec->len != r->len)
 		return NULL;
 	return rec;
@@ -213,8 +214,8 @@ static bool share_still_read(const struct mqdev_delivery *d, uint32_t n)
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (i = 0; i < n; i++)
 		if (!d[i].rec ||
-		    __atomic_load_n(&d[i].rec->offset, __ATOMIC_RELAXED) !=
-		    d[i].offset)
+		    __atomic_load_n(shared_ro(&d[i].rec->offset),
+				    __ATOMIC_RELAXED) != d[i].offset)
 			return false;
 	return true;
 }

@@ -24,7 +24,7 @@ struct swriter_part {
 	char			*data;		/* ours: data, mapped twice */
 	struct mqdev_writer_page *wp;		/* ours: published head, tail */
 	const uint32_t		*flags;		/* the kernel's */
-	const uint64_t		*limit;		/* the kernel's */
+	const u64_shared	*limit;		/* the kernel's */
 	uint64_t		head;		/* reserved up to here */
 	uint64_t		done;		/* written up to here */
 	uint64_t		pub;		/* published up to here */
@@ -78,7 +78,7 @@ static int swriter_map(struct mqdev_swriter *w, uint32_t p)
 	sp->data = data;
 	sp->wp = (void *)(data + off->writer_page - off->data);
 	sp->flags = (const uint32_t *)(ring + off->flags);
-	sp->limit = (const uint64_t *)(ring + off->limit);
+	sp->limit = (const u64_shared *)(ring + off->limit);
 	/* The kernel wrote them when we took the role: they hold. */
 	sp->head = sp->done = sp->pub = sp->wp->head;
 	sp->tail = sp->wp->tail;
@@ -174,7 +174,7 @@ static bool swriter_publish(struct swriter_part *sp)
 	if (sp->pub == sp->done)
 		return false;
 	/* Pairs with readers' acquire loads of head. */
-	__atomic_store_n(&sp->wp->head, sp->done, __ATOMIC_RELEASE);
+	__atomic_store_n(shared_rw(&sp->wp->head), sp->done, __ATOMIC_RELEASE);
 	sp->pub = sp->done;
 	return true;
 }
@@ -233,7 +233,7 @@ static __attribute__((noinline)) void swriter_drop_to(struct mqdev_swriter *w,
 
 	while (need - sp->tail > cap)
 		swriter_drop_oldest(w, sp);
-	__atomic_store_n(&sp->wp->tail, sp->tail, __ATOMIC_RELAXED);
+	__atomic_store_n(shared_rw(&sp->wp->tail), sp->tail, __ATOMIC_RELAXED);
 	/* Pairs with readers' fence before they look at tail again. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }

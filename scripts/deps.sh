@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is already there.  Run as root.
 set -eu
 
-PKGS="make gcc libc6-dev gcc-multilib pahole pkg-config xz-utils cpio kmod
+PKGS="make gcc libc6-dev gcc-multilib clang pahole pkg-config xz-utils cpio kmod
 linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-source-6.12
 qemu-system-x86 busybox-static libmnl-dev sparse e2fsprogs
 flex bison bc libelf-dev libssl-dev
