@@ -24,6 +24,7 @@ FIXTURE(wait) {
 	int prod;
 	int cons;		/* attached consumer, reading partition 0 */
 	char name[MQDEV_NAME_MAX + 1];
+	char more[2][MQDEV_NAME_MAX + 1];	/* a test's own topics, or "" */
 	unsigned long lag;	/* replica_lag_ms to restore, if changed */
 };
 
@@ -47,6 +48,10 @@ FIXTURE_TEARDOWN(wait)
 	close(self->cons);
 	close(self->prod);
 	mqdev_topic_delete(self->fd, self->name);
+	if (self->more[0][0])
+		mqdev_topic_delete(self->fd, self->more[0]);
+	if (self->more[1][0])
+		mqdev_topic_delete(self->fd, self->more[1]);
 	close(self->fd);
 }
 
@@ -791,7 +796,7 @@ static int user_sends(void *arg)
 	 */
 	one_batch_init(&b, 0);
 	CHECK(send_wait(c_theirs, their_p, MQDEV_IOC_PRODUCE_BATCH, &b.req,
-			MQDEV_WAIT_FOREVER, &revents) == 0);
+			5 * SEC, &revents) == 0);
 	CHECK(revents == EPOLLIN);
 	CHECK(b.req.count == 1 && b.req.base_offset == 0 &&
 	      b.req.partition == 0);
@@ -818,7 +823,7 @@ static int user_sends(void *arg)
 	CHECK(next_of(u->mine) == 0);
 	/* 1001's consumer of 1000's topic waits for 1000's own send */
 	CHECK(send_wait(their_r, p_mine, MQDEV_IOC_PRODUCE_BATCH, &b.req,
-			MQDEV_WAIT_FOREVER, &revents) == 0);
+			5 * SEC, &revents) == 0);
 	CHECK(revents == EPOLLIN && b.req.count == 1);
 	CHECK(next_of(u->mine) == 1);
 	return fails;
@@ -837,6 +842,8 @@ TEST_F(wait, send_as_unprivileged_users)
 
 	strcpy(u.mine, topic_name("wait-mine"));
 	strcpy(u.theirs, topic_name("wait-theirs"));
+	strcpy(self->more[0], u.mine);		/* the teardown's, if we fail */
+	strcpy(self->more[1], u.theirs);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 				u.sock));
 	ASSERT_EQ(0, as_user(USER_UID, make_topic_0644, u.mine));
@@ -1078,6 +1085,7 @@ TEST_F(wait, send_acks_all_appended_not_acknowledged)
 	int acks, r;
 
 	strcpy(name, topic_name("wait-acks"));
+	strcpy(self->more[0], name);		/* the teardown's, if we fail */
 	ASSERT_EQ(0, create_topic(self->fd, name, 1, 65536,
 				  MQDEV_TOPIC_DURABLE));
 	self->lag = get_param("replica_lag_ms");
@@ -1087,6 +1095,8 @@ TEST_F(wait, send_acks_all_appended_not_acknowledged)
 	ASSERT_LE(0, acks);
 	r = attach(name, MQDEV_ATTACH_CONSUME | MQDEV_ATTACH_REPLICA, NULL);
 	ASSERT_LE(0, r);
+	/* the replica is dropped a lag after it caught up, here */
+	t0 = now_ns();
 	ASSERT_EQ(0, confirm(r, 0));
 	ASSERT_EQ(1, part0_of(self->fd, name).in_sync);
 
@@ -1096,7 +1106,6 @@ TEST_F(wait, send_acks_all_appended_not_acknowledged)
 	 * saying the batch is in, and no 5 s wait for the consumer after it.
 	 */
 	one_batch_init(&b, 0);
-	t0 = now_ns();
 	EXPECT_EQ(-ENOLINK, send_wait(self->cons, acks,
 				      MQDEV_IOC_PRODUCE_BATCH, &b.req,
 				      5 * SEC, NULL));
