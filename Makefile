@@ -267,7 +267,7 @@ $(KSFT_FILES) &:
 	# (a daemon holding /dev/mq, so the module).
 	sed -i 's/^\(\t*\)pid_t child = 1;/\1volatile pid_t child = 1;/' \
 		$(KSFT)/kselftest_harness.h
-	grep -q 'volatile pid_t child = 1;' $(KSFT)/kselftest_harness.h
+	! grep -q '^[[:space:]]*pid_t child = 1;' $(KSFT)/kselftest_harness.h
 
 # checkpatch.pl comes from the same tarball.
 $(CHECKPATCH):

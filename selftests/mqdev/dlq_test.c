@@ -41,8 +41,9 @@ FIXTURE_SETUP(dlq)
 
 /*
  * In the parent, once the test's process is gone (its descriptors with
- * it): 6.12's harness skips a child's teardown after a failed ASSERT, and
- * a max_user_topics left at 1 would fail every test after.
+ * it): 6.12's own harness skips a child's teardown after a failed ASSERT
+ * (the top-level Makefile mends the copy it builds with, a kernel tree's
+ * may not be), and a max_user_topics left at 1 would fail every test after.
  */
 FIXTURE_TEARDOWN_PARENT(dlq)
 {
