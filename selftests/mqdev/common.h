@@ -441,4 +441,42 @@ static inline int landlock_no_device_ioctl(void)
 	return 0;
 }
 
+/*
+ * In a child under a Landlock ruleset that handles IOCTL_DEV, a handle
+ * opened there sends @req (a batch, any: Landlock refuses before mqdev
+ * looks) through a wait on @cons: 0 when it is refused with EACCES, as
+ * ioctl(2) on it is first checked to be; KSFT_SKIP without Landlock ABI 5;
+ * else which step went wrong (3 to 7).
+ */
+static inline int landlock_refuses_send(int cons,
+					struct mqdev_produce_batch *req)
+{
+	struct mqdev_wait w = {
+		.flags = MQDEV_WAIT_SEND,
+		.send_cmd = MQDEV_IOC_PRODUCE_BATCH,
+		.send_arg = (uintptr_t)req,
+	};
+	int err, status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return 100;
+	if (!pid) {
+		err = landlock_no_device_ioctl();
+		if (err)
+			_exit(err == -EOPNOTSUPP || err == -ENOSYS ?
+			      KSFT_SKIP : 3);
+		w.send_fd = mqdev_open();
+		if (w.send_fd < 0)
+			_exit(5);
+		if (xioctl(w.send_fd, MQDEV_IOC_PRODUCE_BATCH, req) != -EACCES)
+			_exit(6);	/* Landlock did not refuse the call */
+		_exit(xioctl(cons, MQDEV_IOC_WAIT, &w) == -EACCES ? 0 : 7);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 101;
+	return WEXITSTATUS(status);
+}
+
 #endif /* _MQDEV_SELFTEST_COMMON_H */
