@@ -688,18 +688,28 @@ static int other_hands_over(void *arg)
 	return fds_send(u->sock[0], fds, 2) ? 4 : 0;
 }
 
-/* Partition 0's next offset, as a reader of the topic sees it; ~0 if none. */
-static uint64_t next_of(const char *name)
+/* Partition 0 of @name as @fd's user describes it; all ones if it cannot. */
+static struct mqdev_partition_info part0_of(int fd, const char *name)
 {
 	struct mqdev_partition_info p;
 	struct mqdev_topic_info t;
-	int fd = mqdev_open(), err;
+
+	if (mqdev_topic_describe(fd, name, &t, &p, 1))
+		memset(&p, 0xff, sizeof(p));
+	return p;
+}
+
+/* Partition 0's next offset, as a reader of the topic sees it; ~0 if none. */
+static uint64_t next_of(const char *name)
+{
+	int fd = mqdev_open();
+	uint64_t next;
 
 	if (fd < 0)
 		return ~0ULL;
-	err = mqdev_topic_describe(fd, name, &t, &p, 1);
+	next = part0_of(fd, name).next_offset;
 	close(fd);
-	return err ? ~0ULL : p.next_offset;
+	return next;
 }
 
 /* A consumer of @name reading partition 0 from its start, or -errno. */
@@ -1032,17 +1042,6 @@ static int confirm(int fd, uint64_t offset)
 	struct mqdev_replica_confirm req = { .offset = offset };
 
 	return xioctl(fd, MQDEV_IOC_REPLICA_CONFIRM, &req);
-}
-
-/* Partition 0 of @name as root describes it; all ones if it cannot. */
-static struct mqdev_partition_info part0_of(int fd, const char *name)
-{
-	struct mqdev_partition_info p;
-	struct mqdev_topic_info t;
-
-	if (mqdev_topic_describe(fd, name, &t, &p, 1))
-		memset(&p, 0xff, sizeof(p));
-	return p;
 }
 
 /*
