@@ -496,9 +496,10 @@ struct mqdev_ioc {
 static __always_inline int mqdev_ioc_copy_out(const struct mqdev_ioc *ioc,
 					      const void *req, size_t ksize)
 {
-	size_t n = likely(ioc->usize >= ksize) ? ksize : ioc->usize;
-
-	return copy_to_user(ioc->uarg, req, n) ? -EFAULT : 0;
+	/* Two copies, not one of a chosen size: the first's is a constant. */
+	if (likely(ioc->usize >= ksize))
+		return copy_to_user(ioc->uarg, req, ksize) ? -EFAULT : 0;
+	return copy_to_user(ioc->uarg, req, ioc->usize) ? -EFAULT : 0;
 }
 
 long mqdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
