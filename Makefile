@@ -330,9 +330,10 @@ check: deps
 	selftests/run.sh --kernel-only kafkad_test.sh | \
 		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
-	$(BENCH_VM) -- mqbench --count 2000 --reps 1 --fetch-min 65536 \
+	$(BENCH_VM) -- sh -c 'mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka,exchange,share,swriter \
-		--no-rabbitmq >/dev/null
+		--no-rabbitmq >/dev/null && \
+		mqbench --count 2000 --reps 1 --scenario latency --pin >/dev/null'
 	tools/mqbench/delay-check --boots 1 --clocks icount --out $(B)/check-delay
 	tools/vm/run --host-usr -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2

@@ -10,6 +10,7 @@
  * send goes into the wait's system call (MQDEV_WAIT_SEND): one a side.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <mqueue.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,29 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * --pin: this process on @cpu, or all CPUs again (-1).  Each side of a
+ * ping-pong on its own vCPU, as the scheduler mostly leaves them in real
+ * time, so that tools/vm/pingpong-trace's -icount windows compare like
+ * with like: unpinned, a synchronous wake-up can put both on one vCPU.
+ */
+static int pp_pin_to(int cpu)
+{
+	cpu_set_t set;
+	int i;
+
+	if (!pp_pin)
+		return 0;
+	CPU_ZERO(&set);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (cpu < 0 || i == cpu)
+			CPU_SET(i, &set);
+	if (!sched_setaffinity(0, sizeof(set), &set))
+		return 0;
+	perror("mqbench: --pin");
+	return -1;
+}
+
 /* @n round trips of peer @i: percentiles in ns into @pct (50, 99, 99.9). */
 static int pp_run(unsigned int i, uint64_t n, double pct[3])
 {
@@ -424,15 +448,19 @@ static int pp_run(unsigned int i, uint64_t n, double pct[3])
 	int status, ok;
 	pid_t pong;
 
+	/* CPU 1 tried first: the pong's pin cannot fail after the fork */
+	if (pp_pin_to(1) || pp_pin_to(0))
+		return -1;
 	rtt = mmap(NULL, n * sizeof(*rtt), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (rtt == MAP_FAILED || ops->setup(&p))
 		return -1;
 	pong = fork();
 	if (!pong)
-		_exit(ops->side(&p, 1, n, NULL) ? 1 : 0);
+		_exit(pp_pin_to(1) || ops->side(&p, 1, n, NULL) ? 1 : 0);
 	ok = ops->side(&p, 0, n, rtt) == 0;
 	waitpid(pong, &status, 0);
+	ok = !pp_pin_to(-1) && ok;
 	ok = ok && WIFEXITED(status) && !WEXITSTATUS(status);
 	ops->teardown(&p);
 	if (ok) {

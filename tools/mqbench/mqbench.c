@@ -14,7 +14,9 @@
  *               (for the other peers: four independent pairs)
  *   fanout      one producer to 1, 4 and 16 groups: aggregate deliveries
  *   backlog     draining a full backlog against the steady state
- *   latency     ping-pong round trips, p50/p99/p99.9
+ *   latency     ping-pong round trips, p50/p99/p99.9; --pin puts the
+ *               two sides on CPUs 0 and 1, where the scheduler would
+ *               otherwise choose (latency.c)
  *   delay       delayed messages: how late they come, against ping-pong
  *   memory      memory per queued 64-byte message
  *   kafka       librdkafka through mqdev-kafkad against Redis, native
@@ -100,6 +102,7 @@ int64_t run_once(const struct peer *p, struct bench *b)
 static int reps = 3;
 uint32_t fetch_min;
 bool no_rabbitmq;
+bool pp_pin;
 static bool json_first = true;
 
 void json_result(FILE *json, const char *scenario, const char *peer,
@@ -554,6 +557,7 @@ int main(int argc, char **argv)
 		{ "peers", required_argument, NULL, 'p' },
 		{ "fetch-min", required_argument, NULL, 'f' },
 		{ "no-rabbitmq", no_argument, NULL, 'R' },
+		{ "pin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -574,11 +578,12 @@ int main(int argc, char **argv)
 		case 'p': peer_list = optarg; break;
 		case 'f': fetch_min = strtoul(optarg, NULL, 0); break;
 		case 'R': no_rabbitmq = true; break;
+		case 'P': pp_pin = true; break;
 		default:
 			fprintf(stderr, "usage: mqbench [--count N] [--reps R] "
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES] "
-				"[--no-rabbitmq]\n"
+				"[--no-rabbitmq] [--pin]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
 				"share,swriter (the default), cost, excost, "

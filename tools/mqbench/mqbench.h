@@ -77,7 +77,8 @@ int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns);
 /* mqbench.c */
 bool peer_wanted(const char *name);
 
-/* latency.c */
+/* latency.c; mqbench.c: --pin, the ping-pong's sides on CPUs 0 and 1 */
+extern bool pp_pin;
 int latency_table(uint64_t n, int reps, FILE *json);
 int latency_mqdev_pct(uint64_t n, double pct[3]);
 int leg_table(uint64_t n, FILE *json);

@@ -133,6 +133,17 @@ expect '| user:[test] | 4.0 |'
 expect '| user:mqbench:check | 4.0 |'
 expect '| **total** | 32.0 |'
 
+# --parts: the two traces side by side, each function in its part: the
+# module's ioctl handler with the way in, the process's blocks with user
+# space, the rest with the kernel's own.
+"$here/pingpong-profile" --parts "$t/pp" "$a" >"$t/fake.out"
+expect '| instructions a round trip | pp | again |'
+expect '| user space: the benchmark, the library, libc | 4 | 8 |'
+expect "| from the system call to the peer's code: the fd, the LSMs' file hooks, the dispatch | 2 | 12 |"
+expect "| waiting and waking: the peer's own code | 0 | 0 |"
+expect "| the kernel's own, every peer's: scheduler, idle, entry, interrupts | 13 | 12 |"
+expect '| **total** | 20 | 32 |'
+
 # The real thing, briefly.
 "$here/insn-trace" --seconds 1 --out "$t/real" >"$t/real.out" 2>&1 ||
 	{ cat "$t/real.out" >&2; fail "insn-trace failed"; }
