@@ -239,13 +239,14 @@ static int mqdev_pp_sw_busy_setup(struct pp_ctx *p)
 }
 
 /*
- * After a wait that returned @woke: take the next record, check it, and
- * let it go.  The waits have no time-out, as the other peers' blocking
- * reads: a time-out arms and cancels an hrtimer every round trip, which
- * under TCG cost mqdev about a tenth of its real-time p50 (README,
- * Benchmarks, "Ping-pong").
+ * After a wait that returned @woke: take the next record, check it, copy
+ * its value to @echo (the answerer's, which sends it back as the other
+ * peers' answerers do; or NULL), and let it go.  The waits have no
+ * time-out, as the other peers' blocking reads: a time-out arms and
+ * cancels an hrtimer every round trip, which under TCG cost mqdev about a
+ * tenth of its real-time p50 (README, Benchmarks, "Ping-pong").
  */
-static int mqdev_pp_taken(struct mqdev_consumer *c, int woke)
+static int mqdev_pp_taken(struct mqdev_consumer *c, int woke, void *echo)
 {
 	const struct mqdev_record *rec;
 	int err;
@@ -260,6 +261,8 @@ static int mqdev_pp_taken(struct mqdev_consumer *c, int woke)
 	}
 	err = mqdev_record_value_len(rec) == PP_SIZE &&
 	      !check(mqdev_record_value(rec), PP_SIZE) ? 0 : -1;
+	if (!err && echo)
+		memcpy(echo, mqdev_record_value(rec), PP_SIZE);
 	mqdev_consumer_release(c);
 	return err;
 }
@@ -269,9 +272,9 @@ static int mqdev_pp_taken(struct mqdev_consumer *c, int woke)
  * the wait, so a take first would only fail.  The wait looks in the mapped
  * pages before it asks the kernel.
  */
-static int mqdev_pp_take(struct mqdev_consumer *c)
+static int mqdev_pp_take(struct mqdev_consumer *c, void *echo)
 {
-	return mqdev_pp_taken(c, mqdev_consumer_wait(c, -1));
+	return mqdev_pp_taken(c, mqdev_consumer_wait(c, -1), echo);
 }
 
 /* One side's way to send: a record batch, or a single writer's record. */
@@ -317,14 +320,16 @@ static int pp_send(struct pp_sender *s)
 /*
  * Send, and take the answer: two calls, or for mqdev-send-wait the send in
  * the wait's system call (MQDEV_WAIT_SEND), as a request and its reply.
+ * The answer's value goes to @echo, as in mqdev_pp_taken().
  */
-static int pp_send_take(struct pp_sender *s, struct mqdev_consumer *c)
+static int pp_send_take(struct pp_sender *s, struct mqdev_consumer *c,
+			void *echo)
 {
 	uint32_t part = 0;
 	int woke;
 
 	if (!s->send_wait)
-		return pp_send(s) ?: mqdev_pp_take(c);
+		return pp_send(s) ?: mqdev_pp_take(c, echo);
 	if (s->w)
 		woke = mqdev_swriter_commit_wait(s->w, c, -1);
 	else
@@ -332,7 +337,7 @@ static int pp_send_take(struct pp_sender *s, struct mqdev_consumer *c)
 						c, -1);
 	if (!s->w && mqdev_batch_count(s->batch))
 		return -1;		/* not sent */
-	return mqdev_pp_taken(c, woke);
+	return mqdev_pp_taken(c, woke, echo);
 }
 
 static void pp_sender_free(struct pp_sender *s)
@@ -349,6 +354,7 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 	void *tmpl = template_of(PP_SIZE);
 	struct pp_sender s = {};
 	struct mqdev_consumer *c = NULL;
+	char echo[PP_SIZE];
 	uint64_t i, t0;
 	void *value;
 	int err = 0;
@@ -362,7 +368,7 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 		err = -1;
 	/* The answering side takes the first ping; then each answer waits. */
 	if (!err && me == 1)
-		err = mqdev_pp_take(c);
+		err = mqdev_pp_take(c, echo);
 	for (i = 0; i < n && !err; i++) {
 		t0 = now_ns();
 		value = pp_value(&s);
@@ -370,11 +376,15 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 			err = -1;
 			break;
 		}
-		fill(value, PP_SIZE, i, tmpl);
+		/* The asker's new message; the answerer's is the one it took. */
+		if (me == 0)
+			fill(value, PP_SIZE, i, tmpl);
+		else
+			memcpy(value, echo, PP_SIZE);
 		if (me == 1 && i == n - 1)
 			err = pp_send(&s);	/* the last answer */
 		else
-			err = pp_send_take(&s, c);
+			err = pp_send_take(&s, c, me == 1 ? echo : NULL);
 		if (!err && me == 0)
 			rtt[i] = now_ns() - t0;
 	}
@@ -417,50 +427,47 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /*
- * --pin: this process on @cpu, or all CPUs again (-1).  Each side of a
- * ping-pong on its own vCPU, as the scheduler mostly leaves them in real
- * time, so that tools/vm/pingpong-trace's -icount windows compare like
- * with like: unpinned, a synchronous wake-up can put both on one vCPU.
+ * --pin: this process on @cpu alone.  Each side of a ping-pong on its own
+ * vCPU, as the scheduler mostly leaves them in real time, so that
+ * tools/vm/pingpong-trace's -icount windows compare like with like:
+ * unpinned, a synchronous wake-up can put both on one vCPU.
  */
 static int pp_pin_to(int cpu)
 {
 	cpu_set_t set;
-	int i;
 
 	if (!pp_pin)
 		return 0;
 	CPU_ZERO(&set);
-	for (i = 0; i < CPU_SETSIZE; i++)
-		if (cpu < 0 || i == cpu)
-			CPU_SET(i, &set);
+	CPU_SET(cpu, &set);
 	if (!sched_setaffinity(0, sizeof(set), &set))
 		return 0;
 	perror("mqbench: --pin");
 	return -1;
 }
 
-/* @n round trips of peer @i: percentiles in ns into @pct (50, 99, 99.9). */
-static int pp_run(unsigned int i, uint64_t n, double pct[3])
+/* pp_run() on the CPUs it was given: the percentiles, or -1. */
+static int pp_run_here(const struct pp_ops *ops, uint64_t n, double pct[3])
 {
-	const struct pp_ops *ops = &pp_peers[i];
 	struct pp_ctx p = {};
 	uint64_t *rtt;
 	int status, ok;
 	pid_t pong;
 
-	/* CPU 1 tried first: the pong's pin cannot fail after the fork */
-	if (pp_pin_to(1) || pp_pin_to(0))
-		return -1;
 	rtt = mmap(NULL, n * sizeof(*rtt), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rtt == MAP_FAILED || ops->setup(&p))
+	if (rtt == MAP_FAILED)
 		return -1;
+	if (ops->setup(&p)) {
+		munmap(rtt, n * sizeof(*rtt));
+		return -1;
+	}
 	pong = fork();
 	if (!pong)
 		_exit(pp_pin_to(1) || ops->side(&p, 1, n, NULL) ? 1 : 0);
-	ok = ops->side(&p, 0, n, rtt) == 0;
-	waitpid(pong, &status, 0);
-	ok = !pp_pin_to(-1) && ok;
+	ok = pong > 0 && ops->side(&p, 0, n, rtt) == 0;
+	if (pong > 0)
+		waitpid(pong, &status, 0);
 	ok = ok && WIFEXITED(status) && !WEXITSTATUS(status);
 	ops->teardown(&p);
 	if (ok) {
@@ -471,6 +478,28 @@ static int pp_run(unsigned int i, uint64_t n, double pct[3])
 	}
 	munmap(rtt, n * sizeof(*rtt));
 	return ok ? 0 : -1;
+}
+
+/*
+ * @n round trips of peer @i: percentiles in ns into @pct (50, 99, 99.9).
+ * With --pin, the asker on CPU 0 and the answerer on CPU 1, then the
+ * CPUs this process had before.
+ */
+static int pp_run(unsigned int i, uint64_t n, double pct[3])
+{
+	cpu_set_t mask;
+	int err;
+
+	if (!pp_pin)
+		return pp_run_here(&pp_peers[i], n, pct);
+	if (sched_getaffinity(0, sizeof(mask), &mask))
+		return -1;
+	/* CPU 1 tried first: the pong's pin cannot fail after the fork */
+	err = pp_pin_to(1) || pp_pin_to(0) ? -1 :
+	      pp_run_here(&pp_peers[i], n, pct);
+	if (sched_setaffinity(0, sizeof(mask), &mask))
+		err = -1;
+	return err;
 }
 
 #define NR_PP_PEERS	(sizeof(pp_peers) / sizeof(pp_peers[0]))
@@ -516,7 +545,7 @@ static int mqdev_leg(struct pp_ctx *p, uint64_t n, double *ns)
 			err = -1;
 		else
 			fill(value, PP_SIZE, i, tmpl);
-		err = err ?: pp_send(&s) ?: mqdev_pp_take(c);
+		err = err ?: pp_send(&s) ?: mqdev_pp_take(c, NULL);
 	}
 	*ns = (double)(now_ns() - t0) / (n - n / 10);
 	mqdev_consumer_free(c);

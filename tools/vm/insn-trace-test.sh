@@ -134,12 +134,13 @@ expect '| user:mqbench:check | 4.0 |'
 expect '| **total** | 32.0 |'
 
 # --parts: the two traces side by side, each function in its part: the
-# module's ioctl handler with the way in, the process's blocks with user
-# space, the rest with the kernel's own.
+# module's ioctl handler with mqdev's command table, the process's blocks
+# with user space, the rest with the kernel's own.
 "$here/pingpong-profile" --parts "$t/pp" "$a" >"$t/fake.out"
 expect '| instructions a round trip | pp | again |'
 expect '| user space: the benchmark, the library, libc | 4 | 8 |'
-expect "| from the system call to the peer's code: the fd, the LSMs' file hooks, the dispatch | 2 | 12 |"
+expect "| mqdev's command table: dispatch, the request's copy and checks | 2 | 12 |"
+expect "| the security modules' file hooks | 0 | 0 |"
 expect "| waiting and waking: the peer's own code | 0 | 0 |"
 expect "| the kernel's own, every peer's: scheduler, idle, entry, interrupts | 13 | 12 |"
 expect '| **total** | 20 | 32 |'
