@@ -447,7 +447,7 @@ static int member_add(struct mqdev_group *g, struct mqdev_member *m)
 		m->id = ++g->next_member_id;
 		list_add_tail(&m->node, &g->members);
 		g->nr_members++;
-		/* Pairs with smp_load_acquire() in mqdev_group_poll(). */
+		/* Pairs with smp_load_acquire() in mqdev_group_poll(), wait_add(). */
 		smp_store_release(&h->member, m);
 	}
 	mutex_unlock(&h->lock);
@@ -821,14 +821,30 @@ u32 mqdev_groups_snapshot(struct mqdev_topic *topic, void *buf, u32 room,
 }
 
 /**
+ * mqdev_member_news() - what a member's group has to tell it
+ * @m: the member
+ *
+ * Lock-free: for a waiter's every look.
+ *
+ * Return: 0 when the member has seen its group's generation; EPOLLPRI for
+ * a new assignment not yet fetched; EPOLLHUP | EPOLLPRI for a group
+ * deleted under it.
+ */
+__poll_t mqdev_member_news(const struct mqdev_member *m)
+{
+	if (READ_ONCE(m->group->dead))
+		return EPOLLHUP | EPOLLPRI;
+	return READ_ONCE(m->seen_gen) != READ_ONCE(m->group->generation) ?
+	       EPOLLPRI : 0;
+}
+
+/**
  * mqdev_group_poll() - what a member's poll(2) sees of its group
  * @h: the handle
  * @file: its file; NULL, with a NULL @pt, only to ask
  * @pt: the poll table, or NULL
  *
- * Return: 0 for a handle that is no member, or has seen its group's
- * generation; EPOLLPRI for a new assignment not yet fetched; EPOLLHUP |
- * EPOLLPRI for a group deleted under it.
+ * Return: 0 for a handle that is no member; else mqdev_member_news().
  */
 __poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
 			  poll_table *pt)
@@ -839,8 +855,5 @@ __poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
 	if (!m)
 		return 0;
 	poll_wait(file, &m->group->wait, pt);
-	if (READ_ONCE(m->group->dead))
-		return EPOLLHUP | EPOLLPRI;
-	return READ_ONCE(m->seen_gen) != READ_ONCE(m->group->generation) ?
-	       EPOLLPRI : 0;
+	return mqdev_member_news(m);
 }

@@ -782,6 +782,7 @@ int mqdev_group_commit(struct mqdev_handle *h,
 void mqdev_group_leave(struct mqdev_handle *h);
 __poll_t mqdev_group_poll(struct mqdev_handle *h, struct file *file,
 			  poll_table *pt);
+__poll_t mqdev_member_news(const struct mqdev_member *m);
 void mqdev_groups_free(struct mqdev_topic *topic);
 struct mqdev_group *mqdev_group_find(struct mqdev_topic *topic,
 				     const char *name);

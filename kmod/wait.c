@@ -15,13 +15,19 @@
  *   producer                              waiter
  *   smp_store_release(head)               add entries to data_wait
  *   smp_mb(), waitqueue_active()          set_current_state(INTERRUPTIBLE)
- *   __wake_up(data_wait)                  wait_ready(): enough?  no:
+ *   __wake_up(data_wait)                  look: enough?  no:
  *     wait_wake(): enough past *pos?        schedule()
  *       no: return 0 (stay asleep)
- *       yes: wake the waiter  ------->    wait_ready(): enough, return
+ *       yes: wake the waiter, take
+ *            its entry off  ----------->  look: enough, return
+ *                                         (not enough: entry back, look
+ *                                          again, then sleep)
  *
  * The producer's smp_mb() pairs with the one in set_current_state(): either
- * the waiter sees the new head, or the producer sees the entry.
+ * the waiter sees the new head, or the producer sees the entry.  The entry
+ * leaves the queue in the wake-up, as autoremove_wake_function() has it,
+ * so the waiter's way out takes the queue's lock only for an entry nobody
+ * woke.
  */
 
 #include <linux/compat.h>
@@ -39,23 +45,40 @@
 
 struct wait_entry {
 	struct wait_queue_entry	wq;
+	wait_queue_head_t	*head;		/* data_wait, or a replica's end_wait */
 	struct mqdev_part	*part;
 	const u64		*pos;		/* the handle's, in its page */
 	u32			min_bytes;
 	bool			replica;
 };
 
+/* Is what the entry waits for there: enough past its position? */
+static bool wait_entry_ready(const struct wait_entry *e)
+{
+	return mqdev_ring_ready(e->part, READ_ONCE(*e->pos), e->min_bytes,
+				e->replica);
+}
+
+/*
+ * Called under the queue's lock.  A waiter it wakes leaves the queue here,
+ * as autoremove_wake_function() has it, so that the waiter's way out takes
+ * no lock for it (wait_remove()); a waiter that must sleep again puts the
+ * entry back first (wait_requeue()).
+ */
 static int wait_wake(struct wait_queue_entry *curr, unsigned int mode,
 		     int wake_flags, void *key)
 {
 	struct wait_entry *e = container_of(curr, struct wait_entry, wq);
+	int woken;
 
 	/* The topic is marked dead before its rings' sleepers are woken. */
-	if (!mqdev_ring_ready(e->part, READ_ONCE(*e->pos), e->min_bytes,
-			      e->replica) &&
-	    !mqdev_topic_dead(e->part->topic))
+	if (!wait_entry_ready(e) && !mqdev_topic_dead(e->part->topic))
 		return 0;	/* another waiter may be content with less */
-	return default_wake_function(curr, mode, wake_flags, key);
+	woken = default_wake_function(curr, mode, wake_flags, key);
+	/* Pairs with list_empty_careful() in wait_requeue(), wait_remove(). */
+	if (woken)
+		list_del_init_careful(&curr->entry);
+	return woken;
 }
 
 /**
@@ -100,74 +123,122 @@ static __poll_t wait_ready(struct mqdev_handle *h, struct mqdev_topic *topic,
 struct wait_entries {
 	struct wait_entry	*e;
 	u32			nr;
+	struct mqdev_member	*member;	/* or NULL */
 	struct wait_queue_entry	group_wq;
-	wait_queue_head_t	*group_head;	/* or NULL */
 };
 
 static void wait_add(struct mqdev_handle *h, struct mqdev_topic *topic,
 		     struct wait_entries *we, u32 min_bytes)
 {
-	/* Pairs with smp_store_release() in member_add(): m is whole. */
-	struct mqdev_member *m = smp_load_acquire(&h->member);
-	u32 i, n = 0;
+	struct wait_entry *e = we->e;
+	u32 i;
 
-	/* A rebalance may change the partitions meanwhile: it wakes us. */
+	/* Pairs with smp_store_release() in member_add(): m is whole. */
+	we->member = smp_load_acquire(&h->member);
+	/*
+	 * A rebalance may change the partitions meanwhile: it wakes us, with
+	 * news.  A partition seek()ed meanwhile by another thread of the
+	 * handle is waited on from the next wait.
+	 */
 	for_each_set_bit(i, h->subscribed, topic->nr_parts) {
-		if (n == we->nr)
+		if (e == we->e + we->nr)
 			break;
-		we->e[n].part = &topic->parts[i];
-		we->e[n].pos = handle_pos(h, i);
-		we->e[n].min_bytes = min_bytes;
-		we->e[n].replica = handle_replica(h);
-		init_waitqueue_func_entry(&we->e[n].wq, wait_wake);
-		we->e[n].wq.private = current;
-		add_wait_queue(we->e[n].replica ?
-			       &topic->parts[i].end_wait :
-			       &topic->parts[i].data_wait, &we->e[n].wq);
-		n++;
+		e->part = &topic->parts[i];
+		e->pos = handle_pos(h, i);
+		e->min_bytes = min_bytes;
+		e->replica = handle_replica(h);
+		e->head = e->replica ? &e->part->end_wait : &e->part->data_wait;
+		init_waitqueue_func_entry(&e->wq, wait_wake);
+		e->wq.private = current;
+		add_wait_queue(e->head, &e->wq);
+		e++;
 	}
-	we->nr = n;
-	we->group_head = m ? &m->group->wait : NULL;
-	if (we->group_head) {
+	we->nr = e - we->e;
+	if (we->member) {
 		init_waitqueue_entry(&we->group_wq, current);
-		add_wait_queue(we->group_head, &we->group_wq);
+		add_wait_queue(&we->member->group->wait, &we->group_wq);
 	}
 }
 
+/*
+ * Put back on its queue each entry a wake-up took off (wait_wake()).
+ * Called in TASK_INTERRUPTIBLE, before the look that decides to sleep: a
+ * wake-up that takes an entry off after this also makes the task runnable.
+ *
+ * Return: true if any was put back, and the look must come again.
+ */
+static bool wait_requeue(struct wait_entries *we)
+{
+	bool requeued = false;
+	u32 i;
+
+	for (i = 0; i < we->nr; i++) {
+		if (!list_empty_careful(&we->e[i].wq.entry))
+			continue;
+		add_wait_queue(we->e[i].head, &we->e[i].wq);
+		requeued = true;
+	}
+	return requeued;
+}
+
+/* As finish_wait(): an entry a wake-up took off costs no lock. */
 static void wait_remove(struct wait_entries *we)
 {
 	u32 i;
 
 	for (i = 0; i < we->nr; i++)
-		remove_wait_queue(we->e[i].replica ?
-				  &we->e[i].part->end_wait :
-				  &we->e[i].part->data_wait, &we->e[i].wq);
-	if (we->group_head)
-		remove_wait_queue(we->group_head, &we->group_wq);
+		if (!list_empty_careful(&we->e[i].wq.entry))
+			remove_wait_queue(we->e[i].head, &we->e[i].wq);
+	if (we->member)
+		remove_wait_queue(&we->member->group->wait, &we->group_wq);
 }
 
 /*
- * Queue the waiter's entries, then sleep until wait_ready() says something,
- * a signal, or @expires.  The look after queueing is the one that counts;
- * none comes before it, as libmqdev asks only after its own look in the
- * mapped pages failed, except for a handle with more partitions than fit
- * on the stack, which looks before it allocates.  The tracepoints mark a
- * waiter that got as far as schedule(), not one that found records at
- * once.
+ * What the waiter would be woken for now, as wait_ready() says it, from
+ * its entries: the partitions it waits on, not the handle's bitmap again.
+ */
+static __poll_t wait_entries_ready(const struct wait_entries *we,
+				   struct mqdev_topic *topic)
+{
+	__poll_t mask = we->member ? mqdev_member_news(we->member) : 0;
+	u32 i;
+
+	for (i = 0; i < we->nr; i++) {
+		if (wait_entry_ready(&we->e[i])) {
+			mask |= EPOLLIN;
+			break;
+		}
+	}
+	if (mqdev_topic_dead(topic))
+		mask |= EPOLLHUP;
+	return mask;
+}
+
+/*
+ * Queue the waiter's entries, then sleep until wait_entries_ready() says
+ * something, a signal, or @expires (none: forever).  The look after
+ * queueing is the one that counts; none comes before it, as libmqdev asks
+ * only after its own look in the mapped pages failed, except for a handle
+ * with more partitions than fit on the stack, which looks before it
+ * allocates.  The tracepoints mark a waiter that got as far as schedule(),
+ * not one that found records at once.
  */
 static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 		      const struct mqdev_wait *req, ktime_t *expires,
 		      __poll_t *revents)
 {
-	struct wait_entry stack[WAIT_ON_STACK];
-	struct wait_entries we = {
-		.e = stack,
-		.nr = bitmap_weight(h->subscribed, topic->nr_parts),
-	};
+	/*
+	 * Not zeroed first, as CONFIG_INIT_STACK_ALL_ZERO would (36 stores a
+	 * wait): wait_add() fills each entry it queues, and no other is read.
+	 */
+	struct wait_entry stack[WAIT_ON_STACK] __uninitialized;
+	struct wait_entries we __uninitialized;
 	bool timed_out = false, slept = false;
 	u64 start = 0;
 	int err = 0;
 
+	we.e = stack;
+	we.nr = bitmap_weight(h->subscribed, topic->nr_parts);
 	if (we.nr > WAIT_ON_STACK) {
 		*revents = wait_ready(h, topic, req->min_bytes);
 		if (*revents)
@@ -179,7 +250,7 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 	wait_add(h, topic, &we, req->min_bytes);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		*revents = wait_ready(h, topic, req->min_bytes);
+		*revents = wait_entries_ready(&we, topic);
 		if (*revents)
 			break;
 		if (signal_pending(current)) {
@@ -190,6 +261,8 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 			err = -ETIMEDOUT;
 			break;
 		}
+		if (wait_requeue(&we))
+			continue;
 		if (!slept) {
 			slept = true;
 			trace_mqdev_read_wait(topic, req->min_bytes,
@@ -197,7 +270,11 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 			if (trace_mqdev_read_wait_end_enabled())
 				start = ktime_get_ns();
 		}
-		timed_out = !schedule_hrtimeout(expires, HRTIMER_MODE_ABS);
+		if (expires)
+			timed_out = !schedule_hrtimeout(expires,
+							HRTIMER_MODE_ABS);
+		else
+			schedule();
 	}
 	__set_current_state(TASK_RUNNING);
 	wait_remove(&we);

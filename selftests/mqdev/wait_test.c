@@ -5,6 +5,7 @@
  * its time-out, and appends smaller than the watermark do not wake it.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -99,8 +100,11 @@ struct waiter {
 static void *waiter_run(void *arg)
 {
 	struct waiter *w = arg;
+	struct sched_param fair = {};
 	struct rusage before, after;
 
+	/* Fair, whatever its creator is (woken_for_a_record_gone_...) */
+	sched_setscheduler(0, SCHED_OTHER, &fair);
 	getrusage(RUSAGE_THREAD, &before);
 	w->err = wait_for(w->fd, w->min_bytes, MQDEV_WAIT_FOREVER, &w->revents);
 	getrusage(RUSAGE_THREAD, &after);
@@ -255,6 +259,56 @@ TEST_F(wait, deleted_topic_wakes)
 	ASSERT_TRUE(waiter_join(&w));
 	EXPECT_EQ(0, w.err);
 	EXPECT_TRUE(w.revents & EPOLLHUP);
+}
+
+/*
+ * A waiter woken for a record that is gone by the time it looks (another
+ * thread of the handle moved the position past it) sleeps again, and is
+ * woken by the next.  The wake-up takes the waiter's entry off its queue
+ * (wait.c), so this checks that it is put back.  The main thread, FIFO on
+ * the waiter's only CPU, runs until it sleeps: the waiter looks only after
+ * the position moved.
+ */
+TEST_F(wait, woken_for_a_record_gone_sleeps_again)
+{
+	struct sched_param fifo = { .sched_priority = 1 };
+	struct mqdev_attach att;
+	volatile uint64_t *pos;
+	struct waiter w;
+	cpu_set_t cpu0;
+	void *page;
+	int cons;
+
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
+	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
+		SKIP(return, "no SCHED_FIFO here: %s", strerror(errno));
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	page = mmap(NULL, att.off.cons_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, cons, att.off.cons_mmap);
+	ASSERT_NE(MAP_FAILED, page);
+	pos = (uint64_t *)((char *)page + att.off.cons_pos);
+	ASSERT_EQ(0, *pos);
+
+	/* the waiter's thread takes the main thread's policy: made fair */
+	ASSERT_EQ(0, waiter_start(&w, cons, 0));
+	usleep(50000);
+	ASSERT_FALSE(waiter_done(&w));
+
+	append(_metadata, self->prod, 1);	/* wakes it; it cannot run */
+	*pos = SPACE;				/* and the record is read */
+	usleep(50000);				/* it looks: nothing, sleeps */
+	EXPECT_FALSE(waiter_done(&w));
+
+	append(_metadata, self->prod, 1);
+	ASSERT_TRUE(waiter_join(&w));
+	EXPECT_EQ(0, w.err);
+	EXPECT_EQ(EPOLLIN, w.revents);
+	munmap(page, att.off.cons_size);
+	close(cons);
 }
 
 static void on_signal(int sig)
