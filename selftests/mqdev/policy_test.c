@@ -225,6 +225,58 @@ TEST_F(policy, block_slowest_holder_rules)
 	close(prod);
 }
 
+/*
+ * A full ring whose holder has read it all: an append takes back what it
+ * needs and a little more (a 64th of the ring), not every record the
+ * holder passed, which would make that one append as slow as a ring's
+ * worth of drops.  The rest stays readable from the earliest offset.
+ */
+TEST_F(policy, block_reclaims_a_little_at_a_time)
+{
+	const int most = (SPACE + CAP / 64) / SPACE + 1;
+	struct mqdev_partition_info part;
+	struct mqdev_topic_info info;
+	struct mqdev_consumer *holder;
+	uint64_t first = 0;
+	int prod, n, err, i;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
+	prod = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, prod);
+	ASSERT_EQ(0, fcntl(prod, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &holder));
+	ASSERT_EQ(0, mqdev_consumer_seek(holder, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+	n = fill(prod, 0, 1000, &err);
+	ASSERT_EQ(-EAGAIN, err);
+	while (mqdev_consumer_peek(holder))
+		ASSERT_EQ(0, mqdev_consumer_release(holder));
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, fill(prod, n + i, 1, &err));
+		ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info,
+						  &part, 1));
+		EXPECT_EQ(n + i + 1, part.next_offset);
+		/* each append drops at most the room for one and the slack */
+		EXPECT_LE(first + !i, part.first_offset);
+		EXPECT_GE(first + most, part.first_offset);
+		EXPECT_LE(part.bytes_used, CAP);
+		first = part.first_offset;
+	}
+	/* the holder reads on from where it stood: nothing lost */
+	for (i = 0; i < 3; i++) {
+		const struct mqdev_record *rec = mqdev_consumer_peek(holder);
+
+		ASSERT_NE(NULL, rec);
+		EXPECT_EQ(n + i, rec->offset);
+		EXPECT_EQ(0, check_value(rec));
+		EXPECT_EQ(0, mqdev_consumer_release(holder));
+	}
+	EXPECT_EQ(0, mqdev_consumer_lost(holder));
+	mqdev_consumer_free(holder);
+	close(prod);
+}
+
 TEST_F(policy, overwrite_reports_lost_records)
 {
 	struct mqdev_partition_info part;
