@@ -333,13 +333,14 @@ static bool ring_fits(struct mqdev_part *part, u64 space)
  * How much more than an append needs a blocking topic's producer reclaims
  * of what every holder has passed: enough that the holders are walked
  * (mqdev_ring_hold_limit()) once in that many bytes appended, not on every
- * append of a full ring; little enough that no one append drops a whole
- * ring's records at once (a 1 MiB ring of 64-byte messages held some
- * 10,000, and the append that dropped them ran some 300,000 instructions).
+ * append of a full ring, small rings included; little enough that no one
+ * append drops a whole large ring's records at once (a 1 MiB ring of
+ * 64-byte messages held some 10,000, and the append that dropped them ran
+ * some 300,000 instructions).
  */
 static u64 ring_reclaim_slack(struct mqdev_part *part)
 {
-	return ring_capacity(part) / 64;
+	return max_t(u64, ring_capacity(part) / 64, PAGE_SIZE);
 }
 
 /* The holding readers whose positions were among the records dropped. */

@@ -20,8 +20,8 @@
  *       no: return 0 (stay asleep)
  *       yes: wake the waiter, take
  *            its entry off  ----------->  look: enough, return
- *                                         (not enough: entry back, look
- *                                          again, then sleep)
+ *                                         (not enough: entry back under
+ *                                          the lock, look, then sleep)
  *
  * The producer's smp_mb() pairs with the one in set_current_state(): either
  * the waiter sees the new head, or the producer sees the entry.  The entry
@@ -47,6 +47,7 @@ struct wait_entry {
 	struct wait_queue_entry	wq;
 	wait_queue_head_t	*head;		/* data_wait, or a replica's end_wait */
 	struct mqdev_part	*part;
+	u32			index;		/* of @part in its topic */
 	const u64		*pos;		/* the handle's, in its page */
 	u32			min_bytes;
 	bool			replica;
@@ -144,6 +145,7 @@ static void wait_add(struct mqdev_handle *h, struct mqdev_topic *topic,
 		if (e == we->e + we->nr)
 			break;
 		e->part = &topic->parts[i];
+		e->index = i;
 		e->pos = handle_pos(h, i);
 		e->min_bytes = min_bytes;
 		e->replica = handle_replica(h);
@@ -161,50 +163,63 @@ static void wait_add(struct mqdev_handle *h, struct mqdev_topic *topic,
 }
 
 /*
- * Put back on its queue each entry a wake-up took off (wait_wake()).
- * Called in TASK_INTERRUPTIBLE, before the look that decides to sleep: a
- * wake-up that takes an entry off after this also makes the task runnable.
+ * Put back on its queue each entry a wake-up took off (wait_wake()), for a
+ * waiter that was woken, found nothing and must sleep again; it looks once
+ * more before it does.  Under the queue's lock, as prepare_to_wait() does:
+ * a waker on another CPU makes the task runnable before it takes the entry
+ * off, so a look without the lock could find the entry still queued and
+ * the waiter sleep with none.
  *
- * Return: true if any was put back, and the look must come again.
+ * Return: true if any was put back.
  */
 static bool wait_requeue(struct wait_entries *we)
 {
 	bool requeued = false;
-	u32 i;
+	unsigned long flags;
+	struct wait_entry *e;
 
-	for (i = 0; i < we->nr; i++) {
-		if (!list_empty_careful(&we->e[i].wq.entry))
-			continue;
-		add_wait_queue(we->e[i].head, &we->e[i].wq);
-		requeued = true;
+	for (e = we->e; e < we->e + we->nr; e++) {
+		spin_lock_irqsave(&e->head->lock, flags);
+		if (list_empty(&e->wq.entry)) {
+			__add_wait_queue(e->head, &e->wq);
+			requeued = true;
+		}
+		spin_unlock_irqrestore(&e->head->lock, flags);
 	}
 	return requeued;
 }
 
-/* As finish_wait(): an entry a wake-up took off costs no lock. */
+/*
+ * As finish_wait(): an entry a wake-up took off costs no lock.  One it is
+ * still taking off is not seen empty, and the lock waits for that waker.
+ */
 static void wait_remove(struct wait_entries *we)
 {
 	u32 i;
 
-	for (i = 0; i < we->nr; i++)
+	for (i = 0; i < we->nr; i++) {
 		if (!list_empty_careful(&we->e[i].wq.entry))
 			remove_wait_queue(we->e[i].head, &we->e[i].wq);
+	}
 	if (we->member)
 		remove_wait_queue(&we->member->group->wait, &we->group_wq);
 }
 
 /*
  * What the waiter would be woken for now, as wait_ready() says it, from
- * its entries: the partitions it waits on, not the handle's bitmap again.
+ * its entries: the partitions it waits on and still reads (a rebalance may
+ * have revoked one), without a walk of the handle's bitmap.
  */
 static __poll_t wait_entries_ready(const struct wait_entries *we,
+				   struct mqdev_handle *h,
 				   struct mqdev_topic *topic)
 {
 	__poll_t mask = we->member ? mqdev_member_news(we->member) : 0;
 	u32 i;
 
 	for (i = 0; i < we->nr; i++) {
-		if (wait_entry_ready(&we->e[i])) {
+		if (test_bit(we->e[i].index, h->subscribed) &&
+		    wait_entry_ready(&we->e[i])) {
 			mask |= EPOLLIN;
 			break;
 		}
@@ -228,8 +243,9 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 		      __poll_t *revents)
 {
 	/*
-	 * Not zeroed first, as CONFIG_INIT_STACK_ALL_ZERO would (36 stores a
-	 * wait): wait_add() fills each entry it queues, and no other is read.
+	 * Not zeroed first, as CONFIG_INIT_STACK_ALL_ZERO would (some 40
+	 * stores a wait): wait_add() fills each entry it queues and the
+	 * struct's fields before they are read; no other entry is read.
 	 */
 	struct wait_entry stack[WAIT_ON_STACK] __uninitialized;
 	struct wait_entries we __uninitialized;
@@ -250,7 +266,7 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 	wait_add(h, topic, &we, req->min_bytes);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
-		*revents = wait_entries_ready(&we, topic);
+		*revents = wait_entries_ready(&we, h, topic);
 		if (*revents)
 			break;
 		if (signal_pending(current)) {
@@ -261,7 +277,12 @@ static int wait_sleep(struct mqdev_handle *h, struct mqdev_topic *topic,
 			err = -ETIMEDOUT;
 			break;
 		}
-		if (wait_requeue(&we))
+		/*
+		 * Only a waiter that slept can find an entry off its queue
+		 * here: before that, a wake-up that took one off also made
+		 * the task runnable, and schedule() returns at once.
+		 */
+		if (slept && wait_requeue(&we))
 			continue;
 		if (!slept) {
 			slept = true;

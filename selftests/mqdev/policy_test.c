@@ -227,17 +227,20 @@ TEST_F(policy, block_slowest_holder_rules)
 
 /*
  * A full ring whose holder has read it all: an append takes back what it
- * needs and a little more (a 64th of the ring), not every record the
- * holder passed, which would make that one append as slow as a ring's
- * worth of drops.  The rest stays readable from the earliest offset.
+ * needs and a little more (a 64th of the ring, at least a page), not every
+ * record the holder passed, which would make that one append as slow as a
+ * ring's worth of drops.  The rest stays readable from the earliest offset.
  */
 TEST_F(policy, block_reclaims_a_little_at_a_time)
 {
-	const int most = (SPACE + CAP / 64) / SPACE + 1;
+	const long page = sysconf(_SC_PAGESIZE);
+	const long slack = CAP / 64 > page ? CAP / 64 : page;
+	const uint64_t most = (SPACE + slack) / SPACE + 1;
 	struct mqdev_partition_info part;
+	const struct mqdev_record *kept;
 	struct mqdev_topic_info info;
-	struct mqdev_consumer *holder;
-	uint64_t first = 0;
+	struct mqdev_consumer *holder, *reader;
+	uint64_t first = 0, next;
 	int prod, n, err, i;
 
 	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
@@ -273,6 +276,18 @@ TEST_F(policy, block_reclaims_a_little_at_a_time)
 		EXPECT_EQ(0, mqdev_consumer_release(holder));
 	}
 	EXPECT_EQ(0, mqdev_consumer_lost(holder));
+
+	/* what was not reclaimed is whole, from the earliest offset on */
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &reader));
+	ASSERT_EQ(0, mqdev_consumer_seek(reader, 0, MQDEV_SEEK_EARLIEST, 0, 0,
+					 NULL));
+	for (next = first; (kept = mqdev_consumer_peek(reader)); next++) {
+		EXPECT_EQ(next, kept->offset);
+		EXPECT_EQ(0, check_value(kept));
+		EXPECT_EQ(0, mqdev_consumer_release(reader));
+	}
+	EXPECT_EQ(n + 3, next);
+	mqdev_consumer_free(reader);
 	mqdev_consumer_free(holder);
 	close(prod);
 }

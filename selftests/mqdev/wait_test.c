@@ -94,6 +94,7 @@ struct waiter {
 	uint32_t revents;
 	long switches;		/* voluntary context switches while waiting */
 	int done;
+	pid_t tid;
 	pthread_t thread;
 };
 
@@ -105,6 +106,7 @@ static void *waiter_run(void *arg)
 
 	/* Fair, whatever its creator is (woken_for_a_record_gone_...) */
 	sched_setscheduler(0, SCHED_OTHER, &fair);
+	__atomic_store_n(&w->tid, gettid(), __ATOMIC_RELEASE);
 	getrusage(RUSAGE_THREAD, &before);
 	w->err = wait_for(w->fd, w->min_bytes, MQDEV_WAIT_FOREVER, &w->revents);
 	getrusage(RUSAGE_THREAD, &after);
@@ -124,6 +126,35 @@ static int waiter_start(struct waiter *w, int fd, uint32_t min_bytes)
 static bool waiter_done(struct waiter *w)
 {
 	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+}
+
+/* Wait up to a second for the waiter to be asleep (in the wait: S). */
+static bool waiter_asleep(struct waiter *w)
+{
+	char path[64], stat[256], *state;
+	pid_t tid;
+	int i, fd;
+	ssize_t n;
+
+	for (i = 0; i < 1000; i++, usleep(1000)) {
+		tid = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE);
+		if (!tid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return false;
+		n = read(fd, stat, sizeof(stat) - 1);
+		close(fd);
+		if (n <= 0)
+			return false;
+		stat[n] = 0;
+		/* after "tid (comm) ", and a comm may hold ") " */
+		state = strrchr(stat, ')');
+		if (state && state[1] == ' ' && state[2] == 'S')
+			return true;
+	}
+	return false;
 }
 
 /* Wait up to a second for the waiter to come back. */
@@ -267,7 +298,9 @@ TEST_F(wait, deleted_topic_wakes)
  * woken by the next.  The wake-up takes the waiter's entry off its queue
  * (wait.c), so this checks that it is put back.  The main thread, FIFO on
  * the waiter's only CPU, runs until it sleeps: the waiter looks only after
- * the position moved.
+ * the position moved.  (A waker on another CPU that has made the waiter
+ * runnable but not yet taken its entry off is a race this cannot order;
+ * wait_requeue() takes the queue's lock for it.)
  */
 TEST_F(wait, woken_for_a_record_gone_sleeps_again)
 {
@@ -275,13 +308,13 @@ TEST_F(wait, woken_for_a_record_gone_sleeps_again)
 	struct mqdev_attach att;
 	volatile uint64_t *pos;
 	struct waiter w;
-	cpu_set_t cpu0;
+	cpu_set_t one;
 	void *page;
 	int cons;
 
-	CPU_ZERO(&cpu0);
-	CPU_SET(0, &cpu0);
-	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
 	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
 		SKIP(return, "no SCHED_FIFO here: %s", strerror(errno));
 	cons = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
@@ -295,7 +328,7 @@ TEST_F(wait, woken_for_a_record_gone_sleeps_again)
 
 	/* the waiter's thread takes the main thread's policy: made fair */
 	ASSERT_EQ(0, waiter_start(&w, cons, 0));
-	usleep(50000);
+	ASSERT_TRUE(waiter_asleep(&w));
 	ASSERT_FALSE(waiter_done(&w));
 
 	append(_metadata, self->prod, 1);	/* wakes it; it cannot run */
