@@ -76,7 +76,10 @@ static int wait_wake(struct wait_queue_entry *curr, unsigned int mode,
 	if (!wait_entry_ready(e) && !mqdev_topic_dead(e->part->topic))
 		return 0;	/* another waiter may be content with less */
 	woken = default_wake_function(curr, mode, wake_flags, key);
-	/* Pairs with list_empty_careful() in wait_requeue(), wait_remove(). */
+	/*
+	 * Pairs with list_empty_careful() in wait_remove(); wait_requeue()
+	 * looks under the lock.
+	 */
 	if (woken)
 		list_del_init_careful(&curr->entry);
 	return woken;
