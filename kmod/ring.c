@@ -372,7 +372,7 @@ static void ring_trace_overwrite(struct mqdev_part *part, u64 old_tail,
 static bool ring_reserve(struct mqdev_part *part, u64 space)
 {
 	u64 old_tail = part->tail, old_offset = part->tail_offset;
-	u64 limit;
+	u64 limit, want;
 
 	if (ring_fits(part, space))
 		return true;
@@ -385,7 +385,8 @@ static bool ring_reserve(struct mqdev_part *part, u64 space)
 		ring_trace_overwrite(part, old_tail, old_offset);
 	} else {
 		limit = mqdev_ring_hold_limit(part);
-		while (!ring_fits(part, space + ring_reclaim_slack(part)) &&
+		want = space + ring_reclaim_slack(part);
+		while (!ring_fits(part, want) &&
 		       part->tail < limit &&
 		       part->tail + MQDEV_RECORD_SPACE(mqdev_ring_record(part,
 					part->tail)->len) <= limit)

@@ -47,7 +47,6 @@ struct wait_entry {
 	struct wait_queue_entry	wq;
 	wait_queue_head_t	*head;		/* data_wait, or a replica's end_wait */
 	struct mqdev_part	*part;
-	u32			index;		/* of @part in its topic */
 	const u64		*pos;		/* the handle's, in its page */
 	u32			min_bytes;
 	bool			replica;
@@ -148,7 +147,6 @@ static void wait_add(struct mqdev_handle *h, struct mqdev_topic *topic,
 		if (e == we->e + we->nr)
 			break;
 		e->part = &topic->parts[i];
-		e->index = i;
 		e->pos = handle_pos(h, i);
 		e->min_bytes = min_bytes;
 		e->replica = handle_replica(h);
@@ -221,7 +219,7 @@ static __poll_t wait_entries_ready(const struct wait_entries *we,
 	u32 i;
 
 	for (i = 0; i < we->nr; i++) {
-		if (test_bit(we->e[i].index, h->subscribed) &&
+		if (test_bit(we->e[i].part - topic->parts, h->subscribed) &&
 		    wait_entry_ready(&we->e[i])) {
 			mask |= EPOLLIN;
 			break;
