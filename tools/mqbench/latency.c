@@ -7,7 +7,8 @@
  * both through the ordinary produce path and through single-writer topics,
  * whose writer enters the kernel only to wake a sleeping reader, so that a
  * busy-polling pair makes no system call at all; and mqdev-send-wait, whose
- * send goes into the wait's system call (MQDEV_WAIT_SEND): one a side.
+ * send goes into the wait's system call (MQDEV_WAIT_SEND): one a side, as
+ * for mqdev-swriter-send-wait, whose wait carries the writer's wake-up.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -232,6 +233,12 @@ static int mqdev_pp_sw_setup(struct pp_ctx *p)
 	return mqdev_pp_setup(p);
 }
 
+static int mqdev_pp_sw_send_wait_setup(struct pp_ctx *p)
+{
+	p->send_wait = true;
+	return mqdev_pp_sw_setup(p);
+}
+
 static int mqdev_pp_sw_busy_setup(struct pp_ctx *p)
 {
 	p->busy_usec = BUSY_POLL_US;
@@ -411,6 +418,8 @@ static const struct pp_ops pp_peers[] = {
 	{ "mqdev-busy-poll", mqdev_pp_busy_setup, mqdev_pp_side,
 	  mqdev_pp_teardown },
 	{ "mqdev-swriter", mqdev_pp_sw_setup, mqdev_pp_side, mqdev_pp_teardown },
+	{ "mqdev-swriter-send-wait", mqdev_pp_sw_send_wait_setup, mqdev_pp_side,
+	  mqdev_pp_teardown },
 	{ "mqdev-swriter-busy-poll", mqdev_pp_sw_busy_setup, mqdev_pp_side,
 	  mqdev_pp_teardown },
 	{ "posix-mq", pmq_pp_setup, pmq_pp_side, pmq_pp_teardown },
