@@ -457,13 +457,19 @@ long mqdev_swriter_ioctl(struct mqdev_ioc *ioc, struct mqdev_writer *req)
 	part = &topic->parts[array_index_nospec(req->partition,
 						topic->nr_parts)];
 	if (req->flags & MQDEV_WRITER_WAKE) {
-		/* The writer's call: it pays for checking its records. */
+		/*
+		 * The sleepers first: every sleeper of a single-writer topic
+		 * judges what it waits for from the writer's page
+		 * (ring_has()), not from the kernel's checked view, so none
+		 * needs the sync before it wakes.  Cleared first: a reader
+		 * woken for nothing sets it again.
+		 */
+		atomic_andnot(MQDEV_RING_READER_WAIT, &part->ctrl->flags);
+		mqdev_ring_wake_readers(part);
+		/* Then the writer's call pays for checking its records. */
 		mutex_lock(&part->lock);
 		sw_sync(part, U64_MAX);
 		mutex_unlock(&part->lock);
-		/* Cleared first: a reader woken for nothing sets it again. */
-		atomic_andnot(MQDEV_RING_READER_WAIT, &part->ctrl->flags);
-		mqdev_ring_wake_readers(part);
 	}
 	if (req->flags & MQDEV_WRITER_ROOM)
 		return sw_room(part, req, ioc->file->f_flags & O_NONBLOCK);
