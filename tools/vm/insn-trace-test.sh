@@ -145,6 +145,49 @@ expect "| waiting and waking: the peer's own code | 0 | 0 |"
 expect "| the kernel's own, every peer's: scheduler, idle, entry, interrupts | 13 | 12 |"
 expect '| **total** | 20 | 32 |'
 
+# --critical: on each vCPU, from sched_ttwu_pending() to try_to_wake_up()
+# (an answer) and on to the IPI (a hand-off), the two vCPUs' runs
+# interleaved; the parts are an answer's mean, the segments' medians.
+c="$t/crit"
+mkdir -p "$c"
+cp "$t/pp/maps" "$c/"
+cat "$f/kallsyms" - >"$c/kallsyms" <<'KSYMS'
+ffffffff81002000 T sched_ttwu_pending
+ffffffff81003000 T try_to_wake_up
+ffffffff81004000 T native_send_call_func_single_ipi
+KSYMS
+on() {		# CPU PC [CFLAGS]: a run on that vCPU
+	run "$2" "${3:-0}" | sed "s/^Trace 0/Trace $1/"
+}
+{
+	block ffffffff81002000 4; block ffffffff81003000 6
+	block ffffffff81004000 2; block ffffffff81000000 3
+	block ffffffffc0000000 5; block 1000 1
+	# answer 1, vCPU 1: 4 + 1 + 3 + 5 = 13, hand-off 6; vCPU 0 meanwhile
+	on 1 ffffffff81002000; on 1 1000; on 0 ffffffff81000000
+	on 1 ffffffff81000000; on 0 ffffffff81003000; on 1 ffffffffc0000000
+	on 1 ffffffff81003000; on 0 ffffffff81004000; on 1 ffffffff81004000
+	# answer 2, vCPU 0: 4 + 2 (cut) = 6, hand-off 6 + 1 = 7
+	on 0 ffffffff81002000; on 0 ffffffffc0000000 2
+	on 0 ffffffff81003000; on 0 1000; on 0 ffffffff81004000
+	# answer 3, vCPU 1: 4 + 3 + 3 + 1 = 11, hand-off 6
+	on 1 ffffffff81002000; on 1 ffffffff81000000; on 1 ffffffff81000000
+	on 1 1000; on 1 ffffffff81003000; on 1 ffffffff81004000
+	# an answer not finished when the log ends: not counted
+	on 0 ffffffff81002000; on 0 ffffffffc0000000
+} >"$c/qemu.log"
+"$here/pingpong-profile" --critical "$c" >"$t/fake.out"
+expect 'crit: 3 answers, 3 hand-offs'
+expect '| an answer, median | 11 |'
+expect '| a hand-off, median | 6 |'
+expect '| **the critical path of a round trip: two of each** | 34 |'
+expect "| an answer's mqdev's command table: dispatch, the request's copy and checks, mean | 2 |"
+expect "| an answer's user space: the benchmark, the library, libc, mean | 1 |"
+expect "| an answer's the kernel's own, every peer's: scheduler, idle, entry, interrupts, mean | 7 |"
+"$here/pingpong-profile" --critical "$t/pp" >"$t/fake.out" 2>&1 &&
+	fail "--critical found answers in a trace with no wake-up"
+expect "pingpong-profile: $t/pp: no wake-up answered on an idle vCPU (pingpong-trace --pin)"
+
 # The real thing, briefly.
 "$here/insn-trace" --seconds 1 --out "$t/real" >"$t/real.out" 2>&1 ||
 	{ cat "$t/real.out" >&2; fail "insn-trace failed"; }
