@@ -311,7 +311,10 @@ static ssize_t mqdev_read(struct file *file, char __user *buf, size_t len,
 
 	if (IS_ERR(topic))
 		return PTR_ERR(topic);
-	/* Not a copy of what its writer may change under it: swriter.c. */
+	/*
+	 * Not a copy of what its writer may change under it: swriter.c (whose
+	 * wake-up precedes the sync a read would judge by).
+	 */
 	if (mqdev_swriter(topic))
 		return -EOPNOTSUPP;
 	for (;;) {

@@ -655,6 +655,7 @@ bool mqdev_ring_readable(struct mqdev_part *part, u64 pos, bool replica);
 bool mqdev_ring_ready(struct mqdev_part *part, u64 pos, u32 min_bytes,
 		      bool replica);
 void mqdev_ring_publish(struct mqdev_part *part);
+void mqdev_ring_publish_quiet(struct mqdev_part *part);
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *pos, char __user *buf,
 			size_t len, bool replica);
 void mqdev_ring_kick(struct mqdev_part *part);

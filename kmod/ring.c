@@ -196,10 +196,11 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
  *
  * The wake-up is synchronous (WF_SYNC), as pipe_write() and AF_UNIX's
  * sendmsg give theirs: the waker is a producer on its way back to user
- * space, about to wait for an answer or to produce again, so the reader may
- * run on the waker's CPU rather than wait for an idle one to be woken by an
- * IPI.  It is a hint: the scheduler still picks an idle CPU the reader last
- * ran on when it shares a cache with this one.
+ * space, about to wait for an answer or to produce again (a single writer's
+ * wake-up first syncs what it wrote, a walk bounded by the ring), so the
+ * reader may run on the waker's CPU rather than wait for an idle one to be
+ * woken by an IPI.  It is a hint: the scheduler still picks an idle CPU the
+ * reader last ran on when it shares a cache with this one.
  */
 static void ring_wake(struct mqdev_part *part, wait_queue_head_t *wq,
 		      bool poll_key)
@@ -245,6 +246,35 @@ void mqdev_ring_wake_readers(struct mqdev_part *part)
 	ring_wake(part, &part->topic->replica_read_wait, false);
 }
 
+#define RING_HEAD_MOVED	BIT(0)
+#define RING_END_MOVED	BIT(1)
+
+/* mqdev_ring_publish()'s stores: which of head and end moved. */
+static unsigned int ring_publish_positions(struct mqdev_part *part)
+{
+	struct mqdev_ring_ctrl *ctrl = part->ctrl;
+	unsigned int moved = 0;
+
+	lockdep_assert_held(&part->lock);
+	if (!part->nr_in_sync) {
+		part->hw_pos = part->head;
+		part->hw_offset = part->next_offset;
+	}
+	if (ctrl->end != part->head) {
+		/* Pairs with smp_load_acquire() of end in replicas. */
+		smp_store_release(&ctrl->end, part->head);
+		moved |= RING_END_MOVED;
+	}
+	if (ctrl->high_watermark != part->hw_offset)
+		WRITE_ONCE(ctrl->high_watermark, part->hw_offset);
+	if (ctrl->head != part->hw_pos) {
+		/* Pairs with smp_load_acquire() of head in readers, as end. */
+		smp_store_release(&ctrl->head, part->hw_pos);
+		moved |= RING_HEAD_MOVED;
+	}
+	return moved;
+}
+
 /**
  * mqdev_ring_publish() - show readers what was appended, and how far it is safe
  * @part: the partition, locked
@@ -255,28 +285,25 @@ void mqdev_ring_wake_readers(struct mqdev_part *part)
  */
 void mqdev_ring_publish(struct mqdev_part *part)
 {
-	struct mqdev_ring_ctrl *ctrl = part->ctrl;
-	bool end_moved = false;
+	unsigned int moved = ring_publish_positions(part);
 
-	lockdep_assert_held(&part->lock);
-	if (!part->nr_in_sync) {
-		part->hw_pos = part->head;
-		part->hw_offset = part->next_offset;
-	}
-	if (ctrl->end != part->head) {
-		/* Pairs with smp_load_acquire() of end in replicas. */
-		smp_store_release(&ctrl->end, part->head);
-		end_moved = true;
-	}
-	if (ctrl->high_watermark != part->hw_offset)
-		WRITE_ONCE(ctrl->high_watermark, part->hw_offset);
-	if (ctrl->head != part->hw_pos) {
-		/* Pairs with smp_load_acquire() of head in readers, as end. */
-		smp_store_release(&ctrl->head, part->hw_pos);
+	if (moved & RING_HEAD_MOVED)
 		mqdev_ring_wake_readers(part);
-	} else if (end_moved) {
+	else if (moved & RING_END_MOVED)
 		ring_wake_replicas(part);
-	}
+}
+
+/**
+ * mqdev_ring_publish_quiet() - mqdev_ring_publish() without its wake-ups
+ * @part: the partition, locked
+ *
+ * For a caller that woke the readers itself, before it published, because
+ * none of them judges what it waits for from what is published here (a
+ * single writer's: see swriter.c).
+ */
+void mqdev_ring_publish_quiet(struct mqdev_part *part)
+{
+	ring_publish_positions(part);
 }
 
 static void ring_publish_tail(struct mqdev_part *part)

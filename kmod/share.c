@@ -414,6 +414,8 @@ long mqdev_share_join(struct mqdev_ioc *ioc, struct mqdev_share_join *req)
 	/*
 	 * Not on a durable topic yet: its ring lets go of what the replica
 	 * has, window or not, and reading the replica's history is to come.
+	 * Nor on a single writer's: its wake-up precedes the sync an acquire
+	 * would judge by (swriter.c, mqdev_swriter_ioctl()).
 	 */
 	if (mqdev_swriter(topic) || (topic->flags & MQDEV_TOPIC_DURABLE))
 		return -EOPNOTSUPP;

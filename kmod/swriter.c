@@ -87,9 +87,10 @@ static bool sw_take_tail(struct mqdev_part *part, u64 tail)
  * pass.  The walk never goes past a ring from the kernel's tail, nor takes
  * more steps than a ring holds headers, whatever the writer does to the
  * records behind it: part->head - part->tail stays within the ring.  Then
- * what was taken is published in the control page, as an append would.
+ * what was taken is published in the control page, as an append would,
+ * waking readers if @wake (the writer's wake-up woke them already).
  */
-static void sw_sync(struct mqdev_part *part, u64 steps)
+static void sw_sync(struct mqdev_part *part, u64 steps, bool wake)
 {
 	struct mqdev_writer_page *wp = part->wpage;
 	u64 cap = sw_capacity(part), head, tail, pos, off, next;
@@ -115,7 +116,10 @@ static void sw_sync(struct mqdev_part *part, u64 steps)
 	part->head = pos;
 	part->next_offset = off;
 publish:
-	mqdev_ring_publish(part);
+	if (wake)
+		mqdev_ring_publish(part);
+	else
+		mqdev_ring_publish_quiet(part);
 }
 
 /**
@@ -129,7 +133,7 @@ publish:
  */
 void mqdev_swriter_sync(struct mqdev_part *part)
 {
-	sw_sync(part, SW_SYNC_BUDGET);
+	sw_sync(part, SW_SYNC_BUDGET, true);
 }
 
 /* Records of at least @min_bytes past @pos, as the writer's page says. */
@@ -248,7 +252,7 @@ int mqdev_swriter_locate(struct mqdev_part *part, u32 whence, u64 *offset,
 
 	if (whence == MQDEV_SEEK_OFFSET && *offset > part->next_offset)
 		steps = max(steps, *offset - part->next_offset);
-	sw_sync(part, steps);
+	sw_sync(part, steps, true);
 	sw_tail_to_floor(part);
 	p = part->tail;
 	off = part->tail_offset;
@@ -304,7 +308,7 @@ static void sw_hand_over(struct mqdev_part *part)
 	struct mqdev_writer_page *wp = part->wpage;
 
 	mutex_lock(&part->lock);
-	sw_sync(part, U64_MAX);
+	sw_sync(part, U64_MAX, true);
 	WRITE_ONCE(wp->next_offset, part->next_offset);
 	WRITE_ONCE(wp->tail, part->tail);
 	/* Pairs with readers' acquire loads of head. */
@@ -412,7 +416,7 @@ static long sw_room(struct mqdev_part *part, struct mqdev_writer *req,
 		err = mutex_lock_interruptible(&part->lock);
 		if (err)
 			return err;
-		sw_sync(part, U64_MAX);
+		sw_sync(part, U64_MAX, true);
 		req->limit = sw_limit(part);
 		if (req->limit < req->need) {
 			atomic_or(MQDEV_RING_NEED_WAKEUP, &ctrl->flags);
@@ -460,15 +464,17 @@ long mqdev_swriter_ioctl(struct mqdev_ioc *ioc, struct mqdev_writer *req)
 		/*
 		 * The sleepers first: every sleeper of a single-writer topic
 		 * judges what it waits for from the writer's page
-		 * (ring_has()), not from the kernel's checked view, so none
-		 * needs the sync before it wakes.  Cleared first: a reader
-		 * woken for nothing sets it again.
+		 * (ring_has()), not from the kernel's checked view: such a
+		 * topic refuses read(2), durability (so replicas and acks=all)
+		 * and share groups, which would.  So none needs the sync
+		 * before it wakes, nor a second wake-up after it.  Cleared
+		 * first: a reader woken for nothing sets it again.
 		 */
 		atomic_andnot(MQDEV_RING_READER_WAIT, &part->ctrl->flags);
 		mqdev_ring_wake_readers(part);
 		/* Then the writer's call pays for checking its records. */
 		mutex_lock(&part->lock);
-		sw_sync(part, U64_MAX);
+		sw_sync(part, U64_MAX, false);
 		mutex_unlock(&part->lock);
 	}
 	if (req->flags & MQDEV_WRITER_ROOM)

@@ -215,7 +215,11 @@ static int topic_create_check(const struct mqdev_topic_create *req,
 	if (!req->partitions || req->partitions > MQDEV_MAX_PARTITIONS ||
 	    (req->flags & ~MQDEV_TOPIC_FLAGS) || (req->mode & ~0777U))
 		return -EINVAL;
-	/* A durable topic's records are safe once confirmed: none dropped. */
+	/*
+	 * A durable topic's records are safe once confirmed: none dropped.
+	 * Nor single-writer: its wake-up precedes the sync a replica would
+	 * judge by (swriter.c, mqdev_swriter_ioctl()).
+	 */
 	if (req->flags & MQDEV_TOPIC_DURABLE ?
 	    req->flags & (MQDEV_TOPIC_OVERWRITE | MQDEV_TOPIC_SINGLE_WRITER) ||
 	    req->min_insync > MQDEV_MAX_MIN_INSYNC :

@@ -325,7 +325,9 @@ TRACE_EVENT_CONDITION(mqdev_wake_readers,
 	),
 	TP_fast_assign(
 		MQDEV_PART_ASSIGN(part);
-		__entry->head = READ_ONCE(part->ctrl->head);
+		/* A single writer's wake-up comes before the kernel's sync. */
+		__entry->head = part->wpage ? READ_ONCE(part->wpage->head) :
+					      READ_ONCE(part->ctrl->head);
 	),
 	TP_printk(MQDEV_PART_FMT " head=%llu",
 		  MQDEV_PART_ARGS, __entry->head)

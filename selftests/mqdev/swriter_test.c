@@ -9,6 +9,7 @@
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
 #include <time.h>
 #include "common.h"
@@ -301,6 +302,59 @@ TEST_F(sw, a_sleeping_reader_is_woken)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, status);
 	mqdev_consumer_free(c);
+}
+
+static int keep_wakeups(void *ctx, const struct mqdev_stats *st)
+{
+	if (st->kind == MQDEV_STATS_PARTITION && st->partition == 0)
+		*(uint64_t *)ctx = st->reader_wakeups;
+	return 0;
+}
+
+/* Partition 0's wake-ups of sleeping readers, or UINT64_MAX. */
+static uint64_t reader_wakeups(const char *name)
+{
+	uint64_t n = UINT64_MAX;
+	struct mqdev_nl *nl;
+
+	if (mqdev_nl_open(&nl))
+		return n;
+	if (mqdev_stats_get(nl, name, keep_wakeups, &n))
+		n = UINT64_MAX;
+	mqdev_nl_close(nl);
+	return n;
+}
+
+/*
+ * A writer's wake-up wakes an epoll reader once.  epoll's entry stays on
+ * the partition's queue, so a second wake-up would count too: the sync that
+ * follows the wake-up publishes without one, where it used to wake every
+ * sleeper again.
+ */
+TEST_F(sw, an_epoll_reader_is_woken_once)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct mqdev_swriter *w = writer(self->name, 0);
+	uint64_t before, after;
+	int cons, ep;
+
+	ASSERT_NE(NULL, w);
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	ep = epoll_create1(0);
+	ASSERT_LE(0, ep);
+	/* Its poll finds nothing: the reader's flag asks for the wake-up. */
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, cons, &ev));
+	before = reader_wakeups(self->name);
+	ASSERT_NE(UINT64_MAX, before);
+	ASSERT_EQ(0, send_n(w, 0, 1));
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 3000));
+	after = reader_wakeups(self->name);
+	EXPECT_EQ(1, after - before);
+	close(ep);
+	close(cons);
+	mqdev_swriter_free(w);
 }
 
 /*
