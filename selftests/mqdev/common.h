@@ -479,4 +479,25 @@ static inline int landlock_refuses_send(int cons,
 	return WEXITSTATUS(status);
 }
 
+static inline int keep_part0_wakeups(void *ctx, const struct mqdev_stats *st)
+{
+	if (st->kind == MQDEV_STATS_PARTITION && st->partition == 0)
+		*(uint64_t *)ctx = st->reader_wakeups;
+	return 0;
+}
+
+/* Partition 0's wake-ups of sleeping readers, as netlink says, or UINT64_MAX. */
+static inline uint64_t reader_wakeups(const char *topic)
+{
+	uint64_t n = UINT64_MAX;
+	struct mqdev_nl *nl;
+
+	if (mqdev_nl_open(&nl))
+		return n;
+	if (mqdev_stats_get(nl, topic, keep_part0_wakeups, &n))
+		n = UINT64_MAX;
+	mqdev_nl_close(nl);
+	return n;
+}
+
 #endif /* _MQDEV_SELFTEST_COMMON_H */

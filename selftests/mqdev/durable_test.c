@@ -362,25 +362,6 @@ static void *sleep_for_record(void *arg)
 	return NULL;
 }
 
-static int keep_wakeups(void *ctx, const struct mqdev_stats *st)
-{
-	if (st->kind == MQDEV_STATS_PARTITION && st->partition == 0)
-		*(uint64_t *)ctx = st->reader_wakeups;
-	return 0;
-}
-
-static uint64_t reader_wakeups(const char *topic)
-{
-	uint64_t n = UINT64_MAX;
-	struct mqdev_nl *nl;
-
-	if (mqdev_nl_open(&nl))
-		return n;
-	mqdev_stats_get(nl, topic, keep_wakeups, &n);
-	mqdev_nl_close(nl);
-	return n;
-}
-
 /*
  * Appends past the watermark are the replicas' to read: consumers asleep
  * are woken when a confirmation makes records safe, not on every append.

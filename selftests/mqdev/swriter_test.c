@@ -304,27 +304,6 @@ TEST_F(sw, a_sleeping_reader_is_woken)
 	mqdev_consumer_free(c);
 }
 
-static int keep_wakeups(void *ctx, const struct mqdev_stats *st)
-{
-	if (st->kind == MQDEV_STATS_PARTITION && st->partition == 0)
-		*(uint64_t *)ctx = st->reader_wakeups;
-	return 0;
-}
-
-/* Partition 0's wake-ups of sleeping readers, or UINT64_MAX. */
-static uint64_t reader_wakeups(const char *name)
-{
-	uint64_t n = UINT64_MAX;
-	struct mqdev_nl *nl;
-
-	if (mqdev_nl_open(&nl))
-		return n;
-	if (mqdev_stats_get(nl, name, keep_wakeups, &n))
-		n = UINT64_MAX;
-	mqdev_nl_close(nl);
-	return n;
-}
-
 /*
  * A writer's wake-up wakes an epoll reader once.  epoll's entry stays on
  * the partition's queue, so a second wake-up would count too: the sync that
