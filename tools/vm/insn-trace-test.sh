@@ -188,6 +188,29 @@ expect "| an answer's the kernel's own, every peer's: scheduler, idle, entry, in
 	fail "--critical found answers in a trace with no wake-up"
 expect "pingpong-profile: $t/pp: no wake-up answered on an idle vCPU (pingpong-trace --pin)"
 
+# A rebuild after the trace does not rename it: the first profile kept the
+# project's binaries beside the trace; a trace whose binary was rebuilt
+# before it was first profiled is named from the new one, with a warning.
+[ -f "$t/pp/mapped/${t#"$root"/}/bin/mqbench" ] ||
+	fail "the traced mqbench was not kept beside the trace"
+printf 'int pad(int x) { return x * 3 + 1; }\n%s\n' \
+	'int check(void) { return pad(0); } int main(void) { return check(); }' |
+	cc -O0 -x c -o "$t/bin/mqbench" -
+[ "$(nm "$t/bin/mqbench" | awk '$3 == "check" { print $1 }')" != \
+  "$(printf '%016x' $((0x$chk - 0x400000)))" ] ||
+	fail "the rebuilt mqbench has check() where it was"
+"$here/pingpong-profile" "$t/pp" >"$t/fake.out"
+expect '8 system calls, 4 messages checked, 2 round trips; 20 instructions a round trip (0 runs of blocks translated before the log left out)'
+expect '| user:mqbench:check | 4.0 |'
+l="$t/late"
+mkdir -p "$l"
+cp "$t/pp/qemu.log" "$t/pp/kallsyms" "$t/pp/maps" "$l/"
+touch -d '1 hour ago' "$l/maps"
+"$here/pingpong-profile" "$l" >"$t/fake.out" 2>"$t/late.err" &&
+	fail "a rebuilt mqbench's check() was found in an old trace"
+grep -qF "insn-profile: $t/bin/mqbench changed after the trace: its names may be wrong" "$t/late.err" ||
+	{ cat "$t/late.err" >&2; fail "no warning for a binary rebuilt after the trace"; }
+
 # The real thing, briefly.
 "$here/insn-trace" --seconds 1 --out "$t/real" >"$t/real.out" 2>&1 ||
 	{ cat "$t/real.out" >&2; fail "insn-trace failed"; }
