@@ -18,11 +18,12 @@
  * read from the disk replica's files first (history.c), then the ring.
  *
  * A single-writer topic's ring is written by its writer, who may change
- * any byte at any moment: every record is checked as it is walked (length,
- * partition, offset going on by one, the producer's flags only), then
- * copied into the consumer's own buffer and checked again there, and the
- * copy is what the caller gets, so nothing it reads can change under it.
- * A record that does not hold stops the consumer with -EBADMSG.
+ * any byte at any moment.  Its lengths are read in place only to bound how
+ * much to copy; the run is copied into the consumer's own buffer and every
+ * record is checked there (length, key, partition, offset going on by one,
+ * the producer's flags only), and the copy is what the caller gets, so
+ * nothing it reads can change under it.  A record that does not hold stops
+ * the consumer with -EBADMSG.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -508,23 +509,6 @@ static bool consumer_lapped_to_history(struct mqdev_consumer *c, uint32_t p,
 	return true;
 }
 
-/*
- * A single writer's record at a reader's position, as far as its header
- * goes: of partition @p, the producer's flags only, and offset the next
- * (or, after a jump to the tail of an overwriting ring, any later one).
- */
-static bool sw_record_ok(const struct mqdev_consumer *c, uint32_t p,
-			 const struct mqdev_record *rec, uint64_t offset,
-			 bool jumped)
-{
-	uint64_t next = c->parts[p].next_offset;
-
-	return __atomic_load_n(&rec->partition, __ATOMIC_RELAXED) == p &&
-	       !(__atomic_load_n(&rec->flags, __ATOMIC_RELAXED) &
-		 ~MQDEV_RECORD_PRODUCER_FLAGS) &&
-	       (jumped ? offset >= next : offset == next);
-}
-
 /* Lapped once more in this take: may the partition be tried again? */
 static bool consumer_may_lap(struct mqdev_consumer *c)
 {
@@ -543,7 +527,6 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 	struct consumer_part *cp = &c->parts[p];
 	const struct mqdev_record *rec;
 	uint64_t pos = *cp->pos, head, tail;
-	bool jumped = false;
 	uint64_t offset;
 	uint32_t len;
 
@@ -555,18 +538,15 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		tail = __atomic_load_n(cp->tail, __ATOMIC_RELAXED);
 		if (pos < tail && consumer_lapped_to_history(c, p, tail))
 			return NULL;	/* the disk first: see consumer_take() */
-		if (pos < tail) {
+		if (pos < tail)
 			pos = tail;		/* lapped: go on from the oldest */
-			jumped = true;
-		}
 		if (pos >= head)
 			return NULL;
 		rec = (const void *)(cp->data + (pos & c->mask));
 		len = __atomic_load_n(&rec->len, __ATOMIC_RELAXED);
 		offset = __atomic_load_n(shared_ro(&rec->offset),
 					 __ATOMIC_RELAXED);
-		/* A single writer has no transactions: see sw_record_ok(). */
-		*state = c->sw ? 0 : record_txn_state(c, rec);
+		*state = record_txn_state(c, rec);
 		/* Pairs with smp_wmb() in ring_publish_tail(). */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
@@ -574,9 +554,8 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		if (!consumer_may_lap(c))
 			return NULL;	/* the next peek goes on from the tail */
 	}
-	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head ||
-	    (c->sw && !sw_record_ok(c, p, rec, offset, jumped))) {
-		c->error = c->sw ? -EBADMSG : -EIO;
+	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head) {
+		c->error = -EIO;
 		return NULL;
 	}
 	if (pos != *cp->pos)
@@ -653,11 +632,7 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	while ((rec = ring_next(c, p, &pos, &state))) {
 		if (state == MQDEV_TXN_OPEN)
 			return NULL;
-		/*
-		 * A single writer's record is judged on its copy, in
-		 * sw_shadow(): in place its key length may point anywhere.
-		 */
-		if (state == 0 && (c->sw || !record_expired(c, p, rec)))
+		if (state == 0 && !record_expired(c, p, rec))
 			break;
 		consumer_skip(c, p, rec, state == 0);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
@@ -718,50 +693,6 @@ static bool run_lapped(const struct mqdev_consumer *c,
 	/* Pairs with smp_wmb() in ring_publish_tail(), or the writer's fence. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos;
-}
-
-/*
- * A single writer's run after the record at held_pos: only how far it
- * reaches, up to @max records and head, from lengths its writer may still
- * change; sw_shadow() copies that much and checks every record on the copy,
- * so a walk here checking flags and offsets too would be done twice.
- * Returns how many records the run may hold, 0 if it was overwritten under
- * us; held_end is its end.
- */
-static unsigned int sw_run_extent(struct mqdev_consumer *c, uint32_t p,
-				  const struct mqdev_record *first,
-				  unsigned int max)
-{
-	const struct consumer_part *cp = &c->parts[p];
-	uint64_t pos = c->held_pos + MQDEV_RECORD_SPACE(first->len), head;
-	const uint64_t mask = c->mask;
-	const char *data = cp->data;
-	const uint32_t over = c->attach.max_record - sizeof(*first);
-	unsigned int n = 1;
-	uint32_t len;
-
-	/* Pairs with the writer's release store of head. */
-	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
-	for (; n < max && pos < head; n++) {
-		len = __atomic_load_n(&((const struct mqdev_record *)
-					(data + (pos & mask)))->len,
-				      __ATOMIC_RELAXED);
-		if (len - (uint32_t)sizeof(*first) > over ||
-		    pos + MQDEV_RECORD_SPACE(len) > head)
-			break;
-		pos += MQDEV_RECORD_SPACE(len);
-	}
-	if (run_lapped(c, cp))
-		return 0;
-	/*
-	 * @first's length, read again, may have grown: never past head; and
-	 * a head moved back below held_pos leaves sw_shadow() nothing to
-	 * copy, which it reports as -EBADMSG.
-	 */
-	c->held_end = pos < head ? pos : head;
-	if (c->held_end < c->held_pos)
-		c->held_end = c->held_pos;
-	return n;
 }
 
 /*
@@ -846,40 +777,6 @@ static unsigned int copy_run(struct mqdev_consumer *c,
 	return n;
 }
 
-/* The next run in place: from the partition whose turn it is, or the next. */
-static unsigned int peek_ring_run(struct mqdev_consumer *c,
-				  const struct mqdev_record **recs,
-				  unsigned int max)
-{
-	uint32_t n = c->attach.partitions, i, p;
-	unsigned int got;
-
-	if (c->burst >= CONSUMER_BURST) {
-		c->burst = 0;
-		c->cur = (c->cur + 1) % n;
-	}
-	for (i = 0; i < n && !c->error; i++) {
-		p = (c->cur + i) % n;
-		if (!c->parts[p].subscribed)
-			continue;
-		recs[0] = peek_ring(c, p);
-		if (!recs[0])
-			continue;
-		if (p != c->cur)
-			c->burst = 0;
-		c->cur = c->held_part = p;
-		if (max > CONSUMER_BURST - c->burst)
-			max = CONSUMER_BURST - c->burst;
-		got = c->sw ? sw_run_extent(c, p, recs[0], max) :
-			      ring_run(c, p, recs, max);
-		if (got)
-			return got;
-		if (consumer_may_lap(c))
-			i--;		/* lapped meanwhile: this one again */
-	}
-	return 0;
-}
-
 /*
  * A run from the first partition still reading its history, which goes
  * before anything from the rings: how many (0: none is).  An aborted
@@ -947,27 +844,29 @@ static void sw_skip(struct mqdev_consumer *c, unsigned int gone,
 }
 
 /*
- * The run in place of a single writer's partition, copied into our buffer
- * in one go (it is contiguous in the doubly mapped ring) and checked there:
- * each length within the copy, each record of the partition, its key within
- * it, offsets one by one, the producer's flags only.  Expiry is judged there
- * too (see peek_ring()): expired records that lead the run are skipped
- * (*@skipped), one after a record kept ends it.  @recs then point into the
- * copy.  How many records are kept.
+ * The run of a single writer's partition from held_pos to held_end, at most
+ * @n records, copied into our buffer in one go (it is contiguous in the
+ * doubly mapped ring) and judged there, once: each length within the copy,
+ * each record of the partition, its key within it, offsets one by one (the
+ * first, after a jump to the tail, any later one: @jumped), the producer's
+ * flags only.  Expiry is judged there too (see peek_ring()): expired
+ * records that lead the run are skipped (*@skipped), one after a record
+ * kept ends it.  @recs then point into the copy.  Returns how many records
+ * are kept, or -EAGAIN if the writer reused any of the run's bytes
+ * meanwhile.
  */
-static unsigned int sw_shadow(struct mqdev_consumer *c,
-			      const struct mqdev_record **recs, unsigned int n,
-			      bool *skipped)
+static int sw_shadow(struct mqdev_consumer *c,
+		     const struct mqdev_record **recs, unsigned int n,
+		     bool jumped, bool *skipped)
 {
-	const struct consumer_part *cp = &c->parts[c->held_part];
+	struct consumer_part *cp = &c->parts[c->held_part];
 	uint64_t next = cp->next_offset, bytes = c->held_end - c->held_pos;
 	uint64_t start = c->held_pos, at = 0, lead = 0;
 	unsigned int i, kept = 0, gone = 0;
 	const struct mqdev_record *d;
-	bool lapped, ttl;
 	uint32_t len;
+	bool ttl;
 
-	*skipped = false;
 	/* Never past the mapping: at most the ring, from within its first. */
 	if (bytes > c->buf_size)
 		bytes = c->buf_size;
@@ -976,6 +875,9 @@ static unsigned int sw_shadow(struct mqdev_consumer *c,
 	memcpy(c->buf, cp->data + (start & c->mask), bytes);
 	/* No clock to read for a record with no expiry in a topic with no TTL. */
 	ttl = cp->ttl && __atomic_load_n(cp->ttl, __ATOMIC_RELAXED);
+	if (jumped && bytes >= sizeof(*d) &&
+	    ((const struct mqdev_record *)c->buf)->offset > next)
+		next = ((const struct mqdev_record *)c->buf)->offset;
 	for (i = 0; i < n; i++) {
 		d = (const void *)(c->buf + at);
 		if (bytes - at < sizeof(*d))
@@ -1000,21 +902,128 @@ static unsigned int sw_shadow(struct mqdev_consumer *c,
 	}
 	/* Pairs with the writer's release fence after it moves tail. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	lapped = __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > start;
-	if (!i && !lapped) {
+	/*
+	 * Reused while we copied: the copy may be torn, whatever it says;
+	 * the caller never sees it.  Try again from the tail.
+	 */
+	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > start)
+		return -EAGAIN;
+	if (!i) {
 		c->error = -EBADMSG;
 		return 0;
 	}
-	if (!i)
-		return 0;	/* overwritten under us: the next peek lands */
-	/* Overwritten after the copy: release() says so; nothing skipped. */
-	if (gone && !lapped) {
+	/* What the tail jumped over, counted once the first record held. */
+	consumer_note_offset(c, c->held_part, next - i);
+	if (gone) {
 		sw_skip(c, gone, lead);
 		*skipped = true;
 	}
 	c->held_end = start + at;
 	c->held_next = next;
 	return kept;
+}
+
+/*
+ * A single writer's next run in partition @p, up to @max records.  How far
+ * it reaches is read in place, from lengths its writer may change at any
+ * moment, only to bound the copy (by head, and by sw_shadow() by our
+ * buffer); sw_shadow() then judges the copy.  A first length that is no
+ * length in place leaves the copy to say why: overwritten, or bad.
+ * Returns as sw_shadow(), 0 if there is nothing to read.
+ */
+static int sw_peek_run(struct mqdev_consumer *c, uint32_t p,
+		       const struct mqdev_record **recs, unsigned int max,
+		       bool *skipped)
+{
+	struct consumer_part *cp = &c->parts[p];
+	/* record_sane() as one unsigned compare: see ring_run(). */
+	const uint32_t over = c->attach.max_record -
+			      sizeof(struct mqdev_record);
+	uint64_t pos = *cp->pos, head, tail, end;
+	unsigned int n;
+	bool jumped;
+	uint32_t len;
+
+	/* Pairs with the writer's release store of head. */
+	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
+	tail = __atomic_load_n(cp->tail, __ATOMIC_RELAXED);
+	jumped = pos < tail;
+	if (jumped) {
+		pos = tail;		/* lapped: go on from the oldest */
+		__atomic_store_n(cp->pos, pos, __ATOMIC_RELAXED);
+	}
+	if (pos >= head)
+		return 0;
+	for (n = 0, end = pos; n < max && end < head; n++) {
+		len = __atomic_load_n(&((const struct mqdev_record *)
+					(cp->data + (end & c->mask)))->len,
+				      __ATOMIC_RELAXED);
+		if (len - (uint32_t)sizeof(struct mqdev_record) > over ||
+		    end + MQDEV_RECORD_SPACE(len) > head)
+			break;
+		end += MQDEV_RECORD_SPACE(len);
+	}
+	c->held_part = p;
+	c->held_pos = pos;
+	c->held_end = n ? end : head;
+	return sw_shadow(c, recs, n ? n : 1, jumped, skipped);
+}
+
+/*
+ * The next record of partition @p in place and the run after it, up to
+ * @max records.  Returns how many, 0 if none, -EAGAIN if the run was
+ * overwritten under us.
+ */
+static int ring_peek_run(struct mqdev_consumer *c, uint32_t p,
+			 const struct mqdev_record **recs, unsigned int max)
+{
+	unsigned int n;
+
+	recs[0] = peek_ring(c, p);
+	if (!recs[0])
+		return 0;
+	c->held_part = p;
+	n = ring_run(c, p, recs, max);
+	return n ? (int)n : -EAGAIN;
+}
+
+/*
+ * The next run in place: from the partition whose turn it is, or the next.
+ * *@skipped: a single writer's expired records went by (sw_shadow()).
+ */
+static unsigned int peek_ring_run(struct mqdev_consumer *c,
+				  const struct mqdev_record **recs,
+				  unsigned int max, bool *skipped)
+{
+	uint32_t n = c->attach.partitions, i, p;
+	unsigned int room;
+	int got;
+
+	if (c->burst >= CONSUMER_BURST) {
+		c->burst = 0;
+		c->cur = c->cur + 1 < n ? c->cur + 1 : 0;
+	}
+	/* Partitions in turn from cur, without a division for each. */
+	for (i = 0, p = c->cur; i < n && !c->error;
+	     i++, p = p + 1 < n ? p + 1 : 0) {
+		if (!c->parts[p].subscribed)
+			continue;
+		room = CONSUMER_BURST - (p == c->cur ? c->burst : 0);
+		got = c->sw ? sw_peek_run(c, p, recs, max < room ? max : room,
+					  skipped) :
+			      ring_peek_run(c, p, recs, max < room ? max : room);
+		if (got > 0) {
+			if (p != c->cur)
+				c->burst = 0;
+			c->cur = p;
+			return got;
+		}
+		if (got == -EAGAIN && consumer_may_lap(c)) {
+			i--;		/* lapped meanwhile: this one again */
+			p = p ? p - 1 : n - 1;
+		}
+	}
+	return 0;
 }
 
 /* Take the next run of up to @max records, or none; how many. */
@@ -1036,9 +1045,7 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 	} else if (!n) {
 		do {
 			skipped = false;
-			n = peek_ring_run(c, recs, max);
-			if (n && c->sw)
-				n = sw_shadow(c, recs, n, &skipped);
+			n = peek_ring_run(c, recs, max, &skipped);
 		} while (!n && skipped && !c->error);
 		/* A reader the ring lapped reads the disk first. */
 		if (!n)
@@ -1117,9 +1124,12 @@ MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 		return 0;
 	}
 
-	/* Pairs with smp_wmb() in ring_publish_tail(): reused under us? */
+	/*
+	 * Pairs with smp_wmb() in ring_publish_tail(): reused under us?  Not
+	 * a single writer's copy, whole when sw_shadow() handed it out.
+	 */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
+	if (!c->sw && __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
 		return -ESTALE;	/* the next peek counts them as lost */
 
 	cp->next_offset = c->held_next;

@@ -152,10 +152,11 @@ MQDEV_EXPORT uint32_t mqdev_swriter_partitions(const struct mqdev_swriter *w)
 }
 
 /*
- * Move the tail past the oldest record.  Our own records hold; one that
- * does not was left by a writer before us: drop everything before head.
+ * The bytes of the oldest record.  Our own records hold; one that does not
+ * was left by a writer before us: all up to head, then.
  */
-static void swriter_drop_oldest(struct mqdev_swriter *w, struct swriter_part *sp)
+static uint64_t swriter_oldest_space(const struct mqdev_swriter *w,
+				     const struct swriter_part *sp)
 {
 	const struct mqdev_record *rec = (const void *)(sp->data +
 							(sp->tail & w->mask));
@@ -163,9 +164,8 @@ static void swriter_drop_oldest(struct mqdev_swriter *w, struct swriter_part *sp
 
 	if (len < sizeof(*rec) || len > w->attach.max_record ||
 	    MQDEV_RECORD_SPACE(len) > sp->head - sp->tail)
-		sp->tail = sp->head;
-	else
-		sp->tail += MQDEV_RECORD_SPACE(len);
+		return sp->head - sp->tail;
+	return MQDEV_RECORD_SPACE(len);
 }
 
 /* Publish partition @sp's written records; true if there were any. */
@@ -224,15 +224,31 @@ swriter_wait_room(struct mqdev_swriter *w, uint32_t p, uint64_t need)
 	return 0;
 }
 
-/* Drop the oldest records until @need fits: the tail stored before reuse. */
+/*
+ * Drop the oldest records until @need fits: the tail stored before reuse.
+ * A block topic's writer drops more, as the kernel's producers do
+ * (ring_reclaim_slack()): a 64th of the ring, at least a page, of what every
+ * holder has passed (the records before limit_seen less the ring), so that
+ * a full ring drops once in that many bytes, not at every record.  An
+ * overwriting one drops only what it needs, as the kernel's: a slow reader
+ * loses no record sooner than it must.
+ */
 static __attribute__((noinline)) void swriter_drop_to(struct mqdev_swriter *w,
 						     struct swriter_part *sp,
 						     uint64_t need)
 {
-	uint64_t cap = w->mask + 1;
+	uint64_t cap = w->mask + 1, want = need, passed = 0, space;
 
-	while (need - sp->tail > cap)
-		swriter_drop_oldest(w, sp);
+	if (!w->overwrite) {
+		want = need + (cap / 64 > 4096 ? cap / 64 : 4096);
+		passed = sp->limit_seen - cap;	/* need <= limit_seen */
+	}
+	while (want - sp->tail > cap) {
+		space = swriter_oldest_space(w, sp);
+		if (need - sp->tail <= cap && sp->tail + space > passed)
+			break;		/* the slack only from what was passed */
+		sp->tail += space;
+	}
 	__atomic_store_n(shared_rw(&sp->wp->tail), sp->tail, __ATOMIC_RELAXED);
 	/* Pairs with readers' fence before they look at tail again. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
