@@ -690,7 +690,7 @@ static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
 static bool run_lapped(const struct mqdev_consumer *c,
 		       const struct consumer_part *cp)
 {
-	/* Pairs with smp_wmb() in ring_publish_tail(), or the writer's fence. */
+	/* Pairs with smp_wmb() in ring_publish_tail(). */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos;
 }
@@ -947,11 +947,14 @@ static int sw_peek_run(struct mqdev_consumer *c, uint32_t p,
 	/* Pairs with the writer's release store of head. */
 	head = __atomic_load_n(cp->head, __ATOMIC_ACQUIRE);
 	tail = __atomic_load_n(cp->tail, __ATOMIC_RELAXED);
+	/*
+	 * Lapped: go on from the oldest.  Our position moves there only with
+	 * a record checked there (release(), sw_skip()): a tail the writer
+	 * put anywhere for a moment must not strand us.
+	 */
 	jumped = pos < tail;
-	if (jumped) {
-		pos = tail;		/* lapped: go on from the oldest */
-		__atomic_store_n(cp->pos, pos, __ATOMIC_RELAXED);
-	}
+	if (jumped)
+		pos = tail;
 	if (pos >= head)
 		return 0;
 	for (n = 0, end = pos; n < max && end < head; n++) {

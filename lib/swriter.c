@@ -42,6 +42,7 @@ struct mqdev_swriter {
 	uint32_t		next_rr;
 	uint64_t		last_ts;
 	uint64_t		run_ts;		/* of the records before a commit */
+	uint64_t		slack;		/* what a block topic drops more */
 	struct swriter_part	*parts;
 };
 
@@ -87,6 +88,16 @@ static int swriter_map(struct mqdev_swriter *w, uint32_t p)
 	return 0;
 }
 
+/* The kernel's ring_reclaim_slack(): a 64th of the ring, at least a page. */
+static uint64_t swriter_slack(uint64_t capacity)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (page < 0 || capacity / 64 > (uint64_t)page)
+		return capacity / 64;
+	return page;
+}
+
 MQDEV_EXPORT int mqdev_swriter_new(const char *topic,
 				   const struct mqdev_swriter_opts *opts,
 				   struct mqdev_swriter **writer)
@@ -113,6 +124,7 @@ MQDEV_EXPORT int mqdev_swriter_new(const char *topic,
 		return err;
 	}
 	w->mask = w->attach.capacity - 1;
+	w->slack = swriter_slack(w->attach.capacity);
 	w->overwrite = w->attach.topic_flags & MQDEV_TOPIC_OVERWRITE;
 	w->parts = calloc(w->attach.partitions, sizeof(*w->parts));
 	err = w->parts ? 0 : -ENOMEM;
@@ -240,10 +252,11 @@ static __attribute__((noinline)) void swriter_drop_to(struct mqdev_swriter *w,
 	uint64_t cap = w->mask + 1, want = need, passed = 0, space;
 
 	if (!w->overwrite) {
-		want = need + (cap / 64 > 4096 ? cap / 64 : 4096);
+		want = need + w->slack;
 		passed = sp->limit_seen - cap;	/* need <= limit_seen */
 	}
-	while (want - sp->tail > cap) {
+	/* An empty ring has room for any record: slack or not, it is done. */
+	while (want - sp->tail > cap && sp->tail < sp->head) {
 		space = swriter_oldest_space(w, sp);
 		if (need - sp->tail <= cap && sp->tail + space > passed)
 			break;		/* the slack only from what was passed */

@@ -479,6 +479,33 @@ TEST_F(sw, block_drops_a_slack_of_what_holders_passed)
 	mqdev_consumer_free(c);
 }
 
+/*
+ * A ring of a page: the slack is the whole ring, so a drop stops at head,
+ * every record gone, rather than looking for more to drop.
+ */
+TEST_F(sw, a_ring_of_a_page_drops_and_goes_on)
+{
+	char name[MQDEV_NAME_MAX + 1];
+	struct mqdev_consumer *c;
+	struct mqdev_swriter *w;
+	int fit = 4096 / REC, k;
+
+	strcpy(name, topic_name("swpage"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 1, 4096,
+				  MQDEV_TOPIC_SINGLE_WRITER));
+	c = reader(name, MQDEV_SEEK_HOLD);
+	ASSERT_NE(NULL, c);
+	w = writer(name, MQDEV_SWRITER_NONBLOCK);
+	ASSERT_NE(NULL, w);
+	for (k = 0; k < 4; k++) {
+		ASSERT_EQ(0, send_n(w, k * fit, fit)) TH_LOG("round %d", k);
+		ASSERT_EQ(0, read_n(c, k * fit, fit, 1000)) TH_LOG("round %d", k);
+	}
+	mqdev_swriter_free(w);
+	mqdev_consumer_free(c);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
 /* A wait for room publishes what was committed, never a reservation. */
 TEST_F(sw, a_wait_for_room_publishes_no_reservation)
 {
@@ -873,6 +900,42 @@ TEST_F(sw, hostile_writer_gets_readers_errors_not_crashes)
  * copy), whether it leads a run or follows a kept record.  Delayed messages
  * are refused: the kernel would have to append them into the writer's ring.
  */
+/*
+ * A tail the writer puts far past head for a moment: the reader finds
+ * nothing then, and its position stays where its last record left it, so
+ * once the tail is back it reads on from there.
+ */
+TEST_F(sw, a_tail_put_anywhere_for_a_moment_strands_no_reader)
+{
+	struct mqdev_writer_page *wp;
+	struct mqdev_consumer *c;
+	struct mqdev_swriter *w;
+	struct mqdev_attach att;
+	uint64_t tail;
+	char *data;
+	int fd;
+
+	w = writer(self->name, 0);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, send_n(w, 0, 3));
+	mqdev_swriter_free(w);
+	c = reader(self->name, 0);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, read_n(c, 0, 1, 0));
+	fd = raw_writer(self->name, &att, &data, &wp);
+	ASSERT_LE(0, fd);
+	tail = wp->tail;
+	__atomic_store_n(&wp->tail, 1ULL << 62, __ATOMIC_RELEASE);
+	EXPECT_EQ(NULL, mqdev_consumer_peek(c));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	__atomic_store_n(&wp->tail, tail, __ATOMIC_RELEASE);
+	EXPECT_EQ(0, read_n(c, 1, 2, 0));
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+	munmap(data, att.off.ring_size - att.off.data);
+	close(fd);
+}
+
 TEST_F(sw, expired_records_skipped_scheduling_refused)
 {
 	struct mqdev_schedule sched = { .flags = MQDEV_SCHED_RELATIVE };
