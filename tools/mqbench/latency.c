@@ -18,12 +18,25 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "libmqdev.h"
 #include "mqbench.h"
 
 #define PP_SIZE		64
+/* posix-mq-after-send: 7 instructions a step, 1,099 a side: about the
+ * single writer's excess over POSIX off its critical path */
+#define PP_AFTER_SEND_STEPS	157
 #define BUSY_POLL_US	2000
+
+/* Work added to POSIX's round trip (posix-mq-*-send): see pp_work(). */
+enum pp_work {
+	PP_WORK_NONE,
+	PP_WORK_AFTER_SEND,	/* steps of a table walk, off the path */
+	PP_WORK_BEFORE_SEND,	/* the same, on it */
+	PP_CALLS_BEFORE_SEND,	/* as many calls of an empty function */
+	PP_CLOCK_BEFORE_SEND,	/* one clock read */
+};
 
 struct pp_ctx {
 	int fd[2][2];			/* pipes, or a socket pair in fd[0] */
@@ -34,6 +47,7 @@ struct pp_ctx {
 	unsigned int busy_usec;
 	uint32_t topic_flags;		/* MQDEV_TOPIC_SINGLE_WRITER or 0 */
 	bool send_wait;			/* the send in the wait's ioctl */
+	enum pp_work work;		/* POSIX's with work: which */
 };
 
 /* One side's way to send one message on @dir and take one from the other. */
@@ -127,6 +141,71 @@ static int pmq_pp_setup(struct pp_ctx *p)
 	return 0;
 }
 
+/*
+ * POSIX's round trip with work added, to learn what reaches the latency
+ * under TCG (README, Benchmarks, "The take, cut"): PP_AFTER_SEND_STEPS
+ * steps of a dependent walk of a small table after each send, while the
+ * other side answers; the same before the send, on the critical path; as
+ * many calls of an empty function there (each a return, which TCG looks
+ * up); or one clock read there (rdtsc, a helper call).
+ */
+static int pmq_after_send_setup(struct pp_ctx *p)
+{
+	p->work = PP_WORK_AFTER_SEND;
+	return pmq_pp_setup(p);
+}
+
+static int pmq_before_send_setup(struct pp_ctx *p)
+{
+	p->work = PP_WORK_BEFORE_SEND;
+	return pmq_pp_setup(p);
+}
+
+static int pmq_calls_before_send_setup(struct pp_ctx *p)
+{
+	p->work = PP_CALLS_BEFORE_SEND;
+	return pmq_pp_setup(p);
+}
+
+static int pmq_clock_before_send_setup(struct pp_ctx *p)
+{
+	p->work = PP_CLOCK_BEFORE_SEND;
+	return pmq_pp_setup(p);
+}
+
+static __attribute__((noinline)) void pp_empty(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+/* @p's work, if it goes @before the send (true) or after it (false). */
+static void pp_work(const struct pp_ctx *p, bool before)
+{
+	static volatile uint8_t table[256];
+	unsigned int i, at = 0;
+	struct timespec ts;
+
+	if (before != (p->work != PP_WORK_AFTER_SEND))
+		return;
+	switch (p->work) {
+	case PP_WORK_AFTER_SEND:
+	case PP_WORK_BEFORE_SEND:
+		for (i = 0; i < PP_AFTER_SEND_STEPS; i++)
+			at = (at + table[at & 255] + 1) & 255;
+		table[0] = (uint8_t)at;
+		break;
+	case PP_CALLS_BEFORE_SEND:
+		for (i = 0; i < PP_AFTER_SEND_STEPS; i++)
+			pp_empty();
+		break;
+	case PP_CLOCK_BEFORE_SEND:
+		clock_gettime(CLOCK_REALTIME, &ts);
+		break;
+	case PP_WORK_NONE:
+		break;
+	}
+}
+
 static int pmq_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 {
 	char buf[PP_SIZE], msg[PP_SIZE];
@@ -138,15 +217,23 @@ static int pmq_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 		t0 = now_ns();
 		if (me == 0) {
 			fill(msg, PP_SIZE, i, tmpl);
-			if (mq_send(out, msg, PP_SIZE, 0) ||
-			    full(mq_receive(in, buf, PP_SIZE, NULL)) ||
+			pp_work(p, true);
+			if (mq_send(out, msg, PP_SIZE, 0))
+				return -1;
+			pp_work(p, false);
+			if (full(mq_receive(in, buf, PP_SIZE, NULL)) ||
 			    check(buf, PP_SIZE))
 				return -1;
 			rtt[i] = now_ns() - t0;
-		} else if (full(mq_receive(in, buf, PP_SIZE, NULL)) ||
-			   check(buf, PP_SIZE) || mq_send(out, buf, PP_SIZE, 0)) {
-			return -1;
+			continue;
 		}
+		if (full(mq_receive(in, buf, PP_SIZE, NULL)) ||
+		    check(buf, PP_SIZE))
+			return -1;
+		pp_work(p, true);
+		if (mq_send(out, buf, PP_SIZE, 0))
+			return -1;
+		pp_work(p, false);
 	}
 	free(tmpl);
 	return 0;
@@ -423,6 +510,14 @@ static const struct pp_ops pp_peers[] = {
 	{ "mqdev-swriter-busy-poll", mqdev_pp_sw_busy_setup, mqdev_pp_side,
 	  mqdev_pp_teardown },
 	{ "posix-mq", pmq_pp_setup, pmq_pp_side, pmq_pp_teardown },
+	{ "posix-mq-after-send", pmq_after_send_setup, pmq_pp_side,
+	  pmq_pp_teardown },
+	{ "posix-mq-before-send", pmq_before_send_setup, pmq_pp_side,
+	  pmq_pp_teardown },
+	{ "posix-mq-calls-before-send", pmq_calls_before_send_setup,
+	  pmq_pp_side, pmq_pp_teardown },
+	{ "posix-mq-clock-before-send", pmq_clock_before_send_setup,
+	  pmq_pp_side, pmq_pp_teardown },
 	{ "unix-seqpacket", unix_pp_setup, unix_pp_side, pipe_pp_teardown },
 	{ "pipe", pipe_pp_setup, pipe_pp_side, pipe_pp_teardown },
 	{ "shm-spin", shm_pp_setup, shm_pp_side, shm_pp_teardown },
