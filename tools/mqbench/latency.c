@@ -24,8 +24,8 @@
 #include "mqbench.h"
 
 #define PP_SIZE		64
-/* posix-mq-after-send: 7 instructions a step, 1,099 a side: about the
- * single writer's excess over POSIX off its critical path */
+/* posix-mq-*-send: steps of work a side (942 instructions at 6 a step, as
+ * compiled now; 1,099 at 7 before: README, Benchmarks, "The take, cut") */
 #define PP_AFTER_SEND_STEPS	157
 #define BUSY_POLL_US	2000
 
