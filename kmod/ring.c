@@ -197,7 +197,7 @@ void mqdev_ring_info(struct mqdev_part *part, struct mqdev_partition_info *info)
  * The wake-up is synchronous (WF_SYNC), as pipe_write() and AF_UNIX's
  * sendmsg give theirs: the waker is a producer on its way back to user
  * space, about to wait for an answer or to produce again (a single writer's
- * wake-up first syncs what it wrote, a walk bounded by the ring), so the
+ * wake-up then syncs what it wrote, a walk bounded by the ring), so the
  * reader may run on the waker's CPU rather than wait for an idle one to be
  * woken by an IPI.  It is a hint: the scheduler still picks an idle CPU the
  * reader last ran on when it shares a cache with this one.

@@ -999,7 +999,7 @@ static unsigned int peek_ring_run(struct mqdev_consumer *c,
 				  unsigned int max, bool *skipped)
 {
 	uint32_t n = c->attach.partitions, i, p;
-	unsigned int room;
+	unsigned int most;
 	int got;
 
 	if (c->burst >= CONSUMER_BURST) {
@@ -1011,10 +1011,11 @@ static unsigned int peek_ring_run(struct mqdev_consumer *c,
 	     i++, p = p + 1 < n ? p + 1 : 0) {
 		if (!c->parts[p].subscribed)
 			continue;
-		room = CONSUMER_BURST - (p == c->cur ? c->burst : 0);
-		got = c->sw ? sw_peek_run(c, p, recs, max < room ? max : room,
-					  skipped) :
-			      ring_peek_run(c, p, recs, max < room ? max : room);
+		most = CONSUMER_BURST - (p == c->cur ? c->burst : 0);
+		if (most > max)
+			most = max;
+		got = c->sw ? sw_peek_run(c, p, recs, most, skipped) :
+			      ring_peek_run(c, p, recs, most);
 		if (got > 0) {
 			if (p != c->cur)
 				c->burst = 0;
@@ -1127,13 +1128,13 @@ MQDEV_EXPORT int mqdev_consumer_release(struct mqdev_consumer *c)
 		return 0;
 	}
 
-	/*
-	 * Pairs with smp_wmb() in ring_publish_tail(): reused under us?  Not
-	 * a single writer's copy, whole when sw_shadow() handed it out.
-	 */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!c->sw && __atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
-		return -ESTALE;	/* the next peek counts them as lost */
+	/* Reused under us?  Not a single writer's copy, whole when handed out. */
+	if (!c->sw) {
+		/* Pairs with smp_wmb() in ring_publish_tail(). */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) > c->held_pos)
+			return -ESTALE;	/* the next peek counts them as lost */
+	}
 
 	cp->next_offset = c->held_next;
 	c->burst += c->held_count;

@@ -141,6 +141,11 @@ static int pmq_pp_setup(struct pp_ctx *p)
 	return 0;
 }
 
+static __attribute__((noinline)) void pp_empty(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
 /*
  * POSIX's round trip with work added, to learn what reaches the latency
  * under TCG (README, Benchmarks, "The take, cut"): PP_AFTER_SEND_STEPS
@@ -149,6 +154,31 @@ static int pmq_pp_setup(struct pp_ctx *p)
  * many calls of an empty function there (each a return, which TCG looks
  * up); or one clock read there (rdtsc, a helper call).
  */
+static __attribute__((noinline)) void pp_do_work(enum pp_work work)
+{
+	static volatile uint8_t table[256];
+	unsigned int i, at = 0;
+	struct timespec ts;
+
+	switch (work) {
+	case PP_WORK_AFTER_SEND:
+	case PP_WORK_BEFORE_SEND:
+		for (i = 0; i < PP_AFTER_SEND_STEPS; i++)
+			at = (at + table[at & 255] + 1) & 255;
+		table[0] = (uint8_t)at;
+		break;
+	case PP_CALLS_BEFORE_SEND:
+		for (i = 0; i < PP_AFTER_SEND_STEPS; i++)
+			pp_empty();
+		break;
+	case PP_CLOCK_BEFORE_SEND:
+		clock_gettime(CLOCK_REALTIME, &ts);
+		break;
+	case PP_WORK_NONE:
+		break;
+	}
+}
+
 static int pmq_after_send_setup(struct pp_ctx *p)
 {
 	p->work = PP_WORK_AFTER_SEND;
@@ -173,37 +203,15 @@ static int pmq_clock_before_send_setup(struct pp_ctx *p)
 	return pmq_pp_setup(p);
 }
 
-static __attribute__((noinline)) void pp_empty(void)
+/*
+ * @p's work, if it goes @before the send (true) or after it (false):
+ * plain posix-mq, the reference, pays a test, not a call.
+ */
+static inline void pp_work(const struct pp_ctx *p, bool before)
 {
-	__asm__ volatile("" ::: "memory");
-}
-
-/* @p's work, if it goes @before the send (true) or after it (false). */
-static void pp_work(const struct pp_ctx *p, bool before)
-{
-	static volatile uint8_t table[256];
-	unsigned int i, at = 0;
-	struct timespec ts;
-
-	if (before != (p->work != PP_WORK_AFTER_SEND))
-		return;
-	switch (p->work) {
-	case PP_WORK_AFTER_SEND:
-	case PP_WORK_BEFORE_SEND:
-		for (i = 0; i < PP_AFTER_SEND_STEPS; i++)
-			at = (at + table[at & 255] + 1) & 255;
-		table[0] = (uint8_t)at;
-		break;
-	case PP_CALLS_BEFORE_SEND:
-		for (i = 0; i < PP_AFTER_SEND_STEPS; i++)
-			pp_empty();
-		break;
-	case PP_CLOCK_BEFORE_SEND:
-		clock_gettime(CLOCK_REALTIME, &ts);
-		break;
-	case PP_WORK_NONE:
-		break;
-	}
+	if (p->work != PP_WORK_NONE &&
+	    before == (p->work != PP_WORK_AFTER_SEND))
+		pp_do_work(p->work);
 }
 
 static int pmq_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
