@@ -49,6 +49,15 @@
  * of a run (at most CONSUMER_BURST records each) per call.
  */
 #define CONSUMER_MAX_LAPS	8
+/*
+ * Records one take may skip, expired or of an aborted transaction, before
+ * it returns nothing as above.  Skipping is cheap, but a writer can make
+ * such records as fast as we pass them (a single writer in its own ring, a
+ * producer appending ones already expired), and a reader that only ever
+ * skipped would never return.  4096 is some 64 runs of CONSUMER_BURST: a
+ * ring full of honest expired records costs an empty peek per 4096.
+ */
+#define CONSUMER_MAX_SKIPS	4096
 
 struct consumer_part {
 	void			*map;		/* the ring, read-only */
@@ -87,6 +96,7 @@ struct mqdev_consumer {
 	struct mqdev_verifier	*verifier;
 	unsigned int		unkicked;	/* holding releases not checked */
 	unsigned int		laps;		/* this take's: CONSUMER_MAX_LAPS */
+	unsigned int		skips;		/* this take's: CONSUMER_MAX_SKIPS */
 	bool			sw;		/* a single writer's: shadowed */
 
 	/* a member of a consumer group */
@@ -515,6 +525,12 @@ static bool consumer_may_lap(struct mqdev_consumer *c)
 	return ++c->laps <= CONSUMER_MAX_LAPS;
 }
 
+/* May this take skip more records (consumer_skip())? */
+static bool consumer_may_skip(const struct mqdev_consumer *c)
+{
+	return c->skips < CONSUMER_MAX_SKIPS;
+}
+
 /*
  * The record at the reader's position in partition @p, at least the tail,
  * with its length, offset and transaction state read before the tail is
@@ -577,6 +593,7 @@ static void consumer_skip(struct mqdev_consumer *c, uint32_t p,
 		c->expired++;
 	else
 		c->aborted++;
+	c->skips++;
 	c->parts[p].next_offset = rec->offset + 1;
 	if (c->verifier)
 		mqdev_verifier_check(c->verifier, rec);
@@ -629,19 +646,21 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 	uint32_t state;
 	uint64_t pos;
 
-	while ((rec = ring_next(c, p, &pos, &state))) {
-		if (state == MQDEV_TXN_OPEN)
+	for (;;) {
+		rec = ring_next(c, p, &pos, &state);
+		if (!rec || state == MQDEV_TXN_OPEN)
 			return NULL;
 		if (state == 0 && !record_expired(c, p, rec))
 			break;
+		if (!consumer_may_skip(c))
+			return NULL;	/* the next take goes on */
 		consumer_skip(c, p, rec, state == 0);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
 		__atomic_store_n(c->parts[p].pos,
 				 pos + MQDEV_RECORD_SPACE(rec->len),
 				 __ATOMIC_RELEASE);
 	}
-	if (rec)
-		c->held_pos = pos;
+	c->held_pos = pos;
 	return rec;
 }
 
@@ -1041,6 +1060,7 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 	if (c->error)
 		return 0;
 	c->laps = 0;
+	c->skips = 0;
 	n = history_run(c, recs, max);
 	if (!n && c->copy) {
 		recs[0] = peek_copy_visible(c);
@@ -1050,7 +1070,7 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 		do {
 			skipped = false;
 			n = peek_ring_run(c, recs, max, &skipped);
-		} while (!n && skipped && !c->error);
+		} while (!n && skipped && consumer_may_skip(c) && !c->error);
 		/* A reader the ring lapped reads the disk first. */
 		if (!n)
 			n = history_run(c, recs, max);

@@ -5,6 +5,8 @@
  * overwrite, a writer killed mid-record and one taking over, a hostile
  * writer's garbage (readers get -EBADMSG, never a crash, the kernel's log
  * stays clean: tools/vm/run checks it), read-only readers, one writer.
+ * A reader lapped or made to skip at every look returns all the same (and,
+ * for comparison, one whose ordinary producer makes it skip).
  */
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
@@ -1358,6 +1360,141 @@ TEST_F(sw, a_writer_lapping_every_look_cannot_keep_a_peek)
 TEST_F(sw, a_record_lapped_while_copied_is_not_handed_out)
 {
 	lapped_every_look(_metadata, self->name, 1, 2);
+}
+
+/*
+ * A writer that makes an expired record every time the reader looks at
+ * head keeps no peek in the library either: after CONSUMER_MAX_SKIPS
+ * (lib/consumer.c) records skipped, the peek returns nothing, with no
+ * error, and the next one goes on.  The watchpoint is on head in the
+ * reader's mapping; its handler, being the writer, appends one more record
+ * whose expiry has passed, so the reader always has one more to skip.
+ */
+#define SKIP_MAX	4096	/* CONSUMER_MAX_SKIPS */
+#define SKIP_RUN	64	/* CONSUMER_BURST: a single writer's run, whole */
+#define SKIP_LOOKS_MAX	20000	/* then the writer stops: far past the cap */
+#define SKIP_CAP	(1 << 20) /* room for SKIP_LOOKS_MAX: nothing laps */
+
+static struct {
+	struct mqdev_swriter *w;	/* a single writer, or */
+	int		pfd;		/* an ordinary topic's producer */
+	volatile unsigned int looks;
+	volatile int	armed;
+} skipper;
+
+/* One record that expired long ago (its expiry leads its value). */
+static int send_expired(void)
+{
+	const uint64_t expiry = 1;
+	struct mqdev_produce req = { .count = 1 };
+	struct mqdev_msg msg;
+
+	mqdev_msg_init(&msg, NULL, 0, &expiry, sizeof(expiry), 0);
+	msg.flags = MQDEV_MSG_EXPIRES;
+	if (skipper.w)
+		return mqdev_swriter_send(skipper.w, &msg, 1) == 1 ? 0 : -EIO;
+	req.msgs = (uintptr_t)&msg;
+	req.msg_size = sizeof(msg);
+	return ioctl(skipper.pfd, MQDEV_IOC_PRODUCE, &req) == 1 ? 0 : -errno;
+}
+
+static void skipper_trap(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	if (skipper.looks++ < SKIP_LOOKS_MAX && skipper.armed)
+		send_expired();
+	errno = saved;
+}
+
+static void expiring_every_look(struct __test_metadata *_metadata,
+				const char *name, uint32_t topic_flags)
+{
+	struct sigaction sa = { .sa_sigaction = skipper_trap,
+				.sa_flags = SA_SIGINFO }, old;
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	struct mqdev_attach ratt;
+	uint64_t *headp, skipped;
+	int fd, cfd, mq;
+	char *ring;
+
+	mq = mqdev_open();
+	ASSERT_LE(0, mq);
+	ASSERT_EQ(0, create_topic(mq, name, 1, SKIP_CAP, topic_flags));
+	memset(&skipper, 0, sizeof(skipper));
+	skipper.pfd = -1;
+	if (topic_flags & MQDEV_TOPIC_SINGLE_WRITER) {
+		skipper.w = writer(name, 0);
+		ASSERT_NE(NULL, skipper.w);
+	} else {
+		skipper.pfd = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+		ASSERT_LE(0, skipper.pfd);
+	}
+	c = reader(name, 0);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, send_expired());
+	cfd = attach(name, MQDEV_ATTACH_CONSUME, &ratt);
+	ASSERT_LE(0, cfd);
+	close(cfd);
+	ring = reader_ring(&ratt);
+	ASSERT_NE(NULL, ring);
+	headp = (uint64_t *)(ring + ratt.off.head);
+
+	ASSERT_EQ(0, sigaction(SIGTRAP, &sa, &old));
+	fd = watch(headp);
+	if (fd == -ENOENT || fd == -ENODEV || fd == -EOPNOTSUPP ||
+	    fd == -ENOSYS)
+		SKIP(goto out, "no hardware watchpoints: %s", strerror(-fd));
+	ASSERT_LE(0, fd);
+	/* The watchpoint fires on our own look, or the test proves nothing. */
+	ASSERT_NE(0, *(volatile uint64_t *)headp);
+	ASSERT_EQ(1, skipper.looks);
+
+	skipper.looks = 0;
+	skipper.armed = 1;
+	rec = mqdev_consumer_peek(c);
+	skipper.armed = 0;
+	skipped = mqdev_consumer_expired(c);
+	TH_LOG("the peek looked at head %u times, skipped %llu", skipper.looks,
+	       (unsigned long long)skipped);
+	EXPECT_EQ(NULL, rec);
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	EXPECT_LE(SKIP_MAX, skipped);
+	EXPECT_GE(SKIP_MAX + SKIP_RUN, skipped);
+	EXPECT_GT(SKIP_LOOKS_MAX, skipper.looks);
+	close(fd);
+	/* The writer is quiet: the next wait returns at once, a peek goes on. */
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 0));
+	ASSERT_EQ(0, skipper.w ? send_n(skipper.w, 0, 1) :
+		  produce_one(skipper.pfd, 0, NULL, 0, "v", 1, NULL));
+	EXPECT_EQ(1, mqdev_consumer_wait(c, 0));
+	rec = mqdev_consumer_peek(c);
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(skipper.looks + 1, rec->offset);
+	EXPECT_EQ(skipper.looks + 1, mqdev_consumer_expired(c));
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+out:
+	sigaction(SIGTRAP, &old, NULL);
+	mqdev_consumer_free(c);
+	if (skipper.w)
+		mqdev_swriter_free(skipper.w);
+	if (skipper.pfd >= 0)
+		close(skipper.pfd);
+	mqdev_topic_delete(mq, name);
+	close(mq);
+}
+
+TEST_F(sw, a_writer_expiring_every_look_cannot_keep_a_peek)
+{
+	expiring_every_look(_metadata, topic_name("swx"),
+			    MQDEV_TOPIC_SINGLE_WRITER);
+}
+
+/* The same with the kernel as the writer: the producer's records expired. */
+TEST_F(sw, a_producer_expiring_every_look_cannot_keep_a_peek)
+{
+	expiring_every_look(_metadata, topic_name("ordx"), 0);
 }
 
 TEST_HARNESS_MAIN
