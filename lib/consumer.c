@@ -38,10 +38,10 @@
 #define CONSUMER_KICK_EVERY	64	/* releases between wake-up checks */
 #define CONSUMER_COPY_BUF	(256 * 1024)
 /*
- * Laps one peek may take: times it finds the tail moved past the record it
- * was reading and tries again.  Then it returns nothing, as when no record
- * is ready, and the caller's next wait (at once: the ring has records) and
- * peek go on.  An honest writer laps a reader only by overwriting that
+ * Laps one call may take (consumer_call_begin()): times it finds the tail
+ * moved past the record it was reading and tries again.  Then it returns
+ * nothing, as when no record is ready, and the caller's next wait (at
+ * once: the ring has records) and peek go on.  An honest writer laps a reader only by overwriting that
  * record within the few loads between the reader's two looks at the tail,
  * so 8 in a row hardly ever happen, and cost one more call when they do;
  * a single writer moves the tail itself and could do it at every look,
@@ -50,7 +50,7 @@
  */
 #define CONSUMER_MAX_LAPS	8
 /*
- * Records one take may skip, expired or of an aborted transaction, before
+ * Records one call may skip, expired or of an aborted transaction, before
  * it returns nothing as above.  Skipping is cheap, but a writer can make
  * such records as fast as we pass them (a single writer in its own ring, a
  * producer appending ones already expired), and a reader that only ever
@@ -95,8 +95,8 @@ struct mqdev_consumer {
 	const uint32_t		*txn_states;	/* the transaction table */
 	struct mqdev_verifier	*verifier;
 	unsigned int		unkicked;	/* holding releases not checked */
-	unsigned int		laps;		/* this take's: CONSUMER_MAX_LAPS */
-	unsigned int		skips;		/* this take's: CONSUMER_MAX_SKIPS */
+	unsigned int		laps;		/* this call's: CONSUMER_MAX_LAPS */
+	unsigned int		skips;		/* this call's: CONSUMER_MAX_SKIPS */
 	bool			sw;		/* a single writer's: shadowed */
 
 	/* a member of a consumer group */
@@ -696,6 +696,8 @@ static const struct mqdev_record *peek_copy_visible(struct mqdev_consumer *c)
 	const struct mqdev_record *rec;
 
 	while ((rec = peek_copy(c)) && (rec->flags & MQDEV_RECORD_ABORTED)) {
+		if (!consumer_may_skip(c))
+			return NULL;	/* the next call goes on */
 		consumer_skip(c, rec->partition, rec, false);
 		c->buf_off += MQDEV_RECORD_SPACE(rec->len);
 	}
@@ -797,6 +799,18 @@ static unsigned int copy_run(struct mqdev_consumer *c,
 }
 
 /*
+ * Must partition @p's history be taken a record at a time?  With a TTL
+ * any record may be expired, and a run whose first one is cannot be put
+ * back, only skipped whole.
+ */
+static bool history_one_by_one(const struct mqdev_consumer *c, uint32_t p)
+{
+	const u64_shared *ttl = c->parts[p].ttl;
+
+	return !c->replica && ttl && __atomic_load_n(ttl, __ATOMIC_RELAXED);
+}
+
+/*
  * A run from the first partition still reading its history, which goes
  * before anything from the rings: how many (0: none is).  An aborted
  * record is skipped as in the ring.
@@ -815,7 +829,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 	for (p = 0; p < c->attach.partitions; p++) {
 		cp = &c->parts[p];
 		while (cp->hist && cp->subscribed) {
-			n = mqdev_history_take(cp->hist, recs, max);
+			n = mqdev_history_take(cp->hist, recs,
+					       history_one_by_one(c, p) ? 1 : max);
 			if (n < 0) {
 				c->error = n;
 				return 0;
@@ -831,6 +846,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 			    record_expired(c, p, recs[0])) {
 				consumer_skip(c, p, recs[0], !(recs[0]->flags &
 						MQDEV_RECORD_ABORTED));
+				if (!consumer_may_skip(c))
+					return 0;	/* the next call goes on */
 				continue;
 			}
 			c->held_hist = true;
@@ -1026,7 +1043,7 @@ static unsigned int peek_ring_run(struct mqdev_consumer *c,
 		c->cur = c->cur + 1 < n ? c->cur + 1 : 0;
 	}
 	/* Partitions in turn from cur, without a division for each. */
-	for (i = 0, p = c->cur; i < n && !c->error;
+	for (i = 0, p = c->cur; i < n && !c->error && consumer_may_skip(c);
 	     i++, p = p + 1 < n ? p + 1 : 0) {
 		if (!c->parts[p].subscribed)
 			continue;
@@ -1049,7 +1066,17 @@ static unsigned int peek_ring_run(struct mqdev_consumer *c,
 	return 0;
 }
 
-/* Take the next run of up to @max records, or none; how many. */
+/* A call of the API begins: its laps and skips are bounded anew. */
+static void consumer_call_begin(struct mqdev_consumer *c)
+{
+	c->laps = 0;
+	c->skips = 0;
+}
+
+/*
+ * Take the next run of up to @max records, or none; how many.  Within a
+ * call's bounds: consumer_call_begin().
+ */
 static unsigned int consumer_take(struct mqdev_consumer *c,
 				  const struct mqdev_record **recs,
 				  unsigned int max)
@@ -1059,8 +1086,6 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 
 	if (c->error)
 		return 0;
-	c->laps = 0;
-	c->skips = 0;
 	n = history_run(c, recs, max);
 	if (!n && c->copy) {
 		recs[0] = peek_copy_visible(c);
@@ -1091,6 +1116,7 @@ mqdev_consumer_peek(struct mqdev_consumer *c)
 
 	if (c->held)
 		return c->held;
+	consumer_call_begin(c);
 	return consumer_take(c, &rec, 1) ? rec : NULL;
 }
 
@@ -1102,6 +1128,7 @@ MQDEV_EXPORT int mqdev_consumer_peek_batch(struct mqdev_consumer *c,
 		return -EBUSY;
 	if (!max)
 		return -EINVAL;
+	consumer_call_begin(c);
 	return consumer_take(c, recs, max);
 }
 
@@ -1389,29 +1416,62 @@ int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
 	return consumer_send_alone(c, timeout_ms, &req, done, 0, sent);
 }
 
-MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
-				     unsigned int max, mqdev_record_fn fn,
-				     void *ctx)
+/*
+ * One wait and what it makes ready, handed to @fn: how many records were
+ * handled, or 0 if the wait timed out or *@none: it woke for records that
+ * this call's bounds (consumer_call_begin()) let it only skip.
+ */
+static int consumer_poll_once(struct mqdev_consumer *c, int timeout_ms,
+			      unsigned int max, mqdev_record_fn fn, void *ctx,
+			      bool *none)
 {
 	const struct mqdev_record *recs[CONSUMER_BURST];
-	unsigned int done = 0, n, i;
+	unsigned int done = 0, tried = 0, n, i;
 	int err;
 
 	err = mqdev_consumer_wait(c, timeout_ms);
 	if (err <= 0)
 		return err;
-	while (done < max &&
-	       (n = consumer_take(c, recs, max - done < CONSUMER_BURST ?
-				  max - done : CONSUMER_BURST))) {
+	consumer_call_begin(c);
+	/* Bounded by what is handed out, released or lapped (-ESTALE). */
+	while (tried < max &&
+	       (n = consumer_take(c, recs, max - tried < CONSUMER_BURST ?
+				  max - tried : CONSUMER_BURST))) {
 		for (i = 0; i < n; i++) {
 			err = fn(ctx, recs[i]);
 			if (err < 0)
 				return err;
 		}
+		tried += n;
 		if (mqdev_consumer_release(c) == 0)
 			done += n;
 	}
+	*none = !tried;
 	return c->error ? c->error : (int)done;
+}
+
+MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
+				     unsigned int max, mqdev_record_fn fn,
+				     void *ctx)
+{
+	uint64_t end = now_usec() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) *
+		       1000, now;
+	int left = timeout_ms, got;
+	bool none;
+
+	/* Woken for records all skipped: wait again, within the time-out. */
+	for (;;) {
+		none = false;
+		got = consumer_poll_once(c, left, max, fn, ctx, &none);
+		if (got || !none)
+			return got;
+		if (timeout_ms < 0)
+			continue;		/* for ever, as asked */
+		now = now_usec();
+		if (!timeout_ms || now >= end)
+			return 0;
+		left = (int)((end - now + 999) / 1000);
+	}
 }
 
 /* ---- consumer groups ---------------------------------------------------- */

@@ -672,6 +672,43 @@ TEST_F(persist, history_by_offset)
 }
 
 /*
+ * History read under a TTL that every record is past: each one is skipped
+ * and counted as expired, none as lost.  A run from disk is a batch (16
+ * records here), so a take of many must judge it a record at a time:
+ * skipping a run by its first record once lost the other 15.
+ */
+TEST_F(persist, history_past_its_ttl_is_expired_not_lost)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *recs[64];
+	struct mqdev_partition_info pi;
+	struct mqdev_topic_info info;
+	struct mqdev_consumer *c;
+	int err, n;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self,
+				      "segment_bytes = 8192", 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	n = produce_n(self->name, 0, 0, 400, MQDEV_PRODUCER_ACKS_ALL, &err);
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(400, n);
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &pi, 1));
+	ASSERT_LT(100, pi.first_offset);	/* the ring moved on */
+	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->name, 1));
+	sleep_ms(50);			/* the clock past every record's time */
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL));
+	EXPECT_EQ(0, mqdev_consumer_peek_batch(c, recs, 64));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	EXPECT_EQ(400, mqdev_consumer_expired(c));
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
+/*
  * A holding reader that does not read keeps nothing from the producers of
  * a durable topic once a replica is in sync: they wait for the disk only,
  * and the reader, lapped, reads what it missed from the disk, every record

@@ -902,4 +902,69 @@ TEST_F(txn, netlink_bad_input)
 	mqdev_nl_close(nl);
 }
 
+/*
+ * One peek skips at most 4096 records (CONSUMER_MAX_SKIPS in
+ * lib/consumer.c), so an aborted transaction of 5000 costs a reader one
+ * empty peek, with no error; the next wait returns at once and the next
+ * peek skips the rest and hands out the committed record behind them.
+ * Mapped and copying readers alike.  mqdev_consumer_poll() waits on
+ * through such an empty take, within its time-out.
+ */
+#define SKIPS_MAX	4096
+#define ABORTED_MANY	5000
+
+static int count_cb(void *ctx, const struct mqdev_record *rec)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+TEST_F(txn, a_peek_skips_a_bounded_number_of_aborted_records)
+{
+	char big[MQDEV_NAME_MAX + 1];
+	struct mqdev_consumer *c[3];
+	const struct mqdev_record *rec;
+	struct mqdev_producer *p;
+	uint32_t v;
+	int i, got = 0;
+
+	strcpy(big, topic_name("txn-big"));
+	ASSERT_EQ(0, create_topic(self->fd, big, 1, 1 << 20, 0));
+	ASSERT_EQ(0, mqdev_producer_new(big, NULL, &p));
+	ASSERT_EQ(0, mqdev_producer_bind(p, self->s));
+	c[0] = reader(big, 0);
+	c[1] = reader(big, MQDEV_CONSUMER_COPY);
+	c[2] = reader(big, 0);
+	ASSERT_TRUE(c[0] && c[1] && c[2]);
+	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
+	for (v = 0; v < ABORTED_MANY; v++)
+		ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, &v, sizeof(v), 0,
+						 NULL));
+	ASSERT_EQ(0, mqdev_txn_abort(self->s));
+	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(p, NULL, 0, &v, sizeof(v), 0, NULL));
+	ASSERT_EQ(0, mqdev_txn_commit(self->s));
+
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(NULL, mqdev_consumer_peek(c[i]));
+		EXPECT_EQ(0, mqdev_consumer_error(c[i]));
+		EXPECT_EQ(SKIPS_MAX, mqdev_consumer_aborted(c[i]));
+		EXPECT_EQ(1, mqdev_consumer_wait(c[i], 0));
+		rec = mqdev_consumer_peek(c[i]);
+		ASSERT_NE(NULL, rec);
+		EXPECT_EQ(ABORTED_MANY, *(const uint32_t *)
+					 mqdev_record_value(rec));
+		EXPECT_EQ(ABORTED_MANY, mqdev_consumer_aborted(c[i]));
+		EXPECT_EQ(0, mqdev_consumer_release(c[i]));
+	}
+	/* poll: its first take is empty, its second hands the record out */
+	EXPECT_EQ(1, mqdev_consumer_poll(c[2], 1000, 8, count_cb, &got));
+	EXPECT_EQ(1, got);
+	EXPECT_EQ(ABORTED_MANY, mqdev_consumer_aborted(c[2]));
+	for (i = 0; i < 3; i++)
+		mqdev_consumer_free(c[i]);
+	mqdev_producer_free(p);
+	mqdev_topic_delete(self->fd, big);
+}
+
 TEST_HARNESS_MAIN
