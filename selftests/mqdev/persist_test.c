@@ -638,12 +638,12 @@ TEST_F(persist, txn_decisions)
 	mqdev_consumer_free(c);
 }
 
-/* A consumer at an offset the ring no longer has reads it from disk. */
-TEST_F(persist, history_by_offset)
+/* 400 records acknowledged, most of them gone from the ring: on disk only. */
+static void history_of_400(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(persist) *self)
 {
 	struct mqdev_partition_info pi;
 	struct mqdev_topic_info info;
-	uint64_t landed;
 	int err, n;
 
 	ASSERT_EQ(0, start_with_topic(_metadata, self,
@@ -656,6 +656,15 @@ TEST_F(persist, history_by_offset)
 	ASSERT_EQ(400, n);
 	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &pi, 1));
 	ASSERT_LT(100, pi.first_offset);	/* the ring moved on */
+}
+
+/* A consumer at an offset the ring no longer has reads it from disk. */
+TEST_F(persist, history_by_offset)
+{
+	uint64_t landed;
+	int err;
+
+	history_of_400(_metadata, self);
 	EXPECT_LT(3, disk_scan(self->d.dir, self->name, 0).segments);
 	/* from 0: the disk, then the ring, every record once, in order */
 	EXPECT_EQ(400, consume_check(self->name, self->d.dir, 0, 0, 400,
@@ -681,21 +690,9 @@ TEST_F(persist, history_past_its_ttl_is_expired_not_lost)
 {
 	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
 	const struct mqdev_record *recs[64];
-	struct mqdev_partition_info pi;
-	struct mqdev_topic_info info;
 	struct mqdev_consumer *c;
-	int err, n;
 
-	ASSERT_EQ(0, start_with_topic(_metadata, self,
-				      "segment_bytes = 8192", 1, 4096));
-	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
-		log_dump(&self->d);
-	}
-	n = produce_n(self->name, 0, 0, 400, MQDEV_PRODUCER_ACKS_ALL, &err);
-	ASSERT_EQ(0, err);
-	ASSERT_EQ(400, n);
-	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &pi, 1));
-	ASSERT_LT(100, pi.first_offset);	/* the ring moved on */
+	history_of_400(_metadata, self);
 	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->name, 1));
 	sleep_ms(50);			/* the clock past every record's time */
 

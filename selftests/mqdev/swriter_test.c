@@ -1242,6 +1242,20 @@ static char *reader_ring(const struct mqdev_attach *att)
 	return ring;
 }
 
+/*
+ * The mapping of @name's partition 0 that this process's one reader has,
+ * with the layout a reader's attach reports (*@ratt), or NULL.
+ */
+static char *reader_ring_of(const char *name, struct mqdev_attach *ratt)
+{
+	int fd = attach(name, MQDEV_ATTACH_CONSUME, ratt);
+
+	if (fd < 0)
+		return NULL;
+	close(fd);
+	return reader_ring(ratt);
+}
+
 /* A watchpoint on @addr whose every hit is a SIGTRAP; -errno. */
 static int watch(void *addr)
 {
@@ -1284,11 +1298,7 @@ static void lapped_every_look(struct __test_metadata *_metadata,
 	ASSERT_LE(0, wfd);
 	c = reader_at(name, MQDEV_SEEK_LATEST, 0);
 	ASSERT_NE(NULL, c);
-	/* The layout a reader's attach reports, as @c's did. */
-	fd = attach(name, MQDEV_ATTACH_CONSUME, &ratt);
-	ASSERT_LE(0, fd);
-	close(fd);
-	ring = reader_ring(&ratt);
+	ring = reader_ring_of(name, &ratt);
 	ASSERT_NE(NULL, ring);
 	tailp = (uint64_t *)(ring + ratt.off.tail);
 	/* A good record at the reader's position, the tail there, head far. */
@@ -1416,7 +1426,7 @@ static void expiring_every_look(struct __test_metadata *_metadata,
 	struct mqdev_consumer *c;
 	struct mqdev_attach ratt;
 	uint64_t *headp, skipped;
-	int fd, cfd, mq;
+	int fd, mq;
 	char *ring;
 
 	mq = mqdev_open();
@@ -1434,10 +1444,7 @@ static void expiring_every_look(struct __test_metadata *_metadata,
 	c = reader(name, 0);
 	ASSERT_NE(NULL, c);
 	ASSERT_EQ(0, send_expired());
-	cfd = attach(name, MQDEV_ATTACH_CONSUME, &ratt);
-	ASSERT_LE(0, cfd);
-	close(cfd);
-	ring = reader_ring(&ratt);
+	ring = reader_ring_of(name, &ratt);
 	ASSERT_NE(NULL, ring);
 	headp = (uint64_t *)(ring + ratt.off.head);
 
