@@ -519,13 +519,13 @@ static bool consumer_lapped_to_history(struct mqdev_consumer *c, uint32_t p,
 	return true;
 }
 
-/* Lapped once more in this take: may the partition be tried again? */
+/* Lapped once more in this call: may the partition be tried again? */
 static bool consumer_may_lap(struct mqdev_consumer *c)
 {
 	return ++c->laps <= CONSUMER_MAX_LAPS;
 }
 
-/* May this take skip more records (consumer_skip())? */
+/* May this call skip more records (consumer_skip())? */
 static bool consumer_may_skip(const struct mqdev_consumer *c)
 {
 	return c->skips < CONSUMER_MAX_SKIPS;
@@ -568,7 +568,7 @@ static const struct mqdev_record *ring_next(struct mqdev_consumer *c,
 		if (__atomic_load_n(cp->tail, __ATOMIC_RELAXED) <= pos)
 			break;
 		if (!consumer_may_lap(c))
-			return NULL;	/* the next peek goes on from the tail */
+			return NULL;	/* the next call goes on from the tail */
 	}
 	if (!record_sane(c, len) || pos + MQDEV_RECORD_SPACE(len) > head) {
 		c->error = -EIO;
@@ -653,7 +653,7 @@ static const struct mqdev_record *peek_ring(struct mqdev_consumer *c,
 		if (state == 0 && !record_expired(c, p, rec))
 			break;
 		if (!consumer_may_skip(c))
-			return NULL;	/* the next take goes on */
+			return NULL;	/* the next call goes on */
 		consumer_skip(c, p, rec, state == 0);
 		/* Pairs with READ_ONCE() in ring_hold_limit(): done with it. */
 		__atomic_store_n(c->parts[p].pos,
@@ -829,6 +829,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 	for (p = 0; p < c->attach.partitions; p++) {
 		cp = &c->parts[p];
 		while (cp->hist && cp->subscribed) {
+			if (!consumer_may_skip(c))
+				return 0;	/* the next call goes on */
 			n = mqdev_history_take(cp->hist, recs,
 					       history_one_by_one(c, p) ? 1 : max);
 			if (n < 0) {
@@ -846,8 +848,6 @@ static unsigned int history_run(struct mqdev_consumer *c,
 			    record_expired(c, p, recs[0])) {
 				consumer_skip(c, p, recs[0], !(recs[0]->flags &
 						MQDEV_RECORD_ABORTED));
-				if (!consumer_may_skip(c))
-					return 0;	/* the next call goes on */
 				continue;
 			}
 			c->held_hist = true;
@@ -1087,6 +1087,9 @@ static unsigned int consumer_take(struct mqdev_consumer *c,
 	if (c->error)
 		return 0;
 	n = history_run(c, recs, max);
+	/* Stopped by the bound with history left: nothing may pass it. */
+	if (!n && c->hists && !consumer_may_skip(c))
+		return 0;
 	if (!n && c->copy) {
 		recs[0] = peek_copy_visible(c);
 		if (recs[0])
@@ -1418,8 +1421,9 @@ int mqdev_consumer_wait_send(struct mqdev_consumer *c, int timeout_ms,
 
 /*
  * One wait and what it makes ready, handed to @fn: how many records were
- * handled, or 0 if the wait timed out or *@none: it woke for records that
- * this call's bounds (consumer_call_begin()) let it only skip.
+ * handled and released, or 0 if the wait timed out or *@none: it made
+ * nothing ready to hand out (a rebalance, or records that this call's
+ * bounds, consumer_call_begin(), let it only skip).
  */
 static int consumer_poll_once(struct mqdev_consumer *c, int timeout_ms,
 			      unsigned int max, mqdev_record_fn fn, void *ctx,
@@ -1446,7 +1450,7 @@ static int consumer_poll_once(struct mqdev_consumer *c, int timeout_ms,
 		if (mqdev_consumer_release(c) == 0)
 			done += n;
 	}
-	*none = !tried;
+	*none = max && !tried;
 	return c->error ? c->error : (int)done;
 }
 
@@ -1459,7 +1463,7 @@ MQDEV_EXPORT int mqdev_consumer_poll(struct mqdev_consumer *c, int timeout_ms,
 	int left = timeout_ms, got;
 	bool none;
 
-	/* Woken for records all skipped: wait again, within the time-out. */
+	/* Woken for nothing to hand out: wait again, within the time-out. */
 	for (;;) {
 		none = false;
 		got = consumer_poll_once(c, left, max, fn, ctx, &none);
