@@ -7,6 +7,7 @@
  * it) must reach it whole through mmap2(2).  A send in the wait passes the
  * security modules' ioctl hook, as a 32-bit ioctl(2) would.
  */
+#include <sys/mount.h>
 #include "common.h"
 #include "kselftest_harness.h"
 
@@ -167,30 +168,60 @@ TEST_F(compat, single_writer)
 	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
 }
 
+/* A producer, a consumer from the start and a batch: a send in the wait. */
+struct waiter {
+	struct mqdev_producer	*p;
+	struct mqdev_consumer	*c;
+	struct mqdev_batch	*b;
+};
+
+static void waiter_free(struct waiter *w)
+{
+	mqdev_batch_free(w->b);
+	mqdev_consumer_free(w->c);
+	mqdev_producer_free(w->p);
+}
+
+static int waiter_new(const char *name, struct waiter *w)
+{
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	err = mqdev_producer_new(name, NULL, &w->p) ?:
+	      mqdev_consumer_new(name, NULL, &w->c) ?:
+	      mqdev_consumer_seek(w->c, 0, MQDEV_SEEK_EARLIEST, 0, 0, NULL) ?:
+	      mqdev_batch_new(4096, &w->b);
+	if (err)
+		waiter_free(w);
+	return err;
+}
+
+/* One record to partition 0, sent from inside the wait it ends. */
+static int waiter_send(struct waiter *w, uint64_t *base)
+{
+	uint32_t part = 0;
+	void *value;
+	int err;
+
+	err = mqdev_batch_add(w->b, NULL, 0, VALUE, &value);
+	if (err)
+		return err;
+	value_fill(value, 0, 0);
+	return mqdev_produce_batch_wait(w->p, w->b, &part, base, w->c, 5000);
+}
+
 /* A batch sent from inside the consumer's wait, which its record wakes. */
 TEST_F(compat, send_in_the_wait)
 {
-	struct mqdev_producer *p;
-	struct mqdev_consumer *c;
-	struct mqdev_batch *b;
-	uint32_t part = 0;
 	uint64_t base = ~0ULL;
-	void *value;
+	struct waiter w;
 
-	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
-	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
-	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0, 0,
-					 NULL));
-	ASSERT_EQ(0, mqdev_batch_new(4096, &b));
-	ASSERT_EQ(0, mqdev_batch_add(b, NULL, 0, VALUE, &value));
-	value_fill(value, 0, 0);
-	EXPECT_EQ(1, mqdev_produce_batch_wait(p, b, &part, &base, c, 5000));
-	EXPECT_EQ(0, mqdev_batch_count(b));
+	ASSERT_EQ(0, waiter_new(self->name, &w));
+	EXPECT_EQ(1, waiter_send(&w, &base));
+	EXPECT_EQ(0, mqdev_batch_count(w.b));
 	EXPECT_EQ(0, base);
-	EXPECT_TRUE(mqdev_consumer_peek(c) != NULL);
-	mqdev_batch_free(b);
-	mqdev_consumer_free(c);
-	mqdev_producer_free(p);
+	EXPECT_TRUE(mqdev_consumer_peek(w.c) != NULL);
+	waiter_free(&w);
 }
 
 /*
@@ -198,8 +229,8 @@ TEST_F(compat, send_in_the_wait)
  * a Landlock ruleset that handles IOCTL_DEV, a handle opened after it is
  * refused through the send as through a 32-bit ioctl(2).  Landlock answers
  * an mqdev command alike through the compat hook and the native one, so
- * this shows that the compat path passes a hook, not which one: that
- * wait_send() asks in_compat_syscall() is read, not tested.
+ * this shows that the compat path passes a hook, not which one
+ * (send_passes_the_compat_hook does).
  */
 TEST_F(compat, send_passes_the_ioctl_hook)
 {
@@ -214,6 +245,86 @@ TEST_F(compat, send_passes_the_ioctl_hook)
 	if (err == KSFT_SKIP)
 		SKIP(return, "no Landlock with IOCTL_DEV (ABI 5) here");
 	EXPECT_EQ(0, err);
+}
+
+/*
+ * Which hook the send passes: a kprobe on security_file_ioctl_compat()
+ * counts its calls (tracefs's kprobe_profile) while this 32-bit process
+ * sends from inside its wait, once.  The wait's own ioctl(2) passes it,
+ * and so must the send: twice.  Had wait_send() taken the native hook,
+ * once.  No other 32-bit process runs in the test VM.
+ */
+#define TRACEFS		"/sys/kernel/tracing"
+#define HOOK_PROBE	"mqdev_compat_hook"
+
+static int tracefs_put(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* The probe on the compat hook, enabled; -errno. */
+static int hook_probe_on(void)
+{
+	if (access(TRACEFS "/kprobe_events", F_OK) &&
+	    mount("nodev", TRACEFS, "tracefs", 0, NULL))
+		return -errno;
+	tracefs_put(TRACEFS "/kprobe_events", "-:" HOOK_PROBE);	/* stale */
+	return tracefs_put(TRACEFS "/kprobe_events",
+			   "p:" HOOK_PROBE " security_file_ioctl_compat") ?:
+	       tracefs_put(TRACEFS "/events/kprobes/" HOOK_PROBE "/enable",
+			   "1");
+}
+
+static void hook_probe_off(void)
+{
+	tracefs_put(TRACEFS "/events/kprobes/" HOOK_PROBE "/enable", "0");
+	tracefs_put(TRACEFS "/kprobe_events", "-:" HOOK_PROBE);
+}
+
+/* The compat hook's calls since the probe was set, or -1. */
+static long hook_hits(void)
+{
+	FILE *f = fopen(TRACEFS "/kprobe_profile", "re");
+	unsigned long hit, missed;
+	char name[128];
+	long hits = -1;
+
+	while (f && fscanf(f, "%127s %lu %lu", name, &hit, &missed) == 3)
+		if (!strcmp(name, HOOK_PROBE))
+			hits = (long)hit;
+	if (f)
+		fclose(f);
+	return hits;
+}
+
+TEST_F(compat, send_passes_the_compat_hook)
+{
+	uint64_t base = ~0ULL;
+	struct waiter w;
+	long before;
+	int err;
+
+	ASSERT_EQ(0, waiter_new(self->name, &w));
+	err = hook_probe_on();
+	if (err) {
+		hook_probe_off();
+		waiter_free(&w);
+		SKIP(return, "no kprobe on the compat hook: %s", strerror(-err));
+	}
+	before = hook_hits();
+	EXPECT_EQ(1, waiter_send(&w, &base));
+	EXPECT_LE(0, before);
+	EXPECT_EQ(2, hook_hits() - before);
+	hook_probe_off();
+	EXPECT_EQ(0, base);
+	waiter_free(&w);
 }
 
 TEST_HARNESS_MAIN
