@@ -820,6 +820,7 @@ static unsigned int history_run(struct mqdev_consumer *c,
 				unsigned int max)
 {
 	struct consumer_part *cp;
+	bool extended;
 	uint32_t p;
 	int n;
 
@@ -828,6 +829,7 @@ static unsigned int history_run(struct mqdev_consumer *c,
 		return 0;
 	for (p = 0; p < c->attach.partitions; p++) {
 		cp = &c->parts[p];
+		extended = false;
 		while (cp->hist && cp->subscribed) {
 			if (!consumer_may_skip(c))
 				return 0;	/* the next call goes on */
@@ -837,12 +839,20 @@ static unsigned int history_run(struct mqdev_consumer *c,
 				c->error = n;
 				return 0;
 			}
-			if (!n && history_extend(c, p))
+			/*
+			 * Done: read on towards the ring's oldest record, once.
+			 * Still nothing: the disk ends before it (segments
+			 * removed), and the ring goes on from its oldest.
+			 */
+			if (!n && !extended && history_extend(c, p)) {
+				extended = true;
 				continue;
+			}
 			if (!n) {
 				history_stop(c, p);
 				break;
 			}
+			extended = false;
 			consumer_note_offset(c, p, recs[0]->offset);
 			if ((recs[0]->flags & MQDEV_RECORD_ABORTED) ||
 			    record_expired(c, p, recs[0])) {

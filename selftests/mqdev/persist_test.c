@@ -770,6 +770,78 @@ TEST_F(persist, history_skips_are_bounded_and_keep_the_order)
 }
 
 /*
+ * Partition 0's segments of @topic from the one holding @from on removed
+ * (each file whose name, its base offset, is at least @from's segment's):
+ * the disk's new end, or 0.
+ */
+static uint64_t disk_cut(const char *dir, const char *topic, uint64_t from)
+{
+	uint64_t base, cut = UINT64_MAX, below = 0;
+	char path[512], name[512 + 256];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/0", dir, topic);
+	d = opendir(path);
+	while (d && (de = readdir(d)))		/* the segment holding @from */
+		if (strstr(de->d_name, ".log") &&
+		    (base = strtoull(de->d_name, NULL, 10)) <= from &&
+		    base >= below)
+			below = base;
+	if (d)
+		rewinddir(d);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+		    (base = strtoull(de->d_name, NULL, 10)) < below)
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", path, de->d_name);
+		if (!unlink(name) && base < cut)
+			cut = base;
+	}
+	if (d)
+		closedir(d);
+	return cut == UINT64_MAX ? 0 : cut;
+}
+
+/*
+ * The disk ends before the ring's oldest record: its newest segments are
+ * gone (the topic's owner, who owns the files, removed them).  A reader
+ * from 0 reads the disk, then the ring from its oldest, the records
+ * between counted as lost.  It used to reopen the disk for more, find none
+ * and reopen it again, inside one peek, for ever.
+ */
+TEST_F(persist, history_ending_before_the_ring_goes_on_from_the_ring)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *rec;
+	struct mqdev_partition_info pi;
+	struct mqdev_topic_info info;
+	struct mqdev_consumer *c;
+	uint64_t expect = 0, end;
+
+	history_of_400(_metadata, self);
+	ASSERT_EQ(0, daemon_stop(&self->d));
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &pi, 1));
+	end = disk_cut(self->d.dir, self->name, 200);
+	ASSERT_LT(0, end);
+	ASSERT_GT(pi.first_offset, end);	/* a gap to the ring */
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL));
+	while ((rec = next_record(c))) {
+		if (expect == end)
+			expect = pi.first_offset;
+		ASSERT_EQ(expect, rec->offset);
+		expect++;
+		mqdev_consumer_release(c);
+	}
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	EXPECT_EQ(400, expect);
+	EXPECT_EQ(pi.first_offset - end, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
+/*
  * A holding reader that does not read keeps nothing from the producers of
  * a durable topic once a replica is in sync: they wait for the disk only,
  * and the reader, lapped, reads what it missed from the disk, every record
@@ -884,8 +956,19 @@ TEST_F(persist, retention)
 	EXPECT_GE(12288 + 4096, s.bytes);
 	EXPECT_LT(0, s.first);
 	EXPECT_EQ(300, s.next);
-	/* the oldest offset kept is where reading from 0 lands */
-	n = consume_check(self->name, self->d.dir, 0, 0, 300, &landed, &err);
+	/*
+	 * The oldest offset kept is where reading from 0 lands.  Retention
+	 * may still be trimming (the debug kernel's daemon once dropped a
+	 * segment between the scan and the read): read again until the disk
+	 * kept its oldest offset across one read.
+	 */
+	for (i = 0; i < 10; i++) {
+		n = consume_check(self->name, self->d.dir, 0, 0, 300, &landed,
+				  &err);
+		if (disk_scan(self->d.dir, self->name, 0).first == s.first)
+			break;
+		s = disk_scan(self->d.dir, self->name, 0);
+	}
 	EXPECT_EQ(0, err);
 	EXPECT_EQ(s.first, landed);
 	EXPECT_EQ(300 - s.first, n);
