@@ -41,9 +41,10 @@
  * Laps one call may take (consumer_call_begin()): times it finds the tail
  * moved past the record it was reading and tries again.  Then it returns
  * nothing, as when no record is ready, and the caller's next wait (at
- * once: the ring has records) and peek go on.  An honest writer laps a reader only by overwriting that
- * record within the few loads between the reader's two looks at the tail,
- * so 8 in a row hardly ever happen, and cost one more call when they do;
+ * once: the ring has records) and peek go on.  An honest writer laps a
+ * reader only by overwriting that record within the few loads between the
+ * reader's two looks at the tail, so 8 in a row hardly ever happen, and
+ * cost one more call when they do;
  * a single writer moves the tail itself and could do it at every look,
  * keeping the caller inside the library for ever.  8 bounds that to 8 walks
  * of a run (at most CONSUMER_BURST records each) per call.
@@ -123,6 +124,12 @@ struct mqdev_consumer {
 	size_t			buf_len;
 	size_t			buf_off;
 };
+
+/* Has the partition's topic a TTL now (the kernel's, in the control page)? */
+static bool part_has_ttl(const struct consumer_part *cp)
+{
+	return cp->ttl && __atomic_load_n(cp->ttl, __ATOMIC_RELAXED);
+}
 
 static bool record_sane(const struct mqdev_consumer *c, uint32_t len)
 {
@@ -805,9 +812,7 @@ static unsigned int copy_run(struct mqdev_consumer *c,
  */
 static bool history_one_by_one(const struct mqdev_consumer *c, uint32_t p)
 {
-	const u64_shared *ttl = c->parts[p].ttl;
-
-	return !c->replica && ttl && __atomic_load_n(ttl, __ATOMIC_RELAXED);
+	return !c->replica && part_has_ttl(&c->parts[p]);
 }
 
 /*
@@ -920,7 +925,7 @@ static int sw_shadow(struct mqdev_consumer *c,
 		bytes = c->mask + 1;
 	memcpy(c->buf, cp->data + (start & c->mask), bytes);
 	/* No clock to read for a record with no expiry in a topic with no TTL. */
-	ttl = cp->ttl && __atomic_load_n(cp->ttl, __ATOMIC_RELAXED);
+	ttl = part_has_ttl(cp);
 	if (jumped && bytes >= sizeof(*d) &&
 	    ((const struct mqdev_record *)c->buf)->offset > next)
 		next = ((const struct mqdev_record *)c->buf)->offset;
