@@ -615,7 +615,6 @@ static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
 {
 	const u64_shared *ttlp = c->parts[p].ttl;
 	uint64_t expires, now, ttl;
-	struct timespec ts;
 
 	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
 	/* A replica keeps the log whole: its readers decide later. */
@@ -624,8 +623,7 @@ static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
 	expires = mqdev_record_expiry(rec);
 	if (!expires && !ttl)
 		return false;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	now = mqdev_realtime_ns();
 	return (expires && expires <= now) ||
 	       (ttl && rec->timestamp + ttl <= now);
 }
@@ -806,13 +804,22 @@ static unsigned int copy_run(struct mqdev_consumer *c,
 }
 
 /*
- * Must partition @p's history be taken a record at a time?  With a TTL
- * any record may be expired, and a run whose first one is cannot be put
- * back, only skipped whole.
+ * From when on partition @p's records are alive whatever its TTL says: 0
+ * with no TTL (or for a replica, which keeps the log whole), else the
+ * oldest stamp the TTL still lets live now.  History runs stop before an
+ * older record, which comes alone to be judged (mqdev_history_take()).
  */
-static bool history_one_by_one(const struct mqdev_consumer *c, uint32_t p)
+static uint64_t history_live(const struct mqdev_consumer *c, uint32_t p)
 {
-	return !c->replica && part_has_ttl(&c->parts[p]);
+	const u64_shared *ttlp = c->parts[p].ttl;
+	uint64_t now, ttl;
+
+	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
+	if (c->replica || !ttl)
+		return 0;
+	now = mqdev_realtime_ns();
+	/* Expired when stamp + ttl <= now, alive from now - ttl + 1 on. */
+	return now < ttl ? 0 : now - ttl + 1;
 }
 
 /*
@@ -838,8 +845,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 		while (cp->hist && cp->subscribed) {
 			if (!consumer_may_skip(c))
 				return 0;	/* the next call goes on */
-			n = mqdev_history_take(cp->hist, recs,
-					       history_one_by_one(c, p) ? 1 : max);
+			n = mqdev_history_take(cp->hist, recs, max,
+					       history_live(c, p));
 			if (n < 0) {
 				c->error = n;
 				return 0;
@@ -859,8 +866,9 @@ static unsigned int history_run(struct mqdev_consumer *c,
 			}
 			extended = false;
 			consumer_note_offset(c, p, recs[0]->offset);
-			if ((recs[0]->flags & MQDEV_RECORD_ABORTED) ||
-			    record_expired(c, p, recs[0])) {
+			/* A run is alive, judged by its take; one alone, here. */
+			if (n == 1 && ((recs[0]->flags & MQDEV_RECORD_ABORTED) ||
+				       record_expired(c, p, recs[0]))) {
 				consumer_skip(c, p, recs[0], !(recs[0]->flags &
 						MQDEV_RECORD_ABORTED));
 				continue;

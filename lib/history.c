@@ -127,21 +127,34 @@ int mqdev_history_extend(struct mqdev_history *h, uint64_t until)
 	return 0;
 }
 
+/* Would @rec come alone: aborted, with an expiry, or stamped before @live? */
+static bool history_alone(const struct mqdev_record *rec, uint64_t live)
+{
+	return (rec->flags & (MQDEV_RECORD_ABORTED | MQDEV_RECORD_EXPIRES)) ||
+	       rec->timestamp < live;
+}
+
 /**
  * mqdev_history_take() - a run of up to @max next records, in place
  * @h: the reader
  * @recs: where they go
  * @max: room in @recs, at least 1
+ * @live: records stamped at or after it are alive whatever a TTL says
+ *        (0: every record, there being no TTL)
  *
- * A run is of one batch, with no gap in the offsets; an aborted record,
- * or one that may expire, comes alone.  They stay valid until the next call.  Only records before
- * the ring's first offset: at it, or where the disk ends before it, the
- * history is done (mqdev_history_done()).
+ * A run is of one batch, with no gap in the offsets.  A record the caller
+ * must judge comes alone: one aborted, one with an expiry of its own, or
+ * one stamped before @live, which a TTL may have expired.  That way a run
+ * never has to be put back because its first record was expired.  They stay
+ * valid until the next call.  Only records before the ring's first offset:
+ * at it, or where the disk ends before it, the history is done
+ * (mqdev_history_done()).
  *
  * Return: how many, 0 when done, or -errno (-EBADMSG: a corrupted batch).
  */
 int mqdev_history_take(struct mqdev_history *h,
-		       const struct mqdev_record **recs, unsigned int max)
+		       const struct mqdev_record **recs, unsigned int max,
+		       uint64_t live)
 {
 	const struct mqdev_record *rec;
 	unsigned int n = 1;
@@ -151,11 +164,11 @@ int mqdev_history_take(struct mqdev_history *h,
 	recs[0] = history_next(h);
 	if (!recs[0])
 		return h->r.error;
-	if (recs[0]->flags & (MQDEV_RECORD_ABORTED | MQDEV_RECORD_EXPIRES))
+	if (history_alone(recs[0], live))
 		return 1;
 	while (n < max && (rec = mqseg_reader_peek(&h->r)) &&
 	       rec->offset == recs[n - 1]->offset + 1 &&
-	       !(rec->flags & (MQDEV_RECORD_ABORTED | MQDEV_RECORD_EXPIRES))) {
+	       !history_alone(rec, live)) {
 		recs[n] = history_next(h);
 		if (!recs[n])
 			break;

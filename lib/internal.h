@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/types.h>
+#include <time.h>
 #include "libmqdev.h"
 
 #define MQDEV_EXPORT __attribute__((visibility("default")))
@@ -143,6 +144,15 @@ static inline int mqdev_ioctl(int fd, unsigned long cmd, void *arg)
 	return ret < 0 ? -errno : ret;
 }
 
+/* CLOCK_REALTIME now, in ns: the clock records are stamped and expire by. */
+static inline uint64_t mqdev_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Open /dev/mq and attach to @topic; returns the descriptor or -errno. */
 int mqdev_attach_fd(const char *topic, uint32_t mode, int oflags,
 		    struct mqdev_attach *attach);
@@ -211,7 +221,8 @@ const char *mqdev_history_dir(const char *opt);
 int mqdev_history_open(const char *dir, const char *topic, uint32_t partition,
 		       uint64_t *from, uint64_t until, struct mqdev_history **h);
 int mqdev_history_take(struct mqdev_history *h,
-		       const struct mqdev_record **recs, unsigned int max);
+		       const struct mqdev_record **recs, unsigned int max,
+		       uint64_t live);
 bool mqdev_history_done(const struct mqdev_history *h);
 int mqdev_history_extend(struct mqdev_history *h, uint64_t until);
 void mqdev_history_free(struct mqdev_history *h);

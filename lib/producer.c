@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -332,15 +331,6 @@ static int producer_room(struct mqdev_producer *p, size_t len)
 	return 0;
 }
 
-/* CLOCK_REALTIME now, in ns. */
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The message's flags, checked, with what the library adds. */
 static int send_flags(const void *key, uint32_t key_len, const void *value,
 		      uint32_t value_len, const struct mqdev_send_opts *opts,
@@ -423,7 +413,7 @@ MQDEV_EXPORT int mqdev_producer_send_opts(struct mqdev_producer *p,
 	if (key_len)
 		memcpy(dst, key, key_len);
 	if (pre) {
-		expires = realtime_ns() + ttl;
+		expires = mqdev_realtime_ns() + ttl;
 		memcpy(dst + key_len, &expires, pre);
 	}
 	if (block)

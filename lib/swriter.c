@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -286,11 +285,8 @@ static int swriter_room(struct mqdev_swriter *w, uint32_t p, uint64_t space)
 
 static __attribute__((noinline)) uint64_t swriter_now(struct mqdev_swriter *w)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = mqdev_realtime_ns();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	/* Never back within a partition, as the kernel's appends. */
 	if (now < w->last_ts)
 		now = w->last_ts;

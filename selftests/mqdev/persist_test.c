@@ -700,8 +700,8 @@ TEST_F(persist, history_by_offset)
 /*
  * History read under a TTL that every record is past: each one is skipped
  * and counted as expired, none as lost.  A run from disk is a batch (16
- * records here), so a take of many must judge it a record at a time:
- * skipping a run by its first record once lost the other 15.
+ * records here), so a take of many must end before a record the TTL may
+ * have expired: skipping a run by its first record once lost the other 15.
  */
 TEST_F(persist, history_past_its_ttl_is_expired_not_lost)
 {
@@ -717,6 +717,89 @@ TEST_F(persist, history_past_its_ttl_is_expired_not_lost)
 	EXPECT_EQ(0, mqdev_consumer_peek_batch(c, recs, 64));
 	EXPECT_EQ(0, mqdev_consumer_error(c));
 	EXPECT_EQ(400, mqdev_consumer_expired(c));
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+}
+
+/*
+ * History under a TTL no record is past yet still comes in runs, not a
+ * record at a time: the first take from disk is more than one record, and
+ * all 400 come in order.
+ */
+TEST_F(persist, history_under_a_ttl_comes_in_runs)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const struct mqdev_record *recs[64];
+	const uint64_t an_hour = 3600ULL * 1000000000;
+	struct mqdev_consumer *c;
+	uint64_t landed;
+	int err;
+
+	history_of_400(_metadata, self);
+	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->name, an_hour));
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL));
+	EXPECT_LT(1, mqdev_consumer_peek_batch(c, recs, 64));
+	EXPECT_EQ(0, recs[0]->offset);
+	mqdev_consumer_free(c);
+	EXPECT_EQ(400, consume_check(self->name, self->d.dir, 0, 0, 400,
+				     &landed, &err));
+	EXPECT_EQ(0, err);
+}
+
+/*
+ * History whose older records are past a TTL and whose newer ones are not:
+ * the older are skipped one by one and counted as expired, the newer come
+ * in order from the first that is alive, and none is lost.  A take that
+ * ran past the TTL's cut would skip a run by its first record and lose the
+ * rest of it.
+ */
+TEST_F(persist, history_cut_by_a_ttl_loses_nothing)
+{
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .data_dir = self->d.dir);
+	const uint64_t ttl = 2500000000ULL;	/* the second half's time */
+	const struct mqdev_record *recs[64];
+	struct mqdev_partition_info pi;
+	struct mqdev_topic_info info;
+	struct mqdev_consumer *c;
+	uint64_t next = 0, got = 0;
+	int err, n;
+
+	ASSERT_EQ(0, start_with_topic(_metadata, self,
+				      "segment_bytes = 8192", 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(200, produce_n(self->name, 0, 0, 200,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	ASSERT_EQ(0, err);
+	sleep(4);	/* the first half past the TTL, by 1.5 s at least */
+	ASSERT_EQ(200, produce_n(self->name, 0, 200, 200,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, &pi, 1));
+	ASSERT_LT(216, pi.first_offset);	/* a run of the second from disk */
+	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->name, ttl));
+
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, &opts, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL));
+	while ((n = mqdev_consumer_peek_batch(c, recs, 64)) > 0 ||
+	       mqdev_consumer_wait(c, 500) > 0) {
+		if (n <= 0)
+			continue;
+		if (!got)
+			next = recs[0]->offset;
+		for (int i = 0; i < n; i++)
+			EXPECT_EQ(next++, recs[i]->offset);
+		got += n;
+		ASSERT_EQ(0, mqdev_consumer_release(c));
+	}
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	/* Were the second half slow to read, more expire; none is lost. */
+	EXPECT_LE(200, mqdev_consumer_expired(c));
+	EXPECT_EQ(400, mqdev_consumer_expired(c) + got);
+	EXPECT_EQ(400, next);
 	EXPECT_EQ(0, mqdev_consumer_lost(c));
 	mqdev_consumer_free(c);
 }
