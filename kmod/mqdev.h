@@ -536,6 +536,17 @@ int mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl);
 void mqdev_sched_unhold(struct mqdev_topic *topic, struct mqdev_replica *r);
 void mqdev_sched_open(struct mqdev_topic *topic);
 bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
+
+/*
+ * Is a record stamped @stamp past a TTL of @ttl ns (0: none) at @now?  As
+ * stamp + ttl <= now, but with no sum to wrap: a single writer stamps its
+ * own records, with any value.
+ */
+static inline bool mqdev_ttl_passed(u64 stamp, u64 ttl, u64 now)
+{
+	return ttl && now >= ttl && stamp <= now - ttl;
+}
+
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req);
 
 /* consumer.c */

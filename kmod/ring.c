@@ -1288,7 +1288,7 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 		/* A replica keeps the log whole: expired records too. */
 		if (sane && !replica &&
 		    (mqdev_record_expired(rec, rlen, now) ||
-		     (ttl && READ_ONCE(rec->timestamp) + ttl <= now))) {
+		     mqdev_ttl_passed(READ_ONCE(rec->timestamp), ttl, now))) {
 			/* Pairs with smp_wmb() in ring_publish_tail(). */
 			smp_rmb();
 			if (READ_ONCE(part->ctrl->tail) > pos)

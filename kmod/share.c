@@ -643,7 +643,7 @@ static bool share_expired(struct mqdev_part *part,
 	u64 ttl = READ_ONCE(part->topic->ttl_ns);
 
 	return mqdev_record_expired(rec, len, now) ||
-	       (ttl && READ_ONCE(rec->timestamp) + ttl <= now);
+	       mqdev_ttl_passed(READ_ONCE(rec->timestamp), ttl, now);
 }
 
 /*

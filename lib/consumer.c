@@ -625,7 +625,7 @@ static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
 		return false;
 	now = mqdev_realtime_ns();
 	return (expires && expires <= now) ||
-	       (ttl && rec->timestamp + ttl <= now);
+	       mqdev_ttl_passed(rec->timestamp, ttl, now);
 }
 
 /*
@@ -809,7 +809,7 @@ static unsigned int copy_run(struct mqdev_consumer *c,
  * oldest stamp the TTL still lets live now.  History runs stop before an
  * older record, which comes alone to be judged (mqdev_history_take()).
  */
-static uint64_t history_live(const struct mqdev_consumer *c, uint32_t p)
+static uint64_t history_live_from(const struct mqdev_consumer *c, uint32_t p)
 {
 	const u64_shared *ttlp = c->parts[p].ttl;
 	uint64_t now, ttl;
@@ -818,20 +818,37 @@ static uint64_t history_live(const struct mqdev_consumer *c, uint32_t p)
 	if (c->replica || !ttl)
 		return 0;
 	now = mqdev_realtime_ns();
-	/* Expired when stamp + ttl <= now, alive from now - ttl + 1 on. */
+	/* Passed when stamp <= now - ttl (mqdev_ttl_passed()). */
 	return now < ttl ? 0 : now - ttl + 1;
 }
 
 /*
+ * Is @rec, taken from partition @p's history by a take that cut at
+ * @live_from, not to be handed out: aborted, past the TTL as that take
+ * judged it (one clock for the take and its judgement), or past an expiry
+ * of its own?
+ */
+static bool history_dead(const struct mqdev_consumer *c, uint32_t p,
+			 const struct mqdev_record *rec, uint64_t live_from)
+{
+	if ((rec->flags & MQDEV_RECORD_ABORTED) || rec->timestamp < live_from)
+		return true;
+	return (rec->flags & MQDEV_RECORD_EXPIRES) &&
+	       record_expired_slow(c, p, rec);
+}
+
+/*
  * A run from the first partition still reading its history, which goes
- * before anything from the rings: how many (0: none is).  An aborted
- * record is skipped as in the ring.
+ * before anything from the rings: how many (0: none is).  Aborted and
+ * expired records are skipped as in the ring; a take leaves them alone
+ * (mqdev_history_take()), so a run holds none.
  */
 static unsigned int history_run(struct mqdev_consumer *c,
 				const struct mqdev_record **recs,
 				unsigned int max)
 {
 	struct consumer_part *cp;
+	uint64_t live_from;
 	bool extended;
 	uint32_t p;
 	int n;
@@ -845,8 +862,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 		while (cp->hist && cp->subscribed) {
 			if (!consumer_may_skip(c))
 				return 0;	/* the next call goes on */
-			n = mqdev_history_take(cp->hist, recs, max,
-					       history_live(c, p));
+			live_from = history_live_from(c, p);
+			n = mqdev_history_take(cp->hist, recs, max, live_from);
 			if (n < 0) {
 				c->error = n;
 				return 0;
@@ -866,9 +883,8 @@ static unsigned int history_run(struct mqdev_consumer *c,
 			}
 			extended = false;
 			consumer_note_offset(c, p, recs[0]->offset);
-			/* A run is alive, judged by its take; one alone, here. */
-			if (n == 1 && ((recs[0]->flags & MQDEV_RECORD_ABORTED) ||
-				       record_expired(c, p, recs[0]))) {
+			/* Only a record that may be dead comes alone. */
+			if (n == 1 && history_dead(c, p, recs[0], live_from)) {
 				consumer_skip(c, p, recs[0], !(recs[0]->flags &
 						MQDEV_RECORD_ABORTED));
 				continue;

@@ -140,7 +140,8 @@ static bool history_alone(const struct mqdev_record *rec, uint64_t live)
  * @recs: where they go
  * @max: room in @recs, at least 1
  * @live: records stamped at or after it are alive whatever a TTL says
- *        (0: every record, there being no TTL)
+ *        (0: every record, with no TTL, for a replica, or while the TTL
+ *        is longer than the clock has run)
  *
  * A run is of one batch, with no gap in the offsets.  A record the caller
  * must judge comes alone: one aborted, one with an expiry of its own, or

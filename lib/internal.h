@@ -153,6 +153,16 @@ static inline uint64_t mqdev_realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * Is a record stamped @stamp past a TTL of @ttl ns (0: none) at @now?  As
+ * stamp + ttl <= now, with no sum to wrap on a stamp a writer chose; the
+ * kernel's mqdev_ttl_passed() is the same.
+ */
+static inline bool mqdev_ttl_passed(uint64_t stamp, uint64_t ttl, uint64_t now)
+{
+	return ttl && now >= ttl && stamp <= now - ttl;
+}
+
 /* Open /dev/mq and attach to @topic; returns the descriptor or -errno. */
 int mqdev_attach_fd(const char *topic, uint32_t mode, int oflags,
 		    struct mqdev_attach *attach);

@@ -990,6 +990,42 @@ TEST_F(sw, expired_records_skipped_scheduling_refused)
 }
 
 /*
+ * A single writer stamps its own records, with any value: one stamped near
+ * the clock's end is not old under a TTL (stamp + TTL would wrap round to
+ * a time long past), and one stamped at 0 is.
+ */
+TEST_F(sw, a_stamp_near_the_clock_s_end_is_not_old)
+{
+	const uint64_t hour = 3600ULL * 1000000000;
+	const uint64_t stamps[3] = { UINT64_MAX - 1, 0, UINT64_MAX - hour };
+	struct mqdev_swriter *w = writer(self->name, 0);
+	struct mqdev_consumer *c = reader(self->name, 0);
+	const struct mqdev_record *recs[8];
+	struct mqdev_record *rec;
+	int i;
+
+	ASSERT_NE(NULL, w);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, mqdev_topic_set_ttl(self->fd, self->name, hour));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, mqdev_swriter_reserve(w, 0, 0, VALUE, 0, &rec));
+		memset(rec + 1, 0, VALUE);
+		rec->timestamp = stamps[i];
+		ASSERT_EQ(0, mqdev_swriter_commit(w));
+	}
+	ASSERT_EQ(1, mqdev_consumer_peek_batch(c, recs, 8));
+	EXPECT_EQ(0, recs[0]->offset);
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	ASSERT_EQ(1, mqdev_consumer_peek_batch(c, recs, 8));
+	EXPECT_EQ(2, recs[0]->offset);
+	EXPECT_EQ(0, mqdev_consumer_release(c));
+	EXPECT_EQ(1, mqdev_consumer_expired(c));
+	EXPECT_EQ(0, mqdev_consumer_lost(c));
+	mqdev_consumer_free(c);
+	mqdev_swriter_free(w);
+}
+
+/*
  * Exchanges never append into a writer's ring: a single-writer topic is
  * refused as a binding's topic and as an exchange's alternate, and nothing
  * is left behind by either refusal.
