@@ -353,6 +353,53 @@ int shm_cost(struct bench *b, double *produce_ns, double *consume_ns)
 	return err;
 }
 
+/*
+ * The pipe's share of the same: a batch filled and written in one write(2),
+ * then read in one read(2) and checked, in one process: for -icount, so
+ * that the pipe's cost a message is counted, not reckoned from its parts.
+ */
+int pipe_cost(struct bench *b, double *produce_ns, double *consume_ns)
+{
+	size_t len = (size_t)b->size * BATCH;
+	void *tmpl = template_of(b->size);
+	char *buf = malloc(len);
+	uint64_t i, j, tp = 0, tc = 0, t0, ok = 0;
+	struct pipe_ctx *p = NULL;
+	int err = -1;
+
+	*produce_ns = *consume_ns = 0;
+	if (!buf || !tmpl)
+		goto out;
+	if (pipe_setup(b, (void **)&p)) {
+		free(p);	/* no pipe to close */
+		p = NULL;
+		goto out;
+	}
+	for (i = 0; i < b->count; i += BATCH) {
+		t0 = now_ns();
+		for (j = 0; j < BATCH; j++)
+			fill(buf + j * b->size, b->size, i + j, tmpl);
+		if (full_io(p->fd[1], buf, len, true))
+			break;
+		tp += now_ns() - t0;
+		t0 = now_ns();
+		if (full_io(p->fd[0], buf, len, false))
+			break;
+		for (j = 0; j < BATCH; j++)
+			ok += check(buf + j * b->size, b->size) == 0;
+		tc += now_ns() - t0;
+	}
+	*produce_ns = i ? (double)tp / i : 0;
+	*consume_ns = i ? (double)tc / i : 0;
+	err = ok == b->count ? 0 : -1;
+out:
+	if (p)
+		pipe_teardown(p);
+	free(buf);
+	free(tmpl);
+	return err;
+}
+
 const struct peer peers[] = {
 	{ "mqdev", mqdev_setup, mqdev_produce_all, mqdev_consume_all,
 	  mqdev_teardown },
