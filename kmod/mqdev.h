@@ -536,17 +536,6 @@ int mqdev_topic_ttl_set(struct mqdev_topic *topic, u64 ttl);
 void mqdev_sched_unhold(struct mqdev_topic *topic, struct mqdev_replica *r);
 void mqdev_sched_open(struct mqdev_topic *topic);
 bool mqdev_record_expired(const struct mqdev_record *rec, u32 len, u64 now);
-
-/*
- * Is a record stamped @stamp past a TTL of @ttl ns (0: none) at @now?  As
- * stamp + ttl <= now, but with no sum to wrap: a single writer stamps its
- * own records, with any value.
- */
-static inline bool mqdev_ttl_passed(u64 stamp, u64 ttl, u64 now)
-{
-	return ttl && now >= ttl && stamp <= now - ttl;
-}
-
 int mqdev_topic_config(struct net *net, struct mqdev_topic_config *req);
 
 /* consumer.c */
@@ -625,6 +614,24 @@ static inline bool mqdev_record_flags_valid(u32 flags, u32 key_len,
 	if (need)
 		return value_len >= need;
 	return !(flags & MQDEV_RECORD_NULL_VALUE) || !value_len;
+}
+
+/**
+ * mqdev_ttl_passed() - is a record past its topic's TTL?
+ * @stamp: the record's timestamp
+ * @ttl: the topic's TTL in ns, 0 for none
+ * @now: CLOCK_REALTIME ns
+ *
+ * As stamp + ttl <= now, with no sum to wrap.  The kernel's own stamps
+ * could not wrap it (CLOCK_REALTIME stays below 2^63, a TTL at most 2^62),
+ * but the library judges a single writer's stamps, which may be anything,
+ * and both must judge alike (libmqdev's mqdev_ttl_passed()).
+ *
+ * Return: true when it is.
+ */
+static inline bool mqdev_ttl_passed(u64 stamp, u64 ttl, u64 now)
+{
+	return ttl && now >= ttl && stamp <= now - ttl;
 }
 
 /* ring.c */

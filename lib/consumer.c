@@ -823,18 +823,22 @@ static uint64_t history_live_from(const struct mqdev_consumer *c, uint32_t p)
 }
 
 /*
- * Is @rec, taken from partition @p's history by a take that cut at
- * @live_from, not to be handed out: aborted, past the TTL as that take
- * judged it (one clock for the take and its judgement), or past an expiry
- * of its own?
+ * Is @rec, taken from history by a take that cut at @live_from, not to be
+ * handed out: aborted, past the TTL as that take judged it (the take's
+ * reading of the clock, so the two agree), or past an expiry of its own?
  */
-static bool history_dead(const struct mqdev_consumer *c, uint32_t p,
+static bool history_dead(const struct mqdev_consumer *c,
 			 const struct mqdev_record *rec, uint64_t live_from)
 {
+	uint64_t expires;
+
 	if ((rec->flags & MQDEV_RECORD_ABORTED) || rec->timestamp < live_from)
 		return true;
-	return (rec->flags & MQDEV_RECORD_EXPIRES) &&
-	       record_expired_slow(c, p, rec);
+	/* A replica keeps the log whole: its readers decide later. */
+	if (c->replica || !(rec->flags & MQDEV_RECORD_EXPIRES))
+		return false;
+	expires = mqdev_record_expiry(rec);
+	return expires && expires <= mqdev_realtime_ns();
 }
 
 /*
@@ -884,7 +888,7 @@ static unsigned int history_run(struct mqdev_consumer *c,
 			extended = false;
 			consumer_note_offset(c, p, recs[0]->offset);
 			/* Only a record that may be dead comes alone. */
-			if (n == 1 && history_dead(c, p, recs[0], live_from)) {
+			if (n == 1 && history_dead(c, recs[0], live_from)) {
 				consumer_skip(c, p, recs[0], !(recs[0]->flags &
 						MQDEV_RECORD_ABORTED));
 				continue;

@@ -437,7 +437,7 @@ struct mqdev_send_opts {
  * header length, -EMSGSIZE for a record over the topic's max_record.
  *
  * With ttl_ns the record carries its expiry (MQDEV_MSG_EXPIRES): it is
- * never delivered after it.  With deliver_at or delay_ns the message is
+ * never delivered after it; -EINVAL past MQDEV_TTL_MAX, as for a topic's.  With deliver_at or delay_ns the message is
  * not queued: it goes to the kernel at once (MQDEV_IOC_SCHEDULE), which
  * appends it when due; its id, for mqdev_producer_cancel(), goes to
  * *sched_id; no ack callback is called for it.  Then also -ERANGE for a

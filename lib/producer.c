@@ -348,7 +348,8 @@ static int send_flags(const void *key, uint32_t key_len, const void *value,
 	    ((flags & MQDEV_MSG_NULL_KEY) && key_len) ||
 	    ((flags & MQDEV_MSG_NULL_VALUE) && value_len) ||
 	    (OPTS_GET(opts, nr_headers, 0) && !OPTS_GET(opts, headers, NULL)) ||
-	    (OPTS_GET(opts, deliver_at, 0) && OPTS_GET(opts, delay_ns, 0)))
+	    (OPTS_GET(opts, deliver_at, 0) && OPTS_GET(opts, delay_ns, 0)) ||
+	    OPTS_GET(opts, ttl_ns, 0) > MQDEV_TTL_MAX)	/* the sum can't wrap */
 		return -EINVAL;
 	if (OPTS_GET(opts, ttl_ns, 0))
 		flags |= MQDEV_MSG_EXPIRES;

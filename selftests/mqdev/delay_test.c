@@ -476,10 +476,15 @@ TEST_F(delay, ttl_topic_owner_only)
 	ASSERT_EQ(EPERM, as_user(OTHER_UID, other_sets_ttl, self->name));
 }
 
-/* The library's send with a ttl: the record carries its expiry. */
+/*
+ * The library's send with a ttl: the record carries its expiry.  A ttl
+ * past MQDEV_TTL_MAX, whose expiry would wrap round to a time long past,
+ * is refused and nothing is queued.
+ */
 TEST_F(delay, ttl_library_send)
 {
 	LIBMQDEV_OPTS(mqdev_send_opts, opts, .ttl_ns = 60000000000ULL);
+	LIBMQDEV_OPTS(mqdev_send_opts, forever, .ttl_ns = UINT64_MAX);
 	struct mqdev_producer *p;
 	char buf[4096];
 	const struct mqdev_record *rec = (const void *)buf;
@@ -488,6 +493,12 @@ TEST_F(delay, ttl_library_send)
 	uint64_t t0 = now_ns();
 
 	ASSERT_EQ(0, mqdev_producer_new(self->name, NULL, &p));
+	EXPECT_EQ(-EINVAL, mqdev_producer_send_opts(p, NULL, 0, "abc", 3, 0,
+						    NULL, &forever));
+	forever.ttl_ns = MQDEV_TTL_MAX + 1;
+	EXPECT_EQ(-EINVAL, mqdev_producer_send_opts(p, NULL, 0, "abc", 3, 0,
+						    NULL, &forever));
+	EXPECT_EQ(0, mqdev_producer_flush(p));
 	ASSERT_EQ(0, mqdev_producer_send_opts(p, NULL, 0, "abc", 3, 0, NULL,
 					      &opts));
 	ASSERT_EQ(1, mqdev_producer_flush(p));

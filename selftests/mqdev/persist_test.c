@@ -761,27 +761,35 @@ static int disk_restamp(const char *dir, const char *topic, uint64_t back,
 	struct mqdev_record *rec;
 	struct disk_batch *b;
 	size_t pos = 0, rp;
-	char path[512], *buf;
+	char path[512], *buf = NULL;
 	uint32_t k, i;
 	struct stat st;
-	int fd, err = 0;
+	int fd, err = -1;
 
 	snprintf(path, sizeof(path), "%s/%s/0/%020d.log", dir, topic, 0);
 	fd = open(path, O_RDWR);
-	if (fd < 0 || fstat(fd, &st) || !(buf = malloc(st.st_size)) ||
-	    pread(fd, buf, st.st_size, 0) != st.st_size)
+	if (fd < 0)
 		return -1;
-	for (k = 0; k < 2; k++) {
+	if (fstat(fd, &st) || !(buf = malloc(st.st_size)) ||
+	    pread(fd, buf, st.st_size, 0) != st.st_size)
+		goto out;
+	for (k = 0, err = 0; k < 2 && !err; k++) {
 		b = (void *)(buf + pos);
 		if (st.st_size - pos < sizeof(*b) ||
-		    st.st_size - pos - sizeof(*b) < b->len)
+		    st.st_size - pos - sizeof(*b) < b->len) {
 			err = -1;
-		if (err)
 			break;
+		}
 		n[k] = b->count;
 		for (rp = 0, i = 0; rp < b->len;
 		     rp += MQDEV_RECORD_SPACE(rec->len), i++) {
 			rec = (void *)(buf + pos + sizeof(*b) + rp);
+			/* a header within the batch, and a length that moves */
+			if (b->len - rp < sizeof(*rec) ||
+			    rec->len < sizeof(*rec)) {
+				err = -1;
+				break;
+			}
 			if (k ? i >= b->count / 2 : i < b->count / 2)
 				rec->timestamp -= back;
 		}
@@ -791,6 +799,7 @@ static int disk_restamp(const char *dir, const char *topic, uint64_t back,
 	}
 	if (!err && pwrite(fd, buf, pos, 0) != (ssize_t)pos)
 		err = -1;
+out:
 	free(buf);
 	close(fd);
 	return err;
@@ -1102,6 +1111,85 @@ TEST_F(persist, retention)
 	EXPECT_EQ(0, err);
 	EXPECT_EQ(s.first, landed);
 	EXPECT_EQ(300 - s.first, n);
+}
+
+/* The base offset of partition 0's segment @k of @topic, oldest first. */
+static uint64_t segment_base(const char *dir, const char *topic, int k)
+{
+	struct dirent **names;
+	char path[512];
+	uint64_t base = 0;
+	int n, i, seen = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/0", dir, topic);
+	n = scandir(path, &names, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		if (strstr(names[i]->d_name, ".log") && seen++ == k)
+			base = strtoull(names[i]->d_name, NULL, 10);
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	return base;
+}
+
+/* Set partition 0's segment of @topic from @base's mtime to @sec. */
+static int segment_touch(const char *dir, const char *topic, uint64_t base,
+			 time_t sec)
+{
+	struct timespec t[2] = { { .tv_sec = sec }, { .tv_sec = sec } };
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s/0/%020llu.log", dir, topic,
+		 (unsigned long long)base);
+	return utimensat(AT_FDCWD, path, t, 0);
+}
+
+/*
+ * Retention by age reads a segment's mtime, which the topic's owner may set
+ * to anything: a segment dated 1938 is old under an hour's retention (its
+ * time in ms, plus the hour, once wrapped round to the far future), one
+ * dated 2200 is not, and retention stops there, as it stops at any
+ * segment it keeps.
+ */
+TEST_F(persist, retention_by_age_takes_any_mtime)
+{
+	struct disk_scan s;
+	uint64_t second;
+	char extra[256];
+	int err, i;
+
+	snprintf(extra, sizeof(extra),
+		 "[topic %s]\nsegment_bytes = 4096\nretention_ms = 3600000\n"
+		 "fsync = os\n", self->name);
+	ASSERT_EQ(0, start_with_topic(_metadata, self, extra, 1, 4096));
+	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
+		log_dump(&self->d);
+	}
+	ASSERT_EQ(300, produce_n(self->name, 0, 0, 300,
+				 MQDEV_PRODUCER_ACKS_ALL, &err));
+	s = disk_scan(self->d.dir, self->name, 0);
+	ASSERT_EQ(0, s.first);
+	ASSERT_LT(3, s.segments);
+	/* the first offset left once the first segment goes */
+	second = segment_base(self->d.dir, self->name, 1);
+	ASSERT_LT(0, second);
+	ASSERT_EQ(0, segment_touch(self->d.dir, self->name, 0, -1000000000));
+	ASSERT_EQ(0, segment_touch(self->d.dir, self->name, second,
+				   7258118400));	/* 2200-01-01 */
+	for (i = 0; i < 150; i++) {	/* a pass each 5 s */
+		s = disk_scan(self->d.dir, self->name, 0);
+		if (s.first)
+			break;
+		sleep_ms(100);
+	}
+	EXPECT_EQ(second, s.first) {
+		log_dump(&self->d);
+	}
+	EXPECT_EQ(300, s.next);
+	/* and no more go in the next passes */
+	sleep_ms(6000);
+	EXPECT_EQ(second, disk_scan(self->d.dir, self->name, 0).first);
 }
 
 /* The daemon restarted, the module not: it resumes where the disk ends. */

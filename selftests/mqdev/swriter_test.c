@@ -994,7 +994,7 @@ TEST_F(sw, expired_records_skipped_scheduling_refused)
  * the clock's end is not old under a TTL (stamp + TTL would wrap round to
  * a time long past), and one stamped at 0 is.
  */
-TEST_F(sw, a_stamp_near_the_clock_s_end_is_not_old)
+TEST_F(sw, a_stamp_near_the_end_of_time_is_not_old)
 {
 	const uint64_t hour = 3600ULL * 1000000000;
 	const uint64_t stamps[3] = { UINT64_MAX - 1, 0, UINT64_MAX - hour };

@@ -61,8 +61,10 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir,
 		unsigned int per_call);
 
-/* peers.c: the shared-memory ring and the pipe, produced then consumed in
- * one process */
+/*
+ * peers.c: the shared-memory ring and the pipe, produced then consumed in
+ * one process
+ */
 int shm_cost(struct bench *b, double *produce_ns, double *consume_ns);
 int pipe_cost(struct bench *b, double *produce_ns, double *consume_ns);
 

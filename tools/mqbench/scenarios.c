@@ -148,40 +148,59 @@ long pmq_raise_limits(long depth)
 /* ---- single-process cost per message (for -icount) -------------------------- */
 
 /* POSIX queues: a batch sent, then received, in one process. */
+/* A batch of POSIX sends, then as many receives: 0, or -1 on an error. */
+static int pmq_cost_batch(mqd_t q, const struct bench *b, uint64_t first,
+			  char *buf, char *in, const void *tmpl,
+			  uint64_t *tp, uint64_t *tc, uint64_t *ok)
+{
+	uint64_t t0 = now_ns(), j;
+
+	for (j = 0; j < BATCH; j++) {
+		fill(buf, b->size, first + j, tmpl);
+		if (mq_send(q, buf, b->size, 0))
+			return -1;
+	}
+	*tp += now_ns() - t0;
+	t0 = now_ns();
+	for (j = 0; j < BATCH; j++) {
+		/* into a buffer of its own: the check is of what came */
+		if (mq_receive(q, in, b->size, NULL) != (ssize_t)b->size)
+			return -1;
+		*ok += check(in, b->size) == 0;
+	}
+	*tc += now_ns() - t0;
+	return 0;
+}
+
 int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns)
 {
 	struct mq_attr attr = { .mq_maxmsg = BATCH, .mq_msgsize = b->size };
 	void *tmpl = template_of(b->size);
-	char *buf = malloc(b->size), name[32];
-	uint64_t i, j, tp = 0, tc = 0, t0, ok = 0;
+	char *buf = malloc(b->size), *in = malloc(b->size), name[32];
+	uint64_t i = 0, tp = 0, tc = 0, ok = 0;
+	int err = -1;
 	mqd_t q;
 
+	*produce_ns = *consume_ns = 0;
 	snprintf(name, sizeof(name), "/mqbench-cost-%d", getpid());
 	mq_unlink(name);
 	q = mq_open(name, O_RDWR | O_CREAT, 0600, &attr);
-	if (q == (mqd_t)-1)
-		return -1;
-	for (i = 0; i < b->count; i += BATCH) {
-		t0 = now_ns();
-		for (j = 0; j < BATCH; j++) {
-			fill(buf, b->size, i + j, tmpl);
-			if (mq_send(q, buf, b->size, 0))
-				return -1;
-		}
-		tp += now_ns() - t0;
-		t0 = now_ns();
-		for (j = 0; j < BATCH; j++) {
-			if (mq_receive(q, buf, b->size, NULL) != (ssize_t)b->size)
-				return -1;
-			ok += check(buf, b->size) == 0;
-		}
-		tc += now_ns() - t0;
+	if (q == (mqd_t)-1 || !tmpl || !buf || !in)
+		goto out;
+	for (err = 0; i < b->count && !err; i += BATCH)
+		err = pmq_cost_batch(q, b, i, buf, in, tmpl, &tp, &tc, &ok);
+	if (!err) {
+		*produce_ns = (double)tp / i;
+		*consume_ns = (double)tc / i;
+		err = ok == i ? 0 : -1;
 	}
-	mq_close(q);
-	mq_unlink(name);
+out:
+	if (q != (mqd_t)-1) {
+		mq_close(q);
+		mq_unlink(name);
+	}
+	free(in);
 	free(buf);
 	free(tmpl);
-	*produce_ns = (double)tp / i;
-	*consume_ns = (double)tc / i;
-	return ok == i ? 0 : -1;
+	return err;
 }

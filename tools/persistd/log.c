@@ -419,6 +419,24 @@ static void segment_delete(struct plog *p, uint64_t base)
 	unlinkat(p->dirfd, name, 0);
 }
 
+/*
+ * Is a segment last written at @mtime (s since the epoch) older than
+ * @retention_ms at @now (ms)?  The file's owner may set any time on it: a
+ * time before the epoch is old, one past the clock is not, and no product
+ * or sum may wrap on the way.
+ */
+static bool segment_expired(time_t mtime, uint64_t retention_ms,
+			    uint64_t now)
+{
+	uint64_t before;	/* older than it, in ms */
+
+	if (now <= retention_ms)
+		return false;
+	before = now - retention_ms;
+	/* mtime * 1000 < before, in seconds: the product could wrap */
+	return mtime <= 0 || (uint64_t)mtime <= (before - 1) / 1000;
+}
+
 /**
  * plog_retention() - delete whole old segments, as Kafka's retention.ms
  * and retention.bytes do; never the active one
@@ -445,7 +463,7 @@ void plog_retention(struct plog *p, const struct topic *t, uint64_t now)
 		if (segment_stat(p, bases[i], &st))
 			break;
 		if (!(pol->retention_ms &&
-		      (uint64_t)st.st_mtime * 1000 + pol->retention_ms < now) &&
+		      segment_expired(st.st_mtime, pol->retention_ms, now)) &&
 		    !(pol->retention_bytes &&
 		      total - st.st_size >= (uint64_t)pol->retention_bytes))
 			break;
