@@ -437,12 +437,13 @@ struct mqdev_send_opts {
  * header length, -EMSGSIZE for a record over the topic's max_record.
  *
  * With ttl_ns the record carries its expiry (MQDEV_MSG_EXPIRES): it is
- * never delivered after it; -EINVAL past MQDEV_TTL_MAX, as for a topic's.  With deliver_at or delay_ns the message is
- * not queued: it goes to the kernel at once (MQDEV_IOC_SCHEDULE), which
- * appends it when due; its id, for mqdev_producer_cancel(), goes to
- * *sched_id; no ack callback is called for it.  Then also -ERANGE for a
- * time past MQDEV_SCHED_MAX_DELAY from now, -EINVAL for a negative delay
- * or a bound producer, -EDQUOT or -ENOSPC past the scheduled limits.
+ * never delivered after it; -EINVAL past MQDEV_TTL_MAX, as for a topic's.
+ * With deliver_at or delay_ns the message is not queued: it goes to the
+ * kernel at once (MQDEV_IOC_SCHEDULE), which appends it when due; its id,
+ * for mqdev_producer_cancel(), goes to *sched_id; no ack callback is
+ * called for it.  Then also -ERANGE for a time past MQDEV_SCHED_MAX_DELAY
+ * from now, -EINVAL for a negative delay or a bound producer, -EDQUOT or
+ * -ENOSPC past the scheduled limits.
  */
 int mqdev_producer_send_opts(struct mqdev_producer *producer,
 			     const void *key, uint32_t key_len,
