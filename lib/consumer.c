@@ -125,10 +125,10 @@ struct mqdev_consumer {
 	size_t			buf_off;
 };
 
-/* Has the partition's topic a TTL now (the kernel's, in the control page)? */
-static bool part_has_ttl(const struct consumer_part *cp)
+/* The partition's topic's TTL now, from the control page: 0 is none. */
+static inline uint64_t part_ttl(const struct consumer_part *cp)
 {
-	return cp->ttl && __atomic_load_n(cp->ttl, __ATOMIC_RELAXED);
+	return cp->ttl ? __atomic_load_n(cp->ttl, __ATOMIC_RELAXED) : 0;
 }
 
 static bool record_sane(const struct mqdev_consumer *c, uint32_t len)
@@ -613,10 +613,8 @@ static void consumer_skip(struct mqdev_consumer *c, uint32_t p,
 static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
 				const struct mqdev_record *rec)
 {
-	const u64_shared *ttlp = c->parts[p].ttl;
-	uint64_t expires, now, ttl;
+	uint64_t expires, now, ttl = part_ttl(&c->parts[p]);
 
-	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
 	/* A replica keeps the log whole: its readers decide later. */
 	if (c->replica)
 		return false;
@@ -635,10 +633,7 @@ static bool record_expired_slow(const struct mqdev_consumer *c, uint32_t p,
 static inline bool record_expired(const struct mqdev_consumer *c,
 				  uint32_t p, const struct mqdev_record *rec)
 {
-	const u64_shared *ttlp = c->parts[p].ttl;
-
-	if (!(rec->flags & MQDEV_RECORD_EXPIRES) &&
-	    (!ttlp || !__atomic_load_n(ttlp, __ATOMIC_RELAXED)))
+	if (!(rec->flags & MQDEV_RECORD_EXPIRES) && !part_ttl(&c->parts[p]))
 		return false;
 	return record_expired_slow(c, p, rec);
 }
@@ -811,10 +806,8 @@ static unsigned int copy_run(struct mqdev_consumer *c,
  */
 static uint64_t history_live_from(const struct mqdev_consumer *c, uint32_t p)
 {
-	const u64_shared *ttlp = c->parts[p].ttl;
-	uint64_t now, ttl;
+	uint64_t now, ttl = part_ttl(&c->parts[p]);
 
-	ttl = ttlp ? __atomic_load_n(ttlp, __ATOMIC_RELAXED) : 0;
 	if (c->replica || !ttl)
 		return 0;
 	now = mqdev_realtime_ns();
@@ -953,7 +946,7 @@ static int sw_shadow(struct mqdev_consumer *c,
 		bytes = c->mask + 1;
 	memcpy(c->buf, cp->data + (start & c->mask), bytes);
 	/* No clock to read for a record with no expiry in a topic with no TTL. */
-	ttl = part_has_ttl(cp);
+	ttl = part_ttl(cp) != 0;
 	if (jumped && bytes >= sizeof(*d) &&
 	    ((const struct mqdev_record *)c->buf)->offset > next)
 		next = ((const struct mqdev_record *)c->buf)->offset;
