@@ -26,8 +26,12 @@ struct peer {
 	void (*teardown)(void *ctx);
 };
 
-/* mqbench.c: --fetch-min, the mqdev consumers' watermark in bytes */
+/*
+ * mqbench.c: --fetch-min, the mqdev consumers' watermark in bytes, and
+ * --fetch-max-wait, how long they wait for it in ms
+ */
 extern uint32_t fetch_min;
+extern uint32_t fetch_max_wait_ms;
 
 /* payload.c */
 uint64_t now_ns(void);
