@@ -43,6 +43,7 @@
  *               stops it: the guest half of tools/vm/insn-trace
  *   swriter     a single-writer topic against the shared-memory ring, 64 B
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ int64_t run_once(const struct peer *p, struct bench *b)
 
 static int reps = 3;
 uint32_t fetch_min;
-uint32_t fetch_max_wait_ms = 10;
+uint32_t fetch_max_wait_ms = 1;
 bool no_rabbitmq;
 bool pp_pin;
 static bool json_first = true;
@@ -333,7 +334,7 @@ static unsigned long long cpu_ticks(unsigned long long *busy)
  * max.partition.fetch.bytes for fetch.min.bytes, and a fetch.max.wait.ms
  * the producer fills that within.  Fewer, larger fetches are fewer
  * sleeps and wake-ups, which TCG charges far above their instructions
- * (README, "Fan-out at the CPU bound").
+ * (README, "Wake-ups, as TCG prices them").
  */
 #define FANOUT_FETCH_MIN	(1U << 20)
 #define FANOUT_FETCH_WAIT_MS	100
@@ -386,15 +387,24 @@ static int fanout_pass(uint64_t count, FILE *json)
 
 /*
  * Fan-out with the consumers --fetch-min and --fetch-max-wait give, then,
- * unless they are already so, with fetch sizes for throughput.
+ * unless they are already so, with fetch sizes for throughput: for a run
+ * long enough that such a fetch is not its last as well as its first.
  */
 static int fanout_table(uint64_t count, FILE *json)
 {
 	uint32_t min = fetch_min, wait = fetch_max_wait_ms;
+	uint64_t bytes = count * MQDEV_RECORD_SPACE(sizeof(struct mqdev_record)
+						    + 64);
 	int failed = fanout_pass(count, json);
 
 	if (min == FANOUT_FETCH_MIN && wait == FANOUT_FETCH_WAIT_MS)
 		return failed;
+	if (bytes < 4 * FANOUT_FETCH_MIN) {
+		printf("\nfan-out with fetch-min %u bytes: not run, %" PRIu64
+		       " messages are under 4 such fetches\n",
+		       FANOUT_FETCH_MIN, count);
+		return failed;
+	}
 	fetch_min = FANOUT_FETCH_MIN;
 	fetch_max_wait_ms = FANOUT_FETCH_WAIT_MS;
 	failed += fanout_pass(count, json);
@@ -620,6 +630,23 @@ static void cpu_model(char *cpu, size_t len)
 		 fsrm ? "fsrm, no erms" : "no erms or fsrm");
 }
 
+/* --fetch-max-wait: whole milliseconds, 1 to 10 s, or the run fails. */
+static uint32_t parse_wait_ms(const char *arg)
+{
+	unsigned long ms;
+	char *end;
+
+	errno = 0;
+	ms = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || ms < 1 ||
+	    ms > 10000) {
+		if (!errno)
+			errno = EINVAL;
+		fail("--fetch-max-wait: 1 to 10000 ms");
+	}
+	return ms;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -651,14 +678,14 @@ int main(int argc, char **argv)
 		case 's': list = optarg; break;
 		case 'p': peer_list = optarg; break;
 		case 'f': fetch_min = strtoul(optarg, NULL, 0); break;
-		case 'w': fetch_max_wait_ms = strtoul(optarg, NULL, 0); break;
+		case 'w': fetch_max_wait_ms = parse_wait_ms(optarg); break;
 		case 'R': no_rabbitmq = true; break;
 		case 'P': pp_pin = true; break;
 		default:
 			fprintf(stderr, "usage: mqbench [--count N] [--reps R] "
 				"[--json FILE] [--scenario LIST] "
 				"[--peers LIST] [--fetch-min BYTES] "
-				"[--fetch-max-wait MS] "
+				"[--fetch-max-wait MS (1-10000, 1)] "
 				"[--no-rabbitmq] [--pin]\n"
 				"scenarios: throughput,group,fanout,backlog,"
 				"latency,memory,durable,delay,kafka,exchange,"
@@ -669,8 +696,6 @@ int main(int argc, char **argv)
 	}
 	if (reps < 1 || reps > 16 || count < BATCH)
 		fail("bad --reps or --count");
-	if (fetch_max_wait_ms < 1 || fetch_max_wait_ms > 10000)
-		fail("bad --fetch-max-wait: 1 to 10000 ms");
 	cpu_model(cpu, sizeof(cpu));
 	uname(&uts);
 	if (json_path) {

@@ -261,14 +261,13 @@ static uint64_t check_run(const struct mqdev_record **recs, int n,
 
 /*
  * With --fetch-min, a consumer sleeps until that many bytes are ready
- * (fetch.min.bytes), for at most --fetch-max-wait ms (fetch.max.wait.ms,
- * 10 unless given; Kafka's default is 500), after which it takes what
- * there is.  Not 1 ms: a member of 16 groups gets 64 KiB every 3-4 ms from
- * the producer they share, and with 1 ms it woke on its timer every 400
- * records or so, each time two address-space switches that TCG pays with
- * its whole soft TLB and jump cache (README, "Fan-out at the CPU bound").
- * The run's last fetch can never fill the watermark, so it waits
- * FETCH_TAIL_WAIT_MS: timing a wait nothing can end would time the timer.
+ * (fetch.min.bytes), for at most --fetch-max-wait ms (fetch.max.wait.ms: 1
+ * unless given; Kafka's default is 500), after which it takes what there
+ * is.  A fetch that fewer bytes than fetch.min are left for, the run's
+ * last, cannot reach the watermark and waits FETCH_TAIL_WAIT_MS whatever
+ * --fetch-max-wait says: the shortest run, one group's, would otherwise
+ * pay the longest wait's share of its time, flattering many groups over
+ * one.  Only a benchmark that knows how many records will come can do so.
  */
 #define FETCH_TAIL_WAIT_MS	1
 #define IDLE_LIMIT_MS		10000
@@ -281,8 +280,9 @@ static int fetch_wait_ms(const struct bench *b, uint64_t left)
 
 	if (!fetch_min)
 		return IDLE_LIMIT_MS;
-	return left * each > fetch_min ? (int)fetch_max_wait_ms :
-					 FETCH_TAIL_WAIT_MS;
+	/* left * each >= fetch_min: the watermark can still be reached */
+	return left > (fetch_min - 1) / each ? (int)fetch_max_wait_ms :
+					       FETCH_TAIL_WAIT_MS;
 }
 
 static int mqdev_consume_from(struct bench *b, struct mqdev_consumer *c)
