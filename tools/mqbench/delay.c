@@ -41,8 +41,7 @@ static int cmp_i64(const void *a, const void *b)
 /* The smallest power of two ring, at least 64 KiB, for @n 16-byte values. */
 static uint64_t ring_for(uint64_t n)
 {
-	uint64_t need = n * MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
-					       sizeof(uint64_t)), cap = 1 << 16;
+	uint64_t need = n * record_space(sizeof(uint64_t)), cap = 1 << 16;
 
 	while (cap < 2 * need)
 		cap <<= 1;

@@ -138,8 +138,7 @@ static void kafkad_stop(void)
  */
 static int topic_create(const struct bench *b)
 {
-	uint64_t need = b->count * MQDEV_RECORD_SPACE(sizeof(struct mqdev_record)
-						    + b->size) + (1 << 20);
+	uint64_t need = b->count * record_space(b->size) + (1 << 20);
 	uint64_t cap = 1 << 20;
 	LIBMQDEV_OPTS(mqdev_topic_opts, cfg, .partitions = 1);
 	static unsigned int seq;

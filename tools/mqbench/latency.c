@@ -392,8 +392,7 @@ static int pp_sender_new(struct pp_sender *s, const char *topic, bool sw)
 	if (sw)
 		return mqdev_swriter_new(topic, NULL, &s->w);
 	return mqdev_producer_new(topic, NULL, &s->prod) ?:
-	       mqdev_batch_new(MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
-						  PP_SIZE), &s->batch);
+	       mqdev_batch_new(record_space(PP_SIZE), &s->batch);
 }
 
 /* The next message's value, to fill in before pp_send(). */

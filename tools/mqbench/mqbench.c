@@ -393,8 +393,7 @@ static int fanout_pass(uint64_t count, FILE *json)
 static int fanout_table(uint64_t count, FILE *json)
 {
 	uint32_t min = fetch_min, wait = fetch_max_wait_ms;
-	uint64_t bytes = count * MQDEV_RECORD_SPACE(sizeof(struct mqdev_record)
-						    + 64);
+	uint64_t bytes = count * record_space(64);
 	int failed = fanout_pass(count, json);
 
 	if (min == FANOUT_FETCH_MIN && wait == FANOUT_FETCH_WAIT_MS)

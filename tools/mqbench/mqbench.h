@@ -49,6 +49,7 @@ extern const unsigned int nr_peers;
 
 /* mqdev.c: /dev/mq as a peer, and as groups */
 struct mqdev_ctx;
+uint64_t record_space(size_t value_len);
 int mqdev_setup(struct bench *b, void **ctx);
 void mqdev_teardown(void *ctx);
 int mqdev_produce_all(struct bench *b, void *ctx);

@@ -60,10 +60,16 @@ int mqdev_sw_setup(struct bench *b, void **ctx)
 	return mqdev_setup_flags(ctx, 1, MQDEV_TOPIC_SINGLE_WRITER);
 }
 
+/* The ring bytes of a keyless record of @value_len bytes. */
+uint64_t record_space(size_t value_len)
+{
+	return MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) + value_len);
+}
+
 /* Messages in one record batch: BATCH, or what fits in the largest batch. */
 static uint32_t batch_msgs(size_t size)
 {
-	uint64_t space = MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) + size);
+	uint64_t space = record_space(size);
 
 	return space * BATCH <= MQDEV_BATCH_MAX ? BATCH :
 					  MQDEV_BATCH_MAX / space;
@@ -275,8 +281,7 @@ static uint64_t check_run(const struct mqdev_record **recs, int n,
 /* How long to wait for the next fetch with @left records still to come. */
 static int fetch_wait_ms(const struct bench *b, uint64_t left)
 {
-	uint64_t each = MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
-					   b->size);
+	uint64_t each = record_space(b->size);
 
 	if (!fetch_min)
 		return IDLE_LIMIT_MS;

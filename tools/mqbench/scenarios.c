@@ -147,7 +147,6 @@ long pmq_raise_limits(long depth)
 
 /* ---- single-process cost per message (for -icount) -------------------------- */
 
-/* POSIX queues: a batch sent, then received, in one process. */
 /* A batch of POSIX sends, then as many receives: 0, or -1 on an error. */
 static int pmq_cost_batch(mqd_t q, const struct bench *b, uint64_t first,
 			  char *buf, char *in, const void *tmpl,
@@ -172,6 +171,7 @@ static int pmq_cost_batch(mqd_t q, const struct bench *b, uint64_t first,
 	return 0;
 }
 
+/* POSIX queues: a batch sent, then received, in one process. */
 int pmq_cost(struct bench *b, double *produce_ns, double *consume_ns)
 {
 	struct mq_attr attr = { .mq_maxmsg = BATCH, .mq_msgsize = b->size };
