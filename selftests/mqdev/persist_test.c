@@ -107,26 +107,43 @@ static bool scan_segment(const char *path, struct disk_scan *s)
 	return ok;
 }
 
+/*
+ * Up to @max segment files of partition @part of @topic, oldest first (a
+ * name is its base offset, zero-padded), into @names, each the caller's to
+ * free: how many, or -1 with no such directory.
+ */
+static int segment_names(const char *dir, const char *topic, uint32_t part,
+			 char **names, int max)
+{
+	struct dirent *de;
+	char path[512];
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/%u", dir, topic, part);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) && n < max)
+		if (strstr(de->d_name, ".log"))
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_names);
+	return n;
+}
+
 static struct disk_scan disk_scan(const char *dir, const char *topic,
 				  uint32_t part)
 {
 	struct disk_scan s = {};
 	char path[512], *names[4096];
-	struct dirent *de;
-	int n = 0, i;
-	DIR *d;
+	int n, i;
 
-	snprintf(path, sizeof(path), "%s/%s/%u", dir, topic, part);
-	d = opendir(path);
-	if (!d) {
+	n = segment_names(dir, topic, part, names, 4096);
+	if (n < 0) {
 		s.bad = -1;
 		return s;
 	}
-	while ((de = readdir(d)) && n < 4096)
-		if (strstr(de->d_name, ".log"))
-			names[n++] = strdup(de->d_name);
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_names);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s/%u/%s", dir, topic, part,
 			 names[i]);
@@ -1116,20 +1133,16 @@ TEST_F(persist, retention)
 /* The base offset of partition 0's segment @k of @topic, oldest first. */
 static uint64_t segment_base(const char *dir, const char *topic, int k)
 {
-	struct dirent **names;
-	char path[512];
+	char *names[4096];
 	uint64_t base = 0;
-	int n, i, seen = 0;
+	int n, i;
 
-	snprintf(path, sizeof(path), "%s/%s/0", dir, topic);
-	n = scandir(path, &names, NULL, alphasort);
+	n = segment_names(dir, topic, 0, names, 4096);
 	for (i = 0; i < n; i++) {
-		if (strstr(names[i]->d_name, ".log") && seen++ == k)
-			base = strtoull(names[i]->d_name, NULL, 10);
+		if (i == k)
+			base = strtoull(names[i], NULL, 10);
 		free(names[i]);
 	}
-	if (n >= 0)
-		free(names);
 	return base;
 }
 
