@@ -904,30 +904,50 @@ TEST_F_TIMEOUT(mirror, outbound_refused_batch_is_a_hole_not_skipped, 180)
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
+/* Until the mqdev topic holds @n records, for at most a minute. */
+static void mqdev_wait_for(FIXTURE_DATA(mirror) *self, int n)
+{
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		if (mqdev_read_all(self->topic, self->a, MAX_RECS,
+				   "kafka.offset", NULL) >= n)
+			return;
+		sleep_ms(100);
+	}
+}
+
 /*
- * Inbound: the @total records produced to Kafka arrive in mqdev, once
- * each, in order (@want of them per partition), with their content.
+ * Inbound: what Kafka holds arrives in mqdev, once each, in order, with
+ * its content: the @total records the test produced (@want of them per
+ * partition), and any copy of them Kafka itself appended.  The mock
+ * broker of librdkafka 2.0 drops a retried batch only for a transactional
+ * producer: an outage that ate an idempotent producer's acknowledgement
+ * leaves the batch in Kafka twice, and the mirror must copy both.
  */
 static void check_in(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(mirror) *self, int total,
 		     const int64_t *want)
 {
-	int i, n, p;
+	int64_t held[PARTS] = {};
+	int i, n, p, kn;
 
+	/*
+	 * Kafka is read once the mirror has fetched what was sent: a test
+	 * may have set the mock's next fetches to fail, for the mirror.
+	 */
+	mqdev_wait_for(self, total);
+	kn = kafka_read_all(&self->c, self->ktopic, self->b, MAX_RECS,
+			    "kafka.offset");
+	ASSERT_LE(total, kn);
+	for (i = 0; i < kn; i++)
+		held[self->b[i].partition]++;
 	/* every record arrives, then no more */
-	for (i = 0; i < 600; i++) {
-		n = mqdev_read_all(self->topic, self->a, MAX_RECS,
-				   "kafka.offset", NULL);
-		if (n >= total)
-			break;
-		sleep_ms(100);
-	}
+	mqdev_wait_for(self, kn);
 	sleep_ms(1000);
 	n = mqdev_read_all(self->topic, self->a, MAX_RECS, "kafka.offset",
 			   NULL);
-	ASSERT_EQ(total, n) log_dump(&self->d);
-	ASSERT_EQ(total, kafka_read_all(&self->c, self->ktopic, self->b,
-					  MAX_RECS, "kafka.offset"));
+	ASSERT_EQ(kn, n) log_dump(&self->d);
 	/* per partition: Kafka offsets 0, 1, 2... and the same records */
 	for (p = 0; p < PARTS; p++) {
 		int64_t expect = 0;
@@ -938,8 +958,12 @@ static void check_in(struct __test_metadata *_metadata,
 			ASSERT_EQ(expect, self->a[i].origin);
 			expect++;
 		}
-		EXPECT_EQ(want[p], expect);
+		EXPECT_EQ(held[p], expect);
+		EXPECT_LE(want[p], expect);
 	}
+	if (kn > total)
+		TH_LOG("Kafka holds %d records of the %d sent: its own copies "
+		       "of retried batches", kn, total);
 	/* the content: the i-th record of a partition is Kafka's */
 	for (p = 0; p < PARTS; p++) {
 		int ia = 0, ib = 0;
@@ -947,9 +971,9 @@ static void check_in(struct __test_metadata *_metadata,
 		while (1) {
 			while (ia < n && self->a[ia].partition != (uint32_t)p)
 				ia++;
-			while (ib < total && self->b[ib].partition != (uint32_t)p)
+			while (ib < kn && self->b[ib].partition != (uint32_t)p)
 				ib++;
-			if (ia >= n || ib >= total)
+			if (ia >= n || ib >= kn)
 				break;
 			EXPECT_TRUE(rec_same(&self->a[ia], &self->b[ib]))
 				TH_LOG("partition %d: %s/%s %s/%s %s/%s", p,
