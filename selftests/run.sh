@@ -57,9 +57,11 @@ for t in $tests; do
 		continue
 	fi
 	out=$(mktemp)
+	began=$(date +%s)
 	"$t" >"$out" 2>&1
 	rc=$?
 	cat "$out"
+	echo "== $name: $(($(date +%s) - began)) s"
 	totals=$(grep '^# Totals:' "$out" | tail -n 1)
 	field() { echo "$totals" | tr ' ' '\n' | sed -n "s/^$1:\([0-9]*\)$/\1/p"; }
 	p=$(field pass) f=$(field fail) s=$(field skip) e=$(field error)
