@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run every mqdev selftest (inside the VM: tools/vm/run -- selftests/run.sh)
-# and end with one line "selftests: N passed, M failed, S skipped".  Exits
+# and end with one line "selftests: N passed, M failed, S skipped"; after
+# each test a line "== NAME: N s", its time in seconds.  Exits
 # non-zero on any failure.  Arguments, if any, name the tests to run (e.g.
 # topic_test, mqctl_test.sh).
 #

@@ -180,9 +180,11 @@ mqctl topic delete $t-d >/dev/null
 
 # Delayed messages: sent with --delay and --at, listed, one cancelled;
 # then two that come in the order of their due times, not of their
-# sending.  The listed ones are due in minutes, and early's due time is
-# taken before late is sent, so that neither check depends on how fast
-# the machine runs (a debug kernel under TCG takes seconds per command).
+# sending.  The listed ones are due in minutes, so the list does not race
+# the clock on a slow machine (a debug kernel under TCG takes seconds per
+# command).  Early's due time is taken before late is sent; if early's own
+# command ends after it (an --at past is due at once), the order would say
+# nothing, and the check is skipped, saying so.
 mqctl topic create $t-s >/dev/null
 echo never | mqctl produce $t-s --delay 10m -v >"$dir/id" &&
 	echo later | mqctl produce $t-s --delay 9m &&
@@ -197,10 +199,16 @@ mqctl scheduled cancel $t-s "$id" && ! mqctl scheduled cancel $t-s "$id" 2>/dev/
 ok $? "scheduled cancel, and again is refused"
 at=$(($(date +%s) + 4))
 echo late | mqctl produce $t-s --delay 4.5s &&
-	echo early | mqctl produce $t-s --at @$at &&
+	echo early | mqctl produce $t-s --at @$at
+rc=$?
+if [ $rc = 0 ] && [ "$(date +%s)" -ge $at ]; then
+	ktap_test_skip "they come in the order of their due times: early was sent after its due time"
+else
+	[ $rc = 0 ] &&
 	[ "$(mqctl consume $t-s --from earliest --count 2 --timeout 15000 | tr '\n' ' ')" = \
 	  "early late " ]
-ok $? "they come in the order of their due times"
+	ok $? "they come in the order of their due times"
+fi
 echo gone | mqctl produce $t-s --ttl 1ms && sleep 0.1 &&
 	[ -z "$(mqctl consume $t-s --from earliest --count 3 --timeout 500 | grep gone)" ]
 ok $? "a record past its --ttl is not delivered"

@@ -652,8 +652,8 @@ TEST_F(persist, txn_decisions)
 	mqdev_session_free(se);
 	/*
 	 * Acknowledged after them: so they are on disk before it.  A replica
-	 * slower than replica_lag_ms (LAG_MS here) at writing them fell out
-	 * of sync, and acks=all is refused until it is back.
+	 * slower than replica_lag_ms (LAG_MS here) at writing them may have
+	 * fallen out of sync, and acks=all is refused until it is back.
 	 */
 	ASSERT_TRUE(wait_in_sync(self->name, 1)) {
 		log_dump(&self->d);
