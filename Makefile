@@ -335,7 +335,7 @@ check: deps
 		--no-rabbitmq >/dev/null && \
 		mqbench --count 2000 --reps 1 --scenario latency --pin >/dev/null'
 	tools/mqbench/delay-check --boots 1 --clocks icount --out $(B)/check-delay
-	tools/vm/run --host-usr -- selftests/run.sh
+	tools/vm/run --host-usr --timeout 1800 -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	tools/vm/run -- mqtorture --seconds 20 --seed 1
@@ -355,7 +355,7 @@ check-kver: deps
 		KCFLAGS=-Werror C=2 modules 2>&1 | tee $(KVER_DIR)/sparse.log
 	@! grep -E '(warning|error):' $(KVER_DIR)/sparse.log
 	$(KVER_VM) tools/vm/selftest.sh
-	$(KVER_VM) tools/vm/run --host-usr -- selftests/run.sh --kernel-only
+	$(KVER_VM) tools/vm/run --host-usr --timeout 1800 -- selftests/run.sh --kernel-only
 	$(KVER_VM) tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	$(KVER_VM) tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
 	$(KVER_VM) tools/vm/run -- mqtorture --seconds 20 --seed 1
