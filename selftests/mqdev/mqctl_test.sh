@@ -40,12 +40,17 @@ ok $? "produce 40"
   "$(seq 1 40 | tr '\n' ' ')" ]
 ok $? "a standalone consumer reads all 40"
 
-# two members of one group share the partitions: 40 in all, none twice
-mqctl consume $t --group g --from latest --timeout 2500 >"$dir/a" &
+# two members of one group share the partitions: 40 in all, none twice.
+# The records are sent once both have joined: a debug kernel under TCG
+# may take seconds to start each, and each waits 6 s for a record.
+mqctl consume $t --group g --from latest --timeout 6000 >"$dir/a" &
 a=$!
-mqctl consume $t --group g --from latest --timeout 2500 >"$dir/b" &
+mqctl consume $t --group g --from latest --timeout 6000 >"$dir/b" &
 b=$!
-sleep 0.8
+for i in $(seq 1 100); do
+	mqctl --json group list | grep -q '"group":"g","topic":"'$t'","members":2,' && break
+	sleep 0.1
+done
 for p in 0 1 2 3; do
 	seq $((101 + p * 10)) $((110 + p * 10)) | mqctl produce $t --partition $p
 done
@@ -197,8 +202,8 @@ id=$(sed -n 's/^scheduled id //p' "$dir/id")
 ok $? "scheduled list shows the three"
 mqctl scheduled cancel $t-s "$id" && ! mqctl scheduled cancel $t-s "$id" 2>/dev/null
 ok $? "scheduled cancel, and again is refused"
-at=$(($(date +%s) + 4))
-echo late | mqctl produce $t-s --delay 4.5s &&
+at=$(($(date +%s) + 8))
+echo late | mqctl produce $t-s --delay 8.5s &&
 	echo early | mqctl produce $t-s --at @$at
 rc=$?
 if [ $rc = 0 ] && [ "$(date +%s)" -ge $at ]; then
