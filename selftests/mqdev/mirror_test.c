@@ -904,7 +904,10 @@ TEST_F_TIMEOUT(mirror, outbound_refused_batch_is_a_hole_not_skipped, 180)
 	EXPECT_EQ(0, daemon_stop(&self->d));
 }
 
-/* Whether the mqdev topic holds @n records within a minute. */
+/*
+ * Whether the mqdev topic has @n records to read within a minute: up to
+ * its watermark, where wait_records() counts those appended.
+ */
 static bool mqdev_wait_for(FIXTURE_DATA(mirror) *self, int n)
 {
 	int i;

@@ -32,6 +32,16 @@ signalled() {
 	took=$(($(date +%s) - start))
 }
 
+# Until group g of $t lists $1 members, for at most about 10 s: a loaded
+# machine may take a while to start one.
+wait_members() {
+	for i in $(seq 1 100); do
+		mqctl --json group list |
+			grep -q '"group":"g","topic":"'$t'","members":'$1, && return
+		sleep 0.1
+	done
+}
+
 mqctl topic create $t --partitions 4 --capacity 64K >/dev/null
 ok $? "topic create"
 seq 1 40 | mqctl produce $t
@@ -47,10 +57,7 @@ mqctl consume $t --group g --from latest --timeout 6000 >"$dir/a" &
 a=$!
 mqctl consume $t --group g --from latest --timeout 6000 >"$dir/b" &
 b=$!
-for i in $(seq 1 100); do
-	mqctl --json group list | grep -q '"group":"g","topic":"'$t'","members":2,' && break
-	sleep 0.1
-done
+wait_members 2
 for p in 0 1 2 3; do
 	seq $((101 + p * 10)) $((110 + p * 10)) | mqctl produce $t --partition $p
 done
@@ -91,11 +98,7 @@ ok $? "watch printed the rebalances"
 # resets: refused while members run, explained; done when they are gone
 mqctl consume $t --group g >/dev/null &
 e=$!
-# until it has joined: a loaded machine may take a while to start it
-for i in $(seq 1 100); do
-	mqctl --json group list | grep -q '"group":"g","topic":"'$t'","members":1,' && break
-	sleep 0.1
-done
+wait_members 1
 msg=$(mqctl group reset g --topic $t --to earliest 2>&1)
 [ $? = 1 ] && echo "$msg" | grep -q "has members"
 ok $? "reset with members is refused with the kernel's reason"
