@@ -1536,12 +1536,28 @@ static int reload_module(FIXTURE_DATA(persist) *self)
 }
 
 /*
+ * The topic is back after the reload: the daemon restored it.  A restore
+ * replays the topic's state from disk, which on the debug kernel under
+ * TCG has taken more than 5 s: 30 s before giving up.
+ */
+static bool topic_back(int fd, const char *name)
+{
+	struct mqdev_topic_info info;
+	int i;
+
+	for (i = 0; i < 600 && mqdev_topic_describe(fd, name, &info, NULL, 0);
+	     i++)
+		sleep_ms(50);
+	return !mqdev_topic_describe(fd, name, &info, NULL, 0);
+}
+
+/*
  * Produce with acks=all as a named idempotent producer, commit a group,
  * reload the module, restart the daemon: the topic is back with its
  * offsets, the group where it committed, the producer's resend answered
  * as a duplicate, and the history readable.
  */
-TEST_F(persist, restore_after_reload)
+TEST_F_TIMEOUT(persist, restore_after_reload, 120)
 {
 	LIBMQDEV_OPTS(mqdev_producer_opts, popts,
 		      .flags = MQDEV_PRODUCER_ACKS_ALL);
@@ -1597,12 +1613,10 @@ TEST_F(persist, restore_after_reload)
 
 	/* a TTL past the limit in its config costs the TTL, not the topic */
 	ASSERT_EQ(0, reload_module_bad_ttl(self, true));
-	for (i = 0; i < 100 && mqdev_topic_describe(self->fd, self->name,
-						    &info, pi, 2); i++)
-		sleep_ms(50);
-	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, pi, 2)) {
+	ASSERT_TRUE(topic_back(self->fd, self->name)) {
 		log_dump(&self->d);
 	}
+	ASSERT_EQ(0, mqdev_topic_describe(self->fd, self->name, &info, pi, 2));
 	EXPECT_EQ(2, info.partitions);
 	EXPECT_EQ(10, pi[0].next_offset);
 	EXPECT_EQ(10, pi[1].next_offset);
@@ -1641,6 +1655,12 @@ TEST_F(persist, restore_after_reload)
 #define SCHED_N		6
 #define SCHED_CANCELLED	2
 #define SCHED_EARLY	SCHED_N		/* the one due before the restart */
+/*
+ * The first due time, this far after the plan is made: past the reload
+ * and the restore, which on the debug kernel under TCG take well over 5 s.
+ * The early one is due a second after the plan.
+ */
+#define SCHED_AHEAD_NS	25000000000ULL
 
 struct sched_payload {
 	uint64_t due;
@@ -1664,7 +1684,7 @@ static uint64_t wall_ns(void)
 
 static uint64_t sched_due_of(const struct sched_plan *pl, uint32_t n)
 {
-	return n == SCHED_EARLY ? pl->base - 14000000000ULL :
+	return n == SCHED_EARLY ? pl->base - SCHED_AHEAD_NS + 1000000000ULL :
 	       pl->base + n * 500000000ULL;
 }
 
@@ -1767,18 +1787,6 @@ static int sched_read_part(const char *name, const char *dir, uint32_t part,
 	return err;
 }
 
-/* The topic is back after the reload: the daemon restored it. */
-static bool topic_back(int fd, const char *name)
-{
-	struct mqdev_topic_info info;
-	int i;
-
-	for (i = 0; i < 200 && mqdev_topic_describe(fd, name, &info, NULL, 0);
-	     i++)
-		sleep_ms(50);
-	return !mqdev_topic_describe(fd, name, &info, NULL, 0);
-}
-
 /*
  * Messages scheduled by a user on a durable topic, one cancelled, one due
  * (and appended) before the restart; the daemon stopped cleanly, the
@@ -1787,7 +1795,7 @@ static bool topic_back(int fd, const char *name)
  * due time, in order, once; the cancelled one never, the early one not a
  * second time; the topic's TTL is back.
  */
-TEST_F(persist, scheduled_messages_survive_a_reload)
+TEST_F_TIMEOUT(persist, scheduled_messages_survive_a_reload, 120)
 {
 	LIBMQDEV_OPTS(mqdev_topic_opts, topts, .partitions = 2,
 		      .capacity = 65536, .flags = MQDEV_TOPIC_DURABLE,
@@ -1817,7 +1825,7 @@ TEST_F(persist, scheduled_messages_survive_a_reload)
 					 3600000000000ULL));
 
 	pl->name = self->name;
-	pl->base = wall_ns() + 15000000000ULL;
+	pl->base = wall_ns() + SCHED_AHEAD_NS;
 	ASSERT_EQ(0, as_user(USER_UID, sched_plan_run, pl));
 	p = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
 	ASSERT_LE(0, p);
@@ -1825,7 +1833,7 @@ TEST_F(persist, scheduled_messages_survive_a_reload)
 	ASSERT_EQ(0, xioctl(p, MQDEV_IOC_SCHED_CANCEL, &cancel));
 	close(p);
 	/* the early one is appended and dropped from what the daemon keeps */
-	for (i = 0; i < 100 && sched_now(self->name, NULL, 0) != SCHED_N - 1;
+	for (i = 0; i < 200 && sched_now(self->name, NULL, 0) != SCHED_N - 1;
 	     i++)
 		sleep_ms(50);
 	ASSERT_EQ(SCHED_N - 1, sched_now(self->name, NULL, 0));
