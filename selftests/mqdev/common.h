@@ -196,6 +196,56 @@ static inline int as_user(uid_t uid, int (*fn)(void *), void *arg)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
+static inline void caught_signal(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * fork(), the child's SIGUSR1 caught by a handler that does nothing, with
+ * @sa_flags (0: an interrupted call fails EINTR; SA_RESTART: it restarts).
+ * The signal is blocked until the handler is in place: a signal sent at
+ * once cannot kill the child.  In the child: 0; in the parent: its pid.
+ */
+static inline pid_t fork_catching_usr1(int sa_flags)
+{
+	struct sigaction sa = { .sa_handler = caught_signal,
+				.sa_flags = sa_flags };
+	sigset_t usr1, was;
+	pid_t pid;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &usr1, &was))
+		return -1;
+	pid = fork();
+	if (!pid && sigaction(SIGUSR1, &sa, NULL))
+		_exit(99);
+	sigprocmask(SIG_SETMASK, &was, NULL);
+	return pid;
+}
+
+/*
+ * SIGUSR1 to @pid every 100 ms until it exits, for 10 s at most (then
+ * SIGKILL): a signal sent before it sleeps interrupts nothing, a later one
+ * does.  Returns its exit status, or -1 if it did not exit by itself.
+ */
+static inline int signal_until_exit(pid_t pid)
+{
+	int status, i;
+
+	for (i = 0; i < 100 && !waitpid(pid, &status, WNOHANG); i++) {
+		kill(pid, SIGUSR1);
+		usleep(100000);
+	}
+	if (i == 100) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /*
  * A child opens a transaction of 3 records with @cookie, tells us its id,
  * and is killed: an orphan, for its checker (or the kernel) to decide.

@@ -194,6 +194,98 @@ TEST_F(policy, block_producer_waits_for_holder)
 	close(a.prod);
 }
 
+/*
+ * In a child, its SIGUSR1 caught with @sa_flags: produce @count values from
+ * @first on a blocking handle.  Its exit status: how many the call
+ * appended, or 100 + errno.
+ */
+static pid_t produce_in_child(const char *name, uint64_t first,
+			      uint32_t count, int sa_flags)
+{
+	static char values[2 * CAP / SPACE][VALUE];
+	static struct mqdev_msg msgs[2 * CAP / SPACE];
+	struct mqdev_produce req = {
+		.msgs = (uintptr_t)msgs, .count = count,
+		.msg_size = sizeof(*msgs),
+	};
+	pid_t pid = fork_catching_usr1(sa_flags);
+	int prod, n;
+	uint32_t i;
+
+	if (pid)
+		return pid;
+	prod = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	if (prod < 0 || count > 2 * CAP / SPACE)
+		_exit(99);
+	for (i = 0; i < count; i++) {
+		seeded_value(values[i], first + i);
+		mqdev_msg_init(&msgs[i], NULL, 0, values[i], VALUE, 0);
+	}
+	n = ioctl(prod, MQDEV_IOC_PRODUCE, &req);
+	_exit(n < 0 ? 100 + errno : n);
+}
+
+/* Partition 0's next offset, or -1. */
+static int64_t next_offset(int fd, const char *name)
+{
+	struct mqdev_partition_info pi;
+	struct mqdev_topic_info info;
+
+	if (mqdev_topic_describe(fd, name, &info, &pi, 1))
+		return -1;
+	return pi.next_offset;
+}
+
+/*
+ * A producer asleep for room, its signal caught by a handler without
+ * SA_RESTART: the call answers with the messages it appended before it
+ * slept and appends none after; with none appended it fails EINTR.  With
+ * SA_RESTART it sleeps on, and appends once a holder makes room.
+ */
+TEST_F(policy, block_producer_interrupted)
+{
+	const uint32_t fit = CAP / SPACE;
+	const struct mqdev_record *rec;
+	struct mqdev_consumer *c;
+	pid_t pid;
+	int i;
+
+	ASSERT_EQ(0, create_topic(self->fd, self->name, 1, CAP, 0));
+	ASSERT_EQ(0, mqdev_consumer_new(self->name, NULL, &c));
+	ASSERT_EQ(0, mqdev_consumer_seek(c, 0, MQDEV_SEEK_EARLIEST, 0,
+					 MQDEV_SEEK_HOLD, NULL));
+
+	/* the signal comes once the ring is full: it is asleep, or nearly */
+	pid = produce_in_child(self->name, 0, fit + 5, 0);
+	ASSERT_LE(0, pid);
+	for (i = 0; i < 200 && next_offset(self->fd, self->name) < fit; i++)
+		sleep_ms(50);
+	EXPECT_EQ(fit, signal_until_exit(pid));
+	EXPECT_EQ(fit, next_offset(self->fd, self->name));
+
+	pid = produce_in_child(self->name, fit, 1, 0);
+	ASSERT_LE(0, pid);
+	EXPECT_EQ(100 + EINTR, signal_until_exit(pid));
+	EXPECT_EQ(fit, next_offset(self->fd, self->name));
+
+	/* restarted: still asleep after its signals, until there is room */
+	pid = produce_in_child(self->name, fit, 1, SA_RESTART);
+	ASSERT_LE(0, pid);
+	for (i = 0; i < 5; i++) {
+		kill(pid, SIGUSR1);
+		sleep_ms(100);
+	}
+	EXPECT_EQ(0, waitpid(pid, NULL, WNOHANG));
+	for (i = 0; i < 5 && (rec = mqdev_consumer_peek(c)); i++) {
+		EXPECT_EQ(i, rec->offset);
+		EXPECT_EQ(0, check_value(rec));
+		EXPECT_EQ(0, mqdev_consumer_release(c));
+	}
+	EXPECT_EQ(1, signal_until_exit(pid));
+	EXPECT_EQ(fit + 1, next_offset(self->fd, self->name));
+	mqdev_consumer_free(c);
+}
+
 /* Space is held by the slowest holder; when it leaves, the next one rules. */
 TEST_F(policy, block_slowest_holder_rules)
 {

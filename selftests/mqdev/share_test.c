@@ -1813,6 +1813,51 @@ TEST_F(share, wait_forever_survives_stop)
 	mqdev_share_free(s);
 }
 
+/* A new group with reset LATEST starts past what is there: only news. */
+TEST_F(share, reset_latest_takes_only_what_comes_after)
+{
+	LIBMQDEV_OPTS(mqdev_share_opts, opts, .reset = MQDEV_SEEK_LATEST);
+	struct mqdev_delivery d[8];
+	struct mqdev_share *s;
+
+	produce_n(_metadata, self->prod, 5);
+	ASSERT_EQ(0, mqdev_share_new(self->name, "latest", &opts, &s));
+	EXPECT_EQ(0, mqdev_share_acquire(s, 0, d, 8));
+	produce_n(_metadata, self->prod, 1);
+	ASSERT_EQ(1, mqdev_share_acquire_wait(s, 0, d, 8, 5000));
+	EXPECT_EQ(5, d[0].offset);
+	mqdev_share_free(s);
+}
+
+/*
+ * A waiting acquire with a time-out, interrupted by a handler, fails EINTR
+ * long before its time-out even with SA_RESTART: restarted, it would wait
+ * its whole time-out again; the caller keeps its own deadline.  It took
+ * nothing: the record that comes next is there for the next acquire.
+ */
+TEST_F(share, timed_wait_interrupted_eintr)
+{
+	struct mqdev_delivery d[2];
+	struct mqdev_share *s;
+	pid_t pid;
+	int n;
+
+	s = join(self->name, "eintr", 0, 0);
+	ASSERT_NE(NULL, s);
+	pid = fork_catching_usr1(SA_RESTART);
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		n = mqdev_share_acquire_wait(s, 0, d, 2, 60000);
+		_exit(n < 0 ? 100 - n : n);
+	}
+	EXPECT_EQ(100 + EINTR, signal_until_exit(pid));
+	produce_n(_metadata, self->prod, 1);
+	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 2));
+	EXPECT_EQ(0, d[0].offset);
+	EXPECT_EQ(1, d[0].delivery_count);
+	mqdev_share_free(s);
+}
+
 /*
  * A forced delete racing members that acquire (waiting), accept, release
  * and describe, and a consumer group's commits over netlink: every member
