@@ -329,6 +329,8 @@ check: deps
 	tools/vm/host-profile-test.sh
 	selftests/run.sh --kernel-only kafkad_test.sh | \
 		grep -qx '== kafkad_test.sh: left out (--kernel-only)'
+	selftests/run.sh --kernel-only --no-frontends ynl_test.sh | \
+		grep -qx '== ynl_test.sh: left out (--no-frontends)'
 	tools/vm/mkdisk $(B)/bench/disk.img 512
 	$(BENCH_VM) -- sh -c 'mqbench --count 2000 --reps 1 --fetch-min 65536 \
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka,exchange,share,swriter \
@@ -401,7 +403,8 @@ check-debug: deps
 	kernel=$$(scripts/debug-kernel.sh) && \
 	tools/vm/run --debug-kernel --host-usr --kernel "$$kernel" \
 		--module build/debug/kmod/mqdev.ko --mem 1024 --timeout 4800 \
-		-- sh -c 'selftests/run.sh --kernel-only && $(DEBUG_RUN)'
+		-- sh -c 'selftests/run.sh --kernel-only --no-frontends && \
+			  $(DEBUG_RUN)'
 
 # The long runs: the fuzzer across seeds, and the kill torture.
 FUZZ_SECONDS	?= 150

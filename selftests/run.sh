@@ -14,18 +14,31 @@
 # those of userspace daemons (the Kafka gateway, the mirror), whose subject
 # does not change with the kernel they run on.  make check runs them once;
 # the runs on other kernels (check-6.1, check-debug) pass --kernel-only.
+# --no-frontends leaves out those named in selftests/mqdev/frontends.list:
+# the shell tests of command-line front ends, whose kernel paths C tests
+# drive too.  The debug kernel's run (check-debug) passes it.
 root=$(cd "$(dirname "$0")/.." && pwd)
 src="$root/selftests/mqdev"
 bin="$root/build/selftests"
 pass=0 fail=0 skip=0
 KSFT_SKIP=4
-userspace_only=
+left_out=
 
-if [ "${1:-}" = --kernel-only ]; then
+# The test names of selftests/mqdev/$1.list, with the option that named it.
+list_of() {
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e "s/\$/ $2/" "$src/$1.list"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel-only) left_out="$left_out
+$(list_of userspace "$1")" ;;
+	--no-frontends) left_out="$left_out
+$(list_of frontends "$1")" ;;
+	*) break ;;
+	esac
 	shift
-	userspace_only=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' \
-		"$src/userspace.list")
-fi
+done
 
 if [ $# -gt 0 ]; then
 	tests=$(for t in "$@"; do
@@ -47,8 +60,9 @@ elf32() {
 
 for t in $tests; do
 	name=$(basename "$t")
-	if echo "$userspace_only" | grep -qx "${name%.sh}"; then
-		echo "== $name: left out (--kernel-only)"
+	why=$(echo "$left_out" | sed -n "s/^${name%.sh} //p" | head -n 1)
+	if [ -n "$why" ]; then
+		echo "== $name: left out ($why)"
 		continue
 	fi
 	echo "== $name"
