@@ -16,7 +16,9 @@
 # the runs on other kernels (check-6.1, check-debug) pass --kernel-only.
 # --no-frontends leaves out those named in selftests/mqdev/frontends.list:
 # the shell tests of command-line front ends, whose kernel paths C tests
-# drive too.  The debug kernel's run (check-debug) passes it.
+# drive too.  The debug kernel's run (check-debug) passes it.  Options come
+# before test names; a list that names no test of selftests/mqdev (a front
+# end's: a .sh) is an error.
 root=$(cd "$(dirname "$0")/.." && pwd)
 src="$root/selftests/mqdev"
 bin="$root/build/selftests"
@@ -24,20 +26,40 @@ pass=0 fail=0 skip=0
 KSFT_SKIP=4
 left_out=
 
-# The test names of selftests/mqdev/$1.list, with the option that named it.
+# The test names of selftests/mqdev/$1.list, each followed by the option
+# $2 that named it; each must be a test there, ending in one of $3.
 list_of() {
-	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e "s/\$/ $2/" "$src/$1.list"
+	names=$(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' \
+		"$src/$1.list") || exit 2
+	for n in $names; do
+		found=
+		for ext in $3; do
+			[ -f "$src/$n$ext" ] && found=1
+		done
+		if [ -z "$found" ]; then
+			echo "$1.list: $n is not a test of $src ($3)" >&2
+			exit 2
+		fi
+		echo "$n $2"
+	done
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--kernel-only) left_out="$left_out
-$(list_of userspace "$1")" ;;
-	--no-frontends) left_out="$left_out
-$(list_of frontends "$1")" ;;
+	--kernel-only) names=$(list_of userspace "$1" ".c .sh") ;;
+	--no-frontends) names=$(list_of frontends "$1" .sh) ;;
+	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
-	esac
+	esac || exit 2
+	left_out="$left_out
+$names"
 	shift
+done
+for t in "$@"; do
+	case $t in
+	-*) echo "run.sh: $t after a test name: options come first" >&2
+	    exit 2 ;;
+	esac
 done
 
 if [ $# -gt 0 ]; then

@@ -232,18 +232,22 @@ static inline pid_t fork_catching_usr1(int sa_flags)
  */
 static inline int signal_until_exit(pid_t pid)
 {
+	pid_t reaped = 0;
 	int status, i;
 
-	for (i = 0; i < 100 && !waitpid(pid, &status, WNOHANG); i++) {
+	for (i = 0; i <= 100; i++) {
+		reaped = waitpid(pid, &status, WNOHANG);
+		if (reaped || i == 100)
+			break;
 		kill(pid, SIGUSR1);
 		usleep(100000);
 	}
-	if (i == 100) {
+	if (!reaped) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		return -1;
 	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return reaped == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /*
@@ -529,25 +533,37 @@ static inline int landlock_refuses_send(int cons,
 	return WEXITSTATUS(status);
 }
 
-static inline int keep_part0_wakeups(void *ctx, const struct mqdev_stats *st)
+static inline int keep_part0(void *ctx, const struct mqdev_stats *st)
 {
 	if (st->kind == MQDEV_STATS_PARTITION && st->partition == 0)
-		*(uint64_t *)ctx = st->reader_wakeups;
+		memcpy(ctx, st, sizeof(*st));
 	return 0;
+}
+
+/* Partition 0's counters, as netlink says, into @st: 0 or -errno. */
+static inline int part0_stats(const char *topic, struct mqdev_stats *st)
+{
+	struct mqdev_nl *nl;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	st->kind = MQDEV_STATS_TOPIC;	/* until partition 0 is seen */
+	err = mqdev_nl_open(&nl);
+	if (err)
+		return err;
+	err = mqdev_stats_get(nl, topic, keep_part0, st);
+	mqdev_nl_close(nl);
+	if (!err && st->kind != MQDEV_STATS_PARTITION)
+		err = -ENOENT;
+	return err;
 }
 
 /* Partition 0's wake-ups of sleeping readers, as netlink says, or UINT64_MAX. */
 static inline uint64_t reader_wakeups(const char *topic)
 {
-	uint64_t n = UINT64_MAX;
-	struct mqdev_nl *nl;
+	struct mqdev_stats st;
 
-	if (mqdev_nl_open(&nl))
-		return n;
-	if (mqdev_stats_get(nl, topic, keep_part0_wakeups, &n))
-		n = UINT64_MAX;
-	mqdev_nl_close(nl);
-	return n;
+	return part0_stats(topic, &st) ? UINT64_MAX : st.reader_wakeups;
 }
 
 #endif /* _MQDEV_SELFTEST_COMMON_H */

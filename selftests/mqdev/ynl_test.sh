@@ -57,8 +57,8 @@ trap 'rm -f "$out"; mqctl topic delete $t >/dev/null 2>&1' EXIT
 
 # cli.py as in a kernel tree; its output (JSON, or the error) in $out.
 # The spec is checked against its schema by the first call only: the spec
-# does not change between calls, and the check is a third of each call's
-# time (seconds each under TCG).
+# does not change between calls, and in the guest the check was about half
+# of each call's time (seconds each under TCG).
 cli() {
 	(cd "$ynl" && "$py" tools/net/ynl/cli.py --spec "$spec" $schema \
 		--output-json "$@") >"$out" 2>&1
