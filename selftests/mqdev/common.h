@@ -163,6 +163,18 @@ static inline int produce_one(int fd, uint32_t partition, const void *key,
 	return msg.partition;
 }
 
+/* Partition @part's next offset, as a describe says; UINT64_MAX on error. */
+static inline uint64_t next_offset(int fd, const char *name, uint32_t part)
+{
+	struct mqdev_partition_info parts[MQDEV_MAX_PARTITIONS];
+	struct mqdev_topic_info info;
+
+	if (part >= MQDEV_MAX_PARTITIONS ||
+	    mqdev_topic_describe(fd, name, &info, parts, part + 1))
+		return UINT64_MAX;
+	return parts[part].next_offset;
+}
+
 static inline int seek(int fd, uint32_t partition, uint32_t whence,
 		       uint64_t *offset, uint32_t flags)
 {
@@ -196,6 +208,7 @@ static inline int as_user(uid_t uid, int (*fn)(void *), void *arg)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
+/* A handler that only interrupts: what a caught signal does to a call. */
 static inline void caught_signal(int sig)
 {
 	(void)sig;

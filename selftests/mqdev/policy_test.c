@@ -225,17 +225,6 @@ static pid_t produce_in_child(const char *name, uint64_t first,
 	_exit(n < 0 ? 200 + errno : n);
 }
 
-/* Partition 0's next offset, or -1. */
-static int64_t next_offset(int fd, const char *name)
-{
-	struct mqdev_partition_info pi;
-	struct mqdev_topic_info info;
-
-	if (mqdev_topic_describe(fd, name, &info, &pi, 1))
-		return -1;
-	return pi.next_offset;
-}
-
 /*
  * A producer asleep for room, its signal caught by a handler without
  * SA_RESTART: the call answers with the messages it appended before it
@@ -261,15 +250,15 @@ TEST_F_TIMEOUT(policy, block_producer_interrupted, 60)
 	/* the signal comes once the ring is full: it is asleep, or nearly */
 	pid = produce_in_child(self->name, 0, fit + 5, 0);
 	ASSERT_LE(0, pid);
-	for (i = 0; i < 200 && next_offset(self->fd, self->name) < fit; i++)
+	for (i = 0; i < 200 && next_offset(self->fd, self->name, 0) < fit; i++)
 		sleep_ms(50);
 	EXPECT_EQ(fit, signal_until_exit(pid));
-	EXPECT_EQ(fit, next_offset(self->fd, self->name));
+	EXPECT_EQ(fit, next_offset(self->fd, self->name, 0));
 
 	pid = produce_in_child(self->name, fit, 1, 0);
 	ASSERT_LE(0, pid);
 	EXPECT_EQ(200 + EINTR, signal_until_exit(pid));
-	EXPECT_EQ(fit, next_offset(self->fd, self->name));
+	EXPECT_EQ(fit, next_offset(self->fd, self->name, 0));
 
 	/*
 	 * Restarted: signalled until a signal has ended one of its sleeps
@@ -292,7 +281,7 @@ TEST_F_TIMEOUT(policy, block_producer_interrupted, 60)
 		EXPECT_EQ(0, mqdev_consumer_release(c));
 	}
 	EXPECT_EQ(1, signal_until_exit(pid));
-	EXPECT_EQ(fit + 1, next_offset(self->fd, self->name));
+	EXPECT_EQ(fit + 1, next_offset(self->fd, self->name, 0));
 	mqdev_consumer_free(c);
 }
 

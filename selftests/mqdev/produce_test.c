@@ -29,16 +29,6 @@ FIXTURE_TEARDOWN(produce)
 	close(self->fd);
 }
 
-static uint64_t next_offset(int fd, const char *name, uint32_t part)
-{
-	struct mqdev_partition_info parts[PARTS];
-	struct mqdev_topic_info info;
-
-	if (mqdev_topic_describe(fd, name, &info, parts, PARTS))
-		return ~0ULL;
-	return parts[part].next_offset;
-}
-
 static int produce_batch(int fd, struct mqdev_msg *msgs, uint32_t count)
 {
 	struct mqdev_produce req = {

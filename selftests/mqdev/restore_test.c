@@ -1018,10 +1018,6 @@ TEST(a_hold_ends_when_its_replica_leaves)
 	close(fd);
 }
 
-static void on_usr1(int sig)
-{
-}
-
 /*
  * A SCHEDULE that a signal cuts short while it waits for the replica was
  * made: its id, due time and partition come back with EINTR, so that a
@@ -1030,7 +1026,7 @@ static void on_usr1(int sig)
 TEST(an_interrupted_schedule_says_its_id)
 {
 	const char *name = topic_name("schedintr");
-	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct sigaction sa = { .sa_handler = caught_signal };
 	struct mqdev_sched_info info;
 	struct sched_args a = {};
 	struct call c;

@@ -344,13 +344,9 @@ TEST_F(wait, woken_for_a_record_gone_sleeps_again)
 	close(cons);
 }
 
-static void on_signal(int sig)
-{
-}
-
 TEST_F(wait, signal_interrupts)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = caught_signal };
 	struct waiter w;
 
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
@@ -579,7 +575,7 @@ TEST_F(wait, send_then_sleep_until_woken)
  */
 TEST_F(wait, send_then_signal_sends_once)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = caught_signal };
 	struct sender_waiter w;
 	int i;
 

@@ -96,10 +96,6 @@ static long do_read(void *p)
 
 /* ---- the tests ---- */
 
-static void on_signal(int sig)
-{
-}
-
 FIXTURE(wake) {
 	int fd;
 	char name[MQDEV_NAME_MAX + 1];
@@ -107,7 +103,7 @@ FIXTURE(wake) {
 
 FIXTURE_SETUP(wake)
 {
-	struct sigaction sa = { .sa_handler = on_signal };	/* no restart */
+	struct sigaction sa = { .sa_handler = caught_signal };	/* no restart */
 
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	self->fd = mqdev_open();
