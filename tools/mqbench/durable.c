@@ -449,9 +449,12 @@ int durable_table(uint64_t count, FILE *json)
 			err = 1;
 		}
 		err |= backlog_table(json);
+	}
+	/* with the replica up, which then removes the durable one's files */
+	topics_delete();
+	if (replica) {
 		kill(-replica, SIGTERM);
 		waitpid(replica, NULL, 0);
 	}
-	topics_delete();
 	return err;
 }

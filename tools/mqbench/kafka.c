@@ -474,8 +474,10 @@ static int kafka_once(struct bench *b, double *v)
 	r0 = rchar(kafkad_pid);
 	ns = kafka_produce(b);
 	c1 = cpu_ns(kafkad_pid);
-	if (ns <= 0 || c0 < 0 || c1 < 0)
+	if (ns <= 0 || c0 < 0 || c1 < 0) {
+		topic_delete();
 		return failed_at("producing", 0);
+	}
 	v[PROD] = b->count * 1e9 / ns;
 	v[PROD_CPU] = (double)(c1 - c0) / b->count;
 	/* what the produce requests carried, as the daemon read them */

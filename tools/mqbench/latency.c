@@ -306,6 +306,8 @@ static int mqdev_pp_setup(struct pp_ctx *p)
 		mqdev_topic_delete(fd, p->topic[i]);
 		err = mqdev_topic_create(fd, p->topic[i], &cfg);
 	}
+	if (err && i == 2)	/* the second failed: the first goes too */
+		mqdev_topic_delete(fd, p->topic[0]);
 	close(fd);
 	return err ? -1 : 0;
 }

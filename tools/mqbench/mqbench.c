@@ -570,29 +570,70 @@ static const struct {
 };
 
 /*
+ * The topics named mqbench* there are now, into *@names (to be freed);
+ * how many, -errno, or -ENODEV with no /dev/mq (peers other than mqdev).
+ */
+static int bench_topics(char (**names)[MQDEV_NAME_SIZE])
+{
+	int fd = mqdev_open(), n, i, kept = 0;
+
+	*names = NULL;
+	if (fd < 0)
+		return -ENODEV;
+	n = mqdev_topic_list(fd, names);
+	close(fd);
+	for (i = 0; i < n; i++)
+		if (!strncmp((*names)[i], "mqbench", 7))
+			memmove((*names)[kept++], (*names)[i],
+				MQDEV_NAME_SIZE);
+	return n < 0 ? n : kept;
+}
+
+static bool listed(char (*names)[MQDEV_NAME_SIZE], int n, const char *name)
+{
+	while (n-- > 0)
+		if (!strcmp(names[n], name))
+			return true;
+	return false;
+}
+
+/*
  * Each scenario deletes the topics it made: a ring left behind counts
  * against max_bytes in every scenario after it (the durable scenario's
- * 128 MiB once failed kafka's with ENOSPC).  Returns 1, having deleted
- * them, when @scenario left any.
+ * 128 MiB once failed kafka's with ENOSPC).  @before holds the @nr_before
+ * mqbench* topics there were before @scenario ran: those, a user's or
+ * another run's, are not touched.  Returns 1, having named and deleted
+ * what @scenario added, when it added any or the topics cannot be listed.
  */
-static int topics_left(const char *scenario)
+static int topics_left(const char *scenario,
+		       char (*before)[MQDEV_NAME_SIZE], int nr_before)
 {
-	char (*names)[MQDEV_NAME_SIZE] = NULL;
-	int fd = mqdev_open(), n, i, left = 0;
+	char (*names)[MQDEV_NAME_SIZE];
+	int n = bench_topics(&names), fd, i, left = 0, err;
 
-	if (fd < 0)
+	if (n == -ENODEV || nr_before == -ENODEV) {
+		free(names);
 		return 0;
-	n = mqdev_topic_list(fd, &names);
+	}
+	if (n < 0 || nr_before < 0) {
+		fprintf(stderr, "mqbench: %s: listing topics: %s\n", scenario,
+			strerror(n < 0 ? -n : -nr_before));
+		free(names);
+		return 1;
+	}
+	fd = mqdev_open();
 	for (i = 0; i < n; i++) {
-		if (strncmp(names[i], "mqbench", 7))
+		if (listed(before, nr_before, names[i]))
 			continue;
-		fprintf(stderr, "mqbench: %s: left topic %s behind\n",
-			scenario, names[i]);
-		mqdev_topic_delete(fd, names[i]);
+		err = fd < 0 ? fd : mqdev_topic_delete(fd, names[i]);
+		fprintf(stderr, "mqbench: %s: left topic %s behind%s%s\n",
+			scenario, names[i], err ? "; deleting it: " : "",
+			err ? strerror(-err) : "");
 		left = 1;
 	}
+	if (fd >= 0)
+		close(fd);
 	free(names);
-	close(fd);
 	return left;
 }
 
@@ -691,7 +732,8 @@ int main(int argc, char **argv)
 	const char *json_path = NULL, *list = NULL;
 	uint64_t count = 200000;
 	FILE *json = NULL;
-	int opt, failed = 0;
+	char (*before)[MQDEV_NAME_SIZE];
+	int opt, failed = 0, nr_before;
 	struct utsname uts;
 	char cpu[320];
 	unsigned int i;
@@ -744,10 +786,14 @@ int main(int argc, char **argv)
 	printf("mqbench: %" PRIu64 " messages, median of %d (min-max); CPU: %s; "
 	       "kernel %s; mqdev fetch-min %u bytes, fetch-max-wait %u ms\n",
 	       count, reps, cpu, uts.release, fetch_min, fetch_max_wait_ms);
-	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		if (wanted(list, scenarios[i].name, scenarios[i].by_default))
-			failed += scenarios[i].table(count, json) +
-				  topics_left(scenarios[i].name);
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		if (!wanted(list, scenarios[i].name, scenarios[i].by_default))
+			continue;
+		nr_before = bench_topics(&before);
+		failed += scenarios[i].table(count, json) +
+			  topics_left(scenarios[i].name, before, nr_before);
+		free(before);
+	}
 	redis_stop();
 	rabbitmq_stop();
 	if (json) {

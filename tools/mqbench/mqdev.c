@@ -443,8 +443,12 @@ double mqdev_bytes_per_msg(size_t size, uint64_t n)
 	double per = -1;
 	int fd;
 
-	if (mqdev_setup(&b, (void **)&m) || mqdev_produce_all(&b, m))
+	if (mqdev_setup(&b, (void **)&m))
 		return -1;
+	if (mqdev_produce_all(&b, m)) {
+		mqdev_teardown(m);
+		return -1;
+	}
 	fd = mqdev_open();
 	if (fd >= 0 && !mqdev_topic_describe(fd, m->topic, &info, &part, 1) &&
 	    part.records == n)
@@ -485,13 +489,19 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	struct mqdev_ctx *m;
 	int n = 0;
 
-	if ((kind == MQDEV_KIND_SWRITER ? mqdev_sw_setup(b, (void **)&m) :
-					  mqdev_setup(b, (void **)&m)) ||
-	    bench_producer_new(&bp, m->topic, b, kind))
+	if (kind == MQDEV_KIND_SWRITER ? mqdev_sw_setup(b, (void **)&m) :
+					 mqdev_setup(b, (void **)&m))
 		return -1;
+	if (bench_producer_new(&bp, m->topic, b, kind)) {
+		mqdev_teardown(m);
+		return -1;
+	}
 	c = mqdev_reader(m);
-	if (!c)
+	if (!c) {
+		bench_producer_free(&bp);
+		mqdev_teardown(m);
 		return -1;
+	}
 	for (i = 0; i < b->count && n >= 0; i += n) {
 		t0 = now_ns();
 		n = bench_produce(&bp, b, i, 0);
