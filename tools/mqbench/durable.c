@@ -31,15 +31,17 @@
 #include "mqbench.h"
 
 #define DISK		"/var/lib/mqdev"
-#define DURABLE_TOPIC	"mqbench-durable"
-#define MEMORY_TOPIC	"mqbench-memory"
 #define RUN_MAX_NS	2000000000ull	/* each rate, for the full count */
 #define RUN_MIN_NS	250000000ull	/* and for make check's short one */
 #define RTT_COUNT	200
 #define MAX_PRODUCERS	16
-#define BACKLOG_TOPIC	"mqbench-backlog"
 #define BACKLOG_RING	(256 * 1024)	/* bytes, the one partition's ring */
 #define BACKLOG_SIZE	1024
+
+/* With the run's pid, as every mqbench topic: see topics_left(). */
+static char durable_topic[MQDEV_NAME_SIZE];
+static char memory_topic[MQDEV_NAME_SIZE];
+static char backlog_topic[MQDEV_NAME_SIZE];
 
 static uint64_t run_ns;
 static const size_t sizes[] = { 64, 1024 };
@@ -110,12 +112,12 @@ static int64_t mqdev_loop(const char *topic, uint32_t flags, size_t size,
 
 static int64_t w_memory(int idx, size_t size, uint64_t until)
 {
-	return mqdev_loop(MEMORY_TOPIC, 0, size, until);
+	return mqdev_loop(memory_topic, 0, size, until);
 }
 
 static int64_t w_acks_all(int idx, size_t size, uint64_t until)
 {
-	return mqdev_loop(DURABLE_TOPIC, MQDEV_PRODUCER_ACKS_ALL, size, until);
+	return mqdev_loop(durable_topic, MQDEV_PRODUCER_ACKS_ALL, size, until);
 }
 
 /* @k producers of @fn at once: messages a second, or -1. */
@@ -163,8 +165,8 @@ static void topics_delete(void)
 
 	if (fd < 0)
 		return;
-	mqdev_topic_delete(fd, MEMORY_TOPIC);
-	mqdev_topic_delete(fd, DURABLE_TOPIC);
+	mqdev_topic_delete(fd, memory_topic);
+	mqdev_topic_delete(fd, durable_topic);
 	close(fd);
 }
 
@@ -233,7 +235,7 @@ static pid_t replica_start(void)
 	}
 	/* it joins by confirming the end of the log, empty here */
 	for (i = 0; pid > 0 && i < 50; i++) {
-		if (replica_in_sync(DURABLE_TOPIC, MAX_PRODUCERS))
+		if (replica_in_sync(durable_topic, MAX_PRODUCERS))
 			return pid;
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			pid = 0;	/* it is not there, or it failed */
@@ -262,7 +264,7 @@ static int rtt_acks_all(double *p50, double *p99)
 	uint64_t t0;
 	int i;
 
-	if (mqdev_producer_new(DURABLE_TOPIC, &opts, &p))
+	if (mqdev_producer_new(durable_topic, &opts, &p))
 		return -1;
 	for (i = 0; i < RTT_COUNT; i++) {
 		mqdev_msg_init(&msg, NULL, 0, buf, sizeof(buf), 0);
@@ -345,12 +347,12 @@ static int backlog_table(FILE *json)
 
 	if (fd < 0)
 		return 1;
-	mqdev_topic_delete(fd, BACKLOG_TOPIC);
-	err = mqdev_topic_create(fd, BACKLOG_TOPIC, &cfg);
-	if (!err && !replica_wait(BACKLOG_TOPIC, 1))
+	mqdev_topic_delete(fd, backlog_topic);
+	err = mqdev_topic_create(fd, backlog_topic, &cfg);
+	if (!err && !replica_wait(backlog_topic, 1))
 		err = -ENOLINK;
 	if (!err)
-		err = mqdev_producer_new(BACKLOG_TOPIC, &popts, &p);
+		err = mqdev_producer_new(backlog_topic, &popts, &p);
 	t0 = now_ns();
 	for (i = 0; !err && i < total; i += BATCH) {
 		for (j = 0; j < BATCH && !err; j++)
@@ -362,9 +364,9 @@ static int backlog_table(FILE *json)
 	steady = total * 1e9 / (now_ns() - t0);
 	memset(&info, 0, sizeof(info));
 	if (!err)
-		err = mqdev_topic_describe(fd, BACKLOG_TOPIC, &info, &part, 1);
+		err = mqdev_topic_describe(fd, backlog_topic, &info, &part, 1);
 	if (!err)
-		err = mqdev_consumer_new(BACKLOG_TOPIC, NULL, &c);
+		err = mqdev_consumer_new(backlog_topic, NULL, &c);
 	if (!err)
 		err = mqdev_consumer_seek(c, 0, MQDEV_SEEK_OFFSET, 0, 0, NULL);
 	if (!err) {
@@ -375,7 +377,7 @@ static int backlog_table(FILE *json)
 		mqdev_consumer_free(c);
 	if (p)
 		mqdev_producer_free(p);
-	mqdev_topic_delete(fd, BACKLOG_TOPIC);
+	mqdev_topic_delete(fd, backlog_topic);
 	close(fd);
 	if (err || disk < 0 || ring < 0) {
 		printf("\ndraining a backlog from disk: failed (%s)\n",
@@ -412,13 +414,19 @@ int durable_table(uint64_t count, FILE *json)
 		       " (tools/vm/run --disk)\n");
 		return 0;
 	}
+	snprintf(durable_topic, sizeof(durable_topic), "mqbench-%d-durable",
+		 getpid());
+	snprintf(memory_topic, sizeof(memory_topic), "mqbench-%d-memory",
+		 getpid());
+	snprintf(backlog_topic, sizeof(backlog_topic), "mqbench-%d-backlog",
+		 getpid());
 	run_ns = count * 10000;
 	if (run_ns > RUN_MAX_NS)
 		run_ns = RUN_MAX_NS;
 	if (run_ns < RUN_MIN_NS)
 		run_ns = RUN_MIN_NS;
-	if (topic_make(MEMORY_TOPIC, MQDEV_TOPIC_OVERWRITE) ||
-	    topic_make(DURABLE_TOPIC, MQDEV_TOPIC_DURABLE)) {
+	if (topic_make(memory_topic, MQDEV_TOPIC_OVERWRITE) ||
+	    topic_make(durable_topic, MQDEV_TOPIC_DURABLE)) {
 		topics_delete();
 		return 1;
 	}

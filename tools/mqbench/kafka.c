@@ -149,7 +149,7 @@ static int topic_create(const struct bench *b)
 	while (cap < need)
 		cap <<= 1;
 	cfg.capacity = cap;
-	snprintf(topic, sizeof(topic), "mqbench-kafka-%u", seq++);
+	snprintf(topic, sizeof(topic), "mqbench-%d-kafka-%u", getpid(), seq++);
 	mqdev_topic_delete(fd, topic);
 	err = mqdev_topic_create(fd, topic, &cfg);
 	close(fd);

@@ -34,15 +34,24 @@ static int mqdev_setup_flags(void **ctx, uint32_t partitions, uint32_t flags)
 	static unsigned int seq;
 	int fd = mqdev_open(), err;
 
-	*ctx = m;
-	if (fd < 0 || !m)
+	*ctx = NULL;
+	if (fd < 0 || !m) {
+		if (fd >= 0)
+			close(fd);
+		free(m);
 		return -1;
+	}
 	m->group = -1;
 	snprintf(m->topic, sizeof(m->topic), "mqbench-%d-%u", getpid(), seq++);
 	mqdev_topic_delete(fd, m->topic);
 	err = mqdev_topic_create(fd, m->topic, &cfg);
 	close(fd);
-	return err ? -1 : 0;
+	if (err) {
+		free(m);
+		return -1;
+	}
+	*ctx = m;
+	return 0;
 }
 
 static int mqdev_setup_parts(void **ctx, uint32_t partitions)
@@ -493,6 +502,7 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 					 mqdev_setup(b, (void **)&m))
 		return -1;
 	if (bench_producer_new(&bp, m->topic, b, kind)) {
+		bench_producer_free(&bp);
 		mqdev_teardown(m);
 		return -1;
 	}

@@ -31,9 +31,13 @@ int64_t run_parallel(const struct peer *p, struct bench *b, int k)
 
 	if (k > 16)
 		return -1;
-	for (i = 0; i < k; i++)
-		if (p->setup && p->setup(&each, &ctx[i]))
+	for (i = 0; i < k; i++) {
+		if (p->setup && p->setup(&each, &ctx[i])) {
+			while (p->teardown && i--)	/* those made before */
+				p->teardown(ctx[i]);
 			return -1;
+		}
+	}
 	if (pipe(go) || pipe(done))
 		fail("pipe");
 	for (i = 0; i < 2 * k; i++) {
