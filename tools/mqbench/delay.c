@@ -190,7 +190,7 @@ static int delay_run(uint64_t n, struct delay_result *r)
 	int fd = mqdev_open(), err = -1;
 	uint64_t start;
 
-	snprintf(topic, sizeof(topic), "mqbench-delay-%d", getpid());
+	bench_topic_name(topic, sizeof(topic), "delay");
 	if (!p || !v || fd < 0)
 		goto out;
 	mqdev_topic_delete(fd, topic);

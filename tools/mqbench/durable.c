@@ -161,13 +161,8 @@ static double rate_of(worker_fn fn, int k, size_t size)
  */
 static void topics_delete(void)
 {
-	int fd = mqdev_open();
-
-	if (fd < 0)
-		return;
-	mqdev_topic_delete(fd, memory_topic);
-	mqdev_topic_delete(fd, durable_topic);
-	close(fd);
+	bench_topic_delete(memory_topic);
+	bench_topic_delete(durable_topic);
 }
 
 static int topic_make(const char *name, uint32_t flags)
@@ -414,12 +409,9 @@ int durable_table(uint64_t count, FILE *json)
 		       " (tools/vm/run --disk)\n");
 		return 0;
 	}
-	snprintf(durable_topic, sizeof(durable_topic), "mqbench-%d-durable",
-		 getpid());
-	snprintf(memory_topic, sizeof(memory_topic), "mqbench-%d-memory",
-		 getpid());
-	snprintf(backlog_topic, sizeof(backlog_topic), "mqbench-%d-backlog",
-		 getpid());
+	bench_topic_name(durable_topic, sizeof(durable_topic), "durable");
+	bench_topic_name(memory_topic, sizeof(memory_topic), "memory");
+	bench_topic_name(backlog_topic, sizeof(backlog_topic), "backlog");
 	run_ns = count * 10000;
 	if (run_ns > RUN_MAX_NS)
 		run_ns = RUN_MAX_NS;

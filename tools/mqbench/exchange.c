@@ -182,7 +182,7 @@ double ex_once(int fd, const struct ex_case *c, const char *ex, char *buf,
 	char topic[MQDEV_NAME_MAX + 1], rkey[64];
 	int64_t ns = -1;
 
-	snprintf(topic, sizeof(topic), "mqbench-ex-%d", getpid());
+	bench_topic_name(topic, sizeof(topic), "ex");
 	mqdev_exchange_delete(fd, ex);
 	mqdev_topic_delete(fd, topic);
 	if (mqdev_topic_create(fd, topic, &cfg))

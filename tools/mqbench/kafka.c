@@ -37,7 +37,7 @@ static pid_t kafkad_pid;
  * a topic deleted and created again under the same name fails its next
  * append (UNKNOWN_SERVER_ERROR, which librdkafka does not retry).
  */
-static char topic[32];
+static char topic[MQDEV_NAME_SIZE];
 
 /* utime+stime of @pid, in ns; -1 if unreadable. */
 static int64_t cpu_ns(pid_t pid)
@@ -149,21 +149,11 @@ static int topic_create(const struct bench *b)
 	while (cap < need)
 		cap <<= 1;
 	cfg.capacity = cap;
-	snprintf(topic, sizeof(topic), "mqbench-%d-kafka-%u", getpid(), seq++);
+	bench_topic_name(topic, sizeof(topic), "kafka-%u", seq++);
 	mqdev_topic_delete(fd, topic);
 	err = mqdev_topic_create(fd, topic, &cfg);
 	close(fd);
 	return err;
-}
-
-static void topic_delete(void)
-{
-	int fd = mqdev_open();
-
-	if (fd >= 0) {
-		mqdev_topic_delete(fd, topic);
-		close(fd);
-	}
 }
 
 static rd_kafka_conf_t *kconf(const char *const *kv)
@@ -475,7 +465,7 @@ static int kafka_once(struct bench *b, double *v)
 	ns = kafka_produce(b);
 	c1 = cpu_ns(kafkad_pid);
 	if (ns <= 0 || c0 < 0 || c1 < 0) {
-		topic_delete();
+		bench_topic_delete(topic);
 		return failed_at("producing", 0);
 	}
 	v[PROD] = b->count * 1e9 / ns;
@@ -485,7 +475,7 @@ static int kafka_once(struct bench *b, double *v)
 		(double)(rchar(kafkad_pid) - r0) / b->count;
 	ns = kafka_consume(b);
 	c0 = cpu_ns(kafkad_pid);
-	topic_delete();
+	bench_topic_delete(topic);
 	if (ns <= 0)
 		return failed_at("consuming", 0);
 	v[CONS] = b->count * 1e9 / ns;

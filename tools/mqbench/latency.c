@@ -301,8 +301,7 @@ static int mqdev_pp_setup(struct pp_ctx *p)
 	if (fd < 0)
 		return -1;
 	for (i = 0; i < 2 && !err; i++) {
-		snprintf(p->topic[i], sizeof(p->topic[i]), "mqbench-pp%d-%d", i,
-			 getpid());
+		bench_topic_name(p->topic[i], sizeof(p->topic[i]), "pp%d", i);
 		mqdev_topic_delete(fd, p->topic[i]);
 		err = mqdev_topic_create(fd, p->topic[i], &cfg);
 	}
@@ -499,12 +498,8 @@ static int mqdev_pp_side(struct pp_ctx *p, int me, uint64_t n, uint64_t *rtt)
 
 static void mqdev_pp_teardown(struct pp_ctx *p)
 {
-	int fd = mqdev_open(), i;
-
-	for (i = 0; i < 2 && fd >= 0; i++)
-		mqdev_topic_delete(fd, p->topic[i]);
-	if (fd >= 0)
-		close(fd);
+	bench_topic_delete(p->topic[0]);
+	bench_topic_delete(p->topic[1]);
 }
 
 static const struct pp_ops pp_peers[] = {

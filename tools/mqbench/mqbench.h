@@ -47,6 +47,16 @@ int64_t run_children(int go_fd, int done_fd, int starts, int finishers,
 extern const struct peer peers[];
 extern const unsigned int nr_peers;
 
+/*
+ * mqdev.c: every topic mqbench makes is named by bench_topic_name(),
+ * "mqbench-PID-" and then @fmt, so that mqbench.c's leftover check tells
+ * this run's topics from anyone else's; bench_topic_delete() deletes one
+ * on its own descriptor, for the paths that hold none.
+ */
+void bench_topic_name(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void bench_topic_delete(const char *name);
+
 /* mqdev.c: /dev/mq as a peer, and as groups */
 struct mqdev_ctx;
 uint64_t record_space(size_t value_len);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* /dev/mq in the benchmark: the peer, and its consumer groups. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <string.h>
@@ -26,6 +27,28 @@ struct mqdev_ctx {
  */
 #define MQDEV_BENCH_CAPACITY	(32 << 20)
 
+void bench_topic_name(char *buf, size_t len, const char *fmt, ...)
+{
+	int n = snprintf(buf, len, "mqbench-%d-", getpid());
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+void bench_topic_delete(const char *name)
+{
+	int fd = mqdev_open();
+
+	if (fd < 0)
+		return;
+	mqdev_topic_delete(fd, name);
+	close(fd);
+}
+
 static int mqdev_setup_flags(void **ctx, uint32_t partitions, uint32_t flags)
 {
 	struct mqdev_ctx *m = calloc(1, sizeof(*m));
@@ -42,7 +65,7 @@ static int mqdev_setup_flags(void **ctx, uint32_t partitions, uint32_t flags)
 		return -1;
 	}
 	m->group = -1;
-	snprintf(m->topic, sizeof(m->topic), "mqbench-%d-%u", getpid(), seq++);
+	bench_topic_name(m->topic, sizeof(m->topic), "%u", seq++);
 	mqdev_topic_delete(fd, m->topic);
 	err = mqdev_topic_create(fd, m->topic, &cfg);
 	close(fd);
@@ -356,12 +379,8 @@ int mqdev_consume_all(struct bench *b, void *ctx)
 void mqdev_teardown(void *ctx)
 {
 	struct mqdev_ctx *m = ctx;
-	int fd = mqdev_open();
 
-	if (fd >= 0) {
-		mqdev_topic_delete(fd, m->topic);
-		close(fd);
-	}
+	bench_topic_delete(m->topic);
 	free(m);
 }
 

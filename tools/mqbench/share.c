@@ -47,7 +47,7 @@ enum sh_kind { SH_GROUP, SH_SHARE_EACH, SH_SHARE_RUN };
 
 static const char *sh_topic(char *buf, size_t len)
 {
-	snprintf(buf, len, "mqbench-share-%d", getpid());
+	bench_topic_name(buf, len, "share");
 	return buf;
 }
 
@@ -88,16 +88,6 @@ out:
 	free(buf);
 	free(tmpl);
 	return r < 0 ? -1 : 0;
-}
-
-static void sh_drop(const char *topic)
-{
-	int fd = mqdev_open();
-
-	if (fd >= 0) {
-		mqdev_topic_delete(fd, topic);
-		close(fd);
-	}
 }
 
 static bool sh_ok(const struct mqdev_record *rec)
@@ -401,12 +391,12 @@ int share_table(uint64_t count, int reps, FILE *json)
 	sh_topic(topic, sizeof(topic));
 	if (sh_fill(topic, n)) {
 		printf("\nshare: FAILED to fill the topic\n");
-		sh_drop(topic);
+		bench_topic_delete(topic);
 		return 1;
 	}
 	for (i = 0; i < SH_NR; i++)
 		rates[i] = sh_rate(topic, i, n, reps);
-	sh_drop(topic);
+	bench_topic_delete(topic);
 	have_rabbit = !no_rabbitmq && !rabbitmq_start();
 	for (i = 0; have_rabbit && i < 2; i++)
 		rabbit[i] = rabbitmq_consume_rate(SH_SIZE, n,
@@ -510,13 +500,13 @@ int share_cost_table(uint64_t count, FILE *json)
 
 	sh_topic(topic, sizeof(topic));
 	if (sh_fill(topic, n)) {
-		sh_drop(topic);
+		bench_topic_delete(topic);
 		return 1;
 	}
 	g = sh_cost_group(topic, n);
 	run = sh_cost_share(topic, "sb-cost-run", SH_SHARE_RUN, n);
 	each = sh_cost_share(topic, "sb-cost-each", SH_SHARE_EACH, n);
-	sh_drop(topic);
+	bench_topic_delete(topic);
 	printf("\ncost of a share group: one process, %" PRIu64 " records of "
 	       "%d B queued, then read %d at a time, guest ns per record "
 	       "(instructions, under -icount)\n\n", n, SH_SIZE, BATCH);
