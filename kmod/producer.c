@@ -15,35 +15,6 @@
 #include "mqdev.h"
 #include "trace.h"
 
-/**
- * mqdev_msg_check() - may this message be appended to the topic?
- * @topic: the topic
- * @msg: the message, copied in
- * @bound: the handle is bound to a producer session: it numbers messages
- *
- * Return: 0, -EINVAL for bad flags, key or partition, or -EMSGSIZE for a
- * record larger than the topic's max_record.
- */
-int mqdev_msg_check(const struct mqdev_topic *topic,
-		    const struct mqdev_msg *msg, bool bound)
-{
-	u64 len = sizeof(struct mqdev_record) + (u64)msg->key_len +
-		  msg->value_len;
-
-	if (!mqdev_record_flags_valid(msg->flags, msg->key_len,
-				      msg->value_len) ||
-	    msg->key_len > MQDEV_MAX_KEY ||
-	    (msg->partition != MQDEV_PARTITION_ANY &&
-	     msg->partition >= topic->nr_parts))
-		return -EINVAL;
-	/* A sequence number belongs to one partition: it must be known. */
-	if (bound && msg->partition == MQDEV_PARTITION_ANY && !msg->key_len)
-		return -EINVAL;
-	if (len > topic->max_record)
-		return -EMSGSIZE;
-	return 0;
-}
-
 #define PRODUCE_CHUNK		64
 
 /* Does a produce on @h wait for the high watermark (Kafka's acks=all)? */
