@@ -595,18 +595,20 @@ static int append_fault_in(struct mqdev_append *ap, const void __user *src1,
 
 /*
  * Copy @len bytes of user memory to data offset @off, a data page at a time,
- * as pipes and the page cache copy in: copy_page_from_iter_atomic() maps
- * the page with page faults off and checks that the copy stays in it.
- * copy_from_user_nofault() to the page's address did the same copy with
- * hardened usercopy's object checks on top, 150 instructions a call under
- * -icount, for every message of MQDEV_IOC_PRODUCE; they find nothing here,
- * where the ring's own mask and the page bound every copy.  Under the lock:
- * -EFAULT when the memory is not there now, for append_fault_in().
+ * as pipes and the page cache copy in: copy_page_from_iter_atomic() checks
+ * the user range with access_ok(), maps the page with page faults off and
+ * checks that the copy stays in it.  copy_from_user_nofault() to the page's
+ * address added hardened usercopy's check of the kernel side for every
+ * message, which for a page of the ring (not slab, not stack, not vmap)
+ * finds nothing the ring's mask and the page bound have not already
+ * bounded.  Under the lock: -EFAULT when the memory is not there now, for
+ * append_fault_in().
  */
 static int ring_copy_in(struct mqdev_part *part, u64 off,
 			const char __user *src, u32 len)
 {
 	struct iov_iter from;
+	struct page *page;
 	u32 in_page, n;
 	u64 o;
 
@@ -615,8 +617,8 @@ static int ring_copy_in(struct mqdev_part *part, u64 off,
 		o = off & part->mask;
 		in_page = offset_in_page(o);
 		n = min_t(u32, len, PAGE_SIZE - in_page);
-		if (copy_page_from_iter_atomic(part->pages[1 + (o >> PAGE_SHIFT)],
-					       in_page, n, &from) != n)
+		page = part->pages[1 + (o >> PAGE_SHIFT)];
+		if (copy_page_from_iter_atomic(page, in_page, n, &from) != n)
 			return -EFAULT;
 		off += n;
 		len -= n;
