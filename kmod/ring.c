@@ -594,36 +594,45 @@ static int append_fault_in(struct mqdev_append *ap, const void __user *src1,
 }
 
 /*
- * Copy @len bytes of user memory to data offset @off, a data page at a time,
- * as pipes and the page cache copy in: copy_page_from_iter_atomic() checks
- * the user range with access_ok(), maps the page with page faults off and
- * checks that the copy stays in it.  copy_from_user_nofault() to the page's
- * address added hardened usercopy's check of the kernel side for every
- * message, which for a page of the ring (not slab, not stack, not vmap)
- * finds nothing the ring's mask and the page bound have not already
- * bounded.  Under the lock: -EFAULT when the memory is not there now, for
- * append_fault_in().
+ * Copy @len bytes between user memory @ubuf and data offset @off, a data
+ * page at a time, as pipes and the page cache copy: copy_page_to_iter() and
+ * copy_page_from_iter_atomic() check the user range with access_ok() and
+ * keep the copy in the page.  copy_to_user() and copy_from_user_nofault()
+ * added hardened usercopy's check of the kernel side for every record,
+ * which for a ring page (not slab, not stack) finds nothing the ring's mask
+ * and the page have not already bounded, and which for an address of the
+ * vmap (the ring as mapped twice) searches the vmap areas under their lock.
+ * In: under the partition's lock, with page faults off, -EFAULT when the
+ * memory is not there now, for append_fault_in().  Out: lock-free, and may
+ * fault.
  */
-static int ring_copy_in(struct mqdev_part *part, u64 off,
-			const char __user *src, u32 len)
+static int ring_copy_user(struct mqdev_part *part, u64 off, void __user *ubuf,
+			  u32 len, bool out)
 {
-	struct iov_iter from;
+	struct iov_iter iter;
 	struct page *page;
 	u32 in_page, n;
 	u64 o;
 
-	iov_iter_ubuf(&from, ITER_SOURCE, (void __user *)src, len);
+	iov_iter_ubuf(&iter, out ? ITER_DEST : ITER_SOURCE, ubuf, len);
 	while (len) {
 		o = off & part->mask;
 		in_page = offset_in_page(o);
 		n = min_t(u32, len, PAGE_SIZE - in_page);
 		page = part->pages[1 + (o >> PAGE_SHIFT)];
-		if (copy_page_from_iter_atomic(page, in_page, n, &from) != n)
+		if ((out ? copy_page_to_iter(page, in_page, n, &iter) :
+		     copy_page_from_iter_atomic(page, in_page, n, &iter)) != n)
 			return -EFAULT;
 		off += n;
 		len -= n;
 	}
 	return 0;
+}
+
+static int ring_copy_in(struct mqdev_part *part, u64 off,
+			const char __user *src, u32 len)
+{
+	return ring_copy_user(part, off, (void __user *)src, len, false);
 }
 
 static int append_copy(struct mqdev_append *ap, u64 pos,
@@ -1312,9 +1321,10 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			continue;
 		}
 		fits = sane && done + rlen <= len;
-		if (fits && (copy_to_user(buf + done, rec, rlen) ||
-			     ring_read_mark(rec, (struct mqdev_record __user *)
-						    (buf + done), state))) {
+		if (fits &&
+		    (ring_copy_user(part, pos, buf + done, rlen, true) ||
+		     ring_read_mark(rec, (struct mqdev_record __user *)
+					 (buf + done), state))) {
 			err = -EFAULT;
 			break;
 		}

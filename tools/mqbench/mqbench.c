@@ -470,9 +470,9 @@ static int cost_table(uint64_t count, FILE *json)
 	struct bench b = { .size = 64, .count = count - count % BATCH + BATCH };
 	static const char *const names[] = {
 		"mqdev", "mqdev-msg", "posix-mq", "mqdev-swriter", "shm-ring",
-		"pipe",
+		"pipe", "mqdev-read",
 	};
-	double prod[6], cons[6];
+	double prod[7], cons[7];
 	unsigned int i;
 	int err;
 
@@ -481,12 +481,13 @@ static int cost_table(uint64_t count, FILE *json)
 	      pmq_cost(&b, &prod[2], &cons[2]) |
 	      mqdev_cost(&b, MQDEV_KIND_SWRITER, &prod[3], &cons[3]) |
 	      shm_cost(&b, &prod[4], &cons[4]) |
-	      pipe_cost(&b, &prod[5], &cons[5]);
+	      pipe_cost(&b, &prod[5], &cons[5]) |
+	      mqdev_cost(&b, MQDEV_KIND_READ, &prod[6], &cons[6]);
 	printf("\ncost: one process, batches of %d produced then consumed, "
 	       "64 B, guest ns per message (instructions, under -icount)\n\n",
 	       BATCH);
 	printf("| peer | produce | consume | total |\n|---|---:|---:|---:|\n");
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 7; i++) {
 		printf("| %s | %.0f | %.0f | %.0f |\n", names[i], prod[i],
 		       cons[i], prod[i] + cons[i]);
 		json_result(json, "cost", names[i], 64,

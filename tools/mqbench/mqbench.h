@@ -69,7 +69,10 @@ int mqdev_produce_msgs(struct bench *b, void *ctx);
 int mqdev_consume_all(struct bench *b, void *ctx);
 int64_t run_groups(struct bench *b, uint32_t parts, int groups, int members);
 double mqdev_bytes_per_msg(size_t size, uint64_t n);
-enum mqdev_kind { MQDEV_KIND_BATCH, MQDEV_KIND_MSGS, MQDEV_KIND_SWRITER };
+/* MQDEV_KIND_READ: record batches, read with read(2) (MQDEV_CONSUMER_COPY) */
+enum mqdev_kind {
+	MQDEV_KIND_BATCH, MQDEV_KIND_MSGS, MQDEV_KIND_SWRITER, MQDEV_KIND_READ
+};
 int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	       double *consume_ns);
 /* the guest half of tools/vm/insn-trace: rounds until @dir/stop appears */

@@ -13,12 +13,13 @@
  * /dev/mq: record batches appended with one ioctl each (or, as the peer
  * "mqdev-msg", messages acknowledged one by one, or as "mqdev-swriter", a
  * single-writer topic's records written in place), read in place through
- * mmap.
+ * mmap (or, as "mqdev-read", copied out with read(2)).
  */
 struct mqdev_ctx {
 	char topic[MQDEV_NAME_MAX + 1];
 	int group;		/* consume as a member of group "gN", or -1 */
 	uint32_t partition;	/* the producer's */
+	uint32_t consumer_flags;	/* MQDEV_CONSUMER_* of its readers */
 };
 
 /*
@@ -260,7 +261,8 @@ int mqdev_produce_msgs(struct bench *b, void *ctx)
 /* A standalone holding reader, or the one member of group "g<group>". */
 static struct mqdev_consumer *mqdev_reader(const struct mqdev_ctx *m)
 {
-	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .fetch_min = fetch_min);
+	LIBMQDEV_OPTS(mqdev_consumer_opts, opts, .fetch_min = fetch_min,
+		      .flags = m->consumer_flags);
 	const char *busy_poll = getenv("MQBENCH_BUSY_POLL");
 	struct mqdev_consumer *c;
 	char group[16];
@@ -506,7 +508,8 @@ static uint64_t consume_n(struct mqdev_consumer *c, int n, size_t size)
 
 /*
  * A batch produced, then consumed in place, in one process: as a record
- * batch, as messages acknowledged one by one, or written in place.
+ * batch, as messages acknowledged one by one, or written in place; or a
+ * record batch consumed with read(2).
  */
 int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 	       double *consume_ns)
@@ -525,6 +528,8 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 		mqdev_teardown(m);
 		return -1;
 	}
+	if (kind == MQDEV_KIND_READ)
+		m->consumer_flags = MQDEV_CONSUMER_COPY;
 	c = mqdev_reader(m);
 	if (!c) {
 		bench_producer_free(&bp);
