@@ -472,7 +472,8 @@ static int cost_table(uint64_t count, FILE *json)
 		"mqdev", "mqdev-msg", "posix-mq", "mqdev-swriter", "shm-ring",
 		"pipe", "mqdev-read",
 	};
-	double prod[7], cons[7];
+	double prod[sizeof(names) / sizeof(names[0])];
+	double cons[sizeof(names) / sizeof(names[0])];
 	unsigned int i;
 	int err;
 
@@ -487,7 +488,7 @@ static int cost_table(uint64_t count, FILE *json)
 	       "64 B, guest ns per message (instructions, under -icount)\n\n",
 	       BATCH);
 	printf("| peer | produce | consume | total |\n|---|---:|---:|---:|\n");
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		printf("| %s | %.0f | %.0f | %.0f |\n", names[i], prod[i],
 		       cons[i], prod[i] + cons[i]);
 		json_result(json, "cost", names[i], 64,
