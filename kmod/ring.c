@@ -594,45 +594,70 @@ static int append_fault_in(struct mqdev_append *ap, const void __user *src1,
 }
 
 /*
- * Copy @len bytes between user memory @ubuf and data offset @off, a data
- * page at a time, as pipes and the page cache copy: copy_page_to_iter() and
- * copy_page_from_iter_atomic() check the user range with access_ok() and
- * keep the copy in the page.  copy_to_user() and copy_from_user_nofault()
- * added hardened usercopy's check of the kernel side for every record,
- * which for a ring page (not slab, not stack) finds nothing the ring's mask
- * and the page have not already bounded, and which for an address of the
- * vmap (the ring as mapped twice) searches the vmap areas under their lock.
- * In: under the partition's lock, with page faults off, -EFAULT when the
- * memory is not there now, for append_fault_in().  Out: lock-free, and may
- * fault.
+ * The data page that holds offset @off, where in it @off falls, and in @n
+ * how much of @len stays in that page.
  */
-static int ring_copy_user(struct mqdev_part *part, u64 off, void __user *ubuf,
-			  u32 len, bool out)
+static struct page *ring_chunk(struct mqdev_part *part, u64 off, u32 len,
+			       u32 *in_page, u32 *n)
+{
+	u64 o = off & part->mask;
+
+	*in_page = offset_in_page(o);
+	*n = min_t(u32, len, PAGE_SIZE - *in_page);
+	return part->pages[1 + (o >> PAGE_SHIFT)];
+}
+
+/*
+ * ring_copy_in() and ring_copy_out() copy between user memory and the ring
+ * a data page at a time, as pipes and the page cache copy:
+ * copy_page_from_iter_atomic() and copy_page_to_iter() check the user range
+ * with access_ok() and keep the copy in the page.  copy_from_user_nofault()
+ * and copy_to_user() added hardened usercopy's check of the kernel side for
+ * every record, which for a ring page (not slab, not stack) finds nothing
+ * the ring's mask and the page have not already bounded, and which for an
+ * address of the vmap (the ring as mapped twice) searches the vmap areas
+ * under their lock.
+ *
+ * In: under the partition's lock, with page faults off, so -EFAULT means
+ * the memory is not there now; append_fault_in() brings it in without the
+ * lock and the append starts again.
+ */
+static int ring_copy_in(struct mqdev_part *part, u64 off,
+			const char __user *src, u32 len)
 {
 	struct iov_iter iter;
 	struct page *page;
 	u32 in_page, n;
-	u64 o;
 
-	iov_iter_ubuf(&iter, out ? ITER_DEST : ITER_SOURCE, ubuf, len);
-	while (len) {
-		o = off & part->mask;
-		in_page = offset_in_page(o);
-		n = min_t(u32, len, PAGE_SIZE - in_page);
-		page = part->pages[1 + (o >> PAGE_SHIFT)];
-		if ((out ? copy_page_to_iter(page, in_page, n, &iter) :
-		     copy_page_from_iter_atomic(page, in_page, n, &iter)) != n)
+	lockdep_assert_held(&part->lock);
+	iov_iter_ubuf(&iter, ITER_SOURCE, (char __user *)src, len);
+	for (; len; off += n, len -= n) {
+		page = ring_chunk(part, off, len, &in_page, &n);
+		if (copy_page_from_iter_atomic(page, in_page, n, &iter) != n)
 			return -EFAULT;
-		off += n;
-		len -= n;
 	}
 	return 0;
 }
 
-static int ring_copy_in(struct mqdev_part *part, u64 off,
-			const char __user *src, u32 len)
+/*
+ * Out: for read(2), which may fault, so never under the partition's lock
+ * that every producer of the partition needs.
+ */
+static int ring_copy_out(struct mqdev_part *part, u64 off, char __user *dst,
+			 u32 len)
 {
-	return ring_copy_user(part, off, (void __user *)src, len, false);
+	struct iov_iter iter;
+	struct page *page;
+	u32 in_page, n;
+
+	lockdep_assert_not_held(&part->lock);
+	iov_iter_ubuf(&iter, ITER_DEST, dst, len);
+	for (; len; off += n, len -= n) {
+		page = ring_chunk(part, off, len, &in_page, &n);
+		if (copy_page_to_iter(page, in_page, n, &iter) != n)
+			return -EFAULT;
+	}
+	return 0;
 }
 
 static int append_copy(struct mqdev_append *ap, u64 pos,
@@ -1322,7 +1347,7 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 		}
 		fits = sane && done + rlen <= len;
 		if (fits &&
-		    (ring_copy_user(part, pos, buf + done, rlen, true) ||
+		    (ring_copy_out(part, pos, buf + done, rlen) ||
 		     ring_read_mark(rec, (struct mqdev_record __user *)
 					 (buf + done), state))) {
 			err = -EFAULT;
