@@ -499,10 +499,21 @@ static int cost_table(uint64_t count, FILE *json)
 	return share_cost_table(count, json) || err ? 1 : 0;
 }
 
+/* $MQBENCH_TRACE_KIND: the cost scenario's rows that can be traced. */
+static const struct {
+	const char *name;
+	enum mqdev_kind kind;
+} trace_kinds[] = {
+	{ "batch", MQDEV_KIND_BATCH },
+	{ "msgs", MQDEV_KIND_MSGS },
+	{ "swriter", MQDEV_KIND_SWRITER },
+	{ "read", MQDEV_KIND_READ },
+};
+
 /*
  * tools/vm/insn-trace's guest half: the cost scenario's loop between marks
  * until the host says stop, in $MQBENCH_TRACE_DIR; $MQBENCH_TRACE_KIND
- * "msgs" or "swriter" traces those paths instead of a record batch, and
+ * (trace_kinds[], batch when unset) picks the path, and
  * $MQBENCH_TRACE_BATCH (1-64) makes the batches shorter.
  */
 static int trace_table(uint64_t count, FILE *json)
@@ -511,6 +522,7 @@ static int trace_table(uint64_t count, FILE *json)
 	const char *kind = getenv("MQBENCH_TRACE_KIND");
 	const char *per_call = getenv("MQBENCH_TRACE_BATCH");
 	struct bench b = { .size = 64, .count = UINT64_MAX / 2 };
+	size_t i, nr = sizeof(trace_kinds) / sizeof(trace_kinds[0]);
 
 	(void)count;
 	(void)json;
@@ -519,10 +531,15 @@ static int trace_table(uint64_t count, FILE *json)
 			"(tools/vm/insn-trace sets it)\n");
 		return 1;
 	}
-	return mqdev_trace(&b, !kind || !strcmp(kind, "batch") ?
-			   MQDEV_KIND_BATCH : !strcmp(kind, "msgs") ?
-			   MQDEV_KIND_MSGS : MQDEV_KIND_SWRITER, dir,
-			   per_call ? atoi(per_call) : 0) ? 1 : 0;
+	for (i = 0; kind && i < nr; i++)
+		if (!strcmp(kind, trace_kinds[i].name))
+			break;
+	if (i == nr) {
+		fprintf(stderr, "mqbench: no trace kind %s\n", kind);
+		return 1;
+	}
+	return mqdev_trace(&b, kind ? trace_kinds[i].kind : MQDEV_KIND_BATCH,
+			   dir, per_call ? atoi(per_call) : 0) ? 1 : 0;
 }
 
 static int exchange_table_reps(uint64_t count, FILE *json)

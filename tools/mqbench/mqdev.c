@@ -506,6 +506,15 @@ static uint64_t consume_n(struct mqdev_consumer *c, int n, size_t size)
 	return ok;
 }
 
+/* The cost scenario's reader for @kind: by read(2) for MQDEV_KIND_READ. */
+static struct mqdev_consumer *kind_reader(struct mqdev_ctx *m,
+					  enum mqdev_kind kind)
+{
+	if (kind == MQDEV_KIND_READ)
+		m->consumer_flags = MQDEV_CONSUMER_COPY;
+	return mqdev_reader(m);
+}
+
 /*
  * A batch produced, then consumed in place, in one process: as a record
  * batch, as messages acknowledged one by one, or written in place; or a
@@ -528,9 +537,7 @@ int mqdev_cost(struct bench *b, enum mqdev_kind kind, double *produce_ns,
 		mqdev_teardown(m);
 		return -1;
 	}
-	if (kind == MQDEV_KIND_READ)
-		m->consumer_flags = MQDEV_CONSUMER_COPY;
-	c = mqdev_reader(m);
+	c = kind_reader(m, kind);
 	if (!c) {
 		bench_producer_free(&bp);
 		mqdev_teardown(m);
@@ -609,34 +616,35 @@ int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir,
 		unsigned int per_call)
 {
 	struct bench_producer bp;
-	struct mqdev_consumer *c;
+	struct mqdev_consumer *c = NULL;
 	struct mqdev_ctx *m;
-	uint64_t i, ok = 0, rounds = 0;
+	uint64_t i = 0, ok = 0, rounds = 0;
 	char path[4096];
 	FILE *f;
-	int n = 0;
+	int n = -1;
 
-	if ((kind == MQDEV_KIND_SWRITER ? mqdev_sw_setup(b, (void **)&m) :
-					  mqdev_setup(b, (void **)&m)) ||
-	    bench_producer_new(&bp, m->topic, b, kind))
+	if (kind == MQDEV_KIND_SWRITER ? mqdev_sw_setup(b, (void **)&m) :
+					 mqdev_setup(b, (void **)&m))
 		return -1;
+	if (bench_producer_new(&bp, m->topic, b, kind))
+		goto out;
 	if (per_call && per_call < bp.per_call)
 		bp.per_call = per_call;
-	c = mqdev_reader(m);
+	c = kind_reader(m, kind);
 	if (!c || copy_to("/proc/kallsyms", dir, "kallsyms") ||
 	    copy_to("/proc/self/maps", dir, "maps"))
-		return -1;
+		goto out;
 	snprintf(path, sizeof(path), "%s/ready", dir);
 	f = fopen(path, "w");
 	if (!f)
-		return -1;
+		goto out;
 	fprintf(f, "produce %p\nconsume %p\nidle %p\nbatch %u\n",
 		(void *)trace_mark_produce, (void *)trace_mark_consume,
 		(void *)trace_mark_idle, bp.per_call);
 	if (fclose(f))
-		return -1;
+		goto out;
 	snprintf(path, sizeof(path), "%s/stop", dir);
-	for (i = 0; n >= 0; i += n, rounds++) {
+	for (n = 0; n >= 0; i += n, rounds++) {
 		/* a look at the host's file, every 64 rounds, outside the marks */
 		if (!(rounds % 64) && !access(path, F_OK))
 			break;
@@ -646,10 +654,12 @@ int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir,
 		ok += consume_n(c, n, b->size);
 		trace_mark_idle();
 	}
-	mqdev_consumer_free(c);
-	bench_producer_free(&bp);
-	mqdev_teardown(m);
 	printf("trace: %" PRIu64 " rounds of %u messages\n", rounds,
 	       bp.per_call);
+out:
+	if (c)
+		mqdev_consumer_free(c);
+	bench_producer_free(&bp);
+	mqdev_teardown(m);
 	return n >= 0 && ok == i ? 0 : -1;
 }
