@@ -315,11 +315,19 @@ static void ring_publish_tail(struct mqdev_part *part)
 	smp_wmb();
 }
 
+/* Only a transaction's record has anything to tell when it is dropped. */
+static inline void ring_record_dropped(struct mqdev_part *part,
+				       const struct mqdev_record *rec)
+{
+	if (unlikely(rec->flags & MQDEV_RECORD_TXN))
+		mqdev_txn_record_dropped(part, rec);
+}
+
 static void ring_drop_oldest(struct mqdev_part *part)
 {
 	struct mqdev_record *rec = mqdev_ring_record(part, part->tail);
 
-	mqdev_txn_record_dropped(part, rec);
+	ring_record_dropped(part, rec);
 	part->tail += MQDEV_RECORD_SPACE(rec->len);
 	part->tail_offset = rec->offset + 1;
 }
@@ -397,6 +405,34 @@ static void ring_trace_overwrite(struct mqdev_part *part, u64 old_tail,
 				      ring_lapped(part, old_tail));
 }
 
+/*
+ * A blocking topic's reclaim: drop the oldest records until @want bytes fit
+ * at head, or the next record is one a holder at @limit still needs.  The
+ * tail stays in locals until the end, since every record of a streaming
+ * topic goes through here once.
+ */
+static void ring_reclaim(struct mqdev_part *part, u64 want, u64 limit)
+{
+	u64 tail = part->tail, tail_offset = part->tail_offset;
+	/* not ring_fits(part, want): this is past tail, so no wrap below 0 */
+	u64 goal = part->head + want - ring_capacity(part);
+	const struct mqdev_record *rec;
+	u64 space;
+
+	/* @limit is at most head: past it there is no record to read */
+	while (tail < goal && tail < limit) {
+		rec = mqdev_ring_record(part, tail);
+		space = MQDEV_RECORD_SPACE(rec->len);
+		if (tail + space > limit)
+			break;
+		ring_record_dropped(part, rec);
+		tail_offset = rec->offset + 1;
+		tail += space;
+	}
+	part->tail = tail;
+	part->tail_offset = tail_offset;
+}
+
 /* Make room for @space bytes at head; false when a blocking topic is full. */
 static bool ring_reserve(struct mqdev_part *part, u64 space)
 {
@@ -415,11 +451,8 @@ static bool ring_reserve(struct mqdev_part *part, u64 space)
 	} else {
 		limit = mqdev_ring_hold_limit(part);
 		want = space + ring_reclaim_slack(part);
-		while (!ring_fits(part, want) &&
-		       part->tail < limit &&
-		       part->tail + MQDEV_RECORD_SPACE(mqdev_ring_record(part,
-					part->tail)->len) <= limit)
-			ring_drop_oldest(part);
+		if (!ring_fits(part, want))
+			ring_reclaim(part, want, limit);
 	}
 
 	if (part->tail != old_tail)

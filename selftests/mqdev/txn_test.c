@@ -672,6 +672,50 @@ TEST_F(txn, commit_that_cannot_hold_aborts_whole)
 }
 
 /*
+ * An overwriting topic that drops a record of an open transaction fails its
+ * commit (EOVERFLOW): the transaction could not be seen whole.  What is left
+ * of it is aborted; the plain records after it are read as ever.
+ */
+TEST_F(txn, a_dropped_record_fails_the_commit)
+{
+	char name[MQDEV_NAME_MAX + 1], value[1000] = "";
+	struct mqdev_producer *tp;
+	struct mqdev_consumer *c;
+	uint32_t v = 7;
+	int plain, i;
+
+	strcpy(name, topic_name("txn-overwrite"));
+	ASSERT_EQ(0, create_topic(self->fd, name, 1, 65536,
+				  MQDEV_TOPIC_OVERWRITE));
+	ASSERT_EQ(0, mqdev_producer_new(name, NULL, &tp));
+	ASSERT_EQ(0, mqdev_producer_bind(tp, self->s));
+	plain = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, plain);
+
+	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(tp, NULL, 0, &v, sizeof(v), 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(tp));
+	/* twice round the ring: the transaction's record is dropped */
+	for (i = 0; i < 2 * 65536 / (int)sizeof(value); i++)
+		ASSERT_EQ(0, produce_one(plain, 0, NULL, 0, value,
+					 sizeof(value), NULL));
+	ASSERT_EQ(0, mqdev_producer_send(tp, NULL, 0, &v, sizeof(v), 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(tp));
+	EXPECT_EQ(-EOVERFLOW, mqdev_txn_commit(self->s));
+
+	c = reader(name, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_LT(0, drain(c));
+	EXPECT_EQ(1, mqdev_consumer_aborted(c));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+
+	mqdev_consumer_free(c);
+	close(plain);
+	mqdev_producer_free(tp);
+	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
+/*
  * The offsets sent with a transaction are for the group the sender was a
  * member of, not for its name: deleted and made again, even with the same
  * generation and member id, it is another group, and the commit aborts.
