@@ -1311,6 +1311,53 @@ static int ring_read_mark(const struct mqdev_record *rec,
 	return put_user(flags, &urec->flags);
 }
 
+/* What a read(2) reads up to, and how it judges a record's age. */
+struct ring_read {
+	struct mqdev_part	*part;
+	u64			head;	/* the end of what it may read */
+	u64			now;
+	u64			ttl;	/* the topic's, 0 for none */
+	bool			replica; /* keeps the log whole: expired too */
+};
+
+/* A sane record that read(2) skips: past its expiry or the topic's TTL. */
+static bool ring_read_expired(const struct ring_read *rr,
+			      const struct mqdev_record *rec, u32 len)
+{
+	return !rr->replica &&
+	       (mqdev_record_expired(rec, len, rr->now) ||
+		mqdev_ttl_passed(READ_ONCE(rec->timestamp), rr->ttl, rr->now));
+}
+
+/*
+ * The end of the run of records that one ring_copy_out() can take from
+ * @pos, where a record of @len that fits starts: the records after it as
+ * long as each is sane, plain (a transaction's record goes alone, to be
+ * marked), not skipped, and fits in @room bytes of the buffer.  A copy
+ * costs its set-up once a page chunk rather than once a record; the
+ * padding between the records goes out too, bytes of the ring that every
+ * reader of the topic may map.  Overwritten records are caught after the
+ * copy, as a single record is.  Counts the run's records in *@records.
+ */
+static u64 ring_read_run(const struct ring_read *rr, u64 pos, u32 len,
+			 size_t room, u64 *records)
+{
+	u64 end = pos + len, next = pos + MQDEV_RECORD_SPACE(len);
+	const struct mqdev_record *rec;
+
+	for (*records = 1; next < rr->head; (*records)++) {
+		rec = mqdev_ring_record(rr->part, next);
+		len = READ_ONCE(rec->len);
+		if ((READ_ONCE(rec->flags) & MQDEV_RECORD_TXN) ||
+		    !ring_record_sane(rr->part, next, rr->head, len) ||
+		    next - pos + len > room || ring_read_expired(rr, rec, len))
+			break;
+		end = next + len;
+		next += MQDEV_RECORD_SPACE(len);
+	}
+	return end;
+}
+
 /**
  * mqdev_ring_read() - copy whole records from a reader's position to @buf
  * @part: the partition
@@ -1319,14 +1366,17 @@ static int ring_read_mark(const struct mqdev_record *rec,
  * @len: its size
  * @replica: the reader is a replica: it reads past the high watermark
  *
- * Each record goes at the aligned place it has in the ring.  Lock-free: a
- * record that an overwriting producer reclaimed while we copied it is
- * dropped, and the reader goes on from the new tail (it sees the gap in the
- * offsets).  The position is the reader's to write, so it is checked, never
- * trusted.  It stops at a record of an open transaction; aborted ones are
- * copied out marked MQDEV_RECORD_ABORTED, for the reader to skip.  Expired
- * records (MQDEV_RECORD_EXPIRES past now, or older than the topic's TTL)
- * are skipped and counted here, except for a replica.
+ * Each record goes at the aligned place it has in the ring, a run of them
+ * in one copy (ring_read_run()).  Lock-free: a record that an overwriting
+ * producer reclaimed while we copied it is dropped, and the reader goes on
+ * from the new tail (it sees the gap in the offsets).  The position is the
+ * reader's to write, so it is checked, never trusted.  It stops at a
+ * record of an open transaction; aborted ones are copied out marked
+ * MQDEV_RECORD_ABORTED, for the reader to skip.  Expired records
+ * (MQDEV_RECORD_EXPIRES past now, or older than the topic's TTL) are
+ * skipped and counted here, except for a replica.  A run that faults is
+ * copied again a record at a time, so that what fits before the fault is
+ * read.
  *
  * Return: the bytes of @buf filled, records and their padding, if any
  * record was copied; else 0 when there is nothing that may be read,
@@ -1336,35 +1386,35 @@ static int ring_read_mark(const struct mqdev_record *rec,
 ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			char __user *buf, size_t len, bool replica)
 {
+	struct ring_read rr = {
+		.part = part, .head = ring_readers_end(part, replica),
+		.now = ktime_get_real_ns(), .replica = replica,
+		.ttl = READ_ONCE(part->topic->ttl_ns),
+	};
 	struct mqdev_record *rec;
-	bool sane, fits;
+	bool sane, fits, runs = true;
 	size_t done = 0;
-	u64 head, pos, records = 0, bytes = 0, expired = 0;
-	u64 now = ktime_get_real_ns(), ttl = READ_ONCE(part->topic->ttl_ns);
+	u64 pos, end, run, records = 0, bytes = 0, expired = 0;
 	int err = 0;
 	u32 rlen, state;
 
-	head = ring_readers_end(part, replica);
 	/* Past the watermark is a place to wait, not to be moved back from. */
 	pos = READ_ONCE(*cons_pos);
-	if (pos > head && pos <= READ_ONCE(part->ctrl->end))
+	if (pos > rr.head && pos <= READ_ONCE(part->ctrl->end))
 		return 0;
-	pos = min(pos, head);
+	pos = min(pos, rr.head);
 
-	while (pos < head) {
+	while (pos < rr.head) {
 		pos = max(pos, READ_ONCE(part->ctrl->tail));
-		if (pos >= head)
+		if (pos >= rr.head)
 			break;
 		rec = mqdev_ring_record(part, pos);
 		state = mqdev_txn_record_state(part, rec);
 		if (state == MQDEV_TXN_OPEN)
 			break;
 		rlen = READ_ONCE(rec->len);
-		sane = ring_record_sane(part, pos, head, rlen);
-		/* A replica keeps the log whole: expired records too. */
-		if (sane && !replica &&
-		    (mqdev_record_expired(rec, rlen, now) ||
-		     mqdev_ttl_passed(READ_ONCE(rec->timestamp), ttl, now))) {
+		sane = ring_record_sane(part, pos, rr.head, rlen);
+		if (sane && ring_read_expired(&rr, rec, rlen)) {
 			/* Pairs with smp_wmb() in ring_publish_tail(). */
 			smp_rmb();
 			if (READ_ONCE(part->ctrl->tail) > pos)
@@ -1379,10 +1429,18 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			continue;
 		}
 		fits = sane && done + rlen <= len;
+		end = pos + rlen;
+		run = 1;
+		if (fits && runs && !(READ_ONCE(rec->flags) & MQDEV_RECORD_TXN))
+			end = ring_read_run(&rr, pos, rlen, len - done, &run);
 		if (fits &&
-		    (ring_copy_out(part, pos, buf + done, rlen) ||
+		    (ring_copy_out(part, pos, buf + done, end - pos) ||
 		     ring_read_mark(rec, (struct mqdev_record __user *)
 					 (buf + done), state))) {
+			if (run > 1) {
+				runs = false;
+				continue;
+			}
 			err = -EFAULT;
 			break;
 		}
@@ -1394,10 +1452,11 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			err = sane ? -EMSGSIZE : -EINVAL;
 			break;
 		}
-		pos += MQDEV_RECORD_SPACE(rlen);
-		done = min_t(size_t, done + MQDEV_RECORD_SPACE(rlen), len);
-		records++;
-		bytes += MQDEV_RECORD_SPACE(rlen);
+		end = pos + MQDEV_RECORD_SPACE(end - pos);
+		done = min_t(size_t, done + (end - pos), len);
+		records += run;
+		bytes += end - pos;
+		pos = end;
 	}
 
 	WRITE_ONCE(*cons_pos, pos);

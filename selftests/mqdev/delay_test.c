@@ -389,6 +389,39 @@ TEST_F(delay, ttl_read)
 	ASSERT_EQ(2, l.expired);
 }
 
+/*
+ * One read(2) over records that are live, expired, live: the expired one
+ * is left out of the run copied, and the next live one follows the first
+ * in the buffer.
+ */
+TEST_F(delay, ttl_read_skips_within_one_read)
+{
+	size_t space = MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) +
+					  sizeof(struct expiring));
+	const struct mqdev_record *rec;
+	uint64_t now = now_ns();
+	struct expiring v;
+	char buf[4096];
+
+	ASSERT_EQ(0, produce_expiring(self->pfd, 0, 1));
+	ASSERT_EQ(0, produce_expiring(self->pfd, now - 1, 2));
+	ASSERT_EQ(0, produce_expiring(self->pfd, 0, 3));
+	ASSERT_EQ(0, produce_expiring(self->pfd, 0, 4));
+	ASSERT_EQ(3 * space, read(self->cfd, buf, sizeof(buf)));
+	rec = (const void *)buf;
+	memcpy(&v, mqdev_record_value(rec), sizeof(v));
+	EXPECT_EQ(1, v.n);
+	EXPECT_EQ(0, rec->offset);
+	rec = (const void *)(buf + space);
+	memcpy(&v, mqdev_record_value(rec), sizeof(v));
+	EXPECT_EQ(3, v.n);
+	EXPECT_EQ(2, rec->offset);
+	rec = (const void *)(buf + 2 * space);
+	memcpy(&v, mqdev_record_value(rec), sizeof(v));
+	EXPECT_EQ(4, v.n);
+	EXPECT_EQ(3, rec->offset);
+}
+
 static int count_record(void *ctx, const struct mqdev_record *rec)
 {
 	struct expiring v;

@@ -364,6 +364,50 @@ TEST_F(txn, all_at_once_copying)
 	all_at_once(_metadata, self, MQDEV_CONSUMER_COPY);
 }
 
+/*
+ * read(2) copies plain records in runs; a run ends at a transaction's
+ * record.  A plain record, then an open transaction's, then plain ones:
+ * one read gets only the first, then nothing until the commit, then the
+ * transaction's record marked committed and the plain ones after it.
+ */
+TEST_F(txn, read_stops_a_run_at_an_open_transaction)
+{
+	size_t space = MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) + 4);
+	const struct mqdev_record *rec;
+	char buf[4096];
+	uint32_t v = 1;
+	int plain, cons, i;
+
+	plain = attach(self->name, MQDEV_ATTACH_PRODUCE, NULL);
+	ASSERT_LE(0, plain);
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, fcntl(cons, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+
+	ASSERT_EQ(0, produce_one(plain, 0, NULL, 0, &v, 4, NULL));
+	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(self->p, NULL, 0, &v, 4, 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(self->p));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, produce_one(plain, 0, NULL, 0, &v, 4, NULL));
+
+	EXPECT_EQ(space, read(cons, buf, sizeof(buf)));
+	rec = (const void *)buf;
+	EXPECT_EQ(0, rec->offset);
+	EXPECT_EQ(-1, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+
+	ASSERT_EQ(0, mqdev_txn_commit(self->s));
+	EXPECT_EQ(4 * space, read(cons, buf, sizeof(buf)));
+	EXPECT_EQ(1, rec->offset);
+	EXPECT_TRUE(rec->flags & MQDEV_RECORD_COMMITTED);
+	rec = (const void *)(buf + 3 * space);
+	EXPECT_EQ(4, rec->offset);
+	close(cons);
+	close(plain);
+}
+
 /* ---- when the producer cannot decide -------------------------------------- */
 
 /* The next checker question, within @ms. */
