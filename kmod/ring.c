@@ -336,7 +336,8 @@ static void ring_drop_oldest(struct mqdev_part *part)
  * mqdev_ring_hold_limit() - the lowest position a holding reader still needs
  * @part: the partition, locked
  *
- * Return: a position within [tail, head].
+ * Return: a position within [tail, head]; on a durable topic with a
+ * replica in sync, the high watermark's position, whatever the holders.
  */
 u64 mqdev_ring_hold_limit(struct mqdev_part *part)
 {
@@ -406,20 +407,25 @@ static void ring_trace_overwrite(struct mqdev_part *part, u64 old_tail,
 }
 
 /*
- * A blocking topic's reclaim: drop the oldest records until @want bytes fit
- * at head, or the next record is one a holder at @limit still needs.  The
- * tail stays in locals until the end, since every record of a streaming
- * topic goes through here once.
+ * A blocking topic's reclaim, when @want bytes do not fit at head: drop the
+ * oldest records until they do, or until the next record is one that the
+ * reader at @limit (mqdev_ring_hold_limit(), at most head) still needs.
+ * The tail stays in locals until the end, since every record of a
+ * streaming topic goes through here once.  Only the kernel writes these
+ * records' lengths: a single writer's ring never gets here (append_lock()
+ * refuses its topic).
  */
 static void ring_reclaim(struct mqdev_part *part, u64 want, u64 limit)
 {
 	u64 tail = part->tail, tail_offset = part->tail_offset;
-	/* not ring_fits(part, want): this is past tail, so no wrap below 0 */
+	/* where tail must get to: past it, since @want does not fit */
 	u64 goal = part->head + want - ring_capacity(part);
 	const struct mqdev_record *rec;
 	u64 space;
 
-	/* @limit is at most head: past it there is no record to read */
+	if (WARN_ON_ONCE(part->wpage))
+		return;
+	/* past @limit there may be no record to read */
 	while (tail < goal && tail < limit) {
 		rec = mqdev_ring_record(part, tail);
 		space = MQDEV_RECORD_SPACE(rec->len);
@@ -664,12 +670,15 @@ static int ring_copy_in(struct mqdev_part *part, u64 off,
 
 	lockdep_assert_held(&part->lock);
 	iov_iter_ubuf(&iter, ITER_SOURCE, (char __user *)src, len);
+	/* The atomic copy maps the page with faults off today; say so here. */
+	pagefault_disable();
 	for (; len; off += n, len -= n) {
 		page = ring_chunk(part, off, len, &in_page, &n);
 		if (copy_page_from_iter_atomic(page, in_page, n, &iter) != n)
-			return -EFAULT;
+			break;
 	}
-	return 0;
+	pagefault_enable();
+	return len ? -EFAULT : 0;
 }
 
 /*

@@ -195,7 +195,8 @@ u32 mqdev_txn_record_state(const struct mqdev_part *part,
 }
 
 /**
- * mqdev_txn_record_dropped() - an overwriting topic dropped @rec
+ * mqdev_txn_record_dropped() - a topic dropped @rec: one that overwrites,
+ * or a blocking one whose holders have all passed it
  * @part: the record's partition, locked
  * @rec: the record
  *

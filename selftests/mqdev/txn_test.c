@@ -16,6 +16,7 @@ FIXTURE(txn) {
 	int fd;
 	char name[MQDEV_NAME_MAX + 1], other[MQDEV_NAME_MAX + 1];
 	char producer[MQDEV_NAME_MAX + 1];
+	char third[MQDEV_NAME_MAX + 1];	/* a test's own topic, if any */
 	struct mqdev_session *s;
 	struct mqdev_producer *p, *q;	/* to name and other */
 };
@@ -51,6 +52,8 @@ FIXTURE_TEARDOWN(txn)
 	mqdev_session_free(self->s);
 	mqdev_topic_delete(self->fd, self->name);
 	mqdev_topic_delete(self->fd, self->other);
+	if (self->third[0])
+		mqdev_topic_delete(self->fd, self->third);
 	close(self->fd);
 }
 
@@ -716,26 +719,45 @@ TEST_F(txn, commit_that_cannot_hold_aborts_whole)
 }
 
 /*
+ * Make the fixture's third topic, of one 64 KiB partition with @flags, and
+ * in *@tp a producer to it bound to the session; a plain producer's fd.
+ */
+static int third_topic(FIXTURE_DATA(txn) *self, uint32_t flags,
+		       struct mqdev_producer **tp)
+{
+	int err, plain;
+
+	strcpy(self->third, topic_name("txn-third"));
+	err = create_topic(self->fd, self->third, 1, 65536, flags) ?:
+	      mqdev_producer_new(self->third, NULL, tp);
+	if (err)
+		return err;
+	err = mqdev_producer_bind(*tp, self->s);
+	plain = attach(self->third, MQDEV_ATTACH_PRODUCE, NULL);
+	if (err || plain < 0) {
+		mqdev_producer_free(*tp);
+		if (plain >= 0)
+			close(plain);
+		return err ?: plain;
+	}
+	return plain;
+}
+
+/*
  * An overwriting topic that drops a record of an open transaction fails its
  * commit (EOVERFLOW): the transaction could not be seen whole.  What is left
  * of it is aborted; the plain records after it are read as ever.
  */
 TEST_F(txn, a_dropped_record_fails_the_commit)
 {
-	char name[MQDEV_NAME_MAX + 1], value[1000] = "";
+	char value[1000] = "";
 	struct mqdev_producer *tp;
 	struct mqdev_consumer *c;
 	uint32_t v = 7;
 	int plain, i;
 
-	strcpy(name, topic_name("txn-overwrite"));
-	ASSERT_EQ(0, create_topic(self->fd, name, 1, 65536,
-				  MQDEV_TOPIC_OVERWRITE));
-	ASSERT_EQ(0, mqdev_producer_new(name, NULL, &tp));
-	ASSERT_EQ(0, mqdev_producer_bind(tp, self->s));
-	plain = attach(name, MQDEV_ATTACH_PRODUCE, NULL);
+	plain = third_topic(self, MQDEV_TOPIC_OVERWRITE, &tp);
 	ASSERT_LE(0, plain);
-
 	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
 	ASSERT_EQ(0, mqdev_producer_send(tp, NULL, 0, &v, sizeof(v), 0, NULL));
 	ASSERT_EQ(1, mqdev_producer_flush(tp));
@@ -747,16 +769,54 @@ TEST_F(txn, a_dropped_record_fails_the_commit)
 	ASSERT_EQ(1, mqdev_producer_flush(tp));
 	EXPECT_EQ(-EOVERFLOW, mqdev_txn_commit(self->s));
 
-	c = reader(name, 0);
+	c = reader(self->third, 0);
 	ASSERT_NE(NULL, c);
 	EXPECT_LT(0, drain(c));
 	EXPECT_EQ(1, mqdev_consumer_aborted(c));
 	EXPECT_EQ(0, mqdev_consumer_error(c));
-
 	mqdev_consumer_free(c);
 	close(plain);
 	mqdev_producer_free(tp);
-	EXPECT_EQ(0, mqdev_topic_delete(self->fd, name));
+}
+
+/*
+ * A blocking topic drops what every holder has passed, an open
+ * transaction's record too when the only holder seeked past it: the
+ * commit then fails (EOVERFLOW), and the held records are all kept.
+ */
+TEST_F(txn, a_blocking_topic_drops_what_no_holder_needs)
+{
+	char value[1000] = "";
+	struct mqdev_producer *tp;
+	struct mqdev_consumer *c;
+	int plain, holder, i, err = 0;
+	uint32_t v = 7;
+
+	plain = third_topic(self, 0, &tp);
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, fcntl(plain, F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(0, mqdev_txn_begin(self->s, 0));
+	ASSERT_EQ(0, mqdev_producer_send(tp, NULL, 0, &v, sizeof(v), 0, NULL));
+	ASSERT_EQ(1, mqdev_producer_flush(tp));
+	holder = attach(self->third, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, holder);
+	ASSERT_EQ(0, seek(holder, 0, MQDEV_SEEK_LATEST, NULL,
+			  MQDEV_SEEK_HOLD));
+	/* until the ring is full of what the holder holds */
+	for (i = 0; i < 2 * 65536 / (int)sizeof(value) && !err; i++)
+		err = produce_one(plain, 0, NULL, 0, value, sizeof(value),
+				  NULL);
+	ASSERT_EQ(-EAGAIN, err);
+	EXPECT_EQ(-EOVERFLOW, mqdev_txn_commit(self->s));
+
+	c = reader(self->third, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(i - 1, drain(c));
+	EXPECT_EQ(0, mqdev_consumer_error(c));
+	mqdev_consumer_free(c);
+	close(holder);
+	close(plain);
+	mqdev_producer_free(tp);
 }
 
 /*

@@ -606,7 +606,8 @@ out:
 
 /*
  * tools/vm/insn-trace's guest half: the cost scenario's loop, a batch
- * produced then consumed in place, between marks, until the host creates
+ * produced then consumed (in place, or with read(2) for MQDEV_KIND_READ),
+ * between marks, until the host creates
  * @dir/stop.  First the addresses: the kernel's symbols (the module's
  * too), this process's mappings and the marks, then @dir/ready.
  * @per_call, when not 0, makes the batches that short (1: a busy-poll

@@ -1188,7 +1188,8 @@ struct mqdev_producer_bind {
  * transaction.  COMMIT fails with ESTALE, and aborts, when the group offsets
  * sent with the transaction are no longer the sender's to commit; with
  * ERANGE when one of them is past its partition's end; with
- * EOVERFLOW when a topic that overwrites dropped a record of it first; with
+ * EOVERFLOW when a topic dropped a record of it first (one that overwrites,
+ * or a blocking one whose holding readers had all moved past it); with
  * ETIMEDOUT when the time-out passed and the transaction was decided without
  * the session (then @op says how: MQDEV_TXN_COMMIT or _ABORT, or 0 while
  * its checker is still being asked).  A fenced session's calls fail with
