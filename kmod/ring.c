@@ -43,6 +43,7 @@
 #include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
@@ -1324,47 +1325,57 @@ static int ring_read_mark(const struct mqdev_record *rec,
 struct ring_read {
 	struct mqdev_part	*part;
 	u64			head;	/* the end of what it may read */
-	u64			now;
+	u64			now;	/* CLOCK_REALTIME ns, as records' stamps */
 	u64			ttl;	/* the topic's, 0 for none */
 	bool			replica; /* keeps the log whole: expired too */
 };
 
+/*
+ * The most a run copies: enough that the copy's set-up is nothing a record
+ * (some 600 records of 64 bytes), little enough that a run an overwriting
+ * producer catches wastes little.
+ */
+#define RING_READ_RUN_MAX	SZ_64K
+
 /* A sane record that read(2) skips: past its expiry or the topic's TTL. */
 static bool ring_read_expired(const struct ring_read *rr,
-			      const struct mqdev_record *rec, u32 len)
+			      const struct mqdev_record *rec, u32 rlen)
 {
 	return !rr->replica &&
-	       (mqdev_record_expired(rec, len, rr->now) ||
+	       (mqdev_record_expired(rec, rlen, rr->now) ||
 		mqdev_ttl_passed(READ_ONCE(rec->timestamp), rr->ttl, rr->now));
 }
 
 /*
- * The end of the run of records that one ring_copy_out() can take from
- * @pos, where a record of @len that fits starts: the records after it as
- * long as each is sane, plain (a transaction's record goes alone, to be
- * marked), not skipped, and fits in @room bytes of the buffer.  A copy
- * costs its set-up once a page chunk rather than once a record; the
- * padding between the records goes out too, bytes of the ring that every
- * reader of the topic may map.  Overwritten records are caught after the
- * copy, as a single record is.  Counts the run's records in *@records.
+ * The bytes from @pos, where a record of @rlen that fits starts, that one
+ * ring_copy_out() can take: that record, and the records after it as long
+ * as each is sane, plain (a transaction's record goes alone, for its copy
+ * to be marked with the outcome), not skipped, and within @room bytes of
+ * the buffer and RING_READ_RUN_MAX.  A copy then costs its set-up once a
+ * page chunk rather than once a record.  The padding between the records
+ * goes out too: bytes of the ring, which every reader of the topic may
+ * map.  Counts the records in *@nr.
  */
-static u64 ring_read_run(const struct ring_read *rr, u64 pos, u32 len,
-			 size_t room, u64 *records)
+static u64 ring_read_run(const struct ring_read *rr, u64 pos, u32 rlen,
+			 size_t room, u64 *nr)
 {
-	u64 end = pos + len, next = pos + MQDEV_RECORD_SPACE(len);
+	u64 span = rlen, next = pos + MQDEV_RECORD_SPACE(rlen);
 	const struct mqdev_record *rec;
 
-	for (*records = 1; next < rr->head; (*records)++) {
+	room = min_t(size_t, room, RING_READ_RUN_MAX);
+	for (*nr = 1; next < rr->head; (*nr)++) {
 		rec = mqdev_ring_record(rr->part, next);
-		len = READ_ONCE(rec->len);
+		rlen = READ_ONCE(rec->len);
+		/* a transaction's record is marked only after its decision */
 		if ((READ_ONCE(rec->flags) & MQDEV_RECORD_TXN) ||
-		    !ring_record_sane(rr->part, next, rr->head, len) ||
-		    next - pos + len > room || ring_read_expired(rr, rec, len))
+		    !ring_record_sane(rr->part, next, rr->head, rlen) ||
+		    next - pos + rlen > room ||
+		    ring_read_expired(rr, rec, rlen))
 			break;
-		end = next + len;
-		next += MQDEV_RECORD_SPACE(len);
+		span = next - pos + rlen;
+		next += MQDEV_RECORD_SPACE(rlen);
 	}
-	return end;
+	return span;
 }
 
 /**
@@ -1401,9 +1412,9 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 		.ttl = READ_ONCE(part->topic->ttl_ns),
 	};
 	struct mqdev_record *rec;
-	bool sane, fits, runs = true;
+	bool sane, fits, try_runs = true;
 	size_t done = 0;
-	u64 pos, end, run, records = 0, bytes = 0, expired = 0;
+	u64 pos, span, nr, records = 0, bytes = 0, expired = 0;
 	int err = 0;
 	u32 rlen, state;
 
@@ -1438,34 +1449,45 @@ ssize_t mqdev_ring_read(struct mqdev_part *part, u64 *cons_pos,
 			continue;
 		}
 		fits = sane && done + rlen <= len;
-		end = pos + rlen;
-		run = 1;
-		if (fits && runs && !(READ_ONCE(rec->flags) & MQDEV_RECORD_TXN))
-			end = ring_read_run(&rr, pos, rlen, len - done, &run);
+		span = rlen;
+		nr = 1;
+		if (fits && try_runs && !(READ_ONCE(rec->flags) & MQDEV_RECORD_TXN))
+			span = ring_read_run(&rr, pos, rlen, len - done, &nr);
 		if (fits &&
-		    (ring_copy_out(part, pos, buf + done, end - pos) ||
+		    (ring_copy_out(part, pos, buf + done, span) ||
 		     ring_read_mark(rec, (struct mqdev_record __user *)
 					 (buf + done), state))) {
-			if (run > 1) {
-				runs = false;
+			if (nr > 1) {
+				/* again a record at a time: those before the fault */
+				try_runs = false;
 				continue;
 			}
 			err = -EFAULT;
 			break;
 		}
-		/* Pairs with smp_wmb() in ring_publish_tail(). */
+		/*
+		 * Pairs with smp_wmb() in ring_publish_tail(): a producer moves
+		 * the tail past a record before it reuses a byte of it, and the
+		 * whole run lies at or after @pos, so one look covers it.
+		 */
 		smp_rmb();
-		if (READ_ONCE(part->ctrl->tail) > pos)
-			continue;		/* overwritten under us */
+		if (READ_ONCE(part->ctrl->tail) > pos) {
+			/*
+			 * Overwritten under us.  The rest a record at a time, as
+			 * a run from the tail of a busy topic loses every race.
+			 */
+			try_runs = false;
+			continue;
+		}
 		if (!fits) {
 			err = sane ? -EMSGSIZE : -EINVAL;
 			break;
 		}
-		end = pos + MQDEV_RECORD_SPACE(end - pos);
-		done = min_t(size_t, done + (end - pos), len);
-		records += run;
-		bytes += end - pos;
-		pos = end;
+		span = MQDEV_RECORD_SPACE(span);
+		pos += span;
+		done = min_t(size_t, done + span, len);
+		records += nr;
+		bytes += span;
 	}
 
 	WRITE_ONCE(*cons_pos, pos);

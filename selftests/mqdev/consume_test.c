@@ -324,22 +324,22 @@ static unsigned char wrap_byte(uint64_t seed, size_t i)
 }
 
 /*
- * Records larger than a page, through a ring they wrap several times:
- * read(2) copies each whole and in order, those across the ring's end
- * included.
+ * Rounds of @per_read records of @size bytes, each round produced and then
+ * read back with one read(2), every byte checked, three times round the
+ * ring: so some records, or runs of them, cross the ring's end.
  */
-TEST_F(consume, read_copies_records_larger_than_a_page_across_the_end)
+static void wrap_and_read(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(consume) *self, size_t size,
+			  int per_read)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	size_t size = page + page / 4, j;
-	unsigned char *value, *buf;
+	unsigned char *value = malloc(size), *buf = malloc(per_read * size * 2);
+	const unsigned char *got;
 	struct mqdev_attach att;
 	struct mqdev_record *rec;
-	uint64_t start = 0, space;
-	int cons, i, n, across = 0;
+	uint64_t start = 0, space, seq = 0;
+	int cons, i, k, rounds, across = 0;
+	size_t j;
 
-	value = malloc(size);
-	buf = malloc(2 * size);
 	ASSERT_TRUE(value && buf);
 	cons = attach(self->name, MQDEV_ATTACH_CONSUME, &att);
 	ASSERT_LE(0, cons);
@@ -349,30 +349,80 @@ TEST_F(consume, read_copies_records_larger_than_a_page_across_the_end)
 	/* a reclaim that fails is an EAGAIN here, not a hang */
 	ASSERT_EQ(0, fcntl(self->prod, F_SETFL, O_NONBLOCK));
 	space = MQDEV_RECORD_SPACE(sizeof(struct mqdev_record) + size);
-	n = 3 * att.off.data_size / size;
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < size; j++)
-			value[j] = wrap_byte(i, j);
-		ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, value, size,
-					 NULL));
-		ASSERT_EQ(space, read(cons, buf, 2 * size));
-		rec = (void *)buf;
-		ASSERT_EQ(i, rec->offset);
-		ASSERT_EQ(size, mqdev_record_value_len(rec));
-		for (j = 0; j < size; j++)
-			if (((const unsigned char *)
-			     mqdev_record_value(rec))[j] != wrap_byte(i, j))
-				break;
-		ASSERT_EQ(size, j) TH_LOG("record %d byte %zu", i, j);
-		/* the test's own premise: some records crossed the end */
+	rounds = 3 * att.off.data_size / (per_read * space);
+	for (i = 0; i < rounds; i++) {
+		for (k = 0; k < per_read; k++) {
+			for (j = 0; j < size; j++)
+				value[j] = wrap_byte(seq + k, j);
+			ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, value,
+						 size, NULL));
+		}
+		ASSERT_EQ(per_read * space,
+			  read(cons, buf, per_read * size * 2));
+		for (k = 0; k < per_read; k++, seq++) {
+			rec = (void *)(buf + k * space);
+			ASSERT_EQ(seq, rec->offset);
+			ASSERT_EQ(size, mqdev_record_value_len(rec));
+			got = mqdev_record_value(rec);
+			for (j = 0; j < size && got[j] == wrap_byte(seq, j); j++)
+				;
+			ASSERT_EQ(size, j) TH_LOG("record %d byte %zu", i, j);
+		}
+		/* the test's own premise: some rounds crossed the end */
 		across += start / att.off.data_size !=
-			  (start + space - 1) / att.off.data_size;
-		start += space;
+			  (start + per_read * space - 1) / att.off.data_size;
+		start += per_read * space;
 	}
 	EXPECT_LE(2, across);
 	close(cons);
 	free(buf);
 	free(value);
+}
+
+/* Records larger than a page, each read alone, across the ring's end. */
+TEST_F(consume, read_copies_records_larger_than_a_page_across_the_end)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	wrap_and_read(_metadata, self, page + page / 4, 1);
+}
+
+/* Runs of records, each read in one copy, across the ring's end. */
+TEST_F(consume, read_copies_runs_across_the_end)
+{
+	wrap_and_read(_metadata, self, 1000, 5);
+}
+
+/*
+ * A run ends where the buffer does: a record fits when its bytes do, its
+ * padding need not.
+ */
+TEST_F(consume, read_stops_where_the_buffer_ends)
+{
+	size_t rlen = sizeof(struct mqdev_record) + 5;
+	size_t space = MQDEV_RECORD_SPACE(rlen);
+	struct mqdev_record *rec;
+	char buf[256];
+	int cons, i;
+
+	ASSERT_LT(rlen, space);		/* so that the record has padding */
+	cons = attach(self->name, MQDEV_ATTACH_CONSUME, NULL);
+	ASSERT_LE(0, cons);
+	ASSERT_EQ(0, seek(cons, 0, MQDEV_SEEK_EARLIEST, NULL, 0));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, produce_one(self->prod, 0, NULL, 0, "12345", 5,
+					 NULL));
+	/* one byte short of the second record: the first alone */
+	EXPECT_EQ(space, read(cons, buf, space + rlen - 1));
+	rec = (void *)buf;
+	EXPECT_EQ(0, rec->offset);
+	/* the second and the third, whose padding does not fit */
+	EXPECT_EQ(space + rlen, read(cons, buf, space + rlen));
+	EXPECT_EQ(1, rec->offset);
+	rec = (void *)(buf + space);
+	EXPECT_EQ(2, rec->offset);
+	EXPECT_EQ(0, memcmp(mqdev_record_value(rec), "12345", 5));
+	close(cons);
 }
 
 static int write_to(volatile char *p)

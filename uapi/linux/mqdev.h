@@ -762,6 +762,8 @@ struct mqdev_writer {
  * A record in a partition's data area.  Records start at 8-byte aligned
  * positions and take MQDEV_RECORD_SPACE(len) bytes; the key follows the
  * header, and the value follows the key.  Offsets rise by one per record.
+ * read(2) lays the records it copies out the same way, MQDEV_RECORD_SPACE()
+ * apart; the padding bytes between them are unspecified.
  */
 struct mqdev_record {
 	__u32	len;		/* header + key + value */
