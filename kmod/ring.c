@@ -1332,8 +1332,8 @@ struct ring_read {
 
 /*
  * The most a run copies: enough that the copy's set-up is nothing a record
- * (some 600 records of 64 bytes), little enough that a run an overwriting
- * producer catches wastes little.
+ * (some 600 records of 64-byte values), little enough that a run an
+ * overwriting producer catches wastes little.
  */
 #define RING_READ_RUN_MAX	SZ_64K
 
@@ -1394,9 +1394,10 @@ static u64 ring_read_run(const struct ring_read *rr, u64 pos, u32 rlen,
  * record of an open transaction; aborted ones are copied out marked
  * MQDEV_RECORD_ABORTED, for the reader to skip.  Expired records
  * (MQDEV_RECORD_EXPIRES past now, or older than the topic's TTL) are
- * skipped and counted here, except for a replica.  A run that faults is
- * copied again a record at a time, so that what fits before the fault is
- * read.
+ * skipped and counted here, except for a replica.  A run is at most
+ * RING_READ_RUN_MAX.  A run that faults is copied again a record at a time,
+ * so that what fits before the fault is read; after an overwrite under a
+ * copy, the rest of the read goes a record at a time as well.
  *
  * Return: the bytes of @buf filled, records and their padding, if any
  * record was copied; else 0 when there is nothing that may be read,
