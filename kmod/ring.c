@@ -324,15 +324,6 @@ static inline void ring_record_dropped(struct mqdev_part *part,
 		mqdev_txn_record_dropped(part, rec);
 }
 
-static void ring_drop_oldest(struct mqdev_part *part)
-{
-	struct mqdev_record *rec = mqdev_ring_record(part, part->tail);
-
-	ring_record_dropped(part, rec);
-	part->tail += MQDEV_RECORD_SPACE(rec->len);
-	part->tail_offset = rec->offset + 1;
-}
-
 /**
  * mqdev_ring_hold_limit() - the lowest position a holding reader still needs
  * @part: the partition, locked
@@ -408,9 +399,10 @@ static void ring_trace_overwrite(struct mqdev_part *part, u64 old_tail,
 }
 
 /*
- * A blocking topic's reclaim, when @want bytes do not fit at head: drop the
- * oldest records until they do, or until the next record is one that the
- * reader at @limit (mqdev_ring_hold_limit(), at most head) still needs.
+ * When @want bytes do not fit at head: drop the oldest records until they
+ * do, or until the next record is one still needed by the reader at @limit
+ * (at most head): a blocking topic's holders (mqdev_ring_hold_limit()), or
+ * head itself for an overwriting topic, which drops whatever is oldest.
  * The tail stays in locals until the end, since every record of a
  * streaming topic goes through here once.  Only the kernel writes these
  * records' lengths: a single writer's ring never gets here (append_lock()
@@ -452,8 +444,8 @@ static bool ring_reserve(struct mqdev_part *part, u64 space)
 	if (part->topic->flags & MQDEV_TOPIC_OVERWRITE) {
 		/* Only ever drop records that readers have been shown. */
 		mqdev_ring_publish(part);
-		while (!ring_fits(part, space))
-			ring_drop_oldest(part);
+		/* what is appended fits the ring (producer.c): room is made */
+		ring_reclaim(part, space, part->head);
 		ring_trace_overwrite(part, old_tail, old_offset);
 	} else {
 		limit = mqdev_ring_hold_limit(part);

@@ -658,8 +658,7 @@ int mqdev_trace(struct bench *b, enum mqdev_kind kind, const char *dir,
 	printf("trace: %" PRIu64 " rounds of %u messages\n", rounds,
 	       bp.per_call);
 out:
-	if (c)
-		mqdev_consumer_free(c);
+	mqdev_consumer_free(c);
 	bench_producer_free(&bp);
 	mqdev_teardown(m);
 	return n >= 0 && ok == i ? 0 : -1;
