@@ -373,7 +373,16 @@ static inline int module_load(void)
 	return ret;
 }
 
-/* ---- daemons' logs: what the tests running a daemon look for ---------- */
+/* ---- time ------------------------------------------------------------ */
+
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines and waits a test measures. */
+static inline uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
 
 static inline void sleep_ms(int ms)
 {
@@ -381,6 +390,8 @@ static inline void sleep_ms(int ms)
 
 	nanosleep(&ts, NULL);
 }
+
+/* ---- daemons' logs: what the tests running a daemon look for ---------- */
 
 /* How many lines of file @path hold @what (0 when it cannot be read). */
 static inline int log_lines(const char *path, const char *what)

@@ -75,14 +75,6 @@ static struct mqdev_share *join(const char *topic, const char *dlq,
 	return mqdev_share_new(topic, "g", &opts, &s) ? NULL : s;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 /* A record with key "k1", a header "trace: abc" and value "poison". */
 static int produce_poison(int prod, uint64_t *offset)
 {
@@ -123,7 +115,7 @@ static int on_dead(void *ctx, const struct mqdev_record *rec)
 static int read_dead(const char *topic, struct reader *r, int ms)
 {
 	struct mqdev_consumer *c;
-	uint64_t end = now_ms() + ms;
+	uint64_t end = mono_ms() + ms;
 
 	memset(r, 0, sizeof(*r));
 	if (mqdev_consumer_new(topic, NULL, &c))
@@ -131,7 +123,7 @@ static int read_dead(const char *topic, struct reader *r, int ms)
 	if (mqdev_consumer_seek(c, MQDEV_PARTITION_ALL, MQDEV_SEEK_EARLIEST,
 				0, 0, NULL))
 		r->n = -1;
-	while (r->n >= 0 && now_ms() < end)
+	while (r->n >= 0 && mono_ms() < end)
 		if (mqdev_consumer_poll(c, 20, 16, on_dead, r) < 0)
 			r->n = -1;
 	mqdev_consumer_free(c);
@@ -141,7 +133,7 @@ static int read_dead(const char *topic, struct reader *r, int ms)
 /* Acquire one record, waiting up to @ms for it: its delivery, or -1. */
 static int acquire_one(struct mqdev_share *s, struct mqdev_delivery *d, int ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = mono_ms() + ms;
 	int n;
 
 	do {
@@ -149,7 +141,7 @@ static int acquire_one(struct mqdev_share *s, struct mqdev_delivery *d, int ms)
 		if (n)
 			return n == 1 ? 0 : n;
 		sleep_ms(2);
-	} while (now_ms() < end);
+	} while (mono_ms() < end);
 	return -1;
 }
 
@@ -559,9 +551,9 @@ TEST_F(dlq, full_dlq_retries_end_with_group)
 	reject_into_full(_metadata, self, small, &holder, &p, &off, &s);
 	ASSERT_NE(NULL, s);
 	mqdev_share_free(s);
-	t0 = now_ms();
+	t0 = mono_ms();
 	EXPECT_EQ(0, group_delete(self->src));
-	EXPECT_GT(1000, now_ms() - t0);
+	EXPECT_GT(1000, mono_ms() - t0);
 	/* room now: a retry left over would write the dead letter */
 	ASSERT_LE(0, drain(holder));
 	sleep_ms(1200);		/* past the longest back-off */
@@ -614,10 +606,10 @@ TEST_F(dlq, backoff_schedule_applied)
 	ASSERT_EQ(0, acquire_one(s, &d, 100));
 	for (i = 0; i < 3; i++) {
 		/* before the kernel's clock is read: waited is not short */
-		t0 = now_ms();
+		t0 = mono_ms();
 		ASSERT_EQ(0, ack(s, &d, MQDEV_SHARE_RELEASE));
 		ASSERT_EQ(0, acquire_one(s, &d, 3000));
-		waited = now_ms() - t0;
+		waited = mono_ms() - t0;
 		EXPECT_LE(want[i], waited);
 		/* the VM is slow: a generous tolerance above */
 		EXPECT_GT(want[i] + 400, waited);
@@ -629,9 +621,9 @@ TEST_F(dlq, backoff_schedule_applied)
 				     &(struct mqdev_share_ack_opts){
 					.sz = sizeof(struct mqdev_share_ack_opts),
 					.backoff_ms = 50 }));
-	t0 = now_ms();
+	t0 = mono_ms();
 	ASSERT_EQ(0, acquire_one(s, &d, 3000));
-	EXPECT_GT(300, now_ms() - t0);
+	EXPECT_GT(300, mono_ms() - t0);
 	/* MQDEV_SHARE_ACK_NOW: at once, whatever the schedule; not with others */
 	EXPECT_EQ(-EINVAL, mqdev_share_ack(s, 0, d.offset, d.offset + 1,
 					   MQDEV_SHARE_ACCEPT,
@@ -648,9 +640,9 @@ TEST_F(dlq, backoff_schedule_applied)
 				     &(struct mqdev_share_ack_opts){
 					.sz = sizeof(struct mqdev_share_ack_opts),
 					.flags = MQDEV_SHARE_ACK_NOW }));
-	t0 = now_ms();
+	t0 = mono_ms();
 	ASSERT_EQ(0, acquire_one(s, &d, 3000));
-	EXPECT_GT(200, now_ms() - t0);
+	EXPECT_GT(200, mono_ms() - t0);
 	mqdev_share_free(s);
 }
 

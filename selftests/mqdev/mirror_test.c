@@ -35,14 +35,6 @@
 #define KAFKA_PRODUCE	0	/* the Produce request's ApiKey */
 #define KAFKA_FETCH	1	/* the Fetch request's */
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 /* ---- the daemon ---------------------------------------------------------- */
 
 struct daemon {

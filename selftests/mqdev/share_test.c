@@ -70,14 +70,6 @@ static struct mqdev_share *join(const char *topic, const char *group,
 	return mqdev_share_new(topic, group, &opts, &s) ? NULL : s;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 /* Accept @d[0..n), a run of contiguous offsets at a time. */
 static int accept_all(struct mqdev_share *s, const struct mqdev_delivery *d,
 		      int n)
@@ -109,14 +101,14 @@ static int member(const char *topic, const char *group, struct tally *t)
 {
 	struct mqdev_delivery d[16];
 	struct mqdev_share *s;
-	uint64_t give_up = now_ms() + 60000;
+	uint64_t give_up = mono_ms() + 60000;
 	int n, i;
 
 	s = join(topic, group, 30000, 0);
 	if (!s)
 		return 10;
 	while (__atomic_load_n(&t->accepted, __ATOMIC_ACQUIRE) < RECORDS) {
-		if (now_ms() > give_up)
+		if (mono_ms() > give_up)
 			return 11;
 		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d, 16);
 		if (n < 0)
@@ -159,7 +151,7 @@ static void run_members(struct __test_metadata *_metadata, const char *topic,
 	keeper = join(topic, group, 30000, 0);
 	ASSERT_NE(NULL, keeper);
 	produce_n(_metadata, prod, RECORDS);
-	t0 = now_ms();
+	t0 = mono_ms();
 	for (i = 0; i < members; i++) {
 		pids[i] = fork();
 		ASSERT_LE(0, pids[i]);
@@ -174,7 +166,7 @@ static void run_members(struct __test_metadata *_metadata, const char *topic,
 	EXPECT_EQ(RECORDS, t->accepted);
 	/* Not a benchmark (forks, a TCG guest): a figure to watch. */
 	TH_LOG("%d members: %d records acquired and accepted in %llu ms",
-	       members, RECORDS, (unsigned long long)(now_ms() - t0));
+	       members, RECORDS, (unsigned long long)(mono_ms() - t0));
 	for (i = 0; i < RECORDS; i++)
 		ASSERT_EQ(1, t->seen[i]) TH_LOG("offset %d", i);
 	/* Every record done: the window is empty, past the last. */
@@ -211,7 +203,7 @@ static int churner(const char *topic, struct tally *t, unsigned int seed,
 {
 	struct mqdev_delivery d[8];
 	struct mqdev_share *s;
-	uint64_t give_up = now_ms() + 60000;
+	uint64_t give_up = mono_ms() + 60000;
 	int n, i, rounds = 0, err;
 	uint32_t type;
 
@@ -219,7 +211,7 @@ static int churner(const char *topic, struct tally *t, unsigned int seed,
 	if (!s)
 		return 10;
 	while (__atomic_load_n(&t->accepted, __ATOMIC_ACQUIRE) < RECORDS) {
-		if (now_ms() > give_up)
+		if (mono_ms() > give_up)
 			return 11;
 		n = mqdev_share_acquire(s, MQDEV_PARTITION_ANY, d,
 					1 + rand_r(&seed) % 8);
@@ -347,12 +339,12 @@ TEST_F(share, killed_member_records_redelivered_at_once)
 	EXPECT_EQ(10, info.acquired);
 	EXPECT_EQ(2, info.members);
 
-	t0 = now_ms();
+	t0 = mono_ms();
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_EQ(10, mqdev_share_acquire(keeper, 0, d, 16));
 	/* At once: the lock was a minute. */
-	EXPECT_GT(1000, now_ms() - t0);
+	EXPECT_GT(1000, mono_ms() - t0);
 	for (i = 0; i < 10; i++) {
 		EXPECT_EQ(i, d[i].offset);
 		EXPECT_EQ(2, d[i].delivery_count);
@@ -376,17 +368,17 @@ TEST_F(share, lock_expiry)
 	b = join(self->name, "expiry", 0, 0);
 	ASSERT_NE(NULL, b);
 	produce_n(_metadata, self->prod, 5);
-	t0 = now_ms();
+	t0 = mono_ms();
 	ASSERT_EQ(5, mqdev_share_acquire(a, 0, d, 16));
 	EXPECT_EQ(0, mqdev_share_acquire(b, 0, d, 16));
 	do {
 		usleep(10000);
 		n = mqdev_share_acquire(b, 0, d, 16);
-	} while (!n && now_ms() - t0 < 5000);
+	} while (!n && mono_ms() - t0 < 5000);
 	ASSERT_EQ(5, n);
 	/* not before the lock's end, and not much after it */
-	EXPECT_LE(200, now_ms() - t0);
-	EXPECT_GT(2000, now_ms() - t0);
+	EXPECT_LE(200, mono_ms() - t0);
+	EXPECT_GT(2000, mono_ms() - t0);
 	for (i = 0; i < 5; i++)
 		EXPECT_EQ(2, d[i].delivery_count);
 	/* The first holder's lock is gone: its accept is refused. */
@@ -460,17 +452,17 @@ TEST_F(share, release_reject_and_max_deliveries)
 	ASSERT_NE(NULL, s);
 	produce_n(_metadata, self->prod, 3);
 	ASSERT_EQ(3, mqdev_share_acquire(s, 0, d, 16));
-	t0 = now_ms();
+	t0 = mono_ms();
 	EXPECT_EQ(0, mqdev_share_ack(s, 0, 0, 1, MQDEV_SHARE_RELEASE, &later));
 	EXPECT_EQ(0, mqdev_share_ack(s, 0, 1, 2, MQDEV_SHARE_REJECT, NULL));
 	EXPECT_EQ(0, mqdev_share_acquire(s, 0, d, 16));
 	do {
 		usleep(10000);
 		n = mqdev_share_acquire(s, 0, d, 16);
-	} while (!n && now_ms() - t0 < 5000);
+	} while (!n && mono_ms() - t0 < 5000);
 	ASSERT_EQ(1, n);
-	EXPECT_LE(300, now_ms() - t0);
-	EXPECT_GT(2000, now_ms() - t0);
+	EXPECT_LE(300, mono_ms() - t0);
+	EXPECT_GT(2000, mono_ms() - t0);
 	EXPECT_EQ(0, d[0].offset);
 	EXPECT_EQ(2, d[0].delivery_count);
 	/* Its second delivery was its last: released, it is put aside. */
@@ -1191,10 +1183,10 @@ static uint32_t producer_stalls(struct progress *pr)
 /* Wait up to 5 s for the producer to pass @count; whether it did. */
 static bool producer_passes(struct progress *pr, uint32_t count)
 {
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mono_ms();
 
 	while (__atomic_load_n(&pr->done, __ATOMIC_ACQUIRE) <= count)
-		if (now_ms() - t0 > 5000)
+		if (mono_ms() - t0 > 5000)
 			return false;
 		else
 			usleep(10000);
@@ -1386,9 +1378,9 @@ static int64_t available_when(struct mqdev_share *s, const char *group,
 		if (mqdev_share_describe(mqdev_share_fd(s), group, p, &info))
 			return -1;
 		if (info.available)
-			return now_ms() - t0;
+			return mono_ms() - t0;
 		usleep(5000);
-	} while (now_ms() - t0 < 5000);
+	} while (mono_ms() - t0 < 5000);
 	return -1;
 }
 
@@ -1418,14 +1410,14 @@ TEST_F(share, expiry_per_partition)
 	ASSERT_NE(NULL, a);
 	b = join(name, "exp", 0, 0);
 	ASSERT_NE(NULL, b);
-	t0 = now_ms();
+	t0 = mono_ms();
 	ASSERT_EQ(1, mqdev_share_acquire(a, 0, &d, 1));	/* ends at 400 */
 	usleep(300000);
 	ASSERT_EQ(1, mqdev_share_acquire(a, 1, &d, 1));	/* at 700 or so */
 	t = available_when(b, "exp", 0, t0);
 	EXPECT_LE(400, t);
 	/* partition 1's lock has 300 ms to go: not yet */
-	if (t >= 0 && now_ms() - t0 < 650)
+	if (t >= 0 && mono_ms() - t0 < 650)
 		EXPECT_EQ(0, mqdev_share_acquire(b, 1, &d, 1));
 	t = available_when(b, "exp", 1, t0);
 	EXPECT_LE(700, t);
@@ -1446,7 +1438,7 @@ struct waiter {
 	int			n;		/* poll's or the acquire's */
 	short			revents;
 	uint64_t		ms;		/* how long it took */
-	uint64_t		end;		/* now_ms() when it returned */
+	uint64_t		end;		/* mono_ms() when it returned */
 	long			csw;		/* voluntary context switches */
 	struct mqdev_delivery	d[16];
 	pthread_t		thread;
@@ -1460,7 +1452,7 @@ static void *waiter_run(void *arg)
 	uint64_t t0;
 
 	getrusage(RUSAGE_THREAD, &r0);
-	t0 = now_ms();
+	t0 = mono_ms();
 	if (w->use_poll) {
 		w->n = poll(&pfd, 1, w->timeout_ms);
 		w->revents = pfd.revents;
@@ -1468,7 +1460,7 @@ static void *waiter_run(void *arg)
 		w->n = mqdev_share_acquire_wait(w->s, MQDEV_PARTITION_ANY,
 						w->d, 16, w->timeout_ms);
 	}
-	w->end = now_ms();
+	w->end = mono_ms();
 	w->ms = w->end - t0;
 	getrusage(RUSAGE_THREAD, &r1);
 	w->csw = r1.ru_nvcsw - r0.ru_nvcsw;
@@ -1529,7 +1521,7 @@ TEST_F(share, acquire_wait_woken_by_append)
 	uint64_t woken;
 
 	ASSERT_EQ(0, waiter_start(&w, s, false, 5000));
-	woken = now_ms();
+	woken = mono_ms();
 	produce_n(_metadata, self->prod, 3);
 	pthread_join(w.thread, NULL);
 	ASSERT_LE(1, w.n) TH_LOG("the acquire was not woken by the append");
@@ -1578,7 +1570,7 @@ TEST_F(share, woken_by_lock_expiry)
 	struct mqdev_share *a, *b;
 	struct mqdev_delivery d[2];
 	struct waiter w;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mono_ms();
 
 	ASSERT_EQ(0, one_held(self->name, self->prod, "wake-expiry", 600,
 			      &a, &b));
@@ -1640,7 +1632,7 @@ TEST_F(share, idle_member_sleeps)
 
 	produce_n(_metadata, self->prod, 1);
 	ASSERT_EQ(1, mqdev_share_acquire(s, 0, d, 2));
-	t0 = now_ms();
+	t0 = mono_ms();
 	ASSERT_EQ(0, mqdev_share_ack(s, 0, 0, 1, MQDEV_SHARE_RELEASE, &later));
 	EXPECT_TRUE(not_ready(s)) TH_LOG("backing off, yet said ready");
 	ASSERT_EQ(0, waiter_start(&w, s, true, 5000));
@@ -1665,9 +1657,9 @@ TEST_F(share, acquire_wait_nonblock)
 	ASSERT_NE(NULL, s);
 	fd = mqdev_share_fd(s);
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
-	t0 = now_ms();
+	t0 = mono_ms();
 	EXPECT_EQ(0, mqdev_share_acquire_wait(s, 0, d, 2, 2000));
-	EXPECT_GT(500, now_ms() - t0);
+	EXPECT_GT(500, mono_ms() - t0);
 	EXPECT_EQ(-EINVAL, mqdev_share_acquire_wait(s, 0, d, 2, -2));
 	mqdev_share_free(s);
 }
@@ -1920,7 +1912,7 @@ TEST_F(share, forced_delete_races_members)
 					    &r[i]));
 	}
 	/* groups_lock's other users, while the members scan */
-	for (t0 = now_ms(); now_ms() - t0 < 300; commits++)
+	for (t0 = mono_ms(); mono_ms() - t0 < 300; commits++)
 		ASSERT_EQ(0, mqdev_group_commit_offset(nl, "race-cg",
 						       self->name, 0,
 						       commits % 100, NULL));

@@ -263,14 +263,6 @@ TEST_F(sw, readers_cannot_write)
 	mqdev_swriter_free(w);
 }
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 TEST_F(sw, a_sleeping_reader_is_woken)
 {
 	struct mqdev_consumer *c = reader(self->name, 0);
@@ -296,9 +288,9 @@ TEST_F(sw, a_sleeping_reader_is_woken)
 	 * One record, woken for by the writer's MQDEV_WRITER_WAKE, well
 	 * before the wait's time-out (after which it would find it anyway).
 	 */
-	t0 = ms_now();
+	t0 = mono_ms();
 	EXPECT_EQ(1, mqdev_consumer_wait(c, 3000));
-	EXPECT_GT(2000, ms_now() - t0) TH_LOG("the writer never woke it");
+	EXPECT_GT(2000, mono_ms() - t0) TH_LOG("the writer never woke it");
 	EXPECT_EQ(0, read_n(c, 0, 1, 0));
 	ASSERT_EQ(1, write(done[1], "x", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -366,10 +358,10 @@ TEST_F(sw, the_wake_up_race_many_times)
 		_exit(0);
 	}
 	for (i = 0; i < n; i++) {
-		t0 = ms_now();
+		t0 = mono_ms();
 		if (!mqdev_consumer_peek(c))
 			EXPECT_EQ(1, mqdev_consumer_wait(c, 2500));
-		slow += ms_now() - t0 > 2000;
+		slow += mono_ms() - t0 > 2000;
 		ASSERT_EQ(0, read_n(c, i, 1, 0)) TH_LOG("record %d", i);
 	}
 	EXPECT_EQ(0, slow) TH_LOG("%d wake-ups missed", slow);
