@@ -1,7 +1,9 @@
 #!/bin/sh
 # Run every mqdev selftest (inside the VM: tools/vm/run -- selftests/run.sh)
 # and end with one line "selftests: N passed, M failed, S skipped"; after
-# each test a line "== NAME: N s", its time in seconds.  Exits
+# each test a line "== NAME: N s", its time in seconds, then a line
+# "== NAME: slow: TEST, N s" for each of its tests that took SLOW_S or
+# more, slowest first.  Exits
 # non-zero on any failure.  Arguments, if any, name the tests to run (e.g.
 # topic_test, mqctl_test.sh).
 #
@@ -80,6 +82,32 @@ elf32() {
 	[ "$(od -An -tx1 -j4 -N1 "$1" 2>/dev/null | tr -d ' ')" = 01 ]
 }
 
+# Copies the harness's output through, and appends to file $1, for each
+# test, its seconds and its name, from its RUN line to its OK or FAIL line
+# (the harness flushes both as they happen).  /proc/uptime, read by the
+# shell itself: a date(1) a test would cost a debug kernel seconds.
+stamp() {
+	while IFS= read -r line || [ -n "$line" ]; do
+		printf '%s\n' "$line"
+		case $line in
+		"#  RUN "*)
+			read -r up _ </proc/uptime
+			t0=${up%.*}
+			;;
+		"#            OK  "*|"#          FAIL  "*)
+			read -r up _ </proc/uptime
+			echo "$((${up%.*} - ${t0:-${up%.*}})) ${line##* }" >>"$1"
+			;;
+		esac
+	done
+}
+
+# A test that takes a third of the harness's default time-out (30 s) or
+# more: on a slow boot of the debug kernel such a test is the next to be
+# killed, unless it set a time-out of its own, and the log should say so
+# before it is.
+SLOW_S=10
+
 for t in $tests; do
 	name=$(basename "$t")
 	why=$(echo "$left_out" | sed -n "s/^${name%.sh} //p" | head -n 1)
@@ -94,20 +122,26 @@ for t in $tests; do
 		continue
 	fi
 	out=$(mktemp)
+	times=$(mktemp)
 	began=$(date +%s)
-	"$t" >"$out" 2>&1
-	rc=$?
+	{ "$t" 2>&1; echo $? >"$times.rc"; } | stamp "$times" >"$out"
+	rc=$(cat "$times.rc" 2>/dev/null)
 	cat "$out"
 	echo "== $name: $(($(date +%s) - began)) s"
+	sort -n -r "$times" | while read -r secs test; do
+		[ "$secs" -ge $SLOW_S ] || break
+		echo "== $name: slow: $test, $secs s"
+	done
+	rm -f "$times" "$times.rc"
 	totals=$(grep '^# Totals:' "$out" | tail -n 1)
 	field() { echo "$totals" | tr ' ' '\n' | sed -n "s/^$1:\([0-9]*\)$/\1/p"; }
 	p=$(field pass) f=$(field fail) s=$(field skip) e=$(field error)
-	if [ -z "$p" ] && [ $rc = $KSFT_SKIP ] && grep -q '^1\.\.0 # SKIP' "$out"; then
+	if [ -z "$p" ] && [ "$rc" = $KSFT_SKIP ] && grep -q '^1\.\.0 # SKIP' "$out"; then
 		p=0 f=0 s=1 e=0
 	elif [ -z "$p" ]; then
 		echo "$name: no totals (exit $rc): counted as one failure"
 		p=0 f=1 s=0 e=0
-	elif [ $rc != 0 ] && [ $rc != $KSFT_SKIP ] && [ "$f" = 0 ] &&
+	elif [ "$rc" != 0 ] && [ "$rc" != $KSFT_SKIP ] && [ "$f" = 0 ] &&
 	     [ "${e:-0}" = 0 ]; then
 		echo "$name: exited $rc with no failed test: counted as one failure"
 		f=1
