@@ -22,6 +22,15 @@
 #include "kselftest_harness.h"
 
 /*
+ * Every test here starts mqdev-persist, built with the sanitizers: on the
+ * debug kernel under TCG they took 10 to 25 s of the harness's default 30
+ * (run.sh's "slow" lines, on a slow boot).  Their own default, for the
+ * TEST_F()s below.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT	90
+
+/*
  * replica_lag_ms for these tests: a killed daemon leaves the in-sync set
  * when its handle closes, whatever this is; a slow one, under ASan on a
  * debug kernel under TCG, must not fall out of it for being slow.
