@@ -85,9 +85,18 @@ elf32() {
 # Copies the harness's output through, and appends to file $1, for each
 # test, its seconds and its name, from its RUN line to its OK or FAIL line
 # (the harness flushes both as they happen).  /proc/uptime, read by the
-# shell itself: a date(1) a test would cost a debug kernel seconds.
+# shell itself: a date(1) a test would cost a debug kernel seconds.  It
+# stops at $2, which run.sh writes once the test has exited, rather than at
+# the end of the pipe: a process the test left behind holding its output
+# must not keep run.sh waiting.
 stamp() {
 	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		*"$2")
+			[ -z "${line%"$2"}" ] || printf '%s\n' "${line%"$2"}"
+			return 0
+			;;
+		esac
 		printf '%s\n' "$line"
 		case $line in
 		"#  RUN "*)
@@ -124,7 +133,9 @@ for t in $tests; do
 	out=$(mktemp)
 	times=$(mktemp)
 	began=$(date +%s)
-	{ "$t" 2>&1; echo $? >"$times.rc"; } | stamp "$times" >"$out"
+	end="run.sh: the end of $name, $$"
+	{ "$t" 2>&1; echo $? >"$times.rc"; echo "$end"; } |
+		stamp "$times" "$end" >"$out"
 	rc=$(cat "$times.rc" 2>/dev/null)
 	cat "$out"
 	echo "== $name: $(($(date +%s) - began)) s"
