@@ -2,8 +2,8 @@
 # Run every mqdev selftest (inside the VM: tools/vm/run -- selftests/run.sh)
 # and end with one line "selftests: N passed, M failed, S skipped"; after
 # each test a line "== NAME: N s", its time in seconds, then a line
-# "== NAME: slow: TEST, N s" for each of its tests that took SLOW_S or
-# more, slowest first.  Exits
+# "== NAME: slow: TEST, N.N s" for each of its harness tests that took
+# SLOW_S or more, slowest first.  Exits
 # non-zero on any failure.  Arguments, if any, name the tests to run (e.g.
 # topic_test, mqctl_test.sh).
 #
@@ -82,14 +82,18 @@ elf32() {
 	[ "$(od -An -tx1 -j4 -N1 "$1" 2>/dev/null | tr -d ' ')" = 01 ]
 }
 
-# Copies the harness's output through, and appends to file $1, for each
-# test, its seconds and its name, from its RUN line to its OK or FAIL line
-# (the harness flushes both as they happen).  /proc/uptime, read by the
-# shell itself: a date(1) a test would cost a debug kernel seconds.  It
-# stops at $2, which run.sh writes once the test has exited, rather than at
-# the end of the pipe: a process the test left behind holding its output
-# must not keep run.sh waiting.
+# Copies a test's output through, and appends to file $1, for each
+# harness test, its time in hundredths of a second and its name, from its
+# RUN line to its OK or FAIL line (the harness flushes the RUN line before
+# it forks the test, the OK or FAIL line as the next test starts or the
+# program exits).  /proc/uptime is read by the shell itself: a date(1) a
+# test would cost a debug kernel seconds.  The shell reads a byte at a
+# time; a file's output is tens of KB.  It stops at $2, which run.sh writes
+# once the test program has exited, rather than at the end of the pipe: a
+# process the test left behind holding its output must not keep run.sh
+# waiting.  The shell tests print no RUN lines, so they are not timed.
 stamp() {
+	t0=
 	while IFS= read -r line || [ -n "$line" ]; do
 		case $line in
 		*"$2")
@@ -100,21 +104,30 @@ stamp() {
 		printf '%s\n' "$line"
 		case $line in
 		"#  RUN "*)
-			read -r up _ </proc/uptime
-			t0=${up%.*}
+			uptime_cs
+			t0=$cs
 			;;
 		"#            OK  "*|"#          FAIL  "*)
-			read -r up _ </proc/uptime
-			echo "$((${up%.*} - ${t0:-${up%.*}})) ${line##* }" >>"$1"
+			uptime_cs
+			[ -z "$t0" ] || echo "$((cs - t0)) ${line##* }" >>"$1"
+			t0=
 			;;
 		esac
 	done
 }
 
-# A test that takes a third of the harness's default time-out (30 s) or
-# more: on a slow boot of the debug kernel such a test is the next to be
-# killed, unless it set a time-out of its own, and the log should say so
-# before it is.
+# $cs: hundredths of a second since boot, from /proc/uptime's "SECONDS.HH"
+# (in the shell, not a subshell); the 1 in front keeps a fraction such as
+# 08 from being read as octal.
+uptime_cs() {
+	read -r up _ </proc/uptime
+	cs=$((${up%.*} * 100 + 1${up#*.} - 100))
+}
+
+# A harness test that takes a third of the harness's default time-out
+# (30 s) or more: on a slow boot of the debug kernel such a test is the next
+# to be killed, and the log should say so before it is.  Tests with a
+# time-out of their own are named too: run.sh cannot see it.
 SLOW_S=10
 
 for t in $tests; do
@@ -134,14 +147,14 @@ for t in $tests; do
 	times=$(mktemp)
 	began=$(date +%s)
 	end="run.sh: the end of $name, $$"
+	# tee: what a test printed is in the log even if the VM's time runs out
 	{ "$t" 2>&1; echo $? >"$times.rc"; echo "$end"; } |
-		stamp "$times" "$end" >"$out"
+		stamp "$times" "$end" | tee "$out"
 	rc=$(cat "$times.rc" 2>/dev/null)
-	cat "$out"
 	echo "== $name: $(($(date +%s) - began)) s"
-	sort -n -r "$times" | while read -r secs test; do
-		[ "$secs" -ge $SLOW_S ] || break
-		echo "== $name: slow: $test, $secs s"
+	sort -n -r "$times" | while read -r cs test; do
+		[ "$cs" -ge $((SLOW_S * 100)) ] || break
+		echo "== $name: slow: $test, $((cs / 100)).$((cs % 100 / 10)) s"
 	done
 	rm -f "$times" "$times.rc"
 	totals=$(grep '^# Totals:' "$out" | tail -n 1)

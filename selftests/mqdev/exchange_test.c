@@ -656,10 +656,10 @@ TEST_F(exchange, permissions)
 /* ---- bindings changing under producers, then the exchange deleted ------ */
 
 /*
- * How long a race test goes on past its first rounds.  On the debug kernel
- * under emulation one of their rounds can take ten times what it takes on
- * 6.12, and a bad boot doubles that: a fixed count of rounds came near the
- * harness's 30 s there and, once, passed it.
+ * How long from its start a race test goes on, once it has run its
+ * minimum of rounds.  On the debug kernel under emulation a round can take
+ * ten times what it takes on 6.12, and a bad boot doubles that: a fixed
+ * count of rounds came near the harness's 30 s there and, once, passed it.
  */
 #define RACE_MS		8000
 
@@ -1197,8 +1197,8 @@ static void *attach_racer(void *arg)
 
 /*
  * MQDEV_IOC_EXCHANGE_ATTACH and MQDEV_IOC_PRODUCER_INIT racing on one
- * handle: one of them gets EBUSY, never neither.  3000 rounds, or as many
- * as RACE_MS allow past the first 300.
+ * handle: one of them gets EBUSY, never neither.  3000 rounds, or fewer
+ * once RACE_MS have gone, but never fewer than 300.
  */
 TEST_F(exchange, attach_races_session)
 {
