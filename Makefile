@@ -315,6 +315,17 @@ demo: deps
 	$(MAKE) all
 	tools/vm/run -- tools/demo.sh
 
+# One -icount boot of the delayed messages' targets.  Even with sleep=off a
+# host stall can reach guest time through an I/O completion: on 2026-12-02
+# one CI boot's p99 at 100,000 held was 1.42x that at 1,000 (1.00-1.02 in
+# the six boots before and the seven after, the same module).  A miss is
+# run again once in a new boot; a regression of the code misses in both.
+CHECK_DELAY := tools/mqbench/delay-check --boots 1 --clocks icount \
+		--out $(B)/check-delay || { \
+	echo "delay-check: missed in one -icount boot; one more boot"; \
+	tools/mqbench/delay-check --boots 1 --clocks icount \
+		--out $(B)/check-delay-again; }
+
 check: deps
 	scripts/ynl-regen.sh --check
 	$(MAKE) WERROR=1 all
@@ -336,7 +347,7 @@ check: deps
 		--scenario throughput,group,fanout,backlog,latency,memory,cost,durable,delay,kafka,exchange,share,swriter \
 		--no-rabbitmq >/dev/null && \
 		mqbench --count 2000 --reps 1 --scenario latency --pin >/dev/null'
-	tools/mqbench/delay-check --boots 1 --clocks icount --out $(B)/check-delay
+	$(CHECK_DELAY)
 	tools/vm/run --host-usr --timeout 1800 -- selftests/run.sh
 	tools/vm/run -- mqfuzz --seed 1 --seconds 20 --procs 2 --threads 2
 	tools/vm/run -- mqfuzz --seed 2 --seconds 20 --procs 3 --threads 1
