@@ -34,6 +34,24 @@ if [ -z "$("$here/kver.sh" 6.1)" ]; then
 	PKGS="$PKGS linux-image-$abi-amd64-unsigned linux-headers-$abi-amd64"
 fi
 
+# Does a kernel installed here need Debian's initramfs?  Only if a boot
+# loader may boot it: the VM runner builds its own (tools/vm/run), and
+# making one for each kernel is minutes of compression.  A boot loader
+# hooks kernel installs (GRUB's zz-update-grub, systemd-boot's); the hooks
+# of DKMS, apt and initramfs-tools itself make nothing bootable.  Without
+# such a hook, INITRD=No tells initramfs-tools' own hook to make none.
+initrd_wanted() {
+	[ -d /boot/grub ] && return 0
+	for hook in /etc/kernel/postinst.d/* /usr/share/kernel/postinst.d/*; do
+		[ -e "$hook" ] || continue
+		case ${hook##*/} in
+		dkms|initramfs-tools|apt-auto-removal|unattended-upgrades) ;;
+		*) return 0 ;;
+		esac
+	done
+	return 1
+}
+
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
@@ -58,6 +76,7 @@ saved=
 for l in $links; do
 	[ -L "$l" ] && saved="$saved $l=$(readlink "$l")"
 done
+initrd_wanted || export INITRD=No
 status=0
 apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends $missing ||
 	status=$?
