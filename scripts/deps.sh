@@ -34,13 +34,21 @@ if [ -z "$("$here/kver.sh" 6.1)" ]; then
 	PKGS="$PKGS linux-image-$abi-amd64-unsigned linux-headers-$abi-amd64"
 fi
 
-# Does a kernel installed here need Debian's initramfs?  Only if a boot
-# loader may boot it: the VM runner builds its own (tools/vm/run), and
-# making one for each kernel is minutes of compression.  A boot loader
-# hooks kernel installs (GRUB's zz-update-grub, systemd-boot's); the hooks
-# of DKMS, apt and initramfs-tools itself make nothing bootable.  Without
-# such a hook, INITRD=No tells initramfs-tools' own hook to make none.
+# Does a kernel installed here need Debian's initramfs?  Nothing of ours
+# uses one: the VM runner builds its own (tools/vm/run), and making one for
+# each kernel is minutes of compression.  But a boot loader may boot it,
+# and Debian's kernel cannot mount a root file system without it.  So it is
+# left out only where this machine's boot is plainly arranged from outside:
+# the running kernel is not one installed in /boot (a container, or a VM
+# whose kernel the host hands it), this is not a chroot (an image being
+# built, whose boot loader may come later), there is no /boot/grub, and no
+# boot loader hooks kernel installs (those of DKMS, apt, unattended-upgrades
+# and initramfs-tools itself make nothing bootable).
 initrd_wanted() {
+	[ -e "/boot/vmlinuz-$(uname -r)" ] && return 0
+	chroot=0
+	ischroot || chroot=$?
+	[ $chroot = 1 ] || return 0	# 0: a chroot; 2: cannot tell
 	[ -d /boot/grub ] && return 0
 	for hook in /etc/kernel/postinst.d/* /usr/share/kernel/postinst.d/*; do
 		[ -e "$hook" ] || continue
@@ -76,7 +84,12 @@ saved=
 for l in $links; do
 	[ -L "$l" ] && saved="$saved $l=$(readlink "$l")"
 done
-initrd_wanted || export INITRD=No
+if ! initrd_wanted; then
+	echo "deps: no initramfs for the kernels installed now: this machine's" \
+	     "kernel ($(uname -r)) is not from /boot, and no boot loader is here" \
+	     "(update-initramfs -c -k VERSION makes one)"
+	export INITRD=No
+fi
 status=0
 apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends $missing ||
 	status=$?
